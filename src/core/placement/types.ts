@@ -1,0 +1,102 @@
+// Placement: choosing the node and GPUs for one request on a cluster whose free capacity is
+// known. The live scheduler and the trace simulator (`fastgpu sim`) call the very same policies.
+
+/** Free and total capacity of one GPU, as placement sees it. */
+export interface GpuSlot {
+  index: number;
+  model: string;
+  totalMilli: number; // 1000
+  totalMemoryMiB: number;
+  tflops: number;
+  freeMilli: number;
+  freeMemoryMiB: number;
+  /** Whole-GPU tasks only (sharing mode `exclusive`). */
+  exclusive: boolean;
+}
+
+/** One node's capacity. Policies read it; only `ClusterState` methods change it. */
+export interface NodeSlot {
+  /** Position in `ClusterState.nodes`; stable for the life of the state. */
+  pos: number;
+  id: string;
+  name: string;
+  model: string; // the model of its GPUs ('' when it has none); nodes are homogeneous in practice
+  cpuMilliTotal: number;
+  memoryMiBTotal: number;
+  cpuMilliFree: number;
+  memoryMiBFree: number;
+  gpus: GpuSlot[];
+}
+
+/**
+ * A request resolved for placement. `gpuMilli` and `gpuMemoryMiB` are per GPU; a request whose
+ * share depends on the model (memory or TFLOPS) is resolved per node model by `resolveForModel`.
+ */
+export interface PodRequest {
+  cpuMilli: number;
+  memoryMiB: number;
+  /** Number of GPUs; 0 for CPU-only. Fractional requests have gpuCount 1 and gpuMilli < 1000. */
+  gpuCount: number;
+  /** Per GPU, 1..1000. */
+  gpuMilli: number;
+  /** Per GPU. 0 means "no memory constraint" (the trace has none). */
+  gpuMemoryMiB: number;
+  /** Allowed GPU models; empty = any. */
+  models: readonly string[];
+}
+
+/** The chosen node and GPU indices (positions in `NodeSlot.gpus`). */
+export interface PlacementChoice {
+  nodePos: number;
+  gpuIdx: number[];
+  /** Per-GPU amounts actually charged (the request resolved on this node's model). */
+  gpuMilli: number;
+  gpuMemoryMiB: number;
+}
+
+/** Randomness is injected: a function returning [0, 1). */
+export type Rng = () => number;
+
+export interface PlacementContext {
+  rng: Rng;
+  /**
+   * The expected mix of future requests (FGD's "typical pods"): request shape → popularity.
+   * Policies that need it (fgd, default) fall back to the mix of the requests seen so far.
+   */
+  workload?: readonly WorkloadClass[];
+}
+
+export interface WorkloadClass {
+  cpuMilli: number;
+  memoryMiB: number;
+  gpuCount: number;
+  gpuMilli: number;
+  gpuMemoryMiB: number;
+  /** Popularity, sums to 1 over the classes. */
+  weight: number;
+}
+
+export type PolicyName =
+  | 'default'
+  | 'first-fit'
+  | 'random'
+  | 'dotprod'
+  | 'gpu-clustering'
+  | 'gpu-packing'
+  | 'best-fit'
+  | 'fgd'
+  | 'spread';
+
+export interface PlacementPolicy {
+  readonly name: PolicyName;
+  /**
+   * Pick where `req` goes, or null when it fits nowhere. Must not mutate `cluster`:
+   * the caller commits the choice with `cluster.allocate(...)`.
+   */
+  choose(cluster: ClusterView, req: PodRequest, ctx: PlacementContext): PlacementChoice | null;
+}
+
+/** Read-only view of the cluster for policies. */
+export interface ClusterView {
+  readonly nodes: readonly NodeSlot[];
+}

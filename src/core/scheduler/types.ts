@@ -1,0 +1,36 @@
+// The scheduler contract: schedule(snapshot, now, policy) → decisions. Pure: the server's
+// control loop and the simulator build a snapshot, call it, and apply the decisions.
+import type { PolicyName, Rng } from '../placement/types.js';
+import type { NodeRecord, PendingReason, Placement, Task, VgpuReservation } from '../types.js';
+
+export interface SchedulerSnapshot {
+  /** All known nodes; only READY ones receive new work. */
+  nodes: readonly NodeRecord[];
+  /** Tasks holding resources (SCHEDULED or RUNNING), each with its placement. */
+  active: readonly Task[];
+  /** Tasks waiting (PENDING), in any order; the scheduler orders them. */
+  pending: readonly Task[];
+  /** vGPU reservations: PENDING ones want a slice, ACTIVE ones hold one. */
+  reservations: readonly VgpuReservation[];
+}
+
+export interface SchedulerPolicy {
+  placement: PolicyName;
+  /** Let smaller tasks run around a blocked head task without delaying its reserved start. */
+  backfill: boolean;
+  /** Time limit assumed for a running task that has none, when computing reserved starts. */
+  defaultRuntimeMs: number;
+  rng: Rng;
+}
+
+export type Decision =
+  | { kind: 'place'; taskId: string; placement: Placement }
+  | { kind: 'pending'; taskId: string; reason: PendingReason; message: string }
+  | { kind: 'placeReservation'; reservationId: string; placement: Placement }
+  | { kind: 'reservationPending'; reservationId: string; reason: PendingReason; message: string };
+
+export interface ScheduleResult {
+  decisions: Decision[];
+  /** For logs and metrics. */
+  stats: { pending: number; placed: number; backfilled: number };
+}

@@ -1,0 +1,218 @@
+// The FastGPU domain model. Pure data: no I/O, no clock. Times are epoch milliseconds
+// passed in by the caller; ids are strings made by the server.
+
+/** How a physical GPU may be shared. `timeslice` is bookkeeping only (nothing enforces it). */
+export type SharingMode = 'exclusive' | 'mps' | 'timeslice' | 'simulated';
+
+/** Milli-GPU: 1000 is one whole GPU's compute. */
+export const MILLI_PER_GPU = 1000;
+
+export interface Gpu {
+  /** Index on its node, as CUDA_VISIBLE_DEVICES counts (0-based). */
+  index: number;
+  uuid: string;
+  /** Canonical catalogue name, e.g. `H100-80GB`, or the raw name for unknown models. */
+  model: string;
+  memoryMiB: number;
+  /** Dense FP16/BF16 TFLOPS of the whole device. */
+  tflops: number;
+  sharing: SharingMode;
+}
+
+/** READY takes work; DRAINING keeps what it runs but takes nothing new; LOST missed its heartbeats. */
+export type NodeState = 'READY' | 'DRAINING' | 'LOST';
+
+export interface NodeRecord {
+  id: string;
+  name: string;
+  cpuMilli: number;
+  memoryMiB: number;
+  labels: Record<string, string>;
+  gpus: Gpu[];
+  state: NodeState;
+  /** True when the GPUs are declared (`--gpus 4xH100`) rather than discovered. */
+  simulated: boolean;
+  agentVersion: string;
+  registeredAt: number;
+  lastHeartbeatAt: number;
+}
+
+/**
+ * How much of each GPU a request wants. A fixed share is the same on every model;
+ * `memory` and `tflops` shares become a milli-GPU fraction of whichever model the task lands on.
+ */
+export type GpuShare =
+  | { kind: 'milli'; milli: number }
+  | { kind: 'memory'; memoryMiB: number }
+  | { kind: 'tflops'; tflops: number };
+
+export interface GpuRequest {
+  /** Physical GPUs wanted. Fractions (milli < 1000) always have count 1. */
+  count: number;
+  share: GpuShare;
+  /** Explicit GPU memory per GPU; when absent, memory follows the compute share of the model. */
+  memoryMiB?: number;
+  /** Canonical model name the task requires, if any. */
+  model?: string;
+}
+
+export interface ResourceRequest {
+  /** null: a CPU-only task. */
+  gpu: GpuRequest | null;
+  cpuMilli: number;
+  /** Host RAM. */
+  memoryMiB: number;
+}
+
+/** Task life. LOST and PREEMPTED return to PENDING while retries remain. */
+export type TaskState =
+  | 'PENDING'
+  | 'SCHEDULED'
+  | 'RUNNING'
+  | 'SUCCEEDED'
+  | 'FAILED'
+  | 'CANCELLED'
+  | 'TIMEOUT'
+  | 'PREEMPTED'
+  | 'LOST';
+
+export const TERMINAL_STATES: readonly TaskState[] = ['SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMEOUT'];
+/** States in which a task holds resources on a node. */
+export const ACTIVE_STATES: readonly TaskState[] = ['SCHEDULED', 'RUNNING'];
+
+/** Why a task is still pending, in words a person can act on (as Slurm's squeue REASON). */
+export type PendingReason =
+  | 'Priority' // something ahead of it in the queue goes first
+  | 'Resources' // no node has the room right now
+  | 'Fragmentation' // the pool has the room in total, but no single GPU/node does
+  | 'Reservation' // waiting for its vGPU reservation (placed or busy)
+  | 'Quota'
+  | 'Budget'
+  | 'Dependency';
+
+/** A normalised, validated task spec (the parsed form of the YAML/JSON a user submits). */
+export interface TaskSpec {
+  name: string;
+  /** argv. A string command from the user becomes ['sh', '-c', cmd]. */
+  command: string[];
+  env: Record<string, string>;
+  workdir?: string;
+  resources: ResourceRequest;
+  /** 0–100, higher runs first. */
+  priority: number;
+  timeLimitMs?: number;
+  /** How many times LOST/PREEMPTED may send it back to PENDING. */
+  retries: number;
+  preemptible: boolean;
+  /** Replicas placed all-or-nothing; 1 = not a gang. */
+  gang: number;
+  /** Run inside this vGPU reservation's slice. */
+  vgpuId?: string;
+  tenant: string;
+}
+
+/** Where a task (or a vGPU reservation) was placed. Per-GPU amounts are the same on each GPU. */
+export interface Placement {
+  nodeId: string;
+  /** Node name, for people. */
+  node: string;
+  /** GPU indices on the node. */
+  gpus: number[];
+  gpuUuids: string[];
+  /** Milli-GPU taken on each listed GPU. */
+  gpuMilli: number;
+  /** GPU memory taken on each listed GPU. */
+  memoryMiB: number;
+  cpuMilli: number;
+  hostMemoryMiB: number;
+  /** Sharing mode of the GPUs, so the agent sets MPS variables where it applies. */
+  sharing: SharingMode;
+  /** Set when the task runs inside a vGPU reservation's slice (which holds the resources). */
+  vgpuId?: string;
+}
+
+export interface Task {
+  id: string;
+  spec: TaskSpec;
+  state: TaskState;
+  reason: PendingReason | null;
+  reasonMessage: string | null;
+  /** Attempts started so far; the current attempt's number once SCHEDULED. */
+  attempts: number;
+  exitCode: number | null;
+  createdAt: number;
+  scheduledAt: number | null;
+  startedAt: number | null;
+  finishedAt: number | null;
+  placement: Placement | null;
+  gangId: string | null;
+  gangIndex: number;
+  /** Bumped on every write; lets writers detect a lost race. */
+  version: number;
+}
+
+export interface Attempt {
+  taskId: string;
+  attempt: number;
+  nodeId: string;
+  placement: Placement;
+  scheduledAt: number;
+  startedAt: number | null;
+  endedAt: number | null;
+  /** The state the attempt ended in (SUCCEEDED, FAILED, TIMEOUT, CANCELLED, PREEMPTED, LOST), null while live. */
+  outcome: TaskState | null;
+  exitCode: number | null;
+}
+
+export type ReservationState = 'PENDING' | 'ACTIVE' | 'RELEASED';
+
+/** A vGPU reserved ahead: a slice of one GPU that tasks can be submitted into. */
+export interface VgpuReservation {
+  id: string;
+  name: string;
+  tenant: string;
+  request: GpuRequest;
+  state: ReservationState;
+  reason: PendingReason | null;
+  placement: Placement | null;
+  createdAt: number;
+  releasedAt: number | null;
+  version: number;
+}
+
+export type LogStream = 'stdout' | 'stderr';
+
+export interface LogChunk {
+  taskId: string;
+  attempt: number;
+  stream: LogStream;
+  /** Per (task, attempt, stream), from 0, gap-free: lets the server drop duplicates. */
+  seq: number;
+  at: number;
+  data: string;
+}
+
+/** An entry of the event stream (SSE `/v1/events`). */
+export interface PoolEvent {
+  /** Monotonic, assigned by the store. */
+  seq: number;
+  at: number;
+  type:
+    | 'task.submitted'
+    | 'task.scheduled'
+    | 'task.started'
+    | 'task.finished'
+    | 'task.pending'
+    | 'task.requeued'
+    | 'task.cancelled'
+    | 'node.registered'
+    | 'node.lost'
+    | 'node.ready'
+    | 'vgpu.created'
+    | 'vgpu.placed'
+    | 'vgpu.released';
+  taskId?: string;
+  nodeId?: string;
+  vgpuId?: string;
+  data: Record<string, unknown>;
+}
