@@ -216,3 +216,8 @@ export interface PoolEvent {
   vgpuId?: string;
   data: Record<string, unknown>;
 }
+
+/** The clock, injected everywhere outside core (core takes `now` as an argument). */
+export interface Clock {
+  now(): number;
+}
