@@ -64,6 +64,11 @@ export function nodeFits(node: NodeSlot, req: ResolvedPodRequest): boolean {
   return false;
 }
 
+/** The kind of a GPU task for `NodeSlot.gpuTaskKinds`: `share` or `N-gpu`. */
+export function gpuTaskKind(gpuCount: number, gpuMilli: number): string {
+  return gpuCount === 1 && gpuMilli < 1000 ? 'share' : `${gpuCount}-gpu`;
+}
+
 export class ClusterState implements ClusterView {
   readonly nodes: NodeSlot[];
   private readonly byId = new Map<string, number>();
@@ -81,6 +86,7 @@ export class ClusterState implements ClusterView {
         memoryMiBTotal: n.memoryMiB,
         cpuMilliFree: n.cpuMilli,
         memoryMiBFree: n.memoryMiB,
+        gpuTaskKinds: new Map<string, number>(),
         gpus: n.gpus.map((g) => ({
           index: g.index,
           model: g.model,
@@ -128,7 +134,11 @@ export class ClusterState implements ClusterView {
   /** A deep copy, for what-if evaluation. */
   clone(): ClusterState {
     const c = Object.create(ClusterState.prototype) as ClusterState;
-    (c as { nodes: NodeSlot[] }).nodes = this.nodes.map((n) => ({ ...n, gpus: n.gpus.map((g) => ({ ...g })) }));
+    (c as { nodes: NodeSlot[] }).nodes = this.nodes.map((n) => ({
+      ...n,
+      gpus: n.gpus.map((g) => ({ ...g })),
+      gpuTaskKinds: new Map(n.gpuTaskKinds),
+    }));
     (c as unknown as { byId: Map<string, number> }).byId = this.byId;
     return c;
   }
@@ -136,6 +146,12 @@ export class ClusterState implements ClusterView {
   private apply(node: NodeSlot, gpuIdx: readonly number[], dMilli: number, dMem: number, dCpu: number, dRam: number): void {
     node.cpuMilliFree += dCpu;
     node.memoryMiBFree += dRam;
+    if (gpuIdx.length > 0 && dMilli !== 0 && node.gpuTaskKinds) {
+      const kind = gpuTaskKind(gpuIdx.length, Math.abs(dMilli));
+      const n = (node.gpuTaskKinds.get(kind) ?? 0) + (dMilli < 0 ? 1 : -1);
+      if (n > 0) node.gpuTaskKinds.set(kind, n);
+      else node.gpuTaskKinds.delete(kind);
+    }
     for (const i of gpuIdx) {
       const g = node.gpus[i];
       if (!g) throw new Error(`no GPU ${i} on ${node.name}`);

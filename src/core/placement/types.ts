@@ -26,6 +26,12 @@ export interface NodeSlot {
   cpuMilliFree: number;
   memoryMiBFree: number;
   gpus: GpuSlot[];
+  /**
+   * Running GPU tasks on the node by kind (`share` for a fraction of one GPU, `N-gpu` for N whole
+   * GPUs), kept by `ClusterState`; the gpu-clustering policy groups like with like. Optional for
+   * other ClusterView implementations.
+   */
+  gpuTaskKinds?: Map<string, number>;
 }
 
 /**
@@ -72,6 +78,8 @@ export interface WorkloadClass {
   gpuCount: number;
   gpuMilli: number;
   gpuMemoryMiB: number;
+  /** Allowed GPU models; absent or empty = any. */
+  models?: readonly string[];
   /** Popularity, sums to 1 over the classes. */
   weight: number;
 }
