@@ -1,0 +1,14 @@
+// The FastGPU TypeScript SDK.
+//
+//   import { FastGPU, VirtualGPU } from 'fastgpu/sdk';
+//   const vg = await VirtualGPU.create(20, 'tflops');
+//   await vg.submit('python train.py');
+//   console.log(await vg.wait());
+//   await vg.delete();
+export { FastGPU, TasksApi, VgpusApi, type FastGPUOptions } from './client.js';
+export { VirtualGPU, type VgpuUnit, type VirtualGPUOptions, type VirtualGPUSpec } from './vgpu.js';
+export { FastGpuApiError, type ApiErrorCode } from './errors.js';
+export { fastgpuHome, configPath, readConfig, writeConfig, resolveConnection, type SavedConfig, type Connection } from './config.js';
+export * from './types.js';
+/** A task as the SDK returns it. */
+export type { TaskView as Task } from './types.js';
