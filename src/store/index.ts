@@ -1,0 +1,29 @@
+// The store factory: the one place that knows which adapters exist. The server and the CLI
+// call `openStore` with a compiled option and never import an adapter themselves.
+import type { Store } from './port.js';
+import { SqliteStore } from './sqlite/store.js';
+
+export type { Store } from './port.js';
+export { SchemaTooNewError } from './sqlite/migrate.js';
+
+/**
+ * Which store to open. A tagged union so that a Postgres adapter adds one member
+ * (`{ kind: 'postgres'; url: string }`) and one case below.
+ */
+export type StoreOptions = { kind: 'sqlite'; path: string; busyTimeoutMs?: number };
+
+/**
+ * Makes a store; call `init()` on it before use (it creates or migrates the schema).
+ * @example const store = openStore({ kind: 'sqlite', path: join(dataDir, 'fastgpu.db') }); await store.init();
+ */
+export function openStore(opts: StoreOptions): Store {
+  switch (opts.kind) {
+    case 'sqlite':
+      return new SqliteStore({ path: opts.path, busyTimeoutMs: opts.busyTimeoutMs });
+    default: {
+      // Exhaustiveness: adding a kind without a case is a compile error here.
+      const never: never = opts.kind;
+      throw new Error(`unknown store kind ${String(never)}`);
+    }
+  }
+}

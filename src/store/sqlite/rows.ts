@@ -1,0 +1,209 @@
+// Row <-> domain mapping for the SQLite adapter. Columns hold what SQL filters, sorts or
+// updates on its own; `doc` holds the rest as JSON. On read the columns win, so a field kept
+// in both places can never disagree with what the indexes saw.
+import type {
+  Attempt,
+  LogChunk,
+  LogStream,
+  NodeRecord,
+  NodeState,
+  PoolEvent,
+  ReservationState,
+  Task,
+  TaskState,
+  VgpuReservation,
+} from '../../core/types.js';
+import type { TokenRecord, UtilisationSample } from '../port.js';
+
+export interface NodeRow {
+  id: string;
+  name: string;
+  state: string;
+  registered_at: number;
+  last_heartbeat_at: number;
+  doc: string;
+}
+
+export function nodeToRow(n: NodeRecord): NodeRow {
+  const { id, name, state, registeredAt, lastHeartbeatAt, ...rest } = n;
+  return { id, name, state, registered_at: registeredAt, last_heartbeat_at: lastHeartbeatAt, doc: JSON.stringify(rest) };
+}
+
+export function rowToNode(r: NodeRow): NodeRecord {
+  const rest = JSON.parse(r.doc) as Omit<NodeRecord, 'id' | 'name' | 'state' | 'registeredAt' | 'lastHeartbeatAt'>;
+  return {
+    ...rest,
+    id: r.id,
+    name: r.name,
+    state: r.state as NodeState,
+    registeredAt: r.registered_at,
+    lastHeartbeatAt: r.last_heartbeat_at,
+  };
+}
+
+export interface TaskRow {
+  id: string;
+  state: string;
+  name: string;
+  tenant: string;
+  node_id: string | null;
+  vgpu_id: string | null;
+  gang_id: string | null;
+  created_at: number;
+  priority: number;
+  version: number;
+  doc: string;
+}
+
+export function taskToRow(t: Task): TaskRow {
+  // The id, state, times and version are columns; spec stays whole in the doc (name, tenant
+  // and priority are copied out of it for the indexes).
+  const { id, state, createdAt, gangId, version, ...rest } = t;
+  return {
+    id,
+    state,
+    name: t.spec.name,
+    tenant: t.spec.tenant,
+    node_id: t.placement?.nodeId ?? null,
+    vgpu_id: t.spec.vgpuId ?? t.placement?.vgpuId ?? null,
+    gang_id: gangId,
+    created_at: createdAt,
+    priority: t.spec.priority,
+    version,
+    doc: JSON.stringify(rest),
+  };
+}
+
+export function rowToTask(r: Pick<TaskRow, 'id' | 'state' | 'gang_id' | 'created_at' | 'version' | 'doc'>): Task {
+  const rest = JSON.parse(r.doc) as Omit<Task, 'id' | 'state' | 'createdAt' | 'gangId' | 'version'>;
+  return {
+    ...rest,
+    id: r.id,
+    state: r.state as TaskState,
+    createdAt: r.created_at,
+    gangId: r.gang_id,
+    version: r.version,
+  };
+}
+
+export interface AttemptRow {
+  task_id: string;
+  attempt: number;
+  node_id: string;
+  doc: string;
+}
+
+export function attemptToRow(a: Attempt): AttemptRow {
+  const { taskId, attempt, nodeId, ...rest } = a;
+  return { task_id: taskId, attempt, node_id: nodeId, doc: JSON.stringify(rest) };
+}
+
+export function rowToAttempt(r: AttemptRow): Attempt {
+  const rest = JSON.parse(r.doc) as Omit<Attempt, 'taskId' | 'attempt' | 'nodeId'>;
+  return { ...rest, taskId: r.task_id, attempt: r.attempt, nodeId: r.node_id };
+}
+
+export interface LogRow {
+  pos: number;
+  task_id: string;
+  attempt: number;
+  stream: string;
+  seq: number;
+  at: number;
+  data: string;
+}
+
+export function rowToLog(r: LogRow): LogChunk & { pos: number } {
+  return { pos: r.pos, taskId: r.task_id, attempt: r.attempt, stream: r.stream as LogStream, seq: r.seq, at: r.at, data: r.data };
+}
+
+export interface EventRow {
+  seq: number;
+  at: number;
+  type: string;
+  task_id: string | null;
+  node_id: string | null;
+  vgpu_id: string | null;
+  data: string;
+}
+
+export function eventToRow(e: Omit<PoolEvent, 'seq'>): Omit<EventRow, 'seq'> {
+  return {
+    at: e.at,
+    type: e.type,
+    task_id: e.taskId ?? null,
+    node_id: e.nodeId ?? null,
+    vgpu_id: e.vgpuId ?? null,
+    data: JSON.stringify(e.data),
+  };
+}
+
+export function rowToEvent(r: EventRow): PoolEvent {
+  // Optional ids are left out rather than set to undefined, as the caller wrote them.
+  const e: PoolEvent = { seq: r.seq, at: r.at, type: r.type as PoolEvent['type'], data: JSON.parse(r.data) as Record<string, unknown> };
+  if (r.task_id !== null) e.taskId = r.task_id;
+  if (r.node_id !== null) e.nodeId = r.node_id;
+  if (r.vgpu_id !== null) e.vgpuId = r.vgpu_id;
+  return e;
+}
+
+export interface ReservationRow {
+  id: string;
+  tenant: string;
+  state: string;
+  created_at: number;
+  version: number;
+  doc: string;
+}
+
+export function reservationToRow(v: VgpuReservation): ReservationRow {
+  const { id, tenant, state, createdAt, version, ...rest } = v;
+  return { id, tenant, state, created_at: createdAt, version, doc: JSON.stringify(rest) };
+}
+
+export function rowToReservation(r: ReservationRow): VgpuReservation {
+  const rest = JSON.parse(r.doc) as Omit<VgpuReservation, 'id' | 'tenant' | 'state' | 'createdAt' | 'version'>;
+  return { ...rest, id: r.id, tenant: r.tenant, state: r.state as ReservationState, createdAt: r.created_at, version: r.version };
+}
+
+export interface TokenRow {
+  id: string;
+  hash: string;
+  tenant: string;
+  role: string;
+  name: string;
+  created_at: number;
+  revoked_at: number | null;
+}
+
+export function tokenToRow(t: TokenRecord): TokenRow {
+  return { id: t.id, hash: t.hash, tenant: t.tenant, role: t.role, name: t.name, created_at: t.createdAt, revoked_at: t.revokedAt };
+}
+
+export function rowToToken(r: TokenRow): TokenRecord {
+  return {
+    id: r.id,
+    hash: r.hash,
+    tenant: r.tenant,
+    role: r.role as TokenRecord['role'],
+    name: r.name,
+    createdAt: r.created_at,
+    revokedAt: r.revoked_at,
+  };
+}
+
+export interface SampleRow {
+  at: number;
+  node_id: string;
+  gpu_index: number;
+  util_percent: number;
+  memory_used_mib: number;
+}
+
+export function sampleToRow(s: UtilisationSample): SampleRow {
+  return { at: s.at, node_id: s.nodeId, gpu_index: s.gpuIndex, util_percent: s.utilPercent, memory_used_mib: s.memoryUsedMiB };
+}
+
+export function rowToSample(r: SampleRow): UtilisationSample {
+  return { at: r.at, nodeId: r.node_id, gpuIndex: r.gpu_index, utilPercent: r.util_percent, memoryUsedMiB: r.memory_used_mib };
+}

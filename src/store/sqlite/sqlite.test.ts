@@ -1,0 +1,173 @@
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { fixtureNode, fixtureTask, storeConformance } from '../conformance.js';
+import { openStore } from '../index.js';
+import type { Store } from '../port.js';
+import { loadMigrations, migrate, SchemaTooNewError, type Migration } from './migrate.js';
+import { LIVE_TASKS_SQL, SqliteStore } from './store.js';
+
+const root = mkdtempSync(join(tmpdir(), 'fastgpu-store-'));
+let n = 0;
+const freshPath = (): string => join(root, `db${n++}`, 'nested', 'fastgpu.db');
+
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+storeConformance('sqlite', async () => openStore({ kind: 'sqlite', path: freshPath() }));
+
+describe('SqliteStore specifics', () => {
+  it('sets WAL, synchronous=NORMAL and foreign keys on a file it creates with its folder', async () => {
+    const path = freshPath();
+    const s = new SqliteStore({ path });
+    await s.init();
+    await s.close();
+    const db = new Database(path, { readonly: true });
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    db.close();
+    // synchronous and foreign_keys are per connection: check on the store's own.
+    const s2 = new SqliteStore({ path });
+    await s2.init();
+    const conn = (s2 as unknown as { db: Database.Database }).db;
+    expect(conn.pragma('synchronous', { simple: true })).toBe(1); // NORMAL
+    expect(conn.pragma('foreign_keys', { simple: true })).toBe(1);
+    expect(conn.pragma('busy_timeout', { simple: true })).toBeGreaterThan(0);
+    await s2.close();
+  });
+
+  it('finds everything again after close and reopen', async () => {
+    const path = freshPath();
+    const a = openStore({ kind: 'sqlite', path });
+    await a.init();
+    await a.upsertNode(fixtureNode('n1'));
+    await a.insertTasks([fixtureTask('t1', { nodeId: 'n1', state: 'RUNNING' }), fixtureTask('t2', { createdAt: 2e12 })]);
+    await a.appendLogs([{ taskId: 't1', attempt: 1, stream: 'stdout', seq: 0, at: 1, data: 'héllo\n' }]);
+    const [ev] = await a.appendEvents([{ at: 1, type: 'task.submitted', taskId: 't1', data: {} }]);
+    await a.insertToken({ id: 'k', hash: 'h', tenant: 't', role: 'admin', name: 'admin', createdAt: 1, revokedAt: null });
+    await a.setMeta('cluster', 'c1');
+    await a.close();
+
+    const b = openStore({ kind: 'sqlite', path });
+    await b.init();
+    expect(await b.getNode('n1')).toEqual(fixtureNode('n1'));
+    expect(await b.getTask('t1')).toEqual(fixtureTask('t1', { nodeId: 'n1', state: 'RUNNING' }));
+    expect((await b.listLiveTasks()).map((t) => t.id)).toEqual(['t1', 't2']);
+    expect((await b.readLogs('t1')).chunks[0]?.data).toBe('héllo\n');
+    expect(await b.listEvents(0)).toEqual([ev]);
+    expect((await b.findTokenByHash('h'))?.role).toBe('admin');
+    expect(await b.getMeta('cluster')).toBe('c1');
+    // Sequences continue where they stopped rather than restarting.
+    const [ev2] = await b.appendEvents([{ at: 2, type: 'task.started', taskId: 't1', data: {} }]);
+    expect(ev2!.seq).toBeGreaterThan(ev!.seq);
+    await b.close();
+  });
+
+  it('refuses a database written by a newer FastGPU and leaves it alone', async () => {
+    const path = freshPath();
+    const s = new SqliteStore({ path });
+    await s.init();
+    await s.close();
+    const db = new Database(path);
+    db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (7, 'future', 0)").run();
+    db.close();
+
+    const code = loadMigrations().length;
+    const again = new SqliteStore({ path });
+    const err = await again.init().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SchemaTooNewError);
+    expect((err as Error).message).toBe(`database schema version 7 is newer than this FastGPU (${code}); upgrade FastGPU`);
+    await expect(again.getTask('x')).rejects.toThrow(/init/);
+    await again.close();
+    const check = new Database(path, { readonly: true });
+    expect(check.prepare('SELECT MAX(version) AS v FROM schema_migrations').get()).toEqual({ v: 7 });
+    check.close();
+  });
+
+  it('applies only the missing migrations, in order, and records each', async () => {
+    const path = freshPath();
+    const v1: Migration[] = [{ version: 1, name: 'one', sql: 'CREATE TABLE a (x INTEGER);' }];
+    const v3: Migration[] = [
+      ...v1,
+      { version: 2, name: 'two', sql: 'ALTER TABLE a ADD COLUMN y INTEGER;' },
+      { version: 3, name: 'three', sql: 'CREATE INDEX a_y ON a (y); INSERT INTO a (x, y) VALUES (1, 2);' },
+    ];
+    mkdirSync(dirname(path), { recursive: true });
+    const db = new Database(path);
+    expect(migrate(db, v1, 10)).toEqual({ from: 0, to: 1 });
+    expect(migrate(db, v3, 20)).toEqual({ from: 1, to: 3 });
+    expect(migrate(db, v3, 30)).toEqual({ from: 3, to: 3 });
+    expect(db.prepare('SELECT version, name, applied_at FROM schema_migrations ORDER BY version').all()).toEqual([
+      { version: 1, name: 'one', applied_at: 10 },
+      { version: 2, name: 'two', applied_at: 20 },
+      { version: 3, name: 'three', applied_at: 20 },
+    ]);
+    // A failing migration rolls back entirely: no half-applied schema, no version row.
+    const bad: Migration[] = [...v3, { version: 4, name: 'bad', sql: 'CREATE TABLE b (x); INSERT INTO nope VALUES (1);' }];
+    expect(() => migrate(db, bad, 40)).toThrow(/nope/);
+    expect(db.prepare("SELECT COUNT(*) AS n FROM sqlite_master WHERE name = 'b'").get()).toEqual({ n: 0 });
+    expect(db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get()).toEqual({ v: 3 });
+    db.close();
+  });
+
+  it('ships numbered migration files without gaps', () => {
+    const ms = loadMigrations();
+    expect(ms.length).toBeGreaterThanOrEqual(1);
+    expect(ms.map((m) => m.version)).toEqual(ms.map((_, i) => i + 1));
+    expect(ms[0]?.name).toBe('init');
+  });
+
+  it('serialises two stores migrating one fresh file at the same time', async () => {
+    // Real processes, so that the two migrations truly overlap (better-sqlite3 is synchronous:
+    // two stores in one process would just take turns).
+    const path = freshPath();
+    const storeModule = fileURLToPath(new URL('../index.ts', import.meta.url));
+    const script = `
+      const { openStore } = await import(${JSON.stringify(storeModule)});
+      const s = openStore({ kind: 'sqlite', path: ${JSON.stringify(path)} });
+      await s.init();
+      await s.insertTasks([{ ...${JSON.stringify(fixtureTask('x'))}, id: 'task-' + process.pid }]);
+      await s.close();
+    `;
+    const run = promisify(execFile);
+    await Promise.all(
+      [0, 1, 2].map(() => run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { timeout: 60_000 })),
+    );
+    const s = openStore({ kind: 'sqlite', path });
+    await s.init();
+    expect(await s.countTasks()).toBe(3);
+    await s.close();
+    const db = new Database(path, { readonly: true });
+    const rows = db.prepare('SELECT version FROM schema_migrations ORDER BY version').all();
+    expect(rows).toEqual(loadMigrations().map((m) => ({ version: m.version })));
+    expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
+    db.close();
+  });
+
+  it('two stores on one file see each other and lose no conditional write', async () => {
+    const path = freshPath();
+    const a: Store = openStore({ kind: 'sqlite', path });
+    const b: Store = openStore({ kind: 'sqlite', path });
+    await Promise.all([a.init(), b.init()]);
+    await a.insertTasks([fixtureTask('t')]);
+    const t = (await b.getTask('t'))!;
+    expect(await a.writeTasks([{ task: { ...t, state: 'SCHEDULED', version: 2 }, expectedVersion: 1 }])).toEqual([]);
+    expect(await b.writeTasks([{ task: { ...t, state: 'CANCELLED', version: 2 }, expectedVersion: 1 }])).toEqual(['t']);
+    expect((await b.getTask('t'))?.state).toBe('SCHEDULED');
+    await a.close();
+    await b.close();
+  });
+
+  it('loads live tasks through the partial index', async () => {
+    const path = freshPath();
+    const s = new SqliteStore({ path });
+    await s.init();
+    const conn = (s as unknown as { db: Database.Database }).db;
+    const plan = conn.prepare(`EXPLAIN QUERY PLAN ${LIVE_TASKS_SQL}`).all() as { detail: string }[];
+    expect(plan.map((p) => p.detail).join('\n')).toMatch(/USING INDEX tasks_live/);
+    await s.close();
+  });
+});

@@ -1,0 +1,493 @@
+// The SQLite adapter of the Store port, on better-sqlite3: one file in the data dir, WAL
+// mode, every statement prepared once. The port is async so that a network database fits;
+// here the work is synchronous inside each method, and each method is one transaction.
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { FastGpuError, conflict } from '../../core/errors.js';
+import type { Attempt, LogChunk, LogStream, NodeRecord, NodeState, PoolEvent, Task, VgpuReservation } from '../../core/types.js';
+import type { LogPage, LogQuery, Store, TaskFilter, TaskWrite, TokenRecord, UtilisationSample } from '../port.js';
+import { loadMigrations, migrate, type Migration } from './migrate.js';
+import {
+  attemptToRow,
+  eventToRow,
+  nodeToRow,
+  reservationToRow,
+  rowToAttempt,
+  rowToEvent,
+  rowToLog,
+  rowToNode,
+  rowToReservation,
+  rowToSample,
+  rowToTask,
+  rowToToken,
+  sampleToRow,
+  taskToRow,
+  tokenToRow,
+  type AttemptRow,
+  type EventRow,
+  type LogRow,
+  type NodeRow,
+  type ReservationRow,
+  type SampleRow,
+  type TaskRow,
+  type TokenRow,
+} from './rows.js';
+
+export interface SqliteStoreOptions {
+  /** The database file; its folder is created when missing. */
+  path: string;
+  /** How long to wait for another connection's write lock before failing. Default 10 s. */
+  busyTimeoutMs?: number;
+  /** Override the migrations (tests); default: the numbered files in ./migrations/. */
+  migrations?: readonly Migration[];
+}
+
+/** Non-terminal states, written exactly as the `tasks_live` partial index's WHERE clause. */
+export const LIVE_STATES_SQL = "state IN ('PENDING', 'SCHEDULED', 'RUNNING', 'PREEMPTED', 'LOST')";
+// INDEXED BY: without statistics the planner prefers tasks_state and sorts; the partial index
+// is smaller and already in order.
+export const LIVE_TASKS_SQL = `SELECT id, state, gang_id, created_at, version, doc FROM tasks INDEXED BY tasks_live
+  WHERE ${LIVE_STATES_SQL} ORDER BY created_at, id`;
+
+export const DEFAULT_TASK_LIMIT = 1000;
+export const DEFAULT_PAGE_LIMIT = 1000;
+export const MAX_PAGE_LIMIT = 10_000;
+
+const TASK_COLUMNS = 'id, state, gang_id, created_at, version, doc';
+
+type Params = Record<string, string | number | null>;
+
+/** Prepared once per store, after the schema exists. */
+function prepareAll(db: Database.Database) {
+  // Typed by result only: named parameters are passed as one object, positional ones as a list.
+  const p = <R = unknown>(sql: string) => db.prepare<unknown[], R>(sql);
+  return {
+    upsertNode: p(`INSERT INTO nodes (id, name, state, registered_at, last_heartbeat_at, doc)
+      VALUES (@id, @name, @state, @registered_at, @last_heartbeat_at, @doc)
+      ON CONFLICT (id) DO UPDATE SET name = excluded.name, state = excluded.state,
+        registered_at = excluded.registered_at, last_heartbeat_at = excluded.last_heartbeat_at, doc = excluded.doc`),
+    getNode: p<NodeRow>('SELECT * FROM nodes WHERE id = ?'),
+    // A name reused by a re-installed machine: the latest registration is the one that counts.
+    getNodeByName: p<NodeRow>('SELECT * FROM nodes WHERE name = ? ORDER BY registered_at DESC, id DESC LIMIT 1'),
+    listNodes: p<NodeRow>('SELECT * FROM nodes ORDER BY name, id'),
+    setNodeState: p(`UPDATE nodes SET state = @state, last_heartbeat_at = COALESCE(@heartbeatAt, last_heartbeat_at) WHERE id = @id`),
+
+    insertTask: p(`INSERT INTO tasks (id, state, name, tenant, node_id, vgpu_id, gang_id, created_at, priority, version, doc)
+      VALUES (@id, @state, @name, @tenant, @node_id, @vgpu_id, @gang_id, @created_at, @priority, @version, @doc)`),
+    getTask: p<TaskRow>(`SELECT ${TASK_COLUMNS} FROM tasks WHERE id = ?`),
+    getTaskCreatedAt: p<{ created_at: number }>('SELECT created_at FROM tasks WHERE id = ?'),
+    liveTasks: p<TaskRow>(LIVE_TASKS_SQL),
+    writeTask: p(`UPDATE tasks SET state = @state, name = @name, tenant = @tenant, node_id = @node_id, vgpu_id = @vgpu_id,
+        gang_id = @gang_id, created_at = @created_at, priority = @priority, version = @version, doc = @doc
+      WHERE id = @id AND version = @expected`),
+
+    upsertAttempt: p(`INSERT INTO attempts (task_id, attempt, node_id, doc) VALUES (@task_id, @attempt, @node_id, @doc)
+      ON CONFLICT (task_id, attempt) DO UPDATE SET node_id = excluded.node_id, doc = excluded.doc`),
+    listAttempts: p<AttemptRow>('SELECT * FROM attempts WHERE task_id = ? ORDER BY attempt'),
+
+    insertLog: p(`INSERT OR IGNORE INTO log_chunks (task_id, attempt, stream, seq, at, data)
+      VALUES (@taskId, @attempt, @stream, @seq, @at, @data)`),
+    readLogs: p<LogRow>(`SELECT pos, task_id, attempt, stream, seq, at, data FROM log_chunks
+      WHERE task_id = @taskId AND pos > @after
+        AND (@attempt IS NULL OR attempt = @attempt) AND (@stream IS NULL OR stream = @stream)
+      ORDER BY pos LIMIT @limit`),
+    logHighWater: p<{ stream: string; seq: number }>(
+      'SELECT stream, MAX(seq) AS seq FROM log_chunks WHERE task_id = ? AND attempt = ? GROUP BY stream',
+    ),
+
+    insertEvent: p(`INSERT INTO events (at, type, task_id, node_id, vgpu_id, data)
+      VALUES (@at, @type, @task_id, @node_id, @vgpu_id, @data)`),
+    listEvents: p<EventRow>('SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?'),
+
+    insertReservation: p(`INSERT INTO reservations (id, tenant, state, created_at, version, doc)
+      VALUES (@id, @tenant, @state, @created_at, @version, @doc)`),
+    getReservation: p<ReservationRow>('SELECT * FROM reservations WHERE id = ?'),
+    listReservations: p<ReservationRow>(`SELECT * FROM reservations
+      WHERE (@includeReleased = 1 OR state <> 'RELEASED') AND (@tenant IS NULL OR tenant = @tenant)
+      ORDER BY created_at, id`),
+    writeReservation: p(`UPDATE reservations SET tenant = @tenant, state = @state, created_at = @created_at,
+        version = @version, doc = @doc
+      WHERE id = @id AND version = @expected`),
+
+    insertToken: p(`INSERT INTO tokens (id, hash, tenant, role, name, created_at, revoked_at)
+      VALUES (@id, @hash, @tenant, @role, @name, @created_at, @revoked_at)`),
+    findToken: p<TokenRow>('SELECT * FROM tokens WHERE hash = ?'),
+    listTokens: p<TokenRow>('SELECT * FROM tokens ORDER BY created_at, id'),
+    // The first revocation time stands; revoking again still reports that the token exists.
+    revokeToken: p('UPDATE tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?'),
+
+    insertSample: p(`INSERT INTO samples (at, node_id, gpu_index, util_percent, memory_used_mib)
+      VALUES (@at, @node_id, @gpu_index, @util_percent, @memory_used_mib)`),
+    listSamples: p<SampleRow>('SELECT * FROM samples WHERE at >= ? AND at <= ? ORDER BY at, node_id, gpu_index'),
+    listNodeSamples: p<SampleRow>(
+      'SELECT * FROM samples WHERE node_id = ? AND at >= ? AND at <= ? ORDER BY at, gpu_index',
+    ),
+
+    getMeta: p<{ value: string }>('SELECT value FROM meta WHERE key = ?'),
+    setMeta: p('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
+  };
+}
+
+type Statements = ReturnType<typeof prepareAll>;
+
+/** Clamps a caller's page size to 1..max, with a default for absent or nonsense values. */
+function pageLimit(limit: number | undefined, dflt: number, max: number): number {
+  if (limit === undefined || !Number.isFinite(limit)) return dflt;
+  return Math.min(max, Math.max(1, Math.trunc(limit)));
+}
+
+function sqliteCode(err: unknown): string | undefined {
+  return err instanceof Database.SqliteError ? err.code : undefined;
+}
+
+/** Constraint failures are the caller's mistake (a duplicate id, an unknown task), not a bug. */
+function translate(err: unknown, what: string): unknown {
+  const code = sqliteCode(err);
+  if (code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE') {
+    return conflict(`${what} already exists`);
+  }
+  if (code === 'SQLITE_CONSTRAINT_FOREIGNKEY') {
+    return new FastGpuError('NOT_FOUND', `${what} refers to a task that does not exist`);
+  }
+  return err;
+}
+
+export class SqliteStore implements Store {
+  private db: Database.Database | null = null;
+  private stmts: Statements | null = null;
+  /** Task list/count statements, one per filter shape, prepared on first use. */
+  private readonly shaped = new Map<string, Database.Statement<unknown[], unknown>>();
+  private tx: {
+    insertTasks: (tasks: readonly Task[]) => void;
+    writeTasks: (writes: readonly TaskWrite[]) => string[];
+    appendLogs: (chunks: readonly LogChunk[]) => void;
+    appendEvents: (events: readonly Omit<PoolEvent, 'seq'>[]) => PoolEvent[];
+    appendSamples: (samples: readonly UtilisationSample[]) => void;
+  } | null = null;
+
+  constructor(private readonly opts: SqliteStoreOptions) {}
+
+  /** The file this store writes. */
+  get path(): string {
+    return this.opts.path;
+  }
+
+  async init(): Promise<void> {
+    if (this.db) return;
+    mkdirSync(dirname(this.opts.path), { recursive: true });
+    const db = new Database(this.opts.path);
+    try {
+      // busy_timeout first: every later statement, the journal-mode switch included, may meet
+      // another process's lock on a shared file.
+      db.pragma(`busy_timeout = ${Math.trunc(this.opts.busyTimeoutMs ?? 10_000)}`);
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      db.pragma('foreign_keys = ON');
+      migrate(db, this.opts.migrations ?? loadMigrations(), Date.now());
+      this.stmts = prepareAll(db);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+    this.db = db;
+    this.tx = this.transactions(db, this.stmts);
+  }
+
+  async close(): Promise<void> {
+    const db = this.db;
+    this.db = null;
+    this.stmts = null;
+    this.tx = null;
+    this.shaped.clear();
+    db?.close();
+  }
+
+  private transactions(db: Database.Database, s: Statements) {
+    return {
+      insertTasks: db.transaction((tasks: readonly Task[]) => {
+        for (const t of tasks) s.insertTask.run(taskToRow(t));
+      }),
+      writeTasks: db.transaction((writes: readonly TaskWrite[]) => {
+        const missed: string[] = [];
+        for (const w of writes) {
+          const res = s.writeTask.run({ ...taskToRow(w.task), expected: w.expectedVersion });
+          if (res.changes === 0) missed.push(w.task.id);
+        }
+        return missed;
+      }),
+      appendLogs: db.transaction((chunks: readonly LogChunk[]) => {
+        for (const c of chunks) {
+          s.insertLog.run({ taskId: c.taskId, attempt: c.attempt, stream: c.stream, seq: c.seq, at: c.at, data: c.data });
+        }
+      }),
+      appendEvents: db.transaction((events: readonly Omit<PoolEvent, 'seq'>[]) =>
+        events.map((e) => {
+          const seq = Number(s.insertEvent.run(eventToRow(e)).lastInsertRowid);
+          return { ...e, seq } as PoolEvent;
+        }),
+      ),
+      appendSamples: db.transaction((samples: readonly UtilisationSample[]) => {
+        for (const x of samples) s.insertSample.run(sampleToRow(x));
+      }),
+    };
+  }
+
+  private s(): Statements {
+    if (!this.stmts) throw new Error('SqliteStore: init() has not run, or the store is closed');
+    return this.stmts;
+  }
+
+  private t(): NonNullable<SqliteStore['tx']> {
+    if (!this.tx) throw new Error('SqliteStore: init() has not run, or the store is closed');
+    return this.tx;
+  }
+
+  /** A statement for one filter shape; the SQL text is the cache key. */
+  private shapedStatement(sql: string): Database.Statement<unknown[], unknown> {
+    let st = this.shaped.get(sql);
+    if (!st) {
+      if (!this.db) throw new Error('SqliteStore: init() has not run, or the store is closed');
+      st = this.db.prepare<unknown[], unknown>(sql);
+      this.shaped.set(sql, st);
+    }
+    return st;
+  }
+
+  // ---- Nodes
+
+  async upsertNode(node: NodeRecord): Promise<void> {
+    this.s().upsertNode.run(nodeToRow(node));
+  }
+
+  async getNode(id: string): Promise<NodeRecord | null> {
+    const row = this.s().getNode.get(id);
+    return row ? rowToNode(row) : null;
+  }
+
+  async getNodeByName(name: string): Promise<NodeRecord | null> {
+    const row = this.s().getNodeByName.get(name);
+    return row ? rowToNode(row) : null;
+  }
+
+  async listNodes(): Promise<NodeRecord[]> {
+    return this.s().listNodes.all().map(rowToNode);
+  }
+
+  async setNodeState(id: string, state: NodeState, heartbeatAt?: number): Promise<void> {
+    this.s().setNodeState.run({ id, state, heartbeatAt: heartbeatAt ?? null });
+  }
+
+  // ---- Tasks
+
+  async insertTasks(tasks: readonly Task[]): Promise<void> {
+    if (tasks.length === 0) return;
+    try {
+      this.t().insertTasks(tasks);
+    } catch (err) {
+      throw translate(err, tasks.length === 1 ? `task ${tasks[0]?.id}` : 'a task of the batch');
+    }
+  }
+
+  async getTask(id: string): Promise<Task | null> {
+    const row = this.s().getTask.get(id);
+    return row ? rowToTask(row) : null;
+  }
+
+  async listTasks(filter: TaskFilter = {}): Promise<Task[]> {
+    const where: string[] = [];
+    const params: Params = {};
+    this.filterClauses(filter, where, params);
+    if (filter.before !== undefined) {
+      const anchor = this.s().getTaskCreatedAt.get(filter.before);
+      // An unknown cursor has nothing "before" it that we could name.
+      if (!anchor) return [];
+      // Keyset on (created_at, id): tasks created in the same millisecond (a gang) are
+      // neither skipped nor repeated across pages.
+      where.push('(created_at, id) < (@beforeAt, @beforeId)');
+      params.beforeAt = anchor.created_at;
+      params.beforeId = filter.before;
+    }
+    const limit = filter.limit === undefined ? DEFAULT_TASK_LIMIT : Math.max(0, Math.trunc(filter.limit));
+    if (limit === 0) return [];
+    params.limit = limit;
+    const sql = `SELECT ${TASK_COLUMNS} FROM tasks${where.length ? ` WHERE ${where.join(' AND ')}` : ''}
+      ORDER BY created_at DESC, id DESC LIMIT @limit`;
+    return (this.shapedStatement(sql).all(params) as TaskRow[]).map(rowToTask);
+  }
+
+  async countTasks(filter: Pick<TaskFilter, 'states' | 'tenant'> = {}): Promise<number> {
+    const where: string[] = [];
+    const params: Params = {};
+    this.filterClauses({ states: filter.states, tenant: filter.tenant }, where, params);
+    const sql = `SELECT COUNT(*) AS n FROM tasks${where.length ? ` WHERE ${where.join(' AND ')}` : ''}`;
+    return (this.shapedStatement(sql).get(params) as { n: number }).n;
+  }
+
+  /** Adds the WHERE terms of a filter. An empty `states` list means no state filter. */
+  private filterClauses(f: TaskFilter, where: string[], params: Params): void {
+    if (f.states && f.states.length > 0) {
+      const names = [...new Set(f.states)].map((s, i) => {
+        params[`s${i}`] = s;
+        return `@s${i}`;
+      });
+      where.push(`state IN (${names.join(', ')})`);
+    }
+    if (f.name !== undefined && f.name !== '') {
+      // instr, not LIKE: a name with % or _ matches literally, case-sensitively.
+      where.push('instr(name, @name) > 0');
+      params.name = f.name;
+    }
+    const eq: [keyof TaskFilter, string][] = [
+      ['nodeId', 'node_id'],
+      ['tenant', 'tenant'],
+      ['vgpuId', 'vgpu_id'],
+      ['gangId', 'gang_id'],
+    ];
+    for (const [key, column] of eq) {
+      const v = f[key];
+      if (typeof v === 'string') {
+        where.push(`${column} = @${key}`);
+        params[key] = v;
+      }
+    }
+  }
+
+  async listLiveTasks(): Promise<Task[]> {
+    return this.s().liveTasks.all().map(rowToTask);
+  }
+
+  async writeTasks(writes: readonly TaskWrite[]): Promise<string[]> {
+    if (writes.length === 0) return [];
+    return this.t().writeTasks(writes);
+  }
+
+  // ---- Attempts
+
+  async upsertAttempt(attempt: Attempt): Promise<void> {
+    try {
+      this.s().upsertAttempt.run(attemptToRow(attempt));
+    } catch (err) {
+      throw translate(err, `attempt ${attempt.attempt} of task ${attempt.taskId}`);
+    }
+  }
+
+  async listAttempts(taskId: string): Promise<Attempt[]> {
+    return this.s().listAttempts.all(taskId).map(rowToAttempt);
+  }
+
+  // ---- Logs
+
+  async appendLogs(chunks: readonly LogChunk[]): Promise<void> {
+    if (chunks.length === 0) return;
+    try {
+      this.t().appendLogs(chunks);
+    } catch (err) {
+      throw translate(err, 'a log chunk');
+    }
+  }
+
+  async readLogs(taskId: string, query: LogQuery = {}): Promise<LogPage> {
+    const after = query.after !== undefined && Number.isFinite(query.after) ? Math.max(0, Math.trunc(query.after)) : 0;
+    const rows = this.s().readLogs.all({
+      taskId,
+      after,
+      attempt: query.attempt ?? null,
+      stream: query.stream ?? null,
+      limit: pageLimit(query.limit, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT),
+    });
+    const chunks = rows.map(rowToLog);
+    return { chunks, next: chunks.length > 0 ? (chunks[chunks.length - 1]?.pos ?? after) : after };
+  }
+
+  async logHighWater(taskId: string, attempt: number): Promise<Partial<Record<LogStream, number>>> {
+    const out: Partial<Record<LogStream, number>> = {};
+    for (const r of this.s().logHighWater.all(taskId, attempt)) out[r.stream as LogStream] = r.seq;
+    return out;
+  }
+
+  // ---- Events
+
+  async appendEvents(events: readonly Omit<PoolEvent, 'seq'>[]): Promise<PoolEvent[]> {
+    if (events.length === 0) return [];
+    return this.t().appendEvents(events);
+  }
+
+  async listEvents(after: number, limit?: number): Promise<PoolEvent[]> {
+    return this.s()
+      .listEvents.all(Math.max(0, Math.trunc(after) || 0), pageLimit(limit, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT))
+      .map(rowToEvent);
+  }
+
+  // ---- vGPU reservations
+
+  async insertReservation(r: VgpuReservation): Promise<void> {
+    try {
+      this.s().insertReservation.run(reservationToRow(r));
+    } catch (err) {
+      throw translate(err, `vGPU ${r.id}`);
+    }
+  }
+
+  async getReservation(id: string): Promise<VgpuReservation | null> {
+    const row = this.s().getReservation.get(id);
+    return row ? rowToReservation(row) : null;
+  }
+
+  async listReservations(opts: { includeReleased?: boolean; tenant?: string } = {}): Promise<VgpuReservation[]> {
+    return this.s()
+      .listReservations.all({ includeReleased: opts.includeReleased ? 1 : 0, tenant: opts.tenant ?? null })
+      .map(rowToReservation);
+  }
+
+  async writeReservation(r: VgpuReservation, expectedVersion: number): Promise<boolean> {
+    const res = this.s().writeReservation.run({ ...reservationToRow(r), expected: expectedVersion });
+    return res.changes === 1;
+  }
+
+  // ---- Tokens
+
+  async insertToken(t: TokenRecord): Promise<void> {
+    try {
+      this.s().insertToken.run(tokenToRow(t));
+    } catch (err) {
+      throw translate(err, `token ${t.id}`);
+    }
+  }
+
+  async findTokenByHash(hash: string): Promise<TokenRecord | null> {
+    const row = this.s().findToken.get(hash);
+    return row ? rowToToken(row) : null;
+  }
+
+  async listTokens(): Promise<TokenRecord[]> {
+    return this.s().listTokens.all().map(rowToToken);
+  }
+
+  async revokeToken(id: string, at: number): Promise<boolean> {
+    return this.s().revokeToken.run(at, id).changes === 1;
+  }
+
+  // ---- Samples
+
+  async appendSamples(samples: readonly UtilisationSample[]): Promise<void> {
+    if (samples.length === 0) return;
+    this.t().appendSamples(samples);
+  }
+
+  async listSamples(from: number, to: number, nodeId?: string): Promise<UtilisationSample[]> {
+    const s = this.s();
+    const rows = nodeId === undefined ? s.listSamples.all(from, to) : s.listNodeSamples.all(nodeId, from, to);
+    return rows.map(rowToSample);
+  }
+
+  // ---- Meta
+
+  async getMeta(key: string): Promise<string | null> {
+    return this.s().getMeta.get(key)?.value ?? null;
+  }
+
+  async setMeta(key: string, value: string): Promise<void> {
+    this.s().setMeta.run(key, value);
+  }
+}
