@@ -1,0 +1,187 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { SupervisorLauncher } from './launcher.js';
+import { assignment, tempDir, waitFor } from './fixtures/helpers.js';
+import type { RunningReport } from '../protocol/agent.js';
+
+let state: ReturnType<typeof tempDir>;
+let launcher: SupervisorLauncher;
+
+beforeEach(() => {
+  state = tempDir();
+  launcher = new SupervisorLauncher({ stateDir: state.dir, baseEnv: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/tmp', FASTGPU_TOKEN: 'secret', CUDA_VISIBLE_DEVICES: '7' } });
+});
+afterEach(() => {
+  launcher.dispose();
+  state.cleanup();
+});
+
+const exited = (taskId: string, attempt = 1): Promise<RunningReport> =>
+  waitFor(async () => {
+    const r = await launcher.inspect(taskId, attempt);
+    return r?.status === 'exited' ? r : undefined;
+  }, 10_000, `${taskId} to exit`);
+
+const out = (taskId: string, stream = 'stdout'): string => readFileSync(join(launcher.attemptDir(taskId, 1), `${stream}.log`), 'utf8');
+
+describe('SupervisorLauncher', () => {
+  it('runs the task with the slice environment and records its exit', async () => {
+    const a = assignment(['sh', '-c', 'env; echo oops >&2; exit 3'], { env: { MY_VAR: 'x y', FASTGPU_GPUS: 'forged' } });
+    const { launched, report } = await launcher.launch(a);
+    expect(launched).toBe(true);
+    expect(report.status).toBe('running');
+    const r = await exited(a.taskId);
+    expect(r).toMatchObject({ status: 'exited', exitCode: 3, signal: null, endReason: 'exit' });
+    const env = Object.fromEntries(out(a.taskId).trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    expect(env).toMatchObject({
+      MY_VAR: 'x y',
+      FASTGPU_TASK_ID: a.taskId,
+      FASTGPU_ATTEMPT: '1',
+      FASTGPU_TASK_NAME: a.name,
+      FASTGPU_NODE: 'box',
+      FASTGPU_GPU_MILLI: '500',
+      FASTGPU_GPU_MEMORY_MIB: '40960',
+      FASTGPU_GPUS: '1',
+      FASTGPU_SHARING: 'simulated',
+      CUDA_VISIBLE_DEVICES: '1',
+      HOME: '/tmp',
+      FASTGPU_SIGNAL_FILE: join(launcher.attemptDir(a.taskId, 1), 'signal'),
+    });
+    expect(env.FASTGPU_TOKEN).toBeUndefined();
+    expect(env.CUDA_MPS_PIPE_DIRECTORY).toBeUndefined();
+    expect(out(a.taskId, 'stderr')).toBe('oops\n');
+    expect(readFileSync(join(launcher.attemptDir(a.taskId, 1), 'pid'), 'utf8')).toMatch(/^\d+ \d+ \d+\n$/);
+  });
+
+  it('sets the MPS variables in mps mode, by uuid on real GPUs', async () => {
+    const a = assignment(['sh', '-c', 'env | grep -E "^(CUDA|FASTGPU_SHARING)" | sort'], {
+      placement: { nodeId: 'n', node: 'box', gpus: [0, 2], gpuUuids: ['GPU-aaa', 'GPU-ccc'], gpuMilli: 250, memoryMiB: 20480, cpuMilli: 0, hostMemoryMiB: 0, sharing: 'mps' },
+    });
+    await launcher.launch(a);
+    await exited(a.taskId);
+    expect(out(a.taskId)).toBe(
+      [
+        `CUDA_MPS_ACTIVE_THREAD_PERCENTAGE=25`,
+        `CUDA_MPS_LOG_DIRECTORY=${join(state.dir, 'mps', 'log')}`,
+        `CUDA_MPS_PINNED_DEVICE_MEM_LIMIT=0=20480M,1=20480M`,
+        `CUDA_MPS_PIPE_DIRECTORY=${join(state.dir, 'mps', 'pipe')}`,
+        `CUDA_VISIBLE_DEVICES=GPU-aaa,GPU-ccc`,
+        `FASTGPU_SHARING=mps`,
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('runs in the workdir and never launches a pair twice', async () => {
+    const a = assignment(['sh', '-c', 'pwd; echo run >> count'], { workdir: state.dir });
+    expect((await launcher.launch(a)).launched).toBe(true);
+    const again = await launcher.launch(a);
+    expect(again.launched).toBe(false);
+    await exited(a.taskId);
+    expect((await launcher.launch(a)).launched).toBe(false);
+    expect(readFileSync(join(state.dir, 'count'), 'utf8')).toBe('run\n');
+    expect(out(a.taskId)).toBe(`${state.dir}\n`);
+  });
+
+  it('reports launch failures: command not found, not executable, bad workdir', async () => {
+    const missing = assignment(['no-such-command-xyz', 'arg']);
+    const noexec = assignment([join(state.dir, 'plain.txt')]);
+    writeFileSync(join(state.dir, 'plain.txt'), 'hi');
+    const badDir = assignment(['true'], { workdir: '/nonexistent/dir' });
+    for (const a of [missing, noexec, badDir]) await launcher.launch(a);
+    expect(await exited(missing.taskId)).toMatchObject({ endReason: 'launch-failed', exitCode: 127, error: 'command not found: no-such-command-xyz' });
+    expect(await exited(noexec.taskId)).toMatchObject({ endReason: 'launch-failed', exitCode: 126, error: `command is not executable: ${join(state.dir, 'plain.txt')}` });
+    expect(await exited(badDir.taskId)).toMatchObject({ endReason: 'launch-failed', exitCode: 126, error: 'workdir /nonexistent/dir does not exist or is not accessible' });
+    expect(out(missing.taskId, 'stderr')).toContain('command not found');
+  });
+
+  it('enforces the time limit: SIGTERM, then SIGKILL after the grace period', async () => {
+    const polite = assignment(['sh', '-c', 'trap "echo term; exit 0" TERM; while :; do sleep 0.05; done'], { timeLimitMs: 300, graceMs: 5000 });
+    const stubborn = assignment(['sh', '-c', 'trap "echo ignored" TERM; while :; do sleep 0.05; done'], { timeLimitMs: 300, graceMs: 300 });
+    const t0 = Date.now();
+    await launcher.launch(polite);
+    await launcher.launch(stubborn);
+    const p = await exited(polite.taskId);
+    expect(p).toMatchObject({ endReason: 'timeout', exitCode: 124 });
+    expect(out(polite.taskId)).toBe('term\n');
+    const s = await exited(stubborn.taskId);
+    expect(s).toMatchObject({ endReason: 'timeout', exitCode: 137, signal: 'SIGKILL' });
+    expect(out(stubborn.taskId)).toContain('ignored');
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(550);
+    expect(s.endedAt! - s.startedAt!).toBeLessThan(3000);
+  });
+
+  it('a task that exits 124 by itself before its limit did not time out', async () => {
+    const a = assignment(['sh', '-c', 'exit 124'], { timeLimitMs: 60_000 });
+    await launcher.launch(a);
+    expect(await exited(a.taskId)).toMatchObject({ endReason: 'exit', exitCode: 124 });
+  });
+
+  it('cancels: stop marker first, SIGTERM to the whole process group', async () => {
+    const a = assignment(['sh', '-c', 'sleep 30 & sleep 30; echo never']);
+    await launcher.launch(a);
+    await waitFor(() => existsSync(join(launcher.attemptDir(a.taskId, 1), 'pid')));
+    expect(await launcher.stop(a.taskId, 1, 5000, 'cancelled')).toBe(true);
+    const r = await exited(a.taskId);
+    expect(r).toMatchObject({ endReason: 'cancelled', exitCode: 143, signal: 'SIGTERM' });
+    expect(JSON.parse(readFileSync(join(launcher.attemptDir(a.taskId, 1), 'stop'), 'utf8'))).toMatchObject({ reason: 'cancelled' });
+    expect(await launcher.stop('unknown-task', 1, 0, 'cancelled')).toBe(false);
+  });
+
+  it('a stop that arrives before the task starts prevents it', async () => {
+    const a = assignment(['sh', '-c', 'echo started']);
+    await launcher.launch(a);
+    await launcher.stop(a.taskId, 1, 1000, 'cancelled');
+    const r = await exited(a.taskId);
+    expect(r.endReason).toBe('cancelled');
+  });
+
+  it('preempts: FASTGPU_PREEMPTED=1 is in the signal file before SIGTERM', async () => {
+    const a = assignment(['sh', '-c', 'trap \'cat "$FASTGPU_SIGNAL_FILE"; exit 0\' TERM; while :; do sleep 0.05; done']);
+    await launcher.launch(a);
+    await waitFor(() => existsSync(join(launcher.attemptDir(a.taskId, 1), 'pid')));
+    await launcher.stop(a.taskId, 1, 5000, 'preempted');
+    expect(await exited(a.taskId)).toMatchObject({ endReason: 'preempted', exitCode: 0 });
+    expect(out(a.taskId)).toBe('FASTGPU_PREEMPTED=1\n');
+  });
+
+  it('escalates a stop to SIGKILL after the grace period, also after an agent restart', async () => {
+    const a = assignment(['sh', '-c', 'trap "" TERM; while :; do sleep 0.05; done'], { graceMs: 60_000 });
+    await launcher.launch(a);
+    await waitFor(() => existsSync(join(launcher.attemptDir(a.taskId, 1), 'pid')));
+    await launcher.stop(a.taskId, 1, 400, 'cancelled');
+    // The agent "crashes" before its timer fires; a new one finishes the escalation.
+    launcher.dispose();
+    launcher = new SupervisorLauncher({ stateDir: state.dir });
+    const reports = await launcher.scan();
+    expect(reports.find((r) => r.taskId === a.taskId)?.status).toBe('running');
+    const r = await exited(a.taskId);
+    expect(r).toMatchObject({ endReason: 'cancelled', signal: 'SIGKILL' });
+  });
+
+  it('forgets an attempt but keeps a tombstone', async () => {
+    const a = assignment(['true']);
+    await launcher.launch(a);
+    await exited(a.taskId);
+    await launcher.forget(a.taskId, 1);
+    expect(readdirSync(launcher.attemptDir(a.taskId, 1))).toEqual(['forgotten']);
+    expect(await launcher.inspect(a.taskId, 1)).toBeUndefined();
+    expect((await launcher.scan()).some((r) => r.taskId === a.taskId)).toBe(false);
+    expect((await launcher.launch(a)).launched).toBe(false);
+  });
+
+  it('an attempt whose supervisor never started becomes a launch failure', async () => {
+    const dir = launcher.attemptDir('crashed', 1);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'spec.json'), JSON.stringify({ taskId: 'crashed', attempt: 1, launchedAt: Date.now() - 60_000, bootId: 'x', graceMs: 0, assignment: {} }));
+    const r = await launcher.inspect('crashed', 1);
+    expect(r).toMatchObject({ status: 'exited', endReason: 'launch-failed' });
+    expect(r?.error).toMatch(/restarted|never started/);
+  });
+
+  it('refuses a task id that is not a safe folder name', async () => {
+    const r = await launcher.launch(assignment(['true'], { taskId: '../escape' }));
+    expect(r).toMatchObject({ launched: false, report: { endReason: 'launch-failed' } });
+  });
+});

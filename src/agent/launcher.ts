@@ -1,0 +1,404 @@
+// Starting, watching and stopping task processes. The agent loop talks to the `Launcher`
+// interface; `SupervisorLauncher` runs each attempt under supervisor.sh, detached, with the
+// attempt's folder as the only shared state, so tasks outlive the agent and are re-attached.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, constants as fsConstants, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFile, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { delimiter, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Assignment, RunningReport } from '../protocol/agent.js';
+import type { Clock } from '../core/types.js';
+import { systemClock } from '../util/clock.js';
+import {
+  FILES,
+  SAFE_ID,
+  exitedReport,
+  formatExit,
+  readAttempt,
+  runningReport,
+  writeAtomic,
+  type AttemptSnapshot,
+  type SpecRecord,
+  type StopReason,
+  type StopRecord,
+} from './attempt-dir.js';
+import { taskEnv } from './env.js';
+
+export interface LaunchResult {
+  /** False when the pair was launched before (by this agent or an earlier one): nothing started. */
+  launched: boolean;
+  report: RunningReport;
+}
+
+/** What the agent loop needs from whatever runs tasks. */
+export interface Launcher {
+  /** Starts the attempt, unless it was ever launched on this node. Never starts a pair twice. */
+  launch(a: Assignment): Promise<LaunchResult>;
+  /** Every attempt not yet forgotten, running or exited. Re-arms pending SIGKILL escalations. */
+  scan(): Promise<RunningReport[]>;
+  /** One attempt; undefined when unknown or forgotten. */
+  inspect(taskId: string, attempt: number): Promise<RunningReport | undefined>;
+  /** Stops an attempt: SIGTERM now, SIGKILL after graceMs. False when the attempt is unknown. */
+  stop(taskId: string, attempt: number, graceMs: number, reason: StopReason): Promise<boolean>;
+  /** Drops an exited attempt's files, keeping a tombstone so it is never launched again. */
+  forget(taskId: string, attempt: number): Promise<void>;
+  /** The attempt's folder (logs live there). */
+  attemptDir(taskId: string, attempt: number): string;
+  /** Calls back soon after a process this launcher started ends (a hint: `inspect` is the truth). */
+  onExit(listener: (taskId: string, attempt: number) => void): void;
+  /** Clears timers and listeners; running tasks are left alone. */
+  dispose(): void;
+}
+
+export interface SupervisorLauncherOptions {
+  stateDir: string;
+  clock?: Clock;
+  /** MPS pipe/log folders for `mps` mode; default under the state dir. */
+  mpsPipeDir?: string;
+  mpsLogDir?: string;
+  /** GNU timeout; default: found on PATH. */
+  timeoutBin?: string;
+  /** How long a launch may go without the supervisor writing its pid before it counts as failed. */
+  startGraceMs?: number;
+  /** Environment tasks start from; default the agent's. */
+  baseEnv?: NodeJS.ProcessEnv;
+  log?: (line: string) => void;
+}
+
+const SUPERVISOR = fileURLToPath(new URL('./supervisor.sh', import.meta.url));
+
+/** Finds an executable on PATH, or undefined. */
+export function which(name: string, path = process.env.PATH ?? ''): string | undefined {
+  for (const d of path.split(delimiter)) {
+    if (!d) continue;
+    const p = join(d, name);
+    try {
+      accessSync(p, fsConstants.X_OK);
+      return p;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+function readBootId(): string {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
+/** Alive and not a zombie. */
+async function processAlive(pid: number): Promise<boolean> {
+  try {
+    const s = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // Field 3 (after the parenthesised command name) is the state.
+    const state = s.slice(s.lastIndexOf(')') + 2, s.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code === 'EPERM';
+    }
+  }
+}
+
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Signals a task's process group (or its leader, if the group is not formed yet). */
+function signalGroup(pgid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, sig);
+  } catch {
+    try {
+      process.kill(pgid, sig);
+    } catch {
+      // already gone
+    }
+  }
+}
+
+const isErr = (e: unknown, code: string): boolean => (e as NodeJS.ErrnoException).code === code;
+
+export class SupervisorLauncher implements Launcher {
+  private readonly clock: Clock;
+  private readonly tasksDir: string;
+  private readonly timeoutBin: string;
+  private readonly bootId = readBootId();
+  private readonly kills = new Map<string, NodeJS.Timeout>();
+  private readonly listeners: ((taskId: string, attempt: number) => void)[] = [];
+  private readonly children = new Set<ChildProcess>();
+  private readonly startGraceMs: number;
+  private readonly log: (line: string) => void;
+  private disposed = false;
+
+  constructor(private readonly opts: SupervisorLauncherOptions) {
+    this.clock = opts.clock ?? systemClock;
+    this.tasksDir = join(opts.stateDir, 'tasks');
+    this.startGraceMs = opts.startGraceMs ?? 10_000;
+    this.log = opts.log ?? (() => {});
+    const tmo = opts.timeoutBin ?? which('timeout');
+    if (!tmo) throw new Error('GNU coreutils `timeout` was not found on PATH; the agent needs it to enforce time limits');
+    this.timeoutBin = tmo;
+    mkdirSync(this.tasksDir, { recursive: true });
+  }
+
+  attemptDir(taskId: string, attempt: number): string {
+    return join(this.tasksDir, taskId, String(attempt));
+  }
+
+  onExit(listener: (taskId: string, attempt: number) => void): void {
+    this.listeners.push(listener);
+  }
+
+  async launch(a: Assignment): Promise<LaunchResult> {
+    if (!SAFE_ID.test(a.taskId)) {
+      // No folder can record it, so nothing can be started; the server hears why.
+      return {
+        launched: false,
+        report: {
+          taskId: a.taskId,
+          attempt: a.attempt,
+          status: 'exited',
+          exitCode: 127,
+          endReason: 'launch-failed',
+          error: `task id ${JSON.stringify(a.taskId)} is not usable as a folder name`,
+        },
+      };
+    }
+    const dir = this.attemptDir(a.taskId, a.attempt);
+    mkdirSync(join(this.tasksDir, a.taskId), { recursive: true });
+    try {
+      // The atomic claim: whoever creates the folder launches; everyone else re-attaches.
+      mkdirSync(dir);
+    } catch (e) {
+      if (!isErr(e, 'EEXIST')) throw e;
+      const report = await this.inspect(a.taskId, a.attempt);
+      return { launched: false, report: report ?? { taskId: a.taskId, attempt: a.attempt, status: 'exited', exitCode: null, error: 'forgotten' } };
+    }
+    const now = this.clock.now();
+    const spec: SpecRecord = {
+      taskId: a.taskId,
+      attempt: a.attempt,
+      launchedAt: now,
+      bootId: this.bootId,
+      graceMs: a.graceMs,
+      assignment: a,
+      ...(a.timeLimitMs !== undefined ? { timeLimitMs: a.timeLimitMs } : {}),
+    };
+    writeFileSync(join(dir, FILES.spec), JSON.stringify(spec));
+    const env = taskEnv(a, {
+      mpsPipeDir: this.opts.mpsPipeDir ?? join(this.opts.stateDir, 'mps', 'pipe'),
+      mpsLogDir: this.opts.mpsLogDir ?? join(this.opts.stateDir, 'mps', 'log'),
+      signalFile: join(dir, FILES.signal),
+      ...(this.opts.baseEnv ? { base: this.opts.baseEnv } : {}),
+    });
+    const args = [SUPERVISOR, dir, this.timeoutBin, String(a.timeLimitMs ?? 0), String(a.graceMs), a.workdir ?? '', '--', ...a.command];
+    const child = spawn('/bin/sh', args, { detached: true, stdio: 'ignore', env });
+    this.children.add(child);
+    child.once('error', (err) => {
+      this.children.delete(child);
+      void this.recordLaunchFailure(dir, `could not start the supervisor: ${err.message}`).then(() => this.emitExit(a.taskId, a.attempt));
+    });
+    child.once('exit', () => {
+      this.children.delete(child);
+      this.emitExit(a.taskId, a.attempt);
+    });
+    // The supervisor lives on its own: the agent may exit (or crash) while it runs.
+    child.unref();
+    const report: RunningReport = { taskId: a.taskId, attempt: a.attempt, status: 'running', startedAt: now };
+    return { launched: true, report };
+  }
+
+  private emitExit(taskId: string, attempt: number): void {
+    if (this.disposed) return;
+    for (const l of this.listeners) l(taskId, attempt);
+  }
+
+  private async recordLaunchFailure(dir: string, message: string, status = 126): Promise<void> {
+    const now = this.clock.now();
+    await writeFile(join(dir, FILES.error), `${message}\n`);
+    await writeAtomic(join(dir, FILES.exit), formatExit({ status, timedOut: false, launchFailed: true, startedAt: now, endedAt: now }));
+  }
+
+  async inspect(taskId: string, attempt: number): Promise<RunningReport | undefined> {
+    const dir = this.attemptDir(taskId, attempt);
+    let snap: AttemptSnapshot;
+    try {
+      await stat(join(dir, FILES.forgotten));
+      return undefined;
+    } catch {
+      // not forgotten
+    }
+    try {
+      snap = await readAttempt(dir, taskId, attempt);
+    } catch (e) {
+      if (isErr(e, 'ENOENT')) return undefined;
+      throw e;
+    }
+    if (snap.exit) return this.exited(snap);
+    const sameBoot = snap.spec === undefined || snap.spec.bootId === this.bootId;
+
+    if (snap.pid) {
+      if (sameBoot && (await processAlive(snap.pid.supervisorPid))) {
+        this.ensureEscalation(snap);
+        return runningReport(snap);
+      }
+      // The supervisor is gone. It may have written `exit` just now…
+      snap = await readAttempt(dir, taskId, attempt);
+      if (snap.exit) return this.exited(snap);
+      // …or have been killed itself: then the task group may still run, unsupervised.
+      if (sameBoot && snap.pid && groupAlive(snap.pid.pgid)) {
+        this.ensureEscalation(snap);
+        return runningReport(snap);
+      }
+      const now = this.clock.now();
+      await writeAtomic(join(dir, FILES.exit), formatExit({ status: -1, timedOut: false, launchFailed: false, startedAt: snap.pid?.startedAt ?? now, endedAt: now }));
+      this.log(`task ${taskId}/${attempt}: its supervisor ended without recording an exit status`);
+      return this.inspect(taskId, attempt);
+    }
+
+    // No pid yet: the supervisor is starting, or never started (agent crashed mid-launch, reboot).
+    const launchedAt = snap.spec?.launchedAt ?? snap.createdAt;
+    if (sameBoot && this.clock.now() - launchedAt < this.startGraceMs) return runningReport(snap);
+    await this.recordLaunchFailure(dir, sameBoot ? 'the supervisor never started (the agent stopped while launching?)' : 'the machine restarted before the task started');
+    return this.inspect(taskId, attempt);
+  }
+
+  private exited(snap: AttemptSnapshot): RunningReport {
+    this.clearEscalation(snap.taskId, snap.attempt);
+    const exit = snap.exit!;
+    const r = exitedReport(snap, exit);
+    if (exit.status < 0) {
+      r.exitCode = null;
+      r.signal = null;
+      r.error = 'the supervisor ended without recording an exit status (killed, or the machine restarted)';
+    }
+    return r;
+  }
+
+  async scan(): Promise<RunningReport[]> {
+    const out: RunningReport[] = [];
+    let tasks: string[];
+    try {
+      tasks = await readdir(this.tasksDir);
+    } catch (e) {
+      if (isErr(e, 'ENOENT')) return out;
+      throw e;
+    }
+    for (const taskId of tasks.sort()) {
+      if (!SAFE_ID.test(taskId)) continue;
+      let attempts: string[];
+      try {
+        attempts = await readdir(join(this.tasksDir, taskId));
+      } catch {
+        continue;
+      }
+      for (const name of attempts) {
+        const attempt = Number(name);
+        if (!/^\d+$/.test(name) || attempt < 1) continue;
+        const r = await this.inspect(taskId, attempt);
+        if (r) out.push(r);
+      }
+    }
+    return out;
+  }
+
+  async stop(taskId: string, attempt: number, graceMs: number, reason: StopReason): Promise<boolean> {
+    const dir = this.attemptDir(taskId, attempt);
+    let snap: AttemptSnapshot;
+    try {
+      await stat(join(dir, FILES.forgotten));
+      return false;
+    } catch {
+      // known, not forgotten
+    }
+    try {
+      snap = await readAttempt(dir, taskId, attempt);
+    } catch (e) {
+      if (isErr(e, 'ENOENT')) return false;
+      throw e;
+    }
+    if (snap.exit) return true;
+    if (snap.stop) {
+      // Already stopping (the server repeats its orders until it hears of the exit).
+      this.ensureEscalation(snap);
+      return true;
+    }
+    const now = this.clock.now();
+    const stop: StopRecord = { reason, at: now, killAt: now + graceMs };
+    // The marker first: if the agent dies right after signalling, the outcome is still known.
+    await writeAtomic(join(dir, FILES.stop), JSON.stringify(stop));
+    if (reason === 'preempted') await appendFile(join(dir, FILES.signal), 'FASTGPU_PREEMPTED=1\n');
+    snap.stop = stop;
+    // The supervisor checks for the marker right after it writes its pid, so a stop that
+    // lands before the pid exists is not lost.
+    const fresh = await readAttempt(dir, taskId, attempt);
+    if (fresh.pid && !fresh.exit) {
+      signalGroup(fresh.pid.pgid, 'SIGTERM');
+      this.ensureEscalation({ ...fresh, stop });
+    }
+    return true;
+  }
+
+  /** Arms (once) the SIGKILL that follows a stop's SIGTERM; after a restart, finishes it. */
+  private ensureEscalation(snap: AttemptSnapshot): void {
+    if (!snap.stop || !snap.pid || snap.exit || this.disposed) return;
+    const key = `${snap.taskId}/${snap.attempt}`;
+    if (this.kills.has(key)) return;
+    const pgid = snap.pid.pgid;
+    const dir = snap.dir;
+    const delay = Math.max(0, snap.stop.killAt - this.clock.now());
+    const t = setTimeout(() => {
+      this.kills.delete(key);
+      void stat(join(dir, FILES.exit)).catch(() => {
+        this.log(`task ${key}: grace period over, sending SIGKILL`);
+        signalGroup(pgid, 'SIGKILL');
+      });
+    }, delay);
+    t.unref();
+    this.kills.set(key, t);
+  }
+
+  private clearEscalation(taskId: string, attempt: number): void {
+    const key = `${taskId}/${attempt}`;
+    const t = this.kills.get(key);
+    if (t) clearTimeout(t);
+    this.kills.delete(key);
+  }
+
+  async forget(taskId: string, attempt: number): Promise<void> {
+    this.clearEscalation(taskId, attempt);
+    const dir = this.attemptDir(taskId, attempt);
+    let entries: string[];
+    try {
+      entries = await readdir(dir);
+    } catch (e) {
+      if (isErr(e, 'ENOENT')) return;
+      throw e;
+    }
+    // Tombstone first: a crash half-way through the clean-up still leaves a forgotten attempt.
+    await writeFile(join(dir, FILES.forgotten), String(this.clock.now()));
+    for (const e of entries) if (e !== FILES.forgotten) await rm(join(dir, e), { recursive: true, force: true });
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    for (const t of this.kills.values()) clearTimeout(t);
+    this.kills.clear();
+    for (const c of this.children) c.removeAllListeners();
+    this.children.clear();
+    this.listeners.length = 0;
+  }
+}

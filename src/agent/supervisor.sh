@@ -1,0 +1,89 @@
+#!/bin/sh
+# FastGPU task supervisor: runs one attempt of one task, detached from the agent.
+#
+#   supervisor.sh DIR TIMEOUT_BIN LIMIT_MS GRACE_MS WORKDIR -- COMMAND [ARGS...]
+#
+# The agent starts it in a new session (setsid) with the task's environment and returns at once.
+# It owns the attempt's files in DIR, so the task outlives the agent and a restarted agent can
+# re-attach from DIR alone:
+#   pid         "<task process group> <supervisor pid> <start ms>", written once the task runs
+#   stdout.log  stderr.log   the task's output
+#   error       why the launch failed (launch failures only)
+#   exit        written last and atomically (exit.tmp → exit): status=, timedout=, launchfailed=,
+#               started=, ended=. Its presence means the attempt is over.
+# The task runs under GNU timeout, in a process group of its own (timeout's), so the agent can
+# signal the whole task tree with `kill -- -PGID` without touching this script. LIMIT_MS 0 means
+# no time limit. A SIGTERM from the agent also arms
+# timeout's --kill-after, so the escalation to SIGKILL happens even if the agent is gone.
+# Shell variables here are not exported: the task sees exactly the environment it was given.
+
+dir=$1 tmo=$2 limit_ms=$3 grace_ms=$4 workdir=$5
+shift 6
+# Milliseconds as the seconds timeout takes, with builtins only: no fork before the task starts.
+secs() {
+  r=$(($1 % 1000))
+  case ${#r} in 1) r=00$r ;; 2) r=0$r ;; esac
+  s=$(($1 / 1000)).$r
+}
+secs "$limit_ms"; limit=$s
+secs "$grace_ms"; grace=$s
+
+# The task's PATH is for the task; our own helpers (mv, date) come from the system's.
+task_path=${PATH-}
+PATH=/usr/local/bin:/usr/bin:/bin
+
+now_ms() { date +%s%3N; }
+
+# finish STATUS TIMEDOUT LAUNCHFAILED STARTED
+finish() {
+  printf 'status=%s\ntimedout=%s\nlaunchfailed=%s\nstarted=%s\nended=%s\n' \
+    "$1" "$2" "$3" "$4" "$(now_ms)" >"$dir/exit.tmp" && mv -f "$dir/exit.tmp" "$dir/exit"
+}
+
+# launch_failed STATUS MESSAGE
+launch_failed() {
+  printf '%s\n' "$2" >"$dir/error"
+  printf '%s\n' "fastgpu: $2" >>"$dir/stderr.log"
+  finish "$1" 0 1 "$(now_ms)"
+  exit 0
+}
+
+exec </dev/null >/dev/null 2>/dev/null
+: >>"$dir/stdout.log"
+: >>"$dir/stderr.log"
+
+# Never run twice: an `exit` here means the agent already gave up on this launch. A `stop` here
+# means the task was cancelled before it started.
+[ -e "$dir/exit" ] && exit 0
+if [ -e "$dir/stop" ]; then finish 143 0 0 "$(now_ms)"; exit 0; fi
+
+if [ -n "$workdir" ]; then
+  cd "$workdir" || launch_failed 126 "workdir $workdir does not exist or is not accessible"
+fi
+case $1 in
+  */*) [ -f "$1" ] || launch_failed 127 "command not found: $1"
+       [ -x "$1" ] || launch_failed 126 "command is not executable: $1" ;;
+  *) PATH=$task_path command -v "$1" >/dev/null || launch_failed 127 "command not found: $1" ;;
+esac
+
+PATH=$task_path "$tmo" --kill-after="$grace" "$limit" "$@" >>"$dir/stdout.log" 2>>"$dir/stderr.log" &
+task=$!
+started=$(now_ms)
+printf '%s %s %s\n' "$task" "$$" "$started" >"$dir/pid.tmp" && mv -f "$dir/pid.tmp" "$dir/pid"
+# A stop order that came before the pid was visible: the agent wrote `stop` first, so either it
+# saw our pid or we see its marker.
+if [ -e "$dir/stop" ]; then kill -TERM -- "-$task" 2>/dev/null || kill -TERM "$task" 2>/dev/null; fi
+
+wait "$task"
+status=$?
+# Whatever the task left behind in its process group goes with it (as Slurm ends a job step).
+kill -KILL -- "-$task" 2>/dev/null
+
+# GNU timeout exits 124 when the limit struck and the task then ended, or dies of SIGKILL (137)
+# when it needed --kill-after. A task can exit 124/137 by itself, so the elapsed time decides.
+timedout=0
+case $status in
+  124 | 137)
+    if [ "$limit_ms" -gt 0 ] && [ $(($(now_ms) - started + 50)) -ge "$limit_ms" ]; then timedout=1; fi ;;
+esac
+finish "$status" "$timedout" 0 "$started"
