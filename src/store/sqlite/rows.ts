@@ -75,15 +75,15 @@ export function taskToRow(t: Task): TaskRow {
 }
 
 export function rowToTask(r: Pick<TaskRow, 'id' | 'state' | 'gang_id' | 'created_at' | 'version' | 'doc'>): Task {
-  const rest = JSON.parse(r.doc) as Omit<Task, 'id' | 'state' | 'createdAt' | 'gangId' | 'version'>;
-  return {
-    ...rest,
-    id: r.id,
-    state: r.state as TaskState,
-    createdAt: r.created_at,
-    gangId: r.gang_id,
-    version: r.version,
-  };
+  // Filled in place rather than spread into a new object: start-up loads every live task
+  // through here, and the spread costs several times the JSON.parse.
+  const t = JSON.parse(r.doc) as Task;
+  t.id = r.id;
+  t.state = r.state as TaskState;
+  t.createdAt = r.created_at;
+  t.gangId = r.gang_id;
+  t.version = r.version;
+  return t;
 }
 
 export interface AttemptRow {

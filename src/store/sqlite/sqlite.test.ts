@@ -171,3 +171,13 @@ describe('SqliteStore specifics', () => {
     await s.close();
   });
 });
+
+describe('store benchmark', () => {
+  it('runs at a small size and reports every metric', async () => {
+    // Keeps bench/store.ts from rotting; the timings themselves are not asserted here.
+    const { benchStore } = await import('../../../bench/store.js');
+    const r = await benchStore({ singleInserts: 200, total: 2000 });
+    expect(r).toMatchObject({ 'tasks in store': 2000, 'live tasks': 200 });
+    expect(r['single-task inserts/s']).toBeGreaterThan(0);
+  });
+});
