@@ -1,0 +1,104 @@
+// The Fastify app: body parsers, one error handler, auth, and every route. `buildApp` is used
+// in-process by tests (app.inject) and by `startServer`, which adds the listener.
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import type { Registry } from 'prom-client';
+import { FastGpuError } from '../core/errors.js';
+import type { SchedulerPolicy } from '../core/scheduler/types.js';
+import type { Clock } from '../core/types.js';
+import type { Store } from '../store/port.js';
+import { RouteBook } from './api.js';
+import { Authenticator } from './auth.js';
+import { BODY_LIMIT, installBodyParsers } from './body.js';
+import { ControlPlane } from './control.js';
+import { makeErrorHandler, toErrorResponse } from './errors.js';
+import { createMetrics } from './metrics.js';
+import { agentRoutes } from './routes/agent.js';
+import type { RouteContext } from './routes/context.js';
+import { poolRoutes } from './routes/pool.js';
+import { systemRoutes } from './routes/system.js';
+import { taskRoutes } from './routes/tasks.js';
+import { SseHub } from './sse.js';
+
+export const SERVER_VERSION = '0.1.0';
+
+export interface AppDeps {
+  store: Store;
+  clock: Clock;
+  /** Control-loop tick in ms; 0 = none (tests drive `control.tick()`). Default 200. */
+  tickMs?: number;
+  nodeLostAfterMs?: number;
+  policy?: Partial<SchedulerPolicy>;
+  /** Grace between SIGTERM and SIGKILL sent to agents. Default 10 s. */
+  graceMs?: number;
+  /** Log followers wait this long for late chunks once a task finished. Default 300 ms. */
+  logDrainMs?: number;
+  log?: (line: string) => void;
+}
+
+export interface ServerApp {
+  app: FastifyInstance;
+  control: ControlPlane;
+  auth: Authenticator;
+  metrics: Registry;
+  /** Stops the loop, ends streams and long-polls, closes the app. The store stays open. */
+  close(): Promise<void>;
+}
+
+/** The whole API over `deps.store`, with its control plane loaded and started. */
+export async function buildApp(deps: AppDeps): Promise<ServerApp> {
+  const log = deps.log ?? (() => {});
+  const control = await ControlPlane.open({
+    store: deps.store,
+    clock: deps.clock,
+    tickMs: deps.tickMs ?? 200,
+    nodeLostAfterMs: deps.nodeLostAfterMs ?? 15_000,
+    graceMs: deps.graceMs ?? 10_000,
+    log,
+    ...(deps.policy ? { policy: deps.policy } : {}),
+  });
+  const app = Fastify({
+    logger: false,
+    bodyLimit: BODY_LIMIT,
+    // Keep-alive clients (agents, benchmarks) reuse connections; long-polls need long requests.
+    keepAliveTimeout: 65_000,
+    requestTimeout: 0,
+    forceCloseConnections: true,
+    return503OnClosing: true,
+    frameworkErrors: (err, _req, reply) => {
+      const { status, body } = toErrorResponse(err);
+      void (reply as unknown as FastifyReply).code(status).send(body);
+    },
+  });
+  app.decorateRequest('principal', null);
+  installBodyParsers(app);
+  app.setErrorHandler(makeErrorHandler(log));
+  app.setNotFoundHandler((req, reply) => {
+    const { status, body } = toErrorResponse(new FastGpuError('NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`));
+    void reply.code(status).send(body);
+  });
+
+  const auth = new Authenticator(deps.store, deps.clock);
+  const sse = new SseHub();
+  const book = new RouteBook(app, auth);
+  const metrics = createMetrics(control, deps.store);
+  const ctx: RouteContext = { book, store: deps.store, control, clock: deps.clock, auth, sse, log, logDrainMs: deps.logDrainMs ?? 300 };
+  systemRoutes(ctx, metrics, SERVER_VERSION);
+  taskRoutes(ctx);
+  poolRoutes(ctx);
+  agentRoutes(ctx);
+  await app.ready();
+
+  let closing: Promise<void> | null = null;
+  return {
+    app,
+    control,
+    auth,
+    metrics,
+    close: () =>
+      (closing ??= (async () => {
+        sse.closeAll();
+        await control.close();
+        await app.close();
+      })()),
+  };
+}

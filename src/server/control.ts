@@ -1,0 +1,1020 @@
+// The control plane: the live state of the pool (non-terminal tasks, nodes, reservations) in
+// memory, written through to the store; the scheduling loop (on events, coalesced, and on a
+// tick); and the server side of the agent protocol (register, heartbeat, assignments, reports).
+//
+// Consistency: every change to the live state happens synchronously in memory (so concurrent
+// requests never see half a change), then its store writes join one serial chain. Assignments
+// are handed to agents only after the placement is durable, so a server crash can never make an
+// agent launch an attempt the store does not know about.
+import { performance } from 'node:perf_hooks';
+import { conflict, FastGpuError, notFound } from '../core/errors.js';
+import { schedule } from '../core/scheduler/index.js';
+import type { SchedulerPolicy } from '../core/scheduler/types.js';
+import { requeueAfter } from '../core/state.js';
+import {
+  TERMINAL_STATES,
+  type Attempt,
+  type Clock,
+  type NodeRecord,
+  type Placement,
+  type PoolEvent,
+  type Task,
+  type TaskState,
+  type VgpuReservation,
+} from '../core/types.js';
+import type {
+  Assignment,
+  AssignmentsResponse,
+  HeartbeatRequest,
+  HeartbeatResponse,
+  RegisterRequest,
+  RegisterResponse,
+  ReportsRequest,
+  RunningReport,
+  StopOrder,
+} from '../protocol/agent.js';
+import type { Store, TaskWrite, UtilisationSample } from '../store/port.js';
+import { newId } from './ids.js';
+import { Waiters } from './waiters.js';
+
+export type NewEvent = Omit<PoolEvent, 'seq'>;
+
+export interface ControlOptions {
+  store: Store;
+  clock: Clock;
+  policy?: Partial<SchedulerPolicy>;
+  /** Control-loop tick in real ms; 0 = no timer (tests call `tick()` themselves). */
+  tickMs?: number;
+  /** No heartbeat for this long (clock ms) → node LOST. */
+  nodeLostAfterMs?: number;
+  /** SIGTERM → SIGKILL grace sent with assignments and stop orders. */
+  graceMs?: number;
+  log?: (line: string) => void;
+}
+
+/** Hooks for metrics. */
+export interface ControlHooks {
+  cycle?(seconds: number, stats: { pending: number; placed: number }): void;
+  submitted?(n: number): void;
+}
+
+/** What the server knows about one node's agent, beyond the NodeRecord. */
+interface NodeRuntime {
+  /** Clock time of the last register/heartbeat. */
+  lastSeen: number;
+  /** Assignments handed out (key → clock time), so a long-poll waits for something new. */
+  delivered: Map<string, number>;
+  /** Stop orders the agent must carry out, by key. */
+  stops: Map<string, StopOrder>;
+  /** Stop orders already answered in a poll (so a poll does not return at once for them again). */
+  stopsDelivered: Set<string>;
+  /** Consecutive heartbeats that did not list a key the server expects the agent to know. */
+  misses: Map<string, number>;
+  /** Latest utilisation per GPU index. */
+  util: Map<number, number>;
+}
+
+/** Marks a task whose cancel waits for its agent's exit report (survives restarts in the store). */
+export const CANCELLING_MESSAGE = 'Cancelling: waiting for the agent to stop it';
+const MISSES_BEFORE_GONE = 3;
+const DEFAULT_GRACE_MS = 10_000;
+
+const keyOf = (taskId: string, attempt: number): string => `${taskId}#${attempt}`;
+const isTerminal = (s: TaskState): boolean => TERMINAL_STATES.includes(s);
+const isActive = (s: TaskState): boolean => s === 'SCHEDULED' || s === 'RUNNING';
+
+/** One change to the live state: the writes it needs and who to wake once durable. */
+class Tx {
+  readonly writes = new Map<string, TaskWrite>();
+  readonly attempts: Attempt[] = [];
+  readonly reservations = new Map<string, { r: VgpuReservation; expected: number }>();
+  readonly events: NewEvent[] = [];
+  readonly wakeNodes = new Set<string>();
+  readonly wakeTasks = new Set<string>();
+  nodes: NodeRecord[] = [];
+  heartbeats: { id: string; at: number }[] = [];
+  samples: UtilisationSample[] = [];
+  dirty = false;
+
+  empty(): boolean {
+    return (
+      this.writes.size === 0 &&
+      this.attempts.length === 0 &&
+      this.reservations.size === 0 &&
+      this.events.length === 0 &&
+      this.nodes.length === 0 &&
+      this.heartbeats.length === 0 &&
+      this.samples.length === 0
+    );
+  }
+}
+
+export class ControlPlane {
+  /** Live (non-terminal) tasks. */
+  readonly tasks = new Map<string, Task>();
+  readonly nodes = new Map<string, NodeRecord>();
+  /** Reservations not released. */
+  readonly reservations = new Map<string, VgpuReservation>();
+  /** Long-polling agents, by node id. */
+  readonly pollers = new Waiters<string>();
+  /** Waiters on a task's state, by task id. */
+  readonly taskWaiters = new Waiters<string>();
+  /** Log followers, by task id. */
+  readonly logWaiters = new Waiters<string>();
+  hooks: ControlHooks = {};
+
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly graceMs: number;
+  readonly nodeLostAfterMs: number;
+  readonly heartbeatIntervalMs: number;
+  private readonly policy: SchedulerPolicy;
+  private readonly tickMs: number;
+  private readonly log: (line: string) => void;
+
+  private readonly rt = new Map<string, NodeRuntime>();
+  /** Active task ids per node id. */
+  private readonly byNode = new Map<string, Set<string>>();
+  private readonly cancelling = new Set<string>();
+  private readonly eventSubs = new Set<(e: PoolEvent) => void>();
+
+  private chain: Promise<void> = Promise.resolve();
+  private chainDepth = 0;
+  private submitQ: { tasks: Task[]; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  private submitScheduled = false;
+
+  private dirty = false;
+  private cycleTimer: NodeJS.Timeout | NodeJS.Immediate | null = null;
+  private cycleRunning = false;
+  private lastCycleEnd = 0;
+  private lastCycleMs = 0;
+  private ticks = 0;
+  private tickTimer: NodeJS.Timeout | null = null;
+  private closed = false;
+  private lastHead: string | undefined;
+
+  private constructor(opts: ControlOptions) {
+    this.store = opts.store;
+    this.clock = opts.clock;
+    this.tickMs = opts.tickMs ?? 200;
+    this.nodeLostAfterMs = opts.nodeLostAfterMs ?? 15_000;
+    this.graceMs = opts.graceMs ?? DEFAULT_GRACE_MS;
+    this.heartbeatIntervalMs = Math.max(50, Math.min(5_000, Math.floor(this.nodeLostAfterMs / 3)));
+    this.log = opts.log ?? (() => {});
+    this.policy = {
+      placement: 'default',
+      backfill: true,
+      defaultRuntimeMs: 3_600_000,
+      rng: Math.random,
+      ...opts.policy,
+    };
+  }
+
+  /** Load the live state from the store and start the tick (when tickMs > 0). */
+  static async open(opts: ControlOptions): Promise<ControlPlane> {
+    const cp = new ControlPlane(opts);
+    await cp.load();
+    if (cp.tickMs > 0) {
+      cp.tickTimer = setInterval(() => cp.tick(), cp.tickMs);
+      cp.tickTimer.unref();
+    }
+    cp.kick();
+    return cp;
+  }
+
+  private async load(): Promise<void> {
+    const now = this.clock.now();
+    for (const n of await this.store.listNodes()) {
+      this.nodes.set(n.id, n);
+      // Agents get a full grace period after a server restart before they count as lost.
+      this.rt.set(n.id, this.newRuntime(now));
+    }
+    for (const t of await this.store.listLiveTasks()) {
+      this.tasks.set(t.id, t);
+      if (isActive(t.state) && t.placement) this.indexAdd(t.placement.nodeId, t.id);
+      if (isActive(t.state) && t.reasonMessage === CANCELLING_MESSAGE && t.placement) {
+        this.cancelling.add(t.id);
+        this.addStop(t.placement.nodeId, t.id, t.attempts, 'cancelled');
+      }
+    }
+    for (const r of await this.store.listReservations()) if (r.state !== 'RELEASED') this.reservations.set(r.id, r);
+  }
+
+  private newRuntime(now: number): NodeRuntime {
+    return { lastSeen: now, delivered: new Map(), stops: new Map(), stopsDelivered: new Set(), misses: new Map(), util: new Map() };
+  }
+
+  /** Stop the loop and timers, wake every waiter, wait for pending writes. Does not close the store. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.tickTimer) clearInterval(this.tickTimer);
+    this.clearCycleTimer();
+    this.pollers.close();
+    this.taskWaiters.close();
+    this.logWaiters.close();
+    this.eventSubs.clear();
+    // Submits queued but not yet flushed still get written.
+    if (this.submitQ.length > 0) await this.flushSubmits();
+    await this.drainChain();
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  // ---------------------------------------------------------------- persistence
+
+  /** Run `fn` after every earlier write; errors reach the caller (the chain continues). */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    this.chainDepth++;
+    const p = this.chain.then(fn);
+    this.chain = p.then(
+      () => undefined,
+      () => undefined,
+    );
+    return p.finally(() => {
+      this.chainDepth--;
+    });
+  }
+
+  private async drainChain(): Promise<void> {
+    while (this.chainDepth > 0) await this.chain;
+  }
+
+  /** Make a Tx durable, then broadcast its events and wake its waiters. */
+  private async commit(tx: Tx): Promise<void> {
+    if (tx.dirty) this.kick();
+    if (tx.empty()) {
+      this.wake(tx);
+      return;
+    }
+    const events = await this.serial(async () => {
+      if (tx.writes.size > 0) {
+        const lost = await this.store.writeTasks([...tx.writes.values()]);
+        if (lost.length > 0) await this.reloadTasks(lost);
+      }
+      for (const a of tx.attempts) await this.store.upsertAttempt(a);
+      for (const { r, expected } of tx.reservations.values()) {
+        if (!(await this.store.writeReservation(r, expected))) this.log(`warn: reservation ${r.id} changed under us; kept the in-memory state`);
+      }
+      for (const n of tx.nodes) await this.store.upsertNode(n);
+      for (const h of tx.heartbeats) {
+        const n = this.nodes.get(h.id);
+        if (n) await this.store.setNodeState(h.id, n.state, h.at);
+      }
+      if (tx.samples.length > 0) await this.store.appendSamples(tx.samples);
+      return tx.events.length > 0 ? await this.store.appendEvents(tx.events) : [];
+    });
+    this.broadcast(events);
+    this.wake(tx);
+  }
+
+  private wake(tx: Tx): void {
+    for (const n of tx.wakeNodes) this.pollers.notify(n);
+    for (const t of tx.wakeTasks) {
+      this.taskWaiters.notify(t);
+      this.logWaiters.notify(t);
+    }
+  }
+
+  /** Writes that lost a version race (should not happen with one server): take the store's copy. */
+  private async reloadTasks(ids: readonly string[]): Promise<void> {
+    this.log(`warn: ${ids.length} task write(s) lost a version race; reloading ${ids.slice(0, 5).join(', ')}`);
+    for (const id of ids) {
+      const t = await this.store.getTask(id);
+      const prev = this.tasks.get(id);
+      if (prev?.placement && isActive(prev.state)) this.indexDel(prev.placement.nodeId, id);
+      if (!t || isTerminal(t.state)) this.tasks.delete(id);
+      else {
+        this.tasks.set(id, t);
+        if (t.placement && isActive(t.state)) this.indexAdd(t.placement.nodeId, id);
+      }
+    }
+  }
+
+  private indexAdd(nodeId: string, taskId: string): void {
+    let s = this.byNode.get(nodeId);
+    if (!s) this.byNode.set(nodeId, (s = new Set()));
+    s.add(taskId);
+  }
+
+  private indexDel(nodeId: string, taskId: string): void {
+    this.byNode.get(nodeId)?.delete(taskId);
+  }
+
+  /** Replace a live task in memory (version bumped) and queue its write in `tx`. */
+  private put(tx: Tx, prev: Task, next: Task): Task {
+    const stored: Task = { ...next, version: prev.version + 1 };
+    if (prev.placement && isActive(prev.state)) this.indexDel(prev.placement.nodeId, prev.id);
+    if (isTerminal(stored.state)) {
+      this.tasks.delete(stored.id);
+      this.cancelling.delete(stored.id);
+    } else {
+      this.tasks.set(stored.id, stored);
+      if (stored.placement && isActive(stored.state)) this.indexAdd(stored.placement.nodeId, stored.id);
+    }
+    const w = tx.writes.get(stored.id);
+    tx.writes.set(stored.id, { task: stored, expectedVersion: w ? w.expectedVersion : prev.version });
+    tx.wakeTasks.add(stored.id);
+    if (isTerminal(stored.state) || prev.state !== stored.state) tx.dirty = true;
+    return stored;
+  }
+
+  private event(tx: Tx, type: PoolEvent['type'], ids: { taskId?: string; nodeId?: string; vgpuId?: string }, data: Record<string, unknown> = {}): void {
+    tx.events.push({ at: this.clock.now(), type, ...ids, data });
+  }
+
+  // ---------------------------------------------------------------- events
+
+  /** Receive every event once stored. Returns the unsubscribe function. */
+  subscribe(fn: (e: PoolEvent) => void): () => void {
+    this.eventSubs.add(fn);
+    return () => this.eventSubs.delete(fn);
+  }
+
+  private broadcast(events: readonly PoolEvent[]): void {
+    for (const e of events) for (const fn of this.eventSubs) fn(e);
+  }
+
+  // ---------------------------------------------------------------- scheduling loop
+
+  /** Ask for a scheduling cycle soon; bursts of events coalesce into one cycle. */
+  kick(): void {
+    this.dirty = true;
+    if (this.closed || this.cycleTimer || this.cycleRunning) return;
+    // Keep the scheduler under about half a core when cycles are slow (big queues).
+    const gap = Math.min(250, this.lastCycleMs);
+    const wait = this.lastCycleEnd + gap - performance.now();
+    if (wait <= 0) this.cycleTimer = setImmediate(() => this.startCycle());
+    else this.cycleTimer = setTimeout(() => this.startCycle(), wait);
+  }
+
+  private clearCycleTimer(): void {
+    if (!this.cycleTimer) return;
+    clearTimeout(this.cycleTimer as NodeJS.Timeout);
+    clearImmediate(this.cycleTimer as NodeJS.Immediate);
+    this.cycleTimer = null;
+  }
+
+  private startCycle(): void {
+    this.cycleTimer = null;
+    if (this.closed) return;
+    this.runCycle().catch((e: unknown) => this.log(`error: scheduling cycle failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`));
+  }
+
+  /** One scheduling cycle: snapshot → schedule() → apply the decisions. */
+  async runCycle(): Promise<void> {
+    if (this.cycleRunning) {
+      this.dirty = true;
+      return;
+    }
+    this.cycleRunning = true;
+    this.dirty = false;
+    const t0 = performance.now();
+    try {
+      const active: Task[] = [];
+      const pending: Task[] = [];
+      for (const t of this.tasks.values()) {
+        if (t.state === 'PENDING') pending.push(t);
+        else if (isActive(t.state)) active.push(t);
+      }
+      const pendingRes = [...this.reservations.values()].some((r) => r.state === 'PENDING');
+      if (pending.length === 0 && !pendingRes) return;
+      const now = this.clock.now();
+      const result = schedule({ nodes: [...this.nodes.values()], active, pending, reservations: [...this.reservations.values()] }, now, this.policy);
+      const tx = new Tx();
+      let placed = 0;
+      for (const d of result.decisions) {
+        switch (d.kind) {
+          case 'place': {
+            const t = this.tasks.get(d.taskId);
+            if (!t || t.state !== 'PENDING') break;
+            const placement = cleanPlacement(d.placement);
+            const attempt = t.attempts + 1;
+            this.put(tx, t, { ...t, state: 'SCHEDULED', placement, attempts: attempt, scheduledAt: now, startedAt: null, reason: null, reasonMessage: null, exitCode: null });
+            tx.attempts.push({ taskId: t.id, attempt, nodeId: placement.nodeId, placement, scheduledAt: now, startedAt: null, endedAt: null, outcome: null, exitCode: null });
+            this.event(tx, 'task.scheduled', { taskId: t.id, nodeId: placement.nodeId }, { attempt, node: placement.node, gpus: placement.gpus, gpuMilli: placement.gpuMilli });
+            tx.wakeNodes.add(placement.nodeId);
+            placed++;
+            break;
+          }
+          case 'pending': {
+            const t = this.tasks.get(d.taskId);
+            if (!t || t.state !== 'PENDING') break;
+            if (t.reason === d.reason && t.reasonMessage === d.message) break;
+            const changedReason = t.reason !== d.reason;
+            this.put(tx, t, { ...t, reason: d.reason, reasonMessage: d.message });
+            if (changedReason) this.event(tx, 'task.pending', { taskId: t.id }, { reason: d.reason, message: d.message });
+            break;
+          }
+          case 'placeReservation': {
+            const r = this.reservations.get(d.reservationId);
+            if (!r || r.state !== 'PENDING') break;
+            const next: VgpuReservation = { ...r, state: 'ACTIVE', placement: cleanPlacement(d.placement), reason: null, version: r.version + 1 };
+            this.putReservation(tx, r, next);
+            this.event(tx, 'vgpu.placed', { vgpuId: r.id, nodeId: d.placement.nodeId }, { node: d.placement.node, gpus: d.placement.gpus, gpuMilli: d.placement.gpuMilli });
+            break;
+          }
+          case 'reservationPending': {
+            const r = this.reservations.get(d.reservationId);
+            if (!r || r.state !== 'PENDING' || r.reason === d.reason) break;
+            this.putReservation(tx, r, { ...r, reason: d.reason, version: r.version + 1 });
+            break;
+          }
+        }
+      }
+      const head = result.head?.taskId;
+      if (head !== this.lastHead) this.lastHead = head;
+      const ms = performance.now() - t0;
+      this.hooks.cycle?.(ms / 1000, { pending: result.stats.pending, placed });
+      await this.commit(tx);
+    } finally {
+      this.lastCycleMs = performance.now() - t0;
+      this.lastCycleEnd = performance.now();
+      this.cycleRunning = false;
+      if (this.dirty) this.kick();
+    }
+  }
+
+  private putReservation(tx: Tx, prev: VgpuReservation, next: VgpuReservation): void {
+    if (next.state === 'RELEASED') this.reservations.delete(next.id);
+    else this.reservations.set(next.id, next);
+    const w = tx.reservations.get(next.id);
+    tx.reservations.set(next.id, { r: next, expected: w ? w.expected : prev.version });
+    tx.wakeTasks.add(next.id);
+  }
+
+  /** The periodic work: lost nodes, and a scheduling cycle now and then for time-based decisions. */
+  tick(): void {
+    if (this.closed) return;
+    this.ticks++;
+    this.detectLostNodes().catch((e: unknown) => this.log(`error: lost-node check failed: ${String(e)}`));
+    if (this.dirty || this.ticks % 5 === 0) this.kick();
+  }
+
+  /** Resolves once no cycle, submit or write is pending (for tests and shutdown). */
+  async settle(): Promise<void> {
+    for (let i = 0; i < 10_000; i++) {
+      if (!this.cycleTimer && !this.cycleRunning && this.submitQ.length === 0 && !this.submitScheduled && this.chainDepth === 0) return;
+      await this.chain;
+      await new Promise<void>((r) => setImmediate(r));
+    }
+  }
+
+  // ---------------------------------------------------------------- tasks
+
+  /**
+   * Store new tasks (a gang's tasks together, all or nothing) and queue them. Submissions that
+   * arrive together share one store transaction (group commit).
+   */
+  submit(tasks: Task[]): Promise<void> {
+    if (this.closed) return Promise.reject(new FastGpuError('UNAVAILABLE', 'server is shutting down'));
+    return new Promise<void>((resolve, reject) => {
+      this.submitQ.push({ tasks, resolve, reject });
+      if (!this.submitScheduled) {
+        this.submitScheduled = true;
+        setImmediate(() => {
+          this.flushSubmits().catch((e: unknown) => this.log(`error: submit flush: ${String(e)}`));
+        });
+      }
+    });
+  }
+
+  private async flushSubmits(): Promise<void> {
+    this.submitScheduled = false;
+    const batch = this.submitQ.splice(0);
+    if (batch.length === 0) return;
+    const ok: typeof batch = [];
+    await this.serial(async () => {
+      try {
+        await this.store.insertTasks(batch.flatMap((b) => b.tasks));
+        ok.push(...batch);
+      } catch {
+        // One bad submission must not sink the others: retry each on its own.
+        for (const b of batch) {
+          try {
+            await this.store.insertTasks(b.tasks);
+            ok.push(b);
+          } catch (e) {
+            b.reject(e);
+          }
+        }
+      }
+    });
+    const tx = new Tx();
+    let n = 0;
+    for (const b of ok) {
+      for (const t of b.tasks) {
+        this.tasks.set(t.id, t);
+        n++;
+        this.event(tx, 'task.submitted', { taskId: t.id }, { name: t.spec.name, tenant: t.spec.tenant, gangId: t.gangId });
+      }
+    }
+    this.hooks.submitted?.(n);
+    tx.dirty = n > 0;
+    try {
+      await this.commit(tx);
+    } finally {
+      for (const b of ok) b.resolve();
+    }
+  }
+
+  /** Cancel a task: PENDING at once; on a node, a stop order and CANCELLED when the agent reports. */
+  async cancel(id: string): Promise<Task> {
+    const t = this.tasks.get(id);
+    if (!t) {
+      const stored = await this.store.getTask(id);
+      if (!stored) throw notFound('task', id);
+      // A task that finished while we looked it up is still finished.
+      throw conflict(`task ${id} already finished (${stored.state})`);
+    }
+    const tx = new Tx();
+    const result = this.cancelInTx(tx, t);
+    await this.commit(tx);
+    return result;
+  }
+
+  private cancelInTx(tx: Tx, t: Task): Task {
+    const now = this.clock.now();
+    if (t.state === 'PENDING') {
+      const next = this.put(tx, t, { ...t, state: 'CANCELLED', finishedAt: now, reason: null, reasonMessage: 'Cancelled before it was scheduled' });
+      this.event(tx, 'task.cancelled', { taskId: t.id }, { state: 'PENDING' });
+      return next;
+    }
+    if (!isActive(t.state) || !t.placement) return t;
+    const nodeId = t.placement.nodeId;
+    const node = this.nodes.get(nodeId);
+    const rt = this.rt.get(nodeId);
+    const key = keyOf(t.id, t.attempts);
+    const neverHanded = t.state === 'SCHEDULED' && !rt?.delivered.has(key);
+    if (neverHanded || !node || node.state === 'LOST') {
+      // Nothing runs it (or its node is gone): nothing to wait for.
+      return this.endAttempt(tx, t, { outcome: 'CANCELLED', exitCode: null, endedAt: now, message: 'Cancelled' });
+    }
+    if (this.cancelling.has(t.id)) return t;
+    this.cancelling.add(t.id);
+    this.addStop(nodeId, t.id, t.attempts, 'cancelled');
+    tx.wakeNodes.add(nodeId);
+    this.event(tx, 'task.cancelled', { taskId: t.id, nodeId }, { state: t.state, waiting: 'agent' });
+    return this.put(tx, t, { ...t, reasonMessage: CANCELLING_MESSAGE });
+  }
+
+  private addStop(nodeId: string, taskId: string, attempt: number, reason: StopOrder['reason']): void {
+    let rt = this.rt.get(nodeId);
+    if (!rt) this.rt.set(nodeId, (rt = this.newRuntime(this.clock.now())));
+    const key = keyOf(taskId, attempt);
+    if (!rt.stops.has(key)) rt.stops.set(key, { taskId, attempt, graceMs: this.graceMs, reason });
+  }
+
+  /**
+   * End the current attempt of an active task with `outcome`: the attempt row, then the task's
+   * next state (terminal, or back to PENDING for LOST/PREEMPTED while retries remain).
+   */
+  private endAttempt(
+    tx: Tx,
+    t: Task,
+    o: { outcome: TaskState; exitCode: number | null; endedAt: number; startedAt?: number | null; message?: string | null },
+  ): Task {
+    const now = this.clock.now();
+    if (t.placement) {
+      tx.attempts.push({
+        taskId: t.id,
+        attempt: t.attempts,
+        nodeId: t.placement.nodeId,
+        placement: t.placement,
+        scheduledAt: t.scheduledAt ?? now,
+        startedAt: o.startedAt ?? t.startedAt,
+        endedAt: o.endedAt,
+        outcome: o.outcome,
+        exitCode: o.exitCode,
+      });
+      const rt = this.rt.get(t.placement.nodeId);
+      rt?.delivered.delete(keyOf(t.id, t.attempts));
+      rt?.misses.delete(keyOf(t.id, t.attempts));
+    }
+    const cancelled = this.cancelling.has(t.id);
+    let next: Task;
+    if (o.outcome === 'LOST' || o.outcome === 'PREEMPTED') {
+      if (cancelled) {
+        next = { ...t, state: 'CANCELLED', finishedAt: o.endedAt, exitCode: o.exitCode, reason: null, reasonMessage: 'Cancelled' };
+      } else {
+        const r = requeueAfter(t, o.outcome, now);
+        next = r.state === 'PENDING' ? { ...r, placement: null, reason: r.reason ?? 'Resources' } : { ...r, finishedAt: r.finishedAt ?? o.endedAt };
+      }
+    } else {
+      next = {
+        ...t,
+        state: o.outcome,
+        exitCode: o.exitCode,
+        startedAt: o.startedAt ?? t.startedAt,
+        finishedAt: o.endedAt,
+        reason: null,
+        reasonMessage: o.message ?? null,
+      };
+    }
+    const stored = this.put(tx, t, next);
+    if (stored.state === 'PENDING') {
+      this.event(tx, 'task.requeued', { taskId: t.id, nodeId: t.placement?.nodeId }, { after: o.outcome, attempt: t.attempts });
+    } else {
+      this.event(tx, 'task.finished', { taskId: t.id, nodeId: t.placement?.nodeId }, { state: stored.state, exitCode: stored.exitCode, attempt: t.attempts });
+    }
+    tx.dirty = true;
+    return stored;
+  }
+
+  // ---------------------------------------------------------------- reservations
+
+  async createReservation(r: VgpuReservation): Promise<void> {
+    await this.serial(() => this.store.insertReservation(r));
+    this.reservations.set(r.id, r);
+    const tx = new Tx();
+    this.event(tx, 'vgpu.created', { vgpuId: r.id }, { name: r.name, tenant: r.tenant });
+    tx.dirty = true;
+    await this.commit(tx);
+  }
+
+  /** Cancel the reservation's unfinished tasks and release its slice. */
+  async releaseReservation(id: string): Promise<VgpuReservation> {
+    const r = this.reservations.get(id);
+    if (!r) {
+      const stored = await this.store.getReservation(id);
+      if (!stored) throw notFound('vGPU', id);
+      return stored; // already released: deleting twice is harmless
+    }
+    const tx = new Tx();
+    for (const t of [...this.tasks.values()]) if (t.spec.vgpuId === id) this.cancelInTx(tx, t);
+    const next: VgpuReservation = { ...r, state: 'RELEASED', releasedAt: this.clock.now(), version: r.version + 1 };
+    this.putReservation(tx, r, next);
+    this.event(tx, 'vgpu.released', { vgpuId: id }, {});
+    tx.dirty = true;
+    await this.commit(tx);
+    return next;
+  }
+
+  // ---------------------------------------------------------------- agent protocol
+
+  async register(req: RegisterRequest): Promise<RegisterResponse> {
+    const now = this.clock.now();
+    let existing: NodeRecord | undefined;
+    for (const n of this.nodes.values()) if (n.name === req.name) existing = n;
+    const id = existing?.id ?? newId('n');
+    const node: NodeRecord = {
+      id,
+      name: req.name,
+      cpuMilli: req.cpuMilli,
+      memoryMiB: req.memoryMiB,
+      labels: req.labels,
+      gpus: req.gpus,
+      state: existing?.state === 'DRAINING' ? 'DRAINING' : 'READY',
+      simulated: req.simulated,
+      agentVersion: req.agentVersion,
+      registeredAt: existing?.registeredAt ?? now,
+      lastHeartbeatAt: now,
+    };
+    this.nodes.set(id, node);
+    // The agent may have restarted: hand everything out again, forget old bookkeeping.
+    const rt = this.newRuntime(now);
+    const oldStops = this.rt.get(id)?.stops;
+    this.rt.set(id, rt);
+    const tx = new Tx();
+    tx.nodes.push(node);
+    this.event(tx, existing?.state === 'LOST' ? 'node.ready' : 'node.registered', { nodeId: id }, { name: node.name, gpus: node.gpus.length });
+    const reported = new Set<string>();
+    for (const r of req.tasks) {
+      reported.add(keyOf(r.taskId, r.attempt));
+      this.reconcile(tx, id, r);
+    }
+    // Cancels still wanted carry over.
+    if (oldStops) for (const [k, s] of oldStops) if (reported.has(k) && !rt.stops.has(k)) rt.stops.set(k, s);
+    // A task the server thinks runs here that the agent does not know about is gone.
+    for (const tid of [...(this.byNode.get(id) ?? [])]) {
+      const t = this.tasks.get(tid);
+      if (!t || t.state !== 'RUNNING' || reported.has(keyOf(t.id, t.attempts))) continue;
+      this.endAttempt(tx, t, { outcome: this.cancelling.has(t.id) ? 'CANCELLED' : 'LOST', exitCode: null, endedAt: now, message: 'The agent restarted without it' });
+    }
+    tx.dirty = true;
+    tx.wakeNodes.add(id);
+    await this.commit(tx);
+    return {
+      nodeId: id,
+      heartbeatIntervalMs: this.heartbeatIntervalMs,
+      stop: [...rt.stops.values()].map((s) => ({ taskId: s.taskId, attempt: s.attempt, graceMs: s.graceMs })),
+    };
+  }
+
+  async heartbeat(req: HeartbeatRequest): Promise<HeartbeatResponse> {
+    const node = this.nodes.get(req.nodeId);
+    const rt = this.rt.get(req.nodeId);
+    // Unknown, or declared LOST (its tasks were requeued): it must register again to reconcile.
+    if (!node || !rt || node.state === 'LOST') return { ack: [], stop: [], reregister: true };
+    const now = this.clock.now();
+    rt.lastSeen = now;
+    this.nodes.set(node.id, { ...node, lastHeartbeatAt: now });
+    const tx = new Tx();
+    tx.heartbeats.push({ id: node.id, at: now });
+    const ack: { taskId: string; attempt: number }[] = [];
+    const listed = new Set<string>();
+    for (const r of req.tasks) {
+      listed.add(keyOf(r.taskId, r.attempt));
+      if (this.reconcile(tx, node.id, r)) ack.push({ taskId: r.taskId, attempt: r.attempt });
+    }
+    this.checkMissing(tx, node.id, rt, listed, now);
+    for (const s of req.samples) {
+      rt.util.set(s.gpuIndex, s.utilPercent);
+      tx.samples.push({ at: now, nodeId: node.id, gpuIndex: s.gpuIndex, utilPercent: s.utilPercent, memoryUsedMiB: s.memoryUsedMiB });
+    }
+    await this.commit(tx);
+    return { ack, stop: [...rt.stops.values()], reregister: false };
+  }
+
+  /**
+   * Attempts the server expects the agent to know that its heartbeats keep leaving out.
+   * After a few misses in a row: a running one is gone (LOST, or CANCELLED when a cancel
+   * waits for it), and a stop order for it is done.
+   */
+  private checkMissing(tx: Tx, nodeId: string, rt: NodeRuntime, listed: Set<string>, now: number): void {
+    const expected = new Set<string>();
+    for (const tid of this.byNode.get(nodeId) ?? []) {
+      const t = this.tasks.get(tid);
+      if (!t) continue;
+      const key = keyOf(t.id, t.attempts);
+      const deliveredAt = rt.delivered.get(key);
+      // A SCHEDULED attempt only counts once the agent has had time to launch it.
+      if (t.state === 'RUNNING' || (deliveredAt !== undefined && now - deliveredAt > this.heartbeatIntervalMs)) expected.add(key);
+    }
+    for (const key of rt.stops.keys()) expected.add(key);
+    for (const key of [...rt.misses.keys()]) if (!expected.has(key) || listed.has(key)) rt.misses.delete(key);
+    for (const key of expected) {
+      if (listed.has(key)) continue;
+      const n = (rt.misses.get(key) ?? 0) + 1;
+      rt.misses.set(key, n);
+      if (n < MISSES_BEFORE_GONE) continue;
+      rt.misses.delete(key);
+      rt.stops.delete(key);
+      rt.stopsDelivered.delete(key);
+      const hash = key.lastIndexOf('#');
+      const t = this.tasks.get(key.slice(0, hash));
+      if (!t || !isActive(t.state) || keyOf(t.id, t.attempts) !== key || t.placement?.nodeId !== nodeId) continue;
+      const cancelled = this.cancelling.has(t.id);
+      this.endAttempt(tx, t, {
+        outcome: cancelled ? 'CANCELLED' : 'LOST',
+        exitCode: null,
+        endedAt: now,
+        message: cancelled ? 'Cancelled' : 'The agent no longer reports it',
+      });
+    }
+  }
+
+  /** Record reports sent outside heartbeats (started/exited as they happen). */
+  async reports(req: ReportsRequest): Promise<void> {
+    const node = this.nodes.get(req.nodeId);
+    if (!node) throw notFound('node', `${req.nodeId} (register again)`);
+    const tx = new Tx();
+    for (const r of req.tasks) this.reconcile(tx, node.id, r);
+    await this.commit(tx);
+  }
+
+  /**
+   * Fold one report into the live state. Returns true when the report may be acknowledged
+   * (an exit that is recorded, or that the server does not need).
+   */
+  private reconcile(tx: Tx, nodeId: string, r: RunningReport): boolean {
+    const t = this.tasks.get(r.taskId);
+    const key = keyOf(r.taskId, r.attempt);
+    const wanted = !!t && isActive(t.state) && t.attempts === r.attempt && t.placement?.nodeId === nodeId;
+    const rt = this.rt.get(nodeId);
+    if (r.status === 'exited') {
+      if (rt) {
+        rt.stops.delete(key);
+        rt.stopsDelivered.delete(key);
+      }
+      if (wanted) this.recordExit(tx, t, r);
+      return true;
+    }
+    if (!wanted) {
+      // Cancelled, finished, requeued elsewhere, or unknown: it must not keep running.
+      this.addStop(nodeId, r.taskId, r.attempt, 'orphaned');
+      tx.wakeNodes.add(nodeId);
+      return false;
+    }
+    rt?.delivered.set(key, rt.delivered.get(key) ?? this.clock.now());
+    if (t.state === 'SCHEDULED') {
+      const startedAt = r.startedAt ?? this.clock.now();
+      this.put(tx, t, { ...t, state: 'RUNNING', startedAt });
+      tx.attempts.push({
+        taskId: t.id,
+        attempt: t.attempts,
+        nodeId,
+        placement: t.placement!,
+        scheduledAt: t.scheduledAt ?? startedAt,
+        startedAt,
+        endedAt: null,
+        outcome: null,
+        exitCode: null,
+      });
+      this.event(tx, 'task.started', { taskId: t.id, nodeId }, { attempt: t.attempts, pid: r.pid });
+    }
+    if (this.cancelling.has(t.id)) this.addStop(nodeId, t.id, t.attempts, 'cancelled');
+    return false;
+  }
+
+  private recordExit(tx: Tx, t: Task, r: RunningReport): void {
+    const now = this.clock.now();
+    const code = r.exitCode ?? null;
+    let outcome: TaskState;
+    let message: string | null = null;
+    switch (r.endReason) {
+      case 'timeout':
+        outcome = 'TIMEOUT';
+        message = 'Killed at its time limit';
+        break;
+      case 'cancelled':
+        outcome = 'CANCELLED';
+        message = 'Cancelled';
+        break;
+      case 'preempted':
+        outcome = 'PREEMPTED';
+        break;
+      case 'launch-failed':
+        outcome = 'FAILED';
+        message = `Launch failed: ${r.error ?? 'unknown error'}`;
+        break;
+      default:
+        if (code === 0) outcome = 'SUCCEEDED';
+        else if (this.cancelling.has(t.id)) outcome = 'CANCELLED';
+        else {
+          outcome = 'FAILED';
+          message = code !== null ? `Exited with code ${code}` : `Killed by ${r.signal ?? 'a signal'}`;
+        }
+    }
+    if (this.cancelling.has(t.id) && outcome !== 'SUCCEEDED') {
+      outcome = 'CANCELLED';
+      message = 'Cancelled';
+    }
+    const startedAt = r.startedAt ?? t.startedAt ?? (r.endReason === 'launch-failed' ? null : now);
+    if (t.state === 'SCHEDULED' && startedAt !== null) {
+      this.event(tx, 'task.started', { taskId: t.id, nodeId: t.placement?.nodeId }, { attempt: t.attempts });
+    }
+    this.endAttempt(tx, t, { outcome, exitCode: code, endedAt: r.endedAt ?? now, startedAt, message });
+  }
+
+  /**
+   * Long-poll: every attempt the server wants on the node that the agent has not reported yet,
+   * and the stop orders. Answers at once when something new is there, else waits up to `waitMs`.
+   */
+  async assignments(nodeId: string, waitMs: number, signal?: AbortSignal): Promise<AssignmentsResponse> {
+    if (!this.nodes.has(nodeId)) throw notFound('node', `${nodeId} (register first)`);
+    const deadline = performance.now() + waitMs;
+    for (;;) {
+      const rt = this.rt.get(nodeId);
+      if (!rt) throw notFound('node', nodeId);
+      const out = this.pendingFor(nodeId);
+      const fresh =
+        out.assignments.some((a) => !rt.delivered.has(keyOf(a.taskId, a.attempt))) ||
+        out.stop.some((s) => !rt.stopsDelivered.has(keyOf(s.taskId, s.attempt)));
+      const left = deadline - performance.now();
+      if (fresh || left <= 0 || this.closed) {
+        const now = this.clock.now();
+        for (const a of out.assignments) {
+          const k = keyOf(a.taskId, a.attempt);
+          if (!rt.delivered.has(k)) rt.delivered.set(k, now);
+        }
+        for (const s of out.stop) rt.stopsDelivered.add(keyOf(s.taskId, s.attempt));
+        return out;
+      }
+      const why = await this.pollers.wait(nodeId, left, signal);
+      if (why === 'aborted') return { assignments: [], stop: [] };
+    }
+  }
+
+  private pendingFor(nodeId: string): AssignmentsResponse {
+    const assignments: Assignment[] = [];
+    for (const tid of this.byNode.get(nodeId) ?? []) {
+      const t = this.tasks.get(tid);
+      if (!t || t.state !== 'SCHEDULED' || !t.placement || this.cancelling.has(t.id)) continue;
+      assignments.push(this.assignmentOf(t));
+    }
+    const stop = [...(this.rt.get(nodeId)?.stops.values() ?? [])];
+    return { assignments, stop };
+  }
+
+  private assignmentOf(t: Task): Assignment {
+    const a: Assignment = {
+      taskId: t.id,
+      attempt: t.attempts,
+      name: t.spec.name,
+      command: t.spec.command,
+      env: t.spec.env,
+      graceMs: this.graceMs,
+      placement: cleanPlacement(t.placement!),
+    };
+    if (t.spec.workdir !== undefined) a.workdir = t.spec.workdir;
+    if (t.spec.timeLimitMs !== undefined) a.timeLimitMs = t.spec.timeLimitMs;
+    return a;
+  }
+
+  /** Nodes whose heartbeats stopped: LOST, their tasks requeued (retries left) or FAILED. */
+  async detectLostNodes(): Promise<void> {
+    const now = this.clock.now();
+    const tx = new Tx();
+    for (const node of [...this.nodes.values()]) {
+      if (node.state === 'LOST') continue;
+      const rt = this.rt.get(node.id);
+      const seen = Math.max(rt?.lastSeen ?? 0, node.lastHeartbeatAt);
+      if (now - seen <= this.nodeLostAfterMs) continue;
+      this.markLost(tx, node, now);
+    }
+    await this.commit(tx);
+  }
+
+  private markLost(tx: Tx, node: NodeRecord, now: number): void {
+    const lost: NodeRecord = { ...node, state: 'LOST' };
+    this.nodes.set(node.id, lost);
+    tx.nodes.push(lost);
+    this.log(`node ${node.name} (${node.id}) LOST: no heartbeat for ${now - node.lastHeartbeatAt} ms`);
+    let n = 0;
+    for (const tid of [...(this.byNode.get(node.id) ?? [])]) {
+      const t = this.tasks.get(tid);
+      if (!t || !isActive(t.state)) continue;
+      n++;
+      this.endAttempt(tx, t, { outcome: this.cancelling.has(t.id) ? 'CANCELLED' : 'LOST', exitCode: null, endedAt: now, message: `Node ${node.name} was lost` });
+    }
+    // Its reserved slices go back to waiting for room elsewhere.
+    for (const r of [...this.reservations.values()]) {
+      if (r.state === 'ACTIVE' && r.placement?.nodeId === node.id) {
+        this.putReservation(tx, r, { ...r, state: 'PENDING', placement: null, reason: 'Resources', version: r.version + 1 });
+      }
+    }
+    const rt = this.rt.get(node.id);
+    if (rt) {
+      rt.delivered.clear();
+      rt.stops.clear();
+      rt.stopsDelivered.clear();
+      rt.misses.clear();
+    }
+    this.event(tx, 'node.lost', { nodeId: node.id }, { name: node.name, tasks: n });
+    tx.wakeNodes.add(node.id);
+    tx.dirty = true;
+  }
+
+  // ---------------------------------------------------------------- logs
+
+  async appendLogs(chunks: Parameters<Store['appendLogs']>[0]): Promise<void> {
+    if (chunks.length === 0) return;
+    await this.serial(() => this.store.appendLogs(chunks));
+    for (const id of new Set(chunks.map((c) => c.taskId))) this.logWaiters.notify(id);
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  /** A task: live from memory, else from the store. */
+  async getTask(id: string): Promise<Task | null> {
+    return this.tasks.get(id) ?? (await this.store.getTask(id));
+  }
+
+  activeOn(nodeId: string): Task[] {
+    const out: Task[] = [];
+    for (const id of this.byNode.get(nodeId) ?? []) {
+      const t = this.tasks.get(id);
+      if (t) out.push(t);
+    }
+    return out;
+  }
+
+  utilOf(nodeId: string, gpuIndex: number): number | undefined {
+    return this.rt.get(nodeId)?.util.get(gpuIndex);
+  }
+
+  isCancelling(id: string): boolean {
+    return this.cancelling.has(id);
+  }
+
+  /** For metrics and tests. */
+  counts(): { byState: Map<TaskState, number>; pendingByReason: Map<string, number> } {
+    const byState = new Map<TaskState, number>();
+    const pendingByReason = new Map<string, number>();
+    for (const t of this.tasks.values()) {
+      byState.set(t.state, (byState.get(t.state) ?? 0) + 1);
+      if (t.state === 'PENDING') pendingByReason.set(t.reason ?? 'None', (pendingByReason.get(t.reason ?? 'None') ?? 0) + 1);
+    }
+    return { byState, pendingByReason };
+  }
+}
+
+/** A placement with exactly the contract's fields (the agent protocol's schema is strict). */
+export function cleanPlacement(p: Placement): Placement {
+  const out: Placement = {
+    nodeId: p.nodeId,
+    node: p.node,
+    gpus: [...p.gpus],
+    gpuUuids: [...p.gpuUuids],
+    gpuMilli: p.gpuMilli,
+    memoryMiB: p.memoryMiB,
+    cpuMilli: p.cpuMilli,
+    hostMemoryMiB: p.hostMemoryMiB,
+    sharing: p.sharing,
+  };
+  if (p.vgpuId !== undefined) out.vgpuId = p.vgpuId;
+  return out;
+}

@@ -1,0 +1,26 @@
+// Ids people read and type: a short prefix naming the kind, then lowercase base32 from the
+// system's cryptographic randomness (`t_k3x9…`). 10 characters = 50 bits: collisions are
+// negligible for any pool this server runs, and ids stay short enough to type.
+import { randomBytes } from 'node:crypto';
+
+const ALPHABET = 'abcdefghijklmnopqrstuvwxyz234567';
+
+/** `n` lowercase base32 characters of cryptographic randomness. */
+export function randomBase32(n: number): string {
+  const bytes = randomBytes(n);
+  let out = '';
+  for (let i = 0; i < n; i++) out += ALPHABET[bytes[i]! & 31];
+  return out;
+}
+
+export type IdKind = 't' | 'vg' | 'n' | 'g' | 'tok';
+
+/** A new id of `kind`, e.g. `newId('t')` → `t_k3x9q2m7ab`. */
+export function newId(kind: IdKind): string {
+  return `${kind}_${randomBase32(10)}`;
+}
+
+/** A new secret token (shown once, stored only as its hash). */
+export function newSecret(): string {
+  return `fgp_${randomBase32(40)}`;
+}

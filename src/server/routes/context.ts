@@ -1,0 +1,19 @@
+import type { Clock } from '../../core/types.js';
+import type { Store } from '../../store/port.js';
+import type { RouteBook } from '../api.js';
+import type { Authenticator } from '../auth.js';
+import type { ControlPlane } from '../control.js';
+import type { SseHub } from '../sse.js';
+
+/** What every route module gets. */
+export interface RouteContext {
+  book: RouteBook;
+  store: Store;
+  control: ControlPlane;
+  clock: Clock;
+  auth: Authenticator;
+  sse: SseHub;
+  log: (line: string) => void;
+  /** After a task finishes, how long a log follower waits for late chunks before `end`. */
+  logDrainMs: number;
+}

@@ -1,0 +1,122 @@
+// /v1/nodes, /v1/gpus, /v1/vgpus: the pool as people see it.
+import { FastGpuError, notFound } from '../../core/errors.js';
+import { whyReservationNeverFits } from '../../core/scheduler/index.js';
+import { parseVgpuRequest } from '../../core/spec.js';
+import type { VgpuReservation } from '../../core/types.js';
+import { newId } from '../ids.js';
+import { GpuListSchema, IdParamsSchema, NodeListSchema, VgpuCreateSchema, VgpuListSchema, VgpuViewSchema } from '../schemas.js';
+import { z } from 'zod';
+import { gpuViews, nodeView, vgpuView } from '../views.js';
+import type { RouteContext } from './context.js';
+
+const VgpuListQuerySchema = z.strictObject({
+  all: z
+    .enum(['true', 'false', '1', '0', ''])
+    .transform((s) => s === 'true' || s === '1' || s === '')
+    .optional()
+    .describe('include released vGPUs'),
+});
+
+export function poolRoutes(ctx: RouteContext): void {
+  const { book, control, store, clock } = ctx;
+  const byName = <T extends { name: string }>(a: T, b: T): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
+  book.add({
+    method: 'GET',
+    url: '/v1/nodes',
+    tag: 'pool',
+    summary: 'Nodes with their GPUs and what is allocated on them',
+    response: NodeListSchema,
+    handler: async () => {
+      const reservations = [...control.reservations.values()];
+      return { nodes: [...control.nodes.values()].sort(byName).map((n) => nodeView(n, control.activeOn(n.id), reservations)) };
+    },
+  });
+
+  book.add({
+    method: 'GET',
+    url: '/v1/gpus',
+    tag: 'pool',
+    summary: 'Every GPU with its allocated compute and memory and its slices (tasks and vGPUs)',
+    response: GpuListSchema,
+    handler: async () => {
+      const reservations = [...control.reservations.values()];
+      const gpus = [...control.nodes.values()]
+        .sort(byName)
+        .flatMap((n) => gpuViews(n, control.activeOn(n.id), reservations, (i) => control.utilOf(n.id, i)));
+      return { gpus };
+    },
+  });
+
+  book.add({
+    method: 'POST',
+    url: '/v1/vgpus',
+    tag: 'vgpus',
+    summary: 'Reserve a vGPU (a slice of one GPU); it waits PENDING until the scheduler places it',
+    bodyDoc: VgpuCreateSchema,
+    response: VgpuViewSchema,
+    status: 201,
+    handler: async ({ req, principal }) => {
+      const { name, request } = parseVgpuRequest(req.body ?? {});
+      const nodes = [...control.nodes.values()];
+      if (nodes.length > 0) {
+        const why = whyReservationNeverFits(request, nodes);
+        if (why) throw new FastGpuError('UNSCHEDULABLE', why, 'gpu');
+      }
+      const id = newId('vg');
+      const r: VgpuReservation = {
+        id,
+        name: name ?? id,
+        tenant: principal.tenant,
+        request,
+        state: 'PENDING',
+        reason: null,
+        placement: null,
+        createdAt: clock.now(),
+        releasedAt: null,
+        version: 1,
+      };
+      await control.createReservation(r);
+      return vgpuView(control.reservations.get(id) ?? r, control.tasks.values());
+    },
+  });
+
+  book.add({
+    method: 'GET',
+    url: '/v1/vgpus',
+    tag: 'vgpus',
+    summary: 'vGPU reservations (released ones with ?all=true)',
+    query: VgpuListQuerySchema,
+    response: VgpuListSchema,
+    handler: async ({ query }) => {
+      const list = query.all ? await store.listReservations({ includeReleased: true }) : [...control.reservations.values()];
+      const live = list.map((r) => control.reservations.get(r.id) ?? r);
+      live.sort((a, b) => b.createdAt - a.createdAt);
+      return { vgpus: live.map((r) => vgpuView(r, control.tasks.values())) };
+    },
+  });
+
+  book.add({
+    method: 'GET',
+    url: '/v1/vgpus/:id',
+    tag: 'vgpus',
+    summary: 'One vGPU reservation',
+    params: IdParamsSchema,
+    response: VgpuViewSchema,
+    handler: async ({ params }) => {
+      const r = control.reservations.get(params.id) ?? (await store.getReservation(params.id));
+      if (!r) throw notFound('vGPU', params.id);
+      return vgpuView(r, control.tasks.values());
+    },
+  });
+
+  book.add({
+    method: 'DELETE',
+    url: '/v1/vgpus/:id',
+    tag: 'vgpus',
+    summary: 'Cancel the vGPU’s unfinished tasks and release its slice',
+    params: IdParamsSchema,
+    response: VgpuViewSchema,
+    handler: async ({ params }) => vgpuView(await control.releaseReservation(params.id), control.tasks.values()),
+  });
+}

@@ -1,0 +1,96 @@
+// /healthz, /metrics, /v1/openapi.json, and the event stream /v1/events.
+import { z } from 'zod';
+import { invalid } from '../../core/errors.js';
+import type { PoolEvent } from '../../core/types.js';
+import { buildOpenApi } from '../api.js';
+import { EventsQuerySchema, OkSchema } from '../schemas.js';
+import type { RouteContext } from './context.js';
+import type { Registry } from 'prom-client';
+
+const PoolEventSchema = z.object({
+  seq: z.number(),
+  at: z.number(),
+  type: z.string(),
+  taskId: z.string().optional(),
+  nodeId: z.string().optional(),
+  vgpuId: z.string().optional(),
+  data: z.record(z.string(), z.unknown()),
+});
+
+export function systemRoutes(ctx: RouteContext, registry: Registry, version: string): void {
+  const { book, control, store } = ctx;
+
+  book.add({
+    method: 'GET',
+    url: '/healthz',
+    tag: 'system',
+    auth: false,
+    summary: 'Liveness',
+    response: OkSchema,
+    handler: async () => ({ ok: true }),
+  });
+
+  book.add({
+    method: 'GET',
+    url: '/metrics',
+    tag: 'system',
+    summary: 'Prometheus metrics',
+    produces: 'text',
+    handler: async ({ reply }) => reply.type(registry.contentType).send(await registry.metrics()),
+  });
+
+  let openapi: Record<string, unknown> | null = null;
+  book.add({
+    method: 'GET',
+    url: '/v1/openapi.json',
+    tag: 'system',
+    summary: 'This API as OpenAPI 3.1',
+    handler: async () => (openapi ??= buildOpenApi(book.docs, version)),
+  });
+
+  book.add({
+    method: 'GET',
+    url: '/v1/events',
+    tag: 'events',
+    summary: 'Server-sent events: each PoolEvent as `id: seq`, `event: type`, `data: json`; resume with ?after or Last-Event-ID',
+    query: EventsQuerySchema,
+    response: PoolEventSchema,
+    produces: 'sse',
+    handler: async ({ query, req, reply }) => {
+      let after: number | undefined = query.after;
+      const lastId = req.headers['last-event-id'];
+      if (after === undefined && typeof lastId === 'string' && lastId !== '') {
+        if (!/^\d{1,16}$/.test(lastId)) throw invalid('last-event-id', 'must be an event seq (a non-negative integer)');
+        after = Number(lastId);
+      }
+      const s = ctx.sse.open(req, reply);
+      // Subscribe first and buffer, so nothing falls between the history and the live feed.
+      let live = false;
+      let last = after ?? -1;
+      const buffer: PoolEvent[] = [];
+      const send = (e: PoolEvent): void => {
+        if (e.seq <= last) return;
+        last = e.seq;
+        s.send(e.type, e, e.seq);
+      };
+      const unsubscribe = control.subscribe((e) => (live ? send(e) : buffer.push(e)));
+      s.signal.addEventListener('abort', unsubscribe, { once: true });
+      try {
+        if (after !== undefined) {
+          for (;;) {
+            if (s.ended) break;
+            const page = await store.listEvents(last, 1000);
+            for (const e of page) send(e);
+            if (page.length < 1000) break;
+          }
+        }
+      } catch (e) {
+        ctx.log(`error: events history: ${String(e)}`);
+      }
+      for (const e of buffer) send(e);
+      buffer.length = 0;
+      live = true;
+      return undefined;
+    },
+  });
+}

@@ -1,0 +1,252 @@
+// /v1/tasks: submit (JSON or YAML, dry run, gangs), list, get, cancel, wait, logs (page + SSE).
+import { FastGpuError, invalid, notFound } from '../../core/errors.js';
+import { whyNeverFits } from '../../core/scheduler/index.js';
+import { parseTaskSpec } from '../../core/spec.js';
+import { TERMINAL_STATES, type Task, type TaskState } from '../../core/types.js';
+import type { LogPage } from '../../store/port.js';
+import { newId } from '../ids.js';
+import {
+  IdParamsSchema,
+  LogPageSchema,
+  LogsQuerySchema,
+  SubmitQuerySchema,
+  TaskDetailViewSchema,
+  TaskListQuerySchema,
+  TaskListSchema,
+  TaskSpecInputSchema,
+  TaskViewSchema,
+  WaitQuerySchema,
+} from '../schemas.js';
+import { taskDetailView, taskView } from '../views.js';
+import type { RouteContext } from './context.js';
+import { clientGone, wantsSse } from './util.js';
+
+const YAML_OR_JSON = ['application/json', 'application/yaml', 'text/yaml'];
+const isTerminal = (s: TaskState): boolean => TERMINAL_STATES.includes(s);
+const DEFAULT_FINISHED = 100;
+const newestFirst = (a: Task, b: Task): number => b.createdAt - a.createdAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
+
+const chunkView = (c: LogPage['chunks'][number]) => ({
+  pos: c.pos,
+  attempt: c.attempt,
+  stream: c.stream,
+  seq: c.seq,
+  at: new Date(c.at).toISOString(),
+  data: c.data,
+});
+
+export function taskRoutes(ctx: RouteContext): void {
+  const { book, control, store, clock } = ctx;
+
+  async function mustGet(id: string): Promise<Task> {
+    const t = await control.getTask(id);
+    if (!t) throw notFound('task', id);
+    return t;
+  }
+
+  book.add({
+    method: 'POST',
+    url: '/v1/tasks',
+    tag: 'tasks',
+    summary: 'Submit a task (a gang of N makes N tasks); ?dryRun=true validates and checks feasibility only',
+    query: SubmitQuerySchema,
+    bodyDoc: TaskSpecInputSchema,
+    bodyTypes: YAML_OR_JSON,
+    response: TaskListSchema,
+    status: 201,
+    handler: async ({ query, req, reply, principal }) => {
+      if (req.body === undefined || req.body === null) throw invalid('body', 'a task spec is required (JSON or YAML)');
+      const spec = parseTaskSpec(req.body, { tenant: principal.tenant });
+      if (spec.vgpuId !== undefined) {
+        const r = control.reservations.get(spec.vgpuId);
+        if (!r) {
+          const stored = await store.getReservation(spec.vgpuId);
+          throw invalid('vgpu', stored ? `vGPU ${spec.vgpuId} was released` : `vGPU ${spec.vgpuId} not found`);
+        }
+      } else {
+        const nodes = [...control.nodes.values()];
+        // With no node known yet there is nothing to judge against: the task waits.
+        if (nodes.length > 0) {
+          const why = whyNeverFits(spec.resources, nodes);
+          if (why) throw new FastGpuError('UNSCHEDULABLE', why, 'resources');
+        }
+      }
+      const now = clock.now();
+      const gangId = spec.gang > 1 ? newId('g') : null;
+      const tasks: Task[] = [];
+      for (let i = 0; i < spec.gang; i++) {
+        tasks.push({
+          id: newId('t'),
+          spec,
+          state: 'PENDING',
+          reason: null,
+          reasonMessage: null,
+          attempts: 0,
+          exitCode: null,
+          createdAt: now,
+          scheduledAt: null,
+          startedAt: null,
+          finishedAt: null,
+          placement: null,
+          gangId,
+          gangIndex: i,
+          version: 1,
+        });
+      }
+      if (query.dryRun) return reply.code(200).send({ tasks: tasks.map(taskView), dryRun: true });
+      await control.submit(tasks);
+      return { tasks: tasks.map(taskView) };
+    },
+  });
+
+  book.add({
+    method: 'GET',
+    url: '/v1/tasks',
+    tag: 'tasks',
+    summary: 'List tasks: live ones and the last 100 finished by default; filters by state, name, node, vGPU',
+    query: TaskListQuerySchema,
+    response: TaskListSchema,
+    handler: async ({ query }) => {
+      let nodeId: string | undefined;
+      if (query.node !== undefined) {
+        nodeId = control.nodes.has(query.node) ? query.node : [...control.nodes.values()].find((n) => n.name === query.node)?.id;
+        if (!nodeId) return { tasks: [] };
+      }
+      const states = query.state && query.state.length > 0 ? query.state : undefined;
+      const wantsFinished = query.all === true || (states?.some(isTerminal) ?? false);
+      const liveStates = states ? states.filter((s) => !isTerminal(s)) : undefined;
+      let beforeAt: number | undefined;
+      if (query.before !== undefined) {
+        const b = await control.getTask(query.before);
+        if (!b) throw invalid('query.before', `task ${query.before} not found`);
+        beforeAt = b.createdAt;
+      }
+      const matches = (t: Task): boolean =>
+        (liveStates === undefined || liveStates.includes(t.state)) &&
+        (query.name === undefined || t.spec.name.includes(query.name)) &&
+        (nodeId === undefined || t.placement?.nodeId === nodeId) &&
+        (query.vgpu === undefined || t.spec.vgpuId === query.vgpu) &&
+        (query.gang === undefined || t.gangId === query.gang) &&
+        (beforeAt === undefined || t.createdAt < beforeAt);
+      const out: Task[] = [];
+      if (liveStates === undefined || liveStates.length > 0) for (const t of control.tasks.values()) if (matches(t)) out.push(t);
+      if (states === undefined || wantsFinished) {
+        const finishedStates = (states ?? TERMINAL_STATES).filter(isTerminal);
+        const limit = query.all || states ? (query.limit ?? 1000) : Math.min(query.limit ?? DEFAULT_FINISHED, DEFAULT_FINISHED);
+        if (finishedStates.length > 0) {
+          const filter: Parameters<typeof store.listTasks>[0] = { states: finishedStates, limit };
+          if (query.name !== undefined) filter.name = query.name;
+          if (nodeId !== undefined) filter.nodeId = nodeId;
+          if (query.vgpu !== undefined) filter.vgpuId = query.vgpu;
+          if (query.gang !== undefined) filter.gangId = query.gang;
+          if (query.before !== undefined) filter.before = query.before;
+          const seen = new Set(out.map((t) => t.id));
+          // A task may finish between the two reads: the store's copy wins.
+          for (const t of await store.listTasks(filter)) if (!seen.has(t.id)) out.push(t);
+        }
+      }
+      out.sort(newestFirst);
+      const limited = query.limit !== undefined ? out.slice(0, query.limit) : out;
+      return { tasks: limited.map(taskView) };
+    },
+  });
+
+  book.add({
+    method: 'GET',
+    url: '/v1/tasks/:id',
+    tag: 'tasks',
+    summary: 'A task with its attempts',
+    params: IdParamsSchema,
+    response: TaskDetailViewSchema,
+    handler: async ({ params }) => {
+      const t = await mustGet(params.id);
+      return taskDetailView(t, await store.listAttempts(t.id));
+    },
+  });
+
+  book.add({
+    method: 'POST',
+    url: '/v1/tasks/:id/cancel',
+    tag: 'tasks',
+    summary: 'Cancel a task: PENDING ones at once, running ones when their agent has stopped them; 409 when finished',
+    params: IdParamsSchema,
+    response: TaskViewSchema,
+    handler: async ({ params }) => taskView(await control.cancel(params.id)),
+  });
+
+  book.add({
+    method: 'GET',
+    url: '/v1/tasks/:id/wait',
+    tag: 'tasks',
+    summary: 'Long-poll until the task is finished (or timeoutMs passes); answers the task',
+    params: IdParamsSchema,
+    query: WaitQuerySchema,
+    response: TaskViewSchema,
+    handler: async ({ params, query, reply }) => {
+      const timeoutMs = query.timeoutMs ?? 30_000;
+      const deadline = Date.now() + timeoutMs;
+      const gone = clientGone(reply);
+      for (;;) {
+        const t = await mustGet(params.id);
+        const left = deadline - Date.now();
+        if (isTerminal(t.state) || left <= 0 || gone.aborted || control.isClosed) return taskView(t);
+        await control.taskWaiters.wait(t.id, left, gone);
+      }
+    },
+  });
+
+  book.add({
+    method: 'GET',
+    url: '/v1/tasks/:id/logs',
+    tag: 'tasks',
+    summary: 'Log history in pages; with Accept: text/event-stream or ?follow=true, SSE `log` events then `end`',
+    params: IdParamsSchema,
+    query: LogsQuerySchema,
+    response: LogPageSchema,
+    produces: 'json',
+    handler: async ({ params, query, req, reply }) => {
+      const t = await mustGet(params.id);
+      const q: Parameters<typeof store.readLogs>[1] = {};
+      if (query.attempt !== undefined) q.attempt = query.attempt;
+      if (query.stream !== undefined) q.stream = query.stream;
+      if (!wantsSse(req.headers.accept, query.follow)) {
+        const page = await store.readLogs(t.id, { ...q, after: query.after ?? 0, limit: query.limit ?? 1000 });
+        return { chunks: page.chunks.map(chunkView), next: page.next };
+      }
+      const s = ctx.sse.open(req, reply);
+      let after = query.after ?? Number(req.headers['last-event-id'] ?? 0);
+      if (!Number.isSafeInteger(after)) after = 0;
+      void (async () => {
+        try {
+          for (;;) {
+            if (s.ended) return;
+            const page = await store.readLogs(t.id, { ...q, after, limit: 1000 });
+            for (const c of page.chunks) s.send('log', chunkView(c), c.pos);
+            after = page.next;
+            if (page.chunks.length > 0) continue;
+            const now = await control.getTask(t.id);
+            if (!now || isTerminal(now.state)) {
+              // Late chunks may still be on their way from the agent: give them a moment.
+              const why = await control.logWaiters.wait(t.id, ctx.logDrainMs, s.signal);
+              if (why === 'notified') continue;
+              const last = await store.readLogs(t.id, { ...q, after, limit: 1000 });
+              if (last.chunks.length > 0) continue;
+              s.send('end', { state: now?.state ?? null, exitCode: now?.exitCode ?? null });
+              s.end();
+              return;
+            }
+            const why = await control.logWaiters.wait(t.id, 30_000, s.signal);
+            if (why === 'closed' || why === 'aborted') {
+              s.end();
+              return;
+            }
+          }
+        } catch (e) {
+          ctx.log(`error: log follow ${t.id}: ${String(e)}`);
+          s.end();
+        }
+      })();
+      return undefined;
+    },
+  });
+}

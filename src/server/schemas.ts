@@ -1,0 +1,256 @@
+// Zod schemas of the public API: the queries and params every route validates at the edge,
+// and the shapes of the answers (used to build /v1/openapi.json). Task specs and vGPU bodies
+// are validated by core (parseTaskSpec / parseVgpuRequest); their schemas here document them.
+import { z } from 'zod';
+import { GpuSchema, PlacementSchema } from '../protocol/agent.js';
+
+const TASK_STATES = ['PENDING', 'SCHEDULED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMEOUT', 'PREEMPTED', 'LOST'] as const;
+const REASONS = ['Priority', 'Resources', 'Fragmentation', 'Reservation', 'Quota', 'Budget', 'Dependency'] as const;
+
+export const TaskStateSchema = z.enum(TASK_STATES);
+
+const queryBool = z
+  .enum(['true', 'false', '1', '0', ''])
+  .transform((s) => s === 'true' || s === '1' || s === '')
+  .describe('true or false');
+
+const queryInt = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^-?\d{1,16}$/, 'must be an integer')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+
+export const IdParamsSchema = z.strictObject({ id: z.string().min(1).max(128) });
+
+export const SubmitQuerySchema = z.strictObject({ dryRun: queryBool.optional() });
+
+export const TaskListQuerySchema = z.strictObject({
+  state: z
+    .string()
+    .max(200)
+    .transform((s) => s.split(',').map((x) => x.trim().toUpperCase()).filter((x) => x !== ''))
+    .pipe(z.array(TaskStateSchema))
+    .optional()
+    .describe('comma-separated states, e.g. PENDING,RUNNING'),
+  name: z.string().max(256).optional().describe('substring of the name'),
+  node: z.string().max(256).optional().describe('node name or id'),
+  vgpu: z.string().max(128).optional(),
+  gang: z.string().max(128).optional(),
+  limit: queryInt(1, 100_000).optional(),
+  before: z.string().max(128).optional().describe('task id: only tasks created before it (paging, newest first)'),
+  all: queryBool.optional().describe('include every finished task, not only the last 100'),
+});
+
+export const LogsQuerySchema = z.strictObject({
+  after: queryInt(-1, Number.MAX_SAFE_INTEGER).optional().describe('position from a previous page (`next`)'),
+  limit: queryInt(1, 10_000).optional(),
+  attempt: queryInt(1, 1_000_000).optional(),
+  stream: z.enum(['stdout', 'stderr']).optional(),
+  follow: queryBool.optional().describe('stream as server-sent events until the task is finished'),
+});
+
+export const WaitQuerySchema = z.strictObject({
+  timeoutMs: queryInt(0, 600_000).optional().describe('default 30000'),
+});
+
+export const EventsQuerySchema = z.strictObject({
+  after: queryInt(0, Number.MAX_SAFE_INTEGER).optional().describe('resume after this seq (or send Last-Event-ID)'),
+});
+
+export const AssignmentsQuerySchema = z.strictObject({
+  nodeId: z.string().min(1).max(128),
+  waitMs: queryInt(0, 120_000).optional().describe('long-poll up to this long; default 25000'),
+});
+
+// ---- documentation of bodies parsed by core
+
+const quantity = z.union([z.number(), z.string()]);
+export const TaskSpecInputSchema = z
+  .strictObject({
+    name: z.string().optional(),
+    command: z.union([z.string(), z.array(z.string()).min(1)]).describe('argv, or a string run with sh -c'),
+    env: z.record(z.string(), z.string()).optional(),
+    workdir: z.string().optional(),
+    resources: z
+      .strictObject({
+        gpu: z
+          .union([
+            z.number(),
+            z.string(),
+            z.strictObject({
+              count: z.number().optional(),
+              model: z.string().optional(),
+              memory: quantity.optional(),
+              tflops: z.number().optional(),
+              fraction: z.number().optional(),
+            }),
+          ])
+          .optional()
+          .describe('1 | 0.5 | "A100:0.5" | "2xH100" | {count, model} | {memory: "20GiB"} | {tflops: 20}'),
+        cpu: quantity.optional().describe('cores, or "500m"'),
+        memory: quantity.optional().describe('host RAM, e.g. "4GiB"'),
+      })
+      .optional(),
+    priority: z.number().int().min(0).max(100).optional(),
+    timeLimit: quantity.optional().describe('e.g. "2h"'),
+    retries: z.number().int().min(0).optional(),
+    preemptible: z.boolean().optional(),
+    gang: z.number().int().min(1).optional(),
+    vgpu: z.string().optional().describe('id of a vGPU reservation to run inside'),
+  })
+  .describe('A task spec (the JSON form of the YAML)');
+
+export const VgpuCreateSchema = z.strictObject({
+  name: z.string().optional(),
+  gpu: z.union([z.number(), z.string()]).optional().describe('0.5 or "A100:0.5"'),
+  memory: quantity.optional().describe('e.g. "20GiB"'),
+  tflops: z.number().optional(),
+  model: z.string().optional(),
+});
+
+// ---- answers
+
+const isoTime = z.string().nullable();
+const PlacementViewSchema = PlacementSchema.omit({ vgpuId: true }).extend({ vgpuId: z.string().optional() });
+
+const GpuRequestSchema = z.object({
+  count: z.number(),
+  share: z.union([
+    z.object({ kind: z.literal('milli'), milli: z.number() }),
+    z.object({ kind: z.literal('memory'), memoryMiB: z.number() }),
+    z.object({ kind: z.literal('tflops'), tflops: z.number() }),
+  ]),
+  memoryMiB: z.number().optional(),
+  model: z.string().optional(),
+});
+
+const TaskSpecSchema = z.object({
+  name: z.string(),
+  command: z.array(z.string()),
+  env: z.record(z.string(), z.string()),
+  workdir: z.string().optional(),
+  resources: z.object({ gpu: GpuRequestSchema.nullable(), cpuMilli: z.number(), memoryMiB: z.number() }),
+  priority: z.number(),
+  timeLimitMs: z.number().optional(),
+  retries: z.number(),
+  preemptible: z.boolean(),
+  gang: z.number(),
+  vgpuId: z.string().optional(),
+  tenant: z.string(),
+});
+
+const taskViewFields = {
+  id: z.string(),
+  name: z.string(),
+  state: TaskStateSchema,
+  reason: z.enum(REASONS).nullable(),
+  reasonMessage: z.string().nullable(),
+  priority: z.number(),
+  exitCode: z.number().nullable(),
+  tenant: z.string(),
+  createdAt: isoTime,
+  scheduledAt: isoTime,
+  startedAt: isoTime,
+  finishedAt: isoTime,
+  spec: TaskSpecSchema,
+  placement: PlacementViewSchema.nullable(),
+  gangId: z.string().nullable(),
+  gangIndex: z.number(),
+  vgpuId: z.string().nullable(),
+};
+
+export const TaskViewSchema = z.object({ ...taskViewFields, attempts: z.number().describe('attempts started so far') });
+
+export const AttemptViewSchema = z.object({
+  attempt: z.number(),
+  nodeId: z.string(),
+  node: z.string(),
+  placement: PlacementViewSchema,
+  scheduledAt: isoTime,
+  startedAt: isoTime,
+  endedAt: isoTime,
+  outcome: TaskStateSchema.nullable(),
+  exitCode: z.number().nullable(),
+});
+
+export const TaskDetailViewSchema = z.object({
+  ...taskViewFields,
+  attempt: z.number().describe('the current attempt number'),
+  attempts: z.array(AttemptViewSchema),
+});
+
+export const TaskListSchema = z.object({ tasks: z.array(TaskViewSchema) });
+
+export const LogChunkViewSchema = z.object({
+  pos: z.number(),
+  attempt: z.number(),
+  stream: z.enum(['stdout', 'stderr']),
+  seq: z.number(),
+  at: z.string(),
+  data: z.string(),
+});
+export const LogPageSchema = z.object({ chunks: z.array(LogChunkViewSchema), next: z.number() });
+
+export const NodeViewSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  state: z.enum(['READY', 'DRAINING', 'LOST']),
+  cpuMilli: z.number(),
+  memoryMiB: z.number(),
+  labels: z.record(z.string(), z.string()),
+  gpus: z.array(GpuSchema),
+  simulated: z.boolean(),
+  agentVersion: z.string(),
+  registeredAt: isoTime,
+  lastHeartbeatAt: isoTime,
+  allocated: z.object({ cpuMilli: z.number(), memoryMiB: z.number(), gpuMilli: z.number() }),
+  tasks: z.number(),
+});
+export const NodeListSchema = z.object({ nodes: z.array(NodeViewSchema) });
+
+export const GpuViewSchema = z.object({
+  node: z.string(),
+  nodeId: z.string(),
+  nodeState: z.enum(['READY', 'DRAINING', 'LOST']),
+  index: z.number(),
+  uuid: z.string(),
+  model: z.string(),
+  memoryMiB: z.number(),
+  tflops: z.number(),
+  sharing: z.enum(['exclusive', 'mps', 'timeslice', 'simulated']),
+  allocatedMilli: z.number(),
+  allocatedMemoryMiB: z.number(),
+  slices: z.array(
+    z.object({
+      taskId: z.string().optional(),
+      vgpuId: z.string().optional(),
+      name: z.string(),
+      tenant: z.string(),
+      milli: z.number(),
+      memoryMiB: z.number(),
+    }),
+  ),
+  utilPercent: z.number().optional(),
+});
+export const GpuListSchema = z.object({ gpus: z.array(GpuViewSchema) });
+
+export const VgpuViewSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  tenant: z.string(),
+  state: z.enum(['PENDING', 'ACTIVE', 'RELEASED']),
+  reason: z.enum(REASONS).nullable(),
+  request: GpuRequestSchema,
+  placement: PlacementViewSchema.nullable(),
+  createdAt: isoTime,
+  releasedAt: isoTime,
+  tasks: z.record(z.string(), z.number()).describe('its unfinished tasks by state'),
+});
+export const VgpuListSchema = z.object({ vgpus: z.array(VgpuViewSchema) });
+
+export const ErrorSchema = z.object({
+  error: z.object({ code: z.string(), message: z.string(), field: z.string().optional() }),
+});
+
+export const OkSchema = z.object({ ok: z.literal(true) });

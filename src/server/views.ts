@@ -1,0 +1,263 @@
+// The JSON shapes of the API (CONTRACTS.md): tasks, attempts, nodes, GPUs and vGPUs flattened
+// for people and scripts, timestamps as ISO strings.
+import type { Attempt, NodeRecord, Placement, Task, TaskSpec, VgpuReservation } from '../core/types.js';
+
+const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
+
+export interface PlacementView {
+  node: string;
+  nodeId: string;
+  gpus: number[];
+  gpuUuids: string[];
+  gpuMilli: number;
+  memoryMiB: number;
+  cpuMilli: number;
+  hostMemoryMiB: number;
+  sharing: Placement['sharing'];
+  vgpuId?: string;
+}
+
+export interface TaskView {
+  id: string;
+  name: string;
+  state: Task['state'];
+  reason: Task['reason'];
+  reasonMessage: string | null;
+  priority: number;
+  exitCode: number | null;
+  attempts: number;
+  tenant: string;
+  createdAt: string | null;
+  scheduledAt: string | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+  spec: TaskSpec;
+  placement: PlacementView | null;
+  gangId: string | null;
+  gangIndex: number;
+  vgpuId: string | null;
+}
+
+export interface AttemptView {
+  attempt: number;
+  nodeId: string;
+  node: string;
+  placement: PlacementView;
+  scheduledAt: string | null;
+  startedAt: string | null;
+  endedAt: string | null;
+  outcome: Attempt['outcome'];
+  exitCode: number | null;
+}
+
+/** GET /v1/tasks/:id: the TaskView with its attempts listed (`attempt` is the current number). */
+export type TaskDetailView = Omit<TaskView, 'attempts'> & { attempt: number; attempts: AttemptView[] };
+
+export function placementView(p: Placement | null): PlacementView | null {
+  if (!p) return null;
+  const v: PlacementView = {
+    node: p.node,
+    nodeId: p.nodeId,
+    gpus: p.gpus,
+    gpuUuids: p.gpuUuids,
+    gpuMilli: p.gpuMilli,
+    memoryMiB: p.memoryMiB,
+    cpuMilli: p.cpuMilli,
+    hostMemoryMiB: p.hostMemoryMiB,
+    sharing: p.sharing,
+  };
+  if (p.vgpuId !== undefined) v.vgpuId = p.vgpuId;
+  return v;
+}
+
+export function taskView(t: Task): TaskView {
+  return {
+    id: t.id,
+    name: t.spec.name,
+    state: t.state,
+    reason: t.reason,
+    reasonMessage: t.reasonMessage,
+    priority: t.spec.priority,
+    exitCode: t.exitCode,
+    attempts: t.attempts,
+    tenant: t.spec.tenant,
+    createdAt: iso(t.createdAt),
+    scheduledAt: iso(t.scheduledAt),
+    startedAt: iso(t.startedAt),
+    finishedAt: iso(t.finishedAt),
+    spec: t.spec,
+    placement: placementView(t.placement),
+    gangId: t.gangId,
+    gangIndex: t.gangIndex,
+    vgpuId: t.spec.vgpuId ?? null,
+  };
+}
+
+export function attemptView(a: Attempt): AttemptView {
+  return {
+    attempt: a.attempt,
+    nodeId: a.nodeId,
+    node: a.placement.node,
+    placement: placementView(a.placement)!,
+    scheduledAt: iso(a.scheduledAt),
+    startedAt: iso(a.startedAt),
+    endedAt: iso(a.endedAt),
+    outcome: a.outcome,
+    exitCode: a.exitCode,
+  };
+}
+
+export function taskDetailView(t: Task, attempts: readonly Attempt[]): TaskDetailView {
+  const { attempts: n, ...rest } = taskView(t);
+  return { ...rest, attempt: n, attempts: [...attempts].sort((a, b) => a.attempt - b.attempt).map(attemptView) };
+}
+
+export interface NodeView {
+  id: string;
+  name: string;
+  state: NodeRecord['state'];
+  cpuMilli: number;
+  memoryMiB: number;
+  labels: Record<string, string>;
+  gpus: NodeRecord['gpus'];
+  simulated: boolean;
+  agentVersion: string;
+  registeredAt: string | null;
+  lastHeartbeatAt: string | null;
+  allocated: { cpuMilli: number; memoryMiB: number; gpuMilli: number };
+  tasks: number;
+}
+
+export function nodeView(n: NodeRecord, active: readonly Task[], reservations: readonly VgpuReservation[]): NodeView {
+  let cpu = 0;
+  let mem = 0;
+  let gpu = 0;
+  for (const t of active) {
+    if (!t.placement) continue;
+    cpu += t.placement.cpuMilli;
+    mem += t.placement.hostMemoryMiB;
+    if (!t.placement.vgpuId) gpu += t.placement.gpuMilli * t.placement.gpus.length;
+  }
+  for (const r of reservations) if (r.state === 'ACTIVE' && r.placement?.nodeId === n.id) gpu += r.placement.gpuMilli * r.placement.gpus.length;
+  return {
+    id: n.id,
+    name: n.name,
+    state: n.state,
+    cpuMilli: n.cpuMilli,
+    memoryMiB: n.memoryMiB,
+    labels: n.labels,
+    gpus: n.gpus,
+    simulated: n.simulated,
+    agentVersion: n.agentVersion,
+    registeredAt: iso(n.registeredAt),
+    lastHeartbeatAt: iso(n.lastHeartbeatAt),
+    allocated: { cpuMilli: cpu, memoryMiB: mem, gpuMilli: gpu },
+    tasks: active.length,
+  };
+}
+
+export interface SliceView {
+  taskId?: string;
+  vgpuId?: string;
+  name: string;
+  tenant: string;
+  milli: number;
+  memoryMiB: number;
+}
+
+export interface GpuView {
+  node: string;
+  nodeId: string;
+  nodeState: NodeRecord['state'];
+  index: number;
+  uuid: string;
+  model: string;
+  memoryMiB: number;
+  tflops: number;
+  sharing: Placement['sharing'];
+  allocatedMilli: number;
+  allocatedMemoryMiB: number;
+  /** Tasks and reservations on this GPU. A task inside a vGPU is listed with its vgpuId and
+   * is not added to the allocation again (its reservation holds the slice). */
+  slices: SliceView[];
+  utilPercent?: number;
+}
+
+export function gpuViews(
+  n: NodeRecord,
+  active: readonly Task[],
+  reservations: readonly VgpuReservation[],
+  util: (index: number) => number | undefined,
+): GpuView[] {
+  return n.gpus.map((g) => {
+    const slices: SliceView[] = [];
+    let milli = 0;
+    let mem = 0;
+    for (const r of reservations) {
+      const p = r.placement;
+      if (r.state !== 'ACTIVE' || !p || p.nodeId !== n.id || !p.gpus.includes(g.index)) continue;
+      slices.push({ vgpuId: r.id, name: r.name, tenant: r.tenant, milli: p.gpuMilli, memoryMiB: p.memoryMiB });
+      milli += p.gpuMilli;
+      mem += p.memoryMiB;
+    }
+    for (const t of active) {
+      const p = t.placement;
+      if (!p || p.nodeId !== n.id || !p.gpus.includes(g.index)) continue;
+      const s: SliceView = { taskId: t.id, name: t.spec.name, tenant: t.spec.tenant, milli: p.gpuMilli, memoryMiB: p.memoryMiB };
+      if (p.vgpuId) s.vgpuId = p.vgpuId;
+      else {
+        milli += p.gpuMilli;
+        mem += p.memoryMiB;
+      }
+      slices.push(s);
+    }
+    const v: GpuView = {
+      node: n.name,
+      nodeId: n.id,
+      nodeState: n.state,
+      index: g.index,
+      uuid: g.uuid,
+      model: g.model,
+      memoryMiB: g.memoryMiB,
+      tflops: g.tflops,
+      sharing: g.sharing,
+      allocatedMilli: milli,
+      allocatedMemoryMiB: mem,
+      slices,
+    };
+    const u = util(g.index);
+    if (u !== undefined) v.utilPercent = u;
+    return v;
+  });
+}
+
+export interface VgpuView {
+  id: string;
+  name: string;
+  tenant: string;
+  state: VgpuReservation['state'];
+  reason: VgpuReservation['reason'];
+  request: VgpuReservation['request'];
+  placement: PlacementView | null;
+  createdAt: string | null;
+  releasedAt: string | null;
+  /** Its unfinished tasks by state. */
+  tasks: Record<string, number>;
+}
+
+export function vgpuView(r: VgpuReservation, liveTasks: Iterable<Task>): VgpuView {
+  const tasks: Record<string, number> = {};
+  for (const t of liveTasks) if (t.spec.vgpuId === r.id) tasks[t.state] = (tasks[t.state] ?? 0) + 1;
+  return {
+    id: r.id,
+    name: r.name,
+    tenant: r.tenant,
+    state: r.state,
+    reason: r.reason,
+    request: r.request,
+    placement: placementView(r.placement),
+    createdAt: iso(r.createdAt),
+    releasedAt: iso(r.releasedAt),
+    tasks,
+  };
+}
