@@ -11,6 +11,8 @@ export interface ModelCapacity {
   memoryMiB: number;
   tflops: number;
 }
+/** The name the scheduler uses for `ModelCapacity`. */
+export type ModelInfo = ModelCapacity;
 
 // `x` is a ratio computed in floating point; 0.25 * 1000 may come out as 250.00000000000003,
 // which must not round up to 251.
