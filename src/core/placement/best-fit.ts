@@ -2,7 +2,8 @@
 // As the published simulator's BestFit: score = Σ wᵢ (freeᵢ − reqᵢ) / maxSpecᵢ over CPU and GPU
 // (weights ½, ½; maxSpec 128 cores and 8 GPUs), lowest wins; inside the node the fullest fitting GPUs.
 import type { ResolvedPodRequest } from './cluster.js';
-import { ArgMax, bestFitGpus, choice, forEachCandidate, type Candidate } from './select.js';
+import { chooseBest, EvalMemo } from './scored.js';
+import { bestFitGpus, type Candidate } from './select.js';
 import type { ClusterView, PlacementChoice, PlacementContext, PlacementPolicy } from './types.js';
 
 export const MAX_SPEC_CPU_MILLI = 128_000;
@@ -23,13 +24,19 @@ export function bestFitScore(c: Candidate, req: ResolvedPodRequest): number {
   return Math.trunc((1 - waste) * 100);
 }
 
+const memo = new EvalMemo();
 export const bestFit: PlacementPolicy = {
   name: 'best-fit',
   choose(cluster: ClusterView, req: ResolvedPodRequest, ctx: PlacementContext): PlacementChoice | null {
-    const best = new ArgMax<Candidate>(ctx.rng);
-    forEachCandidate(cluster, req, (c) => best.offer(c, bestFitScore(c, req)));
-    if (!best.best) return null;
-    const { node, amount } = best.best;
-    return choice(node, amount, bestFitGpus(node, amount, req.gpuCount)!);
+    return chooseBest(
+      cluster,
+      req,
+      ctx,
+      (node, r, amount) => {
+        const gpus = bestFitGpus(node, amount, r.gpuCount);
+        return gpus ? { score: bestFitScore({ node, amount }, r), gpuIdx: gpus } : null;
+      },
+      memo,
+    );
   },
 };

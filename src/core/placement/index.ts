@@ -1,5 +1,7 @@
 // Placement policies by name. The live scheduler and the simulator both get theirs here.
+import { dotProd, gpuClustering, gpuPacking, randomPolicy, spread } from './baselines.js';
 import { bestFit } from './best-fit.js';
+import { fgd } from './fgd.js';
 import { firstFit } from './first-fit.js';
 import type { PlacementPolicy, PolicyName } from './types.js';
 
@@ -18,6 +20,12 @@ export const POLICY_NAMES: readonly PolicyName[] = [
 const POLICIES: Partial<Record<PolicyName, PlacementPolicy>> = {
   'first-fit': firstFit,
   'best-fit': bestFit,
+  random: randomPolicy,
+  dotprod: dotProd,
+  'gpu-clustering': gpuClustering,
+  'gpu-packing': gpuPacking,
+  fgd,
+  spread,
   // Temporary: `default` is best-fit until the fragmentation-aware policy lands.
   default: { name: 'default', choose: bestFit.choose },
 };
