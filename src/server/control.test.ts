@@ -1,0 +1,255 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FakeAgent, h100s, makeHarness, submit, taskState, type Harness } from './testing.js';
+
+let h: Harness;
+beforeEach(async () => {
+  h = await makeHarness();
+});
+afterEach(async () => {
+  await h.close();
+});
+
+const half = (name: string, extra: Record<string, unknown> = {}) => ({ name, command: ['sleep', '1'], resources: { gpu: 0.5 }, ...extra });
+
+describe('control loop with a fake agent', () => {
+  it('packs 4 × 0.5 GPU on one H100: two run, two wait for Resources, then the rest are placed', async () => {
+    const agent = new FakeAgent(h);
+    await agent.register();
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) ids.push((await submit(h, half(`t${i}`)))[0].id);
+    await h.server.control.settle();
+
+    const first = await agent.pollAndStart();
+    expect(first).toHaveLength(2);
+    expect(first.every((a) => a.placement.gpuMilli === 500 && a.placement.gpus[0] === 0)).toBe(true);
+    expect(first.map((a) => a.attempt)).toEqual([1, 1]);
+    const pending = (await h.req('GET', '/v1/tasks?state=PENDING')).body.tasks;
+    expect(pending).toHaveLength(2);
+    expect(pending.map((t: any) => t.reason)).toEqual(['Resources', 'Resources']);
+    const running = (await h.req('GET', '/v1/tasks?state=RUNNING')).body.tasks;
+    expect(running).toHaveLength(2);
+
+    const gpus = (await h.req('GET', '/v1/gpus')).body.gpus;
+    expect(gpus).toHaveLength(1);
+    expect(gpus[0].allocatedMilli).toBe(1000);
+    expect(gpus[0].slices).toHaveLength(2);
+
+    // Both exit: capacity frees and the two others get placed.
+    h.clock.advance(1000);
+    await agent.exit(first[0]!.taskId, 1, 0);
+    await agent.exit(first[1]!.taskId, 1, 3);
+    await h.server.control.settle();
+    expect((await taskState(h, first[0]!.taskId)).state).toBe('SUCCEEDED');
+    const failed = await taskState(h, first[1]!.taskId);
+    expect(failed.state).toBe('FAILED');
+    expect(failed.exitCode).toBe(3);
+    expect(failed.attempts[0].outcome).toBe('FAILED');
+    const second = await agent.pollAndStart();
+    expect(second).toHaveLength(2);
+    expect(new Set([...first, ...second].map((a) => a.taskId))).toEqual(new Set(ids));
+  });
+
+  it('answers a waiting long-poll as soon as a task is placed', async () => {
+    const agent = new FakeAgent(h);
+    await agent.register();
+    const t0 = performance.now();
+    const poll = agent.poll(5_000);
+    await new Promise((r) => setTimeout(r, 20));
+    const [t] = await submit(h, half('quick'));
+    const res = await poll;
+    expect(performance.now() - t0).toBeLessThan(2_000);
+    expect(res.assignments.map((a) => a.taskId)).toEqual([t.id]);
+    // Nothing new: the next poll waits its time out and resends what is not reported yet.
+    const again = await agent.poll(30);
+    expect(again.assignments.map((a) => a.taskId)).toEqual([t.id]);
+  });
+
+  it('records timeout, launch failure and cancel outcomes', async () => {
+    const agent = new FakeAgent(h, 'node-a', h100s(4));
+    await agent.register();
+    const [a] = await submit(h, half('a', { timeLimit: '1s' }));
+    const [b] = await submit(h, half('b'));
+    const started = await agent.pollAndStart();
+    expect(started).toHaveLength(2);
+    expect(started.find((x) => x.taskId === a.id)!.timeLimitMs).toBe(1000);
+    await agent.exit(a.id, 1, null, 'timeout');
+    await agent.exit(b.id, 1, null, 'launch-failed', 'workdir /nope does not exist');
+    const ta = await taskState(h, a.id);
+    const tb = await taskState(h, b.id);
+    expect(ta.state).toBe('TIMEOUT');
+    expect(tb.state).toBe('FAILED');
+    expect(tb.reasonMessage).toContain('/nope');
+    // Idempotent: the same report again changes nothing.
+    await agent.send([{ taskId: a.id, attempt: 1, status: 'exited', exitCode: 0, endReason: 'exit' }]);
+    expect((await taskState(h, a.id)).state).toBe('TIMEOUT');
+    // Heartbeat acks the exits.
+    const hb = await agent.heartbeat();
+    expect(hb.ack.map((x) => x.taskId).sort()).toEqual([a.id, b.id].sort());
+  });
+
+  it('cancel: PENDING at once; RUNNING via a stop order and the exit report; finished → 409', async () => {
+    const agent = new FakeAgent(h);
+    await agent.register();
+    const [r1] = await submit(h, { command: 'sleep 100', resources: { gpu: 1 } });
+    const [p1] = await submit(h, { command: 'sleep 100', resources: { gpu: 1 } });
+    const started = await agent.pollAndStart();
+    expect(started.map((a) => a.taskId)).toEqual([r1.id]);
+
+    const c1 = await h.req('POST', `/v1/tasks/${p1.id}/cancel`);
+    expect(c1.status).toBe(200);
+    expect(c1.body.state).toBe('CANCELLED');
+
+    const c2 = await h.req('POST', `/v1/tasks/${r1.id}/cancel`);
+    expect(c2.status).toBe(200);
+    expect(c2.body.state).toBe('RUNNING');
+    const poll = await agent.poll(1000);
+    expect(poll.stop).toEqual([{ taskId: r1.id, attempt: 1, graceMs: 10_000, reason: 'cancelled' }]);
+    const hb = await agent.heartbeat();
+    expect(hb.stop.map((s) => s.taskId)).toEqual([r1.id]);
+    await agent.exit(r1.id, 1, null, 'cancelled');
+    expect((await taskState(h, r1.id)).state).toBe('CANCELLED');
+
+    const c3 = await h.req('POST', `/v1/tasks/${r1.id}/cancel`);
+    expect(c3.status).toBe(409);
+    expect(c3.body.error.code).toBe('CONFLICT');
+    expect((await h.req('POST', '/v1/tasks/t_nosuchtask/cancel')).status).toBe(404);
+  });
+
+  it('cancel of a SCHEDULED task never handed to the agent ends it at once', async () => {
+    const agent = new FakeAgent(h);
+    await agent.register();
+    const [t] = await submit(h, half('x'));
+    expect((await taskState(h, t.id)).state).toBe('SCHEDULED');
+    const c = await h.req('POST', `/v1/tasks/${t.id}/cancel`);
+    expect(c.body.state).toBe('CANCELLED');
+    expect((await agent.poll(0)).assignments).toEqual([]);
+  });
+
+  it('a node that stops heartbeating is LOST: tasks with retries are requeued and placed elsewhere, others FAIL', async () => {
+    const a = new FakeAgent(h, 'node-a', h100s(1, 'A'));
+    await a.register();
+    const [keep] = await submit(h, half('keep', { retries: 1 }));
+    const [die] = await submit(h, half('die'));
+    expect(await a.pollAndStart()).toHaveLength(2);
+
+    h.clock.advance(10_000);
+    const b = new FakeAgent(h, 'node-b', h100s(1, 'B'));
+    await b.register();
+    h.clock.advance(6_000);
+    await b.heartbeat();
+    await h.server.control.detectLostNodes();
+    await h.server.control.settle();
+
+    const nodes = (await h.req('GET', '/v1/nodes')).body.nodes;
+    expect(nodes.find((n: any) => n.name === 'node-a').state).toBe('LOST');
+    expect(nodes.find((n: any) => n.name === 'node-b').state).toBe('READY');
+    const tk = await taskState(h, keep.id);
+    expect(tk.attempts[0].outcome).toBe('LOST');
+    expect(['PENDING', 'SCHEDULED']).toContain(tk.state);
+    const td = await taskState(h, die.id);
+    expect(td.state).toBe('FAILED');
+
+    const onB = await b.pollAndStart();
+    expect(onB.map((x) => [x.taskId, x.attempt])).toEqual([[keep.id, 2]]);
+
+    // node-a comes back still running attempt 1 of both: it gets stop orders for them.
+    const hb = await a.heartbeat();
+    expect(hb.reregister).toBe(true);
+    const reg = await a.register();
+    expect(reg.stop.map((s) => `${s.taskId}#${s.attempt}`).sort()).toEqual([`${keep.id}#1`, `${die.id}#1`].sort());
+    // Its stale exit reports are ignored.
+    await a.send([{ taskId: keep.id, attempt: 1, status: 'exited', exitCode: 0, endReason: 'exit' }]);
+    expect((await taskState(h, keep.id)).state).toBe('RUNNING');
+    await b.exit(keep.id, 2, 0);
+    expect((await taskState(h, keep.id)).state).toBe('SUCCEEDED');
+  });
+
+  it('a server restart (new app on the same store) loses nothing and launches nothing twice', async () => {
+    const agent = new FakeAgent(h, 'node-a', h100s(2));
+    await agent.register();
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) ids.push((await submit(h, half(`r${i}`)))[0].id);
+    const first = await agent.pollAndStart();
+    expect(first).toHaveLength(4);
+    await agent.exit(first[0]!.taskId, 1, 0);
+
+    await h.restart();
+    await agent.register();
+    await h.server.control.settle();
+    const after = (await h.req('GET', '/v1/tasks?all=true')).body.tasks;
+    expect(after).toHaveLength(6);
+    const states = Object.fromEntries(after.map((t: any) => [t.id, t.state]));
+    for (const a of first.slice(1)) expect(states[a.taskId]).toBe('RUNNING');
+    expect(states[first[0]!.taskId]).toBe('SUCCEEDED');
+
+    const second = await agent.pollAndStart();
+    expect(second).toHaveLength(1); // room freed by the exit
+    const keys = [...first, ...second].map((a) => `${a.taskId}#${a.attempt}`);
+    expect(new Set(keys).size).toBe(keys.length);
+    // Nothing already running is handed out again.
+    const again = await agent.poll(0);
+    expect(again.assignments).toEqual([]);
+  });
+
+  it('an agent restarted without a RUNNING task makes it LOST and requeued', async () => {
+    const agent = new FakeAgent(h);
+    await agent.register();
+    const [t] = await submit(h, half('x', { retries: 2 }));
+    await agent.pollAndStart();
+    agent.running.clear();
+    await agent.register();
+    await h.server.control.settle();
+    const v = await taskState(h, t.id);
+    expect(v.attempts[0].outcome).toBe('LOST');
+    const again = await agent.pollAndStart();
+    expect(again.map((a) => a.attempt)).toEqual([2]);
+  });
+
+  it('heartbeats that keep leaving a running task out make it LOST', async () => {
+    const agent = new FakeAgent(h);
+    await agent.register();
+    const [t] = await submit(h, half('x'));
+    await agent.pollAndStart();
+    agent.running.clear();
+    for (let i = 0; i < 3; i++) await agent.heartbeat();
+    expect((await taskState(h, t.id)).state).toBe('FAILED');
+  });
+
+  it('reports of an unknown task get a stop order', async () => {
+    const agent = new FakeAgent(h);
+    await agent.register();
+    await agent.send([{ taskId: 't_ghost00000', attempt: 1, status: 'running' }]);
+    const poll = await agent.poll(0);
+    expect(poll.stop).toEqual([{ taskId: 't_ghost00000', attempt: 1, graceMs: 10_000, reason: 'orphaned' }]);
+  });
+
+  it('vGPU: reserve, run tasks inside it, delete cancels its tasks and releases it', async () => {
+    const agent = new FakeAgent(h);
+    await agent.register();
+    const created = await h.req('POST', '/v1/vgpus', { name: 'mine', gpu: 0.5 });
+    expect(created.status).toBe(201);
+    expect(created.body.state).toBe('PENDING');
+    await h.server.control.settle();
+    const vg = (await h.req('GET', `/v1/vgpus/${created.body.id}`)).body;
+    expect(vg.state).toBe('ACTIVE');
+    expect(vg.placement.gpuMilli).toBe(500);
+
+    const [t1] = await submit(h, { command: 'true', vgpu: vg.id });
+    const [t2] = await submit(h, { command: 'true', vgpu: vg.id });
+    const started = await agent.pollAndStart();
+    expect(started.length).toBeGreaterThanOrEqual(1);
+    expect(started[0]!.placement.vgpuId).toBe(vg.id);
+    const gpus = (await h.req('GET', '/v1/gpus')).body.gpus;
+    expect(gpus[0].allocatedMilli).toBe(500);
+
+    const del = await h.req('DELETE', `/v1/vgpus/${vg.id}`);
+    expect(del.status).toBe(200);
+    expect(del.body.state).toBe('RELEASED');
+    for (const a of started) agent.stopped(a.taskId, a.attempt);
+    await agent.heartbeat();
+    for (const id of [t1.id, t2.id]) expect((await taskState(h, id)).state).toBe('CANCELLED');
+    const bad = await h.req('POST', '/v1/tasks', { command: 'true', vgpu: vg.id });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.field).toBe('vgpu');
+  });
+});
