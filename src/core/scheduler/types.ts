@@ -1,6 +1,6 @@
 // The scheduler contract: schedule(snapshot, now, policy) → decisions. Pure: the server's
 // control loop and the simulator build a snapshot, call it, and apply the decisions.
-import type { PolicyName, Rng } from '../placement/types.js';
+import type { PolicyName, Rng, WorkloadClass } from '../placement/types.js';
 import type { NodeRecord, PendingReason, Placement, Task, VgpuReservation } from '../types.js';
 
 export interface SchedulerSnapshot {
@@ -14,6 +14,13 @@ export interface SchedulerSnapshot {
   reservations: readonly VgpuReservation[];
 }
 
+/**
+ * Orders the pending queue (vGPU tasks excepted). Must return a permutation of `pending`; the
+ * scheduler keeps gang members together at the position of the first one. The default is
+ * `orderQueue` (priority, then submit time, then id); weighted fair share plugs in here.
+ */
+export type QueueOrder = (pending: readonly Task[], snapshot: SchedulerSnapshot, now: number) => Task[];
+
 export interface SchedulerPolicy {
   placement: PolicyName;
   /** Let smaller tasks run around a blocked head task without delaying its reserved start. */
@@ -21,6 +28,10 @@ export interface SchedulerPolicy {
   /** Time limit assumed for a running task that has none, when computing reserved starts. */
   defaultRuntimeMs: number;
   rng: Rng;
+  /** Queue order; default `orderQueue`. */
+  order?: QueueOrder;
+  /** The expected request mix, passed to placement policies that score by it (fgd). */
+  workload?: readonly WorkloadClass[];
 }
 
 export type Decision =
@@ -33,4 +44,9 @@ export interface ScheduleResult {
   decisions: Decision[];
   /** For logs and metrics. */
   stats: { pending: number; placed: number; backfilled: number };
+  /**
+   * The reserved start of the first blocked task (the head), when one could be computed:
+   * what backfill protects. For logs, metrics and `fastgpu ps`.
+   */
+  head?: { taskId: string; startAt: number; nodeId: string };
 }

@@ -1,0 +1,6 @@
+// The scheduler: schedule(snapshot, now, policy) → decisions, the queue order, and the
+// submit-time feasibility checks.
+export * from './types.js';
+export { schedule } from './schedule.js';
+export { orderQueue, compareTasks } from './order.js';
+export { whyNeverFits, whyReservationNeverFits } from './feasibility.js';
