@@ -238,9 +238,12 @@ export function storeConformance(name: string, make: () => Promise<Store>, clean
         expect(await s.getTask('nope')).toBeNull();
       });
 
-      it('insertTasks is all or nothing', async () => {
-        await s.insertTasks([fixtureTask('a')]);
-        await expect(s.insertTasks([fixtureTask('b'), fixtureTask('a')])).rejects.toMatchObject({ code: 'CONFLICT' });
+      it('insertTasks is all or nothing, and names the duplicate', async () => {
+        await s.insertTasks([fixtureTask('first')]);
+        await expect(s.insertTasks([fixtureTask('b'), fixtureTask('first')])).rejects.toMatchObject({
+          code: 'CONFLICT',
+          message: expect.stringContaining('first') as unknown,
+        });
         expect(await s.getTask('b')).toBeNull();
         await expect(s.insertTasks([fixtureTask('c'), fixtureTask('c')])).rejects.toMatchObject({ code: 'CONFLICT' });
         expect(await s.getTask('c')).toBeNull();
@@ -484,7 +487,10 @@ export function storeConformance(name: string, make: () => Promise<Store>, clean
       });
 
       it('refuses chunks of an unknown task and writes none of the batch', async () => {
-        await expect(s.appendLogs([chunk('t1', 0), chunk('ghost', 0)])).rejects.toMatchObject({ code: 'NOT_FOUND' });
+        await expect(s.appendLogs([chunk('t1', 0), chunk('ghost', 0)])).rejects.toMatchObject({
+          code: 'NOT_FOUND',
+          message: expect.stringContaining('ghost') as unknown,
+        });
         expect((await s.readLogs('t1')).chunks).toEqual([]);
       });
     });

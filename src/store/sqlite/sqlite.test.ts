@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -143,6 +143,48 @@ describe('SqliteStore specifics', () => {
     const db = new Database(path, { readonly: true });
     const rows = db.prepare('SELECT version FROM schema_migrations ORDER BY version').all();
     expect(rows).toEqual(loadMigrations().map((m) => ({ version: m.version })));
+    expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
+    db.close();
+  });
+
+  it('keeps every acknowledged write through a kill -9 of the writer', async () => {
+    const path = freshPath();
+    const storeModule = fileURLToPath(new URL('../index.ts', import.meta.url));
+    // The child writes one task (and a log line) at a time and prints each id once the
+    // store has acknowledged it; it is killed mid-stream.
+    const script = `
+      const { openStore } = await import(${JSON.stringify(storeModule)});
+      const s = openStore({ kind: 'sqlite', path: ${JSON.stringify(path)} });
+      await s.init();
+      const base = ${JSON.stringify(fixtureTask('x'))};
+      for (let i = 0; ; i++) {
+        const id = 'k' + i;
+        await s.insertTasks([{ ...base, id }]);
+        await s.appendLogs([{ taskId: id, attempt: 1, stream: 'stdout', seq: 0, at: i, data: 'x'.repeat(2000) }]);
+        process.stdout.write(id + '\\n');
+      }
+    `;
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const acked: string[] = [];
+    await new Promise<void>((resolve, reject) => {
+      let buf = '';
+      child.stdout.on('data', (d: Buffer) => {
+        buf += d.toString();
+        const lines = buf.split('\n');
+        buf = lines.pop() ?? '';
+        acked.push(...lines);
+        if (acked.length >= 300) child.kill('SIGKILL');
+      });
+      child.on('exit', () => resolve());
+      child.on('error', reject);
+    });
+    const s = openStore({ kind: 'sqlite', path });
+    await s.init();
+    const stored = new Set((await s.listTasks({ limit: 1_000_000 })).map((t) => t.id));
+    expect(acked.filter((id) => !stored.has(id))).toEqual([]);
+    expect((await s.readLogs(acked[acked.length - 1]!)).chunks).toHaveLength(1);
+    await s.close();
+    const db = new Database(path, { readonly: true });
     expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
     db.close();
   });

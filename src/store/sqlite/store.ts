@@ -148,7 +148,7 @@ function translate(err: unknown, what: string): unknown {
     return conflict(`${what} already exists`);
   }
   if (code === 'SQLITE_CONSTRAINT_FOREIGNKEY') {
-    return new FastGpuError('NOT_FOUND', `${what} refers to a task that does not exist`);
+    return new FastGpuError('NOT_FOUND', `${what}: no such task`);
   }
   return err;
 }
@@ -206,7 +206,14 @@ export class SqliteStore implements Store {
   private transactions(db: Database.Database, s: Statements) {
     return {
       insertTasks: db.transaction((tasks: readonly Task[]) => {
-        for (const t of tasks) s.insertTask.run(taskToRow(t));
+        for (const t of tasks) {
+          // Translated here, where the offending id is known; the throw rolls the batch back.
+          try {
+            s.insertTask.run(taskToRow(t));
+          } catch (err) {
+            throw translate(err, `task ${t.id}`);
+          }
+        }
       }),
       writeTasks: db.transaction((writes: readonly TaskWrite[]) => {
         const missed: string[] = [];
@@ -218,7 +225,11 @@ export class SqliteStore implements Store {
       }),
       appendLogs: db.transaction((chunks: readonly LogChunk[]) => {
         for (const c of chunks) {
-          s.insertLog.run({ taskId: c.taskId, attempt: c.attempt, stream: c.stream, seq: c.seq, at: c.at, data: c.data });
+          try {
+            s.insertLog.run({ taskId: c.taskId, attempt: c.attempt, stream: c.stream, seq: c.seq, at: c.at, data: c.data });
+          } catch (err) {
+            throw translate(err, `log chunk ${c.seq} of task ${c.taskId}`);
+          }
         }
       }),
       appendEvents: db.transaction((events: readonly Omit<PoolEvent, 'seq'>[]) =>
@@ -282,11 +293,7 @@ export class SqliteStore implements Store {
 
   async insertTasks(tasks: readonly Task[]): Promise<void> {
     if (tasks.length === 0) return;
-    try {
-      this.t().insertTasks(tasks);
-    } catch (err) {
-      throw translate(err, tasks.length === 1 ? `task ${tasks[0]?.id}` : 'a task of the batch');
-    }
+    this.t().insertTasks(tasks);
   }
 
   async getTask(id: string): Promise<Task | null> {
@@ -380,11 +387,7 @@ export class SqliteStore implements Store {
 
   async appendLogs(chunks: readonly LogChunk[]): Promise<void> {
     if (chunks.length === 0) return;
-    try {
-      this.t().appendLogs(chunks);
-    } catch (err) {
-      throw translate(err, 'a log chunk');
-    }
+    this.t().appendLogs(chunks);
   }
 
   async readLogs(taskId: string, query: LogQuery = {}): Promise<LogPage> {
