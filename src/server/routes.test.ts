@@ -1,0 +1,184 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FakeAgent, h100s, makeHarness, submit, type Harness } from './testing.js';
+
+let h: Harness;
+beforeEach(async () => {
+  h = await makeHarness();
+});
+afterEach(async () => {
+  await h.close();
+});
+
+describe('auth', () => {
+  it('needs a bearer token everywhere but /healthz', async () => {
+    expect((await h.server.app.inject({ method: 'GET', url: '/healthz' })).json()).toEqual({ ok: true });
+    const none = await h.server.app.inject({ method: 'GET', url: '/v1/tasks' });
+    expect(none.statusCode).toBe(401);
+    expect(none.json().error.code).toBe('UNAUTHENTICATED');
+    expect(none.json().error.message).toContain('Bearer');
+    const bad = await h.server.app.inject({ method: 'GET', url: '/v1/tasks', headers: { authorization: 'Bearer nope' } });
+    expect(bad.statusCode).toBe(401);
+    // 401 comes before the body is even looked at.
+    const badBody = await h.server.app.inject({ method: 'POST', url: '/v1/tasks', headers: { 'content-type': 'application/json' }, payload: '{' });
+    expect(badBody.statusCode).toBe(401);
+  });
+
+  it('revocation takes effect at once', async () => {
+    expect((await h.req('GET', '/v1/tasks')).status).toBe(200);
+    const [tok] = await h.store.listTokens();
+    await h.store.revokeToken(tok!.id, h.clock.now());
+    h.server.auth.invalidate();
+    expect((await h.req('GET', '/v1/tasks')).status).toBe(401);
+  });
+});
+
+describe('tasks API', () => {
+  it('submits JSON and YAML, lists, gets', async () => {
+    const json = await h.req('POST', '/v1/tasks', { name: 'j', command: ['echo', 'hi'], resources: { gpu: 0.5 } });
+    expect(json.status).toBe(201);
+    const t = json.body.tasks[0];
+    expect(t.id).toMatch(/^t_[a-z2-7]{10}$/);
+    expect(t.state).toBe('PENDING');
+    expect(t.createdAt).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect(t.spec.command).toEqual(['echo', 'hi']);
+    const yaml = await h.req('POST', '/v1/tasks', 'name: y\ncommand: echo hi\nresources:\n  gpu: A100:0.5\n', { 'content-type': 'application/yaml' });
+    expect(yaml.status).toBe(201);
+    expect(yaml.body.tasks[0].spec.command).toEqual(['sh', '-c', 'echo hi']);
+    const list = await h.req('GET', '/v1/tasks');
+    expect(list.body.tasks.map((x: any) => x.name).sort()).toEqual(['j', 'y']);
+    expect((await h.req('GET', '/v1/tasks?name=y')).body.tasks).toHaveLength(1);
+    const one = await h.req('GET', `/v1/tasks/${t.id}`);
+    expect(one.status).toBe(200);
+    expect(one.body.attempts).toEqual([]);
+    expect((await h.req('GET', '/v1/tasks/t_nosuchtask')).status).toBe(404);
+  });
+
+  it('dry run stores nothing', async () => {
+    const r = await h.req('POST', '/v1/tasks?dryRun=true', { command: 'true' });
+    expect(r.status).toBe(200);
+    expect(r.body.dryRun).toBe(true);
+    expect(await h.store.countTasks()).toBe(0);
+  });
+
+  it('a gang of 3 makes 3 tasks sharing a gangId', async () => {
+    const r = await h.req('POST', '/v1/tasks', { command: 'true', gang: 3, resources: { gpu: 1 } });
+    expect(r.status).toBe(201);
+    const gangIds = new Set(r.body.tasks.map((t: any) => t.gangId));
+    expect(gangIds.size).toBe(1);
+    expect([...gangIds][0]).toMatch(/^g_/);
+    expect(r.body.tasks.map((t: any) => t.gangIndex)).toEqual([0, 1, 2]);
+  });
+
+  it('refuses a request that can never fit with 422 and a reason', async () => {
+    await new FakeAgent(h, 'node-a', h100s(1)).register();
+    const r = await h.req('POST', '/v1/tasks', { command: 'true', resources: { gpu: 2 } });
+    expect(r.status).toBe(422);
+    expect(r.body.error.code).toBe('UNSCHEDULABLE');
+    expect(r.body.error.message.length).toBeGreaterThan(10);
+    expect(await h.store.countTasks()).toBe(0);
+    const v = await h.req('POST', '/v1/vgpus', { gpu: 'A100:0.5' });
+    expect(v.status).toBe(422);
+  });
+
+  it('/wait answers when the task finishes, or at its timeout', async () => {
+    const agent = new FakeAgent(h);
+    await agent.register();
+    const [t] = await submit(h, { command: 'true', resources: { gpu: 0.5 } });
+    const early = await h.req('GET', `/v1/tasks/${t.id}/wait?timeoutMs=10`);
+    expect(early.body.state).toBe('SCHEDULED');
+    const waiting = h.req('GET', `/v1/tasks/${t.id}/wait?timeoutMs=10000`);
+    await agent.pollAndStart();
+    await agent.exit(t.id, 1, 0);
+    const done = await waiting;
+    expect(done.body.state).toBe('SUCCEEDED');
+  });
+
+  it('logs: pages and an SSE follow that ends once the task is finished', async () => {
+    const agent = new FakeAgent(h);
+    await agent.register();
+    const [t] = await submit(h, { command: 'true', resources: { gpu: 0.5 } });
+    await agent.pollAndStart();
+    const chunk = (seq: number, data: string) => ({ taskId: t.id, attempt: 1, stream: 'stdout', seq, at: h.clock.now(), data });
+    const logs = await h.req('POST', '/v1/agent/logs', { nodeId: agent.nodeId, chunks: [chunk(0, 'hello\n'), chunk(1, 'world\n')] });
+    expect(logs.status).toBe(200);
+    // Idempotent by seq.
+    await h.req('POST', '/v1/agent/logs', { nodeId: agent.nodeId, chunks: [chunk(1, 'world\n')] });
+    const page = await h.req('GET', `/v1/tasks/${t.id}/logs`);
+    expect(page.body.chunks.map((c: any) => c.data).join('')).toBe('hello\nworld\n');
+    const next = await h.req('GET', `/v1/tasks/${t.id}/logs?after=${page.body.next}`);
+    expect(next.body.chunks).toEqual([]);
+
+    const follow = h.req('GET', `/v1/tasks/${t.id}/logs?follow=true`);
+    await new Promise((r) => setTimeout(r, 30));
+    await h.req('POST', '/v1/agent/logs', { nodeId: agent.nodeId, chunks: [chunk(2, 'bye\n')] });
+    await agent.exit(t.id, 1, 0);
+    const res = await follow;
+    expect(res.headers['content-type']).toContain('text/event-stream');
+    const datas = res.raw
+      .split('\n\n')
+      .filter((b) => b.includes('event: log'))
+      .map((b) => JSON.parse(b.split('\n').find((l) => l.startsWith('data: '))!.slice(6)).data);
+    expect(datas.join('')).toBe('hello\nworld\nbye\n');
+    expect(res.raw).toContain('event: end');
+    expect(res.raw.trim().endsWith('"exitCode":0}')).toBe(true);
+  });
+});
+
+describe('pool, metrics, openapi', () => {
+  it('lists nodes and GPUs with slices', async () => {
+    const agent = new FakeAgent(h, 'node-a', h100s(2));
+    await agent.register();
+    await submit(h, { name: 'big', command: 'true', resources: { gpu: 1 } });
+    await submit(h, { name: 'small', command: 'true', resources: { gpu: 0.25 } });
+    const nodes = (await h.req('GET', '/v1/nodes')).body.nodes;
+    expect(nodes).toHaveLength(1);
+    expect(nodes[0].id).toMatch(/^n_/);
+    expect(nodes[0].allocated.gpuMilli).toBe(1250);
+    const gpus = (await h.req('GET', '/v1/gpus')).body.gpus;
+    expect(gpus.map((g: any) => g.allocatedMilli).sort()).toEqual([1000, 250]);
+    expect(gpus.flatMap((g: any) => g.slices.map((s: any) => s.name)).sort()).toEqual(['big', 'small']);
+  });
+
+  it('serves Prometheus metrics', async () => {
+    const agent = new FakeAgent(h);
+    await agent.register();
+    await submit(h, { command: 'true', resources: { gpu: 1 } });
+    await submit(h, { command: 'true', resources: { gpu: 1 } });
+    const m = await h.req('GET', '/metrics');
+    expect(m.status).toBe(200);
+    expect(m.raw).toContain('fastgpu_tasks{state="SCHEDULED"} 1');
+    expect(m.raw).toContain('fastgpu_pending_tasks{reason="Resources"} 1');
+    expect(m.raw).toContain('fastgpu_tasks_submitted_total 2');
+    expect(m.raw).toContain('fastgpu_gpu_allocated_milli 1000');
+    expect(m.raw).toContain('fastgpu_nodes{state="READY"} 1');
+    expect(m.raw).toMatch(/fastgpu_scheduler_cycle_seconds_count [1-9]/);
+  });
+
+  it('describes every route in OpenAPI 3.1', async () => {
+    const r = await h.req('GET', '/v1/openapi.json');
+    expect(r.status).toBe(200);
+    expect(r.body.openapi).toBe('3.1.0');
+    const paths = r.body.paths;
+    for (const [p, m] of [
+      ['/v1/tasks', 'post'],
+      ['/v1/tasks', 'get'],
+      ['/v1/tasks/{id}', 'get'],
+      ['/v1/tasks/{id}/cancel', 'post'],
+      ['/v1/tasks/{id}/wait', 'get'],
+      ['/v1/tasks/{id}/logs', 'get'],
+      ['/v1/nodes', 'get'],
+      ['/v1/gpus', 'get'],
+      ['/v1/vgpus', 'post'],
+      ['/v1/vgpus/{id}', 'delete'],
+      ['/v1/events', 'get'],
+      ['/v1/agent/register', 'post'],
+      ['/v1/agent/assignments', 'get'],
+      ['/healthz', 'get'],
+      ['/metrics', 'get'],
+    ] as const) {
+      expect(paths[p]?.[m], `${m} ${p}`).toBeDefined();
+    }
+    expect(paths['/v1/tasks'].post.requestBody.content['application/yaml']).toBeDefined();
+    expect(paths['/v1/tasks/{id}'].get.responses['200'].content['application/json'].schema.properties.attempts).toBeDefined();
+  });
+});
