@@ -1,0 +1,60 @@
+// `fastgpu agent`: a node's agent joining a server. Real GPUs when nvidia-smi finds some,
+// unless --gpus declares simulated ones.
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { fastgpuHome, normaliseUrl } from '../../sdk/config.js';
+import { contextOf } from '../context.js';
+import { gpuBanner, gpusFlag, logSink, nonEmpty, untilInterrupted } from '../daemon.js';
+import { UsageError } from '../flags.js';
+import { shutdown } from './server.js';
+
+interface RawAgentFlags {
+  server?: string;
+  token?: string;
+  gpus?: string;
+  name?: string;
+  stateDir?: string;
+  quiet?: boolean;
+}
+
+export function register(program: Command): void {
+  program
+    .command('agent')
+    .description("run a node's agent: it joins the server and runs the tasks placed on this machine")
+    .option('--server <url>', 'server address (default: $FASTGPU_URL)')
+    .option('--token <token>', 'token to join with (default: $FASTGPU_TOKEN)')
+    .option('--gpus <spec>', 'simulated GPUs instead of discovered ones, e.g. 4xH100')
+    .option('--name <name>', 'node name (default: the host name)')
+    .option('--state-dir <dir>', "where this agent keeps its tasks' state (default: $FASTGPU_HOME/agent)")
+    .option('-q, --quiet', 'no log lines on stderr')
+    .action(async (raw: RawAgentFlags, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      const url = raw.server ?? ctx.env.FASTGPU_URL;
+      const token = raw.token ?? ctx.env.FASTGPU_TOKEN;
+      if (url === undefined || url.trim() === '') throw new UsageError('agent: --server is required (or set FASTGPU_URL)');
+      if (token === undefined || token.trim() === '') throw new UsageError('agent: --token is required (or set FASTGPU_TOKEN)');
+      let serverUrl: string;
+      try {
+        serverUrl = normaliseUrl(url);
+      } catch {
+        throw new UsageError(`--server: ${JSON.stringify(url)} is not an http(s) URL`);
+      }
+      const gpus = gpusFlag(raw.gpus);
+      const name = raw.name === undefined ? undefined : nonEmpty(raw.name, '--name');
+      const stateDir = raw.stateDir !== undefined ? nonEmpty(raw.stateDir, '--state-dir') : join(fastgpuHome(ctx.env), 'agent');
+
+      const { startAgent } = await import('../../agent/main.js');
+      const agent = await startAgent({
+        serverUrl,
+        token: token.trim(),
+        stateDir,
+        ...(gpus !== undefined ? { gpus } : {}),
+        ...(name !== undefined ? { name } : {}),
+        log: logSink(ctx, raw.quiet === true, ''),
+      });
+      ctx.stdout.write(`FastGPU agent joined ${serverUrl} as node ${agent.nodeId}\n  ${gpuBanner(agent, gpus, ctx.env)}\n  state dir ${stateDir}\n`);
+      const signal = await untilInterrupted(ctx);
+      ctx.stdout.write(`fastgpu: ${signal}: stopping the agent (running tasks keep going)\n`);
+      await shutdown(ctx, () => agent.stop());
+    });
+}

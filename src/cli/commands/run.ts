@@ -1,0 +1,163 @@
+// `fastgpu run [flags] -- CMD [ARGS…]`: submit one task, stream its output, exit with its code.
+import { Option, type Command } from 'commander';
+import type { FastGPU } from '../../sdk/client.js';
+import { FastGpuApiError } from '../../sdk/errors.js';
+import type { TaskSpecInput } from '../../sdk/types.js';
+import { contextOf, type CliContext } from '../context.js';
+import { UsageError, clientFor, collect, cpuFlag, durationFlag, envFlags, gpuFlag, intFlag, sizeFlag, withConnection } from '../flags.js';
+import { taskExitCode, writeChunk } from './tasks.js';
+
+export interface RawRunOptions {
+  gpu?: string;
+  gpuMemory?: string;
+  memory?: string;
+  cpu?: string;
+  priority?: string;
+  name?: string;
+  timeLimit?: string;
+  retries?: string;
+  preemptible?: boolean;
+  env?: string[];
+  workdir?: string;
+  vgpu?: string;
+  detach?: boolean;
+}
+
+export interface RunOptions {
+  spec: TaskSpecInput;
+  detach: boolean;
+}
+
+/** Spec fields → the flag that sets them, so a server complaint about a field names the flag. */
+const FLAG_OF: Record<string, string> = {
+  'resources.gpu': '--gpu',
+  'resources.memory': '--memory',
+  'resources.cpu': '--cpu',
+  priority: '--priority',
+  name: '--name',
+  timeLimit: '--time-limit',
+  retries: '--retries',
+  env: '--env',
+  workdir: '--workdir',
+  vgpu: '--vgpu',
+  command: 'the command',
+};
+
+export function register(program: Command): void {
+  withConnection(program.command('run'))
+    .description('run a command as a task: submit it, stream its output, exit with its exit code')
+    .usage('[flags] -- CMD [ARGS…]')
+    .argument('[command...]', 'the command and its arguments (after --)')
+    .option('--gpu <req>', 'GPUs: 1, 0.5, A100:0.5, 2xH100, H100')
+    .option('--gpu-memory <size>', 'GPU memory per GPU, e.g. 20GiB')
+    .option('--memory <size>', 'host RAM, e.g. 4GiB')
+    .option('--cpu <n>', 'CPU cores (2, 0.5) or milli-cores (500m)')
+    .option('--priority <n>', '0..100, higher first (default 50)')
+    .option('--name <name>', 'task name (default: the command)')
+    .option('--time-limit <duration>', 'stop it after this long, e.g. 90s, 2h')
+    .option('--retries <n>', 'times to retry when its node is lost or it is preempted')
+    .option('--preemptible', 'may be preempted by higher-priority work')
+    .option('--env <KEY=VALUE>', 'environment variable (repeatable)', collect)
+    .option('--workdir <dir>', 'working directory (default: here, when the server is on this machine)')
+    .option('--vgpu <id>', 'run inside this vGPU reservation')
+    .option('-d, --detach', 'print the task id and return at once')
+    .addOption(new Option('--no-local-workdir').hideHelp())
+    .passThroughOptions()
+    .action(async (command: string[], raw: RawRunOptions & { localWorkdir?: boolean }, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      const client = clientFor(cmd);
+      const opts = compileRunOptions(raw, command, raw.localWorkdir !== false && isLocal(client.url) ? ctx.cwd : undefined);
+      await runTask(ctx, client, opts);
+    });
+}
+
+/** Validates the flags once, into the spec to submit. `defaultWorkdir` applies when --workdir is absent. */
+export function compileRunOptions(raw: RawRunOptions, command: readonly string[], defaultWorkdir?: string): RunOptions {
+  if (command.length === 0) throw new UsageError('run: no command given; use `fastgpu run [flags] -- CMD [ARGS…]`');
+  const spec: TaskSpecInput = { command: [...command] };
+  const resources: NonNullable<TaskSpecInput['resources']> = {};
+  const gpu = raw.gpu === undefined ? undefined : gpuFlag(raw.gpu, '--gpu');
+  if (raw.gpuMemory !== undefined) {
+    sizeFlag(raw.gpuMemory, '--gpu-memory');
+    if (gpu === undefined) resources.gpu = { memory: raw.gpuMemory };
+    else if (typeof gpu === 'number' && gpu < 1) resources.gpu = { fraction: gpu, memory: raw.gpuMemory };
+    else if (typeof gpu === 'number') resources.gpu = { count: gpu, memory: raw.gpuMemory };
+    else throw new UsageError('--gpu-memory: combine it with a number of GPUs (--gpu 1, --gpu 0.5), not with a model form');
+  } else if (gpu !== undefined) {
+    resources.gpu = gpu;
+  }
+  if (raw.memory !== undefined) {
+    sizeFlag(raw.memory, '--memory');
+    resources.memory = raw.memory;
+  }
+  if (raw.cpu !== undefined) {
+    cpuFlag(raw.cpu, '--cpu');
+    resources.cpu = /^\s*[\d.]+\s*$/.test(raw.cpu) ? Number(raw.cpu) : raw.cpu.trim();
+  }
+  if (Object.keys(resources).length > 0) spec.resources = resources;
+  if (raw.priority !== undefined) spec.priority = intFlag(raw.priority, '--priority', 0, 100);
+  if (raw.name !== undefined) {
+    if (raw.name.trim() === '') throw new UsageError('--name: is empty');
+    spec.name = raw.name;
+  }
+  if (raw.timeLimit !== undefined) {
+    durationFlag(raw.timeLimit, '--time-limit');
+    spec.timeLimit = raw.timeLimit;
+  }
+  if (raw.retries !== undefined) spec.retries = intFlag(raw.retries, '--retries', 0, 100);
+  if (raw.preemptible) spec.preemptible = true;
+  if (raw.env && raw.env.length > 0) spec.env = envFlags(raw.env, '--env');
+  if (raw.workdir !== undefined) {
+    if (raw.workdir.trim() === '') throw new UsageError('--workdir: is empty');
+    spec.workdir = raw.workdir;
+  } else if (defaultWorkdir !== undefined) {
+    spec.workdir = defaultWorkdir;
+  }
+  if (raw.vgpu !== undefined) spec.vgpu = raw.vgpu;
+  return { spec, detach: raw.detach === true };
+}
+
+async function runTask(ctx: CliContext, client: FastGPU, opts: RunOptions): Promise<void> {
+  let task;
+  try {
+    task = await client.tasks.submit(opts.spec);
+  } catch (e) {
+    throw withFlagName(e);
+  }
+  if (opts.detach) {
+    ctx.stdout.write(`${task.id}\n`);
+    return;
+  }
+  if (ctx.stderr.isTTY) ctx.stderr.write(`fastgpu: task ${task.id} submitted (${task.state}${task.reason ? `: ${task.reason}` : ''})\n`);
+  const ac = new AbortController();
+  const off = ctx.onInterrupt(() => ac.abort());
+  try {
+    for await (const c of client.tasks.follow(task.id, { signal: ac.signal })) writeChunk(ctx, c);
+    const done = await client.tasks.wait(task.id, { signal: ac.signal });
+    ctx.exitCode = taskExitCode(done, ctx);
+  } catch (e) {
+    if (!ac.signal.aborted) throw e;
+    ctx.stderr.write(
+      `\nfastgpu: detached; task ${task.id} keeps running. Follow it with \`fastgpu logs -f ${task.id}\`, stop it with \`fastgpu cancel ${task.id}\`.\n`,
+    );
+    ctx.exitCode = 130;
+  } finally {
+    off();
+  }
+}
+
+/** Names the flag in a server complaint about a spec field (`resources.gpu: …` → `--gpu: …`). */
+function withFlagName(e: unknown): unknown {
+  if (!(e instanceof FastGpuApiError) || e.field === undefined) return e;
+  const key = Object.keys(FLAG_OF).find((k) => e.field === k || e.field!.startsWith(`${k}.`));
+  if (key === undefined) return e;
+  const flag = FLAG_OF[key]!;
+  const message = e.message.startsWith(`${e.field}:`) ? `${flag}: ${e.message.slice(e.field.length + 1).trim()}` : `${flag}: ${e.message}`;
+  return new FastGpuApiError(e.code, message, e.status, e.field);
+}
+
+/** The server runs on this machine, so this directory exists where the task runs. */
+function isLocal(url: string): boolean {
+  const host = new URL(url).hostname;
+  return host === '127.0.0.1' || host === 'localhost' || host === '[::1]' || host === '::1';
+}

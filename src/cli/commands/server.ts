@@ -1,0 +1,74 @@
+// `fastgpu server`: the API, store and control loop alone; agents join it with `fastgpu agent`.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Option, type Command } from 'commander';
+import type { ServerOptions } from '../../server/main.js';
+import { contextOf, type CliContext } from '../context.js';
+import { compileServerFlags, listenError, logSink, untilInterrupted, type RawServerFlags, type ServerFlags } from '../daemon.js';
+
+/** How long a clean shutdown may take before the process exits anyway. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
+export function register(program: Command): void {
+  program
+    .command('server')
+    .description('run the FastGPU server alone (API, store, scheduler); agents join with `fastgpu agent`')
+    .option('--data-dir <dir>', 'where the database and admin token live (default: $FASTGPU_HOME/data)')
+    .option('--port <n>', 'port to listen on; 0 picks a free one (default 7070)')
+    .option('--host <host>', 'address to listen on (default 127.0.0.1; 0.0.0.0 for agents on other machines)')
+    .option('-q, --quiet', 'no log lines on stderr')
+    .addOption(new Option('--node-lost-after <duration>', 'mark a node LOST after this long without a heartbeat').hideHelp())
+    .action(async (raw: RawServerFlags, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      const flags = compileServerFlags(raw, ctx);
+      mkdirSync(flags.dataDir, { recursive: true, mode: 0o700 });
+      const { startServer } = await import('../../server/main.js');
+      const server = await startServer(serverOptions(flags, ctx, '')).catch((e: unknown) => {
+        throw listenError(e, flags.host, flags.port);
+      });
+      const tokenFile = join(flags.dataDir, 'admin.token');
+      ctx.stdout.write(
+        [
+          `FastGPU server listening at ${server.url}`,
+          `  data dir ${flags.dataDir}; admin token in ${tokenFile}`,
+          `  join an agent: fastgpu agent --server ${server.url} --token "$(cat ${tokenFile})"`,
+          `  use the CLI:   export FASTGPU_URL=${server.url} FASTGPU_TOKEN="$(cat ${tokenFile})"`,
+          '',
+        ].join('\n'),
+      );
+      const signal = await untilInterrupted(ctx);
+      ctx.stdout.write(`fastgpu: ${signal}: stopping the server\n`);
+      await shutdown(ctx, () => server.close());
+    });
+}
+
+export function serverOptions(flags: ServerFlags, ctx: CliContext, prefix: string): ServerOptions {
+  return {
+    dataDir: flags.dataDir,
+    host: flags.host,
+    port: flags.port,
+    ...(flags.nodeLostAfterMs !== undefined ? { nodeLostAfterMs: flags.nodeLostAfterMs } : {}),
+    log: logSink(ctx, flags.quiet, prefix),
+  };
+}
+
+/**
+ * Runs `close`; a second Ctrl-C, or a close that hangs, ends the process at once. Timers and
+ * sockets a part forgot to close must not keep a stopped daemon alive either.
+ */
+export async function shutdown(ctx: CliContext, close: () => Promise<void>): Promise<void> {
+  const off = ctx.onInterrupt(() => process.exit(130));
+  const force = setTimeout(() => {
+    ctx.stderr.write('fastgpu: shutdown is taking too long; exiting\n');
+    process.exit(1);
+  }, SHUTDOWN_GRACE_MS);
+  force.unref();
+  try {
+    await close();
+  } finally {
+    clearTimeout(force);
+    off();
+  }
+  // Exit once main has returned, even if something left a handle open.
+  setTimeout(() => process.exit(ctx.exitCode), 1_000).unref();
+}

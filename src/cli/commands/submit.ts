@@ -1,0 +1,118 @@
+// `fastgpu submit FILE [--dry-run]`: task specs from YAML or JSON (`-` reads stdin). A file may
+// hold one spec, a list of specs, or several YAML documents; with more than one, all are
+// checked first so that a bad one leaves none created.
+import { readFile, stat } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { parseAllDocuments, stringify } from 'yaml';
+import type { FastGPU } from '../../sdk/client.js';
+import { FastGpuApiError } from '../../sdk/errors.js';
+import type { TaskSpecInput, TaskView } from '../../sdk/types.js';
+import { contextOf, type CliContext } from '../context.js';
+import { UsageError, clientFor, withConnection } from '../flags.js';
+
+/** Larger files are refused before reading: no task spec comes near this. */
+export const MAX_SPEC_FILE_BYTES = 4 * 1024 * 1024;
+
+export function register(program: Command): void {
+  withConnection(program.command('submit'))
+    .description('submit task specs from a YAML or JSON file (- reads stdin); prints the task ids')
+    .argument('<file>', 'spec file, or - for stdin')
+    .option('--dry-run', 'validate and check feasibility, print the normalised spec, create nothing')
+    .action(async (file: string, raw: { dryRun?: boolean }, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      const specs = parseSpecFile(await readSpecFile(ctx, file), file);
+      const client = clientFor(cmd);
+      if (raw.dryRun) return dryRun(ctx, client, specs, file);
+      if (specs.length > 1) for (const [i, s] of specs.entries()) await check(client, s, label(file, i, specs.length));
+      for (const [i, s] of specs.entries()) {
+        const tasks = await submitOne(client, s, label(file, i, specs.length), false);
+        for (const t of tasks) ctx.stdout.write(`${t.id}\n`);
+      }
+    });
+}
+
+async function readSpecFile(ctx: CliContext, file: string): Promise<Buffer> {
+  if (file === '-') {
+    const parts: Buffer[] = [];
+    let size = 0;
+    for await (const c of ctx.stdin) {
+      const b = typeof c === 'string' ? Buffer.from(c) : c;
+      size += b.length;
+      if (size > MAX_SPEC_FILE_BYTES) throw new UsageError(`stdin: more than ${MAX_SPEC_FILE_BYTES / 1024 / 1024} MiB; a spec file cannot be this large`);
+      parts.push(b);
+    }
+    return Buffer.concat(parts);
+  }
+  try {
+    const st = await stat(file);
+    if (st.isDirectory()) throw new UsageError(`${file}: is a directory, not a spec file`);
+    if (st.size > MAX_SPEC_FILE_BYTES) throw new UsageError(`${file}: ${st.size} bytes; a spec file may be at most ${MAX_SPEC_FILE_BYTES / 1024 / 1024} MiB`);
+    return await readFile(file);
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UsageError(`${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (e as Error).message}`);
+  }
+}
+
+/** The specs in a file's bytes, or a UsageError naming the file and what is wrong. */
+export function parseSpecFile(bytes: Buffer, file: string): TaskSpecInput[] {
+  const name = file === '-' ? 'stdin' : file;
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new UsageError(`${name}: not valid UTF-8 text`);
+  }
+  if (text.trim() === '') throw new UsageError(`${name}: is empty; a task spec needs at least \`command\``);
+  const docs = parseAllDocuments(text, { uniqueKeys: true });
+  if (!Array.isArray(docs)) throw new UsageError(`${name}: malformed YAML/JSON`);
+  const specs: unknown[] = [];
+  for (const doc of docs) {
+    const err = doc.errors[0];
+    if (err) throw new UsageError(`${name}: malformed YAML/JSON: ${err.message.split('\n')[0]}`);
+    const value: unknown = doc.toJS({ maxAliasCount: 100 });
+    if (value === null || value === undefined) continue;
+    if (Array.isArray(value)) specs.push(...(value as unknown[]));
+    else specs.push(value);
+  }
+  if (specs.length === 0) throw new UsageError(`${name}: holds no task spec`);
+  for (const [i, s] of specs.entries()) {
+    if (typeof s !== 'object' || s === null || Array.isArray(s)) {
+      throw new UsageError(`${label(file, i, specs.length)}: a task spec must be a mapping (e.g. \`command: [python, train.py]\`), not ${Array.isArray(s) ? 'a list' : JSON.stringify(s)}`);
+    }
+  }
+  return specs as TaskSpecInput[];
+}
+
+async function dryRun(ctx: CliContext, client: FastGPU, specs: TaskSpecInput[], file: string): Promise<void> {
+  for (const [i, s] of specs.entries()) {
+    const tasks = await submitOne(client, s, label(file, i, specs.length), true);
+    const first = tasks[0];
+    if (specs.length > 1) ctx.stdout.write(`# ${label(file, i, specs.length)}\n`);
+    ctx.stdout.write(`# valid: would create ${tasks.length} task${tasks.length === 1 ? '' : 's'}; fits the pool`);
+    ctx.stdout.write(first?.reason ? ` (would wait now: ${first.reason}${first.reasonMessage ? `, ${first.reasonMessage}` : ''})\n` : '\n');
+    if (first) ctx.stdout.write(stringify(first.spec));
+    if (i < specs.length - 1) ctx.stdout.write('---\n');
+  }
+}
+
+async function check(client: FastGPU, spec: TaskSpecInput, where: string): Promise<void> {
+  await submitOne(client, spec, where, true);
+}
+
+async function submitOne(client: FastGPU, spec: TaskSpecInput, where: string, dryRun: boolean): Promise<TaskView[]> {
+  try {
+    return await client.tasks.create(spec, { dryRun });
+  } catch (e) {
+    if (e instanceof FastGpuApiError && e.status >= 400 && e.status < 500) {
+      throw new FastGpuApiError(e.code, `${where}: ${e.message}`, e.status, e.field);
+    }
+    throw e;
+  }
+}
+
+function label(file: string, i: number, n: number): string {
+  const name = file === '-' ? 'stdin' : file;
+  return n > 1 ? `${name} (spec ${i + 1})` : name;
+}

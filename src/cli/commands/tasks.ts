@@ -1,0 +1,165 @@
+// Task commands: `ps`, `get`, `logs`, `cancel`, `wait`.
+import type { Command } from 'commander';
+import type { TaskState } from '../../core/types.js';
+import { FastGpuApiError } from '../../sdk/errors.js';
+import type { LogChunkView, TaskView } from '../../sdk/types.js';
+import { contextOf, type CliContext } from '../context.js';
+import { UsageError, clientFor, durationFlag, outputFlag, withConnection, withOutput } from '../flags.js';
+import { age, dash, gpuColumn, placedGpus, table } from '../format.js';
+
+const STATES: readonly TaskState[] = ['PENDING', 'SCHEDULED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMEOUT', 'PREEMPTED', 'LOST'];
+
+export function register(program: Command): void {
+  withOutput(withConnection(program.command('ps')))
+    .description('list tasks: live ones and the last 100 finished (--all: every task)')
+    .option('-a, --all', 'every task, finished ones included')
+    .option('--state <states>', 'only these states, comma separated (e.g. PENDING,RUNNING)')
+    .action(async (raw: { all?: boolean; state?: string; output?: string }, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      const output = outputFlag(raw.output);
+      const states = raw.state === undefined ? undefined : parseStates(raw.state);
+      const list = await clientFor(cmd).tasks.list({ ...(raw.all ? { all: true } : {}), ...(states ? { state: states } : {}) });
+      if (output === 'json') return void ctx.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
+      ctx.stdout.write(psTable(list));
+    });
+
+  withOutput(withConnection(program.command('get')))
+    .description('show one task with its attempts')
+    .argument('<id>', 'task id')
+    .action(async (id: string, raw: { output?: string }, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      const output = outputFlag(raw.output);
+      const t = await clientFor(cmd).tasks.get(id);
+      if (output === 'json') return void ctx.stdout.write(`${JSON.stringify(t, null, 2)}\n`);
+      const lines: [string, string][] = [
+        ['id', t.id],
+        ['name', t.name],
+        ['state', t.state + (t.reason ? ` (${t.reason}${t.reasonMessage ? `: ${t.reasonMessage}` : ''})` : '')],
+        ['exit code', dash(t.exitCode)],
+        ['priority', String(t.priority)],
+        ['command', (t.spec?.command ?? []).map((a) => (/[\s'"]/.test(a) ? JSON.stringify(a) : a)).join(' ')],
+        ['gpu', gpuColumn(t)],
+        ['node', dash(t.placement?.node)],
+        ['created', dash(t.createdAt)],
+        ['started', dash(t.startedAt)],
+        ['finished', dash(t.finishedAt)],
+        ['attempts', String(t.attempts)],
+      ];
+      if (t.vgpuId) lines.push(['vgpu', t.vgpuId]);
+      ctx.stdout.write(lines.map(([k, v]) => `${`${k}:`.padEnd(11)}${v}`).join('\n') + '\n');
+      if (t.history.length > 0) {
+        ctx.stdout.write(
+          '\n' +
+            table(
+              ['ATTEMPT', 'NODE', 'GPU', 'OUTCOME', 'EXIT', 'STARTED', 'ENDED'],
+              t.history.map((a) => [
+                String(a.attempt),
+                a.node ?? a.placement?.node ?? a.nodeId,
+                a.placement ? placedGpus(a.placement) : '-',
+                dash(a.outcome ?? 'live'),
+                dash(a.exitCode),
+                time(a.startedAt),
+                time(a.endedAt),
+              ]),
+            ),
+        );
+      }
+    });
+
+  withConnection(program.command('logs'))
+    .description("print a task's output (stdout to stdout, stderr to stderr)")
+    .argument('<id>', 'task id')
+    .option('-f, --follow', 'keep printing until the task ends')
+    .action(async (id: string, raw: { follow?: boolean }, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      const client = clientFor(cmd);
+      if (!raw.follow) {
+        for await (const c of client.tasks.history(id)) writeChunk(ctx, c);
+        return;
+      }
+      const ac = new AbortController();
+      const off = ctx.onInterrupt(() => ac.abort());
+      try {
+        for await (const c of client.tasks.follow(id, { signal: ac.signal })) writeChunk(ctx, c);
+      } catch (e) {
+        if (!ac.signal.aborted) throw e;
+        ctx.exitCode = 130;
+      } finally {
+        off();
+      }
+    });
+
+  withConnection(program.command('cancel'))
+    .description('cancel tasks (each id gets its own result line)')
+    .argument('<ids...>', 'task ids')
+    .action(async (ids: string[], _raw: unknown, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      const client = clientFor(cmd);
+      for (const id of ids) {
+        try {
+          const t = await client.tasks.cancel(id);
+          ctx.stdout.write(`${t.id} ${t.state}\n`);
+        } catch (e) {
+          if (!(e instanceof FastGpuApiError) || e.code === 'NETWORK' || e.code === 'UNAUTHENTICATED' || e.code === 'NOT_CONFIGURED') throw e;
+          ctx.stderr.write(`fastgpu: ${id}: ${e.message}\n`);
+          ctx.exitCode = 1;
+        }
+      }
+    });
+
+  withConnection(program.command('wait'))
+    .description("wait until a task ends; exits with the task's exit code")
+    .argument('<id>', 'task id')
+    .option('--timeout <duration>', 'give up after this long (e.g. 90s, 2h)')
+    .action(async (id: string, raw: { timeout?: string }, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      const timeoutMs = raw.timeout === undefined ? undefined : durationFlag(raw.timeout, '--timeout');
+      const ac = new AbortController();
+      const off = ctx.onInterrupt(() => ac.abort());
+      try {
+        const t = await clientFor(cmd).tasks.wait(id, { signal: ac.signal, ...(timeoutMs !== undefined ? { timeoutMs } : {}) });
+        ctx.stdout.write(`${t.id} ${t.state}${t.exitCode !== null ? ` exit ${t.exitCode}` : ''}\n`);
+        ctx.exitCode = taskExitCode(t, ctx);
+      } catch (e) {
+        if (!ac.signal.aborted) throw e;
+        ctx.exitCode = 130;
+      } finally {
+        off();
+      }
+    });
+}
+
+function parseStates(raw: string): TaskState[] {
+  const out: TaskState[] = [];
+  for (const part of raw.split(',')) {
+    const s = part.trim().toUpperCase();
+    if (!STATES.includes(s as TaskState)) throw new UsageError(`--state: ${JSON.stringify(part)} is not a task state; use ${STATES.join(', ')}`);
+    out.push(s as TaskState);
+  }
+  return out;
+}
+
+export function psTable(list: readonly TaskView[], now = Date.now()): string {
+  return table(
+    ['ID', 'NAME', 'STATE', 'REASON', 'PRI', 'GPU', 'NODE', 'AGE'],
+    list.map((t) => [t.id, t.name, t.state, dash(t.reason), String(t.priority), gpuColumn(t), dash(t.placement?.node), age(t.createdAt, now)]),
+  );
+}
+
+export function writeChunk(ctx: CliContext, c: LogChunkView): void {
+  (c.stream === 'stderr' ? ctx.stderr : ctx.stdout).write(c.data);
+}
+
+/** The exit code a finished task stands for: its own, or 1 (with a line saying why) when it has none. */
+export function taskExitCode(t: TaskView, ctx: CliContext): number {
+  if (t.state === 'SUCCEEDED') return t.exitCode ?? 0;
+  if (t.exitCode !== null && t.exitCode !== 0 && t.state === 'FAILED') return t.exitCode;
+  const why = t.reasonMessage ?? (t.exitCode !== null ? `exit code ${t.exitCode}` : undefined);
+  ctx.stderr.write(`fastgpu: task ${t.id} ended ${t.state}${why ? `: ${why}` : ''}\n`);
+  return 1;
+}
+
+function time(v: string | number | null | undefined): string {
+  if (v === null || v === undefined) return '-';
+  return typeof v === 'number' ? new Date(v).toISOString() : v;
+}

@@ -1,0 +1,81 @@
+// `fastgpu up`: the server and a local agent in one process, until Ctrl-C. Saves the address
+// and token in $FASTGPU_HOME/config.json so every other command finds them.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Option, type Command } from 'commander';
+import { writeConfig } from '../../sdk/config.js';
+import { contextOf } from '../context.js';
+import {
+  compileServerFlags,
+  gpuBanner,
+  gpusFlag,
+  listenError,
+  logSink,
+  nonEmpty,
+  untilInterrupted,
+  type RawServerFlags,
+} from '../daemon.js';
+import { serverOptions, shutdown } from './server.js';
+
+export function register(program: Command): void {
+  program
+    .command('up')
+    .description('start FastGPU on this machine: server, store and a local agent (Ctrl-C stops; tasks keep running)')
+    .option('--data-dir <dir>', 'where the database, token and task state live (default: $FASTGPU_HOME/data)')
+    .option('--port <n>', 'port to listen on; 0 picks a free one (default 7070)')
+    .option('--host <host>', 'address to listen on (default 127.0.0.1)')
+    .option('--gpus <spec>', 'simulated GPUs instead of discovered ones, e.g. 1xH100 or 2xA100-40GB,1xT4')
+    .option('--name <name>', 'name of the local node (default: the host name)')
+    .option('-q, --quiet', 'no server and agent log lines on stderr')
+    .addOption(new Option('--node-lost-after <duration>', 'mark a node LOST after this long without a heartbeat').hideHelp())
+    .action(async (raw: RawServerFlags & { gpus?: string; name?: string }, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      const flags = compileServerFlags(raw, ctx);
+      const gpus = gpusFlag(raw.gpus);
+      const name = raw.name === undefined ? undefined : nonEmpty(raw.name, '--name');
+      mkdirSync(flags.dataDir, { recursive: true, mode: 0o700 });
+
+      const { startServer } = await import('../../server/main.js');
+      const { startAgent } = await import('../../agent/main.js');
+      const server = await startServer(serverOptions(flags, ctx, 'server: ')).catch((e: unknown) => {
+        throw listenError(e, flags.host, flags.port);
+      });
+      let agent;
+      try {
+        agent = await startAgent({
+          serverUrl: server.url,
+          token: server.adminToken,
+          stateDir: join(flags.dataDir, 'agent'),
+          ...(gpus !== undefined ? { gpus } : {}),
+          ...(name !== undefined ? { name } : {}),
+          log: logSink(ctx, flags.quiet, 'agent: '),
+        });
+      } catch (e) {
+        await server.close();
+        throw e;
+      }
+      const saved = writeConfig({ url: server.url, token: server.adminToken }, ctx.env);
+      ctx.stdout.write(
+        [
+          `FastGPU is up at ${server.url}`,
+          `  ${gpuBanner(agent, gpus, ctx.env)}`,
+          `  data dir ${flags.dataDir}`,
+          `  address and token saved to ${saved} (the CLI and SDK read it)`,
+          '',
+          'Try:',
+          '  fastgpu run --gpu 0.5 -- nvidia-smi -L',
+          '  fastgpu ps',
+          '  fastgpu gpus',
+          '',
+          'Ctrl-C stops FastGPU; running tasks keep going and are picked up again by the next `fastgpu up`.',
+          '',
+        ].join('\n'),
+      );
+      const signal = await untilInterrupted(ctx);
+      ctx.stdout.write(`\nfastgpu: ${signal}: stopping (running tasks keep going)\n`);
+      await shutdown(ctx, async () => {
+        await agent.stop();
+        await server.close();
+      });
+    });
+}

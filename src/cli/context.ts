@@ -1,0 +1,56 @@
+// What a command needs from the outside world, passed in by `main` so tests run commands
+// in-process with their own streams, environment and interrupts.
+import type { Command } from 'commander';
+
+export interface Writable {
+  write(chunk: string): unknown;
+  isTTY?: boolean;
+}
+
+export interface CliContext {
+  stdout: Writable;
+  stderr: Writable;
+  stdin: AsyncIterable<Buffer | string>;
+  env: Readonly<Record<string, string | undefined>>;
+  cwd: string;
+  /** Calls `handler` on Ctrl-C or SIGTERM until the returned function is called. */
+  onInterrupt(handler: (signal: NodeJS.Signals) => void): () => void;
+  /** The exit code `main` returns when the action ends without throwing. */
+  exitCode: number;
+}
+
+const contexts = new WeakMap<Command, CliContext>();
+
+export function attachContext(program: Command, ctx: CliContext): void {
+  contexts.set(program, ctx);
+}
+
+/** The context of the program a (sub)command belongs to. */
+export function contextOf(cmd: Command): CliContext {
+  for (let c: Command | null = cmd; c; c = c.parent) {
+    const ctx = contexts.get(c);
+    if (ctx) return ctx;
+  }
+  throw new Error(`no CLI context for command ${cmd.name()}`);
+}
+
+/** The process's own streams, environment and signals. */
+export function processContext(): CliContext {
+  return {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    stdin: process.stdin,
+    env: process.env,
+    cwd: process.cwd(),
+    exitCode: 0,
+    onInterrupt(handler) {
+      const on = (s: NodeJS.Signals): void => handler(s);
+      process.on('SIGINT', on);
+      process.on('SIGTERM', on);
+      return () => {
+        process.off('SIGINT', on);
+        process.off('SIGTERM', on);
+      };
+    },
+  };
+}

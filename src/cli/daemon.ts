@@ -1,0 +1,113 @@
+// Shared by `up`, `server` and `agent`: option compiling, the GPU banner, and running until a
+// signal, then shutting down in order.
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join, resolve } from 'node:path';
+import { parseSimulatedGpus } from '../core/catalogue.js';
+import { FastGpuError } from '../core/errors.js';
+import type { Gpu } from '../core/types.js';
+import { fastgpuHome } from '../sdk/config.js';
+import type { CliContext } from './context.js';
+import { UsageError, durationFlag, intFlag } from './flags.js';
+
+export const DEFAULT_PORT = 7070;
+export const DEFAULT_GPUS = '2xH100';
+
+export interface RawServerFlags {
+  dataDir?: string;
+  port?: string;
+  host?: string;
+  nodeLostAfter?: string;
+  quiet?: boolean;
+}
+
+export interface ServerFlags {
+  dataDir: string;
+  port: number;
+  host: string;
+  nodeLostAfterMs?: number;
+  quiet: boolean;
+}
+
+export function compileServerFlags(raw: RawServerFlags, ctx: CliContext): ServerFlags {
+  const dataDir = raw.dataDir !== undefined ? nonEmpty(raw.dataDir, '--data-dir') : join(fastgpuHome(ctx.env), 'data');
+  const out: ServerFlags = {
+    dataDir: resolve(ctx.cwd, dataDir),
+    port: raw.port === undefined ? DEFAULT_PORT : intFlag(raw.port, '--port', 0, 65535),
+    host: raw.host === undefined ? '127.0.0.1' : nonEmpty(raw.host, '--host'),
+    quiet: raw.quiet === true,
+  };
+  if (raw.nodeLostAfter !== undefined) out.nodeLostAfterMs = durationFlag(raw.nodeLostAfter, '--node-lost-after');
+  return out;
+}
+
+/** Checks a `--gpus` spec here, so a typo is a usage error before anything starts. */
+export function gpusFlag(raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  try {
+    parseSimulatedGpus(raw, '--gpus');
+  } catch (e) {
+    if (e instanceof FastGpuError) throw new UsageError(e.message);
+    throw e;
+  }
+  return raw.trim();
+}
+
+export function nonEmpty(raw: string, flag: string): string {
+  if (raw.trim() === '') throw new UsageError(`${flag}: is empty`);
+  return raw.trim();
+}
+
+/** `2xH100-80GB,1xT4`: GPUs counted by model, in order of first appearance. */
+export function summariseGpus(gpus: readonly Pick<Gpu, 'model'>[]): string {
+  const counts = new Map<string, number>();
+  for (const g of gpus) counts.set(g.model, (counts.get(g.model) ?? 0) + 1);
+  return [...counts].map(([m, n]) => `${n}x${m}`).join(',');
+}
+
+/** One line saying which GPUs a local agent uses and why. */
+export function gpuBanner(agent: { gpus: readonly Gpu[]; simulated: boolean }, requested: string | undefined, env: CliContext['env']): string {
+  const n = agent.gpus.length;
+  const what = `${n} ${agent.simulated ? 'simulated ' : ''}GPU${n === 1 ? '' : 's'} (${summariseGpus(agent.gpus) || 'none'})`;
+  if (!agent.simulated) return `using ${what} found by nvidia-smi`;
+  if (requested !== undefined) return `using ${what} from --gpus ${requested}`;
+  return `using ${what}: ${onPath('nvidia-smi', env) ? 'nvidia-smi found no GPUs' : 'no nvidia-smi found'}; pass --gpus to declare others`;
+}
+
+function onPath(exe: string, env: CliContext['env']): boolean {
+  for (const dir of (env.PATH ?? '').split(delimiter)) {
+    if (dir === '') continue;
+    try {
+      accessSync(join(dir, exe), constants.X_OK);
+      return true;
+    } catch {
+      // not here
+    }
+  }
+  return false;
+}
+
+/** A clear message for the usual reason a server cannot listen. */
+export function listenError(e: unknown, host: string, port: number): Error {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'EADDRINUSE') {
+    return new Error(`port ${port} on ${host} is already in use (another \`fastgpu up\`?); pass --port N, or --port 0 for any free port`);
+  }
+  if (code === 'EACCES') return new Error(`not allowed to listen on ${host}:${port}; pick a port above 1023 with --port`);
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') return new Error(`--host: cannot listen on ${host}: no such local address`);
+  return e instanceof Error ? e : new Error(String(e));
+}
+
+/** Resolves with the first SIGINT/SIGTERM. */
+export function untilInterrupted(ctx: CliContext): Promise<NodeJS.Signals> {
+  return new Promise((done) => {
+    const off = ctx.onInterrupt((s) => {
+      off();
+      done(s);
+    });
+  });
+}
+
+/** A log sink for server and agent lines: stderr unless --quiet. */
+export function logSink(ctx: CliContext, quiet: boolean, prefix: string): (line: string) => void {
+  return quiet ? () => undefined : (line) => void ctx.stderr.write(`${prefix}${line}\n`);
+}

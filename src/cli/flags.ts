@@ -1,0 +1,111 @@
+// Flag values → typed values, each error naming its flag. Commands compile their raw
+// commander options through these once, then work with the typed result.
+import { Option, type Command } from 'commander';
+import { FastGpuError } from '../core/errors.js';
+import { parseCpu, parseDuration, parseSize } from '../core/quantity.js';
+import { FastGPU } from '../sdk/client.js';
+import { contextOf } from './context.js';
+
+/** Bad flags or arguments: exit code 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/** Runs a core parser and turns its FastGpuError into a UsageError (its message already names the flag). */
+function viaCore<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof FastGpuError) throw new UsageError(e.message);
+    throw e;
+  }
+}
+
+export const sizeFlag = (raw: string, flag: string): number => viaCore(() => parseSize(raw, flag));
+export const durationFlag = (raw: string, flag: string): number => viaCore(() => parseDuration(raw, flag));
+export const cpuFlag = (raw: string, flag: string): number => viaCore(() => parseCpu(raw, flag));
+
+/** A whole number in [min, max]. */
+export function intFlag(raw: string, flag: string, min: number, max: number): number {
+  const s = raw.trim();
+  const n = /^[+-]?\d+$/.test(s) ? Number(s) : NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    throw new UsageError(`${flag}: ${JSON.stringify(raw)} is not a whole number from ${min} to ${max}`);
+  }
+  return n;
+}
+
+/** A positive finite number (at most `max`). */
+export function numberFlag(raw: string, flag: string, max = Number.MAX_SAFE_INTEGER): number {
+  const s = raw.trim();
+  const n = /^(?:\d+(?:\.\d*)?|\.\d+)$/.test(s) ? Number(s) : NaN;
+  if (!Number.isFinite(n) || n <= 0 || n > max) throw new UsageError(`${flag}: ${JSON.stringify(raw)} is not a positive number${max < Number.MAX_SAFE_INTEGER ? ` up to ${max}` : ''}`);
+  return n;
+}
+
+/**
+ * A GPU request as typed: a number (`1`, `0.5`) becomes a number, anything else (`A100:0.5`,
+ * `2xH100`, `H100`) is passed on as a string for the server to read.
+ */
+export function gpuFlag(raw: string, flag: string): number | string {
+  const s = raw.trim();
+  if (s === '') throw new UsageError(`${flag}: is empty; use e.g. 1, 0.5, A100:0.5 or 2xH100`);
+  if (/^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?$/i.test(s) || /^[+-]?(nan|infinity)$/i.test(s)) {
+    const n = Number(s);
+    if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${flag}: ${JSON.stringify(raw)} must be a positive number of GPUs, e.g. 1 or 0.5`);
+    if (n > 1 && !Number.isInteger(n)) throw new UsageError(`${flag}: ${JSON.stringify(raw)}: more than one GPU must be a whole number`);
+    return n;
+  }
+  return s;
+}
+
+/** `K=V` pairs; the key must be a valid environment variable name. */
+export function envFlags(list: readonly string[], flag: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const item of list) {
+    const eq = item.indexOf('=');
+    const key = eq < 0 ? item : item.slice(0, eq);
+    if (eq < 0 || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) {
+      throw new UsageError(`${flag}: ${JSON.stringify(item)} is not KEY=VALUE with KEY a variable name`);
+    }
+    env[key] = item.slice(eq + 1);
+  }
+  return env;
+}
+
+export type OutputFormat = 'table' | 'json';
+
+export function outputFlag(raw: string | undefined): OutputFormat {
+  if (raw === undefined || raw === 'table') return 'table';
+  if (raw === 'json') return 'json';
+  throw new UsageError(`--output: ${JSON.stringify(raw)} is not one of table, json`);
+}
+
+/** Adds `--output FORMAT`. */
+export function withOutput(cmd: Command): Command {
+  return cmd.addOption(new Option('-o, --output <format>', 'table or json').choices(['table', 'json']));
+}
+
+/** Repeatable flag collector for commander. */
+export const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
+
+/** Adds `--server URL` and `--token T` (defaults: FASTGPU_URL/FASTGPU_TOKEN, then the config `up` saved). */
+export function withConnection(cmd: Command): Command {
+  return cmd
+    .option('--server <url>', 'FastGPU server address (default: $FASTGPU_URL, then the config `fastgpu up` saved)')
+    .option('--token <token>', 'API token (default: $FASTGPU_TOKEN, then the saved config)');
+}
+
+/** The SDK client for a command given `withConnection`'s flags. */
+export function clientFor(cmd: Command): FastGPU {
+  const ctx = contextOf(cmd);
+  const o = cmd.opts<{ server?: string; token?: string }>();
+  return new FastGPU({
+    ...(o.server !== undefined ? { url: o.server } : {}),
+    ...(o.token !== undefined ? { token: o.token } : {}),
+    env: ctx.env,
+  });
+}
