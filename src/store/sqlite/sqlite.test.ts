@@ -212,6 +212,22 @@ describe('SqliteStore specifics', () => {
     expect(plan.map((p) => p.detail).join('\n')).toMatch(/USING INDEX tasks_live/);
     await s.close();
   });
+
+  it('lists by any single filter from an index already in newest-first order', async () => {
+    const s = new SqliteStore({ path: freshPath() });
+    await s.init();
+    await s.insertTasks([fixtureTask('t')]);
+    const filters = [{}, { tenant: 'a' }, { nodeId: 'n' }, { vgpuId: 'v' }, { gangId: 'g' }, { states: ['PENDING' as const] }, { before: 't' }];
+    for (const f of filters) await s.listTasks(f);
+    const { db, shaped } = s as unknown as { db: Database.Database; shaped: Map<string, unknown> };
+    expect(shaped.size).toBe(filters.length);
+    for (const sql of shaped.keys()) {
+      const params = Object.fromEntries([...sql.matchAll(/@(\w+)/g)].map((m) => [m[1], m[1] === 'limit' ? 10 : 'x']));
+      const plan = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(params) as { detail: string }[]).map((p) => p.detail).join(' | ');
+      expect(plan, sql).not.toMatch(/TEMP B-TREE|SCAN tasks$/);
+    }
+    await s.close();
+  });
 });
 
 describe('store benchmark', () => {

@@ -200,7 +200,11 @@ export class SqliteStore implements Store {
     this.stmts = null;
     this.tx = null;
     this.shaped.clear();
-    db?.close();
+    if (db) {
+      // Refreshes the planner's statistics where they have drifted; cheap, and SQLite's advice.
+      db.pragma('optimize');
+      db.close();
+    }
   }
 
   private transactions(db: Database.Database, s: Statements) {

@@ -33,10 +33,10 @@ CREATE TABLE tasks (
 -- Listing is newest first with (created_at, id) as the keyset; every filter index ends in it.
 CREATE INDEX tasks_created ON tasks (created_at, id);
 CREATE INDEX tasks_state ON tasks (state, created_at, id);
-CREATE INDEX tasks_tenant ON tasks (tenant, state, created_at);
-CREATE INDEX tasks_node ON tasks (node_id, created_at) WHERE node_id IS NOT NULL;
-CREATE INDEX tasks_vgpu ON tasks (vgpu_id, created_at) WHERE vgpu_id IS NOT NULL;
-CREATE INDEX tasks_gang ON tasks (gang_id, created_at) WHERE gang_id IS NOT NULL;
+CREATE INDEX tasks_tenant ON tasks (tenant, created_at, id);
+CREATE INDEX tasks_node ON tasks (node_id, created_at, id) WHERE node_id IS NOT NULL;
+CREATE INDEX tasks_vgpu ON tasks (vgpu_id, created_at, id) WHERE vgpu_id IS NOT NULL;
+CREATE INDEX tasks_gang ON tasks (gang_id, created_at, id) WHERE gang_id IS NOT NULL;
 -- Loaded at every start: only the live tasks, oldest first. The WHERE must match the query's
 -- text in store.ts (LIVE_STATES_SQL) for SQLite to pick this partial index.
 CREATE INDEX tasks_live ON tasks (created_at, id)
