@@ -1,0 +1,124 @@
+// The issue's "Reliability", with `fastgpu server` and `fastgpu agent` as separate processes:
+// kill -9 of either while 200 tasks are queued or running loses nothing and runs nothing twice;
+// an agent gone for good has its tasks LOST within a bounded time and retried elsewhere.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { FastGPU, type TaskDetail, type TaskView } from '../../src/sdk/index.js';
+import { World, lines, requireBuild, until, type Daemon } from './harness.js';
+
+let world: World;
+beforeAll(requireBuild);
+afterEach(async () => world?.cleanup());
+
+interface Cluster {
+  url: string;
+  port: string;
+  token: string;
+  server: Daemon;
+  client: FastGPU;
+  env: NodeJS.ProcessEnv;
+}
+
+async function startServer(extra: string[] = [], port = '0'): Promise<{ server: Daemon; url: string; port: string }> {
+  const server = world.start(['server', '--port', port, '--data-dir', world.dataDir, '--quiet', ...extra]);
+  const url = (await server.waitFor(/listening at (http:\/\/\S+)/))[1]!;
+  return { server, url, port: new URL(url).port };
+}
+
+async function cluster(extra: string[] = []): Promise<Cluster> {
+  const { server, url, port } = await startServer(extra);
+  const token = readFileSync(join(world.dataDir, 'admin.token'), 'utf8').trim();
+  return { url, port, token, server, client: new FastGPU({ url, token }), env: { FASTGPU_URL: url, FASTGPU_TOKEN: token } };
+}
+
+async function startAgent(c: Cluster, name: string, gpus: string): Promise<Daemon> {
+  const agent = world.start(['agent', '--server', c.url, '--token', c.token, '--gpus', gpus, '--name', name, '--state-dir', join(world.home, `agent-${name}`), '--quiet']);
+  await agent.waitFor(/joined/);
+  return agent;
+}
+
+describe('reliability', () => {
+  it('kill -9 of the server, then of the agent, with 200 tasks queued or running: all complete, none runs twice', async () => {
+    world = new World();
+    const c = await cluster();
+    let agent = await startAgent(c, 'node-a', '4xH100');
+    const runs = join(world.home, 'runs.log');
+    const spec = join(world.home, 'many.yaml');
+    const one = (i: number): string =>
+      `name: r${i}\ncommand: 'echo "$FASTGPU_TASK_ID $FASTGPU_ATTEMPT" >> ${runs}; sleep 0.2'\nresources: {gpu: 0.25, cpu: 10m, memory: 16MiB}\n`;
+    writeFileSync(spec, Array.from({ length: 200 }, (_, i) => one(i)).join('---\n'));
+    const sub = await world.cli(['submit', spec], { env: c.env, timeoutMs: 60_000 });
+    expect(sub.stderr).toBe('');
+    const ids = sub.stdout.trim().split('\n');
+    expect(new Set(ids).size).toBe(200);
+
+    await until('20 tasks run', () => (lines(runs).length >= 20 ? true : undefined));
+    await c.server.kill9();
+    const restarted = await startServer([], c.port);
+    c.server = restarted.server;
+
+    await until('80 tasks run', () => (lines(runs).length >= 80 ? true : undefined), 60_000);
+    await agent.kill9();
+    agent = await startAgent(c, 'node-a', '4xH100');
+
+    const finished = await until(
+      'the queue to drain',
+      async () => {
+        const all = await c.client.tasks.list({ all: true, limit: 1000 });
+        return all.length === 200 && all.every((t) => t.state === 'SUCCEEDED') ? all : undefined;
+      },
+      90_000,
+      500,
+    );
+    expect(finished.map((t) => t.id).sort()).toEqual([...ids].sort());
+    expect(finished.every((t: TaskView) => t.attempts === 1 && t.exitCode === 0)).toBe(true);
+    const ran = lines(runs);
+    expect(ran).toHaveLength(200);
+    expect(new Set(ran.map((l) => l.split(' ')[0])).size).toBe(200);
+    expect(ran.every((l) => l.endsWith(' 1'))).toBe(true);
+  });
+
+  it("an agent stopped for good: its tasks become LOST within the bound and are retried on the other node", async () => {
+    world = new World();
+    const c = await cluster(['--node-lost-after', '2s']);
+    const a = await startAgent(c, 'node-a', '1xH100');
+    const log = join(world.home, 'lost.log');
+    const cmd = ['sh', '-c', `echo "$FASTGPU_TASK_ID $FASTGPU_NODE $FASTGPU_ATTEMPT" >> ${log}; sleep 4`];
+    const submit = async (retries: string): Promise<string> => {
+      const r = await world.cli(['run', '-d', '--gpu', '0.5', '--cpu', '10m', '--retries', retries, '--', ...cmd], { env: c.env });
+      expect(r.code).toBe(0);
+      return r.stdout.trim();
+    };
+    const retried = await submit('1');
+    const doomed = await submit('0');
+    await until('both running on node-a', () => (lines(log).length === 2 ? true : undefined));
+    await startAgent(c, 'node-b', '1xH100');
+
+    await a.kill9();
+    const killedAt = Date.now();
+    const moved = await until(
+      'the task to run again on node-b',
+      async () => {
+        const t = await c.client.tasks.get(retried);
+        return t.state === 'RUNNING' && t.placement?.node === 'node-b' ? t : undefined;
+      },
+      20_000,
+      200,
+    );
+    expect(Date.now() - killedAt).toBeLessThan(15_000);
+    expect(moved.attempts).toBe(2);
+    expect(moved.history.map((h) => [h.attempt, h.outcome])).toEqual([
+      [1, 'LOST'],
+      [2, null],
+    ]);
+    const gone: TaskDetail = await c.client.tasks.get(doomed);
+    expect(gone.state).toBe('FAILED');
+    expect(gone.history[0]?.outcome).toBe('LOST');
+    expect(gone.reasonMessage).toMatch(/node lost/);
+
+    const done = await c.client.tasks.wait(retried, { timeoutMs: 20_000 });
+    expect(done.state).toBe('SUCCEEDED');
+    expect(lines(log).filter((l) => l.startsWith(`${retried} node-b 2`))).toHaveLength(1);
+  });
+});
