@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import { FastGpuError } from '../errors.js';
+import { compileTenant, parseGpuAmount, parseRole } from './parse.js';
+import { budgetVerdict, quotaVerdict, tasksToStopForBudget } from './quota.js';
+import type { Tenant } from './types.js';
+
+const t: Tenant = { name: 'a', guaranteeMilli: 2000, limitMilli: 4000, weight: 1, budget: 10_000_000n };
+
+describe('quotaVerdict', () => {
+  it('ok within the guarantee, borrowing above it, over-limit past the limit', () => {
+    expect(quotaVerdict(t, 0, 2000)).toEqual({ verdict: 'ok' });
+    expect(quotaVerdict(t, 1500, 1000)).toEqual({ verdict: 'borrowing', aboveGuaranteeMilli: 500 });
+    expect(quotaVerdict(t, 3000, 1000)).toEqual({ verdict: 'borrowing', aboveGuaranteeMilli: 2000 });
+    const over = quotaVerdict(t, 3500, 1000);
+    expect(over).toEqual({ verdict: 'over-limit', reason: 'Quota', neverFits: false, message: 'tenant a uses 3.5 GPU of its 4 GPU limit; this task needs 1 GPU more' });
+  });
+
+  it('a request larger than the limit can never fit', () => {
+    expect(quotaVerdict(t, 0, 4500)).toMatchObject({ verdict: 'over-limit', neverFits: true, message: 'tenant a: the request (4.5 GPU) is more than its limit of 4 GPU' });
+  });
+
+  it('no limit: never over-limit; no guarantee: any use borrows', () => {
+    const open: Tenant = { ...t, guaranteeMilli: 0, limitMilli: null };
+    expect(quotaVerdict(open, 1_000_000, 8000)).toEqual({ verdict: 'borrowing', aboveGuaranteeMilli: 1_008_000 });
+  });
+});
+
+describe('budgets', () => {
+  it('ok while something is left, exhausted from the budget on', () => {
+    expect(budgetVerdict(t, 9_999_999n)).toEqual({ verdict: 'ok', left: 1n });
+    expect(budgetVerdict(t, 10_000_000n, 'USD')).toEqual({ verdict: 'exhausted', reason: 'Budget', message: 'tenant a has spent 10.00 USD of its 10.00 USD budget' });
+    expect(budgetVerdict({ name: 'x', budget: null }, 10n ** 18n)).toEqual({ verdict: 'ok', left: null });
+  });
+
+  it('running tasks continue by default, and are listed to stop under `stop`', () => {
+    const running = [{ id: 1, tenant: 'a' }, { id: 2, tenant: 'b' }];
+    const tenants = new Map([['a', t], ['b', { ...t, name: 'b' }]]);
+    const spent = new Map([['a', 10_000_000n], ['b', 1n]]);
+    expect(tasksToStopForBudget('continue', running, tenants, spent)).toEqual([]);
+    expect(tasksToStopForBudget('stop', running, tenants, spent)).toEqual([{ id: 1, tenant: 'a' }]);
+  });
+});
+
+describe('tenant parsing', () => {
+  const field = (fn: () => unknown): string | undefined => {
+    try {
+      fn();
+    } catch (e) {
+      return (e as FastGpuError).field;
+    }
+    return 'no error';
+  };
+
+  it('defaults and GPU amounts', () => {
+    expect(compileTenant({ name: 'research' })).toEqual({ name: 'research', guaranteeMilli: 0, limitMilli: null, weight: 1, budget: null });
+    expect(compileTenant({ name: 'r', guarantee: '1.5', limit: 4, weight: '2', budget: '500' })).toEqual({ name: 'r', guaranteeMilli: 1500, limitMilli: 4000, weight: 2, budget: 500_000_000n });
+    expect(parseGpuAmount('500m', 'g')).toBe(500);
+    expect(parseGpuAmount(0.25, 'g')).toBe(250);
+    expect(parseRole('Viewer')).toBe('viewer');
+  });
+
+  it('errors name the field', () => {
+    expect(field(() => compileTenant({ name: 'r', guarantee: 2, limit: 1 }))).toBe('tenant.limit');
+    expect(field(() => compileTenant({ name: 'r', guarantee: 'lots' }))).toBe('tenant.guarantee');
+    expect(field(() => compileTenant({ name: 'r', guarantee: '0.0001' }))).toBe('tenant.guarantee');
+    expect(field(() => compileTenant({ name: 'r', weight: 0 }))).toBe('tenant.weight');
+    expect(field(() => compileTenant({ name: 'r', budget: 'x' }))).toBe('tenant.budget');
+    expect(field(() => compileTenant({ name: 'no spaces' }))).toBe('tenant.name');
+    expect(field(() => compileTenant({ name: 'r', colour: 1 }))).toBe('tenant.colour');
+    expect(field(() => parseRole('owner'))).toBe('role');
+  });
+});
