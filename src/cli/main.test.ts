@@ -182,7 +182,7 @@ describe('fastgpu submit', () => {
   it('dry-runs without creating anything', async () => {
     const r = await cli.run(['submit', '--dry-run', write('a.yaml', 'command: echo\n')]);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^# valid: would create 1 task; fits the pool/);
+    expect(r.stdout).toMatch(/^# valid: would create 1 task; feasibility not checked/);
     expect(api.tasks.size).toBe(0);
   });
 

@@ -86,11 +86,13 @@ export function parseSpecFile(bytes: Buffer, file: string): TaskSpecInput[] {
 }
 
 async function dryRun(ctx: CliContext, client: FastGPU, specs: TaskSpecInput[], file: string): Promise<void> {
+  // The server checks feasibility against the nodes it knows; with none, there is nothing to check.
+  const feasibility = (await client.nodes()).length > 0 ? 'fits the pool' : 'feasibility not checked: no node has joined yet';
   for (const [i, s] of specs.entries()) {
     const tasks = await submitOne(client, s, label(file, i, specs.length), true);
     const first = tasks[0];
     if (specs.length > 1) ctx.stdout.write(`# ${label(file, i, specs.length)}\n`);
-    ctx.stdout.write(`# valid: would create ${tasks.length} task${tasks.length === 1 ? '' : 's'}; fits the pool`);
+    ctx.stdout.write(`# valid: would create ${tasks.length} task${tasks.length === 1 ? '' : 's'}; ${feasibility}`);
     ctx.stdout.write(first?.reason ? ` (would wait now: ${first.reason}${first.reasonMessage ? `, ${first.reasonMessage}` : ''})\n` : '\n');
     if (first) ctx.stdout.write(stringify(first.spec));
     if (i < specs.length - 1) ctx.stdout.write('---\n');
