@@ -2,7 +2,7 @@
 // GPU two at a time, impossible requests are refused at submit, malformed specs name the field,
 // and a `kill -9` of `up` loses and repeats nothing. Plus the runnable vGPU example.
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -87,7 +87,12 @@ describe('fastgpu up --gpus 1xH100', () => {
 
   it('refuses --gpu 2 at submit, names the field of a malformed spec, and streams a run to its exit code', async () => {
     world = new World();
-    await world.up(['--gpus', '1xH100', '--quiet']);
+    const { url } = await world.up(['--gpus', '1xH100', '--quiet']);
+    expect(statSync(join(world.home, 'config.json')).mode & 0o777).toBe(0o600);
+    const again = world.start(['up', '--port', new URL(url).port, '--data-dir', join(world.home, 'other'), '--gpus', '1xH100', '--quiet']);
+    expect(await again.exited).toBe(1);
+    expect(again.output).toMatch(/^fastgpu: port \d+ on 127\.0\.0\.1 is already in use/m);
+
     const two = await world.cli(['run', '--gpu', '2', '--', 'true']);
     expect(two.code).toBe(2);
     expect(two.stderr).toMatch(/^fastgpu: .*2 GPUs.*largest node has 1/);

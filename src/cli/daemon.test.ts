@@ -1,0 +1,52 @@
+import { mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { Gpu } from '../core/types.js';
+import type { CliContext } from './context.js';
+import { compileServerFlags, gpuBanner, gpusFlag, listenError, summariseGpus } from './daemon.js';
+
+const ctx = (env: Record<string, string>): CliContext =>
+  ({ env, cwd: '/here', stdout: { write: () => true }, stderr: { write: () => true } }) as unknown as CliContext;
+
+const gpu = (model: string): Gpu => ({ index: 0, uuid: 'u', model, memoryMiB: 1, tflops: 1, sharing: 'simulated' });
+
+describe('daemon flags', () => {
+  it('defaults the data dir under FASTGPU_HOME and the port to 7070', () => {
+    expect(compileServerFlags({}, ctx({ FASTGPU_HOME: '/h' }))).toEqual({ dataDir: '/h/data', port: 7070, host: '127.0.0.1', quiet: false });
+    expect(compileServerFlags({ dataDir: 'd', port: '0', nodeLostAfter: '2s' }, ctx({}))).toMatchObject({ dataDir: '/here/d', port: 0, nodeLostAfterMs: 2000 });
+  });
+
+  it('names the flag of a bad value', () => {
+    expect(() => compileServerFlags({ port: '70000' }, ctx({}))).toThrow(/^--port: "70000" is not a whole number from 0 to 65535/);
+    expect(() => compileServerFlags({ nodeLostAfter: 'never' }, ctx({}))).toThrow(/^--node-lost-after: cannot read duration/);
+    expect(() => gpusFlag('3xZ900')).toThrow(/^--gpus: unknown GPU model "Z900"/);
+    expect(() => gpusFlag('0xH100')).toThrow(/^--gpus: count 0/);
+    expect(gpusFlag(' 2xH100 ')).toBe('2xH100');
+  });
+});
+
+describe('gpu banner', () => {
+  it('says which GPUs and why', () => {
+    expect(summariseGpus([gpu('H100-80GB'), gpu('T4'), gpu('H100-80GB')])).toBe('2xH100-80GB,1xT4');
+    const two = { gpus: [gpu('H100-80GB'), gpu('H100-80GB')], simulated: true };
+    expect(gpuBanner(two, undefined, { PATH: '' })).toBe('using 2 simulated GPUs (2xH100-80GB): no nvidia-smi found; pass --gpus to declare others');
+    expect(gpuBanner({ gpus: [gpu('T4')], simulated: true }, '1xT4', {})).toBe('using 1 simulated GPU (1xT4) from --gpus 1xT4');
+    expect(gpuBanner({ gpus: [gpu('A100-80GB')], simulated: false }, undefined, {})).toBe('using 1 GPU (1xA100-80GB) found by nvidia-smi');
+    const dir = mkdtempSync(join(tmpdir(), 'fastgpu-path-'));
+    try {
+      writeFileSync(join(dir, 'nvidia-smi'), '#!/bin/sh\n');
+      chmodSync(join(dir, 'nvidia-smi'), 0o755);
+      expect(gpuBanner(two, undefined, { PATH: dir })).toMatch(/: nvidia-smi found no GPUs/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('explains a port in use', () => {
+    const e = Object.assign(new Error('listen EADDRINUSE'), { code: 'EADDRINUSE' });
+    expect(listenError(e, '127.0.0.1', 7070).message).toBe(
+      'port 7070 on 127.0.0.1 is already in use (another `fastgpu up`?); pass --port N, or --port 0 for any free port',
+    );
+  });
+});
