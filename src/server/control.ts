@@ -77,6 +77,8 @@ interface NodeRuntime {
 /** Marks a task whose cancel waits for its agent's exit report (survives restarts in the store). */
 export const CANCELLING_MESSAGE = 'Cancelling: waiting for the agent to stop it';
 const MISSES_BEFORE_GONE = 3;
+/** Pending reasons reach the store at most this often (real ms). */
+const REASON_FLUSH_MS = 1_000;
 const DEFAULT_GRACE_MS = 10_000;
 
 const keyOf = (taskId: string, attempt: number): string => `${taskId}#${attempt}`;
@@ -152,6 +154,9 @@ export class ControlPlane {
   private tickTimer: NodeJS.Timeout | null = null;
   private closed = false;
   private lastHead: string | undefined;
+  /** Pending tasks whose reason changed in memory but not yet in the store. */
+  private readonly reasonDirty = new Set<string>();
+  private lastReasonFlush = 0;
 
   private constructor(opts: ControlOptions) {
     this.store = opts.store;
@@ -216,6 +221,7 @@ export class ControlPlane {
     this.eventSubs.clear();
     // Submits queued but not yet flushed still get written.
     if (this.submitQ.length > 0) await this.flushSubmits();
+    if (this.reasonDirty.size > 0) await this.flushReasons().catch(() => {});
     await this.drainChain();
   }
 
@@ -306,6 +312,7 @@ export class ControlPlane {
   /** Replace a live task in memory (version bumped) and queue its write in `tx`. */
   private put(tx: Tx, prev: Task, next: Task): Task {
     const stored: Task = { ...next, version: prev.version + 1 };
+    this.reasonDirty.delete(stored.id);
     if (prev.placement && isActive(prev.state)) this.indexDel(prev.placement.nodeId, prev.id);
     if (isTerminal(stored.state)) {
       this.tasks.delete(stored.id);
@@ -343,8 +350,8 @@ export class ControlPlane {
   kick(): void {
     this.dirty = true;
     if (this.closed || this.cycleTimer || this.cycleRunning) return;
-    // Keep the scheduler under about half a core when cycles are slow (big queues).
-    const gap = Math.min(250, this.lastCycleMs);
+    // Keep the scheduler under about a third of a core when cycles are slow (big queues).
+    const gap = Math.min(500, 2 * this.lastCycleMs);
     const wait = this.lastCycleEnd + gap - performance.now();
     if (wait <= 0) this.cycleTimer = setImmediate(() => this.startCycle());
     else this.cycleTimer = setTimeout(() => this.startCycle(), wait);
@@ -403,9 +410,12 @@ export class ControlPlane {
             const t = this.tasks.get(d.taskId);
             if (!t || t.state !== 'PENDING') break;
             if (t.reason === d.reason && t.reasonMessage === d.message) break;
-            const changedReason = t.reason !== d.reason;
-            this.put(tx, t, { ...t, reason: d.reason, reasonMessage: d.message });
-            if (changedReason) this.event(tx, 'task.pending', { taskId: t.id }, { reason: d.reason, message: d.message });
+            // The first reason after submit/requeue is implied by those events; a change is news.
+            if (t.reason !== null && t.reason !== d.reason) this.event(tx, 'task.pending', { taskId: t.id }, { reason: d.reason, message: d.message });
+            // Memory (which every read of a live task uses) changes now; the store gets the
+            // reason in a batch (flushReasons), so a burst of submits is not written twice.
+            this.tasks.set(t.id, { ...t, reason: d.reason, reasonMessage: d.message });
+            this.reasonDirty.add(t.id);
             break;
           }
           case 'placeReservation': {
@@ -428,6 +438,7 @@ export class ControlPlane {
       if (head !== this.lastHead) this.lastHead = head;
       const ms = performance.now() - t0;
       this.hooks.cycle?.(ms / 1000, { pending: result.stats.pending, placed });
+      if (performance.now() - this.lastReasonFlush >= REASON_FLUSH_MS) this.flushReasonsInto(tx);
       await this.commit(tx);
     } finally {
       this.lastCycleMs = performance.now() - t0;
@@ -451,6 +462,25 @@ export class ControlPlane {
     this.ticks++;
     this.detectLostNodes().catch((e: unknown) => this.log(`error: lost-node check failed: ${String(e)}`));
     if (this.dirty || this.ticks % 5 === 0) this.kick();
+    if (this.reasonDirty.size > 0 && performance.now() - this.lastReasonFlush >= REASON_FLUSH_MS) {
+      this.flushReasons().catch((e: unknown) => this.log(`error: reason flush: ${String(e)}`));
+    }
+  }
+
+  /** Write the pending reasons that changed since the last flush. */
+  async flushReasons(): Promise<void> {
+    const tx = new Tx();
+    this.flushReasonsInto(tx);
+    await this.commit(tx);
+  }
+
+  private flushReasonsInto(tx: Tx): void {
+    this.lastReasonFlush = performance.now();
+    for (const id of [...this.reasonDirty]) {
+      const t = this.tasks.get(id);
+      if (t && t.state === 'PENDING') this.put(tx, t, t);
+    }
+    this.reasonDirty.clear();
   }
 
   /** Resolves once no cycle, submit or write is pending (for tests and shutdown). */

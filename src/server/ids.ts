@@ -7,10 +7,20 @@ const ALPHABET = 'abcdefghijklmnopqrstuvwxyz234567';
 
 /** `n` lowercase base32 characters of cryptographic randomness. */
 export function randomBase32(n: number): string {
-  const bytes = randomBytes(n);
   let out = '';
-  for (let i = 0; i < n; i++) out += ALPHABET[bytes[i]! & 31];
+  for (let i = 0; i < n; i++) out += ALPHABET[nextByte() & 31];
   return out;
+}
+
+// Small randomBytes calls cost a system call each; draw from a pool refilled 4 KiB at a time.
+let pool = Buffer.alloc(0);
+let at = 0;
+function nextByte(): number {
+  if (at >= pool.length) {
+    pool = randomBytes(4096);
+    at = 0;
+  }
+  return pool[at++]!;
 }
 
 export type IdKind = 't' | 'vg' | 'n' | 'g' | 'tok';
