@@ -36,6 +36,7 @@ describe('SqliteStore specifics', () => {
     expect(conn.pragma('synchronous', { simple: true })).toBe(1); // NORMAL
     expect(conn.pragma('foreign_keys', { simple: true })).toBe(1);
     expect(conn.pragma('busy_timeout', { simple: true })).toBeGreaterThan(0);
+    expect(conn.pragma('wal_autocheckpoint', { simple: true })).toBe(10_000);
     await s2.close();
   });
 
