@@ -252,4 +252,39 @@ describe('control loop with a fake agent', () => {
     expect(bad.status).toBe(400);
     expect(bad.body.error.field).toBe('vgpu');
   });
+
+  it('200 tasks drain to completion exactly once through a server restart and an agent restart', async () => {
+    const a = new FakeAgent(h, 'node-a', h100s(4, 'A'));
+    const b = new FakeAgent(h, 'node-b', h100s(4, 'B'));
+    await a.register();
+    await b.register();
+    const ids = new Set<string>();
+    for (let i = 0; i < 200; i++) ids.add((await submit(h, half(`job${i}`, { resources: { gpu: 0.25 } })))[0].id);
+    const launches = new Map<string, number>();
+    let round = 0;
+    for (; round < 100; round++) {
+      if (round === 3) {
+        await h.restart(); // as after kill -9: the new app loads from the store
+        await a.register();
+        await b.register();
+      }
+      if (round === 5) await b.register(); // an agent restart: same running set
+      for (const ag of [a, b]) {
+        for (const x of await ag.pollAndStart()) launches.set(x.taskId, (launches.get(x.taskId) ?? 0) + 1);
+        // Half of what runs finishes each round.
+        const running = [...ag.running.values()];
+        for (const r of running.slice(0, Math.ceil(running.length / 2))) await ag.exit(r.taskId, r.attempt, 0);
+        await ag.heartbeat();
+      }
+      h.clock.advance(1000);
+      await h.server.control.settle();
+      if (h.server.control.tasks.size === 0) break;
+    }
+    expect(round).toBeLessThan(100);
+    const all = (await h.req('GET', '/v1/tasks?all=true&limit=1000')).body.tasks;
+    expect(all).toHaveLength(200);
+    expect(all.every((t: any) => t.state === 'SUCCEEDED' && t.attempts === 1)).toBe(true);
+    expect([...launches.values()].every((n) => n === 1)).toBe(true);
+    expect(new Set(launches.keys())).toEqual(ids);
+  });
 });
