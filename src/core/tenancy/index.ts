@@ -5,3 +5,4 @@ export * from './fairshare.js';
 export * from './quota.js';
 export * from './preemption.js';
 export * from './parse.js';
+export * from './usage.js';
