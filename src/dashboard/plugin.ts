@@ -1,0 +1,170 @@
+// The dashboard as a Fastify plugin: serves the built web app at `/`, trades the login token of
+// `/?token=…` for a session cookie, and lets API calls carrying that cookie through the
+// server's own bearer auth. Registered on the root instance (no encapsulation) because its
+// onRequest hook must run before every /v1 route's auth.
+//
+//   await app.register(dashboardPlugin, { authenticate: (h) => auth.authenticate(h), clock });
+//   app.dashboard.issueLoginCode(adminToken)  // → the `?token=` value `fastgpu up` prints
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { Clock } from '../core/types.js';
+import { readCookie, SESSION_COOKIE, SessionBook, sessionCookie } from './sessions.js';
+import { findWebRoot, loadStaticFiles, type StaticFile } from './static.js';
+
+/** Who a token is; thrown errors mean unknown or revoked (the server's Authenticator). */
+export interface DashboardPrincipal {
+  tenant: string;
+  role: string;
+}
+
+export interface DashboardOptions {
+  /** Checks an `Authorization` header value (`Bearer T`); throws when the token is not valid. */
+  authenticate(authorization: string): Promise<DashboardPrincipal>;
+  clock: Clock;
+  /** Folder of the built app; default: found beside the code (see findWebRoot). */
+  webRoot?: string;
+  sessionTtlMs?: number;
+  /** Mark the cookie Secure (behind HTTPS). Default false: the server listens on plain HTTP. */
+  secureCookie?: boolean;
+}
+
+/** What the plugin adds to the app (`app.dashboard`). */
+export interface Dashboard {
+  /** A single-use `?token=` value that logs a browser in as `token`. */
+  issueLoginCode(token: string): string;
+  /** The API token behind the request's session cookie, or null. */
+  sessionToken(req: FastifyRequest): string | null;
+  readonly sessions: SessionBook;
+  /** Where the app was found; null when it is not built. */
+  readonly webRoot: string | null;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    dashboard: Dashboard;
+  }
+}
+
+/** Header the page sends on every call; a cross-site form cannot set it. */
+export const CSRF_HEADER = 'x-fastgpu-csrf';
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+const CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data: blob:",
+  "connect-src 'self'",
+  "font-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+function unauthenticated(reply: FastifyReply, message: string): FastifyReply {
+  return reply.code(401).type('application/json').send({ error: { code: 'UNAUTHENTICATED', message } });
+}
+
+const plugin: FastifyPluginAsync<DashboardOptions> = async (app: FastifyInstance, opts: DashboardOptions) => {
+  const sessions = new SessionBook({ clock: opts.clock, ...(opts.sessionTtlMs ? { ttlMs: opts.sessionTtlMs } : {}) });
+  const webRoot = opts.webRoot ?? findWebRoot();
+  const files = webRoot ? loadStaticFiles(webRoot) : new Map<string, StaticFile>();
+  const secure = opts.secureCookie ?? false;
+  const sessionToken = (req: FastifyRequest): string | null => sessions.tokenOf(readCookie(req.headers.cookie, SESSION_COOKIE));
+
+  app.decorate('dashboard', {
+    issueLoginCode: (token: string) => sessions.issueLoginCode(token),
+    sessionToken,
+    sessions,
+    webRoot,
+  } satisfies Dashboard);
+
+  // A call with the session cookie and no Authorization header goes through the server's
+  // bearer auth as the session's token. Unsafe methods also need the page's CSRF header.
+  app.addHook('onRequest', async (req) => {
+    if (req.headers.authorization !== undefined) return;
+    if (!req.url.startsWith('/v1/') && !req.url.startsWith('/metrics')) return;
+    if (!SAFE_METHODS.has(req.method) && req.headers[CSRF_HEADER] === undefined) return;
+    const token = sessionToken(req);
+    if (token) req.headers.authorization = `Bearer ${token}`;
+  });
+
+  const send = (req: FastifyRequest, reply: FastifyReply, f: StaticFile): FastifyReply => {
+    void reply.header('content-type', f.type).header('etag', f.etag).header('x-content-type-options', 'nosniff');
+    void reply.header('cache-control', f.immutable ? 'public, max-age=31536000, immutable' : 'no-cache');
+    void reply.header('vary', 'accept-encoding');
+    if (req.headers['if-none-match'] === f.etag) return reply.code(304).send();
+    const gz = f.gzip && /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''));
+    if (gz) void reply.header('content-encoding', 'gzip');
+    return reply.send(gz ? f.gzip : f.body);
+  };
+
+  app.get('/', async (req, reply) => {
+    void reply.header('content-security-policy', CSP).header('referrer-policy', 'no-referrer').header('x-frame-options', 'DENY');
+    const index = files.get('/index.html');
+    if (!index) {
+      return reply
+        .code(503)
+        .type('text/html; charset=utf-8')
+        .send('<!doctype html><title>FastGPU</title><p>The dashboard is not built: run <code>npm run build:web</code>. The API is at <a href="/v1/openapi.json">/v1/openapi.json</a>.</p>');
+    }
+    return send(req, reply, index);
+  });
+
+  app.get('/assets/*', async (req, reply) => {
+    const f = files.get(req.url.split('?')[0]!);
+    if (!f) return reply.code(404).type('application/json').send({ error: { code: 'NOT_FOUND', message: `no asset ${req.url}` } });
+    return send(req, reply, f);
+  });
+
+  // Files at the top of the build (favicon and such), one route each.
+  for (const [path, f] of files) {
+    if (path === '/index.html' || path.startsWith('/assets/')) continue;
+    app.get(path, async (req, reply) => send(req, reply, f));
+  }
+
+  // Log in: {token} (an API token or a one-time code) → session cookie.
+  app.post('/dashboard/session', async (req, reply) => {
+    const body = req.body as { token?: unknown } | undefined;
+    const secret = typeof body?.token === 'string' ? body.token.trim() : '';
+    if (secret === '' || secret.length > 512) return unauthenticated(reply, 'token: a login token is required');
+    if (req.headers[CSRF_HEADER] === undefined) return unauthenticated(reply, `missing ${CSRF_HEADER} header`);
+    const token = sessions.redeem(secret);
+    if (!token) return unauthenticated(reply, 'this login link was already used or has expired: run `fastgpu up` again or paste an API token');
+    let who: DashboardPrincipal;
+    try {
+      who = await opts.authenticate(`Bearer ${token}`);
+    } catch {
+      return unauthenticated(reply, 'unknown or revoked token');
+    }
+    const id = sessions.open(token);
+    void reply.header('set-cookie', sessionCookie(id, Math.floor(sessions.ttlMs / 1000), secure));
+    return reply.code(200).send({ tenant: who.tenant, role: who.role });
+  });
+
+  // Who am I: 200 {tenant, role} with a live session, else 401.
+  app.get('/dashboard/session', async (req, reply) => {
+    void reply.header('cache-control', 'no-store');
+    const token = sessionToken(req);
+    if (!token) return unauthenticated(reply, 'not logged in');
+    try {
+      const who = await opts.authenticate(`Bearer ${token}`);
+      return { tenant: who.tenant, role: who.role };
+    } catch {
+      sessions.close(readCookie(req.headers.cookie, SESSION_COOKIE));
+      return unauthenticated(reply, 'the token of this session was revoked');
+    }
+  });
+
+  app.delete('/dashboard/session', async (req, reply) => {
+    sessions.close(readCookie(req.headers.cookie, SESSION_COOKIE));
+    void reply.header('set-cookie', sessionCookie('', 0, secure));
+    return reply.code(204).send();
+  });
+};
+
+// Registered on the caller's instance itself, as fastify-plugin would do.
+(plugin as unknown as Record<symbol, boolean>)[Symbol.for('skip-override')] = true;
+(plugin as unknown as Record<symbol, string>)[Symbol.for('fastify.display-name')] = 'fastgpu-dashboard';
+
+export const dashboardPlugin = plugin;

@@ -1,0 +1,91 @@
+// Words and colours for people: quantities, times, states, pending reasons, tenant colours.
+import type { TaskState } from './api.js';
+
+/** 1500 → "1.5", 250 → "0.25": GPUs from milli-GPU. */
+export function gpus(milli: number): string {
+  const g = milli / 1000;
+  return Number.isInteger(g) ? String(g) : g.toFixed(g < 1 ? 3 : 2).replace(/0+$/, '').replace(/\.$/, '');
+}
+
+/** 81920 → "80 GiB", 512 → "512 MiB". */
+export function mib(m: number): string {
+  if (m >= 1024) {
+    const g = m / 1024;
+    return `${Number.isInteger(g) ? g : g.toFixed(1)} GiB`;
+  }
+  return `${m} MiB`;
+}
+
+export function pct(part: number, whole: number): string {
+  if (whole <= 0) return '0%';
+  return `${Math.round((100 * part) / whole)}%`;
+}
+
+/** 93_000 → "1m 33s". */
+export function duration(ms: number): string {
+  if (!Number.isFinite(ms) || ms < 0) return '—';
+  const s = Math.floor(ms / 1000);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${s % 60}s`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return `${h}h ${m % 60}m`;
+  return `${Math.floor(h / 24)}d ${h % 24}h`;
+}
+
+export function time(iso: string | null): string {
+  if (!iso) return '—';
+  const d = new Date(iso);
+  return d.toLocaleString(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+}
+
+export function ago(iso: string | null, now = Date.now()): string {
+  if (!iso) return '—';
+  return `${duration(now - Date.parse(iso))} ago`;
+}
+
+export const TERMINAL: readonly TaskState[] = ['SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMEOUT'];
+export const ALL_STATES: readonly TaskState[] = ['PENDING', 'SCHEDULED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMEOUT', 'PREEMPTED', 'LOST'];
+
+/** The pending reason in plain words (what a person can do about it). */
+export function reasonWords(reason: string | null, message: string | null): string {
+  const base: Record<string, string> = {
+    Priority: 'Waiting for higher-priority tasks ahead of it in the queue.',
+    Resources: 'No node has enough free GPU, CPU or memory right now; it starts when something finishes.',
+    Fragmentation: 'The pool has enough free GPU in total, but no single GPU (or node) has that much free in one piece.',
+    Reservation: 'Waiting for its vGPU reservation to be placed or to become free.',
+    Quota: 'Its tenant is at its quota; it starts when the tenant’s other tasks finish.',
+    Budget: 'Its tenant’s budget is spent.',
+    Dependency: 'Waiting for the tasks it depends on.',
+  };
+  const words = reason ? (base[reason] ?? reason) : 'Just submitted: the scheduler has not looked at it yet.';
+  return message && message !== words ? `${words} ${message}` : words;
+}
+
+/** A stable colour per tenant, dark enough for white text (contrast ≥ 4.5:1). */
+export function tenantColour(tenant: string): string {
+  let h = 0;
+  for (let i = 0; i < tenant.length; i++) h = (Math.imul(h, 31) + tenant.charCodeAt(i)) | 0;
+  const hue = ((h >>> 0) * 137.508) % 360;
+  return `hsl(${hue.toFixed(0)} 60% 34%)`;
+}
+
+export function stateClass(s: TaskState): string {
+  if (s === 'RUNNING' || s === 'SCHEDULED') return 'st-run';
+  if (s === 'SUCCEEDED') return 'st-ok';
+  if (s === 'PENDING' || s === 'PREEMPTED' || s === 'LOST') return 'st-wait';
+  return 'st-bad';
+}
+
+/** The GPU request of a spec in the words users write: "0.5 × H100", "2 GPUs", "20 GiB". */
+export function gpuRequest(gpu: { count: number; share: { kind: string; milli?: number; memoryMiB?: number; tflops?: number }; model?: string } | null): string {
+  if (!gpu) return 'no GPU';
+  const model = gpu.model ? ` ${gpu.model}` : '';
+  if (gpu.share.kind === 'milli') {
+    const m = gpu.share.milli ?? 1000;
+    if (m === 1000) return `${gpu.count} ×${model || ' GPU'}`;
+    return `${gpus(m)} ×${model || ' GPU'}`;
+  }
+  if (gpu.share.kind === 'memory') return `${mib(gpu.share.memoryMiB ?? 0)} of${model || ' a GPU'}`;
+  return `${gpu.share.tflops ?? 0} TFLOPS of${model || ' a GPU'}`;
+}

@@ -1,0 +1,251 @@
+// Pool: nodes, their GPUs, and the slices on each GPU drawn to scale, coloured by tenant, with
+// measured utilisation; cluster totals on top. Built for 100 nodes × 8 GPUs: nodes re-render
+// only when their own GPUs change (a signature string per node).
+import { memo } from 'preact/compat';
+import { useLayoutEffect, useRef } from 'preact/hooks';
+import { api, type GpuView, type NodeView } from '../api.js';
+import { gpus, mib, pct, tenantColour } from '../format.js';
+import { recordGpus } from '../history.js';
+import { useLive } from '../hooks.js';
+import { afterPaint, markInteractive, perf, record } from '../perf.js';
+
+interface PoolData {
+  gpus: GpuView[];
+  nodes: NodeView[];
+  /** performance.now() when the data was in hand. */
+  at: number;
+}
+
+interface NodeGroup {
+  id: string;
+  name: string;
+  state: string;
+  node: NodeView | undefined;
+  gpus: GpuView[];
+  sig: string;
+}
+
+export interface Totals {
+  capacityMilli: number;
+  allocatedMilli: number;
+  memoryMiB: number;
+  allocatedMemoryMiB: number;
+  fragmentedMilli: number;
+  partlyUsed: number;
+  idleGpus: number;
+  largestFreeMilli: number;
+  gpuCount: number;
+  byTenant: Map<string, number>;
+  utilSum: number;
+  utilCount: number;
+}
+
+/** Totals over READY nodes' GPUs. Fragmented: free compute that lies only in partly used GPUs. */
+export function totalsOf(list: readonly GpuView[]): Totals {
+  const t: Totals = {
+    capacityMilli: 0,
+    allocatedMilli: 0,
+    memoryMiB: 0,
+    allocatedMemoryMiB: 0,
+    fragmentedMilli: 0,
+    partlyUsed: 0,
+    idleGpus: 0,
+    largestFreeMilli: 0,
+    gpuCount: 0,
+    byTenant: new Map(),
+    utilSum: 0,
+    utilCount: 0,
+  };
+  for (const g of list) {
+    for (const s of g.slices) if (!(s.taskId && s.vgpuId)) t.byTenant.set(s.tenant, (t.byTenant.get(s.tenant) ?? 0) + s.milli);
+    if (g.nodeState !== 'READY') continue;
+    t.gpuCount++;
+    t.capacityMilli += 1000;
+    t.allocatedMilli += g.allocatedMilli;
+    t.memoryMiB += g.memoryMiB;
+    t.allocatedMemoryMiB += g.allocatedMemoryMiB;
+    const free = Math.max(0, 1000 - g.allocatedMilli);
+    if (g.allocatedMilli === 0) t.idleGpus++;
+    else if (free > 0) {
+      t.partlyUsed++;
+      t.fragmentedMilli += free;
+    }
+    if (free > t.largestFreeMilli) t.largestFreeMilli = free;
+    if (g.utilPercent !== undefined) {
+      t.utilSum += g.utilPercent;
+      t.utilCount++;
+    }
+  }
+  return t;
+}
+
+function gpuSig(g: GpuView): string {
+  let s = `${g.index}|${g.allocatedMilli}|${g.allocatedMemoryMiB}|${g.utilPercent ?? ''}|${g.nodeState}`;
+  for (const x of g.slices) s += `|${x.taskId ?? ''}:${x.vgpuId ?? ''}:${x.milli}:${x.memoryMiB}:${x.tenant}:${x.name}`;
+  return s;
+}
+
+function group(data: PoolData): NodeGroup[] {
+  const byId = new Map<string, NodeGroup>();
+  for (const n of data.nodes) byId.set(n.id, { id: n.id, name: n.name, state: n.state, node: n, gpus: [], sig: '' });
+  for (const g of data.gpus) {
+    let grp = byId.get(g.nodeId);
+    if (!grp) byId.set(g.nodeId, (grp = { id: g.nodeId, name: g.node, state: g.nodeState, node: undefined, gpus: [], sig: '' }));
+    grp.gpus.push(g);
+  }
+  const out = [...byId.values()];
+  for (const grp of out) {
+    const n = grp.node;
+    grp.sig = `${grp.state}|${n ? `${n.allocated.cpuMilli}/${n.cpuMilli}|${n.tasks}` : ''}` + grp.gpus.map(gpuSig).join('#');
+  }
+  return out;
+}
+
+export function PoolPage() {
+  const live = useLive<PoolData>(
+    async (signal) => {
+      const [g, n] = await Promise.all([api.gpus(signal), api.nodes(signal)]);
+      recordGpus(g.gpus);
+      return { gpus: g.gpus, nodes: n.nodes, at: performance.now() };
+    },
+    ['pool'],
+    [],
+  );
+  const data = live.data;
+  const measured = useRef<number>(-1);
+
+  useLayoutEffect(() => {
+    if (!data || measured.current === data.at) return;
+    measured.current = data.at;
+    record(perf.poolRender, performance.now() - data.at);
+    afterPaint(data.at, (ms) => record(perf.poolFrame, ms));
+    markInteractive();
+  }, [data]);
+
+  if (live.error && !data) return <p role="alert" class="error">Could not load the pool: {live.error.message}</p>;
+  if (!data) return <p aria-busy="true">Loading the pool…</p>;
+  const groups = group(data);
+  const t = totalsOf(data.gpus);
+  const tenants = [...t.byTenant.entries()].sort((a, b) => b[1] - a[1]);
+
+  return (
+    <section aria-labelledby="pool-h">
+      <h1 id="pool-h">Pool</h1>
+      <div class="totals" role="group" aria-label="Cluster totals">
+        <Stat label="GPU allocated" value={`${gpus(t.allocatedMilli)} / ${gpus(t.capacityMilli)}`} sub={pct(t.allocatedMilli, t.capacityMilli)} bar={t.capacityMilli ? t.allocatedMilli / t.capacityMilli : 0} />
+        <Stat label="GPU memory allocated" value={`${mib(t.allocatedMemoryMiB)} / ${mib(t.memoryMiB)}`} sub={pct(t.allocatedMemoryMiB, t.memoryMiB)} bar={t.memoryMiB ? t.allocatedMemoryMiB / t.memoryMiB : 0} />
+        <Stat
+          label="Fragmented capacity"
+          value={`${gpus(t.fragmentedMilli)} GPU`}
+          sub={`free only in pieces, on ${t.partlyUsed} partly used GPU${t.partlyUsed === 1 ? '' : 's'}; largest free piece ${gpus(t.largestFreeMilli)}`}
+        />
+        <Stat label="Idle GPUs" value={`${t.idleGpus} of ${t.gpuCount}`} sub={t.utilCount ? `measured utilisation ${Math.round(t.utilSum / t.utilCount)}% on average` : 'no utilisation samples yet'} />
+      </div>
+      {live.error && <p role="alert" class="error">Update failed: {live.error.message} (showing the last data)</p>}
+      {tenants.length > 0 && (
+        <ul class="legend" aria-label="Tenants">
+          {tenants.map(([name, milli]) => (
+            <li key={name}>
+              <span class="swatch" style={{ background: tenantColour(name) }} aria-hidden="true" />
+              {name} <span class="muted">{gpus(milli)} GPU</span>
+            </li>
+          ))}
+        </ul>
+      )}
+      {groups.length === 0 ? (
+        <p class="empty">No nodes yet. Start an agent (<code>fastgpu agent --server URL --token T</code>) or run <code>fastgpu up</code>.</p>
+      ) : (
+        <div class="nodes">
+          {groups.map((g) => (
+            <NodeCard key={g.id} group={g} sig={g.sig} />
+          ))}
+        </div>
+      )}
+    </section>
+  );
+}
+
+function Stat(props: { label: string; value: string; sub?: string; bar?: number }) {
+  return (
+    <div class="stat">
+      <div class="stat-label">{props.label}</div>
+      <div class="stat-value">{props.value}</div>
+      {props.bar !== undefined && (
+        <div class="meter" role="meter" aria-label={props.label} aria-valuemin={0} aria-valuemax={100} aria-valuenow={Math.round(props.bar * 100)}>
+          <span style={{ width: `${Math.min(100, props.bar * 100)}%` }} />
+        </div>
+      )}
+      {props.sub && <div class="stat-sub">{props.sub}</div>}
+    </div>
+  );
+}
+
+const NodeCard = memo(
+  function NodeCard({ group: g }: { group: NodeGroup; sig: string }) {
+    const alloc = g.gpus.reduce((a, x) => a + x.allocatedMilli, 0);
+    return (
+      <article class={`node node-${g.state.toLowerCase()}`} aria-label={`Node ${g.name}`}>
+        <header class="node-h">
+          <h2>{g.name}</h2>
+          <span class={`badge ${g.state === 'READY' ? 'st-ok' : g.state === 'LOST' ? 'st-bad' : 'st-wait'}`}>{g.state}</span>
+          <span class="muted">
+            {g.gpus.length} GPU{g.gpus.length === 1 ? '' : 's'} · {gpus(alloc)} allocated
+            {g.node ? ` · CPU ${gpus(g.node.allocated.cpuMilli)}/${gpus(g.node.cpuMilli)} · RAM ${mib(g.node.allocated.memoryMiB)}/${mib(g.node.memoryMiB)}` : ''}
+          </span>
+        </header>
+        <ul class="gpus">
+          {g.gpus.map((x) => (
+            <GpuRow key={x.index} gpu={x} />
+          ))}
+        </ul>
+      </article>
+    );
+  },
+  (a, b) => a.sig === b.sig,
+);
+
+function GpuRow({ gpu: g }: { gpu: GpuView }) {
+  // Tasks inside a vGPU are drawn inside their reservation's slice, not again beside it.
+  const inside = new Map<string, string[]>();
+  for (const s of g.slices) if (s.taskId && s.vgpuId) (inside.get(s.vgpuId) ?? inside.set(s.vgpuId, []).get(s.vgpuId)!).push(s.name);
+  let left = 0;
+  const label = `GPU ${g.index}, ${g.model}: ${gpus(g.allocatedMilli)} of 1 allocated${g.utilPercent !== undefined ? `, utilisation ${Math.round(g.utilPercent)}%` : ''}`;
+  return (
+    <li class="gpu">
+      <div class="gpu-h">
+        <span class="gpu-name">
+          GPU {g.index} <span class="muted">{g.model}</span>
+        </span>
+        <span class="muted gpu-nums">
+          {gpus(g.allocatedMilli)}/1 · {mib(g.allocatedMemoryMiB)}/{mib(g.memoryMiB)}
+          {g.utilPercent !== undefined ? ` · util ${Math.round(g.utilPercent)}%` : ''}
+        </span>
+      </div>
+      <div class="gpu-bar" role="group" aria-label={label}>
+        {g.slices.map((s) => {
+          if (s.taskId && s.vgpuId) return null;
+          const w = Math.min(100 - left, s.milli / 10);
+          const style = { left: `${left}%`, width: `${w}%`, background: tenantColour(s.tenant) };
+          left += w;
+          const tasks = s.vgpuId ? inside.get(s.vgpuId) : undefined;
+          const title = `${s.vgpuId && !s.taskId ? 'vGPU ' : ''}${s.name} · tenant ${s.tenant} · ${gpus(s.milli)} GPU · ${mib(s.memoryMiB)}${tasks ? ` · running ${tasks.join(', ')}` : ''}`;
+          const text = w >= 9 ? s.name : '';
+          return s.taskId ? (
+            <a key={s.taskId} class="slice" href={`#/tasks/${encodeURIComponent(s.taskId)}`} style={style} title={title} aria-label={title} data-milli={s.milli}>
+              {text}
+            </a>
+          ) : (
+            <span key={s.vgpuId} class="slice slice-vgpu" style={style} title={title} aria-label={title} data-milli={s.milli}>
+              {text}
+            </span>
+          );
+        })}
+      </div>
+      {g.utilPercent !== undefined && (
+        <div class="util" aria-hidden="true">
+          <span style={{ width: `${Math.min(100, g.utilPercent)}%` }} />
+        </div>
+      )}
+    </li>
+  );
+}

@@ -1,0 +1,69 @@
+// Queue: pending tasks in the order the scheduler considers them (priority, then submit time;
+// fair share across tenants comes on top when tenants exist), with the reason in plain words.
+import { api, type TaskView } from '../api.js';
+import { listKeys } from '../components/keys.js';
+import { ago, gpuRequest, reasonWords, tenantColour } from '../format.js';
+import { useLive } from '../hooks.js';
+import { markInteractive } from '../perf.js';
+
+export function queueOrder(tasks: readonly TaskView[]): TaskView[] {
+  return tasks
+    .filter((t) => t.state === 'PENDING')
+    .sort((a, b) => b.priority - a.priority || Date.parse(a.createdAt ?? '') - Date.parse(b.createdAt ?? '') || (a.id < b.id ? -1 : 1));
+}
+
+export function QueuePage() {
+  const live = useLive((signal) => api.tasks('?state=PENDING', signal), ['tasks'], []);
+  if (live.error && !live.data) return <p role="alert" class="error">Could not load the queue: {live.error.message}</p>;
+  if (!live.data) return <p aria-busy="true">Loading the queue…</p>;
+  markInteractive();
+  const queue = queueOrder(live.data.tasks);
+  return (
+    <section aria-labelledby="queue-h">
+      <h1 id="queue-h">Queue</h1>
+      <p class="muted">
+        {queue.length === 0 ? 'Nothing is waiting: every submitted task has been placed.' : `${queue.length} task${queue.length === 1 ? '' : 's'} waiting, in the order the scheduler considers them.`}
+      </p>
+      {queue.length > 0 && (
+        <div class="table-wrap">
+          <table class="list" onKeyDown={listKeys}>
+            <caption class="sr-only">Pending tasks</caption>
+            <thead>
+              <tr>
+                <th scope="col">#</th>
+                <th scope="col">Task</th>
+                <th scope="col">Priority</th>
+                <th scope="col">Tenant</th>
+                <th scope="col">Wants</th>
+                <th scope="col">Waiting</th>
+                <th scope="col">Why</th>
+              </tr>
+            </thead>
+            <tbody>
+              {queue.map((t, i) => (
+                <tr key={t.id}>
+                  <td class="num">{i + 1}</td>
+                  <td>
+                    <a data-row-link href={`#/tasks/${encodeURIComponent(t.id)}`}>
+                      {t.name}
+                    </a>
+                    <div class="muted mono small">{t.id}</div>
+                  </td>
+                  <td class="num">{t.priority}</td>
+                  <td>
+                    <span class="swatch" style={{ background: tenantColour(t.tenant) }} aria-hidden="true" /> {t.tenant}
+                  </td>
+                  <td>{gpuRequest(t.spec.resources.gpu)}</td>
+                  <td>{ago(t.createdAt)}</td>
+                  <td class="reason">
+                    {t.reason && <span class="badge st-wait">{t.reason}</span>} {reasonWords(t.reason, t.reasonMessage)}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </section>
+  );
+}

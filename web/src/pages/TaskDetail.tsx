@@ -1,0 +1,294 @@
+// Task detail: spec, placement, a timeline of what happened, every attempt, the full log
+// (every page fetched, then followed live over SSE), and Cancel.
+import { useEffect, useState } from 'preact/hooks';
+import { api, ApiError, get, type LogChunkView, type PoolEvent, type TaskDetailView } from '../api.js';
+import { LogBuffer } from '../components/logbuffer.js';
+import { LogView } from '../components/LogView.js';
+import { duration, gpuRequest, gpus, mib, reasonWords, stateClass, TERMINAL, time } from '../format.js';
+import { useLive } from '../hooks.js';
+import { onEvent } from '../live.js';
+import { markInteractive } from '../perf.js';
+
+const PAGE = 10_000;
+
+interface TimelineItem {
+  at: string;
+  what: string;
+}
+
+export function timeline(t: TaskDetailView, events: readonly PoolEvent[]): TimelineItem[] {
+  const items: TimelineItem[] = [];
+  if (t.createdAt) items.push({ at: t.createdAt, what: `Submitted by tenant ${t.tenant}, priority ${t.priority}` });
+  for (const a of t.attempts) {
+    const where = `${a.node} GPU ${a.placement.gpus.join(',') || '—'}${a.placement.gpus.length ? ` (${gpus(a.placement.gpuMilli)} each)` : ''}`;
+    if (a.scheduledAt) items.push({ at: a.scheduledAt, what: `Attempt ${a.attempt} placed on ${where}` });
+    if (a.startedAt) items.push({ at: a.startedAt, what: `Attempt ${a.attempt} started` });
+    if (a.endedAt) items.push({ at: a.endedAt, what: `Attempt ${a.attempt} ended: ${a.outcome ?? 'unknown'}${a.exitCode !== null ? `, exit code ${a.exitCode}` : ''}` });
+  }
+  for (const e of events) {
+    if (e.type === 'task.pending' || e.type === 'task.requeued') {
+      const reason = typeof e.data.reason === 'string' ? e.data.reason : null;
+      items.push({ at: new Date(e.at).toISOString(), what: e.type === 'task.requeued' ? 'Sent back to the queue' : `Waiting: ${reasonWords(reason, null)}` });
+    }
+  }
+  if (t.finishedAt && TERMINAL.includes(t.state)) items.push({ at: t.finishedAt, what: `Finished: ${t.state}${t.exitCode !== null ? ` (exit code ${t.exitCode})` : ''}` });
+  items.sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
+  return items;
+}
+
+/** Loads every log page, then follows over SSE; feeds `buffer` and calls `changed`. */
+function useLogs(id: string): { buffer: LogBuffer; version: number; status: string } {
+  const [buffer, setBuffer] = useState(() => new LogBuffer());
+  const [version, setVersion] = useState(0);
+  const [status, setStatus] = useState('loading…');
+  useEffect(() => {
+    const buf = new LogBuffer();
+    setBuffer(buf);
+    setVersion(0);
+    const ctl = new AbortController();
+    let es: EventSource | null = null;
+    let frame = 0;
+    const bump = (): void => {
+      if (frame) return;
+      frame = requestAnimationFrame(() => {
+        frame = 0;
+        setVersion(buf.version);
+      });
+    };
+    void (async () => {
+      try {
+        let after = 0;
+        for (;;) {
+          const page = await get<{ chunks: LogChunkView[]; next: number }>(`/v1/tasks/${encodeURIComponent(id)}/logs?after=${after}&limit=${PAGE}`, ctl.signal);
+          for (const c of page.chunks) buf.append(c);
+          after = page.next;
+          setVersion(buf.version);
+          setStatus(`loading… ${buf.lines.length.toLocaleString()} lines`);
+          if (page.chunks.length < PAGE) break;
+        }
+        if (ctl.signal.aborted) return;
+        setStatus('live');
+        es = new EventSource(`/v1/tasks/${encodeURIComponent(id)}/logs?follow=true&after=${after}`);
+        es.addEventListener('log', (m) => {
+          try {
+            buf.append(JSON.parse((m as MessageEvent<string>).data) as LogChunkView);
+            bump();
+          } catch {
+            // a malformed event: skip it
+          }
+        });
+        es.addEventListener('end', () => {
+          es?.close();
+          setStatus('complete');
+          setVersion(buf.version);
+        });
+        es.onerror = () => {
+          if (es && es.readyState === EventSource.CONNECTING) setStatus('reconnecting…');
+        };
+        es.onopen = () => setStatus('live');
+      } catch (e) {
+        if (!ctl.signal.aborted) setStatus(`could not load logs: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    })();
+    return () => {
+      ctl.abort();
+      es?.close();
+      if (frame) cancelAnimationFrame(frame);
+    };
+  }, [id]);
+  return { buffer, version, status };
+}
+
+export function TaskDetailPage({ id }: { id: string }) {
+  const live = useLive((signal) => api.task(id, signal), [`task:${id}`], [id]);
+  const [events, setEvents] = useState<PoolEvent[]>([]);
+  const [cancelling, setCancelling] = useState(false);
+  const [actionError, setActionError] = useState<string | null>(null);
+  const logs = useLogs(id);
+  useEffect(() => {
+    setEvents([]);
+    return onEvent((e) => {
+      if (e.taskId === id) setEvents((l) => [...l, e]);
+    });
+  }, [id]);
+
+  if (live.error && !live.data) {
+    const gone = live.error instanceof ApiError && live.error.status === 404;
+    return (
+      <p role="alert" class="error">
+        {gone ? `There is no task ${id}.` : `Could not load task ${id}: ${live.error.message}`} <a href="#/tasks">All tasks</a>
+      </p>
+    );
+  }
+  const t = live.data;
+  if (!t) return <p aria-busy="true">Loading task…</p>;
+  markInteractive();
+  const finished = TERMINAL.includes(t.state);
+  const spec = t.spec;
+  const cancel = async (): Promise<void> => {
+    setCancelling(true);
+    setActionError(null);
+    try {
+      await api.cancel(t.id);
+      live.reload();
+    } catch (e) {
+      setActionError(e instanceof Error ? e.message : String(e));
+    } finally {
+      setCancelling(false);
+    }
+  };
+  const runFor = t.startedAt ? (t.finishedAt ? Date.parse(t.finishedAt) : Date.now()) - Date.parse(t.startedAt) : null;
+
+  return (
+    <section aria-labelledby="task-h" class="task">
+      <p class="crumbs">
+        <a href="#/tasks">Tasks</a> / <span class="mono">{t.id}</span>
+      </p>
+      <header class="task-h">
+        <h1 id="task-h">{t.name}</h1>
+        <span class={`badge ${stateClass(t.state)}`} data-testid="task-state">
+          {t.state}
+        </span>
+        {t.exitCode !== null && <span class="muted">exit code {t.exitCode}</span>}
+        <span class="grow" />
+        <button type="button" class="danger" onClick={() => void cancel()} disabled={finished || cancelling}>
+          {cancelling ? 'Cancelling…' : 'Cancel task'}
+        </button>
+      </header>
+      {actionError && <p role="alert" class="error">{actionError}</p>}
+      {t.state === 'PENDING' && <p class="note">{reasonWords(t.reason, t.reasonMessage)}</p>}
+      <div class="cards">
+        <div class="card">
+          <h2>Spec</h2>
+          <dl class="kv">
+            <dt>Command</dt>
+            <dd class="mono">{spec.command.join(' ')}</dd>
+            <dt>GPU</dt>
+            <dd>{gpuRequest(spec.resources.gpu)}</dd>
+            <dt>CPU / RAM</dt>
+            <dd>
+              {gpus(spec.resources.cpuMilli)} cores · {mib(spec.resources.memoryMiB)}
+            </dd>
+            <dt>Priority</dt>
+            <dd>{spec.priority}</dd>
+            <dt>Tenant</dt>
+            <dd>{spec.tenant}</dd>
+            <dt>Time limit</dt>
+            <dd>{spec.timeLimitMs ? duration(spec.timeLimitMs) : 'none'}</dd>
+            <dt>Retries</dt>
+            <dd>
+              {spec.retries}
+              {spec.preemptible ? ' · preemptible' : ''}
+            </dd>
+            {spec.gang > 1 && (
+              <>
+                <dt>Gang</dt>
+                <dd>
+                  replica {t.gangIndex + 1} of {spec.gang}
+                </dd>
+              </>
+            )}
+            {spec.vgpuId && (
+              <>
+                <dt>vGPU</dt>
+                <dd class="mono">{spec.vgpuId}</dd>
+              </>
+            )}
+            {spec.workdir && (
+              <>
+                <dt>Workdir</dt>
+                <dd class="mono">{spec.workdir}</dd>
+              </>
+            )}
+            {Object.keys(spec.env).length > 0 && (
+              <>
+                <dt>Env</dt>
+                <dd class="mono small">
+                  {Object.entries(spec.env).map(([k, v]) => (
+                    <div key={k}>
+                      {k}={v}
+                    </div>
+                  ))}
+                </dd>
+              </>
+            )}
+          </dl>
+        </div>
+        <div class="card">
+          <h2>Placement</h2>
+          {t.placement ? (
+            <dl class="kv" data-testid="placement">
+              <dt>Node</dt>
+              <dd>{t.placement.node}</dd>
+              <dt>GPUs</dt>
+              <dd>
+                {t.placement.gpus.length ? t.placement.gpus.join(', ') : 'none'} ({t.placement.sharing})
+              </dd>
+              <dt>Slice</dt>
+              <dd>
+                {gpus(t.placement.gpuMilli)} GPU · {mib(t.placement.memoryMiB)} per GPU
+              </dd>
+              <dt>CPU / RAM</dt>
+              <dd>
+                {gpus(t.placement.cpuMilli)} cores · {mib(t.placement.hostMemoryMiB)}
+              </dd>
+            </dl>
+          ) : (
+            <p class="muted">Not placed{finished ? '' : ' yet'}.</p>
+          )}
+          <h2>Timeline</h2>
+          <ol class="timeline">
+            {timeline(t, events).map((x, i) => (
+              <li key={i}>
+                <time dateTime={x.at}>{time(x.at)}</time> {x.what}
+              </li>
+            ))}
+          </ol>
+          {runFor !== null && <p class="muted">Ran for {duration(runFor)}.</p>}
+        </div>
+      </div>
+      {t.attempts.length > 0 && (
+        <div class="card">
+          <h2>Attempts</h2>
+          <div class="table-wrap">
+            <table class="list">
+              <thead>
+                <tr>
+                  <th scope="col">#</th>
+                  <th scope="col">Node</th>
+                  <th scope="col">GPUs</th>
+                  <th scope="col">Placed</th>
+                  <th scope="col">Started</th>
+                  <th scope="col">Ended</th>
+                  <th scope="col">Outcome</th>
+                </tr>
+              </thead>
+              <tbody>
+                {t.attempts.map((a) => (
+                  <tr key={a.attempt}>
+                    <td class="num">{a.attempt}</td>
+                    <td>{a.node}</td>
+                    <td>
+                      {a.placement.gpus.join(',') || '—'} × {gpus(a.placement.gpuMilli)}
+                    </td>
+                    <td>{time(a.scheduledAt)}</td>
+                    <td>{time(a.startedAt)}</td>
+                    <td>{time(a.endedAt)}</td>
+                    <td>
+                      {a.outcome ? <span class={`badge ${stateClass(a.outcome)}`}>{a.outcome}</span> : 'running'}
+                      {a.exitCode !== null ? ` exit ${a.exitCode}` : ''}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        </div>
+      )}
+      <div class="card">
+        <h2>Logs</h2>
+        <LogView buffer={logs.buffer} version={logs.version} fileName={`${t.name}-${t.id}.log`} status={logs.status} />
+      </div>
+    </section>
+  );
+}

@@ -1,0 +1,225 @@
+// Usage and cost per tenant and GPU model. With a price book on the server (`GET /v1/usage`,
+// the JSON of `fastgpu usage`), amounts, discounts and the promotions that applied are shown,
+// with the promotions active now (`GET /v1/promotions`). Without one, GPU-hours are worked out
+// here from the tasks' placements and times, and the page says that pricing is not configured.
+import { useState } from 'preact/hooks';
+import { api, getOptional, type GpuView, type TaskView, type UsageReportJson } from '../api.js';
+import { listKeys } from '../components/keys.js';
+import { tenantColour } from '../format.js';
+import { useLive } from '../hooks.js';
+import { markInteractive } from '../perf.js';
+
+const RANGES = [
+  { id: '24h', label: 'Last 24 hours', ms: 24 * 3600_000 },
+  { id: '7d', label: 'Last 7 days', ms: 7 * 24 * 3600_000 },
+  { id: '30d', label: 'Last 30 days', ms: 30 * 24 * 3600_000 },
+] as const;
+
+export interface UsageLine {
+  tenant: string;
+  gpuModel: string;
+  gpuSeconds: number;
+  tasks: number;
+  list?: number;
+  discount?: number;
+  charged?: number;
+  promotions: string[];
+}
+
+interface Promotion {
+  name: string;
+  from?: string | number;
+  to?: string | number;
+  description?: string;
+  models?: string[];
+  tenants?: string[];
+}
+
+interface UsageData {
+  priced: boolean;
+  currency: string | null;
+  lines: UsageLine[];
+  promotionsNow: Promotion[];
+}
+
+/** GPU-seconds per tenant × model from task placements clipped to [from, to). */
+export function usageFromTasks(tasks: readonly TaskView[], gpus: readonly GpuView[], from: number, to: number): UsageLine[] {
+  const model = new Map<string, string>();
+  for (const g of gpus) model.set(`${g.nodeId}/${g.index}`, g.model);
+  const lines = new Map<string, UsageLine & { ids: Set<string> }>();
+  for (const t of tasks) {
+    const p = t.placement;
+    // A task inside a vGPU uses its reservation's slice; the reservation is what is metered.
+    if (!p || !t.startedAt || p.gpus.length === 0 || p.vgpuId) continue;
+    const start = Math.max(Date.parse(t.startedAt), from);
+    const end = Math.min(t.finishedAt ? Date.parse(t.finishedAt) : Date.now(), to);
+    if (!(end > start)) continue;
+    const m = model.get(`${p.nodeId}/${p.gpus[0]}`) ?? 'unknown';
+    const key = `${t.tenant}\u0000${m}`;
+    let l = lines.get(key);
+    if (!l) lines.set(key, (l = { tenant: t.tenant, gpuModel: m, gpuSeconds: 0, tasks: 0, promotions: [], ids: new Set() }));
+    l.gpuSeconds += ((p.gpuMilli / 1000) * p.gpus.length * (end - start)) / 1000;
+    l.ids.add(t.id);
+    l.tasks = l.ids.size;
+  }
+  return [...lines.values()].map(({ ids: _ids, ...l }) => l).sort((a, b) => (a.tenant === b.tenant ? (a.gpuModel < b.gpuModel ? -1 : 1) : a.tenant < b.tenant ? -1 : 1));
+}
+
+/** The server's report (one row per tenant × task × model) summed per tenant × model. */
+export function usageFromReport(r: UsageReportJson): UsageLine[] {
+  const lines = new Map<string, UsageLine & { ids: Set<string>; promo: Set<string> }>();
+  for (const row of r.rows) {
+    const key = `${row.tenant}\u0000${row.gpuModel}`;
+    let l = lines.get(key);
+    if (!l) lines.set(key, (l = { tenant: row.tenant, gpuModel: row.gpuModel, gpuSeconds: 0, tasks: 0, list: 0, discount: 0, charged: 0, promotions: [], ids: new Set(), promo: new Set() }));
+    l.gpuSeconds += row.gpuSeconds;
+    l.list = (l.list ?? 0) + row.listAmount;
+    l.discount = (l.discount ?? 0) + row.discountAmount;
+    l.charged = (l.charged ?? 0) + row.chargedAmount;
+    l.ids.add(row.taskId);
+    l.tasks = l.ids.size;
+    for (const p of row.promotions) l.promo.add(p);
+  }
+  return [...lines.values()].map(({ ids: _i, promo, ...l }) => ({ ...l, promotions: [...promo].sort() }));
+}
+
+function activeNow(list: readonly Promotion[], now: number): Promotion[] {
+  const t = (v: string | number | undefined, dflt: number): number => (v === undefined ? dflt : typeof v === 'number' ? v : Date.parse(v));
+  return list.filter((p) => t(p.from, -Infinity) <= now && now < t(p.to, Infinity));
+}
+
+const hours = (s: number): string => (s / 3600).toFixed(s < 36 ? 3 : 2);
+
+export function UsagePage() {
+  const [range, setRange] = useState<(typeof RANGES)[number]['id']>('7d');
+  const span = RANGES.find((r) => r.id === range)!.ms;
+  const live = useLive<UsageData>(
+    async (signal) => {
+      const to = Date.now();
+      const from = to - span;
+      const report = await getOptional<UsageReportJson>(`/v1/usage?from=${new Date(from).toISOString()}&to=${new Date(to).toISOString()}`, signal);
+      if (report) {
+        const promos = await getOptional<{ promotions: Promotion[] }>('/v1/promotions', signal);
+        return { priced: true, currency: report.currency, lines: usageFromReport(report), promotionsNow: activeNow(promos?.promotions ?? [], to) };
+      }
+      const [tasks, gpus] = await Promise.all([api.tasks('?all=true&limit=5000', signal), api.gpus(signal)]);
+      return { priced: false, currency: null, lines: usageFromTasks(tasks.tasks, gpus.gpus, from, to), promotionsNow: [] };
+    },
+    ['tasks'],
+    [range],
+  );
+  const d = live.data;
+  if (d) markInteractive();
+  const money = (v: number | undefined): string => (v === undefined ? '—' : `${v.toFixed(2)}${d?.currency ? ` ${d.currency}` : ''}`);
+  const total = d?.lines.reduce((a, l) => a + l.gpuSeconds, 0) ?? 0;
+  const totalCharged = d?.lines.reduce((a, l) => a + (l.charged ?? 0), 0) ?? 0;
+  const totalDiscount = d?.lines.reduce((a, l) => a + (l.discount ?? 0), 0) ?? 0;
+
+  return (
+    <section aria-labelledby="usage-h">
+      <h1 id="usage-h">Usage and cost</h1>
+      <div class="filters">
+        <label>
+          <span>Period</span>
+          <select value={range} onChange={(e) => setRange((e.currentTarget as HTMLSelectElement).value as typeof range)}>
+            {RANGES.map((r) => (
+              <option key={r.id} value={r.id}>
+                {r.label}
+              </option>
+            ))}
+          </select>
+        </label>
+      </div>
+      {live.error && <p role="alert" class="error">Could not load usage: {live.error.message}</p>}
+      {!d ? (
+        <p aria-busy="true">Loading usage…</p>
+      ) : (
+        <>
+          {!d.priced && (
+            <p class="note" data-testid="pricing-note">
+              Pricing is not configured on this server, so there are no amounts: GPU-hours below are worked out from the tasks’ placements and run times. Every task
+              belongs to the <strong>default</strong> tenant until tenants are set up.
+            </p>
+          )}
+          <div class="totals">
+            <div class="stat">
+              <div class="stat-label">GPU-hours</div>
+              <div class="stat-value">{hours(total)}</div>
+            </div>
+            {d.priced && (
+              <>
+                <div class="stat">
+                  <div class="stat-label">Charged</div>
+                  <div class="stat-value">{money(totalCharged)}</div>
+                </div>
+                <div class="stat">
+                  <div class="stat-label">Saved by promotions</div>
+                  <div class="stat-value">{money(totalDiscount)}</div>
+                </div>
+              </>
+            )}
+          </div>
+          {d.priced && (
+            <div class="card">
+              <h2>Promotions active now</h2>
+              {d.promotionsNow.length === 0 ? (
+                <p class="muted">None.</p>
+              ) : (
+                <ul>
+                  {d.promotionsNow.map((p) => (
+                    <li key={p.name}>
+                      <strong>{p.name}</strong>
+                      {p.description ? ` — ${p.description}` : ''}
+                      {p.models?.length ? ` · models ${p.models.join(', ')}` : ''}
+                      {p.tenants?.length ? ` · tenants ${p.tenants.join(', ')}` : ''}
+                      {p.to !== undefined ? ` · until ${new Date(p.to).toLocaleString()}` : ''}
+                    </li>
+                  ))}
+                </ul>
+              )}
+            </div>
+          )}
+          {d.lines.length === 0 ? (
+            <p class="empty">No GPU time used in this period.</p>
+          ) : (
+            <div class="table-wrap">
+              <table class="list" onKeyDown={listKeys}>
+                <caption class="sr-only">Usage per tenant and GPU model</caption>
+                <thead>
+                  <tr>
+                    <th scope="col">Tenant</th>
+                    <th scope="col">GPU model</th>
+                    <th scope="col">Tasks</th>
+                    <th scope="col">GPU-hours</th>
+                    <th scope="col">List</th>
+                    <th scope="col">Discount</th>
+                    <th scope="col">Charged</th>
+                    <th scope="col">Promotions applied</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {d.lines.map((l) => (
+                    <tr key={`${l.tenant}/${l.gpuModel}`}>
+                      <td>
+                        <a data-row-link href={`#/tasks?q=${encodeURIComponent(l.tenant)}&all=1`}>
+                          <span class="swatch" style={{ background: tenantColour(l.tenant) }} aria-hidden="true" /> {l.tenant}
+                        </a>
+                      </td>
+                      <td>{l.gpuModel}</td>
+                      <td class="num">{l.tasks}</td>
+                      <td class="num">{hours(l.gpuSeconds)}</td>
+                      <td class="num">{money(l.list)}</td>
+                      <td class="num">{money(l.discount)}</td>
+                      <td class="num">{money(l.charged)}</td>
+                      <td>{l.promotions.length ? l.promotions.join(', ') : '—'}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          )}
+        </>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,195 @@
+// Utilisation over time: allocated vs capacity, and measured utilisation, over a chosen range.
+// Measured utilisation comes from the samples the server stores (`GET /v1/samples`); allocation
+// from the server's history when it gives one, else from the tasks' placements and times.
+// Without stored samples the page charts what it has seen itself since it was opened.
+import { useState } from 'preact/hooks';
+import { api, getOptional, type TaskView } from '../api.js';
+import { Chart, type ChartSeries } from '../components/Chart.js';
+import { gpus } from '../format.js';
+import { seen, recordGpus } from '../history.js';
+import { useLive } from '../hooks.js';
+import { markInteractive } from '../perf.js';
+
+const RANGES = [
+  { id: '15m', label: '15 minutes', ms: 15 * 60_000 },
+  { id: '1h', label: '1 hour', ms: 3600_000 },
+  { id: '6h', label: '6 hours', ms: 6 * 3600_000 },
+  { id: '24h', label: '24 hours', ms: 24 * 3600_000 },
+  { id: '7d', label: '7 days', ms: 7 * 24 * 3600_000 },
+] as const;
+const BUCKETS = 240;
+
+export interface Sample {
+  at: number;
+  nodeId: string;
+  gpuIndex: number;
+  utilPercent: number;
+  memoryUsedMiB?: number;
+}
+
+export interface AllocationPoint {
+  at: number;
+  allocatedMilli: number;
+  capacityMilli: number;
+}
+
+interface Series {
+  xs: number[];
+  capacity: (number | null)[];
+  allocated: (number | null)[];
+  busy: (number | null)[];
+  source: 'server' | 'page';
+  allocationFrom: 'server' | 'tasks' | 'page';
+}
+
+const bucketOf = (at: number, from: number, step: number): number => Math.floor((at - from) / step);
+
+/** Busy GPUs per bucket: Σ over GPUs of their mean utilisation in the bucket / 100. */
+export function busyFromSamples(samples: readonly Sample[], from: number, to: number, n: number): (number | null)[] {
+  const step = (to - from) / n;
+  const per: Map<string, [number, number]>[] = Array.from({ length: n }, () => new Map());
+  for (const s of samples) {
+    const b = bucketOf(s.at, from, step);
+    if (b < 0 || b >= n) continue;
+    const k = `${s.nodeId}/${s.gpuIndex}`;
+    const acc = per[b]!.get(k);
+    if (acc) {
+      acc[0] += s.utilPercent;
+      acc[1]++;
+    } else per[b]!.set(k, [s.utilPercent, 1]);
+  }
+  return per.map((m) => {
+    if (m.size === 0) return null;
+    let busy = 0;
+    for (const [sum, count] of m.values()) busy += sum / count / 100;
+    return busy;
+  });
+}
+
+/** Allocated GPUs at each bucket's end, from tasks' placements (scheduled → finished). */
+export function allocatedFromTasks(tasks: readonly TaskView[], from: number, to: number, n: number, now = Date.now()): number[] {
+  const step = (to - from) / n;
+  const out = new Array<number>(n).fill(0);
+  for (const t of tasks) {
+    const p = t.placement;
+    if (!p || !t.scheduledAt || p.vgpuId) continue;
+    const a = Date.parse(t.scheduledAt);
+    const b = t.finishedAt ? Date.parse(t.finishedAt) : now;
+    const g = (p.gpuMilli / 1000) * p.gpus.length;
+    if (g === 0) continue;
+    for (let i = Math.max(0, bucketOf(a, from, step)); i < n; i++) {
+      const at = from + (i + 1) * step;
+      if (at < a) continue;
+      if (at >= b) break;
+      out[i]! += g;
+    }
+  }
+  return out;
+}
+
+export function UtilisationPage() {
+  const [range, setRange] = useState<(typeof RANGES)[number]['id']>('1h');
+  const span = RANGES.find((r) => r.id === range)!.ms;
+  const live = useLive<Series>(
+    async (signal) => {
+      const to = Date.now();
+      const from = to - span;
+      const step = span / BUCKETS;
+      const xs = Array.from({ length: BUCKETS }, (_, i) => (from + (i + 1) * step) / 1000);
+      const [stored, g] = await Promise.all([
+        getOptional<{ samples: Sample[]; allocation?: AllocationPoint[] }>(`/v1/samples?from=${Math.floor(from)}&to=${Math.ceil(to)}`, signal),
+        api.gpus(signal),
+      ]);
+      recordGpus(g.gpus);
+      const capacityNow = g.gpus.filter((x) => x.nodeState === 'READY').length;
+      if (stored) {
+        const busy = busyFromSamples(stored.samples, from, to, BUCKETS);
+        let allocated: (number | null)[];
+        let capacity: (number | null)[];
+        let allocationFrom: Series['allocationFrom'] = 'server';
+        if (stored.allocation && stored.allocation.length > 0) {
+          const pts = [...stored.allocation].sort((a, b) => a.at - b.at);
+          allocated = [];
+          capacity = [];
+          let j = -1;
+          for (let i = 0; i < BUCKETS; i++) {
+            const at = from + (i + 1) * step;
+            while (j + 1 < pts.length && pts[j + 1]!.at <= at) j++;
+            const p = j >= 0 ? pts[j]! : null;
+            allocated.push(p ? p.allocatedMilli / 1000 : null);
+            capacity.push(p ? p.capacityMilli / 1000 : null);
+          }
+        } else {
+          const tasks = await api.tasks('?all=true&limit=5000', signal);
+          allocated = allocatedFromTasks(tasks.tasks, from, to, BUCKETS);
+          capacity = xs.map(() => capacityNow);
+          allocationFrom = 'tasks';
+        }
+        return { xs, capacity, allocated, busy, source: 'server', allocationFrom };
+      }
+      // No stored samples on this server: what this page has seen.
+      const pts = seen.filter((p) => p.at >= from);
+      return {
+        xs: pts.map((p) => p.at / 1000),
+        capacity: pts.map((p) => p.capacityMilli / 1000),
+        allocated: pts.map((p) => p.allocatedMilli / 1000),
+        busy: pts.map((p) => (p.busyMilli === null ? null : p.busyMilli / 1000)),
+        source: 'page',
+        allocationFrom: 'page',
+      };
+    },
+    ['pool'],
+    [range],
+  );
+  const d = live.data;
+  if (d) markInteractive();
+  const series: ChartSeries[] = d
+    ? [
+        { label: 'Capacity (GPUs)', colour: '#5b6170', values: d.capacity, dash: [6, 4] },
+        { label: 'Allocated (GPUs)', colour: '#1f5fbf', values: d.allocated, fill: 'rgba(31,95,191,0.12)' },
+        { label: 'Measured busy (GPUs)', colour: '#b5421b', values: d.busy },
+      ]
+    : [];
+  const lastOf = (v: (number | null)[]): string => {
+    for (let i = v.length - 1; i >= 0; i--) if (v[i] !== null && v[i] !== undefined) return gpus(Math.round(v[i]! * 1000));
+    return '—';
+  };
+
+  return (
+    <section aria-labelledby="util-h">
+      <h1 id="util-h">Utilisation over time</h1>
+      <div class="filters">
+        <label>
+          <span>Range</span>
+          <select value={range} onChange={(e) => setRange((e.currentTarget as HTMLSelectElement).value as typeof range)}>
+            {RANGES.map((r) => (
+              <option key={r.id} value={r.id}>
+                Last {r.label}
+              </option>
+            ))}
+          </select>
+        </label>
+      </div>
+      {live.error && <p role="alert" class="error">Could not load utilisation: {live.error.message}</p>}
+      {!d ? (
+        <p aria-busy="true">Loading…</p>
+      ) : (
+        <>
+          {d.source === 'page' && (
+            <p class="note" data-testid="samples-note">
+              This server does not serve stored utilisation samples yet, so the chart shows what this page has seen since it was opened ({d.xs.length} point
+              {d.xs.length === 1 ? '' : 's'}, refreshed every few seconds).
+            </p>
+          )}
+          {d.source === 'server' && d.allocationFrom === 'tasks' && <p class="muted">Allocation is worked out from the tasks’ placements and times; capacity is today’s.</p>}
+          <Chart
+            xs={d.xs}
+            series={series}
+            yLabel="GPUs"
+            summary={`Over the last ${RANGES.find((r) => r.id === range)!.label}: capacity ${lastOf(d.capacity)} GPUs, allocated ${lastOf(d.allocated)}, measured busy ${lastOf(d.busy)} at the end.`}
+          />
+        </>
+      )}
+    </section>
+  );
+}
