@@ -111,3 +111,18 @@ export function untilInterrupted(ctx: CliContext): Promise<NodeJS.Signals> {
 export function logSink(ctx: CliContext, quiet: boolean, prefix: string): (line: string) => void {
   return quiet ? () => undefined : (line) => void ctx.stderr.write(`${prefix}${line}\n`);
 }
+
+/**
+ * Wraps a daemon command's action: if it fails, the process still ends soon after `main` has
+ * reported the error, even if a half-started part left a timer or socket open.
+ */
+export function daemonAction<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    try {
+      await fn(...args);
+    } catch (e) {
+      setTimeout(() => process.exit(), 1_500).unref();
+      throw e;
+    }
+  };
+}

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { fastgpuHome, normaliseUrl } from '../../sdk/config.js';
 import { contextOf } from '../context.js';
-import { gpuBanner, gpusFlag, logSink, nonEmpty, untilInterrupted } from '../daemon.js';
+import { daemonAction, gpuBanner, gpusFlag, logSink, nonEmpty, untilInterrupted } from '../daemon.js';
 import { UsageError } from '../flags.js';
 import { shutdown } from './server.js';
 
@@ -27,34 +27,36 @@ export function register(program: Command): void {
     .option('--name <name>', 'node name (default: the host name)')
     .option('--state-dir <dir>', "where this agent keeps its tasks' state (default: $FASTGPU_HOME/agent)")
     .option('-q, --quiet', 'no log lines on stderr')
-    .action(async (raw: RawAgentFlags, cmd: Command) => {
-      const ctx = contextOf(cmd);
-      const url = raw.server ?? ctx.env.FASTGPU_URL;
-      const token = raw.token ?? ctx.env.FASTGPU_TOKEN;
-      if (url === undefined || url.trim() === '') throw new UsageError('agent: --server is required (or set FASTGPU_URL)');
-      if (token === undefined || token.trim() === '') throw new UsageError('agent: --token is required (or set FASTGPU_TOKEN)');
-      let serverUrl: string;
-      try {
-        serverUrl = normaliseUrl(url);
-      } catch {
-        throw new UsageError(`--server: ${JSON.stringify(url)} is not an http(s) URL`);
-      }
-      const gpus = gpusFlag(raw.gpus);
-      const name = raw.name === undefined ? undefined : nonEmpty(raw.name, '--name');
-      const stateDir = raw.stateDir !== undefined ? nonEmpty(raw.stateDir, '--state-dir') : join(fastgpuHome(ctx.env), 'agent');
+    .action(
+      daemonAction(async (raw: RawAgentFlags, cmd: Command) => {
+        const ctx = contextOf(cmd);
+        const url = raw.server ?? ctx.env.FASTGPU_URL;
+        const token = raw.token ?? ctx.env.FASTGPU_TOKEN;
+        if (url === undefined || url.trim() === '') throw new UsageError('agent: --server is required (or set FASTGPU_URL)');
+        if (token === undefined || token.trim() === '') throw new UsageError('agent: --token is required (or set FASTGPU_TOKEN)');
+        let serverUrl: string;
+        try {
+          serverUrl = normaliseUrl(url);
+        } catch {
+          throw new UsageError(`--server: ${JSON.stringify(url)} is not an http(s) URL`);
+        }
+        const gpus = gpusFlag(raw.gpus);
+        const name = raw.name === undefined ? undefined : nonEmpty(raw.name, '--name');
+        const stateDir = raw.stateDir !== undefined ? nonEmpty(raw.stateDir, '--state-dir') : join(fastgpuHome(ctx.env), 'agent');
 
-      const { startAgent } = await import('../../agent/main.js');
-      const agent = await startAgent({
-        serverUrl,
-        token: token.trim(),
-        stateDir,
-        ...(gpus !== undefined ? { gpus } : {}),
-        ...(name !== undefined ? { name } : {}),
-        log: logSink(ctx, raw.quiet === true, ''),
-      });
-      ctx.stdout.write(`FastGPU agent joined ${serverUrl} as node ${agent.nodeId}\n  ${gpuBanner(agent, gpus, ctx.env)}\n  state dir ${stateDir}\n`);
-      const signal = await untilInterrupted(ctx);
-      ctx.stdout.write(`fastgpu: ${signal}: stopping the agent (running tasks keep going)\n`);
-      await shutdown(ctx, () => agent.stop());
-    });
+        const { startAgent } = await import('../../agent/main.js');
+        const agent = await startAgent({
+          serverUrl,
+          token: token.trim(),
+          stateDir,
+          ...(gpus !== undefined ? { gpus } : {}),
+          ...(name !== undefined ? { name } : {}),
+          log: logSink(ctx, raw.quiet === true, ''),
+        });
+        ctx.stdout.write(`FastGPU agent joined ${serverUrl} as node ${agent.nodeId}\n  ${gpuBanner(agent, gpus, ctx.env)}\n  state dir ${stateDir}\n`);
+        const signal = await untilInterrupted(ctx);
+        ctx.stdout.write(`fastgpu: ${signal}: stopping the agent (running tasks keep going)\n`);
+        await shutdown(ctx, () => agent.stop());
+      }),
+    );
 }

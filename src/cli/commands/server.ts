@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import type { ServerOptions } from '../../server/main.js';
 import { contextOf, type CliContext } from '../context.js';
-import { compileServerFlags, listenError, logSink, untilInterrupted, type RawServerFlags, type ServerFlags } from '../daemon.js';
+import { compileServerFlags, daemonAction, listenError, logSink, untilInterrupted, type RawServerFlags, type ServerFlags } from '../daemon.js';
 
 /** How long a clean shutdown may take before the process exits anyway. */
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -18,28 +18,30 @@ export function register(program: Command): void {
     .option('--host <host>', 'address to listen on (default 127.0.0.1; 0.0.0.0 for agents on other machines)')
     .option('-q, --quiet', 'no log lines on stderr')
     .addOption(new Option('--node-lost-after <duration>', 'mark a node LOST after this long without a heartbeat').hideHelp())
-    .action(async (raw: RawServerFlags, cmd: Command) => {
-      const ctx = contextOf(cmd);
-      const flags = compileServerFlags(raw, ctx);
-      mkdirSync(flags.dataDir, { recursive: true, mode: 0o700 });
-      const { startServer } = await import('../../server/main.js');
-      const server = await startServer(serverOptions(flags, ctx, '')).catch((e: unknown) => {
-        throw listenError(e, flags.host, flags.port);
-      });
-      const tokenFile = join(flags.dataDir, 'admin.token');
-      ctx.stdout.write(
-        [
-          `FastGPU server listening at ${server.url}`,
-          `  data dir ${flags.dataDir}; admin token in ${tokenFile}`,
-          `  join an agent: fastgpu agent --server ${server.url} --token "$(cat ${tokenFile})"`,
-          `  use the CLI:   export FASTGPU_URL=${server.url} FASTGPU_TOKEN="$(cat ${tokenFile})"`,
-          '',
-        ].join('\n'),
-      );
-      const signal = await untilInterrupted(ctx);
-      ctx.stdout.write(`fastgpu: ${signal}: stopping the server\n`);
-      await shutdown(ctx, () => server.close());
-    });
+    .action(
+      daemonAction(async (raw: RawServerFlags, cmd: Command) => {
+        const ctx = contextOf(cmd);
+        const flags = compileServerFlags(raw, ctx);
+        mkdirSync(flags.dataDir, { recursive: true, mode: 0o700 });
+        const { startServer } = await import('../../server/main.js');
+        const server = await startServer(serverOptions(flags, ctx, '')).catch((e: unknown) => {
+          throw listenError(e, flags.host, flags.port);
+        });
+        const tokenFile = join(flags.dataDir, 'admin.token');
+        ctx.stdout.write(
+          [
+            `FastGPU server listening at ${server.url}`,
+            `  data dir ${flags.dataDir}; admin token in ${tokenFile}`,
+            `  join an agent: fastgpu agent --server ${server.url} --token "$(cat ${tokenFile})"`,
+            `  use the CLI:   export FASTGPU_URL=${server.url} FASTGPU_TOKEN="$(cat ${tokenFile})"`,
+            '',
+          ].join('\n'),
+        );
+        const signal = await untilInterrupted(ctx);
+        ctx.stdout.write(`fastgpu: ${signal}: stopping the server\n`);
+        await shutdown(ctx, () => server.close());
+      }),
+    );
 }
 
 export function serverOptions(flags: ServerFlags, ctx: CliContext, prefix: string): ServerOptions {

@@ -7,6 +7,7 @@ import { writeConfig } from '../../sdk/config.js';
 import { contextOf } from '../context.js';
 import {
   compileServerFlags,
+  daemonAction,
   gpuBanner,
   gpusFlag,
   listenError,
@@ -28,54 +29,56 @@ export function register(program: Command): void {
     .option('--name <name>', 'name of the local node (default: the host name)')
     .option('-q, --quiet', 'no server and agent log lines on stderr')
     .addOption(new Option('--node-lost-after <duration>', 'mark a node LOST after this long without a heartbeat').hideHelp())
-    .action(async (raw: RawServerFlags & { gpus?: string; name?: string }, cmd: Command) => {
-      const ctx = contextOf(cmd);
-      const flags = compileServerFlags(raw, ctx);
-      const gpus = gpusFlag(raw.gpus);
-      const name = raw.name === undefined ? undefined : nonEmpty(raw.name, '--name');
-      mkdirSync(flags.dataDir, { recursive: true, mode: 0o700 });
+    .action(
+      daemonAction(async (raw: RawServerFlags & { gpus?: string; name?: string }, cmd: Command) => {
+        const ctx = contextOf(cmd);
+        const flags = compileServerFlags(raw, ctx);
+        const gpus = gpusFlag(raw.gpus);
+        const name = raw.name === undefined ? undefined : nonEmpty(raw.name, '--name');
+        mkdirSync(flags.dataDir, { recursive: true, mode: 0o700 });
 
-      const { startServer } = await import('../../server/main.js');
-      const { startAgent } = await import('../../agent/main.js');
-      const server = await startServer(serverOptions(flags, ctx, 'server: ')).catch((e: unknown) => {
-        throw listenError(e, flags.host, flags.port);
-      });
-      let agent;
-      try {
-        agent = await startAgent({
-          serverUrl: server.url,
-          token: server.adminToken,
-          stateDir: join(flags.dataDir, 'agent'),
-          ...(gpus !== undefined ? { gpus } : {}),
-          ...(name !== undefined ? { name } : {}),
-          log: logSink(ctx, flags.quiet, 'agent: '),
+        const { startServer } = await import('../../server/main.js');
+        const { startAgent } = await import('../../agent/main.js');
+        const server = await startServer(serverOptions(flags, ctx, 'server: ')).catch((e: unknown) => {
+          throw listenError(e, flags.host, flags.port);
         });
-      } catch (e) {
-        await server.close();
-        throw e;
-      }
-      const saved = writeConfig({ url: server.url, token: server.adminToken }, ctx.env);
-      ctx.stdout.write(
-        [
-          `FastGPU is up at ${server.url}`,
-          `  ${gpuBanner(agent, gpus, ctx.env)}`,
-          `  data dir ${flags.dataDir}`,
-          `  address and token saved to ${saved} (the CLI and SDK read it)`,
-          '',
-          'Try:',
-          '  fastgpu run --gpu 0.5 -- nvidia-smi -L',
-          '  fastgpu ps',
-          '  fastgpu gpus',
-          '',
-          'Ctrl-C stops FastGPU; running tasks keep going and are picked up again by the next `fastgpu up`.',
-          '',
-        ].join('\n'),
-      );
-      const signal = await untilInterrupted(ctx);
-      ctx.stdout.write(`\nfastgpu: ${signal}: stopping (running tasks keep going)\n`);
-      await shutdown(ctx, async () => {
-        await agent.stop();
-        await server.close();
-      });
-    });
+        let agent;
+        try {
+          agent = await startAgent({
+            serverUrl: server.url,
+            token: server.adminToken,
+            stateDir: join(flags.dataDir, 'agent'),
+            ...(gpus !== undefined ? { gpus } : {}),
+            ...(name !== undefined ? { name } : {}),
+            log: logSink(ctx, flags.quiet, 'agent: '),
+          });
+        } catch (e) {
+          await server.close();
+          throw e;
+        }
+        const saved = writeConfig({ url: server.url, token: server.adminToken }, ctx.env);
+        ctx.stdout.write(
+          [
+            `FastGPU is up at ${server.url}`,
+            `  ${gpuBanner(agent, gpus, ctx.env)}`,
+            `  data dir ${flags.dataDir}`,
+            `  address and token saved to ${saved} (the CLI and SDK read it)`,
+            '',
+            'Try:',
+            '  fastgpu run --gpu 0.5 -- nvidia-smi -L',
+            '  fastgpu ps',
+            '  fastgpu gpus',
+            '',
+            'Ctrl-C stops FastGPU; running tasks keep going and are picked up again by the next `fastgpu up`.',
+            '',
+          ].join('\n'),
+        );
+        const signal = await untilInterrupted(ctx);
+        ctx.stdout.write(`\nfastgpu: ${signal}: stopping (running tasks keep going)\n`);
+        await shutdown(ctx, async () => {
+          await agent.stop();
+          await server.close();
+        });
+      }),
+    );
 }
