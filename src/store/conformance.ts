@@ -8,7 +8,7 @@
 // - `listTasks`: newest first by (createdAt, id); `before` is a keyset cursor on that pair, an
 //   unknown cursor gives []; an empty `states` list means "any state"; `name` is a literal,
 //   case-sensitive substring.
-// - `readLogs`: `after` defaults to 0, `limit` to 1000 and is capped at 10,000.
+// - `readLogs` and `listEvents`: `after` defaults to 0, `limit` to 1000 and is capped at 10,000.
 // - `listSamples(from, to)` includes both ends.
 // - `setNodeState` on an unknown node does nothing; revoking twice keeps the first time.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -525,6 +525,13 @@ export function storeConformance(name: string, make: () => Promise<Store>, clean
         expect((await s.listEvents(n, 3)).map((e) => e.data.i)).toEqual([12, 13, 14]);
         expect(await s.listEvents(stored[19]!.seq)).toEqual([]);
         expect((await s.listEvents(0, 5)).map((e) => e.seq)).toEqual(stored.slice(0, 5).map((e) => e.seq));
+      });
+
+      it('pages events 1000 at a time by default', async () => {
+        const stored = await s.appendEvents(Array.from({ length: 1001 }, (_, i) => ev(i)));
+        const page = await s.listEvents(0);
+        expect(page).toHaveLength(1000);
+        expect(await s.listEvents(page[999]!.seq)).toEqual([stored[1000]]);
       });
     });
 
