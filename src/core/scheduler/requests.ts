@@ -25,11 +25,26 @@ export function requestKey(r: ResourceRequest): string {
 /** Resolves each distinct request once per cycle. */
 export class Requests {
   private readonly byKey = new Map<string, Shape>();
+  private readonly tree = new Map<number, Map<number, Map<number | string, Shape>>>();
   private readonly descriptions = new Map<string, string>();
 
   constructor(readonly models: readonly ModelInfo[]) {}
 
   shape(resources: ResourceRequest): Shape {
+    // Called for every pending task: look up by numbers (host CPU, RAM, then the GPU part as a
+    // number for the common plain share) rather than building a string key each time.
+    let byRam = this.tree.get(resources.cpuMilli);
+    if (!byRam) this.tree.set(resources.cpuMilli, (byRam = new Map()));
+    let byGpu = byRam.get(resources.memoryMiB);
+    if (!byGpu) byRam.set(resources.memoryMiB, (byGpu = new Map()));
+    const g = resources.gpu;
+    const gk = g === null ? -1 : g.share.kind === 'milli' && g.memoryMiB === undefined && g.model === undefined ? g.count * 10_000 + g.share.milli : requestKey(resources);
+    let s = byGpu.get(gk);
+    if (!s) byGpu.set(gk, (s = this.make(resources)));
+    return s;
+  }
+
+  private make(resources: ResourceRequest): Shape {
     const key = requestKey(resources);
     let s = this.byKey.get(key);
     if (!s) {

@@ -15,14 +15,19 @@ import { buildCapacity, toPlacement } from './capacity.js';
 import { endIfPlacedNow, pendTask, placeTask, type Cycle } from './cycle.js';
 import { explainNoFit, type Explanation } from './explain.js';
 import { count, when } from './format.js';
-import { orderQueue, toUnits, type QueueUnit } from './order.js';
+import { orderQueue } from './order.js';
 import { FailMemo, Requests, type Shape } from './requests.js';
 import type { ScheduleResult, SchedulerPolicy, SchedulerSnapshot } from './types.js';
 import { placeReservations, scheduleSliceTasks } from './vgpu.js';
 
-/** A queue unit with its members' shapes. */
-interface Unit extends QueueUnit {
+/** A unit of the queue: one task, or a whole gang placed all-or-nothing. */
+interface Unit {
+  /** The members in gang-index order; one task for a task that is not in a gang. */
+  tasks: Task[];
   shapes: Shape[];
+  gangId: string | null;
+  /** The gang size the spec asks for (1 for a single task). */
+  size: number;
   /** When it would end if started now (Infinity without a time limit). */
   endIfStarted: number;
 }
@@ -68,12 +73,35 @@ export function schedule(snapshot: SchedulerSnapshot, now: number, policy: Sched
   return result;
 }
 
+/**
+ * Groups ordered tasks into units: a gang takes the queue position of its first member in
+ * `ordered`, and its members follow in gang-index order.
+ */
 function units(cy: Cycle, ordered: readonly Task[]): Unit[] {
-  return toUnits(ordered).map((u) => {
-    let end = -Infinity;
-    for (const t of u.tasks) end = Math.max(end, t.spec.timeLimitMs === undefined ? Infinity : cy.now + t.spec.timeLimitMs);
-    return { ...u, shapes: u.tasks.map((t) => cy.requests.shape(t.spec.resources)), endIfStarted: end };
-  });
+  const out: Unit[] = [];
+  const gangs = new Map<string, Unit>();
+  const endOf = (t: Task): number => (t.spec.timeLimitMs === undefined ? Infinity : cy.now + t.spec.timeLimitMs);
+  for (const t of ordered) {
+    const shape = cy.requests.shape(t.spec.resources);
+    if (t.gangId === null || t.spec.gang <= 1) {
+      out.push({ tasks: [t], shapes: [shape], gangId: null, size: 1, endIfStarted: endOf(t) });
+      continue;
+    }
+    const u = gangs.get(t.gangId);
+    if (u) {
+      u.tasks.push(t);
+      u.endIfStarted = Math.max(u.endIfStarted, endOf(t));
+    } else {
+      const g: Unit = { tasks: [t], shapes: [], gangId: t.gangId, size: t.spec.gang, endIfStarted: endOf(t) };
+      gangs.set(t.gangId, g);
+      out.push(g);
+    }
+  }
+  for (const g of gangs.values()) {
+    g.tasks.sort((a, b) => a.gangIndex - b.gangIndex || (a.id < b.id ? -1 : 1));
+    g.shapes = g.tasks.map((t) => cy.requests.shape(t.spec.resources));
+  }
+  return out;
 }
 
 /** Walks the queue; returns the head, if one got a reserved start. */
