@@ -1,6 +1,7 @@
 // Placement policies by name. The live scheduler and the simulator both get theirs here.
 import { dotProd, gpuClustering, gpuPacking, randomPolicy, spread } from './baselines.js';
 import { bestFit } from './best-fit.js';
+import { defaultPolicy } from './default.js';
 import { fgd } from './fgd.js';
 import { firstFit } from './first-fit.js';
 import type { PlacementPolicy, PolicyName } from './types.js';
@@ -26,8 +27,7 @@ const POLICIES: Partial<Record<PolicyName, PlacementPolicy>> = {
   'gpu-packing': gpuPacking,
   fgd,
   spread,
-  // Temporary: `default` is best-fit until the fragmentation-aware policy lands.
-  default: { name: 'default', choose: bestFit.choose },
+  default: defaultPolicy,
 };
 
 /** The policy called `name`. Throws for a name with no implementation yet. */

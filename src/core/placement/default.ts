@@ -1,0 +1,92 @@
+// FastGPU's default placement: fragmentation gradient descent made CPU-aware and consolidating.
+//
+// For each node where the request fits, and each way to place it there, score
+//   ⌊(Δfrag − β·Δstranded) / B⌋ − waste
+// where
+// - Δfrag = frag(before) − frag(after): the FGD gradient against the expected workload (frag.ts);
+// - stranded(s) = max(0, freeGpuMilli − cpuFree / c̄): GPU capacity the node's remaining CPU cannot
+//   feed at the workload's average CPU per GPU milli c̄ (FGD sees CPU only as fit/no-fit per class);
+// - B (40 milli) buckets near-equal gradients so that the next criteria decide among them;
+// - waste ∈ [0, 1): the best-fit measure (free CPU and GPU left on the node, normalised), so among
+//   equally good nodes the fullest wins; then the smallest node name (stable, reproducible).
+// Nothing here depends on a particular trace: the workload comes from ctx.workload or, when absent,
+// from the requests seen so far (SeenWorkload). Evaluations are memoised per node state and request
+// shape, so a scheduler cycle only re-scores the nodes that changed.
+import type { ResolvedPodRequest } from './cluster.js';
+import { MAX_SPEC_CPU_MILLI, MAX_SPEC_GPU_MILLI } from './best-fit.js';
+import { fragNow, forEachOutcome, FragMemos } from './fgd.js';
+import { EvalMemo, chooseBest, type NodeEval } from './scored.js';
+import { SeenWorkload } from './workload.js';
+import type { NodeSlot, PlacementPolicy, WorkloadClass } from './types.js';
+
+/** Gradient bucket, milli-GPU. */
+export const BUCKET_MILLI = 40;
+/** Weight of stranded GPU milli against fragmented milli. */
+export const STRANDED_WEIGHT = 0.5;
+
+const cpuPerMilliCache = new WeakMap<readonly WorkloadClass[], number>();
+
+/** Average CPU milli per GPU milli over the GPU classes of `w` (popularity-weighted). */
+export function cpuPerGpuMilli(w: readonly WorkloadClass[]): number {
+  let v = cpuPerMilliCache.get(w);
+  if (v === undefined) {
+    let cpu = 0;
+    let milli = 0;
+    for (const k of w) {
+      if (k.gpuCount === 0) continue;
+      cpu += k.weight * k.cpuMilli;
+      milli += k.weight * k.gpuMilli * k.gpuCount;
+    }
+    v = milli > 0 && cpu > 0 ? cpu / milli : 0;
+    cpuPerMilliCache.set(w, v);
+  }
+  return v;
+}
+
+/** GPU milli the CPU left cannot feed (0 when the workload asks no CPU with its GPUs). */
+export function strandedMilli(freeGpuMilli: number, cpuFree: number, cpuPerMilli: number): number {
+  return cpuPerMilli > 0 ? Math.max(0, freeGpuMilli - cpuFree / cpuPerMilli) : 0;
+}
+
+function freeTotal(node: NodeSlot): number {
+  let s = 0;
+  for (const g of node.gpus) s += g.freeMilli;
+  return s;
+}
+
+const memos = new FragMemos();
+const seen = new SeenWorkload();
+
+export const defaultPolicy: PlacementPolicy = {
+  name: 'default',
+  choose(cluster, req: ResolvedPodRequest, ctx) {
+    let w = ctx.workload;
+    if (!w || w.length === 0) {
+      seen.observe(req);
+      w = seen.current();
+    }
+    const wl = w;
+    const { evals, before } = memos.get(wl);
+    const c = cpuPerGpuMilli(wl);
+    return chooseBest(
+      cluster,
+      req,
+      ctx,
+      (node, r, amount): NodeEval | null => {
+        const f0 = fragNow(node, wl, before);
+        const free = freeTotal(node);
+        const left = free - amount.gpuMilli * r.gpuCount;
+        const cpuLeft = node.cpuMilliFree - r.cpuMilli;
+        const dStranded = strandedMilli(left, cpuLeft, c) - strandedMilli(free, node.cpuMilliFree, c);
+        const waste = (0.5 * left) / MAX_SPEC_GPU_MILLI + (0.5 * cpuLeft) / MAX_SPEC_CPU_MILLI;
+        let best: NodeEval | null = null;
+        forEachOutcome(node, r, amount, wl, (gpuIdx, f1) => {
+          const score = Math.floor((f0 - f1 - STRANDED_WEIGHT * dStranded) / BUCKET_MILLI) - Math.min(waste, 0.999999);
+          if (!best || score > best.score) best = { score, gpuIdx };
+        });
+        return best;
+      },
+      evals,
+    );
+  },
+};
