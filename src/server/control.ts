@@ -350,8 +350,9 @@ export class ControlPlane {
   kick(): void {
     this.dirty = true;
     if (this.closed || this.cycleTimer || this.cycleRunning) return;
-    // Keep the scheduler under about a third of a core when cycles are slow (big queues).
-    const gap = Math.min(500, 2 * this.lastCycleMs);
+    // Keep the scheduler under about a quarter of a core when cycles are slow (big queues);
+    // on an idle pool a cycle takes well under a millisecond, so this costs no latency.
+    const gap = Math.min(1000, 3 * this.lastCycleMs);
     const wait = this.lastCycleEnd + gap - performance.now();
     if (wait <= 0) this.cycleTimer = setImmediate(() => this.startCycle());
     else this.cycleTimer = setTimeout(() => this.startCycle(), wait);
