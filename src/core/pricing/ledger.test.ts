@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   closeEntry,
+  entryInitFor,
   ledgerEntrySchema,
   ledgerEntryToStored,
   ledgerTotals,
@@ -16,6 +17,7 @@ import {
 } from './ledger.js';
 import { compilePriceBook, compilePromotion } from './parse.js';
 import { priceUsage } from './price.js';
+import type { TaskSpec } from '../types.js';
 
 const H = 3_600_000;
 const MIN = 60_000;
@@ -143,5 +145,14 @@ describe('ledger', () => {
       ),
       { numRuns: 200 },
     );
+  });
+});
+
+describe('entryInitFor', () => {
+  it('reads resources from the attempt placement', () => {
+    const placement = { nodeId: 'n', node: 'n', gpus: [0, 1], gpuUuids: ['a', 'b'], gpuMilli: 1000, memoryMiB: 81920, cpuMilli: 4000, hostMemoryMiB: 8192, sharing: 'simulated' as const };
+    const spec = { tenant: 'a' } as unknown as TaskSpec;
+    expect(entryInitFor({ id: 't1', spec }, { attempt: 2, placement }, 'H100')).toEqual({ tenant: 'a', taskId: 't1', attempt: 2, gpuModel: 'H100-80GB', gpuMilli: 1000, gpuCount: 2, cpuMilli: 4000, memoryMiB: 8192 });
+    expect(entryInitFor({ id: 't1', spec }, { attempt: 1, placement: { ...placement, gpus: [], gpuUuids: [], gpuMilli: 0 } }, null)).toMatchObject({ gpuModel: null, gpuCount: 0, gpuMilli: 0 });
   });
 });

@@ -11,7 +11,8 @@
 import { z } from 'zod';
 import { invalid } from '../errors.js';
 import type { Micros } from './money.js';
-import { priceUsage } from './price.js';
+import type { Attempt, Task } from '../types.js';
+import { canonicalModel, priceUsage } from './price.js';
 import type { PriceBook, PricedUsage, PromoSpent, Promotion, UsageSegment } from './types.js';
 
 /** What an attempt holds, for metering. */
@@ -105,6 +106,26 @@ export function openEntry(init: OpenEntryInit, startedAt: number): LedgerEntry {
     listAmount: 0n,
     discountAmount: 0n,
     chargedAmount: 0n,
+  };
+}
+
+/**
+ * The ledger's view of an attempt, from its placement; `gpuModel` is the model of the placed
+ * GPUs (the node's, which the placement does not carry).
+ * @example openEntry(entryInitFor(task, attempt, node.gpus[0].model), attempt.startedAt ?? attempt.scheduledAt)
+ */
+export function entryInitFor(task: Pick<Task, 'id' | 'spec'>, attempt: Pick<Attempt, 'attempt' | 'placement'>, gpuModel: string | null): OpenEntryInit {
+  const p = attempt.placement;
+  const gpuCount = p.gpus.length;
+  return {
+    tenant: task.spec.tenant,
+    taskId: task.id,
+    attempt: attempt.attempt,
+    gpuModel: gpuCount > 0 && gpuModel !== null ? canonicalModel(gpuModel) : null,
+    gpuMilli: gpuCount > 0 && gpuModel !== null ? p.gpuMilli : 0,
+    gpuCount: gpuModel !== null ? gpuCount : 0,
+    cpuMilli: p.cpuMilli,
+    memoryMiB: p.hostMemoryMiB,
   };
 }
 

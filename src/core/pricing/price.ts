@@ -294,3 +294,18 @@ export function priceSegments(
   for (const [k, v] of spent) out.set(k, BigInt(v));
   return { priced, promoSpent: out };
 }
+
+/** Where a promotion stands at an instant, for `promo ls` and metrics. */
+export type PromotionStatus = 'scheduled' | 'active' | 'off-hours' | 'exhausted' | 'ended';
+
+/**
+ * `scheduled` before its window, `ended` after it, `exhausted` once its budget is spent,
+ * `off-hours` inside its window but outside its daily hours, `active` otherwise.
+ */
+export function promotionStatus(p: Promotion, now: number, spent: PromoSpent = new Map()): PromotionStatus {
+  if (now < p.from) return 'scheduled';
+  if (now >= p.to) return 'ended';
+  const left = budgetLeft(p, spent);
+  if (left !== null && left <= 0n) return 'exhausted';
+  return promoClockActive(p, now) ? 'active' : 'off-hours';
+}

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatMoney } from './money.js';
 import { compilePriceBook, compilePromotion } from './parse.js';
+import { promotionStatus } from './price.js';
 import { quote } from './quote.js';
 
 const H = 3_600_000;
@@ -43,5 +44,15 @@ describe('quote', () => {
     const q = quote(req, H, at(23), book, [night], new Map([['night', 50_000_000n]]));
     expect(q.promotion).toBeNull();
     expect(q.estimate!.discountAmount).toBe(0n);
+  });
+});
+
+describe('promotionStatus', () => {
+  it('scheduled, active, off-hours, exhausted, ended', () => {
+    expect(promotionStatus(night, Date.UTC(2025, 1, 1))).toBe('scheduled');
+    expect(promotionStatus(night, at(23))).toBe('active');
+    expect(promotionStatus(night, at(12))).toBe('off-hours');
+    expect(promotionStatus(night, at(23), new Map([['night', 50_000_000n]]))).toBe('exhausted');
+    expect(promotionStatus(night, Date.UTC(2025, 3, 1))).toBe('ended');
   });
 });
