@@ -76,6 +76,11 @@ describe('tasks API', () => {
     expect(r.body.error.code).toBe('UNSCHEDULABLE');
     expect(r.body.error.message.length).toBeGreaterThan(10);
     expect(await h.store.countTasks()).toBe(0);
+    const gang = await h.req('POST', '/v1/tasks', { command: 'true', gang: 3, resources: { gpu: 1 } });
+    expect(gang.status).toBe(422);
+    expect(gang.body.error.field).toBe('gang');
+    expect(gang.body.error.message).toContain('at most 1');
+    expect((await h.req('POST', '/v1/tasks', { command: 'true', gang: 2, resources: { gpu: 0.5 } })).status).toBe(201);
     const v = await h.req('POST', '/v1/vgpus', { gpu: 'A100:0.5' });
     expect(v.status).toBe(422);
   });

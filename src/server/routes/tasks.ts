@@ -4,6 +4,7 @@ import { whyNeverFits } from '../../core/scheduler/index.js';
 import { parseTaskSpec } from '../../core/spec.js';
 import { TERMINAL_STATES, type Task, type TaskState } from '../../core/types.js';
 import type { LogPage } from '../../store/port.js';
+import { whyGangNeverFits } from '../feasibility.js';
 import { newId } from '../ids.js';
 import {
   IdParamsSchema,
@@ -92,6 +93,10 @@ export function taskRoutes(ctx: RouteContext): void {
           gangIndex: i,
           version: 1,
         });
+      }
+      if (spec.vgpuId === undefined) {
+        const why = whyGangNeverFits(tasks, [...control.nodes.values()]);
+        if (why) throw new FastGpuError('UNSCHEDULABLE', why, 'gang');
       }
       if (query.dryRun) return reply.code(200).send({ tasks: tasks.map(taskView), dryRun: true });
       await control.submit(tasks);
