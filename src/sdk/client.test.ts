@@ -94,6 +94,36 @@ describe('FastGPU client', () => {
     expect(all).toEqual(['stdout:one\n', 'stderr:two\n']);
   });
 
+  it('keeps following across a server restart, without repeating output', async () => {
+    const t = await fg.tasks.submit({ command: 'x' });
+    api.log(t.id, 'before\n');
+    const got: string[] = [];
+    const following = (async () => {
+      for await (const c of fg.tasks.follow(t.id, { reconnectForMs: 5_000 })) got.push(c.data);
+    })();
+    await until(() => got.length === 1);
+    const port = Number(new URL(api.url).port);
+    await api.close();
+    api.log(t.id, 'during\n');
+    await new Promise((r) => setTimeout(r, 400));
+    await api.listen(port);
+    api.log(t.id, 'after\n');
+    api.setState(t.id, 'SUCCEEDED', 0);
+    await following;
+    expect(got).toEqual(['before\n', 'during\n', 'after\n']);
+    expect(api.requests.filter((r) => r.path.endsWith('/logs')).at(-1)?.query.get('after')).toBe('1');
+  });
+
+  it('gives up following after the reconnect budget', async () => {
+    const t = await fg.tasks.submit({ command: 'x' });
+    await api.close();
+    await expect(
+      (async () => {
+        for await (const _ of fg.tasks.follow(t.id, { reconnectForMs: 300 })) void _;
+      })(),
+    ).rejects.toMatchObject({ code: 'NETWORK', message: expect.stringMatching(/could not reconnect/) });
+  });
+
   it('times out a wait', async () => {
     const t = await fg.tasks.submit({ command: 'x' });
     await expect(fg.tasks.wait(t.id, { timeoutMs: 100 })).rejects.toMatchObject({ code: 'TIMEOUT' });
@@ -122,3 +152,11 @@ describe('VirtualGPU', () => {
     await expect(VirtualGPU.create({ client: fg })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
   });
 });
+
+async function until(cond: () => boolean, ms = 2000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}

@@ -169,14 +169,16 @@ export class TasksApi {
 
   /** The task with its attempt history. */
   async get(id: string): Promise<TaskDetail> {
-    const raw = await this.client.request<Omit<TaskView, 'attempts'> & { attempts: number | AttemptView[]; history?: AttemptView[] }>(
+    const raw = await this.client.request<Omit<TaskView, 'attempts'> & { attempt?: number; attempts: number | AttemptView[] }>(
       'GET',
       `/v1/tasks/${encodeURIComponent(id)}`,
     );
-    // The detail carries the attempts as a list; the count stays a number like in every other view.
-    const history = Array.isArray(raw.attempts) ? raw.attempts : (raw.history ?? []);
-    const attempts = Array.isArray(raw.attempts) ? raw.attempts.reduce((n, a) => Math.max(n, a.attempt), 0) : raw.attempts;
-    return { ...raw, attempts, history };
+    // The server lists the attempts in `attempts` (and the count in `attempt`); the SDK keeps
+    // `attempts` a count, as in every other view, and the list in `history`.
+    const { attempt, attempts: list, ...rest } = raw;
+    const history = Array.isArray(list) ? list : [];
+    const attempts = typeof list === 'number' ? list : (attempt ?? history.reduce((n, a) => Math.max(n, a.attempt), 0));
+    return { ...rest, attempts, history };
   }
 
   /** Cancels a task; a finished one is a CONFLICT. */

@@ -40,10 +40,11 @@ export class FakeApi {
     return `http://127.0.0.1:${addr.port}`;
   }
 
-  async listen(): Promise<string> {
+  /** Listens on 127.0.0.1 (`port` 0: any free one; pass the old port to simulate a restart). */
+  async listen(port = 0): Promise<string> {
     const server = createServer((req, res) => void this.handle(req, res));
     this.server = server;
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
     return this.url;
   }
 

@@ -45,6 +45,8 @@ export interface PlacementView {
   memoryMiB: number;
   cpuMilli: number;
   hostMemoryMiB: number;
+  sharing?: string;
+  vgpuId?: string;
 }
 
 /** A task, flattened (`TaskView` in CONTRACTS.md). */
@@ -59,7 +61,7 @@ export interface TaskView {
   /** Attempts started so far. */
   attempts: number;
   tenant: string;
-  createdAt: string;
+  createdAt: string | null;
   scheduledAt: string | null;
   startedAt: string | null;
   finishedAt: string | null;
@@ -73,6 +75,7 @@ export interface TaskView {
 export interface AttemptView {
   attempt: number;
   nodeId: string;
+  node?: string;
   placement?: PlacementView | null;
   scheduledAt: string | number | null;
   startedAt: string | number | null;
@@ -98,6 +101,7 @@ export interface GpuSliceView {
 export interface GpuView {
   node: string;
   nodeId: string;
+  nodeState?: string;
   index: number;
   uuid: string;
   model: string;
