@@ -33,6 +33,11 @@ export interface AppDeps {
   /** Log followers wait this long for late chunks once a task finished. Default 300 ms. */
   logDrainMs?: number;
   log?: (line: string) => void;
+  /**
+   * Runs after the error handler and body parsers are installed and before any route: the place
+   * for root-level plugins whose hooks must run before the routes' auth (e.g. the dashboard).
+   */
+  beforeRoutes?: (app: FastifyInstance, ctx: { auth: Authenticator; clock: Clock }) => Promise<void>;
 }
 
 export interface ServerApp {
@@ -78,6 +83,7 @@ export async function buildApp(deps: AppDeps): Promise<ServerApp> {
   });
 
   const auth = new Authenticator(deps.store, deps.clock);
+  if (deps.beforeRoutes) await deps.beforeRoutes(app, { auth, clock: deps.clock });
   const sse = new SseHub();
   const book = new RouteBook(app, auth);
   const metrics = createMetrics(control, deps.store);
