@@ -61,6 +61,35 @@ export async function buildApp(deps: AppDeps): Promise<ServerApp> {
     log,
     ...(deps.policy ? { policy: deps.policy } : {}),
   });
+  let assembled: { app: FastifyInstance; auth: Authenticator; metrics: Registry; sse: SseHub };
+  try {
+    assembled = await assemble(deps, control, log);
+  } catch (e) {
+    await control.close();
+    throw e;
+  }
+  const { app, auth, metrics, sse } = assembled;
+
+  let closing: Promise<void> | null = null;
+  return {
+    app,
+    control,
+    auth,
+    metrics,
+    close: () =>
+      (closing ??= (async () => {
+        sse.closeAll();
+        await control.close();
+        await app.close();
+      })()),
+  };
+}
+
+async function assemble(
+  deps: AppDeps,
+  control: ControlPlane,
+  log: (line: string) => void,
+): Promise<{ app: FastifyInstance; auth: Authenticator; metrics: Registry; sse: SseHub }> {
   const app = Fastify({
     logger: false,
     bodyLimit: BODY_LIMIT,
@@ -93,18 +122,5 @@ export async function buildApp(deps: AppDeps): Promise<ServerApp> {
   poolRoutes(ctx);
   agentRoutes(ctx);
   await app.ready();
-
-  let closing: Promise<void> | null = null;
-  return {
-    app,
-    control,
-    auth,
-    metrics,
-    close: () =>
-      (closing ??= (async () => {
-        sse.closeAll();
-        await control.close();
-        await app.close();
-      })()),
-  };
+  return { app, auth, metrics, sse };
 }
