@@ -12,6 +12,10 @@ import type {
   TaskState,
   VgpuReservation,
 } from '../core/types.js';
+import type { LedgerEntry } from '../core/pricing/ledger.js';
+import type { Micros } from '../core/pricing/money.js';
+import type { PriceBook, PricedUsage, Promotion } from '../core/pricing/types.js';
+import type { Tenant } from '../core/tenancy/types.js';
 
 export interface TaskFilter {
   states?: readonly TaskState[];
@@ -68,6 +72,82 @@ export interface UtilisationSample {
   memoryUsedMiB: number;
 }
 
+/** A tenant as stored: the core's Tenant (quota, weight, budget) and when it was first created. */
+export interface TenantRecord extends Tenant {
+  createdAt: number;
+}
+
+export interface LedgerFilter {
+  /** true: only running entries (`to` null); false: only closed ones; absent: both. */
+  open?: boolean;
+  taskId?: string;
+  attempt?: number;
+  tenant?: string;
+}
+
+/**
+ * A conditional ledger write, the ledger's optimistic lock: `settledTo` is the entry's version,
+ * since every settlement moves it (and only a close leaves it where it is, setting `to`).
+ * Applied only when the stored entry is charged up to exactly `expectedSettledTo` and is not
+ * closed at another end; `expectedSettledTo: null` inserts an entry that must not exist yet
+ * (a split's tail). Build these with `ledgerWrites(before, after)` (store/ledger.ts).
+ */
+export interface LedgerEntryWrite {
+  entry: LedgerEntry;
+  expectedSettledTo: number | null;
+}
+
+/**
+ * One settlement, written atomically by `settleLedger`: the entries it moved, the usage it
+ * newly charged (`settleAll(...).priced`, `settleEntry(...).priced`, one per entry charged) and
+ * the promotion budgets consumed afterwards (`settleAll(...).promoSpent`).
+ */
+export interface LedgerSettlement {
+  writes: readonly LedgerEntryWrite[];
+  priced: readonly PricedUsage[];
+  /**
+   * Totals consumed per promotion after the settlement, as the caller computed them. The store
+   * keeps its own totals (the sum of the discounts of the lines it stored) and refuses a
+   * settlement whose totals differ: its promotion budgets were read before another settlement.
+   */
+  promoSpent: ReadonlyMap<string, bigint>;
+}
+
+/**
+ * One priced line as stored: a piece of an attempt's GPU usage over [from, to) with one
+ * promotion (or none), and the segment facts a usage report needs. `store/ledger.ts`'s
+ * `linesToPricedUsage` turns these back into core `PricedUsage` for `usageReport`.
+ */
+export interface PricedLineRecord {
+  tenant: string;
+  taskId: string;
+  attempt: number;
+  /** Canonical GPU model the price was looked up under. */
+  gpuModel: string;
+  gpuMilli: number;
+  gpuCount: number;
+  /** Where the attempt's price rounding is anchored (its start). */
+  anchor: number;
+  /** The book's price per whole GPU-hour when it was charged. */
+  unitPrice: Micros;
+  from: number;
+  to: number;
+  listAmount: Micros;
+  discountAmount: Micros;
+  /** listAmount − discountAmount. */
+  chargedAmount: Micros;
+  /** The promotion applied; null when none did. */
+  promotion: string | null;
+}
+
+export interface PricedUsageFilter {
+  /** Lines that overlap [from, to) (each bound optional); reports clip them to the period. */
+  from?: number;
+  to?: number;
+  tenant?: string;
+  taskId?: string;
+}
+
 export interface Store {
   /** Create or migrate the schema. Refuses a schema newer than the code. */
   init(): Promise<void>;
@@ -121,6 +201,57 @@ export interface Store {
   findTokenByHash(hash: string): Promise<TokenRecord | null>;
   listTokens(): Promise<TokenRecord[]>;
   revokeToken(id: string, at: number): Promise<boolean>;
+  getToken(id: string): Promise<TokenRecord | null>;
+
+  // Tenants
+  /**
+   * Creates the tenant or replaces its quota, weight and budget. An existing tenant keeps the
+   * `createdAt` it was first stored with.
+   */
+  upsertTenant(t: TenantRecord): Promise<void>;
+  getTenant(name: string): Promise<TenantRecord | null>;
+  /** By name. */
+  listTenants(): Promise<TenantRecord[]>;
+
+  // Price book: one per pool; null until one is set.
+  getPriceBook(): Promise<PriceBook | null>;
+  /**
+   * Replaces the book. Stored in the core's JSON form (priceBookToInput), so model names are
+   * canonical on the way back; a book that would not load again (a model not in the catalogue)
+   * is refused with INVALID_ARGUMENT and the stored one is kept.
+   */
+  setPriceBook(book: PriceBook): Promise<void>;
+
+  // Promotions, keyed by name. Stored in the core's JSON form (promotionToInput); one that
+  // would not load again is refused with INVALID_ARGUMENT.
+  /** CONFLICT when the name exists. */
+  insertPromotion(p: Promotion): Promise<void>;
+  getPromotion(name: string): Promise<Promotion | null>;
+  /** By start (`from`), then name. */
+  listPromotions(): Promise<Promotion[]>;
+  /** Replaces a promotion (to end it early, say); false when none has that name. */
+  updatePromotion(p: Promotion): Promise<boolean>;
+
+  // Ledger (metering and charges). Entries are keyed by (taskId, attempt, seq).
+  /** A new entry (`openEntry(...)`); CONFLICT when its key exists. */
+  openLedgerEntry(entry: LedgerEntry): Promise<void>;
+  /** In charging order: taskId, attempt, seq (the core's `chargeOrder`). */
+  listLedgerEntries(filter?: LedgerFilter): Promise<LedgerEntry[]>;
+  /**
+   * Applies a settlement in one transaction: every entry write, every priced line, and the
+   * tenant spend and promotion totals that follow from the lines. All or nothing: returns the
+   * conflicts — entry keys (`taskId/attempt/seq`) whose expectation failed, `promotion:NAME`
+   * for a promotion total that differs from the store's, `line:taskId/attempt@from` for a line
+   * overlapping one already charged — and, when there are any, writes nothing at all. So a
+   * crash, a retry or a stale copy can never count usage twice.
+   */
+  settleLedger(s: LedgerSettlement): Promise<string[]>;
+  /** Priced lines by from, taskId, attempt. */
+  listPricedUsage(filter?: PricedUsageFilter): Promise<PricedLineRecord[]>;
+  /** Σ charged per tenant over all time (tenants that were never charged are absent). */
+  spendByTenant(): Promise<Map<string, Micros>>;
+  /** Σ discount given per promotion over all time: the budget consumed (never-used ones absent). */
+  getPromoSpent(): Promise<Map<string, Micros>>;
 
   // Utilisation samples (for charts)
   appendSamples(samples: readonly UtilisationSample[]): Promise<void>;
