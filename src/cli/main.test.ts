@@ -199,6 +199,8 @@ describe('fastgpu submit', () => {
     ['a scalar', '42\n', /a task spec must be a mapping/],
     ['an empty file', '', /is empty/],
     ['a missing command', 'name: x\n', /command: required/],
+    ['a NaN', 'command: x\nresources: {gpu: .nan}\n', /bad\.yaml: resources\.gpu: NaN is not a number/],
+    ['an infinity', 'command: x\npriority: -.inf\n', /bad\.yaml: priority: -Infinity is not a number/],
   ])('refuses %s with a message naming the problem', async (_what, text, message) => {
     const r = await cli.run(['submit', write('bad.yaml', text)]);
     expect(r.stderr).toMatch(message);

@@ -81,8 +81,21 @@ export function parseSpecFile(bytes: Buffer, file: string): TaskSpecInput[] {
     if (typeof s !== 'object' || s === null || Array.isArray(s)) {
       throw new UsageError(`${label(file, i, specs.length)}: a task spec must be a mapping (e.g. \`command: [python, train.py]\`), not ${Array.isArray(s) ? 'a list' : JSON.stringify(s)}`);
     }
+    const bad = nonFinite(s, '');
+    if (bad !== undefined) throw new UsageError(`${label(file, i, specs.length)}: ${bad.path}: ${bad.value} is not a number; use a finite value`);
   }
   return specs as TaskSpecInput[];
+}
+
+/** The first NaN or ±Infinity (YAML's `.nan`, `.inf`), which JSON cannot carry, with its path. */
+function nonFinite(v: unknown, path: string): { path: string; value: string } | undefined {
+  if (typeof v === 'number') return Number.isFinite(v) ? undefined : { path: path || 'value', value: String(v) };
+  if (typeof v !== 'object' || v === null) return undefined;
+  for (const [k, x] of Object.entries(v)) {
+    const found = nonFinite(x, Array.isArray(v) ? `${path}[${k}]` : path ? `${path}.${k}` : k);
+    if (found) return found;
+  }
+  return undefined;
 }
 
 async function dryRun(ctx: CliContext, client: FastGPU, specs: TaskSpecInput[], file: string): Promise<void> {
