@@ -231,10 +231,17 @@ export class ControlPlane {
 
   // ---------------------------------------------------------------- persistence
 
-  /** Run `fn` after every earlier write; errors reach the caller (the chain continues). */
+  /**
+   * Run `fn` after every earlier write; errors reach the caller (the chain continues). A store
+   * failure that is not a typed error (disk full, database locked too long) becomes UNAVAILABLE.
+   */
   private serial<T>(fn: () => Promise<T>): Promise<T> {
     this.chainDepth++;
-    const p = this.chain.then(fn);
+    const p = this.chain.then(fn).catch((e: unknown) => {
+      if (e instanceof FastGpuError) throw e;
+      this.log(`error: store write failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+      throw new FastGpuError('UNAVAILABLE', `the store could not be written: ${e instanceof Error ? e.message : String(e)}`);
+    });
     this.chain = p.then(
       () => undefined,
       () => undefined,
@@ -528,7 +535,8 @@ export class ControlPlane {
             await this.store.insertTasks(b.tasks);
             ok.push(b);
           } catch (e) {
-            b.reject(e);
+            this.log(`error: submit of ${b.tasks[0]?.id ?? '?'} not stored: ${String(e)}`);
+            b.reject(e instanceof FastGpuError ? e : new FastGpuError('UNAVAILABLE', `the store could not be written: ${e instanceof Error ? e.message : String(e)}`));
           }
         }
       }
