@@ -126,7 +126,11 @@ describe('SupervisorLauncher', () => {
     const r = await exited(a.taskId);
     expect(r).toMatchObject({ endReason: 'cancelled', exitCode: 143, signal: 'SIGTERM' });
     expect(JSON.parse(readFileSync(join(launcher.attemptDir(a.taskId, 1), 'stop'), 'utf8'))).toMatchObject({ reason: 'cancelled' });
-    expect(await launcher.stop('unknown-task', 1, 0, 'cancelled')).toBe(false);
+    // A pair never launched here is claimed as stopped, so a late assignment cannot start it.
+    expect(await launcher.stop('never-launched', 1, 0, 'cancelled')).toBe(true);
+    expect(await launcher.inspect('never-launched', 1)).toMatchObject({ status: 'exited', endReason: 'cancelled', exitCode: null, error: 'stopped before it was launched on this node' });
+    expect((await launcher.launch(assignment(['true'], { taskId: 'never-launched' }))).launched).toBe(false);
+    expect(await launcher.stop('../x', 1, 0, 'cancelled')).toBe(false);
   });
 
   it('a stop that arrives before the task starts prevents it', async () => {
@@ -155,7 +159,9 @@ describe('SupervisorLauncher', () => {
     launcher.dispose();
     launcher = new SupervisorLauncher({ stateDir: state.dir });
     const reports = await launcher.scan();
-    expect(reports.find((r) => r.taskId === a.taskId)?.status).toBe('running');
+    const found = reports.find((r) => r.report.taskId === a.taskId);
+    expect(found?.report.status).toBe('running');
+    expect(found?.placement).toEqual(a.placement);
     const r = await exited(a.taskId);
     expect(r).toMatchObject({ endReason: 'cancelled', signal: 'SIGKILL' });
   });
@@ -167,7 +173,7 @@ describe('SupervisorLauncher', () => {
     await launcher.forget(a.taskId, 1);
     expect(readdirSync(launcher.attemptDir(a.taskId, 1))).toEqual(['forgotten']);
     expect(await launcher.inspect(a.taskId, 1)).toBeUndefined();
-    expect((await launcher.scan()).some((r) => r.taskId === a.taskId)).toBe(false);
+    expect((await launcher.scan()).some((r) => r.report.taskId === a.taskId)).toBe(false);
     expect((await launcher.launch(a)).launched).toBe(false);
   });
 

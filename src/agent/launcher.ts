@@ -7,7 +7,7 @@ import { appendFile, readdir, readFile, rm, stat, writeFile } from 'node:fs/prom
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Assignment, RunningReport } from '../protocol/agent.js';
-import type { Clock } from '../core/types.js';
+import type { Clock, Placement } from '../core/types.js';
 import { systemClock } from '../util/clock.js';
 import {
   FILES,
@@ -28,6 +28,15 @@ export interface LaunchResult {
   /** False when the pair was launched before (by this agent or an earlier one): nothing started. */
   launched: boolean;
   report: RunningReport;
+  /** Set when nothing could be recorded on disk (the report says why): report it, do not track it. */
+  untracked?: true;
+}
+
+/** An attempt found in the state dir. */
+export interface ScannedAttempt {
+  report: RunningReport;
+  /** From the recorded assignment, when there is one. */
+  placement?: Placement;
 }
 
 /** What the agent loop needs from whatever runs tasks. */
@@ -35,10 +44,13 @@ export interface Launcher {
   /** Starts the attempt, unless it was ever launched on this node. Never starts a pair twice. */
   launch(a: Assignment): Promise<LaunchResult>;
   /** Every attempt not yet forgotten, running or exited. Re-arms pending SIGKILL escalations. */
-  scan(): Promise<RunningReport[]>;
+  scan(): Promise<ScannedAttempt[]>;
   /** One attempt; undefined when unknown or forgotten. */
   inspect(taskId: string, attempt: number): Promise<RunningReport | undefined>;
-  /** Stops an attempt: SIGTERM now, SIGKILL after graceMs. False when the attempt is unknown. */
+  /**
+   * Stops an attempt: SIGTERM now, SIGKILL after graceMs. A pair never launched here is recorded
+   * as stopped, so it can never start later. False only for a forgotten attempt or an unusable id.
+   */
   stop(taskId: string, attempt: number, graceMs: number, reason: StopReason): Promise<boolean>;
   /** Drops an exited attempt's files, keeping a tombstone so it is never launched again. */
   forget(taskId: string, attempt: number): Promise<void>;
@@ -167,6 +179,7 @@ export class SupervisorLauncher implements Launcher {
       // No folder can record it, so nothing can be started; the server hears why.
       return {
         launched: false,
+        untracked: true,
         report: {
           taskId: a.taskId,
           attempt: a.attempt,
@@ -185,7 +198,10 @@ export class SupervisorLauncher implements Launcher {
     } catch (e) {
       if (!isErr(e, 'EEXIST')) throw e;
       const report = await this.inspect(a.taskId, a.attempt);
-      return { launched: false, report: report ?? { taskId: a.taskId, attempt: a.attempt, status: 'exited', exitCode: null, error: 'forgotten' } };
+      return {
+        launched: false,
+        report: report ?? { taskId: a.taskId, attempt: a.attempt, status: 'exited', exitCode: null, error: 'this attempt already ran on this node; its outcome was reported before' },
+      };
     }
     const now = this.clock.now();
     const spec: SpecRecord = {
@@ -283,13 +299,13 @@ export class SupervisorLauncher implements Launcher {
     if (exit.status < 0) {
       r.exitCode = null;
       r.signal = null;
-      r.error = 'the supervisor ended without recording an exit status (killed, or the machine restarted)';
+      r.error = snap.error ?? 'the supervisor ended without recording an exit status (killed, or the machine restarted)';
     }
     return r;
   }
 
-  async scan(): Promise<RunningReport[]> {
-    const out: RunningReport[] = [];
+  async scan(): Promise<ScannedAttempt[]> {
+    const out: ScannedAttempt[] = [];
     let tasks: string[];
     try {
       tasks = await readdir(this.tasksDir);
@@ -308,14 +324,26 @@ export class SupervisorLauncher implements Launcher {
       for (const name of attempts) {
         const attempt = Number(name);
         if (!/^\d+$/.test(name) || attempt < 1) continue;
-        const r = await this.inspect(taskId, attempt);
-        if (r) out.push(r);
+        const report = await this.inspect(taskId, attempt);
+        if (!report) continue;
+        const placement = await this.recordedPlacement(taskId, attempt);
+        out.push(placement ? { report, placement } : { report });
       }
     }
     return out;
   }
 
+  private async recordedPlacement(taskId: string, attempt: number): Promise<Placement | undefined> {
+    try {
+      const spec = JSON.parse(await readFile(join(this.attemptDir(taskId, attempt), FILES.spec), 'utf8')) as SpecRecord;
+      return (spec.assignment as Assignment | undefined)?.placement;
+    } catch {
+      return undefined;
+    }
+  }
+
   async stop(taskId: string, attempt: number, graceMs: number, reason: StopReason): Promise<boolean> {
+    if (!SAFE_ID.test(taskId)) return false;
     const dir = this.attemptDir(taskId, attempt);
     let snap: AttemptSnapshot;
     try {
@@ -327,8 +355,8 @@ export class SupervisorLauncher implements Launcher {
     try {
       snap = await readAttempt(dir, taskId, attempt);
     } catch (e) {
-      if (isErr(e, 'ENOENT')) return false;
-      throw e;
+      if (!isErr(e, 'ENOENT')) throw e;
+      return this.stopUnlaunched(taskId, attempt, reason);
     }
     if (snap.exit) return true;
     if (snap.stop) {
@@ -349,6 +377,23 @@ export class SupervisorLauncher implements Launcher {
       signalGroup(fresh.pid.pgid, 'SIGTERM');
       this.ensureEscalation({ ...fresh, stop });
     }
+    return true;
+  }
+
+  /** Claims a pair that was never launched here as stopped: a late assignment finds it taken. */
+  private async stopUnlaunched(taskId: string, attempt: number, reason: StopReason): Promise<boolean> {
+    const dir = this.attemptDir(taskId, attempt);
+    mkdirSync(join(this.tasksDir, taskId), { recursive: true });
+    try {
+      mkdirSync(dir);
+    } catch (e) {
+      if (!isErr(e, 'EEXIST')) throw e;
+      return this.stop(taskId, attempt, 0, reason); // launched meanwhile
+    }
+    const now = this.clock.now();
+    await writeAtomic(join(dir, FILES.stop), JSON.stringify({ reason, at: now, killAt: now } satisfies StopRecord));
+    await writeFile(join(dir, FILES.error), 'stopped before it was launched on this node\n');
+    await writeAtomic(join(dir, FILES.exit), formatExit({ status: -1, timedOut: false, launchFailed: false, startedAt: now, endedAt: now }));
     return true;
   }
 

@@ -24,6 +24,12 @@ export interface LogShipperOptions {
   maxBatchBytes?: number;
   /** Unacknowledged chunks per stream before tailing pauses (the file keeps the rest). */
   maxBacklog?: number;
+  /**
+   * A send error that would repeat forever (the server refuses the batch): those chunks are
+   * dropped (counted as shipped) rather than wedging the stream. Default: none is.
+   */
+  isPermanent?: (e: unknown) => boolean;
+  onDrop?: (chunks: number, e: unknown) => void;
 }
 
 const STREAMS: readonly LogStream[] = ['stdout', 'stderr'];
@@ -282,9 +288,14 @@ export class LogShipper {
         bytes += size;
         i++;
       }
-      await this.opts.send(
-        batch.map(({ t, s, e }) => ({ taskId: t.taskId, attempt: t.attempt, stream: s.stream, seq: e.seq, at: e.at, data: e.data! })),
-      );
+      try {
+        await this.opts.send(
+          batch.map(({ t, s, e }) => ({ taskId: t.taskId, attempt: t.attempt, stream: s.stream, seq: e.seq, at: e.at, data: e.data! })),
+        );
+      } catch (err) {
+        if (!this.opts.isPermanent?.(err)) throw err;
+        this.opts.onDrop?.(batch.length, err);
+      }
       const touched = new Set<StreamState>();
       for (const { s, e } of batch) {
         s.acked = Math.max(s.acked, e.seq);

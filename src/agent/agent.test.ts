@@ -1,0 +1,182 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Agent } from './agent.js';
+import { SupervisorLauncher } from './launcher.js';
+import { simulatedGpus } from './discovery.js';
+import { FakeServer } from './fixtures/fake-server.js';
+import { alive, assignment, tempDir, waitFor } from './fixtures/helpers.js';
+
+let state: ReturnType<typeof tempDir>;
+let server: FakeServer;
+const agents: Agent[] = [];
+
+function startAgent(over: { heartbeatIntervalMs?: number } = {}): Promise<Agent> {
+  const agent = new Agent({
+    link: server,
+    launcher: new SupervisorLauncher({ stateDir: state.dir, baseEnv: { PATH: process.env.PATH ?? '/usr/bin:/bin' } }),
+    node: { name: 'box', cpuMilli: 4000, memoryMiB: 8192, labels: {}, gpus: simulatedGpus('2xH100', 'box'), simulated: true, agentVersion: 'test' },
+    logPollMs: 20,
+    watchMs: 50,
+    partialFlushMs: 50,
+    ...(process.env.AGENT_TEST_LOG ? { log: (l: string) => process.stderr.write(`[agent] ${l}\n`) } : {}),
+    ...over,
+  });
+  agents.push(agent);
+  return agent.start().then(() => agent);
+}
+
+beforeEach(() => {
+  state = tempDir();
+  server = new FakeServer();
+});
+afterEach(async () => {
+  for (const a of agents.splice(0)) await a.stop();
+  expect(server.violations).toEqual([]);
+  state.cleanup();
+});
+
+const exitOf = (taskId: string) => waitFor(() => server.exitOf(taskId), 10_000, `exit of ${taskId}`);
+
+describe('Agent', () => {
+  it('launches at once, reports start and exit without waiting for a heartbeat, ships all logs', async () => {
+    await startAgent();
+    expect(server.registers[0]).toMatchObject({ name: 'box', simulated: true, tasks: [] });
+    const a = assignment(['sh', '-c', 'echo "task=$FASTGPU_TASK_ID gpus=$CUDA_VISIBLE_DEVICES"; echo "ünïcødé ✓" >&2; exit 7']);
+    const t0 = Date.now();
+    server.assign(a);
+    await waitFor(() => server.reports.find((r) => r.taskId === a.taskId && r.status === 'running'), 5000, 'start report');
+    const started = Date.now() - t0;
+    const exit = await exitOf(a.taskId);
+    expect(exit).toMatchObject({ status: 'exited', exitCode: 7, endReason: 'exit' });
+    expect(server.heartbeats).toHaveLength(0); // all through `report`
+    // Logs were complete before the exit was reported.
+    expect(server.text(a.taskId, 'stdout')).toBe(`task=${a.taskId} gpus=1\n`);
+    expect(server.text(a.taskId, 'stderr')).toBe('ünïcødé ✓\n');
+    expect(started).toBeLessThan(2000);
+  });
+
+  it('forgets an exited attempt only once the server acknowledged it', async () => {
+    const agent = await startAgent();
+    const a = assignment(['true']);
+    server.assign(a);
+    await exitOf(a.taskId);
+    expect(existsSync(join(state.dir, 'tasks', a.taskId, '1', 'stdout.log'))).toBe(true);
+    await agent.heartbeat();
+    expect(server.heartbeats.at(-1)!.tasks).toEqual([expect.objectContaining({ taskId: a.taskId, status: 'exited' })]);
+    expect(agent.attempts()).toEqual([]);
+    expect(existsSync(join(state.dir, 'tasks', a.taskId, '1', 'stdout.log'))).toBe(false);
+    // The server repeats the assignment (it lost track): it is not run again.
+    server.assign(a);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(server.reports.filter((r) => r.taskId === a.taskId && r.status === 'running')).toHaveLength(1);
+  });
+
+  it('heartbeats carry running tasks and simulated utilisation from allocations', async () => {
+    const agent = await startAgent();
+    const a = assignment(['sleep', '30']);
+    server.assign(a);
+    await waitFor(() => agent.attempts().length === 1);
+    await agent.heartbeat();
+    const hb = server.heartbeats.at(-1)!;
+    expect(hb.tasks).toEqual([expect.objectContaining({ taskId: a.taskId, status: 'running' })]);
+    expect(hb.samples).toEqual([
+      { gpuIndex: 0, utilPercent: 0, memoryUsedMiB: 0 },
+      { gpuIndex: 1, utilPercent: 50, memoryUsedMiB: 40960 },
+    ]);
+    server.stopTask(a.taskId, 1, 'cancelled', 100);
+    expect(await exitOf(a.taskId)).toMatchObject({ endReason: 'cancelled', signal: 'SIGTERM' });
+  });
+
+  it('obeys preemption: the task reads FASTGPU_PREEMPTED before SIGTERM', async () => {
+    await startAgent();
+    const a = assignment(['sh', '-c', 'echo up; trap \'cat "$FASTGPU_SIGNAL_FILE"; exit 0\' TERM; while :; do sleep 0.05; done']);
+    server.assign(a);
+    await waitFor(() => server.text(a.taskId, 'stdout') === 'up\n');
+    server.stopTask(a.taskId, 1, 'preempted', 2000);
+    expect(await exitOf(a.taskId)).toMatchObject({ endReason: 'preempted', exitCode: 0 });
+    expect(server.text(a.taskId, 'stdout')).toBe('up\nFASTGPU_PREEMPTED=1\n');
+  });
+
+  it('reports time limits and launch failures', async () => {
+    await startAgent();
+    const slow = assignment(['sleep', '30'], { timeLimitMs: 200, graceMs: 200 });
+    const missing = assignment(['definitely-not-a-command']);
+    server.assign(slow);
+    server.assign(missing);
+    expect(await exitOf(missing.taskId)).toMatchObject({ endReason: 'launch-failed', exitCode: 127, error: 'command not found: definitely-not-a-command' });
+    expect(await exitOf(slow.taskId)).toMatchObject({ endReason: 'timeout' });
+  });
+
+  it('keeps tasks running while the server is down and reports everything when it is back', async () => {
+    await startAgent();
+    const a = assignment(['sh', '-c', 'echo one; while [ ! -e "$FASTGPU_SIGNAL_FILE.go" ]; do sleep 0.02; done; echo two; exit 3']);
+    server.assign(a);
+    await waitFor(() => server.text(a.taskId, 'stdout') === 'one\n');
+    server.down = true;
+    writeFileSync(join(state.dir, 'tasks', a.taskId, '1', 'signal.go'), '');
+    await waitFor(() => existsSync(join(state.dir, 'tasks', a.taskId, '1', 'exit')));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(server.exitOf(a.taskId)).toBeUndefined();
+    server.down = false;
+    expect(await exitOf(a.taskId)).toMatchObject({ exitCode: 3 });
+    expect(server.text(a.taskId, 'stdout')).toBe('one\ntwo\n');
+  });
+
+  it('re-registers when the server asks', async () => {
+    const agent = await startAgent();
+    const a = assignment(['sleep', '30']);
+    server.assign(a);
+    await waitFor(() => agent.attempts().length === 1);
+    server.reregisterNext = true;
+    await agent.heartbeat();
+    expect(server.registers).toHaveLength(2);
+    expect(server.registers[1]!.tasks).toEqual([expect.objectContaining({ taskId: a.taskId, status: 'running' })]);
+    server.stopTask(a.taskId, 1, 'cancelled', 100);
+    await exitOf(a.taskId);
+  });
+
+  it('after an agent crash, re-attaches the running task, never relaunches it, and reports its exit and remaining logs', async () => {
+    const first = await startAgent();
+    const count = join(state.dir, 'runs');
+    const a = assignment([
+      'sh',
+      '-c',
+      `echo run >> ${count}; i=0; while [ $i -lt 200 ]; do echo "before $i ✓"; i=$((i+1)); done; while [ ! -e "$FASTGPU_SIGNAL_FILE.go" ]; do sleep 0.02; done; i=0; while [ $i -lt 300 ]; do echo "after $i ✓"; i=$((i+1)); done; exit 5`,
+    ]);
+    server.assign(a);
+    await waitFor(() => server.text(a.taskId, 'stdout').includes('before 199'));
+    const pid = server.reports.find((r) => r.taskId === a.taskId)?.pid ?? Number(readFileSync(join(state.dir, 'tasks', a.taskId, '1', 'pid'), 'utf8').split(' ')[0]);
+    // Log shipping breaks, the task writes more, and the agent dies without any cleanup.
+    server.logsDown = true;
+    writeFileSync(join(state.dir, 'tasks', a.taskId, '1', 'signal.go'), '');
+    await waitFor(() => existsSync(join(state.dir, 'tasks', a.taskId, '1', 'stdout.shipped')) && readFileSync(join(state.dir, 'tasks', a.taskId, '1', 'stdout.log'), 'utf8').includes('after 50'));
+    await new Promise((r) => setTimeout(r, 100)); // let it journal chunks the server never takes
+    await first.stop();
+    agents.splice(agents.indexOf(first), 1);
+    server.logsDown = false;
+
+    // Meanwhile the task ends.
+    await waitFor(() => existsSync(join(state.dir, 'tasks', a.taskId, '1', 'exit')));
+    expect(alive(pid)).toBe(false);
+    server.assign(a); // the server resends: it has not heard of the exit
+
+    await startAgent();
+    expect(server.registers).toHaveLength(2);
+    expect(server.registers[1]!.tasks.map((t) => t.taskId)).toEqual([a.taskId]);
+    expect(await exitOf(a.taskId)).toMatchObject({ exitCode: 5 });
+    const expected = Array.from({ length: 200 }, (_, i) => `before ${i} ✓\n`).join('') + Array.from({ length: 300 }, (_, i) => `after ${i} ✓\n`).join('');
+    await waitFor(() => server.text(a.taskId, 'stdout') === expected, 5000, 'all logs');
+    expect(readFileSync(count, 'utf8')).toBe('run\n');
+  });
+
+  it('a stop order for a pair it never launched claims it, so a late assignment cannot start it', async () => {
+    await startAgent();
+    const a = assignment(['sh', '-c', `echo ran > ${join(state.dir, 'ran')}`]);
+    server.stopTask(a.taskId, 1, 'cancelled');
+    expect(await exitOf(a.taskId)).toMatchObject({ endReason: 'cancelled', exitCode: null });
+    server.assign(a);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(existsSync(join(state.dir, 'ran'))).toBe(false);
+  });
+});

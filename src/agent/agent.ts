@@ -1,0 +1,423 @@
+// The agent loop. Four loops share one table of known attempts:
+//   assignments  long-poll; launch new work at once, obey stop orders
+//   watch        notice exits (at once for our own children, by polling for re-attached ones),
+//                ship the attempt's last logs, then report the exit at once
+//   logs         tail and ship stdout/stderr every `logPollMs`
+//   heartbeat    every `heartbeatIntervalMs`: what runs and what ended, utilisation samples;
+//                forget exited attempts the server acknowledged; re-register when told
+// Nothing here kills a task because the server is unreachable: tasks keep running and the
+// loops keep retrying. `stop()` ends the loops and leaves tasks running (a restarted agent
+// re-attaches them from the state dir).
+import type { Clock, Gpu, Placement } from '../core/types.js';
+import type { Assignment, RegisterRequest, RunningReport, StopOrder } from '../protocol/agent.js';
+import { systemClock } from '../util/clock.js';
+import { simulatedSamples, type GpuSample } from './discovery.js';
+import type { Launcher } from './launcher.js';
+import { LogShipper } from './log-shipper.js';
+import { Backoff, isRetryable, LinkError, sleep, type ServerLink } from './link.js';
+
+export interface NodeInfo {
+  name: string;
+  cpuMilli: number;
+  memoryMiB: number;
+  labels: Record<string, string>;
+  gpus: Gpu[];
+  simulated: boolean;
+  agentVersion: string;
+}
+
+export interface AgentConfig {
+  link: ServerLink;
+  launcher: Launcher;
+  node: NodeInfo;
+  /** Utilisation of real GPUs; simulated ones are derived from allocations. */
+  sampleGpus?: (signal: AbortSignal) => Promise<GpuSample[]>;
+  clock?: Clock;
+  log?: (line: string) => void;
+  /** Long-poll wait the agent asks for. */
+  pollWaitMs?: number;
+  /** How often logs are tailed. */
+  logPollMs?: number;
+  /** How often re-attached attempts are checked for an exit (own children are noticed at once). */
+  watchMs?: number;
+  /** How long an exit report waits for the attempt's logs to be shipped. */
+  drainTimeoutMs?: number;
+  /** Overrides the server's heartbeat interval (tests). */
+  heartbeatIntervalMs?: number;
+  /** Log shipping knobs (tests). */
+  partialFlushMs?: number;
+}
+
+type Phase =
+  /** The process runs (or is starting). */
+  | 'running'
+  /** The process ended; its last logs are being shipped before the exit is reported. */
+  | 'draining'
+  /** The exit is reported (or being reported); forgotten once the server acknowledges it. */
+  | 'exited';
+
+interface Known {
+  taskId: string;
+  attempt: number;
+  phase: Phase;
+  report: RunningReport;
+  placement?: Placement;
+}
+
+const keyOf = (taskId: string, attempt: number): string => `${taskId}/${attempt}`;
+
+export class Agent {
+  nodeId = '';
+  heartbeatIntervalMs = 5_000;
+  private readonly known = new Map<string, Known>();
+  private readonly abort = new AbortController();
+  private readonly loops: Promise<void>[] = [];
+  private readonly pending = new Set<Promise<unknown>>();
+  private readonly shipper: LogShipper;
+  private readonly clock: Clock;
+  private readonly log: (line: string) => void;
+  private registering: Promise<void> | undefined;
+  private wakeWatch: (() => void) | undefined;
+  /** An exit hint came while the watch loop was busy: look again at once. */
+  private watchDirty = false;
+  private stopped = false;
+
+  constructor(private readonly cfg: AgentConfig) {
+    this.clock = cfg.clock ?? systemClock;
+    this.log = cfg.log ?? (() => {});
+    this.shipper = new LogShipper({
+      clock: this.clock,
+      ...(cfg.partialFlushMs !== undefined ? { partialFlushMs: cfg.partialFlushMs } : {}),
+      send: (chunks) => cfg.link.shipLogs({ nodeId: this.nodeId, chunks }, this.abort.signal),
+      isPermanent: (e) => e instanceof LinkError && !e.retryable && !e.unknownNode && !this.signal.aborted,
+      onDrop: (n, e) => this.log(`the server refused ${n} log chunk(s), dropping them: ${(e as Error).message}`),
+    });
+    cfg.launcher.onExit(() => {
+      this.watchDirty = true;
+      this.wakeWatch?.();
+    });
+  }
+
+  private get signal(): AbortSignal {
+    return this.abort.signal;
+  }
+
+  /** Registers (retrying while the server is unreachable), then starts the loops. */
+  async start(): Promise<void> {
+    await this.register(true);
+    if (this.signal.aborted) return;
+    this.loops.push(this.assignmentLoop(), this.watchLoop(), this.logLoop(), this.heartbeatLoop());
+  }
+
+  /** Ends the loops and timers; tasks keep running. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.abort.abort();
+    this.wakeWatch?.();
+    await Promise.allSettled([...this.loops, ...this.pending]);
+    this.cfg.launcher.dispose();
+  }
+
+  /** Attempts this agent tracks, for tests and status. */
+  attempts(): { taskId: string; attempt: number; phase: Phase }[] {
+    return [...this.known.values()].map(({ taskId, attempt, phase }) => ({ taskId, attempt, phase }));
+  }
+
+  // ------------------------------------------------------------------ registration
+
+  private register(first = false): Promise<void> {
+    this.registering ??= this.doRegister(first).finally(() => {
+      this.registering = undefined;
+    });
+    return this.registering;
+  }
+
+  private async doRegister(first: boolean): Promise<void> {
+    const backoff = new Backoff(100, 5_000);
+    for (;;) {
+      if (this.signal.aborted) return;
+      try {
+        // Everything the state dir knows, re-attached: running ones are watched, exited ones
+        // reported until acknowledged.
+        for (const s of await this.cfg.launcher.scan()) await this.adopt(s.report, s.placement);
+        const n = this.cfg.node;
+        const req: RegisterRequest = {
+          name: n.name,
+          cpuMilli: n.cpuMilli,
+          memoryMiB: n.memoryMiB,
+          labels: n.labels,
+          gpus: n.gpus,
+          simulated: n.simulated,
+          agentVersion: n.agentVersion,
+          tasks: [...this.known.values()].map((k) => this.reportOf(k)),
+        };
+        const res = await this.cfg.link.register(req, this.signal);
+        this.nodeId = res.nodeId;
+        this.heartbeatIntervalMs = this.cfg.heartbeatIntervalMs ?? res.heartbeatIntervalMs;
+        this.log(`registered as ${res.nodeId} with ${req.tasks.length} known task attempt(s)`);
+        await this.obey(res.stop.map((s) => ({ ...s, reason: 'orphaned' as const })));
+        return;
+      } catch (e) {
+        if (this.signal.aborted) return;
+        if (first && !isRetryable(e)) throw e;
+        const wait = backoff.next();
+        this.log(`register failed (${(e as Error).message}); retrying in ${wait} ms`);
+        await sleep(wait, this.signal);
+      }
+    }
+  }
+
+  /** Tracks an attempt found on disk or launched before. */
+  private async adopt(report: RunningReport, placement?: Placement): Promise<Known> {
+    const key = keyOf(report.taskId, report.attempt);
+    let k = this.known.get(key);
+    if (!k) {
+      k = { taskId: report.taskId, attempt: report.attempt, phase: 'running', report, ...(placement ? { placement } : {}) };
+      this.known.set(key, k);
+      await this.shipper.track(report.taskId, report.attempt, this.cfg.launcher.attemptDir(report.taskId, report.attempt));
+    }
+    if (report.status === 'exited' && k.phase === 'running') this.exited(k, report);
+    else if (k.phase === 'running') k.report = report;
+    return k;
+  }
+
+  /** What to tell the server about an attempt. Draining ones still count as running. */
+  private reportOf(k: Known): RunningReport {
+    if (k.phase === 'exited') return k.report;
+    const r: RunningReport = { taskId: k.taskId, attempt: k.attempt, status: 'running' };
+    if (k.report.pid !== undefined) r.pid = k.report.pid;
+    if (k.report.startedAt !== undefined) r.startedAt = k.report.startedAt;
+    return r;
+  }
+
+  // ------------------------------------------------------------------ assignments
+
+  private async assignmentLoop(): Promise<void> {
+    const backoff = new Backoff(100, 5_000);
+    while (!this.signal.aborted) {
+      try {
+        const res = await this.cfg.link.pollAssignments(this.nodeId, this.cfg.pollWaitMs ?? 20_000, this.signal);
+        backoff.reset();
+        const before = this.known.size;
+        // Launch first: a stop for a pair in the same answer then finds it launched.
+        for (const a of res.assignments) await this.launch(a);
+        await this.obey(res.stop);
+        // A server that keeps answering at once with nothing new must not make this loop spin.
+        if (this.known.size === before && res.assignments.length + res.stop.length > 0) await sleep(100, this.signal);
+      } catch (e) {
+        if (this.signal.aborted) return;
+        if (e instanceof LinkError && e.unknownNode) {
+          await this.register();
+          continue;
+        }
+        const wait = backoff.next();
+        this.log(`polling for assignments failed (${(e as Error).message}); retrying in ${wait} ms`);
+        await sleep(wait, this.signal);
+      }
+    }
+  }
+
+  private async launch(a: Assignment): Promise<void> {
+    const key = keyOf(a.taskId, a.attempt);
+    if (this.known.has(key)) return; // the server repeats assignments until it hears of them
+    let result;
+    try {
+      result = await this.cfg.launcher.launch(a);
+    } catch (e) {
+      // The state dir is unusable (disk full, permissions): say so; nothing was started.
+      this.log(`launching ${key} failed: ${(e as Error).message}`);
+      this.send([{ taskId: a.taskId, attempt: a.attempt, status: 'exited', exitCode: null, endReason: 'launch-failed', error: `agent could not launch it: ${(e as Error).message}` }]);
+      return;
+    }
+    if (result.untracked) {
+      this.send([result.report]);
+      return;
+    }
+    if (!result.launched) this.log(`${key} was launched before: re-attached`);
+    const k = await this.adopt(result.report, a.placement);
+    if (result.launched) {
+      this.log(`started ${key} (${a.name})`);
+      this.send([this.reportOf(k)]);
+    }
+  }
+
+  private async obey(orders: StopOrder[]): Promise<void> {
+    for (const o of orders) {
+      const key = keyOf(o.taskId, o.attempt);
+      const k = this.known.get(key);
+      if (k && k.phase !== 'running') continue;
+      try {
+        const known = await this.cfg.launcher.stop(o.taskId, o.attempt, o.graceMs, o.reason);
+        if (!known) continue;
+        if (!k) {
+          // Never launched here: the launcher recorded it as stopped before start; report that.
+          const r = await this.cfg.launcher.inspect(o.taskId, o.attempt);
+          if (r) await this.adopt(r);
+        }
+        this.log(`stopping ${key} (${o.reason}, grace ${o.graceMs} ms)`);
+      } catch (e) {
+        this.log(`stopping ${key} failed: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ exits
+
+  private async watchLoop(): Promise<void> {
+    while (!this.signal.aborted) {
+      this.watchDirty = false;
+      for (const k of [...this.known.values()]) {
+        if (k.phase !== 'running' || this.signal.aborted) continue;
+        try {
+          const r = await this.cfg.launcher.inspect(k.taskId, k.attempt);
+          if (r?.status === 'exited') this.exited(k, r);
+          else if (r) k.report = r;
+        } catch (e) {
+          this.log(`checking ${keyOf(k.taskId, k.attempt)} failed: ${(e as Error).message}`);
+        }
+      }
+      if (this.watchDirty || this.signal.aborted) continue;
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          clearTimeout(t);
+          this.wakeWatch = undefined;
+          resolve();
+        };
+        const t = setTimeout(done, this.cfg.watchMs ?? 250);
+        this.wakeWatch = done;
+      });
+    }
+  }
+
+  /** The process is over: ship its remaining logs, then report the exit. */
+  private exited(k: Known, r: RunningReport): void {
+    k.phase = 'draining';
+    k.report = r;
+    this.track(
+      (async () => {
+        this.shipper.markFinal(k.taskId, k.attempt);
+        const deadline = this.clock.now() + (this.cfg.drainTimeoutMs ?? 5_000);
+        while (!this.signal.aborted) {
+          try {
+            await this.shipper.pump();
+            if (await this.shipper.drained(k.taskId, k.attempt)) break;
+          } catch {
+            // the log loop reports shipping trouble
+          }
+          if (this.clock.now() >= deadline) {
+            this.log(`${keyOf(k.taskId, k.attempt)}: reporting the exit before its logs are all shipped`);
+            break;
+          }
+          await sleep(50, this.signal);
+        }
+        if (this.signal.aborted) return;
+        k.phase = 'exited';
+        const why = r.endReason && r.endReason !== 'exit' ? ` (${r.endReason})` : '';
+        this.log(`${keyOf(k.taskId, k.attempt)} ended: exit ${String(r.exitCode)}${r.signal ? ` ${r.signal}` : ''}${why}`);
+        this.send([r]);
+      })(),
+    );
+  }
+
+  /** Reports now, outside the heartbeat; a few quick retries, the next heartbeat covers the rest. */
+  private send(tasks: RunningReport[]): void {
+    this.track(
+      (async () => {
+        const backoff = new Backoff(50, 1_000);
+        for (let i = 0; i < 4 && !this.signal.aborted; i++) {
+          try {
+            await this.cfg.link.report({ nodeId: this.nodeId, tasks }, this.signal);
+            return;
+          } catch (e) {
+            if (this.signal.aborted) return;
+            if (e instanceof LinkError && e.unknownNode) {
+              await this.register();
+              return;
+            }
+            if (!isRetryable(e)) {
+              this.log(`report refused: ${(e as Error).message}`);
+              return;
+            }
+            await sleep(backoff.next(), this.signal);
+          }
+        }
+      })(),
+    );
+  }
+
+  private track(p: Promise<unknown>): void {
+    const q: Promise<unknown> = p
+      .catch((e: unknown) => this.log(`internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`))
+      .finally(() => this.pending.delete(q));
+    this.pending.add(q);
+  }
+
+  // ------------------------------------------------------------------ logs
+
+  private async logLoop(): Promise<void> {
+    const backoff = new Backoff(200, 5_000);
+    let failing = false;
+    while (!this.signal.aborted) {
+      let wait = this.cfg.logPollMs ?? 100;
+      try {
+        await this.shipper.pump();
+        if (failing) this.log('log shipping works again');
+        failing = false;
+        backoff.reset();
+      } catch (e) {
+        if (this.signal.aborted) return;
+        if (e instanceof LinkError && e.unknownNode) await this.register();
+        if (!failing) this.log(`log shipping failed (${(e as Error).message}); retrying`);
+        failing = true;
+        wait = backoff.next();
+      }
+      await sleep(wait, this.signal);
+    }
+  }
+
+  // ------------------------------------------------------------------ heartbeats
+
+  private async heartbeatLoop(): Promise<void> {
+    while (!this.signal.aborted) {
+      await sleep(this.heartbeatIntervalMs, this.signal);
+      if (this.signal.aborted) return;
+      try {
+        await this.heartbeat();
+      } catch (e) {
+        if (this.signal.aborted) return;
+        if (e instanceof LinkError && e.unknownNode) await this.register();
+        else this.log(`heartbeat failed: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  private async samples(): Promise<GpuSample[]> {
+    const n = this.cfg.node;
+    if (n.simulated) {
+      const running = [...this.known.values()].filter((k) => k.phase !== 'exited' && k.placement).map((k) => k.placement!);
+      return simulatedSamples(n.gpus, running);
+    }
+    return this.cfg.sampleGpus ? this.cfg.sampleGpus(this.signal) : [];
+  }
+
+  /** One heartbeat: reports and samples out; acks, stop orders and re-register requests in. */
+  async heartbeat(): Promise<void> {
+    const tasks = [...this.known.values()].map((k) => this.reportOf(k));
+    const res = await this.cfg.link.heartbeat({ nodeId: this.nodeId, tasks, samples: await this.samples() }, this.signal);
+    if (res.reregister) {
+      this.log('the server asks this agent to register again');
+      await this.register();
+      return;
+    }
+    for (const a of res.ack) {
+      const k = this.known.get(keyOf(a.taskId, a.attempt));
+      if (!k || k.phase !== 'exited') continue;
+      if (!(await this.shipper.drained(k.taskId, k.attempt))) continue; // logs first
+      await this.cfg.launcher.forget(k.taskId, k.attempt);
+      this.shipper.untrack(k.taskId, k.attempt);
+      this.known.delete(keyOf(k.taskId, k.attempt));
+    }
+    await this.obey(res.stop);
+  }
+}

@@ -1,0 +1,69 @@
+// The agent's narrow view of the server (src/protocol/agent.ts): five calls. The agent loop only
+// knows this interface; http-link.ts speaks it over HTTP, tests use an in-memory fake.
+import type {
+  AssignmentsResponse,
+  HeartbeatRequest,
+  HeartbeatResponse,
+  LogsRequest,
+  RegisterRequest,
+  RegisterResponse,
+  ReportsRequest,
+} from '../protocol/agent.js';
+
+export interface ServerLink {
+  register(req: RegisterRequest, signal?: AbortSignal): Promise<RegisterResponse>;
+  heartbeat(req: HeartbeatRequest, signal?: AbortSignal): Promise<HeartbeatResponse>;
+  /** Long-poll: answers when there is work or after about `waitMs`. */
+  pollAssignments(nodeId: string, waitMs: number, signal?: AbortSignal): Promise<AssignmentsResponse>;
+  report(req: ReportsRequest, signal?: AbortSignal): Promise<void>;
+  shipLogs(req: LogsRequest, signal?: AbortSignal): Promise<void>;
+}
+
+/** A failed call. `retryable`: the server is down or busy, try again later; otherwise a refusal. */
+export class LinkError extends Error {
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+    readonly status?: number,
+    /** The server does not know this node id (its store was reset): register again. */
+    readonly unknownNode = false,
+  ) {
+    super(message);
+    this.name = 'LinkError';
+  }
+}
+
+/** True for errors worth retrying (network trouble, 5xx, anything unexpected). */
+export const isRetryable = (e: unknown): boolean => !(e instanceof LinkError) || e.retryable;
+
+/** Sleeps `ms`, or less when `signal` aborts (then resolves, never rejects). */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = (): void => {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const t = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** Exponential backoff with jitter: 100 ms, 200 ms, … up to `maxMs`. */
+export class Backoff {
+  private n = 0;
+  constructor(
+    private readonly minMs = 100,
+    private readonly maxMs = 5_000,
+    private readonly random: () => number = Math.random,
+  ) {}
+  next(): number {
+    const base = Math.min(this.maxMs, this.minMs * 2 ** this.n);
+    this.n = Math.min(this.n + 1, 30);
+    return Math.round(base / 2 + (base / 2) * this.random());
+  }
+  reset(): void {
+    this.n = 0;
+  }
+}
