@@ -53,6 +53,19 @@ describe('tasks API', () => {
     expect((await h.req('GET', '/v1/tasks/t_nosuchtask')).status).toBe(404);
   });
 
+  it('a store that cannot be written answers 503, and the task is not half-made', async () => {
+    const real = h.store.insertTasks.bind(h.store);
+    h.store.insertTasks = async () => {
+      throw new Error('SQLITE_FULL: database or disk is full');
+    };
+    const r = await h.req('POST', '/v1/tasks', { command: 'true' });
+    h.store.insertTasks = real;
+    expect(r.status).toBe(503);
+    expect(r.body.error.code).toBe('UNAVAILABLE');
+    expect(h.server.control.tasks.size).toBe(0);
+    expect((await h.req('GET', '/v1/tasks')).body.tasks).toEqual([]);
+  });
+
   it('dry run stores nothing', async () => {
     const r = await h.req('POST', '/v1/tasks?dryRun=true', { command: 'true' });
     expect(r.status).toBe(200);
