@@ -27,3 +27,4 @@ export function openStore(opts: StoreOptions): Store {
     }
   }
 }
+export { ledgerWrites, linesToPricedUsage, pricedUsageToLines } from './ledger.js';

@@ -13,7 +13,8 @@ import type {
   TaskState,
   VgpuReservation,
 } from '../../core/types.js';
-import type { TokenRecord, UtilisationSample } from '../port.js';
+import { ledgerEntrySchema, ledgerEntryToStored, type LedgerEntry } from '../../core/pricing/ledger.js';
+import type { PricedLineRecord, TenantRecord, TokenRecord, UtilisationSample } from '../port.js';
 
 export interface NodeRow {
   id: string;
@@ -206,4 +207,130 @@ export function sampleToRow(s: UtilisationSample): SampleRow {
 
 export function rowToSample(r: SampleRow): UtilisationSample {
   return { at: r.at, nodeId: r.node_id, gpuIndex: r.gpu_index, utilPercent: r.util_percent, memoryUsedMiB: r.memory_used_mib };
+}
+
+// ---- Issue 4: tenants, promotions, ledger, priced lines. Money columns are INTEGER and are
+// read by statements in safeIntegers mode, so every integer column of those rows is a bigint.
+
+export interface TenantRow {
+  name: string;
+  guarantee_milli: bigint;
+  limit_milli: bigint | null;
+  weight: number;
+  budget: bigint | null;
+  created_at: bigint;
+}
+
+export function tenantToRow(t: TenantRecord): Record<keyof TenantRow, string | number | bigint | null> {
+  return {
+    name: t.name,
+    guarantee_milli: t.guaranteeMilli,
+    limit_milli: t.limitMilli,
+    weight: t.weight,
+    budget: t.budget,
+    created_at: t.createdAt,
+  };
+}
+
+export function rowToTenant(r: TenantRow): TenantRecord {
+  return {
+    name: r.name,
+    guaranteeMilli: Number(r.guarantee_milli),
+    limitMilli: r.limit_milli === null ? null : Number(r.limit_milli),
+    weight: r.weight,
+    budget: r.budget,
+    createdAt: Number(r.created_at),
+  };
+}
+
+export interface LedgerRow {
+  task_id: string;
+  attempt: number;
+  seq: number;
+  tenant: string;
+  to_ms: number | null;
+  settled_to: number;
+  doc: string;
+}
+
+export function ledgerToRow(e: LedgerEntry): LedgerRow {
+  // The whole entry goes in the doc (bigints as decimal strings); the key, tenant, end and
+  // settledTo are copied out for filtering and for the conditional write.
+  return {
+    task_id: e.taskId,
+    attempt: e.attempt,
+    seq: e.seq,
+    tenant: e.tenant,
+    to_ms: e.to,
+    settled_to: e.settledTo,
+    doc: JSON.stringify(ledgerEntryToStored(e)),
+  };
+}
+
+export function rowToLedger(r: LedgerRow): LedgerEntry {
+  const doc = JSON.parse(r.doc) as Record<string, unknown>;
+  return ledgerEntrySchema.parse({
+    ...doc,
+    taskId: r.task_id,
+    attempt: r.attempt,
+    seq: r.seq,
+    tenant: r.tenant,
+    to: r.to_ms,
+    settledTo: r.settled_to,
+  });
+}
+
+export interface PricedLineRow {
+  tenant: string;
+  task_id: string;
+  attempt: bigint;
+  gpu_model: string;
+  gpu_milli: bigint;
+  gpu_count: bigint;
+  anchor: bigint;
+  unit_price: bigint;
+  from_ms: bigint;
+  to_ms: bigint;
+  list_amount: bigint;
+  discount_amount: bigint;
+  charged_amount: bigint;
+  promotion: string | null;
+}
+
+export function pricedLineToRow(l: PricedLineRecord): Record<keyof PricedLineRow, string | number | bigint | null> {
+  return {
+    tenant: l.tenant,
+    task_id: l.taskId,
+    attempt: l.attempt,
+    gpu_model: l.gpuModel,
+    gpu_milli: l.gpuMilli,
+    gpu_count: l.gpuCount,
+    anchor: l.anchor,
+    unit_price: l.unitPrice,
+    from_ms: l.from,
+    to_ms: l.to,
+    list_amount: l.listAmount,
+    discount_amount: l.discountAmount,
+    charged_amount: l.chargedAmount,
+    promotion: l.promotion,
+  };
+}
+
+export function rowToPricedLine(r: PricedLineRow): PricedLineRecord {
+  return {
+    tenant: r.tenant,
+    taskId: r.task_id,
+    attempt: Number(r.attempt),
+    gpuModel: r.gpu_model,
+    gpuMilli: Number(r.gpu_milli),
+    gpuCount: Number(r.gpu_count),
+    anchor: Number(r.anchor),
+    unitPrice: r.unit_price,
+    from: Number(r.from_ms),
+    to: Number(r.to_ms),
+    listAmount: r.list_amount,
+    discountAmount: r.discount_amount,
+    chargedAmount: r.charged_amount,
+    promotion: r.promotion,
+  };
 }

@@ -6,7 +6,24 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { FastGpuError, conflict } from '../../core/errors.js';
 import type { Attempt, LogChunk, LogStream, NodeRecord, NodeState, PoolEvent, Task, VgpuReservation } from '../../core/types.js';
-import type { LogPage, LogQuery, Store, TaskFilter, TaskWrite, TokenRecord, UtilisationSample } from '../port.js';
+import type { LedgerEntry } from '../../core/pricing/ledger.js';
+import type { Micros } from '../../core/pricing/money.js';
+import type { PriceBook, Promotion } from '../../core/pricing/types.js';
+import type {
+  LedgerFilter,
+  LedgerSettlement,
+  LogPage,
+  LogQuery,
+  PricedLineRecord,
+  PricedUsageFilter,
+  Store,
+  TaskFilter,
+  TaskWrite,
+  TenantRecord,
+  TokenRecord,
+  UtilisationSample,
+} from '../port.js';
+import { SqliteBilling } from './billing.js';
 import { loadMigrations, migrate, type Migration } from './migrate.js';
 import {
   attemptToRow,
@@ -113,6 +130,7 @@ function prepareAll(db: Database.Database) {
     insertToken: p(`INSERT INTO tokens (id, hash, tenant, role, name, created_at, revoked_at)
       VALUES (@id, @hash, @tenant, @role, @name, @created_at, @revoked_at)`),
     findToken: p<TokenRow>('SELECT * FROM tokens WHERE hash = ?'),
+    getToken: p<TokenRow>('SELECT * FROM tokens WHERE id = ?'),
     listTokens: p<TokenRow>('SELECT * FROM tokens ORDER BY created_at, id'),
     // The first revocation time stands; revoking again still reports that the token exists.
     revokeToken: p('UPDATE tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?'),
@@ -156,6 +174,8 @@ function translate(err: unknown, what: string): unknown {
 export class SqliteStore implements Store {
   private db: Database.Database | null = null;
   private stmts: Statements | null = null;
+  /** Tenants, prices, promotions and the ledger (billing.ts). */
+  private billing: SqliteBilling | null = null;
   /** Task list/count statements, one per filter shape, prepared on first use. */
   private readonly shaped = new Map<string, Database.Statement<unknown[], unknown>>();
   private tx: {
@@ -191,6 +211,7 @@ export class SqliteStore implements Store {
       db.pragma(`journal_size_limit = ${64 * 2 ** 20}`);
       migrate(db, this.opts.migrations ?? loadMigrations(), Date.now());
       this.stmts = prepareAll(db);
+      this.billing = new SqliteBilling(db);
     } catch (err) {
       db.close();
       throw err;
@@ -203,6 +224,7 @@ export class SqliteStore implements Store {
     const db = this.db;
     this.db = null;
     this.stmts = null;
+    this.billing = null;
     this.tx = null;
     this.shaped.clear();
     if (db) {
@@ -261,6 +283,11 @@ export class SqliteStore implements Store {
   private s(): Statements {
     if (!this.stmts) throw new Error('SqliteStore: init() has not run, or the store is closed');
     return this.stmts;
+  }
+
+  private b(): SqliteBilling {
+    if (!this.billing) throw new Error('SqliteStore: init() has not run, or the store is closed');
+    return this.billing;
   }
 
   private t(): NonNullable<SqliteStore['tx']> {
@@ -483,6 +510,73 @@ export class SqliteStore implements Store {
 
   async revokeToken(id: string, at: number): Promise<boolean> {
     return this.s().revokeToken.run(at, id).changes === 1;
+  }
+
+  async getToken(id: string): Promise<TokenRecord | null> {
+    const row = this.s().getToken.get(id);
+    return row ? rowToToken(row) : null;
+  }
+
+  // ---- Tenants, price book, promotions, ledger (billing.ts)
+
+  async upsertTenant(t: TenantRecord): Promise<void> {
+    this.b().upsertTenant(t);
+  }
+
+  async getTenant(name: string): Promise<TenantRecord | null> {
+    return this.b().getTenant(name);
+  }
+
+  async listTenants(): Promise<TenantRecord[]> {
+    return this.b().listTenants();
+  }
+
+  async getPriceBook(): Promise<PriceBook | null> {
+    return this.b().getPriceBook();
+  }
+
+  async setPriceBook(book: PriceBook): Promise<void> {
+    this.b().setPriceBook(book);
+  }
+
+  async insertPromotion(p: Promotion): Promise<void> {
+    this.b().insertPromotion(p);
+  }
+
+  async getPromotion(name: string): Promise<Promotion | null> {
+    return this.b().getPromotion(name);
+  }
+
+  async listPromotions(): Promise<Promotion[]> {
+    return this.b().listPromotions();
+  }
+
+  async updatePromotion(p: Promotion): Promise<boolean> {
+    return this.b().updatePromotion(p);
+  }
+
+  async openLedgerEntry(entry: LedgerEntry): Promise<void> {
+    this.b().openLedgerEntry(entry);
+  }
+
+  async listLedgerEntries(filter?: LedgerFilter): Promise<LedgerEntry[]> {
+    return this.b().listLedgerEntries(filter);
+  }
+
+  async settleLedger(s: LedgerSettlement): Promise<string[]> {
+    return this.b().settleLedger(s);
+  }
+
+  async listPricedUsage(filter?: PricedUsageFilter): Promise<PricedLineRecord[]> {
+    return this.b().listPricedUsage(filter);
+  }
+
+  async spendByTenant(): Promise<Map<string, Micros>> {
+    return this.b().spendByTenant();
+  }
+
+  async getPromoSpent(): Promise<Map<string, Micros>> {
+    return this.b().getPromoSpent();
   }
 
   // ---- Samples
