@@ -153,7 +153,6 @@ export class ControlPlane {
   private ticks = 0;
   private tickTimer: NodeJS.Timeout | null = null;
   private closed = false;
-  private lastHead: string | undefined;
   /** Pending tasks whose reason changed in memory but not yet in the store. */
   private readonly reasonDirty = new Set<string>();
   private lastReasonFlush = 0;
@@ -442,8 +441,6 @@ export class ControlPlane {
           }
         }
       }
-      const head = result.head?.taskId;
-      if (head !== this.lastHead) this.lastHead = head;
       const ms = performance.now() - t0;
       this.hooks.cycle?.(ms / 1000, { pending: result.stats.pending, placed });
       if (performance.now() - this.lastReasonFlush >= REASON_FLUSH_MS) this.flushReasonsInto(tx);
