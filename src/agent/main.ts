@@ -1,0 +1,141 @@
+// Entry point of the agent (docs/CONTRACTS.md "Entry points"): discover the node, then run the
+// agent loop against the server over HTTP. `fastgpu agent` and `fastgpu up` call startAgent.
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import type { Clock, Gpu } from '../core/types.js';
+import { systemClock } from '../util/clock.js';
+import { Agent } from './agent.js';
+import { hostResources, resolveNodeGpus, sampleNvidiaGpus, type RealSharing } from './discovery.js';
+import { HttpLink } from './http-link.js';
+import { SupervisorLauncher } from './launcher.js';
+
+export interface AgentOptions {
+  serverUrl: string;
+  token: string;
+  /** Default os.hostname(). */
+  name?: string;
+  /** Survives agent restarts; tasks are re-attached from it. */
+  stateDir: string;
+  /** Simulated devices, e.g. "4xH100" or "2xA100-40GB,1xT4". */
+  gpus?: string;
+  /** Path of nvidia-smi, default "nvidia-smi" on PATH. */
+  nvidiaSmi?: string;
+  /** Default: what the machine has. */
+  cpuMilli?: number;
+  memoryMiB?: number;
+  clock?: Clock;
+  log?: (line: string) => void;
+  /** How real GPUs are shared; default `mps` when an MPS control daemon runs, else `exclusive`. */
+  sharing?: RealSharing;
+  /** MPS pipe folder tasks connect to in `mps` mode; default `<stateDir>/mps/pipe`. */
+  mpsPipeDir?: string;
+  /** Extra node labels. */
+  labels?: Record<string, string>;
+  /** Gives up starting (while it waits for the server) when aborted. */
+  signal?: AbortSignal;
+}
+
+export interface RunningAgent {
+  nodeId: string;
+  gpus: Gpu[];
+  simulated: boolean;
+  /** Ends the agent; its tasks keep running and are re-attached by the next agent. */
+  stop(): Promise<void>;
+}
+
+function agentVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+/** Validates the options once, with messages that name the option. */
+function compile(opts: AgentOptions): AgentOptions & { name: string; stateDir: string } {
+  const fail = (field: string, msg: string): never => {
+    throw new Error(`agent option ${field}: ${msg}`);
+  };
+  let url: URL | undefined;
+  try {
+    url = new URL(opts.serverUrl);
+  } catch {
+    fail('serverUrl', `${JSON.stringify(opts.serverUrl)} is not a URL`);
+  }
+  if (url && url.protocol !== 'http:' && url.protocol !== 'https:') fail('serverUrl', 'must be http(s)');
+  if (!opts.token) fail('token', 'is required');
+  if (!opts.stateDir) fail('stateDir', 'is required');
+  for (const f of ['cpuMilli', 'memoryMiB'] as const) {
+    const v = opts[f];
+    if (v !== undefined && (!Number.isInteger(v) || v <= 0)) fail(f, `must be a positive whole number, got ${v}`);
+  }
+  const name = opts.name ?? hostname();
+  if (!name || name.length > 253) fail('name', 'must be 1 to 253 characters');
+  return { ...opts, name, stateDir: resolve(opts.stateDir) };
+}
+
+/**
+ * Starts an agent: discovers GPUs, registers (waiting for the server if it is not up yet),
+ * re-attaches tasks found in the state dir, and runs until `stop()`.
+ * @example const agent = await startAgent({ serverUrl: 'http://127.0.0.1:7070', token, stateDir: '~/.fastgpu/data/agent', gpus: '1xH100' })
+ */
+export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
+  const opts = compile(options);
+  const log = opts.log ?? (() => {});
+  const clock = opts.clock ?? systemClock;
+  const node = await resolveNodeGpus({
+    nodeName: opts.name,
+    ...(opts.gpus !== undefined ? { gpus: opts.gpus } : {}),
+    ...(opts.nvidiaSmi !== undefined ? { nvidiaSmi: opts.nvidiaSmi } : {}),
+    ...(opts.sharing !== undefined ? { sharing: opts.sharing } : {}),
+  });
+  log(`agent ${opts.name}: ${node.note}`);
+  const host = hostResources();
+  const launcher = new SupervisorLauncher({
+    stateDir: opts.stateDir,
+    clock,
+    log,
+    ...(opts.mpsPipeDir !== undefined ? { mpsPipeDir: opts.mpsPipeDir } : {}),
+  });
+  const agent = new Agent({
+    link: new HttpLink({ serverUrl: opts.serverUrl, token: opts.token }),
+    launcher,
+    clock,
+    log,
+    node: {
+      name: opts.name,
+      cpuMilli: opts.cpuMilli ?? host.cpuMilli,
+      memoryMiB: opts.memoryMiB ?? host.memoryMiB,
+      // Simulated GPUs do no work: their utilisation is the allocated share, and says so.
+      labels: { 'fastgpu.io/gpu-metrics': node.simulated ? 'simulated-allocated-share' : 'nvidia-smi', ...opts.labels },
+      gpus: node.gpus,
+      simulated: node.simulated,
+      agentVersion: agentVersion(),
+    },
+    ...(node.simulated
+      ? {}
+      : { sampleGpus: (signal: AbortSignal) => sampleNvidiaGpus({ signal, ...(opts.nvidiaSmi !== undefined ? { nvidiaSmi: opts.nvidiaSmi } : {}) }) }),
+  });
+  const onAbort = (): void => void agent.stop();
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    await agent.start();
+  } catch (e) {
+    await agent.stop();
+    throw e;
+  } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
+  }
+  if (opts.signal?.aborted) throw new Error('agent start aborted');
+  return {
+    // The server may hand out a new id when the agent registers again.
+    get nodeId() {
+      return agent.nodeId;
+    },
+    gpus: node.gpus,
+    simulated: node.simulated,
+    stop: () => agent.stop(),
+  };
+}
