@@ -106,16 +106,20 @@ export function covers(b: Shape, a: Shape): boolean {
 export class FailMemo {
   private readonly exact = new Set<string>();
   private readonly failed: Shape[] = [];
+  /** Shapes found not covered, with the number of failures known then (valid until it grows). */
+  private readonly clear = new Map<Shape, number>();
   private static readonly MAX_COMPARED = 64;
 
   has(s: Shape): boolean {
     if (this.exact.has(s.key)) return true;
+    if (this.clear.get(s) === this.failed.length) return false;
     for (const f of this.failed) {
       if (covers(s, f)) {
         this.exact.add(s.key);
         return true;
       }
     }
+    this.clear.set(s, this.failed.length);
     return false;
   }
 

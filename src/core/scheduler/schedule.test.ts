@@ -362,6 +362,17 @@ describe('determinism', () => {
     expect(b).toEqual(a);
   });
 
+  it('does not depend on earlier cycles, whatever the placement policy', () => {
+    const nodes = Array.from({ length: 4 }, (_, i) => makeNode(`n${i}`, { gpus: 4 }));
+    const mk = (shapes: number[]) => shapes.map((g, i) => makeTask(`t${i}`, { gpu: g, createdAt: i }));
+    const snap = { nodes, active: [], pending: mk([0.3, 0.5, 1, 0.25, 2, 0.5, 0.3, 1]), reservations: [] };
+    for (const placement of ['default', 'fgd', 'best-fit'] as const) {
+      const first = schedule(snap, NOW, policy({ placement, rng: seededRng(3) }));
+      schedule({ ...snap, pending: mk([4, 4, 2, 0.1, 0.1, 0.1, 0.9]) }, NOW, policy({ placement, rng: seededRng(9) }));
+      expect(schedule(snap, NOW, policy({ placement, rng: seededRng(3) }))).toEqual(first);
+    }
+  });
+
   it('decides for every pending task exactly once', () => {
     const nodes = [makeNode('n', { gpus: 2 })];
     const ts = Array.from({ length: 10 }, (_, i) => makeTask(`t${i}`, { gpu: 0.5, createdAt: i }));

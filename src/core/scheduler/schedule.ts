@@ -8,9 +8,11 @@
 // (EASY backfill), or not at all when backfill is off. Every task left waiting gets a reason.
 import { nodeFits } from '../placement/cluster.js';
 import { getPolicy } from '../placement/index.js';
-import type { ClusterView, PlacementChoice } from '../placement/types.js';
+import type { ResolvedPodRequest } from '../placement/cluster.js';
+import type { ClusterView, PlacementChoice, WorkloadClass } from '../placement/types.js';
+import { typicalWorkload } from '../placement/workload.js';
 import type { Task } from '../types.js';
-import { BackfillGuard, placeAll, reserveStart, type PlaceHooks, type Shadow } from './backfill.js';
+import { BackfillGuard, placeAll, release, reserveStart, type PlaceHooks, type Shadow } from './backfill.js';
 import { buildCapacity, toPlacement } from './capacity.js';
 import { endIfPlacedNow, pendTask, placeTask, type Cycle } from './cycle.js';
 import { explainNoFit, type Explanation } from './explain.js';
@@ -20,20 +22,24 @@ import { FailMemo, Requests, type Shape } from './requests.js';
 import type { ScheduleResult, SchedulerPolicy, SchedulerSnapshot } from './types.js';
 import { placeReservations, scheduleSliceTasks } from './vgpu.js';
 
-/** A unit of the queue: one task, or a whole gang placed all-or-nothing. */
-interface Unit {
-  /** The members in gang-index order; one task for a task that is not in a gang. */
-  tasks: Task[];
-  shapes: Shape[];
-  gangId: string | null;
-  /** The gang size the spec asks for (1 for a single task). */
-  size: number;
-  /** When it would end if started now (Infinity without a time limit). */
-  endIfStarted: number;
+/** A gang in the queue: its pending members, placed all-or-nothing. */
+class Gang {
+  /** The pending members, in gang-index order. */
+  readonly tasks: Task[] = [];
+  shapes: Shape[] = [];
+  /** When the last member would end if started now (Infinity without a time limit). */
+  endIfStarted = -Infinity;
+  constructor(
+    readonly id: string,
+    readonly size: number,
+  ) {}
 }
 
+/** An entry of the queue: a task, or a gang at the position of its first member. */
+type Entry = Task | Gang;
+
 interface Head {
-  unit: Unit;
+  entry: Entry;
   shadow: Shadow;
   guard: BackfillGuard;
 }
@@ -51,12 +57,16 @@ export function schedule(snapshot: SchedulerSnapshot, now: number, policy: Sched
     cap,
     allNodes: snapshot.nodes,
     placer: getPolicy(policy.placement),
-    pctx: policy.workload ? { rng: policy.rng, workload: policy.workload } : { rng: policy.rng },
+    pctx: { rng: policy.rng },
     requests: new Requests(cap.models),
     decisions: [],
     stats: { pending: 0, placed: 0, backfilled: 0 },
   };
 
+  // Policies that score against the expected request mix (fgd, default) get it from the policy or,
+  // failing that, from this snapshot; never from what a policy saw in earlier calls, which would
+  // make the cycle depend on history.
+  cy.pctx.workload = policy.workload ?? snapshotWorkload(cy, snapshot);
   placeReservations(cy, snapshot.reservations);
   const sliceTasks: Task[] = [];
   const queued: Task[] = [];
@@ -64,111 +74,150 @@ export function schedule(snapshot: SchedulerSnapshot, now: number, policy: Sched
   scheduleSliceTasks(cy, snapshot.nodes, snapshot.active, sliceTasks, snapshot.reservations);
 
   const ordered = policy.order ? policy.order(queued, snapshot, now) : orderQueue(queued);
-  const head = runQueue(cy, units(cy, ordered), snapshot.active);
+  const head = runQueue(cy, entries(cy, ordered), snapshot.active);
   const result: ScheduleResult = { decisions: cy.decisions, stats: cy.stats };
   if (head) {
     const first = head.shadow.choices[0]!;
-    result.head = { taskId: head.unit.tasks[0]!.id, startAt: head.shadow.startAt, nodeId: cap.records[first.nodePos]!.id };
+    result.head = { taskId: tasksOf(head.entry)[0]!.id, startAt: head.shadow.startAt, nodeId: cap.records[first.nodePos]!.id };
   }
   return result;
 }
 
+/** At most this many requests of each kind (pending, running) shape the workload estimate. */
+const WORKLOAD_SAMPLE = 2000;
+
 /**
- * Groups ordered tasks into units: a gang takes the queue position of its first member in
- * `ordered`, and its members follow in gang-index order.
+ * The request mix of the snapshot (pending tasks and reservations, and running tasks), as FGD's
+ * typical pods. Long lists are sampled at an even stride, which keeps their proportions.
  */
-function units(cy: Cycle, ordered: readonly Task[]): Unit[] {
-  const out: Unit[] = [];
-  const gangs = new Map<string, Unit>();
-  const endOf = (t: Task): number => (t.spec.timeLimitMs === undefined ? Infinity : cy.now + t.spec.timeLimitMs);
+function snapshotWorkload(cy: Cycle, snapshot: SchedulerSnapshot): WorkloadClass[] {
+  const reqs: ResolvedPodRequest[] = [];
+  const sample = (tasks: readonly Task[]): void => {
+    const step = Math.max(1, Math.ceil(tasks.length / WORKLOAD_SAMPLE));
+    for (let i = 0; i < tasks.length; i += step) reqs.push(cy.requests.shape(tasks[i]!.spec.resources).req);
+  };
+  sample(snapshot.pending);
+  sample(snapshot.active);
+  for (const r of snapshot.reservations) {
+    if (r.state === 'PENDING') reqs.push(cy.requests.shape({ gpu: { ...r.request, count: 1 }, cpuMilli: 0, memoryMiB: 0 }).req);
+  }
+  return typicalWorkload(reqs);
+}
+
+/**
+ * The queue: tasks as they are (no per-task allocation: the queue may be long), gangs grouped at
+ * the position of their first member in `ordered`, members in gang-index order.
+ */
+function entries(cy: Cycle, ordered: readonly Task[]): Entry[] {
+  const out: Entry[] = [];
+  let gangs: Map<string, Gang> | null = null;
   for (const t of ordered) {
-    const shape = cy.requests.shape(t.spec.resources);
     if (t.gangId === null || t.spec.gang <= 1) {
-      out.push({ tasks: [t], shapes: [shape], gangId: null, size: 1, endIfStarted: endOf(t) });
+      out.push(t);
       continue;
     }
-    const u = gangs.get(t.gangId);
-    if (u) {
-      u.tasks.push(t);
-      u.endIfStarted = Math.max(u.endIfStarted, endOf(t));
-    } else {
-      const g: Unit = { tasks: [t], shapes: [], gangId: t.gangId, size: t.spec.gang, endIfStarted: endOf(t) };
+    gangs ??= new Map();
+    let g = gangs.get(t.gangId);
+    if (!g) {
+      g = new Gang(t.gangId, t.spec.gang);
       gangs.set(t.gangId, g);
       out.push(g);
     }
+    g.tasks.push(t);
+    g.endIfStarted = Math.max(g.endIfStarted, endIfStarted(cy, t));
   }
-  for (const g of gangs.values()) {
+  for (const g of gangs?.values() ?? []) {
     g.tasks.sort((a, b) => a.gangIndex - b.gangIndex || (a.id < b.id ? -1 : 1));
     g.shapes = g.tasks.map((t) => cy.requests.shape(t.spec.resources));
   }
   return out;
 }
 
+function endIfStarted(cy: Cycle, t: Task): number {
+  return t.spec.timeLimitMs === undefined ? Infinity : cy.now + t.spec.timeLimitMs;
+}
+
+const tasksOf = (e: Entry): readonly Task[] => (e instanceof Gang ? e.tasks : [e]);
+
 /** Walks the queue; returns the head, if one got a reserved start. */
-function runQueue(cy: Cycle, queue: readonly Unit[], active: readonly Task[]): Head | null {
+function runQueue(cy: Cycle, queue: readonly Entry[], active: readonly Task[]): Head | null {
   const { cluster } = cy.cap;
   const failedNow = new FailMemo(); // shapes that found no room on the live cluster
   const neverNow = new FailMemo(); // shapes that would not fit even with every hold ended
-  let failedSafe: FailMemo | null = null; // shapes that found no room that leaves the head alone
+  let failedSafe = new FailMemo(); // shapes that found no room that leaves the head alone
   let head: Head | null = null;
-  const waiting: Unit[] = [];
-
-  const reqsOf = (u: Unit) => u.shapes.map((s) => s.req);
-  const commit = (u: Unit, choices: readonly PlacementChoice[]): void => {
-    u.tasks.forEach((t, i) => {
-      const c = choices[i]!;
-      const req = u.shapes[i]!.req;
-      cy.cap.holds.push({ end: endIfPlacedNow(cy, t), nodePos: c.nodePos, gpuIdx: c.gpuIdx, gpuMilli: c.gpuMilli, gpuMemoryMiB: c.gpuMemoryMiB, cpuMilli: req.cpuMilli, memoryMiB: req.memoryMiB });
-      placeTask(cy, t, toPlacement(cy.cap.records, c, req.cpuMilli, req.memoryMiB));
-    });
+  const waiting: Entry[] = [];
+  // Hooks that keep the backfill guard up to date; `runsPast` is set per entry.
+  let runsPast = false;
+  const hooks: PlaceHooks = {
+    placed: (c, req) => head!.guard.placed(c, req, runsPast),
+    unplaced: (c, req) => head!.guard.unplaced(c, req, runsPast),
   };
 
-  for (const u of queue) {
-    if (u.tasks.length < u.size) {
-      waitForGang(cy, u, active);
-      continue;
+  const commit = (tasks: readonly Task[], shapes: readonly Shape[], choices: readonly PlacementChoice[]): void => {
+    for (let i = 0; i < tasks.length; i++) {
+      const t = tasks[i]!;
+      const c = choices[i]!;
+      const req = shapes[i]!.req;
+      cy.cap.holds.push({ end: endIfPlacedNow(cy, t), nodePos: c.nodePos, gpuIdx: c.gpuIdx, gpuMilli: c.gpuMilli, gpuMemoryMiB: c.gpuMemoryMiB, cpuMilli: req.cpuMilli, memoryMiB: req.memoryMiB });
+      placeTask(cy, t, toPlacement(cy.cap.records, c, req.cpuMilli, req.memoryMiB));
     }
-    const single = u.shapes.length === 1 ? u.shapes[0]! : null;
+  };
+
+  for (const e of queue) {
+    let single: Shape | null = null;
+    if (e instanceof Gang) {
+      if (e.tasks.length < e.size) {
+        waitForGang(cy, e, active);
+        continue;
+      }
+    } else {
+      single = cy.requests.shape(e.spec.resources);
+      if ((head && !cy.policy.backfill) || (failedNow.has(single) && (head || neverNow.has(single)))) {
+        // Held behind the head, or known not to fit now (nor to make a head): the common case
+        // deep in a long queue, kept cheap.
+        waiting.push(e);
+        continue;
+      }
+    }
+    const shapes = single ? [single] : (e as Gang).shapes;
+    const end = e instanceof Gang ? e.endIfStarted : endIfStarted(cy, e);
+    const reqs = shapes.map((s) => s.req);
     if (!head) {
-      const choices = single && failedNow.has(single) ? null : placeAll(cluster, cluster, reqsOf(u), cy.placer, cy.pctx);
+      const choices = single && failedNow.has(single) ? null : placeAll(cluster, cluster, reqs, cy.placer, cy.pctx);
       if (choices) {
-        commit(u, choices);
+        commit(tasksOf(e), shapes, choices);
         continue;
       }
       if (single) failedNow.add(single);
-      waiting.push(u);
-      const shadow = single && neverNow.has(single) ? null : reserveStart(cluster, cy.cap.holds, reqsOf(u), cy.placer, cy.pctx);
+      waiting.push(e);
+      const shadow = single && neverNow.has(single) ? null : reserveStart(cluster, cy.cap.holds, reqs, cy.placer, cy.pctx);
       if (shadow) {
-        head = { unit: u, shadow, guard: new BackfillGuard(cluster, shadow) };
+        head = { entry: e, shadow, guard: new BackfillGuard(cluster, shadow) };
         failedSafe = new FailMemo();
       } else if (single) neverNow.add(single);
       continue;
     }
-    if (!cy.policy.backfill || (single && failedNow.has(single))) {
-      waiting.push(u);
+    if (!cy.policy.backfill) {
+      waiting.push(e);
       continue;
     }
-    // Backfill: a unit that ends before the reserved start may use anything free now; one that
+    // Backfill: an entry that ends before the reserved start may use anything free now; one that
     // runs past it only what leaves the head's shadow placement intact.
-    const runsPast = u.endIfStarted > head.shadow.startAt;
-    if (runsPast && single && failedSafe!.has(single)) {
-      waiting.push(u);
+    runsPast = end > head.shadow.startAt;
+    if (runsPast && single && failedSafe.has(single)) {
+      waiting.push(e);
       continue;
     }
-    const guard = head.guard;
-    const hooks: PlaceHooks = {
-      placed: (c, req) => guard.placed(c, req, runsPast),
-      unplaced: (c, req) => guard.unplaced(c, req, runsPast),
-    };
-    const view: ClusterView = runsPast ? guard.view : cluster;
-    const choices = placeAll(cluster, view, reqsOf(u), cy.placer, cy.pctx, hooks);
+    const view: ClusterView = runsPast ? head.guard.view : cluster;
+    const choices = placeAll(cluster, view, reqs, cy.placer, cy.pctx, hooks);
     if (choices) {
-      commit(u, choices);
-      cy.stats.backfilled += u.tasks.length;
+      commit(tasksOf(e), shapes, choices);
+      cy.stats.backfilled += choices.length;
       continue;
     }
-    if (single) (runsPast ? failedSafe! : failedNow).add(single);
-    waiting.push(u);
+    if (single) (runsPast ? failedSafe : failedNow).add(single);
+    waiting.push(e);
   }
 
   explainWaiting(cy, waiting, head, failedNow);
@@ -176,20 +225,20 @@ function runQueue(cy: Cycle, queue: readonly Unit[], active: readonly Task[]): H
 }
 
 /** A gang with members still active: it is placed only once all of them are pending again. */
-function waitForGang(cy: Cycle, u: Unit, active: readonly Task[]): void {
-  const others = active.filter((t) => t.gangId === u.gangId).map((t) => t.id);
+function waitForGang(cy: Cycle, g: Gang, active: readonly Task[]): void {
+  const others = active.filter((t) => t.gangId === g.id).map((t) => t.id);
   const still = others.length > 0 ? `; still active: ${others.slice(0, 3).join(', ')}${others.length > 3 ? ', …' : ''}` : '';
-  const msg = `gang ${u.gangId} starts all-or-nothing: ${u.tasks.length} of its ${u.size} tasks are pending${still}`;
-  for (const t of u.tasks) pendTask(cy, t, 'Dependency', msg);
+  const msg = `gang ${g.id} starts all-or-nothing: ${g.tasks.length} of its ${g.size} tasks are pending${still}`;
+  for (const t of g.tasks) pendTask(cy, t, 'Dependency', msg);
 }
 
 function headName(h: Head): string {
-  const t = h.unit.tasks[0]!;
-  return h.unit.gangId !== null && h.unit.size > 1 ? `gang ${h.unit.gangId} (priority ${t.spec.priority})` : `${t.id} (priority ${t.spec.priority})`;
+  const e = h.entry;
+  return e instanceof Gang ? `gang ${e.id} (priority ${e.tasks[0]!.spec.priority})` : `${e.id} (priority ${e.spec.priority})`;
 }
 
-/** Reasons for every unit left waiting, against the capacity left at the end of the cycle. */
-function explainWaiting(cy: Cycle, waiting: readonly Unit[], head: Head | null, failedNow: FailMemo): void {
+/** Reasons for every entry left waiting, against the capacity left at the end of the cycle. */
+function explainWaiting(cy: Cycle, waiting: readonly Entry[], head: Head | null, failedNow: FailMemo): void {
   const { cluster, records } = cy.cap;
   const fits = new Map<string, boolean>();
   const fitsNow = (s: Shape): boolean => {
@@ -214,55 +263,49 @@ function explainWaiting(cy: Cycle, waiting: readonly Unit[], head: Head | null, 
       ? `held back so that ${headName(head)} can start at ${when(head.shadow.startAt, cy.now)}`
       : `held back behind ${headName(head)}, first in line to start at ${when(head.shadow.startAt, cy.now)} (backfill is off)`
     : '';
+  const headSuffix = head ? `; first in line, expected to start at ${when(head.shadow.startAt, cy.now)} on ${[...head.shadow.nodes].map((p) => records[p]!.name).join(', ')}` : '';
 
-  for (const u of waiting) {
-    const isHead = head !== null && head.unit === u;
-    const first = u.shapes[0]!;
-    if (u.shapes.length === 1) {
-      if (!isHead && head && fitsNow(first)) {
-        pendTask(cy, u.tasks[0]!, 'Priority', heldMsg);
-        continue;
+  // One verdict per shape: every task of a shape that is not the head waits for the same reason.
+  const verdicts = new Map<Shape, Explanation>();
+  for (const e of waiting) {
+    const isHead = head !== null && head.entry === e;
+    if (!(e instanceof Gang)) {
+      const shape = cy.requests.shape(e.spec.resources);
+      let v = isHead ? undefined : verdicts.get(shape);
+      if (!v) {
+        v = !isHead && head && fitsNow(shape) ? { reason: 'Priority', message: heldMsg } : explain(shape);
+        if (isHead) v = { reason: v.reason, message: v.message + headSuffix };
+        else verdicts.set(shape, v);
       }
-      const e = explain(first);
-      pendTask(cy, u.tasks[0]!, e.reason, isHead ? `${e.message}; ${reservedMsg(cy, head)}` : e.message);
+      pendTask(cy, e, v.reason, v.message);
       continue;
     }
     // A gang: does it fit now as a whole, and if not, how many of its members would?
-    const fitting = membersFitting(cy, u);
-    let reason: Explanation;
-    if (fitting === u.shapes.length) {
-      reason = head && !isHead ? { reason: 'Priority', message: heldMsg } : { reason: 'Resources', message: `gang of ${u.size} fits now` };
+    const fitting = membersFitting(cy, e);
+    let why: Explanation;
+    if (fitting === e.shapes.length) {
+      why = head && !isHead ? { reason: 'Priority', message: heldMsg } : { reason: 'Resources', message: `gang of ${e.size} fits now` };
     } else if (fitting === 0) {
-      const e = explain(first);
-      reason = { reason: e.reason, message: `gang of ${u.size}, each ${e.message}` };
+      const x = explain(e.shapes[0]!);
+      why = { reason: x.reason, message: `gang of ${e.size}, each ${x.message}` };
     } else {
-      reason = { reason: 'Resources', message: `gang of ${u.size} starts all-or-nothing; only ${count(fitting, 'member')} would fit now` };
+      why = { reason: 'Resources', message: `gang of ${e.size} starts all-or-nothing; only ${count(fitting, 'member')} would fit now` };
     }
-    const message = isHead ? `${reason.message}; ${reservedMsg(cy, head)}` : reason.message;
-    for (const t of u.tasks) pendTask(cy, t, reason.reason, message);
+    const message = isHead ? why.message + headSuffix : why.message;
+    for (const t of e.tasks) pendTask(cy, t, why.reason, message);
   }
 }
 
-function reservedMsg(cy: Cycle, head: Head | null): string {
-  if (!head) return '';
-  const nodes = [...head.shadow.nodes].map((p) => cy.cap.records[p]!.name).join(', ');
-  return `first in line, expected to start at ${when(head.shadow.startAt, cy.now)} on ${nodes}`;
-}
-
 /** How many of a gang's members fit now, placed one after another (then taken back). */
-function membersFitting(cy: Cycle, u: Unit): number {
+function membersFitting(cy: Cycle, g: Gang): number {
   const { cluster } = cy.cap;
   const done: PlacementChoice[] = [];
-  for (const s of u.shapes) {
+  for (const s of g.shapes) {
     const c = cy.placer.choose(cluster, s.req, cy.pctx);
     if (!c) break;
     cluster.allocate(c, s.req);
     done.push(c);
   }
-  for (let i = done.length - 1; i >= 0; i--) {
-    const c = done[i]!;
-    const req = u.shapes[i]!.req;
-    cluster.release(c.nodePos, c.gpuIdx, c.gpuMilli, c.gpuMemoryMiB, req.cpuMilli, req.memoryMiB);
-  }
+  for (let i = done.length - 1; i >= 0; i--) release(cluster, done[i]!, g.shapes[i]!.req);
   return done.length;
 }
