@@ -55,9 +55,12 @@ export function buildProgram(ctx: CliContext): Command {
  */
 export async function main(argv: string[], ctx: CliContext = processContext()): Promise<number> {
   const program = buildProgram(ctx);
+  const before = process.exitCode;
   try {
     await program.parseAsync(argv, { from: 'user' });
-    return ctx.exitCode;
+    // A command may also say its exit code the Node way, by setting process.exitCode.
+    const set = process.exitCode !== before && typeof process.exitCode === 'number' ? process.exitCode : 0;
+    return ctx.exitCode !== 0 ? ctx.exitCode : set;
   } catch (e) {
     return report(e, ctx);
   }
