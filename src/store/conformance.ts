@@ -11,6 +11,7 @@
 // - `readLogs` and `listEvents`: `after` defaults to 0, `limit` to 1000 and is capped at 10,000.
 // - `listSamples(from, to)` includes both ends.
 // - `setNodeState` on an unknown node does nothing; revoking twice keeps the first time.
+// - Tenants, prices, promotions and the ledger: see conformance-billing.ts.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type {
   Attempt,
@@ -21,6 +22,7 @@ import type {
   TaskState,
   VgpuReservation,
 } from '../core/types.js';
+import { billingConformance } from './conformance-billing.js';
 import type { Store, TokenRecord, UtilisationSample } from './port.js';
 
 const T0 = 1_700_000_000_000;
@@ -616,5 +618,8 @@ export function storeConformance(name: string, make: () => Promise<Store>, clean
         expect(await s.listSamples(T0, T0 + 99, 'n3')).toEqual([]);
       });
     });
+
+    // Issue 4: tenants, price book, promotions, ledger and settlement.
+    billingConformance(() => s);
   });
 }
