@@ -92,14 +92,19 @@ function promotionDoc(p: Promotion): string {
 const promotionRow = (p: Promotion) => ({ name: p.name, from_ms: p.from, to_ms: p.to, doc: promotionDoc(p) });
 
 export class SqliteBilling {
-  private readonly s: BillingStatements;
+  private stmts: BillingStatements | null = null;
   private readonly settleTx: (settlement: LedgerSettlement) => void;
-  /** Ledger list statements, one per filter shape. */
+  /** Ledger and line list statements, one per filter shape. */
   private readonly shaped = new Map<string, Database.Statement<unknown[], unknown>>();
 
   constructor(private readonly db: Database.Database) {
-    this.s = prepareBilling(db);
     this.settleTx = db.transaction((settlement: LedgerSettlement) => this.settleInside(settlement)).immediate;
+  }
+
+  /** Prepared on first use, so that a store opened on an older schema (tests) still opens. */
+  private get s(): BillingStatements {
+    this.stmts ??= prepareBilling(this.db);
+    return this.stmts;
   }
 
   // ---- Tenants

@@ -6,6 +6,9 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
+import { openEntry } from '../../core/pricing/ledger.js';
+import type { PricedUsage } from '../../core/pricing/types.js';
+import { fixtureBook, fixturePromo } from '../conformance-billing.js';
 import { fixtureNode, fixtureTask, storeConformance } from '../conformance.js';
 import { openStore } from '../index.js';
 import type { Store } from '../port.js';
@@ -119,6 +122,7 @@ describe('SqliteStore specifics', () => {
     expect(ms.length).toBeGreaterThanOrEqual(1);
     expect(ms.map((m) => m.version)).toEqual(ms.map((_, i) => i + 1));
     expect(ms[0]?.name).toBe('init');
+    expect(ms[1]?.name).toBe('tenancy');
   });
 
   it('serialises two stores migrating one fresh file at the same time', async () => {
@@ -227,6 +231,109 @@ describe('SqliteStore specifics', () => {
       const plan = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(params) as { detail: string }[]).map((p) => p.detail).join(' | ');
       expect(plan, sql).not.toMatch(/TEMP B-TREE|SCAN tasks$/);
     }
+    await s.close();
+  });
+});
+
+describe('SqliteStore billing specifics', () => {
+  const T0 = Date.UTC(2025, 2, 1);
+  const entry = (taskId: string) =>
+    openEntry({ tenant: 'a', taskId, attempt: 1, gpuModel: 'H100-80GB', gpuMilli: 500, gpuCount: 1, cpuMilli: 1000, memoryMiB: 1024 }, T0);
+  const usage = (taskId: string, charged: bigint): PricedUsage => ({
+    segment: { tenant: 'a', taskId, attempt: 1, gpuModel: 'H100-80GB', gpuMilli: 500, gpuCount: 1, from: T0, to: T0 + 1000, anchor: T0 },
+    gpuModel: 'H100-80GB',
+    unitPrice: 1n,
+    lines: [{ from: T0, to: T0 + 1000, seconds: 1, listAmount: charged + 5n, discountAmount: 5n, chargedAmount: charged, promotion: 'night' }],
+    listAmount: charged + 5n,
+    discountAmount: 5n,
+    chargedAmount: charged,
+    promoSpent: new Map([['night', 5n]]),
+  });
+
+  it('finds tenants, prices, promotions, the ledger and its totals again after close and reopen', async () => {
+    const path = freshPath();
+    const a = openStore({ kind: 'sqlite', path });
+    await a.init();
+    const tenant = { name: 'a', guaranteeMilli: 1500, limitMilli: null, weight: 3, budget: 2n ** 62n, createdAt: T0 };
+    await a.upsertTenant(tenant);
+    await a.setPriceBook(fixtureBook());
+    await a.insertPromotion(fixturePromo());
+    const e = { ...entry('t1'), settledTo: T0 + 1000, chargedAmount: 2n ** 62n, listAmount: 2n ** 62n + 5n, discountAmount: 5n };
+    expect(await a.settleLedger({ writes: [{ entry: e, expectedSettledTo: null }], priced: [usage('t1', 2n ** 62n)], promoSpent: new Map([['night', 5n]]) })).toEqual([]);
+    const lines = await a.listPricedUsage();
+    await a.close();
+
+    const b = openStore({ kind: 'sqlite', path });
+    await b.init();
+    expect(await b.getTenant('a')).toEqual(tenant);
+    expect(await b.getPriceBook()).toEqual(fixtureBook());
+    expect(await b.listPromotions()).toEqual([fixturePromo()]);
+    expect(await b.listLedgerEntries({ open: true })).toEqual([e]);
+    expect(await b.listPricedUsage()).toEqual(lines);
+    expect(await b.spendByTenant()).toEqual(new Map([['a', 2n ** 62n]]));
+    expect(await b.getPromoSpent()).toEqual(new Map([['night', 5n]]));
+    // The stored state is where the next settlement starts: replaying the last one is refused.
+    expect(await b.settleLedger({ writes: [{ entry: e, expectedSettledTo: null }], priced: [], promoSpent: new Map([['night', 5n]]) })).toEqual(['t1/1/0']);
+    await b.close();
+  });
+
+  it('upgrades a version-1 database, keeping its data', async () => {
+    const path = freshPath();
+    const v1 = new SqliteStore({ path, migrations: loadMigrations().slice(0, 1) });
+    await v1.init();
+    await v1.insertTasks([fixtureTask('old')]);
+    await v1.close();
+
+    const s = openStore({ kind: 'sqlite', path });
+    await s.init();
+    expect(await s.getTask('old')).toEqual(fixtureTask('old'));
+    await s.upsertTenant({ name: 'x', guaranteeMilli: 0, limitMilli: null, weight: 1, budget: null, createdAt: 1 });
+    expect(await s.listTenants()).toHaveLength(1);
+    await s.close();
+    const db = new Database(path, { readonly: true });
+    expect(db.prepare('SELECT version, name FROM schema_migrations ORDER BY version').all()).toEqual(
+      loadMigrations().map((m) => ({ version: m.version, name: m.name })),
+    );
+    db.close();
+  });
+
+  it('rolls a settlement back whole when a write fails midway (an amount past 2^63)', async () => {
+    const s = openStore({ kind: 'sqlite', path: freshPath() });
+    await s.init();
+    await s.openLedgerEntry(entry('t0'));
+    const moved = { ...entry('t0'), settledTo: T0 + 1000 };
+    // The entry write and the first line succeed; the second line's amount does not fit INTEGER.
+    const err = await s
+      .settleLedger({
+        writes: [{ entry: moved, expectedSettledTo: T0 }, { entry: entry('t1'), expectedSettledTo: null }],
+        priced: [usage('t1', 10n), usage('t2', 2n ** 63n)],
+        promoSpent: new Map([['night', 10n]]),
+      })
+      .catch((x: unknown) => x);
+    expect(err).toBeInstanceOf(Error);
+    expect(await s.listLedgerEntries()).toEqual([entry('t0')]);
+    expect(await s.listPricedUsage()).toEqual([]);
+    expect(await s.spendByTenant()).toEqual(new Map());
+    expect(await s.getPromoSpent()).toEqual(new Map());
+    // Nothing is left half-open: the store goes on working.
+    expect(await s.settleLedger({ writes: [{ entry: moved, expectedSettledTo: T0 }], priced: [usage('t0', 10n)], promoSpent: new Map([['night', 5n]]) })).toEqual([]);
+    expect(await s.spendByTenant()).toEqual(new Map([['a', 10n]]));
+    await s.close();
+  });
+
+  it('reads open entries from the partial index and probes lines by attempt', async () => {
+    const s = new SqliteStore({ path: freshPath() });
+    await s.init();
+    await s.listLedgerEntries({ open: true });
+    const db = (s as unknown as { db: Database.Database }).db;
+    const plan = (sql: string, params: Record<string, unknown> = {}): string =>
+      (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(params) as { detail: string }[]).map((p) => p.detail).join(' | ');
+    expect(plan('SELECT * FROM ledger_entries WHERE to_ms IS NULL ORDER BY task_id, attempt, seq')).toMatch(/USING INDEX ledger_open/);
+    expect(plan('SELECT * FROM ledger_entries WHERE tenant = @t ORDER BY task_id, attempt, seq', { t: 'a' })).toMatch(/USING INDEX ledger_tenant/);
+    expect(
+      plan('SELECT to_ms FROM priced_lines WHERE task_id = @a AND attempt = @b AND from_ms < @c ORDER BY from_ms DESC LIMIT 1', { a: 't', b: 1, c: 2 }),
+    ).toMatch(/USING INDEX priced_lines_attempt/);
+    expect(plan('SELECT * FROM priced_lines WHERE tenant = @t AND to_ms > @f', { t: 'a', f: 0 })).toMatch(/USING INDEX priced_lines_tenant/);
     await s.close();
   });
 });
