@@ -11,6 +11,7 @@ import {
   type ResolvedPodRequest,
   type WorkloadClass,
 } from '../core/placement/index.js';
+import { defaultWorkload } from '../core/placement/default.js';
 import { fragOf } from '../core/placement/frag.js';
 import { mulberry32, randInt, shuffle } from '../core/placement/rng.js';
 import { typicalWorkload } from '../core/placement/workload.js';
@@ -24,8 +25,10 @@ export interface PublishedOptions {
   seed: number;
   /** Requested GPU as a multiple of capacity (published: 1.3). */
   tune?: number;
-  /** The typical-pod distribution; default: built from `pods` as published. */
+  /** The typical-pod distribution the fragmentation metric uses; default: built from `pods` as published. */
   workload?: readonly WorkloadClass[];
+  /** The distribution given to the policy; default: `workload`, except for `default`, which gets its own summary (defaultWorkload). */
+  policyWorkload?: readonly WorkloadClass[];
   /** Monotonic clock in ms, for placements/s (injected: core and sim logic stay clock-free). */
   now?: () => number;
 }
@@ -86,7 +89,9 @@ export function runPublishedSeed(opts: PublishedOptions, maxLevel = 130): SeedRe
   const arrivals = publishedArrivals(opts.pods, cap, opts.seed, opts.tune ?? 1.3);
   const policy = getPolicy(opts.policy);
   // Tie-breaks use their own stream so that arrivals are the same for every policy.
-  const ctx: PlacementContext = { rng: mulberry32(opts.seed ^ 0x9e3779b9), workload };
+  const policyWorkload =
+    opts.policyWorkload ?? (opts.policy === 'default' && !opts.workload ? defaultWorkload(opts.pods.map((p) => p.req)) : workload);
+  const ctx: PlacementContext = { rng: mulberry32(opts.seed ^ 0x9e3779b9), workload: policyWorkload };
   const now = opts.now;
 
   const nodeFrag = cluster.nodes.map((n) => fragOf(n.model, n.cpuMilliFree, n.gpus.map((g) => g.freeMilli), workload));

@@ -1,37 +1,46 @@
 // Per-node memo of policy evaluations, valid while the node's free state is unchanged.
-// Keyed by the NodeSlot object (a clone of the cluster gets its own entries) and checked against a
-// snapshot of the node's free amounts, so no caller has to report changes.
+// Tables are keyed by the cluster's nodes array (a clone of the cluster gets its own) and each entry
+// is checked against a snapshot of the node's free amounts, so no caller has to report changes.
 import type { NodeSlot } from './types.js';
 
-interface Entry<V> {
-  cpu: number;
-  mem: number;
-  gpu: Float64Array; // freeMilli, freeMemoryMiB per GPU
-  values: Map<number, V>;
+class Entry<V> {
+  cpu = -1;
+  mem = -1;
+  gpu: Float64Array = new Float64Array(0); // freeMilli, freeMemoryMiB per GPU
+  /** Indexed by shape id. */
+  values: (V | undefined)[] = [];
 }
 
 export class NodeMemo<V> {
-  private readonly byNode = new WeakMap<NodeSlot, Entry<V>>();
+  private readonly tables = new WeakMap<readonly NodeSlot[], Entry<V>[]>();
+  private lastNodes: readonly NodeSlot[] | null = null;
+  private lastTable: Entry<V>[] = [];
 
-  /** The memo of `node` for its current state (emptied when the state changed since last time). */
-  forNode(node: NodeSlot): Map<number, V> {
-    let e = this.byNode.get(node);
-    if (e && same(e, node)) return e.values;
+  /** The memo of the node at `pos` of `nodes` for its current state (emptied when the state changed). */
+  forNode(nodes: readonly NodeSlot[], pos: number): (V | undefined)[] {
+    let table: Entry<V>[];
+    if (nodes === this.lastNodes) table = this.lastTable;
+    else {
+      table = this.tables.get(nodes) ?? [];
+      this.tables.set(nodes, table);
+      this.lastNodes = nodes;
+      this.lastTable = table;
+    }
+    const node = nodes[pos]!;
+    let e = table[pos];
+    if (!e) {
+      e = new Entry<V>();
+      table[pos] = e;
+    } else if (same(e, node)) return e.values;
     const gpus = node.gpus;
-    const gpu = new Float64Array(gpus.length * 2);
+    if (e.gpu.length !== gpus.length * 2) e.gpu = new Float64Array(gpus.length * 2);
     for (let i = 0; i < gpus.length; i++) {
-      gpu[2 * i] = gpus[i]!.freeMilli;
-      gpu[2 * i + 1] = gpus[i]!.freeMemoryMiB;
+      e.gpu[2 * i] = gpus[i]!.freeMilli;
+      e.gpu[2 * i + 1] = gpus[i]!.freeMemoryMiB;
     }
-    if (e) {
-      e.cpu = node.cpuMilliFree;
-      e.mem = node.memoryMiBFree;
-      e.gpu = gpu;
-      e.values.clear();
-    } else {
-      e = { cpu: node.cpuMilliFree, mem: node.memoryMiBFree, gpu, values: new Map() };
-      this.byNode.set(node, e);
-    }
+    e.cpu = node.cpuMilliFree;
+    e.mem = node.memoryMiBFree;
+    e.values = [];
     return e.values;
   }
 }
@@ -39,10 +48,11 @@ export class NodeMemo<V> {
 function same<V>(e: Entry<V>, node: NodeSlot): boolean {
   if (e.cpu !== node.cpuMilliFree || e.mem !== node.memoryMiBFree) return false;
   const gpus = node.gpus;
-  if (e.gpu.length !== gpus.length * 2) return false;
+  const g = e.gpu;
+  if (g.length !== gpus.length * 2) return false;
   for (let i = 0; i < gpus.length; i++) {
-    const g = gpus[i]!;
-    if (e.gpu[2 * i] !== g.freeMilli || e.gpu[2 * i + 1] !== g.freeMemoryMiB) return false;
+    const s = gpus[i]!;
+    if (g[2 * i] !== s.freeMilli || g[2 * i + 1] !== s.freeMemoryMiB) return false;
   }
   return true;
 }

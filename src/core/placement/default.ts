@@ -16,8 +16,8 @@ import type { ResolvedPodRequest } from './cluster.js';
 import { MAX_SPEC_CPU_MILLI, MAX_SPEC_GPU_MILLI } from './best-fit.js';
 import { fragNow, forEachOutcome, FragMemos } from './fgd.js';
 import { EvalMemo, chooseBest, type NodeEval } from './scored.js';
-import { SeenWorkload } from './workload.js';
-import type { NodeSlot, PlacementPolicy, WorkloadClass } from './types.js';
+import { SeenWorkload, typicalWorkload, type TypicalOptions } from './workload.js';
+import type { NodeSlot, PlacementPolicy, PodRequest, WorkloadClass } from './types.js';
 
 /** Gradient bucket, milli-GPU. */
 export const BUCKET_MILLI = 40;
@@ -54,8 +54,19 @@ function freeTotal(node: NodeSlot): number {
   return s;
 }
 
+/**
+ * How the default policy summarises a request mix: every shape (no popularity cut), weighted 90 % by
+ * how often it comes and 10 % by the GPU it brings, so rare large requests keep a place to land.
+ */
+export const DEFAULT_WORKLOAD_OPTIONS: TypicalOptions = { coverage: 1, gpuWeightShare: 0.1 };
+
+/** The workload the default policy expects for a list of requests (pass it as ctx.workload). */
+export function defaultWorkload(requests: readonly PodRequest[]): WorkloadClass[] {
+  return typicalWorkload(requests, DEFAULT_WORKLOAD_OPTIONS);
+}
+
 const memos = new FragMemos();
-const seen = new SeenWorkload();
+const seen = new SeenWorkload(DEFAULT_WORKLOAD_OPTIONS);
 
 export const defaultPolicy: PlacementPolicy = {
   name: 'default',
@@ -73,7 +84,7 @@ export const defaultPolicy: PlacementPolicy = {
       req,
       ctx,
       (node, r, amount): NodeEval | null => {
-        const f0 = fragNow(node, wl, before);
+        const f0 = fragNow(cluster.nodes, node, wl, before);
         const free = freeTotal(node);
         const left = free - amount.gpuMilli * r.gpuCount;
         const cpuLeft = node.cpuMilliFree - r.cpuMilli;

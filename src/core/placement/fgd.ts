@@ -23,12 +23,12 @@ export class FragMemos {
 }
 
 /** The node's fragmentation now, memoised per node state. */
-export function fragNow(node: NodeSlot, w: readonly WorkloadClass[], before: EvalMemo): number {
-  const m = before.memo.forNode(node);
-  let v = m.get(-1);
+export function fragNow(nodes: readonly NodeSlot[], node: NodeSlot, w: readonly WorkloadClass[], before: EvalMemo): number {
+  const m = before.memo.forNode(nodes, node.pos);
+  let v = m[0];
   if (!v) {
     v = { score: fragOf(node.model, node.cpuMilliFree, node.gpus.map((g) => g.freeMilli), w), gpuIdx: [] };
-    m.set(-1, v);
+    m[0] = v;
   }
   return v.score;
 }
@@ -86,7 +86,7 @@ export const fgd: PlacementPolicy = {
       req,
       ctx,
       (node, r, amount): NodeEval | null => {
-        const f0 = fragNow(node, wl, before);
+        const f0 = fragNow(cluster.nodes, node, wl, before);
         let best: NodeEval | null = null;
         forEachOutcome(node, r, amount, wl, (gpuIdx, f1) => {
           const score = Math.trunc(sigmoid((f0 - f1) / 1000) * 100);

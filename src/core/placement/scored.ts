@@ -3,7 +3,7 @@
 // simulator (its scheduler replaced Kubernetes' random tie-break by this, for reproducibility), or,
 // with `randomTies`, to a node drawn uniformly among them.
 import { NodeMemo, ShapeIds } from './cache.js';
-import { amountOn, type PerGpuAmount, type ResolvedPodRequest } from './cluster.js';
+import { amountOn, gpuFits, type PerGpuAmount, type ResolvedPodRequest } from './cluster.js';
 import type { ClusterView, NodeSlot, PlacementChoice, PlacementContext } from './types.js';
 
 /** A node's score for a request (higher is better) and the GPUs it would use there. */
@@ -75,13 +75,20 @@ export function chooseBest(
       }
     }
     if (!amount) continue;
+    if (req.gpuCount > 0) {
+      // Cheap reject before the memo: enough GPUs with room?
+      let n = 0;
+      const gpus = node.gpus;
+      for (let i = 0; i < gpus.length && n < req.gpuCount; i++) if (gpuFits(gpus[i]!, amount)) n++;
+      if (n < req.gpuCount) continue;
+    }
     let ev: NodeEval | null | undefined;
     if (memo) {
-      const m = memo.memo.forNode(node);
-      ev = m.get(shape);
+      const m = memo.memo.forNode(nodes, pos);
+      ev = m[shape];
       if (ev === undefined) {
         ev = evaluate(node, req, amount);
-        m.set(shape, ev);
+        m[shape] = ev;
       }
     } else {
       ev = evaluate(node, req, amount);

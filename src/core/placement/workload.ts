@@ -6,6 +6,11 @@ export interface TypicalOptions {
   coverage?: number;
   /** Count CPU-only requests as a class (published: true). */
   includeCpuOnly?: boolean;
+  /**
+   * Share of the weight given by the GPU a class asks for in total (count × GPUs × milli) rather
+   * than by its request count (published: 0). Lifts rare large requests, whose room is easily lost.
+   */
+  gpuWeightShare?: number;
 }
 
 function shapeKey(r: PodRequest): string {
@@ -26,7 +31,19 @@ export function typicalWorkload(requests: readonly PodRequest[], opts: TypicalOp
     if (e) e.n++;
     else counts.set(k, { req: r, n: 1 });
   }
-  return fromCounts([...counts.values()], opts.coverage ?? 0.95);
+  return blendGpuWeight(fromCounts([...counts.values()], opts.coverage ?? 0.95), opts.gpuWeightShare ?? 0);
+}
+
+function blendGpuWeight(classes: WorkloadClass[], share: number): WorkloadClass[] {
+  if (share <= 0) return classes;
+  // CPU-only classes keep their weight; the GPU classes' weight is blended with their GPU mass.
+  const gpuClasses = classes.filter((k) => k.gpuCount > 0);
+  const gpuShare = gpuClasses.reduce((a, k) => a + k.weight, 0);
+  const mass = gpuClasses.reduce((a, k) => a + k.weight * k.gpuCount * k.gpuMilli, 0);
+  if (mass === 0) return classes;
+  return classes.map((k) =>
+    k.gpuCount === 0 ? k : { ...k, weight: (1 - share) * k.weight + (share * gpuShare * k.weight * k.gpuCount * k.gpuMilli) / mass },
+  );
 }
 
 interface ShapeCount {
@@ -79,7 +96,10 @@ export class SeenWorkload {
   private total = 0;
   private built: WorkloadClass[] = [];
   private builtAt = 0;
-  constructor(private readonly maxShapes = 4096) {}
+  constructor(
+    private readonly opts: TypicalOptions = {},
+    private readonly maxShapes = 4096,
+  ) {}
 
   observe(r: PodRequest): void {
     const k = shapeKey(r);
@@ -92,7 +112,7 @@ export class SeenWorkload {
 
   current(): readonly WorkloadClass[] {
     if (this.total > 0 && (this.built.length === 0 || this.total >= this.builtAt * 1.25 + 16)) {
-      this.built = fromCounts([...this.counts.values()], 0.95);
+      this.built = blendGpuWeight(fromCounts([...this.counts.values()], this.opts.coverage ?? 0.95), this.opts.gpuWeightShare ?? 0);
       this.builtAt = this.total;
     }
     return this.built;

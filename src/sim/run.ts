@@ -1,0 +1,128 @@
+// Multi-seed runs and their summary (what `fastgpu sim` prints and the bench tabulates).
+import type { NodeInit, PolicyName, WorkloadClass } from '../core/placement/index.js';
+import { capacityMilli, publishedArrivals, runPublishedSeed, type SeedResult } from './published.js';
+import { loadHighs, prefixAt, relaxationBound } from './bound.js';
+import type { TracePod } from './trace.js';
+
+export const REPORT_LEVELS = [90, 100, 110, 120, 130] as const;
+
+export interface PublishedSummary {
+  workload: string;
+  mode: 'published';
+  policy: PolicyName;
+  seeds: number[];
+  tune: number;
+  /** Demand % → allocated GPU % of capacity, mean over seeds. */
+  allocation: Record<string, number | null>;
+  /** Demand % → fragmentation ratio % (fragmented / idle GPU), mean over seeds. */
+  fragmentation: Record<string, number | null>;
+  /** Demand % → fragmented GPU as % of capacity. */
+  fragAmount: Record<string, number | null>;
+  /** Full curves 0..130 (mean over seeds), for plots. */
+  curve: { allocation: (number | null)[]; fragmentation: (number | null)[] };
+  pods: number;
+  placed: number;
+  failed: number;
+  placementsPerSecond: number;
+  wallSeconds: number;
+}
+
+export function meanCurves(curves: readonly (number | null)[][]): (number | null)[] {
+  const len = Math.max(...curves.map((c) => c.length));
+  const out: (number | null)[] = [];
+  for (let l = 0; l < len; l++) {
+    const vs = curves.map((c) => c[l]).filter((v): v is number => typeof v === 'number');
+    out.push(vs.length === 0 ? null : vs.reduce((a, b) => a + b, 0) / vs.length);
+  }
+  return out;
+}
+
+export function atLevels(curve: readonly (number | null)[], levels: readonly number[] = REPORT_LEVELS): Record<string, number | null> {
+  const o: Record<string, number | null> = {};
+  for (const l of levels) {
+    const v = curve[l];
+    o[String(l)] = v === null || v === undefined ? null : Math.round(v * 100) / 100;
+  }
+  return o;
+}
+
+export interface RunOptions {
+  workload: string;
+  nodes: readonly NodeInit[];
+  pods: readonly TracePod[];
+  policy: PolicyName;
+  seeds: readonly number[];
+  tune: number;
+  typical?: readonly WorkloadClass[];
+  /** Monotonic clock, ms. */
+  now: () => number;
+}
+
+export function runPublished(o: RunOptions): PublishedSummary {
+  const t0 = o.now();
+  const results: SeedResult[] = o.seeds.map((seed) =>
+    runPublishedSeed({ nodes: o.nodes, pods: o.pods, policy: o.policy, seed, tune: o.tune, now: o.now, ...(o.typical ? { workload: o.typical } : {}) }),
+  );
+  const wallSeconds = (o.now() - t0) / 1000;
+  const alloc = meanCurves(results.map((r) => r.allocation));
+  const frag = meanCurves(results.map((r) => r.fragmentation));
+  const amount = meanCurves(results.map((r) => r.fragAmount));
+  const pods = results.reduce((a, r) => a + r.pods, 0);
+  const placeMs = results.reduce((a, r) => a + r.placeMs, 0);
+  return {
+    workload: o.workload,
+    mode: 'published',
+    policy: o.policy,
+    seeds: [...o.seeds],
+    tune: o.tune,
+    allocation: atLevels(alloc),
+    fragmentation: atLevels(frag),
+    fragAmount: atLevels(amount),
+    curve: { allocation: alloc, fragmentation: frag },
+    pods,
+    placed: results.reduce((a, r) => a + r.placed, 0),
+    failed: results.reduce((a, r) => a + r.failed, 0),
+    // Placement decisions (successful or not) per second of time spent deciding.
+    placementsPerSecond: placeMs > 0 ? Math.round(pods / (placeMs / 1000)) : 0,
+    wallSeconds: Math.round(wallSeconds * 100) / 100,
+  };
+}
+
+export interface BoundSummary {
+  /** Demand % → min(arrived, 100). */
+  capacity: Record<string, number>;
+  /** Demand % → HiGHS relaxation bound, % of capacity, mean over seeds. */
+  relaxation: Record<string, number>;
+}
+
+/** Bounds at the report levels, averaged over the seeds' arrival lists. */
+export async function bounds(nodes: readonly NodeInit[], pods: readonly TracePod[], seeds: readonly number[], tune: number): Promise<BoundSummary> {
+  const highs = await loadHighs();
+  const cap = capacityMilli(nodes);
+  const capacity: Record<string, number> = {};
+  const relaxation: Record<string, number> = {};
+  for (const l of REPORT_LEVELS) {
+    capacity[String(l)] = Math.min(l, 100);
+    let sum = 0;
+    for (const seed of seeds) {
+      const arrivals = publishedArrivals(pods, cap, seed, tune);
+      sum += (100 * relaxationBound(highs, nodes, prefixAt(arrivals, cap, l))) / cap;
+    }
+    relaxation[String(l)] = Math.round((sum / seeds.length) * 100) / 100;
+  }
+  return { capacity, relaxation };
+}
+
+/** Parses "42-51", "42,45,47" or "42". */
+export function parseSeeds(s: string): number[] {
+  const out: number[] = [];
+  for (const part of s.split(',')) {
+    const m = /^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$/.exec(part);
+    if (!m) throw new Error(`--seeds: expected e.g. 42-51 or 42,43, got '${s}'`);
+    const a = Number(m[1]);
+    const b = m[2] === undefined ? a : Number(m[2]);
+    if (b < a) throw new Error(`--seeds: empty range '${part}'`);
+    for (let i = a; i <= b; i++) out.push(i);
+  }
+  return out;
+}
