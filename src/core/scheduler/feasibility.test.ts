@@ -52,6 +52,15 @@ describe('whyNeverFits', () => {
     expect(whyNeverFits(res(null, 32_000), mixed)).toBeNull();
   });
 
+  it('checks that a whole gang fits the empty pool at once', () => {
+    const two = [makeNode('a', { gpus: 1 }), makeNode('b', { gpus: 1 })];
+    expect(whyNeverFits(res(1), two, 2)).toBeNull();
+    expect(whyNeverFits(res(0.5), two, 4)).toBeNull();
+    expect(whyNeverFits(res(1), two, 3)).toBe('a gang of 3 needs them all placed at once, each 1 GPU, 1 CPU, 1 GiB RAM; the whole pool holds 2 when empty');
+    // A CPU-only gang is bounded by CPUs.
+    expect(whyNeverFits(res(null, 40_000), [makeNode('c', { gpus: 0, cpuMilli: 64_000 })], 2)).toMatch(/holds 1 when empty$/);
+  });
+
   it('says when the pool has no GPU at all', () => {
     expect(whyNeverFits(res(1), [makeNode('c', { gpus: 0 })])).toBe('needs 1 GPU; no node in the pool has a GPU');
   });

@@ -1,6 +1,6 @@
 // Submit-time check: can a request ever run on this pool, even with every node empty? A request
 // that cannot is refused with a message saying why, rather than left to wait forever.
-import { amountOn, ClusterState, gpuFits, type ResolvedPodRequest } from '../placement/cluster.js';
+import { amountOn, ClusterState, fittingGpus, gpuFits, nodeFits, type ResolvedPodRequest } from '../placement/cluster.js';
 import type { NodeSlot } from '../placement/types.js';
 import type { GpuRequest, NodeRecord, ResourceRequest } from '../types.js';
 import { nodeInit, poolModels } from './capacity.js';
@@ -51,14 +51,16 @@ function perGpuProblem(gpu: GpuRequest, allowed: readonly NodeSlot[], describe: 
 /**
  * Why `resources` can never run on any of `nodes` even when they are empty, or null when some
  * node could hold it. Every registered node counts, whatever its state (a LOST node may come
- * back); with no nodes at all the answer is null: the pool may just be starting.
+ * back); with no nodes at all the answer is null: the pool may just be starting. A gang passes
+ * its size as `replicas`: all of them must fit the empty pool at once.
  *
  * @example whyNeverFits({gpu: {count: 2, share: {kind: 'milli', milli: 1000}}, cpuMilli: 1000, memoryMiB: 1024}, oneH100)
  *   // 'needs 2 GPUs on one node; the largest node has 1 (1xH100-80GB)'
  */
-export function whyNeverFits(resources: ResourceRequest, nodes: readonly NodeRecord[]): string | null {
+export function whyNeverFits(resources: ResourceRequest, nodes: readonly NodeRecord[], replicas = 1): string | null {
   if (nodes.length === 0) return null;
-  const empty = new ClusterState(nodes.map(nodeInit)).nodes;
+  const state = new ClusterState(nodes.map(nodeInit));
+  const empty = state.nodes;
   const req = resolveRequest(resources, poolModels(nodes));
   let candidates: NodeSlot[] = empty;
   let qualifier = '';
@@ -92,7 +94,26 @@ export function whyNeverFits(resources: ResourceRequest, nodes: readonly NodeRec
     const max = Math.max(...withCpu.map((n) => n.memoryMiBTotal));
     return `needs ${mib(req.memoryMiB)} of RAM; the largest node${qualifier} has ${mib(max)}`;
   }
+  if (replicas > 1) {
+    const fit = replicasFitting(state, req, replicas);
+    if (fit < replicas) return `a gang of ${replicas} needs them all placed at once, each ${describeRequest(resources)}; the whole pool holds ${fit} when empty`;
+  }
   return null;
+}
+
+/** How many copies of `req` (up to `limit`) fit on `state`, placed node by node on the first fitting GPUs. */
+function replicasFitting(state: ClusterState, req: ResolvedPodRequest, limit: number): number {
+  let n = 0;
+  for (const node of state.nodes) {
+    while (n < limit && nodeFits(node, req)) {
+      const amount = amountOn(node, req) ?? { gpuMilli: 0, gpuMemoryMiB: 0 };
+      const gpuIdx = fittingGpus(node, amount).slice(0, req.gpuCount);
+      state.allocate({ nodePos: node.pos, gpuIdx, gpuMilli: amount.gpuMilli, gpuMemoryMiB: amount.gpuMemoryMiB }, req);
+      n++;
+    }
+    if (n >= limit) break;
+  }
+  return n;
 }
 
 /** As `whyNeverFits`, for a vGPU reservation: one slice of one GPU, no CPU or RAM of its own. */

@@ -260,6 +260,20 @@ describe('backfill', () => {
     expect(placed(run({ nodes: [n], active: busy, pending: [headTask, quick] }))).toEqual(['q']);
   });
 
+  it('reserves a start for a gang at the head, and backfills around it', () => {
+    const g = [0, 1].map((i) => makeTask(`g-${i}`, { gpu: 1, gang: 2, gangId: 'g', gangIndex: i, priority: 80, createdAt: 1 }));
+    const long = makeTask('long', { gpu: 1, priority: 10, createdAt: 2 });
+    const short = makeTask('short', { gpu: 1, priority: 10, createdAt: 3, timeLimitMs: HOUR / 4 });
+    const r = run({ nodes: [n1], active, pending: [...g, long, short] });
+    expect(r.head).toEqual({ taskId: 'g-0', startAt: NOW + HOUR, nodeId: 'n1' });
+    expect(placed(r)).toEqual(['short']);
+    // GPU 3 is taken now, by `short`: `long` has no room at all.
+    expect(pending(r, 'long').reason).toBe('Resources');
+    const r2 = run({ nodes: [n1], active, pending: [...g, long] });
+    expect(pending(r2, 'long')).toMatchObject({ reason: 'Priority', message: expect.stringContaining('gang g (priority 80)') });
+    expect(pending(r2, 'g-1')).toMatchObject({ reason: 'Resources', message: expect.stringContaining('only 1 member would fit now') });
+  });
+
   it('holds everything behind the head when backfill is off, but says Resources for what does not fit', () => {
     const short = makeTask('short', { gpu: 1, priority: 10, createdAt: 2, timeLimitMs: HOUR / 2 });
     const huge = makeTask('huge', { gpu: 2, priority: 5, createdAt: 3 });
