@@ -1,0 +1,88 @@
+// Submit → process start on an idle pool, end to end through the real parts: HTTP submit to a
+// real server (SQLite), the control loop, a real agent long-polling over loopback, the detached
+// supervisor, and the task's own process. The task records the moment it starts with bash's
+// $EPOCHREALTIME (a builtin: no extra exec), so the number includes every hop up to the user's
+// command running. The server and agent run in one child process, like `fastgpu up`.
+// `npm run bench` calls benchLatency(); alone: `npx tsx bench/latency.ts`.
+import { fork } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { BenchRow } from './server.js';
+
+const SELF = fileURLToPath(import.meta.url);
+
+async function serve(dir: string): Promise<void> {
+  const { startServer } = await import('../src/server/main.js');
+  const { startAgent } = await import('../src/agent/main.js');
+  const server = await startServer({ dataDir: join(dir, 'data'), port: 0, log: () => {} });
+  const agent = await startAgent({ serverUrl: server.url, token: server.adminToken, stateDir: join(dir, 'agent'), gpus: '8xH100', name: 'bench', log: () => {} });
+  process.send?.({ url: server.url, token: server.adminToken });
+  process.on('message', (m) => {
+    if (m === 'stop') void agent.stop().then(() => server.close()).then(() => process.exit(0));
+  });
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+}
+
+async function waitFor(path: string, timeoutMs: number): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (existsSync(path)) {
+      const text = readFileSync(path, 'utf8');
+      if (text.endsWith('\n')) return text;
+    }
+    if (Date.now() > deadline) throw new Error(`task did not start within ${timeoutMs} ms (${path})`);
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}
+
+/** Submits `samples` tasks one at a time on an idle pool; each runs `bash -c 'echo $EPOCHREALTIME'`. */
+export async function benchLatency(samples = 200): Promise<BenchRow[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'fastgpu-latency-'));
+  const child = fork(SELF, ['--serve', dir], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  try {
+    const { url, token } = await new Promise<{ url: string; token: string }>((resolve, reject) => {
+      child.once('message', (m) => resolve(m as { url: string; token: string }));
+      child.once('exit', (code) => reject(new Error(`server child exited with ${code}`)));
+    });
+    const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    // Wait until the agent's node is registered.
+    for (let i = 0; ; i++) {
+      const r = (await (await fetch(`${url}/v1/nodes`, { headers })).json()) as { nodes: unknown[] };
+      if (r.nodes.length > 0) break;
+      if (i > 500) throw new Error('agent never registered');
+      await new Promise((res) => setTimeout(res, 10));
+    }
+    const lat: number[] = [];
+    for (let i = 0; i < samples + 10; i++) {
+      const out = join(dir, `start-${i}`);
+      const body = JSON.stringify({ name: `lat-${i}`, command: ['bash', '-c', `echo $EPOCHREALTIME > ${out}.tmp && mv ${out}.tmp ${out}`], resources: { gpu: 0.1, cpu: '100m', memory: '64MiB' } });
+      const t0 = performance.timeOrigin + performance.now();
+      const res = await fetch(`${url}/v1/tasks`, { method: 'POST', headers, body });
+      if (res.status !== 201) throw new Error(`submit answered ${res.status}: ${await res.text()}`);
+      const started = Number((await waitFor(out, 10_000)).split('\n')[0]) * 1000;
+      if (i >= 10) lat.push(started - t0); // the first few warm up the JIT and the disk cache
+    }
+    lat.sort((a, b) => a - b);
+    return [
+      { name: 'submit→process start, idle pool, p50', value: +percentile(lat, 50).toFixed(1), unit: 'ms', target: '≤ 20' },
+      { name: 'submit→process start, idle pool, p99', value: +percentile(lat, 99).toFixed(1), unit: 'ms', target: '≤ 100' },
+    ];
+  } finally {
+    child.send('stop');
+    await new Promise((r) => { child.once('exit', r); setTimeout(r, 5000); });
+    if (child.exitCode === null) child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[2] === '--serve') {
+  await serve(process.argv[3]!);
+} else if (process.argv[1] === SELF) {
+  const rows = await benchLatency();
+  console.table(rows);
+}

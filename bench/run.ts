@@ -1,0 +1,21 @@
+// `npm run bench`: every issue-2 performance target in one table. Each module measures the real
+// code path (HTTP server, SQLite file, agent, supervisor, scheduler) and can also run alone.
+// The machine is shared and noisy: read the numbers against their targets, not as exact times.
+import { benchLatency } from './latency.js';
+import { benchScheduler } from './scheduler.js';
+import { benchServer, type BenchRow } from './server.js';
+
+const rows: BenchRow[] = [];
+const section = async (name: string, f: () => Promise<BenchRow[]>): Promise<void> => {
+  process.stderr.write(`bench: ${name}…\n`);
+  rows.push(...(await f()));
+};
+
+await section('server (submit throughput, RSS with 100,000 tasks)', () => benchServer());
+await section('submit → process start', () => benchLatency());
+await section('scheduler cycle', () => benchScheduler());
+
+const w = Math.max(...rows.map((r) => r.name.length));
+console.log(`${'metric'.padEnd(w)}  ${'value'.padStart(10)}  ${'unit'.padEnd(8)}  target`);
+console.log(`${'-'.repeat(w)}  ${'-'.repeat(10)}  ${'-'.repeat(8)}  ------`);
+for (const r of rows) console.log(`${r.name.padEnd(w)}  ${String(r.value).padStart(10)}  ${r.unit.padEnd(8)}  ${r.target}`);
