@@ -2,6 +2,9 @@
 // shutdown ends them; a comment line every `keepAliveMs` keeps proxies from closing idle ones.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
+/** Unsent bytes a stream may hold before its client counts as stuck. */
+export const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
+
 export class SseHub {
   private streams = new Set<SseStream>();
   closed = false;
@@ -73,7 +76,11 @@ export class SseStream {
       this.reply.raw.write(s);
     } catch {
       this.end();
+      return;
     }
+    // A client that does not read must not grow the server's memory: drop it; it resumes with
+    // Last-Event-ID (events) or ?after (logs) when it reconnects.
+    if (this.reply.raw.writableLength > MAX_BUFFERED_BYTES) this.end();
   }
 
   end(): void {
