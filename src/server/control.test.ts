@@ -87,6 +87,21 @@ describe('control loop with a fake agent', () => {
     expect(hb.ack.map((x) => x.taskId).sort()).toEqual([a.id, b.id].sort());
   });
 
+  it('a preempted attempt sends the task back to the queue for a new attempt', async () => {
+    const agent = new FakeAgent(h);
+    await agent.register();
+    const [t] = await submit(h, half('p', { preemptible: true }));
+    await agent.pollAndStart();
+    await agent.exit(t.id, 1, null, 'preempted');
+    await h.server.control.settle();
+    const again = await agent.pollAndStart();
+    expect(again.map((a) => [a.taskId, a.attempt])).toEqual([[t.id, 2]]);
+    const v = await taskState(h, t.id);
+    expect(v.attempts.map((a: any) => a.outcome)).toEqual(['PREEMPTED', null]);
+    const events = await h.store.listEvents(0, 1000);
+    expect(events.filter((e) => e.taskId === t.id).map((e) => e.type)).toEqual(['task.submitted', 'task.scheduled', 'task.started', 'task.requeued', 'task.scheduled', 'task.started']);
+  });
+
   it('cancel: PENDING at once; RUNNING via a stop order and the exit report; finished → 409', async () => {
     const agent = new FakeAgent(h);
     await agent.register();
