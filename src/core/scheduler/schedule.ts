@@ -6,9 +6,8 @@
 // placing each task (or whole gang) with the placement policy. The first one that cannot start
 // is the head: it gets a reserved start, and later tasks run only where they cannot delay it
 // (EASY backfill), or not at all when backfill is off. Every task left waiting gets a reason.
-import { nodeFits } from '../placement/cluster.js';
+import { nodeFits, type ResolvedPodRequest } from '../placement/cluster.js';
 import { getPolicy } from '../placement/index.js';
-import type { ResolvedPodRequest } from '../placement/cluster.js';
 import type { ClusterView, PlacementChoice, WorkloadClass } from '../placement/types.js';
 import { typicalWorkload } from '../placement/workload.js';
 import type { Task } from '../types.js';
