@@ -1,6 +1,7 @@
 // Pool: nodes, their GPUs, and the slices on each GPU drawn to scale, coloured by tenant, with
 // measured utilisation; cluster totals on top. Built for 100 nodes × 8 GPUs: nodes re-render
 // only when their own GPUs change (a signature string per node).
+import { Component } from 'preact';
 import { memo } from 'preact/compat';
 import { useLayoutEffect, useRef } from 'preact/hooks';
 import { api, type GpuView, type NodeView } from '../api.js';
@@ -180,72 +181,147 @@ function Stat(props: { label: string; value: string; sub?: string; bar?: number 
   );
 }
 
-const NodeCard = memo(
-  function NodeCard({ group: g }: { group: NodeGroup; sig: string }) {
-    const alloc = g.gpus.reduce((a, x) => a + x.allocatedMilli, 0);
+/**
+ * A node card that re-renders only when its data changed and it is on screen (or near it).
+ * Off-screen cards keep their last drawing and catch up as soon as they scroll into view, so a
+ * refresh of all 800 GPUs' utilisation costs only the visible cards.
+ */
+class NodeCard extends Component<{ group: NodeGroup; sig: string }> {
+  private drawn = '';
+  visible = true;
+
+  override shouldComponentUpdate(next: { sig: string }): boolean {
+    return next.sig !== this.drawn && this.visible;
+  }
+
+  override componentDidMount(): void {
+    if (this.base instanceof Element) cardObserver().observe(this.base);
+    if (this.base) cards.set(this.base, this);
+  }
+
+  override componentWillUnmount(): void {
+    if (this.base instanceof Element) cardObserver().unobserve(this.base);
+    if (this.base) cards.delete(this.base);
+  }
+
+  setVisible(v: boolean): void {
+    this.visible = v;
+    if (v && this.props.sig !== this.drawn) this.forceUpdate();
+  }
+
+  override render() {
+    this.drawn = this.props.sig;
+    return <NodeCardView group={this.props.group} />;
+  }
+}
+
+const cards = new Map<unknown, NodeCard>();
+let observer: IntersectionObserver | null = null;
+function cardObserver(): IntersectionObserver {
+  observer ??= new IntersectionObserver(
+    (entries) => {
+      for (const e of entries) cards.get(e.target)?.setVisible(e.isIntersecting);
+    },
+    { rootMargin: '400px 0px' },
+  );
+  return observer;
+}
+
+function NodeCardView({ group: g }: { group: NodeGroup }) {
+  const alloc = g.gpus.reduce((a, x) => a + x.allocatedMilli, 0);
+  return (
+    <article class={`node node-${g.state.toLowerCase()}`} aria-label={`Node ${g.name}`}>
+      <header class="node-h">
+        <h2>{g.name}</h2>
+        <span class={`badge ${g.state === 'READY' ? 'st-ok' : g.state === 'LOST' ? 'st-bad' : 'st-wait'}`}>{g.state}</span>
+        <span class="muted">
+          {g.gpus.length} GPU{g.gpus.length === 1 ? '' : 's'} · {gpus(alloc)} allocated
+          {g.node ? ` · CPU ${gpus(g.node.allocated.cpuMilli)}/${gpus(g.node.cpuMilli)} · RAM ${mib(g.node.allocated.memoryMiB)}/${mib(g.node.memoryMiB)}` : ''}
+        </span>
+      </header>
+      <ul class="gpus">
+        {g.gpus.map((x) => (
+          <GpuRow key={x.index} gpu={x} />
+        ))}
+      </ul>
+    </article>
+  );
+}
+
+function slicesSig(g: GpuView): string {
+  let s = `${g.index}`;
+  for (const x of g.slices) s += `|${x.taskId ?? ''}:${x.vgpuId ?? ''}:${x.milli}:${x.memoryMiB}:${x.tenant}:${x.name}`;
+  return s;
+}
+
+/** One GPU: its numbers and slices (re-drawn only when they change), then its utilisation. */
+function GpuRow({ gpu: g }: { gpu: GpuView }) {
+  return (
+    <li class="gpu">
+      <GpuAllocation gpu={g} sig={allocSig(g)} />
+      {g.utilPercent !== undefined && <Util index={g.index} value={Math.round(g.utilPercent)} />}
+    </li>
+  );
+}
+
+function allocSig(g: GpuView): string {
+  return `${g.allocatedMilli}|${g.allocatedMemoryMiB}|${slicesSig(g)}`;
+}
+
+const GpuAllocation = memo(
+  function GpuAllocation({ gpu: g }: { gpu: GpuView; sig: string }) {
     return (
-      <article class={`node node-${g.state.toLowerCase()}`} aria-label={`Node ${g.name}`}>
-        <header class="node-h">
-          <h2>{g.name}</h2>
-          <span class={`badge ${g.state === 'READY' ? 'st-ok' : g.state === 'LOST' ? 'st-bad' : 'st-wait'}`}>{g.state}</span>
-          <span class="muted">
-            {g.gpus.length} GPU{g.gpus.length === 1 ? '' : 's'} · {gpus(alloc)} allocated
-            {g.node ? ` · CPU ${gpus(g.node.allocated.cpuMilli)}/${gpus(g.node.cpuMilli)} · RAM ${mib(g.node.allocated.memoryMiB)}/${mib(g.node.memoryMiB)}` : ''}
+      <>
+        <div class="gpu-h">
+          <span class="gpu-name">
+            GPU {g.index} <span class="muted">{g.model}</span>
           </span>
-        </header>
-        <ul class="gpus">
-          {g.gpus.map((x) => (
-            <GpuRow key={x.index} gpu={x} />
-          ))}
-        </ul>
-      </article>
+          <span class="muted gpu-nums">
+            {gpus(g.allocatedMilli)}/1 · {mib(g.allocatedMemoryMiB)}/{mib(g.memoryMiB)}
+          </span>
+        </div>
+        <SliceBar gpu={g} />
+      </>
     );
   },
   (a, b) => a.sig === b.sig,
 );
 
-function GpuRow({ gpu: g }: { gpu: GpuView }) {
+/** Measured utilisation: one element (the bar is drawn by CSS from --u), so a refresh of
+ * every GPU's value stays cheap. */
+function Util({ index, value }: { index: number; value: number }) {
+  return (
+    <div class="util" style={{ '--u': `${Math.min(100, value)}%` }} role="meter" aria-label={`GPU ${index} measured utilisation`} aria-valuemin={0} aria-valuemax={100} aria-valuenow={value}>
+      util {value}%
+    </div>
+  );
+}
+
+function SliceBar({ gpu: g }: { gpu: GpuView }) {
   // Tasks inside a vGPU are drawn inside their reservation's slice, not again beside it.
   const inside = new Map<string, string[]>();
   for (const s of g.slices) if (s.taskId && s.vgpuId) (inside.get(s.vgpuId) ?? inside.set(s.vgpuId, []).get(s.vgpuId)!).push(s.name);
   let left = 0;
-  const label = `GPU ${g.index}, ${g.model}: ${gpus(g.allocatedMilli)} of 1 allocated${g.utilPercent !== undefined ? `, utilisation ${Math.round(g.utilPercent)}%` : ''}`;
   return (
-    <li class="gpu">
-      <div class="gpu-h">
-        <span class="gpu-name">
-          GPU {g.index} <span class="muted">{g.model}</span>
-        </span>
-        <span class="muted gpu-nums">
-          {gpus(g.allocatedMilli)}/1 · {mib(g.allocatedMemoryMiB)}/{mib(g.memoryMiB)}
-          {g.utilPercent !== undefined ? ` · util ${Math.round(g.utilPercent)}%` : ''}
-        </span>
-      </div>
-      <div class="gpu-bar" role="group" aria-label={label}>
-        {g.slices.map((s) => {
-          if (s.taskId && s.vgpuId) return null;
-          const w = Math.min(100 - left, s.milli / 10);
-          const style = { left: `${left}%`, width: `${w}%`, background: tenantColour(s.tenant) };
-          left += w;
-          const tasks = s.vgpuId ? inside.get(s.vgpuId) : undefined;
-          const title = `${s.vgpuId && !s.taskId ? 'vGPU ' : ''}${s.name} · tenant ${s.tenant} · ${gpus(s.milli)} GPU · ${mib(s.memoryMiB)}${tasks ? ` · running ${tasks.join(', ')}` : ''}`;
-          const text = w >= 9 ? s.name : '';
-          return s.taskId ? (
-            <a key={s.taskId} class="slice" href={`#/tasks/${encodeURIComponent(s.taskId)}`} style={style} title={title} aria-label={title} data-milli={s.milli}>
-              {text}
-            </a>
-          ) : (
-            <span key={s.vgpuId} class="slice slice-vgpu" style={style} title={title} aria-label={title} data-milli={s.milli}>
-              {text}
-            </span>
-          );
-        })}
-      </div>
-      {g.utilPercent !== undefined && (
-        <div class="util" aria-hidden="true">
-          <span style={{ width: `${Math.min(100, g.utilPercent)}%` }} />
-        </div>
-      )}
-    </li>
+    <div class="gpu-bar" role="group" aria-label={`GPU ${g.index}, ${g.model}: ${gpus(g.allocatedMilli)} of 1 allocated in ${g.slices.length} slice${g.slices.length === 1 ? '' : 's'}`}>
+      {g.slices.map((s) => {
+        if (s.taskId && s.vgpuId) return null;
+        const w = Math.min(100 - left, s.milli / 10);
+        const style = { left: `${left}%`, width: `${w}%`, background: tenantColour(s.tenant) };
+        left += w;
+        const tasks = s.vgpuId ? inside.get(s.vgpuId) : undefined;
+        const title = `${s.vgpuId && !s.taskId ? 'vGPU ' : ''}${s.name} · tenant ${s.tenant} · ${gpus(s.milli)} GPU · ${mib(s.memoryMiB)}${tasks ? ` · running ${tasks.join(', ')}` : ''}`;
+        const text = w >= 9 ? s.name : '';
+        return s.taskId ? (
+          <a key={s.taskId} class="slice" href={`#/tasks/${encodeURIComponent(s.taskId)}`} style={style} title={title} aria-label={title} data-milli={s.milli}>
+            {text}
+          </a>
+        ) : (
+          <span key={s.vgpuId} class="slice slice-vgpu" style={style} title={title} aria-label={title} data-milli={s.milli}>
+            {text}
+          </span>
+        );
+      })}
+    </div>
   );
 }

@@ -38,8 +38,9 @@ interface Series {
   capacity: (number | null)[];
   allocated: (number | null)[];
   busy: (number | null)[];
+  /** Where measured utilisation came from: stored samples, or this page's own observations. */
   source: 'server' | 'page';
-  allocationFrom: 'server' | 'tasks' | 'page';
+  allocationFrom: 'server' | 'tasks';
 }
 
 const bucketOf = (at: number, from: number, step: number): number => Math.floor((at - from) / step);
@@ -64,6 +65,20 @@ export function busyFromSamples(samples: readonly Sample[], from: number, to: nu
     for (const [sum, count] of m.values()) busy += sum / count / 100;
     return busy;
   });
+}
+
+/** Mean of the points in each bucket (null where there is none). */
+export function bucketPoints(points: readonly { at: number; v: number }[], from: number, to: number, n: number): (number | null)[] {
+  const step = (to - from) / n;
+  const sum = new Array<number>(n).fill(0);
+  const count = new Array<number>(n).fill(0);
+  for (const p of points) {
+    const b = bucketOf(p.at, from, step);
+    if (b < 0 || b >= n) continue;
+    sum[b]! += p.v;
+    count[b]!++;
+  }
+  return sum.map((s, i) => (count[i] ? s / count[i]! : null));
 }
 
 /** Allocated GPUs at each bucket's end, from tasks' placements (scheduled → finished). */
@@ -102,40 +117,32 @@ export function UtilisationPage() {
       ]);
       recordGpus(g.gpus);
       const capacityNow = g.gpus.filter((x) => x.nodeState === 'READY').length;
-      if (stored) {
-        const busy = busyFromSamples(stored.samples, from, to, BUCKETS);
-        let allocated: (number | null)[];
-        let capacity: (number | null)[];
-        let allocationFrom: Series['allocationFrom'] = 'server';
-        if (stored.allocation && stored.allocation.length > 0) {
-          const pts = [...stored.allocation].sort((a, b) => a.at - b.at);
-          allocated = [];
-          capacity = [];
-          let j = -1;
-          for (let i = 0; i < BUCKETS; i++) {
-            const at = from + (i + 1) * step;
-            while (j + 1 < pts.length && pts[j + 1]!.at <= at) j++;
-            const p = j >= 0 ? pts[j]! : null;
-            allocated.push(p ? p.allocatedMilli / 1000 : null);
-            capacity.push(p ? p.capacityMilli / 1000 : null);
-          }
-        } else {
-          const tasks = await api.tasks('?all=true&limit=5000', signal);
-          allocated = allocatedFromTasks(tasks.tasks, from, to, BUCKETS);
-          capacity = xs.map(() => capacityNow);
-          allocationFrom = 'tasks';
+      // Measured: stored samples, else what this page has seen, bucketed the same way.
+      const busy = stored
+        ? busyFromSamples(stored.samples, from, to, BUCKETS)
+        : bucketPoints(seen.filter((p) => p.busyMilli !== null).map((p) => ({ at: p.at, v: p.busyMilli! / 1000 })), from, to, BUCKETS);
+      if (stored?.allocation && stored.allocation.length > 0) {
+        const pts = [...stored.allocation].sort((a, b) => a.at - b.at);
+        const allocated: (number | null)[] = [];
+        const capacity: (number | null)[] = [];
+        let j = -1;
+        for (let i = 0; i < BUCKETS; i++) {
+          const at = from + (i + 1) * step;
+          while (j + 1 < pts.length && pts[j + 1]!.at <= at) j++;
+          const p = j >= 0 ? pts[j]! : null;
+          allocated.push(p ? p.allocatedMilli / 1000 : null);
+          capacity.push(p ? p.capacityMilli / 1000 : null);
         }
-        return { xs, capacity, allocated, busy, source: 'server', allocationFrom };
+        return { xs, capacity, allocated, busy, source: 'server', allocationFrom: 'server' };
       }
-      // No stored samples on this server: what this page has seen.
-      const pts = seen.filter((p) => p.at >= from);
+      const tasks = await api.tasks('?all=true&limit=5000', signal);
       return {
-        xs: pts.map((p) => p.at / 1000),
-        capacity: pts.map((p) => p.capacityMilli / 1000),
-        allocated: pts.map((p) => p.allocatedMilli / 1000),
-        busy: pts.map((p) => (p.busyMilli === null ? null : p.busyMilli / 1000)),
-        source: 'page',
-        allocationFrom: 'page',
+        xs,
+        capacity: xs.map(() => capacityNow),
+        allocated: allocatedFromTasks(tasks.tasks, from, to, BUCKETS),
+        busy,
+        source: stored ? 'server' : 'page',
+        allocationFrom: 'tasks',
       };
     },
     ['pool'],
@@ -147,7 +154,7 @@ export function UtilisationPage() {
     ? [
         { label: 'Capacity (GPUs)', colour: '#5b6170', values: d.capacity, dash: [6, 4] },
         { label: 'Allocated (GPUs)', colour: '#1f5fbf', values: d.allocated, fill: 'rgba(31,95,191,0.12)' },
-        { label: 'Measured busy (GPUs)', colour: '#b5421b', values: d.busy },
+        { label: 'Measured busy (GPUs)', colour: '#b5421b', values: d.busy, sparse: d.source === 'page' },
       ]
     : [];
   const lastOf = (v: (number | null)[]): string => {
@@ -177,8 +184,8 @@ export function UtilisationPage() {
         <>
           {d.source === 'page' && (
             <p class="note" data-testid="samples-note">
-              This server does not serve stored utilisation samples yet, so the chart shows what this page has seen since it was opened ({d.xs.length} point
-              {d.xs.length === 1 ? '' : 's'}, refreshed every few seconds).
+              This server does not serve stored utilisation samples yet, so measured utilisation is what this page has seen since it was opened (refreshed
+              every few seconds). Allocation is worked out from the tasks’ placements and times.
             </p>
           )}
           {d.source === 'server' && d.allocationFrom === 'tasks' && <p class="muted">Allocation is worked out from the tasks’ placements and times; capacity is today’s.</p>}

@@ -1,0 +1,182 @@
+// The dashboard in real headless Chromium against a real server and agent (simulated GPUs):
+// log in with the printed link, watch tasks appear, start and finish without reloads, see
+// fractional slices, cancel from a task's page, search 20,000 lines of logs. Screenshots of
+// every page go to test-artifacts/browser/.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
+import type { PageDocument, PageWindow } from './page-globals.js';
+import { ARTIFACTS, launchBrowser, type TestBrowser } from './browser.js';
+import { startTestPool, type TestPool } from './harness.js';
+
+// Browser globals, for callbacks that run in the page.
+declare const window: unknown;
+declare const document: PageDocument;
+
+interface TaskView {
+  id: string;
+  name: string;
+  state: string;
+}
+
+let pool: TestPool;
+let browser: TestBrowser;
+let page: Page;
+
+const submit = async (spec: Record<string, unknown>): Promise<TaskView> => (await pool.api<{ tasks: TaskView[] }>('POST', '/v1/tasks', spec)).tasks[0]!;
+const shot = (name: string): Promise<Buffer> => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: false });
+
+beforeAll(async () => {
+  browser = await launchBrowser();
+  pool = await startTestPool({ gpus: '2xH100', nodeName: 'box' });
+  page = await browser.context.newPage();
+  page.on('pageerror', (e) => console.error('page error:', e.message));
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await pool?.close();
+});
+
+describe('dashboard in Chromium', () => {
+  it('the server itself serves the page at /', async () => {
+    const res = await fetch(pool.apiUrl + '/');
+    expect(res.status, 'GET / on the server: register src/dashboard in src/server (see the dashboard report)').toBe(200);
+    expect(pool.wired).toBe(true);
+  });
+
+  it('logs in with the printed token, which leaves the address bar, and keeps the session in an HttpOnly cookie', async () => {
+    await page.goto(pool.loginUrl);
+    await page.getByRole('heading', { name: 'Pool' }).waitFor();
+    expect(page.url()).not.toContain('token=');
+    const cookies = await browser.context.cookies(pool.url);
+    const session = cookies.find((c) => c.name === 'fastgpu_session');
+    expect(session).toMatchObject({ httpOnly: true, sameSite: 'Strict' });
+    expect(await page.evaluate(() => document.cookie)).not.toContain('fastgpu_session');
+    await page.getByText('Live', { exact: true }).waitFor();
+    await page.getByRole('heading', { name: 'box' }).waitFor();
+    await shot('pool-empty');
+  });
+
+  it('shows submitted tasks appear, start and finish without reloading', async () => {
+    await page.getByRole('link', { name: 'Tasks', exact: true }).click();
+    await page.getByRole('heading', { name: 'Tasks' }).waitFor();
+    await page.evaluate(() => ((window as PageWindow).__noReload = true));
+    const a = await submit({ name: 'live-a', command: 'sleep 3; echo finished-a', resources: { gpu: 0.5 } });
+    const b = await submit({ name: 'live-b', command: 'sleep 3; echo finished-b', resources: { gpu: 0.25 } });
+    const row = (id: string, state?: string) => page.locator(`tr[data-task-id="${id}"]${state ? `[data-state="${state}"]` : ''}`);
+    await row(a.id).waitFor();
+    await row(b.id).waitFor();
+    await row(a.id, 'RUNNING').waitFor({ timeout: 20_000 });
+    await row(b.id, 'RUNNING').waitFor({ timeout: 20_000 });
+    await row(a.id, 'SUCCEEDED').waitFor({ timeout: 20_000 });
+    await row(b.id, 'SUCCEEDED').waitFor({ timeout: 20_000 });
+    expect(await page.evaluate(() => (window as PageWindow).__noReload)).toBe(true);
+    await shot('tasks');
+  });
+
+  it('draws fractional slices to scale on the pool page', async () => {
+    const half = await submit({ name: 'half-gpu', command: 'sleep 60', resources: { gpu: 0.5 } });
+    const quarter = await submit({ name: 'quarter-gpu', command: 'sleep 60', resources: { gpu: 0.25 } });
+    await page.getByRole('link', { name: 'Pool', exact: true }).click();
+    const halfSlice = page.locator(`a.slice[href="#/tasks/${half.id}"]`);
+    const quarterSlice = page.locator(`a.slice[href="#/tasks/${quarter.id}"]`);
+    await halfSlice.waitFor({ timeout: 20_000 });
+    await quarterSlice.waitFor({ timeout: 20_000 });
+    expect(await halfSlice.getAttribute('data-milli')).toBe('500');
+    expect(await quarterSlice.textContent()).toContain('quarter-gpu');
+    const bar = await halfSlice.evaluate((el) => el.parentElement!.getBoundingClientRect().width);
+    const w = (await halfSlice.boundingBox())!.width;
+    expect(w / bar).toBeGreaterThan(0.45);
+    expect(w / bar).toBeLessThan(0.55);
+    await shot('pool');
+    await pool.api('POST', `/v1/tasks/${half.id}/cancel`);
+    await pool.api('POST', `/v1/tasks/${quarter.id}/cancel`);
+  });
+
+  it('shows waiting tasks with their reason in the queue', async () => {
+    const big = await submit({ name: 'needs-both', command: 'sleep 30', resources: { gpu: 2 }, priority: 90 });
+    const blocker = await submit({ name: 'blocker', command: 'sleep 30', resources: { gpu: 1 } });
+    void blocker;
+    await page.getByRole('link', { name: 'Queue', exact: true }).click();
+    await page.getByRole('heading', { name: 'Queue' }).waitFor();
+    // One of them waits (which one depends on timing); the page explains why in words.
+    await page.locator('td.reason').first().waitFor({ timeout: 20_000 });
+    await shot('queue');
+    for (const t of [big, blocker]) await pool.api('POST', `/v1/tasks/${t.id}/cancel`).catch(() => {});
+  });
+
+  it('cancels a task from its page', async () => {
+    const t = await submit({ name: 'to-cancel', command: 'sleep 300', resources: { gpu: 0.5 } });
+    await page.goto(`${pool.url}/#/tasks/${t.id}`);
+    await page.getByRole('heading', { name: 'to-cancel' }).waitFor();
+    await page.locator('[data-testid="task-state"]', { hasText: 'RUNNING' }).waitFor({ timeout: 20_000 });
+    await page.getByRole('button', { name: 'Cancel task' }).click();
+    await page.locator('[data-testid="task-state"]', { hasText: 'CANCELLED' }).waitFor({ timeout: 30_000 });
+    expect(await page.getByRole('button', { name: 'Cancel task' }).isDisabled()).toBe(true);
+    await shot('task-cancelled');
+  });
+
+  it('loads the full log and finds a line printed 5,000 lines before the end', async () => {
+    const t = await submit({
+      name: 'chatty',
+      command: `awk 'BEGIN { for (i = 1; i <= 20000; i++) { if (i == 15000) print "needle-" i " is here"; else print "line " i " of the log" } }'`,
+      resources: { gpu: 0.25 },
+    });
+    await page.goto(`${pool.url}/#/tasks/${t.id}`);
+    await page.locator('[data-testid="task-state"]', { hasText: 'SUCCEEDED' }).waitFor({ timeout: 30_000 });
+    await page.locator('[data-testid="log-hits"]', { hasText: '20,000 lines' }).waitFor({ timeout: 30_000 });
+    // Virtualised: far fewer rows in the DOM than lines in the log.
+    expect(await page.locator('.log-box .ln').count()).toBeLessThan(200);
+    await page.getByRole('searchbox', { name: 'Search the log' }).fill('needle-15000');
+    await page.locator('[data-testid="log-hits"]', { hasText: '1 of 1' }).waitFor();
+    const mark = page.locator('.log-box mark.current');
+    await mark.waitFor();
+    expect(await mark.textContent()).toBe('needle-15000');
+    expect(await page.locator('.ln.hit').getAttribute('data-line')).toBe('15000');
+    await shot('task-logs');
+    const download = page.waitForEvent('download');
+    await page.getByRole('button', { name: 'Download' }).click();
+    expect((await download).suggestedFilename()).toBe(`chatty-${t.id}.log`);
+  });
+
+  it('follows a running task’s log live', async () => {
+    const t = await submit({ name: 'ticker', command: 'for i in 1 2 3 4 5 6; do echo tick-$i; sleep 0.5; done', resources: { gpu: 0.25 } });
+    await page.goto(`${pool.url}/#/tasks/${t.id}`);
+    await page.locator('.log-box', { hasText: 'tick-1' }).waitFor({ timeout: 20_000 });
+    await page.locator('.log-box', { hasText: 'tick-6' }).waitFor({ timeout: 20_000 });
+    await page.locator('[data-testid="task-state"]', { hasText: 'SUCCEEDED' }).waitFor({ timeout: 20_000 });
+  });
+
+  it('shows usage and utilisation, and fits a phone screen', async () => {
+    await page.getByRole('link', { name: 'Usage', exact: true }).click();
+    await page.getByRole('heading', { name: 'Usage and cost' }).waitFor();
+    await page.locator('table.list tbody tr').first().waitFor({ timeout: 10_000 });
+    await shot('usage');
+    await page.getByRole('link', { name: 'Utilisation', exact: true }).click();
+    await page.getByRole('heading', { name: 'Utilisation over time' }).waitFor();
+    await page.locator('.chart canvas').waitFor({ timeout: 10_000 });
+    await shot('utilisation');
+    await page.setViewportSize({ width: 390, height: 844 });
+    for (const p of ['pool', 'queue', 'tasks', 'usage']) {
+      await page.goto(`${pool.url}/#/${p}`);
+      await page.locator('main h1').waitFor();
+      await page.waitForTimeout(300);
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      expect(overflow, `${p} scrolls sideways on a phone`).toBeLessThanOrEqual(0);
+      await shot(`phone-${p}`);
+    }
+    await page.setViewportSize({ width: 1280, height: 800 });
+  });
+
+  it('lists are keyboard navigable', async () => {
+    await page.goto(`${pool.url}/#/tasks`);
+    await page.locator('a[data-row-link]').first().waitFor();
+    await page.locator('a[data-row-link]').first().focus();
+    await page.keyboard.press('ArrowDown');
+    const second = await page.locator('a[data-row-link]').nth(1).evaluate((el) => el === document.activeElement);
+    expect(second).toBe(true);
+    await page.keyboard.press('Enter');
+    await page.locator('[data-testid="task-state"]').waitFor();
+  });
+});
