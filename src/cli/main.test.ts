@@ -30,6 +30,7 @@ describe('fastgpu (usage)', () => {
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/fastgpu run --gpu 0\.5 -- python train\.py/);
     expect((await cli.run(['run', '--help'])).stdout).toMatch(/Usage: fastgpu run \[flags\] -- CMD/);
+    expect(help.stdout).toMatch(/\n  sim /);
     expect((await cli.run(['--version'])).stdout.trim()).toBe('0.1.0');
   });
 

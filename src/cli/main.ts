@@ -8,6 +8,7 @@ import * as agent from './commands/agent.js';
 import * as pool from './commands/pool.js';
 import * as run from './commands/run.js';
 import * as server from './commands/server.js';
+import * as sim from './commands/sim.js';
 import * as submit from './commands/submit.js';
 import * as tasks from './commands/tasks.js';
 import * as up from './commands/up.js';
@@ -44,8 +45,7 @@ export function buildProgram(ctx: CliContext): Command {
     ].join('\n'),
   );
   attachContext(program, ctx);
-  for (const group of [up, server, agent, run, submit, tasks, pool, vgpu]) group.register(program);
-  // `fastgpu sim …` (placement engineer): register `./commands/sim.js` here once it exists.
+  for (const group of [up, server, agent, run, submit, tasks, pool, vgpu, sim]) group.register(program);
   return program;
 }
 

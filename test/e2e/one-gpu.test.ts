@@ -48,12 +48,16 @@ describe('fastgpu up --gpus 1xH100', () => {
     }
     expect(ids.every((id) => /^\S+$/.test(id))).toBe(true);
 
-    const tasks = await until('two tasks running and two waiting', async () => {
-      const r = await world.cli(['ps', '--output', 'json']);
-      const list = JSON.parse(r.stdout) as TaskView[];
+    // Poll cheaply through the SDK; the gate holds the state still for the CLI checks below.
+    const client = world.client();
+    await until('two tasks running and two waiting', async () => {
+      const list = await client.tasks.list();
       const running = list.filter((t) => t.state === 'RUNNING');
-      return running.length === 2 && lines(log).length === 2 ? list : undefined;
+      const waiting = list.filter((t) => t.state === 'PENDING' && t.reason !== null);
+      return running.length === 2 && waiting.length === 2 && lines(log).length === 2 ? true : undefined;
     });
+    const tasks = JSON.parse((await world.cli(['ps', '--output', 'json'])).stdout) as TaskView[];
+    expect(tasks.map((t) => t.id).sort()).toEqual([...ids].sort());
     const running = tasks.filter((t) => t.state === 'RUNNING');
     const pending = tasks.filter((t) => t.state === 'PENDING');
     expect(pending).toHaveLength(2);
