@@ -5,6 +5,8 @@
 //
 //   await app.register(dashboardPlugin, { authenticate: (h) => auth.authenticate(h), clock });
 //   app.dashboard.issueLoginCode(adminToken)  // → the `?token=` value `fastgpu up` prints
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Clock } from '../core/types.js';
 import { readCookie, SESSION_COOKIE, SessionBook, sessionCookie } from './sessions.js';
@@ -67,7 +69,8 @@ function unauthenticated(reply: FastifyReply, message: string): FastifyReply {
 
 const plugin: FastifyPluginAsync<DashboardOptions> = async (app: FastifyInstance, opts: DashboardOptions) => {
   const sessions = new SessionBook({ clock: opts.clock, ...(opts.sessionTtlMs ? { ttlMs: opts.sessionTtlMs } : {}) });
-  const webRoot = opts.webRoot ?? findWebRoot();
+  const found = opts.webRoot ?? findWebRoot();
+  const webRoot = found && existsSync(join(found, 'index.html')) ? found : null;
   const files = webRoot ? loadStaticFiles(webRoot) : new Map<string, StaticFile>();
   const secure = opts.secureCookie ?? false;
   const sessionToken = (req: FastifyRequest): string | null => sessions.tokenOf(readCookie(req.headers.cookie, SESSION_COOKIE));

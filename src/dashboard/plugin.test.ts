@@ -1,0 +1,137 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { dashboardPlugin } from './plugin.js';
+import { readCookie, SessionBook } from './sessions.js';
+
+const GOOD = 'secret-admin-token';
+let dir: string;
+let app: FastifyInstance;
+let now = 1_000_000;
+const clock = { now: () => now };
+
+async function build(webRoot: string | undefined): Promise<FastifyInstance> {
+  const a = Fastify();
+  await a.register(dashboardPlugin, {
+    clock,
+    ...(webRoot ? { webRoot } : {}),
+    authenticate: async (h) => {
+      if (h !== `Bearer ${GOOD}`) throw new Error('unknown token');
+      return { tenant: 'default', role: 'admin' };
+    },
+  });
+  // Stands in for a server route with bearer auth.
+  a.get('/v1/whoami', async (req, reply) => (req.headers.authorization === `Bearer ${GOOD}` ? { ok: true } : reply.code(401).send({ error: { code: 'UNAUTHENTICATED' } })));
+  a.post('/v1/act', async (req, reply) => (req.headers.authorization === `Bearer ${GOOD}` ? { ok: true } : reply.code(401).send({ error: { code: 'UNAUTHENTICATED' } })));
+  await a.ready();
+  return a;
+}
+
+const login = async (token: string) =>
+  app.inject({ method: 'POST', url: '/dashboard/session', headers: { 'content-type': 'application/json', 'x-fastgpu-csrf': '1' }, payload: { token } });
+const cookieOf = (res: { headers: Record<string, unknown> }): string => String(res.headers['set-cookie']).split(';')[0]!;
+
+beforeEach(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'fastgpu-dash-'));
+  mkdirSync(join(dir, 'assets'));
+  writeFileSync(join(dir, 'index.html'), '<!doctype html><div id="app"></div>' + ' '.repeat(2000));
+  writeFileSync(join(dir, 'assets', 'index-abc123.js'), 'console.log(1);'.repeat(100));
+  app = await build(dir);
+});
+afterEach(async () => {
+  await app.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('dashboard plugin', () => {
+  it('serves the page at / (revalidated) and hashed assets cached for a year, gzipped when asked', async () => {
+    const page = await app.inject({ url: '/' });
+    expect(page.statusCode).toBe(200);
+    expect(page.headers['content-type']).toContain('text/html');
+    expect(page.headers['cache-control']).toBe('no-cache');
+    expect(page.headers['content-security-policy']).toContain("default-src 'self'");
+    expect(page.headers['referrer-policy']).toBe('no-referrer');
+    expect(page.body).toContain('id="app"');
+    const js = await app.inject({ url: '/assets/index-abc123.js', headers: { 'accept-encoding': 'gzip, br' } });
+    expect(js.headers['cache-control']).toBe('public, max-age=31536000, immutable');
+    expect(js.headers['content-encoding']).toBe('gzip');
+    expect(gunzipSync(js.rawPayload).toString()).toBe('console.log(1);'.repeat(100));
+    const again = await app.inject({ url: '/assets/index-abc123.js', headers: { 'if-none-match': String(js.headers.etag) } });
+    expect(again.statusCode).toBe(304);
+    expect((await app.inject({ url: '/assets/nope.js' })).statusCode).toBe(404);
+  });
+
+  it('says how to build the app when it is missing', async () => {
+    const bare = await build(join(dir, 'missing'));
+    const res = await bare.inject({ url: '/' });
+    expect(res.statusCode).toBe(503);
+    expect(res.body).toContain('npm run build:web');
+    await bare.close();
+  });
+
+  it('trades a valid token for an HttpOnly, SameSite=Strict session cookie that authenticates /v1 calls', async () => {
+    expect((await app.inject({ url: '/v1/whoami' })).statusCode).toBe(401);
+    const res = await login(GOOD);
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ tenant: 'default', role: 'admin' });
+    const setCookie = String(res.headers['set-cookie']);
+    expect(setCookie).toMatch(/^fastgpu_session=[A-Za-z0-9_-]{40,};/);
+    expect(setCookie).toContain('HttpOnly');
+    expect(setCookie).toContain('SameSite=Strict');
+    expect(setCookie).toContain('Path=/');
+    const cookie = cookieOf(res);
+    expect((await app.inject({ url: '/v1/whoami', headers: { cookie } })).json()).toEqual({ ok: true });
+    expect((await app.inject({ url: '/dashboard/session', headers: { cookie } })).json()).toEqual({ tenant: 'default', role: 'admin' });
+    // An explicit Authorization header is never replaced.
+    expect((await app.inject({ url: '/v1/whoami', headers: { cookie, authorization: 'Bearer other' } })).statusCode).toBe(401);
+  });
+
+  it('refuses unknown tokens and requests without the CSRF header', async () => {
+    const bad = await login('nope');
+    expect(bad.statusCode).toBe(401);
+    expect(bad.json().error.code).toBe('UNAUTHENTICATED');
+    expect(bad.headers['set-cookie']).toBeUndefined();
+    const noCsrf = await app.inject({ method: 'POST', url: '/dashboard/session', headers: { 'content-type': 'application/json' }, payload: { token: GOOD } });
+    expect(noCsrf.statusCode).toBe(401);
+    // With the cookie, unsafe calls need the page's header (a cross-site form cannot send it).
+    const cookie = cookieOf(await login(GOOD));
+    expect((await app.inject({ method: 'POST', url: '/v1/act', headers: { cookie } })).statusCode).toBe(401);
+    expect((await app.inject({ method: 'POST', url: '/v1/act', headers: { cookie, 'x-fastgpu-csrf': '1' } })).statusCode).toBe(200);
+  });
+
+  it('one-time login codes work once', async () => {
+    const code = app.dashboard.issueLoginCode(GOOD);
+    expect(code).toMatch(/^fgl_/);
+    expect((await login(code)).statusCode).toBe(200);
+    const again = await login(code);
+    expect(again.statusCode).toBe(401);
+    expect(again.json().error.message).toContain('already used');
+  });
+
+  it('logs out, and sessions expire after their idle time', async () => {
+    const cookie = cookieOf(await login(GOOD));
+    const out = await app.inject({ method: 'DELETE', url: '/dashboard/session', headers: { cookie } });
+    expect(out.statusCode).toBe(204);
+    expect(String(out.headers['set-cookie'])).toContain('Max-Age=0');
+    expect((await app.inject({ url: '/v1/whoami', headers: { cookie } })).statusCode).toBe(401);
+    const c2 = cookieOf(await login(GOOD));
+    now += 13 * 3600_000;
+    expect((await app.inject({ url: '/dashboard/session', headers: { cookie: c2 } })).statusCode).toBe(401);
+  });
+});
+
+describe('SessionBook', () => {
+  it('drops the oldest session past its cap, and reads cookies among others', () => {
+    const book = new SessionBook({ clock, maxSessions: 2 });
+    const a = book.open('t1');
+    const b = book.open('t2');
+    book.open('t3');
+    expect(book.tokenOf(a)).toBeNull();
+    expect(book.tokenOf(b)).toBe('t2');
+    expect(readCookie('x=1; fastgpu_session=abc; y=2', 'fastgpu_session')).toBe('abc');
+    expect(readCookie(undefined, 'fastgpu_session')).toBeUndefined();
+  });
+});
