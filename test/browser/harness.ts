@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { dashboardPlugin } from '../../src/dashboard/index.js';
+import { startAgent } from '../../src/agent/main.js';
 import { startServer, type RunningServer } from '../../src/server/main.js';
 import { systemClock } from '../../src/util/clock.js';
 
@@ -25,38 +26,6 @@ export interface TestPool {
   close(): Promise<void>;
 }
 
-interface AgentLike {
-  stop(): Promise<void>;
-}
-
-type StartAgent = (opts: { serverUrl: string; token: string; name?: string; stateDir: string; gpus?: string; log?: (l: string) => void }) => Promise<AgentLike>;
-
-async function loadStartAgent(): Promise<StartAgent> {
-  // Imported by path so this file type-checks whichever agent entry point is there.
-  const path = '../../src/agent/main.js';
-  try {
-    const mod = (await import(path)) as { startAgent: StartAgent };
-    return mod.startAgent;
-  } catch (e) {
-    if ((e as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw e;
-    // TEMPORARY until src/agent/main.ts lands: the agent composed from its parts.
-    const { Agent } = await import('../../src/agent/agent.js');
-    const { HttpLink } = await import('../../src/agent/http-link.js');
-    const { SupervisorLauncher } = await import('../../src/agent/launcher.js');
-    const { simulatedGpus } = await import('../../src/agent/discovery.js');
-    return async (o) => {
-      const name = o.name ?? 'box';
-      const agent = new Agent({
-        link: new HttpLink({ serverUrl: o.serverUrl, token: o.token }),
-        launcher: new SupervisorLauncher({ stateDir: o.stateDir }),
-        node: { name, cpuMilli: 16000, memoryMiB: 65536, labels: {}, gpus: simulatedGpus(o.gpus ?? '2xH100', name), simulated: true, agentVersion: 'test' },
-      });
-      await agent.start();
-      return agent;
-    };
-  }
-}
-
 export async function startTestPool(opts: { gpus?: string; nodeName?: string; agent?: boolean } = {}): Promise<TestPool> {
   const dir = mkdtempSync(join(tmpdir(), 'fastgpu-browser-'));
   const server: RunningServer = await startServer({ dataDir: join(dir, 'data'), port: 0, tickMs: 50, nodeLostAfterMs: 60_000, log: () => {} });
@@ -64,7 +33,6 @@ export async function startTestPool(opts: { gpus?: string; nodeName?: string; ag
   closers.push(() => server.close());
   try {
     if (opts.agent !== false) {
-      const startAgent = await loadStartAgent();
       const agent = await startAgent({ serverUrl: server.url, token: server.adminToken, name: opts.nodeName ?? 'box', stateDir: join(dir, 'agent'), gpus: opts.gpus ?? '2xH100', log: () => {} });
       closers.unshift(() => agent.stop());
     }
