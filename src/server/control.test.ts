@@ -64,6 +64,29 @@ describe('control loop with a fake agent', () => {
     expect(again.assignments.map((a) => a.taskId)).toEqual([t.id]);
   });
 
+  it('never hands out a placement before it is durable', async () => {
+    const agent = new FakeAgent(h);
+    await agent.register();
+    const real = h.store.writeTasks.bind(h.store);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    h.store.writeTasks = async (w) => {
+      await gate;
+      return real(w);
+    };
+    const res = await h.req('POST', '/v1/tasks', half('slow-disk'));
+    const id = res.body.tasks[0].id;
+    // Wait until the cycle has placed it in memory while its write hangs.
+    for (let i = 0; i < 200 && h.server.control.tasks.get(id)?.state !== 'SCHEDULED'; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(h.server.control.tasks.get(id)?.state).toBe('SCHEDULED');
+    expect((await agent.poll(0)).assignments).toEqual([]);
+    const waiting = agent.poll(5_000);
+    release();
+    h.store.writeTasks = real;
+    const got = await waiting;
+    expect(got.assignments.map((a) => a.taskId)).toEqual([id]);
+  });
+
   it('records timeout, launch failure and cancel outcomes', async () => {
     const agent = new FakeAgent(h, 'node-a', h100s(4));
     await agent.register();

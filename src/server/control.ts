@@ -93,6 +93,8 @@ class Tx {
   readonly events: NewEvent[] = [];
   readonly wakeNodes = new Set<string>();
   readonly wakeTasks = new Set<string>();
+  /** Tasks placed in this Tx: not handed to agents until the placement is durable. */
+  readonly placed: string[] = [];
   nodes: NodeRecord[] = [];
   heartbeats: { id: string; at: number }[] = [];
   samples: UtilisationSample[] = [];
@@ -138,6 +140,8 @@ export class ControlPlane {
   /** Active task ids per node id. */
   private readonly byNode = new Map<string, Set<string>>();
   private readonly cancelling = new Set<string>();
+  /** Placed in memory, placement not yet in the store: never handed out (see commit). */
+  private readonly undurable = new Set<string>();
   private readonly eventSubs = new Set<(e: PoolEvent) => void>();
 
   private chain: Promise<void> = Promise.resolve();
@@ -261,25 +265,33 @@ export class ControlPlane {
       this.wake(tx);
       return;
     }
-    const events = await this.serial(async () => {
-      if (tx.writes.size > 0) {
-        const lost = await this.store.writeTasks([...tx.writes.values()]);
-        if (lost.length > 0) await this.reloadTasks(lost);
-      }
-      for (const a of tx.attempts) await this.store.upsertAttempt(a);
-      for (const { r, expected } of tx.reservations.values()) {
-        if (!(await this.store.writeReservation(r, expected))) this.log(`warn: reservation ${r.id} changed under us; kept the in-memory state`);
-      }
-      for (const n of tx.nodes) await this.store.upsertNode(n);
-      for (const h of tx.heartbeats) {
-        const n = this.nodes.get(h.id);
-        if (n) await this.store.setNodeState(h.id, n.state, h.at);
-      }
-      if (tx.samples.length > 0) await this.store.appendSamples(tx.samples);
-      return tx.events.length > 0 ? await this.store.appendEvents(tx.events) : [];
-    });
+    let events: PoolEvent[];
+    try {
+      events = await this.serial(() => this.persist(tx));
+    } finally {
+      // Durable now (or failed): either way the placements may be handed out from here on.
+      for (const id of tx.placed) this.undurable.delete(id);
+    }
     this.broadcast(events);
     this.wake(tx);
+  }
+
+  private async persist(tx: Tx): Promise<PoolEvent[]> {
+    if (tx.writes.size > 0) {
+      const lost = await this.store.writeTasks([...tx.writes.values()]);
+      if (lost.length > 0) await this.reloadTasks(lost);
+    }
+    for (const a of tx.attempts) await this.store.upsertAttempt(a);
+    for (const { r, expected } of tx.reservations.values()) {
+      if (!(await this.store.writeReservation(r, expected))) this.log(`warn: reservation ${r.id} changed under us; kept the in-memory state`);
+    }
+    for (const n of tx.nodes) await this.store.upsertNode(n);
+    for (const h of tx.heartbeats) {
+      const n = this.nodes.get(h.id);
+      if (n) await this.store.setNodeState(h.id, n.state, h.at);
+    }
+    if (tx.samples.length > 0) await this.store.appendSamples(tx.samples);
+    return tx.events.length > 0 ? await this.store.appendEvents(tx.events) : [];
   }
 
   private wake(tx: Tx): void {
@@ -410,6 +422,8 @@ export class ControlPlane {
             tx.attempts.push({ taskId: t.id, attempt, nodeId: placement.nodeId, placement, scheduledAt: now, startedAt: null, endedAt: null, outcome: null, exitCode: null });
             this.event(tx, 'task.scheduled', { taskId: t.id, nodeId: placement.nodeId }, { attempt, node: placement.node, gpus: placement.gpus, gpuMilli: placement.gpuMilli });
             tx.wakeNodes.add(placement.nodeId);
+            tx.placed.push(t.id);
+            this.undurable.add(t.id);
             placed++;
             break;
           }
@@ -928,7 +942,7 @@ export class ControlPlane {
     const assignments: Assignment[] = [];
     for (const tid of this.byNode.get(nodeId) ?? []) {
       const t = this.tasks.get(tid);
-      if (!t || t.state !== 'SCHEDULED' || !t.placement || this.cancelling.has(t.id)) continue;
+      if (!t || t.state !== 'SCHEDULED' || !t.placement || this.cancelling.has(t.id) || this.undurable.has(t.id)) continue;
       assignments.push(this.assignmentOf(t));
     }
     const stop = [...(this.rt.get(nodeId)?.stops.values() ?? [])];
