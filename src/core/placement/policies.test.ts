@@ -54,3 +54,47 @@ describe('best-fit', () => {
     expect(JSON.stringify(c.nodes)).toBe(before);
   });
 });
+
+describe('published baselines', () => {
+  it('dotprod picks the node whose free vector aligns least with the request', () => {
+    const c = new ClusterState([node('big', 8, 96_000), node('small', 2, 16_000)]);
+    // small: (16/128)(4/128)+(2/8)(1/8) < big: (96/128)(4/128)+(8/8)(1/8)
+    expect(getPolicy('dotprod').choose(c, pod(1000), ctx)).toMatchObject({ nodePos: 1 });
+  });
+  it('gpu-packing prefers sharing a used GPU, then a used node, then an idle node', () => {
+    const c = new ClusterState([node('a-idle', 2), node('b-used', 2), node('c-shared', 2)]);
+    c.allocate({ nodePos: 1, gpuIdx: [0], gpuMilli: 1000, gpuMemoryMiB: 0 }, pod(1000));
+    c.allocate({ nodePos: 2, gpuIdx: [1], gpuMilli: 400, gpuMemoryMiB: 0 }, pod(400));
+    expect(getPolicy('gpu-packing').choose(c, pod(300), ctx)).toMatchObject({ nodePos: 2, gpuIdx: [1] });
+    // A whole GPU: b and c both offer a free GPU on a used node (same score); the smaller name wins.
+    expect(getPolicy('gpu-packing').choose(c, pod(1000), ctx)).toMatchObject({ nodePos: 1, gpuIdx: [1] });
+  });
+  it('gpu-clustering puts a task with tasks of its kind', () => {
+    const c = new ClusterState([node('a', 4), node('b', 4), node('c', 4)]);
+    c.allocate({ nodePos: 0, gpuIdx: [0], gpuMilli: 1000, gpuMemoryMiB: 0 }, pod(1000));
+    c.allocate({ nodePos: 1, gpuIdx: [0], gpuMilli: 300, gpuMemoryMiB: 0 }, pod(300));
+    expect(getPolicy('gpu-clustering').choose(c, pod(500), ctx)).toMatchObject({ nodePos: 1 });
+    expect(getPolicy('gpu-clustering').choose(c, pod(1000), ctx)).toMatchObject({ nodePos: 0 });
+  });
+  it('fgd avoids leaving a GPU too small for the typical request', () => {
+    const c = new ClusterState([node('a', 1), node('b', 1)]);
+    c.allocate({ nodePos: 0, gpuIdx: [0], gpuMilli: 500, gpuMemoryMiB: 0 }, pod(500));
+    const workload = [{ cpuMilli: 1000, memoryMiB: 0, gpuCount: 1, gpuMilli: 500, gpuMemoryMiB: 0, weight: 1 }];
+    // A 500m request on a (fills it: no fragment) beats b (leaves 500, still usable): both 0 — tie → a, by name.
+    expect(getPolicy('fgd').choose(c, pod(500), { ...ctx, workload })).toMatchObject({ nodePos: 0 });
+    // A 300m request: on a it leaves 200 (fragment); on b it leaves 700 (usable) → b.
+    expect(getPolicy('fgd').choose(c, pod(300), { ...ctx, workload })).toMatchObject({ nodePos: 1 });
+  });
+  it('random draws among fitting nodes only', () => {
+    const c = new ClusterState([node('a', 1, 1000), node('b', 1)]);
+    for (const r of [0, 0.3, 0.99]) expect(getPolicy('random').choose(c, pod(500, 1, 2000), { rng: () => r })).toMatchObject({ nodePos: 1 });
+  });
+  it('default places where fragmentation grows least and works without a workload', () => {
+    const c = new ClusterState([node('a', 1), node('b', 1)]);
+    c.allocate({ nodePos: 0, gpuIdx: [0], gpuMilli: 500, gpuMemoryMiB: 0 }, pod(500));
+    const workload = [{ cpuMilli: 1000, memoryMiB: 0, gpuCount: 1, gpuMilli: 500, gpuMemoryMiB: 0, weight: 1 }];
+    expect(getPolicy('default').choose(c, pod(300), { ...ctx, workload })).toMatchObject({ nodePos: 1 });
+    expect(getPolicy('default').choose(c, pod(500), ctx)).not.toBeNull();
+    expect(getPolicy('spread').choose(c, pod(300), ctx)).toMatchObject({ nodePos: 1 });
+  });
+});
