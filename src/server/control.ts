@@ -1010,10 +1010,21 @@ export class ControlPlane {
 
   // ---------------------------------------------------------------- logs
 
+  /**
+   * Store log chunks. Chunks of tasks the server does not know (a store reset under a running
+   * agent) are dropped, so one of them cannot make the agent resend its whole batch forever.
+   */
   async appendLogs(chunks: Parameters<Store['appendLogs']>[0]): Promise<void> {
     if (chunks.length === 0) return;
-    await this.serial(() => this.store.appendLogs(chunks));
-    for (const id of new Set(chunks.map((c) => c.taskId))) this.logWaiters.notify(id);
+    const known = new Set<string>();
+    for (const id of new Set(chunks.map((c) => c.taskId))) {
+      if (this.tasks.has(id) || (await this.store.getTask(id))) known.add(id);
+    }
+    const keep = known.size === 0 ? [] : chunks.filter((c) => known.has(c.taskId));
+    if (keep.length < chunks.length) this.log(`warn: dropped ${chunks.length - keep.length} log chunk(s) of unknown tasks`);
+    if (keep.length === 0) return;
+    await this.serial(() => this.store.appendLogs(keep));
+    for (const id of known) this.logWaiters.notify(id);
   }
 
   // ---------------------------------------------------------------- reads

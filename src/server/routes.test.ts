@@ -119,8 +119,9 @@ describe('tasks API', () => {
     const chunk = (seq: number, data: string) => ({ taskId: t.id, attempt: 1, stream: 'stdout', seq, at: h.clock.now(), data });
     const logs = await h.req('POST', '/v1/agent/logs', { nodeId: agent.nodeId, chunks: [chunk(0, 'hello\n'), chunk(1, 'world\n')] });
     expect(logs.status).toBe(200);
-    // Idempotent by seq.
-    await h.req('POST', '/v1/agent/logs', { nodeId: agent.nodeId, chunks: [chunk(1, 'world\n')] });
+    // Idempotent by seq; chunks of unknown tasks are dropped, the rest kept.
+    const mixed = await h.req('POST', '/v1/agent/logs', { nodeId: agent.nodeId, chunks: [chunk(1, 'world\n'), { ...chunk(0, 'ghost'), taskId: 't_ghost00000' }] });
+    expect(mixed.status).toBe(200);
     const page = await h.req('GET', `/v1/tasks/${t.id}/logs`);
     expect(page.body.chunks.map((c: any) => c.data).join('')).toBe('hello\nworld\n');
     const next = await h.req('GET', `/v1/tasks/${t.id}/logs?after=${page.body.next}`);
