@@ -30,7 +30,7 @@ export interface AppDeps {
   policy?: Partial<SchedulerPolicy>;
   /** Grace between SIGTERM and SIGKILL sent to agents. Default 10 s. */
   graceMs?: number;
-  /** Log followers wait this long for late chunks once a task finished. Default 300 ms. */
+  /** Log followers wait this long for late chunks once a task finished (the agent ships logs before it reports the exit, so this is a margin). Default 100 ms. */
   logDrainMs?: number;
   log?: (line: string) => void;
   /**
@@ -116,7 +116,7 @@ async function assemble(
   const sse = new SseHub();
   const book = new RouteBook(app, auth);
   const metrics = createMetrics(control, deps.store);
-  const ctx: RouteContext = { book, store: deps.store, control, clock: deps.clock, auth, sse, log, logDrainMs: deps.logDrainMs ?? 300 };
+  const ctx: RouteContext = { book, store: deps.store, control, clock: deps.clock, auth, sse, log, logDrainMs: deps.logDrainMs ?? 100 };
   systemRoutes(ctx, metrics, SERVER_VERSION);
   taskRoutes(ctx);
   poolRoutes(ctx);
