@@ -26,7 +26,7 @@ describe('daemons', () => {
     });
 
     first.child.kill('SIGINT');
-    expect(await first.exited).toBe(0);
+    expect(await first.result()).toMatchObject({ exit: 0 });
     expect(first.output).toMatch(/SIGINT: stopping \(running tasks keep going\)/);
     await until('the task to finish while FastGPU is down', () => (existsSync(done) ? true : undefined), 10_000);
 
@@ -41,6 +41,6 @@ describe('daemons', () => {
     const server = world.start(['server', '--port', '0', '--data-dir', world.dataDir, '--quiet']);
     await server.waitFor(/listening at/);
     server.child.kill('SIGTERM');
-    expect(await server.exited).toBe(0);
+    expect(await server.result()).toMatchObject({ exit: 0 });
   });
 });

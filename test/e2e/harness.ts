@@ -27,12 +27,19 @@ export interface CliResult {
 /** A long-running bin/fastgpu process (up, server, agent) with its output collected. */
 export class Daemon {
   output = '';
-  readonly exited: Promise<number | null>;
+  /** The exit code, or `SIGNAME` when a signal ended it. */
+  readonly exited: Promise<number | string | null>;
 
   constructor(readonly child: ChildProcess) {
     child.stdout?.setEncoding('utf8').on('data', (s: string) => (this.output += s));
     child.stderr?.setEncoding('utf8').on('data', (s: string) => (this.output += s));
-    this.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal ? -1 : null))));
+    this.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
+  }
+
+  /** The exit code (or signal) once it has exited, with its output, for assertions that show both. */
+  async result(): Promise<{ exit: number | string | null; output: string }> {
+    const exit = await this.exited;
+    return { exit, output: this.output };
   }
 
   get alive(): boolean {

@@ -94,7 +94,7 @@ describe('fastgpu up --gpus 1xH100', () => {
     const { url } = await world.up(['--gpus', '1xH100', '--quiet']);
     expect(statSync(join(world.home, 'config.json')).mode & 0o777).toBe(0o600);
     const again = world.start(['up', '--port', new URL(url).port, '--data-dir', join(world.home, 'other'), '--gpus', '1xH100', '--quiet']);
-    expect(await again.exited).toBe(1);
+    expect(await again.result()).toMatchObject({ exit: 1 });
     expect(again.output).toMatch(/^fastgpu: port \d+ on 127\.0\.0\.1 is already in use/m);
 
     const two = await world.cli(['run', '--gpu', '2', '--', 'true']);
