@@ -325,4 +325,24 @@ describe('control loop with a fake agent', () => {
     expect([...launches.values()].every((n) => n === 1)).toBe(true);
     expect(new Set(launches.keys())).toEqual(ids);
   });
+
+  it('a lost node gives back its vGPU slices (re-placed elsewhere) and heartbeat samples show as utilisation', async () => {
+    const a = new FakeAgent(h, 'node-a', h100s(1, 'A'));
+    await a.register();
+    const vg = (await h.req('POST', '/v1/vgpus', { gpu: 0.5 })).body;
+    await h.server.control.settle();
+    expect((await h.req('GET', `/v1/vgpus/${vg.id}`)).body.placement.node).toBe('node-a');
+    const hb = await h.req('POST', '/v1/agent/heartbeat', { nodeId: a.nodeId, tasks: [], samples: [{ gpuIndex: 0, utilPercent: 42, memoryUsedMiB: 1000 }] });
+    expect(hb.status).toBe(200);
+    expect((await h.req('GET', '/v1/gpus')).body.gpus[0].utilPercent).toBe(42);
+
+    const b = new FakeAgent(h, 'node-b', h100s(1, 'B'));
+    h.clock.advance(16_000);
+    await b.register();
+    await h.server.control.detectLostNodes();
+    await h.server.control.settle();
+    const after = (await h.req('GET', `/v1/vgpus/${vg.id}`)).body;
+    expect(after.state).toBe('ACTIVE');
+    expect(after.placement.node).toBe('node-b');
+  });
 });
