@@ -4,3 +4,4 @@ export * from './types.js';
 export { schedule } from './schedule.js';
 export { orderQueue, compareTasks } from './order.js';
 export { whyNeverFits, whyReservationNeverFits } from './feasibility.js';
+export { IncrementalScheduler } from './incremental.js';

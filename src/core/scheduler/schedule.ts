@@ -12,7 +12,7 @@ import type { ClusterView, PlacementChoice, WorkloadClass } from '../placement/t
 import { typicalWorkload } from '../placement/workload.js';
 import type { Task } from '../types.js';
 import { BackfillGuard, placeAll, release, reserveStart, type PlaceHooks, type Shadow } from './backfill.js';
-import { buildCapacity, toPlacement } from './capacity.js';
+import { buildCapacity, toPlacement, type Capacity } from './capacity.js';
 import { endIfPlacedNow, pendTask, placeTask, type Cycle } from './cycle.js';
 import { explainNoFit, type Explanation } from './explain.js';
 import { count, when } from './format.js';
@@ -49,7 +49,15 @@ interface Head {
  * @example schedule({nodes, active, pending, reservations: []}, now, {placement: 'best-fit', backfill: true, defaultRuntimeMs: 3_600_000, rng})
  */
 export function schedule(snapshot: SchedulerSnapshot, now: number, policy: SchedulerPolicy): ScheduleResult {
-  const cap = buildCapacity(snapshot, now, policy.defaultRuntimeMs);
+  return scheduleOn(buildCapacity(snapshot, now, policy.defaultRuntimeMs), snapshot, now, policy);
+}
+
+/**
+ * `schedule` on a capacity the caller built (`buildCapacity`, or kept up to date across cycles by
+ * `IncrementalScheduler`): it must be what `buildCapacity(snapshot, now, …)` would give. The cycle
+ * allocates its placements in `cap.cluster` and appends their holds to `cap.holds`.
+ */
+export function scheduleOn(cap: Capacity, snapshot: SchedulerSnapshot, now: number, policy: SchedulerPolicy): ScheduleResult {
   const cy: Cycle = {
     now,
     policy,
