@@ -186,6 +186,43 @@ describe('dashboard in Chromium', () => {
     await page.setViewportSize({ width: 1280, height: 800 });
   });
 
+  it('shows amounts and promotions once the server has /v1/usage, and stored samples once it has /v1/samples', async () => {
+    // Stand-ins for the endpoints of the pricing and samples work, in the shapes they will have.
+    const now = Date.now();
+    const money = (n: number) => ({ amount: n, micros: String(Math.round(n * 1e6)) });
+    const row = (tenant: string, taskId: string, gpuModel: string, gpuSeconds: number, list: number, discount: number, promotions: string[]) => ({
+      tenant, taskId, gpuModel, gpuSeconds, promotions,
+      listAmount: money(list).amount, discountAmount: money(discount).amount, chargedAmount: money(list - discount).amount,
+      listMicros: money(list).micros, discountMicros: money(discount).micros, chargedMicros: money(list - discount).micros,
+    });
+    const report = {
+      from: new Date(now - 7 * 86400_000).toISOString(), to: new Date(now).toISOString(), currency: 'USD',
+      rows: [row('research', 't_1', 'H100-80GB', 7200, 6, 1.5, ['night-25']), row('research', 't_2', 'H100-80GB', 3600, 3, 0, []), row('prod', 't_3', 'A100-80GB', 36000, 20, 0, [])],
+      totals: { gpuSeconds: 46800, promotions: ['night-25'], listAmount: 29, discountAmount: 1.5, chargedAmount: 27.5, listMicros: '29000000', discountMicros: '1500000', chargedMicros: '27500000' },
+    };
+    await page.route('**/v1/usage?*', (r) => r.fulfill({ json: report }));
+    await page.route('**/v1/promotions', (r) => r.fulfill({ json: { promotions: [{ name: 'night-25', from: now - 3600_000, to: now + 3600_000, description: '25% off at night' }] } }));
+    const samples = Array.from({ length: 120 }, (_, i) => ({ at: now - 3600_000 + i * 30_000, nodeId: 'n1', gpuIndex: i % 2, utilPercent: 40 + (i % 20), memoryUsedMiB: 1000 }));
+    const allocation = Array.from({ length: 60 }, (_, i) => ({ at: now - 3600_000 + i * 60_000, allocatedMilli: 500 + (i % 4) * 250, capacityMilli: 2000 }));
+    await page.route('**/v1/samples?*', (r) => r.fulfill({ json: { samples, allocation } }));
+    try {
+      await page.goto(`${pool.url}/#/usage`);
+      await page.reload();
+      await page.getByRole('heading', { name: 'Usage and cost' }).waitFor();
+      await page.getByRole('cell', { name: 'night-25' }).waitFor();
+      expect(await page.locator('[data-testid="pricing-note"]').count()).toBe(0);
+      await page.getByText('25% off at night').waitFor();
+      await page.getByText('27.50 USD').first().waitFor();
+      await shot('usage-priced');
+      await page.goto(`${pool.url}/#/utilisation`);
+      await page.locator('.chart canvas').waitFor();
+      expect(await page.locator('[data-testid="samples-note"]').count()).toBe(0);
+      await shot('utilisation-stored');
+    } finally {
+      await page.unrouteAll();
+    }
+  });
+
   it('loads to interactive within a second', async () => {
     const fresh = await browser.context.newPage();
     await fresh.goto(`${pool.url}/#/pool`);

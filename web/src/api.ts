@@ -82,13 +82,12 @@ export interface LogChunkView {
   data: string;
 }
 
-/** GET that answers null on 404: for endpoints a server may not have yet. */
+/** GET that answers null when the server has no such route (endpoints a server may not have yet). */
 export async function getOptional<T>(url: string, signal?: AbortSignal): Promise<T | null> {
   try {
     return await get<T>(url, signal);
   } catch (e) {
-    if (e instanceof ApiError && e.status === 404 && (e.code === 'NOT_FOUND' || e.code === 'HTTP_404') && /no route/i.test(e.message)) return null;
-    if (e instanceof ApiError && e.status === 404 && e.code === 'HTTP_404') return null;
+    if (e instanceof ApiError && e.status === 404 && (e.code === 'HTTP_404' || /^no route/i.test(e.message))) return null;
     throw e;
   }
 }

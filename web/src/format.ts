@@ -48,7 +48,7 @@ export const TERMINAL: readonly TaskState[] = ['SUCCEEDED', 'FAILED', 'CANCELLED
 export const ALL_STATES: readonly TaskState[] = ['PENDING', 'SCHEDULED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMEOUT', 'PREEMPTED', 'LOST'];
 
 /** The pending reason in plain words (what a person can do about it). */
-export function reasonWords(reason: string | null, message: string | null): string {
+export function reasonWords(reason: string | null, message: string | null = null): string {
   const base: Record<string, string> = {
     Priority: 'Waiting for higher-priority tasks ahead of it in the queue.',
     Resources: 'No node has enough free GPU, CPU or memory right now; it starts when something finishes.',
@@ -58,8 +58,14 @@ export function reasonWords(reason: string | null, message: string | null): stri
     Budget: 'Its tenant’s budget is spent.',
     Dependency: 'Waiting for the tasks it depends on.',
   };
-  const words = reason ? (base[reason] ?? reason) : 'Just submitted: the scheduler has not looked at it yet.';
-  return message && message !== words ? `${words} ${message}` : words;
+  return reason ? (base[reason] ?? reason) : message ? 'Waiting to be placed.' : 'Just submitted: the scheduler has not looked at it yet.';
+}
+
+/** The scheduler's own detail for a pending task, as a sentence. */
+export function reasonDetail(message: string | null): string | null {
+  if (!message) return null;
+  const m = message.trim();
+  return m.charAt(0).toUpperCase() + m.slice(1) + (/[.!?)]$/.test(m) ? '' : '.');
 }
 
 /** A stable colour per tenant, dark enough for white text (contrast ≥ 4.5:1). */

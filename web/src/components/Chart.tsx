@@ -8,8 +8,10 @@ export interface ChartSeries {
   values: (number | null)[];
   fill?: string;
   dash?: number[];
-  /** Draw points and join across gaps (for sparse series). */
-  sparse?: boolean;
+  /** Join the line across empty buckets (samples sparser than the buckets). */
+  spanGaps?: boolean;
+  /** Draw each point (for series with few points). */
+  points?: boolean;
 }
 
 export interface ChartProps {
@@ -39,7 +41,7 @@ export function Chart({ xs, series, yLabel, height = 320, summary }: ChartProps)
         scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] } },
         axes: [{ stroke: '#445' }, { label: yLabel, stroke: '#445', grid: { stroke: '#e3e6ee' } }],
         legend: { live: true },
-        series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.colour, width: 2, fill: s.fill, dash: s.dash, spanGaps: s.sparse ?? false, points: { show: s.sparse ?? false, size: 4 } }))],
+        series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.colour, width: 2, fill: s.fill, dash: s.dash, spanGaps: s.spanGaps ?? false, points: { show: s.points ?? false, size: 4 } }))],
       };
       plot.current = new UPlot(opts, [xs, ...series.map((s) => s.values)], el);
       ro = new ResizeObserver(() => plot.current?.setSize({ width: Math.max(280, el.clientWidth), height }));

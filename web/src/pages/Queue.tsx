@@ -2,7 +2,7 @@
 // fair share across tenants comes on top when tenants exist), with the reason in plain words.
 import { api, type TaskView } from '../api.js';
 import { listKeys } from '../components/keys.js';
-import { ago, gpuRequest, reasonWords, tenantColour } from '../format.js';
+import { duration, gpuRequest, reasonDetail, reasonWords, tenantColour } from '../format.js';
 import { useLive } from '../hooks.js';
 import { markInteractive } from '../perf.js';
 
@@ -30,12 +30,12 @@ export function QueuePage() {
             <caption class="sr-only">Pending tasks</caption>
             <thead>
               <tr>
-                <th scope="col">#</th>
+                <th scope="col" class="num">#</th>
                 <th scope="col">Task</th>
-                <th scope="col">Priority</th>
-                <th scope="col">Tenant</th>
+                <th scope="col" class="num">Priority</th>
+                <th scope="col" class="hide-sm">Tenant</th>
                 <th scope="col">Wants</th>
-                <th scope="col">Waiting</th>
+                <th scope="col" class="hide-sm">Waiting</th>
                 <th scope="col">Why</th>
               </tr>
             </thead>
@@ -50,13 +50,14 @@ export function QueuePage() {
                     <div class="muted mono small">{t.id}</div>
                   </td>
                   <td class="num">{t.priority}</td>
-                  <td>
+                  <td class="hide-sm">
                     <span class="swatch" style={{ background: tenantColour(t.tenant) }} aria-hidden="true" /> {t.tenant}
                   </td>
                   <td>{gpuRequest(t.spec.resources.gpu)}</td>
-                  <td>{ago(t.createdAt)}</td>
+                  <td class="hide-sm">{t.createdAt ? duration(Date.now() - Date.parse(t.createdAt)) : '—'}</td>
                   <td class="reason">
                     {t.reason && <span class="badge st-wait">{t.reason}</span>} {reasonWords(t.reason, t.reasonMessage)}
+                    {reasonDetail(t.reasonMessage) && <div class="muted small">{reasonDetail(t.reasonMessage)}</div>}
                   </td>
                 </tr>
               ))}

@@ -4,7 +4,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, get, type LogChunkView, type PoolEvent, type TaskDetailView } from '../api.js';
 import { LogBuffer } from '../components/logbuffer.js';
 import { LogView } from '../components/LogView.js';
-import { duration, gpuRequest, gpus, mib, reasonWords, stateClass, TERMINAL, time } from '../format.js';
+import { duration, gpuRequest, gpus, mib, reasonDetail, reasonWords, stateClass, TERMINAL, time } from '../format.js';
 import { useLive } from '../hooks.js';
 import { onEvent } from '../live.js';
 import { markInteractive } from '../perf.js';
@@ -156,7 +156,11 @@ export function TaskDetailPage({ id }: { id: string }) {
         </button>
       </header>
       {actionError && <p role="alert" class="error">{actionError}</p>}
-      {t.state === 'PENDING' && <p class="note">{reasonWords(t.reason, t.reasonMessage)}</p>}
+      {t.state === 'PENDING' && (
+        <p class="note">
+          {reasonWords(t.reason, t.reasonMessage)} {reasonDetail(t.reasonMessage)}
+        </p>
+      )}
       <div class="cards">
         <div class="card">
           <h2>Spec</h2>

@@ -97,10 +97,10 @@ export function TasksPage() {
                 <tr>
                   <th scope="col">Task</th>
                   <th scope="col">State</th>
-                  <th scope="col">Tenant</th>
+                  <th scope="col" class="hide-sm">Tenant</th>
                   <th scope="col">GPU</th>
-                  <th scope="col">Node</th>
-                  <th scope="col">Submitted</th>
+                  <th scope="col" class="hide-sm">Node</th>
+                  <th scope="col" class="hide-sm">Submitted</th>
                 </tr>
               </thead>
               <tbody>
@@ -116,12 +116,12 @@ export function TasksPage() {
                       <span class={`badge ${stateClass(t.state)}`}>{t.state}</span>
                       {t.exitCode !== null && <span class="muted small"> exit {t.exitCode}</span>}
                     </td>
-                    <td>
+                    <td class="hide-sm">
                       <span class="swatch" style={{ background: tenantColour(t.tenant) }} aria-hidden="true" /> {t.tenant}
                     </td>
                     <td>{gpuRequest(t.spec.resources.gpu)}</td>
-                    <td>{t.placement ? `${t.placement.node} [${t.placement.gpus.join(',')}]` : '—'}</td>
-                    <td>{ago(t.createdAt)}</td>
+                    <td class="hide-sm">{t.placement ? `${t.placement.node} [${t.placement.gpus.join(',')}]` : '—'}</td>
+                    <td class="hide-sm">{ago(t.createdAt)}</td>
                   </tr>
                 ))}
               </tbody>

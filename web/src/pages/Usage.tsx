@@ -189,12 +189,16 @@ export function UsagePage() {
                   <tr>
                     <th scope="col">Tenant</th>
                     <th scope="col">GPU model</th>
-                    <th scope="col">Tasks</th>
-                    <th scope="col">GPU-hours</th>
-                    <th scope="col">List</th>
-                    <th scope="col">Discount</th>
-                    <th scope="col">Charged</th>
-                    <th scope="col">Promotions applied</th>
+                    <th scope="col" class="num">Tasks</th>
+                    <th scope="col" class="num">GPU-hours</th>
+                    {d.priced && (
+                      <>
+                        <th scope="col" class="num">List</th>
+                        <th scope="col" class="num">Discount</th>
+                        <th scope="col" class="num">Charged</th>
+                        <th scope="col">Promotions applied</th>
+                      </>
+                    )}
                   </tr>
                 </thead>
                 <tbody>
@@ -208,10 +212,14 @@ export function UsagePage() {
                       <td>{l.gpuModel}</td>
                       <td class="num">{l.tasks}</td>
                       <td class="num">{hours(l.gpuSeconds)}</td>
-                      <td class="num">{money(l.list)}</td>
-                      <td class="num">{money(l.discount)}</td>
-                      <td class="num">{money(l.charged)}</td>
-                      <td>{l.promotions.length ? l.promotions.join(', ') : '—'}</td>
+                      {d.priced && (
+                        <>
+                          <td class="num">{money(l.list)}</td>
+                          <td class="num">{money(l.discount)}</td>
+                          <td class="num">{money(l.charged)}</td>
+                          <td>{l.promotions.length ? l.promotions.join(', ') : '—'}</td>
+                        </>
+                      )}
                     </tr>
                   ))}
                 </tbody>

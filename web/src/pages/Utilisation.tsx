@@ -154,7 +154,7 @@ export function UtilisationPage() {
     ? [
         { label: 'Capacity (GPUs)', colour: '#5b6170', values: d.capacity, dash: [6, 4] },
         { label: 'Allocated (GPUs)', colour: '#1f5fbf', values: d.allocated, fill: 'rgba(31,95,191,0.12)' },
-        { label: 'Measured busy (GPUs)', colour: '#b5421b', values: d.busy, sparse: d.source === 'page' },
+        { label: 'Measured busy (GPUs)', colour: '#b5421b', values: d.busy, spanGaps: true, points: d.source === 'page' },
       ]
     : [];
   const lastOf = (v: (number | null)[]): string => {
