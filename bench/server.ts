@@ -2,6 +2,9 @@
 // SQLite; submit→assignment latency seen by a long-polling agent; RSS of a server process with
 // 100,000 tasks in its store. The server runs in a child process so that the client's CPU and
 // memory are not counted. `npm run bench` calls benchServer(); alone: `npx tsx bench/server.ts`.
+// BENCH_SERVER_SCRIPT=<file.mjs> runs that script as the server child instead (e.g. one that
+// starts dist/server/main.js, to measure the built code; it must speak the same IPC: send
+// {url, token} once listening, answer 'cpu', exit on 'stop').
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
@@ -45,7 +48,10 @@ interface Child {
 }
 
 async function startChild(dataDir: string): Promise<Child> {
-  const proc = fork(SELF, ['--serve', dataDir], { execArgv: ['--import', 'tsx', ...(process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : [])], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const script = process.env.BENCH_SERVER_SCRIPT;
+  const proc = script
+    ? fork(script, [dataDir], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    : fork(SELF, ['--serve', dataDir], { execArgv: ['--import', 'tsx', ...(process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : [])], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const info = await new Promise<{ url: string; token: string }>((resolve, reject) => {
     proc.once('message', (m) => resolve(m as { url: string; token: string }));
     proc.once('exit', (code) => reject(new Error(`server child exited with ${code}`)));
@@ -236,9 +242,12 @@ export interface ServerBenchOptions {
   concurrency?: number;
   latencySamples?: number;
   storeTasks?: number;
+  /** Of those, how many are live (PENDING); default 1,000. */
+  liveTasks?: number;
 }
 
 export async function benchServer(o: ServerBenchOptions = {}): Promise<BenchRow[]> {
+  if (o.submits === 0) return [await rssRow(o)];
   const submits = o.submits ?? 10_000;
   const concurrency = o.concurrency ?? 32;
   const rows: BenchRow[] = [];
@@ -268,10 +277,15 @@ export async function benchServer(o: ServerBenchOptions = {}): Promise<BenchRow[
   } finally {
     rmSync(dir2, { recursive: true, force: true });
   }
-  const total = o.storeTasks ?? 100_000;
-  rows.push({ name: `server RSS with ${total} tasks in the store (1,000 live)`, value: await rssWithTasks(total, 1000), unit: 'MiB', target: '≤ 200' });
+  rows.push(await rssRow(o));
   agent.destroy();
   return rows;
+}
+
+async function rssRow(o: ServerBenchOptions): Promise<BenchRow> {
+  const total = o.storeTasks ?? 100_000;
+  const live = o.liveTasks ?? 1000;
+  return { name: `server RSS with ${total} tasks in the store (${live} live)`, value: await rssWithTasks(total, live), unit: 'MiB', target: '≤ 200' };
 }
 
 function printTable(rows: BenchRow[]): void {
