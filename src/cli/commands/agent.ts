@@ -30,6 +30,9 @@ export function register(program: Command): void {
     .action(
       daemonAction(async (raw: RawAgentFlags, cmd: Command) => {
         const ctx = contextOf(cmd);
+        // Listen for Ctrl-C/SIGTERM before anything starts, so that a signal sent the moment the
+        // banner appears (or during startup) stops the daemon cleanly instead of killing it.
+        const interrupted = untilInterrupted(ctx);
         const url = raw.server ?? ctx.env.FASTGPU_URL;
         const token = raw.token ?? ctx.env.FASTGPU_TOKEN;
         if (url === undefined || url.trim() === '') throw new UsageError('agent: --server is required (or set FASTGPU_URL)');
@@ -54,7 +57,7 @@ export function register(program: Command): void {
           log: logSink(ctx, raw.quiet === true, ''),
         });
         ctx.stdout.write(`FastGPU agent joined ${serverUrl} as node ${agent.nodeId}\n  ${gpuBanner(agent, gpus, ctx.env)}\n  state dir ${stateDir}\n`);
-        const signal = await untilInterrupted(ctx);
+        const signal = await interrupted;
         ctx.stdout.write(`fastgpu: ${signal}: stopping the agent (running tasks keep going)\n`);
         await shutdown(ctx, () => agent.stop());
       }),

@@ -21,6 +21,9 @@ export function register(program: Command): void {
     .action(
       daemonAction(async (raw: RawServerFlags, cmd: Command) => {
         const ctx = contextOf(cmd);
+        // Listen for Ctrl-C/SIGTERM before anything starts, so that a signal sent the moment the
+        // banner appears (or during startup) stops the daemon cleanly instead of killing it.
+        const interrupted = untilInterrupted(ctx);
         const flags = compileServerFlags(raw, ctx);
         mkdirSync(flags.dataDir, { recursive: true, mode: 0o700 });
         const { startServer } = await import('../../server/main.js');
@@ -37,7 +40,7 @@ export function register(program: Command): void {
             '',
           ].join('\n'),
         );
-        const signal = await untilInterrupted(ctx);
+        const signal = await interrupted;
         ctx.stdout.write(`fastgpu: ${signal}: stopping the server\n`);
         await shutdown(ctx, () => server.close());
       }),

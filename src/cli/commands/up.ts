@@ -32,6 +32,9 @@ export function register(program: Command): void {
     .action(
       daemonAction(async (raw: RawServerFlags & { gpus?: string; name?: string }, cmd: Command) => {
         const ctx = contextOf(cmd);
+        // Listen for Ctrl-C/SIGTERM before anything starts, so that a signal sent the moment the
+        // banner appears (or during startup) stops the daemon cleanly instead of killing it.
+        const interrupted = untilInterrupted(ctx);
         const flags = compileServerFlags(raw, ctx);
         const gpus = gpusFlag(raw.gpus);
         const name = raw.name === undefined ? undefined : nonEmpty(raw.name, '--name');
@@ -73,7 +76,7 @@ export function register(program: Command): void {
             '',
           ].join('\n'),
         );
-        const signal = await untilInterrupted(ctx);
+        const signal = await interrupted;
         ctx.stdout.write(`\nfastgpu: ${signal}: stopping (running tasks keep going)\n`);
         await shutdown(ctx, async () => {
           await agent.stop();
