@@ -243,4 +243,18 @@ describe('dashboard in Chromium', () => {
     await page.keyboard.press('Enter');
     await page.locator('[data-testid="task-state"]').waitFor();
   });
+
+  it('logs out, refuses a wrong token, and logs in with a pasted one', async () => {
+    await page.goto(`${pool.url}/#/pool`);
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.getByLabel('API token').waitFor();
+    expect((await browser.context.cookies(pool.url)).find((c) => c.name === 'fastgpu_session')).toBeUndefined();
+    await page.getByLabel('API token').fill('not-a-token');
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('alert').filter({ hasText: 'unknown or revoked token' }).waitFor();
+    await shot('login');
+    await page.getByLabel('API token').fill(pool.adminToken);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('heading', { name: 'Pool' }).waitFor();
+  });
 });

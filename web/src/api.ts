@@ -24,6 +24,9 @@ let onUnauthenticated: () => void = () => {};
 export function setUnauthenticatedHandler(f: () => void): void {
   onUnauthenticated = f;
 }
+export function notifyUnauthenticated(): void {
+  onUnauthenticated();
+}
 
 async function errorOf(res: Response): Promise<ApiError> {
   let code = 'HTTP_' + res.status;

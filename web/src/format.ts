@@ -7,8 +7,12 @@ export function gpus(milli: number): string {
   return Number.isInteger(g) ? String(g) : g.toFixed(g < 1 ? 3 : 2).replace(/0+$/, '').replace(/\.$/, '');
 }
 
-/** 81920 → "80 GiB", 512 → "512 MiB". */
+/** 81920 → "80 GiB", 512 → "512 MiB", 64000 GiB → "62.5 TiB". */
 export function mib(m: number): string {
+  if (m >= 1024 * 1024) {
+    const t = m / (1024 * 1024);
+    return `${Number.isInteger(t) ? t : t.toFixed(1)} TiB`;
+  }
   if (m >= 1024) {
     const g = m / 1024;
     return `${Number.isInteger(g) ? g : g.toFixed(1)} GiB`;
@@ -68,12 +72,35 @@ export function reasonDetail(message: string | null): string | null {
   return m.charAt(0).toUpperCase() + m.slice(1) + (/[.!?)]$/.test(m) ? '' : '.');
 }
 
-/** A stable colour per tenant, dark enough for white text (contrast ≥ 4.5:1). */
+const colours = new Map<string, string>();
+
+/** A stable colour per tenant, darkened until white text on it has a contrast of at least 4.5:1. */
 export function tenantColour(tenant: string): string {
+  const hit = colours.get(tenant);
+  if (hit) return hit;
   let h = 0;
   for (let i = 0; i < tenant.length; i++) h = (Math.imul(h, 31) + tenant.charCodeAt(i)) | 0;
   const hue = ((h >>> 0) * 137.508) % 360;
-  return `hsl(${hue.toFixed(0)} 60% 34%)`;
+  let light = 42;
+  let rgb = hslToRgb(hue, 0.6, light / 100);
+  while (contrastWithWhite(rgb) < 4.5 && light > 10) rgb = hslToRgb(hue, 0.6, --light / 100);
+  const c = `rgb(${rgb.map((x) => Math.round(x * 255)).join(' ')})`;
+  colours.set(tenant, c);
+  return c;
+}
+
+function hslToRgb(h: number, s: number, l: number): [number, number, number] {
+  const k = (n: number): number => (n + h / 30) % 12;
+  const a = s * Math.min(l, 1 - l);
+  const f = (n: number): number => l - a * Math.max(-1, Math.min(k(n) - 3, 9 - k(n), 1));
+  return [f(0), f(8), f(4)];
+}
+
+/** WCAG contrast ratio of white against an sRGB colour (channels 0..1). */
+export function contrastWithWhite([r, g, b]: [number, number, number]): number {
+  const lin = (c: number): number => (c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4);
+  const y = 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b);
+  return 1.05 / (y + 0.05);
 }
 
 export function stateClass(s: TaskState): string {

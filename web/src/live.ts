@@ -2,7 +2,7 @@
 // watch those topics re-fetch, at most once per `COALESCE_MS` however many events arrive.
 // Utilisation comes with heartbeats, which make no events, so the pool topic is also refreshed
 // on a slow timer while something watches it.
-import type { PoolEvent } from './api.js';
+import { api, ApiError, notifyUnauthenticated, type PoolEvent } from './api.js';
 
 export type Topic = 'tasks' | 'pool' | `task:${string}`;
 type Listener = () => void;
@@ -103,7 +103,19 @@ export function connect(): void {
     if (status === 'reconnecting') invalidate(...listeners.keys());
     setStatus('live');
   };
-  es.onerror = () => setStatus('reconnecting');
+  es.onerror = () => {
+    setStatus('reconnecting');
+    // EventSource retries network errors by itself, but gives up on an HTTP error (a 401 when
+    // the session ended): find out which, then log in again or start over.
+    if (es.readyState !== EventSource.CLOSED) return;
+    source = null;
+    api.me().then(
+      () => setTimeout(restart, 2_000),
+      (e: unknown) => {
+        if (e instanceof ApiError && e.status === 401) notifyUnauthenticated();
+      },
+    );
+  };
   const handle = (m: MessageEvent<string>): void => {
     let e: PoolEvent;
     try {
@@ -118,6 +130,13 @@ export function connect(): void {
   pollTimer = setInterval(() => {
     if (document.visibilityState === 'visible') invalidate('pool');
   }, POOL_POLL_MS);
+}
+
+function restart(): void {
+  if (source || !pollTimer) return; // reconnected meanwhile, or disconnected on purpose
+  clearInterval(pollTimer);
+  pollTimer = null;
+  connect();
 }
 
 export function disconnect(): void {

@@ -292,7 +292,7 @@ const GpuAllocation = memo(
 function Util({ index, value }: { index: number; value: number }) {
   return (
     <div class="util" style={{ '--u': `${Math.min(100, value)}%` }} role="meter" aria-label={`GPU ${index} measured utilisation`} aria-valuemin={0} aria-valuemax={100} aria-valuenow={value}>
-      util {value}%
+      <span>util {value}%</span>
     </div>
   );
 }
