@@ -142,7 +142,7 @@ describe('fastgpu up --gpus 1xH100', () => {
     expect(runs.every((l) => l.endsWith(' 1'))).toBe(true);
   });
 
-  it('runs examples/vgpu.ts: a 20-TFLOPS vGPU, three tasks, wait, delete', async () => {
+  it('runs examples/vgpu.ts (a 20-TFLOPS vGPU, three tasks, wait, delete), and vgpu create/ls/rm through the CLI', async () => {
     world = new World();
     await world.up(['--gpus', '1xH100', '--quiet']);
     const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', join(ROOT, 'examples', 'vgpu.ts')], {
@@ -155,5 +155,16 @@ describe('fastgpu up --gpus 1xH100', () => {
     expect(stdout).toMatch(/released vGPU \S+\n$/);
     const vgpus = JSON.parse((await world.cli(['vgpu', 'ls', '--output', 'json'])).stdout) as { state: string }[];
     expect(vgpus.every((v) => v.state === 'RELEASED')).toBe(true);
+
+    // The same through the CLI: reserve half the GPU, run inside it, see the slice, release it.
+    const created = await world.cli(['vgpu', 'create', '--gpu', '0.5', '--name', 'half']);
+    expect(created.code).toBe(0);
+    const vgpu = created.stdout.trim();
+    const inside = await world.cli(['run', '--vgpu', vgpu, '--', 'sh', '-c', 'echo "inside $FASTGPU_GPU_MILLI"']);
+    expect(inside).toMatchObject({ code: 0, stdout: 'inside 500\n' });
+    expect((await world.cli(['vgpu', 'ls'])).stdout).toMatch(new RegExp(`${vgpu}\\s+half\\s+ACTIVE\\s+\\S+\\s+0\\s+0\\.5`));
+    const gpus = JSON.parse((await world.cli(['gpus', '--output', 'json'])).stdout) as GpuView[];
+    expect(gpus[0]!.slices).toEqual([expect.objectContaining({ vgpuId: vgpu, milli: 500 })]);
+    expect((await world.cli(['vgpu', 'rm', vgpu])).stdout).toBe(`${vgpu} RELEASED\n`);
   });
 });
