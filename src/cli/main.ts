@@ -4,6 +4,7 @@
 import { Command, CommanderError } from 'commander';
 import { FastGpuError } from '../core/errors.js';
 import { FastGpuApiError } from '../sdk/errors.js';
+import * as admin from './commands/admin.js';
 import * as agent from './commands/agent.js';
 import * as pool from './commands/pool.js';
 import * as run from './commands/run.js';
@@ -45,7 +46,7 @@ export function buildProgram(ctx: CliContext): Command {
     ].join('\n'),
   );
   attachContext(program, ctx);
-  for (const group of [up, server, agent, run, submit, tasks, pool, vgpu, sim]) group.register(program);
+  for (const group of [up, server, agent, run, submit, tasks, pool, vgpu, sim, admin]) group.register(program);
   return program;
 }
 

@@ -1,5 +1,6 @@
 // The FastGPU HTTP client. One small `request` does auth, JSON and error mapping; the task,
 // vGPU and pool calls are thin wrappers over the REST API in docs/CONTRACTS.md.
+import { AdminApi } from './admin.js';
 import { resolveConnection, type Env } from './config.js';
 import { FastGpuApiError, errorFromResponse } from './errors.js';
 import { readSse, type SseEvent } from './sse.js';
@@ -52,6 +53,8 @@ export class FastGPU {
   readonly url: string;
   readonly tasks: TasksApi;
   readonly vgpus: VgpusApi;
+  /** Tenants and tokens (admin tokens only). */
+  readonly admin: AdminApi;
   private readonly token: string | undefined;
   private readonly requestTimeoutMs: number;
 
@@ -62,6 +65,7 @@ export class FastGPU {
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 30_000;
     this.tasks = new TasksApi(this);
     this.vgpus = new VgpusApi(this);
+    this.admin = new AdminApi(this);
   }
 
   /** Every node with its state and GPUs. */

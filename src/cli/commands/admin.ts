@@ -1,0 +1,142 @@
+// `fastgpu admin tenant create|ls` and `fastgpu admin token create|ls|revoke`: tenants and tokens
+// (needs an admin token). Other admin subcommands (prices, promotions) live in their own files
+// and attach to the same group through `adminCommand(program)`, so no file owns them all.
+import { Command } from 'commander';
+import { FastGpuError } from '../../core/errors.js';
+import { compileTenant, parseRole } from '../../core/tenancy/index.js';
+import type { TenantInput, TenantView, TokenRole, TokenView } from '../../sdk/admin.js';
+import { contextOf } from '../context.js';
+import { UsageError, clientFor, outputFlag, withConnection, withOutput } from '../flags.js';
+import { dash, table } from '../format.js';
+
+/**
+ * The `admin` command group, created on first use: every admin command file attaches its
+ * subcommands here, in any order.
+ * @example adminCommand(program).command('price').description('…')
+ */
+export function adminCommand(program: Command): Command {
+  const found = program.commands.find((c) => c.name() === 'admin');
+  if (found) return found;
+  return program.command('admin').description('administration (admin token): tenants, tokens, prices, promotions');
+}
+
+export interface RawTenantCreate {
+  guarantee?: string;
+  limit?: string;
+  weight?: string;
+  budget?: string;
+}
+
+export function register(program: Command): void {
+  const admin = adminCommand(program);
+  const tenant = admin.command('tenant').description('tenants: teams sharing the pool, with a guarantee, a limit, a weight and a budget');
+
+  withOutput(withConnection(tenant.command('create')))
+    .description('create a tenant, or update the quota, weight and budget of an existing one')
+    .argument('<name>', 'tenant name (A-Z a-z 0-9 . _ -)')
+    .option('--guarantee <gpus>', 'GPUs it is guaranteed and may always reclaim, e.g. 2 or 0.5 (default 0)')
+    .option('--limit <gpus>', 'GPUs it may never exceed (default: no limit)')
+    .option('--weight <w>', 'fair-share weight (default 1)')
+    .option('--budget <amount>', 'spend allowed, e.g. 500 or 500.00 (default: unlimited)')
+    .action(async (name: string, raw: RawTenantCreate & { output?: string }, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      const output = outputFlag(raw.output);
+      const t = await clientFor(cmd).admin.tenants.create(compileTenantCreate(name, raw));
+      ctx.stdout.write(output === 'json' ? `${JSON.stringify(t, null, 2)}\n` : tenantTable([t]));
+    });
+
+  withOutput(withConnection(tenant.command('ls')))
+    .description('list tenants')
+    .action(async (raw: { output?: string }, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      const output = outputFlag(raw.output);
+      const list = await clientFor(cmd).admin.tenants.list();
+      ctx.stdout.write(output === 'json' ? `${JSON.stringify(list, null, 2)}\n` : tenantTable(list));
+    });
+
+  const token = admin.command('token').description('API tokens: create, ls, revoke');
+
+  withOutput(withConnection(token.command('create')))
+    .description('make a token for a tenant; prints the secret alone on the last line (shown once)')
+    .requiredOption('--tenant <name>', 'the tenant it acts for')
+    .option('--role <role>', 'admin, member, viewer (or agent, for `fastgpu agent`)', 'member')
+    .option('--name <name>', 'a label for people, e.g. who holds it')
+    .action(async (raw: { tenant: string; role: string; name?: string; output?: string }, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      const output = outputFlag(raw.output);
+      const role = roleFlag(raw.role);
+      const t = await clientFor(cmd).admin.tokens.create({ tenant: raw.tenant.trim(), role, ...(raw.name !== undefined ? { name: raw.name } : {}) });
+      if (output === 'json') ctx.stdout.write(`${JSON.stringify(t, null, 2)}\n`);
+      // Scripts take the last line: `TOKEN=$(fastgpu admin token create --tenant a | tail -1)`.
+      else ctx.stdout.write(`token ${t.id} for tenant ${t.tenant} (${t.role}); the secret is shown once:\n${t.token}\n`);
+    });
+
+  withOutput(withConnection(token.command('ls')))
+    .description('list tokens (never their secrets)')
+    .option('--tenant <name>', 'only this tenant’s')
+    .action(async (raw: { tenant?: string; output?: string }, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      const output = outputFlag(raw.output);
+      const list = await clientFor(cmd).admin.tokens.list(raw.tenant !== undefined ? { tenant: raw.tenant } : {});
+      ctx.stdout.write(output === 'json' ? `${JSON.stringify(list, null, 2)}\n` : tokenTable(list));
+    });
+
+  withConnection(token.command('revoke'))
+    .description('revoke tokens; refused from the very next request')
+    .argument('<ids...>', 'token ids (from `fastgpu admin token ls`)')
+    .action(async (ids: string[], _raw: unknown, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      const client = clientFor(cmd);
+      for (const id of ids) {
+        const t = await client.admin.tokens.revoke(id);
+        ctx.stdout.write(`${t.id} revoked\n`);
+      }
+    });
+}
+
+/** Flags → the request body, checked here with the server's own parser so mistakes name the flag. */
+export function compileTenantCreate(name: string, raw: RawTenantCreate): TenantInput {
+  const input: TenantInput = { name: name.trim() };
+  if (raw.guarantee !== undefined) input.guarantee = raw.guarantee.trim();
+  if (raw.limit !== undefined) input.limit = raw.limit.trim();
+  if (raw.weight !== undefined) input.weight = raw.weight.trim();
+  if (raw.budget !== undefined) input.budget = raw.budget.trim();
+  try {
+    compileTenant(input, '');
+  } catch (e) {
+    if (e instanceof FastGpuError) throw new UsageError(flagMessage(e));
+    throw e;
+  }
+  return input;
+}
+
+function roleFlag(raw: string): TokenRole {
+  if (raw.trim().toLowerCase() === 'agent') return 'agent';
+  try {
+    return parseRole(raw, '--role');
+  } catch (e) {
+    if (e instanceof FastGpuError) throw new UsageError(`${e.message}, agent`);
+    throw e;
+  }
+}
+
+/** `.guarantee: …` (the core's field path with an empty prefix) → `--guarantee: …`. */
+function flagMessage(e: FastGpuError): string {
+  return e.message.replace(/^\.?(name|guarantee|limit|weight|budget):/, (_m, f: string) => (f === 'name' ? 'NAME:' : `--${f}:`));
+}
+
+const gpus = (n: number | null): string => (n === null ? '-' : String(n));
+
+export function tenantTable(list: readonly TenantView[]): string {
+  return table(
+    ['NAME', 'GUARANTEE', 'LIMIT', 'WEIGHT', 'BUDGET'],
+    list.map((t) => [t.name, gpus(t.guarantee), gpus(t.limit), String(t.weight), dash(t.budget)]),
+  );
+}
+
+export function tokenTable(list: readonly TokenView[]): string {
+  return table(
+    ['ID', 'TENANT', 'ROLE', 'NAME', 'CREATED', 'REVOKED'],
+    list.map((t) => [t.id, t.tenant, t.role, dash(t.name), t.createdAt, dash(t.revokedAt)]),
+  );
+}

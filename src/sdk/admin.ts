@@ -1,0 +1,92 @@
+// `client.admin`: tenants and tokens (admin tokens only). Thin wrappers over /v1/admin/*.
+import type { FastGPU } from './client.js';
+
+/** A tenant as the API shows it: GPUs as numbers (2.5), milli-GPU beside them, money as strings. */
+export interface TenantView {
+  name: string;
+  /** GPUs it is guaranteed (0: none). */
+  guarantee: number;
+  guaranteeMilli: number;
+  /** GPUs it may never exceed; null: no limit beyond the pool. */
+  limit: number | null;
+  limitMilli: number | null;
+  weight: number;
+  /** Spend allowed, e.g. "500.00"; null: unlimited. */
+  budget: string | null;
+  createdAt: string;
+}
+
+/** What `tenants.create` accepts: GPUs as numbers or strings (2, 0.5, "500m"), budget as "500.00". */
+export interface TenantInput {
+  name: string;
+  guarantee?: number | string;
+  limit?: number | string;
+  weight?: number | string;
+  budget?: number | string;
+}
+
+export type TokenRole = 'admin' | 'member' | 'viewer' | 'agent';
+
+/** A token without its secret. */
+export interface TokenView {
+  id: string;
+  name: string;
+  tenant: string;
+  role: TokenRole;
+  createdAt: string;
+  revokedAt: string | null;
+}
+
+/** A new token: `token` is the secret, shown this once. */
+export interface CreatedToken extends TokenView {
+  token: string;
+}
+
+export class AdminApi {
+  readonly tenants: TenantsApi;
+  readonly tokens: TokensApi;
+
+  constructor(client: FastGPU) {
+    this.tenants = new TenantsApi(client);
+    this.tokens = new TokensApi(client);
+  }
+}
+
+export class TenantsApi {
+  constructor(private readonly client: FastGPU) {}
+
+  /** Creates the tenant, or replaces the quota, weight and budget of an existing one. */
+  async create(input: TenantInput): Promise<TenantView> {
+    return this.client.request<TenantView>('POST', '/v1/admin/tenants', { body: input });
+  }
+
+  async list(): Promise<TenantView[]> {
+    return (await this.client.request<{ tenants: TenantView[] }>('GET', '/v1/admin/tenants')).tenants;
+  }
+
+  async get(name: string): Promise<TenantView> {
+    return this.client.request<TenantView>('GET', `/v1/admin/tenants/${encodeURIComponent(name)}`);
+  }
+}
+
+export class TokensApi {
+  constructor(private readonly client: FastGPU) {}
+
+  /**
+   * A new token for `tenant` with `role` (default member).
+   * @example const {token} = await fg.admin.tokens.create({tenant: 'research', role: 'viewer'})
+   */
+  async create(input: { tenant: string; role?: TokenRole; name?: string }): Promise<CreatedToken> {
+    return this.client.request<CreatedToken>('POST', '/v1/admin/tokens', { body: input });
+  }
+
+  /** Every token (secrets are never returned); `tenant` filters. */
+  async list(opts: { tenant?: string } = {}): Promise<TokenView[]> {
+    return (await this.client.request<{ tokens: TokenView[] }>('GET', '/v1/admin/tokens', { query: { tenant: opts.tenant } })).tokens;
+  }
+
+  /** Revokes at once; revoking a revoked token is a no-op that answers it again. */
+  async revoke(id: string): Promise<TokenView> {
+    return this.client.request<TokenView>('POST', `/v1/admin/tokens/${encodeURIComponent(id)}/revoke`);
+  }
+}
