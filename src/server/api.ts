@@ -97,7 +97,7 @@ export class RouteBook {
       ...(def.bodyLimit ? { bodyLimit: def.bodyLimit } : {}),
       onRequest: needsAuth
         ? async (req) => {
-            req.principal = await auth.authenticate(req.headers.authorization);
+            req.principal = await auth.authenticateFor(def.url, req.headers.authorization);
           }
         : undefined,
       handler: async (req, reply) => {

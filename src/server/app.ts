@@ -12,6 +12,7 @@ import { BODY_LIMIT, installBodyParsers } from './body.js';
 import { ControlPlane } from './control.js';
 import { makeErrorHandler, toErrorResponse } from './errors.js';
 import { createMetrics } from './metrics.js';
+import { adminRoutes, ensureDefaultTenant } from './routes/admin.js';
 import { agentRoutes } from './routes/agent.js';
 import type { RouteContext } from './routes/context.js';
 import { poolRoutes } from './routes/pool.js';
@@ -112,6 +113,7 @@ async function assemble(
   });
 
   const auth = new Authenticator(deps.store, deps.clock);
+  await ensureDefaultTenant(deps.store, deps.clock);
   if (deps.beforeRoutes) await deps.beforeRoutes(app, { auth, clock: deps.clock });
   const sse = new SseHub();
   const book = new RouteBook(app, auth);
@@ -121,6 +123,7 @@ async function assemble(
   taskRoutes(ctx);
   poolRoutes(ctx);
   agentRoutes(ctx);
+  adminRoutes(ctx);
   await app.ready();
   return { app, auth, metrics, sse };
 }

@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import type { Clock } from '../core/types.js';
 import { FastGpuError } from '../core/errors.js';
+import { authorize as authorizeCore, visibleTenants as visibleCore, type Action } from '../core/tenancy/index.js';
 import type { Store, TokenRecord } from '../store/port.js';
 
 /** Who is calling: kept on every authenticated request (roles and tenants build on it). */
@@ -17,6 +18,7 @@ export function hashToken(secret: string): string {
   return createHash('sha256').update(secret, 'utf8').digest('hex');
 }
 
+// Short, so that a revocation made through another server (if several share a store) bites soon.
 const CACHE_MS = 5_000;
 const CACHE_MAX = 10_000;
 
@@ -48,8 +50,61 @@ export class Authenticator {
     return principal;
   }
 
+  /** The principal for a request to `url` (a route pattern): authenticates, then `gate`s. */
+  async authenticateFor(url: string, header: string | undefined): Promise<Principal> {
+    const p = await this.authenticate(header);
+    gate(p, url);
+    return p;
+  }
+
   /** Forget cached lookups (call after revoking or changing a token). */
   invalidate(): void {
     this.cache.clear();
   }
+}
+
+const AGENT_PREFIX = '/v1/agent/';
+/** Routes only admins reach whole (they show every tenant's numbers). */
+const ADMIN_ONLY = new Set(['/metrics']);
+
+/**
+ * Route-level access, before any handler: agent tokens only speak the agent protocol, the agent
+ * protocol only takes agent or admin tokens, and `/metrics` is for admins. Everything finer
+ * (tenants, read-only viewers) is the handlers' `authorize`.
+ */
+export function gate(p: Principal, url: string): void {
+  const agentRoute = url.startsWith(AGENT_PREFIX);
+  if (agentRoute && p.role !== 'agent' && p.role !== 'admin') throw new FastGpuError('FORBIDDEN', `${url} is the agent protocol: it needs an agent or admin token`);
+  if (!agentRoute && p.role === 'agent') throw new FastGpuError('FORBIDDEN', `an agent token may only call ${AGENT_PREFIX}*`);
+  if (ADMIN_ONLY.has(url) && p.role !== 'admin') throw new FastGpuError('FORBIDDEN', `${url} needs the admin role`);
+}
+
+/**
+ * The core's `authorize` for a server principal: throws NOT_FOUND for another tenant's item,
+ * FORBIDDEN otherwise. Agent tokens act on nothing here (the gate keeps them out already).
+ * @example authorize(principal, 'task.get', task.spec.tenant, {what: 'task', id: task.id})
+ */
+export function authorize(p: Principal, action: Action, resourceTenant: string | null, item?: { what: string; id: string }): void {
+  if (p.role === 'agent') throw new FastGpuError('FORBIDDEN', `${action} is not for agent tokens`);
+  authorizeCore({ role: p.role, tenant: p.tenant }, action, resourceTenant, item);
+}
+
+/** Whether `p` may see a resource of `tenant` (lists filter with it; admins see all). */
+export function sees(p: Principal, tenant: string): boolean {
+  if (p.role === 'agent') return false;
+  const v = visibleCore({ role: p.role, tenant: p.tenant });
+  return v === null || v.includes(tenant);
+}
+
+/**
+ * The tenant a listing is limited to: the caller's own for members and viewers (asking for another
+ * is FORBIDDEN), `requested` or every tenant (null) for admins.
+ */
+export function listScope(p: Principal, action: Action, requested: string | undefined): string | null {
+  if (requested !== undefined) {
+    authorize(p, action, requested);
+    return requested;
+  }
+  authorize(p, action, p.role === 'admin' ? null : p.tenant);
+  return p.role === 'admin' ? null : p.tenant;
 }

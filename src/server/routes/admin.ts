@@ -1,0 +1,176 @@
+// /v1/admin/*: tenants (quota, weight, budget) and tokens. Admin tokens only; the tenancy table
+// in core says so (`tenant.*`, `token.*` are admin-scope actions).
+import { z } from 'zod';
+import { invalid, notFound } from '../../core/errors.js';
+import { formatMoney } from '../../core/pricing/money.js';
+import { compileTenant, DEFAULT_TENANT, tenantInputSchema } from '../../core/tenancy/index.js';
+import type { Clock } from '../../core/types.js';
+import type { Store, TenantRecord, TokenRecord } from '../../store/port.js';
+import { authorize, hashToken } from '../auth.js';
+import { newId, newSecret } from '../ids.js';
+import type { RouteContext } from './context.js';
+
+const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
+
+export const TenantViewSchema = z.object({
+  name: z.string(),
+  guarantee: z.number().describe('GPUs guaranteed'),
+  guaranteeMilli: z.number(),
+  limit: z.number().nullable().describe('GPUs it may never exceed; null: no limit'),
+  limitMilli: z.number().nullable(),
+  weight: z.number(),
+  budget: z.string().nullable().describe('spend allowed, e.g. "500.00"; null: unlimited'),
+  createdAt: z.string(),
+});
+export type TenantView = z.output<typeof TenantViewSchema>;
+
+export const TokenViewSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  tenant: z.string(),
+  role: z.enum(['admin', 'member', 'viewer', 'agent']),
+  createdAt: z.string(),
+  revokedAt: z.string().nullable(),
+});
+export type TokenView = z.output<typeof TokenViewSchema>;
+
+const TokenCreateSchema = z.strictObject({
+  tenant: z.string({ error: 'is required: the tenant the token acts for' }).min(1).max(64),
+  role: z.enum(['admin', 'member', 'viewer', 'agent'], { error: 'must be one of admin, member, viewer, agent' }).default('member'),
+  name: z.string().max(128).optional(),
+});
+
+const NameParamsSchema = z.strictObject({ name: z.string().min(1).max(64) });
+const TokenIdParamsSchema = z.strictObject({ id: z.string().min(1).max(128) });
+const TokenListQuerySchema = z.strictObject({ tenant: z.string().min(1).max(64).optional() });
+
+export function tenantView(t: TenantRecord): TenantView {
+  return {
+    name: t.name,
+    guarantee: t.guaranteeMilli / 1000,
+    guaranteeMilli: t.guaranteeMilli,
+    limit: t.limitMilli === null ? null : t.limitMilli / 1000,
+    limitMilli: t.limitMilli,
+    weight: t.weight,
+    budget: t.budget === null ? null : formatMoney(t.budget),
+    createdAt: iso(t.createdAt)!,
+  };
+}
+
+export function tokenView(t: TokenRecord): TokenView {
+  return { id: t.id, name: t.name, tenant: t.tenant, role: t.role, createdAt: iso(t.createdAt)!, revokedAt: iso(t.revokedAt) };
+}
+
+/** The tenant "default" (no guarantee, no limit) exists from the first start: tokens made before any tenant belong to it. */
+export async function ensureDefaultTenant(store: Store, clock: Clock): Promise<void> {
+  if (await store.getTenant(DEFAULT_TENANT.name)) return;
+  await store.upsertTenant({ ...DEFAULT_TENANT, createdAt: clock.now() });
+}
+
+export function adminRoutes(ctx: RouteContext): void {
+  const { book, store, clock, auth } = ctx;
+
+  book.add({
+    method: 'POST',
+    url: '/v1/admin/tenants',
+    tag: 'admin',
+    summary: 'Create a tenant (201) or replace the guarantee, limit, weight and budget of an existing one (200); GPUs as 2, 0.5 or "500m"',
+    bodyDoc: tenantInputSchema,
+    response: TenantViewSchema,
+    status: 201,
+    handler: async ({ req, reply, principal }) => {
+      authorize(principal, 'tenant.create', null);
+      const t = compileTenant(req.body ?? {}, 'body');
+      const existed = await store.getTenant(t.name);
+      await store.upsertTenant({ ...t, createdAt: existed?.createdAt ?? clock.now() });
+      const saved = await store.getTenant(t.name);
+      return reply.code(existed ? 200 : 201).send(tenantView(saved!));
+    },
+  });
+
+  book.add({
+    method: 'GET',
+    url: '/v1/admin/tenants',
+    tag: 'admin',
+    summary: 'Every tenant with its guarantee, limit, weight and budget',
+    response: z.object({ tenants: z.array(TenantViewSchema) }),
+    handler: async ({ principal }) => {
+      authorize(principal, 'tenant.list', null);
+      return { tenants: (await store.listTenants()).map(tenantView) };
+    },
+  });
+
+  book.add({
+    method: 'GET',
+    url: '/v1/admin/tenants/:name',
+    tag: 'admin',
+    summary: 'One tenant',
+    params: NameParamsSchema,
+    response: TenantViewSchema,
+    handler: async ({ params, principal }) => {
+      authorize(principal, 'tenant.list', null);
+      const t = await store.getTenant(params.name);
+      if (!t) throw notFound('tenant', params.name);
+      return tenantView(t);
+    },
+  });
+
+  book.add({
+    method: 'POST',
+    url: '/v1/admin/tokens',
+    tag: 'admin',
+    summary: 'Make a token for a tenant with a role (default member); the answer holds its secret, shown this once',
+    body: TokenCreateSchema,
+    response: TokenViewSchema.extend({ token: z.string() }),
+    status: 201,
+    handler: async ({ body, principal }) => {
+      authorize(principal, 'token.create', null);
+      const tenant = body.tenant.trim();
+      if (!(await store.getTenant(tenant))) throw invalid('tenant', `tenant ${JSON.stringify(tenant)} does not exist; create it first (fastgpu admin tenant create ${tenant})`);
+      const secret = newSecret();
+      const rec: TokenRecord = {
+        id: newId('tok'),
+        hash: hashToken(secret),
+        tenant,
+        role: body.role,
+        name: body.name?.trim() || `${tenant}-${body.role}`,
+        createdAt: clock.now(),
+        revokedAt: null,
+      };
+      await store.insertToken(rec);
+      return { ...tokenView(rec), token: secret };
+    },
+  });
+
+  book.add({
+    method: 'GET',
+    url: '/v1/admin/tokens',
+    tag: 'admin',
+    summary: 'Every token, never its secret; ?tenant= filters',
+    query: TokenListQuerySchema,
+    response: z.object({ tokens: z.array(TokenViewSchema) }),
+    handler: async ({ query, principal }) => {
+      authorize(principal, 'token.list', null);
+      const all = await store.listTokens();
+      return { tokens: all.filter((t) => query.tenant === undefined || t.tenant === query.tenant).map(tokenView) };
+    },
+  });
+
+  book.add({
+    method: 'POST',
+    url: '/v1/admin/tokens/:id/revoke',
+    tag: 'admin',
+    summary: 'Revoke a token: refused from the very next request (revoking twice answers the same)',
+    params: TokenIdParamsSchema,
+    response: TokenViewSchema,
+    handler: async ({ params, principal }) => {
+      authorize(principal, 'token.revoke', null);
+      const t = await store.getToken(params.id);
+      if (!t) throw notFound('token', params.id);
+      if (t.revokedAt === null) await store.revokeToken(t.id, clock.now());
+      // Drop cached lookups now: the revoked token must fail on its very next request.
+      auth.invalidate();
+      return tokenView((await store.getToken(t.id)) ?? t);
+    },
+  });
+}
