@@ -77,22 +77,27 @@ describe('dashboard in Chromium', () => {
   });
 
   it('draws fractional slices to scale on the pool page', async () => {
-    const half = await submit({ name: 'half-gpu', command: 'sleep 60', resources: { gpu: 0.5 } });
-    const quarter = await submit({ name: 'quarter-gpu', command: 'sleep 60', resources: { gpu: 0.25 } });
+    const half = await submit({ name: 'train-llm', command: 'sleep 60', resources: { gpu: 0.5 } });
+    const quarter = await submit({ name: 'eval', command: 'sleep 60', resources: { gpu: 0.25 } });
+    const others = [
+      await submit({ name: 'notebook', command: 'sleep 60', resources: { gpu: { memory: '20GiB' } } }),
+      await submit({ name: 'finetune', command: 'sleep 60', resources: { gpu: 0.5 } }),
+    ];
     await page.getByRole('link', { name: 'Pool', exact: true }).click();
     const halfSlice = page.locator(`a.slice[href="#/tasks/${half.id}"]`);
     const quarterSlice = page.locator(`a.slice[href="#/tasks/${quarter.id}"]`);
     await halfSlice.waitFor({ timeout: 20_000 });
     await quarterSlice.waitFor({ timeout: 20_000 });
     expect(await halfSlice.getAttribute('data-milli')).toBe('500');
-    expect(await quarterSlice.textContent()).toContain('quarter-gpu');
+    expect(await quarterSlice.textContent()).toContain('eval');
     const bar = await halfSlice.evaluate((el) => el.parentElement!.getBoundingClientRect().width);
     const w = (await halfSlice.boundingBox())!.width;
     expect(w / bar).toBeGreaterThan(0.45);
     expect(w / bar).toBeLessThan(0.55);
+    // Measured utilisation arrives with the agent's heartbeats.
+    await page.locator('.util').first().waitFor({ timeout: 20_000 });
     await shot('pool');
-    await pool.api('POST', `/v1/tasks/${half.id}/cancel`);
-    await pool.api('POST', `/v1/tasks/${quarter.id}/cancel`);
+    for (const t of [half, quarter, ...others]) await pool.api('POST', `/v1/tasks/${t.id}/cancel`);
   });
 
   it('shows waiting tasks with their reason in the queue', async () => {
@@ -151,6 +156,7 @@ describe('dashboard in Chromium', () => {
     await mark.waitFor();
     expect(await mark.textContent()).toBe('needle-95000');
     expect(await page.locator('.ln.hit').getAttribute('data-line')).toBe('95000');
+    await page.locator('#logs').evaluate((el) => el.scrollIntoView());
     await shot('task-logs');
     const download = page.waitForEvent('download');
     await page.getByRole('button', { name: 'Download' }).click();

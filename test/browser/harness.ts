@@ -33,7 +33,7 @@ export async function startTestPool(opts: { gpus?: string; nodeName?: string; ag
   closers.push(() => server.close());
   try {
     if (opts.agent !== false) {
-      const agent = await startAgent({ serverUrl: server.url, token: server.adminToken, name: opts.nodeName ?? 'box', stateDir: join(dir, 'agent'), gpus: opts.gpus ?? '2xH100', log: () => {} });
+      const agent = await startAgent({ serverUrl: server.url, token: server.adminToken, name: opts.nodeName ?? 'box', stateDir: join(dir, 'agent'), gpus: opts.gpus ?? '2xH100', cpuMilli: 32_000, memoryMiB: 131_072, log: () => {} });
       closers.unshift(() => agent.stop());
     }
     const home = await fetch(server.url + '/');

@@ -11,6 +11,8 @@ import { markInteractive } from '../perf.js';
 
 const PAGE = 10_000;
 
+const cores = (milli: number): string => `${gpus(milli)} core${milli === 1000 ? '' : 's'}`;
+
 interface TimelineItem {
   at: string;
   what: string;
@@ -171,7 +173,7 @@ export function TaskDetailPage({ id }: { id: string }) {
             <dd>{gpuRequest(spec.resources.gpu)}</dd>
             <dt>CPU / RAM</dt>
             <dd>
-              {gpus(spec.resources.cpuMilli)} cores · {mib(spec.resources.memoryMiB)}
+              {cores(spec.resources.cpuMilli)} · {mib(spec.resources.memoryMiB)}
             </dd>
             <dt>Priority</dt>
             <dd>{spec.priority}</dd>
@@ -234,7 +236,7 @@ export function TaskDetailPage({ id }: { id: string }) {
               </dd>
               <dt>CPU / RAM</dt>
               <dd>
-                {gpus(t.placement.cpuMilli)} cores · {mib(t.placement.hostMemoryMiB)}
+                {cores(t.placement.cpuMilli)} · {mib(t.placement.hostMemoryMiB)}
               </dd>
             </dl>
           ) : (
@@ -272,9 +274,7 @@ export function TaskDetailPage({ id }: { id: string }) {
                   <tr key={a.attempt}>
                     <td class="num">{a.attempt}</td>
                     <td>{a.node}</td>
-                    <td>
-                      {a.placement.gpus.join(',') || '—'} × {gpus(a.placement.gpuMilli)}
-                    </td>
+                    <td>{a.placement.gpus.length ? `GPU ${a.placement.gpus.join(', ')} · ${gpus(a.placement.gpuMilli)} each` : '—'}</td>
                     <td>{time(a.scheduledAt)}</td>
                     <td>{time(a.startedAt)}</td>
                     <td>{time(a.endedAt)}</td>
@@ -289,7 +289,7 @@ export function TaskDetailPage({ id }: { id: string }) {
           </div>
         </div>
       )}
-      <div class="card">
+      <div class="card" id="logs">
         <h2>Logs</h2>
         <LogView buffer={logs.buffer} version={logs.version} fileName={`${t.name}-${t.id}.log`} status={logs.status} />
       </div>
