@@ -6,6 +6,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { World, requireBuild, type CliResult } from './harness.js';
 
+/** Generous: the 2-core machine these run on is often shared and loaded. */
+const TIMEOUT_MS = 120_000;
+
 let world: World;
 
 beforeAll(async () => {
@@ -62,7 +65,7 @@ describe('bad input through the CLI', () => {
       }
     }
     expect(JSON.parse((await world.cli(['ps', '--all', '--output', 'json'])).stdout)).toEqual([]);
-  });
+  }, TIMEOUT_MS);
 
   it('says when a task id is unknown, or a cancel comes after the task finished', async () => {
     const [get, logs, cancel, wait] = await Promise.all([
@@ -77,5 +80,5 @@ describe('bad input through the CLI', () => {
     expect(done.code).toBe(0);
     const id = (JSON.parse((await world.cli(['ps', '--all', '--output', 'json'])).stdout) as { id: string }[])[0]!.id;
     expectRefused(await world.cli(['cancel', id]), /finished|SUCCEEDED/, 1);
-  });
+  }, TIMEOUT_MS);
 });

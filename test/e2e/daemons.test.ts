@@ -5,6 +5,9 @@ import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { World, requireBuild, until } from './harness.js';
 
+/** Generous: the 2-core machine these run on is often shared and loaded. */
+const TIMEOUT_MS = 120_000;
+
 let world: World;
 beforeAll(requireBuild);
 afterEach(async () => world?.cleanup());
@@ -19,11 +22,12 @@ describe('daemons', () => {
     expect(first.output).toMatch(/using 2 simulated GPUs \(2xH100-80GB\): no nvidia-smi found/);
     const done = join(world.home, 'done');
     const r = await world.cli(['run', '-d', '--gpu', '1', '--', 'sh', '-c', `sleep 1.5; touch ${done}`]);
+    expect(r).toMatchObject({ code: 0, stderr: '' });
     const id = r.stdout.trim();
-    await until('the task to run', async () => {
-      const t = JSON.parse((await world.cli(['get', id, '--output', 'json'])).stdout) as { state: string };
-      return t.state === 'RUNNING' ? true : undefined;
-    });
+    const client = world.client();
+    await until('the task to run', async () => ((await client.tasks.get(id)).state === 'RUNNING' ? true : undefined));
+    const shown = JSON.parse((await world.cli(['get', id, '--output', 'json'])).stdout) as { state: string; history: unknown[] };
+    expect(shown).toMatchObject({ state: 'RUNNING', history: [expect.objectContaining({ attempt: 1 })] });
 
     first.child.kill('SIGINT');
     expect(await first.result()).toMatchObject({ exit: 0 });
@@ -34,7 +38,7 @@ describe('daemons', () => {
     const w = await world.cli(['wait', id, '--timeout', '30s']);
     expect(w.stdout).toBe(`${id} SUCCEEDED exit 0\n`);
     expect(w.code).toBe(0);
-  });
+  }, TIMEOUT_MS);
 
   it('server stops cleanly on SIGTERM', async () => {
     world = new World();
@@ -42,5 +46,5 @@ describe('daemons', () => {
     await server.waitFor(/listening at/);
     server.child.kill('SIGTERM');
     expect(await server.result()).toMatchObject({ exit: 0 });
-  });
+  }, TIMEOUT_MS);
 });

@@ -107,7 +107,7 @@ export class World {
       const timer = setTimeout(() => {
         child.kill('SIGKILL');
         reject(new Error(`fastgpu ${args.join(' ')} did not finish in time; stdout: ${stdout} stderr: ${stderr}`));
-      }, opts.timeoutMs ?? 30_000);
+      }, opts.timeoutMs ?? 90_000);
       child.once('exit', (code) => {
         clearTimeout(timer);
         resolve({ code, stdout, stderr });
@@ -170,7 +170,7 @@ function killQuietly(p: { pgid: number; supervisor: number }): void {
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `fn` until it returns a value that is not undefined. */
-export async function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, ms = 30_000, every = 100): Promise<T> {
+export async function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, ms = 60_000, every = 100): Promise<T> {
   const end = Date.now() + ms;
   let lastError: unknown;
   for (;;) {

@@ -9,6 +9,9 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { GpuView, TaskView } from '../../src/sdk/index.js';
 import { ROOT, World, lines, requireBuild, until } from './harness.js';
 
+/** Generous: the 2-core machine these run on is often shared and loaded. */
+const TIMEOUT_MS = 120_000;
+
 let world: World;
 beforeAll(requireBuild);
 afterEach(async () => world?.cleanup());
@@ -87,7 +90,7 @@ describe('fastgpu up --gpus 1xH100', () => {
     const events = lines(log);
     expect(events).toHaveLength(8);
     expect(maxConcurrent(events)).toBe(2);
-  });
+  }, TIMEOUT_MS);
 
   it('refuses --gpu 2 at submit, names the field of a malformed spec, and streams a run to its exit code', async () => {
     world = new World();
@@ -112,7 +115,7 @@ describe('fastgpu up --gpus 1xH100', () => {
     expect(run.stdout).toBe('out 500\n');
     expect(run.stderr).toBe('oops\n');
     expect(run.code).toBe(7);
-  });
+  }, TIMEOUT_MS);
 
   it('after a kill -9 of up and a restart, every task completes exactly once', async () => {
     world = new World();
@@ -140,7 +143,7 @@ describe('fastgpu up --gpus 1xH100', () => {
     const runs = lines(ran);
     expect(runs.map((l) => l.split(' ')[0]).sort()).toEqual([...ids].sort());
     expect(runs.every((l) => l.endsWith(' 1'))).toBe(true);
-  });
+  }, TIMEOUT_MS);
 
   it('runs examples/vgpu.ts (a 20-TFLOPS vGPU, three tasks, wait, delete), and vgpu create/ls/rm through the CLI', async () => {
     world = new World();
@@ -166,5 +169,5 @@ describe('fastgpu up --gpus 1xH100', () => {
     const gpus = JSON.parse((await world.cli(['gpus', '--output', 'json'])).stdout) as GpuView[];
     expect(gpus[0]!.slices).toEqual([expect.objectContaining({ vgpuId: vgpu, milli: 500 })]);
     expect((await world.cli(['vgpu', 'rm', vgpu])).stdout).toBe(`${vgpu} RELEASED\n`);
-  });
+  }, TIMEOUT_MS);
 });

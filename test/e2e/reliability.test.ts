@@ -7,6 +7,9 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FastGPU, type TaskDetail, type TaskView } from '../../src/sdk/index.js';
 import { World, lines, requireBuild, until, type Daemon } from './harness.js';
 
+/** Generous: the 2-core machine these run on is often shared and loaded. */
+const TIMEOUT_MS = 120_000;
+
 let world: World;
 beforeAll(requireBuild);
 afterEach(async () => world?.cleanup());
@@ -77,7 +80,7 @@ describe('reliability', () => {
     expect(ran).toHaveLength(200);
     expect(new Set(ran.map((l) => l.split(' ')[0])).size).toBe(200);
     expect(ran.every((l) => l.endsWith(' 1'))).toBe(true);
-  });
+  }, 2 * TIMEOUT_MS);
 
   it("an agent stopped for good: its tasks become LOST within the bound and are retried on the other node", async () => {
     world = new World();
@@ -120,5 +123,5 @@ describe('reliability', () => {
     const done = await c.client.tasks.wait(retried, { timeoutMs: 20_000 });
     expect(done.state).toBe('SUCCEEDED');
     expect(lines(log).filter((l) => l.startsWith(`${retried} node-b 2`))).toHaveLength(1);
-  });
+  }, TIMEOUT_MS);
 });
