@@ -23,7 +23,8 @@ const queryInt = (min: number, max: number) =>
 
 export const IdParamsSchema = z.strictObject({ id: z.string().min(1).max(128) });
 
-export const SubmitQuerySchema = z.strictObject({ dryRun: queryBool.optional() });
+const tenantQuery = z.string().min(1).max(64).optional().describe('admins: act for this tenant (default: the token’s)');
+export const SubmitQuerySchema = z.strictObject({ dryRun: queryBool.optional(), tenant: tenantQuery });
 
 export const TaskListQuerySchema = z.strictObject({
   state: z
@@ -37,6 +38,7 @@ export const TaskListQuerySchema = z.strictObject({
   node: z.string().max(256).optional().describe('node name or id'),
   vgpu: z.string().max(128).optional(),
   gang: z.string().max(128).optional(),
+  tenant: tenantQuery,
   limit: queryInt(1, 100_000).optional(),
   before: z.string().max(128).optional().describe('task id: only tasks created before it (paging, newest first)'),
   all: queryBool.optional().describe('include every finished task, not only the last 100'),

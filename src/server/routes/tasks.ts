@@ -3,7 +3,9 @@ import { FastGpuError, invalid, notFound } from '../../core/errors.js';
 import { whyNeverFits } from '../../core/scheduler/index.js';
 import { parseTaskSpec } from '../../core/spec.js';
 import { TERMINAL_STATES, type Task, type TaskState } from '../../core/types.js';
+import type { Action } from '../../core/tenancy/index.js';
 import type { LogPage } from '../../store/port.js';
+import { authorize, listScope, type Principal } from '../auth.js';
 import { whyGangNeverFits } from '../feasibility.js';
 import { newId } from '../ids.js';
 import {
@@ -39,9 +41,11 @@ const chunkView = (c: LogPage['chunks'][number]) => ({
 export function taskRoutes(ctx: RouteContext): void {
   const { book, control, store, clock } = ctx;
 
-  async function mustGet(id: string): Promise<Task> {
+  /** The task, if `principal` may do `action` on it; another tenant's task is NOT_FOUND. */
+  async function mustGet(id: string, principal: Principal, action: Action): Promise<Task> {
     const t = await control.getTask(id);
     if (!t) throw notFound('task', id);
+    authorize(principal, action, t.spec.tenant, { what: 'task', id });
     return t;
   }
 
@@ -56,13 +60,19 @@ export function taskRoutes(ctx: RouteContext): void {
     response: TaskListSchema,
     status: 201,
     handler: async ({ query, req, reply, principal }) => {
+      // Admins may submit for another tenant with ?tenant=; everyone else submits as their own.
+      const tenant = query.tenant ?? principal.tenant;
+      authorize(principal, 'task.submit', tenant);
+      if (tenant !== principal.tenant && !(await store.getTenant(tenant))) throw invalid('query.tenant', `tenant ${JSON.stringify(tenant)} does not exist`);
       if (req.body === undefined || req.body === null) throw invalid('body', 'a task spec is required (JSON or YAML)');
-      const spec = parseTaskSpec(req.body, { tenant: principal.tenant });
+      const spec = parseTaskSpec(req.body, { tenant });
       if (spec.vgpuId !== undefined) {
         const r = control.reservations.get(spec.vgpuId);
+        // Another tenant's vGPU is answered as if it did not exist.
+        if (r && r.tenant !== tenant) throw invalid('vgpu', `vGPU ${spec.vgpuId} not found`);
         if (!r) {
           const stored = await store.getReservation(spec.vgpuId);
-          throw invalid('vgpu', stored ? `vGPU ${spec.vgpuId} was released` : `vGPU ${spec.vgpuId} not found`);
+          throw invalid('vgpu', stored && stored.tenant === tenant ? `vGPU ${spec.vgpuId} was released` : `vGPU ${spec.vgpuId} not found`);
         }
       } else {
         const nodes = [...control.nodes.values()];
@@ -111,7 +121,8 @@ export function taskRoutes(ctx: RouteContext): void {
     summary: 'List tasks: live ones and the last 100 finished by default; filters by state, name, node, vGPU',
     query: TaskListQuerySchema,
     response: TaskListSchema,
-    handler: async ({ query }) => {
+    handler: async ({ query, principal }) => {
+      const tenant = listScope(principal, 'task.list', query.tenant);
       let nodeId: string | undefined;
       if (query.node !== undefined) {
         nodeId = control.nodes.has(query.node) ? query.node : [...control.nodes.values()].find((n) => n.name === query.node)?.id;
@@ -123,10 +134,11 @@ export function taskRoutes(ctx: RouteContext): void {
       let beforeAt: number | undefined;
       if (query.before !== undefined) {
         const b = await control.getTask(query.before);
-        if (!b) throw invalid('query.before', `task ${query.before} not found`);
+        if (!b || (tenant !== null && b.spec.tenant !== tenant)) throw invalid('query.before', `task ${query.before} not found`);
         beforeAt = b.createdAt;
       }
       const matches = (t: Task): boolean =>
+        (tenant === null || t.spec.tenant === tenant) &&
         (liveStates === undefined || liveStates.includes(t.state)) &&
         (query.name === undefined || t.spec.name.includes(query.name)) &&
         (nodeId === undefined || t.placement?.nodeId === nodeId) &&
@@ -140,6 +152,7 @@ export function taskRoutes(ctx: RouteContext): void {
         const limit = query.all || states ? (query.limit ?? 1000) : Math.min(query.limit ?? DEFAULT_FINISHED, DEFAULT_FINISHED);
         if (finishedStates.length > 0) {
           const filter: Parameters<typeof store.listTasks>[0] = { states: finishedStates, limit };
+          if (tenant !== null) filter.tenant = tenant;
           if (query.name !== undefined) filter.name = query.name;
           if (nodeId !== undefined) filter.nodeId = nodeId;
           if (query.vgpu !== undefined) filter.vgpuId = query.vgpu;
@@ -163,8 +176,8 @@ export function taskRoutes(ctx: RouteContext): void {
     summary: 'A task with its attempts',
     params: IdParamsSchema,
     response: TaskDetailViewSchema,
-    handler: async ({ params }) => {
-      const t = await mustGet(params.id);
+    handler: async ({ params, principal }) => {
+      const t = await mustGet(params.id, principal, 'task.get');
       return taskDetailView(t, await store.listAttempts(t.id));
     },
   });
@@ -176,7 +189,10 @@ export function taskRoutes(ctx: RouteContext): void {
     summary: 'Cancel a task: PENDING ones at once, running ones when their agent has stopped them; 409 when finished',
     params: IdParamsSchema,
     response: TaskViewSchema,
-    handler: async ({ params }) => taskView(await control.cancel(params.id)),
+    handler: async ({ params, principal }) => {
+      await mustGet(params.id, principal, 'task.cancel');
+      return taskView(await control.cancel(params.id));
+    },
   });
 
   book.add({
@@ -187,12 +203,12 @@ export function taskRoutes(ctx: RouteContext): void {
     params: IdParamsSchema,
     query: WaitQuerySchema,
     response: TaskViewSchema,
-    handler: async ({ params, query, reply }) => {
+    handler: async ({ params, query, reply, principal }) => {
       const timeoutMs = query.timeoutMs ?? 30_000;
       const deadline = Date.now() + timeoutMs;
       const gone = clientGone(reply);
       for (;;) {
-        const t = await mustGet(params.id);
+        const t = await mustGet(params.id, principal, 'task.wait');
         const left = deadline - Date.now();
         if (isTerminal(t.state) || left <= 0 || gone.aborted || control.isClosed) return taskView(t);
         await control.taskWaiters.wait(t.id, left, gone);
@@ -209,8 +225,8 @@ export function taskRoutes(ctx: RouteContext): void {
     query: LogsQuerySchema,
     response: LogPageSchema,
     produces: 'json',
-    handler: async ({ params, query, req, reply }) => {
-      const t = await mustGet(params.id);
+    handler: async ({ params, query, req, reply, principal }) => {
+      const t = await mustGet(params.id, principal, 'task.logs');
       const q: Parameters<typeof store.readLogs>[1] = {};
       if (query.attempt !== undefined) q.attempt = query.attempt;
       if (query.stream !== undefined) q.stream = query.stream;
