@@ -23,8 +23,8 @@ export function endIfPlacedNow(cy: Cycle, t: Task): number {
   return cy.now + (t.spec.timeLimitMs ?? cy.policy.defaultRuntimeMs);
 }
 
-export function placeTask(cy: Cycle, t: Task, placement: Placement): void {
-  cy.decisions.push({ kind: 'place', taskId: t.id, placement });
+export function placeTask(cy: Cycle, t: Task, placement: Placement, borrowed = false): void {
+  cy.decisions.push(borrowed ? { kind: 'place', taskId: t.id, placement, borrowed } : { kind: 'place', taskId: t.id, placement });
   cy.stats.placed++;
 }
 

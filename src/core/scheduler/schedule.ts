@@ -18,6 +18,7 @@ import { explainNoFit, type Explanation } from './explain.js';
 import { count, when } from './format.js';
 import { orderQueue } from './order.js';
 import { FailMemo, Requests, type Shape } from './requests.js';
+import { CycleTenancy } from './tenancy.js';
 import type { ScheduleResult, SchedulerPolicy, SchedulerSnapshot } from './types.js';
 import { placeReservations, scheduleSliceTasks } from './vgpu.js';
 
@@ -81,7 +82,8 @@ export function scheduleOn(cap: Capacity, snapshot: SchedulerSnapshot, now: numb
   scheduleSliceTasks(cy, snapshot.nodes, snapshot.active, sliceTasks, snapshot.reservations);
 
   const ordered = policy.order ? policy.order(queued, snapshot, now) : orderQueue(queued);
-  const head = runQueue(cy, entries(cy, ordered), snapshot.active);
+  const tenancy = snapshot.tenancy ? new CycleTenancy(snapshot.tenancy, snapshot.active, snapshot.reservations) : null;
+  const head = runQueue(cy, entries(cy, ordered), snapshot.active, tenancy);
   const result: ScheduleResult = { decisions: cy.decisions, stats: cy.stats };
   if (head) {
     const first = head.shadow.choices[0]!;
@@ -147,7 +149,7 @@ function endIfStarted(cy: Cycle, t: Task): number {
 const tasksOf = (e: Entry): readonly Task[] => (e instanceof Gang ? e.tasks : [e]);
 
 /** Walks the queue; returns the head, if one got a reserved start. */
-function runQueue(cy: Cycle, queue: readonly Entry[], active: readonly Task[]): Head | null {
+function runQueue(cy: Cycle, queue: readonly Entry[], active: readonly Task[], tenancy: CycleTenancy | null): Head | null {
   const { cluster } = cy.cap;
   const failedNow = new FailMemo(); // shapes that found no room on the live cluster
   const neverNow = new FailMemo(); // shapes that would not fit even with every hold ended
@@ -167,7 +169,8 @@ function runQueue(cy: Cycle, queue: readonly Entry[], active: readonly Task[]): 
       const c = choices[i]!;
       const req = shapes[i]!.req;
       cy.cap.holds.push({ end: endIfPlacedNow(cy, t), nodePos: c.nodePos, gpuIdx: c.gpuIdx, gpuMilli: c.gpuMilli, gpuMemoryMiB: c.gpuMemoryMiB, cpuMilli: req.cpuMilli, memoryMiB: req.memoryMiB });
-      placeTask(cy, t, toPlacement(cy.cap.records, c, req.cpuMilli, req.memoryMiB));
+      const borrowed = tenancy ? tenancy.admit(t, c.gpuMilli * c.gpuIdx.length) : false;
+      placeTask(cy, t, toPlacement(cy.cap.records, c, req.cpuMilli, req.memoryMiB), borrowed);
     }
   };
 
@@ -180,9 +183,21 @@ function runQueue(cy: Cycle, queue: readonly Entry[], active: readonly Task[]): 
       }
     } else {
       single = cy.requests.shape(e.spec.resources);
+    }
+    // Quotas and budgets first: a tenant over its limit waits whatever the room.
+    const demand = tenancy ? gpuDemandOf(single ? [single] : (e as Gang).shapes) : 0;
+    if (tenancy) {
+      const gate = tenancy.gate(tasksOf(e), demand);
+      if (gate) {
+        for (const t of tasksOf(e)) pendTask(cy, t, gate.reason, gate.message);
+        continue;
+      }
+    }
+    if (single) {
       if ((head && !cy.policy.backfill) || (failedNow.has(single) && (head || neverNow.has(single)))) {
         // Held behind the head, or known not to fit now (nor to make a head): the common case
         // deep in a long queue, kept cheap.
+        if (failedNow.has(single) && !neverNow.has(single) && tenancy?.preempt(cy, e as Task, single.req, demand)) continue;
         waiting.push(e);
         continue;
       }
@@ -197,6 +212,7 @@ function runQueue(cy: Cycle, queue: readonly Entry[], active: readonly Task[]): 
         continue;
       }
       if (single) failedNow.add(single);
+      if (single && tenancy?.preempt(cy, e as Task, single.req, demand)) continue;
       waiting.push(e);
       const shadow = single && neverNow.has(single) ? null : reserveStart(cluster, cy.cap.holds, reqs, cy.placer, cy.pctx);
       if (shadow) {
@@ -224,11 +240,24 @@ function runQueue(cy: Cycle, queue: readonly Entry[], active: readonly Task[]): 
       continue;
     }
     if (single) (runsPast ? failedSafe : failedNow).add(single);
+    if (single && tenancy?.preempt(cy, e as Task, single.req, demand)) continue;
     waiting.push(e);
   }
 
   explainWaiting(cy, waiting, head, failedNow);
   return head;
+}
+
+/** Total GPU milli the shapes ask for (a model-dependent share: its largest resolution). */
+function gpuDemandOf(shapes: readonly Shape[]): number {
+  let total = 0;
+  for (const s of shapes) {
+    const r = s.req;
+    let milli = r.gpuMilli;
+    if (r.perModel) for (const a of r.perModel.values()) milli = Math.max(milli, a.gpuMilli);
+    total += milli * r.gpuCount;
+  }
+  return total;
 }
 
 /** A gang with members still active: it is placed only once all of them are pending again. */

@@ -2,6 +2,7 @@
 // control loop and the simulator build a snapshot, call it, and apply the decisions.
 import type { PolicyName, Rng, WorkloadClass } from '../placement/types.js';
 import type { NodeRecord, PendingReason, Placement, Task, VgpuReservation } from '../types.js';
+import type { TenancySnapshot } from './tenancy.js';
 
 export interface SchedulerSnapshot {
   /** All known nodes; only READY ones receive new work. */
@@ -12,6 +13,11 @@ export interface SchedulerSnapshot {
   pending: readonly Task[];
   /** vGPU reservations: PENDING ones want a slice, ACTIVE ones hold one. */
   reservations: readonly VgpuReservation[];
+  /**
+   * Tenants, budgets and preemptions in flight (tenancy.ts). Absent: no quotas, no borrowing and
+   * no preemption (a single-team pool).
+   */
+  tenancy?: TenancySnapshot;
 }
 
 /**
@@ -35,7 +41,18 @@ export interface SchedulerPolicy {
 }
 
 export type Decision =
-  | { kind: 'place'; taskId: string; placement: Placement }
+  | {
+      kind: 'place';
+      taskId: string;
+      placement: Placement;
+      /** It runs on capacity above its tenant's guarantee: others may take it back (tenancy.ts). */
+      borrowed?: boolean;
+    }
+  /**
+   * Stop the running task `taskId` (SIGTERM with FASTGPU_PREEMPTED=1, grace, SIGKILL) to make room
+   * for the waiting `forTaskId`, which stays PENDING until the victim's exit is recorded.
+   */
+  | { kind: 'preempt'; taskId: string; forTaskId: string; message: string }
   | { kind: 'pending'; taskId: string; reason: PendingReason; message: string }
   | { kind: 'placeReservation'; reservationId: string; placement: Placement }
   | { kind: 'reservationPending'; reservationId: string; reason: PendingReason; message: string };
@@ -43,7 +60,7 @@ export type Decision =
 export interface ScheduleResult {
   decisions: Decision[];
   /** For logs and metrics. */
-  stats: { pending: number; placed: number; backfilled: number };
+  stats: { pending: number; placed: number; backfilled: number; preempted?: number };
   /**
    * The reserved start of the first blocked task (the head), when one could be computed:
    * what backfill protects. For logs, metrics and `fastgpu ps`.

@@ -1,0 +1,222 @@
+// Tenancy in the live cycle: quotas (a tenant's limit is never exceeded; an exhausted budget
+// starts nothing), borrowing (capacity above a tenant's guarantee is lent, and the task holding
+// it can be taken back), the fair-share queue order, and preemption.
+//
+// Borrowing is derived, not stored: a tenant's running tasks, oldest start first, use up its
+// guarantee; those past it are borrowed. So the newest work is the first given back, the answer
+// survives restarts without a stored flag, and a borrowed task whose older siblings ended is
+// covered by the guarantee again. A pool where no tenant has a guarantee lends nothing (there is
+// no one to give back to), so only tasks submitted `preemptible` can be preempted there.
+//
+// Preemption never lets the waiting task overlap its victims: the cycle only emits `preempt`
+// decisions and leaves the waiting task PENDING; it starts in a later cycle, once the victims'
+// exits are recorded and their resources are free (it goes first in the queue until then).
+import { nodeFits, type ClusterState, type ResolvedPodRequest } from '../placement/cluster.js';
+import { orderByFairShare, type FairShareOptions } from '../tenancy/fairshare.js';
+import { selectVictims, type RunningTaskInfo } from '../tenancy/preemption.js';
+import { quotaVerdict } from '../tenancy/quota.js';
+import { DEFAULT_TENANT, type Tenant } from '../tenancy/types.js';
+import { fairShareTaskOf, poolCapacity, runningInfoOf, tenantUsage } from '../tenancy/usage.js';
+import type { PendingReason, Task } from '../types.js';
+import { gpuPositions } from './capacity.js';
+import type { Cycle } from './cycle.js';
+import type { QueueOrder, SchedulerSnapshot } from './types.js';
+
+/** What the cycle knows of tenants, beyond the tasks. */
+export interface TenancySnapshot {
+  /** Tenants with their guarantee, limit and weight; a tenant not listed has none of them (weight 1). */
+  tenants: readonly Tenant[];
+  /** Tenants that may start nothing new (e.g. an exhausted budget), with the reason to show. */
+  blocked?: ReadonlyMap<string, { reason: PendingReason; message: string }>;
+  /** Let waiting tasks preempt (default true). */
+  preemption?: boolean;
+  /** Running tasks already ordered to stop for a preemption: never chosen again. */
+  stopping?: ReadonlySet<string>;
+  /**
+   * Waiting tasks that preempted others → how many of their victims still run. Such a task goes
+   * first in the queue (the freed room is its), and waits while any victim still runs.
+   */
+  claims?: ReadonlyMap<string, number>;
+}
+
+/** At most this many waiting tasks try preemption in one cycle (each try clones the cluster). */
+export const MAX_PREEMPTION_TRIES = 16;
+
+const gpus = (milli: number): string => `${Number((milli / 1000).toFixed(3))} GPU`;
+
+/**
+ * Ids of the running tasks that hold borrowed capacity: per tenant, by start (oldest first), the
+ * tasks past its guarantee. Nothing is borrowed when no tenant has a guarantee.
+ * @example borrowedTasks(active, [{name: 'a', guaranteeMilli: 1000, ...}, {name: 'b', guaranteeMilli: 0, ...}])
+ */
+export function borrowedTasks(active: readonly Task[], tenants: readonly Tenant[]): Set<string> {
+  const out = new Set<string>();
+  const guarantee = new Map(tenants.map((t) => [t.name, t.guaranteeMilli]));
+  const guaranteed = tenants.reduce((s, t) => s + t.guaranteeMilli, 0);
+  if (guaranteed <= 0) return out;
+  const byTenant = new Map<string, Task[]>();
+  for (const t of active) {
+    const p = t.placement;
+    if (!p || p.vgpuId !== undefined || p.gpus.length === 0) continue;
+    let l = byTenant.get(t.spec.tenant);
+    if (!l) byTenant.set(t.spec.tenant, (l = []));
+    l.push(t);
+  }
+  const startOf = (t: Task): number => t.startedAt ?? t.scheduledAt ?? t.createdAt;
+  for (const [tenant, list] of byTenant) {
+    const g = guarantee.get(tenant) ?? 0;
+    // Only capacity someone else is guaranteed can be reclaimed.
+    if (guaranteed - g <= 0) continue;
+    list.sort((a, b) => startOf(a) - startOf(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    let used = 0;
+    for (const t of list) {
+      used += t.placement!.gpuMilli * t.placement!.gpus.length;
+      if (used > g) out.add(t.id);
+    }
+  }
+  return out;
+}
+
+/**
+ * The fair-share queue order as a `SchedulerPolicy.order`: priority within a tenant, weighted
+ * dominant share (GPU milli and memory) across tenants, from the snapshot's tenants and what
+ * each holds. Tasks with a preemption claim go first.
+ */
+export function fairShareOrder(opts: FairShareOptions = {}): QueueOrder {
+  return (pending, snapshot) => {
+    const tenants = snapshot.tenancy?.tenants ?? [];
+    const claims = snapshot.tenancy?.claims;
+    const usage = tenantUsage(snapshot.active, snapshot.reservations);
+    const ordered = orderByFairShare(pending.map((t) => fairShareTaskOf(t)), usage, poolCapacity(snapshot.nodes), tenants, opts).map((f) => f.task);
+    if (!claims || claims.size === 0) return ordered;
+    const first = ordered.filter((t) => claims.has(t.id));
+    return first.length === 0 ? ordered : [...first, ...ordered.filter((t) => !claims.has(t.id))];
+  };
+}
+
+/** A running task that may be preempted, with what it holds in this cycle's cluster. */
+interface Candidate extends RunningTaskInfo {
+  charge: { nodePos: number; gpuIdx: number[]; gpuMilli: number; gpuMemoryMiB: number; cpuMilli: number; memoryMiB: number };
+}
+
+/** The cycle's tenancy state: usage per tenant as the queue is walked, and preemption. */
+export class CycleTenancy {
+  private readonly tenants: Map<string, Tenant>;
+  /** GPU milli held per tenant, placements of this cycle included. */
+  private readonly held: Map<string, number>;
+  private readonly stopping: Set<string>;
+  private candidates: Candidate[] | null = null;
+  private tries = 0;
+  private readonly anyGuarantee: boolean;
+
+  constructor(
+    private readonly snap: TenancySnapshot,
+    private readonly active: readonly Task[],
+    reservations: SchedulerSnapshot['reservations'],
+  ) {
+    this.tenants = new Map(snap.tenants.map((t) => [t.name, t]));
+    this.held = new Map([...tenantUsage(active, reservations)].map(([k, v]) => [k, v.gpuMilli]));
+    this.stopping = new Set(snap.stopping ?? []);
+    this.anyGuarantee = snap.tenants.some((t) => t.guaranteeMilli > 0);
+  }
+
+  tenant(name: string): Tenant {
+    return this.tenants.get(name) ?? { ...DEFAULT_TENANT, name };
+  }
+
+  heldBy(name: string): number {
+    return this.held.get(name) ?? 0;
+  }
+
+  /** Why tasks of `tenant` asking `milli` in all may not start now (budget, limit, a claim), or null. */
+  gate(tasks: readonly Task[], milli: number): { reason: PendingReason; message: string } | null {
+    const t0 = tasks[0]!;
+    const name = t0.spec.tenant;
+    const blocked = this.snap.blocked?.get(name);
+    if (blocked) return blocked;
+    const v = quotaVerdict(this.tenant(name), this.heldBy(name), milli);
+    if (v.verdict === 'over-limit') return { reason: v.reason, message: v.message };
+    const left = this.snap.claims?.get(t0.id) ?? 0;
+    if (left > 0) return { reason: 'Resources', message: `waiting for ${left} preempted task${left === 1 ? '' : 's'} to stop` };
+    return null;
+  }
+
+  /** Record a placement; true when it runs on borrowed capacity. */
+  admit(task: Task, milli: number): boolean {
+    const name = task.spec.tenant;
+    const after = this.heldBy(name) + milli;
+    this.held.set(name, after);
+    return this.anyGuarantee && milli > 0 && after > this.tenant(name).guaranteeMilli && this.othersGuaranteed(name);
+  }
+
+  private othersGuaranteed(name: string): boolean {
+    for (const t of this.tenants.values()) if (t.name !== name && t.guaranteeMilli > 0) return true;
+    return false;
+  }
+
+  /**
+   * Try to make room for `task` (which does not fit now) by preempting. On success pushes one
+   * `preempt` decision per victim and a pending reason for the task, and returns true.
+   */
+  preempt(cy: Cycle, task: Task, req: ResolvedPodRequest, milli: number): boolean {
+    if (this.snap.preemption === false || this.tries >= MAX_PREEMPTION_TRIES || req.gpuCount === 0) return false;
+    const candidates = this.eligible(cy, task, milli);
+    if (candidates.length === 0) return false;
+    this.tries++;
+    const { cluster } = cy.cap;
+    // Never preempt for a request that would not fit on an empty READY node anyway.
+    const fits = (released: readonly Candidate[]): boolean => {
+      const c: ClusterState = cluster.clone();
+      for (const { charge: h } of released) c.release(h.nodePos, h.gpuIdx, h.gpuMilli, h.gpuMemoryMiB, h.cpuMilli, h.memoryMiB);
+      if (!c.nodes.some((n) => nodeFits(n, req))) return false;
+      return cy.placer.choose(c, req, cy.pctx) !== null;
+    };
+    const waiting = { id: task.id, tenant: task.spec.tenant, priority: task.spec.priority, gpuMilli: milli };
+    const victims = selectVictims(waiting, candidates, fits, [...this.tenants.values()], this.held);
+    if (!victims || victims.length === 0) return false;
+    const message = `preempting ${victims.map((v) => v.id).join(', ')} to make room; starts once ${victims.length === 1 ? 'it stops' : 'they stop'}`;
+    for (const v of victims) {
+      this.stopping.add(v.id);
+      const why =
+        v.tenant !== task.spec.tenant && this.heldBy(task.spec.tenant) + milli <= this.tenant(task.spec.tenant).guaranteeMilli
+          ? `tenant ${task.spec.tenant} reclaims its guarantee (${gpus(this.tenant(task.spec.tenant).guaranteeMilli)})`
+          : `task ${task.id} has priority ${task.spec.priority} > ${v.priority}`;
+      cy.decisions.push({ kind: 'preempt', taskId: v.id, forTaskId: task.id, message: `preempted: ${why}` });
+    }
+    cy.stats.preempted = (cy.stats.preempted ?? 0) + victims.length;
+    cy.decisions.push({ kind: 'pending', taskId: task.id, reason: 'Resources', message });
+    cy.stats.pending++;
+    return true;
+  }
+
+  /** Running tasks `task` could preempt by either ground (selectVictims checks the details). */
+  private eligible(cy: Cycle, task: Task, milli: number): Candidate[] {
+    const all = this.allCandidates(cy);
+    if (all.length === 0) return all;
+    const name = task.spec.tenant;
+    const reclaiming = this.heldBy(name) + milli <= this.tenant(name).guaranteeMilli;
+    const borrowing = (t: string): boolean => this.heldBy(t) > this.tenant(t).guaranteeMilli;
+    return all.filter(
+      (v) =>
+        !this.stopping.has(v.id) &&
+        ((v.priority < task.spec.priority && (v.tenant === name || borrowing(v.tenant))) || (reclaiming && v.tenant !== name && borrowing(v.tenant))),
+    );
+  }
+
+  private allCandidates(cy: Cycle): Candidate[] {
+    if (this.candidates) return this.candidates;
+    const borrowed = borrowedTasks(this.active, this.snap.tenants);
+    const out: Candidate[] = [];
+    // Built lazily: a cycle where nothing needs preemption never pays for it.
+    for (const t of this.active) {
+      const p = t.placement;
+      if (!p || p.vgpuId !== undefined || (!t.spec.preemptible && !borrowed.has(t.id))) continue;
+      const nodePos = cy.cap.cluster.nodePos(p.nodeId);
+      if (nodePos === undefined) continue; // on a node that is not READY: its capacity is not offered anyway
+      const charge = { nodePos, gpuIdx: gpuPositions(cy.cap.records[nodePos]!, p.gpus), gpuMilli: p.gpuMilli, gpuMemoryMiB: p.memoryMiB, cpuMilli: p.cpuMilli, memoryMiB: p.hostMemoryMiB };
+      out.push({ ...runningInfoOf(t, borrowed.has(t.id)), charge });
+    }
+    this.candidates = out;
+    return out;
+  }
+}
