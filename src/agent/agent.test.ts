@@ -5,7 +5,7 @@ import { Agent } from './agent.js';
 import { SupervisorLauncher } from './launcher.js';
 import { simulatedGpus } from './discovery.js';
 import { FakeServer } from './fixtures/fake-server.js';
-import { alive, assignment, tempDir, waitFor } from './fixtures/helpers.js';
+import { alive, assignment, tempDir, waitFor, killTasks, PRINTS_SIGNAL_FILE } from './fixtures/helpers.js';
 
 let state: ReturnType<typeof tempDir>;
 let server: FakeServer;
@@ -32,6 +32,7 @@ beforeEach(() => {
 });
 afterEach(async () => {
   for (const a of agents.splice(0)) await a.stop();
+  killTasks(state.dir);
   expect(server.violations).toEqual([]);
   state.cleanup();
 });
@@ -90,12 +91,12 @@ describe('Agent', () => {
 
   it('obeys preemption: the task reads FASTGPU_PREEMPTED before SIGTERM', async () => {
     await startAgent();
-    const a = assignment(['sh', '-c', 'echo up; trap \'cat "$FASTGPU_SIGNAL_FILE"; exit 0\' TERM; while :; do sleep 0.05; done']);
+    const a = assignment(PRINTS_SIGNAL_FILE);
     server.assign(a);
-    await waitFor(() => server.text(a.taskId, 'stdout') === 'up\n');
+    await waitFor(() => server.text(a.taskId, 'stdout') === 'ready\n');
     server.stopTask(a.taskId, 1, 'preempted', 2000);
     expect(await exitOf(a.taskId)).toMatchObject({ endReason: 'preempted', exitCode: 0 });
-    expect(server.text(a.taskId, 'stdout')).toBe('up\nFASTGPU_PREEMPTED=1\n');
+    expect(server.text(a.taskId, 'stdout')).toBe('ready\nFASTGPU_PREEMPTED=1\n');
   });
 
   it('reports time limits and launch failures', async () => {
@@ -146,7 +147,9 @@ describe('Agent', () => {
     ]);
     server.assign(a);
     await waitFor(() => server.text(a.taskId, 'stdout').includes('before 199'));
-    const pid = server.reports.find((r) => r.taskId === a.taskId)?.pid ?? Number(readFileSync(join(state.dir, 'tasks', a.taskId, '1', 'pid'), 'utf8').split(' ')[0]);
+    const pidFile = join(state.dir, 'tasks', a.taskId, '1', 'pid');
+    await waitFor(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8').endsWith('\n'));
+    const pid = Number(readFileSync(pidFile, 'utf8').split(' ')[0]);
     // Log shipping breaks, the task writes more, and the agent dies without any cleanup.
     server.logsDown = true;
     writeFileSync(join(state.dir, 'tasks', a.taskId, '1', 'signal.go'), '');

@@ -38,6 +38,7 @@ export interface PidRecord {
   /** The task's process group (GNU timeout's pid). */
   pgid: number;
   supervisorPid: number;
+  /** The pid file's mtime: when the task started. */
   startedAt: number;
 }
 
@@ -112,10 +113,12 @@ export function formatExit(e: ExitRecord): string {
   return `status=${e.status}\ntimedout=${e.timedOut ? 1 : 0}\nlaunchfailed=${e.launchFailed ? 1 : 0}\nstarted=${e.startedAt}\nended=${e.endedAt}\n`;
 }
 
-export function parsePid(text: string): PidRecord | undefined {
-  const [pgid, sup, started] = text.trim().split(/\s+/).map(Number);
+/** Parses the supervisor's pid line; undefined while it is not completely written. */
+export function parsePid(text: string, startedAt: number): PidRecord | undefined {
+  if (!text.endsWith('\n')) return undefined;
+  const [pgid, sup] = text.trim().split(/\s+/).map(Number);
   if (!pgid || !sup || !Number.isInteger(pgid) || !Number.isInteger(sup)) return undefined;
-  return { pgid, supervisorPid: sup, startedAt: started ?? 0 };
+  return { pgid, supervisorPid: sup, startedAt };
 }
 
 /** Writes a small file atomically (tmp + rename): readers see all of it or nothing. */
@@ -143,7 +146,10 @@ export async function readAttempt(dir: string, taskId: string, attempt: number):
       // A spec cut short by a crash: the launch never got as far as the supervisor.
     }
   }
-  if (pidT !== undefined) snap.pid = parsePid(pidT);
+  if (pidT !== undefined) {
+    const started = await stat(join(dir, FILES.pid)).then((s) => Math.round(s.mtimeMs), () => 0);
+    snap.pid = parsePid(pidT, started);
+  }
   if (exitT !== undefined) snap.exit = parseExit(exitT);
   if (stopT !== undefined) {
     try {

@@ -55,12 +55,12 @@ describe('HttpLink', () => {
     let path = '';
     handler = (req, _b, res) => {
       path = req.url ?? '';
-      setTimeout(() => json(res, 200, { assignments: [], stop: [] }), 50);
+      setTimeout(() => json(res, 200, { assignments: [], stop: [] }), 300);
     };
-    const link = new HttpLink({ serverUrl: url, token: 't', timeoutMs: 20 });
-    // The call's own timeout (20 ms) is extended by the wait it asks for.
-    expect(await link.pollAssignments('n 1', 100)).toEqual({ assignments: [], stop: [] });
-    expect(path).toBe('/v1/agent/assignments?nodeId=n+1&waitMs=100');
+    const link = new HttpLink({ serverUrl: url, token: 't', timeoutMs: 100 });
+    // The call's own timeout (100 ms) is extended by the wait it asks for.
+    expect(await link.pollAssignments('n 1', 5000)).toEqual({ assignments: [], stop: [] });
+    expect(path).toBe('/v1/agent/assignments?nodeId=n+1&waitMs=5000');
   });
 
   it('classifies failures: refusals, server trouble, unknown node, bad answers, timeouts, no server', async () => {

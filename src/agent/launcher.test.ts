@@ -1,8 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SupervisorLauncher } from './launcher.js';
-import { assignment, tempDir, waitFor } from './fixtures/helpers.js';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { SupervisorLauncher, which } from './launcher.js';
+import { assignment, tempDir, waitFor, killTasks, PRINTS_SIGNAL_FILE, STUBBORN } from './fixtures/helpers.js';
 import type { RunningReport } from '../protocol/agent.js';
 
 let state: ReturnType<typeof tempDir>;
@@ -14,6 +16,7 @@ beforeEach(() => {
 });
 afterEach(() => {
   launcher.dispose();
+  killTasks(state.dir);
   state.cleanup();
 });
 
@@ -51,7 +54,7 @@ describe('SupervisorLauncher', () => {
     expect(env.FASTGPU_TOKEN).toBeUndefined();
     expect(env.CUDA_MPS_PIPE_DIRECTORY).toBeUndefined();
     expect(out(a.taskId, 'stderr')).toBe('oops\n');
-    expect(readFileSync(join(launcher.attemptDir(a.taskId, 1), 'pid'), 'utf8')).toMatch(/^\d+ \d+ \d+\n$/);
+    expect(readFileSync(join(launcher.attemptDir(a.taskId, 1), 'pid'), 'utf8')).toMatch(/^\d+ \d+\n$/);
   });
 
   it('sets the MPS variables in mps mode, by uuid on real GPUs', async () => {
@@ -97,8 +100,8 @@ describe('SupervisorLauncher', () => {
   });
 
   it('enforces the time limit: SIGTERM, then SIGKILL after the grace period', async () => {
-    const polite = assignment(['sh', '-c', 'trap "echo term; exit 0" TERM; while :; do sleep 0.05; done'], { timeLimitMs: 300, graceMs: 5000 });
-    const stubborn = assignment(['sh', '-c', 'trap "echo ignored" TERM; while :; do sleep 0.05; done'], { timeLimitMs: 300, graceMs: 300 });
+    const polite = assignment(['sh', '-c', 'trap "trap \\"\\" TERM; echo term; exit 0" TERM; while :; do sleep 0.05; done'], { timeLimitMs: 300, graceMs: 5000 });
+    const stubborn = assignment(STUBBORN, { timeLimitMs: 1500, graceMs: 300 });
     const t0 = Date.now();
     await launcher.launch(polite);
     await launcher.launch(stubborn);
@@ -108,7 +111,7 @@ describe('SupervisorLauncher', () => {
     const s = await exited(stubborn.taskId);
     expect(s).toMatchObject({ endReason: 'timeout', exitCode: 137, signal: 'SIGKILL' });
     expect(out(stubborn.taskId)).toContain('ignored');
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(550);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(1750);
     expect(s.endedAt! - s.startedAt!).toBeLessThan(3000);
   });
 
@@ -133,27 +136,37 @@ describe('SupervisorLauncher', () => {
     expect(await launcher.stop('../x', 1, 0, 'cancelled')).toBe(false);
   });
 
-  it('a stop that arrives before the task starts prevents it', async () => {
-    const a = assignment(['sh', '-c', 'echo started']);
+  it('the supervisor does not start a task whose stop marker is already there', () => {
+    const dir = join(state.dir, 'direct');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'stop'), '{}');
+    const supervisor = fileURLToPath(new URL('./supervisor.sh', import.meta.url));
+    execFileSync('/bin/sh', [supervisor, dir, which('timeout')!, '0', '100', '', '--', 'sh', '-c', `echo ran > ${join(dir, 'ran')}`]);
+    expect(readFileSync(join(dir, 'exit'), 'utf8')).toMatch(/^status=143\n/);
+    expect(existsSync(join(dir, 'ran'))).toBe(false);
+    expect(existsSync(join(dir, 'pid'))).toBe(false);
+  });
+
+  it('a stop right after launch ends the task as cancelled', async () => {
+    const a = assignment(['sleep', '30']);
     await launcher.launch(a);
     await launcher.stop(a.taskId, 1, 1000, 'cancelled');
-    const r = await exited(a.taskId);
-    expect(r.endReason).toBe('cancelled');
+    expect(await exited(a.taskId)).toMatchObject({ endReason: 'cancelled' });
   });
 
   it('preempts: FASTGPU_PREEMPTED=1 is in the signal file before SIGTERM', async () => {
-    const a = assignment(['sh', '-c', 'trap \'cat "$FASTGPU_SIGNAL_FILE"; exit 0\' TERM; while :; do sleep 0.05; done']);
+    const a = assignment(PRINTS_SIGNAL_FILE);
     await launcher.launch(a);
-    await waitFor(() => existsSync(join(launcher.attemptDir(a.taskId, 1), 'pid')));
+    await waitFor(() => existsSync(join(launcher.attemptDir(a.taskId, 1), 'stdout.log')) && out(a.taskId) === 'ready\n');
     await launcher.stop(a.taskId, 1, 5000, 'preempted');
     expect(await exited(a.taskId)).toMatchObject({ endReason: 'preempted', exitCode: 0 });
-    expect(out(a.taskId)).toBe('FASTGPU_PREEMPTED=1\n');
+    expect(out(a.taskId)).toBe('ready\nFASTGPU_PREEMPTED=1\n');
   });
 
   it('escalates a stop to SIGKILL after the grace period, also after an agent restart', async () => {
-    const a = assignment(['sh', '-c', 'trap "" TERM; while :; do sleep 0.05; done'], { graceMs: 60_000 });
+    const a = assignment(STUBBORN, { graceMs: 60_000 });
     await launcher.launch(a);
-    await waitFor(() => existsSync(join(launcher.attemptDir(a.taskId, 1), 'pid')));
+    await waitFor(() => existsSync(join(launcher.attemptDir(a.taskId, 1), 'stdout.log')) && out(a.taskId) === 'ready\n');
     await launcher.stop(a.taskId, 1, 400, 'cancelled');
     // The agent "crashes" before its timer fires; a new one finishes the escalation.
     launcher.dispose();

@@ -128,6 +128,18 @@ function groupAlive(pgid: number): boolean {
   }
 }
 
+/**
+ * SIGTERM goes to GNU timeout alone, which passes it on to the task's group (and arms its own
+ * --kill-after): signalling the group as well would deliver it to the task twice.
+ */
+function terminate(pgid: number): void {
+  try {
+    process.kill(pgid, 'SIGTERM');
+  } catch {
+    signalGroup(pgid, 'SIGTERM'); // timeout is gone (its supervisor was killed): the group itself
+  }
+}
+
 /** Signals a task's process group (or its leader, if the group is not formed yet). */
 function signalGroup(pgid: number, sig: NodeJS.Signals): void {
   try {
@@ -374,7 +386,7 @@ export class SupervisorLauncher implements Launcher {
     // lands before the pid exists is not lost.
     const fresh = await readAttempt(dir, taskId, attempt);
     if (fresh.pid && !fresh.exit) {
-      signalGroup(fresh.pid.pgid, 'SIGTERM');
+      terminate(fresh.pid.pgid);
       this.ensureEscalation({ ...fresh, stop });
     }
     return true;

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startAgent, type RunningAgent } from './main.js';
 import { startHttpFake, type HttpFake } from './fixtures/http-fake-server.js';
-import { alive, assignment, tempDir, waitFor } from './fixtures/helpers.js';
+import { alive, assignment, tempDir, waitFor, killTasks } from './fixtures/helpers.js';
 
 const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
@@ -23,6 +23,7 @@ afterEach(async () => {
   for (const a of running.splice(0)) await a.stop();
   for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   await http.close();
+  killTasks(state.dir);
   expect(http.fake.violations).toEqual([]);
   state.cleanup();
 });
@@ -84,6 +85,7 @@ describe('startAgent over HTTP', () => {
     http.fake.assign(a);
     await waitFor(() => http.fake.text(a.taskId, 'stdout') === 'started\n', 10_000, 'task output');
     const pidFile = join(state.dir, 'tasks', a.taskId, '1', 'pid');
+    await waitFor(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8').endsWith('\n'));
     const [pgid, supervisor] = readFileSync(pidFile, 'utf8').split(' ').map(Number);
 
     child.kill('SIGKILL');

@@ -6,13 +6,15 @@
 # The agent starts it in a new session (setsid) with the task's environment and returns at once.
 # It owns the attempt's files in DIR, so the task outlives the agent and a restarted agent can
 # re-attach from DIR alone:
-#   pid         "<task process group> <supervisor pid> <start ms>", written once the task runs
+#   pid         "<task process group> <supervisor pid>", written once the task runs (in one
+#               write; its mtime is the start time)
 #   stdout.log  stderr.log   the task's output
 #   error       why the launch failed (launch failures only)
 #   exit        written last and atomically (exit.tmp → exit): status=, timedout=, launchfailed=,
 #               started=, ended=. Its presence means the attempt is over.
 # The task runs under GNU timeout, in a process group of its own (timeout's), so the agent can
-# signal the whole task tree with `kill -- -PGID` without touching this script. LIMIT_MS 0 means
+# signal the whole task tree without touching this script: SIGTERM goes to timeout, which passes
+# it on to the group, SIGKILL to the whole group. LIMIT_MS 0 means
 # no time limit. A SIGTERM from the agent also arms
 # timeout's --kill-after, so the escalation to SIGKILL happens even if the agent is gone.
 # Shell variables here are not exported: the task sees exactly the environment it was given.
@@ -68,16 +70,18 @@ esac
 
 PATH=$task_path "$tmo" --kill-after="$grace" "$limit" "$@" >>"$dir/stdout.log" 2>>"$dir/stderr.log" &
 task=$!
+# One small write with a builtin: no fork before the agent can see the pid; readers ignore a
+# line without its newline.
+printf '%s %s\n' "$task" "$$" >"$dir/pid"
 started=$(now_ms)
-printf '%s %s %s\n' "$task" "$$" "$started" >"$dir/pid.tmp" && mv -f "$dir/pid.tmp" "$dir/pid"
 # A stop order that came before the pid was visible: the agent wrote `stop` first, so either it
 # saw our pid or we see its marker.
-if [ -e "$dir/stop" ]; then kill -TERM -- "-$task" 2>/dev/null || kill -TERM "$task" 2>/dev/null; fi
+if [ -e "$dir/stop" ]; then kill -TERM "$task" 2>/dev/null; fi
 
 wait "$task"
 status=$?
 # Whatever the task left behind in its process group goes with it (as Slurm ends a job step).
-kill -KILL -- "-$task" 2>/dev/null
+kill -KILL "-$task" 2>/dev/null
 
 # GNU timeout exits 124 when the limit struck and the task then ended, or dies of SIGKILL (137)
 # when it needed --kill-after. A task can exit 124/137 by itself, so the elapsed time decides.
