@@ -165,6 +165,9 @@ export interface SliceView {
   memoryMiB: number;
 }
 
+/** Another tenant's slice: its amounts only, no id, name or tenant (they are empty strings). */
+const hiddenSlice = (p: { gpuMilli: number; memoryMiB: number }): SliceView => ({ name: '', tenant: '', milli: p.gpuMilli, memoryMiB: p.memoryMiB });
+
 export interface GpuView {
   node: string;
   nodeId: string;
@@ -188,6 +191,8 @@ export function gpuViews(
   active: readonly Task[],
   reservations: readonly VgpuReservation[],
   util: (index: number) => number | undefined,
+  /** Whether the viewer may see a tenant's slices in full; others show only their amounts. */
+  shown: (tenant: string) => boolean = () => true,
 ): GpuView[] {
   return n.gpus.map((g) => {
     const slices: SliceView[] = [];
@@ -196,16 +201,20 @@ export function gpuViews(
     for (const r of reservations) {
       const p = r.placement;
       if (r.state !== 'ACTIVE' || !p || p.nodeId !== n.id || !p.gpus.includes(g.index)) continue;
-      slices.push({ vgpuId: r.id, name: r.name, tenant: r.tenant, milli: p.gpuMilli, memoryMiB: p.memoryMiB });
+      slices.push(shown(r.tenant) ? { vgpuId: r.id, name: r.name, tenant: r.tenant, milli: p.gpuMilli, memoryMiB: p.memoryMiB } : hiddenSlice(p));
       milli += p.gpuMilli;
       mem += p.memoryMiB;
     }
     for (const t of active) {
       const p = t.placement;
       if (!p || p.nodeId !== n.id || !p.gpus.includes(g.index)) continue;
-      const s: SliceView = { taskId: t.id, name: t.spec.name, tenant: t.spec.tenant, milli: p.gpuMilli, memoryMiB: p.memoryMiB };
-      if (p.vgpuId) s.vgpuId = p.vgpuId;
-      else {
+      const full = shown(t.spec.tenant);
+      const s: SliceView = full ? { taskId: t.id, name: t.spec.name, tenant: t.spec.tenant, milli: p.gpuMilli, memoryMiB: p.memoryMiB } : hiddenSlice(p);
+      if (p.vgpuId) {
+        // Inside a vGPU: the reservation already counts it; an anonymous copy would count twice.
+        if (!full) continue;
+        s.vgpuId = p.vgpuId;
+      } else {
         milli += p.gpuMilli;
         mem += p.memoryMiB;
       }

@@ -1,15 +1,19 @@
 // /v1/nodes, /v1/gpus, /v1/vgpus: the pool as people see it.
-import { FastGpuError, notFound } from '../../core/errors.js';
+import { FastGpuError, invalid, notFound } from '../../core/errors.js';
 import { whyReservationNeverFits } from '../../core/scheduler/index.js';
 import { parseVgpuRequest } from '../../core/spec.js';
 import type { VgpuReservation } from '../../core/types.js';
+import { authorize, listScope, sees } from '../auth.js';
 import { newId } from '../ids.js';
 import { GpuListSchema, IdParamsSchema, NodeListSchema, VgpuCreateSchema, VgpuListSchema, VgpuViewSchema } from '../schemas.js';
 import { z } from 'zod';
 import { gpuViews, nodeView, vgpuView } from '../views.js';
 import type { RouteContext } from './context.js';
 
+const tenantQuery = z.string().min(1).max(64).optional().describe('admins: act for this tenant (default: the token’s)');
+const VgpuCreateQuerySchema = z.strictObject({ tenant: tenantQuery });
 const VgpuListQuerySchema = z.strictObject({
+  tenant: tenantQuery,
   all: z
     .enum(['true', 'false', '1', '0', ''])
     .transform((s) => s === 'true' || s === '1' || s === '')
@@ -27,7 +31,8 @@ export function poolRoutes(ctx: RouteContext): void {
     tag: 'pool',
     summary: 'Nodes with their GPUs and what is allocated on them',
     response: NodeListSchema,
-    handler: async () => {
+    handler: async ({ principal }) => {
+      authorize(principal, 'node.list', null);
       const reservations = [...control.reservations.values()];
       return { nodes: [...control.nodes.values()].sort(byName).map((n) => nodeView(n, control.activeOn(n.id), reservations)) };
     },
@@ -39,11 +44,14 @@ export function poolRoutes(ctx: RouteContext): void {
     tag: 'pool',
     summary: 'Every GPU with its allocated compute and memory and its slices (tasks and vGPUs)',
     response: GpuListSchema,
-    handler: async () => {
+    handler: async ({ principal }) => {
+      authorize(principal, 'gpu.list', null);
       const reservations = [...control.reservations.values()];
+      // Other tenants' slices show only their amounts.
+      const shown = (tenant: string): boolean => sees(principal, tenant);
       const gpus = [...control.nodes.values()]
         .sort(byName)
-        .flatMap((n) => gpuViews(n, control.activeOn(n.id), reservations, (i) => control.utilOf(n.id, i)));
+        .flatMap((n) => gpuViews(n, control.activeOn(n.id), reservations, (i) => control.utilOf(n.id, i), shown));
       return { gpus };
     },
   });
@@ -53,10 +61,14 @@ export function poolRoutes(ctx: RouteContext): void {
     url: '/v1/vgpus',
     tag: 'vgpus',
     summary: 'Reserve a vGPU (a slice of one GPU); it waits PENDING until the scheduler places it',
+    query: VgpuCreateQuerySchema,
     bodyDoc: VgpuCreateSchema,
     response: VgpuViewSchema,
     status: 201,
-    handler: async ({ req, principal }) => {
+    handler: async ({ req, query, principal }) => {
+      const tenant = query.tenant ?? principal.tenant;
+      authorize(principal, 'vgpu.create', tenant);
+      if (tenant !== principal.tenant && !(await store.getTenant(tenant))) throw invalid('query.tenant', `tenant ${JSON.stringify(tenant)} does not exist`);
       const { name, request } = parseVgpuRequest(req.body ?? {});
       const nodes = [...control.nodes.values()];
       if (nodes.length > 0) {
@@ -67,7 +79,7 @@ export function poolRoutes(ctx: RouteContext): void {
       const r: VgpuReservation = {
         id,
         name: name ?? id,
-        tenant: principal.tenant,
+        tenant,
         request,
         state: 'PENDING',
         reason: null,
@@ -88,8 +100,11 @@ export function poolRoutes(ctx: RouteContext): void {
     summary: 'vGPU reservations (released ones with ?all=true)',
     query: VgpuListQuerySchema,
     response: VgpuListSchema,
-    handler: async ({ query }) => {
-      const list = query.all ? await store.listReservations({ includeReleased: true }) : [...control.reservations.values()];
+    handler: async ({ query, principal }) => {
+      const tenant = listScope(principal, 'vgpu.list', query.tenant);
+      const list = query.all
+        ? await store.listReservations({ includeReleased: true, ...(tenant !== null ? { tenant } : {}) })
+        : [...control.reservations.values()].filter((r) => tenant === null || r.tenant === tenant);
       const live = list.map((r) => control.reservations.get(r.id) ?? r);
       live.sort((a, b) => b.createdAt - a.createdAt);
       return { vgpus: live.map((r) => vgpuView(r, control.tasks.values())) };
@@ -103,9 +118,10 @@ export function poolRoutes(ctx: RouteContext): void {
     summary: 'One vGPU reservation',
     params: IdParamsSchema,
     response: VgpuViewSchema,
-    handler: async ({ params }) => {
+    handler: async ({ params, principal }) => {
       const r = control.reservations.get(params.id) ?? (await store.getReservation(params.id));
       if (!r) throw notFound('vGPU', params.id);
+      authorize(principal, 'vgpu.get', r.tenant, { what: 'vGPU', id: params.id });
       return vgpuView(r, control.tasks.values());
     },
   });
@@ -117,6 +133,11 @@ export function poolRoutes(ctx: RouteContext): void {
     summary: 'Cancel the vGPU’s unfinished tasks and release its slice',
     params: IdParamsSchema,
     response: VgpuViewSchema,
-    handler: async ({ params }) => vgpuView(await control.releaseReservation(params.id), control.tasks.values()),
+    handler: async ({ params, principal }) => {
+      const r = control.reservations.get(params.id) ?? (await store.getReservation(params.id));
+      if (!r) throw notFound('vGPU', params.id);
+      authorize(principal, 'vgpu.delete', r.tenant, { what: 'vGPU', id: params.id });
+      return vgpuView(await control.releaseReservation(params.id), control.tasks.values());
+    },
   });
 }

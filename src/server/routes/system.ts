@@ -3,8 +3,10 @@ import { z } from 'zod';
 import { invalid } from '../../core/errors.js';
 import type { PoolEvent } from '../../core/types.js';
 import { buildOpenApi } from '../api.js';
+import { authorize } from '../auth.js';
 import { EventsQuerySchema, OkSchema } from '../schemas.js';
 import type { RouteContext } from './context.js';
+import { eventVisibility } from './util.js';
 import type { Registry } from 'prom-client';
 
 const PoolEventSchema = z.object({
@@ -56,7 +58,8 @@ export function systemRoutes(ctx: RouteContext, registry: Registry, version: str
     query: EventsQuerySchema,
     response: PoolEventSchema,
     produces: 'sse',
-    handler: async ({ query, req, reply }) => {
+    handler: async ({ query, req, reply, principal }) => {
+      authorize(principal, 'events.read', principal.role === 'admin' ? null : principal.tenant);
       let after: number | undefined = query.after;
       const lastId = req.headers['last-event-id'];
       if (after === undefined && typeof lastId === 'string' && lastId !== '') {
@@ -68,10 +71,26 @@ export function systemRoutes(ctx: RouteContext, registry: Registry, version: str
       let live = false;
       let last = after ?? -1;
       const buffer: PoolEvent[] = [];
+      // Members and viewers get their tenant's events and the pool's; a lookup may be async,
+      // so filtered events go through one queue to keep their order.
+      const visible = eventVisibility(principal, ctx);
+      const settled: Promise<void> = Promise.resolve();
+      let queue = settled;
       const send = (e: PoolEvent): void => {
         if (e.seq <= last) return;
         last = e.seq;
-        s.send(e.type, e, e.seq);
+        if (!visible) return void s.send(e.type, e, e.seq);
+        const v = visible(e);
+        if (v === true && queue === settled) return void s.send(e.type, e, e.seq);
+        if (v === false && queue === settled) return;
+        const mine = (queue = queue
+          .then(async () => {
+            if (await v) s.send(e.type, e, e.seq);
+          })
+          .catch((err: unknown) => ctx.log(`error: events filter: ${String(err)}`))
+          .finally(() => {
+            if (queue === mine) queue = settled;
+          }));
       };
       const unsubscribe = control.subscribe((e) => (live ? send(e) : buffer.push(e)));
       s.signal.addEventListener('abort', unsubscribe, { once: true });
