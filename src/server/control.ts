@@ -9,7 +9,9 @@
 import { performance } from 'node:perf_hooks';
 import { conflict, FastGpuError, notFound } from '../core/errors.js';
 import { schedule } from '../core/scheduler/index.js';
+import { fairShareOrder, type TenancySnapshot } from '../core/scheduler/tenancy.js';
 import type { SchedulerPolicy } from '../core/scheduler/types.js';
+import { DEFAULT_BUDGET_EXHAUSTED_POLICY, tasksToStopForBudget, type BudgetExhaustedPolicy } from '../core/tenancy/quota.js';
 import { requeueAfter } from '../core/state.js';
 import {
   TERMINAL_STATES,
@@ -33,7 +35,8 @@ import type {
   RunningReport,
   StopOrder,
 } from '../protocol/agent.js';
-import type { Store, TaskWrite, UtilisationSample } from '../store/port.js';
+import type { Store, TaskWrite, TenantRecord, UtilisationSample } from '../store/port.js';
+import { Billing } from './billing.js';
 import { newId } from './ids.js';
 import { Waiters } from './waiters.js';
 
@@ -49,6 +52,12 @@ export interface ControlOptions {
   nodeLostAfterMs?: number;
   /** SIGTERM → SIGKILL grace sent with assignments and stop orders. */
   graceMs?: number;
+  /** Running tasks of a tenant whose budget is exhausted: `continue` (default) or `stop`. */
+  budgetPolicy?: BudgetExhaustedPolicy;
+  /** Let waiting tasks preempt (default true). */
+  preemption?: boolean;
+  /** Clock ms between ledger settlements of running attempts (default 30 s). */
+  settleEveryMs?: number;
   log?: (line: string) => void;
 }
 
@@ -76,6 +85,12 @@ interface NodeRuntime {
 
 /** Marks a task whose cancel waits for its agent's exit report (survives restarts in the store). */
 export const CANCELLING_MESSAGE = 'Cancelling: waiting for the agent to stop it';
+/** Starts the reason message of a task being preempted (survives restarts in the store). */
+export const PREEMPTING_PREFIX = 'Preempting: ';
+/** A waiting task's claim on the room its victims free lapses after this long (clock ms). */
+const CLAIM_TTL_MS = 10 * 60_000;
+/** Tenants are read again from the store at most this often (real ms); `tenantsChanged()` forces it. */
+const TENANTS_REFRESH_MS = 1_000;
 const MISSES_BEFORE_GONE = 3;
 /** Pending reasons reach the store at most this often (real ms). */
 const REASON_FLUSH_MS = 1_000;
@@ -132,6 +147,17 @@ export class ControlPlane {
   readonly graceMs: number;
   readonly nodeLostAfterMs: number;
   readonly heartbeatIntervalMs: number;
+  /** The metering ledger, pricing context and spend. */
+  readonly billing: Billing;
+  /** Tenants by name (quota, weight, budget), as last read from the store. */
+  tenants = new Map<string, TenantRecord>();
+  readonly budgetPolicy: BudgetExhaustedPolicy;
+  private readonly preemption: boolean;
+  /** Running tasks ordered to stop for a preemption → the waiting task they make room for. */
+  private readonly preempting = new Map<string, string>();
+  /** Waiting tasks that preempted others → their victims still running, and since when. */
+  private readonly claims = new Map<string, { victims: Set<string>; since: number }>();
+  private tenantsReadAt = -Infinity;
   private readonly policy: SchedulerPolicy;
   private readonly tickMs: number;
   private readonly log: (line: string) => void;
@@ -169,11 +195,15 @@ export class ControlPlane {
     this.graceMs = opts.graceMs ?? DEFAULT_GRACE_MS;
     this.heartbeatIntervalMs = Math.max(50, Math.min(5_000, Math.floor(this.nodeLostAfterMs / 3)));
     this.log = opts.log ?? (() => {});
+    this.budgetPolicy = opts.budgetPolicy ?? DEFAULT_BUDGET_EXHAUSTED_POLICY;
+    this.preemption = opts.preemption ?? true;
+    this.billing = new Billing({ store: opts.store, clock: opts.clock, log: this.log, ...(opts.settleEveryMs !== undefined ? { settleEveryMs: opts.settleEveryMs } : {}) });
     this.policy = {
       placement: 'default',
       backfill: true,
       defaultRuntimeMs: 3_600_000,
       rng: Math.random,
+      order: fairShareOrder(),
       ...opts.policy,
     };
   }
@@ -204,8 +234,53 @@ export class ControlPlane {
         this.cancelling.add(t.id);
         this.addStop(t.placement.nodeId, t.id, t.attempts, 'cancelled');
       }
+      if (isActive(t.state) && t.reasonMessage?.startsWith(PREEMPTING_PREFIX) && t.placement) {
+        // The waiting task's claim is not stored: it competes in the queue again once this ends.
+        this.preempting.set(t.id, '');
+        this.addStop(t.placement.nodeId, t.id, t.attempts, 'preempted');
+      }
     }
     for (const r of await this.store.listReservations()) if (r.state !== 'RELEASED') this.reservations.set(r.id, r);
+    await this.refreshTenants(true);
+    await this.billing.load();
+    await this.billing.reconcile([...this.tasks.values()], (t) => this.modelOf(t));
+  }
+
+  /** Read the tenants again (quota, weight, budget): call after changing them. */
+  async tenantsChanged(): Promise<void> {
+    await this.refreshTenants(true);
+    this.kick();
+  }
+
+  private async refreshTenants(force = false): Promise<void> {
+    if (!force && performance.now() - this.tenantsReadAt < TENANTS_REFRESH_MS) return;
+    this.tenantsReadAt = performance.now();
+    this.tenants = new Map((await this.store.listTenants()).map((t) => [t.name, t]));
+  }
+
+  /** The GPU model of a placed task's first GPU (the node's), or null. */
+  modelOf(t: Pick<Task, 'placement'>): string | null {
+    const p = t.placement;
+    if (!p || p.gpus.length === 0) return null;
+    const node = this.nodes.get(p.nodeId);
+    return node?.gpus.find((g) => g.index === p.gpus[0])?.model ?? node?.gpus[0]?.model ?? null;
+  }
+
+  /** What the scheduler needs to know of tenants this cycle. */
+  private tenancySnapshot(now: number): TenancySnapshot {
+    const blocked = new Map<string, { reason: 'Budget'; message: string }>();
+    for (const t of this.tenants.values()) {
+      if (t.budget === null) continue;
+      const v = this.billing.budgetOf(t);
+      if (v.verdict === 'exhausted') blocked.set(t.name, { reason: v.reason, message: v.message });
+    }
+    const claims = new Map<string, number>();
+    for (const [id, c] of [...this.claims]) {
+      for (const v of [...c.victims]) if (!this.preempting.has(v)) c.victims.delete(v);
+      if (c.victims.size === 0 && now - c.since > CLAIM_TTL_MS) this.claims.delete(id);
+      else claims.set(id, c.victims.size);
+    }
+    return { tenants: [...this.tenants.values()], blocked, preemption: this.preemption, stopping: new Set(this.preempting.keys()), claims };
   }
 
   private newRuntime(now: number): NodeRuntime {
@@ -226,6 +301,7 @@ export class ControlPlane {
     if (this.submitQ.length > 0) await this.flushSubmits();
     if (this.reasonDirty.size > 0) await this.flushReasons().catch(() => {});
     await this.drainChain();
+    await this.billing.idle();
   }
 
   get isClosed(): boolean {
@@ -331,6 +407,7 @@ export class ControlPlane {
   private put(tx: Tx, prev: Task, next: Task): Task {
     const stored: Task = { ...next, version: prev.version + 1 };
     this.reasonDirty.delete(stored.id);
+    if (stored.state !== 'PENDING') this.claims.delete(stored.id);
     if (prev.placement && isActive(prev.state)) this.indexDel(prev.placement.nodeId, prev.id);
     if (isTerminal(stored.state)) {
       this.tasks.delete(stored.id);
@@ -408,7 +485,9 @@ export class ControlPlane {
       const pendingRes = [...this.reservations.values()].some((r) => r.state === 'PENDING');
       if (pending.length === 0 && !pendingRes) return;
       const now = this.clock.now();
-      const result = schedule({ nodes: [...this.nodes.values()], active, pending, reservations: [...this.reservations.values()] }, now, this.policy);
+      await this.refreshTenants();
+      const tenancy = this.tenancySnapshot(now);
+      const result = schedule({ nodes: [...this.nodes.values()], active, pending, reservations: [...this.reservations.values()], tenancy }, now, this.policy);
       const tx = new Tx();
       let placed = 0;
       for (const d of result.decisions) {
@@ -420,7 +499,7 @@ export class ControlPlane {
             const attempt = t.attempts + 1;
             this.put(tx, t, { ...t, state: 'SCHEDULED', placement, attempts: attempt, scheduledAt: now, startedAt: null, reason: null, reasonMessage: null, exitCode: null });
             tx.attempts.push({ taskId: t.id, attempt, nodeId: placement.nodeId, placement, scheduledAt: now, startedAt: null, endedAt: null, outcome: null, exitCode: null });
-            this.event(tx, 'task.scheduled', { taskId: t.id, nodeId: placement.nodeId }, { attempt, node: placement.node, gpus: placement.gpus, gpuMilli: placement.gpuMilli });
+            this.event(tx, 'task.scheduled', { taskId: t.id, nodeId: placement.nodeId }, { attempt, node: placement.node, gpus: placement.gpus, gpuMilli: placement.gpuMilli, ...(d.borrowed ? { borrowed: true } : {}) });
             tx.wakeNodes.add(placement.nodeId);
             tx.placed.push(t.id);
             this.undurable.add(t.id);
@@ -437,6 +516,12 @@ export class ControlPlane {
             // reason in a batch (flushReasons), so a burst of submits is not written twice.
             this.tasks.set(t.id, { ...t, reason: d.reason, reasonMessage: d.message });
             this.reasonDirty.add(t.id);
+            break;
+          }
+          case 'preempt': {
+            const t = this.tasks.get(d.taskId);
+            if (!t || !isActive(t.state) || this.preempting.has(t.id) || this.cancelling.has(t.id)) break;
+            this.preemptInTx(tx, t, d.forTaskId, d.message, now);
             break;
           }
           case 'placeReservation': {
@@ -467,6 +552,31 @@ export class ControlPlane {
     }
   }
 
+  /**
+   * Preempt a running task for `forTaskId`: a stop order with reason `preempted` (the agent
+   * writes FASTGPU_PREEMPTED=1 into the signal file, sends SIGTERM, and SIGKILL after the
+   * grace); the attempt ends PREEMPTED and the task goes back to PENDING when the agent reports
+   * the exit. The waiting task starts only after that, on the room freed: never overlapping.
+   */
+  private preemptInTx(tx: Tx, t: Task, forTaskId: string, message: string, now: number): void {
+    const claim = this.claims.get(forTaskId) ?? { victims: new Set<string>(), since: now };
+    claim.victims.add(t.id);
+    claim.since = now;
+    this.claims.set(forTaskId, claim);
+    const nodeId = t.placement!.nodeId;
+    const key = keyOf(t.id, t.attempts);
+    this.log(`preempting ${t.id} (attempt ${t.attempts}) on ${t.placement!.node} for ${forTaskId}: ${message}`);
+    if (t.state === 'SCHEDULED' && !this.rt.get(nodeId)?.delivered.has(key)) {
+      // Never handed to the agent: nothing runs, nothing to wait for.
+      this.endAttempt(tx, t, { outcome: 'PREEMPTED', exitCode: null, endedAt: now, message });
+      return;
+    }
+    this.preempting.set(t.id, forTaskId);
+    this.addStop(nodeId, t.id, t.attempts, 'preempted');
+    tx.wakeNodes.add(nodeId);
+    this.put(tx, t, { ...t, reasonMessage: `${PREEMPTING_PREFIX}${message}` });
+  }
+
   private putReservation(tx: Tx, prev: VgpuReservation, next: VgpuReservation): void {
     if (next.state === 'RELEASED') this.reservations.delete(next.id);
     else this.reservations.set(next.id, next);
@@ -479,11 +589,26 @@ export class ControlPlane {
   tick(): void {
     if (this.closed) return;
     this.ticks++;
+    this.billing.maybeSettle();
+    if (this.budgetPolicy === 'stop') this.enforceBudgets().catch((e: unknown) => this.log(`error: budget check: ${String(e)}`));
     this.detectLostNodes().catch((e: unknown) => this.log(`error: lost-node check failed: ${String(e)}`));
     if (this.dirty || this.ticks % 5 === 0) this.kick();
     if (this.reasonDirty.size > 0 && performance.now() - this.lastReasonFlush >= REASON_FLUSH_MS) {
       this.flushReasons().catch((e: unknown) => this.log(`error: reason flush: ${String(e)}`));
     }
+  }
+
+  /** Under `budgetPolicy: stop`: cancel the running tasks of tenants whose budget is exhausted. */
+  async enforceBudgets(): Promise<void> {
+    const running = [...this.tasks.values()].filter((t) => isActive(t.state) && !this.cancelling.has(t.id)).map((t) => ({ tenant: t.spec.tenant, task: t }));
+    const stop = tasksToStopForBudget('stop', running, this.tenants, this.billing.spend());
+    if (stop.length === 0) return;
+    const tx = new Tx();
+    for (const { task } of stop) {
+      this.log(`stopping ${task.id}: the budget of tenant ${task.spec.tenant} is exhausted (budgetPolicy stop)`);
+      this.cancelInTx(tx, task);
+    }
+    await this.commit(tx);
   }
 
   /** Write the pending reasons that changed since the last flush. */
@@ -505,8 +630,9 @@ export class ControlPlane {
   /** Resolves once no cycle, submit or write is pending (for tests and shutdown). */
   async settle(): Promise<void> {
     for (let i = 0; i < 10_000; i++) {
-      if (!this.cycleTimer && !this.cycleRunning && this.submitQ.length === 0 && !this.submitScheduled && this.chainDepth === 0) return;
+      if (!this.cycleTimer && !this.cycleRunning && this.submitQ.length === 0 && !this.submitScheduled && this.chainDepth === 0 && !this.billing.busy) return;
       await this.chain;
+      await this.billing.idle();
       await new Promise<void>((r) => setImmediate(r));
     }
   }
@@ -627,7 +753,13 @@ export class ControlPlane {
     o: { outcome: TaskState; exitCode: number | null; endedAt: number; startedAt?: number | null; message?: string | null },
   ): Task {
     const now = this.clock.now();
+    // A task being preempted whose node is lost (or whose agent forgot it) was still preempted:
+    // its retries are for failures, not for making room.
+    if (o.outcome === 'LOST' && this.preempting.has(t.id)) o = { ...o, outcome: 'PREEMPTED' };
+    this.preempting.delete(t.id);
     if (t.placement) {
+      const startedAt = o.startedAt ?? t.startedAt;
+      if (startedAt !== null) this.billing.ended({ task: t, attempt: { attempt: t.attempts, placement: t.placement }, gpuModel: this.modelOf(t) }, startedAt, Math.max(o.endedAt, startedAt));
       tx.attempts.push({
         taskId: t.id,
         attempt: t.attempts,
@@ -864,6 +996,7 @@ export class ControlPlane {
         exitCode: null,
       });
       this.event(tx, 'task.started', { taskId: t.id, nodeId }, { attempt: t.attempts, pid: r.pid });
+      this.billing.started({ task: t, attempt: { attempt: t.attempts, placement: t.placement! }, gpuModel: this.modelOf(t) }, startedAt);
     }
     if (this.cancelling.has(t.id)) this.addStop(nodeId, t.id, t.attempts, 'cancelled');
     return false;

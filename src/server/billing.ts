@@ -1,0 +1,247 @@
+// Metering into the ledger, for the control plane. One ledger entry per attempt, opened when
+// the attempt starts, settled every `settleEveryMs` of clock time (not every tick) and at its
+// end, each settlement written with the store's atomic `settleLedger`. The entry's `settledTo`
+// makes settlement idempotent: a restart, a retry or a stale copy never charges an interval
+// twice, and `reconcile` closes or opens what a crash left between an attempt's end (or start)
+// and its ledger write.
+//
+// Also here: the pricing context (price book, promotions, promotion budgets consumed), what each
+// tenant has spent (for budgets), and price changes, which settle everything first so that usage
+// before a change is charged at the old price.
+import { EMPTY_PRICE_BOOK } from '../core/pricing/parse.js';
+import { closeEntry, entryInitFor, entryKey, openEntry, settleAll, type LedgerEntry, type PricingContext } from '../core/pricing/ledger.js';
+import type { Micros } from '../core/pricing/money.js';
+import { budgetVerdict, type BudgetVerdict } from '../core/tenancy/quota.js';
+import type { Attempt, Task } from '../core/types.js';
+import { ledgerWrites } from '../store/ledger.js';
+import type { Store, TenantRecord } from '../store/port.js';
+import type { Clock } from '../core/types.js';
+
+export interface BillingOptions {
+  store: Store;
+  clock: Clock;
+  /** Clock ms between settlements of running entries; default 30 s. */
+  settleEveryMs?: number;
+  log?: (line: string) => void;
+}
+
+/** What the ledger needs of an attempt that starts or ends. */
+export interface MeteredAttempt {
+  task: Pick<Task, 'id' | 'spec'>;
+  attempt: Pick<Attempt, 'attempt' | 'placement'>;
+  /** The model of the placed GPUs (the node's); null when it holds none or is unknown. */
+  gpuModel: string | null;
+}
+
+export const DEFAULT_SETTLE_EVERY_MS = 30_000;
+/** Retries of a settlement refused for a stale read (another writer, or a promotion total). */
+const SETTLE_RETRIES = 3;
+
+export class Billing {
+  /** Running entries by key (`taskId/attempt/seq`). */
+  private readonly open = new Map<string, LedgerEntry>();
+  private ctx: PricingContext = { book: EMPTY_PRICE_BOOK, promos: [], promoSpent: new Map() };
+  private spent = new Map<string, Micros>();
+  private lastSettle = 0;
+  private chain: Promise<void> = Promise.resolve();
+  private depth = 0;
+  private readonly store: Store;
+  private readonly clock: Clock;
+  private readonly log: (line: string) => void;
+  readonly settleEveryMs: number;
+
+  constructor(opts: BillingOptions) {
+    this.store = opts.store;
+    this.clock = opts.clock;
+    this.log = opts.log ?? (() => {});
+    this.settleEveryMs = opts.settleEveryMs ?? DEFAULT_SETTLE_EVERY_MS;
+  }
+
+  /** Load the running entries, the pricing context and the spend. */
+  async load(): Promise<void> {
+    this.open.clear();
+    for (const e of await this.store.listLedgerEntries({ open: true })) this.open.set(entryKey(e), e);
+    await this.reloadPricing();
+    this.lastSettle = this.clock.now();
+  }
+
+  private async reloadPricing(): Promise<void> {
+    const [book, promos, promoSpent, spent] = await Promise.all([this.store.getPriceBook(), this.store.listPromotions(), this.store.getPromoSpent(), this.store.spendByTenant()]);
+    this.ctx = { book: book ?? EMPTY_PRICE_BOOK, promos, promoSpent };
+    this.spent = spent;
+  }
+
+  /** The pricing context in force (for quotes and metrics). */
+  get pricing(): PricingContext {
+    return this.ctx;
+  }
+
+  /** Σ charged per tenant, as of the last settlement. */
+  spendOf(tenant: string): Micros {
+    return this.spent.get(tenant) ?? 0n;
+  }
+
+  spend(): ReadonlyMap<string, Micros> {
+    return this.spent;
+  }
+
+  budgetOf(t: Pick<TenantRecord, 'name' | 'budget'>): BudgetVerdict {
+    return budgetVerdict(t, this.spendOf(t.name), this.ctx.book.currency);
+  }
+
+  /** Running entries (for metrics and tests). */
+  openEntries(): LedgerEntry[] {
+    return [...this.open.values()];
+  }
+
+  /** Run after every earlier ledger write. Errors are logged, never thrown at the control loop. */
+  private serial(what: string, fn: () => Promise<void>): Promise<void> {
+    this.depth++;
+    const p = this.chain.then(fn).catch((e: unknown) => this.log(`error: ledger ${what}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`));
+    this.chain = p.finally(() => {
+      this.depth--;
+    });
+    return this.chain;
+  }
+
+  /** Resolves once every queued ledger write is done. */
+  async idle(): Promise<void> {
+    while (this.depth > 0) await this.chain;
+  }
+
+  get busy(): boolean {
+    return this.depth > 0;
+  }
+
+  /** An attempt started at `startedAt`: open its entry (once). */
+  started(m: MeteredAttempt, startedAt: number): void {
+    void this.serial(`open ${m.task.id}#${m.attempt.attempt}`, async () => void (await this.openFor(m, startedAt)));
+  }
+
+  private async openFor(m: MeteredAttempt, startedAt: number): Promise<LedgerEntry | undefined> {
+    const mine = [...this.open.values()].find((e) => e.taskId === m.task.id && e.attempt === m.attempt.attempt);
+    if (mine) return mine;
+    const stored = await this.store.listLedgerEntries({ taskId: m.task.id, attempt: m.attempt.attempt });
+    if (stored.length > 0) {
+      const last = stored[stored.length - 1]!;
+      if (last.to === null) this.open.set(entryKey(last), last);
+      return last.to === null ? last : undefined;
+    }
+    const e = openEntry(entryInitFor(m.task, m.attempt, m.gpuModel), startedAt);
+    await this.store.openLedgerEntry(e);
+    this.open.set(entryKey(e), e);
+    return e;
+  }
+
+  /** An attempt ended at `endedAt`: close its entry, charging what is left (opening it first if its start was never metered). */
+  ended(m: MeteredAttempt, startedAt: number | null, endedAt: number): void {
+    void this.serial(`close ${m.task.id}#${m.attempt.attempt}`, async () => {
+      let entry = [...this.open.values()].find((e) => e.taskId === m.task.id && e.attempt === m.attempt.attempt);
+      if (!entry && startedAt !== null) entry = await this.openFor(m, startedAt);
+      if (entry) await this.close(entry, endedAt);
+    });
+  }
+
+  private async close(entry: LedgerEntry, endedAt: number): Promise<void> {
+    for (let i = 0; ; i++) {
+      const s = closeEntry(entry, endedAt, this.ctx);
+      const conflicts = await this.store.settleLedger({ writes: ledgerWrites([entry], [s.entry]), priced: s.priced ? [s.priced] : [], promoSpent: s.promoSpent });
+      if (conflicts.length === 0) {
+        this.open.delete(entryKey(entry));
+        this.ctx = { ...this.ctx, promoSpent: s.promoSpent };
+        if (s.entry.chargedAmount !== entry.chargedAmount) this.spent.set(entry.tenant, this.spendOf(entry.tenant) + s.entry.chargedAmount - entry.chargedAmount);
+        return;
+      }
+      if (i >= SETTLE_RETRIES) throw new Error(`close of ${entryKey(entry)} refused: ${conflicts.join(', ')}`);
+      entry = (await this.refresh(entry)) ?? entry;
+      if (entry.to !== null) {
+        this.open.delete(entryKey(entry));
+        return;
+      }
+    }
+  }
+
+  /** Reload one entry and the totals after a refused settlement. */
+  private async refresh(entry: LedgerEntry): Promise<LedgerEntry | undefined> {
+    await this.reloadPricing();
+    const fresh = (await this.store.listLedgerEntries({ taskId: entry.taskId, attempt: entry.attempt })).find((e) => e.seq === entry.seq);
+    if (fresh) {
+      if (fresh.to === null) this.open.set(entryKey(fresh), fresh);
+      else this.open.delete(entryKey(fresh));
+    }
+    return fresh;
+  }
+
+  /** Settle every running entry up to now when `settleEveryMs` has passed since the last time. */
+  maybeSettle(): void {
+    if (this.clock.now() - this.lastSettle < this.settleEveryMs) return;
+    void this.settleNow();
+  }
+
+  /** Settle every running entry up to now (in charging order); resolves once written. */
+  settleNow(): Promise<void> {
+    this.lastSettle = this.clock.now();
+    return this.serial('settlement', () => this.settleAllNow());
+  }
+
+  private async settleAllNow(): Promise<void> {
+    for (let i = 0; ; i++) {
+      const before = [...this.open.values()];
+      if (before.length === 0) return;
+      const now = this.clock.now();
+      const r = settleAll(before, now, this.ctx);
+      const writes = ledgerWrites(before, r.entries);
+      if (writes.length === 0) return;
+      const conflicts = await this.store.settleLedger({ writes, priced: r.priced, promoSpent: r.promoSpent });
+      if (conflicts.length === 0) {
+        for (const e of r.entries) this.open.set(entryKey(e), e);
+        this.ctx = { ...this.ctx, promoSpent: r.promoSpent };
+        for (const p of r.priced) this.spent.set(p.segment.tenant, this.spendOf(p.segment.tenant) + p.chargedAmount);
+        return;
+      }
+      if (i >= SETTLE_RETRIES) throw new Error(`settlement refused: ${conflicts.slice(0, 5).join(', ')}`);
+      this.log(`warn: settlement refused (${conflicts.slice(0, 3).join(', ')}); reloading the ledger`);
+      await this.load();
+    }
+  }
+
+  /**
+   * Change prices or promotions: everything running is settled up to now at the old terms, then
+   * `change` runs (the store writes), then the new terms are loaded.
+   */
+  changePricing<T>(change: () => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      void this.serial('pricing change', async () => {
+        try {
+          this.lastSettle = this.clock.now();
+          await this.settleAllNow();
+          const out = await change();
+          await this.reloadPricing();
+          resolve(out);
+        } catch (e) {
+          reject(e); // the caller's error (a bad price): not the ledger's
+        }
+      });
+    });
+  }
+
+  /**
+   * After a (re)start: close entries whose attempt is no longer the live one (at the attempt's
+   * recorded end), and open entries for running attempts that have none.
+   */
+  reconcile(live: readonly Task[], modelOf: (t: Task) => string | null): Promise<void> {
+    return this.serial('reconcile', async () => {
+      const current = new Map(live.filter((t) => t.state === 'RUNNING').map((t) => [`${t.id}#${t.attempts}`, t]));
+      for (const e of [...this.open.values()]) {
+        if (current.has(`${e.taskId}#${e.attempt}`)) continue;
+        const a = (await this.store.listAttempts(e.taskId)).find((x) => x.attempt === e.attempt);
+        await this.close(e, a?.endedAt ?? e.settledTo);
+      }
+      const metered = new Set([...this.open.values()].map((e) => `${e.taskId}#${e.attempt}`));
+      for (const [key, t] of current) {
+        if (metered.has(key) || !t.placement) continue;
+        await this.openFor({ task: t, attempt: { attempt: t.attempts, placement: t.placement }, gpuModel: modelOf(t) }, t.startedAt ?? t.scheduledAt ?? this.clock.now());
+      }
+    });
+  }
+}
