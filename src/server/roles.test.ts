@@ -1,0 +1,363 @@
+// The role matrix: every registered route × role (admin, member, viewer, agent, revoked token, no
+// token) × tenant (the caller's own, another's) answers exactly the status in the table below, and
+// nothing of the other tenant leaks into what members and viewers list. Routes are enumerated from
+// the app itself (onRoute), so a new endpoint without a row here fails this test.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FakeAgent, h100s, makeHarness, type Harness } from './testing.js';
+
+type Role = 'admin' | 'member' | 'viewer' | 'agent' | 'revoked' | 'none';
+type Target = 'own' | 'other' | 'pool';
+const ROLES: readonly Role[] = ['admin', 'member', 'viewer', 'agent', 'revoked', 'none'];
+
+/** A request to make: its url, and a body for POSTs. */
+interface Call {
+  url: string;
+  body?: unknown;
+}
+
+interface Row {
+  /** Builds the call for a target; may create fresh fixtures (for writes) through the admin token. */
+  call: (target: Target) => Promise<Call> | Call;
+  /** Expected status per role and target (revoked and none are filled in: 401 on authenticated routes). */
+  expect: Partial<Record<Role, Partial<Record<Target, number>>>>;
+  /** Only these targets apply (default own + other). */
+  targets?: readonly Target[];
+  /** Server-sent events: checked over a real socket, the stream is closed once the status is known. */
+  sse?: boolean;
+}
+
+// Shapes of expectations, by kind of route.
+const all = (s: number): Partial<Record<Target, number>> => ({ own: s, other: s, pool: s });
+const pub = (s: number): Row['expect'] => ({ admin: all(s), member: all(s), viewer: all(s), agent: all(s), revoked: all(s), none: all(s) });
+const adminOnly = (s: number): Row['expect'] => ({ admin: all(s), member: all(403), viewer: all(403), agent: all(403) });
+const agentProtocol: Row['expect'] = { admin: all(200), member: all(403), viewer: all(403), agent: all(200) };
+const clusterRead: Row['expect'] = { admin: all(200), member: all(200), viewer: all(200), agent: all(403) };
+/** One existing item of a tenant: another tenant's is 404, as if it did not exist. */
+const itemRead: Row['expect'] = { admin: all(200), member: { own: 200, other: 404 }, viewer: { own: 200, other: 404 }, agent: all(403) };
+const itemWrite: Row['expect'] = { admin: all(200), member: { own: 200, other: 404 }, viewer: { own: 403, other: 404 }, agent: all(403) };
+/** Creating in a tenant (own, or another's with ?tenant=). */
+const create: Row['expect'] = { admin: all(201), member: { own: 201, other: 403 }, viewer: all(403), agent: all(403) };
+/** Listing a tenant's (own by default, another's with ?tenant=). */
+const list: Row['expect'] = { admin: all(200), member: { own: 200, other: 403 }, viewer: { own: 200, other: 403 }, agent: all(403) };
+
+let h: Harness;
+const routes: string[] = [];
+const tok: Record<Role, string | null> = { admin: '', member: '', viewer: '', agent: '', revoked: '', none: null };
+let agent: FakeAgent;
+const fx = { taskA: '', taskB: '', vgA: '', vgB: '' };
+
+/** A request as `role`. */
+async function as(role: Role, method: string, url: string, body?: unknown): Promise<{ status: number; body: any; raw: string }> {
+  const t = tok[role];
+  const headers: Record<string, string> = {};
+  if (t !== null) headers.authorization = `Bearer ${t}`;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const res = await h.server.app.inject({ method: method as 'GET', url, headers, ...(body !== undefined ? { payload: JSON.stringify(body) } : {}) });
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(res.payload);
+  } catch {
+    parsed = undefined;
+  }
+  return { status: res.statusCode, body: parsed, raw: res.payload };
+}
+
+async function newTask(tenant: 'a' | 'b', name = `t-${tenant}`): Promise<string> {
+  const r = await as('admin', 'POST', `/v1/tasks?tenant=${tenant}`, { name, command: 'true', resources: { gpu: 0.25 } });
+  if (r.status !== 201) throw new Error(`fixture task: ${r.status} ${r.raw}`);
+  return r.body.tasks[0].id;
+}
+
+async function newVgpu(tenant: 'a' | 'b', name = `vg-${tenant}`): Promise<string> {
+  const r = await as('admin', 'POST', `/v1/vgpus?tenant=${tenant}`, { name, gpu: 0.25 });
+  if (r.status !== 201) throw new Error(`fixture vGPU: ${r.status} ${r.raw}`);
+  return r.body.id;
+}
+
+let made = 0;
+const tenantOf = (t: Target): 'a' | 'b' => (t === 'other' ? 'b' : 'a');
+const spec = { command: 'true', resources: { gpu: 0.25 } };
+
+const MATRIX: Record<string, Row> = {
+  'GET /healthz': { call: () => ({ url: '/healthz' }), expect: pub(200), targets: ['pool'] },
+  'GET /metrics': { call: () => ({ url: '/metrics' }), expect: adminOnly(200), targets: ['pool'] },
+  'GET /v1/openapi.json': { call: () => ({ url: '/v1/openapi.json' }), expect: clusterRead, targets: ['pool'] },
+  'GET /v1/events': { call: () => ({ url: '/v1/events' }), expect: clusterRead, targets: ['pool'], sse: true },
+
+  'POST /v1/tasks': { call: (t) => ({ url: t === 'own' ? '/v1/tasks' : '/v1/tasks?tenant=b', body: spec }), expect: create },
+  'GET /v1/tasks': { call: (t) => ({ url: t === 'own' ? '/v1/tasks' : '/v1/tasks?tenant=b' }), expect: list },
+  'GET /v1/tasks/:id': { call: (t) => ({ url: `/v1/tasks/${t === 'own' ? fx.taskA : fx.taskB}` }), expect: itemRead },
+  'GET /v1/tasks/:id/wait': { call: (t) => ({ url: `/v1/tasks/${t === 'own' ? fx.taskA : fx.taskB}/wait?timeoutMs=0` }), expect: itemRead },
+  'GET /v1/tasks/:id/logs': { call: (t) => ({ url: `/v1/tasks/${t === 'own' ? fx.taskA : fx.taskB}/logs` }), expect: itemRead },
+  'POST /v1/tasks/:id/cancel': { call: async (t) => ({ url: `/v1/tasks/${await newTask(tenantOf(t))}/cancel` }), expect: itemWrite },
+
+  'GET /v1/nodes': { call: () => ({ url: '/v1/nodes' }), expect: clusterRead, targets: ['pool'] },
+  'GET /v1/gpus': { call: () => ({ url: '/v1/gpus' }), expect: clusterRead, targets: ['pool'] },
+  'POST /v1/vgpus': { call: (t) => ({ url: t === 'own' ? '/v1/vgpus' : '/v1/vgpus?tenant=b', body: { gpu: 0.1 } }), expect: create },
+  'GET /v1/vgpus': { call: (t) => ({ url: t === 'own' ? '/v1/vgpus' : '/v1/vgpus?tenant=b' }), expect: list },
+  'GET /v1/vgpus/:id': { call: (t) => ({ url: `/v1/vgpus/${t === 'own' ? fx.vgA : fx.vgB}` }), expect: itemRead },
+  'DELETE /v1/vgpus/:id': { call: async (t) => ({ url: `/v1/vgpus/${await newVgpu(tenantOf(t))}` }), expect: itemWrite },
+
+  'POST /v1/agent/register': {
+    call: () => ({
+      url: '/v1/agent/register',
+      body: { name: 'node-reg', cpuMilli: 64_000, memoryMiB: 1024, labels: {}, gpus: h100s(1, 'GPU-reg'), simulated: true, agentVersion: 'test', tasks: [] },
+    }),
+    expect: agentProtocol,
+    targets: ['pool'],
+  },
+  'POST /v1/agent/heartbeat': { call: () => ({ url: '/v1/agent/heartbeat', body: { nodeId: agent.nodeId, tasks: [], samples: [] } }), expect: agentProtocol, targets: ['pool'] },
+  'GET /v1/agent/assignments': { call: () => ({ url: `/v1/agent/assignments?nodeId=${agent.nodeId}&waitMs=0` }), expect: agentProtocol, targets: ['pool'] },
+  'POST /v1/agent/reports': {
+    call: () => ({ url: '/v1/agent/reports', body: { nodeId: agent.nodeId, tasks: [{ taskId: 't_nosuchtask', attempt: 1, status: 'running', pid: 1, startedAt: 0 }] } }),
+    expect: agentProtocol,
+    targets: ['pool'],
+  },
+  'POST /v1/agent/logs': { call: () => ({ url: '/v1/agent/logs', body: { nodeId: agent.nodeId, chunks: [] } }), expect: agentProtocol, targets: ['pool'] },
+
+  'POST /v1/admin/tenants': { call: () => ({ url: '/v1/admin/tenants', body: { name: `c${++made}`, guarantee: 1 } }), expect: adminOnly(201), targets: ['pool'] },
+  'GET /v1/admin/tenants': { call: () => ({ url: '/v1/admin/tenants' }), expect: adminOnly(200), targets: ['pool'] },
+  'GET /v1/admin/tenants/:name': { call: () => ({ url: '/v1/admin/tenants/a' }), expect: adminOnly(200), targets: ['pool'] },
+  'POST /v1/admin/tokens': { call: () => ({ url: '/v1/admin/tokens', body: { tenant: 'a', role: 'viewer' } }), expect: adminOnly(201), targets: ['pool'] },
+  'GET /v1/admin/tokens': { call: () => ({ url: '/v1/admin/tokens' }), expect: adminOnly(200), targets: ['pool'] },
+  'POST /v1/admin/tokens/:id/revoke': {
+    call: async () => {
+      const r = await as('admin', 'POST', '/v1/admin/tokens', { tenant: 'b', role: 'viewer', name: 'to-revoke' });
+      return { url: `/v1/admin/tokens/${r.body.id}/revoke` };
+    },
+    expect: adminOnly(200),
+    targets: ['pool'],
+  },
+};
+
+/** The status an SSE route answers with, over a real socket (the stream stays open otherwise). */
+async function sseStatus(base: string, role: Role, url: string): Promise<number> {
+  const ac = new AbortController();
+  const headers: Record<string, string> = { accept: 'text/event-stream' };
+  if (tok[role] !== null) headers.authorization = `Bearer ${tok[role]}`;
+  const res = await fetch(base + url, { headers, signal: ac.signal });
+  const status = res.status;
+  ac.abort();
+  await res.body?.cancel().catch(() => undefined);
+  return status;
+}
+
+let base = '';
+
+beforeAll(async () => {
+  h = await makeHarness({
+    beforeRoutes: async (app) => {
+      app.addHook('onRoute', (r) => {
+        for (const m of Array.isArray(r.method) ? r.method : [r.method]) if (m !== 'HEAD') routes.push(`${m} ${r.url}`);
+      });
+    },
+  });
+  tok.admin = h.token;
+  for (const name of ['a', 'b']) expect((await as('admin', 'POST', '/v1/admin/tenants', { name, guarantee: 1, limit: '2.5', weight: 2, budget: '100' })).status).toBe(201);
+  const mk = async (tenant: string, role: string): Promise<{ id: string; token: string }> => {
+    const r = await as('admin', 'POST', '/v1/admin/tokens', { tenant, role });
+    expect(r.status).toBe(201);
+    return r.body;
+  };
+  tok.member = (await mk('a', 'member')).token;
+  tok.viewer = (await mk('a', 'viewer')).token;
+  tok.agent = (await mk('a', 'agent')).token;
+  const revoked = await mk('a', 'member');
+  tok.revoked = revoked.token;
+  expect((await as('revoked', 'GET', '/v1/tasks')).status).toBe(200);
+  expect((await as('admin', 'POST', `/v1/admin/tokens/${revoked.id}/revoke`)).status).toBe(200);
+
+  agent = new FakeAgent(h, 'node-a', h100s(2));
+  await agent.register();
+  fx.taskA = await newTask('a', 'secret-a');
+  fx.taskB = await newTask('b', 'secret-b');
+  fx.vgA = await newVgpu('a', 'vg-secret-a');
+  fx.vgB = await newVgpu('b', 'vg-secret-b');
+  await h.server.control.settle();
+  base = await h.server.app.listen({ host: '127.0.0.1', port: 0 });
+});
+
+afterAll(async () => {
+  await h.close();
+});
+
+describe('role matrix', () => {
+  it('has a row for every registered route', () => {
+    const missing = [...new Set(routes)].filter((r) => !(r in MATRIX));
+    expect(missing, `routes without a role-matrix row in roles.test.ts: ${missing.join(', ')}`).toEqual([]);
+    const stale = Object.keys(MATRIX).filter((k) => !routes.includes(k));
+    expect(stale).toEqual([]);
+  });
+
+  for (const [route, row] of Object.entries(MATRIX)) {
+    it(route, async () => {
+      const [method, pattern] = route.split(' ') as [string, string];
+      const got: string[] = [];
+      const want: string[] = [];
+      for (const role of ROLES) {
+        for (const target of row.targets ?? (['own', 'other'] as const)) {
+          const authFails = pattern !== '/healthz' && (role === 'revoked' || role === 'none');
+          const expected = authFails ? 401 : row.expect[role]?.[target];
+          if (expected === undefined) throw new Error(`${route}: no expectation for ${role} × ${target}`);
+          const call = await row.call(target);
+          const status = row.sse ? await sseStatus(base, role, call.url) : (await as(role, method, call.url, call.body)).status;
+          got.push(`${role} × ${target}: ${status}`);
+          want.push(`${role} × ${target}: ${expected}`);
+        }
+      }
+      expect(got).toEqual(want);
+    });
+  }
+});
+
+describe('tenant isolation', () => {
+  const leaks = (raw: string): string[] => ['secret-b', 'vg-secret-b', fx.taskB, fx.vgB].filter((s) => raw.includes(s));
+
+  it('members and viewers list only their tenant; admins list all or filter with ?tenant=', async () => {
+    for (const role of ['member', 'viewer'] as const) {
+      for (const url of ['/v1/tasks', '/v1/tasks?all=true', '/v1/tasks?state=PENDING,SCHEDULED,RUNNING,CANCELLED', '/v1/vgpus', '/v1/vgpus?all=true', '/v1/gpus', '/v1/nodes']) {
+        const r = await as(role, 'GET', url);
+        expect(r.status, `${role} ${url}`).toBe(200);
+        expect(leaks(r.raw), `${role} ${url}`).toEqual([]);
+      }
+      const tasks = (await as(role, 'GET', '/v1/tasks?all=true')).body.tasks;
+      expect(tasks.length).toBeGreaterThan(0);
+      expect(new Set(tasks.map((t: any) => t.tenant))).toEqual(new Set(['a']));
+    }
+    const everyone = (await as('admin', 'GET', '/v1/tasks?all=true')).body.tasks;
+    expect(new Set(everyone.map((t: any) => t.tenant))).toEqual(new Set(['a', 'b', 'default'])); // admins submit as "default" unless ?tenant=
+    const onlyB = (await as('admin', 'GET', '/v1/tasks?all=true&tenant=b')).body.tasks;
+    expect(onlyB.length).toBeGreaterThan(0);
+    expect(new Set(onlyB.map((t: any) => t.tenant))).toEqual(new Set(['b']));
+  });
+
+  it('GPU views show other tenants’ slices as amounts only', async () => {
+    const mine = (await as('member', 'GET', '/v1/gpus')).body.gpus.flatMap((g: any) => g.slices);
+    const theirs = mine.filter((s: any) => s.tenant !== 'a');
+    expect(theirs.length).toBeGreaterThan(0);
+    for (const s of theirs) {
+      expect(s).toEqual({ name: '', tenant: '', milli: expect.any(Number), memoryMiB: expect.any(Number) });
+    }
+    const admin = (await as('admin', 'GET', '/v1/gpus')).body;
+    const sum = (gpus: any[]): number => gpus.reduce((n, g) => n + g.allocatedMilli, 0);
+    // The same amounts are allocated whoever looks.
+    expect(sum((await as('member', 'GET', '/v1/gpus')).body.gpus)).toBe(sum(admin.gpus));
+    expect(JSON.stringify(admin)).toContain('secret-b');
+  });
+
+  it('another tenant’s task cannot be used by id anywhere: logs, wait, cancel, a vGPU by id in a spec', async () => {
+    for (const role of ['member', 'viewer'] as const) {
+      const r = await as(role, 'GET', `/v1/tasks/${fx.taskB}`);
+      expect(r.status).toBe(404);
+      expect(r.body.error.message).toBe(`task ${fx.taskB} not found`);
+    }
+    const inOther = await as('member', 'POST', '/v1/tasks', { ...spec, vgpu: fx.vgB });
+    expect(inOther.status).toBe(400);
+    expect(inOther.body.error.field).toBe('vgpu');
+    expect(inOther.body.error.message).toContain('not found');
+    const before = await as('member', 'GET', `/v1/tasks?before=${fx.taskB}`);
+    expect(before.status).toBe(400);
+    expect(before.body.error.message).toBe(`query.before: task ${fx.taskB} not found`);
+  });
+
+  it('the event stream shows a member its tenant’s events and the pool’s, nothing of another tenant', async () => {
+    const marker = await newTask('a', 'marker-a');
+    await h.server.control.settle();
+    const ac = new AbortController();
+    const res = await fetch(`${base}/v1/events?after=0`, { headers: { authorization: `Bearer ${tok.member}` }, signal: ac.signal });
+    expect(res.status).toBe(200);
+    let text = '';
+    const reader = res.body!.getReader();
+    const dec = new TextDecoder();
+    while (!text.includes(marker)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += dec.decode(value);
+    }
+    ac.abort();
+    await reader.cancel().catch(() => undefined);
+    expect(text).toContain(marker);
+    expect(text).toContain(fx.taskA);
+    expect(text).toContain(fx.vgA);
+    expect(text).toContain('event: node.registered');
+    expect(leaks(text)).toEqual([]);
+  });
+
+  it('the submitter’s tenant goes on the task; admins may submit for an existing tenant only', async () => {
+    const r = await as('member', 'POST', '/v1/tasks', spec);
+    expect(r.body.tasks[0].tenant).toBe('a');
+    const forB = await as('admin', 'POST', '/v1/tasks?tenant=b', spec);
+    expect(forB.body.tasks[0].tenant).toBe('b');
+    const nowhere = await as('admin', 'POST', '/v1/tasks?tenant=nope', spec);
+    expect(nowhere.status).toBe(400);
+    expect(nowhere.body.error.field).toBe('query.tenant');
+  });
+});
+
+describe('tokens', () => {
+  it('a revoked token is refused on the very next request', async () => {
+    const made = await as('admin', 'POST', '/v1/admin/tokens', { tenant: 'a', role: 'member', name: 'alice' });
+    expect(made.status).toBe(201);
+    const { id, token } = made.body;
+    const use = (): Promise<number> => h.server.app.inject({ method: 'GET', url: '/v1/tasks', headers: { authorization: `Bearer ${token}` } }).then((r) => r.statusCode);
+    expect(await use()).toBe(200);
+    expect(await use()).toBe(200); // now cached
+    const rv = await as('admin', 'POST', `/v1/admin/tokens/${id}/revoke`);
+    expect(rv.status).toBe(200);
+    expect(rv.body.revokedAt).not.toBeNull();
+    expect(await use()).toBe(401);
+    // Revoking again answers the same token, still revoked.
+    expect((await as('admin', 'POST', `/v1/admin/tokens/${id}/revoke`)).body.revokedAt).toBe(rv.body.revokedAt);
+  });
+
+  it('lists tokens without their secrets or hashes', async () => {
+    const made = await as('admin', 'POST', '/v1/admin/tokens', { tenant: 'b', role: 'viewer' });
+    const list = await as('admin', 'GET', '/v1/admin/tokens?tenant=b');
+    expect(list.body.tokens.map((t: any) => t.id)).toContain(made.body.id);
+    expect(list.raw).not.toContain(made.body.token);
+    for (const t of list.body.tokens) expect(Object.keys(t).sort()).toEqual(['createdAt', 'id', 'name', 'revokedAt', 'role', 'tenant']);
+    expect(new Set(list.body.tokens.map((t: any) => t.tenant))).toEqual(new Set(['b']));
+  });
+
+  it('refuses a token for a tenant that does not exist, and a role that does not, naming the field', async () => {
+    const noTenant = await as('admin', 'POST', '/v1/admin/tokens', { tenant: 'ghost' });
+    expect(noTenant.status).toBe(400);
+    expect(noTenant.body.error.field).toBe('tenant');
+    const badRole = await as('admin', 'POST', '/v1/admin/tokens', { tenant: 'a', role: 'root' });
+    expect(badRole.status).toBe(400);
+    expect(badRole.body.error.field).toBe('body.role');
+  });
+});
+
+describe('tenants', () => {
+  it('the default tenant exists from the start; create parses GPUs (fractions too), update keeps createdAt', async () => {
+    const d = await as('admin', 'GET', '/v1/admin/tenants/default');
+    expect(d.body).toMatchObject({ name: 'default', guaranteeMilli: 0, limit: null, weight: 1, budget: null });
+    const made = await as('admin', 'POST', '/v1/admin/tenants', { name: 'frac', guarantee: '0.5', limit: 2, weight: '1.5', budget: 99.5 });
+    expect(made.status).toBe(201);
+    expect(made.body).toMatchObject({ name: 'frac', guarantee: 0.5, guaranteeMilli: 500, limit: 2, limitMilli: 2000, weight: 1.5, budget: '99.50' });
+    h.clock.advance(60_000);
+    const again = await as('admin', 'POST', '/v1/admin/tenants', { name: 'frac', guarantee: '500m' });
+    expect(again.status).toBe(200);
+    expect(again.body).toMatchObject({ guaranteeMilli: 500, limit: null, budget: null, createdAt: made.body.createdAt });
+    const names = (await as('admin', 'GET', '/v1/admin/tenants')).body.tenants.map((t: any) => t.name);
+    expect(names).toEqual(expect.arrayContaining(['a', 'b', 'default', 'frac']));
+    expect((await as('admin', 'GET', '/v1/admin/tenants/ghost')).status).toBe(404);
+  });
+
+  it('bad tenant fields are a 400 naming the field', async () => {
+    const cases: [unknown, string][] = [
+      [{ name: 'x', guarantee: 'lots' }, 'body.guarantee'],
+      [{ name: 'x', guarantee: 2, limit: 1 }, 'body.limit'],
+      [{ name: 'x', weight: 0 }, 'body.weight'],
+      [{ name: 'x', budget: 'free' }, 'body.budget'],
+      [{ name: '../x' }, 'body.name'],
+      [{ name: 'x', colour: 'red' }, 'body.colour'],
+    ];
+    for (const [body, field] of cases) {
+      const r = await as('admin', 'POST', '/v1/admin/tenants', body);
+      expect(r.status, JSON.stringify(body)).toBe(400);
+      expect(r.body.error.field, JSON.stringify(body)).toBe(field);
+    }
+  });
+});
