@@ -1,0 +1,89 @@
+// `fastgpu admin tenant|token` against a real server started in-process (real HTTP, SQLite).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startServer, type RunningServer } from '../../server/main.js';
+import { cliHarness, type CliHarness } from '../testing.js';
+
+let dir: string;
+let server: RunningServer;
+let admin: CliHarness;
+const as = (token: string): CliHarness => cliHarness({ FASTGPU_HOME: dir, FASTGPU_URL: server.url, FASTGPU_TOKEN: token, PATH: '' }, dir);
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'fastgpu-admin-cli-'));
+  server = await startServer({ dataDir: join(dir, 'data'), port: 0, tickMs: 0, log: () => {} });
+  admin = as(server.adminToken);
+});
+
+afterAll(async () => {
+  await server.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('fastgpu admin tenant', () => {
+  it('creates tenants with GPUs as typed (fractions too) and lists them', async () => {
+    const made = await admin.run(['admin', 'tenant', 'create', 'research', '--guarantee', '2', '--limit', '4.5', '--weight', '2', '--budget', '500']);
+    expect(made.code, made.stderr).toBe(0);
+    expect(made.stdout).toMatch(/research\s+2\s+4\.5\s+2\s+500\.00/);
+    expect((await admin.run(['admin', 'tenant', 'create', 'web', '--guarantee', '0.5'])).code).toBe(0);
+    const ls = await admin.run(['admin', 'tenant', 'ls', '--output', 'json']);
+    expect(ls.code).toBe(0);
+    const list = JSON.parse(ls.stdout) as { name: string; guaranteeMilli: number; limitMilli: number | null; weight: number; budget: string | null }[];
+    expect(list.map((t) => t.name)).toEqual(['default', 'research', 'web']);
+    expect(list[1]).toMatchObject({ guaranteeMilli: 2000, limitMilli: 4500, weight: 2, budget: '500.00' });
+    expect(list[2]).toMatchObject({ guaranteeMilli: 500, limitMilli: null, weight: 1, budget: null });
+    const table = await admin.run(['admin', 'tenant', 'ls']);
+    expect(table.stdout.split('\n')[0]).toMatch(/^NAME\s+GUARANTEE\s+LIMIT\s+WEIGHT\s+BUDGET/);
+  });
+
+  it('names the flag when a value is wrong (exit 2, nothing sent)', async () => {
+    const r = await admin.run(['admin', 'tenant', 'create', 'x', '--guarantee', 'lots']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--guarantee');
+    const lim = await admin.run(['admin', 'tenant', 'create', 'x', '--guarantee', '2', '--limit', '1']);
+    expect(lim.code).toBe(2);
+    expect(lim.stderr).toContain('--limit');
+    expect(JSON.parse((await admin.run(['admin', 'tenant', 'ls', '-o', 'json'])).stdout).map((t: { name: string }) => t.name)).not.toContain('x');
+  });
+});
+
+describe('fastgpu admin token', () => {
+  it('prints the token alone on its last line; it works with its role until revoked', async () => {
+    await admin.run(['admin', 'tenant', 'create', 'team']);
+    const made = await admin.run(['admin', 'token', 'create', '--tenant', 'team', '--role', 'viewer']);
+    expect(made.code, made.stderr).toBe(0);
+    const lines = made.stdout.trimEnd().split('\n');
+    const token = lines.at(-1)!;
+    expect(token).toMatch(/^\S+$/);
+    const viewer = as(token);
+    const ps = await viewer.run(['ps']);
+    expect(ps.code, ps.stderr).toBe(0);
+    const denied = await viewer.run(['admin', 'tenant', 'ls']);
+    expect(denied.code).toBe(1);
+    expect(denied.stderr).toContain('admin');
+
+    const ls = await admin.run(['admin', 'token', 'ls', '--tenant', 'team', '-o', 'json']);
+    const tokens = JSON.parse(ls.stdout) as { id: string; role: string }[];
+    expect(tokens).toHaveLength(1);
+    expect(tokens[0]!.role).toBe('viewer');
+    expect(ls.stdout).not.toContain(token);
+
+    const rv = await admin.run(['admin', 'token', 'revoke', tokens[0]!.id]);
+    expect(rv.code, rv.stderr).toBe(0);
+    expect(rv.stdout).toContain(`${tokens[0]!.id} revoked`);
+    const after = await viewer.run(['ps']);
+    expect(after.code).toBe(1);
+    expect(after.stderr).toMatch(/revoked|401|token/i);
+  });
+
+  it('refuses an unknown role (exit 2) and a tenant that does not exist', async () => {
+    const role = await admin.run(['admin', 'token', 'create', '--tenant', 'team', '--role', 'root']);
+    expect(role.code).toBe(2);
+    expect(role.stderr).toContain('--role');
+    const tenant = await admin.run(['admin', 'token', 'create', '--tenant', 'ghost']);
+    expect(tenant.code).not.toBe(0);
+    expect(tenant.stderr).toContain('ghost');
+  });
+});
