@@ -1,6 +1,6 @@
 // `up` and `server` as daemons: the default simulated GPUs and the line saying so, a clean
 // stop on SIGINT/SIGTERM, and tasks that keep running while FastGPU is down.
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { World, requireBuild, until } from './harness.js';
@@ -21,7 +21,9 @@ describe('daemons', () => {
     await first.waitFor(/FastGPU is up at/);
     expect(first.output).toMatch(/using 2 simulated GPUs \(2xH100-80GB\): no nvidia-smi found/);
     const done = join(world.home, 'done');
-    const r = await world.cli(['run', '-d', '--gpu', '1', '--', 'sh', '-c', `sleep 1.5; touch ${done}`]);
+    const gate = join(world.home, 'gate');
+    // The task runs until the gate opens, which happens only once FastGPU is down.
+    const r = await world.cli(['run', '-d', '--gpu', '1', '--', 'sh', '-c', `while [ ! -e ${gate} ]; do sleep 0.05; done; touch ${done}`]);
     expect(r).toMatchObject({ code: 0, stderr: '' });
     const id = r.stdout.trim();
     const client = world.client();
@@ -32,6 +34,7 @@ describe('daemons', () => {
     first.child.kill('SIGINT');
     expect(await first.result()).toMatchObject({ exit: 0 });
     expect(first.output).toMatch(/SIGINT: stopping \(running tasks keep going\)/);
+    writeFileSync(gate, '');
     await until('the task to finish while FastGPU is down', () => (existsSync(done) ? true : undefined), 10_000);
 
     await world.up(['--quiet']);

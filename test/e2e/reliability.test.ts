@@ -65,22 +65,28 @@ describe('reliability', () => {
     await agent.kill9();
     agent = await startAgent(c, 'node-a', '4xH100');
 
+    let summary = '';
     const finished = await until(
       'the queue to drain',
       async () => {
         const all = await c.client.tasks.list({ all: true, limit: 1000 });
+        const byState: Record<string, number> = {};
+        for (const t of all) byState[t.state] = (byState[t.state] ?? 0) + 1;
+        summary = `${JSON.stringify(byState)}, ${lines(runs).length} runs`;
         return all.length === 200 && all.every((t) => t.state === 'SUCCEEDED') ? all : undefined;
       },
-      90_000,
+      150_000,
       500,
-    );
+    ).catch((e: unknown) => {
+      throw new Error(`${String(e)}; last seen: ${summary}`);
+    });
     expect(finished.map((t) => t.id).sort()).toEqual([...ids].sort());
     expect(finished.every((t: TaskView) => t.attempts === 1 && t.exitCode === 0)).toBe(true);
     const ran = lines(runs);
     expect(ran).toHaveLength(200);
     expect(new Set(ran.map((l) => l.split(' ')[0])).size).toBe(200);
     expect(ran.every((l) => l.endsWith(' 1'))).toBe(true);
-  }, 2 * TIMEOUT_MS);
+  }, 2.5 * TIMEOUT_MS);
 
   it("an agent stopped for good: its tasks become LOST within the bound and are retried on the other node", async () => {
     world = new World();
@@ -100,16 +106,19 @@ describe('reliability', () => {
 
     await a.kill9();
     const killedAt = Date.now();
+    // LOST within the bound: 2 s without heartbeats, plus a few control-loop ticks (and slack
+    // for a loaded machine).
+    await until('the first attempt to be LOST', async () => ((await c.client.tasks.get(retried)).history[0]?.outcome === 'LOST' ? true : undefined), 20_000, 100);
+    expect(Date.now() - killedAt).toBeLessThan(12_000);
     const moved = await until(
       'the task to run again on node-b',
       async () => {
         const t = await c.client.tasks.get(retried);
         return t.state === 'RUNNING' && t.placement?.node === 'node-b' ? t : undefined;
       },
-      20_000,
+      30_000,
       200,
     );
-    expect(Date.now() - killedAt).toBeLessThan(15_000);
     expect(moved.attempts).toBe(2);
     expect(moved.history.map((h) => [h.attempt, h.outcome])).toEqual([
       [1, 'LOST'],
