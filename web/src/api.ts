@@ -1,10 +1,8 @@
 // The API as the page sees it: typed GETs and the few actions, all same-origin with the
 // session cookie. Unsafe calls carry the CSRF header the dashboard plugin asks for.
-import type { GpuView, NodeView, TaskDetailView, TaskView, VgpuView } from '../../src/server/views.js';
-import type { PoolEvent, TaskState } from '../../src/core/types.js';
-import type { UsageReportJson } from '../../src/core/pricing/report.js';
+import type { GpuView, NodeView, TaskDetailView, TaskView } from './types.js';
 
-export type { GpuView, NodeView, TaskDetailView, TaskView, VgpuView, PoolEvent, TaskState, UsageReportJson };
+export type * from './types.js';
 
 export const CSRF_HEADER = 'x-fastgpu-csrf';
 
@@ -75,15 +73,6 @@ export const api = {
   task: (id: string, signal?: AbortSignal) => get<TaskDetailView>(`/v1/tasks/${encodeURIComponent(id)}`, signal),
   cancel: (id: string) => request<TaskView>('POST', `/v1/tasks/${encodeURIComponent(id)}/cancel`),
 };
-
-export interface LogChunkView {
-  pos: number;
-  attempt: number;
-  stream: 'stdout' | 'stderr';
-  seq: number;
-  at: string;
-  data: string;
-}
 
 /** GET that answers null when the server has no such route (endpoints a server may not have yet). */
 export async function getOptional<T>(url: string, signal?: AbortSignal): Promise<T | null> {

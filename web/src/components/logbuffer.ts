@@ -1,7 +1,7 @@
 // A task's log as lines: chunks of stdout and stderr (possibly ending mid-line) joined into
 // lines per (attempt, stream), with a marker line where a new attempt begins. Mutable and
 // append-only, so 100k lines cost one array; views re-render on `version`.
-import type { LogChunkView } from '../api.js';
+import type { LogChunkView } from '../types.js';
 
 export const STDOUT = 0;
 export const STDERR = 1;

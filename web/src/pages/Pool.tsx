@@ -8,6 +8,7 @@ import { api, type GpuView, type NodeView } from '../api.js';
 import { gpus, mib, pct, tenantColour } from '../format.js';
 import { recordGpus } from '../history.js';
 import { useLive } from '../hooks.js';
+import { totalsOf } from '../model/pool.js';
 import { afterPaint, markInteractive, perf, record } from '../perf.js';
 
 interface PoolData {
@@ -24,60 +25,6 @@ interface NodeGroup {
   node: NodeView | undefined;
   gpus: GpuView[];
   sig: string;
-}
-
-export interface Totals {
-  capacityMilli: number;
-  allocatedMilli: number;
-  memoryMiB: number;
-  allocatedMemoryMiB: number;
-  fragmentedMilli: number;
-  partlyUsed: number;
-  idleGpus: number;
-  largestFreeMilli: number;
-  gpuCount: number;
-  byTenant: Map<string, number>;
-  utilSum: number;
-  utilCount: number;
-}
-
-/** Totals over READY nodes' GPUs. Fragmented: free compute that lies only in partly used GPUs. */
-export function totalsOf(list: readonly GpuView[]): Totals {
-  const t: Totals = {
-    capacityMilli: 0,
-    allocatedMilli: 0,
-    memoryMiB: 0,
-    allocatedMemoryMiB: 0,
-    fragmentedMilli: 0,
-    partlyUsed: 0,
-    idleGpus: 0,
-    largestFreeMilli: 0,
-    gpuCount: 0,
-    byTenant: new Map(),
-    utilSum: 0,
-    utilCount: 0,
-  };
-  for (const g of list) {
-    for (const s of g.slices) if (!(s.taskId && s.vgpuId)) t.byTenant.set(s.tenant, (t.byTenant.get(s.tenant) ?? 0) + s.milli);
-    if (g.nodeState !== 'READY') continue;
-    t.gpuCount++;
-    t.capacityMilli += 1000;
-    t.allocatedMilli += g.allocatedMilli;
-    t.memoryMiB += g.memoryMiB;
-    t.allocatedMemoryMiB += g.allocatedMemoryMiB;
-    const free = Math.max(0, 1000 - g.allocatedMilli);
-    if (g.allocatedMilli === 0) t.idleGpus++;
-    else if (free > 0) {
-      t.partlyUsed++;
-      t.fragmentedMilli += free;
-    }
-    if (free > t.largestFreeMilli) t.largestFreeMilli = free;
-    if (g.utilPercent !== undefined) {
-      t.utilSum += g.utilPercent;
-      t.utilCount++;
-    }
-  }
-  return t;
 }
 
 function gpuSig(g: GpuView): string {

@@ -1,16 +1,11 @@
 // Queue: pending tasks in the order the scheduler considers them (priority, then submit time;
 // fair share across tenants comes on top when tenants exist), with the reason in plain words.
-import { api, type TaskView } from '../api.js';
+import { api } from '../api.js';
+import { queueOrder } from '../model/queue.js';
 import { listKeys } from '../components/keys.js';
 import { duration, gpuRequest, reasonDetail, reasonWords, tenantColour } from '../format.js';
 import { useLive } from '../hooks.js';
 import { markInteractive } from '../perf.js';
-
-export function queueOrder(tasks: readonly TaskView[]): TaskView[] {
-  return tasks
-    .filter((t) => t.state === 'PENDING')
-    .sort((a, b) => b.priority - a.priority || Date.parse(a.createdAt ?? '') - Date.parse(b.createdAt ?? '') || (a.id < b.id ? -1 : 1));
-}
 
 export function QueuePage() {
   const live = useLive((signal) => api.tasks('?state=PENDING', signal), ['tasks'], []);

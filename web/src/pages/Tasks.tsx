@@ -1,18 +1,12 @@
 // Tasks: every task in every state, filtered by state and searched by name, id, tenant or node.
 // Filters live in the address (#/tasks?state=RUNNING&q=train) so a view can be shared.
 import { useState } from 'preact/hooks';
-import { api, type TaskState, type TaskView } from '../api.js';
+import { api, type TaskState } from '../api.js';
+import { matches } from '../model/tasks.js';
 import { listKeys } from '../components/keys.js';
 import { ALL_STATES, ago, gpuRequest, stateClass, tenantColour } from '../format.js';
 import { hashQuery, useLive } from '../hooks.js';
 import { markInteractive } from '../perf.js';
-
-export function matches(t: TaskView, q: string, states: ReadonlySet<TaskState>): boolean {
-  if (states.size > 0 && !states.has(t.state)) return false;
-  if (q === '') return true;
-  const needle = q.toLowerCase();
-  return [t.name, t.id, t.tenant, t.placement?.node ?? '', t.spec.command.join(' ')].some((s) => s.toLowerCase().includes(needle));
-}
 
 function writeHash(q: string, states: ReadonlySet<TaskState>, all: boolean): void {
   const p = new URLSearchParams();

@@ -3,7 +3,8 @@
 // from the server's history when it gives one, else from the tasks' placements and times.
 // Without stored samples the page charts what it has seen itself since it was opened.
 import { useState } from 'preact/hooks';
-import { api, getOptional, type TaskView } from '../api.js';
+import { api, getOptional } from '../api.js';
+import { allocatedFromTasks, bucketPoints, busyFromSamples, type AllocationPoint, type Sample, type Series } from '../model/utilisation.js';
 import { Chart, type ChartSeries } from '../components/Chart.js';
 import { gpus } from '../format.js';
 import { seen, recordGpus } from '../history.js';
@@ -18,89 +19,6 @@ const RANGES = [
   { id: '7d', label: '7 days', ms: 7 * 24 * 3600_000 },
 ] as const;
 const BUCKETS = 240;
-
-export interface Sample {
-  at: number;
-  nodeId: string;
-  gpuIndex: number;
-  utilPercent: number;
-  memoryUsedMiB?: number;
-}
-
-export interface AllocationPoint {
-  at: number;
-  allocatedMilli: number;
-  capacityMilli: number;
-}
-
-interface Series {
-  xs: number[];
-  capacity: (number | null)[];
-  allocated: (number | null)[];
-  busy: (number | null)[];
-  /** Where measured utilisation came from: stored samples, or this page's own observations. */
-  source: 'server' | 'page';
-  allocationFrom: 'server' | 'tasks';
-}
-
-const bucketOf = (at: number, from: number, step: number): number => Math.floor((at - from) / step);
-
-/** Busy GPUs per bucket: Σ over GPUs of their mean utilisation in the bucket / 100. */
-export function busyFromSamples(samples: readonly Sample[], from: number, to: number, n: number): (number | null)[] {
-  const step = (to - from) / n;
-  const per: Map<string, [number, number]>[] = Array.from({ length: n }, () => new Map());
-  for (const s of samples) {
-    const b = bucketOf(s.at, from, step);
-    if (b < 0 || b >= n) continue;
-    const k = `${s.nodeId}/${s.gpuIndex}`;
-    const acc = per[b]!.get(k);
-    if (acc) {
-      acc[0] += s.utilPercent;
-      acc[1]++;
-    } else per[b]!.set(k, [s.utilPercent, 1]);
-  }
-  return per.map((m) => {
-    if (m.size === 0) return null;
-    let busy = 0;
-    for (const [sum, count] of m.values()) busy += sum / count / 100;
-    return busy;
-  });
-}
-
-/** Mean of the points in each bucket (null where there is none). */
-export function bucketPoints(points: readonly { at: number; v: number }[], from: number, to: number, n: number): (number | null)[] {
-  const step = (to - from) / n;
-  const sum = new Array<number>(n).fill(0);
-  const count = new Array<number>(n).fill(0);
-  for (const p of points) {
-    const b = bucketOf(p.at, from, step);
-    if (b < 0 || b >= n) continue;
-    sum[b]! += p.v;
-    count[b]!++;
-  }
-  return sum.map((s, i) => (count[i] ? s / count[i]! : null));
-}
-
-/** Allocated GPUs at each bucket's end, from tasks' placements (scheduled → finished). */
-export function allocatedFromTasks(tasks: readonly TaskView[], from: number, to: number, n: number, now = Date.now()): number[] {
-  const step = (to - from) / n;
-  const out = new Array<number>(n).fill(0);
-  for (const t of tasks) {
-    const p = t.placement;
-    if (!p || !t.scheduledAt || p.vgpuId) continue;
-    const a = Date.parse(t.scheduledAt);
-    const b = t.finishedAt ? Date.parse(t.finishedAt) : now;
-    const g = (p.gpuMilli / 1000) * p.gpus.length;
-    if (g === 0) continue;
-    for (let i = Math.max(0, bucketOf(a, from, step)); i < n; i++) {
-      const at = from + (i + 1) * step;
-      if (at < a) continue;
-      if (at >= b) break;
-      out[i]! += g;
-    }
-  }
-  return out;
-}
 
 export function UtilisationPage() {
   const [range, setRange] = useState<(typeof RANGES)[number]['id']>('1h');

@@ -1,0 +1,209 @@
+// The dashboard's pure parts (web/src/model, the log buffer, formatting), without a browser.
+import { describe, expect, it } from 'vitest';
+import { LogBuffer, MARKER, STDERR, STDOUT } from '../../web/src/components/logbuffer.js';
+import { contrastWithWhite, gpus, mib, reasonWords, tenantColour } from '../../web/src/format.js';
+import { totalsOf } from '../../web/src/model/pool.js';
+import { queueOrder } from '../../web/src/model/queue.js';
+import { matches } from '../../web/src/model/tasks.js';
+import { timeline } from '../../web/src/model/timeline.js';
+import { usageFromReport, usageFromTasks } from '../../web/src/model/usage.js';
+import { allocatedFromTasks, busyFromSamples } from '../../web/src/model/utilisation.js';
+import type { GpuView, LogChunkView, TaskDetailView, TaskView, UsageReportJson } from '../../web/src/types.js';
+
+let pos = 0;
+const chunk = (data: string, stream: 'stdout' | 'stderr' = 'stdout', attempt = 1): LogChunkView => ({ pos: ++pos, attempt, stream, seq: pos, at: '', data });
+
+const gpu = (over: Partial<GpuView>): GpuView => ({
+  node: 'box',
+  nodeId: 'n1',
+  nodeState: 'READY',
+  index: 0,
+  uuid: 'u',
+  model: 'H100-80GB',
+  memoryMiB: 81920,
+  tflops: 989,
+  sharing: 'simulated',
+  allocatedMilli: 0,
+  allocatedMemoryMiB: 0,
+  slices: [],
+  ...over,
+});
+
+const task = (over: Partial<TaskView>): TaskView => ({
+  id: 't1',
+  name: 'train',
+  state: 'PENDING',
+  reason: null,
+  reasonMessage: null,
+  priority: 50,
+  exitCode: null,
+  attempts: 0,
+  tenant: 'default',
+  createdAt: '2026-01-01T00:00:00.000Z',
+  scheduledAt: null,
+  startedAt: null,
+  finishedAt: null,
+  spec: { name: 'train', command: ['python', 'train.py'], env: {}, resources: { gpu: null, cpuMilli: 1000, memoryMiB: 1024 }, priority: 50, retries: 0, preemptible: false, gang: 1, tenant: 'default' },
+  placement: null,
+  gangId: null,
+  gangIndex: 0,
+  vgpuId: null,
+  ...over,
+});
+
+const placement = (gpuMilli: number, gpusOn: number[] = [0]) => ({ node: 'box', nodeId: 'n1', gpus: gpusOn, gpuUuids: [], gpuMilli, memoryMiB: 0, cpuMilli: 1000, hostMemoryMiB: 1024, sharing: 'simulated' as const });
+
+describe('LogBuffer', () => {
+  it('joins lines split across chunks, per stream, and keeps stdout and stderr apart', () => {
+    const b = new LogBuffer();
+    b.append(chunk('one\ntw'));
+    b.append(chunk('oops\n', 'stderr'));
+    b.append(chunk('o\nthree\n'));
+    expect(b.lines).toEqual(['one', 'two', 'oops', 'three']);
+    expect(b.kinds).toEqual([STDOUT, STDOUT, STDERR, STDOUT]);
+  });
+
+  it('drops duplicates by position, marks new attempts, strips CR', () => {
+    const b = new LogBuffer();
+    const c = chunk('a\r\n');
+    b.append(c);
+    b.append(c);
+    b.append(chunk('b\n', 'stdout', 2));
+    expect(b.lines).toEqual(['a', '── attempt 2 ──', 'b']);
+    expect(b.kinds[1]).toBe(MARKER);
+    expect(b.text()).toBe('a\n── attempt 2 ──\nb\n');
+  });
+
+  it('searches case-insensitively and stays quick at 100k lines', () => {
+    const b = new LogBuffer();
+    let data = '';
+    for (let i = 1; i <= 100_000; i++) data += i === 95_000 ? 'The NEEDLE\n' : `line ${i}\n`;
+    b.append(chunk(data));
+    const t0 = performance.now();
+    expect(b.search('needle')).toEqual([94_999]);
+    expect(performance.now() - t0).toBeLessThan(500);
+  });
+});
+
+describe('pool totals', () => {
+  it('counts capacity on READY nodes, and fragmented capacity as free compute in partly used GPUs', () => {
+    const t = totalsOf([
+      gpu({ index: 0, allocatedMilli: 750, slices: [{ taskId: 'a', name: 'a', tenant: 'x', milli: 750, memoryMiB: 0 }] }),
+      gpu({ index: 1, allocatedMilli: 500, slices: [{ taskId: 'b', name: 'b', tenant: 'y', milli: 500, memoryMiB: 0 }] }),
+      gpu({ index: 2 }),
+      gpu({ index: 3, nodeState: 'LOST', allocatedMilli: 250 }),
+    ]);
+    expect(t.capacityMilli).toBe(3000);
+    expect(t.allocatedMilli).toBe(1250);
+    expect(t.fragmentedMilli).toBe(750);
+    expect(t.partlyUsed).toBe(2);
+    expect(t.idleGpus).toBe(1);
+    expect(t.largestFreeMilli).toBe(1000);
+    expect(Object.fromEntries(t.byTenant)).toEqual({ x: 750, y: 500 });
+  });
+});
+
+describe('queue and task list', () => {
+  it('orders the queue by priority, then age', () => {
+    const q = queueOrder([
+      task({ id: 'old-low', priority: 10, createdAt: '2026-01-01T00:00:00Z' }),
+      task({ id: 'new-high', priority: 90, createdAt: '2026-01-02T00:00:00Z' }),
+      task({ id: 'old-high', priority: 90, createdAt: '2026-01-01T00:00:00Z' }),
+      task({ id: 'running', state: 'RUNNING', priority: 100 }),
+    ]);
+    expect(q.map((t) => t.id)).toEqual(['old-high', 'new-high', 'old-low']);
+  });
+
+  it('filters by state and searches name, id, tenant, node and command', () => {
+    const t = task({ id: 't_abc', state: 'RUNNING', placement: placement(500) });
+    expect(matches(t, '', new Set())).toBe(true);
+    expect(matches(t, 'TRAIN.PY', new Set())).toBe(true);
+    expect(matches(t, 'box', new Set(['RUNNING']))).toBe(true);
+    expect(matches(t, 't_abc', new Set(['FAILED']))).toBe(false);
+    expect(matches(t, 'nothing', new Set())).toBe(false);
+  });
+
+  it('says pending reasons in words', () => {
+    expect(reasonWords('Fragmentation')).toMatch(/no single GPU/);
+    expect(reasonWords(null)).toMatch(/not looked at it yet/);
+  });
+});
+
+describe('usage', () => {
+  it('works out GPU-hours per tenant and model from placements, clipped to the period', () => {
+    const lines = usageFromTasks(
+      [
+        task({ id: 'a', state: 'SUCCEEDED', placement: placement(500), startedAt: '2026-01-01T00:00:00Z', finishedAt: '2026-01-01T02:00:00Z' }),
+        task({ id: 'b', state: 'SUCCEEDED', placement: placement(1000, [0, 1]), startedAt: '2026-01-01T01:00:00Z', finishedAt: '2026-01-01T02:00:00Z' }),
+        task({ id: 'c', state: 'PENDING' }),
+      ],
+      [gpu({ index: 0 }), gpu({ index: 1 })],
+      Date.parse('2026-01-01T01:00:00Z'),
+      Date.parse('2026-01-01T03:00:00Z'),
+    );
+    expect(lines).toEqual([{ tenant: 'default', gpuModel: 'H100-80GB', gpuSeconds: 0.5 * 3600 + 2 * 3600, tasks: 2, promotions: [] }]);
+  });
+
+  it('sums the priced report per tenant and model', () => {
+    const row = (tenant: string, taskId: string, charged: number, promotions: string[]) => ({
+      tenant, taskId, gpuModel: 'H100-80GB', gpuSeconds: 3600, promotions,
+      listAmount: charged + 1, discountAmount: 1, chargedAmount: charged, listMicros: '', discountMicros: '', chargedMicros: '',
+    });
+    const report: UsageReportJson = {
+      from: null, to: null, currency: 'USD',
+      rows: [row('a', 't1', 2, ['p1']), row('a', 't2', 3, ['p2']), row('b', 't3', 4, [])],
+      totals: { gpuSeconds: 10800, promotions: ['p1', 'p2'], listAmount: 12, discountAmount: 3, chargedAmount: 9, listMicros: '', discountMicros: '', chargedMicros: '' },
+    };
+    const [a, b] = usageFromReport(report);
+    expect(a).toMatchObject({ tenant: 'a', tasks: 2, gpuSeconds: 7200, charged: 5, discount: 2, list: 7, promotions: ['p1', 'p2'] });
+    expect(b).toMatchObject({ tenant: 'b', tasks: 1, charged: 4, promotions: [] });
+  });
+});
+
+describe('utilisation series', () => {
+  it('sums each GPU’s mean utilisation per bucket; gaps stay null', () => {
+    const s = (at: number, gpuIndex: number, utilPercent: number) => ({ at, nodeId: 'n1', gpuIndex, utilPercent });
+    expect(busyFromSamples([s(0, 0, 50), s(5, 0, 100), s(6, 1, 20)], 0, 40, 4)).toEqual([0.75 + 0.2, null, null, null]);
+  });
+
+  it('adds a task’s GPUs to every bucket it held them at', () => {
+    const t = task({ scheduledAt: new Date(15).toISOString(), finishedAt: new Date(35).toISOString(), placement: placement(500, [0, 1]) });
+    expect(allocatedFromTasks([t], 0, 40, 4, 100)).toEqual([0, 1, 1, 0]);
+  });
+});
+
+describe('formatting', () => {
+  it('writes GPUs and memory the way people do', () => {
+    expect(gpus(500)).toBe('0.5');
+    expect(gpus(250)).toBe('0.25');
+    expect(gpus(2000)).toBe('2');
+    expect(mib(81920)).toBe('80 GiB');
+    expect(mib(512)).toBe('512 MiB');
+    expect(mib(64000 * 1024)).toBe('62.5 TiB');
+  });
+
+  it('gives every tenant a colour white text can be read on (≥ 4.5:1)', () => {
+    for (const name of ['default', 'research', 'prod', 'team-a', 'team-b', 'x', 'yellow', 'ml-platform']) {
+      const m = /^rgb\((\d+) (\d+) (\d+)\)$/.exec(tenantColour(name))!;
+      const rgb = [Number(m[1]) / 255, Number(m[2]) / 255, Number(m[3]) / 255] as [number, number, number];
+      expect(contrastWithWhite(rgb)).toBeGreaterThanOrEqual(4.45);
+    }
+  });
+});
+
+describe('timeline', () => {
+  it('tells the task’s story oldest first', () => {
+    const t: TaskDetailView = {
+      ...task({ state: 'SUCCEEDED', exitCode: 0, finishedAt: '2026-01-01T00:00:03Z' }),
+      attempt: 1,
+      attempts: [{ attempt: 1, nodeId: 'n1', node: 'box', placement: placement(500), scheduledAt: '2026-01-01T00:00:01Z', startedAt: '2026-01-01T00:00:02Z', endedAt: '2026-01-01T00:00:03Z', outcome: 'SUCCEEDED', exitCode: 0 }],
+    };
+    expect(timeline(t, []).map((x) => x.what)).toEqual([
+      'Submitted by tenant default, priority 50',
+      'Attempt 1 placed on box GPU 0 (0.5 each)',
+      'Attempt 1 started',
+      'Attempt 1 ended: SUCCEEDED, exit code 0',
+      'Finished: SUCCEEDED (exit code 0)',
+    ]);
+  });
+});
