@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { SupervisorLauncher, which } from './launcher.js';
+import { ManualClock } from '../util/clock.js';
 import { assignment, tempDir, waitFor, killTasks, PRINTS_SIGNAL_FILE, STUBBORN } from './fixtures/helpers.js';
 import type { RunningReport } from '../protocol/agent.js';
 
@@ -188,6 +189,21 @@ describe('SupervisorLauncher', () => {
     expect(await launcher.inspect(a.taskId, 1)).toBeUndefined();
     expect((await launcher.scan()).some((r) => r.report.taskId === a.taskId)).toBe(false);
     expect((await launcher.launch(a)).launched).toBe(false);
+  });
+
+  it('prunes tombstones after a week', async () => {
+    const clock = new ManualClock(Date.now());
+    launcher.dispose();
+    launcher = new SupervisorLauncher({ stateDir: state.dir, clock });
+    const a = assignment(['true']);
+    await launcher.launch(a);
+    await exited(a.taskId);
+    await launcher.forget(a.taskId, 1);
+    await launcher.scan();
+    expect(existsSync(launcher.attemptDir(a.taskId, 1))).toBe(true);
+    clock.advance(8 * 24 * 3600_000);
+    await launcher.scan();
+    expect(existsSync(join(state.dir, 'tasks', a.taskId))).toBe(false);
   });
 
   it('an attempt whose supervisor never started becomes a launch failure', async () => {

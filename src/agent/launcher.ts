@@ -3,7 +3,7 @@
 // attempt's folder as the only shared state, so tasks outlive the agent and are re-attached.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants as fsConstants, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { appendFile, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { appendFile, readdir, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Assignment, RunningReport } from '../protocol/agent.js';
@@ -153,6 +153,11 @@ function signalGroup(pgid: number, sig: NodeJS.Signals): void {
   }
 }
 
+const TOMBSTONE_MS = 7 * 24 * 3600_000;
+
+/** How often a running attempt's supervisor is checked in full (pid file, liveness). */
+const RECHECK_MS = 2_000;
+
 const isErr = (e: unknown, code: string): boolean => (e as NodeJS.ErrnoException).code === code;
 
 export class SupervisorLauncher implements Launcher {
@@ -161,6 +166,8 @@ export class SupervisorLauncher implements Launcher {
   private readonly timeoutBin: string;
   private readonly bootId = readBootId();
   private readonly kills = new Map<string, NodeJS.Timeout>();
+  /** Attempts last seen running with a live supervisor, and when that was checked. */
+  private readonly running = new Map<string, { report: RunningReport; checkedAt: number }>();
   private readonly listeners: ((taskId: string, attempt: number) => void)[] = [];
   private readonly children = new Set<ChildProcess>();
   private readonly startGraceMs: number;
@@ -262,6 +269,17 @@ export class SupervisorLauncher implements Launcher {
 
   async inspect(taskId: string, attempt: number): Promise<RunningReport | undefined> {
     const dir = this.attemptDir(taskId, attempt);
+    const key = `${taskId}/${attempt}`;
+    // Watching many tasks: between full checks, a running one costs one stat (is `exit` there?).
+    const cached = this.running.get(key);
+    if (cached && performance.now() - cached.checkedAt < RECHECK_MS) {
+      try {
+        await stat(join(dir, FILES.exit));
+      } catch {
+        return cached.report;
+      }
+    }
+    this.running.delete(key);
     let snap: AttemptSnapshot;
     try {
       await stat(join(dir, FILES.forgotten));
@@ -281,7 +299,9 @@ export class SupervisorLauncher implements Launcher {
     if (snap.pid) {
       if (sameBoot && (await processAlive(snap.pid.supervisorPid))) {
         this.ensureEscalation(snap);
-        return runningReport(snap);
+        const report = runningReport(snap);
+        this.running.set(key, { report, checkedAt: performance.now() });
+        return report;
       }
       // The supervisor is gone. It may have written `exit` just now…
       snap = await readAttempt(dir, taskId, attempt);
@@ -336,6 +356,7 @@ export class SupervisorLauncher implements Launcher {
       for (const name of attempts) {
         const attempt = Number(name);
         if (!/^\d+$/.test(name) || attempt < 1) continue;
+        await this.pruneTombstone(taskId, attempt);
         const report = await this.inspect(taskId, attempt);
         if (!report) continue;
         const placement = await this.recordedPlacement(taskId, attempt);
@@ -351,6 +372,20 @@ export class SupervisorLauncher implements Launcher {
       return (spec.assignment as Assignment | undefined)?.placement;
     } catch {
       return undefined;
+    }
+  }
+
+  /** Tombstones only need to outlive the server's memory of the attempt: a week is plenty. */
+  private async pruneTombstone(taskId: string, attempt: number): Promise<void> {
+    const dir = this.attemptDir(taskId, attempt);
+    try {
+      const at = Number(await readFile(join(dir, FILES.forgotten), 'utf8'));
+      if (Number.isFinite(at) && this.clock.now() - at > TOMBSTONE_MS) {
+        await rm(dir, { recursive: true, force: true });
+        await rmdir(join(this.tasksDir, taskId)).catch(() => {}); // only when now empty
+      }
+    } catch {
+      // not a tombstone
     }
   }
 
@@ -370,6 +405,7 @@ export class SupervisorLauncher implements Launcher {
       if (!isErr(e, 'ENOENT')) throw e;
       return this.stopUnlaunched(taskId, attempt, reason);
     }
+    this.running.delete(`${taskId}/${attempt}`);
     if (snap.exit) return true;
     if (snap.stop) {
       // Already stopping (the server repeats its orders until it hears of the exit).
@@ -437,6 +473,7 @@ export class SupervisorLauncher implements Launcher {
 
   async forget(taskId: string, attempt: number): Promise<void> {
     this.clearEscalation(taskId, attempt);
+    this.running.delete(`${taskId}/${attempt}`);
     const dir = this.attemptDir(taskId, attempt);
     let entries: string[];
     try {
@@ -454,6 +491,7 @@ export class SupervisorLauncher implements Launcher {
     this.disposed = true;
     for (const t of this.kills.values()) clearTimeout(t);
     this.kills.clear();
+    this.running.clear();
     for (const c of this.children) c.removeAllListeners();
     this.children.clear();
     this.listeners.length = 0;
