@@ -83,6 +83,8 @@ export function adminRoutes(ctx: RouteContext): void {
       const t = compileTenant(req.body ?? {}, 'body');
       const existed = await store.getTenant(t.name);
       await store.upsertTenant({ ...t, createdAt: existed?.createdAt ?? clock.now() });
+      // The scheduler applies the new guarantee, limit, weight and budget from its next cycle.
+      await ctx.control.tenantsChanged();
       const saved = await store.getTenant(t.name);
       return reply.code(existed ? 200 : 201).send(tenantView(saved!));
     },
