@@ -115,6 +115,19 @@ const MATRIX: Record<string, Row> = {
   },
   'POST /v1/agent/logs': { call: () => ({ url: '/v1/agent/logs', body: { nodeId: agent.nodeId, chunks: [] } }), expect: agentProtocol, targets: ['pool'] },
 
+  'GET /v1/prices': { call: () => ({ url: '/v1/prices' }), expect: clusterRead, targets: ['pool'] },
+  'POST /v1/prices': { call: () => ({ url: '/v1/prices', body: { model: 'H100', price: '2.50' } }), expect: adminOnly(200), targets: ['pool'] },
+  'GET /v1/promotions': { call: () => ({ url: '/v1/promotions' }), expect: clusterRead, targets: ['pool'] },
+  'POST /v1/promotions': {
+    call: () => ({ url: '/v1/promotions', body: { name: `promo${++made}`, discount: '30%', from: '2030-01-01T00:00:00Z', to: '2030-01-02T00:00:00Z' } }),
+    expect: adminOnly(201),
+    targets: ['pool'],
+  },
+  'GET /v1/billing/settings': { call: () => ({ url: '/v1/billing/settings' }), expect: clusterRead, targets: ['pool'] },
+  'POST /v1/billing/settings': { call: () => ({ url: '/v1/billing/settings', body: { budgetPolicy: 'continue' } }), expect: adminOnly(200), targets: ['pool'] },
+  'POST /v1/quote': { call: () => ({ url: '/v1/quote', body: spec }), expect: clusterRead, targets: ['pool'] },
+  'GET /v1/usage': { call: (t) => ({ url: t === 'own' ? '/v1/usage' : '/v1/usage?tenant=b' }), expect: list },
+
   'POST /v1/admin/tenants': { call: () => ({ url: '/v1/admin/tenants', body: { name: `c${++made}`, guarantee: 1 } }), expect: adminOnly(201), targets: ['pool'] },
   'GET /v1/admin/tenants': { call: () => ({ url: '/v1/admin/tenants' }), expect: adminOnly(200), targets: ['pool'] },
   'GET /v1/admin/tenants/:name': { call: () => ({ url: '/v1/admin/tenants/a' }), expect: adminOnly(200), targets: ['pool'] },
@@ -174,6 +187,10 @@ beforeAll(async () => {
   fx.vgA = await newVgpu('a', 'vg-secret-a');
   fx.vgB = await newVgpu('b', 'vg-secret-b');
   await h.server.control.settle();
+  // Run the fixture tasks a while, so that usage has rows of both tenants.
+  await agent.pollAndStart();
+  h.clock.advance(60_000);
+  await h.server.control.settle();
   base = await h.server.app.listen({ host: '127.0.0.1', port: 0 });
 });
 
@@ -215,7 +232,7 @@ describe('tenant isolation', () => {
 
   it('members and viewers list only their tenant; admins list all or filter with ?tenant=', async () => {
     for (const role of ['member', 'viewer'] as const) {
-      for (const url of ['/v1/tasks', '/v1/tasks?all=true', '/v1/tasks?state=PENDING,SCHEDULED,RUNNING,CANCELLED', '/v1/vgpus', '/v1/vgpus?all=true', '/v1/gpus', '/v1/nodes']) {
+      for (const url of ['/v1/tasks', '/v1/tasks?all=true', '/v1/tasks?state=PENDING,SCHEDULED,RUNNING,CANCELLED', '/v1/vgpus', '/v1/vgpus?all=true', '/v1/gpus', '/v1/nodes', '/v1/usage']) {
         const r = await as(role, 'GET', url);
         expect(r.status, `${role} ${url}`).toBe(200);
         expect(leaks(r.raw), `${role} ${url}`).toEqual([]);
@@ -226,6 +243,8 @@ describe('tenant isolation', () => {
     }
     const everyone = (await as('admin', 'GET', '/v1/tasks?all=true')).body.tasks;
     expect(new Set(everyone.map((t: any) => t.tenant))).toEqual(new Set(['a', 'b', 'default'])); // admins submit as "default" unless ?tenant=
+    // Usage has the other tenant's rows, which members and viewers did not get above.
+    expect((await as('admin', 'GET', '/v1/usage')).raw).toContain(fx.taskB);
     const onlyB = (await as('admin', 'GET', '/v1/tasks?all=true&tenant=b')).body.tasks;
     expect(onlyB.length).toBeGreaterThan(0);
     expect(new Set(onlyB.map((t: any) => t.tenant))).toEqual(new Set(['b']));
