@@ -16,6 +16,8 @@ import { adminRoutes, ensureDefaultTenant } from './routes/admin.js';
 import { agentRoutes } from './routes/agent.js';
 import type { RouteContext } from './routes/context.js';
 import { poolRoutes } from './routes/pool.js';
+import { pricingRoutes } from './routes/pricing.js';
+import { usageRoutes } from './routes/usage.js';
 import { systemRoutes } from './routes/system.js';
 import { taskRoutes } from './routes/tasks.js';
 import { SseHub } from './sse.js';
@@ -33,6 +35,12 @@ export interface AppDeps {
   graceMs?: number;
   /** Log followers wait this long for late chunks once a task finished (the agent ships logs before it reports the exit, so this is a margin). Default 100 ms. */
   logDrainMs?: number;
+  /** Running tasks of a tenant whose budget is exhausted: `continue` (default) or `stop`. */
+  budgetPolicy?: 'continue' | 'stop';
+  /** Clock ms between ledger settlements of running attempts (default 30 s). */
+  settleEveryMs?: number;
+  /** Let waiting tasks preempt running ones (default true). */
+  preemption?: boolean;
   log?: (line: string) => void;
   /**
    * Runs after the error handler and body parsers are installed and before any route: the place
@@ -60,6 +68,9 @@ export async function buildApp(deps: AppDeps): Promise<ServerApp> {
     nodeLostAfterMs: deps.nodeLostAfterMs ?? 15_000,
     graceMs: deps.graceMs ?? 10_000,
     log,
+    ...(deps.budgetPolicy !== undefined ? { budgetPolicy: deps.budgetPolicy } : {}),
+    ...(deps.settleEveryMs !== undefined ? { settleEveryMs: deps.settleEveryMs } : {}),
+    ...(deps.preemption !== undefined ? { preemption: deps.preemption } : {}),
     ...(deps.policy ? { policy: deps.policy } : {}),
   });
   let assembled: { app: FastifyInstance; auth: Authenticator; metrics: Registry; sse: SseHub };
@@ -124,6 +135,8 @@ async function assemble(
   poolRoutes(ctx);
   agentRoutes(ctx);
   adminRoutes(ctx);
+  pricingRoutes(ctx);
+  usageRoutes(ctx);
   await app.ready();
   return { app, auth, metrics, sse };
 }

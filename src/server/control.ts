@@ -89,6 +89,8 @@ export const CANCELLING_MESSAGE = 'Cancelling: waiting for the agent to stop it'
 export const PREEMPTING_PREFIX = 'Preempting: ';
 /** A waiting task's claim on the room its victims free lapses after this long (clock ms). */
 const CLAIM_TTL_MS = 10 * 60_000;
+/** The store meta key of the budget policy (`continue` or `stop`). */
+export const BUDGET_POLICY_META = 'budgetPolicy';
 /** Tenants are read again from the store at most this often (real ms); `tenantsChanged()` forces it. */
 const TENANTS_REFRESH_MS = 1_000;
 const MISSES_BEFORE_GONE = 3;
@@ -151,7 +153,9 @@ export class ControlPlane {
   readonly billing: Billing;
   /** Tenants by name (quota, weight, budget), as last read from the store. */
   tenants = new Map<string, TenantRecord>();
-  readonly budgetPolicy: BudgetExhaustedPolicy;
+  /** What happens to running tasks once their tenant's budget is exhausted (meta `budgetPolicy` when not set). */
+  budgetPolicy: BudgetExhaustedPolicy;
+  private readonly budgetPolicyFixed: boolean;
   private readonly preemption: boolean;
   /** Running tasks ordered to stop for a preemption → the waiting task they make room for. */
   private readonly preempting = new Map<string, string>();
@@ -196,6 +200,7 @@ export class ControlPlane {
     this.heartbeatIntervalMs = Math.max(50, Math.min(5_000, Math.floor(this.nodeLostAfterMs / 3)));
     this.log = opts.log ?? (() => {});
     this.budgetPolicy = opts.budgetPolicy ?? DEFAULT_BUDGET_EXHAUSTED_POLICY;
+    this.budgetPolicyFixed = opts.budgetPolicy !== undefined;
     this.preemption = opts.preemption ?? true;
     this.billing = new Billing({ store: opts.store, clock: opts.clock, log: this.log, ...(opts.settleEveryMs !== undefined ? { settleEveryMs: opts.settleEveryMs } : {}) });
     this.policy = {
@@ -242,6 +247,8 @@ export class ControlPlane {
     }
     for (const r of await this.store.listReservations()) if (r.state !== 'RELEASED') this.reservations.set(r.id, r);
     await this.refreshTenants(true);
+    const stored = await this.store.getMeta(BUDGET_POLICY_META);
+    if (!this.budgetPolicyFixed && (stored === 'continue' || stored === 'stop')) this.budgetPolicy = stored;
     await this.billing.load();
     await this.billing.reconcile([...this.tasks.values()], (t) => this.modelOf(t));
   }
@@ -485,7 +492,7 @@ export class ControlPlane {
       const pendingRes = [...this.reservations.values()].some((r) => r.state === 'PENDING');
       if (pending.length === 0 && !pendingRes) return;
       const now = this.clock.now();
-      await this.refreshTenants();
+      await this.refreshTenants(true);
       const tenancy = this.tenancySnapshot(now);
       const result = schedule({ nodes: [...this.nodes.values()], active, pending, reservations: [...this.reservations.values()], tenancy }, now, this.policy);
       const tx = new Tx();

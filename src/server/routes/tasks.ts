@@ -22,6 +22,7 @@ import {
 } from '../schemas.js';
 import { taskDetailView, taskView } from '../views.js';
 import type { RouteContext } from './context.js';
+import { quoteFor, refuseOverBudget } from './pricing.js';
 import { clientGone, wantsSse } from './util.js';
 
 const YAML_OR_JSON = ['application/json', 'application/yaml', 'text/yaml'];
@@ -108,7 +109,8 @@ export function taskRoutes(ctx: RouteContext): void {
         const why = whyGangNeverFits(tasks, [...control.nodes.values()]);
         if (why) throw new FastGpuError('UNSCHEDULABLE', why, 'gang');
       }
-      if (query.dryRun) return reply.code(200).send({ tasks: tasks.map(taskView), dryRun: true });
+      if (query.dryRun) return reply.code(200).send({ tasks: tasks.map(taskView), dryRun: true, quote: quoteFor(spec, control, now) });
+      refuseOverBudget(control, tenant);
       await control.submit(tasks);
       return { tasks: tasks.map(taskView) };
     },
