@@ -207,7 +207,18 @@ describe('dashboard in Chromium', () => {
       totals: { gpuSeconds: 46800, promotions: ['night-25'], listAmount: 29, discountAmount: 1.5, chargedAmount: 27.5, listMicros: '29000000', discountMicros: '1500000', chargedMicros: '27500000' },
     };
     await page.route('**/v1/usage?*', (r) => r.fulfill({ json: report }));
-    await page.route('**/v1/promotions', (r) => r.fulfill({ json: { promotions: [{ name: 'night-25', from: now - 3600_000, to: now + 3600_000, description: '25% off at night' }] } }));
+    const iso = (t: number) => new Date(t).toISOString();
+    await page.route('**/v1/prices', (r) => r.fulfill({ json: { currency: 'USD', default: '0', prices: { 'H100-80GB': '3.00', 'A100-80GB': '2.00' } } }));
+    await page.route('**/v1/promotions', (r) =>
+      r.fulfill({
+        json: {
+          promotions: [
+            { name: 'night-25', discount: '25%', from: iso(now - 86400_000), to: iso(now + 86400_000), priority: 0, hours: '22:00-06:00', status: 'active', spent: '1.50', budget: '100.00' },
+            { name: 'spring', discount: '10%', from: iso(now - 30 * 86400_000), to: iso(now - 86400_000), priority: 0, status: 'ended', spent: '0.00' },
+          ],
+        },
+      }),
+    );
     const samples = Array.from({ length: 120 }, (_, i) => ({ at: now - 3600_000 + i * 30_000, nodeId: 'n1', gpuIndex: i % 2, utilPercent: 40 + (i % 20), memoryUsedMiB: 1000 }));
     const allocation = Array.from({ length: 60 }, (_, i) => ({ at: now - 3600_000 + i * 60_000, allocatedMilli: 500 + (i % 4) * 250, capacityMilli: 2000 }));
     await page.route('**/v1/samples?*', (r) => r.fulfill({ json: { samples, allocation } }));
@@ -217,7 +228,8 @@ describe('dashboard in Chromium', () => {
       await page.getByRole('heading', { name: 'Usage and cost' }).waitFor();
       await page.getByRole('cell', { name: 'night-25' }).waitFor();
       expect(await page.locator('[data-testid="pricing-note"]').count()).toBe(0);
-      await page.getByText('25% off at night').waitFor();
+      await page.getByText('25% off · hours 22:00-06:00', { exact: false }).waitFor();
+      expect(await page.getByText('spring').count()).toBe(0);
       await page.getByText('27.50 USD').first().waitFor();
       await shot('usage-priced');
       await page.goto(`${pool.url}/#/utilisation`);

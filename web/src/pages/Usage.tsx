@@ -16,25 +16,46 @@ const RANGES = [
   { id: '30d', label: 'Last 30 days', ms: 30 * 24 * 3600_000 },
 ] as const;
 
+/** GET /v1/promotions entries (the server's PromotionView). */
 interface Promotion {
   name: string;
-  from?: string | number;
-  to?: string | number;
-  description?: string;
+  /** "30%" or a fixed price such as "1.50/h". */
+  discount?: string;
+  from?: string;
+  to?: string;
   models?: string[];
   tenants?: string[];
+  hours?: string;
+  budget?: string;
+  spent?: string;
+  status?: 'scheduled' | 'active' | 'off-hours' | 'exhausted' | 'ended';
+}
+
+/** GET /v1/prices. */
+interface PriceBook {
+  currency: string;
+  default: string;
+  prices: Record<string, string>;
 }
 
 interface UsageData {
+  /** The server meters usage (GET /v1/usage); otherwise GPU-hours are worked out here. */
+  metered: boolean;
+  /** Prices are set: amounts mean something. */
   priced: boolean;
   currency: string | null;
   lines: UsageLine[];
   promotionsNow: Promotion[];
 }
 
+/** Prices are configured when any model (or the default) costs something. */
+export function isPriced(book: PriceBook | null, report: UsageReportJson): boolean {
+  if (!book) return report.totals.listAmount > 0;
+  return Number(book.default) > 0 || Object.values(book.prices).some((p) => Number(p) > 0);
+}
+
 function activeNow(list: readonly Promotion[], now: number): Promotion[] {
-  const t = (v: string | number | undefined, dflt: number): number => (v === undefined ? dflt : typeof v === 'number' ? v : Date.parse(v));
-  return list.filter((p) => t(p.from, -Infinity) <= now && now < t(p.to, Infinity));
+  return list.filter((p) => (p.status !== undefined ? p.status === 'active' : (p.from === undefined || Date.parse(p.from) <= now) && (p.to === undefined || now < Date.parse(p.to))));
 }
 
 const hours = (s: number): string => (s / 3600).toFixed(s < 36 ? 3 : 2);
@@ -48,11 +69,11 @@ export function UsagePage() {
       const from = to - span;
       const report = await getOptional<UsageReportJson>(`/v1/usage?from=${new Date(from).toISOString()}&to=${new Date(to).toISOString()}`, signal);
       if (report) {
-        const promos = await getOptional<{ promotions: Promotion[] }>('/v1/promotions', signal);
-        return { priced: true, currency: report.currency, lines: usageFromReport(report), promotionsNow: activeNow(promos?.promotions ?? [], to) };
+        const [book, promos] = await Promise.all([getOptional<PriceBook>('/v1/prices', signal), getOptional<{ promotions: Promotion[] }>('/v1/promotions', signal)]);
+        return { metered: true, priced: isPriced(book, report), currency: report.currency, lines: usageFromReport(report), promotionsNow: activeNow(promos?.promotions ?? [], to) };
       }
       const [tasks, gpus] = await Promise.all([api.tasks('?all=true&limit=5000', signal), api.gpus(signal)]);
-      return { priced: false, currency: null, lines: usageFromTasks(tasks.tasks, gpus.gpus, from, to), promotionsNow: [] };
+      return { metered: false, priced: false, currency: null, lines: usageFromTasks(tasks.tasks, gpus.gpus, from, to), promotionsNow: [] };
     },
     ['tasks'],
     [range],
@@ -86,8 +107,10 @@ export function UsagePage() {
         <>
           {!d.priced && (
             <p class="note" data-testid="pricing-note">
-              Pricing is not configured on this server, so there are no amounts: GPU-hours below are worked out from the tasks’ placements and run times. Every task
-              belongs to the <strong>default</strong> tenant until tenants are set up.
+              Pricing is not configured on this server, so there are no amounts (an admin sets prices with <code>fastgpu admin price set MODEL PRICE</code>).{' '}
+              {d.metered
+                ? 'GPU-hours below are metered by the server.'
+                : 'GPU-hours below are worked out from the tasks’ placements and run times; every task belongs to the default tenant until tenants are set up.'}
             </p>
           )}
           <div class="totals">
@@ -118,10 +141,12 @@ export function UsagePage() {
                   {d.promotionsNow.map((p) => (
                     <li key={p.name}>
                       <strong>{p.name}</strong>
-                      {p.description ? ` — ${p.description}` : ''}
+                      {p.discount ? ` — ${p.discount.endsWith('%') ? `${p.discount} off` : `at ${p.discount}`}` : ''}
                       {p.models?.length ? ` · models ${p.models.join(', ')}` : ''}
                       {p.tenants?.length ? ` · tenants ${p.tenants.join(', ')}` : ''}
+                      {p.hours ? ` · hours ${p.hours}` : ''}
                       {p.to !== undefined ? ` · until ${new Date(p.to).toLocaleString()}` : ''}
+                      {p.budget ? ` · ${p.spent ?? '0'} of ${p.budget} budget used` : ''}
                     </li>
                   ))}
                 </ul>
