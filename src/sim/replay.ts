@@ -1,30 +1,45 @@
-// `--mode replay`: the trace with its own clock. Pods arrive at creation_time, wait in a FIFO queue,
-// are placed by the policy when they fit (a scheduling pass after every batch of events; a pod that
-// does not fit does not block those behind it), run for their traced duration
-// (deletion_time − scheduled_time, or − creation_time when never scheduled in the trace) and leave.
-// Time is virtual: nothing sleeps.
-import { ClusterState, getPolicy, type NodeInit, type PolicyName, type WorkloadClass } from '../core/placement/index.js';
-import { defaultWorkload } from '../core/placement/default.js';
+// `--mode replay`: the trace with its own clock, through the live scheduler. Pods arrive at
+// creation_time as PENDING tasks; at every instant where something happened (arrivals, departures)
+// and tasks wait, one scheduler cycle runs — `schedule()`'s cycle, kept incremental by
+// `IncrementalScheduler` — exactly as the server's control loop runs it: queue order (priority, then
+// submit time), the placement policy, EASY backfill or strict order, pending reasons. Its `place`
+// decisions start the tasks; each runs for its traced duration (deletion_time − scheduled_time, or
+// − creation_time when never scheduled in the trace) and leaves. Time is virtual: nothing sleeps.
+import { defaultWorkload, DEFAULT_WORKLOAD_OPTIONS } from '../core/placement/default.js';
+import type { NodeInit, PolicyName, WorkloadClass } from '../core/placement/index.js';
 import { mulberry32 } from '../core/placement/rng.js';
-import { typicalWorkload } from '../core/placement/workload.js';
-import type { TracePod } from './trace.js';
+import { SeenWorkload, typicalWorkload } from '../core/placement/workload.js';
+import { IncrementalScheduler } from '../core/scheduler/incremental.js';
+import type { SchedulerPolicy } from '../core/scheduler/types.js';
+import type { NodeRecord, PendingReason, Task } from '../core/types.js';
+import { TraceError, type TracePod } from './trace.js';
 
 export interface ReplaySummary {
   workload: string;
   mode: 'replay';
   policy: PolicyName;
+  backfill: boolean;
   compress: number;
   pods: number;
   placed: number;
   /** Still waiting when the trace ends (no more events). */
   neverPlaced: number;
-  queueDelaySeconds: { mean: number; p95: number; max: number };
+  /** Over placed pods: time from arrival to start. */
+  queueDelaySeconds: { mean: number; p95: number; p99: number; max: number };
+  /** Pods that waited at all, and the reason the scheduler gave each when it first waited. */
+  waited: number;
+  waitReasons: Partial<Record<PendingReason, number>>;
   /** Share of pods placed the moment they arrived. */
   placedOnArrival: number;
-  /** Allocated GPU % of capacity, time-weighted over the trace; and its peak. */
-  allocation: { mean: number; peak: number };
-  /** (time s, allocated GPU %) at up to ~200 evenly spaced instants. */
+  /**
+   * Allocated GPU % of capacity: time-weighted mean while pods arrive (first to last arrival) and
+   * over the whole replay, and the peak.
+   */
+  allocation: { mean: number; meanAll: number; peak: number };
+  /** (seconds since the first arrival, allocated GPU %) at 200 evenly spaced instants of the arrival window. */
   allocationOverTime: [number, number][];
+  /** Scheduler cycles run, and their wall time. */
+  cycles: { count: number; meanMs: number; maxMs: number };
   placementsPerSecond: number;
   wallSeconds: number;
 }
@@ -84,131 +99,229 @@ export interface ReplayOptions {
   workload: string;
   nodes: readonly NodeInit[];
   pods: readonly TracePod[];
+  /** Placement policy of the scheduler. */
   policy: PolicyName;
+  /** EASY backfill (the server's default) or strict queue order. Default true. */
+  backfill?: boolean;
   seed?: number;
   /** Arrivals come this many times faster (durations unchanged), to study the pool under load. Default 1. */
   compress?: number;
+  /**
+   * Task time limits, which backfill reads: `exact` (each task's traced duration: users who know their
+   * run times) or `none` (running tasks count as ending after `defaultRuntimeMs`). Default `exact`.
+   */
+  timeLimits?: 'exact' | 'none';
+  /** The request mix given to the policy; default: the mix of the pods arrived so far. */
   typical?: readonly WorkloadClass[];
   now: () => number;
 }
 
+/** The trace's nodes as the scheduler sees registered nodes: READY, GPUs shareable (simulated). */
+export function traceNodeRecords(nodes: readonly NodeInit[]): NodeRecord[] {
+  return nodes.map((n) => ({
+    id: n.id,
+    name: n.name,
+    cpuMilli: n.cpuMilli,
+    memoryMiB: n.memoryMiB,
+    labels: {},
+    gpus: n.gpus.map((g) => ({ index: g.index, uuid: `${n.id}-gpu${g.index}`, model: g.model, memoryMiB: g.memoryMiB, tflops: g.tflops, sharing: g.exclusive ? 'exclusive' : 'simulated' })),
+    state: 'READY',
+    simulated: true,
+    agentVersion: 'sim',
+    registeredAt: 0,
+    lastHeartbeatAt: 0,
+  }));
+}
+
+const SECOND = 1000;
+
+/** A trace pod as a submitted task (PENDING, priority 50, created at `atSec`). */
+function podTask(p: TracePod, id: string, atSec: number, timeLimitSec: number | null): Task {
+  const r = p.req;
+  if (r.models.length > 1) throw new TraceError(`replay: pod ${p.name} allows ${r.models.join('|')}; a FastGPU task names at most one GPU model`);
+  const model = r.models[0];
+  const gpu = r.gpuCount === 0 ? null : { count: r.gpuCount, share: { kind: 'milli' as const, milli: r.gpuMilli }, ...(model !== undefined ? { model } : {}) };
+  return {
+    id,
+    spec: {
+      name: p.name,
+      command: [],
+      env: {},
+      resources: { gpu, cpuMilli: r.cpuMilli, memoryMiB: r.memoryMiB },
+      priority: 50,
+      ...(timeLimitSec !== null ? { timeLimitMs: Math.max(1, timeLimitSec * SECOND) } : {}),
+      retries: 0,
+      preemptible: false,
+      gang: 1,
+      tenant: 'trace',
+    },
+    state: 'PENDING',
+    reason: null,
+    reasonMessage: null,
+    attempts: 0,
+    exitCode: null,
+    createdAt: atSec * SECOND,
+    scheduledAt: null,
+    startedAt: null,
+    finishedAt: null,
+    placement: null,
+    gangId: null,
+    gangIndex: 0,
+    version: 1,
+  };
+}
+
 export function runReplay(o: ReplayOptions): ReplaySummary {
   const t0 = o.now();
-  const cluster = new ClusterState(o.nodes);
   const cap = o.nodes.reduce((s, n) => s + n.gpus.length * 1000, 0);
-  const policy = getPolicy(o.policy);
-  const reqs = o.pods.map((p) => p.req);
-  const ctx = { rng: mulberry32(o.seed ?? 42), workload: o.typical ?? (o.policy === 'default' ? defaultWorkload(reqs) : typicalWorkload(reqs)) };
   const k = o.compress ?? 1;
   if (!(k > 0)) throw new Error('compress must be > 0');
-  const pods = o.pods
-    .filter((p) => p.creationTime !== null)
-    .map((p) => (k === 1 ? p : { ...p, creationTime: p.creationTime! / k }));
-  const order = pods.map((_, i) => i).sort((a, b) => pods[a]!.creationTime! - pods[b]!.creationTime! || a - b);
+  const backfill = o.backfill ?? true;
+  const pods = o.pods.filter((p) => p.creationTime !== null);
+  const arrival = pods.map((p) => p.creationTime! / k);
+  const order = pods.map((_, i) => i).sort((a, b) => arrival[a]! - arrival[b]! || a - b);
   const duration = pods.map((p) => Math.max(0, (p.deletionTime ?? Infinity) - (p.scheduledTime ?? p.creationTime!)));
-  // Shapes, so that a pass skips requests identical to one that just failed.
-  const shapeOf = new Map<string, number>();
-  const shape = pods.map((p) => {
-    const r = p.req;
-    const k = `${r.cpuMilli}|${r.memoryMiB}|${r.gpuCount}|${r.gpuMilli}|${r.models.join('|')}`;
-    let id = shapeOf.get(k);
-    if (id === undefined) shapeOf.set(k, (id = shapeOf.size));
-    return id;
-  });
+  const width = String(pods.length).length;
+  const ids = pods.map((_, i) => `pod-${String(i).padStart(width, '0')}`);
+  const indexOf = new Map(ids.map((id, i) => [id, i]));
+  const tasks = pods.map((p, i) => podTask(p, ids[i]!, arrival[i]!, (o.timeLimits ?? 'exact') === 'exact' && Number.isFinite(duration[i]!) ? duration[i]! : null));
+
+  const inc = new IncrementalScheduler(traceNodeRecords(o.nodes));
+  // The policy's view of the request mix: given, or the pods arrived so far (as a server could keep it).
+  const seen = o.typical ? null : new SeenWorkload(o.policy === 'default' ? DEFAULT_WORKLOAD_OPTIONS : {});
+  const policy: SchedulerPolicy = { placement: o.policy, backfill, defaultRuntimeMs: 3_600_000, rng: mulberry32(o.seed ?? 42) };
+  if (o.typical) policy.workload = o.typical;
+
   const placedAt = new Float64Array(pods.length).fill(-1);
-  const where: ({ nodePos: number; gpuIdx: number[]; gpuMilli: number; gpuMemoryMiB: number } | null)[] = pods.map(() => null);
+  const waitedFirst: (PendingReason | null)[] = pods.map(() => null);
+  const usedBy = new Float64Array(pods.length);
   const departures = new Heap();
-  let queue: number[] = [];
+  let pending: Task[] = [];
   let next = 0;
   let used = 0;
-  let placeMs = 0;
-  let decisions = 0;
-  let lastT = order.length > 0 ? pods[order[0]!]!.creationTime! : 0;
-  const startT = lastT;
+  let cycleMs = 0;
+  let maxCycleMs = 0;
+  let cycles = 0;
+  let placements = 0;
+  const startT = order.length > 0 ? arrival[order[0]!]! : 0;
+  const lastArrival = order.length > 0 ? arrival[order.at(-1)!]! : 0;
+  let lastT = startT;
   let area = 0;
+  let areaArrivals = 0;
   let peak = 0;
-  const samples: [number, number][] = [];
-  let dirty = false;
-  const failedShape = new Uint8Array(shapeOf.size);
+  const steps: [number, number][] = [[startT, 0]]; // (time, allocated % from then on)
 
   while (next < order.length || departures.size > 0) {
-    const tA = next < order.length ? pods[order[next]!]!.creationTime! : Infinity;
+    const tA = next < order.length ? arrival[order[next]!]! : Infinity;
     const tD = departures.size > 0 ? departures.peekTime() : Infinity;
     const t = Math.min(tA, tD);
-    area += (used / cap) * (t - lastT);
+    const pct = (100 * used) / cap;
+    area += pct * (t - lastT);
+    if (lastT < lastArrival) areaArrivals += pct * (Math.min(t, lastArrival) - lastT);
     lastT = t;
+    let changed = false;
     while (departures.size > 0 && departures.peekTime() <= t) {
       const i = departures.pop();
-      const w = where[i]!;
-      const r = pods[i]!.req;
-      cluster.release(w.nodePos, w.gpuIdx, w.gpuMilli, w.gpuMemoryMiB, r.cpuMilli, r.memoryMiB);
-      used -= w.gpuMilli * w.gpuIdx.length;
-      dirty = true;
+      inc.remove(ids[i]!);
+      used -= usedBy[i]!;
+      changed = true;
     }
-    while (next < order.length && pods[order[next]!]!.creationTime! <= t) {
-      queue.push(order[next]!);
-      next++;
-      dirty = true;
+    while (next < order.length && arrival[order[next]!]! <= t) {
+      const i = order[next++]!;
+      pending.push(tasks[i]!);
+      seen?.observe(pods[i]!.req);
+      changed = true;
     }
-    if (!dirty) continue;
-    dirty = false;
-    failedShape.fill(0);
-    const rest: number[] = [];
-    for (const i of queue) {
-      if (failedShape[shape[i]!]) {
-        rest.push(i);
-        continue;
-      }
-      const r = pods[i]!.req;
+    if (changed && pending.length > 0) {
+      if (seen) policy.workload = seen.current();
       const a = o.now();
-      const c = policy.choose(cluster, r, ctx);
-      placeMs += o.now() - a;
-      decisions++;
-      if (!c) {
-        // Nothing placed later in this pass can make room, so identical requests fail too.
-        failedShape[shape[i]!] = 1;
-        rest.push(i);
-        continue;
+      const result = inc.cycle(pending, t * SECOND, policy);
+      const ms = o.now() - a;
+      cycleMs += ms;
+      if (ms > maxCycleMs) maxCycleMs = ms;
+      cycles++;
+      let placedNow = 0;
+      for (const d of result.decisions) {
+        if (d.kind === 'pending') {
+          const i = indexOf.get(d.taskId)!;
+          waitedFirst[i] ??= d.reason;
+          continue;
+        }
+        if (d.kind !== 'place') continue;
+        const i = indexOf.get(d.taskId)!;
+        const task = tasks[i]!;
+        const running: Task = { ...task, state: 'RUNNING', placement: d.placement, attempts: 1, scheduledAt: t * SECOND, startedAt: t * SECOND };
+        inc.add(running);
+        placedAt[i] = t;
+        usedBy[i] = d.placement.gpuMilli * d.placement.gpus.length;
+        used += usedBy[i]!;
+        if (Number.isFinite(duration[i]!)) departures.push(t + duration[i]!, i);
+        placedNow++;
       }
-      cluster.allocate(c, r);
-      where[i] = c;
-      placedAt[i] = t;
-      used += c.gpuMilli * c.gpuIdx.length;
-      if (Number.isFinite(duration[i]!)) departures.push(t + duration[i]!, i);
+      placements += placedNow;
+      if (placedNow > 0) pending = pending.filter((x) => placedAt[indexOf.get(x.id)!]! < 0);
     }
-    queue = rest;
-    const pct = (100 * used) / cap;
-    if (pct > peak) peak = pct;
-    samples.push([t, pct]);
+    const now = (100 * used) / cap;
+    if (now > peak) peak = now;
+    if (t <= lastArrival) steps.push([t, now]);
   }
 
   const delays: number[] = [];
   let onArrival = 0;
   for (let i = 0; i < pods.length; i++) {
     if (placedAt[i]! < 0) continue;
-    const d = placedAt[i]! - pods[i]!.creationTime!;
+    const d = placedAt[i]! - arrival[i]!;
     delays.push(d);
     if (d === 0) onArrival++;
   }
+  const waitReasons: Partial<Record<PendingReason, number>> = {};
+  let waited = 0;
+  for (const r of waitedFirst) {
+    if (r === null) continue;
+    waited++;
+    waitReasons[r] = (waitReasons[r] ?? 0) + 1;
+  }
   delays.sort((a, b) => a - b);
   const mean = delays.length ? delays.reduce((a, b) => a + b, 0) / delays.length : 0;
-  const p95 = delays.length ? delays[Math.min(delays.length - 1, Math.ceil(0.95 * delays.length) - 1)]! : 0;
-  const span = lastT - startT;
-  const step = Math.max(1, Math.ceil(samples.length / 200));
+  const pct = (q: number) => (delays.length ? delays[Math.min(delays.length - 1, Math.ceil(q * delays.length) - 1)]! : 0);
   const r2 = (x: number) => Math.round(x * 100) / 100;
+  const span = lastT - startT;
+  const window = lastArrival - startT;
   return {
     workload: o.workload,
     mode: 'replay',
     policy: o.policy,
+    backfill,
     compress: k,
     pods: pods.length,
     placed: delays.length,
     neverPlaced: pods.length - delays.length,
-    queueDelaySeconds: { mean: r2(mean), p95: r2(p95), max: r2(delays.at(-1) ?? 0) },
+    queueDelaySeconds: { mean: r2(mean), p95: r2(pct(0.95)), p99: r2(pct(0.99)), max: r2(delays.at(-1) ?? 0) },
+    waited,
+    waitReasons,
     placedOnArrival: r2(delays.length ? onArrival / delays.length : 0),
-    allocation: { mean: r2(span > 0 ? (100 * area) / span : 0), peak: r2(peak) },
-    allocationOverTime: samples.filter((_, i) => i % step === 0).map(([t, p]) => [t - startT, r2(p)]),
-    placementsPerSecond: placeMs > 0 ? Math.round(decisions / (placeMs / 1000)) : 0,
+    allocation: { mean: r2(window > 0 ? areaArrivals / window : 0), meanAll: r2(span > 0 ? area / span : 0), peak: r2(peak) },
+    allocationOverTime: sampleSteps(steps, startT, lastArrival, 200).map(([t, p]) => [r2(t - startT), r2(p)]),
+    cycles: { count: cycles, meanMs: r2(cycles ? cycleMs / cycles : 0), maxMs: r2(maxCycleMs) },
+    placementsPerSecond: cycleMs > 0 ? Math.round(placements / (cycleMs / 1000)) : 0,
     wallSeconds: r2((o.now() - t0) / 1000),
   };
+}
+
+/** The step function `steps` (time, value from then on; times ascending) at `n` even instants of [from, to]. */
+function sampleSteps(steps: readonly [number, number][], from: number, to: number, n: number): [number, number][] {
+  const out: [number, number][] = [];
+  let j = 0;
+  for (let s = 0; s < n; s++) {
+    const t = n === 1 ? from : from + ((to - from) * s) / (n - 1);
+    while (j + 1 < steps.length && steps[j + 1]![0] <= t) j++;
+    out.push([t, steps[j]![1]]);
+  }
+  return out;
+}
+
+/** The workload summary a policy gets from a whole pod list (for callers that want the trace's own). */
+export function traceWorkload(policy: PolicyName, pods: readonly TracePod[]): WorkloadClass[] {
+  const reqs = pods.map((p) => p.req);
+  return policy === 'default' ? defaultWorkload(reqs) : typicalWorkload(reqs);
 }

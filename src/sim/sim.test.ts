@@ -56,10 +56,24 @@ describe('openb trace (shared data)', () => {
     expect(df.allocation[130]!).toBeGreaterThanOrEqual(bf.allocation[130]!);
   });
 
-  it('replays the whole trace with departures', () => {
-    const r = runReplay({ workload: 'openb', nodes, pods, policy: 'first-fit', now: () => performance.now() });
+  it('replays the whole trace with departures through the scheduler loop (FIFO + first-fit)', () => {
+    const r = runReplay({ workload: 'openb', nodes, pods, policy: 'first-fit', backfill: false, now: () => performance.now() });
     expect(r.placed + r.neverPlaced).toBe(8152);
+    expect(r.neverPlaced).toBe(0);
     expect(r.allocation.peak).toBeGreaterThan(0);
-    expect(r.queueDelaySeconds.p95).toBeGreaterThanOrEqual(0);
+    expect(r.cycles.count).toBeGreaterThan(1000);
+    // The real trace is light: nothing waits.
+    expect(r.waited).toBe(0);
+  });
+
+  it('under compressed arrivals queues form, with the live pending reasons', () => {
+    const ff = runReplay({ workload: 'openb', nodes, pods, policy: 'first-fit', backfill: false, compress: 100_000, now: () => performance.now() });
+    expect(ff.waited).toBeGreaterThan(100);
+    expect(ff.queueDelaySeconds.mean).toBeGreaterThan(0);
+    expect(ff.queueDelaySeconds.max).toBeGreaterThanOrEqual(ff.queueDelaySeconds.p95);
+    // Strict order holds tasks that would fit behind the head ('Priority').
+    expect(ff.waitReasons.Priority).toBeGreaterThan(0);
+    expect(Object.keys(ff.waitReasons).every((k) => ['Priority', 'Resources', 'Fragmentation'].includes(k))).toBe(true);
+    expect(ff.allocationOverTime).toHaveLength(200);
   });
 });

@@ -15,6 +15,8 @@ interface SimFlags {
   seeds: string;
   tune: string;
   compress: string;
+  backfill: 'on' | 'off';
+  timeLimits: 'exact' | 'none';
   output: 'json' | 'table';
 }
 
@@ -29,6 +31,8 @@ export function register(program: Command): void {
     .option('--seeds <list>', 'seeds, e.g. 42-51 or 42,43 (published mode; replay uses the first)', '42-51')
     .option('--tune <ratio>', 'published mode: top up requests to this multiple of GPU capacity', '1.3')
     .option('--compress <factor>', 'replay mode: arrivals this many times faster', '1')
+    .addOption(new Option('--backfill <on|off>', 'replay mode: EASY backfill, or strict queue order (FIFO)').choices(['on', 'off']).default('on'))
+    .addOption(new Option('--time-limits <kind>', "replay mode: tasks' time limits (what backfill reads): their traced durations, or none").choices(['exact', 'none']).default('exact'))
     .addOption(new Option('--output <format>', 'output format').choices(['json', 'table']).default('table'))
     .action((flags: SimFlags) => {
       try {
@@ -67,14 +71,26 @@ export function simCommand(flags: SimFlags): string {
   const workload = basename(flags.pods).replace(/\.csv$/, '');
   const now = () => performance.now();
   if (flags.mode === 'replay') {
-    const r = runReplay({ workload, nodes, pods, policy, seed: seeds[0] ?? 42, compress: num(flags.compress, '--compress'), now });
+    const r = runReplay({
+      workload,
+      nodes,
+      pods,
+      policy,
+      backfill: (flags.backfill ?? 'on') === 'on',
+      timeLimits: flags.timeLimits ?? 'exact',
+      seed: seeds[0] ?? 42,
+      compress: num(flags.compress, '--compress'),
+      now,
+    });
     if (flags.output === 'json') return JSON.stringify(r) + '\n';
+    const reasons = Object.entries(r.waitReasons).map(([k, v]) => `${k} ${v}`).join(', ');
     return [
-      `workload ${r.workload} · replay ×${r.compress} · policy ${r.policy}`,
+      `workload ${r.workload} · replay ×${r.compress} · scheduler: placement ${r.policy}, backfill ${r.backfill ? 'on' : 'off'}`,
       `pods ${r.pods}, placed ${r.placed}, never placed ${r.neverPlaced}, placed on arrival ${(100 * r.placedOnArrival).toFixed(1)} %`,
-      `queueing delay: mean ${r.queueDelaySeconds.mean} s, p95 ${r.queueDelaySeconds.p95} s, max ${r.queueDelaySeconds.max} s`,
-      `allocated GPU: mean ${r.allocation.mean} %, peak ${r.allocation.peak} %`,
-      `${r.placementsPerSecond} placements/s, ${r.wallSeconds} s`,
+      `waited ${r.waited}${reasons ? ` (first reason: ${reasons})` : ''}`,
+      `queueing delay: mean ${r.queueDelaySeconds.mean} s, p95 ${r.queueDelaySeconds.p95} s, p99 ${r.queueDelaySeconds.p99} s, max ${r.queueDelaySeconds.max} s`,
+      `allocated GPU: mean ${r.allocation.mean} % while pods arrive, ${r.allocation.meanAll} % overall, peak ${r.allocation.peak} %`,
+      `${r.cycles.count} scheduler cycles (mean ${r.cycles.meanMs} ms, max ${r.cycles.maxMs} ms) · ${r.placementsPerSecond} placements/s · ${r.wallSeconds} s`,
       '',
     ].join('\n');
   }

@@ -30,7 +30,7 @@ function compare(placement: PolicyName, backfill: boolean, seed: number): number
   const ends = new Map<string, number>();
   let placedCount = 0;
   for (let step = 0; step < 40; step++) {
-    const now = step * MIN;
+    const now = 1_700_000_000_000 + step * MIN;
     // Departures, then a few arrivals.
     for (const t of active.filter((x) => ends.get(x.id)! <= now)) inc.remove(t.id);
     active = active.filter((x) => ends.get(x.id)! > now);

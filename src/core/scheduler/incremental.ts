@@ -8,7 +8,7 @@
 // `schedule({nodes, active, pending, reservations: []}, now, policy)` decides, where `active` are
 // the tasks added and not removed (see incremental.test.ts). vGPU reservations are not supported:
 // snapshots with reservations go through `schedule`.
-import { buildCapacity, expectedEnd, gpuPositions, type Capacity, type Hold } from './capacity.js';
+import { buildCapacity, gpuPositions, type Capacity, type Hold } from './capacity.js';
 import { scheduleOn } from './schedule.js';
 import type { ScheduleResult, SchedulerPolicy, SchedulerSnapshot } from './types.js';
 import type { NodeRecord, Placement, Task } from '../types.js';
@@ -22,12 +22,25 @@ interface Charge {
   memoryMiB: number;
 }
 
+interface Held {
+  hold: Hold;
+  /** Expected end before clamping to now: start + time limit (or the default runtime). */
+  end0: number;
+}
+
 export class IncrementalScheduler {
   private readonly cap: Capacity;
+  /** Active tasks, in no order (swap-remove). */
   private readonly tasks: Task[] = [];
   private readonly index = new Map<string, number>();
   private readonly charges: (Charge | null)[] = [];
-  private readonly holds: Hold[] = [];
+  /** Holds with a known start, in order of `end0`; their `end` is `max(end0, now of the last cycle)`. */
+  private readonly held: Held[] = [];
+  private readonly heldOf = new Map<string, Held>();
+  /** Holds of tasks with no start time: their end moves with now, so it is computed each cycle. */
+  private readonly floating = new Map<string, { hold: Hold; task: Task }>();
+  private holds: Hold[] = [];
+  private defaultRuntimeMs: number | null = null;
 
   /** `nodes`: the pool; only READY ones take work (a change of node state needs a new instance). */
   constructor(private readonly nodes: readonly NodeRecord[]) {
@@ -43,11 +56,28 @@ export class IncrementalScheduler {
   add(task: Task): void {
     if (this.index.has(task.id)) throw new Error(`IncrementalScheduler: ${task.id} is already active`);
     const c = task.placement ? this.chargeOf(task.placement) : null;
-    if (c) this.cap.cluster.charge(c.pos, c.gpuIdx, c.gpuMilli, c.gpuMemoryMiB, c.cpuMilli, c.memoryMiB);
     this.index.set(task.id, this.tasks.length);
     this.tasks.push(task);
     this.charges.push(c);
-    this.holds.push(c ? { end: 0, nodePos: c.pos, gpuIdx: c.gpuIdx, gpuMilli: c.gpuMilli, gpuMemoryMiB: c.gpuMemoryMiB, cpuMilli: c.cpuMilli, memoryMiB: c.memoryMiB } : NO_HOLD);
+    if (!c) return;
+    this.cap.cluster.charge(c.pos, c.gpuIdx, c.gpuMilli, c.gpuMemoryMiB, c.cpuMilli, c.memoryMiB);
+    const hold: Hold = { end: 0, nodePos: c.pos, gpuIdx: c.gpuIdx, gpuMilli: c.gpuMilli, gpuMemoryMiB: c.gpuMemoryMiB, cpuMilli: c.cpuMilli, memoryMiB: c.memoryMiB };
+    if (task.startedAt === null && task.scheduledAt === null) {
+      this.floating.set(task.id, { hold, task });
+      return;
+    }
+    const h: Held = { hold, end0: 0 };
+    this.heldOf.set(task.id, h);
+    if (this.defaultRuntimeMs === null) {
+      this.held.push(h); // ordered at the first cycle, when the default runtime is known
+      this.holds.push(hold);
+      return;
+    }
+    h.end0 = this.end0(task, this.defaultRuntimeMs);
+    h.hold.end = h.end0;
+    const at = this.upper(h.end0);
+    this.held.splice(at, 0, h);
+    this.holds.splice(at, 0, hold);
   }
 
   /** A task that no longer holds anything (ended, cancelled, requeued). */
@@ -60,13 +90,20 @@ export class IncrementalScheduler {
     if (i !== last) {
       this.tasks[i] = this.tasks[last]!;
       this.charges[i] = this.charges[last]!;
-      this.holds[i] = this.holds[last]!;
       this.index.set(this.tasks[i]!.id, i);
     }
     this.tasks.pop();
     this.charges.pop();
-    this.holds.pop();
     this.index.delete(taskId);
+    this.floating.delete(taskId);
+    const h = this.heldOf.get(taskId);
+    if (!h) return;
+    this.heldOf.delete(taskId);
+    let j = this.defaultRuntimeMs === null ? 0 : this.lower(h.end0);
+    while (j < this.held.length && this.held[j] !== h) j++;
+    if (j === this.held.length) throw new Error(`IncrementalScheduler: lost the hold of ${taskId}`);
+    this.held.splice(j, 1);
+    this.holds.splice(j, 1);
   }
 
   /**
@@ -74,16 +111,28 @@ export class IncrementalScheduler {
    * decisions it accepts with `add`, as the server records them.
    */
   cycle(pending: readonly Task[], now: number, policy: SchedulerPolicy): ScheduleResult {
-    const holds: Hold[] = [];
-    for (let i = 0; i < this.tasks.length; i++) {
-      const h = this.holds[i]!;
-      if (h === NO_HOLD) continue;
-      h.end = expectedEnd(this.tasks[i]!, now, policy.defaultRuntimeMs);
-      holds.push(h);
+    const held = this.held;
+    if (this.defaultRuntimeMs !== policy.defaultRuntimeMs) {
+      // First cycle, or another default runtime: order the holds again.
+      this.defaultRuntimeMs = policy.defaultRuntimeMs;
+      for (const [id, h] of this.heldOf) h.end0 = this.end0(this.tasks[this.index.get(id)!]!, policy.defaultRuntimeMs);
+      held.sort((a, b) => a.end0 - b.end0);
+      for (const h of held) h.hold.end = h.end0;
+      this.holds = held.map((h) => h.hold);
+    }
+    // As expectedEnd (capacity.ts): never before now. Holds are in order of end0, so the ones to
+    // clamp are a prefix.
+    for (let i = 0; i < held.length && held[i]!.end0 < now; i++) held[i]!.hold.end = now;
+    const holds = this.holds;
+    const n = holds.length;
+    for (const { hold, task } of this.floating.values()) {
+      hold.end = now + (task.spec.timeLimitMs ?? policy.defaultRuntimeMs);
+      holds.push(hold);
     }
     this.cap.holds = holds;
     const snapshot: SchedulerSnapshot = { nodes: this.nodes, active: this.tasks, pending, reservations: [] };
     const result = scheduleOn(this.cap, snapshot, now, policy);
+    holds.length = n; // the cycle appended the holds of its placements
     // The cycle allocated its placements in the cluster; take them back (the caller adds them).
     for (const d of result.decisions) {
       if (d.kind !== 'place') continue;
@@ -91,6 +140,34 @@ export class IncrementalScheduler {
       if (c) this.cap.cluster.release(c.pos, c.gpuIdx, c.gpuMilli, c.gpuMemoryMiB, c.cpuMilli, c.memoryMiB);
     }
     return result;
+  }
+
+  private end0(t: Task, defaultRuntimeMs: number): number {
+    return (t.startedAt ?? t.scheduledAt ?? 0) + (t.spec.timeLimitMs ?? defaultRuntimeMs);
+  }
+
+  /** The first position in `held` whose end0 is not below `end0`. */
+  private lower(end0: number): number {
+    let lo = 0;
+    let hi = this.held.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.held[mid]!.end0 < end0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** The first position in `held` whose end0 is above `end0`. */
+  private upper(end0: number): number {
+    let lo = 0;
+    let hi = this.held.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.held[mid]!.end0 <= end0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 
   /** What a placement charges, as `buildCapacity` does (a task in a vGPU slice: CPU and RAM only). */
@@ -108,5 +185,3 @@ export class IncrementalScheduler {
     };
   }
 }
-
-const NO_HOLD: Hold = { end: 0, nodePos: -1, gpuIdx: [], gpuMilli: 0, gpuMemoryMiB: 0, cpuMilli: 0, memoryMiB: 0 };

@@ -79,7 +79,7 @@ export function scheduleOn(cap: Capacity, snapshot: SchedulerSnapshot, now: numb
   const sliceTasks: Task[] = [];
   const queued: Task[] = [];
   for (const t of snapshot.pending) (t.spec.vgpuId !== undefined ? sliceTasks : queued).push(t);
-  scheduleSliceTasks(cy, snapshot.nodes, snapshot.active, sliceTasks, snapshot.reservations);
+  if (sliceTasks.length > 0) scheduleSliceTasks(cy, snapshot.nodes, snapshot.active, sliceTasks, snapshot.reservations);
 
   const ordered = policy.order ? policy.order(queued, snapshot, now) : orderQueue(queued);
   const tenancy = snapshot.tenancy ? new CycleTenancy(snapshot.tenancy, snapshot.active, snapshot.reservations) : null;
