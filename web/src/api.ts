@@ -63,6 +63,10 @@ export interface Me {
   role: string;
 }
 
+/** Who is logged in (set once the session is known); viewers may look but not act. */
+export const session: { me: Me | null } = { me: null };
+export const canAct = (): boolean => session.me !== null && session.me.role !== 'viewer';
+
 export const api = {
   me: () => get<Me>('/dashboard/session'),
   login: (token: string) => request<Me>('POST', '/dashboard/session', { token }),

@@ -2,7 +2,7 @@
 // removed from the address bar), then the pages under a hash router, kept live over SSE.
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { api, ApiError, setUnauthenticatedHandler, type Me } from './api.js';
+import { api, ApiError, session, setUnauthenticatedHandler, type Me } from './api.js';
 import { connect, disconnect, onStatus } from './live.js';
 import { useRoute } from './hooks.js';
 import { PoolPage } from './pages/Pool.js';
@@ -133,6 +133,7 @@ function App() {
     if (auth.state === 'in') connect();
   }, [auth.state]);
 
+  session.me = auth.state === 'in' ? auth.me : null;
   if (auth.state === 'checking') return <p class="pad">Loading FastGPU…</p>;
   if (auth.state === 'out') return <Login message={auth.message} onIn={(me) => setAuth({ state: 'in', me })} />;
   const current = route[0] ?? 'pool';

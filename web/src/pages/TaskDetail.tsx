@@ -1,7 +1,7 @@
 // Task detail: spec, placement, a timeline of what happened, every attempt, the full log
 // (every page fetched, then followed live over SSE), and Cancel.
 import { useEffect, useState } from 'preact/hooks';
-import { api, ApiError, get, type LogChunkView, type PoolEvent, type TaskDetailView } from '../api.js';
+import { api, ApiError, canAct, get, type LogChunkView, type PoolEvent, type TaskDetailView } from '../api.js';
 import { LogBuffer } from '../components/logbuffer.js';
 import { LogView } from '../components/LogView.js';
 import { duration, gpuRequest, gpus, mib, reasonDetail, reasonWords, stateClass, TERMINAL, time } from '../format.js';
@@ -129,9 +129,11 @@ export function TaskDetailPage({ id }: { id: string }) {
         </span>
         {t.exitCode !== null && <span class="muted">exit code {t.exitCode}</span>}
         <span class="grow" />
-        <button type="button" class="danger" onClick={() => void cancel()} disabled={finished || cancelling}>
-          {cancelling ? 'Cancelling…' : 'Cancel task'}
-        </button>
+        {canAct() && (
+          <button type="button" class="danger" onClick={() => void cancel()} disabled={finished || cancelling}>
+            {cancelling ? 'Cancelling…' : 'Cancel task'}
+          </button>
+        )}
       </header>
       {actionError && <p role="alert" class="error">{actionError}</p>}
       {t.state === 'PENDING' && (
