@@ -1,7 +1,11 @@
 // Prometheus metrics. One registry per app (so tests can run several). Gauges read the live
 // state when scraped; finished-task counts come from the store.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { TERMINAL_STATES, type TaskState } from '../core/types.js';
+import { moneyToNumber } from '../core/pricing/money.js';
+import { promotionStatus } from '../core/pricing/price.js';
+import { borrowedTasks } from '../core/scheduler/tenancy.js';
+import { tenantUsage } from '../core/tenancy/usage.js';
+import { TERMINAL_STATES, type Task, type TaskState } from '../core/types.js';
 import type { Store } from '../store/port.js';
 import type { ControlPlane } from './control.js';
 
@@ -78,6 +82,8 @@ export function createMetrics(control: ControlPlane, store: Store): Registry {
     },
   });
 
+  tenancyMetrics(registry, control);
+
   const cycle = new Histogram({
     name: 'fastgpu_scheduler_cycle_seconds',
     help: 'Duration of one scheduling cycle',
@@ -90,4 +96,111 @@ export function createMetrics(control: ControlPlane, store: Store): Registry {
     submitted: (n) => submitted.inc(n),
   };
   return registry;
+}
+
+const activeTasks = (control: ControlPlane): Task[] => [...control.tasks.values()].filter((t) => t.state === 'SCHEDULED' || t.state === 'RUNNING');
+
+/** Quota use, borrowed capacity, spend and promotions (issue 4), read from the live state when scraped. */
+function tenancyMetrics(registry: Registry, control: ControlPlane): void {
+  new Gauge({
+    name: 'fastgpu_tenant_gpu_milli',
+    help: 'Milli-GPUs a tenant holds (tasks and vGPU reservations)',
+    labelNames: ['tenant'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const usage = tenantUsage(activeTasks(control), [...control.reservations.values()]);
+      for (const name of new Set([...control.tenants.keys(), ...usage.keys()])) this.set({ tenant: name }, usage.get(name)?.gpuMilli ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'fastgpu_tenant_guarantee_milli',
+    help: 'Milli-GPUs a tenant is guaranteed',
+    labelNames: ['tenant'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const t of control.tenants.values()) this.set({ tenant: t.name }, t.guaranteeMilli);
+    },
+  });
+  new Gauge({
+    name: 'fastgpu_tenant_limit_milli',
+    help: 'Milli-GPUs a tenant may never exceed (tenants with a limit)',
+    labelNames: ['tenant'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const t of control.tenants.values()) if (t.limitMilli !== null) this.set({ tenant: t.name }, t.limitMilli);
+    },
+  });
+  new Gauge({
+    name: 'fastgpu_tenant_borrowed_milli',
+    help: 'Milli-GPUs a tenant holds above its guarantee, on capacity others are guaranteed (preemptible)',
+    labelNames: ['tenant'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const active = activeTasks(control);
+      const borrowed = borrowedTasks(active, [...control.tenants.values()]);
+      const by = new Map<string, number>([...control.tenants.keys()].map((n) => [n, 0]));
+      for (const t of active) if (borrowed.has(t.id) && t.placement) by.set(t.spec.tenant, (by.get(t.spec.tenant) ?? 0) + t.placement.gpuMilli * t.placement.gpus.length);
+      for (const [tenant, milli] of by) this.set({ tenant }, milli);
+    },
+  });
+  new Gauge({
+    name: 'fastgpu_tenant_spend',
+    help: 'Amount charged to a tenant so far, in the price book currency (settled usage)',
+    labelNames: ['tenant'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const spend = control.billing.spend();
+      for (const name of new Set([...control.tenants.keys(), ...spend.keys()])) this.set({ tenant: name }, moneyToNumber(spend.get(name) ?? 0n));
+    },
+  });
+  new Gauge({
+    name: 'fastgpu_tenant_budget',
+    help: 'Spend a tenant is allowed (tenants with a budget)',
+    labelNames: ['tenant'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const t of control.tenants.values()) if (t.budget !== null) this.set({ tenant: t.name }, moneyToNumber(t.budget));
+    },
+  });
+  new Gauge({
+    name: 'fastgpu_promotions_active',
+    help: 'Promotions applying now (in their window and daily hours, budget left)',
+    registers: [registry],
+    collect() {
+      const { promos, promoSpent } = control.billing.pricing;
+      const now = control.clock.now();
+      this.set(promos.filter((p) => promotionStatus(p, now, promoSpent) === 'active').length);
+    },
+  });
+  new Gauge({
+    name: 'fastgpu_promotion_active',
+    help: '1 while the promotion applies, else 0 (promotions not yet ended)',
+    labelNames: ['promotion'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const { promos, promoSpent } = control.billing.pricing;
+      const now = control.clock.now();
+      for (const p of promos) {
+        const st = promotionStatus(p, now, promoSpent);
+        if (st !== 'ended') this.set({ promotion: p.name }, st === 'active' ? 1 : 0);
+      }
+    },
+  });
+  new Gauge({
+    name: 'fastgpu_promotion_discount_given',
+    help: 'Discount a promotion has given so far, in the price book currency',
+    labelNames: ['promotion'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [name, spent] of control.billing.pricing.promoSpent) this.set({ promotion: name }, moneyToNumber(BigInt(spent)));
+    },
+  });
 }
