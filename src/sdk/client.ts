@@ -1,6 +1,7 @@
 // The FastGPU HTTP client. One small `request` does auth, JSON and error mapping; the task,
 // vGPU and pool calls are thin wrappers over the REST API in docs/CONTRACTS.md.
 import { AdminApi } from './admin.js';
+import { BillingApi } from './billing.js';
 import { resolveConnection, type Env } from './config.js';
 import { FastGpuApiError, errorFromResponse } from './errors.js';
 import { readSse, type SseEvent } from './sse.js';
@@ -55,6 +56,8 @@ export class FastGPU {
   readonly vgpus: VgpusApi;
   /** Tenants and tokens (admin tokens only). */
   readonly admin: AdminApi;
+  /** Prices, promotions, usage reports and quotes. */
+  readonly billing: BillingApi;
   private readonly token: string | undefined;
   private readonly requestTimeoutMs: number;
 
@@ -66,6 +69,7 @@ export class FastGPU {
     this.tasks = new TasksApi(this);
     this.vgpus = new VgpusApi(this);
     this.admin = new AdminApi(this);
+    this.billing = new BillingApi(this);
   }
 
   /** Every node with its state and GPUs. */
