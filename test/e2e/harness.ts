@@ -169,6 +169,9 @@ function killQuietly(p: { pgid: number; supervisor: number }): void {
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** Thrown inside an `until` callback: stop polling and fail now. */
+export class GiveUp extends Error {}
+
 /** Polls `fn` until it returns a value that is not undefined. */
 export async function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, ms = 60_000, every = 100): Promise<T> {
   const end = Date.now() + ms;
@@ -178,6 +181,7 @@ export async function until<T>(what: string, fn: () => Promise<T | undefined> | 
       const v = await fn();
       if (v !== undefined) return v;
     } catch (e) {
+      if (e instanceof GiveUp) throw e;
       lastError = e;
     }
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);

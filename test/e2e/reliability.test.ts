@@ -5,7 +5,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FastGPU, type TaskDetail, type TaskView } from '../../src/sdk/index.js';
-import { World, lines, requireBuild, until, type Daemon } from './harness.js';
+import { GiveUp, World, lines, requireBuild, until, type Daemon } from './harness.js';
 
 /** Generous: the 2-core machine these run on is often shared and loaded. */
 const TIMEOUT_MS = 120_000;
@@ -66,13 +66,15 @@ describe('reliability', () => {
     agent = await startAgent(c, 'node-a', '4xH100');
 
     let summary = '';
-    const finished = await until(
+    const finished = await until<TaskView[]>(
       'the queue to drain',
       async () => {
         const all = await c.client.tasks.list({ all: true, limit: 1000 });
         const byState: Record<string, number> = {};
         for (const t of all) byState[t.state] = (byState[t.state] ?? 0) + 1;
         summary = `${JSON.stringify(byState)}, ${lines(runs).length} runs`;
+        const bad = all.find((t) => t.state === 'FAILED' || t.state === 'CANCELLED' || t.state === 'TIMEOUT');
+        if (bad) throw new GiveUp(`task ended ${bad.state}: ${JSON.stringify(await c.client.tasks.get(bad.id))}`);
         return all.length === 200 && all.every((t) => t.state === 'SUCCEEDED') ? all : undefined;
       },
       150_000,
