@@ -164,6 +164,8 @@ describe('utilisation series', () => {
   it('sums each GPU’s mean utilisation per bucket; gaps stay null', () => {
     const s = (at: number, gpuIndex: number, utilPercent: number) => ({ at, nodeId: 'n1', gpuIndex, utilPercent });
     expect(busyFromSamples([s(0, 0, 50), s(5, 0, 100), s(6, 1, 20)], 0, 40, 4)).toEqual([0.75 + 0.2, null, null, null]);
+    // ISO times work as well as epoch milliseconds.
+    expect(busyFromSamples([{ at: new Date(25).toISOString(), nodeId: 'n', gpuIndex: 0, utilPercent: 40 }], 0, 40, 4)).toEqual([null, null, 0.4, null]);
   });
 
   it('adds a task’s GPUs to every bucket it held them at', () => {

@@ -1,16 +1,18 @@
 // Time series for the utilisation chart: samples and allocations bucketed over a range.
 import type { TaskView } from '../types.js';
 
+/** A stored utilisation sample (GET /v1/samples): `at` in epoch ms or ISO 8601. */
 export interface Sample {
-  at: number;
+  at: number | string;
   nodeId: string;
   gpuIndex: number;
   utilPercent: number;
   memoryUsedMiB?: number;
 }
 
+/** Allocation history (GET /v1/samples `allocation`): `at` in epoch ms or ISO 8601. */
 export interface AllocationPoint {
-  at: number;
+  at: number | string;
   allocatedMilli: number;
   capacityMilli: number;
 }
@@ -27,13 +29,14 @@ export interface Series {
 }
 
 const bucketOf = (at: number, from: number, step: number): number => Math.floor((at - from) / step);
+export const msOf = (at: number | string): number => (typeof at === 'number' ? at : Date.parse(at));
 
 /** Busy GPUs per bucket: Σ over GPUs of their mean utilisation in the bucket / 100. */
 export function busyFromSamples(samples: readonly Sample[], from: number, to: number, n: number): (number | null)[] {
   const step = (to - from) / n;
   const per: Map<string, [number, number]>[] = Array.from({ length: n }, () => new Map());
   for (const s of samples) {
-    const b = bucketOf(s.at, from, step);
+    const b = bucketOf(msOf(s.at), from, step);
     if (b < 0 || b >= n) continue;
     const k = `${s.nodeId}/${s.gpuIndex}`;
     const acc = per[b]!.get(k);

@@ -4,7 +4,7 @@
 // Without stored samples the page charts what it has seen itself since it was opened.
 import { useState } from 'preact/hooks';
 import { api, getOptional } from '../api.js';
-import { allocatedFromTasks, bucketPoints, busyFromSamples, type AllocationPoint, type Sample, type Series } from '../model/utilisation.js';
+import { allocatedFromTasks, bucketPoints, busyFromSamples, msOf, type AllocationPoint, type Sample, type Series } from '../model/utilisation.js';
 import { Chart, type ChartSeries } from '../components/Chart.js';
 import { gpus } from '../format.js';
 import { seen, recordGpus } from '../history.js';
@@ -30,7 +30,8 @@ export function UtilisationPage() {
       const step = span / BUCKETS;
       const xs = Array.from({ length: BUCKETS }, (_, i) => (from + (i + 1) * step) / 1000);
       const [stored, g] = await Promise.all([
-        getOptional<{ samples: Sample[]; allocation?: AllocationPoint[] }>(`/v1/samples?from=${Math.floor(from)}&to=${Math.ceil(to)}`, signal),
+        // The server may downsample to one sample per GPU per bucket: the page buckets the same way.
+        getOptional<{ samples: Sample[]; allocation?: AllocationPoint[] }>(`/v1/samples?from=${new Date(from).toISOString()}&to=${new Date(to).toISOString()}&buckets=${BUCKETS}`, signal),
         api.gpus(signal),
       ]);
       recordGpus(g.gpus);
@@ -40,7 +41,7 @@ export function UtilisationPage() {
         ? busyFromSamples(stored.samples, from, to, BUCKETS)
         : bucketPoints(seen.filter((p) => p.busyMilli !== null).map((p) => ({ at: p.at, v: p.busyMilli! / 1000 })), from, to, BUCKETS);
       if (stored?.allocation && stored.allocation.length > 0) {
-        const pts = [...stored.allocation].sort((a, b) => a.at - b.at);
+        const pts = stored.allocation.map((p) => ({ ...p, at: msOf(p.at) })).sort((a, b) => a.at - b.at);
         const allocated: (number | null)[] = [];
         const capacity: (number | null)[] = [];
         let j = -1;
