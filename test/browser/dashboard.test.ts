@@ -23,6 +23,8 @@ interface TaskView {
 let pool: TestPool;
 let browser: TestBrowser;
 let page: Page;
+/** Uncaught errors and CSP violations in the page: there must be none. */
+const pageErrors: string[] = [];
 
 const submit = async (spec: Record<string, unknown>): Promise<TaskView> => (await pool.api<{ tasks: TaskView[] }>('POST', '/v1/tasks', spec)).tasks[0]!;
 const shot = (name: string): Promise<Buffer> => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: false });
@@ -31,7 +33,10 @@ beforeAll(async () => {
   browser = await launchBrowser();
   pool = await startTestPool({ gpus: '2xH100', nodeName: 'box' });
   page = await browser.context.newPage();
-  page.on('pageerror', (e) => console.error('page error:', e.message));
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) pageErrors.push(m.text());
+  });
 }, 60_000);
 
 afterAll(async () => {
@@ -274,5 +279,9 @@ describe('dashboard in Chromium', () => {
     await page.getByLabel('API token').fill(pool.adminToken);
     await page.getByRole('button', { name: 'Log in' }).click();
     await page.getByRole('heading', { name: 'Pool' }).waitFor();
+  });
+
+  it('raised no uncaught errors or Content-Security-Policy violations', () => {
+    expect(pageErrors).toEqual([]);
   });
 });
