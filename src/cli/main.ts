@@ -5,6 +5,7 @@ import { Command, CommanderError } from 'commander';
 import { FastGpuError } from '../core/errors.js';
 import { FastGpuApiError } from '../sdk/errors.js';
 import * as admin from './commands/admin.js';
+import * as adminPricing from './commands/admin-pricing.js';
 import * as agent from './commands/agent.js';
 import * as pool from './commands/pool.js';
 import * as run from './commands/run.js';
@@ -13,6 +14,7 @@ import * as sim from './commands/sim.js';
 import * as submit from './commands/submit.js';
 import * as tasks from './commands/tasks.js';
 import * as up from './commands/up.js';
+import * as usage from './commands/usage.js';
 import * as vgpu from './commands/vgpu.js';
 import { attachContext, processContext, type CliContext } from './context.js';
 import { UsageError } from './flags.js';
@@ -46,7 +48,7 @@ export function buildProgram(ctx: CliContext): Command {
     ].join('\n'),
   );
   attachContext(program, ctx);
-  for (const group of [up, server, agent, run, submit, tasks, pool, vgpu, sim, admin]) group.register(program);
+  for (const group of [up, server, agent, run, submit, tasks, pool, vgpu, sim, admin, adminPricing, usage]) group.register(program);
   return program;
 }
 

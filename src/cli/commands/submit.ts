@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { parseAllDocuments, stringify } from 'yaml';
 import type { FastGPU } from '../../sdk/client.js';
 import { FastGpuApiError } from '../../sdk/errors.js';
+import type { Quote } from '../../sdk/billing.js';
 import type { TaskSpecInput, TaskView } from '../../sdk/types.js';
 import { contextOf, type CliContext } from '../context.js';
 import { UsageError, clientFor, withConnection } from '../flags.js';
@@ -107,9 +108,25 @@ async function dryRun(ctx: CliContext, client: FastGPU, specs: TaskSpecInput[], 
     if (specs.length > 1) ctx.stdout.write(`# ${label(file, i, specs.length)}\n`);
     ctx.stdout.write(`# valid: would create ${tasks.length} task${tasks.length === 1 ? '' : 's'}; ${feasibility}`);
     ctx.stdout.write(first?.reason ? ` (would wait now: ${first.reason}${first.reasonMessage ? `, ${first.reasonMessage}` : ''})\n` : '\n');
+    const q = await client.billing.quote(s).catch(() => null);
+    if (q) ctx.stdout.write(quoteLines(q));
     if (first) ctx.stdout.write(stringify(first.spec));
     if (i < specs.length - 1) ctx.stdout.write('---\n');
   }
+}
+
+/** The price of a dry run as `#` comment lines (the output stays valid YAML). */
+export function quoteLines(q: Quote): string {
+  const m = (n: number): string => `${n.toFixed(2)} ${q.currency}`;
+  const gpus = q.gpuCount > 1 ? `${q.gpuCount} × ${q.gpuModel}` : q.gpuMilli < 1000 ? `${q.gpuMilli / 1000} × ${q.gpuModel}` : q.gpuModel;
+  const out = [`# price: ${m(q.listPerHour)}/h list (${gpus} at ${m(q.unitPrice)} per GPU-hour)`];
+  if (q.promotion) out.push(`# promotion ${q.promotion.name} (${q.promotion.discount} off): ${m(q.promotion.pricePerHour)}/h until ${q.promotion.endsAt}`);
+  if (q.estimate) {
+    const e = q.estimate;
+    const h = e.timeLimitMs / 3_600_000;
+    out.push(`# estimate for the ${Number(h.toFixed(3))} h time limit: ${m(e.chargedAmount)}${e.discountAmount > 0 ? ` (list ${m(e.listAmount)}, discount ${m(e.discountAmount)})` : ''}`);
+  } else out.push('# estimate: no time limit; set one (timeLimit) for a total');
+  return out.join('\n') + '\n';
 }
 
 async function check(client: FastGPU, spec: TaskSpecInput, where: string): Promise<void> {

@@ -98,7 +98,8 @@ export function register(program: Command): void {
       for (const id of ids) {
         try {
           const t = await client.tasks.cancel(id);
-          ctx.stdout.write(`${t.id} ${t.state}\n`);
+          // A running task ends once its agent has stopped it: say so rather than print RUNNING.
+          ctx.stdout.write(`${t.id} ${t.state === 'CANCELLED' ? 'CANCELLED' : `cancelling (was ${t.state}; its agent stops it)`}\n`);
         } catch (e) {
           if (!(e instanceof FastGpuApiError) || e.code === 'NETWORK' || e.code === 'UNAUTHENTICATED' || e.code === 'NOT_CONFIGURED') throw e;
           ctx.stderr.write(`fastgpu: ${id}: ${e.message}\n`);
