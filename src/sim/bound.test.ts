@@ -30,8 +30,9 @@ describe('HiGHS bounds', () => {
     const c = configurationBound(highs, [node('a', 1)], mixed);
     expect(c).toBeGreaterThanOrEqual(800 - 1e-6);
     expect(c).toBeLessThan(950);
-    // 810 + 300 on one GPU: only one of them.
-    expect(configurationBound(highs, [node('a', 1)], [req(810), req(300)])).toBeCloseTo(810);
+    // 810 + 300 on one GPU (best: 810): the LP mixes configurations, 2/3 of [810] and 1/3 of [300×3].
+    expect(relaxationBound(highs, [node('a', 1)], [req(810), req(300)])).toBeCloseTo(1000);
+    expect(configurationBound(highs, [node('a', 1)], [req(810), req(300)])).toBeCloseTo(840);
     // Whole GPUs and fractions never share a GPU; CPU stays summed per node type.
     expect(configurationBound(highs, [node('a', 2)], [req(1000), req(500), req(500), req(500)])).toBeCloseTo(2000);
     expect(configurationBound(highs, [node('a', 2, 2000)], times(4, req(1000, 1, 1000)))).toBeCloseTo(2000);
