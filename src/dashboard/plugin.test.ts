@@ -19,6 +19,7 @@ async function build(webRoot: string | undefined): Promise<FastifyInstance> {
     clock,
     ...(webRoot ? { webRoot } : {}),
     authenticate: async (h) => {
+      if (h === 'Bearer agent-token') return { tenant: 'default', role: 'agent' };
       if (h !== `Bearer ${GOOD}`) throw new Error('unknown token');
       return { tenant: 'default', role: 'admin' };
     },
@@ -100,6 +101,12 @@ describe('dashboard plugin', () => {
     const cookie = cookieOf(await login(GOOD));
     expect((await app.inject({ method: 'POST', url: '/v1/act', headers: { cookie } })).statusCode).toBe(401);
     expect((await app.inject({ method: 'POST', url: '/v1/act', headers: { cookie, 'x-fastgpu-csrf': '1' } })).statusCode).toBe(200);
+  });
+
+  it('does not let agent tokens log in', async () => {
+    const res = await login('agent-token');
+    expect(res.statusCode).toBe(403);
+    expect(res.headers['set-cookie']).toBeUndefined();
   });
 
   it('one-time login codes work once', async () => {
