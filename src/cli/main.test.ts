@@ -137,6 +137,15 @@ describe('fastgpu run', () => {
     expect(r).toEqual({ code: 3, stdout: 'out\n', stderr: 'err\n' });
   });
 
+  it('says why a launch failed', async () => {
+    const done = cli.run(['run', '--', 'nope']);
+    await until(() => api.tasks.size === 1);
+    const t = [...api.tasks.values()][0]!;
+    t.reasonMessage = 'Launch failed: command not found: nope';
+    api.setState(t.id, 'FAILED', 127);
+    expect(await done).toEqual({ code: 127, stdout: '', stderr: `fastgpu: task ${t.id}: Launch failed: command not found: nope\n` });
+  });
+
   it('exits 1 with the final state when the task ends without a code', async () => {
     const done = cli.run(['run', '--', 'sleep', '100']);
     await until(() => api.tasks.size === 1);

@@ -154,7 +154,12 @@ export function writeChunk(ctx: CliContext, c: LogChunkView): void {
 /** The exit code a finished task stands for: its own, or 1 (with a line saying why) when it has none. */
 export function taskExitCode(t: TaskView, ctx: CliContext): number {
   if (t.state === 'SUCCEEDED') return t.exitCode ?? 0;
-  if (t.exitCode !== null && t.exitCode !== 0 && t.state === 'FAILED') return t.exitCode;
+  if (t.exitCode !== null && t.exitCode !== 0 && t.state === 'FAILED') {
+    // The task's own output says why it exited; a launch failure (bad workdir, no such
+    // command) happened before there was any, so say it here.
+    if (t.reasonMessage?.startsWith('Launch failed')) ctx.stderr.write(`fastgpu: task ${t.id}: ${t.reasonMessage}\n`);
+    return t.exitCode;
+  }
   const why = t.reasonMessage ?? (t.exitCode !== null ? `exit code ${t.exitCode}` : undefined);
   ctx.stderr.write(`fastgpu: task ${t.id} ended ${t.state}${why ? `: ${why}` : ''}\n`);
   return 1;
