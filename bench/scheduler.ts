@@ -1,10 +1,13 @@
 // Scheduler benchmark: one cycle with 10,000 pending tasks of mixed shapes (fractions, whole and
 // multi-GPU, a few priorities) on 1,000 simulated GPUs (125 nodes × 8 H100), from an empty pool
 // and from a pool already ~90 % full of running tasks. `npm run bench` calls benchScheduler();
-// run alone with `npx tsx bench/scheduler.ts`.
+// run alone with `npx tsx bench/scheduler.ts`. The last rows add tenancy (issue 4): quotas, fair
+// share and preemption over 50 tenants.
 import { pathToFileURL } from 'node:url';
 import type { PolicyName } from '../src/core/placement/types.js';
 import { schedule } from '../src/core/scheduler/index.js';
+import { fairShareOrder, type TenancySnapshot } from '../src/core/scheduler/tenancy.js';
+import type { Tenant } from '../src/core/tenancy/types.js';
 import { makeNode, makeTask, seededRng, type TaskOpts } from '../src/core/scheduler/testing.js';
 import type { SchedulerPolicy, SchedulerSnapshot } from '../src/core/scheduler/types.js';
 import type { NodeRecord, Task } from '../src/core/types.js';
@@ -120,6 +123,53 @@ export async function benchScheduler(runs = 9): Promise<BenchRow[]> {
     }
     // Let the event loop breathe between policies (the bench runner is async).
     await Promise.resolve();
+  }
+  rows.push(...benchTenancy(runs));
+  return rows;
+}
+
+const TENANCY_TARGET_MS = 100;
+const TENANTS = 50;
+
+/**
+ * The issue-4 snapshot: the same 10,000 pending tasks and pools spread over 50 tenants, each
+ * guaranteed 10 GPUs (half the pool in all), limited to 40, with weights 1–3; in the full pool a
+ * fifth of the running tasks are preemptible, so waiting tasks try preemption too.
+ */
+export function tenancySnapshots(): { empty: SchedulerSnapshot; full: SchedulerSnapshot; tenancy: TenancySnapshot } {
+  const { empty, full } = benchSnapshots();
+  const tenants: Tenant[] = Array.from({ length: TENANTS }, (_, i) => ({ name: `team-${i}`, guaranteeMilli: 10_000, limitMilli: 40_000, weight: 1 + (i % 3), budget: null }));
+  const rng = seededRng(7);
+  const assign = (t: Task, i: number, preemptible: boolean): Task => ({ ...t, spec: { ...t.spec, tenant: `team-${i % TENANTS}`, preemptible } });
+  const pending = empty.pending.map((t, i) => assign(t, i, false));
+  const active = full.active.map((t) => assign(t, Math.floor(rng() * TENANTS), rng() < 0.2));
+  return {
+    empty: { ...empty, pending },
+    full: { ...full, active, pending },
+    tenancy: { tenants, blocked: new Map([['team-49', { reason: 'Budget', message: 'budget exhausted' }]]) },
+  };
+}
+
+export function benchTenancy(runs = 9): BenchRow[] {
+  const { empty, full, tenancy } = tenancySnapshots();
+  const rows: BenchRow[] = [];
+  for (const [label, snap] of [['empty pool', empty], [`pool ~90% full (${full.active.length} running, 20% preemptible)`, full]] as const) {
+    const s: SchedulerSnapshot = { ...snap, tenancy };
+    const pol = (): SchedulerPolicy => ({ ...policy('default', true, seededRng(1)), order: fairShareOrder() });
+    let last = schedule(s, NOW, pol());
+    const ms: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const t0 = performance.now();
+      last = schedule(s, NOW, pol());
+      ms.push(performance.now() - t0);
+    }
+    const quota = last.decisions.filter((d) => d.kind === 'pending' && d.reason === 'Quota').length;
+    rows.push({
+      name: `scheduler cycle with quotas and fair share, ${TENANTS} tenants, 10k pending, 1,000 GPUs, ${label}, default, backfill on (placed ${last.stats.placed}, Quota ${quota}, preempted ${last.stats.preempted ?? 0}; min ${Math.round(Math.min(...ms) * 10) / 10} ms)`,
+      value: Math.round(median(ms) * 10) / 10,
+      unit: 'ms',
+      target: `≤ ${TENANCY_TARGET_MS} ms`,
+    });
   }
   return rows;
 }

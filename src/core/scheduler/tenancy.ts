@@ -11,7 +11,8 @@
 // Preemption never lets the waiting task overlap its victims: the cycle only emits `preempt`
 // decisions and leaves the waiting task PENDING; it starts in a later cycle, once the victims'
 // exits are recorded and their resources are free (it goes first in the queue until then).
-import { nodeFits, type ClusterState, type ResolvedPodRequest } from '../placement/cluster.js';
+import { nodeFits, type ResolvedPodRequest } from '../placement/cluster.js';
+import type { NodeSlot } from '../placement/types.js';
 import { orderByFairShare, type FairShareOptions } from '../tenancy/fairshare.js';
 import { selectVictims, type RunningTaskInfo } from '../tenancy/preemption.js';
 import { quotaVerdict } from '../tenancy/quota.js';
@@ -107,6 +108,7 @@ export class CycleTenancy {
   private readonly stopping: Set<string>;
   private candidates: Candidate[] | null = null;
   private tries = 0;
+  private readonly failed = new Set<string>();
   private readonly anyGuarantee: boolean;
 
   constructor(
@@ -162,18 +164,40 @@ export class CycleTenancy {
     if (this.snap.preemption === false || this.tries >= MAX_PREEMPTION_TRIES || req.gpuCount === 0) return false;
     const candidates = this.eligible(cy, task, milli);
     if (candidates.length === 0) return false;
+    const memoKey = `${task.spec.tenant}|${task.spec.priority}|${milli}|${req.cpuMilli}|${req.memoryMiB}|${req.gpuCount}|${req.gpuMilli}|${req.models.join(',')}`;
+    if (this.failed.has(memoKey)) return false;
     this.tries++;
     const { cluster } = cy.cap;
-    // Never preempt for a request that would not fit on an empty READY node anyway.
+    // The task did not fit as things are, so it can only fit on a node where a victim frees
+    // room: the what-if clones and offers just those nodes.
     const fits = (released: readonly Candidate[]): boolean => {
-      const c: ClusterState = cluster.clone();
-      for (const { charge: h } of released) c.release(h.nodePos, h.gpuIdx, h.gpuMilli, h.gpuMemoryMiB, h.cpuMilli, h.memoryMiB);
-      if (!c.nodes.some((n) => nodeFits(n, req))) return false;
-      return cy.placer.choose(c, req, cy.pctx) !== null;
+      const touched = new Map<number, NodeSlot>();
+      for (const { charge: h } of released) {
+        let n = touched.get(h.nodePos);
+        if (!n) {
+          const orig = cluster.nodes[h.nodePos]!;
+          n = { ...orig, gpus: orig.gpus.map((g) => ({ ...g })), gpuTaskKinds: new Map(orig.gpuTaskKinds) };
+          touched.set(h.nodePos, n);
+        }
+        n.cpuMilliFree += h.cpuMilli;
+        n.memoryMiBFree += h.memoryMiB;
+        for (const i of h.gpuIdx) {
+          n.gpus[i]!.freeMilli += h.gpuMilli;
+          n.gpus[i]!.freeMemoryMiB += h.gpuMemoryMiB;
+        }
+      }
+      // Policies index nodes by `pos`: the view's own positions (its choice is not used).
+      const nodes = [...touched.values()].map((n, i) => ({ ...n, pos: i }));
+      if (!nodes.some((n) => nodeFits(n, req))) return false;
+      return cy.placer.choose({ nodes }, req, cy.pctx) !== null;
     };
     const waiting = { id: task.id, tenant: task.spec.tenant, priority: task.spec.priority, gpuMilli: milli };
     const victims = selectVictims(waiting, candidates, fits, [...this.tenants.values()], this.held);
-    if (!victims || victims.length === 0) return false;
+    if (!victims || victims.length === 0) {
+      // The same request of the same tenant and priority would fail the same way this cycle.
+      this.failed.add(memoKey);
+      return false;
+    }
     const message = `preempting ${victims.map((v) => v.id).join(', ')} to make room; starts once ${victims.length === 1 ? 'it stops' : 'they stop'}`;
     for (const v of victims) {
       this.stopping.add(v.id);
