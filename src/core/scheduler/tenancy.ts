@@ -21,24 +21,9 @@ import { fairShareTaskOf, poolCapacity, runningInfoOf, tenantUsage } from '../te
 import type { PendingReason, Task } from '../types.js';
 import { gpuPositions } from './capacity.js';
 import type { Cycle } from './cycle.js';
-import type { QueueOrder, SchedulerSnapshot } from './types.js';
+import type { QueueOrder, SchedulerSnapshot, TenancySnapshot } from './types.js';
 
-/** What the cycle knows of tenants, beyond the tasks. */
-export interface TenancySnapshot {
-  /** Tenants with their guarantee, limit and weight; a tenant not listed has none of them (weight 1). */
-  tenants: readonly Tenant[];
-  /** Tenants that may start nothing new (e.g. an exhausted budget), with the reason to show. */
-  blocked?: ReadonlyMap<string, { reason: PendingReason; message: string }>;
-  /** Let waiting tasks preempt (default true). */
-  preemption?: boolean;
-  /** Running tasks already ordered to stop for a preemption: never chosen again. */
-  stopping?: ReadonlySet<string>;
-  /**
-   * Waiting tasks that preempted others → how many of their victims still run. Such a task goes
-   * first in the queue (the freed room is its), and waits while any victim still runs.
-   */
-  claims?: ReadonlyMap<string, number>;
-}
+export type { TenancySnapshot } from './types.js';
 
 /** At most this many waiting tasks try preemption in one cycle (each try clones the cluster). */
 export const MAX_PREEMPTION_TRIES = 16;

@@ -2,7 +2,24 @@
 // control loop and the simulator build a snapshot, call it, and apply the decisions.
 import type { PolicyName, Rng, WorkloadClass } from '../placement/types.js';
 import type { NodeRecord, PendingReason, Placement, Task, VgpuReservation } from '../types.js';
-import type { TenancySnapshot } from './tenancy.js';
+import type { Tenant } from '../tenancy/types.js';
+
+/** What the cycle knows of tenants, beyond the tasks. */
+export interface TenancySnapshot {
+  /** Tenants with their guarantee, limit and weight; a tenant not listed has none of them (weight 1). */
+  tenants: readonly Tenant[];
+  /** Tenants that may start nothing new (e.g. an exhausted budget), with the reason to show. */
+  blocked?: ReadonlyMap<string, { reason: PendingReason; message: string }>;
+  /** Let waiting tasks preempt (default true). */
+  preemption?: boolean;
+  /** Running tasks already ordered to stop for a preemption: never chosen again. */
+  stopping?: ReadonlySet<string>;
+  /**
+   * Waiting tasks that preempted others → how many of their victims still run. Such a task goes
+   * first in the queue (the freed room is its), and waits while any victim still runs.
+   */
+  claims?: ReadonlyMap<string, number>;
+}
 
 export interface SchedulerSnapshot {
   /** All known nodes; only READY ones receive new work. */
