@@ -227,6 +227,74 @@ describe('metering and pricing', () => {
   });
 });
 
+describe('ledger across crashes', () => {
+  beforeEach(async () => {
+    h = await makeHarness({ settleEveryMs: 30_000 });
+    h.clock.set(T0);
+  });
+
+  it('settles every 30 s of clock time, not every tick; an attempt whose start or end never reached the ledger is reconciled on restart', async () => {
+    const agent = new FakeAgent(h, 'node-a', h100s(2));
+    await agent.register();
+    await ok(h.req('POST', '/v1/prices', { model: 'H100', price: '3.60' }));
+    const [t1] = await submit(h, gpuTask('ended-while-down'));
+    await agent.pollAndStart();
+    // Not every tick: 10 s later nothing is settled yet; 30 s later it is.
+    h.clock.advance(10_000);
+    h.server.control.tick();
+    await h.server.control.settle();
+    expect((await h.store.listLedgerEntries({ taskId: t1.id }))[0]).toMatchObject({ settledTo: T0 });
+    h.clock.advance(20_000);
+    await agent.heartbeat();
+    h.server.control.tick();
+    await h.server.control.settle();
+    expect((await h.store.listLedgerEntries({ taskId: t1.id }))[0]).toMatchObject({ settledTo: T0 + 30_000 });
+
+    // A second task whose ledger entry cannot be opened (the write fails), and the first one's
+    // close fails too: the attempts are recorded, the ledger is behind.
+    const realOpen = h.store.openLedgerEntry.bind(h.store);
+    const realSettle = h.store.settleLedger.bind(h.store);
+    h.store.openLedgerEntry = async () => {
+      throw new Error('disk full');
+    };
+    const [t2] = await submit(h, gpuTask('start-never-metered'));
+    await agent.pollAndStart();
+    h.clock.advance(30 * MIN);
+    await agent.heartbeat();
+    h.store.settleLedger = async () => {
+      throw new Error('disk full');
+    };
+    await agent.exit(t1.id, 1, 0);
+    await h.server.control.settle();
+    h.store.openLedgerEntry = realOpen;
+    h.store.settleLedger = realSettle;
+    expect((await h.store.listLedgerEntries({ taskId: t1.id }))[0]!.to).toBeNull();
+    expect(await h.store.listLedgerEntries({ taskId: t2.id })).toEqual([]);
+
+    await h.restart();
+    await agent.register();
+    await h.server.control.settle();
+    const [e1] = await h.store.listLedgerEntries({ taskId: t1.id });
+    const [e2] = await h.store.listLedgerEntries({ taskId: t2.id });
+    // t1 closed at its recorded end (30.5 min): 3.60/h × 30.5 min = 1.83; t2 open from its start.
+    expect(e1).toMatchObject({ to: T0 + 30 * MIN + 30_000, chargedAmount: 1_830_000n });
+    expect(e2).toMatchObject({ to: null, from: T0 + 30_000 });
+    h.clock.advance(10 * MIN);
+    await agent.heartbeat();
+    await agent.exit(t2.id, 1, 0);
+    await h.server.control.settle();
+    // t2 ran 40 min: 2.40. Totals add up: 1.83 + 2.40 = 4.23, whatever the crashes.
+    const report = await ok(h.req('GET', '/v1/usage'));
+    expect(report.rows.map((r: any) => [r.taskId, r.chargedMicros])).toEqual(
+      [
+        [t1.id, '1830000'],
+        [t2.id, '2400000'],
+      ].sort((x, y) => (x[0]! < y[0]! ? -1 : 1)),
+    );
+    expect(report.totals.chargedMicros).toBe('4230000');
+  });
+});
+
 describe('budgets', () => {
   it('an exhausted budget refuses new tasks (Budget); running ones continue by default, stop under budgetPolicy stop', async () => {
     h = await makeHarness({ settleEveryMs: 60_000 });
