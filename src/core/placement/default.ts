@@ -68,6 +68,42 @@ export function defaultWorkload(requests: readonly PodRequest[]): WorkloadClass[
 const memos = new FragMemos();
 const seen = new SeenWorkload(DEFAULT_WORKLOAD_OPTIONS);
 
+/** Exponent of the scarcity weighting (0: off). */
+export const SCARCITY_EXPONENT: number = 1;
+
+const scarce = new WeakMap<readonly WorkloadClass[], WeakMap<readonly NodeSlot[], WorkloadClass[]>>();
+
+/**
+ * `w` with each class's weight divided by the share of the pool's GPUs that could hold it if empty
+ * (model, GPU count, CPU and RAM of the node), then renormalised: a request that few nodes can hold
+ * weighs more, because its room is hard to find again once broken (8 whole GPUs with 120 cores fit
+ * only the largest nodes). Depends only on the nodes' totals, so per-node memos stay valid.
+ */
+export function scarcityWeighted(w: readonly WorkloadClass[], nodes: readonly NodeSlot[]): readonly WorkloadClass[] {
+  if (SCARCITY_EXPONENT === 0 || w.length === 0) return w;
+  let byNodes = scarce.get(w);
+  if (!byNodes) scarce.set(w, (byNodes = new WeakMap()));
+  let out = byNodes.get(nodes);
+  if (out) return out;
+  let total = 0;
+  for (const n of nodes) total += n.gpus.length;
+  const sum = w.reduce((a, k) => a + k.weight, 0);
+  const raw = w.map((k) => {
+    if (k.gpuCount === 0 || total === 0) return k.weight;
+    let able = 0;
+    for (const n of nodes) {
+      if (n.gpus.length < k.gpuCount || n.cpuMilliTotal < k.cpuMilli || n.memoryMiBTotal < k.memoryMiB) continue;
+      if (k.models && k.models.length > 0 && !k.models.includes(n.model)) continue;
+      able += n.gpus.length;
+    }
+    return able === 0 ? 0 : k.weight * Math.pow(total / able, SCARCITY_EXPONENT);
+  });
+  const rawSum = raw.reduce((a, b) => a + b, 0);
+  out = w.map((k, i) => ({ ...k, weight: rawSum > 0 ? (raw[i]! * sum) / rawSum : k.weight }));
+  byNodes.set(nodes, out);
+  return out;
+}
+
 export const defaultPolicy: PlacementPolicy = {
   name: 'default',
   choose(cluster, req: ResolvedPodRequest, ctx) {
@@ -76,9 +112,9 @@ export const defaultPolicy: PlacementPolicy = {
       seen.observe(req);
       w = seen.current();
     }
-    const wl = w;
+    const c = cpuPerGpuMilli(w);
+    const wl = scarcityWeighted(w, cluster.nodes);
     const { evals, before } = memos.get(wl);
-    const c = cpuPerGpuMilli(wl);
     return chooseBest(
       cluster,
       req,

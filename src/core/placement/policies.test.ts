@@ -98,3 +98,19 @@ describe('published baselines', () => {
     expect(getPolicy('spread').choose(c, pod(300), ctx)).toMatchObject({ nodePos: 1 });
   });
 });
+
+describe('default: scarcity weighting', () => {
+  it('lifts the weight of request classes that few nodes can hold', async () => {
+    const { scarcityWeighted } = await import('./default.js');
+    const c = new ClusterState([node('big', 8, 128_000), node('s1', 8, 96_000), node('s2', 8, 96_000), node('s3', 8, 96_000)]);
+    const w = [
+      { cpuMilli: 8000, memoryMiB: 0, gpuCount: 1, gpuMilli: 1000, gpuMemoryMiB: 0, weight: 0.9 },
+      { cpuMilli: 120_000, memoryMiB: 0, gpuCount: 8, gpuMilli: 1000, gpuMemoryMiB: 0, weight: 0.1 },
+    ];
+    const s = scarcityWeighted(w, c.nodes);
+    // The 8-GPU, 120-core class fits one node in four: ×4 before renormalising.
+    expect(s[1]!.weight / s[0]!.weight).toBeCloseTo((0.1 * 4) / 0.9);
+    expect(s[0]!.weight + s[1]!.weight).toBeCloseTo(1);
+    expect(scarcityWeighted(w, c.nodes)).toBe(s); // cached per workload and node list
+  });
+});

@@ -1,0 +1,41 @@
+// The published protocol against the paper's own numbers, and the default policy against fgd.
+// These read the shared openb trace (../shared/data/openb) and take several seconds each.
+import { describe, expect, it } from 'vitest';
+import { requireOpenb } from './data.js';
+import { runPublishedSeed } from './published.js';
+import { loadPublished, publishedMeans } from './reference.js';
+import { meanCurves, REPORT_LEVELS, runPublished } from './run.js';
+import { loadNodes, loadPods } from './trace.js';
+
+const files = requireOpenb();
+const nodes = loadNodes(files.nodes);
+const pods = loadPods(files.pods);
+const WORKLOAD = 'openb_pod_list_default';
+const published = loadPublished(files.publishedAllocation);
+const now = () => 0;
+
+function checkAgainstPublished(policy: 'best-fit' | 'fgd', seeds: number[]): void {
+  const ours = runPublished({ workload: WORKLOAD, nodes, pods, policy, seeds, tune: 1.3, now });
+  const theirs = publishedMeans(published, WORKLOAD, seeds).get(policy)!;
+  expect(Math.abs(ours.allocation['130']! - theirs[130]!)).toBeLessThanOrEqual(0.7);
+}
+
+describe('published protocol on openb (shared data)', () => {
+  it('best-fit, 10 seeds (42–51): within ±0.7 points of the published mean at 130 %', () => {
+    checkAgainstPublished('best-fit', [42, 43, 44, 45, 46, 47, 48, 49, 50, 51]);
+  }, 60_000);
+
+  it('fgd, 10 seeds (42–51): within ±0.7 points of the published mean at 130 %', () => {
+    checkAgainstPublished('fgd', [42, 43, 44, 45, 46, 47, 48, 49, 50, 51]);
+  }, 60_000);
+
+  it('default ≥ fgd at every level 90–130 on a reduced run (half the nodes and pods, 3 seeds)', () => {
+    const subNodes = nodes.filter((_, i) => i % 2 === 0);
+    const subPods = pods.filter((_, i) => i % 2 === 0);
+    const curve = (policy: 'default' | 'fgd') =>
+      meanCurves([42, 43, 44].map((seed) => runPublishedSeed({ nodes: subNodes, pods: subPods, policy, seed }).allocation));
+    const df = curve('default');
+    const fg = curve('fgd');
+    for (const l of REPORT_LEVELS) expect(df[l]!, `at ${l} %`).toBeGreaterThanOrEqual(fg[l]!);
+  }, 60_000);
+});
