@@ -597,6 +597,8 @@ export class ControlPlane {
     if (this.closed) return;
     this.ticks++;
     this.billing.maybeSettle();
+    // Tenants change through the admin API: metrics and budget checks see them within a second.
+    this.refreshTenants().catch((e: unknown) => this.log(`error: reading tenants: ${String(e)}`));
     if (this.budgetPolicy === 'stop') this.enforceBudgets().catch((e: unknown) => this.log(`error: budget check: ${String(e)}`));
     this.detectLostNodes().catch((e: unknown) => this.log(`error: lost-node check failed: ${String(e)}`));
     if (this.dirty || this.ticks % 5 === 0) this.kick();

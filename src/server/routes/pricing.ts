@@ -119,8 +119,9 @@ function modelFor(spec: TaskSpec, nodes: readonly NodeRecord[], control: Control
  * A tenant whose budget is exhausted may submit nothing new: FORBIDDEN, the message starting
  * with the reason `Budget` (tasks already queued wait with that pending reason).
  */
-export function refuseOverBudget(control: ControlPlane, tenant: string): void {
-  const t = control.tenants.get(tenant);
+export async function refuseOverBudget(control: ControlPlane, tenant: string): Promise<void> {
+  // The store's copy: a budget an admin just raised counts at once.
+  const t = await control.store.getTenant(tenant);
   if (!t || t.budget === null) return;
   const v = control.billing.budgetOf(t);
   if (v.verdict === 'exhausted') throw new FastGpuError('FORBIDDEN', `Budget: ${v.message}; new tasks are refused until the budget is raised`, 'budget');

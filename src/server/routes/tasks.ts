@@ -110,7 +110,7 @@ export function taskRoutes(ctx: RouteContext): void {
         if (why) throw new FastGpuError('UNSCHEDULABLE', why, 'gang');
       }
       if (query.dryRun) return reply.code(200).send({ tasks: tasks.map(taskView), dryRun: true, quote: quoteFor(spec, control, now) });
-      refuseOverBudget(control, tenant);
+      await refuseOverBudget(control, tenant);
       await control.submit(tasks);
       return { tasks: tasks.map(taskView) };
     },
