@@ -106,6 +106,22 @@ describe('two tenants, one GPU: borrowing and reclaim', () => {
     expect(t.attempts.map((x: any) => x.outcome)).toEqual(['PREEMPTED']);
   });
 
+  it('a victim asked to stop for a preemption is preempted however it ends (exit 143, or a reason-less stop after an agent restart)', async () => {
+    const agent = new FakeAgent(h, 'node-a', h100s(2));
+    await agent.register();
+    const a = await tenant('team-a');
+    const b = await tenant('team-b', { guarantee: 2 });
+    const [a1, a2] = [await submitAs(a, gpuTask('a1')), await submitAs(a, gpuTask('a2'))];
+    await agent.pollAndStart();
+    await submitAs(b, gpuTask('b-job', { resources: { gpu: 2 } }));
+    expect((await agent.heartbeat()).stop.map((x) => x.reason)).toEqual(['preempted', 'preempted']);
+    await agent.exit(a1.id, 1, 143);
+    await agent.exit(a2.id, 1, null, 'cancelled');
+    await h.server.control.settle();
+    for (const id of [a1.id, a2.id]) expect(await taskState(h, id)).toMatchObject({ state: 'PENDING', attempts: [{ outcome: 'PREEMPTED' }] });
+    expect((await agent.pollAndStart()).map((x) => x.taskId)).toHaveLength(1);
+  });
+
   it('a tenant never exceeds its limit: reason Quota', async () => {
     const agent = new FakeAgent(h, 'node-a', h100s(4));
     await agent.register();

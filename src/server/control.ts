@@ -1044,6 +1044,12 @@ export class ControlPlane {
       outcome = 'CANCELLED';
       message = 'Cancelled';
     }
+    // Asked to stop for a preemption, it ended however it did (a stop order re-sent after an
+    // agent restart carries no reason; a task may exit non-zero on SIGTERM): it was preempted.
+    if (this.preempting.has(t.id) && !this.cancelling.has(t.id) && (outcome === 'FAILED' || outcome === 'CANCELLED')) {
+      outcome = 'PREEMPTED';
+      message = null;
+    }
     const startedAt = r.startedAt ?? t.startedAt ?? (r.endReason === 'launch-failed' ? null : now);
     if (t.state === 'SCHEDULED' && startedAt !== null) {
       this.event(tx, 'task.started', { taskId: t.id, nodeId: t.placement?.nodeId }, { attempt: t.attempts });
