@@ -120,6 +120,7 @@ describe('two tenants, one GPU: borrowing and reclaim', () => {
     await h.server.control.settle();
     for (const id of [a1.id, a2.id]) expect(await taskState(h, id)).toMatchObject({ state: 'PENDING', attempts: [{ outcome: 'PREEMPTED' }] });
     expect((await agent.pollAndStart()).map((x) => x.taskId)).toHaveLength(1);
+    expect((await h.req('GET', '/metrics')).raw).toMatch(/fastgpu_preemptions_total\{tenant="team-a"\} 2/);
   });
 
   it('a tenant never exceeds its limit: reason Quota', async () => {

@@ -65,6 +65,8 @@ export interface ControlOptions {
 export interface ControlHooks {
   cycle?(seconds: number, stats: { pending: number; placed: number }): void;
   submitted?(n: number): void;
+  /** A running task was ordered to stop for a preemption. */
+  preempted?(tenant: string): void;
 }
 
 /** What the server knows about one node's agent, beyond the NodeRecord. */
@@ -575,9 +577,11 @@ export class ControlPlane {
     this.log(`preempting ${t.id} (attempt ${t.attempts}) on ${t.placement!.node} for ${forTaskId}: ${message}`);
     if (t.state === 'SCHEDULED' && !this.rt.get(nodeId)?.delivered.has(key)) {
       // Never handed to the agent: nothing runs, nothing to wait for.
+      this.hooks.preempted?.(t.spec.tenant);
       this.endAttempt(tx, t, { outcome: 'PREEMPTED', exitCode: null, endedAt: now, message });
       return;
     }
+    this.hooks.preempted?.(t.spec.tenant);
     this.preempting.set(t.id, forTaskId);
     this.addStop(nodeId, t.id, t.attempts, 'preempted');
     tx.wakeNodes.add(nodeId);

@@ -91,9 +91,11 @@ export function createMetrics(control: ControlPlane, store: Store): Registry {
     registers: [registry],
   });
   const submitted = new Counter({ name: 'fastgpu_tasks_submitted_total', help: 'Tasks submitted', registers: [registry] });
+  const preempted = new Counter({ name: 'fastgpu_preemptions_total', help: 'Running tasks ordered to stop to make room for a waiting one, by the victim’s tenant', labelNames: ['tenant'], registers: [registry] });
   control.hooks = {
     cycle: (seconds) => cycle.observe(seconds),
     submitted: (n) => submitted.inc(n),
+    preempted: (tenant) => preempted.inc({ tenant }),
   };
   return registry;
 }

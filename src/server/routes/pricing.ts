@@ -133,11 +133,13 @@ export function quoteFor(spec: TaskSpec, control: ControlPlane, now: number): Qu
   if (!gpu) return null;
   const { model, milli } = modelFor(spec, [...control.nodes.values()], control);
   const { book, promos, promoSpent } = control.billing.pricing;
-  const q: Quote = quote({ gpuModel: model, gpuMilli: Math.min(1000, milli), gpuCount: gpu.count, tenant: spec.tenant }, spec.timeLimitMs, now, book, promos, promoSpent);
+  // A gang of N runs N tasks: the quote is for all of them.
+  const gpuCount = gpu.count * Math.max(1, spec.gang);
+  const q: Quote = quote({ gpuModel: model, gpuMilli: Math.min(1000, milli), gpuCount, tenant: spec.tenant }, spec.timeLimitMs, now, book, promos, promoSpent);
   return {
     gpuModel: q.gpuModel,
     gpuMilli: Math.min(1000, milli),
-    gpuCount: gpu.count,
+    gpuCount,
     currency: q.currency,
     unitPrice: money(q.unitPrice),
     listPerHour: money(q.listPerHour),
