@@ -1,5 +1,5 @@
-// Queue: pending tasks in the order the scheduler considers them (priority, then submit time;
-// fair share across tenants comes on top when tenants exist), with the reason in plain words.
+// Queue: pending tasks by priority, then submit time (the scheduler also weighs fair share between
+// tenants, which the API does not expose per task), with the reason in plain words.
 import { api } from '../api.js';
 import { queueOrder } from '../model/queue.js';
 import { listKeys } from '../components/keys.js';
@@ -17,7 +17,7 @@ export function QueuePage() {
     <section aria-labelledby="queue-h">
       <h1 id="queue-h">Queue</h1>
       <p class="muted">
-        {queue.length === 0 ? 'Nothing is waiting: every submitted task has been placed.' : `${queue.length} task${queue.length === 1 ? '' : 's'} waiting, in the order the scheduler considers them.`}
+        {queue.length === 0 ? 'Nothing is waiting: every submitted task has been placed.' : `${queue.length} task${queue.length === 1 ? '' : 's'} waiting, by priority and then age (the scheduler also weighs fair share between tenants).`}
       </p>
       {queue.length > 0 && (
         <div class="table-wrap">
