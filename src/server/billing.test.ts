@@ -123,6 +123,19 @@ describe('two tenants, one GPU: borrowing and reclaim', () => {
     expect((await h.req('GET', '/metrics')).raw).toMatch(/fastgpu_preemptions_total\{tenant="team-a"\} 2/);
   });
 
+  it('fair share: a tenant that queued first does not take everything', async () => {
+    const agent = new FakeAgent(h, 'node-a', h100s(4));
+    const a = await tenant('team-a');
+    const b = await tenant('team-b', { weight: 1 });
+    for (let i = 0; i < 4; i++) await submitAs(a, gpuTask(`a${i}`));
+    for (let i = 0; i < 2; i++) await submitAs(b, gpuTask(`b${i}`));
+    await agent.register(); // the node joins with all six queued
+    await h.server.control.settle();
+    const started = await agent.pollAndStart();
+    const tenants = await Promise.all(started.map(async (x) => (await taskState(h, x.taskId)).tenant));
+    expect(tenants.sort()).toEqual(['team-a', 'team-a', 'team-b', 'team-b']);
+  });
+
   it('a tenant never exceeds its limit: reason Quota', async () => {
     const agent = new FakeAgent(h, 'node-a', h100s(4));
     await agent.register();

@@ -12,7 +12,7 @@ import { schedule } from '../core/scheduler/index.js';
 import { fairShareOrder, type TenancySnapshot } from '../core/scheduler/tenancy.js';
 import type { SchedulerPolicy } from '../core/scheduler/types.js';
 import { DEFAULT_BUDGET_EXHAUSTED_POLICY, tasksToStopForBudget, type BudgetExhaustedPolicy } from '../core/tenancy/quota.js';
-import { requeueAfter } from '../core/state.js';
+import { requeueAfter, requeueUnstarted } from '../core/state.js';
 import {
   TERMINAL_STATES,
   type Attempt,
@@ -283,11 +283,11 @@ export class ControlPlane {
       const v = this.billing.budgetOf(t);
       if (v.verdict === 'exhausted') blocked.set(t.name, { reason: v.reason, message: v.message });
     }
-    const claims = new Map<string, number>();
+    const claims = new Map<string, string[]>();
     for (const [id, c] of [...this.claims]) {
       for (const v of [...c.victims]) if (!this.preempting.has(v)) c.victims.delete(v);
       if (c.victims.size === 0 && now - c.since > CLAIM_TTL_MS) this.claims.delete(id);
-      else claims.set(id, c.victims.size);
+      else claims.set(id, [...c.victims]);
     }
     return { tenants: [...this.tenants.values()], blocked, preemption: this.preemption, stopping: new Set(this.preempting.keys()), claims };
   }
@@ -759,11 +759,13 @@ export class ControlPlane {
   /**
    * End the current attempt of an active task with `outcome`: the attempt row, then the task's
    * next state (terminal, or back to PENDING for LOST/PREEMPTED while retries remain).
+   * `unstarted` (why) marks an attempt whose process never started: it ends LOST, billed nothing,
+   * and the task goes back to PENDING for a new attempt whatever its retries.
    */
   private endAttempt(
     tx: Tx,
     t: Task,
-    o: { outcome: TaskState; exitCode: number | null; endedAt: number; startedAt?: number | null; message?: string | null },
+    o: { outcome: TaskState; exitCode: number | null; endedAt: number; startedAt?: number | null; message?: string | null; unstarted?: string },
   ): Task {
     const now = this.clock.now();
     // A task being preempted whose node is lost (or whose agent forgot it) was still preempted:
@@ -771,15 +773,17 @@ export class ControlPlane {
     if (o.outcome === 'LOST' && this.preempting.has(t.id)) o = { ...o, outcome: 'PREEMPTED' };
     this.preempting.delete(t.id);
     if (t.placement) {
-      const startedAt = o.startedAt ?? t.startedAt;
+      const startedAt = o.unstarted !== undefined ? null : (o.startedAt ?? t.startedAt);
       if (startedAt !== null) this.billing.ended({ task: t, attempt: { attempt: t.attempts, placement: t.placement }, gpuModel: this.modelOf(t) }, startedAt, Math.max(o.endedAt, startedAt));
+      // The agent's early "running" may have opened a meter: it closes where it opened.
+      else if (t.startedAt !== null) this.billing.ended({ task: t, attempt: { attempt: t.attempts, placement: t.placement }, gpuModel: this.modelOf(t) }, null, t.startedAt);
       tx.attempts.push({
         taskId: t.id,
         attempt: t.attempts,
         nodeId: t.placement.nodeId,
         placement: t.placement,
         scheduledAt: t.scheduledAt ?? now,
-        startedAt: o.startedAt ?? t.startedAt,
+        startedAt,
         endedAt: o.endedAt,
         outcome: o.outcome,
         exitCode: o.exitCode,
@@ -794,7 +798,7 @@ export class ControlPlane {
       if (cancelled) {
         next = { ...t, state: 'CANCELLED', finishedAt: o.endedAt, exitCode: o.exitCode, reason: null, reasonMessage: 'Cancelled' };
       } else {
-        const r = requeueAfter(t, o.outcome, now);
+        const r = o.unstarted !== undefined ? requeueUnstarted(t, o.unstarted) : requeueAfter(t, o.outcome, now);
         next = r.state === 'PENDING' ? { ...r, placement: null, reason: r.reason ?? 'Resources' } : { ...r, finishedAt: r.finishedAt ?? o.endedAt };
       }
     } else {
@@ -1036,6 +1040,10 @@ export class ControlPlane {
         outcome = 'FAILED';
         message = `Launch failed: ${r.error ?? 'unknown error'}`;
         break;
+      case 'never-started':
+        // Nothing ran, and the agent made sure nothing will: a new attempt, not a failure.
+        this.endAttempt(tx, t, { outcome: 'LOST', exitCode: null, endedAt: r.endedAt ?? now, unstarted: r.error ?? 'the agent stopped before the task was started' });
+        return;
       default:
         if (code === 0) outcome = 'SUCCEEDED';
         else if (this.cancelling.has(t.id)) outcome = 'CANCELLED';

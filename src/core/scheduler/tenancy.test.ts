@@ -134,14 +134,32 @@ describe('preemption', () => {
     const low = runningOn('low', 'x', node, [0], { priority: 10, preemptible: true });
     const r = run(
       { nodes: [node], active: [low], pending: [task('hi', 'x', { priority: 90 }), task('hi2', 'x', { priority: 80 })] },
-      { tenants: [], stopping: new Set(['low']), claims: new Map([['hi', 1]]) },
+      { tenants: [], stopping: new Set(['low']), claims: new Map([['hi', ['low']]]) },
     );
     expect(of(r, 'preempt')).toEqual([]);
-    expect(pendingOf(r, 'hi')).toMatchObject({ reason: 'Resources', message: 'waiting for 1 preempted task to stop' });
+    expect(pendingOf(r, 'hi')).toMatchObject({ reason: 'Resources', message: 'waiting for 1 preempted task to stop (low)' });
+  });
+
+  it('the room its stopped victims already freed is kept for the claimant while the others stop', () => {
+    const two = makeNode('n2', { gpus: 2 });
+    const still = runningOn('v2', 'a', two, [1], { preemptible: true });
+    const r = run(
+      { nodes: [two], active: [still], pending: [task('other', 'a', { priority: 99, createdAt: 1 }), task('claim', 'b', { gpu: 2, createdAt: 2 })] },
+      { tenants: [], stopping: new Set(['v2']), claims: new Map([['claim', ['v2']]]) },
+    );
+    expect(of(r, 'place')).toEqual([]);
+    expect(pendingOf(r, 'claim')?.message).toBe('waiting for 1 preempted task to stop (v2)');
+  });
+
+  it('a claimant that fits elsewhere now starts at once', () => {
+    const two = makeNode('n2', { gpus: 2 });
+    const still = runningOn('v2', 'a', two, [1], { preemptible: true });
+    const r = run({ nodes: [two], active: [still], pending: [task('claim', 'b', { gpu: 1 })] }, { tenants: [], stopping: new Set(['v2']), claims: new Map([['claim', ['v2']]]) });
+    expect(of(r, 'place').map((d) => [d.taskId, d.placement.gpus])).toEqual([['claim', [0]]]);
   });
 
   it('once its victims stopped, the claimant goes first in the queue', () => {
-    const r = run({ nodes: [node], pending: [task('other', 'a', { priority: 99, createdAt: 1 }), task('claim', 'b', { priority: 1, createdAt: 2 })] }, { tenants: [], claims: new Map([['claim', 0]]) });
+    const r = run({ nodes: [node], pending: [task('other', 'a', { priority: 99, createdAt: 1 }), task('claim', 'b', { priority: 1, createdAt: 2 })] }, { tenants: [], claims: new Map([['claim', []]]) });
     expect(of(r, 'place').map((d) => d.taskId)).toEqual(['claim']);
   });
 

@@ -80,9 +80,44 @@ export function fairShareOrder(opts: FairShareOptions = {}): QueueOrder {
   };
 }
 
-/** A running task that may be preempted, with what it holds in this cycle's cluster. */
+/** What a running task holds in this cycle's cluster (per-GPU amounts on each of `gpuIdx`). */
+interface Charge {
+  nodePos: number;
+  gpuIdx: number[];
+  gpuMilli: number;
+  gpuMemoryMiB: number;
+  cpuMilli: number;
+  memoryMiB: number;
+}
+
+/** A running task that may be preempted, with what it holds. */
 interface Candidate extends RunningTaskInfo {
-  charge: { nodePos: number; gpuIdx: number[]; gpuMilli: number; gpuMemoryMiB: number; cpuMilli: number; memoryMiB: number };
+  charge: Charge;
+}
+
+/**
+ * The nodes that `released` touch, cloned with those charges given back: a what-if view for a
+ * placement policy (positions renumbered from 0; `realPos` maps them back).
+ */
+function whatIf(nodes: readonly NodeSlot[], released: readonly Charge[]): { nodes: NodeSlot[]; realPos: number[] } {
+  const touched = new Map<number, NodeSlot>();
+  for (const h of released) {
+    let n = touched.get(h.nodePos);
+    if (!n) {
+      const orig = nodes[h.nodePos]!;
+      n = { ...orig, gpus: orig.gpus.map((g) => ({ ...g })), gpuTaskKinds: new Map(orig.gpuTaskKinds) };
+      touched.set(h.nodePos, n);
+    }
+    n.cpuMilliFree += h.cpuMilli;
+    n.memoryMiBFree += h.memoryMiB;
+    for (const i of h.gpuIdx) {
+      n.gpus[i]!.freeMilli += h.gpuMilli;
+      n.gpus[i]!.freeMemoryMiB += h.gpuMemoryMiB;
+    }
+  }
+  // Policies index nodes by `pos`: the view has its own positions.
+  const realPos = [...touched.keys()];
+  return { nodes: [...touched.values()].map((n, i) => ({ ...n, pos: i })), realPos };
 }
 
 /** The cycle's tenancy state: usage per tenant as the queue is walked, and preemption. */
@@ -94,6 +129,7 @@ export class CycleTenancy {
   private candidates: Candidate[] | null = null;
   private tries = 0;
   private readonly failed = new Set<string>();
+  private activeById: Map<string, Task> | null = null;
   private readonly anyGuarantee: boolean;
 
   constructor(
@@ -115,7 +151,7 @@ export class CycleTenancy {
     return this.held.get(name) ?? 0;
   }
 
-  /** Why tasks of `tenant` asking `milli` in all may not start now (budget, limit, a claim), or null. */
+  /** Why tasks of `tenant` asking `milli` in all may not start now (a blocked tenant, its limit), or null. */
   gate(tasks: readonly Task[], milli: number): { reason: PendingReason; message: string } | null {
     const t0 = tasks[0]!;
     const name = t0.spec.tenant;
@@ -123,8 +159,6 @@ export class CycleTenancy {
     if (blocked) return blocked;
     const v = quotaVerdict(this.tenant(name), this.heldBy(name), milli);
     if (v.verdict === 'over-limit') return { reason: v.reason, message: v.message };
-    const left = this.snap.claims?.get(t0.id) ?? 0;
-    if (left > 0) return { reason: 'Resources', message: `waiting for ${left} preempted task${left === 1 ? '' : 's'} to stop` };
     return null;
   }
 
@@ -146,6 +180,8 @@ export class CycleTenancy {
    * `preempt` decision per victim and a pending reason for the task, and returns true.
    */
   preempt(cy: Cycle, task: Task, req: ResolvedPodRequest, milli: number): boolean {
+    const stopping = this.snap.claims?.get(task.id);
+    if (stopping && stopping.length > 0) return this.holdForClaim(cy, task, req, stopping);
     if (this.snap.preemption === false || this.tries >= MAX_PREEMPTION_TRIES || req.gpuCount === 0) return false;
     const candidates = this.eligible(cy, task, milli);
     if (candidates.length === 0) return false;
@@ -156,25 +192,9 @@ export class CycleTenancy {
     // The task did not fit as things are, so it can only fit on a node where a victim frees
     // room: the what-if clones and offers just those nodes.
     const fits = (released: readonly Candidate[]): boolean => {
-      const touched = new Map<number, NodeSlot>();
-      for (const { charge: h } of released) {
-        let n = touched.get(h.nodePos);
-        if (!n) {
-          const orig = cluster.nodes[h.nodePos]!;
-          n = { ...orig, gpus: orig.gpus.map((g) => ({ ...g })), gpuTaskKinds: new Map(orig.gpuTaskKinds) };
-          touched.set(h.nodePos, n);
-        }
-        n.cpuMilliFree += h.cpuMilli;
-        n.memoryMiBFree += h.memoryMiB;
-        for (const i of h.gpuIdx) {
-          n.gpus[i]!.freeMilli += h.gpuMilli;
-          n.gpus[i]!.freeMemoryMiB += h.gpuMemoryMiB;
-        }
-      }
-      // Policies index nodes by `pos`: the view's own positions (its choice is not used).
-      const nodes = [...touched.values()].map((n, i) => ({ ...n, pos: i }));
-      if (!nodes.some((n) => nodeFits(n, req))) return false;
-      return cy.placer.choose({ nodes }, req, cy.pctx) !== null;
+      const view = whatIf(cluster.nodes, released.map((v) => v.charge));
+      if (!view.nodes.some((n) => nodeFits(n, req))) return false;
+      return cy.placer.choose(view, req, cy.pctx) !== null;
     };
     const waiting = { id: task.id, tenant: task.spec.tenant, priority: task.spec.priority, gpuMilli: milli };
     const victims = selectVictims(waiting, candidates, fits, [...this.tenants.values()], this.held);
@@ -194,6 +214,41 @@ export class CycleTenancy {
     }
     cy.stats.preempted = (cy.stats.preempted ?? 0) + victims.length;
     cy.decisions.push({ kind: 'pending', taskId: task.id, reason: 'Resources', message });
+    cy.stats.pending++;
+    return true;
+  }
+
+  /**
+   * A task whose victims are still stopping: it may not use their room yet (no overlap), and no
+   * one else may take the room they have already freed. So the part of its future placement
+   * (victims released) that is free now is blocked in this cycle's cluster, and it waits.
+   */
+  private holdForClaim(cy: Cycle, task: Task, req: ResolvedPodRequest, victimIds: readonly string[]): boolean {
+    const { cluster, records } = cy.cap;
+    this.activeById ??= new Map(this.active.map((t) => [t.id, t]));
+    const charges: Charge[] = [];
+    for (const id of victimIds) {
+      const p = this.activeById.get(id)?.placement;
+      const nodePos = p ? cluster.nodePos(p.nodeId) : undefined;
+      if (!p || nodePos === undefined) continue;
+      charges.push({ nodePos, gpuIdx: gpuPositions(records[nodePos]!, p.gpus), gpuMilli: p.gpuMilli, gpuMemoryMiB: p.memoryMiB, cpuMilli: p.cpuMilli, memoryMiB: p.hostMemoryMiB });
+    }
+    const view = whatIf(cluster.nodes, charges);
+    const c = view.nodes.length > 0 ? cy.placer.choose(view, req, cy.pctx) : null;
+    if (c) {
+      const node = cluster.nodes[view.realPos[c.nodePos]!]!;
+      for (const i of c.gpuIdx) {
+        const g = node.gpus[i]!;
+        const milli = Math.max(0, Math.min(g.freeMilli, c.gpuMilli));
+        const mem = Math.max(0, Math.min(g.freeMemoryMiB, c.gpuMemoryMiB));
+        if (milli > 0 || mem > 0) cluster.charge(node.pos, [i], milli, mem, 0, 0);
+      }
+      const cpu = Math.max(0, Math.min(node.cpuMilliFree, req.cpuMilli));
+      const ram = Math.max(0, Math.min(node.memoryMiBFree, req.memoryMiB));
+      if (cpu > 0 || ram > 0) cluster.charge(node.pos, [], 0, 0, cpu, ram);
+    }
+    const n = victimIds.length;
+    cy.decisions.push({ kind: 'pending', taskId: task.id, reason: 'Resources', message: `waiting for ${n} preempted task${n === 1 ? '' : 's'} to stop (${victimIds.slice(0, 3).join(', ')}${n > 3 ? ', …' : ''})` });
     cy.stats.pending++;
     return true;
   }

@@ -15,10 +15,10 @@ export interface TenancySnapshot {
   /** Running tasks already ordered to stop for a preemption: never chosen again. */
   stopping?: ReadonlySet<string>;
   /**
-   * Waiting tasks that preempted others → how many of their victims still run. Such a task goes
-   * first in the queue (the freed room is its), and waits while any victim still runs.
+   * Waiting tasks that preempted others → their victims still running. Such a task goes first in
+   * the queue, waits while any victim runs, and the room already freed is kept for it.
    */
-  claims?: ReadonlyMap<string, number>;
+  claims?: ReadonlyMap<string, readonly string[]>;
 }
 
 export interface SchedulerSnapshot {
