@@ -17,6 +17,7 @@ export const FILES = {
   error: 'error',
   stop: 'stop',
   signal: 'signal',
+  claim: 'claim',
   forgotten: 'forgotten',
   log: (s: LogStream) => `${s}.log`,
 } as const;
@@ -48,6 +49,11 @@ export interface ExitRecord {
   status: number;
   timedOut: boolean;
   launchFailed: boolean;
+  /**
+   * Written by the agent alone, after it won the claim on a launch whose supervisor never
+   * started: the task's process never ran and never will.
+   */
+  notStarted?: boolean;
   startedAt: number;
   endedAt: number;
 }
@@ -104,13 +110,15 @@ export function parseExit(text: string): ExitRecord | undefined {
     status,
     timedOut: m.get('timedout') === '1',
     launchFailed: m.get('launchfailed') === '1',
+    ...(m.get('notstarted') === '1' ? { notStarted: true } : {}),
     startedAt: Number(m.get('started')) || endedAt,
     endedAt,
   };
 }
 
 export function formatExit(e: ExitRecord): string {
-  return `status=${e.status}\ntimedout=${e.timedOut ? 1 : 0}\nlaunchfailed=${e.launchFailed ? 1 : 0}\nstarted=${e.startedAt}\nended=${e.endedAt}\n`;
+  const notStarted = e.notStarted ? 'notstarted=1\n' : '';
+  return `status=${e.status}\ntimedout=${e.timedOut ? 1 : 0}\nlaunchfailed=${e.launchFailed ? 1 : 0}\n${notStarted}started=${e.startedAt}\nended=${e.endedAt}\n`;
 }
 
 /** Parses the supervisor's pid line; undefined while it is not completely written. */
@@ -180,7 +188,14 @@ export function exitedReport(s: AttemptSnapshot, exit: ExitRecord): RunningRepor
     endReason: 'exit',
   };
   if (s.pid) r.pid = s.pid.pgid;
-  if (exit.launchFailed) {
+  if (exit.notStarted) {
+    // Nothing ran: no start time, no exit code; the server runs it again as a new attempt.
+    delete r.startedAt;
+    r.exitCode = null;
+    r.signal = null;
+    r.endReason = 'never-started';
+    r.error = s.error ?? 'the task was never started';
+  } else if (exit.launchFailed) {
     r.endReason = 'launch-failed';
     r.error = s.error ?? 'the task could not be started';
     r.signal = null;

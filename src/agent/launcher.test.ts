@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { SupervisorLauncher, which } from './launcher.js';
 import { ManualClock } from '../util/clock.js';
@@ -206,13 +206,91 @@ describe('SupervisorLauncher', () => {
     expect(existsSync(join(state.dir, 'tasks', a.taskId))).toBe(false);
   });
 
-  it('an attempt whose supervisor never started becomes a launch failure', async () => {
-    const dir = launcher.attemptDir('crashed', 1);
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'spec.json'), JSON.stringify({ taskId: 'crashed', attempt: 1, launchedAt: Date.now() - 60_000, bootId: 'x', graceMs: 0, assignment: {} }));
-    const r = await launcher.inspect('crashed', 1);
-    expect(r).toMatchObject({ status: 'exited', endReason: 'launch-failed' });
-    expect(r?.error).toMatch(/restarted|never started/);
+  describe('an agent that stops in the middle of a launch', () => {
+    const supervisor = fileURLToPath(new URL('./supervisor.sh', import.meta.url));
+    const bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    /** What launch() leaves on disk when the agent dies after its mkdir, before the supervisor runs. */
+    const crashedLaunch = (taskId: string, launchedAt: number, spec = true): string => {
+      const dir = launcher.attemptDir(taskId, 1);
+      mkdirSync(dir, { recursive: true });
+      const a = assignment(['sh', '-c', `echo ran >> ${join(state.dir, 'ran')}`], { taskId });
+      if (spec) writeFileSync(join(dir, 'spec.json'), JSON.stringify({ taskId, attempt: 1, launchedAt, bootId, graceMs: a.graceMs, assignment: a }));
+      return dir;
+    };
+    const lateSupervisor = (dir: string): void => {
+      execFileSync('/bin/sh', [supervisor, dir, which('timeout')!, '0', '100', '', '--', 'sh', '-c', `echo ran >> ${join(state.dir, 'ran')}`]);
+    };
+
+    it('after the start grace, an attempt whose supervisor never started ends never-started, and a late supervisor does not run it', async () => {
+      const clock = new ManualClock(Date.now());
+      launcher.dispose();
+      launcher = new SupervisorLauncher({ stateDir: state.dir, clock, startGraceMs: 5_000 });
+      const dir = crashedLaunch('crashed', clock.now());
+      // Within the grace the supervisor may still be on its way: running, not yet started.
+      expect(await launcher.inspect('crashed', 1)).toEqual({ taskId: 'crashed', attempt: 1, status: 'running' });
+      clock.advance(5_000);
+      const r = await launcher.inspect('crashed', 1);
+      expect(r).toEqual({ taskId: 'crashed', attempt: 1, status: 'exited', endedAt: clock.now(), exitCode: null, signal: null, endReason: 'never-started', error: 'the agent stopped before the task was started' });
+      expect(readFileSync(join(dir, 'claim'), 'utf8')).toBe('agent\n');
+      const exit = readFileSync(join(dir, 'exit'), 'utf8');
+      lateSupervisor(dir);
+      expect(existsSync(join(state.dir, 'ran'))).toBe(false);
+      expect(readFileSync(join(dir, 'exit'), 'utf8')).toBe(exit);
+      // Another restart reads the same outcome; the pair is never launched again.
+      launcher.dispose();
+      launcher = new SupervisorLauncher({ stateDir: state.dir, clock, startGraceMs: 5_000 });
+      expect((await launcher.scan()).map((s) => s.report)).toEqual([r]);
+      expect((await launcher.launch(assignment(['true'], { taskId: 'crashed' }))).launched).toBe(false);
+    });
+
+    it('a claim won by the agent stops a supervisor even when the agent died before it recorded the outcome', async () => {
+      const dir = crashedLaunch('claimed', Date.now() - 60_000);
+      writeFileSync(join(dir, 'claim'), 'agent\n');
+      lateSupervisor(dir);
+      expect(existsSync(join(state.dir, 'ran'))).toBe(false);
+      expect(await launcher.inspect('claimed', 1)).toMatchObject({ status: 'exited', endReason: 'never-started', exitCode: null });
+    });
+
+    it('a folder without its spec (the crash came right after the mkdir) ends never-started too', async () => {
+      launcher.dispose();
+      // Without a spec the folder's own time says when the launch began: a minute ago, here.
+      launcher = new SupervisorLauncher({ stateDir: state.dir, clock: new ManualClock(Date.now() + 60_000), startGraceMs: 5_000 });
+      crashedLaunch('bare', 0, false);
+      expect(await launcher.inspect('bare', 1)).toMatchObject({ status: 'exited', endReason: 'never-started', exitCode: null });
+    });
+
+    it('after a reboot, an attempt that never started ends never-started', async () => {
+      const dir = crashedLaunch('rebooted', Date.now());
+      const spec = JSON.parse(readFileSync(join(dir, 'spec.json'), 'utf8'));
+      writeFileSync(join(dir, 'spec.json'), JSON.stringify({ ...spec, bootId: 'an-earlier-boot' }));
+      expect(await launcher.inspect('rebooted', 1)).toMatchObject({ status: 'exited', endReason: 'never-started', error: 'the machine restarted before the task was started' });
+    });
+
+    it('a supervisor that claimed the launch but has not written its pid yet is re-attached, not given up on', async () => {
+      launcher.dispose();
+      launcher = new SupervisorLauncher({ stateDir: state.dir, startGraceMs: 0 });
+      const dir = crashedLaunch('slow', Date.now() - 60_000);
+      // A stand-in for a supervisor still starting: alive, with the attempt's folder in its argv.
+      const sup = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', dir], { stdio: 'ignore' });
+      try {
+        await waitFor(() => sup.pid !== undefined && readFileSync(`/proc/${sup.pid}/cmdline`, 'utf8').includes(dir));
+        writeFileSync(join(dir, 'claim'), `${sup.pid}\n`);
+        expect(await launcher.inspect('slow', 1)).toEqual({ taskId: 'slow', attempt: 1, status: 'running' });
+        expect(existsSync(join(dir, 'exit'))).toBe(false);
+      } finally {
+        sup.kill('SIGKILL');
+      }
+      await new Promise((r) => sup.once('exit', r));
+      // It died between its claim and its pid: whether the task began is unknown, and said so.
+      expect(await launcher.inspect('slow', 1)).toMatchObject({ status: 'exited', endReason: 'exit', exitCode: null, error: "the supervisor ended before it recorded the task's pid" });
+    });
+
+    it('a launch records the supervisor as the claim holder', async () => {
+      const a = assignment(['true']);
+      await launcher.launch(a);
+      await exited(a.taskId);
+      expect(readFileSync(join(launcher.attemptDir(a.taskId, 1), 'claim'), 'utf8')).toMatch(/^\d+\n$/);
+    });
   });
 
   it('refuses a task id that is not a safe folder name', async () => {

@@ -2,8 +2,8 @@
 // interface; `SupervisorLauncher` runs each attempt under supervisor.sh, detached, with the
 // attempt's folder as the only shared state, so tasks outlive the agent and are re-attached.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants as fsConstants, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { appendFile, readdir, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { accessSync, constants as fsConstants, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFile, link, readdir, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Assignment, RunningReport } from '../protocol/agent.js';
@@ -116,6 +116,45 @@ async function processAlive(pid: number): Promise<boolean> {
     } catch (e) {
       return (e as NodeJS.ErrnoException).code === 'EPERM';
     }
+  }
+}
+
+/** The agent's `claim`; a supervisor's holds its pid. */
+const AGENT_CLAIM = 'agent\n';
+const HAS_PROC = existsSync('/proc/self/cmdline');
+
+/**
+ * Takes an attempt's claim for the agent, or says who holds it. The agent's claim is linked into
+ * place whole (link fails on an existing name), so an empty or partial claim is the supervisor's
+ * (it writes its pid just after creating the file).
+ */
+async function takeClaim(dir: string): Promise<'agent' | { pid: number | undefined; at: number }> {
+  const path = join(dir, FILES.claim);
+  const tmp = `${path}.agent`;
+  await writeFile(tmp, AGENT_CLAIM);
+  try {
+    await link(tmp, path);
+    return 'agent';
+  } catch (e) {
+    if (!isErr(e, 'EEXIST')) throw e;
+  } finally {
+    await rm(tmp, { force: true });
+  }
+  const [text, st] = await Promise.all([readFile(path, 'utf8'), stat(path)]);
+  // An earlier agent won it, and stopped before it recorded the outcome.
+  if (text === AGENT_CLAIM) return 'agent';
+  const pid = text.endsWith('\n') ? Number(text.trim()) : NaN;
+  return { pid: Number.isInteger(pid) && pid > 0 ? pid : undefined, at: st.mtimeMs };
+}
+
+/** A supervisor known only by its pid: alive, and still the one for this attempt (not a reused pid). */
+async function supervisorAlive(pid: number, dir: string): Promise<boolean> {
+  if (!(await processAlive(pid))) return false;
+  if (!HAS_PROC) return true;
+  try {
+    return (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').includes(dir);
+  } catch {
+    return false;
   }
 }
 
@@ -320,7 +359,36 @@ export class SupervisorLauncher implements Launcher {
     // No pid yet: the supervisor is starting, or never started (agent crashed mid-launch, reboot).
     const launchedAt = snap.spec?.launchedAt ?? snap.createdAt;
     if (sameBoot && this.clock.now() - launchedAt < this.startGraceMs) return runningReport(snap);
-    await this.recordLaunchFailure(dir, sameBoot ? 'the supervisor never started (the agent stopped while launching?)' : 'the machine restarted before the task started');
+    return this.settleUnstarted(snap, sameBoot);
+  }
+
+  /**
+   * A launch past its start grace with no pid. Whoever creates `claim` first decides: if the
+   * agent does, the supervisor will never start the task, so the attempt ends `never-started`
+   * (the server runs it again). If the supervisor did, it is still starting (re-attach) or it
+   * died on the way, when whether the task began is unknown.
+   */
+  private async settleUnstarted(snap: AttemptSnapshot, sameBoot: boolean): Promise<RunningReport | undefined> {
+    const { dir, taskId, attempt } = snap;
+    const now = this.clock.now();
+    const claim = await takeClaim(dir);
+    if (claim === 'agent') {
+      const why = sameBoot ? 'the agent stopped before the task was started' : 'the machine restarted before the task was started';
+      await writeFile(join(dir, FILES.error), `${why}\n`);
+      await writeAtomic(join(dir, FILES.exit), formatExit({ status: -1, timedOut: false, launchFailed: false, notStarted: true, startedAt: now, endedAt: now }));
+      this.log(`task ${taskId}/${attempt}: never started (${why})`);
+      return this.inspect(taskId, attempt);
+    }
+    // The supervisor has it: still starting (its pid not yet in the claim, or alive)…
+    const writing = claim.pid === undefined && Date.now() - claim.at < this.startGraceMs;
+    if (sameBoot && (writing || (claim.pid !== undefined && (await supervisorAlive(claim.pid, dir))))) return runningReport(snap);
+    // …or gone: it may have written its pid or exit just now…
+    const fresh = await readAttempt(dir, taskId, attempt);
+    if (fresh.exit || fresh.pid) return this.inspect(taskId, attempt);
+    // …or it died between its claim and its pid: whether the task began is not known.
+    await writeFile(join(dir, FILES.error), `the supervisor ended before it recorded the task's pid\n`);
+    await writeAtomic(join(dir, FILES.exit), formatExit({ status: -1, timedOut: false, launchFailed: false, startedAt: now, endedAt: now }));
+    this.log(`task ${taskId}/${attempt}: its supervisor ended before recording the task's pid`);
     return this.inspect(taskId, attempt);
   }
 

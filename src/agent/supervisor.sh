@@ -9,6 +9,7 @@
 #   pid         "<task process group> <supervisor pid>", written once the task runs (in one
 #               write; its mtime is the start time)
 #   stdout.log  stderr.log   the task's output
+#   claim       our pid, created exclusively before anything else is done (see below)
 #   error       why the launch failed (launch failures only)
 #   exit        written last and atomically (exit.tmp → exit): status=, timedout=, launchfailed=,
 #               started=, ended=. Its presence means the attempt is over.
@@ -57,6 +58,13 @@ exec </dev/null >/dev/null 2>/dev/null
 # Never run twice: an `exit` here means the agent already gave up on this launch. A `stop` here
 # means the task was cancelled before it started.
 [ -e "$dir/exit" ] && exit 0
+# The claim decides, atomically, between us and an agent that gives up on a launch it finds
+# stuck (it crashed before starting us, or we are slow to start): both create `claim` with
+# O_EXCL (noclobber), and only the one that creates it goes on. Ours holds our pid, so the agent
+# can tell a supervisor that is still starting from one that died.
+set -C
+printf '%s\n' "$$" >"$dir/claim" || exit 0
+set +C
 if [ -e "$dir/stop" ]; then finish 143 0 0 "$(now_ms)"; exit 0; fi
 
 if [ -n "$workdir" ]; then

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { assertTransition, canTransition, isTerminal, requeueAfter, TRANSITIONS } from './state.js';
+import { assertTransition, canTransition, isTerminal, requeueAfter, requeueUnstarted, TRANSITIONS } from './state.js';
 import { TERMINAL_STATES, type Task, type TaskState } from './types.js';
 
 const ALL: TaskState[] = ['PENDING', 'SCHEDULED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMEOUT', 'PREEMPTED', 'LOST'];
@@ -148,5 +148,26 @@ describe('requeueAfter', () => {
     const copy = structuredClone(before);
     requeueAfter(before, 'LOST', 1);
     expect(before).toEqual(copy);
+  });
+});
+
+describe('requeueUnstarted', () => {
+  it('returns a task whose attempt never started to PENDING, with no retries, and counts the attempt apart', () => {
+    for (const state of ['SCHEDULED', 'RUNNING'] as const) {
+      const t = requeueUnstarted(task({ state, attempts: 3, retries: 0 }), 'the agent stopped');
+      expect(t).toMatchObject({ state: 'PENDING', attempts: 3, unstartedAttempts: 1, placement: null, scheduledAt: null, startedAt: null, version: 8 });
+      expect(t.reasonMessage).toBe('requeued: attempt 3 never started (the agent stopped)');
+    }
+    for (const state of ['PENDING', 'SUCCEEDED', 'PREEMPTED'] as const) {
+      expect(() => requeueUnstarted(task({ state }), 'x')).toThrow(/illegal task transition/);
+    }
+  });
+
+  it('attempts that never started do not use up retries for a lost node', () => {
+    // Attempt 1 never started, attempt 2 started and its node was lost: one start so far.
+    const once = requeueUnstarted(task({ state: 'SCHEDULED', attempts: 1, retries: 1 }), 'x');
+    const second = { ...once, state: 'RUNNING' as const, attempts: 2 };
+    expect(requeueAfter(second, 'LOST', 1).state).toBe('PENDING');
+    expect(requeueAfter({ ...second, spec: { ...second.spec, retries: 0 } }, 'LOST', 1).state).toBe('FAILED');
   });
 });

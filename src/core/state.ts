@@ -49,7 +49,8 @@ export function isTerminal(state: TaskState): boolean {
  * - PREEMPTED: always back to PENDING. Being preempted is not the task's fault, so it is never
  *   failed for it.
  * - LOST: back to PENDING while `attempts <= spec.retries` (attempts counts starts: a task with
- *   `retries: 2` may start 3 times), otherwise FAILED with "node lost; no retries left".
+ *   `retries: 2` may start 3 times; attempts that never started do not count, see
+ *   `requeueUnstarted`), otherwise FAILED with "node lost; no retries left".
  *   Starts that ended in preemption count among the attempts too; that keeps the rule to one
  *   counter, at the price of a task preempted many times having fewer retries for node loss.
  *
@@ -60,7 +61,7 @@ export function isTerminal(state: TaskState): boolean {
  */
 export function requeueAfter(task: Task, cause: 'LOST' | 'PREEMPTED', now: number): Task {
   if (task.state !== cause) assertTransition(task.state, cause);
-  const retry = cause === 'PREEMPTED' || task.attempts <= task.spec.retries;
+  const retry = cause === 'PREEMPTED' || task.attempts - (task.unstartedAttempts ?? 0) <= task.spec.retries;
   if (!retry) {
     return {
       ...task,
@@ -76,6 +77,30 @@ export function requeueAfter(task: Task, cause: 'LOST' | 'PREEMPTED', now: numbe
     state: 'PENDING',
     reason: null,
     reasonMessage: cause === 'PREEMPTED' ? `requeued after preemption of attempt ${task.attempts}` : `requeued: node lost during attempt ${task.attempts}`,
+    exitCode: null,
+    scheduledAt: null,
+    startedAt: null,
+    finishedAt: null,
+    placement: null,
+    version: task.version + 1,
+  };
+}
+
+/**
+ * The task after an attempt that never started: the agent stopped between claiming the attempt
+ * and starting its process, and made sure it never will. Back to PENDING for a new attempt,
+ * whatever its retries (nothing ran, so nothing failed); the attempt itself ended LOST. Works
+ * from SCHEDULED, or RUNNING when the agent said "running" before its process was up.
+ * @example requeueUnstarted(scheduledTask, 'the agent stopped before the task was started').state // 'PENDING'
+ */
+export function requeueUnstarted(task: Task, why: string): Task {
+  if (task.state !== 'SCHEDULED') assertTransition(task.state, 'LOST');
+  return {
+    ...task,
+    state: 'PENDING',
+    reason: null,
+    reasonMessage: `requeued: attempt ${task.attempts} never started (${why})`,
+    unstartedAttempts: (task.unstartedAttempts ?? 0) + 1,
     exitCode: null,
     scheduledAt: null,
     startedAt: null,

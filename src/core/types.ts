@@ -139,6 +139,11 @@ export interface Task {
   reasonMessage: string | null;
   /** Attempts started so far; the current attempt's number once SCHEDULED. */
   attempts: number;
+  /**
+   * Of `attempts`, those that ended before their process started (the agent stopped mid-launch):
+   * they do not count against `spec.retries`. Absent means 0.
+   */
+  unstartedAttempts?: number;
   exitCode: number | null;
   createdAt: number;
   scheduledAt: number | null;

@@ -48,8 +48,13 @@ export const RunningReportSchema = z.strictObject({
   endedAt: z.number().optional(),
   exitCode: z.number().int().nullable().optional(),
   signal: z.string().nullable().optional(),
-  /** Why the agent ended it, if it did: time limit, cancel or preemption. */
-  endReason: z.enum(['exit', 'timeout', 'cancelled', 'preempted', 'launch-failed']).optional(),
+  /**
+   * Why it ended, when not by itself (`exit`): time limit, cancel, preemption, a launch that
+   * failed (bad workdir, command not found…), or `never-started`: the agent stopped between
+   * claiming the attempt and starting its process, and has made sure it will never start (the
+   * server runs the task again as a new attempt, without using a retry).
+   */
+  endReason: z.enum(['exit', 'timeout', 'cancelled', 'preempted', 'launch-failed', 'never-started']).optional(),
   /** Message for launch failures (bad workdir, command not found…). */
   error: z.string().optional(),
 });
