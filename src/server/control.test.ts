@@ -346,3 +346,74 @@ describe('control loop with a fake agent', () => {
     expect(after.placement.node).toBe('node-b');
   });
 });
+
+describe('an attempt that never started (the agent stopped mid-launch)', () => {
+  const NEVER = 'the agent stopped before the task was started';
+
+  it('goes back to PENDING for a new attempt, not FAILED, and does not use a retry', async () => {
+    const agent = new FakeAgent(h);
+    await agent.register();
+    const [t] = await submit(h, half('n', { retries: 1 }));
+    expect((await agent.poll()).assignments.map((a) => [a.taskId, a.attempt])).toEqual([[t.id, 1]]);
+    // The agent's early "running" (no pid yet) came through before it died.
+    await agent.send([{ taskId: t.id, attempt: 1, status: 'running', startedAt: h.clock.now() }]);
+    expect((await taskState(h, t.id)).state).toBe('RUNNING');
+    h.clock.advance(10_000);
+    await agent.exit(t.id, 1, null, 'never-started', NEVER);
+    let v = await taskState(h, t.id);
+    expect(v.state).toBe('PENDING');
+    expect(v.reasonMessage).toBe(`requeued: attempt 1 never started (${NEVER})`);
+    expect(v.attempts).toEqual([expect.objectContaining({ attempt: 1, outcome: 'LOST', startedAt: null, exitCode: null })]);
+    // The exit is acknowledged like any other, so the agent forgets the attempt.
+    expect((await agent.heartbeat()).ack).toEqual([{ taskId: t.id, attempt: 1 }]);
+
+    // Survives a server restart: attempt 2 runs; its node is lost once, which its one retry covers.
+    await h.restart();
+    await agent.register();
+    await h.server.control.settle();
+    expect((await agent.pollAndStart()).map((a) => [a.taskId, a.attempt])).toEqual([[t.id, 2]]);
+    agent.running.clear(); // the agent comes back without it
+    await agent.register();
+    await h.server.control.settle();
+    v = await taskState(h, t.id);
+    expect(v.state).toBe('SCHEDULED'); // requeued, and placed again at once
+    expect(v.attempts.map((a: any) => a.outcome)).toEqual(['LOST', 'LOST', null]);
+    // Attempt 3 lost too: that is a second start lost, more than its one retry.
+    expect((await agent.pollAndStart()).map((a) => [a.taskId, a.attempt])).toEqual([[t.id, 3]]);
+    agent.running.clear();
+    await agent.register();
+    v = await taskState(h, t.id);
+    expect(v.state).toBe('FAILED');
+    expect(v.attempts.map((a: any) => a.outcome)).toEqual(['LOST', 'LOST', 'LOST']);
+    const events = (await h.store.listEvents(0, 1000)).filter((e) => e.taskId === t.id).map((e) => e.type);
+    expect(events.slice(0, 4)).toEqual(['task.submitted', 'task.scheduled', 'task.started', 'task.requeued']);
+  });
+
+  it('from SCHEDULED (nothing reported before the crash) too; with retries 0 the next attempt still runs to success', async () => {
+    const agent = new FakeAgent(h);
+    await agent.register();
+    const [t] = await submit(h, half('s'));
+    await agent.poll();
+    await agent.exit(t.id, 1, null, 'never-started', NEVER);
+    expect((await taskState(h, t.id)).state).toBe('PENDING');
+    await h.server.control.settle();
+    expect((await agent.pollAndStart()).map((a) => a.attempt)).toEqual([2]);
+    await agent.exit(t.id, 2, 0);
+    const v = await taskState(h, t.id);
+    expect(v).toMatchObject({ state: 'SUCCEEDED', exitCode: 0, attempt: 2 });
+    expect(v.attempts.map((a: any) => [a.attempt, a.outcome, a.startedAt === null])).toEqual([
+      [1, 'LOST', true],
+      [2, 'SUCCEEDED', false],
+    ]);
+  });
+
+  it('a task being cancelled whose attempt never started is CANCELLED', async () => {
+    const agent = new FakeAgent(h);
+    await agent.register();
+    const [t] = await submit(h, half('c'));
+    await agent.send([{ taskId: t.id, attempt: 1, status: 'running', startedAt: h.clock.now() }]);
+    expect((await h.req('POST', `/v1/tasks/${t.id}/cancel`)).status).toBe(200);
+    await agent.exit(t.id, 1, null, 'never-started', NEVER);
+    expect((await taskState(h, t.id)).state).toBe('CANCELLED');
+  });
+});
