@@ -19,6 +19,11 @@ export default tseslint.config(
     },
   },
   {
+    // The dashboard's browser code has its own tsconfig (DOM types, JSX).
+    files: ['web/**/*.ts', 'web/**/*.tsx'],
+    languageOptions: { parserOptions: { project: './web/tsconfig.json', tsconfigRootDir: import.meta.dirname } },
+  },
+  {
     files: ['src/core/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', {

@@ -21,6 +21,7 @@ import { usageRoutes } from './routes/usage.js';
 import { systemRoutes } from './routes/system.js';
 import { taskRoutes } from './routes/tasks.js';
 import { SseHub } from './sse.js';
+import { dashboardPlugin } from '../dashboard/index.js';
 
 export const SERVER_VERSION = '0.1.0';
 
@@ -137,6 +138,8 @@ async function assemble(
   adminRoutes(ctx);
   pricingRoutes(ctx);
   usageRoutes(ctx);
+  // The web dashboard at / (src/dashboard): its session cookie authenticates /v1 calls as the token it was opened with.
+  await app.register(dashboardPlugin, { authenticate: (h) => auth.authenticate(h), clock: deps.clock });
   await app.ready();
   return { app, auth, metrics, sse };
 }

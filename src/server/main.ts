@@ -25,6 +25,8 @@ export interface ServerOptions {
 export interface RunningServer {
   url: string;
   adminToken: string;
+  /** The dashboard with a one-time login code (`/?token=…`): what `fastgpu up` prints. */
+  loginUrl: string;
   close(): Promise<void>;
 }
 
@@ -79,11 +81,13 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const shownHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
     const url = `http://${shownHost}:${port}`;
     log(`fastgpu server listening on ${url} (data dir ${opts.dataDir})`);
+    const loginUrl = `${url}/?token=${server.app.dashboard.issueLoginCode(adminToken)}`;
     const running = server;
     let closing: Promise<void> | null = null;
     return {
       url,
       adminToken,
+      loginUrl,
       close: () =>
         (closing ??= (async () => {
           await running.close();

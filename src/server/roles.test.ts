@@ -3,6 +3,8 @@
 // nothing of the other tenant leaks into what members and viewers list. Routes are enumerated from
 // the app itself (onRoute), so a new endpoint without a row here fails this test.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { FakeAgent, h100s, makeHarness, type Harness } from './testing.js';
 
 type Role = 'admin' | 'member' | 'viewer' | 'agent' | 'revoked' | 'none';
@@ -128,6 +130,14 @@ const MATRIX: Record<string, Row> = {
   'POST /v1/quote': { call: () => ({ url: '/v1/quote', body: spec }), expect: clusterRead, targets: ['pool'] },
   'GET /v1/usage': { call: (t) => ({ url: t === 'own' ? '/v1/usage' : '/v1/usage?tenant=b' }), expect: list },
 
+  // The dashboard (src/dashboard): the page and its assets are public (503 until `npm run build:web`);
+  // the session routes go by cookie, never by bearer token.
+  'GET /': { call: () => ({ url: '/' }), expect: pub(existsSync(join(import.meta.dirname, '../../dist/web/index.html')) ? 200 : 503), targets: ['pool'] },
+  'GET /assets/*': { call: () => ({ url: '/assets/none.js' }), expect: pub(404), targets: ['pool'] },
+  'GET /dashboard/session': { call: () => ({ url: '/dashboard/session' }), expect: pub(401), targets: ['pool'] },
+  'POST /dashboard/session': { call: () => ({ url: '/dashboard/session', body: {} }), expect: pub(401), targets: ['pool'] },
+  'DELETE /dashboard/session': { call: () => ({ url: '/dashboard/session' }), expect: pub(204), targets: ['pool'] },
+
   'POST /v1/admin/tenants': { call: () => ({ url: '/v1/admin/tenants', body: { name: `c${++made}`, guarantee: 1 } }), expect: adminOnly(201), targets: ['pool'] },
   'GET /v1/admin/tenants': { call: () => ({ url: '/v1/admin/tenants' }), expect: adminOnly(200), targets: ['pool'] },
   'GET /v1/admin/tenants/:name': { call: () => ({ url: '/v1/admin/tenants/a' }), expect: adminOnly(200), targets: ['pool'] },
@@ -198,6 +208,9 @@ afterAll(async () => {
   await h.close();
 });
 
+/** Routes that take no bearer token: liveness, and the dashboard's page, assets and cookie session. */
+const PUBLIC = new Set(['/healthz', '/', '/assets/*', '/dashboard/session']);
+
 describe('role matrix', () => {
   it('has a row for every registered route', () => {
     const missing = [...new Set(routes)].filter((r) => !(r in MATRIX));
@@ -213,7 +226,7 @@ describe('role matrix', () => {
       const want: string[] = [];
       for (const role of ROLES) {
         for (const target of row.targets ?? (['own', 'other'] as const)) {
-          const authFails = pattern !== '/healthz' && (role === 'revoked' || role === 'none');
+          const authFails = !PUBLIC.has(pattern) && (role === 'revoked' || role === 'none');
           const expected = authFails ? 401 : row.expect[role]?.[target];
           if (expected === undefined) throw new Error(`${route}: no expectation for ${role} × ${target}`);
           const call = await row.call(target);

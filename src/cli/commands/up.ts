@@ -63,12 +63,15 @@ export function register(program: Command): void {
         ctx.stdout.write(
           [
             `FastGPU is up at ${server.url}`,
+            `  dashboard: ${server.loginUrl}  (one-time login link)`,
             `  ${gpuBanner(agent, gpus, ctx.env)}`,
             `  data dir ${flags.dataDir}`,
             `  address and token saved to ${saved} (the CLI and SDK read it)`,
             '',
             'Try:',
-            '  fastgpu run --gpu 0.5 -- nvidia-smi -L',
+            agent.simulated
+              ? `  fastgpu run --gpu 0.5 -- sh -c 'echo "GPU $CUDA_VISIBLE_DEVICES, $FASTGPU_GPU_MILLI milli-GPU"'`
+              : '  fastgpu run --gpu 0.5 -- nvidia-smi -L',
             '  fastgpu ps',
             '  fastgpu gpus',
             '',
