@@ -136,6 +136,22 @@ describe('two tenants, one GPU: borrowing and reclaim', () => {
     expect(tenants.sort()).toEqual(['team-a', 'team-a', 'team-b', 'team-b']);
   });
 
+  it('a higher-priority task preempts a preemptible one (no tenants configured); a non-preemptible one is left alone', async () => {
+    const agent = new FakeAgent(h, 'node-a', h100s(2));
+    await agent.register();
+    const [low] = await submit(h, gpuTask('low', { priority: 10, preemptible: true }));
+    const [fixed] = await submit(h, gpuTask('fixed', { priority: 5 }));
+    await agent.pollAndStart();
+    const [high] = await submit(h, gpuTask('high', { priority: 90 }));
+    expect((await agent.heartbeat()).stop).toEqual([{ taskId: low.id, attempt: 1, graceMs: 10_000, reason: 'preempted' }]);
+    expect((await taskState(h, low.id)).reasonMessage).toBe(`Preempting: preempted: task ${high.id} has priority 90 > 10`);
+    await agent.exit(low.id, 1, null, 'preempted');
+    await h.server.control.settle();
+    expect((await agent.pollAndStart()).map((x) => x.taskId)).toEqual([high.id]);
+    expect((await taskState(h, fixed.id)).state).toBe('RUNNING');
+    expect((await taskState(h, low.id)).state).toBe('PENDING');
+  });
+
   it('a tenant never exceeds its limit: reason Quota', async () => {
     const agent = new FakeAgent(h, 'node-a', h100s(4));
     await agent.register();
