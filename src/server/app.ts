@@ -18,6 +18,7 @@ import type { RouteContext } from './routes/context.js';
 import { poolRoutes } from './routes/pool.js';
 import { pricingRoutes } from './routes/pricing.js';
 import { usageRoutes } from './routes/usage.js';
+import { sampleRoutes } from './routes/samples.js';
 import { systemRoutes } from './routes/system.js';
 import { taskRoutes } from './routes/tasks.js';
 import { SseHub } from './sse.js';
@@ -138,6 +139,7 @@ async function assemble(
   adminRoutes(ctx);
   pricingRoutes(ctx);
   usageRoutes(ctx);
+  sampleRoutes(ctx);
   // The web dashboard at / (src/dashboard): its session cookie authenticates /v1 calls as the token it was opened with.
   await app.register(dashboardPlugin, { authenticate: (h) => auth.authenticate(h), clock: deps.clock });
   await app.ready();

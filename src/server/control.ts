@@ -38,6 +38,7 @@ import type {
 import type { Store, TaskWrite, TenantRecord, UtilisationSample } from '../store/port.js';
 import { Billing } from './billing.js';
 import { newId } from './ids.js';
+import { gpuViews } from './views.js';
 import { Waiters } from './waiters.js';
 
 export type NewEvent = Omit<PoolEvent, 'seq'>;
@@ -919,9 +920,10 @@ export class ControlPlane {
       if (this.reconcile(tx, node.id, r)) ack.push({ taskId: r.taskId, attempt: r.attempt });
     }
     this.checkMissing(tx, node.id, rt, listed, now);
+    const allocated = req.samples.length > 0 ? new Map(gpuViews(node, this.activeOn(node.id), [...this.reservations.values()], () => undefined).map((g) => [g.index, g.allocatedMilli])) : null;
     for (const s of req.samples) {
       rt.util.set(s.gpuIndex, s.utilPercent);
-      tx.samples.push({ at: now, nodeId: node.id, gpuIndex: s.gpuIndex, utilPercent: s.utilPercent, memoryUsedMiB: s.memoryUsedMiB });
+      tx.samples.push({ at: now, nodeId: node.id, gpuIndex: s.gpuIndex, utilPercent: s.utilPercent, memoryUsedMiB: s.memoryUsedMiB, allocatedMilli: allocated?.get(s.gpuIndex) ?? 0 });
     }
     await this.commit(tx);
     return { ack, stop: [...rt.stops.values()], reregister: false };

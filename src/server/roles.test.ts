@@ -95,6 +95,7 @@ const MATRIX: Record<string, Row> = {
 
   'GET /v1/nodes': { call: () => ({ url: '/v1/nodes' }), expect: clusterRead, targets: ['pool'] },
   'GET /v1/gpus': { call: () => ({ url: '/v1/gpus' }), expect: clusterRead, targets: ['pool'] },
+  'GET /v1/samples': { call: () => ({ url: '/v1/samples' }), expect: clusterRead, targets: ['pool'] },
   'POST /v1/vgpus': { call: (t) => ({ url: t === 'own' ? '/v1/vgpus' : '/v1/vgpus?tenant=b', body: { gpu: 0.1 } }), expect: create },
   'GET /v1/vgpus': { call: (t) => ({ url: t === 'own' ? '/v1/vgpus' : '/v1/vgpus?tenant=b' }), expect: list },
   'GET /v1/vgpus/:id': { call: (t) => ({ url: `/v1/vgpus/${t === 'own' ? fx.vgA : fx.vgB}` }), expect: itemRead },

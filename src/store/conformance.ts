@@ -607,6 +607,12 @@ export function storeConformance(name: string, make: () => Promise<Store>, clean
         gpuIndex,
         utilPercent: 37.5,
         memoryUsedMiB: 1024 * gpuIndex,
+        allocatedMilli: 250 * gpuIndex,
+      });
+
+      it('a sample stored without allocatedMilli reads back with 0', async () => {
+        await s.appendSamples([{ at: T0, nodeId: 'n9', gpuIndex: 0, utilPercent: 1, memoryUsedMiB: 2 }]);
+        expect(await s.listSamples(T0, T0, 'n9')).toEqual([{ at: T0, nodeId: 'n9', gpuIndex: 0, utilPercent: 1, memoryUsedMiB: 2, allocatedMilli: 0 }]);
       });
 
       it('lists samples in [from, to], optionally for one node', async () => {

@@ -70,6 +70,8 @@ export interface UtilisationSample {
   /** 0..100 */
   utilPercent: number;
   memoryUsedMiB: number;
+  /** Milli-GPU allocated on this GPU (tasks and vGPUs) when sampled: allocation over time. Default 0. */
+  allocatedMilli?: number;
 }
 
 /** A tenant as stored: the core's Tenant (quota, weight, budget) and when it was first created. */

@@ -199,14 +199,15 @@ export interface SampleRow {
   gpu_index: number;
   util_percent: number;
   memory_used_mib: number;
+  allocated_milli: number;
 }
 
 export function sampleToRow(s: UtilisationSample): SampleRow {
-  return { at: s.at, node_id: s.nodeId, gpu_index: s.gpuIndex, util_percent: s.utilPercent, memory_used_mib: s.memoryUsedMiB };
+  return { at: s.at, node_id: s.nodeId, gpu_index: s.gpuIndex, util_percent: s.utilPercent, memory_used_mib: s.memoryUsedMiB, allocated_milli: s.allocatedMilli ?? 0 };
 }
 
 export function rowToSample(r: SampleRow): UtilisationSample {
-  return { at: r.at, nodeId: r.node_id, gpuIndex: r.gpu_index, utilPercent: r.util_percent, memoryUsedMiB: r.memory_used_mib };
+  return { at: r.at, nodeId: r.node_id, gpuIndex: r.gpu_index, utilPercent: r.util_percent, memoryUsedMiB: r.memory_used_mib, allocatedMilli: r.allocated_milli };
 }
 
 // ---- Issue 4: tenants, promotions, ledger, priced lines. Money columns are INTEGER and are

@@ -135,8 +135,6 @@ function prepareAll(db: Database.Database) {
     // The first revocation time stands; revoking again still reports that the token exists.
     revokeToken: p('UPDATE tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?'),
 
-    insertSample: p(`INSERT INTO samples (at, node_id, gpu_index, util_percent, memory_used_mib)
-      VALUES (@at, @node_id, @gpu_index, @util_percent, @memory_used_mib)`),
     listSamples: p<SampleRow>('SELECT * FROM samples WHERE at >= ? AND at <= ? ORDER BY at, node_id, gpu_index'),
     listNodeSamples: p<SampleRow>(
       'SELECT * FROM samples WHERE node_id = ? AND at >= ? AND at <= ? ORDER BY at, gpu_index',
@@ -176,6 +174,7 @@ export class SqliteStore implements Store {
   private stmts: Statements | null = null;
   /** Tenants, prices, promotions and the ledger (billing.ts). */
   private billing: SqliteBilling | null = null;
+  private insertSample: Database.Statement<unknown[], unknown> | null = null;
   /** Task list/count statements, one per filter shape, prepared on first use. */
   private readonly shaped = new Map<string, Database.Statement<unknown[], unknown>>();
   private tx: {
@@ -226,6 +225,7 @@ export class SqliteStore implements Store {
     this.stmts = null;
     this.billing = null;
     this.tx = null;
+    this.insertSample = null;
     this.shaped.clear();
     if (db) {
       // Refreshes the planner's statistics where they have drifted; cheap, and SQLite's advice.
@@ -275,7 +275,10 @@ export class SqliteStore implements Store {
         }),
       ),
       appendSamples: tx((samples: readonly UtilisationSample[]) => {
-        for (const x of samples) s.insertSample.run(sampleToRow(x));
+        // Prepared on first use: it names a column of migration 003, and tests open stores at older versions.
+        const insert = (this.insertSample ??= db.prepare(`INSERT INTO samples (at, node_id, gpu_index, util_percent, memory_used_mib, allocated_milli)
+          VALUES (@at, @node_id, @gpu_index, @util_percent, @memory_used_mib, @allocated_milli)`));
+        for (const x of samples) insert.run(sampleToRow(x));
       }),
     };
   }
