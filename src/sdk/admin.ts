@@ -1,5 +1,5 @@
 // `client.admin`: tenants and tokens (admin tokens only). Thin wrappers over /v1/admin/*.
-import type { FastGPU } from './client.js';
+import type { Requester } from './requester.js';
 
 /** A tenant as the API shows it: GPUs as numbers (2.5), milli-GPU beside them, money as strings. */
 export interface TenantView {
@@ -46,14 +46,14 @@ export class AdminApi {
   readonly tenants: TenantsApi;
   readonly tokens: TokensApi;
 
-  constructor(client: FastGPU) {
+  constructor(client: Requester) {
     this.tenants = new TenantsApi(client);
     this.tokens = new TokensApi(client);
   }
 }
 
 export class TenantsApi {
-  constructor(private readonly client: FastGPU) {}
+  constructor(private readonly client: Requester) {}
 
   /** Creates the tenant, or replaces the quota, weight and budget of an existing one. */
   async create(input: TenantInput): Promise<TenantView> {
@@ -70,7 +70,7 @@ export class TenantsApi {
 }
 
 export class TokensApi {
-  constructor(private readonly client: FastGPU) {}
+  constructor(private readonly client: Requester) {}
 
   /**
    * A new token for `tenant` with `role` (default member).

@@ -1,6 +1,7 @@
 // `client.billing`: prices, promotions, usage reports and quotes. Thin wrappers over /v1/prices,
 // /v1/promotions, /v1/usage and /v1/quote. Amounts are numbers rounded to the cent, with the
 // exact micro-unit amounts as strings beside them where sums must add up.
+import type { Requester } from './requester.js';
 import type { TaskSpecInput } from './types.js';
 
 export interface PriceBookView {
@@ -95,10 +96,6 @@ export interface UsageQuery {
 
 const isoOf = (v: string | Date | undefined): string | undefined => (v instanceof Date ? v.toISOString() : v);
 
-/** What the billing calls need of the client (kept narrow: no import of client.ts, no cycle). */
-export interface Requester {
-  request<T>(method: string, path: string, opts?: { query?: Record<string, string | number | boolean | undefined>; body?: unknown }): Promise<T>;
-}
 
 export class BillingApi {
   constructor(private readonly client: Requester) {}
