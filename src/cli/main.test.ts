@@ -1,28 +1,50 @@
+// The CLI in-process against the real server: `bare` has no agent (its tasks stay PENDING),
+// `pool` has a real agent on one simulated H100 (its tasks run as real processes).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FakeApi } from '../sdk/fake.js';
-import type { GpuView } from '../sdk/types.js';
-import { cliHarness, type CliHarness } from './testing.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TaskView } from '../sdk/types.js';
+import { cliHarness, startPool, type CliHarness, type TestPool } from './testing.js';
 
-let api: FakeApi;
+let bare: TestPool;
+let pool: TestPool;
 let home: string;
+/** The CLI pointed at `bare`, and at `pool`. */
 let cli: CliHarness;
+let run: CliHarness;
 
-beforeEach(async () => {
-  api = new FakeApi('tok');
-  await api.listen();
+beforeAll(async () => {
+  [bare, pool] = await Promise.all([startPool(), startPool({ gpus: '1xH100' })]);
   home = mkdtempSync(join(tmpdir(), 'fastgpu-cli-'));
-  cli = cliHarness({ FASTGPU_HOME: home, FASTGPU_URL: api.url, FASTGPU_TOKEN: 'tok', PATH: '' }, home);
+  cli = cliHarness({ FASTGPU_HOME: home, FASTGPU_URL: bare.url, FASTGPU_TOKEN: bare.token, PATH: '' }, home);
+  run = cliHarness({ FASTGPU_HOME: home, FASTGPU_URL: pool.url, FASTGPU_TOKEN: pool.token, PATH: '' }, home);
 });
 
-afterEach(async () => {
-  await api.close();
+afterAll(async () => {
+  await Promise.all([bare?.close(), pool?.close()]);
   rmSync(home, { recursive: true, force: true });
 });
 
-const lastBody = (): Record<string, unknown> => api.requests.filter((r) => r.method === 'POST').at(-1)?.body as Record<string, unknown>;
+let n = 0;
+const unique = (what: string): string => `${what}-${++n}`;
+
+/** The one task of `p` named `name`, once it exists. */
+async function named(p: TestPool, name: string): Promise<TaskView> {
+  let found: TaskView | undefined;
+  await until(async () => (found = (await p.client.tasks.list({ name, all: true }))[0]) !== undefined);
+  return found!;
+}
+
+/** What the server holds: the spec of a task (as the server normalised it). */
+const specOf = async (p: TestPool, id: string): Promise<Record<string, unknown>> => (await p.client.tasks.get(id)).spec as unknown as Record<string, unknown>;
+
+/** Runs `f` and says whether the number of tasks in `p` stayed the same. */
+async function createsNothing(p: TestPool, f: () => Promise<void>): Promise<boolean> {
+  const before = (await p.allTasks()).length;
+  await f();
+  return (await p.allTasks()).length === before;
+}
 
 describe('fastgpu (usage)', () => {
   it('prints help and version with exit 0', async () => {
@@ -45,23 +67,34 @@ describe('fastgpu (usage)', () => {
   });
 
   it('says how to configure a server when none is', async () => {
-    const bare = cliHarness({ FASTGPU_HOME: home });
-    const r = await bare.run(['ps']);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toBe('fastgpu: no FastGPU server configured: run `fastgpu up` or pass --server/--token (or set FASTGPU_URL/FASTGPU_TOKEN)\n');
+    const none = mkdtempSync(join(tmpdir(), 'fastgpu-cli-none-'));
+    try {
+      const r = await cliHarness({ FASTGPU_HOME: none }).run(['ps']);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe('fastgpu: no FastGPU server configured: run `fastgpu up` or pass --server/--token (or set FASTGPU_URL/FASTGPU_TOKEN)\n');
+    } finally {
+      rmSync(none, { recursive: true, force: true });
+    }
   });
 
   it('reads the config `up` saved', async () => {
-    writeFileSync(join(home, 'config.json'), JSON.stringify({ url: api.url, token: 'tok' }), { mode: 0o600 });
-    const r = await cliHarness({ FASTGPU_HOME: home }).run(['ps', '--output', 'json']);
-    expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout)).toEqual([]);
+    const saved = mkdtempSync(join(tmpdir(), 'fastgpu-cli-saved-'));
+    try {
+      writeFileSync(join(saved, 'config.json'), JSON.stringify({ url: bare.url, token: bare.token }), { mode: 0o600 });
+      const name = unique('saved');
+      await bare.client.tasks.submit({ name, command: 'true' });
+      const r = await cliHarness({ FASTGPU_HOME: saved }).run(['ps', '--output', 'json']);
+      expect(r.code).toBe(0);
+      expect((JSON.parse(r.stdout) as TaskView[]).filter((t) => t.name === name)).toHaveLength(1);
+    } finally {
+      rmSync(saved, { recursive: true, force: true });
+    }
   });
 
   it('names the token problem on 401', async () => {
     const r = await cli.run(['ps', '--token', 'wrong']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^fastgpu: missing or wrong bearer token \(pass --token/);
+    expect(r.stderr).toMatch(/^fastgpu: .*token.* \(pass --token/);
   });
 });
 
@@ -74,13 +107,13 @@ describe('fastgpu run', () => {
     ]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^t_\d+\n$/);
-    expect(lastBody()).toEqual({
+    expect(r.stdout).toMatch(/^t_\w+\n$/);
+    expect(await specOf(bare, r.stdout.trim())).toMatchObject({
       command: ['python', 'train.py', '--epochs', '3'],
-      resources: { gpu: { fraction: 0.5, memory: '20GiB' }, memory: '4GiB', cpu: 2 },
+      resources: { gpu: { count: 1, share: { kind: 'milli', milli: 500 }, memoryMiB: 20 * 1024 }, memoryMiB: 4096, cpuMilli: 2000 },
       priority: 70,
       name: 'train',
-      timeLimit: '2h',
+      timeLimitMs: 2 * 3600_000,
       retries: 1,
       preemptible: true,
       env: { A: '1', B: 'x=y' },
@@ -91,7 +124,7 @@ describe('fastgpu run', () => {
   it('passes options after the command through to it, and defaults the workdir here for a local server', async () => {
     const r = await cli.run(['run', '-d', 'echo', '--not-ours', 'x']);
     expect(r.code).toBe(0);
-    expect(lastBody()).toEqual({ command: ['echo', '--not-ours', 'x'], workdir: home });
+    expect(await specOf(bare, r.stdout.trim())).toMatchObject({ command: ['echo', '--not-ours', 'x'], workdir: home });
   });
 
   it.each([
@@ -108,10 +141,13 @@ describe('fastgpu run', () => {
     [['--retries', '-1'], /^fastgpu: --retries: /],
     [['--env', 'NOEQUALS'], /^fastgpu: --env: "NOEQUALS" is not KEY=VALUE/],
   ])('refuses %j naming the flag, exit 2, nothing submitted', async (flags, message) => {
-    const r = await cli.run(['run', ...flags, '--', 'true']);
-    expect(r.stderr).toMatch(message);
-    expect(r.code).toBe(2);
-    expect(api.tasks.size).toBe(0);
+    expect(
+      await createsNothing(bare, async () => {
+        const r = await cli.run(['run', ...flags, '--', 'true']);
+        expect(r.stderr).toMatch(message);
+        expect(r.code).toBe(2);
+      }),
+    ).toBe(true);
   });
 
   it('refuses a missing command', async () => {
@@ -120,51 +156,57 @@ describe('fastgpu run', () => {
     expect(r.stderr).toMatch(/no command given/);
   });
 
-  it('refuses a request that can never fit, saying why and naming the flag', async () => {
-    const r = await cli.run(['run', '--gpu', '2', '--', 'true']);
-    expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/^fastgpu: --gpu: 2 GPUs can never fit/);
+  it('refuses a request that can never fit, saying why', async () => {
+    expect(
+      await createsNothing(pool, async () => {
+        const r = await run.run(['run', '--gpu', '2', '--', 'true']);
+        expect(r.code).toBe(2);
+        // The server blames `resources` as a whole (GPUs, CPU and memory must fit together), so no one flag is named.
+        expect(r.stderr).toBe('fastgpu: needs 2 GPUs on one node; the largest node has 1 (1xH100-80GB)\n');
+      }),
+    ).toBe(true);
   });
 
   it('streams output and exits with the task exit code', async () => {
-    const done = cli.run(['run', '--', 'sh', '-c', 'exit 3']);
-    await until(() => api.tasks.size === 1);
-    const id = [...api.tasks.keys()][0]!;
-    api.log(id, 'out\n');
-    api.log(id, 'err\n', 'stderr');
-    api.setState(id, 'FAILED', 3);
-    const r = await done;
+    const r = await run.run(['run', '--', 'sh', '-c', 'echo out; echo err >&2; exit 3']);
     expect(r).toEqual({ code: 3, stdout: 'out\n', stderr: 'err\n' });
   });
 
   it('says why a launch failed', async () => {
-    const done = cli.run(['run', '--', 'nope']);
-    await until(() => api.tasks.size === 1);
-    const t = [...api.tasks.values()][0]!;
-    t.reasonMessage = 'Launch failed: command not found: nope';
-    api.setState(t.id, 'FAILED', 127);
-    expect(await done).toEqual({ code: 127, stdout: '', stderr: `fastgpu: task ${t.id}: Launch failed: command not found: nope\n` });
+    const name = unique('nope');
+    const r = await run.run(['run', '--name', name, '--', 'no-such-command-xyz']);
+    const t = await named(pool, name);
+    expect(t).toMatchObject({ state: 'FAILED', exitCode: 127 });
+    // The supervisor's own line (the task's stderr), then the CLI's.
+    expect(r).toEqual({
+      code: 127,
+      stdout: '',
+      stderr: `fastgpu: command not found: no-such-command-xyz\nfastgpu: task ${t.id}: Launch failed: command not found: no-such-command-xyz\n`,
+    });
   });
 
   it('exits 1 with the final state when the task ends without a code', async () => {
-    const done = cli.run(['run', '--', 'sleep', '100']);
-    await until(() => api.tasks.size === 1);
-    api.setState([...api.tasks.keys()][0]!, 'CANCELLED');
+    const name = unique('cancelled');
+    const done = run.run(['run', '--name', name, '--', 'sleep', '100']);
+    const t = await named(pool, name);
+    await until(async () => (await pool.client.tasks.get(t.id)).state === 'RUNNING');
+    await pool.client.tasks.cancel(t.id);
     const r = await done;
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^fastgpu: task t_\d+ ended CANCELLED/);
+    expect(r.stderr).toMatch(new RegExp(`^fastgpu: task ${t.id} ended CANCELLED`));
   });
 
   it('detaches on Ctrl-C without cancelling, and says how to follow or cancel', async () => {
     let interrupt = (): void => undefined;
-    const done = cli.run(['run', '--', 'sleep', '100'], { onStart: (i) => (interrupt = i) });
-    await until(() => api.tasks.size === 1);
+    const name = unique('detached');
+    const done = cli.run(['run', '--name', name, '--', 'sleep', '100'], { onStart: (i) => (interrupt = i) });
+    const t = await named(bare, name);
     await new Promise((r) => setTimeout(r, 50));
     interrupt();
     const r = await done;
     expect(r.code).toBe(130);
-    expect(r.stderr).toMatch(/detached; task (t_\d+) keeps running.*fastgpu logs -f t_\d+.*fastgpu cancel t_\d+/);
-    expect([...api.tasks.values()][0]!.state).toBe('PENDING');
+    expect(r.stderr).toMatch(new RegExp(`detached; task ${t.id} keeps running.*fastgpu logs -f ${t.id}.*fastgpu cancel ${t.id}`));
+    expect((await bare.client.tasks.get(t.id)).state).toBe('PENDING');
   });
 });
 
@@ -179,28 +221,34 @@ describe('fastgpu submit', () => {
     const f = write('a.yaml', 'name: train\ncommand: [python, train.py]\nresources:\n  gpu: 0.5\n');
     const r = await cli.run(['submit', f]);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^t_\d+\n$/);
-    expect(lastBody()).toEqual({ name: 'train', command: ['python', 'train.py'], resources: { gpu: 0.5 } });
+    expect(r.stdout).toMatch(/^t_\w+\n$/);
+    expect(await specOf(bare, r.stdout.trim())).toMatchObject({ name: 'train', command: ['python', 'train.py'], resources: { gpu: { count: 1, share: { kind: 'milli', milli: 500 } } } });
   });
 
   it('reads JSON from stdin', async () => {
     const r = await cli.run(['submit', '-'], { stdin: '{"command": "echo hi"}' });
     expect(r.code).toBe(0);
-    expect(api.tasks.size).toBe(1);
+    expect(await specOf(bare, r.stdout.trim())).toMatchObject({ command: ['sh', '-c', 'echo hi'] });
   });
 
   it('dry-runs without creating anything', async () => {
-    const r = await cli.run(['submit', '--dry-run', write('a.yaml', 'command: echo\n')]);
-    expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^# valid: would create 1 task; feasibility not checked/);
-    expect(api.tasks.size).toBe(0);
+    expect(
+      await createsNothing(bare, async () => {
+        const r = await cli.run(['submit', '--dry-run', write('a.yaml', 'command: echo\n')]);
+        expect(r.code).toBe(0);
+        expect(r.stdout).toMatch(/^# valid: would create 1 task/);
+      }),
+    ).toBe(true);
   });
 
   it('checks every spec of a multi-spec file before creating any', async () => {
-    const r = await cli.run(['submit', write('m.yaml', 'command: echo 1\n---\ncommand: echo 2\nbogus: 1\n')]);
-    expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/^fastgpu: .*m\.yaml \(spec 2\): bogus: unknown field/);
-    expect(api.tasks.size).toBe(0);
+    expect(
+      await createsNothing(bare, async () => {
+        const r = await cli.run(['submit', write('m.yaml', 'command: echo 1\n---\ncommand: echo 2\nbogus: 1\n')]);
+        expect(r.code).toBe(2);
+        expect(r.stderr).toMatch(/^fastgpu: .*m\.yaml \(spec 2\): bogus: unknown field/);
+      }),
+    ).toBe(true);
   });
 
   it.each([
@@ -208,15 +256,18 @@ describe('fastgpu submit', () => {
     ['malformed JSON', '{"command": ', /malformed YAML\/JSON/],
     ['a scalar', '42\n', /a task spec must be a mapping/],
     ['an empty file', '', /is empty/],
-    ['a missing command', 'name: x\n', /command: required/],
+    ['a missing command', 'name: x\n', /bad\.yaml: command: is missing/],
     ['a NaN', 'command: x\nresources: {gpu: .nan}\n', /bad\.yaml: resources\.gpu: NaN is not a number/],
     ['an infinity', 'command: x\npriority: -.inf\n', /bad\.yaml: priority: -Infinity is not a number/],
   ])('refuses %s with a message naming the problem', async (_what, text, message) => {
-    const r = await cli.run(['submit', write('bad.yaml', text)]);
-    expect(r.stderr).toMatch(message);
-    expect(r.stderr).toMatch(/^fastgpu: /);
-    expect(r.code).toBe(2);
-    expect(api.tasks.size).toBe(0);
+    expect(
+      await createsNothing(bare, async () => {
+        const r = await cli.run(['submit', write('bad.yaml', text)]);
+        expect(r.stderr).toMatch(message);
+        expect(r.stderr).toMatch(/^fastgpu: /);
+        expect(r.code).toBe(2);
+      }),
+    ).toBe(true);
   });
 
   it('refuses invalid UTF-8 and a missing file', async () => {
@@ -231,13 +282,16 @@ describe('fastgpu submit', () => {
 
 describe('fastgpu ps, get, logs, cancel, wait', () => {
   it('lists tasks as a table and as JSON, and validates --state', async () => {
-    await cli.run(['run', '-d', '--gpu', '0.5', '--name', 'a', '--', 'true']);
+    const name = unique('listed');
+    const id = (await cli.run(['run', '-d', '--gpu', '0.5', '--name', name, '--', 'true'])).stdout.trim();
     const t = await cli.run(['ps']);
     expect(t.stdout.split('\n')[0]).toMatch(/^ID\s+NAME\s+STATE\s+REASON\s+PRI\s+GPU\s+NODE\s+AGE$/);
-    const j = await cli.run(['ps', '--all', '--state', 'pending,running', '--output', 'json']);
-    expect(JSON.parse(j.stdout)).toHaveLength(1);
-    expect(api.requests.at(-1)?.query.get('state')).toBe('PENDING,RUNNING');
-    expect(api.requests.at(-1)?.query.get('all')).toBe('true');
+    expect(t.stdout).toMatch(new RegExp(`\\n${id}\\s+${name}\\s+PENDING\\s`));
+    const j = JSON.parse((await cli.run(['ps', '--all', '--state', 'pending,running', '--output', 'json'])).stdout) as TaskView[];
+    expect(j.map((x) => x.id)).toContain(id);
+    expect(j.every((x) => x.state === 'PENDING' || x.state === 'RUNNING')).toBe(true);
+    const none = JSON.parse((await cli.run(['ps', '--all', '--state', 'succeeded', '--output', 'json'])).stdout) as TaskView[];
+    expect(none.map((x) => x.id)).not.toContain(id);
     const bad = await cli.run(['ps', '--state', 'DONE']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/^fastgpu: --state: "DONE" is not a task state/);
@@ -246,12 +300,10 @@ describe('fastgpu ps, get, logs, cancel, wait', () => {
     expect(badOut.stderr).toMatch(/--output/);
   });
 
-  it('gets a task, prints its logs, cancels it, and reports each id of a cancel', async () => {
+  it('gets a task, cancels it, and reports each id of a cancel', async () => {
     const id = (await cli.run(['run', '-d', '--', 'true'])).stdout.trim();
-    api.log(id, 'hello\n');
     expect((await cli.run(['get', id])).stdout).toMatch(new RegExp(`^id: +${id}\\n`));
-    expect(JSON.parse((await cli.run(['get', id, '-o', 'json'])).stdout)).toMatchObject({ id, history: [] });
-    expect((await cli.run(['logs', id])).stdout).toBe('hello\n');
+    expect(JSON.parse((await cli.run(['get', id, '-o', 'json'])).stdout)).toMatchObject({ id, state: 'PENDING', history: [] });
     const c = await cli.run(['cancel', id, 't_nope']);
     expect(c.stdout).toBe(`${id} CANCELLED\n`);
     expect(c.stderr).toBe('fastgpu: t_nope: task t_nope not found\n');
@@ -263,11 +315,19 @@ describe('fastgpu ps, get, logs, cancel, wait', () => {
     expect(unknown).toMatchObject({ code: 1, stderr: 'fastgpu: task t_nope not found\n' });
   });
 
+  it('prints the logs of a task that ran', async () => {
+    const r = await run.run(['run', '-d', '--', 'sh', '-c', 'echo hello; echo oops >&2']);
+    const id = r.stdout.trim();
+    await run.run(['wait', id]);
+    expect(await run.run(['logs', id])).toEqual({ code: 0, stdout: 'hello\n', stderr: 'oops\n' });
+  });
+
   it('waits and exits with the task code', async () => {
-    const id = (await cli.run(['run', '-d', '--', 'true'])).stdout.trim();
-    const w = cli.run(['wait', id]);
+    const go = join(pool.dir, unique('go'));
+    const id = (await run.run(['run', '-d', '--', 'sh', '-c', `until [ -e ${go} ]; do sleep 0.02; done`])).stdout.trim();
+    const w = run.run(['wait', id]);
     await new Promise((r) => setTimeout(r, 30));
-    api.setState(id, 'SUCCEEDED', 0);
+    writeFileSync(go, '');
     expect(await w).toEqual({ code: 0, stdout: `${id} SUCCEEDED exit 0\n`, stderr: '' });
     const id2 = (await cli.run(['run', '-d', '--', 'true'])).stdout.trim();
     const t = await cli.run(['wait', id2, '--timeout', '100ms']);
@@ -278,24 +338,24 @@ describe('fastgpu ps, get, logs, cancel, wait', () => {
 
 describe('fastgpu gpus, nodes, vgpu', () => {
   it('shows GPUs with their slices', async () => {
-    const g: GpuView = {
-      node: 'n1', nodeId: 'node_1', index: 0, uuid: 'GPU-x', model: 'H100-80GB', memoryMiB: 81920, tflops: 989, sharing: 'simulated',
-      allocatedMilli: 500, allocatedMemoryMiB: 40960, slices: [{ taskId: 't_1', name: 'a', tenant: 'default', milli: 500, memoryMiB: 40960 }],
-    };
-    api.gpus = [g];
-    const t = await cli.run(['gpus']);
-    expect(t.stdout).toMatch(/n1\s+0\s+H100-80GB\s+80 GiB\s+simulated\s+0\.5 GPU, 40 GiB\s+t_1\(0\.5, 40 GiB\)/);
-    expect(JSON.parse((await cli.run(['gpus', '--output', 'json'])).stdout)).toEqual([g]);
-    expect((await cli.run(['nodes'])).stdout).toMatch(/^NAME\s+ID\s+STATE/);
+    const name = unique('slice');
+    const id = (await run.run(['run', '-d', '--gpu', '0.5', '--name', name, '--', 'sleep', '100'])).stdout.trim();
+    await until(async () => (await pool.client.tasks.get(id)).state === 'RUNNING');
+    const t = await run.run(['gpus']);
+    expect(t.stdout).toMatch(new RegExp(`${pool.node}\\s+0\\s+H100-80GB\\s+80 GiB\\s+simulated\\s+0\\.5 GPU, 40 GiB\\s+${id}\\(0\\.5, 40 GiB\\)`));
+    expect(JSON.parse((await run.run(['gpus', '--output', 'json'])).stdout)).toEqual(await pool.client.gpus());
+    expect((await run.run(['nodes'])).stdout).toMatch(new RegExp(`^NAME\\s+ID\\s+STATE[^\\n]*\\n${pool.node}\\s+n_\\w+\\s+READY`));
+    await pool.client.tasks.cancel(id);
   });
 
   it('creates, lists and removes vGPUs, validating sizes', async () => {
-    const c = await cli.run(['vgpu', 'create', '--tflops', '20', '--model', 'H100', '--name', 'mine']);
+    const c = await run.run(['vgpu', 'create', '--tflops', '20', '--model', 'H100', '--name', 'mine']);
     expect(c.code).toBe(0);
-    expect(lastBody()).toEqual({ tflops: 20, model: 'H100', name: 'mine' });
     const id = c.stdout.trim();
-    expect((await cli.run(['vgpu', 'ls'])).stdout).toMatch(new RegExp(`${id}\\s+mine\\s+ACTIVE`));
-    expect((await cli.run(['vgpu', 'rm', id])).stdout).toBe(`${id} RELEASED\n`);
+    expect((await pool.client.vgpus.get(id)).request).toMatchObject({ count: 1, model: 'H100-80GB', share: { kind: 'tflops', tflops: 20 } });
+    await until(async () => (await pool.client.vgpus.get(id)).state === 'ACTIVE');
+    expect((await run.run(['vgpu', 'ls'])).stdout).toMatch(new RegExp(`${id}\\s+mine\\s+ACTIVE`));
+    expect((await run.run(['vgpu', 'rm', id])).stdout).toBe(`${id} RELEASED\n`);
     for (const [flags, msg] of [
       [[], /say how big/],
       [['--gpu', '2'], /--gpu: a vGPU is a slice of one GPU/],
@@ -303,17 +363,17 @@ describe('fastgpu gpus, nodes, vgpu', () => {
       [['--memory', '-3GiB'], /--memory: /],
       [['--tflops', 'x'], /--tflops: "x" is not a positive number/],
     ] as const) {
-      const r = await cli.run(['vgpu', 'create', ...flags]);
+      const r = await run.run(['vgpu', 'create', ...flags]);
       expect(r.stderr).toMatch(msg);
       expect(r.code).toBe(2);
     }
   });
 });
 
-async function until(cond: () => boolean, ms = 2000): Promise<void> {
+async function until(cond: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
   const end = Date.now() + ms;
-  while (!cond()) {
+  while (!(await cond())) {
     if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, 10));
   }
 }

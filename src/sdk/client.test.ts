@@ -1,28 +1,39 @@
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+// The SDK against the real server: `bare` has no agent (its tasks stay PENDING), `pool` has a
+// real agent on one simulated H100 (its tasks run as real processes).
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startPool, type TestPool } from '../cli/testing.js';
 import { FastGPU } from './client.js';
 import { readConfig, resolveConnection, writeConfig } from './config.js';
 import { FastGpuApiError } from './errors.js';
-import { FakeApi } from './fake.js';
 import { VirtualGPU } from './vgpu.js';
 
-let api: FakeApi;
-let fg: FastGPU;
+let bare: TestPool;
+let pool: TestPool;
 let home: string;
 
-beforeEach(async () => {
-  api = new FakeApi('tok');
-  await api.listen();
+beforeAll(async () => {
+  [bare, pool] = await Promise.all([startPool(), startPool({ gpus: '1xH100' })]);
   home = mkdtempSync(join(tmpdir(), 'fastgpu-sdk-'));
-  fg = new FastGPU({ url: api.url, token: 'tok', env: { FASTGPU_HOME: home } });
 });
 
-afterEach(async () => {
-  await api.close();
+afterAll(async () => {
+  await Promise.all([bare?.close(), pool?.close()]);
   rmSync(home, { recursive: true, force: true });
 });
+
+/** A client of `p` the way users make one: url and token given, FASTGPU_HOME of their own. */
+const clientOf = (p: TestPool, token = p.token): FastGPU => new FastGPU({ url: p.url, token, env: { FASTGPU_HOME: home } });
+
+let n = 0;
+const unique = (what: string): string => `${what}-${++n}`;
+
+/** A shell command that waits for `file` (under the pool's dir) before going on. */
+const awaitFile = (p: TestPool, file: string): string => `until [ -e ${join(p.dir, file)} ]; do sleep 0.02; done`;
+const touch = (p: TestPool, file: string): void => writeFileSync(join(p.dir, file), '');
 
 describe('connection', () => {
   it('prefers explicit options, then env, then the saved config', () => {
@@ -37,6 +48,7 @@ describe('connection', () => {
     // The saved token goes only to the saved server.
     expect(resolveConnection({ url: 'http://elsewhere:1' }, env)).toEqual({ url: 'http://elsewhere:1', token: undefined });
     expect(resolveConnection({ url: '127.0.0.1:7070' }, env).token).toBe('saved');
+    rmSync(path);
   });
 
   it('names a malformed server address', () => {
@@ -46,10 +58,12 @@ describe('connection', () => {
 
 describe('FastGPU client', () => {
   it('submits, lists, gets and cancels tasks with the bearer token', async () => {
-    const t = await fg.tasks.submit({ command: ['echo', 'hi'], resources: { gpu: 0.5 } });
-    expect(t.state).toBe('PENDING');
-    expect(api.requests.at(-1)?.authorization).toBe('Bearer tok');
-    expect((await fg.tasks.list({ state: ['PENDING'] })).map((x) => x.id)).toEqual([t.id]);
+    const fg = clientOf(bare);
+    const name = unique('listed');
+    const t = await fg.tasks.submit({ name, command: ['echo', 'hi'], resources: { gpu: 0.5 } });
+    expect(t).toMatchObject({ name, state: 'PENDING', attempts: 0, spec: { command: ['echo', 'hi'] } });
+    expect((await fg.tasks.list({ state: ['PENDING'], name })).map((x) => x.id)).toEqual([t.id]);
+    expect(await fg.tasks.list({ state: ['RUNNING'], name })).toEqual([]);
     const detail = await fg.tasks.get(t.id);
     expect(detail.history).toEqual([]);
     expect(detail.attempts).toBe(0);
@@ -57,106 +71,128 @@ describe('FastGPU client', () => {
   });
 
   it('turns error bodies into FastGpuApiError with code, status and field', async () => {
+    const fg = clientOf(bare);
     const err = await fg.tasks.submit({ command: 'x', bogus: 1 } as never).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(FastGpuApiError);
     expect(err).toMatchObject({ code: 'INVALID_ARGUMENT', status: 400, field: 'bogus' });
     const t = await fg.tasks.submit({ command: 'x' });
-    api.setState(t.id, 'SUCCEEDED', 0);
+    await fg.tasks.cancel(t.id);
     await expect(fg.tasks.cancel(t.id)).rejects.toMatchObject({ code: 'CONFLICT', status: 409 });
     await expect(fg.tasks.get('nope')).rejects.toMatchObject({ code: 'NOT_FOUND', status: 404 });
-    const bad = new FastGPU({ url: api.url, token: 'wrong' });
-    await expect(bad.nodes()).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+    await expect(clientOf(bare, 'wrong').nodes()).rejects.toMatchObject({ code: 'UNAUTHENTICATED', status: 401 });
   });
 
   it('says when the server cannot be reached', async () => {
-    const url = api.url;
-    await api.close();
-    const dead = new FastGPU({ url, token: 'tok' });
+    // A port that was free a moment ago: nothing listens there.
+    const probe = createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+    const port = (probe.address() as { port: number }).port;
+    await new Promise((r) => probe.close(r));
+    const dead = new FastGPU({ url: `http://127.0.0.1:${port}`, token: 'tok' });
     await expect(dead.nodes()).rejects.toMatchObject({ code: 'NETWORK', message: expect.stringContaining('cannot reach the FastGPU server') });
   });
 
-  it('follows logs live until the task ends, and waits for the end', async () => {
+  it('times out a wait', async () => {
+    const t = await clientOf(bare).tasks.submit({ command: 'x' });
+    await expect(clientOf(bare).tasks.wait(t.id, { timeoutMs: 100 })).rejects.toMatchObject({ code: 'TIMEOUT' });
+  });
+
+  it('gives up following after the reconnect budget', async () => {
+    const fg = clientOf(bare);
     const t = await fg.tasks.submit({ command: 'x' });
-    api.log(t.id, 'one\n');
+    await bare.stopServer();
+    try {
+      await expect(
+        (async () => {
+          for await (const _ of fg.tasks.follow(t.id, { reconnectForMs: 300 })) void _;
+        })(),
+      ).rejects.toMatchObject({ code: 'NETWORK', message: expect.stringMatching(/could not reconnect/) });
+    } finally {
+      await bare.startServer();
+    }
+  });
+
+  it('follows logs live until the task ends, and waits for the end', async () => {
+    const fg = clientOf(pool);
+    const go = unique('go');
+    const t = await fg.tasks.submit({ command: `echo one; ${awaitFile(pool, go)}; echo two >&2` });
     const got: string[] = [];
     const following = (async () => {
       for await (const s of fg.tasks.logs(t.id, { follow: true })) got.push(s);
     })();
     const waiting = fg.tasks.wait(t.id);
-    await new Promise((r) => setTimeout(r, 50));
-    api.log(t.id, 'two\n', 'stderr');
-    api.setState(t.id, 'SUCCEEDED', 0);
+    await until(() => got.length === 1);
+    touch(pool, go);
     await following;
     expect(got).toEqual(['one\n', 'two\n']);
-    expect((await waiting).exitCode).toBe(0);
+    expect(await waiting).toMatchObject({ state: 'SUCCEEDED', exitCode: 0 });
     const all: string[] = [];
     for await (const c of fg.tasks.history(t.id)) all.push(`${c.stream}:${c.data}`);
     expect(all).toEqual(['stdout:one\n', 'stderr:two\n']);
   });
 
   it('keeps following across a server restart, without repeating output', async () => {
-    const t = await fg.tasks.submit({ command: 'x' });
-    api.log(t.id, 'before\n');
+    const fg = clientOf(pool);
+    const [during, after] = [unique('during'), unique('after')];
+    const t = await fg.tasks.submit({ command: `echo before; ${awaitFile(pool, during)}; echo during; ${awaitFile(pool, after)}; echo after` });
     const got: string[] = [];
     const following = (async () => {
-      for await (const c of fg.tasks.follow(t.id, { reconnectForMs: 5_000 })) got.push(c.data);
+      for await (const c of fg.tasks.follow(t.id, { reconnectForMs: 10_000 })) got.push(c.data);
     })();
     await until(() => got.length === 1);
-    const port = Number(new URL(api.url).port);
-    await api.close();
-    api.log(t.id, 'during\n');
+    await pool.stopServer();
+    // The task writes while the server is down; the agent ships it once the server is back.
+    touch(pool, during);
     await new Promise((r) => setTimeout(r, 400));
-    await api.listen(port);
-    api.log(t.id, 'after\n');
-    api.setState(t.id, 'SUCCEEDED', 0);
+    await pool.startServer();
+    await until(() => got.length === 2, 10_000);
+    touch(pool, after);
     await following;
     expect(got).toEqual(['before\n', 'during\n', 'after\n']);
-    expect(api.requests.filter((r) => r.path.endsWith('/logs')).at(-1)?.query.get('after')).toBe('1');
-  });
-
-  it('gives up following after the reconnect budget', async () => {
-    const t = await fg.tasks.submit({ command: 'x' });
-    await api.close();
-    await expect(
-      (async () => {
-        for await (const _ of fg.tasks.follow(t.id, { reconnectForMs: 300 })) void _;
-      })(),
-    ).rejects.toMatchObject({ code: 'NETWORK', message: expect.stringMatching(/could not reconnect/) });
-  });
-
-  it('times out a wait', async () => {
-    const t = await fg.tasks.submit({ command: 'x' });
-    await expect(fg.tasks.wait(t.id, { timeoutMs: 100 })).rejects.toMatchObject({ code: 'TIMEOUT' });
+    expect((await fg.tasks.get(t.id)).state).toBe('SUCCEEDED');
   });
 });
 
 describe('VirtualGPU', () => {
   it('creates a slice, submits into it, waits for all its tasks and deletes it', async () => {
+    const fg = clientOf(pool);
     const vg = await VirtualGPU.create(20, 'tflops', { client: fg, name: 'mine' });
-    expect(api.requests.at(-1)?.body).toEqual({ tflops: 20, name: 'mine' });
+    expect(vg.view).toMatchObject({ name: 'mine', request: { count: 1, share: { kind: 'tflops', tflops: 20 } } });
+    await until(async () => (await vg.refresh()).state === 'ACTIVE');
+    expect(vg.view.placement).toMatchObject({ node: pool.node, gpus: [0] });
     const a = await vg.submit('echo a');
-    const b = await vg.submit(['echo', 'b']);
-    const c = await vg.submit({ command: 'echo c', name: 'c' });
+    const b = await vg.submit(['sh', '-c', 'exit 1']);
+    const c = await vg.submit({ command: 'exit 2', name: 'c' });
     expect([a, b, c].map((t) => t.vgpuId)).toEqual([vg.id, vg.id, vg.id]);
-    expect(a.spec.command).toBe('echo a');
-    const waiting = vg.wait();
-    for (const [i, t] of [a, b, c].entries()) api.setState(t.id, 'SUCCEEDED', i);
-    expect((await waiting).map((t) => t.exitCode)).toEqual([0, 1, 2]);
+    expect(a.spec.command).toEqual(['sh', '-c', 'echo a']);
+    expect(c.name).toBe('c');
+    const done = await vg.wait();
+    expect(done.map((t) => [t.id, t.state, t.exitCode])).toEqual([
+      [a.id, 'SUCCEEDED', 0],
+      [b.id, 'FAILED', 1],
+      [c.id, 'FAILED', 2],
+    ]);
+    // They ran inside the slice.
+    expect(done.every((t) => t.placement?.vgpuId === vg.id)).toBe(true);
     await vg.delete();
     expect(vg.view.state).toBe('RELEASED');
   });
 
   it('takes the object form and refuses an empty one', async () => {
-    await VirtualGPU.create({ gpu: 0.5, memory: '20GiB', client: fg });
-    expect(api.requests.at(-1)?.body).toEqual({ gpu: 0.5, memory: '20GiB' });
+    const fg = clientOf(pool);
+    const vg = await VirtualGPU.create({ gpu: 0.5, memory: '20GiB', client: fg });
+    await until(async () => (await vg.refresh()).state === 'ACTIVE');
+    expect(vg.view.placement).toMatchObject({ gpuMilli: 500, memoryMiB: 20 * 1024 });
+    await vg.delete();
     await expect(VirtualGPU.create({ client: fg })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
   });
 });
 
-async function until(cond: () => boolean, ms = 2000): Promise<void> {
+async function until(cond: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
   const end = Date.now() + ms;
-  while (!cond()) {
+  while (!(await cond())) {
     if (Date.now() > end) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 5));
   }
 }
+
