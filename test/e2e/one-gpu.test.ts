@@ -142,7 +142,11 @@ describe('fastgpu up --gpus 1xH100', () => {
     }
     const runs = lines(ran);
     expect(runs.map((l) => l.split(' ')[0]).sort()).toEqual([...ids].sort());
-    expect(runs.every((l) => l.endsWith(' 1'))).toBe(true);
+    // Each ran as its task's last attempt; an earlier one is there only if it never started
+    // (up was killed while launching it).
+    const tasks = JSON.parse((await world.cli(['ps', '--all', '--output', 'json'])).stdout) as TaskView[];
+    const attemptOf = new Map(tasks.map((t) => [t.id, t.attempts]));
+    expect(runs.filter((l) => Number(l.split(' ')[1]) !== attemptOf.get(l.split(' ')[0]!))).toEqual([]);
   }, TIMEOUT_MS);
 
   it('runs examples/vgpu.ts (a 20-TFLOPS vGPU, three tasks, wait, delete), and vgpu create/ls/rm through the CLI', async () => {
