@@ -278,6 +278,23 @@ describe('tenant isolation', () => {
     expect(JSON.stringify(admin)).toContain('secret-b');
   });
 
+  it('members see the promotions that apply to their tenant, and never whom else a promotion names', async () => {
+    const mk = async (name: string, tenants?: string[]) =>
+      expect((await as('admin', 'POST', '/v1/promotions', { name, discount: '10%', from: '2031-01-01T00:00:00Z', to: '2031-01-02T00:00:00Z', ...(tenants ? { tenants } : {}) })).status).toBe(201);
+    await mk('for-everyone');
+    await mk('for-a-and-b', ['a', 'b']);
+    await mk('for-b-only', ['b']);
+    for (const role of ['member', 'viewer'] as const) {
+      const r = await as(role, 'GET', '/v1/promotions');
+      const names = r.body.promotions.map((p: any) => p.name);
+      expect(names).toEqual(expect.arrayContaining(['for-everyone', 'for-a-and-b']));
+      expect(names).not.toContain('for-b-only');
+      expect(r.raw).not.toMatch(/"tenants"/);
+    }
+    const admin = (await as('admin', 'GET', '/v1/promotions')).body.promotions;
+    expect(admin.find((p: any) => p.name === 'for-b-only').tenants).toEqual(['b']);
+  });
+
   it('another tenant’s task cannot be used by id anywhere: logs, wait, cancel, a vGPU by id in a spec', async () => {
     for (const role of ['member', 'viewer'] as const) {
       const r = await as(role, 'GET', `/v1/tasks/${fx.taskB}`);

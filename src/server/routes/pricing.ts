@@ -213,7 +213,18 @@ export function pricingRoutes(ctx: RouteContext): void {
       authorize(principal, 'price.read', null);
       const now = clock.now();
       const spent = await store.getPromoSpent();
-      return { promotions: (await store.listPromotions()).map((p) => promotionView(p, now, spent)) };
+      const all = (await store.listPromotions()).map((p) => ({ p, v: promotionView(p, now, spent) }));
+      if (principal.role === 'admin') return { promotions: all.map((x) => x.v) };
+      // Members and viewers see the promotions that apply to their tenant, and not whom else
+      // a promotion names: another tenant's name is theirs to keep.
+      return {
+        promotions: all
+          .filter(({ p }) => !p.tenants || p.tenants.length === 0 || p.tenants.includes(principal.tenant))
+          .map(({ v }) => {
+            const { tenants: _hidden, ...shown } = v;
+            return shown;
+          }),
+      };
     },
   });
 
