@@ -161,8 +161,8 @@ describe('fastgpu run', () => {
       await createsNothing(pool, async () => {
         const r = await run.run(['run', '--gpu', '2', '--', 'true']);
         expect(r.code).toBe(2);
-        // The server blames `resources` as a whole (GPUs, CPU and memory must fit together), so no one flag is named.
-        expect(r.stderr).toBe('fastgpu: needs 2 GPUs on one node; the largest node has 1 (1xH100-80GB)\n');
+        // The server blames the GPU request, so the flag that set it is named.
+        expect(r.stderr).toBe('fastgpu: --gpu: needs 2 GPUs on one node; the largest node has 1 (1xH100-80GB)\n');
       }),
     ).toBe(true);
   });

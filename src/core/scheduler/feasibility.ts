@@ -57,7 +57,7 @@ function perGpuProblem(gpu: GpuRequest, allowed: readonly NodeSlot[], describe: 
  * @example whyNeverFits({gpu: {count: 2, share: {kind: 'milli', milli: 1000}}, cpuMilli: 1000, memoryMiB: 1024}, oneH100)
  *   // 'needs 2 GPUs on one node; the largest node has 1 (1xH100-80GB)'
  */
-export function whyNeverFits(resources: ResourceRequest, nodes: readonly NodeRecord[], replicas = 1): string | null {
+export function neverFits(resources: ResourceRequest, nodes: readonly NodeRecord[], replicas = 1): NeverFits | null {
   if (nodes.length === 0) return null;
   const state = new ClusterState(nodes.map(nodeInit));
   const empty = state.nodes;
@@ -67,38 +67,49 @@ export function whyNeverFits(resources: ResourceRequest, nodes: readonly NodeRec
   const gpu = resources.gpu;
   if (gpu && req.gpuCount > 0) {
     const withGpus = empty.filter((n) => n.gpus.length > 0);
-    if (withGpus.length === 0) return `needs ${countOf(req.gpuCount, 'GPU')}; no node in the pool has a GPU`;
+    if (withGpus.length === 0) return { field: 'resources.gpu', message: `needs ${countOf(req.gpuCount, 'GPU')}; no node in the pool has a GPU` };
     const allowed = req.models.length === 0 ? withGpus : withGpus.filter((n) => n.gpus.some((g) => req.models.includes(g.model)));
     if (allowed.length === 0) {
       const models = [...new Set(withGpus.flatMap((n) => n.gpus.map((g) => g.model)))];
-      return `needs model ${req.models.join(' or ')}; the pool has ${models.join(', ')}`;
+      return { field: 'resources.gpu', message: `needs model ${req.models.join(' or ')}; the pool has ${models.join(', ')}` };
     }
     const counts = new Map(allowed.map((n) => [n, holdable(n, req)]));
     const some = allowed.filter((n) => counts.get(n)! > 0);
-    if (some.length === 0) return perGpuProblem(gpu, allowed, describeRequest(resources));
+    if (some.length === 0) return { field: 'resources.gpu', message: perGpuProblem(gpu, allowed, describeRequest(resources)) };
     candidates = some.filter((n) => counts.get(n)! >= req.gpuCount);
     if (candidates.length === 0) {
       let best = some[0]!;
       for (const n of some) if (counts.get(n)! > counts.get(best)!) best = n;
-      return `needs ${req.gpuCount} GPUs on one node; the largest node has ${counts.get(best)} (${inventory([best])})`;
+      return { field: 'resources.gpu', message: `needs ${req.gpuCount} GPUs on one node; the largest node has ${counts.get(best)} (${inventory([best])})` };
     }
     qualifier = candidates.length < empty.length ? ' that has the GPUs' : '';
   }
   const withCpu = candidates.filter((n) => n.cpuMilliTotal >= req.cpuMilli);
   if (withCpu.length === 0) {
     const max = Math.max(...candidates.map((n) => n.cpuMilliTotal));
-    return `needs ${cpus(req.cpuMilli)}; the largest node${qualifier} has ${cpus(max)}`;
+    return { field: 'resources.cpu', message: `needs ${cpus(req.cpuMilli)}; the largest node${qualifier} has ${cpus(max)}` };
   }
   if (withCpu.length < candidates.length) qualifier = qualifier ? `${qualifier} and the CPUs` : ' that has the CPUs';
   if (!withCpu.some((n) => n.memoryMiBTotal >= req.memoryMiB)) {
     const max = Math.max(...withCpu.map((n) => n.memoryMiBTotal));
-    return `needs ${mib(req.memoryMiB)} of RAM; the largest node${qualifier} has ${mib(max)}`;
+    return { field: 'resources.memory', message: `needs ${mib(req.memoryMiB)} of RAM; the largest node${qualifier} has ${mib(max)}` };
   }
   if (replicas > 1) {
     const fit = replicasFitting(state, req, replicas);
-    if (fit < replicas) return `a gang of ${replicas} needs them all placed at once, each ${describeRequest(resources)}; the whole pool holds ${fit} when empty`;
+    if (fit < replicas) return { field: 'gang', message: `a gang of ${replicas} needs them all placed at once, each ${describeRequest(resources)}; the whole pool holds ${fit} when empty` };
   }
   return null;
+}
+
+/** A request that can never fit, with the spec field to blame. */
+export interface NeverFits {
+  field: 'resources.gpu' | 'resources.cpu' | 'resources.memory' | 'gang';
+  message: string;
+}
+
+/** As `neverFits`, the message alone. */
+export function whyNeverFits(resources: ResourceRequest, nodes: readonly NodeRecord[], replicas = 1): string | null {
+  return neverFits(resources, nodes, replicas)?.message ?? null;
 }
 
 /** How many copies of `req` (up to `limit`) fit on `state`, placed node by node on the first fitting GPUs. */

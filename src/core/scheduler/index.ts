@@ -3,5 +3,5 @@
 export * from './types.js';
 export { schedule } from './schedule.js';
 export { orderQueue, compareTasks } from './order.js';
-export { whyNeverFits, whyReservationNeverFits } from './feasibility.js';
+export { neverFits, whyNeverFits, whyReservationNeverFits, type NeverFits } from './feasibility.js';
 export { IncrementalScheduler } from './incremental.js';

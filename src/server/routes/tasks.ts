@@ -1,6 +1,6 @@
 // /v1/tasks: submit (JSON or YAML, dry run, gangs), list, get, cancel, wait, logs (page + SSE).
 import { FastGpuError, invalid, notFound } from '../../core/errors.js';
-import { whyNeverFits } from '../../core/scheduler/index.js';
+import { neverFits } from '../../core/scheduler/index.js';
 import { parseTaskSpec } from '../../core/spec.js';
 import { TERMINAL_STATES, type Task, type TaskState } from '../../core/types.js';
 import type { Action } from '../../core/tenancy/index.js';
@@ -79,8 +79,8 @@ export function taskRoutes(ctx: RouteContext): void {
         const nodes = [...control.nodes.values()];
         // With no node known yet there is nothing to judge against: the task waits.
         if (nodes.length > 0) {
-          const why = whyNeverFits(spec.resources, nodes);
-          if (why) throw new FastGpuError('UNSCHEDULABLE', why, 'resources');
+          const why = neverFits(spec.resources, nodes);
+          if (why) throw new FastGpuError('UNSCHEDULABLE', `${why.field}: ${why.message}`, why.field);
         }
       }
       const now = clock.now();
