@@ -156,7 +156,7 @@ export class Agent {
         this.nodeId = res.nodeId;
         this.heartbeatIntervalMs = this.cfg.heartbeatIntervalMs ?? res.heartbeatIntervalMs;
         this.log(`registered as ${res.nodeId} with ${req.tasks.length} known task attempt(s)`);
-        await this.obey(res.stop.map((s) => ({ ...s, reason: 'orphaned' as const })));
+        await this.obey(res.stop.map((s) => ({ ...s, reason: s.reason ?? ('orphaned' as const) })));
         return;
       } catch (e) {
         if (this.signal.aborted) return;

@@ -77,7 +77,15 @@ export const RegisterResponseSchema = z.strictObject({
   nodeId: z.string(),
   heartbeatIntervalMs: z.number().int().positive(),
   /** Tasks the agent reported that the server no longer wants running: kill them. */
-  stop: z.array(z.strictObject({ taskId: z.string(), attempt: z.number().int(), graceMs: z.number().int() })),
+  stop: z.array(
+    z.strictObject({
+      taskId: z.string(),
+      attempt: z.number().int(),
+      graceMs: z.number().int(),
+      /** Why: a preempted task must still find FASTGPU_PREEMPTED=1 when its agent restarted meanwhile. Absent = orphaned. */
+      reason: z.enum(['cancelled', 'preempted', 'orphaned']).optional(),
+    }),
+  ),
 });
 export type RegisterResponse = z.infer<typeof RegisterResponseSchema>;
 

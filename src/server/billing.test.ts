@@ -152,6 +152,17 @@ describe('two tenants, one GPU: borrowing and reclaim', () => {
     expect((await taskState(h, low.id)).state).toBe('PENDING');
   });
 
+  it('an agent that restarts mid-preemption is told the stop is a preemption (so the task sees FASTGPU_PREEMPTED=1)', async () => {
+    const agent = new FakeAgent(h, 'node-a', h100s(1));
+    await agent.register();
+    const [low] = await submit(h, gpuTask('low', { priority: 10, preemptible: true }));
+    await agent.pollAndStart();
+    await submit(h, gpuTask('high', { priority: 90 }));
+    await h.server.control.settle();
+    // The agent restarts before its next heartbeat: it registers again, still running `low`.
+    expect((await agent.register()).stop).toEqual([{ taskId: low.id, attempt: 1, graceMs: 10_000, reason: 'preempted' }]);
+  });
+
   it('a tenant never exceeds its limit: reason Quota', async () => {
     const agent = new FakeAgent(h, 'node-a', h100s(4));
     await agent.register();

@@ -899,7 +899,7 @@ export class ControlPlane {
     return {
       nodeId: id,
       heartbeatIntervalMs: this.heartbeatIntervalMs,
-      stop: [...rt.stops.values()].map((s) => ({ taskId: s.taskId, attempt: s.attempt, graceMs: s.graceMs })),
+      stop: [...rt.stops.values()].map((s) => ({ taskId: s.taskId, attempt: s.attempt, graceMs: s.graceMs, reason: s.reason })),
     };
   }
 
