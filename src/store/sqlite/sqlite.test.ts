@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
 import { openEntry } from '../../core/pricing/ledger.js';
 import type { PricedUsage } from '../../core/pricing/types.js';
 import { fixtureBook, fixturePromo } from '../conformance-billing.js';
@@ -170,6 +170,10 @@ describe('SqliteStore specifics', () => {
       }
     `;
     const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    // Never leave the endless writer behind, whatever happens (a timeout included).
+    onTestFinished(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    });
     const acked: string[] = [];
     await new Promise<void>((resolve, reject) => {
       let buf = '';
