@@ -5,7 +5,7 @@
 // command running. The server and agent run in one child process, like `fastgpu up`.
 // `npm run bench` calls benchLatency(); alone: `npx tsx bench/latency.ts`.
 import { fork } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, watch } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,16 +28,32 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 }
 
-async function waitFor(path: string, timeoutMs: number): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (existsSync(path)) {
-      const text = readFileSync(path, 'utf8');
-      if (text.endsWith('\n')) return text;
-    }
-    if (Date.now() > deadline) throw new Error(`task did not start within ${timeoutMs} ms (${path})`);
-    await new Promise((r) => setTimeout(r, 1));
-  }
+/**
+ * Waits for the task's start file. It wakes on inotify (fs.watch) rather than polling every
+ * millisecond: a busy-polling client would take CPU from the very launch it measures on 2 cores.
+ * The time itself comes from the file, so when this wakes does not change the measurement.
+ */
+async function waitFor(dir: string, path: string, timeoutMs: number): Promise<string> {
+  const ready = (): string | null => (existsSync(path) ? readFileSync(path, 'utf8') : null);
+  const early = ready();
+  if (early?.endsWith('\n')) return early;
+  return new Promise((resolve, reject) => {
+    const done = (err: Error | null, text?: string): void => {
+      watcher.close();
+      clearInterval(slow);
+      clearTimeout(timer);
+      if (err) reject(err);
+      else resolve(text!);
+    };
+    const check = (): void => {
+      const text = ready();
+      if (text?.endsWith('\n')) done(null, text);
+    };
+    const watcher = watch(dir, check);
+    const slow = setInterval(check, 50); // in case an event is missed
+    const timer = setTimeout(() => done(new Error(`task did not start within ${timeoutMs} ms (${path})`)), timeoutMs);
+    check();
+  });
 }
 
 /** Submits `samples` tasks one at a time on an idle pool; each runs `bash -c 'echo $EPOCHREALTIME'`. */
@@ -64,7 +80,7 @@ export async function benchLatency(samples = 200): Promise<BenchRow[]> {
       const t0 = performance.timeOrigin + performance.now();
       const res = await fetch(`${url}/v1/tasks`, { method: 'POST', headers, body });
       if (res.status !== 201) throw new Error(`submit answered ${res.status}: ${await res.text()}`);
-      const started = Number((await waitFor(out, 10_000)).split('\n')[0]) * 1000;
+      const started = Number((await waitFor(dir, out, 10_000)).split('\n')[0]) * 1000;
       if (i >= 10) lat.push(started - t0); // the first few warm up the JIT and the disk cache
     }
     lat.sort((a, b) => a - b);
