@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Task } from '../src/core/types.js';
 import { openStore } from '../src/store/index.js';
+import { benchTask } from './store.js';
 
 export interface BenchRow {
   name: string;
@@ -22,7 +23,6 @@ export interface BenchRow {
 }
 
 const SELF = fileURLToPath(import.meta.url);
-const T0 = 1_700_000_000_000;
 
 // ------------------------------------------------------------------ child: the server
 
@@ -177,37 +177,6 @@ async function assignmentLatency(c: Child, samples: number): Promise<{ p50: numb
   return { p50: Math.round(percentile(out, 50) * 10) / 10, p99: Math.round(percentile(out, 99) * 10) / 10 };
 }
 
-function finishedTask(i: number, live: boolean): Task {
-  const now = T0 + i;
-  return {
-    id: `t_${i.toString(36).padStart(10, '0')}`,
-    spec: {
-      name: `train-${i % 100}`,
-      command: ['python', 'train.py', '--seed', String(i)],
-      env: { WANDB_MODE: 'offline', RUN: String(i) },
-      resources: { gpu: { count: 1, share: { kind: 'milli', milli: 500 } }, cpuMilli: 2000, memoryMiB: 4096 },
-      priority: 50,
-      retries: 0,
-      preemptible: false,
-      gang: 1,
-      tenant: 'default',
-    },
-    state: live ? 'PENDING' : 'SUCCEEDED',
-    reason: live ? 'Resources' : null,
-    reasonMessage: null,
-    attempts: live ? 0 : 1,
-    exitCode: live ? null : 0,
-    createdAt: now,
-    scheduledAt: live ? null : now,
-    startedAt: live ? null : now,
-    finishedAt: live ? null : now + 1000,
-    placement: null,
-    gangId: null,
-    gangIndex: 0,
-    version: 1,
-  };
-}
-
 /** RSS of a server process whose store holds `total` tasks (`live` of them pending). */
 async function rssWithTasks(total: number, live: number): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'fastgpu-bench-rss-'));
@@ -216,7 +185,7 @@ async function rssWithTasks(total: number, live: number): Promise<number> {
     await store.init();
     const batch: Task[] = [];
     for (let i = 0; i < total; i++) {
-      batch.push(finishedTask(i, i >= total - live));
+      batch.push(benchTask(i, i < total - live));
       if (batch.length === 1000) await store.insertTasks(batch.splice(0));
     }
     if (batch.length > 0) await store.insertTasks(batch);

@@ -19,7 +19,7 @@ const T0 = 1_700_000_000_000;
 const mib = (bytes: number): number => Math.round((bytes / 2 ** 20) * 10) / 10;
 
 /** A typical submitted task: half an H100, a short command, a couple of env vars. */
-function benchTask(i: number, done: boolean): Task {
+export function benchTask(i: number, done: boolean): Task {
   return {
     id: `t_${i.toString(36).padStart(8, '0')}`,
     spec: {
