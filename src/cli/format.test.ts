@@ -23,7 +23,7 @@ describe('format', () => {
     expect(requestedGpus({ count: 1, share: { kind: 'memory', memoryMiB: 20480 } })).toBe('20 GiB');
     expect(requestedGpus({ count: 1, share: { kind: 'tflops', tflops: 20 } })).toBe('20TF');
     expect(requestedGpus(null)).toBe('-');
-    const placed = { node: 'n', nodeId: 'x', gpus: [0], gpuUuids: [], gpuMilli: 500, memoryMiB: 1, cpuMilli: 1, hostMemoryMiB: 1 };
+    const placed = { node: 'n', nodeId: 'x', gpus: [0], gpuUuids: [], gpuMilli: 500, memoryMiB: 1, cpuMilli: 1, hostMemoryMiB: 1, sharing: 'simulated' as const };
     expect(gpuColumn({ placement: placed, spec: {} as TaskView['spec'] })).toBe('0:0.5');
     expect(gpuColumn({ placement: { ...placed, gpus: [0, 1], gpuMilli: 1000 }, spec: {} as TaskView['spec'] })).toBe('0,1');
   });

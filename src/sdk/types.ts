@@ -1,6 +1,7 @@
 // The wire shapes of the REST API (docs/CONTRACTS.md), as the SDK sees them. Views are flat
 // JSON for people and scripts: times are ISO strings, ids are strings made by the server.
 import type { PendingReason, TaskSpec, TaskState } from '../core/types.js';
+import type { PlacementView, TaskView } from '../protocol/api.js';
 
 export type { PendingReason, TaskState } from '../core/types.js';
 
@@ -36,41 +37,8 @@ export interface TaskSpecInput {
   vgpu?: string;
 }
 
-export interface PlacementView {
-  node: string;
-  nodeId: string;
-  gpus: number[];
-  gpuUuids: string[];
-  gpuMilli: number;
-  memoryMiB: number;
-  cpuMilli: number;
-  hostMemoryMiB: number;
-  sharing?: string;
-  vgpuId?: string;
-}
-
-/** A task, flattened (`TaskView` in CONTRACTS.md). */
-export interface TaskView {
-  id: string;
-  name: string;
-  state: TaskState;
-  reason: PendingReason | null;
-  reasonMessage: string | null;
-  priority: number;
-  exitCode: number | null;
-  /** Attempts started so far. */
-  attempts: number;
-  tenant: string;
-  createdAt: string | null;
-  scheduledAt: string | null;
-  startedAt: string | null;
-  finishedAt: string | null;
-  spec: TaskSpec;
-  placement: PlacementView | null;
-  gangId: string | null;
-  gangIndex: number;
-  vgpuId: string | null;
-}
+/** A placement and a task as the server sends them (shared with the server: src/protocol/api.ts). */
+export type { PlacementView, TaskView } from '../protocol/api.js';
 
 export interface AttemptView {
   attempt: number;

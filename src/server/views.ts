@@ -1,54 +1,11 @@
 // The JSON shapes of the API (CONTRACTS.md): tasks, attempts, nodes, GPUs and vGPUs flattened
 // for people and scripts, timestamps as ISO strings.
 import type { Attempt, NodeRecord, Placement, Task, TaskSpec, VgpuReservation } from '../core/types.js';
+import type { AttemptView, PlacementView, TaskView } from '../protocol/api.js';
+
+export type { AttemptView, PlacementView, TaskView } from '../protocol/api.js';
 
 const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
-
-export interface PlacementView {
-  node: string;
-  nodeId: string;
-  gpus: number[];
-  gpuUuids: string[];
-  gpuMilli: number;
-  memoryMiB: number;
-  cpuMilli: number;
-  hostMemoryMiB: number;
-  sharing: Placement['sharing'];
-  vgpuId?: string;
-}
-
-export interface TaskView {
-  id: string;
-  name: string;
-  state: Task['state'];
-  reason: Task['reason'];
-  reasonMessage: string | null;
-  priority: number;
-  exitCode: number | null;
-  attempts: number;
-  tenant: string;
-  createdAt: string | null;
-  scheduledAt: string | null;
-  startedAt: string | null;
-  finishedAt: string | null;
-  spec: TaskSpec;
-  placement: PlacementView | null;
-  gangId: string | null;
-  gangIndex: number;
-  vgpuId: string | null;
-}
-
-export interface AttemptView {
-  attempt: number;
-  nodeId: string;
-  node: string;
-  placement: PlacementView;
-  scheduledAt: string | null;
-  startedAt: string | null;
-  endedAt: string | null;
-  outcome: Attempt['outcome'];
-  exitCode: number | null;
-}
 
 /** GET /v1/tasks/:id: the TaskView with its attempts listed (`attempt` is the current number). */
 export type TaskDetailView = Omit<TaskView, 'attempts'> & { attempt: number; attempts: AttemptView[] };
