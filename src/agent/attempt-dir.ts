@@ -82,7 +82,8 @@ export interface AttemptSnapshot {
 /** A task id usable as one path segment; anything else is refused at launch. */
 export const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$/;
 
-async function readText(path: string): Promise<string | undefined> {
+/** A file's text, or undefined when it does not exist. */
+export async function readText(path: string): Promise<string | undefined> {
   try {
     return await readFile(path, 'utf8');
   } catch (e) {

@@ -4,11 +4,12 @@
 // server took is kept in `<stream>.acked`. A restarted agent re-sends exactly the journalled
 // chunks the server may not have (same seq, same bytes, same `at`), so the server's seq-based
 // duplicate check sees the same chunk, never a different cut of the same bytes.
-import { appendFile, open, readFile, stat, truncate, writeFile } from 'node:fs/promises';
+import { appendFile, open, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Clock, LogStream } from '../core/types.js';
 import type { LogsRequest } from '../protocol/agent.js';
 import { systemClock } from '../util/clock.js';
+import { readText } from './attempt-dir.js';
 
 export type ShippedChunk = LogsRequest['chunks'][number];
 
@@ -85,14 +86,6 @@ export function utf8Boundary(buf: Buffer, end: number): number {
   return need > cont && i > 0 ? i : end;
 }
 
-async function readText(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw e;
-  }
-}
 
 async function fileSize(path: string): Promise<number> {
   try {

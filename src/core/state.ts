@@ -72,11 +72,16 @@ export function requeueAfter(task: Task, cause: 'LOST' | 'PREEMPTED', now: numbe
       version: task.version + 1,
     };
   }
+  return backToPending(task, cause === 'PREEMPTED' ? `requeued after preemption of attempt ${task.attempts}` : `requeued: node lost during attempt ${task.attempts}`);
+}
+
+/** The task back in the queue: no placement, no per-attempt times, the reason left to the scheduler. */
+function backToPending(task: Task, reasonMessage: string): Task {
   return {
     ...task,
     state: 'PENDING',
     reason: null,
-    reasonMessage: cause === 'PREEMPTED' ? `requeued after preemption of attempt ${task.attempts}` : `requeued: node lost during attempt ${task.attempts}`,
+    reasonMessage,
     exitCode: null,
     scheduledAt: null,
     startedAt: null,
@@ -95,17 +100,5 @@ export function requeueAfter(task: Task, cause: 'LOST' | 'PREEMPTED', now: numbe
  */
 export function requeueUnstarted(task: Task, why: string): Task {
   if (task.state !== 'SCHEDULED') assertTransition(task.state, 'LOST');
-  return {
-    ...task,
-    state: 'PENDING',
-    reason: null,
-    reasonMessage: `requeued: attempt ${task.attempts} never started (${why})`,
-    unstartedAttempts: (task.unstartedAttempts ?? 0) + 1,
-    exitCode: null,
-    scheduledAt: null,
-    startedAt: null,
-    finishedAt: null,
-    placement: null,
-    version: task.version + 1,
-  };
+  return { ...backToPending(task, `requeued: attempt ${task.attempts} never started (${why})`), unstartedAttempts: (task.unstartedAttempts ?? 0) + 1 };
 }

@@ -107,11 +107,7 @@ export function scarcityWeighted(w: readonly WorkloadClass[], nodes: readonly No
 export const defaultPolicy: PlacementPolicy = {
   name: 'default',
   choose(cluster, req: ResolvedPodRequest, ctx) {
-    let w = ctx.workload;
-    if (!w || w.length === 0) {
-      seen.observe(req);
-      w = seen.current();
-    }
+    const w = seen.orSeen(ctx.workload, req);
     const c = cpuPerGpuMilli(w);
     const wl = scarcityWeighted(w, cluster.nodes);
     const { evals, before } = memos.get(wl);

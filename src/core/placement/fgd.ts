@@ -74,12 +74,7 @@ const seen = new SeenWorkload();
 export const fgd: PlacementPolicy = {
   name: 'fgd',
   choose(cluster, req: ResolvedPodRequest, ctx) {
-    let w = ctx.workload;
-    if (!w || w.length === 0) {
-      seen.observe(req);
-      w = seen.current();
-    }
-    const wl = w;
+    const wl = seen.orSeen(ctx.workload, req);
     const { evals, before } = memos.get(wl);
     return chooseBest(
       cluster,

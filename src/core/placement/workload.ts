@@ -110,6 +110,13 @@ export class SeenWorkload {
     this.total++;
   }
 
+  /** The workload a policy plans for: the one given, else (learning from `req`) the one seen so far. */
+  orSeen(given: readonly WorkloadClass[] | undefined, req: PodRequest): readonly WorkloadClass[] {
+    if (given && given.length > 0) return given;
+    this.observe(req);
+    return this.current();
+  }
+
   current(): readonly WorkloadClass[] {
     if (this.total > 0 && (this.built.length === 0 || this.total >= this.builtAt * 1.25 + 16)) {
       this.built = blendGpuWeight(fromCounts([...this.counts.values()], this.opts.coverage ?? 0.95), this.opts.gpuWeightShare ?? 0);

@@ -19,7 +19,7 @@ import { quotaVerdict } from '../tenancy/quota.js';
 import { DEFAULT_TENANT, type Tenant } from '../tenancy/types.js';
 import { fairShareTaskOf, poolCapacity, runningInfoOf, tenantUsage } from '../tenancy/usage.js';
 import type { PendingReason, Task } from '../types.js';
-import { gpuPositions } from './capacity.js';
+import { gpuPositions, type Hold } from './capacity.js';
 import type { Cycle } from './cycle.js';
 import type { QueueOrder, SchedulerSnapshot, TenancySnapshot } from './types.js';
 
@@ -81,14 +81,7 @@ export function fairShareOrder(opts: FairShareOptions = {}): QueueOrder {
 }
 
 /** What a running task holds in this cycle's cluster (per-GPU amounts on each of `gpuIdx`). */
-interface Charge {
-  nodePos: number;
-  gpuIdx: number[];
-  gpuMilli: number;
-  gpuMemoryMiB: number;
-  cpuMilli: number;
-  memoryMiB: number;
-}
+type Charge = Omit<Hold, 'end'>;
 
 /** A running task that may be preempted, with what it holds. */
 interface Candidate extends RunningTaskInfo {

@@ -1,5 +1,6 @@
 // Builders of nodes, tasks and snapshots for the scheduler's tests and benchmark.
 import type { GpuRequest, NodeRecord, Placement, SharingMode, Task, TaskSpec } from '../types.js';
+import { mulberry32 } from '../placement/rng.js';
 
 export interface NodeOpts {
   gpus?: number;
@@ -109,14 +110,5 @@ export function makePlacement(node: NodeRecord, gpus: number[], milli: number, m
   };
 }
 
-/** A seeded generator of [0, 1) (mulberry32), for deterministic policies in tests and benchmarks. */
-export function seededRng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded generator of [0, 1), for deterministic policies in tests and benchmarks. */
+export const seededRng = mulberry32;
