@@ -73,6 +73,22 @@ describe('Agent', () => {
     expect(server.reports.filter((r) => r.taskId === a.taskId && r.status === 'running')).toHaveLength(1);
   });
 
+  it('stops tailing an attempt once its logs are all shipped: later pumps read only attempts that can grow', async () => {
+    await startAgent();
+    const a = assignment(['sh', '-c', 'echo hi']);
+    server.assign(a);
+    await exitOf(a.taskId);
+    expect(server.text(a.taskId, 'stdout')).toBe('hi\n');
+    // Nothing can write there after the exit (the supervisor killed the task's group); if the
+    // agent still tailed it, this line would be shipped by the next pumps (every 20 ms here).
+    writeFileSync(join(state.dir, 'tasks', a.taskId, '1', 'stdout.log'), 'hi\nnot read\n');
+    const b = assignment(['sh', '-c', 'sleep 0.2; echo later']);
+    server.assign(b);
+    await exitOf(b.taskId);
+    expect(server.text(b.taskId, 'stdout')).toBe('later\n');
+    expect(server.text(a.taskId, 'stdout')).toBe('hi\n');
+  });
+
   it('heartbeats carry running tasks and simulated utilisation from allocations', async () => {
     const agent = await startAgent();
     const a = assignment(['sleep', '30']);

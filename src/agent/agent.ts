@@ -301,7 +301,12 @@ export class Agent {
         while (!this.signal.aborted) {
           try {
             await this.shipper.pump();
-            if (await this.shipper.drained(k.taskId, k.attempt)) break;
+            if (await this.shipper.drained(k.taskId, k.attempt)) {
+              // Nothing more can be written (the supervisor ended the task's group): stop
+              // tailing it, so pumps only read attempts that may still grow.
+              this.shipper.untrack(k.taskId, k.attempt);
+              break;
+            }
           } catch {
             // the log loop reports shipping trouble
           }

@@ -165,6 +165,35 @@ describe('LogShipper', () => {
     expect(readFileSync(join(tmp.dir, 'stdout.shipped'), 'utf8')).toMatch(/^0 0 4 1\n1 4 8 \d+\n$/);
   });
 
+  it('pumps asked for while one waits to start share it, and it still covers their output', async () => {
+    writeFileSync(join(tmp.dir, 'stdout.log'), 'a\n');
+    const store = new FakeLogStore();
+    let release: () => void = () => {};
+    let sends = 0;
+    const shipper = new LogShipper({
+      send: async (batch) => {
+        sends++;
+        if (sends === 1) await new Promise<void>((r) => (release = r)); // the first send hangs
+        await store.send(batch);
+      },
+    });
+    await shipper.track('t', 1, tmp.dir);
+    const first = shipper.pump();
+    await new Promise((r) => setTimeout(r, 20)); // the first pump is now in its send
+    appendFileSync(join(tmp.dir, 'stdout.log'), 'b\n');
+    const waiting = Array.from({ length: 20 }, () => shipper.pump());
+    expect(new Set(waiting).size).toBe(1);
+    expect(waiting[0]).not.toBe(first);
+    release();
+    await Promise.all([first, ...waiting]);
+    expect(sends).toBe(2);
+    expect(store.text('t', 'stdout')).toBe('a\nb\n');
+    // Once that shared pump started, a new call queues a new one.
+    appendFileSync(join(tmp.dir, 'stdout.log'), 'c\n');
+    await shipper.pump();
+    expect(store.text('t', 'stdout')).toBe('a\nb\nc\n');
+  });
+
   it('stops cutting while the server is down, so memory and journal stay bounded', async () => {
     writeFileSync(join(tmp.dir, 'stdout.log'), 'line\n'.repeat(10_000));
     const store = new FakeLogStore();

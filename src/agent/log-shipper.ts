@@ -154,6 +154,8 @@ export class LogShipper {
   private readonly maxBacklog: number;
   /** One pump at a time: two would journal the same seq twice. */
   private running: Promise<void> = Promise.resolve();
+  /** The pump queued behind the running one, not started yet: later callers share it. */
+  private queued: Promise<void> | undefined;
 
   constructor(private readonly opts: LogShipperOptions) {
     this.clock = opts.clock ?? systemClock;
@@ -203,9 +205,17 @@ export class LogShipper {
   /**
    * Reads new output of every tracked attempt, journals new chunks and sends all that is not
    * acknowledged. Rejects when sending fails; nothing is lost, the next pump sends it again.
+   * Calls made while a pump waits to start share it: it reads the files only once it starts,
+   * so it covers everything written before any of them called. Many attempts ending at once
+   * (each draining its logs) then cost one pump, not one each.
    */
   pump(): Promise<void> {
-    const run = this.running.then(() => this.pumpOnce());
+    if (this.queued) return this.queued;
+    const run = this.running.then(() => {
+      this.queued = undefined;
+      return this.pumpOnce();
+    });
+    this.queued = run;
     // The chain continues whatever happened to this pump.
     this.running = run.catch(() => {});
     return run;
