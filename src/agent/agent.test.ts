@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent } from './agent.js';
 import { SupervisorLauncher } from './launcher.js';
@@ -87,6 +87,20 @@ describe('Agent', () => {
     await exitOf(b.taskId);
     expect(server.text(b.taskId, 'stdout')).toBe('later\n');
     expect(server.text(a.taskId, 'stdout')).toBe('hi\n');
+  });
+
+  it('a launch its state dir cannot record is reported never-started, and the agent goes on', async () => {
+    await startAgent();
+    const a = assignment(['sh', '-c', `echo ran > ${join(state.dir, 'ran')}`]);
+    // A file where the task's folder must go: the launcher cannot create the attempt's folder.
+    writeFileSync(join(state.dir, 'tasks', a.taskId), '');
+    server.assign(a);
+    expect(await exitOf(a.taskId)).toMatchObject({ status: 'exited', endReason: 'never-started', exitCode: null, error: expect.stringMatching(/^the agent could not launch it: /) });
+    expect(existsSync(join(state.dir, 'ran'))).toBe(false);
+    const b = assignment(['sh', '-c', 'echo fine']);
+    server.assign(b);
+    expect(await exitOf(b.taskId)).toMatchObject({ exitCode: 0 });
+    rmSync(join(state.dir, 'tasks', a.taskId)); // for the clean-up, which walks the folders
   });
 
   it('heartbeats carry running tasks and simulated utilisation from allocations', async () => {

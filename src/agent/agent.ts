@@ -225,9 +225,11 @@ export class Agent {
     try {
       result = await this.cfg.launcher.launch(a);
     } catch (e) {
-      // The state dir is unusable (disk full, permissions): say so; nothing was started.
+      // The state dir is unusable (disk full, permissions): nothing was started, and nothing
+      // will be (the launcher throws before it spawns). A node problem, not the task's: the
+      // server runs it again, a bounded number of times.
       this.log(`launching ${key} failed: ${(e as Error).message}`);
-      this.send([{ taskId: a.taskId, attempt: a.attempt, status: 'exited', exitCode: null, endReason: 'launch-failed', error: `agent could not launch it: ${(e as Error).message}` }]);
+      this.send([{ taskId: a.taskId, attempt: a.attempt, status: 'exited', exitCode: null, endReason: 'never-started', error: `the agent could not launch it: ${(e as Error).message}` }]);
       return;
     }
     if (result.untracked) {

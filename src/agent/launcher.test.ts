@@ -293,6 +293,28 @@ describe('SupervisorLauncher', () => {
     });
   });
 
+  it('a supervisor that cannot be spawned ends the attempt never-started (a node problem, not the task\'s)', async () => {
+    const broken = new SupervisorLauncher({ stateDir: state.dir, shell: join(state.dir, 'no-such-shell') });
+    try {
+      const a = assignment(['true']);
+      const ended = new Promise<void>((resolve) => broken.onExit((id) => id === a.taskId && resolve()));
+      expect((await broken.launch(a)).launched).toBe(true);
+      await ended;
+      expect(await broken.inspect(a.taskId, 1)).toEqual({
+        taskId: a.taskId,
+        attempt: 1,
+        status: 'exited',
+        endedAt: expect.any(Number),
+        exitCode: null,
+        signal: null,
+        endReason: 'never-started',
+        error: expect.stringMatching(/^could not start the supervisor: spawn .*no-such-shell ENOENT$/),
+      });
+    } finally {
+      broken.dispose();
+    }
+  });
+
   it('refuses a task id that is not a safe folder name', async () => {
     const r = await launcher.launch(assignment(['true'], { taskId: '../escape' }));
     expect(r).toMatchObject({ launched: false, report: { endReason: 'launch-failed' } });

@@ -70,6 +70,8 @@ export interface SupervisorLauncherOptions {
   mpsLogDir?: string;
   /** GNU timeout; default: found on PATH. */
   timeoutBin?: string;
+  /** The POSIX shell that runs supervisor.sh; default /bin/sh. */
+  shell?: string;
   /** How long a launch may go without the supervisor writing its pid before it counts as failed. */
   startGraceMs?: number;
   /** Environment tasks start from; default the agent's. */
@@ -279,11 +281,13 @@ export class SupervisorLauncher implements Launcher {
       ...(this.opts.baseEnv ? { base: this.opts.baseEnv } : {}),
     });
     const args = [SUPERVISOR, dir, this.timeoutBin, String(a.timeLimitMs ?? 0), String(a.graceMs), a.workdir ?? '', '--', ...a.command];
-    const child = spawn('/bin/sh', args, { detached: true, stdio: 'ignore', env });
+    const child = spawn(this.opts.shell ?? '/bin/sh', args, { detached: true, stdio: 'ignore', env });
     this.children.add(child);
     child.once('error', (err) => {
       this.children.delete(child);
-      void this.recordLaunchFailure(dir, `could not start the supervisor: ${err.message}`).then(() => this.emitExit(a.taskId, a.attempt));
+      // No supervisor, so no task: a problem of this node, not of the task. The attempt ends
+      // never-started and the server runs the task again (a bounded number of times).
+      void this.recordNotStarted(dir, `could not start the supervisor: ${err.message}`).then(() => this.emitExit(a.taskId, a.attempt));
     });
     child.once('exit', () => {
       this.children.delete(child);
@@ -300,10 +304,10 @@ export class SupervisorLauncher implements Launcher {
     for (const l of this.listeners) l(taskId, attempt);
   }
 
-  private async recordLaunchFailure(dir: string, message: string, status = 126): Promise<void> {
+  private async recordNotStarted(dir: string, message: string): Promise<void> {
     const now = this.clock.now();
     await writeFile(join(dir, FILES.error), `${message}\n`);
-    await writeAtomic(join(dir, FILES.exit), formatExit({ status, timedOut: false, launchFailed: true, startedAt: now, endedAt: now }));
+    await writeAtomic(join(dir, FILES.exit), formatExit({ status: -1, timedOut: false, launchFailed: false, notStarted: true, startedAt: now, endedAt: now }));
   }
 
   async inspect(taskId: string, attempt: number): Promise<RunningReport | undefined> {

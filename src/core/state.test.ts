@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { assertTransition, canTransition, isTerminal, requeueAfter, requeueUnstarted, TRANSITIONS } from './state.js';
+import { assertTransition, canTransition, isTerminal, MAX_UNSTARTED_ATTEMPTS, requeueAfter, requeueUnstarted, TRANSITIONS } from './state.js';
 import { TERMINAL_STATES, type Task, type TaskState } from './types.js';
 
 const ALL: TaskState[] = ['PENDING', 'SCHEDULED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMEOUT', 'PREEMPTED', 'LOST'];
@@ -154,20 +154,34 @@ describe('requeueAfter', () => {
 describe('requeueUnstarted', () => {
   it('returns a task whose attempt never started to PENDING, with no retries, and counts the attempt apart', () => {
     for (const state of ['SCHEDULED', 'RUNNING'] as const) {
-      const t = requeueUnstarted(task({ state, attempts: 3, retries: 0 }), 'the agent stopped');
+      const t = requeueUnstarted(task({ state, attempts: 3, retries: 0 }), 'the agent stopped', 9000);
       expect(t).toMatchObject({ state: 'PENDING', attempts: 3, unstartedAttempts: 1, placement: null, scheduledAt: null, startedAt: null, version: 8 });
       expect(t.reasonMessage).toBe('requeued: attempt 3 never started (the agent stopped)');
     }
     for (const state of ['PENDING', 'SUCCEEDED', 'PREEMPTED'] as const) {
-      expect(() => requeueUnstarted(task({ state }), 'x')).toThrow(/illegal task transition/);
+      expect(() => requeueUnstarted(task({ state }), 'x', 9000)).toThrow(/illegal task transition/);
     }
   });
 
   it('attempts that never started do not use up retries for a lost node', () => {
     // Attempt 1 never started, attempt 2 started and its node was lost: one start so far.
-    const once = requeueUnstarted(task({ state: 'SCHEDULED', attempts: 1, retries: 1 }), 'x');
+    const once = requeueUnstarted(task({ state: 'SCHEDULED', attempts: 1, retries: 1 }), 'x', 1);
     const second = { ...once, state: 'RUNNING' as const, attempts: 2 };
     expect(requeueAfter(second, 'LOST', 1).state).toBe('PENDING');
     expect(requeueAfter({ ...second, spec: { ...second.spec, retries: 0 } }, 'LOST', 1).state).toBe('FAILED');
+  });
+
+  it(`fails the task once more than MAX_UNSTARTED_ATTEMPTS (${MAX_UNSTARTED_ATTEMPTS}) attempts never started, naming the last cause`, () => {
+    let t = task({ state: 'SCHEDULED', attempts: 1, retries: 5 });
+    for (let i = 1; i <= MAX_UNSTARTED_ATTEMPTS; i++) {
+      t = requeueUnstarted(t, `cause ${i}`, 1000 * i);
+      expect(t).toMatchObject({ state: 'PENDING', unstartedAttempts: i });
+      t = { ...t, state: 'SCHEDULED', attempts: t.attempts + 1 };
+    }
+    const failed = requeueUnstarted(t, 'the node cannot start processes', 9000);
+    expect(failed).toMatchObject({ state: 'FAILED', finishedAt: 9000, placement: t.placement, unstartedAttempts: MAX_UNSTARTED_ATTEMPTS + 1 });
+    expect(failed.reasonMessage).toBe(`never started: ${MAX_UNSTARTED_ATTEMPTS + 1} attempts ended before their process started; the last: the node cannot start processes`);
+    // The cap is a parameter too.
+    expect(requeueUnstarted(task({ state: 'SCHEDULED' }), 'x', 5, 0).state).toBe('FAILED');
   });
 });

@@ -91,14 +91,34 @@ function backToPending(task: Task, reasonMessage: string): Task {
   };
 }
 
+/** How many attempts of one task may end without starting before it is failed for it. */
+export const MAX_UNSTARTED_ATTEMPTS = 3;
+
 /**
  * The task after an attempt that never started: the agent stopped between claiming the attempt
- * and starting its process, and made sure it never will. Back to PENDING for a new attempt,
- * whatever its retries (nothing ran, so nothing failed); the attempt itself ended LOST. Works
- * from SCHEDULED, or RUNNING when the agent said "running" before its process was up.
+ * and starting its process (or its node could not start processes at all), and made sure it
+ * never will. Back to PENDING for a new attempt, whatever its retries (nothing ran, so nothing
+ * failed); the attempt itself ended LOST. Works from SCHEDULED, or RUNNING when the agent said
+ * "running" before its process was up.
+ *
+ * Such attempts are capped at `maxUnstarted`: a node that can never start anything (its state
+ * dir unusable, no /bin/sh) must not bounce a task forever. Past the cap the task is FAILED,
+ * with the last reason in its message.
  * @example requeueUnstarted(scheduledTask, 'the agent stopped before the task was started').state // 'PENDING'
  */
-export function requeueUnstarted(task: Task, why: string): Task {
+export function requeueUnstarted(task: Task, why: string, now: number, maxUnstarted = MAX_UNSTARTED_ATTEMPTS): Task {
   if (task.state !== 'SCHEDULED') assertTransition(task.state, 'LOST');
-  return { ...backToPending(task, `requeued: attempt ${task.attempts} never started (${why})`), unstartedAttempts: (task.unstartedAttempts ?? 0) + 1 };
+  const unstarted = (task.unstartedAttempts ?? 0) + 1;
+  if (unstarted > maxUnstarted) {
+    return {
+      ...task,
+      state: 'FAILED',
+      unstartedAttempts: unstarted,
+      reason: null,
+      reasonMessage: `never started: ${unstarted} attempts ended before their process started; the last: ${why}`,
+      finishedAt: now,
+      version: task.version + 1,
+    };
+  }
+  return { ...backToPending(task, `requeued: attempt ${task.attempts} never started (${why})`), unstartedAttempts: unstarted };
 }

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FakeAgent, h100s, makeHarness, submit, taskState, type Harness } from './testing.js';
+import { MAX_UNSTARTED_ATTEMPTS } from '../core/state.js';
 
 let h: Harness;
 beforeEach(async () => {
@@ -405,6 +406,23 @@ describe('an attempt that never started (the agent stopped mid-launch)', () => {
       [1, 'LOST', true],
       [2, 'SUCCEEDED', false],
     ]);
+  });
+
+  it(`a node that never starts anything cannot bounce a task forever: FAILED after ${MAX_UNSTARTED_ATTEMPTS} requeues`, async () => {
+    const agent = new FakeAgent(h);
+    await agent.register();
+    const [t] = await submit(h, half('bounce', { retries: 5 }));
+    const why = 'the agent could not launch it: ENOSPC: no space left on device';
+    for (let attempt = 1; attempt <= MAX_UNSTARTED_ATTEMPTS + 1; attempt++) {
+      await h.server.control.settle();
+      expect((await agent.poll()).assignments.map((a) => [a.taskId, a.attempt])).toEqual([[t.id, attempt]]);
+      await agent.exit(t.id, attempt, null, 'never-started', why);
+    }
+    const v = await taskState(h, t.id);
+    expect(v).toMatchObject({ state: 'FAILED', exitCode: null, reasonMessage: `never started: ${MAX_UNSTARTED_ATTEMPTS + 1} attempts ended before their process started; the last: ${why}` });
+    expect(v.attempts.map((a: any) => [a.outcome, a.startedAt])).toEqual(Array.from({ length: MAX_UNSTARTED_ATTEMPTS + 1 }, () => ['LOST', null]));
+    await h.server.control.settle();
+    expect((await agent.poll()).assignments).toEqual([]);
   });
 
   it('a task being cancelled whose attempt never started is CANCELLED', async () => {

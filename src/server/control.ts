@@ -799,7 +799,7 @@ export class ControlPlane {
       if (cancelled) {
         next = { ...t, state: 'CANCELLED', finishedAt: o.endedAt, exitCode: o.exitCode, reason: null, reasonMessage: 'Cancelled' };
       } else {
-        const r = o.unstarted !== undefined ? requeueUnstarted(t, o.unstarted) : requeueAfter(t, o.outcome, now);
+        const r = o.unstarted !== undefined ? requeueUnstarted(t, o.unstarted, now) : requeueAfter(t, o.outcome, now);
         next = r.state === 'PENDING' ? { ...r, placement: null, reason: r.reason ?? 'Resources' } : { ...r, finishedAt: r.finishedAt ?? o.endedAt };
       }
     } else {
