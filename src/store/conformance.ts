@@ -8,7 +8,8 @@
 // - `listTasks`: newest first by (createdAt, id); `before` is a keyset cursor on that pair, an
 //   unknown cursor gives []; an empty `states` list means "any state"; `name` is a literal,
 //   case-sensitive substring.
-// - `readLogs` and `listEvents`: `after` defaults to 0, `limit` to 1000 and is capped at 10,000.
+// - `readLogs`, `listEvents` and `listTaskEvents`: `after` defaults to 0, `limit` to 1000 and is
+//   capped at 10,000. `listTaskEvents` matches the task id exactly; an unknown task gives [].
 // - `listSamples(from, to)` includes both ends.
 // - `setNodeState` on an unknown node does nothing; revoking twice keeps the first time.
 // - Tenants, prices, promotions and the ledger: see conformance-billing.ts.
@@ -534,6 +535,66 @@ export function storeConformance(name: string, make: () => Promise<Store>, clean
         const page = await s.listEvents(0);
         expect(page).toHaveLength(1000);
         expect(await s.listEvents(page[999]!.seq)).toEqual([stored[1000]]);
+      });
+
+      describe('one task’s events', () => {
+        /** Events of t1, t2 and the pool interleaved, in several batches, as the server writes them. */
+        async function interleaved(): Promise<PoolEvent[]> {
+          const stored: PoolEvent[] = [];
+          stored.push(...(await s.appendEvents([ev(0, { taskId: 't1' }), ev(1, { taskId: 't2' })])));
+          stored.push(...(await s.appendEvents([ev(2, { type: 'node.registered', taskId: undefined, nodeId: 'n1' })])));
+          stored.push(...(await s.appendEvents([ev(3, { type: 'task.scheduled', taskId: 't1', nodeId: 'n1' }), ev(4, { type: 'vgpu.created', taskId: undefined, vgpuId: 'vg1' })])));
+          stored.push(...(await s.appendEvents([ev(5, { type: 'task.scheduled', taskId: 't2', nodeId: 'n1' }), ev(6, { type: 'task.started', taskId: 't1', nodeId: 'n1' })])));
+          stored.push(...(await s.appendEvents([ev(7, { type: 'task.finished', taskId: 't1', nodeId: 'n1', data: { i: 7, state: 'SUCCEEDED', exitCode: 0 } })])));
+          return stored;
+        }
+
+        it('lists only that task’s events, whole and in seq order', async () => {
+          const stored = await interleaved();
+          const t1 = stored.filter((e) => e.taskId === 't1');
+          expect(await s.listTaskEvents('t1')).toEqual(t1);
+          expect((await s.listTaskEvents('t1')).map((e) => e.type)).toEqual(['task.submitted', 'task.scheduled', 'task.started', 'task.finished']);
+          expect((await s.listTaskEvents('t2')).map((e) => e.data.i)).toEqual([1, 5]);
+          const seqs = t1.map((e) => e.seq);
+          expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+          // A task id is matched exactly, not as a prefix or pattern.
+          await s.appendEvents([ev(8, { taskId: 't10' }), ev(9, { taskId: 't_' })]);
+          expect((await s.listTaskEvents('t1')).map((e) => e.data.i)).toEqual([0, 3, 6, 7]);
+          expect((await s.listTaskEvents('t_')).map((e) => e.data.i)).toEqual([9]);
+        });
+
+        it('pages with after and limit without skipping or repeating', async () => {
+          const stored = await interleaved();
+          const t1 = stored.filter((e) => e.taskId === 't1');
+          const p1 = await s.listTaskEvents('t1', { limit: 3 });
+          expect(p1).toEqual(t1.slice(0, 3));
+          const p2 = await s.listTaskEvents('t1', { after: p1[2]!.seq, limit: 3 });
+          expect(p2).toEqual(t1.slice(3));
+          expect(await s.listTaskEvents('t1', { after: t1[3]!.seq })).toEqual([]);
+          // `after` is a seq, not an index: one between this task's events (another task's) works too.
+          const t2First = stored.find((e) => e.taskId === 't2')!;
+          expect(await s.listTaskEvents('t1', { after: t2First.seq })).toEqual(t1.slice(1));
+          expect(await s.listTaskEvents('t1', { after: 0, limit: 1 })).toEqual(t1.slice(0, 1));
+          // Events appended after a reader caught up are found from its cursor.
+          const [late] = await s.appendEvents([ev(10, { type: 'task.requeued', taskId: 't1' })]);
+          expect(await s.listTaskEvents('t1', { after: t1[3]!.seq })).toEqual([late]);
+        });
+
+        it('defaults to 1000 a page and caps the limit at 10000', async () => {
+          await s.appendEvents(Array.from({ length: 10_005 }, (_, i) => ev(i, { taskId: 'busy' })));
+          expect(await s.listTaskEvents('busy')).toHaveLength(1000);
+          expect(await s.listTaskEvents('busy', { limit: 20_000 })).toHaveLength(10_000);
+          expect(await s.listTaskEvents('busy', { limit: 1 })).toHaveLength(1);
+        });
+
+        it('answers [] for an unknown task and for one with no events', async () => {
+          await interleaved();
+          expect(await s.listTaskEvents('ghost')).toEqual([]);
+          expect(await s.listTaskEvents('ghost', { after: 0, limit: 5 })).toEqual([]);
+          expect(await s.listTaskEvents('')).toEqual([]);
+          // Pool events have no task: they never answer for one.
+          expect((await s.listTaskEvents('n1')).length).toBe(0);
+        });
       });
     });
 

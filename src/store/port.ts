@@ -56,6 +56,14 @@ export interface LogQuery {
   limit?: number;
 }
 
+/** A page of one task's events (`listTaskEvents`). */
+export interface TaskEventQuery {
+  /** Only events whose seq is greater than this (a previous page's last seq). Default 0. */
+  after?: number;
+  /** Default 1000, at most 10,000. */
+  limit?: number;
+}
+
 export interface LogPage {
   /** Each chunk with its global order key `pos`. */
   chunks: (LogChunk & { pos: number })[];
@@ -190,6 +198,8 @@ export interface Store {
   // Events: the store assigns `seq`.
   appendEvents(events: readonly Omit<PoolEvent, 'seq'>[]): Promise<PoolEvent[]>;
   listEvents(after: number, limit?: number): Promise<PoolEvent[]>;
+  /** One task's events (those whose `taskId` is `taskId`) in seq order; [] for an unknown task. */
+  listTaskEvents(taskId: string, query?: TaskEventQuery): Promise<PoolEvent[]>;
 
   // vGPU reservations
   insertReservation(r: VgpuReservation): Promise<void>;

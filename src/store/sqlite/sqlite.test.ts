@@ -237,6 +237,38 @@ describe('SqliteStore specifics', () => {
     }
     await s.close();
   });
+
+  it('reads one task’s events from the events_task index, already in seq order', async () => {
+    const s = new SqliteStore({ path: freshPath() });
+    await s.init();
+    await s.appendEvents([{ at: 1, type: 'task.submitted', taskId: 't', data: {} }]);
+    const db = (s as unknown as { db: Database.Database }).db;
+    const plan = (db.prepare('EXPLAIN QUERY PLAN SELECT * FROM events WHERE task_id = @taskId AND seq > @after ORDER BY seq LIMIT @limit').all({ taskId: 't', after: 0, limit: 10 }) as { detail: string }[])
+      .map((p) => p.detail)
+      .join(' | ');
+    expect(plan).toMatch(/USING INDEX events_task/);
+    expect(plan).not.toMatch(/TEMP B-TREE/);
+    await s.close();
+  });
+
+  it('adds the events_task index to a version-3 database, keeping its events', async () => {
+    const path = freshPath();
+    const v3 = new SqliteStore({ path, migrations: loadMigrations().slice(0, 3) });
+    await v3.init();
+    const old = await v3.appendEvents([
+      { at: 1, type: 'task.submitted', taskId: 't1', data: {} },
+      { at: 2, type: 'node.registered', nodeId: 'n1', data: {} },
+      { at: 3, type: 'task.started', taskId: 't1', nodeId: 'n1', data: { attempt: 1 } },
+    ]);
+    await v3.close();
+    const s = openStore({ kind: 'sqlite', path });
+    await s.init();
+    expect(await s.listTaskEvents('t1')).toEqual([old[0], old[2]]);
+    await s.close();
+    const db = new Database(path, { readonly: true });
+    expect(db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events'").all()).toEqual([{ name: 'events_task' }]);
+    db.close();
+  });
 });
 
 describe('SqliteStore billing specifics', () => {

@@ -17,6 +17,7 @@ import type {
   PricedLineRecord,
   PricedUsageFilter,
   Store,
+  TaskEventQuery,
   TaskFilter,
   TaskWrite,
   TenantRecord,
@@ -116,6 +117,8 @@ function prepareAll(db: Database.Database) {
     insertEvent: p(`INSERT INTO events (at, type, task_id, node_id, vgpu_id, data)
       VALUES (@at, @type, @task_id, @node_id, @vgpu_id, @data)`),
     listEvents: p<EventRow>('SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?'),
+    // events_task (migration 004) holds (task_id, seq): one range scan, already in order.
+    listTaskEvents: p<EventRow>('SELECT * FROM events WHERE task_id = @taskId AND seq > @after ORDER BY seq LIMIT @limit'),
 
     insertReservation: p(`INSERT INTO reservations (id, tenant, state, created_at, version, doc)
       VALUES (@id, @tenant, @state, @created_at, @version, @doc)`),
@@ -463,6 +466,13 @@ export class SqliteStore implements Store {
   async listEvents(after: number, limit?: number): Promise<PoolEvent[]> {
     return this.s()
       .listEvents.all(Math.max(0, Math.trunc(after) || 0), pageLimit(limit, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT))
+      .map(rowToEvent);
+  }
+
+  async listTaskEvents(taskId: string, query: TaskEventQuery = {}): Promise<PoolEvent[]> {
+    const after = query.after !== undefined && Number.isFinite(query.after) ? Math.max(0, Math.trunc(query.after)) : 0;
+    return this.s()
+      .listTaskEvents.all({ taskId, after, limit: pageLimit(query.limit, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT) })
       .map(rowToEvent);
   }
 
