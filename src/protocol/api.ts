@@ -1,6 +1,6 @@
 // The JSON shapes of the REST API that both sides share (docs/CONTRACTS.md): the server builds
 // them (server/views.ts), the SDK and CLI read them (sdk/types.ts). Times are ISO strings.
-import type { Attempt, Placement, Task, TaskSpec } from '../core/types.js';
+import type { Attempt, Placement, PoolEvent, Task, TaskSpec } from '../core/types.js';
 
 export interface PlacementView {
   node: string;
@@ -46,4 +46,11 @@ export interface AttemptView {
   endedAt: string | null;
   outcome: Attempt['outcome'];
   exitCode: number | null;
+}
+
+/** `GET /v1/tasks/:id/events`: one page of a task's history, oldest first. */
+export interface TaskEventPage {
+  events: PoolEvent[];
+  /** Present when more events follow: pass as `after` to read the next page. */
+  next?: number;
 }

@@ -60,6 +60,7 @@ describe('bad input: a 4xx naming the field, never a 500, nothing written', () =
       ['/v1/tasks?bogus=1', 400],
       ['/v1/tasks/t_zzzzzzzzzz', 404],
       ['/v1/tasks/t_zzzzzzzzzz/logs', 404],
+      ['/v1/tasks/t_zzzzzzzzzz/events', 404],
       ['/v1/tasks/%E0%A4%A', 400],
       ['/v1/vgpus/vg_nope', 404],
       ['/v1/nope', 404],

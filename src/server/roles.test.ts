@@ -89,6 +89,7 @@ const MATRIX: Record<string, Row> = {
   'POST /v1/tasks': { call: (t) => ({ url: t === 'own' ? '/v1/tasks' : '/v1/tasks?tenant=b', body: spec }), expect: create },
   'GET /v1/tasks': { call: (t) => ({ url: t === 'own' ? '/v1/tasks' : '/v1/tasks?tenant=b' }), expect: list },
   'GET /v1/tasks/:id': { call: (t) => ({ url: `/v1/tasks/${t === 'own' ? fx.taskA : fx.taskB}` }), expect: itemRead },
+  'GET /v1/tasks/:id/events': { call: (t) => ({ url: `/v1/tasks/${t === 'own' ? fx.taskA : fx.taskB}/events` }), expect: itemRead },
   'GET /v1/tasks/:id/wait': { call: (t) => ({ url: `/v1/tasks/${t === 'own' ? fx.taskA : fx.taskB}/wait?timeoutMs=0` }), expect: itemRead },
   'GET /v1/tasks/:id/logs': { call: (t) => ({ url: `/v1/tasks/${t === 'own' ? fx.taskA : fx.taskB}/logs` }), expect: itemRead },
   'POST /v1/tasks/:id/cancel': { call: async (t) => ({ url: `/v1/tasks/${await newTask(tenantOf(t))}/cancel` }), expect: itemWrite },
@@ -295,12 +296,19 @@ describe('tenant isolation', () => {
     expect(admin.find((p: any) => p.name === 'for-b-only').tenants).toEqual(['b']);
   });
 
-  it('another tenant’s task cannot be used by id anywhere: logs, wait, cancel, a vGPU by id in a spec', async () => {
+  it('another tenant’s task cannot be used by id anywhere: logs, events, wait, cancel, a vGPU by id in a spec', async () => {
     for (const role of ['member', 'viewer'] as const) {
-      const r = await as(role, 'GET', `/v1/tasks/${fx.taskB}`);
-      expect(r.status).toBe(404);
-      expect(r.body.error.message).toBe(`task ${fx.taskB} not found`);
+      for (const url of [`/v1/tasks/${fx.taskB}`, `/v1/tasks/${fx.taskB}/events`]) {
+        const r = await as(role, 'GET', url);
+        expect(r.status, `${role} ${url}`).toBe(404);
+        expect(r.body.error.message).toBe(`task ${fx.taskB} not found`);
+        expect(leaks(r.raw.replaceAll(`task ${fx.taskB} not found`, ''))).toEqual([]);
+      }
     }
+    // Their own task's history is theirs to read, and has nothing of the other tenant.
+    const own = await as('viewer', 'GET', `/v1/tasks/${fx.taskA}/events`);
+    expect(own.body.events.map((e: any) => e.type).slice(0, 2)).toEqual(['task.submitted', 'task.scheduled']);
+    expect(leaks(own.raw)).toEqual([]);
     const inOther = await as('member', 'POST', '/v1/tasks', { ...spec, vgpu: fx.vgB });
     expect(inOther.status).toBe(400);
     expect(inOther.body.error.field).toBe('vgpu');

@@ -186,6 +186,7 @@ describe('pool, metrics, openapi', () => {
       ['/v1/tasks/{id}/cancel', 'post'],
       ['/v1/tasks/{id}/wait', 'get'],
       ['/v1/tasks/{id}/logs', 'get'],
+      ['/v1/tasks/{id}/events', 'get'],
       ['/v1/nodes', 'get'],
       ['/v1/gpus', 'get'],
       ['/v1/vgpus', 'post'],
@@ -200,5 +201,8 @@ describe('pool, metrics, openapi', () => {
     }
     expect(paths['/v1/tasks'].post.requestBody.content['application/yaml']).toBeDefined();
     expect(paths['/v1/tasks/{id}'].get.responses['200'].content['application/json'].schema.properties.attempts).toBeDefined();
+    const events = paths['/v1/tasks/{id}/events'].get;
+    expect(events.parameters.map((p: any) => `${p.in}:${p.name}`)).toEqual(['path:id', 'query:after', 'query:limit']);
+    expect(Object.keys(events.responses['200'].content['application/json'].schema.properties)).toEqual(['events', 'next']);
   });
 });

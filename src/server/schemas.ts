@@ -56,6 +56,15 @@ export const WaitQuerySchema = z.strictObject({
   timeoutMs: queryInt(0, 600_000).optional().describe('default 30000'),
 });
 
+// A task's history is usually a handful of events; a page of 1000 holds even a long one.
+export const TASK_EVENTS_DEFAULT_LIMIT = 100;
+export const TASK_EVENTS_MAX_LIMIT = 1000;
+
+export const TaskEventsQuerySchema = z.strictObject({
+  after: queryInt(0, Number.MAX_SAFE_INTEGER).optional().describe('only events after this seq (a previous page’s `next`)'),
+  limit: queryInt(1, TASK_EVENTS_MAX_LIMIT).optional().describe(`default ${TASK_EVENTS_DEFAULT_LIMIT}`),
+});
+
 export const EventsQuerySchema = z.strictObject({
   after: queryInt(0, Number.MAX_SAFE_INTEGER).optional().describe('resume after this seq (or send Last-Event-ID)'),
 });
@@ -250,6 +259,22 @@ export const VgpuViewSchema = z.object({
   tasks: z.record(z.string(), z.number()).describe('its unfinished tasks by state'),
 });
 export const VgpuListSchema = z.object({ vgpus: z.array(VgpuViewSchema) });
+
+/** A PoolEvent as stored and streamed: `at` in epoch milliseconds, `seq` increasing. */
+export const PoolEventSchema = z.object({
+  seq: z.number(),
+  at: z.number(),
+  type: z.string(),
+  taskId: z.string().optional(),
+  nodeId: z.string().optional(),
+  vgpuId: z.string().optional(),
+  data: z.record(z.string(), z.unknown()),
+});
+
+export const TaskEventPageSchema = z.object({
+  events: z.array(PoolEventSchema),
+  next: z.number().optional().describe('present when more events follow: pass as `after` for the next page'),
+});
 
 export const ErrorSchema = z.object({
   error: z.object({ code: z.string(), message: z.string(), field: z.string().optional() }),

@@ -1,23 +1,12 @@
 // /healthz, /metrics, /v1/openapi.json, and the event stream /v1/events.
-import { z } from 'zod';
 import { invalid } from '../../core/errors.js';
 import type { PoolEvent } from '../../core/types.js';
 import { buildOpenApi } from '../api.js';
 import { authorize } from '../auth.js';
-import { EventsQuerySchema, OkSchema } from '../schemas.js';
+import { EventsQuerySchema, OkSchema, PoolEventSchema } from '../schemas.js';
 import type { RouteContext } from './context.js';
 import { eventVisibility } from './util.js';
 import type { Registry } from 'prom-client';
-
-const PoolEventSchema = z.object({
-  seq: z.number(),
-  at: z.number(),
-  type: z.string(),
-  taskId: z.string().optional(),
-  nodeId: z.string().optional(),
-  vgpuId: z.string().optional(),
-  data: z.record(z.string(), z.unknown()),
-});
 
 export function systemRoutes(ctx: RouteContext, registry: Registry, version: string): void {
   const { book, control, store } = ctx;

@@ -1,9 +1,10 @@
-// /v1/tasks: submit (JSON or YAML, dry run, gangs), list, get, cancel, wait, logs (page + SSE).
+// /v1/tasks: submit (JSON or YAML, dry run, gangs), list, get, events, cancel, wait, logs (page + SSE).
 import { FastGpuError, invalid, notFound } from '../../core/errors.js';
 import { neverFits } from '../../core/scheduler/index.js';
 import { parseTaskSpec } from '../../core/spec.js';
 import { TERMINAL_STATES, type Task, type TaskState } from '../../core/types.js';
 import type { Action } from '../../core/tenancy/index.js';
+import type { TaskEventPage } from '../../protocol/api.js';
 import type { LogPage } from '../../store/port.js';
 import { authorize, listScope, type Principal } from '../auth.js';
 import { whyGangNeverFits } from '../feasibility.js';
@@ -13,7 +14,10 @@ import {
   LogPageSchema,
   LogsQuerySchema,
   SubmitQuerySchema,
+  TASK_EVENTS_DEFAULT_LIMIT,
   TaskDetailViewSchema,
+  TaskEventPageSchema,
+  TaskEventsQuerySchema,
   TaskListQuerySchema,
   TaskListSchema,
   TaskSpecInputSchema,
@@ -181,6 +185,25 @@ export function taskRoutes(ctx: RouteContext): void {
     handler: async ({ params, principal }) => {
       const t = await mustGet(params.id, principal, 'task.get');
       return taskDetailView(t, await store.listAttempts(t.id));
+    },
+  });
+
+  book.add({
+    method: 'GET',
+    url: '/v1/tasks/:id/events',
+    tag: 'tasks',
+    summary: 'The task’s history, oldest first: every event stored for it (submitted, scheduled, started, waiting reasons, requeued, cancelled, finished), in pages',
+    params: IdParamsSchema,
+    query: TaskEventsQuerySchema,
+    response: TaskEventPageSchema,
+    handler: async ({ params, query, principal }): Promise<TaskEventPage> => {
+      const t = await mustGet(params.id, principal, 'task.get');
+      const limit = query.limit ?? TASK_EVENTS_DEFAULT_LIMIT;
+      // One more than asked says whether another page follows, without an empty round trip.
+      const events = await store.listTaskEvents(t.id, { after: query.after ?? 0, limit: limit + 1 });
+      if (events.length <= limit) return { events };
+      events.length = limit;
+      return { events, next: events[limit - 1]!.seq };
     },
   });
 
