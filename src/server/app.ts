@@ -35,7 +35,11 @@ export interface AppDeps {
   policy?: Partial<SchedulerPolicy>;
   /** Grace between SIGTERM and SIGKILL sent to agents. Default 10 s. */
   graceMs?: number;
-  /** Log followers wait this long for late chunks once a task finished (the agent ships logs before it reports the exit, so this is a margin). Default 100 ms. */
+  /**
+   * Log followers wait this long for late chunks once a task finished. The agent ships (and the
+   * store commits) every chunk before it reports the exit, so this is only a margin; every
+   * `fastgpu run` and `logs -f` waits it out at the end. Default 20 ms.
+   */
   logDrainMs?: number;
   /** Running tasks of a tenant whose budget is exhausted: `continue` (default) or `stop`. */
   budgetPolicy?: 'continue' | 'stop';
@@ -131,7 +135,7 @@ async function assemble(
   const sse = new SseHub();
   const book = new RouteBook(app, auth);
   const metrics = createMetrics(control, deps.store);
-  const ctx: RouteContext = { book, store: deps.store, control, clock: deps.clock, auth, sse, log, logDrainMs: deps.logDrainMs ?? 100 };
+  const ctx: RouteContext = { book, store: deps.store, control, clock: deps.clock, auth, sse, log, logDrainMs: deps.logDrainMs ?? 20 };
   systemRoutes(ctx, metrics, SERVER_VERSION);
   taskRoutes(ctx);
   poolRoutes(ctx);
