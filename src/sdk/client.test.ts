@@ -131,6 +131,28 @@ describe('FastGPU client', () => {
     expect(all).toEqual(['stdout:one\n', 'stderr:two\n']);
   });
 
+  it('reads a finished task’s history in pages, and all of it', async () => {
+    const fg = clientOf(pool);
+    const t = await fg.tasks.submit({ name: unique('history'), command: 'true' });
+    expect(await fg.tasks.wait(t.id)).toMatchObject({ state: 'SUCCEEDED' });
+    const types = ['task.submitted', 'task.scheduled', 'task.started', 'task.finished'];
+    const whole = await fg.tasks.events(t.id);
+    expect(whole.events.map((e) => e.type)).toEqual(types);
+    expect(whole.next).toBeUndefined();
+    expect(whole.events.every((e) => e.taskId === t.id && typeof e.at === 'number')).toBe(true);
+    expect(whole.events.at(-1)?.data).toMatchObject({ state: 'SUCCEEDED', exitCode: 0, attempt: 1 });
+    const first = await fg.tasks.events(t.id, { limit: 3 });
+    expect(first.events).toEqual(whole.events.slice(0, 3));
+    expect(first.next).toBe(whole.events[2]!.seq);
+    expect(await fg.tasks.events(t.id, { after: first.next! })).toEqual({ events: whole.events.slice(3) });
+    // Page by page, one event at a time, gives the same history.
+    const all = [];
+    for await (const e of fg.tasks.eventHistory(t.id, { pageSize: 1 })) all.push(e);
+    expect(all).toEqual(whole.events);
+    await expect(fg.tasks.events('t_nosuchtask')).rejects.toMatchObject({ code: 'NOT_FOUND', status: 404, message: 'task t_nosuchtask not found' });
+    await expect(fg.tasks.events(t.id, { limit: 5000 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', status: 400, field: 'query.limit' });
+  });
+
   it('keeps following across a server restart, without repeating output', async () => {
     const fg = clientOf(pool);
     const [during, after] = [unique('during'), unique('after')];

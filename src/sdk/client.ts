@@ -12,7 +12,9 @@ import {
   type LogChunkView,
   type LogPage,
   type NodeView,
+  type PoolEvent,
   type TaskDetail,
+  type TaskEventPage,
   type TaskFilter,
   type TaskSpecInput,
   type TaskView,
@@ -187,6 +189,31 @@ export class TasksApi {
     const history = Array.isArray(list) ? list : [];
     const attempts = typeof list === 'number' ? list : (attempt ?? history.reduce((n, a) => Math.max(n, a.attempt), 0));
     return { ...rest, attempts, history };
+  }
+
+  /**
+   * One page of the task's history: its events, oldest first; `next` is there while more follow.
+   * @example const { events, next } = await fg.tasks.events(id, { limit: 50 })
+   */
+  async events(id: string, opts: { after?: number; limit?: number } = {}): Promise<TaskEventPage> {
+    return this.client.request<TaskEventPage>('GET', `/v1/tasks/${encodeURIComponent(id)}/events`, {
+      query: { after: opts.after, limit: opts.limit },
+    });
+  }
+
+  /**
+   * Every event of the task's history so far, oldest first, page after page.
+   * @example for await (const e of fg.tasks.eventHistory(id)) console.log(e.type)
+   */
+  async *eventHistory(id: string, opts: { pageSize?: number } = {}): AsyncGenerator<PoolEvent> {
+    let after: number | undefined;
+    for (;;) {
+      const page = await this.events(id, { limit: opts.pageSize ?? 1000, ...(after !== undefined ? { after } : {}) });
+      yield* page.events;
+      // A `next` that does not move on would loop forever: stop instead.
+      if (page.next === undefined || page.next === after) return;
+      after = page.next;
+    }
   }
 
   /** Cancels a task; a finished one is a CONFLICT. */

@@ -38,7 +38,10 @@ export interface TaskSpecInput {
 }
 
 /** A placement and a task as the server sends them (shared with the server: src/protocol/api.ts). */
-export type { PlacementView, TaskView } from '../protocol/api.js';
+export type { PlacementView, TaskEventPage, TaskView } from '../protocol/api.js';
+
+/** One entry of a task's history and of the pool's event stream: `at` in epoch milliseconds. */
+export type { PoolEvent } from '../core/types.js';
 
 export interface AttemptView {
   attempt: number;
