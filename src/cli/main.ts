@@ -4,25 +4,48 @@
 import { Command, CommanderError } from 'commander';
 import { FastGpuError } from '../core/errors.js';
 import { FastGpuApiError } from '../sdk/errors.js';
-import * as admin from './commands/admin.js';
-import * as adminPricing from './commands/admin-pricing.js';
-import * as agent from './commands/agent.js';
-import * as pool from './commands/pool.js';
-import * as run from './commands/run.js';
-import * as server from './commands/server.js';
-import * as sim from './commands/sim.js';
-import * as submit from './commands/submit.js';
-import * as tasks from './commands/tasks.js';
-import * as up from './commands/up.js';
-import * as usage from './commands/usage.js';
-import * as vgpu from './commands/vgpu.js';
 import { attachContext, processContext, type CliContext } from './context.js';
 import { UsageError } from './flags.js';
 
 export const VERSION = '0.1.0';
 
-/** Builds the program: every command registered, errors thrown rather than exiting. */
-export function buildProgram(ctx: CliContext): Command {
+interface CommandGroup {
+  register(program: Command): void;
+}
+
+/**
+ * Every command group, with the top-level commands it adds. `fastgpu X …` loads only the groups
+ * that add X: some groups pull in zod or yaml, which would otherwise cost every command about
+ * 150 ms of start-up. Help, a version or an unknown command loads them all. A test checks these
+ * lists against what the groups really register.
+ */
+export const COMMAND_GROUPS: readonly { commands: readonly string[]; load: () => Promise<CommandGroup> }[] = [
+  { commands: ['up'], load: () => import('./commands/up.js') },
+  { commands: ['server'], load: () => import('./commands/server.js') },
+  { commands: ['agent'], load: () => import('./commands/agent.js') },
+  { commands: ['run'], load: () => import('./commands/run.js') },
+  { commands: ['submit'], load: () => import('./commands/submit.js') },
+  { commands: ['ps', 'get', 'logs', 'events', 'cancel', 'wait'], load: () => import('./commands/tasks.js') },
+  { commands: ['gpus', 'nodes'], load: () => import('./commands/pool.js') },
+  { commands: ['vgpu'], load: () => import('./commands/vgpu.js') },
+  { commands: ['sim'], load: () => import('./commands/sim.js') },
+  { commands: ['admin'], load: () => import('./commands/admin.js') },
+  { commands: ['admin'], load: () => import('./commands/admin-pricing.js') },
+  { commands: ['usage'], load: () => import('./commands/usage.js') },
+];
+
+/** The groups `argv` needs: those adding its command, or all when it names none of theirs. */
+async function groupsFor(argv: readonly string[] | undefined): Promise<CommandGroup[]> {
+  const first = argv?.[0];
+  const some = COMMAND_GROUPS.filter((g) => first !== undefined && g.commands.includes(first));
+  return Promise.all((some.length > 0 ? some : COMMAND_GROUPS).map((g) => g.load()));
+}
+
+/**
+ * Builds the program, errors thrown rather than exiting: with `argv`, only the commands it needs
+ * (see COMMAND_GROUPS); without, every command.
+ */
+export async function buildProgram(ctx: CliContext, argv?: readonly string[]): Promise<Command> {
   const program = new Command('fastgpu')
     .description('FastGPU: a GPU pool with virtual GPUs, fair scheduling and live views.')
     .version(VERSION, '-V, --version')
@@ -48,7 +71,7 @@ export function buildProgram(ctx: CliContext): Command {
     ].join('\n'),
   );
   attachContext(program, ctx);
-  for (const group of [up, server, agent, run, submit, tasks, pool, vgpu, sim, admin, adminPricing, usage]) group.register(program);
+  for (const group of await groupsFor(argv)) group.register(program);
   return program;
 }
 
@@ -57,9 +80,9 @@ export function buildProgram(ctx: CliContext): Command {
  * @example process.exitCode = await main(process.argv.slice(2))
  */
 export async function main(argv: string[], ctx: CliContext = processContext()): Promise<number> {
-  const program = buildProgram(ctx);
   const before = process.exitCode;
   try {
+    const program = await buildProgram(ctx, argv);
     await program.parseAsync(argv, { from: 'user' });
     // A command may also say its exit code the Node way, by setting process.exitCode.
     const set = process.exitCode !== before && typeof process.exitCode === 'number' ? process.exitCode : 0;
