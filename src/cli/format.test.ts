@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { TaskView } from '../sdk/types.js';
-import { psTable } from './commands/tasks.js';
+import type { PoolEvent, TaskView } from '../sdk/types.js';
+import { eventsTable, psTable } from './commands/tasks.js';
 import { age, gpuColumn, requestedGpus, table } from './format.js';
 
 describe('format', () => {
@@ -36,5 +36,26 @@ describe('format', () => {
     expect(psTable([t], Date.parse('2026-01-01T12:00:00Z'))).toBe(
       'ID   NAME   STATE    REASON     PRI  GPU  NODE  AGE\nt_1  train  PENDING  Resources  50   0.5  -     1m\n',
     );
+  });
+
+  it('prints a task’s history: time, type, node by name, details without empty values', () => {
+    const at = Date.parse('2026-01-01T12:00:00Z');
+    const events: PoolEvent[] = [
+      { seq: 1, at, type: 'task.submitted', taskId: 't_1', data: { name: 'train', tenant: 'default', gangId: null } },
+      { seq: 4, at: at + 5, type: 'task.scheduled', taskId: 't_1', nodeId: 'n_1', data: { attempt: 1, node: 'box', gpus: [0], gpuMilli: 500 } },
+      { seq: 9, at: at + 1500, type: 'task.pending', taskId: 't_1', data: { reason: 'Quota', message: 'tenant a is at its limit' } },
+      { seq: 12, at: at + 2000, type: 'task.finished', taskId: 't_1', nodeId: 'n_gone', data: { state: 'SUCCEEDED', exitCode: 0 } },
+    ];
+    expect(eventsTable(events, new Map([['n_1', 'box']]))).toBe(
+      [
+        'TIME                      TYPE            NODE    DETAILS',
+        '2026-01-01T12:00:00.000Z  task.submitted  -       name=train tenant=default',
+        '2026-01-01T12:00:00.005Z  task.scheduled  box     attempt=1 gpus=[0] gpuMilli=500',
+        '2026-01-01T12:00:01.500Z  task.pending    -       reason=Quota message="tenant a is at its limit"',
+        '2026-01-01T12:00:02.000Z  task.finished   n_gone  state=SUCCEEDED exitCode=0',
+        '',
+      ].join('\n'),
+    );
+    expect(eventsTable([])).toBe('TIME  TYPE  NODE  DETAILS\n');
   });
 });

@@ -322,6 +322,32 @@ describe('fastgpu ps, get, logs, cancel, wait', () => {
     expect(await run.run(['logs', id])).toEqual({ code: 0, stdout: 'hello\n', stderr: 'oops\n' });
   });
 
+  it('prints a finished task’s history as a table and as JSON', async () => {
+    const id = (await run.run(['run', '-d', '--', 'sh', '-c', 'exit 3'])).stdout.trim();
+    expect((await run.run(['wait', id])).code).toBe(3);
+    const t = await run.run(['events', id]);
+    expect(t.code).toBe(0);
+    const lines = t.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^TIME\s+TYPE\s+NODE\s+DETAILS$/);
+    const iso = '\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z';
+    expect(lines.slice(1)).toEqual([
+      expect.stringMatching(new RegExp(`^${iso}\\s+task\\.submitted\\s+-\\s+name=sh tenant=default$`)),
+      expect.stringMatching(new RegExp(`^${iso}\\s+task\\.scheduled\\s+${pool.node}\\s+attempt=1 gpus=\\[\\] gpuMilli=0$`)),
+      expect.stringMatching(new RegExp(`^${iso}\\s+task\\.started\\s+${pool.node}\\s+attempt=1(?: pid=\\d+)?$`)),
+      expect.stringMatching(new RegExp(`^${iso}\\s+task\\.finished\\s+${pool.node}\\s+state=FAILED exitCode=3 attempt=1$`)),
+    ]);
+    const j = await run.run(['events', id, '--output', 'json']);
+    const events = JSON.parse(j.stdout) as { seq: number; type: string; taskId: string; at: number }[];
+    expect(events.map((e) => e.type)).toEqual(['task.submitted', 'task.scheduled', 'task.started', 'task.finished']);
+    expect(events.every((e) => e.taskId === id && typeof e.at === 'number')).toBe(true);
+    expect(events.map((e) => e.seq)).toEqual(events.map((e) => e.seq).sort((a, b) => a - b));
+    expect(await run.run(['events', 't_nope'])).toEqual({ code: 1, stdout: '', stderr: 'fastgpu: task t_nope not found\n' });
+    const badOut = await run.run(['events', id, '-o', 'yaml']);
+    expect(badOut.code).toBe(2);
+    expect(badOut.stderr).toMatch(/^fastgpu: .*--output.*'yaml' is invalid/);
+    expect((await run.run(['events'])).code).toBe(2);
+  });
+
   it('waits and exits with the task code', async () => {
     const go = join(pool.dir, unique('go'));
     const id = (await run.run(['run', '-d', '--', 'sh', '-c', `until [ -e ${go} ]; do sleep 0.02; done`])).stdout.trim();

@@ -1,8 +1,8 @@
-// Task commands: `ps`, `get`, `logs`, `cancel`, `wait`.
+// Task commands: `ps`, `get`, `events`, `logs`, `cancel`, `wait`.
 import type { Command } from 'commander';
 import type { TaskState } from '../../core/types.js';
 import { FastGpuApiError } from '../../sdk/errors.js';
-import type { LogChunkView, TaskView } from '../../sdk/types.js';
+import type { LogChunkView, PoolEvent, TaskView } from '../../sdk/types.js';
 import { contextOf, type CliContext } from '../context.js';
 import { UsageError, clientFor, durationFlag, outputFlag, withConnection, withOutput } from '../flags.js';
 import { age, dash, gpuColumn, placedGpus, table } from '../format.js';
@@ -64,6 +64,22 @@ export function register(program: Command): void {
             ),
         );
       }
+    });
+
+  withOutput(withConnection(program.command('events')))
+    .description("show a task's history: every event stored for it, oldest first")
+    .argument('<id>', 'task id')
+    .action(async (id: string, raw: { output?: string }, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      const output = outputFlag(raw.output);
+      const client = clientFor(cmd);
+      const events: PoolEvent[] = [];
+      for await (const e of client.tasks.eventHistory(id)) events.push(e);
+      if (output === 'json') return void ctx.stdout.write(`${JSON.stringify(events, null, 2)}\n`);
+      // Nodes by name rather than id, when the history names any.
+      const names = new Map<string, string>();
+      if (events.some((e) => e.nodeId !== undefined)) for (const n of await client.nodes()) names.set(n.id, n.name);
+      ctx.stdout.write(eventsTable(events, names));
     });
 
   withConnection(program.command('logs'))
@@ -145,6 +161,31 @@ export function psTable(list: readonly TaskView[], now = Date.now()): string {
     ['ID', 'NAME', 'STATE', 'REASON', 'PRI', 'GPU', 'NODE', 'AGE'],
     list.map((t) => [t.id, t.name, t.state, dash(t.reason), String(t.priority), gpuColumn(t), dash(t.placement?.node), age(t.createdAt, now)]),
   );
+}
+
+/**
+ * A task's history as a table: time, event type, node (by name where known), and the event's
+ * data as `key=value` pairs.
+ * @example eventsTable(events, new Map([['n_1', 'box']]))
+ */
+export function eventsTable(events: readonly PoolEvent[], nodeNames: ReadonlyMap<string, string> = new Map()): string {
+  return table(
+    ['TIME', 'TYPE', 'NODE', 'DETAILS'],
+    events.map((e) => {
+      const node = e.nodeId !== undefined ? (nodeNames.get(e.nodeId) ?? (typeof e.data.node === 'string' ? e.data.node : e.nodeId)) : '-';
+      return [new Date(e.at).toISOString(), e.type, node, details(e.data, node)];
+    }),
+  );
+}
+
+/** `attempt=1 gpus=[0] state=SUCCEEDED`: empty values left out, and the node the NODE column shows. */
+function details(data: Record<string, unknown>, node: string): string {
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(data)) {
+    if (v === null || v === undefined || v === '' || (k === 'node' && v === node)) continue;
+    out.push(`${k}=${typeof v === 'string' && !/\s/.test(v) ? v : JSON.stringify(v)}`);
+  }
+  return out.join(' ');
 }
 
 export function writeChunk(ctx: CliContext, c: LogChunkView): void {
