@@ -177,6 +177,48 @@ describe('dashboard in Chromium', () => {
     await page.locator('[data-testid="task-state"]', { hasText: 'SUCCEEDED' }).waitFor({ timeout: 20_000 });
   });
 
+  it('tells the whole story of tasks that ended before their page was opened', async () => {
+    const timelineOf = async (id: string): Promise<{ event: string | null; text: string }[]> => {
+      // A fresh document: nothing of the task's life reaches it live, only what is stored.
+      await page.goto('about:blank');
+      const history = page.waitForResponse((r) => r.url().includes(`/v1/tasks/${id}/events`) && r.status() === 200);
+      await page.goto(`${pool.url}/#/tasks/${id}`);
+      await history;
+      const items = page.locator('[data-testid="timeline"] li');
+      await page.locator('[data-testid="timeline"] li[data-event="task.submitted"]').waitFor({ timeout: 10_000 });
+      return items.evaluateAll((els) => els.map((el) => ({ event: el.getAttribute('data-event'), text: (el.textContent ?? '').trim() })));
+    };
+
+    // One that ran: placed, started, ended and finished, each from the stored history.
+    const ran = await submit({ name: 'ran-before', command: 'echo done', resources: { gpu: 0.25 } });
+    expect((await pool.api<TaskView>('GET', `/v1/tasks/${ran.id}/wait?timeoutMs=30000`)).state).toBe('SUCCEEDED');
+    const story = await timelineOf(ran.id);
+    expect(story.map((x) => x.event)).toEqual(['task.submitted', 'task.scheduled', 'task.started', null, 'task.finished']);
+    expect(story.map((x) => x.text)).toEqual([
+      expect.stringContaining('Submitted by tenant default, priority 50'),
+      expect.stringMatching(/Attempt 1 placed on box GPU \d \(0\.25 each\)$/),
+      expect.stringMatching(/Attempt 1 started$/),
+      expect.stringMatching(/Attempt 1 ended: SUCCEEDED, exit code 0$/),
+      expect.stringMatching(/Finished: SUCCEEDED \(exit code 0\)$/),
+    ]);
+    await page.locator('[data-testid="timeline"]').evaluate((el) => el.scrollIntoView({ block: 'center' }));
+    await shot('task-timeline');
+
+    // One cancelled while it waited: the cancel is only in the history, never in the task record.
+    const blocker = await submit({ name: 'blocker', command: 'sleep 60', resources: { gpu: 2 } });
+    for (let i = 0; (await pool.api<TaskView>('GET', `/v1/tasks/${blocker.id}`)).state !== 'RUNNING'; i++) {
+      if (i > 200) throw new Error('the blocker never started');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const waiter = await submit({ name: 'waiter', command: 'true', resources: { gpu: 1 } });
+    await pool.api('POST', `/v1/tasks/${waiter.id}/cancel`);
+    await pool.api('POST', `/v1/tasks/${blocker.id}/cancel`);
+    const cancelled = await timelineOf(waiter.id);
+    expect(cancelled.map((x) => x.event)).toEqual(['task.submitted', 'task.cancelled', null]);
+    expect(cancelled[1]!.text).toMatch(/Cancelled before it was placed$/);
+    expect(cancelled[2]!.text).toMatch(/Finished: CANCELLED$/);
+  });
+
   it('shows usage and utilisation, and fits a phone screen', async () => {
     await page.getByRole('link', { name: 'Usage', exact: true }).click();
     await page.getByRole('heading', { name: 'Usage and cost' }).waitFor();

@@ -5,10 +5,10 @@ import { contrastWithWhite, gpus, mib, reasonWords, tenantColour } from '../../w
 import { totalsOf } from '../../web/src/model/pool.js';
 import { queueOrder } from '../../web/src/model/queue.js';
 import { matches } from '../../web/src/model/tasks.js';
-import { timeline } from '../../web/src/model/timeline.js';
+import { mergeEvents, timeline } from '../../web/src/model/timeline.js';
 import { usageFromReport, usageFromTasks } from '../../web/src/model/usage.js';
 import { allocatedFromTasks, busyFromSamples } from '../../web/src/model/utilisation.js';
-import type { GpuView, LogChunkView, TaskDetailView, TaskView, UsageReportJson } from '../../web/src/types.js';
+import type { GpuView, LogChunkView, PoolEvent, TaskDetailView, TaskView, UsageReportJson } from '../../web/src/types.js';
 
 let pos = 0;
 const chunk = (data: string, stream: 'stdout' | 'stderr' = 'stdout', attempt = 1): LogChunkView => ({ pos: ++pos, attempt, stream, seq: pos, at: '', data });
@@ -206,5 +206,81 @@ describe('timeline', () => {
       'Attempt 1 ended: SUCCEEDED, exit code 0',
       'Finished: SUCCEEDED (exit code 0)',
     ]);
+  });
+
+  const T0 = Date.parse('2026-01-01T00:00:00Z');
+  const ev = (seq: number, type: PoolEvent['type'], atS: number, data: Record<string, unknown> = {}, nodeId?: string): PoolEvent => ({
+    seq,
+    at: T0 + atS * 1000,
+    type,
+    taskId: 't1',
+    ...(nodeId ? { nodeId } : {}),
+    data,
+  });
+  const lostThenDone: PoolEvent[] = [
+    ev(1, 'task.submitted', 0, { name: 'train', tenant: 'default', gangId: null }),
+    ev(4, 'task.scheduled', 1, { attempt: 1, node: 'box', gpus: [0], gpuMilli: 500 }, 'n1'),
+    ev(6, 'task.started', 2, { attempt: 1, pid: 42 }, 'n1'),
+    ev(9, 'task.requeued', 5, { after: 'LOST', attempt: 1 }, 'n1'),
+    ev(12, 'task.pending', 6, { reason: 'Quota', message: 'tenant default is at its limit' }),
+    ev(15, 'task.scheduled', 8, { attempt: 2, node: 'box2', gpus: [1], gpuMilli: 500, borrowed: true }, 'n2'),
+    ev(17, 'task.started', 9, { attempt: 2 }, 'n2'),
+    ev(20, 'task.finished', 12, { state: 'SUCCEEDED', exitCode: 0, attempt: 2 }, 'n2'),
+  ];
+
+  it('tells the whole story of a task from its stored events, the steps the record lacks included', () => {
+    const at = (s: number): string => new Date(T0 + s * 1000).toISOString();
+    const attempt = (n: number, node: string, gpu: number, from: number, to: number, outcome: 'LOST' | 'SUCCEEDED') => ({
+      attempt: n, nodeId: `n${n}`, node, placement: { ...placement(500, [gpu]), node }, scheduledAt: at(from), startedAt: at(from + 1), endedAt: at(to), outcome, exitCode: outcome === 'LOST' ? null : 0,
+    });
+    const t: TaskDetailView = {
+      ...task({ state: 'SUCCEEDED', exitCode: 0, createdAt: at(0), finishedAt: at(12) }),
+      attempt: 2,
+      attempts: [attempt(1, 'box', 0, 1, 5, 'LOST'), attempt(2, 'box2', 1, 8, 12, 'SUCCEEDED')],
+    };
+    const items = timeline(t, lostThenDone);
+    expect(items.map((x) => [x.what, x.event ?? null])).toEqual([
+      ['Submitted by tenant default, priority 50', 'task.submitted'],
+      ['Attempt 1 placed on box GPU 0 (0.5 each)', 'task.scheduled'],
+      ['Attempt 1 started', 'task.started'],
+      ['Attempt 1 ended: LOST', null],
+      ['Sent back to the queue after attempt 1 (LOST)', 'task.requeued'],
+      ['Waiting: Its tenant is at its quota; it starts when the tenant’s other tasks finish.', 'task.pending'],
+      ['Attempt 2 placed on box2 GPU 1 (0.5 each), on borrowed capacity (preemptible)', 'task.scheduled'],
+      ['Attempt 2 started', 'task.started'],
+      ['Attempt 2 ended: SUCCEEDED, exit code 0', null],
+      ['Finished: SUCCEEDED (exit code 0)', 'task.finished'],
+    ]);
+    // Times come from the record where it has them, from the events otherwise.
+    expect(items.map((x) => x.at)).toEqual([0, 1, 2, 5, 5, 6, 8, 9, 12, 12].map(at));
+  });
+
+  it('tells the story from the events alone before the record has caught up', () => {
+    const t: TaskDetailView = { ...task({ state: 'PENDING', createdAt: new Date(T0).toISOString() }), attempt: 0, attempts: [] };
+    expect(timeline(t, lostThenDone.slice(0, 3)).map((x) => x.what)).toEqual([
+      'Submitted by tenant default, priority 50',
+      'Attempt 1 placed on box GPU 0 (0.5 each)',
+      'Attempt 1 started',
+    ]);
+    // Steps at the same millisecond keep the order they happen in.
+    const sameMs = [ev(1, 'task.submitted', 0), ev(2, 'task.cancelled', 0, { state: 'PENDING' })];
+    const cancelled: TaskDetailView = { ...task({ state: 'CANCELLED', createdAt: new Date(T0).toISOString(), finishedAt: new Date(T0).toISOString() }), attempt: 0, attempts: [] };
+    expect(timeline(cancelled, sameMs).map((x) => x.what)).toEqual(['Submitted by tenant default, priority 50', 'Cancelled before it was placed', 'Finished: CANCELLED']);
+    // The cancel's event may be stamped a millisecond after the record's end: the end stays last.
+    const later = [ev(1, 'task.submitted', 0), { ...ev(2, 'task.cancelled', 0, { state: 'PENDING' }), at: T0 + 1 }];
+    expect(timeline(cancelled, later).map((x) => x.what)).toEqual(['Submitted by tenant default, priority 50', 'Cancelled before it was placed', 'Finished: CANCELLED']);
+  });
+
+  it('merges the stored history and live events by seq, dropping repeats', () => {
+    const history = lostThenDone.slice(0, 4);
+    // A live event that the history already had, and one that arrived before the history did.
+    const live = [lostThenDone[3]!, lostThenDone[4]!];
+    const early = mergeEvents([], [lostThenDone[4]!]);
+    expect(mergeEvents(early, history).map((e) => e.seq)).toEqual([1, 4, 6, 9, 12]);
+    const merged = mergeEvents(history, live);
+    expect(merged.map((e) => e.seq)).toEqual([1, 4, 6, 9, 12]);
+    expect(mergeEvents(merged, live)).toBe(merged);
+    expect(mergeEvents(merged, [])).toBe(merged);
+    expect(mergeEvents([], [lostThenDone[1]!, lostThenDone[1]!]).map((e) => e.seq)).toEqual([4]);
   });
 });

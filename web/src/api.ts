@@ -1,6 +1,6 @@
 // The API as the page sees it: typed GETs and the few actions, all same-origin with the
 // session cookie. Unsafe calls carry the CSRF header the dashboard plugin asks for.
-import type { GpuView, NodeView, TaskDetailView, TaskView } from './types.js';
+import type { GpuView, NodeView, TaskDetailView, TaskEventPage, TaskView } from './types.js';
 
 export type * from './types.js';
 
@@ -75,6 +75,9 @@ export const api = {
   nodes: (signal?: AbortSignal) => get<{ nodes: NodeView[] }>('/v1/nodes', signal),
   tasks: (query: string, signal?: AbortSignal) => get<{ tasks: TaskView[] }>(`/v1/tasks${query}`, signal),
   task: (id: string, signal?: AbortSignal) => get<TaskDetailView>(`/v1/tasks/${encodeURIComponent(id)}`, signal),
+  /** One page of a task's stored history, after event `after` (`next` while more follow). */
+  taskEvents: (id: string, after: number, signal?: AbortSignal) =>
+    get<TaskEventPage>(`/v1/tasks/${encodeURIComponent(id)}/events?after=${after}&limit=1000`, signal),
   cancel: (id: string) => request<TaskView>('POST', `/v1/tasks/${encodeURIComponent(id)}/cancel`),
 };
 

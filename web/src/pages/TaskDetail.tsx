@@ -1,5 +1,6 @@
-// Task detail: spec, placement, a timeline of what happened, every attempt, the full log
-// (every page fetched, then followed live over SSE), and Cancel.
+// Task detail: spec, placement, a timeline of what happened (the task's stored events, then
+// live ones), every attempt, the full log (every page fetched, then followed live over SSE),
+// and Cancel.
 import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, canAct, get, type LogChunkView, type PoolEvent, type TaskDetailView } from '../api.js';
 import { LogBuffer } from '../components/logbuffer.js';
@@ -7,7 +8,7 @@ import { LogView } from '../components/LogView.js';
 import { duration, gpuRequest, gpus, mib, reasonDetail, reasonWords, stateClass, TERMINAL, time } from '../format.js';
 import { useLive } from '../hooks.js';
 import { onEvent } from '../live.js';
-import { timeline } from '../model/timeline.js';
+import { mergeEvents, timeline } from '../model/timeline.js';
 import { markInteractive } from '../perf.js';
 
 const PAGE = 10_000;
@@ -77,18 +78,50 @@ function useLogs(id: string): { buffer: LogBuffer; version: number; status: stri
   return { buffer, version, status };
 }
 
+/**
+ * The task's events: its stored history (every page), then the live ones as they come. Live
+ * events are taken from before the history is asked for, so none falls between the two; the
+ * overlap is dropped by seq.
+ */
+function useTaskEvents(id: string): { events: readonly PoolEvent[]; error: string | null } {
+  const [events, setEvents] = useState<readonly PoolEvent[]>([]);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    setEvents([]);
+    setError(null);
+    const ctl = new AbortController();
+    const off = onEvent((e) => {
+      if (e.taskId === id) setEvents((l) => mergeEvents(l, [e]));
+    });
+    void (async () => {
+      try {
+        let after = 0;
+        for (;;) {
+          const page = await api.taskEvents(id, after, ctl.signal);
+          if (ctl.signal.aborted) return;
+          setEvents((l) => mergeEvents(l, page.events));
+          if (page.next === undefined || page.next <= after) break;
+          after = page.next;
+        }
+      } catch (e) {
+        // The record still tells the main steps; say what is missing rather than hide it.
+        if (!ctl.signal.aborted) setError(e instanceof Error ? e.message : String(e));
+      }
+    })();
+    return () => {
+      ctl.abort();
+      off();
+    };
+  }, [id]);
+  return { events, error };
+}
+
 export function TaskDetailPage({ id }: { id: string }) {
   const live = useLive((signal) => api.task(id, signal), [`task:${id}`], [id]);
-  const [events, setEvents] = useState<PoolEvent[]>([]);
+  const history = useTaskEvents(id);
   const [cancelling, setCancelling] = useState(false);
   const [actionError, setActionError] = useState<string | null>(null);
   const logs = useLogs(id);
-  useEffect(() => {
-    setEvents([]);
-    return onEvent((e) => {
-      if (e.taskId === id) setEvents((l) => [...l, e]);
-    });
-  }, [id]);
 
   if (live.error && !live.data) {
     const gone = live.error instanceof ApiError && live.error.status === 404;
@@ -221,13 +254,14 @@ export function TaskDetailPage({ id }: { id: string }) {
             <p class="muted">Not placed{finished ? '' : ' yet'}.</p>
           )}
           <h2>Timeline</h2>
-          <ol class="timeline">
-            {timeline(t, events).map((x, i) => (
-              <li key={i}>
+          <ol class="timeline" data-testid="timeline">
+            {timeline(t, history.events).map((x, i) => (
+              <li key={i} data-event={x.event}>
                 <time dateTime={x.at}>{time(x.at)}</time> {x.what}
               </li>
             ))}
           </ol>
+          {history.error && <p class="muted">Could not load the task’s full history: {history.error}</p>}
           {runFor !== null && <p class="muted">Ran for {duration(runFor)}.</p>}
         </div>
       </div>
