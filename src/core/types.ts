@@ -181,6 +181,10 @@ export interface VgpuReservation {
   reason: PendingReason | null;
   placement: Placement | null;
   createdAt: number;
+  /** When the current placement was made (null or absent while PENDING). */
+  placedAt?: number | null;
+  /** How many times it was placed (a lost node sends it back to PENDING): the ledger's attempt. */
+  placements?: number;
   releasedAt: number | null;
   version: number;
 }

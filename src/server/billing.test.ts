@@ -269,6 +269,63 @@ describe('metering and pricing', () => {
     expect(promos.promotions.map((p: any) => [p.name, p.status])).toEqual([['launch', 'active']]);
   });
 
+  it('a vGPU reservation pays for its slice from placement to release, through a restart; tasks inside it pay no GPU time', async () => {
+    const agent = new FakeAgent(h, 'node-a', h100s(1));
+    await agent.register();
+    await ok(h.req('POST', '/v1/prices', { model: 'H100', price: '2.00' }));
+    const a = await tenant('team-a');
+    const vg = await ok(as(a, 'POST', '/v1/vgpus', { gpu: 0.5 }), 201);
+    await h.server.control.settle();
+    expect((await ok(as(a, 'GET', `/v1/vgpus/${vg.id}`))).state).toBe('ACTIVE');
+
+    // Idle for 30 min, then a task inside it for 30 min, a restart, 60 min idle, then released.
+    h.clock.advance(30 * MIN);
+    const dry = await ok(as(a, 'POST', '/v1/tasks?dryRun=true', { command: 'true', vgpu: vg.id }));
+    expect(dry.quote).toBeNull(); // the reservation pays for the slice
+    const t = await submitAs(a, { command: 'true', vgpu: vg.id });
+    await agent.pollAndStart();
+    h.clock.advance(30 * MIN);
+    await agent.exit(t.id, 1, 0);
+    await h.restart();
+    await agent.register();
+    h.clock.advance(60 * MIN);
+    expect((await as(a, 'DELETE', `/v1/vgpus/${vg.id}`)).status).toBe(200);
+    await h.server.control.settle();
+    expect(h.server.control.billing.openEntries()).toEqual([]);
+
+    // 2 h of half an H100 at 2.00/h: 2.00. The task's own entry meters no GPU and costs nothing.
+    const report = await ok(as(a, 'GET', '/v1/usage'));
+    expect(report.rows).toEqual([expect.objectContaining({ tenant: 'team-a', taskId: vg.id, gpuModel: 'H100-80GB', gpuSeconds: 3600, chargedAmount: 2 })]);
+    const [taskEntry] = await h.store.listLedgerEntries({ taskId: t.id });
+    expect(taskEntry).toMatchObject({ gpuModel: null, gpuCount: 0, gpuMilliMs: 0n, chargedAmount: 0n, to: T0 + 60 * MIN });
+    const [vgEntry] = await h.store.listLedgerEntries({ taskId: vg.id });
+    expect(vgEntry).toMatchObject({ tenant: 'team-a', attempt: 1, gpuMilli: 500, from: T0, to: T0 + 120 * MIN, gpuMilliMs: 500n * 120n * BigInt(MIN), chargedAmount: 2_000_000n });
+  });
+
+  it('a reservation whose node is lost stops paying until it is placed again', async () => {
+    const first = new FakeAgent(h, 'node-a', h100s(1));
+    await first.register();
+    await ok(h.req('POST', '/v1/prices', { model: 'H100', price: '1.00' }));
+    const vg = await ok(h.req('POST', '/v1/vgpus', { gpu: 1 }), 201);
+    await h.server.control.settle();
+    h.clock.advance(60 * MIN);
+    await h.server.control.detectLostNodes(); // node-a's heartbeats stopped an hour ago
+    expect((await ok(h.req('GET', `/v1/vgpus/${vg.id}`))).state).toBe('PENDING');
+    h.clock.advance(60 * MIN); // nowhere to go for an hour
+    const second = new FakeAgent(h, 'node-b', h100s(1));
+    await second.register();
+    await h.server.control.settle();
+    expect((await ok(h.req('GET', `/v1/vgpus/${vg.id}`))).state).toBe('ACTIVE');
+    h.clock.advance(30 * MIN);
+    expect((await h.req('DELETE', `/v1/vgpus/${vg.id}`)).status).toBe(200);
+    await h.server.control.settle();
+    const entries = await h.store.listLedgerEntries({ taskId: vg.id });
+    expect(entries.map((e) => [e.attempt, e.from - T0, e.to! - T0, e.chargedAmount])).toEqual([
+      [1, 0, 60 * MIN, 1_000_000n],
+      [2, 120 * MIN, 150 * MIN, 500_000n],
+    ]);
+  });
+
   it('a price change settles running usage at the old price first', async () => {
     const agent = new FakeAgent(h, 'node-a', h100s(1));
     await agent.register();

@@ -25,9 +25,12 @@ export interface BillingOptions {
   log?: (line: string) => void;
 }
 
-/** What the ledger needs of an attempt that starts or ends. */
+/**
+ * What the ledger needs of an attempt that starts or ends. A vGPU reservation is metered the
+ * same way: its id as the task, its placement count as the attempt.
+ */
 export interface MeteredAttempt {
-  task: Pick<Task, 'id' | 'spec'>;
+  task: { id: string; spec: Pick<Task['spec'], 'tenant'> };
   attempt: Pick<Attempt, 'attempt' | 'placement'>;
   /** The model of the placed GPUs (the node's); null when it holds none or is unknown. */
   gpuModel: string | null;
@@ -226,22 +229,19 @@ export class Billing {
   }
 
   /**
-   * After a (re)start: close entries whose attempt is no longer the live one (at the attempt's
-   * recorded end), and open entries for running attempts that have none.
+   * After a (re)start: close entries whose attempt is no longer a live one, and open entries for
+   * live attempts that have none. `live`: every running attempt and placed reservation, with
+   * when it began. `endOf` tells when a closed one ended (its recorded end, if known).
    */
-  reconcile(live: readonly Task[], modelOf: (t: Task) => string | null): Promise<void> {
+  reconcile(live: readonly { m: MeteredAttempt; since: number }[], endOf: (taskId: string, attempt: number) => Promise<number | null>): Promise<void> {
     return this.serial('reconcile', async () => {
-      const current = new Map(live.filter((t) => t.state === 'RUNNING').map((t) => [`${t.id}#${t.attempts}`, t]));
+      const current = new Map(live.map((l) => [`${l.m.task.id}#${l.m.attempt.attempt}`, l]));
       for (const e of [...this.open.values()]) {
         if (current.has(`${e.taskId}#${e.attempt}`)) continue;
-        const a = (await this.store.listAttempts(e.taskId)).find((x) => x.attempt === e.attempt);
-        await this.close(e, a?.endedAt ?? e.settledTo);
+        await this.close(e, (await endOf(e.taskId, e.attempt)) ?? e.settledTo);
       }
       const metered = new Set([...this.open.values()].map((e) => `${e.taskId}#${e.attempt}`));
-      for (const [key, t] of current) {
-        if (metered.has(key) || !t.placement) continue;
-        await this.openFor({ task: t, attempt: { attempt: t.attempts, placement: t.placement }, gpuModel: modelOf(t) }, t.startedAt ?? t.scheduledAt ?? this.clock.now());
-      }
+      for (const [key, l] of current) if (!metered.has(key)) await this.openFor(l.m, l.since);
     });
   }
 }

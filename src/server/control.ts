@@ -36,7 +36,7 @@ import type {
   StopOrder,
 } from '../protocol/agent.js';
 import type { Store, TaskWrite, TenantRecord, UtilisationSample } from '../store/port.js';
-import { Billing } from './billing.js';
+import { Billing, type MeteredAttempt } from './billing.js';
 import { newId } from './ids.js';
 import { gpuViews } from './views.js';
 import { Waiters } from './waiters.js';
@@ -253,7 +253,29 @@ export class ControlPlane {
     const stored = await this.store.getMeta(BUDGET_POLICY_META);
     if (!this.budgetPolicyFixed && (stored === 'continue' || stored === 'stop')) this.budgetPolicy = stored;
     await this.billing.load();
-    await this.billing.reconcile([...this.tasks.values()], (t) => this.modelOf(t));
+    const live = [
+      ...[...this.tasks.values()].filter((t) => t.state === 'RUNNING' && t.placement).map((t) => ({ m: this.metered(t), since: t.startedAt ?? t.scheduledAt ?? this.clock.now() })),
+      ...[...this.reservations.values()].filter((r) => r.state === 'ACTIVE' && r.placement).map((r) => ({ m: this.meteredReservation(r), since: r.placedAt ?? r.createdAt })),
+    ];
+    await this.billing.reconcile(live, async (id, attempt) => {
+      // A reservation's entry ends at its release when that was stored; else at its last settlement.
+      const r = await this.store.getReservation(id);
+      if (r) return r.releasedAt;
+      return (await this.store.listAttempts(id)).find((x) => x.attempt === attempt)?.endedAt ?? null;
+    });
+  }
+
+  /**
+   * The ledger's view of a task's current attempt. A task inside a vGPU reservation uses the
+   * reservation's slice, which the reservation pays for: its own entry meters CPU and RAM only.
+   */
+  private metered(t: Task): MeteredAttempt {
+    return { task: t, attempt: { attempt: t.attempts, placement: t.placement! }, gpuModel: t.spec.vgpuId !== undefined ? null : this.modelOf(t) };
+  }
+
+  /** The ledger's view of a placed reservation: billed for its slice from placement to release. */
+  private meteredReservation(r: VgpuReservation): MeteredAttempt {
+    return { task: { id: r.id, spec: { tenant: r.tenant } }, attempt: { attempt: r.placements ?? 1, placement: r.placement! }, gpuModel: this.modelOf(r) };
   }
 
   /** Read the tenants again (quota, weight, budget): call after changing them. */
@@ -537,8 +559,9 @@ export class ControlPlane {
           case 'placeReservation': {
             const r = this.reservations.get(d.reservationId);
             if (!r || r.state !== 'PENDING') break;
-            const next: VgpuReservation = { ...r, state: 'ACTIVE', placement: cleanPlacement(d.placement), reason: null, version: r.version + 1 };
+            const next: VgpuReservation = { ...r, state: 'ACTIVE', placement: cleanPlacement(d.placement), placedAt: now, placements: (r.placements ?? 0) + 1, reason: null, version: r.version + 1 };
             this.putReservation(tx, r, next);
+            this.billing.started(this.meteredReservation(next), now);
             this.event(tx, 'vgpu.placed', { vgpuId: r.id, nodeId: d.placement.nodeId }, { node: d.placement.node, gpus: d.placement.gpus, gpuMilli: d.placement.gpuMilli });
             break;
           }
@@ -775,9 +798,9 @@ export class ControlPlane {
     this.preempting.delete(t.id);
     if (t.placement) {
       const startedAt = o.unstarted !== undefined ? null : (o.startedAt ?? t.startedAt);
-      if (startedAt !== null) this.billing.ended({ task: t, attempt: { attempt: t.attempts, placement: t.placement }, gpuModel: this.modelOf(t) }, startedAt, Math.max(o.endedAt, startedAt));
+      if (startedAt !== null) this.billing.ended(this.metered(t), startedAt, Math.max(o.endedAt, startedAt));
       // The agent's early "running" may have opened a meter: it closes where it opened.
-      else if (t.startedAt !== null) this.billing.ended({ task: t, attempt: { attempt: t.attempts, placement: t.placement }, gpuModel: this.modelOf(t) }, null, t.startedAt);
+      else if (t.startedAt !== null) this.billing.ended(this.metered(t), null, t.startedAt);
       tx.attempts.push({
         taskId: t.id,
         attempt: t.attempts,
@@ -844,8 +867,10 @@ export class ControlPlane {
     }
     const tx = new Tx();
     for (const t of [...this.tasks.values()]) if (t.spec.vgpuId === id) this.cancelInTx(tx, t);
-    const next: VgpuReservation = { ...r, state: 'RELEASED', releasedAt: this.clock.now(), version: r.version + 1 };
+    const now = this.clock.now();
+    const next: VgpuReservation = { ...r, state: 'RELEASED', releasedAt: now, version: r.version + 1 };
     this.putReservation(tx, r, next);
+    if (r.state === 'ACTIVE' && r.placement) this.billing.ended(this.meteredReservation(r), r.placedAt ?? r.createdAt, now);
     this.event(tx, 'vgpu.released', { vgpuId: id }, {});
     tx.dirty = true;
     await this.commit(tx);
@@ -1015,7 +1040,7 @@ export class ControlPlane {
         exitCode: null,
       });
       this.event(tx, 'task.started', { taskId: t.id, nodeId }, { attempt: t.attempts, pid: r.pid });
-      this.billing.started({ task: t, attempt: { attempt: t.attempts, placement: t.placement! }, gpuModel: this.modelOf(t) }, startedAt);
+      this.billing.started(this.metered(t), startedAt);
     }
     if (this.cancelling.has(t.id)) this.addStop(nodeId, t.id, t.attempts, 'cancelled');
     return false;
@@ -1155,7 +1180,8 @@ export class ControlPlane {
     // Its reserved slices go back to waiting for room elsewhere.
     for (const r of [...this.reservations.values()]) {
       if (r.state === 'ACTIVE' && r.placement?.nodeId === node.id) {
-        this.putReservation(tx, r, { ...r, state: 'PENDING', placement: null, reason: 'Resources', version: r.version + 1 });
+        this.billing.ended(this.meteredReservation(r), r.placedAt ?? r.createdAt, now);
+        this.putReservation(tx, r, { ...r, state: 'PENDING', placement: null, placedAt: null, reason: 'Resources', version: r.version + 1 });
       }
     }
     const rt = this.rt.get(node.id);

@@ -114,7 +114,7 @@ export function openEntry(init: OpenEntryInit, startedAt: number): LedgerEntry {
  * GPUs (the node's, which the placement does not carry).
  * @example openEntry(entryInitFor(task, attempt, node.gpus[0].model), attempt.startedAt ?? attempt.scheduledAt)
  */
-export function entryInitFor(task: Pick<Task, 'id' | 'spec'>, attempt: Pick<Attempt, 'attempt' | 'placement'>, gpuModel: string | null): OpenEntryInit {
+export function entryInitFor(task: { id: string; spec: Pick<Task['spec'], 'tenant'> }, attempt: Pick<Attempt, 'attempt' | 'placement'>, gpuModel: string | null): OpenEntryInit {
   const p = attempt.placement;
   const gpuCount = p.gpus.length;
   return {

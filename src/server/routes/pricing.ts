@@ -127,10 +127,11 @@ export async function refuseOverBudget(control: ControlPlane, tenant: string): P
   if (v.verdict === 'exhausted') throw new FastGpuError('FORBIDDEN', `Budget: ${v.message}; new tasks are refused until the budget is raised`, 'budget');
 }
 
-/** The price of running `spec` from now for its time limit; null for a CPU-only task. */
+/** The price of running `spec` from now for its time limit; null for a CPU-only task or one inside a vGPU. */
 export function quoteFor(spec: TaskSpec, control: ControlPlane, now: number): QuoteView | null {
   const gpu: GpuRequest | null = spec.resources.gpu;
-  if (!gpu) return null;
+  // Inside a vGPU reservation the reservation pays for the slice: the task adds no GPU cost.
+  if (!gpu || spec.vgpuId !== undefined) return null;
   const { model, milli } = modelFor(spec, [...control.nodes.values()], control);
   const { book, promos, promoSpent } = control.billing.pricing;
   // A gang of N runs N tasks: the quote is for all of them.
