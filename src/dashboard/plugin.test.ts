@@ -20,6 +20,7 @@ async function build(webRoot: string | undefined): Promise<FastifyInstance> {
     ...(webRoot ? { webRoot } : {}),
     authenticate: async (h) => {
       if (h === 'Bearer agent-token') return { tenant: 'default', role: 'agent' };
+      if (h === 'Bearer metrics-token') return { tenant: 'default', role: 'metrics' };
       if (h !== `Bearer ${GOOD}`) throw new Error('unknown token');
       return { tenant: 'default', role: 'admin' };
     },
@@ -103,10 +104,16 @@ describe('dashboard plugin', () => {
     expect((await app.inject({ method: 'POST', url: '/v1/act', headers: { cookie, 'x-fastgpu-csrf': '1' } })).statusCode).toBe(200);
   });
 
-  it('does not let agent tokens log in', async () => {
-    const res = await login('agent-token');
-    expect(res.statusCode).toBe(403);
-    expect(res.headers['set-cookie']).toBeUndefined();
+  it('does not let agent or metrics tokens log in', async () => {
+    for (const [token, message] of [
+      ['agent-token', 'an agent token cannot log in'],
+      ['metrics-token', 'a metrics token cannot log in'],
+    ] as const) {
+      const res = await login(token);
+      expect(res.statusCode).toBe(403);
+      expect(res.json().error.message).toContain(message);
+      expect(res.headers['set-cookie']).toBeUndefined();
+    }
   });
 
   it('one-time login codes work once', async () => {

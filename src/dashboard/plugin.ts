@@ -140,8 +140,8 @@ const plugin: FastifyPluginAsync<DashboardOptions> = async (app: FastifyInstance
     } catch {
       return unauthenticated(reply, 'unknown or revoked token');
     }
-    // The dashboard is for people: agent tokens only speak the agent protocol.
-    if (who.role === 'agent') return reply.code(403).type('application/json').send({ error: { code: 'FORBIDDEN', message: 'an agent token cannot log in to the dashboard: use an admin, member or viewer token' } });
+    // The dashboard is for people: agent tokens only speak the agent protocol, metrics tokens only read /metrics.
+    if (who.role === 'agent' || who.role === 'metrics') return reply.code(403).type('application/json').send({ error: { code: 'FORBIDDEN', message: `a${who.role === 'agent' ? 'n agent' : ' metrics'} token cannot log in to the dashboard: use an admin, member or viewer token` } });
     const id = sessions.open(token);
     void reply.header('set-cookie', sessionCookie(id, Math.floor(sessions.ttlMs / 1000), secure));
     return reply.code(200).send({ tenant: who.tenant, role: who.role });

@@ -25,7 +25,8 @@ export interface TenantInput {
   budget?: number | string;
 }
 
-export type TokenRole = 'admin' | 'member' | 'viewer' | 'agent';
+/** `agent`: for `fastgpu agent`; `metrics`: reads GET /metrics only (for a Prometheus scraper). */
+export type TokenRole = 'admin' | 'member' | 'viewer' | 'agent' | 'metrics';
 
 /** A token without its secret. */
 export interface TokenView {

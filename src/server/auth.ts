@@ -64,19 +64,21 @@ export class Authenticator {
 }
 
 const AGENT_PREFIX = '/v1/agent/';
-/** Routes only admins reach whole (they show every tenant's numbers). */
-const ADMIN_ONLY = new Set(['/metrics']);
+const METRICS = '/metrics';
 
 /**
  * Route-level access, before any handler: agent tokens only speak the agent protocol, the agent
- * protocol only takes agent or admin tokens, and `/metrics` is for admins. Everything finer
- * (tenants, read-only viewers) is the handlers' `authorize`.
+ * protocol only takes agent or admin tokens, and `/metrics` (every tenant's numbers) is for
+ * admins and for `metrics` tokens, which can read nothing else (give those to a Prometheus
+ * scraper rather than an admin token). Everything finer (tenants, read-only viewers) is the
+ * handlers' `authorize`.
  */
 export function gate(p: Principal, url: string): void {
   const agentRoute = url.startsWith(AGENT_PREFIX);
   if (agentRoute && p.role !== 'agent' && p.role !== 'admin') throw new FastGpuError('FORBIDDEN', `${url} is the agent protocol: it needs an agent or admin token`);
   if (!agentRoute && p.role === 'agent') throw new FastGpuError('FORBIDDEN', `an agent token may only call ${AGENT_PREFIX}*`);
-  if (ADMIN_ONLY.has(url) && p.role !== 'admin') throw new FastGpuError('FORBIDDEN', `${url} needs the admin role`);
+  if (url === METRICS && p.role !== 'admin' && p.role !== 'metrics') throw new FastGpuError('FORBIDDEN', `${url} needs an admin or metrics token`);
+  if (url !== METRICS && p.role === 'metrics') throw new FastGpuError('FORBIDDEN', `a metrics token may only read ${METRICS}`);
 }
 
 /**
@@ -85,13 +87,13 @@ export function gate(p: Principal, url: string): void {
  * @example authorize(principal, 'task.get', task.spec.tenant, {what: 'task', id: task.id})
  */
 export function authorize(p: Principal, action: Action, resourceTenant: string | null, item?: { what: string; id: string }): void {
-  if (p.role === 'agent') throw new FastGpuError('FORBIDDEN', `${action} is not for agent tokens`);
+  if (p.role === 'agent' || p.role === 'metrics') throw new FastGpuError('FORBIDDEN', `${action} is not for ${p.role} tokens`);
   authorizeCore({ role: p.role, tenant: p.tenant }, action, resourceTenant, item);
 }
 
 /** Whether `p` may see a resource of `tenant` (lists filter with it; admins see all). */
 export function sees(p: Principal, tenant: string): boolean {
-  if (p.role === 'agent') return false;
+  if (p.role === 'agent' || p.role === 'metrics') return false;
   const v = visibleCore({ role: p.role, tenant: p.tenant });
   return v === null || v.includes(tenant);
 }

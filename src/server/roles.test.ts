@@ -1,5 +1,5 @@
-// The role matrix: every registered route × role (admin, member, viewer, agent, revoked token, no
-// token) × tenant (the caller's own, another's) answers exactly the status in the table below, and
+// The role matrix: every registered route × role (admin, member, viewer, agent, metrics, revoked
+// token, no token) × tenant (the caller's own, another's) answers exactly the status in the table below, and
 // nothing of the other tenant leaks into what members and viewers list. Routes are enumerated from
 // the app itself (onRoute), so a new endpoint without a row here fails this test.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,9 +7,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { FakeAgent, h100s, makeHarness, type Harness } from './testing.js';
 
-type Role = 'admin' | 'member' | 'viewer' | 'agent' | 'revoked' | 'none';
+type Role = 'admin' | 'member' | 'viewer' | 'agent' | 'metrics' | 'revoked' | 'none';
 type Target = 'own' | 'other' | 'pool';
-const ROLES: readonly Role[] = ['admin', 'member', 'viewer', 'agent', 'revoked', 'none'];
+const ROLES: readonly Role[] = ['admin', 'member', 'viewer', 'agent', 'metrics', 'revoked', 'none'];
 
 /** A request to make: its url, and a body for POSTs. */
 interface Call {
@@ -20,7 +20,10 @@ interface Call {
 interface Row {
   /** Builds the call for a target; may create fresh fixtures (for writes) through the admin token. */
   call: (target: Target) => Promise<Call> | Call;
-  /** Expected status per role and target (revoked and none are filled in: 401 on authenticated routes). */
+  /**
+   * Expected status per role and target (revoked and none are filled in: 401 on authenticated
+   * routes; metrics: 403 wherever a row does not say otherwise).
+   */
   expect: Partial<Record<Role, Partial<Record<Target, number>>>>;
   /** Only these targets apply (default own + other). */
   targets?: readonly Target[];
@@ -30,7 +33,7 @@ interface Row {
 
 // Shapes of expectations, by kind of route.
 const all = (s: number): Partial<Record<Target, number>> => ({ own: s, other: s, pool: s });
-const pub = (s: number): Row['expect'] => ({ admin: all(s), member: all(s), viewer: all(s), agent: all(s), revoked: all(s), none: all(s) });
+const pub = (s: number): Row['expect'] => ({ admin: all(s), member: all(s), viewer: all(s), agent: all(s), metrics: all(s), revoked: all(s), none: all(s) });
 const adminOnly = (s: number): Row['expect'] => ({ admin: all(s), member: all(403), viewer: all(403), agent: all(403) });
 const agentProtocol: Row['expect'] = { admin: all(200), member: all(403), viewer: all(403), agent: all(200) };
 const clusterRead: Row['expect'] = { admin: all(200), member: all(200), viewer: all(200), agent: all(403) };
@@ -44,7 +47,7 @@ const list: Row['expect'] = { admin: all(200), member: { own: 200, other: 403 },
 
 let h: Harness;
 const routes: string[] = [];
-const tok: Record<Role, string | null> = { admin: '', member: '', viewer: '', agent: '', revoked: '', none: null };
+const tok: Record<Role, string | null> = { admin: '', member: '', viewer: '', agent: '', metrics: '', revoked: '', none: null };
 let agent: FakeAgent;
 const fx = { taskA: '', taskB: '', vgA: '', vgB: '' };
 
@@ -82,7 +85,7 @@ const spec = { command: 'true', resources: { gpu: 0.25 } };
 
 const MATRIX: Record<string, Row> = {
   'GET /healthz': { call: () => ({ url: '/healthz' }), expect: pub(200), targets: ['pool'] },
-  'GET /metrics': { call: () => ({ url: '/metrics' }), expect: adminOnly(200), targets: ['pool'] },
+  'GET /metrics': { call: () => ({ url: '/metrics' }), expect: { ...adminOnly(200), metrics: all(200) }, targets: ['pool'] },
   'GET /v1/openapi.json': { call: () => ({ url: '/v1/openapi.json' }), expect: clusterRead, targets: ['pool'] },
   'GET /v1/events': { call: () => ({ url: '/v1/events' }), expect: clusterRead, targets: ['pool'], sse: true },
 
@@ -187,6 +190,7 @@ beforeAll(async () => {
   tok.member = (await mk('a', 'member')).token;
   tok.viewer = (await mk('a', 'viewer')).token;
   tok.agent = (await mk('a', 'agent')).token;
+  tok.metrics = (await mk('a', 'metrics')).token;
   const revoked = await mk('a', 'member');
   tok.revoked = revoked.token;
   expect((await as('revoked', 'GET', '/v1/tasks')).status).toBe(200);
@@ -229,7 +233,7 @@ describe('role matrix', () => {
       for (const role of ROLES) {
         for (const target of row.targets ?? (['own', 'other'] as const)) {
           const authFails = !PUBLIC.has(pattern) && (role === 'revoked' || role === 'none');
-          const expected = authFails ? 401 : row.expect[role]?.[target];
+          const expected = authFails ? 401 : (row.expect[role]?.[target] ?? (role === 'metrics' ? 403 : undefined));
           if (expected === undefined) throw new Error(`${route}: no expectation for ${role} × ${target}`);
           const call = await row.call(target);
           const status = row.sse ? await sseStatus(base, role, call.url) : (await as(role, method, call.url, call.body)).status;

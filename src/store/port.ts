@@ -42,7 +42,8 @@ export interface TokenRecord {
   /** sha256 hex of the secret; the secret itself is never stored. */
   hash: string;
   tenant: string;
-  role: 'admin' | 'member' | 'viewer' | 'agent';
+  /** `agent`: only the agent protocol; `metrics`: only GET /metrics (for a Prometheus scraper). */
+  role: 'admin' | 'member' | 'viewer' | 'agent' | 'metrics';
   name: string;
   createdAt: number;
   revokedAt: number | null;

@@ -78,6 +78,19 @@ describe('fastgpu admin token', () => {
     expect(after.stderr).toMatch(/revoked|401|token/i);
   });
 
+  it('a metrics token reads /metrics (for a Prometheus scraper) and nothing else', async () => {
+    const made = await admin.run(['admin', 'token', 'create', '--tenant', 'default', '--role', 'metrics', '--name', 'prometheus']);
+    expect(made.code, made.stderr).toBe(0);
+    expect(made.stdout).toContain('(metrics)');
+    const token = made.stdout.trimEnd().split('\n').at(-1)!;
+    const scrape = await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+    expect(scrape.status).toBe(200);
+    expect(await scrape.text()).toContain('fastgpu_');
+    const ps = await as(token).run(['ps']);
+    expect(ps.code).toBe(1);
+    expect(ps.stderr).toContain('a metrics token may only read /metrics');
+  });
+
   it('refuses an unknown role (exit 2) and a tenant that does not exist', async () => {
     const role = await admin.run(['admin', 'token', 'create', '--tenant', 'team', '--role', 'root']);
     expect(role.code).toBe(2);

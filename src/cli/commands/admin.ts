@@ -59,7 +59,7 @@ export function register(program: Command): void {
   withOutput(withConnection(token.command('create')))
     .description('make a token for a tenant; prints the secret alone on the last line (shown once)')
     .requiredOption('--tenant <name>', 'the tenant it acts for')
-    .option('--role <role>', 'admin, member, viewer (or agent, for `fastgpu agent`)', 'member')
+    .option('--role <role>', 'admin, member, viewer (or agent, for `fastgpu agent`; metrics, for a Prometheus scraper: GET /metrics only)', 'member')
     .option('--name <name>', 'a label for people, e.g. who holds it')
     .action(async (raw: { tenant: string; role: string; name?: string; output?: string }, cmd: Command) => {
       const ctx = contextOf(cmd);
@@ -111,11 +111,12 @@ export function compileTenantCreate(name: string, raw: RawTenantCreate): TenantI
 }
 
 function roleFlag(raw: string): TokenRole {
-  if (raw.trim().toLowerCase() === 'agent') return 'agent';
+  const special = raw.trim().toLowerCase();
+  if (special === 'agent' || special === 'metrics') return special;
   try {
     return parseRole(raw, '--role');
   } catch (e) {
-    if (e instanceof FastGpuError) throw new UsageError(`${e.message}, agent`);
+    if (e instanceof FastGpuError) throw new UsageError(`${e.message}, agent, metrics`);
     throw e;
   }
 }

@@ -28,7 +28,7 @@ export const TokenViewSchema = z.object({
   id: z.string(),
   name: z.string(),
   tenant: z.string(),
-  role: z.enum(['admin', 'member', 'viewer', 'agent']),
+  role: z.enum(['admin', 'member', 'viewer', 'agent', 'metrics']),
   createdAt: z.string(),
   revokedAt: z.string().nullable(),
 });
@@ -36,7 +36,7 @@ export type TokenView = z.output<typeof TokenViewSchema>;
 
 const TokenCreateSchema = z.strictObject({
   tenant: z.string({ error: 'is required: the tenant the token acts for' }).min(1).max(64),
-  role: z.enum(['admin', 'member', 'viewer', 'agent'], { error: 'must be one of admin, member, viewer, agent' }).default('member'),
+  role: z.enum(['admin', 'member', 'viewer', 'agent', 'metrics'], { error: 'must be one of admin, member, viewer, agent, metrics' }).default('member'),
   name: z.string().max(128).optional(),
 });
 
