@@ -542,8 +542,8 @@ export class ControlPlane {
             const t = this.tasks.get(d.taskId);
             if (!t || t.state !== 'PENDING') break;
             if (t.reason === d.reason && t.reasonMessage === d.message) break;
-            // The first reason after submit/requeue is implied by those events; a change is news.
-            if (t.reason !== null && t.reason !== d.reason) this.event(tx, 'task.pending', { taskId: t.id }, { reason: d.reason, message: d.message });
+            // Each new reason is news for the task's history (`fastgpu events`): why it waited.
+            if (t.reason !== d.reason) this.event(tx, 'task.pending', { taskId: t.id }, { reason: d.reason, message: d.message });
             // Memory (which every read of a live task uses) changes now; the store gets the
             // reason in a batch (flushReasons), so a burst of submits is not written twice.
             this.tasks.set(t.id, { ...t, reason: d.reason, reasonMessage: d.message });

@@ -55,8 +55,9 @@ describe('GET /v1/tasks/:id/events', () => {
     expect((await h.req('POST', `/v1/tasks/${t.id}/cancel`)).status).toBe(200);
     await h.restart();
     const r = await eventsOf(t.id);
-    expect(r.body.events.map((e) => [e.type, e.data.state ?? null])).toEqual([
+    expect(r.body.events.map((e) => [e.type, e.data.state ?? e.data.reason ?? null])).toEqual([
       ['task.submitted', null],
+      ['task.pending', 'Resources'], // why it waited: no node has joined
       ['task.cancelled', 'PENDING'],
     ]);
   });
