@@ -108,6 +108,26 @@ export function billingConformance(store: () => Store): void {
       expect((await s.getTenant('research'))?.budget).toBe(1n);
       expect(await s.listTenants()).toHaveLength(1);
     });
+
+    it('delete removes the tenant and revokes its live tokens in one go; others are untouched', async () => {
+      const s = store();
+      await s.upsertTenant(research);
+      await s.upsertTenant(ops);
+      const tok = (id: string, tenant: string, revokedAt: number | null): TokenRecord => ({ id, hash: `h-${id}`, tenant, role: 'member', name: id, createdAt: T0, revokedAt });
+      await s.insertToken(tok('r1', 'research', null));
+      await s.insertToken(tok('r2', 'research', T0 + 1)); // revoked before: keeps its time
+      await s.insertToken(tok('o1', 'ops', null));
+      expect(await s.deleteTenant('research', T0 + 50)).toBe(1);
+      expect(await s.getTenant('research')).toBeNull();
+      expect(await s.listTenants()).toEqual([ops]);
+      expect((await s.getToken('r1'))?.revokedAt).toBe(T0 + 50);
+      expect((await s.getToken('r2'))?.revokedAt).toBe(T0 + 1);
+      expect((await s.getToken('o1'))?.revokedAt).toBeNull();
+      expect(await s.deleteTenant('research', T0 + 60)).toBeNull();
+      // The name can be used again, from scratch.
+      await s.upsertTenant({ ...research, createdAt: T0 + 70 });
+      expect((await s.getTenant('research'))?.createdAt).toBe(T0 + 70);
+    });
   });
 
   describe('tokens by id', () => {

@@ -222,6 +222,12 @@ export interface Store {
    * `createdAt` it was first stored with.
    */
   upsertTenant(t: TenantRecord): Promise<void>;
+  /**
+   * Deletes the tenant and revokes (at `at`) every token it still has, in one transaction.
+   * Returns how many tokens were revoked, or null when there is no such tenant. Its history
+   * (tasks, ledger, usage) is kept.
+   */
+  deleteTenant(name: string, at: number): Promise<number | null>;
   getTenant(name: string): Promise<TenantRecord | null>;
   /** By name. */
   listTenants(): Promise<TenantRecord[]>;

@@ -30,6 +30,8 @@ function prepareBilling(db: Database.Database) {
       ON CONFLICT (name) DO UPDATE SET guarantee_milli = excluded.guarantee_milli,
         limit_milli = excluded.limit_milli, weight = excluded.weight, budget = excluded.budget`),
     getTenant: p<TenantRow>('SELECT * FROM tenants WHERE name = ?').safeIntegers(),
+    deleteTenant: p('DELETE FROM tenants WHERE name = ?'),
+    revokeTenantTokens: p('UPDATE tokens SET revoked_at = ? WHERE tenant = ? AND revoked_at IS NULL'),
     listTenants: p<TenantRow>('SELECT * FROM tenants ORDER BY name').safeIntegers(),
 
     getPriceBook: p<{ doc: string }>('SELECT doc FROM price_book WHERE id = 1'),
@@ -94,6 +96,7 @@ const promotionRow = (p: Promotion) => ({ name: p.name, from_ms: p.from, to_ms: 
 export class SqliteBilling {
   private stmts: BillingStatements | null = null;
   private readonly settleTx: (settlement: LedgerSettlement) => void;
+  private deleteTenantTx: ((name: string, at: number) => number | null) | undefined;
   /** Ledger and line list statements, one per filter shape. */
   private readonly shaped = new Map<string, Database.Statement<unknown[], unknown>>();
 
@@ -111,6 +114,17 @@ export class SqliteBilling {
 
   upsertTenant(t: TenantRecord): void {
     this.s.upsertTenant.run(tenantToRow(t));
+  }
+
+  /** One IMMEDIATE transaction: the tenant goes, its live tokens are revoked. */
+  deleteTenant(name: string, at: number): number | null {
+    this.deleteTenantTx ??= this.db
+      .transaction((n: string, t: number): number | null => {
+        if (this.s.deleteTenant.run(n).changes === 0) return null;
+        return this.s.revokeTenantTokens.run(t, n).changes;
+      })
+      .immediate;
+    return this.deleteTenantTx(name, at);
   }
 
   getTenant(name: string): TenantRecord | null {

@@ -540,6 +540,10 @@ export class SqliteStore implements Store {
     return this.b().getTenant(name);
   }
 
+  async deleteTenant(name: string, at: number): Promise<number | null> {
+    return this.b().deleteTenant(name, at);
+  }
+
   async listTenants(): Promise<TenantRecord[]> {
     return this.b().listTenants();
   }
