@@ -68,6 +68,14 @@ export class TenantsApi {
   async get(name: string): Promise<TenantView> {
     return this.client.request<TenantView>('GET', `/v1/admin/tenants/${encodeURIComponent(name)}`);
   }
+
+  /**
+   * Deletes a tenant that has no unfinished tasks and no vGPUs (else CONFLICT, saying what is
+   * left); its tokens are revoked, its history kept. `default` cannot be deleted.
+   */
+  async delete(name: string): Promise<{ name: string; revokedTokens: number }> {
+    return this.client.request<{ name: string; revokedTokens: number }>('DELETE', `/v1/admin/tenants/${encodeURIComponent(name)}`);
+  }
 }
 
 export class TokensApi {

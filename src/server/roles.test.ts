@@ -146,6 +146,15 @@ const MATRIX: Record<string, Row> = {
   'POST /v1/admin/tenants': { call: () => ({ url: '/v1/admin/tenants', body: { name: `c${++made}`, guarantee: 1 } }), expect: adminOnly(201), targets: ['pool'] },
   'GET /v1/admin/tenants': { call: () => ({ url: '/v1/admin/tenants' }), expect: adminOnly(200), targets: ['pool'] },
   'GET /v1/admin/tenants/:name': { call: () => ({ url: '/v1/admin/tenants/a' }), expect: adminOnly(200), targets: ['pool'] },
+  'DELETE /v1/admin/tenants/:name': {
+    call: async () => {
+      const name = `gone${++made}`;
+      await as('admin', 'POST', '/v1/admin/tenants', { name });
+      return { url: `/v1/admin/tenants/${name}` };
+    },
+    expect: adminOnly(200),
+    targets: ['pool'],
+  },
   'POST /v1/admin/tokens': { call: () => ({ url: '/v1/admin/tokens', body: { tenant: 'a', role: 'viewer' } }), expect: adminOnly(201), targets: ['pool'] },
   'GET /v1/admin/tokens': { call: () => ({ url: '/v1/admin/tokens' }), expect: adminOnly(200), targets: ['pool'] },
   'POST /v1/admin/tokens/:id/revoke': {

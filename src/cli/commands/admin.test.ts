@@ -49,6 +49,37 @@ describe('fastgpu admin tenant', () => {
   });
 });
 
+describe('fastgpu admin tenant rm', () => {
+  it('refuses while the tenant has work, then deletes it and revokes its tokens; default stays', async () => {
+    await admin.run(['admin', 'tenant', 'create', 'short-lived', '--limit', '1']);
+    const token = (await admin.run(['admin', 'token', 'create', '--tenant', 'short-lived'])).stdout.trimEnd().split('\n').at(-1)!;
+    const member = as(token);
+    const job = await member.run(['run', '--detach', '--', 'true']);
+    expect(job.code, job.stderr).toBe(0);
+    const busy = await admin.run(['admin', 'tenant', 'rm', 'short-lived']);
+    expect(busy.code).toBe(1);
+    expect(busy.stderr).toContain('tenant short-lived still has 1 unfinished task: cancel them');
+    expect((await member.run(['cancel', job.stdout.trim()])).code).toBe(0);
+
+    const rm = await admin.run(['admin', 'tenant', 'rm', 'short-lived']);
+    expect(rm.code, rm.stderr).toBe(0);
+    expect(rm.stdout).toBe('short-lived deleted; 1 token revoked\n');
+    const after = await member.run(['ps']);
+    expect(after.code).toBe(1);
+    expect(after.stderr).toMatch(/revoked/i);
+    expect((await admin.run(['admin', 'tenant', 'ls', '-o', 'json'])).stdout).not.toContain('short-lived');
+    // Its history stays: the cancelled task is still listed.
+    expect((await admin.run(['ps', '--all', '-o', 'json'])).stdout).toContain(job.stdout.trim());
+
+    const again = await admin.run(['admin', 'tenant', 'rm', 'short-lived']);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('short-lived not found');
+    const dflt = await admin.run(['admin', 'tenant', 'rm', 'default']);
+    expect(dflt.code).toBe(1);
+    expect(dflt.stderr).toContain('tenant default cannot be deleted');
+  });
+});
+
 describe('fastgpu admin token', () => {
   it('prints the token alone on its last line; it works with its role until revoked', async () => {
     await admin.run(['admin', 'tenant', 'create', 'team']);

@@ -54,6 +54,18 @@ export function register(program: Command): void {
       ctx.stdout.write(output === 'json' ? `${JSON.stringify(list, null, 2)}\n` : tenantTable(list));
     });
 
+  withConnection(tenant.command('rm'))
+    .description('delete tenants with no unfinished tasks and no vGPUs; their tokens are revoked, their history kept')
+    .argument('<names...>', 'tenant names')
+    .action(async (names: string[], _raw: unknown, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      const client = clientFor(cmd);
+      for (const name of names) {
+        const r = await client.admin.tenants.delete(name.trim());
+        ctx.stdout.write(`${r.name} deleted; ${r.revokedTokens} token${r.revokedTokens === 1 ? '' : 's'} revoked\n`);
+      }
+    });
+
   const token = admin.command('token').description('API tokens: create, ls, revoke');
 
   withOutput(withConnection(token.command('create')))

@@ -7,7 +7,7 @@ import { ROLES, type Role } from './types.js';
 const TENANT_READ: Action[] = ['task.list', 'task.get', 'task.wait', 'task.logs', 'vgpu.list', 'vgpu.get', 'usage.read', 'events.read'];
 const TENANT_WRITE: Action[] = ['task.submit', 'task.cancel', 'vgpu.create', 'vgpu.delete'];
 const CLUSTER_READ: Action[] = ['node.list', 'gpu.list', 'price.read'];
-const ADMIN: Action[] = ['tenant.create', 'tenant.list', 'tenant.update', 'token.create', 'token.list', 'token.revoke', 'price.set', 'promo.create', 'promo.list', 'promo.delete', 'node.drain'];
+const ADMIN: Action[] = ['tenant.create', 'tenant.list', 'tenant.update', 'tenant.delete', 'token.create', 'token.list', 'token.revoke', 'price.set', 'promo.create', 'promo.list', 'promo.delete', 'node.drain'];
 const ITEM: Action[] = ['task.get', 'task.wait', 'task.logs', 'task.cancel', 'vgpu.get', 'vgpu.delete'];
 
 type Where = 'same' | 'other' | 'all';

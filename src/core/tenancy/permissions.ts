@@ -36,6 +36,7 @@ export const PERMISSIONS = {
   'tenant.create': { scope: 'admin', write: true, target: 'collection' },
   'tenant.list': { scope: 'admin', write: false, target: 'collection' },
   'tenant.update': { scope: 'admin', write: true, target: 'item' },
+  'tenant.delete': { scope: 'admin', write: true, target: 'item' },
   'token.create': { scope: 'admin', write: true, target: 'collection' },
   'token.list': { scope: 'admin', write: false, target: 'collection' },
   'token.revoke': { scope: 'admin', write: true, target: 'item' },

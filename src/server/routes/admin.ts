@@ -1,7 +1,7 @@
 // /v1/admin/*: tenants (quota, weight, budget) and tokens. Admin tokens only; the tenancy table
 // in core says so (`tenant.*`, `token.*` are admin-scope actions).
 import { z } from 'zod';
-import { invalid, notFound } from '../../core/errors.js';
+import { conflict, invalid, notFound } from '../../core/errors.js';
 import { formatMoney } from '../../core/pricing/money.js';
 import { compileTenant, DEFAULT_TENANT, tenantInputSchema } from '../../core/tenancy/index.js';
 import type { Clock } from '../../core/types.js';
@@ -114,6 +114,33 @@ export function adminRoutes(ctx: RouteContext): void {
       const t = await store.getTenant(params.name);
       if (!t) throw notFound('tenant', params.name);
       return tenantView(t);
+    },
+  });
+
+  book.add({
+    method: 'DELETE',
+    url: '/v1/admin/tenants/:name',
+    tag: 'admin',
+    summary: 'Delete a tenant with no unfinished tasks and no vGPUs; its tokens are revoked, its history (tasks, usage) kept',
+    params: NameParamsSchema,
+    response: z.object({ name: z.string(), revokedTokens: z.number().int() }),
+    handler: async ({ params, principal }) => {
+      authorize(principal, 'tenant.delete', null);
+      const name = params.name;
+      if (name === DEFAULT_TENANT.name) throw conflict(`tenant ${name} cannot be deleted: tokens and tasks without a tenant belong to it`);
+      if (!(await store.getTenant(name))) throw notFound('tenant', name);
+      const tasks = [...ctx.control.tasks.values()].filter((t) => t.spec.tenant === name).length;
+      const vgpus = [...ctx.control.reservations.values()].filter((r) => r.tenant === name).length;
+      if (tasks > 0 || vgpus > 0) {
+        const what = [tasks > 0 ? `${tasks} unfinished task${tasks === 1 ? '' : 's'}` : '', vgpus > 0 ? `${vgpus} vGPU${vgpus === 1 ? '' : 's'}` : ''].filter(Boolean).join(' and ');
+        throw conflict(`tenant ${name} still has ${what}: cancel them (fastgpu cancel …) and release them (fastgpu vgpu rm …) first`);
+      }
+      const revokedTokens = await store.deleteTenant(name, clock.now());
+      if (revokedTokens === null) throw notFound('tenant', name); // deleted meanwhile
+      // Its tokens fail from the very next request; the scheduler forgets its quota.
+      auth.invalidate();
+      await ctx.control.tenantsChanged();
+      return { name, revokedTokens };
     },
   });
 
