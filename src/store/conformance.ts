@@ -13,6 +13,7 @@
 // - `listSamples(from, to)` includes both ends.
 // - `setNodeState` on an unknown node does nothing; revoking twice keeps the first time.
 // - Tenants, prices, promotions and the ledger: see conformance-billing.ts.
+// - Sample tiers (compaction, pruning, bucketed reads): see conformance-samples.ts.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type {
   Attempt,
@@ -24,6 +25,7 @@ import type {
   VgpuReservation,
 } from '../core/types.js';
 import { billingConformance } from './conformance-billing.js';
+import { sampleTierConformance } from './conformance-samples.js';
 import type { Store, TokenRecord, UtilisationSample } from './port.js';
 
 const T0 = 1_700_000_000_000;
@@ -685,6 +687,8 @@ export function storeConformance(name: string, make: () => Promise<Store>, clean
         expect(await s.listSamples(T0, T0 + 99, 'n3')).toEqual([]);
       });
     });
+
+    sampleTierConformance(() => s);
 
     // Issue 4: tenants, price book, promotions, ledger and settlement.
     billingConformance(() => s);

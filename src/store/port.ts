@@ -16,6 +16,7 @@ import type { LedgerEntry } from '../core/pricing/ledger.js';
 import type { Micros } from '../core/pricing/money.js';
 import type { PriceBook, PricedUsage, Promotion } from '../core/pricing/types.js';
 import type { Tenant } from '../core/tenancy/types.js';
+import type { SampleSource, SampleTier } from './sample-tiers.js';
 
 export interface TaskFilter {
   states?: readonly TaskState[];
@@ -81,6 +82,57 @@ export interface UtilisationSample {
   memoryUsedMiB: number;
   /** Milli-GPU allocated on this GPU (tasks and vGPUs) when sampled: allocation over time. Default 0. */
   allocatedMilli?: number;
+}
+
+/** One stored rollup: a GPU's samples over one minute or hour (`listSampleRollups`). */
+export interface SampleRollup {
+  /** Start of the minute or hour, epoch ms. */
+  at: number;
+  nodeId: string;
+  gpuIndex: number;
+  /** Mean over the samples. */
+  utilPercent: number;
+  /** Highest of the samples. */
+  memoryUsedMiB: number;
+  /** Mean over the samples. */
+  allocatedMilli: number;
+  /** Raw samples behind it. */
+  samples: number;
+}
+
+/** One step of `compactSamples`: rollup rows written, and whether complete buckets are still waiting. */
+export interface SampleCompaction {
+  minutes: number;
+  hours: number;
+  more: boolean;
+}
+
+/** A bucketed read (`readSampleSeries`): buckets start at `from`, `from + bucketMs`, …; both ends included. */
+export interface SampleSeriesQuery {
+  from: number;
+  to: number;
+  bucketMs: number;
+  nodeId?: string;
+}
+
+/** One GPU in one bucket; means are weighted by the samples behind each row read. */
+export interface SamplePoint {
+  /** The bucket's start. */
+  at: number;
+  nodeId: string;
+  gpuIndex: number;
+  utilPercent: number;
+  memoryUsedMiB: number;
+  /** Not rounded. */
+  allocatedMilli: number;
+  samples: number;
+}
+
+export interface SampleSeries {
+  /** By bucket, node, GPU. */
+  points: SamplePoint[];
+  /** Which tier answered which part of the range (planSampleRead). */
+  sources: SampleSource[];
 }
 
 /** A tenant as stored: the core's Tenant (quota, weight, budget) and when it was first created. */
@@ -269,12 +321,44 @@ export interface Store {
   listPricedUsage(filter?: PricedUsageFilter): Promise<PricedLineRecord[]>;
   /** Σ charged per tenant over all time (tenants that were never charged are absent). */
   spendByTenant(): Promise<Map<string, Micros>>;
+  /**
+   * Σ charged per tenant for usage from `since` on (a budget period's spend): lines wholly after
+   * it count in full, a line across it only its part after it, by the usage report's clipping
+   * rule (`chargedWithin`), so it equals the charged total of a report from `since`.
+   */
+  spendByTenantSince(since: number): Promise<Map<string, Micros>>;
   /** Σ discount given per promotion over all time: the budget consumed (never-used ones absent). */
   getPromoSpent(): Promise<Map<string, Micros>>;
 
-  // Utilisation samples (for charts)
+  // Utilisation samples (for charts), kept in three tiers (sample-tiers.ts): raw samples, and
+  // per-GPU rollups of each minute and each hour that compaction makes from the finer tier.
   appendSamples(samples: readonly UtilisationSample[]): Promise<void>;
+  /** Raw samples in [from, to], by time, node, GPU. */
   listSamples(from: number, to: number, nodeId?: string): Promise<UtilisationSample[]>;
+  /**
+   * One bounded step of compaction, in one transaction: rolls raw samples up into the minutes
+   * that end by `upTo`, and minute rollups into the hours that end by `upTo` and are wholly
+   * rolled up, oldest first, at most `maxMinutes` (default 10) and `maxHours` (default 2) of
+   * each. Rows are recomputed from the finer tier and replace any stored for the same (start,
+   * node, GPU), and the store remembers how far it got, so steps repeated or cut short by a crash
+   * never count a sample twice. A sample stored after its minute was rolled up stays raw only.
+   * Call again while `more`.
+   */
+  compactSamples(upTo: number, opts?: { maxMinutes?: number; maxHours?: number }): Promise<SampleCompaction>;
+  /**
+   * Deletes at most `limit` (default 10,000) of the oldest rows of `tier` that start before
+   * `before`, in one short transaction; returns how many. Raw samples and minute rollups not yet
+   * rolled up into the next tier are kept whatever their age. Call again while it returns `limit`.
+   */
+  pruneSamples(tier: SampleTier, before: number, limit?: number): Promise<number>;
+  /** Stored rollups of one tier that start in [from, to], by time, node, GPU. */
+  listSampleRollups(tier: Exclude<SampleTier, 'raw'>, from: number, to: number, nodeId?: string): Promise<SampleRollup[]>;
+  /**
+   * Samples bucketed per GPU in the store (planSampleRead picks the tiers). A rollup counts in
+   * the bucket where it starts when it overlaps [from, to] (the first bucket for one that starts
+   * before `from`).
+   */
+  readSampleSeries(q: SampleSeriesQuery): Promise<SampleSeries>;
 
   // Small settings (schema version, cluster id, …)
   getMeta(key: string): Promise<string | null>;

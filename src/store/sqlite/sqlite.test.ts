@@ -13,6 +13,9 @@ import { fixtureNode, fixtureTask, storeConformance } from '../conformance.js';
 import { openStore } from '../index.js';
 import type { Store } from '../port.js';
 import { loadMigrations, migrate, SchemaTooNewError, type Migration } from './migrate.js';
+import { H0, twoDays } from '../conformance-samples.js';
+import { HOUR_MS } from '../sample-tiers.js';
+import { readSql, ROLL_HOURS, ROLL_MINUTES } from './samples.js';
 import { LIVE_TASKS_SQL, SqliteStore } from './store.js';
 
 const root = mkdtempSync(join(tmpdir(), 'fastgpu-store-'));
@@ -268,6 +271,67 @@ describe('SqliteStore specifics', () => {
     const db = new Database(path, { readonly: true });
     expect(db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events'").all()).toEqual([{ name: 'events_task' }]);
     db.close();
+  });
+});
+
+describe('SqliteStore sample tier specifics', () => {
+  const planOf = (db: Database.Database, sql: string, params: Record<string, unknown>): string =>
+    (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(params) as { detail: string }[]).map((p) => p.detail).join(' | ');
+
+  it('rolling up again after the marks are lost replaces rollups, never adds to them', async () => {
+    const s = new SqliteStore({ path: freshPath() });
+    await s.init();
+    await s.appendSamples(twoDays().filter((x) => x.at < H0 + 2 * HOUR_MS));
+    const upTo = H0 + 2 * HOUR_MS;
+    const all = async (): Promise<void> => {
+      while ((await s.compactSamples(upTo, { maxMinutes: 60 })).more);
+    };
+    await all();
+    const minutes = await s.listSampleRollups('minute', 0, upTo);
+    const hours = await s.listSampleRollups('hour', 0, upTo);
+    expect(hours.map((h) => h.samples)).toEqual([20, 20, 20, 120, 120, 120, 120, 120, 120]);
+    // As if a crash had lost the marks (or an old copy of the file came back): all is redone.
+    (s as unknown as { db: Database.Database }).db.exec('DELETE FROM sample_rollup_marks');
+    await all();
+    expect(await s.listSampleRollups('minute', 0, upTo)).toEqual(minutes);
+    expect(await s.listSampleRollups('hour', 0, upTo)).toEqual(hours);
+    await s.close();
+  });
+
+  it('rolls up the samples a version-4 database already holds', async () => {
+    const path = freshPath();
+    const v4 = new SqliteStore({ path, migrations: loadMigrations().slice(0, 4) });
+    await v4.init();
+    const raw = twoDays().filter((x) => x.at < H0 + HOUR_MS);
+    await v4.appendSamples(raw);
+    await v4.close();
+    const s = openStore({ kind: 'sqlite', path });
+    await s.init();
+    while ((await s.compactSamples(H0 + HOUR_MS)).more);
+    const hours = await s.listSampleRollups('hour', 0, H0 + HOUR_MS);
+    expect(hours.reduce((n, h) => n + h.samples, 0)).toBe(raw.length);
+    await s.close();
+  });
+
+  it('compacts, prunes and reads through indexes, scanning no table whole', async () => {
+    const s = new SqliteStore({ path: freshPath() });
+    await s.init();
+    await s.compactSamples(H0); // prepares the statements on a file at version 5
+    const db = (s as unknown as { db: Database.Database }).db;
+    const read = { from: 0, to: 1, bucket: 1, hourBefore: 0, rawFrom: 0, rawLo: 0, node: 'n' };
+    const plans = [
+      planOf(db, ROLL_MINUTES, { start: 0, stop: 1 }),
+      planOf(db, ROLL_HOURS, { start: 0, stop: 1 }),
+      planOf(db, readSql(false), read),
+      planOf(db, readSql(true), read),
+      planOf(db, 'DELETE FROM samples WHERE rowid IN (SELECT rowid FROM samples WHERE at < @before ORDER BY at LIMIT @limit)', { before: 1, limit: 1 }),
+    ];
+    for (const plan of plans) expect(plan).not.toMatch(/SCAN samples(_1[mh])?( |$)/);
+    expect(plans[0]).toMatch(/SEARCH samples USING INDEX samples_at/);
+    expect(plans[1]).toMatch(/SEARCH samples_1m USING PRIMARY KEY/);
+    expect(plans[2]).toMatch(/samples_1h USING PRIMARY KEY.*samples_1m USING PRIMARY KEY.*samples USING INDEX samples_at/);
+    expect(plans[3]).toMatch(/samples USING INDEX samples_node_at/);
+    await s.close();
   });
 });
 

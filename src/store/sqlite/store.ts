@@ -16,6 +16,10 @@ import type {
   LogQuery,
   PricedLineRecord,
   PricedUsageFilter,
+  SampleCompaction,
+  SampleRollup,
+  SampleSeries,
+  SampleSeriesQuery,
   Store,
   TaskEventQuery,
   TaskFilter,
@@ -24,8 +28,10 @@ import type {
   TokenRecord,
   UtilisationSample,
 } from '../port.js';
+import type { SampleTier } from '../sample-tiers.js';
 import { SqliteBilling } from './billing.js';
 import { loadMigrations, migrate, type Migration } from './migrate.js';
+import { SqliteSamples } from './samples.js';
 import {
   attemptToRow,
   eventToRow,
@@ -178,6 +184,8 @@ export class SqliteStore implements Store {
   /** Tenants, prices, promotions and the ledger (billing.ts). */
   private billing: SqliteBilling | null = null;
   private insertSample: Database.Statement<unknown[], unknown> | null = null;
+  /** Sample tiers (samples.ts), built on first use: they name tables of migration 005. */
+  private sampleTiers: SqliteSamples | null = null;
   /** Task list/count statements, one per filter shape, prepared on first use. */
   private readonly shaped = new Map<string, Database.Statement<unknown[], unknown>>();
   private tx: {
@@ -229,6 +237,7 @@ export class SqliteStore implements Store {
     this.billing = null;
     this.tx = null;
     this.insertSample = null;
+    this.sampleTiers = null;
     this.shaped.clear();
     if (db) {
       // Refreshes the planner's statistics where they have drifted; cheap, and SQLite's advice.
@@ -294,6 +303,11 @@ export class SqliteStore implements Store {
   private b(): SqliteBilling {
     if (!this.billing) throw new Error('SqliteStore: init() has not run, or the store is closed');
     return this.billing;
+  }
+
+  private tiers(): SqliteSamples {
+    if (!this.db) throw new Error('SqliteStore: init() has not run, or the store is closed');
+    return (this.sampleTiers ??= new SqliteSamples(this.db));
   }
 
   private t(): NonNullable<SqliteStore['tx']> {
@@ -536,6 +550,10 @@ export class SqliteStore implements Store {
     this.b().upsertTenant(t);
   }
 
+  async spendByTenantSince(since: number): Promise<Map<string, Micros>> {
+    return this.b().spendByTenantSince(since);
+  }
+
   async getTenant(name: string): Promise<TenantRecord | null> {
     return this.b().getTenant(name);
   }
@@ -607,6 +625,22 @@ export class SqliteStore implements Store {
     const s = this.s();
     const rows = nodeId === undefined ? s.listSamples.all(from, to) : s.listNodeSamples.all(nodeId, from, to);
     return rows.map(rowToSample);
+  }
+
+  async compactSamples(upTo: number, opts: { maxMinutes?: number; maxHours?: number } = {}): Promise<SampleCompaction> {
+    return this.tiers().compact(upTo, opts.maxMinutes, opts.maxHours);
+  }
+
+  async pruneSamples(tier: SampleTier, before: number, limit?: number): Promise<number> {
+    return this.tiers().prune(tier, before, limit);
+  }
+
+  async listSampleRollups(tier: Exclude<SampleTier, 'raw'>, from: number, to: number, nodeId?: string): Promise<SampleRollup[]> {
+    return this.tiers().rollups(tier, from, to, nodeId);
+  }
+
+  async readSampleSeries(q: SampleSeriesQuery): Promise<SampleSeries> {
+    return this.tiers().read(q);
   }
 
   // ---- Meta

@@ -1,0 +1,87 @@
+// Utilisation samples live in three tiers: raw samples as the agents sent them, 1-minute and
+// 1-hour rollups per GPU. Which tier answers which part of a read is decided here, once, from
+// how far each tier reaches; every adapter runs the same plan, so reads cannot drift between
+// them. Pure: no SQL, no clock.
+
+/** `raw`: each sample as sent; `minute`, `hour`: per-GPU rollups of one minute or hour. */
+export type SampleTier = 'raw' | 'minute' | 'hour';
+
+export const MINUTE_MS = 60_000;
+export const HOUR_MS = 3_600_000;
+
+/** How much time one stored row of a tier stands for. */
+export const TIER_RESOLUTION_MS: Readonly<Record<SampleTier, number>> = { raw: 1, minute: MINUTE_MS, hour: HOUR_MS };
+
+export const floorTo = (t: number, unit: number): number => Math.floor(t / unit) * unit;
+
+/**
+ * The tier a bucket of this size is read from by preference: the coarsest whose rows are no
+ * longer than the bucket. Raw for buckets under a minute, minute rollups under an hour, else hourly.
+ * @example preferredTier(15_000) // 'raw' (the last hour in 240 buckets)
+ */
+export function preferredTier(bucketMs: number): SampleTier {
+  if (bucketMs < MINUTE_MS) return 'raw';
+  if (bucketMs < HOUR_MS) return 'minute';
+  return 'hour';
+}
+
+/** How far each tier reaches; the adapter reads these in the same transaction as the data. */
+export interface TierCoverage {
+  /** Every minute that starts before this is rolled up (null: none yet). */
+  minuteThrough: number | null;
+  /** Every hour that starts before this is rolled up (null: none yet). Never above minuteThrough. */
+  hourThrough: number | null;
+  /** The oldest raw sample still stored (null: none). */
+  oldestRaw: number | null;
+  /** The oldest minute rollup still stored (null: none). */
+  oldestMinute: number | null;
+}
+
+/**
+ * Which rows answer a read: hour rollups that start before `hourBefore`, minute rollups from
+ * `hourBefore` up to `rawFrom`, raw samples from `rawFrom` on. Both bounds are whole hours or
+ * minutes where a coarser tier meets a finer one, so no moment is counted twice or left out.
+ */
+export interface SampleReadPlan {
+  hourBefore: number;
+  rawFrom: number;
+}
+
+/**
+ * The finest tier that still covers each part of the time line, not finer than `bucketMs`
+ * needs. A finer tier is used only from where it is complete: from the end of the coarser
+ * unit that holds its oldest row, since pruning in batches may have left that one partial.
+ * The newest part always comes from raw samples, as the last minutes are not rolled up yet.
+ */
+export function planSampleRead(bucketMs: number, c: TierCoverage): SampleReadPlan {
+  const minuteThrough = c.minuteThrough ?? -Infinity;
+  const hourThrough = Math.min(c.hourThrough ?? -Infinity, minuteThrough);
+  // Where complete minute rollups begin (hours before it), and complete raw samples.
+  const minutesFrom = c.oldestMinute === null ? hourThrough : Math.min(hourThrough, floorTo(c.oldestMinute, HOUR_MS) + HOUR_MS);
+  const rawAll = c.oldestRaw === null ? minuteThrough : Math.min(minuteThrough, floorTo(c.oldestRaw, MINUTE_MS) + MINUTE_MS);
+  switch (preferredTier(bucketMs)) {
+    case 'raw':
+      return { hourBefore: minutesFrom, rawFrom: Math.max(minutesFrom, rawAll) };
+    case 'minute':
+      return { hourBefore: minutesFrom, rawFrom: minuteThrough };
+    case 'hour':
+      return { hourBefore: hourThrough, rawFrom: minuteThrough };
+  }
+}
+
+/** One part of a read's range and the tier that answered it; both ends included. */
+export interface SampleSource {
+  tier: SampleTier;
+  from: number;
+  to: number;
+}
+
+/** The parts of [from, to] each tier of `plan` answers, oldest first; tiers with no part are left out. */
+export function planSources(plan: SampleReadPlan, from: number, to: number): SampleSource[] {
+  const parts: SampleSource[] = [
+    { tier: 'hour', from, to: Math.min(to, plan.hourBefore - 1) },
+    { tier: 'minute', from: Math.max(from, plan.hourBefore), to: Math.min(to, plan.rawFrom - 1) },
+    { tier: 'raw', from: Math.max(from, plan.rawFrom), to },
+  ];
+  return parts.filter((p) => p.from <= p.to);
+}
