@@ -328,6 +328,15 @@ export function billingConformance(store: () => Store): void {
       for (const period of [{}, { from: T0 + 45 * MIN, to: T0 + 2 * H + 7 }, { tenant: 'b', from: T0 + 2 * H }]) {
         expect(usageReport(linesToPricedUsage(await s.listPricedUsage(period)), period)).toEqual(usageReport(all, period));
       }
+      // A budget period's spend equals the charged total of a report from its start, per tenant,
+      // whether the start cuts lines (00:45, 02:10) or falls between them (00:30, 02:00).
+      for (const since of [T0 - H, T0 + 30 * MIN, T0 + 45 * MIN, T0 + 2 * H, T0 + 2 * H + 10 * MIN, T0 + 9 * H]) {
+        const report = usageReport(all, { from: since });
+        const want = new Map<string, bigint>();
+        for (const row of report.rows) want.set(row.tenant, (want.get(row.tenant) ?? 0n) + row.chargedAmount);
+        expect(nonZero(await s.spendByTenantSince(since)), `since +${(since - T0) / MIN} min`).toEqual(nonZero(want));
+      }
+      expect(await s.spendByTenantSince(T0 - H)).toEqual(await s.spendByTenant());
     });
 
     it('refuses a replayed settlement and writes nothing', async () => {

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { formatMoney } from './money.js';
 import { compilePriceBook, compilePromotion } from './parse.js';
 import { priceSegments } from './price.js';
-import { usageReport, usageReportToJson } from './report.js';
+import { chargedWithin, usageReport, usageReportToJson } from './report.js';
 import type { UsageSegment } from './types.js';
 
 const H = 3_600_000;
@@ -79,5 +79,25 @@ describe('usageReport', () => {
     expect(j.rows[0]).toMatchObject({ tenant: 'a', taskId: 't1', gpuModel: 'H100-80GB', listAmount: 6.25, discountAmount: 1.5, chargedAmount: 4.75, chargedMicros: '4750000', promotions: ['spring'] });
     expect(j.totals).toMatchObject({ listAmount: 7.45, discountAmount: 1.74, chargedAmount: 5.71 });
     expect(() => JSON.stringify(j)).not.toThrow();
+  });
+});
+
+describe('chargedWithin', () => {
+  it('adds up, line by line, to the charged total of the usage report for the same period', () => {
+    for (const [from, to] of [
+      [at(10, 15), Infinity],
+      [at(9), at(11, 7)],
+      [-Infinity, Infinity],
+      [at(12, 45), Infinity],
+      [at(14), Infinity],
+    ] as const) {
+      const byTenant = new Map<string, bigint>();
+      for (const p of priced) for (const l of p.lines) byTenant.set(p.segment.tenant, (byTenant.get(p.segment.tenant) ?? 0n) + chargedWithin(l, from, to));
+      const report = usageReport(priced, { ...(Number.isFinite(from) ? { from } : {}), ...(Number.isFinite(to) ? { to } : {}) });
+      for (const tenant of ['a', 'b']) {
+        const want = report.rows.filter((r) => r.tenant === tenant).reduce((s, r) => s + r.chargedAmount, 0n);
+        expect(byTenant.get(tenant), `${tenant} over [${from}, ${to})`).toBe(want);
+      }
+    }
   });
 });

@@ -50,7 +50,9 @@ export interface ReportOptions {
   tenant?: string;
 }
 
-function clip(line: PricedLine, x: number, y: number): { list: Micros; discount: Micros; charged: Micros } {
+type Amounts = Pick<PricedLine, 'from' | 'to' | 'listAmount' | 'discountAmount' | 'chargedAmount'>;
+
+function clip(line: Amounts, x: number, y: number): { list: Micros; discount: Micros; charged: Micros } {
   if (x <= line.from && y >= line.to) {
     return { list: line.listAmount, discount: line.discountAmount, charged: line.chargedAmount };
   }
@@ -59,6 +61,17 @@ function clip(line: PricedLine, x: number, y: number): { list: Micros; discount:
   const discount = part(line.discountAmount, y) - part(line.discountAmount, x);
   const charged = part(line.chargedAmount, y) - part(line.chargedAmount, x);
   return { list: discount + charged, discount, charged };
+}
+
+/**
+ * The charged amount of a line that falls in [x, y), by the clipping rule above: spend over a
+ * period (a budget's) adds up exactly as the usage report of that period does.
+ * @example chargedWithin(line, Date.parse('2026-11-01T00:00Z'), Infinity)
+ */
+export function chargedWithin(line: Amounts, x: number, y: number): Micros {
+  const a = Math.max(line.from, x);
+  const b = Math.min(line.to, y);
+  return b <= a ? 0n : clip(line, a, b).charged;
 }
 
 const gpuSecondsOf = (milliMs: bigint): number => Number(milliMs) / 1e6;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FastGpuError } from '../errors.js';
 import { compileTenant, parseGpuAmount, parseRole } from './parse.js';
-import { budgetVerdict, quotaVerdict, tasksToStopForBudget } from './quota.js';
+import { budgetPeriodEnd, budgetPeriodStart, budgetVerdict, quotaVerdict, tasksToStopForBudget } from './quota.js';
 import type { Tenant } from './types.js';
 
 const t: Tenant = { name: 'a', guaranteeMilli: 2000, limitMilli: 4000, weight: 1, budget: 10_000_000n };
@@ -68,5 +68,39 @@ describe('tenant parsing', () => {
     expect(field(() => compileTenant({ name: 'no spaces' }))).toBe('tenant.name');
     expect(field(() => compileTenant({ name: 'r', colour: 1 }))).toBe('tenant.colour');
     expect(field(() => parseRole('owner'))).toBe('role');
+  });
+});
+
+describe('budget periods (UTC)', () => {
+  const at = (iso: string): number => Date.parse(iso);
+
+  it('start at the first of the month, on Monday, at midnight; end where the next starts', () => {
+    const now = at('2026-11-22T03:04:05.678Z'); // a Sunday
+    expect(budgetPeriodStart('all', now)).toBeNull();
+    expect(budgetPeriodEnd('all', now)).toBeNull();
+    expect(budgetPeriodStart('month', now)).toBe(at('2026-11-01T00:00:00Z'));
+    expect(budgetPeriodEnd('month', now)).toBe(at('2026-12-01T00:00:00Z'));
+    expect(budgetPeriodStart('week', now)).toBe(at('2026-11-16T00:00:00Z'));
+    expect(budgetPeriodEnd('week', now)).toBe(at('2026-11-23T00:00:00Z'));
+    expect(budgetPeriodStart('day', now)).toBe(at('2026-11-22T00:00:00Z'));
+    expect(budgetPeriodEnd('day', now)).toBe(at('2026-11-23T00:00:00Z'));
+  });
+
+  it('handle their edges: the first instant belongs to the new period; December rolls into January; Monday is its own week', () => {
+    expect(budgetPeriodStart('month', at('2026-12-01T00:00:00Z'))).toBe(at('2026-12-01T00:00:00Z'));
+    expect(budgetPeriodStart('month', at('2026-11-30T23:59:59.999Z'))).toBe(at('2026-11-01T00:00:00Z'));
+    expect(budgetPeriodEnd('month', at('2026-12-15T00:00:00Z'))).toBe(at('2027-01-01T00:00:00Z'));
+    expect(budgetPeriodEnd('month', at('2028-02-10T00:00:00Z'))).toBe(at('2028-03-01T00:00:00Z')); // leap year
+    expect(budgetPeriodStart('week', at('2026-11-23T00:00:00Z'))).toBe(at('2026-11-23T00:00:00Z'));
+    expect(budgetPeriodStart('week', at('2026-11-23T23:00:00Z'))).toBe(at('2026-11-23T00:00:00Z'));
+  });
+
+  it('an exhausted periodic budget says when it starts again', () => {
+    expect(budgetVerdict(t, 10_000_000n, 'USD', 'month', at('2026-11-22T03:00:00Z'))).toEqual({
+      verdict: 'exhausted',
+      reason: 'Budget',
+      message: 'tenant a has spent 10.00 USD of its 10.00 USD budget this month (it starts again at 2026-12-01T00:00:00.000Z)',
+    });
+    expect(budgetVerdict(t, 10_000_000n, '', 'day', at('2026-11-22T03:00:00Z'))).toMatchObject({ message: 'tenant a has spent 10.00 of its 10.00 budget today (it starts again at 2026-11-23T00:00:00.000Z)' });
   });
 });

@@ -44,15 +44,60 @@ export type BudgetVerdict =
   | { verdict: 'ok'; /** null: no budget. */ left: Micros | null }
   | { verdict: 'exhausted'; reason: Extract<PendingReason, 'Budget'>; message: string };
 
-/** Whether a tenant that has spent `spent` may start new work. */
-export function budgetVerdict(tenant: Pick<Tenant, 'name' | 'budget'>, spent: Micros, currency = ''): BudgetVerdict {
+/**
+ * What a budget counts: spend over all time, or in the current calendar month, week (from
+ * Monday) or day, in UTC. The pool has one period for every tenant's budget.
+ */
+export type BudgetPeriod = 'all' | 'month' | 'week' | 'day';
+export const BUDGET_PERIODS: readonly BudgetPeriod[] = ['all', 'month', 'week', 'day'];
+
+const DAY_MS = 86_400_000;
+
+/**
+ * The start of the budget period holding `now`; null for `all` (it never restarts).
+ * @example budgetPeriodStart('month', Date.parse('2026-11-22T03:00:00Z')) // Date.parse('2026-11-01T00:00:00Z')
+ */
+export function budgetPeriodStart(period: BudgetPeriod, now: number): number | null {
+  const d = new Date(now);
+  switch (period) {
+    case 'all':
+      return null;
+    case 'month':
+      return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
+    case 'week': {
+      const day = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate());
+      return day - ((d.getUTCDay() + 6) % 7) * DAY_MS; // back to Monday
+    }
+    case 'day':
+      return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate());
+  }
+}
+
+/** When the budget period holding `now` ends (budgets start again); null for `all`. */
+export function budgetPeriodEnd(period: BudgetPeriod, now: number): number | null {
+  const start = budgetPeriodStart(period, now);
+  if (start === null) return null;
+  const d = new Date(start);
+  if (period === 'month') return Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
+  return start + (period === 'week' ? 7 : 1) * DAY_MS;
+}
+
+const PERIOD_WORDS: Record<Exclude<BudgetPeriod, 'all'>, string> = { month: 'this month', week: 'this week', day: 'today' };
+
+/**
+ * Whether a tenant that has spent `spent` (in the current budget period) may start new work.
+ * With a period, the message says when the budget starts again.
+ */
+export function budgetVerdict(tenant: Pick<Tenant, 'name' | 'budget'>, spent: Micros, currency = '', period: BudgetPeriod = 'all', now = 0): BudgetVerdict {
   if (tenant.budget === null) return { verdict: 'ok', left: null };
   if (spent < tenant.budget) return { verdict: 'ok', left: tenant.budget - spent };
   const cur = currency ? ` ${currency}` : '';
+  const end = budgetPeriodEnd(period, now);
+  const when = period === 'all' || end === null ? '' : ` ${PERIOD_WORDS[period]} (it starts again at ${new Date(end).toISOString()})`;
   return {
     verdict: 'exhausted',
     reason: 'Budget',
-    message: `tenant ${tenant.name} has spent ${formatMoney(spent)}${cur} of its ${formatMoney(tenant.budget)}${cur} budget`,
+    message: `tenant ${tenant.name} has spent ${formatMoney(spent)}${cur} of its ${formatMoney(tenant.budget)}${cur} budget${when}`,
   };
 }
 

@@ -7,6 +7,7 @@ import { entryKey, type LedgerEntry } from '../../core/pricing/ledger.js';
 import type { Micros } from '../../core/pricing/money.js';
 import { compilePriceBook, compilePromotion, priceBookToInput, promotionToInput } from '../../core/pricing/parse.js';
 import type { PriceBook, Promotion } from '../../core/pricing/types.js';
+import { chargedWithin } from '../../core/pricing/report.js';
 import { pricedUsageToLines } from '../ledger.js';
 import type { LedgerFilter, LedgerSettlement, PricedLineRecord, PricedUsageFilter, TenantRecord } from '../port.js';
 import {
@@ -69,6 +70,11 @@ function prepareBilling(db: Database.Database) {
     getPromoSpentOne: p<{ spent: bigint }>('SELECT spent FROM promo_spent WHERE name = ?').safeIntegers(),
     listTenantSpend: p<{ tenant: string; charged: bigint }>('SELECT tenant, charged FROM tenant_spend ORDER BY tenant').safeIntegers(),
     listPromoSpent: p<{ name: string; spent: bigint }>('SELECT name, spent FROM promo_spent ORDER BY name').safeIntegers(),
+    // From the to_ms index: every line that ends after `since`; those that start before it are clipped.
+    spendAfter: p<{ tenant: string; charged: bigint }>(
+      'SELECT tenant, SUM(charged_amount) AS charged FROM priced_lines WHERE to_ms > @since AND from_ms >= @since GROUP BY tenant',
+    ).safeIntegers(),
+    linesAcross: p<PricedLineRow>('SELECT * FROM priced_lines WHERE to_ms > @since AND from_ms < @since').safeIntegers(),
   };
 }
 
@@ -286,6 +292,15 @@ export class SqliteBilling {
 
   spendByTenant(): Map<string, Micros> {
     return new Map(this.s.listTenantSpend.all().map((r) => [r.tenant, r.charged]));
+  }
+
+  spendByTenantSince(since: number): Map<string, Micros> {
+    const out = new Map(this.s.spendAfter.all({ since }).map((r) => [r.tenant, r.charged]));
+    for (const l of this.s.linesAcross.all({ since }).map(rowToPricedLine)) {
+      const part = chargedWithin(l, since, Infinity);
+      if (part !== 0n || !out.has(l.tenant)) out.set(l.tenant, (out.get(l.tenant) ?? 0n) + part);
+    }
+    return out;
   }
 
   getPromoSpent(): Map<string, Micros> {
