@@ -97,8 +97,25 @@ export interface UsageQuery {
 const isoOf = (v: string | Date | undefined): string | undefined => (v instanceof Date ? v.toISOString() : v);
 
 
+/** The pool's billing settings. */
+export interface BillingSettings {
+  /** Running tasks of a tenant whose budget is exhausted: `continue` or `stop`. */
+  budgetPolicy: 'continue' | 'stop';
+  /** What budgets count: `all` time, or the current UTC calendar `month`, `week` (from Monday) or `day`. */
+  budgetPeriod: 'all' | 'month' | 'week' | 'day';
+}
+
 export class BillingApi {
   constructor(private readonly client: Requester) {}
+
+  async settings(): Promise<BillingSettings> {
+    return this.client.request<BillingSettings>('GET', '/v1/billing/settings');
+  }
+
+  /** Change billing settings (admins). @example await fg.billing.setSettings({budgetPeriod: 'month'}) */
+  async setSettings(change: Partial<BillingSettings>): Promise<BillingSettings> {
+    return this.client.request<BillingSettings>('POST', '/v1/billing/settings', { body: change });
+  }
 
   /** The price book. */
   async prices(): Promise<PriceBookView> {

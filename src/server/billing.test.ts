@@ -445,6 +445,58 @@ describe('budgets', () => {
   });
 });
 
+describe('budgets by period', () => {
+  it('a monthly budget counts this month’s spend only, and starts again on the 1st (UTC), a running task’s usage split at midnight', async () => {
+    h = await makeHarness({ settleEveryMs: 60_000 });
+    h.clock.set(Date.UTC(2025, 2, 31, 22, 0)); // 31 March, 22:00 UTC
+    const agent = new FakeAgent(h, 'node-a', h100s(1));
+    await agent.register();
+    await ok(h.req('POST', '/v1/prices', { model: 'H100', price: '1.00' }));
+    expect(await ok(h.req('POST', '/v1/billing/settings', { budgetPeriod: 'month' }))).toEqual({ budgetPolicy: 'continue', budgetPeriod: 'month' });
+    const a = await tenant('monthly', { budget: '1.50' });
+    const t1 = await submitAs(a, { name: 'long', command: ['sleep', '1'], resources: { gpu: 1 } });
+    await agent.pollAndStart();
+    const tick = async (minutes: number): Promise<void> => {
+      for (let m = 0; m < minutes; m++) {
+        h.clock.advance(MIN);
+        await agent.heartbeat();
+        h.server.control.tick();
+        await h.server.control.settle();
+      }
+    };
+    await tick(100); // 23:40: 1.67 spent in March
+    const refused = await as(a, 'POST', '/v1/tasks', gpuTask('more'));
+    expect(refused.status).toBe(403);
+    expect(refused.body.error.message).toBe(
+      'Budget: tenant monthly has spent 1.67 USD of its 1.50 USD budget this month (it starts again at 2025-04-01T00:00:00.000Z); new tasks are refused until the budget starts again or is raised',
+    );
+    await tick(50); // 00:30 on 1 April: the budget starts again; the running task has used 0.50 of April
+    expect(h.server.control.billing.spendOf('monthly')).toBe(500_000n);
+    expect((await as(a, 'POST', '/v1/tasks', { ...gpuTask('april'), resources: { gpu: 0.5 } })).status).toBe(201);
+    // A restart reads April's spend again from the ledger, the line across midnight clipped.
+    await agent.exit(t1.id, 1, 0);
+    await h.restart();
+    expect(h.server.control.billing.budgetPeriod).toBe('month');
+    expect(h.server.control.billing.spendOf('monthly')).toBe(500_000n);
+    // All-time usage is untouched: 2.5 h at 1.00/h.
+    expect((await ok(h.req('GET', '/v1/usage?tenant=monthly'))).totals).toMatchObject({ chargedAmount: 2.5 });
+    // Back to all time: everything counts again.
+    await ok(h.req('POST', '/v1/billing/settings', { budgetPeriod: 'all' }));
+    expect(h.server.control.billing.spendOf('monthly')).toBe(2_500_000n);
+  });
+
+  it('refuses settings it does not know, and an empty change', async () => {
+    h = await makeHarness();
+    const bad = await h.req('POST', '/v1/billing/settings', { budgetPeriod: 'year' });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.message).toContain('budgetPeriod');
+    const empty = await h.req('POST', '/v1/billing/settings', {});
+    expect(empty.status).toBe(400);
+    expect(empty.body.error.message).toContain('give budgetPolicy, budgetPeriod or both');
+    expect(await ok(h.req('GET', '/v1/billing/settings'))).toEqual({ budgetPolicy: 'continue', budgetPeriod: 'all' });
+  });
+});
+
 describe('metrics', () => {
   it('quota use, borrowed capacity, spend and active promotions', async () => {
     h = await makeHarness();

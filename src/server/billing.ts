@@ -11,7 +11,9 @@
 import { EMPTY_PRICE_BOOK } from '../core/pricing/parse.js';
 import { closeEntry, entryInitFor, entryKey, openEntry, settleAll, type LedgerEntry, type PricingContext } from '../core/pricing/ledger.js';
 import type { Micros } from '../core/pricing/money.js';
-import { budgetVerdict, type BudgetVerdict } from '../core/tenancy/quota.js';
+import type { PricedUsage } from '../core/pricing/types.js';
+import { chargedWithin } from '../core/pricing/report.js';
+import { BUDGET_PERIODS, budgetPeriodStart, budgetVerdict, type BudgetPeriod, type BudgetVerdict } from '../core/tenancy/quota.js';
 import type { Attempt, Task } from '../core/types.js';
 import { ledgerWrites } from '../store/ledger.js';
 import type { Store, TenantRecord } from '../store/port.js';
@@ -37,6 +39,8 @@ export interface MeteredAttempt {
 }
 
 export const DEFAULT_SETTLE_EVERY_MS = 30_000;
+/** Meta key of the pool's budget period (`all`, `month`, `week`, `day`). */
+export const BUDGET_PERIOD_META = 'budgetPeriod';
 /** Retries of a settlement refused for a stale read (another writer, or a promotion total). */
 const SETTLE_RETRIES = 3;
 
@@ -44,7 +48,12 @@ export class Billing {
   /** Running entries by key (`taskId/attempt/seq`). */
   private readonly open = new Map<string, LedgerEntry>();
   private ctx: PricingContext = { book: EMPTY_PRICE_BOOK, promos: [], promoSpent: new Map() };
+  /** Σ charged per tenant in the current budget period (since `periodStart`; all time for `all`). */
   private spent = new Map<string, Micros>();
+  /** What budgets count (the store's meta `budgetPeriod`; all time until set). */
+  private period: BudgetPeriod = 'all';
+  private periodStart: number | null = null;
+  private periodReloading = false;
   private lastSettle = 0;
   private chain: Promise<void> = Promise.resolve();
   private depth = 0;
@@ -64,14 +73,45 @@ export class Billing {
   async load(): Promise<void> {
     this.open.clear();
     for (const e of await this.store.listLedgerEntries({ open: true })) this.open.set(entryKey(e), e);
+    const stored = await this.store.getMeta(BUDGET_PERIOD_META);
+    if (BUDGET_PERIODS.includes(stored as BudgetPeriod)) this.period = stored as BudgetPeriod;
     await this.reloadPricing();
     this.lastSettle = this.clock.now();
   }
 
   private async reloadPricing(): Promise<void> {
-    const [book, promos, promoSpent, spent] = await Promise.all([this.store.getPriceBook(), this.store.listPromotions(), this.store.getPromoSpent(), this.store.spendByTenant()]);
+    const start = budgetPeriodStart(this.period, this.clock.now());
+    const [book, promos, promoSpent, spent] = await Promise.all([
+      this.store.getPriceBook(),
+      this.store.listPromotions(),
+      this.store.getPromoSpent(),
+      start === null ? this.store.spendByTenant() : this.store.spendByTenantSince(start),
+    ]);
     this.ctx = { book: book ?? EMPTY_PRICE_BOOK, promos, promoSpent };
     this.spent = spent;
+    this.periodStart = start;
+  }
+
+  /** What budgets count: `all` time, or the current UTC `month`, `week` or `day`. */
+  get budgetPeriod(): BudgetPeriod {
+    return this.period;
+  }
+
+  /** Changes what budgets count (stored by the caller); resolves once the spend is re-read. */
+  setBudgetPeriod(period: BudgetPeriod): Promise<void> {
+    return this.serial('budget period', async () => {
+      this.period = period;
+      await this.reloadPricing();
+    });
+  }
+
+  /** Adds newly charged usage to the spend, only the part inside the current budget period. */
+  private addSpend(priced: PricedUsage | null): void {
+    if (!priced) return;
+    const since = this.periodStart ?? -Infinity;
+    let add = 0n;
+    for (const l of priced.lines) add += chargedWithin(l, since, Infinity);
+    if (add !== 0n) this.spent.set(priced.segment.tenant, this.spendOf(priced.segment.tenant) + add);
   }
 
   /** The pricing context in force (for quotes and metrics). */
@@ -79,7 +119,7 @@ export class Billing {
     return this.ctx;
   }
 
-  /** Σ charged per tenant, as of the last settlement. */
+  /** Σ charged per tenant in the current budget period, as of the last settlement. */
   spendOf(tenant: string): Micros {
     return this.spent.get(tenant) ?? 0n;
   }
@@ -89,7 +129,7 @@ export class Billing {
   }
 
   budgetOf(t: Pick<TenantRecord, 'name' | 'budget'>): BudgetVerdict {
-    return budgetVerdict(t, this.spendOf(t.name), this.ctx.book.currency);
+    return budgetVerdict(t, this.spendOf(t.name), this.ctx.book.currency, this.period, this.clock.now());
   }
 
   /** Running entries (for metrics and tests). */
@@ -152,7 +192,7 @@ export class Billing {
       if (conflicts.length === 0) {
         this.open.delete(entryKey(entry));
         this.ctx = { ...this.ctx, promoSpent: s.promoSpent };
-        if (s.entry.chargedAmount !== entry.chargedAmount) this.spent.set(entry.tenant, this.spendOf(entry.tenant) + s.entry.chargedAmount - entry.chargedAmount);
+        this.addSpend(s.priced);
         return;
       }
       if (i >= SETTLE_RETRIES) throw new Error(`close of ${entryKey(entry)} refused: ${conflicts.join(', ')}`);
@@ -175,9 +215,19 @@ export class Billing {
     return fresh;
   }
 
-  /** Settle every running entry up to now when `settleEveryMs` has passed since the last time. */
+  /**
+   * Settle every running entry up to now when `settleEveryMs` has passed since the last time;
+   * when a new budget period has begun, re-read the spend (budgets start again).
+   */
   maybeSettle(): void {
-    if (this.clock.now() - this.lastSettle < this.settleEveryMs) return;
+    const now = this.clock.now();
+    if (this.period !== 'all' && !this.periodReloading && budgetPeriodStart(this.period, now) !== this.periodStart) {
+      this.periodReloading = true;
+      void this.serial('new budget period', () => this.reloadPricing()).finally(() => {
+        this.periodReloading = false;
+      });
+    }
+    if (now - this.lastSettle < this.settleEveryMs) return;
     void this.settleNow();
   }
 
@@ -199,7 +249,7 @@ export class Billing {
       if (conflicts.length === 0) {
         for (const e of r.entries) this.open.set(entryKey(e), e);
         this.ctx = { ...this.ctx, promoSpent: r.promoSpent };
-        for (const p of r.priced) this.spent.set(p.segment.tenant, this.spendOf(p.segment.tenant) + p.chargedAmount);
+        for (const p of r.priced) this.addSpend(p);
         return;
       }
       if (i >= SETTLE_RETRIES) throw new Error(`settlement refused: ${conflicts.slice(0, 5).join(', ')}`);

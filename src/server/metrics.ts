@@ -151,7 +151,7 @@ function tenancyMetrics(registry: Registry, control: ControlPlane): void {
   });
   new Gauge({
     name: 'fastgpu_tenant_spend',
-    help: 'Amount charged to a tenant so far, in the price book currency (settled usage)',
+    help: 'Amount charged to a tenant in the current budget period (all time unless one is set), in the price book currency (settled usage)',
     labelNames: ['tenant'],
     registers: [registry],
     collect() {

@@ -75,6 +75,22 @@ describe('fastgpu admin price and promo', () => {
   });
 });
 
+describe('fastgpu admin billing', () => {
+  it('shows the settings, changes the budget period and policy, and names a bad flag', async () => {
+    const show = await admin.run(['admin', 'billing', '-o', 'json']);
+    expect(show.code, show.stderr).toBe(0);
+    expect(JSON.parse(show.stdout)).toEqual({ budgetPolicy: 'continue', budgetPeriod: 'all' });
+    const set = await admin.run(['admin', 'billing', '--budget-period', 'Month', '--budget-policy', 'stop']);
+    expect(set.code, set.stderr).toBe(0);
+    expect(set.stdout).toMatch(/BUDGET PERIOD\s+BUDGET POLICY\n\s*month\s+stop/);
+    const bad = await admin.run(['admin', 'billing', '--budget-period', 'year']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toBe('fastgpu: --budget-period: "year" is not one of all, month, week, day\n');
+    expect(JSON.parse((await admin.run(['admin', 'billing', '-o', 'json'])).stdout)).toEqual({ budgetPolicy: 'stop', budgetPeriod: 'month' });
+    await admin.run(['admin', 'billing', '--budget-period', 'all', '--budget-policy', 'continue']);
+  });
+});
+
 describe('fastgpu usage and submit --dry-run', () => {
   it('prints the usage report (empty here) as a table or JSON with rows and totals', async () => {
     const json = await admin.run(['usage', '--from', '2025-01-01T00:00:00Z', '--to', '2025-02-01T00:00:00Z', '--output', 'json']);

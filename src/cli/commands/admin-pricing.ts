@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { FastGpuError } from '../../core/errors.js';
 import { compilePromotion, parseDiscount, parseHours, parseInstant, parseModelList, parseTenantList } from '../../core/pricing/parse.js';
 import { parseMoney } from '../../core/pricing/money.js';
-import type { PriceBookView, PromotionInput, PromotionView } from '../../sdk/billing.js';
+import type { BillingSettings, PriceBookView, PromotionInput, PromotionView } from '../../sdk/billing.js';
 import { contextOf } from '../context.js';
 import { UsageError, clientFor, intFlag, outputFlag, withConnection, withOutput } from '../flags.js';
 import { table } from '../format.js';
@@ -65,6 +65,22 @@ export function compilePromoCreate(raw: RawPromoCreate): PromotionInput {
   return out;
 }
 
+const PERIODS: readonly BillingSettings['budgetPeriod'][] = ['all', 'month', 'week', 'day'];
+const POLICIES: readonly BillingSettings['budgetPolicy'][] = ['continue', 'stop'];
+
+/** `--budget-period` / `--budget-policy` → the settings change; a bad value names its flag. */
+export function compileBillingSettings(raw: { budgetPeriod?: string; budgetPolicy?: string }): Partial<BillingSettings> {
+  const out: Partial<BillingSettings> = {};
+  const pick = <T extends string>(v: string, allowed: readonly T[], flag: string): T => {
+    const x = v.trim().toLowerCase() as T;
+    if (!allowed.includes(x)) throw new UsageError(`${flag}: ${JSON.stringify(v)} is not one of ${allowed.join(', ')}`);
+    return x;
+  };
+  if (raw.budgetPeriod !== undefined) out.budgetPeriod = pick(raw.budgetPeriod, PERIODS, '--budget-period');
+  if (raw.budgetPolicy !== undefined) out.budgetPolicy = pick(raw.budgetPolicy, POLICIES, '--budget-policy');
+  return out;
+}
+
 export function priceTable(book: PriceBookView): string {
   const rows = Object.entries(book.prices).map(([model, price]) => [model, `${price} ${book.currency}`]);
   rows.push(['(other models)', `${book.default} ${book.currency}`]);
@@ -104,6 +120,19 @@ export function register(program: Command): void {
       const output = outputFlag(raw.output);
       const book = await clientFor(cmd).billing.prices();
       ctx.stdout.write(output === 'json' ? `${JSON.stringify(book, null, 2)}\n` : priceTable(book));
+    });
+
+  withOutput(withConnection(admin.command('billing')))
+    .description('show the billing settings, or change them with the flags')
+    .option('--budget-period <p>', 'what budgets count: all (time), month, week (from Monday) or day, in UTC')
+    .option('--budget-policy <p>', 'running tasks of a tenant whose budget is exhausted: continue or stop')
+    .action(async (raw: { budgetPeriod?: string; budgetPolicy?: string; output?: string }, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      const output = outputFlag(raw.output);
+      const change = compileBillingSettings(raw);
+      const client = clientFor(cmd).billing;
+      const s = Object.keys(change).length > 0 ? await client.setSettings(change) : await client.settings();
+      ctx.stdout.write(output === 'json' ? `${JSON.stringify(s, null, 2)}\n` : table(['BUDGET PERIOD', 'BUDGET POLICY'], [[s.budgetPeriod, s.budgetPolicy]]));
     });
 
   const promo = admin.command('promo').description('time-limited promotions: a discount over a window, optionally for some models, tenants or daily hours');

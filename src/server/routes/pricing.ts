@@ -19,6 +19,7 @@ import { whyNeverFits } from '../../core/scheduler/index.js';
 import { parseTaskSpec } from '../../core/spec.js';
 import type { GpuRequest, NodeRecord, TaskSpec } from '../../core/types.js';
 import { authorize } from '../auth.js';
+import { BUDGET_PERIOD_META } from '../billing.js';
 import { BUDGET_POLICY_META, type ControlPlane } from '../control.js';
 import type { RouteContext } from './context.js';
 
@@ -124,7 +125,10 @@ export async function refuseOverBudget(control: ControlPlane, tenant: string): P
   const t = await control.store.getTenant(tenant);
   if (!t || t.budget === null) return;
   const v = control.billing.budgetOf(t);
-  if (v.verdict === 'exhausted') throw new FastGpuError('FORBIDDEN', `Budget: ${v.message}; new tasks are refused until the budget is raised`, 'budget');
+  if (v.verdict === 'exhausted') {
+    const until = control.billing.budgetPeriod === 'all' ? 'the budget is raised' : 'the budget starts again or is raised';
+    throw new FastGpuError('FORBIDDEN', `Budget: ${v.message}; new tasks are refused until ${until}`, 'budget');
+  }
 }
 
 /** The price of running `spec` from now for its time limit; null for a CPU-only task or one inside a vGPU. */
@@ -247,16 +251,20 @@ export function pricingRoutes(ctx: RouteContext): void {
     },
   });
 
-  const SettingsSchema = z.object({ budgetPolicy: z.enum(['continue', 'stop']).describe('running tasks of a tenant whose budget is exhausted: continue (default) or stop') });
+  const SettingsSchema = z.object({
+    budgetPolicy: z.enum(['continue', 'stop']).describe('running tasks of a tenant whose budget is exhausted: continue (default) or stop'),
+    budgetPeriod: z.enum(['all', 'month', 'week', 'day']).describe('what budgets count: all time (default), or the current UTC calendar month, week (from Monday) or day'),
+  });
+  const settings = (): z.infer<typeof SettingsSchema> => ({ budgetPolicy: control.budgetPolicy, budgetPeriod: control.billing.budgetPeriod });
   book.add({
     method: 'GET',
     url: '/v1/billing/settings',
     tag: 'pricing',
-    summary: 'Billing settings: what happens to running tasks once their tenant’s budget is exhausted',
+    summary: 'Billing settings: what happens to running tasks once their tenant’s budget is exhausted, and what budgets count',
     response: SettingsSchema,
     handler: async ({ principal }) => {
       authorize(principal, 'price.read', null);
-      return { budgetPolicy: control.budgetPolicy };
+      return settings();
     },
   });
 
@@ -264,14 +272,24 @@ export function pricingRoutes(ctx: RouteContext): void {
     method: 'POST',
     url: '/v1/billing/settings',
     tag: 'pricing',
-    summary: 'Change the billing settings (admins): {budgetPolicy: "continue" | "stop"}',
-    body: z.strictObject({ budgetPolicy: z.enum(['continue', 'stop']) }),
+    summary: 'Change the billing settings (admins): {budgetPolicy?: "continue" | "stop", budgetPeriod?: "all" | "month" | "week" | "day"}',
+    body: SettingsSchema.partial()
+      .strict()
+      .refine((b) => b.budgetPolicy !== undefined || b.budgetPeriod !== undefined, { message: 'give budgetPolicy, budgetPeriod or both' }),
     response: SettingsSchema,
     handler: async ({ body, principal }) => {
       authorize(principal, 'price.set', null);
-      await store.setMeta(BUDGET_POLICY_META, body.budgetPolicy);
-      control.budgetPolicy = body.budgetPolicy;
-      return { budgetPolicy: control.budgetPolicy };
+      if (body.budgetPolicy !== undefined) {
+        await store.setMeta(BUDGET_POLICY_META, body.budgetPolicy);
+        control.budgetPolicy = body.budgetPolicy;
+      }
+      if (body.budgetPeriod !== undefined) {
+        await store.setMeta(BUDGET_PERIOD_META, body.budgetPeriod);
+        await control.billing.setBudgetPeriod(body.budgetPeriod);
+        // Tasks waiting for Budget may go now (or must wait): the next cycle decides.
+        control.kick();
+      }
+      return settings();
     },
   });
 
