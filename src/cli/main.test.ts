@@ -374,6 +374,25 @@ describe('fastgpu gpus, nodes, vgpu', () => {
     await pool.client.tasks.cancel(id);
   });
 
+  it('drains a node (new tasks wait; the running one goes on) and resumes it', async () => {
+    const go = join(pool.dir, unique('go'));
+    const before = (await run.run(['run', '-d', '--', 'sh', '-c', `until [ -e ${go} ]; do sleep 0.02; done`])).stdout.trim();
+    await until(async () => (await pool.client.tasks.get(before)).state === 'RUNNING');
+    const d = await run.run(['nodes', 'drain', pool.node]);
+    expect(d).toEqual({ code: 0, stdout: `${pool.node} drained; 1 task still running there\n`, stderr: '' });
+    expect((await run.run(['nodes'])).stdout).toMatch(new RegExp(`\\n${pool.node}\\s+n_\\w+\\s+DRAINING`));
+    const waiting = (await run.run(['run', '-d', '--', 'true'])).stdout.trim();
+    await until(async () => (await pool.client.tasks.get(waiting)).reason === 'Resources');
+    writeFileSync(go, '');
+    expect((await run.run(['wait', before])).code).toBe(0);
+    expect((await pool.client.tasks.get(waiting)).state).toBe('PENDING');
+    expect(await run.run(['nodes', 'resume', pool.node])).toEqual({ code: 0, stdout: `${pool.node} resumed\n`, stderr: '' });
+    expect((await run.run(['wait', waiting])).stdout).toBe(`${waiting} SUCCEEDED exit 0\n`);
+    const unknown = await run.run(['nodes', 'drain', 'no-such-node']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toBe('fastgpu: node no-such-node not found\n');
+  });
+
   it('creates, lists and removes vGPUs, validating sizes', async () => {
     const c = await run.run(['vgpu', 'create', '--tflops', '20', '--model', 'H100', '--name', 'mine']);
     expect(c.code).toBe(0);

@@ -30,6 +30,11 @@ export interface NodeRecord {
   labels: Record<string, string>;
   gpus: Gpu[];
   state: NodeState;
+  /**
+   * Drained by an admin: it takes no new work (state DRAINING while its agent is alive) until
+   * resumed. Kept across LOST and re-registration. Absent means false.
+   */
+  drained?: boolean;
   /** True when the GPUs are declared (`--gpus 4xH100`) rather than discovered. */
   simulated: boolean;
   agentVersion: string;
@@ -217,6 +222,8 @@ export interface PoolEvent {
     | 'node.registered'
     | 'node.lost'
     | 'node.ready'
+    | 'node.drained'
+    | 'node.resumed'
     | 'vgpu.created'
     | 'vgpu.placed'
     | 'vgpu.released';

@@ -79,6 +79,20 @@ export class FastGPU {
     return (await this.request<{ nodes: NodeView[] }>('GET', '/v1/nodes')).nodes;
   }
 
+  /**
+   * Drain a node by name or id (admins): no new work goes there until `resumeNode`; with
+   * `evict`, its tasks are stopped and requeued (as preempted: no retry used).
+   * @example await fg.drainNode('gpu-07', {evict: true})
+   */
+  async drainNode(node: string, opts: { evict?: boolean } = {}): Promise<{ node: NodeView; evicted: number }> {
+    return this.request<{ node: NodeView; evicted: number }>('POST', `/v1/nodes/${encodeURIComponent(node)}/drain`, { body: opts.evict ? { evict: true } : {} });
+  }
+
+  /** Undo a drain (admins). */
+  async resumeNode(node: string): Promise<NodeView> {
+    return this.request<NodeView>('POST', `/v1/nodes/${encodeURIComponent(node)}/resume`);
+  }
+
   /** Every GPU of the pool with the slices allocated on it. */
   async gpus(): Promise<GpuView[]> {
     return (await this.request<{ gpus: GpuView[] }>('GET', '/v1/gpus')).gpus;

@@ -89,6 +89,8 @@ export interface NodeView {
   id: string;
   name: string;
   state: string;
+  /** Drained by an admin: takes no new work until resumed. */
+  drained?: boolean;
   cpuMilli: number;
   memoryMiB: number;
   gpus: unknown[];

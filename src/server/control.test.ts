@@ -435,3 +435,69 @@ describe('an attempt that never started (the agent stopped mid-launch)', () => {
     expect((await taskState(h, t.id)).state).toBe('CANCELLED');
   });
 });
+
+describe('draining a node', () => {
+  it('takes no new work there; what runs goes on; kept across re-registration, loss and a restart; resume takes work again', async () => {
+    const a = new FakeAgent(h, 'node-a', h100s(1, 'A'));
+    await a.register();
+    const [t1] = await submit(h, half('running'));
+    await a.pollAndStart();
+    const drained = await h.req('POST', '/v1/nodes/node-a/drain', {});
+    expect(drained.status).toBe(200);
+    expect(drained.body).toMatchObject({ node: { name: 'node-a', state: 'DRAINING', drained: true, tasks: 1 }, evicted: 0 });
+    const [t2] = await submit(h, half('waits'));
+    expect(await taskState(h, t2.id)).toMatchObject({ state: 'PENDING', reason: 'Resources' });
+    expect((await taskState(h, t1.id)).state).toBe('RUNNING');
+    expect((await a.heartbeat()).stop).toEqual([]);
+
+    await a.register(); // the agent restarts: still drained
+    h.clock.advance(16_000);
+    await h.server.control.detectLostNodes(); // and is lost for a while: still drained
+    expect((await h.req('GET', '/v1/nodes')).body.nodes[0]).toMatchObject({ state: 'LOST', drained: true });
+    await h.restart();
+    await a.register();
+    await h.server.control.settle();
+    expect((await h.req('GET', '/v1/nodes')).body.nodes[0]).toMatchObject({ state: 'DRAINING', drained: true });
+    expect((await taskState(h, t2.id)).state).toBe('PENDING');
+
+    const resumed = await h.req('POST', `/v1/nodes/${a.nodeId}/resume`);
+    expect(resumed.body).toMatchObject({ state: 'READY', drained: false });
+    await h.server.control.settle();
+    expect((await a.pollAndStart()).map((x) => x.taskId)).toContain(t2.id);
+    const events = (await h.store.listEvents(0, 1000)).filter((e) => e.type === 'node.drained' || e.type === 'node.resumed').map((e) => e.type);
+    expect(events).toEqual(['node.drained', 'node.resumed']);
+  });
+
+  it('with evict, its tasks are stopped as preempted and requeued elsewhere without using a retry, and its vGPU moves', async () => {
+    const a = new FakeAgent(h, 'node-a', h100s(1, 'A'));
+    await a.register();
+    const [t] = await submit(h, half('evicted'));
+    await a.pollAndStart();
+    const vg = (await h.req('POST', '/v1/vgpus', { gpu: 0.5 })).body;
+    await h.server.control.settle();
+    const b = new FakeAgent(h, 'node-b', h100s(1, 'B'));
+    await b.register();
+
+    const r = await h.req('POST', '/v1/nodes/node-a/drain', { evict: true });
+    expect(r.body).toMatchObject({ evicted: 1 });
+    expect((await a.heartbeat()).stop).toEqual([{ taskId: t.id, attempt: 1, graceMs: 10_000, reason: 'preempted' }]);
+    expect((await taskState(h, t.id)).reasonMessage).toBe('Preempting: evicted: node node-a is being drained');
+    await h.server.control.settle();
+    expect((await h.req('GET', `/v1/vgpus/${vg.id}`)).body).toMatchObject({ state: 'ACTIVE', placement: { node: 'node-b' } });
+
+    await a.exit(t.id, 1, 143, 'preempted');
+    await h.server.control.settle();
+    expect((await b.pollAndStart()).map((x) => [x.taskId, x.attempt])).toEqual([[t.id, 2]]);
+    const v = await taskState(h, t.id);
+    expect(v).toMatchObject({ state: 'RUNNING', placement: { node: 'node-b' } });
+    expect(v.attempts.map((x: any) => x.outcome)).toEqual(['PREEMPTED', null]);
+  });
+
+  it('answers 404 naming an unknown node', async () => {
+    const r = await h.req('POST', '/v1/nodes/nope/drain', {});
+    expect(r.status).toBe(404);
+    expect(r.body.error.message).toBe('node nope not found');
+    expect((await h.req('POST', '/v1/nodes/nope/resume')).status).toBe(404);
+    expect((await h.req('POST', '/v1/nodes/x/drain', { evict: 'yes' })).status).toBe(400);
+  });
+});

@@ -891,7 +891,8 @@ export class ControlPlane {
       memoryMiB: req.memoryMiB,
       labels: req.labels,
       gpus: req.gpus,
-      state: existing?.state === 'DRAINING' ? 'DRAINING' : 'READY',
+      state: existing?.drained ? 'DRAINING' : 'READY',
+      ...(existing?.drained ? { drained: true } : {}),
       simulated: req.simulated,
       agentVersion: req.agentVersion,
       registeredAt: existing?.registeredAt ?? now,
@@ -1149,6 +1150,83 @@ export class ControlPlane {
     if (t.spec.workdir !== undefined) a.workdir = t.spec.workdir;
     if (t.spec.timeLimitMs !== undefined) a.timeLimitMs = t.spec.timeLimitMs;
     return a;
+  }
+
+  // ---------------------------------------------------------------- draining
+
+  /** A node by id or name. */
+  findNode(idOrName: string): NodeRecord | undefined {
+    return this.nodes.get(idOrName) ?? [...this.nodes.values()].find((n) => n.name === idOrName);
+  }
+
+  /**
+   * Drain a node (for maintenance): it takes no new tasks or vGPUs until resumed; what runs there
+   * goes on. With `evict`, its tasks are stopped as in a preemption (FASTGPU_PREEMPTED=1, SIGTERM,
+   * the grace, SIGKILL) and requeued without using a retry, and its vGPUs wait for room elsewhere.
+   * Draining a LOST node keeps it drained when its agent comes back.
+   */
+  async drainNode(idOrName: string, opts: { evict?: boolean } = {}): Promise<{ node: NodeRecord; evicted: number }> {
+    const node = this.findNode(idOrName);
+    if (!node) throw notFound('node', idOrName);
+    const now = this.clock.now();
+    const tx = new Tx();
+    const drained: NodeRecord = { ...node, drained: true, state: node.state === 'LOST' ? 'LOST' : 'DRAINING' };
+    this.nodes.set(node.id, drained);
+    tx.nodes.push(drained);
+    let evicted = 0;
+    if (opts.evict) {
+      const why = `evicted: node ${node.name} is being drained`;
+      for (const tid of [...(this.byNode.get(node.id) ?? [])]) {
+        const t = this.tasks.get(tid);
+        if (!t || !isActive(t.state) || this.preempting.has(t.id) || this.cancelling.has(t.id)) continue;
+        evicted++;
+        this.evictInTx(tx, t, why, now);
+      }
+      for (const r of [...this.reservations.values()]) {
+        if (r.state !== 'ACTIVE' || r.placement?.nodeId !== node.id) continue;
+        this.billing.ended(this.meteredReservation(r), r.placedAt ?? r.createdAt, now);
+        this.putReservation(tx, r, { ...r, state: 'PENDING', placement: null, placedAt: null, reason: 'Resources', version: r.version + 1 });
+      }
+    }
+    if (!node.drained) this.log(`node ${node.name} (${node.id}) drained${opts.evict ? `; evicting ${evicted} task(s)` : ''}`);
+    this.event(tx, 'node.drained', { nodeId: node.id }, { name: node.name, evict: opts.evict === true, evicted });
+    tx.dirty = true;
+    await this.commit(tx);
+    return { node: drained, evicted };
+  }
+
+  /** Undo a drain: the node takes work again (once its agent is alive). */
+  async resumeNode(idOrName: string): Promise<NodeRecord> {
+    const node = this.findNode(idOrName);
+    if (!node) throw notFound('node', idOrName);
+    if (!node.drained && node.state !== 'DRAINING') return node;
+    const { drained: _drained, ...rest } = node;
+    const resumed: NodeRecord = { ...rest, state: node.state === 'LOST' ? 'LOST' : 'READY' };
+    this.nodes.set(node.id, resumed);
+    const tx = new Tx();
+    tx.nodes.push(resumed);
+    this.log(`node ${node.name} (${node.id}) resumed`);
+    this.event(tx, 'node.resumed', { nodeId: node.id }, { name: node.name });
+    tx.dirty = true;
+    await this.commit(tx);
+    return resumed;
+  }
+
+  /**
+   * Stop a running task so its node can be drained: like a preemption (the same stop order and
+   * requeue, no retry used), but for no waiting task. A task never handed to the agent just
+   * goes back to the queue.
+   */
+  private evictInTx(tx: Tx, t: Task, message: string, now: number): void {
+    const nodeId = t.placement!.nodeId;
+    if (t.state === 'SCHEDULED' && !this.rt.get(nodeId)?.delivered.has(keyOf(t.id, t.attempts))) {
+      this.endAttempt(tx, t, { outcome: 'PREEMPTED', exitCode: null, endedAt: now, message });
+      return;
+    }
+    this.preempting.set(t.id, '');
+    this.addStop(nodeId, t.id, t.attempts, 'preempted');
+    tx.wakeNodes.add(nodeId);
+    this.put(tx, t, { ...t, reasonMessage: `${PREEMPTING_PREFIX}${message}` });
   }
 
   /** Nodes whose heartbeats stopped: LOST, their tasks requeued (retries left) or FAILED. */

@@ -80,6 +80,15 @@ async function newVgpu(tenant: 'a' | 'b', name = `vg-${tenant}`): Promise<string
 }
 
 let made = 0;
+let spare: FakeAgent | undefined;
+/** A node of its own to drain and resume, so the rest of the matrix keeps node-a in service. */
+async function spareNode(action: 'drain' | 'resume'): Promise<Call> {
+  if (!spare) {
+    spare = new FakeAgent(h, 'node-spare', h100s(1));
+    await spare.register();
+  }
+  return { url: `/v1/nodes/node-spare/${action}`, ...(action === 'drain' ? { body: {} } : {}) };
+}
 const tenantOf = (t: Target): 'a' | 'b' => (t === 'other' ? 'b' : 'a');
 const spec = { command: 'true', resources: { gpu: 0.25 } };
 
@@ -145,6 +154,8 @@ const MATRIX: Record<string, Row> = {
 
   'POST /v1/admin/tenants': { call: () => ({ url: '/v1/admin/tenants', body: { name: `c${++made}`, guarantee: 1 } }), expect: adminOnly(201), targets: ['pool'] },
   'GET /v1/admin/tenants': { call: () => ({ url: '/v1/admin/tenants' }), expect: adminOnly(200), targets: ['pool'] },
+  'POST /v1/nodes/:node/drain': { call: () => spareNode('drain'), expect: adminOnly(200), targets: ['pool'] },
+  'POST /v1/nodes/:node/resume': { call: () => spareNode('resume'), expect: adminOnly(200), targets: ['pool'] },
   'GET /v1/admin/tenants/:name': { call: () => ({ url: '/v1/admin/tenants/a' }), expect: adminOnly(200), targets: ['pool'] },
   'DELETE /v1/admin/tenants/:name': {
     call: async () => {

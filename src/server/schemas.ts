@@ -207,6 +207,7 @@ export const NodeViewSchema = z.object({
   id: z.string(),
   name: z.string(),
   state: z.enum(['READY', 'DRAINING', 'LOST']),
+  drained: z.boolean().describe('drained by an admin: takes no new work until resumed (also while LOST)'),
   cpuMilli: z.number(),
   memoryMiB: z.number(),
   labels: z.record(z.string(), z.string()),

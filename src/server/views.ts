@@ -73,6 +73,7 @@ export interface NodeView {
   id: string;
   name: string;
   state: NodeRecord['state'];
+  drained: boolean;
   cpuMilli: number;
   memoryMiB: number;
   labels: Record<string, string>;
@@ -100,6 +101,7 @@ export function nodeView(n: NodeRecord, active: readonly Task[], reservations: r
     id: n.id,
     name: n.name,
     state: n.state,
+    drained: n.drained === true,
     cpuMilli: n.cpuMilli,
     memoryMiB: n.memoryMiB,
     labels: n.labels,

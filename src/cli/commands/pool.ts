@@ -15,13 +15,38 @@ export function register(program: Command): void {
       ctx.stdout.write(output === 'json' ? `${JSON.stringify(gpus, null, 2)}\n` : gpusTable(gpus));
     });
 
-  withOutput(withConnection(program.command('nodes')))
-    .description('every node: state, GPUs, CPU, memory, last heartbeat')
+  const nodes = withOutput(withConnection(program.command('nodes')))
+    .description('every node: state, GPUs, CPU, memory, last heartbeat; `nodes drain|resume NAME` (admins)')
     .action(async (raw: { output?: string }, cmd: Command) => {
       const ctx = contextOf(cmd);
       const output = outputFlag(raw.output);
-      const nodes = await clientFor(cmd).nodes();
-      ctx.stdout.write(output === 'json' ? `${JSON.stringify(nodes, null, 2)}\n` : nodesTable(nodes));
+      const list = await clientFor(cmd).nodes();
+      ctx.stdout.write(output === 'json' ? `${JSON.stringify(list, null, 2)}\n` : nodesTable(list));
+    });
+
+  withConnection(nodes.command('drain'))
+    .description('take nodes out of service: no new tasks or vGPUs go there; what runs there goes on, unless --evict')
+    .argument('<nodes...>', 'node names or ids')
+    .option('--evict', 'also stop their tasks (FASTGPU_PREEMPTED=1, SIGTERM, grace) and requeue them, and move their vGPUs')
+    .action(async (names: string[], raw: { evict?: boolean }, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      const client = clientFor(cmd);
+      for (const name of names) {
+        const r = await client.drainNode(name, { evict: raw.evict === true });
+        const running = typeof r.node.tasks === 'number' ? r.node.tasks : 0;
+        const tasks = (n: number): string => `${n} task${n === 1 ? '' : 's'}`;
+        const what = raw.evict ? `; ${tasks(r.evicted)} evicted` : running > 0 ? `; ${tasks(running)} still running there` : '';
+        ctx.stdout.write(`${r.node.name} drained${what}\n`);
+      }
+    });
+
+  withConnection(nodes.command('resume'))
+    .description('put drained nodes back in service')
+    .argument('<nodes...>', 'node names or ids')
+    .action(async (names: string[], _raw: unknown, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      const client = clientFor(cmd);
+      for (const name of names) ctx.stdout.write(`${(await client.resumeNode(name)).name} resumed\n`);
     });
 }
 
@@ -46,7 +71,7 @@ export function nodesTable(nodes: readonly NodeView[]): string {
     nodes.map((n) => [
       n.name,
       n.id,
-      n.state,
+      n.drained && n.state !== 'DRAINING' ? `${n.state} (drained)` : n.state,
       `${Array.isArray(n.gpus) ? n.gpus.length : 0}${n.simulated ? ' (simulated)' : ''}`,
       String(Math.round(n.cpuMilli / 100) / 10),
       mib(n.memoryMiB),

@@ -5,7 +5,7 @@ import { parseVgpuRequest } from '../../core/spec.js';
 import type { VgpuReservation } from '../../core/types.js';
 import { authorize, listScope, sees } from '../auth.js';
 import { newId } from '../ids.js';
-import { GpuListSchema, IdParamsSchema, NodeListSchema, VgpuCreateSchema, VgpuListSchema, VgpuViewSchema } from '../schemas.js';
+import { GpuListSchema, IdParamsSchema, NodeListSchema, NodeViewSchema, VgpuCreateSchema, VgpuListSchema, VgpuViewSchema } from '../schemas.js';
 import { z } from 'zod';
 import { gpuViews, nodeView, vgpuView } from '../views.js';
 import type { RouteContext } from './context.js';
@@ -35,6 +35,41 @@ export function poolRoutes(ctx: RouteContext): void {
       authorize(principal, 'node.list', null);
       const reservations = [...control.reservations.values()];
       return { nodes: [...control.nodes.values()].sort(byName).map((n) => nodeView(n, control.activeOn(n.id), reservations)) };
+    },
+  });
+
+  const NodeParamsSchema = z.strictObject({ node: z.string().min(1).max(128).describe('node id or name') });
+  const DrainBodySchema = z
+    .strictObject({ evict: z.boolean().optional().describe('also stop its tasks (requeued as preempted, no retry used) and move its vGPUs') })
+    .optional();
+  const DrainViewSchema = z.object({ node: NodeViewSchema, evicted: z.number().int() });
+
+  book.add({
+    method: 'POST',
+    url: '/v1/nodes/:node/drain',
+    tag: 'pool',
+    summary: 'Drain a node (admins): no new tasks or vGPUs go there until it is resumed; with {evict: true} its tasks are stopped and requeued',
+    params: NodeParamsSchema,
+    body: DrainBodySchema,
+    response: DrainViewSchema,
+    handler: async ({ params, body, principal }) => {
+      authorize(principal, 'node.drain', null);
+      const { node, evicted } = await control.drainNode(params.node, { evict: body?.evict === true });
+      return { node: nodeView(node, control.activeOn(node.id), [...control.reservations.values()]), evicted };
+    },
+  });
+
+  book.add({
+    method: 'POST',
+    url: '/v1/nodes/:node/resume',
+    tag: 'pool',
+    summary: 'Undo a drain (admins): the node takes new work again',
+    params: NodeParamsSchema,
+    response: NodeViewSchema,
+    handler: async ({ params, principal }) => {
+      authorize(principal, 'node.drain', null);
+      const node = await control.resumeNode(params.node);
+      return nodeView(node, control.activeOn(node.id), [...control.reservations.values()]);
     },
   });
 
