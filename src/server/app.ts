@@ -12,6 +12,7 @@ import { BODY_LIMIT, installBodyParsers } from './body.js';
 import { ControlPlane } from './control.js';
 import { makeErrorHandler, toErrorResponse } from './errors.js';
 import { createMetrics } from './metrics.js';
+import { DEFAULT_SAMPLE_RETENTION, SampleMaintenance, type SampleRetention } from './retention.js';
 import { adminRoutes, ensureDefaultTenant } from './routes/admin.js';
 import { agentRoutes } from './routes/agent.js';
 import type { RouteContext } from './routes/context.js';
@@ -47,6 +48,10 @@ export interface AppDeps {
   settleEveryMs?: number;
   /** Let waiting tasks preempt running ones (default true). */
   preemption?: boolean;
+  /** How long each tier of utilisation samples is kept (compileSampleRetention); default 24 h raw, 7 d minutes, 400 d hours. */
+  sampleRetention?: SampleRetention;
+  /** Compact and prune samples on timers (retention.ts). Default true; tests call `samples.compact()` themselves. */
+  sampleMaintenance?: boolean;
   log?: (line: string) => void;
   /**
    * Runs after the error handler and body parsers are installed and before any route: the place
@@ -60,6 +65,8 @@ export interface ServerApp {
   control: ControlPlane;
   auth: Authenticator;
   metrics: Registry;
+  /** Sample compaction and pruning; on timers unless `sampleMaintenance: false`. */
+  samples: SampleMaintenance;
   /** Stops the loop, ends streams and long-polls, closes the app. The store stays open. */
   close(): Promise<void>;
 }
@@ -87,6 +94,8 @@ export async function buildApp(deps: AppDeps): Promise<ServerApp> {
     throw e;
   }
   const { app, auth, metrics, sse } = assembled;
+  const samples = new SampleMaintenance({ store: deps.store, clock: deps.clock, retention: deps.sampleRetention ?? DEFAULT_SAMPLE_RETENTION, log });
+  if (deps.sampleMaintenance !== false) samples.start();
 
   let closing: Promise<void> | null = null;
   return {
@@ -94,9 +103,11 @@ export async function buildApp(deps: AppDeps): Promise<ServerApp> {
     control,
     auth,
     metrics,
+    samples,
     close: () =>
       (closing ??= (async () => {
         sse.closeAll();
+        await samples.close();
         await control.close();
         await app.close();
       })()),

@@ -8,6 +8,7 @@ import { systemClock } from '../util/clock.js';
 import { buildApp } from './app.js';
 import { hashToken } from './auth.js';
 import { newId, newSecret } from './ids.js';
+import type { SampleRetention } from './retention.js';
 
 export { buildApp } from './app.js';
 export type { AppDeps, ServerApp } from './app.js';
@@ -19,6 +20,7 @@ export interface ServerOptions {
   clock?: Clock; // default systemClock
   tickMs?: number; // control-loop tick, default 200
   nodeLostAfterMs?: number; // default 15000
+  sampleRetention?: SampleRetention; // default 24 h raw, 7 d minute rollups, 400 d hour rollups
   log?: (line: string) => void;
 }
 
@@ -72,6 +74,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       clock,
       tickMs: opts.tickMs ?? 200,
       nodeLostAfterMs: opts.nodeLostAfterMs ?? 15_000,
+      ...(opts.sampleRetention !== undefined ? { sampleRetention: opts.sampleRetention } : {}),
       log,
     });
     const host = opts.host ?? '127.0.0.1';

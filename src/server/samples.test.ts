@@ -1,30 +1,54 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { bucketSamples } from './routes/samples.js';
+import { H0, NOW, referenceSeries, twoDays } from '../store/conformance-samples.js';
+import type { SampleSeries } from '../store/port.js';
+import { HOUR_MS, MINUTE_MS, floorTo } from '../store/sample-tiers.js';
+import { seriesResponse } from './routes/samples.js';
 import { FakeAgent, h100s, makeHarness, type Harness } from './testing.js';
 
-describe('bucketSamples', () => {
-  it('averages each GPU within a bucket and sums allocation across GPUs', () => {
-    const r = bucketSamples(
-      [
-        { at: 0, nodeId: 'a', gpuIndex: 0, utilPercent: 20, memoryUsedMiB: 100, allocatedMilli: 500 },
-        { at: 5, nodeId: 'a', gpuIndex: 0, utilPercent: 40, memoryUsedMiB: 300, allocatedMilli: 1000 },
-        { at: 7, nodeId: 'a', gpuIndex: 1, utilPercent: 10, memoryUsedMiB: 0, allocatedMilli: 0 },
-        { at: 12, nodeId: 'a', gpuIndex: 0, utilPercent: 90, memoryUsedMiB: 0 },
+interface View {
+  at: number;
+  nodeId: string;
+  gpuIndex: number;
+  utilPercent: number;
+  memoryUsedMiB: number;
+  allocatedMilli: number;
+}
+
+/**
+ * Same buckets and GPUs, utilisation equal to 9 places, memory exactly; allocation within 1 milli,
+ * as each side rounds its own floating-point mean (62.5 may be 62.4999… on one of them).
+ */
+function expectSameViews(actual: readonly View[], expected: readonly View[]): void {
+  const key = (v: View) => ({ at: v.at, nodeId: v.nodeId, gpuIndex: v.gpuIndex, utilPercent: Math.round(v.utilPercent * 1e9) / 1e9, memoryUsedMiB: v.memoryUsedMiB });
+  expect(actual.map(key)).toEqual(expected.map(key));
+  actual.forEach((v, i) => expect(Math.abs(v.allocatedMilli - expected[i]!.allocatedMilli)).toBeLessThanOrEqual(1));
+}
+
+describe('seriesResponse', () => {
+  it('rounds allocation per GPU and sums each bucket across the GPUs that reported', () => {
+    const series: SampleSeries = {
+      points: [
+        { at: 0, nodeId: 'a', gpuIndex: 0, utilPercent: 30, memoryUsedMiB: 300, allocatedMilli: 749.6, samples: 2 },
+        { at: 0, nodeId: 'a', gpuIndex: 1, utilPercent: 10, memoryUsedMiB: 0, allocatedMilli: 0, samples: 1 },
+        { at: 10, nodeId: 'a', gpuIndex: 0, utilPercent: 90, memoryUsedMiB: 0, allocatedMilli: 0, samples: 1 },
       ],
-      0,
-      19,
-      2,
-    );
-    expect(r.bucketMs).toBe(10);
-    expect(r.samples).toEqual([
-      { at: 0, nodeId: 'a', gpuIndex: 0, utilPercent: 30, memoryUsedMiB: 300, allocatedMilli: 750 },
-      { at: 0, nodeId: 'a', gpuIndex: 1, utilPercent: 10, memoryUsedMiB: 0, allocatedMilli: 0 },
-      { at: 10, nodeId: 'a', gpuIndex: 0, utilPercent: 90, memoryUsedMiB: 0, allocatedMilli: 0 },
-    ]);
-    expect(r.allocation).toEqual([
-      { at: 0, allocatedMilli: 750, capacityMilli: 2000, utilPercent: 20 },
-      { at: 10, allocatedMilli: 0, capacityMilli: 1000, utilPercent: 90 },
-    ]);
+      sources: [{ tier: 'raw', from: 0, to: 19 }],
+    };
+    expect(seriesResponse(series, 0, 19, 10)).toEqual({
+      from: 0,
+      to: 19,
+      bucketMs: 10,
+      samples: [
+        { at: 0, nodeId: 'a', gpuIndex: 0, utilPercent: 30, memoryUsedMiB: 300, allocatedMilli: 750 },
+        { at: 0, nodeId: 'a', gpuIndex: 1, utilPercent: 10, memoryUsedMiB: 0, allocatedMilli: 0 },
+        { at: 10, nodeId: 'a', gpuIndex: 0, utilPercent: 90, memoryUsedMiB: 0, allocatedMilli: 0 },
+      ],
+      allocation: [
+        { at: 0, allocatedMilli: 750, capacityMilli: 2000, utilPercent: 20 },
+        { at: 10, allocatedMilli: 0, capacityMilli: 1000, utilPercent: 90 },
+      ],
+      sources: [{ tier: 'raw', from: 0, to: 19 }],
+    });
   });
 });
 
@@ -35,6 +59,32 @@ describe('GET /v1/samples', () => {
   });
   afterEach(async () => {
     await h.close();
+  });
+
+  it('averages each GPU within a bucket and sums allocation across GPUs', async () => {
+    await h.store.appendSamples([
+      { at: 0, nodeId: 'a', gpuIndex: 0, utilPercent: 20, memoryUsedMiB: 100, allocatedMilli: 500 },
+      { at: 5, nodeId: 'a', gpuIndex: 0, utilPercent: 40, memoryUsedMiB: 300, allocatedMilli: 1000 },
+      { at: 7, nodeId: 'a', gpuIndex: 1, utilPercent: 10, memoryUsedMiB: 0, allocatedMilli: 0 },
+      { at: 12, nodeId: 'a', gpuIndex: 0, utilPercent: 90, memoryUsedMiB: 0 },
+    ]);
+    const r = await h.req('GET', '/v1/samples?from=0&to=19&buckets=2');
+    expect(r.status).toBe(200);
+    expect(r.body).toEqual({
+      from: 0,
+      to: 19,
+      bucketMs: 10,
+      samples: [
+        { at: 0, nodeId: 'a', gpuIndex: 0, utilPercent: 30, memoryUsedMiB: 300, allocatedMilli: 750 },
+        { at: 0, nodeId: 'a', gpuIndex: 1, utilPercent: 10, memoryUsedMiB: 0, allocatedMilli: 0 },
+        { at: 10, nodeId: 'a', gpuIndex: 0, utilPercent: 90, memoryUsedMiB: 0, allocatedMilli: 0 },
+      ],
+      allocation: [
+        { at: 0, allocatedMilli: 750, capacityMilli: 2000, utilPercent: 20 },
+        { at: 10, allocatedMilli: 0, capacityMilli: 1000, utilPercent: 90 },
+      ],
+      sources: [{ tier: 'raw', from: 0, to: 19 }],
+    });
   });
 
   it('returns heartbeat samples with what was allocated on each GPU at the time', async () => {
@@ -59,6 +109,80 @@ describe('GET /v1/samples', () => {
       [0, 500],
       [1, 0],
     ]);
+    // Rolled up a minute later (and the raw samples pruned), the same answer comes from minute rollups.
+    h.clock.advance(2 * MINUTE_MS);
+    await h.server.samples.compact();
+    await h.store.pruneSamples('raw', h.clock.now());
+    expect(await h.store.listSamples(0, h.clock.now())).toEqual([]);
+    const again = await h.req('GET', `/v1/samples?from=${floorTo(t0, MINUTE_MS)}&to=${floorTo(t0, MINUTE_MS) + MINUTE_MS - 1}&buckets=1`);
+    expect(again.body.sources.map((x: { tier: string }) => x.tier)).toEqual(['minute']);
+    expect(again.body.allocation).toEqual([{ at: floorTo(t0, MINUTE_MS), allocatedMilli: 500, capacityMilli: 2000, utilPercent: 30 }]);
+  });
+
+  it('weights each rollup in a bucket by the samples behind it', async () => {
+    const at = floorTo(h.clock.now(), HOUR_MS);
+    const s = (dt: number, utilPercent: number, allocatedMilli: number) => ({ at: at + dt, nodeId: 'a', gpuIndex: 0, utilPercent, memoryUsedMiB: dt, allocatedMilli });
+    // Minute 0: three samples at 10 %; minute 1: one at 50 %.
+    await h.store.appendSamples([s(1_000, 10, 0), s(21_000, 10, 0), s(41_000, 10, 0), s(61_000, 50, 1000)]);
+    h.clock.set(at + 3 * MINUTE_MS);
+    expect(await h.server.samples.compact()).toMatchObject({ minutes: 2 });
+    const r = await h.req('GET', `/v1/samples?from=${at}&to=${at + 2 * MINUTE_MS - 1}&buckets=1`);
+    expect(r.body.sources).toEqual([{ tier: 'minute', from: at, to: at + 2 * MINUTE_MS - 1 }]);
+    expect(r.body.samples).toEqual([{ at, nodeId: 'a', gpuIndex: 0, utilPercent: 20, memoryUsedMiB: 61_000, allocatedMilli: 250 }]);
+  });
+
+  describe('over two days of samples, compacted', () => {
+    const raw = twoDays();
+    beforeEach(async () => {
+      await h.store.appendSamples(raw);
+      h.clock.set(NOW);
+      await h.server.samples.compact();
+    });
+
+    it('answers a range that spans minute rollups and recent raw samples as the raw samples would', async () => {
+      // 243 buckets of 12 minutes from H0: bucket edges fall on minute and hour edges.
+      const to = H0 + 48 * HOUR_MS + 36 * MINUTE_MS - 1;
+      const r = await h.req('GET', `/v1/samples?from=${H0}&to=${to}&buckets=243`);
+      expect(r.status).toBe(200);
+      expect(r.body.bucketMs).toBe(12 * MINUTE_MS);
+      const minuteThrough = floorTo(NOW - 30_000, MINUTE_MS);
+      expect(r.body.sources).toEqual([
+        { tier: 'minute', from: H0, to: minuteThrough - 1 },
+        { tier: 'raw', from: minuteThrough, to },
+      ]);
+      const expected = seriesResponse({ points: referenceSeries(raw, H0, to, 12 * MINUTE_MS), sources: r.body.sources }, H0, to, 12 * MINUTE_MS);
+      expectSameViews(r.body.samples, expected.samples);
+      const pool = (p: { at: number; capacityMilli: number; utilPercent: number }) => [p.at, p.capacityMilli, Math.round(p.utilPercent * 1e9) / 1e9];
+      expect(r.body.allocation.map(pool)).toEqual(expected.allocation.map(pool));
+    });
+
+    it('answers the last 48 hours from minute rollups, the newest samples from raw ones', async () => {
+      // A heartbeat after the compaction: in the answer at once.
+      await h.store.appendSamples([{ at: NOW, nodeId: 'n3', gpuIndex: 0, utilPercent: 77, memoryUsedMiB: 1, allocatedMilli: 1000 }]);
+      const r = await h.req('GET', `/v1/samples?from=${NOW - 48 * HOUR_MS}&to=${NOW}`);
+      expect(r.body.bucketMs).toBe(Math.ceil((48 * HOUR_MS + 1) / 240));
+      expect(r.body.sources.map((x: { tier: string }) => x.tier)).toEqual(['minute', 'raw']);
+      expect(r.body.allocation).toHaveLength(240);
+      expect(r.body.allocation.every((p: { capacityMilli: number }) => p.capacityMilli >= 3000)).toBe(true);
+      expect((r.body.samples as View[]).filter((v) => v.nodeId === 'n3')).toEqual([
+        { at: NOW - 48 * HOUR_MS + 239 * r.body.bucketMs, nodeId: 'n3', gpuIndex: 0, utilPercent: 77, memoryUsedMiB: 1, allocatedMilli: 1000 },
+      ]);
+      // A week: hour rollups, then minutes for the hour not complete yet, then raw samples.
+      const week = await h.req('GET', `/v1/samples?from=${NOW - 7 * 24 * HOUR_MS}&to=${NOW}`);
+      expect(week.body.sources.map((x: { tier: string }) => x.tier)).toEqual(['hour', 'minute', 'raw']);
+      expect(week.body.allocation.length).toBe(49 + 1);
+    });
+
+    it('keeps answering from rollups once the retention job has pruned the raw samples', async () => {
+      h.clock.set(NOW + 24 * HOUR_MS);
+      await h.server.samples.compact();
+      const pruned = await h.server.samples.prune();
+      expect(pruned).toEqual({ raw: raw.length, minute: 0, hour: 0 });
+      const r = await h.req('GET', `/v1/samples?from=${H0}&to=${H0 + 48 * HOUR_MS - 1}&buckets=48`);
+      expect(r.body.sources.map((x: { tier: string }) => x.tier)).toEqual(['hour']);
+      const expected = referenceSeries(raw, H0, H0 + 48 * HOUR_MS - 1, HOUR_MS);
+      expectSameViews(r.body.samples, expected);
+    });
   });
 
   it('refuses a range that is not a time or runs backwards, naming the field', async () => {

@@ -15,13 +15,21 @@ export const TIER_RESOLUTION_MS: Readonly<Record<SampleTier, number>> = { raw: 1
 export const floorTo = (t: number, unit: number): number => Math.floor(t / unit) * unit;
 
 /**
- * The tier a bucket of this size is read from by preference: the coarsest whose rows are no
- * longer than the bucket. Raw for buckets under a minute, minute rollups under an hour, else hourly.
+ * Buckets at least this long are read from hour rollups. Half an hour, not an hour: 7 days in
+ * 240 buckets (42 minutes each) from minute rollups reads 40 times the rows of hour rollups
+ * (10 M against 170 k at 1,000 GPUs: 10 s against 1 s here) for a smoother line only; an
+ * hourly row in a bucket of 30 to 60 minutes leaves some buckets empty, which charts bridge.
+ */
+export const HOUR_TIER_FROM_BUCKET_MS = HOUR_MS / 2;
+
+/**
+ * The tier a bucket of this size is read from by preference, the coarsest that still draws it:
+ * raw samples for buckets under a minute, minute rollups under half an hour, else hourly.
  * @example preferredTier(15_000) // 'raw' (the last hour in 240 buckets)
  */
 export function preferredTier(bucketMs: number): SampleTier {
   if (bucketMs < MINUTE_MS) return 'raw';
-  if (bucketMs < HOUR_MS) return 'minute';
+  if (bucketMs < HOUR_TIER_FROM_BUCKET_MS) return 'minute';
   return 'hour';
 }
 

@@ -1,9 +1,10 @@
 // GET /v1/samples: measured utilisation and allocation over time, from the samples the agents'
-// heartbeats carry (each stored with what was allocated on its GPU then). Bucketed on the server
-// so a month of samples stays a small answer.
+// heartbeats carry (each stored with what was allocated on its GPU then). Bucketed in the store,
+// by GROUP BY over the tier that fits the bucket size (raw samples, minute or hour rollups:
+// store/sample-tiers.ts), so a month of samples stays a small read and a small answer.
 import { z } from 'zod';
 import { invalid } from '../../core/errors.js';
-import type { UtilisationSample } from '../../store/port.js';
+import type { SampleSeries } from '../../store/port.js';
 import { authorize } from '../auth.js';
 import type { RouteContext } from './context.js';
 
@@ -35,12 +36,19 @@ const AllocationPointSchema = z.object({
   utilPercent: z.number().describe('mean measured utilisation of those GPUs'),
 });
 
+const SourceSchema = z.object({
+  tier: z.enum(['raw', 'minute', 'hour']),
+  from: z.number(),
+  to: z.number().describe('included'),
+});
+
 const SamplesResponseSchema = z.object({
   from: z.number(),
   to: z.number(),
   bucketMs: z.number(),
   samples: z.array(SampleViewSchema),
   allocation: z.array(AllocationPointSchema),
+  sources: z.array(SourceSchema).describe('which tier answered which part of the range: raw samples, or minute or hour rollups (a rollup counts in the bucket where it starts)'),
 });
 type SamplesResponse = z.infer<typeof SamplesResponseSchema>;
 
@@ -50,36 +58,22 @@ function parseInstant(v: string, field: string): number {
   return t;
 }
 
-/** Averages samples per (bucket, GPU), then sums each bucket across GPUs. Pure; exported for tests. */
-export function bucketSamples(samples: readonly UtilisationSample[], from: number, to: number, buckets: number): SamplesResponse {
-  const bucketMs = Math.max(1, Math.ceil((to - from + 1) / buckets));
-  const perGpu = new Map<string, { at: number; nodeId: string; gpuIndex: number; n: number; util: number; mem: number; alloc: number }>();
-  for (const s of samples) {
-    const b = Math.min(buckets - 1, Math.floor((s.at - from) / bucketMs));
-    const key = `${b}\u0000${s.nodeId}\u0000${s.gpuIndex}`;
-    let acc = perGpu.get(key);
-    if (!acc) perGpu.set(key, (acc = { at: from + b * bucketMs, nodeId: s.nodeId, gpuIndex: s.gpuIndex, n: 0, util: 0, mem: 0, alloc: 0 }));
-    acc.n++;
-    acc.util += s.utilPercent;
-    acc.mem = Math.max(acc.mem, s.memoryUsedMiB);
-    acc.alloc += s.allocatedMilli ?? 0;
+/** The answer from a bucketed read: per-GPU points as they are, and each bucket summed across GPUs. Pure; exported for tests. */
+export function seriesResponse(series: SampleSeries, from: number, to: number, bucketMs: number): SamplesResponse {
+  const samples: SamplesResponse['samples'] = [];
+  const buckets: { at: number; allocatedMilli: number; gpus: number; util: number }[] = [];
+  // Points come by bucket, then node and GPU.
+  for (const p of series.points) {
+    const v = { at: p.at, nodeId: p.nodeId, gpuIndex: p.gpuIndex, utilPercent: p.utilPercent, memoryUsedMiB: p.memoryUsedMiB, allocatedMilli: Math.round(p.allocatedMilli) };
+    samples.push(v);
+    let b = buckets[buckets.length - 1];
+    if (b?.at !== v.at) buckets.push((b = { at: v.at, allocatedMilli: 0, gpus: 0, util: 0 }));
+    b.allocatedMilli += v.allocatedMilli;
+    b.gpus++;
+    b.util += v.utilPercent;
   }
-  const out: SamplesResponse = { from, to, bucketMs, samples: [], allocation: [] };
-  const perBucket = new Map<number, { allocatedMilli: number; gpus: number; util: number }>();
-  for (const a of perGpu.values()) {
-    const v = { at: a.at, nodeId: a.nodeId, gpuIndex: a.gpuIndex, utilPercent: a.util / a.n, memoryUsedMiB: a.mem, allocatedMilli: Math.round(a.alloc / a.n) };
-    out.samples.push(v);
-    const p = perBucket.get(a.at) ?? { allocatedMilli: 0, gpus: 0, util: 0 };
-    p.allocatedMilli += v.allocatedMilli;
-    p.gpus++;
-    p.util += v.utilPercent;
-    perBucket.set(a.at, p);
-  }
-  out.samples.sort((x, y) => x.at - y.at || (x.nodeId < y.nodeId ? -1 : x.nodeId > y.nodeId ? 1 : x.gpuIndex - y.gpuIndex));
-  for (const [at, p] of [...perBucket].sort((x, y) => x[0] - y[0])) {
-    out.allocation.push({ at, allocatedMilli: p.allocatedMilli, capacityMilli: p.gpus * 1000, utilPercent: p.util / p.gpus });
-  }
-  return out;
+  const allocation = buckets.map((b) => ({ at: b.at, allocatedMilli: b.allocatedMilli, capacityMilli: b.gpus * 1000, utilPercent: b.util / b.gpus }));
+  return { from, to, bucketMs, samples, allocation, sources: series.sources };
 }
 
 export function sampleRoutes(ctx: RouteContext): void {
@@ -97,8 +91,9 @@ export function sampleRoutes(ctx: RouteContext): void {
       const from = query.from === undefined ? to - 3_600_000 : parseInstant(query.from, 'from');
       if (from >= to) throw invalid('from', 'must be before `to`');
       if (to - from > 366 * 86_400_000) throw invalid('from', 'the range may span a year at most');
-      const samples = await store.listSamples(from, to, query.node);
-      return bucketSamples(samples, from, to, query.buckets ?? 240);
+      const bucketMs = Math.max(1, Math.ceil((to - from + 1) / (query.buckets ?? 240)));
+      const series = await store.readSampleSeries({ from, to, bucketMs, ...(query.node !== undefined ? { nodeId: query.node } : {}) });
+      return seriesResponse(series, from, to, bucketMs);
     },
   });
 }
