@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Gpu } from '../core/types.js';
 import type { CliContext } from './context.js';
+import { serverOptions } from './commands/server.js';
 import { compileServerFlags, gpuBanner, gpusFlag, listenError, summariseGpus } from './daemon.js';
 
 const ctx = (env: Record<string, string>): CliContext =>
@@ -23,6 +24,23 @@ describe('daemon flags', () => {
     expect(() => gpusFlag('3xZ900')).toThrow(/^--gpus: unknown GPU model "Z900"/);
     expect(() => gpusFlag('0xH100')).toThrow(/^--gpus: count 0/);
     expect(gpusFlag(' 2xH100 ')).toBe('2xH100');
+  });
+
+  it('compiles sample retention from --samples-raw, --samples-minute and --samples-hour', () => {
+    const D = 86_400_000;
+    expect(compileServerFlags({}, ctx({})).sampleRetention).toBeUndefined();
+    expect(compileServerFlags({ samplesRaw: '48h', samplesHour: '400d' }, ctx({})).sampleRetention).toEqual({ rawMs: 2 * D, minuteMs: 7 * D, hourMs: 400 * D });
+    expect(compileServerFlags({ samplesRaw: '1h', samplesMinute: '1d', samplesHour: '3650d' }, ctx({})).sampleRetention).toEqual({ rawMs: 3_600_000, minuteMs: D, hourMs: 3650 * D });
+    expect(() => compileServerFlags({ samplesRaw: 'forever' }, ctx({}))).toThrow(/^--samples-raw: cannot read duration "forever"/);
+    expect(() => compileServerFlags({ samplesHour: '3651d' }, ctx({}))).toThrow(/^--samples-hour: duration "3651d" is longer than the 3650 days allowed/);
+    expect(() => compileServerFlags({ samplesMinute: '12h' }, ctx({}))).toThrow(
+      /^--samples-minute: 12h is shorter than raw samples are kept \(--samples-raw 1d\); minute rollups must be kept at least as long$/,
+    );
+    expect(() => compileServerFlags({ samplesMinute: '30d' }, ctx({}))).not.toThrow();
+    // Handed to the server as compiled, and not at all when no flag was given (the server's defaults).
+    expect(serverOptions(compileServerFlags({ samplesRaw: '2d' }, ctx({})), ctx({}), '').sampleRetention).toEqual({ rawMs: 2 * D, minuteMs: 7 * D, hourMs: 400 * D });
+    expect(serverOptions(compileServerFlags({}, ctx({})), ctx({}), '')).not.toHaveProperty('sampleRetention');
+    expect(() => compileServerFlags({ samplesMinute: '500d' }, ctx({}))).toThrow(/^--samples-hour: 400d is shorter than minute rollups are kept \(--samples-minute 500d\)/);
   });
 });
 

@@ -6,6 +6,7 @@ import { parseSimulatedGpus } from '../core/catalogue.js';
 import { FastGpuError } from '../core/errors.js';
 import type { Gpu } from '../core/types.js';
 import { fastgpuHome } from '../sdk/config.js';
+import { compileSampleRetention, MAX_SAMPLE_RETENTION_MS, type SampleRetention } from '../server/retention.js';
 import type { CliContext } from './context.js';
 import { UsageError, durationFlag, intFlag } from './flags.js';
 
@@ -17,6 +18,10 @@ export interface RawServerFlags {
   port?: string;
   host?: string;
   nodeLostAfter?: string;
+  /** How long utilisation samples are kept: raw, minute rollups, hour rollups. */
+  samplesRaw?: string;
+  samplesMinute?: string;
+  samplesHour?: string;
   quiet?: boolean;
 }
 
@@ -25,7 +30,25 @@ export interface ServerFlags {
   port: number;
   host: string;
   nodeLostAfterMs?: number;
+  /** Only when a `--samples-*` flag was given; the server's defaults otherwise. */
+  sampleRetention?: SampleRetention;
   quiet: boolean;
+}
+
+const RETENTION_FLAGS = { rawMs: '--samples-raw', minuteMs: '--samples-minute', hourMs: '--samples-hour' } as const;
+
+/** The `--samples-*` flags: each a duration of up to ten years, each tier kept at least as long as the finer one. */
+function retentionFlags(raw: RawServerFlags): SampleRetention | undefined {
+  const given: Partial<SampleRetention> = {};
+  const flags = [['rawMs', raw.samplesRaw], ['minuteMs', raw.samplesMinute], ['hourMs', raw.samplesHour]] as const;
+  for (const [key, v] of flags) if (v !== undefined) given[key] = durationFlag(v, RETENTION_FLAGS[key], MAX_SAMPLE_RETENTION_MS);
+  if (Object.keys(given).length === 0) return undefined;
+  try {
+    return compileSampleRetention(given, RETENTION_FLAGS);
+  } catch (e) {
+    if (e instanceof FastGpuError) throw new UsageError(e.message);
+    throw e;
+  }
 }
 
 export function compileServerFlags(raw: RawServerFlags, ctx: CliContext): ServerFlags {
@@ -37,6 +60,8 @@ export function compileServerFlags(raw: RawServerFlags, ctx: CliContext): Server
     quiet: raw.quiet === true,
   };
   if (raw.nodeLostAfter !== undefined) out.nodeLostAfterMs = durationFlag(raw.nodeLostAfter, '--node-lost-after');
+  const retention = retentionFlags(raw);
+  if (retention) out.sampleRetention = retention;
   return out;
 }
 

@@ -25,7 +25,8 @@ function viaCore<T>(fn: () => T): T {
 }
 
 export const sizeFlag = (raw: string, flag: string): number => viaCore(() => parseSize(raw, flag));
-export const durationFlag = (raw: string, flag: string): number => viaCore(() => parseDuration(raw, flag));
+/** A duration (`90s`, `2h`, `1d`), at most a year unless `maxMs` says otherwise. */
+export const durationFlag = (raw: string, flag: string, maxMs?: number): number => viaCore(() => parseDuration(raw, flag, maxMs));
 export const cpuFlag = (raw: string, flag: string): number => viaCore(() => parseCpu(raw, flag));
 
 /** A whole number in [min, max]. */

@@ -1,6 +1,6 @@
 // The CLI in-process against the real server: `bare` has no agent (its tasks stay PENDING),
 // `pool` has a real agent on one simulated H100 (its tasks run as real processes).
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -95,6 +95,17 @@ describe('fastgpu (usage)', () => {
     const r = await cli.run(['ps', '--token', 'wrong']);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^fastgpu: .*token.* \(pass --token/);
+  });
+  it('refuses a bad sample retention on `up` and `server`, naming the flag, before starting anything', async () => {
+    const dataDir = join(home, unique('never-created'));
+    const up = await cli.run(['up', '--data-dir', dataDir, '--samples-raw', 'a while']);
+    expect(up.code).toBe(2);
+    expect(up.stderr).toMatch(/^fastgpu: --samples-raw: cannot read duration "a while"/);
+    const server = await cli.run(['server', '--data-dir', dataDir, '--samples-hour', '2d']);
+    expect(server.code).toBe(2);
+    expect(server.stderr).toBe('fastgpu: --samples-hour: 2d is shorter than minute rollups are kept (--samples-minute 7d); hour rollups must be kept at least as long\n');
+    expect(existsSync(dataDir)).toBe(false);
+    expect((await cli.run(['server', '--help'])).stdout).toMatch(/--samples-raw <duration>\s+keep raw GPU utilisation samples this long\s+\(default 24h\)/);
   });
 });
 

@@ -104,6 +104,12 @@ describe('parseDuration', () => {
   it.each([0, -1, Number.NaN, 366 * 86400])('rejects number %d', (n) => {
     expect(errorOf(() => parseDuration(n, 'timeLimit')).field).toBe('timeLimit');
   });
+
+  it('takes a longer or shorter limit when the caller gives one, and says what it is', () => {
+    expect(parseDuration('400d', 'retention', 3650 * 86_400_000)).toBe(400 * 86_400_000);
+    expect(errorOf(() => parseDuration('400d', 'retention')).message).toBe('retention: duration "400d" is longer than the 365 days allowed');
+    expect(errorOf(() => parseDuration('2h', 'grace', 5_400_000)).message).toBe('grace: duration "2h" is longer than the 1h30m allowed');
+  });
 });
 
 describe('parseCpu', () => {

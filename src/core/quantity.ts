@@ -82,10 +82,10 @@ export function parseSize(input: string | number, field: string): number {
 
 /**
  * A duration in ms, rounded up to a whole ms. A bare number is seconds; units ms, s, m, h, d
- * may be combined.
+ * may be combined. At most `maxMs` (default a year; a retention window may allow longer).
  * @example parseDuration('1h30m', 'timeLimit') // 5_400_000
  */
-export function parseDuration(input: string | number, field: string): number {
+export function parseDuration(input: string | number, field: string, maxMs: number = MAX_DURATION_MS): number {
   const allowed = 'use a positive duration such as 500ms, 90s, 2h, 1h30m or 1d (a bare number is seconds)';
   let ms: number;
   if (typeof input === 'number') {
@@ -108,7 +108,10 @@ export function parseDuration(input: string | number, field: string): number {
     throw invalid(field, `expected a duration, got ${typeof input}; ${allowed}`);
   }
   if (!Number.isFinite(ms) || ms <= 0) throw invalid(field, `duration ${describe(input)} must be positive; ${allowed}`);
-  if (ms > MAX_DURATION_MS) throw invalid(field, `duration ${describe(input)} is longer than the 365 days allowed`);
+  if (ms > maxMs) {
+    const most = maxMs % MS_PER_D === 0 ? `${maxMs / MS_PER_D} days` : formatDuration(maxMs);
+    throw invalid(field, `duration ${describe(input)} is longer than the ${most} allowed`);
+  }
   return Math.ceil(ms);
 }
 

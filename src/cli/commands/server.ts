@@ -17,6 +17,9 @@ export function register(program: Command): void {
     .option('--port <n>', 'port to listen on; 0 picks a free one (default 7070)')
     .option('--host <host>', 'address to listen on (default 127.0.0.1; 0.0.0.0 for agents on other machines)')
     .option('-q, --quiet', 'no log lines on stderr')
+    .option('--samples-raw <duration>', 'keep raw GPU utilisation samples this long (default 24h)')
+    .option('--samples-minute <duration>', 'keep per-minute utilisation rollups this long (default 7d)')
+    .option('--samples-hour <duration>', 'keep per-hour utilisation rollups this long (default 400d)')
     .addOption(new Option('--node-lost-after <duration>', 'mark a node LOST after this long without a heartbeat').hideHelp())
     .action(
       daemonAction(async (raw: RawServerFlags, cmd: Command) => {
@@ -53,6 +56,7 @@ export function serverOptions(flags: ServerFlags, ctx: CliContext, prefix: strin
     host: flags.host,
     port: flags.port,
     ...(flags.nodeLostAfterMs !== undefined ? { nodeLostAfterMs: flags.nodeLostAfterMs } : {}),
+    ...(flags.sampleRetention !== undefined ? { sampleRetention: flags.sampleRetention } : {}),
     log: logSink(ctx, flags.quiet, prefix),
   };
 }

@@ -28,6 +28,9 @@ export function register(program: Command): void {
     .option('--gpus <spec>', 'simulated GPUs instead of discovered ones, e.g. 1xH100 or 2xA100-40GB,1xT4')
     .option('--name <name>', 'name of the local node (default: the host name)')
     .option('-q, --quiet', 'no server and agent log lines on stderr')
+    .option('--samples-raw <duration>', 'keep raw GPU utilisation samples this long (default 24h)')
+    .option('--samples-minute <duration>', 'keep per-minute utilisation rollups this long (default 7d)')
+    .option('--samples-hour <duration>', 'keep per-hour utilisation rollups this long (default 400d)')
     .addOption(new Option('--node-lost-after <duration>', 'mark a node LOST after this long without a heartbeat').hideHelp())
     .action(
       daemonAction(async (raw: RawServerFlags & { gpus?: string; name?: string }, cmd: Command) => {
