@@ -384,22 +384,25 @@ export class ControlPlane {
     this.wake(tx);
   }
 
+  /** Writes the Tx in one store transaction: its task states, attempts and events land together or not at all. */
   private async persist(tx: Tx): Promise<PoolEvent[]> {
-    if (tx.writes.size > 0) {
-      const lost = await this.store.writeTasks([...tx.writes.values()]);
-      if (lost.length > 0) await this.reloadTasks(lost);
-    }
-    for (const a of tx.attempts) await this.store.upsertAttempt(a);
-    for (const { r, expected } of tx.reservations.values()) {
-      if (!(await this.store.writeReservation(r, expected))) this.log(`warn: reservation ${r.id} changed under us; kept the in-memory state`);
-    }
-    for (const n of tx.nodes) await this.store.upsertNode(n);
+    const nodeStates: { id: string; state: NodeRecord['state']; heartbeatAt: number }[] = [];
     for (const h of tx.heartbeats) {
       const n = this.nodes.get(h.id);
-      if (n) await this.store.setNodeState(h.id, n.state, h.at);
+      if (n) nodeStates.push({ id: h.id, state: n.state, heartbeatAt: h.at });
     }
-    if (tx.samples.length > 0) await this.store.appendSamples(tx.samples);
-    return tx.events.length > 0 ? await this.store.appendEvents(tx.events) : [];
+    const r = await this.store.commitBatch({
+      tasks: [...tx.writes.values()],
+      attempts: tx.attempts,
+      reservations: [...tx.reservations.values()].map(({ r: reservation, expected }) => ({ reservation, expectedVersion: expected })),
+      nodes: tx.nodes,
+      nodeStates,
+      samples: tx.samples,
+      events: tx.events,
+    });
+    if (r.lostTasks.length > 0) await this.reloadTasks(r.lostTasks);
+    for (const id of r.lostReservations) this.log(`warn: reservation ${id} changed under us; kept the in-memory state`);
+    return r.events;
   }
 
   private wake(tx: Tx): void {

@@ -395,6 +395,64 @@ export function storeConformance(name: string, make: () => Promise<Store>, clean
       });
     });
 
+    describe('state batches', () => {
+      it('writes tasks, attempts, reservations, nodes and events together; stale versions are reported, not thrown', async () => {
+        await s.insertTasks([fixtureTask('t1'), fixtureTask('t2')]);
+        await s.upsertNode(fixtureNode('n1'));
+        await s.insertReservation(reservation('r1'));
+        const t1 = { ...fixtureTask('t1', { state: 'SCHEDULED', nodeId: 'n1' }), version: 2 };
+        const stale = { ...fixtureTask('t2', { state: 'SCHEDULED' }), version: 9 };
+        const r = await s.commitBatch({
+          tasks: [
+            { task: t1, expectedVersion: 1 },
+            { task: stale, expectedVersion: 8 },
+          ],
+          attempts: [attempt('t1', 1)],
+          reservations: [
+            { reservation: { ...reservation('r1'), state: 'ACTIVE', version: 2 }, expectedVersion: 1 },
+            { reservation: { ...reservation('r1'), name: 'late', version: 3 }, expectedVersion: 7 },
+          ],
+          nodes: [{ ...fixtureNode('n1'), state: 'DRAINING' }],
+          nodeStates: [{ id: 'n1', state: 'DRAINING', heartbeatAt: T0 + 5 }],
+          events: [
+            { at: T0, type: 'task.scheduled', taskId: 't1', nodeId: 'n1', data: { attempt: 1 } },
+            { at: T0, type: 'node.drained', nodeId: 'n1', data: {} },
+          ],
+        });
+        expect(r.lostTasks).toEqual(['t2']);
+        expect(r.lostReservations).toEqual(['r1']);
+        expect(r.events.map((e) => [e.type, e.seq > 0])).toEqual([
+          ['task.scheduled', true],
+          ['node.drained', true],
+        ]);
+        expect(await s.getTask('t1')).toEqual(t1);
+        expect((await s.getTask('t2'))?.version).toBe(1);
+        expect(await s.listAttempts('t1')).toEqual([attempt('t1', 1)]);
+        expect(await s.getReservation('r1')).toMatchObject({ state: 'ACTIVE', version: 2, name: reservation('r1').name });
+        expect(await s.getNode('n1')).toMatchObject({ state: 'DRAINING', lastHeartbeatAt: T0 + 5 });
+        expect(await s.listEvents(0)).toEqual(r.events);
+        expect(await s.commitBatch({})).toEqual({ lostTasks: [], lostReservations: [], events: [] });
+      });
+
+      it('is all or nothing: a part that fails rolls back every other part', async () => {
+        await s.insertTasks([fixtureTask('t1')]);
+        const t1 = { ...fixtureTask('t1', { state: 'SCHEDULED' }), version: 2 };
+        await expect(
+          s.commitBatch({
+            tasks: [{ task: t1, expectedVersion: 1 }],
+            attempts: [attempt('t1', 1), attempt('ghost', 1)],
+            events: [{ at: T0, type: 'task.scheduled', taskId: 't1', data: {} }],
+          }),
+        ).rejects.toMatchObject({ code: 'NOT_FOUND' });
+        expect(await s.getTask('t1')).toEqual(fixtureTask('t1'));
+        expect(await s.listAttempts('t1')).toEqual([]);
+        expect(await s.listEvents(0)).toEqual([]);
+        // The store is usable after the rollback.
+        expect((await s.commitBatch({ tasks: [{ task: t1, expectedVersion: 1 }] })).lostTasks).toEqual([]);
+        expect((await s.getTask('t1'))?.version).toBe(2);
+      });
+    });
+
     describe('logs', () => {
       beforeEach(async () => {
         await s.insertTasks([fixtureTask('t1'), fixtureTask('t2')]);

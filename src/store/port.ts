@@ -38,6 +38,32 @@ export interface TaskWrite {
   expectedVersion: number;
 }
 
+/**
+ * One change of the live state (what the control plane decided in one step): written in one
+ * transaction, all of it or none, so a crash never leaves a task's new state without its
+ * attempt or its events, nor the other way round.
+ */
+export interface StateBatch {
+  tasks?: readonly TaskWrite[];
+  attempts?: readonly Attempt[];
+  /** Conditional on version, as `writeReservation`. */
+  reservations?: readonly { reservation: VgpuReservation; expectedVersion: number }[];
+  nodes?: readonly NodeRecord[];
+  /** As `setNodeState`. */
+  nodeStates?: readonly { id: string; state: NodeState; heartbeatAt: number }[];
+  samples?: readonly UtilisationSample[];
+  events?: readonly Omit<PoolEvent, 'seq'>[];
+}
+
+export interface StateBatchResult {
+  /** Task writes skipped because the stored version differed (the rest were applied). */
+  lostTasks: string[];
+  /** Reservation writes skipped the same way. */
+  lostReservations: string[];
+  /** The events as stored, with their seq. */
+  events: PoolEvent[];
+}
+
 export interface TokenRecord {
   id: string;
   /** sha256 hex of the secret; the secret itself is never stored. */
@@ -237,6 +263,8 @@ export interface Store {
    * `task.version` as given: the caller bumps it.
    */
   writeTasks(writes: readonly TaskWrite[]): Promise<string[]>;
+  /** Writes a whole `StateBatch` in one transaction; a failure anywhere rolls all of it back. */
+  commitBatch(batch: StateBatch): Promise<StateBatchResult>;
 
   // Attempts
   upsertAttempt(attempt: Attempt): Promise<void>;

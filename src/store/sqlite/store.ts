@@ -23,6 +23,8 @@ import type {
   Store,
   TaskEventQuery,
   TaskFilter,
+  StateBatch,
+  StateBatchResult,
   TaskWrite,
   TenantRecord,
   TokenRecord,
@@ -190,6 +192,7 @@ export class SqliteStore implements Store {
   private readonly shaped = new Map<string, Database.Statement<unknown[], unknown>>();
   private tx: {
     insertTasks: (tasks: readonly Task[]) => void;
+    commitBatch: (batch: StateBatch) => StateBatchResult;
     writeTasks: (writes: readonly TaskWrite[]) => string[];
     appendLogs: (chunks: readonly LogChunk[]) => void;
     appendEvents: (events: readonly Omit<PoolEvent, 'seq'>[]) => PoolEvent[];
@@ -286,6 +289,27 @@ export class SqliteStore implements Store {
           return { ...e, seq } as PoolEvent;
         }),
       ),
+      // The parts run the single-purpose transactions above, which nest here as savepoints.
+      commitBatch: tx((b: StateBatch): StateBatchResult => {
+        const t = this.t();
+        const lostTasks = b.tasks && b.tasks.length > 0 ? t.writeTasks(b.tasks) : [];
+        for (const a of b.attempts ?? []) {
+          try {
+            s.upsertAttempt.run(attemptToRow(a));
+          } catch (err) {
+            throw translate(err, `attempt ${a.attempt} of task ${a.taskId}`);
+          }
+        }
+        const lostReservations: string[] = [];
+        for (const { reservation: r, expectedVersion } of b.reservations ?? []) {
+          if (s.writeReservation.run({ ...reservationToRow(r), expected: expectedVersion }).changes !== 1) lostReservations.push(r.id);
+        }
+        for (const n of b.nodes ?? []) s.upsertNode.run(nodeToRow(n));
+        for (const n of b.nodeStates ?? []) s.setNodeState.run({ id: n.id, state: n.state, heartbeatAt: n.heartbeatAt });
+        if (b.samples && b.samples.length > 0) t.appendSamples(b.samples);
+        const events = b.events && b.events.length > 0 ? t.appendEvents(b.events) : [];
+        return { lostTasks, lostReservations, events };
+      }),
       appendSamples: tx((samples: readonly UtilisationSample[]) => {
         // Prepared on first use: it names a column of migration 003, and tests open stores at older versions.
         const insert = (this.insertSample ??= db.prepare(`INSERT INTO samples (at, node_id, gpu_index, util_percent, memory_used_mib, allocated_milli)
@@ -428,6 +452,10 @@ export class SqliteStore implements Store {
   async writeTasks(writes: readonly TaskWrite[]): Promise<string[]> {
     if (writes.length === 0) return [];
     return this.t().writeTasks(writes);
+  }
+
+  async commitBatch(batch: StateBatch): Promise<StateBatchResult> {
+    return this.t().commitBatch(batch);
   }
 
   // ---- Attempts
