@@ -107,6 +107,8 @@ const isActive = (s: TaskState): boolean => s === 'SCHEDULED' || s === 'RUNNING'
 
 /** One change to the live state: the writes it needs and who to wake once durable. */
 class Tx {
+  /** Submitted tasks, stored with this Tx's other writes. */
+  readonly inserts: Task[] = [];
   readonly writes = new Map<string, TaskWrite>();
   readonly attempts: Attempt[] = [];
   readonly reservations = new Map<string, { r: VgpuReservation; expected: number }>();
@@ -122,6 +124,7 @@ class Tx {
 
   empty(): boolean {
     return (
+      this.inserts.length === 0 &&
       this.writes.size === 0 &&
       this.attempts.length === 0 &&
       this.reservations.size === 0 &&
@@ -392,6 +395,7 @@ export class ControlPlane {
       if (n) nodeStates.push({ id: h.id, state: n.state, heartbeatAt: h.at });
     }
     const r = await this.store.commitBatch({
+      newTasks: tx.inserts,
       tasks: [...tx.writes.values()],
       attempts: tx.attempts,
       reservations: [...tx.reservations.values()].map(({ r: reservation, expected }) => ({ reservation, expectedVersion: expected })),
@@ -700,39 +704,34 @@ export class ControlPlane {
     this.submitScheduled = false;
     const batch = this.submitQ.splice(0);
     if (batch.length === 0) return;
-    const ok: typeof batch = [];
-    await this.serial(async () => {
-      try {
-        await this.store.insertTasks(batch.flatMap((b) => b.tasks));
-        ok.push(...batch);
-      } catch {
-        // One bad submission must not sink the others: retry each on its own.
-        for (const b of batch) {
-          try {
-            await this.store.insertTasks(b.tasks);
-            ok.push(b);
-          } catch (e) {
-            this.log(`error: submit of ${b.tasks[0]?.id ?? '?'} not stored: ${String(e)}`);
-            b.reject(e instanceof FastGpuError ? e : new FastGpuError('UNAVAILABLE', `the store could not be written: ${e instanceof Error ? e.message : String(e)}`));
-          }
+    // Each task is stored with its `task.submitted` event, in one transaction per group.
+    const store = async (subs: typeof batch): Promise<void> => {
+      const tx = new Tx();
+      for (const b of subs) {
+        for (const t of b.tasks) {
+          tx.inserts.push(t);
+          this.event(tx, 'task.submitted', { taskId: t.id }, { name: t.spec.name, tenant: t.spec.tenant, gangId: t.gangId });
         }
       }
-    });
-    const tx = new Tx();
-    let n = 0;
-    for (const b of ok) {
-      for (const t of b.tasks) {
-        this.tasks.set(t.id, t);
-        n++;
-        this.event(tx, 'task.submitted', { taskId: t.id }, { name: t.spec.name, tenant: t.spec.tenant, gangId: t.gangId });
-      }
-    }
-    this.hooks.submitted?.(n);
-    tx.dirty = n > 0;
-    try {
       await this.commit(tx);
-    } finally {
-      for (const b of ok) b.resolve();
+      // Live from here on; the cycle that places them comes next.
+      for (const t of tx.inserts) this.tasks.set(t.id, t);
+      this.hooks.submitted?.(tx.inserts.length);
+      this.kick();
+      for (const b of subs) b.resolve();
+    };
+    try {
+      await store(batch);
+    } catch {
+      // One bad submission must not sink the others: retry each on its own.
+      for (const b of batch) {
+        try {
+          await store([b]);
+        } catch (e) {
+          this.log(`error: submit of ${b.tasks[0]?.id ?? '?'} not stored: ${String(e)}`);
+          b.reject(e instanceof FastGpuError ? e : new FastGpuError('UNAVAILABLE', `the store could not be written: ${e instanceof Error ? e.message : String(e)}`));
+        }
+      }
     }
   }
 

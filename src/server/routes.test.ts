@@ -54,12 +54,12 @@ describe('tasks API', () => {
   });
 
   it('a store that cannot be written answers 503, and the task is not half-made', async () => {
-    const real = h.store.insertTasks.bind(h.store);
-    h.store.insertTasks = async () => {
+    const real = h.store.commitBatch.bind(h.store);
+    h.store.commitBatch = async () => {
       throw new Error('SQLITE_FULL: database or disk is full');
     };
     const r = await h.req('POST', '/v1/tasks', { command: 'true' });
-    h.store.insertTasks = real;
+    h.store.commitBatch = real;
     expect(r.status).toBe(503);
     expect(r.body.error.code).toBe('UNAVAILABLE');
     expect(h.server.control.tasks.size).toBe(0);

@@ -451,6 +451,16 @@ export function storeConformance(name: string, make: () => Promise<Store>, clean
         expect((await s.commitBatch({ tasks: [{ task: t1, expectedVersion: 1 }] })).lostTasks).toEqual([]);
         expect((await s.getTask('t1'))?.version).toBe(2);
       });
+
+      it('stores new tasks with their events; a duplicate id fails the batch with CONFLICT and stores neither', async () => {
+        const submitted = (id: string) => ({ at: T0, type: 'task.submitted' as const, taskId: id, data: {} });
+        const r = await s.commitBatch({ newTasks: [fixtureTask('a'), fixtureTask('b')], events: [submitted('a'), submitted('b')] });
+        expect(r.events.map((e) => e.taskId)).toEqual(['a', 'b']);
+        expect(await s.countTasks()).toBe(2);
+        await expect(s.commitBatch({ newTasks: [fixtureTask('c'), fixtureTask('a')], events: [submitted('c')] })).rejects.toMatchObject({ code: 'CONFLICT' });
+        expect(await s.getTask('c')).toBeNull();
+        expect((await s.listEvents(0)).map((e) => e.taskId)).toEqual(['a', 'b']);
+      });
     });
 
     describe('logs', () => {

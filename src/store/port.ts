@@ -44,6 +44,8 @@ export interface TaskWrite {
  * attempt or its events, nor the other way round.
  */
 export interface StateBatch {
+  /** New tasks, as `insertTasks` (a duplicate id fails the whole batch with CONFLICT). */
+  newTasks?: readonly Task[];
   tasks?: readonly TaskWrite[];
   attempts?: readonly Attempt[];
   /** Conditional on version, as `writeReservation`. */

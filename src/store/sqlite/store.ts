@@ -292,6 +292,7 @@ export class SqliteStore implements Store {
       // The parts run the single-purpose transactions above, which nest here as savepoints.
       commitBatch: tx((b: StateBatch): StateBatchResult => {
         const t = this.t();
+        if (b.newTasks && b.newTasks.length > 0) t.insertTasks(b.newTasks);
         const lostTasks = b.tasks && b.tasks.length > 0 ? t.writeTasks(b.tasks) : [];
         for (const a of b.attempts ?? []) {
           try {
