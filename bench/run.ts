@@ -2,6 +2,7 @@
 // code path (HTTP server, SQLite file, agent, supervisor, scheduler) and can also run alone.
 // The machine is shared and noisy: read the numbers against their targets, not as exact times.
 import { benchLatency } from './latency.js';
+import { benchSamples } from './samples.js';
 import { benchScheduler } from './scheduler.js';
 import { benchServer, type BenchRow } from './server.js';
 
@@ -14,6 +15,7 @@ const section = async (name: string, f: () => Promise<BenchRow[]>): Promise<void
 await section('server (submit throughput, RSS with 100,000 tasks)', () => benchServer());
 await section('submit → process start', () => benchLatency());
 await section('scheduler cycle', () => benchScheduler());
+await section('utilisation samples (1,000 GPUs, 24 h raw, 7 d minute and 400 d hour rollups)', () => benchSamples());
 
 const w = Math.max(...rows.map((r) => r.name.length));
 console.log(`${'metric'.padEnd(w)}  ${'value'.padStart(10)}  ${'unit'.padEnd(8)}  target`);
