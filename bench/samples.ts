@@ -1,8 +1,8 @@
 // Utilisation samples benchmark: a pool of 1,000 GPUs whose store holds what the default
 // retention keeps (24 h of raw samples every 5 s: 17.28 M rows; 7 days of minute rollups; 400
 // days of hour rollups), then the time of GET /v1/samples for the dashboard's ranges (the last
-// hour, 24 hours, 7 days in 240 buckets), the database's size, one compaction pass and one prune
-// pass. `npm run bench` calls benchSamples(); alone: `node --import tsx bench/samples.ts`
+// hour, 24 hours, 7 days in 240 buckets; per GPU, and with detail=pool as the dashboard asks),
+// the database's size, one compaction pass and one prune pass. `npm run bench` calls benchSamples(); alone: `node --import tsx bench/samples.ts`
 // (BENCH_SAMPLES_GPUS, BENCH_SAMPLES_RAW_HOURS make it smaller).
 //
 // Set-up writes the rows with INSERT … SELECT in SQL, not through appendSamples, so that it takes
@@ -170,6 +170,17 @@ export async function benchSamples(o: SamplesBenchOptions = {}): Promise<BenchRo
         const answer = JSON.parse(body) as { samples: unknown[]; sources: { tier: string }[] };
         const tiers = answer.sources.map((s) => s.tier).join('+');
         row(`GET /v1/samples, ${label}, 240 buckets (${tiers}; ${answer.samples.length} points, ${mib(body.length)} MiB)`, Math.round(median(times)), 'ms');
+        // What the dashboard asks: each bucket's totals only, summed in SQL.
+        const pool: number[] = [];
+        let poolBytes = 0;
+        for (let i = 0; i < runs; i++) {
+          t0 = performance.now();
+          const res = await server.app.inject({ method: 'GET', url: `${url}&detail=pool`, headers: { authorization: `Bearer ${token}` } });
+          pool.push(performance.now() - t0);
+          if (res.statusCode !== 200) throw new Error(`GET ${url}&detail=pool: ${res.statusCode}`);
+          poolBytes = res.payload.length;
+        }
+        row(`  the same with detail=pool, as the dashboard asks (${Math.round(poolBytes / 1024)} KiB)`, Math.round(median(pool)), 'ms');
         const bucketMs = Math.ceil((span + 1) / 240);
         const reads: number[] = [];
         for (let i = 0; i < runs; i++) {

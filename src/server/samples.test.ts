@@ -154,6 +154,13 @@ describe('GET /v1/samples', () => {
       expectSameViews(r.body.samples, expected.samples);
       const pool = (p: { at: number; capacityMilli: number; utilPercent: number }) => [p.at, p.capacityMilli, Math.round(p.utilPercent * 1e9) / 1e9];
       expect(r.body.allocation.map(pool)).toEqual(expected.allocation.map(pool));
+      // detail=pool: the same totals, summed in the store, without the per-GPU points.
+      const summed = await h.req('GET', `/v1/samples?from=${H0}&to=${to}&buckets=243&detail=pool`);
+      expect(summed.body.samples).toEqual([]);
+      expect(summed.body.sources).toEqual(r.body.sources);
+      expect(summed.body.allocation.map(pool)).toEqual(r.body.allocation.map(pool));
+      expect(summed.body.allocation.map((p: { allocatedMilli: number }) => p.allocatedMilli)).toEqual(r.body.allocation.map((p: { allocatedMilli: number }) => p.allocatedMilli));
+      expect((await h.req('GET', '/v1/samples?detail=node')).body.error.field).toBe('query.detail');
     });
 
     it('answers the last 48 hours from minute rollups, the newest samples from raw ones', async () => {

@@ -268,6 +268,32 @@ export function sampleTierConformance(store: () => Store): void {
         expectSamePoints((await s.readSampleSeries({ from, to: NOW, bucketMs: MINUTE_MS })).points, referenceSeries(raw, from, NOW, MINUTE_MS));
       });
 
+      it('sums each bucket across GPUs in the store for detail `pool`, as the per-GPU points add up', async () => {
+        await compactAll(s, NOW - 30_000);
+        const queries = [
+          { from: H0, to: NOW, bucketMs: HOUR_MS },
+          { from: NOW - 48 * HOUR_MS, to: NOW, bucketMs: 12 * MINUTE_MS },
+          { from: NOW - HOUR_MS, to: NOW, bucketMs: 15_000 },
+          { from: H0, to: NOW, bucketMs: 6 * HOUR_MS, nodeId: 'n1' },
+        ];
+        for (const q of queries) {
+          const perGpu = await s.readSampleSeries(q);
+          const pool = await s.readSampleSeries({ ...q, detail: 'pool' });
+          expect(pool.points).toEqual([]);
+          expect(pool.sources).toEqual(perGpu.sources);
+          const expected = new Map<number, { at: number; gpus: number; utilPercent: number; allocatedMilli: number }>();
+          for (const p of perGpu.points) {
+            const b = expected.get(p.at) ?? { at: p.at, gpus: 0, utilPercent: 0, allocatedMilli: 0 };
+            b.gpus++;
+            b.utilPercent += p.utilPercent;
+            b.allocatedMilli += Math.round(p.allocatedMilli);
+            expected.set(p.at, b);
+          }
+          const round = (b: { at: number; gpus: number; utilPercent: number; allocatedMilli: number }) => ({ ...b, utilPercent: Math.round(b.utilPercent * 1e9) / 1e9 });
+          expect(pool.buckets?.map(round), JSON.stringify(q)).toEqual([...expected.values()].map((b) => round({ ...b, utilPercent: b.utilPercent / b.gpus })));
+        }
+      });
+
       it('reads one node, and counts a rollup that starts before `from` in the first bucket', async () => {
         await compactAll(s, NOW - 30_000);
         const r = await s.readSampleSeries({ from: H0, to: NOW, bucketMs: 6 * HOUR_MS, nodeId: 'n2' });

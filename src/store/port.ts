@@ -141,6 +141,22 @@ export interface SampleSeriesQuery {
   to: number;
   bucketMs: number;
   nodeId?: string;
+  /**
+   * `gpu` (default): a point per GPU and bucket. `pool`: only each bucket's totals across GPUs
+   * (`buckets`), worked out in the store: a few hundred rows back instead of one per GPU.
+   */
+  detail?: 'gpu' | 'pool';
+}
+
+/** One bucket summed across the GPUs that reported in it (each GPU's means first, as in `points`). */
+export interface SampleBucket {
+  /** The bucket's start. */
+  at: number;
+  gpus: number;
+  /** Mean over those GPUs of each one's mean utilisation. */
+  utilPercent: number;
+  /** Σ over those GPUs of each one's mean allocation, each rounded to a whole milli first. */
+  allocatedMilli: number;
 }
 
 /** One GPU in one bucket; means are weighted by the samples behind each row read. */
@@ -157,8 +173,10 @@ export interface SamplePoint {
 }
 
 export interface SampleSeries {
-  /** By bucket, node, GPU. */
+  /** By bucket, node, GPU; empty for detail `pool`. */
   points: SamplePoint[];
+  /** By bucket; only for detail `pool`. */
+  buckets?: SampleBucket[];
   /** Which tier answered which part of the range (planSampleRead). */
   sources: SampleSource[];
 }

@@ -7,7 +7,7 @@ import { queueOrder } from '../../web/src/model/queue.js';
 import { matches } from '../../web/src/model/tasks.js';
 import { mergeEvents, timeline } from '../../web/src/model/timeline.js';
 import { usageFromReport, usageFromTasks } from '../../web/src/model/usage.js';
-import { allocatedFromTasks, busyFromSamples } from '../../web/src/model/utilisation.js';
+import { allocatedFromTasks, busyFromAllocation, busyFromSamples } from '../../web/src/model/utilisation.js';
 import type { GpuView, LogChunkView, PoolEvent, TaskDetailView, TaskView, UsageReportJson } from '../../web/src/types.js';
 
 let pos = 0;
@@ -165,6 +165,15 @@ describe('utilisation series', () => {
     expect(busyFromSamples([s(0, 0, 50), s(5, 0, 100), s(6, 1, 20)], 0, 40, 4)).toEqual([0.75 + 0.2, null, null, null]);
     // ISO times work as well as epoch milliseconds.
     expect(busyFromSamples([{ at: new Date(25).toISOString(), nodeId: 'n', gpuIndex: 0, utilPercent: 40 }], 0, 40, 4)).toEqual([null, null, 0.4, null]);
+  });
+
+  it('reads busy GPUs from the server’s per-bucket totals as from its per-GPU points', () => {
+    // Two GPUs at 50 % and 100 % in bucket 0: 1.5 busy either way.
+    const s = (at: number, gpuIndex: number, utilPercent: number) => ({ at, nodeId: 'n1', gpuIndex, utilPercent });
+    expect(busyFromAllocation([{ at: 0, allocatedMilli: 0, capacityMilli: 2000, utilPercent: 75 }, { at: 25, allocatedMilli: 0, capacityMilli: 1000, utilPercent: 40 }], 0, 40, 4)).toEqual([1.5, null, 0.4, null]);
+    expect(busyFromSamples([s(0, 0, 50), s(0, 1, 100), s(25, 0, 40)], 0, 40, 4)).toEqual([1.5, null, 0.4, null]);
+    // Totals without utilisation (an older server) give nothing to draw.
+    expect(busyFromAllocation([{ at: 0, allocatedMilli: 0, capacityMilli: 1000 }], 0, 40, 4)).toEqual([null, null, null, null]);
   });
 
   it('adds a task’s GPUs to every bucket it held them at', () => {

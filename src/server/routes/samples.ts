@@ -18,6 +18,10 @@ const SamplesQuerySchema = z.strictObject({
   to: instant.optional().describe('end (default: now)'),
   buckets: z.coerce.number().int().min(1).max(2000).optional().describe('time buckets (default 240)'),
   node: z.string().min(1).max(64).optional().describe('only this node id'),
+  detail: z
+    .enum(['gpu', 'pool'])
+    .optional()
+    .describe('gpu (default): `samples` per GPU and bucket, and `allocation`; pool: `allocation` only (`samples` empty), far smaller for many GPUs'),
 });
 
 const SampleViewSchema = z.object({
@@ -58,8 +62,16 @@ function parseInstant(v: string, field: string): number {
   return t;
 }
 
-/** The answer from a bucketed read: per-GPU points as they are, and each bucket summed across GPUs. Pure; exported for tests. */
+/**
+ * The answer from a bucketed read: per-GPU points as they are, and each bucket summed across
+ * GPUs; or, for detail pool, the store's sums alone. Pure; exported for tests.
+ */
 export function seriesResponse(series: SampleSeries, from: number, to: number, bucketMs: number): SamplesResponse {
+  if (series.buckets) {
+    // Summed in the store (detail pool).
+    const allocation = series.buckets.map((b) => ({ at: b.at, allocatedMilli: b.allocatedMilli, capacityMilli: b.gpus * 1000, utilPercent: b.utilPercent }));
+    return { from, to, bucketMs, samples: [], allocation, sources: series.sources };
+  }
   const samples: SamplesResponse['samples'] = [];
   const buckets: { at: number; allocatedMilli: number; gpus: number; util: number }[] = [];
   // Points come by bucket, then node and GPU.
@@ -92,7 +104,7 @@ export function sampleRoutes(ctx: RouteContext): void {
       if (from >= to) throw invalid('from', 'must be before `to`');
       if (to - from > 366 * 86_400_000) throw invalid('from', 'the range may span a year at most');
       const bucketMs = Math.max(1, Math.ceil((to - from + 1) / (query.buckets ?? 240)));
-      const series = await store.readSampleSeries({ from, to, bucketMs, ...(query.node !== undefined ? { nodeId: query.node } : {}) });
+      const series = await store.readSampleSeries({ from, to, bucketMs, detail: query.detail ?? 'gpu', ...(query.node !== undefined ? { nodeId: query.node } : {}) });
       return seriesResponse(series, from, to, bucketMs);
     },
   });

@@ -3,7 +3,7 @@
 // delegates to it, and builds it on first use: it names tables of migration 005, and tests open
 // stores at older versions.
 import type Database from 'better-sqlite3';
-import type { SampleCompaction, SamplePoint, SampleRollup, SampleSeries, SampleSeriesQuery } from '../port.js';
+import type { SampleBucket, SampleCompaction, SamplePoint, SampleRollup, SampleSeries, SampleSeriesQuery } from '../port.js';
 import {
   HOUR_MS,
   MINUTE_MS,
@@ -30,6 +30,13 @@ interface RollupRow {
   memory_max_mib: number;
   allocated_mean: number;
   samples: number;
+}
+
+interface BucketRow {
+  bucket: number;
+  gpus: number;
+  util: number;
+  alloc: number;
 }
 
 interface PointRow {
@@ -63,7 +70,7 @@ export const ROLL_HOURS = `INSERT OR REPLACE INTO samples_1h (at, node_id, gpu_i
  * GROUP BY over all of them. A rollup that starts before `from` but reaches into the range
  * counts in the first bucket. `* 1.0`: raw allocation is INTEGER and must not divide as one.
  */
-export function readSql(byNode: boolean): string {
+export function readSql(byNode: boolean, ordered = true): string {
   const node = byNode ? ' AND node_id = @node' : '';
   return `SELECT @from + MAX(0, (at - @from) / @bucket) * @bucket AS bucket, node_id, gpu_index,
       SUM(util * n) * 1.0 / SUM(n) AS util, MAX(mem) AS mem, SUM(alloc * n) * 1.0 / SUM(n) AS alloc, SUM(n) AS n
@@ -77,7 +84,13 @@ export function readSql(byNode: boolean): string {
       SELECT at, node_id, gpu_index, util_percent, memory_used_mib, allocated_milli, 1
         FROM samples WHERE at >= @rawLo AND at <= @to${node}
     )
-    GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`;
+    GROUP BY 1, 2, 3${ordered ? ' ORDER BY 1, 2, 3' : ''}`;
+}
+
+/** Each bucket's totals over the per-GPU rows of readSql, summed in the store. */
+export function poolSql(byNode: boolean): string {
+  return `SELECT bucket, COUNT(*) AS gpus, AVG(util) AS util, SUM(ROUND(alloc)) AS alloc
+    FROM (${readSql(byNode, false)}) GROUP BY bucket ORDER BY bucket`;
 }
 
 function prepareSamples(db: Database.Database) {
@@ -108,6 +121,7 @@ function prepareSamples(db: Database.Database) {
       hour: [rollups('hour', false), rollups('hour', true)] as const,
     },
     read: [p<PointRow>(readSql(false)), p<PointRow>(readSql(true))] as const,
+    pool: [p<BucketRow>(poolSql(false)), p<BucketRow>(poolSql(true))] as const,
   };
 }
 
@@ -160,11 +174,18 @@ export class SqliteSamples {
         rawLo: int(Math.max(q.from, plan.rawFrom)),
       };
       if (q.nodeId !== undefined) params.node = q.nodeId;
+      const sources = planSources(plan, q.from, q.to);
+      if (q.detail === 'pool') {
+        const buckets = s.pool[q.nodeId === undefined ? 0 : 1]
+          .all(params)
+          .map((r): SampleBucket => ({ at: r.bucket, gpus: r.gpus, utilPercent: r.util, allocatedMilli: r.alloc }));
+        return { points: [], buckets, sources };
+      }
       const rows = s.read[q.nodeId === undefined ? 0 : 1].all(params);
       const points = rows.map(
         (r): SamplePoint => ({ at: r.bucket, nodeId: r.node_id, gpuIndex: r.gpu_index, utilPercent: r.util, memoryUsedMiB: r.mem, allocatedMilli: r.alloc, samples: r.n }),
       );
-      return { points, sources: planSources(plan, q.from, q.to) };
+      return { points, sources };
     });
   }
 

@@ -15,7 +15,7 @@ import type { Store } from '../port.js';
 import { loadMigrations, migrate, SchemaTooNewError, type Migration } from './migrate.js';
 import { H0, twoDays } from '../conformance-samples.js';
 import { HOUR_MS } from '../sample-tiers.js';
-import { readSql, ROLL_HOURS, ROLL_MINUTES } from './samples.js';
+import { poolSql, readSql, ROLL_HOURS, ROLL_MINUTES } from './samples.js';
 import { LIVE_TASKS_SQL, SqliteStore } from './store.js';
 
 const root = mkdtempSync(join(tmpdir(), 'fastgpu-store-'));
@@ -324,6 +324,7 @@ describe('SqliteStore sample tier specifics', () => {
       planOf(db, ROLL_HOURS, { start: 0, stop: 1 }),
       planOf(db, readSql(false), read),
       planOf(db, readSql(true), read),
+      planOf(db, poolSql(false), read),
       planOf(db, 'DELETE FROM samples WHERE rowid IN (SELECT rowid FROM samples WHERE at < @before ORDER BY at LIMIT @limit)', { before: 1, limit: 1 }),
     ];
     for (const plan of plans) expect(plan).not.toMatch(/SCAN samples(_1[mh])?( |$)/);

@@ -15,6 +15,8 @@ export interface AllocationPoint {
   at: number | string;
   allocatedMilli: number;
   capacityMilli: number;
+  /** Mean measured utilisation of the GPUs that reported in the bucket (capacityMilli / 1000 of them). */
+  utilPercent?: number;
 }
 
 /** What the chart draws: one value per bucket end (`xs`, seconds). */
@@ -51,6 +53,15 @@ export function busyFromSamples(samples: readonly Sample[], from: number, to: nu
     for (const [sum, count] of m.values()) busy += sum / count / 100;
     return busy;
   });
+}
+
+/**
+ * Busy GPUs per bucket from the server's per-bucket totals (GET /v1/samples?detail=pool): mean
+ * utilisation × the GPUs that reported, the same as busyFromSamples over the per-GPU points.
+ */
+export function busyFromAllocation(points: readonly AllocationPoint[], from: number, to: number, n: number): (number | null)[] {
+  const measured = points.filter((p) => p.utilPercent !== undefined);
+  return bucketPoints(measured.map((p) => ({ at: msOf(p.at), v: (p.utilPercent! / 100) * (p.capacityMilli / 1000) })), from, to, n);
 }
 
 /** Mean of the points in each bucket (null where there is none). */

@@ -4,7 +4,7 @@
 // Without stored samples the page charts what it has seen itself since it was opened.
 import { useState } from 'preact/hooks';
 import { api, getOptional } from '../api.js';
-import { allocatedFromTasks, bucketPoints, busyFromSamples, msOf, type AllocationPoint, type Sample, type Series } from '../model/utilisation.js';
+import { allocatedFromTasks, bucketPoints, busyFromAllocation, busyFromSamples, msOf, type AllocationPoint, type Sample, type Series } from '../model/utilisation.js';
 import { Chart, type ChartSeries } from '../components/Chart.js';
 import { gpus } from '../format.js';
 import { seen, recordGpus } from '../history.js';
@@ -30,15 +30,22 @@ export function UtilisationPage() {
       const step = span / BUCKETS;
       const xs = Array.from({ length: BUCKETS }, (_, i) => (from + (i + 1) * step) / 1000);
       const [stored, g] = await Promise.all([
-        // The server may downsample to one sample per GPU per bucket: the page buckets the same way.
-        getOptional<{ samples: Sample[]; allocation?: AllocationPoint[] }>(`/v1/samples?from=${new Date(from).toISOString()}&to=${new Date(to).toISOString()}&buckets=${BUCKETS}`, signal),
+        // Totals per bucket only (detail=pool): the page draws the pool, and per-GPU points would
+        // be one per GPU and bucket (240,000 at 1,000 GPUs). The page buckets them the same way.
+        getOptional<{ samples: Sample[]; allocation?: AllocationPoint[] }>(
+          `/v1/samples?from=${new Date(from).toISOString()}&to=${new Date(to).toISOString()}&buckets=${BUCKETS}&detail=pool`,
+          signal,
+        ),
         api.gpus(signal),
       ]);
       recordGpus(g.gpus);
       const capacityNow = g.gpus.filter((x) => x.nodeState === 'READY').length;
-      // Measured: stored samples, else what this page has seen, bucketed the same way.
+      // Measured: the server's totals (or its per-GPU samples, from a server that sends only
+      // those), else what this page has seen, bucketed the same way.
       const busy = stored
-        ? busyFromSamples(stored.samples, from, to, BUCKETS)
+        ? stored.allocation?.some((p) => p.utilPercent !== undefined)
+          ? busyFromAllocation(stored.allocation, from, to, BUCKETS)
+          : busyFromSamples(stored.samples, from, to, BUCKETS)
         : bucketPoints(seen.filter((p) => p.busyMilli !== null).map((p) => ({ at: p.at, v: p.busyMilli! / 1000 })), from, to, BUCKETS);
       if (stored?.allocation && stored.allocation.length > 0) {
         const pts = stored.allocation.map((p) => ({ ...p, at: msOf(p.at) })).sort((a, b) => a.at - b.at);
