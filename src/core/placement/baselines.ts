@@ -84,10 +84,11 @@ export function gpuClusteringScore(node: NodeSlot, req: ResolvedPodRequest, amou
 export const gpuClustering: PlacementPolicy = {
   name: 'gpu-clustering',
   choose(cluster, req: ResolvedPodRequest, ctx) {
-    return chooseBest(cluster, req, ctx, (node, r, amount) => {
-      const gpus = bestFitGpus(node, amount, r.gpuCount);
-      return gpus ? { score: gpuClusteringScore(node, r, amount), gpuIdx: gpus } : null;
-    });
+    // No memo: the score reads the task kinds, which the free state does not determine. chooseBest
+    // has already checked that enough GPUs fit, so the GPUs are picked on the chosen node only.
+    const c = chooseBest(cluster, req, ctx, (node, r, amount) => ({ score: gpuClusteringScore(node, r, amount), gpuIdx: [] }));
+    if (!c) return null;
+    return { ...c, gpuIdx: bestFitGpus(cluster.nodes[c.nodePos]!, c, req.gpuCount)! };
   },
 };
 
