@@ -211,12 +211,17 @@ describe('dashboard in Chromium', () => {
       await new Promise((r) => setTimeout(r, 50));
     }
     const waiter = await submit({ name: 'waiter', command: 'true', resources: { gpu: 1 } });
+    for (let i = 0; (await pool.api<TaskView>('GET', `/v1/tasks/${waiter.id}`)).reason !== 'Resources'; i++) {
+      if (i > 200) throw new Error('the waiter never got its waiting reason');
+      await new Promise((r) => setTimeout(r, 20));
+    }
     await pool.api('POST', `/v1/tasks/${waiter.id}/cancel`);
     await pool.api('POST', `/v1/tasks/${blocker.id}/cancel`);
     const cancelled = await timelineOf(waiter.id);
-    expect(cancelled.map((x) => x.event)).toEqual(['task.submitted', 'task.cancelled', null]);
-    expect(cancelled[1]!.text).toMatch(/Cancelled before it was placed$/);
-    expect(cancelled[2]!.text).toMatch(/Finished: CANCELLED$/);
+    expect(cancelled.map((x) => x.event)).toEqual(['task.submitted', 'task.pending', 'task.cancelled', null]);
+    expect(cancelled[1]!.text).toMatch(/Waiting: /);
+    expect(cancelled[2]!.text).toMatch(/Cancelled before it was placed$/);
+    expect(cancelled[3]!.text).toMatch(/Finished: CANCELLED$/);
   });
 
   it('shows usage and utilisation, and fits a phone screen', async () => {
