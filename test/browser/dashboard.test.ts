@@ -19,6 +19,7 @@ interface TaskView {
   id: string;
   name: string;
   state: string;
+  reason: string | null;
 }
 
 let pool: TestPool;
