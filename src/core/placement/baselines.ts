@@ -1,6 +1,8 @@
 // The baseline policies of the FGD paper's simulator (hkust-adsl/kubernetes-scheduler-simulator),
 // reimplemented from their descriptions there, integer scores and all, so our runs match theirs.
-// Ties between nodes go to the smallest node name, as in the published simulator.
+// Ties between nodes go to the smallest node name, as in the published simulator's scheduler. That
+// simulator also prefixes every node name with a seeded random rank, so there ties follow a random
+// node order; gpu-clustering and gpu-packing tie often and feel it most (docs/placement.md).
 import { gpuFits, gpuTaskKind, type PerGpuAmount, type ResolvedPodRequest } from './cluster.js';
 import { MAX_SPEC_CPU_MILLI, MAX_SPEC_GPU_MILLI } from './best-fit.js';
 import { EvalMemo, chooseBest, type NodeEval } from './scored.js';
