@@ -26,6 +26,13 @@ describe('daemon flags', () => {
     expect(gpusFlag(' 2xH100 ')).toBe('2xH100');
   });
 
+  it('takes --logs-retention as a duration of an hour or more; logs are kept forever without it', () => {
+    expect(compileServerFlags({}, ctx({})).logsRetentionMs).toBeUndefined();
+    expect(compileServerFlags({ logsRetention: '90d' }, ctx({})).logsRetentionMs).toBe(90 * 86_400_000);
+    expect(() => compileServerFlags({ logsRetention: '10m' }, ctx({}))).toThrow(/^--logs-retention: 10m is under an hour/);
+    expect(() => compileServerFlags({ logsRetention: 'never' }, ctx({}))).toThrow(/^--logs-retention: cannot read duration "never"/);
+  });
+
   it('compiles sample retention from --samples-raw, --samples-minute and --samples-hour', () => {
     const D = 86_400_000;
     expect(compileServerFlags({}, ctx({})).sampleRetention).toBeUndefined();

@@ -22,6 +22,7 @@ export interface RawServerFlags {
   samplesRaw?: string;
   samplesMinute?: string;
   samplesHour?: string;
+  logsRetention?: string;
   quiet?: boolean;
 }
 
@@ -32,6 +33,8 @@ export interface ServerFlags {
   nodeLostAfterMs?: number;
   /** Only when a `--samples-*` flag was given; the server's defaults otherwise. */
   sampleRetention?: SampleRetention;
+  /** Only with `--logs-retention`: logs are kept forever otherwise. */
+  logsRetentionMs?: number;
   quiet: boolean;
 }
 
@@ -62,6 +65,10 @@ export function compileServerFlags(raw: RawServerFlags, ctx: CliContext): Server
   if (raw.nodeLostAfter !== undefined) out.nodeLostAfterMs = durationFlag(raw.nodeLostAfter, '--node-lost-after');
   const retention = retentionFlags(raw);
   if (retention) out.sampleRetention = retention;
+  if (raw.logsRetention !== undefined) {
+    out.logsRetentionMs = durationFlag(raw.logsRetention, '--logs-retention', MAX_SAMPLE_RETENTION_MS);
+    if (out.logsRetentionMs < 3_600_000) throw new UsageError(`--logs-retention: ${raw.logsRetention.trim()} is under an hour; logs would go while people still read them`);
+  }
   return out;
 }
 

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TaskView } from '../sdk/types.js';
+import { openStore } from '../store/index.js';
 import { cliHarness, startPool, type CliHarness, type TestPool } from './testing.js';
 
 let bare: TestPool;
@@ -331,6 +332,25 @@ describe('fastgpu ps, get, logs, cancel, wait', () => {
     const id = r.stdout.trim();
     await run.run(['wait', id]);
     expect(await run.run(['logs', id])).toEqual({ code: 0, stdout: 'hello\n', stderr: 'oops\n' });
+  });
+
+  it('says when log retention deleted the logs of a task', async () => {
+    const own = await startPool({ gpus: '1xH100' });
+    try {
+      const cli2 = cliHarness({ FASTGPU_HOME: home, FASTGPU_URL: own.url, FASTGPU_TOKEN: own.token, PATH: '' }, home);
+      const id = (await cli2.run(['run', '-d', '--', 'echo', 'soon gone'])).stdout.trim();
+      await cli2.run(['wait', id]);
+      expect((await cli2.run(['logs', id])).stdout).toBe('soon gone\n');
+      // What the server's retention pass does once the task is old enough, on the same file.
+      const store = openStore({ kind: 'sqlite', path: join(own.dir, 'data', 'fastgpu.db') });
+      await store.init();
+      const at = Date.parse('2030-01-01T00:00:00Z');
+      expect(await store.pruneLogs(at, at)).toMatchObject({ tasks: 1, chunks: 1 });
+      await store.close();
+      expect(await cli2.run(['logs', id])).toEqual({ code: 0, stdout: '', stderr: `fastgpu: the logs of ${id} were deleted at 2030-01-01T00:00:00.000Z (log retention)\n` });
+    } finally {
+      await own.close();
+    }
   });
 
   it('prints a finished task’s history as a table and as JSON', async () => {

@@ -135,6 +135,8 @@ export interface LogPage {
   chunks: LogChunkView[];
   /** Pass as `after` to read on; null/undefined when nothing more is known. */
   next: number | null;
+  /** On a first, empty page: when log retention deleted the finished task's logs (ISO 8601). */
+  prunedAt?: string;
 }
 
 export interface TaskFilter {

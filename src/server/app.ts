@@ -50,6 +50,8 @@ export interface AppDeps {
   preemption?: boolean;
   /** How long each tier of utilisation samples is kept (compileSampleRetention); default 24 h raw, 7 d minutes, 400 d hours. */
   sampleRetention?: SampleRetention;
+  /** Delete the logs of tasks finished longer ago than this (ms); default: keep logs forever. */
+  logsRetentionMs?: number;
   /** Compact and prune samples on timers (retention.ts). Default true; tests call `samples.compact()` themselves. */
   sampleMaintenance?: boolean;
   log?: (line: string) => void;
@@ -94,7 +96,13 @@ export async function buildApp(deps: AppDeps): Promise<ServerApp> {
     throw e;
   }
   const { app, auth, metrics, sse } = assembled;
-  const samples = new SampleMaintenance({ store: deps.store, clock: deps.clock, retention: deps.sampleRetention ?? DEFAULT_SAMPLE_RETENTION, log });
+  const samples = new SampleMaintenance({
+    store: deps.store,
+    clock: deps.clock,
+    retention: deps.sampleRetention ?? DEFAULT_SAMPLE_RETENTION,
+    ...(deps.logsRetentionMs !== undefined ? { logsRetentionMs: deps.logsRetentionMs } : {}),
+    log,
+  });
   if (deps.sampleMaintenance !== false) samples.start();
 
   let closing: Promise<void> | null = null;

@@ -21,6 +21,7 @@ export interface ServerOptions {
   tickMs?: number; // control-loop tick, default 200
   nodeLostAfterMs?: number; // default 15000
   sampleRetention?: SampleRetention; // default 24 h raw, 7 d minute rollups, 400 d hour rollups
+  logsRetentionMs?: number; // delete logs of tasks finished longer ago; default: keep forever
   log?: (line: string) => void;
 }
 
@@ -75,6 +76,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       tickMs: opts.tickMs ?? 200,
       nodeLostAfterMs: opts.nodeLostAfterMs ?? 15_000,
       ...(opts.sampleRetention !== undefined ? { sampleRetention: opts.sampleRetention } : {}),
+      ...(opts.logsRetentionMs !== undefined ? { logsRetentionMs: opts.logsRetentionMs } : {}),
       log,
     });
     const host = opts.host ?? '127.0.0.1';

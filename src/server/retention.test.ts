@@ -71,8 +71,8 @@ describe('SampleMaintenance over a real store', () => {
     clock.set(H0 + 2 * HOUR_MS + MINUTE_MS);
     await m.compact();
     // Raw before H0 + 1 h 1 min, minutes before H0 + 31 min (all held by hour 0), hours before H0 + 1 min.
-    expect(await m.prune()).toEqual({ raw: 366, minute: 31, hour: 1 });
-    expect(await m.prune()).toEqual({ raw: 0, minute: 0, hour: 0 });
+    expect(await m.prune()).toEqual({ raw: 366, minute: 31, hour: 1, logs: 0 });
+    expect(await m.prune()).toEqual({ raw: 0, minute: 0, hour: 0, logs: 0 });
     expect((await store.listSamples(0, Number.MAX_SAFE_INTEGER))[0]?.at).toBe(H0 + HOUR_MS + MINUTE_MS);
     await m.close();
   });
@@ -89,7 +89,7 @@ describe('SampleMaintenance timers', () => {
   const idle: SampleCompaction = { minutes: 0, hours: 0, more: false };
 
   it('compacts every minute and prunes every ten, logging failures and trying again', async () => {
-    const store = { compactSamples: vi.fn(async () => idle), pruneSamples: vi.fn(async () => 0) };
+    const store = { compactSamples: vi.fn(async () => idle), pruneSamples: vi.fn(async () => 0), pruneLogs: vi.fn(async () => ({ tasks: 0, chunks: 0, more: false })) };
     const lines: string[] = [];
     const m = new SampleMaintenance({ store, clock: new ManualClock(H0), retention: DEFAULT_SAMPLE_RETENTION, log: (l) => lines.push(l) });
     m.start();
@@ -128,6 +128,7 @@ describe('SampleMaintenance timers', () => {
         running--;
         return 0;
       }),
+      pruneLogs: vi.fn(async () => ({ tasks: 0, chunks: 0, more: false })),
     };
     const m = new SampleMaintenance({ store, clock: new ManualClock(H0), retention: DEFAULT_SAMPLE_RETENTION, log: () => {}, pruneEveryMs: 120_000 });
     m.start();
@@ -150,5 +151,25 @@ describe('SampleMaintenance timers', () => {
     release();
     await closing;
     expect(store.pruneSamples).toHaveBeenCalledTimes(6);
+  });
+});
+
+describe('log retention in the prune pass', () => {
+  it('prunes logs only when a retention is set, step by step until nothing more is due', async () => {
+    const clock = new ManualClock(H0);
+    const steps = [
+      { tasks: 3, chunks: 10_000, more: true },
+      { tasks: 5, chunks: 42, more: false },
+    ];
+    const store = { compactSamples: vi.fn(), pruneSamples: vi.fn(async () => 0), pruneLogs: vi.fn(async () => steps.shift() ?? { tasks: 0, chunks: 0, more: false }) };
+    const off = new SampleMaintenance({ store, clock, retention: DEFAULT_SAMPLE_RETENTION, log: () => {} });
+    expect((await off.prune()).logs).toBe(0);
+    expect(store.pruneLogs).not.toHaveBeenCalled();
+    const on = new SampleMaintenance({ store, clock, retention: DEFAULT_SAMPLE_RETENTION, logsRetentionMs: 30 * DAY, log: () => {} });
+    expect((await on.prune()).logs).toBe(10_042);
+    expect(store.pruneLogs.mock.calls).toEqual([
+      [H0 - 30 * DAY, H0, 10_000],
+      [H0 - 30 * DAY, H0, 10_000],
+    ]);
   });
 });

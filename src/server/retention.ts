@@ -1,6 +1,7 @@
 // Upkeep of the utilisation samples: every minute, compaction rolls complete minutes and hours
 // up (store.compactSamples); every ten minutes, pruning deletes what is older than each tier's
-// retention window (store.pruneSamples). Both go in short bounded steps with the event loop free
+// retention window (store.pruneSamples), and, when log retention is on (`--logs-retention`),
+// the logs of tasks that finished longer ago than it (store.pruneLogs). Both go in short bounded steps with the event loop free
 // between them, so heartbeats and requests never wait long behind a big backlog; both cost one
 // indexed lookup when there is nothing to do. Failures are logged and the next pass tries again.
 import { invalid } from '../core/errors.js';
@@ -49,9 +50,11 @@ export function compileSampleRetention(
 }
 
 export interface SampleMaintenanceOptions {
-  store: Pick<Store, 'compactSamples' | 'pruneSamples'>;
+  store: Pick<Store, 'compactSamples' | 'pruneSamples' | 'pruneLogs'>;
   clock: Clock;
   retention: SampleRetention;
+  /** Delete the logs of tasks finished longer ago than this; undefined: keep logs forever (default). */
+  logsRetentionMs?: number;
   log: (line: string) => void;
   /** Default 60 s. */
   compactEveryMs?: number;
@@ -74,8 +77,8 @@ export interface CompactionPass {
   steps: number;
 }
 
-/** Rows one prune pass deleted, per tier. */
-export type PrunePass = Record<SampleTier, number>;
+/** Rows one prune pass deleted, per tier, and log chunks. */
+export type PrunePass = Record<SampleTier | 'logs', number>;
 
 /** Lets the event loop run (heartbeats, requests) between two steps of a pass. */
 const breathe = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -128,7 +131,7 @@ export class SampleMaintenance {
     return this.serially(async () => {
       const now = this.opts.clock.now();
       const r = this.opts.retention;
-      const pass: PrunePass = { raw: 0, minute: 0, hour: 0 };
+      const pass: PrunePass = { raw: 0, minute: 0, hour: 0, logs: 0 };
       const windows: [SampleTier, number][] = [['raw', r.rawMs], ['minute', r.minuteMs], ['hour', r.hourMs]];
       for (const [tier, keepMs] of windows) {
         for (;;) {
@@ -136,6 +139,16 @@ export class SampleMaintenance {
           const n = await this.opts.store.pruneSamples(tier, now - keepMs, this.pruneBatch);
           pass[tier] += n;
           if (n < this.pruneBatch) break;
+          await breathe();
+        }
+      }
+      const keepLogs = this.opts.logsRetentionMs;
+      if (keepLogs !== undefined) {
+        for (;;) {
+          if (this.closed) return pass;
+          const step = await this.opts.store.pruneLogs(now - keepLogs, now, this.pruneBatch);
+          pass.logs += step.chunks;
+          if (!step.more) break;
           await breathe();
         }
       }

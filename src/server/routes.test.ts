@@ -206,3 +206,30 @@ describe('pool, metrics, openapi', () => {
     expect(Object.keys(events.responses['200'].content['application/json'].schema.properties)).toEqual(['events', 'next']);
   });
 });
+
+describe('log retention (--logs-retention)', () => {
+  it('deletes the logs of tasks finished longer ago, keeps the rest, and the logs page says when', async () => {
+    const DAY = 86_400_000;
+    await h.close();
+    h = await makeHarness({ logsRetentionMs: 30 * DAY });
+    const agent = new FakeAgent(h);
+    await agent.register();
+    const [old, running] = [...(await submit(h, { command: 'true', resources: { gpu: 0.25 } })), ...(await submit(h, { command: 'sleep 1d', resources: { gpu: 0.25 } }))];
+    await agent.pollAndStart();
+    const line = (taskId: string, data: string) => ({ taskId, attempt: 1, stream: 'stdout', seq: 0, at: h.clock.now(), data });
+    await h.req('POST', '/v1/agent/logs', { nodeId: agent.nodeId, chunks: [line(old.id, 'old output\n'), line(running.id, 'still here\n')] });
+    await agent.exit(old.id, 1, 0);
+    await h.server.control.settle();
+
+    h.clock.advance(29 * DAY);
+    expect(await h.server.samples.prune()).toMatchObject({ logs: 0 });
+    expect((await h.req('GET', `/v1/tasks/${old.id}/logs`)).body.chunks).toHaveLength(1);
+    h.clock.advance(2 * DAY);
+    expect(await h.server.samples.prune()).toMatchObject({ logs: 1 });
+    const page = await h.req('GET', `/v1/tasks/${old.id}/logs`);
+    expect(page.body).toEqual({ chunks: [], next: 0, prunedAt: new Date(h.clock.now()).toISOString() });
+    // The running task's logs and the finished task itself stay.
+    expect((await h.req('GET', `/v1/tasks/${running.id}/logs`)).body.chunks.map((c: any) => c.data)).toEqual(['still here\n']);
+    expect((await h.req('GET', `/v1/tasks/${old.id}`)).body.state).toBe('SUCCEEDED');
+  });
+});

@@ -201,7 +201,11 @@ export const LogChunkViewSchema = z.object({
   at: z.string(),
   data: z.string(),
 });
-export const LogPageSchema = z.object({ chunks: z.array(LogChunkViewSchema), next: z.number() });
+export const LogPageSchema = z.object({
+  chunks: z.array(LogChunkViewSchema),
+  next: z.number(),
+  prunedAt: z.string().optional().describe('when log retention deleted this finished task’s logs (on a first, empty page)'),
+});
 
 export const NodeViewSchema = z.object({
   id: z.string(),

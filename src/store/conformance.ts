@@ -568,6 +568,41 @@ export function storeConformance(name: string, make: () => Promise<Store>, clean
       });
     });
 
+    describe('log retention', () => {
+      const DAY = 86_400_000;
+      const finished = (id: string, state: TaskState, finishedAt: number): Task => ({ ...fixtureTask(id, { state }), finishedAt });
+
+      it('deletes the logs of tasks finished before the cutoff, in bounded steps, and says when', async () => {
+        await s.insertTasks([finished('old', 'SUCCEEDED', T0), finished('older', 'CANCELLED', T0 - DAY), finished('recent', 'FAILED', T0 + 10 * DAY), fixtureTask('live', { state: 'RUNNING' })]);
+        await s.appendLogs([
+          ...Array.from({ length: 25 }, (_, i) => chunk('old', i)),
+          ...Array.from({ length: 3 }, (_, i) => chunk('older', i)),
+          ...Array.from({ length: 4 }, (_, i) => chunk('recent', i)),
+          ...Array.from({ length: 2 }, (_, i) => chunk('live', i)),
+        ]);
+        const at = T0 + 30 * DAY;
+        // Oldest first, at most 10 chunks a step: `older` whole (3), then 7 of `old`.
+        expect(await s.pruneLogs(T0 + DAY, at, 10)).toEqual({ tasks: 1, chunks: 10, more: true });
+        expect(await s.logsPrunedAt('older')).toBe(at);
+        expect(await s.logsPrunedAt('old')).toBeNull();
+        expect((await s.readLogs('old')).chunks.map((c) => c.seq)).toEqual(Array.from({ length: 18 }, (_, i) => i + 7));
+        let step = await s.pruneLogs(T0 + DAY, at, 10);
+        while (step.more) step = await s.pruneLogs(T0 + DAY, at, 10);
+        expect(await s.logsPrunedAt('old')).toBe(at);
+        expect((await s.readLogs('old')).chunks).toEqual([]);
+        // Not due yet, or not finished: untouched.
+        expect((await s.readLogs('recent')).chunks).toHaveLength(4);
+        expect((await s.readLogs('live')).chunks).toHaveLength(2);
+        expect(await s.logsPrunedAt('recent')).toBeNull();
+        expect(await s.logsPrunedAt('nope')).toBeNull();
+        // Nothing left to do: nothing changes.
+        expect(await s.pruneLogs(T0 + DAY, at + 1)).toEqual({ tasks: 0, chunks: 0, more: false });
+        expect(await s.logsPrunedAt('old')).toBe(at);
+        // The task itself and its history stay.
+        expect((await s.getTask('old'))?.state).toBe('SUCCEEDED');
+      });
+    });
+
     describe('events', () => {
       const ev = (i: number, o: Partial<Omit<PoolEvent, 'seq'>> = {}): Omit<PoolEvent, 'seq'> => ({
         at: T0 + i,

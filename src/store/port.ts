@@ -295,6 +295,15 @@ export interface Store {
   readLogs(taskId: string, query?: LogQuery): Promise<LogPage>;
   /** Highest seq stored per (attempt, stream) of a task, so an agent can resume shipping. */
   logHighWater(taskId: string, attempt: number): Promise<Partial<Record<LogStream, number>>>;
+  /**
+   * Log retention, one bounded step in one transaction: deletes the log chunks of finished tasks
+   * (SUCCEEDED, FAILED, CANCELLED, TIMEOUT) whose `finishedAt` is before `finishedBefore`, at most
+   * `maxChunks` of them, and marks each task emptied with `at` (see `logsPrunedAt`). `more`: call
+   * again, there may be more due.
+   */
+  pruneLogs(finishedBefore: number, at: number, maxChunks?: number): Promise<{ tasks: number; chunks: number; more: boolean }>;
+  /** When log retention deleted the task's logs; null if it did not (or no such task). */
+  logsPrunedAt(taskId: string): Promise<number | null>;
 
   // Events: the store assigns `seq`.
   appendEvents(events: readonly Omit<PoolEvent, 'seq'>[]): Promise<PoolEvent[]>;

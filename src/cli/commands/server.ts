@@ -20,6 +20,7 @@ export function register(program: Command): void {
     .option('--samples-raw <duration>', 'keep raw GPU utilisation samples this long (default 24h)')
     .option('--samples-minute <duration>', 'keep per-minute utilisation rollups this long (default 7d)')
     .option('--samples-hour <duration>', 'keep per-hour utilisation rollups this long (default 400d)')
+    .option('--logs-retention <duration>', 'delete the logs of tasks that finished longer ago than this, e.g. 90d (default: keep logs forever)')
     .addOption(new Option('--node-lost-after <duration>', 'mark a node LOST after this long without a heartbeat').hideHelp())
     .action(
       daemonAction(async (raw: RawServerFlags, cmd: Command) => {
@@ -57,6 +58,7 @@ export function serverOptions(flags: ServerFlags, ctx: CliContext, prefix: strin
     port: flags.port,
     ...(flags.nodeLostAfterMs !== undefined ? { nodeLostAfterMs: flags.nodeLostAfterMs } : {}),
     ...(flags.sampleRetention !== undefined ? { sampleRetention: flags.sampleRetention } : {}),
+    ...(flags.logsRetentionMs !== undefined ? { logsRetentionMs: flags.logsRetentionMs } : {}),
     log: logSink(ctx, flags.quiet, prefix),
   };
 }

@@ -90,7 +90,15 @@ export function register(program: Command): void {
       const ctx = contextOf(cmd);
       const client = clientFor(cmd);
       if (!raw.follow) {
-        for await (const c of client.tasks.history(id)) writeChunk(ctx, c);
+        let any = false;
+        for await (const c of client.tasks.history(id)) {
+          any = true;
+          writeChunk(ctx, c);
+        }
+        if (!any) {
+          const { prunedAt } = await client.tasks.logs(id);
+          if (prunedAt !== undefined) ctx.stderr.write(`fastgpu: the logs of ${id} were deleted at ${prunedAt} (log retention)\n`);
+        }
         return;
       }
       const ac = new AbortController();

@@ -257,7 +257,9 @@ export function taskRoutes(ctx: RouteContext): void {
       if (query.stream !== undefined) q.stream = query.stream;
       if (!wantsSse(req.headers.accept, query.follow)) {
         const page = await store.readLogs(t.id, { ...q, after: query.after ?? 0, limit: query.limit ?? 1000 });
-        return { chunks: page.chunks.map(chunkView), next: page.next };
+        // Nothing from the start: say so if log retention deleted them (`--logs-retention`).
+        const prunedAt = page.chunks.length === 0 && (query.after ?? 0) <= 0 && isTerminal(t.state) ? await store.logsPrunedAt(t.id) : null;
+        return { chunks: page.chunks.map(chunkView), next: page.next, ...(prunedAt !== null ? { prunedAt: new Date(prunedAt).toISOString() } : {}) };
       }
       const s = ctx.sse.open(req, reply);
       let after = query.after ?? Number(req.headers['last-event-id'] ?? 0);

@@ -190,6 +190,7 @@ export class SqliteStore implements Store {
   private sampleTiers: SqliteSamples | null = null;
   /** Task list/count statements, one per filter shape, prepared on first use. */
   private readonly shaped = new Map<string, Database.Statement<unknown[], unknown>>();
+  private logRetentionStmts: ReturnType<SqliteStore['logRetention']> | null = null;
   private tx: {
     insertTasks: (tasks: readonly Task[]) => void;
     commitBatch: (batch: StateBatch) => StateBatchResult;
@@ -241,6 +242,7 @@ export class SqliteStore implements Store {
     this.tx = null;
     this.insertSample = null;
     this.sampleTiers = null;
+    this.logRetentionStmts = null;
     this.shaped.clear();
     if (db) {
       // Refreshes the planner's statistics where they have drifted; cheap, and SQLite's advice.
@@ -491,6 +493,50 @@ export class SqliteStore implements Store {
     });
     const chunks = rows.map(rowToLog);
     return { chunks, next: chunks.length > 0 ? (chunks[chunks.length - 1]?.pos ?? after) : after };
+  }
+
+  async pruneLogs(finishedBefore: number, at: number, maxChunks = 10_000): Promise<{ tasks: number; chunks: number; more: boolean }> {
+    return this.logRetention().prune(finishedBefore, at, maxChunks);
+  }
+
+  async logsPrunedAt(taskId: string): Promise<number | null> {
+    return this.logRetention().prunedAt(taskId);
+  }
+
+  /** Prepared on first use: it names a column of migration 006, and tests open stores at older versions. */
+  private logRetention(): { prune: (before: number, at: number, max: number) => { tasks: number; chunks: number; more: boolean }; prunedAt: (id: string) => number | null } {
+    if (this.logRetentionStmts) return this.logRetentionStmts;
+    const db = this.db;
+    if (!db) throw new Error('SqliteStore: init() has not run, or the store is closed');
+    // The WHERE repeats the partial index tasks_logs_due's, so SQLite can use it.
+    const due = db.prepare<unknown[], { id: string }>(`SELECT id FROM tasks
+      WHERE logs_pruned_at IS NULL AND state IN ('SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMEOUT') AND json_extract(doc, '$.finishedAt') < @before
+      ORDER BY json_extract(doc, '$.finishedAt') LIMIT @limit`);
+    const del = db.prepare('DELETE FROM log_chunks WHERE pos IN (SELECT pos FROM log_chunks WHERE task_id = @taskId ORDER BY pos LIMIT @limit)');
+    const mark = db.prepare('UPDATE tasks SET logs_pruned_at = @at WHERE id = @taskId');
+    const pruned = db.prepare<unknown[], { at: number | null }>('SELECT logs_pruned_at AS at FROM tasks WHERE id = ?');
+    const TASKS_PER_STEP = 100;
+    const prune = db
+      .transaction((before: number, at: number, max: number) => {
+        let chunks = 0;
+        let tasks = 0;
+        const ids = due.all({ before, limit: TASKS_PER_STEP });
+        for (const { id } of ids) {
+          const room = max - chunks;
+          if (room <= 0) return { tasks, chunks, more: true };
+          const n = del.run({ taskId: id, limit: room }).changes;
+          chunks += n;
+          // All of its chunks went (fewer than the room were left): the task is done.
+          if (n < room) {
+            mark.run({ at, taskId: id });
+            tasks++;
+          }
+        }
+        return { tasks, chunks, more: ids.length === TASKS_PER_STEP || chunks >= max };
+      })
+      .immediate;
+    this.logRetentionStmts = { prune, prunedAt: (id) => pruned.get(id)?.at ?? null };
+    return this.logRetentionStmts;
   }
 
   async logHighWater(taskId: string, attempt: number): Promise<Partial<Record<LogStream, number>>> {
