@@ -184,7 +184,7 @@ describe('GET /v1/samples', () => {
       h.clock.set(NOW + 24 * HOUR_MS);
       await h.server.samples.compact();
       const pruned = await h.server.samples.prune();
-      expect(pruned).toEqual({ raw: raw.length, minute: 0, hour: 0 });
+      expect(pruned).toEqual({ raw: raw.length, minute: 0, hour: 0, logs: 0 });
       const r = await h.req('GET', `/v1/samples?from=${H0}&to=${H0 + 48 * HOUR_MS - 1}&buckets=48`);
       expect(r.body.sources.map((x: { tier: string }) => x.tier)).toEqual(['hour']);
       const expected = referenceSeries(raw, H0, H0 + 48 * HOUR_MS - 1, HOUR_MS);
