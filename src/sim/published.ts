@@ -80,9 +80,25 @@ export function capacityMilli(nodes: readonly NodeInit[]): number {
   return s;
 }
 
+/**
+ * The nodes renamed as the published simulator does before it creates them
+ * (`syncClusterResourceList`): in name order, node k gets the k-th entry of a seeded random
+ * permutation as a prefix. Its scheduler breaks score ties by the smallest name, so ties follow a
+ * random node order, a different one per seed. Positions (first-fit's cluster order) are unchanged.
+ */
+export function publishedNodeNames(nodes: readonly NodeInit[], seed: number): NodeInit[] {
+  const byName = nodes.map((_, i) => i).sort((a, b) => (nodes[a]!.name < nodes[b]!.name ? -1 : nodes[a]!.name > nodes[b]!.name ? 1 : a - b));
+  // Its own stream, so the arrival lists (and the bounds computed on them) stay as they are.
+  const perm = shuffle(byName.map((_, k) => k), mulberry32(seed ^ 0x85ebca6b));
+  const width = Math.max(4, String(nodes.length - 1).length);
+  const out = [...nodes];
+  byName.forEach((pos, k) => (out[pos] = { ...nodes[pos]!, name: `${String(perm[k]).padStart(width, '0')}-${nodes[pos]!.name}` }));
+  return out;
+}
+
 /** Runs one seed of the published protocol. */
 export function runPublishedSeed(opts: PublishedOptions, maxLevel = 130): SeedResult {
-  const cluster = new ClusterState(opts.nodes);
+  const cluster = new ClusterState(publishedNodeNames(opts.nodes, opts.seed));
   const cap = capacityMilli(opts.nodes);
   const totalGpus = cap / 1000;
   const workload = opts.workload ?? typicalWorkload(opts.pods.map((p) => p.req));
