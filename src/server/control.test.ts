@@ -89,6 +89,29 @@ describe('control loop with a fake agent', () => {
     expect(got.assignments.map((a) => a.taskId)).toEqual([id]);
   });
 
+  it('a cycle whose write waited on the disk does not hold back the next one (only computing counts)', async () => {
+    const agent = new FakeAgent(h);
+    await agent.register();
+    const real = h.store.commitBatch.bind(h.store);
+    let slow = true;
+    h.store.commitBatch = async (b) => {
+      // The first placement's write stalls 300 ms, as a WAL checkpoint's fsync can.
+      if (slow && b.tasks && b.tasks.length > 0) {
+        slow = false;
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      return real(b);
+    };
+    await submit(h, half('first'));
+    const t0 = performance.now();
+    const [second] = await submit(h, half('second'));
+    // Throttled by the whole cycle (3 × 300 ms) it would wait ~900 ms; by its computing, none.
+    for (let i = 0; i < 400 && (await taskState(h, second.id)).state !== 'SCHEDULED'; i++) await new Promise((r) => setTimeout(r, 5));
+    expect((await taskState(h, second.id)).state).toBe('SCHEDULED');
+    expect(performance.now() - t0).toBeLessThan(600);
+    h.store.commitBatch = real;
+  });
+
   it('records timeout, launch failure and cancel outcomes', async () => {
     const agent = new FakeAgent(h, 'node-a', h100s(4));
     await agent.register();

@@ -485,7 +485,9 @@ export class ControlPlane {
     this.dirty = true;
     if (this.closed || this.cycleTimer || this.cycleRunning) return;
     // Keep the scheduler under about a quarter of a core when cycles are slow (big queues);
-    // on an idle pool a cycle takes well under a millisecond, so this costs no latency.
+    // on an idle pool a cycle takes well under a millisecond, so this costs no latency. Only the
+    // cycle's computing counts: a write that waited on the disk (a WAL checkpoint's fsync) says
+    // nothing about the CPU the next cycle needs, and must not hold it back.
     const gap = Math.min(1000, 3 * this.lastCycleMs);
     const wait = this.lastCycleEnd + gap - performance.now();
     if (wait <= 0) this.cycleTimer = setImmediate(() => this.startCycle());
@@ -514,6 +516,7 @@ export class ControlPlane {
     this.cycleRunning = true;
     this.dirty = false;
     const t0 = performance.now();
+    let computeMs: number | undefined;
     try {
       const active: Task[] = [];
       const pending: Task[] = [];
@@ -581,11 +584,12 @@ export class ControlPlane {
         }
       }
       const ms = performance.now() - t0;
+      computeMs = ms;
       this.hooks.cycle?.(ms / 1000, { pending: result.stats.pending, placed });
       if (performance.now() - this.lastReasonFlush >= REASON_FLUSH_MS) this.flushReasonsInto(tx);
       await this.commit(tx);
     } finally {
-      this.lastCycleMs = performance.now() - t0;
+      this.lastCycleMs = computeMs ?? performance.now() - t0;
       this.lastCycleEnd = performance.now();
       this.cycleRunning = false;
       if (this.dirty) this.kick();
