@@ -65,7 +65,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const clock = opts.clock ?? systemClock;
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   await mkdir(opts.dataDir, { recursive: true, mode: 0o700 });
-  const store = openStore({ kind: 'sqlite', path: join(opts.dataDir, DB_FILE) });
+  // WAL checkpoints (and their fsync) run in a worker thread, off the request path.
+  const store = openStore({ kind: 'sqlite', path: join(opts.dataDir, DB_FILE), backgroundCheckpointMs: 1_000, log });
   await store.init();
   let server: Awaited<ReturnType<typeof buildApp>> | null = null;
   try {

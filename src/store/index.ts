@@ -10,7 +10,7 @@ export { SchemaTooNewError } from './sqlite/migrate.js';
  * Which store to open. A tagged union so that a Postgres adapter adds one member
  * (`{ kind: 'postgres'; url: string }`) and one case below.
  */
-export type StoreOptions = { kind: 'sqlite'; path: string; busyTimeoutMs?: number };
+export type StoreOptions = { kind: 'sqlite'; path: string; busyTimeoutMs?: number; backgroundCheckpointMs?: number; log?: (line: string) => void };
 
 /**
  * Makes a store; call `init()` on it before use (it creates or migrates the schema).
@@ -19,7 +19,12 @@ export type StoreOptions = { kind: 'sqlite'; path: string; busyTimeoutMs?: numbe
 export function openStore(opts: StoreOptions): Store {
   switch (opts.kind) {
     case 'sqlite':
-      return new SqliteStore({ path: opts.path, busyTimeoutMs: opts.busyTimeoutMs });
+      return new SqliteStore({
+        path: opts.path,
+        ...(opts.busyTimeoutMs !== undefined ? { busyTimeoutMs: opts.busyTimeoutMs } : {}),
+        ...(opts.backgroundCheckpointMs !== undefined ? { backgroundCheckpointMs: opts.backgroundCheckpointMs } : {}),
+        ...(opts.log !== undefined ? { log: opts.log } : {}),
+      });
     default: {
       // Exhaustiveness: adding a kind without a case is a compile error here.
       const never: never = opts.kind;

@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -463,5 +463,29 @@ describe('samples benchmark', () => {
     ]);
     expect(rows.find((r) => r.name.startsWith('compaction pass, 1 minute'))?.name).toMatch(/\(16 minute rows written\)/);
     expect(rows.find((r) => r.name.startsWith('prune pass, 10 minutes'))?.name).toMatch(/\(0 raw, \d+ minute, \d+ hour rows\)/);
+  });
+});
+
+describe('SqliteStore background checkpoints', () => {
+  it('a worker thread checkpoints the WAL into the database file; close ends it', async () => {
+    const path = freshPath();
+    const s = new SqliteStore({ path, backgroundCheckpointMs: 3_600_000 }); // its timer never fires here
+    await s.init();
+    await s.insertTasks(Array.from({ length: 300 }, (_, i) => fixtureTask(`t${i}`)));
+    const before = statSync(`${path}-wal`).size;
+    expect(before).toBeGreaterThan(0);
+    const r = await s.backgroundCheckpointer!.checkpointNow();
+    expect(r.busy).toBe(0);
+    expect(r.log).toBeGreaterThan(0);
+    expect(r.checkpointed).toBe(r.log);
+    // Everything is in the main file now: a copy of it alone (no WAL) has the tasks.
+    const copy = freshPath();
+    mkdirSync(dirname(copy), { recursive: true });
+    copyFileSync(path, copy);
+    const db = new Database(copy, { readonly: true });
+    expect(db.prepare('SELECT count(*) AS n FROM tasks').get()).toEqual({ n: 300 });
+    db.close();
+    await s.close();
+    expect(s.backgroundCheckpointer).toBeNull();
   });
 });

@@ -4,6 +4,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { BackgroundCheckpointer } from './checkpointer.js';
 import { FastGpuError, conflict } from '../../core/errors.js';
 import type { Attempt, LogChunk, LogStream, NodeRecord, NodeState, PoolEvent, Task, VgpuReservation } from '../../core/types.js';
 import type { LedgerEntry } from '../../core/pricing/ledger.js';
@@ -67,6 +68,14 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
   /** Override the migrations (tests); default: the numbered files in ./migrations/. */
   migrations?: readonly Migration[];
+  /**
+   * Checkpoint the WAL from a worker thread every this many ms (checkpointer.ts), so its fsync
+   * never stalls this connection's writes; the server turns it on. Default: off (SQLite's own
+   * autocheckpoint only).
+   */
+  backgroundCheckpointMs?: number;
+  /** Where the checkpoint worker's warnings go. */
+  log?: (line: string) => void;
 }
 
 /** Non-terminal states, written exactly as the `tasks_live` partial index's WHERE clause. */
@@ -182,6 +191,7 @@ function translate(err: unknown, what: string): unknown {
 
 export class SqliteStore implements Store {
   private db: Database.Database | null = null;
+  private checkpointer: BackgroundCheckpointer | null = null;
   private stmts: Statements | null = null;
   /** Tenants, prices, promotions and the ledger (billing.ts). */
   private billing: SqliteBilling | null = null;
@@ -232,9 +242,20 @@ export class SqliteStore implements Store {
     }
     this.db = db;
     this.tx = this.transactions(db, this.stmts);
+    if (this.opts.backgroundCheckpointMs !== undefined) {
+      this.checkpointer = await BackgroundCheckpointer.start(this.opts.path, this.opts.backgroundCheckpointMs, this.opts.log ?? (() => {}));
+    }
+  }
+
+  /** The background checkpointer, when on (tests). */
+  get backgroundCheckpointer(): BackgroundCheckpointer | null {
+    return this.checkpointer;
   }
 
   async close(): Promise<void> {
+    const checkpointer = this.checkpointer;
+    this.checkpointer = null;
+    await checkpointer?.stop().catch(() => {});
     const db = this.db;
     this.db = null;
     this.stmts = null;
