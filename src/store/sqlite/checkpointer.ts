@@ -94,7 +94,10 @@ export class BackgroundCheckpointer {
   }
 
   private request(message: 'now' | 'stop', answer: WorkerMessage['kind']): Promise<WorkerMessage> {
-    return new Promise((resolve, reject) => {
+    // Held while an answer is awaited: an unref'd worker would let the process exit (with the
+    // awaited promise unsettled) when nothing else is left to run, as at the end of a shutdown.
+    this.worker.ref();
+    return new Promise<WorkerMessage>((resolve, reject) => {
       const onMessage = (m: WorkerMessage): void => {
         if (m.kind !== answer && m.kind !== 'error') return;
         this.worker.off('message', onMessage);
@@ -109,6 +112,6 @@ export class BackgroundCheckpointer {
       this.worker.on('message', onMessage);
       this.worker.once('exit', onExit);
       this.worker.postMessage(message);
-    });
+    }).finally(() => this.worker.unref());
   }
 }

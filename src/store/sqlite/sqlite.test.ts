@@ -488,4 +488,17 @@ describe('SqliteStore background checkpoints', () => {
     await s.close();
     expect(s.backgroundCheckpointer).toBeNull();
   });
+
+  it('a process whose last act is closing the store still finishes the close (the worker holds it open until then)', async () => {
+    const storeModule = fileURLToPath(new URL('../index.ts', import.meta.url));
+    const script = `
+      const { openStore } = await import(${JSON.stringify(storeModule)});
+      const s = openStore({ kind: 'sqlite', path: ${JSON.stringify(freshPath())}, backgroundCheckpointMs: 1000 });
+      await s.init();
+      await s.close();
+      console.log('closed');
+    `;
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { timeout: 60_000 });
+    expect(stdout).toBe('closed\n');
+  });
 });
