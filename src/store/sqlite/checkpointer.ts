@@ -65,7 +65,8 @@ export class BackgroundCheckpointer {
   /** Starts the worker on `path` (which must exist) and resolves once its connection is open. */
   static async start(path: string, everyMs: number, log: (line: string) => void): Promise<BackgroundCheckpointer> {
     const lib = createRequire(import.meta.url).resolve('better-sqlite3');
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { lib, path, everyMs } });
+    // execArgv []: plain CommonJS, whatever the parent runs with (--input-type=module, --import tsx).
+    const worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [], workerData: { lib, path, everyMs } });
     await new Promise<void>((resolve, reject) => {
       const onMessage = (m: WorkerMessage): void => {
         if (m.kind !== 'ready') return;
