@@ -1,18 +1,28 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { H0, NOW, referenceSeries, twoDays } from '../store/conformance-samples.js';
-import type { SampleSeries } from '../store/port.js';
+import type { SamplePoint, SampleSeries } from '../store/port.js';
 import { HOUR_MS, MINUTE_MS, floorTo } from '../store/sample-tiers.js';
 import { seriesResponse } from './routes/samples.js';
 import { FakeAgent, h100s, makeHarness, type Harness } from './testing.js';
 
-interface View {
-  at: number;
-  nodeId: string;
-  gpuIndex: number;
-  utilPercent: number;
-  memoryUsedMiB: number;
-  allocatedMilli: number;
-}
+type View = Omit<SamplePoint, 'samples'>;
+
+/** The answer both the pure bucketing test and the route test expect for their three samples. */
+const THREE_SAMPLES = {
+  from: 0,
+  to: 19,
+  bucketMs: 10,
+  samples: [
+    { at: 0, nodeId: 'a', gpuIndex: 0, utilPercent: 30, memoryUsedMiB: 300, allocatedMilli: 750 },
+    { at: 0, nodeId: 'a', gpuIndex: 1, utilPercent: 10, memoryUsedMiB: 0, allocatedMilli: 0 },
+    { at: 10, nodeId: 'a', gpuIndex: 0, utilPercent: 90, memoryUsedMiB: 0, allocatedMilli: 0 },
+  ],
+  allocation: [
+    { at: 0, allocatedMilli: 750, capacityMilli: 2000, utilPercent: 20 },
+    { at: 10, allocatedMilli: 0, capacityMilli: 1000, utilPercent: 90 },
+  ],
+  sources: [{ tier: 'raw', from: 0, to: 19 }],
+};
 
 /**
  * Same buckets and GPUs, utilisation equal to 9 places, memory exactly; allocation within 1 milli,
@@ -34,21 +44,7 @@ describe('seriesResponse', () => {
       ],
       sources: [{ tier: 'raw', from: 0, to: 19 }],
     };
-    expect(seriesResponse(series, 0, 19, 10)).toEqual({
-      from: 0,
-      to: 19,
-      bucketMs: 10,
-      samples: [
-        { at: 0, nodeId: 'a', gpuIndex: 0, utilPercent: 30, memoryUsedMiB: 300, allocatedMilli: 750 },
-        { at: 0, nodeId: 'a', gpuIndex: 1, utilPercent: 10, memoryUsedMiB: 0, allocatedMilli: 0 },
-        { at: 10, nodeId: 'a', gpuIndex: 0, utilPercent: 90, memoryUsedMiB: 0, allocatedMilli: 0 },
-      ],
-      allocation: [
-        { at: 0, allocatedMilli: 750, capacityMilli: 2000, utilPercent: 20 },
-        { at: 10, allocatedMilli: 0, capacityMilli: 1000, utilPercent: 90 },
-      ],
-      sources: [{ tier: 'raw', from: 0, to: 19 }],
-    });
+    expect(seriesResponse(series, 0, 19, 10)).toEqual(THREE_SAMPLES);
   });
 });
 
@@ -70,21 +66,7 @@ describe('GET /v1/samples', () => {
     ]);
     const r = await h.req('GET', '/v1/samples?from=0&to=19&buckets=2');
     expect(r.status).toBe(200);
-    expect(r.body).toEqual({
-      from: 0,
-      to: 19,
-      bucketMs: 10,
-      samples: [
-        { at: 0, nodeId: 'a', gpuIndex: 0, utilPercent: 30, memoryUsedMiB: 300, allocatedMilli: 750 },
-        { at: 0, nodeId: 'a', gpuIndex: 1, utilPercent: 10, memoryUsedMiB: 0, allocatedMilli: 0 },
-        { at: 10, nodeId: 'a', gpuIndex: 0, utilPercent: 90, memoryUsedMiB: 0, allocatedMilli: 0 },
-      ],
-      allocation: [
-        { at: 0, allocatedMilli: 750, capacityMilli: 2000, utilPercent: 20 },
-        { at: 10, allocatedMilli: 0, capacityMilli: 1000, utilPercent: 90 },
-      ],
-      sources: [{ tier: 'raw', from: 0, to: 19 }],
-    });
+    expect(r.body).toEqual(THREE_SAMPLES);
   });
 
   it('returns heartbeat samples with what was allocated on each GPU at the time', async () => {

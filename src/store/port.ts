@@ -159,18 +159,11 @@ export interface SampleBucket {
   allocatedMilli: number;
 }
 
-/** One GPU in one bucket; means are weighted by the samples behind each row read. */
-export interface SamplePoint {
-  /** The bucket's start. */
-  at: number;
-  nodeId: string;
-  gpuIndex: number;
-  utilPercent: number;
-  memoryUsedMiB: number;
-  /** Not rounded. */
-  allocatedMilli: number;
-  samples: number;
-}
+/**
+ * One GPU in one bucket, shaped as a rollup: `at` is the bucket's start, means are weighted by
+ * the samples behind each row read, `allocatedMilli` is not rounded.
+ */
+export type SamplePoint = SampleRollup;
 
 export interface SampleSeries {
   /** By bucket, node, GPU; empty for detail `pool`. */
