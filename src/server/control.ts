@@ -709,7 +709,7 @@ export class ControlPlane {
     const batch = this.submitQ.splice(0);
     if (batch.length === 0) return;
     // Each task is stored with its `task.submitted` event, in one transaction per group.
-    const store = async (subs: typeof batch): Promise<void> => {
+    const storeGroup = async (subs: typeof batch): Promise<void> => {
       const tx = new Tx();
       for (const b of subs) {
         for (const t of b.tasks) {
@@ -725,12 +725,12 @@ export class ControlPlane {
       for (const b of subs) b.resolve();
     };
     try {
-      await store(batch);
+      await storeGroup(batch);
     } catch {
       // One bad submission must not sink the others: retry each on its own.
       for (const b of batch) {
         try {
-          await store([b]);
+          await storeGroup([b]);
         } catch (e) {
           this.log(`error: submit of ${b.tasks[0]?.id ?? '?'} not stored: ${String(e)}`);
           b.reject(e instanceof FastGpuError ? e : new FastGpuError('UNAVAILABLE', `the store could not be written: ${e instanceof Error ? e.message : String(e)}`));
@@ -1188,17 +1188,22 @@ export class ControlPlane {
         evicted++;
         this.evictInTx(tx, t, why, now);
       }
-      for (const r of [...this.reservations.values()]) {
-        if (r.state !== 'ACTIVE' || r.placement?.nodeId !== node.id) continue;
-        this.billing.ended(this.meteredReservation(r), r.placedAt ?? r.createdAt, now);
-        this.putReservation(tx, r, { ...r, state: 'PENDING', placement: null, placedAt: null, reason: 'Resources', version: r.version + 1 });
-      }
+      this.unplaceReservations(tx, node.id, now);
     }
     if (!node.drained) this.log(`node ${node.name} (${node.id}) drained${opts.evict ? `; evicting ${evicted} task(s)` : ''}`);
     this.event(tx, 'node.drained', { nodeId: node.id }, { name: node.name, evict: opts.evict === true, evicted });
     tx.dirty = true;
     await this.commit(tx);
     return { node: drained, evicted };
+  }
+
+  /** The node's placed vGPU reservations go back to waiting for room elsewhere (and stop paying). */
+  private unplaceReservations(tx: Tx, nodeId: string, now: number): void {
+    for (const r of [...this.reservations.values()]) {
+      if (r.state !== 'ACTIVE' || r.placement?.nodeId !== nodeId) continue;
+      this.billing.ended(this.meteredReservation(r), r.placedAt ?? r.createdAt, now);
+      this.putReservation(tx, r, { ...r, state: 'PENDING', placement: null, placedAt: null, reason: 'Resources', version: r.version + 1 });
+    }
   }
 
   /** Undo a drain: the node takes work again (once its agent is alive). */
@@ -1262,12 +1267,7 @@ export class ControlPlane {
       this.endAttempt(tx, t, { outcome: this.cancelling.has(t.id) ? 'CANCELLED' : 'LOST', exitCode: null, endedAt: now, message: `Node ${node.name} was lost` });
     }
     // Its reserved slices go back to waiting for room elsewhere.
-    for (const r of [...this.reservations.values()]) {
-      if (r.state === 'ACTIVE' && r.placement?.nodeId === node.id) {
-        this.billing.ended(this.meteredReservation(r), r.placedAt ?? r.createdAt, now);
-        this.putReservation(tx, r, { ...r, state: 'PENDING', placement: null, placedAt: null, reason: 'Resources', version: r.version + 1 });
-      }
-    }
+    this.unplaceReservations(tx, node.id, now);
     const rt = this.rt.get(node.id);
     if (rt) {
       rt.delivered.clear();
