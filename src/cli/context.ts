@@ -17,6 +17,8 @@ export interface CliContext {
   onInterrupt(handler: (signal: NodeJS.Signals) => void): () => void;
   /** The exit code `main` returns when the action ends without throwing. */
   exitCode: number;
+  /** This run is the whole process (bin/fastgpu), so a failed daemon may end it; not in tests. */
+  ownsProcess?: boolean;
 }
 
 const contexts = new WeakMap<Command, CliContext>();
@@ -43,6 +45,7 @@ export function processContext(): CliContext {
     env: process.env,
     cwd: process.cwd(),
     exitCode: 0,
+    ownsProcess: true,
     onInterrupt(handler) {
       const on = (s: NodeJS.Signals): void => handler(s);
       process.on('SIGINT', on);

@@ -1,11 +1,12 @@
 import { mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { Command } from 'commander';
+import { describe, expect, it, vi } from 'vitest';
 import type { Gpu } from '../core/types.js';
-import type { CliContext } from './context.js';
+import { attachContext, type CliContext } from './context.js';
 import { serverOptions } from './commands/server.js';
-import { compileServerFlags, gpuBanner, gpusFlag, listenError, summariseGpus } from './daemon.js';
+import { compileServerFlags, daemonAction, gpuBanner, gpusFlag, listenError, summariseGpus } from './daemon.js';
 
 const ctx = (env: Record<string, string>): CliContext =>
   ({ env, cwd: '/here', stdout: { write: () => true }, stderr: { write: () => true } }) as unknown as CliContext;
@@ -73,5 +74,27 @@ describe('gpu banner', () => {
     expect(listenError(e, '127.0.0.1', 7070).message).toBe(
       'port 7070 on 127.0.0.1 is already in use (another `fastgpu up`?); pass --port N, or --port 0 for any free port',
     );
+  });
+});
+
+describe('daemonAction', () => {
+  it('ends a process it owns soon after a failed start, and never a process it was only run in (tests)', async () => {
+    vi.useFakeTimers();
+    const exit = vi.spyOn(process, 'exit').mockImplementation((() => undefined) as never);
+    try {
+      for (const ownsProcess of [false, true]) {
+        const program = new Command('fastgpu');
+        attachContext(program, { ...ctx({}), ownsProcess });
+        const failing = daemonAction(async (_cmd: Command) => {
+          throw new Error('port in use');
+        });
+        await expect(failing(program)).rejects.toThrow('port in use');
+        vi.advanceTimersByTime(2_000);
+        expect(exit.mock.calls.length, `ownsProcess ${ownsProcess}`).toBe(ownsProcess ? 1 : 0);
+      }
+    } finally {
+      exit.mockRestore();
+      vi.useRealTimers();
+    }
   });
 });

@@ -7,7 +7,8 @@ import { FastGpuError } from '../core/errors.js';
 import type { Gpu } from '../core/types.js';
 import { fastgpuHome } from '../sdk/config.js';
 import { compileSampleRetention, MAX_SAMPLE_RETENTION_MS, type SampleRetention } from '../server/retention.js';
-import type { CliContext } from './context.js';
+import type { Command } from 'commander';
+import { contextOf, type CliContext } from './context.js';
 import { UsageError, durationFlag, intFlag } from './flags.js';
 
 export const DEFAULT_PORT = 7070;
@@ -146,14 +147,15 @@ export function logSink(ctx: CliContext, quiet: boolean, prefix: string): (line:
 
 /**
  * Wraps a daemon command's action: if it fails, the process still ends soon after `main` has
- * reported the error, even if a half-started part left a timer or socket open.
+ * reported the error, even if a half-started part left a timer or socket open. Only when the CLI
+ * owns the process: run in-process (tests), the caller's process goes on.
  */
-export function daemonAction<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+export function daemonAction<A extends [...unknown[], Command]>(fn: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
   return async (...args: A) => {
     try {
       await fn(...args);
     } catch (e) {
-      setTimeout(() => process.exit(), 1_500).unref();
+      if (contextOf(args[args.length - 1] as Command).ownsProcess) setTimeout(() => process.exit(), 1_500).unref();
       throw e;
     }
   };
