@@ -103,6 +103,46 @@ describe('Agent', () => {
     rmSync(join(state.dir, 'tasks', a.taskId)); // for the clean-up, which walks the folders
   });
 
+  it('polls again at once after a launch, even when a heartbeat forgot a finished attempt meanwhile', async () => {
+    // The loop sleeps 100 ms after an answer it did nothing with; it once judged that by the
+    // number of known attempts, which a concurrent forget kept unchanged.
+    const launcher = new SupervisorLauncher({ stateDir: state.dir, baseEnv: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
+    let agent!: Agent;
+    // When the answer carrying B came back, and when the agent asked next.
+    let answeredB = 0;
+    let nextPoll = 0;
+    const poll = server.pollAssignments.bind(server);
+    server.pollAssignments = async (...args) => {
+      if (answeredB > 0 && nextPoll === 0) nextPoll = performance.now();
+      const res = await poll(...args);
+      if (answeredB === 0 && res.assignments.some((x) => x.taskId === b.taskId)) answeredB = performance.now();
+      return res;
+    };
+    const b = assignment(['sleep', '5']);
+    const launch = launcher.launch.bind(launcher);
+    launcher.launch = async (a) => {
+      if (a.taskId === b.taskId) await agent.heartbeat(); // forgets the finished one, mid-launch
+      return launch(a);
+    };
+    agent = new Agent({
+      link: server,
+      launcher,
+      node: { name: 'box', cpuMilli: 4000, memoryMiB: 8192, labels: {}, gpus: simulatedGpus('2xH100', 'box'), simulated: true, agentVersion: 'test' },
+      logPollMs: 20,
+      watchMs: 50,
+    });
+    agents.push(agent);
+    await agent.start();
+    const done = assignment(['true']);
+    server.assign(done);
+    await exitOf(done.taskId);
+    expect(agent.attempts()).toHaveLength(1);
+    server.assign(b);
+    await waitFor(() => nextPoll > 0, 5000, 'the next poll');
+    expect(agent.attempts().map((x) => x.taskId)).toEqual([b.taskId]); // the finished one was forgotten
+    expect(nextPoll - answeredB).toBeLessThan(80);
+  });
+
   it('heartbeats carry running tasks and simulated utilisation from allocations', async () => {
     const agent = await startAgent();
     const a = assignment(['sleep', '30']);

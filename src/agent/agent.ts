@@ -199,12 +199,14 @@ export class Agent {
       try {
         const res = await this.cfg.link.pollAssignments(this.nodeId, this.cfg.pollWaitMs ?? 20_000, this.signal);
         backoff.reset();
-        const before = this.known.size;
         // Launch first: a stop for a pair in the same answer then finds it launched.
-        for (const a of res.assignments) await this.launch(a);
-        await this.obey(res.stop);
+        let acted = 0;
+        for (const a of res.assignments) if (await this.launch(a)) acted++;
+        acted += await this.obey(res.stop);
         // A server that keeps answering at once with nothing new must not make this loop spin.
-        if (this.known.size === before && res.assignments.length + res.stop.length > 0) await sleep(100, this.signal);
+        // (Counted, not read off the size of `known`: a heartbeat forgetting finished attempts
+        // meanwhile made a launch look like nothing, and the next poll waited 100 ms.)
+        if (acted === 0 && res.assignments.length + res.stop.length > 0) await sleep(100, this.signal);
       } catch (e) {
         if (this.signal.aborted) return;
         if (e instanceof LinkError && e.unknownNode) {
@@ -218,9 +220,10 @@ export class Agent {
     }
   }
 
-  private async launch(a: Assignment): Promise<void> {
+  /** Launches (or re-attaches) an assignment; false when it was known already (nothing done). */
+  private async launch(a: Assignment): Promise<boolean> {
     const key = keyOf(a.taskId, a.attempt);
-    if (this.known.has(key)) return; // the server repeats assignments until it hears of them
+    if (this.known.has(key)) return false; // the server repeats assignments until it hears of them
     let result;
     try {
       result = await this.cfg.launcher.launch(a);
@@ -230,11 +233,11 @@ export class Agent {
       // server runs it again, a bounded number of times.
       this.log(`launching ${key} failed: ${(e as Error).message}`);
       this.send([{ taskId: a.taskId, attempt: a.attempt, status: 'exited', exitCode: null, endReason: 'never-started', error: `the agent could not launch it: ${(e as Error).message}` }]);
-      return;
+      return true;
     }
     if (result.untracked) {
       this.send([result.report]);
-      return;
+      return true;
     }
     if (!result.launched) this.log(`${key} was launched before: re-attached`);
     const k = await this.adopt(result.report, a.placement);
@@ -242,9 +245,12 @@ export class Agent {
       this.log(`started ${key} (${a.name})`);
       this.send([this.reportOf(k)]);
     }
+    return true;
   }
 
-  private async obey(orders: StopOrder[]): Promise<void> {
+  /** Carries out stop orders; answers how many it acted on (not finished or unknown already). */
+  private async obey(orders: StopOrder[]): Promise<number> {
+    let acted = 0;
     for (const o of orders) {
       const key = keyOf(o.taskId, o.attempt);
       const k = this.known.get(key);
@@ -252,6 +258,7 @@ export class Agent {
       try {
         const known = await this.cfg.launcher.stop(o.taskId, o.attempt, o.graceMs, o.reason);
         if (!known) continue;
+        acted++;
         if (!k) {
           // Never launched here: the launcher recorded it as stopped before start; report that.
           const r = await this.cfg.launcher.inspect(o.taskId, o.attempt);
@@ -262,6 +269,7 @@ export class Agent {
         this.log(`stopping ${key} failed: ${(e as Error).message}`);
       }
     }
+    return acted;
   }
 
   // ------------------------------------------------------------------ exits
