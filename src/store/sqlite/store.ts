@@ -224,8 +224,19 @@ export class SqliteStore implements Store {
     try {
       // busy_timeout first: every later statement, the journal-mode switch included, may meet
       // another process's lock on a shared file.
-      db.pragma(`busy_timeout = ${Math.trunc(this.opts.busyTimeoutMs ?? 10_000)}`);
-      db.pragma('journal_mode = WAL');
+      const busyMs = Math.trunc(this.opts.busyTimeoutMs ?? 10_000);
+      db.pragma(`busy_timeout = ${busyMs}`);
+      // The switch to WAL needs the file to itself, and SQLite answers SQLITE_BUSY at once on
+      // some paths rather than waiting (several servers starting on one new file): retry.
+      for (const deadline = Date.now() + busyMs; ; ) {
+        try {
+          db.pragma('journal_mode = WAL');
+          break;
+        } catch (e) {
+          if ((e as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() >= deadline) throw e;
+          await new Promise((r) => setTimeout(r, 10 + Math.random() * 20));
+        }
+      }
       db.pragma('synchronous = NORMAL');
       db.pragma('foreign_keys = ON');
       // Checkpoints are where WAL mode fsyncs; at SQLite's default (every 1000 pages, about
