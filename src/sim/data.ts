@@ -1,4 +1,4 @@
-// Where the shared openb data lives: `<repo>/../shared/data/openb` (never copied into the repo).
+// Where the openb trace lives: `<repo>/data/openb` (shipped with the repo, CC BY 4.0; see its README).
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 /** The repository root (this file is `<repo>/src/sim/data.ts`). */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-export const OPENB_DIR = resolve(REPO_ROOT, '..', 'shared', 'data', 'openb');
+export const OPENB_DIR = resolve(REPO_ROOT, 'data', 'openb');
 
 export const OPENB = {
   nodes: join(OPENB_DIR, 'openb_node_list_gpu_node.csv'),
@@ -19,7 +19,7 @@ export const OPENB = {
 export function requireOpenb(): typeof OPENB {
   for (const f of Object.values(OPENB)) {
     if (!existsSync(f)) {
-      throw new Error(`openb trace data not found: ${f}\n(expected the shared data at ${OPENB_DIR}, beside the repository; it is not copied into the repo)`);
+      throw new Error(`openb trace data not found: ${f}\n(the repository ships it in ${OPENB_DIR}; restore it with git checkout -- data/openb)`);
     }
   }
   return OPENB;

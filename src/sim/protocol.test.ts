@@ -1,5 +1,5 @@
 // The published protocol against the paper's own numbers, and the default policy against fgd.
-// These read the shared openb trace (../shared/data/openb) and take several seconds each.
+// These read the openb trace shipped in data/openb and take several seconds each.
 import { describe, expect, it } from 'vitest';
 import { requireOpenb } from './data.js';
 import { runPublishedSeed } from './published.js';
@@ -22,7 +22,7 @@ function checkAgainstPublished(policy: 'best-fit' | 'fgd' | 'gpu-clustering' | '
   expect(Math.abs(ours.allocation['130']! - theirs[130]!), policy).toBeLessThanOrEqual(within);
 }
 
-describe('published protocol on openb (shared data)', () => {
+describe('published protocol on openb (data/openb)', () => {
   it('best-fit, 10 seeds (42–51): within ±0.7 points of the published mean at 130 %', () => {
     checkAgainstPublished('best-fit', SEEDS, 0.7);
   }, 60_000);
