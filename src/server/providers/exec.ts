@@ -43,6 +43,11 @@ export function run(provider: string, file: string, args: readonly string[], opt
         reject(new ProviderError(provider, what, stderr.trim().slice(0, 2000)));
       },
     );
-    if (opts.input !== undefined) child.stdin?.end(opts.input);
+    if (opts.input !== undefined) {
+      // A command may exit without reading its input (a `list` that needs none): the broken pipe
+      // is no error of ours; its exit status says whether it worked.
+      child.stdin?.on('error', () => undefined);
+      child.stdin?.end(opts.input);
+    }
   });
 }
