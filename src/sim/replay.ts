@@ -136,7 +136,7 @@ export function traceNodeRecords(nodes: readonly NodeInit[]): NodeRecord[] {
 const SECOND = 1000;
 
 /** A trace pod as a submitted task (PENDING, priority 50, created at `atSec`). */
-function podTask(p: TracePod, id: string, atSec: number, timeLimitSec: number | null): Task {
+export function podTask(p: TracePod, id: string, atSec: number, timeLimitSec: number | null): Task {
   const r = p.req;
   if (r.models.length > 1) throw new TraceError(`replay: pod ${p.name} allows ${r.models.join('|')}; a FastGPU task names at most one GPU model`);
   const model = r.models[0];
@@ -171,20 +171,26 @@ function podTask(p: TracePod, id: string, atSec: number, timeLimitSec: number | 
   };
 }
 
+/** The pods with a creation time, as tasks: arrival (seconds, compressed by `k`), traced duration, id. */
+export function replayPods(all: readonly TracePod[], k: number, exactLimits: boolean) {
+  const pods = all.filter((p) => p.creationTime !== null);
+  const arrival = pods.map((p) => p.creationTime! / k);
+  const duration = pods.map((p) => Math.max(0, (p.deletionTime ?? Infinity) - (p.scheduledTime ?? p.creationTime!)));
+  const width = String(pods.length).length;
+  const ids = pods.map((_, i) => `pod-${String(i).padStart(width, '0')}`);
+  const tasks = pods.map((p, i) => podTask(p, ids[i]!, arrival[i]!, exactLimits && Number.isFinite(duration[i]!) ? duration[i]! : null));
+  return { pods, arrival, duration, ids, tasks };
+}
+
 export function runReplay(o: ReplayOptions): ReplaySummary {
   const t0 = o.now();
   const cap = o.nodes.reduce((s, n) => s + n.gpus.length * 1000, 0);
   const k = o.compress ?? 1;
   if (!(k > 0)) throw new Error('compress must be > 0');
   const backfill = o.backfill ?? true;
-  const pods = o.pods.filter((p) => p.creationTime !== null);
-  const arrival = pods.map((p) => p.creationTime! / k);
+  const { pods, arrival, duration, ids, tasks } = replayPods(o.pods, k, (o.timeLimits ?? 'exact') === 'exact');
   const order = pods.map((_, i) => i).sort((a, b) => arrival[a]! - arrival[b]! || a - b);
-  const duration = pods.map((p) => Math.max(0, (p.deletionTime ?? Infinity) - (p.scheduledTime ?? p.creationTime!)));
-  const width = String(pods.length).length;
-  const ids = pods.map((_, i) => `pod-${String(i).padStart(width, '0')}`);
   const indexOf = new Map(ids.map((id, i) => [id, i]));
-  const tasks = pods.map((p, i) => podTask(p, ids[i]!, arrival[i]!, (o.timeLimits ?? 'exact') === 'exact' && Number.isFinite(duration[i]!) ? duration[i]! : null));
 
   const inc = new IncrementalScheduler(traceNodeRecords(o.nodes));
   // The policy's view of the request mix: given, or the pods arrived so far (as a server could keep it).

@@ -3,6 +3,7 @@ import { basename } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Command, Option } from 'commander';
 import { isPolicyName, POLICY_NAMES, type PolicyName } from '../../core/placement/index.js';
+import { runElastic, type PoolRun } from '../../sim/elastic.js';
 import { runReplay } from '../../sim/replay.js';
 import { parseSeeds, REPORT_LEVELS, runPublished } from '../../sim/run.js';
 import { loadNodes, loadPods, TraceError } from '../../sim/trace.js';
@@ -18,6 +19,12 @@ interface SimFlags {
   backfill: 'on' | 'off';
   timeLimits: 'exact' | 'none';
   output: 'json' | 'table';
+  autoscale?: boolean;
+  bootSeconds?: string;
+  idleTimeout?: string;
+  pendingThreshold?: string;
+  minNodes?: string;
+  fixedPool?: 'peak' | 'trace';
 }
 
 export function register(program: Command): void {
@@ -33,6 +40,12 @@ export function register(program: Command): void {
     .option('--compress <factor>', 'replay mode: arrivals this many times faster', '1')
     .addOption(new Option('--backfill <on|off>', 'replay mode: EASY backfill, or strict queue order (FIFO)').choices(['on', 'off']).default('on'))
     .addOption(new Option('--time-limits <kind>', "replay mode: tasks' time limits (what backfill reads): their traced durations, or none").choices(['exact', 'none']).default('exact'))
+    .option('--autoscale', 'replay mode: the pool starts empty and grows and shrinks by the autoscaler (the trace\'s node shapes are the offers); compared with a fixed pool')
+    .option('--boot-seconds <s>', 'with --autoscale: seconds from a node request to its agent joining', '60')
+    .option('--idle-timeout <s>', 'with --autoscale: seconds a node may sit empty before it is drained and given back', '300')
+    .option('--pending-threshold <s>', 'with --autoscale: seconds demand waits for room before nodes are asked for', '30')
+    .option('--min-nodes <n>', 'with --autoscale: nodes kept warm', '0')
+    .addOption(new Option('--fixed-pool <kind>', 'with --autoscale: compare with the nodes a replay on the whole list used (peak), or the whole list (trace)').choices(['peak', 'trace']).default('peak'))
     .addOption(new Option('--output <format>', 'output format').choices(['json', 'table']).default('table'))
     .action((flags: SimFlags) => {
       try {
@@ -70,6 +83,38 @@ export function simCommand(flags: SimFlags): string {
   const pods = loadPods(flags.pods);
   const workload = basename(flags.pods).replace(/\.csv$/, '');
   const now = () => performance.now();
+  if (flags.autoscale === true) {
+    if (flags.mode !== 'replay') throw new UsageError('--autoscale needs --mode replay (the published protocol has no time in it)');
+    const minNodes = Number(flags.minNodes ?? '0');
+    if (!Number.isInteger(minNodes) || minNodes < 0) throw new UsageError(`--min-nodes: expected a whole number ≥ 0, got '${flags.minNodes}'`);
+    const r = runElastic(
+      {
+        workload,
+        nodes,
+        pods,
+        policy,
+        seed: seeds[0] ?? 42,
+        compress: num(flags.compress, '--compress'),
+        bootSeconds: num(flags.bootSeconds ?? '60', '--boot-seconds'),
+        idleTimeoutSeconds: num(flags.idleTimeout ?? '300', '--idle-timeout'),
+        pendingThresholdSeconds: num(flags.pendingThreshold ?? '30', '--pending-threshold'),
+        minNodes,
+        fixedPool: flags.fixedPool ?? 'peak',
+      },
+      now,
+    );
+    if (flags.output === 'json') return JSON.stringify(r) + '\n';
+    const row = (name: string, p: PoolRun, extra = '') =>
+      `${name.padEnd(9)}${String(p.nodeHours).padStart(14)}${p.cost.padStart(14)}${String(p.waitSeconds.mean).padStart(11)}${String(p.waitSeconds.p99).padStart(11)}${String(p.peakNodes).padStart(7)}  ${extra}`;
+    return [
+      `workload ${r.workload} · replay ×${num(flags.compress, '--compress')} · policy ${policy} · autoscale: boot ${r.autoscale.bootSeconds} s, threshold ${r.autoscale.pendingThresholdSeconds} s, idle ${r.autoscale.idleTimeoutSeconds} s, warm ${r.autoscale.minNodes}`,
+      `${'pool'.padEnd(9)}${'node-hours'.padStart(14)}${'cost'.padStart(14)}${'wait mean'.padStart(11)}${'wait p99'.padStart(11)}${'peak'.padStart(7)}`,
+      row('fixed', r.fixed, `${r.fixedPool.nodes} nodes (${r.fixedPool.kind === 'peak' ? 'the nodes a replay on the whole list used' : 'the whole node list'})`),
+      row('elastic', r.elastic, `${r.elastic.scaleOuts} nodes asked for, ${r.elastic.scaleIns} given back`),
+      `elastic: ${r.nodeHoursSavedPct} % fewer node-hours, mean wait ${r.meanWaitIncreasePct >= 0 ? '+' : ''}${r.meanWaitIncreasePct} % · ${r.wallSeconds} s`,
+      '',
+    ].join('\n');
+  }
   if (flags.mode === 'replay') {
     const r = runReplay({
       workload,

@@ -100,7 +100,12 @@ function weight(d: PendingDemand): number {
 function pack(demand: readonly PendingDemand[], nodes: readonly PlannedNode[]): PendingDemand[] {
   const left: PendingDemand[] = [];
   for (const d of [...demand].sort((a, b) => weight(b) - weight(a) || a.taskId.localeCompare(b.taskId))) {
-    // Try on copies first so a gang that fits only partly leaves no trace.
+    if (d.replicas === 1) {
+      // take() changes a node only when the replica fits: no copy needed.
+      if (!nodes.some((n) => n.take(d.resources, d.taskId))) left.push(d);
+      continue;
+    }
+    // A gang is tried on copies first, so one that fits only partly leaves no trace.
     const trial = nodes.map((n) => clone(n));
     let placed = 0;
     for (let r = 0; r < d.replicas; r++) {
@@ -142,6 +147,12 @@ export function autoscale(input: AutoscaleInput): AutoscaleResult {
   const heldBack: string[] = [];
   const memory: AutoscaleMemory = { ...input.memory };
   const offerByKey = new Map(input.offers.map((o) => [offerKey(o.provider, o.shape), o]));
+  const hourlyCache = new Map<ProviderOffer, Micros>();
+  const hourlyOf = (o: ProviderOffer): Micros => {
+    let h = hourlyCache.get(o);
+    if (h === undefined) hourlyCache.set(o, (h = offerHourly(o, priceBook)));
+    return h;
+  };
   // A node that never joined is given back first, and plans nothing: demand waits for others.
   const joinTimeout = policy.joinTimeoutMs;
   const stuck = (n: ManagedNode): boolean =>
@@ -156,7 +167,7 @@ export function autoscale(input: AutoscaleInput): AutoscaleResult {
   for (const n of live) {
     lentCount.set(n.provider, (lentCount.get(n.provider) ?? 0) + 1);
     const o = offerByKey.get(offerKey(n.provider, n.shape));
-    if (o) hourly += offerHourly(o, priceBook);
+    if (o) hourly += hourlyOf(o);
   }
   const maxOf = (provider: string): number => policy.maxNodes[provider] ?? 0;
   const canAfford = (extra: Micros): boolean => policy.maxHourlyMicros === undefined || hourly + extra <= policy.maxHourlyMicros;
@@ -167,8 +178,14 @@ export function autoscale(input: AutoscaleInput): AutoscaleResult {
   );
   const unservable: AutoscaleResult['unservable'] = [];
   const servable: PendingDemand[] = [];
+  const whyByRequest = new Map<string, string | null>();
   for (const d of eligible) {
-    const why = whyUnservable(d, input.offers);
+    const key = JSON.stringify(d.resources);
+    let why = whyByRequest.get(key);
+    if (why === undefined) {
+      why = whyUnservable(d, input.offers);
+      whyByRequest.set(key, why);
+    }
     if (why === null) servable.push(d);
     else unservable.push({ taskId: d.taskId, why });
   }
@@ -193,7 +210,7 @@ export function autoscale(input: AutoscaleInput): AutoscaleResult {
       let best: OfferPlan | null = null;
       const limits: string[] = [];
       for (const o of input.offers) {
-        const cost = offerHourly(o, priceBook);
+        const cost = hourlyOf(o);
         let room = maxOf(o.provider) - (lentCount.get(o.provider) ?? 0);
         if (room <= 0) {
           limits.push(`${o.provider} is at its limit of ${maxOf(o.provider)} nodes`);
@@ -237,9 +254,9 @@ export function autoscale(input: AutoscaleInput): AutoscaleResult {
   for (const [provider, min] of Object.entries(policy.minNodes)) {
     const cheapest = input.offers
       .filter((o) => o.provider === provider)
-      .sort((a, b) => cmpBig(offerHourly(a, priceBook), offerHourly(b, priceBook)))[0];
+      .sort((a, b) => cmpBig(hourlyOf(a), hourlyOf(b)))[0];
     while (cheapest && (lentCount.get(provider) ?? 0) < Math.min(min, maxOf(provider))) {
-      const cost = offerHourly(cheapest, priceBook);
+      const cost = hourlyOf(cheapest);
       if (!canAfford(cost)) {
         heldBack.push(`${provider}: keeping ${min} warm would pass the cost cap`);
         break;
@@ -294,7 +311,8 @@ function planOffer(offer: ProviderOffer, demand: readonly PendingDemand[], room:
   let served = 0;
   let roomRanOut = false;
   for (const d of [...demand].sort((a, b) => weight(b) - weight(a) || a.taskId.localeCompare(b.taskId))) {
-    const trial = nodes.map(clone);
+    // One replica changes nothing unless it fits, so only a gang needs copies to try on.
+    const trial = d.replicas === 1 ? nodes : nodes.map(clone);
     let ok = true;
     for (let r = 0; r < d.replicas && ok; r++) {
       if (trial.some((n) => n.take(d.resources, d.taskId))) continue;

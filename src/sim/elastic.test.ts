@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { runElastic, traceOffers } from './elastic.js';
+import { parseNodes, parsePods } from './trace.js';
+
+const nodes = parseNodes('sn,cpu_milli,memory_mib,gpu,model\nn1,32000,262144,1,A100\nn2,32000,262144,1,A100\nn3,32000,262144,1,A100\nn4,64000,524288,2,A100\n');
+const pods = (rows: string[]) =>
+  parsePods(`name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,qos,pod_phase,creation_time,deletion_time,scheduled_time\n${rows.join('\n')}\n`);
+
+describe('elastic replay', () => {
+  it('offers each node shape of the trace once', () => {
+    const { offers, counts } = traceOffers(nodes);
+    expect(offers.map((o) => [o.shape, o.gpuModel, o.gpuCount])).toEqual([
+      ['1xA100:32000m:262144Mi', 'A100-80GB', 1],
+      ['2xA100:64000m:524288Mi', 'A100-80GB', 2],
+    ]);
+    expect([...counts.values()]).toEqual([3, 1]);
+  });
+
+  it('asks for a node after the threshold, runs the task once it joined, gives the node back after the idle timeout', () => {
+    // Two one-GPU tasks far apart: each needs a node for 1,000 s.
+    const r = runElastic(
+      { workload: 't', nodes, pods: pods(['a,1000,1024,1,1000,,LS,Running,0,1000,0', 'b,1000,1024,1,1000,,LS,Running,2000,3000,2000']), policy: 'best-fit', bootSeconds: 60, pendingThresholdSeconds: 30, idleTimeoutSeconds: 300, cooldownSeconds: 30 },
+      () => 0,
+    );
+    // Each waits the threshold (30 s) and the boot (60 s).
+    expect(r.elastic.waitSeconds).toEqual({ mean: 90, p95: 90, p99: 90 });
+    expect(r.elastic).toEqual(expect.objectContaining({ placed: 2, neverPlaced: 0, scaleOuts: 2, scaleIns: 2, peakNodes: 1 }));
+    // Node 1: asked at 30, empty at 1,090, drained at 1,390, given back at 1,391; node 2: 2,030 → 3,391.
+    expect(r.elastic.nodeHours).toBeCloseTo((1391 - 30 + (3391 - 2030)) / 3600, 2);
+    // The fixed pool sized for the peak: what a replay on all nodes used, kept for the whole trace.
+    expect(r.fixed.waitSeconds.mean).toBe(0);
+    expect(r.fixedPool.kind).toBe('peak');
+    expect(r.fixed.nodeHours).toBeCloseTo((r.fixedPool.nodes * 3000) / 3600, 2);
+    expect(r.nodeHoursSavedPct).toBeGreaterThan(0);
+  });
+
+  it('packs waiting tasks onto the fewest new nodes and never gives back a busy one', () => {
+    // Two half GPUs at once and a long one: one 1-GPU node takes both halves.
+    const r = runElastic(
+      { workload: 't', nodes, pods: pods(['a,1000,1024,1,500,,LS,Running,0,5000,0', 'b,1000,1024,1,500,,LS,Running,0,100,0']), policy: 'best-fit', idleTimeoutSeconds: 10, cooldownSeconds: 0 },
+      () => 0,
+    );
+    expect(r.elastic).toEqual(expect.objectContaining({ placed: 2, scaleOuts: 1, peakNodes: 1 }));
+    // b leaves at 190 but a runs to 5,090: the node stays until a is done, then 10 s idle, then it goes.
+    expect(r.elastic.nodeHours).toBeCloseTo((5090 + 10 + 1 - 30) / 3600, 2);
+  });
+
+  it('keeps warm nodes: no wait for the first task', () => {
+    const r = runElastic({ workload: 't', nodes, pods: pods(['a,1000,1024,1,1000,,LS,Running,100,200,100']), policy: 'best-fit', minNodes: 1 }, () => 0);
+    expect(r.elastic.waitSeconds.mean).toBe(0);
+  });
+});
