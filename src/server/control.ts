@@ -683,6 +683,10 @@ export class ControlPlane {
       await this.billing.idle();
       await new Promise<void>((r) => setImmediate(r));
     }
+    // Callers (tests, shutdown) rely on the quiet state: never return as if settled.
+    throw new Error(
+      `settle: still busy after 10,000 rounds (cycle timer ${this.cycleTimer ? 'set' : 'clear'}, cycle ${this.cycleRunning ? 'running' : 'idle'}, ${this.submitQ.length} submits queued, ${this.chainDepth} writes in the chain, billing ${this.billing.busy ? 'busy' : 'idle'})`,
+    );
   }
 
   // ---------------------------------------------------------------- tasks

@@ -116,6 +116,7 @@ describe('dashboard in Chromium', () => {
     // One of them waits (which one depends on timing); the page explains why in words.
     await page.locator('td.reason').first().waitFor({ timeout: 20_000 });
     await shot('queue');
+    // Cleanup: one of them may have finished already (409), which is as good as cancelled.
     for (const t of [big, blocker]) await pool.api('POST', `/v1/tasks/${t.id}/cancel`).catch(() => {});
   });
 

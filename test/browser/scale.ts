@@ -68,7 +68,7 @@ export async function fillPool(pool: TestPool, opts: { nodes: number; gpusPerNod
           tasks: [],
           samples: Array.from({ length: opts.gpusPerNode }, (_, gpuIndex) => ({ gpuIndex, utilPercent: util(n, gpuIndex), memoryUsedMiB: 1024 })),
         }),
-    ).catch(() => {});
+    ).catch(() => {}); // a beat lost while the pool closes after the test: the next beat (or none) is fine
   let beat: ReturnType<typeof setInterval> | null = null;
   const stopBeating = () => {
     if (beat) clearInterval(beat);
