@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { discoverNvidiaGpus, hostResources, parseGpuCsv, resolveNodeGpus, sampleNvidiaGpus, simulatedGpus, simulatedSamples } from './discovery.js';
@@ -45,12 +45,15 @@ describe('nvidia-smi discovery', () => {
     const tmp = tempDir();
     try {
       const hang = join(tmp.dir, 'nvidia-smi');
-      writeFileSync(hang, '#!/bin/sh\nexec sleep 10\n');
+      const pidFile = join(tmp.dir, 'pid');
+      // It would answer nothing (exit 0, no rows: "found no GPUs") after 600 s; only the timeout
+      // can produce the message below, and it must leave no process behind.
+      writeFileSync(hang, `#!/bin/sh\necho $$ > ${pidFile}\nexec sleep 600\n`);
       chmodSync(hang, 0o755);
-      const t0 = Date.now();
       const r = await discoverNvidiaGpus({ nvidiaSmi: hang, timeoutMs: 200 });
-      expect(r.problem).toMatch(/did not answer within 200 ms/);
-      expect(Date.now() - t0).toBeLessThan(3000);
+      expect(r).toEqual({ gpus: [], problem: `${hang} did not answer within 200 ms` });
+      const pid = Number(readFileSync(pidFile, 'utf8'));
+      expect(() => process.kill(pid, 0)).toThrow(expect.objectContaining({ code: 'ESRCH' }));
     } finally {
       tmp.cleanup();
     }

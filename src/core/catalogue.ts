@@ -59,12 +59,15 @@ const keyOf = (s: string): string =>
     .replace(/[\s_]+/g, '-')
     .replace(/-+/g, '-');
 
+// eslint-disable-next-line no-restricted-syntax -- a read-only lookup table, filled on the next line at load and never changed after.
 const BY_KEY = new Map<string, GpuModelInfo>();
 for (const m of GPU_CATALOGUE) for (const n of [m.name, ...m.aliases]) BY_KEY.set(keyOf(n), m);
 
 // Words in product names (nvidia-smi, lspci, cloud consoles) that say nothing about the model.
+// eslint-disable-next-line no-restricted-syntax -- a constant word list, never changed.
 const VENDOR_WORDS = new Set(['nvidia', 'tesla', 'geforce', 'amd', 'instinct', 'quadro', 'hbm2', 'hbm2e', 'hbm3', 'hbm3e', 'gddr6', 'sxm', 'sxm2', 'sxm4', 'sxm5', 'oam']);
 // Form factors that change the model's figures.
+// eslint-disable-next-line no-restricted-syntax -- a constant word list, never changed.
 const FORM_FACTORS = new Set(['pcie', 'nvl']);
 
 /**

@@ -50,8 +50,11 @@ const DURATION_UNITS: Record<string, number> = {
 };
 
 const NUMBER = String.raw`(?:\d+(?:\.\d*)?|\.\d+)`;
+// eslint-disable-next-line no-restricted-syntax -- a constant pattern without the g/y flags: no state.
 const SIZE_RE = new RegExp(String.raw`^(${NUMBER})\s*([a-z]*)$`, 'i');
+// eslint-disable-next-line no-restricted-syntax -- its lastIndex is reset before each (synchronous) use, so no call sees another's.
 const DURATION_PART_RE = new RegExp(String.raw`(${NUMBER})(ms|s|m|h|d)`, 'gy');
+// eslint-disable-next-line no-restricted-syntax -- a constant pattern without the g/y flags: no state.
 const PLAIN_NUMBER_RE = new RegExp(String.raw`^${NUMBER}$`);
 
 function describe(input: unknown): string {

@@ -93,8 +93,14 @@ describe('transitions', () => {
     }
   });
 
-  it('isTerminal matches TERMINAL_STATES', () => {
-    for (const s of ALL) expect(isTerminal(s)).toBe(TERMINAL_STATES.includes(s));
+  it('isTerminal: exactly the four end states of the design (PREEMPTED and LOST return to PENDING)', () => {
+    // Written out by hand from DESIGN.md's task life, not read from TERMINAL_STATES, so a wrong
+    // entry there (or in isTerminal) fails here.
+    const terminal = new Set<TaskState>(['SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMEOUT']);
+    for (const s of ALL) expect([s, isTerminal(s)]).toEqual([s, terminal.has(s)]);
+    expect([...TERMINAL_STATES].sort()).toEqual([...terminal].sort());
+    // A terminal state goes nowhere; every other state can still end.
+    for (const s of ALL) expect([s, TRANSITIONS[s].length === 0]).toEqual([s, terminal.has(s)]);
   });
 });
 

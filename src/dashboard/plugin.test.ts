@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { FastGpuError } from '../core/errors.js';
 import { dashboardPlugin } from './plugin.js';
 import { readCookie, SessionBook } from './sessions.js';
 
@@ -11,6 +12,8 @@ const GOOD = 'secret-admin-token';
 let dir: string;
 let app: FastifyInstance;
 let now = 1_000_000;
+/** When set, authenticate fails with it (a store error) instead of checking the token. */
+let storeError: Error | null = null;
 const clock = { now: () => now };
 
 async function build(webRoot: string | undefined): Promise<FastifyInstance> {
@@ -19,9 +22,10 @@ async function build(webRoot: string | undefined): Promise<FastifyInstance> {
     clock,
     ...(webRoot ? { webRoot } : {}),
     authenticate: async (h) => {
+      if (storeError) throw storeError;
       if (h === 'Bearer agent-token') return { tenant: 'default', role: 'agent' };
       if (h === 'Bearer metrics-token') return { tenant: 'default', role: 'metrics' };
-      if (h !== `Bearer ${GOOD}`) throw new Error('unknown token');
+      if (h !== `Bearer ${GOOD}`) throw new FastGpuError('UNAUTHENTICATED', 'unknown token');
       return { tenant: 'default', role: 'admin' };
     },
   });
@@ -44,6 +48,7 @@ beforeEach(async () => {
   app = await build(dir);
 });
 afterEach(async () => {
+  storeError = null;
   await app.close();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -134,6 +139,31 @@ describe('dashboard plugin', () => {
     const c2 = cookieOf(await login(GOOD));
     now += 13 * 3600_000;
     expect((await app.inject({ url: '/dashboard/session', headers: { cookie: c2 } })).statusCode).toBe(401);
+  });
+});
+
+describe('dashboard plugin: a failing check is not a logout', () => {
+  it('answers 503 with a retry hint and keeps the session when the store fails; logs out only on UNAUTHENTICATED', async () => {
+    const cookie = cookieOf(await login(GOOD));
+    const me = () => app.inject({ url: '/dashboard/session', headers: { cookie } });
+    expect((await me()).statusCode).toBe(200);
+
+    storeError = new Error('SQLITE_BUSY: database is locked');
+    const busy = await me();
+    expect(busy.statusCode).toBe(503);
+    expect(busy.headers['retry-after']).toBe('2');
+    expect(busy.json()).toEqual({ error: { code: 'UNAVAILABLE', message: expect.stringMatching(/SQLITE_BUSY.*try again/) } });
+    // Logging in while the store is busy is not "unknown token" either.
+    expect((await login(GOOD)).statusCode).toBe(503);
+
+    storeError = null;
+    expect((await me()).json()).toEqual({ tenant: 'default', role: 'admin' }); // the same session, still open
+
+    // A token the server no longer knows does end it.
+    storeError = new FastGpuError('UNAUTHENTICATED', 'token revoked');
+    expect((await me()).statusCode).toBe(401);
+    storeError = null;
+    expect((await me()).statusCode).toBe(401);
   });
 });
 

@@ -12,14 +12,18 @@ import type { Clock } from '../core/types.js';
 import { readCookie, SESSION_COOKIE, SessionBook, sessionCookie } from './sessions.js';
 import { findWebRoot, loadStaticFiles, type StaticFile } from './static.js';
 
-/** Who a token is; thrown errors mean unknown or revoked (the server's Authenticator). */
+/**
+ * Who a token is. An error with code `UNAUTHENTICATED` means unknown or revoked (the server's
+ * Authenticator); any other error means the check itself failed (a busy store) and says nothing
+ * about the token.
+ */
 export interface DashboardPrincipal {
   tenant: string;
   role: string;
 }
 
 export interface DashboardOptions {
-  /** Checks an `Authorization` header value (`Bearer T`); throws when the token is not valid. */
+  /** Checks an `Authorization` header value (`Bearer T`); throws `UNAUTHENTICATED` when the token is not valid. */
   authenticate(authorization: string): Promise<DashboardPrincipal>;
   clock: Clock;
   /** Folder of the built app; default: found beside the code (see findWebRoot). */
@@ -65,6 +69,18 @@ const CSP = [
 
 function unauthenticated(reply: FastifyReply, message: string): FastifyReply {
   return reply.code(401).type('application/json').send({ error: { code: 'UNAUTHENTICATED', message } });
+}
+
+const isUnauthenticated = (e: unknown): boolean => typeof e === 'object' && e !== null && (e as { code?: unknown }).code === 'UNAUTHENTICATED';
+
+/** The token could not be checked (not: the token is bad): 503 with a retry hint; no session is touched. */
+function unavailable(req: FastifyRequest, reply: FastifyReply, e: unknown): FastifyReply {
+  req.log.error({ err: e }, 'dashboard: could not check a session token');
+  return reply
+    .code(503)
+    .header('retry-after', '2')
+    .type('application/json')
+    .send({ error: { code: 'UNAVAILABLE', message: `the server could not check the token just now (${e instanceof Error ? e.message : String(e)}): try again in a few seconds` } });
 }
 
 const plugin: FastifyPluginAsync<DashboardOptions> = async (app: FastifyInstance, opts: DashboardOptions) => {
@@ -137,7 +153,8 @@ const plugin: FastifyPluginAsync<DashboardOptions> = async (app: FastifyInstance
     let who: DashboardPrincipal;
     try {
       who = await opts.authenticate(`Bearer ${token}`);
-    } catch {
+    } catch (e) {
+      if (!isUnauthenticated(e)) return unavailable(req, reply, e);
       return unauthenticated(reply, 'unknown or revoked token');
     }
     // The dashboard is for people: agent tokens only speak the agent protocol, metrics tokens only read /metrics.
@@ -155,7 +172,9 @@ const plugin: FastifyPluginAsync<DashboardOptions> = async (app: FastifyInstance
     try {
       const who = await opts.authenticate(`Bearer ${token}`);
       return { tenant: who.tenant, role: who.role };
-    } catch {
+    } catch (e) {
+      // Only a token the server no longer knows ends the session; a busy store does not.
+      if (!isUnauthenticated(e)) return unavailable(req, reply, e);
       sessions.close(readCookie(req.headers.cookie, SESSION_COOKIE));
       return unauthenticated(reply, 'the token of this session was revoked');
     }

@@ -1,7 +1,7 @@
 // The wire shapes of the REST API (docs/CONTRACTS.md), as the SDK sees them. Views are flat
 // JSON for people and scripts: times are ISO strings, ids are strings made by the server.
-import type { PendingReason, TaskSpec, TaskState } from '../core/types.js';
-import type { PlacementView, TaskView } from '../protocol/api.js';
+import type { TaskState } from '../core/types.js';
+import type { AttemptView, TaskView } from '../protocol/views.js';
 
 export type { PendingReason, TaskState } from '../core/types.js';
 
@@ -37,81 +37,22 @@ export interface TaskSpecInput {
   vgpu?: string;
 }
 
-/** A placement and a task as the server sends them (shared with the server: src/protocol/api.ts). */
-export type { PlacementView, TaskEventPage, TaskView } from '../protocol/api.js';
+/**
+ * The views as the server sends them, declared once with their zod schemas in
+ * src/protocol/views.ts (the schemas are exported too, to validate answers where that matters).
+ */
+export type { AttemptView, GpuView, LogChunkView, LogPage, NodeView, PlacementView, SliceView, TaskView, VgpuView } from '../protocol/views.js';
+export { AttemptViewSchema, GpuViewSchema, LogPageSchema, NodeViewSchema, TaskDetailViewSchema, TaskViewSchema, VgpuViewSchema } from '../protocol/views.js';
+export type { TaskEventPage } from '../protocol/api.js';
+/** A slice of a GPU (a task or a vGPU on it). */
+export type { SliceView as GpuSliceView } from '../protocol/views.js';
 
 /** One entry of a task's history and of the pool's event stream: `at` in epoch milliseconds. */
 export type { PoolEvent } from '../core/types.js';
 
-export interface AttemptView {
-  attempt: number;
-  nodeId: string;
-  node?: string;
-  placement?: PlacementView | null;
-  scheduledAt: string | number | null;
-  startedAt: string | number | null;
-  endedAt: string | number | null;
-  outcome: TaskState | null;
-  exitCode: number | null;
-}
-
-/** `GET /v1/tasks/:id`: the task with its attempt history. */
+/** `GET /v1/tasks/:id`: the task, `attempts` its count as in every view, and its attempts in `history`. */
 export interface TaskDetail extends TaskView {
   history: AttemptView[];
-}
-
-export interface GpuSliceView {
-  taskId?: string;
-  vgpuId?: string;
-  name: string;
-  tenant: string;
-  milli: number;
-  memoryMiB: number;
-}
-
-export interface GpuView {
-  node: string;
-  nodeId: string;
-  nodeState?: string;
-  index: number;
-  uuid: string;
-  model: string;
-  memoryMiB: number;
-  tflops: number;
-  sharing: string;
-  allocatedMilli: number;
-  allocatedMemoryMiB: number;
-  slices: GpuSliceView[];
-  utilPercent?: number;
-}
-
-export interface NodeView {
-  id: string;
-  name: string;
-  state: string;
-  /** Drained by an admin: takes no new work until resumed. */
-  drained?: boolean;
-  cpuMilli: number;
-  memoryMiB: number;
-  gpus: unknown[];
-  simulated: boolean;
-  labels?: Record<string, string>;
-  agentVersion?: string;
-  registeredAt?: string | number;
-  lastHeartbeatAt?: string | number;
-  [extra: string]: unknown;
-}
-
-export interface VgpuView {
-  id: string;
-  name: string;
-  tenant?: string;
-  state: 'PENDING' | 'ACTIVE' | 'RELEASED';
-  reason?: PendingReason | null;
-  placement?: PlacementView | null;
-  createdAt?: string;
-  releasedAt?: string | null;
-  [extra: string]: unknown;
 }
 
 /** What `POST /v1/vgpus` takes. */
@@ -121,22 +62,6 @@ export interface VgpuRequest {
   memory?: string;
   tflops?: number;
   model?: string;
-}
-
-/** One piece of a task's output. `pos` orders chunks across streams and attempts. */
-export interface LogChunkView {
-  pos: number;
-  stream: 'stdout' | 'stderr';
-  attempt: number;
-  data: string;
-}
-
-export interface LogPage {
-  chunks: LogChunkView[];
-  /** Pass as `after` to read on; null/undefined when nothing more is known. */
-  next: number | null;
-  /** On a first, empty page: when log retention deleted the finished task's logs (ISO 8601). */
-  prunedAt?: string;
 }
 
 export interface TaskFilter {

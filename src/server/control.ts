@@ -38,7 +38,7 @@ import type {
 import type { Store, TaskWrite, TenantRecord, UtilisationSample } from '../store/port.js';
 import { Billing, type MeteredAttempt } from './billing.js';
 import { newId } from './ids.js';
-import { gpuViews } from './views.js';
+import { gpuViews, placementView } from './views.js';
 import { Waiters } from './waiters.js';
 
 export type NewEvent = Omit<PoolEvent, 'seq'>;
@@ -537,7 +537,7 @@ export class ControlPlane {
           case 'place': {
             const t = this.tasks.get(d.taskId);
             if (!t || t.state !== 'PENDING') break;
-            const placement = cleanPlacement(d.placement);
+            const placement = placementView(d.placement);
             const attempt = t.attempts + 1;
             this.put(tx, t, { ...t, state: 'SCHEDULED', placement, attempts: attempt, scheduledAt: now, startedAt: null, reason: null, reasonMessage: null, exitCode: null });
             tx.attempts.push({ taskId: t.id, attempt, nodeId: placement.nodeId, placement, scheduledAt: now, startedAt: null, endedAt: null, outcome: null, exitCode: null });
@@ -569,7 +569,7 @@ export class ControlPlane {
           case 'placeReservation': {
             const r = this.reservations.get(d.reservationId);
             if (!r || r.state !== 'PENDING') break;
-            const next: VgpuReservation = { ...r, state: 'ACTIVE', placement: cleanPlacement(d.placement), placedAt: now, placements: (r.placements ?? 0) + 1, reason: null, version: r.version + 1 };
+            const next: VgpuReservation = { ...r, state: 'ACTIVE', placement: placementView(d.placement), placedAt: now, placements: (r.placements ?? 0) + 1, reason: null, version: r.version + 1 };
             this.putReservation(tx, r, next);
             this.billing.started(this.meteredReservation(next), now);
             this.event(tx, 'vgpu.placed', { vgpuId: r.id, nodeId: d.placement.nodeId }, { node: d.placement.node, gpus: d.placement.gpus, gpuMilli: d.placement.gpuMilli });
@@ -683,6 +683,10 @@ export class ControlPlane {
       await this.billing.idle();
       await new Promise<void>((r) => setImmediate(r));
     }
+    // Callers (tests, shutdown) rely on the quiet state: never return as if settled.
+    throw new Error(
+      `settle: still busy after 10,000 rounds (cycle timer ${this.cycleTimer ? 'set' : 'clear'}, cycle ${this.cycleRunning ? 'running' : 'idle'}, ${this.submitQ.length} submits queued, ${this.chainDepth} writes in the chain, billing ${this.billing.busy ? 'busy' : 'idle'})`,
+    );
   }
 
   // ---------------------------------------------------------------- tasks
@@ -1151,7 +1155,7 @@ export class ControlPlane {
       command: t.spec.command,
       env: t.spec.env,
       graceMs: this.graceMs,
-      placement: cleanPlacement(t.placement!),
+      placement: placementView(t.placement!),
     };
     if (t.spec.workdir !== undefined) a.workdir = t.spec.workdir;
     if (t.spec.timeLimitMs !== undefined) a.timeLimitMs = t.spec.timeLimitMs;
@@ -1333,21 +1337,4 @@ export class ControlPlane {
     }
     return { byState, pendingByReason };
   }
-}
-
-/** A placement with exactly the contract's fields (the agent protocol's schema is strict). */
-export function cleanPlacement(p: Placement): Placement {
-  const out: Placement = {
-    nodeId: p.nodeId,
-    node: p.node,
-    gpus: [...p.gpus],
-    gpuUuids: [...p.gpuUuids],
-    gpuMilli: p.gpuMilli,
-    memoryMiB: p.memoryMiB,
-    cpuMilli: p.cpuMilli,
-    hostMemoryMiB: p.hostMemoryMiB,
-    sharing: p.sharing,
-  };
-  if (p.vgpuId !== undefined) out.vgpuId = p.vgpuId;
-  return out;
 }

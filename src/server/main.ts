@@ -101,6 +101,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         })()),
     };
   } catch (e) {
+    // Start-up already failed with `e`, which is what the caller must see; a failure to close
+    // what was half-opened would only hide it (the process is about to report `e` and exit).
     await server?.close().catch(() => {});
     await store.close().catch(() => {});
     throw e;

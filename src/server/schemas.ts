@@ -2,12 +2,9 @@
 // and the shapes of the answers (used to build /v1/openapi.json). Task specs and vGPU bodies
 // are validated by core (parseTaskSpec / parseVgpuRequest); their schemas here document them.
 import { z } from 'zod';
-import { GpuSchema, PlacementSchema } from '../protocol/agent.js';
+import { TaskStateSchema } from '../protocol/views.js';
 
-const TASK_STATES = ['PENDING', 'SCHEDULED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMEOUT', 'PREEMPTED', 'LOST'] as const;
-const REASONS = ['Priority', 'Resources', 'Fragmentation', 'Reservation', 'Quota', 'Budget', 'Dependency'] as const;
-
-export const TaskStateSchema = z.enum(TASK_STATES);
+export { TaskStateSchema };
 
 const queryBool = z
   .enum(['true', 'false', '1', '0', ''])
@@ -120,150 +117,22 @@ export const VgpuCreateSchema = z.strictObject({
   model: z.string().optional(),
 });
 
-// ---- answers
+// ---- answers: the views are declared once, in protocol/views.ts
 
-const isoTime = z.string().nullable();
-const PlacementViewSchema = PlacementSchema.omit({ vgpuId: true }).extend({ vgpuId: z.string().optional() });
-
-const GpuRequestSchema = z.object({
-  count: z.number(),
-  share: z.union([
-    z.object({ kind: z.literal('milli'), milli: z.number() }),
-    z.object({ kind: z.literal('memory'), memoryMiB: z.number() }),
-    z.object({ kind: z.literal('tflops'), tflops: z.number() }),
-  ]),
-  memoryMiB: z.number().optional(),
-  model: z.string().optional(),
-});
-
-const TaskSpecSchema = z.object({
-  name: z.string(),
-  command: z.array(z.string()),
-  env: z.record(z.string(), z.string()),
-  workdir: z.string().optional(),
-  resources: z.object({ gpu: GpuRequestSchema.nullable(), cpuMilli: z.number(), memoryMiB: z.number() }),
-  priority: z.number(),
-  timeLimitMs: z.number().optional(),
-  retries: z.number(),
-  preemptible: z.boolean(),
-  gang: z.number(),
-  vgpuId: z.string().optional(),
-  tenant: z.string(),
-});
-
-const taskViewFields = {
-  id: z.string(),
-  name: z.string(),
-  state: TaskStateSchema,
-  reason: z.enum(REASONS).nullable(),
-  reasonMessage: z.string().nullable(),
-  priority: z.number(),
-  exitCode: z.number().nullable(),
-  tenant: z.string(),
-  createdAt: isoTime,
-  scheduledAt: isoTime,
-  startedAt: isoTime,
-  finishedAt: isoTime,
-  spec: TaskSpecSchema,
-  placement: PlacementViewSchema.nullable(),
-  gangId: z.string().nullable(),
-  gangIndex: z.number(),
-  vgpuId: z.string().nullable(),
-};
-
-export const TaskViewSchema = z.object({ ...taskViewFields, attempts: z.number().describe('attempts started so far') });
-
-export const AttemptViewSchema = z.object({
-  attempt: z.number(),
-  nodeId: z.string(),
-  node: z.string(),
-  placement: PlacementViewSchema,
-  scheduledAt: isoTime,
-  startedAt: isoTime,
-  endedAt: isoTime,
-  outcome: TaskStateSchema.nullable(),
-  exitCode: z.number().nullable(),
-});
-
-export const TaskDetailViewSchema = z.object({
-  ...taskViewFields,
-  attempt: z.number().describe('the current attempt number'),
-  attempts: z.array(AttemptViewSchema),
-});
-
-export const TaskListSchema = z.object({ tasks: z.array(TaskViewSchema) });
-
-export const LogChunkViewSchema = z.object({
-  pos: z.number(),
-  attempt: z.number(),
-  stream: z.enum(['stdout', 'stderr']),
-  seq: z.number(),
-  at: z.string(),
-  data: z.string(),
-});
-export const LogPageSchema = z.object({
-  chunks: z.array(LogChunkViewSchema),
-  next: z.number(),
-  prunedAt: z.string().optional().describe('when log retention deleted this finished task’s logs (on a first, empty page)'),
-});
-
-export const NodeViewSchema = z.object({
-  id: z.string(),
-  name: z.string(),
-  state: z.enum(['READY', 'DRAINING', 'LOST']),
-  drained: z.boolean().describe('drained by an admin: takes no new work until resumed (also while LOST)'),
-  cpuMilli: z.number(),
-  memoryMiB: z.number(),
-  labels: z.record(z.string(), z.string()),
-  gpus: z.array(GpuSchema),
-  simulated: z.boolean(),
-  agentVersion: z.string(),
-  registeredAt: isoTime,
-  lastHeartbeatAt: isoTime,
-  allocated: z.object({ cpuMilli: z.number(), memoryMiB: z.number(), gpuMilli: z.number() }),
-  tasks: z.number(),
-});
-export const NodeListSchema = z.object({ nodes: z.array(NodeViewSchema) });
-
-export const GpuViewSchema = z.object({
-  node: z.string(),
-  nodeId: z.string(),
-  nodeState: z.enum(['READY', 'DRAINING', 'LOST']),
-  index: z.number(),
-  uuid: z.string(),
-  model: z.string(),
-  memoryMiB: z.number(),
-  tflops: z.number(),
-  sharing: z.enum(['exclusive', 'mps', 'timeslice', 'simulated']),
-  allocatedMilli: z.number(),
-  allocatedMemoryMiB: z.number(),
-  slices: z.array(
-    z.object({
-      taskId: z.string().optional(),
-      vgpuId: z.string().optional(),
-      name: z.string(),
-      tenant: z.string(),
-      milli: z.number(),
-      memoryMiB: z.number(),
-    }),
-  ),
-  utilPercent: z.number().optional(),
-});
-export const GpuListSchema = z.object({ gpus: z.array(GpuViewSchema) });
-
-export const VgpuViewSchema = z.object({
-  id: z.string(),
-  name: z.string(),
-  tenant: z.string(),
-  state: z.enum(['PENDING', 'ACTIVE', 'RELEASED']),
-  reason: z.enum(REASONS).nullable(),
-  request: GpuRequestSchema,
-  placement: PlacementViewSchema.nullable(),
-  createdAt: isoTime,
-  releasedAt: isoTime,
-  tasks: z.record(z.string(), z.number()).describe('its unfinished tasks by state'),
-});
-export const VgpuListSchema = z.object({ vgpus: z.array(VgpuViewSchema) });
+export {
+  AttemptViewSchema,
+  GpuListSchema,
+  GpuViewSchema,
+  LogChunkViewSchema,
+  LogPageSchema,
+  NodeListSchema,
+  NodeViewSchema,
+  TaskDetailViewSchema,
+  TaskListSchema,
+  TaskViewSchema,
+  VgpuListSchema,
+  VgpuViewSchema,
+} from '../protocol/views.js';
 
 /** A PoolEvent as stored and streamed: `at` in epoch milliseconds, `seq` increasing. */
 export const PoolEventSchema = z.object({

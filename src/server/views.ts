@@ -1,22 +1,27 @@
 // The JSON shapes of the API (CONTRACTS.md): tasks, attempts, nodes, GPUs and vGPUs flattened
 // for people and scripts, timestamps as ISO strings.
-import type { Attempt, NodeRecord, Placement, Task, TaskSpec, VgpuReservation } from '../core/types.js';
-import type { AttemptView, PlacementView, TaskView } from '../protocol/api.js';
+import type { Attempt, NodeRecord, Placement, Task, VgpuReservation } from '../core/types.js';
+import type { AttemptView, GpuView, NodeView, PlacementView, SliceView, TaskDetailView, TaskView, VgpuView } from '../protocol/views.js';
 
-export type { AttemptView, PlacementView, TaskView } from '../protocol/api.js';
+// The types are declared once, with their schemas, in protocol/views.ts.
+export type { AttemptView, GpuView, NodeView, PlacementView, SliceView, TaskDetailView, TaskView, VgpuView } from '../protocol/views.js';
 
 const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
 
-/** GET /v1/tasks/:id: the TaskView with its attempts listed (`attempt` is the current number). */
-export type TaskDetailView = Omit<TaskView, 'attempts'> & { attempt: number; attempts: AttemptView[] };
-
+/**
+ * A placement with exactly the contract's fields, its arrays copied: what the API shows, and what
+ * the server stores and sends to agents (the agent protocol's schema is strict, so a stray field
+ * from a scheduler decision must not get through).
+ */
+export function placementView(p: Placement): PlacementView;
+export function placementView(p: Placement | null): PlacementView | null;
 export function placementView(p: Placement | null): PlacementView | null {
   if (!p) return null;
   const v: PlacementView = {
     node: p.node,
     nodeId: p.nodeId,
-    gpus: p.gpus,
-    gpuUuids: p.gpuUuids,
+    gpus: [...p.gpus],
+    gpuUuids: [...p.gpuUuids],
     gpuMilli: p.gpuMilli,
     memoryMiB: p.memoryMiB,
     cpuMilli: p.cpuMilli,
@@ -55,7 +60,7 @@ export function attemptView(a: Attempt): AttemptView {
     attempt: a.attempt,
     nodeId: a.nodeId,
     node: a.placement.node,
-    placement: placementView(a.placement)!,
+    placement: placementView(a.placement),
     scheduledAt: iso(a.scheduledAt),
     startedAt: iso(a.startedAt),
     endedAt: iso(a.endedAt),
@@ -69,22 +74,6 @@ export function taskDetailView(t: Task, attempts: readonly Attempt[]): TaskDetai
   return { ...rest, attempt: n, attempts: [...attempts].sort((a, b) => a.attempt - b.attempt).map(attemptView) };
 }
 
-export interface NodeView {
-  id: string;
-  name: string;
-  state: NodeRecord['state'];
-  drained: boolean;
-  cpuMilli: number;
-  memoryMiB: number;
-  labels: Record<string, string>;
-  gpus: NodeRecord['gpus'];
-  simulated: boolean;
-  agentVersion: string;
-  registeredAt: string | null;
-  lastHeartbeatAt: string | null;
-  allocated: { cpuMilli: number; memoryMiB: number; gpuMilli: number };
-  tasks: number;
-}
 
 export function nodeView(n: NodeRecord, active: readonly Task[], reservations: readonly VgpuReservation[]): NodeView {
   let cpu = 0;
@@ -115,35 +104,10 @@ export function nodeView(n: NodeRecord, active: readonly Task[], reservations: r
   };
 }
 
-export interface SliceView {
-  taskId?: string;
-  vgpuId?: string;
-  name: string;
-  tenant: string;
-  milli: number;
-  memoryMiB: number;
-}
 
 /** Another tenant's slice: its amounts only, no id, name or tenant (they are empty strings). */
 const hiddenSlice = (p: { gpuMilli: number; memoryMiB: number }): SliceView => ({ name: '', tenant: '', milli: p.gpuMilli, memoryMiB: p.memoryMiB });
 
-export interface GpuView {
-  node: string;
-  nodeId: string;
-  nodeState: NodeRecord['state'];
-  index: number;
-  uuid: string;
-  model: string;
-  memoryMiB: number;
-  tflops: number;
-  sharing: Placement['sharing'];
-  allocatedMilli: number;
-  allocatedMemoryMiB: number;
-  /** Tasks and reservations on this GPU. A task inside a vGPU is listed with its vgpuId and
-   * is not added to the allocation again (its reservation holds the slice). */
-  slices: SliceView[];
-  utilPercent?: number;
-}
 
 export function gpuViews(
   n: NodeRecord,
@@ -199,19 +163,6 @@ export function gpuViews(
   });
 }
 
-export interface VgpuView {
-  id: string;
-  name: string;
-  tenant: string;
-  state: VgpuReservation['state'];
-  reason: VgpuReservation['reason'];
-  request: VgpuReservation['request'];
-  placement: PlacementView | null;
-  createdAt: string | null;
-  releasedAt: string | null;
-  /** Its unfinished tasks by state. */
-  tasks: Record<string, number>;
-}
 
 export function vgpuView(r: VgpuReservation, liveTasks: Iterable<Task>): VgpuView {
   const tasks: Record<string, number> = {};

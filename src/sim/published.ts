@@ -15,6 +15,7 @@ import { defaultWorkload } from '../core/placement/default.js';
 import { fragOf } from '../core/placement/frag.js';
 import { mulberry32, randInt, shuffle } from '../core/placement/rng.js';
 import { typicalWorkload } from '../core/placement/workload.js';
+import { PlacementMemos } from '../core/placement/memos.js';
 import { LevelSampler } from './levels.js';
 import type { TracePod } from './trace.js';
 
@@ -107,7 +108,7 @@ export function runPublishedSeed(opts: PublishedOptions, maxLevel = 130): SeedRe
   // Tie-breaks use their own stream so that arrivals are the same for every policy.
   const policyWorkload =
     opts.policyWorkload ?? (opts.policy === 'default' && !opts.workload ? defaultWorkload(opts.pods.map((p) => p.req)) : workload);
-  const ctx: PlacementContext = { rng: mulberry32(opts.seed ^ 0x9e3779b9), workload: policyWorkload };
+  const ctx: PlacementContext = { rng: mulberry32(opts.seed ^ 0x9e3779b9), workload: policyWorkload, memos: new PlacementMemos() };
   const now = opts.now;
 
   const nodeFrag = cluster.nodes.map((n) => fragOf(n.model, n.cpuMilliFree, n.gpus.map((g) => g.freeMilli), workload));

@@ -8,7 +8,7 @@
 import { defaultWorkload, DEFAULT_WORKLOAD_OPTIONS } from '../core/placement/default.js';
 import type { NodeInit, PolicyName, WorkloadClass } from '../core/placement/index.js';
 import { mulberry32 } from '../core/placement/rng.js';
-import { SeenWorkload, typicalWorkload } from '../core/placement/workload.js';
+import { WorkloadEstimator, typicalWorkload } from '../core/placement/workload.js';
 import { IncrementalScheduler } from '../core/scheduler/incremental.js';
 import type { SchedulerPolicy } from '../core/scheduler/types.js';
 import type { NodeRecord, PendingReason, Task } from '../core/types.js';
@@ -194,7 +194,7 @@ export function runReplay(o: ReplayOptions): ReplaySummary {
 
   const inc = new IncrementalScheduler(traceNodeRecords(o.nodes));
   // The policy's view of the request mix: given, or the pods arrived so far (as a server could keep it).
-  const seen = o.typical ? null : new SeenWorkload(o.policy === 'default' ? DEFAULT_WORKLOAD_OPTIONS : {});
+  const seen = o.typical ? null : new WorkloadEstimator(o.policy === 'default' ? DEFAULT_WORKLOAD_OPTIONS : {});
   const policy: SchedulerPolicy = { placement: o.policy, backfill, defaultRuntimeMs: 3_600_000, rng: mulberry32(o.seed ?? 42) };
   if (o.typical) policy.workload = o.typical;
 

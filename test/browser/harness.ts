@@ -64,11 +64,15 @@ export async function startTestPool(opts: { gpus?: string; nodeName?: string; ag
       wired,
       api,
       close: async () => {
-        for (const c of closers) await c().catch(() => {});
+        // Run every closer even when one fails, then say what failed.
+        const failed: unknown[] = [];
+        for (const c of closers) await c().catch((e: unknown) => failed.push(e));
         rmSync(dir, { recursive: true, force: true });
+        if (failed.length > 0) throw new AggregateError(failed, `closing the test pool: ${failed.length} closer(s) failed`);
       },
     };
   } catch (e) {
+    // Start-up failed with `e`, the error to report; closing what started is best effort.
     for (const c of closers) await c().catch(() => {});
     rmSync(dir, { recursive: true, force: true });
     throw e;

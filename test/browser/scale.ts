@@ -6,7 +6,9 @@
 import type { BrowserContext, Page } from 'playwright-core';
 import { simulatedGpus } from '../../src/agent/discovery.js';
 import type { TestPool } from './harness.js';
-import type { PageWindow, PerfLog } from './page-globals.js';
+import type { PageDocument, PageWindow, PerfLog } from './page-globals.js';
+
+declare const document: PageDocument;
 
 // Browser globals, for callbacks that run in the page.
 declare const window: unknown;
@@ -66,7 +68,7 @@ export async function fillPool(pool: TestPool, opts: { nodes: number; gpusPerNod
           tasks: [],
           samples: Array.from({ length: opts.gpusPerNode }, (_, gpuIndex) => ({ gpuIndex, utilPercent: util(n, gpuIndex), memoryUsedMiB: 1024 })),
         }),
-    ).catch(() => {});
+    ).catch(() => {}); // a beat lost while the pool closes after the test: the next beat (or none) is fine
   let beat: ReturnType<typeof setInterval> | null = null;
   const stopBeating = () => {
     if (beat) clearInterval(beat);
@@ -149,6 +151,34 @@ export async function loadToInteractive(context: BrowserContext, url: string): P
     await fresh.goto(url);
     await fresh.waitForFunction(() => (window as Partial<PageWindow>).__fastgpuPerf?.interactive != null, undefined, { timeout: 30_000 });
     return await fresh.evaluate(() => (window as PageWindow).__fastgpuPerf.interactive!);
+  } finally {
+    await fresh.close();
+  }
+}
+
+/**
+ * Loads `url` in a fresh page and answers what the page showed when it marked itself interactive:
+ * the node cards and GPU rows on the page (so "interactive" cannot mean "a spinner").
+ */
+export async function stateAtInteractive(context: BrowserContext, url: string): Promise<{ ms: number; nodes: number; gpus: number; busy: number }> {
+  const fresh = await context.newPage();
+  try {
+    await fresh.goto(url);
+    const h = await fresh.waitForFunction(
+      () => {
+        const p = (window as Partial<PageWindow>).__fastgpuPerf;
+        if (p?.interactive == null) return null;
+        return {
+          ms: p.interactive,
+          nodes: document.querySelectorAll('article.node').length,
+          gpus: document.querySelectorAll('li.gpu').length,
+          busy: document.querySelectorAll('[aria-busy="true"]').length,
+        };
+      },
+      undefined,
+      { timeout: 30_000, polling: 'raf' },
+    );
+    return (await h.jsonValue())!;
   } finally {
     await fresh.close();
   }

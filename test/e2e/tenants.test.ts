@@ -76,7 +76,11 @@ describe('two tenants on fastgpu up --gpus 1xH100', () => {
     expect(usageA.rows.map((r: { tenant: string; taskId: string }) => [r.tenant, r.taskId])).toEqual([['team-a', aId]]);
     expect(usageA.rows[0]).toMatchObject({ gpuModel: 'H100-80GB', promotions: [] });
     expect(usageA.rows[0].gpuSeconds).toBeGreaterThan(0);
-    expect(usageA.totals.chargedAmount).toBeGreaterThanOrEqual(0);
+    // 3.60 per GPU-hour is 1,000 micro-units per GPU-second; no promotion, so charged = list.
+    const t = usageA.totals as { gpuSeconds: number; chargedMicros: string; listMicros: string; discountMicros: string };
+    expect(Number(t.chargedMicros)).toBeGreaterThan(0);
+    expect(Math.abs(Number(t.chargedMicros) - t.gpuSeconds * 1000)).toBeLessThanOrEqual(2); // per-line rounding, 2 attempts
+    expect([t.listMicros, t.discountMicros]).toEqual([t.chargedMicros, '0']);
     const all = JSON.parse(await cli(['usage', '--output', 'json']));
     expect(all.rows.map((r: { tenant: string }) => r.tenant).sort()).toEqual(['team-a', 'team-b']);
   }, 150_000);

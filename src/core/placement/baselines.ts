@@ -5,7 +5,7 @@
 // node order; gpu-clustering and gpu-packing tie often and feel it most (docs/placement.md).
 import { gpuFits, gpuTaskKind, type PerGpuAmount, type ResolvedPodRequest } from './cluster.js';
 import { MAX_SPEC_CPU_MILLI, MAX_SPEC_GPU_MILLI } from './best-fit.js';
-import { EvalMemo, chooseBest, type NodeEval } from './scored.js';
+import { chooseBest, evalMemo, type NodeEval } from './scored.js';
 import { bestFitGpus } from './select.js';
 import type { ClusterView, NodeSlot, PlacementChoice, PlacementContext, PlacementPolicy } from './types.js';
 
@@ -51,7 +51,6 @@ export function dotProdScore(node: NodeSlot, req: ResolvedPodRequest, amount: Pe
   return Math.trunc(100 * (1 - dot / 2));
 }
 
-const dotMemo = new EvalMemo();
 export const dotProd: PlacementPolicy = {
   name: 'dotprod',
   choose(cluster, req: ResolvedPodRequest, ctx) {
@@ -63,7 +62,7 @@ export const dotProd: PlacementPolicy = {
         const gpus = bestFitGpus(node, amount, r.gpuCount);
         return gpus ? { score: dotProdScore(node, r, amount), gpuIdx: gpus } : null;
       },
-      dotMemo,
+      evalMemo(ctx, 'dotprod'),
     );
   },
 };
@@ -115,7 +114,6 @@ export function gpuPackingScore(node: NodeSlot, req: ResolvedPodRequest, amount:
   return Math.max(100 - Math.trunc(ratioSum / 10), 50);
 }
 
-const packMemo = new EvalMemo();
 export const gpuPacking: PlacementPolicy = {
   name: 'gpu-packing',
   choose(cluster, req: ResolvedPodRequest, ctx) {
@@ -127,7 +125,7 @@ export const gpuPacking: PlacementPolicy = {
         const gpus = bestFitGpus(node, amount, r.gpuCount);
         return gpus ? { score: gpuPackingScore(node, r, amount, gpus), gpuIdx: gpus } : null;
       },
-      packMemo,
+      evalMemo(ctx, 'gpu-packing'),
     );
   },
 };

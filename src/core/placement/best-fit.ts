@@ -2,7 +2,7 @@
 // As the published simulator's BestFit: score = Σ wᵢ (freeᵢ − reqᵢ) / maxSpecᵢ over CPU and GPU
 // (weights ½, ½; maxSpec 128 cores and 8 GPUs), lowest wins; inside the node the fullest fitting GPUs.
 import type { ResolvedPodRequest } from './cluster.js';
-import { chooseBest, EvalMemo } from './scored.js';
+import { chooseBest, evalMemo } from './scored.js';
 import { bestFitGpus, type Candidate } from './select.js';
 import type { ClusterView, PlacementChoice, PlacementContext, PlacementPolicy } from './types.js';
 
@@ -24,7 +24,6 @@ export function bestFitScore(c: Candidate, req: ResolvedPodRequest): number {
   return Math.trunc((1 - waste) * 100);
 }
 
-const memo = new EvalMemo();
 export const bestFit: PlacementPolicy = {
   name: 'best-fit',
   choose(cluster: ClusterView, req: ResolvedPodRequest, ctx: PlacementContext): PlacementChoice | null {
@@ -36,7 +35,7 @@ export const bestFit: PlacementPolicy = {
         const gpus = bestFitGpus(node, amount, r.gpuCount);
         return gpus ? { score: bestFitScore({ node, amount }, r), gpuIdx: gpus } : null;
       },
-      memo,
+      evalMemo(ctx, 'best-fit'),
     );
   },
 };

@@ -9,14 +9,14 @@
 // - B (40 milli) buckets near-equal gradients so that the next criteria decide among them;
 // - waste ∈ [0, 1): the best-fit measure (free CPU and GPU left on the node, normalised), so among
 //   equally good nodes the fullest wins; then the smallest node name (stable, reproducible).
-// Nothing here depends on a particular trace: the workload comes from ctx.workload or, when absent,
-// from the requests seen so far (SeenWorkload). Evaluations are memoised per node state and request
-// shape, so a scheduler cycle only re-scores the nodes that changed.
+// The workload comes from ctx.workload (the caller's estimate, e.g. a WorkloadEstimator) or, when
+// absent, is the request itself. Evaluations are memoised per node state and request shape in the
+// caller's ctx.memos, so a scheduler cycle only re-scores the nodes that changed.
 import type { ResolvedPodRequest } from './cluster.js';
 import { MAX_SPEC_CPU_MILLI, MAX_SPEC_GPU_MILLI } from './best-fit.js';
-import { fragNow, forEachOutcome, FragMemos } from './fgd.js';
+import { fragNow, forEachOutcome, fragMemos } from './fgd.js';
 import { EvalMemo, chooseBest, type NodeEval } from './scored.js';
-import { SeenWorkload, typicalWorkload, type TypicalOptions } from './workload.js';
+import { typicalWorkload, workloadOr, type TypicalOptions } from './workload.js';
 import type { NodeSlot, PlacementPolicy, PodRequest, WorkloadClass } from './types.js';
 
 /** Gradient bucket, milli-GPU. */
@@ -65,9 +65,6 @@ export function defaultWorkload(requests: readonly PodRequest[]): WorkloadClass[
   return typicalWorkload(requests, DEFAULT_WORKLOAD_OPTIONS);
 }
 
-const memos = new FragMemos();
-const seen = new SeenWorkload(DEFAULT_WORKLOAD_OPTIONS);
-
 /** Exponent of the scarcity weighting (0: off). */
 export const SCARCITY_EXPONENT: number = 1;
 
@@ -107,10 +104,10 @@ export function scarcityWeighted(w: readonly WorkloadClass[], nodes: readonly No
 export const defaultPolicy: PlacementPolicy = {
   name: 'default',
   choose(cluster, req: ResolvedPodRequest, ctx) {
-    const w = seen.orSeen(ctx.workload, req);
+    const w = workloadOr(ctx.workload, req, DEFAULT_WORKLOAD_OPTIONS);
     const c = cpuPerGpuMilli(w);
     const wl = scarcityWeighted(w, cluster.nodes);
-    const { evals, before } = memos.get(wl);
+    const { evals, before } = fragMemos(ctx, 'default').get(wl);
     return chooseBest(
       cluster,
       req,

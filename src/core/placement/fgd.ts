@@ -6,8 +6,8 @@ import { gpuFits, type PerGpuAmount, type ResolvedPodRequest } from './cluster.j
 import { fragOf } from './frag.js';
 import { EvalMemo, chooseBest, type NodeEval } from './scored.js';
 import { bestFitGpus } from './select.js';
-import { SeenWorkload } from './workload.js';
-import type { NodeSlot, PlacementPolicy, WorkloadClass } from './types.js';
+import { workloadOr } from './workload.js';
+import type { NodeSlot, PlacementContext, PlacementPolicy, WorkloadClass } from './types.js';
 
 /** Per workload: memo of evaluations and of each node state's fragmentation. */
 export class FragMemos {
@@ -20,6 +20,11 @@ export class FragMemos {
     }
     return m;
   }
+}
+
+/** The caller's memos of policy `key`, or fresh ones for this call only. */
+export function fragMemos(ctx: PlacementContext, key: string): FragMemos {
+  return ctx.memos?.get(key, () => new FragMemos()) ?? new FragMemos();
 }
 
 /** The node's fragmentation now, memoised per node state. */
@@ -68,14 +73,11 @@ export function sigmoid(x: number): number {
   return 1 / (1 + Math.exp(-x));
 }
 
-const memos = new FragMemos();
-const seen = new SeenWorkload();
-
 export const fgd: PlacementPolicy = {
   name: 'fgd',
   choose(cluster, req: ResolvedPodRequest, ctx) {
-    const wl = seen.orSeen(ctx.workload, req);
-    const { evals, before } = memos.get(wl);
+    const wl = workloadOr(ctx.workload, req);
+    const { evals, before } = fragMemos(ctx, 'fgd').get(wl);
     return chooseBest(
       cluster,
       req,

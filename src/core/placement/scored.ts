@@ -39,6 +39,11 @@ export class EvalMemo {
   readonly shapes = new ShapeIds();
 }
 
+/** The caller's evaluation memo for policy `key` (none when the caller keeps no memos). */
+export function evalMemo(ctx: PlacementContext, key: string): EvalMemo | undefined {
+  return ctx.memos?.get(key, () => new EvalMemo());
+}
+
 /**
  * Runs `evaluate` over the nodes where the host part fits and returns the best choice.
  * With `memo`, an evaluation is reused until the node's free state changes.

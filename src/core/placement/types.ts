@@ -67,9 +67,20 @@ export interface PlacementContext {
   rng: Rng;
   /**
    * The expected mix of future requests (FGD's "typical pods"): request shape → popularity.
-   * Policies that need it (fgd, default) fall back to the mix of the requests seen so far.
+   * Policies that need it (fgd, default) plan for more of the request itself when it is absent
+   * (they keep no history: the caller owns any estimate, see `WorkloadEstimator`).
    */
   workload?: readonly WorkloadClass[];
+  /**
+   * Caches the policies may keep across calls (`PlacementMemos`), owned by the caller. Without
+   * them a policy computes from scratch: the same choice, more slowly.
+   */
+  memos?: PolicyMemoStore;
+}
+
+/** A caller-owned store of per-policy caches: `get(key, make)` returns the value kept under `key`. */
+export interface PolicyMemoStore {
+  get<T>(key: string, make: () => T): T;
 }
 
 export interface WorkloadClass {

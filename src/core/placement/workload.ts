@@ -86,37 +86,91 @@ function fromCounts(entries: ShapeCount[], coverage: number): WorkloadClass[] {
   }));
 }
 
+/** How a `WorkloadEstimator` counts. */
+export interface EstimatorOptions extends TypicalOptions {
+  /**
+   * At most this many distinct shapes are kept (default 4096); a new shape then replaces the one
+   * with the least weight. The estimator's size is bounded by this, whatever the number of requests.
+   */
+  maxShapes?: number;
+  /**
+   * Half-life of a request's weight, in requests observed after it (default: none, plain counts).
+   * With one, the estimate follows a drifting mix: the last `halfLife` requests weigh as much as
+   * all those before them.
+   */
+  halfLife?: number;
+}
+
+/** What a `WorkloadEstimator` keeps, in a form that can be stored and restored (JSON-safe). */
+export interface EstimatorState {
+  /** Requests observed since the start. */
+  total: number;
+  /** Per shape: the request and its (decayed) weight. */
+  shapes: { req: PodRequest; n: number }[];
+}
+
 /**
- * The mix of requests seen so far, for policies that need a workload when the caller gives none.
- * Rebuilt only when the count has grown by a quarter since the last build (and at least 16), so
- * caches keyed by the distribution stay warm; memory is bounded by the number of distinct shapes.
+ * A running estimate of the request mix (FGD's "typical pods") from the requests seen so far: a
+ * value the caller holds (the server, a simulator run) and passes to `schedule()` as the policy's
+ * workload. Counts are bounded (`maxShapes`) and optionally decay (`halfLife`). The estimate is
+ * rebuilt only when the count has grown by a quarter since the last build (and at least 16), so
+ * caches keyed by the distribution stay warm.
+ *
+ * @example
+ *   const est = new WorkloadEstimator(DEFAULT_WORKLOAD_OPTIONS);
+ *   est.observe(req);                       // every accepted request
+ *   schedule(snapshot, now, { ...policy, workload: est.current() });
  */
-export class SeenWorkload {
+export class WorkloadEstimator {
   private readonly counts = new Map<string, ShapeCount>();
   private total = 0;
+  /** The weight of the next observation; grows by 2^(1/halfLife) each time instead of decaying all. */
+  private unit = 1;
   private built: WorkloadClass[] = [];
   private builtAt = 0;
+  private readonly maxShapes: number;
+  private readonly growth: number;
+
   constructor(
-    private readonly opts: TypicalOptions = {},
-    private readonly maxShapes = 4096,
-  ) {}
+    private readonly opts: EstimatorOptions = {},
+    state?: EstimatorState,
+  ) {
+    this.maxShapes = opts.maxShapes ?? 4096;
+    if (!(this.maxShapes >= 1)) throw new RangeError(`maxShapes must be at least 1 (got ${this.maxShapes})`);
+    if (opts.halfLife !== undefined && !(opts.halfLife > 0)) throw new RangeError(`halfLife must be > 0 (got ${opts.halfLife})`);
+    this.growth = opts.halfLife === undefined ? 1 : Math.pow(2, 1 / opts.halfLife);
+    if (state) {
+      for (const { req, n } of state.shapes.slice(0, this.maxShapes)) this.counts.set(shapeKey(req), { req, n });
+      this.total = state.total;
+    }
+  }
+
+  /** Distinct shapes kept now (at most `maxShapes`). */
+  get size(): number {
+    return this.counts.size;
+  }
+
+  /** Requests observed so far. */
+  get observed(): number {
+    return this.total;
+  }
 
   observe(r: PodRequest): void {
     const k = shapeKey(r);
     const e = this.counts.get(k);
-    if (e) e.n++;
-    else if (this.counts.size < this.maxShapes) this.counts.set(k, { req: r, n: 1 });
-    else return;
+    if (e) e.n += this.unit;
+    else {
+      if (this.counts.size >= this.maxShapes) this.evictLightest();
+      this.counts.set(k, { req: r, n: this.unit });
+    }
     this.total++;
+    if (this.growth !== 1) {
+      this.unit *= this.growth;
+      if (this.unit > 1e100) this.rescale();
+    }
   }
 
-  /** The workload a policy plans for: the one given, else (learning from `req`) the one seen so far. */
-  orSeen(given: readonly WorkloadClass[] | undefined, req: PodRequest): readonly WorkloadClass[] {
-    if (given && given.length > 0) return given;
-    this.observe(req);
-    return this.current();
-  }
-
+  /** The estimated mix (empty before the first request). */
   current(): readonly WorkloadClass[] {
     if (this.total > 0 && (this.built.length === 0 || this.total >= this.builtAt * 1.25 + 16)) {
       this.built = blendGpuWeight(fromCounts([...this.counts.values()], this.opts.coverage ?? 0.95), this.opts.gpuWeightShare ?? 0);
@@ -124,4 +178,34 @@ export class SeenWorkload {
     }
     return this.built;
   }
+
+  /** The state to store; `new WorkloadEstimator(opts, state)` resumes from it. Weights are relative. */
+  state(): EstimatorState {
+    return { total: this.total, shapes: [...this.counts.values()].map(({ req, n }) => ({ req, n: n / this.unit })) };
+  }
+
+  private evictLightest(): void {
+    let key: string | null = null;
+    let least = Infinity;
+    for (const [k, e] of this.counts) {
+      if (e.n < least) {
+        least = e.n;
+        key = k;
+      }
+    }
+    if (key !== null) this.counts.delete(key);
+  }
+
+  private rescale(): void {
+    for (const e of this.counts.values()) e.n /= this.unit;
+    this.unit = 1;
+  }
+}
+
+/**
+ * The workload a policy plans for: the caller's (`given`), or, when it has none, the request itself
+ * as the only class ("more of the same"), so that a policy keeps no history of its own.
+ */
+export function workloadOr(given: readonly WorkloadClass[] | undefined, req: PodRequest, opts: TypicalOptions = {}): readonly WorkloadClass[] {
+  return given && given.length > 0 ? given : typicalWorkload([req], opts);
 }

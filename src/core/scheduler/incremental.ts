@@ -9,6 +9,7 @@
 // the tasks added and not removed (see incremental.test.ts). vGPU reservations are not supported:
 // snapshots with reservations go through `schedule`.
 import { buildCapacity, gpuPositions, type Capacity, type Hold } from './capacity.js';
+import { PlacementMemos } from '../placement/memos.js';
 import { scheduleOn } from './schedule.js';
 import type { ScheduleResult, SchedulerPolicy, SchedulerSnapshot } from './types.js';
 import type { NodeRecord, Placement, Task } from '../types.js';
@@ -41,6 +42,8 @@ export class IncrementalScheduler {
   private readonly floating = new Map<string, { hold: Hold; task: Task }>();
   private holds: Hold[] = [];
   private defaultRuntimeMs: number | null = null;
+  /** Placement memos for this capacity, kept across cycles (node states that did not change are not re-scored). */
+  private readonly memos = new PlacementMemos();
 
   /** `nodes`: the pool; only READY ones take work (a change of node state needs a new instance). */
   constructor(private readonly nodes: readonly NodeRecord[]) {
@@ -131,7 +134,7 @@ export class IncrementalScheduler {
     }
     this.cap.holds = holds;
     const snapshot: SchedulerSnapshot = { nodes: this.nodes, active: this.tasks, pending, reservations: [] };
-    const result = scheduleOn(this.cap, snapshot, now, policy);
+    const result = scheduleOn(this.cap, snapshot, now, policy.memos ? policy : { ...policy, memos: this.memos });
     holds.length = n; // the cycle appended the holds of its placements
     // The cycle allocated its placements in the cluster; take them back (the caller adds them).
     for (const d of result.decisions) {

@@ -10,6 +10,7 @@ import { nodeFits, type ResolvedPodRequest } from '../placement/cluster.js';
 import { getPolicy } from '../placement/index.js';
 import type { ClusterView, PlacementChoice, WorkloadClass } from '../placement/types.js';
 import { typicalWorkload } from '../placement/workload.js';
+import { PlacementMemos } from '../placement/memos.js';
 import type { Task } from '../types.js';
 import { BackfillGuard, placeAll, release, reserveStart, type PlaceHooks, type Shadow } from './backfill.js';
 import { buildCapacity, toPlacement, type Capacity } from './capacity.js';
@@ -65,7 +66,7 @@ export function scheduleOn(cap: Capacity, snapshot: SchedulerSnapshot, now: numb
     cap,
     allNodes: snapshot.nodes,
     placer: getPolicy(policy.placement),
-    pctx: { rng: policy.rng },
+    pctx: { rng: policy.rng, memos: policy.memos ?? new PlacementMemos() },
     requests: new Requests(cap.models),
     decisions: [],
     stats: { pending: 0, placed: 0, backfilled: 0 },

@@ -1,6 +1,6 @@
 // The scheduler contract: schedule(snapshot, now, policy) → decisions. Pure: the server's
 // control loop and the simulator build a snapshot, call it, and apply the decisions.
-import type { PolicyName, Rng, WorkloadClass } from '../placement/types.js';
+import type { PolicyMemoStore, PolicyName, Rng, WorkloadClass } from '../placement/types.js';
 import type { NodeRecord, PendingReason, Placement, Task, VgpuReservation } from '../types.js';
 import type { Tenant } from '../tenancy/types.js';
 
@@ -55,6 +55,11 @@ export interface SchedulerPolicy {
   order?: QueueOrder;
   /** The expected request mix, passed to placement policies that score by it (fgd). */
   workload?: readonly WorkloadClass[];
+  /**
+   * Placement caches to keep across cycles (`PlacementMemos`), owned by the caller; without them
+   * each cycle starts its own. They pay only where the capacity persists (IncrementalScheduler).
+   */
+  memos?: PolicyMemoStore;
 }
 
 export type Decision =

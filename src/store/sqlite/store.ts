@@ -266,6 +266,8 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     const checkpointer = this.checkpointer;
     this.checkpointer = null;
+    // A failed background checkpoint changes nothing on disk that closing the database (which
+    // checkpoints the WAL itself) does not redo, so its error must not stop the close.
     await checkpointer?.stop().catch(() => {});
     const db = this.db;
     this.db = null;
