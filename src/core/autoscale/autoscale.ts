@@ -30,7 +30,7 @@ export interface AutoscaleInput {
 }
 
 /** Reasons that say "no room": only these make the autoscaler ask for nodes. */
-const ROOM_REASONS = new Set(['Resources', 'Fragmentation', 'ScalingUp']);
+const ROOM_REASONS: readonly string[] = ['Resources', 'Fragmentation', 'ScalingUp'];
 
 /** What one node of an offer costs per hour: its own price, else the book's GPU price × count. */
 export function offerHourly(offer: ProviderOffer, book: PriceBook): Micros {
@@ -174,7 +174,7 @@ export function autoscale(input: AutoscaleInput): AutoscaleResult {
 
   // Demand that waited long enough for lack of room (already covered demand counts at once).
   const eligible = input.demand.filter(
-    (d) => d.reason !== null && ROOM_REASONS.has(d.reason) && (d.reason === 'ScalingUp' || now - d.pendingSince >= policy.pendingThresholdMs),
+    (d) => d.reason !== null && ROOM_REASONS.includes(d.reason) && (d.reason === 'ScalingUp' || now - d.pendingSince >= policy.pendingThresholdMs),
   );
   const unservable: AutoscaleResult['unservable'] = [];
   const servable: PendingDemand[] = [];
