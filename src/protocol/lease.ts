@@ -13,16 +13,18 @@
 // deadline from the agent's lease file and fences the task itself, also while the agent is
 // paused or dead:
 //
-//   0 ........ fenceAfterMs ........ + fenceGraceMs ............................ leaseMs
-//   renewal    supervisor: SIGTERM    SIGKILL of the whole group: nothing runs   server may
-//   sent       (no renewal since)     from here on                               declare LOST
+//   0 .............................. fenceAfterMs ....... +fenceGraceMs ....... leaseMs
+//   renewal sent                     supervisor: SIGTERM  SIGKILL of the group  server may
+//                                    (no renewal since)   nothing runs after    declare LOST
 //
-// With the default 40 s lease (Kubernetes' node grace): heartbeat every 5 s, fence at 20 s,
-// SIGKILL at 25 s, LOST at 40 s: 15 s of margin for a slow `date`, a loaded host and the
-// supervisor's 1 s polling, and 4 missed heartbeats before anything is fenced. Nomad's
-// equivalents are `heartbeat_grace` (our leaseMs beyond the heartbeat) and
-// `stop_after_client_disconnect` (our fenceAfterMs), which Nomad leaves to the operator; here the
-// second follows from the first, so they cannot be set to overlap.
+// fenceAfterMs = 3/4 of the lease, fenceGraceMs = 1/8, and 1/8 stays as margin (the supervisor
+// wakes at the deadline; the margin absorbs a loaded host). With the default 40 s lease
+// (Kubernetes' node grace): heartbeat every 5 s, SIGTERM at 30 s, SIGKILL at 35 s, LOST at 40 s
+// at the earliest. A server paused for less than fenceAfterMs loses nothing: its agents' tasks
+// run on, and it reads their waiting heartbeats before judging. Nomad's equivalents are
+// `heartbeat_grace` (our lease beyond the heartbeat) and `stop_after_client_disconnect` (our
+// fenceAfterMs), which Nomad leaves to the operator; here the second follows from the first,
+// so they cannot be set to overlap. Leases under 8 s leave margins under a second: for tests.
 
 /** The default node lease (clock ms): Kubernetes' node-monitor grace period. */
 export const DEFAULT_LEASE_MS = 40_000;
@@ -41,9 +43,9 @@ export interface LeaseTimings {
 }
 
 /**
- * The timings for a lease: heartbeat at 1/8 (at most 5 s), fence at 1/2, SIGKILL 1/8 later;
- * 3/8 of the lease stays as margin between the last possible moment a fenced task runs and the
- * first moment the server may run it elsewhere.
+ * The timings for a lease: heartbeat at 1/8 (at most 5 s), fence at 3/4, SIGKILL 1/8 later;
+ * 1/8 of the lease stays as margin between the last moment a fenced task can run and the first
+ * moment the server may run it elsewhere.
  */
 export function leaseTimings(leaseMs: number = DEFAULT_LEASE_MS): LeaseTimings {
   if (!Number.isFinite(leaseMs) || leaseMs < MIN_LEASE_MS) throw new Error(`the node lease must be at least ${MIN_LEASE_MS} ms, got ${leaseMs}`);
@@ -51,7 +53,7 @@ export function leaseTimings(leaseMs: number = DEFAULT_LEASE_MS): LeaseTimings {
   return {
     leaseMs: lease,
     heartbeatMs: Math.max(50, Math.min(5_000, Math.floor(lease / 8))),
-    fenceAfterMs: Math.floor(lease / 2),
+    fenceAfterMs: Math.floor((lease * 3) / 4),
     fenceGraceMs: Math.floor(lease / 8),
   };
 }

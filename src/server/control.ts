@@ -36,7 +36,7 @@ import type {
 } from '../protocol/agent.js';
 import { leaseTimings, type LeaseTimings } from '../protocol/lease.js';
 import type { Store, TaskWrite, TenantRecord, UtilisationSample } from '../store/port.js';
-import { timerClock, type Timer, type TimerClock } from '../util/clock.js';
+import { sleepOn, timerClock, type Timer, type TimerClock } from '../util/clock.js';
 import { checkAgentTime, checkAgentTimes } from './agent-input.js';
 import { Billing, type MeteredAttempt } from './billing.js';
 import { newId } from './ids.js';
@@ -406,8 +406,14 @@ export class ControlPlane {
     while (this.chainDepth > 0) await this.chain;
   }
 
-  /** Make a Tx durable, then broadcast its events and wake its waiters. */
-  private async commit(tx: Tx): Promise<void> {
+  /**
+   * Make a Tx durable, then broadcast its events and wake its waiters. Memory already holds the
+   * change, so a failed write (disk full, I/O error) is retried until it succeeds: memory and
+   * store never disagree, and the server says it is degraded meanwhile (`degraded`, /healthz,
+   * its log). `retry: false` is for a Tx whose change is not in memory yet (a submit): it fails
+   * with UNAVAILABLE instead, and nothing was changed.
+   */
+  private async commit(tx: Tx, opts: { retry?: boolean } = {}): Promise<void> {
     if (tx.dirty) this.kick();
     if (tx.empty()) {
       this.wake(tx);
@@ -415,13 +421,43 @@ export class ControlPlane {
     }
     let events: PoolEvent[];
     try {
-      events = await this.serial(() => this.persist(tx));
+      events = await this.serial(() => (opts.retry === false ? this.persist(tx) : this.persistRetrying(tx)));
     } finally {
       // Durable now (or failed): either way the placements may be handed out from here on.
       for (const id of tx.placed) this.undurable.delete(id);
     }
     this.broadcast(events);
     this.wake(tx);
+  }
+
+  /** Since when, and why, store writes fail (null: they work). */
+  degraded: { since: number; error: string } | null = null;
+
+  /** `persist`, again and again (backing off up to 5 s) while the store fails; typed errors pass. */
+  private async persistRetrying(tx: Tx): Promise<PoolEvent[]> {
+    let wait = 100;
+    for (;;) {
+      try {
+        const events = await this.persist(tx);
+        if (this.degraded) {
+          this.log(`store writes work again after ${this.clock.now() - this.degraded.since} ms; the server is no longer degraded`);
+          this.degraded = null;
+        }
+        return events;
+      } catch (e) {
+        if (e instanceof FastGpuError) throw e;
+        const error = e instanceof Error ? e.message : String(e);
+        if (!this.degraded) {
+          this.degraded = { since: this.clock.now(), error };
+          this.log(`error: DEGRADED: a store write failed (${error}); retrying until it succeeds. New submits are refused meanwhile; nothing already accepted is lost`);
+        } else this.degraded.error = error;
+        // At shutdown the write is given up: memory goes away with the process, and the store
+        // still holds the state before it (the agents report again after a restart).
+        if (this.closed) throw e;
+        await sleepOn(this.timers, wait);
+        wait = Math.min(5_000, wait * 2);
+      }
+    }
   }
 
   /** Writes the Tx in one store transaction: its task states, attempts and events land together or not at all. */
@@ -733,6 +769,7 @@ export class ControlPlane {
    */
   submit(tasks: Task[]): Promise<void> {
     if (this.closed) return Promise.reject(new FastGpuError('UNAVAILABLE', 'server is shutting down'));
+    if (this.degraded) return Promise.reject(new FastGpuError('UNAVAILABLE', `the server is degraded: its store cannot be written (${this.degraded.error}); try again later`));
     return new Promise<void>((resolve, reject) => {
       this.submitQ.push({ tasks, resolve, reject });
       if (!this.submitScheduled) {
@@ -757,7 +794,7 @@ export class ControlPlane {
           this.event(tx, 'task.submitted', { taskId: t.id }, { name: t.spec.name, tenant: t.spec.tenant, gangId: t.gangId });
         }
       }
-      await this.commit(tx);
+      await this.commit(tx, { retry: false });
       // Live from here on; the cycle that places them comes next.
       for (const t of tx.inserts) this.tasks.set(t.id, t);
       this.hooks.submitted?.(tx.inserts.length);
@@ -1037,6 +1074,13 @@ export class ControlPlane {
       rt.util.set(s.gpuIndex, s.utilPercent);
       tx.samples.push({ at: now, nodeId: node.id, gpuIndex: s.gpuIndex, utilPercent: s.utilPercent, memoryUsedMiB: s.memoryUsedMiB, allocatedMilli: allocated?.get(s.gpuIndex) ?? 0 });
     }
+    if (this.degraded) {
+      // The lease is renewed (in memory) at once; nothing is acknowledged until it is durable,
+      // so the agent keeps every exit it holds. The write queues behind the one being retried.
+      this.commit(tx).catch((e: unknown) => this.log(`error: heartbeat of ${node.name} not stored: ${String(e)}`));
+      return { ack: [], stop: [...rt.stops.values()], reregister: false };
+    }
+    // Our write waits for every earlier one: an exit acknowledged below is durable.
     await this.commit(tx);
     return { ack, stop: [...rt.stops.values()], reregister: false };
   }
