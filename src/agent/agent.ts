@@ -5,16 +5,19 @@
 //   logs         tail and ship stdout/stderr every `logPollMs`
 //   heartbeat    every `heartbeatIntervalMs`: what runs and what ended, utilisation samples;
 //                forget exited attempts the server acknowledged; re-register when told
-// Nothing here kills a task because the server is unreachable: tasks keep running and the
-// loops keep retrying. `stop()` ends the loops and leaves tasks running (a restarted agent
-// re-attaches them from the state dir).
+// The agent does not kill tasks itself when the server is unreachable: every acknowledged
+// register or heartbeat renews the node lease, and the agent writes the renewed fence deadline
+// to its lease file; each task's supervisor fences its own task once that deadline passes
+// (src/protocol/lease.ts), also while this process is paused or dead. `stop()` ends the loops and
+// leaves tasks running (a restarted agent re-attaches them from the state dir).
 import type { Clock, Gpu, Placement } from '../core/types.js';
 import type { Assignment, RegisterRequest, RunningReport, StopOrder } from '../protocol/agent.js';
-import { systemClock } from '../util/clock.js';
+import { sleepOn, timerClock, type TimerClock } from '../util/clock.js';
 import { simulatedSamples, type GpuSample } from './discovery.js';
 import type { Launcher } from './launcher.js';
 import { LogShipper } from './log-shipper.js';
-import { Backoff, isRetryable, LinkError, sleep, type ServerLink } from './link.js';
+import { Backoff, isRetryable, LinkError, type ServerLink } from './link.js';
+import { MemoryNodeState, type NodeState } from './node-state.js';
 
 export interface NodeInfo {
   name: string;
@@ -32,8 +35,11 @@ export interface AgentConfig {
   node: NodeInfo;
   /** Utilisation of real GPUs; simulated ones are derived from allocations. */
   sampleGpus?: (signal: AbortSignal) => Promise<GpuSample[]>;
+  /** Time and timers (a ManualClock in tests); default the system's. */
   clock?: Clock;
   log?: (line: string) => void;
+  /** The node credential and lease file (default: in memory, nothing fences). */
+  nodeState?: NodeState;
   /** Long-poll wait the agent asks for. */
   pollWaitMs?: number;
   /** How often logs are tailed. */
@@ -62,6 +68,8 @@ interface Known {
   phase: Phase;
   report: RunningReport;
   placement?: Placement;
+  /** The server epoch of the assignment (with the attempt, its fencing token). */
+  epoch?: number;
 }
 
 const keyOf = (taskId: string, attempt: number): string => `${taskId}/${attempt}`;
@@ -74,8 +82,11 @@ export class Agent {
   private readonly loops: Promise<void>[] = [];
   private readonly pending = new Set<Promise<unknown>>();
   private readonly shipper: LogShipper;
-  private readonly clock: Clock;
+  private readonly clock: TimerClock;
   private readonly log: (line: string) => void;
+  private readonly nodeState: NodeState;
+  /** The lease timings the server gave at registration. */
+  private fence = { afterMs: 0, graceMs: 0 };
   private registering: Promise<void> | undefined;
   private wakeWatch: (() => void) | undefined;
   /** An exit hint came while the watch loop was busy: look again at once. */
@@ -83,8 +94,9 @@ export class Agent {
   private stopped = false;
 
   constructor(private readonly cfg: AgentConfig) {
-    this.clock = cfg.clock ?? systemClock;
+    this.clock = timerClock(cfg.clock);
     this.log = cfg.log ?? (() => {});
+    this.nodeState = cfg.nodeState ?? new MemoryNodeState();
     this.shipper = new LogShipper({
       clock: this.clock,
       ...(cfg.partialFlushMs !== undefined ? { partialFlushMs: cfg.partialFlushMs } : {}),
@@ -142,6 +154,7 @@ export class Agent {
         // reported until acknowledged.
         for (const s of await this.cfg.launcher.scan()) await this.adopt(s.report, s.placement);
         const n = this.cfg.node;
+        const credential = await this.nodeState.readCredential();
         const req: RegisterRequest = {
           name: n.name,
           cpuMilli: n.cpuMilli,
@@ -151,8 +164,15 @@ export class Agent {
           simulated: n.simulated,
           agentVersion: n.agentVersion,
           tasks: [...this.known.values()].map((k) => this.reportOf(k)),
+          ...(credential !== undefined ? { credential } : {}),
         };
+        const sentAt = this.clock.now();
         const res = await this.cfg.link.register(req, this.signal);
+        if (res.credential !== undefined) await this.nodeState.writeCredential(res.credential);
+        const held = res.credential ?? credential;
+        if (held !== undefined) this.cfg.link.setCredential?.(held);
+        this.fence = { afterMs: res.fenceAfterMs, graceMs: res.fenceGraceMs };
+        await this.renewed(sentAt);
         this.nodeId = res.nodeId;
         this.heartbeatIntervalMs = this.cfg.heartbeatIntervalMs ?? res.heartbeatIntervalMs;
         this.log(`registered as ${res.nodeId} with ${req.tasks.length} known task attempt(s)`);
@@ -163,8 +183,19 @@ export class Agent {
         if (first && !isRetryable(e)) throw e;
         const wait = backoff.next();
         this.log(`register failed (${(e as Error).message}); retrying in ${wait} ms`);
-        await sleep(wait, this.signal);
+        await sleepOn(this.clock, wait, this.signal);
       }
+    }
+  }
+
+  /** The server acknowledged a renewal sent at `sentAt`: the supervisors may run until sentAt + fenceAfterMs. */
+  private async renewed(sentAt: number): Promise<void> {
+    if (this.fence.afterMs <= 0) return;
+    try {
+      await this.nodeState.writeLease(sentAt + this.fence.afterMs, this.fence.graceMs);
+    } catch (e) {
+      // The tasks fence themselves at the old deadline: safe, and said loudly.
+      this.log(`cannot write the lease file (${(e as Error).message}): tasks will be fenced at the previous deadline`);
     }
   }
 
@@ -186,6 +217,7 @@ export class Agent {
   private reportOf(k: Known): RunningReport {
     if (k.phase === 'exited') return k.report;
     const r: RunningReport = { taskId: k.taskId, attempt: k.attempt, status: 'running' };
+    if (k.epoch !== undefined) r.epoch = k.epoch;
     if (k.report.pid !== undefined) r.pid = k.report.pid;
     if (k.report.startedAt !== undefined) r.startedAt = k.report.startedAt;
     return r;
@@ -206,7 +238,7 @@ export class Agent {
         // A server that keeps answering at once with nothing new must not make this loop spin.
         // (Counted, not read off the size of `known`: a heartbeat forgetting finished attempts
         // meanwhile made a launch look like nothing, and the next poll waited 100 ms.)
-        if (acted === 0 && res.assignments.length + res.stop.length > 0) await sleep(100, this.signal);
+        if (acted === 0 && res.assignments.length + res.stop.length > 0) await sleepOn(this.clock, 100, this.signal);
       } catch (e) {
         if (this.signal.aborted) return;
         if (e instanceof LinkError && e.unknownNode) {
@@ -215,7 +247,7 @@ export class Agent {
         }
         const wait = backoff.next();
         this.log(`polling for assignments failed (${(e as Error).message}); retrying in ${wait} ms`);
-        await sleep(wait, this.signal);
+        await sleepOn(this.clock, wait, this.signal);
       }
     }
   }
@@ -241,6 +273,7 @@ export class Agent {
     }
     if (!result.launched) this.log(`${key} was launched before: re-attached`);
     const k = await this.adopt(result.report, a.placement);
+    if (a.epoch !== undefined) k.epoch = a.epoch;
     if (result.launched) {
       this.log(`started ${key} (${a.name})`);
       this.send([this.reportOf(k)]);
@@ -290,11 +323,11 @@ export class Agent {
       if (this.watchDirty || this.signal.aborted) continue;
       await new Promise<void>((resolve) => {
         const done = (): void => {
-          clearTimeout(t);
+          t.clear();
           this.wakeWatch = undefined;
           resolve();
         };
-        const t = setTimeout(done, this.cfg.watchMs ?? 250);
+        const t = this.clock.setTimeout(done, this.cfg.watchMs ?? 250);
         this.wakeWatch = done;
       });
     }
@@ -324,7 +357,7 @@ export class Agent {
             this.log(`${keyOf(k.taskId, k.attempt)}: reporting the exit before its logs are all shipped`);
             break;
           }
-          await sleep(50, this.signal);
+          await sleepOn(this.clock, 50, this.signal);
         }
         if (this.signal.aborted) return;
         k.phase = 'exited';
@@ -342,7 +375,9 @@ export class Agent {
         const backoff = new Backoff(50, 1_000);
         for (let i = 0; i < 4 && !this.signal.aborted; i++) {
           try {
-            await this.cfg.link.report({ nodeId: this.nodeId, tasks }, this.signal);
+            // An error text is capped by the protocol: a longer one would be refused for ever.
+            const capped = tasks.map((r) => (r.error !== undefined && r.error.length > 4000 ? { ...r, error: `${r.error.slice(0, 4000)}…` } : r));
+            await this.cfg.link.report({ nodeId: this.nodeId, tasks: capped }, this.signal);
             return;
           } catch (e) {
             if (this.signal.aborted) return;
@@ -354,7 +389,7 @@ export class Agent {
               this.log(`report refused: ${(e as Error).message}`);
               return;
             }
-            await sleep(backoff.next(), this.signal);
+            await sleepOn(this.clock, backoff.next(), this.signal);
           }
         }
       })(),
@@ -387,7 +422,7 @@ export class Agent {
         failing = true;
         wait = backoff.next();
       }
-      await sleep(wait, this.signal);
+      await sleepOn(this.clock, wait, this.signal);
     }
   }
 
@@ -395,7 +430,7 @@ export class Agent {
 
   private async heartbeatLoop(): Promise<void> {
     while (!this.signal.aborted) {
-      await sleep(this.heartbeatIntervalMs, this.signal);
+      await sleepOn(this.clock, this.heartbeatIntervalMs, this.signal);
       if (this.signal.aborted) return;
       try {
         await this.heartbeat();
@@ -419,12 +454,15 @@ export class Agent {
   /** One heartbeat: reports and samples out; acks, stop orders and re-register requests in. */
   async heartbeat(): Promise<void> {
     const tasks = [...this.known.values()].map((k) => this.reportOf(k));
-    const res = await this.cfg.link.heartbeat({ nodeId: this.nodeId, tasks, samples: await this.samples() }, this.signal);
+    const samples = await this.samples();
+    const sentAt = this.clock.now();
+    const res = await this.cfg.link.heartbeat({ nodeId: this.nodeId, tasks, samples }, this.signal);
     if (res.reregister) {
       this.log('the server asks this agent to register again');
       await this.register();
       return;
     }
+    await this.renewed(sentAt);
     for (const a of res.ack) {
       const k = this.known.get(keyOf(a.taskId, a.attempt));
       if (!k || k.phase !== 'exited') continue;

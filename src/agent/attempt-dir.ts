@@ -54,6 +54,8 @@ export interface ExitRecord {
    * started: the task's process never ran and never will.
    */
   notStarted?: boolean;
+  /** The supervisor fenced it: the node's lease ran out before the task ended (src/protocol/lease.ts). */
+  fenced?: boolean;
   startedAt: number;
   endedAt: number;
 }
@@ -111,6 +113,7 @@ export function parseExit(text: string): ExitRecord | undefined {
     status,
     timedOut: m.get('timedout') === '1',
     launchFailed: m.get('launchfailed') === '1',
+    ...(m.get('fenced') === '1' ? { fenced: true } : {}),
     ...(m.get('notstarted') === '1' ? { notStarted: true } : {}),
     startedAt: Number(m.get('started')) || endedAt,
     endedAt,
@@ -200,6 +203,8 @@ export function exitedReport(s: AttemptSnapshot, exit: ExitRecord): RunningRepor
     r.endReason = 'launch-failed';
     r.error = s.error ?? 'the task could not be started';
     r.signal = null;
+  } else if (exit.fenced) {
+    r.endReason = 'fenced';
   } else if (s.stop) {
     r.endReason = s.stop.reason === 'preempted' ? 'preempted' : 'cancelled';
   } else if (exit.timedOut) {

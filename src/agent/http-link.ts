@@ -13,6 +13,7 @@ import {
   type RegisterRequest,
   type RegisterResponse,
   type ReportsRequest,
+  NODE_CREDENTIAL_HEADER,
 } from '../protocol/agent.js';
 import { LinkError, type ServerLink } from './link.js';
 
@@ -26,10 +27,15 @@ export interface HttpLinkOptions {
 export class HttpLink implements ServerLink {
   private readonly base: string;
   private readonly timeoutMs: number;
+  private credential: string | undefined;
 
   constructor(private readonly opts: HttpLinkOptions) {
     this.base = opts.serverUrl.replace(/\/+$/, '');
     this.timeoutMs = opts.timeoutMs ?? 10_000;
+  }
+
+  setCredential(credential: string): void {
+    this.credential = credential;
   }
 
   register(req: RegisterRequest, signal?: AbortSignal): Promise<RegisterResponse> {
@@ -70,6 +76,7 @@ export class HttpLink implements ServerLink {
         method,
         headers: {
           authorization: `Bearer ${this.opts.token}`,
+          ...(this.credential !== undefined ? { [NODE_CREDENTIAL_HEADER]: this.credential } : {}),
           ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
         },
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),

@@ -70,6 +70,8 @@ export interface SupervisorLauncherOptions {
   mpsLogDir?: string;
   /** GNU timeout; default: found on PATH. */
   timeoutBin?: string;
+  /** The agent's lease file (src/agent/node-state.ts): supervisors fence their task when it runs out. None: no fencing. */
+  leaseFile?: string;
   /** The POSIX shell that runs supervisor.sh; default /bin/sh. */
   shell?: string;
   /** How long a launch may go without the supervisor writing its pid before it counts as failed. */
@@ -280,7 +282,7 @@ export class SupervisorLauncher implements Launcher {
       signalFile: join(dir, FILES.signal),
       ...(this.opts.baseEnv ? { base: this.opts.baseEnv } : {}),
     });
-    const args = [SUPERVISOR, dir, this.timeoutBin, String(a.timeLimitMs ?? 0), String(a.graceMs), a.workdir ?? '', '--', ...a.command];
+    const args = [SUPERVISOR, dir, this.timeoutBin, String(a.timeLimitMs ?? 0), String(a.graceMs), a.workdir ?? '', this.opts.leaseFile ?? '', '--', ...a.command];
     const child = spawn(this.opts.shell ?? '/bin/sh', args, { detached: true, stdio: 'ignore', env });
     this.children.add(child);
     child.once('error', (err) => {

@@ -1,5 +1,6 @@
 // The agent's narrow view of the server (src/protocol/agent.ts): five calls. The agent loop only
 // knows this interface; http-link.ts speaks it over HTTP, tests use an in-memory fake.
+import { sleepOn, systemClock } from '../util/clock.js';
 import type {
   AssignmentsResponse,
   HeartbeatRequest,
@@ -17,6 +18,8 @@ export interface ServerLink {
   pollAssignments(nodeId: string, waitMs: number, signal?: AbortSignal): Promise<AssignmentsResponse>;
   report(req: ReportsRequest, signal?: AbortSignal): Promise<void>;
   shipLogs(req: LogsRequest, signal?: AbortSignal): Promise<void>;
+  /** The node credential to present on every call from now on (src/server/node-identity.ts). */
+  setCredential?(credential: string): void;
 }
 
 /** A failed call. `retryable`: the server is down or busy, try again later; otherwise a refusal. */
@@ -36,18 +39,9 @@ export class LinkError extends Error {
 /** True for errors worth retrying (network trouble, 5xx, anything unexpected). */
 export const isRetryable = (e: unknown): boolean => !(e instanceof LinkError) || e.retryable;
 
-/** Sleeps `ms`, or less when `signal` aborts (then resolves, never rejects). */
+/** Sleeps `ms` on the real clock, or less when `signal` aborts (then resolves, never rejects). */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = (): void => {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const t = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
+  return sleepOn(systemClock, ms, signal);
 }
 
 /** Exponential backoff with jitter: 100 ms, 200 ms, … up to `maxMs`. */

@@ -5,10 +5,12 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import type { Clock, Gpu } from '../core/types.js';
 import { systemClock } from '../util/clock.js';
+import { NODE_NAME_RE } from '../protocol/agent.js';
 import { Agent } from './agent.js';
 import { hostResources, resolveNodeGpus, sampleNvidiaGpus, type RealSharing } from './discovery.js';
 import { HttpLink } from './http-link.js';
 import { SupervisorLauncher } from './launcher.js';
+import { FileNodeState } from './node-state.js';
 
 export interface AgentOptions {
   serverUrl: string;
@@ -72,7 +74,7 @@ function compile(opts: AgentOptions): AgentOptions & { name: string; stateDir: s
     if (v !== undefined && (!Number.isInteger(v) || v <= 0)) fail(f, `must be a positive whole number, got ${v}`);
   }
   const name = opts.name ?? hostname();
-  if (!name || name.length > 253) fail('name', 'must be 1 to 253 characters');
+  if (!NODE_NAME_RE.test(name)) fail('name', `${JSON.stringify(name.slice(0, 40))} is not a valid node name: 1 to 128 characters from A-Z a-z 0-9 . _ -`);
   return { ...opts, name, stateDir: resolve(opts.stateDir) };
 }
 
@@ -93,8 +95,11 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   });
   log(`agent ${opts.name}: ${node.note}`);
   const host = hostResources();
+  // The node credential and the lease file live beside the attempts (0600; see node-state.ts).
+  const nodeState = new FileNodeState(opts.stateDir);
   const launcher = new SupervisorLauncher({
     stateDir: opts.stateDir,
+    leaseFile: nodeState.leaseFile,
     clock,
     log,
     ...(opts.mpsPipeDir !== undefined ? { mpsPipeDir: opts.mpsPipeDir } : {}),
@@ -104,6 +109,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     launcher,
     clock,
     log,
+    nodeState,
     node: {
       name: opts.name,
       cpuMilli: opts.cpuMilli ?? host.cpuMilli,

@@ -1,7 +1,7 @@
 #!/bin/sh
 # FastGPU task supervisor: runs one attempt of one task, detached from the agent.
 #
-#   supervisor.sh DIR TIMEOUT_BIN LIMIT_MS GRACE_MS WORKDIR -- COMMAND [ARGS...]
+#   supervisor.sh DIR TIMEOUT_BIN LIMIT_MS GRACE_MS WORKDIR LEASE_FILE -- COMMAND [ARGS...]
 #
 # The agent starts it in a new session (setsid) with the task's environment and returns at once.
 # It owns the attempt's files in DIR, so the task outlives the agent and a restarted agent can
@@ -12,7 +12,13 @@
 #   claim       our pid, created exclusively before anything else is done (see below)
 #   error       why the launch failed (launch failures only)
 #   exit        written last and atomically (exit.tmp → exit): status=, timedout=, launchfailed=,
-#               started=, ended=. Its presence means the attempt is over.
+#               started=, ended=, and fenced=1 when the lease watch below stopped the task.
+#               Its presence means the attempt is over.
+# Fencing (src/protocol/lease.ts): LEASE_FILE (when not empty) holds "DEADLINE_MS GRACE_MS": the
+# epoch ms until which the agent's node lease is safe, and the fence's grace. Once the deadline
+# passes without a renewal (the agent is paused, dead, or cut off from the server), this
+# supervisor stops the task by itself: SIGTERM, then SIGKILL of the whole group GRACE_MS later,
+# well before the server may run the task elsewhere.
 # The task runs under GNU timeout, in a process group of its own (timeout's), so the agent can
 # signal the whole task tree without touching this script: SIGTERM goes to timeout, which passes
 # it on to the group, SIGKILL to the whole group. LIMIT_MS 0 means
@@ -20,8 +26,9 @@
 # timeout's --kill-after, so the escalation to SIGKILL happens even if the agent is gone.
 # Shell variables here are not exported: the task sees exactly the environment it was given.
 
-dir=$1 tmo=$2 limit_ms=$3 grace_ms=$4 workdir=$5
-shift 6
+dir=$1 tmo=$2 limit_ms=$3 grace_ms=$4 workdir=$5 lease=
+# LEASE_FILE may be left out altogether (then `--` comes sixth): no fencing.
+if [ "$6" = -- ]; then shift 6; else lease=$6; shift 7; fi
 # Milliseconds as the seconds timeout takes, with builtins only: no fork before the task starts.
 secs() {
   r=$(($1 % 1000))
@@ -37,10 +44,32 @@ PATH=/usr/local/bin:/usr/bin:/bin
 
 now_ms() { date +%s%3N; }
 
-# finish STATUS TIMEDOUT LAUNCHFAILED STARTED
+# finish STATUS TIMEDOUT LAUNCHFAILED STARTED [FENCED]
 finish() {
-  printf 'status=%s\ntimedout=%s\nlaunchfailed=%s\nstarted=%s\nended=%s\n' \
-    "$1" "$2" "$3" "$4" "$(now_ms)" >"$dir/exit.tmp" && mv -f "$dir/exit.tmp" "$dir/exit"
+  printf 'status=%s\ntimedout=%s\nlaunchfailed=%s\nstarted=%s\nended=%s\nfenced=%s\n' \
+    "$1" "$2" "$3" "$4" "$(now_ms)" "${5:-0}" >"$dir/exit.tmp" && mv -f "$dir/exit.tmp" "$dir/exit"
+}
+
+# fence_watch PGID: sleeps until the lease deadline, reads it again (the agent renews it), and
+# fences the task once it has passed. One `sleep` per renewal period, not a busy poll.
+fence_watch() {
+  while :; do
+    deadline= fgrace=
+    read -r deadline fgrace <"$lease" 2>/dev/null
+    case $deadline in '' | *[!0-9]*) sleep 1; continue ;; esac
+    case $fgrace in '' | *[!0-9]*) fgrace=0 ;; esac
+    left=$((deadline - $(now_ms)))
+    if [ "$left" -le 0 ]; then
+      : >"$dir/fenced"
+      kill -TERM "$1" 2>/dev/null
+      secs "$fgrace"; sleep "$s"
+      kill -KILL "-$1" 2>/dev/null
+      exit 0
+    fi
+    # Wake at the deadline (at least every 5 s, so a moved-back deadline is seen in time).
+    [ "$left" -gt 5000 ] && left=5000
+    secs "$left"; sleep "$s"
+  done
 }
 
 # launch_failed STATUS MESSAGE
@@ -85,11 +114,19 @@ started=$(now_ms)
 # A stop order that came before the pid was visible: the agent wrote `stop` first, so either it
 # saw our pid or we see its marker.
 if [ -e "$dir/stop" ]; then kill -TERM "$task" 2>/dev/null; fi
+watch=
+if [ -n "$lease" ]; then
+  fence_watch "$task" &
+  watch=$!
+fi
 
 wait "$task"
 status=$?
+[ -n "$watch" ] && kill "$watch" 2>/dev/null
 # Whatever the task left behind in its process group goes with it (as Slurm ends a job step).
 kill -KILL "-$task" 2>/dev/null
+fenced=0
+[ -e "$dir/fenced" ] && fenced=1
 
 # GNU timeout exits 124 when the limit struck and the task then ended, or dies of SIGKILL (137)
 # when it needed --kill-after. A task can exit 124/137 by itself, so the elapsed time decides.
@@ -98,4 +135,4 @@ case $status in
   124 | 137)
     if [ "$limit_ms" -gt 0 ] && [ $(($(now_ms) - started + 50)) -ge "$limit_ms" ]; then timedout=1; fi ;;
 esac
-finish "$status" "$timedout" 0 "$started"
+finish "$status" "$timedout" 0 "$started" "$fenced"

@@ -11,16 +11,50 @@
 // Exactly-once launch: an assignment is identified by (taskId, attempt). The agent records each
 // launch durably before starting it and never launches the same pair twice, so the server may
 // resend assignments freely (after its own restart, a lost reply, …).
+//
+// Every field has a range (issue 9 §2, issue 21 item 7): an agent token speaks for one node, and
+// nothing it sends may poison what the server stores or answers to others. Times are checked
+// again against the server's clock (`checkAgentTimes` in the control plane).
 import { z } from 'zod';
 
 const sharing = z.enum(['exclusive', 'mps', 'timeslice', 'simulated']);
 
+/** Limits of what an agent may report; beyond these a report is a bug or an attack. */
+export const AGENT_LIMITS = {
+  gpusPerNode: 64,
+  gpuIndex: 255,
+  /** 1 TiB per GPU. */
+  gpuMemoryMiB: 1_048_576,
+  gpuTflops: 100_000,
+  /** 16,384 cores. */
+  cpuMilli: 16_384_000,
+  /** 64 TiB of host memory. */
+  memoryMiB: 67_108_864,
+  labels: 64,
+  /** Linux's pid_max ceiling. */
+  pid: 4_194_304,
+  attempt: 1_000_000,
+  /** Epoch ms up to year 2286: a time anyone can store and print; the server narrows it to its clock. */
+  time: 9_999_999_999_999,
+  reportsPerMessage: 10_000,
+  text: 4_096,
+} as const;
+
+/** Node names follow the rule of tenant and task names (src/core/spec.ts): no spaces, no control characters. */
+export const NODE_NAME_RE = /^[A-Za-z0-9._-]{1,128}$/;
+export const NodeNameSchema = z.string().regex(NODE_NAME_RE, { error: 'a node name is 1 to 128 characters from A-Z a-z 0-9 . _ -' });
+/** An id the server made (task, node, vGPU): short and printable. */
+const IdSchema = z.string().min(1).max(128).regex(/^[A-Za-z0-9._:-]+$/, { error: 'not an id' });
+/** Free text shown to people (models, errors): no control characters but tab. */
+const text = (max: number) => z.string().max(max).regex(/^[^\u0000-\u0008\u000a-\u001f\u007f]*$/, { error: 'must not contain control characters' });
+const time = z.number().int().min(0).max(AGENT_LIMITS.time);
+
 export const GpuSchema = z.strictObject({
-  index: z.number().int().min(0),
-  uuid: z.string().min(1),
-  model: z.string().min(1),
-  memoryMiB: z.number().int().positive(),
-  tflops: z.number().nonnegative(),
+  index: z.number().int().min(0).max(AGENT_LIMITS.gpuIndex),
+  uuid: text(128).min(1),
+  model: text(128).min(1),
+  memoryMiB: z.number().int().positive().max(AGENT_LIMITS.gpuMemoryMiB),
+  tflops: z.number().nonnegative().max(AGENT_LIMITS.gpuTflops),
   sharing,
 });
 
@@ -39,43 +73,63 @@ export const PlacementSchema = z.strictObject({
 
 /** What the agent runs, or ran while nobody listened. */
 export const RunningReportSchema = z.strictObject({
-  taskId: z.string(),
-  attempt: z.number().int().min(1),
+  taskId: IdSchema,
+  attempt: z.number().int().min(1).max(AGENT_LIMITS.attempt),
+  /** The server epoch of the assignment (the fencing token is this plus `attempt`); absent from older agents. */
+  epoch: z.number().int().min(1).max(AGENT_LIMITS.attempt * 1000).optional(),
   /** `running`: process alive; `exited`: finished, outcome known. */
   status: z.enum(['running', 'exited']),
-  pid: z.number().int().optional(),
-  startedAt: z.number().optional(),
-  endedAt: z.number().optional(),
-  exitCode: z.number().int().nullable().optional(),
-  signal: z.string().nullable().optional(),
+  pid: z.number().int().min(1).max(AGENT_LIMITS.pid).optional(),
+  startedAt: time.optional(),
+  endedAt: time.optional(),
+  exitCode: z.number().int().min(-2_147_483_648).max(2_147_483_647).nullable().optional(),
+  signal: text(32).nullable().optional(),
   /**
    * Why it ended, when not by itself (`exit`): time limit, cancel, preemption, a launch that
    * failed (bad workdir, command not found…), or `never-started`: the agent stopped between
    * claiming the attempt and starting its process, and has made sure it will never start (the
-   * server runs the task again as a new attempt, without using a retry).
+   * server runs the task again as a new attempt, without using a retry). `fenced`: its
+   * supervisor stopped it because the agent could not renew the node's lease (src/protocol/lease.ts).
    */
-  endReason: z.enum(['exit', 'timeout', 'cancelled', 'preempted', 'launch-failed', 'never-started']).optional(),
+  endReason: z.enum(['exit', 'timeout', 'cancelled', 'preempted', 'launch-failed', 'never-started', 'fenced']).optional(),
   /** Message for launch failures (bad workdir, command not found…). */
-  error: z.string().optional(),
+  error: z.string().max(AGENT_LIMITS.text).optional(),
 });
 export type RunningReport = z.infer<typeof RunningReportSchema>;
 
 export const RegisterRequestSchema = z.strictObject({
-  name: z.string().min(1).max(253),
-  cpuMilli: z.number().int().positive(),
-  memoryMiB: z.number().int().positive(),
-  labels: z.record(z.string(), z.string()).default({}),
-  gpus: z.array(GpuSchema),
+  name: NodeNameSchema,
+  cpuMilli: z.number().int().positive().max(AGENT_LIMITS.cpuMilli),
+  memoryMiB: z.number().int().positive().max(AGENT_LIMITS.memoryMiB),
+  labels: z
+    .record(z.string().min(1).max(253).regex(/^[A-Za-z0-9._/-]+$/, { error: 'a label key is A-Z a-z 0-9 . _ / -' }), text(253))
+    .refine((l) => Object.keys(l).length <= AGENT_LIMITS.labels, { error: `at most ${AGENT_LIMITS.labels} labels` })
+    .default({}),
+  gpus: z.array(GpuSchema).max(AGENT_LIMITS.gpusPerNode),
   simulated: z.boolean(),
-  agentVersion: z.string(),
+  agentVersion: text(64),
+  /**
+   * The node credential the server issued when this node first registered (kept 0600 in the
+   * agent's state dir). A name that has one can only be registered again with it, unless the
+   * node is LOST (its lease ran out and its tasks were fenced): then a new agent may take it over.
+   */
+  credential: z.string().min(1).max(256).optional(),
   /** Everything the agent's state dir knows about (running or exited but not yet acknowledged). */
-  tasks: z.array(RunningReportSchema),
+  tasks: z.array(RunningReportSchema).max(AGENT_LIMITS.reportsPerMessage),
 });
 export type RegisterRequest = z.infer<typeof RegisterRequestSchema>;
 
 export const RegisterResponseSchema = z.strictObject({
   nodeId: z.string(),
   heartbeatIntervalMs: z.number().int().positive(),
+  /** The lease and its fencing timings (src/protocol/lease.ts). */
+  leaseMs: z.number().int().positive(),
+  fenceAfterMs: z.number().int().positive(),
+  fenceGraceMs: z.number().int().min(0),
+  /** The server's epoch (bumped at every server start): with the attempt number, an attempt's fencing token. */
+  epoch: z.number().int().min(1),
+  /** A new node credential, when the server issued one: the agent stores it (0600) and sends it from now on. */
+  credential: z.string().optional(),
   /** Tasks the agent reported that the server no longer wants running: kill them. */
   stop: z.array(
     z.strictObject({
@@ -90,15 +144,15 @@ export const RegisterResponseSchema = z.strictObject({
 export type RegisterResponse = z.infer<typeof RegisterResponseSchema>;
 
 export const GpuSampleSchema = z.strictObject({
-  gpuIndex: z.number().int().min(0),
+  gpuIndex: z.number().int().min(0).max(AGENT_LIMITS.gpuIndex),
   utilPercent: z.number().min(0).max(100),
-  memoryUsedMiB: z.number().min(0),
+  memoryUsedMiB: z.number().min(0).max(AGENT_LIMITS.gpuMemoryMiB),
 });
 
 export const HeartbeatRequestSchema = z.strictObject({
-  nodeId: z.string(),
-  tasks: z.array(RunningReportSchema),
-  samples: z.array(GpuSampleSchema).default([]),
+  nodeId: IdSchema,
+  tasks: z.array(RunningReportSchema).max(AGENT_LIMITS.reportsPerMessage),
+  samples: z.array(GpuSampleSchema).max(AGENT_LIMITS.gpusPerNode).default([]),
 });
 export type HeartbeatRequest = z.infer<typeof HeartbeatRequestSchema>;
 
@@ -131,6 +185,8 @@ export const AssignmentSchema = z.strictObject({
   /** Grace between SIGTERM and SIGKILL for time limits. */
   graceMs: z.number().int().min(0),
   placement: PlacementSchema,
+  /** The server epoch that placed it: the agent sends it back in its reports (fencing token). */
+  epoch: z.number().int().min(1).optional(),
 });
 export type Assignment = z.infer<typeof AssignmentSchema>;
 
@@ -142,24 +198,27 @@ export const AssignmentsResponseSchema = z.strictObject({
 export type AssignmentsResponse = z.infer<typeof AssignmentsResponseSchema>;
 
 export const ReportsRequestSchema = z.strictObject({
-  nodeId: z.string(),
-  tasks: z.array(RunningReportSchema).min(1),
+  nodeId: IdSchema,
+  tasks: z.array(RunningReportSchema).min(1).max(AGENT_LIMITS.reportsPerMessage),
 });
 export type ReportsRequest = z.infer<typeof ReportsRequestSchema>;
 
 export const LogsRequestSchema = z.strictObject({
-  nodeId: z.string(),
+  nodeId: IdSchema,
   chunks: z
     .array(
       z.strictObject({
-        taskId: z.string(),
-        attempt: z.number().int().min(1),
+        taskId: IdSchema,
+        attempt: z.number().int().min(1).max(AGENT_LIMITS.attempt),
         stream: z.enum(['stdout', 'stderr']),
-        seq: z.number().int().min(0),
-        at: z.number(),
+        seq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+        at: time,
         data: z.string(),
       }),
     )
     .max(1000),
 });
 export type LogsRequest = z.infer<typeof LogsRequestSchema>;
+
+/** The header that carries the node credential on every agent call after registration. */
+export const NODE_CREDENTIAL_HEADER = 'x-fastgpu-node-credential';

@@ -1,5 +1,6 @@
 // The Fastify app: body parsers, one error handler, auth, and every route. `buildApp` is used
 // in-process by tests (app.inject) and by `startServer`, which adds the listener.
+import { DEFAULT_LEASE_MS } from '../protocol/lease.js';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Registry } from 'prom-client';
 import { FastGpuError } from '../core/errors.js';
@@ -80,7 +81,7 @@ export async function buildApp(deps: AppDeps): Promise<ServerApp> {
     store: deps.store,
     clock: deps.clock,
     tickMs: deps.tickMs ?? 200,
-    nodeLostAfterMs: deps.nodeLostAfterMs ?? 15_000,
+    nodeLostAfterMs: deps.nodeLostAfterMs ?? DEFAULT_LEASE_MS,
     graceMs: deps.graceMs ?? 10_000,
     log,
     ...(deps.budgetPolicy !== undefined ? { budgetPolicy: deps.budgetPolicy } : {}),

@@ -6,7 +6,6 @@
 // requests never see half a change), then its store writes join one serial chain. Assignments
 // are handed to agents only after the placement is durable, so a server crash can never make an
 // agent launch an attempt the store does not know about.
-import { performance } from 'node:perf_hooks';
 import { conflict, FastGpuError, notFound } from '../core/errors.js';
 import { schedule } from '../core/scheduler/index.js';
 import { fairShareOrder, type TenancySnapshot } from '../core/scheduler/tenancy.js';
@@ -35,9 +34,13 @@ import type {
   RunningReport,
   StopOrder,
 } from '../protocol/agent.js';
+import { leaseTimings, type LeaseTimings } from '../protocol/lease.js';
 import type { Store, TaskWrite, TenantRecord, UtilisationSample } from '../store/port.js';
+import { sleepOn, timerClock, type Timer, type TimerClock } from '../util/clock.js';
+import { checkAgentTime, checkAgentTimes } from './agent-input.js';
 import { Billing, type MeteredAttempt } from './billing.js';
 import { newId } from './ids.js';
+import { NodeIdentities } from './node-identity.js';
 import { gpuViews, placementView } from './views.js';
 import { Waiters } from './waiters.js';
 
@@ -47,9 +50,12 @@ export interface ControlOptions {
   store: Store;
   clock: Clock;
   policy?: Partial<SchedulerPolicy>;
-  /** Control-loop tick in real ms; 0 = no timer (tests call `tick()` themselves). */
+  /** Control-loop tick in clock ms (on the clock's timers); 0 = no timer (tests call `tick()` themselves). */
   tickMs?: number;
-  /** No heartbeat for this long (clock ms) → node LOST. */
+  /**
+   * The node lease (clock ms): no renewal for this long, counted after the server caught up
+   * with its input → node LOST. The agents' fencing follows from it (src/protocol/lease.ts).
+   */
   nodeLostAfterMs?: number;
   /** SIGTERM → SIGKILL grace sent with assignments and stop orders. */
   graceMs?: number;
@@ -100,6 +106,8 @@ const MISSES_BEFORE_GONE = 3;
 /** Pending reasons reach the store at most this often (real ms). */
 const REASON_FLUSH_MS = 1_000;
 const DEFAULT_GRACE_MS = 10_000;
+/** The store meta key of the server epoch. */
+export const EPOCH_META = 'epoch';
 
 const keyOf = (taskId: string, attempt: number): string => `${taskId}#${attempt}`;
 const isTerminal = (s: TaskState): boolean => TERMINAL_STATES.includes(s);
@@ -143,18 +151,24 @@ export class ControlPlane {
   /** Reservations not released. */
   readonly reservations = new Map<string, VgpuReservation>();
   /** Long-polling agents, by node id. */
-  readonly pollers = new Waiters<string>();
+  readonly pollers: Waiters<string>;
   /** Waiters on a task's state, by task id. */
-  readonly taskWaiters = new Waiters<string>();
+  readonly taskWaiters: Waiters<string>;
   /** Log followers, by task id. */
-  readonly logWaiters = new Waiters<string>();
+  readonly logWaiters: Waiters<string>;
   hooks: ControlHooks = {};
 
   readonly store: Store;
   readonly clock: Clock;
+  /** The clock's timers (its own on a ManualClock, else Node's). */
+  readonly timers: TimerClock;
   readonly graceMs: number;
   readonly nodeLostAfterMs: number;
   readonly heartbeatIntervalMs: number;
+  /** The lease and the agents' fencing timings. */
+  readonly lease: LeaseTimings;
+  /** This server's epoch: stored, bumped at every start (with an attempt number, the fencing token). */
+  epoch = 0;
   /** The metering ledger, pricing context and spend. */
   readonly billing: Billing;
   /** Tenants by name (quota, weight, budget), as last read from the store. */
@@ -179,6 +193,14 @@ export class ControlPlane {
   /** Placed in memory, placement not yet in the store: never handed out (see commit). */
   private readonly undurable = new Set<string>();
   private readonly eventSubs = new Set<(e: PoolEvent) => void>();
+  /** Per-node credentials (who may speak for which node). */
+  readonly identities: NodeIdentities;
+  /**
+   * Attempts ended LOST with their node, by task id: the task as it was left (requeued or
+   * terminal). An exit the agent's supervisor recorded before the fence wins over that LOST as
+   * long as nothing acted on it (no new attempt was placed). Forgotten when a new attempt is placed.
+   */
+  private readonly lostAttempts = new Map<string, { attempt: number; nodeId: string; at: number; task: Task }>();
 
   private chain: Promise<void> = Promise.resolve();
   private chainDepth = 0;
@@ -186,12 +208,14 @@ export class ControlPlane {
   private submitScheduled = false;
 
   private dirty = false;
-  private cycleTimer: NodeJS.Timeout | NodeJS.Immediate | null = null;
+  private cycleTimer: Timer | NodeJS.Immediate | null = null;
   private cycleRunning = false;
   private lastCycleEnd = 0;
   private lastCycleMs = 0;
   private ticks = 0;
-  private tickTimer: NodeJS.Timeout | null = null;
+  private tickTimer: Timer | null = null;
+  /** Clock time of the last tick, to notice the server itself stalled (paused, starved). */
+  private lastTickAt: number | null = null;
   private closed = false;
   /** Pending tasks whose reason changed in memory but not yet in the store. */
   private readonly reasonDirty = new Set<string>();
@@ -199,11 +223,19 @@ export class ControlPlane {
 
   private constructor(opts: ControlOptions) {
     this.store = opts.store;
+    this.identities = new NodeIdentities(opts.store);
     this.clock = opts.clock;
+    this.timers = timerClock(opts.clock);
+    // The agent long-poll's deadline is on this clock; task and log waits are timed by their
+    // routes on the wall clock (src/server/routes/tasks.ts), so their timers stay real.
+    this.pollers = new Waiters<string>(this.timers);
+    this.taskWaiters = new Waiters<string>();
+    this.logWaiters = new Waiters<string>();
     this.tickMs = opts.tickMs ?? 200;
-    this.nodeLostAfterMs = opts.nodeLostAfterMs ?? 15_000;
+    this.lease = leaseTimings(opts.nodeLostAfterMs);
+    this.nodeLostAfterMs = this.lease.leaseMs;
     this.graceMs = opts.graceMs ?? DEFAULT_GRACE_MS;
-    this.heartbeatIntervalMs = Math.max(50, Math.min(5_000, Math.floor(this.nodeLostAfterMs / 3)));
+    this.heartbeatIntervalMs = this.lease.heartbeatMs;
     this.log = opts.log ?? (() => {});
     this.budgetPolicy = opts.budgetPolicy ?? DEFAULT_BUDGET_EXHAUSTED_POLICY;
     this.budgetPolicyFixed = opts.budgetPolicy !== undefined;
@@ -224,14 +256,17 @@ export class ControlPlane {
     const cp = new ControlPlane(opts);
     await cp.load();
     if (cp.tickMs > 0) {
-      cp.tickTimer = setInterval(() => cp.tick(), cp.tickMs);
-      cp.tickTimer.unref();
+      cp.tickTimer = cp.timers.setInterval(() => cp.tick(), cp.tickMs).unref();
     }
     cp.kick();
     return cp;
   }
 
   private async load(): Promise<void> {
+    // A new epoch for every start: attempts placed from here on carry it (fencing tokens).
+    const prevEpoch = Number(await this.store.getMeta(EPOCH_META));
+    this.epoch = (Number.isSafeInteger(prevEpoch) && prevEpoch > 0 ? prevEpoch : 0) + 1;
+    await this.store.setMeta(EPOCH_META, String(this.epoch));
     const now = this.clock.now();
     for (const n of await this.store.listNodes()) {
       this.nodes.set(n.id, n);
@@ -288,8 +323,8 @@ export class ControlPlane {
   }
 
   private async refreshTenants(force = false): Promise<void> {
-    if (!force && performance.now() - this.tenantsReadAt < TENANTS_REFRESH_MS) return;
-    this.tenantsReadAt = performance.now();
+    if (!force && this.timers.elapsed() - this.tenantsReadAt < TENANTS_REFRESH_MS) return;
+    this.tenantsReadAt = this.timers.elapsed();
     this.tenants = new Map((await this.store.listTenants()).map((t) => [t.name, t]));
   }
 
@@ -326,7 +361,7 @@ export class ControlPlane {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.tickTimer) clearInterval(this.tickTimer);
+    this.tickTimer?.clear();
     this.clearCycleTimer();
     this.pollers.close();
     this.taskWaiters.close();
@@ -334,7 +369,9 @@ export class ControlPlane {
     this.eventSubs.clear();
     // Submits queued but not yet flushed still get written.
     if (this.submitQ.length > 0) await this.flushSubmits();
-    if (this.reasonDirty.size > 0) await this.flushReasons().catch(() => {});
+    // Pending reasons are a cache of the next cycle's verdict: a failed flush loses nothing that
+    // the next start does not compute again, so it is logged and shutdown goes on.
+    if (this.reasonDirty.size > 0) await this.flushReasons().catch((e: unknown) => this.log(`warn: pending reasons not flushed at shutdown: ${String(e)}`));
     await this.drainChain();
     await this.billing.idle();
   }
@@ -369,8 +406,14 @@ export class ControlPlane {
     while (this.chainDepth > 0) await this.chain;
   }
 
-  /** Make a Tx durable, then broadcast its events and wake its waiters. */
-  private async commit(tx: Tx): Promise<void> {
+  /**
+   * Make a Tx durable, then broadcast its events and wake its waiters. Memory already holds the
+   * change, so a failed write (disk full, I/O error) is retried until it succeeds: memory and
+   * store never disagree, and the server says it is degraded meanwhile (`degraded`, /healthz,
+   * its log). `retry: false` is for a Tx whose change is not in memory yet (a submit): it fails
+   * with UNAVAILABLE instead, and nothing was changed.
+   */
+  private async commit(tx: Tx, opts: { retry?: boolean } = {}): Promise<void> {
     if (tx.dirty) this.kick();
     if (tx.empty()) {
       this.wake(tx);
@@ -378,13 +421,43 @@ export class ControlPlane {
     }
     let events: PoolEvent[];
     try {
-      events = await this.serial(() => this.persist(tx));
+      events = await this.serial(() => (opts.retry === false ? this.persist(tx) : this.persistRetrying(tx)));
     } finally {
       // Durable now (or failed): either way the placements may be handed out from here on.
       for (const id of tx.placed) this.undurable.delete(id);
     }
     this.broadcast(events);
     this.wake(tx);
+  }
+
+  /** Since when, and why, store writes fail (null: they work). */
+  degraded: { since: number; error: string } | null = null;
+
+  /** `persist`, again and again (backing off up to 5 s) while the store fails; typed errors pass. */
+  private async persistRetrying(tx: Tx): Promise<PoolEvent[]> {
+    let wait = 100;
+    for (;;) {
+      try {
+        const events = await this.persist(tx);
+        if (this.degraded) {
+          this.log(`store writes work again after ${this.clock.now() - this.degraded.since} ms; the server is no longer degraded`);
+          this.degraded = null;
+        }
+        return events;
+      } catch (e) {
+        if (e instanceof FastGpuError) throw e;
+        const error = e instanceof Error ? e.message : String(e);
+        if (!this.degraded) {
+          this.degraded = { since: this.clock.now(), error };
+          this.log(`error: DEGRADED: a store write failed (${error}); retrying until it succeeds. New submits are refused meanwhile; nothing already accepted is lost`);
+        } else this.degraded.error = error;
+        // At shutdown the write is given up: memory goes away with the process, and the store
+        // still holds the state before it (the agents report again after a restart).
+        if (this.closed) throw e;
+        await sleepOn(this.timers, wait);
+        wait = Math.min(5_000, wait * 2);
+      }
+    }
   }
 
   /** Writes the Tx in one store transaction: its task states, attempts and events land together or not at all. */
@@ -489,15 +562,16 @@ export class ControlPlane {
     // cycle's computing counts: a write that waited on the disk (a WAL checkpoint's fsync) says
     // nothing about the CPU the next cycle needs, and must not hold it back.
     const gap = Math.min(1000, 3 * this.lastCycleMs);
-    const wait = this.lastCycleEnd + gap - performance.now();
+    const wait = this.lastCycleEnd + gap - this.timers.elapsed();
     if (wait <= 0) this.cycleTimer = setImmediate(() => this.startCycle());
-    else this.cycleTimer = setTimeout(() => this.startCycle(), wait);
+    else this.cycleTimer = this.timers.setTimeout(() => this.startCycle(), wait);
   }
 
   private clearCycleTimer(): void {
-    if (!this.cycleTimer) return;
-    clearTimeout(this.cycleTimer as NodeJS.Timeout);
-    clearImmediate(this.cycleTimer as NodeJS.Immediate);
+    const t = this.cycleTimer;
+    if (!t) return;
+    if ('clear' in t) t.clear();
+    else clearImmediate(t);
     this.cycleTimer = null;
   }
 
@@ -515,7 +589,7 @@ export class ControlPlane {
     }
     this.cycleRunning = true;
     this.dirty = false;
-    const t0 = performance.now();
+    const t0 = this.timers.elapsed();
     let computeMs: number | undefined;
     try {
       const active: Task[] = [];
@@ -539,6 +613,7 @@ export class ControlPlane {
             if (!t || t.state !== 'PENDING') break;
             const placement = placementView(d.placement);
             const attempt = t.attempts + 1;
+            this.lostAttempts.delete(t.id);
             this.put(tx, t, { ...t, state: 'SCHEDULED', placement, attempts: attempt, scheduledAt: now, startedAt: null, reason: null, reasonMessage: null, exitCode: null });
             tx.attempts.push({ taskId: t.id, attempt, nodeId: placement.nodeId, placement, scheduledAt: now, startedAt: null, endedAt: null, outcome: null, exitCode: null });
             this.event(tx, 'task.scheduled', { taskId: t.id, nodeId: placement.nodeId }, { attempt, node: placement.node, gpus: placement.gpus, gpuMilli: placement.gpuMilli, ...(d.borrowed ? { borrowed: true } : {}) });
@@ -583,14 +658,14 @@ export class ControlPlane {
           }
         }
       }
-      const ms = performance.now() - t0;
+      const ms = this.timers.elapsed() - t0;
       computeMs = ms;
       this.hooks.cycle?.(ms / 1000, { pending: result.stats.pending, placed });
-      if (performance.now() - this.lastReasonFlush >= REASON_FLUSH_MS) this.flushReasonsInto(tx);
+      if (this.timers.elapsed() - this.lastReasonFlush >= REASON_FLUSH_MS) this.flushReasonsInto(tx);
       await this.commit(tx);
     } finally {
-      this.lastCycleMs = computeMs ?? performance.now() - t0;
-      this.lastCycleEnd = performance.now();
+      this.lastCycleMs = computeMs ?? this.timers.elapsed() - t0;
+      this.lastCycleEnd = this.timers.elapsed();
       this.cycleRunning = false;
       if (this.dirty) this.kick();
     }
@@ -635,13 +710,14 @@ export class ControlPlane {
   tick(): void {
     if (this.closed) return;
     this.ticks++;
+    this.creditStall();
     this.billing.maybeSettle();
     // Tenants change through the admin API: metrics and budget checks see them within a second.
     this.refreshTenants().catch((e: unknown) => this.log(`error: reading tenants: ${String(e)}`));
     if (this.budgetPolicy === 'stop') this.enforceBudgets().catch((e: unknown) => this.log(`error: budget check: ${String(e)}`));
     this.detectLostNodes().catch((e: unknown) => this.log(`error: lost-node check failed: ${String(e)}`));
     if (this.dirty || this.ticks % 5 === 0) this.kick();
-    if (this.reasonDirty.size > 0 && performance.now() - this.lastReasonFlush >= REASON_FLUSH_MS) {
+    if (this.reasonDirty.size > 0 && this.timers.elapsed() - this.lastReasonFlush >= REASON_FLUSH_MS) {
       this.flushReasons().catch((e: unknown) => this.log(`error: reason flush: ${String(e)}`));
     }
   }
@@ -667,7 +743,7 @@ export class ControlPlane {
   }
 
   private flushReasonsInto(tx: Tx): void {
-    this.lastReasonFlush = performance.now();
+    this.lastReasonFlush = this.timers.elapsed();
     for (const id of [...this.reasonDirty]) {
       const t = this.tasks.get(id);
       if (t && t.state === 'PENDING') this.put(tx, t, t);
@@ -697,6 +773,7 @@ export class ControlPlane {
    */
   submit(tasks: Task[]): Promise<void> {
     if (this.closed) return Promise.reject(new FastGpuError('UNAVAILABLE', 'server is shutting down'));
+    if (this.degraded) return Promise.reject(new FastGpuError('UNAVAILABLE', `the server is degraded: its store cannot be written (${this.degraded.error}); try again later`));
     return new Promise<void>((resolve, reject) => {
       this.submitQ.push({ tasks, resolve, reject });
       if (!this.submitScheduled) {
@@ -721,7 +798,7 @@ export class ControlPlane {
           this.event(tx, 'task.submitted', { taskId: t.id }, { name: t.spec.name, tenant: t.spec.tenant, gangId: t.gangId });
         }
       }
-      await this.commit(tx);
+      await this.commit(tx, { retry: false });
       // Live from here on; the cycle that places them comes next.
       for (const t of tx.inserts) this.tasks.set(t.id, t);
       this.hooks.submitted?.(tx.inserts.length);
@@ -889,11 +966,33 @@ export class ControlPlane {
 
   // ---------------------------------------------------------------- agent protocol
 
+  /**
+   * An agent joins or rejoins. A name that has a node credential is registered again only with
+   * it, or, when the node is LOST (its lease ran out and its tasks were fenced), by a new agent
+   * that takes it over with a new credential. `tokenNode`: the node the caller's credential
+   * header names, if any; a caller that holds another node's credential may not take this one.
+   */
   async register(req: RegisterRequest): Promise<RegisterResponse> {
     const now = this.clock.now();
+    checkAgentTimes(req.tasks, now);
     let existing: NodeRecord | undefined;
     for (const n of this.nodes.values()) if (n.name === req.name) existing = n;
+    let credential: string | undefined;
+    if (existing && !(await this.identities.matches(existing.id, req.credential))) {
+      if ((await this.identities.issued(existing.id)) && existing.state !== 'LOST') {
+        const ago = Math.max(0, now - (this.rt.get(existing.id)?.lastSeen ?? existing.lastHeartbeatAt));
+        throw conflict(
+          `node name ${req.name} is held by another agent (node ${existing.id}, renewed ${ago} ms ago)` +
+            `${req.credential ? ', and the credential this agent sent is not that node\'s' : ' and this agent has no credential for it'}: ` +
+            `give each agent its own --name; an agent that lost its state dir can take the name over once the node is LOST (${this.nodeLostAfterMs} ms after its last heartbeat)`,
+        );
+      }
+      // A node from before credentials, or a LOST node taken over: a fresh credential.
+      if (existing.state === 'LOST' && (await this.identities.issued(existing.id))) this.log(`node ${req.name} (${existing.id}) taken over by a new agent after it was LOST`);
+      credential = await this.identities.issue(existing.id);
+    }
     const id = existing?.id ?? newId('n');
+    if (!existing) credential = await this.identities.issue(id);
     const node: NodeRecord = {
       id,
       name: req.name,
@@ -935,8 +1034,25 @@ export class ControlPlane {
     return {
       nodeId: id,
       heartbeatIntervalMs: this.heartbeatIntervalMs,
+      leaseMs: this.lease.leaseMs,
+      fenceAfterMs: this.lease.fenceAfterMs,
+      fenceGraceMs: this.lease.fenceGraceMs,
+      epoch: this.epoch,
+      ...(credential !== undefined ? { credential } : {}),
       stop: [...rt.stops.values()].map((s) => ({ taskId: s.taskId, attempt: s.attempt, graceMs: s.graceMs, reason: s.reason })),
     };
+  }
+
+  /**
+   * The caller speaks for `nodeId` only with that node's credential (403 otherwise). A node
+   * without one yet (registered before credentials existed) must register again to get one.
+   */
+  async authNode(nodeId: string, credential: string | undefined): Promise<void> {
+    if (!this.nodes.has(nodeId)) return; // unknown: the call answers "register again" itself
+    if (await this.identities.matches(nodeId, credential)) return;
+    // A node from before credentials: its agent registers again and gets one.
+    if (!credential && !(await this.identities.issued(nodeId))) throw notFound('node', `${nodeId} has no credential yet (register again)`);
+    throw new FastGpuError('FORBIDDEN', `this agent does not hold the credential of node ${nodeId}: an agent speaks only for the node it registered as`);
   }
 
   async heartbeat(req: HeartbeatRequest): Promise<HeartbeatResponse> {
@@ -945,6 +1061,7 @@ export class ControlPlane {
     // Unknown, or declared LOST (its tasks were requeued): it must register again to reconcile.
     if (!node || !rt || node.state === 'LOST') return { ack: [], stop: [], reregister: true };
     const now = this.clock.now();
+    checkAgentTimes(req.tasks, now);
     rt.lastSeen = now;
     this.nodes.set(node.id, { ...node, lastHeartbeatAt: now });
     const tx = new Tx();
@@ -961,6 +1078,13 @@ export class ControlPlane {
       rt.util.set(s.gpuIndex, s.utilPercent);
       tx.samples.push({ at: now, nodeId: node.id, gpuIndex: s.gpuIndex, utilPercent: s.utilPercent, memoryUsedMiB: s.memoryUsedMiB, allocatedMilli: allocated?.get(s.gpuIndex) ?? 0 });
     }
+    if (this.degraded) {
+      // The lease is renewed (in memory) at once; nothing is acknowledged until it is durable,
+      // so the agent keeps every exit it holds. The write queues behind the one being retried.
+      this.commit(tx).catch((e: unknown) => this.log(`error: heartbeat of ${node.name} not stored: ${String(e)}`));
+      return { ack: [], stop: [...rt.stops.values()], reregister: false };
+    }
+    // Our write waits for every earlier one: an exit acknowledged below is durable.
     await this.commit(tx);
     return { ack, stop: [...rt.stops.values()], reregister: false };
   }
@@ -1007,6 +1131,7 @@ export class ControlPlane {
   async reports(req: ReportsRequest): Promise<void> {
     const node = this.nodes.get(req.nodeId);
     if (!node) throw notFound('node', `${req.nodeId} (register again)`);
+    checkAgentTimes(req.tasks, this.clock.now());
     const tx = new Tx();
     for (const r of req.tasks) this.reconcile(tx, node.id, r);
     await this.commit(tx);
@@ -1021,16 +1146,22 @@ export class ControlPlane {
     const key = keyOf(r.taskId, r.attempt);
     const wanted = !!t && isActive(t.state) && t.attempts === r.attempt && t.placement?.nodeId === nodeId;
     const rt = this.rt.get(nodeId);
+    if (r.epoch !== undefined && r.epoch > this.epoch) {
+      this.log(`warn: ignored a report of ${key} from node ${nodeId}: its epoch ${r.epoch} is newer than this server's ${this.epoch}`);
+      return false;
+    }
     if (r.status === 'exited') {
       if (rt) {
         rt.stops.delete(key);
         rt.stopsDelivered.delete(key);
       }
       if (wanted) this.recordExit(tx, t, r);
+      else if (!this.lateExit(tx, nodeId, r)) this.log(`ignored the exit of ${key} reported by node ${nodeId}: not its current attempt (${t ? `attempt ${t.attempts}, ${t.state}` : 'finished or unknown'})`);
       return true;
     }
     if (!wanted) {
       // Cancelled, finished, requeued elsewhere, or unknown: it must not keep running.
+      if (!rt?.stops.has(key)) this.log(`${key} reported running by node ${nodeId} is not its current attempt (${t ? `attempt ${t.attempts}, ${t.state}` : 'finished or unknown'}): ordering it stopped`);
       this.addStop(nodeId, r.taskId, r.attempt, 'orphaned');
       tx.wakeNodes.add(nodeId);
       return false;
@@ -1057,12 +1188,83 @@ export class ControlPlane {
     return false;
   }
 
+  /**
+   * An exit for an attempt that ended LOST with its node: when the supervisor recorded a real end
+   * (not the fence) and nothing acted on the LOST since (the task was not placed again), the
+   * reported end wins: a task that finished is never run again, nor failed as "node lost".
+   */
+  private lateExit(tx: Tx, nodeId: string, r: RunningReport): boolean {
+    const lost = this.lostAttempts.get(r.taskId);
+    if (!lost || lost.attempt !== r.attempt || lost.nodeId !== nodeId) return false;
+    if (r.endReason === 'fenced' || r.endReason === 'never-started') return false;
+    const live = this.tasks.get(r.taskId);
+    const t = live ?? lost.task;
+    // Acted on: a new attempt is placed (or the task moved on some other way).
+    if (t.attempts !== r.attempt || (live ? live.state !== 'PENDING' : !isTerminal(t.state))) return false;
+    const end = this.exitOutcome(t, r);
+    // A failure while retries remain is already handled by the requeue: the next attempt runs.
+    if (live && end.outcome !== 'SUCCEEDED') return false;
+    this.lostAttempts.delete(r.taskId);
+    const now = this.clock.now();
+    const placement = lost.task.placement ?? t.placement;
+    const endedAt = r.endedAt ?? lost.at;
+    const startedAt = r.startedAt ?? t.startedAt ?? null;
+    this.log(`${keyOf(t.id, r.attempt)}: node ${nodeId} reports it ended ${end.outcome} before its lease ran out; that replaces LOST`);
+    if (placement) {
+      tx.attempts.push({ taskId: t.id, attempt: r.attempt, nodeId, placement, scheduledAt: t.scheduledAt ?? now, startedAt, endedAt, outcome: end.outcome, exitCode: r.exitCode ?? null });
+    }
+    this.put(tx, t, { ...t, state: end.outcome, exitCode: r.exitCode ?? null, startedAt, finishedAt: endedAt, reason: null, reasonMessage: end.message, ...(placement ? { placement } : {}) });
+    this.event(tx, 'task.finished', { taskId: t.id, nodeId }, { state: end.outcome, exitCode: r.exitCode ?? null, attempt: r.attempt, replacesLost: true });
+    tx.dirty = true;
+    return true;
+  }
+
+  /** What an exit report means for the task: its outcome and message (no requeue rules here). */
+  private exitOutcome(t: Task, r: RunningReport): { outcome: TaskState; message: string | null } {
+    const code = r.exitCode ?? null;
+    let outcome: TaskState;
+    let message: string | null = null;
+    switch (r.endReason) {
+      case 'timeout':
+        outcome = 'TIMEOUT';
+        message = 'Killed at its time limit';
+        break;
+      case 'cancelled':
+        outcome = 'CANCELLED';
+        message = 'Cancelled';
+        break;
+      case 'preempted':
+        outcome = 'PREEMPTED';
+        break;
+      case 'launch-failed':
+        outcome = 'FAILED';
+        message = `Launch failed: ${r.error ?? 'unknown error'}`;
+        break;
+      case 'fenced':
+        outcome = 'LOST';
+        message = 'Stopped by its node: the agent could not renew the node lease';
+        break;
+      default:
+        if (code === 0) outcome = 'SUCCEEDED';
+        else {
+          outcome = 'FAILED';
+          message = code !== null ? `Exited with code ${code}` : `Killed by ${r.signal ?? 'a signal'}`;
+        }
+    }
+    if (this.cancelling.has(t.id) && outcome !== 'SUCCEEDED') return { outcome: 'CANCELLED', message: 'Cancelled' };
+    return { outcome, message };
+  }
+
   private recordExit(tx: Tx, t: Task, r: RunningReport): void {
     const now = this.clock.now();
     const code = r.exitCode ?? null;
     let outcome: TaskState;
     let message: string | null = null;
     switch (r.endReason) {
+      case 'fenced':
+        // The supervisor fenced it (no lease renewal): the node's problem, as a lost node's.
+        this.endAttempt(tx, t, { outcome: this.cancelling.has(t.id) ? 'CANCELLED' : 'LOST', exitCode: code, endedAt: r.endedAt ?? now, startedAt: r.startedAt ?? t.startedAt, message: 'Stopped by its node: the agent could not renew the node lease' });
+        return;
       case 'timeout':
         outcome = 'TIMEOUT';
         message = 'Killed at its time limit';
@@ -1113,7 +1315,7 @@ export class ControlPlane {
    */
   async assignments(nodeId: string, waitMs: number, signal?: AbortSignal): Promise<AssignmentsResponse> {
     if (!this.nodes.has(nodeId)) throw notFound('node', `${nodeId} (register first)`);
-    const deadline = performance.now() + waitMs;
+    const deadline = this.timers.elapsed() + waitMs;
     for (;;) {
       const rt = this.rt.get(nodeId);
       if (!rt) throw notFound('node', nodeId);
@@ -1121,7 +1323,7 @@ export class ControlPlane {
       const fresh =
         out.assignments.some((a) => !rt.delivered.has(keyOf(a.taskId, a.attempt))) ||
         out.stop.some((s) => !rt.stopsDelivered.has(keyOf(s.taskId, s.attempt)));
-      const left = deadline - performance.now();
+      const left = deadline - this.timers.elapsed();
       if (fresh || left <= 0 || this.closed) {
         const now = this.clock.now();
         for (const a of out.assignments) {
@@ -1156,6 +1358,7 @@ export class ControlPlane {
       env: t.spec.env,
       graceMs: this.graceMs,
       placement: placementView(t.placement!),
+      epoch: this.epoch,
     };
     if (t.spec.workdir !== undefined) a.workdir = t.spec.workdir;
     if (t.spec.timeLimitMs !== undefined) a.timeLimitMs = t.spec.timeLimitMs;
@@ -1244,14 +1447,32 @@ export class ControlPlane {
     this.put(tx, t, { ...t, reasonMessage: `${PREEMPTING_PREFIX}${message}` });
   }
 
-  /** Nodes whose heartbeats stopped: LOST, their tasks requeued (retries left) or FAILED. */
+  /**
+   * Time the server did not run (a SIGSTOP, a starved event loop: the tick came late) is not
+   * time the agents failed to renew: every lease is extended by it, so a server that wakes up
+   * first reads the heartbeats waiting in its sockets, then judges. Called by every tick.
+   */
+  private creditStall(): void {
+    const now = this.clock.now();
+    const last = this.lastTickAt;
+    this.lastTickAt = now;
+    if (last === null || this.tickMs <= 0) return;
+    const stall = now - last - 2 * this.tickMs;
+    if (stall <= 0) return;
+    for (const rt of this.rt.values()) rt.lastSeen += stall;
+    if (stall >= this.lease.heartbeatMs) this.log(`warn: the server did not run for ${now - last} ms (paused or overloaded); node leases extended by ${stall} ms`);
+  }
+
+  /** Nodes whose lease ran out: LOST, their tasks requeued (retries left) or FAILED. */
   async detectLostNodes(): Promise<void> {
     const now = this.clock.now();
     const tx = new Tx();
     for (const node of [...this.nodes.values()]) {
       if (node.state === 'LOST') continue;
       const rt = this.rt.get(node.id);
-      const seen = Math.max(rt?.lastSeen ?? 0, node.lastHeartbeatAt);
+      // The runtime's time is the lease's start (stalls credited); the stored heartbeat only
+      // counts for a node the server has no runtime for.
+      const seen = rt ? rt.lastSeen : node.lastHeartbeatAt;
       if (now - seen <= this.nodeLostAfterMs) continue;
       this.markLost(tx, node, now);
     }
@@ -1268,8 +1489,13 @@ export class ControlPlane {
       const t = this.tasks.get(tid);
       if (!t || !isActive(t.state)) continue;
       n++;
-      this.endAttempt(tx, t, { outcome: this.cancelling.has(t.id) ? 'CANCELLED' : 'LOST', exitCode: null, endedAt: now, message: `Node ${node.name} was lost` });
+      const attempt = t.attempts;
+      const placement = t.placement;
+      const after = this.endAttempt(tx, t, { outcome: this.cancelling.has(t.id) ? 'CANCELLED' : 'LOST', exitCode: null, endedAt: now, message: `Node ${node.name} was lost` });
+      if (after.state === 'PENDING' || after.state === 'FAILED') this.lostAttempts.set(t.id, { attempt, nodeId: node.id, at: now, task: { ...after, placement } });
     }
+    // Bounded: a LOST attempt's late exit counts only for a day.
+    for (const [id, l] of this.lostAttempts) if (now - l.at > 86_400_000) this.lostAttempts.delete(id);
     // Its reserved slices go back to waiting for room elsewhere.
     this.unplaceReservations(tx, node.id, now);
     const rt = this.rt.get(node.id);
@@ -1290,17 +1516,39 @@ export class ControlPlane {
    * Store log chunks. Chunks of tasks the server does not know (a store reset under a running
    * agent) are dropped, so one of them cannot make the agent resend its whole batch forever.
    */
-  async appendLogs(chunks: Parameters<Store['appendLogs']>[0]): Promise<void> {
+  async appendLogs(chunks: Parameters<Store['appendLogs']>[0], nodeId?: string): Promise<void> {
     if (chunks.length === 0) return;
+    const now = this.clock.now();
+    chunks.forEach((c, i) => checkAgentTime(c.at, now, `chunks[${i}].at`));
     const known = new Set<string>();
     for (const id of new Set(chunks.map((c) => c.taskId))) {
       if (this.tasks.has(id) || (await this.store.getTask(id))) known.add(id);
+    }
+    // A node ships logs only of attempts that ran on it (a log chunk at seq 0 from elsewhere
+    // would shadow the real one: chunks are idempotent by task, attempt, stream and seq).
+    if (nodeId !== undefined) {
+      for (const key of new Set(chunks.filter((c) => known.has(c.taskId)).map((c) => keyOf(c.taskId, c.attempt)))) {
+        const hash = key.lastIndexOf('#');
+        if (!(await this.ranOn(key.slice(0, hash), Number(key.slice(hash + 1)), nodeId))) {
+          throw new FastGpuError('FORBIDDEN', `node ${nodeId} may not ship logs of ${key}: that attempt did not run on it`);
+        }
+      }
     }
     const keep = known.size === 0 ? [] : chunks.filter((c) => known.has(c.taskId));
     if (keep.length < chunks.length) this.log(`warn: dropped ${chunks.length - keep.length} log chunk(s) of unknown tasks`);
     if (keep.length === 0) return;
     await this.serial(() => this.store.appendLogs(keep));
     for (const id of known) this.logWaiters.notify(id);
+  }
+
+  /** Whether attempt `attempt` of the task was placed on `nodeId` (memory first, then the store). */
+  private async ranOn(taskId: string, attempt: number, nodeId: string): Promise<boolean> {
+    const t = this.tasks.get(taskId);
+    if (t && t.attempts === attempt && t.placement) return t.placement.nodeId === nodeId;
+    const lost = this.lostAttempts.get(taskId);
+    if (lost && lost.attempt === attempt) return lost.nodeId === nodeId;
+    const row = (await this.store.listAttempts(taskId)).find((a) => a.attempt === attempt);
+    return row?.nodeId === nodeId;
   }
 
   // ---------------------------------------------------------------- reads

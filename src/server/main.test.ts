@@ -90,8 +90,8 @@ describe('startServer', () => {
       headers: { ...auth, 'content-type': 'application/json' },
       body: JSON.stringify({ name: 'n', cpuMilli: 1000, memoryMiB: 1024, labels: {}, gpus: [], simulated: true, agentVersion: 't', tasks: [] }),
     });
-    const { nodeId } = (await reg.json()) as { nodeId: string };
-    const poll = fetch(`${s.url}/v1/agent/assignments?nodeId=${nodeId}&waitMs=60000`, { headers: auth }).then((r) => r.status, () => -1);
+    const { nodeId, credential } = (await reg.json()) as { nodeId: string; credential: string };
+    const poll = fetch(`${s.url}/v1/agent/assignments?nodeId=${nodeId}&waitMs=60000`, { headers: { ...auth, 'x-fastgpu-node-credential': credential } }).then((r) => r.status, () => -1);
     await new Promise((r) => setTimeout(r, 50));
     const t0 = performance.now();
     await s.close();

@@ -1,4 +1,5 @@
 // startServer: the data dir, the SQLite store, the admin token, the app and its listener.
+import { DEFAULT_LEASE_MS } from '../protocol/lease.js';
 import { mkdir, readFile, writeFile, chmod } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Clock } from '../core/types.js';
@@ -19,7 +20,7 @@ export interface ServerOptions {
   port?: number; // default 7070; 0 = any free port
   clock?: Clock; // default systemClock
   tickMs?: number; // control-loop tick, default 200
-  nodeLostAfterMs?: number; // default 15000
+  nodeLostAfterMs?: number; // the node lease, default DEFAULT_LEASE_MS (40 s; src/protocol/lease.ts)
   sampleRetention?: SampleRetention; // default 24 h raw, 7 d minute rollups, 400 d hour rollups
   logsRetentionMs?: number; // delete logs of tasks finished longer ago; default: keep forever
   log?: (line: string) => void;
@@ -75,7 +76,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       store,
       clock,
       tickMs: opts.tickMs ?? 200,
-      nodeLostAfterMs: opts.nodeLostAfterMs ?? 15_000,
+      nodeLostAfterMs: opts.nodeLostAfterMs ?? DEFAULT_LEASE_MS,
       ...(opts.sampleRetention !== undefined ? { sampleRetention: opts.sampleRetention } : {}),
       ...(opts.logsRetentionMs !== undefined ? { logsRetentionMs: opts.logsRetentionMs } : {}),
       log,

@@ -57,6 +57,8 @@ async function as(role: Role, method: string, url: string, body?: unknown): Prom
   const headers: Record<string, string> = {};
   if (t !== null) headers.authorization = `Bearer ${t}`;
   if (body !== undefined) headers['content-type'] = 'application/json';
+  // Agent calls carry the node's credential, as a real agent's do: the role decides, not the node.
+  if (url.startsWith('/v1/agent/') && agent) Object.assign(headers, agent.headers());
   const res = await h.server.app.inject({ method: method as 'GET', url, headers, ...(body !== undefined ? { payload: JSON.stringify(body) } : {}) });
   let parsed: unknown;
   try {
@@ -117,7 +119,8 @@ const MATRIX: Record<string, Row> = {
   'POST /v1/agent/register': {
     call: () => ({
       url: '/v1/agent/register',
-      body: { name: 'node-reg', cpuMilli: 64_000, memoryMiB: 1024, labels: {}, gpus: h100s(1, 'GPU-reg'), simulated: true, agentVersion: 'test', tasks: [] },
+      // A new name each time: a registered name needs its node's credential.
+      body: { name: `node-reg-${++made}`, cpuMilli: 64_000, memoryMiB: 1024, labels: {}, gpus: h100s(1, 'GPU-reg'), simulated: true, agentVersion: 'test', tasks: [] },
     }),
     expect: agentProtocol,
     targets: ['pool'],
@@ -125,7 +128,7 @@ const MATRIX: Record<string, Row> = {
   'POST /v1/agent/heartbeat': { call: () => ({ url: '/v1/agent/heartbeat', body: { nodeId: agent.nodeId, tasks: [], samples: [] } }), expect: agentProtocol, targets: ['pool'] },
   'GET /v1/agent/assignments': { call: () => ({ url: `/v1/agent/assignments?nodeId=${agent.nodeId}&waitMs=0` }), expect: agentProtocol, targets: ['pool'] },
   'POST /v1/agent/reports': {
-    call: () => ({ url: '/v1/agent/reports', body: { nodeId: agent.nodeId, tasks: [{ taskId: 't_nosuchtask', attempt: 1, status: 'running', pid: 1, startedAt: 0 }] } }),
+    call: () => ({ url: '/v1/agent/reports', body: { nodeId: agent.nodeId, tasks: [{ taskId: 't_nosuchtask', attempt: 1, status: 'running', pid: 1 }] } }),
     expect: agentProtocol,
     targets: ['pool'],
   },

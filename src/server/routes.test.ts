@@ -118,10 +118,10 @@ describe('tasks API', () => {
     const [t] = await submit(h, { command: 'true', resources: { gpu: 0.5 } });
     await agent.pollAndStart();
     const chunk = (seq: number, data: string) => ({ taskId: t.id, attempt: 1, stream: 'stdout', seq, at: h.clock.now(), data });
-    const logs = await h.req('POST', '/v1/agent/logs', { nodeId: agent.nodeId, chunks: [chunk(0, 'hello\n'), chunk(1, 'world\n')] });
+    const logs = await h.req('POST', '/v1/agent/logs', { nodeId: agent.nodeId, chunks: [chunk(0, 'hello\n'), chunk(1, 'world\n')] }, agent.headers());
     expect(logs.status).toBe(200);
     // Idempotent by seq; chunks of unknown tasks are dropped, the rest kept.
-    const mixed = await h.req('POST', '/v1/agent/logs', { nodeId: agent.nodeId, chunks: [chunk(1, 'world\n'), { ...chunk(0, 'ghost'), taskId: 't_ghost00000' }] });
+    const mixed = await h.req('POST', '/v1/agent/logs', { nodeId: agent.nodeId, chunks: [chunk(1, 'world\n'), { ...chunk(0, 'ghost'), taskId: 't_ghost00000' }] }, agent.headers());
     expect(mixed.status).toBe(200);
     const page = await h.req('GET', `/v1/tasks/${t.id}/logs`);
     expect(page.body.chunks.map((c: any) => c.data).join('')).toBe('hello\nworld\n');
@@ -130,7 +130,7 @@ describe('tasks API', () => {
 
     const follow = h.req('GET', `/v1/tasks/${t.id}/logs?follow=true`);
     await new Promise((r) => setTimeout(r, 30));
-    await h.req('POST', '/v1/agent/logs', { nodeId: agent.nodeId, chunks: [chunk(2, 'bye\n')] });
+    await h.req('POST', '/v1/agent/logs', { nodeId: agent.nodeId, chunks: [chunk(2, 'bye\n')] }, agent.headers());
     await agent.exit(t.id, 1, 0);
     const res = await follow;
     expect(res.headers['content-type']).toContain('text/event-stream');
@@ -217,7 +217,7 @@ describe('log retention (--logs-retention)', () => {
     const [old, running] = [...(await submit(h, { command: 'true', resources: { gpu: 0.25 } })), ...(await submit(h, { command: 'sleep 1d', resources: { gpu: 0.25 } }))];
     await agent.pollAndStart();
     const line = (taskId: string, data: string) => ({ taskId, attempt: 1, stream: 'stdout', seq: 0, at: h.clock.now(), data });
-    await h.req('POST', '/v1/agent/logs', { nodeId: agent.nodeId, chunks: [line(old.id, 'old output\n'), line(running.id, 'still here\n')] });
+    await h.req('POST', '/v1/agent/logs', { nodeId: agent.nodeId, chunks: [line(old.id, 'old output\n'), line(running.id, 'still here\n')] }, agent.headers());
     await agent.exit(old.id, 1, 0);
     await h.server.control.settle();
 

@@ -82,7 +82,7 @@ describe('GET /v1/samples', () => {
         { gpuIndex: 0, utilPercent: 60, memoryUsedMiB: 1000 },
         { gpuIndex: 1, utilPercent: 0, memoryUsedMiB: 0 },
       ],
-    });
+    }, a.headers());
     expect(hb.status).toBe(200);
     const r = await h.req('GET', `/v1/samples?from=${t0 - 1000}&to=${t0 + 1000}&buckets=1`);
     expect(r.status).toBe(200);

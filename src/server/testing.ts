@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Gpu } from '../core/types.js';
-import type { Assignment, AssignmentsResponse, HeartbeatResponse, RegisterResponse, RunningReport } from '../protocol/agent.js';
+import { NODE_CREDENTIAL_HEADER, type Assignment, type AssignmentsResponse, type HeartbeatResponse, type RegisterResponse, type RunningReport } from '../protocol/agent.js';
 import { openStore } from '../store/index.js';
 import type { Store } from '../store/port.js';
 import { ManualClock } from '../util/clock.js';
@@ -84,6 +84,8 @@ export function h100s(n: number, prefix = 'GPU-test'): Gpu[] {
 /** An agent driven by the test through the protocol endpoints. It launches nothing. */
 export class FakeAgent {
   nodeId = '';
+  /** The node credential the server issued (sent on every call, as a real agent does). */
+  credential: string | undefined;
   /** What it "runs": key → report. */
   readonly running = new Map<string, RunningReport>();
   readonly exited = new Map<string, RunningReport>();
@@ -94,6 +96,11 @@ export class FakeAgent {
     readonly name = 'node-a',
     readonly gpus: Gpu[] = h100s(1),
   ) {}
+
+  /** The credential header for agent calls. */
+  headers(): Record<string, string> {
+    return this.credential !== undefined ? { [NODE_CREDENTIAL_HEADER]: this.credential } : {};
+  }
 
   private reports(): RunningReport[] {
     return [...this.running.values(), ...this.exited.values()];
@@ -109,15 +116,17 @@ export class FakeAgent {
       simulated: true,
       agentVersion: 'test',
       tasks: this.reports(),
+      ...(this.credential !== undefined ? { credential: this.credential } : {}),
     });
     if (res.status !== 200) throw new Error(`register: ${res.status} ${res.raw}`);
     this.nodeId = res.body.nodeId;
+    if (res.body.credential !== undefined) this.credential = res.body.credential;
     for (const s of res.body.stop as { taskId: string; attempt: number }[]) this.stopped(s.taskId, s.attempt);
     return res.body;
   }
 
   async poll(waitMs = 0): Promise<AssignmentsResponse> {
-    const res = await this.h.req('GET', `/v1/agent/assignments?nodeId=${this.nodeId}&waitMs=${waitMs}`);
+    const res = await this.h.req('GET', `/v1/agent/assignments?nodeId=${this.nodeId}&waitMs=${waitMs}`, undefined, this.headers());
     if (res.status !== 200) throw new Error(`poll: ${res.status} ${res.raw}`);
     return res.body;
   }
@@ -157,12 +166,12 @@ export class FakeAgent {
   }
 
   async send(tasks: RunningReport[]): Promise<void> {
-    const res = await this.h.req('POST', '/v1/agent/reports', { nodeId: this.nodeId, tasks });
+    const res = await this.h.req('POST', '/v1/agent/reports', { nodeId: this.nodeId, tasks }, this.headers());
     if (res.status !== 200) throw new Error(`reports: ${res.status} ${res.raw}`);
   }
 
   async heartbeat(): Promise<HeartbeatResponse> {
-    const res = await this.h.req('POST', '/v1/agent/heartbeat', { nodeId: this.nodeId, tasks: this.reports(), samples: [] });
+    const res = await this.h.req('POST', '/v1/agent/heartbeat', { nodeId: this.nodeId, tasks: this.reports(), samples: [] }, this.headers());
     if (res.status !== 200) throw new Error(`heartbeat: ${res.status} ${res.raw}`);
     const body = res.body as HeartbeatResponse;
     for (const a of body.ack) this.exited.delete(`${a.taskId}#${a.attempt}`);

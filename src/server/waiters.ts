@@ -1,6 +1,7 @@
 // Keyed wake-ups for long-polls and streams: a request waits on a key (a node id, a task id,
 // 'events'…) until someone notifies that key, its timeout passes, its client goes away, or the
 // server closes. Every timer is owned here and cleared, so close() leaves no handle behind.
+import { systemClock, type TimerClock } from '../util/clock.js';
 
 export type WakeReason = 'notified' | 'timeout' | 'aborted' | 'closed';
 
@@ -12,7 +13,10 @@ export class Waiters<K = string> {
   private byKey = new Map<K, Set<Waiter>>();
   private closed = false;
 
-  /** Wait until `notify(key)`, `timeoutMs` (real time), `signal` aborts, or `close()`. */
+  /** `timers`: the clock whose timers time the waits out (a ManualClock in tests). */
+  constructor(private readonly timers: Pick<TimerClock, 'setTimeout'> = systemClock) {}
+
+  /** Wait until `notify(key)`, `timeoutMs` (on the clock), `signal` aborts, or `close()`. */
   wait(key: K, timeoutMs: number, signal?: AbortSignal): Promise<WakeReason> {
     if (this.closed) return Promise.resolve('closed');
     if (signal?.aborted) return Promise.resolve('aborted');
@@ -21,7 +25,7 @@ export class Waiters<K = string> {
       if (!set) this.byKey.set(key, (set = new Set()));
       const waiter: Waiter = {
         resolve: (reason) => {
-          clearTimeout(timer);
+          timer.clear();
           signal?.removeEventListener('abort', onAbort);
           const s = this.byKey.get(key);
           if (s) {
@@ -32,7 +36,7 @@ export class Waiters<K = string> {
         },
       };
       const onAbort = (): void => waiter.resolve('aborted');
-      const timer = setTimeout(() => waiter.resolve('timeout'), Math.max(0, timeoutMs));
+      const timer = this.timers.setTimeout(() => waiter.resolve('timeout'), Math.max(0, timeoutMs));
       signal?.addEventListener('abort', onAbort, { once: true });
       set.add(waiter);
     });

@@ -4,6 +4,7 @@ import {
   HeartbeatRequestSchema,
   HeartbeatResponseSchema,
   LogsRequestSchema,
+  NODE_CREDENTIAL_HEADER,
   RegisterRequestSchema,
   RegisterResponseSchema,
   ReportsRequestSchema,
@@ -12,6 +13,12 @@ import { AGENT_BODY_LIMIT } from '../body.js';
 import { AssignmentsQuerySchema, OkSchema } from '../schemas.js';
 import type { RouteContext } from './context.js';
 import { clientGone } from './util.js';
+
+/** The node credential header of a request (see src/server/node-identity.ts). */
+function credentialOf(req: { headers: Record<string, string | string[] | undefined> }): string | undefined {
+  const v = req.headers[NODE_CREDENTIAL_HEADER];
+  return typeof v === 'string' && v.length > 0 ? v : undefined;
+}
 
 export function agentRoutes(ctx: RouteContext): void {
   const { book, control } = ctx;
@@ -35,7 +42,10 @@ export function agentRoutes(ctx: RouteContext): void {
     body: HeartbeatRequestSchema,
     bodyLimit: AGENT_BODY_LIMIT,
     response: HeartbeatResponseSchema,
-    handler: async ({ body }) => control.heartbeat(body),
+    handler: async ({ body, req }) => {
+      await control.authNode(body.nodeId, credentialOf(req));
+      return control.heartbeat(body);
+    },
   });
 
   book.add({
@@ -45,7 +55,10 @@ export function agentRoutes(ctx: RouteContext): void {
     summary: 'Long-poll for assignments and stop orders; answers at once when something new is there',
     query: AssignmentsQuerySchema,
     response: AssignmentsResponseSchema,
-    handler: async ({ query, reply }) => control.assignments(query.nodeId, query.waitMs ?? 25_000, clientGone(reply)),
+    handler: async ({ query, reply, req }) => {
+      await control.authNode(query.nodeId, credentialOf(req));
+      return control.assignments(query.nodeId, query.waitMs ?? 25_000, clientGone(reply));
+    },
   });
 
   book.add({
@@ -56,7 +69,8 @@ export function agentRoutes(ctx: RouteContext): void {
     body: ReportsRequestSchema,
     bodyLimit: AGENT_BODY_LIMIT,
     response: OkSchema,
-    handler: async ({ body }) => {
+    handler: async ({ body, req }) => {
+      await control.authNode(body.nodeId, credentialOf(req));
       await control.reports(body);
       return { ok: true };
     },
@@ -70,8 +84,9 @@ export function agentRoutes(ctx: RouteContext): void {
     body: LogsRequestSchema,
     bodyLimit: AGENT_BODY_LIMIT,
     response: OkSchema,
-    handler: async ({ body }) => {
-      await control.appendLogs(body.chunks);
+    handler: async ({ body, req }) => {
+      await control.authNode(body.nodeId, credentialOf(req));
+      await control.appendLogs(body.chunks, body.nodeId);
       return { ok: true };
     },
   });

@@ -1,5 +1,5 @@
 // /healthz, /metrics, /v1/openapi.json, and the event stream /v1/events.
-import { invalid } from '../../core/errors.js';
+import { FastGpuError, invalid } from '../../core/errors.js';
 import type { PoolEvent } from '../../core/types.js';
 import { buildOpenApi } from '../api.js';
 import { authorize } from '../auth.js';
@@ -16,9 +16,13 @@ export function systemRoutes(ctx: RouteContext, registry: Registry, version: str
     url: '/healthz',
     tag: 'system',
     auth: false,
-    summary: 'Liveness',
+    summary: 'Liveness: 503 while the server is degraded (its store cannot be written)',
     response: OkSchema,
-    handler: async () => ({ ok: true }),
+    handler: async () => {
+      const d = control.degraded;
+      if (d) throw new FastGpuError('UNAVAILABLE', `degraded: store writes have failed since ${new Date(d.since).toISOString()} (${d.error}); retrying`);
+      return { ok: true };
+    },
   });
 
   book.add({
