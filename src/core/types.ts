@@ -93,7 +93,8 @@ export type PendingReason =
   | 'Reservation' // waiting for its vGPU reservation (placed or busy)
   | 'Quota'
   | 'Budget'
-  | 'Dependency';
+  | 'Dependency'
+  | 'ScalingUp'; // a node is being started for it (the autoscaler asked a provider)
 
 /** A normalised, validated task spec (the parsed form of the YAML/JSON a user submits). */
 export interface TaskSpec {
@@ -224,6 +225,10 @@ export interface PoolEvent {
     | 'node.ready'
     | 'node.drained'
     | 'node.resumed'
+    | 'autoscale.requested'
+    | 'autoscale.drained'
+    | 'autoscale.released'
+    | 'autoscale.ended'
     | 'vgpu.created'
     | 'vgpu.placed'
     | 'vgpu.released';

@@ -219,6 +219,8 @@ export class ControlPlane {
   private closed = false;
   /** Pending tasks whose reason changed in memory but not yet in the store. */
   private readonly reasonDirty = new Set<string>();
+  /** Tasks a node is being started for (the autoscaler): task id → what is coming. */
+  private scalingUp: ReadonlyMap<string, string> = new Map();
   private lastReasonFlush = 0;
 
   private constructor(opts: ControlOptions) {
@@ -626,12 +628,15 @@ export class ControlPlane {
           case 'pending': {
             const t = this.tasks.get(d.taskId);
             if (!t || t.state !== 'PENDING') break;
-            if (t.reason === d.reason && t.reasonMessage === d.message) break;
+            const coming = d.reason === 'Resources' || d.reason === 'Fragmentation' ? this.scalingUp.get(t.id) : undefined;
+            const reason = coming !== undefined ? 'ScalingUp' : d.reason;
+            const message = coming ?? d.message;
+            if (t.reason === reason && t.reasonMessage === message) break;
             // Each new reason is news for the task's history (`fastgpu events`): why it waited.
-            if (t.reason !== d.reason) this.event(tx, 'task.pending', { taskId: t.id }, { reason: d.reason, message: d.message });
+            if (t.reason !== reason) this.event(tx, 'task.pending', { taskId: t.id }, { reason, message });
             // Memory (which every read of a live task uses) changes now; the store gets the
             // reason in a batch (flushReasons), so a burst of submits is not written twice.
-            this.tasks.set(t.id, { ...t, reason: d.reason, reasonMessage: d.message });
+            this.tasks.set(t.id, { ...t, reason, reasonMessage: message });
             this.reasonDirty.add(t.id);
             break;
           }
@@ -1368,6 +1373,49 @@ export class ControlPlane {
   // ---------------------------------------------------------------- draining
 
   /** A node by id or name. */
+  // ---------------------------------------------------------------- autoscaling
+
+  /**
+   * The tasks a node is being started for (task id → what is coming, for the user). Their
+   * `Resources`/`Fragmentation` reason reads `ScalingUp` from the next cycle on.
+   */
+  setScalingUp(tasks: ReadonlyMap<string, string>): void {
+    const changed = tasks.size !== this.scalingUp.size || [...tasks].some(([id, m]) => this.scalingUp.get(id) !== m);
+    this.scalingUp = tasks;
+    if (changed) this.kick();
+  }
+
+  /** Records an event that is not a task's or a node's own change (an autoscaling decision). */
+  async recordEvent(type: PoolEvent['type'], ids: { nodeId?: string; taskId?: string }, data: Record<string, unknown>): Promise<void> {
+    const tx = new Tx();
+    this.event(tx, type, ids, data);
+    await this.commit(tx);
+  }
+
+  /**
+   * A node its provider says is gone (a Slurm job cancelled, preempted or out of time): LOST now,
+   * not after its lease runs out, so its tasks are requeued at once.
+   */
+  async nodeGone(idOrName: string, why: string): Promise<void> {
+    const node = this.findNode(idOrName);
+    if (!node || node.state === 'LOST') return;
+    const tx = new Tx();
+    this.log(`node ${node.name} (${node.id}): ${why}`);
+    this.markLost(tx, node, this.clock.now());
+    await this.commit(tx);
+  }
+
+  /** Sets labels on a node (the provider and lifecycle the autoscaler gives it), kept in the store. */
+  async labelNode(idOrName: string, labels: Record<string, string>): Promise<void> {
+    const node = this.findNode(idOrName);
+    if (!node || Object.entries(labels).every(([k, v]) => node.labels[k] === v)) return;
+    const tx = new Tx();
+    const next: NodeRecord = { ...node, labels: { ...node.labels, ...labels } };
+    this.nodes.set(node.id, next);
+    tx.nodes.push(next);
+    await this.commit(tx);
+  }
+
   findNode(idOrName: string): NodeRecord | undefined {
     return this.nodes.get(idOrName) ?? [...this.nodes.values()].find((n) => n.name === idOrName);
   }

@@ -1,0 +1,212 @@
+// The autoscaler's loop in the server: every few seconds it reads what the provider lent and what
+// waits, asks core's autoscale() what to do, and does it: starts nodes through the provider, drains
+// idle ones, gives drained empty ones back, and marks LOST at once a node whose provider says it is
+// gone (a Slurm job cancelled from outside). Every decision is an event with its reason.
+import { randomBytes } from 'node:crypto';
+import { autoscale } from '../core/autoscale/autoscale.js';
+import type { AutoscaleMemory, AutoscalePolicy, ManagedNode, NodeLifecycle, PendingDemand, ProviderOffer } from '../core/autoscale/types.js';
+import type { PriceBook } from '../core/pricing/types.js';
+import type { NodeRecord, Task } from '../core/types.js';
+import type { Timer } from '../util/clock.js';
+import type { ControlPlane } from './control.js';
+import type { AgentLaunch, NodeProvider, ProvidedNode } from './providers/types.js';
+
+/** Labels the autoscaler puts on the nodes it lent, so `fastgpu nodes` and the dashboard show them. */
+export const PROVIDER_LABEL = 'fastgpu.io/provider';
+export const LIFECYCLE_LABEL = 'fastgpu.io/lifecycle';
+
+export interface AutoscalerOptions {
+  control: ControlPlane;
+  provider: NodeProvider;
+  policy: AutoscalePolicy;
+  /** How an agent on a new node is started: its argv after `fastgpu`, and its environment. */
+  launch: (nodeName: string) => AgentLaunch;
+  priceBook: () => PriceBook;
+  /** How often it looks. Default 5 s. */
+  intervalMs?: number;
+  /** How often the offers are read again. Default 60 s. */
+  offersEveryMs?: number;
+  log?: (line: string) => void;
+}
+
+/** What the autoscaler knows of one node it lent. */
+interface Lent {
+  provided: ProvidedNode;
+  requestedAt: number;
+  drained: boolean;
+  idleSince: number | null;
+  ended: boolean;
+}
+
+export interface AutoscalerStatus {
+  provider: string;
+  nodes: { id: string; nodeName: string; shape: string; lifecycle: NodeLifecycle; detail: string; idleSince: number | null }[];
+  scalingUp: string[];
+  heldBack: string[];
+  lastError: string | null;
+}
+
+export class Autoscaler {
+  private readonly lent = new Map<string, Lent>();
+  private memory: AutoscaleMemory = { lastScaleOutAt: null, lastScaleInAt: null };
+  private offers: ProviderOffer[] = [];
+  private offersAt = -Infinity;
+  /** Since when each pending task has waited with its current reason. */
+  private readonly waitingSince = new Map<string, { reason: string; since: number }>();
+  private timer: Timer | null = null;
+  private running: Promise<void> | null = null;
+  private status: AutoscalerStatus;
+  private readonly log: (line: string) => void;
+
+  constructor(private readonly opts: AutoscalerOptions) {
+    this.log = opts.log ?? (() => undefined);
+    this.status = { provider: opts.provider.name, nodes: [], scalingUp: [], heldBack: [], lastError: null };
+  }
+
+  start(): void {
+    const every = this.opts.intervalMs ?? 5_000;
+    this.timer = this.opts.control.timers.setInterval(() => void this.tick(), every).unref();
+  }
+
+  /** Stops the loop and waits for a pass under way; nodes stay lent (the next server finds them). */
+  async stop(): Promise<void> {
+    this.timer?.clear();
+    this.timer = null;
+    await this.running;
+  }
+
+  /** One pass; passes never overlap. Errors are logged and kept for the status, never thrown. */
+  tick(): Promise<void> {
+    if (this.running) return this.running;
+    this.running = this.pass()
+      .then(() => {
+        this.status.lastError = null;
+      })
+      .catch((e: unknown) => {
+        const msg = e instanceof Error ? e.message : String(e);
+        this.status.lastError = msg;
+        this.log(`autoscaler: ${msg}`);
+      })
+      .finally(() => {
+        this.running = null;
+      });
+    return this.running;
+  }
+
+  getStatus(): AutoscalerStatus {
+    return this.status;
+  }
+
+  private async pass(): Promise<void> {
+    const { control, provider, policy } = this.opts;
+    const now = control.clock.now();
+    if (now - this.offersAt >= (this.opts.offersEveryMs ?? 60_000)) {
+      this.offers = await provider.offers();
+      this.offersAt = now;
+    }
+
+    // What the provider says of its nodes, beside what registered.
+    for (const p of await provider.list()) {
+      const l = this.lent.get(p.id);
+      if (l) l.provided = p;
+      else this.lent.set(p.id, { provided: p, requestedAt: now, drained: false, idleSince: null, ended: false });
+    }
+    const managed: ManagedNode[] = [];
+    for (const [id, l] of this.lent) {
+      const node = control.findNode(l.provided.nodeName);
+      if (l.provided.state === 'ended') {
+        if (!l.ended) {
+          l.ended = true;
+          if (node && node.state !== 'LOST') await control.nodeGone(node.id, `its ${provider.name} node ${id} ended: ${l.provided.detail}`);
+          await control.recordEvent('autoscale.ended', node ? { nodeId: node.id } : {}, { provider: provider.name, providerId: id, name: l.provided.nodeName, detail: l.provided.detail });
+          if (node) await control.labelNode(node.id, { [LIFECYCLE_LABEL]: 'released' });
+        }
+        continue;
+      }
+      const lifecycle = this.lifecycleOf(l, node);
+      const active = node ? control.activeOn(node.id).length : 0;
+      const reservations = node ? [...control.reservations.values()].filter((r) => r.state === 'ACTIVE' && r.placement?.nodeId === node.id).length : 0;
+      if (lifecycle === 'ready' || lifecycle === 'draining') {
+        if (active === 0 && reservations === 0) l.idleSince ??= now;
+        else l.idleSince = null;
+      }
+      if (node) await control.labelNode(node.id, { [PROVIDER_LABEL]: provider.name, [LIFECYCLE_LABEL]: lifecycle });
+      managed.push({ id, provider: provider.name, shape: l.provided.shape, lifecycle, requestedAt: l.requestedAt, activeTasks: active, reservations, idleSince: l.idleSince });
+    }
+
+    const demand = this.demand(now);
+    const r = autoscale({ nodes: managed, demand, offers: this.offers, priceBook: this.opts.priceBook(), now, policy, memory: this.memory });
+    this.memory = r.memory;
+
+    for (const d of r.decisions) {
+      if (d.kind === 'request') {
+        const nodeName = `${provider.name}-${randomBytes(3).toString('hex')}`;
+        const p = await provider.request(d.shape, this.opts.launch(nodeName));
+        this.lent.set(p.id, { provided: p, requestedAt: now, drained: false, idleSince: null, ended: false });
+        this.log(`autoscaler: asked ${provider.name} for a ${d.shape} node (${p.id}, ${nodeName}): ${d.reason}`);
+        await control.recordEvent('autoscale.requested', {}, { provider: provider.name, providerId: p.id, name: nodeName, shape: d.shape, tasks: d.taskIds, reason: d.reason });
+      } else if (d.kind === 'drain') {
+        const l = this.lent.get(d.nodeId);
+        const node = l ? control.findNode(l.provided.nodeName) : undefined;
+        if (!l || !node) continue;
+        l.drained = true;
+        await control.drainNode(node.id);
+        this.log(`autoscaler: draining ${node.name}: ${d.reason}`);
+        await control.recordEvent('autoscale.drained', { nodeId: node.id }, { provider: provider.name, providerId: d.nodeId, name: node.name, reason: d.reason });
+      } else {
+        const l = this.lent.get(d.nodeId);
+        await provider.release(d.nodeId);
+        const node = l ? control.findNode(l.provided.nodeName) : undefined;
+        if (l) l.ended = true;
+        if (node) {
+          await control.nodeGone(node.id, `given back to ${provider.name}: ${d.reason}`);
+          await control.labelNode(node.id, { [LIFECYCLE_LABEL]: 'released' });
+        }
+        this.log(`autoscaler: gave ${l?.provided.nodeName ?? d.nodeId} back to ${provider.name}: ${d.reason}`);
+        await control.recordEvent('autoscale.released', node ? { nodeId: node.id } : {}, { provider: provider.name, providerId: d.nodeId, name: l?.provided.nodeName, reason: d.reason });
+      }
+    }
+
+    const coming = new Map(r.scalingUp.map((id) => [id, `a ${provider.name} node is being started for it`]));
+    control.setScalingUp(coming);
+    this.status = {
+      provider: provider.name,
+      nodes: [...this.lent.entries()]
+        .filter(([, l]) => !l.ended)
+        .map(([id, l]) => ({ id, nodeName: l.provided.nodeName, shape: l.provided.shape, lifecycle: this.lifecycleOf(l, control.findNode(l.provided.nodeName)), detail: l.provided.detail, idleSince: l.idleSince })),
+      scalingUp: r.scalingUp,
+      heldBack: [...r.heldBack, ...r.unservable.map((u) => `${u.taskId}: ${u.why}`)],
+      lastError: null,
+    };
+    // Forget what ended long ago (providers forget too).
+    for (const [id, l] of this.lent) if (l.ended && now - l.requestedAt > 86_400_000) this.lent.delete(id);
+  }
+
+  private lifecycleOf(l: Lent, node: NodeRecord | undefined): NodeLifecycle {
+    if (l.ended) return 'released';
+    if (l.drained) return 'draining';
+    if (l.provided.state === 'pending') return 'requested';
+    return node && node.state !== 'LOST' ? 'ready' : 'joining';
+  }
+
+  /** Pending tasks with how long they have waited with their current reason. */
+  private demand(now: number): PendingDemand[] {
+    const out: PendingDemand[] = [];
+    const seen = new Set<string>();
+    for (const t of this.opts.control.tasks.values()) {
+      if (t.state !== 'PENDING' || t.reason === null) continue;
+      seen.add(t.id);
+      const w = this.waitingSince.get(t.id);
+      // ScalingUp is Resources or Fragmentation with a node coming: the wait goes on.
+      const reason = t.reason;
+      if (w === undefined || (w.reason !== reason && !(reason === 'ScalingUp' || w.reason === 'ScalingUp'))) this.waitingSince.set(t.id, { reason, since: now });
+      out.push(demandOf(t, this.waitingSince.get(t.id)!.since));
+    }
+    for (const id of this.waitingSince.keys()) if (!seen.has(id)) this.waitingSince.delete(id);
+    return out;
+  }
+}
+
+function demandOf(t: Task, since: number): PendingDemand {
+  return { taskId: t.id, resources: t.spec.resources, replicas: 1, reason: t.reason, pendingSince: since };
+}
