@@ -19,7 +19,17 @@ export interface CliRun {
 }
 
 export interface CliHarness {
-  run(argv: string[], opts?: { stdin?: string; onStart?: (interrupt: () => void) => void }): Promise<CliRun>;
+  run(
+    argv: string[],
+    opts?: {
+      stdin?: string;
+      onStart?: (interrupt: () => void) => void;
+      /** Called after each write to stderr with all of it so far: a test interrupts on what it sees. */
+      onStderr?: (all: string, interrupt: () => void) => void;
+      /** Pretend stderr is a terminal of this width. */
+      tty?: number;
+    },
+  ): Promise<CliRun>;
 }
 
 export function cliHarness(env: Record<string, string | undefined>, cwd = process.cwd()): CliHarness {
@@ -28,9 +38,18 @@ export function cliHarness(env: Record<string, string | undefined>, cwd = proces
       let stdout = '';
       let stderr = '';
       const handlers = new Set<(s: NodeJS.Signals) => void>();
+      const interrupt = (): void => {
+        for (const h of [...handlers]) h('SIGINT');
+      };
       const ctx: CliContext = {
         stdout: { write: (s: string) => (stdout += s) },
-        stderr: { write: (s: string) => (stderr += s) },
+        stderr: {
+          write: (s: string) => {
+            stderr += s;
+            opts.onStderr?.(stderr, interrupt);
+          },
+          ...(opts.tty !== undefined ? { isTTY: true, columns: opts.tty } : {}),
+        },
         stdin: (async function* () {
           if (opts.stdin !== undefined) yield Buffer.from(opts.stdin);
         })(),
@@ -42,9 +61,7 @@ export function cliHarness(env: Record<string, string | undefined>, cwd = proces
           return () => handlers.delete(h);
         },
       };
-      opts.onStart?.(() => {
-        for (const h of [...handlers]) h('SIGINT');
-      });
+      opts.onStart?.(interrupt);
       const code = await main(argv, ctx);
       return { code, stdout, stderr };
     },
