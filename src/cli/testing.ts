@@ -24,6 +24,8 @@ export interface CliHarness {
     opts?: {
       stdin?: string;
       onStart?: (interrupt: () => void) => void;
+      /** Called after each write to stdout with all of it so far. */
+      onStdout?: (all: string, interrupt: () => void) => void;
       /** Called after each write to stderr with all of it so far: a test interrupts on what it sees. */
       onStderr?: (all: string, interrupt: () => void) => void;
       /** Pretend stderr is a terminal of this width. */
@@ -42,7 +44,12 @@ export function cliHarness(env: Record<string, string | undefined>, cwd = proces
         for (const h of [...handlers]) h('SIGINT');
       };
       const ctx: CliContext = {
-        stdout: { write: (s: string) => (stdout += s) },
+        stdout: {
+          write: (s: string) => {
+            stdout += s;
+            opts.onStdout?.(stdout, interrupt);
+          },
+        },
         stderr: {
           write: (s: string) => {
             stderr += s;
@@ -71,6 +78,8 @@ export function cliHarness(env: Record<string, string | undefined>, cwd = proces
 export interface TestPoolOptions {
   /** Start a real agent with these simulated GPUs (e.g. "1xH100"); none: tasks stay PENDING. */
   gpus?: string;
+  /** CPU the agent's node offers, in milli-cores (default 64 cores: room for every test's tasks). */
+  cpuMilli?: number;
 }
 
 export interface TestPool {
@@ -105,7 +114,7 @@ export async function startPool(opts: TestPoolOptions = {}): Promise<TestPool> {
   let agent: RunningAgent | null = null;
   if (opts.gpus !== undefined) {
     // Room for every test's CPU-only tasks at once, whatever this machine has.
-    agent = await startAgent({ serverUrl: url, token: server.adminToken, name: NODE, stateDir, gpus: opts.gpus, cpuMilli: 64_000, memoryMiB: 256 * 1024, log: quiet });
+    agent = await startAgent({ serverUrl: url, token: server.adminToken, name: NODE, stateDir, gpus: opts.gpus, cpuMilli: opts.cpuMilli ?? 64_000, memoryMiB: 256 * 1024, log: quiet });
   }
   const pool: TestPool = {
     url,
