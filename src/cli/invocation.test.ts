@@ -14,6 +14,12 @@ describe('cliCommand', () => {
       chmodSync(join(onPath, 'fastgpu'), 0o755);
       expect(cliCommand({ PATH: onPath }, '/anywhere', '/clone')).toBe('fastgpu');
       expect(cliCommand({ PATH: '' }, '/proj', '/proj/node_modules/fastgpu')).toBe('npx fastgpu');
+      // Under npx, PATH holds the project's node_modules/.bin; the user's shell does not.
+      const npxBin = join(dir, 'proj', 'node_modules', '.bin');
+      mkdirSync(npxBin, { recursive: true });
+      writeFileSync(join(npxBin, 'fastgpu'), '#!/bin/sh\n');
+      chmodSync(join(npxBin, 'fastgpu'), 0o755);
+      expect(cliCommand({ PATH: npxBin }, join(dir, 'proj'), join(dir, 'proj', 'node_modules', 'fastgpu'))).toBe('npx fastgpu');
       expect(cliCommand({ PATH: '' }, '/proj/sub', '/proj/node_modules/fastgpu')).toBe('npx fastgpu');
       expect(cliCommand({ PATH: '' }, '/elsewhere', '/proj/node_modules/fastgpu')).toBe('/proj/node_modules/fastgpu/bin/fastgpu');
       expect(cliCommand({ PATH: '' }, '/clone', '/clone')).toBe('bin/fastgpu');

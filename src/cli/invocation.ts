@@ -23,7 +23,12 @@ function executable(path: string): boolean {
  * @example cliCommand({PATH: '/usr/bin'}, '/home/me/fastgpu') // 'bin/fastgpu' from the clone's root
  */
 export function cliCommand(env: Readonly<Record<string, string | undefined>>, cwd: string, root = PACKAGE_ROOT): string {
-  for (const dir of (env.PATH ?? '').split(delimiter)) if (dir !== '' && executable(join(dir, 'fastgpu'))) return 'fastgpu';
+  for (const dir of (env.PATH ?? '').split(delimiter)) {
+    // npx and npm scripts put a project's node_modules/.bin on PATH for their child only: the
+    // user's own shell does not have it.
+    if (dir === '' || dir.split(sep).slice(-2).join('/') === 'node_modules/.bin') continue;
+    if (executable(join(dir, 'fastgpu'))) return 'fastgpu';
+  }
   const segments = root.split(sep);
   const nm = segments.lastIndexOf('node_modules');
   if (nm > 0) {
