@@ -11,7 +11,10 @@ function walk(dir) {
   for (const name of readdirSync(dir)) {
     const p = join(dir, name);
     const st = statSync(p);
-    if (st.isDirectory()) walk(p);
+    // Test fixtures (fake nvidia-smi scripts and the like) are not part of the package.
+    if (st.isDirectory()) {
+      if (name !== 'fixtures') walk(p);
+    }
     else if (keep.has(extname(name)) || (st.mode & 0o111 && !name.endsWith('.ts'))) {
       const to = join(root, 'dist', p.slice(join(root, 'src').length + 1));
       mkdirSync(dirname(to), { recursive: true });

@@ -5,6 +5,8 @@ import type { Command } from 'commander';
 export interface Writable {
   write(chunk: string): unknown;
   isTTY?: boolean;
+  /** A terminal's width. */
+  columns?: number;
 }
 
 export interface CliContext {
@@ -17,6 +19,8 @@ export interface CliContext {
   onInterrupt(handler: (signal: NodeJS.Signals) => void): () => void;
   /** The exit code `main` returns when the action ends without throwing. */
   exitCode: number;
+  /** Set by `clientFor` when the saved token was not sent (it is for another address): why, for a 401. */
+  tokenNote?: string | undefined;
   /** This run is the whole process (bin/fastgpu), so a failed daemon may end it; not in tests. */
   ownsProcess?: boolean;
 }
@@ -36,8 +40,26 @@ export function contextOf(cmd: Command): CliContext {
   throw new Error(`no CLI context for command ${cmd.name()}`);
 }
 
+let epipeHandled = false;
+
+/**
+ * `fastgpu ps | head`: the reader went away and what is left to print has no one to read it.
+ * Exit quietly, as other command-line tools do, rather than with an EPIPE stack trace.
+ */
+function quietOnEpipe(): void {
+  if (epipeHandled) return;
+  epipeHandled = true;
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+      throw e;
+    });
+  }
+}
+
 /** The process's own streams, environment and signals. */
 export function processContext(): CliContext {
+  quietOnEpipe();
   return {
     stdout: process.stdout,
     stderr: process.stderr,

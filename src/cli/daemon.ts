@@ -9,7 +9,7 @@ import { fastgpuHome } from '../sdk/config.js';
 import { compileSampleRetention, MAX_SAMPLE_RETENTION_MS, type SampleRetention } from '../server/retention.js';
 import type { Command } from 'commander';
 import { contextOf, type CliContext } from './context.js';
-import { UsageError, durationFlag, intFlag } from './flags.js';
+import { UsageError, cpuFlag, durationFlag, intFlag, sizeFlag } from './flags.js';
 
 export const DEFAULT_PORT = 7070;
 export const DEFAULT_GPUS = '2xH100';
@@ -83,6 +83,14 @@ export function gpusFlag(raw: string | undefined): string | undefined {
     throw e;
   }
   return raw.trim();
+}
+
+/** `--cpus` and `--memory` of `up`/`agent`: what the node declares instead of what the host has. */
+export function nodeSizeFlags(raw: { cpus?: string; memory?: string }): { cpuMilli?: number; memoryMiB?: number } {
+  const out: { cpuMilli?: number; memoryMiB?: number } = {};
+  if (raw.cpus !== undefined) out.cpuMilli = cpuFlag(raw.cpus, '--cpus');
+  if (raw.memory !== undefined) out.memoryMiB = sizeFlag(raw.memory, '--memory');
+  return out;
 }
 
 export function nonEmpty(raw: string, flag: string): string {

@@ -27,6 +27,18 @@ export const gpuAmount = (milli: number): string => String(Math.round(milli) / 1
 
 export const mib = (n: number): string => formatMiB(n);
 
+/** Where a task runs, apart from what it asked: `node-1:gpu0`, `node-1:gpu0,gpu1`, `node-1` (no GPU), or `-`. */
+export function placedOn(p: Pick<PlacementView, 'node' | 'gpus'> | null | undefined): string {
+  if (!p) return '-';
+  return p.gpus.length === 0 ? p.node : `${p.node}:${p.gpus.map((g) => `gpu${g}`).join(',')}`;
+}
+
+/** What a task asks for (`0.5`, `2`, `A100:0.5`, `20 GiB`, `vgpu` inside a reservation, `-` for CPU only). */
+export function requestColumn(t: Pick<TaskView, 'spec'> & { vgpuId?: string | null }): string {
+  if (t.vgpuId) return 'vgpu';
+  return requestedGpus(t.spec?.resources?.gpu ?? null);
+}
+
 /** Where a placed task runs (`0:0.5`, `0,1`), or what a pending one asks for (`0.5`, `2`, `20GiB`). */
 export function gpuColumn(t: Pick<TaskView, 'placement' | 'spec'>): string {
   if (t.placement) return placedGpus(t.placement);

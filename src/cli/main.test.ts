@@ -208,16 +208,15 @@ describe('fastgpu run', () => {
     expect(r.stderr).toMatch(new RegExp(`^fastgpu: task ${t.id} ended CANCELLED`));
   });
 
-  it('detaches on Ctrl-C without cancelling, and says how to follow or cancel', async () => {
-    let interrupt = (): void => undefined;
+  it('says why the task waits, and on Ctrl-C detaches without cancelling, saying it never started', async () => {
     const name = unique('detached');
-    const done = cli.run(['run', '--name', name, '--', 'sleep', '100'], { onStart: (i) => (interrupt = i) });
+    // Interrupt once the CLI has said why the task waits.
+    const r = await cli.run(['run', '--name', name, '--', 'sleep', '100'], { onStderr: (all, interrupt) => / pending \(Resources: /.test(all) && interrupt() });
     const t = await named(bare, name);
-    await new Promise((r) => setTimeout(r, 50));
-    interrupt();
-    const r = await done;
     expect(r.code).toBe(130);
-    expect(r.stderr).toMatch(new RegExp(`detached; task ${t.id} keeps running.*fastgpu logs -f ${t.id}.*fastgpu cancel ${t.id}`));
+    expect(r.stderr).toMatch(new RegExp(`^fastgpu: task ${t.id} pending \\(Resources: needs 0.25 CPU, 1 GiB RAM; no ready node`));
+    expect(r.stderr).toMatch(new RegExp(`detached; task ${t.id} has not started: it is still pending \\(Resources: .*\\), and stays queued\\. .*fastgpu logs -f ${t.id}.*fastgpu cancel ${t.id}`));
+    expect(r.stderr).not.toMatch(/keeps running/);
     expect((await bare.client.tasks.get(t.id)).state).toBe('PENDING');
   });
 });
@@ -297,7 +296,7 @@ describe('fastgpu ps, get, logs, cancel, wait', () => {
     const name = unique('listed');
     const id = (await cli.run(['run', '-d', '--gpu', '0.5', '--name', name, '--', 'true'])).stdout.trim();
     const t = await cli.run(['ps']);
-    expect(t.stdout.split('\n')[0]).toMatch(/^ID\s+NAME\s+STATE\s+REASON\s+PRI\s+GPU\s+NODE\s+AGE$/);
+    expect(t.stdout.split('\n')[0]).toMatch(/^ID\s+NAME\s+STATE\s+REASON\s+PRI\s+REQUEST\s+PLACED\s+AGE$/);
     expect(t.stdout).toMatch(new RegExp(`\\n${id}\\s+${name}\\s+PENDING\\s`));
     const j = JSON.parse((await cli.run(['ps', '--all', '--state', 'pending,running', '--output', 'json'])).stdout) as TaskView[];
     expect(j.map((x) => x.id)).toContain(id);

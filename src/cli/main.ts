@@ -83,6 +83,11 @@ export async function main(argv: string[], ctx: CliContext = processContext()): 
   const before = process.exitCode;
   try {
     const program = await buildProgram(ctx, argv);
+    // A bare `fastgpu` is a request for help, not a mistake.
+    if (argv.length === 0) {
+      program.outputHelp();
+      return 0;
+    }
     await program.parseAsync(argv, { from: 'user' });
     // A command may also say its exit code the Node way, by setting process.exitCode.
     const set = process.exitCode !== before && typeof process.exitCode === 'number' ? process.exitCode : 0;
@@ -104,7 +109,8 @@ function report(e: unknown, ctx: CliContext): number {
     return 2;
   }
   if (e instanceof FastGpuApiError) {
-    say(e.code === 'UNAUTHENTICATED' ? `${e.message} (pass --token or set FASTGPU_TOKEN; \`fastgpu up\` saves one in $FASTGPU_HOME/config.json)` : e.message);
+    if (e.code === 'UNAUTHENTICATED' && ctx.tokenNote) say(ctx.tokenNote);
+    else say(e.code === 'UNAUTHENTICATED' ? `${e.message} (pass --token or set FASTGPU_TOKEN; \`fastgpu up\` saves one in $FASTGPU_HOME/config.json)` : e.message);
     return e.isBadInput ? 2 : 1;
   }
   if (e instanceof FastGpuError) {

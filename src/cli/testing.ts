@@ -19,7 +19,19 @@ export interface CliRun {
 }
 
 export interface CliHarness {
-  run(argv: string[], opts?: { stdin?: string; onStart?: (interrupt: () => void) => void }): Promise<CliRun>;
+  run(
+    argv: string[],
+    opts?: {
+      stdin?: string;
+      onStart?: (interrupt: () => void) => void;
+      /** Called after each write to stdout with all of it so far. */
+      onStdout?: (all: string, interrupt: () => void) => void;
+      /** Called after each write to stderr with all of it so far: a test interrupts on what it sees. */
+      onStderr?: (all: string, interrupt: () => void) => void;
+      /** Pretend stderr is a terminal of this width. */
+      tty?: number;
+    },
+  ): Promise<CliRun>;
 }
 
 export function cliHarness(env: Record<string, string | undefined>, cwd = process.cwd()): CliHarness {
@@ -28,9 +40,23 @@ export function cliHarness(env: Record<string, string | undefined>, cwd = proces
       let stdout = '';
       let stderr = '';
       const handlers = new Set<(s: NodeJS.Signals) => void>();
+      const interrupt = (): void => {
+        for (const h of [...handlers]) h('SIGINT');
+      };
       const ctx: CliContext = {
-        stdout: { write: (s: string) => (stdout += s) },
-        stderr: { write: (s: string) => (stderr += s) },
+        stdout: {
+          write: (s: string) => {
+            stdout += s;
+            opts.onStdout?.(stdout, interrupt);
+          },
+        },
+        stderr: {
+          write: (s: string) => {
+            stderr += s;
+            opts.onStderr?.(stderr, interrupt);
+          },
+          ...(opts.tty !== undefined ? { isTTY: true, columns: opts.tty } : {}),
+        },
         stdin: (async function* () {
           if (opts.stdin !== undefined) yield Buffer.from(opts.stdin);
         })(),
@@ -42,9 +68,7 @@ export function cliHarness(env: Record<string, string | undefined>, cwd = proces
           return () => handlers.delete(h);
         },
       };
-      opts.onStart?.(() => {
-        for (const h of [...handlers]) h('SIGINT');
-      });
+      opts.onStart?.(interrupt);
       const code = await main(argv, ctx);
       return { code, stdout, stderr };
     },
@@ -54,6 +78,8 @@ export function cliHarness(env: Record<string, string | undefined>, cwd = proces
 export interface TestPoolOptions {
   /** Start a real agent with these simulated GPUs (e.g. "1xH100"); none: tasks stay PENDING. */
   gpus?: string;
+  /** CPU the agent's node offers, in milli-cores (default 64 cores: room for every test's tasks). */
+  cpuMilli?: number;
 }
 
 export interface TestPool {
@@ -88,7 +114,7 @@ export async function startPool(opts: TestPoolOptions = {}): Promise<TestPool> {
   let agent: RunningAgent | null = null;
   if (opts.gpus !== undefined) {
     // Room for every test's CPU-only tasks at once, whatever this machine has.
-    agent = await startAgent({ serverUrl: url, token: server.adminToken, name: NODE, stateDir, gpus: opts.gpus, cpuMilli: 64_000, memoryMiB: 256 * 1024, log: quiet });
+    agent = await startAgent({ serverUrl: url, token: server.adminToken, name: NODE, stateDir, gpus: opts.gpus, cpuMilli: opts.cpuMilli ?? 64_000, memoryMiB: 256 * 1024, log: quiet });
   }
   const pool: TestPool = {
     url,

@@ -105,7 +105,7 @@ describe('parseTaskSpec', () => {
       name: 'python',
       command: ['python', 'train.py'],
       env: {},
-      resources: { gpu: null, cpuMilli: 1000, memoryMiB: 1024 },
+      resources: { gpu: null, cpuMilli: 250, memoryMiB: 1024 },
       priority: 50,
       retries: 0,
       preemptible: false,
@@ -165,7 +165,7 @@ describe('parseTaskSpec', () => {
   it('treats null optional fields (empty YAML values) as absent and gpu 0 as CPU-only', () => {
     const spec = parseTaskSpec({ command: 'true', name: null, env: null, resources: { gpu: 0, cpu: null }, priority: null }, ctx);
     expect(spec.name).toBe('true');
-    expect(spec.resources).toEqual({ gpu: null, cpuMilli: 1000, memoryMiB: 1024 });
+    expect(spec.resources).toEqual({ gpu: null, cpuMilli: 250, memoryMiB: 1024 });
     expect(spec.priority).toBe(50);
   });
 

@@ -5,13 +5,16 @@ import { z } from 'zod';
 import { requireGpuModel } from './catalogue.js';
 import { FastGpuError, invalid } from './errors.js';
 import { parseCpu, parseDuration, parseSize } from './quantity.js';
+import { closest } from './suggest.js';
 import { MILLI_PER_GPU, type GpuRequest, type GpuShare, type TaskSpec } from './types.js';
 
 /** Most GPUs one task may ask for (one node's worth, generously). */
 export const MAX_GPUS_PER_TASK = 64;
 export const MAX_NAME_LENGTH = 128;
 export const DEFAULT_PRIORITY = 50;
-export const DEFAULT_CPU_MILLI = 1000;
+// A quarter core: enough for a launcher that feeds a GPU, and small enough that four 0.25 GPU
+// slices pack on one GPU of a laptop-sized node (2 cores) with no --cpu on each task.
+export const DEFAULT_CPU_MILLI = 250;
 export const DEFAULT_MEMORY_MIB = 1024;
 const MAX_GANG = 1024;
 const MAX_RETRIES = 100;
@@ -87,6 +90,11 @@ const gpuObjectSchema = z.strictObject(
   { error: 'must be an object' },
 );
 
+/** Every field name a spec, a resource request or a GPU request knows, for "did you mean". */
+const KNOWN_FIELDS = [
+  ...new Set([...Object.keys(specSchema.shape), ...Object.keys(resourcesSchema.shape), ...Object.keys(gpuObjectSchema.shape), ...Object.keys(vgpuSchema.shape)]),
+];
+
 /** The first zod issue as a FastGpuError whose field is `prefix` + the issue's dotted path. */
 function fromZod(error: z.ZodError, prefix: string | undefined, root: string): FastGpuError {
   const issue = error.issues[0];
@@ -96,7 +104,8 @@ function fromZod(error: z.ZodError, prefix: string | undefined, root: string): F
   if (issue.code === 'unrecognized_keys') {
     const key = issue.keys[0] ?? '';
     const field = join([...issue.path, key]);
-    return invalid(field, `unknown field ${JSON.stringify(key)}`);
+    const near = closest(key, KNOWN_FIELDS.filter((k) => k !== key));
+    return invalid(field, `unknown field ${JSON.stringify(key)}${near ? `; did you mean ${near}?` : ''}`);
   }
   const field = join(issue.path) || root;
   return invalid(field, issue.message);

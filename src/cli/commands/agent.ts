@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { fastgpuHome, normaliseUrl } from '../../sdk/config.js';
 import { contextOf } from '../context.js';
-import { daemonAction, gpuBanner, gpusFlag, logSink, nonEmpty, untilInterrupted } from '../daemon.js';
+import { daemonAction, gpuBanner, gpusFlag, logSink, nodeSizeFlags, nonEmpty, untilInterrupted } from '../daemon.js';
 import { UsageError } from '../flags.js';
 import { shutdown } from './server.js';
 
@@ -15,6 +15,8 @@ interface RawAgentFlags {
   name?: string;
   stateDir?: string;
   quiet?: boolean;
+  cpus?: string;
+  memory?: string;
 }
 
 export function register(program: Command): void {
@@ -24,6 +26,8 @@ export function register(program: Command): void {
     .option('--server <url>', 'server address (default: $FASTGPU_URL)')
     .option('--token <token>', 'token to join with (default: $FASTGPU_TOKEN)')
     .option('--gpus <spec>', 'simulated GPUs instead of discovered ones, e.g. 4xH100')
+    .option('--cpus <n>', 'CPU cores the node offers tasks (default: what this machine has), e.g. 8 or 500m')
+    .option('--memory <size>', 'host RAM the node offers tasks, with its unit (default: what this machine has), e.g. 16GiB')
     .option('--name <name>', 'node name (default: the host name)')
     .option('--state-dir <dir>', "where this agent keeps its tasks' state (default: $FASTGPU_HOME/agent)")
     .option('-q, --quiet', 'no log lines on stderr')
@@ -44,6 +48,7 @@ export function register(program: Command): void {
           throw new UsageError(`--server: ${JSON.stringify(url)} is not an http(s) URL`);
         }
         const gpus = gpusFlag(raw.gpus);
+        const size = nodeSizeFlags(raw);
         const name = raw.name === undefined ? undefined : nonEmpty(raw.name, '--name');
         const stateDir = raw.stateDir !== undefined ? nonEmpty(raw.stateDir, '--state-dir') : join(fastgpuHome(ctx.env), 'agent');
 
@@ -54,6 +59,7 @@ export function register(program: Command): void {
           stateDir,
           ...(gpus !== undefined ? { gpus } : {}),
           ...(name !== undefined ? { name } : {}),
+          ...size,
           log: logSink(ctx, raw.quiet === true, ''),
         });
         ctx.stdout.write(`FastGPU agent joined ${serverUrl} as node ${agent.nodeId}\n  ${gpuBanner(agent, gpus, ctx.env)}\n  state dir ${stateDir}\n`);

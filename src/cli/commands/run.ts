@@ -2,9 +2,11 @@
 import { Option, type Command } from 'commander';
 import type { FastGPU } from '../../sdk/client.js';
 import { FastGpuApiError } from '../../sdk/errors.js';
-import type { TaskSpecInput } from '../../sdk/types.js';
+import type { TaskSpecInput, TaskView } from '../../sdk/types.js';
 import { contextOf, type CliContext } from '../context.js';
 import { UsageError, clientFor, collect, cpuFlag, durationFlag, envFlags, gpuFlag, intFlag, sizeFlag, withConnection } from '../flags.js';
+import { detachMessage, watchProgress } from '../progress.js';
+import { modelsOf, sliceNote } from '../slice.js';
 import { taskExitCode, writeChunk } from './tasks.js';
 
 export interface RawRunOptions {
@@ -48,15 +50,15 @@ export function register(program: Command): void {
     .description('run a command as a task: submit it, stream its output, exit with its exit code')
     .usage('[flags] -- CMD [ARGS…]')
     .argument('[command...]', 'the command and its arguments (after --)')
-    .option('--gpu <req>', 'GPUs: 1, 0.5, A100:0.5, 2xH100, H100')
-    .option('--gpu-memory <size>', 'GPU memory per GPU, e.g. 20GiB')
-    .option('--memory <size>', 'host RAM, e.g. 4GiB')
+    .option('--gpu <req>', "GPUs: 1, 0.5, A100:0.5, 2xH100, H100, '{tflops: 20}', '{memory: 20GiB}', '{fraction: 0.5, memory: 10GiB}'")
+    .option('--gpu-memory <size>', 'GPU memory of a fraction or TFLOPS share, with its unit, e.g. 20GiB (default: in proportion to the share)')
+    .option('--memory <size>', 'host RAM, with its unit, e.g. 4GiB (default 1GiB)')
     .option('--cpu <n>', 'CPU cores (2, 0.5) or milli-cores (500m)')
     .option('--priority <n>', '0..100, higher first (default 50)')
     .option('--name <name>', 'task name (default: the command)')
     .option('--time-limit <duration>', 'stop it after this long, e.g. 90s, 2h')
-    .option('--retries <n>', 'times to retry when its node is lost or it is preempted')
-    .option('--preemptible', 'may be preempted by higher-priority work')
+    .option('--retries <n>', 'times it goes back to the queue when its node is lost (default 0); a preempted task is always requeued and uses none')
+    .option('--preemptible', 'may be stopped and requeued for higher-priority work')
     .option('--env <KEY=VALUE>', 'environment variable (repeatable)', collect)
     .option('--workdir <dir>', 'working directory (default: here, when the server is on this machine)')
     .option('--vgpu <id>', 'run inside this vGPU reservation')
@@ -82,7 +84,10 @@ export function compileRunOptions(raw: RawRunOptions, command: readonly string[]
     if (gpu === undefined) resources.gpu = { memory: raw.gpuMemory };
     else if (typeof gpu === 'number' && gpu < 1) resources.gpu = { fraction: gpu, memory: raw.gpuMemory };
     else if (typeof gpu === 'number') resources.gpu = { count: gpu, memory: raw.gpuMemory };
-    else throw new UsageError('--gpu-memory: combine it with a number of GPUs (--gpu 1, --gpu 0.5), not with a model form');
+    else if (typeof gpu === 'object') {
+      if (gpu.memory !== undefined) throw new UsageError('--gpu-memory: the --gpu mapping already gives memory; give it once');
+      resources.gpu = { ...gpu, memory: raw.gpuMemory };
+    } else throw new UsageError('--gpu-memory: combine it with a number of GPUs (--gpu 1, --gpu 0.5), not with a model form');
   } else if (gpu !== undefined) {
     resources.gpu = gpu;
   }
@@ -124,25 +129,52 @@ async function runTask(ctx: CliContext, client: FastGPU, opts: RunOptions): Prom
   } catch (e) {
     throw withFlagName(e);
   }
+  await noteSlice(ctx, client, task);
   if (opts.detach) {
     ctx.stdout.write(`${task.id}\n`);
     return;
   }
-  if (ctx.stderr.isTTY) ctx.stderr.write(`fastgpu: task ${task.id} submitted (${task.state}${task.reason ? `: ${task.reason}` : ''})\n`);
   const ac = new AbortController();
   const off = ctx.onInterrupt(() => ac.abort());
+  const progress = watchProgress(ctx, client, task);
   try {
-    for await (const c of client.tasks.follow(task.id, { signal: ac.signal })) writeChunk(ctx, c);
+    for await (const c of client.tasks.follow(task.id, { signal: ac.signal })) {
+      progress.clear();
+      writeChunk(ctx, c);
+    }
     const done = await client.tasks.wait(task.id, { signal: ac.signal });
+    progress.stop();
     ctx.exitCode = taskExitCode(done, ctx);
   } catch (e) {
+    progress.stop();
     if (!ac.signal.aborted) throw e;
-    ctx.stderr.write(
-      `\nfastgpu: detached; task ${task.id} keeps running. Follow it with \`fastgpu logs -f ${task.id}\`, stop it with \`fastgpu cancel ${task.id}\`.\n`,
-    );
+    ctx.stderr.write(`\nfastgpu: ${detachMessage(await currentState(client, progress.last()))}\n`);
     ctx.exitCode = 130;
   } finally {
+    progress.stop();
     off();
+  }
+}
+
+/** Says on stderr what GPU memory a fraction or TFLOPS share comes with (see sliceNote). */
+async function noteSlice(ctx: CliContext, client: FastGPU, task: TaskView): Promise<void> {
+  const gpu = task.spec.resources.gpu;
+  if (!gpu || gpu.memoryMiB !== undefined || gpu.share.kind === 'memory' || (gpu.share.kind === 'milli' && gpu.share.milli >= 1000)) return;
+  const models = modelsOf(await client.gpus().catch(() => []));
+  const note = sliceNote(gpu, models, '--gpu-memory');
+  if (note) ctx.stderr.write(`fastgpu: ${note}\n`);
+}
+
+/** The task as the server has it now, or as last seen when the server does not answer at once. */
+export async function currentState(client: FastGPU, last: TaskView): Promise<TaskView> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<TaskView>((resolve) => (timer = setTimeout(() => resolve(last), 2000)));
+  try {
+    return await Promise.race([client.tasks.get(last.id), late]);
+  } catch {
+    return last;
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -17,10 +17,14 @@ export const MAX_SPEC_FILE_BYTES = 4 * 1024 * 1024;
 export function register(program: Command): void {
   withConnection(program.command('submit'))
     .description('submit task specs from a YAML or JSON file (- reads stdin); prints the task ids')
-    .argument('<file>', 'spec file, or - for stdin')
+    .argument('[file]', 'spec file, or - for stdin')
+    .option('-f, --filename <file>', 'the spec file, as kubectl takes it (same as the argument)')
     .option('--dry-run', 'validate and check feasibility, print the normalised spec, create nothing')
-    .action(async (file: string, raw: { dryRun?: boolean }, cmd: Command) => {
+    .action(async (given: string | undefined, raw: { dryRun?: boolean; filename?: string }, cmd: Command) => {
       const ctx = contextOf(cmd);
+      if (given !== undefined && raw.filename !== undefined) throw new UsageError('submit: give the file once, as an argument or with -f');
+      const file = given ?? raw.filename;
+      if (file === undefined) throw new UsageError('submit: no spec file given; use `fastgpu submit FILE` or `-f FILE` (- reads stdin)');
       const specs = parseSpecFile(await readSpecFile(ctx, file), file);
       const client = clientFor(cmd);
       if (raw.dryRun) return dryRun(ctx, client, specs, file);
@@ -71,7 +75,7 @@ export function parseSpecFile(bytes: Buffer, file: string): TaskSpecInput[] {
   const specs: unknown[] = [];
   for (const doc of docs) {
     const err = doc.errors[0];
-    if (err) throw new UsageError(`${name}: malformed YAML/JSON: ${err.message.split('\n')[0]}`);
+    if (err) throw new UsageError(`${name}: ${yamlError(err.message, err.linePos?.[0], text)}`);
     const value: unknown = doc.toJS({ maxAliasCount: 100 });
     if (value === null || value === undefined) continue;
     if (Array.isArray(value)) specs.push(...(value as unknown[]));
@@ -86,6 +90,17 @@ export function parseSpecFile(bytes: Buffer, file: string): TaskSpecInput[] {
     if (bad !== undefined) throw new UsageError(`${label(file, i, specs.length)}: ${bad.path}: ${bad.value} is not a number; use a finite value`);
   }
   return specs as TaskSpecInput[];
+}
+
+/**
+ * A YAML parse error as `line 2, column 1: what is wrong`, then the line itself and a caret under
+ * the column (the parser's own message ends in a colon before its excerpt).
+ */
+export function yamlError(message: string, pos: { line: number; col: number } | undefined, text: string): string {
+  const what = message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '').replace(/:$/, '');
+  if (!pos) return `malformed YAML/JSON: ${what}`;
+  const line = (text.split(/\r?\n/)[pos.line - 1] ?? '').replace(/\t/g, ' ');
+  return `line ${pos.line}, column ${pos.col}: malformed YAML/JSON: ${what}\n  ${line}\n  ${' '.repeat(Math.max(0, pos.col - 1))}^`;
 }
 
 /** The first NaN or ±Infinity (YAML's `.nan`, `.inf`), which JSON cannot carry, with its path. */

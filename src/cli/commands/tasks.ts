@@ -2,12 +2,17 @@
 import type { Command } from 'commander';
 import type { TaskState } from '../../core/types.js';
 import { FastGpuApiError } from '../../sdk/errors.js';
+import { isTerminal } from '../../sdk/types.js';
 import type { LogChunkView, PoolEvent, TaskView } from '../../sdk/types.js';
 import { contextOf, type CliContext } from '../context.js';
-import { UsageError, clientFor, durationFlag, outputFlag, withConnection, withOutput } from '../flags.js';
-import { age, dash, gpuColumn, placedGpus, table } from '../format.js';
+import { UsageError, clientFor, durationFlag, intFlag, outputFlag, withConnection, withOutput } from '../flags.js';
+import { LastLines, logWriter } from '../logs.js';
+import { detachMessage, watchProgress, type Progress } from '../progress.js';
+import { age, dash, placedGpus, placedOn, requestColumn, table } from '../format.js';
 
 const STATES: readonly TaskState[] = ['PENDING', 'SCHEDULED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMEOUT', 'PREEMPTED', 'LOST'];
+/** The states a task can still be cancelled in. */
+const LIVE_STATES: readonly TaskState[] = ['PENDING', 'SCHEDULED', 'RUNNING'];
 
 export function register(program: Command): void {
   withOutput(withConnection(program.command('ps')))
@@ -38,15 +43,15 @@ export function register(program: Command): void {
         ['exit code', dash(t.exitCode)],
         ['priority', String(t.priority)],
         ['command', (t.spec?.command ?? []).map((a) => (/[\s'"]/.test(a) ? JSON.stringify(a) : a)).join(' ')],
-        ['gpu', gpuColumn(t)],
-        ['node', dash(t.placement?.node)],
+        ['request', requestColumn(t) === '-' ? 'no GPU' : `${requestColumn(t)} GPU`],
+        ['placed on', placedOn(t.placement)],
         ['created', dash(t.createdAt)],
         ['started', dash(t.startedAt)],
         ['finished', dash(t.finishedAt)],
         ['attempts', String(t.attempts)],
       ];
       if (t.vgpuId) lines.push(['vgpu', t.vgpuId]);
-      ctx.stdout.write(lines.map(([k, v]) => `${`${k}:`.padEnd(11)}${v}`).join('\n') + '\n');
+      ctx.stdout.write(lines.map(([k, v]) => `${`${k}:`.padEnd(12)}${v}`).join('\n') + '\n');
       if (t.history.length > 0) {
         ctx.stdout.write(
           '\n' +
@@ -85,28 +90,43 @@ export function register(program: Command): void {
   withConnection(program.command('logs'))
     .description("print a task's output (stdout to stdout, stderr to stderr)")
     .argument('<id>', 'task id')
-    .option('-f, --follow', 'keep printing until the task ends')
-    .action(async (id: string, raw: { follow?: boolean }, cmd: Command) => {
+    .option('-f, --follow', 'keep printing until the task ends, then say how it ended')
+    .option('-n, --tail <lines>', 'only the last N lines (with -f: then follow on)')
+    .option('-t, --timestamps', 'start each line with the time it was recorded (UTC, ISO 8601)')
+    .action(async (id: string, raw: { follow?: boolean; tail?: string; timestamps?: boolean }, cmd: Command) => {
       const ctx = contextOf(cmd);
       const client = clientFor(cmd);
-      if (!raw.follow) {
+      const tail = raw.tail === undefined ? undefined : intFlag(raw.tail, '--tail', 0, 1_000_000);
+      const out = logWriter(ctx, raw.timestamps === true);
+      let after: number | undefined;
+      if (!raw.follow || tail !== undefined) {
         let any = false;
+        const kept = tail === undefined ? undefined : new LastLines(tail);
         for await (const c of client.tasks.history(id)) {
           any = true;
-          writeChunk(ctx, c);
+          after = c.pos;
+          if (kept) kept.add(c);
+          else out.write(c);
         }
-        if (!any) {
+        if (kept) for (const c of kept.chunks()) out.write(c);
+        out.flush();
+        if (!any && !raw.follow) {
           const { prunedAt } = await client.tasks.logs(id);
           if (prunedAt !== undefined) ctx.stderr.write(`fastgpu: the logs of ${id} were deleted at ${prunedAt} (log retention)\n`);
         }
-        return;
+        if (!raw.follow) return;
       }
       const ac = new AbortController();
       const off = ctx.onInterrupt(() => ac.abort());
       try {
-        for await (const c of client.tasks.follow(id, { signal: ac.signal })) writeChunk(ctx, c);
+        for await (const c of client.tasks.follow(id, { signal: ac.signal, ...(after !== undefined ? { after } : {}) })) out.write(c);
+        out.flush();
+        // The stream ends when the task does: say how, unless it simply succeeded.
+        const t = await client.tasks.get(id);
+        if (t.state !== 'SUCCEEDED') ctx.stderr.write(`fastgpu: task ${t.id} ended ${t.state}${t.exitCode !== null ? ` (exit ${t.exitCode})` : ''}${t.reasonMessage ? `: ${t.reasonMessage}` : ''}\n`);
       } catch (e) {
         if (!ac.signal.aborted) throw e;
+        out.flush();
         ctx.exitCode = 130;
       } finally {
         off();
@@ -114,11 +134,24 @@ export function register(program: Command): void {
     });
 
   withConnection(program.command('cancel'))
-    .description('cancel tasks (each id gets its own result line)')
-    .argument('<ids...>', 'task ids')
-    .action(async (ids: string[], _raw: unknown, cmd: Command) => {
+    .description('cancel tasks: by id, every live one (--all), or those in some states (--state)')
+    .argument('[ids...]', 'task ids')
+    .option('-a, --all', 'every task still pending or running (yours; an admin: the whole pool)')
+    .option('--state <states>', 'only tasks in these states, comma separated (e.g. PENDING)')
+    .action(async (given: string[], raw: { all?: boolean; state?: string }, cmd: Command) => {
       const ctx = contextOf(cmd);
       const client = clientFor(cmd);
+      const states = raw.state === undefined ? undefined : parseStates(raw.state);
+      if (given.length > 0 && (raw.all || states)) throw new UsageError('cancel: give task ids, or --all/--state, not both');
+      if (given.length === 0 && !raw.all && !states) throw new UsageError('cancel: give task ids, --all (every live task) or --state STATES');
+      let ids = given;
+      if (given.length === 0) {
+        const live = states ?? LIVE_STATES;
+        const ended = live.filter((st) => !LIVE_STATES.includes(st));
+        if (ended.length > 0) throw new UsageError(`--state: ${ended.join(', ')} tasks have ended; only ${LIVE_STATES.join(', ')} can be cancelled`);
+        ids = (await client.tasks.list({ state: [...live], all: true, limit: 10_000 })).map((t) => t.id);
+        if (ids.length === 0) return void ctx.stderr.write(`fastgpu: no ${live.join('/')} task to cancel\n`);
+      }
       for (const id of ids) {
         try {
           const t = await client.tasks.cancel(id);
@@ -139,16 +172,24 @@ export function register(program: Command): void {
     .action(async (id: string, raw: { timeout?: string }, cmd: Command) => {
       const ctx = contextOf(cmd);
       const timeoutMs = raw.timeout === undefined ? undefined : durationFlag(raw.timeout, '--timeout');
+      const client = clientFor(cmd);
       const ac = new AbortController();
       const off = ctx.onInterrupt(() => ac.abort());
+      let progress: Progress | undefined;
       try {
-        const t = await clientFor(cmd).tasks.wait(id, { signal: ac.signal, ...(timeoutMs !== undefined ? { timeoutMs } : {}) });
+        const first = await client.tasks.get(id);
+        progress = isTerminal(first.state) ? undefined : watchProgress(ctx, client, first);
+        const t = await client.tasks.wait(id, { signal: ac.signal, ...(timeoutMs !== undefined ? { timeoutMs } : {}) });
+        progress?.stop();
         ctx.stdout.write(`${t.id} ${t.state}${t.exitCode !== null ? ` exit ${t.exitCode}` : ''}\n`);
         ctx.exitCode = taskExitCode(t, ctx);
       } catch (e) {
+        progress?.stop();
         if (!ac.signal.aborted) throw e;
+        if (progress) ctx.stderr.write(`\nfastgpu: stopped waiting; ${detachMessage(progress.last()).replace(/^detached; /, '')}\n`);
         ctx.exitCode = 130;
       } finally {
+        progress?.stop();
         off();
       }
     });
@@ -166,8 +207,8 @@ function parseStates(raw: string): TaskState[] {
 
 export function psTable(list: readonly TaskView[], now = Date.now()): string {
   return table(
-    ['ID', 'NAME', 'STATE', 'REASON', 'PRI', 'GPU', 'NODE', 'AGE'],
-    list.map((t) => [t.id, t.name, t.state, dash(t.reason), String(t.priority), gpuColumn(t), dash(t.placement?.node), age(t.createdAt, now)]),
+    ['ID', 'NAME', 'STATE', 'REASON', 'PRI', 'REQUEST', 'PLACED', 'AGE'],
+    list.map((t) => [t.id, t.name, t.state, dash(t.reason), String(t.priority), requestColumn(t), placedOn(t.placement), age(t.createdAt, now)]),
   );
 }
 

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { writeConfig } from '../../sdk/config.js';
 import { contextOf } from '../context.js';
+import { cliCommand } from '../invocation.js';
 import {
   compileServerFlags,
   daemonAction,
@@ -12,6 +13,7 @@ import {
   gpusFlag,
   listenError,
   logSink,
+  nodeSizeFlags,
   nonEmpty,
   untilInterrupted,
   type RawServerFlags,
@@ -26,6 +28,8 @@ export function register(program: Command): void {
     .option('--port <n>', 'port to listen on; 0 picks a free one (default 7070)')
     .option('--host <host>', 'address to listen on (default 127.0.0.1)')
     .option('--gpus <spec>', 'simulated GPUs instead of discovered ones, e.g. 1xH100 or 2xA100-40GB,1xT4')
+    .option('--cpus <n>', 'CPU cores the node offers tasks (default: what this machine has), e.g. 8 or 500m')
+    .option('--memory <size>', 'host RAM the node offers tasks, with its unit (default: what this machine has), e.g. 16GiB')
     .option('--name <name>', 'name of the local node (default: the host name)')
     .option('-q, --quiet', 'no server and agent log lines on stderr')
     .option('--samples-raw <duration>', 'keep raw GPU utilisation samples this long (default 24h)')
@@ -34,13 +38,14 @@ export function register(program: Command): void {
     .option('--logs-retention <duration>', 'delete the logs of tasks that finished longer ago than this, e.g. 90d (default: keep logs forever)')
     .addOption(new Option('--node-lost-after <duration>', 'mark a node LOST after this long without a heartbeat').hideHelp())
     .action(
-      daemonAction(async (raw: RawServerFlags & { gpus?: string; name?: string }, cmd: Command) => {
+      daemonAction(async (raw: RawServerFlags & { gpus?: string; name?: string; cpus?: string; memory?: string }, cmd: Command) => {
         const ctx = contextOf(cmd);
         // Listen for Ctrl-C/SIGTERM before anything starts, so that a signal sent the moment the
         // banner appears (or during startup) stops the daemon cleanly instead of killing it.
         const interrupted = untilInterrupted(ctx);
         const flags = compileServerFlags(raw, ctx);
         const gpus = gpusFlag(raw.gpus);
+        const size = nodeSizeFlags(raw);
         const name = raw.name === undefined ? undefined : nonEmpty(raw.name, '--name');
         mkdirSync(flags.dataDir, { recursive: true, mode: 0o700 });
 
@@ -57,6 +62,7 @@ export function register(program: Command): void {
             stateDir: join(flags.dataDir, 'agent'),
             ...(gpus !== undefined ? { gpus } : {}),
             ...(name !== undefined ? { name } : {}),
+            ...size,
             log: logSink(ctx, flags.quiet, 'agent: '),
           });
         } catch (e) {
@@ -64,6 +70,7 @@ export function register(program: Command): void {
           throw e;
         }
         const saved = writeConfig({ url: server.url, token: server.adminToken }, ctx.env);
+        const fastgpu = cliCommand(ctx.env, ctx.cwd);
         ctx.stdout.write(
           [
             `FastGPU is up at ${server.url}`,
@@ -74,10 +81,10 @@ export function register(program: Command): void {
             '',
             'Try:',
             agent.simulated
-              ? `  fastgpu run --gpu 0.5 -- sh -c 'echo "GPU $CUDA_VISIBLE_DEVICES, $FASTGPU_GPU_MILLI milli-GPU"'`
-              : '  fastgpu run --gpu 0.5 -- nvidia-smi -L',
-            '  fastgpu ps',
-            '  fastgpu gpus',
+              ? `  ${fastgpu} run --gpu 0.5 -- sh -c 'echo "GPU $CUDA_VISIBLE_DEVICES, $FASTGPU_GPU_MILLI milli-GPU"'`
+              : `  ${fastgpu} run --gpu 0.5 -- nvidia-smi -L`,
+            `  ${fastgpu} ps`,
+            `  ${fastgpu} gpus`,
             '',
             'Ctrl-C stops FastGPU; running tasks keep going and are picked up again by the next `fastgpu up`.',
             '',

@@ -5,6 +5,8 @@ import type { VgpuRequest, VgpuView } from '../../sdk/types.js';
 import { contextOf } from '../context.js';
 import { UsageError, clientFor, gpuFlag, numberFlag, outputFlag, sizeFlag, withConnection, withOutput } from '../flags.js';
 import { dash, gpuAmount, mib, placedGpus, table } from '../format.js';
+import { modelsOf, sliceNote } from '../slice.js';
+import type { GpuRequest } from '../../core/types.js';
 
 export interface RawVgpuCreate {
   gpu?: string;
@@ -19,16 +21,25 @@ export function register(program: Command): void {
 
   withOutput(withConnection(vgpu.command('create')))
     .description('reserve a slice of one GPU; prints its id (submit into it with `fastgpu run --vgpu ID`)')
-    .option('--gpu <fraction>', 'share of one GPU, e.g. 0.5 (or A100:0.5)')
-    .option('--tflops <n>', 'compute in TFLOPS; becomes a share of the model it lands on')
-    .option('--memory <size>', 'GPU memory, e.g. 20GiB')
+    .option('--gpu <fraction>', "share of one GPU, e.g. 0.5, A100:0.5 or '{tflops: 20, memory: 10GiB}'")
+    .option('--tflops <n>', 'compute in dense BF16 tensor TFLOPS; becomes a share of the model it lands on')
+    .option('--memory <size>', 'GPU memory, with its unit, e.g. 20GiB (default: in proportion to the compute share)')
     .option('--model <model>', 'GPU model, e.g. H100')
     .option('--name <name>', 'a name for people')
     .action(async (raw: RawVgpuCreate & { output?: string }, cmd: Command) => {
       const ctx = contextOf(cmd);
       const output = outputFlag(raw.output);
-      const v = await clientFor(cmd).vgpus.create(compileVgpuCreate(raw));
+      const client = clientFor(cmd);
+      const v = await client.vgpus.create(compileVgpuCreate(raw));
       ctx.stdout.write(output === 'json' ? `${JSON.stringify(v, null, 2)}\n` : `${v.id}\n`);
+      if (output === 'table') {
+        // Say what the slice comes with: where it landed, or what it would get on each model.
+        if (v.placement) ctx.stderr.write(`fastgpu: ${v.id}: ${gpuAmount(v.placement.gpuMilli)} of GPU ${v.placement.gpus.join(',')} on ${v.placement.node}, with ${mib(v.placement.memoryMiB)} of GPU memory${raw.memory === undefined ? ' (in proportion to its share; set --memory for more)' : ''}\n`);
+        else {
+          const note = sliceNote(v.request as GpuRequest | undefined, modelsOf(await client.gpus().catch(() => [])), '--memory');
+          if (note) ctx.stderr.write(`fastgpu: ${note}\n`);
+        }
+      }
       if (output === 'table' && v.state === 'PENDING' && v.reason) ctx.stderr.write(`fastgpu: ${v.id} is waiting for room (${v.reason})\n`);
     });
 
@@ -66,13 +77,22 @@ export function compileVgpuCreate(raw: RawVgpuCreate): VgpuRequest {
   if (raw.gpu !== undefined) {
     const g = gpuFlag(raw.gpu, '--gpu');
     if (typeof g === 'number' && g > 1) throw new UsageError(`--gpu: a vGPU is a slice of one GPU; ${g} is more than 1`);
-    req.gpu = g;
+    if (typeof g === 'object') {
+      // `--gpu '{tflops: 20, memory: 10GiB}'`: the same fields as the flags.
+      if (g.count !== undefined && g.count !== 1) throw new UsageError(`--gpu: a vGPU is a slice of one GPU, not ${g.count}`);
+      if (g.fraction !== undefined) req.gpu = g.fraction;
+      if (g.tflops !== undefined) req.tflops = g.tflops;
+      if (g.memory !== undefined) req.memory = String(g.memory);
+      if (g.model !== undefined) req.model = g.model;
+      if (g.count === 1 && req.gpu === undefined && req.tflops === undefined && req.memory === undefined) req.gpu = 1;
+    } else req.gpu = g;
   }
   if (raw.tflops !== undefined) {
-    if (raw.gpu !== undefined) throw new UsageError('--tflops: give compute one way, --gpu or --tflops, not both');
+    if (req.gpu !== undefined || req.tflops !== undefined) throw new UsageError('--tflops: give compute one way, --gpu or --tflops, not both');
     req.tflops = numberFlag(raw.tflops, '--tflops', 1e6);
   }
   if (raw.memory !== undefined) {
+    if (req.memory !== undefined) throw new UsageError('--memory: the --gpu mapping already gives memory; give it once');
     sizeFlag(raw.memory, '--memory');
     req.memory = raw.memory.trim();
   }
@@ -80,6 +100,7 @@ export function compileVgpuCreate(raw: RawVgpuCreate): VgpuRequest {
     throw new UsageError('vgpu create: say how big: --gpu 0.5, --tflops 20 or --memory 20GiB');
   }
   if (raw.model !== undefined) {
+    if (req.model !== undefined) throw new UsageError('--model: the --gpu mapping already names a model; give it once');
     if (raw.model.trim() === '') throw new UsageError('--model: is empty');
     req.model = raw.model.trim();
   }
