@@ -7,11 +7,17 @@ import { FastGpuError } from '../core/errors.js';
 import type { Gpu } from '../core/types.js';
 import { fastgpuHome } from '../sdk/config.js';
 import { compileSampleRetention, MAX_SAMPLE_RETENTION_MS, type SampleRetention } from '../server/retention.js';
+import { parseAutoscaleSpec, type AutoscaleSpec, type PolicyFlags } from '../server/providers/config.js';
 import type { Command } from 'commander';
 import { contextOf, type CliContext } from './context.js';
 import { UsageError, cpuFlag, durationFlag, intFlag, sizeFlag } from './flags.js';
 
 export const DEFAULT_PORT = 7070;
+
+export interface AutoscaleFlags {
+  spec: AutoscaleSpec;
+  policy: PolicyFlags;
+}
 export const DEFAULT_GPUS = '2xH100';
 
 export interface RawServerFlags {
@@ -24,6 +30,13 @@ export interface RawServerFlags {
   samplesMinute?: string;
   samplesHour?: string;
   logsRetention?: string;
+  /** `--autoscale PROVIDER:max=N,…` and its policy flags. */
+  autoscale?: string;
+  idleTimeout?: string;
+  scaleAfter?: string;
+  scaleCooldown?: string;
+  joinTimeout?: string;
+  maxCostPerHour?: string;
   quiet?: boolean;
 }
 
@@ -36,6 +49,8 @@ export interface ServerFlags {
   sampleRetention?: SampleRetention;
   /** Only with `--logs-retention`: logs are kept forever otherwise. */
   logsRetentionMs?: number;
+  /** Only with `--autoscale`. */
+  autoscale?: AutoscaleFlags;
   quiet: boolean;
 }
 
@@ -66,11 +81,47 @@ export function compileServerFlags(raw: RawServerFlags, ctx: CliContext): Server
   if (raw.nodeLostAfter !== undefined) out.nodeLostAfterMs = durationFlag(raw.nodeLostAfter, '--node-lost-after');
   const retention = retentionFlags(raw);
   if (retention) out.sampleRetention = retention;
+  if (raw.autoscale !== undefined) out.autoscale = autoscaleFlags(raw);
+  else {
+    const stray = (['idleTimeout', 'scaleAfter', 'scaleCooldown', 'joinTimeout', 'maxCostPerHour'] as const).find((k) => raw[k] !== undefined);
+    if (stray !== undefined) throw new UsageError(`--${stray.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --autoscale`);
+  }
   if (raw.logsRetention !== undefined) {
     out.logsRetentionMs = durationFlag(raw.logsRetention, '--logs-retention', MAX_SAMPLE_RETENTION_MS);
     if (out.logsRetentionMs < 3_600_000) throw new UsageError(`--logs-retention: ${raw.logsRetention.trim()} is under an hour; logs would go while people still read them`);
   }
   return out;
+}
+
+/** `--autoscale` and its policy flags, compiled and checked before anything starts. */
+function autoscaleFlags(raw: RawServerFlags): AutoscaleFlags {
+  try {
+    const spec = parseAutoscaleSpec(raw.autoscale ?? '');
+    return {
+      spec,
+      policy: {
+        idleTimeoutMs: raw.idleTimeout === undefined ? 300_000 : durationFlag(raw.idleTimeout, '--idle-timeout'),
+        pendingThresholdMs: raw.scaleAfter === undefined ? 30_000 : durationFlag(raw.scaleAfter, '--scale-after'),
+        cooldownMs: raw.scaleCooldown === undefined ? 30_000 : durationFlag(raw.scaleCooldown, '--scale-cooldown'),
+        joinTimeoutMs: raw.joinTimeout === undefined ? 600_000 : durationFlag(raw.joinTimeout, '--join-timeout'),
+        ...(raw.maxCostPerHour !== undefined ? { maxHourly: raw.maxCostPerHour } : {}),
+      },
+    };
+  } catch (e) {
+    if (e instanceof FastGpuError) throw new UsageError(e.message);
+    throw e;
+  }
+}
+
+/** The autoscaling flags shared by `up` and `server`. */
+export function addAutoscaleFlags(cmd: Command): Command {
+  return cmd
+    .option('--autoscale <spec>', 'grow and shrink the pool: local:max=4[,gpus=1xH100], slurm:max=8[,partition=P,account=A,time=8:00:00], command:config=FILE,max=N')
+    .option('--idle-timeout <duration>', 'with --autoscale: give a node back after it sat empty this long (default 5m)')
+    .option('--scale-after <duration>', 'with --autoscale: ask for nodes once demand waited this long for room (default 30s)')
+    .option('--scale-cooldown <duration>', 'with --autoscale: time between two scale-outs, or two scale-ins (default 30s)')
+    .option('--join-timeout <duration>', 'with --autoscale: give back a node whose agent did not join within this (default 10m)')
+    .option('--max-cost-per-hour <amount>', 'with --autoscale: the most the lent nodes may cost per hour together');
 }
 
 /** Checks a `--gpus` spec here, so a typo is a usage error before anything starts. */

@@ -1,7 +1,9 @@
 // startServer: the data dir, the SQLite store, the admin token, the app and its listener.
 import { DEFAULT_LEASE_MS } from '../protocol/lease.js';
 import { mkdir, readFile, writeFile, chmod } from 'node:fs/promises';
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Clock } from '../core/types.js';
 import { openStore } from '../store/index.js';
 import type { Store } from '../store/port.js';
@@ -10,6 +12,8 @@ import { buildApp } from './app.js';
 import { hashToken } from './auth.js';
 import { newId, newSecret } from './ids.js';
 import type { SampleRetention } from './retention.js';
+import type { ControlPlane } from './control.js';
+import { autoscalePolicy, buildProvider, type AutoscaleSpec, type PolicyFlags } from './providers/config.js';
 
 export { buildApp } from './app.js';
 export type { AppDeps, ServerApp } from './app.js';
@@ -23,6 +27,8 @@ export interface ServerOptions {
   nodeLostAfterMs?: number; // the node lease, default DEFAULT_LEASE_MS (40 s; src/protocol/lease.ts)
   sampleRetention?: SampleRetention; // default 24 h raw, 7 d minute rollups, 400 d hour rollups
   logsRetentionMs?: number; // delete logs of tasks finished longer ago; default: keep forever
+  /** Grow and shrink the pool through a node provider (`--autoscale`). */
+  autoscale?: { spec: AutoscaleSpec; policy: PolicyFlags };
   log?: (line: string) => void;
 }
 
@@ -89,6 +95,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const url = `http://${shownHost}:${port}`;
     log(`fastgpu server listening on ${url} (data dir ${opts.dataDir})`);
     const loginUrl = `${url}/?token=${server.app.dashboard.issueLoginCode(adminToken)}`;
+    const autoscaler = opts.autoscale === undefined ? null : await startAutoscaler(opts.autoscale, server.control, url, opts.dataDir, clock, log);
     const running = server;
     let closing: Promise<void> | null = null;
     return {
@@ -97,6 +104,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       loginUrl,
       close: () =>
         (closing ??= (async () => {
+          await autoscaler?.stop();
           await running.close();
           await store.close();
         })()),
@@ -108,4 +116,61 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     await store.close().catch(() => {});
     throw e;
   }
+}
+
+export const AUTOSCALE_TOKEN_FILE = 'autoscale.token';
+
+/**
+ * The autoscaler of `--autoscale`: its provider, and the agent token its nodes join with (made
+ * once, kept in `<dataDir>/autoscale.token`, mode 0600, passed to agents in their environment).
+ */
+async function startAutoscaler(
+  cfg: { spec: AutoscaleSpec; policy: PolicyFlags },
+  control: ControlPlane,
+  url: string,
+  dataDir: string,
+  clock: Clock,
+  log: (line: string) => void,
+): Promise<{ stop(): Promise<void> }> {
+  const file = join(dataDir, AUTOSCALE_TOKEN_FILE);
+  let secret = await readFile(file, 'utf8').then((s) => s.trim(), (e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT') return '';
+    throw e;
+  });
+  if (secret === '') {
+    secret = newSecret();
+    await writeFile(file, `${secret}\n`, { mode: 0o600 });
+  }
+  const hash = hashToken(secret);
+  if (!(await control.store.findTokenByHash(hash))) {
+    await control.store.insertToken({ id: newId('tok'), hash, tenant: 'default', role: 'agent', name: `autoscale-${cfg.spec.provider}`, createdAt: clock.now(), revokedAt: null });
+  }
+  const bin = fileURLToPath(new URL('../../bin/fastgpu', import.meta.url));
+  const provider = buildProvider(cfg.spec, {
+    dataDir,
+    poolId: createHash('sha256').update(resolve(dataDir)).digest('hex').slice(0, 12),
+    fastgpu: [process.execPath, bin],
+    log,
+  });
+  const { Autoscaler } = await import('./autoscaler.js');
+  const a = new Autoscaler({
+    control,
+    provider,
+    policy: autoscalePolicy(cfg.spec, cfg.policy),
+    priceBook: () => control.billing.pricing.book,
+    launch: (nodeName) => ({
+      nodeName,
+      args: ['agent', '--server', url, '--name', nodeName, '--state-dir', join(dataDir, 'autoscale', nodeName), '--quiet'],
+      env: { FASTGPU_TOKEN: secret },
+    }),
+    log,
+  });
+  a.start();
+  log(`autoscaling with ${provider.name}: at most ${cfg.spec.max} node(s), ${cfg.spec.min} kept warm`);
+  return {
+    stop: async () => {
+      await a.stop();
+      await provider.close?.();
+    },
+  };
 }

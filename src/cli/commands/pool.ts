@@ -66,12 +66,20 @@ export function gpusTable(gpus: readonly GpuView[]): string {
 }
 
 export function nodesTable(nodes: readonly NodeView[]): string {
+  // Nodes lent by a provider (--autoscale) say which, and where they are in their life.
+  const provider = (n: NodeView): string | undefined => n.labels?.['fastgpu.io/provider'];
+  const lent = nodes.some((n) => provider(n) !== undefined);
+  const state = (n: NodeView): string => {
+    if (n.labels?.['fastgpu.io/lifecycle'] === 'released') return 'RELEASED';
+    return n.drained && n.state !== 'DRAINING' ? `${n.state} (drained)` : n.state;
+  };
   return table(
-    ['NAME', 'ID', 'STATE', 'GPUS', 'CPU', 'MEMORY', 'HEARTBEAT'],
+    ['NAME', 'ID', 'STATE', ...(lent ? ['PROVIDER'] : []), 'GPUS', 'CPU', 'MEMORY', 'HEARTBEAT'],
     nodes.map((n) => [
       n.name,
       n.id,
-      n.drained && n.state !== 'DRAINING' ? `${n.state} (drained)` : n.state,
+      state(n),
+      ...(lent ? [provider(n) === undefined ? '-' : `${provider(n)} (${n.labels?.['fastgpu.io/lifecycle'] ?? '?'})`] : []),
       `${Array.isArray(n.gpus) ? n.gpus.length : 0}${n.simulated ? ' (simulated)' : ''}`,
       String(Math.round(n.cpuMilli / 100) / 10),
       mib(n.memoryMiB),

@@ -4,14 +4,13 @@ import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import type { ServerOptions } from '../../server/main.js';
 import { contextOf, type CliContext } from '../context.js';
-import { compileServerFlags, daemonAction, listenError, logSink, untilInterrupted, type RawServerFlags, type ServerFlags } from '../daemon.js';
+import { addAutoscaleFlags, compileServerFlags, daemonAction, listenError, logSink, untilInterrupted, type RawServerFlags, type ServerFlags } from '../daemon.js';
 
 /** How long a clean shutdown may take before the process exits anyway. */
 const SHUTDOWN_GRACE_MS = 10_000;
 
 export function register(program: Command): void {
-  program
-    .command('server')
+  addAutoscaleFlags(program.command('server'))
     .description('run the FastGPU server alone (API, store, scheduler); agents join with `fastgpu agent`')
     .option('--data-dir <dir>', 'where the database and admin token live (default: $FASTGPU_HOME/data)')
     .option('--port <n>', 'port to listen on; 0 picks a free one (default 7070)')
@@ -59,6 +58,7 @@ export function serverOptions(flags: ServerFlags, ctx: CliContext, prefix: strin
     ...(flags.nodeLostAfterMs !== undefined ? { nodeLostAfterMs: flags.nodeLostAfterMs } : {}),
     ...(flags.sampleRetention !== undefined ? { sampleRetention: flags.sampleRetention } : {}),
     ...(flags.logsRetentionMs !== undefined ? { logsRetentionMs: flags.logsRetentionMs } : {}),
+    ...(flags.autoscale !== undefined ? { autoscale: flags.autoscale } : {}),
     log: logSink(ctx, flags.quiet, prefix),
   };
 }

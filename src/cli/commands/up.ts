@@ -18,11 +18,11 @@ import {
   untilInterrupted,
   type RawServerFlags,
 } from '../daemon.js';
+import { addAutoscaleFlags } from '../daemon.js';
 import { serverOptions, shutdown } from './server.js';
 
 export function register(program: Command): void {
-  program
-    .command('up')
+  addAutoscaleFlags(program.command('up'))
     .description('start FastGPU on this machine: server, store and a local agent (Ctrl-C stops; tasks keep running)')
     .option('--data-dir <dir>', 'where the database, token and task state live (default: $FASTGPU_HOME/data)')
     .option('--port <n>', 'port to listen on; 0 picks a free one (default 7070)')

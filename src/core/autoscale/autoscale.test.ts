@@ -78,6 +78,16 @@ describe('autoscale: scale out', () => {
     expect(r.decisions).toEqual([expect.objectContaining({ kind: 'request', shape: 'a100x1', taskIds: ['c'] })]);
   });
 
+  it('asks for nothing while a lent node that just joined is still empty: the next cycle places there', () => {
+    const r = run({ nodes: [lent('fresh', { lifecycle: 'ready', idleSince: NOW })], demand: [waiting('t', gpus(1000), 60_000, { reason: 'ScalingUp' })] });
+    expect(r.decisions).toEqual([]);
+    expect(r.scalingUp).toEqual(['t']);
+    // Nor is it drained for being idle while that demand waits for it.
+    expect(run({ nodes: [lent('fresh', { idleSince: NOW - 900_000 })], demand: [waiting('t', gpus(1000))] }).decisions).toEqual([]);
+    // A busy one holds nothing back.
+    expect(run({ nodes: [lent('busy', { activeTasks: 1 })], demand: [waiting('t', gpus(1000))] }).decisions).toHaveLength(1);
+  });
+
   it('keeps a gang whole: it is planned on new nodes all together or not at all', () => {
     const gang = waiting('g', gpus(1000, 4), 60_000, { replicas: 3 });
     const r = run({ demand: [gang], policy: { ...policy, maxNodes: { slurm: 2 } } });

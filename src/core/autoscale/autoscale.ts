@@ -190,15 +190,22 @@ export function autoscale(input: AutoscaleInput): AutoscaleResult {
     else unservable.push({ taskId: d.taskId, why });
   }
 
-  // Nodes on their way absorb demand first: what fits them is already being scaled up for.
+  // Nodes on their way absorb demand first: what fits them is already being scaled up for. So do
+  // lent nodes that are ready and empty: the scheduler's next cycle places there (a node that has
+  // just joined is empty until then), and asking for another node would be one too many.
   const coming = live
-    .filter((n) => n.lifecycle === 'requested' || n.lifecycle === 'joining')
+    .filter((n) => n.lifecycle === 'requested' || n.lifecycle === 'joining' || (n.lifecycle === 'ready' && n.activeTasks === 0 && n.reservations === 0))
     .flatMap((n) => {
       const o = offerByKey.get(offerKey(n.provider, n.shape));
-      return o ? [new PlannedNode(o)] : [];
+      return o ? [{ id: n.id, plan: new PlannedNode(o) }] : [];
     });
-  let remaining = pack(servable, coming);
-  const scalingUp = new Set(coming.flatMap((n) => n.taskIds));
+  let remaining = pack(
+    servable,
+    coming.map((c) => c.plan),
+  );
+  const scalingUp = new Set(coming.flatMap((c) => c.plan.taskIds));
+  /** Lent nodes some waiting demand is meant for: never drained for being idle. */
+  const wanted = new Set(coming.filter((c) => c.plan.taskIds.length > 0).map((c) => c.id));
 
   // Scale out: one node at a time, the offer that serves the remaining demand best for its price.
   const inCooldown = (last: number | null): boolean => last !== null && now - last < policy.cooldownMs;
@@ -278,7 +285,7 @@ export function autoscale(input: AutoscaleInput): AutoscaleResult {
       if (empty) decisions.push({ kind: 'release', nodeId: n.id, provider: n.provider, reason: 'drained and empty' });
       continue;
     }
-    if (n.lifecycle !== 'ready' || !empty || n.idleSince === null || now - n.idleSince < policy.idleTimeoutMs) continue;
+    if (n.lifecycle !== 'ready' || !empty || n.idleSince === null || now - n.idleSince < policy.idleTimeoutMs || wanted.has(n.id)) continue;
     if ((keep.get(n.provider) ?? 0) <= (policy.minNodes[n.provider] ?? 0)) continue;
     if (scaleInBlocked) {
       heldBack.push(`cool-down: node ${n.id} is idle but the last scale-in was under ${Math.round(policy.cooldownMs / 1000)} s ago`);
