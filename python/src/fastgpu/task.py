@@ -4,7 +4,8 @@
 **synthetic load**: a POSIX shell loop that holds its slice for that many seconds and prints its
 slice (GPU, milli-GPU, memory) and one progress line per second. It computes nothing: it is a
 stand-in for your workload that shows placement, queueing inside a vGPU, logs and metering
-end to end, and runs on any node (real or simulated GPUs) without Python or CUDA there.
+end to end, and runs on any node (real or simulated GPUs) without Python or CUDA there. It asks for a tenth of a
+CPU core and 64 MiB of RAM unless ``cpu=``/``memory=`` say otherwise.
 """
 
 from __future__ import annotations
@@ -148,10 +149,13 @@ class Task:
         gpu = self._gpu_request()
         if gpu is not None:
             resources["gpu"] = gpu
-        if self.cpu is not None:
-            resources["cpu"] = self.cpu
-        if self.memory is not None:
-            resources["memory"] = self.memory
+        # The synthetic load sleeps between its progress lines: a tenth of a core and 64 MiB is
+        # what it needs, so it does not hold a whole core of a small node.
+        cpu, mem = (self.cpu, self.memory) if not self.synthetic else (self.cpu or "100m", self.memory or "64MiB")
+        if cpu is not None:
+            resources["cpu"] = cpu
+        if mem is not None:
+            resources["memory"] = mem
         if resources:
             spec["resources"] = resources
         for key, value in (("env", self.env), ("workdir", self.workdir), ("priority", self.priority), ("retries", self.retries), ("preemptible", self.preemptible), ("gang", self.gang)):
