@@ -60,7 +60,8 @@ def iso(v: Union[datetime, str, None]) -> Optional[str]:
     if v is None or isinstance(v, str):
         return v
     d = v if v.tzinfo is not None else v.replace(tzinfo=timezone.utc)
-    return d.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    # The server reads milliseconds at most.
+    return d.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def duration(v: Union[timedelta, str, int, float]) -> str:
