@@ -57,7 +57,7 @@ def make_stepper(device_hint: str) -> Tuple[str, Any]:
     """(backend name, step function) for the best backend installed."""
     xs, ys = dataset()
     try:
-        import torch  # type: ignore[import-not-found]
+        import torch  # type: ignore[import-not-found, unused-ignore]
 
         dev = "cuda" if device_hint and torch.cuda.is_available() else "cpu"
         X = torch.tensor(xs, device=dev)
@@ -73,7 +73,7 @@ def make_stepper(device_hint: str) -> Tuple[str, Any]:
     except ImportError:
         pass
     try:
-        import numpy as np
+        import numpy as np  # type: ignore[import-not-found, unused-ignore]
 
         Xn, Yn = np.array(xs), np.array(ys)
 

@@ -77,3 +77,10 @@ def test_task_specs() -> None:
     s = fastgpu.Task(command="python train.py", gpu=0.5, gpu_memory="20GiB", seconds=90).to_spec()
     assert s == {"command": "python train.py", "timeLimit": "90000ms", "resources": {"gpu": {"fraction": 0.5, "memory": "20GiB"}}}
     assert fastgpu.Task(command=["a", "b"], gpu="A100:0.5", preemptible=True, gang=2).to_spec() == {"command": ["a", "b"], "resources": {"gpu": "A100:0.5"}, "preemptible": True, "gang": 2}
+
+
+def test_times_with_any_fraction_and_offset() -> None:
+    # Python 3.9 and 3.10 read only 3 or 6 fraction digits; the SDK reads any.
+    assert dt("2026-12-07T02:15:05.594Z") == datetime(2026, 12, 7, 2, 15, 5, 594000, tzinfo=timezone.utc)
+    assert dt("2026-12-07T02:15:05.5941234+01:00") == datetime(2026, 12, 7, 1, 15, 5, 594123, tzinfo=timezone.utc)
+    assert dt("2026-12-07T02:15:05Z") == datetime(2026, 12, 7, 2, 15, 5, tzinfo=timezone.utc)

@@ -25,8 +25,8 @@ def dt(v: Any) -> Optional[datetime]:
         # Python 3.9/3.10 read only 3 or 6 fraction digits.
         if "." in s:
             head, _, rest = s.partition(".")
-            digits = "".join(c for c in rest if c.isdigit())
-            tail = rest[len(digits):]
+            n = len(rest) - len(rest.lstrip("0123456789"))
+            digits, tail = rest[:n], rest[n:]
             s = f"{head}.{(digits + '000000')[:6]}{tail}"
         d = datetime.fromisoformat(s)
         return d if d.tzinfo is not None else d.replace(tzinfo=timezone.utc)
