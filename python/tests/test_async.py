@@ -35,6 +35,10 @@ def test_async_submit_wait_logs_events(server: Server, client: fastgpu.Client, t
             types = [e.type async for e in fg.tasks.event_history(t.id, page_size=2)]
             assert types[0] == "task.submitted" and types[-1] == "task.finished"
             assert (await fg.tasks.events(t.id, limit=1)).next is not None
+            async for e in fg.pool_events(after=0):
+                if e.task_id == t.id and e.type == "task.finished":
+                    assert e.data["state"] == "SUCCEEDED"
+                    break
             assert t.id in [x.id for x in await fg.tasks.list(all=True, limit=10)]
             with pytest.raises(fastgpu.Conflict):
                 await fg.tasks.cancel(t.id)

@@ -105,3 +105,15 @@ def test_billing_settings(client: fastgpu.Client) -> None:
     assert after.budget_period == "month"
     client.billing.set_settings(budget_period=before.budget_period, budget_policy=before.budget_policy)
     assert client.billing.settings() == before
+
+
+def test_pool_events_history_then_live(client: fastgpu.Client) -> None:
+    t = client.tasks.submit(fastgpu.Task(command="true", cpu="100m"))
+    seen = []
+    for e in client.pool_events(after=0):
+        if e.task_id == t.id:
+            seen.append(e.type)
+            if e.type == "task.finished":
+                break
+    assert seen[0] == "task.submitted" and "task.started" in seen
+    assert client.tasks.get(t.id).state == "SUCCEEDED"

@@ -130,3 +130,12 @@ def log_chunk_of(ev: SseEvent, after: Optional[int]) -> Tuple[Optional[Dict[str,
     if isinstance(pos, int) and after is not None and pos <= after:
         return None, False  # a resend after reconnecting
     return chunk, False
+
+
+def pool_event_of(ev: SseEvent) -> Optional[Dict[str, Any]]:
+    """The PoolEvent JSON of an /v1/events message; None for anything else."""
+    try:
+        data = json.loads(ev.data)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get("seq"), int) else None

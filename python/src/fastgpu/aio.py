@@ -22,6 +22,7 @@ from ._http import (
     headers,
     log_chunk_of,
     params,
+    pool_event_of,
     read_answer,
     request_args,
     SseParser,
@@ -128,6 +129,30 @@ class AsyncClient:
 
     async def samples(self, *, start: Union[datetime, str, None] = None, end: Union[datetime, str, None] = None, buckets: Optional[int] = None, node: Optional[str] = None, detail: Optional[str] = None) -> Samples:
         return await self.call(ops.samples(start, end, buckets, node, detail))
+
+    async def pool_events(self, *, after: Optional[int] = None) -> AsyncIterator[Event]:
+        """See :meth:`fastgpu.Client.pool_events`."""
+        failing_since: Optional[float] = None
+        while True:
+            try:
+                parser = SseParser()
+                async for line in self.stream_lines("/v1/events", {"after": after}):
+                    ev = parser.feed(line)
+                    if ev is None:
+                        continue
+                    failing_since = None
+                    raw = pool_event_of(ev)
+                    if raw is None or (after is not None and raw["seq"] <= after):
+                        continue
+                    after = raw["seq"]
+                    yield Event.from_json(raw)
+            except FastGPUError as e:
+                if not retriable(e):
+                    raise
+            failing_since = failing_since or time.monotonic()
+            if time.monotonic() - failing_since > RECONNECT_S:
+                raise FastGPUError(f"lost the event stream and could not reconnect within {RECONNECT_S:.0f} s", code="NETWORK")
+            await asyncio.sleep(RETRY_PAUSE_S)
 
     async def healthy(self) -> bool:
         try:

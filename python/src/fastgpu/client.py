@@ -22,6 +22,7 @@ from ._http import (
     log_chunk_of,
     parse_events,
     params,
+    pool_event_of,
     read_answer,
     request_args,
     transport_error,
@@ -154,6 +155,28 @@ class Client:
     def samples(self, *, start: Union[datetime, str, None] = None, end: Union[datetime, str, None] = None, buckets: Optional[int] = None, node: Optional[str] = None, detail: Optional[str] = None) -> Samples:
         """Measured utilisation and allocation over time (default: the last hour)."""
         return self.call(ops.samples(start, end, buckets, node, detail))
+
+    def pool_events(self, *, after: Optional[int] = None) -> Iterator[Event]:
+        """The pool's live event stream (tasks, nodes, vGPUs), for as long as you read it; with
+        ``after`` (an event ``seq``, 0 for all), the stored history from there first. Members see
+        their tenant's events and the pool's. Reconnects after the last event seen."""
+        failing_since: Optional[float] = None
+        while True:
+            try:
+                for ev in parse_events(self.stream_lines("/v1/events", {"after": after})):
+                    failing_since = None
+                    raw = pool_event_of(ev)
+                    if raw is None or (after is not None and raw["seq"] <= after):
+                        continue
+                    after = raw["seq"]
+                    yield Event.from_json(raw)
+            except FastGPUError as e:
+                if not retriable(e):
+                    raise
+            failing_since = failing_since or time.monotonic()
+            if time.monotonic() - failing_since > RECONNECT_S:
+                raise FastGPUError(f"lost the event stream and could not reconnect within {RECONNECT_S:.0f} s", code="NETWORK")
+            time.sleep(RETRY_PAUSE_S)
 
     def healthy(self) -> bool:
         """True when the server answers ``/healthz``."""
