@@ -18,4 +18,5 @@ cd python
 echo "test-python: mypy --strict"
 ../"$VENV"/bin/mypy --strict src/fastgpu examples tests
 echo "test-python: pytest"
-../"$VENV"/bin/python -m pytest -q
+# A hung test must not hold CI: the suite takes about a minute.
+timeout 600 ../"$VENV"/bin/python -m pytest -q

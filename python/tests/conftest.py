@@ -40,19 +40,21 @@ class Server:
         return fastgpu.Client(self.url, token or self.token)
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    root = tmp_path_factory.mktemp("fastgpu")
+def start_up(root: Path, port: int = 0) -> Server:
+    """`fastgpu up` with its data and FASTGPU_HOME under ``root``, once it answers and its
+    node has registered. A second start on the same ``root`` re-attaches the running tasks."""
     home = root / "home"
-    home.mkdir()
-    log = open(root / "up.log", "wb")
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "config.json"
+    if config.exists():
+        config.unlink()
+    log = open(root / "up.log", "ab")
     env = {k: v for k, v in os.environ.items() if not k.startswith("FASTGPU_")}
     env["FASTGPU_HOME"] = str(home)
-    cmd = ["node", str(REPO / "bin" / "fastgpu"), "up", "--data-dir", str(root / "data"), "--port", "0", "--gpus", "2xH100", "--name", "pytest-node"]
+    cmd = ["node", str(REPO / "bin" / "fastgpu"), "up", "--data-dir", str(root / "data"), "--port", str(port), "--gpus", "2xH100", "--name", "pytest-node"]
     proc = subprocess.Popen(cmd, cwd=str(REPO), env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    config = home / "config.json"
+    log.close()
     deadline = time.monotonic() + START_TIMEOUT_S
-    srv = None
     try:
         while time.monotonic() < deadline:
             if proc.poll() is not None:
@@ -60,27 +62,34 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             if config.exists():
                 saved = json.loads(config.read_text())
                 srv = Server(saved["url"], saved["token"], home, proc)
-                c = srv.client()
-                if c.healthy() and c.nodes():
-                    c.close()
-                    break
-                c.close()
+                with srv.client() as c:
+                    if c.healthy() and any(n.state == "READY" for n in c.nodes()):
+                        return srv
             time.sleep(0.1)
-        else:
-            raise RuntimeError(f"fastgpu up did not come up in {START_TIMEOUT_S} s:\n{(root / 'up.log').read_text()}")
-        assert srv is not None
+        raise RuntimeError(f"fastgpu up did not come up in {START_TIMEOUT_S} s:\n{(root / 'up.log').read_text()}")
+    except BaseException:
+        stop_up(proc)
+        raise
+
+
+def stop_up(proc: "subprocess.Popen[bytes]") -> None:
+    """Ctrl-C, as a user stops it (its tasks keep running)."""
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    srv = start_up(tmp_path_factory.mktemp("fastgpu"))
+    try:
         yield srv
     finally:
-        if srv is not None:
-            _clean(srv)
-        # Ctrl-C, as a user stops it.
-        os.killpg(proc.pid, signal.SIGINT)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
+        _clean(srv)
+        stop_up(srv.proc)
 
 
 def _clean(srv: Server) -> None:

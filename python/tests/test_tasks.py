@@ -3,10 +3,12 @@ live follow), events, gangs, dry runs, and Ctrl-C during a wait."""
 
 from __future__ import annotations
 
+import queue
 import signal
 import subprocess
 import sys
 import textwrap
+import threading
 from datetime import timedelta, timezone
 from pathlib import Path
 
@@ -115,21 +117,37 @@ def test_gang_and_dry_run(client: fastgpu.Client) -> None:
 
 def test_ctrl_c_during_wait_leaves_the_task_running_and_says_how_to_reattach(server: Server, client: fastgpu.Client) -> None:
     t = client.tasks.submit(fastgpu.Task(command="sleep 600", cpu="100m"))
+    # Plain progress lines (as without tqdm or rich) say when the wait is under way.
     script = textwrap.dedent(
         f"""
+        import sys
+        sys.modules["tqdm"] = None
+        sys.modules["rich.progress"] = None
         import fastgpu
         fastgpu.Client().tasks.wait({t.id!r}, progress=True)
         """
     )
     proc = subprocess.Popen([sys.executable, "-c", script], env=server.env(), stderr=subprocess.PIPE, text=True, cwd=str(PYTHON_DIR))
     assert proc.stderr is not None
-    # The progress line says the wait is under way; Ctrl-C then.
-    for line in proc.stderr:
-        if t.id in line and "RUNNING" in line:
-            break
-    proc.send_signal(signal.SIGINT)
-    err = proc.stderr.read()
-    assert proc.wait(30) != 0
-    assert f"task {t.id} keeps running" in err
+    lines: "queue.Queue[str]" = queue.Queue()
+    def read() -> None:
+        for line in proc.stderr or []:
+            lines.put(line)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    err = ""
+    try:
+        while not (t.id in err and "RUNNING" in err):
+            err += lines.get(timeout=60)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(30) != 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    reader.join(10)
+    while not lines.empty():
+        err += lines.get()
+    assert f"task {t.id} keeps running" in err, err
     assert f"fastgpu wait {t.id}" in err and f"fastgpu.Client().tasks.wait({t.id!r})" in err
     assert client.tasks.get(t.id).state == "RUNNING"

@@ -223,10 +223,10 @@ class AsyncTasks:
                     break
                 bar.update(seen)
         except (KeyboardInterrupt, asyncio.CancelledError):
-            bar.close()
             print(reattach_hint([i for i in task_ids if i not in done]), file=sys.stderr, flush=True)
             raise
-        bar.close()
+        finally:
+            bar.close()
         return [done[i] for i in task_ids]
 
     async def _wait_once(self, task_id: str, deadline: Optional[float], poll: float) -> TaskInfo:

@@ -263,10 +263,11 @@ class Tasks:
                     break  # wait on the first unfinished one; the others are looked at next round
                 bar.update(seen)
         except KeyboardInterrupt:
-            bar.close()
+            # The hint first: closing a bar may itself be interrupted.
             print(reattach_hint([i for i in task_ids if i not in done]), file=sys.stderr, flush=True)
             raise
-        bar.close()
+        finally:
+            bar.close()
         return [done[i] for i in task_ids]
 
     def _wait_once(self, task_id: str, deadline: Optional[float], poll: float) -> TaskInfo:
