@@ -9,13 +9,20 @@ import fastgpu
 from fastgpu import _progress
 
 
-def test_enabled_follows_the_argument_then_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_mode_follows_the_argument_then_the_environment_then_the_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FASTGPU_PROGRESS", "1")
-    assert _progress.enabled(None) and not _progress.enabled(False)
+    assert _progress.mode(None) == "full" and _progress.mode(False) == "off"
     monkeypatch.setenv("FASTGPU_PROGRESS", "0")
-    assert not _progress.enabled(None) and _progress.enabled(True)
+    assert _progress.mode(None) == "off" and _progress.mode(True) == "full"
     monkeypatch.delenv("FASTGPU_PROGRESS")
-    assert not _progress.enabled(None)  # pytest's stderr is not a terminal
+    assert _progress.mode(None) == "ends"  # pytest's stderr is not a terminal
+
+
+def test_by_default_off_a_terminal_one_line_per_task_that_ends(client: fastgpu.Client, capsys: pytest.CaptureFixture[str]) -> None:
+    t = client.tasks.submit(fastgpu.Task(command="true", cpu="100m", name="quiet"))
+    client.tasks.wait(t.id)
+    err = capsys.readouterr().err
+    assert err.startswith(f"task {t.id} (quiet) completed in ") and err.count("\n") == 1, err
 
 
 def test_tqdm_bar_and_one_line_per_finished_task(client: fastgpu.Client, capsys: pytest.CaptureFixture[str]) -> None:

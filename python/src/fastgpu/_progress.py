@@ -1,6 +1,8 @@
 """Progress for long waits: a tqdm bar when tqdm is installed, else a rich one, else plain lines.
-Shown when stderr is a terminal (``progress=None``), always with ``progress=True`` or
-``FASTGPU_PROGRESS=1``, never with ``progress=False`` or ``FASTGPU_PROGRESS=0``."""
+
+``progress=None`` (the default): the bar when stderr is a terminal; otherwise (a pipe, a log
+file, a notebook) just one line per task that ends. ``progress=True`` or ``FASTGPU_PROGRESS=1``:
+the bar always. ``progress=False`` or ``FASTGPU_PROGRESS=0``: nothing."""
 
 from __future__ import annotations
 
@@ -13,18 +15,19 @@ from typing import Any, Dict, Optional, Sequence
 from .models import TaskInfo
 
 
-def enabled(progress: Optional[bool]) -> bool:
+def mode(progress: Optional[bool]) -> str:
+    """``full`` (a bar and state changes), ``ends`` (a line per task that ends) or ``off``."""
     if progress is not None:
-        return progress
+        return "full" if progress else "off"
     env = os.environ.get("FASTGPU_PROGRESS", "").strip().lower()
     if env in ("1", "true", "yes", "on"):
-        return True
+        return "full"
     if env in ("0", "false", "no", "off"):
-        return False
+        return "off"
     try:
-        return sys.stderr.isatty()
+        return "full" if sys.stderr.isatty() else "ends"
     except (AttributeError, ValueError):
-        return False
+        return "ends"
 
 
 def describe_end(t: TaskInfo) -> str:
@@ -125,9 +128,21 @@ class _Silent(Progress):
         pass
 
 
+class _Ends(Progress):
+    """Only the line for each task that ends: for logs, pipes and notebooks."""
+
+    visible = False
+
+    def _status(self, line: str) -> None:
+        pass
+
+
 def make(progress: Optional[bool], total: int, label: str) -> Progress:
-    if not enabled(progress):
+    m = mode(progress)
+    if m == "off":
         return _Silent(total, label)
+    if m == "ends":
+        return _Ends(total, label)
     for name in ("tqdm", "rich.progress"):
         try:
             mod = importlib.import_module(name)
