@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import sys
-import time
 from datetime import datetime
 from typing import Any, AsyncIterator, Dict, List, Mapping, Optional, Sequence, TypeVar, Union
 
@@ -15,10 +13,8 @@ from . import _ops as ops
 from ._config import resolve_connection
 from ._http import (
     DEFAULT_TIMEOUT_S,
-    RECONNECT_S,
     RETRY_PAUSE_S,
     SUBMIT_TRIES,
-    WAIT_POLL_S,
     headers,
     log_chunk_of,
     params,
@@ -29,9 +25,9 @@ from ._http import (
     transport_error,
 )
 from ._ops import Call
-from ._progress import make as make_progress
-from .client import Seconds, reattach_hint, seconds_of
-from .errors import FastGPUError, Timeout, retriable
+from ._loops import Outage, Waiting
+from .client import Seconds, seconds_of
+from .errors import FastGPUError, NetworkError
 from .models import (
     GPU,
     BillingSettings,
@@ -132,7 +128,7 @@ class AsyncClient:
 
     async def pool_events(self, *, after: Optional[int] = None) -> AsyncIterator[Event]:
         """See :meth:`fastgpu.Client.pool_events`."""
-        failing_since: Optional[float] = None
+        outage = Outage("the event stream")
         while True:
             try:
                 parser = SseParser()
@@ -140,18 +136,16 @@ class AsyncClient:
                     ev = parser.feed(line)
                     if ev is None:
                         continue
-                    failing_since = None
+                    outage.ok()
                     raw = pool_event_of(ev)
                     if raw is None or (after is not None and raw["seq"] <= after):
                         continue
                     after = raw["seq"]
                     yield Event.from_json(raw)
             except FastGPUError as e:
-                if not retriable(e):
-                    raise
-            failing_since = failing_since or time.monotonic()
-            if time.monotonic() - failing_since > RECONNECT_S:
-                raise FastGPUError(f"lost the event stream and could not reconnect within {RECONNECT_S:.0f} s", code="NETWORK")
+                outage.failed(e)
+            else:
+                outage.failed(NetworkError("the event stream broke off"))
             await asyncio.sleep(RETRY_PAUSE_S)
 
     async def healthy(self) -> bool:
@@ -204,46 +198,24 @@ class AsyncTasks:
     async def wait_all(self, task_ids: Sequence[str], *, timeout: Seconds = None, progress: Optional[bool] = None, label: str = "waiting") -> List[TaskInfo]:
         """Waits for every task and returns them finished, in order. Cancelling the waiting
         coroutine (or Ctrl-C under ``asyncio.run``) leaves the tasks running and says how to reattach."""
-        deadline = None if timeout is None else time.monotonic() + (seconds_of(timeout) or 0)
-        bar = make_progress(progress, len(task_ids), label)
-        poll = 1.0 if bar.visible else WAIT_POLL_S
-        done: Dict[str, TaskInfo] = {}
+        w = Waiting(task_ids, seconds_of(timeout), progress, label)
+        outage = Outage("waiting")
         try:
-            while len(done) < len(task_ids):
-                seen: List[TaskInfo] = []
-                for tid in task_ids:
-                    if tid in done:
-                        continue
-                    t = await self._wait_once(tid, deadline, poll)
-                    if t.done:
-                        done[tid] = t
-                        bar.finished(t)
-                        continue
-                    seen.append(t)
-                    break
-                bar.update(seen)
+            while True:
+                nxt = w.next()
+                if nxt is None:
+                    return w.result()
+                try:
+                    w.seen(await self._c.call(ops.wait_task(*nxt)))
+                    outage.ok()
+                except FastGPUError as e:
+                    outage.failed(e)
+                    await asyncio.sleep(RETRY_PAUSE_S)
         except (KeyboardInterrupt, asyncio.CancelledError):
-            print(reattach_hint([i for i in task_ids if i not in done]), file=sys.stderr, flush=True)
+            w.interrupted()
             raise
         finally:
-            bar.close()
-        return [done[i] for i in task_ids]
-
-    async def _wait_once(self, task_id: str, deadline: Optional[float], poll: float) -> TaskInfo:
-        failing_since: Optional[float] = None
-        while True:
-            left = None if deadline is None else deadline - time.monotonic()
-            if left is not None and left <= 0:
-                raise Timeout(f"task {task_id} has not finished within the time given")
-            try:
-                return await self._c.call(ops.wait_task(task_id, poll if left is None else max(0.001, min(poll, left))))
-            except FastGPUError as e:
-                if not retriable(e):
-                    raise
-                failing_since = failing_since or time.monotonic()
-                if time.monotonic() - failing_since > RECONNECT_S:
-                    raise
-                await asyncio.sleep(RETRY_PAUSE_S)
+            w.close()
 
     async def log_page(self, task_id: str, *, after: Optional[int] = None, limit: Optional[int] = None, attempt: Optional[int] = None, stream: Optional[str] = None) -> LogPage:
         return await self._c.call(ops.logs(task_id, after, limit, attempt, stream))
@@ -257,7 +229,7 @@ class AsyncTasks:
                 if not page.chunks or page.next is None or page.next == after:
                     return
                 after = page.next
-        failing_since: Optional[float] = None
+        outage = Outage(f"the log stream of task {task_id}")
         while True:
             try:
                 parser = SseParser()
@@ -265,7 +237,7 @@ class AsyncTasks:
                     ev = parser.feed(line)
                     if ev is None:
                         continue
-                    failing_since = None
+                    outage.ok()
                     raw, ended = log_chunk_of(ev, after)
                     if ended:
                         return
@@ -274,11 +246,9 @@ class AsyncTasks:
                         after = chunk.pos
                         yield chunk
             except FastGPUError as e:
-                if not retriable(e):
-                    raise
-            failing_since = failing_since or time.monotonic()
-            if time.monotonic() - failing_since > RECONNECT_S:
-                raise FastGPUError(f"lost the log stream of task {task_id} and could not reconnect within {RECONNECT_S:.0f} s", code="NETWORK")
+                outage.failed(e)
+            else:
+                outage.failed(NetworkError("the log stream broke off"))
             await asyncio.sleep(RETRY_PAUSE_S)
 
     async def logs(self, task_id: str, *, follow: bool = False, after: Optional[int] = None) -> AsyncIterator[str]:

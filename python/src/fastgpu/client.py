@@ -3,7 +3,6 @@ errors as exceptions with the server's code. ``fastgpu.AsyncClient`` is the same
 
 from __future__ import annotations
 
-import sys
 import time
 from datetime import datetime, timedelta
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, TypeVar, Union
@@ -14,10 +13,8 @@ from . import _ops as ops
 from ._config import resolve_connection
 from ._http import (
     DEFAULT_TIMEOUT_S,
-    RECONNECT_S,
     RETRY_PAUSE_S,
     SUBMIT_TRIES,
-    WAIT_POLL_S,
     headers,
     log_chunk_of,
     parse_events,
@@ -27,9 +24,9 @@ from ._http import (
     request_args,
     transport_error,
 )
-from ._progress import make as make_progress
 from ._ops import Call
-from .errors import FastGPUError, Timeout, retriable
+from ._loops import Outage, Waiting
+from .errors import FastGPUError, NetworkError
 from .models import (
     GPU,
     BillingSettings,
@@ -58,17 +55,6 @@ Seconds = Union[float, timedelta, None]
 
 def seconds_of(v: Seconds) -> Optional[float]:
     return v.total_seconds() if isinstance(v, timedelta) else v
-
-
-def reattach_hint(ids: Sequence[str]) -> str:
-    """What Ctrl-C during a wait prints: the tasks keep running, and how to get back to them."""
-    one = ids[0] if ids else "ID"
-    which = f"task {one} keeps" if len(ids) == 1 else f"tasks {', '.join(ids)} keep"
-    return (
-        f"\nfastgpu: stopped waiting; {which} running on the pool.\n"
-        f"  reattach: fastgpu.Client().tasks.wait({one!r})   or   fastgpu wait {one}\n"
-        f"  follow its output: fastgpu logs -f {one}   stop it: fastgpu cancel {' '.join(ids) or one}"
-    )
 
 
 class Client:
@@ -160,22 +146,20 @@ class Client:
         """The pool's live event stream (tasks, nodes, vGPUs), for as long as you read it; with
         ``after`` (an event ``seq``, 0 for all), the stored history from there first. Members see
         their tenant's events and the pool's. Reconnects after the last event seen."""
-        failing_since: Optional[float] = None
+        outage = Outage("the event stream")
         while True:
             try:
                 for ev in parse_events(self.stream_lines("/v1/events", {"after": after})):
-                    failing_since = None
+                    outage.ok()
                     raw = pool_event_of(ev)
                     if raw is None or (after is not None and raw["seq"] <= after):
                         continue
                     after = raw["seq"]
                     yield Event.from_json(raw)
             except FastGPUError as e:
-                if not retriable(e):
-                    raise
-            failing_since = failing_since or time.monotonic()
-            if time.monotonic() - failing_since > RECONNECT_S:
-                raise FastGPUError(f"lost the event stream and could not reconnect within {RECONNECT_S:.0f} s", code="NETWORK")
+                outage.failed(e)
+            else:
+                outage.failed(NetworkError("the event stream broke off"))
             time.sleep(RETRY_PAUSE_S)
 
     def healthy(self) -> bool:
@@ -242,49 +226,25 @@ class Tasks:
         return self.wait_all([task_id], timeout=timeout, progress=progress)[0]
 
     def wait_all(self, task_ids: Sequence[str], *, timeout: Seconds = None, progress: Optional[bool] = None, label: str = "waiting") -> List[TaskInfo]:
-        """Waits for every task, in order, and returns them finished."""
-        deadline = None if timeout is None else time.monotonic() + (seconds_of(timeout) or 0)
-        bar = make_progress(progress, len(task_ids), label)
-        # With progress on, poll briefly so state changes show; otherwise long-poll.
-        poll = 1.0 if bar.visible else WAIT_POLL_S
-        done: Dict[str, TaskInfo] = {}
+        """Waits for every task and returns them finished, in order (see :meth:`wait`)."""
+        w = Waiting(task_ids, seconds_of(timeout), progress, label)
+        outage = Outage("waiting")
         try:
-            while len(done) < len(task_ids):
-                seen: List[TaskInfo] = []
-                for tid in task_ids:
-                    if tid in done:
-                        continue
-                    t = self._wait_once(tid, deadline, poll)
-                    if t.done:
-                        done[tid] = t
-                        bar.finished(t)
-                        continue
-                    seen.append(t)
-                    break  # wait on the first unfinished one; the others are looked at next round
-                bar.update(seen)
+            while True:
+                nxt = w.next()
+                if nxt is None:
+                    return w.result()
+                try:
+                    w.seen(self._c.call(ops.wait_task(*nxt)))
+                    outage.ok()
+                except FastGPUError as e:
+                    outage.failed(e)
+                    time.sleep(RETRY_PAUSE_S)
         except KeyboardInterrupt:
-            # The hint first: closing a bar may itself be interrupted.
-            print(reattach_hint([i for i in task_ids if i not in done]), file=sys.stderr, flush=True)
+            w.interrupted()
             raise
         finally:
-            bar.close()
-        return [done[i] for i in task_ids]
-
-    def _wait_once(self, task_id: str, deadline: Optional[float], poll: float) -> TaskInfo:
-        failing_since: Optional[float] = None
-        while True:
-            left = None if deadline is None else deadline - time.monotonic()
-            if left is not None and left <= 0:
-                raise Timeout(f"task {task_id} has not finished within the time given")
-            try:
-                return self._c.call(ops.wait_task(task_id, poll if left is None else max(0.001, min(poll, left))))
-            except FastGPUError as e:
-                if not retriable(e):
-                    raise
-                failing_since = failing_since or time.monotonic()
-                if time.monotonic() - failing_since > RECONNECT_S:
-                    raise
-                time.sleep(RETRY_PAUSE_S)
+            w.close()
 
     def log_page(self, task_id: str, *, after: Optional[int] = None, limit: Optional[int] = None, attempt: Optional[int] = None, stream: Optional[str] = None) -> LogPage:
         """One page of the recorded output; pass ``page.next`` as ``after`` to read on."""
@@ -300,11 +260,11 @@ class Tasks:
                 if not page.chunks or page.next is None or page.next == after:
                     return
                 after = page.next
-        failing_since: Optional[float] = None
+        outage = Outage(f"the log stream of task {task_id}")
         while True:
             try:
                 for ev in parse_events(self._c.stream_lines(f"/v1/tasks/{ops.seg(task_id)}/logs", ops.follow_query(after))):
-                    failing_since = None
+                    outage.ok()
                     raw, ended = log_chunk_of(ev, after)
                     if ended:
                         return
@@ -313,12 +273,10 @@ class Tasks:
                         after = chunk.pos
                         yield chunk
             except FastGPUError as e:
-                if not retriable(e):
-                    raise
-            # The stream broke off without `end`: the server went away; reconnect after `after`.
-            failing_since = failing_since or time.monotonic()
-            if time.monotonic() - failing_since > RECONNECT_S:
-                raise FastGPUError(f"lost the log stream of task {task_id} and could not reconnect within {RECONNECT_S:.0f} s", code="NETWORK")
+                outage.failed(e)
+            else:
+                # It closed without `end`: the server went away; reconnect after `after`.
+                outage.failed(NetworkError("the log stream broke off"))
             time.sleep(RETRY_PAUSE_S)
 
     def logs(self, task_id: str, *, follow: bool = False, after: Optional[int] = None) -> Iterator[str]:
