@@ -69,7 +69,11 @@ def test_async_pool_admin_billing(server: Server, client: fastgpu.Client) -> Non
             assert await fg.billing.set_settings(budget_policy=settings.budget_policy) == settings
             assert (await fg.billing.set_price("H100", "1.00")).prices["H100-80GB"] == Decimal(1)
             assert (await fg.billing.prices()).currency
-            assert isinstance(await fg.billing.promotions(), list)
+            promo = await fg.billing.create_promotion("async-nights", "1.50/h", "2030-01-01", "2031-01-01", hours="22-06", models=["H100"], priority=5)  # in the future: other tests see no change
+            assert promo.fixed_price_per_hour == Decimal("1.5") and promo.percent_off is None
+            assert promo.hours is not None and promo.priority == 5 and promo.status == "scheduled"
+            assert promo.start.tzinfo is not None and promo.models
+            assert "async-nights" in [p.name for p in await fg.billing.promotions()]
             q = await fg.billing.quote({"command": "x", "resources": {"gpu": 1}})
             assert q is not None and q.list_per_hour == Decimal(1)
             await fg.billing.set_price("H100", "0")

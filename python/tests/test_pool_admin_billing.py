@@ -77,6 +77,7 @@ def test_prices_promotions_quote_and_usage(client: fastgpu.Client) -> None:
     now = datetime.now(timezone.utc)
     promo = client.billing.create_promotion("py-spring", "30%", now - timedelta(days=1), now + timedelta(days=1), budget=Decimal("100"))
     assert promo.status == "active" and promo.budget == Decimal("100") and promo.spent == Decimal(0)
+    assert promo.percent_off == Decimal(30) and promo.fixed_price_per_hour is None
     assert promo.end - promo.start == timedelta(days=2)
     assert "py-spring" in [p.name for p in client.billing.promotions()]
     q = client.billing.quote(fastgpu.Task(command="x", gpu=0.5, time_limit="1h"))

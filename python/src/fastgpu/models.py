@@ -586,6 +586,16 @@ class Promotion:
             hours=opt_str(j.get("hours")),
         )
 
+    @property
+    def percent_off(self) -> Optional[Decimal]:
+        """The discount in percent ("30%" → 30), or None for a fixed price."""
+        return Decimal(self.discount[:-1]) if self.discount.endswith("%") else None
+
+    @property
+    def fixed_price_per_hour(self) -> Optional[Decimal]:
+        """The fixed price per GPU-hour ("1.50/h" → 1.50), or None for a percentage."""
+        return Decimal(self.discount[:-2]) if self.discount.endswith("/h") else None
+
 
 @dataclass(frozen=True)
 class QuotePromotion:
