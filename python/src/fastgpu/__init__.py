@@ -1,0 +1,115 @@
+"""FastGPU's Python SDK.
+
+>>> import fastgpu
+>>> vgpu = fastgpu.VirtualGPU.create(20, 'tflops')   # a vGPU of 20 TFLOPS
+>>> vgpu.submit_task(fastgpu.Task(20, 5))            # the built-in synthetic load, 5 s
+>>> vgpu.wait()
+
+``fastgpu.Client()`` / ``fastgpu.AsyncClient()`` cover the whole API; inside a task,
+``fastgpu.current()`` and ``fastgpu.preempted()`` read its slice and preemption notice.
+"""
+
+from ._default import configure, default_client
+from .aio import AsyncClient
+from .client import Client
+from .errors import (
+    Conflict,
+    FastGPUError,
+    Forbidden,
+    InternalError,
+    InvalidArgument,
+    NetworkError,
+    NotConfigured,
+    NotFound,
+    PayloadTooLarge,
+    QuotaExceeded,
+    Timeout,
+    Unauthenticated,
+    Unavailable,
+    Unschedulable,
+)
+from .inside import TaskContext, catch_sigterm, current, preempted, should_stop
+from .models import (
+    GPU,
+    Attempt,
+    BillingSettings,
+    CreatedToken,
+    Event,
+    EventPage,
+    GPUDevice,
+    LogChunk,
+    LogPage,
+    Node,
+    Placement,
+    PriceBook,
+    Promotion,
+    Quote,
+    Samples,
+    Slice,
+    TaskDetail,
+    TaskInfo,
+    TaskSpec,
+    Tenant,
+    Token,
+    UsageReport,
+    UsageRow,
+    VGPUInfo,
+)
+from .task import Task, synthetic_load_command
+from .vgpu import AsyncVirtualGPU, VirtualGPU
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AsyncClient",
+    "AsyncVirtualGPU",
+    "Attempt",
+    "BillingSettings",
+    "Client",
+    "Conflict",
+    "CreatedToken",
+    "Event",
+    "EventPage",
+    "FastGPUError",
+    "Forbidden",
+    "GPU",
+    "GPUDevice",
+    "InternalError",
+    "InvalidArgument",
+    "LogChunk",
+    "LogPage",
+    "NetworkError",
+    "Node",
+    "NotConfigured",
+    "NotFound",
+    "PayloadTooLarge",
+    "Placement",
+    "PriceBook",
+    "Promotion",
+    "QuotaExceeded",
+    "Quote",
+    "Samples",
+    "Slice",
+    "Task",
+    "TaskContext",
+    "TaskDetail",
+    "TaskInfo",
+    "TaskSpec",
+    "Tenant",
+    "Timeout",
+    "Token",
+    "Unauthenticated",
+    "Unavailable",
+    "Unschedulable",
+    "UsageReport",
+    "UsageRow",
+    "VGPUInfo",
+    "VirtualGPU",
+    "catch_sigterm",
+    "configure",
+    "current",
+    "default_client",
+    "preempted",
+    "should_stop",
+    "synthetic_load_command",
+]
