@@ -9,7 +9,7 @@
 // loops keep retrying. `stop()` ends the loops and leaves tasks running (a restarted agent
 // re-attaches them from the state dir).
 import type { Clock, Gpu, Placement } from '../core/types.js';
-import type { Assignment, RegisterRequest, RunningReport, StopOrder } from '../protocol/agent.js';
+import type { Assignment, MpsHealthReport, RegisterRequest, RunningReport, StopOrder } from '../protocol/agent.js';
 import { systemClock } from '../util/clock.js';
 import { simulatedSamples, type GpuSample } from './discovery.js';
 import type { Launcher } from './launcher.js';
@@ -44,6 +44,8 @@ export interface AgentConfig {
   drainTimeoutMs?: number;
   /** Overrides the server's heartbeat interval (tests). */
   heartbeatIntervalMs?: number;
+  /** Nodes shared with MPS: the control daemon's health, sent with each heartbeat (mps.ts). */
+  mpsHealth?: () => MpsHealthReport;
   /** Log shipping knobs (tests). */
   partialFlushMs?: number;
 }
@@ -419,7 +421,8 @@ export class Agent {
   /** One heartbeat: reports and samples out; acks, stop orders and re-register requests in. */
   async heartbeat(): Promise<void> {
     const tasks = [...this.known.values()].map((k) => this.reportOf(k));
-    const res = await this.cfg.link.heartbeat({ nodeId: this.nodeId, tasks, samples: await this.samples() }, this.signal);
+    const mps = this.cfg.mpsHealth?.();
+    const res = await this.cfg.link.heartbeat({ nodeId: this.nodeId, tasks, samples: await this.samples(), ...(mps ? { mps } : {}) }, this.signal);
     if (res.reregister) {
       this.log('the server asks this agent to register again');
       await this.register();

@@ -9,7 +9,9 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Clock } from '../core/types.js';
+import type { Clock, Gpu } from '../core/types.js';
+import type { MpsHealthReport } from '../protocol/agent.js';
+import type { Launcher } from './launcher.js';
 import { systemClock } from '../util/clock.js';
 
 export type MpsState = 'starting' | 'ok' | 'down' | 'stopped';
@@ -244,4 +246,55 @@ export class MpsDaemon implements MpsControl {
     }
     this.set({ state: 'stopped' });
   }
+}
+
+/** What the agent sends in its heartbeat (no local paths). */
+export function mpsReport(h: MpsHealth): MpsHealthReport {
+  return {
+    state: h.state,
+    ...(h.detail !== undefined ? { detail: h.detail.slice(0, 1000) } : {}),
+    restarts: h.restarts,
+    ...(h.lastOkAt !== undefined ? { lastOkAt: h.lastOkAt } : {}),
+  };
+}
+
+/**
+ * The agent's side: on a node of real GPUs shared with `mps`, starts the daemon (failing with
+ * the reason when it cannot: slices would run uncapped) and returns it; elsewhere undefined.
+ */
+export async function startNodeMps(
+  gpus: readonly Gpu[],
+  opts: Omit<MpsDaemonOptions, 'pipeDir' | 'logDir'> & { stateDir: string; pipeDir?: string | undefined; logDir?: string | undefined },
+): Promise<MpsControl | undefined> {
+  if (gpus.length === 0 || gpus.some((g) => g.sharing !== 'mps')) return undefined;
+  const { stateDir, pipeDir, logDir, ...rest } = opts;
+  // The folders the launcher points tasks at (launcher.ts uses the same defaults).
+  const mps = new MpsDaemon({ ...rest, pipeDir: pipeDir ?? join(stateDir, 'mps', 'pipe'), logDir: logDir ?? join(stateDir, 'mps', 'log') });
+  const h = await mps.start();
+  if (h.state !== 'ok') {
+    await mps.stop();
+    throw new Error(`sharing mps: the MPS control daemon did not start (${h.detail ?? h.state}); without it slices would run without their caps`);
+  }
+  opts.log?.(`mps: control daemon answering on ${h.pipeDir} (logs in ${h.logDir})`);
+  return mps;
+}
+
+/**
+ * On the agent's exit: tells the daemon to quit, unless tasks still run (they outlive the agent
+ * and would lose their MPS server); the next agent adopts the daemon then (`start`).
+ */
+export async function stopNodeMps(mps: MpsControl | undefined, launcher: Pick<Launcher, 'scan'>, log: (line: string) => void): Promise<void> {
+  if (!mps) return;
+  let running = 0;
+  try {
+    running = (await launcher.scan()).filter((a) => a.report.status === 'running').length;
+  } catch {
+    // cannot tell: leave it to the tasks rather than cut them off
+    running = -1;
+  }
+  if (running === 0) {
+    await mps.stop();
+    return;
+  }
+  log(`mps: leaving the control daemon running for ${running > 0 ? `${running} running task(s)` : 'tasks that may still run'}; the next agent adopts it`);
 }

@@ -942,7 +942,8 @@ export class ControlPlane {
     if (!node || !rt || node.state === 'LOST') return { ack: [], stop: [], reregister: true };
     const now = this.clock.now();
     rt.lastSeen = now;
-    this.nodes.set(node.id, { ...node, lastHeartbeatAt: now });
+    // MPS health is live status: kept on the node, refreshed by every heartbeat (issue 23).
+    this.nodes.set(node.id, { ...node, lastHeartbeatAt: now, ...(req.mps ? { mps: { ...req.mps, reportedAt: now } } : {}) });
     const tx = new Tx();
     tx.heartbeats.push({ id: node.id, at: now });
     const ack: { taskId: string; attempt: number }[] = [];

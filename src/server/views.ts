@@ -1,6 +1,6 @@
 // The JSON shapes of the API (CONTRACTS.md): tasks, attempts, nodes, GPUs and vGPUs flattened
 // for people and scripts, timestamps as ISO strings.
-import type { Attempt, NodeRecord, Placement, Task, TaskSpec, VgpuReservation } from '../core/types.js';
+import type { Attempt, NodeMpsHealth, NodeRecord, Placement, Task, TaskSpec, VgpuReservation } from '../core/types.js';
 import type { AttemptView, PlacementView, TaskView } from '../protocol/api.js';
 
 export type { AttemptView, PlacementView, TaskView } from '../protocol/api.js';
@@ -84,6 +84,8 @@ export interface NodeView {
   lastHeartbeatAt: string | null;
   allocated: { cpuMilli: number; memoryMiB: number; gpuMilli: number };
   tasks: number;
+  /** Nodes shared with MPS: their control daemon's health; null elsewhere. */
+  mps: { state: NodeMpsHealth['state']; detail?: string; restarts: number; lastOkAt: string | null; reportedAt: string | null } | null;
 }
 
 export function nodeView(n: NodeRecord, active: readonly Task[], reservations: readonly VgpuReservation[]): NodeView {
@@ -112,6 +114,9 @@ export function nodeView(n: NodeRecord, active: readonly Task[], reservations: r
     lastHeartbeatAt: iso(n.lastHeartbeatAt),
     allocated: { cpuMilli: cpu, memoryMiB: mem, gpuMilli: gpu },
     tasks: active.length,
+    mps: n.mps
+      ? { state: n.mps.state, ...(n.mps.detail !== undefined ? { detail: n.mps.detail } : {}), restarts: n.mps.restarts, lastOkAt: iso(n.mps.lastOkAt ?? null), reportedAt: iso(n.mps.reportedAt) }
+      : null,
   };
 }
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { fastgpuHome, normaliseUrl } from '../../sdk/config.js';
 import { contextOf } from '../context.js';
-import { daemonAction, gpuBanner, gpusFlag, logSink, nonEmpty, untilInterrupted } from '../daemon.js';
+import { daemonAction, gpuBanner, gpusFlag, logSink, nonEmpty, SHARING_HELP, sharingFlag, untilInterrupted } from '../daemon.js';
 import { UsageError } from '../flags.js';
 import { shutdown } from './server.js';
 
@@ -15,6 +15,7 @@ interface RawAgentFlags {
   name?: string;
   stateDir?: string;
   quiet?: boolean;
+  sharing?: string;
 }
 
 export function register(program: Command): void {
@@ -26,6 +27,7 @@ export function register(program: Command): void {
     .option('--gpus <spec>', 'simulated GPUs instead of discovered ones, e.g. 4xH100')
     .option('--name <name>', 'node name (default: the host name)')
     .option('--state-dir <dir>', "where this agent keeps its tasks' state (default: $FASTGPU_HOME/agent)")
+    .option('--sharing <mode>', SHARING_HELP)
     .option('-q, --quiet', 'no log lines on stderr')
     .action(
       daemonAction(async (raw: RawAgentFlags, cmd: Command) => {
@@ -44,6 +46,7 @@ export function register(program: Command): void {
           throw new UsageError(`--server: ${JSON.stringify(url)} is not an http(s) URL`);
         }
         const gpus = gpusFlag(raw.gpus);
+        const sharing = sharingFlag(raw.sharing);
         const name = raw.name === undefined ? undefined : nonEmpty(raw.name, '--name');
         const stateDir = raw.stateDir !== undefined ? nonEmpty(raw.stateDir, '--state-dir') : join(fastgpuHome(ctx.env), 'agent');
 
@@ -54,6 +57,7 @@ export function register(program: Command): void {
           stateDir,
           ...(gpus !== undefined ? { gpus } : {}),
           ...(name !== undefined ? { name } : {}),
+          ...(sharing !== undefined ? { sharing } : {}),
           log: logSink(ctx, raw.quiet === true, ''),
         });
         ctx.stdout.write(`FastGPU agent joined ${serverUrl} as node ${agent.nodeId}\n  ${gpuBanner(agent, gpus, ctx.env)}\n  state dir ${stateDir}\n`);

@@ -13,6 +13,8 @@ import {
   listenError,
   logSink,
   nonEmpty,
+  SHARING_HELP,
+  sharingFlag,
   untilInterrupted,
   type RawServerFlags,
 } from '../daemon.js';
@@ -27,6 +29,7 @@ export function register(program: Command): void {
     .option('--host <host>', 'address to listen on (default 127.0.0.1)')
     .option('--gpus <spec>', 'simulated GPUs instead of discovered ones, e.g. 1xH100 or 2xA100-40GB,1xT4')
     .option('--name <name>', 'name of the local node (default: the host name)')
+    .option('--sharing <mode>', SHARING_HELP)
     .option('-q, --quiet', 'no server and agent log lines on stderr')
     .option('--samples-raw <duration>', 'keep raw GPU utilisation samples this long (default 24h)')
     .option('--samples-minute <duration>', 'keep per-minute utilisation rollups this long (default 7d)')
@@ -34,13 +37,14 @@ export function register(program: Command): void {
     .option('--logs-retention <duration>', 'delete the logs of tasks that finished longer ago than this, e.g. 90d (default: keep logs forever)')
     .addOption(new Option('--node-lost-after <duration>', 'mark a node LOST after this long without a heartbeat').hideHelp())
     .action(
-      daemonAction(async (raw: RawServerFlags & { gpus?: string; name?: string }, cmd: Command) => {
+      daemonAction(async (raw: RawServerFlags & { gpus?: string; name?: string; sharing?: string }, cmd: Command) => {
         const ctx = contextOf(cmd);
         // Listen for Ctrl-C/SIGTERM before anything starts, so that a signal sent the moment the
         // banner appears (or during startup) stops the daemon cleanly instead of killing it.
         const interrupted = untilInterrupted(ctx);
         const flags = compileServerFlags(raw, ctx);
         const gpus = gpusFlag(raw.gpus);
+        const sharing = sharingFlag(raw.sharing);
         const name = raw.name === undefined ? undefined : nonEmpty(raw.name, '--name');
         mkdirSync(flags.dataDir, { recursive: true, mode: 0o700 });
 
@@ -57,6 +61,7 @@ export function register(program: Command): void {
             stateDir: join(flags.dataDir, 'agent'),
             ...(gpus !== undefined ? { gpus } : {}),
             ...(name !== undefined ? { name } : {}),
+            ...(sharing !== undefined ? { sharing } : {}),
             log: logSink(ctx, flags.quiet, 'agent: '),
           });
         } catch (e) {
