@@ -9,7 +9,7 @@
 #   memory cap   a slice allocating past its cap, and its child and setsid grandchild doing so
 #   discovery    what FastGPU registered against `nvidia-smi -q`
 # Every step that fails says why and the script goes on. Files back in $OUT (at most 8):
-# table.md, results.jsonl, run.log, up.log, smi-q.txt, smi-query.csv, nodes.json.
+# table.md, results.jsonl, run.log, up.log, smi-q.txt, smi-query.csv, nodes.json, mps-control.log.
 #
 #   bench/gpu/run.sh [--dry-run] [--bundle FILE] [--fastgpu CMD] [--duration S] [--budget S]
 #
@@ -53,7 +53,8 @@ if [ $DRY = 1 ]; then
 else
   BACKEND=cuda; BIG=8192; SMALL=1024; DURATION=${DURATION:-15}; CAP_MIB=8192; CHUNK=256
 fi
-PY=${PYTHON:-python3}
+# Absolute: tasks may start with a smaller PATH than this shell's.
+PY=$(command -v "${PYTHON:-python3}" || echo "${PYTHON:-python3}")
 WL="$REPO/bench/gpu/workload.py"
 SETTLE=$([ $DRY = 1 ] && echo 8 || echo 25)  # seconds for concurrent tasks to be placed and warm up
 
@@ -131,17 +132,25 @@ read -r -a FG <<< "$FASTGPU"
 export FASTGPU_HOME=$WORK/home
 URL=
 UP_PID=
-if "${FG[@]}" --version > /dev/null 2>&1; then
-  note "fastgpu $("${FG[@]}" --version) up --sharing mps"
-  "${FG[@]}" up --port 0 --data-dir "$WORK/data" --sharing mps --name gpu-node > "$OUT/up.log" 2>&1 &
+# start_up SHARING: `fastgpu up` in the background; sets URL once it serves, UP_PID.
+start_up() {
+  note "fastgpu $("${FG[@]}" --version) up --sharing $1"
+  "${FG[@]}" up --port 0 --data-dir "$WORK/data" --sharing "$1" --name gpu-node >> "$OUT/up.log" 2>&1 &
   UP_PID=$!
   for _ in $(seq 1 120); do
     URL=$(sed -n 's/^FastGPU is up at \(http[^ ]*\).*/\1/p' "$OUT/up.log" | head -1)
-    [ -n "$URL" ] && break
+    [ -n "$URL" ] && return 0
     kill -0 "$UP_PID" 2>/dev/null || break
     sleep 0.5
   done
-  if [ -z "$URL" ]; then note "fastgpu up did not come up:"; tail -20 "$OUT/up.log"; fi
+  note "fastgpu up --sharing $1 did not come up:"; tail -20 "$OUT/up.log"
+  kill -KILL "$UP_PID" 2>/dev/null; UP_PID=
+  return 1
+}
+: > "$OUT/up.log"
+if "${FG[@]}" --version > /dev/null 2>&1; then
+  # Without MPS the slices are not capped, but overhead and discovery still say something.
+  start_up mps || { note "going on with --sharing exclusive: fractional slices will be refused"; start_up exclusive; }
 else
   note "fastgpu does not run: $("${FG[@]}" --version 2>&1 | head -3)"
 fi
@@ -227,5 +236,6 @@ echo "{\"step\":\"mps-stop\",\"stopped\":\"$stopped\",\"pid\":\"$MPS_PID\"}" >> 
   $([ $DRY = 1 ] && echo --dry-run) --duration "$DURATION" --big "$BIG" --small "$SMALL" --cap-mib "$CAP_MIB" > "$OUT/table.md" \
   || echo "report.py failed: the raw results are in $RESULTS"
 cat "$OUT/table.md"
+cp "$WORK/data/agent/mps/log/control.log" "$OUT/mps-control.log" 2>/dev/null
 echo "== done in $(( $(date +%s) - T0 )) s; files in $OUT"
 rm -rf "$WORK"

@@ -156,8 +156,8 @@ export class MpsDaemon implements MpsControl {
   private set(next: Partial<MpsHealth>): MpsHealth {
     const before = this.state.state;
     this.state = { ...this.state, ...next };
-    if (next.state === undefined || next.state === 'ok') delete this.state.detail;
-    if (next.detail !== undefined) this.state.detail = next.detail;
+    // A detail belongs to the state it came with.
+    if (next.detail === undefined) delete this.state.detail;
     if (before !== this.state.state) this.log(`mps: ${this.state.state}${this.state.detail ? ` (${this.state.detail})` : ''}`);
     return this.health();
   }
