@@ -51,7 +51,7 @@ if [ $DRY = 1 ]; then
   export PATH="$REPO/src/agent/fixtures/smi-h100:$REPO/src/agent/fixtures:$PATH"
   BACKEND=cpu; BIG=48; SMALL=16; DURATION=${DURATION:-1}; CAP_MIB=64; CHUNK=8
 else
-  BACKEND=cuda; BIG=8192; SMALL=1024; DURATION=${DURATION:-15}; CAP_MIB=8192; CHUNK=256
+  BACKEND=cuda; BIG=8192; SMALL=1024; DURATION=${DURATION:-10}; CAP_MIB=8192; CHUNK=256
 fi
 # Absolute: tasks may start with a smaller PATH than this shell's.
 PY=$(command -v "${PYTHON:-python3}" || echo "${PYTHON:-python3}")
