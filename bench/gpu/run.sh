@@ -56,6 +56,9 @@ fi
 # Absolute: tasks may start with a smaller PATH than this shell's.
 PY=$(command -v "${PYTHON:-python3}" || echo "${PYTHON:-python3}")
 WL="$REPO/bench/gpu/workload.py"
+# Tasks may start with a smaller environment than this shell's: hand on where CUDA's libraries are.
+TASK_ENV=()
+[ -n "${LD_LIBRARY_PATH:-}" ] && TASK_ENV=(--env "LD_LIBRARY_PATH=$LD_LIBRARY_PATH")
 SETTLE=$([ $DRY = 1 ] && echo 8 || echo 25)  # seconds for concurrent tasks to be placed and warm up
 
 # ------------------------------------------------------------------ helpers
@@ -100,7 +103,7 @@ task() {
   if [ "$(left)" -lt 20 ]; then note "$step: skipped, out of time"; echo "{\"step\":\"$step\",\"skipped\":\"out of time\"}" >> "$RESULTS"; return; fi
   if [ -z "$URL" ]; then note "$step: skipped, FastGPU is not up"; echo "{\"step\":\"$step\",\"skipped\":\"FastGPU is not up\"}" >> "$RESULTS"; return; fi
   note "$step: fastgpu run ${flags[*]} -- workload.py $*"
-  timeout 300 "${FG[@]}" run --name "$step" --time-limit 4m "${flags[@]}" -- "$PY" "$WL" --backend "$BACKEND" "$@" > "$WORK/$step.out" 2>&1
+  timeout 300 "${FG[@]}" run --name "$step" --time-limit 4m "${TASK_ENV[@]}" "${flags[@]}" -- "$PY" "$WL" --backend "$BACKEND" "$@" > "$WORK/$step.out" 2>&1
   local rc=$?
   cat "$WORK/$step.out"
   record "$step" "$rc" "$WORK/$step.out" "{\"flags\": \"${flags[*]}\"}"
@@ -181,7 +184,7 @@ if [ "$(left)" -gt 60 ] && [ -n "$URL" ]; then
   start=$(( $(date +%s) + SETTLE ))
   note "pack-par: two 0.5 slices, timed loops starting together at $start"
   for i in 1 2; do
-    timeout 300 "${FG[@]}" run --name "pack-par-$i" --time-limit 4m --gpu 0.5 -- "$PY" "$WL" --backend "$BACKEND" --duration "$DURATION" --size "$SMALL" --start-at "$start" > "$WORK/pack-par-$i.out" 2>&1 &
+    timeout 300 "${FG[@]}" run --name "pack-par-$i" --time-limit 4m "${TASK_ENV[@]}" --gpu 0.5 -- "$PY" "$WL" --backend "$BACKEND" --duration "$DURATION" --size "$SMALL" --start-at "$start" > "$WORK/pack-par-$i.out" 2>&1 &
     eval "PAR_$i=\$!"
   done
   wait "$PAR_1"; rc1=$?; wait "$PAR_2"; rc2=$?

@@ -1,10 +1,11 @@
 // The self-contained bundle (scripts/bundle.mjs) works where nothing else is: built once (fast
 // compression), unpacked into an empty folder, run with a PATH that has no Node.js and no
 // node_modules anywhere above it, it starts `up` on simulated GPUs and runs a task.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Daemon, ROOT } from './harness.js';
 
@@ -38,15 +39,13 @@ function cli(args: string[]): { code: number; stdout: string; stderr: string } {
   }
 }
 
-beforeAll(() => {
+beforeAll(async () => {
   if (!existsSync(join(ROOT, 'dist', 'web', 'index.html'))) throw new Error('dist/web is missing: run `npm run build` before this test');
-  execFileSync(process.execPath, [join(ROOT, 'scripts', 'bundle.mjs'), '--level', '0', '--out', tarball, '--stage', join(work, 'stage')], {
-    stdio: 'pipe',
-    timeout: 170_000,
-  });
+  // Asynchronously: a worker blocked this long loses touch with vitest.
+  await promisify(execFile)(process.execPath, [join(ROOT, 'scripts', 'bundle.mjs'), '--level', '0', '--out', tarball, '--stage', join(work, 'stage')], { timeout: 170_000 });
   rmSync(join(work, 'stage'), { recursive: true, force: true });
   mkdirSync(unpacked);
-  execFileSync('tar', ['-xJf', tarball, '-C', unpacked]);
+  await promisify(execFile)('tar', ['-xJf', tarball, '-C', unpacked], { timeout: 60_000 });
   env = { PATH: pathWithoutNode(), HOME: home, FASTGPU_HOME: home, LANG: 'C.UTF-8' };
 }, 180_000);
 

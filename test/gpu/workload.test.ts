@@ -1,10 +1,11 @@
 // bench/gpu: the workload's arguments, exit codes and output (its CPU path: no GPU here), and a
 // dry run of bench/gpu/run.sh through the whole flow (recorded H100 nvidia-smi, fake MPS control
 // program, bin/fastgpu), so a device's minutes are not spent on a typo.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, requireBuild } from '../e2e/harness.js';
 
@@ -91,12 +92,14 @@ describe('bench/gpu/workload.py', () => {
 describe('bench/gpu/run.sh --dry-run', () => {
   beforeAll(requireBuild);
 
-  it('runs the whole flow and prints the table', () => {
+  it('runs the whole flow and prints the table', async () => {
     const out = join(work, 'out');
-    const log = execFileSync(join(ROOT, 'bench', 'gpu', 'run.sh'), ['--dry-run', '--fastgpu', join(ROOT, 'bin', 'fastgpu'), '--duration', '0.3'], {
+    // Asynchronously: a worker blocked this long loses touch with vitest.
+    const { stdout: log } = await promisify(execFile)(join(ROOT, 'bench', 'gpu', 'run.sh'), ['--dry-run', '--fastgpu', join(ROOT, 'bin', 'fastgpu'), '--duration', '0.3'], {
       encoding: 'utf8',
       env: { ...process.env, OUT: out },
       timeout: 170_000,
+      maxBuffer: 16 << 20,
     });
     const table = readFileSync(join(out, 'table.md'), 'utf8');
     expect(log).toContain(table.trim().split('\n')[0]);
