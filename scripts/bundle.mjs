@@ -1,5 +1,5 @@
 // Builds one self-contained FastGPU: the CLI (server, agent and every command) bundled by
-// esbuild into one file, the native SQLite module, the HiGHS solver's wasm, the dashboard's
+// esbuild into one file, the native SQLite module (and HiGHS's wasm if the code imports it), the dashboard's
 // built assets and this machine's Node.js binary, in one compressed tarball. A machine with no
 // Node.js and no network (the GPU device: bench/gpu/run.sh) unpacks it and runs
 // `fastgpu/bin/fastgpu`.
@@ -13,7 +13,7 @@
 //   fastgpu/lib/app/supervisor.sh             (launcher: ./supervisor.sh)
 //   fastgpu/lib/app/migrations/*.sql          (store: ./migrations/)
 //   fastgpu/lib/web/                          (dashboard: ../web)
-//   fastgpu/node_modules/{better-sqlite3,bindings,file-uri-to-path,highs}  (native / wasm)
+//   fastgpu/node_modules/{better-sqlite3,bindings,file-uri-to-path}  (native; + highs when imported)
 import { execFileSync } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -105,7 +105,9 @@ export async function bundle(opts) {
   copyPackage('better-sqlite3', ['lib', 'build/Release/better_sqlite3.node'], app);
   copyPackage('bindings', ['bindings.js'], app);
   copyPackage('file-uri-to-path', ['index.js'], app);
-  copyPackage('highs', ['build/highs.mjs', 'build/highs.js', 'build/highs.wasm'], app);
+  // HiGHS (wasm) only travels when the bundled code imports it (today only the benchmarks do).
+  const imported = new Set(Object.values(result.metafile.outputs).flatMap((o) => o.imports.map((i) => i.path)));
+  if (imported.has('highs')) copyPackage('highs', ['build/highs.mjs', 'build/highs.js', 'build/highs.wasm'], app);
 
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
   writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'fastgpu-bundle', version: pkg.version, type: 'module', private: true }, null, 2) + '\n');
