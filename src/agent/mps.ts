@@ -129,7 +129,14 @@ export class MpsDaemon implements MpsControl {
       child.once('error', (e: NodeJS.ErrnoException) =>
         done({ code: null, out, error: e.code === 'ENOENT' ? `${this.bin} not found (is the NVIDIA driver's MPS installed?)` : `${this.bin}: ${e.message}` }),
       );
-      child.once('close', (code) => done({ code, out: out.trim() }));
+      if (args.includes('-d')) {
+        // The daemon it forks may keep our pipes open: its parent's exit is the answer.
+        child.once('exit', (code) => {
+          child.stdout?.destroy();
+          child.stderr?.destroy();
+          done({ code, out: out.trim() });
+        });
+      } else child.once('close', (code) => done({ code, out: out.trim() }));
       if (input !== undefined) {
         child.stdin?.on('error', () => {}); // it may exit before reading: its exit code says enough
         child.stdin?.end(input);
