@@ -11,7 +11,7 @@
 // (src/protocol/lease.ts), also while this process is paused or dead. `stop()` ends the loops and
 // leaves tasks running (a restarted agent re-attaches them from the state dir).
 import type { Clock, Gpu, Placement } from '../core/types.js';
-import type { Assignment, RegisterRequest, RunningReport, StopOrder } from '../protocol/agent.js';
+import type { Assignment, MpsHealthReport, RegisterRequest, RunningReport, StopOrder } from '../protocol/agent.js';
 import { sleepOn, timerClock, type TimerClock } from '../util/clock.js';
 import { simulatedSamples, type GpuSample } from './discovery.js';
 import type { Launcher } from './launcher.js';
@@ -50,6 +50,8 @@ export interface AgentConfig {
   drainTimeoutMs?: number;
   /** Overrides the server's heartbeat interval (tests). */
   heartbeatIntervalMs?: number;
+  /** Nodes shared with MPS: the control daemon's health, sent with each heartbeat (mps.ts). */
+  mpsHealth?: () => MpsHealthReport;
   /** Log shipping knobs (tests). */
   partialFlushMs?: number;
 }
@@ -456,7 +458,8 @@ export class Agent {
     const tasks = [...this.known.values()].map((k) => this.reportOf(k));
     const samples = await this.samples();
     const sentAt = this.clock.now();
-    const res = await this.cfg.link.heartbeat({ nodeId: this.nodeId, tasks, samples }, this.signal);
+    const mps = this.cfg.mpsHealth?.();
+    const res = await this.cfg.link.heartbeat({ nodeId: this.nodeId, tasks, samples, ...(mps ? { mps } : {}) }, this.signal);
     if (res.reregister) {
       this.log('the server asks this agent to register again');
       await this.register();

@@ -11,6 +11,7 @@ import { hostResources, resolveNodeGpus, sampleNvidiaGpus, type RealSharing } fr
 import { HttpLink } from './http-link.js';
 import { SupervisorLauncher } from './launcher.js';
 import { FileNodeState } from './node-state.js';
+import { mpsReport, startNodeMps, stopNodeMps } from './mps.js';
 
 export interface AgentOptions {
   serverUrl: string;
@@ -32,6 +33,8 @@ export interface AgentOptions {
   sharing?: RealSharing;
   /** MPS pipe folder tasks connect to in `mps` mode; default `<stateDir>/mps/pipe`. */
   mpsPipeDir?: string;
+  /** The MPS control program the agent runs in `mps` mode; default `nvidia-cuda-mps-control` on PATH. */
+  mpsControl?: string;
   /** Extra node labels. */
   labels?: Record<string, string>;
   /** Gives up starting (while it waits for the server) when aborted. */
@@ -104,6 +107,8 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     log,
     ...(opts.mpsPipeDir !== undefined ? { mpsPipeDir: opts.mpsPipeDir } : {}),
   });
+  // MPS (mps.ts): real GPUs shared with `mps` get a control daemon the agent runs and watches.
+  const mps = await startNodeMps(node.gpus, { stateDir: opts.stateDir, pipeDir: opts.mpsPipeDir, controlBin: opts.mpsControl, clock, log });
   const agent = new Agent({
     link: new HttpLink({ serverUrl: opts.serverUrl, token: opts.token }),
     launcher,
@@ -123,6 +128,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     ...(node.simulated
       ? {}
       : { sampleGpus: (signal: AbortSignal) => sampleNvidiaGpus({ signal, ...(opts.nvidiaSmi !== undefined ? { nvidiaSmi: opts.nvidiaSmi } : {}) }) }),
+    ...(mps ? { mpsHealth: () => mpsReport(mps.health()) } : {}),
   });
   const onAbort = (): void => void agent.stop();
   opts.signal?.addEventListener('abort', onAbort, { once: true });
@@ -130,11 +136,15 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     await agent.start();
   } catch (e) {
     await agent.stop();
+    await stopNodeMps(mps, launcher, log);
     throw e;
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);
   }
-  if (opts.signal?.aborted) throw new Error('agent start aborted');
+  if (opts.signal?.aborted) {
+    await stopNodeMps(mps, launcher, log);
+    throw new Error('agent start aborted');
+  }
   return {
     // The server may hand out a new id when the agent registers again.
     get nodeId() {
@@ -142,6 +152,9 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     },
     gpus: node.gpus,
     simulated: node.simulated,
-    stop: () => agent.stop(),
+    stop: async () => {
+      await agent.stop();
+      await stopNodeMps(mps, launcher, log);
+    },
   };
 }

@@ -144,6 +144,17 @@ export function nodeSizeFlags(raw: { cpus?: string; memory?: string }): { cpuMil
   return out;
 }
 
+export const SHARING_HELP =
+  'how real GPUs are shared: exclusive, mps (FastGPU runs the MPS control daemon and caps each slice) or timeslice (default: mps when an MPS daemon runs, else exclusive)';
+
+/** `--sharing`: how real GPUs are shared (issue 23). */
+export function sharingFlag(raw: string | undefined): 'exclusive' | 'mps' | 'timeslice' | undefined {
+  if (raw === undefined) return undefined;
+  const v = raw.trim();
+  if (v === 'exclusive' || v === 'mps' || v === 'timeslice') return v;
+  throw new UsageError(`--sharing: ${JSON.stringify(raw)} is not one of exclusive, mps, timeslice`);
+}
+
 export function nonEmpty(raw: string, flag: string): string {
   if (raw.trim() === '') throw new UsageError(`${flag}: is empty`);
   return raw.trim();

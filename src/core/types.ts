@@ -40,6 +40,21 @@ export interface NodeRecord {
   agentVersion: string;
   registeredAt: number;
   lastHeartbeatAt: number;
+  /** Nodes shared with MPS: their control daemon, as the agent last reported it (issue 23). */
+  mps?: NodeMpsHealth;
+}
+
+/** The MPS control daemon of a node shared with `mps`, as its agent reports it. */
+export interface NodeMpsHealth {
+  state: 'starting' | 'ok' | 'down' | 'stopped';
+  /** Why it is down. */
+  detail?: string;
+  /** Times the agent started it again after it stopped answering. */
+  restarts: number;
+  /** When it last answered (agent clock, ms). */
+  lastOkAt?: number;
+  /** When the server heard this (server clock, ms). */
+  reportedAt: number;
 }
 
 /**

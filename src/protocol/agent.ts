@@ -149,10 +149,20 @@ export const GpuSampleSchema = z.strictObject({
   memoryUsedMiB: z.number().min(0).max(AGENT_LIMITS.gpuMemoryMiB),
 });
 
+/** The node's MPS control daemon (nodes shared with `mps` only; issue 23). */
+export const MpsHealthSchema = z.strictObject({
+  state: z.enum(['starting', 'ok', 'down', 'stopped']),
+  detail: z.string().max(1000).optional(),
+  restarts: z.number().int().min(0).max(1_000_000_000),
+  lastOkAt: z.number().int().min(0).optional(),
+});
+export type MpsHealthReport = z.infer<typeof MpsHealthSchema>;
+
 export const HeartbeatRequestSchema = z.strictObject({
   nodeId: IdSchema,
   tasks: z.array(RunningReportSchema).max(AGENT_LIMITS.reportsPerMessage),
   samples: z.array(GpuSampleSchema).max(AGENT_LIMITS.gpusPerNode).default([]),
+  mps: MpsHealthSchema.optional(),
 });
 export type HeartbeatRequest = z.infer<typeof HeartbeatRequestSchema>;
 

@@ -121,6 +121,10 @@ export const NodeViewSchema = z.object({
   lastHeartbeatAt: isoTime,
   allocated: z.object({ cpuMilli: z.number(), memoryMiB: z.number(), gpuMilli: z.number() }),
   tasks: z.number(),
+  mps: z
+    .object({ state: z.enum(['starting', 'ok', 'down', 'stopped']), detail: z.string().optional(), restarts: z.number(), lastOkAt: isoTime, reportedAt: isoTime })
+    .nullable()
+    .describe('nodes shared with MPS: the control daemon the agent runs (ok, down and why, restarts); null elsewhere'),
 });
 export type NodeView = z.infer<typeof NodeViewSchema>;
 

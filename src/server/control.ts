@@ -1068,7 +1068,8 @@ export class ControlPlane {
     const now = this.clock.now();
     checkAgentTimes(req.tasks, now);
     rt.lastSeen = now;
-    this.nodes.set(node.id, { ...node, lastHeartbeatAt: now });
+    // MPS health is live status: kept on the node, refreshed by every heartbeat (issue 23).
+    this.nodes.set(node.id, { ...node, lastHeartbeatAt: now, ...(req.mps ? { mps: { ...req.mps, reportedAt: now } } : {}) });
     const tx = new Tx();
     tx.heartbeats.push({ id: node.id, at: now });
     const ack: { taskId: string; attempt: number }[] = [];

@@ -1,6 +1,6 @@
 // The JSON shapes of the API (CONTRACTS.md): tasks, attempts, nodes, GPUs and vGPUs flattened
 // for people and scripts, timestamps as ISO strings.
-import type { Attempt, NodeRecord, Placement, Task, VgpuReservation } from '../core/types.js';
+import type { Attempt, NodeMpsHealth, NodeRecord, Placement, Task, VgpuReservation } from '../core/types.js';
 import type { AttemptView, GpuView, NodeView, PlacementView, SliceView, TaskDetailView, TaskView, VgpuView } from '../protocol/views.js';
 
 // The types are declared once, with their schemas, in protocol/views.ts.
@@ -101,6 +101,9 @@ export function nodeView(n: NodeRecord, active: readonly Task[], reservations: r
     lastHeartbeatAt: iso(n.lastHeartbeatAt),
     allocated: { cpuMilli: cpu, memoryMiB: mem, gpuMilli: gpu },
     tasks: active.length,
+    mps: n.mps
+      ? { state: n.mps.state, ...(n.mps.detail !== undefined ? { detail: n.mps.detail } : {}), restarts: n.mps.restarts, lastOkAt: iso(n.mps.lastOkAt ?? null), reportedAt: iso(n.mps.reportedAt) }
+      : null,
   };
 }
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { fastgpuHome, normaliseUrl } from '../../sdk/config.js';
 import { contextOf } from '../context.js';
-import { daemonAction, gpuBanner, gpusFlag, logSink, nodeSizeFlags, nonEmpty, untilInterrupted } from '../daemon.js';
+import { daemonAction, gpuBanner, gpusFlag, logSink, nodeSizeFlags, nonEmpty, SHARING_HELP, sharingFlag, untilInterrupted } from '../daemon.js';
 import { UsageError } from '../flags.js';
 import { shutdown } from './server.js';
 
@@ -17,6 +17,7 @@ interface RawAgentFlags {
   quiet?: boolean;
   cpus?: string;
   memory?: string;
+  sharing?: string;
 }
 
 export function register(program: Command): void {
@@ -30,6 +31,7 @@ export function register(program: Command): void {
     .option('--memory <size>', 'host RAM the node offers tasks, with its unit (default: what this machine has), e.g. 16GiB')
     .option('--name <name>', 'node name (default: the host name)')
     .option('--state-dir <dir>', "where this agent keeps its tasks' state (default: $FASTGPU_HOME/agent)")
+    .option('--sharing <mode>', SHARING_HELP)
     .option('-q, --quiet', 'no log lines on stderr')
     .action(
       daemonAction(async (raw: RawAgentFlags, cmd: Command) => {
@@ -49,6 +51,7 @@ export function register(program: Command): void {
         }
         const gpus = gpusFlag(raw.gpus);
         const size = nodeSizeFlags(raw);
+        const sharing = sharingFlag(raw.sharing);
         const name = raw.name === undefined ? undefined : nonEmpty(raw.name, '--name');
         const stateDir = raw.stateDir !== undefined ? nonEmpty(raw.stateDir, '--state-dir') : join(fastgpuHome(ctx.env), 'agent');
 
@@ -60,6 +63,7 @@ export function register(program: Command): void {
           ...(gpus !== undefined ? { gpus } : {}),
           ...(name !== undefined ? { name } : {}),
           ...size,
+          ...(sharing !== undefined ? { sharing } : {}),
           log: logSink(ctx, raw.quiet === true, ''),
         });
         ctx.stdout.write(`FastGPU agent joined ${serverUrl} as node ${agent.nodeId}\n  ${gpuBanner(agent, gpus, ctx.env)}\n  state dir ${stateDir}\n`);

@@ -15,6 +15,8 @@ import {
   logSink,
   nodeSizeFlags,
   nonEmpty,
+  SHARING_HELP,
+  sharingFlag,
   untilInterrupted,
   type RawServerFlags,
 } from '../daemon.js';
@@ -31,6 +33,7 @@ export function register(program: Command): void {
     .option('--cpus <n>', 'CPU cores the node offers tasks (default: what this machine has), e.g. 8 or 500m')
     .option('--memory <size>', 'host RAM the node offers tasks, with its unit (default: what this machine has), e.g. 16GiB')
     .option('--name <name>', 'name of the local node (default: the host name)')
+    .option('--sharing <mode>', SHARING_HELP)
     .option('-q, --quiet', 'no server and agent log lines on stderr')
     .option('--samples-raw <duration>', 'keep raw GPU utilisation samples this long (default 24h)')
     .option('--samples-minute <duration>', 'keep per-minute utilisation rollups this long (default 7d)')
@@ -38,7 +41,7 @@ export function register(program: Command): void {
     .option('--logs-retention <duration>', 'delete the logs of tasks that finished longer ago than this, e.g. 90d (default: keep logs forever)')
     .addOption(new Option('--node-lost-after <duration>', 'mark a node LOST after this long without a heartbeat').hideHelp())
     .action(
-      daemonAction(async (raw: RawServerFlags & { gpus?: string; name?: string; cpus?: string; memory?: string }, cmd: Command) => {
+      daemonAction(async (raw: RawServerFlags & { gpus?: string; name?: string; cpus?: string; memory?: string; sharing?: string }, cmd: Command) => {
         const ctx = contextOf(cmd);
         // Listen for Ctrl-C/SIGTERM before anything starts, so that a signal sent the moment the
         // banner appears (or during startup) stops the daemon cleanly instead of killing it.
@@ -46,6 +49,7 @@ export function register(program: Command): void {
         const flags = compileServerFlags(raw, ctx);
         const gpus = gpusFlag(raw.gpus);
         const size = nodeSizeFlags(raw);
+        const sharing = sharingFlag(raw.sharing);
         const name = raw.name === undefined ? undefined : nonEmpty(raw.name, '--name');
         mkdirSync(flags.dataDir, { recursive: true, mode: 0o700 });
 
@@ -63,6 +67,7 @@ export function register(program: Command): void {
             ...(gpus !== undefined ? { gpus } : {}),
             ...(name !== undefined ? { name } : {}),
             ...size,
+            ...(sharing !== undefined ? { sharing } : {}),
             log: logSink(ctx, flags.quiet, 'agent: '),
           });
         } catch (e) {
