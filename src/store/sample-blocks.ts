@@ -357,9 +357,9 @@ export class BucketAccumulator {
       let acc = this.gpus.get(r.gpu);
       if (!acc) this.gpus.set(r.gpu, (acc = new Float64Array(this.n * 4)));
       const b = Math.floor((r.at - from) / bucketMs) * 4;
-      acc[b] += (r.util / us) * r.n;
-      acc[b + 1] += (r.alloc / as) * r.n;
-      acc[b + 2] += r.n;
+      acc[b] = acc[b]! + (r.util / us) * r.n;
+      acc[b + 1] = acc[b + 1]! + (r.alloc / as) * r.n;
+      acc[b + 2] = acc[b + 2]! + r.n;
       if (r.mem > acc[b + 3]!) acc[b + 3] = r.mem;
     }
   }
