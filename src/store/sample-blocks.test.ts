@@ -40,10 +40,11 @@ describe('sample blocks', () => {
     expect(decodeBlock('minute', start, encodeBody('minute', start, rs), encodeTail('minute', start, rs))).toEqual([rs[1], rs[0], ...rs]);
   });
 
-  it('quantises utilisation to 0.1 % raw and 0.01 % in rollups, clamps, and refuses non-finite values', () => {
+  it('quantises utilisation to 0.1 %, keeps rollups as sums, clamps, and refuses non-finite values', () => {
     const s = { at: T0 + 1.7, nodeId: 'n', gpuIndex: 0, utilPercent: 37.54, memoryUsedMiB: -5, allocatedMilli: 250.4 };
-    expect(fromRecord('raw', 'n', toRecord('raw', s))).toEqual({ at: T0 + 1, nodeId: 'n', gpuIndex: 0, utilPercent: 37.5, memoryUsedMiB: 0, allocatedMilli: 250, samples: 1 });
-    expect(fromRecord('minute', 'n', toRecord('minute', { ...s, at: T0 + 61_000, samples: 12 }))).toMatchObject({ at: T0 + 60_000, utilPercent: 37.54, allocatedMilli: 250.4, samples: 12 });
+    expect(fromRecord('n', toRecord('raw', s))).toEqual({ at: T0 + 1, nodeId: 'n', gpuIndex: 0, utilPercent: 37.5, memoryUsedMiB: 0, allocatedMilli: 250, samples: 1 });
+    expect(toRecord('minute', { ...s, at: T0 + 61_000, samples: 12 })).toEqual({ at: T0 + 60_000, gpu: 0, util: 4505, mem: 0, alloc: 3005, n: 12 });
+    expect(fromRecord('n', toRecord('minute', { ...s, at: T0 + 61_000, samples: 12 }))).toMatchObject({ at: T0 + 60_000, utilPercent: 37.541666666666664, samples: 12 });
     expect(toRecord('raw', { ...s, utilPercent: 140 }).util).toBe(1000);
     expect(() => toRecord('raw', { ...s, utilPercent: Number.NaN })).toThrow(/utilPercent must be a finite number/);
     expect(() => toRecord('raw', { ...s, gpuIndex: 1.5 })).toThrow(/gpuIndex must be an integer/);
@@ -60,13 +61,14 @@ describe('sample blocks', () => {
     expect(decodeBlock('raw', T0, body, Buffer.alloc(0))).toEqual([...rs].sort((a, b) => a.gpu - b.gpu || a.at - b.at));
   });
 
-  it('rolls raw records up into minutes and minutes into hours, weighted by samples', () => {
+  it('rolls raw records up into minutes and minutes into hours: sums and counts add, memory the highest', () => {
     const raw = [rec(T0, 0, 100), rec(T0 + 30_000, 0, 300, 7, 1000), rec(T0 + 60_000, 0, 900), rec(T0 + 59_999, 1, 1000)];
-    const minutes = rollUp('raw', 'minute', raw, T0, T0 + MINUTE_MS);
-    expect(minutes).toEqual([rec(T0, 0, 2000, 7, 50_000, 2), rec(T0, 1, 10_000, 0, 0, 1)]);
+    const minutes = rollUp('minute', raw, T0, T0 + MINUTE_MS);
+    expect(minutes).toEqual([rec(T0, 0, 400, 7, 1000, 2), rec(T0, 1, 1000, 0, 0, 1)]);
     const h = Math.floor(T0 / HOUR_MS) * HOUR_MS;
-    const hours = rollUp('minute', 'hour', [rec(h, 0, 1000, 1, 0, 3), rec(h + MINUTE_MS, 0, 5000, 2, 100, 1)], h, h + HOUR_MS);
-    expect(hours).toEqual([rec(h, 0, 2000, 2, 25, 4)]);
+    const hours = rollUp('hour', [rec(h, 0, 900, 1, 0, 3), rec(h + MINUTE_MS, 0, 500, 2, 100, 1)], h, h + HOUR_MS);
+    expect(hours).toEqual([rec(h, 0, 1400, 2, 100, 4)]);
+    expect(fromRecord('n', hours[0]!)).toMatchObject({ utilPercent: 35, allocatedMilli: 25 });
   });
 
   it('buckets as it reads: nothing before `from` or outside its tier part, pool totals folded per node', () => {

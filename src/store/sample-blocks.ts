@@ -24,9 +24,11 @@
 // - sample_marks: 'minute' / 'hour' (rolled up through), 'pruned:raw' / 'pruned:minute' (every
 //   block before is deleted, or may be), 'sealed:<tier>' (blocks before are sealed).
 //
-// Quantisation: raw utilisation to 0.1 % (nvidia-smi reports whole percent, the simulator
-// tenths), memory to whole MiB, allocation to whole milli-GPU; rollup means to 0.01 % and 0.01
-// milli-GPU. Values are clamped to their ranges; a non-finite value is refused.
+// Quantisation: utilisation to 0.1 % (nvidia-smi reports whole percent, the simulator tenths),
+// memory to whole MiB, allocation to whole milli-GPU. A rollup keeps the sums of its samples'
+// (quantised) utilisation and allocation and their count, not means: integers, so rollups of
+// rollups and reads over any mix of tiers give exactly the means of the raw samples. Values are
+// clamped to their ranges; a non-finite value is refused.
 import { deflateRawSync, inflateRawSync, constants } from 'node:zlib';
 import type { SampleBucket, SamplePoint, SampleRollup, UtilisationSample } from './port.js';
 import { HOUR_MS, MINUTE_MS, TIER_RESOLUTION_MS, floorTo, type SampleSource, type SampleTier } from './sample-tiers.js';
@@ -43,9 +45,8 @@ export const BLOCK_MS: Readonly<Record<SampleTier, number>> = { raw: 10 * MINUTE
 /** Tiers in the `tier` column. */
 export const TIERS: readonly SampleTier[] = ['raw', 'minute', 'hour'];
 
-/** Fixed-point scale of utilisation and allocation per tier (stored = round(value × scale)). */
-const UTIL_SCALE: Readonly<Record<SampleTier, number>> = { raw: 10, minute: 100, hour: 100 };
-const ALLOC_SCALE: Readonly<Record<SampleTier, number>> = { raw: 1, minute: 100, hour: 100 };
+/** Fixed-point scale of utilisation: stored = round(percent × 10). */
+const UTIL_SCALE = 10;
 /** Upper bounds before scaling: memory up to 16 TiB in MiB, allocation up to 1,000,000 milli. */
 const MAX_MEM = 2 ** 24;
 const MAX_ALLOC = 1_000_000;
@@ -54,12 +55,15 @@ const MAX_GPU = 4095;
 /** The first byte of a body: its format. A body of zero bytes holds nothing. */
 const BODY_V1 = 1;
 
-/** One record of a block: a GPU's sample (raw) or rollup, values as stored (scaled integers). */
+/** One record of a block: a GPU's sample (raw) or rollup, values as stored (integers). */
 export interface BlockRecord {
   at: number;
   gpu: number;
+  /** Σ utilisation × 10 over the samples behind it. */
   util: number;
+  /** Highest memory used, MiB. */
   mem: number;
+  /** Σ milli-GPU allocated over the samples behind it. */
   alloc: number;
   /** Raw samples behind it: 1 for raw records. */
   n: number;
@@ -78,20 +82,20 @@ export function toRecord(tier: SampleTier, x: UtilisationSample | SampleRollup):
   const at = field('at', x.at);
   const gpu = field('gpuIndex', x.gpuIndex);
   if (!Number.isInteger(gpu) || gpu < 0 || gpu > MAX_GPU) throw new Error(`utilisation sample: gpuIndex must be an integer 0..${MAX_GPU}, got ${gpu}`);
-  const n = 'samples' in x ? field('samples', x.samples) : 1;
+  const n = clampRound('samples' in x ? field('samples', x.samples) : 1, 1, 2 ** 31);
   return {
     at: tier === 'raw' ? Math.trunc(at) : floorTo(at, TIER_RESOLUTION_MS[tier]),
     gpu,
-    util: clampRound(field('utilPercent', x.utilPercent) * UTIL_SCALE[tier], 0, 100 * UTIL_SCALE[tier]),
+    util: clampRound(field('utilPercent', x.utilPercent) * UTIL_SCALE * n, 0, 100 * UTIL_SCALE * n),
     mem: clampRound(field('memoryUsedMiB', x.memoryUsedMiB), 0, MAX_MEM),
-    alloc: clampRound(field('allocatedMilli', x.allocatedMilli ?? 0) * ALLOC_SCALE[tier], 0, MAX_ALLOC * ALLOC_SCALE[tier]),
-    n: clampRound(n, 1, 2 ** 31),
+    alloc: clampRound(field('allocatedMilli', x.allocatedMilli ?? 0) * n, 0, MAX_ALLOC * n),
+    n,
   };
 }
 
 /** A stored record back as a rollup-shaped point (raw: samples 1). */
-export function fromRecord(tier: SampleTier, nodeId: string, r: BlockRecord): SampleRollup {
-  return { at: r.at, nodeId, gpuIndex: r.gpu, utilPercent: r.util / UTIL_SCALE[tier], memoryUsedMiB: r.mem, allocatedMilli: r.alloc / ALLOC_SCALE[tier], samples: r.n };
+export function fromRecord(nodeId: string, r: BlockRecord): SampleRollup {
+  return { at: r.at, nodeId, gpuIndex: r.gpu, utilPercent: r.util / UTIL_SCALE / r.n, memoryUsedMiB: r.mem, allocatedMilli: r.alloc / r.n, samples: r.n };
 }
 
 // ---- varints
@@ -276,35 +280,26 @@ export function byBlock<T extends { at: number }>(tier: SampleTier, xs: readonly
 // ---- rollups
 
 /**
- * Rolls records of the finer tier up into `tier`'s units (per GPU): means weighted by the
- * samples behind each record, memory the highest. Only records in [from, to) count.
+ * Rolls records of the finer tier up into `tier`'s units (per GPU): sums and counts add up,
+ * memory is the highest. Only records in [from, to) count.
  */
-export function rollUp(fine: SampleTier, tier: Exclude<SampleTier, 'raw'>, records: readonly BlockRecord[], from: number, to: number): BlockRecord[] {
+export function rollUp(tier: Exclude<SampleTier, 'raw'>, records: readonly BlockRecord[], from: number, to: number): BlockRecord[] {
   const unit = TIER_RESOLUTION_MS[tier];
-  const acc = new Map<string, { at: number; gpu: number; util: number; alloc: number; mem: number; n: number }>();
+  const acc = new Map<number, Map<number, BlockRecord>>();
   for (const r of records) {
     if (r.at < from || r.at >= to) continue;
     const at = floorTo(r.at, unit);
-    const key = `${at}/${r.gpu}`;
-    const a = acc.get(key);
-    // Back to real values (the finer tier's scale) before weighting.
-    const util = (r.util / UTIL_SCALE[fine]) * r.n;
-    const alloc = (r.alloc / ALLOC_SCALE[fine]) * r.n;
+    let byGpu = acc.get(at);
+    if (!byGpu) acc.set(at, (byGpu = new Map()));
+    const a = byGpu.get(r.gpu);
     if (a) {
-      a.util += util;
-      a.alloc += alloc;
+      a.util += r.util;
+      a.alloc += r.alloc;
       a.mem = Math.max(a.mem, r.mem);
       a.n += r.n;
-    } else acc.set(key, { at, gpu: r.gpu, util, alloc, mem: r.mem, n: r.n });
+    } else byGpu.set(r.gpu, { ...r, at });
   }
-  return [...acc.values()].map((a) => ({
-    at: a.at,
-    gpu: a.gpu,
-    util: Math.round((a.util / a.n) * UTIL_SCALE[tier]),
-    mem: a.mem,
-    alloc: Math.round((a.alloc / a.n) * ALLOC_SCALE[tier]),
-    n: a.n,
-  }));
+  return [...acc.values()].flatMap((m) => [...m.values()]);
 }
 
 // ---- reads
@@ -328,7 +323,7 @@ export interface BlockRow {
 export class BucketAccumulator {
   private readonly n: number;
   private node: string | null = null;
-  /** Per GPU of the current node: util·n, alloc·n, n, max mem per bucket. */
+  /** Per GPU of the current node: Σ util, Σ alloc, n, max mem per bucket. */
   private gpus = new Map<number, Float64Array>();
   private readonly points: SamplePoint[] = [];
   private readonly pool: { gpus: Float64Array; util: Float64Array; alloc: Float64Array };
@@ -349,16 +344,14 @@ export class BucketAccumulator {
     if (row.nodeId !== this.node) this.flushNode(row.nodeId);
     const lo = Math.max(range[0], this.q.from);
     const hi = Math.min(range[1], this.q.to);
-    const us = UTIL_SCALE[row.tier];
-    const as = ALLOC_SCALE[row.tier];
     const { from, bucketMs } = this.q;
     for (const r of decodeBlock(row.tier, row.start, row.body, row.tail)) {
       if (r.at < lo || r.at > hi) continue;
       let acc = this.gpus.get(r.gpu);
       if (!acc) this.gpus.set(r.gpu, (acc = new Float64Array(this.n * 4)));
       const b = Math.floor((r.at - from) / bucketMs) * 4;
-      acc[b] = acc[b]! + (r.util / us) * r.n;
-      acc[b + 1] = acc[b + 1]! + (r.alloc / as) * r.n;
+      acc[b] = acc[b]! + r.util;
+      acc[b + 1] = acc[b + 1]! + r.alloc;
       acc[b + 2] = acc[b + 2]! + r.n;
       if (r.mem > acc[b + 3]!) acc[b + 3] = r.mem;
     }
@@ -393,7 +386,7 @@ export class BucketAccumulator {
       for (let i = 0; i < this.n; i++) {
         const n = acc[i * 4 + 2]!;
         if (n === 0) continue;
-        const util = acc[i * 4]! / n;
+        const util = acc[i * 4]! / UTIL_SCALE / n;
         const alloc = acc[i * 4 + 1]! / n;
         if (this.q.detail === 'pool') {
           this.pool.gpus[i]! += 1;
@@ -406,16 +399,3 @@ export class BucketAccumulator {
     }
   }
 }
-
-/** Bytes per stored sample (body + tail over the raw samples or rollups held): the volume contract. */
-export function countRecords(tier: SampleTier, rows: readonly { start: number; body: Uint8Array; tail: Uint8Array }[]): { records: number; bytes: number } {
-  let records = 0;
-  let bytes = 0;
-  for (const r of rows) {
-    records += decodeBlock(tier, r.start, r.body, r.tail).length;
-    bytes += r.body.length + r.tail.length;
-  }
-  return { records, bytes };
-}
-
-export { DAY_MS as SAMPLE_DAY_MS };
