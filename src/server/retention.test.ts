@@ -6,6 +6,7 @@ import { FastGpuError } from '../core/errors.js';
 import { H0 } from '../store/conformance-samples.js';
 import { openStore } from '../store/index.js';
 import type { SampleCompaction, Store } from '../store/port.js';
+import { BLOCK_MS } from '../store/sample-blocks.js';
 import { HOUR_MS, MINUTE_MS } from '../store/sample-tiers.js';
 import { ManualClock } from '../util/clock.js';
 import { compileSampleRetention, DEFAULT_SAMPLE_RETENTION, SampleMaintenance } from './retention.js';
@@ -67,13 +68,22 @@ describe('SampleMaintenance over a real store', () => {
 
   it('prunes each tier down to its window, a batch at a time', async () => {
     await store.appendSamples(Array.from({ length: 2 * 360 }, (_, i) => gpu(H0 + i * 10_000)));
-    const m = new SampleMaintenance({ store, clock, retention: { rawMs: HOUR_MS, minuteMs: 90 * MINUTE_MS, hourMs: 2 * HOUR_MS }, log: () => {}, pruneBatch: 100 });
+    const m = new SampleMaintenance({ store, clock, retention: { rawMs: HOUR_MS, minuteMs: 7 * HOUR_MS, hourMs: 26 * HOUR_MS }, log: () => {}, pruneBatch: 4 });
     clock.set(H0 + 2 * HOUR_MS + MINUTE_MS);
     await m.compact();
-    // Raw before H0 + 1 h 1 min, minutes before H0 + 31 min (all held by hour 0), hours before H0 + 1 min.
-    expect(await m.prune()).toEqual({ raw: 366, minute: 31, hour: 1, logs: 0 });
+    // Whole blocks that end by each window: the six raw blocks of 10 minutes before H0 + 1 h, in
+    // two batches; no minute block of 6 hours ends by H0 − 5 h, no day of hours by H0 − 24 h.
+    expect(await m.prune()).toEqual({ raw: 6, minute: 0, hour: 0, logs: 0 });
     expect(await m.prune()).toEqual({ raw: 0, minute: 0, hour: 0, logs: 0 });
-    expect((await store.listSamples(0, Number.MAX_SAFE_INTEGER))[0]?.at).toBe(H0 + HOUR_MS + MINUTE_MS);
+    expect((await store.listSamples(0, Number.MAX_SAFE_INTEGER))[0]?.at).toBe(H0 + HOUR_MS);
+    // A day later every block of the first two hours has expired, but not the last raw and minute blocks.
+    clock.set(H0 + 2 * HOUR_MS + 26 * HOUR_MS + BLOCK_MS.hour);
+    await m.compact();
+    const pass = await m.prune();
+    expect(pass.raw).toBe(6);
+    expect(pass.minute).toBeGreaterThanOrEqual(1);
+    expect(pass.hour).toBe(1);
+    expect(await store.listSamples(0, Number.MAX_SAFE_INTEGER)).toEqual([]);
     await m.close();
   });
 });
