@@ -9,11 +9,17 @@ import {
   fromRecord,
   rollUp,
   toRecord,
+  RecordColumns,
   type BlockRecord,
 } from './sample-blocks.js';
 import { HOUR_MS, MINUTE_MS } from './sample-tiers.js';
 
 const T0 = 1_700_000_400_000; // a raw block start
+const columns = (rs: readonly BlockRecord[]): RecordColumns => {
+  const c = new RecordColumns();
+  for (const r of rs) c.push(r.at, r.gpu, r.util, r.mem, r.alloc, r.n);
+  return c;
+};
 const rec = (at: number, gpu: number, util: number, mem = 0, alloc = 0, n = 1): BlockRecord => ({ at, gpu, util, mem, alloc, n });
 
 /** A node's 10 minutes of heartbeats every 5 s, 8 GPUs, values drifting as real ones do. */
@@ -63,10 +69,10 @@ describe('sample blocks', () => {
 
   it('rolls raw records up into minutes and minutes into hours: sums and counts add, memory the highest', () => {
     const raw = [rec(T0, 0, 100), rec(T0 + 30_000, 0, 300, 7, 1000), rec(T0 + 60_000, 0, 900), rec(T0 + 59_999, 1, 1000)];
-    const minutes = rollUp('minute', raw, T0, T0 + MINUTE_MS);
+    const minutes = rollUp('minute', columns(raw), T0, T0 + MINUTE_MS);
     expect(minutes).toEqual([rec(T0, 0, 400, 7, 1000, 2), rec(T0, 1, 1000, 0, 0, 1)]);
     const h = Math.floor(T0 / HOUR_MS) * HOUR_MS;
-    const hours = rollUp('hour', [rec(h, 0, 900, 1, 0, 3), rec(h + MINUTE_MS, 0, 500, 2, 100, 1)], h, h + HOUR_MS);
+    const hours = rollUp('hour', columns([rec(h, 0, 900, 1, 0, 3), rec(h + MINUTE_MS, 0, 500, 2, 100, 1)]), h, h + HOUR_MS);
     expect(hours).toEqual([rec(h, 0, 1400, 2, 100, 4)]);
     expect(fromRecord('n', hours[0]!)).toMatchObject({ utilPercent: 35, allocatedMilli: 25 });
   });

@@ -125,30 +125,6 @@ class Writer {
   }
 }
 
-class Reader {
-  pos = 0;
-  constructor(private readonly buf: Uint8Array) {}
-  get done(): boolean {
-    return this.pos >= this.buf.length;
-  }
-  uint(): number {
-    let v = 0;
-    let mul = 1;
-    for (;;) {
-      if (this.pos >= this.buf.length) throw new Error('sample block: truncated varint');
-      const b = this.buf[this.pos++]!;
-      v += (b & 0x7f) * mul;
-      if (b < 0x80) return v;
-      mul *= 0x80;
-      if (mul > 2 ** 56) throw new Error('sample block: varint too long');
-    }
-  }
-  int(): number {
-    const z = this.uint();
-    return z % 2 === 1 ? -(z + 1) / 2 : z / 2;
-  }
-}
-
 // ---- tail: records as appended, row by row
 
 /** Records appended to a block's tail: (at − start) / resolution, gpu, util, mem, alloc[, n]. */
@@ -168,17 +144,98 @@ export function encodeTail(tier: SampleTier, start: number, records: readonly Bl
   return Buffer.from(w.bytes());
 }
 
-function decodeTail(tier: SampleTier, start: number, tail: Uint8Array, out: BlockRecord[]): void {
-  const rd = new Reader(tail);
+/** Scratch for decoded varints, grown as needed (decoding is synchronous: one user at a time). */
+let scratch = new Float64Array(4096);
+
+/**
+ * Every varint of `buf`, unsigned, into `scratch`; returns how many. One tight loop over the
+ * bytes: a read of a day of samples decodes millions of them.
+ */
+function varints(buf: Uint8Array): number {
+  if (scratch.length < buf.length) scratch = new Float64Array(Math.max(buf.length, scratch.length * 2));
+  const out = scratch;
+  let n = 0;
+  let v = 0;
+  let mul = 1;
+  for (let i = 0; i < buf.length; i++) {
+    const b = buf[i]!;
+    if (b < 0x80) {
+      out[n++] = v + b * mul;
+      v = 0;
+      mul = 1;
+    } else {
+      v += (b & 0x7f) * mul;
+      mul *= 0x80;
+      if (mul > 2 ** 56) throw new Error('sample block: varint too long');
+    }
+  }
+  if (mul !== 1) throw new Error('sample block: truncated varint');
+  return n;
+}
+
+/** Zigzag back to signed; bit operations while the value fits 31 bits. */
+const unzig = (z: number): number => (z < 0x80000000 ? (z >>> 1) ^ -(z & 1) : z % 2 === 1 ? -(z + 1) / 2 : z / 2);
+
+function decodeTail(tier: SampleTier, start: number, tail: Uint8Array, out: RecordColumns): void {
+  if (tail.length === 0) return;
+  const count = varints(tail);
   const unit = TIER_RESOLUTION_MS[tier];
-  const raw = tier === 'raw';
-  while (!rd.done) {
-    const at = start + rd.uint() * unit;
-    const gpu = rd.uint();
-    const util = rd.uint();
-    const mem = rd.uint();
-    const alloc = rd.uint();
-    out.push({ at, gpu, util, mem, alloc, n: raw ? 1 : rd.uint() });
+  const width = tier === 'raw' ? 5 : 6;
+  if (count % width !== 0) throw new Error('sample block: truncated tail');
+  const v = scratch;
+  out.reserve(count / width);
+  for (let k = 0; k < count; k += width) out.push(start + v[k]! * unit, v[k + 1]!, v[k + 2]!, v[k + 3]!, v[k + 4]!, width === 5 ? 1 : v[k + 5]!);
+}
+
+/**
+ * Decoded records, column by column in typed arrays, reused from block to block: a read of a
+ * million samples builds no object per sample.
+ */
+export class RecordColumns {
+  length = 0;
+  at = new Float64Array(1024);
+  gpu = new Int32Array(1024);
+  util = new Float64Array(1024);
+  mem = new Float64Array(1024);
+  alloc = new Float64Array(1024);
+  n = new Float64Array(1024);
+
+  clear(): void {
+    this.length = 0;
+  }
+
+  /** Room for `more` records after the current ones. */
+  reserve(more: number): void {
+    const need = this.length + more;
+    if (need <= this.at.length) return;
+    let size = this.at.length;
+    while (size < need) size *= 2;
+    const grow = <T extends Float64Array | Int32Array>(a: T, make: (n: number) => T): T => {
+      const b = make(size);
+      b.set(a.subarray(0, this.length));
+      return b;
+    };
+    this.at = grow(this.at, (k) => new Float64Array(k));
+    this.gpu = grow(this.gpu, (k) => new Int32Array(k));
+    this.util = grow(this.util, (k) => new Float64Array(k));
+    this.mem = grow(this.mem, (k) => new Float64Array(k));
+    this.alloc = grow(this.alloc, (k) => new Float64Array(k));
+    this.n = grow(this.n, (k) => new Float64Array(k));
+  }
+
+  push(at: number, gpu: number, util: number, mem: number, alloc: number, n: number): void {
+    this.reserve(1);
+    const i = this.length++;
+    this.at[i] = at;
+    this.gpu[i] = gpu;
+    this.util[i] = util;
+    this.mem[i] = mem;
+    this.alloc[i] = alloc;
+    this.n[i] = n;
+  }
+
+  record(i: number): BlockRecord {
+    return { at: this.at[i]!, gpu: this.gpu[i]!, util: this.util[i]!, mem: this.mem[i]!, alloc: this.alloc[i]!, n: this.n[i]! };
   }
 }
 
@@ -227,42 +284,56 @@ export function encodeBody(tier: SampleTier, start: number, records: readonly Bl
   return out;
 }
 
-function decodeBody(tier: SampleTier, start: number, body: Uint8Array, out: BlockRecord[]): void {
+function decodeBody(tier: SampleTier, start: number, body: Uint8Array, out: RecordColumns): void {
   if (body.length === 0) return;
   if (body[0] !== BODY_V1) throw new Error(`sample block: unknown body format ${body[0]}`);
-  const rd = new Reader(inflateRawSync(body.subarray(1)));
+  const total = varints(inflateRawSync(body.subarray(1)));
+  const v = scratch;
   const unit = TIER_RESOLUTION_MS[tier];
   const raw = tier === 'raw';
-  const nSeries = rd.uint();
+  let p = 0;
+  const nSeries = v[p++]!;
   for (let s = 0; s < nSeries; s++) {
-    const gpu = rd.uint();
-    const count = rd.uint();
+    const gpu = v[p++]!;
+    const count = v[p++]!;
+    if (p + count * (raw ? 4 : 5) > total) throw new Error('sample block: truncated body');
+    out.reserve(count);
     const base = out.length;
-    let v = 0;
-    for (let k = 0; k < count; k++) {
-      v += rd.int();
-      out.push({ at: start + v * unit, gpu, util: 0, mem: 0, alloc: 0, n: 1 });
+    const end = base + count;
+    const { at, util, mem, alloc, n } = out;
+    // Column by column, each a running sum of zigzag deltas.
+    let x = 0;
+    for (let k = base; k < end; k++) {
+      x += unzig(v[p++]!);
+      at[k] = start + x * unit;
     }
-    const col = (set: (r: BlockRecord, x: number) => void): void => {
-      let x = 0;
-      for (let k = 0; k < count; k++) {
-        x += rd.int();
-        set(out[base + k]!, x);
-      }
-    };
-    col((r, x) => (r.util = x));
-    col((r, x) => (r.mem = x));
-    col((r, x) => (r.alloc = x));
-    if (!raw) col((r, x) => (r.n = x));
+    out.gpu.fill(gpu, base, end);
+    x = 0;
+    for (let k = base; k < end; k++) util[k] = x += unzig(v[p++]!);
+    x = 0;
+    for (let k = base; k < end; k++) mem[k] = x += unzig(v[p++]!);
+    x = 0;
+    for (let k = base; k < end; k++) alloc[k] = x += unzig(v[p++]!);
+    if (raw) n.fill(1, base, end);
+    else {
+      x = 0;
+      for (let k = base; k < end; k++) n[k] = x += unzig(v[p++]!);
+    }
+    out.length = end;
   }
 }
 
-/** Every record of a block row: the sealed body's, then the tail's in the order appended. */
-export function decodeBlock(tier: SampleTier, start: number, body: Uint8Array, tail: Uint8Array): BlockRecord[] {
-  const out: BlockRecord[] = [];
+/** Appends every record of a block row to `out`: the sealed body's, then the tail's in the order appended. */
+export function decodeInto(tier: SampleTier, start: number, body: Uint8Array, tail: Uint8Array, out: RecordColumns): void {
   decodeBody(tier, start, body, out);
   decodeTail(tier, start, tail, out);
-  return out;
+}
+
+/** Every record of a block row, as objects (compaction, listings, tests). */
+export function decodeBlock(tier: SampleTier, start: number, body: Uint8Array, tail: Uint8Array): BlockRecord[] {
+  const cols = new RecordColumns();
+  decodeInto(tier, start, body, tail, cols);
+  return Array.from({ length: cols.length }, (_, i) => cols.record(i));
 }
 
 /** Groups records by block start; the caller writes one row per (block, node). */
@@ -283,23 +354,25 @@ export function byBlock<T extends { at: number }>(tier: SampleTier, xs: readonly
  * Rolls records of the finer tier up into `tier`'s units (per GPU): sums and counts add up,
  * memory is the highest. Only records in [from, to) count.
  */
-export function rollUp(tier: Exclude<SampleTier, 'raw'>, records: readonly BlockRecord[], from: number, to: number): BlockRecord[] {
+export function rollUp(tier: Exclude<SampleTier, 'raw'>, records: RecordColumns, from: number, to: number): BlockRecord[] {
   const unit = TIER_RESOLUTION_MS[tier];
-  const acc = new Map<number, Map<number, BlockRecord>>();
-  for (const r of records) {
-    if (r.at < from || r.at >= to) continue;
-    const at = floorTo(r.at, unit);
-    let byGpu = acc.get(at);
-    if (!byGpu) acc.set(at, (byGpu = new Map()));
-    const a = byGpu.get(r.gpu);
+  // Keyed by unit index and GPU: no string a record.
+  const acc = new Map<number, BlockRecord>();
+  for (let i = 0; i < records.length; i++) {
+    const t = records.at[i]!;
+    if (t < from || t >= to) continue;
+    const at = floorTo(t, unit);
+    const gpu = records.gpu[i]!;
+    const key = (at / unit) * (MAX_GPU + 1) + gpu;
+    const a = acc.get(key);
     if (a) {
-      a.util += r.util;
-      a.alloc += r.alloc;
-      a.mem = Math.max(a.mem, r.mem);
-      a.n += r.n;
-    } else byGpu.set(r.gpu, { ...r, at });
+      a.util += records.util[i]!;
+      a.alloc += records.alloc[i]!;
+      if (records.mem[i]! > a.mem) a.mem = records.mem[i]!;
+      a.n += records.n[i]!;
+    } else acc.set(key, { at, gpu, util: records.util[i]!, mem: records.mem[i]!, alloc: records.alloc[i]!, n: records.n[i]! });
   }
-  return [...acc.values()].flatMap((m) => [...m.values()]);
+  return [...acc.values()].sort((a, b) => a.at - b.at || a.gpu - b.gpu);
 }
 
 // ---- reads
@@ -314,20 +387,23 @@ export interface BlockRow {
 }
 
 /**
- * Buckets records as they are read: per GPU and bucket, weighted sums; and, for detail `pool`,
- * each node's GPUs folded into the pool's per-bucket totals as soon as the next node starts, so
- * that no per-GPU row is ever built. A record counts in the bucket where it starts, and only
- * when it starts inside [from, to] and inside the part of the time line its tier answers
- * (`sources`): nothing from before `from` is pulled into the first bucket.
+ * Buckets records as they are read: per GPU and bucket, running sums in typed arrays; and, for
+ * detail `pool`, each node's GPUs folded into the pool's per-bucket totals as soon as the next
+ * node starts, so that no per-GPU row is ever built. Rows must come grouped by node. A record
+ * counts in the bucket where it starts, and only when it starts inside [from, to] and inside
+ * the part of the time line its tier answers (`sources`): nothing from before `from` is drawn
+ * into the first bucket.
  */
 export class BucketAccumulator {
   private readonly n: number;
   private node: string | null = null;
   /** Per GPU of the current node: Σ util, Σ alloc, n, max mem per bucket. */
   private gpus = new Map<number, Float64Array>();
-  private readonly points: SamplePoint[] = [];
+  /** Detail gpu: every node's GPUs, by node in the order read. */
+  private readonly kept: { node: string; gpus: [number, Float64Array][] }[] = [];
   private readonly pool: { gpus: Float64Array; util: Float64Array; alloc: Float64Array };
   private readonly ranges: Record<SampleTier, [number, number] | null> = { raw: null, minute: null, hour: null };
+  private readonly cols = new RecordColumns();
 
   constructor(
     private readonly q: { from: number; to: number; bucketMs: number; detail: 'gpu' | 'pool' },
@@ -345,22 +421,44 @@ export class BucketAccumulator {
     const lo = Math.max(range[0], this.q.from);
     const hi = Math.min(range[1], this.q.to);
     const { from, bucketMs } = this.q;
-    for (const r of decodeBlock(row.tier, row.start, row.body, row.tail)) {
-      if (r.at < lo || r.at > hi) continue;
-      let acc = this.gpus.get(r.gpu);
-      if (!acc) this.gpus.set(r.gpu, (acc = new Float64Array(this.n * 4)));
-      const b = Math.floor((r.at - from) / bucketMs) * 4;
-      acc[b] = acc[b]! + r.util;
-      acc[b + 1] = acc[b + 1]! + r.alloc;
-      acc[b + 2] = acc[b + 2]! + r.n;
-      if (r.mem > acc[b + 3]!) acc[b + 3] = r.mem;
+    const c = this.cols;
+    c.clear();
+    decodeInto(row.tier, row.start, row.body, row.tail, c);
+    let gpu = -1;
+    let acc: Float64Array | undefined;
+    for (let i = 0; i < c.length; i++) {
+      const at = c.at[i]!;
+      if (at < lo || at > hi) continue;
+      if (c.gpu[i] !== gpu) {
+        gpu = c.gpu[i]!;
+        acc = this.gpus.get(gpu);
+        if (!acc) this.gpus.set(gpu, (acc = new Float64Array(this.n * 4)));
+      }
+      const a = acc!;
+      const b = Math.floor((at - from) / bucketMs) * 4;
+      a[b] = a[b]! + c.util[i]!;
+      a[b + 1] = a[b + 1]! + c.alloc[i]!;
+      a[b + 2] = a[b + 2]! + c.n[i]!;
+      if (c.mem[i]! > a[b + 3]!) a[b + 3] = c.mem[i]!;
     }
   }
 
   /** Per-GPU points by bucket, node, GPU (detail `gpu`). */
   resultPoints(): SamplePoint[] {
     this.flushNode(null);
-    return this.points.sort((a, b) => a.at - b.at || (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : a.gpuIndex - b.gpuIndex));
+    const series = this.kept
+      .sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0))
+      .flatMap((k) => k.gpus.sort((a, b) => a[0] - b[0]).map(([gpu, acc]) => ({ node: k.node, gpu, acc })));
+    const points: SamplePoint[] = [];
+    for (let i = 0; i < this.n; i++) {
+      const at = this.q.from + i * this.q.bucketMs;
+      for (const { node, gpu, acc } of series) {
+        const n = acc[i * 4 + 2]!;
+        if (n === 0) continue;
+        points.push({ at, nodeId: node, gpuIndex: gpu, utilPercent: acc[i * 4]! / UTIL_SCALE / n, memoryUsedMiB: acc[i * 4 + 3]!, allocatedMilli: acc[i * 4 + 1]! / n, samples: n });
+      }
+    }
+    return points;
   }
 
   /** Each bucket's totals across GPUs (detail `pool`). */
@@ -379,22 +477,20 @@ export class BucketAccumulator {
     const node = this.node;
     this.node = next;
     if (node === null) return;
-    const gpus = [...this.gpus.entries()].sort((a, b) => a[0] - b[0]);
+    const gpus = this.gpus;
     this.gpus = new Map();
-    const { from, bucketMs } = this.q;
-    for (const [gpu, acc] of gpus) {
+    if (this.q.detail !== 'pool') {
+      this.kept.push({ node, gpus: [...gpus.entries()] });
+      return;
+    }
+    const p = this.pool;
+    for (const acc of gpus.values()) {
       for (let i = 0; i < this.n; i++) {
         const n = acc[i * 4 + 2]!;
         if (n === 0) continue;
-        const util = acc[i * 4]! / UTIL_SCALE / n;
-        const alloc = acc[i * 4 + 1]! / n;
-        if (this.q.detail === 'pool') {
-          this.pool.gpus[i]! += 1;
-          this.pool.util[i]! += util;
-          this.pool.alloc[i]! += Math.round(alloc);
-        } else {
-          this.points.push({ at: from + i * bucketMs, nodeId: node, gpuIndex: gpu, utilPercent: util, memoryUsedMiB: acc[i * 4 + 3]!, allocatedMilli: alloc, samples: n });
-        }
+        p.gpus[i]! += 1;
+        p.util[i]! += acc[i * 4]! / UTIL_SCALE / n;
+        p.alloc[i]! += Math.round(acc[i * 4 + 1]! / n);
       }
     }
   }

@@ -12,6 +12,8 @@ import {
   blockStart,
   byBlock,
   decodeBlock,
+  decodeInto,
+  RecordColumns,
   encodeBody,
   encodeTail,
   fromRecord,
@@ -66,6 +68,7 @@ function prepareSamples(db: Database.Database) {
     firstBlock: p<{ start: number | null }>('SELECT MIN(start) AS start FROM sample_blocks WHERE tier = ? AND start >= ?'),
     // Rows whose block overlaps [lo, hi): start in (lo − block, hi).
     range: p<BlockRowSql>('SELECT tier, start, node_id, body, tail FROM sample_blocks WHERE tier = @tier AND start > @lo AND start < @hi ORDER BY start, node_id'),
+    rangeByNode: p<BlockRowSql>('SELECT tier, start, node_id, body, tail FROM sample_blocks WHERE tier = @tier AND start > @lo AND start < @hi ORDER BY node_id, start'),
     rangeNode: p<BlockRowSql>(
       'SELECT tier, start, node_id, body, tail FROM sample_blocks WHERE tier = @tier AND start > @lo AND start < @hi AND node_id = @node ORDER BY start',
     ),
@@ -191,9 +194,12 @@ export class SqliteSamples {
   /** What each tier holds and takes on disk (bodies and tails). */
   storage(): SampleStorage {
     const out: SampleStorage = { raw: { records: 0, bytes: 0, blocks: 0 }, minute: { records: 0, bytes: 0, blocks: 0 }, hour: { records: 0, bytes: 0, blocks: 0 } };
+    const cols = new RecordColumns();
     for (const r of this.s.all.iterate()) {
       const t = out[r.tier];
-      t.records += decodeBlock(r.tier, r.start, r.body, r.tail).length;
+      cols.clear();
+      decodeInto(r.tier, r.start, r.body, r.tail, cols);
+      t.records += cols.length;
       t.bytes += r.body.length + r.tail.length;
       t.blocks++;
     }
@@ -264,17 +270,25 @@ export class SqliteSamples {
     const start = Math.max(through ?? -Infinity, floorTo(first, TIER_RESOLUTION_MS[tier]));
     const stop = Math.min(end, start + span);
     let rows = 0;
-    const byNode = new Map<string, BlockRecord[]>();
-    for (const r of s.range.iterate({ tier: fine, lo: int(start - BLOCK_MS[fine]), hi: int(stop) })) {
-      const list = byNode.get(r.node_id) ?? [];
-      if (list.length === 0) byNode.set(r.node_id, list);
-      for (const x of decodeBlock(fine, r.start, r.body, r.tail)) list.push(x);
-    }
-    for (const [node, records] of byNode) {
-      const rolled = rollUp(tier, records, start, stop);
+    // Node by node: one node's blocks decoded into reused columns, rolled up, appended.
+    const cols = new RecordColumns();
+    let node: string | null = null;
+    const flush = (): void => {
+      if (node === null) return;
+      const rolled = rollUp(tier, cols, start, stop);
       rows += rolled.length;
       this.appendRecords(tier, node, rolled);
+      cols.clear();
+    };
+    const blocks = s.rangeByNode.all({ tier: fine, lo: int(start - BLOCK_MS[fine]), hi: int(stop) });
+    for (const r of blocks) {
+      if (r.node_id !== node) {
+        flush();
+        node = r.node_id;
+      }
+      decodeInto(fine, r.start, r.body, r.tail, cols);
     }
+    flush();
     s.setMark.run(tier, int(stop));
     return { rows, more: stop < end };
   }
