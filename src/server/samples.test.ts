@@ -106,6 +106,10 @@ describe('GET /v1/samples', () => {
       [0, 500],
       [1, 0],
     ]);
+    // /metrics gives each GPU's last measured utilisation, for Prometheus recording rules.
+    const metrics = (await h.req('GET', '/metrics')).raw;
+    expect(metrics).toMatch(/fastgpu_gpu_utilisation_percent\{node="node-a",gpu="0",model="[^"]+"\} 60/);
+    expect(metrics).toMatch(/fastgpu_gpu_utilisation_percent\{node="node-a",gpu="1",model="[^"]+"\} 0/);
     // Rolled up a minute later (and the raw samples pruned), the same answer comes from minute rollups.
     h.clock.set(floorTo(t0, BLOCK_MS.raw) + BLOCK_MS.raw + MINUTE_MS);
     await h.server.samples.compact();
