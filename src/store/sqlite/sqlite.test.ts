@@ -78,19 +78,21 @@ describe('SqliteStore specifics', () => {
     const s = new SqliteStore({ path });
     await s.init();
     await s.close();
+    // One past the newest migration this code knows, whatever that number is.
+    const code = loadMigrations().length;
+    const future = code + 1;
     const db = new Database(path);
-    db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (7, 'future', 0)").run();
+    db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, 'future', 0)").run(future);
     db.close();
 
-    const code = loadMigrations().length;
     const again = new SqliteStore({ path });
     const err = await again.init().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SchemaTooNewError);
-    expect((err as Error).message).toBe(`database schema version 7 is newer than this FastGPU (${code}); upgrade FastGPU`);
+    expect((err as Error).message).toBe(`database schema version ${future} is newer than this FastGPU (${code}); upgrade FastGPU`);
     await expect(again.getTask('x')).rejects.toThrow(/init/);
     await again.close();
     const check = new Database(path, { readonly: true });
-    expect(check.prepare('SELECT MAX(version) AS v FROM schema_migrations').get()).toEqual({ v: 7 });
+    expect(check.prepare('SELECT MAX(version) AS v FROM schema_migrations').get()).toEqual({ v: future });
     check.close();
   });
 
