@@ -54,12 +54,12 @@ describe('SampleMaintenance over a real store', () => {
   const gpu = (at: number) => ({ at, nodeId: 'n1', gpuIndex: 0, utilPercent: 50, memoryUsedMiB: 1, allocatedMilli: 0 });
 
   it('rolls up a backlog in many short steps, leaving the minutes that ended under 30 s ago', async () => {
-    // Three hours of samples every 10 s: 18 steps of 10 minutes each.
+    // Three hours of samples every 10 s: 6 steps of 30 minutes each.
     await store.appendSamples(Array.from({ length: 3 * 360 }, (_, i) => gpu(H0 + i * 10_000)));
     const m = new SampleMaintenance({ store, clock, retention: DEFAULT_SAMPLE_RETENTION, log: () => {} });
     clock.set(H0 + 3 * HOUR_MS + 20_000);
     // Minute 179 ended 20 s ago: left for the next pass, and so is hour 2, which it is part of.
-    expect(await m.compact()).toEqual({ minutes: 179, hours: 2, steps: 18 });
+    expect(await m.compact()).toEqual({ minutes: 179, hours: 2, steps: 6 });
     clock.advance(15_000);
     expect(await m.compact()).toEqual({ minutes: 1, hours: 1, steps: 1 });
     expect(await m.compact()).toEqual({ minutes: 0, hours: 0, steps: 1 });

@@ -395,7 +395,7 @@ export interface Store {
   /**
    * One bounded step of compaction, in one transaction: rolls raw samples up into the minutes
    * that end by `upTo`, and minute rollups into the hours that end by `upTo` and are wholly
-   * rolled up, oldest first, at most `maxMinutes` (default 10) and `maxHours` (default 2) of
+   * rolled up, oldest first, at most `maxMinutes` (default 30) and `maxHours` (default 6) of
    * each. Rows are recomputed from the finer tier and replace any stored for the same (start,
    * node, GPU), and the store remembers how far it got, so steps repeated or cut short by a crash
    * never count a sample twice. A sample stored after its minute was rolled up stays raw only.

@@ -7,14 +7,14 @@
 //     tier    TEXT    NOT NULL,  -- 'raw' | 'minute' | 'hour'
 //     start   BIGINT  NOT NULL,  -- block start, epoch ms, a multiple of BLOCK_MS[tier]
 //     node_id TEXT    NOT NULL,
-//     body    BLOB    NOT NULL,  -- sealed records: encodeBody (columnar, delta, deflate-raw)
 //     tail    BLOB    NOT NULL,  -- records appended since: encodeTail (row by row, plain varints)
+//     body    BLOB    NOT NULL,  -- sealed records: encodeBody (columnar, delta, deflate-raw)
 //     PRIMARY KEY (tier, start, node_id)
 //   );
 //   CREATE TABLE sample_marks (name TEXT PRIMARY KEY, at BIGINT NOT NULL);
 //
 // - Appends go into `tail` in place, in the caller's transaction:
-//     INSERT INTO sample_blocks VALUES (tier, start, node, x'', $tail)
+//     INSERT INTO sample_blocks (tier, start, node_id, tail, body) VALUES (tier, start, node, $tail, x'')
 //       ON CONFLICT (tier, start, node_id) DO UPDATE SET tail = sample_blocks.tail || excluded.tail
 //   so a committed sample is never lost (no buffer in memory: the crash-loss bound is zero), a
 //   late sample lands in the block it belongs to, and several servers may append to one store.
@@ -356,23 +356,36 @@ export function byBlock<T extends { at: number }>(tier: SampleTier, xs: readonly
  */
 export function rollUp(tier: Exclude<SampleTier, 'raw'>, records: RecordColumns, from: number, to: number): BlockRecord[] {
   const unit = TIER_RESOLUTION_MS[tier];
-  // Keyed by unit index and GPU: no string a record.
-  const acc = new Map<number, BlockRecord>();
+  const first = floorTo(from, unit);
+  const units = Math.max(0, Math.ceil((to - first) / unit));
+  // Per GPU, per unit: Σ util, Σ alloc, max mem, n. Records come in runs of one GPU.
+  const byGpu = new Map<number, Float64Array>();
+  let gpu = -1;
+  let acc: Float64Array | undefined;
   for (let i = 0; i < records.length; i++) {
     const t = records.at[i]!;
     if (t < from || t >= to) continue;
-    const at = floorTo(t, unit);
-    const gpu = records.gpu[i]!;
-    const key = (at / unit) * (MAX_GPU + 1) + gpu;
-    const a = acc.get(key);
-    if (a) {
-      a.util += records.util[i]!;
-      a.alloc += records.alloc[i]!;
-      if (records.mem[i]! > a.mem) a.mem = records.mem[i]!;
-      a.n += records.n[i]!;
-    } else acc.set(key, { at, gpu, util: records.util[i]!, mem: records.mem[i]!, alloc: records.alloc[i]!, n: records.n[i]! });
+    if (records.gpu[i] !== gpu) {
+      gpu = records.gpu[i]!;
+      acc = byGpu.get(gpu);
+      if (!acc) byGpu.set(gpu, (acc = new Float64Array(units * 4)));
+    }
+    const a = acc!;
+    const k = Math.floor((t - first) / unit) * 4;
+    a[k] = a[k]! + records.util[i]!;
+    a[k + 1] = a[k + 1]! + records.alloc[i]!;
+    if (records.mem[i]! > a[k + 2]!) a[k + 2] = records.mem[i]!;
+    a[k + 3] = a[k + 3]! + records.n[i]!;
   }
-  return [...acc.values()].sort((a, b) => a.at - b.at || a.gpu - b.gpu);
+  const out: BlockRecord[] = [];
+  for (let u = 0; u < units; u++) {
+    for (const g of [...byGpu.keys()].sort((x, y) => x - y)) {
+      const a = byGpu.get(g)!;
+      const n = a[u * 4 + 3]!;
+      if (n > 0) out.push({ at: first + u * unit, gpu: g, util: a[u * 4]!, mem: a[u * 4 + 2]!, alloc: a[u * 4 + 1]!, n });
+    }
+  }
+  return out;
 }
 
 // ---- reads

@@ -25,8 +25,9 @@ import { HOUR_MS, MINUTE_MS, TIER_RESOLUTION_MS, floorTo, planSampleRead, planSo
 
 type RollupTier = Exclude<SampleTier, 'raw'>;
 
-export const DEFAULT_COMPACT_MINUTES = 10;
-export const DEFAULT_COMPACT_HOURS = 2;
+/** A compaction step's reach: three raw blocks of minutes, one minute block of hours. */
+export const DEFAULT_COMPACT_MINUTES = 30;
+export const DEFAULT_COMPACT_HOURS = 6;
 /** Blocks one prune step deletes at most. */
 export const DEFAULT_PRUNE_LIMIT = 1_000;
 
@@ -68,7 +69,7 @@ function prepareSamples(db: Database.Database) {
     firstBlock: p<{ start: number | null }>('SELECT MIN(start) AS start FROM sample_blocks WHERE tier = ? AND start >= ?'),
     // Rows whose block overlaps [lo, hi): start in (lo − block, hi).
     range: p<BlockRowSql>('SELECT tier, start, node_id, body, tail FROM sample_blocks WHERE tier = @tier AND start > @lo AND start < @hi ORDER BY start, node_id'),
-    rangeByNode: p<BlockRowSql>('SELECT tier, start, node_id, body, tail FROM sample_blocks WHERE tier = @tier AND start > @lo AND start < @hi ORDER BY node_id, start'),
+    rangeByNode: p<BlockRowSql>('SELECT tier, start, node_id, tail, body FROM sample_blocks WHERE tier = @tier AND start > @lo AND start < @hi ORDER BY node_id, start'),
     rangeNode: p<BlockRowSql>(
       'SELECT tier, start, node_id, body, tail FROM sample_blocks WHERE tier = @tier AND start > @lo AND start < @hi AND node_id = @node ORDER BY start',
     ),
@@ -224,11 +225,16 @@ export class SqliteSamples {
     return this.s.mark.get(name)?.at ?? null;
   }
 
-  /** The time of the oldest record of `tier` at or after `from`: the first block's, decoded. */
+  /**
+   * Where the records of `tier` at or after `from` begin: `from` itself while it lies in a
+   * stored block (the steady case: no decoding), else the oldest record of the next block, so
+   * that a gap (a pool gone quiet, the first samples) is skipped rather than walked.
+   */
   private firstRecord(tier: SampleTier, from: number): number | null {
     for (let b = blockStart(tier, from); ; b += BLOCK_MS[tier]) {
       const start = this.s.firstBlock.get(tier, int(b))?.start ?? null;
       if (start === null) return null;
+      if (start <= from) return from;
       let first = Infinity;
       for (const r of this.s.range.iterate({ tier, lo: int(start - 1), hi: int(start + 1) })) {
         for (const x of decodeBlock(tier, r.start, r.body, r.tail)) if (x.at >= from && x.at < first) first = x.at;

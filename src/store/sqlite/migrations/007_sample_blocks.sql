@@ -8,8 +8,9 @@ CREATE TABLE sample_blocks (
   tier    TEXT NOT NULL CHECK (tier IN ('raw', 'minute', 'hour')),
   start   INTEGER NOT NULL, -- block start, epoch ms
   node_id TEXT NOT NULL,
-  body    BLOB NOT NULL,
+  -- The small, open tail first: reading it (or its length) does not walk the body's pages.
   tail    BLOB NOT NULL,
+  body    BLOB NOT NULL,
   PRIMARY KEY (tier, start, node_id)
 );
 
