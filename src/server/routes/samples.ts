@@ -76,13 +76,14 @@ export function seriesResponse(series: SampleSeries, from: number, to: number, b
     const allocation = series.buckets.map((b) => ({ at: b.at, allocatedMilli: b.allocatedMilli, capacityMilli: b.gpus * 1000, utilPercent: b.utilPercent }));
     return { from, to, bucketMs, series: [], allocation, sources: series.sources };
   }
-  const gpus = new Map<string, SamplesResponse['series'][number]>();
+  const gpus = new Map<string, Map<number, SamplesResponse['series'][number]>>();
   const buckets: { at: number; allocatedMilli: number; gpus: number; util: number }[] = [];
   // Points come by bucket, then node and GPU.
   for (const p of series.points) {
-    const key = `${p.nodeId}\u0000${p.gpuIndex}`;
-    let g = gpus.get(key);
-    if (!g) gpus.set(key, (g = { nodeId: p.nodeId, gpuIndex: p.gpuIndex, bucket: [], utilPercent: [], memoryUsedMiB: [], allocatedMilli: [] }));
+    let node = gpus.get(p.nodeId);
+    if (!node) gpus.set(p.nodeId, (node = new Map()));
+    let g = node.get(p.gpuIndex);
+    if (!g) node.set(p.gpuIndex, (g = { nodeId: p.nodeId, gpuIndex: p.gpuIndex, bucket: [], utilPercent: [], memoryUsedMiB: [], allocatedMilli: [] }));
     const allocatedMilli = Math.round(p.allocatedMilli);
     g.bucket.push(Math.round((p.at - from) / bucketMs));
     g.utilPercent.push(round2(p.utilPercent));
@@ -95,7 +96,7 @@ export function seriesResponse(series: SampleSeries, from: number, to: number, b
     b.util += p.utilPercent;
   }
   const allocation = buckets.map((b) => ({ at: b.at, allocatedMilli: b.allocatedMilli, capacityMilli: b.gpus * 1000, utilPercent: b.util / b.gpus }));
-  const bySeries = [...gpus.values()].sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : a.gpuIndex - b.gpuIndex));
+  const bySeries = [...gpus.values()].flatMap((m) => [...m.values()]).sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : a.gpuIndex - b.gpuIndex));
   return { from, to, bucketMs, series: bySeries, allocation, sources: series.sources };
 }
 
