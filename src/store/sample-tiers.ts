@@ -17,8 +17,8 @@ export const floorTo = (t: number, unit: number): number => Math.floor(t / unit)
 /**
  * Buckets at least this long are read from hour rollups. Half an hour, not an hour: 7 days in
  * 240 buckets (42 minutes each) from minute rollups reads 40 times the rows of hour rollups
- * (10 M against 170 k at 1,000 GPUs: 10 s against 1 s here) for a smoother line only; an
- * hourly row in a bucket of 30 to 60 minutes leaves some buckets empty, which charts bridge.
+ * (10 M against 170 k at 1,000 GPUs) for a smoother line only; an hourly row in a bucket
+ * of 30 to 60 minutes leaves some buckets empty, which the chart covers with that hour's value.
  */
 export const HOUR_TIER_FROM_BUCKET_MS = HOUR_MS / 2;
 
