@@ -176,14 +176,18 @@ function varints(buf: Uint8Array): number {
 /** Zigzag back to signed; bit operations while the value fits 31 bits. */
 const unzig = (z: number): number => (z < 0x80000000 ? (z >>> 1) ^ -(z & 1) : z % 2 === 1 ? -(z + 1) / 2 : z / 2);
 
-function decodeTail(tier: SampleTier, start: number, tail: Uint8Array, out: RecordColumns): void {
+/** Where decoded records go: columns to keep, or a bucketing read that keeps none. */
+export interface RecordSink {
+  push(at: number, gpu: number, util: number, mem: number, alloc: number, n: number): void;
+}
+
+function decodeTail(tier: SampleTier, start: number, tail: Uint8Array, out: RecordSink): void {
   if (tail.length === 0) return;
   const count = varints(tail);
   const unit = TIER_RESOLUTION_MS[tier];
   const width = tier === 'raw' ? 5 : 6;
   if (count % width !== 0) throw new Error('sample block: truncated tail');
   const v = scratch;
-  out.reserve(count / width);
   for (let k = 0; k < count; k += width) out.push(start + v[k]! * unit, v[k + 1]!, v[k + 2]!, v[k + 3]!, v[k + 4]!, width === 5 ? 1 : v[k + 5]!);
 }
 
@@ -191,7 +195,7 @@ function decodeTail(tier: SampleTier, start: number, tail: Uint8Array, out: Reco
  * Decoded records, column by column in typed arrays, reused from block to block: a read of a
  * million samples builds no object per sample.
  */
-export class RecordColumns {
+export class RecordColumns implements RecordSink {
   length = 0;
   at = new Float64Array(1024);
   gpu = new Int32Array(1024);
@@ -284,47 +288,44 @@ export function encodeBody(tier: SampleTier, start: number, records: readonly Bl
   return out;
 }
 
-function decodeBody(tier: SampleTier, start: number, body: Uint8Array, out: RecordColumns): void {
+function decodeBody(tier: SampleTier, start: number, body: Uint8Array, out: RecordSink): void {
   if (body.length === 0) return;
   if (body[0] !== BODY_V1) throw new Error(`sample block: unknown body format ${body[0]}`);
   const total = varints(inflateRawSync(body.subarray(1)));
   const v = scratch;
   const unit = TIER_RESOLUTION_MS[tier];
-  const raw = tier === 'raw';
+  const width = tier === 'raw' ? 4 : 5;
   let p = 0;
   const nSeries = v[p++]!;
   for (let s = 0; s < nSeries; s++) {
     const gpu = v[p++]!;
     const count = v[p++]!;
-    if (p + count * (raw ? 4 : 5) > total) throw new Error('sample block: truncated body');
-    out.reserve(count);
-    const base = out.length;
-    const end = base + count;
-    const { at, util, mem, alloc, n } = out;
-    // Column by column, each a running sum of zigzag deltas.
-    let x = 0;
-    for (let k = base; k < end; k++) {
-      x += unzig(v[p++]!);
-      at[k] = start + x * unit;
+    if (p + count * width > total) throw new Error('sample block: truncated body');
+    // The columns lie one after the other; one pass walks them side by side, each a running
+    // sum of zigzag deltas, and hands each record on as it completes.
+    const pu = p + count;
+    const pm = pu + count;
+    const pa = pm + count;
+    const pn = pa + count;
+    let at = 0;
+    let util = 0;
+    let mem = 0;
+    let alloc = 0;
+    let n = width === 4 ? 1 : 0;
+    for (let k = 0; k < count; k++) {
+      at += unzig(v[p + k]!);
+      util += unzig(v[pu + k]!);
+      mem += unzig(v[pm + k]!);
+      alloc += unzig(v[pa + k]!);
+      if (width === 5) n += unzig(v[pn + k]!);
+      out.push(start + at * unit, gpu, util, mem, alloc, n);
     }
-    out.gpu.fill(gpu, base, end);
-    x = 0;
-    for (let k = base; k < end; k++) util[k] = x += unzig(v[p++]!);
-    x = 0;
-    for (let k = base; k < end; k++) mem[k] = x += unzig(v[p++]!);
-    x = 0;
-    for (let k = base; k < end; k++) alloc[k] = x += unzig(v[p++]!);
-    if (raw) n.fill(1, base, end);
-    else {
-      x = 0;
-      for (let k = base; k < end; k++) n[k] = x += unzig(v[p++]!);
-    }
-    out.length = end;
+    p += count * width;
   }
 }
 
 /** Appends every record of a block row to `out`: the sealed body's, then the tail's in the order appended. */
-export function decodeInto(tier: SampleTier, start: number, body: Uint8Array, tail: Uint8Array, out: RecordColumns): void {
+export function decodeInto(tier: SampleTier, start: number, body: Uint8Array, tail: Uint8Array, out: RecordSink): void {
   decodeBody(tier, start, body, out);
   decodeTail(tier, start, tail, out);
 }
@@ -407,7 +408,7 @@ export interface BlockRow {
  * the part of the time line its tier answers (`sources`): nothing from before `from` is drawn
  * into the first bucket.
  */
-export class BucketAccumulator {
+export class BucketAccumulator implements RecordSink {
   private readonly n: number;
   private node: string | null = null;
   /** Per GPU of the current node: Σ util, Σ alloc, n, max mem per bucket. */
@@ -416,7 +417,11 @@ export class BucketAccumulator {
   private readonly kept: { node: string; gpus: [number, Float64Array][] }[] = [];
   private readonly pool: { gpus: Float64Array; util: Float64Array; alloc: Float64Array };
   private readonly ranges: Record<SampleTier, [number, number] | null> = { raw: null, minute: null, hour: null };
-  private readonly cols = new RecordColumns();
+  /** The part of the range the current row's tier answers, and the GPU being added to. */
+  private lo = 0;
+  private hi = -1;
+  private gpu = -1;
+  private acc: Float64Array | undefined;
 
   constructor(
     private readonly q: { from: number; to: number; bucketMs: number; detail: 'gpu' | 'pool' },
@@ -431,29 +436,25 @@ export class BucketAccumulator {
     const range = this.ranges[row.tier];
     if (!range) return;
     if (row.nodeId !== this.node) this.flushNode(row.nodeId);
-    const lo = Math.max(range[0], this.q.from);
-    const hi = Math.min(range[1], this.q.to);
-    const { from, bucketMs } = this.q;
-    const c = this.cols;
-    c.clear();
-    decodeInto(row.tier, row.start, row.body, row.tail, c);
-    let gpu = -1;
-    let acc: Float64Array | undefined;
-    for (let i = 0; i < c.length; i++) {
-      const at = c.at[i]!;
-      if (at < lo || at > hi) continue;
-      if (c.gpu[i] !== gpu) {
-        gpu = c.gpu[i]!;
-        acc = this.gpus.get(gpu);
-        if (!acc) this.gpus.set(gpu, (acc = new Float64Array(this.n * 4)));
-      }
-      const a = acc!;
-      const b = Math.floor((at - from) / bucketMs) * 4;
-      a[b] = a[b]! + c.util[i]!;
-      a[b + 1] = a[b + 1]! + c.alloc[i]!;
-      a[b + 2] = a[b + 2]! + c.n[i]!;
-      if (c.mem[i]! > a[b + 3]!) a[b + 3] = c.mem[i]!;
+    this.lo = Math.max(range[0], this.q.from);
+    this.hi = Math.min(range[1], this.q.to);
+    decodeInto(row.tier, row.start, row.body, row.tail, this);
+  }
+
+  /** One decoded record (RecordSink): into its GPU's bucket, when it starts in the range read. */
+  push(at: number, gpu: number, util: number, mem: number, alloc: number, n: number): void {
+    if (at < this.lo || at > this.hi) return;
+    if (gpu !== this.gpu || this.acc === undefined) {
+      this.gpu = gpu;
+      this.acc = this.gpus.get(gpu);
+      if (!this.acc) this.gpus.set(gpu, (this.acc = new Float64Array(this.n * 4)));
     }
+    const a = this.acc;
+    const b = Math.floor((at - this.q.from) / this.q.bucketMs) * 4;
+    a[b] = a[b]! + util;
+    a[b + 1] = a[b + 1]! + alloc;
+    a[b + 2] = a[b + 2]! + n;
+    if (mem > a[b + 3]!) a[b + 3] = mem;
   }
 
   /** Per-GPU points by bucket, node, GPU (detail `gpu`). */
@@ -492,6 +493,7 @@ export class BucketAccumulator {
     if (node === null) return;
     const gpus = this.gpus;
     this.gpus = new Map();
+    this.acc = undefined;
     if (this.q.detail !== 'pool') {
       this.kept.push({ node, gpus: [...gpus.entries()] });
       return;
