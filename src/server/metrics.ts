@@ -82,6 +82,25 @@ export function createMetrics(control: ControlPlane, store: Store): Registry {
     },
   });
 
+  // Measured utilisation as the agents last reported it, per GPU: what Prometheus recording
+  // rules roll up for pool history (docs/samples.md).
+  new Gauge({
+    name: 'fastgpu_gpu_utilisation_percent',
+    help: 'Measured GPU utilisation, 0..100, as last reported by the node agent',
+    labelNames: ['node', 'gpu', 'model'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const n of control.nodes.values()) {
+        if (n.state === 'LOST') continue;
+        for (const g of n.gpus) {
+          const u = control.utilOf(n.id, g.index);
+          if (u !== undefined) this.set({ node: n.name ?? n.id, gpu: String(g.index), model: g.model }, u);
+        }
+      }
+    },
+  });
+
   tenancyMetrics(registry, control);
 
   const cycle = new Histogram({

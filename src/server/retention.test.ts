@@ -6,6 +6,7 @@ import { FastGpuError } from '../core/errors.js';
 import { H0 } from '../store/conformance-samples.js';
 import { openStore } from '../store/index.js';
 import type { SampleCompaction, Store } from '../store/port.js';
+import { BLOCK_MS } from '../store/sample-blocks.js';
 import { HOUR_MS, MINUTE_MS } from '../store/sample-tiers.js';
 import { ManualClock } from '../util/clock.js';
 import { compileSampleRetention, DEFAULT_SAMPLE_RETENTION, SampleMaintenance } from './retention.js';
@@ -53,12 +54,12 @@ describe('SampleMaintenance over a real store', () => {
   const gpu = (at: number) => ({ at, nodeId: 'n1', gpuIndex: 0, utilPercent: 50, memoryUsedMiB: 1, allocatedMilli: 0 });
 
   it('rolls up a backlog in many short steps, leaving the minutes that ended under 30 s ago', async () => {
-    // Three hours of samples every 10 s: 18 steps of 10 minutes each.
+    // Three hours of samples every 10 s: 6 steps of 30 minutes each.
     await store.appendSamples(Array.from({ length: 3 * 360 }, (_, i) => gpu(H0 + i * 10_000)));
     const m = new SampleMaintenance({ store, clock, retention: DEFAULT_SAMPLE_RETENTION, log: () => {} });
     clock.set(H0 + 3 * HOUR_MS + 20_000);
     // Minute 179 ended 20 s ago: left for the next pass, and so is hour 2, which it is part of.
-    expect(await m.compact()).toEqual({ minutes: 179, hours: 2, steps: 18 });
+    expect(await m.compact()).toEqual({ minutes: 179, hours: 2, steps: 6 });
     clock.advance(15_000);
     expect(await m.compact()).toEqual({ minutes: 1, hours: 1, steps: 1 });
     expect(await m.compact()).toEqual({ minutes: 0, hours: 0, steps: 1 });
@@ -67,13 +68,22 @@ describe('SampleMaintenance over a real store', () => {
 
   it('prunes each tier down to its window, a batch at a time', async () => {
     await store.appendSamples(Array.from({ length: 2 * 360 }, (_, i) => gpu(H0 + i * 10_000)));
-    const m = new SampleMaintenance({ store, clock, retention: { rawMs: HOUR_MS, minuteMs: 90 * MINUTE_MS, hourMs: 2 * HOUR_MS }, log: () => {}, pruneBatch: 100 });
+    const m = new SampleMaintenance({ store, clock, retention: { rawMs: HOUR_MS, minuteMs: 7 * HOUR_MS, hourMs: 26 * HOUR_MS }, log: () => {}, pruneBatch: 4 });
     clock.set(H0 + 2 * HOUR_MS + MINUTE_MS);
     await m.compact();
-    // Raw before H0 + 1 h 1 min, minutes before H0 + 31 min (all held by hour 0), hours before H0 + 1 min.
-    expect(await m.prune()).toEqual({ raw: 366, minute: 31, hour: 1, logs: 0 });
+    // Whole blocks that end by each window: the six raw blocks of 10 minutes before H0 + 1 h, in
+    // two batches; no minute block of 6 hours ends by H0 − 5 h, no day of hours by H0 − 24 h.
+    expect(await m.prune()).toEqual({ raw: 6, minute: 0, hour: 0, logs: 0 });
     expect(await m.prune()).toEqual({ raw: 0, minute: 0, hour: 0, logs: 0 });
-    expect((await store.listSamples(0, Number.MAX_SAFE_INTEGER))[0]?.at).toBe(H0 + HOUR_MS + MINUTE_MS);
+    expect((await store.listSamples(0, Number.MAX_SAFE_INTEGER))[0]?.at).toBe(H0 + HOUR_MS);
+    // A day later every block of the first two hours has expired, but not the last raw and minute blocks.
+    clock.set(H0 + 2 * HOUR_MS + 26 * HOUR_MS + BLOCK_MS.hour);
+    await m.compact();
+    const pass = await m.prune();
+    expect(pass.raw).toBe(6);
+    expect(pass.minute).toBeGreaterThanOrEqual(1);
+    expect(pass.hour).toBe(1);
+    expect(await store.listSamples(0, Number.MAX_SAFE_INTEGER)).toEqual([]);
     await m.close();
   });
 });

@@ -1,6 +1,6 @@
 // Upkeep of the utilisation samples: every minute, compaction rolls complete minutes and hours
-// up (store.compactSamples); every ten minutes, pruning deletes what is older than each tier's
-// retention window (store.pruneSamples), and, when log retention is on (`--logs-retention`),
+// up and seals the blocks whose time is over (store.compactSamples); every ten minutes, pruning
+// deletes the blocks that ended before each tier's retention window (store.pruneSamples), and, when log retention is on (`--logs-retention`),
 // the logs of tasks that finished longer ago than it (store.pruneLogs). Both go in short bounded steps with the event loop free
 // between them, so heartbeats and requests never wait long behind a big backlog; both cost one
 // indexed lookup when there is nothing to do. Failures are logged and the next pass tries again.
@@ -66,7 +66,7 @@ export interface SampleMaintenanceOptions {
    * would stay raw only. Default 30 s.
    */
   settleMs?: number;
-  /** Rows one prune step deletes at most (one short write lock each). Default 10,000. */
+  /** Sample blocks (or log chunks) one prune step deletes at most (one short write lock each). Default 10,000. */
   pruneBatch?: number;
 }
 
@@ -77,7 +77,7 @@ export interface CompactionPass {
   steps: number;
 }
 
-/** Rows one prune pass deleted, per tier, and log chunks. */
+/** Blocks one prune pass deleted, per tier, and log chunks. */
 export type PrunePass = Record<SampleTier | 'logs', number>;
 
 /** Lets the event loop run (heartbeats, requests) between two steps of a pass. */

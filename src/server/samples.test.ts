@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { H0, NOW, referenceSeries, twoDays } from '../store/conformance-samples.js';
 import type { SamplePoint, SampleSeries } from '../store/port.js';
+import { BLOCK_MS } from '../store/sample-blocks.js';
 import { HOUR_MS, MINUTE_MS, floorTo } from '../store/sample-tiers.js';
 import { seriesResponse } from './routes/samples.js';
 import { FakeAgent, h100s, makeHarness, type Harness } from './testing.js';
@@ -12,10 +13,9 @@ const THREE_SAMPLES = {
   from: 0,
   to: 19,
   bucketMs: 10,
-  samples: [
-    { at: 0, nodeId: 'a', gpuIndex: 0, utilPercent: 30, memoryUsedMiB: 300, allocatedMilli: 750 },
-    { at: 0, nodeId: 'a', gpuIndex: 1, utilPercent: 10, memoryUsedMiB: 0, allocatedMilli: 0 },
-    { at: 10, nodeId: 'a', gpuIndex: 0, utilPercent: 90, memoryUsedMiB: 0, allocatedMilli: 0 },
+  series: [
+    { nodeId: 'a', gpuIndex: 0, bucket: [0, 1], utilPercent: [30, 90], memoryUsedMiB: [300, 0], allocatedMilli: [750, 0] },
+    { nodeId: 'a', gpuIndex: 1, bucket: [0], utilPercent: [10], memoryUsedMiB: [0], allocatedMilli: [0] },
   ],
   allocation: [
     { at: 0, allocatedMilli: 750, capacityMilli: 2000, utilPercent: 20 },
@@ -24,14 +24,29 @@ const THREE_SAMPLES = {
   sources: [{ tier: 'raw', from: 0, to: 19 }],
 };
 
+interface Body {
+  from: number;
+  bucketMs: number;
+  series: { nodeId: string; gpuIndex: number; bucket: number[]; utilPercent: number[]; memoryUsedMiB: number[]; allocatedMilli: number[] }[];
+}
+
+/** The per-GPU series of an answer as one view a GPU and bucket, by bucket, node, GPU. */
+function views(body: Body): View[] {
+  const out = body.series.flatMap((g) =>
+    g.bucket.map((b, i) => ({ at: body.from + b * body.bucketMs, nodeId: g.nodeId, gpuIndex: g.gpuIndex, utilPercent: g.utilPercent[i]!, memoryUsedMiB: g.memoryUsedMiB[i]!, allocatedMilli: g.allocatedMilli[i]! })),
+  );
+  return out.sort((a, b) => a.at - b.at || (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : a.gpuIndex - b.gpuIndex));
+}
+
 /**
- * Same buckets and GPUs, utilisation equal to 9 places, memory exactly; allocation within 1 milli,
+ * Same buckets and GPUs, utilisation equal to the 0.01 the answer keeps, memory exactly; allocation within 1 milli,
  * as each side rounds its own floating-point mean (62.5 may be 62.4999… on one of them).
  */
 function expectSameViews(actual: readonly View[], expected: readonly View[]): void {
-  const key = (v: View) => ({ at: v.at, nodeId: v.nodeId, gpuIndex: v.gpuIndex, utilPercent: Math.round(v.utilPercent * 1e9) / 1e9, memoryUsedMiB: v.memoryUsedMiB });
+  const key = (v: View) => ({ at: v.at, nodeId: v.nodeId, gpuIndex: v.gpuIndex, memoryUsedMiB: v.memoryUsedMiB });
   expect(actual.map(key)).toEqual(expected.map(key));
   actual.forEach((v, i) => expect(Math.abs(v.allocatedMilli - expected[i]!.allocatedMilli)).toBeLessThanOrEqual(1));
+  actual.forEach((v, i) => expect(Math.abs(v.utilPercent - expected[i]!.utilPercent)).toBeLessThanOrEqual(0.005 + 1e-9));
 }
 
 describe('seriesResponse', () => {
@@ -87,12 +102,16 @@ describe('GET /v1/samples', () => {
     const r = await h.req('GET', `/v1/samples?from=${t0 - 1000}&to=${t0 + 1000}&buckets=1`);
     expect(r.status).toBe(200);
     expect(r.body.allocation).toEqual([{ at: t0 - 1000, allocatedMilli: 500, capacityMilli: 2000, utilPercent: 30 }]);
-    expect(r.body.samples.map((s: { gpuIndex: number; allocatedMilli: number }) => [s.gpuIndex, s.allocatedMilli])).toEqual([
+    expect(views(r.body).map((s) => [s.gpuIndex, s.allocatedMilli])).toEqual([
       [0, 500],
       [1, 0],
     ]);
+    // /metrics gives each GPU's last measured utilisation, for Prometheus recording rules.
+    const metrics = (await h.req('GET', '/metrics')).raw;
+    expect(metrics).toMatch(/fastgpu_gpu_utilisation_percent\{node="node-a",gpu="0",model="[^"]+"\} 60/);
+    expect(metrics).toMatch(/fastgpu_gpu_utilisation_percent\{node="node-a",gpu="1",model="[^"]+"\} 0/);
     // Rolled up a minute later (and the raw samples pruned), the same answer comes from minute rollups.
-    h.clock.advance(2 * MINUTE_MS);
+    h.clock.set(floorTo(t0, BLOCK_MS.raw) + BLOCK_MS.raw + MINUTE_MS);
     await h.server.samples.compact();
     await h.store.pruneSamples('raw', h.clock.now());
     expect(await h.store.listSamples(0, h.clock.now())).toEqual([]);
@@ -110,7 +129,7 @@ describe('GET /v1/samples', () => {
     expect(await h.server.samples.compact()).toMatchObject({ minutes: 2 });
     const r = await h.req('GET', `/v1/samples?from=${at}&to=${at + 2 * MINUTE_MS - 1}&buckets=1`);
     expect(r.body.sources).toEqual([{ tier: 'minute', from: at, to: at + 2 * MINUTE_MS - 1 }]);
-    expect(r.body.samples).toEqual([{ at, nodeId: 'a', gpuIndex: 0, utilPercent: 20, memoryUsedMiB: 61_000, allocatedMilli: 250 }]);
+    expect(views(r.body)).toEqual([{ at, nodeId: 'a', gpuIndex: 0, utilPercent: 20, memoryUsedMiB: 61_000, allocatedMilli: 250 }]);
   });
 
   describe('over two days of samples, compacted', () => {
@@ -133,12 +152,12 @@ describe('GET /v1/samples', () => {
         { tier: 'raw', from: minuteThrough, to },
       ]);
       const expected = seriesResponse({ points: referenceSeries(raw, H0, to, 12 * MINUTE_MS), sources: r.body.sources }, H0, to, 12 * MINUTE_MS);
-      expectSameViews(r.body.samples, expected.samples);
+      expectSameViews(views(r.body), views(expected));
       const pool = (p: { at: number; capacityMilli: number; utilPercent: number }) => [p.at, p.capacityMilli, Math.round(p.utilPercent * 1e9) / 1e9];
       expect(r.body.allocation.map(pool)).toEqual(expected.allocation.map(pool));
       // detail=pool: the same totals, summed in the store, without the per-GPU points.
       const summed = await h.req('GET', `/v1/samples?from=${H0}&to=${to}&buckets=243&detail=pool`);
-      expect(summed.body.samples).toEqual([]);
+      expect(summed.body.series).toEqual([]);
       expect(summed.body.sources).toEqual(r.body.sources);
       expect(summed.body.allocation.map(pool)).toEqual(r.body.allocation.map(pool));
       expect(summed.body.allocation.map((p: { allocatedMilli: number }) => p.allocatedMilli)).toEqual(r.body.allocation.map((p: { allocatedMilli: number }) => p.allocatedMilli));
@@ -153,7 +172,7 @@ describe('GET /v1/samples', () => {
       expect(r.body.sources.map((x: { tier: string }) => x.tier)).toEqual(['minute', 'raw']);
       expect(r.body.allocation).toHaveLength(240);
       expect(r.body.allocation.every((p: { capacityMilli: number }) => p.capacityMilli >= 3000)).toBe(true);
-      expect((r.body.samples as View[]).filter((v) => v.nodeId === 'n3')).toEqual([
+      expect(views(r.body).filter((v) => v.nodeId === 'n3')).toEqual([
         { at: NOW - 48 * HOUR_MS + 239 * r.body.bucketMs, nodeId: 'n3', gpuIndex: 0, utilPercent: 77, memoryUsedMiB: 1, allocatedMilli: 1000 },
       ]);
       // A week: hour rollups, then minutes for the hour not complete yet, then raw samples.
@@ -166,11 +185,13 @@ describe('GET /v1/samples', () => {
       h.clock.set(NOW + 24 * HOUR_MS);
       await h.server.samples.compact();
       const pruned = await h.server.samples.prune();
-      expect(pruned).toEqual({ raw: raw.length, minute: 0, hour: 0, logs: 0 });
+      // Every raw block that ends by the cutoff (now − 24 h), whole.
+      const blocks = new Set(raw.filter((x) => x.at < floorTo(NOW, BLOCK_MS.raw)).map((x) => `${x.nodeId}/${floorTo(x.at, BLOCK_MS.raw)}`));
+      expect(pruned).toEqual({ raw: blocks.size, minute: 0, hour: 0, logs: 0 });
       const r = await h.req('GET', `/v1/samples?from=${H0}&to=${H0 + 48 * HOUR_MS - 1}&buckets=48`);
       expect(r.body.sources.map((x: { tier: string }) => x.tier)).toEqual(['hour']);
       const expected = referenceSeries(raw, H0, H0 + 48 * HOUR_MS - 1, HOUR_MS);
-      expectSameViews(r.body.samples, expected);
+      expectSameViews(views(r.body), expected);
     });
   });
 

@@ -7,12 +7,16 @@
 //   behind each minute.
 // - Compaction in many small steps gives the same rollups as one big step; repeating it changes
 //   nothing and reports nothing written.
-// - Pruning deletes only rows that start before `before`, at most `limit` per call, and never raw
-//   samples or minute rollups that the next tier does not hold yet.
+// - Pruning deletes whole blocks (sample-blocks.ts) that end by `before`, at most `limit` per
+//   call, and never raw samples or minute rollups that the next tier does not hold yet.
+// - A sealed block keeps a heartbeat's sample in at most 2.5 bytes, an open one in at most 12
+//   (the volume contract), and gives back what was sent (utilisation to 0.1 %).
+// - A read never draws a rollup that starts before `from` into the first bucket.
 // - A bucketed read over any mix of tiers gives the values a read of the raw samples would,
 //   wherever buckets start on the boundaries of the rollups read; no sample counts twice at a seam.
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { SamplePoint, SampleSeries, Store, UtilisationSample } from './port.js';
+import { BLOCK_MS } from './sample-blocks.js';
 import { HOUR_MS, MINUTE_MS, floorTo } from './sample-tiers.js';
 
 /** An hour-aligned instant (2023-11-14 22:00 UTC). */
@@ -162,17 +166,20 @@ export function sampleTierConformance(store: () => Store): void {
       expect((await s.listSampleRollups('minute', H0, H0)).map((r) => [r.utilPercent, r.samples])).toEqual([[10, 1]]);
     });
 
-    it('prunes only rows older than the cutoff, in batches of at most `limit`', async () => {
+    it('prunes whole blocks that end by the cutoff, in batches of at most `limit`', async () => {
       const s = store();
-      const raw = Array.from({ length: 10 }, (_, i) => g(H0 + i * 10_000, i, i, i));
+      // Three nodes, a sample every 2 minutes for 30 minutes: three raw blocks each.
+      const raw = Array.from({ length: 15 }, (_, k) => ['a', 'b', 'c'].map((node) => g(H0 + k * 2 * MINUTE_MS, k, k, k, 0, node))).flat();
       await s.appendSamples(raw);
-      await s.compactSamples(H0 + 5 * MINUTE_MS);
-      expect(await s.pruneSamples('raw', H0 + 45_000, 3)).toBe(3);
-      expect(await s.pruneSamples('raw', H0 + 45_000, 3)).toBe(2);
-      expect(await s.pruneSamples('raw', H0 + 45_000, 3)).toBe(0);
-      expect((await s.listSamples(0, H0 + HOUR_MS)).map((x) => x.at)).toEqual(raw.slice(5).map((x) => x.at));
+      await s.compactSamples(H0 + 40 * MINUTE_MS, { maxMinutes: 60 });
+      const cutoff = H0 + 2 * BLOCK_MS.raw;
+      // Blocks [H0, +10 min) and [+10, +20 min) of each node end by the cutoff; the third is kept whole.
+      expect(await s.pruneSamples('raw', cutoff + 5 * MINUTE_MS, 4)).toBe(4);
+      expect(await s.pruneSamples('raw', cutoff + 5 * MINUTE_MS, 4)).toBe(2);
+      expect(await s.pruneSamples('raw', cutoff + 5 * MINUTE_MS, 4)).toBe(0);
+      expect((await s.listSamples(0, H0 + HOUR_MS)).map((x) => x.at)).toEqual(raw.filter((x) => x.at >= cutoff).map((x) => x.at));
       // The rollups are untouched by pruning raw samples.
-      expect((await s.listSampleRollups('minute', 0, H0 + HOUR_MS)).map((r) => r.samples)).toEqual([6, 4]);
+      expect((await s.listSampleRollups('minute', 0, H0 + HOUR_MS)).map((r) => r.samples)).toEqual(raw.map(() => 1));
     });
 
     it('keeps raw samples and minutes that the next tier does not hold yet, whatever their age', async () => {
@@ -180,21 +187,52 @@ export function sampleTierConformance(store: () => Store): void {
       await s.appendSamples([g(H0 + 1_000, 10, 1, 1), g(H0 + 61_000, 20, 1, 1), g(H0 + 2 * HOUR_MS, 30, 1, 1)]);
       // Nothing rolled up yet: nothing may go.
       expect(await s.pruneSamples('raw', H0 + 3 * HOUR_MS)).toBe(0);
-      // Minute 0 rolled up, minute 1 not (it ends after upTo): only minute 0's sample may go.
+      // Minute 0 rolled up, minute 1 not (it ends after upTo): their block stays, and so does
+      // the minute block, whose hours are not rolled up.
       await s.compactSamples(H0 + MINUTE_MS + 30_000);
-      expect(await s.pruneSamples('raw', H0 + 3 * HOUR_MS)).toBe(1);
+      expect(await s.pruneSamples('raw', H0 + 3 * HOUR_MS)).toBe(0);
       expect(await s.pruneSamples('minute', H0 + 3 * HOUR_MS)).toBe(0);
-      // Minutes through 120 and hour H0 rolled up, hour H0 + 2 h not: every raw sample may go,
-      // and minutes 0 and 1, not minute 120.
+      // Minutes through 120 and hours through H0 + 2 h rolled up: the raw block of the first two
+      // samples may go, not the one of the third; and the minute block that ends by H0 + 2 h.
       await compactAll(s, H0 + 2 * HOUR_MS + MINUTE_MS + 30_000);
-      expect(await s.pruneSamples('raw', H0 + 3 * HOUR_MS)).toBe(2);
-      expect(await s.listSamples(0, H0 + 3 * HOUR_MS)).toEqual([]);
-      expect(await s.pruneSamples('minute', H0 + 3 * HOUR_MS)).toBe(2);
-      expect((await s.listSampleRollups('minute', 0, H0 + 3 * HOUR_MS)).map((r) => r.at)).toEqual([H0 + 2 * HOUR_MS]);
-      // Hours go by age alone.
-      expect(await s.pruneSamples('hour', H0)).toBe(0);
-      expect(await s.pruneSamples('hour', H0 + 1)).toBe(1);
-      expect(await s.listSampleRollups('hour', 0, H0 + 3 * HOUR_MS)).toEqual([]);
+      expect(await s.pruneSamples('raw', H0 + 3 * HOUR_MS)).toBe(1);
+      expect((await s.listSamples(0, H0 + 3 * HOUR_MS)).map((x) => x.at)).toEqual([H0 + 2 * HOUR_MS]);
+      const minutesFrom = floorTo(H0 + 2 * HOUR_MS, BLOCK_MS.minute);
+      expect(await s.pruneSamples('minute', H0 + 3 * HOUR_MS)).toBe(minutesFrom > H0 ? 1 : 0);
+      expect((await s.listSampleRollups('minute', 0, H0 + 3 * HOUR_MS)).map((r) => r.at)).toEqual(
+        [H0, H0 + MINUTE_MS, H0 + 2 * HOUR_MS].filter((at) => at >= minutesFrom),
+      );
+      // Hours go by age alone, a day block at a time.
+      const day = floorTo(H0, BLOCK_MS.hour);
+      expect(await s.pruneSamples('hour', day + BLOCK_MS.hour - 1)).toBe(0);
+      const hours = await s.listSampleRollups('hour', 0, H0 + 3 * HOUR_MS);
+      expect(await s.pruneSamples('hour', day + BLOCK_MS.hour)).toBe(1);
+      expect(await s.listSampleRollups('hour', 0, H0 + 3 * HOUR_MS)).toEqual(hours.filter((h) => h.at >= day + BLOCK_MS.hour));
+    });
+
+    it('keeps a sample in at most a few bytes once its block is sealed (the volume contract)', async () => {
+      const s = store();
+      // Two nodes of 8 GPUs, a heartbeat every 5 s for 3 hours; utilisation and memory move.
+      const raw: UtilisationSample[] = [];
+      for (let k = 0; k < 3 * 720; k++) {
+        for (let i = 0; i < 16; i++) {
+          raw.push({ at: H0 + k * 5_000 + (i >= 8 ? 37 : 0), nodeId: i >= 8 ? 'b' : 'a', gpuIndex: i % 8, utilPercent: (k * 7 + i * 13) % 101, memoryUsedMiB: 40_000 + ((k * 31 + i) % 2000), allocatedMilli: ((Math.floor(k / 60) + i) % 5) * 250 });
+        }
+      }
+      for (let k = 0; k < raw.length; k += 16) await s.appendSamples(raw.slice(k, k + 16));
+      const open = await s.sampleStorage();
+      expect(open.raw.records).toBe(raw.length);
+      // Open blocks: plain varints, about 10 bytes a sample.
+      expect(open.raw.bytes / open.raw.records).toBeLessThanOrEqual(12);
+      await compactAll(s, H0 + 3 * HOUR_MS + MINUTE_MS);
+      const sealed = await s.sampleStorage();
+      expect(sealed.raw.records).toBe(raw.length);
+      expect(sealed.raw.bytes / sealed.raw.records).toBeLessThanOrEqual(2.5);
+      expect(sealed.minute.records).toBe(3 * 60 * 16);
+      expect(sealed.minute.bytes / sealed.minute.records).toBeLessThanOrEqual(12);
+      expect(sealed.hour.records).toBe(3 * 16);
+      // What is read back is what was sent.
+      expect(await s.listSamples(H0, H0 + 3 * HOUR_MS)).toEqual(referenceSeries(raw, H0, H0 + 3 * HOUR_MS, 1).map(({ samples: _n, ...x }) => x));
     });
 
     describe('bucketed reads over two days', () => {
@@ -236,13 +274,14 @@ export function sampleTierConformance(store: () => Store): void {
         expectSamePoints(r.points, referenceSeries(raw, H0, NOW, q.bucketMs));
         while ((await s.pruneSamples('minute', H0 + 30 * HOUR_MS + 5 * MINUTE_MS, 1000)) === 1000);
         r = await s.readSampleSeries(q);
+        // Whole minute blocks went: minutes are whole from the end of the last one pruned.
+        const split = floorTo(H0 + 30 * HOUR_MS + 5 * MINUTE_MS, BLOCK_MS.minute);
         expect(r.sources).toEqual([
-          { tier: 'hour', from: H0, to: H0 + 31 * HOUR_MS - 1 },
-          { tier: 'minute', from: H0 + 31 * HOUR_MS, to: minuteThrough - 1 },
+          { tier: 'hour', from: H0, to: split - 1 },
+          { tier: 'minute', from: split, to: minuteThrough - 1 },
           { tier: 'raw', from: minuteThrough, to: NOW },
         ]);
         // Each hour read falls whole into the bucket where it starts.
-        const split = H0 + 31 * HOUR_MS;
         expectSamePoints(r.points.filter((p) => p.at < split), referenceSeries(raw, H0, split - 1, HOUR_MS));
         expectSamePoints(r.points.filter((p) => p.at >= split), referenceSeries(raw, H0, NOW, q.bucketMs).filter((p) => p.at >= split));
         expect(total(r)).toBe(raw.filter((x) => x.at >= H0).length);
@@ -255,8 +294,8 @@ export function sampleTierConformance(store: () => Store): void {
         const r = await s.readSampleSeries(lastHour);
         expect(r.sources).toEqual([{ tier: 'raw', from: lastHour.from, to: NOW }]);
         expectSamePoints(r.points, referenceSeries(raw, lastHour.from, NOW, lastHour.bucketMs));
-        // Reaching back past the oldest raw sample: minutes from where raw samples are not whole.
-        const rawFrom = floorTo(NOW - 24 * HOUR_MS, MINUTE_MS) + MINUTE_MS;
+        // Reaching back past the oldest raw sample: minutes up to the end of the last raw block pruned.
+        const rawFrom = floorTo(NOW - 24 * HOUR_MS, BLOCK_MS.raw);
         const from = floorTo(NOW - 26 * HOUR_MS, HOUR_MS);
         const back = await s.readSampleSeries({ from, to: NOW, bucketMs: 30_000 });
         expect(back.sources).toEqual([
@@ -294,19 +333,20 @@ export function sampleTierConformance(store: () => Store): void {
         }
       });
 
-      it('reads one node, and counts a rollup that starts before `from` in the first bucket', async () => {
+      it('reads one node, and leaves out a rollup that starts before `from`', async () => {
         await compactAll(s, NOW - 30_000);
         const r = await s.readSampleSeries({ from: H0, to: NOW, bucketMs: 6 * HOUR_MS, nodeId: 'n2' });
         expectSamePoints(r.points, referenceSeries(raw, H0, NOW, 6 * HOUR_MS, 'n2'));
         expect(new Set(r.points.map((p) => p.nodeId))).toEqual(new Set(['n2']));
-        // From half past: the hour at H0 (all of its samples) counts in the first bucket, and
-        // so does the hour at H0 + 1 h, which starts in it; the hour at H0 + 2 h in the second.
+        // From half past: the hour at H0 started before the range and is not drawn into it (it
+        // would show its samples where none was taken); the hour at H0 + 1 h counts in the first
+        // bucket, where it starts, and the hour at H0 + 2 h in the second.
         const from = H0 + 30 * MINUTE_MS;
         const half = await s.readSampleSeries({ from, to: H0 + 3 * HOUR_MS - 1, bucketMs: HOUR_MS });
         expect(half.points.map((p) => [p.at - from, p.samples])).toEqual([
-          [0, 240],
-          [0, 240],
-          [0, 240],
+          [0, 120],
+          [0, 120],
+          [0, 120],
           [HOUR_MS, 120],
           [HOUR_MS, 120],
           [HOUR_MS, 120],

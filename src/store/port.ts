@@ -128,6 +128,13 @@ export interface SampleRollup {
   samples: number;
 }
 
+/** One tier's blocks (`sampleStorage`): records held (raw samples or rollups), bytes, block rows. */
+export interface SampleTierStorage {
+  records: number;
+  bytes: number;
+  blocks: number;
+}
+
 /** One step of `compactSamples`: rollup rows written, and whether complete buckets are still waiting. */
 export interface SampleCompaction {
   minutes: number;
@@ -388,7 +395,7 @@ export interface Store {
   /**
    * One bounded step of compaction, in one transaction: rolls raw samples up into the minutes
    * that end by `upTo`, and minute rollups into the hours that end by `upTo` and are wholly
-   * rolled up, oldest first, at most `maxMinutes` (default 10) and `maxHours` (default 2) of
+   * rolled up, oldest first, at most `maxMinutes` (default 30) and `maxHours` (default 6) of
    * each. Rows are recomputed from the finer tier and replace any stored for the same (start,
    * node, GPU), and the store remembers how far it got, so steps repeated or cut short by a crash
    * never count a sample twice. A sample stored after its minute was rolled up stays raw only.
@@ -396,19 +403,23 @@ export interface Store {
    */
   compactSamples(upTo: number, opts?: { maxMinutes?: number; maxHours?: number }): Promise<SampleCompaction>;
   /**
-   * Deletes at most `limit` (default 10,000) of the oldest rows of `tier` that start before
-   * `before`, in one short transaction; returns how many. Raw samples and minute rollups not yet
-   * rolled up into the next tier are kept whatever their age. Call again while it returns `limit`.
+   * Deletes at most `limit` (default 1,000) of the oldest blocks of `tier` (sample-blocks.ts)
+   * that end by `before`, in one short transaction; returns how many blocks. Whole blocks only,
+   * so a tier is kept up to one block longer than its window (raw 10 minutes, minutes 6 hours,
+   * hours a day). Raw samples and minute rollups not yet rolled up into the next tier are kept
+   * whatever their age. Call again while it returns `limit`.
    */
   pruneSamples(tier: SampleTier, before: number, limit?: number): Promise<number>;
   /** Stored rollups of one tier that start in [from, to], by time, node, GPU. */
   listSampleRollups(tier: Exclude<SampleTier, 'raw'>, from: number, to: number, nodeId?: string): Promise<SampleRollup[]>;
   /**
-   * Samples bucketed per GPU in the store (planSampleRead picks the tiers). A rollup counts in
-   * the bucket where it starts when it overlaps [from, to] (the first bucket for one that starts
-   * before `from`).
+   * Samples bucketed per GPU in the store (planSampleRead picks the tiers), as the blocks are
+   * read (BucketAccumulator). A sample or rollup counts in the bucket where it starts, and only
+   * when it starts in [from, to]: nothing from before `from` is drawn into the first bucket.
    */
   readSampleSeries(q: SampleSeriesQuery): Promise<SampleSeries>;
+  /** What each tier holds (samples or rollups) and the bytes its blocks take: the volume contract. */
+  sampleStorage(): Promise<Record<SampleTier, SampleTierStorage>>;
 
   // Small settings (schema version, cluster id, …)
   getMeta(key: string): Promise<string | null>;

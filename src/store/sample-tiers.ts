@@ -17,8 +17,8 @@ export const floorTo = (t: number, unit: number): number => Math.floor(t / unit)
 /**
  * Buckets at least this long are read from hour rollups. Half an hour, not an hour: 7 days in
  * 240 buckets (42 minutes each) from minute rollups reads 40 times the rows of hour rollups
- * (10 M against 170 k at 1,000 GPUs: 10 s against 1 s here) for a smoother line only; an
- * hourly row in a bucket of 30 to 60 minutes leaves some buckets empty, which charts bridge.
+ * (10 M against 170 k at 1,000 GPUs) for a smoother line only; an hourly row in a bucket
+ * of 30 to 60 minutes leaves some buckets empty, which the chart covers with that hour's value.
  */
 export const HOUR_TIER_FROM_BUCKET_MS = HOUR_MS / 2;
 
@@ -39,10 +39,10 @@ export interface TierCoverage {
   minuteThrough: number | null;
   /** Every hour that starts before this is rolled up (null: none yet). Never above minuteThrough. */
   hourThrough: number | null;
-  /** The oldest raw sample still stored (null: none). */
-  oldestRaw: number | null;
-  /** The oldest minute rollup still stored (null: none). */
-  oldestMinute: number | null;
+  /** Raw samples before this may have been pruned (null: none ever was): they are whole from here on. */
+  rawPruned: number | null;
+  /** Minute rollups before this may have been pruned (null: none ever was). */
+  minutePruned: number | null;
 }
 
 /**
@@ -57,21 +57,23 @@ export interface SampleReadPlan {
 
 /**
  * The finest tier that still covers each part of the time line, not finer than `bucketMs`
- * needs. A finer tier is used only from where it is complete: from the end of the coarser
- * unit that holds its oldest row, since pruning in batches may have left that one partial.
+ * needs. A finer tier is used from where pruning left it whole (pruning deletes whole blocks,
+ * and marks where it stopped), so a store that never pruned answers from its finest tier all
+ * the way back, and never from a rollup of an hour it holds in minutes or raw samples.
+ * Pruning never passes the next tier's rollups, so the coarser tier covers what was pruned.
  * The newest part always comes from raw samples, as the last minutes are not rolled up yet.
  */
 export function planSampleRead(bucketMs: number, c: TierCoverage): SampleReadPlan {
   const minuteThrough = c.minuteThrough ?? -Infinity;
   const hourThrough = Math.min(c.hourThrough ?? -Infinity, minuteThrough);
-  // Where complete minute rollups begin (hours before it), and complete raw samples.
-  const minutesFrom = c.oldestMinute === null ? hourThrough : Math.min(hourThrough, floorTo(c.oldestMinute, HOUR_MS) + HOUR_MS);
-  const rawAll = c.oldestRaw === null ? minuteThrough : Math.min(minuteThrough, floorTo(c.oldestRaw, MINUTE_MS) + MINUTE_MS);
+  // Where whole minute rollups begin (hours before it), and whole raw samples.
+  const minutesFrom = Math.min(c.minutePruned ?? -Infinity, hourThrough);
+  const rawAll = Math.min(c.rawPruned ?? -Infinity, minuteThrough);
   switch (preferredTier(bucketMs)) {
     case 'raw':
       return { hourBefore: minutesFrom, rawFrom: Math.max(minutesFrom, rawAll) };
     case 'minute':
-      return { hourBefore: minutesFrom, rawFrom: minuteThrough };
+      return { hourBefore: minutesFrom, rawFrom: Math.max(minutesFrom, minuteThrough) };
     case 'hour':
       return { hourBefore: hourThrough, rawFrom: minuteThrough };
   }

@@ -1,7 +1,9 @@
 // GET /v1/samples: measured utilisation and allocation over time, from the samples the agents'
-// heartbeats carry (each stored with what was allocated on its GPU then). Bucketed in the store,
-// by GROUP BY over the tier that fits the bucket size (raw samples, minute or hour rollups:
-// store/sample-tiers.ts), so a month of samples stays a small read and a small answer.
+// heartbeats carry (each stored with what was allocated on its GPU then). Bucketed in the store
+// as it reads the blocks of the coarsest tier that draws the buckets (raw samples, minute or hour
+// rollups: store/sample-tiers.ts, sample-blocks.ts), so a year stays a small read. Per GPU the
+// answer is one series a GPU, at most `buckets` (≤ 2000) points each, in columns: 1,000 GPUs in
+// 240 buckets come to a few MiB, not the 25 of an object a point.
 import { z } from 'zod';
 import { invalid } from '../../core/errors.js';
 import type { SampleSeries } from '../../store/port.js';
@@ -21,16 +23,16 @@ const SamplesQuerySchema = z.strictObject({
   detail: z
     .enum(['gpu', 'pool'])
     .optional()
-    .describe('gpu (default): `samples` per GPU and bucket, and `allocation`; pool: `allocation` only (`samples` empty), far smaller for many GPUs'),
+    .describe('gpu (default): `series` per GPU, and `allocation`; pool: `allocation` only (`series` empty), summed as the store reads, far smaller for many GPUs'),
 });
 
-const SampleViewSchema = z.object({
-  at: z.number().describe('bucket start, epoch ms'),
+const GpuSeriesSchema = z.object({
   nodeId: z.string(),
   gpuIndex: z.number().int(),
-  utilPercent: z.number(),
-  memoryUsedMiB: z.number(),
-  allocatedMilli: z.number(),
+  bucket: z.array(z.number().int()).describe('bucket numbers where this GPU reported: bucket i starts at from + i × bucketMs'),
+  utilPercent: z.array(z.number()).describe('mean measured utilisation in each of those buckets, to 0.01'),
+  memoryUsedMiB: z.array(z.number()).describe('highest memory used in each'),
+  allocatedMilli: z.array(z.number()).describe('mean milli-GPU allocated in each, rounded'),
 });
 
 const AllocationPointSchema = z.object({
@@ -50,7 +52,7 @@ const SamplesResponseSchema = z.object({
   from: z.number(),
   to: z.number(),
   bucketMs: z.number(),
-  samples: z.array(SampleViewSchema),
+  series: z.array(GpuSeriesSchema).describe('per GPU (detail gpu), by node and GPU'),
   allocation: z.array(AllocationPointSchema),
   sources: z.array(SourceSchema).describe('which tier answered which part of the range: raw samples, or minute or hour rollups (a rollup counts in the bucket where it starts)'),
 });
@@ -62,30 +64,40 @@ function parseInstant(v: string, field: string): number {
   return t;
 }
 
+const round2 = (x: number): number => Math.round(x * 100) / 100;
+
 /**
- * The answer from a bucketed read: per-GPU points as they are, and each bucket summed across
- * GPUs; or, for detail pool, the store's sums alone. Pure; exported for tests.
+ * The answer from a bucketed read: per-GPU points as columns of one series a GPU, and each
+ * bucket summed across GPUs; or, for detail pool, the store's sums alone. Pure; exported for tests.
  */
 export function seriesResponse(series: SampleSeries, from: number, to: number, bucketMs: number): SamplesResponse {
   if (series.buckets) {
     // Summed in the store (detail pool).
     const allocation = series.buckets.map((b) => ({ at: b.at, allocatedMilli: b.allocatedMilli, capacityMilli: b.gpus * 1000, utilPercent: b.utilPercent }));
-    return { from, to, bucketMs, samples: [], allocation, sources: series.sources };
+    return { from, to, bucketMs, series: [], allocation, sources: series.sources };
   }
-  const samples: SamplesResponse['samples'] = [];
+  const gpus = new Map<string, Map<number, SamplesResponse['series'][number]>>();
   const buckets: { at: number; allocatedMilli: number; gpus: number; util: number }[] = [];
   // Points come by bucket, then node and GPU.
   for (const p of series.points) {
-    const v = { at: p.at, nodeId: p.nodeId, gpuIndex: p.gpuIndex, utilPercent: p.utilPercent, memoryUsedMiB: p.memoryUsedMiB, allocatedMilli: Math.round(p.allocatedMilli) };
-    samples.push(v);
+    let node = gpus.get(p.nodeId);
+    if (!node) gpus.set(p.nodeId, (node = new Map()));
+    let g = node.get(p.gpuIndex);
+    if (!g) node.set(p.gpuIndex, (g = { nodeId: p.nodeId, gpuIndex: p.gpuIndex, bucket: [], utilPercent: [], memoryUsedMiB: [], allocatedMilli: [] }));
+    const allocatedMilli = Math.round(p.allocatedMilli);
+    g.bucket.push(Math.round((p.at - from) / bucketMs));
+    g.utilPercent.push(round2(p.utilPercent));
+    g.memoryUsedMiB.push(p.memoryUsedMiB);
+    g.allocatedMilli.push(allocatedMilli);
     let b = buckets[buckets.length - 1];
-    if (b?.at !== v.at) buckets.push((b = { at: v.at, allocatedMilli: 0, gpus: 0, util: 0 }));
-    b.allocatedMilli += v.allocatedMilli;
+    if (b?.at !== p.at) buckets.push((b = { at: p.at, allocatedMilli: 0, gpus: 0, util: 0 }));
+    b.allocatedMilli += allocatedMilli;
     b.gpus++;
-    b.util += v.utilPercent;
+    b.util += p.utilPercent;
   }
   const allocation = buckets.map((b) => ({ at: b.at, allocatedMilli: b.allocatedMilli, capacityMilli: b.gpus * 1000, utilPercent: b.util / b.gpus }));
-  return { from, to, bucketMs, samples, allocation, sources: series.sources };
+  const bySeries = [...gpus.values()].flatMap((m) => [...m.values()]).sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : a.gpuIndex - b.gpuIndex));
+  return { from, to, bucketMs, series: bySeries, allocation, sources: series.sources };
 }
 
 export function sampleRoutes(ctx: RouteContext): void {

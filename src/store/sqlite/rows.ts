@@ -202,10 +202,6 @@ export interface SampleRow {
   allocated_milli: number;
 }
 
-export function sampleToRow(s: UtilisationSample): SampleRow {
-  return { at: s.at, node_id: s.nodeId, gpu_index: s.gpuIndex, util_percent: s.utilPercent, memory_used_mib: s.memoryUsedMiB, allocated_milli: s.allocatedMilli ?? 0 };
-}
-
 export function rowToSample(r: SampleRow): UtilisationSample {
   return { at: r.at, nodeId: r.node_id, gpuIndex: r.gpu_index, utilPercent: r.util_percent, memoryUsedMiB: r.memory_used_mib, allocatedMilli: r.allocated_milli };
 }

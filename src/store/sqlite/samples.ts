@@ -1,127 +1,85 @@
-// The SQLite side of sample tiers: compaction of raw samples into minute and hour rollups,
-// pruning by age in short batches, and bucketed reads done by GROUP BY in SQL. store.ts
-// delegates to it, and builds it on first use: it names tables of migration 005, and tests open
-// stores at older versions.
+// The SQLite side of utilisation samples, in blocks (store/sample-blocks.ts: the layout, codec
+// and read-side bucketing, shared with every adapter): appends into a block's tail in place,
+// compaction that rolls raw blocks up into minute blocks and those into hour blocks and seals
+// the blocks whose time is over, pruning by whole blocks, and bucketed reads that decode and
+// bucket the blocks as they stream out of SQLite. store.ts delegates to it and builds it on
+// first use: it names tables of a late migration, and tests open stores at older versions.
 import type Database from 'better-sqlite3';
-import type { SampleBucket, SampleCompaction, SamplePoint, SampleRollup, SampleSeries, SampleSeriesQuery } from '../port.js';
+import type { SampleBucket, SampleCompaction, SampleRollup, SampleSeries, SampleSeriesQuery, SampleTierStorage, UtilisationSample } from '../port.js';
 import {
-  HOUR_MS,
-  MINUTE_MS,
-  floorTo,
-  planSampleRead,
-  planSources,
-  type SampleTier,
-  type TierCoverage,
-} from '../sample-tiers.js';
+  BLOCK_MS,
+  BucketAccumulator,
+  blockStart,
+  byBlock,
+  decodeBlock,
+  decodeInto,
+  RecordColumns,
+  encodeBody,
+  encodeTail,
+  fromRecord,
+  rollUp,
+  toRecord,
+  type BlockRecord,
+} from '../sample-blocks.js';
+import { HOUR_MS, MINUTE_MS, TIER_RESOLUTION_MS, floorTo, planSampleRead, planSources, type SampleTier, type TierCoverage } from '../sample-tiers.js';
 
 type RollupTier = Exclude<SampleTier, 'raw'>;
 
-export const DEFAULT_COMPACT_MINUTES = 10;
-export const DEFAULT_COMPACT_HOURS = 2;
-export const DEFAULT_PRUNE_LIMIT = 10_000;
+/** A compaction step's reach: three raw blocks of minutes, one minute block of hours. */
+export const DEFAULT_COMPACT_MINUTES = 30;
+export const DEFAULT_COMPACT_HOURS = 6;
+/** Blocks one prune step deletes at most. */
+export const DEFAULT_PRUNE_LIMIT = 1_000;
 
-const TABLE: Readonly<Record<SampleTier, string>> = { raw: 'samples', minute: 'samples_1m', hour: 'samples_1h' };
-
-interface RollupRow {
-  at: number;
+interface BlockRowSql {
+  tier: SampleTier;
+  start: number;
   node_id: string;
-  gpu_index: number;
-  util_mean: number;
-  memory_max_mib: number;
-  allocated_mean: number;
-  samples: number;
-}
-
-interface BucketRow {
-  bucket: number;
-  gpus: number;
-  util: number;
-  alloc: number;
-}
-
-interface PointRow {
-  bucket: number;
-  node_id: string;
-  gpu_index: number;
-  util: number;
-  mem: number;
-  alloc: number;
-  n: number;
+  body: Buffer;
+  tail: Buffer;
 }
 
 /**
- * Integer parameters. better-sqlite3 binds a JS number as REAL, and integer division (the bucket
- * arithmetic) needs INTEGER operands; ±Infinity (a tier with no rows yet) becomes the widest safe value.
+ * Integer parameters. better-sqlite3 binds a JS number as REAL; ±Infinity (a tier with no rows
+ * yet) becomes the widest safe value.
  */
 const int = (x: number): bigint => BigInt(Math.max(Number.MIN_SAFE_INTEGER, Math.min(Number.MAX_SAFE_INTEGER, Math.trunc(x))));
 
-// A rollup's means are weighted by the samples behind it; raw rows weigh 1. The finer tier's
-// rows are grouped by the start of their minute (hour); integer division on INTEGER `at`.
-export const ROLL_MINUTES = `INSERT OR REPLACE INTO samples_1m (at, node_id, gpu_index, util_mean, memory_max_mib, allocated_mean, samples)
-  SELECT (at / ${MINUTE_MS}) * ${MINUTE_MS}, node_id, gpu_index, AVG(util_percent), MAX(memory_used_mib), AVG(allocated_milli), COUNT(*)
-  FROM samples WHERE at >= @start AND at < @stop GROUP BY 1, 2, 3`;
-export const ROLL_HOURS = `INSERT OR REPLACE INTO samples_1h (at, node_id, gpu_index, util_mean, memory_max_mib, allocated_mean, samples)
-  SELECT (at / ${HOUR_MS}) * ${HOUR_MS}, node_id, gpu_index, SUM(util_mean * samples) / SUM(samples), MAX(memory_max_mib),
-    SUM(allocated_mean * samples) / SUM(samples), SUM(samples)
-  FROM samples_1m WHERE at >= @start AND at < @stop GROUP BY 1, 2, 3`;
-
 /**
- * The bucketed read: each tier's rows in its part of the time line (planSampleRead), one
- * GROUP BY over all of them. A rollup that starts before `from` but reaches into the range
- * counts in the first bucket. `* 1.0`: raw allocation is INTEGER and must not divide as one.
+ * Appends records to the tail of their block, creating the row if need be. SQLite's `||` makes
+ * TEXT of two BLOBs (the bytes unchanged), hence the CAST; on Postgres `bytea || bytea` is bytea.
  */
-export function readSql(byNode: boolean, ordered = true): string {
-  const node = byNode ? ' AND node_id = @node' : '';
-  return `SELECT @from + MAX(0, (at - @from) / @bucket) * @bucket AS bucket, node_id, gpu_index,
-      SUM(util * n) * 1.0 / SUM(n) AS util, MAX(mem) AS mem, SUM(alloc * n) * 1.0 / SUM(n) AS alloc, SUM(n) AS n
-    FROM (
-      SELECT at, node_id, gpu_index, util_mean AS util, memory_max_mib AS mem, allocated_mean AS alloc, samples AS n
-        FROM samples_1h WHERE at > @from - ${HOUR_MS} AND at <= @to AND at < @hourBefore${node}
-      UNION ALL
-      SELECT at, node_id, gpu_index, util_mean, memory_max_mib, allocated_mean, samples
-        FROM samples_1m WHERE at > @from - ${MINUTE_MS} AND at <= @to AND at >= @hourBefore AND at < @rawFrom${node}
-      UNION ALL
-      SELECT at, node_id, gpu_index, util_percent, memory_used_mib, allocated_milli, 1
-        FROM samples WHERE at >= @rawLo AND at <= @to${node}
-    )
-    GROUP BY 1, 2, 3${ordered ? ' ORDER BY 1, 2, 3' : ''}`;
-}
+export const APPEND_SQL = `INSERT INTO sample_blocks (tier, start, node_id, body, tail) VALUES (@tier, @start, @node, x'', @tail)
+  ON CONFLICT (tier, start, node_id) DO UPDATE SET tail = CAST(sample_blocks.tail || excluded.tail AS BLOB)`;
 
-/** Each bucket's totals over the per-GPU rows of readSql, summed in the store. */
-export function poolSql(byNode: boolean): string {
-  return `SELECT bucket, COUNT(*) AS gpus, AVG(util) AS util, SUM(ROUND(alloc)) AS alloc
-    FROM (${readSql(byNode, false)}) GROUP BY bucket ORDER BY bucket`;
+/** Block rows of each tier whose start lies in that tier's (lo, hi]: one statement, grouped by node. */
+export function readBlocksSql(byNode: boolean): string {
+  return `SELECT tier, start, node_id, body, tail FROM sample_blocks
+    WHERE ((tier = 'hour' AND start > @hLo AND start <= @hHi) OR (tier = 'minute' AND start > @mLo AND start <= @mHi)
+      OR (tier = 'raw' AND start > @rLo AND start <= @rHi))${byNode ? ' AND node_id = @node' : ''}
+    ORDER BY node_id, tier, start`;
 }
 
 function prepareSamples(db: Database.Database) {
   const p = <R = unknown>(sql: string) => db.prepare<unknown[], R>(sql);
-  // Oldest first by `at`: the samples_at index for raw rows, the key for rollups. Rollups have
-  // no rowid, so a batch is named by its whole key.
-  const prune = (tier: SampleTier) =>
-    p(
-      tier === 'raw'
-        ? 'DELETE FROM samples WHERE rowid IN (SELECT rowid FROM samples WHERE at < @before ORDER BY at LIMIT @limit)'
-        : `DELETE FROM ${TABLE[tier]} WHERE (at, node_id, gpu_index) IN
-            (SELECT at, node_id, gpu_index FROM ${TABLE[tier]} WHERE at < @before ORDER BY at LIMIT @limit)`,
-    );
-  const rollups = (tier: RollupTier, byNode: boolean) =>
-    p<RollupRow>(`SELECT * FROM ${TABLE[tier]} WHERE at >= @from AND at <= @to${byNode ? ' AND node_id = @node' : ''}
-      ORDER BY at, node_id, gpu_index`);
   return {
-    mark: p<{ through: number }>('SELECT through FROM sample_rollup_marks WHERE tier = ?'),
-    setMark: p('INSERT INTO sample_rollup_marks (tier, through) VALUES (?, ?) ON CONFLICT (tier) DO UPDATE SET through = excluded.through'),
-    // MIN over an index range: one seek each.
-    firstRaw: p<{ at: number | null }>('SELECT MIN(at) AS at FROM samples WHERE at >= ?'),
-    firstMinute: p<{ at: number | null }>('SELECT MIN(at) AS at FROM samples_1m WHERE at >= ?'),
-    rollMinutes: p(ROLL_MINUTES),
-    rollHours: p(ROLL_HOURS),
-    prune: { raw: prune('raw'), minute: prune('minute'), hour: prune('hour') },
-    rollups: {
-      minute: [rollups('minute', false), rollups('minute', true)] as const,
-      hour: [rollups('hour', false), rollups('hour', true)] as const,
-    },
-    read: [p<PointRow>(readSql(false)), p<PointRow>(readSql(true))] as const,
-    pool: [p<BucketRow>(poolSql(false)), p<BucketRow>(poolSql(true))] as const,
+    mark: p<{ at: number }>('SELECT at FROM sample_marks WHERE name = ?'),
+    setMark: p('INSERT INTO sample_marks (name, at) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET at = excluded.at'),
+    append: p(APPEND_SQL),
+    firstBlock: p<{ start: number | null }>('SELECT MIN(start) AS start FROM sample_blocks WHERE tier = ? AND start >= ?'),
+    // Rows whose block overlaps [lo, hi): start in (lo − block, hi).
+    range: p<BlockRowSql>('SELECT tier, start, node_id, body, tail FROM sample_blocks WHERE tier = @tier AND start > @lo AND start < @hi ORDER BY start, node_id'),
+    rangeByNode: p<BlockRowSql>('SELECT tier, start, node_id, tail, body FROM sample_blocks WHERE tier = @tier AND start > @lo AND start < @hi ORDER BY node_id, start'),
+    rangeNode: p<BlockRowSql>(
+      'SELECT tier, start, node_id, body, tail FROM sample_blocks WHERE tier = @tier AND start > @lo AND start < @hi AND node_id = @node ORDER BY start',
+    ),
+    unsealed: p<BlockRowSql & { rowid: number }>(
+      'SELECT rowid, tier, start, node_id, body, tail FROM sample_blocks WHERE tier = ? AND start >= ? AND start < ? AND length(tail) > 0',
+    ),
+    seal: p('UPDATE sample_blocks SET body = ?, tail = x\'\' WHERE rowid = ?'),
+    prune: p('DELETE FROM sample_blocks WHERE rowid IN (SELECT rowid FROM sample_blocks WHERE tier = ? AND start < ? ORDER BY start LIMIT ?)'),
+    all: p<BlockRowSql>('SELECT tier, start, node_id, body, tail FROM sample_blocks'),
+    read: [p<BlockRowSql>(readBlocksSql(false)), p<BlockRowSql>(readBlocksSql(true))] as const,
   };
 }
 
@@ -132,61 +90,82 @@ interface TierStep {
   more: boolean;
 }
 
+/** Stored bytes and samples (raw) or rollups per tier: the volume contract. */
+export type SampleStorage = Record<SampleTier, SampleTierStorage>;
+
 export class SqliteSamples {
   private readonly s: Statements;
+  private readonly appendTx: (samples: readonly UtilisationSample[]) => void;
   private readonly compactTx: (upTo: number, maxMinutes: number, maxHours: number) => SampleCompaction;
   private readonly pruneTx: (tier: SampleTier, before: number, limit: number) => number;
   private readonly readTx: (q: SampleSeriesQuery) => SampleSeries;
 
   constructor(db: Database.Database) {
     const s = (this.s = prepareSamples(db));
+    // Nested in the caller's transaction (a state batch) as a savepoint, or IMMEDIATE alone.
+    this.appendTx = db.transaction((samples: readonly UtilisationSample[]) => {
+      const byNode = new Map<string, UtilisationSample[]>();
+      for (const x of samples) {
+        const list = byNode.get(x.nodeId);
+        if (list) list.push(x);
+        else byNode.set(x.nodeId, [x]);
+      }
+      for (const [node, xs] of byNode) this.appendRecords('raw', node, xs.map((x) => toRecord('raw', x)));
+    });
     // IMMEDIATE for the writes (the lock is taken at BEGIN, as in store.ts); the read is one
-    // deferred transaction, so its coverage and its rows come from the same snapshot.
+    // deferred transaction, so its marks and its rows come from the same snapshot.
     this.compactTx = db.transaction((upTo: number, maxMinutes: number, maxHours: number): SampleCompaction => {
       const m = this.rollTier('minute', floorTo(upTo, MINUTE_MS), maxMinutes * MINUTE_MS);
       // Only hours whose every minute is rolled up.
       const minuteThrough = this.mark('minute') ?? -Infinity;
       const h = this.rollTier('hour', floorTo(Math.min(upTo, minuteThrough), HOUR_MS), maxHours * HOUR_MS);
+      // Blocks whose time is rolled up take no more appends but a late sample's: seal them.
+      this.sealThrough('raw', this.mark('minute'));
+      this.sealThrough('minute', this.mark('minute'));
+      this.sealThrough('hour', this.mark('hour'));
       return { minutes: m.rows, hours: h.rows, more: m.more || h.more };
     }).immediate;
     this.pruneTx = db.transaction((tier: SampleTier, before: number, limit: number): number => {
-      // Never past what the next tier holds: an old sample that compaction has not reached yet
+      // Never past what the next tier holds: an old block that compaction has not reached yet
       // (the server was down, say) is rolled up first, then pruned.
       const guard = tier === 'raw' ? this.mark('minute') : tier === 'minute' ? this.mark('hour') : Infinity;
       const bound = Math.min(before, guard ?? -Infinity);
       if (bound === -Infinity) return 0;
-      return s.prune[tier].run({ before: int(bound), limit }).changes;
+      // Whole blocks only: those that end by the bound. The mark goes first, so that a read
+      // between two batches already takes the coarser tier for what is being deleted.
+      const cutoff = floorTo(bound, BLOCK_MS[tier]);
+      if (tier !== 'hour' && cutoff > (this.mark(`pruned:${tier}`) ?? -Infinity)) s.setMark.run(`pruned:${tier}`, int(cutoff));
+      return s.prune.run(tier, int(cutoff), limit).changes;
     }).immediate;
     this.readTx = db.transaction((q: SampleSeriesQuery): SampleSeries => {
       const coverage: TierCoverage = {
         minuteThrough: this.mark('minute'),
         hourThrough: this.mark('hour'),
-        oldestRaw: s.firstRaw.get(int(-Infinity))?.at ?? null,
-        oldestMinute: s.firstMinute.get(int(-Infinity))?.at ?? null,
+        rawPruned: this.mark('pruned:raw'),
+        minutePruned: this.mark('pruned:minute'),
       };
       const plan = planSampleRead(q.bucketMs, coverage);
-      const params: Record<string, bigint | string> = {
-        from: int(q.from),
-        to: int(q.to),
-        bucket: int(Math.max(1, q.bucketMs)),
-        hourBefore: int(plan.hourBefore),
-        rawFrom: int(plan.rawFrom),
-        rawLo: int(Math.max(q.from, plan.rawFrom)),
-      };
-      if (q.nodeId !== undefined) params.node = q.nodeId;
       const sources = planSources(plan, q.from, q.to);
-      if (q.detail === 'pool') {
-        const buckets = s.pool[q.nodeId === undefined ? 0 : 1]
-          .all(params)
-          .map((r): SampleBucket => ({ at: r.bucket, gpus: r.gpus, utilPercent: r.util, allocatedMilli: r.alloc }));
+      const params: Record<string, bigint | string> = { hLo: 1n, hHi: 0n, mLo: 1n, mHi: 0n, rLo: 1n, rHi: 0n };
+      for (const src of sources) {
+        const k = src.tier === 'hour' ? 'h' : src.tier === 'minute' ? 'm' : 'r';
+        params[`${k}Lo`] = int(src.from - BLOCK_MS[src.tier]);
+        params[`${k}Hi`] = int(src.to);
+      }
+      if (q.nodeId !== undefined) params.node = q.nodeId;
+      const detail = q.detail ?? 'gpu';
+      const acc = new BucketAccumulator({ from: q.from, to: q.to, bucketMs: Math.max(1, q.bucketMs), detail }, sources);
+      for (const r of s.read[q.nodeId === undefined ? 0 : 1].iterate(params)) acc.add({ tier: r.tier, start: r.start, nodeId: r.node_id, body: r.body, tail: r.tail });
+      if (detail === 'pool') {
+        const buckets: SampleBucket[] = acc.resultBuckets();
         return { points: [], buckets, sources };
       }
-      const rows = s.read[q.nodeId === undefined ? 0 : 1].all(params);
-      const points = rows.map(
-        (r): SamplePoint => ({ at: r.bucket, nodeId: r.node_id, gpuIndex: r.gpu_index, utilPercent: r.util, memoryUsedMiB: r.mem, allocatedMilli: r.alloc, samples: r.n }),
-      );
-      return { points, sources };
+      return { points: acc.resultPoints(), sources };
     });
+  }
+
+  append(samples: readonly UtilisationSample[]): void {
+    if (samples.length > 0) this.appendTx(samples);
   }
 
   compact(upTo: number, maxMinutes = DEFAULT_COMPACT_MINUTES, maxHours = DEFAULT_COMPACT_HOURS): SampleCompaction {
@@ -201,45 +180,122 @@ export class SqliteSamples {
     return this.readTx(q);
   }
 
-  rollups(tier: RollupTier, from: number, to: number, nodeId?: string): SampleRollup[] {
-    const [all, byNode] = this.s.rollups[tier];
-    const rows = nodeId === undefined ? all.all({ from, to }) : byNode.all({ from, to, node: nodeId });
-    return rows.map((r) => ({
-      at: r.at,
-      nodeId: r.node_id,
-      gpuIndex: r.gpu_index,
-      utilPercent: r.util_mean,
-      memoryUsedMiB: r.memory_max_mib,
-      allocatedMilli: r.allocated_mean,
-      samples: r.samples,
-    }));
+  /** Stored raw samples in [from, to], by time, node, GPU. */
+  list(from: number, to: number, nodeId?: string): UtilisationSample[] {
+    return this.records('raw', from, to, nodeId).map((r) => {
+      const { samples: _n, ...sample } = r;
+      return sample;
+    });
   }
 
-  private mark(tier: RollupTier): number | null {
-    return this.s.mark.get(tier)?.through ?? null;
+  rollups(tier: RollupTier, from: number, to: number, nodeId?: string): SampleRollup[] {
+    return this.records(tier, from, to, nodeId);
+  }
+
+  /** What each tier holds and takes on disk (bodies and tails). */
+  storage(): SampleStorage {
+    const out: SampleStorage = { raw: { records: 0, bytes: 0, blocks: 0 }, minute: { records: 0, bytes: 0, blocks: 0 }, hour: { records: 0, bytes: 0, blocks: 0 } };
+    const cols = new RecordColumns();
+    for (const r of this.s.all.iterate()) {
+      const t = out[r.tier];
+      cols.clear();
+      decodeInto(r.tier, r.start, r.body, r.tail, cols);
+      t.records += cols.length;
+      t.bytes += r.body.length + r.tail.length;
+      t.blocks++;
+    }
+    return out;
+  }
+
+  private records(tier: SampleTier, from: number, to: number, nodeId?: string): SampleRollup[] {
+    const params = { tier, lo: int(from - BLOCK_MS[tier]), hi: int(to + 1), ...(nodeId !== undefined ? { node: nodeId } : {}) };
+    const rows = nodeId === undefined ? this.s.range.all(params) : this.s.rangeNode.all(params);
+    const out: SampleRollup[] = [];
+    for (const r of rows) {
+      for (const x of decodeBlock(tier, r.start, r.body, r.tail)) if (x.at >= from && x.at <= to) out.push(fromRecord(r.node_id, x));
+    }
+    return out.sort((a, b) => a.at - b.at || (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : a.gpuIndex - b.gpuIndex));
+  }
+
+  private appendRecords(tier: SampleTier, node: string, records: readonly BlockRecord[]): void {
+    for (const [start, rs] of byBlock(tier, records)) this.s.append.run({ tier, start: int(start), node, tail: encodeTail(tier, start, rs) });
+  }
+
+  private mark(name: string): number | null {
+    return this.s.mark.get(name)?.at ?? null;
+  }
+
+  /**
+   * Where the records of `tier` at or after `from` begin: `from` itself while it lies in a
+   * stored block (the steady case: no decoding), else the oldest record of the next block, so
+   * that a gap (a pool gone quiet, the first samples) is skipped rather than walked.
+   */
+  private firstRecord(tier: SampleTier, from: number): number | null {
+    for (let b = blockStart(tier, from); ; b += BLOCK_MS[tier]) {
+      const start = this.s.firstBlock.get(tier, int(b))?.start ?? null;
+      if (start === null) return null;
+      if (start <= from) return from;
+      let first = Infinity;
+      for (const r of this.s.range.iterate({ tier, lo: int(start - 1), hi: int(start + 1) })) {
+        for (const x of decodeBlock(tier, r.start, r.body, r.tail)) if (x.at >= from && x.at < first) first = x.at;
+      }
+      if (first !== Infinity) return first;
+      b = start;
+    }
+  }
+
+  /** Seals the blocks of `tier` that end by `through` and were not sealed yet. */
+  private sealThrough(tier: SampleTier, through: number | null): void {
+    if (through === null) return;
+    const cutoff = floorTo(through, BLOCK_MS[tier]);
+    const from = this.mark(`sealed:${tier}`) ?? -Infinity;
+    if (cutoff <= from) return;
+    for (const r of this.s.unsealed.all(tier, int(from), int(cutoff))) {
+      this.s.seal.run(encodeBody(tier, r.start, decodeBlock(tier, r.start, r.body, r.tail)), r.rowid);
+    }
+    this.s.setMark.run(`sealed:${tier}`, int(cutoff));
   }
 
   /**
    * Rolls the finer tier up into `tier` from where the last step stopped (or the oldest finer
-   * row) up to `end`, at most `span` of time; empty stretches are skipped, not walked.
+   * block) up to `end`, at most `span` of time; empty stretches are skipped, not walked.
    */
   private rollTier(tier: RollupTier, end: number, span: number): TierStep {
     const s = this.s;
     const through = this.mark(tier);
     // -Infinity: no minute is rolled up yet, so no hour can be.
     if (!Number.isFinite(end) || (through !== null && through >= end)) return { rows: 0, more: false };
-    const unit = tier === 'minute' ? MINUTE_MS : HOUR_MS;
-    const first = (tier === 'minute' ? s.firstRaw : s.firstMinute).get(int(through ?? -Infinity))?.at ?? null;
+    const fine: SampleTier = tier === 'minute' ? 'raw' : 'minute';
+    const first = this.firstRecord(fine, through ?? -Infinity);
     if (first === null || first >= end) {
       // Nothing to roll before `end`: the mark moves on, so that hours of a pool gone quiet
       // still complete, and so that the next step starts from new samples.
-      s.setMark.run(tier, end);
+      s.setMark.run(tier, int(end));
       return { rows: 0, more: false };
     }
-    const start = Math.max(through ?? -Infinity, floorTo(first, unit));
+    const start = Math.max(through ?? -Infinity, floorTo(first, TIER_RESOLUTION_MS[tier]));
     const stop = Math.min(end, start + span);
-    const rows = (tier === 'minute' ? s.rollMinutes : s.rollHours).run({ start: int(start), stop: int(stop) }).changes;
-    s.setMark.run(tier, stop);
+    let rows = 0;
+    // Node by node: one node's blocks decoded into reused columns, rolled up, appended.
+    const cols = new RecordColumns();
+    let node: string | null = null;
+    const flush = (): void => {
+      if (node === null) return;
+      const rolled = rollUp(tier, cols, start, stop);
+      rows += rolled.length;
+      this.appendRecords(tier, node, rolled);
+      cols.clear();
+    };
+    const blocks = s.rangeByNode.all({ tier: fine, lo: int(start - BLOCK_MS[fine]), hi: int(stop) });
+    for (const r of blocks) {
+      if (r.node_id !== node) {
+        flush();
+        node = r.node_id;
+      }
+      decodeInto(fine, r.start, r.body, r.tail, cols);
+    }
+    flush();
+    s.setMark.run(tier, int(stop));
     return { rows, more: stop < end };
   }
 }

@@ -11,11 +11,11 @@ import type { PricedUsage } from '../../core/pricing/types.js';
 import { fixtureBook, fixturePromo } from '../conformance-billing.js';
 import { fixtureNode, fixtureTask, storeConformance } from '../conformance.js';
 import { openStore } from '../index.js';
-import type { Store } from '../port.js';
+import type { SamplePoint, Store } from '../port.js';
 import { loadMigrations, migrate, SchemaTooNewError, type Migration } from './migrate.js';
-import { H0, twoDays } from '../conformance-samples.js';
-import { HOUR_MS } from '../sample-tiers.js';
-import { poolSql, readSql, ROLL_HOURS, ROLL_MINUTES } from './samples.js';
+import { H0, NOW, referenceSeries, twoDays } from '../conformance-samples.js';
+import { HOUR_MS, MINUTE_MS, floorTo } from '../sample-tiers.js';
+import { readBlocksSql } from './samples.js';
 import { LIVE_TASKS_SQL, SqliteStore } from './store.js';
 
 const root = mkdtempSync(join(tmpdir(), 'fastgpu-store-'));
@@ -78,19 +78,21 @@ describe('SqliteStore specifics', () => {
     const s = new SqliteStore({ path });
     await s.init();
     await s.close();
+    // One past the newest migration this code knows, whatever that number is.
+    const code = loadMigrations().length;
+    const future = code + 1;
     const db = new Database(path);
-    db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (7, 'future', 0)").run();
+    db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, 'future', 0)").run(future);
     db.close();
 
-    const code = loadMigrations().length;
     const again = new SqliteStore({ path });
     const err = await again.init().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SchemaTooNewError);
-    expect((err as Error).message).toBe(`database schema version 7 is newer than this FastGPU (${code}); upgrade FastGPU`);
+    expect((err as Error).message).toBe(`database schema version ${future} is newer than this FastGPU (${code}); upgrade FastGPU`);
     await expect(again.getTask('x')).rejects.toThrow(/init/);
     await again.close();
     const check = new Database(path, { readonly: true });
-    expect(check.prepare('SELECT MAX(version) AS v FROM schema_migrations').get()).toEqual({ v: 7 });
+    expect(check.prepare('SELECT MAX(version) AS v FROM schema_migrations').get()).toEqual({ v: future });
     check.close();
   });
 
@@ -274,64 +276,93 @@ describe('SqliteStore specifics', () => {
   });
 });
 
-describe('SqliteStore sample tier specifics', () => {
-  const planOf = (db: Database.Database, sql: string, params: Record<string, unknown>): string =>
+describe('SqliteStore sample block specifics', () => {
+  const planOf = (db: Database.Database, sql: string, params: unknown): string =>
     (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(params) as { detail: string }[]).map((p) => p.detail).join(' | ');
+  /** The migrations of the schema before sample blocks: today's on main. */
+  const beforeBlocks = (): Migration[] => {
+    const all = loadMigrations();
+    return all.slice(0, all.findIndex((m) => m.sql.includes('CREATE TABLE sample_blocks')));
+  };
+  // The previous code's compaction, as it wrote the rollup tables.
+  const OLD_ROLL_MINUTES = `INSERT OR REPLACE INTO samples_1m (at, node_id, gpu_index, util_mean, memory_max_mib, allocated_mean, samples)
+    SELECT (at / 60000) * 60000, node_id, gpu_index, AVG(util_percent), MAX(memory_used_mib), AVG(allocated_milli), COUNT(*)
+    FROM samples WHERE at >= @start AND at < @stop GROUP BY 1, 2, 3`;
+  const OLD_ROLL_HOURS = `INSERT OR REPLACE INTO samples_1h (at, node_id, gpu_index, util_mean, memory_max_mib, allocated_mean, samples)
+    SELECT (at / 3600000) * 3600000, node_id, gpu_index, SUM(util_mean * samples) / SUM(samples), MAX(memory_max_mib),
+      SUM(allocated_mean * samples) / SUM(samples), SUM(samples)
+    FROM samples_1m WHERE at >= @start AND at < @stop GROUP BY 1, 2, 3`;
 
-  it('rolling up again after the marks are lost replaces rollups, never adds to them', async () => {
-    const s = new SqliteStore({ path: freshPath() });
-    await s.init();
-    await s.appendSamples(twoDays().filter((x) => x.at < H0 + 2 * HOUR_MS));
-    const upTo = H0 + 2 * HOUR_MS;
-    const all = async (): Promise<void> => {
-      while ((await s.compactSamples(upTo, { maxMinutes: 60 })).more);
-    };
-    await all();
-    const minutes = await s.listSampleRollups('minute', 0, upTo);
-    const hours = await s.listSampleRollups('hour', 0, upTo);
-    expect(hours.map((h) => h.samples)).toEqual([20, 20, 20, 120, 120, 120, 120, 120, 120]);
-    // As if a crash had lost the marks (or an old copy of the file came back): all is redone.
-    (s as unknown as { db: Database.Database }).db.exec('DELETE FROM sample_rollup_marks');
-    await all();
-    expect(await s.listSampleRollups('minute', 0, upTo)).toEqual(minutes);
-    expect(await s.listSampleRollups('hour', 0, upTo)).toEqual(hours);
-    await s.close();
-  });
-
-  it('rolls up the samples a version-4 database already holds', async () => {
+  it('converts the samples and rollups of a database written by the previous schema into blocks', async () => {
     const path = freshPath();
-    const v4 = new SqliteStore({ path, migrations: loadMigrations().slice(0, 4) });
-    await v4.init();
-    const raw = twoDays().filter((x) => x.at < H0 + HOUR_MS);
-    await v4.appendSamples(raw);
-    await v4.close();
+    const old = new SqliteStore({ path, migrations: beforeBlocks() });
+    await old.init();
+    await old.close();
+    // What the previous code left: two days of raw samples, rolled up through H0 + 40 h, raw
+    // samples pruned (in a batch that stopped mid-minute) before H0 + 20 h.
+    const raw = twoDays();
+    const db = new Database(path);
+    const insert = db.prepare(`INSERT INTO samples (at, node_id, gpu_index, util_percent, memory_used_mib, allocated_milli)
+      VALUES (@at, @nodeId, @gpuIndex, @utilPercent, @memoryUsedMiB, @allocatedMilli)`);
+    db.transaction(() => raw.forEach((x) => insert.run(x)))();
+    const through = H0 + 40 * HOUR_MS;
+    db.prepare(OLD_ROLL_MINUTES).run({ start: 0, stop: through });
+    db.prepare(OLD_ROLL_HOURS).run({ start: 0, stop: through });
+    db.prepare("INSERT INTO sample_rollup_marks (tier, through) VALUES ('minute', ?), ('hour', ?)").run(through, through);
+    const prunedBefore = H0 + 20 * HOUR_MS + 15_000;
+    db.prepare('DELETE FROM samples WHERE at < ?').run(prunedBefore);
+    const oldMinutes = db.prepare('SELECT COUNT(*) AS n FROM samples_1m').get() as { n: number };
+    db.close();
+    const sizeBefore = statSync(path).size;
+
     const s = openStore({ kind: 'sqlite', path });
     await s.init();
-    while ((await s.compactSamples(H0 + HOUR_MS)).more);
-    const hours = await s.listSampleRollups('hour', 0, H0 + HOUR_MS);
-    expect(hours.reduce((n, h) => n + h.samples, 0)).toBe(raw.length);
+    const check = new Database(path, { readonly: true });
+    const tables = (check.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'sample%'").all() as { name: string }[]).map((r) => r.name);
+    check.close();
+    expect(tables.sort()).toEqual(['sample_blocks', 'sample_marks']);
+    const kept = raw.filter((x) => x.at >= prunedBefore);
+    expect(await s.listSamples(0, NOW)).toEqual(referenceSeries(kept, 0, NOW, 1).map(({ samples: _n, ...x }) => ({ ...x, at: x.at })));
+    const minutes = await s.listSampleRollups('minute', 0, NOW);
+    expect(minutes).toHaveLength(oldMinutes.n);
+    // Rollup means as the old code computed them, to the 0.01 the blocks keep.
+    const within = (got: SamplePoint[], want: SamplePoint[]) => {
+      expect(got.map((p) => [p.at, p.nodeId, p.gpuIndex, p.samples, p.memoryUsedMiB])).toEqual(want.map((p) => [p.at, p.nodeId, p.gpuIndex, p.samples, p.memoryUsedMiB]));
+      got.forEach((p, i) => {
+        expect(Math.abs(p.utilPercent - want[i]!.utilPercent)).toBeLessThanOrEqual(0.005 + 1e-9);
+        expect(Math.abs(p.allocatedMilli - want[i]!.allocatedMilli)).toBeLessThanOrEqual(0.005 + 1e-9);
+      });
+    };
+    within(minutes, referenceSeries(raw, floorTo(H0 - 10 * MINUTE_MS, MINUTE_MS), through - 1, MINUTE_MS));
+    within(await s.listSampleRollups('hour', 0, NOW), referenceSeries(raw, H0 - HOUR_MS, through - 1, HOUR_MS).map((p) => ({ ...p, at: floorTo(p.at, HOUR_MS) })));
+    // Reads take the minutes where the raw samples were pruned, and count every sample once.
+    const r = await s.readSampleSeries({ from: H0, to: NOW, bucketMs: 30_000 });
+    expect(r.sources[0]).toEqual({ tier: 'minute', from: H0, to: floorTo(prunedBefore, 10 * MINUTE_MS) + 10 * MINUTE_MS - 1 });
+    expect(r.points.reduce((n, p) => n + p.samples, 0)).toBe(raw.filter((x) => x.at >= H0).length);
+    // Compaction goes on from the old marks.
+    while ((await s.compactSamples(NOW - 30_000)).more);
+    const hours = await s.listSampleRollups('hour', 0, NOW);
+    expect(hours.reduce((n, h) => n + h.samples, 0)).toBe(raw.filter((x) => x.at < floorTo(NOW - 30_000, HOUR_MS)).length);
     await s.close();
+    expect(statSync(path).size).toBeLessThan(sizeBefore / 3);
   });
 
-  it('compacts, prunes and reads through indexes, scanning no table whole', async () => {
+  it('reads, rolls up, seals and prunes through the primary key, scanning no table whole', async () => {
     const s = new SqliteStore({ path: freshPath() });
     await s.init();
-    await s.compactSamples(H0); // prepares the statements on a file at version 5
+    await s.compactSamples(H0); // prepares the statements
     const db = (s as unknown as { db: Database.Database }).db;
-    const read = { from: 0, to: 1, bucket: 1, hourBefore: 0, rawFrom: 0, rawLo: 0, node: 'n' };
+    const range = { hLo: 0, hHi: 1, mLo: 0, mHi: 1, rLo: 0, rHi: 1, node: 'n' };
     const plans = [
-      planOf(db, ROLL_MINUTES, { start: 0, stop: 1 }),
-      planOf(db, ROLL_HOURS, { start: 0, stop: 1 }),
-      planOf(db, readSql(false), read),
-      planOf(db, readSql(true), read),
-      planOf(db, poolSql(false), read),
-      planOf(db, 'DELETE FROM samples WHERE rowid IN (SELECT rowid FROM samples WHERE at < @before ORDER BY at LIMIT @limit)', { before: 1, limit: 1 }),
+      planOf(db, readBlocksSql(false), range),
+      planOf(db, readBlocksSql(true), range),
+      planOf(db, 'SELECT tier, start, node_id, body, tail FROM sample_blocks WHERE tier = @tier AND start > @lo AND start < @hi ORDER BY start, node_id', { tier: 'raw', lo: 0, hi: 1 }),
+      planOf(db, 'DELETE FROM sample_blocks WHERE rowid IN (SELECT rowid FROM sample_blocks WHERE tier = ? AND start < ? ORDER BY start LIMIT ?)', ['raw', 0, 1]),
     ];
-    for (const plan of plans) expect(plan).not.toMatch(/SCAN samples(_1[mh])?( |$)/);
-    expect(plans[0]).toMatch(/SEARCH samples USING INDEX samples_at/);
-    expect(plans[1]).toMatch(/SEARCH samples_1m USING PRIMARY KEY/);
-    expect(plans[2]).toMatch(/samples_1h USING PRIMARY KEY.*samples_1m USING PRIMARY KEY.*samples USING INDEX samples_at/);
-    expect(plans[3]).toMatch(/samples USING INDEX samples_node_at/);
+    for (const plan of plans) {
+      expect(plan).not.toMatch(/SCAN sample_blocks( |$)/);
+      expect(plan).toMatch(/SEARCH sample_blocks USING (COVERING )?INDEX sqlite_autoindex_sample_blocks_1/);
+    }
     await s.close();
   });
 });
@@ -455,14 +486,15 @@ describe('samples benchmark', () => {
     const { benchSamples } = await import('../../../bench/samples.js');
     const rows = await benchSamples({ gpus: 16, rawHours: 2, minuteDays: 2, hourDays: 3, runs: 1 });
     const value = (prefix: string): number | undefined => rows.find((r) => r.name.startsWith(prefix))?.value;
-    expect(value('rows: raw samples')).toBeGreaterThan(0);
-    expect(rows.filter((r) => r.name.startsWith('GET /v1/samples')).map((r) => r.name.replace(/ \(.*/, ''))).toEqual([
+    expect(value('raw samples held')).toBeGreaterThan(0);
+    expect(rows.filter((r) => r.name.startsWith('GET /v1/samples')).map((r) => r.name.replace(/, detail=pool.*/, ''))).toEqual([
       'GET /v1/samples, last hour, 240 buckets',
       'GET /v1/samples, last 24 h, 240 buckets',
       'GET /v1/samples, last 7 days, 240 buckets',
     ]);
-    expect(rows.find((r) => r.name.startsWith('compaction pass, 1 minute'))?.name).toMatch(/\(16 minute rows written\)/);
-    expect(rows.find((r) => r.name.startsWith('prune pass, 10 minutes'))?.name).toMatch(/\(0 raw, \d+ minute, \d+ hour rows\)/);
+    expect(rows.find((r) => r.name.includes('and compaction each minute'))?.name).toMatch(/\(160 minute rollups\)/);
+    expect(rows.find((r) => r.name.startsWith('prune pass, 10 minutes'))?.name).toMatch(/\(\d+ raw, \d+ minute, \d+ hour blocks\)/);
+    for (const r of rows.filter((x) => x.target.startsWith('≤'))) expect(r.value, r.name).toBeGreaterThanOrEqual(0);
   });
 });
 

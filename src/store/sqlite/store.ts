@@ -34,7 +34,8 @@ import type {
 import type { SampleTier } from '../sample-tiers.js';
 import { SqliteBilling } from './billing.js';
 import { loadMigrations, migrate, type Migration } from './migrate.js';
-import { SqliteSamples } from './samples.js';
+import { convertLegacySamples, hasLegacySamples } from './samples-legacy.js';
+import { SqliteSamples, type SampleStorage } from './samples.js';
 import {
   attemptToRow,
   eventToRow,
@@ -45,10 +46,8 @@ import {
   rowToLog,
   rowToNode,
   rowToReservation,
-  rowToSample,
   rowToTask,
   rowToToken,
-  sampleToRow,
   taskToRow,
   tokenToRow,
   type AttemptRow,
@@ -56,7 +55,6 @@ import {
   type LogRow,
   type NodeRow,
   type ReservationRow,
-  type SampleRow,
   type TaskRow,
   type TokenRow,
 } from './rows.js';
@@ -155,11 +153,6 @@ function prepareAll(db: Database.Database) {
     // The first revocation time stands; revoking again still reports that the token exists.
     revokeToken: p('UPDATE tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?'),
 
-    listSamples: p<SampleRow>('SELECT * FROM samples WHERE at >= ? AND at <= ? ORDER BY at, node_id, gpu_index'),
-    listNodeSamples: p<SampleRow>(
-      'SELECT * FROM samples WHERE node_id = ? AND at >= ? AND at <= ? ORDER BY at, gpu_index',
-    ),
-
     getMeta: p<{ value: string }>('SELECT value FROM meta WHERE key = ?'),
     setMeta: p('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
   };
@@ -195,8 +188,7 @@ export class SqliteStore implements Store {
   private stmts: Statements | null = null;
   /** Tenants, prices, promotions and the ledger (billing.ts). */
   private billing: SqliteBilling | null = null;
-  private insertSample: Database.Statement<unknown[], unknown> | null = null;
-  /** Sample tiers (samples.ts), built on first use: they name tables of migration 005. */
+  /** Sample blocks (samples.ts), built on first use: they name tables of a late migration. */
   private sampleTiers: SqliteSamples | null = null;
   /** Task list/count statements, one per filter shape, prepared on first use. */
   private readonly shaped = new Map<string, Database.Statement<unknown[], unknown>>();
@@ -245,6 +237,8 @@ export class SqliteStore implements Store {
       db.pragma('wal_autocheckpoint = 10000');
       db.pragma(`journal_size_limit = ${64 * 2 ** 20}`);
       migrate(db, this.opts.migrations ?? loadMigrations(), Date.now());
+      // Samples still in the old one-row-a-sample tables move into blocks, once.
+      if (hasLegacySamples(db)) convertLegacySamples(db);
       this.stmts = prepareAll(db);
       this.billing = new SqliteBilling(db);
     } catch (err) {
@@ -274,7 +268,6 @@ export class SqliteStore implements Store {
     this.stmts = null;
     this.billing = null;
     this.tx = null;
-    this.insertSample = null;
     this.sampleTiers = null;
     this.logRetentionStmts = null;
     this.shaped.clear();
@@ -347,12 +340,7 @@ export class SqliteStore implements Store {
         const events = b.events && b.events.length > 0 ? t.appendEvents(b.events) : [];
         return { lostTasks, lostReservations, events };
       }),
-      appendSamples: tx((samples: readonly UtilisationSample[]) => {
-        // Prepared on first use: it names a column of migration 003, and tests open stores at older versions.
-        const insert = (this.insertSample ??= db.prepare(`INSERT INTO samples (at, node_id, gpu_index, util_percent, memory_used_mib, allocated_milli)
-          VALUES (@at, @node_id, @gpu_index, @util_percent, @memory_used_mib, @allocated_milli)`));
-        for (const x of samples) insert.run(sampleToRow(x));
-      }),
+      appendSamples: tx((samples: readonly UtilisationSample[]) => this.tiers().append(samples)),
     };
   }
 
@@ -731,9 +719,7 @@ export class SqliteStore implements Store {
   }
 
   async listSamples(from: number, to: number, nodeId?: string): Promise<UtilisationSample[]> {
-    const s = this.s();
-    const rows = nodeId === undefined ? s.listSamples.all(from, to) : s.listNodeSamples.all(nodeId, from, to);
-    return rows.map(rowToSample);
+    return this.tiers().list(from, to, nodeId);
   }
 
   async compactSamples(upTo: number, opts: { maxMinutes?: number; maxHours?: number } = {}): Promise<SampleCompaction> {
@@ -750,6 +736,10 @@ export class SqliteStore implements Store {
 
   async readSampleSeries(q: SampleSeriesQuery): Promise<SampleSeries> {
     return this.tiers().read(q);
+  }
+
+  async sampleStorage(): Promise<SampleStorage> {
+    return this.tiers().storage();
   }
 
   // ---- Meta

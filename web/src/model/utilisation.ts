@@ -64,6 +64,53 @@ export function busyFromAllocation(points: readonly AllocationPoint[], from: num
   return bucketPoints(measured.map((p) => ({ at: msOf(p.at), v: (p.utilPercent! / 100) * (p.capacityMilli / 1000) })), from, to, n);
 }
 
+/** Which tier of stored samples answered which part of a range (GET /v1/samples `sources`). */
+export interface SampleSource {
+  tier: 'raw' | 'minute' | 'hour';
+  from: number;
+  to: number;
+}
+
+/** How long one stored row of a tier stands for: a raw sample only for its own bucket. */
+const TIER_MS: Readonly<Record<SampleSource['tier'], number>> = { raw: 0, minute: 60_000, hour: 3_600_000 };
+
+/**
+ * Allocated, capacity and measured-busy GPUs at each bucket's end, from the server's per-bucket
+ * totals (`allocation`, bucket starts `bucketMs` apart). A bucket shows the latest point at or
+ * before its end that still covers it: a point stands for its own bucket, or for the whole
+ * minute or hour of the rollup behind it, and for no longer. Where no point covers a bucket the
+ * chart shows nothing, so no line is ever drawn across time in which nothing was measured (the
+ * minutes before a server's first sample, an agent that was down).
+ */
+export function seriesFromAllocation(
+  points: readonly AllocationPoint[],
+  sources: readonly SampleSource[],
+  bucketMs: number,
+  from: number,
+  to: number,
+  n: number,
+): { allocated: (number | null)[]; capacity: (number | null)[]; busy: (number | null)[] } {
+  const step = (to - from) / n;
+  const tierAt = (at: number): number => TIER_MS[sources.find((s) => at >= s.from && at <= s.to)?.tier ?? 'raw'];
+  const pts = points.map((p) => ({ ...p, at: msOf(p.at) })).sort((a, b) => a.at - b.at);
+  const allocated: (number | null)[] = [];
+  const capacity: (number | null)[] = [];
+  const busy: (number | null)[] = [];
+  let j = -1;
+  for (let i = 0; i < n; i++) {
+    const start = from + i * step;
+    const end = start + step;
+    // A point at a bucket's end starts the next one (the last bucket includes its end).
+    while (j + 1 < pts.length && (pts[j + 1]!.at < end || (i === n - 1 && pts[j + 1]!.at <= end))) j++;
+    const p = j >= 0 ? pts[j]! : null;
+    const covers = p !== null && p.at + Math.max(bucketMs, tierAt(p.at)) > start;
+    allocated.push(covers ? p.allocatedMilli / 1000 : null);
+    capacity.push(covers ? p.capacityMilli / 1000 : null);
+    busy.push(covers && p.utilPercent !== undefined ? (p.utilPercent / 100) * (p.capacityMilli / 1000) : null);
+  }
+  return { allocated, capacity, busy };
+}
+
 /** Mean of the points in each bucket (null where there is none). */
 export function bucketPoints(points: readonly { at: number; v: number }[], from: number, to: number, n: number): (number | null)[] {
   const step = (to - from) / n;

@@ -1,10 +1,20 @@
 // Utilisation over time: allocated vs capacity, and measured utilisation, over a chosen range.
 // Measured utilisation comes from the samples the server stores (`GET /v1/samples`); allocation
 // from the server's history when it gives one, else from the tasks' placements and times.
-// Without stored samples the page charts what it has seen itself since it was opened.
+// Without stored samples the page charts what it has seen itself since it was opened. Nothing
+// is drawn where nothing was measured: no line joins a bucket to the next sample across a gap.
 import { useState } from 'preact/hooks';
 import { api, getOptional } from '../api.js';
-import { allocatedFromTasks, bucketPoints, busyFromAllocation, busyFromSamples, msOf, type AllocationPoint, type Sample, type Series } from '../model/utilisation.js';
+import {
+  allocatedFromTasks,
+  bucketPoints,
+  busyFromSamples,
+  seriesFromAllocation,
+  type AllocationPoint,
+  type Sample,
+  type SampleSource,
+  type Series,
+} from '../model/utilisation.js';
 import { Chart, type ChartSeries } from '../components/Chart.js';
 import { gpus } from '../format.js';
 import { seen, recordGpus } from '../history.js';
@@ -32,7 +42,7 @@ export function UtilisationPage() {
       const [stored, g] = await Promise.all([
         // Totals per bucket only (detail=pool): the page draws the pool, and per-GPU points would
         // be one per GPU and bucket (240,000 at 1,000 GPUs). The page buckets them the same way.
-        getOptional<{ samples: Sample[]; allocation?: AllocationPoint[] }>(
+        getOptional<{ samples?: Sample[]; allocation?: AllocationPoint[]; bucketMs?: number; sources?: SampleSource[] }>(
           `/v1/samples?from=${new Date(from).toISOString()}&to=${new Date(to).toISOString()}&buckets=${BUCKETS}&detail=pool`,
           signal,
         ),
@@ -40,27 +50,17 @@ export function UtilisationPage() {
       ]);
       recordGpus(g.gpus);
       const capacityNow = g.gpus.filter((x) => x.nodeState === 'READY').length;
-      // Measured: the server's totals (or its per-GPU samples, from a server that sends only
-      // those), else what this page has seen, bucketed the same way.
-      const busy = stored
-        ? stored.allocation?.some((p) => p.utilPercent !== undefined)
-          ? busyFromAllocation(stored.allocation, from, to, BUCKETS)
-          : busyFromSamples(stored.samples, from, to, BUCKETS)
-        : bucketPoints(seen.filter((p) => p.busyMilli !== null).map((p) => ({ at: p.at, v: p.busyMilli! / 1000 })), from, to, BUCKETS);
       if (stored?.allocation && stored.allocation.length > 0) {
-        const pts = stored.allocation.map((p) => ({ ...p, at: msOf(p.at) })).sort((a, b) => a.at - b.at);
-        const allocated: (number | null)[] = [];
-        const capacity: (number | null)[] = [];
-        let j = -1;
-        for (let i = 0; i < BUCKETS; i++) {
-          const at = from + (i + 1) * step;
-          while (j + 1 < pts.length && pts[j + 1]!.at <= at) j++;
-          const p = j >= 0 ? pts[j]! : null;
-          allocated.push(p ? p.allocatedMilli / 1000 : null);
-          capacity.push(p ? p.capacityMilli / 1000 : null);
-        }
-        return { xs, capacity, allocated, busy, source: 'server', allocationFrom: 'server' };
+        // The server's totals per bucket, each shown only where it was measured.
+        const s = seriesFromAllocation(stored.allocation, stored.sources ?? [], stored.bucketMs ?? step, from, to, BUCKETS);
+        const measured = stored.allocation.some((p) => p.utilPercent !== undefined);
+        return { xs, ...s, busy: measured ? s.busy : busyFromSamples(stored.samples ?? [], from, to, BUCKETS), source: 'server', allocationFrom: 'server' };
       }
+      // Measured: the server's per-GPU samples (a server that sends only those), else what this
+      // page has seen, bucketed the same way.
+      const busy = stored
+        ? busyFromSamples(stored.samples ?? [], from, to, BUCKETS)
+        : bucketPoints(seen.filter((p) => p.busyMilli !== null).map((p) => ({ at: p.at, v: p.busyMilli! / 1000 })), from, to, BUCKETS);
       const tasks = await api.tasks('?all=true&limit=5000', signal);
       return {
         xs,
@@ -80,7 +80,9 @@ export function UtilisationPage() {
     ? [
         { label: 'Capacity (GPUs)', colour: '#5b6170', values: d.capacity, dash: [6, 4] },
         { label: 'Allocated (GPUs)', colour: '#1f5fbf', values: d.allocated, fill: 'rgba(31,95,191,0.12)' },
-        { label: 'Measured busy (GPUs)', colour: '#b5421b', values: d.busy, spanGaps: true, points: d.source === 'page' },
+        // Only this page's own observations are joined across buckets (it refreshes every few
+        // seconds); the server's buckets show gaps where nothing was measured.
+        { label: 'Measured busy (GPUs)', colour: '#b5421b', values: d.busy, spanGaps: d.source === 'page', points: d.source === 'page' },
       ]
     : [];
   const lastOf = (v: (number | null)[]): string => {
@@ -115,6 +117,8 @@ export function UtilisationPage() {
             </p>
           )}
           {d.source === 'server' && d.allocationFrom === 'tasks' && <p class="muted">Allocation is worked out from the tasks’ placements and times; capacity is today’s.</p>}
+          {/* The drawn values, for tests that compare them. */}
+          <div hidden data-testid="utilisation-series" data-series={JSON.stringify({ xs: d.xs, capacity: d.capacity, allocated: d.allocated, busy: d.busy })} />
           <Chart
             xs={d.xs}
             series={series}

@@ -1,0 +1,512 @@
+// Utilisation samples stored in blocks: one row per node, tier and block of time, holding that
+// node's samples (every GPU) of the block as a packed array. Store-agnostic: the codec and the
+// read-side aggregation live here, and each adapter only moves rows. The schema, the same on
+// SQLite (BLOB) and Postgres (bytea):
+//
+//   CREATE TABLE sample_blocks (
+//     tier    TEXT    NOT NULL,  -- 'raw' | 'minute' | 'hour'
+//     start   BIGINT  NOT NULL,  -- block start, epoch ms, a multiple of BLOCK_MS[tier]
+//     node_id TEXT    NOT NULL,
+//     tail    BLOB    NOT NULL,  -- records appended since: encodeTail (row by row, plain varints)
+//     body    BLOB    NOT NULL,  -- sealed records: encodeBody (columnar, delta, deflate-raw)
+//     PRIMARY KEY (tier, start, node_id)
+//   );
+//   CREATE TABLE sample_marks (name TEXT PRIMARY KEY, at BIGINT NOT NULL);
+//
+// - Appends go into `tail` in place, in the caller's transaction:
+//     INSERT INTO sample_blocks (tier, start, node_id, tail, body) VALUES (tier, start, node, $tail, x'')
+//       ON CONFLICT (tier, start, node_id) DO UPDATE SET tail = sample_blocks.tail || excluded.tail
+//   so a committed sample is never lost (no buffer in memory: the crash-loss bound is zero), a
+//   late sample lands in the block it belongs to, and several servers may append to one store.
+// - Compaction seals a block once its time is over: body := encodeBody(body ∪ tail), tail := ''.
+//   A sealed block costs about 1 byte a raw sample; a tail about 10 until it is sealed.
+// - Retention deletes whole blocks (a block goes once all of it is older than the window).
+// - sample_marks: 'minute' / 'hour' (rolled up through), 'pruned:raw' / 'pruned:minute' (every
+//   block before is deleted, or may be), 'sealed:<tier>' (blocks before are sealed).
+//
+// Quantisation: utilisation to 0.1 % (nvidia-smi reports whole percent, the simulator tenths),
+// memory to whole MiB, allocation to whole milli-GPU. A rollup keeps the sums of its samples'
+// (quantised) utilisation and allocation and their count, not means: integers, so rollups of
+// rollups and reads over any mix of tiers give exactly the means of the raw samples. Values are
+// clamped to their ranges; a non-finite value is refused.
+import { deflateRawSync, inflateRawSync, constants } from 'node:zlib';
+import type { SampleBucket, SamplePoint, SampleRollup, UtilisationSample } from './port.js';
+import { HOUR_MS, MINUTE_MS, TIER_RESOLUTION_MS, floorTo, type SampleSource, type SampleTier } from './sample-tiers.js';
+
+const DAY_MS = 24 * HOUR_MS;
+
+/**
+ * How much time one block row holds, per tier. Raw: 10 minutes (a 5 s heartbeat of 8 GPUs
+ * appends ~80 bytes; the open tail stays under 12 KiB). Minutes: 6 hours; hours: a day. Each
+ * divides the next, so tier seams fall on block edges.
+ */
+export const BLOCK_MS: Readonly<Record<SampleTier, number>> = { raw: 10 * MINUTE_MS, minute: 6 * HOUR_MS, hour: DAY_MS };
+
+/** Tiers in the `tier` column. */
+export const TIERS: readonly SampleTier[] = ['raw', 'minute', 'hour'];
+
+/** Fixed-point scale of utilisation: stored = round(percent × 10). */
+const UTIL_SCALE = 10;
+/** Upper bounds before scaling: memory up to 16 TiB in MiB, allocation up to 1,000,000 milli. */
+const MAX_MEM = 2 ** 24;
+const MAX_ALLOC = 1_000_000;
+const MAX_GPU = 4095;
+
+/** The first byte of a body: its format. A body of zero bytes holds nothing. */
+const BODY_V1 = 1;
+
+/** One record of a block: a GPU's sample (raw) or rollup, values as stored (integers). */
+export interface BlockRecord {
+  at: number;
+  gpu: number;
+  /** Σ utilisation × 10 over the samples behind it. */
+  util: number;
+  /** Highest memory used, MiB. */
+  mem: number;
+  /** Σ milli-GPU allocated over the samples behind it. */
+  alloc: number;
+  /** Raw samples behind it: 1 for raw records. */
+  n: number;
+}
+
+export const blockStart = (tier: SampleTier, at: number): number => floorTo(at, BLOCK_MS[tier]);
+
+function field(name: string, v: number): number {
+  if (!Number.isFinite(v)) throw new Error(`utilisation sample: ${name} must be a finite number, got ${String(v)}`);
+  return v;
+}
+const clampRound = (v: number, lo: number, hi: number): number => Math.min(hi, Math.max(lo, Math.round(v)));
+
+/** A sample (raw) or rollup (minute, hour) as a record of `tier`: quantised and clamped. */
+export function toRecord(tier: SampleTier, x: UtilisationSample | SampleRollup): BlockRecord {
+  const at = field('at', x.at);
+  const gpu = field('gpuIndex', x.gpuIndex);
+  if (!Number.isInteger(gpu) || gpu < 0 || gpu > MAX_GPU) throw new Error(`utilisation sample: gpuIndex must be an integer 0..${MAX_GPU}, got ${gpu}`);
+  const n = clampRound('samples' in x ? field('samples', x.samples) : 1, 1, 2 ** 31);
+  return {
+    at: tier === 'raw' ? Math.trunc(at) : floorTo(at, TIER_RESOLUTION_MS[tier]),
+    gpu,
+    util: clampRound(field('utilPercent', x.utilPercent) * UTIL_SCALE * n, 0, 100 * UTIL_SCALE * n),
+    mem: clampRound(field('memoryUsedMiB', x.memoryUsedMiB), 0, MAX_MEM),
+    alloc: clampRound(field('allocatedMilli', x.allocatedMilli ?? 0) * n, 0, MAX_ALLOC * n),
+    n,
+  };
+}
+
+/** A stored record back as a rollup-shaped point (raw: samples 1). */
+export function fromRecord(nodeId: string, r: BlockRecord): SampleRollup {
+  return { at: r.at, nodeId, gpuIndex: r.gpu, utilPercent: r.util / UTIL_SCALE / r.n, memoryUsedMiB: r.mem, allocatedMilli: r.alloc / r.n, samples: r.n };
+}
+
+// ---- varints
+
+class Writer {
+  buf = new Uint8Array(256);
+  len = 0;
+  uint(v: number): void {
+    if (this.len + 8 > this.buf.length) {
+      const next = new Uint8Array(this.buf.length * 2);
+      next.set(this.buf.subarray(0, this.len));
+      this.buf = next;
+    }
+    // Values stay below 2^53; division, not bit shifts, past 31 bits.
+    while (v >= 0x80) {
+      this.buf[this.len++] = (v % 0x80) | 0x80;
+      v = Math.floor(v / 0x80);
+    }
+    this.buf[this.len++] = v;
+  }
+  /** Zigzag: small negative deltas stay small. */
+  int(v: number): void {
+    this.uint(v < 0 ? -2 * v - 1 : 2 * v);
+  }
+  bytes(): Uint8Array {
+    return this.buf.subarray(0, this.len);
+  }
+}
+
+// ---- tail: records as appended, row by row
+
+/** Records appended to a block's tail: (at − start) / resolution, gpu, util, mem, alloc[, n]. */
+export function encodeTail(tier: SampleTier, start: number, records: readonly BlockRecord[]): Buffer {
+  const w = new Writer();
+  const unit = TIER_RESOLUTION_MS[tier];
+  for (const r of records) {
+    const off = (r.at - start) / unit;
+    if (off < 0 || off >= BLOCK_MS[tier] / unit) throw new Error(`sample block: record at ${r.at} is outside the ${tier} block at ${start}`);
+    w.uint(off);
+    w.uint(r.gpu);
+    w.uint(r.util);
+    w.uint(r.mem);
+    w.uint(r.alloc);
+    if (tier !== 'raw') w.uint(r.n);
+  }
+  return Buffer.from(w.bytes());
+}
+
+/** Scratch for decoded varints, grown as needed (decoding is synchronous: one user at a time). */
+let scratch = new Float64Array(4096);
+
+/**
+ * Every varint of `buf`, unsigned, into `scratch`; returns how many. One tight loop over the
+ * bytes: a read of a day of samples decodes millions of them.
+ */
+function varints(buf: Uint8Array): number {
+  if (scratch.length < buf.length) scratch = new Float64Array(Math.max(buf.length, scratch.length * 2));
+  const out = scratch;
+  let n = 0;
+  let v = 0;
+  let mul = 1;
+  for (let i = 0; i < buf.length; i++) {
+    const b = buf[i]!;
+    if (b < 0x80) {
+      out[n++] = v + b * mul;
+      v = 0;
+      mul = 1;
+    } else {
+      v += (b & 0x7f) * mul;
+      mul *= 0x80;
+      if (mul > 2 ** 56) throw new Error('sample block: varint too long');
+    }
+  }
+  if (mul !== 1) throw new Error('sample block: truncated varint');
+  return n;
+}
+
+/** Zigzag back to signed; bit operations while the value fits 31 bits. */
+const unzig = (z: number): number => (z < 0x80000000 ? (z >>> 1) ^ -(z & 1) : z % 2 === 1 ? -(z + 1) / 2 : z / 2);
+
+/** Where decoded records go: columns to keep, or a bucketing read that keeps none. */
+export interface RecordSink {
+  push(at: number, gpu: number, util: number, mem: number, alloc: number, n: number): void;
+}
+
+function decodeTail(tier: SampleTier, start: number, tail: Uint8Array, out: RecordSink): void {
+  if (tail.length === 0) return;
+  const count = varints(tail);
+  const unit = TIER_RESOLUTION_MS[tier];
+  const width = tier === 'raw' ? 5 : 6;
+  if (count % width !== 0) throw new Error('sample block: truncated tail');
+  const v = scratch;
+  for (let k = 0; k < count; k += width) out.push(start + v[k]! * unit, v[k + 1]!, v[k + 2]!, v[k + 3]!, v[k + 4]!, width === 5 ? 1 : v[k + 5]!);
+}
+
+/**
+ * Decoded records, column by column in typed arrays, reused from block to block: a read of a
+ * million samples builds no object per sample.
+ */
+export class RecordColumns implements RecordSink {
+  length = 0;
+  at = new Float64Array(1024);
+  gpu = new Int32Array(1024);
+  util = new Float64Array(1024);
+  mem = new Float64Array(1024);
+  alloc = new Float64Array(1024);
+  n = new Float64Array(1024);
+
+  clear(): void {
+    this.length = 0;
+  }
+
+  /** Room for `more` records after the current ones. */
+  reserve(more: number): void {
+    const need = this.length + more;
+    if (need <= this.at.length) return;
+    let size = this.at.length;
+    while (size < need) size *= 2;
+    const grow = <T extends Float64Array | Int32Array>(a: T, make: (n: number) => T): T => {
+      const b = make(size);
+      b.set(a.subarray(0, this.length));
+      return b;
+    };
+    this.at = grow(this.at, (k) => new Float64Array(k));
+    this.gpu = grow(this.gpu, (k) => new Int32Array(k));
+    this.util = grow(this.util, (k) => new Float64Array(k));
+    this.mem = grow(this.mem, (k) => new Float64Array(k));
+    this.alloc = grow(this.alloc, (k) => new Float64Array(k));
+    this.n = grow(this.n, (k) => new Float64Array(k));
+  }
+
+  push(at: number, gpu: number, util: number, mem: number, alloc: number, n: number): void {
+    this.reserve(1);
+    const i = this.length++;
+    this.at[i] = at;
+    this.gpu[i] = gpu;
+    this.util[i] = util;
+    this.mem[i] = mem;
+    this.alloc[i] = alloc;
+    this.n[i] = n;
+  }
+
+  record(i: number): BlockRecord {
+    return { at: this.at[i]!, gpu: this.gpu[i]!, util: this.util[i]!, mem: this.mem[i]!, alloc: this.alloc[i]!, n: this.n[i]! };
+  }
+}
+
+// ---- body: sealed, one series per GPU, each column delta-coded, then deflated
+
+/**
+ * The sealed form of a block's records: per GPU (ascending), the count, then each column as
+ * zigzag deltas (times in the tier's resolution from the block start, in time order), deflated.
+ * Columns of small deltas are what deflate shrinks best: steady 5 s heartbeats and slowly moving
+ * values come to about a byte a sample.
+ */
+export function encodeBody(tier: SampleTier, start: number, records: readonly BlockRecord[]): Buffer {
+  if (records.length === 0) return Buffer.alloc(0);
+  const unit = TIER_RESOLUTION_MS[tier];
+  const sorted = [...records].sort((a, b) => a.gpu - b.gpu || a.at - b.at);
+  const w = new Writer();
+  const series: [number, number][] = [];
+  for (let i = 0; i < sorted.length; ) {
+    let j = i;
+    while (j < sorted.length && sorted[j]!.gpu === sorted[i]!.gpu) j++;
+    series.push([i, j]);
+    i = j;
+  }
+  w.uint(series.length);
+  for (const [i, j] of series) {
+    w.uint(sorted[i]!.gpu);
+    w.uint(j - i);
+    const col = (get: (r: BlockRecord) => number, first: number): void => {
+      let prev = first;
+      for (let k = i; k < j; k++) {
+        const v = get(sorted[k]!);
+        w.int(v - prev);
+        prev = v;
+      }
+    };
+    col((r) => (r.at - start) / unit, 0);
+    col((r) => r.util, 0);
+    col((r) => r.mem, 0);
+    col((r) => r.alloc, 0);
+    if (tier !== 'raw') col((r) => r.n, 0);
+  }
+  const packed = deflateRawSync(w.bytes(), { level: 6, strategy: constants.Z_DEFAULT_STRATEGY });
+  const out = Buffer.allocUnsafe(packed.length + 1);
+  out[0] = BODY_V1;
+  packed.copy(out, 1);
+  return out;
+}
+
+function decodeBody(tier: SampleTier, start: number, body: Uint8Array, out: RecordSink): void {
+  if (body.length === 0) return;
+  if (body[0] !== BODY_V1) throw new Error(`sample block: unknown body format ${body[0]}`);
+  const total = varints(inflateRawSync(body.subarray(1)));
+  const v = scratch;
+  const unit = TIER_RESOLUTION_MS[tier];
+  const width = tier === 'raw' ? 4 : 5;
+  let p = 0;
+  const nSeries = v[p++]!;
+  for (let s = 0; s < nSeries; s++) {
+    const gpu = v[p++]!;
+    const count = v[p++]!;
+    if (p + count * width > total) throw new Error('sample block: truncated body');
+    // The columns lie one after the other; one pass walks them side by side, each a running
+    // sum of zigzag deltas, and hands each record on as it completes.
+    const pu = p + count;
+    const pm = pu + count;
+    const pa = pm + count;
+    const pn = pa + count;
+    let at = 0;
+    let util = 0;
+    let mem = 0;
+    let alloc = 0;
+    let n = width === 4 ? 1 : 0;
+    for (let k = 0; k < count; k++) {
+      at += unzig(v[p + k]!);
+      util += unzig(v[pu + k]!);
+      mem += unzig(v[pm + k]!);
+      alloc += unzig(v[pa + k]!);
+      if (width === 5) n += unzig(v[pn + k]!);
+      out.push(start + at * unit, gpu, util, mem, alloc, n);
+    }
+    p += count * width;
+  }
+}
+
+/** Appends every record of a block row to `out`: the sealed body's, then the tail's in the order appended. */
+export function decodeInto(tier: SampleTier, start: number, body: Uint8Array, tail: Uint8Array, out: RecordSink): void {
+  decodeBody(tier, start, body, out);
+  decodeTail(tier, start, tail, out);
+}
+
+/** Every record of a block row, as objects (compaction, listings, tests). */
+export function decodeBlock(tier: SampleTier, start: number, body: Uint8Array, tail: Uint8Array): BlockRecord[] {
+  const cols = new RecordColumns();
+  decodeInto(tier, start, body, tail, cols);
+  return Array.from({ length: cols.length }, (_, i) => cols.record(i));
+}
+
+/** Groups records by block start; the caller writes one row per (block, node). */
+export function byBlock<T extends { at: number }>(tier: SampleTier, xs: readonly T[]): Map<number, T[]> {
+  const out = new Map<number, T[]>();
+  for (const x of xs) {
+    const b = blockStart(tier, x.at);
+    const list = out.get(b);
+    if (list) list.push(x);
+    else out.set(b, [x]);
+  }
+  return out;
+}
+
+// ---- rollups
+
+/**
+ * Rolls records of the finer tier up into `tier`'s units (per GPU): sums and counts add up,
+ * memory is the highest. Only records in [from, to) count.
+ */
+export function rollUp(tier: Exclude<SampleTier, 'raw'>, records: RecordColumns, from: number, to: number): BlockRecord[] {
+  const unit = TIER_RESOLUTION_MS[tier];
+  const first = floorTo(from, unit);
+  const units = Math.max(0, Math.ceil((to - first) / unit));
+  // Per GPU, per unit: Σ util, Σ alloc, max mem, n. Records come in runs of one GPU.
+  const byGpu = new Map<number, Float64Array>();
+  let gpu = -1;
+  let acc: Float64Array | undefined;
+  for (let i = 0; i < records.length; i++) {
+    const t = records.at[i]!;
+    if (t < from || t >= to) continue;
+    if (records.gpu[i] !== gpu) {
+      gpu = records.gpu[i]!;
+      acc = byGpu.get(gpu);
+      if (!acc) byGpu.set(gpu, (acc = new Float64Array(units * 4)));
+    }
+    const a = acc!;
+    const k = Math.floor((t - first) / unit) * 4;
+    a[k] = a[k]! + records.util[i]!;
+    a[k + 1] = a[k + 1]! + records.alloc[i]!;
+    if (records.mem[i]! > a[k + 2]!) a[k + 2] = records.mem[i]!;
+    a[k + 3] = a[k + 3]! + records.n[i]!;
+  }
+  const out: BlockRecord[] = [];
+  for (let u = 0; u < units; u++) {
+    for (const g of [...byGpu.keys()].sort((x, y) => x - y)) {
+      const a = byGpu.get(g)!;
+      const n = a[u * 4 + 3]!;
+      if (n > 0) out.push({ at: first + u * unit, gpu: g, util: a[u * 4]!, mem: a[u * 4 + 2]!, alloc: a[u * 4 + 1]!, n });
+    }
+  }
+  return out;
+}
+
+// ---- reads
+
+/** A block row as read for a bucketed read. Rows must come grouped by node (ORDER BY node_id). */
+export interface BlockRow {
+  tier: SampleTier;
+  start: number;
+  nodeId: string;
+  body: Uint8Array;
+  tail: Uint8Array;
+}
+
+/**
+ * Buckets records as they are read: per GPU and bucket, running sums in typed arrays; and, for
+ * detail `pool`, each node's GPUs folded into the pool's per-bucket totals as soon as the next
+ * node starts, so that no per-GPU row is ever built. Rows must come grouped by node. A record
+ * counts in the bucket where it starts, and only when it starts inside [from, to] and inside
+ * the part of the time line its tier answers (`sources`): nothing from before `from` is drawn
+ * into the first bucket.
+ */
+export class BucketAccumulator implements RecordSink {
+  private readonly n: number;
+  private node: string | null = null;
+  /** Per GPU of the current node: Σ util, Σ alloc, n, max mem per bucket. */
+  private gpus = new Map<number, Float64Array>();
+  /** Detail gpu: every node's GPUs, by node in the order read. */
+  private readonly kept: { node: string; gpus: [number, Float64Array][] }[] = [];
+  private readonly pool: { gpus: Float64Array; util: Float64Array; alloc: Float64Array };
+  private readonly ranges: Record<SampleTier, [number, number] | null> = { raw: null, minute: null, hour: null };
+  /** The part of the range the current row's tier answers, and the GPU being added to. */
+  private lo = 0;
+  private hi = -1;
+  private gpu = -1;
+  private acc: Float64Array | undefined;
+
+  constructor(
+    private readonly q: { from: number; to: number; bucketMs: number; detail: 'gpu' | 'pool' },
+    sources: readonly SampleSource[],
+  ) {
+    this.n = Math.max(1, Math.floor((q.to - q.from) / q.bucketMs) + 1);
+    this.pool = { gpus: new Float64Array(this.n), util: new Float64Array(this.n), alloc: new Float64Array(this.n) };
+    for (const s of sources) this.ranges[s.tier] = [s.from, s.to];
+  }
+
+  add(row: BlockRow): void {
+    const range = this.ranges[row.tier];
+    if (!range) return;
+    if (row.nodeId !== this.node) this.flushNode(row.nodeId);
+    this.lo = Math.max(range[0], this.q.from);
+    this.hi = Math.min(range[1], this.q.to);
+    decodeInto(row.tier, row.start, row.body, row.tail, this);
+  }
+
+  /** One decoded record (RecordSink): into its GPU's bucket, when it starts in the range read. */
+  push(at: number, gpu: number, util: number, mem: number, alloc: number, n: number): void {
+    if (at < this.lo || at > this.hi) return;
+    if (gpu !== this.gpu || this.acc === undefined) {
+      this.gpu = gpu;
+      this.acc = this.gpus.get(gpu);
+      if (!this.acc) this.gpus.set(gpu, (this.acc = new Float64Array(this.n * 4)));
+    }
+    const a = this.acc;
+    const b = Math.floor((at - this.q.from) / this.q.bucketMs) * 4;
+    a[b] = a[b]! + util;
+    a[b + 1] = a[b + 1]! + alloc;
+    a[b + 2] = a[b + 2]! + n;
+    if (mem > a[b + 3]!) a[b + 3] = mem;
+  }
+
+  /** Per-GPU points by bucket, node, GPU (detail `gpu`). */
+  resultPoints(): SamplePoint[] {
+    this.flushNode(null);
+    const series = this.kept
+      .sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0))
+      .flatMap((k) => k.gpus.sort((a, b) => a[0] - b[0]).map(([gpu, acc]) => ({ node: k.node, gpu, acc })));
+    const points: SamplePoint[] = [];
+    for (let i = 0; i < this.n; i++) {
+      const at = this.q.from + i * this.q.bucketMs;
+      for (const { node, gpu, acc } of series) {
+        const n = acc[i * 4 + 2]!;
+        if (n === 0) continue;
+        points.push({ at, nodeId: node, gpuIndex: gpu, utilPercent: acc[i * 4]! / UTIL_SCALE / n, memoryUsedMiB: acc[i * 4 + 3]!, allocatedMilli: acc[i * 4 + 1]! / n, samples: n });
+      }
+    }
+    return points;
+  }
+
+  /** Each bucket's totals across GPUs (detail `pool`). */
+  resultBuckets(): SampleBucket[] {
+    this.flushNode(null);
+    const out: SampleBucket[] = [];
+    const p = this.pool;
+    for (let i = 0; i < this.n; i++) {
+      if (p.gpus[i] === 0) continue;
+      out.push({ at: this.q.from + i * this.q.bucketMs, gpus: p.gpus[i]!, utilPercent: p.util[i]! / p.gpus[i]!, allocatedMilli: p.alloc[i]! });
+    }
+    return out;
+  }
+
+  private flushNode(next: string | null): void {
+    const node = this.node;
+    this.node = next;
+    if (node === null) return;
+    const gpus = this.gpus;
+    this.gpus = new Map();
+    this.acc = undefined;
+    if (this.q.detail !== 'pool') {
+      this.kept.push({ node, gpus: [...gpus.entries()] });
+      return;
+    }
+    const p = this.pool;
+    for (const acc of gpus.values()) {
+      for (let i = 0; i < this.n; i++) {
+        const n = acc[i * 4 + 2]!;
+        if (n === 0) continue;
+        p.gpus[i]! += 1;
+        p.util[i]! += acc[i * 4]! / UTIL_SCALE / n;
+        p.alloc[i]! += Math.round(acc[i * 4 + 1]! / n);
+      }
+    }
+  }
+}
