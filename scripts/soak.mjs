@@ -38,20 +38,33 @@ function hasStressNg() {
 
 /** Starts the hogs; answers a function that stops exactly those processes. */
 function startHogs(n) {
-  if (n === 0) return { what: 'none', stop: () => {} };
+  if (n === 0) return { what: 'none', stop: async () => {} };
   const procs = hasStressNg()
     ? [spawn('stress-ng', ['--cpu', String(n), '--quiet'], { stdio: 'ignore', detached: true })]
     : Array.from({ length: n }, () => spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore', detached: true }));
   const what = procs.length === 1 && n > 1 ? `stress-ng --cpu ${n}` : `${n} busy Node loop${n === 1 ? '' : 's'}`;
-  const stop = () => {
+  /** SIGTERM (stress-ng stops and reaps its workers), then SIGKILL to the group after 3 s. */
+  const stop = async () => {
+    const exited = procs.map((p) => (p.exitCode !== null || p.signalCode !== null ? Promise.resolve() : new Promise((r) => p.once('exit', r))));
     for (const p of procs) {
-      // Each hog leads its own process group (detached): stress-ng's workers go with it.
       try {
-        process.kill(-p.pid, 'SIGKILL');
+        process.kill(p.pid, 'SIGTERM');
       } catch {
         // Already gone: nothing left to stop.
       }
     }
+    const late = setTimeout(() => {
+      for (const p of procs) {
+        try {
+          // Each hog leads its own process group (detached): its workers go with it.
+          process.kill(-p.pid, 'SIGKILL');
+        } catch {
+          // Already gone: nothing left to stop.
+        }
+      }
+    }, 3000);
+    await Promise.all(exited);
+    clearTimeout(late);
   };
   return { what, stop };
 }
@@ -76,8 +89,7 @@ if (opts.build) {
 const dir = mkdtempSync(join(tmpdir(), 'fastgpu-soak-'));
 const hogs = startHogs(opts.hogs);
 const onSignal = () => {
-  hogs.stop();
-  process.exit(130);
+  void hogs.stop().then(() => process.exit(130));
 };
 process.on('SIGINT', onSignal);
 process.on('SIGTERM', onSignal);
@@ -108,7 +120,7 @@ try {
     for (const n of failedNames) console.log(`soak:   FAILED ${n}`);
   }
 } finally {
-  hogs.stop();
+  await hogs.stop();
   rmSync(dir, { recursive: true, force: true });
 }
 
