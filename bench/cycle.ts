@@ -3,8 +3,7 @@
 // policies do differ), 10,000 pending tasks of mixed shapes (fractions, whole and multi-GPU, some
 // tied to a model, some sized by GPU memory, CPU-heavy and CPU-only ones); then 2,000 more on the
 // pool the first cycle filled. Each cycle is split into
-//   - compute: schedule() alone on the same snapshot, warm, median of 3 (outside the server: its
-//     tenancy snapshot aside, the same inputs and policy);
+//   - compute: schedule() alone on the same snapshot (tenants included), warm, median of 3;
 //   - compute + apply: the server's own cycle hook (schedule() and turning decisions into writes);
 //   - commit: the cycle's store transaction (commitBatch, timed at the store);
 // and placements are counted apart from attempts (the pending tasks the cycle tried).
@@ -18,7 +17,7 @@ import type { PolicyName } from '../src/core/placement/types.js';
 import { schedule } from '../src/core/scheduler/index.js';
 import { fairShareOrder } from '../src/core/scheduler/tenancy.js';
 import { makeTask, seededRng } from '../src/core/scheduler/testing.js';
-import type { SchedulerPolicy } from '../src/core/scheduler/types.js';
+import type { SchedulerPolicy, SchedulerSnapshot } from '../src/core/scheduler/types.js';
 import type { GpuRequest, Task } from '../src/core/types.js';
 import { ControlPlane } from '../src/server/control.js';
 import { openStore } from '../src/store/index.js';
@@ -118,21 +117,26 @@ async function runPolicy(placement: PolicyName): Promise<{ label: string; cycle:
     inCycle.open = c;
   };
   try {
+    const order: string[] = [];
     for (const k of NODE_KINDS) {
       for (let i = 0; i < k.n; i++) {
         const name = `${k.gpus.split('x')[1]!.toLowerCase()}-${String(i).padStart(3, '0')}`;
+        order.push(name);
         await control.register({ name, cpuMilli: k.cpuMilli, memoryMiB: k.memoryMiB, labels: {}, gpus: simulatedGpus(k.gpus, name), simulated: true, agentVersion: 'bench', tasks: [] });
       }
     }
     await control.settle();
-    const nodes = await raw.listNodes();
+    // In the server's order (registration), which first-fit follows; the store lists by id.
+    const rank = new Map(order.map((n, i) => [n, i]));
+    const nodes = (await raw.listNodes()).sort((a, b) => rank.get(a.name)! - rank.get(b.name)!);
     const rng = seededRng(42);
     const out: { label: string; cycle: CycleTiming; computeMs: number; placedPure: number }[] = [];
     for (const [label, n, prefix] of [['10k pending, empty pool', 10_000, 'a-'], ['2k more, on the pool the first cycle filled', 2_000, 'b-']] as const) {
       const batch = tasks(n, rng, prefix, NOW - 100_000 + (prefix === 'b-' ? 50_000 : 0));
       // Compute alone, on the snapshot the server will see: its live tasks plus this batch.
       const live = await raw.listLiveTasks();
-      const snapshot = {
+      const snapshot: SchedulerSnapshot = {
+        tenancy: { tenants: await raw.listTenants(), blocked: new Map(), preemption: true, stopping: new Set(), claims: new Map() },
         nodes,
         active: live.filter((t) => t.state === 'SCHEDULED' || t.state === 'RUNNING'),
         pending: [...live.filter((t) => t.state === 'PENDING'), ...batch],
