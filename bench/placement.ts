@@ -75,7 +75,7 @@ async function main(): Promise<void> {
   if (kStar > 0) replays.push(...replay(kStar), ...replay(2 * kStar));
 
   const f = (v: number | null | undefined) => (v === null || v === undefined ? '—' : v.toFixed(2));
-  const header = ['policy', ...REPORT_LEVELS.map((l) => `${l} % ours (pub)`), 'frag % @130 ours (pub)', 'placements/s', 'wall s'];
+  const header = ['policy', ...REPORT_LEVELS.map((l) => `${l} % ours (pub)`), 'frag % @130 ours (pub)', 'placed/s (decisions/s)', 'wall s'];
   const rows: string[][] = [];
   for (const p of POLICIES) {
     const r = runs.get(p)!;
@@ -85,7 +85,7 @@ async function main(): Promise<void> {
       p === 'default' ? 'default (FastGPU)' : p,
       ...REPORT_LEVELS.map((l) => `${f(r.allocation[String(l)])} (${pa ? f(pa[l]) : '—'})`),
       `${f(r.fragmentation['130'])} (${pf ? f(pf[130]) : '—'})`,
-      String(r.placementsPerSecond),
+      `${r.placementsPerSecond} (${r.decisionsPerSecond})`,
       r.wallSeconds.toFixed(1),
     ]);
   }

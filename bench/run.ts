@@ -5,6 +5,8 @@ import { benchLatency } from './latency.js';
 import { benchSamples } from './samples.js';
 import { benchScheduler } from './scheduler.js';
 import { benchServer, type BenchRow } from './server.js';
+import { benchStore } from './store.js';
+import { benchCycle } from './cycle.js';
 
 const rows: BenchRow[] = [];
 const section = async (name: string, f: () => Promise<BenchRow[]>): Promise<void> => {
@@ -14,7 +16,11 @@ const section = async (name: string, f: () => Promise<BenchRow[]>): Promise<void
 
 await section('server (submit throughput, RSS with 100,000 tasks)', () => benchServer());
 await section('submit → process start', () => benchLatency());
-await section('scheduler cycle', () => benchScheduler());
+await section('store (SQLite file: inserts, start-up load, memory)', async () =>
+  Object.entries(await benchStore()).map(([metric, value]) => ({ name: `store: ${metric}`, value, unit: '', target: '' })),
+);
+await section('scheduler cycle (pure schedule())', () => benchScheduler());
+await section('server cycle (compute, apply, commit) on a mixed pool', () => benchCycle());
 await section('utilisation samples (1,000 GPUs, 24 h raw, 7 d minute and 400 d hour rollups)', () => benchSamples());
 
 const w = Math.max(...rows.map((r) => r.name.length));

@@ -760,6 +760,12 @@ export class ControlPlane {
   async settle(): Promise<void> {
     for (let i = 0; i < 10_000; i++) {
       if (!this.cycleTimer && !this.cycleRunning && this.submitQ.length === 0 && !this.submitScheduled && this.chainDepth === 0 && !this.billing.busy) return;
+      // A cycle held back by the CPU throttle (kick) would outlast these rounds: run it now, as
+      // the caller wants the quiet state, not the throttle.
+      if (this.cycleTimer && !this.cycleRunning) {
+        this.clearCycleTimer();
+        this.startCycle();
+      }
       await this.chain;
       await this.billing.idle();
       await new Promise<void>((r) => setImmediate(r));

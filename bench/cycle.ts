@@ -1,0 +1,194 @@
+// Server cycle benchmark: the control plane's whole scheduling cycle, not just schedule(). A real
+// ControlPlane on a real SQLite file, a pool of mixed GPU models and CPU shapes (where placement
+// policies do differ), 10,000 pending tasks of mixed shapes (fractions, whole and multi-GPU, some
+// tied to a model, some sized by GPU memory, CPU-heavy and CPU-only ones); then 2,000 more on the
+// pool the first cycle filled. Each cycle is split into
+//   - compute: schedule() alone on the same snapshot (tenants included), warm, median of 3;
+//   - compute + apply: the server's own cycle hook (schedule() and turning decisions into writes);
+//   - commit: the cycle's store transaction (commitBatch, timed at the store);
+// and placements are counted apart from attempts (the pending tasks the cycle tried).
+// `npm run bench` calls benchCycle(); alone: `node --import tsx bench/cycle.ts`.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { simulatedGpus } from '../src/agent/discovery.js';
+import type { PolicyName } from '../src/core/placement/types.js';
+import { schedule } from '../src/core/scheduler/index.js';
+import { fairShareOrder } from '../src/core/scheduler/tenancy.js';
+import { makeTask, seededRng } from '../src/core/scheduler/testing.js';
+import type { SchedulerPolicy, SchedulerSnapshot } from '../src/core/scheduler/types.js';
+import type { GpuRequest, Task } from '../src/core/types.js';
+import { ControlPlane } from '../src/server/control.js';
+import { openStore } from '../src/store/index.js';
+import type { Store } from '../src/store/port.js';
+import type { BenchRow } from './server.js';
+
+const NOW = 1_700_000_000_000;
+const HOUR = 3_600_000;
+const GIB = 1024;
+
+/** Node kinds: GPUs, cores, RAM. CPU per GPU differs fourfold, so CPU-aware placement matters. */
+const NODE_KINDS = [
+  { n: 40, gpus: '8xH100-80GB', cpuMilli: 192_000, memoryMiB: 2048 * GIB },
+  { n: 40, gpus: '8xA100-40GB', cpuMilli: 64_000, memoryMiB: 512 * GIB },
+  { n: 30, gpus: '4xV100-16GB', cpuMilli: 48_000, memoryMiB: 256 * GIB },
+  { n: 40, gpus: '4xT4', cpuMilli: 16_000, memoryMiB: 64 * GIB },
+];
+
+const milli = (m: number, model?: string): GpuRequest => ({ count: 1, share: { kind: 'milli', milli: m }, ...(model ? { model } : {}) });
+const whole = (count: number, model?: string): GpuRequest => ({ count, share: { kind: 'milli', milli: 1000 }, ...(model ? { model } : {}) });
+
+/** Request shapes and how often they come (weights sum to 1). */
+const SHAPES: { gpu: GpuRequest | null; cpuMilli: number; memoryMiB: number; weight: number }[] = [
+  { gpu: milli(100), cpuMilli: 1000, memoryMiB: 2 * GIB, weight: 0.14 },
+  { gpu: milli(250), cpuMilli: 4000, memoryMiB: 8 * GIB, weight: 0.14 },
+  { gpu: milli(500), cpuMilli: 2000, memoryMiB: 8 * GIB, weight: 0.12 },
+  { gpu: milli(500, 'A100-40GB'), cpuMilli: 6000, memoryMiB: 16 * GIB, weight: 0.08 },
+  { gpu: { count: 1, share: { kind: 'memory', memoryMiB: 20 * GIB } }, cpuMilli: 4000, memoryMiB: 16 * GIB, weight: 0.08 },
+  { gpu: milli(250), cpuMilli: 16_000, memoryMiB: 32 * GIB, weight: 0.06 }, // CPU-heavy fraction
+  { gpu: whole(1), cpuMilli: 8000, memoryMiB: 32 * GIB, weight: 0.14 },
+  { gpu: whole(1, 'T4'), cpuMilli: 2000, memoryMiB: 8 * GIB, weight: 0.06 },
+  { gpu: whole(2), cpuMilli: 24_000, memoryMiB: 64 * GIB, weight: 0.06 },
+  { gpu: whole(4, 'V100-16GB'), cpuMilli: 32_000, memoryMiB: 128 * GIB, weight: 0.03 },
+  { gpu: whole(8, 'H100-80GB'), cpuMilli: 96_000, memoryMiB: 512 * GIB, weight: 0.03 },
+  { gpu: null, cpuMilli: 4000, memoryMiB: 8 * GIB, weight: 0.06 },
+];
+const PRIORITIES = [10, 50, 50, 50, 90];
+
+function pick<T extends { weight: number }>(xs: readonly T[], r: number): T {
+  let acc = 0;
+  for (const x of xs) if ((acc += x.weight) >= r) return x;
+  return xs[xs.length - 1]!;
+}
+
+function tasks(n: number, rng: () => number, prefix: string, t0: number): Task[] {
+  return Array.from({ length: n }, (_, i) => {
+    const s = pick(SHAPES, rng());
+    const t = makeTask(`${prefix}${i}`, { gpu: s.gpu, cpuMilli: s.cpuMilli, memoryMiB: s.memoryMiB, priority: PRIORITIES[Math.floor(rng() * PRIORITIES.length)]!, createdAt: t0 + i });
+    if (rng() < 0.7) t.spec.timeLimitMs = Math.round((0.25 + rng() * 8) * HOUR);
+    return t;
+  });
+}
+
+interface CycleTiming {
+  pending: number;
+  placed: number;
+  computeApplyMs: number;
+  commitMs: number;
+}
+
+/** The store with its commitBatch timed; calls made right after a cycle's hook belong to that cycle. */
+function timedStore(store: Store, cycles: CycleTiming[], inCycle: { open: CycleTiming | null }): Store {
+  return new Proxy(store, {
+    get(target, key, receiver) {
+      const v = Reflect.get(target, key, receiver) as unknown;
+      if (typeof v !== 'function') return v;
+      if (key !== 'commitBatch') return (v as (...a: unknown[]) => unknown).bind(target);
+      return async (...args: unknown[]) => {
+        const owner = inCycle.open;
+        inCycle.open = null;
+        const t0 = performance.now();
+        try {
+          return await (v as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+        } finally {
+          if (owner) owner.commitMs += performance.now() - t0;
+        }
+      };
+    },
+  });
+}
+
+const r1 = (x: number): number => Math.round(x * 10) / 10;
+
+/** Runs the two cycles for one policy and answers their timings. */
+async function runPolicy(placement: PolicyName): Promise<{ label: string; cycle: CycleTiming; computeMs: number; placedPure: number }[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'fastgpu-cycle-'));
+  const raw = openStore({ kind: 'sqlite', path: join(dir, 'fastgpu.db') });
+  await raw.init();
+  const cycles: CycleTiming[] = [];
+  const inCycle: { open: CycleTiming | null } = { open: null };
+  const store = timedStore(raw, cycles, inCycle);
+  const policy: Partial<SchedulerPolicy> = { placement, rng: seededRng(1) };
+  const control = await ControlPlane.open({ store, clock: { now: () => NOW }, tickMs: 0, policy, log: () => {} });
+  control.hooks.cycle = (seconds, stats) => {
+    const c: CycleTiming = { pending: stats.pending, placed: stats.placed, computeApplyMs: seconds * 1000, commitMs: 0 };
+    cycles.push(c);
+    inCycle.open = c;
+  };
+  try {
+    const order: string[] = [];
+    for (const k of NODE_KINDS) {
+      for (let i = 0; i < k.n; i++) {
+        const name = `${k.gpus.split('x')[1]!.toLowerCase()}-${String(i).padStart(3, '0')}`;
+        order.push(name);
+        await control.register({ name, cpuMilli: k.cpuMilli, memoryMiB: k.memoryMiB, labels: {}, gpus: simulatedGpus(k.gpus, name), simulated: true, agentVersion: 'bench', tasks: [] });
+      }
+    }
+    await control.settle();
+    // In the server's order (registration), which first-fit follows; the store lists by id.
+    const rank = new Map(order.map((n, i) => [n, i]));
+    const nodes = (await raw.listNodes()).sort((a, b) => rank.get(a.name)! - rank.get(b.name)!);
+    const rng = seededRng(42);
+    const out: { label: string; cycle: CycleTiming; computeMs: number; placedPure: number }[] = [];
+    for (const [label, n, prefix] of [['10k pending, empty pool', 10_000, 'a-'], ['2k more, on the pool the first cycle filled', 2_000, 'b-']] as const) {
+      const batch = tasks(n, rng, prefix, NOW - 100_000 + (prefix === 'b-' ? 50_000 : 0));
+      // Compute alone, on the snapshot the server will see: its live tasks plus this batch.
+      const live = await raw.listLiveTasks();
+      const snapshot: SchedulerSnapshot = {
+        tenancy: { tenants: await raw.listTenants(), blocked: new Map(), preemption: true, stopping: new Set(), claims: new Map() },
+        nodes,
+        active: live.filter((t) => t.state === 'SCHEDULED' || t.state === 'RUNNING'),
+        pending: [...live.filter((t) => t.state === 'PENDING'), ...batch],
+        reservations: [],
+      };
+      const before = cycles.length;
+      await control.submit(batch);
+      await control.settle();
+      const mine = cycles.slice(before);
+      if (mine.length === 0) throw new Error(`${placement}: no cycle ran after the submit`);
+      // Then schedule() alone on that same snapshot, warm (as the server's is): median of 3.
+      const pol = (): SchedulerPolicy => ({ placement, backfill: true, defaultRuntimeMs: HOUR, rng: seededRng(1), order: fairShareOrder() });
+      let pure = schedule(snapshot, NOW, pol());
+      const ms: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const t0 = performance.now();
+        pure = schedule(snapshot, NOW, pol());
+        ms.push(performance.now() - t0);
+      }
+      const computeMs = ms.sort((a, b) => a - b)[1]!;
+      // The first cycle after the submit does the work; later ones (if any) retry what is left.
+      out.push({ label, cycle: mine[0]!, computeMs, placedPure: pure.stats.placed });
+    }
+    return out;
+  } finally {
+    await control.close();
+    await raw.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export async function benchCycle(policies: readonly PolicyName[] = ['default', 'best-fit', 'fgd', 'first-fit', 'spread']): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  const gpus = NODE_KINDS.reduce((a, k) => a + k.n * Number(k.gpus.split('x')[0]), 0);
+  const nodes = NODE_KINDS.reduce((a, k) => a + k.n, 0);
+  for (const p of policies) {
+    for (const r of await runPolicy(p)) {
+      const c = r.cycle;
+      // stats.pending counts the tasks the cycle left waiting: tried = placed + left waiting.
+      const name = `server cycle, ${p}, ${nodes} mixed nodes / ${gpus} GPUs, ${r.label}: placed ${c.placed} of ${c.placed + c.pending} tried`;
+      rows.push({ name: `${name}; compute (schedule() alone, placed ${r.placedPure})`, value: r1(r.computeMs), unit: 'ms', target: '' });
+      rows.push({ name: `${name}; compute + apply (server hook)`, value: r1(c.computeApplyMs), unit: 'ms', target: '' });
+      rows.push({ name: `${name}; commit (store transaction)`, value: r1(c.commitMs), unit: 'ms', target: '' });
+      rows.push({ name: `${name}; whole cycle (compute + apply + commit)`, value: r1(c.computeApplyMs + c.commitMs), unit: 'ms', target: '' });
+    }
+  }
+  return rows;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const policies = process.argv.slice(2) as PolicyName[];
+  const rows = await benchCycle(policies.length > 0 ? policies : undefined);
+  const w = Math.max(...rows.map((r) => r.name.length));
+  for (const r of rows) console.log(`${r.name.padEnd(w)}  ${`${r.value} ${r.unit}`.padStart(10)}  ${r.target}`);
+}
