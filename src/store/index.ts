@@ -4,7 +4,7 @@ import type { Store } from './port.js';
 import { SqliteStore } from './sqlite/store.js';
 
 export type { Store } from './port.js';
-export { SchemaTooNewError } from './sqlite/migrate.js';
+export { SchemaTooNewError } from './migrations.js';
 
 /**
  * Which store to open. A tagged union so that a Postgres adapter adds one member
