@@ -22,7 +22,7 @@ const types = {
 };
 
 /** A client or the pool: anything that runs a query. */
-export type Queryable = pg.Pool | pg.PoolClient;
+export type Queryable = pg.Pool | pg.ClientBase;
 
 export interface PoolOptions {
   url: string;

@@ -31,8 +31,9 @@ export async function appendEvents(c: Queryable, events: readonly Omit<PoolEvent
       rows.map((r) => r.data),
     ],
   );
-  const base = res.rows[0]?.base;
-  if (base === undefined) throw new Error("postgres: the 'events' counter is missing (schema not migrated?)");
+  // Number(): a client without the store's BIGINT parser (a caller's own) hands back text.
+  const base = Number(res.rows[0]?.base);
+  if (!Number.isSafeInteger(base)) throw new Error("postgres: the 'events' counter is missing (schema not migrated?)");
   return events.map((e, i) => ({ ...e, seq: base + i + 1 }) as PoolEvent);
 }
 
