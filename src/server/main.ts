@@ -2,7 +2,8 @@
 import { mkdir, readFile, writeFile, chmod } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Clock } from '../core/types.js';
-import { openStore } from '../store/index.js';
+import { openStore, type StoreOptions } from '../store/index.js';
+import { describeStore } from '../store/select.js';
 import type { Store } from '../store/port.js';
 import { systemClock } from '../util/clock.js';
 import { buildApp } from './app.js';
@@ -22,6 +23,7 @@ export interface ServerOptions {
   nodeLostAfterMs?: number; // default 15000
   sampleRetention?: SampleRetention; // default 24 h raw, 7 d minute rollups, 400 d hour rollups
   logsRetentionMs?: number; // delete logs of tasks finished longer ago; default: keep forever
+  store?: StoreOptions; // default: SQLite, fastgpu.db in dataDir (`--store postgres://…` for many servers)
   log?: (line: string) => void;
 }
 
@@ -66,7 +68,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   await mkdir(opts.dataDir, { recursive: true, mode: 0o700 });
   // WAL checkpoints (and their fsync) run in a worker thread, off the request path.
-  const store = openStore({ kind: 'sqlite', path: join(opts.dataDir, DB_FILE), backgroundCheckpointMs: 1_000, log });
+  const storeOptions = opts.store ?? { kind: 'sqlite', path: join(opts.dataDir, DB_FILE), backgroundCheckpointMs: 1_000, log };
+  const store = openStore(storeOptions);
   await store.init();
   let server: Awaited<ReturnType<typeof buildApp>> | null = null;
   try {
@@ -86,7 +89,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const port = typeof addr === 'object' && addr ? addr.port : (opts.port ?? 7070);
     const shownHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
     const url = `http://${shownHost}:${port}`;
-    log(`fastgpu server listening on ${url} (data dir ${opts.dataDir})`);
+    log(`fastgpu server listening on ${url} (data dir ${opts.dataDir}; store ${describeStore(storeOptions)})`);
     const loginUrl = `${url}/?token=${server.app.dashboard.issueLoginCode(adminToken)}`;
     const running = server;
     let closing: Promise<void> | null = null;

@@ -14,6 +14,7 @@ import type {
   UtilisationSample,
 } from '../port.js';
 import { HOUR_MS, MINUTE_MS, floorTo, planSampleRead, planSources, type SampleTier, type TierCoverage } from '../sample-tiers.js';
+import type { TableCopy } from './copy-spec.js';
 import { inTx, type Queryable } from './db.js';
 import { LOCK_CLASS } from './migrate.js';
 
@@ -24,6 +25,17 @@ export const DEFAULT_COMPACT_HOURS = 2;
 export const DEFAULT_PRUNE_LIMIT = 10_000;
 
 const TABLE: Readonly<Record<SampleTier, string>> = { raw: 'samples', minute: 'samples_1m', hour: 'samples_1h' };
+
+const ROLLUP_COLUMNS = ['at', 'node_id', 'gpu_index', 'util_mean', 'memory_max_mib', 'allocated_mean', 'samples'];
+const RAW_COLUMNS = ['at', 'node_id', 'gpu_index', 'util_percent', 'memory_used_mib', 'allocated_milli'];
+
+/** The sample tables as `fastgpu admin migrate` copies them from SQLite (the same layout there). */
+export const SAMPLE_TABLE_COPIES: readonly TableCopy[] = [
+  { table: 'samples', columns: RAW_COLUMNS, select: RAW_COLUMNS, reads: RAW_COLUMNS, order: 'at, node_id, gpu_index' },
+  { table: 'samples_1m', columns: ROLLUP_COLUMNS, select: ROLLUP_COLUMNS, reads: ROLLUP_COLUMNS, order: 'at, node_id, gpu_index' },
+  { table: 'samples_1h', columns: ROLLUP_COLUMNS, select: ROLLUP_COLUMNS, reads: ROLLUP_COLUMNS, order: 'at, node_id, gpu_index' },
+  { table: 'sample_rollup_marks', columns: ['tier', 'through'], select: ['tier', 'through'], reads: ['tier', 'through'], order: 'tier' },
+];
 
 /** A bound for a BIGINT parameter: whole, and ±Infinity (a tier with no rows yet) as the widest safe value. */
 const int = (x: number): number => Math.max(Number.MIN_SAFE_INTEGER, Math.min(Number.MAX_SAFE_INTEGER, Math.trunc(x)));

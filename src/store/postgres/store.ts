@@ -33,6 +33,7 @@ import type {
   UtilisationSample,
 } from '../port.js';
 import type { SampleTier } from '../sample-tiers.js';
+import { redactStoreUrl } from '../select.js';
 import { PgBilling } from './billing.js';
 import { inTx, makePool, translate, type Queryable } from './db.js';
 import { appendEvents, appendLogs, listEvents, listTaskEvents } from './events.js';
@@ -80,17 +81,6 @@ function pageLimit(limit: number | undefined, dflt: number, max: number): number
 
 const cursor = (after: number | undefined): number => (after !== undefined && Number.isFinite(after) ? Math.max(0, Math.trunc(after)) : 0);
 
-/** The URL with its password hidden, for messages. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '(unparseable URL)';
-  }
-}
-
 const UPSERT_NODE = `INSERT INTO nodes (id, name, state, registered_at, last_heartbeat_at, doc) VALUES ($1, $2, $3, $4, $5, $6)
   ON CONFLICT (id) DO UPDATE SET name = excluded.name, state = excluded.state, registered_at = excluded.registered_at,
     last_heartbeat_at = excluded.last_heartbeat_at, doc = excluded.doc`;
@@ -133,7 +123,7 @@ export class PgStore implements Store {
     pool.on('error', () => {});
     try {
       const c = await pool.connect().catch((err: unknown) => {
-        throw new Error(`cannot connect to PostgreSQL at ${redactUrl(this.opts.url)}: ${(err as Error).message}`, { cause: err });
+        throw new Error(`cannot connect to PostgreSQL at ${redactStoreUrl(this.opts.url)}: ${(err as Error).message}`, { cause: err });
       });
       try {
         await migratePg(c, this.opts.migrations ?? loadPgMigrations(), Date.now(), this.opts.schema);
