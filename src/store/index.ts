@@ -2,15 +2,12 @@
 // call `openStore` with a compiled option and never import an adapter themselves.
 import type { Store } from './port.js';
 import { PgStore } from './postgres/store.js';
+import type { StoreOptions } from './select.js';
 import { SqliteStore } from './sqlite/store.js';
 
 export type { Store } from './port.js';
 export { SchemaTooNewError } from './migrations.js';
-
-/** Which store to open: a tagged union, one member and one case below per adapter. */
-export type StoreOptions =
-  | { kind: 'sqlite'; path: string; busyTimeoutMs?: number; backgroundCheckpointMs?: number; log?: (line: string) => void }
-  | { kind: 'postgres'; url: string; schema?: string; maxConnections?: number };
+export type { StoreOptions } from './select.js';
 
 /**
  * Makes a store; call `init()` on it before use (it creates or migrates the schema).

@@ -3,7 +3,11 @@
 // `fastgpu up`). Parsed here once so that the CLI, the server and `admin migrate` agree.
 import { isAbsolute, resolve } from 'node:path';
 import { invalid } from '../core/errors.js';
-import type { StoreOptions } from './index.js';
+
+/** Which store to open (openStore): a tagged union, one member per adapter. */
+export type StoreOptions =
+  | { kind: 'sqlite'; path: string; busyTimeoutMs?: number; backgroundCheckpointMs?: number; log?: (line: string) => void }
+  | { kind: 'postgres'; url: string; schema?: string; maxConnections?: number };
 
 /** Postgres URLs as libpq writes them; `?schema=NAME` (ours) keeps FastGPU's tables in that schema. */
 const POSTGRES = /^postgres(ql)?:\/\//i;
