@@ -77,7 +77,7 @@ describe('fastgpu admin migrate', () => {
     const fg = new FastGPU({ url: box.url, token: box.adminToken, env: {} });
     const done = await fg.tasks.submit({ name: 'before-the-move', command: ['sh', '-c', 'echo moved with me'] });
     expect((await fg.tasks.wait(done.id, { timeoutMs: 60_000 })).state).toBe('SUCCEEDED');
-    const cancelled = await fg.tasks.submit({ name: 'cancelled', command: 'true', resources: { gpu: 1 } });
+    const cancelled = await fg.tasks.submit({ name: 'cancelled', command: ['sleep', '60'], resources: { gpu: 1 } });
     await fg.tasks.cancel(cancelled.id);
     expect((await fg.tasks.wait(cancelled.id, { timeoutMs: 60_000 })).state).toBe('CANCELLED');
     const tasksBefore = await fg.tasks.list({ all: true });
