@@ -13,27 +13,41 @@ import { eventToRow, rowToEvent, type EventRow } from './rows.js';
  */
 export async function appendEvents(c: Queryable, events: readonly Omit<PoolEvent, 'seq'>[]): Promise<PoolEvent[]> {
   if (events.length === 0) return [];
+  const res = await c.query<{ base: number }>(`WITH ${EVENTS_CTE(1)} SELECT base FROM n`, eventParams(events));
+  return numbered(events, res.rows[0]?.base);
+}
+
+/**
+ * Two CTEs (`n`, then the insert) that take `events.length` numbers and insert the events, from
+ * parameter `$first` on (eventParams). `SELECT base FROM n` then gives the number before the first.
+ */
+export const EVENTS_CTE = (first: number): string => {
+  const p = (i: number): string => `$${first + i}`;
+  return `n AS (UPDATE counters SET value = value + ${p(0)} WHERE name = 'events' RETURNING value - ${p(0)} AS base),
+    ins_events AS (INSERT INTO events (seq, at, type, task_id, node_id, vgpu_id, data)
+      SELECT n.base + e.i, e.at, e.type, e.task_id, e.node_id, e.vgpu_id, e.data
+      FROM n, unnest(${p(1)}::bigint[], ${p(2)}::text[], ${p(3)}::text[], ${p(4)}::text[], ${p(5)}::text[], ${p(6)}::text[])
+        WITH ORDINALITY AS e(at, type, task_id, node_id, vgpu_id, data, i))`;
+};
+
+export function eventParams(events: readonly Omit<PoolEvent, 'seq'>[]): unknown[] {
   const rows = events.map(eventToRow);
-  const res = await c.query<{ base: number }>(
-    `WITH n AS (UPDATE counters SET value = value + $1 WHERE name = 'events' RETURNING value - $1 AS base),
-      ins AS (INSERT INTO events (seq, at, type, task_id, node_id, vgpu_id, data)
-        SELECT n.base + e.i, e.at, e.type, e.task_id, e.node_id, e.vgpu_id, e.data
-        FROM n, unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
-          WITH ORDINALITY AS e(at, type, task_id, node_id, vgpu_id, data, i))
-    SELECT base FROM n`,
-    [
-      rows.length,
-      rows.map((r) => r.at),
-      rows.map((r) => r.type),
-      rows.map((r) => r.task_id),
-      rows.map((r) => r.node_id),
-      rows.map((r) => r.vgpu_id),
-      rows.map((r) => r.data),
-    ],
-  );
+  return [
+    rows.length,
+    rows.map((r) => r.at),
+    rows.map((r) => r.type),
+    rows.map((r) => r.task_id),
+    rows.map((r) => r.node_id),
+    rows.map((r) => r.vgpu_id),
+    rows.map((r) => r.data),
+  ];
+}
+
+/** The events with their seq, from the number before the first that EVENTS_CTE returned. */
+export function numbered(events: readonly Omit<PoolEvent, 'seq'>[], before: unknown): PoolEvent[] {
   // Number(): a client without the store's BIGINT parser (a caller's own) hands back text.
-  const base = Number(res.rows[0]?.base);
-  if (!Number.isSafeInteger(base)) throw new Error("postgres: the 'events' counter is missing (schema not migrated?)");
+  const base = Number(before);
+  if (before === undefined || before === null || !Number.isSafeInteger(base)) throw new Error("postgres: the 'events' counter is missing (schema not migrated?)");
   return events.map((e, i) => ({ ...e, seq: base + i + 1 }) as PoolEvent);
 }
 

@@ -9,11 +9,20 @@ export const DEFAULT_TASK_LIMIT = 1000;
 export const TASK_COLUMNS = 'id, state, gang_id, created_at, version, doc';
 export const LIVE_STATES_SQL = "state IN ('PENDING', 'SCHEDULED', 'RUNNING', 'PREEMPTED', 'LOST')";
 
-/** Every written column as one array each, so that a batch is one statement. */
-const ARRAYS = `$1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-  $8::bigint[], $9::int[], $10::int[], $11::text[], $12::bigint[]`;
+/** Every written column as one array each (taskColumns), so that a batch is one statement. */
+const TYPES = ['text', 'text', 'text', 'text', 'text', 'text', 'text', 'bigint', 'int', 'int', 'text', 'bigint'];
+const arrays = (first: number): string => TYPES.map((t, i) => `$${first + i}::${t}[]`).join(', ');
+const ARRAYS = arrays(1);
 
-function columns(tasks: readonly Task[]): unknown[][] {
+/** The INSERT of a batch whose column arrays are the parameters from `$first` on (taskColumns). */
+export const INSERT_TASKS = (first = 1): string => `INSERT INTO tasks (id, state, name, tenant, node_id, vgpu_id, gang_id, created_at, priority, version, doc, finished_at)
+  SELECT * FROM unnest(${arrays(first)})`;
+
+/** The translation of a failed insert: a duplicate id is CONFLICT naming it. */
+export const taskInsertError = (err: unknown, tasks: readonly Task[]): unknown =>
+  translate(err, (key) => `task ${key ?? tasks.map((t) => t.id).join(', ')}`);
+
+export function taskColumns(tasks: readonly Task[]): unknown[][] {
   const cols: unknown[][] = Array.from({ length: 12 }, () => []);
   for (const t of tasks) {
     const r = pgTaskToRow(t);
@@ -26,13 +35,9 @@ function columns(tasks: readonly Task[]): unknown[][] {
 /** All or nothing (one statement); a duplicate id, stored or within the batch, is CONFLICT naming it. */
 export async function insertTasks(c: Queryable, tasks: readonly Task[]): Promise<void> {
   try {
-    await c.query(
-      `INSERT INTO tasks (id, state, name, tenant, node_id, vgpu_id, gang_id, created_at, priority, version, doc, finished_at)
-        SELECT * FROM unnest(${ARRAYS})`,
-      columns(tasks),
-    );
+    await c.query(INSERT_TASKS(), taskColumns(tasks));
   } catch (err) {
-    throw translate(err, (key) => `task ${key ?? tasks.map((t) => t.id).join(', ')}`);
+    throw taskInsertError(err, tasks);
   }
 }
 
@@ -52,7 +57,7 @@ export async function writeTasks(c: Queryable, writes: readonly TaskWrite[]): Pr
       `UPDATE tasks AS t SET ${SET_ALL}
         FROM unnest(${ARRAYS}, $13::int[]) AS w(${W_COLUMNS}, expected)
         WHERE t.id = w.id AND t.version = w.expected RETURNING t.id`,
-      [...columns(writes.map((w) => w.task)), writes.map((w) => w.expectedVersion)],
+      [...taskColumns(writes.map((w) => w.task)), writes.map((w) => w.expectedVersion)],
     );
     const done = new Set(res.rows.map((r) => r.id));
     return ids.filter((id) => !done.has(id));
@@ -62,7 +67,7 @@ export async function writeTasks(c: Queryable, writes: readonly TaskWrite[]): Pr
     const res = await c.query(
       `UPDATE tasks AS t SET ${SET_ALL}
         FROM unnest(${ARRAYS}) AS w(${W_COLUMNS}) WHERE t.id = w.id AND t.version = $13`,
-      [...columns([w.task]), w.expectedVersion],
+      [...taskColumns([w.task]), w.expectedVersion],
     );
     if (res.rowCount === 0) missed.push(w.task.id);
   }
