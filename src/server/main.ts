@@ -68,7 +68,11 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   await mkdir(opts.dataDir, { recursive: true, mode: 0o700 });
   // WAL checkpoints (and their fsync) run in a worker thread, off the request path.
-  const storeOptions = opts.store ?? { kind: 'sqlite', path: join(opts.dataDir, DB_FILE), backgroundCheckpointMs: 1_000, log };
+  // A server owns its Postgres database (one control loop) until leaders are elected (issue 10).
+  const storeOptions: StoreOptions =
+    opts.store?.kind === 'postgres'
+      ? { exclusive: true, ...opts.store }
+      : { backgroundCheckpointMs: 1_000, log, ...(opts.store ?? { kind: 'sqlite', path: join(opts.dataDir, DB_FILE) }) };
   const store = openStore(storeOptions);
   await store.init();
   let server: Awaited<ReturnType<typeof buildApp>> | null = null;

@@ -27,6 +27,7 @@ export function openStore(opts: StoreOptions): Store {
         url: opts.url,
         ...(opts.schema !== undefined ? { schema: opts.schema } : {}),
         ...(opts.maxConnections !== undefined ? { maxConnections: opts.maxConnections } : {}),
+        ...(opts.exclusive !== undefined ? { exclusive: opts.exclusive } : {}),
       });
     default: {
       // Exhaustiveness: adding a kind without a case is a compile error here.

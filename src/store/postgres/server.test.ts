@@ -57,6 +57,19 @@ describe('fastgpu server --store postgres://…', () => {
     }
   });
 
+  it('one server per database: a second is refused until the first has stopped', async () => {
+    const schema = pgt.freshSchema();
+    const store = { kind: 'postgres' as const, url: pgt.url, schema };
+    const first = await startServer({ dataDir: join(dir, 'one'), port: 0, log: quiet, store });
+    await expect(startServer({ dataDir: join(dir, 'two'), port: 0, log: quiet, store })).rejects.toThrow(
+      `another FastGPU server already uses ${pgt.url} (schema ${schema}); run one server per database`,
+    );
+    await first.close();
+    const second = await startServer({ dataDir: join(dir, 'two'), port: 0, log: quiet, store });
+    await second.close();
+    await pgt.dropSchema(schema);
+  });
+
   it('refuses a store it cannot use with a usage error naming the flag or variable', async () => {
     const cli = cliHarness({ FASTGPU_HOME: join(dir, 'home') });
     const bad = await cli.run(['server', '--store', 'mysql://x/y', '--port', '0']);

@@ -5,7 +5,7 @@
 // and the numbers readers follow (events, log positions) become visible in order (events.ts).
 // Areas live in their own files, as in the SQLite adapter: tasks.ts, events.ts, billing.ts,
 // samples.ts; this file holds the rest and the delegation.
-import type pg from 'pg';
+import pg from 'pg';
 import type { Attempt, LogChunk, LogStream, NodeRecord, NodeState, PoolEvent, Task, VgpuReservation } from '../../core/types.js';
 import type { LedgerEntry } from '../../core/pricing/ledger.js';
 import type { Micros } from '../../core/pricing/money.js';
@@ -37,7 +37,7 @@ import { redactStoreUrl } from '../select.js';
 import { PgBilling } from './billing.js';
 import { inTx, makePool, translate, type Queryable } from './db.js';
 import { appendEvents, appendLogs, EVENTS_CTE, eventParams, listEvents, listTaskEvents, numbered } from './events.js';
-import { loadPgMigrations, migratePg } from './migrate.js';
+import { LOCK_CLASS, loadPgMigrations, migratePg } from './migrate.js';
 import {
   attemptToRow,
   nodeToRow,
@@ -68,6 +68,13 @@ export interface PgStoreOptions {
   maxConnections?: number;
   /** Override the migrations (tests); default: the numbered files in ./migrations/. */
   migrations?: readonly Migration[];
+  /**
+   * Refuse to open while another store opened with `exclusive` has this database (schema): what
+   * a server sets, since each server runs its own control loop until several can share one
+   * database under an elected leader (issue 10). Held by a session advisory lock on a
+   * connection of its own, so a crashed server's lock goes with its session.
+   */
+  exclusive?: boolean;
 }
 
 export const DEFAULT_PAGE_LIMIT = 1000;
@@ -135,6 +142,8 @@ async function submitBatch(c: Queryable, tasks: readonly Task[], events: readonl
 
 export class PgStore implements Store {
   private pool: pg.Pool | null = null;
+  /** The connection holding the `exclusive` lock. */
+  private owner: pg.Client | null = null;
   private billing: PgBilling | null = null;
   private samples: PgSamples | null = null;
 
@@ -159,6 +168,14 @@ export class PgStore implements Store {
       await pool.end().catch(() => {});
       throw err;
     }
+    if (this.opts.exclusive === true) {
+      try {
+        this.owner = await this.takeExclusive();
+      } catch (err) {
+        await pool.end().catch(() => {});
+        throw err;
+      }
+    }
     this.pool = pool;
     this.billing = new PgBilling(pool);
     this.samples = new PgSamples(pool);
@@ -166,10 +183,29 @@ export class PgStore implements Store {
 
   async close(): Promise<void> {
     const pool = this.pool;
+    const owner = this.owner;
     this.pool = null;
+    this.owner = null;
     this.billing = null;
     this.samples = null;
     await pool?.end();
+    await owner?.end().catch(() => {});
+  }
+
+  private async takeExclusive(): Promise<pg.Client> {
+    const c = new pg.Client({ connectionString: this.opts.url });
+    c.on('error', () => {});
+    await c.connect();
+    const key = `server:${this.opts.schema ?? ''}`;
+    const got = (await c.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok', [LOCK_CLASS, key])).rows[0]?.ok === true;
+    if (!got) {
+      await c.end().catch(() => {});
+      throw new Error(
+        `another FastGPU server already uses ${redactStoreUrl(this.opts.url)}${this.opts.schema !== undefined ? ` (schema ${this.opts.schema})` : ''}; ` +
+          'run one server per database until several can share one under an elected leader',
+      );
+    }
+    return c;
   }
 
   private p(): pg.Pool {
