@@ -31,6 +31,7 @@ export const COMMAND_GROUPS: readonly { commands: readonly string[]; load: () =>
   { commands: ['sim'], load: () => import('./commands/sim.js') },
   { commands: ['admin'], load: () => import('./commands/admin.js') },
   { commands: ['admin'], load: () => import('./commands/admin-pricing.js') },
+  { commands: ['admin'], load: () => import('./commands/admin-migrate.js') },
   { commands: ['usage'], load: () => import('./commands/usage.js') },
 ];
 

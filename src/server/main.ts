@@ -5,7 +5,8 @@ import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Clock } from '../core/types.js';
-import { openStore } from '../store/index.js';
+import { openStore, type StoreOptions } from '../store/index.js';
+import { describeStore } from '../store/select.js';
 import type { Store } from '../store/port.js';
 import { systemClock } from '../util/clock.js';
 import { buildApp } from './app.js';
@@ -29,6 +30,7 @@ export interface ServerOptions {
   logsRetentionMs?: number; // delete logs of tasks finished longer ago; default: keep forever
   /** Grow and shrink the pool through a node provider (`--autoscale`). */
   autoscale?: { spec: AutoscaleSpec; policy: PolicyFlags };
+  store?: StoreOptions; // default: SQLite, fastgpu.db in dataDir (`--store postgres://…` for many servers)
   log?: (line: string) => void;
 }
 
@@ -73,7 +75,12 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   await mkdir(opts.dataDir, { recursive: true, mode: 0o700 });
   // WAL checkpoints (and their fsync) run in a worker thread, off the request path.
-  const store = openStore({ kind: 'sqlite', path: join(opts.dataDir, DB_FILE), backgroundCheckpointMs: 1_000, log });
+  // A server owns its Postgres database (one control loop) until leaders are elected (issue 10).
+  const storeOptions: StoreOptions =
+    opts.store?.kind === 'postgres'
+      ? { exclusive: true, ...opts.store }
+      : { backgroundCheckpointMs: 1_000, log, ...(opts.store ?? { kind: 'sqlite', path: join(opts.dataDir, DB_FILE) }) };
+  const store = openStore(storeOptions);
   await store.init();
   let server: Awaited<ReturnType<typeof buildApp>> | null = null;
   try {
@@ -93,7 +100,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const port = typeof addr === 'object' && addr ? addr.port : (opts.port ?? 7070);
     const shownHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
     const url = `http://${shownHost}:${port}`;
-    log(`fastgpu server listening on ${url} (data dir ${opts.dataDir})`);
+    log(`fastgpu server listening on ${url} (data dir ${opts.dataDir}; store ${describeStore(storeOptions)})`);
     const loginUrl = `${url}/?token=${server.app.dashboard.issueLoginCode(adminToken)}`;
     const autoscaler = opts.autoscale === undefined ? null : await startAutoscaler(opts.autoscale, server.control, url, opts.dataDir, clock, log);
     const running = server;

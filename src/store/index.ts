@@ -1,16 +1,13 @@
 // The store factory: the one place that knows which adapters exist. The server and the CLI
 // call `openStore` with a compiled option and never import an adapter themselves.
 import type { Store } from './port.js';
+import { PgStore } from './postgres/store.js';
+import type { StoreOptions } from './select.js';
 import { SqliteStore } from './sqlite/store.js';
 
 export type { Store } from './port.js';
-export { SchemaTooNewError } from './sqlite/migrate.js';
-
-/**
- * Which store to open. A tagged union so that a Postgres adapter adds one member
- * (`{ kind: 'postgres'; url: string }`) and one case below.
- */
-export type StoreOptions = { kind: 'sqlite'; path: string; busyTimeoutMs?: number; backgroundCheckpointMs?: number; log?: (line: string) => void };
+export { SchemaTooNewError } from './migrations.js';
+export type { StoreOptions } from './select.js';
 
 /**
  * Makes a store; call `init()` on it before use (it creates or migrates the schema).
@@ -25,10 +22,17 @@ export function openStore(opts: StoreOptions): Store {
         ...(opts.backgroundCheckpointMs !== undefined ? { backgroundCheckpointMs: opts.backgroundCheckpointMs } : {}),
         ...(opts.log !== undefined ? { log: opts.log } : {}),
       });
+    case 'postgres':
+      return new PgStore({
+        url: opts.url,
+        ...(opts.schema !== undefined ? { schema: opts.schema } : {}),
+        ...(opts.maxConnections !== undefined ? { maxConnections: opts.maxConnections } : {}),
+        ...(opts.exclusive !== undefined ? { exclusive: opts.exclusive } : {}),
+      });
     default: {
       // Exhaustiveness: adding a kind without a case is a compile error here.
-      const never: never = opts.kind;
-      throw new Error(`unknown store kind ${String(never)}`);
+      const never: never = opts;
+      throw new Error(`unknown store kind ${String((never as { kind: unknown }).kind)}`);
     }
   }
 }

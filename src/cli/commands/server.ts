@@ -3,8 +3,10 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import type { ServerOptions } from '../../server/main.js';
+import { describeStore } from '../../store/select.js';
 import { contextOf, type CliContext } from '../context.js';
 import { addAutoscaleFlags, compileServerFlags, daemonAction, listenError, logSink, untilInterrupted, type RawServerFlags, type ServerFlags } from '../daemon.js';
+import { storeFlag } from '../store-flag.js';
 
 /** How long a clean shutdown may take before the process exits anyway. */
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -13,6 +15,7 @@ export function register(program: Command): void {
   addAutoscaleFlags(program.command('server'))
     .description('run the FastGPU server alone (API, store, scheduler); agents join with `fastgpu agent`')
     .option('--data-dir <dir>', 'where the database and admin token live (default: $FASTGPU_HOME/data)')
+    .option('--store <url>', 'the database: postgres://USER@HOST[:PORT]/DB for several servers, or sqlite:PATH (default: $FASTGPU_STORE, else SQLite in the data dir)')
     .option('--port <n>', 'port to listen on; 0 picks a free one (default 7070)')
     .option('--host <host>', 'address to listen on (default 127.0.0.1; 0.0.0.0 for agents on other machines)')
     .option('-q, --quiet', 'no log lines on stderr')
@@ -22,15 +25,16 @@ export function register(program: Command): void {
     .option('--logs-retention <duration>', 'delete the logs of tasks that finished longer ago than this, e.g. 90d (default: keep logs forever)')
     .addOption(new Option('--node-lost-after <duration>', 'mark a node LOST after this long without a heartbeat').hideHelp())
     .action(
-      daemonAction(async (raw: RawServerFlags, cmd: Command) => {
+      daemonAction(async (raw: RawServerFlags & { store?: string }, cmd: Command) => {
         const ctx = contextOf(cmd);
         // Listen for Ctrl-C/SIGTERM before anything starts, so that a signal sent the moment the
         // banner appears (or during startup) stops the daemon cleanly instead of killing it.
         const interrupted = untilInterrupted(ctx);
         const flags = compileServerFlags(raw, ctx);
+        const store = storeFlag(raw.store, ctx);
         mkdirSync(flags.dataDir, { recursive: true, mode: 0o700 });
         const { startServer } = await import('../../server/main.js');
-        const server = await startServer(serverOptions(flags, ctx, '')).catch((e: unknown) => {
+        const server = await startServer({ ...serverOptions(flags, ctx, ''), ...(store ? { store } : {}) }).catch((e: unknown) => {
           throw listenError(e, flags.host, flags.port);
         });
         const tokenFile = join(flags.dataDir, 'admin.token');
@@ -38,6 +42,7 @@ export function register(program: Command): void {
           [
             `FastGPU server listening at ${server.url}`,
             `  data dir ${flags.dataDir}; admin token in ${tokenFile}`,
+            ...(store ? [`  store ${describeStore(store)}`] : []),
             `  join an agent: fastgpu agent --server ${server.url} --token "$(cat ${tokenFile})"`,
             `  use the CLI:   export FASTGPU_URL=${server.url} FASTGPU_TOKEN="$(cat ${tokenFile})"`,
             '',

@@ -1,0 +1,287 @@
+// Utilisation samples on Postgres, in blocks (store/sample-blocks.ts: the layout, codec and
+// read-side bucketing, shared with the SQLite adapter, whose samples.ts this follows step for
+// step): appends into a block's tail in place (`bytea || bytea`), compaction that rolls raw
+// blocks up into minute blocks and those into hour blocks and seals the blocks whose time is
+// over, pruning by whole blocks, bucketed reads that decode as rows arrive. Compaction and
+// pruning take a transaction advisory lock: two servers compacting at once would otherwise
+// both read a mark and roll the same minutes (SQLite's single writer orders them for free).
+import type pg from 'pg';
+import type { SampleBucket, SampleCompaction, SampleRollup, SampleSeries, SampleSeriesQuery, SampleTierStorage, UtilisationSample } from '../port.js';
+import {
+  BLOCK_MS,
+  BucketAccumulator,
+  blockStart,
+  byBlock,
+  decodeBlock,
+  decodeInto,
+  RecordColumns,
+  encodeBody,
+  encodeTail,
+  fromRecord,
+  rollUp,
+  toRecord,
+  type BlockRecord,
+} from '../sample-blocks.js';
+import { HOUR_MS, MINUTE_MS, TIER_RESOLUTION_MS, floorTo, planSampleRead, planSources, type SampleTier, type TierCoverage } from '../sample-tiers.js';
+import type { TableCopy } from './copy-spec.js';
+import { inTx, type Queryable } from './db.js';
+import { LOCK_CLASS } from './migrate.js';
+
+type RollupTier = Exclude<SampleTier, 'raw'>;
+
+export const DEFAULT_COMPACT_MINUTES = 10;
+export const DEFAULT_COMPACT_HOURS = 2;
+/** Blocks one prune step deletes at most. */
+export const DEFAULT_PRUNE_LIMIT = 1_000;
+
+/** The sample tables as `fastgpu admin migrate` copies them from SQLite (the same layout there). */
+export const SAMPLE_TABLE_COPIES: readonly TableCopy[] = [
+  { table: 'sample_blocks', columns: ['tier', 'start', 'node_id', 'body', 'tail'], select: ['tier', 'start', 'node_id', 'body', 'tail'], reads: ['tier', 'start', 'node_id', 'body', 'tail'], order: 'tier, start, node_id' },
+  { table: 'sample_marks', columns: ['name', 'at'], select: ['name', 'at'], reads: ['name', 'at'], order: 'name' },
+];
+
+interface BlockRowSql {
+  tier: SampleTier;
+  start: number;
+  node_id: string;
+  body: Buffer;
+  tail: Buffer;
+}
+
+/** Stored bytes and samples (raw) or rollups per tier: the volume contract. */
+export type SampleStorage = Record<SampleTier, SampleTierStorage>;
+
+/** A bound for a BIGINT parameter: whole, and ±Infinity (a tier with no rows yet) as the widest safe value. */
+const int = (x: number): number => Math.max(Number.MIN_SAFE_INTEGER, Math.min(Number.MAX_SAFE_INTEGER, Math.trunc(x)));
+
+const ROW = 'tier, start, node_id, body, tail';
+const APPEND = `INSERT INTO sample_blocks (tier, start, node_id, body, tail) VALUES ($1, $2, $3, '\\x', $4)
+  ON CONFLICT (tier, start, node_id) DO UPDATE SET tail = sample_blocks.tail || excluded.tail`;
+/** Block rows of each tier whose start lies in that tier's (lo, hi], grouped by node. */
+const readBlocksSql = (byNode: boolean): string => `SELECT ${ROW} FROM sample_blocks
+  WHERE ((tier = 'hour' AND start > $1 AND start <= $2) OR (tier = 'minute' AND start > $3 AND start <= $4)
+    OR (tier = 'raw' AND start > $5 AND start <= $6))${byNode ? ' AND node_id = $7' : ''}
+  ORDER BY node_id, tier, start`;
+
+interface TierStep {
+  rows: number;
+  more: boolean;
+}
+
+async function mark(c: Queryable, name: string): Promise<number | null> {
+  return (await c.query<{ at: number }>('SELECT at FROM sample_marks WHERE name = $1', [name])).rows[0]?.at ?? null;
+}
+
+async function setMark(c: Queryable, name: string, at: number): Promise<void> {
+  await c.query('INSERT INTO sample_marks (name, at) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET at = excluded.at', [name, int(at)]);
+}
+
+/** Rows of `tier` whose block overlaps [lo, hi): start in (lo − block, hi). */
+async function range(c: Queryable, tier: SampleTier, lo: number, hi: number, order: 'start' | 'node', nodeId?: string): Promise<BlockRowSql[]> {
+  const byNode = nodeId !== undefined;
+  const sql = `SELECT ${ROW} FROM sample_blocks WHERE tier = $1 AND start > $2 AND start < $3${byNode ? ' AND node_id = $4' : ''}
+    ORDER BY ${order === 'start' ? 'start, node_id' : 'node_id, start'}`;
+  return (await c.query<BlockRowSql>(sql, byNode ? [tier, int(lo), int(hi), nodeId] : [tier, int(lo), int(hi)])).rows;
+}
+
+async function appendRecords(c: Queryable, tier: SampleTier, node: string, records: readonly BlockRecord[]): Promise<void> {
+  for (const [start, rs] of byBlock(tier, records)) await c.query(APPEND, [tier, int(start), node, encodeTail(tier, start, rs)]);
+}
+
+export class PgSamples {
+  constructor(private readonly pool: pg.Pool) {}
+
+  /** Inside the caller's transaction (commitBatch) or on its own (one statement per block touched). */
+  async append(c: Queryable, samples: readonly UtilisationSample[]): Promise<void> {
+    if (samples.length === 0) return;
+    const byNode = new Map<string, UtilisationSample[]>();
+    for (const x of samples) {
+      const list = byNode.get(x.nodeId);
+      if (list) list.push(x);
+      else byNode.set(x.nodeId, [x]);
+    }
+    const run = async (q: Queryable): Promise<void> => {
+      for (const [node, xs] of byNode) await appendRecords(q, 'raw', node, xs.map((x) => toRecord('raw', x)));
+    };
+    // Several blocks: one transaction, so that a batch is stored whole or not at all.
+    if (c === this.pool && byNode.size > 1) await inTx(this.pool, run);
+    else await run(c);
+  }
+
+  async list(from: number, to: number, nodeId?: string): Promise<UtilisationSample[]> {
+    return (await this.records(this.pool, 'raw', from, to, nodeId)).map((r) => {
+      const { samples: _n, ...sample } = r;
+      return sample;
+    });
+  }
+
+  async rollups(tier: RollupTier, from: number, to: number, nodeId?: string): Promise<SampleRollup[]> {
+    return this.records(this.pool, tier, from, to, nodeId);
+  }
+
+  async compact(upTo: number, maxMinutes = DEFAULT_COMPACT_MINUTES, maxHours = DEFAULT_COMPACT_HOURS): Promise<SampleCompaction> {
+    const minutes = Math.max(1, Math.trunc(maxMinutes));
+    const hours = Math.max(1, Math.trunc(maxHours));
+    return inTx(this.pool, async (c) => {
+      await c.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_CLASS, 'samples']);
+      const m = await this.rollTier(c, 'minute', floorTo(upTo, MINUTE_MS), minutes * MINUTE_MS);
+      // Only hours whose every minute is rolled up.
+      const minuteThrough = (await mark(c, 'minute')) ?? -Infinity;
+      const h = await this.rollTier(c, 'hour', floorTo(Math.min(upTo, minuteThrough), HOUR_MS), hours * HOUR_MS);
+      // Blocks whose time is rolled up take no more appends but a late sample's: seal them.
+      await this.sealThrough(c, 'raw', await mark(c, 'minute'));
+      await this.sealThrough(c, 'minute', await mark(c, 'minute'));
+      await this.sealThrough(c, 'hour', await mark(c, 'hour'));
+      return { minutes: m.rows, hours: h.rows, more: m.more || h.more };
+    });
+  }
+
+  async prune(tier: SampleTier, before: number, limit = DEFAULT_PRUNE_LIMIT): Promise<number> {
+    const n = Math.max(1, Math.trunc(limit));
+    return inTx(this.pool, async (c) => {
+      await c.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_CLASS, 'samples']);
+      // Never past what the next tier holds (see the SQLite adapter).
+      const guard = tier === 'raw' ? await mark(c, 'minute') : tier === 'minute' ? await mark(c, 'hour') : Infinity;
+      const bound = Math.min(before, guard ?? -Infinity);
+      if (bound === -Infinity) return 0;
+      // Whole blocks only; the mark first, so that a read between two batches takes the coarser tier.
+      const cutoff = floorTo(bound, BLOCK_MS[tier]);
+      if (tier !== 'hour' && cutoff > ((await mark(c, `pruned:${tier}`)) ?? -Infinity)) await setMark(c, `pruned:${tier}`, cutoff);
+      const res = await c.query(
+        `DELETE FROM sample_blocks WHERE (tier, start, node_id) IN
+          (SELECT tier, start, node_id FROM sample_blocks WHERE tier = $1 AND start < $2 ORDER BY start LIMIT $3)`,
+        [tier, int(cutoff), n],
+      );
+      return res.rowCount ?? 0;
+    });
+  }
+
+  /** One REPEATABLE READ transaction: the marks and the blocks come from the same snapshot. */
+  async read(q: SampleSeriesQuery): Promise<SampleSeries> {
+    return inTx(
+      this.pool,
+      async (c) => {
+        const coverage: TierCoverage = {
+          minuteThrough: await mark(c, 'minute'),
+          hourThrough: await mark(c, 'hour'),
+          rawPruned: await mark(c, 'pruned:raw'),
+          minutePruned: await mark(c, 'pruned:minute'),
+        };
+        const plan = planSampleRead(q.bucketMs, coverage);
+        const sources = planSources(plan, q.from, q.to);
+        // Empty ranges (lo 1, hi 0) for tiers the plan does not read.
+        const bounds: Record<SampleTier, [number, number]> = { hour: [1, 0], minute: [1, 0], raw: [1, 0] };
+        for (const src of sources) bounds[src.tier] = [int(src.from - BLOCK_MS[src.tier]), int(src.to)];
+        const params: unknown[] = [...bounds.hour, ...bounds.minute, ...bounds.raw];
+        if (q.nodeId !== undefined) params.push(q.nodeId);
+        const detail = q.detail ?? 'gpu';
+        const acc = new BucketAccumulator({ from: q.from, to: q.to, bucketMs: Math.max(1, q.bucketMs), detail }, sources);
+        for (const r of (await c.query<BlockRowSql>(readBlocksSql(q.nodeId !== undefined), params)).rows) {
+          acc.add({ tier: r.tier, start: r.start, nodeId: r.node_id, body: r.body, tail: r.tail });
+        }
+        if (detail === 'pool') {
+          const buckets: SampleBucket[] = acc.resultBuckets();
+          return { points: [], buckets, sources };
+        }
+        return { points: acc.resultPoints(), sources };
+      },
+      'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
+    );
+  }
+
+  /** What each tier holds and takes on disk (bodies and tails). */
+  async storage(): Promise<SampleStorage> {
+    const out: SampleStorage = { raw: { records: 0, bytes: 0, blocks: 0 }, minute: { records: 0, bytes: 0, blocks: 0 }, hour: { records: 0, bytes: 0, blocks: 0 } };
+    const cols = new RecordColumns();
+    for (const r of (await this.pool.query<BlockRowSql>(`SELECT ${ROW} FROM sample_blocks`)).rows) {
+      const t = out[r.tier];
+      cols.clear();
+      decodeInto(r.tier, r.start, r.body, r.tail, cols);
+      t.records += cols.length;
+      t.bytes += r.body.length + r.tail.length;
+      t.blocks++;
+    }
+    return out;
+  }
+
+  private async records(c: Queryable, tier: SampleTier, from: number, to: number, nodeId?: string): Promise<SampleRollup[]> {
+    const out: SampleRollup[] = [];
+    for (const r of await range(c, tier, from - BLOCK_MS[tier], to + 1, 'start', nodeId)) {
+      for (const x of decodeBlock(tier, r.start, r.body, r.tail)) if (x.at >= from && x.at <= to) out.push(fromRecord(r.node_id, x));
+    }
+    return out.sort((a, b) => a.at - b.at || (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : a.gpuIndex - b.gpuIndex));
+  }
+
+  /** The time of the oldest record of `tier` at or after `from`: the first block's, decoded. */
+  private async firstRecord(c: Queryable, tier: SampleTier, from: number): Promise<number | null> {
+    for (let b = blockStart(tier, from); ; b += BLOCK_MS[tier]) {
+      const start = (await c.query<{ start: number | null }>('SELECT MIN(start) AS start FROM sample_blocks WHERE tier = $1 AND start >= $2', [tier, int(b)])).rows[0]?.start ?? null;
+      if (start === null) return null;
+      let first = Infinity;
+      for (const r of await range(c, tier, start - 1, start + 1, 'start')) {
+        for (const x of decodeBlock(tier, r.start, r.body, r.tail)) if (x.at >= from && x.at < first) first = x.at;
+      }
+      if (first !== Infinity) return first;
+      b = start;
+    }
+  }
+
+  /** Seals the blocks of `tier` that end by `through` and were not sealed yet. */
+  private async sealThrough(c: Queryable, tier: SampleTier, through: number | null): Promise<void> {
+    if (through === null) return;
+    const cutoff = floorTo(through, BLOCK_MS[tier]);
+    const from = (await mark(c, `sealed:${tier}`)) ?? -Infinity;
+    if (cutoff <= from) return;
+    const rows = (
+      await c.query<BlockRowSql>(`SELECT ${ROW} FROM sample_blocks WHERE tier = $1 AND start >= $2 AND start < $3 AND length(tail) > 0`, [tier, int(from), int(cutoff)])
+    ).rows;
+    for (const r of rows) {
+      await c.query("UPDATE sample_blocks SET body = $4, tail = '\\x' WHERE tier = $1 AND start = $2 AND node_id = $3", [
+        tier,
+        r.start,
+        r.node_id,
+        encodeBody(tier, r.start, decodeBlock(tier, r.start, r.body, r.tail)),
+      ]);
+    }
+    await setMark(c, `sealed:${tier}`, cutoff);
+  }
+
+  /**
+   * Rolls the finer tier up into `tier` from where the last step stopped (or the oldest finer
+   * block) up to `end`, at most `span` of time; empty stretches are skipped, not walked.
+   */
+  private async rollTier(c: Queryable, tier: RollupTier, end: number, span: number): Promise<TierStep> {
+    const through = await mark(c, tier);
+    if (!Number.isFinite(end) || (through !== null && through >= end)) return { rows: 0, more: false };
+    const fine: SampleTier = tier === 'minute' ? 'raw' : 'minute';
+    const first = await this.firstRecord(c, fine, through ?? -Infinity);
+    if (first === null || first >= end) {
+      // Nothing to roll before `end`: the mark moves on (see the SQLite adapter).
+      await setMark(c, tier, end);
+      return { rows: 0, more: false };
+    }
+    const start = Math.max(through ?? -Infinity, floorTo(first, TIER_RESOLUTION_MS[tier]));
+    const stop = Math.min(end, start + span);
+    let rows = 0;
+    // Node by node: one node's blocks decoded into reused columns, rolled up, appended.
+    const cols = new RecordColumns();
+    let node: string | null = null;
+    const flush = async (): Promise<void> => {
+      if (node === null) return;
+      const rolled = rollUp(tier, cols, start, stop);
+      rows += rolled.length;
+      await appendRecords(c, tier, node, rolled);
+      cols.clear();
+    };
+    for (const r of await range(c, fine, start - BLOCK_MS[fine], stop, 'node')) {
+      if (r.node_id !== node) {
+        await flush();
+        node = r.node_id;
+      }
+      decodeInto(fine, r.start, r.body, r.tail, cols);
+    }
+    await flush();
+    await setMark(c, tier, stop);
+    return { rows, more: stop < end };
+  }
+}
