@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Clock } from '../core/types.js';
+import { jsonNestingError } from '../util/nesting.js';
 import { readCookie, SESSION_COOKIE, SessionBook, sessionCookie } from './sessions.js';
 import { findWebRoot, loadStaticFiles, type StaticFile } from './static.js';
 
@@ -62,6 +63,20 @@ const CSP = [
   "form-action 'self'",
   "frame-ancestors 'none'",
 ].join('; ');
+
+/** Largest login body: `{"token": "<512 chars>"}` and some room. */
+const LOGIN_BODY_LIMIT = 2048;
+
+/** `{token}` from a login body, or undefined: flat JSON only (nothing nested is even parsed). */
+function parseLoginBody(text: string): { token?: unknown } | undefined {
+  if (jsonNestingError(text, 1) !== null) return undefined;
+  try {
+    const v = JSON.parse(text) as unknown;
+    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as { token?: unknown }) : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 function unauthenticated(reply: FastifyReply, message: string): FastifyReply {
   return reply.code(401).type('application/json').send({ error: { code: 'UNAUTHENTICATED', message } });
@@ -126,8 +141,19 @@ const plugin: FastifyPluginAsync<DashboardOptions> = async (app: FastifyInstance
     app.get(path, async (req, reply) => send(req, reply, f));
   }
 
-  // Log in: {token} (an API token or a one-time code) → session cookie.
-  app.post('/dashboard/session', async (req, reply) => {
+  // Log in: {token} (an API token or a one-time code) → session cookie. Unauthenticated, so it
+  // parses only what it needs: a small flat JSON object (no YAML, no nesting), in a child
+  // context whose only body parser is that one.
+  await app.register(async (child) => {
+    child.removeAllContentTypeParsers();
+    child.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: LOGIN_BODY_LIMIT }, (_req, text, done) => {
+      done(null, parseLoginBody(text as string));
+    });
+    child.addContentTypeParser('*', { parseAs: 'string', bodyLimit: LOGIN_BODY_LIMIT }, (_req, _text, done) => done(null, undefined));
+    child.post('/dashboard/session', { bodyLimit: LOGIN_BODY_LIMIT }, login);
+  });
+
+  async function login(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     const body = req.body as { token?: unknown } | undefined;
     const secret = typeof body?.token === 'string' ? body.token.trim() : '';
     if (secret === '' || secret.length > 512) return unauthenticated(reply, 'token: a login token is required');
@@ -145,7 +171,7 @@ const plugin: FastifyPluginAsync<DashboardOptions> = async (app: FastifyInstance
     const id = sessions.open(token);
     void reply.header('set-cookie', sessionCookie(id, Math.floor(sessions.ttlMs / 1000), secure));
     return reply.code(200).send({ tenant: who.tenant, role: who.role });
-  });
+  }
 
   // Who am I: 200 {tenant, role} with a live session, else 401.
   app.get('/dashboard/session', async (req, reply) => {
