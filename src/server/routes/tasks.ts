@@ -32,6 +32,12 @@ import { clientGone, wantsSse } from './util.js';
 const YAML_OR_JSON = ['application/json', 'application/yaml', 'text/yaml'];
 const isTerminal = (s: TaskState): boolean => TERMINAL_STATES.includes(s);
 const DEFAULT_FINISHED = 100;
+/**
+ * Chunks a log follower reads from the store at a time. Agents ship chunks of at most 64 KiB, so
+ * a follower holds at most this page (about 1 MiB, 6× that as SSE if every byte needs escaping)
+ * plus FOLLOW_HIGH_WATER queued on its socket.
+ */
+const FOLLOW_PAGE_CHUNKS = 16;
 const newestFirst = (a: Task, b: Task): number => b.createdAt - a.createdAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
 
 const chunkView = (c: LogPage['chunks'][number]) => ({
@@ -261,14 +267,16 @@ export function taskRoutes(ctx: RouteContext): void {
         const prunedAt = page.chunks.length === 0 && (query.after ?? 0) <= 0 && isTerminal(t.state) ? await store.logsPrunedAt(t.id) : null;
         return { chunks: page.chunks.map(chunkView), next: page.next, ...(prunedAt !== null ? { prunedAt: new Date(prunedAt).toISOString() } : {}) };
       }
-      const s = ctx.sse.open(req, reply);
+      const s = ctx.sse.open(req, reply, principal.tokenId);
       let after = query.after ?? Number(req.headers['last-event-id'] ?? 0);
       if (!Number.isSafeInteger(after)) after = 0;
       void (async () => {
         try {
           for (;;) {
+            // Back-pressure: no store read while the client has not taken what it was sent.
+            await s.drained();
             if (s.ended) return;
-            const page = await store.readLogs(t.id, { ...q, after, limit: 1000 });
+            const page = await store.readLogs(t.id, { ...q, after, limit: FOLLOW_PAGE_CHUNKS });
             for (const c of page.chunks) s.send('log', chunkView(c), c.pos);
             after = page.next;
             if (page.chunks.length > 0) continue;
@@ -277,7 +285,7 @@ export function taskRoutes(ctx: RouteContext): void {
               // Late chunks may still be on their way from the agent: give them a moment.
               const why = await control.logWaiters.wait(t.id, ctx.logDrainMs, s.signal);
               if (why === 'notified') continue;
-              const last = await store.readLogs(t.id, { ...q, after, limit: 1000 });
+              const last = await store.readLogs(t.id, { ...q, after, limit: FOLLOW_PAGE_CHUNKS });
               if (last.chunks.length > 0) continue;
               s.send('end', { state: now?.state ?? null, exitCode: now?.exitCode ?? null });
               s.end();
