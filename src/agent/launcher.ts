@@ -76,6 +76,12 @@ export interface SupervisorLauncherOptions {
   startGraceMs?: number;
   /** Environment tasks start from; default the agent's. */
   baseEnv?: NodeJS.ProcessEnv;
+  /**
+   * A cgroup v2 folder under which each attempt gets a cgroup of its own (every descendant of the
+   * task is killed with it). Default: `fastgpu` under the agent's own cgroup when the host lets
+   * the agent make one; null: none (descendants are then found by their environment).
+   */
+  cgroupRoot?: string | null;
   log?: (line: string) => void;
 }
 
@@ -224,7 +230,11 @@ export class SupervisorLauncher implements Launcher {
     if (!tmo) throw new Error('GNU coreutils `timeout` was not found on PATH; the agent needs it to enforce time limits');
     this.timeoutBin = tmo;
     mkdirSync(this.tasksDir, { recursive: true });
+    this.cgroupRoot = opts.cgroupRoot === undefined ? defaultCgroupRoot() : opts.cgroupRoot;
   }
+
+  /** Where attempts' cgroups go; null when the host gives none (see supervisor.sh's sweep). */
+  readonly cgroupRoot: string | null;
 
   attemptDir(taskId: string, attempt: number): string {
     return join(this.tasksDir, taskId, String(attempt));
@@ -274,6 +284,7 @@ export class SupervisorLauncher implements Launcher {
       ...(a.timeLimitMs !== undefined ? { timeLimitMs: a.timeLimitMs } : {}),
     };
     writeFileSync(join(dir, FILES.spec), JSON.stringify(spec));
+    if (this.cgroupRoot) writeFileSync(join(dir, 'cgroup'), `${join(this.cgroupRoot, `${a.taskId}-${a.attempt}`)}\n`);
     const env = taskEnv(a, {
       mpsPipeDir: this.opts.mpsPipeDir ?? join(this.opts.stateDir, 'mps', 'pipe'),
       mpsLogDir: this.opts.mpsLogDir ?? join(this.opts.stateDir, 'mps', 'log'),
@@ -567,5 +578,26 @@ export class SupervisorLauncher implements Launcher {
     for (const c of this.children) c.removeAllListeners();
     this.children.clear();
     this.listeners.length = 0;
+  }
+}
+
+/**
+ * `fastgpu` under the agent's own cgroup v2, if the host has cgroup v2 (alone or beside v1) and
+ * the agent may make folders there; else null. Made here, so a supervisor only adds a leaf.
+ */
+export function defaultCgroupRoot(): string | null {
+  try {
+    const mount = readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .map((l) => l.split(' '))
+      .find((f) => f[f.indexOf('-') + 1] === 'cgroup2')?.[4];
+    const own = /^0::(\/.*)$/m.exec(readFileSync('/proc/self/cgroup', 'utf8'))?.[1];
+    if (!mount || own === undefined) return null;
+    const root = join(mount, own, 'fastgpu');
+    mkdirSync(root, { recursive: true });
+    accessSync(root, fsConstants.W_OK);
+    return root;
+  } catch {
+    return null;
   }
 }
