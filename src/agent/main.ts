@@ -26,6 +26,8 @@ export interface AgentOptions {
   memoryMiB?: number;
   clock?: Clock;
   log?: (line: string) => void;
+  /** Run tasks as this unprivileged user (SupervisorLauncherOptions.runAs). */
+  runAs?: string;
   /** How real GPUs are shared; default `mps` when an MPS control daemon runs, else `exclusive`. */
   sharing?: RealSharing;
   /** MPS pipe folder tasks connect to in `mps` mode; default `<stateDir>/mps/pipe`. */
@@ -98,6 +100,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     clock,
     log,
     ...(opts.mpsPipeDir !== undefined ? { mpsPipeDir: opts.mpsPipeDir } : {}),
+    ...(opts.runAs !== undefined ? { runAs: opts.runAs } : {}),
   });
   const agent = new Agent({
     link: new HttpLink({ serverUrl: opts.serverUrl, token: opts.token }),

@@ -52,6 +52,9 @@ launch_failed() {
 }
 
 exec </dev/null >/dev/null 2>/dev/null
+# The task's files are the agent's alone (logs may hold secrets); a task run as another user
+# reads none of them, nor another task's.
+umask 077
 : >>"$dir/stdout.log"
 : >>"$dir/stderr.log"
 
@@ -80,12 +83,17 @@ esac
 # v2 of its own when the agent could make one (its path is in `cgroup`; the task's first process
 # moves itself there before it execs, so nothing it starts is outside), else by the
 # FASTGPU_TASK_ID/FASTGPU_ATTEMPT pair every descendant inherits (sweep, below).
+# `runas` ("UID GID"): the task runs as that unprivileged user (setpriv), not as the agent.
+runas=
+if [ -f "$dir/runas" ] && read -r ra_uid ra_gid ra_bin <"$dir/runas"; then
+  runas="$ra_bin --reuid=$ra_uid --regid=$ra_gid --clear-groups --"
+fi
 cg=
 if [ -f "$dir/cgroup" ] && read -r cg <"$dir/cgroup" && mkdir -p "$cg" 2>/dev/null && [ -w "$cg/cgroup.procs" ]; then :; else cg=; fi
 if [ -n "$cg" ]; then
-  PATH=$task_path /bin/sh -c 'echo $$ >"$0/cgroup.procs" 2>/dev/null; exec "$@"' "$cg" "$tmo" --kill-after="$grace" "$limit" "$@" >>"$dir/stdout.log" 2>>"$dir/stderr.log" &
+  PATH=$task_path /bin/sh -c 'echo $$ >"$0/cgroup.procs" 2>/dev/null; exec "$@"' "$cg" "$tmo" --kill-after="$grace" "$limit" $runas "$@" >>"$dir/stdout.log" 2>>"$dir/stderr.log" &
 else
-  PATH=$task_path "$tmo" --kill-after="$grace" "$limit" "$@" >>"$dir/stdout.log" 2>>"$dir/stderr.log" &
+  PATH=$task_path "$tmo" --kill-after="$grace" "$limit" $runas "$@" >>"$dir/stdout.log" 2>>"$dir/stderr.log" &
 fi
 task=$!
 # One small write with a builtin: no fork before the agent can see the pid; readers ignore a
