@@ -22,6 +22,7 @@ import { usageRoutes } from './routes/usage.js';
 import { sampleRoutes } from './routes/samples.js';
 import { systemRoutes } from './routes/system.js';
 import { taskRoutes } from './routes/tasks.js';
+import { IdempotencyBook } from './idempotency.js';
 import { SseHub } from './sse.js';
 import { dashboardPlugin } from '../dashboard/index.js';
 
@@ -163,7 +164,7 @@ async function assemble(
   sse.watchRevocations(async (id) => (await deps.store.getToken(id))?.revokedAt != null, deps.revocationCheckMs ?? 2_000);
   const book = new RouteBook(app, auth);
   const metrics = createMetrics(control, deps.store);
-  const ctx: RouteContext = { book, store: deps.store, control, clock: deps.clock, auth, sse, log, logDrainMs: deps.logDrainMs ?? 20 };
+  const ctx: RouteContext = { book, store: deps.store, control, clock: deps.clock, auth, sse, idempotency: new IdempotencyBook(deps.clock), log, logDrainMs: deps.logDrainMs ?? 20 };
   systemRoutes(ctx, metrics, SERVER_VERSION);
   taskRoutes(ctx);
   poolRoutes(ctx);

@@ -8,6 +8,7 @@ import type { TaskEventPage } from '../../protocol/api.js';
 import type { LogPage } from '../../store/port.js';
 import { authorize, listScope, type Principal } from '../auth.js';
 import { whyGangNeverFits } from '../feasibility.js';
+import { IDEMPOTENCY_HEADER, idempotencyKeyOf } from '../idempotency.js';
 import { newId } from '../ids.js';
 import {
   IdParamsSchema,
@@ -70,6 +71,13 @@ export function taskRoutes(ctx: RouteContext): void {
     bodyTypes: YAML_OR_JSON,
     response: TaskListSchema,
     status: 201,
+    headers: [
+      {
+        name: 'Idempotency-Key',
+        description:
+          'Makes a retried submit safe: the same key (per token, for 24 h, kept in the server’s memory) with the same body answers the tasks the first request made (with `Idempotent-Replayed: true`) and creates none; with another body it is a 409. The SDKs and the CLI send one.',
+      },
+    ],
     handler: async ({ query, req, reply, principal }) => {
       // Admins may submit for another tenant with ?tenant=; everyone else submits as their own.
       const tenant = query.tenant ?? principal.tenant;
@@ -120,9 +128,22 @@ export function taskRoutes(ctx: RouteContext): void {
         if (why) throw new FastGpuError('UNSCHEDULABLE', why, 'gang');
       }
       if (query.dryRun) return reply.code(200).send({ tasks: tasks.map(taskView), dryRun: true, quote: quoteFor(spec, control, now) });
-      await refuseOverBudget(control, tenant);
-      await control.submit(tasks);
-      return { tasks: tasks.map(taskView) };
+      const submit = async (): Promise<string[]> => {
+        await refuseOverBudget(control, tenant);
+        await control.submit(tasks);
+        return tasks.map((t) => t.id);
+      };
+      const key = idempotencyKeyOf(req.headers[IDEMPOTENCY_HEADER]);
+      if (key === undefined) {
+        await submit();
+        return { tasks: tasks.map(taskView) };
+      }
+      // A retry of a submit that went through answers the tasks it made, as they are now.
+      const { ids, replayed } = await ctx.idempotency.once(principal.tokenId, key, { body: req.body, tenant }, submit);
+      if (!replayed) return { tasks: tasks.map(taskView) };
+      void reply.header('idempotent-replayed', 'true');
+      const now2 = await Promise.all(ids.map((id) => control.getTask(id)));
+      return { tasks: now2.filter((t): t is Task => t !== undefined && t !== null).map(taskView) };
     },
   });
 
