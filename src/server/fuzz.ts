@@ -4,6 +4,7 @@
 // queries and credentials. Used by the fuzz test (in-process) and by bench/fuzz-api.ts (over
 // a real socket). Deterministic for a seed. Requests that would block on purpose (SSE, long
 // polls) are turned into their non-blocking form.
+import { mulberry32 } from '../core/placement/rng.js';
 
 export interface FuzzRequest {
   method: 'GET' | 'POST' | 'DELETE' | 'PUT' | 'PATCH';
@@ -32,18 +33,6 @@ export function routesOf(openapi: { paths: Record<string, Record<string, unknown
   return out;
 }
 
-/** mulberry32: a small seeded PRNG (the fuzz must be repeatable from its seed). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export const CONTENT_TYPES = ['application/json', 'application/yaml', 'application/x-www-form-urlencoded', 'text/plain', 'none'] as const;
 
 const ODD_NUMBERS = [0, -1, 1e300, -1e300, 99999999999999999999, 2 ** 53, 0.1, 1e-300, 1000000.000001];
@@ -56,7 +45,7 @@ export class FuzzGen {
     private readonly t: FuzzTargets,
     seed: number,
   ) {
-    this.r = rng(seed);
+    this.r = mulberry32(seed);
   }
 
   private pick<T>(xs: readonly T[]): T {
