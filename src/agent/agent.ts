@@ -342,7 +342,12 @@ export class Agent {
     this.track(
       (async () => {
         this.shipper.markFinal(k.taskId, k.attempt);
-        const deadline = this.clock.now() + (this.cfg.drainTimeoutMs ?? 5_000);
+        // The exit waits for the logs (so `run` and `logs -f`, which end with the task, print
+        // every byte): the deadline is drainTimeoutMs without progress, not since the exit —
+        // 100 MB take longer than any fixed margin to ship.
+        const timeoutMs = this.cfg.drainTimeoutMs ?? 5_000;
+        let deadline = this.clock.now() + timeoutMs;
+        let acked = this.shipper.ackedBytes(k.taskId, k.attempt);
         while (!this.signal.aborted) {
           try {
             await this.shipper.pump();
@@ -354,6 +359,12 @@ export class Agent {
             }
           } catch {
             // the log loop reports shipping trouble
+          }
+          const now = this.shipper.ackedBytes(k.taskId, k.attempt);
+          if (now > acked) {
+            acked = now;
+            deadline = this.clock.now() + timeoutMs;
+            continue; // shipping moves: at full speed, no pause
           }
           if (this.clock.now() >= deadline) {
             this.log(`${keyOf(k.taskId, k.attempt)}: reporting the exit before its logs are all shipped`);

@@ -1,5 +1,6 @@
-// The environment a launched task sees: the agent's own (minus FastGPU's and CUDA's slice
-// variables), then the task's `env`, then the slice's variables, which the task cannot override.
+// The environment a launched task sees: a minimal base taken from the agent's (BASE_ENV_VARS
+// only: never its tokens, credentials or anything else it was started with), then the task's
+// `env`, then the slice's variables, which the task cannot override.
 // See docs/CONTRACTS.md "Environment of a launched task".
 import type { Assignment } from '../protocol/agent.js';
 
@@ -13,17 +14,23 @@ export interface TaskEnvOptions {
   base?: NodeJS.ProcessEnv;
 }
 
-// Variables that describe a slice: inherited values would be wrong or a way out of the slice.
-const SLICE_VAR = /^(FASTGPU_|CUDA_MPS_)|^CUDA_VISIBLE_DEVICES$/;
+/**
+ * The agent's variables a task inherits (when the agent has them); nothing else is passed on.
+ * PATH gets a default when the agent has none.
+ */
+export const BASE_ENV_VARS = ['PATH', 'HOME', 'USER', 'LOGNAME', 'SHELL', 'LANG', 'LANGUAGE', 'LC_ALL', 'LC_CTYPE', 'TZ', 'TMPDIR', 'TERM', 'LD_LIBRARY_PATH'] as const;
+const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /**
  * The full environment of one attempt.
  * @example taskEnv(a, opts).CUDA_VISIBLE_DEVICES // 'GPU-1e2b…' on real GPUs, '0' when simulated
  */
 export function taskEnv(a: Assignment, opts: TaskEnvOptions): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(opts.base ?? process.env)) {
-    if (v !== undefined && !SLICE_VAR.test(k)) env[k] = v;
+  const env: Record<string, string> = { PATH: DEFAULT_PATH };
+  const base = opts.base ?? process.env;
+  for (const k of BASE_ENV_VARS) {
+    const v = base[k];
+    if (v !== undefined) env[k] = v;
   }
   Object.assign(env, a.env);
 

@@ -1,8 +1,8 @@
 // Starting, watching and stopping task processes. The agent loop talks to the `Launcher`
 // interface; `SupervisorLauncher` runs each attempt under supervisor.sh, detached, with the
 // attempt's folder as the only shared state, so tasks outlive the agent and are re-attached.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants as fsConstants, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, chmodSync, constants as fsConstants, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { appendFile, link, readdir, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -78,6 +78,17 @@ export interface SupervisorLauncherOptions {
   startGraceMs?: number;
   /** Environment tasks start from; default the agent's. */
   baseEnv?: NodeJS.ProcessEnv;
+  /**
+   * A cgroup v2 folder under which each attempt gets a cgroup of its own (every descendant of the
+   * task is killed with it). Default: `fastgpu` under the agent's own cgroup when the host lets
+   * the agent make one; null: none (descendants are then found by their environment).
+   */
+  cgroupRoot?: string | null;
+  /**
+   * Run tasks as this unprivileged user (a name or uid), not as the agent: through `setpriv`,
+   * with the user's group and no supplementary groups. Needs an agent running as root.
+   */
+  runAs?: string;
   log?: (line: string) => void;
 }
 
@@ -226,7 +237,18 @@ export class SupervisorLauncher implements Launcher {
     if (!tmo) throw new Error('GNU coreutils `timeout` was not found on PATH; the agent needs it to enforce time limits');
     this.timeoutBin = tmo;
     mkdirSync(this.tasksDir, { recursive: true });
+    this.cgroupRoot = opts.cgroupRoot === undefined ? defaultCgroupRoot() : opts.cgroupRoot;
+    this.runAs = opts.runAs === undefined ? null : resolveRunAs(opts.runAs);
+    // Folders are traversable (a task must reach its signal file) but not listable; files in
+    // them are the agent's (0600): a task reads neither another task's spec nor its logs.
+    chmodSync(this.tasksDir, 0o711);
   }
+
+  /** `uid gid setpriv` for tasks run as another user; null when they run as the agent. */
+  private readonly runAs: string | null;
+
+  /** Where attempts' cgroups go; null when the host gives none (see supervisor.sh's sweep). */
+  readonly cgroupRoot: string | null;
 
   attemptDir(taskId: string, attempt: number): string {
     return join(this.tasksDir, taskId, String(attempt));
@@ -253,10 +275,10 @@ export class SupervisorLauncher implements Launcher {
       };
     }
     const dir = this.attemptDir(a.taskId, a.attempt);
-    mkdirSync(join(this.tasksDir, a.taskId), { recursive: true });
+    mkdirSync(join(this.tasksDir, a.taskId), { recursive: true, mode: 0o711 });
     try {
       // The atomic claim: whoever creates the folder launches; everyone else re-attaches.
-      mkdirSync(dir);
+      mkdirSync(dir, { mode: 0o711 });
     } catch (e) {
       if (!isErr(e, 'EEXIST')) throw e;
       const report = await this.inspect(a.taskId, a.attempt);
@@ -275,7 +297,14 @@ export class SupervisorLauncher implements Launcher {
       assignment: a,
       ...(a.timeLimitMs !== undefined ? { timeLimitMs: a.timeLimitMs } : {}),
     };
-    writeFileSync(join(dir, FILES.spec), JSON.stringify(spec));
+    // The spec holds the task's env (its secrets): the agent's only.
+    writeFileSync(join(dir, FILES.spec), JSON.stringify(spec), { mode: 0o600 });
+    if (this.runAs) {
+      writeFileSync(join(dir, 'runas'), `${this.runAs}\n`, { mode: 0o600 });
+      // The one file the task reads: FASTGPU_PREEMPTED=1 before a preemption.
+      writeFileSync(join(dir, FILES.signal), '', { mode: 0o644 });
+    }
+    if (this.cgroupRoot) writeFileSync(join(dir, 'cgroup'), `${join(this.cgroupRoot, `${a.taskId}-${a.attempt}`)}\n`);
     const env = taskEnv(a, {
       mpsPipeDir: this.opts.mpsPipeDir ?? join(this.opts.stateDir, 'mps', 'pipe'),
       mpsLogDir: this.opts.mpsLogDir ?? join(this.opts.stateDir, 'mps', 'log'),
@@ -570,4 +599,40 @@ export class SupervisorLauncher implements Launcher {
     this.children.clear();
     this.listeners.length = 0;
   }
+}
+
+/**
+ * `fastgpu` under the agent's own cgroup v2, if the host has cgroup v2 (alone or beside v1) and
+ * the agent may make folders there; else null. Made here, so a supervisor only adds a leaf.
+ */
+export function defaultCgroupRoot(): string | null {
+  try {
+    const mount = readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .map((l) => l.split(' '))
+      .find((f) => f[f.indexOf('-') + 1] === 'cgroup2')?.[4];
+    const own = /^0::(\/.*)$/m.exec(readFileSync('/proc/self/cgroup', 'utf8'))?.[1];
+    if (!mount || own === undefined) return null;
+    const root = join(mount, own, 'fastgpu');
+    mkdirSync(root, { recursive: true });
+    accessSync(root, fsConstants.W_OK);
+    return root;
+  } catch {
+    return null;
+  }
+}
+
+/** `uid gid setpriv-path` for `--run-as USER`; throws a clear error when it cannot work here. */
+export function resolveRunAs(user: string): string {
+  const setpriv = which('setpriv');
+  if (!setpriv) throw new Error('--run-as needs setpriv (util-linux) on PATH');
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) throw new Error('--run-as needs an agent running as root (it switches each task to that user)');
+  let ids: string[];
+  try {
+    ids = ['-u', '-g'].map((f) => execFileSync('id', [f, user], { encoding: 'utf8' }).trim());
+  } catch {
+    throw new Error(`--run-as: no user ${JSON.stringify(user)} on this host`);
+  }
+  if (ids[0] === '0') throw new Error('--run-as: the user must not be root');
+  return `${ids[0]} ${ids[1]} ${setpriv}`;
 }

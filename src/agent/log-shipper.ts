@@ -209,6 +209,15 @@ export class LogShipper {
    * so it covers everything written before any of them called. Many attempts ending at once
    * (each draining its logs) then cost one pump, not one each.
    */
+  /** Bytes of an attempt's output the server has acknowledged (grows while shipping progresses). */
+  ackedBytes(taskId: string, attempt: number): number {
+    const t = this.tracked.get(key(taskId, attempt));
+    if (!t) return 0;
+    let n = 0;
+    for (const s of t.streams) n += s.offset - s.unacked.reduce((a, e) => a + (e.end - e.start), 0);
+    return n;
+  }
+
   pump(): Promise<void> {
     if (this.queued) return this.queued;
     const run = this.running.then(() => {

@@ -29,6 +29,8 @@ export interface AgentOptions {
   memoryMiB?: number;
   clock?: Clock;
   log?: (line: string) => void;
+  /** Run tasks as this unprivileged user (SupervisorLauncherOptions.runAs). */
+  runAs?: string;
   /** How real GPUs are shared; default `mps` when an MPS control daemon runs, else `exclusive`. */
   sharing?: RealSharing;
   /** MPS pipe folder tasks connect to in `mps` mode; default `<stateDir>/mps/pipe`. */
@@ -106,6 +108,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     clock,
     log,
     ...(opts.mpsPipeDir !== undefined ? { mpsPipeDir: opts.mpsPipeDir } : {}),
+    ...(opts.runAs !== undefined ? { runAs: opts.runAs } : {}),
   });
   // MPS (mps.ts): real GPUs shared with `mps` get a control daemon the agent runs and watches.
   const mps = await startNodeMps(node.gpus, { stateDir: opts.stateDir, pipeDir: opts.mpsPipeDir, controlBin: opts.mpsControl, clock, log });

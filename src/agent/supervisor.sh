@@ -81,6 +81,9 @@ launch_failed() {
 }
 
 exec </dev/null >/dev/null 2>/dev/null
+# The task's files are the agent's alone (logs may hold secrets); a task run as another user
+# reads none of them, nor another task's.
+umask 077
 : >>"$dir/stdout.log"
 : >>"$dir/stderr.log"
 
@@ -105,7 +108,22 @@ case $1 in
   *) PATH=$task_path command -v "$1" >/dev/null || launch_failed 127 "command not found: $1" ;;
 esac
 
-PATH=$task_path "$tmo" --kill-after="$grace" "$limit" "$@" >>"$dir/stdout.log" 2>>"$dir/stderr.log" &
+# Every descendant of the task, wherever it goes (setsid, double fork), is tracked: in a cgroup
+# v2 of its own when the agent could make one (its path is in `cgroup`; the task's first process
+# moves itself there before it execs, so nothing it starts is outside), else by the
+# FASTGPU_TASK_ID/FASTGPU_ATTEMPT pair every descendant inherits (sweep, below).
+# `runas` ("UID GID"): the task runs as that unprivileged user (setpriv), not as the agent.
+runas=
+if [ -f "$dir/runas" ] && read -r ra_uid ra_gid ra_bin <"$dir/runas"; then
+  runas="$ra_bin --reuid=$ra_uid --regid=$ra_gid --clear-groups --"
+fi
+cg=
+if [ -f "$dir/cgroup" ] && read -r cg <"$dir/cgroup" && mkdir -p "$cg" 2>/dev/null && [ -w "$cg/cgroup.procs" ]; then :; else cg=; fi
+if [ -n "$cg" ]; then
+  PATH=$task_path /bin/sh -c 'echo $$ >"$0/cgroup.procs" 2>/dev/null; exec "$@"' "$cg" "$tmo" --kill-after="$grace" "$limit" $runas "$@" >>"$dir/stdout.log" 2>>"$dir/stderr.log" &
+else
+  PATH=$task_path "$tmo" --kill-after="$grace" "$limit" $runas "$@" >>"$dir/stdout.log" 2>>"$dir/stderr.log" &
+fi
 task=$!
 # One small write with a builtin: no fork before the agent can see the pid; readers ignore a
 # line without its newline.
@@ -123,8 +141,34 @@ fi
 wait "$task"
 status=$?
 [ -n "$watch" ] && kill "$watch" 2>/dev/null
-# Whatever the task left behind in its process group goes with it (as Slurm ends a job step).
+# Whatever the task left behind goes with it (as Slurm ends a job step): its process group,
+# then every process of its cgroup, then (no cgroup, or one that could not be joined) every
+# process that carries this attempt's FASTGPU_TASK_ID and FASTGPU_ATTEMPT, even in a new session.
 kill -KILL "-$task" 2>/dev/null
+sweep() {
+  found=0
+  if [ -n "$cg" ] && [ -r "$cg/cgroup.procs" ]; then
+    [ -e "$cg/cgroup.kill" ] && echo 1 >"$cg/cgroup.kill" 2>/dev/null
+    for p in $(cat "$cg/cgroup.procs" 2>/dev/null); do kill -KILL "$p" 2>/dev/null && found=1; done
+  fi
+  if [ -z "$cg" ] && [ -n "${FASTGPU_TASK_ID-}" ] && [ -n "${FASTGPU_ATTEMPT-}" ]; then
+    for e in /proc/[0-9]*/environ; do
+      p=${e#/proc/}; p=${p%/environ}
+      [ "$p" = "$$" ] && continue
+      grep -qzx "FASTGPU_TASK_ID=$FASTGPU_TASK_ID" "$e" 2>/dev/null || continue
+      grep -qzx "FASTGPU_ATTEMPT=$FASTGPU_ATTEMPT" "$e" 2>/dev/null || continue
+      kill -KILL "$p" 2>/dev/null && found=1
+    done
+  fi
+}
+# A process can fork while the sweep runs: sweep until one finds nobody (bounded).
+i=0
+while [ $i -lt 20 ]; do
+  sweep
+  [ $found -eq 0 ] && break
+  i=$((i + 1))
+done
+[ -n "$cg" ] && rmdir "$cg" 2>/dev/null
 fenced=0
 [ -e "$dir/fenced" ] && fenced=1
 

@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'NOT_FOUND' // 404
   | 'CONFLICT' // 409: e.g. cancel of a finished task
   | 'PAYLOAD_TOO_LARGE' // 413
+  | 'RESOURCE_EXHAUSTED' // 429: a per-caller limit (e.g. open streams) is reached
   | 'UNAVAILABLE'; // 503
 
 export class FastGpuError extends Error {

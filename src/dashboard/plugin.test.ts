@@ -6,7 +6,7 @@ import { gunzipSync } from 'node:zlib';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { FastGpuError } from '../core/errors.js';
 import { dashboardPlugin } from './plugin.js';
-import { readCookie, SessionBook } from './sessions.js';
+import { readCookie, SessionBook, SessionsFull } from './sessions.js';
 
 const GOOD = 'secret-admin-token';
 let dir: string;
@@ -121,6 +121,21 @@ describe('dashboard plugin', () => {
     }
   });
 
+  it('a login link lasts 10 minutes, works once, and `fastgpu dashboard` (POST /dashboard/login-link) makes a fresh one', async () => {
+    const link = await app.inject({ method: 'POST', url: '/dashboard/login-link', headers: { authorization: `Bearer ${GOOD}` } });
+    expect(link.statusCode).toBe(201);
+    const code = new URL(link.json().path as string, 'http://x').searchParams.get('token')!;
+    expect(Date.parse(link.json().expiresAt as string) - now).toBe(10 * 60_000);
+    now += 10 * 60_000 + 1;
+    const late = await login(code);
+    expect(late.statusCode).toBe(401);
+    expect(late.json().error.message).toMatch(/run `fastgpu dashboard` for a new one/);
+    const fresh = (await app.inject({ method: 'POST', url: '/dashboard/login-link', headers: { authorization: `Bearer ${GOOD}` } })).json().path as string;
+    expect((await login(new URL(fresh, 'http://x').searchParams.get('token')!)).statusCode).toBe(200);
+    expect((await app.inject({ method: 'POST', url: '/dashboard/login-link' })).statusCode).toBe(401);
+    expect((await app.inject({ method: 'POST', url: '/dashboard/login-link', headers: { authorization: 'Bearer agent-token' } })).statusCode).toBe(403);
+  });
+
   it('one-time login codes work once', async () => {
     const code = app.dashboard.issueLoginCode(GOOD);
     expect(code).toMatch(/^fgl_/);
@@ -168,13 +183,24 @@ describe('dashboard plugin: a failing check is not a logout', () => {
 });
 
 describe('SessionBook', () => {
-  it('drops the oldest session past its cap, and reads cookies among others', () => {
-    const book = new SessionBook({ clock, maxSessions: 2 });
-    const a = book.open('t1');
-    const b = book.open('t2');
-    book.open('t3');
-    expect(book.tokenOf(a)).toBeNull();
-    expect(book.tokenOf(b)).toBe('t2');
+  it('caps sessions per token (its own oldest go) and never evicts another principal’s; reads cookies among others', () => {
+    const book = new SessionBook({ clock, maxSessions: 4, maxPerToken: 2 });
+    const admin = book.open('admin');
+    const v1 = book.open('viewer');
+    const v2 = book.open('viewer');
+    const v3 = book.open('viewer');
+    expect(book.tokenOf(v1)).toBeNull();
+    expect([book.tokenOf(v2), book.tokenOf(v3), book.tokenOf(admin)]).toEqual(['viewer', 'viewer', 'admin']);
+    book.open('other');
+    // Full of live sessions: a new principal is refused, nobody is evicted.
+    expect(() => book.open('fourth')).toThrow(SessionsFull);
+    expect(book.tokenOf(admin)).toBe('admin');
+    // The issue's flood: a viewer opening 10,080 sessions keeps the admin logged in.
+    const big = new SessionBook({ clock });
+    const adminSession = big.open('admin');
+    for (let i = 0; i < 10_080; i++) big.open('viewer');
+    expect(big.tokenOf(adminSession)).toBe('admin');
+    expect(big.size).toBe(21);
     expect(readCookie('x=1; fastgpu_session=abc; y=2', 'fastgpu_session')).toBe('abc');
     expect(readCookie(undefined, 'fastgpu_session')).toBeUndefined();
   });

@@ -9,7 +9,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Clock } from '../core/types.js';
-import { readCookie, SESSION_COOKIE, SessionBook, sessionCookie } from './sessions.js';
+import { jsonNestingError } from '../util/nesting.js';
+import { readCookie, SESSION_COOKIE, SessionBook, sessionCookie, SessionsFull } from './sessions.js';
 import { findWebRoot, loadStaticFiles, type StaticFile } from './static.js';
 
 /**
@@ -66,6 +67,20 @@ const CSP = [
   "form-action 'self'",
   "frame-ancestors 'none'",
 ].join('; ');
+
+/** Largest login body: `{"token": "<512 chars>"}` and some room. */
+const LOGIN_BODY_LIMIT = 2048;
+
+/** `{token}` from a login body, or undefined: flat JSON only (nothing nested is even parsed). */
+function parseLoginBody(text: string): { token?: unknown } | undefined {
+  if (jsonNestingError(text, 1) !== null) return undefined;
+  try {
+    const v = JSON.parse(text) as unknown;
+    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as { token?: unknown }) : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 function unauthenticated(reply: FastifyReply, message: string): FastifyReply {
   return reply.code(401).type('application/json').send({ error: { code: 'UNAUTHENTICATED', message } });
@@ -142,14 +157,25 @@ const plugin: FastifyPluginAsync<DashboardOptions> = async (app: FastifyInstance
     app.get(path, async (req, reply) => send(req, reply, f));
   }
 
-  // Log in: {token} (an API token or a one-time code) → session cookie.
-  app.post('/dashboard/session', async (req, reply) => {
+  // Log in: {token} (an API token or a one-time code) → session cookie. Unauthenticated, so it
+  // parses only what it needs: a small flat JSON object (no YAML, no nesting), in a child
+  // context whose only body parser is that one.
+  await app.register(async (child) => {
+    child.removeAllContentTypeParsers();
+    child.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: LOGIN_BODY_LIMIT }, (_req, text, done) => {
+      done(null, parseLoginBody(text as string));
+    });
+    child.addContentTypeParser('*', { parseAs: 'string', bodyLimit: LOGIN_BODY_LIMIT }, (_req, _text, done) => done(null, undefined));
+    child.post('/dashboard/session', { bodyLimit: LOGIN_BODY_LIMIT }, login);
+  });
+
+  async function login(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     const body = req.body as { token?: unknown } | undefined;
     const secret = typeof body?.token === 'string' ? body.token.trim() : '';
     if (secret === '' || secret.length > 512) return unauthenticated(reply, 'token: a login token is required');
     if (req.headers[CSRF_HEADER] === undefined) return unauthenticated(reply, `missing ${CSRF_HEADER} header`);
     const token = sessions.redeem(secret);
-    if (!token) return unauthenticated(reply, 'this login link was already used or has expired: run `fastgpu up` again or paste an API token');
+    if (!token) return unauthenticated(reply, `this login link was already used or has expired (links last ${Math.round(sessions.codeTtl / 60_000)} minutes and work once): run \`fastgpu dashboard\` for a new one, or paste an API token`);
     let who: DashboardPrincipal;
     try {
       who = await opts.authenticate(`Bearer ${token}`);
@@ -159,9 +185,32 @@ const plugin: FastifyPluginAsync<DashboardOptions> = async (app: FastifyInstance
     }
     // The dashboard is for people: agent tokens only speak the agent protocol, metrics tokens only read /metrics.
     if (who.role === 'agent' || who.role === 'metrics') return reply.code(403).type('application/json').send({ error: { code: 'FORBIDDEN', message: `a${who.role === 'agent' ? 'n agent' : ' metrics'} token cannot log in to the dashboard: use an admin, member or viewer token` } });
-    const id = sessions.open(token);
+    let id: string;
+    try {
+      id = sessions.open(token);
+    } catch (e) {
+      if (e instanceof SessionsFull) return reply.code(503).type('application/json').send({ error: { code: 'UNAVAILABLE', message: e.message } });
+      throw e;
+    }
     void reply.header('set-cookie', sessionCookie(id, Math.floor(sessions.ttlMs / 1000), secure));
     return reply.code(200).send({ tenant: who.tenant, role: who.role });
+  }
+
+  // A fresh single-use login link for the caller's own token (`fastgpu dashboard`): bearer auth,
+  // people's tokens only. The link logs a browser in as that same token, never as anyone else.
+  app.post('/dashboard/login-link', async (req, reply) => {
+    const header = req.headers.authorization;
+    const m = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
+    if (!m) return unauthenticated(reply, 'send "Authorization: Bearer <token>": the link logs in as that token');
+    let who: DashboardPrincipal;
+    try {
+      who = await opts.authenticate(`Bearer ${m[1]!}`);
+    } catch {
+      return unauthenticated(reply, 'unknown or revoked token');
+    }
+    if (who.role === 'agent' || who.role === 'metrics') return reply.code(403).type('application/json').send({ error: { code: 'FORBIDDEN', message: `a${who.role === 'agent' ? 'n agent' : ' metrics'} token cannot log in to the dashboard` } });
+    const code = sessions.issueLoginCode(m[1]!);
+    return reply.code(201).send({ path: `/?token=${code}`, expiresAt: new Date(opts.clock.now() + sessions.codeTtl).toISOString() });
   });
 
   // Who am I: 200 {tenant, role} with a live session, else 401.

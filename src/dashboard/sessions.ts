@@ -22,11 +22,18 @@ export interface SessionBookOptions {
   clock: Clock;
   /** How long a session lasts without use; each use extends it. Default 12 h. */
   ttlMs?: number;
-  /** How long a one-time login code stays valid. Default 24 h. */
+  /** How long a one-time login code stays valid. Default 10 minutes (`fastgpu dashboard` prints a fresh one). */
   codeTtlMs?: number;
-  /** Most sessions kept; the oldest go first. Default 10,000. */
+  /** Most sessions kept in all; past it a new one is refused (never another principal's evicted). Default 10,000. */
   maxSessions?: number;
+  /** Most sessions one token holds; a new one past it ends that token's oldest. Default 20. */
+  maxPerToken?: number;
+  /** Most unused login codes kept; past it the oldest go. Default 1,000. */
+  maxCodes?: number;
 }
+
+/** Thrown by `open` when every session slot is taken by live sessions. */
+export class SessionsFull extends Error {}
 
 export class SessionBook {
   private readonly sessions = new Map<string, Session>();
@@ -35,18 +42,30 @@ export class SessionBook {
   readonly ttlMs: number;
   private readonly codeTtlMs: number;
   private readonly maxSessions: number;
+  private readonly maxPerToken: number;
+  private readonly maxCodes: number;
 
   constructor(opts: SessionBookOptions) {
     this.clock = opts.clock;
     this.ttlMs = opts.ttlMs ?? 12 * 3600_000;
-    this.codeTtlMs = opts.codeTtlMs ?? 24 * 3600_000;
+    this.codeTtlMs = opts.codeTtlMs ?? 10 * 60_000;
     this.maxSessions = opts.maxSessions ?? 10_000;
+    this.maxPerToken = opts.maxPerToken ?? 20;
+    this.maxCodes = opts.maxCodes ?? 1_000;
+  }
+
+  /** How long a login code stays valid. */
+  get codeTtl(): number {
+    return this.codeTtlMs;
   }
 
   /** A single-use code that logs a browser in as `token` (what `fastgpu up` prints in its URL). */
   issueLoginCode(token: string): string {
     const code = CODE_PREFIX + randomBytes(24).toString('base64url');
-    this.codes.set(code, { token, expiresAt: this.clock.now() + this.codeTtlMs });
+    const now = this.clock.now();
+    for (const [c, v] of this.codes) if (v.expiresAt <= now) this.codes.delete(c);
+    while (this.codes.size >= this.maxCodes) this.codes.delete(this.codes.keys().next().value!);
+    this.codes.set(code, { token, expiresAt: now + this.codeTtlMs });
     return code;
   }
 
@@ -64,9 +83,13 @@ export class SessionBook {
 
   /** Opens a session for a verified token; answers its id (the cookie value). */
   open(token: string): string {
+    // A token past its own cap loses its own oldest session; nobody else's is touched.
+    const mine = [...this.sessions].filter(([, s]) => s.token === token);
+    if (mine.length >= this.maxPerToken) this.sessions.delete(mine[0]![0]);
     if (this.sessions.size >= this.maxSessions) {
-      const oldest = this.sessions.keys().next();
-      if (!oldest.done) this.sessions.delete(oldest.value);
+      const now = this.clock.now();
+      for (const [id, s] of this.sessions) if (s.expiresAt <= now) this.sessions.delete(id);
+      if (this.sessions.size >= this.maxSessions) throw new SessionsFull(`all ${this.maxSessions} dashboard sessions are in use; try again later`);
     }
     const id = randomBytes(32).toString('base64url');
     this.sessions.set(id, { token, expiresAt: this.clock.now() + this.ttlMs });

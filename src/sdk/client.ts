@@ -38,6 +38,7 @@ type Query = Record<string, string | number | boolean | undefined>;
 interface RequestOptions {
   query?: Query;
   body?: unknown;
+  headers?: Record<string, string>;
   signal?: AbortSignal;
   timeoutMs?: number;
 }
@@ -134,7 +135,7 @@ export class FastGPU {
   private async send(method: string, path: string, opts: RequestOptions, accept: string): Promise<Response> {
     const url = new URL(this.url + path);
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
-    const headers: Record<string, string> = { accept };
+    const headers: Record<string, string> = { ...opts.headers, accept };
     if (this.token !== undefined) headers.authorization = `Bearer ${this.token}`;
     let body: string | undefined;
     if (opts.body !== undefined) {
@@ -175,7 +176,17 @@ export class TasksApi {
   /** Submits a task spec and returns every task it made (a gang of N makes N). `dryRun` creates nothing. */
   async create(spec: TaskSpecInput, opts: { dryRun?: boolean } = {}): Promise<TaskView[]> {
     const query: Query = opts.dryRun ? { dryRun: 'true' } : {};
-    return (await this.client.request<{ tasks: TaskView[] }>('POST', '/v1/tasks', { body: spec, query })).tasks;
+    // One key for this submit and its retries: a retry after a lost answer gets the tasks the
+    // first attempt made, never a second set (the server keeps keys for 24 h).
+    const headers = { 'idempotency-key': globalThis.crypto.randomUUID() };
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return (await this.client.request<{ tasks: TaskView[] }>('POST', '/v1/tasks', { body: spec, query, headers })).tasks;
+      } catch (e) {
+        const retriable = e instanceof FastGpuApiError && (e.code === 'NETWORK' || e.code === 'TIMEOUT');
+        if (!retriable || attempt >= 2) throw e;
+      }
+    }
   }
 
   async list(filter: TaskFilter = {}): Promise<TaskView[]> {

@@ -32,6 +32,7 @@ const STATUS_CODES: Record<number, ApiErrorCode> = {
   409: 'CONFLICT',
   413: 'PAYLOAD_TOO_LARGE',
   422: 'UNSCHEDULABLE',
+  429: 'RESOURCE_EXHAUSTED',
   503: 'UNAVAILABLE',
 };
 

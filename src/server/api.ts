@@ -30,6 +30,8 @@ export interface RouteDoc {
   response?: z.ZodType;
   status: number;
   produces: 'json' | 'sse' | 'text';
+  /** Request headers the route reads, for the OpenAPI. */
+  headers?: { name: string; description: string }[];
 }
 
 export interface HandlerCtx<P, Q, B> {
@@ -58,6 +60,7 @@ export interface RouteDef<PS extends z.ZodType, QS extends z.ZodType, BS extends
   response?: z.ZodType;
   status?: number;
   produces?: 'json' | 'sse' | 'text';
+  headers?: { name: string; description: string }[];
   handler: (ctx: HandlerCtx<z.output<PS>, z.output<QS>, z.output<BS>>) => Promise<unknown>;
 }
 
@@ -89,6 +92,7 @@ export class RouteBook {
     if (bodyDoc) doc.bodyDoc = bodyDoc;
     if (def.bodyTypes) doc.bodyTypes = def.bodyTypes;
     if (def.response) doc.response = def.response;
+    if (def.headers) doc.headers = def.headers;
     this.docs.push(doc);
     const auth = this.auth;
     this.app.route({
@@ -146,6 +150,7 @@ export function buildOpenApi(docs: readonly RouteDoc[], version: string): Record
         parameters.push(param);
       }
     }
+    for (const h of d.headers ?? []) parameters.push({ name: h.name, in: 'header', required: false, description: h.description, schema: { type: 'string', maxLength: 200 } });
     if (parameters.length > 0) op.parameters = parameters;
     if (d.bodyDoc) {
       const content: Record<string, unknown> = {};

@@ -23,6 +23,7 @@ import { usageRoutes } from './routes/usage.js';
 import { sampleRoutes } from './routes/samples.js';
 import { systemRoutes } from './routes/system.js';
 import { taskRoutes } from './routes/tasks.js';
+import { IdempotencyBook } from './idempotency.js';
 import { SseHub } from './sse.js';
 import { dashboardPlugin } from '../dashboard/index.js';
 
@@ -56,6 +57,10 @@ export interface AppDeps {
   /** Compact and prune samples on timers (retention.ts). Default true; tests call `samples.compact()` themselves. */
   sampleMaintenance?: boolean;
   log?: (line: string) => void;
+  /** Streams (events, log follows) one token may hold open at once; more answer 429. Default 16. */
+  maxStreamsPerToken?: number;
+  /** How often open streams' tokens are re-checked for revocation (ms). Default 2 s. */
+  revocationCheckMs?: number;
   /**
    * Runs after the error handler and body parsers are installed and before any route: the place
    * for root-level plugins whose hooks must run before the routes' auth (e.g. the dashboard).
@@ -70,6 +75,8 @@ export interface ServerApp {
   metrics: Registry;
   /** Sample compaction and pruning; on timers unless `sampleMaintenance: false`. */
   samples: SampleMaintenance;
+  /** Open SSE streams (events, log follows). */
+  sse: SseHub;
   /** Stops the loop, ends streams and long-polls, closes the app. The store stays open. */
   close(): Promise<void>;
 }
@@ -113,6 +120,7 @@ export async function buildApp(deps: AppDeps): Promise<ServerApp> {
     auth,
     metrics,
     samples,
+    sse,
     close: () =>
       (closing ??= (async () => {
         sse.closeAll();
@@ -152,10 +160,12 @@ async function assemble(
   const auth = new Authenticator(deps.store, deps.clock);
   await ensureDefaultTenant(deps.store, deps.clock);
   if (deps.beforeRoutes) await deps.beforeRoutes(app, { auth, clock: deps.clock });
-  const sse = new SseHub();
+  const sse = new SseHub(deps.maxStreamsPerToken !== undefined ? { maxStreamsPerToken: deps.maxStreamsPerToken } : {});
+  // A revoked token's open streams end (revocations through this server end them at once).
+  sse.watchRevocations(async (id) => (await deps.store.getToken(id))?.revokedAt != null, deps.revocationCheckMs ?? 2_000);
   const book = new RouteBook(app, auth);
   const metrics = createMetrics(control, deps.store);
-  const ctx: RouteContext = { book, store: deps.store, control, clock: deps.clock, auth, sse, log, logDrainMs: deps.logDrainMs ?? 20 };
+  const ctx: RouteContext = { book, store: deps.store, control, clock: deps.clock, auth, sse, idempotency: new IdempotencyBook(deps.clock), log, logDrainMs: deps.logDrainMs ?? 20 };
   systemRoutes(ctx, metrics, SERVER_VERSION);
   taskRoutes(ctx);
   poolRoutes(ctx);

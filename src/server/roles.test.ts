@@ -154,6 +154,12 @@ const MATRIX: Record<string, Row> = {
   'GET /dashboard/session': { call: () => ({ url: '/dashboard/session' }), expect: pub(401), targets: ['pool'] },
   'POST /dashboard/session': { call: () => ({ url: '/dashboard/session', body: {} }), expect: pub(401), targets: ['pool'] },
   'DELETE /dashboard/session': { call: () => ({ url: '/dashboard/session' }), expect: pub(204), targets: ['pool'] },
+  // A fresh login link for the caller's own token (`fastgpu dashboard`): people's tokens only.
+  'POST /dashboard/login-link': {
+    call: () => ({ url: '/dashboard/login-link' }),
+    expect: { admin: all(201), member: all(201), viewer: all(201), agent: all(403), metrics: all(403), revoked: all(401), none: all(401) },
+    targets: ['pool'],
+  },
 
   'POST /v1/admin/tenants': { call: () => ({ url: '/v1/admin/tenants', body: { name: `c${++made}`, guarantee: 1 } }), expect: adminOnly(201), targets: ['pool'] },
   'GET /v1/admin/tenants': { call: () => ({ url: '/v1/admin/tenants' }), expect: adminOnly(200), targets: ['pool'] },

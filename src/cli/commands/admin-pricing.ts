@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { FastGpuError } from '../../core/errors.js';
 import { compilePromotion, parseDiscount, parseHours, parseInstant, parseModelList, parseTenantList } from '../../core/pricing/parse.js';
-import { parseMoney } from '../../core/pricing/money.js';
+import { MAX_PRICE_MICROS, parseMoney } from '../../core/pricing/money.js';
 import type { BillingSettings, PriceBookView, PromotionInput, PromotionView } from '../../sdk/billing.js';
 import { contextOf } from '../context.js';
 import { UsageError, clientFor, intFlag, outputFlag, withConnection, withOutput } from '../flags.js';
@@ -108,7 +108,7 @@ export function register(program: Command): void {
       const ctx = contextOf(cmd);
       const output = outputFlag(raw.output);
       flag('model', () => parseModelList(model, 'model'));
-      flag('price', () => parseMoney(priceArg, 'price'));
+      flag('price', () => parseMoney(priceArg, 'price', MAX_PRICE_MICROS));
       const book = await clientFor(cmd).billing.setPrice(model.trim(), priceArg.trim(), raw.currency);
       ctx.stdout.write(output === 'json' ? `${JSON.stringify(book, null, 2)}\n` : priceTable(book));
     });

@@ -1,5 +1,6 @@
 // `fastgpu agent`: a node's agent joining a server. Real GPUs when nvidia-smi finds some,
 // unless --gpus declares simulated ones.
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { fastgpuHome, normaliseUrl } from '../../sdk/config.js';
@@ -11,6 +12,8 @@ import { shutdown } from './server.js';
 interface RawAgentFlags {
   server?: string;
   token?: string;
+  tokenFile?: string;
+  runAs?: string;
   gpus?: string;
   name?: string;
   stateDir?: string;
@@ -25,7 +28,9 @@ export function register(program: Command): void {
     .command('agent')
     .description("run a node's agent: it joins the server and runs the tasks placed on this machine")
     .option('--server <url>', 'server address (default: $FASTGPU_URL)')
-    .option('--token <token>', 'token to join with (default: $FASTGPU_TOKEN)')
+    .option('--token <token>', 'token to join with (default: $FASTGPU_TOKEN); prefer --token-file or the variable: it is scrubbed from the command line, but only once the agent starts')
+    .option('--token-file <path>', 'read the token from this file (keep it 0600)')
+    .option('--run-as <user>', 'run tasks as this unprivileged user (the agent must run as root), e.g. nobody')
     .option('--gpus <spec>', 'simulated GPUs instead of discovered ones, e.g. 4xH100')
     .option('--cpus <n>', 'CPU cores the node offers tasks (default: what this machine has), e.g. 8 or 500m')
     .option('--memory <size>', 'host RAM the node offers tasks, with its unit (default: what this machine has), e.g. 16GiB')
@@ -40,7 +45,16 @@ export function register(program: Command): void {
         // banner appears (or during startup) stops the daemon cleanly instead of killing it.
         const interrupted = untilInterrupted(ctx);
         const url = raw.server ?? ctx.env.FASTGPU_URL;
-        const token = raw.token ?? ctx.env.FASTGPU_TOKEN;
+        let token = raw.token ?? ctx.env.FASTGPU_TOKEN;
+        if (raw.tokenFile !== undefined) {
+          try {
+            token = readFileSync(raw.tokenFile, 'utf8');
+          } catch (e) {
+            throw new UsageError(`--token-file: cannot read ${raw.tokenFile}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+          }
+        }
+        // The token must not show in `ps`: the process title replaces the command line.
+        if (raw.token !== undefined) process.title = 'fastgpu agent';
         if (url === undefined || url.trim() === '') throw new UsageError('agent: --server is required (or set FASTGPU_URL)');
         if (token === undefined || token.trim() === '') throw new UsageError('agent: --token is required (or set FASTGPU_TOKEN)');
         let serverUrl: string;
@@ -64,6 +78,7 @@ export function register(program: Command): void {
           ...(name !== undefined ? { name } : {}),
           ...size,
           ...(sharing !== undefined ? { sharing } : {}),
+          ...(raw.runAs !== undefined ? { runAs: nonEmpty(raw.runAs, '--run-as') } : {}),
           log: logSink(ctx, raw.quiet === true, ''),
         });
         ctx.stdout.write(`FastGPU agent joined ${serverUrl} as node ${agent.nodeId}\n  ${gpuBanner(agent, gpus, ctx.env)}\n  state dir ${stateDir}\n`);

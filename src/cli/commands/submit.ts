@@ -4,6 +4,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { parseAllDocuments, stringify } from 'yaml';
+import { MAX_YAML_ALIASES, valueNestingError, yamlNestingError } from '../../util/nesting.js';
 import type { FastGPU } from '../../sdk/client.js';
 import { FastGpuApiError } from '../../sdk/errors.js';
 import type { Quote } from '../../sdk/billing.js';
@@ -70,13 +71,22 @@ export function parseSpecFile(bytes: Buffer, file: string): TaskSpecInput[] {
     throw new UsageError(`${name}: not valid UTF-8 text`);
   }
   if (text.trim() === '') throw new UsageError(`${name}: is empty; a task spec needs at least \`command\``);
+  const deep = yamlNestingError(text);
+  if (deep) throw new UsageError(`${name}: ${deep}`);
   const docs = parseAllDocuments(text, { uniqueKeys: true });
   if (!Array.isArray(docs)) throw new UsageError(`${name}: malformed YAML/JSON`);
   const specs: unknown[] = [];
   for (const doc of docs) {
     const err = doc.errors[0];
     if (err) throw new UsageError(`${name}: ${yamlError(err.message, err.linePos?.[0], text)}`);
-    const value: unknown = doc.toJS({ maxAliasCount: 100 });
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: MAX_YAML_ALIASES });
+    } catch (e) {
+      throw new UsageError(`${name}: malformed YAML/JSON: ${(e as Error).message}`);
+    }
+    const deepValue = valueNestingError(value);
+    if (deepValue) throw new UsageError(`${name}: ${deepValue}`);
     if (value === null || value === undefined) continue;
     if (Array.isArray(value)) specs.push(...(value as unknown[]));
     else specs.push(value);

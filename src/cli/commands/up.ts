@@ -79,7 +79,7 @@ export function register(program: Command): void {
         ctx.stdout.write(
           [
             `FastGPU is up at ${server.url}`,
-            `  dashboard: ${server.loginUrl}  (one-time login link)`,
+            `  dashboard: ${server.loginUrl}  (one-time login link, valid 10 minutes; \`fastgpu dashboard\` prints a fresh one)`,
             `  ${gpuBanner(agent, gpus, ctx.env)}`,
             `  data dir ${flags.dataDir}`,
             `  address and token saved to ${saved} (the CLI and SDK read it)`,

@@ -10,7 +10,7 @@
 // has the very same list amount as one settled once.
 import { z } from 'zod';
 import { invalid } from '../errors.js';
-import type { Micros } from './money.js';
+import { addMicros, type Micros } from './money.js';
 import type { Attempt, Task } from '../types.js';
 import { canonicalModel, priceUsage } from './price.js';
 import type { PriceBook, PricedUsage, PromoSpent, Promotion, UsageSegment } from './types.js';
@@ -164,9 +164,10 @@ export function settleEntry(entry: LedgerEntry, upTo: number, ctx: PricingContex
   };
   if (!holdsGpus(entry)) return { entry: next, priced: null, promoSpent: copySpent(ctx.promoSpent) };
   const priced = priceUsage(segmentOf(entry, entry.settledTo, target), ctx.book, ctx.promos, ctx.promoSpent);
-  next.listAmount += priced.listAmount;
-  next.discountAmount += priced.discountAmount;
-  next.chargedAmount += priced.chargedAmount;
+  // Saturating: the ledger never holds an amount the store cannot keep (money.ts).
+  next.listAmount = addMicros(next.listAmount, priced.listAmount);
+  next.discountAmount = addMicros(next.discountAmount, priced.discountAmount);
+  next.chargedAmount = addMicros(next.chargedAmount, priced.chargedAmount);
   return { entry: next, priced, promoSpent: priced.promoSpent };
 }
 
@@ -248,9 +249,9 @@ export function ledgerTotals(entries: readonly LedgerEntry[]): LedgerTotals {
     if (e.gpuModel !== null && e.gpuMilliMs > 0n) t.gpuMilliMsByModel.set(e.gpuModel, (t.gpuMilliMsByModel.get(e.gpuModel) ?? 0n) + e.gpuMilliMs);
     t.cpuMilliMs += e.cpuMilliMs;
     t.memoryMiBMs += e.memoryMiBMs;
-    t.listAmount += e.listAmount;
-    t.discountAmount += e.discountAmount;
-    t.chargedAmount += e.chargedAmount;
+    t.listAmount = addMicros(t.listAmount, e.listAmount);
+    t.discountAmount = addMicros(t.discountAmount, e.discountAmount);
+    t.chargedAmount = addMicros(t.chargedAmount, e.chargedAmount);
   }
   return t;
 }
@@ -258,7 +259,7 @@ export function ledgerTotals(entries: readonly LedgerEntry[]): LedgerTotals {
 /** Σ charged by tenant: what budget checks compare with a tenant's budget. */
 export function spendByTenant(entries: readonly LedgerEntry[]): Map<string, Micros> {
   const out = new Map<string, Micros>();
-  for (const e of entries) out.set(e.tenant, (out.get(e.tenant) ?? 0n) + e.chargedAmount);
+  for (const e of entries) out.set(e.tenant, addMicros(out.get(e.tenant) ?? 0n, e.chargedAmount));
   return out;
 }
 

@@ -36,13 +36,37 @@ export function toMicros(value: bigint | number | string, field = 'amount'): Mic
   return BigInt(value);
 }
 
+/**
+ * The largest amount the ledger holds: every entry, line and total saturates here instead of
+ * growing past what the store's 64-bit integers (SQLite, Postgres BIGINT) can keep: 2^63 - 1
+ * micro-units, about 9.2 trillion currency units. With the input maxima below it is reached only
+ * after millions of GPU-hours at the highest price.
+ */
+export const MAX_LEDGER_MICROS: Micros = 2n ** 63n - 1n;
+/** Highest price (or fixed promotion price) per GPU-hour: 1,000,000.00. */
+export const MAX_PRICE_MICROS: Micros = 1_000_000n * MICROS_PER_UNIT;
+/** Highest budget (tenant or promotion) or other amount: 1,000,000,000,000.00. */
+export const MAX_AMOUNT_MICROS: Micros = 1_000_000_000_000n * MICROS_PER_UNIT;
+
+/** `a + b`, saturating at MAX_LEDGER_MICROS: ledger sums never outgrow the store. */
+export function addMicros(a: Micros, b: Micros): Micros {
+  const s = a + b;
+  return s > MAX_LEDGER_MICROS ? MAX_LEDGER_MICROS : s;
+}
+
+/** `a` capped at MAX_LEDGER_MICROS. */
+export function capMicros(a: Micros): Micros {
+  return a > MAX_LEDGER_MICROS ? MAX_LEDGER_MICROS : a;
+}
+
 const MONEY_RE = /^\$?\s*(\d+)(?:\.(\d{0,6}))?$/;
 
 /**
- * A decimal amount of currency, exactly, as micro-units: at most 6 decimals, no float on the way.
+ * A decimal amount of currency, exactly, as micro-units: at most 6 decimals, no float on the way,
+ * and at most `max` (MAX_AMOUNT_MICROS unless given; prices pass MAX_PRICE_MICROS).
  * @example parseMoney('2.50', 'price') // 2_500_000n; parseMoney('$0.000001', 'budget') // 1n
  */
-export function parseMoney(input: string | number, field: string): Micros {
+export function parseMoney(input: string | number, field: string, max: Micros = MAX_AMOUNT_MICROS): Micros {
   const text = typeof input === 'number' ? String(input) : input.trim();
   const m = MONEY_RE.exec(text);
   if (!m || (typeof input === 'number' && !Number.isFinite(input))) {
@@ -50,7 +74,9 @@ export function parseMoney(input: string | number, field: string): Micros {
   }
   const whole = BigInt(m[1]!);
   const frac = BigInt((m[2] ?? '').padEnd(6, '0'));
-  return whole * MICROS_PER_UNIT + frac;
+  const micros = whole * MICROS_PER_UNIT + frac;
+  if (micros > max) throw invalid(field, `amount ${text} is above the maximum ${formatMoney(max)}`);
+  return micros;
 }
 
 /** Micro-units rounded half-up to whole cents. Reports round once, at the end, to the cent. */

@@ -11,7 +11,17 @@
 import { z } from 'zod';
 import { GPU_CATALOGUE, findGpuModel } from '../catalogue.js';
 import { FastGpuError, invalid } from '../errors.js';
-import { formatMoney, parseMoney, type Micros } from './money.js';
+import { formatMoney, MAX_AMOUNT_MICROS, MAX_LEDGER_MICROS, MAX_PRICE_MICROS, parseMoney, type Micros } from './money.js';
+
+/** The maxima amounts are checked against: prices (and fixed discounts), other amounts (budgets). */
+export interface AmountLimits {
+  price: Micros;
+  amount: Micros;
+}
+/** What the API and the CLI accept (money.ts documents them). */
+export const INPUT_LIMITS: AmountLimits = { price: MAX_PRICE_MICROS, amount: MAX_AMOUNT_MICROS };
+/** What a store reads back: anything it could keep (rows written before the maxima existed load). */
+export const STORED_LIMITS: AmountLimits = { price: MAX_LEDGER_MICROS, amount: MAX_LEDGER_MICROS };
 import type { DailyHours, Discount, PriceBook, Promotion } from './types.js';
 
 /** The first zod issue as an INVALID_ARGUMENT naming `prefix.path`. */
@@ -45,7 +55,7 @@ const FIXED_RE = /^\$?\s*(\d+(?:\.\d{1,6})?)\s*\/\s*(?:h|hr|hour|gpu-?h(?:our)?)
  * A bare number is refused: `30` could mean either.
  * @example parseDiscount('30%', 'discount') // {kind: 'percent', percent: 30}
  */
-export function parseDiscount(input: string, field: string): Discount {
+export function parseDiscount(input: string, field: string, maxPrice: Micros = MAX_PRICE_MICROS): Discount {
   const s = input.trim();
   const pct = PERCENT_RE.exec(s);
   if (pct) {
@@ -54,7 +64,7 @@ export function parseDiscount(input: string, field: string): Discount {
     return { kind: 'percent', percent };
   }
   const fixed = FIXED_RE.exec(s);
-  if (fixed) return { kind: 'fixed', pricePerGpuHour: parseMoney(fixed[1]!, field) };
+  if (fixed) return { kind: 'fixed', pricePerGpuHour: parseMoney(fixed[1]!, field, maxPrice) };
   throw invalid(field, `cannot read discount ${JSON.stringify(input)}; write a percentage such as 30% or a fixed price per GPU-hour such as 1.50/h`);
 }
 
@@ -212,7 +222,7 @@ export type PromotionInput = z.input<typeof promotionInputSchema>;
  * A promotion from its JSON form, validated; errors name the field (`promotion.discount`).
  * @example compilePromotion({name: 'night', discount: '30%', from: '2025-03-01', to: '2025-04-01', hours: '22-06'})
  */
-export function compilePromotion(raw: unknown, prefix = 'promotion'): Promotion {
+export function compilePromotion(raw: unknown, prefix = 'promotion', limits: AmountLimits = INPUT_LIMITS): Promotion {
   const r = promotionInputSchema.safeParse(raw);
   if (!r.success) throw zodToError(r.error, prefix);
   const v = r.data;
@@ -220,7 +230,7 @@ export function compilePromotion(raw: unknown, prefix = 'promotion'): Promotion 
   const window = parseWindow(v.from, v.to, { from: f('from'), to: f('to') });
   const promo: Promotion = {
     name: parseName(v.name, f('name')),
-    discount: parseDiscount(v.discount, f('discount')),
+    discount: parseDiscount(v.discount, f('discount'), limits.price),
     from: window.from,
     to: window.to,
     priority: v.priority ?? 0,
@@ -229,7 +239,7 @@ export function compilePromotion(raw: unknown, prefix = 'promotion'): Promotion 
   if (v.tenants !== undefined && v.tenants !== null) promo.tenants = parseTenantList(v.tenants, f('tenants'));
   if (v.hours !== undefined && v.hours !== null) promo.hours = parseHours(v.hours, f('hours'));
   if (v.budget !== undefined && v.budget !== null) {
-    const budget = parseMoney(v.budget, f('budget'));
+    const budget = parseMoney(v.budget, f('budget'), limits.amount);
     if (budget <= 0n) throw invalid(f('budget'), 'must be more than 0');
     promo.budget = budget;
   }
@@ -270,7 +280,7 @@ export const EMPTY_PRICE_BOOK: PriceBook = { currency: 'USD', prices: new Map(),
  * A price book from its JSON form; model names become catalogue names.
  * @example compilePriceBook({currency: 'USD', default: '1.00', prices: {H100: '2.50', A100: '1.60'}})
  */
-export function compilePriceBook(raw: unknown, prefix = 'priceBook'): PriceBook {
+export function compilePriceBook(raw: unknown, prefix = 'priceBook', limits: AmountLimits = INPUT_LIMITS): PriceBook {
   const r = priceBookInputSchema.safeParse(raw);
   if (!r.success) throw zodToError(r.error, prefix);
   const v = r.data;
@@ -278,12 +288,12 @@ export function compilePriceBook(raw: unknown, prefix = 'priceBook'): PriceBook 
   for (const [model, price] of Object.entries(v.prices ?? {})) {
     const field = `${prefix}.prices.${model}`;
     const [name] = parseModelList(model, field);
-    prices.set(name!, parseMoney(price, field));
+    prices.set(name!, parseMoney(price, field, limits.price));
   }
   return {
     currency: (v.currency ?? 'USD').toUpperCase(),
     prices,
-    defaultPrice: v.default === undefined || v.default === null ? 0n : parseMoney(v.default, `${prefix}.default`),
+    defaultPrice: v.default === undefined || v.default === null ? 0n : parseMoney(v.default, `${prefix}.default`, limits.price),
   };
 }
 
@@ -291,7 +301,7 @@ export function compilePriceBook(raw: unknown, prefix = 'priceBook'): PriceBook 
 export function setPrice(book: PriceBook, model: string, price: string | number, field = 'price'): PriceBook {
   const [name] = parseModelList(model, 'model');
   const prices = new Map(book.prices);
-  prices.set(name!, parseMoney(price, field));
+  prices.set(name!, parseMoney(price, field, MAX_PRICE_MICROS));
   return { ...book, prices };
 }
 

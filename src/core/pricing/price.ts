@@ -23,7 +23,7 @@
 import { findGpuModel } from '../catalogue.js';
 import { invalid } from '../errors.js';
 import { nextClockBoundary, promoClockActive } from './calendar.js';
-import { divRoundHalfUp, MS_PER_HOUR, type Micros } from './money.js';
+import { addMicros, capMicros, divRoundHalfUp, MS_PER_HOUR, type Micros } from './money.js';
 import type { Discount, PriceBook, PricedLine, PricedUsage, PromoSpent, Promotion, UsageSegment } from './types.js';
 
 const MILLI_PER_GPU = 1000n;
@@ -174,7 +174,10 @@ function exhaustedAt(r: Rates, d: Discount, a: number, left: bigint): number {
   return a + Number(ceilDiv(left * den, num));
 }
 
-function line(from: number, to: number, list: Micros, discount: Micros, promotion: string | undefined): PricedLine {
+function line(from: number, to: number, rawList: Micros, rawDiscount: Micros, promotion: string | undefined): PricedLine {
+  // Capped, so that no line holds more than the store can keep (money.ts MAX_LEDGER_MICROS).
+  const list = capMicros(rawList);
+  const discount = capMicros(rawDiscount) > list ? list : capMicros(rawDiscount);
   const out: PricedLine = {
     from,
     to,
@@ -251,15 +254,15 @@ export function priceUsage(usage: UsageSegment, book: PriceBook, promos: readonl
     } else {
       lines.push(line(cursor, end, list, discount, p.name));
     }
-    spent.set(p.name, spentOf(spent, p.name) + discount);
+    spent.set(p.name, addMicros(spentOf(spent, p.name), discount));
     cursor = end;
   }
 
   let listAmount = 0n;
   let discountAmount = 0n;
   for (const l of lines) {
-    listAmount += l.listAmount;
-    discountAmount += l.discountAmount;
+    listAmount = addMicros(listAmount, l.listAmount);
+    discountAmount = addMicros(discountAmount, l.discountAmount);
   }
   return {
     segment: usage,

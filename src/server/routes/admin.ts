@@ -197,8 +197,10 @@ export function adminRoutes(ctx: RouteContext): void {
       const t = await store.getToken(params.id);
       if (!t) throw notFound('token', params.id);
       if (t.revokedAt === null) await store.revokeToken(t.id, clock.now());
-      // Drop cached lookups now: the revoked token must fail on its very next request.
+      // Drop cached lookups now: the revoked token must fail on its very next request, and
+      // its open streams (events, log follows) end now.
       auth.invalidate();
+      ctx.sse.endToken(t.id);
       return tokenView((await store.getToken(t.id)) ?? t);
     },
   });

@@ -3,6 +3,7 @@ import type { Store } from '../../store/port.js';
 import type { RouteBook } from '../api.js';
 import type { Authenticator } from '../auth.js';
 import type { ControlPlane } from '../control.js';
+import type { IdempotencyBook } from '../idempotency.js';
 import type { SseHub } from '../sse.js';
 
 /** What every route module gets. */
@@ -13,6 +14,8 @@ export interface RouteContext {
   clock: Clock;
   auth: Authenticator;
   sse: SseHub;
+  /** Idempotency-Key bookkeeping for submits. */
+  idempotency: IdempotencyBook;
   log: (line: string) => void;
   /** After a task finishes, how long a log follower waits for late chunks before `end`. */
   logDrainMs: number;

@@ -59,7 +59,7 @@ export function systemRoutes(ctx: RouteContext, registry: Registry, version: str
         if (!/^\d{1,16}$/.test(lastId)) throw invalid('last-event-id', 'must be an event seq (a non-negative integer)');
         after = Number(lastId);
       }
-      const s = ctx.sse.open(req, reply);
+      const s = ctx.sse.open(req, reply, principal.tokenId);
       // Subscribe first and buffer, so nothing falls between the history and the live feed.
       let live = false;
       let last = after ?? -1;

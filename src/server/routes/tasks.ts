@@ -8,6 +8,7 @@ import type { TaskEventPage } from '../../protocol/api.js';
 import type { LogPage } from '../../store/port.js';
 import { authorize, listScope, type Principal } from '../auth.js';
 import { whyGangNeverFits } from '../feasibility.js';
+import { IDEMPOTENCY_HEADER, idempotencyKeyOf } from '../idempotency.js';
 import { newId } from '../ids.js';
 import {
   IdParamsSchema,
@@ -32,6 +33,12 @@ import { clientGone, wantsSse } from './util.js';
 const YAML_OR_JSON = ['application/json', 'application/yaml', 'text/yaml'];
 const isTerminal = (s: TaskState): boolean => TERMINAL_STATES.includes(s);
 const DEFAULT_FINISHED = 100;
+/**
+ * Chunks a log follower reads from the store at a time. Agents ship chunks of at most 64 KiB, so
+ * a follower holds at most this page (about 1 MiB, 6× that as SSE if every byte needs escaping)
+ * plus FOLLOW_HIGH_WATER queued on its socket.
+ */
+const FOLLOW_PAGE_CHUNKS = 16;
 const newestFirst = (a: Task, b: Task): number => b.createdAt - a.createdAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
 
 const chunkView = (c: LogPage['chunks'][number]) => ({
@@ -64,6 +71,13 @@ export function taskRoutes(ctx: RouteContext): void {
     bodyTypes: YAML_OR_JSON,
     response: TaskListSchema,
     status: 201,
+    headers: [
+      {
+        name: 'Idempotency-Key',
+        description:
+          'Makes a retried submit safe: the same key (per token, for 24 h, kept in the server’s memory) with the same body answers the tasks the first request made (with `Idempotent-Replayed: true`) and creates none; with another body it is a 409. The SDKs and the CLI send one.',
+      },
+    ],
     handler: async ({ query, req, reply, principal }) => {
       // Admins may submit for another tenant with ?tenant=; everyone else submits as their own.
       const tenant = query.tenant ?? principal.tenant;
@@ -114,9 +128,22 @@ export function taskRoutes(ctx: RouteContext): void {
         if (why) throw new FastGpuError('UNSCHEDULABLE', why, 'gang');
       }
       if (query.dryRun) return reply.code(200).send({ tasks: tasks.map(taskView), dryRun: true, quote: quoteFor(spec, control, now) });
-      await refuseOverBudget(control, tenant);
-      await control.submit(tasks);
-      return { tasks: tasks.map(taskView) };
+      const submit = async (): Promise<string[]> => {
+        await refuseOverBudget(control, tenant);
+        await control.submit(tasks);
+        return tasks.map((t) => t.id);
+      };
+      const key = idempotencyKeyOf(req.headers[IDEMPOTENCY_HEADER]);
+      if (key === undefined) {
+        await submit();
+        return { tasks: tasks.map(taskView) };
+      }
+      // A retry of a submit that went through answers the tasks it made, as they are now.
+      const { ids, replayed } = await ctx.idempotency.once(principal.tokenId, key, { body: req.body, tenant }, submit);
+      if (!replayed) return { tasks: tasks.map(taskView) };
+      void reply.header('idempotent-replayed', 'true');
+      const now2 = await Promise.all(ids.map((id) => control.getTask(id)));
+      return { tasks: now2.filter((t): t is Task => t !== undefined && t !== null).map(taskView) };
     },
   });
 
@@ -261,14 +288,16 @@ export function taskRoutes(ctx: RouteContext): void {
         const prunedAt = page.chunks.length === 0 && (query.after ?? 0) <= 0 && isTerminal(t.state) ? await store.logsPrunedAt(t.id) : null;
         return { chunks: page.chunks.map(chunkView), next: page.next, ...(prunedAt !== null ? { prunedAt: new Date(prunedAt).toISOString() } : {}) };
       }
-      const s = ctx.sse.open(req, reply);
+      const s = ctx.sse.open(req, reply, principal.tokenId);
       let after = query.after ?? Number(req.headers['last-event-id'] ?? 0);
       if (!Number.isSafeInteger(after)) after = 0;
       void (async () => {
         try {
           for (;;) {
+            // Back-pressure: no store read while the client has not taken what it was sent.
+            await s.drained();
             if (s.ended) return;
-            const page = await store.readLogs(t.id, { ...q, after, limit: 1000 });
+            const page = await store.readLogs(t.id, { ...q, after, limit: FOLLOW_PAGE_CHUNKS });
             for (const c of page.chunks) s.send('log', chunkView(c), c.pos);
             after = page.next;
             if (page.chunks.length > 0) continue;
@@ -277,7 +306,7 @@ export function taskRoutes(ctx: RouteContext): void {
               // Late chunks may still be on their way from the agent: give them a moment.
               const why = await control.logWaiters.wait(t.id, ctx.logDrainMs, s.signal);
               if (why === 'notified') continue;
-              const last = await store.readLogs(t.id, { ...q, after, limit: 1000 });
+              const last = await store.readLogs(t.id, { ...q, after, limit: FOLLOW_PAGE_CHUNKS });
               if (last.chunks.length > 0) continue;
               s.send('end', { state: now?.state ?? null, exitCode: now?.exitCode ?? null });
               s.end();

@@ -4,8 +4,8 @@
 import type Database from 'better-sqlite3';
 import { conflict, invalid } from '../../core/errors.js';
 import { entryKey, type LedgerEntry } from '../../core/pricing/ledger.js';
-import type { Micros } from '../../core/pricing/money.js';
-import { compilePriceBook, compilePromotion, priceBookToInput, promotionToInput } from '../../core/pricing/parse.js';
+import { addMicros, MAX_LEDGER_MICROS, type Micros } from '../../core/pricing/money.js';
+import { compilePriceBook, compilePromotion, priceBookToInput, promotionToInput, STORED_LIMITS } from '../../core/pricing/parse.js';
 import type { PriceBook, Promotion } from '../../core/pricing/types.js';
 import { chargedWithin } from '../../core/pricing/report.js';
 import { pricedUsageToLines } from '../ledger.js';
@@ -64,9 +64,9 @@ function prepareBilling(db: Database.Database) {
       WHERE task_id = @task_id AND attempt = @attempt AND from_ms < @to_ms ORDER BY from_ms DESC LIMIT 1`),
 
     addTenantSpend: p(`INSERT INTO tenant_spend (tenant, charged) VALUES (?, ?)
-      ON CONFLICT (tenant) DO UPDATE SET charged = charged + excluded.charged`),
+      ON CONFLICT (tenant) DO UPDATE SET charged = MIN(charged + excluded.charged, ${MAX_LEDGER_MICROS})`),
     addPromoSpent: p(`INSERT INTO promo_spent (name, spent) VALUES (?, ?)
-      ON CONFLICT (name) DO UPDATE SET spent = spent + excluded.spent`),
+      ON CONFLICT (name) DO UPDATE SET spent = MIN(spent + excluded.spent, ${MAX_LEDGER_MICROS})`),
     getPromoSpentOne: p<{ spent: bigint }>('SELECT spent FROM promo_spent WHERE name = ?').safeIntegers(),
     listTenantSpend: p<{ tenant: string; charged: bigint }>('SELECT tenant, charged FROM tenant_spend ORDER BY tenant').safeIntegers(),
     listPromoSpent: p<{ name: string; spent: bigint }>('SELECT name, spent FROM promo_spent ORDER BY name').safeIntegers(),
@@ -74,6 +74,7 @@ function prepareBilling(db: Database.Database) {
     spendAfter: p<{ tenant: string; charged: bigint }>(
       'SELECT tenant, SUM(charged_amount) AS charged FROM priced_lines WHERE to_ms > @since AND from_ms >= @since GROUP BY tenant',
     ).safeIntegers(),
+    linesAfter: p<{ tenant: string; charged: bigint }>('SELECT tenant, charged_amount AS charged FROM priced_lines WHERE to_ms > @since AND from_ms >= @since').safeIntegers(),
     linesAcross: p<PricedLineRow>('SELECT * FROM priced_lines WHERE to_ms > @since AND from_ms < @since').safeIntegers(),
   };
 }
@@ -93,7 +94,7 @@ const isConstraint = (err: unknown, code: string): boolean =>
 /** A promotion's stored JSON form, checked to load again (so a bad one never reaches disk). */
 function promotionDoc(p: Promotion): string {
   const input = promotionToInput(p);
-  compilePromotion(input, `promotion ${p.name}`);
+  compilePromotion(input, `promotion ${p.name}`, STORED_LIMITS);
   return JSON.stringify(input);
 }
 
@@ -146,13 +147,13 @@ export class SqliteBilling {
 
   getPriceBook(): PriceBook | null {
     const row = this.s.getPriceBook.get();
-    return row ? compilePriceBook(JSON.parse(row.doc), 'stored price book') : null;
+    return row ? compilePriceBook(JSON.parse(row.doc), 'stored price book', STORED_LIMITS) : null;
   }
 
   setPriceBook(book: PriceBook): void {
     const input = priceBookToInput(book);
     // Refuses, before writing, a book that could not be read back.
-    compilePriceBook(input, 'priceBook');
+    compilePriceBook(input, 'priceBook', STORED_LIMITS);
     this.s.setPriceBook.run(JSON.stringify(input));
   }
 
@@ -174,11 +175,11 @@ export class SqliteBilling {
 
   getPromotion(name: string): Promotion | null {
     const row = this.s.getPromotion.get(name);
-    return row ? compilePromotion(JSON.parse(row.doc), `stored promotion ${row.name}`) : null;
+    return row ? compilePromotion(JSON.parse(row.doc), `stored promotion ${row.name}`, STORED_LIMITS) : null;
   }
 
   listPromotions(): Promotion[] {
-    return this.s.listPromotions.all().map((row) => compilePromotion(JSON.parse(row.doc), `stored promotion ${row.name}`));
+    return this.s.listPromotions.all().map((row) => compilePromotion(JSON.parse(row.doc), `stored promotion ${row.name}`, STORED_LIMITS));
   }
 
   // ---- Ledger
@@ -245,8 +246,8 @@ export class SqliteBilling {
         continue;
       }
       s.insertLine.run(row);
-      tenantDelta.set(line.tenant, (tenantDelta.get(line.tenant) ?? 0n) + line.chargedAmount);
-      if (line.promotion !== null) promoDelta.set(line.promotion, (promoDelta.get(line.promotion) ?? 0n) + line.discountAmount);
+      tenantDelta.set(line.tenant, addMicros(tenantDelta.get(line.tenant) ?? 0n, line.chargedAmount));
+      if (line.promotion !== null) promoDelta.set(line.promotion, addMicros(promoDelta.get(line.promotion) ?? 0n, line.discountAmount));
     }
 
     // The caller's promotion totals must be the store's plus this settlement's discounts;
@@ -254,7 +255,7 @@ export class SqliteBilling {
     const names = new Set([...promoDelta.keys(), ...settlement.promoSpent.keys()]);
     for (const name of [...names].sort()) {
       const stored = s.getPromoSpentOne.get(name)?.spent ?? 0n;
-      const expected = stored + (promoDelta.get(name) ?? 0n);
+      const expected = addMicros(stored, promoDelta.get(name) ?? 0n);
       const given = settlement.promoSpent.get(name);
       if (given === undefined ? expected !== stored : BigInt(given) !== expected) conflicts.push(`promotion:${name}`);
     }
@@ -295,10 +296,18 @@ export class SqliteBilling {
   }
 
   spendByTenantSince(since: number): Map<string, Micros> {
-    const out = new Map(this.s.spendAfter.all({ since }).map((r) => [r.tenant, r.charged]));
+    let sums: { tenant: string; charged: bigint }[];
+    try {
+      sums = this.s.spendAfter.all({ since });
+    } catch {
+      // SUM past 2^63 is an SQLite error: add the lines up here instead, saturating as the ledger does.
+      sums = this.s.linesAfter.all({ since });
+    }
+    const out = new Map<string, Micros>();
+    for (const r of sums) out.set(r.tenant, addMicros(out.get(r.tenant) ?? 0n, r.charged));
     for (const l of this.s.linesAcross.all({ since }).map(rowToPricedLine)) {
       const part = chargedWithin(l, since, Infinity);
-      if (part !== 0n || !out.has(l.tenant)) out.set(l.tenant, (out.get(l.tenant) ?? 0n) + part);
+      if (part !== 0n || !out.has(l.tenant)) out.set(l.tenant, addMicros(out.get(l.tenant) ?? 0n, part));
     }
     return out;
   }
