@@ -256,7 +256,7 @@ export class ControlPlane {
     const cp = new ControlPlane(opts);
     await cp.load();
     if (cp.tickMs > 0) {
-      cp.tickTimer = cp.timers.setInterval(() => cp.tick(), cp.tickMs).unref();
+      cp.tickTimer = cp.timers.interval(() => cp.tick(), cp.tickMs).unref();
     }
     cp.kick();
     return cp;
@@ -564,7 +564,7 @@ export class ControlPlane {
     const gap = Math.min(1000, 3 * this.lastCycleMs);
     const wait = this.lastCycleEnd + gap - this.timers.elapsed();
     if (wait <= 0) this.cycleTimer = setImmediate(() => this.startCycle());
-    else this.cycleTimer = this.timers.setTimeout(() => this.startCycle(), wait);
+    else this.cycleTimer = this.timers.timeout(() => this.startCycle(), wait);
   }
 
   private clearCycleTimer(): void {
