@@ -1453,10 +1453,12 @@ export class ControlPlane {
     const last = this.lastTickAt;
     this.lastTickAt = now;
     if (last === null || this.tickMs <= 0) return;
-    const stall = now - last - 2 * this.tickMs;
+    // Lateness under a heartbeat interval is the lease's own slack (a lease is 8 of them); a
+    // steadily late tick must not stretch leases for ever, a real stall (a pause) must.
+    const stall = now - last - Math.max(2 * this.tickMs, this.lease.heartbeatMs);
     if (stall <= 0) return;
     for (const rt of this.rt.values()) rt.lastSeen += stall;
-    if (stall >= this.lease.heartbeatMs) this.log(`warn: the server did not run for ${now - last} ms (paused or overloaded); node leases extended by ${stall} ms`);
+    this.log(`warn: the server did not run for ${now - last} ms (paused or overloaded); node leases extended by ${stall} ms`);
   }
 
   /** Nodes whose lease ran out: LOST, their tasks requeued (retries left) or FAILED. */
