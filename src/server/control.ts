@@ -1254,44 +1254,18 @@ export class ControlPlane {
   private recordExit(tx: Tx, t: Task, r: RunningReport): void {
     const now = this.clock.now();
     const code = r.exitCode ?? null;
-    let outcome: TaskState;
-    let message: string | null = null;
-    switch (r.endReason) {
-      case 'fenced':
-        // The supervisor fenced it (no lease renewal): the node's problem, as a lost node's.
-        this.endAttempt(tx, t, { outcome: this.cancelling.has(t.id) ? 'CANCELLED' : 'LOST', exitCode: code, endedAt: r.endedAt ?? now, startedAt: r.startedAt ?? t.startedAt, message: 'Stopped by its node: the agent could not renew the node lease' });
-        return;
-      case 'timeout':
-        outcome = 'TIMEOUT';
-        message = 'Killed at its time limit';
-        break;
-      case 'cancelled':
-        outcome = 'CANCELLED';
-        message = 'Cancelled';
-        break;
-      case 'preempted':
-        outcome = 'PREEMPTED';
-        break;
-      case 'launch-failed':
-        outcome = 'FAILED';
-        message = `Launch failed: ${r.error ?? 'unknown error'}`;
-        break;
-      case 'never-started':
-        // Nothing ran, and the agent made sure nothing will: a new attempt, not a failure.
-        this.endAttempt(tx, t, { outcome: 'LOST', exitCode: null, endedAt: r.endedAt ?? now, unstarted: r.error ?? 'the agent stopped before the task was started' });
-        return;
-      default:
-        if (code === 0) outcome = 'SUCCEEDED';
-        else if (this.cancelling.has(t.id)) outcome = 'CANCELLED';
-        else {
-          outcome = 'FAILED';
-          message = code !== null ? `Exited with code ${code}` : `Killed by ${r.signal ?? 'a signal'}`;
-        }
+    if (r.endReason === 'fenced') {
+      // The supervisor fenced it (no lease renewal): the node's problem, as a lost node's.
+      this.endAttempt(tx, t, { outcome: this.cancelling.has(t.id) ? 'CANCELLED' : 'LOST', exitCode: code, endedAt: r.endedAt ?? now, startedAt: r.startedAt ?? t.startedAt, message: 'Stopped by its node: the agent could not renew the node lease' });
+      return;
     }
-    if (this.cancelling.has(t.id) && outcome !== 'SUCCEEDED') {
-      outcome = 'CANCELLED';
-      message = 'Cancelled';
+    if (r.endReason === 'never-started') {
+      // Nothing ran, and the agent made sure nothing will: a new attempt, not a failure.
+      this.endAttempt(tx, t, { outcome: 'LOST', exitCode: null, endedAt: r.endedAt ?? now, unstarted: r.error ?? 'the agent stopped before the task was started' });
+      return;
     }
+    // A cancel that waited for this exit makes anything but success CANCELLED (exitOutcome).
+    let { outcome, message } = this.exitOutcome(t, r);
     // Asked to stop for a preemption, it ended however it did (a stop order re-sent after an
     // agent restart carries no reason; a task may exit non-zero on SIGTERM): it was preempted.
     if (this.preempting.has(t.id) && !this.cancelling.has(t.id) && (outcome === 'FAILED' || outcome === 'CANCELLED')) {
