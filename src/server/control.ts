@@ -1427,9 +1427,9 @@ export class ControlPlane {
     const last = this.lastTickAt;
     this.lastTickAt = now;
     if (last === null || this.tickMs <= 0) return;
-    // Lateness under a heartbeat interval is the lease's own slack (a lease is 8 of them); a
-    // steadily late tick must not stretch leases for ever, a real stall (a pause) must.
-    const stall = now - last - Math.max(2 * this.tickMs, this.lease.heartbeatMs);
+    // Lateness under a quarter of the lease is the lease's own slack (two heartbeats); a steadily
+    // late tick on a loaded host must not stretch leases for ever, a real stall (a pause) must.
+    const stall = now - last - Math.max(2 * this.tickMs, Math.floor(this.lease.leaseMs / 4));
     if (stall <= 0) return;
     for (const rt of this.rt.values()) rt.lastSeen += stall;
     this.log(`warn: the server did not run for ${now - last} ms (paused or overloaded); node leases extended by ${stall} ms`);

@@ -4,7 +4,7 @@
 // before reading its waiting heartbeats, and a second agent cannot take a node's name.
 // Short leases keep it within CI's minutes: with --node-lost-after 8s an agent heartbeats every
 // second, its tasks are fenced 6 s after the last renewal (SIGKILL at 7 s), LOST comes at 8 s.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FastGPU } from '../../src/sdk/index.js';
@@ -69,13 +69,16 @@ describe('faults', () => {
     const ticks = join(world.home, 'ticks');
     // Writes "<attempt> <ms>" every 100 ms while it runs.
     const long = await submit(c, 1, '0.5', `while :; do echo "$FASTGPU_ATTEMPT $(date +%s%3N)" >> ${ticks}; sleep 0.1; done`);
-    const quick = await submit(c, 0, '0.5', 'sleep 1.5; exit 0');
+    // Exits 0 once told to, which happens while its agent is paused.
+    const go = join(world.home, 'go');
+    const quick = await submit(c, 0, '0.5', `while [ ! -e ${go} ]; do sleep 0.1; done; exit 0`);
     await running(c, long);
     await running(c, quick);
     await joined(c, 'node-b');
 
     pause(a);
     const pausedAt = Date.now();
+    writeFileSync(go, '');
     // The server declares node-a LOST and runs attempt 2 on node-b.
     await until('attempt 2 on node-b', async () => {
       const t = await c.client.tasks.get(long);
