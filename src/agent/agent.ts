@@ -329,7 +329,7 @@ export class Agent {
           this.wakeWatch = undefined;
           resolve();
         };
-        const t = this.clock.setTimeout(done, this.cfg.watchMs ?? 250);
+        const t = this.clock.timeout(done, this.cfg.watchMs ?? 250);
         this.wakeWatch = done;
       });
     }

@@ -8,7 +8,7 @@ import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Assignment, RunningReport } from '../protocol/agent.js';
 import type { Clock, Placement } from '../core/types.js';
-import { systemClock } from '../util/clock.js';
+import { systemClock, timerClock, type Timer, type TimerClock } from '../util/clock.js';
 import {
   FILES,
   SAFE_ID,
@@ -219,7 +219,9 @@ export class SupervisorLauncher implements Launcher {
   private readonly tasksDir: string;
   private readonly timeoutBin: string;
   private readonly bootId = readBootId();
-  private readonly kills = new Map<string, NodeJS.Timeout>();
+  private readonly kills = new Map<string, Timer>();
+  /** The clock's timers (its own on a ManualClock, else Node's). */
+  private readonly timers: TimerClock;
   /** Attempts last seen running with a live supervisor, and when that was checked. */
   private readonly running = new Map<string, { report: RunningReport; checkedAt: number }>();
   private readonly listeners: ((taskId: string, attempt: number) => void)[] = [];
@@ -230,6 +232,7 @@ export class SupervisorLauncher implements Launcher {
 
   constructor(private readonly opts: SupervisorLauncherOptions) {
     this.clock = opts.clock ?? systemClock;
+    this.timers = timerClock(this.clock);
     this.tasksDir = join(opts.stateDir, 'tasks');
     this.startGraceMs = opts.startGraceMs ?? 10_000;
     this.log = opts.log ?? (() => {});
@@ -346,7 +349,7 @@ export class SupervisorLauncher implements Launcher {
     const key = `${taskId}/${attempt}`;
     // Watching many tasks: between full checks, a running one costs one stat (is `exit` there?).
     const cached = this.running.get(key);
-    if (cached && performance.now() - cached.checkedAt < RECHECK_MS) {
+    if (cached && this.timers.elapsed() - cached.checkedAt < RECHECK_MS) {
       try {
         await stat(join(dir, FILES.exit));
       } catch {
@@ -374,7 +377,7 @@ export class SupervisorLauncher implements Launcher {
       if (sameBoot && (await processAlive(snap.pid.supervisorPid))) {
         this.ensureEscalation(snap);
         const report = runningReport(snap);
-        this.running.set(key, { report, checkedAt: performance.now() });
+        this.running.set(key, { report, checkedAt: this.timers.elapsed() });
         return report;
       }
       // The supervisor is gone. It may have written `exit` just now…
@@ -556,7 +559,7 @@ export class SupervisorLauncher implements Launcher {
     const pgid = snap.pid.pgid;
     const dir = snap.dir;
     const delay = Math.max(0, snap.stop.killAt - this.clock.now());
-    const t = setTimeout(() => {
+    const t = this.timers.timeout(() => {
       this.kills.delete(key);
       void stat(join(dir, FILES.exit)).catch(() => {
         this.log(`task ${key}: grace period over, sending SIGKILL`);
@@ -569,8 +572,7 @@ export class SupervisorLauncher implements Launcher {
 
   private clearEscalation(taskId: string, attempt: number): void {
     const key = `${taskId}/${attempt}`;
-    const t = this.kills.get(key);
-    if (t) clearTimeout(t);
+    this.kills.get(key)?.clear();
     this.kills.delete(key);
   }
 
@@ -592,7 +594,7 @@ export class SupervisorLauncher implements Launcher {
 
   dispose(): void {
     this.disposed = true;
-    for (const t of this.kills.values()) clearTimeout(t);
+    for (const t of this.kills.values()) t.clear();
     this.kills.clear();
     this.running.clear();
     for (const c of this.children) c.removeAllListeners();

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { Clock, Gpu } from '../core/types.js';
 import type { MpsHealthReport } from '../protocol/agent.js';
 import type { Launcher } from './launcher.js';
-import { systemClock } from '../util/clock.js';
+import { sleepOn, systemClock, timerClock, type Timer } from '../util/clock.js';
 
 export type MpsState = 'starting' | 'ok' | 'down' | 'stopped';
 
@@ -89,7 +89,7 @@ export class MpsDaemon implements MpsControl {
   private readonly log: (line: string) => void;
   private readonly pause: (ms: number) => Promise<void>;
   private state: MpsHealth;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: Timer | undefined;
   private checking: Promise<MpsHealth> | undefined;
   private stopped = false;
 
@@ -97,7 +97,7 @@ export class MpsDaemon implements MpsControl {
     this.bin = opts.controlBin ?? 'nvidia-cuda-mps-control';
     this.clock = opts.clock ?? systemClock;
     this.log = opts.log ?? (() => {});
-    this.pause = opts.pause ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    this.pause = opts.pause ?? ((ms) => sleepOn(timerClock(this.clock), ms));
     this.state = { state: 'starting', restarts: 0, pipeDir: opts.pipeDir, logDir: opts.logDir };
   }
 
@@ -115,12 +115,12 @@ export class MpsDaemon implements MpsControl {
       const done = (r: Ran): void => {
         if (settled) return;
         settled = true;
-        clearTimeout(timer);
+        timer.clear();
         resolve(r);
       };
       // `-d` forks the daemon, which keeps the pipes we gave it: only read output of the commands.
       const child = spawn(this.bin, args, { env: this.env(), stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], detached: args.includes('-d') });
-      const timer = setTimeout(() => {
+      const timer = timerClock(this.clock).timeout(() => {
         child.kill('SIGKILL');
         done({ code: null, out, error: `${this.bin} ${args.join(' ')} did not finish within ${timeoutMs} ms` });
       }, timeoutMs);
@@ -199,7 +199,7 @@ export class MpsDaemon implements MpsControl {
     const h = await this.launch();
     const every = this.opts.checkEveryMs ?? 5_000;
     if (every > 0 && this.timer === undefined) {
-      this.timer = setInterval(() => void this.check(), every);
+      this.timer = timerClock(this.clock).interval(() => void this.check(), every);
       this.timer.unref();
     }
     return h;
@@ -234,7 +234,7 @@ export class MpsDaemon implements MpsControl {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer?.clear();
     this.timer = undefined;
     await this.checking?.catch(() => undefined);
     const pid = this.pid();

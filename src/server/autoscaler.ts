@@ -65,7 +65,7 @@ export class Autoscaler {
 
   start(): void {
     const every = this.opts.intervalMs ?? 5_000;
-    this.timer = this.opts.control.timers.setInterval(() => void this.tick(), every).unref();
+    this.timer = this.opts.control.timers.interval(() => void this.tick(), every).unref();
   }
 
   /** Stops the loop and waits for a pass under way; nodes stay lent (the next server finds them). */

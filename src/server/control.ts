@@ -258,7 +258,7 @@ export class ControlPlane {
     const cp = new ControlPlane(opts);
     await cp.load();
     if (cp.tickMs > 0) {
-      cp.tickTimer = cp.timers.setInterval(() => cp.tick(), cp.tickMs).unref();
+      cp.tickTimer = cp.timers.interval(() => cp.tick(), cp.tickMs).unref();
     }
     cp.kick();
     return cp;
@@ -566,7 +566,7 @@ export class ControlPlane {
     const gap = Math.min(1000, 3 * this.lastCycleMs);
     const wait = this.lastCycleEnd + gap - this.timers.elapsed();
     if (wait <= 0) this.cycleTimer = setImmediate(() => this.startCycle());
-    else this.cycleTimer = this.timers.setTimeout(() => this.startCycle(), wait);
+    else this.cycleTimer = this.timers.timeout(() => this.startCycle(), wait);
   }
 
   private clearCycleTimer(): void {
@@ -1270,44 +1270,18 @@ export class ControlPlane {
   private recordExit(tx: Tx, t: Task, r: RunningReport): void {
     const now = this.clock.now();
     const code = r.exitCode ?? null;
-    let outcome: TaskState;
-    let message: string | null = null;
-    switch (r.endReason) {
-      case 'fenced':
-        // The supervisor fenced it (no lease renewal): the node's problem, as a lost node's.
-        this.endAttempt(tx, t, { outcome: this.cancelling.has(t.id) ? 'CANCELLED' : 'LOST', exitCode: code, endedAt: r.endedAt ?? now, startedAt: r.startedAt ?? t.startedAt, message: 'Stopped by its node: the agent could not renew the node lease' });
-        return;
-      case 'timeout':
-        outcome = 'TIMEOUT';
-        message = 'Killed at its time limit';
-        break;
-      case 'cancelled':
-        outcome = 'CANCELLED';
-        message = 'Cancelled';
-        break;
-      case 'preempted':
-        outcome = 'PREEMPTED';
-        break;
-      case 'launch-failed':
-        outcome = 'FAILED';
-        message = `Launch failed: ${r.error ?? 'unknown error'}`;
-        break;
-      case 'never-started':
-        // Nothing ran, and the agent made sure nothing will: a new attempt, not a failure.
-        this.endAttempt(tx, t, { outcome: 'LOST', exitCode: null, endedAt: r.endedAt ?? now, unstarted: r.error ?? 'the agent stopped before the task was started' });
-        return;
-      default:
-        if (code === 0) outcome = 'SUCCEEDED';
-        else if (this.cancelling.has(t.id)) outcome = 'CANCELLED';
-        else {
-          outcome = 'FAILED';
-          message = code !== null ? `Exited with code ${code}` : `Killed by ${r.signal ?? 'a signal'}`;
-        }
+    if (r.endReason === 'fenced') {
+      // The supervisor fenced it (no lease renewal): the node's problem, as a lost node's.
+      this.endAttempt(tx, t, { outcome: this.cancelling.has(t.id) ? 'CANCELLED' : 'LOST', exitCode: code, endedAt: r.endedAt ?? now, startedAt: r.startedAt ?? t.startedAt, message: 'Stopped by its node: the agent could not renew the node lease' });
+      return;
     }
-    if (this.cancelling.has(t.id) && outcome !== 'SUCCEEDED') {
-      outcome = 'CANCELLED';
-      message = 'Cancelled';
+    if (r.endReason === 'never-started') {
+      // Nothing ran, and the agent made sure nothing will: a new attempt, not a failure.
+      this.endAttempt(tx, t, { outcome: 'LOST', exitCode: null, endedAt: r.endedAt ?? now, unstarted: r.error ?? 'the agent stopped before the task was started' });
+      return;
     }
+    // A cancel that waited for this exit makes anything but success CANCELLED (exitOutcome).
+    let { outcome, message } = this.exitOutcome(t, r);
     // Asked to stop for a preemption, it ended however it did (a stop order re-sent after an
     // agent restart carries no reason; a task may exit non-zero on SIGTERM): it was preempted.
     if (this.preempting.has(t.id) && !this.cancelling.has(t.id) && (outcome === 'FAILED' || outcome === 'CANCELLED')) {
@@ -1512,10 +1486,12 @@ export class ControlPlane {
     const last = this.lastTickAt;
     this.lastTickAt = now;
     if (last === null || this.tickMs <= 0) return;
-    const stall = now - last - 2 * this.tickMs;
+    // Lateness under a quarter of the lease is the lease's own slack (two heartbeats); a steadily
+    // late tick on a loaded host must not stretch leases for ever, a real stall (a pause) must.
+    const stall = now - last - Math.max(2 * this.tickMs, Math.floor(this.lease.leaseMs / 4));
     if (stall <= 0) return;
     for (const rt of this.rt.values()) rt.lastSeen += stall;
-    if (stall >= this.lease.heartbeatMs) this.log(`warn: the server did not run for ${now - last} ms (paused or overloaded); node leases extended by ${stall} ms`);
+    this.log(`warn: the server did not run for ${now - last} ms (paused or overloaded); node leases extended by ${stall} ms`);
   }
 
   /** Nodes whose lease ran out: LOST, their tasks requeued (retries left) or FAILED. */

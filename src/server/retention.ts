@@ -8,6 +8,7 @@ import { invalid } from '../core/errors.js';
 import { formatDuration } from '../core/quantity.js';
 import type { Clock } from '../core/types.js';
 import type { Store } from '../store/port.js';
+import { timerClock, type Timer } from '../util/clock.js';
 import type { SampleTier } from '../store/sample-tiers.js';
 
 const HOUR_MS = 3_600_000;
@@ -88,7 +89,7 @@ export class SampleMaintenance {
   private readonly pruneEveryMs: number;
   private readonly settleMs: number;
   private readonly pruneBatch: number;
-  private timers: NodeJS.Timeout[] = [];
+  private timers: Timer[] = [];
   /** Passes run one at a time (both write); each new one waits for this. */
   private tail: Promise<unknown> = Promise.resolve();
   private pending = new Set<'compaction' | 'pruning'>();
@@ -105,8 +106,8 @@ export class SampleMaintenance {
   start(): void {
     if (this.closed || this.timers.length > 0) return;
     this.timers.push(
-      setInterval(() => this.onTimer('compaction', () => this.compact()), this.compactEveryMs).unref(),
-      setInterval(() => this.onTimer('pruning', () => this.prune()), this.pruneEveryMs).unref(),
+      timerClock(this.opts.clock).interval(() => this.onTimer('compaction', () => this.compact()), this.compactEveryMs).unref(),
+      timerClock(this.opts.clock).interval(() => this.onTimer('pruning', () => this.prune()), this.pruneEveryMs).unref(),
     );
   }
 
@@ -159,7 +160,7 @@ export class SampleMaintenance {
   /** Stops the timers and waits for a pass in flight, which stops at its next step. */
   async close(): Promise<void> {
     this.closed = true;
-    for (const t of this.timers) clearInterval(t);
+    for (const t of this.timers) t.clear();
     this.timers = [];
     await this.tail;
   }

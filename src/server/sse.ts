@@ -10,6 +10,7 @@
 // for events, and FOLLOW_HIGH_WATER + one store page per log follower.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { FastGpuError } from '../core/errors.js';
+import { systemClock, type Timer } from '../util/clock.js';
 
 /** Unsent bytes a stream may hold before its client counts as stuck (and the stream ends). */
 export const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
@@ -85,9 +86,9 @@ export class SseHub {
    * deleted, another server sharing the store).
    */
   watchRevocations(isRevoked: (tokenId: string) => Promise<boolean>, everyMs: number): void {
-    if (this.watch) clearInterval(this.watch);
+    this.watch?.clear();
     let busy = false;
-    this.watch = setInterval(() => {
+    this.watch = systemClock.interval(() => {
       if (busy) return;
       busy = true;
       void (async () => {
@@ -97,11 +98,11 @@ export class SseHub {
     this.watch.unref();
   }
 
-  private watch: NodeJS.Timeout | null = null;
+  private watch: Timer | null = null;
 
   closeAll(): void {
     this.closed = true;
-    if (this.watch) clearInterval(this.watch);
+    this.watch?.clear();
     this.watch = null;
     for (const s of [...this.streams]) s.end();
   }
@@ -109,7 +110,7 @@ export class SseHub {
 
 export class SseStream {
   private readonly abort = new AbortController();
-  private timer: NodeJS.Timeout | null;
+  private timer: Timer | null;
   private done = false;
 
   constructor(
@@ -127,7 +128,7 @@ export class SseStream {
       'x-accel-buffering': 'no',
     });
     raw.write(': connected\n\n');
-    this.timer = setInterval(() => this.write(': keep-alive\n\n'), keepAliveMs);
+    this.timer = systemClock.interval(() => this.write(': keep-alive\n\n'), keepAliveMs);
     this.timer.unref();
     raw.on('close', () => this.end());
     raw.on('error', () => this.end());
@@ -188,7 +189,7 @@ export class SseStream {
   end(): void {
     if (this.done) return;
     this.done = true;
-    if (this.timer) clearInterval(this.timer);
+    this.timer?.clear();
     this.timer = null;
     this.abort.abort();
     try {

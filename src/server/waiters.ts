@@ -14,7 +14,7 @@ export class Waiters<K = string> {
   private closed = false;
 
   /** `timers`: the clock whose timers time the waits out (a ManualClock in tests). */
-  constructor(private readonly timers: Pick<TimerClock, 'setTimeout'> = systemClock) {}
+  constructor(private readonly timers: Pick<TimerClock, 'timeout'> = systemClock) {}
 
   /** Wait until `notify(key)`, `timeoutMs` (on the clock), `signal` aborts, or `close()`. */
   wait(key: K, timeoutMs: number, signal?: AbortSignal): Promise<WakeReason> {
@@ -36,7 +36,7 @@ export class Waiters<K = string> {
         },
       };
       const onAbort = (): void => waiter.resolve('aborted');
-      const timer = this.timers.setTimeout(() => waiter.resolve('timeout'), Math.max(0, timeoutMs));
+      const timer = this.timers.timeout(() => waiter.resolve('timeout'), Math.max(0, timeoutMs));
       signal?.addEventListener('abort', onAbort, { once: true });
       set.add(waiter);
     });

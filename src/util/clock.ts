@@ -16,8 +16,10 @@ export interface Timer {
 /** A clock with timers. `now()` is wall-clock ms; `elapsed()` a monotonic ms counter for durations. */
 export interface TimerClock extends Clock {
   elapsed(): number;
-  setTimeout(fn: () => void, ms: number): Timer;
-  setInterval(fn: () => void, ms: number): Timer;
+  /** Calls `fn` once, `ms` from now (the port's setTimeout). */
+  timeout(fn: () => void, ms: number): Timer;
+  /** Calls `fn` every `ms` (the port's setInterval). */
+  interval(fn: () => void, ms: number): Timer;
 }
 
 const realTimer = (h: NodeJS.Timeout, clear: (h: NodeJS.Timeout) => void): Timer => {
@@ -35,16 +37,16 @@ const realTimer = (h: NodeJS.Timeout, clear: (h: NodeJS.Timeout) => void): Timer
 export const systemClock: TimerClock = {
   now: () => Date.now(),
   elapsed: () => performance.now(),
-  setTimeout: (fn, ms) => realTimer(setTimeout(fn, ms), clearTimeout),
-  setInterval: (fn, ms) => realTimer(setInterval(fn, ms), clearInterval),
+  timeout: (fn, ms) => realTimer(setTimeout(fn, ms), clearTimeout),
+  interval: (fn, ms) => realTimer(setInterval(fn, ms), clearInterval),
 };
 
 /** `clock` with timers: its own when it has them (a ManualClock), else Node's real ones. */
 export function timerClock(clock: Clock | undefined): TimerClock {
   if (!clock) return systemClock;
   const c = clock as Partial<TimerClock> & Clock;
-  if (typeof c.setTimeout === 'function' && typeof c.setInterval === 'function' && typeof c.elapsed === 'function') return c as TimerClock;
-  return { now: () => clock.now(), elapsed: systemClock.elapsed, setTimeout: systemClock.setTimeout, setInterval: systemClock.setInterval };
+  if (typeof c.timeout === 'function' && typeof c.interval === 'function' && typeof c.elapsed === 'function') return c as TimerClock;
+  return { now: () => clock.now(), elapsed: systemClock.elapsed, timeout: systemClock.timeout, interval: systemClock.interval };
 }
 
 /** Resolves after `ms` on `clock`, or at once when `signal` aborts (never rejects). */
@@ -56,7 +58,7 @@ export function sleepOn(clock: TimerClock, ms: number, signal?: AbortSignal): Pr
       signal?.removeEventListener('abort', done);
       resolve();
     };
-    const t = clock.setTimeout(done, ms);
+    const t = clock.timeout(done, ms);
     signal?.addEventListener('abort', done, { once: true });
   });
 }
@@ -83,10 +85,10 @@ export class ManualClock implements TimerClock {
   elapsed(): number {
     return this.t;
   }
-  setTimeout(fn: () => void, ms: number): Timer {
+  timeout(fn: () => void, ms: number): Timer {
     return this.add(fn, ms, null);
   }
-  setInterval(fn: () => void, ms: number): Timer {
+  interval(fn: () => void, ms: number): Timer {
     return this.add(fn, ms, Math.max(1, ms));
   }
   /** Timers waiting (for tests that check nothing is left behind). */

@@ -3,6 +3,7 @@
 // join, run, idle, drain, release — can be watched on a laptop.
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { ProviderOffer } from '../../core/autoscale/types.js';
+import { systemClock, type TimerClock } from '../../util/clock.js';
 import { ProviderError, type AgentLaunch, type NodeProvider, type ProvidedNode } from './types.js';
 
 export interface LocalShape extends Omit<ProviderOffer, 'provider'> {
@@ -16,6 +17,8 @@ export interface LocalProviderOptions {
   shapes: readonly LocalShape[];
   /** SIGTERM first; SIGKILL after this long. */
   stopGraceMs?: number;
+  /** Timers (default: the system's). */
+  timers?: TimerClock;
   /** Where the agents' output goes (default: ignored). */
   onOutput?: (nodeName: string, line: string) => void;
 }
@@ -86,9 +89,9 @@ export class LocalProvider implements NodeProvider {
     if (p === undefined || p.exited !== null) return;
     const gone = new Promise<void>((resolve) => p.child.once('exit', () => resolve()));
     p.child.kill('SIGTERM');
-    const timer = setTimeout(() => p.child.kill('SIGKILL'), this.opts.stopGraceMs ?? 10_000);
+    const timer = (this.opts.timers ?? systemClock).timeout(() => p.child.kill('SIGKILL'), this.opts.stopGraceMs ?? 10_000);
     await gone;
-    clearTimeout(timer);
+    timer.clear();
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,165 @@
+// A fault campaign (issue 9, not part of `npm test`): a real `fastgpu server` and two agents,
+// tasks submitted all along, and in every round one fault: kill -9 or SIGSTOP of the server or of
+// an agent, some shorter and some longer than the node lease. Then it counts what matters:
+//   tasks      submitted (and acknowledged)
+//   lost       acknowledged but missing, or not finished in the end
+//   failed     finished other than SUCCEEDED
+//   twice      tasks with two attempts running at the same time (their ticks overlap)
+//   rerun      tasks run again after an attempt had finished its work
+// Each task writes "<task> <attempt> <ms>" every 100 ms while it runs, and "<task> <attempt> done"
+// when its work is over, to one file the campaign reads at the end.
+//
+//   npm run build && node --import tsx scripts/fault-campaign.ts [--rounds 20] [--lease 8s]
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FastGPU } from '../src/sdk/index.js';
+import { World, lines, requireBuild, sleep, until, type Daemon } from '../test/e2e/harness.js';
+
+const arg = (name: string, def: string): string => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : def;
+};
+const ROUNDS = Number(arg('rounds', '20'));
+const LEASE = arg('lease', '8s');
+const LEASE_MS = Number(LEASE.replace(/s$/, '')) * 1000;
+const PER_ROUND = Number(arg('tasks', '6'));
+
+type Fault = 'kill-server' | 'stop-server' | 'kill-agent' | 'stop-agent';
+const FAULTS: Fault[] = ['kill-server', 'stop-server', 'kill-agent', 'stop-agent'];
+
+async function main(): Promise<void> {
+  requireBuild();
+  const world = new World();
+  const ticks = join(world.home, 'ticks');
+  let server: Daemon;
+  let url = '';
+  const startServer = async (port = '0'): Promise<void> => {
+    server = world.start(['server', '--port', port, '--data-dir', world.dataDir, '--node-lost-after', LEASE]);
+    url = (await server.waitFor(/listening at (http:\/\/\S+)/, 60_000))[1]!;
+  };
+  await startServer();
+  const port = new URL(url).port;
+  const token = readFileSync(join(world.dataDir, 'admin.token'), 'utf8').trim();
+  const client = new FastGPU({ url, token });
+  const agents = new Map<string, Daemon>();
+  const startAgent = async (name: string): Promise<void> => {
+    const d = world.start(['agent', '--server', url, '--token', token, '--gpus', '2xH100', '--name', name, '--state-dir', join(world.home, `agent-${name}`)]);
+    await d.waitFor(/joined/, 60_000);
+    agents.set(name, d);
+  };
+  await startAgent('node-a');
+  await startAgent('node-b');
+
+  const ids: string[] = [];
+  const counts = { faults: 0, byKind: new Map<string, number>(), refusedSubmits: 0 };
+  const script = `i=0; while [ $i -lt 25 ]; do echo "$FASTGPU_TASK_ID $FASTGPU_ATTEMPT $(date +%s%3N)" >> ${ticks}; sleep 0.1; i=$((i+1)); done; echo "$FASTGPU_TASK_ID $FASTGPU_ATTEMPT done" >> ${ticks}`;
+  const submitSome = async (): Promise<void> => {
+    for (let i = 0; i < PER_ROUND; i++) {
+      try {
+        const t = await client.tasks.submit({ command: ['sh', '-c', script], resources: { gpu: 0.5, cpu: '10m', memory: '16MiB' }, retries: 5 } as never);
+        ids.push(...(Array.isArray(t) ? t : [t]).map((x: { id: string }) => x.id));
+      } catch {
+        counts.refusedSubmits++; // not acknowledged: not counted as a task
+      }
+    }
+  };
+
+  for (let round = 1; round <= ROUNDS; round++) {
+    await submitSome();
+    await sleep(1_000 + Math.random() * 1_500);
+    const fault = FAULTS[(round - 1) % FAULTS.length]!;
+    const long = round % 3 === 0; // every third fault outlasts the lease
+    const ms = long ? LEASE_MS + 3_000 : 2_000 + Math.random() * 2_000;
+    const name = Math.random() < 0.5 ? 'node-a' : 'node-b';
+    counts.faults++;
+    counts.byKind.set(`${fault}${long ? ' (past the lease)' : ''}`, (counts.byKind.get(`${fault}${long ? ' (past the lease)' : ''}`) ?? 0) + 1);
+    process.stdout.write(`round ${round}: ${fault} ${fault.endsWith('agent') ? name : 'server'} for ${Math.round(ms)} ms\n`);
+    switch (fault) {
+      case 'kill-server':
+        await server!.kill9();
+        await sleep(ms);
+        await startServer(port);
+        break;
+      case 'stop-server':
+        server!.child.kill('SIGSTOP');
+        await sleep(ms);
+        server!.child.kill('SIGCONT');
+        break;
+      case 'kill-agent':
+        await agents.get(name)!.kill9();
+        await sleep(ms);
+        await startAgent(name);
+        break;
+      case 'stop-agent':
+        agents.get(name)!.child.kill('SIGSTOP');
+        await sleep(ms);
+        agents.get(name)!.child.kill('SIGCONT');
+        break;
+    }
+    await sleep(1_000);
+  }
+
+  // Let everything finish.
+  const states = new Map<string, string>();
+  await until(
+    'every task to finish',
+    async () => {
+      for (const id of ids) {
+        if (states.has(id)) continue;
+        try {
+          const t = await client.tasks.get(id);
+          if (['SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMEOUT', 'PREEMPTED'].includes(t.state)) states.set(id, t.state);
+        } catch {
+          // server busy: ask again
+        }
+      }
+      return states.size === ids.length ? true : undefined;
+    },
+    600_000,
+    1_000,
+  ).catch((e: unknown) => process.stdout.write(`${String(e)}\n`));
+
+  // Read the ticks: per task and attempt, its first and last tick, and whether it finished.
+  const spans = new Map<string, Map<number, { first: number; last: number; done: boolean }>>();
+  for (const l of lines(ticks)) {
+    const [task, att, what] = l.split(' ');
+    const m = spans.get(task!) ?? new Map();
+    spans.set(task!, m);
+    const a = Number(att);
+    const s = m.get(a) ?? { first: Infinity, last: -Infinity, done: false };
+    if (what === 'done') s.done = true;
+    else {
+      s.first = Math.min(s.first, Number(what));
+      s.last = Math.max(s.last, Number(what));
+    }
+    m.set(a, s);
+  }
+  let twice = 0;
+  let rerun = 0;
+  let lostAttempts = 0;
+  for (const id of ids) {
+    const m = [...(spans.get(id)?.entries() ?? [])].sort((x, y) => x[0] - y[0]);
+    let overlap = false;
+    for (let i = 0; i < m.length; i++) for (let j = i + 1; j < m.length; j++) if (m[j]![1].first <= m[i]![1].last) overlap = true;
+    if (overlap) twice++;
+    if (m.some(([a, s]) => s.done && m.some(([b]) => b > a))) rerun++;
+    try {
+      lostAttempts += (await client.tasks.get(id)).history.filter((h) => h.outcome === 'LOST').length;
+    } catch {
+      // counted below as not finished
+    }
+  }
+  const notFinished = ids.filter((id) => !states.has(id)).length;
+  const failed = [...states.values()].filter((s) => s !== 'SUCCEEDED').length;
+  process.stdout.write(
+    `\nfault campaign: ${ROUNDS} rounds, lease ${LEASE}\n` +
+      `| tasks | faults | lost (not finished) | failed | run twice at once | run again after finishing | attempts LOST | submits refused |\n` +
+      `|---|---|---|---|---|---|---|---|\n` +
+      `| ${ids.length} | ${counts.faults} | ${notFinished} | ${failed} | ${twice} | ${rerun} | ${lostAttempts} | ${counts.refusedSubmits} |\n` +
+      `faults: ${[...counts.byKind].map(([k, n]) => `${k} × ${n}`).join(', ')}\n`,
+  );
+  await world.cleanup();
+  process.exitCode = notFinished + twice + rerun > 0 ? 1 : 0;
+}
+
+void main();
