@@ -24,6 +24,7 @@ export interface RawServerFlags {
   samplesMinute?: string;
   samplesHour?: string;
   logsRetention?: string;
+  defaultTimeLimit?: string;
   quiet?: boolean;
 }
 
@@ -36,6 +37,8 @@ export interface ServerFlags {
   sampleRetention?: SampleRetention;
   /** Only with `--logs-retention`: logs are kept forever otherwise. */
   logsRetentionMs?: number;
+  /** Only with `--default-time-limit`: untimed tasks run until they end otherwise. */
+  defaultTimeLimitMs?: number;
   quiet: boolean;
 }
 
@@ -70,8 +73,11 @@ export function compileServerFlags(raw: RawServerFlags, ctx: CliContext): Server
     out.logsRetentionMs = durationFlag(raw.logsRetention, '--logs-retention', MAX_SAMPLE_RETENTION_MS);
     if (out.logsRetentionMs < 3_600_000) throw new UsageError(`--logs-retention: ${raw.logsRetention.trim()} is under an hour; logs would go while people still read them`);
   }
+  if (raw.defaultTimeLimit !== undefined) out.defaultTimeLimitMs = durationFlag(raw.defaultTimeLimit, '--default-time-limit');
   return out;
 }
+
+export const DEFAULT_TIME_LIMIT_HELP = 'time limit of a task that sets none, e.g. 4h; lets backfill start short work around a big task (default: none)';
 
 /** Checks a `--gpus` spec here, so a typo is a usage error before anything starts. */
 export function gpusFlag(raw: string | undefined): string | undefined {

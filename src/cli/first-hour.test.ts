@@ -222,16 +222,24 @@ describe('fastgpu up', () => {
     const upHome = mkdtempSync(join(tmpdir(), 'fastgpu-up-'));
     try {
       let node: { cpuMilli?: number; memoryMiB?: number } | undefined;
+      let limits: (number | undefined)[] = [];
       let failed: unknown;
       const up = cliHarness({ FASTGPU_HOME: upHome, PATH: '' }, join(import.meta.dirname, '..', '..'));
-      const r = await up.run(['up', '--port', '0', '--gpus', '1xH100', '--cpus', '3', '--memory', '6GiB', '-q'], {
+      const r = await up.run(['up', '--port', '0', '--gpus', '1xH100', '--cpus', '3', '--memory', '6GiB', '--default-time-limit', '2h', '-q'], {
         onStdout: (all, interrupt) => {
           if (!all.includes('Ctrl-C stops') || node || failed) return;
           const url = /FastGPU is up at (\S+)/.exec(all)![1]!;
           void (async () => {
             try {
               const { FastGPU } = await import('../sdk/client.js');
-              node = (await new FastGPU({ env: { FASTGPU_HOME: upHome } }).nodes())[0] as typeof node;
+              const fg = new FastGPU({ env: { FASTGPU_HOME: upHome } });
+              node = (await fg.nodes())[0] as typeof node;
+              // The pool's default time limit applies to a task that sets none, not to one that does.
+              const untimed = await fg.tasks.submit({ command: ['true'] });
+              const timed = await fg.tasks.submit({ command: ['true'], timeLimit: '5m' });
+              limits = [untimed.spec.timeLimitMs, timed.spec.timeLimitMs];
+              await fg.tasks.wait(untimed.id);
+              await fg.tasks.wait(timed.id);
               expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
             } catch (e) {
               failed = e;
@@ -244,6 +252,7 @@ describe('fastgpu up', () => {
       expect(failed).toBeUndefined();
       expect(r.code).toBe(0);
       expect(node).toMatchObject({ cpuMilli: 3000, memoryMiB: 6144 });
+      expect(limits).toEqual([2 * 3_600_000, 5 * 60_000]);
       // Run from the clone with no fastgpu on PATH: the banner says bin/fastgpu.
       expect(r.stdout).toMatch(/\n {2}bin\/fastgpu run --gpu 0\.5 -- /);
       expect(r.stdout).toMatch(/\n {2}bin\/fastgpu ps\n/);

@@ -22,6 +22,7 @@ export interface ServerOptions {
   nodeLostAfterMs?: number; // default 15000
   sampleRetention?: SampleRetention; // default 24 h raw, 7 d minute rollups, 400 d hour rollups
   logsRetentionMs?: number; // delete logs of tasks finished longer ago; default: keep forever
+  defaultTimeLimitMs?: number; // time limit of a task that sets none; default: none
   log?: (line: string) => void;
 }
 
@@ -78,6 +79,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       nodeLostAfterMs: opts.nodeLostAfterMs ?? 15_000,
       ...(opts.sampleRetention !== undefined ? { sampleRetention: opts.sampleRetention } : {}),
       ...(opts.logsRetentionMs !== undefined ? { logsRetentionMs: opts.logsRetentionMs } : {}),
+      ...(opts.defaultTimeLimitMs !== undefined ? { defaultTimeLimitMs: opts.defaultTimeLimitMs } : {}),
       log,
     });
     const host = opts.host ?? '127.0.0.1';

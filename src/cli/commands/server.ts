@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import type { ServerOptions } from '../../server/main.js';
 import { contextOf, type CliContext } from '../context.js';
-import { compileServerFlags, daemonAction, listenError, logSink, untilInterrupted, type RawServerFlags, type ServerFlags } from '../daemon.js';
+import { compileServerFlags, daemonAction, DEFAULT_TIME_LIMIT_HELP, listenError, logSink, untilInterrupted, type RawServerFlags, type ServerFlags } from '../daemon.js';
+import { cliCommand } from '../invocation.js';
 
 /** How long a clean shutdown may take before the process exits anyway. */
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -21,6 +22,7 @@ export function register(program: Command): void {
     .option('--samples-minute <duration>', 'keep per-minute utilisation rollups this long (default 7d)')
     .option('--samples-hour <duration>', 'keep per-hour utilisation rollups this long (default 400d)')
     .option('--logs-retention <duration>', 'delete the logs of tasks that finished longer ago than this, e.g. 90d (default: keep logs forever)')
+    .option('--default-time-limit <duration>', DEFAULT_TIME_LIMIT_HELP)
     .addOption(new Option('--node-lost-after <duration>', 'mark a node LOST after this long without a heartbeat').hideHelp())
     .action(
       daemonAction(async (raw: RawServerFlags, cmd: Command) => {
@@ -39,7 +41,7 @@ export function register(program: Command): void {
           [
             `FastGPU server listening at ${server.url}`,
             `  data dir ${flags.dataDir}; admin token in ${tokenFile}`,
-            `  join an agent: fastgpu agent --server ${server.url} --token "$(cat ${tokenFile})"`,
+            `  join an agent: ${cliCommand(ctx.env, ctx.cwd)} agent --server ${server.url} --token "$(cat ${tokenFile})"`,
             `  use the CLI:   export FASTGPU_URL=${server.url} FASTGPU_TOKEN="$(cat ${tokenFile})"`,
             '',
           ].join('\n'),
@@ -59,6 +61,7 @@ export function serverOptions(flags: ServerFlags, ctx: CliContext, prefix: strin
     ...(flags.nodeLostAfterMs !== undefined ? { nodeLostAfterMs: flags.nodeLostAfterMs } : {}),
     ...(flags.sampleRetention !== undefined ? { sampleRetention: flags.sampleRetention } : {}),
     ...(flags.logsRetentionMs !== undefined ? { logsRetentionMs: flags.logsRetentionMs } : {}),
+    ...(flags.defaultTimeLimitMs !== undefined ? { defaultTimeLimitMs: flags.defaultTimeLimitMs } : {}),
     log: logSink(ctx, flags.quiet, prefix),
   };
 }
