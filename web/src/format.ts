@@ -110,6 +110,22 @@ export function stateClass(s: TaskState): string {
   return 'st-bad';
 }
 
+/**
+ * Where a task runs: `node-1 · GPU 0,1`, just `node-1` for a CPU-only task (no empty `[]`), the
+ * vGPU for a task inside one, `—` when it is not placed.
+ */
+export function placedOn(p: { node: string; gpus: readonly number[]; vgpuId?: string } | null | undefined): string {
+  if (!p) return '—';
+  if (p.gpus.length > 0) return `${p.node} · GPU ${p.gpus.join(',')}`;
+  return p.vgpuId ? `${p.node} · vGPU ${p.vgpuId}` : p.node;
+}
+
+/** A task's GPU: its request, or the vGPU it runs inside (a vGPU task asks for no GPU of its own). */
+export function taskGpu(spec: { resources: { gpu: Parameters<typeof gpuRequest>[0] }; vgpuId?: string }): string {
+  if (spec.vgpuId && !spec.resources.gpu) return `its vGPU ${spec.vgpuId}`;
+  return gpuRequest(spec.resources.gpu);
+}
+
 /** The GPU request of a spec in the words users write: "0.5 × H100", "2 GPUs", "20 GiB". */
 export function gpuRequest(gpu: { count: number; share: { kind: string; milli?: number; memoryMiB?: number; tflops?: number }; model?: string } | null): string {
   if (!gpu) return 'no GPU';

@@ -3,7 +3,7 @@
 import { api } from '../api.js';
 import { queueOrder } from '../model/queue.js';
 import { listKeys } from '../components/keys.js';
-import { duration, gpuRequest, reasonDetail, reasonWords, tenantColour } from '../format.js';
+import { duration, reasonDetail, reasonWords, taskGpu, tenantColour } from '../format.js';
 import { useLive } from '../hooks.js';
 import { markInteractive } from '../perf.js';
 
@@ -48,7 +48,7 @@ export function QueuePage() {
                   <td class="hide-sm">
                     <span class="swatch" style={{ background: tenantColour(t.tenant) }} aria-hidden="true" /> {t.tenant}
                   </td>
-                  <td>{gpuRequest(t.spec.resources.gpu)}</td>
+                  <td>{taskGpu(t.spec)}</td>
                   <td class="hide-sm">{t.createdAt ? duration(Date.now() - Date.parse(t.createdAt)) : '—'}</td>
                   <td class="reason">
                     {t.reason && <span class="badge st-wait">{t.reason}</span>} {reasonWords(t.reason, t.reasonMessage)}

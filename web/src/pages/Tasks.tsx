@@ -4,7 +4,7 @@ import { useState } from 'preact/hooks';
 import { api, type TaskState } from '../api.js';
 import { matches } from '../model/tasks.js';
 import { listKeys } from '../components/keys.js';
-import { ALL_STATES, ago, gpuRequest, stateClass, tenantColour } from '../format.js';
+import { ALL_STATES, ago, placedOn, stateClass, taskGpu, tenantColour } from '../format.js';
 import { hashQuery, useLive } from '../hooks.js';
 import { markInteractive } from '../perf.js';
 
@@ -113,8 +113,8 @@ export function TasksPage() {
                     <td class="hide-sm">
                       <span class="swatch" style={{ background: tenantColour(t.tenant) }} aria-hidden="true" /> {t.tenant}
                     </td>
-                    <td>{gpuRequest(t.spec.resources.gpu)}</td>
-                    <td class="hide-sm">{t.placement ? `${t.placement.node} [${t.placement.gpus.join(',')}]` : '—'}</td>
+                    <td>{taskGpu(t.spec)}</td>
+                    <td class="hide-sm">{placedOn(t.placement)}</td>
                     <td class="hide-sm">{ago(t.createdAt)}</td>
                   </tr>
                 ))}

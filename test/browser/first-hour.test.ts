@@ -1,0 +1,67 @@
+// The dashboard details of issue 22 in real Chromium: cancel asks first, a task's log is above
+// the fold at 1280×800, and CPU-only and vGPU tasks say where they run.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { launchBrowser, type TestBrowser } from './browser.js';
+import { startTestPool, type TestPool } from './harness.js';
+
+interface TaskView {
+  id: string;
+  state: string;
+}
+
+let pool: TestPool;
+let browser: TestBrowser;
+let page: Page;
+const pageErrors: string[] = [];
+
+const submit = async (spec: Record<string, unknown>): Promise<TaskView> => (await pool.api<{ tasks: TaskView[] }>('POST', '/v1/tasks', spec)).tasks[0]!;
+
+beforeAll(async () => {
+  browser = await launchBrowser();
+  pool = await startTestPool({ gpus: '1xH100', nodeName: 'box' });
+  page = await browser.context.newPage();
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  await page.goto(pool.loginUrl);
+  await page.getByRole('heading', { name: 'Pool' }).waitFor();
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await pool?.close();
+});
+
+describe('dashboard, first hour', () => {
+  it('asks before cancelling: "Keep it" leaves the task running, "Yes, cancel it" cancels', async () => {
+    const t = await submit({ name: 'ask-first', command: 'sleep 300', resources: { gpu: 0.25 } });
+    await page.goto(`${pool.url}/#/tasks/${t.id}`);
+    await page.locator('[data-testid="task-state"]', { hasText: 'RUNNING' }).waitFor({ timeout: 20_000 });
+    await page.getByRole('button', { name: 'Cancel task' }).click();
+    const confirm = page.getByTestId('cancel-confirm');
+    await confirm.waitFor();
+    expect(await confirm.textContent()).toMatch(/Stop this running task\? Its process is killed\./);
+    await page.getByRole('button', { name: 'Keep it' }).click();
+    // The question is gone and the button is back: only now could a cancel have been sent.
+    await page.getByRole('button', { name: 'Cancel task' }).waitFor();
+    expect(await confirm.count()).toBe(0);
+    expect((await pool.api<TaskView>('GET', `/v1/tasks/${t.id}`)).state).toBe('RUNNING');
+    await page.getByRole('button', { name: 'Cancel task' }).click();
+    await page.getByRole('button', { name: 'Yes, cancel it' }).click();
+    await page.locator('[data-testid="task-state"]', { hasText: 'CANCELLED' }).waitFor({ timeout: 30_000 });
+  });
+
+  it('shows the log above the fold at 1280×800, and a CPU-only task with no empty GPU list', async () => {
+    const t = await submit({ name: 'cpu-only', command: ['sh', '-c', 'echo hello from the cpu'] });
+    await page.goto(`${pool.url}/#/tasks/${t.id}`);
+    await page.locator('[data-testid="task-state"]', { hasText: 'SUCCEEDED' }).waitFor({ timeout: 20_000 });
+    const logs = await page.locator('#logs').boundingBox();
+    expect(logs).not.toBeNull();
+    expect(logs!.y).toBeLessThan(800 - 100); // its heading and first lines show without scrolling
+    expect(await page.getByTestId('placement').textContent()).toMatch(/none \(CPU only\)/);
+    await page.goto(`${pool.url}/#/tasks`);
+    const row = page.locator('tr', { hasText: t.id.slice(0, 8) }).first();
+    await row.waitFor();
+    expect(await row.textContent()).not.toMatch(/\[\]/);
+    expect(pageErrors).toEqual([]);
+  });
+});
