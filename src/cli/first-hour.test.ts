@@ -82,6 +82,11 @@ describe('every --gpu form the help shows', () => {
     expect(half.stderr).toBe('fastgpu: 0.5 GPU comes with 40 GiB of GPU memory on an H100-80GB; set --gpu-memory for more\n');
     const named = await run.run(['run', '-d', '--gpu', '0.5', '--gpu-memory', '10GiB', '--', 'true']);
     expect(named.stderr).toBe('');
+    const spec = join(home, 'slice.yaml');
+    writeFileSync(spec, 'command: ["true"]\nresources: {gpu: {tflops: 20}}\n');
+    const dry = await run.run(['submit', '--dry-run', spec]);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toContain('# 20 TFLOPS is 0.021 of an H100-80GB (989 TFLOPS dense BF16) with 1.68 GiB of GPU memory; set memory (resources.gpu.memory) for more\n');
     const v = await run.run(['vgpu', 'create', '--tflops', '20']);
     expect(v.code).toBe(0);
     // Placed at once, or said of the pool's model while it waits for its placement.

@@ -10,6 +10,7 @@ import type { Quote } from '../../sdk/billing.js';
 import type { TaskSpecInput, TaskView } from '../../sdk/types.js';
 import { contextOf, type CliContext } from '../context.js';
 import { UsageError, clientFor, withConnection } from '../flags.js';
+import { modelsOf, sliceNote } from '../slice.js';
 
 /** Larger files are refused before reading: no task spec comes near this. */
 export const MAX_SPEC_FILE_BYTES = 4 * 1024 * 1024;
@@ -117,12 +118,15 @@ function nonFinite(v: unknown, path: string): { path: string; value: string } | 
 async function dryRun(ctx: CliContext, client: FastGPU, specs: TaskSpecInput[], file: string): Promise<void> {
   // The server checks feasibility against the nodes it knows; with none, there is nothing to check.
   const feasibility = (await client.nodes()).length > 0 ? 'fits the pool' : 'feasibility not checked: no node has joined yet';
+  const gpus = await client.gpus().catch(() => []);
   for (const [i, s] of specs.entries()) {
     const tasks = await submitOne(client, s, label(file, i, specs.length), true);
     const first = tasks[0];
     if (specs.length > 1) ctx.stdout.write(`# ${label(file, i, specs.length)}\n`);
     ctx.stdout.write(`# valid: would create ${tasks.length} task${tasks.length === 1 ? '' : 's'}; ${feasibility}`);
     ctx.stdout.write(first?.reason ? ` (would wait now: ${first.reason}${first.reasonMessage ? `, ${first.reasonMessage}` : ''})\n` : '\n');
+    const note = sliceNote(first?.spec.resources.gpu, modelsOf(gpus), 'memory (resources.gpu.memory)');
+    if (note) ctx.stdout.write(`# ${note}\n`);
     const q = await client.billing.quote(s).catch(() => null);
     if (q) ctx.stdout.write(quoteLines(q));
     if (first) ctx.stdout.write(stringify(first.spec));
