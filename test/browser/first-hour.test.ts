@@ -2,7 +2,8 @@
 // the fold at 1280×800, and CPU-only and vGPU tasks say where they run.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { launchBrowser, type TestBrowser } from './browser.js';
+import { join } from 'node:path';
+import { ARTIFACTS, launchBrowser, type TestBrowser } from './browser.js';
 import { startTestPool, type TestPool } from './harness.js';
 
 interface TaskView {
@@ -14,6 +15,14 @@ let pool: TestPool;
 let browser: TestBrowser;
 let page: Page;
 const pageErrors: string[] = [];
+
+async function until(cond: () => Promise<boolean>, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 
 const submit = async (spec: Record<string, unknown>): Promise<TaskView> => (await pool.api<{ tasks: TaskView[] }>('POST', '/v1/tasks', spec)).tasks[0]!;
 
@@ -63,5 +72,45 @@ describe('dashboard, first hour', () => {
     await row.waitFor();
     expect(await row.textContent()).not.toMatch(/\[\]/);
     expect(pageErrors).toEqual([]);
+  });
+
+  it('on a phone (390×844) the queue, attempts and usage tables are cards with every column on screen', async () => {
+    const phone = await browser.context.newPage();
+    await phone.setViewportSize({ width: 390, height: 844 });
+    try {
+      const busy = await submit({ name: 'fills-the-gpu', command: 'sleep 300', resources: { gpu: 1 } });
+      const waiting = await submit({ name: 'waits-on-phone', command: 'true', resources: { gpu: 1 } });
+      await until(async () => (await pool.api<TaskView & { reason: string | null }>('GET', `/v1/tasks/${waiting.id}`)).reason !== null);
+      /** Every cell of the first row of `table` lies within the 390 px screen, and the page does not scroll sideways. */
+      const onScreen = async (table: string): Promise<void> => {
+        const row = phone.locator(`${table} tbody tr`).first();
+        await row.waitFor();
+        const boxes = await row.locator('td:visible').evaluateAll((tds) => tds.map((td) => { const r = (td as unknown as { getBoundingClientRect(): { left: number; right: number } }).getBoundingClientRect(); return { left: r.left, right: r.right, label: (td as unknown as { dataset: { label?: string } }).dataset.label ?? '' }; }));
+        expect(boxes.length).toBeGreaterThan(2);
+        for (const b of boxes) {
+          expect(b.left, b.label).toBeGreaterThanOrEqual(0);
+          expect(b.right, b.label).toBeLessThanOrEqual(390);
+        }
+        expect(await phone.evaluate(() => (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } }).document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+      };
+      await phone.goto(`${pool.url}/#/queue`);
+      await phone.getByRole('link', { name: 'waits-on-phone' }).waitFor();
+      await onScreen('table.cards-sm');
+      // The why column spans the card instead of a narrow column 12 lines tall.
+      const why = await phone.locator('td[data-label="Why"]').first().boundingBox();
+      expect(why!.width).toBeGreaterThan(300);
+
+      await pool.api('POST', `/v1/tasks/${busy.id}/cancel`);
+      await phone.goto(`${pool.url}/#/tasks/${busy.id}`);
+      await phone.locator('[data-testid="task-state"]', { hasText: 'CANCELLED' }).waitFor({ timeout: 30_000 });
+      await onScreen('table.cards-sm');
+      expect(await phone.locator('td[data-label="Outcome"]').first().isVisible()).toBe(true);
+
+      await phone.goto(`${pool.url}/#/usage`);
+      await onScreen('table.cards-sm');
+      await phone.screenshot({ path: join(ARTIFACTS, 'phone-usage.png') });
+    } finally {
+      await phone.close();
+    }
   });
 });

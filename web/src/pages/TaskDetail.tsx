@@ -288,7 +288,7 @@ export function TaskDetailPage({ id }: { id: string }) {
         <div class="card">
           <h2>Attempts</h2>
           <div class="table-wrap">
-            <table class="list">
+            <table class="list cards-sm">
               <thead>
                 <tr>
                   <th scope="col">#</th>
@@ -303,13 +303,13 @@ export function TaskDetailPage({ id }: { id: string }) {
               <tbody>
                 {t.attempts.map((a) => (
                   <tr key={a.attempt}>
-                    <td class="num">{a.attempt}</td>
-                    <td>{a.node}</td>
-                    <td>{a.placement.gpus.length ? `GPU ${a.placement.gpus.join(', ')} · ${gpus(a.placement.gpuMilli)} each` : '—'}</td>
-                    <td>{time(a.scheduledAt)}</td>
-                    <td>{time(a.startedAt)}</td>
-                    <td>{time(a.endedAt)}</td>
-                    <td>
+                    <td class="num" data-label="#">{a.attempt}</td>
+                    <td data-label="Node">{a.node}</td>
+                    <td data-label="GPUs">{a.placement.gpus.length ? `GPU ${a.placement.gpus.join(', ')} · ${gpus(a.placement.gpuMilli)} each` : '—'}</td>
+                    <td data-label="Placed">{time(a.scheduledAt)}</td>
+                    <td data-label="Started">{time(a.startedAt)}</td>
+                    <td data-label="Ended">{time(a.endedAt)}</td>
+                    <td data-label="Outcome">
                       {a.outcome ? <span class={`badge ${stateClass(a.outcome)}`}>{a.outcome}</span> : 'running'}
                       {a.exitCode !== null ? ` exit ${a.exitCode}` : ''}
                     </td>

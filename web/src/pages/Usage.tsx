@@ -157,7 +157,7 @@ export function UsagePage() {
             <p class="empty">No GPU time used in this period.</p>
           ) : (
             <div class="table-wrap">
-              <table class="list" onKeyDown={listKeys}>
+              <table class="list cards-sm" onKeyDown={listKeys}>
                 <caption class="sr-only">Usage per tenant and GPU model</caption>
                 <thead>
                   <tr>
@@ -178,20 +178,20 @@ export function UsagePage() {
                 <tbody>
                   {d.lines.map((l) => (
                     <tr key={`${l.tenant}/${l.gpuModel}`}>
-                      <td>
+                      <td data-label="Tenant">
                         <a data-row-link href={`#/tasks?q=${encodeURIComponent(l.tenant)}&all=1`}>
                           <span class="swatch" style={{ background: tenantColour(l.tenant) }} aria-hidden="true" /> {l.tenant}
                         </a>
                       </td>
-                      <td>{l.gpuModel}</td>
-                      <td class="num">{l.tasks}</td>
-                      <td class="num">{hours(l.gpuSeconds)}</td>
+                      <td data-label="GPU model">{l.gpuModel}</td>
+                      <td class="num" data-label="Tasks">{l.tasks}</td>
+                      <td class="num" data-label="GPU-hours">{hours(l.gpuSeconds)}</td>
                       {d.priced && (
                         <>
-                          <td class="num">{money(l.list)}</td>
-                          <td class="num">{money(l.discount)}</td>
-                          <td class="num">{money(l.charged)}</td>
-                          <td>{l.promotions.length ? l.promotions.join(', ') : '—'}</td>
+                          <td class="num" data-label="List">{money(l.list)}</td>
+                          <td class="num" data-label="Discount">{money(l.discount)}</td>
+                          <td class="num" data-label="Charged">{money(l.charged)}</td>
+                          <td data-label="Promotions">{l.promotions.length ? l.promotions.join(', ') : '—'}</td>
                         </>
                       )}
                     </tr>
