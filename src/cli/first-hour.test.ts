@@ -86,7 +86,7 @@ describe('every --gpu form the help shows', () => {
     writeFileSync(spec, 'command: ["true"]\nresources: {gpu: {tflops: 20}}\n');
     const dry = await run.run(['submit', '--dry-run', spec]);
     expect(dry.code).toBe(0);
-    expect(dry.stdout).toContain('# 20 TFLOPS is 0.021 of an H100-80GB (989 TFLOPS dense BF16) with 1.68 GiB of GPU memory; set memory (resources.gpu.memory) for more\n');
+    expect(dry.stdout).toContain('# 20 TFLOPS is 0.021 of an H100-80GB (989 TFLOPS dense BF16) with 1.68 GiB of GPU memory; set memory in resources.gpu (e.g. {fraction: 0.5, memory: 10GiB}) for more\n');
     const v = await run.run(['vgpu', 'create', '--tflops', '20']);
     expect(v.code).toBe(0);
     // Placed at once, or said of the pool's model while it waits for its placement.

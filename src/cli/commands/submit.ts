@@ -125,7 +125,7 @@ async function dryRun(ctx: CliContext, client: FastGPU, specs: TaskSpecInput[], 
     if (specs.length > 1) ctx.stdout.write(`# ${label(file, i, specs.length)}\n`);
     ctx.stdout.write(`# valid: would create ${tasks.length} task${tasks.length === 1 ? '' : 's'}; ${feasibility}`);
     ctx.stdout.write(first?.reason ? ` (would wait now: ${first.reason}${first.reasonMessage ? `, ${first.reasonMessage}` : ''})\n` : '\n');
-    const note = sliceNote(first?.spec.resources.gpu, modelsOf(gpus), 'memory (resources.gpu.memory)');
+    const note = sliceNote(first?.spec.resources.gpu, modelsOf(gpus), 'memory in resources.gpu (e.g. {fraction: 0.5, memory: 10GiB})');
     if (note) ctx.stdout.write(`# ${note}\n`);
     const q = await client.billing.quote(s).catch(() => null);
     if (q) ctx.stdout.write(quoteLines(q));
