@@ -113,4 +113,19 @@ describe('dashboard, first hour', () => {
       await phone.close();
     }
   });
+
+  it('pages the tasks list, 50 rows a page, with the page in the address', async () => {
+    for (let i = 0; i < 55; i++) await submit({ name: `many-${i}`, command: 'true' });
+    const total = (await pool.api<{ tasks: TaskView[] }>('GET', '/v1/tasks')).tasks.length;
+    expect(total).toBeGreaterThan(50);
+    await page.goto(`${pool.url}/#/tasks`);
+    const pager = page.getByTestId('pager');
+    await pager.filter({ hasText: `1–50 of ${total} tasks` }).waitFor();
+    expect(await page.locator('table.list tbody tr').count()).toBe(50);
+    await page.getByRole('button', { name: 'Older' }).click();
+    await pager.filter({ hasText: `51–${total} of ${total} tasks` }).waitFor();
+    expect(await page.locator('table.list tbody tr').count()).toBe(total - 50);
+    expect(page.url()).toContain('page=2');
+    expect(await page.getByRole('button', { name: 'Older' }).isDisabled()).toBe(true);
+  });
 });
