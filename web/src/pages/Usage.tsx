@@ -6,7 +6,7 @@ import { useState } from 'preact/hooks';
 import { api, getOptional, type UsageReportJson } from '../api.js';
 import { usageFromReport, usageFromTasks, type UsageLine } from '../model/usage.js';
 import { listKeys } from '../components/keys.js';
-import { tenantColour } from '../format.js';
+import { moneyDecimals, shownAmounts, tenantColour } from '../format.js';
 import { useLive } from '../hooks.js';
 import { markInteractive } from '../perf.js';
 
@@ -80,10 +80,15 @@ export function UsagePage() {
   );
   const d = live.data;
   if (d) markInteractive();
-  const money = (v: number | undefined): string => (v === undefined ? '—' : `${v.toFixed(2)}${d?.currency ? ` ${d.currency}` : ''}`);
+  // One precision for the page, fine enough for its smallest amount; a row's discount is shown
+  // as list − charged and the totals as sums of what the rows show, so every figure adds up.
+  const decimals = moneyDecimals((d?.lines ?? []).flatMap((l) => [l.list ?? 0, l.charged ?? 0]));
+  const money = (v: number | undefined): string => (v === undefined ? '—' : `${v.toFixed(decimals)}${d?.currency ? ` ${d.currency}` : ''}`);
+  const shown = (l: { list?: number; charged?: number; discount?: number }) =>
+    l.list !== undefined && l.charged !== undefined ? shownAmounts(l.list, l.charged, decimals) : { list: l.list, discount: l.discount, charged: l.charged };
   const total = d?.lines.reduce((a, l) => a + l.gpuSeconds, 0) ?? 0;
-  const totalCharged = d?.lines.reduce((a, l) => a + (l.charged ?? 0), 0) ?? 0;
-  const totalDiscount = d?.lines.reduce((a, l) => a + (l.discount ?? 0), 0) ?? 0;
+  const totalCharged = d?.lines.reduce((a, l) => a + (shown(l).charged ?? 0), 0) ?? 0;
+  const totalDiscount = d?.lines.reduce((a, l) => a + (shown(l).discount ?? 0), 0) ?? 0;
 
   return (
     <section aria-labelledby="usage-h">
@@ -188,9 +193,9 @@ export function UsagePage() {
                       <td class="num" data-label="GPU-hours">{hours(l.gpuSeconds)}</td>
                       {d.priced && (
                         <>
-                          <td class="num" data-label="List">{money(l.list)}</td>
-                          <td class="num" data-label="Discount">{money(l.discount)}</td>
-                          <td class="num" data-label="Charged">{money(l.charged)}</td>
+                          <td class="num" data-label="List">{money(shown(l).list)}</td>
+                          <td class="num" data-label="Discount">{money(shown(l).discount)}</td>
+                          <td class="num" data-label="Charged">{money(shown(l).charged)}</td>
                           <td data-label="Promotions">{l.promotions.length ? l.promotions.join(', ') : '—'}</td>
                         </>
                       )}
