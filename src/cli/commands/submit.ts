@@ -94,14 +94,15 @@ export function parseSpecFile(bytes: Buffer, file: string): TaskSpecInput[] {
 }
 
 /**
- * A YAML parse error as `line 2, column 1: what is wrong`, then the line itself and a caret under
- * the column (the parser's own message ends in a colon before its excerpt).
+ * A YAML parse error on one line, as every CLI error is: `line 2, column 1: what is wrong (at
+ * "the line")`. The parser's own first line ends in a colon before a multi-line excerpt.
  */
 export function yamlError(message: string, pos: { line: number; col: number } | undefined, text: string): string {
   const what = message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '').replace(/:$/, '');
   if (!pos) return `malformed YAML/JSON: ${what}`;
-  const line = (text.split(/\r?\n/)[pos.line - 1] ?? '').replace(/\t/g, ' ');
-  return `line ${pos.line}, column ${pos.col}: malformed YAML/JSON: ${what}\n  ${line}\n  ${' '.repeat(Math.max(0, pos.col - 1))}^`;
+  const line = (text.split(/\r?\n/)[pos.line - 1] ?? '').replace(/\t/g, '\\t').trim();
+  const shown = line.length > 60 ? `${line.slice(0, 57)}...` : line;
+  return `line ${pos.line}, column ${pos.col}: malformed YAML/JSON: ${what}${shown ? ` (at ${JSON.stringify(shown)})` : ''}`;
 }
 
 /** The first NaN or ±Infinity (YAML's `.nan`, `.inf`), which JSON cannot carry, with its path. */
