@@ -37,6 +37,7 @@ export interface RawServerFlags {
   scaleCooldown?: string;
   joinTimeout?: string;
   maxCostPerHour?: string;
+  defaultTimeLimit?: string;
   quiet?: boolean;
 }
 
@@ -51,6 +52,8 @@ export interface ServerFlags {
   logsRetentionMs?: number;
   /** Only with `--autoscale`. */
   autoscale?: AutoscaleFlags;
+  /** Only with `--default-time-limit`: untimed tasks run until they end otherwise. */
+  defaultTimeLimitMs?: number;
   quiet: boolean;
 }
 
@@ -90,6 +93,7 @@ export function compileServerFlags(raw: RawServerFlags, ctx: CliContext): Server
     out.logsRetentionMs = durationFlag(raw.logsRetention, '--logs-retention', MAX_SAMPLE_RETENTION_MS);
     if (out.logsRetentionMs < 3_600_000) throw new UsageError(`--logs-retention: ${raw.logsRetention.trim()} is under an hour; logs would go while people still read them`);
   }
+  if (raw.defaultTimeLimit !== undefined) out.defaultTimeLimitMs = durationFlag(raw.defaultTimeLimit, '--default-time-limit');
   return out;
 }
 
@@ -123,6 +127,7 @@ export function addAutoscaleFlags(cmd: Command): Command {
     .option('--join-timeout <duration>', 'with --autoscale: give back a node whose agent did not join within this (default 10m)')
     .option('--max-cost-per-hour <amount>', 'with --autoscale: the most the lent nodes may cost per hour together');
 }
+export const DEFAULT_TIME_LIMIT_HELP = 'time limit of a task that sets none, e.g. 4h; lets backfill start short work around a big task (default: none)';
 
 /** Checks a `--gpus` spec here, so a typo is a usage error before anything starts. */
 export function gpusFlag(raw: string | undefined): string | undefined {

@@ -34,7 +34,7 @@ describe('format', () => {
       spec: { resources: { gpu: { count: 1, share: { kind: 'milli', milli: 500 } } } },
     } as unknown as TaskView;
     expect(psTable([t], Date.parse('2026-01-01T12:00:00Z'))).toBe(
-      'ID   NAME   STATE    REASON     PRI  GPU  NODE  AGE\nt_1  train  PENDING  Resources  50   0.5  -     1m\n',
+      'ID   NAME   STATE    REASON     PRI  REQUEST  PLACED  AGE\nt_1  train  PENDING  Resources  50   0.5      -       1m\n',
     );
   });
 

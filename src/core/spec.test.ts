@@ -162,6 +162,12 @@ describe('parseTaskSpec', () => {
     expect(parseTaskSpec({ command }, ctx).name).toBe(name);
   });
 
+  it('gives a task with no time limit the pool default, and keeps one that has its own', () => {
+    expect(parseTaskSpec({ command: 'x' }, { ...ctx, defaultTimeLimitMs: 7_200_000 }).timeLimitMs).toBe(7_200_000);
+    expect(parseTaskSpec({ command: 'x', timeLimit: '5m' }, { ...ctx, defaultTimeLimitMs: 7_200_000 }).timeLimitMs).toBe(300_000);
+    expect(parseTaskSpec({ command: 'x' }, ctx).timeLimitMs).toBeUndefined();
+  });
+
   it('treats null optional fields (empty YAML values) as absent and gpu 0 as CPU-only', () => {
     const spec = parseTaskSpec({ command: 'true', name: null, env: null, resources: { gpu: 0, cpu: null }, priority: null }, ctx);
     expect(spec.name).toBe('true');

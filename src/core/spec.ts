@@ -305,7 +305,7 @@ function isNoGpu(gpu: unknown): boolean {
  * Validate and normalise a submitted task spec.
  * @example parseTaskSpec({command: 'nvidia-smi', resources: {gpu: 0.5}}, {tenant: 'default'})
  */
-export function parseTaskSpec(input: unknown, ctx: { tenant: string }): TaskSpec {
+export function parseTaskSpec(input: unknown, ctx: { tenant: string; defaultTimeLimitMs?: number }): TaskSpec {
   const r = specSchema.safeParse(input);
   if (!r.success) throw fromZod(r.error, undefined, 'spec');
   // zod drops an own `__proto__` key from records; say so rather than lose it silently.
@@ -339,6 +339,7 @@ export function parseTaskSpec(input: unknown, ctx: { tenant: string }): TaskSpec
     spec.workdir = s.workdir;
   }
   if (s.timeLimit != null) spec.timeLimitMs = parseDuration(s.timeLimit, 'timeLimit');
+  else if (ctx.defaultTimeLimitMs !== undefined) spec.timeLimitMs = ctx.defaultTimeLimitMs; // the pool's default (Slurm's DefaultTime)
   if (s.vgpu != null) {
     if (s.vgpu.trim() === '') throw invalid('vgpu', 'is empty; give the id of a vGPU reservation');
     spec.vgpuId = s.vgpu.trim();

@@ -44,6 +44,8 @@ export interface AppDeps {
    * `fastgpu run` and `logs -f` waits it out at the end. Default 20 ms.
    */
   logDrainMs?: number;
+  /** Time limit of a task that sets none (`--default-time-limit`); none: untimed tasks run until they end. */
+  defaultTimeLimitMs?: number;
   /** Running tasks of a tenant whose budget is exhausted: `continue` (default) or `stop`. */
   budgetPolicy?: 'continue' | 'stop';
   /** Clock ms between ledger settlements of running attempts (default 30 s). */
@@ -165,7 +167,7 @@ async function assemble(
   sse.watchRevocations(async (id) => (await deps.store.getToken(id))?.revokedAt != null, deps.revocationCheckMs ?? 2_000);
   const book = new RouteBook(app, auth);
   const metrics = createMetrics(control, deps.store);
-  const ctx: RouteContext = { book, store: deps.store, control, clock: deps.clock, auth, sse, idempotency: new IdempotencyBook(deps.clock), log, logDrainMs: deps.logDrainMs ?? 20 };
+  const ctx: RouteContext = { book, store: deps.store, control, clock: deps.clock, auth, sse, idempotency: new IdempotencyBook(deps.clock), log, logDrainMs: deps.logDrainMs ?? 20, ...(deps.defaultTimeLimitMs !== undefined ? { defaultTimeLimitMs: deps.defaultTimeLimitMs } : {}) };
   systemRoutes(ctx, metrics, SERVER_VERSION);
   taskRoutes(ctx);
   poolRoutes(ctx);

@@ -31,6 +31,7 @@ export interface ServerOptions {
   /** Grow and shrink the pool through a node provider (`--autoscale`). */
   autoscale?: { spec: AutoscaleSpec; policy: PolicyFlags };
   store?: StoreOptions; // default: SQLite, fastgpu.db in dataDir (`--store postgres://…` for many servers)
+  defaultTimeLimitMs?: number; // time limit of a task that sets none; default: none
   log?: (line: string) => void;
 }
 
@@ -92,6 +93,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       nodeLostAfterMs: opts.nodeLostAfterMs ?? DEFAULT_LEASE_MS,
       ...(opts.sampleRetention !== undefined ? { sampleRetention: opts.sampleRetention } : {}),
       ...(opts.logsRetentionMs !== undefined ? { logsRetentionMs: opts.logsRetentionMs } : {}),
+      ...(opts.defaultTimeLimitMs !== undefined ? { defaultTimeLimitMs: opts.defaultTimeLimitMs } : {}),
       log,
     });
     const host = opts.host ?? '127.0.0.1';

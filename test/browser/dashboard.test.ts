@@ -126,6 +126,7 @@ describe('dashboard in Chromium', () => {
     await page.getByRole('heading', { name: 'to-cancel' }).waitFor();
     await page.locator('[data-testid="task-state"]', { hasText: 'RUNNING' }).waitFor({ timeout: 20_000 });
     await page.getByRole('button', { name: 'Cancel task' }).click();
+    await page.getByRole('button', { name: 'Yes, cancel it' }).click(); // the confirmation (test/browser/first-hour.test.ts)
     await page.locator('[data-testid="task-state"]', { hasText: 'CANCELLED' }).waitFor({ timeout: 30_000 });
     expect(await page.getByRole('button', { name: 'Cancel task' }).isDisabled()).toBe(true);
     await shot('task-cancelled');

@@ -255,7 +255,7 @@ describe('timeline', () => {
       ['Attempt 1 ended: LOST', null],
       ['Sent back to the queue after attempt 1 (LOST)', 'task.requeued'],
       ['Waiting: Its tenant is at its quota; it starts when the tenant’s other tasks finish.', 'task.pending'],
-      ['Attempt 2 placed on box2 GPU 1 (0.5 each), on borrowed capacity (preemptible)', 'task.scheduled'],
+      ['Attempt 2 placed on box2 GPU 1 (0.5 each), on borrowed capacity (beyond its tenant’s guarantee: it may be preempted when another tenant claims its guarantee, then requeued with no retry used)', 'task.scheduled'],
       ['Attempt 2 started', 'task.started'],
       ['Attempt 2 ended: SUCCEEDED, exit code 0', null],
       ['Finished: SUCCEEDED (exit code 0)', 'task.finished'],

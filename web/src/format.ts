@@ -20,6 +20,28 @@ export function mib(m: number): string {
   return `${m} MiB`;
 }
 
+/**
+ * Decimals that show every amount of a table: 2 for cents, more when some amount is smaller
+ * than a cent would show (a minute on a slice costs fractions of a cent).
+ * @example moneyDecimals([0.0166, 0.0083]) // 4
+ */
+export function moneyDecimals(amounts: readonly number[]): number {
+  const smallest = Math.min(...amounts.filter((a) => a !== 0 && Number.isFinite(a)).map(Math.abs));
+  if (!Number.isFinite(smallest) || smallest >= 1) return 2;
+  return Math.min(6, Math.max(2, -Math.floor(Math.log10(smallest)) + 1));
+}
+
+/**
+ * List, discount and charged as shown: each rounded to `decimals`, the discount the difference of
+ * the two others, so that what a row shows adds up (list − discount = charged).
+ */
+export function shownAmounts(list: number, charged: number, decimals: number): { list: number; discount: number; charged: number } {
+  const f = 10 ** decimals;
+  const l = Math.round(list * f) / f;
+  const c = Math.round(charged * f) / f;
+  return { list: l, discount: Math.round((l - c) * f) / f, charged: c };
+}
+
 export function pct(part: number, whole: number): string {
   if (whole <= 0) return '0%';
   return `${Math.round((100 * part) / whole)}%`;
@@ -108,6 +130,22 @@ export function stateClass(s: TaskState): string {
   if (s === 'SUCCEEDED') return 'st-ok';
   if (s === 'PENDING' || s === 'PREEMPTED' || s === 'LOST') return 'st-wait';
   return 'st-bad';
+}
+
+/**
+ * Where a task runs: `node-1 · GPU 0,1`, just `node-1` for a CPU-only task (no empty `[]`), the
+ * vGPU for a task inside one, `—` when it is not placed.
+ */
+export function placedOn(p: { node: string; gpus: readonly number[]; vgpuId?: string } | null | undefined): string {
+  if (!p) return '—';
+  if (p.gpus.length > 0) return `${p.node} · GPU ${p.gpus.join(',')}`;
+  return p.vgpuId ? `${p.node} · vGPU ${p.vgpuId}` : p.node;
+}
+
+/** A task's GPU: its request, or the vGPU it runs inside (a vGPU task asks for no GPU of its own). */
+export function taskGpu(spec: { resources: { gpu: Parameters<typeof gpuRequest>[0] }; vgpuId?: string }): string {
+  if (spec.vgpuId && !spec.resources.gpu) return `its vGPU ${spec.vgpuId}`;
+  return gpuRequest(spec.resources.gpu);
 }
 
 /** The GPU request of a spec in the words users write: "0.5 × H100", "2 GPUs", "20 GiB". */

@@ -156,8 +156,12 @@ async function runTask(ctx: CliContext, client: FastGPU, opts: RunOptions): Prom
   }
 }
 
-/** Says on stderr what GPU memory a fraction or TFLOPS share comes with (see sliceNote). */
+/**
+ * Says on stderr what GPU memory a fraction or TFLOPS share comes with (see sliceNote). Only to
+ * a person at a terminal: a script's stderr holds its task's own output and nothing else.
+ */
 async function noteSlice(ctx: CliContext, client: FastGPU, task: TaskView): Promise<void> {
+  if (!ctx.stderr.isTTY) return;
   const gpu = task.spec.resources.gpu;
   if (!gpu || gpu.memoryMiB !== undefined || gpu.share.kind === 'memory' || (gpu.share.kind === 'milli' && gpu.share.milli >= 1000)) return;
   const models = modelsOf(await client.gpus().catch(() => []));

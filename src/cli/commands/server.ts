@@ -5,7 +5,8 @@ import { Option, type Command } from 'commander';
 import type { ServerOptions } from '../../server/main.js';
 import { describeStore } from '../../store/select.js';
 import { contextOf, type CliContext } from '../context.js';
-import { addAutoscaleFlags, compileServerFlags, daemonAction, listenError, logSink, untilInterrupted, type RawServerFlags, type ServerFlags } from '../daemon.js';
+import { addAutoscaleFlags, compileServerFlags, daemonAction, DEFAULT_TIME_LIMIT_HELP, listenError, logSink, untilInterrupted, type RawServerFlags, type ServerFlags } from '../daemon.js';
+import { cliCommand } from '../invocation.js';
 import { storeFlag } from '../store-flag.js';
 
 /** How long a clean shutdown may take before the process exits anyway. */
@@ -23,6 +24,7 @@ export function register(program: Command): void {
     .option('--samples-minute <duration>', 'keep per-minute utilisation rollups this long (default 7d)')
     .option('--samples-hour <duration>', 'keep per-hour utilisation rollups this long (default 400d)')
     .option('--logs-retention <duration>', 'delete the logs of tasks that finished longer ago than this, e.g. 90d (default: keep logs forever)')
+    .option('--default-time-limit <duration>', DEFAULT_TIME_LIMIT_HELP)
     .addOption(new Option('--node-lost-after <duration>', 'mark a node LOST after this long without a heartbeat').hideHelp())
     .action(
       daemonAction(async (raw: RawServerFlags & { store?: string }, cmd: Command) => {
@@ -43,7 +45,7 @@ export function register(program: Command): void {
             `FastGPU server listening at ${server.url}`,
             `  data dir ${flags.dataDir}; admin token in ${tokenFile}`,
             ...(store ? [`  store ${describeStore(store)}`] : []),
-            `  join an agent: fastgpu agent --server ${server.url} --token "$(cat ${tokenFile})"`,
+            `  join an agent: ${cliCommand(ctx.env, ctx.cwd)} agent --server ${server.url} --token "$(cat ${tokenFile})"`,
             `  use the CLI:   export FASTGPU_URL=${server.url} FASTGPU_TOKEN="$(cat ${tokenFile})"`,
             '',
           ].join('\n'),
@@ -64,6 +66,7 @@ export function serverOptions(flags: ServerFlags, ctx: CliContext, prefix: strin
     ...(flags.sampleRetention !== undefined ? { sampleRetention: flags.sampleRetention } : {}),
     ...(flags.logsRetentionMs !== undefined ? { logsRetentionMs: flags.logsRetentionMs } : {}),
     ...(flags.autoscale !== undefined ? { autoscale: flags.autoscale } : {}),
+    ...(flags.defaultTimeLimitMs !== undefined ? { defaultTimeLimitMs: flags.defaultTimeLimitMs } : {}),
     log: logSink(ctx, flags.quiet, prefix),
   };
 }

@@ -11,6 +11,7 @@ import type { Quote } from '../../sdk/billing.js';
 import type { TaskSpecInput, TaskView } from '../../sdk/types.js';
 import { contextOf, type CliContext } from '../context.js';
 import { UsageError, clientFor, withConnection } from '../flags.js';
+import { modelsOf, sliceNote } from '../slice.js';
 
 /** Larger files are refused before reading: no task spec comes near this. */
 export const MAX_SPEC_FILE_BYTES = 4 * 1024 * 1024;
@@ -103,14 +104,15 @@ export function parseSpecFile(bytes: Buffer, file: string): TaskSpecInput[] {
 }
 
 /**
- * A YAML parse error as `line 2, column 1: what is wrong`, then the line itself and a caret under
- * the column (the parser's own message ends in a colon before its excerpt).
+ * A YAML parse error on one line, as every CLI error is: `line 2, column 1: what is wrong (at
+ * "the line")`. The parser's own first line ends in a colon before a multi-line excerpt.
  */
 export function yamlError(message: string, pos: { line: number; col: number } | undefined, text: string): string {
   const what = message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '').replace(/:$/, '');
   if (!pos) return `malformed YAML/JSON: ${what}`;
-  const line = (text.split(/\r?\n/)[pos.line - 1] ?? '').replace(/\t/g, ' ');
-  return `line ${pos.line}, column ${pos.col}: malformed YAML/JSON: ${what}\n  ${line}\n  ${' '.repeat(Math.max(0, pos.col - 1))}^`;
+  const line = (text.split(/\r?\n/)[pos.line - 1] ?? '').replace(/\t/g, '\\t').trim();
+  const shown = line.length > 60 ? `${line.slice(0, 57)}...` : line;
+  return `line ${pos.line}, column ${pos.col}: malformed YAML/JSON: ${what}${shown ? ` (at ${JSON.stringify(shown)})` : ''}`;
 }
 
 /** The first NaN or ±Infinity (YAML's `.nan`, `.inf`), which JSON cannot carry, with its path. */
@@ -127,12 +129,15 @@ function nonFinite(v: unknown, path: string): { path: string; value: string } | 
 async function dryRun(ctx: CliContext, client: FastGPU, specs: TaskSpecInput[], file: string): Promise<void> {
   // The server checks feasibility against the nodes it knows; with none, there is nothing to check.
   const feasibility = (await client.nodes()).length > 0 ? 'fits the pool' : 'feasibility not checked: no node has joined yet';
+  const gpus = await client.gpus().catch(() => []);
   for (const [i, s] of specs.entries()) {
     const tasks = await submitOne(client, s, label(file, i, specs.length), true);
     const first = tasks[0];
     if (specs.length > 1) ctx.stdout.write(`# ${label(file, i, specs.length)}\n`);
     ctx.stdout.write(`# valid: would create ${tasks.length} task${tasks.length === 1 ? '' : 's'}; ${feasibility}`);
     ctx.stdout.write(first?.reason ? ` (would wait now: ${first.reason}${first.reasonMessage ? `, ${first.reasonMessage}` : ''})\n` : '\n');
+    const note = sliceNote(first?.spec.resources.gpu, modelsOf(gpus), 'memory in resources.gpu (e.g. {fraction: 0.5, memory: 10GiB})');
+    if (note) ctx.stdout.write(`# ${note}\n`);
     const q = await client.billing.quote(s).catch(() => null);
     if (q) ctx.stdout.write(quoteLines(q));
     if (first) ctx.stdout.write(stringify(first.spec));

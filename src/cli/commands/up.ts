@@ -14,6 +14,7 @@ import {
   listenError,
   logSink,
   nodeSizeFlags,
+  DEFAULT_TIME_LIMIT_HELP,
   nonEmpty,
   SHARING_HELP,
   sharingFlag,
@@ -39,6 +40,7 @@ export function register(program: Command): void {
     .option('--samples-minute <duration>', 'keep per-minute utilisation rollups this long (default 7d)')
     .option('--samples-hour <duration>', 'keep per-hour utilisation rollups this long (default 400d)')
     .option('--logs-retention <duration>', 'delete the logs of tasks that finished longer ago than this, e.g. 90d (default: keep logs forever)')
+    .option('--default-time-limit <duration>', DEFAULT_TIME_LIMIT_HELP)
     .addOption(new Option('--node-lost-after <duration>', 'mark a node LOST after this long without a heartbeat').hideHelp())
     .action(
       daemonAction(async (raw: RawServerFlags & { gpus?: string; name?: string; cpus?: string; memory?: string; sharing?: string }, cmd: Command) => {

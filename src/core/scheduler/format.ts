@@ -24,7 +24,13 @@ export function mib(n: number): string {
   return formatMiB(Math.max(0, n));
 }
 
-/** An instant relative to now: `2025-01-01T10:00:00.000Z (in 1h30m)`. */
+/**
+ * An instant relative to now, to the second at most: `2025-01-01T10:00:00Z (in 1h30m)`. An
+ * estimate is not known to the millisecond; past an hour, the minute is as much as it knows.
+ */
 export function when(at: number, now: number): string {
-  return at <= now ? 'now' : `${new Date(at).toISOString()} (in ${formatDuration(at - now)})`;
+  if (at <= now) return 'now';
+  const unit = at - now >= 3_600_000 ? 60_000 : 1000;
+  const inMs = Math.max(unit, Math.round((at - now) / unit) * unit);
+  return `${new Date(Math.round(at / 1000) * 1000).toISOString().replace('.000Z', 'Z')} (in ${formatDuration(inMs)})`;
 }

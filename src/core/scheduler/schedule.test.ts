@@ -222,8 +222,25 @@ describe('backfill', () => {
     const r = run({ nodes: [n1], active, pending: [head, long, nolimit] });
     expect(placed(r)).toEqual([]);
     expect(pending(r, 'long').reason).toBe('Priority');
-    expect(pending(r, 'long').message).toBe(`held back so that head (priority 80) can start at ${new Date(NOW + HOUR).toISOString()} (in 1h)`);
+    expect(pending(r, 'long').message).toBe(
+      `held back so that head (priority 80) can start at ${new Date(NOW + HOUR).toISOString().replace('.000Z', 'Z')} (in 1h); a time limit of 1h or less would let it start now`,
+    );
     expect(pending(r, 'nolimit').reason).toBe('Priority');
+  });
+
+  it('the time limit the Priority reason names does let the task start now', () => {
+    const long = makeTask('long', { gpu: 1, priority: 10, createdAt: 2, timeLimitMs: 3 * HOUR });
+    const hinted = makeTask('long', { gpu: 1, priority: 10, createdAt: 2, timeLimitMs: HOUR });
+    expect(run({ nodes: [n1], active, pending: [head, long] }).decisions.filter((d) => d.kind === 'place')).toEqual([]);
+    expect(placed(run({ nodes: [n1], active, pending: [head, hinted] }))).toEqual(['long']);
+  });
+
+  it('says when a reserved start rests on the default run time of a task with no time limit', () => {
+    const untimed = [running('r0', n1, [0], 1000), running('r1', n1, [1], 1000, { timeLimitMs: 2 * HOUR }), running('r2', n1, [2], 1000, { timeLimitMs: 3 * HOUR })];
+    const r = run({ nodes: [n1], active: untimed, pending: [head] });
+    expect(pending(r, 'head').message).toMatch(/expected to start at \S+ \(in 1h\) on n1 \(an estimate: running tasks with no time limit are assumed to take 1h\)$/);
+    // With every running task timed, nothing is assumed.
+    expect(pending(run({ nodes: [n1], active, pending: [head] }), 'head').message).not.toMatch(/assumed/);
   });
 
   it('lets a long task run where it leaves the head’s reserved GPUs alone', () => {

@@ -13,7 +13,8 @@ import { typicalWorkload } from '../placement/workload.js';
 import { PlacementMemos } from '../placement/memos.js';
 import type { Task } from '../types.js';
 import { BackfillGuard, placeAll, release, reserveStart, type PlaceHooks, type Shadow } from './backfill.js';
-import { buildCapacity, toPlacement, type Capacity } from './capacity.js';
+import { formatDuration } from '../quantity.js';
+import { buildCapacity, expectedEnd, toPlacement, type Capacity } from './capacity.js';
 import { endIfPlacedNow, pendTask, placeTask, type Cycle } from './cycle.js';
 import { explainNoFit, type Explanation } from './explain.js';
 import { count, when } from './format.js';
@@ -245,7 +246,7 @@ function runQueue(cy: Cycle, queue: readonly Entry[], active: readonly Task[], t
     waiting.push(e);
   }
 
-  explainWaiting(cy, waiting, head, failedNow);
+  explainWaiting(cy, waiting, head, failedNow, head ? untimedBefore(active, head.shadow.startAt, cy) : false);
   return head;
 }
 
@@ -274,8 +275,16 @@ function headName(h: Head): string {
   return e instanceof Gang ? `gang ${e.id} (priority ${e.tasks[0]!.spec.priority})` : `${e.id} (priority ${e.spec.priority})`;
 }
 
+/**
+ * Whether the reserved start `at` rests on a guess: some running task with no time limit is
+ * assumed to end by then only because the policy's default run time says so.
+ */
+function untimedBefore(active: readonly Task[], at: number, cy: Cycle): boolean {
+  return active.some((t) => t.placement !== null && t.spec.timeLimitMs === undefined && expectedEnd(t, cy.now, cy.policy.defaultRuntimeMs) <= at);
+}
+
 /** Reasons for every entry left waiting, against the capacity left at the end of the cycle. */
-function explainWaiting(cy: Cycle, waiting: readonly Entry[], head: Head | null, failedNow: FailMemo): void {
+function explainWaiting(cy: Cycle, waiting: readonly Entry[], head: Head | null, failedNow: FailMemo, guessed: boolean): void {
   const { cluster, records } = cy.cap;
   const fits = new Map<string, boolean>();
   const fitsNow = (s: Shape): boolean => {
@@ -295,12 +304,19 @@ function explainWaiting(cy: Cycle, waiting: readonly Entry[], head: Head | null,
     }
     return e;
   };
+  // Say what an estimate assumes: a running task with no time limit is taken to run for the
+  // policy's default, which is a guess, not something the task said.
+  const assumes = guessed ? ` (an estimate: running tasks with no time limit are assumed to take ${formatDuration(cy.policy.defaultRuntimeMs)})` : '';
+  // EASY backfill lets a task that fits now start at once if it ends by the head's reserved
+  // start (schedule: `runsPast`), so a time limit up to that gap would let it start now.
+  const gap = head ? head.shadow.startAt - cy.now : 0;
+  const limitHint = head && cy.policy.backfill && gap >= 1000 ? `; a time limit of ${formatDuration(Math.floor(gap / 1000) * 1000)} or less would let it start now` : '';
   const heldMsg = head
     ? cy.policy.backfill
-      ? `held back so that ${headName(head)} can start at ${when(head.shadow.startAt, cy.now)}`
-      : `held back behind ${headName(head)}, first in line to start at ${when(head.shadow.startAt, cy.now)} (backfill is off)`
+      ? `held back so that ${headName(head)} can start at ${when(head.shadow.startAt, cy.now)}${assumes}${limitHint}`
+      : `held back behind ${headName(head)}, first in line to start at ${when(head.shadow.startAt, cy.now)}${assumes} (backfill is off)`
     : '';
-  const headSuffix = head ? `; first in line, expected to start at ${when(head.shadow.startAt, cy.now)} on ${[...head.shadow.nodes].map((p) => records[p]!.name).join(', ')}` : '';
+  const headSuffix = head ? `; first in line, expected to start at ${when(head.shadow.startAt, cy.now)} on ${[...head.shadow.nodes].map((p) => records[p]!.name).join(', ')}${assumes}` : '';
 
   // One verdict per shape: every task of a shape that is not the head waits for the same reason.
   const verdicts = new Map<Shape, Explanation>();

@@ -19,4 +19,6 @@ export interface RouteContext {
   log: (line: string) => void;
   /** After a task finishes, how long a log follower waits for late chunks before `end`. */
   logDrainMs: number;
+  /** The pool's default time limit for tasks that set none (Slurm's DefaultTime). */
+  defaultTimeLimitMs?: number;
 }

@@ -301,7 +301,7 @@ export function pricingRoutes(ctx: RouteContext): void {
     response: z.object({ quote: QuoteViewSchema.nullable() }),
     handler: async ({ req, principal }) => {
       authorize(principal, 'price.read', null);
-      const spec = parseTaskSpec(req.body ?? {}, { tenant: principal.tenant });
+      const spec = parseTaskSpec(req.body ?? {}, { tenant: principal.tenant, ...(ctx.defaultTimeLimitMs !== undefined ? { defaultTimeLimitMs: ctx.defaultTimeLimitMs } : {}) });
       return { quote: quoteFor(spec, control, clock.now()) };
     },
   });

@@ -84,7 +84,7 @@ export function taskRoutes(ctx: RouteContext): void {
       authorize(principal, 'task.submit', tenant);
       if (tenant !== principal.tenant && !(await store.getTenant(tenant))) throw invalid('query.tenant', `tenant ${JSON.stringify(tenant)} does not exist`);
       if (req.body === undefined || req.body === null) throw invalid('body', 'a task spec is required (JSON or YAML)');
-      const spec = parseTaskSpec(req.body, { tenant });
+      const spec = parseTaskSpec(req.body, { tenant, ...(ctx.defaultTimeLimitMs !== undefined ? { defaultTimeLimitMs: ctx.defaultTimeLimitMs } : {}) });
       if (spec.vgpuId !== undefined) {
         const r = control.reservations.get(spec.vgpuId);
         // Another tenant's vGPU is answered as if it did not exist.

@@ -36,7 +36,8 @@ const iso = (ms: number): string => new Date(ms).toISOString();
 const where = (node: string, gpuList: readonly number[], milli: number): string =>
   `${node} GPU ${gpuList.join(',') || '—'}${gpuList.length ? ` (${gpus(milli)} each)` : ''}`;
 
-const BORROWED = ', on borrowed capacity (preemptible)';
+// Said in full: "borrowed" alone does not tell a user that their plain task may be stopped.
+const BORROWED = ', on borrowed capacity (beyond its tenant’s guarantee: it may be preempted when another tenant claims its guarantee, then requeued with no retry used)';
 
 const finishedWords = (state: string, exitCode: number | null): string => `Finished: ${state}${exitCode !== null ? ` (exit code ${exitCode})` : ''}`;
 

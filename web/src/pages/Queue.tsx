@@ -3,7 +3,7 @@
 import { api } from '../api.js';
 import { queueOrder } from '../model/queue.js';
 import { listKeys } from '../components/keys.js';
-import { duration, gpuRequest, reasonDetail, reasonWords, tenantColour } from '../format.js';
+import { duration, reasonDetail, reasonWords, taskGpu, tenantColour } from '../format.js';
 import { useLive } from '../hooks.js';
 import { markInteractive } from '../perf.js';
 
@@ -21,7 +21,7 @@ export function QueuePage() {
       </p>
       {queue.length > 0 && (
         <div class="table-wrap">
-          <table class="list" onKeyDown={listKeys}>
+          <table class="list cards-sm" onKeyDown={listKeys}>
             <caption class="sr-only">Pending tasks</caption>
             <thead>
               <tr>
@@ -37,20 +37,20 @@ export function QueuePage() {
             <tbody>
               {queue.map((t, i) => (
                 <tr key={t.id}>
-                  <td class="num">{i + 1}</td>
-                  <td>
+                  <td class="num" data-label="#">{i + 1}</td>
+                  <td data-label="Task">
                     <a data-row-link href={`#/tasks/${encodeURIComponent(t.id)}`}>
                       {t.name}
                     </a>
                     <div class="muted mono small">{t.id}</div>
                   </td>
-                  <td class="num">{t.priority}</td>
-                  <td class="hide-sm">
+                  <td class="num" data-label="Priority">{t.priority}</td>
+                  <td class="hide-sm" data-label="Tenant">
                     <span class="swatch" style={{ background: tenantColour(t.tenant) }} aria-hidden="true" /> {t.tenant}
                   </td>
-                  <td>{gpuRequest(t.spec.resources.gpu)}</td>
-                  <td class="hide-sm">{t.createdAt ? duration(Date.now() - Date.parse(t.createdAt)) : '—'}</td>
-                  <td class="reason">
+                  <td data-label="Wants">{taskGpu(t.spec)}</td>
+                  <td class="hide-sm" data-label="Waiting">{t.createdAt ? duration(Date.now() - Date.parse(t.createdAt)) : '—'}</td>
+                  <td class="reason" data-label="Why">
                     {t.reason && <span class="badge st-wait">{t.reason}</span>} {reasonWords(t.reason, t.reasonMessage)}
                     {reasonDetail(t.reasonMessage) && <div class="muted small">{reasonDetail(t.reasonMessage)}</div>}
                   </td>

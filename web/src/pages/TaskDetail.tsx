@@ -5,7 +5,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, canAct, get, type LogChunkView, type PoolEvent, type TaskDetailView } from '../api.js';
 import { LogBuffer } from '../components/logbuffer.js';
 import { LogView } from '../components/LogView.js';
-import { duration, gpuRequest, gpus, mib, reasonDetail, reasonWords, stateClass, TERMINAL, time } from '../format.js';
+import { duration, gpus, mib, placedOn, reasonDetail, reasonWords, stateClass, taskGpu, TERMINAL, time } from '../format.js';
 import { useLive } from '../hooks.js';
 import { onEvent } from '../live.js';
 import { mergeEvents, timeline } from '../model/timeline.js';
@@ -120,6 +120,8 @@ export function TaskDetailPage({ id }: { id: string }) {
   const live = useLive((signal) => api.task(id, signal), [`task:${id}`], [id]);
   const history = useTaskEvents(id);
   const [cancelling, setCancelling] = useState(false);
+  // Cancelling kills work: the first click asks, the second acts.
+  const [confirming, setConfirming] = useState(false);
   const [actionError, setActionError] = useState<string | null>(null);
   const logs = useLogs(id);
 
@@ -137,6 +139,7 @@ export function TaskDetailPage({ id }: { id: string }) {
   const finished = TERMINAL.includes(t.state);
   const spec = t.spec;
   const cancel = async (): Promise<void> => {
+    setConfirming(false);
     setCancelling(true);
     setActionError(null);
     try {
@@ -162,10 +165,21 @@ export function TaskDetailPage({ id }: { id: string }) {
         </span>
         {t.exitCode !== null && <span class="muted">exit code {t.exitCode}</span>}
         <span class="grow" />
-        {canAct() && (
-          <button type="button" class="danger" onClick={() => void cancel()} disabled={finished || cancelling}>
+        {canAct() && !confirming && (
+          <button type="button" class="danger" onClick={() => setConfirming(true)} disabled={finished || cancelling}>
             {cancelling ? 'Cancelling…' : 'Cancel task'}
           </button>
+        )}
+        {canAct() && confirming && !finished && (
+          <span role="group" aria-label="Confirm cancel" class="confirm" data-testid="cancel-confirm">
+            <span>{t.state === 'RUNNING' ? 'Stop this running task? Its process is killed.' : 'Cancel this task? It will not run.'}</span>{' '}
+            <button type="button" class="danger" onClick={() => void cancel()}>
+              Yes, cancel it
+            </button>{' '}
+            <button type="button" onClick={() => setConfirming(false)}>
+              Keep it
+            </button>
+          </span>
         )}
       </header>
       {actionError && <p role="alert" class="error">{actionError}</p>}
@@ -174,6 +188,11 @@ export function TaskDetailPage({ id }: { id: string }) {
           {reasonWords(t.reason, t.reasonMessage)} {reasonDetail(t.reasonMessage)}
         </p>
       )}
+      {/* The log first: it is what people open a task for (above the fold at 1280×800). */}
+      <div class="card" id="logs">
+        <h2>Logs</h2>
+        <LogView buffer={logs.buffer} version={logs.version} fileName={`${t.name}-${t.id}.log`} status={logs.status} />
+      </div>
       <div class="cards">
         <div class="card">
           <h2>Spec</h2>
@@ -181,7 +200,7 @@ export function TaskDetailPage({ id }: { id: string }) {
             <dt>Command</dt>
             <dd class="mono">{spec.command.join(' ')}</dd>
             <dt>GPU</dt>
-            <dd>{gpuRequest(spec.resources.gpu)}</dd>
+            <dd>{taskGpu(spec)}</dd>
             <dt>CPU / RAM</dt>
             <dd>
               {cores(spec.resources.cpuMilli)} · {mib(spec.resources.memoryMiB)}
@@ -239,7 +258,7 @@ export function TaskDetailPage({ id }: { id: string }) {
               <dd>{t.placement.node}</dd>
               <dt>GPUs</dt>
               <dd>
-                {t.placement.gpus.length ? t.placement.gpus.join(', ') : 'none'} ({t.placement.sharing})
+                {t.placement.gpus.length ? t.placement.gpus.join(', ') : t.placement.vgpuId ? `its vGPU ${t.placement.vgpuId}` : 'none (CPU only)'} ({t.placement.sharing})
               </dd>
               <dt>Slice</dt>
               <dd>
@@ -269,7 +288,7 @@ export function TaskDetailPage({ id }: { id: string }) {
         <div class="card">
           <h2>Attempts</h2>
           <div class="table-wrap">
-            <table class="list">
+            <table class="list cards-sm">
               <thead>
                 <tr>
                   <th scope="col">#</th>
@@ -284,13 +303,13 @@ export function TaskDetailPage({ id }: { id: string }) {
               <tbody>
                 {t.attempts.map((a) => (
                   <tr key={a.attempt}>
-                    <td class="num">{a.attempt}</td>
-                    <td>{a.node}</td>
-                    <td>{a.placement.gpus.length ? `GPU ${a.placement.gpus.join(', ')} · ${gpus(a.placement.gpuMilli)} each` : '—'}</td>
-                    <td>{time(a.scheduledAt)}</td>
-                    <td>{time(a.startedAt)}</td>
-                    <td>{time(a.endedAt)}</td>
-                    <td>
+                    <td class="num" data-label="#">{a.attempt}</td>
+                    <td data-label="Node">{a.node}</td>
+                    <td data-label="GPUs">{a.placement.gpus.length ? `GPU ${a.placement.gpus.join(', ')} · ${gpus(a.placement.gpuMilli)} each` : '—'}</td>
+                    <td data-label="Placed">{time(a.scheduledAt)}</td>
+                    <td data-label="Started">{time(a.startedAt)}</td>
+                    <td data-label="Ended">{time(a.endedAt)}</td>
+                    <td data-label="Outcome">
                       {a.outcome ? <span class={`badge ${stateClass(a.outcome)}`}>{a.outcome}</span> : 'running'}
                       {a.exitCode !== null ? ` exit ${a.exitCode}` : ''}
                     </td>
@@ -301,10 +320,6 @@ export function TaskDetailPage({ id }: { id: string }) {
           </div>
         </div>
       )}
-      <div class="card" id="logs">
-        <h2>Logs</h2>
-        <LogView buffer={logs.buffer} version={logs.version} fileName={`${t.name}-${t.id}.log`} status={logs.status} />
-      </div>
     </section>
   );
 }

@@ -4,12 +4,16 @@ import { useState } from 'preact/hooks';
 import { api, type TaskState } from '../api.js';
 import { matches } from '../model/tasks.js';
 import { listKeys } from '../components/keys.js';
-import { ALL_STATES, ago, gpuRequest, stateClass, tenantColour } from '../format.js';
+import { ALL_STATES, ago, placedOn, stateClass, taskGpu, tenantColour } from '../format.js';
 import { hashQuery, useLive } from '../hooks.js';
 import { markInteractive } from '../perf.js';
 
-function writeHash(q: string, states: ReadonlySet<TaskState>, all: boolean): void {
+/** Rows per page: a screenful or two, however many tasks the pool has. */
+export const PAGE_SIZE = 50;
+
+function writeHash(q: string, states: ReadonlySet<TaskState>, all: boolean, page = 0): void {
   const p = new URLSearchParams();
+  if (page > 0) p.set('page', String(page + 1));
   if (q) p.set('q', q);
   if (states.size) p.set('state', [...states].join(','));
   if (all) p.set('all', '1');
@@ -22,6 +26,7 @@ export function TasksPage() {
   const [q, setQ] = useState(initial.get('q') ?? '');
   const [states, setStates] = useState<Set<TaskState>>(() => new Set((initial.get('state') ?? '').split(',').filter((s): s is TaskState => (ALL_STATES as string[]).includes(s))));
   const [all, setAll] = useState(initial.get('all') === '1');
+  const [page, setPage] = useState(Math.max(0, (Number(initial.get('page')) || 1) - 1));
   const live = useLive((signal) => api.tasks(all ? '?all=true&limit=5000' : '', signal), ['tasks'], [all]);
 
   const toggle = (s: TaskState): void => {
@@ -29,10 +34,18 @@ export function TasksPage() {
     if (next.has(s)) next.delete(s);
     else next.add(s);
     setStates(next);
+    setPage(0);
     writeHash(q, next, all);
   };
 
-  const list = live.data ? live.data.tasks.filter((t) => matches(t, q.trim(), states)) : [];
+  const found = live.data ? live.data.tasks.filter((t) => matches(t, q.trim(), states)) : [];
+  const pages = Math.max(1, Math.ceil(found.length / PAGE_SIZE));
+  const shown = Math.min(page, pages - 1);
+  const list = found.slice(shown * PAGE_SIZE, (shown + 1) * PAGE_SIZE);
+  const go = (to: number): void => {
+    setPage(to);
+    writeHash(q, states, all, to);
+  };
   const counts = new Map<TaskState, number>();
   for (const t of live.data?.tasks ?? []) counts.set(t.state, (counts.get(t.state) ?? 0) + 1);
   if (live.data) markInteractive();
@@ -50,6 +63,7 @@ export function TasksPage() {
             onInput={(e) => {
               const v = (e.currentTarget as HTMLInputElement).value;
               setQ(v);
+              setPage(0);
               writeHash(v, states, all);
             }}
           />
@@ -70,6 +84,7 @@ export function TasksPage() {
             onChange={(e) => {
               const v = (e.currentTarget as HTMLInputElement).checked;
               setAll(v);
+              setPage(0);
               writeHash(q, states, v);
             }}
           />
@@ -81,8 +96,23 @@ export function TasksPage() {
         <p aria-busy="true">Loading tasks…</p>
       ) : (
         <>
-          <p class="muted" aria-live="polite">
-            {list.length} of {live.data.tasks.length} tasks
+          <p class="muted pager" aria-live="polite" data-testid="pager">
+            {found.length === 0 ? `0 of ${live.data.tasks.length} tasks` : `${shown * PAGE_SIZE + 1}–${shown * PAGE_SIZE + list.length} of ${found.length}`}
+            {found.length !== live.data.tasks.length ? ` matching (${live.data.tasks.length} tasks)` : found.length > 0 ? ' tasks' : ''}
+            {pages > 1 && (
+              <>
+                {' '}
+                <button type="button" onClick={() => go(shown - 1)} disabled={shown === 0}>
+                  Newer
+                </button>{' '}
+                <span>
+                  page {shown + 1} of {pages}
+                </span>{' '}
+                <button type="button" onClick={() => go(shown + 1)} disabled={shown >= pages - 1}>
+                  Older
+                </button>
+              </>
+            )}
           </p>
           <div class="table-wrap">
             <table class="list" onKeyDown={listKeys}>
@@ -113,8 +143,8 @@ export function TasksPage() {
                     <td class="hide-sm">
                       <span class="swatch" style={{ background: tenantColour(t.tenant) }} aria-hidden="true" /> {t.tenant}
                     </td>
-                    <td>{gpuRequest(t.spec.resources.gpu)}</td>
-                    <td class="hide-sm">{t.placement ? `${t.placement.node} [${t.placement.gpus.join(',')}]` : '—'}</td>
+                    <td>{taskGpu(t.spec)}</td>
+                    <td class="hide-sm">{placedOn(t.placement)}</td>
                     <td class="hide-sm">{ago(t.createdAt)}</td>
                   </tr>
                 ))}

@@ -6,7 +6,7 @@ import { useState } from 'preact/hooks';
 import { api, getOptional, type UsageReportJson } from '../api.js';
 import { usageFromReport, usageFromTasks, type UsageLine } from '../model/usage.js';
 import { listKeys } from '../components/keys.js';
-import { tenantColour } from '../format.js';
+import { moneyDecimals, shownAmounts, tenantColour } from '../format.js';
 import { useLive } from '../hooks.js';
 import { markInteractive } from '../perf.js';
 
@@ -80,10 +80,15 @@ export function UsagePage() {
   );
   const d = live.data;
   if (d) markInteractive();
-  const money = (v: number | undefined): string => (v === undefined ? '—' : `${v.toFixed(2)}${d?.currency ? ` ${d.currency}` : ''}`);
+  // One precision for the page, fine enough for its smallest amount; a row's discount is shown
+  // as list − charged and the totals as sums of what the rows show, so every figure adds up.
+  const decimals = moneyDecimals((d?.lines ?? []).flatMap((l) => [l.list ?? 0, l.charged ?? 0]));
+  const money = (v: number | undefined): string => (v === undefined ? '—' : `${v.toFixed(decimals)}${d?.currency ? ` ${d.currency}` : ''}`);
+  const shown = (l: { list?: number; charged?: number; discount?: number }) =>
+    l.list !== undefined && l.charged !== undefined ? shownAmounts(l.list, l.charged, decimals) : { list: l.list, discount: l.discount, charged: l.charged };
   const total = d?.lines.reduce((a, l) => a + l.gpuSeconds, 0) ?? 0;
-  const totalCharged = d?.lines.reduce((a, l) => a + (l.charged ?? 0), 0) ?? 0;
-  const totalDiscount = d?.lines.reduce((a, l) => a + (l.discount ?? 0), 0) ?? 0;
+  const totalCharged = d?.lines.reduce((a, l) => a + (shown(l).charged ?? 0), 0) ?? 0;
+  const totalDiscount = d?.lines.reduce((a, l) => a + (shown(l).discount ?? 0), 0) ?? 0;
 
   return (
     <section aria-labelledby="usage-h">
@@ -157,7 +162,7 @@ export function UsagePage() {
             <p class="empty">No GPU time used in this period.</p>
           ) : (
             <div class="table-wrap">
-              <table class="list" onKeyDown={listKeys}>
+              <table class="list cards-sm" onKeyDown={listKeys}>
                 <caption class="sr-only">Usage per tenant and GPU model</caption>
                 <thead>
                   <tr>
@@ -178,20 +183,20 @@ export function UsagePage() {
                 <tbody>
                   {d.lines.map((l) => (
                     <tr key={`${l.tenant}/${l.gpuModel}`}>
-                      <td>
+                      <td data-label="Tenant">
                         <a data-row-link href={`#/tasks?q=${encodeURIComponent(l.tenant)}&all=1`}>
                           <span class="swatch" style={{ background: tenantColour(l.tenant) }} aria-hidden="true" /> {l.tenant}
                         </a>
                       </td>
-                      <td>{l.gpuModel}</td>
-                      <td class="num">{l.tasks}</td>
-                      <td class="num">{hours(l.gpuSeconds)}</td>
+                      <td data-label="GPU model">{l.gpuModel}</td>
+                      <td class="num" data-label="Tasks">{l.tasks}</td>
+                      <td class="num" data-label="GPU-hours">{hours(l.gpuSeconds)}</td>
                       {d.priced && (
                         <>
-                          <td class="num">{money(l.list)}</td>
-                          <td class="num">{money(l.discount)}</td>
-                          <td class="num">{money(l.charged)}</td>
-                          <td>{l.promotions.length ? l.promotions.join(', ') : '—'}</td>
+                          <td class="num" data-label="List">{money(shown(l).list)}</td>
+                          <td class="num" data-label="Discount">{money(shown(l).discount)}</td>
+                          <td class="num" data-label="Charged">{money(shown(l).charged)}</td>
+                          <td data-label="Promotions">{l.promotions.length ? l.promotions.join(', ') : '—'}</td>
                         </>
                       )}
                     </tr>
