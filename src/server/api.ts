@@ -71,6 +71,23 @@ export class RouteBook {
     private readonly auth: Authenticator,
   ) {}
 
+  /**
+   * The methods declared for a concrete request path (`/v1/tasks/abc`), HEAD with GET as Fastify
+   * serves it; null when no route has that path. A known path with another method answers 405.
+   */
+  allowed(path: string): string[] | null {
+    const segs = path.split('/');
+    const methods = new Set<string>();
+    for (const d of this.docs) {
+      const pat = d.url.split('/');
+      if (pat.length === segs.length && pat.every((p, i) => (p.startsWith(':') ? segs[i] !== '' : p === segs[i]))) {
+        methods.add(d.method);
+        if (d.method === 'GET') methods.add('HEAD');
+      }
+    }
+    return methods.size === 0 ? null : [...methods].sort();
+  }
+
   add<PS extends z.ZodType = z.ZodUnknown, QS extends z.ZodType = z.ZodUnknown, BS extends z.ZodType = z.ZodUnknown>(def: RouteDef<PS, QS, BS>): void {
     const needsAuth = def.auth ?? true;
     const status = def.status ?? 200;

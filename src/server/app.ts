@@ -11,7 +11,7 @@ import { RouteBook } from './api.js';
 import { Authenticator } from './auth.js';
 import { BODY_LIMIT, installBodyParsers } from './body.js';
 import { ControlPlane } from './control.js';
-import { makeErrorHandler, toErrorResponse } from './errors.js';
+import { clip, makeErrorHandler, toErrorResponse, type ErrorBody } from './errors.js';
 import { createMetrics } from './metrics.js';
 import { DEFAULT_SAMPLE_RETENTION, SampleMaintenance, type SampleRetention } from './retention.js';
 import { adminRoutes, ensureDefaultTenant } from './routes/admin.js';
@@ -144,8 +144,17 @@ async function assemble(
   app.decorateRequest('principal', null);
   installBodyParsers(app);
   app.setErrorHandler(makeErrorHandler(log));
+  // Set once the routes are: a known path asked with an undeclared method is a 405 with Allow.
+  let book: RouteBook | null = null;
   app.setNotFoundHandler((req, reply) => {
-    const { status, body } = toErrorResponse(new FastGpuError('NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`));
+    const path = req.url.split('?')[0] ?? '';
+    const allow = book?.allowed(path) ?? null;
+    if (allow) {
+      const body: ErrorBody = { error: { code: 'METHOD_NOT_ALLOWED', message: `${clip(req.method, 16)} is not allowed here; allowed: ${allow.join(', ')}` } };
+      void reply.code(405).header('allow', allow.join(', ')).send(body);
+      return;
+    }
+    const { status, body } = toErrorResponse(new FastGpuError('NOT_FOUND', `no route ${clip(req.method, 16)} ${clip(path, 200)}`));
     void reply.code(status).send(body);
   });
 
@@ -153,7 +162,7 @@ async function assemble(
   await ensureDefaultTenant(deps.store, deps.clock);
   if (deps.beforeRoutes) await deps.beforeRoutes(app, { auth, clock: deps.clock });
   const sse = new SseHub();
-  const book = new RouteBook(app, auth);
+  book = new RouteBook(app, auth);
   const metrics = createMetrics(control, deps.store);
   const ctx: RouteContext = { book, store: deps.store, control, clock: deps.clock, auth, sse, log, logDrainMs: deps.logDrainMs ?? 20 };
   systemRoutes(ctx, metrics, SERVER_VERSION);

@@ -17,7 +17,12 @@ export const STATUS: Record<ErrorCode, number> = {
 };
 
 export interface ErrorBody {
-  error: { code: ErrorCode | 'INTERNAL'; message: string; field?: string };
+  error: { code: ErrorCode | 'INTERNAL' | 'METHOD_NOT_ALLOWED'; message: string; field?: string };
+}
+
+/** At most `max` characters of client input for an error message, so that no answer echoes unbounded input. */
+export function clip(s: string, max = 128): string {
+  return s.length <= max ? s : `${s.slice(0, max)}… (${s.length} characters)`;
 }
 
 /** A zod failure as a FastGpuError naming the first offending field (`where` prefixes it). */
