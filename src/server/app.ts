@@ -11,7 +11,7 @@ import { RouteBook } from './api.js';
 import { Authenticator } from './auth.js';
 import { BODY_LIMIT, installBodyParsers } from './body.js';
 import { ControlPlane } from './control.js';
-import { clip, makeErrorHandler, toErrorResponse, type ErrorBody } from './errors.js';
+import { clip, MAX_PATH_PARAM, makeErrorHandler, toErrorResponse, type ErrorBody } from './errors.js';
 import { createMetrics } from './metrics.js';
 import { DEFAULT_SAMPLE_RETENTION, SampleMaintenance, type SampleRetention } from './retention.js';
 import { adminRoutes, ensureDefaultTenant } from './routes/admin.js';
@@ -131,6 +131,8 @@ async function assemble(
   const app = Fastify({
     logger: false,
     bodyLimit: BODY_LIMIT,
+    // Ids of up to the spec's 128 characters reach the route (find-my-way measures the decoded value).
+    routerOptions: { maxParamLength: MAX_PATH_PARAM },
     // Keep-alive clients (agents, benchmarks) reuse connections; long-polls need long requests.
     keepAliveTimeout: 65_000,
     requestTimeout: 0,
