@@ -30,6 +30,14 @@ export interface RouteDoc {
   response?: z.ZodType;
   status: number;
   produces: 'json' | 'sse' | 'text';
+  also?: readonly AlsoAnswer[];
+}
+
+/** A second success answer of a route (JSON), e.g. 200 beside 201 for an update in place. */
+export interface AlsoAnswer {
+  status: number;
+  description: string;
+  response: z.ZodType;
 }
 
 export interface HandlerCtx<P, Q, B> {
@@ -58,6 +66,8 @@ export interface RouteDef<PS extends z.ZodType, QS extends z.ZodType, BS extends
   response?: z.ZodType;
   status?: number;
   produces?: 'json' | 'sse' | 'text';
+  /** Other success answers the handler sends itself (documented in the spec beside `status`). */
+  also?: readonly AlsoAnswer[];
   handler: (ctx: HandlerCtx<z.output<PS>, z.output<QS>, z.output<BS>>) => Promise<unknown>;
 }
 
@@ -106,6 +116,7 @@ export class RouteBook {
     if (bodyDoc) doc.bodyDoc = bodyDoc;
     if (def.bodyTypes) doc.bodyTypes = def.bodyTypes;
     if (def.response) doc.response = def.response;
+    if (def.also) doc.also = def.also;
     this.docs.push(doc);
     const auth = this.auth;
     this.app.route({
@@ -178,6 +189,7 @@ export function buildOpenApi(docs: readonly RouteDoc[], version: string): Record
     } else {
       responses[String(d.status)] = { description: 'OK', content: d.response ? { 'application/json': { schema: toSchema(d.response, 'output') } } : {} };
     }
+    for (const a of d.also ?? []) responses[String(a.status)] = { description: a.description, content: { 'application/json': { schema: toSchema(a.response, 'output') } } };
     responses.default = { description: 'error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
     op.responses = responses;
     if (!d.auth) op.security = [];

@@ -80,6 +80,7 @@ export function adminRoutes(ctx: RouteContext): void {
     bodyDoc: tenantInputSchema,
     response: TenantViewSchema,
     status: 201,
+    also: [{ status: 200, description: 'an existing tenant, updated', response: TenantViewSchema }],
     handler: async ({ req, reply, principal }) => {
       authorize(principal, 'tenant.create', null);
       const t = compileTenant(req.body ?? {}, 'body');

@@ -1,4 +1,5 @@
 // /v1/tasks: submit (JSON or YAML, dry run, gangs), list, get, events, cancel, wait, logs (page + SSE).
+import { z } from 'zod';
 import { FastGpuError, invalid, notFound } from '../../core/errors.js';
 import { neverFits } from '../../core/scheduler/index.js';
 import { parseTaskSpec } from '../../core/spec.js';
@@ -26,7 +27,7 @@ import {
 } from '../schemas.js';
 import { taskDetailView, taskView } from '../views.js';
 import type { RouteContext } from './context.js';
-import { quoteFor, refuseOverBudget } from './pricing.js';
+import { QuoteViewSchema, quoteFor, refuseOverBudget } from './pricing.js';
 import { clientGone, wantsSse } from './util.js';
 
 const YAML_OR_JSON = ['application/json', 'application/yaml', 'text/yaml'];
@@ -64,6 +65,13 @@ export function taskRoutes(ctx: RouteContext): void {
     bodyTypes: YAML_OR_JSON,
     response: TaskListSchema,
     status: 201,
+    also: [
+      {
+        status: 200,
+        description: '?dryRun: the tasks that would be made (not stored) and their price quote',
+        response: TaskListSchema.extend({ dryRun: z.literal(true), quote: QuoteViewSchema.nullable() }),
+      },
+    ],
     handler: async ({ query, req, reply, principal }) => {
       // Admins may submit for another tenant with ?tenant=; everyone else submits as their own.
       const tenant = query.tenant ?? principal.tenant;
@@ -249,7 +257,8 @@ export function taskRoutes(ctx: RouteContext): void {
     params: IdParamsSchema,
     query: LogsQuerySchema,
     response: LogPageSchema,
-    produces: 'json',
+    // A page of JSON, or (Accept: text/event-stream or ?follow) the SSE stream: both documented.
+    produces: 'sse',
     handler: async ({ params, query, req, reply, principal }) => {
       const t = await mustGet(params.id, principal, 'task.logs');
       const q: Parameters<typeof store.readLogs>[1] = {};
