@@ -1,6 +1,7 @@
 // Conventional HTTP (issue 21 §3, §6): 405 with Allow for an undeclared method on a known path,
 // path parameters up to the spec's 128 characters, and error messages that never echo unbounded input.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { errorFromResponse } from '../sdk/errors.js';
 import { MAX_PATH_PARAM } from './errors.js';
 import { makeHarness, type Harness } from './testing.js';
 
@@ -33,6 +34,13 @@ describe('undeclared methods', () => {
       }
     });
   }
+
+  it('the SDK reads a 405 as METHOD_NOT_ALLOWED', async () => {
+    const r = await h.req('PUT', '/v1/tasks');
+    const e = errorFromResponse(r.status, r.body, r.raw);
+    expect([e.code, e.status]).toEqual(['METHOD_NOT_ALLOWED', 405]);
+    expect(e.message).toBe('PUT is not allowed here; allowed: GET, HEAD, POST');
+  });
 
   it('declared methods still answer, and unknown paths are still 404', async () => {
     expect((await h.req('GET', '/v1/tasks')).status).toBe(200);
