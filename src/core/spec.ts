@@ -2,6 +2,7 @@
 // zod checks the shape (and rejects unknown fields); the quantity parsers and the catalogue
 // read the values. Every error is an INVALID_ARGUMENT whose `field` is the dotted path.
 import { z } from 'zod';
+import { checkExecLimits } from './argv-limits.js';
 import { requireGpuModel } from './catalogue.js';
 import { FastGpuError, invalid } from './errors.js';
 import { parseCpu, parseDuration, parseSize } from './quantity.js';
@@ -318,6 +319,7 @@ export function parseTaskSpec(input: unknown, ctx: { tenant: string; defaultTime
   const command = parseCommand(s.command);
   const name = s.name != null ? checkName(s.name, 'name') : defaultName(command, typeof s.command === 'string' ? s.command : undefined);
   const env = parseEnv(s.env);
+  checkExecLimits(command, env, typeof s.command === 'string');
   const res: z.infer<typeof resourcesSchema> = s.resources ?? { gpu: undefined };
   const spec: TaskSpec = {
     name,

@@ -95,7 +95,8 @@ export class TokensApi {
   }
 
   /** Revokes at once; revoking a revoked token is a no-op that answers it again. */
-  async revoke(id: string): Promise<TokenView> {
-    return this.client.request<TokenView>('POST', `/v1/admin/tokens/${encodeURIComponent(id)}/revoke`);
+  async revoke(id: string, opts: { force?: boolean } = {}): Promise<TokenView> {
+    // The server refuses the last live admin token, and the caller's own token unless forced.
+    return this.client.request<TokenView>('POST', `/v1/admin/tokens/${encodeURIComponent(id)}/revoke${opts.force ? '?force=1' : ''}`);
   }
 }

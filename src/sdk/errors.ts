@@ -3,7 +3,7 @@
 import type { ErrorCode } from '../core/errors.js';
 
 /** The server's codes, plus the client-side ones: no server configured, unreachable, timed out, a 5xx. */
-export type ApiErrorCode = ErrorCode | 'NOT_CONFIGURED' | 'NETWORK' | 'TIMEOUT' | 'INTERNAL';
+export type ApiErrorCode = ErrorCode | 'METHOD_NOT_ALLOWED' | 'NOT_CONFIGURED' | 'NETWORK' | 'TIMEOUT' | 'INTERNAL';
 
 export class FastGpuApiError extends Error {
   constructor(
@@ -29,6 +29,7 @@ const STATUS_CODES: Record<number, ApiErrorCode> = {
   401: 'UNAUTHENTICATED',
   403: 'FORBIDDEN',
   404: 'NOT_FOUND',
+  405: 'METHOD_NOT_ALLOWED',
   409: 'CONFLICT',
   413: 'PAYLOAD_TOO_LARGE',
   422: 'UNSCHEDULABLE',

@@ -32,6 +32,14 @@ export interface RouteDoc {
   produces: 'json' | 'sse' | 'text';
   /** Request headers the route reads, for the OpenAPI. */
   headers?: { name: string; description: string }[];
+  also?: readonly AlsoAnswer[];
+}
+
+/** A second success answer of a route (JSON), e.g. 200 beside 201 for an update in place. */
+export interface AlsoAnswer {
+  status: number;
+  description: string;
+  response: z.ZodType;
 }
 
 export interface HandlerCtx<P, Q, B> {
@@ -61,6 +69,8 @@ export interface RouteDef<PS extends z.ZodType, QS extends z.ZodType, BS extends
   status?: number;
   produces?: 'json' | 'sse' | 'text';
   headers?: { name: string; description: string }[];
+  /** Other success answers the handler sends itself (documented in the spec beside `status`). */
+  also?: readonly AlsoAnswer[];
   handler: (ctx: HandlerCtx<z.output<PS>, z.output<QS>, z.output<BS>>) => Promise<unknown>;
 }
 
@@ -73,6 +83,23 @@ export class RouteBook {
     private readonly app: FastifyInstance,
     private readonly auth: Authenticator,
   ) {}
+
+  /**
+   * The methods declared for a concrete request path (`/v1/tasks/abc`), HEAD with GET as Fastify
+   * serves it; null when no route has that path. A known path with another method answers 405.
+   */
+  allowed(path: string): string[] | null {
+    const segs = path.split('/');
+    const methods = new Set<string>();
+    for (const d of this.docs) {
+      const pat = d.url.split('/');
+      if (pat.length === segs.length && pat.every((p, i) => (p.startsWith(':') ? segs[i] !== '' : p === segs[i]))) {
+        methods.add(d.method);
+        if (d.method === 'GET') methods.add('HEAD');
+      }
+    }
+    return methods.size === 0 ? null : [...methods].sort();
+  }
 
   add<PS extends z.ZodType = z.ZodUnknown, QS extends z.ZodType = z.ZodUnknown, BS extends z.ZodType = z.ZodUnknown>(def: RouteDef<PS, QS, BS>): void {
     const needsAuth = def.auth ?? true;
@@ -93,6 +120,7 @@ export class RouteBook {
     if (def.bodyTypes) doc.bodyTypes = def.bodyTypes;
     if (def.response) doc.response = def.response;
     if (def.headers) doc.headers = def.headers;
+    if (def.also) doc.also = def.also;
     this.docs.push(doc);
     const auth = this.auth;
     this.app.route({
@@ -166,6 +194,7 @@ export function buildOpenApi(docs: readonly RouteDoc[], version: string): Record
     } else {
       responses[String(d.status)] = { description: 'OK', content: d.response ? { 'application/json': { schema: toSchema(d.response, 'output') } } : {} };
     }
+    for (const a of d.also ?? []) responses[String(a.status)] = { description: a.description, content: { 'application/json': { schema: toSchema(a.response, 'output') } } };
     responses.default = { description: 'error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
     op.responses = responses;
     if (!d.auth) op.security = [];

@@ -11,7 +11,7 @@ import { RouteBook } from './api.js';
 import { Authenticator } from './auth.js';
 import { BODY_LIMIT, installBodyParsers } from './body.js';
 import { ControlPlane } from './control.js';
-import { makeErrorHandler, toErrorResponse } from './errors.js';
+import { clip, MAX_PATH_PARAM, makeErrorHandler, toErrorResponse, type ErrorBody } from './errors.js';
 import { createMetrics } from './metrics.js';
 import { DEFAULT_SAMPLE_RETENTION, SampleMaintenance, type SampleRetention } from './retention.js';
 import { adminRoutes, ensureDefaultTenant } from './routes/admin.js';
@@ -141,6 +141,8 @@ async function assemble(
   const app = Fastify({
     logger: false,
     bodyLimit: BODY_LIMIT,
+    // Ids of up to the spec's 128 characters reach the route (find-my-way measures the decoded value).
+    routerOptions: { maxParamLength: MAX_PATH_PARAM },
     // Keep-alive clients (agents, benchmarks) reuse connections; long-polls need long requests.
     keepAliveTimeout: 65_000,
     requestTimeout: 0,
@@ -154,8 +156,17 @@ async function assemble(
   app.decorateRequest('principal', null);
   installBodyParsers(app);
   app.setErrorHandler(makeErrorHandler(log));
+  // Set once the routes are: a known path asked with an undeclared method is a 405 with Allow.
+  let book: RouteBook | null = null;
   app.setNotFoundHandler((req, reply) => {
-    const { status, body } = toErrorResponse(new FastGpuError('NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`));
+    const path = req.url.split('?')[0] ?? '';
+    const allow = book?.allowed(path) ?? null;
+    if (allow) {
+      const body: ErrorBody = { error: { code: 'METHOD_NOT_ALLOWED', message: `${clip(req.method, 16)} is not allowed here; allowed: ${allow.join(', ')}` } };
+      void reply.code(405).header('allow', allow.join(', ')).send(body);
+      return;
+    }
+    const { status, body } = toErrorResponse(new FastGpuError('NOT_FOUND', `no route ${clip(req.method, 16)} ${clip(path, 200)}`));
     void reply.code(status).send(body);
   });
 
@@ -165,7 +176,7 @@ async function assemble(
   const sse = new SseHub(deps.maxStreamsPerToken !== undefined ? { maxStreamsPerToken: deps.maxStreamsPerToken } : {});
   // A revoked token's open streams end (revocations through this server end them at once).
   sse.watchRevocations(async (id) => (await deps.store.getToken(id))?.revokedAt != null, deps.revocationCheckMs ?? 2_000);
-  const book = new RouteBook(app, auth);
+  book = new RouteBook(app, auth);
   const metrics = createMetrics(control, deps.store);
   const ctx: RouteContext = { book, store: deps.store, control, clock: deps.clock, auth, sse, idempotency: new IdempotencyBook(deps.clock), log, logDrainMs: deps.logDrainMs ?? 20, ...(deps.defaultTimeLimitMs !== undefined ? { defaultTimeLimitMs: deps.defaultTimeLimitMs } : {}) };
   systemRoutes(ctx, metrics, SERVER_VERSION);

@@ -18,7 +18,12 @@ export const STATUS: Record<ErrorCode, number> = {
 };
 
 export interface ErrorBody {
-  error: { code: ErrorCode | 'INTERNAL'; message: string; field?: string };
+  error: { code: ErrorCode | 'INTERNAL' | 'METHOD_NOT_ALLOWED'; message: string; field?: string };
+}
+
+/** At most `max` characters of client input for an error message, so that no answer echoes unbounded input. */
+export function clip(s: string, max = 128): string {
+  return s.length <= max ? s : `${s.slice(0, max)}… (${s.length} characters)`;
 }
 
 /** A zod failure as a FastGpuError naming the first offending field (`where` prefixes it). */
@@ -29,8 +34,8 @@ export function fromZod(err: z.ZodError, where?: string): FastGpuError {
   let message = issue?.message ?? 'invalid';
   if (issue?.code === 'unrecognized_keys') {
     const keys = issue.keys;
-    field = [field === 'body' ? '' : field, keys[0] ?? ''].filter((s) => s).join('.');
-    message = `unknown field${keys.length > 1 ? 's' : ''} ${keys.map((k) => `'${k}'`).join(', ')}`;
+    field = [field === 'body' ? '' : field, clip(keys[0] ?? '', 64)].filter((s) => s).join('.');
+    message = `unknown field${keys.length > 1 ? 's' : ''} ${keys.slice(0, 5).map((k) => `'${clip(k, 64)}'`).join(', ')}${keys.length > 5 ? ` and ${keys.length - 5} more` : ''}`;
   }
   return new FastGpuError('INVALID_ARGUMENT', `${field}: ${message}`, field);
 }
@@ -54,6 +59,17 @@ const FASTIFY_CODES: Record<string, { code: ErrorCode; field?: string }> = {
   FST_ERR_BAD_URL: { code: 'INVALID_ARGUMENT', field: 'url' },
   FST_ERR_ASYNC_CONSTRAINT: { code: 'INVALID_ARGUMENT', field: 'url' },
   FST_ERR_INVALID_URL: { code: 'INVALID_ARGUMENT', field: 'url' },
+  FST_ERR_MAX_PARAM_LENGTH: { code: 'INVALID_ARGUMENT', field: 'url' },
+};
+
+/** The spec's `maxLength` of every path parameter, and the router's limit (on the decoded value). */
+export const MAX_PATH_PARAM = 128;
+
+// Fastify's URL errors quote the whole path: ours say what is wrong without echoing it.
+const URL_MESSAGES: Record<string, string> = {
+  FST_ERR_MAX_PARAM_LENGTH: `url: a path parameter is longer than ${MAX_PATH_PARAM} characters`,
+  FST_ERR_BAD_URL: 'url: a path component is not valid percent-encoding',
+  FST_ERR_INVALID_URL: 'url: not a valid URL',
 };
 
 /** The status and body for any thrown value. */
@@ -67,7 +83,7 @@ export function toErrorResponse(err: unknown): { status: number; body: ErrorBody
   const fe = err as Partial<FastifyError> | null;
   const known = fe && typeof fe.code === 'string' ? FASTIFY_CODES[fe.code] : undefined;
   if (known) {
-    const msg = known.code === 'PAYLOAD_TOO_LARGE' ? 'body: request body is larger than the limit' : String(fe?.message ?? 'invalid request');
+    const msg = known.code === 'PAYLOAD_TOO_LARGE' ? 'body: request body is larger than the limit' : (URL_MESSAGES[fe!.code!] ?? clip(String(fe?.message ?? 'invalid request'), 200));
     const body: ErrorBody = { error: { code: known.code, message: msg } };
     if (known.field) body.error.field = known.field;
     return { status: STATUS[known.code], body, bug: false };
@@ -75,7 +91,7 @@ export function toErrorResponse(err: unknown): { status: number; body: ErrorBody
   // Other Fastify client errors (4xx with a statusCode) stay client errors.
   if (fe && typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
     const code: ErrorCode = fe.statusCode === 413 ? 'PAYLOAD_TOO_LARGE' : fe.statusCode === 404 ? 'NOT_FOUND' : 'INVALID_ARGUMENT';
-    return { status: STATUS[code], body: { error: { code, message: String(fe.message ?? 'bad request') } }, bug: false };
+    return { status: STATUS[code], body: { error: { code, message: clip(String(fe.message ?? 'bad request'), 200) } }, bug: false };
   }
   return { status: 500, body: { error: { code: 'INTERNAL', message: 'internal error (a bug): see the server log' } }, bug: true };
 }

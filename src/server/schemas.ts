@@ -6,7 +6,7 @@ import { TaskStateSchema } from '../protocol/views.js';
 
 export { TaskStateSchema };
 
-const queryBool = z
+export const queryBool = z
   .enum(['true', 'false', '1', '0', ''])
   .transform((s) => s === 'true' || s === '1' || s === '')
   .describe('true or false');

@@ -1,11 +1,15 @@
 // `fastgpu admin tenant create|ls` and `fastgpu admin token create|ls|revoke`: tenants and tokens
 // (needs an admin token). Other admin subcommands (prices, promotions) live in their own files
 // and attach to the same group through `adminCommand(program)`, so no file owns them all.
+import { join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { FastGpuError } from '../../core/errors.js';
 import { compileTenant, parseRole } from '../../core/tenancy/index.js';
 import type { TenantInput, TenantView, TokenRole, TokenView } from '../../sdk/admin.js';
+import { fastgpuHome } from '../../sdk/config.js';
+import { systemClock } from '../../util/clock.js';
 import { contextOf } from '../context.js';
+import { nonEmpty } from '../daemon.js';
 import { UsageError, clientFor, outputFlag, withConnection, withOutput } from '../flags.js';
 import { dash, table } from '../format.js';
 
@@ -94,15 +98,34 @@ export function register(program: Command): void {
     });
 
   withConnection(token.command('revoke'))
-    .description('revoke tokens; refused from the very next request')
+    .description('revoke tokens; refused from the very next request (never the last live admin token)')
     .argument('<ids...>', 'token ids (from `fastgpu admin token ls`)')
-    .action(async (ids: string[], _raw: unknown, cmd: Command) => {
+    .option('--force', 'also revoke the token this command runs with')
+    .action(async (ids: string[], raw: { force?: boolean }, cmd: Command) => {
       const ctx = contextOf(cmd);
       const client = clientFor(cmd);
       for (const id of ids) {
-        const t = await client.admin.tokens.revoke(id);
+        const t = await client.admin.tokens.revoke(id, { force: raw.force === true });
         ctx.stdout.write(`${t.id} revoked\n`);
       }
+    });
+
+  token
+    .command('recover')
+    .description('on the server host: mint a new admin token straight into the data dir’s store (server running or not); prints the secret alone on the last line')
+    .option('--data-dir <dir>', 'the server’s data dir (default: $FASTGPU_HOME/data)')
+    .action(async (raw: { dataDir?: string }, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      const dataDir = resolve(ctx.cwd, raw.dataDir !== undefined ? nonEmpty(raw.dataDir, '--data-dir') : join(fastgpuHome(ctx.env), 'data'));
+      const { recoverAdminToken } = await import('../../server/recover.js');
+      let r;
+      try {
+        r = await recoverAdminToken(dataDir, systemClock);
+      } catch (e) {
+        if (e instanceof FastGpuError) throw new UsageError(e.message);
+        throw e;
+      }
+      ctx.stdout.write(`admin token ${r.id} (tenant default) written to the store and to ${r.file}; the secret is shown once:\n${r.secret}\n`);
     });
 }
 

@@ -8,6 +8,7 @@ import type { Clock } from '../../core/types.js';
 import type { Store, TenantRecord, TokenRecord } from '../../store/port.js';
 import { authorize, hashToken } from '../auth.js';
 import { newId, newSecret } from '../ids.js';
+import { queryBool } from '../schemas.js';
 import type { RouteContext } from './context.js';
 
 const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
@@ -42,6 +43,7 @@ const TokenCreateSchema = z.strictObject({
 
 const NameParamsSchema = z.strictObject({ name: z.string().min(1).max(64) });
 const TokenIdParamsSchema = z.strictObject({ id: z.string().min(1).max(128) });
+const RevokeQuerySchema = z.strictObject({ force: queryBool.optional().describe('revoke the token this request is made with (refused without it)') });
 const TokenListQuerySchema = z.strictObject({ tenant: z.string().min(1).max(64).optional() });
 
 export function tenantView(t: TenantRecord): TenantView {
@@ -78,6 +80,7 @@ export function adminRoutes(ctx: RouteContext): void {
     bodyDoc: tenantInputSchema,
     response: TenantViewSchema,
     status: 201,
+    also: [{ status: 200, description: 'an existing tenant, updated', response: TenantViewSchema }],
     handler: async ({ req, reply, principal }) => {
       authorize(principal, 'tenant.create', null);
       const t = compileTenant(req.body ?? {}, 'body');
@@ -135,6 +138,10 @@ export function adminRoutes(ctx: RouteContext): void {
         const what = [tasks > 0 ? `${tasks} unfinished task${tasks === 1 ? '' : 's'}` : '', vgpus > 0 ? `${vgpus} vGPU${vgpus === 1 ? '' : 's'}` : ''].filter(Boolean).join(' and ');
         throw conflict(`tenant ${name} still has ${what}: cancel them (fastgpu cancel …) and release them (fastgpu vgpu rm …) first`);
       }
+      const liveAdmins = (await store.listTokens()).filter((t) => t.role === 'admin' && t.revokedAt === null);
+      if (liveAdmins.length > 0 && liveAdmins.every((t) => t.tenant === name)) {
+        throw conflict(`tenant ${name} holds every live admin token: deleting it would lock every administrator out; make an admin token for another tenant first`);
+      }
       const revokedTokens = await store.deleteTenant(name, clock.now());
       if (revokedTokens === null) throw notFound('tenant', name); // deleted meanwhile
       // Its tokens fail from the very next request; the scheduler forgets its quota.
@@ -185,23 +192,52 @@ export function adminRoutes(ctx: RouteContext): void {
     },
   });
 
+  // Revocations run one at a time: two concurrent revokes of the last two admin tokens must
+  // not each see the other still live.
+  let revoking: Promise<unknown> = Promise.resolve();
   book.add({
     method: 'POST',
     url: '/v1/admin/tokens/:id/revoke',
     tag: 'admin',
-    summary: 'Revoke a token: refused from the very next request (revoking twice answers the same)',
+    summary:
+      'Revoke a token: refused from the very next request (revoking twice answers the same). 409 for the last live admin token, and for the token of this request without ?force=1',
     params: TokenIdParamsSchema,
+    query: RevokeQuerySchema,
     response: TokenViewSchema,
-    handler: async ({ params, principal }) => {
+    handler: async ({ params, query, principal }) => {
       authorize(principal, 'token.revoke', null);
-      const t = await store.getToken(params.id);
-      if (!t) throw notFound('token', params.id);
-      if (t.revokedAt === null) await store.revokeToken(t.id, clock.now());
-      // Drop cached lookups now: the revoked token must fail on its very next request, and
-      // its open streams (events, log follows) end now.
-      auth.invalidate();
-      ctx.sse.endToken(t.id);
-      return tokenView((await store.getToken(t.id)) ?? t);
+      const run = revoking.then(async () => {
+        const t = await store.getToken(params.id);
+        if (!t) throw notFound('token', params.id);
+        if (t.revokedAt === null) {
+          await refuseLockOut(store, t, principal.tokenId, query.force === true);
+          await store.revokeToken(t.id, clock.now());
+        }
+        // Drop cached lookups now: the revoked token must fail on its very next request, and
+        // its open streams (events, log follows) end now.
+        auth.invalidate();
+        ctx.sse.endToken(t.id);
+        return tokenView((await store.getToken(t.id)) ?? t);
+      });
+      revoking = run.catch(() => {});
+      return run;
     },
   });
+}
+
+const RECOVER_HINT = 'fastgpu admin token recover --data-dir DIR, on the server host';
+
+/** 409 when revoking `t` would leave no live admin token, or is the caller's own token without force. */
+async function refuseLockOut(store: Store, t: TokenRecord, callerTokenId: string, force: boolean): Promise<void> {
+  if (t.role === 'admin') {
+    const others = (await store.listTokens()).filter((o) => o.role === 'admin' && o.revokedAt === null && o.id !== t.id);
+    if (others.length === 0) {
+      throw conflict(
+        `token ${t.id} is the last live admin token: revoking it would lock every administrator out; make another first (fastgpu admin token create --tenant ${t.tenant} --role admin), then revoke this one (lost them all? ${RECOVER_HINT})`,
+      );
+    }
+  }
+  if (t.id === callerTokenId && !force) {
+    throw conflict(`token ${t.id} is the token this request is made with: add ?force=1 (fastgpu admin token revoke --force) to revoke it anyway`);
+  }
 }

@@ -7,6 +7,7 @@ import { EventsQuerySchema, OkSchema, PoolEventSchema } from '../schemas.js';
 import type { RouteContext } from './context.js';
 import { eventVisibility } from './util.js';
 import type { Registry } from 'prom-client';
+import { z } from 'zod';
 
 export function systemRoutes(ctx: RouteContext, registry: Registry, version: string): void {
   const { book, control, store } = ctx;
@@ -40,6 +41,7 @@ export function systemRoutes(ctx: RouteContext, registry: Registry, version: str
     url: '/v1/openapi.json',
     tag: 'system',
     summary: 'This API as OpenAPI 3.1',
+    response: z.looseObject({ openapi: z.string(), info: z.looseObject({}), paths: z.record(z.string(), z.unknown()) }).describe('an OpenAPI 3.1 document'),
     handler: async () => (openapi ??= buildOpenApi(book.docs, version)),
   });
 

@@ -1,4 +1,5 @@
 // /v1/tasks: submit (JSON or YAML, dry run, gangs), list, get, events, cancel, wait, logs (page + SSE).
+import { z } from 'zod';
 import { FastGpuError, invalid, notFound } from '../../core/errors.js';
 import { neverFits } from '../../core/scheduler/index.js';
 import { parseTaskSpec } from '../../core/spec.js';
@@ -27,7 +28,7 @@ import {
 } from '../schemas.js';
 import { taskDetailView, taskView } from '../views.js';
 import type { RouteContext } from './context.js';
-import { quoteFor, refuseOverBudget } from './pricing.js';
+import { QuoteViewSchema, quoteFor, refuseOverBudget } from './pricing.js';
 import { clientGone, wantsSse } from './util.js';
 
 const YAML_OR_JSON = ['application/json', 'application/yaml', 'text/yaml'];
@@ -76,6 +77,13 @@ export function taskRoutes(ctx: RouteContext): void {
         name: 'Idempotency-Key',
         description:
           'Makes a retried submit safe: the same key (per token, for 24 h, kept in the server’s memory) with the same body answers the tasks the first request made (with `Idempotent-Replayed: true`) and creates none; with another body it is a 409. The SDKs and the CLI send one.',
+      },
+    ],
+    also: [
+      {
+        status: 200,
+        description: '?dryRun: the tasks that would be made (not stored) and their price quote',
+        response: TaskListSchema.extend({ dryRun: z.literal(true), quote: QuoteViewSchema.nullable() }),
       },
     ],
     handler: async ({ query, req, reply, principal }) => {
@@ -276,7 +284,8 @@ export function taskRoutes(ctx: RouteContext): void {
     params: IdParamsSchema,
     query: LogsQuerySchema,
     response: LogPageSchema,
-    produces: 'json',
+    // A page of JSON, or (Accept: text/event-stream or ?follow) the SSE stream: both documented.
+    produces: 'sse',
     handler: async ({ params, query, req, reply, principal }) => {
       const t = await mustGet(params.id, principal, 'task.logs');
       const q: Parameters<typeof store.readLogs>[1] = {};
