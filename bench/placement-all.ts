@@ -49,7 +49,7 @@ export function missingListsHelp(dir: string | undefined, missing: readonly stri
 /** Published mean per (workload, our policy name) at the report levels. */
 function loadMeans(): Map<string, Record<number, number>> {
   const out = new Map<string, Record<number, number>>();
-  const ours = new Map(Object.entries(PUBLISHED_POLICY).map(([k, v]) => [v, k]));
+  const ours = new Map(Object.entries(PUBLISHED_POLICY));
   const lines = readFileSync(MEANS, 'utf8').split(/\r?\n/).filter((l) => l.length > 0);
   const header = lines[0]!.split(',');
   for (const l of lines.slice(1)) {
