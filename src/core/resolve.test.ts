@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { amountOn, ClusterState, nodeFits } from './placement/cluster.js';
 import { describeRequest, resolveRequest, type ModelCapacity } from './resolve.js';
+import { Requests } from './scheduler/requests.js';
 import { parseGpuRequest } from './spec.js';
 import type { GpuRequest, ResourceRequest } from './types.js';
 
@@ -153,5 +154,25 @@ describe('describeRequest', () => {
     [res(parseGpuRequest({ fraction: 0.25, memory: '10GiB' }, 'gpu')), '0.25 GPU with 10 GiB, 1 CPU, 1 GiB RAM'],
   ])('%j → %s', (r, text) => {
     expect(describeRequest(r)).toBe(text);
+  });
+});
+
+describe('anyOf: a trace request that allows several models', () => {
+  const models: ModelCapacity[] = [
+    { model: 'T4', memoryMiB: 16_384, tflops: 65 },
+    { model: 'P100', memoryMiB: 16_384, tflops: 19 },
+    { model: 'G2', memoryMiB: 24_576, tflops: 100 },
+  ];
+  it('resolves on the listed models only, and is a different request shape from the unrestricted one', () => {
+    const gpu: GpuRequest = { count: 1, share: { kind: 'milli', milli: 500 }, anyOf: ['T4', 'P100'] };
+    const r = resolveRequest({ gpu, cpuMilli: 1000, memoryMiB: 0 }, models);
+    expect(r.models).toEqual(['T4', 'P100']);
+    expect([...r.perModel!.keys()]).toEqual(['T4', 'P100']);
+    const reqs = new Requests(models);
+    const plain = reqs.shape({ gpu: { count: 1, share: { kind: 'milli', milli: 500 } }, cpuMilli: 1000, memoryMiB: 0 });
+    const limited = reqs.shape({ gpu, cpuMilli: 1000, memoryMiB: 0 });
+    expect(limited).not.toBe(plain);
+    expect(Number.isNaN(limited.milli[2]!)).toBe(true);
+    expect(plain.milli[2]).toBe(500);
   });
 });

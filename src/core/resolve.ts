@@ -21,6 +21,7 @@ const ceilMilli = (x: number): number => Math.ceil(x - 1e-9);
 /** Per-GPU amounts of `gpu` on one model, or null when that model cannot hold it. */
 export function amountForModel(gpu: GpuRequest, m: ModelCapacity): PerGpuAmount | null {
   if (gpu.model !== undefined && gpu.model !== m.model) return null;
+  if (gpu.model === undefined && gpu.anyOf !== undefined && gpu.anyOf.length > 0 && !gpu.anyOf.includes(m.model)) return null;
   const share = gpu.share;
   let milli: number;
   let memory: number;
@@ -76,7 +77,7 @@ export function resolveRequest(resources: ResourceRequest, models: readonly Mode
     gpuCount: gpu.count,
     gpuMilli,
     gpuMemoryMiB,
-    models: gpu.model !== undefined ? [gpu.model] : [],
+    models: gpu.model !== undefined ? [gpu.model] : gpu.anyOf !== undefined ? [...gpu.anyOf] : [],
     perModel,
   };
 }

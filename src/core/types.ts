@@ -74,6 +74,11 @@ export interface GpuRequest {
   memoryMiB?: number;
   /** Canonical model name the task requires, if any. */
   model?: string;
+  /**
+   * Any one of these models (a trace's `gpu_spec` `A|B`; the simulator's replay sets it, the API
+   * does not). Used only when `model` is absent.
+   */
+  anyOf?: readonly string[];
 }
 
 export interface ResourceRequest {

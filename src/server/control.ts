@@ -10,6 +10,7 @@ import { conflict, FastGpuError, notFound } from '../core/errors.js';
 import { schedule } from '../core/scheduler/index.js';
 import { fairShareOrder, type TenancySnapshot } from '../core/scheduler/tenancy.js';
 import type { SchedulerPolicy } from '../core/scheduler/types.js';
+import { poolModels } from '../core/scheduler/capacity.js';
 import { DEFAULT_BUDGET_EXHAUSTED_POLICY, tasksToStopForBudget, type BudgetExhaustedPolicy } from '../core/tenancy/quota.js';
 import { requeueAfter, requeueUnstarted } from '../core/state.js';
 import {
@@ -43,6 +44,7 @@ import { newId } from './ids.js';
 import { NodeIdentities } from './node-identity.js';
 import { gpuViews, placementView } from './views.js';
 import { Waiters } from './waiters.js';
+import { PoolWorkload } from './workload.js';
 
 export type NewEvent = Omit<PoolEvent, 'seq'>;
 
@@ -65,6 +67,8 @@ export interface ControlOptions {
   preemption?: boolean;
   /** Clock ms between ledger settlements of running attempts (default 30 s). */
   settleEveryMs?: number;
+  /** The pool's request-mix estimate (src/server/workload.ts); default: loaded from the store. */
+  workload?: PoolWorkload;
   log?: (line: string) => void;
 }
 
@@ -183,6 +187,8 @@ export class ControlPlane {
   private readonly claims = new Map<string, { victims: Set<string>; since: number }>();
   private tenantsReadAt = -Infinity;
   private readonly policy: SchedulerPolicy;
+  /** What the placement policy plans for: every accepted submit, kept across restarts. */
+  workload: PoolWorkload | null = null;
   private readonly tickMs: number;
   private readonly log: (line: string) => void;
 
@@ -256,6 +262,7 @@ export class ControlPlane {
   /** Load the live state from the store and start the tick (when tickMs > 0). */
   static async open(opts: ControlOptions): Promise<ControlPlane> {
     const cp = new ControlPlane(opts);
+    cp.workload = opts.workload ?? (await PoolWorkload.load(opts.store, cp.policy.placement, cp.log));
     await cp.load();
     if (cp.tickMs > 0) {
       cp.tickTimer = cp.timers.interval(() => cp.tick(), cp.tickMs).unref();
@@ -605,7 +612,9 @@ export class ControlPlane {
       const now = this.clock.now();
       await this.refreshTenants(true);
       const tenancy = this.tenancySnapshot(now);
-      const result = schedule({ nodes: [...this.nodes.values()], active, pending, reservations: [...this.reservations.values()], tenancy }, now, this.policy);
+      const workload = this.workload?.current();
+      const policy = workload ? { ...this.policy, workload } : this.policy;
+      const result = schedule({ nodes: [...this.nodes.values()], active, pending, reservations: [...this.reservations.values()], tenancy }, now, policy);
       const tx = new Tx();
       let placed = 0;
       for (const d of result.decisions) {
@@ -810,6 +819,7 @@ export class ControlPlane {
         }
       }
       await this.commit(tx, { retry: false });
+      await this.workload?.accepted(tx.inserts, poolModels([...this.nodes.values()]));
       // Live from here on; the cycle that places them comes next.
       for (const t of tx.inserts) this.tasks.set(t.id, t);
       this.hooks.submitted?.(tx.inserts.length);

@@ -11,13 +11,15 @@ import {
   type ResolvedPodRequest,
   type WorkloadClass,
 } from '../core/placement/index.js';
-import { defaultWorkload } from '../core/placement/default.js';
+import { defaultWorkload, DEFAULT_WORKLOAD_OPTIONS } from '../core/placement/default.js';
 import { fragOf } from '../core/placement/frag.js';
 import { mulberry32, randInt, shuffle } from '../core/placement/rng.js';
-import { typicalWorkload } from '../core/placement/workload.js';
+import { typicalWorkload, WorkloadEstimator } from '../core/placement/workload.js';
 import { PlacementMemos } from '../core/placement/memos.js';
 import { LevelSampler } from './levels.js';
 import type { TracePod } from './trace.js';
+
+export type WorkloadEstimate = 'causal' | 'oracle';
 
 export interface PublishedOptions {
   nodes: readonly NodeInit[];
@@ -30,6 +32,13 @@ export interface PublishedOptions {
   workload?: readonly WorkloadClass[];
   /** The distribution given to the policy; default: `workload`, except for `default`, which gets its own summary (defaultWorkload). */
   policyWorkload?: readonly WorkloadClass[];
+  /**
+   * What `default` plans for (the baselines always get the published typical pods, as published):
+   * `causal` (the default) — a `WorkloadEstimator` fed each arrival before it is placed, exactly
+   * what the live server knows; `oracle` — the whole pod list's mix, known in advance (the
+   * protocol as the paper's simulator runs it). Ignored when `policyWorkload` is given.
+   */
+  estimate?: WorkloadEstimate;
   /** Monotonic clock in ms, for placements/s (injected: core and sim logic stay clock-free). */
   now?: () => number;
 }
@@ -106,8 +115,10 @@ export function runPublishedSeed(opts: PublishedOptions, maxLevel = 130): SeedRe
   const arrivals = publishedArrivals(opts.pods, cap, opts.seed, opts.tune ?? 1.3);
   const policy = getPolicy(opts.policy);
   // Tie-breaks use their own stream so that arrivals are the same for every policy.
-  const policyWorkload =
-    opts.policyWorkload ?? (opts.policy === 'default' && !opts.workload ? defaultWorkload(opts.pods.map((p) => p.req)) : workload);
+  const ownSummary = opts.policyWorkload === undefined && opts.policy === 'default' && !opts.workload;
+  // Causal: the same estimator the server keeps, fed the same way (every accepted request, before its cycle).
+  const causal = ownSummary && (opts.estimate ?? 'causal') === 'causal' ? new WorkloadEstimator(DEFAULT_WORKLOAD_OPTIONS) : null;
+  const policyWorkload = opts.policyWorkload ?? (ownSummary ? defaultWorkload(opts.pods.map((p) => p.req)) : workload);
   const ctx: PlacementContext = { rng: mulberry32(opts.seed ^ 0x9e3779b9), workload: policyWorkload, memos: new PlacementMemos() };
   const now = opts.now;
 
@@ -123,6 +134,10 @@ export function runPublishedSeed(opts: PublishedOptions, maxLevel = 130): SeedRe
   for (const req of arrivals) {
     arrived += req.gpuMilli * req.gpuCount;
     const t0 = now ? now() : 0;
+    if (causal) {
+      causal.observe(req);
+      ctx.workload = causal.current();
+    }
     const choice = policy.choose(cluster, req, ctx);
     if (now) placeMs += now() - t0;
     if (choice) {

@@ -12,7 +12,7 @@ import { WorkloadEstimator, typicalWorkload } from '../core/placement/workload.j
 import { IncrementalScheduler } from '../core/scheduler/incremental.js';
 import type { SchedulerPolicy } from '../core/scheduler/types.js';
 import type { NodeRecord, PendingReason, Task } from '../core/types.js';
-import { TraceError, type TracePod } from './trace.js';
+import type { TracePod } from './trace.js';
 
 export interface ReplaySummary {
   workload: string;
@@ -111,8 +111,13 @@ export interface ReplayOptions {
    * run times) or `none` (running tasks count as ending after `defaultRuntimeMs`). Default `exact`.
    */
   timeLimits?: 'exact' | 'none';
-  /** The request mix given to the policy; default: the mix of the pods arrived so far. */
+  /** The request mix given to the policy; default: per `estimate`. */
   typical?: readonly WorkloadClass[];
+  /**
+   * Without `typical`: `causal` (default) — a `WorkloadEstimator` fed every arrival, as the server
+   * feeds every accepted submit; `oracle` — the whole list's mix known in advance.
+   */
+  estimate?: 'causal' | 'oracle';
   now: () => number;
 }
 
@@ -138,9 +143,9 @@ const SECOND = 1000;
 /** A trace pod as a submitted task (PENDING, priority 50, created at `atSec`). */
 export function podTask(p: TracePod, id: string, atSec: number, timeLimitSec: number | null): Task {
   const r = p.req;
-  if (r.models.length > 1) throw new TraceError(`replay: pod ${p.name} allows ${r.models.join('|')}; a FastGPU task names at most one GPU model`);
-  const model = r.models[0];
-  const gpu = r.gpuCount === 0 ? null : { count: r.gpuCount, share: { kind: 'milli' as const, milli: r.gpuMilli }, ...(model !== undefined ? { model } : {}) };
+  // One allowed model is the API's `model`; several (`A|B`) are `anyOf`, which the resolver honours.
+  const models = r.models.length === 1 ? { model: r.models[0]! } : r.models.length > 1 ? { anyOf: [...r.models] } : {};
+  const gpu = r.gpuCount === 0 ? null : { count: r.gpuCount, share: { kind: 'milli' as const, milli: r.gpuMilli }, ...models };
   return {
     id,
     spec: {
@@ -173,9 +178,12 @@ export function podTask(p: TracePod, id: string, atSec: number, timeLimitSec: nu
 
 /** The pods with a creation time, as tasks: arrival (seconds, compressed by `k`), traced duration, id. */
 export function replayPods(all: readonly TracePod[], k: number, exactLimits: boolean) {
-  const pods = all.filter((p) => p.creationTime !== null);
-  const arrival = pods.map((p) => p.creationTime! / k);
-  const duration = pods.map((p) => Math.max(0, (p.deletionTime ?? Infinity) - (p.scheduledTime ?? p.creationTime!)));
+  // A list without any arrival times (the multigpu lists) arrives whole at 0 and never leaves;
+  // in a timed list, a pod without a creation time is left out.
+  const timed = all.some((p) => p.creationTime !== null);
+  const pods = timed ? all.filter((p) => p.creationTime !== null) : [...all];
+  const arrival = pods.map((p) => (p.creationTime ?? 0) / k);
+  const duration = pods.map((p) => Math.max(0, (p.deletionTime ?? Infinity) - (p.scheduledTime ?? p.creationTime ?? 0)));
   const width = String(pods.length).length;
   const ids = pods.map((_, i) => `pod-${String(i).padStart(width, '0')}`);
   const tasks = pods.map((p, i) => podTask(p, ids[i]!, arrival[i]!, exactLimits && Number.isFinite(duration[i]!) ? duration[i]! : null));
@@ -194,9 +202,10 @@ export function runReplay(o: ReplayOptions): ReplaySummary {
 
   const inc = new IncrementalScheduler(traceNodeRecords(o.nodes));
   // The policy's view of the request mix: given, or the pods arrived so far (as a server could keep it).
-  const seen = o.typical ? null : new WorkloadEstimator(o.policy === 'default' ? DEFAULT_WORKLOAD_OPTIONS : {});
+  const given = o.typical ?? (o.estimate === 'oracle' ? traceWorkload(o.policy, o.pods) : undefined);
+  const seen = given ? null : new WorkloadEstimator(o.policy === 'default' ? DEFAULT_WORKLOAD_OPTIONS : {});
   const policy: SchedulerPolicy = { placement: o.policy, backfill, defaultRuntimeMs: 3_600_000, rng: mulberry32(o.seed ?? 42) };
-  if (o.typical) policy.workload = o.typical;
+  if (given) policy.workload = given;
 
   const placedAt = new Float64Array(pods.length).fill(-1);
   const waitedFirst: (PendingReason | null)[] = pods.map(() => null);

@@ -1,6 +1,6 @@
 // Multi-seed runs and their summary (what `fastgpu sim` prints and the bench tabulates).
 import type { NodeInit, PolicyName, WorkloadClass } from '../core/placement/index.js';
-import { capacityMilli, publishedArrivals, runPublishedSeed, type SeedResult } from './published.js';
+import { capacityMilli, publishedArrivals, runPublishedSeed, type SeedResult, type WorkloadEstimate } from './published.js';
 import { configurationBound, loadHighs, prefixAt, relaxationBound } from './bound.js';
 import type { TracePod } from './trace.js';
 
@@ -10,6 +10,8 @@ export interface PublishedSummary {
   workload: string;
   mode: 'published';
   policy: PolicyName;
+  /** What `default` planned for (see `PublishedOptions.estimate`). */
+  estimate: WorkloadEstimate;
   seeds: number[];
   tune: number;
   /** Demand % → allocated GPU % of capacity, mean over seeds. */
@@ -57,6 +59,8 @@ export interface RunOptions {
   seeds: readonly number[];
   tune: number;
   typical?: readonly WorkloadClass[];
+  /** `default`'s workload: causal (the default, what the server knows) or the whole-list oracle. */
+  estimate?: WorkloadEstimate;
   /** Monotonic clock, ms. */
   now: () => number;
 }
@@ -64,7 +68,16 @@ export interface RunOptions {
 export function runPublished(o: RunOptions): PublishedSummary {
   const t0 = o.now();
   const results: SeedResult[] = o.seeds.map((seed) =>
-    runPublishedSeed({ nodes: o.nodes, pods: o.pods, policy: o.policy, seed, tune: o.tune, now: o.now, ...(o.typical ? { workload: o.typical } : {}) }),
+    runPublishedSeed({
+      nodes: o.nodes,
+      pods: o.pods,
+      policy: o.policy,
+      seed,
+      tune: o.tune,
+      now: o.now,
+      estimate: o.estimate ?? 'causal',
+      ...(o.typical ? { workload: o.typical } : {}),
+    }),
   );
   const wallSeconds = (o.now() - t0) / 1000;
   const alloc = meanCurves(results.map((r) => r.allocation));
@@ -76,6 +89,7 @@ export function runPublished(o: RunOptions): PublishedSummary {
     workload: o.workload,
     mode: 'published',
     policy: o.policy,
+    estimate: o.estimate ?? 'causal',
     seeds: [...o.seeds],
     tune: o.tune,
     allocation: atLevels(alloc),

@@ -6,7 +6,7 @@ import { isPolicyName, POLICY_NAMES, type PolicyName } from '../../core/placemen
 import { runElastic, type PoolRun } from '../../sim/elastic.js';
 import { runReplay } from '../../sim/replay.js';
 import { parseSeeds, REPORT_LEVELS, runPublished } from '../../sim/run.js';
-import { loadNodes, loadPods, TraceError } from '../../sim/trace.js';
+import { loadNodes, loadPodList, TraceError } from '../../sim/trace.js';
 
 interface SimFlags {
   pods: string;
@@ -25,6 +25,7 @@ interface SimFlags {
   pendingThreshold?: string;
   minNodes?: string;
   fixedPool?: 'peak' | 'trace';
+  workload?: 'causal' | 'oracle';
 }
 
 export function register(program: Command): void {
@@ -36,6 +37,11 @@ export function register(program: Command): void {
     .option('--policy <name>', `placement policy: ${POLICY_NAMES.join(', ')}`, 'default')
     .addOption(new Option('--mode <mode>', 'published: shuffle, top up, place, no departures; replay: trace times with a queue').choices(['published', 'replay']).default('published'))
     .option('--seeds <list>', 'seeds, e.g. 42-51 or 42,43 (published mode; replay uses the first)', '42-51')
+    .addOption(
+      new Option('--workload <kind>', "the request mix default plans for: causal (what the live server knows: the requests seen so far) or oracle (the whole list, known in advance, as the paper's protocol)")
+        .choices(['causal', 'oracle'])
+        .default('causal'),
+    )
     .option('--tune <ratio>', 'published mode: top up requests to this multiple of GPU capacity', '1.3')
     .option('--compress <factor>', 'replay mode: arrivals this many times faster', '1')
     .addOption(new Option('--backfill <on|off>', 'replay mode: EASY backfill, or strict queue order (FIFO)').choices(['on', 'off']).default('on'))
@@ -80,7 +86,9 @@ export function simCommand(flags: SimFlags): string {
     throw new UsageError((e as Error).message);
   }
   const nodes = loadNodes(flags.nodes);
-  const pods = loadPods(flags.pods);
+  const { pods, notes } = loadPodList(flags.pods);
+  for (const n of notes) process.stderr.write(`fastgpu sim: note: ${basename(flags.pods)}: ${n}\n`);
+  const estimate = flags.workload ?? 'causal';
   const workload = basename(flags.pods).replace(/\.csv$/, '');
   const now = () => performance.now();
   if (flags.autoscale === true) {
@@ -125,6 +133,7 @@ export function simCommand(flags: SimFlags): string {
       timeLimits: flags.timeLimits ?? 'exact',
       seed: seeds[0] ?? 42,
       compress: num(flags.compress, '--compress'),
+      estimate,
       now,
     });
     if (flags.output === 'json') return JSON.stringify(r) + '\n';
@@ -139,14 +148,14 @@ export function simCommand(flags: SimFlags): string {
       '',
     ].join('\n');
   }
-  const s = runPublished({ workload, nodes, pods, policy, seeds, tune: num(flags.tune, '--tune'), now });
+  const s = runPublished({ workload, nodes, pods, policy, seeds, tune: num(flags.tune, '--tune'), estimate, now });
   if (flags.output === 'json') {
     const { curve, ...rest } = s;
     return JSON.stringify({ ...rest, curve }) + '\n';
   }
   const pad = (x: string, n: number) => x.padStart(n);
   const lines = [
-    `workload ${s.workload} · published protocol · policy ${s.policy} · seeds ${seeds[0]}–${seeds.at(-1)} (${seeds.length}) · tune ${s.tune}`,
+    `workload ${s.workload} · published protocol · policy ${s.policy}${s.policy === 'default' ? ` (${s.estimate})` : ''} · seeds ${seeds[0]}–${seeds.at(-1)} (${seeds.length}) · tune ${s.tune}`,
     `${'arrived %'.padEnd(22)}${REPORT_LEVELS.map((l) => pad(String(l), 8)).join('')}`,
     `${'allocated GPU %'.padEnd(22)}${REPORT_LEVELS.map((l) => pad(s.allocation[String(l)]?.toFixed(2) ?? '—', 8)).join('')}`,
     `${'fragmentation ratio %'.padEnd(22)}${REPORT_LEVELS.map((l) => pad(s.fragmentation[String(l)]?.toFixed(2) ?? '—', 8)).join('')}`,

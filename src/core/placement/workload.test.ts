@@ -70,6 +70,21 @@ describe('WorkloadEstimator', () => {
     for (const k of back.current()) expect(k.weight).toBeGreaterThan(0);
   });
 
+  it('a restored estimator answers exactly as the one it was stored from, between rebuilds and after', () => {
+    const est = new WorkloadEstimator(DEFAULT_WORKLOAD_OPTIONS);
+    for (let i = 0; i < 100; i++) est.observe(req(100 * (1 + (i % 5)), 1 + (i % 3)));
+    est.current(); // built at 100; the next build waits for 141
+    for (let i = 0; i < 20; i++) est.observe(req(900, 1));
+    const back = new WorkloadEstimator(DEFAULT_WORKLOAD_OPTIONS, JSON.parse(JSON.stringify(est.state())) as ReturnType<WorkloadEstimator['state']>);
+    expect(back.current()).toEqual(est.current());
+    for (let i = 0; i < 200; i++) {
+      const r = req(100 * (1 + (i % 9)), 1 + (i % 2));
+      est.observe(r);
+      back.observe(r);
+      expect(back.current()).toEqual(est.current());
+    }
+  });
+
   it('refuses options it cannot honour', () => {
     expect(() => new WorkloadEstimator({ maxShapes: 0 })).toThrow(/maxShapes/);
     expect(() => new WorkloadEstimator({ halfLife: 0 })).toThrow(/halfLife/);

@@ -107,6 +107,11 @@ export interface EstimatorState {
   total: number;
   /** Per shape: the request and its (decayed) weight. */
   shapes: { req: PodRequest; n: number }[];
+  /**
+   * The estimate last built and the count it was built at: `current()` rebuilds only every so
+   * often, so a restored estimator must resume from the same build to answer the same.
+   */
+  built?: { at: number; classes: WorkloadClass[] };
 }
 
 /**
@@ -142,6 +147,10 @@ export class WorkloadEstimator {
     if (state) {
       for (const { req, n } of state.shapes.slice(0, this.maxShapes)) this.counts.set(shapeKey(req), { req, n });
       this.total = state.total;
+      if (state.built) {
+        this.built = state.built.classes;
+        this.builtAt = state.built.at;
+      }
     }
   }
 
@@ -181,7 +190,11 @@ export class WorkloadEstimator {
 
   /** The state to store; `new WorkloadEstimator(opts, state)` resumes from it. Weights are relative. */
   state(): EstimatorState {
-    return { total: this.total, shapes: [...this.counts.values()].map(({ req, n }) => ({ req, n: n / this.unit })) };
+    return {
+      total: this.total,
+      shapes: [...this.counts.values()].map(({ req, n }) => ({ req, n: n / this.unit })),
+      ...(this.built.length > 0 ? { built: { at: this.builtAt, classes: this.built } } : {}),
+    };
   }
 
   private evictLightest(): void {

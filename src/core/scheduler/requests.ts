@@ -19,7 +19,7 @@ export function requestKey(r: ResourceRequest): string {
   const g = r.gpu;
   if (!g) return `-|${r.cpuMilli}|${r.memoryMiB}`;
   const share = g.share.kind === 'milli' ? g.share.milli : g.share.kind === 'memory' ? g.share.memoryMiB : g.share.tflops;
-  return `${g.count}:${g.share.kind}:${share}:${g.memoryMiB ?? ''}:${g.model ?? ''}|${r.cpuMilli}|${r.memoryMiB}`;
+  return `${g.count}:${g.share.kind}:${share}:${g.memoryMiB ?? ''}:${g.model ?? ''}${g.anyOf ? `:${g.anyOf.join('|')}` : ''}|${r.cpuMilli}|${r.memoryMiB}`;
 }
 
 /** Resolves each distinct request once per cycle. */
@@ -38,7 +38,7 @@ export class Requests {
     let byGpu = byRam.get(resources.memoryMiB);
     if (!byGpu) byRam.set(resources.memoryMiB, (byGpu = new Map()));
     const g = resources.gpu;
-    const gk = g === null ? -1 : g.share.kind === 'milli' && g.memoryMiB === undefined && g.model === undefined ? g.count * 10_000 + g.share.milli : requestKey(resources);
+    const gk = g === null ? -1 : g.share.kind === 'milli' && g.memoryMiB === undefined && g.model === undefined && g.anyOf === undefined ? g.count * 10_000 + g.share.milli : requestKey(resources);
     let s = byGpu.get(gk);
     if (!s) byGpu.set(gk, (s = this.make(resources)));
     return s;
