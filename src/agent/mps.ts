@@ -236,6 +236,7 @@ export class MpsDaemon implements MpsControl {
     this.stopped = true;
     this.timer?.clear();
     this.timer = undefined;
+    // A check that failed already recorded its failure in the health; stopping only waits for it.
     await this.checking?.catch(() => undefined);
     const pid = this.pid();
     const r = await this.run([], 'quit\n');

@@ -8,7 +8,7 @@ import { invalid } from '../core/errors.js';
 import { formatDuration } from '../core/quantity.js';
 import type { Clock } from '../core/types.js';
 import type { Store } from '../store/port.js';
-import { timerClock, type Timer } from '../util/clock.js';
+import { systemClock, type Timer } from '../util/clock.js';
 import type { SampleTier } from '../store/sample-tiers.js';
 
 const HOUR_MS = 3_600_000;
@@ -102,12 +102,12 @@ export class SampleMaintenance {
     this.pruneBatch = opts.pruneBatch ?? 10_000;
   }
 
-  /** Starts the timers (unref'd: they never keep a process alive). */
+  /** Starts the timers (unref'd: they never keep a process alive; Node's, through the clock port). */
   start(): void {
     if (this.closed || this.timers.length > 0) return;
     this.timers.push(
-      timerClock(this.opts.clock).interval(() => this.onTimer('compaction', () => this.compact()), this.compactEveryMs).unref(),
-      timerClock(this.opts.clock).interval(() => this.onTimer('pruning', () => this.prune()), this.pruneEveryMs).unref(),
+      systemClock.interval(() => this.onTimer('compaction', () => this.compact()), this.compactEveryMs).unref(),
+      systemClock.interval(() => this.onTimer('pruning', () => this.prune()), this.pruneEveryMs).unref(),
     );
   }
 

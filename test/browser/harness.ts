@@ -22,7 +22,8 @@ export interface TestPool {
   adminToken: string;
   /** True when the server itself serves the dashboard. */
   wired: boolean;
-  api<T = unknown>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T>;
+  /** `headers` add to (or replace) the admin token's, e.g. a node credential for agent calls. */
+  api<T = unknown>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown, headers?: Record<string, string>): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -46,10 +47,10 @@ export async function startTestPool(opts: { gpus?: string; nodeName?: string; ag
     }
     const printed = (server as RunningServer & { loginUrl?: string }).loginUrl;
     const loginUrl = wired && printed ? printed : `${url}/?token=${encodeURIComponent(server.adminToken)}`;
-    const api = async <T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> => {
+    const api = async <T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> => {
       const res = await fetch(server.url + path, {
         method,
-        headers: { authorization: `Bearer ${server.adminToken}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        headers: { authorization: `Bearer ${server.adminToken}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
       });
       const text = await res.text();

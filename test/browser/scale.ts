@@ -3,6 +3,7 @@
 // protocol (registration, heartbeats with utilisation), about two vGPU slices per GPU, and the
 // two kinds of live update the page follows: slice add/remove (events) and every GPU's
 // utilisation changing (heartbeats, picked up by the page's pool refresh).
+import { NODE_CREDENTIAL_HEADER } from '../../src/protocol/agent.js';
 import type { BrowserContext, Page } from 'playwright-core';
 import { simulatedGpus } from '../../src/agent/discovery.js';
 import type { TestPool } from './harness.js';
@@ -43,9 +44,11 @@ export async function inParallel<T>(items: readonly T[], width: number, f: (x: T
 export async function fillPool(pool: TestPool, opts: { nodes: number; gpusPerNode: number }): Promise<ScalePool> {
   const names: string[] = [];
   const nodeIds: string[] = [];
+  /** Each node's credential, sent with its heartbeats as a real agent does. */
+  const credentials: string[] = [];
   for (let n = 0; n < opts.nodes; n++) {
     const name = `node-${String(n).padStart(3, '0')}`;
-    const r = await pool.api<{ nodeId: string }>('POST', '/v1/agent/register', {
+    const r = await pool.api<{ nodeId: string; credential?: string }>('POST', '/v1/agent/register', {
       name,
       cpuMilli: 128_000,
       memoryMiB: 1_024_000,
@@ -57,17 +60,23 @@ export async function fillPool(pool: TestPool, opts: { nodes: number; gpusPerNod
     });
     names.push(name);
     nodeIds.push(r.nodeId);
+    credentials.push(r.credential ?? '');
   }
   const heartbeat = (util: UtilOf = () => Math.round(Math.random() * 100)) =>
     inParallel(
       nodeIds.map((id, n) => [id, n] as const),
       8,
       ([nodeId, n]) =>
-        pool.api('POST', '/v1/agent/heartbeat', {
-          nodeId,
-          tasks: [],
-          samples: Array.from({ length: opts.gpusPerNode }, (_, gpuIndex) => ({ gpuIndex, utilPercent: util(n, gpuIndex), memoryUsedMiB: 1024 })),
-        }),
+        pool.api(
+          'POST',
+          '/v1/agent/heartbeat',
+          {
+            nodeId,
+            tasks: [],
+            samples: Array.from({ length: opts.gpusPerNode }, (_, gpuIndex) => ({ gpuIndex, utilPercent: util(n, gpuIndex), memoryUsedMiB: 1024 })),
+          },
+          { [NODE_CREDENTIAL_HEADER]: credentials[n] ?? '' },
+        ),
     ).catch(() => {}); // a beat lost while the pool closes after the test: the next beat (or none) is fine
   let beat: ReturnType<typeof setInterval> | null = null;
   const stopBeating = () => {

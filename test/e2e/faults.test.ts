@@ -107,11 +107,13 @@ describe('faults', () => {
 
   it('an agent killed -9 and restarted after its lease ran out: tasks that completed meanwhile are not run again', async () => {
     world = new World();
-    const c = await cluster(['--node-lost-after', '4s']);
+    // The lease leaves the tasks (0.2 s each) 6 s before their supervisors fence them, even on a
+    // loaded machine; a task still running at the fence is rightly LOST and run again.
+    const c = await cluster(['--node-lost-after', '8s']);
     let a = await joined(c, 'node-a');
     const runs = join(world.home, 'runs');
     const ids: string[] = [];
-    for (let i = 0; i < 4; i++) ids.push(await submit(c, 2, '0.25', `echo "$FASTGPU_TASK_ID $FASTGPU_ATTEMPT" >> ${runs}; sleep 1`));
+    for (let i = 0; i < 4; i++) ids.push(await submit(c, 2, '0.25', `echo "$FASTGPU_TASK_ID $FASTGPU_ATTEMPT" >> ${runs}; sleep 0.2`));
     await until('all 4 started', () => (lines(runs).length >= 4 ? true : undefined));
     await a.kill9();
     // Down longer than the lease: node-a is LOST and its tasks wait to run again.

@@ -219,6 +219,7 @@ export function adminRoutes(ctx: RouteContext): void {
         ctx.sse.endToken(t.id);
         return tokenView((await store.getToken(t.id)) ?? t);
       });
+      // The chain only orders revocations; this one's caller gets its error from `run`.
       revoking = run.catch(() => {});
       return run;
     },

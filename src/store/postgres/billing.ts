@@ -6,8 +6,8 @@
 import type pg from 'pg';
 import { conflict, invalid } from '../../core/errors.js';
 import { entryKey, type LedgerEntry } from '../../core/pricing/ledger.js';
-import type { Micros } from '../../core/pricing/money.js';
-import { compilePriceBook, compilePromotion, priceBookToInput, promotionToInput } from '../../core/pricing/parse.js';
+import { MAX_LEDGER_MICROS, type Micros } from '../../core/pricing/money.js';
+import { compilePriceBook, compilePromotion, priceBookToInput, promotionToInput, STORED_LIMITS } from '../../core/pricing/parse.js';
 import { chargedWithin } from '../../core/pricing/report.js';
 import type { PriceBook, Promotion } from '../../core/pricing/types.js';
 import { pricedUsageToLines } from '../ledger.js';
@@ -37,7 +37,7 @@ class SettlementConflict extends Error {
 /** A promotion's stored JSON form, checked to load again (so a bad one never reaches disk). */
 function promotionValues(p: Promotion): unknown[] {
   const input = promotionToInput(p);
-  compilePromotion(input, `promotion ${p.name}`);
+  compilePromotion(input, `promotion ${p.name}`, STORED_LIMITS);
   return [p.name, p.from, p.to, JSON.stringify(input)];
 }
 
@@ -82,13 +82,13 @@ export class PgBilling {
 
   async getPriceBook(): Promise<PriceBook | null> {
     const row = (await this.pool.query<{ doc: string }>('SELECT doc FROM price_book WHERE id = 1')).rows[0];
-    return row ? compilePriceBook(JSON.parse(row.doc), 'stored price book') : null;
+    return row ? compilePriceBook(JSON.parse(row.doc), 'stored price book', STORED_LIMITS) : null;
   }
 
   async setPriceBook(book: PriceBook): Promise<void> {
     const input = priceBookToInput(book);
     // Refuses, before writing, a book that could not be read back.
-    compilePriceBook(input, 'priceBook');
+    compilePriceBook(input, 'priceBook', STORED_LIMITS);
     await this.pool.query('INSERT INTO price_book (id, doc) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET doc = excluded.doc', [JSON.stringify(input)]);
   }
 
@@ -111,12 +111,12 @@ export class PgBilling {
 
   async getPromotion(name: string): Promise<Promotion | null> {
     const row = (await this.pool.query<{ name: string; doc: string }>('SELECT name, doc FROM promotions WHERE name = $1', [name])).rows[0];
-    return row ? compilePromotion(JSON.parse(row.doc), `stored promotion ${row.name}`) : null;
+    return row ? compilePromotion(JSON.parse(row.doc), `stored promotion ${row.name}`, STORED_LIMITS) : null;
   }
 
   async listPromotions(): Promise<Promotion[]> {
     const rows = (await this.pool.query<{ name: string; doc: string }>('SELECT name, doc FROM promotions ORDER BY from_ms, name')).rows;
-    return rows.map((row) => compilePromotion(JSON.parse(row.doc), `stored promotion ${row.name}`));
+    return rows.map((row) => compilePromotion(JSON.parse(row.doc), `stored promotion ${row.name}`, STORED_LIMITS));
   }
 
   // ---- Ledger
@@ -215,12 +215,12 @@ export class PgBilling {
 
     for (const [tenant, d] of tenantDelta) {
       if (d !== 0n) {
-        await c.query('INSERT INTO tenant_spend (tenant, charged) VALUES ($1, $2) ON CONFLICT (tenant) DO UPDATE SET charged = tenant_spend.charged + excluded.charged', [tenant, d.toString()]);
+        await c.query(`INSERT INTO tenant_spend (tenant, charged) VALUES ($1, $2) ON CONFLICT (tenant) DO UPDATE SET charged = LEAST(tenant_spend.charged::numeric + excluded.charged, ${MAX_LEDGER_MICROS})::bigint`, [tenant, d.toString()]);
       }
     }
     for (const [name, d] of promoDelta) {
       if (d !== 0n) {
-        await c.query('INSERT INTO promo_spent (name, spent) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET spent = promo_spent.spent + excluded.spent', [name, d.toString()]);
+        await c.query(`INSERT INTO promo_spent (name, spent) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET spent = LEAST(promo_spent.spent::numeric + excluded.spent, ${MAX_LEDGER_MICROS})::bigint`, [name, d.toString()]);
       }
     }
   }

@@ -147,6 +147,7 @@ export async function copySqliteToPostgres(o: CopyOptions): Promise<CopyReport> 
   } finally {
     if (db.inTransaction) db.exec('COMMIT');
     db.close();
+    // Closing the pool after the copy: a failure to close loses nothing (the copy committed or failed above).
     await pool.end().catch(() => {});
   }
 }

@@ -97,6 +97,7 @@ export class PgLeadership {
       await c.query('COMMIT');
       return r;
     } catch (err) {
+      // The error that matters is `err`, rethrown below; a failed ROLLBACK on a broken connection adds nothing.
       await c.query('ROLLBACK').catch(() => {});
       throw translateFence(err);
     } finally {
@@ -124,11 +125,13 @@ export class PgLeadership {
   async resign(): Promise<void> {
     const c = this.conn;
     this.dropConnection();
+    // Closing the leader's connection ends its lock either way; a close error changes nothing.
     await c?.end().catch(() => {});
   }
 
   async close(): Promise<void> {
     await this.resign();
+    // Shutting down: nothing more is done with the pool, so a close error has no one to tell.
     await this.pool.end().catch(() => {});
   }
 

@@ -40,12 +40,14 @@ export async function migratePg(c: pg.PoolClient, migrations: readonly Migration
         await c.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [m.version, m.name, now]);
         await c.query('COMMIT');
       } catch (err) {
+        // `err` is rethrown below; a failed ROLLBACK on a broken connection adds nothing.
         await c.query('ROLLBACK').catch(() => {});
         throw new Error(`postgres migration ${String(m.version).padStart(3, '0')}_${m.name} failed: ${(err as Error).message}`, { cause: err });
       }
     }
     return { from, to: Math.max(from, codeVersion) };
   } finally {
+    // The lock is released with the session anyway; an unlock that fails on a dead connection is moot.
     await c.query('SELECT pg_advisory_unlock($1, hashtext($2))', [LOCK_CLASS, `migrate:${name}`]).catch(() => {});
   }
 }

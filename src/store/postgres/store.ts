@@ -165,6 +165,7 @@ export class PgStore implements Store {
         c.release();
       }
     } catch (err) {
+      // Start-up failed with `err` (rethrown); closing the half-opened pool must not hide it.
       await pool.end().catch(() => {});
       throw err;
     }
@@ -172,7 +173,8 @@ export class PgStore implements Store {
       try {
         this.owner = await this.takeExclusive();
       } catch (err) {
-        await pool.end().catch(() => {});
+        // Start-up failed with `err` (rethrown); closing the half-opened pool must not hide it.
+      await pool.end().catch(() => {});
         throw err;
       }
     }
@@ -189,6 +191,7 @@ export class PgStore implements Store {
     this.billing = null;
     this.samples = null;
     await pool?.end();
+    // The owner connection only holds a lock the session's end releases; a close error is moot.
     await owner?.end().catch(() => {});
   }
 
@@ -199,6 +202,7 @@ export class PgStore implements Store {
     const key = `server:${this.opts.schema ?? ''}`;
     const got = (await c.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok', [LOCK_CLASS, key])).rows[0]?.ok === true;
     if (!got) {
+      // Not the owner: this connection is dropped; a close error changes nothing.
       await c.end().catch(() => {});
       throw new Error(
         `another FastGPU server already uses ${redactStoreUrl(this.opts.url)}${this.opts.schema !== undefined ? ` (schema ${this.opts.schema})` : ''}; ` +

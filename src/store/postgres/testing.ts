@@ -44,6 +44,7 @@ export async function startCluster(): Promise<{ url: string; stop: () => Promise
   try {
     const { stdout } = await run(join(SCRIPTS, 'pg-up.sh'), { env });
     const url = stdout.trim().split('\n').pop() ?? '';
+    // Tearing the test cluster down: a failure leaves only a temp folder behind, never a wrong result.
     return { url, stop: async () => void (await run(join(SCRIPTS, 'pg-down.sh'), { env }).catch(() => {})) };
   } catch (err) {
     const e = err as { code?: number; stderr?: string };
@@ -77,6 +78,7 @@ export async function useTestPostgres(): Promise<TestPostgres> {
     freshSchema: () => `s${counter++}`,
     dropSchema: async (name) => void (await inDb.query(`DROP SCHEMA IF EXISTS ${ident(name)} CASCADE`)),
     stop: async () => {
+      // Test teardown: the database is throwaway, and a close error cannot change what was tested.
       await inDb.end().catch(() => {});
       await admin.query(`DROP DATABASE IF EXISTS ${ident(dbName)} WITH (FORCE)`).catch(() => {});
       await admin.end().catch(() => {});

@@ -50,11 +50,16 @@ export interface LegacyConversion {
 
 /** Moves every old-layout sample and rollup into blocks; returns how many of each. */
 export function convertLegacySamples(db: Database.Database): LegacyConversion {
-  const tables = new Set((db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((r) => r.name));
   const out: LegacyConversion = { raw: 0, minute: 0, hour: 0, blocks: 0 };
   const insert = db.prepare("INSERT INTO sample_blocks (tier, start, node_id, body, tail) VALUES (?, ?, ?, ?, x'')");
   const setMark = db.prepare('INSERT INTO sample_marks (name, at) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET at = excluded.at');
+  let converted = false;
   db.transaction(() => {
+    // Read under the write lock (IMMEDIATE): another process opening the same file may have
+    // converted and dropped the old tables since we looked.
+    const tables = new Set((db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((r) => r.name));
+    if (!LEGACY.some(([, t]) => tables.has(t))) return;
+    converted = true;
     for (const [tier, table] of LEGACY) {
       if (!tables.has(table)) continue;
       // A block of time at a time, in time order (the table's time index or key), skipping
@@ -102,6 +107,6 @@ export function convertLegacySamples(db: Database.Database): LegacyConversion {
     for (const t of ['samples', 'samples_1m', 'samples_1h', 'sample_rollup_marks']) db.exec(`DROP TABLE IF EXISTS ${t}`);
   }).immediate();
   // The old rows' pages are free now; give them back to the file system, once.
-  db.exec('VACUUM');
+  if (converted) db.exec('VACUUM');
   return out;
 }
