@@ -29,13 +29,14 @@ function pathWithoutNode(): string {
 
 let env: NodeJS.ProcessEnv;
 
-function cli(args: string[]): { code: number; stdout: string; stderr: string } {
+/** Runs the bundled CLI without blocking the worker (a blocked vitest worker loses touch with vitest). */
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const stdout = execFileSync(bin, args, { env, cwd: work, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
-    return { code: 0, stdout, stderr: '' };
+    const { stdout, stderr } = await promisify(execFile)(bin, args, { env, cwd: work, encoding: 'utf8', timeout: 30_000 });
+    return { code: 0, stdout, stderr };
   } catch (e) {
-    const err = e as { status: number | null; stdout: string; stderr: string };
-    return { code: err.status ?? -1, stdout: err.stdout, stderr: err.stderr };
+    const err = e as { code?: number | string; stdout: string; stderr: string };
+    return { code: typeof err.code === 'number' ? err.code : -1, stdout: err.stdout, stderr: err.stderr };
   }
 }
 
@@ -64,9 +65,9 @@ describe('the self-contained bundle', () => {
     expect(existsSync(join(unpacked, 'fastgpu', 'bin', 'node'))).toBe(true);
   });
 
-  it('runs with no Node.js on PATH and no node_modules above it', () => {
+  it('runs with no Node.js on PATH and no node_modules above it', async () => {
     expect(execFileSync('sh', ['-c', 'command -v node || echo none'], { env, encoding: 'utf8' }).trim()).toBe('none');
-    const v = cli(['--version']);
+    const v = await cli(['--version']);
     expect(v.stderr).toBe('');
     expect(v.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
   });
@@ -76,11 +77,11 @@ describe('the self-contained bundle', () => {
     up = new Daemon(child);
     await up.waitFor(/FastGPU is up at (http:\/\/127\.0\.0\.1:\d+)/, 30_000);
 
-    const run = cli(['run', '--gpu', '0.5', '--', 'sh', '-c', 'echo "slice $FASTGPU_GPU_MILLI on $CUDA_VISIBLE_DEVICES"; exit 3']);
+    const run = await cli(['run', '--gpu', '0.5', '--', 'sh', '-c', 'echo "slice $FASTGPU_GPU_MILLI on $CUDA_VISIBLE_DEVICES"; exit 3']);
     expect(run.stdout).toContain('slice 500 on 0');
     expect(run.code).toBe(3);
 
-    const gpus = cli(['gpus']);
+    const gpus = await cli(['gpus']);
     expect(gpus.code).toBe(0);
     expect(gpus.stdout).toMatch(/bundled\s+0\s+H100-80GB/);
     // The dashboard's assets travelled too.

@@ -1,6 +1,7 @@
 // The slurm provider against recorded output, then against a real Slurm 22.05 cluster with fake
 // GPUs that scripts/slurm-up.sh starts on this machine (loopback only).
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -74,9 +75,10 @@ describe('on a real Slurm cluster', () => {
   let dir: string;
   let provider: SlurmProvider;
 
-  beforeAll(() => {
+  beforeAll(async () => {
     // Starts (and on a machine without Slurm installs) a one-node cluster; fails loudly if it cannot.
-    execFileSync('bash', [join(REPO, 'scripts', 'slurm-up.sh')], { env: { ...process.env, SLURM_ROOT }, stdio: ['ignore', 'ignore', 'inherit'], timeout: 240_000 });
+    // Asynchronously: a vitest worker blocked this long loses touch with vitest.
+    await promisify(execFile)('bash', [join(REPO, 'scripts', 'slurm-up.sh')], { env: { ...process.env, SLURM_ROOT }, timeout: 240_000 });
     dir = mkdtempSync(join(tmpdir(), 'fastgpu-slurm-'));
     provider = new SlurmProvider({
       stateDir: join(dir, 'jobs'),
@@ -89,7 +91,7 @@ describe('on a real Slurm cluster', () => {
 
   afterAll(async () => {
     for (const n of (await provider?.list()) ?? []) await provider.release(n.id);
-    execFileSync('bash', [join(REPO, 'scripts', 'slurm-down.sh')], { env: { ...process.env, SLURM_ROOT }, stdio: 'ignore' });
+    await promisify(execFile)('bash', [join(REPO, 'scripts', 'slurm-down.sh')], { env: { ...process.env, SLURM_ROOT }, timeout: 60_000 });
     rmSync(dir, { recursive: true, force: true });
   }, 60_000);
 
