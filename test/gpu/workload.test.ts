@@ -22,8 +22,14 @@ interface Result {
   [k: string]: unknown;
 }
 
-function workload(args: string[], env: NodeJS.ProcessEnv = {}): { code: number | null; results: Result[]; stderr: string } {
-  const r = spawnSync('python3', [WL, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 });
+/** Runs the workload without blocking the worker (a vitest worker blocked a minute loses touch with vitest). */
+async function workload(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; results: Result[]; stderr: string }> {
+  const r = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+    execFile('python3', [WL, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
+      const code = err === null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : null;
+      resolve({ status: code, stdout, stderr });
+    });
+  });
   const results = r.stdout
     .split('\n')
     .filter((l) => l.startsWith('WORKLOAD_RESULT '))
@@ -34,8 +40,8 @@ function workload(args: string[], env: NodeJS.ProcessEnv = {}): { code: number |
 const hasTorch = spawnSync('python3', ['-c', 'import torch'], { encoding: 'utf8' }).status === 0;
 
 describe('bench/gpu/workload.py', () => {
-  it('matmul: reports TFLOPS and peak memory, then exits 0', () => {
-    const r = workload(['--backend', 'cpu', '--duration', '0.2', '--size', '16']);
+  it('matmul: reports TFLOPS and peak memory, then exits 0', async () => {
+    const r = await workload(['--backend', 'cpu', '--duration', '0.2', '--size', '16']);
     expect(r.code).toBe(0);
     expect(r.results).toHaveLength(1);
     expect(r.results[0]).toMatchObject({ mode: 'matmul', role: 'main', outcome: 'DONE', backend: 'cpu', simulated: true, size: 16 });
@@ -44,15 +50,15 @@ describe('bench/gpu/workload.py', () => {
     expect(r.results[0]!.iters).toBeGreaterThan(0);
   });
 
-  it('oom: allocating past the cap fails with an out-of-memory outcome (exit 0 = the cap held)', () => {
-    const r = workload(['--backend', 'cpu', '--mode', 'oom', '--chunk-mib', '4'], { FASTGPU_GPU_MEMORY_MIB: '32' });
+  it('oom: allocating past the cap fails with an out-of-memory outcome (exit 0 = the cap held)', async () => {
+    const r = await workload(['--backend', 'cpu', '--mode', 'oom', '--chunk-mib', '4'], { FASTGPU_GPU_MEMORY_MIB: '32' });
     expect(r.code).toBe(0);
     expect(r.results[0]).toMatchObject({ outcome: 'CUDA_OOM', cap_mib: 32, allocated_mib: 32, target_mib: 40 });
     expect(String(r.results[0]!.error)).toMatch(/out of memory/);
   });
 
-  it('oom-tree: the child and its setsid grandchild (own session) each hit the cap', () => {
-    const r = workload(['--backend', 'cpu', '--mode', 'oom-tree', '--cap-mib', '16', '--chunk-mib', '4']);
+  it('oom-tree: the child and its setsid grandchild (own session) each hit the cap', async () => {
+    const r = await workload(['--backend', 'cpu', '--mode', 'oom-tree', '--cap-mib', '16', '--chunk-mib', '4']);
     expect(r.code).toBe(0);
     const by = Object.fromEntries(r.results.map((x) => [x.role, x]));
     expect(by.child).toMatchObject({ outcome: 'CUDA_OOM' });
@@ -62,27 +68,27 @@ describe('bench/gpu/workload.py', () => {
     expect(by.grandchild!.sid).not.toBe(by.child!.sid);
   });
 
-  it('share-tree: child and grandchild each hold a share of the cap at once', () => {
-    const r = workload(['--backend', 'cpu', '--mode', 'share-tree', '--cap-mib', '16', '--hold-fraction', '0.5', '--hold-seconds', '0.1']);
+  it('share-tree: child and grandchild each hold a share of the cap at once', async () => {
+    const r = await workload(['--backend', 'cpu', '--mode', 'share-tree', '--cap-mib', '16', '--hold-fraction', '0.5', '--hold-seconds', '0.1']);
     expect(r.code).toBe(0);
     expect(r.results.filter((x) => x.outcome === 'HELD').map((x) => x.role).sort()).toEqual(['child', 'grandchild']);
   });
 
-  it('names the bad argument, and exits 2', () => {
+  it('names the bad argument, and exits 2', async () => {
     for (const [args, msg] of [
       [['--mode', 'oom'], /needs a cap: --cap-mib, or FASTGPU_GPU_MEMORY_MIB/],
       [['--duration', '0'], /--duration must be in \(0, 3600\]/],
       [['--past', '0.5', '--cap-mib', '8', '--mode', 'oom'], /--past must be more than 1/],
       [['--mode', 'explode'], /invalid choice: 'explode'/],
     ] as const) {
-      const r = workload([...args]);
+      const r = await workload([...args]);
       expect(r.code).toBe(2);
       expect(r.stderr).toMatch(msg);
     }
   });
 
-  it.runIf(!hasTorch)('--backend cuda without torch: NO_GPU, exit 13', () => {
-    const r = workload(['--backend', 'cuda', '--duration', '0.1']);
+  it.runIf(!hasTorch)('--backend cuda without torch: NO_GPU, exit 13', async () => {
+    const r = await workload(['--backend', 'cuda', '--duration', '0.1']);
     expect(r.code).toBe(13);
     expect(r.results[0]).toMatchObject({ outcome: 'NO_GPU' });
     expect(String(r.results[0]!.error)).toMatch(/torch is not importable/);
