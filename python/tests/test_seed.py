@@ -11,7 +11,7 @@ import sys
 
 import fastgpu
 
-from conftest import PYTHON_DIR, Server
+from conftest import PYTHON_DIR, REPO, Server
 
 
 def run_in_terminal(args: "list[str]", env: "dict[str, str]", timeout: float = 120) -> "tuple[int, str]":
@@ -69,4 +69,19 @@ def test_seed_snippet_runs_verbatim_and_the_three_tasks_share_one_slice_in_turn(
     text = "".join(client.tasks.logs(ids[0]))
     assert f"fastgpu synthetic load: 20 TFLOPS for 5 s on GPU {vgpu.placement.gpus[0]} ({vgpu.placement.gpu_milli} milli-GPU" in text
     assert "  5/5 s\nsynthetic load done\n" in text
+    # And `fastgpu ps --all` itself: one row each, the same vGPU and slice, each starting when
+    # the one before it ended.
+    ps = subprocess.run(
+        ["node", str(REPO / "bin" / "fastgpu"), "ps", "--all", "--vgpu", vgpu_id], env=server.env(), capture_output=True, text=True, timeout=60
+    )
+    assert ps.returncode == 0, ps.stderr
+    header, *rows = [line for line in ps.stdout.splitlines() if line]
+    assert re.split(r"\s{2,}", header) == ["ID", "NAME", "STATE", "REASON", "PRI", "REQUEST", "VGPU", "PLACED", "STARTED", "ENDED", "AGE"], ps.stdout
+    cells = {c[0]: c for c in (re.split(r"\s{2,}", row) for row in rows)}
+    assert sorted(cells) == sorted(ids), ps.stdout
+    shown = [cells[i] for i in ids]
+    assert [c[5] for c in shown] == ["20TF", "15TF", "10TF"], ps.stdout
+    assert {c[6] for c in shown} == {vgpu_id} and len({c[7] for c in shown}) == 1, ps.stdout
+    for before, after in zip(shown, shown[1:]):
+        assert after[8] >= before[9], ps.stdout  # HH:MM:SS: started no earlier than the previous ended
     client.vgpus.delete(vgpu_id)

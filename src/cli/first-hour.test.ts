@@ -210,7 +210,7 @@ describe('CLI rough edges', () => {
     });
     expect(new Set(tasks.map((t) => t.placement?.gpus.join(',')))).toEqual(new Set(['0']));
     const ps = (await run.run(['ps', '--state', 'RUNNING'])).stdout.split('\n');
-    expect(ps[0]).toMatch(/^ID\s+NAME\s+STATE\s+REASON\s+PRI\s+REQUEST\s+PLACED\s+AGE$/);
+    expect(ps[0]).toMatch(/^ID\s+NAME\s+STATE\s+REASON\s+PRI\s+REQUEST\s+PLACED\s+STARTED\s+ENDED\s+AGE$/);
     for (const id of ids) expect(ps.find((l) => l.startsWith(id))).toMatch(/\s0\.25\s+test-node:gpu0\s/);
     await run.run(['cancel', ...ids]);
   });

@@ -34,8 +34,26 @@ describe('format', () => {
       spec: { resources: { gpu: { count: 1, share: { kind: 'milli', milli: 500 } } } },
     } as unknown as TaskView;
     expect(psTable([t], Date.parse('2026-01-01T12:00:00Z'))).toBe(
-      'ID   NAME   STATE    REASON     PRI  REQUEST  PLACED  AGE\nt_1  train  PENDING  Resources  50   0.5      -       1m\n',
+      'ID   NAME   STATE    REASON     PRI  REQUEST  PLACED  STARTED  ENDED  AGE\nt_1  train  PENDING  Resources  50   0.5      -       -        -      1m\n',
     );
+  });
+
+  it('shows tasks that shared one vGPU slice, one after another', () => {
+    const now = Date.parse('2026-01-01T12:00:00Z');
+    const placement = { node: 'box', nodeId: 'n_1', gpus: [0], gpuUuids: [], gpuMilli: 250, memoryMiB: 1, cpuMilli: 1, hostMemoryMiB: 1, sharing: 'simulated' as const, vgpuId: 'vg_1' };
+    const at = (s: number): number => now - 60_000 + s * 1000;
+    const row = (id: string, tflops: number, start: number, end: number): TaskView =>
+      ({
+        id, name: id, state: 'SUCCEEDED', reason: null, priority: 50, createdAt: at(0), startedAt: at(start), finishedAt: at(end), placement, vgpuId: 'vg_1',
+        spec: { resources: { gpu: { count: 1, share: { kind: 'tflops', tflops } } } },
+      }) as unknown as TaskView;
+    const lines = psTable([row('t_1', 20, 0, 5), row('t_2', 15, 5, 8)], now).split('\n');
+    expect(lines[0]).toMatch(/^ID\s+NAME\s+STATE\s+REASON\s+PRI\s+REQUEST\s+VGPU\s+PLACED\s+STARTED\s+ENDED\s+AGE$/);
+    const cells = lines.slice(1, 3).map((l) => l.split(/\s{2,}/));
+    expect(cells.map((c) => [c[5], c[6], c[7]])).toEqual([['20TF', 'vg_1', 'box:gpu0'], ['15TF', 'vg_1', 'box:gpu0']]);
+    // The second started when the first ended: the clock columns say so.
+    expect(cells[1]![8]).toBe(cells[0]![9]);
+    expect(cells[0]![8]).toMatch(/^\d\d:\d\d:\d\d$/);
   });
 
   it('prints a task’s history: time, type, node by name, details without empty values', () => {

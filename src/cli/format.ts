@@ -22,6 +22,21 @@ export function age(iso: string | number | null | undefined, now = Date.now()): 
   return `${Math.floor(s / 86400)}d`;
 }
 
+/**
+ * A moment as the local clock shows it: `14:03:07` today (within 24 hours of `now`), else
+ * `2026-01-05 14:03`; `-` when there is none.
+ */
+export function clock(iso: string | number | null | undefined, now = Date.now()): string {
+  if (iso === null || iso === undefined) return '-';
+  const t = typeof iso === 'number' ? iso : Date.parse(iso);
+  if (!Number.isFinite(t)) return '-';
+  const d = new Date(t);
+  const two = (n: number): string => String(n).padStart(2, '0');
+  const hms = `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}`;
+  if (Math.abs(now - t) < 86_400_000) return hms;
+  return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())} ${hms.slice(0, 5)}`;
+}
+
 /** Milli-GPU as a GPU count: 500 → `0.5`, 1000 → `1`. */
 export const gpuAmount = (milli: number): string => String(Math.round(milli) / 1000);
 

@@ -296,7 +296,7 @@ describe('fastgpu ps, get, logs, cancel, wait', () => {
     const name = unique('listed');
     const id = (await cli.run(['run', '-d', '--gpu', '0.5', '--name', name, '--', 'true'])).stdout.trim();
     const t = await cli.run(['ps']);
-    expect(t.stdout.split('\n')[0]).toMatch(/^ID\s+NAME\s+STATE\s+REASON\s+PRI\s+REQUEST\s+PLACED\s+AGE$/);
+    expect(t.stdout.split('\n')[0]).toMatch(/^ID\s+NAME\s+STATE\s+REASON\s+PRI\s+REQUEST\s+PLACED\s+STARTED\s+ENDED\s+AGE$/);
     expect(t.stdout).toMatch(new RegExp(`\\n${id}\\s+${name}\\s+PENDING\\s`));
     const j = JSON.parse((await cli.run(['ps', '--all', '--state', 'pending,running', '--output', 'json'])).stdout) as TaskView[];
     expect(j.map((x) => x.id)).toContain(id);

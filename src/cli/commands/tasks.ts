@@ -8,7 +8,7 @@ import { contextOf, type CliContext } from '../context.js';
 import { UsageError, clientFor, durationFlag, intFlag, outputFlag, withConnection, withOutput } from '../flags.js';
 import { LastLines, logWriter } from '../logs.js';
 import { detachMessage, watchProgress, type Progress } from '../progress.js';
-import { age, dash, placedGpus, placedOn, requestColumn, table } from '../format.js';
+import { age, clock, dash, placedGpus, placedOn, requestColumn, requestedGpus, table } from '../format.js';
 
 const STATES: readonly TaskState[] = ['PENDING', 'SCHEDULED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMEOUT', 'PREEMPTED', 'LOST'];
 /** The states a task can still be cancelled in. */
@@ -19,11 +19,16 @@ export function register(program: Command): void {
     .description('list tasks: live ones and the last 100 finished (--all: every task)')
     .option('-a, --all', 'every task, finished ones included')
     .option('--state <states>', 'only these states, comma separated (e.g. PENDING,RUNNING)')
-    .action(async (raw: { all?: boolean; state?: string; output?: string }, cmd: Command) => {
+    .option('--vgpu <id>', 'only the tasks run in this vGPU')
+    .action(async (raw: { all?: boolean; state?: string; vgpu?: string; output?: string }, cmd: Command) => {
       const ctx = contextOf(cmd);
       const output = outputFlag(raw.output);
       const states = raw.state === undefined ? undefined : parseStates(raw.state);
-      const list = await clientFor(cmd).tasks.list({ ...(raw.all ? { all: true } : {}), ...(states ? { state: states } : {}) });
+      const list = await clientFor(cmd).tasks.list({
+        ...(raw.all ? { all: true } : {}),
+        ...(states ? { state: states } : {}),
+        ...(raw.vgpu !== undefined ? { vgpu: raw.vgpu } : {}),
+      });
       if (output === 'json') return void ctx.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
       ctx.stdout.write(psTable(list));
     });
@@ -205,12 +210,32 @@ function parseStates(raw: string): TaskState[] {
   return out;
 }
 
+/**
+ * `ps` rows. STARTED and ENDED (the latest attempt's, local clock time) show what ran when and
+ * one after another; a VGPU column appears when a listed task runs inside a vGPU, so tasks that
+ * shared one slice read as such.
+ */
 export function psTable(list: readonly TaskView[], now = Date.now()): string {
+  const withVgpu = list.some((t) => t.vgpuId);
+  const header = ['ID', 'NAME', 'STATE', 'REASON', 'PRI', 'REQUEST', ...(withVgpu ? ['VGPU'] : []), 'PLACED', 'STARTED', 'ENDED', 'AGE'];
   return table(
-    ['ID', 'NAME', 'STATE', 'REASON', 'PRI', 'REQUEST', 'PLACED', 'AGE'],
-    list.map((t) => [t.id, t.name, t.state, dash(t.reason), String(t.priority), requestColumn(t), placedOn(t.placement), age(t.createdAt, now)]),
+    header,
+    list.map((t) => [
+      t.id,
+      t.name,
+      t.state,
+      dash(t.reason),
+      String(t.priority),
+      t.vgpuId ? requestedGpus(t.spec?.resources?.gpu ?? null) : requestColumn(t),
+      ...(withVgpu ? [dash(t.vgpuId)] : []),
+      placedOn(t.placement),
+      clock(t.startedAt, now),
+      clock(t.finishedAt, now),
+      age(t.createdAt, now),
+    ]),
   );
 }
+
 
 /**
  * A task's history as a table: time, event type, node (by name where known), and the event's
