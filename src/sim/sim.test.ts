@@ -66,9 +66,12 @@ describe('openb trace (shared data)', () => {
     expect(r.waited).toBe(0);
   });
 
-  it('under compressed arrivals queues form, with the live pending reasons', () => {
-    const ff = runReplay({ workload: 'openb', nodes, pods, policy: 'first-fit', backfill: false, compress: 100_000, now: () => performance.now() });
-    expect(ff.waited).toBeGreaterThan(100);
+  it('under compressed arrivals queues form, with the live pending reasons (a quarter of the trace)', () => {
+    // A quarter keeps this one synchronous run to seconds: a minute of blocking (the whole trace
+    // on a loaded box) makes vitest's worker miss its own RPC deadline.
+    const quarter = <T>(xs: readonly T[]): T[] => xs.filter((_, i) => i % 4 === 0);
+    const ff = runReplay({ workload: 'openb', nodes: quarter(nodes), pods: quarter(pods), policy: 'first-fit', backfill: false, compress: 100_000, now: () => performance.now() });
+    expect(ff.waited).toBeGreaterThan(25);
     expect(ff.queueDelaySeconds.mean).toBeGreaterThan(0);
     expect(ff.queueDelaySeconds.max).toBeGreaterThanOrEqual(ff.queueDelaySeconds.p95);
     // Strict order holds tasks that would fit behind the head ('Priority').
