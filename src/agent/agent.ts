@@ -133,6 +133,23 @@ export class Agent {
     this.cfg.launcher.dispose();
   }
 
+  /**
+   * Stops every task this node runs (an ephemeral node going away: its provider took it back) and
+   * waits for them to end: SIGTERM with FASTGPU_PREEMPTED=1 now, SIGKILL after `graceMs`. Without
+   * this, a supervisor outside the provider's process tracking would run on until its lease fence.
+   * Answers how many were still running.
+   */
+  async stopTasks(graceMs: number): Promise<number> {
+    const { launcher } = this.cfg;
+    const live = (await launcher.scan()).filter((a) => a.report.status === 'running').map((a) => a.report);
+    await Promise.allSettled(live.map((r) => launcher.stop(r.taskId, r.attempt, graceMs, 'preempted')));
+    const deadline = this.clock.now() + graceMs + 5_000;
+    for (const r of live) {
+      while ((await launcher.inspect(r.taskId, r.attempt))?.status === 'running' && this.clock.now() < deadline) await sleepOn(this.clock, 100);
+    }
+    return live.length;
+  }
+
   /** Attempts this agent tracks, for tests and status. */
   attempts(): { taskId: string; attempt: number; phase: Phase }[] {
     return [...this.known.values()].map(({ taskId, attempt, phase }) => ({ taskId, attempt, phase }));

@@ -49,6 +49,8 @@ export interface RunningAgent {
   simulated: boolean;
   /** Ends the agent; its tasks keep running and are re-attached by the next agent. */
   stop(): Promise<void>;
+  /** Stops its tasks (SIGKILL after `graceMs`) and waits for them: for a node that goes away. */
+  stopTasks(graceMs: number): Promise<number>;
 }
 
 function agentVersion(): string {
@@ -159,5 +161,6 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       await agent.stop();
       await stopNodeMps(mps, launcher, log);
     },
+    stopTasks: (graceMs) => agent.stopTasks(graceMs),
   };
 }

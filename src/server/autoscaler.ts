@@ -103,6 +103,7 @@ export class Autoscaler {
     if (now - this.offersAt >= (this.opts.offersEveryMs ?? 60_000)) {
       this.offers = await provider.offers();
       this.offersAt = now;
+      control.setOffered(this.offers);
     }
 
     // What the provider says of its nodes, beside what registered.

@@ -10,6 +10,7 @@ import { conflict, FastGpuError, notFound } from '../core/errors.js';
 import { schedule } from '../core/scheduler/index.js';
 import { fairShareOrder, type TenancySnapshot } from '../core/scheduler/tenancy.js';
 import type { SchedulerPolicy } from '../core/scheduler/types.js';
+import type { ProviderOffer } from '../core/autoscale/types.js';
 import { poolModels } from '../core/scheduler/capacity.js';
 import { DEFAULT_BUDGET_EXHAUSTED_POLICY, tasksToStopForBudget, type BudgetExhaustedPolicy } from '../core/tenancy/quota.js';
 import { requeueAfter, requeueUnstarted } from '../core/state.js';
@@ -227,6 +228,8 @@ export class ControlPlane {
   private readonly reasonDirty = new Set<string>();
   /** Tasks a node is being started for (the autoscaler): task id → what is coming. */
   private scalingUp: ReadonlyMap<string, string> = new Map();
+  /** The node shapes an autoscaler can add (its provider's offers): a task only they hold is accepted. */
+  offered: readonly ProviderOffer[] = [];
   private lastReasonFlush = 0;
 
   private constructor(opts: ControlOptions) {
@@ -1376,6 +1379,11 @@ export class ControlPlane {
     if (changed) this.kick();
   }
 
+  /** The node shapes the autoscaler's provider offers now (submit accepts a task one of them holds). */
+  setOffered(offers: readonly ProviderOffer[]): void {
+    this.offered = offers;
+  }
+
   /** Records an event that is not a task's or a node's own change (an autoscaling decision). */
   async recordEvent(type: PoolEvent['type'], ids: { nodeId?: string; taskId?: string }, data: Record<string, unknown>): Promise<void> {
     const tx = new Tx();
@@ -1385,13 +1393,16 @@ export class ControlPlane {
 
   /**
    * A node its provider says is gone (a Slurm job cancelled, preempted or out of time): LOST now,
-   * not after its lease runs out, so its tasks are requeued at once.
+   * not after its lease runs out, so its tasks are requeued at once (as preempted: no retry used).
    */
   async nodeGone(idOrName: string, why: string): Promise<void> {
     const node = this.findNode(idOrName);
     if (!node || node.state === 'LOST') return;
     const tx = new Tx();
     this.log(`node ${node.name} (${node.id}): ${why}`);
+    // Its provider took the node back (as Slurm preempts): its tasks are requeued as preempted,
+    // without using a retry, since nothing they did failed.
+    for (const tid of this.byNode.get(node.id) ?? []) if (isActive(this.tasks.get(tid)?.state ?? 'SUCCEEDED')) this.preempting.set(tid, '');
     this.markLost(tx, node, this.clock.now());
     await this.commit(tx);
   }

@@ -169,11 +169,14 @@ async function startAutoscaler(
     priceBook: () => control.billing.pricing.book,
     launch: (nodeName) => ({
       nodeName,
-      args: ['agent', '--server', url, '--name', nodeName, '--state-dir', join(dataDir, 'autoscale', nodeName), '--quiet'],
+      args: ['agent', '--server', url, '--name', nodeName, '--state-dir', join(dataDir, 'autoscale', nodeName), '--ephemeral', '--quiet'],
       env: { FASTGPU_TOKEN: secret },
     }),
     log,
   });
+  // A first pass before the server says it is up: the offers it reads let submit accept a task
+  // that only a node still to come can hold.
+  await a.tick();
   a.start();
   log(`autoscaling with ${provider.name}: at most ${cfg.spec.max} node(s), ${cfg.spec.min} kept warm`);
   return {

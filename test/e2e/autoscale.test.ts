@@ -60,6 +60,6 @@ describe('fastgpu up --autoscale local', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--autoscale: gpus: expected COUNTxMODEL such as 1xH100, got "1xNope"/);
     const r2 = await world.cli(['up', '--port', '0', '--data-dir', world.dataDir, '--autoscale', 'slurm:max=2,colour=blue']);
-    expect(r2.stderr).toMatch(/--autoscale: slurm takes max, min, partition, account, time, gpu-model, price; unknown key "colour"/);
+    expect(r2.stderr).toMatch(/--autoscale: slurm takes max, min, partition, account, time, gpu-model, price, simulated-gpus; unknown key "colour"/);
   });
 });

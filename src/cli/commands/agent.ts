@@ -18,10 +18,14 @@ interface RawAgentFlags {
   name?: string;
   stateDir?: string;
   quiet?: boolean;
+  ephemeral?: boolean;
   cpus?: string;
   memory?: string;
   sharing?: string;
 }
+
+/** An ephemeral node's tasks get this long after SIGTERM: Slurm's default KillWait is 30 s. */
+const EPHEMERAL_GRACE_MS = 10_000;
 
 export function register(program: Command): void {
   program
@@ -37,6 +41,7 @@ export function register(program: Command): void {
     .option('--name <name>', 'node name (default: the host name)')
     .option('--state-dir <dir>', "where this agent keeps its tasks' state (default: $FASTGPU_HOME/agent)")
     .option('--sharing <mode>', SHARING_HELP)
+    .option('--ephemeral', 'the node goes away when the agent stops (an autoscaler lent it): stop its tasks on SIGTERM/SIGINT, SIGKILL 10 s later, so none outlives the node')
     .option('-q, --quiet', 'no log lines on stderr')
     .action(
       daemonAction(async (raw: RawAgentFlags, cmd: Command) => {
@@ -83,7 +88,13 @@ export function register(program: Command): void {
         });
         ctx.stdout.write(`FastGPU agent joined ${serverUrl} as node ${agent.nodeId}\n  ${gpuBanner(agent, gpus, ctx.env)}\n  state dir ${stateDir}\n`);
         const signal = await interrupted;
-        ctx.stdout.write(`fastgpu: ${signal}: stopping the agent (running tasks keep going)\n`);
+        if (raw.ephemeral === true) {
+          ctx.stdout.write(`fastgpu: ${signal}: stopping the agent and its tasks (an ephemeral node)\n`);
+          const n = await agent.stopTasks(EPHEMERAL_GRACE_MS);
+          ctx.stdout.write(`fastgpu: stopped ${n} task(s)\n`);
+        } else {
+          ctx.stdout.write(`fastgpu: ${signal}: stopping the agent (running tasks keep going)\n`);
+        }
         await shutdown(ctx, () => agent.stop());
       }),
     );

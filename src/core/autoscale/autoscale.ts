@@ -128,6 +128,11 @@ function clone(n: PlannedNode): PlannedNode {
   return c;
 }
 
+/** Whether one empty node of `offer` holds one replica of `r` (a submit-time check while autoscaling). */
+export function offerHolds(offer: ProviderOffer, r: ResourceRequest): boolean {
+  return new PlannedNode(offer).take(r, '');
+}
+
 /** Why no offer can hold one replica of `d` even on an empty node, or null when one can. */
 function whyUnservable(d: PendingDemand, offers: readonly ProviderOffer[]): string | null {
   if (offers.length === 0) return 'no provider offers any node shape';

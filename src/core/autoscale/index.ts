@@ -1,2 +1,2 @@
-export { autoscale, offerHourly, type AutoscaleInput } from './autoscale.js';
+export { autoscale, offerHolds, offerHourly, type AutoscaleInput } from './autoscale.js';
 export type * from './types.js';

@@ -1,7 +1,7 @@
 // `--autoscale PROVIDER:key=value,…` compiled once into a provider and a policy, with errors that
 // name the flag and the key. The same flags for every provider:
 //   local:max=4[,min=0,gpus=1xH100,cpus=4,memory=16GiB]
-//   slurm:max=8[,min=0,partition=gpu,account=ml,time=8:00:00,gpu-model=A100,price=12.50]
+//   slurm:max=8[,min=0,partition=gpu,account=ml,time=8:00:00,gpu-model=A100,price=12.50,simulated-gpus=yes]
 //   command:config=FILE,max=4[,min=0]
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -29,7 +29,7 @@ export interface AutoscaleSpec {
 
 const KEYS: Record<AutoscaleSpec['provider'], readonly string[]> = {
   local: ['max', 'min', 'gpus', 'cpus', 'memory'],
-  slurm: ['max', 'min', 'partition', 'account', 'time', 'gpu-model', 'price'],
+  slurm: ['max', 'min', 'partition', 'account', 'time', 'gpu-model', 'price', 'simulated-gpus'],
   command: ['max', 'min', 'config'],
 };
 
@@ -151,6 +151,7 @@ export function buildProvider(spec: AutoscaleSpec, ctx: ProviderContext): NodePr
         ...(o.time !== undefined ? { timeLimit: o.time } : {}),
         ...(o['gpu-model'] !== undefined ? { gpuModel: o['gpu-model'] } : {}),
         ...(o.price !== undefined ? { nodeHourPrice: o.price } : {}),
+        ...(yesNo(o['simulated-gpus'], 'simulated-gpus') ? { simulatedGpus: true } : {}),
       });
     case 'command': {
       const file = o.config ?? '';
@@ -185,6 +186,12 @@ export function buildProvider(spec: AutoscaleSpec, ctx: ProviderContext): NodePr
       });
     }
   }
+}
+
+function yesNo(v: string | undefined, key: string): boolean {
+  if (v === undefined || v === 'no' || v === 'false') return false;
+  if (v === 'yes' || v === 'true') return true;
+  throw bad(`--autoscale: ${key}: expected yes or no, got ${JSON.stringify(v)}`);
 }
 
 /** Durations for the policy flags (shared by `up` and `server`). */

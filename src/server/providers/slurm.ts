@@ -34,6 +34,12 @@ export interface SlurmProviderOptions {
   gpuModel?: string;
   /** Price of one node-hour of this cluster, e.g. `12.50`; default: the price book's GPU prices. */
   nodeHourPrice?: string;
+  /**
+   * The cluster's GPUs are stand-ins (a test cluster's fake GRES devices, no nvidia-smi): each
+   * agent declares its job's GPUs as simulated ones of the shape's model (`--gpus 4xA100-80GB`).
+   * Default: agents find the GPUs Slurm gave them with nvidia-smi.
+   */
+  simulatedGpus?: boolean;
   /** Where Slurm's commands are (default: on PATH). */
   binDir?: string;
   /** Time limit for each Slurm command. */
@@ -118,12 +124,24 @@ export class SlurmProvider implements NodeProvider {
     return args;
   }
 
+  /**
+   * The agent offers what its job holds, not the whole host: the job's CPUs and memory, and (with
+   * `simulatedGpus`) its GPUs as simulated ones.
+   */
+  agentFlags(shape: string): string[] {
+    const s = this.shapes.get(shape);
+    if (s === undefined) return [];
+    const flags = ['--cpus', String(s.node.cpus), '--memory', `${s.node.memoryMiB}MiB`];
+    if (this.opts.simulatedGpus === true && s.model !== null && s.node.gpus > 0) flags.push('--gpus', `${s.node.gpus}x${s.model}`);
+    return flags;
+  }
+
   async request(shape: string, launch: AgentLaunch): Promise<ProvidedNode> {
     if (this.shapes.size === 0) await this.offers();
     await mkdir(this.opts.stateDir, { recursive: true, mode: 0o700 });
     await chmod(this.opts.stateDir, 0o700);
     const script = join(this.opts.stateDir, `agent-${launch.nodeName}.sh`);
-    await writeFile(script, agentScript(this.opts.fastgpu, launch), { mode: 0o700 });
+    await writeFile(script, agentScript(this.opts.fastgpu, { ...launch, args: [...launch.args, ...this.agentFlags(shape)] }), { mode: 0o700 });
     const { stdout } = await this.exec('sbatch', this.sbatchArgs(shape, launch, script));
     const id = stdout.trim().split(';')[0] ?? '';
     if (!/^\d+$/.test(id)) throw new ProviderError(this.name, 'sbatch answered no job id', stdout.trim());

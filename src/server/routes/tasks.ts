@@ -9,6 +9,7 @@ import type { TaskEventPage } from '../../protocol/api.js';
 import type { LogPage } from '../../store/port.js';
 import { authorize, listScope, type Principal } from '../auth.js';
 import { whyGangNeverFits } from '../feasibility.js';
+import { offerHolds } from '../../core/autoscale/index.js';
 import { IDEMPOTENCY_HEADER, idempotencyKeyOf } from '../idempotency.js';
 import { newId } from '../ids.js';
 import {
@@ -103,10 +104,13 @@ export function taskRoutes(ctx: RouteContext): void {
         }
       } else {
         const nodes = [...control.nodes.values()];
-        // With no node known yet there is nothing to judge against: the task waits.
+        // With no node known yet there is nothing to judge against: the task waits. A task only an
+        // autoscaled node shape holds is accepted: the autoscaler asks for that node.
         if (nodes.length > 0) {
           const why = neverFits(spec.resources, nodes);
-          if (why) throw new FastGpuError('UNSCHEDULABLE', `${why.field}: ${why.message}`, why.field);
+          if (why && !control.offered.some((o) => offerHolds(o, spec.resources))) {
+            throw new FastGpuError('UNSCHEDULABLE', `${why.field}: ${why.message}`, why.field);
+          }
         }
       }
       const now = clock.now();
