@@ -41,6 +41,7 @@ import { sleepOn, timerClock, type Timer, type TimerClock } from '../util/clock.
 import { checkAgentTime, checkAgentTimes } from './agent-input.js';
 import { Billing, type MeteredAttempt } from './billing.js';
 import { newId } from './ids.js';
+import { LostAttempts } from './lost-attempts.js';
 import { NodeIdentities } from './node-identity.js';
 import { gpuViews, placementView } from './views.js';
 import { Waiters } from './waiters.js';
@@ -61,6 +62,11 @@ export interface ControlOptions {
   nodeLostAfterMs?: number;
   /** SIGTERM → SIGKILL grace sent with assignments and stop orders. */
   graceMs?: number;
+  /**
+   * How long a task whose node's lease ran out waits for that node's late exit report before it
+   * is placed again (clock ms; default one lease). See src/server/lost-attempts.ts.
+   */
+  lostHoldMs?: number;
   /** Running tasks of a tenant whose budget is exhausted: `continue` (default) or `stop`. */
   budgetPolicy?: BudgetExhaustedPolicy;
   /** Let waiting tasks preempt (default true). */
@@ -204,9 +210,10 @@ export class ControlPlane {
   /**
    * Attempts ended LOST with their node, by task id: the task as it was left (requeued or
    * terminal). An exit the agent's supervisor recorded before the fence wins over that LOST as
-   * long as nothing acted on it (no new attempt was placed). Forgotten when a new attempt is placed.
+   * long as nothing acted on it (no new attempt was placed); a requeued task waits a while for
+   * that exit before it is placed again. Forgotten when a new attempt is placed.
    */
-  private readonly lostAttempts = new Map<string, { attempt: number; nodeId: string; at: number; task: Task }>();
+  private readonly lostAttempts: LostAttempts;
 
   private chain: Promise<void> = Promise.resolve();
   private chainDepth = 0;
@@ -242,6 +249,7 @@ export class ControlPlane {
     this.tickMs = opts.tickMs ?? 200;
     this.lease = leaseTimings(opts.nodeLostAfterMs);
     this.nodeLostAfterMs = this.lease.leaseMs;
+    this.lostAttempts = new LostAttempts(opts.lostHoldMs ?? this.lease.leaseMs);
     this.graceMs = opts.graceMs ?? DEFAULT_GRACE_MS;
     this.heartbeatIntervalMs = this.lease.heartbeatMs;
     this.log = opts.log ?? (() => {});
@@ -603,9 +611,12 @@ export class ControlPlane {
     try {
       const active: Task[] = [];
       const pending: Task[] = [];
+      const at = this.clock.now();
       for (const t of this.tasks.values()) {
-        if (t.state === 'PENDING') pending.push(t);
-        else if (isActive(t.state)) active.push(t);
+        // A task held for its lost node's late exit report is not placed yet (lost-attempts.ts).
+        if (t.state === 'PENDING') {
+          if (!this.lostAttempts.held(t.id, at)) pending.push(t);
+        } else if (isActive(t.state)) active.push(t);
       }
       const pendingRes = [...this.reservations.values()].some((r) => r.state === 'PENDING');
       if (pending.length === 0 && !pendingRes) return;
@@ -730,6 +741,8 @@ export class ControlPlane {
     this.refreshTenants().catch((e: unknown) => this.log(`error: reading tenants: ${String(e)}`));
     if (this.budgetPolicy === 'stop') this.enforceBudgets().catch((e: unknown) => this.log(`error: budget check: ${String(e)}`));
     this.detectLostNodes().catch((e: unknown) => this.log(`error: lost-node check failed: ${String(e)}`));
+    // A task held for its lost node's report may be placed now.
+    if (this.lostAttempts.expired(this.clock.now()).length > 0) this.dirty = true;
     if (this.dirty || this.ticks % 5 === 0) this.kick();
     if (this.reasonDirty.size > 0 && this.timers.elapsed() - this.lastReasonFlush >= REASON_FLUSH_MS) {
       this.flushReasons().catch((e: unknown) => this.log(`error: reason flush: ${String(e)}`));
@@ -1182,8 +1195,14 @@ export class ControlPlane {
       return true;
     }
     if (!wanted) {
+      // Its node is back after a LOST and lists it: the exit is on the way (a restarted agent
+      // ships the logs first). The task is not placed again meanwhile. The stop order below
+      // changes nothing for an attempt that is over, and ends one that somehow is not.
+      if (this.lostAttempts.awaitExit(r.taskId, r.attempt, nodeId, this.clock.now()) && !rt?.stops.has(key)) {
+        this.log(`${key} LOST with node ${nodeId} is listed by it again: waiting for its exit before the task is placed again`);
+      }
       // Cancelled, finished, requeued elsewhere, or unknown: it must not keep running.
-      if (!rt?.stops.has(key)) this.log(`${key} reported running by node ${nodeId} is not its current attempt (${t ? `attempt ${t.attempts}, ${t.state}` : 'finished or unknown'}): ordering it stopped`);
+      else if (!rt?.stops.has(key)) this.log(`${key} reported running by node ${nodeId} is not its current attempt (${t ? `attempt ${t.attempts}, ${t.state}` : 'finished or unknown'}): ordering it stopped`);
       this.addStop(nodeId, r.taskId, r.attempt, 'orphaned');
       tx.wakeNodes.add(nodeId);
       return false;
@@ -1218,16 +1237,24 @@ export class ControlPlane {
   private lateExit(tx: Tx, nodeId: string, r: RunningReport): boolean {
     const lost = this.lostAttempts.get(r.taskId);
     if (!lost || lost.attempt !== r.attempt || lost.nodeId !== nodeId) return false;
-    if (r.endReason === 'fenced' || r.endReason === 'never-started') return false;
+    const now = this.clock.now();
+    // Whatever its end, it is known now: a task held for it need not wait any longer.
+    const release = (): false => {
+      if (this.lostAttempts.held(r.taskId, now)) {
+        this.lostAttempts.release(r.taskId, now);
+        tx.dirty = true;
+      }
+      return false;
+    };
+    if (r.endReason === 'fenced' || r.endReason === 'never-started') return release();
     const live = this.tasks.get(r.taskId);
     const t = live ?? lost.task;
     // Acted on: a new attempt is placed (or the task moved on some other way).
     if (t.attempts !== r.attempt || (live ? live.state !== 'PENDING' : !isTerminal(t.state))) return false;
     const end = this.exitOutcome(t, r);
     // A failure while retries remain is already handled by the requeue: the next attempt runs.
-    if (live && end.outcome !== 'SUCCEEDED') return false;
+    if (live && end.outcome !== 'SUCCEEDED') return release();
     this.lostAttempts.delete(r.taskId);
-    const now = this.clock.now();
     const placement = lost.task.placement ?? t.placement;
     const endedAt = r.endedAt ?? lost.at;
     const startedAt = r.startedAt ?? t.startedAt ?? null;
@@ -1392,7 +1419,8 @@ export class ControlPlane {
     if (!node || node.state === 'LOST') return;
     const tx = new Tx();
     this.log(`node ${node.name} (${node.id}): ${why}`);
-    this.markLost(tx, node, this.clock.now());
+    // Its provider ended it, processes and all: nothing to wait for.
+    this.markLost(tx, node, this.clock.now(), false);
     await this.commit(tx);
   }
 
@@ -1515,12 +1543,13 @@ export class ControlPlane {
       // counts for a node the server has no runtime for.
       const seen = rt ? rt.lastSeen : node.lastHeartbeatAt;
       if (now - seen <= this.nodeLostAfterMs) continue;
-      this.markLost(tx, node, now);
+      this.markLost(tx, node, now, true);
     }
     await this.commit(tx);
   }
 
-  private markLost(tx: Tx, node: NodeRecord, now: number): void {
+  /** `hold`: its requeued tasks wait for its late exit reports before they are placed again (lost-attempts.ts). */
+  private markLost(tx: Tx, node: NodeRecord, now: number, hold: boolean): void {
     const lost: NodeRecord = { ...node, state: 'LOST' };
     this.nodes.set(node.id, lost);
     tx.nodes.push(lost);
@@ -1533,10 +1562,14 @@ export class ControlPlane {
       const attempt = t.attempts;
       const placement = t.placement;
       const after = this.endAttempt(tx, t, { outcome: this.cancelling.has(t.id) ? 'CANCELLED' : 'LOST', exitCode: null, endedAt: now, message: `Node ${node.name} was lost` });
-      if (after.state === 'PENDING' || after.state === 'FAILED') this.lostAttempts.set(t.id, { attempt, nodeId: node.id, at: now, task: { ...after, placement } });
+      if (after.state !== 'PENDING' && after.state !== 'FAILED') continue;
+      const l = this.lostAttempts.record(t.id, { attempt, nodeId: node.id, at: now, task: { ...after, placement } }, hold);
+      if (l.holdUntil > now) {
+        const message = `its node ${node.name} was lost; it waits until ${new Date(l.holdUntil).toISOString()} for that node to report how attempt ${attempt} ended before it runs again`;
+        this.put(tx, after, { ...after, reason: 'NodeLost', reasonMessage: message });
+        this.event(tx, 'task.pending', { taskId: t.id }, { reason: 'NodeLost', message });
+      }
     }
-    // Bounded: a LOST attempt's late exit counts only for a day.
-    for (const [id, l] of this.lostAttempts) if (now - l.at > 86_400_000) this.lostAttempts.delete(id);
     // Its reserved slices go back to waiting for room elsewhere.
     this.unplaceReservations(tx, node.id, now);
     const rt = this.rt.get(node.id);

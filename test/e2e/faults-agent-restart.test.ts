@@ -72,10 +72,14 @@ describe('faults', () => {
     const c = await cluster(['--node-lost-after', '8s']);
     let a = await joined(c, 'node-a');
     const runs = join(world.home, 'runs');
+    const go = join(world.home, 'go');
     const ids: string[] = [];
-    for (let i = 0; i < 4; i++) ids.push(await submit(c, 2, '0.25', `echo "$FASTGPU_TASK_ID $FASTGPU_ATTEMPT" >> ${runs}; sleep 0.2`));
+    // Each task finishes once told to, which happens while its agent is dead: none of the exits
+    // can have been reported before the kill (with tasks that simply ran 0.2 s, this raced).
+    for (let i = 0; i < 4; i++) ids.push(await submit(c, 2, '0.25', `echo "$FASTGPU_TASK_ID $FASTGPU_ATTEMPT" >> ${runs}; while [ ! -e ${go} ]; do sleep 0.05; done`));
     await until('all 4 started', () => (lines(runs).length >= 4 ? true : undefined));
     await a.kill9();
+    writeFileSync(go, '');
     // Down longer than the lease: node-a is LOST and its tasks wait to run again.
     await until('node-a LOST', async () => ((await c.client.nodes()).find((n) => n.name === 'node-a')?.state === 'LOST' ? true : undefined), 30_000, 200);
     a = await joined(c, 'node-a');
