@@ -36,7 +36,7 @@ import type {
   StopOrder,
 } from '../protocol/agent.js';
 import { leaseTimings, type LeaseTimings } from '../protocol/lease.js';
-import type { Store, TaskWrite, TenantRecord, UtilisationSample } from '../store/port.js';
+import type { IdempotencyRecord, Store, TaskWrite, TenantRecord, UtilisationSample } from '../store/port.js';
 import { sleepOn, timerClock, type Timer, type TimerClock } from '../util/clock.js';
 import { checkAgentTime, checkAgentTimes } from './agent-input.js';
 import { Billing, type MeteredAttempt } from './billing.js';
@@ -127,6 +127,8 @@ const isActive = (s: TaskState): boolean => s === 'SCHEDULED' || s === 'RUNNING'
 class Tx {
   /** Submitted tasks, stored with this Tx's other writes. */
   readonly inserts: Task[] = [];
+  /** The Idempotency-Keys those submits answer, stored with them. */
+  readonly idempotencyKeys: IdempotencyRecord[] = [];
   readonly writes = new Map<string, TaskWrite>();
   readonly attempts: Attempt[] = [];
   readonly reservations = new Map<string, { r: VgpuReservation; expected: number }>();
@@ -217,7 +219,7 @@ export class ControlPlane {
 
   private chain: Promise<void> = Promise.resolve();
   private chainDepth = 0;
-  private submitQ: { tasks: Task[]; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  private submitQ: { tasks: Task[]; idempotency?: IdempotencyRecord; resolve: () => void; reject: (e: unknown) => void }[] = [];
   private submitScheduled = false;
 
   private dirty = false;
@@ -486,6 +488,7 @@ export class ControlPlane {
     }
     const r = await this.store.commitBatch({
       newTasks: tx.inserts,
+      ...(tx.idempotencyKeys.length > 0 ? { idempotencyKeys: tx.idempotencyKeys } : {}),
       tasks: [...tx.writes.values()],
       attempts: tx.attempts,
       reservations: [...tx.reservations.values()].map(({ r: reservation, expected }) => ({ reservation, expectedVersion: expected })),
@@ -802,13 +805,14 @@ export class ControlPlane {
 
   /**
    * Store new tasks (a gang's tasks together, all or nothing) and queue them. Submissions that
-   * arrive together share one store transaction (group commit).
+   * arrive together share one store transaction (group commit). `idempotency`: the submit's
+   * Idempotency-Key, stored with its tasks or not at all (src/server/idempotency.ts).
    */
-  submit(tasks: Task[]): Promise<void> {
+  submit(tasks: Task[], idempotency?: IdempotencyRecord): Promise<void> {
     if (this.closed) return Promise.reject(new FastGpuError('UNAVAILABLE', 'server is shutting down'));
     if (this.degraded) return Promise.reject(new FastGpuError('UNAVAILABLE', `the server is degraded: its store cannot be written (${this.degraded.error}); try again later`));
     return new Promise<void>((resolve, reject) => {
-      this.submitQ.push({ tasks, resolve, reject });
+      this.submitQ.push({ tasks, resolve, reject, ...(idempotency ? { idempotency } : {}) });
       if (!this.submitScheduled) {
         this.submitScheduled = true;
         setImmediate(() => {
@@ -826,6 +830,7 @@ export class ControlPlane {
     const storeGroup = async (subs: typeof batch): Promise<void> => {
       const tx = new Tx();
       for (const b of subs) {
+        if (b.idempotency) tx.idempotencyKeys.push(b.idempotency);
         for (const t of b.tasks) {
           tx.inserts.push(t);
           this.event(tx, 'task.submitted', { taskId: t.id }, { name: t.spec.name, tenant: t.spec.tenant, gangId: t.gangId });

@@ -6,7 +6,7 @@ import { parseTaskSpec } from '../../core/spec.js';
 import { TERMINAL_STATES, type Task, type TaskState } from '../../core/types.js';
 import type { Action } from '../../core/tenancy/index.js';
 import type { TaskEventPage } from '../../protocol/api.js';
-import type { LogPage } from '../../store/port.js';
+import type { IdempotencyRecord, LogPage } from '../../store/port.js';
 import { authorize, listScope, type Principal } from '../auth.js';
 import { whyGangNeverFits } from '../feasibility.js';
 import { IDEMPOTENCY_HEADER, idempotencyKeyOf } from '../idempotency.js';
@@ -76,7 +76,7 @@ export function taskRoutes(ctx: RouteContext): void {
       {
         name: 'Idempotency-Key',
         description:
-          'Makes a retried submit safe: the same key (per token, for 24 h, kept in the server’s memory) with the same body answers the tasks the first request made (with `Idempotent-Replayed: true`) and creates none; with another body it is a 409. The SDKs and the CLI send one.',
+          'Makes a retried submit safe: the same key (per token, for 24 h, kept in the store with the tasks, so also across a server restart) with the same body answers the tasks the first request made (with `Idempotent-Replayed: true`) and creates none; with another body it is a 409. The SDKs and the CLI send one.',
       },
     ],
     also: [
@@ -136,10 +136,9 @@ export function taskRoutes(ctx: RouteContext): void {
         if (why) throw new FastGpuError('UNSCHEDULABLE', why, 'gang');
       }
       if (query.dryRun) return reply.code(200).send({ tasks: tasks.map(taskView), dryRun: true, quote: quoteFor(spec, control, now) });
-      const submit = async (): Promise<string[]> => {
+      const submit = async (idempotency?: IdempotencyRecord): Promise<void> => {
         await refuseOverBudget(control, tenant);
-        await control.submit(tasks);
-        return tasks.map((t) => t.id);
+        await control.submit(tasks, idempotency);
       };
       const key = idempotencyKeyOf(req.headers[IDEMPOTENCY_HEADER]);
       if (key === undefined) {
@@ -147,7 +146,7 @@ export function taskRoutes(ctx: RouteContext): void {
         return { tasks: tasks.map(taskView) };
       }
       // A retry of a submit that went through answers the tasks it made, as they are now.
-      const { ids, replayed } = await ctx.idempotency.once(principal.tokenId, key, { body: req.body, tenant }, submit);
+      const { ids, replayed } = await ctx.idempotency.once(principal.tokenId, key, { body: req.body, tenant }, tasks.map((t) => t.id), submit);
       if (!replayed) return { tasks: tasks.map(taskView) };
       void reply.header('idempotent-replayed', 'true');
       const now2 = await Promise.all(ids.map((id) => control.getTask(id)));
