@@ -204,6 +204,12 @@ export class ControlPlane {
   /** Active task ids per node id. */
   private readonly byNode = new Map<string, Set<string>>();
   private readonly cancelling = new Set<string>();
+  /**
+   * Tasks that ended in memory whose end is not yet in the store (its write waits, or is retried
+   * while the disk is full): reads show them as memory knows them, not as the store's stale
+   * RUNNING, nor leave them out of a listing. Dropped once the write is durable.
+   */
+  private readonly finishing = new Map<string, Task>();
   /** Placed in memory, placement not yet in the store: never handed out (see commit). */
   private readonly undurable = new Set<string>();
   private readonly eventSubs = new Set<(e: PoolEvent) => void>();
@@ -445,6 +451,7 @@ export class ControlPlane {
       // Durable now (or failed): either way the placements may be handed out from here on.
       for (const id of tx.placed) this.undurable.delete(id);
     }
+    for (const w of tx.writes.values()) if (this.finishing.get(w.task.id) === w.task) this.finishing.delete(w.task.id);
     this.broadcast(events);
     this.wake(tx);
   }
@@ -544,7 +551,9 @@ export class ControlPlane {
     if (isTerminal(stored.state)) {
       this.tasks.delete(stored.id);
       this.cancelling.delete(stored.id);
+      this.finishing.set(stored.id, stored);
     } else {
+      this.finishing.delete(stored.id);
       this.tasks.set(stored.id, stored);
       if (stored.placement && isActive(stored.state)) this.indexAdd(stored.placement.nodeId, stored.id);
     }
@@ -1634,7 +1643,12 @@ export class ControlPlane {
 
   /** A task: live from memory, else from the store. */
   async getTask(id: string): Promise<Task | null> {
-    return this.tasks.get(id) ?? (await this.store.getTask(id));
+    return this.tasks.get(id) ?? this.finishing.get(id) ?? (await this.store.getTask(id));
+  }
+
+  /** Tasks that ended whose end is not yet durable (see `finishing`). */
+  finishingTasks(): IterableIterator<Task> {
+    return this.finishing.values();
   }
 
   activeOn(nodeId: string): Task[] {

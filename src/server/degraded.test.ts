@@ -51,6 +51,10 @@ it('a failed write is retried until it succeeds; /healthz says degraded meanwhil
   expect(failures).toBeGreaterThan(2);
   expect(answered).toBe(0);
   expect((await h.store.getTask(t.id))!.state).toBe('RUNNING');
+  // Reads show the end memory knows, and a listing does not lose the task between the two.
+  expect((await h.req('GET', `/v1/tasks/${t.id}`)).body.state).toBe('SUCCEEDED');
+  expect((await h.req('GET', '/v1/tasks')).body.tasks.map((x: { id: string; state: string }) => [x.id, x.state])).toEqual([[t.id, 'SUCCEEDED']]);
+  expect((await h.req('GET', '/v1/tasks?state=SUCCEEDED')).body.tasks.map((x: { id: string }) => x.id)).toEqual([t.id]);
 
   full = false;
   await h.clock.advanceAsync(5_000);

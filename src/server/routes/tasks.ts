@@ -177,14 +177,14 @@ export function taskRoutes(ctx: RouteContext): void {
         if (!b || (tenant !== null && b.spec.tenant !== tenant)) throw invalid('query.before', `task ${query.before} not found`);
         beforeAt = b.createdAt;
       }
-      const matches = (t: Task): boolean =>
+      const matchesAny = (t: Task): boolean =>
         (tenant === null || t.spec.tenant === tenant) &&
-        (liveStates === undefined || liveStates.includes(t.state)) &&
         (query.name === undefined || t.spec.name.includes(query.name)) &&
         (nodeId === undefined || t.placement?.nodeId === nodeId) &&
         (query.vgpu === undefined || t.spec.vgpuId === query.vgpu) &&
         (query.gang === undefined || t.gangId === query.gang) &&
         (beforeAt === undefined || t.createdAt < beforeAt);
+      const matches = (t: Task): boolean => matchesAny(t) && (liveStates === undefined || liveStates.includes(t.state));
       const out: Task[] = [];
       if (liveStates === undefined || liveStates.length > 0) for (const t of control.tasks.values()) if (matches(t)) out.push(t);
       if (states === undefined || wantsFinished) {
@@ -198,6 +198,8 @@ export function taskRoutes(ctx: RouteContext): void {
           if (query.vgpu !== undefined) filter.vgpuId = query.vgpu;
           if (query.gang !== undefined) filter.gangId = query.gang;
           if (query.before !== undefined) filter.before = query.before;
+          // Ended, the end not yet stored (a full disk): as memory knows it.
+          for (const t of control.finishingTasks()) if (finishedStates.includes(t.state) && matchesAny(t)) out.push(t);
           const seen = new Set(out.map((t) => t.id));
           // A task may finish between the two reads: the store's copy wins.
           for (const t of await store.listTasks(filter)) if (!seen.has(t.id)) out.push(t);
