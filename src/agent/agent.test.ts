@@ -259,6 +259,31 @@ describe('Agent', () => {
     expect(readFileSync(count, 'utf8')).toBe('run\n');
   });
 
+  it('a restarted agent sends nothing before it has a node id: exits and logs found on disk go out after it registered', async () => {
+    const first = await startAgent();
+    const a = assignment(['sh', '-c', 'while [ ! -e "$FASTGPU_SIGNAL_FILE.go" ]; do sleep 0.02; done; echo done; exit 0']);
+    server.assign(a);
+    await waitFor(() => server.reports.find((r) => r.taskId === a.taskId && r.status === 'running'), 5000, 'start report');
+    await first.stop();
+    agents.splice(agents.indexOf(first), 1);
+    // The task ends while no agent runs.
+    writeFileSync(join(state.dir, 'tasks', a.taskId, '1', 'signal.go'), '');
+    await waitFor(() => existsSync(join(state.dir, 'tasks', a.taskId, '1', 'exit')));
+    // The server is slow to answer the new agent's register: the exit it found waits for it.
+    let answer!: () => void;
+    server.registerGate = new Promise<void>((r) => (answer = r));
+    const second = startAgent();
+    await waitFor(() => server.registers.length === 2, 5000, 'the second register');
+    // Whatever the agent would send early has had the time to go (it ships logs every 20 ms).
+    await new Promise((r) => setTimeout(r, 200));
+    expect(server.violations).toEqual([]);
+    expect(server.registers[1]!.tasks.map((t) => t.taskId)).toEqual([a.taskId]);
+    answer();
+    await second;
+    expect(await exitOf(a.taskId)).toMatchObject({ exitCode: 0 });
+    expect(server.text(a.taskId, 'stdout')).toBe('done\n');
+  });
+
   it('a stop order for a pair it never launched claims it, so a late assignment cannot start it', async () => {
     await startAgent();
     const a = assignment(['sh', '-c', `echo ran > ${join(state.dir, 'ran')}`]);

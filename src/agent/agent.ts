@@ -91,6 +91,13 @@ export class Agent {
   private fence = { afterMs: 0, graceMs: 0 };
   private registering: Promise<void> | undefined;
   private wakeWatch: (() => void) | undefined;
+  /**
+   * Settles once the node has an id (its first registration) or the agent stops. Nothing is sent
+   * before: a restarted agent finds exits and logs on disk while it registers, and a report or
+   * log batch without a node id is refused for good (and its chunks dropped).
+   */
+  private readonly registeredOnce: Promise<void>;
+  private markRegistered: () => void = () => {};
   /** An exit hint came while the watch loop was busy: look again at once. */
   private watchDirty = false;
   private stopped = false;
@@ -99,10 +106,16 @@ export class Agent {
     this.clock = timerClock(cfg.clock);
     this.log = cfg.log ?? (() => {});
     this.nodeState = cfg.nodeState ?? new MemoryNodeState();
+    this.registeredOnce = new Promise<void>((resolve) => (this.markRegistered = resolve));
     this.shipper = new LogShipper({
       clock: this.clock,
       ...(cfg.partialFlushMs !== undefined ? { partialFlushMs: cfg.partialFlushMs } : {}),
-      send: (chunks) => cfg.link.shipLogs({ nodeId: this.nodeId, chunks }, this.abort.signal),
+      send: async (chunks) => {
+        await this.registeredOnce;
+        // Not a LinkError: the shipper keeps the chunks for the next agent.
+        if (this.signal.aborted) throw new Error('the agent is stopping');
+        await cfg.link.shipLogs({ nodeId: this.nodeId, chunks }, this.abort.signal);
+      },
       isPermanent: (e) => e instanceof LinkError && !e.retryable && !e.unknownNode && !this.signal.aborted,
       onDrop: (n, e) => this.log(`the server refused ${n} log chunk(s), dropping them: ${(e as Error).message}`),
     });
@@ -128,6 +141,7 @@ export class Agent {
     if (this.stopped) return;
     this.stopped = true;
     this.abort.abort();
+    this.markRegistered();
     this.wakeWatch?.();
     await Promise.allSettled([...this.loops, ...this.pending]);
     this.cfg.launcher.dispose();
@@ -193,6 +207,7 @@ export class Agent {
         this.fence = { afterMs: res.fenceAfterMs, graceMs: res.fenceGraceMs };
         await this.renewed(sentAt);
         this.nodeId = res.nodeId;
+        this.markRegistered();
         this.heartbeatIntervalMs = this.cfg.heartbeatIntervalMs ?? res.heartbeatIntervalMs;
         this.log(`registered as ${res.nodeId} with ${req.tasks.length} known task attempt(s)`);
         await this.obey(res.stop.map((s) => ({ ...s, reason: s.reason ?? ('orphaned' as const) })));
@@ -358,6 +373,8 @@ export class Agent {
     k.report = r;
     this.track(
       (async () => {
+        // Found on disk by a restarted agent: its logs and exit go out once the node has an id.
+        await this.registeredOnce;
         this.shipper.markFinal(k.taskId, k.attempt);
         // The exit waits for the logs (so `run` and `logs -f`, which end with the task, print
         // every byte): the deadline is drainTimeoutMs without progress, not since the exit —
@@ -402,6 +419,7 @@ export class Agent {
   private send(tasks: RunningReport[]): void {
     this.track(
       (async () => {
+        await this.registeredOnce;
         const backoff = new Backoff(50, 1_000);
         for (let i = 0; i < 4 && !this.signal.aborted; i++) {
           try {

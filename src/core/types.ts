@@ -114,7 +114,8 @@ export type PendingReason =
   | 'Quota'
   | 'Budget'
   | 'Dependency'
-  | 'ScalingUp'; // a node is being started for it (the autoscaler asked a provider)
+  | 'ScalingUp' // a node is being started for it (the autoscaler asked a provider)
+  | 'NodeLost'; // its node's lease ran out: it waits a while for that node's late exit report
 
 /** A normalised, validated task spec (the parsed form of the YAML/JSON a user submits). */
 export interface TaskSpec {

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { GpuSchema, PlacementSchema } from './agent.js';
 
 export const TASK_STATES = ['PENDING', 'SCHEDULED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMEOUT', 'PREEMPTED', 'LOST'] as const;
-export const PENDING_REASONS = ['Priority', 'Resources', 'Fragmentation', 'Reservation', 'Quota', 'Budget', 'Dependency', 'ScalingUp'] as const;
+export const PENDING_REASONS = ['Priority', 'Resources', 'Fragmentation', 'Reservation', 'Quota', 'Budget', 'Dependency', 'ScalingUp', 'NodeLost'] as const;
 const NODE_STATES = ['READY', 'DRAINING', 'LOST'] as const;
 
 export const TaskStateSchema = z.enum(TASK_STATES);

@@ -178,7 +178,7 @@ async function assemble(
   sse.watchRevocations(async (id) => (await deps.store.getToken(id))?.revokedAt != null, deps.revocationCheckMs ?? 2_000);
   book = new RouteBook(app, auth);
   const metrics = createMetrics(control, deps.store);
-  const ctx: RouteContext = { book, store: deps.store, control, clock: deps.clock, auth, sse, idempotency: new IdempotencyBook(deps.clock), log, logDrainMs: deps.logDrainMs ?? 20, ...(deps.defaultTimeLimitMs !== undefined ? { defaultTimeLimitMs: deps.defaultTimeLimitMs } : {}) };
+  const ctx: RouteContext = { book, store: deps.store, control, clock: deps.clock, auth, sse, idempotency: new IdempotencyBook(deps.store, deps.clock, log), log, logDrainMs: deps.logDrainMs ?? 20, ...(deps.defaultTimeLimitMs !== undefined ? { defaultTimeLimitMs: deps.defaultTimeLimitMs } : {}) };
   systemRoutes(ctx, metrics, SERVER_VERSION);
   taskRoutes(ctx);
   poolRoutes(ctx);

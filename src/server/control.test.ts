@@ -221,9 +221,16 @@ describe('control loop with a fake agent', () => {
     expect(nodes.find((n: any) => n.name === 'node-b').state).toBe('READY');
     const tk = await taskState(h, keep.id);
     expect(tk.attempts[0].outcome).toBe('LOST');
-    expect(['PENDING', 'SCHEDULED']).toContain(tk.state);
+    // It waits one lease for node-a's late exit report before it runs elsewhere.
+    expect(tk).toMatchObject({ state: 'PENDING', reason: 'NodeLost' });
+    expect(tk.reasonMessage).toMatch(/its node node-a was lost; it waits until .* for that node to report how attempt 1 ended/);
     const td = await taskState(h, die.id);
     expect(td.state).toBe('FAILED');
+    expect((await b.poll(0)).assignments).toEqual([]);
+    h.clock.advance(15_000);
+    await b.heartbeat();
+    h.server.control.tick();
+    await h.server.control.settle();
 
     const onB = await b.pollAndStart();
     expect(onB.map((x) => [x.taskId, x.attempt])).toEqual([[keep.id, 2]]);

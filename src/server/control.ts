@@ -37,11 +37,12 @@ import type {
   StopOrder,
 } from '../protocol/agent.js';
 import { leaseTimings, type LeaseTimings } from '../protocol/lease.js';
-import type { Store, TaskWrite, TenantRecord, UtilisationSample } from '../store/port.js';
+import type { IdempotencyRecord, Store, TaskWrite, TenantRecord, UtilisationSample } from '../store/port.js';
 import { sleepOn, timerClock, type Timer, type TimerClock } from '../util/clock.js';
 import { checkAgentTime, checkAgentTimes } from './agent-input.js';
 import { Billing, type MeteredAttempt } from './billing.js';
 import { newId } from './ids.js';
+import { LostAttempts } from './lost-attempts.js';
 import { NodeIdentities } from './node-identity.js';
 import { gpuViews, placementView } from './views.js';
 import { Waiters } from './waiters.js';
@@ -62,6 +63,11 @@ export interface ControlOptions {
   nodeLostAfterMs?: number;
   /** SIGTERM → SIGKILL grace sent with assignments and stop orders. */
   graceMs?: number;
+  /**
+   * How long a task whose node's lease ran out waits for that node's late exit report before it
+   * is placed again (clock ms; default one lease). See src/server/lost-attempts.ts.
+   */
+  lostHoldMs?: number;
   /** Running tasks of a tenant whose budget is exhausted: `continue` (default) or `stop`. */
   budgetPolicy?: BudgetExhaustedPolicy;
   /** Let waiting tasks preempt (default true). */
@@ -122,6 +128,8 @@ const isActive = (s: TaskState): boolean => s === 'SCHEDULED' || s === 'RUNNING'
 class Tx {
   /** Submitted tasks, stored with this Tx's other writes. */
   readonly inserts: Task[] = [];
+  /** The Idempotency-Keys those submits answer, stored with them. */
+  readonly idempotencyKeys: IdempotencyRecord[] = [];
   readonly writes = new Map<string, TaskWrite>();
   readonly attempts: Attempt[] = [];
   readonly reservations = new Map<string, { r: VgpuReservation; expected: number }>();
@@ -197,6 +205,12 @@ export class ControlPlane {
   /** Active task ids per node id. */
   private readonly byNode = new Map<string, Set<string>>();
   private readonly cancelling = new Set<string>();
+  /**
+   * Tasks that ended in memory whose end is not yet in the store (its write waits, or is retried
+   * while the disk is full): reads show them as memory knows them, not as the store's stale
+   * RUNNING, nor leave them out of a listing. Dropped once the write is durable.
+   */
+  private readonly finishing = new Map<string, Task>();
   /** Placed in memory, placement not yet in the store: never handed out (see commit). */
   private readonly undurable = new Set<string>();
   private readonly eventSubs = new Set<(e: PoolEvent) => void>();
@@ -205,13 +219,14 @@ export class ControlPlane {
   /**
    * Attempts ended LOST with their node, by task id: the task as it was left (requeued or
    * terminal). An exit the agent's supervisor recorded before the fence wins over that LOST as
-   * long as nothing acted on it (no new attempt was placed). Forgotten when a new attempt is placed.
+   * long as nothing acted on it (no new attempt was placed); a requeued task waits a while for
+   * that exit before it is placed again. Forgotten when a new attempt is placed.
    */
-  private readonly lostAttempts = new Map<string, { attempt: number; nodeId: string; at: number; task: Task }>();
+  private readonly lostAttempts: LostAttempts;
 
   private chain: Promise<void> = Promise.resolve();
   private chainDepth = 0;
-  private submitQ: { tasks: Task[]; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  private submitQ: { tasks: Task[]; idempotency?: IdempotencyRecord; resolve: () => void; reject: (e: unknown) => void }[] = [];
   private submitScheduled = false;
 
   private dirty = false;
@@ -245,6 +260,7 @@ export class ControlPlane {
     this.tickMs = opts.tickMs ?? 200;
     this.lease = leaseTimings(opts.nodeLostAfterMs);
     this.nodeLostAfterMs = this.lease.leaseMs;
+    this.lostAttempts = new LostAttempts(opts.lostHoldMs ?? this.lease.leaseMs);
     this.graceMs = opts.graceMs ?? DEFAULT_GRACE_MS;
     this.heartbeatIntervalMs = this.lease.heartbeatMs;
     this.log = opts.log ?? (() => {});
@@ -438,6 +454,7 @@ export class ControlPlane {
       // Durable now (or failed): either way the placements may be handed out from here on.
       for (const id of tx.placed) this.undurable.delete(id);
     }
+    for (const w of tx.writes.values()) if (this.finishing.get(w.task.id) === w.task) this.finishing.delete(w.task.id);
     this.broadcast(events);
     this.wake(tx);
   }
@@ -481,6 +498,7 @@ export class ControlPlane {
     }
     const r = await this.store.commitBatch({
       newTasks: tx.inserts,
+      ...(tx.idempotencyKeys.length > 0 ? { idempotencyKeys: tx.idempotencyKeys } : {}),
       tasks: [...tx.writes.values()],
       attempts: tx.attempts,
       reservations: [...tx.reservations.values()].map(({ r: reservation, expected }) => ({ reservation, expectedVersion: expected })),
@@ -536,7 +554,9 @@ export class ControlPlane {
     if (isTerminal(stored.state)) {
       this.tasks.delete(stored.id);
       this.cancelling.delete(stored.id);
+      this.finishing.set(stored.id, stored);
     } else {
+      this.finishing.delete(stored.id);
       this.tasks.set(stored.id, stored);
       if (stored.placement && isActive(stored.state)) this.indexAdd(stored.placement.nodeId, stored.id);
     }
@@ -606,9 +626,12 @@ export class ControlPlane {
     try {
       const active: Task[] = [];
       const pending: Task[] = [];
+      const at = this.clock.now();
       for (const t of this.tasks.values()) {
-        if (t.state === 'PENDING') pending.push(t);
-        else if (isActive(t.state)) active.push(t);
+        // A task held for its lost node's late exit report is not placed yet (lost-attempts.ts).
+        if (t.state === 'PENDING') {
+          if (!this.lostAttempts.held(t.id, at)) pending.push(t);
+        } else if (isActive(t.state)) active.push(t);
       }
       const pendingRes = [...this.reservations.values()].some((r) => r.state === 'PENDING');
       if (pending.length === 0 && !pendingRes) return;
@@ -733,6 +756,8 @@ export class ControlPlane {
     this.refreshTenants().catch((e: unknown) => this.log(`error: reading tenants: ${String(e)}`));
     if (this.budgetPolicy === 'stop') this.enforceBudgets().catch((e: unknown) => this.log(`error: budget check: ${String(e)}`));
     this.detectLostNodes().catch((e: unknown) => this.log(`error: lost-node check failed: ${String(e)}`));
+    // A task held for its lost node's report may be placed now.
+    if (this.lostAttempts.expired(this.clock.now()).length > 0) this.dirty = true;
     if (this.dirty || this.ticks % 5 === 0) this.kick();
     if (this.reasonDirty.size > 0 && this.timers.elapsed() - this.lastReasonFlush >= REASON_FLUSH_MS) {
       this.flushReasons().catch((e: unknown) => this.log(`error: reason flush: ${String(e)}`));
@@ -792,13 +817,14 @@ export class ControlPlane {
 
   /**
    * Store new tasks (a gang's tasks together, all or nothing) and queue them. Submissions that
-   * arrive together share one store transaction (group commit).
+   * arrive together share one store transaction (group commit). `idempotency`: the submit's
+   * Idempotency-Key, stored with its tasks or not at all (src/server/idempotency.ts).
    */
-  submit(tasks: Task[]): Promise<void> {
+  submit(tasks: Task[], idempotency?: IdempotencyRecord): Promise<void> {
     if (this.closed) return Promise.reject(new FastGpuError('UNAVAILABLE', 'server is shutting down'));
     if (this.degraded) return Promise.reject(new FastGpuError('UNAVAILABLE', `the server is degraded: its store cannot be written (${this.degraded.error}); try again later`));
     return new Promise<void>((resolve, reject) => {
-      this.submitQ.push({ tasks, resolve, reject });
+      this.submitQ.push({ tasks, resolve, reject, ...(idempotency ? { idempotency } : {}) });
       if (!this.submitScheduled) {
         this.submitScheduled = true;
         setImmediate(() => {
@@ -816,6 +842,7 @@ export class ControlPlane {
     const storeGroup = async (subs: typeof batch): Promise<void> => {
       const tx = new Tx();
       for (const b of subs) {
+        if (b.idempotency) tx.idempotencyKeys.push(b.idempotency);
         for (const t of b.tasks) {
           tx.inserts.push(t);
           this.event(tx, 'task.submitted', { taskId: t.id }, { name: t.spec.name, tenant: t.spec.tenant, gangId: t.gangId });
@@ -1185,8 +1212,14 @@ export class ControlPlane {
       return true;
     }
     if (!wanted) {
+      // Its node is back after a LOST and lists it: the exit is on the way (a restarted agent
+      // ships the logs first). The task is not placed again meanwhile. The stop order below
+      // changes nothing for an attempt that is over, and ends one that somehow is not.
+      if (this.lostAttempts.awaitExit(r.taskId, r.attempt, nodeId, this.clock.now()) && !rt?.stops.has(key)) {
+        this.log(`${key} LOST with node ${nodeId} is listed by it again: waiting for its exit before the task is placed again`);
+      }
       // Cancelled, finished, requeued elsewhere, or unknown: it must not keep running.
-      if (!rt?.stops.has(key)) this.log(`${key} reported running by node ${nodeId} is not its current attempt (${t ? `attempt ${t.attempts}, ${t.state}` : 'finished or unknown'}): ordering it stopped`);
+      else if (!rt?.stops.has(key)) this.log(`${key} reported running by node ${nodeId} is not its current attempt (${t ? `attempt ${t.attempts}, ${t.state}` : 'finished or unknown'}): ordering it stopped`);
       this.addStop(nodeId, r.taskId, r.attempt, 'orphaned');
       tx.wakeNodes.add(nodeId);
       return false;
@@ -1221,16 +1254,24 @@ export class ControlPlane {
   private lateExit(tx: Tx, nodeId: string, r: RunningReport): boolean {
     const lost = this.lostAttempts.get(r.taskId);
     if (!lost || lost.attempt !== r.attempt || lost.nodeId !== nodeId) return false;
-    if (r.endReason === 'fenced' || r.endReason === 'never-started') return false;
+    const now = this.clock.now();
+    // Whatever its end, it is known now: a task held for it need not wait any longer.
+    const release = (): false => {
+      if (this.lostAttempts.held(r.taskId, now)) {
+        this.lostAttempts.release(r.taskId, now);
+        tx.dirty = true;
+      }
+      return false;
+    };
+    if (r.endReason === 'fenced' || r.endReason === 'never-started') return release();
     const live = this.tasks.get(r.taskId);
     const t = live ?? lost.task;
     // Acted on: a new attempt is placed (or the task moved on some other way).
     if (t.attempts !== r.attempt || (live ? live.state !== 'PENDING' : !isTerminal(t.state))) return false;
     const end = this.exitOutcome(t, r);
     // A failure while retries remain is already handled by the requeue: the next attempt runs.
-    if (live && end.outcome !== 'SUCCEEDED') return false;
+    if (live && end.outcome !== 'SUCCEEDED') return release();
     this.lostAttempts.delete(r.taskId);
-    const now = this.clock.now();
     const placement = lost.task.placement ?? t.placement;
     const endedAt = r.endedAt ?? lost.at;
     const startedAt = r.startedAt ?? t.startedAt ?? null;
@@ -1400,10 +1441,11 @@ export class ControlPlane {
     if (!node || node.state === 'LOST') return;
     const tx = new Tx();
     this.log(`node ${node.name} (${node.id}): ${why}`);
-    // Its provider took the node back (as Slurm preempts): its tasks are requeued as preempted,
-    // without using a retry, since nothing they did failed.
+    // Its provider took the node back (as Slurm preempts), processes and all: nothing to wait
+    // for, and its tasks are requeued as preempted, without using a retry, since nothing they did
+    // failed.
     for (const tid of this.byNode.get(node.id) ?? []) if (isActive(this.tasks.get(tid)?.state ?? 'SUCCEEDED')) this.preempting.set(tid, '');
-    this.markLost(tx, node, this.clock.now());
+    this.markLost(tx, node, this.clock.now(), false);
     await this.commit(tx);
   }
 
@@ -1526,12 +1568,13 @@ export class ControlPlane {
       // counts for a node the server has no runtime for.
       const seen = rt ? rt.lastSeen : node.lastHeartbeatAt;
       if (now - seen <= this.nodeLostAfterMs) continue;
-      this.markLost(tx, node, now);
+      this.markLost(tx, node, now, true);
     }
     await this.commit(tx);
   }
 
-  private markLost(tx: Tx, node: NodeRecord, now: number): void {
+  /** `hold`: its requeued tasks wait for its late exit reports before they are placed again (lost-attempts.ts). */
+  private markLost(tx: Tx, node: NodeRecord, now: number, hold: boolean): void {
     const lost: NodeRecord = { ...node, state: 'LOST' };
     this.nodes.set(node.id, lost);
     tx.nodes.push(lost);
@@ -1544,10 +1587,14 @@ export class ControlPlane {
       const attempt = t.attempts;
       const placement = t.placement;
       const after = this.endAttempt(tx, t, { outcome: this.cancelling.has(t.id) ? 'CANCELLED' : 'LOST', exitCode: null, endedAt: now, message: `Node ${node.name} was lost` });
-      if (after.state === 'PENDING' || after.state === 'FAILED') this.lostAttempts.set(t.id, { attempt, nodeId: node.id, at: now, task: { ...after, placement } });
+      if (after.state !== 'PENDING' && after.state !== 'FAILED') continue;
+      const l = this.lostAttempts.record(t.id, { attempt, nodeId: node.id, at: now, task: { ...after, placement } }, hold);
+      if (l.holdUntil > now) {
+        const message = `its node ${node.name} was lost; it waits until ${new Date(l.holdUntil).toISOString()} for that node to report how attempt ${attempt} ended before it runs again`;
+        this.put(tx, after, { ...after, reason: 'NodeLost', reasonMessage: message });
+        this.event(tx, 'task.pending', { taskId: t.id }, { reason: 'NodeLost', message });
+      }
     }
-    // Bounded: a LOST attempt's late exit counts only for a day.
-    for (const [id, l] of this.lostAttempts) if (now - l.at > 86_400_000) this.lostAttempts.delete(id);
     // Its reserved slices go back to waiting for room elsewhere.
     this.unplaceReservations(tx, node.id, now);
     const rt = this.rt.get(node.id);
@@ -1607,7 +1654,12 @@ export class ControlPlane {
 
   /** A task: live from memory, else from the store. */
   async getTask(id: string): Promise<Task | null> {
-    return this.tasks.get(id) ?? (await this.store.getTask(id));
+    return this.tasks.get(id) ?? this.finishing.get(id) ?? (await this.store.getTask(id));
+  }
+
+  /** Tasks that ended whose end is not yet durable (see `finishing`). */
+  finishingTasks(): IterableIterator<Task> {
+    return this.finishing.values();
   }
 
   activeOn(nodeId: string): Task[] {

@@ -51,6 +51,10 @@ it('a failed write is retried until it succeeds; /healthz says degraded meanwhil
   expect(failures).toBeGreaterThan(2);
   expect(answered).toBe(0);
   expect((await h.store.getTask(t.id))!.state).toBe('RUNNING');
+  // Reads show the end memory knows, and a listing does not lose the task between the two.
+  expect((await h.req('GET', `/v1/tasks/${t.id}`)).body.state).toBe('SUCCEEDED');
+  expect((await h.req('GET', '/v1/tasks')).body.tasks.map((x: { id: string; state: string }) => [x.id, x.state])).toEqual([[t.id, 'SUCCEEDED']]);
+  expect((await h.req('GET', '/v1/tasks?state=SUCCEEDED')).body.tasks.map((x: { id: string }) => x.id)).toEqual([t.id]);
 
   full = false;
   await h.clock.advanceAsync(5_000);
@@ -81,4 +85,18 @@ it('a submit whose write fails is refused with 503 and leaves nothing behind', a
   expect(r.status).toBe(503);
   expect(h.server.control.tasks.size).toBe(0);
   expect(await h.store.countTasks()).toBe(0);
+});
+
+it('a log batch the full disk cannot take is a 503 that names the disk (the agent keeps it and retries)', async () => {
+  h = await makeHarness();
+  const agent = new FakeAgent(h);
+  await agent.register();
+  const [t] = await submit(h, { command: 'true', resources: { gpu: 0.5 } });
+  await agent.pollAndStart();
+  h.store.appendLogs = async () => {
+    throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+  };
+  const res = await h.req('POST', '/v1/agent/logs', { nodeId: agent.nodeId, chunks: [{ taskId: t.id, attempt: 1, stream: 'stdout', seq: 0, at: h.clock.now(), data: 'hi\n' }] }, agent.headers());
+  expect(res.status).toBe(503);
+  expect(res.body.error.message).toMatch(/disk is full/);
 });

@@ -131,6 +131,12 @@ describe('an exit recorded before the fence wins over a LOST nothing acted on', 
     await other.heartbeat();
     await h.server.control.detectLostNodes();
     await h.server.control.settle();
+    // Held one lease for a late exit from its node; then placed on the other.
+    expect((await other.poll(0)).assignments).toEqual([]);
+    h.clock.advance(15_000);
+    await other.heartbeat();
+    h.server.control.tick();
+    await h.server.control.settle();
     expect(await other.pollAndStart()).toHaveLength(1); // attempt 2 placed: the LOST was acted on
     await first.register();
     await first.exit(moved.id, 1, 0);

@@ -85,3 +85,49 @@ it('the SDK sends a key, and its retry after a dropped answer creates the task o
     await new Promise<void>((r) => proxy.close(() => r()));
   }
 });
+
+it('keys are kept in the store: after a server restart the same key answers the first tasks and makes none', async () => {
+  const key = { 'idempotency-key': 'across-a-restart' };
+  const first = await h.req('POST', '/v1/tasks', spec, key);
+  expect(first.status).toBe(201);
+  await h.restart();
+  const again = await h.req('POST', '/v1/tasks', spec, key);
+  expect(again.status).toBe(201);
+  expect(again.headers['idempotent-replayed']).toBe('true');
+  expect(again.body.tasks.map((t: { id: string }) => t.id)).toEqual(first.body.tasks.map((t: { id: string }) => t.id));
+  expect(await h.store.countTasks()).toBe(2);
+  expect((await h.req('POST', '/v1/tasks', { ...spec, gang: 3 }, key)).status).toBe(409);
+  // Stored under the token's id, with the tasks the first request made.
+  const scopes = (await h.store.listTokens()).map((t) => t.id);
+  const stored = await Promise.all(scopes.map((id) => h.store.getIdempotencyKey(id, 'across-a-restart', h.clock.now())));
+  expect(stored.filter((r) => r !== null).map((r) => r!.taskIds)).toEqual([first.body.tasks.map((t: { id: string }) => t.id)]);
+});
+
+it('the same key sent twice at once makes the tasks once', async () => {
+  const key = { 'idempotency-key': 'twice-at-once' };
+  const [a, b] = await Promise.all([h.req('POST', '/v1/tasks', spec, key), h.req('POST', '/v1/tasks', spec, key)]);
+  expect([a.status, b.status]).toEqual([201, 201]);
+  expect(a.body.tasks.map((t: { id: string }) => t.id)).toEqual(b.body.tasks.map((t: { id: string }) => t.id));
+  expect(await h.store.countTasks()).toBe(2);
+});
+
+it('a submit the store could not take stores no key: the retry with the same key makes the tasks', async () => {
+  const key = { 'idempotency-key': 'refused-first' };
+  const commit = h.store.commitBatch.bind(h.store);
+  // The group commit and its retry of the submit alone both fail.
+  let fail = 2;
+  h.store.commitBatch = async (b) => {
+    if (fail > 0 && (b.newTasks?.length ?? 0) > 0) {
+      fail--;
+      throw new Error('disk I/O error');
+    }
+    return commit(b);
+  };
+  const bad = await h.req('POST', '/v1/tasks', spec, key);
+  expect(bad.status).toBe(503);
+  expect(await h.store.countTasks()).toBe(0);
+  const good = await h.req('POST', '/v1/tasks', spec, key);
+  expect(good.status).toBe(201);
+  expect(good.headers['idempotent-replayed']).toBeUndefined();
+  expect(await h.store.countTasks()).toBe(2);
+});

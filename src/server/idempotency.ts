@@ -1,22 +1,20 @@
 // Idempotent submits: a client that sends `Idempotency-Key: K` with a submit and retries it (a
-// dropped connection, a timeout) gets the tasks the first request made, never new ones; the same
-// key with a different body is a 409. Keys are per token, kept for 24 h in the server's memory
-// (at most MAX_KEYS, the oldest go first): a server restart forgets them.
+// dropped connection, a timeout, a server restart in between) gets the tasks the first request
+// made, never new ones; the same key with a different body is a 409. Keys are per token and
+// last 24 h. They live in the store (port.ts `IdempotencyRecord`), written in the transaction
+// that stores the tasks they answer, so a key is kept exactly when its tasks are: a submit that
+// failed leaves none (the request may be retried), one that succeeded is found after a restart,
+// and two servers racing on one key store one set of tasks (the loser answers the winner's).
+// Expired keys are pruned in the background, at most once an hour.
 import { createHash } from 'node:crypto';
-import { conflict, invalid } from '../core/errors.js';
+import { conflict, FastGpuError, invalid } from '../core/errors.js';
 import type { Clock } from '../core/types.js';
+import type { IdempotencyRecord, Store } from '../store/port.js';
 
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
 export const IDEMPOTENCY_TTL_MS = 24 * 3600_000;
-const MAX_KEYS = 100_000;
 const KEY_RE = /^[\x21-\x7e]{1,200}$/;
-
-interface Entry {
-  hash: string;
-  expiresAt: number;
-  /** The task ids the first request made; pending while it runs. */
-  result: Promise<string[]>;
-}
+const PRUNE_EVERY_MS = 3600_000;
 
 /** The key of a request's header, checked; undefined when absent. */
 export function idempotencyKeyOf(header: string | string[] | undefined): string | undefined {
@@ -27,40 +25,58 @@ export function idempotencyKeyOf(header: string | string[] | undefined): string 
 }
 
 export class IdempotencyBook {
-  private readonly entries = new Map<string, Entry>();
+  /** Requests of this server still storing their tasks: a repeat waits for the first. */
+  private readonly inflight = new Map<string, { hash: string; result: Promise<string[]> }>();
+  private lastPrune = Number.NEGATIVE_INFINITY;
 
-  constructor(private readonly clock: Clock) {}
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+    private readonly log: (line: string) => void = () => {},
+  ) {}
 
   /**
-   * Runs `create` once per (token, key): a repeat with the same request answers the first one's
-   * task ids (waiting for it if it still runs); a repeat with another request is a CONFLICT. A
-   * `create` that fails leaves no entry, so the request may be retried.
+   * Makes `taskIds` once per (scope, key): `create(record)` must store the tasks together with
+   * `record` (ControlPlane.submit). A repeat of the same request answers the first one's task
+   * ids (waiting for it if it still runs); a repeat with another request is a CONFLICT.
    */
-  async once(tokenId: string, key: string, request: unknown, create: () => Promise<string[]>): Promise<{ ids: string[]; replayed: boolean }> {
+  async once(scope: string, key: string, request: unknown, taskIds: string[], create: (record: IdempotencyRecord) => Promise<void>): Promise<{ ids: string[]; replayed: boolean }> {
     const now = this.clock.now();
-    const id = `${tokenId}\n${key}`;
+    const id = `${scope}\n${key}`;
     const hash = createHash('sha256').update(JSON.stringify(request) ?? '').digest('hex');
-    const hit = this.entries.get(id);
-    if (hit && hit.expiresAt > now) {
-      if (hit.hash !== hash) throw conflict(`idempotency-key ${JSON.stringify(key)} was used with a different request in the last 24 h: use a new key for a new submit`);
-      return { ids: await hit.result, replayed: true };
-    }
-    this.prune(now);
-    const result = create();
-    const entry: Entry = { hash, expiresAt: now + IDEMPOTENCY_TTL_MS, result };
-    this.entries.set(id, entry);
+    const running = this.inflight.get(id);
+    if (running) return this.repeat(key, running.hash, hash, running.result);
+    const stored = await this.store.getIdempotencyKey(scope, key, now);
+    if (stored) return this.repeat(key, stored.requestHash, hash, Promise.resolve(stored.taskIds));
+    // Another request with the key may have started while the store was read.
+    const started = this.inflight.get(id);
+    if (started) return this.repeat(key, started.hash, hash, started.result);
+    const record: IdempotencyRecord = { scope, key, requestHash: hash, taskIds, createdAt: now, expiresAt: now + IDEMPOTENCY_TTL_MS };
+    const entry = { hash, result: create(record).then(() => taskIds) };
+    this.inflight.set(id, entry);
     try {
-      return { ids: await result, replayed: false };
+      return { ids: await entry.result, replayed: false };
     } catch (e) {
-      if (this.entries.get(id) === entry) this.entries.delete(id);
+      // Another server stored the key first: its tasks are the answer.
+      if (e instanceof FastGpuError && e.code === 'CONFLICT') {
+        const winner = await this.store.getIdempotencyKey(scope, key, now);
+        if (winner) return this.repeat(key, winner.requestHash, hash, Promise.resolve(winner.taskIds));
+      }
       throw e;
+    } finally {
+      if (this.inflight.get(id) === entry) this.inflight.delete(id);
+      this.maybePrune(now);
     }
   }
 
-  private prune(now: number): void {
-    for (const [k, e] of this.entries) {
-      if (e.expiresAt > now && this.entries.size < MAX_KEYS) break;
-      this.entries.delete(k);
-    }
+  private async repeat(key: string, firstHash: string, hash: string, result: Promise<string[]>): Promise<{ ids: string[]; replayed: boolean }> {
+    if (firstHash !== hash) throw conflict(`idempotency-key ${JSON.stringify(key)} was used with a different request in the last 24 h: use a new key for a new submit`);
+    return { ids: await result, replayed: true };
+  }
+
+  private maybePrune(now: number): void {
+    if (now - this.lastPrune < PRUNE_EVERY_MS) return;
+    this.lastPrune = now;
+    this.store.pruneIdempotencyKeys(now).catch((e: unknown) => this.log(`warn: pruning expired idempotency keys failed: ${String(e)}`));
   }
 }

@@ -55,6 +55,25 @@ export interface StateBatch {
   nodeStates?: readonly { id: string; state: NodeState; heartbeatAt: number }[];
   samples?: readonly UtilisationSample[];
   events?: readonly Omit<PoolEvent, 'seq'>[];
+  /**
+   * Idempotency keys the batch's new tasks answer (a submit's `Idempotency-Key`), stored with
+   * them. A key still live (its expiresAt after the record's createdAt) fails the whole batch with
+   * CONFLICT; an expired one is replaced.
+   */
+  idempotencyKeys?: readonly IdempotencyRecord[];
+}
+
+/** A submit's `Idempotency-Key`: what a retry of the same request answers (src/server/idempotency.ts). */
+export interface IdempotencyRecord {
+  /** Whose key it is (the API token's id): keys of different tokens never meet. */
+  scope: string;
+  key: string;
+  /** sha256 hex of the request, so the same key with another request is told apart. */
+  requestHash: string;
+  /** The tasks the first request made, in order. */
+  taskIds: string[];
+  createdAt: number;
+  expiresAt: number;
 }
 
 export interface StateBatchResult {
@@ -420,6 +439,12 @@ export interface Store {
   readSampleSeries(q: SampleSeriesQuery): Promise<SampleSeries>;
   /** What each tier holds (samples or rollups) and the bytes its blocks take: the volume contract. */
   sampleStorage(): Promise<Record<SampleTier, SampleTierStorage>>;
+
+  // Idempotency keys (written with their tasks by commitBatch)
+  /** The record of (scope, key), or null when there is none or it expired by `now`. */
+  getIdempotencyKey(scope: string, key: string, now: number): Promise<IdempotencyRecord | null>;
+  /** Deletes at most `limit` (default 10,000) records expired by `now`; returns how many. */
+  pruneIdempotencyKeys(now: number, limit?: number): Promise<number>;
 
   // Small settings (schema version, cluster id, …)
   getMeta(key: string): Promise<string | null>;

@@ -6,7 +6,7 @@ import { parseTaskSpec } from '../../core/spec.js';
 import { TERMINAL_STATES, type Task, type TaskState } from '../../core/types.js';
 import type { Action } from '../../core/tenancy/index.js';
 import type { TaskEventPage } from '../../protocol/api.js';
-import type { LogPage } from '../../store/port.js';
+import type { IdempotencyRecord, LogPage } from '../../store/port.js';
 import { authorize, listScope, type Principal } from '../auth.js';
 import { whyGangNeverFits } from '../feasibility.js';
 import { offerHolds } from '../../core/autoscale/index.js';
@@ -77,7 +77,7 @@ export function taskRoutes(ctx: RouteContext): void {
       {
         name: 'Idempotency-Key',
         description:
-          'Makes a retried submit safe: the same key (per token, for 24 h, kept in the server’s memory) with the same body answers the tasks the first request made (with `Idempotent-Replayed: true`) and creates none; with another body it is a 409. The SDKs and the CLI send one.',
+          'Makes a retried submit safe: the same key (per token, for 24 h, kept in the store with the tasks, so also across a server restart) with the same body answers the tasks the first request made (with `Idempotent-Replayed: true`) and creates none; with another body it is a 409. The SDKs and the CLI send one.',
       },
     ],
     also: [
@@ -140,10 +140,9 @@ export function taskRoutes(ctx: RouteContext): void {
         if (why) throw new FastGpuError('UNSCHEDULABLE', why, 'gang');
       }
       if (query.dryRun) return reply.code(200).send({ tasks: tasks.map(taskView), dryRun: true, quote: quoteFor(spec, control, now) });
-      const submit = async (): Promise<string[]> => {
+      const submit = async (idempotency?: IdempotencyRecord): Promise<void> => {
         await refuseOverBudget(control, tenant);
-        await control.submit(tasks);
-        return tasks.map((t) => t.id);
+        await control.submit(tasks, idempotency);
       };
       const key = idempotencyKeyOf(req.headers[IDEMPOTENCY_HEADER]);
       if (key === undefined) {
@@ -151,7 +150,7 @@ export function taskRoutes(ctx: RouteContext): void {
         return { tasks: tasks.map(taskView) };
       }
       // A retry of a submit that went through answers the tasks it made, as they are now.
-      const { ids, replayed } = await ctx.idempotency.once(principal.tokenId, key, { body: req.body, tenant }, submit);
+      const { ids, replayed } = await ctx.idempotency.once(principal.tokenId, key, { body: req.body, tenant }, tasks.map((t) => t.id), submit);
       if (!replayed) return { tasks: tasks.map(taskView) };
       void reply.header('idempotent-replayed', 'true');
       const now2 = await Promise.all(ids.map((id) => control.getTask(id)));
@@ -182,14 +181,14 @@ export function taskRoutes(ctx: RouteContext): void {
         if (!b || (tenant !== null && b.spec.tenant !== tenant)) throw invalid('query.before', `task ${query.before} not found`);
         beforeAt = b.createdAt;
       }
-      const matches = (t: Task): boolean =>
+      const matchesAny = (t: Task): boolean =>
         (tenant === null || t.spec.tenant === tenant) &&
-        (liveStates === undefined || liveStates.includes(t.state)) &&
         (query.name === undefined || t.spec.name.includes(query.name)) &&
         (nodeId === undefined || t.placement?.nodeId === nodeId) &&
         (query.vgpu === undefined || t.spec.vgpuId === query.vgpu) &&
         (query.gang === undefined || t.gangId === query.gang) &&
         (beforeAt === undefined || t.createdAt < beforeAt);
+      const matches = (t: Task): boolean => matchesAny(t) && (liveStates === undefined || liveStates.includes(t.state));
       const out: Task[] = [];
       if (liveStates === undefined || liveStates.length > 0) for (const t of control.tasks.values()) if (matches(t)) out.push(t);
       if (states === undefined || wantsFinished) {
@@ -203,6 +202,8 @@ export function taskRoutes(ctx: RouteContext): void {
           if (query.vgpu !== undefined) filter.vgpuId = query.vgpu;
           if (query.gang !== undefined) filter.gangId = query.gang;
           if (query.before !== undefined) filter.before = query.before;
+          // Ended, the end not yet stored (a full disk): as memory knows it.
+          for (const t of control.finishingTasks()) if (finishedStates.includes(t.state) && matchesAny(t)) out.push(t);
           const seen = new Set(out.map((t) => t.id));
           // A task may finish between the two reads: the store's copy wins.
           for (const t of await store.listTasks(filter)) if (!seen.has(t.id)) out.push(t);

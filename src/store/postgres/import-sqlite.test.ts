@@ -56,6 +56,10 @@ async function fillPool(s: Store): Promise<void> {
       { at: T0 + 2, type: 'vgpu.created', vgpuId: 'vg1', data: { n: [1, 'two'] } },
     ],
   });
+  await s.commitBatch({
+    newTasks: [fixtureTask('keyed', { createdAt: T0 + 3 })],
+    idempotencyKeys: [{ scope: 'k1', key: 'retry-✓', requestHash: 'f'.repeat(64), taskIds: ['keyed'], createdAt: T0, expiresAt: T0 + 86_400_000 }],
+  });
   await s.insertReservation({
     id: 'vg1',
     name: 'vg-one',
@@ -111,6 +115,7 @@ async function snapshot(s: Store) {
   );
   return {
     meta: await s.getMeta('cluster'),
+    idempotencyKey: await s.getIdempotencyKey('k1', 'retry-✓', T0 + 1),
     nodes: await s.listNodes(),
     byName: await s.getNodeByName('node-two'),
     tasks,

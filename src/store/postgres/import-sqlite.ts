@@ -43,6 +43,7 @@ export const TABLE_COPIES: readonly TableCopy[] = [
   },
   { table: 'tenant_spend', ...same('tenant', 'charged'), order: 'tenant' },
   { table: 'promo_spent', ...same('name', 'spent'), order: 'name' },
+  { table: 'idempotency_keys', ...same('scope', 'key', 'request_hash', 'task_ids', 'created_at', 'expires_at'), order: 'scope, key' },
   ...SAMPLE_TABLE_COPIES,
 ];
 

@@ -12,6 +12,7 @@ import type { Micros } from '../../core/pricing/money.js';
 import type { PriceBook, Promotion } from '../../core/pricing/types.js';
 import type { Migration } from '../migrations.js';
 import type {
+  IdempotencyRecord,
   LedgerFilter,
   LedgerSettlement,
   LogPage,
@@ -36,6 +37,7 @@ import type { SampleTier } from '../sample-tiers.js';
 import { redactStoreUrl } from '../select.js';
 import { PgBilling } from './billing.js';
 import { inTx, makePool, translate, type Queryable } from './db.js';
+import { getIdempotencyKey, insertIdempotencyKeys, pruneIdempotencyKeys } from './idempotency.js';
 import { appendEvents, appendLogs, EVENTS_CTE, eventParams, listEvents, listTaskEvents, numbered } from './events.js';
 import { LOCK_CLASS, loadPgMigrations, migratePg } from './migrate.js';
 import {
@@ -118,7 +120,7 @@ async function upsertAttempt(c: Queryable, a: Attempt): Promise<void> {
 /** A batch of new tasks and their events only (a submit): nothing in it can be lost to a version. */
 function isSubmit(b: StateBatch): boolean {
   const empty = (x: readonly unknown[] | undefined): boolean => x === undefined || x.length === 0;
-  return empty(b.tasks) && empty(b.attempts) && empty(b.reservations) && empty(b.nodes) && empty(b.nodeStates) && empty(b.samples);
+  return empty(b.tasks) && empty(b.idempotencyKeys) && empty(b.attempts) && empty(b.reservations) && empty(b.nodes) && empty(b.nodeStates) && empty(b.samples);
 }
 
 /**
@@ -287,6 +289,7 @@ export class PgStore implements Store {
     if (isSubmit(b)) return submitBatch(this.p(), b.newTasks ?? [], b.events ?? []);
     return inTx(this.p(), async (c) => {
       if (b.newTasks && b.newTasks.length > 0) await insertTasks(c, b.newTasks);
+      if (b.idempotencyKeys && b.idempotencyKeys.length > 0) await insertIdempotencyKeys(c, b.idempotencyKeys);
       const lostTasks = b.tasks && b.tasks.length > 0 ? await writeTasks(c, b.tasks) : [];
       for (const a of b.attempts ?? []) await upsertAttempt(c, a);
       const lostReservations: string[] = [];
@@ -552,6 +555,14 @@ export class PgStore implements Store {
   }
 
   // ---- Meta
+
+  async getIdempotencyKey(scope: string, key: string, now: number): Promise<IdempotencyRecord | null> {
+    return getIdempotencyKey(this.p(), scope, key, now);
+  }
+
+  async pruneIdempotencyKeys(now: number, limit = 10_000): Promise<number> {
+    return pruneIdempotencyKeys(this.p(), now, limit);
+  }
 
   async getMeta(key: string): Promise<string | null> {
     return (await this.p().query<{ value: string }>('SELECT value FROM meta WHERE key = $1', [key])).rows[0]?.value ?? null;

@@ -11,6 +11,7 @@ import type { LedgerEntry } from '../../core/pricing/ledger.js';
 import type { Micros } from '../../core/pricing/money.js';
 import type { PriceBook, Promotion } from '../../core/pricing/types.js';
 import type {
+  IdempotencyRecord,
   LedgerFilter,
   LedgerSettlement,
   LogPage,
@@ -33,6 +34,7 @@ import type {
 } from '../port.js';
 import type { SampleTier } from '../sample-tiers.js';
 import { SqliteBilling } from './billing.js';
+import { SqliteIdempotency } from './idempotency.js';
 import { loadMigrations, migrate, type Migration } from './migrate.js';
 import { convertLegacySamples, hasLegacySamples } from './samples-legacy.js';
 import { SqliteSamples, type SampleStorage } from './samples.js';
@@ -193,6 +195,8 @@ export class SqliteStore implements Store {
   /** Task list/count statements, one per filter shape, prepared on first use. */
   private readonly shaped = new Map<string, Database.Statement<unknown[], unknown>>();
   private logRetentionStmts: ReturnType<SqliteStore['logRetention']> | null = null;
+  /** Idempotency keys (idempotency.ts), built on first use like the sample tiers. */
+  private idempotency: SqliteIdempotency | null = null;
   private tx: {
     insertTasks: (tasks: readonly Task[]) => void;
     commitBatch: (batch: StateBatch) => StateBatchResult;
@@ -269,6 +273,7 @@ export class SqliteStore implements Store {
     this.billing = null;
     this.tx = null;
     this.sampleTiers = null;
+    this.idempotency = null;
     this.logRetentionStmts = null;
     this.shaped.clear();
     if (db) {
@@ -322,6 +327,7 @@ export class SqliteStore implements Store {
       commitBatch: tx((b: StateBatch): StateBatchResult => {
         const t = this.t();
         if (b.newTasks && b.newTasks.length > 0) t.insertTasks(b.newTasks);
+        if (b.idempotencyKeys && b.idempotencyKeys.length > 0) this.keys().insert(b.idempotencyKeys);
         const lostTasks = b.tasks && b.tasks.length > 0 ? t.writeTasks(b.tasks) : [];
         for (const a of b.attempts ?? []) {
           try {
@@ -357,6 +363,19 @@ export class SqliteStore implements Store {
   private tiers(): SqliteSamples {
     if (!this.db) throw new Error('SqliteStore: init() has not run, or the store is closed');
     return (this.sampleTiers ??= new SqliteSamples(this.db));
+  }
+
+  private keys(): SqliteIdempotency {
+    if (!this.db) throw new Error('SqliteStore: init() has not run, or the store is closed');
+    return (this.idempotency ??= new SqliteIdempotency(this.db));
+  }
+
+  async getIdempotencyKey(scope: string, key: string, now: number): Promise<IdempotencyRecord | null> {
+    return this.keys().get(scope, key, now);
+  }
+
+  async pruneIdempotencyKeys(now: number, limit = 10_000): Promise<number> {
+    return this.keys().prune(now, limit);
   }
 
   private t(): NonNullable<SqliteStore['tx']> {

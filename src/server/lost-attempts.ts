@@ -1,0 +1,121 @@
+// Attempts that ended LOST with their node, and the wait before their tasks are placed again
+// (Nomad's "unknown" allocations of a disconnected client).
+//
+// A node whose lease ran out has fenced its tasks (src/protocol/lease.ts), but what happened
+// before the fence is not known yet: a task may have exited 0 while its node was cut off, and
+// its supervisor recorded that. Placed again at once, such a task runs a second time, and the
+// exit its node reports on its return loses. So a LOST attempt whose task went back to PENDING
+// is held from placement for `holdMs` after the LOST (by default one more lease: Kubernetes
+// waits five minutes before it evicts the pods of a NotReady node):
+//   - an exit its node reports meanwhile decides (src/server/control.ts `lateExit`): a real end
+//     wins (SUCCEEDED is never run again), a fenced or failed one releases the hold at once;
+//   - a node that comes back and still lists the attempt (its restarted agent found the exit on
+//     disk and ships the logs first) is waited for, one more hold at most;
+//   - once the hold runs out, the task is placed wherever there is room.
+// The wait is also a margin on top of the lease's own for a supervisor that fences late (a
+// loaded host, a slow clock): the task never runs twice at the same time.
+import type { Task } from '../core/types.js';
+
+export interface LostAttempt {
+  attempt: number;
+  nodeId: string;
+  /** When the server declared it LOST (clock ms). */
+  at: number;
+  /** The task as the LOST left it (requeued or terminal), with the lost attempt's placement. */
+  task: Task;
+  /** The task is not placed again before this (clock ms). */
+  holdUntil: number;
+  /** Its node came back listing the attempt: the hold was extended once for its exit. */
+  awaited: boolean;
+}
+
+/** A LOST attempt's late exit counts for a day at most. */
+const KEEP_MS = 86_400_000;
+
+export class LostAttempts {
+  private readonly byTask = new Map<string, LostAttempt>();
+  /** Holds not yet seen to run out (`expired`). */
+  private readonly holding = new Set<string>();
+
+  /** `holdMs`: how long a requeued task waits for its lost node's report before it is placed again. */
+  constructor(readonly holdMs: number) {
+    if (!Number.isFinite(holdMs) || holdMs < 0) throw new Error(`the hold after a lost node must be a duration ≥ 0, got ${holdMs}`);
+  }
+
+  /** Records a LOST attempt; `hold`: its task (if it went back to PENDING) waits `holdMs` before it is placed again. */
+  record(taskId: string, l: { attempt: number; nodeId: string; at: number; task: Task }, hold: boolean): LostAttempt {
+    const held = hold && l.task.state === 'PENDING' && this.holdMs > 0;
+    const entry: LostAttempt = { ...l, holdUntil: held ? l.at + this.holdMs : l.at, awaited: false };
+    this.byTask.set(taskId, entry);
+    if (held) this.holding.add(taskId);
+    else this.holding.delete(taskId);
+    this.prune(l.at);
+    return entry;
+  }
+
+  get(taskId: string): LostAttempt | undefined {
+    return this.byTask.get(taskId);
+  }
+
+  /** Forgets it (a new attempt was placed, or its late exit decided the task). */
+  delete(taskId: string): void {
+    this.byTask.delete(taskId);
+    this.holding.delete(taskId);
+  }
+
+  /** Its node's report decided nothing (a fenced or failed end): the task may be placed now. */
+  release(taskId: string, now: number): void {
+    const l = this.byTask.get(taskId);
+    if (l) l.holdUntil = Math.min(l.holdUntil, now);
+    this.holding.delete(taskId);
+  }
+
+  /** Whether a PENDING task must not be placed yet. */
+  held(taskId: string, now: number): boolean {
+    const l = this.byTask.get(taskId);
+    return l !== undefined && now < l.holdUntil;
+  }
+
+  /**
+   * The lost attempt's node is back and lists the attempt as still there: a restarted agent
+   * found its exit on disk and reports it once the logs are shipped. While the task was not
+   * placed again, it waits for that (one more `holdMs` at most). True when it does.
+   */
+  awaitExit(taskId: string, attempt: number, nodeId: string, now: number): boolean {
+    const l = this.byTask.get(taskId);
+    if (!l || l.attempt !== attempt || l.nodeId !== nodeId || l.task.state !== 'PENDING' || this.holdMs === 0) return false;
+    if (!l.awaited) {
+      l.awaited = true;
+      l.holdUntil = Math.max(l.holdUntil, now + this.holdMs);
+      this.holding.add(taskId);
+    }
+    return now < l.holdUntil;
+  }
+
+  /** Tasks whose hold ran out since the last call (each once): a scheduling cycle may place them. */
+  expired(now: number): string[] {
+    const out: string[] = [];
+    for (const id of this.holding) {
+      const l = this.byTask.get(id);
+      if (!l || now >= l.holdUntil) {
+        this.holding.delete(id);
+        out.push(id);
+      }
+    }
+    return out;
+  }
+
+  /** The earliest end of a hold still running, if any. */
+  nextExpiry(): number | undefined {
+    let next: number | undefined;
+    for (const id of this.holding) {
+      const u = this.byTask.get(id)?.holdUntil;
+      if (u !== undefined && (next === undefined || u < next)) next = u;
+    }
+    return next;
+  }
+
+  private prune(now: number): void {
+    for (const [id, l] of this.byTask) if (now - l.at > KEEP_MS) this.delete(id);
+  }
+}
