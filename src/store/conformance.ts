@@ -24,6 +24,7 @@ import type {
   TaskState,
   VgpuReservation,
 } from '../core/types.js';
+import { arrayConformance } from './conformance-arrays.js';
 import { billingConformance } from './conformance-billing.js';
 import { sampleTierConformance } from './conformance-samples.js';
 import type { Store, TokenRecord, UtilisationSample } from './port.js';
@@ -795,5 +796,8 @@ export function storeConformance(name: string, make: () => Promise<Store>, clean
 
     // Issue 4: tenants, price book, promotions, ledger and settlement.
     billingConformance(() => s);
+
+    // Issue 14: task arrays.
+    arrayConformance(() => s, fixtureTask);
   });
 }
