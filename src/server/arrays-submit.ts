@@ -15,7 +15,12 @@ export interface SubmitExtras {
   body: unknown;
   array?: ArrayRange;
   after?: Dependency[];
+  /** `inputs:` (map): element i gets inputs[i] as JSON in FASTGPU_INPUT. */
+  inputs?: string[];
 }
+
+/** Bytes of one map input as JSON (FASTGPU_INPUT is one environment string: Linux caps those at 128 KiB). */
+export const MAX_INPUT_BYTES = 65_536;
 
 /** A new array id, `a_` and ten base32 characters (as task ids). */
 export function newArrayId(): string {
@@ -26,10 +31,22 @@ export function newArrayId(): string {
 export function takeSubmitExtras(body: unknown): SubmitExtras {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return { body };
   const o = body as Record<string, unknown>;
-  if (!Object.hasOwn(o, 'array') && !Object.hasOwn(o, 'after')) return { body };
-  const { array, after, ...rest } = o;
+  if (!Object.hasOwn(o, 'array') && !Object.hasOwn(o, 'after') && !Object.hasOwn(o, 'inputs')) return { body };
+  const { array, after, inputs, ...rest } = o;
   const out: SubmitExtras = { body: rest };
   if (array !== undefined && array !== null) out.array = parseArrayRange(array, 'array');
+  if (inputs !== undefined && inputs !== null) {
+    if (!Array.isArray(inputs) || inputs.length === 0) throw invalid('inputs', 'must be a non-empty list: element i of the array gets inputs[i] (as JSON) in FASTGPU_INPUT');
+    const size = out.array?.indices.length;
+    if (size !== undefined && size !== inputs.length) throw invalid('inputs', `has ${inputs.length} entries but the array has ${size} elements`);
+    out.inputs = inputs.map((x, i) => {
+      const text = JSON.stringify(x) as string | undefined;
+      if (text === undefined) throw invalid(`inputs.${i}`, 'is not a JSON value');
+      if (Buffer.byteLength(text) > MAX_INPUT_BYTES) throw invalid(`inputs.${i}`, `is ${Buffer.byteLength(text)} bytes as JSON; at most ${MAX_INPUT_BYTES} (pass a path or a URL to large data instead)`);
+      return text;
+    });
+    out.array ??= parseArrayRange(inputs.length, 'inputs');
+  }
   if (after !== undefined && after !== null) {
     const deps = parseAfter(after, 'after');
     if (deps.length > 0) out.after = deps;
@@ -101,7 +118,9 @@ export function expandSubmit(tasks: readonly Task[], extras: SubmitExtras): Task
   const out: Task[] = new Array<Task>(size);
   for (let k = 0; k < size; k++) {
     const index = indices[k]!;
-    const env = { ...base.spec.env, FASTGPU_ARRAY_ID: id, FASTGPU_ARRAY_INDEX: String(index), FASTGPU_ARRAY_SIZE: String(size) };
+    const env: Record<string, string> = { ...base.spec.env, FASTGPU_ARRAY_ID: id, FASTGPU_ARRAY_INDEX: String(index), FASTGPU_ARRAY_SIZE: String(size) };
+    const input = extras.inputs?.[k];
+    if (input !== undefined) env.FASTGPU_INPUT = input;
     const t: Task = { ...base, id: k === 0 ? base.id : newId('t'), spec: { ...base.spec, env }, array: max !== undefined ? { id, index, size, max } : { id, index, size } };
     if (after) t.after = after;
     out[k] = t;
