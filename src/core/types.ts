@@ -204,6 +204,8 @@ export interface Task {
   array?: ArrayPlace;
   /** Wait for these before starting; CANCELLED with reason Dependency when one cannot be met. */
   after?: Dependency[];
+  /** A reduce step: when placed, it gets every result of this array, by index, in FASTGPU_RESULTS. */
+  reduce?: string;
   /** What the task wrote to $FASTGPU_RESULT (parsed JSON), once it finished. */
   result?: unknown;
   /** Bumped on every write; lets writers detect a lost race. */

@@ -65,6 +65,7 @@ const taskViewFields = {
   // Issue 14: arrays, dependencies and results; absent on plain tasks.
   array: z.object({ id: z.string(), index: z.number(), size: z.number(), max: z.number().optional() }).optional().describe('set on an element of a task array'),
   after: z.array(z.object({ id: z.string(), on: z.enum(['ok', 'any', 'failed']) })).optional().describe('dependencies the task waits for'),
+  reduce: z.string().optional().describe('a reduce step: the array whose results it gets in FASTGPU_RESULTS'),
   result: z.unknown().optional().describe('what the task wrote to $FASTGPU_RESULT (JSON), once finished'),
 };
 

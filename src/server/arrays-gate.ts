@@ -10,6 +10,8 @@ import { TERMINAL_STATES, type PendingReason, type Task } from '../core/types.js
 import type { Store } from '../store/port.js';
 
 const FAILED_STATES = TERMINAL_STATES.filter((s) => s !== 'SUCCEEDED');
+/** FASTGPU_RESULTS is one environment string: Linux caps one at 128 KiB. */
+export const MAX_RESULTS_BYTES = 120 * 1024;
 const isArrayId = (id: string): boolean => id.startsWith('a_');
 
 export interface GateResult {
@@ -28,6 +30,8 @@ export class DependencyGate {
   private readonly failedArrays = new Set<string>();
   /** Arrays whose failed elements were looked up in the store (once per process). */
   private readonly checkedArrays = new Set<string>();
+  /** Results of finished arrays that a pending reduce step waits for: FASTGPU_RESULTS's text. */
+  private readonly results = new Map<string, string>();
 
   constructor(private readonly store: Pick<Store, 'getTask' | 'listTasks'>) {}
 
@@ -43,6 +47,14 @@ export class DependencyGate {
   async prepare(pending: readonly Task[], live: ReadonlyMap<string, Task>, liveArrays: ReadonlySet<string>): Promise<void> {
     const wanted = new Set<string>();
     for (const t of pending) for (const d of t.after ?? []) if (!this.final.has(d.id)) wanted.add(d.id);
+    for (const t of pending) {
+      const f = t.reduce !== undefined ? this.final.get(t.reduce) : undefined;
+      if (t.reduce !== undefined && f?.finished && !f.anyFailed && !this.results.has(t.reduce)) {
+        const elements = await this.store.listTasks({ arrayId: t.reduce, limit: 1_000_000 });
+        elements.sort((a, b) => a.array!.index - b.array!.index);
+        this.results.set(t.reduce, JSON.stringify(elements.map((e) => e.result ?? null)));
+      }
+    }
     for (const id of wanted) {
       if (isArrayId(id)) {
         if (!liveArrays.has(id)) {
@@ -60,6 +72,11 @@ export class DependencyGate {
         else if (TERMINAL_STATES.includes(t.state)) this.final.set(id, taskTarget(id, t.state));
       }
     }
+  }
+
+  /** The results text of a finished array a reduce step waits for (loaded by prepare). */
+  resultsOf(arrayId: string): string | undefined {
+    return this.results.get(arrayId);
   }
 
   /** Sort the pending tasks (synchronous: call `prepare` first with the same tasks). */
@@ -81,7 +98,11 @@ export class DependencyGate {
         continue;
       }
       const v = judgeDependencies(t.after, targetOf);
-      if (v.kind === 'met') ready.push(t);
+      const results = t.reduce !== undefined ? this.results.get(t.reduce) : undefined;
+      if (v.kind === 'met' && t.reduce !== undefined && results === undefined) held.push({ task: t, reason: 'Dependency', message: `Collecting the results of ${t.reduce}` });
+      else if (v.kind === 'met' && results !== undefined && Buffer.byteLength(results) > MAX_RESULTS_BYTES) {
+        doomed.push({ task: t, message: `The results of ${t.reduce} are ${Buffer.byteLength(results)} bytes as JSON, more than FASTGPU_RESULTS carries (${MAX_RESULTS_BYTES}); read them with GET /v1/arrays/${t.reduce}/results instead` });
+      } else if (v.kind === 'met') ready.push(t);
       else if (v.kind === 'waiting') held.push({ task: t, reason: 'Dependency', message: v.message });
       else doomed.push({ task: t, message: v.message });
     }
@@ -89,6 +110,12 @@ export class DependencyGate {
     for (const t of capped) held.push({ task: t, reason: 'ArrayTaskLimit', message: `Its array ${t.array!.id} runs at most ${t.array!.max} elements at once (%${t.array!.max})` });
     return { eligible, held, doomed };
   }
+}
+
+/** A reduce step's environment once placed: its spec's, plus FASTGPU_RESULTS (its array's results by index). */
+export function resultsEnv(gate: DependencyGate, t: Task): Record<string, string> | undefined {
+  const text = t.reduce !== undefined ? gate.resultsOf(t.reduce) : undefined;
+  return text === undefined ? undefined : { ...t.spec.env, FASTGPU_RESULTS: text };
 }
 
 function arrayTarget(id: string, finished: boolean, anyFailed: boolean): DependencyTarget {

@@ -17,6 +17,8 @@ export interface SubmitExtras {
   after?: Dependency[];
   /** `inputs:` (map): element i gets inputs[i] as JSON in FASTGPU_INPUT. */
   inputs?: string[];
+  /** `reduce: a_…`: wait for the array to succeed, then get its results in FASTGPU_RESULTS. */
+  reduce?: string;
 }
 
 /** Bytes of one map input as JSON (FASTGPU_INPUT is one environment string: Linux caps those at 128 KiB). */
@@ -31,8 +33,8 @@ export function newArrayId(): string {
 export function takeSubmitExtras(body: unknown): SubmitExtras {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return { body };
   const o = body as Record<string, unknown>;
-  if (!Object.hasOwn(o, 'array') && !Object.hasOwn(o, 'after') && !Object.hasOwn(o, 'inputs')) return { body };
-  const { array, after, inputs, ...rest } = o;
+  if (!Object.hasOwn(o, 'array') && !Object.hasOwn(o, 'after') && !Object.hasOwn(o, 'inputs') && !Object.hasOwn(o, 'reduce')) return { body };
+  const { array, after, inputs, reduce, ...rest } = o;
   const out: SubmitExtras = { body: rest };
   if (array !== undefined && array !== null) out.array = parseArrayRange(array, 'array');
   if (inputs !== undefined && inputs !== null) {
@@ -50,6 +52,13 @@ export function takeSubmitExtras(body: unknown): SubmitExtras {
   if (after !== undefined && after !== null) {
     const deps = parseAfter(after, 'after');
     if (deps.length > 0) out.after = deps;
+  }
+  if (reduce !== undefined && reduce !== null) {
+    if (typeof reduce !== 'string' || !/^a_[A-Za-z0-9]{1,62}$/.test(reduce)) throw invalid('reduce', 'must be the id of an array (a_…) whose results this task receives');
+    if (out.array) throw invalid('reduce', 'a reduce step is one task; give either array or reduce');
+    out.reduce = reduce;
+    // It runs once the array has succeeded.
+    if (!out.after?.some((d) => d.id === reduce)) out.after = [...(out.after ?? []), { id: reduce, on: 'ok' }];
   }
   return out;
 }
@@ -109,7 +118,8 @@ export async function checkDependencies(newIds: ReadonlySet<string>, deps: reado
  */
 export function expandSubmit(tasks: readonly Task[], extras: SubmitExtras): Task[] {
   const after = extras.after;
-  if (!extras.array) return after ? tasks.map((t) => ({ ...t, after })) : [...tasks];
+  const reduce = extras.reduce;
+  if (!extras.array) return tasks.map((t) => ({ ...t, ...(after ? { after } : {}), ...(reduce !== undefined ? { reduce } : {}) }));
   const base = tasks[0];
   if (!base || tasks.length !== 1) throw invalid('array', 'an array cannot be a gang; give either gang or array');
   const { indices, max } = extras.array;

@@ -187,3 +187,38 @@ describe('dependencies', () => {
     expect(await h.store.countTasks()).toBe(0);
   });
 });
+
+describe('reduce', () => {
+  it('a reduce step waits for its array, then gets every result by index in FASTGPU_RESULTS', async () => {
+    const r = await h.req('POST', '/v1/tasks', { command: 'true', resources: { gpu: 0.25 }, array: '0-3' });
+    const arrayId = r.body.tasks[0].array.id;
+    const [red] = await submit(h, { name: 'sum', command: 'true', reduce: arrayId });
+    expect(red.after).toEqual([{ id: arrayId, on: 'ok' }]);
+    expect(red.reduce).toBe(arrayId);
+    const seen: Record<string, string>[] = [];
+    for (let i = 0; i < 6; i++) {
+      await h.server.control.runCycle();
+      await h.server.control.settle();
+      const started = await agent.pollAndStart();
+      for (const a of started) {
+        seen.push(a.env);
+        const index = a.env.FASTGPU_ARRAY_INDEX;
+        await agent.send([{ taskId: a.taskId, attempt: a.attempt, status: 'exited', exitCode: 0, endReason: 'exit', startedAt: h.clock.now(), endedAt: h.clock.now(), ...(index !== undefined ? { result: JSON.stringify({ i: Number(index) }) } : {}) }]);
+      }
+      await h.server.control.settle();
+    }
+    const reduceEnv = seen.find((e) => e.FASTGPU_RESULTS !== undefined);
+    expect(JSON.parse(reduceEnv!.FASTGPU_RESULTS!)).toEqual([{ i: 0 }, { i: 1 }, { i: 2 }, { i: 3 }]);
+    expect((await state(red.id)).state).toBe('SUCCEEDED');
+  });
+
+  it('refuses reduce of something that is not an array id, or together with array', async () => {
+    const bad = await h.req('POST', '/v1/tasks', { command: 'true', reduce: 't_abc' });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.field).toBe('reduce');
+    const both = await h.req('POST', '/v1/tasks', { command: 'true', reduce: 'a_abc', array: '0-1' });
+    expect(both.body.error.message).toContain('give either array or reduce');
+    const unknown = await h.req('POST', '/v1/tasks', { command: 'true', reduce: 'a_nosucharray' });
+    expect(unknown.body.error.message).toContain('a_nosucharray is not a known array id');
+  });
+});

@@ -39,7 +39,7 @@ import { leaseTimings, type LeaseTimings } from '../protocol/lease.js';
 import type { Store, TaskWrite, TenantRecord, UtilisationSample } from '../store/port.js';
 import { sleepOn, timerClock, type Timer, type TimerClock } from '../util/clock.js';
 import { checkAgentTime, checkAgentTimes } from './agent-input.js';
-import { DependencyGate, liveArrayIds } from './arrays-gate.js';
+import { DependencyGate, liveArrayIds, resultsEnv } from './arrays-gate.js';
 import { resultOfReport } from './arrays-result.js';
 import { Billing, type MeteredAttempt } from './billing.js';
 import { newId } from './ids.js';
@@ -643,7 +643,9 @@ export class ControlPlane {
             const placement = placementView(d.placement);
             const attempt = t.attempts + 1;
             this.lostAttempts.delete(t.id);
-            this.put(tx, t, { ...t, state: 'SCHEDULED', placement, attempts: attempt, scheduledAt: now, startedAt: null, reason: null, reasonMessage: null, exitCode: null });
+            // A reduce step gets its array's results with its placement (issue 14).
+            const env = resultsEnv(this.gate, t);
+            this.put(tx, t, { ...t, ...(env ? { spec: { ...t.spec, env } } : {}), state: 'SCHEDULED', placement, attempts: attempt, scheduledAt: now, startedAt: null, reason: null, reasonMessage: null, exitCode: null });
             tx.attempts.push({ taskId: t.id, attempt, nodeId: placement.nodeId, placement, scheduledAt: now, startedAt: null, endedAt: null, outcome: null, exitCode: null });
             this.event(tx, 'task.scheduled', { taskId: t.id, nodeId: placement.nodeId }, { attempt, node: placement.node, gpus: placement.gpus, gpuMilli: placement.gpuMilli, ...(d.borrowed ? { borrowed: true } : {}) });
             tx.wakeNodes.add(placement.nodeId);

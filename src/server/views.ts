@@ -55,6 +55,7 @@ export function taskView(t: Task): TaskView {
   };
   if (t.array) v.array = t.array;
   if (t.after) v.after = t.after;
+  if (t.reduce !== undefined) v.reduce = t.reduce;
   if (t.result !== undefined) v.result = t.result;
   return v;
 }
