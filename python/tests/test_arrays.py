@@ -22,6 +22,16 @@ def test_map_a_function_returns_results_in_input_order(client: fastgpu.Client) -
     assert fastgpu.map(square, inputs, gpu=0.25, client=client, timeout=120) == [25, 1, 16, 4, 9]
 
 
+def total(xs: "list[int]") -> int:
+    return sum(xs)
+
+
+def test_map_with_a_reduce_step(client: fastgpu.Client) -> None:
+    assert client.arrays.map(square, [1, 2, 3], reduce=total, timeout=120) == 14
+    summed = client.arrays.map(["sh", "-c", 'echo $((FASTGPU_INPUT + 1)) > "$FASTGPU_RESULT"'], [1, 2], reduce=["sh", "-c", 'echo "{\\"all\\": $FASTGPU_RESULTS}" > "$FASTGPU_RESULT"'], timeout=120)
+    assert summed == {"all": [2, 3]}
+
+
 def test_map_a_command(client: fastgpu.Client) -> None:
     cmd = ["sh", "-c", 'x=$FASTGPU_INPUT; echo "{\\"twice\\": $((x * 2))}" > "$FASTGPU_RESULT"']
     assert client.arrays.map(cmd, [3, 1, 2], gpu=0.25, max_concurrent=2, timeout=120) == [{"twice": 6}, {"twice": 2}, {"twice": 4}]

@@ -57,7 +57,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 /** What arrays need of the client: requests, and the submit (with its idempotency key and retries). */
 export interface ArraysClient extends Requester {
-  readonly tasks: { create(spec: TaskSpecInput): Promise<TaskView[]> };
+  readonly tasks: { create(spec: TaskSpecInput): Promise<TaskView[]>; wait(id: string, opts?: { timeoutMs?: number }): Promise<TaskView> };
 }
 
 export class ArraysApi {
@@ -115,6 +115,23 @@ export class ArraysApi {
    */
   async map(command: string | string[], inputs: readonly unknown[], opts: MapOptions = {}): Promise<unknown[]> {
     if (inputs.length === 0) return [];
+    return (await this.mapArray(command, inputs, opts)).results;
+  }
+
+  /**
+   * `map`, then a reduce step: `reduce` runs as one task once every element has succeeded, with
+   * all their results (a JSON list by index) in FASTGPU_RESULTS; what it writes to
+   * $FASTGPU_RESULT is `reduced`.
+   */
+  async mapReduce(command: string | string[], inputs: readonly unknown[], reduce: string | string[], opts: MapOptions = {}): Promise<{ results: unknown[]; reduced: unknown }> {
+    const { arrayId, results, reduceId } = await this.mapArray(command, inputs, opts, reduce);
+    if (reduceId === undefined) throw new FastGpuApiError('INTERNAL', `the server made no reduce step for ${arrayId}`);
+    const done = await this.client.tasks.wait(reduceId, opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {});
+    if (done.state !== 'SUCCEEDED') throw new FastGpuApiError('INTERNAL', `the reduce step ${done.id} of ${arrayId} ended ${done.state}${done.reasonMessage ? `: ${done.reasonMessage}` : ''}`);
+    return { results, reduced: done.result ?? null };
+  }
+
+  private async mapArray(command: string | string[], inputs: readonly unknown[], opts: MapOptions, reduce?: string | string[]): Promise<{ arrayId: string; results: unknown[]; reduceId?: string }> {
     const spec: ArraySpecInput = { command, inputs: [...inputs], name: opts.name ?? 'map' };
     if (opts.maxConcurrent !== undefined) spec.array = `0-${inputs.length - 1}%${opts.maxConcurrent}`;
     const resources: NonNullable<TaskSpecInput['resources']> = {};
@@ -126,10 +143,13 @@ export class ArraysApi {
     if (opts.retries !== undefined) spec.retries = opts.retries;
     if (opts.timeLimit !== undefined) spec.timeLimit = opts.timeLimit;
     const arr = await this.submit(spec);
+    // Submitted now, it waits on the server (reason Dependency) and runs as soon as the array has succeeded.
+    const reduceId = reduce !== undefined ? (await this.client.tasks.create({ command: reduce, name: `${spec.name ?? 'map'}-reduce`, reduce: arr.id } as TaskSpecInput))[0]?.id : undefined;
     await this.wait(arr.id, opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {});
     const res = await this.results(arr.id);
     const failures = res.results.filter((r) => r.state !== 'SUCCEEDED').map((r) => ({ index: r.index, taskId: r.taskId, state: r.state, message: r.reasonMessage }));
     if (failures.length > 0) throw new MapError(arr.id, failures, res);
-    return res.results.map((r) => r.result ?? null);
+    const out = { arrayId: arr.id, results: res.results.map((r) => r.result ?? null) };
+    return reduceId !== undefined ? { ...out, reduceId } : out;
   }
 }

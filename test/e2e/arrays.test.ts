@@ -93,6 +93,10 @@ describe('arrays, dependencies and map on fastgpu up', () => {
     // Later inputs finish first: order comes from the index, not from finishing time.
     const out = await world.client().map(['sh', '-c', 'x=$FASTGPU_INPUT; sleep 0.$((12 - x)); echo $((x * x)) > "$FASTGPU_RESULT"'], inputs, { gpu: 0.25, maxConcurrent: 8 });
     expect(out).toEqual(inputs.map((x) => x * x));
+    // A reduce step gets every result (FASTGPU_RESULTS, a JSON list by index) and sums them.
+    const sum = 's=0; for x in $(echo "$FASTGPU_RESULTS" | tr -d "[]" | tr "," " "); do s=$((s + x)); done; echo $s > "$FASTGPU_RESULT"';
+    const mr = await world.client().arrays.mapReduce(['sh', '-c', 'echo $((FASTGPU_INPUT * 10)) > "$FASTGPU_RESULT"'], [1, 2, 3, 4], ['sh', '-c', sum], { gpu: 0.25 });
+    expect(mr).toEqual({ results: [10, 20, 30, 40], reduced: 100 });
   }, TIMEOUT_MS);
 
   it('bad input gets a clear error naming the flag: malformed range, %0, unknown dependency', async () => {

@@ -1,7 +1,8 @@
 """Runs one element of ``fastgpu.map(fn, inputs)`` on a node: loads ``fn`` from its file, calls it
 with the JSON in ``$FASTGPU_INPUT`` and writes the JSON of what it returns to ``$FASTGPU_RESULT``.
 
-Usage: ``python -m fastgpu._map_worker /path/to/module.py:qualname``. The module is loaded under a
+Usage: ``python -m fastgpu._map_worker --map|--reduce /path/to/module.py:qualname``; ``--reduce``
+calls ``fn`` with the list in ``$FASTGPU_RESULTS`` (every element's result, by index). The module is loaded under a
 name of its own, so a script's ``if __name__ == "__main__":`` block does not run again.
 """
 
@@ -29,11 +30,11 @@ def load(ref: str) -> Any:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 1:
-        print("usage: python -m fastgpu._map_worker FILE.py:FUNCTION", file=sys.stderr)
+    if len(argv) != 2 or argv[0] not in ("--map", "--reduce"):
+        print("usage: python -m fastgpu._map_worker --map|--reduce FILE.py:FUNCTION", file=sys.stderr)
         return 2
-    fn = load(argv[0])
-    value = json.loads(os.environ["FASTGPU_INPUT"])
+    fn = load(argv[1])
+    value = json.loads(os.environ["FASTGPU_INPUT" if argv[0] == "--map" else "FASTGPU_RESULTS"])
     result = fn(value)
     with open(os.environ["FASTGPU_RESULT"], "w", encoding="utf-8") as f:
         json.dump(result, f)

@@ -145,12 +145,17 @@ class Arrays:
         env: Optional[Mapping[str, str]] = None,
         retries: Optional[int] = None,
         timeout: Optional[float] = None,
-    ) -> List[Any]:
+        reduce: Union[Callable[[List[Any]], Any], str, Sequence[str], None] = None,
+    ) -> Any:
         """Runs ``fn_or_command`` once per input, each as an element of one array, and returns the
         results in input order. A function runs as ``fn(input)`` in a Python on the node (it must be
         defined at the top level of a module or script, and the node must see this directory); a
         command reads ``$FASTGPU_INPUT`` and writes its result to ``$FASTGPU_RESULT``. Raises
-        :class:`MapError` when an element does not succeed."""
+        :class:`MapError` when an element does not succeed.
+
+        With ``reduce`` (a function of the list of results, or a command reading the JSON list in
+        ``$FASTGPU_RESULTS``), one more task runs once every element has succeeded, and what it
+        returns (writes to ``$FASTGPU_RESULT``) is returned instead of the list."""
         items = list(inputs)
         if not items:
             return []
@@ -168,12 +173,25 @@ class Arrays:
         if retries is not None:
             spec["retries"] = retries
         arr = self.submit(spec)
+        step: Optional[str] = None
+        if reduce is not None:
+            # Submitted now, it waits on the server (reason Dependency) until the array has succeeded.
+            rspec: Dict[str, Any] = {"command": _command_of(reduce, "--reduce"), "name": f"{spec['name']}-reduce"[:128], "reduce": arr.id}
+            if callable(reduce):
+                rspec["workdir"] = spec["workdir"] if "workdir" in spec else os.getcwd()
+                rspec["env"] = {"PYTHONPATH": os.pathsep.join(p for p in [_package_root(), os.getcwd()] if p)}
+            step = self._c.tasks.submit(rspec).id
         self.wait(arr.id, timeout=timeout)
         results = self.results(arr.id)
         failures = [r for r in results if r.state != "SUCCEEDED"]
         if failures:
             raise MapError(arr.id, failures, results)
-        return [r.result for r in results]
+        if step is None:
+            return [r.result for r in results]
+        done = self._c.tasks.wait(step, timeout=timeout, progress=False)
+        if done.state != "SUCCEEDED":
+            raise MapError(arr.id, [ElementResult(-1, done.id, done.state, done.exit_code, None, done.reason_message)], results)
+        return done.raw.get("result")
 
 
 def _package_root() -> str:
@@ -187,7 +205,7 @@ def _name_of(fn_or_command: Union[Callable[[Any], Any], str, Sequence[str]]) -> 
     return "map"
 
 
-def _command_of(fn_or_command: Union[Callable[[Any], Any], str, Sequence[str]]) -> Union[str, List[str]]:
+def _command_of(fn_or_command: Union[Callable[[Any], Any], Callable[[List[Any]], Any], str, Sequence[str]], mode: str = "--map") -> Union[str, List[str]]:
     if isinstance(fn_or_command, str):
         return fn_or_command
     if not callable(fn_or_command):
@@ -197,7 +215,7 @@ def _command_of(fn_or_command: Union[Callable[[Any], Any], str, Sequence[str]]) 
     qualname = getattr(fn_or_command, "__qualname__", "")
     if path is None or not qualname or "<" in qualname:
         raise ValueError(f"map: {fn_or_command!r} cannot be run on a node: give a function defined at the top level of a module or script (not a lambda or a nested function), or a command")
-    return [sys.executable, "-m", "fastgpu._map_worker", f"{os.path.abspath(path)}:{qualname}"]
+    return [sys.executable, "-m", "fastgpu._map_worker", mode, f"{os.path.abspath(path)}:{qualname}"]
 
 
 def map(  # noqa: A001 - the name the issue gives it: fastgpu.map(fn, inputs, gpu=0.25)
@@ -211,9 +229,10 @@ def map(  # noqa: A001 - the name the issue gives it: fastgpu.map(fn, inputs, gp
     retries: Optional[int] = None,
     timeout: Optional[float] = None,
     client: Optional["Client"] = None,
-) -> List[Any]:
+    reduce: Union[Callable[[List[Any]], Any], str, Sequence[str], None] = None,
+) -> Any:
     """``fastgpu.map(fn, inputs, gpu=0.25)``: :meth:`Arrays.map` on the default client (or ``client``)."""
     from ._default import default_client
 
     c = client or default_client()
-    return c.arrays.map(fn_or_command, inputs, gpu=gpu, max_concurrent=max_concurrent, name=name, env=env, retries=retries, timeout=timeout)
+    return c.arrays.map(fn_or_command, inputs, gpu=gpu, max_concurrent=max_concurrent, name=name, env=env, retries=retries, timeout=timeout, reduce=reduce)
