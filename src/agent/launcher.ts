@@ -23,6 +23,7 @@ import {
   type StopRecord,
 } from './attempt-dir.js';
 import { taskEnv } from './env.js';
+import { prepareResultFile, readResult } from './result.js';
 
 export interface LaunchResult {
   /** False when the pair was launched before (by this agent or an earlier one): nothing started. */
@@ -314,6 +315,7 @@ export class SupervisorLauncher implements Launcher {
       signalFile: join(dir, FILES.signal),
       ...(this.opts.baseEnv ? { base: this.opts.baseEnv } : {}),
     });
+    env.FASTGPU_RESULT = prepareResultFile(dir, this.runAs !== null);
     const args = [SUPERVISOR, dir, this.timeoutBin, String(a.timeLimitMs ?? 0), String(a.graceMs), a.workdir ?? '', this.opts.leaseFile ?? '', '--', ...a.command];
     const child = spawn(this.opts.shell ?? '/bin/sh', args, { detached: true, stdio: 'ignore', env });
     this.children.add(child);
@@ -434,6 +436,7 @@ export class SupervisorLauncher implements Launcher {
     this.clearEscalation(snap.taskId, snap.attempt);
     const exit = snap.exit!;
     const r = exitedReport(snap, exit);
+    if (exit.status >= 0) Object.assign(r, readResult(snap.dir));
     if (exit.status < 0) {
       r.exitCode = null;
       r.signal = null;

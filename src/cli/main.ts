@@ -24,6 +24,7 @@ export const COMMAND_GROUPS: readonly { commands: readonly string[]; load: () =>
   { commands: ['server'], load: () => import('./commands/server.js') },
   { commands: ['agent'], load: () => import('./commands/agent.js') },
   { commands: ['run'], load: () => import('./commands/run.js') },
+  { commands: ['array'], load: () => import('./commands/arrays.js') },
   { commands: ['submit'], load: () => import('./commands/submit.js') },
   { commands: ['ps', 'get', 'logs', 'events', 'cancel', 'wait'], load: () => import('./commands/tasks.js') },
   { commands: ['gpus', 'nodes'], load: () => import('./commands/pool.js') },

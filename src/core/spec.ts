@@ -93,7 +93,8 @@ const gpuObjectSchema = z.strictObject(
 
 /** Every field name a spec, a resource request or a GPU request knows, for "did you mean". */
 const KNOWN_FIELDS = [
-  ...new Set([...Object.keys(specSchema.shape), ...Object.keys(resourcesSchema.shape), ...Object.keys(gpuObjectSchema.shape), ...Object.keys(vgpuSchema.shape)]),
+  // `array`, `after` and `inputs` are read off the body before the spec (server/arrays-submit.ts, issue 14).
+  ...new Set([...Object.keys(specSchema.shape), ...Object.keys(resourcesSchema.shape), ...Object.keys(gpuObjectSchema.shape), ...Object.keys(vgpuSchema.shape), 'array', 'after', 'inputs', 'reduce']),
 ];
 
 /** The first zod issue as a FastGpuError whose field is `prefix` + the issue's dotted path. */

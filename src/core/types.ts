@@ -114,6 +114,7 @@ export type PendingReason =
   | 'Quota'
   | 'Budget'
   | 'Dependency'
+  | 'ArrayTaskLimit' // its array's %N cap: that many elements hold resources already
   | 'ScalingUp' // a node is being started for it (the autoscaler asked a provider)
   | 'NodeLost'; // its node's lease ran out: it waits a while for that node's late exit report
 
@@ -158,6 +159,27 @@ export interface Placement {
   vgpuId?: string;
 }
 
+/** Where an element sits in its task array (issue 14); stored with the task. */
+export interface ArrayPlace {
+  /** The array's id (`a_…`), shared by its elements. */
+  id: string;
+  /** The element's index as the user wrote it (`--array 10-19` gives 10…19). */
+  index: number;
+  /** Elements in the array. */
+  size: number;
+  /** The most elements that may hold resources at once (`%N`); absent: no cap. */
+  max?: number;
+}
+
+/** What a dependency waits for: success, any end, or a failure (Slurm's afterok, afterany, afternotok). */
+export type DependencyKind = 'ok' | 'any' | 'failed';
+
+export interface Dependency {
+  /** A task id (`t_…`) or an array id (`a_…`): an array is met when all its elements are. */
+  id: string;
+  on: DependencyKind;
+}
+
 export interface Task {
   id: string;
   spec: TaskSpec;
@@ -179,6 +201,14 @@ export interface Task {
   placement: Placement | null;
   gangId: string | null;
   gangIndex: number;
+  /** Set on an element of a task array (issue 14). */
+  array?: ArrayPlace;
+  /** Wait for these before starting; CANCELLED with reason Dependency when one cannot be met. */
+  after?: Dependency[];
+  /** A reduce step: when placed, it gets every result of this array, by index, in FASTGPU_RESULTS. */
+  reduce?: string;
+  /** What the task wrote to $FASTGPU_RESULT (parsed JSON), once it finished. */
+  result?: unknown;
   /** Bumped on every write; lets writers detect a lost race. */
   version: number;
 }

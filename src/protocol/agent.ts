@@ -38,6 +38,8 @@ export const AGENT_LIMITS = {
   time: 9_999_999_999_999,
   reportsPerMessage: 10_000,
   text: 4_096,
+  /** Bytes of JSON a task may write to $FASTGPU_RESULT (issue 14). */
+  result: 65_536,
 } as const;
 
 /** Node names follow the rule of tenant and task names (src/core/spec.ts): no spaces, no control characters. */
@@ -94,6 +96,10 @@ export const RunningReportSchema = z.strictObject({
   endReason: z.enum(['exit', 'timeout', 'cancelled', 'preempted', 'launch-failed', 'never-started', 'fenced']).optional(),
   /** Message for launch failures (bad workdir, command not found…). */
   error: z.string().max(AGENT_LIMITS.text).optional(),
+  /** On exit: the JSON the task wrote to $FASTGPU_RESULT, as text (agent/result.ts). */
+  result: z.string().max(AGENT_LIMITS.result).optional(),
+  /** On exit: why a $FASTGPU_RESULT file was not taken (not JSON, too large). */
+  resultError: z.string().max(AGENT_LIMITS.text).optional(),
 });
 export type RunningReport = z.infer<typeof RunningReportSchema>;
 

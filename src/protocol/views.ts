@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { GpuSchema, PlacementSchema } from './agent.js';
 
 export const TASK_STATES = ['PENDING', 'SCHEDULED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMEOUT', 'PREEMPTED', 'LOST'] as const;
-export const PENDING_REASONS = ['Priority', 'Resources', 'Fragmentation', 'Reservation', 'Quota', 'Budget', 'Dependency', 'ScalingUp', 'NodeLost'] as const;
+export const PENDING_REASONS = ['Priority', 'Resources', 'Fragmentation', 'Reservation', 'Quota', 'Budget', 'Dependency', 'ArrayTaskLimit', 'ScalingUp', 'NodeLost'] as const;
 const NODE_STATES = ['READY', 'DRAINING', 'LOST'] as const;
 
 export const TaskStateSchema = z.enum(TASK_STATES);
@@ -62,6 +62,11 @@ const taskViewFields = {
   gangId: z.string().nullable(),
   gangIndex: z.number(),
   vgpuId: z.string().nullable(),
+  // Issue 14: arrays, dependencies and results; absent on plain tasks.
+  array: z.object({ id: z.string(), index: z.number(), size: z.number(), max: z.number().optional() }).optional().describe('set on an element of a task array'),
+  after: z.array(z.object({ id: z.string(), on: z.enum(['ok', 'any', 'failed']) })).optional().describe('dependencies the task waits for'),
+  reduce: z.string().optional().describe('a reduce step: the array whose results it gets in FASTGPU_RESULTS'),
+  result: z.unknown().optional().describe('what the task wrote to $FASTGPU_RESULT (JSON), once finished'),
 };
 
 export const TaskViewSchema = z.object({ ...taskViewFields, attempts: z.number().describe('attempts started so far') });

@@ -1,5 +1,6 @@
 // The FastGPU HTTP client. One small `request` does auth, JSON and error mapping; the task,
 // vGPU and pool calls are thin wrappers over the REST API in docs/CONTRACTS.md.
+import { ArraysApi, type MapOptions } from './arrays.js';
 import { AdminApi } from './admin.js';
 import { BillingApi } from './billing.js';
 import { resolveConnection, type Env } from './config.js';
@@ -57,6 +58,8 @@ export class FastGPU {
   readonly url: string;
   readonly tasks: TasksApi;
   readonly vgpus: VgpusApi;
+  /** Task arrays and map (issue 14). */
+  readonly arrays: ArraysApi;
   /** Tenants and tokens (admin tokens only). */
   readonly admin: AdminApi;
   /** Prices, promotions, usage reports and quotes. */
@@ -71,8 +74,14 @@ export class FastGPU {
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 30_000;
     this.tasks = new TasksApi(this);
     this.vgpus = new VgpusApi(this);
+    this.arrays = new ArraysApi(this);
     this.admin = new AdminApi(this);
     this.billing = new BillingApi(this);
+  }
+
+  /** Run `command` once per input as an array and return the results in input order (ArraysApi.map). */
+  map(command: string | string[], inputs: readonly unknown[], opts?: MapOptions): Promise<unknown[]> {
+    return this.arrays.map(command, inputs, opts);
   }
 
   /** Every node with its state and GPUs. */

@@ -23,6 +23,7 @@ import { usageRoutes } from './routes/usage.js';
 import { sampleRoutes } from './routes/samples.js';
 import { systemRoutes } from './routes/system.js';
 import { taskRoutes } from './routes/tasks.js';
+import { arrayRoutes } from './arrays.js';
 import { IdempotencyBook } from './idempotency.js';
 import { SseHub } from './sse.js';
 import { dashboardPlugin } from '../dashboard/index.js';
@@ -181,6 +182,7 @@ async function assemble(
   const ctx: RouteContext = { book, store: deps.store, control, clock: deps.clock, auth, sse, idempotency: new IdempotencyBook(deps.store, deps.clock, log), log, logDrainMs: deps.logDrainMs ?? 20, ...(deps.defaultTimeLimitMs !== undefined ? { defaultTimeLimitMs: deps.defaultTimeLimitMs } : {}) };
   systemRoutes(ctx, metrics, SERVER_VERSION);
   taskRoutes(ctx);
+  arrayRoutes(ctx);
   poolRoutes(ctx);
   agentRoutes(ctx);
   adminRoutes(ctx);

@@ -40,6 +40,8 @@ import { leaseTimings, type LeaseTimings } from '../protocol/lease.js';
 import type { IdempotencyRecord, Store, TaskWrite, TenantRecord, UtilisationSample } from '../store/port.js';
 import { sleepOn, timerClock, type Timer, type TimerClock } from '../util/clock.js';
 import { checkAgentTime, checkAgentTimes } from './agent-input.js';
+import { DependencyGate, liveArrayIds, resultsEnv } from './arrays-gate.js';
+import { resultOfReport } from './arrays-result.js';
 import { Billing, type MeteredAttempt } from './billing.js';
 import { newId } from './ids.js';
 import { LostAttempts } from './lost-attempts.js';
@@ -202,6 +204,8 @@ export class ControlPlane {
   private readonly log: (line: string) => void;
 
   private readonly rt = new Map<string, NodeRuntime>();
+  /** Dependencies and array caps, judged before each cycle (issue 14). */
+  private readonly gate: DependencyGate;
   /** Active task ids per node id. */
   private readonly byNode = new Map<string, Set<string>>();
   private readonly cancelling = new Set<string>();
@@ -250,6 +254,7 @@ export class ControlPlane {
   private constructor(opts: ControlOptions) {
     this.store = opts.store;
     this.identities = new NodeIdentities(opts.store);
+    this.gate = new DependencyGate(opts.store);
     this.clock = opts.clock;
     this.timers = timerClock(opts.clock);
     // The agent long-poll's deadline is on this clock; task and log waits are timed by their
@@ -552,6 +557,7 @@ export class ControlPlane {
     if (stored.state !== 'PENDING') this.claims.delete(stored.id);
     if (prev.placement && isActive(prev.state)) this.indexDel(prev.placement.nodeId, prev.id);
     if (isTerminal(stored.state)) {
+      this.gate.finished(stored);
       this.tasks.delete(stored.id);
       this.cancelling.delete(stored.id);
       this.finishing.set(stored.id, stored);
@@ -635,13 +641,25 @@ export class ControlPlane {
       }
       const pendingRes = [...this.reservations.values()].some((r) => r.state === 'PENDING');
       if (pending.length === 0 && !pendingRes) return;
+      // Issue 14: dependencies and array caps hold some back (arrays-gate.ts).
+      const liveArrays = liveArrayIds(this.tasks.values());
+      await this.gate.prepare(pending, this.tasks, liveArrays);
+      const gate = this.gate.judge(pending, active, this.tasks, liveArrays);
+      pending.splice(0, pending.length, ...gate.eligible);
       const now = this.clock.now();
       await this.refreshTenants(true);
       const tenancy = this.tenancySnapshot(now);
       const workload = this.workload?.current();
       const policy = workload ? { ...this.policy, workload } : this.policy;
       const result = schedule({ nodes: [...this.nodes.values()], active, pending, reservations: [...this.reservations.values()], tenancy }, now, policy);
+      for (const h of gate.held) result.decisions.push({ kind: 'pending', taskId: h.task.id, reason: h.reason, message: h.message });
       const tx = new Tx();
+      for (const d of gate.doomed) {
+        const t = this.tasks.get(d.task.id);
+        if (!t || t.state !== 'PENDING') continue;
+        this.put(tx, t, { ...t, state: 'CANCELLED', finishedAt: now, reason: 'Dependency', reasonMessage: d.message });
+        this.event(tx, 'task.cancelled', { taskId: t.id }, { state: 'PENDING', reason: 'Dependency', message: d.message });
+      }
       let placed = 0;
       for (const d of result.decisions) {
         switch (d.kind) {
@@ -651,7 +669,9 @@ export class ControlPlane {
             const placement = placementView(d.placement);
             const attempt = t.attempts + 1;
             this.lostAttempts.delete(t.id);
-            this.put(tx, t, { ...t, state: 'SCHEDULED', placement, attempts: attempt, scheduledAt: now, startedAt: null, reason: null, reasonMessage: null, exitCode: null });
+            // A reduce step gets its array's results with its placement (issue 14).
+            const env = resultsEnv(this.gate, t);
+            this.put(tx, t, { ...t, ...(env ? { spec: { ...t.spec, env } } : {}), state: 'SCHEDULED', placement, attempts: attempt, scheduledAt: now, startedAt: null, reason: null, reasonMessage: null, exitCode: null });
             tx.attempts.push({ taskId: t.id, attempt, nodeId: placement.nodeId, placement, scheduledAt: now, startedAt: null, endedAt: null, outcome: null, exitCode: null });
             this.event(tx, 'task.scheduled', { taskId: t.id, nodeId: placement.nodeId }, { attempt, node: placement.node, gpus: placement.gpus, gpuMilli: placement.gpuMilli, ...(d.borrowed ? { borrowed: true } : {}) });
             tx.wakeNodes.add(placement.nodeId);
@@ -884,6 +904,23 @@ export class ControlPlane {
     const result = this.cancelInTx(tx, t);
     await this.commit(tx);
     return result;
+  }
+
+  /**
+   * Cancel many tasks in one transaction (an array's elements, issue 14): those finished or
+   * unknown are skipped. Returns how many were cancelled or asked to stop.
+   */
+  async cancelMany(ids: readonly string[]): Promise<number> {
+    const tx = new Tx();
+    let n = 0;
+    for (const id of ids) {
+      const t = this.tasks.get(id);
+      if (!t || this.cancelling.has(id)) continue;
+      this.cancelInTx(tx, t);
+      n++;
+    }
+    await this.commit(tx);
+    return n;
   }
 
   private cancelInTx(tx: Tx, t: Task): Task {
@@ -1343,6 +1380,10 @@ export class ControlPlane {
       message = null;
     }
     const startedAt = r.startedAt ?? t.startedAt ?? (r.endReason === 'launch-failed' ? null : now);
+    // Issue 14: what the task wrote to $FASTGPU_RESULT is kept with it (arrays-result.ts).
+    const taken = resultOfReport(r);
+    if (taken.result !== undefined) t = { ...t, result: taken.result };
+    if (taken.note !== undefined && message === null) message = taken.note;
     if (t.state === 'SCHEDULED' && startedAt !== null) {
       this.event(tx, 'task.started', { taskId: t.id, nodeId: t.placement?.nodeId }, { attempt: t.attempts });
     }

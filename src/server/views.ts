@@ -33,7 +33,7 @@ export function placementView(p: Placement | null): PlacementView | null {
 }
 
 export function taskView(t: Task): TaskView {
-  return {
+  const v: TaskView = {
     id: t.id,
     name: t.spec.name,
     state: t.state,
@@ -53,6 +53,11 @@ export function taskView(t: Task): TaskView {
     gangIndex: t.gangIndex,
     vgpuId: t.spec.vgpuId ?? null,
   };
+  if (t.array) v.array = t.array;
+  if (t.after) v.after = t.after;
+  if (t.reduce !== undefined) v.reduce = t.reduce;
+  if (t.result !== undefined) v.result = t.result;
+  return v;
 }
 
 export function attemptView(a: Attempt): AttemptView {

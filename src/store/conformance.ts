@@ -24,6 +24,7 @@ import type {
   TaskState,
   VgpuReservation,
 } from '../core/types.js';
+import { arrayConformance } from './conformance-arrays.js';
 import { billingConformance } from './conformance-billing.js';
 import { idempotencyConformance } from './conformance-idempotency.js';
 import { sampleTierConformance } from './conformance-samples.js';
@@ -799,5 +800,7 @@ export function storeConformance(name: string, make: () => Promise<Store>, clean
 
     // Issue 9: idempotency keys of submits.
     idempotencyConformance(() => s, fixtureTask);
+    // Issue 14: task arrays.
+    arrayConformance(() => s, fixtureTask);
   });
 }

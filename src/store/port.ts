@@ -26,6 +26,8 @@ export interface TaskFilter {
   tenant?: string;
   vgpuId?: string;
   gangId?: string;
+  /** Elements of this task array (issue 14). */
+  arrayId?: string;
   /** Newest first, this many at most (default 1000). */
   limit?: number;
   /** Only tasks created before this task id's createdAt (keyset pagination, newest first). */

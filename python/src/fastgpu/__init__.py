@@ -11,6 +11,7 @@
 
 from ._default import configure, default_client
 from .aio import AsyncClient
+from .arrays import ArrayInfo, Arrays, ElementResult, MapError, map
 from .client import Client
 from .errors import (
     Conflict,
@@ -61,6 +62,11 @@ from .vgpu import AsyncVirtualGPU, VirtualGPU
 __version__ = "0.1.0"
 
 __all__ = [
+    "ArrayInfo",
+    "Arrays",
+    "ElementResult",
+    "MapError",
+    "map",
     "AsyncClient",
     "AsyncVirtualGPU",
     "Attempt",

@@ -24,6 +24,7 @@ from ._http import (
     request_args,
     transport_error,
 )
+from .arrays import Arrays
 from ._ops import Call
 from ._loops import Outage, Waiting
 from .errors import FastGPUError, NetworkError
@@ -76,6 +77,7 @@ class Client:
         self._http = httpx.Client(base_url=self.url)
         self.tasks = Tasks(self)
         self.vgpus = VGPUs(self)
+        self.arrays = Arrays(self)
         self.admin = Admin(self)
         self.billing = Billing(self)
 

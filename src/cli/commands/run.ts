@@ -1,4 +1,5 @@
 // `fastgpu run [flags] -- CMD [ARGS…]`: submit one task, stream its output, exit with its code.
+import type { ArraySpecInput } from '../../sdk/arrays.js';
 import { Option, type Command } from 'commander';
 import type { FastGPU } from '../../sdk/client.js';
 import { FastGpuApiError } from '../../sdk/errors.js';
@@ -7,6 +8,7 @@ import { contextOf, type CliContext } from '../context.js';
 import { UsageError, clientFor, collect, cpuFlag, durationFlag, envFlags, gpuFlag, intFlag, sizeFlag, withConnection } from '../flags.js';
 import { detachMessage, watchProgress } from '../progress.js';
 import { modelsOf, sliceNote } from '../slice.js';
+import { runArray } from './arrays.js';
 import { taskExitCode, writeChunk } from './tasks.js';
 
 export interface RawRunOptions {
@@ -23,6 +25,8 @@ export interface RawRunOptions {
   workdir?: string;
   vgpu?: string;
   detach?: boolean;
+  array?: string;
+  after?: string[];
 }
 
 export interface RunOptions {
@@ -42,6 +46,8 @@ const FLAG_OF: Record<string, string> = {
   env: '--env',
   workdir: '--workdir',
   vgpu: '--vgpu',
+  array: '--array',
+  after: '--after',
   command: 'the command',
 };
 
@@ -63,6 +69,8 @@ export function register(program: Command): void {
     .option('--workdir <dir>', 'working directory (default: here, when the server is on this machine)')
     .option('--vgpu <id>', 'run inside this vGPU reservation')
     .option('-d, --detach', 'print the task id and return at once')
+    .option('--array <range>', 'an array of tasks, Slurm style: 0-99, 1,3,5-7, 0-99:2; %N runs at most N at once (0-99%8)')
+    .option('--after <ID[:ok|any|failed]>', 'start only after this task or array succeeded (ok), ended (any) or failed (repeatable)', collect)
     .addOption(new Option('--no-local-workdir').hideHelp())
     .passThroughOptions()
     .action(async (command: string[], raw: RawRunOptions & { localWorkdir?: boolean }, cmd: Command) => {
@@ -119,10 +127,14 @@ export function compileRunOptions(raw: RawRunOptions, command: readonly string[]
     spec.workdir = defaultWorkdir;
   }
   if (raw.vgpu !== undefined) spec.vgpu = raw.vgpu;
+  // Issue 14: checked by the server, which names the field (withFlagName makes it the flag).
+  if (raw.array !== undefined) (spec as ArraySpecInput).array = raw.array;
+  if (raw.after && raw.after.length > 0) (spec as ArraySpecInput).after = raw.after;
   return { spec, detach: raw.detach === true };
 }
 
 async function runTask(ctx: CliContext, client: FastGPU, opts: RunOptions): Promise<void> {
+  if ((opts.spec as ArraySpecInput).array !== undefined) return runArray(ctx, client, opts.spec, opts.detach).catch((e: unknown) => Promise.reject(withFlagName(e)));
   let task;
   try {
     task = await client.tasks.submit(opts.spec);

@@ -5,6 +5,7 @@ import { FastGpuApiError } from '../../sdk/errors.js';
 import { isTerminal } from '../../sdk/types.js';
 import type { LogChunkView, PoolEvent, TaskView } from '../../sdk/types.js';
 import { contextOf, type CliContext } from '../context.js';
+import { cancelArray, isArrayId, psArrayTable, psRows, waitArray } from './arrays.js';
 import { UsageError, clientFor, durationFlag, intFlag, outputFlag, withConnection, withOutput } from '../flags.js';
 import { LastLines, logWriter } from '../logs.js';
 import { detachMessage, watchProgress, type Progress } from '../progress.js';
@@ -30,6 +31,8 @@ export function register(program: Command): void {
         ...(raw.vgpu !== undefined ? { vgpu: raw.vgpu } : {}),
       });
       if (output === 'json') return void ctx.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
+      // An array's elements are one row (arrays.ts).
+      if (list.some((t) => t.array)) return void ctx.stdout.write(psArrayTable(await psRows(clientFor(cmd), list)));
       ctx.stdout.write(psTable(list));
     });
 
@@ -159,6 +162,10 @@ export function register(program: Command): void {
       }
       for (const id of ids) {
         try {
+          if (isArrayId(id)) {
+            await cancelArray(ctx, client, id);
+            continue;
+          }
           const t = await client.tasks.cancel(id);
           // A running task ends once its agent has stopped it: say so rather than print RUNNING.
           ctx.stdout.write(`${t.id} ${t.state === 'CANCELLED' ? 'CANCELLED' : `cancelling (was ${t.state}; its agent stops it)`}\n`);
@@ -178,6 +185,7 @@ export function register(program: Command): void {
       const ctx = contextOf(cmd);
       const timeoutMs = raw.timeout === undefined ? undefined : durationFlag(raw.timeout, '--timeout');
       const client = clientFor(cmd);
+      if (isArrayId(id)) return waitArray(ctx, client, id, timeoutMs);
       const ac = new AbortController();
       const off = ctx.onInterrupt(() => ac.abort());
       let progress: Progress | undefined;

@@ -8,6 +8,7 @@ import type { Action } from '../../core/tenancy/index.js';
 import type { TaskEventPage } from '../../protocol/api.js';
 import type { IdempotencyRecord, LogPage } from '../../store/port.js';
 import { authorize, listScope, type Principal } from '../auth.js';
+import { checkDependencies, expandSubmit, takeSubmitExtras } from '../arrays-submit.js';
 import { whyGangNeverFits } from '../feasibility.js';
 import { offerHolds } from '../../core/autoscale/index.js';
 import { IDEMPOTENCY_HEADER, idempotencyKeyOf } from '../idempotency.js';
@@ -93,7 +94,8 @@ export function taskRoutes(ctx: RouteContext): void {
       authorize(principal, 'task.submit', tenant);
       if (tenant !== principal.tenant && !(await store.getTenant(tenant))) throw invalid('query.tenant', `tenant ${JSON.stringify(tenant)} does not exist`);
       if (req.body === undefined || req.body === null) throw invalid('body', 'a task spec is required (JSON or YAML)');
-      const spec = parseTaskSpec(req.body, { tenant, ...(ctx.defaultTimeLimitMs !== undefined ? { defaultTimeLimitMs: ctx.defaultTimeLimitMs } : {}) });
+      const extras = takeSubmitExtras(req.body);
+      const spec = parseTaskSpec(extras.body, { tenant, ...(ctx.defaultTimeLimitMs !== undefined ? { defaultTimeLimitMs: ctx.defaultTimeLimitMs } : {}) });
       if (spec.vgpuId !== undefined) {
         const r = control.reservations.get(spec.vgpuId);
         // Another tenant's vGPU is answered as if it did not exist.
@@ -139,6 +141,9 @@ export function taskRoutes(ctx: RouteContext): void {
         const why = whyGangNeverFits(tasks, [...control.nodes.values()]);
         if (why) throw new FastGpuError('UNSCHEDULABLE', why, 'gang');
       }
+      // Issue 14: `array:` makes the elements, `after:` the dependencies (arrays-submit.ts).
+      if (extras.after) await checkDependencies(new Set(tasks.map((t) => t.id)), extras.after, tenant, { liveTask: (id) => control.tasks.get(id), store });
+      if (extras.array || extras.after) tasks.splice(0, tasks.length, ...expandSubmit(tasks, extras));
       if (query.dryRun) return reply.code(200).send({ tasks: tasks.map(taskView), dryRun: true, quote: quoteFor(spec, control, now) });
       const submit = async (idempotency?: IdempotencyRecord): Promise<void> => {
         await refuseOverBudget(control, tenant);

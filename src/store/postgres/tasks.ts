@@ -94,6 +94,8 @@ export function filterClauses(f: TaskFilter, params: unknown[]): string[] {
     const v = f[key];
     if (typeof v === 'string') where.push(`${column} = ${p(v)}`);
   }
+  // The expression of the tasks_array index (migration task_arrays).
+  if (f.arrayId !== undefined) where.push(`((doc::jsonb) #>> '{array,id}') = ${p(f.arrayId)}`);
   return where;
 }
 

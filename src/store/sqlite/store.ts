@@ -487,6 +487,11 @@ export class SqliteStore implements Store {
         params[key] = v;
       }
     }
+    // The expression of the tasks_array index (migration task_arrays).
+    if (f.arrayId !== undefined) {
+      where.push("json_extract(doc, '$.array.id') = @arrayId");
+      params.arrayId = f.arrayId;
+    }
   }
 
   async listLiveTasks(): Promise<Task[]> {

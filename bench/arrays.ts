@@ -1,0 +1,104 @@
+// Array benchmark (issue 14): submit an array of 10,000 elements in one request, through the
+// server's HTTP handler (in-process inject: routing, validation, expansion, the store write, the
+// JSON answer), on SQLite and on Postgres. Counts the store transactions the submit made (the
+// target is one). `npm run bench:arrays` prints a table; FASTGPU_TEST_PG names a Postgres to use,
+// else one is started through scripts/pg-up.sh (as the tests do).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildApp } from '../src/server/app.js';
+import { ensureAdminToken } from '../src/server/main.js';
+import { openStore } from '../src/store/index.js';
+import { PgStore } from '../src/store/postgres/store.js';
+import { useTestPostgres } from '../src/store/postgres/testing.js';
+import type { Store } from '../src/store/port.js';
+import { ManualClock } from '../src/util/clock.js';
+
+const ELEMENTS = 10_000;
+const RUNS = 3;
+const TARGET_MS = 1000;
+
+interface Row {
+  store: string;
+  run: number;
+  ms: number;
+  /** Of which in the store's write. */
+  storeMs: number;
+  transactions: number;
+  tasks: number;
+}
+
+/** Counts the writes that are a transaction of their own (commitBatch, insertTasks, writeTasks). */
+function countTransactions(store: Store): { n: number; ms: number } {
+  const c = { n: 0, ms: 0 };
+  for (const m of ['commitBatch', 'insertTasks', 'writeTasks'] as const) {
+    const real = store[m].bind(store) as (...a: unknown[]) => Promise<unknown>;
+    (store as unknown as Record<string, unknown>)[m] = async (...a: unknown[]) => {
+      c.n++;
+      const t0 = performance.now();
+      try {
+        return await real(...a);
+      } finally {
+        c.ms += performance.now() - t0;
+      }
+    };
+  }
+  return c;
+}
+
+async function benchOn(name: string, store: Store, dir: string): Promise<Row[]> {
+  await store.init();
+  const clock = new ManualClock();
+  const token = await ensureAdminToken(dir, store, clock);
+  const app = await buildApp({ store, clock, tickMs: 0, nodeLostAfterMs: 15_000, logDrainMs: 20, sampleMaintenance: false });
+  const rows: Row[] = [];
+  try {
+    const tx = countTransactions(store);
+    for (let run = 1; run <= RUNS; run++) {
+      // The cycles the last submit started (10,000 pending tasks) are not this submit's.
+      await app.control.settle();
+      const before = tx.n;
+      const storeMsBefore = tx.ms;
+      const payload = JSON.stringify({ name: `bench-${run}`, command: ['python', 'eval.py'], resources: { gpu: 0.25 }, array: `0-${ELEMENTS - 1}%64` });
+      const t0 = performance.now();
+      const res = await app.app.inject({ method: 'POST', url: '/v1/tasks', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, payload });
+      const ms = performance.now() - t0;
+      if (res.statusCode !== 201) throw new Error(`submit: ${res.statusCode} ${res.payload.slice(0, 300)}`);
+      const made = (JSON.parse(res.payload) as { tasks: unknown[] }).tasks.length;
+      rows.push({ store: name, run, ms, storeMs: tx.ms - storeMsBefore, transactions: tx.n - before, tasks: made });
+    }
+  } finally {
+    await app.close();
+    await store.close();
+  }
+  return rows;
+}
+
+async function main(): Promise<void> {
+  const rows: Row[] = [];
+  const dir = mkdtempSync(join(tmpdir(), 'fastgpu-bench-arrays-'));
+  try {
+    rows.push(...(await benchOn('sqlite', openStore({ kind: 'sqlite', path: join(dir, 'fastgpu.db') }), dir)));
+    const pg = await useTestPostgres();
+    try {
+      rows.push(...(await benchOn('postgres', new PgStore({ url: pg.url, schema: pg.freshSchema(), maxConnections: 4 }), dir)));
+    } finally {
+      await pg.stop();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const pad = (s: string, n: number): string => s.padEnd(n);
+  console.log(`submit an array of ${ELEMENTS.toLocaleString('en')} elements in one request (target ≤ ${TARGET_MS} ms, one transaction)`);
+  console.log(`${pad('store', 10)}${pad('run', 5)}${pad('elements', 10)}${pad('ms', 10)}${pad('store ms', 10)}${pad('transactions', 14)}verdict`);
+  for (const r of rows) {
+    const ok = r.ms <= TARGET_MS && r.transactions === 1 && r.tasks === ELEMENTS;
+    console.log(`${pad(r.store, 10)}${pad(String(r.run), 5)}${pad(String(r.tasks), 10)}${pad(r.ms.toFixed(0), 10)}${pad(r.storeMs.toFixed(0), 10)}${pad(String(r.transactions), 14)}${ok ? 'ok' : 'MISSED'}`);
+  }
+  for (const s of ['sqlite', 'postgres']) {
+    const ms = rows.filter((r) => r.store === s).map((r) => r.ms).sort((a, b) => a - b);
+    console.log(`${s}: median ${ms[Math.floor(ms.length / 2)]?.toFixed(0)} ms`);
+  }
+}
+
+await main();

@@ -1,0 +1,44 @@
+// The JSON views of task arrays (issue 14): an array's status, its elements' results, and what a
+// cancel did. Declared once as zod schemas; the server builds them (server/arrays.ts), the SDK
+// reads them.
+import { z } from 'zod';
+import { TaskStateSchema, TaskViewSchema } from './views.js';
+
+export const ArrayUsageSchema = z.object({
+  gpuSeconds: z.number().describe('GPU-seconds of every element’s attempts charged so far (a fraction counts its fraction)'),
+  listAmount: z.number().describe('price before promotions, in the price book’s currency'),
+  discountAmount: z.number().describe('what promotions took off'),
+  chargedAmount: z.number().describe('list − discount'),
+  chargedMicros: z.string(),
+  promotions: z.array(z.string()),
+  currency: z.string(),
+});
+
+export const ArrayViewSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  tenant: z.string(),
+  size: z.number(),
+  max: z.number().nullable().describe('the %N cap: most elements holding resources at once'),
+  counts: z.partialRecord(TaskStateSchema, z.number()).describe('elements by state'),
+  done: z.boolean().describe('every element has finished'),
+  ok: z.boolean().describe('every element finished SUCCEEDED'),
+  createdAt: z.string(),
+  finishedAt: z.string().nullable(),
+  usage: ArrayUsageSchema,
+});
+export type ArrayView = z.infer<typeof ArrayViewSchema>;
+
+export const ArrayResultSchema = z.object({
+  index: z.number(),
+  taskId: z.string(),
+  state: TaskStateSchema,
+  exitCode: z.number().nullable(),
+  result: z.unknown().optional().describe('what the element wrote to $FASTGPU_RESULT, when it did'),
+  reasonMessage: z.string().nullable(),
+});
+export const ArrayResultsSchema = z.object({ array: ArrayViewSchema, results: z.array(ArrayResultSchema) });
+export type ArrayResults = z.infer<typeof ArrayResultsSchema>;
+
+export const ArrayTasksSchema = z.object({ array: ArrayViewSchema, tasks: z.array(TaskViewSchema) });
+export const ArrayCancelSchema = z.object({ array: ArrayViewSchema, cancelled: z.number().describe('elements this request cancelled or asked to stop') });
