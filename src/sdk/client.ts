@@ -1,5 +1,6 @@
 // The FastGPU HTTP client. One small `request` does auth, JSON and error mapping; the task,
 // vGPU and pool calls are thin wrappers over the REST API in docs/CONTRACTS.md.
+import { DatasetsApi } from './datasets.js';
 import { AdminApi } from './admin.js';
 import { BillingApi } from './billing.js';
 import { resolveConnection, type Env } from './config.js';
@@ -61,6 +62,8 @@ export class FastGPU {
   readonly admin: AdminApi;
   /** Prices, promotions, usage reports and quotes. */
   readonly billing: BillingApi;
+  /** Datasets: push a folder, list, show, remove, quotas (issue 16). */
+  readonly datasets: DatasetsApi;
   private readonly token: string | undefined;
   private readonly requestTimeoutMs: number;
 
@@ -73,6 +76,7 @@ export class FastGPU {
     this.vgpus = new VgpusApi(this);
     this.admin = new AdminApi(this);
     this.billing = new BillingApi(this);
+    this.datasets = new DatasetsApi(this, conn);
   }
 
   /** Every node with its state and GPUs. */
