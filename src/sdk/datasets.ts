@@ -7,6 +7,7 @@ import { open, readdir, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { CHUNK_BYTES, checkDatasetName, parseDatasetRef, type Dataset, type DatasetManifest, type DatasetSummary, type ManifestFile } from '../core/data/dataset.js';
 import { ENCODING_HEADER, encodeChunk, sha256, verifyChunk } from '../util/chunk-codec.js';
+import { inParallel } from '../util/parallel.js';
 import { errorFromResponse, FastGpuApiError } from './errors.js';
 import type { Requester } from './requester.js';
 
@@ -108,24 +109,6 @@ async function readRange(src: ChunkSource): Promise<Buffer> {
   } finally {
     await fh.close();
   }
-}
-
-/** Runs `fn` over `items` with at most `n` at once; the first failure stops new starts and is thrown. */
-export async function inParallel<T>(items: readonly T[], n: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failed: unknown = null;
-  const worker = async (): Promise<void> => {
-    while (failed === null && next < items.length) {
-      const item = items[next++]!;
-      try {
-        await fn(item);
-      } catch (e) {
-        failed ??= e;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(n, items.length)) }, worker));
-  if (failed !== null) throw failed;
 }
 
 export class DatasetsApi {
