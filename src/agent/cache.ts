@@ -56,6 +56,12 @@ interface Entry {
   path: string;
   size: number;
   used: number;
+  /**
+   * The file's mtime when its bytes were last checked (or written) by this process. A write to the
+   * file changes its mtime, so an entry whose mtime still equals this is used without hashing it
+   * again; any other (a write, a fresh agent start) is hashed before use.
+   */
+  checkedMtime?: number;
 }
 
 /** The name of a multi-chunk file in the cache: the hash of its chunk list. */
@@ -196,7 +202,20 @@ export class NodeCache {
     const now = Date.now();
     e.used = now;
     // The mtime is the last use, read back at the next open (LRU across restarts).
+    const wasChecked = e.checkedMtime !== undefined && (await this.unchanged(e));
     await utimes(e.path, now / 1000, now / 1000).catch(() => undefined);
+    if (wasChecked) await this.markChecked(e);
+  }
+
+  /** Whether the entry's file is as this process last checked it (same size and mtime). */
+  private async unchanged(e: Entry): Promise<boolean> {
+    const st = await stat(e.path).catch(() => null);
+    return st !== null && st.size === e.size && e.checkedMtime !== undefined && st.mtimeMs === e.checkedMtime;
+  }
+
+  private async markChecked(e: Entry): Promise<void> {
+    const st = await stat(e.path).catch(() => null);
+    if (st) e.checkedMtime = st.mtimeMs;
   }
 
   private async ensureChunk(hash: string, signal?: AbortSignal): Promise<void> {
@@ -247,7 +266,9 @@ export class NodeCache {
     await rename(tmp, path);
     const old = this.entries.get(key);
     if (old) this.total -= old.size;
-    this.entries.set(key, { path, size: data.length, used: Date.now() });
+    const e: Entry = { path, size: data.length, used: Date.now() };
+    await this.markChecked(e);
+    this.entries.set(key, e);
     this.total += data.length;
   }
 
@@ -257,8 +278,13 @@ export class NodeCache {
    */
   private async usable(hash: string, signal?: AbortSignal): Promise<string> {
     const path = this.chunkPath(hash);
+    const e = this.entries.get(`chunks/${hash}`);
+    if (e && (await this.unchanged(e))) return path;
     const data = await readFile(path).catch(() => null);
-    if (data && sha256(data) === hash) return path;
+    if (e && data && sha256(data) === hash) {
+      await this.markChecked(e);
+      return path;
+    }
     this.stats.corrupt++;
     this.opts.log?.(`cache: cached chunk ${hash} is ${data ? 'corrupt' : 'gone'}; fetching it again`);
     this.forget(`chunks/${hash}`);
@@ -271,9 +297,15 @@ export class NodeCache {
   private async assembled(chunks: readonly ChunkRef[], signal: AbortSignal | undefined, pin: (k: string) => void): Promise<string> {
     const key = fileKey(chunks);
     const path = join(this.opts.dir, 'files', key.slice(0, 2), key);
-    if (this.entries.has(`files/${key}`)) {
+    const e = this.entries.get(`files/${key}`);
+    if (e) {
+      if (await this.unchanged(e)) {
+        await this.touch(`files/${key}`);
+        return path;
+      }
       const data = await readFile(path).catch(() => null);
       if (data && chunks.every((c, i) => sha256(data.subarray(i * CHUNK_BYTES, i * CHUNK_BYTES + c.size)) === c.hash)) {
+        await this.markChecked(e);
         await this.touch(`files/${key}`);
         return path;
       }

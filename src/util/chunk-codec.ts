@@ -5,7 +5,7 @@
 // first 64 KiB of a chunk is tried first, and a chunk that does not shrink by a tenth goes as is.
 import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
-import { gunzip, gzip, gzipSync } from 'node:zlib';
+import { gunzip, gzip } from 'node:zlib';
 import { CHUNK_BYTES } from '../core/data/dataset.js';
 
 const gzipAsync = promisify(gzip);
@@ -25,7 +25,8 @@ export const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).
 /** The chunk as it should be sent: gzip (level 1) when that pays, else the bytes themselves. */
 export async function encodeChunk(raw: Buffer): Promise<{ data: Buffer; encoding: ChunkEncoding }> {
   const probe = raw.length > PROBE_BYTES ? raw.subarray(0, PROBE_BYTES) : raw;
-  if (gzipSync(probe, { level: 1 }).length > probe.length * WORTH) return { data: raw, encoding: 'identity' };
+  // Off the event loop (zlib's thread pool), as the whole-chunk gzip below.
+  if ((await gzipAsync(probe, { level: 1 })).length > probe.length * WORTH) return { data: raw, encoding: 'identity' };
   const z = await gzipAsync(raw, { level: 1 });
   return z.length <= raw.length * WORTH ? { data: z, encoding: 'gzip' } : { data: raw, encoding: 'identity' };
 }
