@@ -3,25 +3,15 @@
 // same tenant may be changing, and SQLite's single writer gave that order for free.
 import type pg from 'pg';
 import { quotaError, type Dataset, type DatasetSummary } from '../../core/data/dataset.js';
+import { DATASET_SUMMARY_COLUMNS, rowToDataset, rowToSummary, type DatasetRow } from '../datasets-rows.js';
 import type { DatasetInsert, DatasetStore } from '../datasets-port.js';
 import { inTx } from './db.js';
 import { LOCK_CLASS } from './migrate.js';
 
-interface Row {
-  tenant: string;
-  name: string;
-  version: number;
-  bytes: number;
-  file_count: number;
-  chunk_count: number;
-  created_at: number;
-  manifest?: string;
-}
-
-const summary = (r: Row): DatasetSummary => ({ tenant: r.tenant, name: r.name, version: r.version, bytes: r.bytes, fileCount: r.file_count, chunkCount: r.chunk_count, createdAt: r.created_at });
-const full = (r: Row & { manifest: string }): Dataset => ({ ...summary(r), manifest: JSON.parse(r.manifest) as Dataset['manifest'] });
-
-const SUMMARY = 'tenant, name, version, bytes, file_count, chunk_count, created_at';
+type Row = DatasetRow;
+const summary = rowToSummary;
+const full = rowToDataset;
+const SUMMARY = DATASET_SUMMARY_COLUMNS;
 
 async function lockTenant(c: pg.ClientBase, tenant: string): Promise<void> {
   await c.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_CLASS, `datasets:${tenant}`]);

@@ -2,28 +2,11 @@
 // version number and the quota check see every other writer's committed pushes.
 import type Database from 'better-sqlite3';
 import { quotaError, type Dataset, type DatasetSummary } from '../../core/data/dataset.js';
+import { DATASET_SUMMARY_COLUMNS, rowToDataset, rowToSummary, type DatasetRow } from '../datasets-rows.js';
 import type { DatasetInsert, DatasetStore } from '../datasets-port.js';
 
-interface Row {
-  tenant: string;
-  name: string;
-  version: number;
-  bytes: number;
-  file_count: number;
-  chunk_count: number;
-  created_at: number;
-  manifest?: string;
-}
-
-export function rowToSummary(r: Row): DatasetSummary {
-  return { tenant: r.tenant, name: r.name, version: r.version, bytes: r.bytes, fileCount: r.file_count, chunkCount: r.chunk_count, createdAt: r.created_at };
-}
-
-export function rowToDataset(r: Row & { manifest: string }): Dataset {
-  return { ...rowToSummary(r), manifest: JSON.parse(r.manifest) as Dataset['manifest'] };
-}
-
-const SUMMARY = 'tenant, name, version, bytes, file_count, chunk_count, created_at';
+type Row = DatasetRow;
+const SUMMARY = DATASET_SUMMARY_COLUMNS;
 
 export class SqliteDatasets implements DatasetStore {
   private readonly q;
