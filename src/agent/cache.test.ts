@@ -1,5 +1,6 @@
 // The node cache over a real folder: stages read-only inputs as hard links, moves no bytes when
 // warm, survives a reopen (agent restart), keeps to its cap by LRU, refetches corrupt chunks.
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,7 +11,11 @@ import { sha256, type ChunkEncoding } from '../util/chunk-codec.js';
 import { NodeCache, type ChunkFetcher } from './cache.js';
 
 const root = mkdtempSync(join(tmpdir(), 'fastgpu-cache-'));
-afterAll(() => rmSync(root, { recursive: true, force: true }));
+afterAll(() => {
+  // Staged inputs are read-only folders: writable again first, so that a non-root run can delete them.
+  spawnSync('chmod', ['-R', 'u+w', root]);
+  rmSync(root, { recursive: true, force: true });
+});
 let n = 0;
 const fresh = (): string => join(root, `x${++n}`);
 
