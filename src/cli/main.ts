@@ -35,6 +35,7 @@ export const COMMAND_GROUPS: readonly { commands: readonly string[]; load: () =>
   { commands: ['admin'], load: () => import('./commands/admin-migrate.js') },
   { commands: ['usage'], load: () => import('./commands/usage.js') },
   { commands: ['dashboard'], load: () => import('./commands/dashboard.js') },
+  { commands: ['data'], load: () => import('./commands/data.js') },
 ];
 
 /** The groups `argv` needs: those adding its command, or all when it names none of theirs. */

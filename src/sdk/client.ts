@@ -1,6 +1,7 @@
 // The FastGPU HTTP client. One small `request` does auth, JSON and error mapping; the task,
 // vGPU and pool calls are thin wrappers over the REST API in docs/CONTRACTS.md.
 import { ArraysApi, type MapOptions } from './arrays.js';
+import { DatasetsApi } from './datasets.js';
 import { AdminApi } from './admin.js';
 import { BillingApi } from './billing.js';
 import { resolveConnection, type Env } from './config.js';
@@ -64,6 +65,8 @@ export class FastGPU {
   readonly admin: AdminApi;
   /** Prices, promotions, usage reports and quotes. */
   readonly billing: BillingApi;
+  /** Datasets: push a folder, list, show, remove, quotas (issue 16). */
+  readonly datasets: DatasetsApi;
   private readonly token: string | undefined;
   private readonly requestTimeoutMs: number;
 
@@ -77,6 +80,7 @@ export class FastGPU {
     this.arrays = new ArraysApi(this);
     this.admin = new AdminApi(this);
     this.billing = new BillingApi(this);
+    this.datasets = new DatasetsApi(this, conn);
   }
 
   /** Run `command` once per input as an array and return the results in input order (ArraysApi.map). */

@@ -27,6 +27,8 @@ import { arrayRoutes } from './arrays.js';
 import { IdempotencyBook } from './idempotency.js';
 import { SseHub } from './sse.js';
 import { dashboardPlugin } from '../dashboard/index.js';
+import { datasetRoutes } from './datasets.js';
+import { BlobStore } from './datasets-blobs.js';
 
 export const SERVER_VERSION = '0.1.0';
 
@@ -68,6 +70,8 @@ export interface AppDeps {
    * Runs after the error handler and body parsers are installed and before any route: the place
    * for root-level plugins whose hooks must run before the routes' auth (e.g. the dashboard).
    */
+  /** Where dataset chunks are kept (`<dataDir>/blobs`); without it the dataset routes answer 503. */
+  blobDir?: string;
   beforeRoutes?: (app: FastifyInstance, ctx: { auth: Authenticator; clock: Clock }) => Promise<void>;
 }
 
@@ -189,6 +193,7 @@ async function assemble(
   pricingRoutes(ctx);
   usageRoutes(ctx);
   sampleRoutes(ctx);
+  await app.register(datasetRoutes(ctx, deps.blobDir !== undefined ? new BlobStore(deps.blobDir) : null));
   // The web dashboard at / (src/dashboard): its session cookie authenticates /v1 calls as the token it was opened with.
   await app.register(dashboardPlugin, { authenticate: (h) => auth.authenticate(h), clock: deps.clock });
   await app.ready();

@@ -90,6 +90,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       store,
       clock,
       tickMs: opts.tickMs ?? 200,
+      blobDir: join(opts.dataDir, 'blobs'),
       nodeLostAfterMs: opts.nodeLostAfterMs ?? DEFAULT_LEASE_MS,
       ...(opts.sampleRetention !== undefined ? { sampleRetention: opts.sampleRetention } : {}),
       ...(opts.logsRetentionMs !== undefined ? { logsRetentionMs: opts.logsRetentionMs } : {}),

@@ -6,6 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { FakeAgent, h100s, makeHarness, type Harness } from './testing.js';
+import { BlobStore } from './datasets-blobs.js';
+import { sha256 } from '../util/chunk-codec.js';
 
 type Role = 'admin' | 'member' | 'viewer' | 'agent' | 'metrics' | 'revoked' | 'none';
 type Target = 'own' | 'other' | 'pool';
@@ -94,7 +96,36 @@ async function spareNode(action: 'drain' | 'resume'): Promise<Call> {
 const tenantOf = (t: Target): 'a' | 'b' => (t === 'other' ? 'b' : 'a');
 const spec = { command: 'true', resources: { gpu: 0.25 } };
 
+/** A dataset of `tenant` with one one-chunk file (through the store and blob folder); its name and chunk. */
+async function newDataset(tenant: 'a' | 'b', name = `ds${++made}`): Promise<{ name: string; hash: string }> {
+  const bytes = Buffer.from(`data of ${tenant}`);
+  const hash = sha256(bytes);
+  await new BlobStore(join(h.dir, 'blobs')).put(tenant, hash, bytes, 'identity');
+  await h.store.insertDataset({ tenant, name, bytes: bytes.length, fileCount: 1, createdAt: 0, manifest: { files: [{ path: 'f', size: bytes.length, executable: false, chunks: [{ hash, size: bytes.length }] }] }, chunks: [hash] });
+  return { name, hash };
+}
+const dsQuery = (t: Target): string => `?tenant=${tenantOf(t)}`;
+/** A write in a tenant that answers 200 (not 201). */
+const writeIn: Row['expect'] = { admin: all(200), member: { own: 200, other: 403 }, viewer: all(403), agent: all(403) };
+
 const MATRIX: Record<string, Row> = {
+  // Datasets (issue 16).
+  'POST /v1/chunks/missing': { call: (t) => ({ url: '/v1/chunks/missing', body: { hashes: [], ...(t === 'other' ? { tenant: 'b' } : {}) } }), expect: writeIn },
+  // JSON where raw bytes belong: 400 once the caller may write there.
+  'POST /v1/chunks/:hash': {
+    call: (t) => ({ url: `/v1/chunks/${'0'.repeat(64)}${dsQuery(t)}`, body: {} }),
+    expect: { admin: all(400), member: { own: 400, other: 403 }, viewer: all(403), agent: all(403) },
+  },
+  'GET /v1/chunks/:hash': { call: async (t) => ({ url: `/v1/chunks/${(await newDataset(tenantOf(t))).hash}${dsQuery(t)}` }), expect: list },
+  'GET /v1/agent/chunks/:tenant/:hash': { call: async () => ({ url: `/v1/agent/chunks/a/${(await newDataset('a')).hash}` }), expect: agentProtocol, targets: ['pool'] },
+  'GET /v1/agent/datasets/:tenant/:name': { call: async () => ({ url: `/v1/agent/datasets/b/${(await newDataset('b')).name}` }), expect: agentProtocol, targets: ['pool'] },
+  'POST /v1/datasets': { call: (t) => ({ url: '/v1/datasets', body: { name: `m${++made}`, manifest: { files: [] }, ...(t === 'other' ? { tenant: 'b' } : {}) } }), expect: create },
+  'GET /v1/datasets': { call: (t) => ({ url: `/v1/datasets${dsQuery(t)}` }), expect: list },
+  'GET /v1/datasets/:name': { call: async (t) => ({ url: `/v1/datasets/${(await newDataset(tenantOf(t))).name}${dsQuery(t)}` }), expect: itemRead },
+  'DELETE /v1/datasets/:name': { call: async (t) => ({ url: `/v1/datasets/${(await newDataset(tenantOf(t))).name}${dsQuery(t)}` }), expect: itemWrite },
+  'GET /v1/tenants/:name/dataset-quota': { call: (t) => ({ url: `/v1/tenants/${tenantOf(t)}/dataset-quota` }), expect: list },
+  'POST /v1/tenants/:name/dataset-quota': { call: () => ({ url: '/v1/tenants/a/dataset-quota', body: { maxBytes: null } }), expect: adminOnly(200), targets: ['pool'] },
+
   'GET /healthz': { call: () => ({ url: '/healthz' }), expect: pub(200), targets: ['pool'] },
   'GET /metrics': { call: () => ({ url: '/metrics' }), expect: { ...adminOnly(200), metrics: all(200) }, targets: ['pool'] },
   'GET /v1/openapi.json': { call: () => ({ url: '/v1/openapi.json' }), expect: clusterRead, targets: ['pool'] },

@@ -30,7 +30,7 @@ export async function makeHarness(opts: Partial<AppDeps> = {}): Promise<Harness>
   await store.init();
   const clock = new ManualClock();
   const token = await ensureAdminToken(dir, store, clock);
-  const deps: AppDeps = { store, clock, tickMs: 0, nodeLostAfterMs: 15_000, logDrainMs: 20, sampleMaintenance: false, ...opts };
+  const deps: AppDeps = { store, clock, tickMs: 0, nodeLostAfterMs: 15_000, logDrainMs: 20, sampleMaintenance: false, blobDir: join(dir, 'blobs'), ...opts };
   const h: Harness = {
     dir,
     store,

@@ -27,6 +27,7 @@ import type {
 import { arrayConformance } from './conformance-arrays.js';
 import { billingConformance } from './conformance-billing.js';
 import { idempotencyConformance } from './conformance-idempotency.js';
+import { datasetConformance } from './conformance-datasets.js';
 import { sampleTierConformance } from './conformance-samples.js';
 import type { Store, TokenRecord, UtilisationSample } from './port.js';
 
@@ -802,5 +803,7 @@ export function storeConformance(name: string, make: () => Promise<Store>, clean
     idempotencyConformance(() => s, fixtureTask);
     // Issue 14: task arrays.
     arrayConformance(() => s, fixtureTask);
+    // Issue 16: datasets, their chunks and quotas.
+    datasetConformance(() => s);
   });
 }

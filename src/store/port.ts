@@ -17,6 +17,7 @@ import type { Micros } from '../core/pricing/money.js';
 import type { PriceBook, PricedUsage, Promotion } from '../core/pricing/types.js';
 import type { Tenant } from '../core/tenancy/types.js';
 import type { SampleSource, SampleTier } from './sample-tiers.js';
+import type { DatasetStore } from './datasets-port.js';
 
 export interface TaskFilter {
   states?: readonly TaskState[];
@@ -278,7 +279,7 @@ export interface PricedUsageFilter {
   taskId?: string;
 }
 
-export interface Store {
+export interface Store extends DatasetStore {
   /** Create or migrate the schema. Refuses a schema newer than the code. */
   init(): Promise<void>;
   close(): Promise<void>;

@@ -49,6 +49,7 @@ from .models import (
     VGPUInfo,
 )
 from .task import SpecLike, Task, idempotency_key, spec_of
+from .datasets import Datasets
 
 T = TypeVar("T")
 Seconds = Union[float, timedelta, None]
@@ -80,6 +81,7 @@ class Client:
         self.arrays = Arrays(self)
         self.admin = Admin(self)
         self.billing = Billing(self)
+        self.datasets = Datasets(self)
 
     def __repr__(self) -> str:
         return f"<fastgpu.Client {self.url}>"

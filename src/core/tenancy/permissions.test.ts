@@ -4,11 +4,11 @@ import { ACTIONS, authorize, can, decide, visibleTenants, type Action } from './
 import { ROLES, type Role } from './types.js';
 
 // The expected table, written out independently of the implementation's.
-const TENANT_READ: Action[] = ['task.list', 'task.get', 'task.wait', 'task.logs', 'vgpu.list', 'vgpu.get', 'usage.read', 'events.read'];
-const TENANT_WRITE: Action[] = ['task.submit', 'task.cancel', 'vgpu.create', 'vgpu.delete'];
+const TENANT_READ: Action[] = ['task.list', 'task.get', 'task.wait', 'task.logs', 'vgpu.list', 'vgpu.get', 'usage.read', 'events.read', 'dataset.list', 'dataset.get'];
+const TENANT_WRITE: Action[] = ['task.submit', 'task.cancel', 'vgpu.create', 'vgpu.delete', 'dataset.push', 'dataset.delete'];
 const CLUSTER_READ: Action[] = ['node.list', 'gpu.list', 'price.read'];
-const ADMIN: Action[] = ['tenant.create', 'tenant.list', 'tenant.update', 'tenant.delete', 'token.create', 'token.list', 'token.revoke', 'price.set', 'promo.create', 'promo.list', 'promo.delete', 'node.drain'];
-const ITEM: Action[] = ['task.get', 'task.wait', 'task.logs', 'task.cancel', 'vgpu.get', 'vgpu.delete'];
+const ADMIN: Action[] = ['tenant.create', 'tenant.list', 'tenant.update', 'tenant.delete', 'token.create', 'token.list', 'token.revoke', 'price.set', 'promo.create', 'promo.list', 'promo.delete', 'node.drain', 'dataset.quota'];
+const ITEM: Action[] = ['task.get', 'task.wait', 'task.logs', 'task.cancel', 'vgpu.get', 'vgpu.delete', 'dataset.get', 'dataset.delete'];
 
 type Where = 'same' | 'other' | 'all';
 const tenantOf = (w: Where): string | null => (w === 'same' ? 'a' : w === 'other' ? 'b' : null);

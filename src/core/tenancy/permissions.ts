@@ -30,6 +30,10 @@ export const PERMISSIONS = {
   'vgpu.delete': { scope: 'tenant', write: true, target: 'item' },
   'usage.read': { scope: 'tenant', write: false, target: 'collection' },
   'events.read': { scope: 'tenant', write: false, target: 'collection' },
+  'dataset.push': { scope: 'tenant', write: true, target: 'collection' },
+  'dataset.list': { scope: 'tenant', write: false, target: 'collection' },
+  'dataset.get': { scope: 'tenant', write: false, target: 'item' },
+  'dataset.delete': { scope: 'tenant', write: true, target: 'item' },
   'node.list': { scope: 'cluster', write: false, target: 'collection' },
   'gpu.list': { scope: 'cluster', write: false, target: 'collection' },
   'price.read': { scope: 'cluster', write: false, target: 'collection' },
@@ -45,6 +49,7 @@ export const PERMISSIONS = {
   'promo.list': { scope: 'admin', write: false, target: 'collection' },
   'promo.delete': { scope: 'admin', write: true, target: 'item' },
   'node.drain': { scope: 'admin', write: true, target: 'item' },
+  'dataset.quota': { scope: 'admin', write: true, target: 'item' },
 } as const satisfies Record<string, Rule>;
 
 export type Action = keyof typeof PERMISSIONS;

@@ -31,6 +31,12 @@ let files = 0;
 /** A one-box pool with something in every table the port writes. */
 async function fillPool(s: Store): Promise<void> {
   await s.setMeta('cluster', 'c-✓');
+  const dsChunk = { hash: 'c'.repeat(64), size: 3 };
+  const ds = { tenant: 'acme', name: 'imgs', bytes: 3, fileCount: 1, createdAt: T0, manifest: { files: [{ path: 'a/b.bin', size: 3, executable: true, chunks: [dsChunk] }] }, chunks: [dsChunk.hash] };
+  await s.insertDataset(ds);
+  await s.insertDataset(ds);
+  await s.deleteDataset('acme', 'imgs', 1);
+  await s.setDatasetQuota('acme', 2 ** 40);
   await s.upsertNode(fixtureNode('n1'));
   await s.upsertNode({ ...fixtureNode('n2', 'node-two', T0 + 5), state: 'DRAINING' });
   const done = { ...fixtureTask('done', { nodeId: 'n1', state: 'SUCCEEDED', createdAt: T0 }), finishedAt: T0 + 10 };
@@ -136,6 +142,9 @@ async function snapshot(s: Store) {
     spend: await s.spendByTenant(),
     spendSince: await s.spendByTenantSince(T0 + 500),
     promoSpent: await s.getPromoSpent(),
+    datasets: await s.listDatasets(),
+    dataset: await s.getDataset('acme', 'imgs'),
+    datasetQuota: await s.getDatasetQuota('acme'),
     raw: await s.listSamples(0, H0 + 99 * HOUR_MS),
     minutes: await s.listSampleRollups('minute', 0, H0 + 99 * HOUR_MS),
     hours: await s.listSampleRollups('hour', 0, H0 + 99 * HOUR_MS),
@@ -173,6 +182,8 @@ describe('fastgpu admin migrate: SQLite to Postgres', () => {
     const maxPos = Math.max(...before.perTask.flatMap((t) => t.logs.chunks.map((c) => c.pos)));
     await dst.appendLogs([{ taskId: 'wait', attempt: 1, stream: 'stdout', seq: 0, at: T0, data: 'new' }]);
     expect((await dst.readLogs('wait')).chunks[0]!.pos).toBe(maxPos + 1);
+    // Dataset versions go on from SQLite's too (version 1 was removed there, 2 is the last).
+    expect((await dst.insertDataset({ ...before.dataset!, chunks: [] })).version).toBe(3);
     await dst.close();
     await pgt.dropSchema(schema);
   });

@@ -45,6 +45,11 @@ export const TABLE_COPIES: readonly TableCopy[] = [
   { table: 'promo_spent', ...same('name', 'spent'), order: 'name' },
   { table: 'idempotency_keys', ...same('scope', 'key', 'request_hash', 'task_ids', 'created_at', 'expires_at'), order: 'scope, key' },
   ...SAMPLE_TABLE_COPIES,
+  // Datasets (issue 16): metadata only; chunk bytes stay in the server's blob folder.
+  { table: 'datasets', ...same('tenant', 'name', 'version', 'bytes', 'file_count', 'chunk_count', 'created_at', 'manifest'), order: 'tenant, name, version' },
+  { table: 'dataset_chunks', ...same('tenant', 'name', 'version', 'hash'), order: 'tenant, name, version, hash' },
+  { table: 'dataset_names', ...same('tenant', 'name', 'last_version'), order: 'tenant, name' },
+  { table: 'dataset_quotas', ...same('tenant', 'max_bytes'), order: 'tenant' },
 ];
 
 /** SQLite's own bookkeeping, not data: the schema version is the target's own, AUTOINCREMENT's high-water marks become the counters. */

@@ -36,6 +36,9 @@ import type {
 import type { SampleTier } from '../sample-tiers.js';
 import { redactStoreUrl } from '../select.js';
 import { PgBilling } from './billing.js';
+import { PgDatasets } from './datasets.js';
+import type { Dataset, DatasetSummary } from '../../core/data/dataset.js';
+import type { DatasetInsert } from '../datasets-port.js';
 import { inTx, makePool, translate, type Queryable } from './db.js';
 import { getIdempotencyKey, insertIdempotencyKeys, pruneIdempotencyKeys } from './idempotency.js';
 import { appendEvents, appendLogs, EVENTS_CTE, eventParams, listEvents, listTaskEvents, numbered } from './events.js';
@@ -147,6 +150,8 @@ export class PgStore implements Store {
   /** The connection holding the `exclusive` lock. */
   private owner: pg.Client | null = null;
   private billing: PgBilling | null = null;
+  /** Datasets (datasets.ts). */
+  private datasets: PgDatasets | null = null;
   private samples: PgSamples | null = null;
 
   constructor(private readonly opts: PgStoreOptions) {}
@@ -182,6 +187,7 @@ export class PgStore implements Store {
     }
     this.pool = pool;
     this.billing = new PgBilling(pool);
+    this.datasets = new PgDatasets(pool);
     this.samples = new PgSamples(pool);
   }
 
@@ -191,6 +197,7 @@ export class PgStore implements Store {
     this.pool = null;
     this.owner = null;
     this.billing = null;
+    this.datasets = null;
     this.samples = null;
     await pool?.end();
     // The owner connection only holds a lock the session's end releases; a close error is moot.
@@ -570,5 +577,36 @@ export class PgStore implements Store {
 
   async setMeta(key: string, value: string): Promise<void> {
     await this.p().query('INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value', [key, value]);
+  }
+
+  // ---- Datasets (datasets.ts)
+
+  private d(): PgDatasets {
+    if (!this.datasets) throw new Error('PgStore: init() has not run, or the store is closed');
+    return this.datasets;
+  }
+  insertDataset(d: DatasetInsert): Promise<Dataset> {
+    return this.d().insertDataset(d);
+  }
+  getDataset(tenant: string, name: string, version?: number): Promise<Dataset | null> {
+    return this.d().getDataset(tenant, name, version);
+  }
+  listDatasets(tenant?: string): Promise<DatasetSummary[]> {
+    return this.d().listDatasets(tenant);
+  }
+  deleteDataset(tenant: string, name: string, version?: number): Promise<{ versions: number[]; orphanChunks: string[] } | null> {
+    return this.d().deleteDataset(tenant, name, version);
+  }
+  chunkReferenced(tenant: string, hash: string): Promise<boolean> {
+    return this.d().chunkReferenced(tenant, hash);
+  }
+  datasetBytes(tenant: string): Promise<number> {
+    return this.d().datasetBytes(tenant);
+  }
+  getDatasetQuota(tenant: string): Promise<number | null> {
+    return this.d().getDatasetQuota(tenant);
+  }
+  setDatasetQuota(tenant: string, maxBytes: number | null): Promise<void> {
+    return this.d().setDatasetQuota(tenant, maxBytes);
   }
 }

@@ -35,6 +35,9 @@ import type {
 import type { SampleTier } from '../sample-tiers.js';
 import { SqliteBilling } from './billing.js';
 import { SqliteIdempotency } from './idempotency.js';
+import { SqliteDatasets } from './datasets.js';
+import type { Dataset, DatasetSummary } from '../../core/data/dataset.js';
+import type { DatasetInsert } from '../datasets-port.js';
 import { loadMigrations, migrate, type Migration } from './migrate.js';
 import { convertLegacySamples, hasLegacySamples } from './samples-legacy.js';
 import { SqliteSamples, type SampleStorage } from './samples.js';
@@ -190,6 +193,8 @@ export class SqliteStore implements Store {
   private stmts: Statements | null = null;
   /** Tenants, prices, promotions and the ledger (billing.ts). */
   private billing: SqliteBilling | null = null;
+  /** Datasets (datasets.ts). */
+  private datasets: SqliteDatasets | null = null;
   /** Sample blocks (samples.ts), built on first use: they name tables of a late migration. */
   private sampleTiers: SqliteSamples | null = null;
   /** Task list/count statements, one per filter shape, prepared on first use. */
@@ -271,6 +276,7 @@ export class SqliteStore implements Store {
     this.db = null;
     this.stmts = null;
     this.billing = null;
+    this.datasets = null;
     this.tx = null;
     this.sampleTiers = null;
     this.idempotency = null;
@@ -774,5 +780,37 @@ export class SqliteStore implements Store {
 
   async setMeta(key: string, value: string): Promise<void> {
     this.s().setMeta.run(key, value);
+  }
+
+  // ---- Datasets (datasets.ts)
+
+  private d(): SqliteDatasets {
+    if (!this.db) throw new Error('SqliteStore: init() has not run, or the store is closed');
+    // Prepared on first use: a store opened on older migrations (tests of upgrades) has no tables for it.
+    return (this.datasets ??= new SqliteDatasets(this.db));
+  }
+  insertDataset(d: DatasetInsert): Promise<Dataset> {
+    return this.d().insertDataset(d);
+  }
+  getDataset(tenant: string, name: string, version?: number): Promise<Dataset | null> {
+    return this.d().getDataset(tenant, name, version);
+  }
+  listDatasets(tenant?: string): Promise<DatasetSummary[]> {
+    return this.d().listDatasets(tenant);
+  }
+  deleteDataset(tenant: string, name: string, version?: number): Promise<{ versions: number[]; orphanChunks: string[] } | null> {
+    return this.d().deleteDataset(tenant, name, version);
+  }
+  chunkReferenced(tenant: string, hash: string): Promise<boolean> {
+    return this.d().chunkReferenced(tenant, hash);
+  }
+  datasetBytes(tenant: string): Promise<number> {
+    return this.d().datasetBytes(tenant);
+  }
+  getDatasetQuota(tenant: string): Promise<number | null> {
+    return this.d().getDatasetQuota(tenant);
+  }
+  setDatasetQuota(tenant: string, maxBytes: number | null): Promise<void> {
+    return this.d().setDatasetQuota(tenant, maxBytes);
   }
 }

@@ -1,0 +1,66 @@
+"""Datasets through the Python SDK against the real server: push, a second push that moves
+nothing, reading the manifest, removal, the quota, and bad input."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+import fastgpu
+from fastgpu.datasets import CHUNK_BYTES, encode_chunk
+
+
+def _folder(root: Path) -> Path:
+    d = root / "train"
+    (d / "img").mkdir(parents=True)
+    for i in range(3):
+        (d / "img" / f"{i}.bin").write_bytes(os.urandom(CHUNK_BYTES + 100))
+    (d / "labels.txt").write_text("cat\ndog\n" * 10_000)
+    return d
+
+
+def test_push_again_moves_nothing_and_reads_back(client: fastgpu.Client, tmp_path: Path) -> None:
+    d = _folder(tmp_path)
+    seen: "list[int]" = []
+    v1 = client.datasets.push(str(d), "py-pets", on_progress=lambda phase, done, total: seen.append(done))
+    assert (v1.version, v1.file_count, v1.chunk_count, v1.uploaded_chunks) == (1, 4, 7, 7)
+    assert v1.uploaded_bytes == v1.bytes and v1.sent_bytes < v1.bytes
+    assert seen and seen[-1] == v1.bytes
+    v2 = client.datasets.push(str(d), "py-pets")
+    assert (v2.version, v2.uploaded_chunks, v2.uploaded_bytes) == (2, 0, 0)
+    full = client.datasets.get("py-pets@1")
+    assert [f.path for f in full.files] == ["img/0.bin", "img/1.bin", "img/2.bin", "labels.txt"]
+    assert [n for _, n in full.files[0].chunks] == [CHUNK_BYTES, 100]
+    assert [v.version for v in client.datasets.list() if v.name == "py-pets"] == [1, 2]
+    assert client.datasets.remove("py-pets")["versions"] == [1, 2]
+    with pytest.raises(fastgpu.NotFound, match="dataset py-pets"):
+        client.datasets.get("py-pets")
+
+
+def test_quota_and_bad_input(client: fastgpu.Client, tmp_path: Path) -> None:
+    d = _folder(tmp_path)
+    q = client.datasets.set_quota("default", CHUNK_BYTES)
+    assert (q.tenant, q.max_bytes) == ("default", CHUNK_BYTES)
+    try:
+        with pytest.raises(fastgpu.QuotaExceeded, match="dataset quota of tenant default exceeded"):
+            client.datasets.push(str(d), "py-big")
+    finally:
+        client.datasets.set_quota("default", None)
+    assert client.datasets.quota("default").max_bytes is None
+    with pytest.raises(fastgpu.InvalidArgument, match="not a folder"):
+        client.datasets.push(str(tmp_path / "nope"), "x")
+    with pytest.raises(fastgpu.InvalidArgument, match="not a dataset name"):
+        client.datasets.push(str(d), "Bad Name")
+    with pytest.raises(fastgpu.InvalidArgument, match="not a version number"):
+        client.datasets.get("x@y")
+    with pytest.raises(fastgpu.NotFound, match="has no version 9"):
+        client.datasets.push(str(d), "py-v")
+        client.datasets.get("py-v@9")
+
+
+def test_encoding_skips_what_does_not_shrink() -> None:
+    assert encode_chunk(os.urandom(100_000))[1] == "identity"
+    data, enc = encode_chunk(b"abc" * 100_000)
+    assert enc == "gzip" and len(data) < 10_000

@@ -1,0 +1,332 @@
+// The node's data cache (issue 16 item 3): dataset chunks and the files assembled from them, on
+// the agent's disk under a size cap, least recently used evicted first. Everything it knows is in
+// its folder (a file's mtime is its last use), so it survives an agent restart as it is.
+//
+//   <dir>/chunks/<hh>/<sha256>        one chunk's raw bytes, checked against its name on download
+//   <dir>/files/<hh>/<sha256-of-list>  a multi-chunk file, assembled (named by its chunk list)
+//   <dir>/tmp/                        downloads and assemblies in progress (emptied at open)
+//
+// A staged input is a folder of hard links to these files, made read-only: a warm stage moves no
+// bytes and copies none. Eviction only unlinks the cache's own name, so an input that a running
+// task still reads keeps its data until the task's folder goes.
+import { createHash, randomBytes } from 'node:crypto';
+import { chmod, link, mkdir, open, readdir, readFile, rename, rm, stat, utimes } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { CHUNK_BYTES, checkRelativePath, type ChunkRef, type DatasetManifest } from '../core/data/dataset.js';
+import { BadChunkError, sha256, verifyChunk, type ChunkEncoding } from '../util/chunk-codec.js';
+import { inParallel } from '../util/parallel.js';
+
+/** Fetches one chunk as stored on the server (the cache decodes and checks it). */
+export type ChunkFetcher = (hash: string, signal?: AbortSignal) => Promise<{ data: Buffer; encoding: ChunkEncoding }>;
+
+export interface CacheOptions {
+  dir: string;
+  /** Bytes the cache may hold; older entries go first when a stage needs room. */
+  capBytes: number;
+  fetch: ChunkFetcher;
+  /** Downloads at once (default 8). */
+  concurrency?: number;
+  /** Tries of one chunk whose bytes do not match its hash (default 3). */
+  tries?: number;
+  log?: (line: string) => void;
+}
+
+/** What the cache did, for /metrics and the task's staging progress. */
+export interface CacheStats {
+  /** Entries and bytes held now. */
+  entries: number;
+  bytes: number;
+  capBytes: number;
+  /** Chunks found in the cache / downloaded, since the agent started. */
+  hits: number;
+  misses: number;
+  /** Raw bytes downloaded since start. */
+  bytesFetched: number;
+  /** Chunks that arrived or were found corrupt and were fetched again. */
+  corrupt: number;
+  evicted: number;
+}
+
+export interface StageProgress {
+  done: number;
+  total: number;
+}
+
+interface Entry {
+  path: string;
+  size: number;
+  used: number;
+  /**
+   * The file's mtime when its bytes were last checked (or written) by this process. A write to the
+   * file changes its mtime, so an entry whose mtime still equals this is used without hashing it
+   * again; any other (a write, a fresh agent start) is hashed before use.
+   */
+  checkedMtime?: number;
+}
+
+/** The name of a multi-chunk file in the cache: the hash of its chunk list. */
+const fileKey = (chunks: readonly ChunkRef[]): string => createHash('sha256').update(chunks.map((c) => `${c.hash}:${c.size}`).join(',')).digest('hex');
+
+export class NodeCache {
+  private readonly entries = new Map<string, Entry>();
+  private total = 0;
+  private readonly stats = { hits: 0, misses: 0, bytesFetched: 0, corrupt: 0, evicted: 0 };
+  /** Keys in use by a stage now: never evicted under it. */
+  private readonly pinned = new Map<string, number>();
+  /** One download per chunk at a time, however many stages want it. */
+  private readonly inflight = new Map<string, Promise<void>>();
+
+  private constructor(private readonly opts: CacheOptions) {}
+
+  /** Opens (or creates) the cache in `opts.dir`, indexing what an earlier run left there. */
+  static async open(opts: CacheOptions): Promise<NodeCache> {
+    const c = new NodeCache(opts);
+    await rm(join(opts.dir, 'tmp'), { recursive: true, force: true });
+    await mkdir(join(opts.dir, 'tmp'), { recursive: true });
+    for (const kind of ['chunks', 'files']) {
+      const root = join(opts.dir, kind);
+      await mkdir(root, { recursive: true });
+      for (const sub of await readdir(root)) {
+        for (const name of await readdir(join(root, sub))) {
+          const path = join(root, sub, name);
+          const st = await stat(path);
+          c.entries.set(`${kind}/${name}`, { path, size: st.size, used: st.mtimeMs });
+          c.total += st.size;
+        }
+      }
+    }
+    return c;
+  }
+
+  snapshot(): CacheStats {
+    return { entries: this.entries.size, bytes: this.total, capBytes: this.opts.capBytes, ...this.stats };
+  }
+
+  /** Whether every chunk of the manifest is held (a warm stage). */
+  holds(manifest: DatasetManifest): boolean {
+    return manifest.files.every((f) => (f.chunks.length > 1 && this.entries.has(`files/${fileKey(f.chunks)}`)) || f.chunks.every((c) => this.entries.has(`chunks/${c.hash}`)));
+  }
+
+  /**
+   * Makes `target` a read-only folder holding the manifest's files, as hard links into the cache,
+   * downloading (in parallel, each chunk checked) only what the cache lacks. `target` must not
+   * exist; it is built beside itself and renamed into place, so it is never seen half made.
+   */
+  async stage(manifest: DatasetManifest, target: string, opts: { signal?: AbortSignal; onProgress?: (p: StageProgress) => void } = {}): Promise<{ fetchedBytes: number; fetchedChunks: number }> {
+    const keys: string[] = [];
+    const pin = (k: string): void => {
+      this.pinned.set(k, (this.pinned.get(k) ?? 0) + 1);
+      keys.push(k);
+    };
+    const before = { bytes: this.stats.bytesFetched, chunks: this.stats.misses };
+    try {
+      // Chunks of files not already assembled, each once.
+      const need = new Map<string, number>();
+      for (const f of manifest.files) {
+        checkRelativePath(f.path, 'manifest.files.path');
+        if (f.chunks.length > 1 && this.entries.has(`files/${fileKey(f.chunks)}`)) {
+          pin(`files/${fileKey(f.chunks)}`);
+          // Its chunks count as found: the hit ratio is over chunks a stage needed.
+          this.stats.hits += f.chunks.length;
+          continue;
+        }
+        for (const c of f.chunks) need.set(c.hash, c.size);
+      }
+      for (const h of need.keys()) pin(`chunks/${h}`);
+      const total = [...need.values()].reduce((a, b) => a + b, 0);
+      let done = 0;
+      await this.makeRoom([...need].filter(([h]) => !this.entries.has(`chunks/${h}`)).reduce((a, [, n]) => a + n, 0));
+      await inParallel([...need.keys()], this.opts.concurrency ?? 8, async (h) => {
+        await this.ensureChunk(h, opts.signal);
+        done += need.get(h)!;
+        opts.onProgress?.({ done, total });
+      });
+      const tmp = join(dirname(target), `.staging-${randomBytes(6).toString('hex')}`);
+      await mkdir(tmp, { recursive: true });
+      try {
+        for (const f of manifest.files) {
+          const dest = join(tmp, f.path);
+          await mkdir(dirname(dest), { recursive: true });
+          if (f.chunks.length === 0) {
+            await (await open(dest, 'wx', 0o444)).close();
+          } else if (f.chunks.length === 1) {
+            await link(await this.usable(f.chunks[0]!.hash, opts.signal), dest);
+          } else {
+            await link(await this.assembled(f.chunks, opts.signal, pin), dest);
+          }
+          if (f.executable) await chmod(dest, 0o555);
+        }
+        await readOnly(tmp);
+        await rename(tmp, target);
+      } catch (e) {
+        await rm(tmp, { recursive: true, force: true });
+        throw e;
+      }
+      return { fetchedBytes: this.stats.bytesFetched - before.bytes, fetchedChunks: this.stats.misses - before.chunks };
+    } finally {
+      for (const k of keys) {
+        const n = (this.pinned.get(k) ?? 1) - 1;
+        if (n <= 0) this.pinned.delete(k);
+        else this.pinned.set(k, n);
+      }
+    }
+  }
+
+  /** Deletes least recently used entries not in use until `extra` more bytes fit under the cap. */
+  async makeRoom(extra: number): Promise<void> {
+    if (this.total + extra <= this.opts.capBytes) return;
+    const order = [...this.entries].filter(([k]) => !this.pinned.has(k)).sort((a, b) => a[1].used - b[1].used);
+    for (const [k, e] of order) {
+      if (this.total + extra <= this.opts.capBytes) break;
+      await rm(e.path, { force: true });
+      this.entries.delete(k);
+      this.total -= e.size;
+      this.stats.evicted++;
+    }
+  }
+
+  private forget(key: string): void {
+    const e = this.entries.get(key);
+    if (!e) return;
+    this.total -= e.size;
+    this.entries.delete(key);
+  }
+
+  private chunkPath(hash: string): string {
+    return join(this.opts.dir, 'chunks', hash.slice(0, 2), hash);
+  }
+
+  private async touch(key: string): Promise<void> {
+    const e = this.entries.get(key);
+    if (!e) return;
+    const now = Date.now();
+    e.used = now;
+    // The mtime is the last use, read back at the next open (LRU across restarts).
+    const wasChecked = e.checkedMtime !== undefined && (await this.unchanged(e));
+    await utimes(e.path, now / 1000, now / 1000).catch(() => undefined);
+    if (wasChecked) await this.markChecked(e);
+  }
+
+  /** Whether the entry's file is as this process last checked it (same size and mtime). */
+  private async unchanged(e: Entry): Promise<boolean> {
+    const st = await stat(e.path).catch(() => null);
+    return st !== null && st.size === e.size && e.checkedMtime !== undefined && st.mtimeMs === e.checkedMtime;
+  }
+
+  private async markChecked(e: Entry): Promise<void> {
+    const st = await stat(e.path).catch(() => null);
+    if (st) e.checkedMtime = st.mtimeMs;
+  }
+
+  private async ensureChunk(hash: string, signal?: AbortSignal): Promise<void> {
+    if (this.entries.has(`chunks/${hash}`)) {
+      this.stats.hits++;
+      await this.touch(`chunks/${hash}`);
+      return;
+    }
+    let p = this.inflight.get(hash);
+    if (!p) {
+      p = this.download(hash, signal).finally(() => this.inflight.delete(hash));
+      this.inflight.set(hash, p);
+    }
+    await p;
+  }
+
+  private async download(hash: string, signal?: AbortSignal): Promise<void> {
+    const tries = this.opts.tries ?? 3;
+    for (let n = 1; ; n++) {
+      const got = await this.opts.fetch(hash, signal);
+      let raw: Buffer;
+      try {
+        raw = await verifyChunk(got.data, got.encoding, hash);
+      } catch (e) {
+        if (!(e instanceof BadChunkError)) throw e;
+        this.stats.corrupt++;
+        this.opts.log?.(`cache: chunk ${hash} arrived corrupt (${e.message}); try ${n} of ${tries}`);
+        if (n >= tries) throw new Error(`chunk ${hash} arrived corrupt ${tries} times: ${e.message}`);
+        continue;
+      }
+      await this.keep(`chunks/${hash}`, this.chunkPath(hash), raw);
+      this.stats.misses++;
+      this.stats.bytesFetched += raw.length;
+      return;
+    }
+  }
+
+  /** Writes `data` to `path` through tmp and a rename, read-only, and indexes it. */
+  private async keep(key: string, path: string, data: Buffer): Promise<void> {
+    const tmp = join(this.opts.dir, 'tmp', randomBytes(8).toString('hex'));
+    const fh = await open(tmp, 'wx', 0o444);
+    try {
+      await fh.writeFile(data);
+    } finally {
+      await fh.close();
+    }
+    await mkdir(dirname(path), { recursive: true });
+    await rename(tmp, path);
+    const old = this.entries.get(key);
+    if (old) this.total -= old.size;
+    const e: Entry = { path, size: data.length, used: Date.now() };
+    await this.markChecked(e);
+    this.entries.set(key, e);
+    this.total += data.length;
+  }
+
+  /**
+   * The path of a cached chunk whose bytes are checked now: one found corrupt on disk (a bad
+   * sector, a stray write) is dropped and fetched again, never linked into a task's input.
+   */
+  private async usable(hash: string, signal?: AbortSignal): Promise<string> {
+    const path = this.chunkPath(hash);
+    const e = this.entries.get(`chunks/${hash}`);
+    if (e && (await this.unchanged(e))) return path;
+    const data = await readFile(path).catch(() => null);
+    if (e && data && sha256(data) === hash) {
+      await this.markChecked(e);
+      return path;
+    }
+    this.stats.corrupt++;
+    this.opts.log?.(`cache: cached chunk ${hash} is ${data ? 'corrupt' : 'gone'}; fetching it again`);
+    this.forget(`chunks/${hash}`);
+    await rm(path, { force: true });
+    await this.download(hash, signal);
+    return path;
+  }
+
+  /** A multi-chunk file assembled from checked chunks (made once, then shared by every stage). */
+  private async assembled(chunks: readonly ChunkRef[], signal: AbortSignal | undefined, pin: (k: string) => void): Promise<string> {
+    const key = fileKey(chunks);
+    const path = join(this.opts.dir, 'files', key.slice(0, 2), key);
+    const e = this.entries.get(`files/${key}`);
+    if (e) {
+      if (await this.unchanged(e)) {
+        await this.touch(`files/${key}`);
+        return path;
+      }
+      const data = await readFile(path).catch(() => null);
+      if (data && chunks.every((c, i) => sha256(data.subarray(i * CHUNK_BYTES, i * CHUNK_BYTES + c.size)) === c.hash)) {
+        await this.markChecked(e);
+        await this.touch(`files/${key}`);
+        return path;
+      }
+      // Corrupt or gone: dropped, and made again from checked chunks below.
+      this.stats.corrupt++;
+      this.opts.log?.(`cache: assembled file ${key} is ${data ? 'corrupt' : 'gone'}; making it again`);
+      this.forget(`files/${key}`);
+      await rm(path, { force: true });
+    }
+    const parts: Buffer[] = [];
+    for (const c of chunks) parts.push(await readFile(await this.usable(c.hash, signal)));
+    pin(`files/${key}`);
+    await this.keep(`files/${key}`, path, Buffer.concat(parts));
+    return path;
+  }
+}
+
+/** Files 0444 (0555 when executable), folders 0555, bottom up. */
+async function readOnly(dir: string): Promise<void> {
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    if (e.isDirectory()) await readOnly(join(dir, e.name));
+  }
+  await chmod(dir, 0o555);
+}

@@ -1,0 +1,127 @@
+// `fastgpu data push|ls|show|rm|quota`: datasets (issue 16). A push prints what it moved, so a
+// second push of the same folder visibly uploads nothing, and a push cut short resumes when run
+// again.
+import type { Command } from 'commander';
+import type { Dataset, DatasetSummary, PushProgress } from '../../sdk/datasets.js';
+import { contextOf, type CliContext } from '../context.js';
+import { clientFor, outputFlag, sizeFlag, UsageError, withConnection, withOutput } from '../flags.js';
+import { age, table } from '../format.js';
+
+/** Bytes for people: 1.5 GiB, 12.0 MiB, 300 B. */
+export function bytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return u === 0 ? `${n} B` : `${v.toFixed(1)} ${units[u]}`;
+}
+
+export function datasetsTable(list: readonly DatasetSummary[], now = Date.now()): string {
+  if (list.length === 0) return 'no datasets (push one with `fastgpu data push DIR NAME`)\n';
+  return table(
+    ['TENANT', 'NAME', 'VERSION', 'FILES', 'SIZE', 'CHUNKS', 'AGE'],
+    list.map((d) => [d.tenant, d.name, String(d.version), String(d.fileCount), bytes(d.bytes), String(d.chunkCount), age(d.createdAt, now)]),
+  );
+}
+
+export function datasetText(d: Dataset, maxFiles = 50): string {
+  const head = `${d.name}@${d.version} (tenant ${d.tenant}): ${d.fileCount} files, ${bytes(d.bytes)}, ${d.chunkCount} chunks, pushed ${new Date(d.createdAt).toISOString()}\n`;
+  const files = d.manifest.files.slice(0, maxFiles).map((f) => [f.path, bytes(f.size), String(f.chunks.length), f.executable ? 'x' : '']);
+  const more = d.fileCount > maxFiles ? `… and ${d.fileCount - maxFiles} more files (--output json lists all)\n` : '';
+  return head + (files.length > 0 ? table(['PATH', 'SIZE', 'CHUNKS', 'EXEC'], files) : '') + more;
+}
+
+/** A one-line progress on a terminal (rewritten in place), nothing otherwise. */
+function progressLine(ctx: CliContext): { update: (p: PushProgress) => void; end: () => void } {
+  if (!ctx.stderr.isTTY) return { update: () => undefined, end: () => undefined };
+  let last = 0;
+  return {
+    update: (p) => {
+      const now = Date.now();
+      if (now - last < 100 && p.done < p.total) return;
+      last = now;
+      const pct = p.total > 0 ? Math.floor((100 * p.done) / p.total) : 100;
+      ctx.stderr.write(`\r${p.phase} ${bytes(p.done)} / ${bytes(p.total)} (${pct}%)   `);
+    },
+    end: () => void ctx.stderr.write('\r\x1b[K'),
+  };
+}
+
+export function register(program: Command): void {
+  const data = program.command('data').description('datasets: versioned folders staged to nodes once and cached (`fastgpu data push DIR NAME`)');
+
+  withOutput(withConnection(data.command('push')))
+    .description('upload a folder as the next version of a dataset (only chunks the server lacks move; run again to resume)')
+    .argument('<dir>', 'the folder')
+    .argument('<name>', 'dataset name (a-z, 0-9, . _ -)')
+    .option('--tenant <name>', "the dataset's tenant (default: your token's)")
+    .option('--parallel <n>', 'uploads at once', '8')
+    .action(async (dir: string, name: string, raw: { tenant?: string; parallel: string; output?: string }, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      const output = outputFlag(raw.output);
+      const parallel = Number(raw.parallel);
+      if (!Number.isInteger(parallel) || parallel < 1 || parallel > 64) throw new UsageError(`--parallel: ${JSON.stringify(raw.parallel)} must be a whole number from 1 to 64`);
+      const line = progressLine(ctx);
+      const started = Date.now();
+      let r;
+      try {
+        r = await clientFor(cmd).datasets.push(dir, name, { concurrency: parallel, onProgress: line.update, ...(raw.tenant !== undefined ? { tenant: raw.tenant } : {}) });
+      } finally {
+        line.end();
+      }
+      if (output === 'json') {
+        ctx.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+        return;
+      }
+      const secs = (Date.now() - started) / 1000;
+      ctx.stdout.write(
+        `pushed ${r.name}@${r.version}: ${r.fileCount} files, ${bytes(r.bytes)} in ${r.chunkCount} chunks; uploaded ${r.uploadedChunks} chunks, ${bytes(r.uploadedBytes)} (${bytes(r.sentBytes)} on the wire) in ${secs.toFixed(1)} s\n`,
+      );
+    });
+
+  withOutput(withConnection(data.command('ls')))
+    .description("every version of your tenant's datasets (admins: all tenants)")
+    .option('--tenant <name>', 'only this tenant')
+    .action(async (raw: { tenant?: string; output?: string }, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      const list = await clientFor(cmd).datasets.list(raw.tenant !== undefined ? { tenant: raw.tenant } : {});
+      ctx.stdout.write(outputFlag(raw.output) === 'json' ? `${JSON.stringify(list, null, 2)}\n` : datasetsTable(list));
+    });
+
+  withOutput(withConnection(data.command('show')))
+    .description('one version and its files: NAME (the newest) or NAME@VERSION')
+    .argument('<ref>', 'NAME or NAME@VERSION')
+    .option('--tenant <name>', "the dataset's tenant (default: your token's)")
+    .action(async (ref: string, raw: { tenant?: string; output?: string }, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      const d = await clientFor(cmd).datasets.get(ref, raw.tenant !== undefined ? { tenant: raw.tenant } : {});
+      ctx.stdout.write(outputFlag(raw.output) === 'json' ? `${JSON.stringify(d, null, 2)}\n` : datasetText(d));
+    });
+
+  withConnection(data.command('rm'))
+    .description('remove NAME@VERSION, or every version of NAME; chunks nothing else uses are deleted')
+    .argument('<ref>', 'NAME or NAME@VERSION')
+    .option('--tenant <name>', "the dataset's tenant (default: your token's)")
+    .action(async (ref: string, raw: { tenant?: string }, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      const r = await clientFor(cmd).datasets.remove(ref, raw.tenant !== undefined ? { tenant: raw.tenant } : {});
+      ctx.stdout.write(`removed ${r.name} version${r.versions.length > 1 ? 's' : ''} ${r.versions.join(', ')}; ${r.freedChunks} chunks freed\n`);
+    });
+
+  withOutput(withConnection(data.command('quota')))
+    .description("a tenant's dataset bytes and limit; with --set (admins) change the limit (`--set none` removes it)")
+    .argument('<tenant>', 'the tenant')
+    .option('--set <size>', 'new limit, e.g. 500GiB, or none')
+    .action(async (tenant: string, raw: { set?: string; output?: string }, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      const fg = clientFor(cmd);
+      const q =
+        raw.set === undefined
+          ? await fg.datasets.quota(tenant)
+          : await fg.datasets.setQuota(tenant, raw.set.trim() === 'none' ? null : sizeFlag(raw.set, '--set') * 1024 * 1024);
+      ctx.stdout.write(outputFlag(raw.output) === 'json' ? `${JSON.stringify(q, null, 2)}\n` : `tenant ${q.tenant}: ${bytes(q.usedBytes)} of datasets, limit ${q.maxBytes === null ? 'none' : bytes(q.maxBytes)}\n`);
+    });
+}
