@@ -102,16 +102,29 @@ describe('sample blocks', () => {
     ];
     const gpu = new BucketAccumulator({ ...q, detail: 'gpu' }, sources);
     for (const r of rows) gpu.add(r);
-    expect(gpu.resultPoints()).toEqual([
+    expect(gpu.result().points).toEqual([
       { at: T0 + 10_000, nodeId: 'a', gpuIndex: 0, utilPercent: 30, memoryUsedMiB: 9, allocatedMilli: 750, samples: 2 },
       { at: T0 + 10_000, nodeId: 'a', gpuIndex: 1, utilPercent: 60, memoryUsedMiB: 1, allocatedMilli: 333, samples: 1 },
       { at: T0 + 30_000, nodeId: 'b', gpuIndex: 0, utilPercent: 5, memoryUsedMiB: 1, allocatedMilli: 1000, samples: 1 },
     ]);
     const pool = new BucketAccumulator({ ...q, detail: 'pool' }, sources);
     for (const r of rows) pool.add(r);
-    expect(pool.resultBuckets()).toEqual([
+    const buckets = [
       { at: T0 + 10_000, gpus: 2, utilPercent: 45, allocatedMilli: 1083 },
       { at: T0 + 30_000, gpus: 1, utilPercent: 5, allocatedMilli: 1000 },
-    ]);
+    ];
+    expect(pool.result()).toEqual({ points: [], buckets });
+    // Detail series: the same points as a series of columns a GPU, and the same totals.
+    const series = new BucketAccumulator({ ...q, detail: 'series' }, sources);
+    for (const r of rows) series.add(r);
+    expect(series.result()).toEqual({
+      points: [],
+      buckets,
+      series: [
+        { nodeId: 'a', gpuIndex: 0, bucket: [0], utilPercent: [30], memoryUsedMiB: [9], allocatedMilli: [750], samples: [2] },
+        { nodeId: 'a', gpuIndex: 1, bucket: [0], utilPercent: [60], memoryUsedMiB: [1], allocatedMilli: [333], samples: [1] },
+        { nodeId: 'b', gpuIndex: 0, bucket: [2], utilPercent: [5], memoryUsedMiB: [1], allocatedMilli: [1000], samples: [1] },
+      ],
+    });
   });
 });

@@ -30,7 +30,7 @@
 // rollups and reads over any mix of tiers give exactly the means of the raw samples. Values are
 // clamped to their ranges; a non-finite value is refused.
 import { inflateRawSync } from 'node:zlib';
-import type { SampleBucket, SamplePoint, SampleRollup, UtilisationSample } from './port.js';
+import type { GpuSeries, SampleBucket, SampleDetail, SamplePoint, SampleRollup, SampleSeries, UtilisationSample } from './port.js';
 import { ByteWriter, packDeltas, readUint, unpackDeltas, unzig } from './sample-codec.js';
 import { HOUR_MS, MINUTE_MS, TIER_RESOLUTION_MS, floorTo, type SampleSource, type SampleTier } from './sample-tiers.js';
 
@@ -423,7 +423,7 @@ export class BucketAccumulator {
   private readonly none = new Float64Array(0);
 
   constructor(
-    private readonly q: { from: number; to: number; bucketMs: number; detail: 'gpu' | 'pool' },
+    private readonly q: { from: number; to: number; bucketMs: number; detail: SampleDetail },
     sources: readonly SampleSource[],
   ) {
     this.n = Math.max(1, Math.floor((q.to - q.from) / q.bucketMs) + 1);
@@ -468,12 +468,29 @@ export class BucketAccumulator {
     return a;
   }
 
-  /** Per-GPU points by bucket, node, GPU (detail `gpu`). */
-  resultPoints(): SamplePoint[] {
+  /** What the read gives for its detail (sources aside): points, series and/or bucket totals. */
+  result(): Omit<SampleSeries, 'sources'> {
     this.flushNode(null);
-    const series = this.kept
+    switch (this.q.detail) {
+      case 'gpu':
+        return { points: this.resultPoints() };
+      case 'pool':
+        return { points: [], buckets: this.resultBuckets() };
+      case 'series':
+        return { points: [], series: this.resultSeries(), buckets: this.resultBuckets() };
+    }
+  }
+
+  /** Each GPU's accumulators, by node and GPU. */
+  private sortedGpus(): { node: string; gpu: number; acc: Float64Array }[] {
+    return this.kept
       .sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0))
       .flatMap((k) => k.gpus.sort((a, b) => a[0] - b[0]).map(([gpu, acc]) => ({ node: k.node, gpu, acc })));
+  }
+
+  /** Per-GPU points by bucket, node, GPU (detail `gpu`). */
+  private resultPoints(): SamplePoint[] {
+    const series = this.sortedGpus();
     const points: SamplePoint[] = [];
     for (let i = 0; i < this.n; i++) {
       const at = this.q.from + i * this.q.bucketMs;
@@ -486,9 +503,25 @@ export class BucketAccumulator {
     return points;
   }
 
-  /** Each bucket's totals across GPUs (detail `pool`). */
-  resultBuckets(): SampleBucket[] {
-    this.flushNode(null);
+  /** One series of columns a GPU, by node and GPU (detail `series`): no object per point. */
+  private resultSeries(): GpuSeries[] {
+    return this.sortedGpus().map(({ node, gpu, acc }) => {
+      const s: GpuSeries = { nodeId: node, gpuIndex: gpu, bucket: [], utilPercent: [], memoryUsedMiB: [], allocatedMilli: [], samples: [] };
+      for (let i = 0; i < this.n; i++) {
+        const n = acc[i * 4 + 2]!;
+        if (n === 0) continue;
+        s.bucket.push(i);
+        s.utilPercent.push(acc[i * 4]! / UTIL_SCALE / n);
+        s.memoryUsedMiB.push(acc[i * 4 + 3]!);
+        s.allocatedMilli.push(acc[i * 4 + 1]! / n);
+        s.samples.push(n);
+      }
+      return s;
+    });
+  }
+
+  /** Each bucket's totals across GPUs (detail `pool`, `series`). */
+  private resultBuckets(): SampleBucket[] {
     const out: SampleBucket[] = [];
     const p = this.pool;
     for (let i = 0; i < this.n; i++) {
@@ -504,10 +537,8 @@ export class BucketAccumulator {
     if (node === null) return;
     const gpus = this.gpus;
     this.gpus = new Map();
-    if (this.q.detail !== 'pool') {
-      this.kept.push({ node, gpus: [...gpus.entries()] });
-      return;
-    }
+    if (this.q.detail !== 'pool') this.kept.push({ node, gpus: [...gpus.entries()] });
+    if (this.q.detail === 'gpu') return;
     const p = this.pool;
     for (const acc of gpus.values()) {
       for (let i = 0; i < this.n; i++) {

@@ -6,7 +6,7 @@
 // pruning take a transaction advisory lock: two servers compacting at once would otherwise
 // both read a mark and roll the same minutes (SQLite's single writer orders them for free).
 import type pg from 'pg';
-import type { SampleBucket, SampleCompaction, SampleRollup, SampleSeries, SampleSeriesQuery, SampleTierStorage, UtilisationSample } from '../port.js';
+import type { SampleCompaction, SampleRollup, SampleSeries, SampleSeriesQuery, SampleTierStorage, UtilisationSample } from '../port.js';
 import {
   BLOCK_MS,
   BucketAccumulator,
@@ -179,11 +179,7 @@ export class PgSamples {
         for (const r of (await c.query<BlockRowSql>(readBlocksSql(q.nodeId !== undefined), params)).rows) {
           acc.add({ tier: r.tier, start: r.start, nodeId: r.node_id, body: r.body, tail: r.tail });
         }
-        if (detail === 'pool') {
-          const buckets: SampleBucket[] = acc.resultBuckets();
-          return { points: [], buckets, sources };
-        }
-        return { points: acc.resultPoints(), sources };
+        return { ...acc.result(), sources };
       },
       'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
     );
