@@ -52,6 +52,12 @@ export class ByteWriter {
     this.buf[this.len++] = v;
   }
 
+  append(bytes: Uint8Array): void {
+    this.room(bytes.length);
+    this.buf.set(bytes, this.len);
+    this.len += bytes.length;
+  }
+
   bytes(): Uint8Array {
     return this.buf.subarray(0, this.len);
   }
@@ -74,10 +80,12 @@ const gcd = (a: number, b: number): number => {
   return a;
 };
 
+/** Per-group scratch of packColumn (encoding is synchronous: one user at a time). */
+const groupScratch = { bits: new Int32Array(GROUP), values: new Float64Array(GROUP), counts: new Int32Array(54) };
+
 /** Appends the integers `signed[from..to)` (magnitudes below 2^52) as PFOR groups. */
 export function packColumn(w: ByteWriter, signed: ArrayLike<number>, from: number, to: number): void {
-  const bits = new Int32Array(GROUP);
-  const values = new Float64Array(GROUP);
+  const { bits, values, counts } = groupScratch;
   for (let g = from; g < to; g += GROUP) {
     const m = Math.min(GROUP, to - g);
     let div = 0;
@@ -88,7 +96,7 @@ export function packColumn(w: ByteWriter, signed: ArrayLike<number>, from: numbe
     }
     if (div === 0) div = 1;
     // How many values need each bit length: the cost of a width follows from these alone.
-    const counts = new Array<number>(54).fill(0);
+    counts.fill(0);
     let widest = 0;
     for (let k = 0; k < m; k++) {
       values[k] = zig(signed[g + k]! / div);
@@ -186,7 +194,8 @@ export function unpackColumn(buf: Uint8Array, p: number, out: Float64Array, o: n
       if (k >= m) throw new Error('sample block: malformed column');
       out[base + k] = out[base + k]! + v * pw;
     }
-    for (let k = base; k < base + m; k++) out[k] = unzig(out[k]!) * div;
+    if (div === 1) for (let k = base; k < base + m; k++) out[k] = unzig(out[k]!);
+    else for (let k = base; k < base + m; k++) out[k] = unzig(out[k]!) * div;
   }
   return p;
 }
@@ -205,6 +214,9 @@ export function readUint(buf: Uint8Array, p: number): [number, number] {
   }
 }
 
+/** packDeltas' scratch: both transforms of a column, and each packed. */
+let deltaScratch = { d1: new Float64Array(1024), d2: new Float64Array(1024), a: new ByteWriter(), b: new ByteWriter() };
+
 /** How a column's values are turned into small integers before packing. */
 const DELTA = 0;
 /** Deltas of deltas: a steady heartbeat, or a value climbing at a steady rate, is all zeros. */
@@ -217,8 +229,10 @@ const DELTA2 = 1;
  */
 export function packDeltas(w: ByteWriter, values: ArrayLike<number>, from: number, to: number): void {
   const m = to - from;
-  const d1 = new Float64Array(m);
-  const d2 = new Float64Array(m);
+  if (deltaScratch.d1.length < m) deltaScratch = { ...deltaScratch, d1: new Float64Array(m * 2), d2: new Float64Array(m * 2) };
+  const { d1, d2, a, b } = deltaScratch;
+  a.len = 0;
+  b.len = 0;
   let prev = 0;
   let step = 0;
   for (let k = 0; k < m; k++) {
@@ -229,14 +243,14 @@ export function packDeltas(w: ByteWriter, values: ArrayLike<number>, from: numbe
     step = d;
     prev = v;
   }
-  const a = new ByteWriter();
   packColumn(a, d1, 0, m);
-  const b = new ByteWriter();
   // Deltas of deltas of wide values could pass the packed range: those keep plain deltas.
-  if (d2.every((x) => Math.abs(x) <= LIMIT)) packColumn(b, d2, 0, m);
+  let fits = true;
+  for (let k = 0; k < m && fits; k++) fits = Math.abs(d2[k]!) <= LIMIT;
+  if (fits) packColumn(b, d2, 0, m);
   const [mode, bytes] = b.len > 0 && b.len < a.len ? [DELTA2, b.bytes()] : [DELTA, a.bytes()];
   w.byte(mode);
-  for (const x of bytes) w.byte(x);
+  w.append(bytes);
 }
 
 /** Reads a column written by packDeltas into `out[o..o + count)`, as the values; returns where it ends. */
