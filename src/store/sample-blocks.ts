@@ -31,7 +31,7 @@
 // clamped to their ranges; a non-finite value is refused.
 import { inflateRawSync } from 'node:zlib';
 import type { GpuSeries, SampleBucket, SampleDetail, SamplePoint, SampleRollup, SampleSeries, UtilisationSample } from './port.js';
-import { ByteWriter, packDeltas, readUint, unpackDeltas, unzig } from './sample-codec.js';
+import { ByteWriter, packDeltas, readUint, skipDeltas, unpackDeltas, unzig } from './sample-codec.js';
 import { HOUR_MS, MINUTE_MS, TIER_RESOLUTION_MS, floorTo, type SampleSource, type SampleTier } from './sample-tiers.js';
 
 const DAY_MS = 24 * HOUR_MS;
@@ -259,8 +259,8 @@ export function encodeBody(tier: SampleTier, start: number, records: readonly Bl
   return Buffer.from(w.bytes());
 }
 
-/** Format 2: straight into the columns of `out`, a column at a time. */
-function decodeBodyV2(tier: SampleTier, start: number, body: Uint8Array, out: RecordColumns): void {
+/** Format 2: straight into the columns of `out`, a column at a time; memory left out (0) when `noMem`. */
+function decodeBodyV2(tier: SampleTier, start: number, body: Uint8Array, out: RecordColumns, noMem: boolean): void {
   const unit = TIER_RESOLUTION_MS[tier];
   let [nSeries, p] = readUint(body, 1);
   for (let s = 0; s < nSeries; s++) {
@@ -274,7 +274,10 @@ function decodeBodyV2(tier: SampleTier, start: number, body: Uint8Array, out: Re
     p = unpackDeltas(body, p, out.at, o, count);
     for (let k = o; k < o + count; k++) out.at[k] = start + out.at[k]! * unit;
     p = unpackDeltas(body, p, out.util, o, count);
-    p = unpackDeltas(body, p, out.mem, o, count);
+    if (noMem) {
+      p = skipDeltas(body, p, count);
+      out.mem.fill(0, o, o + count);
+    } else p = unpackDeltas(body, p, out.mem, o, count);
     p = unpackDeltas(body, p, out.alloc, o, count);
     if (tier === 'raw') out.n.fill(1, o, o + count);
     else p = unpackDeltas(body, p, out.n, o, count);
@@ -318,16 +321,19 @@ function decodeBodyV1(tier: SampleTier, start: number, body: Uint8Array, out: Re
   }
 }
 
-function decodeBody(tier: SampleTier, start: number, body: Uint8Array, out: RecordColumns): void {
+function decodeBody(tier: SampleTier, start: number, body: Uint8Array, out: RecordColumns, noMem: boolean): void {
   if (body.length === 0) return;
-  if (body[0] === BODY_V2) decodeBodyV2(tier, start, body, out);
+  if (body[0] === BODY_V2) decodeBodyV2(tier, start, body, out, noMem);
   else if (body[0] === BODY_V1) decodeBodyV1(tier, start, body, out);
   else throw new Error(`sample block: unknown body format ${body[0]}`);
 }
 
-/** Appends every record of a block row to `out`: the sealed body's, then the tail's in the order appended. */
-export function decodeInto(tier: SampleTier, start: number, body: Uint8Array, tail: Uint8Array, out: RecordColumns): void {
-  decodeBody(tier, start, body, out);
+/**
+ * Appends every record of a block row to `out`: the sealed body's, then the tail's in the order
+ * appended. `noMem`: a read that needs no memory may leave it out of sealed bodies (pool totals).
+ */
+export function decodeInto(tier: SampleTier, start: number, body: Uint8Array, tail: Uint8Array, out: RecordColumns, noMem = false): void {
+  decodeBody(tier, start, body, out, noMem);
   decodeTail(tier, start, tail, out);
 }
 
@@ -437,7 +443,8 @@ export class BucketAccumulator {
     if (row.nodeId !== this.node) this.flushNode(row.nodeId);
     const c = this.cols;
     c.clear();
-    decodeInto(row.tier, row.start, row.body, row.tail, c);
+    // Pool totals use no memory: its column is stepped over, not decoded.
+    decodeInto(row.tier, row.start, row.body, row.tail, c, this.q.detail === 'pool');
     const lo = Math.max(range[0], this.q.from);
     const hi = Math.min(range[1], this.q.to);
     const { from, bucketMs } = this.q;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ByteWriter, packColumn, packDeltas, unpackColumn, unpackDeltas } from './sample-codec.js';
+import { ByteWriter, packColumn, packDeltas, skipDeltas, unpackColumn, unpackDeltas } from './sample-codec.js';
 
 /** A seeded generator (mulberry32): repeatable random columns. */
 function rng(seed: number): () => number {
@@ -45,6 +45,8 @@ describe('sample column codec', () => {
         const b = new Float64Array(col.length + 3);
         const p = unpackColumn(buf, 0, a, 3, col.length);
         expect(unpackDeltas(buf, p, b, 3, col.length)).toBe(buf.length);
+        // Stepping over a column lands where decoding it does.
+        expect(skipDeltas(buf, p, col.length)).toBe(buf.length);
         expect([...a.subarray(3)]).toEqual(col);
         expect([...b.subarray(3)]).toEqual(col);
       }
@@ -74,6 +76,7 @@ describe('sample column codec', () => {
     const buf = w.bytes();
     const out = new Float64Array(100);
     expect(() => unpackDeltas(buf.subarray(0, buf.length - 3), 0, out, 0, 100)).toThrow(/truncated/);
+    expect(() => skipDeltas(buf.subarray(0, buf.length - 3), 0, 100)).toThrow(/truncated/);
     expect(() => unpackDeltas(Uint8Array.of(9, ...buf.subarray(1)), 0, out, 0, 100)).toThrow(/unknown column mode 9/);
     expect(() => unpackColumn(Uint8Array.of(30, 0), 0, out, 0, 1)).toThrow(/malformed/);
   });

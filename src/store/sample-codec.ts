@@ -200,6 +200,26 @@ export function unpackColumn(buf: Uint8Array, p: number, out: Float64Array, o: n
   return p;
 }
 
+/** Steps over a column written by packDeltas without decoding it; returns where it ends. */
+export function skipDeltas(buf: Uint8Array, p: number, count: number): number {
+  p++;
+  for (let g = 0; g < count; g += GROUP) {
+    const m = Math.min(GROUP, count - g);
+    if (p >= buf.length) throw new Error('sample block: truncated column');
+    let width = buf[p++]!;
+    if (width & 0x80) {
+      width &= 0x7f;
+      p = readUint(buf, p)[1];
+    }
+    if (p >= buf.length) throw new Error('sample block: truncated column');
+    const exceptions = buf[p++]!;
+    p += Math.ceil((m * width) / 8);
+    for (let x = 0; x < exceptions; x++) p = readUint(buf, p + 1)[1];
+  }
+  if (p > buf.length) throw new Error('sample block: truncated column');
+  return p;
+}
+
 /** One unsigned varint of `buf` at `p`: [value, next position]. */
 export function readUint(buf: Uint8Array, p: number): [number, number] {
   let v = 0;
