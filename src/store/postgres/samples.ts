@@ -29,8 +29,13 @@ import { LOCK_CLASS } from './migrate.js';
 
 type RollupTier = Exclude<SampleTier, 'raw'>;
 
-export const DEFAULT_COMPACT_MINUTES = 10;
-export const DEFAULT_COMPACT_HOURS = 2;
+/**
+ * A compaction step's reach, as on SQLite: three raw blocks of minutes, one minute block of
+ * hours. Shorter steps read the block that straddles each step's edge once a step: at 10
+ * minutes and 2 hours every raw block was decoded twice and every minute block three times.
+ */
+export const DEFAULT_COMPACT_MINUTES = 30;
+export const DEFAULT_COMPACT_HOURS = 6;
 /** Blocks one prune step deletes at most. */
 export const DEFAULT_PRUNE_LIMIT = 1_000;
 
