@@ -1,17 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { mulberry32 } from '../core/placement/rng.js';
 import { ByteWriter, packColumn, packDeltas, skipDeltas, unpackColumn, unpackDeltas } from './sample-codec.js';
 
-/** A seeded generator (mulberry32): repeatable random columns. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
+const rng = mulberry32;
 
 /** Columns of every shape the codec meets: constant, steady steps, noise, rare jumps, huge values, multiples. */
 function columns(seed: number): number[][] {
