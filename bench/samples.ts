@@ -11,11 +11,14 @@
 // server's compaction leaves them), not through appendSamples, so that it takes a minute rather
 // than an hour; the rollups older than the raw window are made the same way (values as
 // compaction would leave them), the rest by the store's own compaction, which is timed.
+// On Postgres (`BENCH_SAMPLES_PG=postgres://…`, or `pgUrl`): the same, in a schema of its own that
+// is dropped at the end; the size is the sample tables' (pg_total_relation_size).
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
+import pg from 'pg';
 import { buildApp } from '../src/server/app.js';
 import { ensureAdminToken } from '../src/server/main.js';
 import { DEFAULT_SAMPLE_RETENTION, SampleMaintenance } from '../src/server/retention.js';
@@ -37,6 +40,15 @@ export interface SamplesBenchOptions {
   hourDays?: number;
   /** Timed runs of each request; the median is reported. Default 5. */
   runs?: number;
+  /** Run on this Postgres (a schema of its own) instead of a SQLite file. */
+  pgUrl?: string;
+}
+
+/** Where the bench writes its blocks directly, and what the sample tables take. */
+interface BlockSink {
+  insert(tier: SampleTier, start: number, rows: [string, Buffer][]): Promise<void>;
+  mark(name: string, at: number): Promise<void>;
+  done(): Promise<void>;
 }
 
 const EVERY_MS = 5_000;
@@ -83,14 +95,77 @@ function blockRecords(tier: SampleTier, start: number, end: number, node: number
   return out;
 }
 
-/** Sealed blocks of `tier` for [from, to) (from a block start), every node; one transaction per block of time. */
-function writeBlocks(db: Database.Database, tier: SampleTier, from: number, to: number, gpus: number): void {
-  const insert = db.prepare("INSERT INTO sample_blocks (tier, start, node_id, body, tail) VALUES (?, ?, ?, ?, x'')");
+/** Sealed blocks of `tier` for [from, to) (from a block start), every node; one write per block of time. */
+async function writeBlocks(sink: BlockSink, tier: SampleTier, from: number, to: number, gpus: number): Promise<void> {
   const nodes = Math.ceil(gpus / 8);
-  const step = db.transaction((start: number) => {
-    for (let node = 0; node < nodes; node++) insert.run(tier, start, nodeName(node), encodeBody(tier, start, blockRecords(tier, start, to, node, gpus)));
+  for (let start = from; start < to; start += BLOCK_MS[tier]) {
+    const rows: [string, Buffer][] = [];
+    for (let node = 0; node < nodes; node++) rows.push([nodeName(node), encodeBody(tier, start, blockRecords(tier, start, to, node, gpus))]);
+    await sink.insert(tier, start, rows);
+  }
+}
+
+function sqliteSink(path: string): BlockSink {
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = OFF');
+  const insert = db.prepare("INSERT INTO sample_blocks (tier, start, node_id, body, tail) VALUES (?, ?, ?, ?, x'')");
+  const step = db.transaction((tier: SampleTier, start: number, rows: [string, Buffer][]) => {
+    for (const [node, body] of rows) insert.run(tier, start, node, body);
   });
-  for (let start = from; start < to; start += BLOCK_MS[tier]) step(start);
+  const mark = db.prepare('INSERT INTO sample_marks (name, at) VALUES (?, ?)');
+  return {
+    insert: async (tier, start, rows) => void step(tier, start, rows),
+    mark: async (name, at) => void mark.run(name, at),
+    done: async () => {
+      db.pragma('wal_checkpoint(TRUNCATE)');
+      db.close();
+    },
+  };
+}
+
+async function pgSink(url: string, schema: string): Promise<BlockSink> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  await c.query(`SET search_path TO "${schema}"`);
+  return {
+    insert: async (tier, start, rows) => {
+      // One statement a block of time: unnest of the bodies.
+      await c.query("INSERT INTO sample_blocks (tier, start, node_id, body, tail) SELECT $1, $2, n, b, '\\x' FROM unnest($3::text[], $4::bytea[]) AS r(n, b)", [
+        tier,
+        start,
+        rows.map((r) => r[0]),
+        rows.map((r) => r[1]),
+      ]);
+    },
+    mark: async (name, at) => void (await c.query('INSERT INTO sample_marks (name, at) VALUES ($1, $2)', [name, at])),
+    done: async () => {
+      await c.query('VACUUM ANALYZE sample_blocks');
+      await c.end();
+    },
+  };
+}
+
+/** The sample tables on Postgres, indexes and TOAST included. */
+async function pgBytes(url: string, schema: string): Promise<number> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    const r = await c.query<{ b: string }>(`SELECT pg_total_relation_size('"${schema}".sample_blocks') + pg_total_relation_size('"${schema}".sample_marks') AS b`);
+    return Number(r.rows[0]?.b ?? 0);
+  } finally {
+    await c.end();
+  }
+}
+
+async function dropSchema(url: string, schema: string): Promise<void> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  } finally {
+    await c.end();
+  }
 }
 
 /** The database and its WAL. */
@@ -126,38 +201,37 @@ export async function benchSamples(o: SamplesBenchOptions = {}): Promise<BenchRo
   const size = `${gpus} GPUs, ${rawHours} h raw`;
   const dir = mkdtempSync(join(tmpdir(), 'fastgpu-bench-samples-'));
   const path = join(dir, 'fastgpu.db');
+  const pgUrl = o.pgUrl;
+  const schema = `bench_samples_${process.pid}`;
+  const open = (): Store => (pgUrl !== undefined ? openStore({ kind: 'postgres', url: pgUrl, schema }) : openStore({ kind: 'sqlite', path }));
   const rows: BenchRow[] = [];
   const row = (name: string, value: number, unit: string, target: string): void => {
     rows.push({ name, value, unit, target });
   };
   try {
     // ---- set-up: the schema by the store, the blocks by the codec, as sealed blocks
-    const setup = openStore({ kind: 'sqlite', path });
+    const setup = open();
     await setup.init();
     await setup.close();
     let t0 = performance.now();
-    const db = new Database(path);
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = OFF');
+    const sink = pgUrl !== undefined ? await pgSink(pgUrl, schema) : sqliteSink(path);
     const rawFrom = floorTo(END - rawHours * HOUR_MS, BLOCK_MS.raw);
     // Hours and minutes older than what compaction will roll up from the raw samples below.
     const hourFrom = floorTo(END - hourDays * DAY_MS, BLOCK_MS.hour);
     const minuteFrom = floorTo(END - minuteDays * DAY_MS, BLOCK_MS.minute);
-    writeBlocks(db, 'hour', hourFrom, minuteFrom, gpus);
-    writeBlocks(db, 'minute', minuteFrom, rawFrom, gpus);
+    await writeBlocks(sink, 'hour', hourFrom, minuteFrom, gpus);
+    await writeBlocks(sink, 'minute', minuteFrom, rawFrom, gpus);
     // As if compaction had run up to the raw window (hours) and through the old minutes, and
     // pruning had made each tier start where the bench's data starts.
-    const mark = db.prepare('INSERT INTO sample_marks (name, at) VALUES (?, ?)');
-    mark.run('hour', minuteFrom);
-    mark.run('minute', rawFrom);
-    mark.run('pruned:minute', minuteFrom);
-    mark.run('pruned:raw', rawFrom);
-    writeBlocks(db, 'raw', rawFrom, END, gpus);
-    db.pragma('wal_checkpoint(TRUNCATE)');
-    db.close();
+    await sink.mark('hour', minuteFrom);
+    await sink.mark('minute', rawFrom);
+    await sink.mark('pruned:minute', minuteFrom);
+    await sink.mark('pruned:raw', rawFrom);
+    await writeBlocks(sink, 'raw', rawFrom, END, gpus);
+    await sink.done();
     process.stderr.write(`bench: samples: blocks written in ${Math.round((performance.now() - t0) / 1000)} s\n`);
 
-    const store = openStore({ kind: 'sqlite', path });
+    const store = open();
     await store.init();
     const clock = new ManualClock(END);
     const maintenance = new SampleMaintenance({ store, clock, retention: DEFAULT_SAMPLE_RETENTION, log: (l) => process.stderr.write(`${l}\n`) });
@@ -197,7 +271,8 @@ export async function benchSamples(o: SamplesBenchOptions = {}): Promise<BenchRo
       const t = storage[tier];
       row(`${tier === 'raw' ? 'raw samples' : `${tier} rollups`} held (${t.blocks} blocks, ${Math.round((t.bytes / t.records) * 100) / 100} bytes each)`, millions(t.records), 'M', '');
     }
-    row(`database size (${size}, ${minuteDays} d minutes, ${hourDays} d hours)`, mib(dbBytes(path)), 'MiB', '≤ 200 (before: 2,108, issue 24)');
+    const bytes = pgUrl !== undefined ? await pgBytes(pgUrl, schema) : dbBytes(path);
+    row(`${pgUrl !== undefined ? 'sample tables' : 'database'} size (${size}, ${minuteDays} d minutes, ${hourDays} d hours)`, mib(bytes), 'MiB', '≤ 200 (before: 2,108, issue 24)');
 
     // ---- GET /v1/samples over HTTP (in process, JSON included), and the store's read alone
     const token = await ensureAdminToken(dir, store, clock);
@@ -258,12 +333,14 @@ export async function benchSamples(o: SamplesBenchOptions = {}): Promise<BenchRo
     return rows;
   } finally {
     rmSync(dir, { recursive: true, force: true });
+    if (pgUrl !== undefined) await dropSchema(pgUrl, schema);
   }
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const env = (k: string): number | undefined => (process.env[k] ? Number(process.env[k]) : undefined);
-  const result = await benchSamples({ gpus: env('BENCH_SAMPLES_GPUS'), rawHours: env('BENCH_SAMPLES_RAW_HOURS') });
+  const pgUrl = process.env.BENCH_SAMPLES_PG || undefined;
+  const result = await benchSamples({ gpus: env('BENCH_SAMPLES_GPUS'), rawHours: env('BENCH_SAMPLES_RAW_HOURS'), ...(pgUrl !== undefined ? { pgUrl } : {}) });
   const w = Math.max(...result.map((r) => r.name.length));
   for (const r of result) console.log(`${r.name.padEnd(w)}  ${String(r.value).padStart(10)}  ${r.unit.padEnd(8)}  ${r.target}`);
 }

@@ -307,7 +307,7 @@ export function sampleTierConformance(store: () => Store): void {
         expectSamePoints((await s.readSampleSeries({ from, to: NOW, bucketMs: MINUTE_MS })).points, referenceSeries(raw, from, NOW, MINUTE_MS));
       });
 
-      it('sums each bucket across GPUs in the store for detail `pool`, as the per-GPU points add up', async () => {
+      it('sums each bucket across GPUs in the store for detail `pool`, as the per-GPU points add up, and gives them as columns for detail `series`', async () => {
         await compactAll(s, NOW - 30_000);
         const queries = [
           { from: H0, to: NOW, bucketMs: HOUR_MS },
@@ -330,6 +330,16 @@ export function sampleTierConformance(store: () => Store): void {
           }
           const round = (b: { at: number; gpus: number; utilPercent: number; allocatedMilli: number }) => ({ ...b, utilPercent: Math.round(b.utilPercent * 1e9) / 1e9 });
           expect(pool.buckets?.map(round), JSON.stringify(q)).toEqual([...expected.values()].map((b) => round({ ...b, utilPercent: b.utilPercent / b.gpus })));
+          // Detail series: the same points as columns a GPU, and the same totals.
+          const cols = await s.readSampleSeries({ ...q, detail: 'series' });
+          expect(cols.points).toEqual([]);
+          expect(cols.sources).toEqual(perGpu.sources);
+          expect(cols.buckets).toEqual(pool.buckets);
+          const regrouped = (cols.series ?? []).flatMap((g) =>
+            g.bucket.map((b, i) => ({ at: q.from + b * q.bucketMs, nodeId: g.nodeId, gpuIndex: g.gpuIndex, utilPercent: g.utilPercent[i]!, memoryUsedMiB: g.memoryUsedMiB[i]!, allocatedMilli: g.allocatedMilli[i]!, samples: g.samples[i]! })),
+          );
+          regrouped.sort((a, b) => a.at - b.at || (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : a.gpuIndex - b.gpuIndex));
+          expect(regrouped, JSON.stringify(q)).toEqual(perGpu.points);
         }
       });
 

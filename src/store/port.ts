@@ -173,8 +173,23 @@ export interface SampleSeriesQuery {
   /**
    * `gpu` (default): a point per GPU and bucket. `pool`: only each bucket's totals across GPUs
    * (`buckets`), worked out in the store: a few hundred rows back instead of one per GPU.
+   * `series`: the points as one series of columns a GPU (`series`), and `buckets`: what
+   * GET /v1/samples answers, with no object per point.
    */
-  detail?: 'gpu' | 'pool';
+  detail?: SampleDetail;
+}
+
+export type SampleDetail = 'gpu' | 'pool' | 'series';
+
+/** One GPU's points (detail `series`) as columns: `bucket[i]` is the bucket's number from `from`. */
+export interface GpuSeries {
+  nodeId: string;
+  gpuIndex: number;
+  bucket: number[];
+  utilPercent: number[];
+  memoryUsedMiB: number[];
+  allocatedMilli: number[];
+  samples: number[];
 }
 
 /** One bucket summed across the GPUs that reported in it (each GPU's means first, as in `points`). */
@@ -195,10 +210,12 @@ export interface SampleBucket {
 export type SamplePoint = SampleRollup;
 
 export interface SampleSeries {
-  /** By bucket, node, GPU; empty for detail `pool`. */
+  /** By bucket, node, GPU; empty for detail `pool` and `series`. */
   points: SamplePoint[];
-  /** By bucket; only for detail `pool`. */
+  /** By bucket; for detail `pool` and `series`. */
   buckets?: SampleBucket[];
+  /** By node and GPU; only for detail `series`. */
+  series?: GpuSeries[];
   /** Which tier answered which part of the range (planSampleRead). */
   sources: SampleSource[];
 }

@@ -40,6 +40,20 @@ describe('sample blocks', () => {
     expect(decodeBlock('raw', T0, Buffer.alloc(0), Buffer.alloc(0))).toEqual([]);
   });
 
+  it('still reads bodies sealed in format 1 (varints, deflated), as stores sealed before format 2 hold them', () => {
+    // Written by the format 1 encoder (the code before format 2) from these records.
+    const raw = Buffer.from('01636260f39ae007830c3d8c30d8f091c50e0418c0801159550b13a6b22fcc607500', 'hex');
+    const want: BlockRecord[] = [];
+    for (let g = 0; g < 2; g++) for (let k = 0; k < 6; k++) want.push(rec(T0 + k * 5000 + 37, g, ((k * 7 + g * 13) % 101) * 10, 40_000 + k * 31, g * 250));
+    expect(decodeBlock('raw', T0, raw, Buffer.alloc(0))).toEqual(want);
+    const start = blockStart('minute', T0);
+    const minute = Buffer.from('01636466ea6261dae4f6d2858fe597de4f3d094600', 'hex');
+    expect(decodeBlock('minute', start, minute, Buffer.alloc(0))).toEqual([rec(T0 + 60_000, 3, 4505, 7, 3005, 12), rec(T0 + 120_000, 3, 100, 9, 0, 11)]);
+    // Sealing again writes format 2, with the same records.
+    expect(encodeBody('raw', T0, want)[0]).toBe(2);
+    expect(decodeBlock('raw', T0, encodeBody('raw', T0, want), Buffer.alloc(0))).toEqual(want);
+  });
+
   it('keeps rollup counts and times in the tier resolution', () => {
     const start = blockStart('minute', T0);
     const rs = [rec(start + 5 * MINUTE_MS, 2, 3333, 9, 12_345, 12), rec(start, 2, 1, 1, 1, 7)];
@@ -88,16 +102,29 @@ describe('sample blocks', () => {
     ];
     const gpu = new BucketAccumulator({ ...q, detail: 'gpu' }, sources);
     for (const r of rows) gpu.add(r);
-    expect(gpu.resultPoints()).toEqual([
+    expect(gpu.result().points).toEqual([
       { at: T0 + 10_000, nodeId: 'a', gpuIndex: 0, utilPercent: 30, memoryUsedMiB: 9, allocatedMilli: 750, samples: 2 },
       { at: T0 + 10_000, nodeId: 'a', gpuIndex: 1, utilPercent: 60, memoryUsedMiB: 1, allocatedMilli: 333, samples: 1 },
       { at: T0 + 30_000, nodeId: 'b', gpuIndex: 0, utilPercent: 5, memoryUsedMiB: 1, allocatedMilli: 1000, samples: 1 },
     ]);
     const pool = new BucketAccumulator({ ...q, detail: 'pool' }, sources);
     for (const r of rows) pool.add(r);
-    expect(pool.resultBuckets()).toEqual([
+    const buckets = [
       { at: T0 + 10_000, gpus: 2, utilPercent: 45, allocatedMilli: 1083 },
       { at: T0 + 30_000, gpus: 1, utilPercent: 5, allocatedMilli: 1000 },
-    ]);
+    ];
+    expect(pool.result()).toEqual({ points: [], buckets });
+    // Detail series: the same points as a series of columns a GPU, and the same totals.
+    const series = new BucketAccumulator({ ...q, detail: 'series' }, sources);
+    for (const r of rows) series.add(r);
+    expect(series.result()).toEqual({
+      points: [],
+      buckets,
+      series: [
+        { nodeId: 'a', gpuIndex: 0, bucket: [0], utilPercent: [30], memoryUsedMiB: [9], allocatedMilli: [750], samples: [2] },
+        { nodeId: 'a', gpuIndex: 1, bucket: [0], utilPercent: [60], memoryUsedMiB: [1], allocatedMilli: [333], samples: [1] },
+        { nodeId: 'b', gpuIndex: 0, bucket: [2], utilPercent: [5], memoryUsedMiB: [1], allocatedMilli: [1000], samples: [1] },
+      ],
+    });
   });
 });

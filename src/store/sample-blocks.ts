@@ -8,7 +8,7 @@
 //     start   BIGINT  NOT NULL,  -- block start, epoch ms, a multiple of BLOCK_MS[tier]
 //     node_id TEXT    NOT NULL,
 //     tail    BLOB    NOT NULL,  -- records appended since: encodeTail (row by row, plain varints)
-//     body    BLOB    NOT NULL,  -- sealed records: encodeBody (columnar, delta, deflate-raw)
+//     body    BLOB    NOT NULL,  -- sealed records: encodeBody (columnar, packed: sample-codec.ts)
 //     PRIMARY KEY (tier, start, node_id)
 //   );
 //   CREATE TABLE sample_marks (name TEXT PRIMARY KEY, at BIGINT NOT NULL);
@@ -19,7 +19,7 @@
 //   so a committed sample is never lost (no buffer in memory: the crash-loss bound is zero), a
 //   late sample lands in the block it belongs to, and several servers may append to one store.
 // - Compaction seals a block once its time is over: body := encodeBody(body ∪ tail), tail := ''.
-//   A sealed block costs about 1 byte a raw sample; a tail about 10 until it is sealed.
+//   A sealed block costs about 2 bytes a raw sample; a tail about 10 until it is sealed.
 // - Retention deletes whole blocks (a block goes once all of it is older than the window).
 // - sample_marks: 'minute' / 'hour' (rolled up through), 'pruned:raw' / 'pruned:minute' (every
 //   block before is deleted, or may be), 'sealed:<tier>' (blocks before are sealed).
@@ -29,8 +29,9 @@
 // (quantised) utilisation and allocation and their count, not means: integers, so rollups of
 // rollups and reads over any mix of tiers give exactly the means of the raw samples. Values are
 // clamped to their ranges; a non-finite value is refused.
-import { deflateRawSync, inflateRawSync, constants } from 'node:zlib';
-import type { SampleBucket, SamplePoint, SampleRollup, UtilisationSample } from './port.js';
+import { inflateRawSync } from 'node:zlib';
+import type { GpuSeries, SampleBucket, SampleDetail, SamplePoint, SampleRollup, SampleSeries, UtilisationSample } from './port.js';
+import { ByteWriter, packDeltas, readUint, skipDeltas, unpackDeltas, unzig } from './sample-codec.js';
 import { HOUR_MS, MINUTE_MS, TIER_RESOLUTION_MS, floorTo, type SampleSource, type SampleTier } from './sample-tiers.js';
 
 const DAY_MS = 24 * HOUR_MS;
@@ -52,8 +53,13 @@ const MAX_MEM = 2 ** 24;
 const MAX_ALLOC = 1_000_000;
 const MAX_GPU = 4095;
 
-/** The first byte of a body: its format. A body of zero bytes holds nothing. */
+/**
+ * The first byte of a body: its format. A body of zero bytes holds nothing. 1: varint columns,
+ * deflated (still read: stores sealed before format 2); 2: PFOR columns (sample-codec.ts), what
+ * sealing writes now.
+ */
 const BODY_V1 = 1;
+const BODY_V2 = 2;
 
 /** One record of a block: a GPU's sample (raw) or rollup, values as stored (integers). */
 export interface BlockRecord {
@@ -98,38 +104,11 @@ export function fromRecord(nodeId: string, r: BlockRecord): SampleRollup {
   return { at: r.at, nodeId, gpuIndex: r.gpu, utilPercent: r.util / UTIL_SCALE / r.n, memoryUsedMiB: r.mem, allocatedMilli: r.alloc / r.n, samples: r.n };
 }
 
-// ---- varints
-
-class Writer {
-  buf = new Uint8Array(256);
-  len = 0;
-  uint(v: number): void {
-    if (this.len + 8 > this.buf.length) {
-      const next = new Uint8Array(this.buf.length * 2);
-      next.set(this.buf.subarray(0, this.len));
-      this.buf = next;
-    }
-    // Values stay below 2^53; division, not bit shifts, past 31 bits.
-    while (v >= 0x80) {
-      this.buf[this.len++] = (v % 0x80) | 0x80;
-      v = Math.floor(v / 0x80);
-    }
-    this.buf[this.len++] = v;
-  }
-  /** Zigzag: small negative deltas stay small. */
-  int(v: number): void {
-    this.uint(v < 0 ? -2 * v - 1 : 2 * v);
-  }
-  bytes(): Uint8Array {
-    return this.buf.subarray(0, this.len);
-  }
-}
-
 // ---- tail: records as appended, row by row
 
 /** Records appended to a block's tail: (at − start) / resolution, gpu, util, mem, alloc[, n]. */
 export function encodeTail(tier: SampleTier, start: number, records: readonly BlockRecord[]): Buffer {
-  const w = new Writer();
+  const w = new ByteWriter();
   const unit = TIER_RESOLUTION_MS[tier];
   for (const r of records) {
     const off = (r.at - start) / unit;
@@ -173,15 +152,7 @@ function varints(buf: Uint8Array): number {
   return n;
 }
 
-/** Zigzag back to signed; bit operations while the value fits 31 bits. */
-const unzig = (z: number): number => (z < 0x80000000 ? (z >>> 1) ^ -(z & 1) : z % 2 === 1 ? -(z + 1) / 2 : z / 2);
-
-/** Where decoded records go: columns to keep, or a bucketing read that keeps none. */
-export interface RecordSink {
-  push(at: number, gpu: number, util: number, mem: number, alloc: number, n: number): void;
-}
-
-function decodeTail(tier: SampleTier, start: number, tail: Uint8Array, out: RecordSink): void {
+function decodeTail(tier: SampleTier, start: number, tail: Uint8Array, out: RecordColumns): void {
   if (tail.length === 0) return;
   const count = varints(tail);
   const unit = TIER_RESOLUTION_MS[tier];
@@ -195,7 +166,7 @@ function decodeTail(tier: SampleTier, start: number, tail: Uint8Array, out: Reco
  * Decoded records, column by column in typed arrays, reused from block to block: a read of a
  * million samples builds no object per sample.
  */
-export class RecordColumns implements RecordSink {
+export class RecordColumns {
   length = 0;
   at = new Float64Array(1024);
   gpu = new Int32Array(1024);
@@ -243,54 +214,81 @@ export class RecordColumns implements RecordSink {
   }
 }
 
-// ---- body: sealed, one series per GPU, each column delta-coded, then deflated
+// ---- body: sealed, one series per GPU, each column delta-coded and packed (sample-codec.ts)
+
+/** Series of a block by GPU: [gpu, first index, end index] over records sorted by GPU, then time. */
+function seriesOf(sorted: readonly BlockRecord[]): [number, number, number][] {
+  const out: [number, number, number][] = [];
+  for (let i = 0; i < sorted.length; ) {
+    let j = i;
+    while (j < sorted.length && sorted[j]!.gpu === sorted[i]!.gpu) j++;
+    out.push([sorted[i]!.gpu, i, j]);
+    i = j;
+  }
+  return out;
+}
 
 /**
- * The sealed form of a block's records: per GPU (ascending), the count, then each column as
- * zigzag deltas (times in the tier's resolution from the block start, in time order), deflated.
- * Columns of small deltas are what deflate shrinks best: steady 5 s heartbeats and slowly moving
- * values come to about a byte a sample.
+ * The sealed form of a block's records (format 2): per GPU (ascending), the GPU and count, then
+ * each column packed as deltas or deltas of deltas (sample-codec.ts): times in the tier's
+ * resolution from the block start (a steady heartbeat is all zeros), then the values.
+ * About 2 bytes a raw sample of real telemetry, decoded without zlib.
  */
 export function encodeBody(tier: SampleTier, start: number, records: readonly BlockRecord[]): Buffer {
   if (records.length === 0) return Buffer.alloc(0);
   const unit = TIER_RESOLUTION_MS[tier];
   const sorted = [...records].sort((a, b) => a.gpu - b.gpu || a.at - b.at);
-  const w = new Writer();
-  const series: [number, number][] = [];
-  for (let i = 0; i < sorted.length; ) {
-    let j = i;
-    while (j < sorted.length && sorted[j]!.gpu === sorted[i]!.gpu) j++;
-    series.push([i, j]);
-    i = j;
-  }
+  const w = new ByteWriter();
+  w.byte(BODY_V2);
+  const series = seriesOf(sorted);
   w.uint(series.length);
-  for (const [i, j] of series) {
-    w.uint(sorted[i]!.gpu);
+  const col = new Float64Array(sorted.length);
+  for (const [gpu, i, j] of series) {
+    w.uint(gpu);
     w.uint(j - i);
-    const col = (get: (r: BlockRecord) => number, first: number): void => {
-      let prev = first;
-      for (let k = i; k < j; k++) {
-        const v = get(sorted[k]!);
-        w.int(v - prev);
-        prev = v;
-      }
+    const column = (get: (r: BlockRecord) => number): void => {
+      for (let k = i; k < j; k++) col[k] = get(sorted[k]!);
+      packDeltas(w, col, i, j);
     };
-    col((r) => (r.at - start) / unit, 0);
-    col((r) => r.util, 0);
-    col((r) => r.mem, 0);
-    col((r) => r.alloc, 0);
-    if (tier !== 'raw') col((r) => r.n, 0);
+    column((r) => (r.at - start) / unit);
+    column((r) => r.util);
+    column((r) => r.mem);
+    column((r) => r.alloc);
+    if (tier !== 'raw') column((r) => r.n);
   }
-  const packed = deflateRawSync(w.bytes(), { level: 6, strategy: constants.Z_DEFAULT_STRATEGY });
-  const out = Buffer.allocUnsafe(packed.length + 1);
-  out[0] = BODY_V1;
-  packed.copy(out, 1);
-  return out;
+  return Buffer.from(w.bytes());
 }
 
-function decodeBody(tier: SampleTier, start: number, body: Uint8Array, out: RecordSink): void {
-  if (body.length === 0) return;
-  if (body[0] !== BODY_V1) throw new Error(`sample block: unknown body format ${body[0]}`);
+/** Format 2: straight into the columns of `out`, a column at a time; memory left out (0) when `noMem`. */
+function decodeBodyV2(tier: SampleTier, start: number, body: Uint8Array, out: RecordColumns, noMem: boolean): void {
+  const unit = TIER_RESOLUTION_MS[tier];
+  let [nSeries, p] = readUint(body, 1);
+  for (let s = 0; s < nSeries; s++) {
+    let gpu: number;
+    let count: number;
+    [gpu, p] = readUint(body, p);
+    [count, p] = readUint(body, p);
+    if (count > body.length * 8) throw new Error('sample block: malformed body');
+    out.reserve(count);
+    const o = out.length;
+    p = unpackDeltas(body, p, out.at, o, count);
+    for (let k = o; k < o + count; k++) out.at[k] = start + out.at[k]! * unit;
+    p = unpackDeltas(body, p, out.util, o, count);
+    if (noMem) {
+      p = skipDeltas(body, p, count);
+      out.mem.fill(0, o, o + count);
+    } else p = unpackDeltas(body, p, out.mem, o, count);
+    p = unpackDeltas(body, p, out.alloc, o, count);
+    if (tier === 'raw') out.n.fill(1, o, o + count);
+    else p = unpackDeltas(body, p, out.n, o, count);
+    out.gpu.fill(gpu, o, o + count);
+    out.length = o + count;
+  }
+  if (p !== body.length) throw new Error('sample block: trailing bytes in body');
+}
+
+/** Format 1 (varints, deflated): bodies sealed before format 2. */
+function decodeBodyV1(tier: SampleTier, start: number, body: Uint8Array, out: RecordColumns): void {
   const total = varints(inflateRawSync(body.subarray(1)));
   const v = scratch;
   const unit = TIER_RESOLUTION_MS[tier];
@@ -301,8 +299,7 @@ function decodeBody(tier: SampleTier, start: number, body: Uint8Array, out: Reco
     const gpu = v[p++]!;
     const count = v[p++]!;
     if (p + count * width > total) throw new Error('sample block: truncated body');
-    // The columns lie one after the other; one pass walks them side by side, each a running
-    // sum of zigzag deltas, and hands each record on as it completes.
+    // The columns lie one after the other, each a running sum of zigzag deltas.
     const pu = p + count;
     const pm = pu + count;
     const pa = pm + count;
@@ -324,9 +321,19 @@ function decodeBody(tier: SampleTier, start: number, body: Uint8Array, out: Reco
   }
 }
 
-/** Appends every record of a block row to `out`: the sealed body's, then the tail's in the order appended. */
-export function decodeInto(tier: SampleTier, start: number, body: Uint8Array, tail: Uint8Array, out: RecordSink): void {
-  decodeBody(tier, start, body, out);
+function decodeBody(tier: SampleTier, start: number, body: Uint8Array, out: RecordColumns, noMem: boolean): void {
+  if (body.length === 0) return;
+  if (body[0] === BODY_V2) decodeBodyV2(tier, start, body, out, noMem);
+  else if (body[0] === BODY_V1) decodeBodyV1(tier, start, body, out);
+  else throw new Error(`sample block: unknown body format ${body[0]}`);
+}
+
+/**
+ * Appends every record of a block row to `out`: the sealed body's, then the tail's in the order
+ * appended. `noMem`: a read that needs no memory may leave it out of sealed bodies (pool totals).
+ */
+export function decodeInto(tier: SampleTier, start: number, body: Uint8Array, tail: Uint8Array, out: RecordColumns, noMem = false): void {
+  decodeBody(tier, start, body, out, noMem);
   decodeTail(tier, start, tail, out);
 }
 
@@ -408,7 +415,7 @@ export interface BlockRow {
  * the part of the time line its tier answers (`sources`): nothing from before `from` is drawn
  * into the first bucket.
  */
-export class BucketAccumulator implements RecordSink {
+export class BucketAccumulator {
   private readonly n: number;
   private node: string | null = null;
   /** Per GPU of the current node: Σ util, Σ alloc, n, max mem per bucket. */
@@ -417,14 +424,12 @@ export class BucketAccumulator implements RecordSink {
   private readonly kept: { node: string; gpus: [number, Float64Array][] }[] = [];
   private readonly pool: { gpus: Float64Array; util: Float64Array; alloc: Float64Array };
   private readonly ranges: Record<SampleTier, [number, number] | null> = { raw: null, minute: null, hour: null };
-  /** The part of the range the current row's tier answers, and the GPU being added to. */
-  private lo = 0;
-  private hi = -1;
-  private gpu = -1;
-  private acc: Float64Array | undefined;
+  /** Decoded records of the row being added, reused from row to row. */
+  private readonly cols = new RecordColumns();
+  private readonly none = new Float64Array(0);
 
   constructor(
-    private readonly q: { from: number; to: number; bucketMs: number; detail: 'gpu' | 'pool' },
+    private readonly q: { from: number; to: number; bucketMs: number; detail: SampleDetail },
     sources: readonly SampleSource[],
   ) {
     this.n = Math.max(1, Math.floor((q.to - q.from) / q.bucketMs) + 1);
@@ -436,33 +441,63 @@ export class BucketAccumulator implements RecordSink {
     const range = this.ranges[row.tier];
     if (!range) return;
     if (row.nodeId !== this.node) this.flushNode(row.nodeId);
-    this.lo = Math.max(range[0], this.q.from);
-    this.hi = Math.min(range[1], this.q.to);
-    decodeInto(row.tier, row.start, row.body, row.tail, this);
+    const c = this.cols;
+    c.clear();
+    // Pool totals use no memory: its column is stepped over, not decoded.
+    decodeInto(row.tier, row.start, row.body, row.tail, c, this.q.detail === 'pool');
+    const lo = Math.max(range[0], this.q.from);
+    const hi = Math.min(range[1], this.q.to);
+    const { from, bucketMs } = this.q;
+    // One pass over the columns; records come in runs of one GPU (the body's series), so the
+    // GPU's accumulator is looked up once a run.
+    let gpu = -1;
+    let a: Float64Array = this.none;
+    const { at, util, mem, alloc, n } = c;
+    for (let i = 0; i < c.length; i++) {
+      const t = at[i]!;
+      if (t < lo || t > hi) continue;
+      const g = c.gpu[i]!;
+      if (g !== gpu) {
+        gpu = g;
+        a = this.gpus.get(g) ?? this.newGpu(g);
+      }
+      const b = Math.floor((t - from) / bucketMs) * 4;
+      a[b] = a[b]! + util[i]!;
+      a[b + 1] = a[b + 1]! + alloc[i]!;
+      a[b + 2] = a[b + 2]! + n[i]!;
+      if (mem[i]! > a[b + 3]!) a[b + 3] = mem[i]!;
+    }
   }
 
-  /** One decoded record (RecordSink): into its GPU's bucket, when it starts in the range read. */
-  push(at: number, gpu: number, util: number, mem: number, alloc: number, n: number): void {
-    if (at < this.lo || at > this.hi) return;
-    if (gpu !== this.gpu || this.acc === undefined) {
-      this.gpu = gpu;
-      this.acc = this.gpus.get(gpu);
-      if (!this.acc) this.gpus.set(gpu, (this.acc = new Float64Array(this.n * 4)));
+  private newGpu(g: number): Float64Array {
+    const a = new Float64Array(this.n * 4);
+    this.gpus.set(g, a);
+    return a;
+  }
+
+  /** What the read gives for its detail (sources aside): points, series and/or bucket totals. */
+  result(): Omit<SampleSeries, 'sources'> {
+    this.flushNode(null);
+    switch (this.q.detail) {
+      case 'gpu':
+        return { points: this.resultPoints() };
+      case 'pool':
+        return { points: [], buckets: this.resultBuckets() };
+      case 'series':
+        return { points: [], series: this.resultSeries(), buckets: this.resultBuckets() };
     }
-    const a = this.acc;
-    const b = Math.floor((at - this.q.from) / this.q.bucketMs) * 4;
-    a[b] = a[b]! + util;
-    a[b + 1] = a[b + 1]! + alloc;
-    a[b + 2] = a[b + 2]! + n;
-    if (mem > a[b + 3]!) a[b + 3] = mem;
+  }
+
+  /** Each GPU's accumulators, by node and GPU. */
+  private sortedGpus(): { node: string; gpu: number; acc: Float64Array }[] {
+    return this.kept
+      .sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0))
+      .flatMap((k) => k.gpus.sort((a, b) => a[0] - b[0]).map(([gpu, acc]) => ({ node: k.node, gpu, acc })));
   }
 
   /** Per-GPU points by bucket, node, GPU (detail `gpu`). */
-  resultPoints(): SamplePoint[] {
-    this.flushNode(null);
-    const series = this.kept
-      .sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0))
-      .flatMap((k) => k.gpus.sort((a, b) => a[0] - b[0]).map(([gpu, acc]) => ({ node: k.node, gpu, acc })));
+  private resultPoints(): SamplePoint[] {
+    const series = this.sortedGpus();
     const points: SamplePoint[] = [];
     for (let i = 0; i < this.n; i++) {
       const at = this.q.from + i * this.q.bucketMs;
@@ -475,9 +510,25 @@ export class BucketAccumulator implements RecordSink {
     return points;
   }
 
-  /** Each bucket's totals across GPUs (detail `pool`). */
-  resultBuckets(): SampleBucket[] {
-    this.flushNode(null);
+  /** One series of columns a GPU, by node and GPU (detail `series`): no object per point. */
+  private resultSeries(): GpuSeries[] {
+    return this.sortedGpus().map(({ node, gpu, acc }) => {
+      const s: GpuSeries = { nodeId: node, gpuIndex: gpu, bucket: [], utilPercent: [], memoryUsedMiB: [], allocatedMilli: [], samples: [] };
+      for (let i = 0; i < this.n; i++) {
+        const n = acc[i * 4 + 2]!;
+        if (n === 0) continue;
+        s.bucket.push(i);
+        s.utilPercent.push(acc[i * 4]! / UTIL_SCALE / n);
+        s.memoryUsedMiB.push(acc[i * 4 + 3]!);
+        s.allocatedMilli.push(acc[i * 4 + 1]! / n);
+        s.samples.push(n);
+      }
+      return s;
+    });
+  }
+
+  /** Each bucket's totals across GPUs (detail `pool`, `series`). */
+  private resultBuckets(): SampleBucket[] {
     const out: SampleBucket[] = [];
     const p = this.pool;
     for (let i = 0; i < this.n; i++) {
@@ -493,11 +544,8 @@ export class BucketAccumulator implements RecordSink {
     if (node === null) return;
     const gpus = this.gpus;
     this.gpus = new Map();
-    this.acc = undefined;
-    if (this.q.detail !== 'pool') {
-      this.kept.push({ node, gpus: [...gpus.entries()] });
-      return;
-    }
+    if (this.q.detail !== 'pool') this.kept.push({ node, gpus: [...gpus.entries()] });
+    if (this.q.detail === 'gpu') return;
     const p = this.pool;
     for (const acc of gpus.values()) {
       for (let i = 0; i < this.n; i++) {

@@ -72,9 +72,17 @@ const round2 = (x: number): number => Math.round(x * 100) / 100;
  */
 export function seriesResponse(series: SampleSeries, from: number, to: number, bucketMs: number): SamplesResponse {
   if (series.buckets) {
-    // Summed in the store (detail pool).
+    // Summed in the store (detail pool), and the per-GPU columns as read (detail series).
     const allocation = series.buckets.map((b) => ({ at: b.at, allocatedMilli: b.allocatedMilli, capacityMilli: b.gpus * 1000, utilPercent: b.utilPercent }));
-    return { from, to, bucketMs, series: [], allocation, sources: series.sources };
+    const perGpu = (series.series ?? []).map((g) => ({
+      nodeId: g.nodeId,
+      gpuIndex: g.gpuIndex,
+      bucket: g.bucket,
+      utilPercent: g.utilPercent.map(round2),
+      memoryUsedMiB: g.memoryUsedMiB,
+      allocatedMilli: g.allocatedMilli.map(Math.round),
+    }));
+    return { from, to, bucketMs, series: perGpu, allocation, sources: series.sources };
   }
   const gpus = new Map<string, Map<number, SamplesResponse['series'][number]>>();
   const buckets: { at: number; allocatedMilli: number; gpus: number; util: number }[] = [];
@@ -116,7 +124,9 @@ export function sampleRoutes(ctx: RouteContext): void {
       if (from >= to) throw invalid('from', 'must be before `to`');
       if (to - from > 366 * 86_400_000) throw invalid('from', 'the range may span a year at most');
       const bucketMs = Math.max(1, Math.ceil((to - from + 1) / (query.buckets ?? 240)));
-      const series = await store.readSampleSeries({ from, to, bucketMs, detail: query.detail ?? 'gpu', ...(query.node !== undefined ? { nodeId: query.node } : {}) });
+      // Per GPU, the store gives columns a GPU and the bucket totals (detail series): no object a point.
+      const detail = query.detail === 'pool' ? 'pool' : 'series';
+      const series = await store.readSampleSeries({ from, to, bucketMs, detail, ...(query.node !== undefined ? { nodeId: query.node } : {}) });
       return seriesResponse(series, from, to, bucketMs);
     },
   });

@@ -162,3 +162,22 @@ describe('PgStore specifics', () => {
     await pgt.dropSchema(schema);
   });
 });
+
+describe('samples benchmark on Postgres', () => {
+  it('runs at a small size and reports every metric, sizing the sample tables', async () => {
+    // Keeps bench/samples.ts's Postgres path from rotting; the timings themselves are not asserted.
+    const { benchSamples } = await import('../../../bench/samples.js');
+    const rows = await benchSamples({ gpus: 16, rawHours: 2, minuteDays: 2, hourDays: 3, runs: 1, pgUrl: pgt.url });
+    const value = (prefix: string): number | undefined => rows.find((r) => r.name.startsWith(prefix))?.value;
+    expect(value('raw samples held')).toBeGreaterThan(0);
+    expect(value('sample tables size')).toBeGreaterThan(0);
+    expect(rows.find((r) => r.name.includes('and compaction each minute'))?.name).toMatch(/\(160 minute rollups\)/);
+    expect(rows.filter((r) => r.name.startsWith('GET /v1/samples'))).toHaveLength(3);
+    // Its schema is dropped at the end.
+    const c = new pg.Client({ connectionString: pgt.url });
+    await c.connect();
+    const left = await c.query("SELECT 1 FROM information_schema.schemata WHERE schema_name LIKE 'bench_samples_%'");
+    await c.end();
+    expect(left.rowCount).toBe(0);
+  }, 120_000);
+});

@@ -6,7 +6,7 @@
 // pruning take a transaction advisory lock: two servers compacting at once would otherwise
 // both read a mark and roll the same minutes (SQLite's single writer orders them for free).
 import type pg from 'pg';
-import type { SampleBucket, SampleCompaction, SampleRollup, SampleSeries, SampleSeriesQuery, SampleTierStorage, UtilisationSample } from '../port.js';
+import type { SampleCompaction, SampleRollup, SampleSeries, SampleSeriesQuery, SampleTierStorage, UtilisationSample } from '../port.js';
 import {
   BLOCK_MS,
   BucketAccumulator,
@@ -29,8 +29,13 @@ import { LOCK_CLASS } from './migrate.js';
 
 type RollupTier = Exclude<SampleTier, 'raw'>;
 
-export const DEFAULT_COMPACT_MINUTES = 10;
-export const DEFAULT_COMPACT_HOURS = 2;
+/**
+ * A compaction step's reach, as on SQLite: three raw blocks of minutes, one minute block of
+ * hours. Shorter steps read the block that straddles each step's edge once a step: at 10
+ * minutes and 2 hours every raw block was decoded twice and every minute block three times.
+ */
+export const DEFAULT_COMPACT_MINUTES = 30;
+export const DEFAULT_COMPACT_HOURS = 6;
 /** Blocks one prune step deletes at most. */
 export const DEFAULT_PRUNE_LIMIT = 1_000;
 
@@ -179,11 +184,7 @@ export class PgSamples {
         for (const r of (await c.query<BlockRowSql>(readBlocksSql(q.nodeId !== undefined), params)).rows) {
           acc.add({ tier: r.tier, start: r.start, nodeId: r.node_id, body: r.body, tail: r.tail });
         }
-        if (detail === 'pool') {
-          const buckets: SampleBucket[] = acc.resultBuckets();
-          return { points: [], buckets, sources };
-        }
-        return { points: acc.resultPoints(), sources };
+        return { ...acc.result(), sources };
       },
       'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
     );

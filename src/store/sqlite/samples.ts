@@ -5,7 +5,7 @@
 // bucket the blocks as they stream out of SQLite. store.ts delegates to it and builds it on
 // first use: it names tables of a late migration, and tests open stores at older versions.
 import type Database from 'better-sqlite3';
-import type { SampleBucket, SampleCompaction, SampleRollup, SampleSeries, SampleSeriesQuery, SampleTierStorage, UtilisationSample } from '../port.js';
+import type { SampleCompaction, SampleRollup, SampleSeries, SampleSeriesQuery, SampleTierStorage, UtilisationSample } from '../port.js';
 import {
   BLOCK_MS,
   BucketAccumulator,
@@ -156,11 +156,7 @@ export class SqliteSamples {
       const detail = q.detail ?? 'gpu';
       const acc = new BucketAccumulator({ from: q.from, to: q.to, bucketMs: Math.max(1, q.bucketMs), detail }, sources);
       for (const r of s.read[q.nodeId === undefined ? 0 : 1].iterate(params)) acc.add({ tier: r.tier, start: r.start, nodeId: r.node_id, body: r.body, tail: r.tail });
-      if (detail === 'pool') {
-        const buckets: SampleBucket[] = acc.resultBuckets();
-        return { points: [], buckets, sources };
-      }
-      return { points: acc.resultPoints(), sources };
+      return { ...acc.result(), sources };
     });
   }
 
