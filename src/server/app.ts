@@ -26,6 +26,7 @@ import { taskRoutes } from './routes/tasks.js';
 import { IdempotencyBook } from './idempotency.js';
 import { SseHub } from './sse.js';
 import { dashboardPlugin } from '../dashboard/index.js';
+import { clusterRoute, singleServerView, type ClusterView } from './leadership-status.js';
 
 export const SERVER_VERSION = '0.1.0';
 
@@ -68,6 +69,8 @@ export interface AppDeps {
    * for root-level plugins whose hooks must run before the routes' auth (e.g. the dashboard).
    */
   beforeRoutes?: (app: FastifyInstance, ctx: { auth: Authenticator; clock: Clock }) => Promise<void>;
+  /** GET /v1/cluster (`fastgpu status`): the servers and the leader; default: this one alone. */
+  cluster?: () => Promise<ClusterView>;
 }
 
 export interface ServerApp {
@@ -187,6 +190,7 @@ async function assemble(
   pricingRoutes(ctx);
   usageRoutes(ctx);
   sampleRoutes(ctx);
+  clusterRoute(book, deps.cluster ?? singleServerView('embedded', () => '', deps.clock.now(), () => deps.clock.now()));
   // The web dashboard at / (src/dashboard): its session cookie authenticates /v1 calls as the token it was opened with.
   await app.register(dashboardPlugin, { authenticate: (h) => auth.authenticate(h), clock: deps.clock });
   await app.ready();
