@@ -75,6 +75,8 @@ describe('three servers over one Postgres, the leader killed -9 ten times under 
       }
       submitting = false;
       await submitter;
+      // A third, bigger node joins so that the drain takes seconds, not minutes.
+      await ha.startAgent('ha-c', '4xH100', token);
 
       // The queue drains: every acknowledged task ends, and succeeds.
       await until(
