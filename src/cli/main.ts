@@ -34,6 +34,7 @@ export const COMMAND_GROUPS: readonly { commands: readonly string[]; load: () =>
   { commands: ['admin'], load: () => import('./commands/admin-migrate.js') },
   { commands: ['usage'], load: () => import('./commands/usage.js') },
   { commands: ['dashboard'], load: () => import('./commands/dashboard.js') },
+  { commands: ['status'], load: () => import('./commands/status.js') },
 ];
 
 /** The groups `argv` needs: those adding its command, or all when it names none of theirs. */

@@ -69,6 +69,13 @@ describe('fastgpu server --store postgres://…', () => {
     const viaSecond = new FastGPU({ url: second.url, token: second.adminToken, env: {} });
     const t = await viaSecond.tasks.submit({ name: 'through-the-follower', command: ['true'] });
     expect((await new FastGPU({ url: first.url, token: first.adminToken, env: {} }).tasks.get(t.id)).name).toBe('through-the-follower');
+    // `fastgpu status` through either server: both servers, which leads, the epoch, the store.
+    const status = await cliHarness({ FASTGPU_HOME: join(dir, 'home') }).run(['status', '--server', second.url, '--token', second.adminToken]);
+    expect(status.stderr).toBe('');
+    expect(status.stdout).toContain(`leader  ${first.url} (epoch 1`);
+    expect(status.stdout).toContain(`store   PostgreSQL ${pgt.url} (schema ${schema})`);
+    expect(status.stdout).toMatch(new RegExp(`${first.url.replace(/[.]/g, '\\.')}\\s+LEADER`));
+    expect(status.stdout).toMatch(new RegExp(`\\*\\s+${second.url.replace(/[.]/g, '\\.')}\\s+FOLLOWER`));
     await first.close();
     // The follower takes over: the lock is free the moment the first server's session ends.
     for (;;) {
@@ -77,6 +84,8 @@ describe('fastgpu server --store postgres://…', () => {
       await new Promise((r) => setImmediate(r));
     }
     expect(await health(second.url)).toMatchObject({ role: 'leader', epoch: 2 });
+    const after = await viaSecond.request<{ leader: { url: string; epoch: number }; servers: { url: string; role: string }[] }>('GET', '/v1/cluster');
+    expect(after.leader).toMatchObject({ url: second.url, epoch: 2 });
     expect((await viaSecond.tasks.get(t.id)).state).toBe('PENDING');
     await second.close();
     // `exclusive` still means one server alone.
