@@ -139,10 +139,11 @@ export class FastGPU {
 
   private async send(method: string, path: string, opts: RequestOptions, accept: string): Promise<Response> {
     // Another server of the pool is tried when one cannot be reached or answers 503 (stopping,
-    // or a follower that has no leader to forward to); a caller's abort or timeout is final.
+    // or a follower that has no leader to forward to); a caller's abort is final.
     return this.servers.run(
       (base) => this.sendTo(base, method, path, opts, accept),
-      (o) => (o.ok ? o.value.status === 503 : o.error instanceof FastGpuApiError && o.error.code === 'NETWORK'),
+      // A timeout is ambiguous for a write (it may have been done), so only reads move on after one.
+      (o) => (o.ok ? o.value.status === 503 : o.error instanceof FastGpuApiError && (o.error.code === 'NETWORK' || (o.error.code === 'TIMEOUT' && method === 'GET'))),
     );
   }
 

@@ -194,11 +194,16 @@ export class Leadership {
       this.lost = null;
       this.role = this.stopped ? 'stopped' : 'follower';
       this.epoch = null;
+      // Whoever leads now is not us: reread at once, while the control plane closes.
+      this.leader = null;
+      if (!this.stopped) void this.refreshLeader();
       const rt = this.runtime;
       this.runtime = null;
       this.changed();
+      const closing = this.o.clock.elapsed();
       try {
         await rt.close();
+        this.o.log(`the deposed control plane closed in ${Math.round(this.o.clock.elapsed() - closing)} ms`);
       } catch (e) {
         this.o.log(`error: closing the deposed control plane: ${e instanceof Error ? e.message : String(e)}`);
       }
