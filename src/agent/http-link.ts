@@ -15,6 +15,7 @@ import {
   type ReportsRequest,
   NODE_CREDENTIAL_HEADER,
 } from '../protocol/agent.js';
+import { ServerList, splitServerUrls } from '../util/server-list.js';
 import { LinkError, type ServerLink } from './link.js';
 
 export interface HttpLinkOptions {
@@ -25,12 +26,13 @@ export interface HttpLinkOptions {
 }
 
 export class HttpLink implements ServerLink {
-  private readonly base: string;
+  /** The servers, comma-separated in `serverUrl`: a call goes to the next when one is down or answers 503. */
+  private readonly servers: ServerList;
   private readonly timeoutMs: number;
   private credential: string | undefined;
 
   constructor(private readonly opts: HttpLinkOptions) {
-    this.base = opts.serverUrl.replace(/\/+$/, '');
+    this.servers = new ServerList(splitServerUrls(opts.serverUrl).map((u) => u.replace(/\/+$/, '')));
     this.timeoutMs = opts.timeoutMs ?? 10_000;
   }
 
@@ -67,12 +69,28 @@ export class HttpLink implements ServerLink {
     signal: AbortSignal | undefined,
     extraMs = 0,
   ): Promise<T> {
+    return this.servers.run(
+      (base) => this.callAt(base, method, path, body, schema, signal, extraMs),
+      // Unreachable, or 503 (stopping, a follower with no leader): another server may answer.
+      (o) => !o.ok && o.error instanceof LinkError && o.error.retryable && (o.error.status === undefined || o.error.status === 503) && signal?.aborted !== true,
+    );
+  }
+
+  private async callAt<T>(
+    base: string,
+    method: string,
+    path: string,
+    body: unknown,
+    schema: z.ZodType<T> | undefined,
+    signal: AbortSignal | undefined,
+    extraMs: number,
+  ): Promise<T> {
     const timeout = AbortSignal.timeout(this.timeoutMs + extraMs);
     const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
     const what = `${method} ${path.split('?')[0]}`;
     let res: Response;
     try {
-      res = await fetch(`${this.base}${path}`, {
+      res = await fetch(`${base}${path}`, {
         method,
         headers: {
           authorization: `Bearer ${this.opts.token}`,
@@ -84,9 +102,9 @@ export class HttpLink implements ServerLink {
       });
     } catch (e) {
       if (signal?.aborted) throw new LinkError(`${what}: aborted`, false);
-      if (timeout.aborted) throw new LinkError(`${what}: no answer from ${this.base} within ${this.timeoutMs + extraMs} ms`, true);
+      if (timeout.aborted) throw new LinkError(`${what}: no answer from ${base} within ${this.timeoutMs + extraMs} ms`, true);
       const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-      throw new LinkError(`${what}: cannot reach ${this.base} (${cause?.code ?? cause?.message ?? (e as Error).message})`, true);
+      throw new LinkError(`${what}: cannot reach ${base} (${cause?.code ?? cause?.message ?? (e as Error).message})`, true);
     }
     let text: string;
     try {

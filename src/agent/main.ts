@@ -67,13 +67,16 @@ function compile(opts: AgentOptions): AgentOptions & { name: string; stateDir: s
   const fail = (field: string, msg: string): never => {
     throw new Error(`agent option ${field}: ${msg}`);
   };
-  let url: URL | undefined;
-  try {
-    url = new URL(opts.serverUrl);
-  } catch {
-    fail('serverUrl', `${JSON.stringify(opts.serverUrl)} is not a URL`);
+  // Several servers, comma-separated: the agent fails over among them (HttpLink).
+  for (const one of opts.serverUrl.split(',')) {
+    let url: URL | undefined;
+    try {
+      url = new URL(one.trim());
+    } catch {
+      fail('serverUrl', `${JSON.stringify(opts.serverUrl)} is not a URL (or a comma-separated list of them)`);
+    }
+    if (url && url.protocol !== 'http:' && url.protocol !== 'https:') fail('serverUrl', 'must be http(s)');
   }
-  if (url && url.protocol !== 'http:' && url.protocol !== 'https:') fail('serverUrl', 'must be http(s)');
   if (!opts.token) fail('token', 'is required');
   if (!opts.stateDir) fail('stateDir', 'is required');
   for (const f of ['cpuMilli', 'memoryMiB'] as const) {

@@ -36,6 +36,7 @@ export const COMMAND_GROUPS: readonly { commands: readonly string[]; load: () =>
   { commands: ['usage'], load: () => import('./commands/usage.js') },
   { commands: ['dashboard'], load: () => import('./commands/dashboard.js') },
   { commands: ['data'], load: () => import('./commands/data.js') },
+  { commands: ['status'], load: () => import('./commands/status.js') },
 ];
 
 /** The groups `argv` needs: those adding its command, or all when it names none of theirs. */

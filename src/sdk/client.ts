@@ -2,6 +2,7 @@
 // vGPU and pool calls are thin wrappers over the REST API in docs/CONTRACTS.md.
 import { ArraysApi, type MapOptions } from './arrays.js';
 import { DatasetsApi } from './datasets.js';
+import { ServerList, splitServerUrls } from '../util/server-list.js';
 import { AdminApi } from './admin.js';
 import { BillingApi } from './billing.js';
 import { resolveConnection, type Env } from './config.js';
@@ -56,7 +57,10 @@ const WAIT_POLL_MS = 20_000;
  * @example const fg = new FastGPU(); const t = await fg.tasks.submit({command: 'nvidia-smi', resources: {gpu: 0.5}});
  */
 export class FastGPU {
+  /** The server, or several comma-separated (any of them answers; see `servers`). */
   readonly url: string;
+  /** The servers it fails over among (src/util/server-list.ts). */
+  private readonly servers: ServerList;
   readonly tasks: TasksApi;
   readonly vgpus: VgpusApi;
   /** Task arrays and map (issue 14). */
@@ -73,6 +77,7 @@ export class FastGPU {
   constructor(opts: FastGPUOptions = {}) {
     const conn = resolveConnection({ url: opts.url, token: opts.token }, opts.env ?? process.env);
     this.url = conn.url;
+    this.servers = new ServerList(splitServerUrls(conn.url));
     this.token = conn.token;
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 30_000;
     this.tasks = new TasksApi(this);
@@ -146,7 +151,17 @@ export class FastGPU {
   }
 
   private async send(method: string, path: string, opts: RequestOptions, accept: string): Promise<Response> {
-    const url = new URL(this.url + path);
+    // Another server of the pool is tried when one cannot be reached or answers 503 (stopping,
+    // or a follower that has no leader to forward to); a caller's abort is final.
+    return this.servers.run(
+      (base) => this.sendTo(base, method, path, opts, accept),
+      // A timeout is ambiguous for a write (it may have been done), so only reads move on after one.
+      (o) => (o.ok ? o.value.status === 503 : o.error instanceof FastGpuApiError && (o.error.code === 'NETWORK' || (o.error.code === 'TIMEOUT' && method === 'GET'))),
+    );
+  }
+
+  private async sendTo(base: string, method: string, path: string, opts: RequestOptions, accept: string): Promise<Response> {
+    const url = new URL(base + path);
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
     const headers: Record<string, string> = { ...opts.headers, accept };
     if (this.token !== undefined) headers.authorization = `Bearer ${this.token}`;
@@ -163,11 +178,11 @@ export class FastGPU {
     } catch (e) {
       if (opts.signal?.aborted) throw opts.signal.reason instanceof Error ? opts.signal.reason : abortError();
       if ((e as Error).name === 'TimeoutError') {
-        throw new FastGpuApiError('TIMEOUT', `${method} ${url.pathname}: no answer from ${this.url} within ${timeoutMs} ms`);
+        throw new FastGpuApiError('TIMEOUT', `${method} ${url.pathname}: no answer from ${base} within ${timeoutMs} ms`);
       }
       const cause = (e as { cause?: { code?: string; message?: string } }).cause;
       const why = cause?.code ?? cause?.message ?? (e as Error).message;
-      throw new FastGpuApiError('NETWORK', `cannot reach the FastGPU server at ${this.url} (${why}); is it running?`);
+      throw new FastGpuApiError('NETWORK', `cannot reach the FastGPU server at ${base} (${why}); is it running?`);
     }
   }
 }

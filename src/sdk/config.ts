@@ -81,8 +81,16 @@ export function resolveConnection(explicit: { url?: string; token?: string }, en
   return { url: normaliseUrl(url), token: token ?? (sameServer ? saved.token : undefined) };
 }
 
-/** `host:port` gets `http://`; a trailing slash goes. A malformed URL is an error naming it. */
+/**
+ * `host:port` gets `http://`; a trailing slash goes. A malformed URL is an error naming it.
+ * Several servers, comma-separated, are normalised each (clients fail over among them).
+ */
 export function normaliseUrl(raw: string): string {
+  if (raw.includes(',')) return raw.split(',').map((one) => normaliseOne(one.trim())).join(',');
+  return normaliseOne(raw);
+}
+
+function normaliseOne(raw: string): string {
   const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? raw : `http://${raw}`;
   let u: URL;
   try {

@@ -29,6 +29,7 @@ import { SseHub } from './sse.js';
 import { dashboardPlugin } from '../dashboard/index.js';
 import { datasetRoutes } from './datasets.js';
 import { BlobStore } from './datasets-blobs.js';
+import { clusterRoute, singleServerView, type ClusterView } from './leadership-status.js';
 
 export const SERVER_VERSION = '0.1.0';
 
@@ -73,6 +74,8 @@ export interface AppDeps {
   /** Where dataset chunks are kept (`<dataDir>/blobs`); without it the dataset routes answer 503. */
   blobDir?: string;
   beforeRoutes?: (app: FastifyInstance, ctx: { auth: Authenticator; clock: Clock }) => Promise<void>;
+  /** GET /v1/cluster (`fastgpu status`): the servers and the leader; default: this one alone. */
+  cluster?: () => Promise<ClusterView>;
 }
 
 export interface ServerApp {
@@ -194,6 +197,7 @@ async function assemble(
   usageRoutes(ctx);
   sampleRoutes(ctx);
   await app.register(datasetRoutes(ctx, deps.blobDir !== undefined ? new BlobStore(deps.blobDir) : null));
+  clusterRoute(book, deps.cluster ?? singleServerView('embedded', () => '', deps.clock.now(), () => deps.clock.now()));
   // The web dashboard at / (src/dashboard): its session cookie authenticates /v1 calls as the token it was opened with.
   await app.register(dashboardPlugin, { authenticate: (h) => auth.authenticate(h), clock: deps.clock });
   await app.ready();

@@ -10,6 +10,7 @@ import { describeStore } from '../store/select.js';
 import type { Store } from '../store/port.js';
 import { systemClock } from '../util/clock.js';
 import { buildApp } from './app.js';
+import { singleServerView } from './leadership-status.js';
 import { hashToken } from './auth.js';
 import { newId, newSecret } from './ids.js';
 import type { SampleRetention } from './retention.js';
@@ -72,23 +73,28 @@ export async function ensureAdminToken(dataDir: string, store: Store, clock: Clo
 
 /** Start the server on `opts.dataDir`; `url` is the real address (port 0 = ephemeral). */
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
+  // Over Postgres: one of several servers, under an elected leader (leadership-server.ts).
+  if (opts.store?.kind === 'postgres' && opts.store.exclusive !== true) {
+    const { startReplicatedServer } = await import('./leadership-server.js');
+    return startReplicatedServer({ ...opts, store: opts.store }, ensureAdminToken);
+  }
   const clock = opts.clock ?? systemClock;
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   await mkdir(opts.dataDir, { recursive: true, mode: 0o700 });
   // WAL checkpoints (and their fsync) run in a worker thread, off the request path.
-  // A server owns its Postgres database (one control loop) until leaders are elected (issue 10).
+  // `exclusive` Postgres (one server owns the database) is still allowed for a caller that asks.
   const storeOptions: StoreOptions =
-    opts.store?.kind === 'postgres'
-      ? { exclusive: true, ...opts.store }
-      : { backgroundCheckpointMs: 1_000, log, ...(opts.store ?? { kind: 'sqlite', path: join(opts.dataDir, DB_FILE) }) };
+    opts.store?.kind === 'postgres' ? opts.store : { backgroundCheckpointMs: 1_000, log, ...(opts.store ?? { kind: 'sqlite', path: join(opts.dataDir, DB_FILE) }) };
   const store = openStore(storeOptions);
   await store.init();
   let server: Awaited<ReturnType<typeof buildApp>> | null = null;
   try {
     const adminToken = await ensureAdminToken(opts.dataDir, store, clock);
+    let shownUrl = '';
     server = await buildApp({
       store,
       clock,
+      cluster: singleServerView(describeStore(storeOptions), () => shownUrl, clock.now(), () => clock.now()),
       tickMs: opts.tickMs ?? 200,
       blobDir: join(opts.dataDir, 'blobs'),
       nodeLostAfterMs: opts.nodeLostAfterMs ?? DEFAULT_LEASE_MS,
@@ -103,6 +109,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const port = typeof addr === 'object' && addr ? addr.port : (opts.port ?? 7070);
     const shownHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
     const url = `http://${shownHost}:${port}`;
+    shownUrl = url;
     log(`fastgpu server listening on ${url} (data dir ${opts.dataDir}; store ${describeStore(storeOptions)})`);
     const loginUrl = `${url}/?token=${server.app.dashboard.issueLoginCode(adminToken)}`;
     const autoscaler = opts.autoscale === undefined ? null : await startAutoscaler(opts.autoscale, server.control, url, opts.dataDir, clock, log);

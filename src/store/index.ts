@@ -8,6 +8,7 @@ import { SqliteStore } from './sqlite/store.js';
 export type { Store } from './port.js';
 export { SchemaTooNewError } from './migrations.js';
 export type { StoreOptions } from './select.js';
+export { PgLeadership } from './postgres/leader.js';
 
 /**
  * Makes a store; call `init()` on it before use (it creates or migrates the schema).
@@ -28,6 +29,7 @@ export function openStore(opts: StoreOptions): Store {
         ...(opts.schema !== undefined ? { schema: opts.schema } : {}),
         ...(opts.maxConnections !== undefined ? { maxConnections: opts.maxConnections } : {}),
         ...(opts.exclusive !== undefined ? { exclusive: opts.exclusive } : {}),
+        ...(opts.fenceEpoch !== undefined ? { fenceEpoch: opts.fenceEpoch } : {}),
       });
     default: {
       // Exhaustiveness: adding a kind without a case is a compile error here.

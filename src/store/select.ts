@@ -7,7 +7,7 @@ import { invalid } from '../core/errors.js';
 /** Which store to open (openStore): a tagged union, one member per adapter. */
 export type StoreOptions =
   | { kind: 'sqlite'; path: string; busyTimeoutMs?: number; backgroundCheckpointMs?: number; log?: (line: string) => void }
-  | { kind: 'postgres'; url: string; schema?: string; maxConnections?: number; exclusive?: boolean };
+  | { kind: 'postgres'; url: string; schema?: string; maxConnections?: number; exclusive?: boolean; fenceEpoch?: number };
 
 /** Postgres URLs as libpq writes them; `?schema=NAME` (ours) keeps FastGPU's tables in that schema. */
 const POSTGRES = /^postgres(ql)?:\/\//i;

@@ -29,12 +29,22 @@ export interface PoolOptions {
   /** Tables live in this schema (search_path) rather than the user's default. */
   schema?: string;
   max?: number;
+  /** Session settings every connection starts with (`-c name=value`), e.g. the leader's `fastgpu.epoch`. */
+  settings?: Readonly<Record<string, string>>;
 }
 
 /** Quotes an identifier (a schema name from the user) for SQL. */
 export const ident = (name: string): string => `"${name.replace(/"/g, '""')}"`;
 
+/** libpq's `options`: the search path and the session settings, or nothing. */
+export function sessionOptions(schema: string | undefined, settings: Readonly<Record<string, string>> = {}): string | undefined {
+  const all = { ...(schema !== undefined ? { search_path: ident(schema) } : {}), ...settings };
+  const parts = Object.entries(all).map(([k, v]) => `-c ${k}=${v}`);
+  return parts.length > 0 ? parts.join(' ') : undefined;
+}
+
 export function makePool(o: PoolOptions): pg.Pool {
+  const options = sessionOptions(o.schema, o.settings);
   return new pg.Pool({
     connectionString: o.url,
     max: o.max ?? 10,
@@ -42,7 +52,7 @@ export function makePool(o: PoolOptions): pg.Pool {
     // A server gone quiet must not hang a request forever; the control loop retries.
     connectionTimeoutMillis: 10_000,
     keepAlive: true,
-    ...(o.schema !== undefined ? { options: `-c search_path=${ident(o.schema)}` } : {}),
+    ...(options !== undefined ? { options } : {}),
   });
 }
 

@@ -96,4 +96,90 @@ describe('leadership over one Postgres', () => {
     await Promise.all([a.close(), b.close(), store.close()]);
     await pgt.dropSchema(schema);
   });
+
+  it('a store fenced with a deposed epoch has every control-plane write refused by the database; unfenced ones are not', async () => {
+    const schema = pgt.freshSchema();
+    const plain = new PgStore({ url: pgt.url, schema });
+    await plain.init();
+    const a = new PgLeadership({ url: pgt.url, schema, id: 'a' });
+    const b = new PgLeadership({ url: pgt.url, schema, id: 'b' });
+    const epochA = await a.tryLead(1);
+    expect(epochA).toBe(1);
+    const storeA = new PgStore({ url: pgt.url, schema, fenceEpoch: 1 });
+    await storeA.init();
+    // While A leads, its fenced writes pass: a submit (one statement) and a batch (a transaction).
+    await storeA.commitBatch({ newTasks: [fixtureTask('a1')], events: [{ type: 'task.submitted', at: 1, taskId: 'a1', data: {} }] });
+    const a1 = await storeA.getTask('a1');
+    expect(a1).not.toBeNull();
+    await a.resign();
+    expect(await b.tryLead(2)).toBe(2);
+    // A's store still carries epoch 1: every kind of write to the control plane's tables is refused.
+    const fenced = { message: expect.stringContaining("fenced: epoch 1 is not the leader's (now 2)") as unknown };
+    await expect(storeA.commitBatch({ newTasks: [fixtureTask('a2')], events: [{ type: 'task.submitted', at: 2, taskId: 'a2', data: {} }] })).rejects.toMatchObject(fenced);
+    await expect(storeA.insertTasks([fixtureTask('a3')])).rejects.toMatchObject(fenced);
+    await expect(storeA.writeTasks([{ task: { ...a1!, state: 'CANCELLED', version: a1!.version + 1 }, expectedVersion: a1!.version }])).rejects.toMatchObject(fenced);
+    await expect(storeA.appendEvents([{ type: 'task.submitted', at: 3, taskId: 'a1', data: {} }])).rejects.toMatchObject(fenced);
+    await expect(storeA.setNodeState('n1', 'DRAINING')).rejects.toMatchObject(fenced);
+    expect((await plain.listTasks()).map((t) => t.id)).toEqual(['a1']);
+    expect((await plain.getTask('a1'))?.state).toBe(a1!.state);
+    // A store fenced with the current epoch, and an unfenced one (admin tools), write.
+    const storeB = new PgStore({ url: pgt.url, schema, fenceEpoch: 2 });
+    await storeB.init();
+    await storeB.insertTasks([fixtureTask('b1')]);
+    await plain.insertTasks([fixtureTask('p1')]);
+    expect((await plain.listTasks()).map((t) => t.id).sort()).toEqual(['a1', 'b1', 'p1']);
+    await Promise.all([a.close(), b.close(), storeA.close(), storeB.close(), plain.close()]);
+    await pgt.dropSchema(schema);
+  });
+
+  it('lead() waits in the database for the lock and takes over the moment the leader’s session ends; the loss is reported', async () => {
+    const schema = pgt.freshSchema();
+    const store = new PgStore({ url: pgt.url, schema });
+    await store.init();
+    const losses: string[] = [];
+    const a = new PgLeadership({ url: pgt.url, schema, id: 'a', onLost: (why) => losses.push(why) });
+    const b = new PgLeadership({ url: pgt.url, schema, id: 'b' });
+    const changes: number[] = [];
+    let changed!: () => void;
+    const sawTwo = new Promise<void>((r) => (changed = r));
+    const stop = await b.watch((e) => {
+      changes.push(e);
+      if (e === 2) changed();
+    }, () => {});
+    await a.heartbeat('http://a', 1, 1);
+    await b.heartbeat('http://b', 1, 1);
+    expect(await a.lead(() => 10)).toBe(1);
+    expect(await a.ping()).toBe(true);
+    expect(await b.leader()).toEqual({ id: 'a', url: 'http://a', epoch: 1 });
+    const takeover = b.lead(() => 20);
+    const watcher = new pg.Client({ connectionString: pgt.url });
+    await watcher.connect();
+    await someoneWaits(watcher);
+    await watcher.query('SELECT pg_terminate_backend($1)', [await a.lockPid()]);
+    expect(await takeover).toBe(2);
+    await sawTwo;
+    expect(changes).toContain(2);
+    expect(await b.leader()).toEqual({ id: 'b', url: 'http://b', epoch: 2 });
+    // A learns it lost: its ping fails (or its connection already told it), and onLost fired once.
+    expect(await a.ping()).toBe(false);
+    expect(a.currentEpoch).toBeNull();
+    expect(losses).toHaveLength(1);
+    await stop();
+    await Promise.all([a.close(), b.close(), store.close(), watcher.end()]);
+    await pgt.dropSchema(schema);
+  });
+
+  it('a leader that stops pinging (paused) loses the lock to the idle timeout', async () => {
+    const schema = pgt.freshSchema();
+    const store = new PgStore({ url: pgt.url, schema });
+    await store.init();
+    const a = new PgLeadership({ url: pgt.url, schema, id: 'a', idleTimeoutMs: 300 });
+    const b = new PgLeadership({ url: pgt.url, schema, id: 'b' });
+    expect(await a.tryLead(1)).toBe(1);
+    // A says nothing on its lock connection: Postgres ends the session and B gets the lock.
+    expect(await b.lead(() => 2)).toBe(2);
+    expect(await a.ping()).toBe(false);
+    await Promise.all([a.close(), b.close(), store.close()]);
+    await pgt.dropSchema(schema);
+  });
 });

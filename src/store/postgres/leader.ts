@@ -1,11 +1,12 @@
 // Leadership among several servers on one Postgres (issue 10 item 2, first part): a session
 // advisory lock held on a connection of its own, an epoch bumped at every takeover, and the
-// replicas' heartbeats. The control loop is not wired to it yet; what is here is the part the
-// database enforces: a write fenced with an old epoch fails in the database (fastgpu_fence,
-// migration 003), whatever the old leader's code believes.
+// replicas' heartbeats. The server wires it in src/server/leadership.ts; what is here is the
+// part the database enforces: a write fenced with an old epoch fails in the database
+// (fastgpu_fence, migration 003; every write of a fenced PgStore, migration 004), whatever the
+// old leader's code believes.
 import pg from 'pg';
 import { FastGpuError } from '../../core/errors.js';
-import { ident, makePool, pgCode } from './db.js';
+import { makePool, pgCode, sessionOptions } from './db.js';
 import { LOCK_CLASS } from './migrate.js';
 
 /** SQLSTATE that fastgpu_fence raises. */
@@ -16,7 +17,18 @@ export interface LeadershipOptions {
   schema?: string;
   /** This server's id (unique per process). */
   id: string;
+  /**
+   * Postgres ends the lock's session after this long without a statement (`idle_session_timeout`),
+   * freeing the lock: how a paused or hung leader loses it. The leader pings well within it
+   * (`ping`). Default: none (the lock lasts as long as the session).
+   */
+  idleTimeoutMs?: number;
+  /** Called when the lock's connection ends while this server leads: it leads no more. */
+  onLost?: (why: string) => void;
 }
+
+/** The channel a new leader notifies (payload: its epoch), so followers learn of it at once. */
+export const LEADER_CHANNEL = 'fastgpu_leader';
 
 export interface ReplicaRecord {
   id: string;
@@ -58,22 +70,73 @@ export class PgLeadership {
    */
   async tryLead(now: number): Promise<number | null> {
     if (this.epoch !== null) return this.epoch;
-    if (!this.conn) {
-      const c = new pg.Client({ connectionString: this.opts.url, ...(this.opts.schema !== undefined ? { options: `-c search_path=${ident(this.opts.schema)}` } : {}) });
-      // A lost connection means a lost lock: forget the epoch, the next tryLead starts over.
-      c.on('error', () => this.dropConnection());
-      c.on('end', () => this.dropConnection());
-      await c.connect();
-      this.conn = c;
-    }
+    const conn = await this.connection();
     const [k1, k2] = this.lockKey();
-    const got = (await this.conn.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok', [k1, k2])).rows[0]?.ok === true;
+    const got = (await conn.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok', [k1, k2])).rows[0]?.ok === true;
     if (!got) return null;
+    return this.takeOver(conn, now);
+  }
+
+  /**
+   * Waits (in the database, no polling) until the lock is free, takes it and bumps the epoch:
+   * a follower's way to take over the moment the leader's session ends. `now` is read after the
+   * wait. Rejects when the connection fails (Postgres down, `abort`): the caller tries again.
+   */
+  async lead(now: () => number): Promise<number> {
+    if (this.epoch !== null) return this.epoch;
+    const conn = await this.connection();
+    const [k1, k2] = this.lockKey();
+    await conn.query('SELECT pg_advisory_lock($1, hashtext($2))', [k1, k2]);
+    return this.takeOver(conn, now());
+  }
+
+  /** Abandons a `lead` under way (shutdown): ends its connection. */
+  async abandon(): Promise<void> {
+    await this.resign();
+  }
+
+  private async connection(): Promise<pg.Client> {
+    if (this.conn) return this.conn;
+    const settings: Record<string, string> = this.opts.idleTimeoutMs !== undefined ? { idle_session_timeout: String(this.opts.idleTimeoutMs) } : {};
+    const options = sessionOptions(this.opts.schema, settings);
+    const c = new pg.Client({ connectionString: this.opts.url, keepAlive: true, ...(options !== undefined ? { options } : {}) });
+    // A lost connection means a lost lock: forget the epoch, the next tryLead starts over.
+    c.on('error', (e) => this.dropConnection(c, `its connection to Postgres failed: ${e.message}`));
+    c.on('end', () => this.dropConnection(c, 'its connection to Postgres ended'));
+    this.conn = c;
+    try {
+      await c.connect();
+    } catch (e) {
+      this.dropConnection(c, 'connect failed');
+      throw e;
+    }
+    return c;
+  }
+
+  private async takeOver(conn: pg.Client, now: number): Promise<number> {
     const row = (
-      await this.conn.query<{ epoch: string }>('UPDATE leadership SET epoch = epoch + 1, holder = $1, since = $2 WHERE id = 1 RETURNING epoch::text AS epoch', [this.opts.id, now])
+      await conn.query<{ epoch: string }>('UPDATE leadership SET epoch = epoch + 1, holder = $1, since = $2 WHERE id = 1 RETURNING epoch::text AS epoch', [this.opts.id, now])
     ).rows[0];
-    this.epoch = Number(row?.epoch);
-    return this.epoch;
+    const epoch = Number(row?.epoch);
+    await conn.query('SELECT pg_notify($1, $2)', [LEADER_CHANNEL, String(epoch)]);
+    if (this.conn === conn) this.epoch = epoch;
+    return epoch;
+  }
+
+  /**
+   * Proves the lock's session alive (and resets its idle timeout). False, and leadership given
+   * up, when it is not: a leader that finds this false must stop acting at once.
+   */
+  async ping(): Promise<boolean> {
+    const c = this.conn;
+    if (!c || this.epoch === null) return false;
+    try {
+      await c.query('SELECT 1');
+      return this.conn === c && this.epoch !== null;
+    } catch (e) {
+      this.dropConnection(c, `its connection to Postgres failed: ${(e as Error).message}`);
+      return false;
+    }
   }
 
   /** The epoch this server leads with, or null when it does not (or no longer knows it does). */
@@ -105,6 +168,42 @@ export class PgLeadership {
     }
   }
 
+  /**
+   * Calls `fn(epoch)` at every change of leader (LISTEN on LEADER_CHANNEL), on a connection of
+   * its own. Resolves once listening; the returned function stops. A lost connection calls
+   * `onError`: the caller listens again (and rereads the state, since a change may be missed).
+   */
+  async watch(fn: (epoch: number) => void, onError: (e: Error) => void): Promise<() => Promise<void>> {
+    const c = new pg.Client({ connectionString: this.opts.url, keepAlive: true });
+    let stopped = false;
+    c.on('notification', (m) => {
+      if (m.channel === LEADER_CHANNEL) fn(Number(m.payload));
+    });
+    c.on('error', (e) => {
+      if (!stopped) onError(e);
+    });
+    c.on('end', () => {
+      if (!stopped) onError(new Error('the LISTEN connection ended'));
+    });
+    await c.connect();
+    await c.query(`LISTEN ${LEADER_CHANNEL}`);
+    return async () => {
+      stopped = true;
+      // Stopping: the connection goes either way.
+      await c.end().catch(() => {});
+    };
+  }
+
+  /** The URL of the server that leads now (its replica row), with the epoch; null when none is known. */
+  async leader(): Promise<{ id: string; url: string; epoch: number } | null> {
+    const r = (
+      await this.pool.query<{ holder: string; url: string; epoch: number }>(
+        'SELECT l.holder, r.url, l.epoch FROM leadership l JOIN replicas r ON r.id = l.holder WHERE l.id = 1',
+      )
+    ).rows[0];
+    return r ? { id: r.holder, url: r.url, epoch: r.epoch } : null;
+  }
+
   /** This server's heartbeat, for `fastgpu status`. */
   async heartbeat(url: string, startedAt: number, now: number): Promise<void> {
     await this.pool.query(
@@ -124,7 +223,7 @@ export class PgLeadership {
   /** Gives the lock up (a clean shutdown), so another server takes over at once. */
   async resign(): Promise<void> {
     const c = this.conn;
-    this.dropConnection();
+    if (c) this.dropConnection(c, null);
     // Closing the leader's connection ends its lock either way; a close error changes nothing.
     await c?.end().catch(() => {});
   }
@@ -141,8 +240,12 @@ export class PgLeadership {
     return (await this.conn.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid ?? null;
   }
 
-  private dropConnection(): void {
+  /** Forgets `c` (if still current) and the epoch; tells onLost when a lead ended for `why`. */
+  private dropConnection(c: pg.Client, why: string | null): void {
+    if (this.conn !== c) return;
+    const led = this.epoch;
     this.conn = null;
     this.epoch = null;
+    if (led !== null && why !== null) this.opts.onLost?.(why);
   }
 }

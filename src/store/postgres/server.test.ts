@@ -57,16 +57,41 @@ describe('fastgpu server --store postgres://…', () => {
     }
   });
 
-  it('one server per database: a second is refused until the first has stopped', async () => {
+  it('several servers per database: the first leads, a second follows and forwards, and takes over when the first stops', async () => {
     const schema = pgt.freshSchema();
     const store = { kind: 'postgres' as const, url: pgt.url, schema };
     const first = await startServer({ dataDir: join(dir, 'one'), port: 0, log: quiet, store });
-    await expect(startServer({ dataDir: join(dir, 'two'), port: 0, log: quiet, store })).rejects.toThrow(
-      `another FastGPU server already uses ${pgt.url} (schema ${schema}); run one server per database`,
-    );
-    await first.close();
     const second = await startServer({ dataDir: join(dir, 'two'), port: 0, log: quiet, store });
+    const health = async (url: string): Promise<unknown> => (await fetch(`${url}/healthz`)).json();
+    expect(await health(first.url)).toMatchObject({ ok: true, role: 'leader', epoch: 1 });
+    expect(await health(second.url)).toMatchObject({ ok: true, role: 'follower', epoch: 1, leader: first.url });
+    // The follower answers the API (forwarded to the leader), with its own data dir's admin token.
+    const viaSecond = new FastGPU({ url: second.url, token: second.adminToken, env: {} });
+    const t = await viaSecond.tasks.submit({ name: 'through-the-follower', command: ['true'] });
+    expect((await new FastGPU({ url: first.url, token: first.adminToken, env: {} }).tasks.get(t.id)).name).toBe('through-the-follower');
+    // `fastgpu status` through either server: both servers, which leads, the epoch, the store.
+    const status = await cliHarness({ FASTGPU_HOME: join(dir, 'home') }).run(['status', '--server', second.url, '--token', second.adminToken]);
+    expect(status.stderr).toBe('');
+    expect(status.stdout).toContain(`leader  ${first.url} (epoch 1`);
+    expect(status.stdout).toContain(`store   PostgreSQL ${pgt.url} (schema ${schema})`);
+    expect(status.stdout).toMatch(new RegExp(`${first.url.replace(/[.]/g, '\\.')}\\s+LEADER`));
+    expect(status.stdout).toMatch(new RegExp(`\\*\\s+${second.url.replace(/[.]/g, '\\.')}\\s+FOLLOWER`));
+    await first.close();
+    // The follower takes over: the lock is free the moment the first server's session ends.
+    for (;;) {
+      const h = (await health(second.url)) as { role?: string };
+      if (h.role === 'leader') break;
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(await health(second.url)).toMatchObject({ role: 'leader', epoch: 2 });
+    const after = await viaSecond.request<{ leader: { url: string; epoch: number }; servers: { url: string; role: string }[] }>('GET', '/v1/cluster');
+    expect(after.leader).toMatchObject({ url: second.url, epoch: 2 });
+    expect((await viaSecond.tasks.get(t.id)).state).toBe('PENDING');
     await second.close();
+    // `exclusive` still means one server alone.
+    const only = await startServer({ dataDir: join(dir, 'one'), port: 0, log: quiet, store: { ...store, exclusive: true } });
+    await expect(startServer({ dataDir: join(dir, 'two'), port: 0, log: quiet, store: { ...store, exclusive: true } })).rejects.toThrow(`another FastGPU server already uses ${pgt.url} (schema ${schema})`);
+    await only.close();
     await pgt.dropSchema(schema);
   });
 

@@ -80,6 +80,21 @@ export interface PgStoreOptions {
    * connection of its own, so a crashed server's lock goes with its session.
    */
   exclusive?: boolean;
+  /**
+   * Fence every write of this store with a leader's epoch (leader.ts, migration 007_fencing): its
+   * connections carry `fastgpu.epoch`, and the database refuses their writes to the control
+   * plane's tables (CONFLICT) once another server has taken over with a higher epoch.
+   */
+  fenceEpoch?: number;
+}
+
+/**
+ * A fenced store's session settings: its epoch, and no transaction left open for long (a paused
+ * leader must not hold the leadership row's share lock, which a takeover waits for).
+ */
+function fenceSettings(epoch: number): Record<string, string> {
+  if (!Number.isSafeInteger(epoch) || epoch < 1) throw new Error(`PgStore: fenceEpoch must be a positive integer, not ${epoch}`);
+  return { 'fastgpu.epoch': String(epoch), idle_in_transaction_session_timeout: '5000' };
 }
 
 export const DEFAULT_PAGE_LIMIT = 1000;
@@ -158,7 +173,12 @@ export class PgStore implements Store {
 
   async init(): Promise<void> {
     if (this.pool) return;
-    const pool = makePool({ url: this.opts.url, ...(this.opts.schema !== undefined ? { schema: this.opts.schema } : {}), max: this.opts.maxConnections ?? 10 });
+    const pool = makePool({
+      url: this.opts.url,
+      ...(this.opts.schema !== undefined ? { schema: this.opts.schema } : {}),
+      max: this.opts.maxConnections ?? 10,
+      ...(this.opts.fenceEpoch !== undefined ? { settings: fenceSettings(this.opts.fenceEpoch) } : {}),
+    });
     // An idle client that loses its server emits 'error' on the pool; without a listener
     // that would end the process. The next query reconnects (or fails and says why).
     pool.on('error', () => {});

@@ -1,0 +1,104 @@
+// `npm run bench:ha`: issue 10's targets for several servers over one Postgres, on real processes
+// (bin/fastgpu, so `npm run build` first) and a PostgreSQL cluster started here with its durable
+// defaults (fsync on: failover and throughput are not measured on the tests' fsync-off cluster).
+//   HA_BENCH_TASKS   tasks submitted for the throughput row (default 10,000)
+//   HA_BENCH_KILLS   leader kills for the failover row (default 10)
+//   HA_BENCH_DURABLE=0  fsync off (only to compare; never report those numbers as failover times)
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import http from 'node:http';
+import pg from 'pg';
+import { startCluster } from '../src/store/postgres/testing.js';
+import { requireBuild, until, World } from '../test/e2e/harness.js';
+import { HaCluster } from '../test/ha/cluster.js';
+import type { BenchRow } from './server.js';
+
+const TASKS = Number(process.env.HA_BENCH_TASKS ?? 10_000);
+const KILLS = Number(process.env.HA_BENCH_KILLS ?? 10);
+const IN_FLIGHT = 32;
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: IN_FLIGHT });
+
+function post(url: string, token: string, body: unknown): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const data = JSON.stringify(body);
+    const req = http.request(`${url}/v1/tasks`, { method: 'POST', agent, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+
+const percentile = (xs: number[], p: number): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
+};
+
+export async function benchHa(): Promise<BenchRow[]> {
+  requireBuild();
+  process.env.PG_DURABLE = process.env.HA_BENCH_DURABLE ?? '1';
+  const cluster = await startCluster();
+  const world = new World();
+  const admin = new pg.Client({ connectionString: cluster.url });
+  await admin.connect();
+  await admin.query('CREATE DATABASE fastgpu_ha_bench');
+  await admin.end();
+  const dbUrl = cluster.url.replace(/\/[^/]*$/, '/fastgpu_ha_bench');
+  const ha = new HaCluster(world, dbUrl, dbUrl, 'public');
+  const rows: BenchRow[] = [];
+  try {
+    const a = await ha.startServer();
+    const b = await ha.startServer();
+    const token = readFileSync(join(world.dataDir, 'admin.token'), 'utf8').trim();
+    const spec = { command: ['true'], resources: { gpu: 0.25 } };
+    // Submit throughput: 32 in flight, half through each server (the follower forwards).
+    for (const u of [a, b]) await post(u, token, spec);
+    let next = 0;
+    let failed = 0;
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: IN_FLIGHT }, async (_, i) => {
+        const url = i % 2 === 0 ? a : b;
+        while (next < TASKS) {
+          next++;
+          if ((await post(url, token, spec)) !== 201) failed++;
+        }
+      }),
+    );
+    const s = (performance.now() - t0) / 1000;
+    if (failed > 0) throw new Error(`${failed} submits failed`);
+    rows.push({ name: `submit throughput over HTTP, Postgres (fsync ${process.env.PG_DURABLE === '1' ? 'on' : 'off'}), ${TASKS} tasks, 2 servers, ${IN_FLIGHT} in flight`, value: Math.round(TASKS / s), unit: 'tasks/s', target: '≥ 2000' });
+
+    // Failover: a third server, an agent, the queue above draining; kill -9 the leader KILLS times.
+    await ha.startServer();
+    await ha.startAgent('bench-node', '2xH100', token);
+    const times: number[] = [];
+    for (let k = 0; k < KILLS; k++) {
+      const old = await ha.leader();
+      const killedAt = Date.now();
+      await ha.servers.get(old.port)!.kill9();
+      const placedAt = await until('the first placement by the new leader', () => ha.firstPlacementSince(killedAt).then((x) => x ?? undefined), 60_000, 10);
+      times.push(placedAt - killedAt);
+      await ha.startServer(old.port);
+    }
+    process.stderr.write(`bench:ha: kill → first placement ms: ${times.join(', ')}\n`);
+    rows.push({ name: `failover: leader kill -9 → first placement by the new leader, p50 of ${KILLS}`, value: percentile(times, 50), unit: 'ms', target: '≤ 5000' });
+    rows.push({ name: `failover: the same, max of ${KILLS}`, value: Math.max(...times), unit: 'ms', target: '' });
+  } finally {
+    await ha.close();
+    await world.cleanup();
+    await cluster.stop();
+    agent.destroy();
+  }
+  return rows;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const rows = await benchHa();
+  const w = Math.max(...rows.map((r) => r.name.length));
+  console.log(`${'metric'.padEnd(w)}  ${'value'.padStart(10)}  ${'unit'.padEnd(8)}  target`);
+  console.log(`${'-'.repeat(w)}  ${'-'.repeat(10)}  ${'-'.repeat(8)}  ------`);
+  for (const r of rows) console.log(`${r.name.padEnd(w)}  ${String(r.value).padStart(10)}  ${r.unit.padEnd(8)}  ${r.target}`);
+}

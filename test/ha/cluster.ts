@@ -1,0 +1,112 @@
+// A replicated pool of real processes for the HA tests and `npm run bench:ha`: N `fastgpu server`
+// processes over one real Postgres, agents that know every server's URL, and the means to find
+// and kill -9 the leader, restart it on its port, and read from the database when the new
+// leader's first placement happened.
+import pg from 'pg';
+import { FastGPU } from '../../src/sdk/index.js';
+import { Daemon, until, type World } from '../e2e/harness.js';
+
+export interface Health {
+  ok?: boolean;
+  role?: string;
+  epoch?: number | null;
+  leader?: string | null;
+}
+
+export class HaCluster {
+  /** port → the process serving it (the latest one started there). */
+  readonly servers = new Map<number, Daemon>();
+  readonly agents: Daemon[] = [];
+  private db: pg.Client | null = null;
+
+  constructor(
+    private readonly world: World,
+    /** postgres://…?schema=… */
+    readonly store: string,
+    /** The same for the test's own queries: the database URL and the schema. */
+    private readonly pgUrl: string,
+    private readonly schema: string,
+  ) {}
+
+  /** Starts a server (on `port`, or a free one) and resolves with its URL once it listens. */
+  async startServer(port = 0): Promise<string> {
+    const d = this.world.start(['server', '--store', this.store, '--port', String(port), '--data-dir', this.world.dataDir]);
+    const m = await d.waitFor(/FastGPU server listening at (http:\/\/\S+)/, 60_000);
+    const url = m[1]!;
+    this.servers.set(Number(new URL(url).port), d);
+    return url;
+  }
+
+  get urls(): string[] {
+    return [...this.servers.keys()].map((p) => `http://127.0.0.1:${p}`);
+  }
+
+  /** An agent with simulated GPUs that fails over among every server started so far. */
+  async startAgent(name: string, gpus: string, token: string): Promise<void> {
+    const d = this.world.start(['agent', '--server', this.urls.join(','), '--token', token, '--name', name, '--gpus', gpus, '--cpus', '64', '--memory', '64GiB', '--state-dir', `${this.world.home}/${name}`]);
+    await d.waitFor(/FastGPU agent joined/, 60_000);
+    this.agents.push(d);
+  }
+
+  client(token: string): FastGPU {
+    return new FastGPU({ url: this.urls.join(','), token, env: {}, requestTimeoutMs: 10_000 });
+  }
+
+  async health(url: string): Promise<Health | null> {
+    try {
+      return (await (await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2_000) })).json()) as Health;
+    } catch {
+      return null;
+    }
+  }
+
+  /** The live server that leads, and its epoch (waits for one). */
+  async leader(ms = 30_000): Promise<{ port: number; url: string; epoch: number }> {
+    return until(
+      'a leader',
+      async () => {
+        for (const [port, d] of this.servers) {
+          if (!d.alive) continue;
+          const url = `http://127.0.0.1:${port}`;
+          const h = await this.health(url);
+          if (h?.role === 'leader' && typeof h.epoch === 'number') return { port, url, epoch: h.epoch };
+        }
+        return undefined;
+      },
+      ms,
+      20,
+    );
+  }
+
+  private async q(): Promise<pg.Client> {
+    if (!this.db) {
+      this.db = new pg.Client({ connectionString: this.pgUrl, options: `-c search_path=${this.schema}` });
+      await this.db.connect();
+    }
+    return this.db;
+  }
+
+  /** When (server ms) the first placement at or after `since` was written, or null. */
+  async firstPlacementSince(since: number): Promise<number | null> {
+    const r = await (await this.q()).query<{ at: string | null }>("SELECT min(at)::text AS at FROM events WHERE type = 'task.scheduled' AND at >= $1", [since]);
+    const at = r.rows[0]?.at;
+    return at === null || at === undefined ? null : Number(at);
+  }
+
+  /** The epoch in the database. */
+  async epoch(): Promise<number> {
+    return Number((await (await this.q()).query<{ epoch: string }>('SELECT epoch::text AS epoch FROM leadership WHERE id = 1')).rows[0]?.epoch);
+  }
+
+  /** Tasks by state, from the database. */
+  async states(): Promise<Record<string, number>> {
+    const r = await (await this.q()).query<{ state: string; n: string }>('SELECT state, count(*)::text AS n FROM tasks GROUP BY state');
+    return Object.fromEntries(r.rows.map((x) => [x.state, Number(x.n)]));
+  }
+
+  async close(): Promise<void> {
+    // Teardown: the database goes with the test; a close error changes nothing measured.
+    await this.db?.end().catch(() => {});
+    this.db = null;
+  }
+}
