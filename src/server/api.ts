@@ -6,6 +6,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Authenticator, Principal } from './auth.js';
 import { parseWith } from './errors.js';
+import { wireOverride } from './wire.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -155,7 +156,7 @@ export class RouteBook {
 /** OpenAPI 3.1 for every recorded route, from the same zod schemas the routes validate with. */
 export function buildOpenApi(docs: readonly RouteDoc[], version: string): Record<string, unknown> {
   const toSchema = (s: z.ZodType, io: 'input' | 'output'): Record<string, unknown> => {
-    const j = z.toJSONSchema(s, { io, unrepresentable: 'any', target: 'draft-2020-12' }) as Record<string, unknown>;
+    const j = z.toJSONSchema(s, { io, unrepresentable: 'any', target: 'draft-2020-12', override: wireOverride }) as Record<string, unknown>;
     delete j.$schema;
     return j;
   };

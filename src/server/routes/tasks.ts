@@ -90,7 +90,7 @@ export function taskRoutes(ctx: RouteContext): void {
       // Admins may submit for another tenant with ?tenant=; everyone else submits as their own.
       const tenant = query.tenant ?? principal.tenant;
       authorize(principal, 'task.submit', tenant);
-      if (tenant !== principal.tenant && !(await store.getTenant(tenant))) throw invalid('query.tenant', `tenant ${JSON.stringify(tenant)} does not exist`);
+      if (tenant !== principal.tenant && !(await store.getTenant(tenant))) throw notFound('tenant', tenant);
       if (req.body === undefined || req.body === null) throw invalid('body', 'a task spec is required (JSON or YAML)');
       const spec = parseTaskSpec(req.body, { tenant, ...(ctx.defaultTimeLimitMs !== undefined ? { defaultTimeLimitMs: ctx.defaultTimeLimitMs } : {}) });
       if (spec.vgpuId !== undefined) {
