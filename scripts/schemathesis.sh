@@ -18,6 +18,9 @@ fi
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r test/contract/schemathesis-constraints.txt
 
 WORK=$(mktemp -d /tmp/fastgpu-schemathesis.XXXXXX)
+# The event logs of the last run stay for a look (gitignored).
+REPORTS=.fastgpu-test/schemathesis-report
+rm -rf "$REPORTS" && mkdir -p "$REPORTS"
 PORT=$(node -e "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
 node bin/fastgpu server --host 127.0.0.1 --port "$PORT" --data-dir "$WORK/data" -q >"$WORK/server.log" 2>&1 &
 SERVER=$!
@@ -35,15 +38,20 @@ for _ in $(seq 1 100); do
 done
 TOKEN=$(cat "$WORK/data/admin.token")
 
+failed=0
 run() {
   local label=$1; shift
   echo "schemathesis: $label"
+  local rc=0
   "$VENV/bin/st" --config-file "$CONFIG" run "$BASE/v1/openapi.json" --no-color \
-    --report ndjson --report-ndjson-path "$WORK/$label.ndjson" "$@"
+    --report ndjson --report-ndjson-path "$REPORTS/$label.ndjson" "$@" || rc=$?
   # Every request the fuzzer sent is one interaction in its event log.
-  echo "schemathesis: $label: $(grep -o '"request": *{' "$WORK/$label.ndjson" | wc -l) requests"
+  echo "schemathesis: $label: exit $rc, $(grep -o '"request": *{' "$REPORTS/$label.ndjson" | wc -l) requests"
+  [ "$rc" = 0 ] || failed=1
 }
 run with-admin-token -H "Authorization: Bearer $TOKEN" --max-time "$BUDGET"
-run without-token --max-time 20
+run without-token --max-time 20 --phases coverage,fuzzing
 if ! kill -0 "$SERVER" 2>/dev/null; then echo "schemathesis: the server died during the run:" >&2; tail -50 "$WORK/server.log" >&2; exit 1; fi
 curl -sf "$BASE/healthz" >/dev/null || { echo "schemathesis: /healthz does not answer after the run" >&2; exit 1; }
+if [ "$failed" != 0 ]; then echo "schemathesis: failures above; event logs in $REPORTS" >&2; exit 1; fi
+echo "schemathesis: 0 failures"

@@ -136,7 +136,10 @@ export class RouteBook {
       handler: async (req, reply) => {
         const params = def.params ? parseWith(def.params, req.params ?? {}, 'params') : req.params;
         const query = def.query ? parseWith(def.query, req.query ?? {}, 'query') : req.query;
-        const body = def.body ? parseWith(def.body, req.body, 'body') : req.body;
+        const body = def.body ? parseWith(def.body, req.body, 'body') : bodyDoc ? req.body : undefined;
+        // A route that declares no body must not read one: the spec would not describe it, and
+        // a generated client could not send it. Reading it anyway is a bug, and answers 500.
+        if (!bodyDoc) hideBody(req, `${def.method} ${def.url}`);
         const out = await def.handler({
           params: params as z.output<PS>,
           query: query as z.output<QS>,
@@ -151,6 +154,15 @@ export class RouteBook {
       },
     });
   }
+}
+
+function hideBody(req: FastifyRequest, route: string): void {
+  Object.defineProperty(req, 'body', {
+    configurable: true,
+    get: () => {
+      throw new Error(`${route} reads a request body its route does not declare (give it \`body\` or \`bodyDoc\`)`);
+    },
+  });
 }
 
 /** OpenAPI 3.1 for every recorded route, from the same zod schemas the routes validate with. */

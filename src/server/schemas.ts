@@ -20,13 +20,13 @@ const queryInt = (min: number, max: number) =>
     .pipe(z.number().int().min(min).max(max));
 
 /**
- * A time in a query, read by core's parseInstant. The spec's pattern is a subset of what it takes
- * (dates from 1970, days 1–28 of a month, UTC): every value it allows is a valid time.
+ * A time in a query, read by core's parseInstant: its pattern (ISO 8601, a date required, an
+ * optional time and offset). Whether the date exists (and is after 1970) it checks beyond that.
  */
 export const isoTimeQuery = wireAs(z.string().max(64), {
   type: 'string',
   maxLength: 64,
-  pattern: '^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?Z)?$',
+  pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,3})?)?)?\\s*([Zz]|[+-][0-9]{2}:?[0-9]{2})?$',
 });
 
 export const IdParamsSchema = z.strictObject({ id: z.string().min(1).max(128) });
