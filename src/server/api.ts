@@ -208,14 +208,23 @@ export function buildOpenApi(docs: readonly RouteDoc[], version: string): Record
       responses[String(d.status)] = { description: 'OK', content: d.response ? { 'application/json': { schema: toSchema(d.response, 'output') } } : {} };
     }
     for (const a of d.also ?? []) responses[String(a.status)] = { description: a.description, content: { 'application/json': { schema: toSchema(a.response, 'output') } } };
-    responses.default = { description: 'error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
+    // Bad input, a missing or wrong token, a missing entity, a conflict, a rate limit: 4XX with
+    // the error body; anything else (503 while degraded, 500 on a bug) is the default.
+    const error = { content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
+    responses['4XX'] = { description: 'the request cannot be served as sent: `error.code` says why, `error.field` names the field', ...error };
+    responses.default = { description: 'server error', ...error };
     op.responses = responses;
     if (!d.auth) op.security = [];
     (paths[path] ??= {})[d.method.toLowerCase()] = op;
   }
   return {
     openapi: '3.1.0',
-    info: { title: 'FastGPU API', version, description: 'GPU pool: tasks, vGPUs, nodes, GPUs, events and the agent protocol.' },
+    info: {
+      title: 'FastGPU API',
+      version,
+      description: 'GPU pool: tasks, vGPUs, nodes, GPUs, events and the agent protocol.',
+      license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
+    },
     servers: [{ url: '/' }],
     security: [{ bearer: [] }],
     components: {
