@@ -106,3 +106,45 @@ def test_network_error_when_nothing_listens() -> None:
             c.tasks.list()
         assert "is it running?" in str(e.value) and isinstance(e.value, ConnectionError)
         assert c.healthy() is False
+
+
+def test_rate_limited_reads_retry_after() -> None:
+    from fastgpu.errors import error_from_response, retry_after_seconds
+
+    body = {"error": {"code": "RESOURCE_EXHAUSTED", "message": "this token already holds 32 open streams"}}
+    e = error_from_response(429, body, "", {"Retry-After": "1"})
+    assert isinstance(e, fastgpu.RateLimited) and isinstance(e, fastgpu.FastGPUError)
+    assert (e.code, e.status, e.retry_after) == ("RESOURCE_EXHAUSTED", 429, 1.0)
+    # No body the SDK can read, no header: still a RateLimited, from the status.
+    bare = error_from_response(429, None, "slow down")
+    assert isinstance(bare, fastgpu.RateLimited) and bare.retry_after is None
+    # The HTTP-date form counts from now; an unreadable value is None, not an error.
+    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:30 GMT", now=1445412500.0) == 10.0
+    assert retry_after_seconds("soon") is None
+
+
+def test_method_not_allowed_lists_allow(server: Server) -> None:
+    import httpx
+
+    from fastgpu._http import read_answer
+    from fastgpu._ops import Call
+
+    # The SDK itself never sends an undeclared method; a caller going through its plumbing
+    # (or a server older than the SDK) gets a typed error with the methods the path has.
+    res = httpx.put(f"{server.url}/v1/tasks", headers={"authorization": f"Bearer {server.token}"})
+    with pytest.raises(fastgpu.MethodNotAllowed) as e:
+        read_answer(Call("PUT", "/v1/tasks", lambda j: j), res)
+    assert (e.value.code, e.value.status) == ("METHOD_NOT_ALLOWED", 405)
+    assert e.value.allow == ["GET", "HEAD", "POST"]
+
+
+def test_revoking_the_own_token_needs_force(client: fastgpu.Client, server: Server) -> None:
+    # A second admin token, so that revoking it never leaves the pool without one.
+    second = client.admin.tokens.create("default", role="admin", name="revoke-self")
+    mine = server.client(second.token)
+    with pytest.raises(fastgpu.Conflict) as e:
+        mine.admin.tokens.revoke(second.id)
+    assert "force" in e.value.message
+    assert mine.admin.tokens.revoke(second.id, force=True).revoked_at is not None
+    with pytest.raises(fastgpu.Unauthenticated):
+        mine.admin.tokens.list()

@@ -6,6 +6,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Authenticator, Principal } from './auth.js';
 import { parseWith } from './errors.js';
+import { wireOverride } from './wire.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -135,7 +136,10 @@ export class RouteBook {
       handler: async (req, reply) => {
         const params = def.params ? parseWith(def.params, req.params ?? {}, 'params') : req.params;
         const query = def.query ? parseWith(def.query, req.query ?? {}, 'query') : req.query;
-        const body = def.body ? parseWith(def.body, req.body, 'body') : req.body;
+        const body = def.body ? parseWith(def.body, req.body, 'body') : bodyDoc ? req.body : undefined;
+        // A route that declares no body must not read one: the spec would not describe it, and
+        // a generated client could not send it. Reading it anyway is a bug, and answers 500.
+        if (!bodyDoc) hideBody(req, `${def.method} ${def.url}`);
         const out = await def.handler({
           params: params as z.output<PS>,
           query: query as z.output<QS>,
@@ -152,10 +156,19 @@ export class RouteBook {
   }
 }
 
+function hideBody(req: FastifyRequest, route: string): void {
+  Object.defineProperty(req, 'body', {
+    configurable: true,
+    get: () => {
+      throw new Error(`${route} reads a request body its route does not declare (give it \`body\` or \`bodyDoc\`)`);
+    },
+  });
+}
+
 /** OpenAPI 3.1 for every recorded route, from the same zod schemas the routes validate with. */
 export function buildOpenApi(docs: readonly RouteDoc[], version: string): Record<string, unknown> {
   const toSchema = (s: z.ZodType, io: 'input' | 'output'): Record<string, unknown> => {
-    const j = z.toJSONSchema(s, { io, unrepresentable: 'any', target: 'draft-2020-12' }) as Record<string, unknown>;
+    const j = z.toJSONSchema(s, { io, unrepresentable: 'any', target: 'draft-2020-12', override: wireOverride }) as Record<string, unknown>;
     delete j.$schema;
     return j;
   };
@@ -195,14 +208,23 @@ export function buildOpenApi(docs: readonly RouteDoc[], version: string): Record
       responses[String(d.status)] = { description: 'OK', content: d.response ? { 'application/json': { schema: toSchema(d.response, 'output') } } : {} };
     }
     for (const a of d.also ?? []) responses[String(a.status)] = { description: a.description, content: { 'application/json': { schema: toSchema(a.response, 'output') } } };
-    responses.default = { description: 'error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
+    // Bad input, a missing or wrong token, a missing entity, a conflict, a rate limit: 4XX with
+    // the error body; anything else (503 while degraded, 500 on a bug) is the default.
+    const error = { content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
+    responses['4XX'] = { description: 'the request cannot be served as sent: `error.code` says why, `error.field` names the field', ...error };
+    responses.default = { description: 'server error', ...error };
     op.responses = responses;
     if (!d.auth) op.security = [];
     (paths[path] ??= {})[d.method.toLowerCase()] = op;
   }
   return {
     openapi: '3.1.0',
-    info: { title: 'FastGPU API', version, description: 'GPU pool: tasks, vGPUs, nodes, GPUs, events and the agent protocol.' },
+    info: {
+      title: 'FastGPU API',
+      version,
+      description: 'GPU pool: tasks, vGPUs, nodes, GPUs, events and the agent protocol.',
+      license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
+    },
     servers: [{ url: '/' }],
     security: [{ bearer: [] }],
     components: {

@@ -1,7 +1,7 @@
 // The Fastify app: body parsers, one error handler, auth, and every route. `buildApp` is used
 // in-process by tests (app.inject) and by `startServer`, which adds the listener.
 import { DEFAULT_LEASE_MS } from '../protocol/lease.js';
-import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
 import { FastGpuError } from '../core/errors.js';
 import type { SchedulerPolicy } from '../core/scheduler/types.js';
@@ -166,7 +166,7 @@ async function assemble(
   app.setErrorHandler(makeErrorHandler(log));
   // Set once the routes are: a known path asked with an undeclared method is a 405 with Allow.
   let book: RouteBook | null = null;
-  app.setNotFoundHandler((req, reply) => {
+  const noRoute = (req: FastifyRequest, reply: FastifyReply): void => {
     const path = req.url.split('?')[0] ?? '';
     const allow = book?.allowed(path) ?? null;
     if (allow) {
@@ -176,7 +176,15 @@ async function assemble(
     }
     const { status, body } = toErrorResponse(new FastGpuError('NOT_FOUND', `no route ${clip(req.method, 16)} ${clip(path, 200)}`));
     void reply.code(status).send(body);
+  };
+  // Before any body is read: a method that carries one (QUERY, PUT) on a path without that route
+  // is a 405 or 404, not a complaint about its content type.
+  app.addHook('onRequest', async (req, reply) => {
+    if (!req.is404) return;
+    noRoute(req, reply);
+    return reply;
   });
+  app.setNotFoundHandler(noRoute);
 
   const auth = new Authenticator(deps.store, deps.clock);
   await ensureDefaultTenant(deps.store, deps.clock);

@@ -96,12 +96,17 @@ export function toErrorResponse(err: unknown): { status: number; body: ErrorBody
   return { status: 500, body: { error: { code: 'INTERNAL', message: 'internal error (a bug): see the server log' } }, bug: true };
 }
 
+/** Seconds a 429's Retry-After asks a client to wait. */
+export const RETRY_AFTER_S = 1;
+
 /** Fastify error handler: one mapping for every route. */
 export function makeErrorHandler(log: (line: string) => void) {
   return (err: unknown, req: FastifyRequest, reply: FastifyReply): void => {
     const { status, body, bug } = toErrorResponse(err);
     if (bug) log(`error: ${req.method} ${req.url}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     if (reply.sent || reply.raw.headersSent) return;
+    // A per-caller limit (429) frees up as the caller's streams end: say when to try again.
+    if (status === 429) void reply.header('retry-after', String(RETRY_AFTER_S));
     void reply.code(status).type('application/json').send(body);
   };
 }

@@ -378,7 +378,8 @@ describe('tenant isolation', () => {
     expect(inOther.body.error.field).toBe('vgpu');
     expect(inOther.body.error.message).toContain('not found');
     const before = await as('member', 'GET', `/v1/tasks?before=${fx.taskB}`);
-    expect(before.status).toBe(400);
+    // Another tenant's task is answered as a missing one: 404, as any missing reference.
+    expect(before.status).toBe(404);
     expect(before.body.error.message).toBe(`query.before: task ${fx.taskB} not found`);
   });
 
@@ -411,7 +412,7 @@ describe('tenant isolation', () => {
     const forB = await as('admin', 'POST', '/v1/tasks?tenant=b', spec);
     expect(forB.body.tasks[0].tenant).toBe('b');
     const nowhere = await as('admin', 'POST', '/v1/tasks?tenant=nope', spec);
-    expect(nowhere.status).toBe(400);
+    expect(nowhere.status).toBe(404);
     expect(nowhere.body.error.field).toBe('query.tenant');
   });
 });
@@ -443,7 +444,7 @@ describe('tokens', () => {
 
   it('refuses a token for a tenant that does not exist, and a role that does not, naming the field', async () => {
     const noTenant = await as('admin', 'POST', '/v1/admin/tokens', { tenant: 'ghost' });
-    expect(noTenant.status).toBe(400);
+    expect(noTenant.status).toBe(404);
     expect(noTenant.body.error.field).toBe('tenant');
     const badRole = await as('admin', 'POST', '/v1/admin/tokens', { tenant: 'a', role: 'root' });
     expect(badRole.status).toBe(400);

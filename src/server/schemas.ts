@@ -3,6 +3,7 @@
 // are validated by core (parseTaskSpec / parseVgpuRequest); their schemas here document them.
 import { z } from 'zod';
 import { TaskStateSchema } from '../protocol/views.js';
+import { wireAlso, wireAs } from './wire.js';
 
 export { TaskStateSchema };
 
@@ -18,17 +19,31 @@ const queryInt = (min: number, max: number) =>
     .transform(Number)
     .pipe(z.number().int().min(min).max(max));
 
+/**
+ * A time in a query, read by core's parseInstant: its pattern (ISO 8601, a date required, an
+ * optional time and offset). Whether the date exists (and is after 1970) it checks beyond that.
+ */
+export const isoTimeQuery = wireAs(z.string().max(64), {
+  type: 'string',
+  maxLength: 64,
+  pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,3})?)?)?\\s*([Zz]|[+-][0-9]{2}:?[0-9]{2})?$',
+});
+
 export const IdParamsSchema = z.strictObject({ id: z.string().min(1).max(128) });
 
 const tenantQuery = z.string().min(1).max(64).optional().describe('admins: act for this tenant (default: the token’s)');
 export const SubmitQuerySchema = z.strictObject({ dryRun: queryBool.optional(), tenant: tenantQuery });
 
 export const TaskListQuerySchema = z.strictObject({
-  state: z
-    .string()
-    .max(200)
-    .transform((s) => s.split(',').map((x) => x.trim().toUpperCase()).filter((x) => x !== ''))
-    .pipe(z.array(TaskStateSchema))
+  state: wireAs(
+    z
+      .string()
+      .max(200)
+      .transform((s) => s.split(',').map((x) => x.trim().toUpperCase()).filter((x) => x !== ''))
+      .pipe(z.array(TaskStateSchema)),
+    // On the wire: states joined by commas (the server also takes lower case and spaces).
+    { type: 'string', maxLength: 200, pattern: `^(${TaskStateSchema.options.join('|')})(,(${TaskStateSchema.options.join('|')}))*$` },
+  )
     .optional()
     .describe('comma-separated states, e.g. PENDING,RUNNING'),
   name: z.string().max(256).optional().describe('substring of the name'),
@@ -109,13 +124,17 @@ export const TaskSpecInputSchema = z
   })
   .describe('A task spec (the JSON form of the YAML)');
 
-export const VgpuCreateSchema = z.strictObject({
-  name: z.string().optional(),
-  gpu: z.union([z.number(), z.string()]).optional().describe('0.5 or "A100:0.5"'),
-  memory: quantity.optional().describe('e.g. "20GiB"'),
-  tflops: z.number().optional(),
-  model: z.string().optional(),
-});
+export const VgpuCreateSchema = wireAlso(
+  z.strictObject({
+    name: z.string().optional(),
+    gpu: z.union([z.number(), z.string()]).optional().describe('0.5 or "A100:0.5"'),
+    memory: quantity.optional().describe('e.g. "20GiB"'),
+    tflops: z.number().optional(),
+    model: z.string().optional(),
+  }),
+  // parseVgpuRequest: a vGPU needs an amount.
+  { anyOf: [{ required: ['gpu'] }, { required: ['memory'] }, { required: ['tflops'] }] },
+);
 
 // ---- answers: the views are declared once, in protocol/views.ts
 

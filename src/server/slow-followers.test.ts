@@ -130,6 +130,7 @@ describe('streams per token', () => {
     for (let i = 0; i < 3; i++) expect((await get('/v1/events', viewer)).statusCode).toBe(200);
     const over = await fetch(`${base}/v1/events`, { headers: { authorization: `Bearer ${viewer}` } });
     expect(over.status).toBe(429);
+    expect(over.headers.get('retry-after')).toBe('1');
     const body = (await over.json()) as { error: { code: string; message: string } };
     expect(body.error.code).toBe('RESOURCE_EXHAUSTED');
     expect(body.error.message).toMatch(/already holds 3 open streams/);

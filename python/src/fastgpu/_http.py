@@ -54,7 +54,7 @@ def read_answer(call: Call[Any], res: httpx.Response) -> Any:
     except ValueError:
         body = None
     if res.status_code >= 400:
-        raise error_from_response(res.status_code, body, text)
+        raise error_from_response(res.status_code, body, text, res.headers)
     if body is None and text != "":
         raise InternalError(f"server answered {call.method} {call.path} with something that is not JSON", status=res.status_code)
     try:

@@ -193,8 +193,9 @@ def list_tokens(tenant: Optional[str]) -> Call[List[Token]]:
     return Call("GET", "/v1/admin/tokens", lambda j: [Token.from_json(t) for t in j["tokens"]], {"tenant": tenant})
 
 
-def revoke_token(token_id: str) -> Call[Token]:
-    return Call("POST", f"/v1/admin/tokens/{seg(token_id)}/revoke", Token.from_json)
+def revoke_token(token_id: str, force: bool = False) -> Call[Token]:
+    # The server refuses to revoke the token a request is made with unless forced (409 otherwise).
+    return Call("POST", f"/v1/admin/tokens/{seg(token_id)}/revoke", Token.from_json, {"force": "1" if force else None})
 
 
 # --- billing ---------------------------------------------------------------------------------

@@ -319,8 +319,9 @@ class AsyncTokens:
     async def list(self, *, tenant: Optional[str] = None) -> List[Token]:
         return await self._c.call(ops.list_tokens(tenant))
 
-    async def revoke(self, token_id: str) -> Token:
-        return await self._c.call(ops.revoke_token(token_id))
+    async def revoke(self, token_id: str, *, force: bool = False) -> Token:
+        """As :meth:`fastgpu.client.Tokens.revoke`."""
+        return await self._c.call(ops.revoke_token(token_id, force))
 
 
 class AsyncBilling:

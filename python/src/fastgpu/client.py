@@ -364,8 +364,10 @@ class Tokens:
     def list(self, *, tenant: Optional[str] = None) -> List[Token]:
         return self._c.call(ops.list_tokens(tenant))
 
-    def revoke(self, token_id: str) -> Token:
-        return self._c.call(ops.revoke_token(token_id))
+    def revoke(self, token_id: str, *, force: bool = False) -> Token:
+        """Revoke a token. The token this client uses is refused (:class:`Conflict`) unless
+        ``force=True``; the last live admin token always is."""
+        return self._c.call(ops.revoke_token(token_id, force))
 
 
 class Billing:

@@ -8,7 +8,9 @@ the dotted ``field`` it is about. Each code has its own subclass, so callers wri
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Type
+import time
+from email.utils import parsedate_to_datetime
+from typing import Any, Dict, List, Mapping, Optional, Type
 
 
 class FastGPUError(Exception):
@@ -75,6 +77,28 @@ class Conflict(FastGPUError):
     code = "CONFLICT"
 
 
+class MethodNotAllowed(FastGPUError):
+    """405: the path exists, but not with this method; ``allow`` lists the methods it has (from
+    the ``Allow`` header)."""
+
+    code = "METHOD_NOT_ALLOWED"
+
+    def __init__(self, message: str, *, code: Optional[str] = None, status: int = 0, field: Optional[str] = None, allow: Optional[List[str]] = None) -> None:
+        super().__init__(message, code=code, status=status, field=field)
+        self.allow: List[str] = list(allow or [])
+
+
+class RateLimited(FastGPUError):
+    """429: a per-caller limit is reached (e.g. the open event and log streams of one token).
+    ``retry_after`` is the server's ``Retry-After`` in seconds, or None when it sent none."""
+
+    code = "RESOURCE_EXHAUSTED"
+
+    def __init__(self, message: str, *, code: Optional[str] = None, status: int = 0, field: Optional[str] = None, retry_after: Optional[float] = None) -> None:
+        super().__init__(message, code=code, status=status, field=field)
+        self.retry_after = retry_after
+
+
 class PayloadTooLarge(FastGPUError):
     """413: the request body is too big."""
 
@@ -120,6 +144,8 @@ _BY_CODE: Dict[str, Type[FastGPUError]] = {
         Forbidden,
         NotFound,
         Conflict,
+        MethodNotAllowed,
+        RateLimited,
         PayloadTooLarge,
         Unavailable,
         NotConfigured,
@@ -134,15 +160,44 @@ _BY_STATUS = {
     401: "UNAUTHENTICATED",
     403: "FORBIDDEN",
     404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
     409: "CONFLICT",
     413: "PAYLOAD_TOO_LARGE",
     422: "UNSCHEDULABLE",
+    429: "RESOURCE_EXHAUSTED",
     503: "UNAVAILABLE",
 }
 
 
-def error_from_response(status: int, body: Any, text: str) -> FastGPUError:
-    """The exception for a non-2xx answer, from its ``{"error": {code, message, field}}`` body."""
+def retry_after_seconds(value: Optional[str], now: Optional[float] = None) -> Optional[float]:
+    """``Retry-After`` in seconds: delay-seconds, or an HTTP date (counted from ``now``, epoch
+    seconds, default the current time); None when absent or unreadable."""
+    if value is None or value.strip() == "":
+        return None
+    v = value.strip()
+    if v.isdigit():
+        return float(int(v))
+    try:
+        when = parsedate_to_datetime(v)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def _header(headers: Optional[Mapping[str, str]], name: str) -> Optional[str]:
+    if headers is None:
+        return None
+    for k, v in headers.items():
+        if k.lower() == name:
+            return v
+    return None
+
+
+def error_from_response(status: int, body: Any, text: str, headers: Optional[Mapping[str, str]] = None) -> FastGPUError:
+    """The exception for a non-2xx answer, from its ``{"error": {code, message, field}}`` body
+    (and, for 405 and 429, its ``Allow`` and ``Retry-After`` headers)."""
     err = body.get("error") if isinstance(body, dict) else None
     err = err if isinstance(err, dict) else {}
     raw_code = err.get("code")
@@ -151,6 +206,11 @@ def error_from_response(status: int, body: Any, text: str) -> FastGPUError:
     if not isinstance(message, str) or message == "":
         message = f"server answered {status}" + (f": {text[:200]}" if text else "")
     field = err.get("field") if isinstance(err.get("field"), str) else None
+    if code == "METHOD_NOT_ALLOWED":
+        allow = [m.strip() for m in (_header(headers, "allow") or "").split(",") if m.strip() != ""]
+        return MethodNotAllowed(message, code=code, status=status, field=field, allow=allow)
+    if code == "RESOURCE_EXHAUSTED":
+        return RateLimited(message, code=code, status=status, field=field, retry_after=retry_after_seconds(_header(headers, "retry-after")))
     cls = _BY_CODE[code]
     if code == "FORBIDDEN" and field == "budget":
         cls = QuotaExceeded

@@ -1,7 +1,7 @@
 // /v1/admin/*: tenants (quota, weight, budget) and tokens. Admin tokens only; the tenancy table
 // in core says so (`tenant.*`, `token.*` are admin-scope actions).
 import { z } from 'zod';
-import { conflict, invalid, notFound } from '../../core/errors.js';
+import { conflict, FastGpuError, invalid, notFound } from '../../core/errors.js';
 import { formatMoney } from '../../core/pricing/money.js';
 import { compileTenant, DEFAULT_TENANT, tenantInputSchema } from '../../core/tenancy/index.js';
 import type { Clock } from '../../core/types.js';
@@ -9,6 +9,7 @@ import type { Store, TenantRecord, TokenRecord } from '../../store/port.js';
 import { authorize, hashToken } from '../auth.js';
 import { newId, newSecret } from '../ids.js';
 import { queryBool } from '../schemas.js';
+import { wireAs } from '../wire.js';
 import type { RouteContext } from './context.js';
 
 const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
@@ -40,6 +41,9 @@ const TokenCreateSchema = z.strictObject({
   role: z.enum(['admin', 'member', 'viewer', 'agent', 'metrics'], { error: 'must be one of admin, member, viewer, agent, metrics' }).default('member'),
   name: z.string().max(128).optional(),
 });
+
+// The tenant name's rule (core's parseName) as the spec states it.
+wireAs(tenantInputSchema.shape.name, { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' });
 
 const NameParamsSchema = z.strictObject({ name: z.string().min(1).max(64) });
 const TokenIdParamsSchema = z.strictObject({ id: z.string().min(1).max(128) });
@@ -162,7 +166,7 @@ export function adminRoutes(ctx: RouteContext): void {
     handler: async ({ body, principal }) => {
       authorize(principal, 'token.create', null);
       const tenant = body.tenant.trim();
-      if (!(await store.getTenant(tenant))) throw invalid('tenant', `tenant ${JSON.stringify(tenant)} does not exist; create it first (fastgpu admin tenant create ${tenant})`);
+      if (!(await store.getTenant(tenant))) throw new FastGpuError('NOT_FOUND', `tenant ${JSON.stringify(tenant)} does not exist; create it first (fastgpu admin tenant create ${tenant})`, 'tenant');
       const secret = newSecret();
       const rec: TokenRecord = {
         id: newId('tok'),

@@ -103,7 +103,7 @@ export function poolRoutes(ctx: RouteContext): void {
     handler: async ({ req, query, principal }) => {
       const tenant = query.tenant ?? principal.tenant;
       authorize(principal, 'vgpu.create', tenant);
-      if (tenant !== principal.tenant && !(await store.getTenant(tenant))) throw invalid('query.tenant', `tenant ${JSON.stringify(tenant)} does not exist`);
+      if (tenant !== principal.tenant && !(await store.getTenant(tenant))) throw new FastGpuError('NOT_FOUND', `query.tenant: tenant ${JSON.stringify(tenant)} does not exist`, 'query.tenant');
       const { name, request } = parseVgpuRequest(req.body ?? {});
       const nodes = [...control.nodes.values()];
       if (nodes.length > 0) {

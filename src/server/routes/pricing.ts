@@ -7,10 +7,10 @@
 // Price and promotion changes go through `billing.changePricing`, which settles all running
 // usage first: usage before a change is charged at the terms in force then.
 import { z } from 'zod';
-import { findGpuModel } from '../../core/catalogue.js';
+import { findGpuModel, GPU_CATALOGUE } from '../../core/catalogue.js';
 import { conflict, FastGpuError } from '../../core/errors.js';
 import { formatMoney, moneyToNumber, type Micros } from '../../core/pricing/money.js';
-import { compilePromotion, formatDiscount, priceBookToInput, promotionToInput, setPrice } from '../../core/pricing/parse.js';
+import { compilePromotion, formatDiscount, priceBookToInput, promotionInputSchema, promotionToInput, setPrice } from '../../core/pricing/parse.js';
 import { promotionStatus, unitPriceOf } from '../../core/pricing/price.js';
 import { quote, type Quote } from '../../core/pricing/quote.js';
 import type { Promotion } from '../../core/pricing/types.js';
@@ -19,6 +19,8 @@ import { whyNeverFits } from '../../core/scheduler/index.js';
 import { parseTaskSpec } from '../../core/spec.js';
 import type { GpuRequest, NodeRecord, TaskSpec } from '../../core/types.js';
 import { authorize } from '../auth.js';
+import { TaskSpecInputSchema } from '../schemas.js';
+import { wireAlso, wireAs } from '../wire.js';
 import { BUDGET_PERIOD_META } from '../billing.js';
 import { BUDGET_POLICY_META, type ControlPlane } from '../control.js';
 import type { RouteContext } from './context.js';
@@ -66,7 +68,7 @@ export const QuoteViewSchema = z.object({
 export type QuoteView = z.infer<typeof QuoteViewSchema>;
 
 const SetPriceSchema = z.strictObject({
-  model: z.string().min(1).max(64),
+  model: wireAs(z.string().min(1).max(64), { type: 'string', enum: GPU_CATALOGUE.map((g) => g.name), description: 'a GPU model of the catalogue (its aliases are taken too)' }),
   price: z.union([z.string(), z.number()]),
   currency: z.string().regex(/^[A-Za-z]{1,8}$/, 'must be a currency code such as "USD"').optional(),
 });
@@ -238,6 +240,7 @@ export function pricingRoutes(ctx: RouteContext): void {
     url: '/v1/promotions',
     tag: 'pricing',
     summary: 'Create a promotion (admins): {name, discount: "30%" | "1.50/h", from, to, priority?, models?, tenants?, hours?: "22-06", budget?}',
+    bodyDoc: promotionInputSchema,
     response: PromotionViewSchema,
     status: 201,
     handler: async ({ req, principal }) => {
@@ -273,9 +276,12 @@ export function pricingRoutes(ctx: RouteContext): void {
     url: '/v1/billing/settings',
     tag: 'pricing',
     summary: 'Change the billing settings (admins): {budgetPolicy?: "continue" | "stop", budgetPeriod?: "all" | "month" | "week" | "day"}',
-    body: SettingsSchema.partial()
-      .strict()
-      .refine((b) => b.budgetPolicy !== undefined || b.budgetPeriod !== undefined, { message: 'give budgetPolicy, budgetPeriod or both' }),
+    body: wireAlso(
+      SettingsSchema.partial()
+        .strict()
+        .refine((b) => b.budgetPolicy !== undefined || b.budgetPeriod !== undefined, { message: 'give budgetPolicy, budgetPeriod or both' }),
+      { anyOf: [{ required: ['budgetPolicy'] }, { required: ['budgetPeriod'] }] },
+    ),
     response: SettingsSchema,
     handler: async ({ body, principal }) => {
       authorize(principal, 'price.set', null);
@@ -298,6 +304,7 @@ export function pricingRoutes(ctx: RouteContext): void {
     url: '/v1/quote',
     tag: 'pricing',
     summary: 'What a task spec would cost: list price per hour, the promotion in force and when it ends, the estimate for its time limit',
+    bodyDoc: TaskSpecInputSchema,
     response: z.object({ quote: QuoteViewSchema.nullable() }),
     handler: async ({ req, principal }) => {
       authorize(principal, 'price.read', null);

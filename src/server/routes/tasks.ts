@@ -92,7 +92,7 @@ export function taskRoutes(ctx: RouteContext): void {
       // Admins may submit for another tenant with ?tenant=; everyone else submits as their own.
       const tenant = query.tenant ?? principal.tenant;
       authorize(principal, 'task.submit', tenant);
-      if (tenant !== principal.tenant && !(await store.getTenant(tenant))) throw invalid('query.tenant', `tenant ${JSON.stringify(tenant)} does not exist`);
+      if (tenant !== principal.tenant && !(await store.getTenant(tenant))) throw new FastGpuError('NOT_FOUND', `query.tenant: tenant ${JSON.stringify(tenant)} does not exist`, 'query.tenant');
       if (req.body === undefined || req.body === null) throw invalid('body', 'a task spec is required (JSON or YAML)');
       const extras = takeSubmitExtras(req.body);
       const spec = parseTaskSpec(extras.body, { tenant, ...(ctx.defaultTimeLimitMs !== undefined ? { defaultTimeLimitMs: ctx.defaultTimeLimitMs } : {}) });
@@ -183,7 +183,7 @@ export function taskRoutes(ctx: RouteContext): void {
       let beforeAt: number | undefined;
       if (query.before !== undefined) {
         const b = await control.getTask(query.before);
-        if (!b || (tenant !== null && b.spec.tenant !== tenant)) throw invalid('query.before', `task ${query.before} not found`);
+        if (!b || (tenant !== null && b.spec.tenant !== tenant)) throw new FastGpuError('NOT_FOUND', `query.before: task ${query.before} not found`, 'query.before');
         beforeAt = b.createdAt;
       }
       const matchesAny = (t: Task): boolean =>

@@ -8,12 +8,13 @@ import { usageReport, usageReportToJson } from '../../core/pricing/report.js';
 import { linesToPricedUsage } from '../../store/ledger.js';
 import type { PricedUsageFilter } from '../../store/port.js';
 import { listScope } from '../auth.js';
+import { isoTimeQuery as isoTime } from '../schemas.js';
 import type { RouteContext } from './context.js';
 
 export const UsageQuerySchema = z.strictObject({
   tenant: z.string().min(1).max(64).optional().describe('only this tenant (members: their own)'),
-  from: z.string().max(64).optional().describe('ISO 8601 start of the period (inclusive)'),
-  to: z.string().max(64).optional().describe('ISO 8601 end of the period (exclusive)'),
+  from: isoTime.optional().describe('ISO 8601 start of the period (inclusive)'),
+  to: isoTime.optional().describe('ISO 8601 end of the period (exclusive)'),
 });
 
 const Amounts = { listAmount: z.number(), discountAmount: z.number(), chargedAmount: z.number(), listMicros: z.string(), discountMicros: z.string(), chargedMicros: z.string() };
