@@ -17,6 +17,7 @@ import type { Micros } from '../core/pricing/money.js';
 import type { PriceBook, PricedUsage, Promotion } from '../core/pricing/types.js';
 import type { Tenant } from '../core/tenancy/types.js';
 import type { SampleSource, SampleTier } from './sample-tiers.js';
+import type { SweepStore } from './sweeps.js';
 
 export interface TaskFilter {
   states?: readonly TaskState[];
@@ -424,4 +425,7 @@ export interface Store {
   // Small settings (schema version, cluster id, …)
   getMeta(key: string): Promise<string | null>;
   setMeta(key: string, value: string): Promise<void>;
+
+  /** Sweeps, their trials and the metric points tasks report (sweeps.ts). */
+  sweeps(): SweepStore;
 }

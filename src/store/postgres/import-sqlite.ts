@@ -10,6 +10,7 @@ import { SqliteStore } from '../sqlite/store.js';
 import type { TableCopy } from './copy-spec.js';
 import { inTx, makePool } from './db.js';
 import { SAMPLE_TABLE_COPIES } from './samples.js';
+import { SWEEP_TABLE_COPIES } from './sweeps.js';
 import { PgStore } from './store.js';
 
 const same = (...cols: string[]): Pick<TableCopy, 'columns' | 'select' | 'reads'> => ({ columns: cols, select: cols, reads: cols });
@@ -44,6 +45,7 @@ export const TABLE_COPIES: readonly TableCopy[] = [
   { table: 'tenant_spend', ...same('tenant', 'charged'), order: 'tenant' },
   { table: 'promo_spent', ...same('name', 'spent'), order: 'name' },
   ...SAMPLE_TABLE_COPIES,
+  ...SWEEP_TABLE_COPIES,
 ];
 
 /** SQLite's own bookkeeping, not data: the schema version is the target's own, AUTOINCREMENT's high-water marks become the counters. */
