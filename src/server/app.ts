@@ -21,6 +21,7 @@ import { poolRoutes } from './routes/pool.js';
 import { pricingRoutes } from './routes/pricing.js';
 import { usageRoutes } from './routes/usage.js';
 import { sampleRoutes } from './routes/samples.js';
+import { sweepRoutes } from './routes/sweeps.js';
 import { systemRoutes } from './routes/system.js';
 import { taskRoutes } from './routes/tasks.js';
 import { IdempotencyBook } from './idempotency.js';
@@ -187,6 +188,10 @@ async function assemble(
   pricingRoutes(ctx);
   usageRoutes(ctx);
   sampleRoutes(ctx);
+  // Sweeps: their controller follows task events until the app closes.
+  const sweeps = sweepRoutes(ctx);
+  await sweeps.start();
+  app.addHook('onClose', () => sweeps.close());
   // The web dashboard at / (src/dashboard): its session cookie authenticates /v1 calls as the token it was opened with.
   await app.register(dashboardPlugin, { authenticate: (h) => auth.authenticate(h), clock: deps.clock });
   await app.ready();

@@ -4,3 +4,4 @@ export * from './spec.js';
 export * from './sample.js';
 export * from './stopping.js';
 export * from './trial.js';
+export * from './metrics.js';
