@@ -2,6 +2,7 @@
 // vGPU and pool calls are thin wrappers over the REST API in docs/CONTRACTS.md.
 import { AdminApi } from './admin.js';
 import { BillingApi } from './billing.js';
+import { SweepsApi } from './sweeps.js';
 import { resolveConnection, type Env } from './config.js';
 import { FastGpuApiError, errorFromResponse } from './errors.js';
 import { readSse, type SseEvent } from './sse.js';
@@ -61,6 +62,8 @@ export class FastGPU {
   readonly admin: AdminApi;
   /** Prices, promotions, usage reports and quotes. */
   readonly billing: BillingApi;
+  /** Hyper-parameter sweeps. */
+  readonly sweeps: SweepsApi;
   private readonly token: string | undefined;
   private readonly requestTimeoutMs: number;
 
@@ -73,6 +76,7 @@ export class FastGPU {
     this.vgpus = new VgpusApi(this);
     this.admin = new AdminApi(this);
     this.billing = new BillingApi(this);
+    this.sweeps = new SweepsApi(this);
   }
 
   /** Every node with its state and GPUs. */
