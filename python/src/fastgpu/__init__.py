@@ -55,6 +55,7 @@ from .models import (
     UsageRow,
     VGPUInfo,
 )
+from .sweep import Sweep, params, report
 from .task import Task, synthetic_load_command
 from .vgpu import AsyncVirtualGPU, VirtualGPU
 
@@ -66,6 +67,9 @@ __all__ = [
     "Attempt",
     "BillingSettings",
     "Client",
+    "Sweep",
+    "params",
+    "report",
     "Conflict",
     "CreatedToken",
     "Event",
