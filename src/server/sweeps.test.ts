@@ -1,82 +1,8 @@
 // Sweeps end to end in-process: the HTTP API, the control plane, the sweep controller and fake
 // agents on simulated GPUs; time and trial progress driven by the test, never by sleeps.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { PoolEvent } from '../core/types.js';
-import { sweepControllerOf } from './sweeps.js';
+import { Sim } from './sweeps-testing.js';
 import { FakeAgent, h100s, makeHarness, type Harness } from './testing.js';
-
-/** The simulated training curve: best near lr = 10^-2.5, better with every step. */
-const lossOf = (lr: number, step: number): number => Math.abs(Math.log10(lr) + 2.5) + 1 / step;
-
-class Sim {
-  /** taskId#attempt → steps reported so far. */
-  readonly steps = new Map<string, number>();
-  maxRunning = 0;
-  cycles = 0;
-  readonly scheduledAtCycle = new Map<string, number>();
-  readonly exitAtCycle = new Map<string, number>();
-
-  constructor(
-    readonly h: Harness,
-    readonly agent: FakeAgent,
-    readonly params: Map<string, number>,
-    readonly maxStep: number,
-  ) {
-    const control = h.server.control;
-    const run = control.runCycle.bind(control);
-    // Counts scheduling cycles, to measure in cycles how soon a freed slice is used again.
-    control.runCycle = async () => {
-      this.cycles++;
-      return run();
-    };
-    control.subscribe((e: PoolEvent) => {
-      if (e.type === 'task.scheduled' && e.taskId !== undefined) this.scheduledAtCycle.set(e.taskId, this.cycles);
-      // When the server learns a trial ended (its slice is free): the next cycle to start may use it.
-      if (e.type === 'task.finished' && e.taskId !== undefined) this.exitAtCycle.set(e.taskId, this.cycles);
-    });
-  }
-
-  async settle(): Promise<void> {
-    for (let i = 0; i < 5; i++) {
-      await this.h.server.control.settle();
-      await sweepControllerOf(this.h.server.control)!.idle();
-    }
-  }
-
-  /** One round: obey stops, start assignments, report a step for each running trial, finish the done. */
-  async round(): Promise<void> {
-    const r = await this.agent.poll();
-    for (const s of r.stop) {
-      if (!this.agent.running.has(`${s.taskId}#${s.attempt}`)) continue;
-      this.agent.stopped(s.taskId, s.attempt);
-      await this.agent.send([this.agent.exited.get(`${s.taskId}#${s.attempt}`)!]);
-    }
-    await this.settle();
-    await this.agent.pollAndStart();
-    await this.settle();
-    this.maxRunning = Math.max(this.maxRunning, this.agent.running.size);
-    this.h.clock.advance(60_000);
-    const points = [];
-    const done: [string, number][] = [];
-    for (const key of this.agent.running.keys()) {
-      const [taskId, attempt] = key.split('#') as [string, string];
-      const step = (this.steps.get(key) ?? 0) + 1;
-      this.steps.set(key, step);
-      const lr = this.params.get(taskId);
-      if (lr === undefined) continue;
-      points.push({ taskId, attempt: Number(attempt), index: step - 1, at: this.h.clock.now(), step, values: { loss: lossOf(lr, step) } });
-      if (step >= this.maxStep) done.push([taskId, Number(attempt)]);
-    }
-    const res = await this.h.req('POST', '/v1/agent/metrics', { nodeId: this.agent.nodeId, points }, this.agent.headers());
-    expect(res.status, res.raw).toBe(200);
-    await this.settle();
-    for (const [taskId, attempt] of done) {
-      if (!this.agent.running.has(`${taskId}#${attempt}`)) continue;
-      await this.agent.exit(taskId, attempt, 0);
-    }
-    await this.settle();
-  }
-}
 
 async function trialParams(h: Harness, id: string): Promise<Map<string, number>> {
   const v = (await h.req('GET', `/v1/sweeps/${id}`)).body;
@@ -128,13 +54,7 @@ describe('sweeps', () => {
     expect(pruned.length).toBeGreaterThan(4);
     expect(v.counts.SUCCEEDED + v.counts.PRUNED).toBe(32);
     // Every trial that started after another ended was placed in the first cycle after that end.
-    const ends = [...sim.exitAtCycle.values()].sort((a, b) => a - b);
-    const waits: number[] = [];
-    for (const t of v.trials as { taskId: string; index: number }[]) {
-      const at = sim.scheduledAtCycle.get(t.taskId)!;
-      const freedBy = ends.filter((e) => e < at).pop();
-      if (t.index >= 8 && freedBy !== undefined) waits.push(at - freedBy);
-    }
+    const waits = sim.reuseWaits(v.trials, 8);
     expect(waits.length).toBeGreaterThan(10);
     expect(Math.max(...waits)).toBeLessThanOrEqual(1);
     // The best trial is the one whose lr is nearest 10^-2.5 among those that ran to the end or were judged.
