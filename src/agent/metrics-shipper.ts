@@ -6,19 +6,12 @@
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MAX_METRIC_LINE_BYTES, MAX_POINTS_PER_TASK, parseMetricLine } from '../core/sweep/metrics.js';
+import type { ShippedMetric } from '../protocol/metrics.js';
+
+export type { ShippedMetric } from '../protocol/metrics.js';
 
 export const METRICS_FILE = 'metrics.jsonl';
 export const metricsFileOf = (attemptDir: string): string => join(attemptDir, METRICS_FILE);
-
-/** A point as /v1/agent/metrics takes it. */
-export interface ShippedMetric {
-  taskId: string;
-  attempt: number;
-  index: number;
-  at: number;
-  step: number;
-  values: Record<string, number>;
-}
 
 interface Tail {
   taskId: string;

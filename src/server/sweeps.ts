@@ -15,6 +15,7 @@ import { bestUpTo, decideStops, gridPoints, objectiveSeries, parseSweepSpec, sam
 import { FINAL_TRIAL_STATES, type MetricPoint, type SweepSpec, type TrialState } from '../core/sweep/types.js';
 import { MAX_POINTS_PER_TASK, metricSeq } from '../core/sweep/metrics.js';
 import type { Clock, PoolEvent, Task, TaskState } from '../core/types.js';
+import type { ShippedMetric } from '../protocol/metrics.js';
 import type { Store } from '../store/port.js';
 import type { MetricRecord, SweepRecord, TrialRecord } from '../store/sweeps.js';
 import { timerClock, type Timer } from '../util/clock.js';
@@ -29,17 +30,6 @@ export interface SweepControllerOptions {
   /** Clock ms between cost-cap checks of running sweeps (after a ledger settlement). Default 10 s. */
   costCheckEveryMs?: number;
   defaultTimeLimitMs?: number;
-}
-
-/** A metric point as an agent ships it. */
-export interface ShippedPoint {
-  taskId: string;
-  attempt: number;
-  /** The line's number in the attempt's metrics file, from 0. */
-  index: number;
-  at: number;
-  step: number;
-  values: Record<string, number>;
 }
 
 export interface TrialView extends TrialRecord {
@@ -221,7 +211,7 @@ export class SweepController {
    * Metric points an agent shipped. Points of a task that does not run on `nodeId` (a stale
    * attempt) are ignored. Any task may report; a trial's points drive its sweep's stopping rule.
    */
-  async ingest(nodeId: string, points: readonly ShippedPoint[]): Promise<number> {
+  async ingest(nodeId: string, points: readonly ShippedMetric[]): Promise<number> {
     const records: MetricRecord[] = [];
     const sweeps = new Set<string>();
     const ok = new Map<string, boolean>();
