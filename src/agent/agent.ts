@@ -16,6 +16,7 @@ import { sleepOn, timerClock, type TimerClock } from '../util/clock.js';
 import { simulatedSamples, type GpuSample } from './discovery.js';
 import type { Launcher } from './launcher.js';
 import { LogShipper } from './log-shipper.js';
+import { MetricsShipper } from './metrics-shipper.js';
 import { Backoff, isRetryable, LinkError, type ServerLink } from './link.js';
 import { MemoryNodeState, type NodeState } from './node-state.js';
 
@@ -84,6 +85,8 @@ export class Agent {
   private readonly loops: Promise<void>[] = [];
   private readonly pending = new Set<Promise<unknown>>();
   private readonly shipper: LogShipper;
+  /** $FASTGPU_METRICS tails (metrics-shipper.ts), when the link can ship them. */
+  private readonly metrics: MetricsShipper | null;
   private readonly clock: TimerClock;
   private readonly log: (line: string) => void;
   private readonly nodeState: NodeState;
@@ -119,6 +122,10 @@ export class Agent {
       isPermanent: (e) => e instanceof LinkError && !e.retryable && !e.unknownNode && !this.signal.aborted,
       onDrop: (n, e) => this.log(`the server refused ${n} log chunk(s), dropping them: ${(e as Error).message}`),
     });
+    const shipMetrics = cfg.link.shipMetrics?.bind(cfg.link);
+    this.metrics = shipMetrics
+      ? new MetricsShipper({ send: (points) => shipMetrics({ nodeId: this.nodeId, points }, this.abort.signal), now: () => this.clock.now(), log: this.log })
+      : null;
     cfg.launcher.onExit(() => {
       this.watchDirty = true;
       this.wakeWatch?.();
@@ -241,6 +248,7 @@ export class Agent {
       k = { taskId: report.taskId, attempt: report.attempt, phase: 'running', report, ...(placement ? { placement } : {}) };
       this.known.set(key, k);
       await this.shipper.track(report.taskId, report.attempt, this.cfg.launcher.attemptDir(report.taskId, report.attempt));
+      this.metrics?.track(report.taskId, report.attempt, this.cfg.launcher.attemptDir(report.taskId, report.attempt));
     }
     if (report.status === 'exited' && k.phase === 'running') this.exited(k, report);
     else if (k.phase === 'running') k.report = report;
@@ -376,6 +384,8 @@ export class Agent {
         // Found on disk by a restarted agent: its logs and exit go out once the node has an id.
         await this.registeredOnce;
         this.shipper.markFinal(k.taskId, k.attempt);
+        // The last metric lines go before the exit report, so the sweep judges the whole run.
+        await this.metrics?.finish(k.taskId, k.attempt).catch((e: unknown) => this.log(`${keyOf(k.taskId, k.attempt)}: shipping its last metrics failed (${(e as Error).message})`));
         // The exit waits for the logs (so `run` and `logs -f`, which end with the task, print
         // every byte): the deadline is drainTimeoutMs without progress, not since the exit —
         // 100 MB take longer than any fixed margin to ship.
@@ -456,8 +466,17 @@ export class Agent {
   private async logLoop(): Promise<void> {
     const backoff = new Backoff(200, 5_000);
     let failing = false;
+    let metricsFailing = false;
     while (!this.signal.aborted) {
       let wait = this.cfg.logPollMs ?? 100;
+      // Metrics ride the log loop; their trouble is said once and never holds the logs back.
+      await this.metrics?.pump().then(
+        () => (metricsFailing = false),
+        (e: unknown) => {
+          if (!metricsFailing && !this.signal.aborted) this.log(`metrics shipping failed (${(e as Error).message}); retrying`);
+          metricsFailing = true;
+        },
+      );
       try {
         await this.shipper.pump();
         if (failing) this.log('log shipping works again');
@@ -518,6 +537,7 @@ export class Agent {
       if (!(await this.shipper.drained(k.taskId, k.attempt))) continue; // logs first
       await this.cfg.launcher.forget(k.taskId, k.attempt);
       this.shipper.untrack(k.taskId, k.attempt);
+      this.metrics?.untrack(k.taskId, k.attempt);
       this.known.delete(keyOf(k.taskId, k.attempt));
     }
     await this.obey(res.stop);

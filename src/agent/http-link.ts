@@ -1,6 +1,7 @@
 // ServerLink over HTTP (fetch), with the bearer token. Each call is one attempt with a timeout;
 // failures become LinkErrors saying whether to retry, and the agent loop retries with backoff.
 // Answers are validated with the protocol's schemas, so the loop can trust them.
+import type { ShippedMetric } from './metrics-shipper.js';
 import type { z } from 'zod';
 import {
   AssignmentsResponseSchema,
@@ -59,6 +60,10 @@ export class HttpLink implements ServerLink {
 
   async shipLogs(req: LogsRequest, signal?: AbortSignal): Promise<void> {
     await this.call('POST', '/v1/agent/logs', req, undefined, signal);
+  }
+
+  async shipMetrics(req: { nodeId: string; points: ShippedMetric[] }, signal?: AbortSignal): Promise<void> {
+    await this.call('POST', '/v1/agent/metrics', req, undefined, signal);
   }
 
   private async call<T>(

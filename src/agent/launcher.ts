@@ -24,6 +24,7 @@ import {
 } from './attempt-dir.js';
 import { taskEnv } from './env.js';
 import { prepareResultFile, readResult } from './result.js';
+import { metricsFileOf } from './metrics-shipper.js';
 
 export interface LaunchResult {
   /** False when the pair was launched before (by this agent or an earlier one): nothing started. */
@@ -316,6 +317,10 @@ export class SupervisorLauncher implements Launcher {
       ...(this.opts.baseEnv ? { base: this.opts.baseEnv } : {}),
     });
     env.FASTGPU_RESULT = prepareResultFile(dir, this.runAs !== null);
+    // Metric lines (`fastgpu.report`, or JSON lines the task appends) for the metrics shipper.
+    env.FASTGPU_METRICS = metricsFileOf(dir);
+    writeFileSync(env.FASTGPU_METRICS, '', { mode: this.runAs ? 0o666 : 0o644 });
+    if (this.runAs) chmodSync(env.FASTGPU_METRICS, 0o666);
     const args = [SUPERVISOR, dir, this.timeoutBin, String(a.timeLimitMs ?? 0), String(a.graceMs), a.workdir ?? '', this.opts.leaseFile ?? '', '--', ...a.command];
     const child = spawn(this.opts.shell ?? '/bin/sh', args, { detached: true, stdio: 'ignore', env });
     this.children.add(child);

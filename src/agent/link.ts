@@ -1,6 +1,7 @@
 // The agent's narrow view of the server (src/protocol/agent.ts): five calls. The agent loop only
 // knows this interface; http-link.ts speaks it over HTTP, tests use an in-memory fake.
 import { sleepOn, systemClock } from '../util/clock.js';
+import type { ShippedMetric } from './metrics-shipper.js';
 import type {
   AssignmentsResponse,
   HeartbeatRequest,
@@ -18,6 +19,8 @@ export interface ServerLink {
   pollAssignments(nodeId: string, waitMs: number, signal?: AbortSignal): Promise<AssignmentsResponse>;
   report(req: ReportsRequest, signal?: AbortSignal): Promise<void>;
   shipLogs(req: LogsRequest, signal?: AbortSignal): Promise<void>;
+  /** Metric points tasks appended to $FASTGPU_METRICS (metrics-shipper.ts); absent: not shipped. */
+  shipMetrics?(req: { nodeId: string; points: ShippedMetric[] }, signal?: AbortSignal): Promise<void>;
   /** The node credential to present on every call from now on (src/server/node-identity.ts). */
   setCredential?(credential: string): void;
 }

@@ -34,6 +34,7 @@ export const COMMAND_GROUPS: readonly { commands: readonly string[]; load: () =>
   { commands: ['admin'], load: () => import('./commands/admin-pricing.js') },
   { commands: ['admin'], load: () => import('./commands/admin-migrate.js') },
   { commands: ['usage'], load: () => import('./commands/usage.js') },
+  { commands: ['sweep'], load: () => import('./commands/sweep.js') },
   { commands: ['dashboard'], load: () => import('./commands/dashboard.js') },
   { commands: ['data'], load: () => import('./commands/data.js') },
   { commands: ['status'], load: () => import('./commands/status.js') },

@@ -5,6 +5,7 @@ import { DatasetsApi } from './datasets.js';
 import { ServerList, splitServerUrls } from '../util/server-list.js';
 import { AdminApi } from './admin.js';
 import { BillingApi } from './billing.js';
+import { SweepsApi } from './sweeps.js';
 import { resolveConnection, type Env } from './config.js';
 import { FastGpuApiError, errorFromResponse } from './errors.js';
 import { readSse, type SseEvent } from './sse.js';
@@ -71,6 +72,8 @@ export class FastGPU {
   readonly billing: BillingApi;
   /** Datasets: push a folder, list, show, remove, quotas (issue 16). */
   readonly datasets: DatasetsApi;
+  /** Hyper-parameter sweeps. */
+  readonly sweeps: SweepsApi;
   private readonly token: string | undefined;
   private readonly requestTimeoutMs: number;
 
@@ -86,6 +89,7 @@ export class FastGPU {
     this.admin = new AdminApi(this);
     this.billing = new BillingApi(this);
     this.datasets = new DatasetsApi(this, conn);
+    this.sweeps = new SweepsApi(this);
   }
 
   /** Run `command` once per input as an array and return the results in input order (ArraysApi.map). */

@@ -21,6 +21,7 @@ import { poolRoutes } from './routes/pool.js';
 import { pricingRoutes } from './routes/pricing.js';
 import { usageRoutes } from './routes/usage.js';
 import { sampleRoutes } from './routes/samples.js';
+import { sweepRoutes } from './routes/sweeps.js';
 import { systemRoutes } from './routes/system.js';
 import { taskRoutes } from './routes/tasks.js';
 import { arrayRoutes } from './arrays.js';
@@ -206,6 +207,10 @@ async function assemble(
   sampleRoutes(ctx);
   await app.register(datasetRoutes(ctx, deps.blobDir !== undefined ? new BlobStore(deps.blobDir) : null));
   clusterRoute(book, deps.cluster ?? singleServerView('embedded', () => '', deps.clock.now(), () => deps.clock.now()));
+  // Sweeps: their controller follows task events until the app closes.
+  const sweeps = sweepRoutes(ctx);
+  await sweeps.start();
+  app.addHook('onClose', () => sweeps.close());
   // The web dashboard at / (src/dashboard): its session cookie authenticates /v1 calls as the token it was opened with.
   await app.register(dashboardPlugin, { authenticate: (h) => auth.authenticate(h), clock: deps.clock });
   await app.ready();

@@ -28,6 +28,7 @@ import { arrayConformance } from './conformance-arrays.js';
 import { billingConformance } from './conformance-billing.js';
 import { idempotencyConformance } from './conformance-idempotency.js';
 import { datasetConformance } from './conformance-datasets.js';
+import { sweepConformance } from './conformance-sweeps.js';
 import { sampleTierConformance } from './conformance-samples.js';
 import type { Store, TokenRecord, UtilisationSample } from './port.js';
 
@@ -805,5 +806,6 @@ export function storeConformance(name: string, make: () => Promise<Store>, clean
     arrayConformance(() => s, fixtureTask);
     // Issue 16: datasets, their chunks and quotas.
     datasetConformance(() => s);
+    sweepConformance(() => s);
   });
 }

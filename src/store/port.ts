@@ -18,6 +18,7 @@ import type { PriceBook, PricedUsage, Promotion } from '../core/pricing/types.js
 import type { Tenant } from '../core/tenancy/types.js';
 import type { SampleSource, SampleTier } from './sample-tiers.js';
 import type { DatasetStore } from './datasets-port.js';
+import type { SweepStore } from './sweeps.js';
 
 export interface TaskFilter {
   states?: readonly TaskState[];
@@ -469,4 +470,7 @@ export interface Store extends DatasetStore {
   // Small settings (schema version, cluster id, …)
   getMeta(key: string): Promise<string | null>;
   setMeta(key: string, value: string): Promise<void>;
+
+  /** Sweeps, their trials and the metric points tasks report (sweeps.ts). */
+  sweeps(): SweepStore;
 }

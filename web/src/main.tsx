@@ -9,6 +9,7 @@ import { PoolPage } from './pages/Pool.js';
 import { QueuePage } from './pages/Queue.js';
 import { TasksPage } from './pages/Tasks.js';
 import { TaskDetailPage } from './pages/TaskDetail.js';
+import { SweepsPage } from './pages/Sweeps.js';
 import { UsagePage } from './pages/Usage.js';
 import { UtilisationPage } from './pages/Utilisation.js';
 import './styles.css';
@@ -17,6 +18,7 @@ const NAV = [
   { id: 'pool', label: 'Pool' },
   { id: 'queue', label: 'Queue' },
   { id: 'tasks', label: 'Tasks' },
+  { id: 'sweeps', label: 'Sweeps' },
   { id: 'usage', label: 'Usage' },
   { id: 'utilisation', label: 'Utilisation' },
 ] as const;
@@ -110,6 +112,8 @@ function Pages() {
       return <QueuePage />;
     case 'tasks':
       return id ? <TaskDetailPage key={id} id={id} /> : <TasksPage />;
+    case 'sweeps':
+      return <SweepsPage id={id} />;
     case 'usage':
       return <UsagePage />;
     case 'utilisation':

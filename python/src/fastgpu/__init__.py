@@ -58,6 +58,7 @@ from .models import (
     UsageRow,
     VGPUInfo,
 )
+from .sweep import Sweep, params, report
 from .task import Task, synthetic_load_command
 from .vgpu import AsyncVirtualGPU, VirtualGPU
 
@@ -74,6 +75,9 @@ __all__ = [
     "Attempt",
     "BillingSettings",
     "Client",
+    "Sweep",
+    "params",
+    "report",
     "Conflict",
     "CreatedToken",
     "Event",

@@ -104,6 +104,10 @@ async function fillPool(s: Store): Promise<void> {
   await s.appendSamples(twoDays().filter((x) => x.at < H0 + 6 * HOUR_MS));
   while ((await s.compactSamples(H0 + 5 * HOUR_MS, { maxMinutes: 600, maxHours: 10 })).more);
   expect(await s.pruneSamples('raw', H0 + HOUR_MS)).toBeGreaterThan(0);
+  const sw = s.sweeps();
+  await sw.insertSweep({ id: 'sw1', tenant: 'acme', name: 'lr', state: 'RUNNING', createdAt: T0, finishedAt: null, input: { command: 'x', trials: 1, metric: 'loss' }, nextTrial: 1, message: null, version: 2 });
+  await sw.putTrials([{ sweepId: 'sw1', index: 0, taskId: 'run', params: { lr: 0.5 }, state: 'RUNNING', createdAt: T0, finishedAt: null, message: null }]);
+  await sw.appendMetrics([{ taskId: 'run', seq: 0, at: T0, step: 1.5, values: { loss: 0.25 } }], 100);
 }
 
 const r9 = (x: number): number => Math.round(x * 1e9) / 1e9;
@@ -151,6 +155,9 @@ async function snapshot(s: Store) {
     // Reads that sum in the database: equal up to the order of floating-point additions.
     series: rounded(await s.readSampleSeries({ from: H0 - HOUR_MS, to: H0 + 6 * HOUR_MS, bucketMs: 15 * 60_000 })),
     pool: rounded(await s.readSampleSeries({ from: H0, to: H0 + 6 * HOUR_MS, bucketMs: HOUR_MS, detail: 'pool' })),
+    sweeps: await s.sweeps().listSweeps(),
+    trials: await s.sweeps().listTrials('sw1'),
+    metrics: await s.sweeps().listMetrics(['run']),
   };
 }
 

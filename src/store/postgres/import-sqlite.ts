@@ -10,6 +10,7 @@ import { SqliteStore } from '../sqlite/store.js';
 import type { TableCopy } from './copy-spec.js';
 import { inTx, makePool } from './db.js';
 import { SAMPLE_TABLE_COPIES } from './samples.js';
+import { SWEEP_TABLE_COPIES } from './sweeps.js';
 import { PgStore } from './store.js';
 
 const same = (...cols: string[]): Pick<TableCopy, 'columns' | 'select' | 'reads'> => ({ columns: cols, select: cols, reads: cols });
@@ -50,6 +51,7 @@ export const TABLE_COPIES: readonly TableCopy[] = [
   { table: 'dataset_chunks', ...same('tenant', 'name', 'version', 'hash'), order: 'tenant, name, version, hash' },
   { table: 'dataset_names', ...same('tenant', 'name', 'last_version'), order: 'tenant, name' },
   { table: 'dataset_quotas', ...same('tenant', 'max_bytes'), order: 'tenant' },
+  ...SWEEP_TABLE_COPIES,
 ];
 
 /** SQLite's own bookkeeping, not data: the schema version is the target's own, AUTOINCREMENT's high-water marks become the counters. */

@@ -62,6 +62,8 @@ import {
   type TokenRow,
 } from './rows.js';
 import { PgSamples, type SampleStorage } from './samples.js';
+import { PgSweeps } from './sweeps.js';
+import type { SweepStore } from '../sweeps.js';
 import { countTasks, INSERT_TASKS, insertTasks, LIVE_STATES_SQL, listTasks, TASK_COLUMNS, taskColumns, taskInsertError, writeTasks } from './tasks.js';
 
 export interface PgStoreOptions {
@@ -249,6 +251,10 @@ export class PgStore implements Store {
   private b(): PgBilling {
     if (!this.billing) throw new Error('PgStore: init() has not run, or the store is closed');
     return this.billing;
+  }
+
+  sweeps(): SweepStore {
+    return new PgSweeps(this.p());
   }
 
   private tiers(): PgSamples {

@@ -41,6 +41,8 @@ import type { DatasetInsert } from '../datasets-port.js';
 import { loadMigrations, migrate, type Migration } from './migrate.js';
 import { convertLegacySamples, hasLegacySamples } from './samples-legacy.js';
 import { SqliteSamples, type SampleStorage } from './samples.js';
+import { SqliteSweeps } from './sweeps.js';
+import type { SweepStore } from '../sweeps.js';
 import {
   attemptToRow,
   eventToRow,
@@ -197,6 +199,8 @@ export class SqliteStore implements Store {
   private datasets: SqliteDatasets | null = null;
   /** Sample blocks (samples.ts), built on first use: they name tables of a late migration. */
   private sampleTiers: SqliteSamples | null = null;
+  /** Sweeps (sweeps.ts), built on first use: they name tables of a late migration. */
+  private sweepStore: SqliteSweeps | null = null;
   /** Task list/count statements, one per filter shape, prepared on first use. */
   private readonly shaped = new Map<string, Database.Statement<unknown[], unknown>>();
   private logRetentionStmts: ReturnType<SqliteStore['logRetention']> | null = null;
@@ -280,6 +284,7 @@ export class SqliteStore implements Store {
     this.tx = null;
     this.sampleTiers = null;
     this.idempotency = null;
+    this.sweepStore = null;
     this.logRetentionStmts = null;
     this.shaped.clear();
     if (db) {
@@ -364,6 +369,11 @@ export class SqliteStore implements Store {
   private b(): SqliteBilling {
     if (!this.billing) throw new Error('SqliteStore: init() has not run, or the store is closed');
     return this.billing;
+  }
+
+  sweeps(): SweepStore {
+    if (!this.db) throw new Error('SqliteStore: init() has not run, or the store is closed');
+    return (this.sweepStore ??= new SqliteSweeps(this.db));
   }
 
   private tiers(): SqliteSamples {

@@ -22,9 +22,11 @@ export interface ChartProps {
   height?: number;
   /** Text alternative for screen readers. */
   summary: string;
+  /** x is a time in seconds (default) or a plain number such as a training step. */
+  xTime?: boolean;
 }
 
-export function Chart({ xs, series, yLabel, height = 320, summary }: ChartProps) {
+export function Chart({ xs, series, yLabel, height = 320, summary, xTime = true }: ChartProps) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
 
@@ -38,7 +40,7 @@ export function Chart({ xs, series, yLabel, height = 320, summary }: ChartProps)
       const opts: uPlot.Options = {
         width: Math.max(280, el.clientWidth),
         height,
-        scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] } },
+        scales: { x: { time: xTime }, y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] } },
         axes: [{ stroke: '#445' }, { label: yLabel, stroke: '#445', grid: { stroke: '#e3e6ee' } }],
         legend: { live: true },
         series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.colour, width: 2, fill: s.fill, dash: s.dash, spanGaps: s.spanGaps ?? false, points: { show: s.points ?? false, size: 4 } }))],
