@@ -25,6 +25,7 @@ import type {
   VgpuReservation,
 } from '../core/types.js';
 import { billingConformance } from './conformance-billing.js';
+import { joinConformance } from './conformance-join.js';
 import { sampleTierConformance } from './conformance-samples.js';
 import type { Store, TokenRecord, UtilisationSample } from './port.js';
 
@@ -795,5 +796,8 @@ export function storeConformance(name: string, make: () => Promise<Store>, clean
 
     // Issue 4: tenants, price book, promotions, ledger and settlement.
     billingConformance(() => s);
+
+    // Issue 11: join tokens and node credentials.
+    joinConformance(() => s);
   });
 }

@@ -35,6 +35,8 @@ import type {
 import type { SampleTier } from '../sample-tiers.js';
 import { redactStoreUrl } from '../select.js';
 import { PgBilling } from './billing.js';
+import { PgJoin } from './join.js';
+import type { JoinRedeem, JoinTokenRecord, NodeCredentialRecord } from '../join-port.js';
 import { inTx, makePool, translate, type Queryable } from './db.js';
 import { appendEvents, appendLogs, EVENTS_CTE, eventParams, listEvents, listTaskEvents, numbered } from './events.js';
 import { LOCK_CLASS, loadPgMigrations, migratePg } from './migrate.js';
@@ -145,6 +147,7 @@ export class PgStore implements Store {
   /** The connection holding the `exclusive` lock. */
   private owner: pg.Client | null = null;
   private billing: PgBilling | null = null;
+  private joining: PgJoin | null = null;
   private samples: PgSamples | null = null;
 
   constructor(private readonly opts: PgStoreOptions) {}
@@ -180,6 +183,7 @@ export class PgStore implements Store {
     }
     this.pool = pool;
     this.billing = new PgBilling(pool);
+    this.joining = new PgJoin(pool);
     this.samples = new PgSamples(pool);
   }
 
@@ -189,6 +193,7 @@ export class PgStore implements Store {
     this.pool = null;
     this.owner = null;
     this.billing = null;
+    this.joining = null;
     this.samples = null;
     await pool?.end();
     // The owner connection only holds a lock the session's end releases; a close error is moot.
@@ -411,6 +416,41 @@ export class PgStore implements Store {
 
   async writeReservation(r: VgpuReservation, expectedVersion: number): Promise<boolean> {
     return (await this.p().query(WRITE_RESERVATION, [...reservationValues(r), expectedVersion])).rowCount === 1;
+  }
+
+  // ---- Join tokens and node credentials (join.ts)
+
+  private j(): PgJoin {
+    if (!this.joining) throw new Error('PgStore: init() has not run, or the store is closed');
+    return this.joining;
+  }
+
+  insertJoinToken(t: JoinTokenRecord): Promise<void> {
+    return this.j().insertJoinToken(t);
+  }
+
+  listJoinTokens(): Promise<JoinTokenRecord[]> {
+    return this.j().listJoinTokens();
+  }
+
+  revokeJoinToken(id: string, at: number): Promise<boolean> {
+    return this.j().revokeJoinToken(id, at);
+  }
+
+  redeemJoinToken(hash: string, now: number): Promise<JoinRedeem> {
+    return this.j().redeemJoinToken(hash, now);
+  }
+
+  insertNodeCredential(c: NodeCredentialRecord): Promise<void> {
+    return this.j().insertNodeCredential(c);
+  }
+
+  findNodeCredentialByHash(hash: string): Promise<NodeCredentialRecord | null> {
+    return this.j().findNodeCredentialByHash(hash);
+  }
+
+  revokeNodeCredentials(node: string, at: number, id?: string): Promise<number> {
+    return this.j().revokeNodeCredentials(node, at, id);
   }
 
   // ---- Tokens

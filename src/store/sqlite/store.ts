@@ -33,6 +33,8 @@ import type {
 } from '../port.js';
 import type { SampleTier } from '../sample-tiers.js';
 import { SqliteBilling } from './billing.js';
+import { SqliteJoin } from './join.js';
+import type { JoinRedeem, JoinTokenRecord, NodeCredentialRecord } from '../join-port.js';
 import { loadMigrations, migrate, type Migration } from './migrate.js';
 import { convertLegacySamples, hasLegacySamples } from './samples-legacy.js';
 import { SqliteSamples, type SampleStorage } from './samples.js';
@@ -188,6 +190,8 @@ export class SqliteStore implements Store {
   private stmts: Statements | null = null;
   /** Tenants, prices, promotions and the ledger (billing.ts). */
   private billing: SqliteBilling | null = null;
+  /** Join tokens and node credentials (join.ts). */
+  private joining: SqliteJoin | null = null;
   /** Sample blocks (samples.ts), built on first use: they name tables of a late migration. */
   private sampleTiers: SqliteSamples | null = null;
   /** Task list/count statements, one per filter shape, prepared on first use. */
@@ -241,6 +245,7 @@ export class SqliteStore implements Store {
       if (hasLegacySamples(db)) convertLegacySamples(db);
       this.stmts = prepareAll(db);
       this.billing = new SqliteBilling(db);
+      this.joining = new SqliteJoin(db);
     } catch (err) {
       db.close();
       throw err;
@@ -267,6 +272,7 @@ export class SqliteStore implements Store {
     this.db = null;
     this.stmts = null;
     this.billing = null;
+    this.joining = null;
     this.tx = null;
     this.sampleTiers = null;
     this.logRetentionStmts = null;
@@ -611,6 +617,41 @@ export class SqliteStore implements Store {
   async writeReservation(r: VgpuReservation, expectedVersion: number): Promise<boolean> {
     const res = this.s().writeReservation.run({ ...reservationToRow(r), expected: expectedVersion });
     return res.changes === 1;
+  }
+
+  // ---- Join tokens and node credentials (join.ts)
+
+  private j(): SqliteJoin {
+    if (!this.joining) throw new Error('SqliteStore: init() has not run, or the store is closed');
+    return this.joining;
+  }
+
+  async insertJoinToken(t: JoinTokenRecord): Promise<void> {
+    this.j().insertJoinToken(t);
+  }
+
+  async listJoinTokens(): Promise<JoinTokenRecord[]> {
+    return this.j().listJoinTokens();
+  }
+
+  async revokeJoinToken(id: string, at: number): Promise<boolean> {
+    return this.j().revokeJoinToken(id, at);
+  }
+
+  async redeemJoinToken(hash: string, now: number): Promise<JoinRedeem> {
+    return this.j().redeemJoinToken(hash, now);
+  }
+
+  async insertNodeCredential(c: NodeCredentialRecord): Promise<void> {
+    this.j().insertNodeCredential(c);
+  }
+
+  async findNodeCredentialByHash(hash: string): Promise<NodeCredentialRecord | null> {
+    return this.j().findNodeCredentialByHash(hash);
+  }
+
+  async revokeNodeCredentials(node: string, at: number, id?: string): Promise<number> {
+    return this.j().revokeNodeCredentials(node, at, id);
   }
 
   // ---- Tokens
