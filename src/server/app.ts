@@ -16,6 +16,8 @@ import { createMetrics } from './metrics.js';
 import { DEFAULT_SAMPLE_RETENTION, SampleMaintenance, type SampleRetention } from './retention.js';
 import { adminRoutes, ensureDefaultTenant } from './routes/admin.js';
 import { agentRoutes } from './routes/agent.js';
+import { joinRoutes } from './routes/join.js';
+import { JoinService } from './join.js';
 import type { RouteContext } from './routes/context.js';
 import { poolRoutes } from './routes/pool.js';
 import { pricingRoutes } from './routes/pricing.js';
@@ -67,6 +69,8 @@ export interface AppDeps {
    * Runs after the error handler and body parsers are installed and before any route: the place
    * for root-level plugins whose hooks must run before the routes' auth (e.g. the dashboard).
    */
+  /** How long a joined node's credential lives (issue 11); agents renew at 2/3 of it. Default 7 days. */
+  nodeCredentialTtlMs?: number;
   beforeRoutes?: (app: FastifyInstance, ctx: { auth: Authenticator; clock: Clock }) => Promise<void>;
 }
 
@@ -183,6 +187,7 @@ async function assemble(
   taskRoutes(ctx);
   poolRoutes(ctx);
   agentRoutes(ctx);
+  joinRoutes(ctx, new JoinService(deps.store, deps.clock, deps.nodeCredentialTtlMs));
   adminRoutes(ctx);
   pricingRoutes(ctx);
   usageRoutes(ctx);
