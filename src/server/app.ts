@@ -69,6 +69,8 @@ export interface AppDeps {
    * Runs after the error handler and body parsers are installed and before any route: the place
    * for root-level plugins whose hooks must run before the routes' auth (e.g. the dashboard).
    */
+  /** Serve HTTPS with this pair (PEM text); default plain HTTP. */
+  https?: { cert: string; key: string };
   /** How long a joined node's credential lives (issue 11); agents renew at 2/3 of it. Default 7 days. */
   nodeCredentialTtlMs?: number;
   beforeRoutes?: (app: FastifyInstance, ctx: { auth: Authenticator; clock: Clock }) => Promise<void>;
@@ -143,6 +145,7 @@ async function assemble(
   log: (line: string) => void,
 ): Promise<{ app: FastifyInstance; auth: Authenticator; metrics: Registry; sse: SseHub }> {
   const app = Fastify({
+    ...(deps.https ? { https: { cert: deps.https.cert, key: deps.https.key } } : {}),
     logger: false,
     bodyLimit: BODY_LIMIT,
     // Ids of up to the spec's 128 characters reach the route (find-my-way measures the decoded value).
