@@ -1,7 +1,7 @@
 // Network namespaces for tests (issue 11): a server namespace wired by veth pairs to the test's
 // own namespace and to one namespace per agent, each pair its own /24 under 10.211.0.0/16. Every
 // address lives in namespaces made here and removed at the end; nothing leaves this machine.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -13,6 +13,11 @@ export async function ip(...args: string[]): Promise<string> {
   } catch (e) {
     throw new Error(`ip ${args.join(' ')}: ${(e as { stderr?: string }).stderr?.trim() ?? (e as Error).message}`);
   }
+}
+
+/** Whether a program is on PATH. */
+export async function have(cmd: string): Promise<boolean> {
+  return run('sh', ['-c', `command -v ${cmd}`]).then(() => true, () => false);
 }
 
 /** Why namespaces cannot be used here, or null when they can (tries one). */
@@ -77,9 +82,60 @@ export class Topology {
     await ip(...n, 'link', 'set', dev, 'up');
   }
 
+  /** `ip route get ADDR` in the server's namespace (rejects when there is no route). */
+  async route(addr: string): Promise<string> {
+    return ip('-n', this.serverNs, 'route', 'get', addr);
+  }
+
   /** Cuts (down) or heals (up) an agent's link at the server's end. */
   async link(l: Link, state: 'up' | 'down'): Promise<void> {
     await ip('-n', this.serverNs, 'link', 'set', l.serverIf, state);
+  }
+
+  /**
+   * An agent behind NAT: its namespace reaches the server only through a router namespace that
+   * masquerades its traffic (nftables) and lets in nothing new from the server's side, so the
+   * agent can only connect out, as in a lab behind a home router.
+   */
+  async natAgent(): Promise<Link & { agentAddr: string }> {
+    const router = `fgn${this.id}r`;
+    const ns = `fgn${this.id}a`;
+    for (const n of [router, ns]) {
+      await ip('netns', 'add', n);
+      this.made.push(n);
+      await ip('-n', n, 'link', 'set', 'lo', 'up');
+    }
+    const serverIf = `fgw${this.id}`;
+    // server <-> router: 10.211.8.0/24 (the router's "public" side)
+    await ip('-n', this.serverNs, 'link', 'add', serverIf, 'type', 'veth', 'peer', 'name', 'wan', 'netns', router);
+    await this.address(this.serverNs, serverIf, '10.211.8.1/24');
+    await this.address(router, 'wan', '10.211.8.2/24');
+    // router <-> agent: 10.211.9.0/24 (the private side); the agent's default route is the router
+    await ip('-n', router, 'link', 'add', 'lan', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns);
+    await this.address(router, 'lan', '10.211.9.1/24');
+    await this.address(ns, 'eth0', '10.211.9.2/24');
+    await ip('-n', ns, 'route', 'add', 'default', 'via', '10.211.9.1');
+    await run('ip', ['netns', 'exec', router, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
+    const rules = [
+      'table ip fgnat {',
+      '  chain postrouting {',
+      '    type nat hook postrouting priority 100;',
+      '    oifname "wan" masquerade',
+      '  }',
+      '  chain forwarding {',
+      '    type filter hook forward priority 0; policy drop;',
+      '    iifname "lan" oifname "wan" accept',
+      '    iifname "wan" oifname "lan" ct state established,related accept',
+      '  }',
+      '}',
+    ].join('\n');
+    const nft = spawn('ip', ['netns', 'exec', router, 'nft', '-f', '-'], { stdio: ['pipe', 'ignore', 'pipe'] });
+    let err = '';
+    nft.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    nft.stdin.end(rules);
+    const code = await new Promise<number | null>((r) => nft.once('exit', r));
+    if (code !== 0) throw new Error(`nft in ${router}: ${err.trim()}`);
+    return { ns, serverIf, serverAddr: '10.211.8.1', agentAddr: '10.211.9.2' };
   }
 
   /** Removes every namespace (their interfaces go with them) and the test's own veth end. */
