@@ -45,7 +45,7 @@ interface Child {
   token: string;
 }
 
-const agent = new http.Agent({ keepAlive: true, maxSockets: 4096 });
+const agent = new http.Agent({ keepAlive: true, maxSockets: 4096, maxFreeSockets: 4096 });
 
 function call(c: Child, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
   const u = new URL(path, c.url);
@@ -148,10 +148,12 @@ async function main(): Promise<void> {
     const start = performance.now();
     try {
       const r = await call(c, 'POST', '/v1/agent/heartbeat', { nodeId: n.id, tasks: reportsOf(n), samples }, { [NODE_CREDENTIAL_HEADER]: n.credential });
-      if (r.status !== 200) hbErrors++;
+      if (r.status !== 200) {
+        if (hbErrors++ < 3) console.error(`heartbeat ${n.name}: ${r.status} ${JSON.stringify(r.body).slice(0, 200)}`);
+      }
       else for (const a of r.body.ack as { taskId: string; attempt: number }[]) n.exited.delete(`${a.taskId}/${a.attempt}`);
-    } catch {
-      hbErrors++;
+    } catch (e) {
+      if (hbErrors++ < 3) console.error(`heartbeat ${n.name}: ${(e as Error).message}`);
     }
     if (measuring) hbMs.push(performance.now() - start);
   };
@@ -193,7 +195,8 @@ async function main(): Promise<void> {
       }
     }
   };
-  const polls = nodes.map((n) => poll(n));
+  // Started over one heartbeat period, as agents coming up would, not as 1,000 connects at once.
+  const polls = nodes.map((n, i) => new Promise((r) => setTimeout(r, (i * HEARTBEAT_MS) / nodes.length)).then(() => poll(n)));
 
   // Warm up one heartbeat period, then measure while submitting at RATE/s.
   await new Promise((r) => setTimeout(r, HEARTBEAT_MS));
@@ -208,7 +211,7 @@ async function main(): Promise<void> {
     void call(c, 'POST', '/v1/tasks', { name: `load-${submitted}`, command: ['true'], resources: { gpu: 1 } }).then((r) => {
       const id = r.body?.tasks?.[0]?.id as string | undefined;
       if (id) submittedAt.set(id, start);
-    });
+    }, (e: unknown) => console.error(`submit: ${(e as Error).message}`));
   }, 1000 / RATE);
   await new Promise((r) => setTimeout(r, SECONDS * 1000));
   clearInterval(submitter);
