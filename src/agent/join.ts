@@ -39,9 +39,9 @@ async function readStored(stateDir: string): Promise<StoredJoin | undefined> {
     throw e;
   }
   try {
-    const j = JSON.parse(text) as { server?: unknown };
-    const parsed = JoinResponseSchema.safeParse({ ...j, server: undefined });
-    if (parsed.success && typeof j.server === 'string') return { ...parsed.data, server: j.server };
+    const { server, ...rest } = JSON.parse(text) as { server?: unknown };
+    const parsed = JoinResponseSchema.safeParse(rest);
+    if (parsed.success && typeof server === 'string') return { ...parsed.data, server };
   } catch {
     // fall through: a damaged file is the same as none, said below
   }
