@@ -52,25 +52,32 @@ function uniqueOr(err: unknown, what: string): unknown {
   return typeof code === 'string' && code.startsWith('SQLITE_CONSTRAINT') ? conflict(`${what} already exists`) : err;
 }
 
-export class SqliteJoin {
-  private readonly s;
+function prepareJoin(db: Database.Database) {
+  const p = <R = unknown>(sql: string) => db.prepare<unknown[], R>(sql);
+  return {
+    insertToken: p(`INSERT INTO join_tokens (id, hash, labels, max_uses, uses, created_at, expires_at, revoked_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+    listTokens: p<JoinTokenRow>('SELECT * FROM join_tokens ORDER BY created_at, id'),
+    revokeToken: p('UPDATE join_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?'),
+    redeem: p<JoinTokenRow>(`UPDATE join_tokens SET uses = uses + 1
+      WHERE hash = ? AND revoked_at IS NULL AND expires_at > ? AND uses < max_uses RETURNING *`),
+    tokenByHash: p<JoinTokenRow>('SELECT * FROM join_tokens WHERE hash = ?'),
+    insertCredential: p(`INSERT INTO node_credentials (id, hash, node, join_token_id, created_at, expires_at, revoked_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?)`),
+    credentialByHash: p<CredentialRow>('SELECT * FROM node_credentials WHERE hash = ?'),
+    revokeAll: p('UPDATE node_credentials SET revoked_at = ? WHERE node = ? AND revoked_at IS NULL'),
+    revokeOne: p('UPDATE node_credentials SET revoked_at = ? WHERE node = ? AND id = ? AND revoked_at IS NULL'),
+  };
+}
 
-  constructor(db: Database.Database) {
-    const p = <R = unknown>(sql: string) => db.prepare<unknown[], R>(sql);
-    this.s = {
-      insertToken: p(`INSERT INTO join_tokens (id, hash, labels, max_uses, uses, created_at, expires_at, revoked_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
-      listTokens: p<JoinTokenRow>('SELECT * FROM join_tokens ORDER BY created_at, id'),
-      revokeToken: p('UPDATE join_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?'),
-      redeem: p<JoinTokenRow>(`UPDATE join_tokens SET uses = uses + 1
-        WHERE hash = ? AND revoked_at IS NULL AND expires_at > ? AND uses < max_uses RETURNING *`),
-      tokenByHash: p<JoinTokenRow>('SELECT * FROM join_tokens WHERE hash = ?'),
-      insertCredential: p(`INSERT INTO node_credentials (id, hash, node, join_token_id, created_at, expires_at, revoked_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?)`),
-      credentialByHash: p<CredentialRow>('SELECT * FROM node_credentials WHERE hash = ?'),
-      revokeAll: p('UPDATE node_credentials SET revoked_at = ? WHERE node = ? AND revoked_at IS NULL'),
-      revokeOne: p('UPDATE node_credentials SET revoked_at = ? WHERE node = ? AND id = ? AND revoked_at IS NULL'),
-    };
+export class SqliteJoin {
+  private prepared: ReturnType<typeof prepareJoin> | null = null;
+
+  constructor(private readonly db: Database.Database) {}
+
+  /** Prepared on first use: a store opened with fewer migrations (upgrade tests) has no such tables. */
+  private get s(): ReturnType<typeof prepareJoin> {
+    return (this.prepared ??= prepareJoin(this.db));
   }
 
   insertJoinToken(t: JoinTokenRecord): void {
