@@ -35,12 +35,14 @@ async function toxi(method: string, path: string, body: unknown): Promise<void> 
   if (!r.ok) throw new Error(`toxiproxy ${method} ${path}: ${r.status} ${await r.text()}`);
 }
 
-/** Drains every node but `keep`, runs `fn`, resumes them. */
-async function onlyOn<T>(keep: string, fn: () => Promise<T>): Promise<T> {
+/** Drains every node but `keep`, submits with `fn`, waits until the task is placed, resumes them. */
+async function onlyOn(keep: string, fn: () => Promise<string>): Promise<string> {
   const others = (await client.nodes()).map((n) => n.name).filter((n) => n !== keep);
   for (const n of others) await client.drainNode(n);
   try {
-    return await fn();
+    const id = await fn();
+    await until(`${id} placed`, async () => ((await client.tasks.get(id)).placement ? true : undefined), 30_000);
+    return id;
   } finally {
     for (const n of others) await client.resumeNode(n);
   }
