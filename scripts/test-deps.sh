@@ -10,6 +10,18 @@ command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3 python3-venv)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 { command -v slurmctld && command -v slurmd && command -v munged; } >/dev/null 2>&1 || missing+=(slurm-wlm munge)
+# test/net: namespaces and veth pairs (iproute2), NAT (nftables), self-signed TLS (openssl).
+command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+command -v nft >/dev/null 2>&1 || missing+=(nftables)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+# Toxiproxy (latency for test/net; the kernel here has no netem), built from the Go module proxy
+# into .tools/bin when Go is installed; test/net says so and skips that scenario without it.
+if [ ! -x .tools/bin/toxiproxy-server ] && command -v go >/dev/null 2>&1; then
+  echo "test-deps: building toxiproxy-server v2.5.0 into .tools/bin" >&2
+  mkdir -p .tools/bin
+  (GOFLAGS=-mod=mod GOBIN="$PWD/.tools/go-bin" go install github.com/Shopify/toxiproxy/v2/cmd/server@v2.5.0 \
+    && mv .tools/go-bin/server .tools/bin/toxiproxy-server) || echo "test-deps: could not build toxiproxy (test/net skips its latency scenario)" >&2
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "test-deps: installing ${missing[*]}" >&2

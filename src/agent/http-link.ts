@@ -17,11 +17,16 @@ import {
   NODE_CREDENTIAL_HEADER,
 } from '../protocol/agent.js';
 import { ServerList, splitServerUrls } from '../util/server-list.js';
+import { AGENT_PROTOCOL_VERSION } from '../protocol/version.js';
+import type { FetchFn } from '../util/tls.js';
 import { LinkError, type ServerLink } from './link.js';
 
 export interface HttpLinkOptions {
   serverUrl: string;
-  token: string;
+  /** The bearer token, or a function giving the current one (a joined node's credential is renewed). */
+  token: string | (() => string);
+  /** Default: the global fetch; a fetch trusting a private CA for `--ca` (src/util/tls.ts). */
+  fetch?: FetchFn;
   /** Per-call timeout (long-polls get their wait on top). */
   timeoutMs?: number;
 }
@@ -42,7 +47,7 @@ export class HttpLink implements ServerLink {
   }
 
   register(req: RegisterRequest, signal?: AbortSignal): Promise<RegisterResponse> {
-    return this.call('POST', '/v1/agent/register', req, RegisterResponseSchema, signal);
+    return this.call('POST', '/v1/agent/register', { protocolVersion: AGENT_PROTOCOL_VERSION, ...req }, RegisterResponseSchema, signal);
   }
 
   heartbeat(req: HeartbeatRequest, signal?: AbortSignal): Promise<HeartbeatResponse> {
@@ -95,10 +100,10 @@ export class HttpLink implements ServerLink {
     const what = `${method} ${path.split('?')[0]}`;
     let res: Response;
     try {
-      res = await fetch(`${base}${path}`, {
+      res = await (this.opts.fetch ?? fetch)(`${base}${path}`, {
         method,
         headers: {
-          authorization: `Bearer ${this.opts.token}`,
+          authorization: `Bearer ${typeof this.opts.token === 'function' ? this.opts.token() : this.opts.token}`,
           ...(this.credential !== undefined ? { [NODE_CREDENTIAL_HEADER]: this.credential } : {}),
           ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
         },

@@ -4,7 +4,9 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import type { Clock, Gpu } from '../core/types.js';
-import { systemClock } from '../util/clock.js';
+import { systemClock, timerClock } from '../util/clock.js';
+import { fetchTrusting, readCaFile } from '../util/tls.js';
+import { CredentialRenewer, joinedCredential } from './join.js';
 import { NODE_NAME_RE } from '../protocol/agent.js';
 import { Agent } from './agent.js';
 import { hostResources, resolveNodeGpus, sampleNvidiaGpus, type RealSharing } from './discovery.js';
@@ -15,7 +17,12 @@ import { mpsReport, startNodeMps, stopNodeMps } from './mps.js';
 
 export interface AgentOptions {
   serverUrl: string;
-  token: string;
+  /** A shared agent (or admin) token; without it the agent joins (`joinToken`) or uses the credential it joined with. */
+  token?: string;
+  /** A join token (issue 11): traded once for a node credential kept in the state dir (agent/join.ts). */
+  joinToken?: string;
+  /** A PEM file of the CA (or the self-signed certificate) to trust for an https server. */
+  ca?: string;
   /** Default os.hostname(). */
   name?: string;
   /** Survives agent restarts; tasks are re-attached from it. */
@@ -77,7 +84,7 @@ function compile(opts: AgentOptions): AgentOptions & { name: string; stateDir: s
     }
     if (url && url.protocol !== 'http:' && url.protocol !== 'https:') fail('serverUrl', 'must be http(s)');
   }
-  if (!opts.token) fail('token', 'is required');
+  if (opts.token && opts.joinToken) fail('joinToken', 'give a join token or a shared agent token, not both');
   if (!opts.stateDir) fail('stateDir', 'is required');
   for (const f of ['cpuMilli', 'memoryMiB'] as const) {
     const v = opts[f];
@@ -105,6 +112,26 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   });
   log(`agent ${opts.name}: ${node.note}`);
   const host = hostResources();
+  // Joining (issue 11): a node credential instead of a shared token, renewed before it expires.
+  const tlsFetch = opts.ca !== undefined ? fetchTrusting(readCaFile(opts.ca)) : undefined;
+  let renewer: CredentialRenewer | undefined;
+  let joinLabels: Record<string, string> = {};
+  if (!opts.token) {
+    const joined = await joinedCredential({
+      serverUrl: opts.serverUrl,
+      stateDir: opts.stateDir,
+      name: opts.name,
+      agentVersion: agentVersion(),
+      clock,
+      log,
+      ...(opts.joinToken !== undefined ? { joinToken: opts.joinToken } : {}),
+      ...(tlsFetch ? { fetch: tlsFetch } : {}),
+    });
+    renewer = new CredentialRenewer(joined, { stateDir: opts.stateDir, clock: timerClock(clock), log, onRenewed: () => {}, ...(tlsFetch ? { fetch: tlsFetch } : {}) });
+    renewer.start();
+    joinLabels = joined.labels;
+  }
+  const bearer = renewer ? () => renewer.credential : (opts.token ?? '');
   // The node credential and the lease file live beside the attempts (0600; see node-state.ts).
   const nodeState = new FileNodeState(opts.stateDir);
   const launcher = new SupervisorLauncher({
@@ -118,7 +145,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   // MPS (mps.ts): real GPUs shared with `mps` get a control daemon the agent runs and watches.
   const mps = await startNodeMps(node.gpus, { stateDir: opts.stateDir, pipeDir: opts.mpsPipeDir, controlBin: opts.mpsControl, clock, log });
   const agent = new Agent({
-    link: new HttpLink({ serverUrl: opts.serverUrl, token: opts.token }),
+    link: new HttpLink({ serverUrl: opts.serverUrl, token: bearer, ...(tlsFetch ? { fetch: tlsFetch } : {}) }),
     launcher,
     clock,
     log,
@@ -128,7 +155,8 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       cpuMilli: opts.cpuMilli ?? host.cpuMilli,
       memoryMiB: opts.memoryMiB ?? host.memoryMiB,
       // Simulated GPUs do no work: their utilisation is the allocated share, and says so.
-      labels: { 'fastgpu.io/gpu-metrics': node.simulated ? 'simulated-allocated-share' : 'nvidia-smi', ...opts.labels },
+      // The join token's labels are the admin's word: they win over the agent's own.
+      labels: { 'fastgpu.io/gpu-metrics': node.simulated ? 'simulated-allocated-share' : 'nvidia-smi', ...opts.labels, ...joinLabels },
       gpus: node.gpus,
       simulated: node.simulated,
       agentVersion: agentVersion(),
@@ -143,6 +171,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   try {
     await agent.start();
   } catch (e) {
+    renewer?.stop();
     await agent.stop();
     await stopNodeMps(mps, launcher, log);
     throw e;
@@ -150,6 +179,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     opts.signal?.removeEventListener('abort', onAbort);
   }
   if (opts.signal?.aborted) {
+    renewer?.stop();
     await stopNodeMps(mps, launcher, log);
     throw new Error('agent start aborted');
   }
@@ -161,6 +191,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     gpus: node.gpus,
     simulated: node.simulated,
     stop: async () => {
+      renewer?.stop();
       await agent.stop();
       await stopNodeMps(mps, launcher, log);
     },

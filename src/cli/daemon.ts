@@ -39,6 +39,12 @@ export interface RawServerFlags {
   maxCostPerHour?: string;
   defaultTimeLimit?: string;
   quiet?: boolean;
+  /** TLS (issue 11): a pair of PEM files, or a self-signed pair made in the data dir. */
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsSelfSigned?: boolean;
+  /** Extra names or addresses for the self-signed certificate. */
+  tlsSan?: string[];
 }
 
 export interface ServerFlags {

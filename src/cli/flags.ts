@@ -139,7 +139,8 @@ export const collect = (value: string, previous: string[] | undefined): string[]
 export function withConnection(cmd: Command): Command {
   return cmd
     .option('--server <url>', 'FastGPU server address (default: $FASTGPU_URL, then the config `fastgpu up` saved)')
-    .option('--token <token>', 'API token (default: $FASTGPU_TOKEN, then the saved config)');
+    .option('--token <token>', 'API token (default: $FASTGPU_TOKEN, then the saved config)')
+    .option('--ca <file>', 'trust this CA certificate (PEM) for an https server (default: $FASTGPU_CA, then the saved config)');
 }
 
 /**
@@ -162,11 +163,12 @@ function savedTokenNote(o: { server?: string; token?: string }, env: CliContext[
 /** The SDK client for a command given `withConnection`'s flags. */
 export function clientFor(cmd: Command): FastGPU {
   const ctx = contextOf(cmd);
-  const o = cmd.opts<{ server?: string; token?: string }>();
+  const o = cmd.opts<{ server?: string; token?: string; ca?: string }>();
   ctx.tokenNote = savedTokenNote(o, ctx.env);
   return new FastGPU({
     ...(o.server !== undefined ? { url: o.server } : {}),
     ...(o.token !== undefined ? { token: o.token } : {}),
+    ...(o.ca !== undefined ? { ca: o.ca } : {}),
     env: ctx.env,
   });
 }

@@ -33,6 +33,7 @@ export const COMMAND_GROUPS: readonly { commands: readonly string[]; load: () =>
   { commands: ['admin'], load: () => import('./commands/admin.js') },
   { commands: ['admin'], load: () => import('./commands/admin-pricing.js') },
   { commands: ['admin'], load: () => import('./commands/admin-migrate.js') },
+  { commands: ['admin'], load: () => import('./commands/admin-join.js') },
   { commands: ['usage'], load: () => import('./commands/usage.js') },
   { commands: ['sweep'], load: () => import('./commands/sweep.js') },
   { commands: ['dashboard'], load: () => import('./commands/dashboard.js') },

@@ -114,6 +114,8 @@ export const RegisterRequestSchema = z.strictObject({
   gpus: z.array(GpuSchema).max(AGENT_LIMITS.gpusPerNode),
   simulated: z.boolean(),
   agentVersion: text(64),
+  /** The agent protocol version it speaks (src/protocol/version.ts); absent: 1. */
+  protocolVersion: z.number().int().min(0).max(1_000_000).optional(),
   /**
    * The node credential the server issued when this node first registered (kept 0600 in the
    * agent's state dir). A name that has one can only be registered again with it, unless the

@@ -3,6 +3,7 @@
 import { ArraysApi, type MapOptions } from './arrays.js';
 import { DatasetsApi } from './datasets.js';
 import { ServerList, splitServerUrls } from '../util/server-list.js';
+import { fetchTrusting, readCaFile, type FetchFn } from '../util/tls.js';
 import { AdminApi } from './admin.js';
 import { BillingApi } from './billing.js';
 import { SweepsApi } from './sweeps.js';
@@ -35,6 +36,8 @@ export interface FastGPUOptions {
   env?: Env;
   /** Per-request limit for ordinary calls, default 30 s. */
   requestTimeoutMs?: number;
+  /** A CA certificate file (PEM) to trust for an https server with a private certificate; default `FASTGPU_CA`, then the saved config. */
+  ca?: string;
 }
 
 type Query = Record<string, string | number | boolean | undefined>;
@@ -76,12 +79,14 @@ export class FastGPU {
   readonly sweeps: SweepsApi;
   private readonly token: string | undefined;
   private readonly requestTimeoutMs: number;
+  private readonly fetch: FetchFn;
 
   constructor(opts: FastGPUOptions = {}) {
-    const conn = resolveConnection({ url: opts.url, token: opts.token }, opts.env ?? process.env);
+    const conn = resolveConnection({ url: opts.url, token: opts.token, ca: opts.ca }, opts.env ?? process.env);
     this.url = conn.url;
     this.servers = new ServerList(splitServerUrls(conn.url));
     this.token = conn.token;
+    this.fetch = conn.ca !== undefined ? fetchTrusting(readCaFile(conn.ca, 'ca')) : fetch;
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 30_000;
     this.tasks = new TasksApi(this);
     this.vgpus = new VgpusApi(this);
@@ -178,7 +183,7 @@ export class FastGPU {
     const signals = [opts.signal, timeoutMs > 0 ? AbortSignal.timeout(timeoutMs) : undefined].filter((s): s is AbortSignal => s !== undefined);
     const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
     try {
-      return await fetch(url, { method, headers, ...(body !== undefined ? { body } : {}), ...(signal ? { signal } : {}) });
+      return await this.fetch(url, { method, headers, ...(body !== undefined ? { body } : {}), ...(signal ? { signal } : {}) });
     } catch (e) {
       if (opts.signal?.aborted) throw opts.signal.reason instanceof Error ? opts.signal.reason : abortError();
       if ((e as Error).name === 'TimeoutError') {

@@ -10,11 +10,15 @@ export type Env = Readonly<Record<string, string | undefined>>;
 export interface SavedConfig {
   url: string;
   token: string;
+  /** The CA file (PEM) to trust for an https server with a private certificate. */
+  ca?: string;
 }
 
 export interface Connection {
   url: string;
   token: string | undefined;
+  /** The CA file to trust (issue 11): `ca`, $FASTGPU_CA, or the saved one for the saved address. */
+  ca?: string;
 }
 
 /** `$FASTGPU_HOME`, default `~/.fastgpu`. */
@@ -47,7 +51,7 @@ export function readConfig(env: Env = process.env): SavedConfig | undefined {
   if (typeof c?.url !== 'string' || typeof c.token !== 'string') {
     throw new FastGpuApiError('NOT_CONFIGURED', `${path} lacks "url" and "token"; delete it and run \`fastgpu up\` again`);
   }
-  return { url: c.url, token: c.token };
+  return { url: c.url, token: c.token, ...(typeof (c as { ca?: unknown }).ca === 'string' ? { ca: (c as { ca: string }).ca } : {}) };
 }
 
 /** Saves `{url, token}` with mode 0600 (written whole, then renamed, so a reader never sees half). */
@@ -68,7 +72,19 @@ export const NOT_CONFIGURED_MESSAGE =
  * The server address and token to use. The saved token is only sent to the saved address,
  * so a `--server` pointing elsewhere never receives it.
  */
-export function resolveConnection(explicit: { url?: string; token?: string }, env: Env = process.env): Connection {
+export function resolveConnection(explicit: { url?: string; token?: string; ca?: string }, env: Env = process.env): Connection {
+  const conn = resolveUrlToken(explicit, env);
+  const ca = nonEmpty(explicit.ca) ?? nonEmpty(env.FASTGPU_CA) ?? savedCaFor(conn.url, env);
+  return ca !== undefined ? { ...conn, ca } : conn;
+}
+
+/** The saved CA, only for the saved address. */
+function savedCaFor(url: string, env: Env): string | undefined {
+  const saved = readConfig(env);
+  return saved?.ca !== undefined && normaliseUrl(saved.url) === url ? saved.ca : undefined;
+}
+
+function resolveUrlToken(explicit: { url?: string; token?: string }, env: Env): Connection {
   const url = nonEmpty(explicit.url) ?? nonEmpty(env.FASTGPU_URL);
   const token = nonEmpty(explicit.token) ?? nonEmpty(env.FASTGPU_TOKEN);
   if (url !== undefined && token !== undefined) return { url: normaliseUrl(url), token };

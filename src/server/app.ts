@@ -16,6 +16,8 @@ import { createMetrics } from './metrics.js';
 import { DEFAULT_SAMPLE_RETENTION, SampleMaintenance, type SampleRetention } from './retention.js';
 import { adminRoutes, ensureDefaultTenant } from './routes/admin.js';
 import { agentRoutes } from './routes/agent.js';
+import { joinRoutes } from './routes/join.js';
+import { JoinService } from './join.js';
 import type { RouteContext } from './routes/context.js';
 import { poolRoutes } from './routes/pool.js';
 import { pricingRoutes } from './routes/pricing.js';
@@ -74,6 +76,10 @@ export interface AppDeps {
    */
   /** Where dataset chunks are kept (`<dataDir>/blobs`); without it the dataset routes answer 503. */
   blobDir?: string;
+  /** Serve HTTPS with this pair (PEM text); default plain HTTP. */
+  https?: { cert: string; key: string };
+  /** How long a joined node's credential lives (issue 11); agents renew at 2/3 of it. Default 7 days. */
+  nodeCredentialTtlMs?: number;
   beforeRoutes?: (app: FastifyInstance, ctx: { auth: Authenticator; clock: Clock }) => Promise<void>;
   /** GET /v1/cluster (`fastgpu status`): the servers and the leader; default: this one alone. */
   cluster?: () => Promise<ClusterView>;
@@ -148,6 +154,7 @@ async function assemble(
   log: (line: string) => void,
 ): Promise<{ app: FastifyInstance; auth: Authenticator; metrics: Registry; sse: SseHub }> {
   const app = Fastify({
+    ...(deps.https ? { https: { cert: deps.https.cert, key: deps.https.key } } : {}),
     logger: false,
     bodyLimit: BODY_LIMIT,
     // Ids of up to the spec's 128 characters reach the route (find-my-way measures the decoded value).
@@ -201,6 +208,7 @@ async function assemble(
   arrayRoutes(ctx);
   poolRoutes(ctx);
   agentRoutes(ctx);
+  joinRoutes(ctx, new JoinService(deps.store, deps.clock, deps.nodeCredentialTtlMs));
   adminRoutes(ctx);
   pricingRoutes(ctx);
   usageRoutes(ctx);

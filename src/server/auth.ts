@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import type { Clock } from '../core/types.js';
 import { FastGpuError } from '../core/errors.js';
-import { authorize as authorizeCore, visibleTenants as visibleCore, type Action } from '../core/tenancy/index.js';
+import { authorize as authorizeCore, DEFAULT_TENANT, visibleTenants as visibleCore, type Action } from '../core/tenancy/index.js';
 import type { Store, TokenRecord } from '../store/port.js';
 
 /** Who is calling: kept on every authenticated request (roles and tenants build on it). */
@@ -12,6 +12,8 @@ export interface Principal {
   tokenId: string;
   role: TokenRecord['role'];
   tenant: string;
+  /** Set for a joined node's credential (issue 11, join.ts): the only node name it speaks for. */
+  node?: string;
 }
 
 export function hashToken(secret: string): string {
@@ -40,13 +42,28 @@ export class Authenticator {
     const hit = this.cache.get(hash);
     if (hit && hit.until > now) return hit.principal;
     const rec = await this.store.findTokenByHash(hash);
-    if (!rec || rec.revokedAt !== null) {
+    if (!rec) return this.nodeCredential(hash, now);
+    if (rec.revokedAt !== null) {
       this.cache.delete(hash);
-      throw new FastGpuError('UNAUTHENTICATED', rec ? 'token revoked' : 'unknown token');
+      throw new FastGpuError('UNAUTHENTICATED', 'token revoked');
     }
-    const principal: Principal = { tokenId: rec.id, role: rec.role, tenant: rec.tenant };
+    return this.remember(hash, { tokenId: rec.id, role: rec.role, tenant: rec.tenant }, now + CACHE_MS);
+  }
+
+  /** A joined node's credential (join.ts): an agent principal bound to its node, until it expires. */
+  private async nodeCredential(hash: string, now: number): Promise<Principal> {
+    const c = await this.store.findNodeCredentialByHash(hash);
+    if (!c || c.revokedAt !== null || c.expiresAt <= now) {
+      this.cache.delete(hash);
+      const why = !c ? 'unknown token' : c.revokedAt !== null ? `node credential of ${c.node} revoked` : `node credential of ${c.node} expired at ${new Date(c.expiresAt).toISOString()}: join again with a new join token`;
+      throw new FastGpuError('UNAUTHENTICATED', why);
+    }
+    return this.remember(hash, { tokenId: c.id, role: 'agent', tenant: DEFAULT_TENANT.name, node: c.node }, Math.min(now + CACHE_MS, c.expiresAt));
+  }
+
+  private remember(hash: string, principal: Principal, until: number): Principal {
     if (this.cache.size >= CACHE_MAX) this.cache.clear();
-    this.cache.set(hash, { principal, until: now + CACHE_MS });
+    this.cache.set(hash, { principal, until });
     return principal;
   }
 

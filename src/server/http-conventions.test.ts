@@ -72,7 +72,8 @@ describe('path parameters', () => {
       expect(r.status).toBe(404);
       expect(r.body.error.message).toMatch(/^task .* not found$/);
       expect((await h.req('POST', `/v1/admin/tokens/${id}/revoke`)).status).toBe(404);
-      expect((await h.req('GET', `/v1/nodes/${id}`)).status).toBe(404);
+      // /v1/nodes/:node takes DELETE (node removal, issue 11): the route is reached and the node is not there.
+      expect((await h.req('DELETE', `/v1/nodes/${id}`)).status).toBe(404);
     }
   });
 

@@ -23,7 +23,7 @@ function nextByte(): number {
   return pool[at++]!;
 }
 
-export type IdKind = 't' | 'vg' | 'n' | 'g' | 'tok' | 'srv';
+export type IdKind = 't' | 'vg' | 'n' | 'g' | 'tok' | 'srv' | 'jt' | 'nc';
 
 /** A new id of `kind`, e.g. `newId('t')` → `t_k3x9q2m7ab`. */
 export function newId(kind: IdKind): string {

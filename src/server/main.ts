@@ -33,6 +33,10 @@ export interface ServerOptions {
   autoscale?: { spec: AutoscaleSpec; policy: PolicyFlags };
   store?: StoreOptions; // default: SQLite, fastgpu.db in dataDir (`--store postgres://…` for many servers)
   defaultTimeLimitMs?: number; // time limit of a task that sets none; default: none
+  /** Serve HTTPS with this pair (src/server/tls.ts); default plain HTTP. */
+  tls?: { cert: string; key: string; fingerprint: string };
+  /** How long a joined node's credential lives (issue 11); default 7 days. */
+  nodeCredentialTtlMs?: number;
   log?: (line: string) => void;
 }
 
@@ -101,6 +105,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       ...(opts.sampleRetention !== undefined ? { sampleRetention: opts.sampleRetention } : {}),
       ...(opts.logsRetentionMs !== undefined ? { logsRetentionMs: opts.logsRetentionMs } : {}),
       ...(opts.defaultTimeLimitMs !== undefined ? { defaultTimeLimitMs: opts.defaultTimeLimitMs } : {}),
+      ...(opts.tls ? { https: { cert: opts.tls.cert, key: opts.tls.key } } : {}),
+      ...(opts.nodeCredentialTtlMs !== undefined ? { nodeCredentialTtlMs: opts.nodeCredentialTtlMs } : {}),
       log,
     });
     const host = opts.host ?? '127.0.0.1';
@@ -108,9 +114,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const addr = server.app.server.address();
     const port = typeof addr === 'object' && addr ? addr.port : (opts.port ?? 7070);
     const shownHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
-    const url = `http://${shownHost}:${port}`;
+    const url = `${opts.tls ? 'https' : 'http'}://${shownHost}:${port}`;
     shownUrl = url;
-    log(`fastgpu server listening on ${url} (data dir ${opts.dataDir}; store ${describeStore(storeOptions)})`);
+    log(`fastgpu server listening on ${url} (data dir ${opts.dataDir}; store ${describeStore(storeOptions)})${transportNote(host, opts.tls)}`);
     const loginUrl = `${url}/?token=${server.app.dashboard.issueLoginCode(adminToken)}`;
     const autoscaler = opts.autoscale === undefined ? null : await startAutoscaler(opts.autoscale, server.control, url, opts.dataDir, clock, log);
     const running = server;
@@ -133,6 +139,17 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     await store.close().catch(() => {});
     throw e;
   }
+}
+
+/** What the start-up line says about the transport: the pin for TLS, a warning for plain HTTP off loopback. */
+export function transportNote(host: string, tls: { fingerprint: string } | undefined): string {
+  if (tls) return `; TLS certificate sha256 ${tls.fingerprint}`;
+  return isLoopback(host) ? '' : `; PLAIN HTTP on ${host}, not loopback: tokens and tasks cross the network unencrypted (use --tls-cert/--tls-key or --tls-self-signed)`;
+}
+
+/** 127.0.0.0/8, ::1 and localhost. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 export const AUTOSCALE_TOKEN_FILE = 'autoscale.token';

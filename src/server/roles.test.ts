@@ -192,6 +192,33 @@ const MATRIX: Record<string, Row> = {
     targets: ['pool'],
   },
 
+  // Joining (issue 11): the join token in the body is the proof, whoever calls.
+  'POST /v1/agent/join': {
+    call: async () => {
+      const jt = await as('admin', 'POST', '/v1/admin/join-tokens', {});
+      return { url: '/v1/agent/join', body: { joinToken: jt.body.token, name: `node-join-${++made}`, agentVersion: 'test', protocolVersion: 2 } };
+    },
+    expect: pub(200),
+    targets: ['pool'],
+  },
+  // Only a joined node's own credential renews (join.test.ts); shared tokens do not expire.
+  'POST /v1/agent/renew': { call: () => ({ url: '/v1/agent/renew' }), expect: { admin: all(403), member: all(403), viewer: all(403), agent: all(403) }, targets: ['pool'] },
+  'POST /v1/admin/join-tokens': { call: () => ({ url: '/v1/admin/join-tokens', body: { ttl: '5m' } }), expect: adminOnly(201), targets: ['pool'] },
+  'GET /v1/admin/join-tokens': { call: () => ({ url: '/v1/admin/join-tokens' }), expect: adminOnly(200), targets: ['pool'] },
+  'DELETE /v1/admin/join-tokens/:id': {
+    call: async () => ({ url: `/v1/admin/join-tokens/${(await as('admin', 'POST', '/v1/admin/join-tokens', {})).body.id}` }),
+    expect: adminOnly(200),
+    targets: ['pool'],
+  },
+  'DELETE /v1/nodes/:node': {
+    call: async () => {
+      const n = new FakeAgent(h, `node-rm-${++made}`, h100s(1, `GPU-rm-${made}`));
+      await n.register();
+      return { url: `/v1/nodes/${n.name}` };
+    },
+    expect: adminOnly(200),
+    targets: ['pool'],
+  },
   'POST /v1/admin/tenants': { call: () => ({ url: '/v1/admin/tenants', body: { name: `c${++made}`, guarantee: 1 } }), expect: adminOnly(201), targets: ['pool'] },
   'GET /v1/admin/tenants': { call: () => ({ url: '/v1/admin/tenants' }), expect: adminOnly(200), targets: ['pool'] },
   'POST /v1/nodes/:node/drain': { call: () => spareNode('drain'), expect: adminOnly(200), targets: ['pool'] },
@@ -275,7 +302,7 @@ afterAll(async () => {
 });
 
 /** Routes that take no bearer token: liveness, and the dashboard's page, assets and cookie session. */
-const PUBLIC = new Set(['/healthz', '/', '/assets/*', '/dashboard/session']);
+const PUBLIC = new Set(['/healthz', '/', '/assets/*', '/dashboard/session', '/v1/agent/join']);
 
 describe('role matrix', () => {
   it('has a row for every registered route', () => {

@@ -1,6 +1,7 @@
 // The storage port. One interface, adapters behind it (SQLite now, Postgres later), one
 // conformance suite (store/conformance.ts) run against every adapter. Methods are async so
 // that a network database fits; each method is atomic on its own.
+import type { JoinStore } from './join-port.js';
 import type {
   Attempt,
   LogChunk,
@@ -297,7 +298,7 @@ export interface PricedUsageFilter {
   taskId?: string;
 }
 
-export interface Store extends DatasetStore {
+export interface Store extends DatasetStore, JoinStore {
   /** Create or migrate the schema. Refuses a schema newer than the code. */
   init(): Promise<void>;
   close(): Promise<void>;

@@ -22,6 +22,8 @@ interface RawAgentFlags {
   cpus?: string;
   memory?: string;
   sharing?: string;
+  joinToken?: string;
+  ca?: string;
 }
 
 /** An ephemeral node's tasks get this long after SIGTERM: Slurm's default KillWait is 30 s. */
@@ -34,6 +36,8 @@ export function register(program: Command): void {
     .option('--server <url>', 'server address (default: $FASTGPU_URL)')
     .option('--token <token>', 'token to join with (default: $FASTGPU_TOKEN); prefer --token-file or the variable: it is scrubbed from the command line, but only once the agent starts')
     .option('--token-file <path>', 'read the token from this file (keep it 0600)')
+    .option('--join-token <token>', 'join with a one-time join token (fastgpu admin join-token create; default: $FASTGPU_JOIN_TOKEN): traded for a node credential kept in the state dir, so a restart needs no token')
+    .option('--ca <file>', 'trust this CA certificate (PEM) for an https server, e.g. the self-signed one `fastgpu up --tls-self-signed` printed')
     .option('--run-as <user>', 'run tasks as this unprivileged user (the agent must run as root), e.g. nobody')
     .option('--gpus <spec>', 'simulated GPUs instead of discovered ones, e.g. 4xH100')
     .option('--cpus <n>', 'CPU cores the node offers tasks (default: what this machine has), e.g. 8 or 500m')
@@ -61,7 +65,10 @@ export function register(program: Command): void {
         // The token must not show in `ps`: the process title replaces the command line.
         if (raw.token !== undefined) process.title = 'fastgpu agent';
         if (url === undefined || url.trim() === '') throw new UsageError('agent: --server is required (or set FASTGPU_URL)');
-        if (token === undefined || token.trim() === '') throw new UsageError('agent: --token is required (or set FASTGPU_TOKEN)');
+        const joinToken = (raw.joinToken ?? ctx.env.FASTGPU_JOIN_TOKEN)?.trim() || undefined;
+        if (raw.joinToken !== undefined) process.title = 'fastgpu agent';
+        if (joinToken !== undefined && raw.token === undefined && raw.tokenFile === undefined) token = undefined;
+        if (joinToken !== undefined && token !== undefined) throw new UsageError('agent: give --join-token or --token, not both');
         let serverUrl: string;
         try {
           serverUrl = normaliseUrl(url);
@@ -77,7 +84,9 @@ export function register(program: Command): void {
         const { startAgent } = await import('../../agent/main.js');
         const agent = await startAgent({
           serverUrl,
-          token: token.trim(),
+          ...(token !== undefined && token.trim() !== '' ? { token: token.trim() } : {}),
+          ...(joinToken !== undefined ? { joinToken } : {}),
+          ...(raw.ca !== undefined ? { ca: nonEmpty(raw.ca, '--ca') } : {}),
           stateDir,
           ...(gpus !== undefined ? { gpus } : {}),
           ...(name !== undefined ? { name } : {}),

@@ -74,7 +74,7 @@ export function nodesTable(nodes: readonly NodeView[]): string {
     return n.drained && n.state !== 'DRAINING' ? `${n.state} (drained)` : n.state;
   };
   return table(
-    ['NAME', 'ID', 'STATE', ...(lent ? ['PROVIDER'] : []), 'GPUS', 'CPU', 'MEMORY', 'HEARTBEAT'],
+    ['NAME', 'ID', 'STATE', ...(lent ? ['PROVIDER'] : []), 'GPUS', 'CPU', 'MEMORY', 'AGENT', 'HEARTBEAT'],
     nodes.map((n) => [
       n.name,
       n.id,
@@ -83,6 +83,7 @@ export function nodesTable(nodes: readonly NodeView[]): string {
       `${Array.isArray(n.gpus) ? n.gpus.length : 0}${n.simulated ? ' (simulated)' : ''}`,
       String(Math.round(n.cpuMilli / 100) / 10),
       mib(n.memoryMiB),
+      n.agentVersion || '-',
       n.lastHeartbeatAt === undefined ? '-' : `${age(n.lastHeartbeatAt)} ago`,
     ]),
   );

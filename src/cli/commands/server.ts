@@ -8,12 +8,13 @@ import { contextOf, type CliContext } from '../context.js';
 import { addAutoscaleFlags, compileServerFlags, daemonAction, DEFAULT_TIME_LIMIT_HELP, listenError, logSink, untilInterrupted, type RawServerFlags, type ServerFlags } from '../daemon.js';
 import { cliCommand } from '../invocation.js';
 import { storeFlag } from '../store-flag.js';
+import { addTlsFlags, tlsBanner, tlsFromFlags } from '../tls-flags.js';
 
 /** How long a clean shutdown may take before the process exits anyway. */
 const SHUTDOWN_GRACE_MS = 10_000;
 
 export function register(program: Command): void {
-  addAutoscaleFlags(program.command('server'))
+  addTlsFlags(addAutoscaleFlags(program.command('server')))
     .description('run the FastGPU server alone (API, store, scheduler); agents join with `fastgpu agent`')
     .option('--data-dir <dir>', 'where the database and admin token live (default: $FASTGPU_HOME/data)')
     .option('--store <url>', 'the database: postgres://USER@HOST[:PORT]/DB for several servers, or sqlite:PATH (default: $FASTGPU_STORE, else SQLite in the data dir)')
@@ -35,8 +36,9 @@ export function register(program: Command): void {
         const flags = compileServerFlags(raw, ctx);
         const store = storeFlag(raw.store, ctx);
         mkdirSync(flags.dataDir, { recursive: true, mode: 0o700 });
+        const tls = await tlsFromFlags(raw, flags.dataDir);
         const { startServer } = await import('../../server/main.js');
-        const server = await startServer({ ...serverOptions(flags, ctx, ''), ...(store ? { store } : {}) }).catch((e: unknown) => {
+        const server = await startServer({ ...serverOptions(flags, ctx, ''), ...(store ? { store } : {}), ...(tls ? { tls } : {}) }).catch((e: unknown) => {
           throw listenError(e, flags.host, flags.port);
         });
         const tokenFile = join(flags.dataDir, 'admin.token');
@@ -45,7 +47,8 @@ export function register(program: Command): void {
             `FastGPU server listening at ${server.url}`,
             `  data dir ${flags.dataDir}; admin token in ${tokenFile}`,
             ...(store ? [`  store ${describeStore(store)}`] : []),
-            `  join an agent: ${cliCommand(ctx.env, ctx.cwd)} agent --server ${server.url} --token "$(cat ${tokenFile})"`,
+            ...tlsBanner(tls),
+            `  join an agent: ${cliCommand(ctx.env, ctx.cwd)} agent --server ${server.url} --join-token "$(${cliCommand(ctx.env, ctx.cwd)} admin join-token create -q)"${tls ? ` --ca ${tls.certFile}` : ''}`,
             `  use the CLI:   export FASTGPU_URL=${server.url} FASTGPU_TOKEN="$(cat ${tokenFile})"`,
             '',
           ].join('\n'),

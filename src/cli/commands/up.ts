@@ -22,10 +22,11 @@ import {
   type RawServerFlags,
 } from '../daemon.js';
 import { addAutoscaleFlags } from '../daemon.js';
+import { addTlsFlags, tlsBanner, tlsFromFlags } from '../tls-flags.js';
 import { serverOptions, shutdown } from './server.js';
 
 export function register(program: Command): void {
-  addAutoscaleFlags(program.command('up'))
+  addTlsFlags(addAutoscaleFlags(program.command('up')))
     .description('start FastGPU on this machine: server, store and a local agent (Ctrl-C stops; tasks keep running)')
     .option('--data-dir <dir>', 'where the database, token and task state live (default: $FASTGPU_HOME/data)')
     .option('--port <n>', 'port to listen on; 0 picks a free one (default 7070)')
@@ -55,9 +56,10 @@ export function register(program: Command): void {
         const name = raw.name === undefined ? undefined : nonEmpty(raw.name, '--name');
         mkdirSync(flags.dataDir, { recursive: true, mode: 0o700 });
 
+        const tls = await tlsFromFlags(raw, flags.dataDir);
         const { startServer } = await import('../../server/main.js');
         const { startAgent } = await import('../../agent/main.js');
-        const server = await startServer(serverOptions(flags, ctx, 'server: ')).catch((e: unknown) => {
+        const server = await startServer({ ...serverOptions(flags, ctx, 'server: '), ...(tls ? { tls } : {}) }).catch((e: unknown) => {
           throw listenError(e, flags.host, flags.port);
         });
         let agent;
@@ -65,6 +67,7 @@ export function register(program: Command): void {
           agent = await startAgent({
             serverUrl: server.url,
             token: server.adminToken,
+            ...(tls ? { ca: tls.certFile } : {}),
             stateDir: join(flags.dataDir, 'agent'),
             ...(gpus !== undefined ? { gpus } : {}),
             ...(name !== undefined ? { name } : {}),
@@ -76,7 +79,7 @@ export function register(program: Command): void {
           await server.close();
           throw e;
         }
-        const saved = writeConfig({ url: server.url, token: server.adminToken }, ctx.env);
+        const saved = writeConfig({ url: server.url, token: server.adminToken, ...(tls ? { ca: tls.certFile } : {}) }, ctx.env);
         const fastgpu = cliCommand(ctx.env, ctx.cwd);
         ctx.stdout.write(
           [
@@ -84,6 +87,7 @@ export function register(program: Command): void {
             `  dashboard: ${server.loginUrl}  (one-time login link, valid 10 minutes; \`fastgpu dashboard\` prints a fresh one)`,
             `  ${gpuBanner(agent, gpus, ctx.env)}`,
             `  data dir ${flags.dataDir}`,
+            ...tlsBanner(tls),
             `  address and token saved to ${saved} (the CLI and SDK read it)`,
             '',
             'Try:',

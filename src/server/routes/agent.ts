@@ -11,7 +11,9 @@ import {
 } from '../../protocol/agent.js';
 import { AGENT_BODY_LIMIT } from '../body.js';
 import { AssignmentsQuerySchema, OkSchema } from '../schemas.js';
+import { checkProtocolVersion } from '../../protocol/version.js';
 import type { RouteContext } from './context.js';
+import { checkNodeBinding } from './join.js';
 import { clientGone } from './util.js';
 
 /** The node credential header of a request (see src/server/node-identity.ts). */
@@ -31,7 +33,11 @@ export function agentRoutes(ctx: RouteContext): void {
     body: RegisterRequestSchema,
     bodyLimit: AGENT_BODY_LIMIT,
     response: RegisterResponseSchema,
-    handler: async ({ body }) => control.register(body),
+    handler: async ({ body, principal }) => {
+      checkProtocolVersion(body.protocolVersion, body.agentVersion);
+      checkNodeBinding(principal, body.name);
+      return control.register(body);
+    },
   });
 
   book.add({

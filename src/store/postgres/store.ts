@@ -39,6 +39,8 @@ import { PgBilling } from './billing.js';
 import { PgDatasets } from './datasets.js';
 import type { Dataset, DatasetSummary } from '../../core/data/dataset.js';
 import type { DatasetInsert } from '../datasets-port.js';
+import { PgJoin } from './join.js';
+import type { JoinRedeem, JoinTokenRecord, NodeCredentialRecord } from '../join-port.js';
 import { inTx, makePool, translate, type Queryable } from './db.js';
 import { getIdempotencyKey, insertIdempotencyKeys, pruneIdempotencyKeys } from './idempotency.js';
 import { appendEvents, appendLogs, EVENTS_CTE, eventParams, listEvents, listTaskEvents, numbered } from './events.js';
@@ -169,6 +171,7 @@ export class PgStore implements Store {
   private billing: PgBilling | null = null;
   /** Datasets (datasets.ts). */
   private datasets: PgDatasets | null = null;
+  private joining: PgJoin | null = null;
   private samples: PgSamples | null = null;
 
   constructor(private readonly opts: PgStoreOptions) {}
@@ -210,6 +213,7 @@ export class PgStore implements Store {
     this.pool = pool;
     this.billing = new PgBilling(pool);
     this.datasets = new PgDatasets(pool);
+    this.joining = new PgJoin(pool);
     this.samples = new PgSamples(pool);
   }
 
@@ -220,6 +224,7 @@ export class PgStore implements Store {
     this.owner = null;
     this.billing = null;
     this.datasets = null;
+    this.joining = null;
     this.samples = null;
     await pool?.end();
     // The owner connection only holds a lock the session's end releases; a close error is moot.
@@ -447,6 +452,41 @@ export class PgStore implements Store {
 
   async writeReservation(r: VgpuReservation, expectedVersion: number): Promise<boolean> {
     return (await this.p().query(WRITE_RESERVATION, [...reservationValues(r), expectedVersion])).rowCount === 1;
+  }
+
+  // ---- Join tokens and node credentials (join.ts)
+
+  private j(): PgJoin {
+    if (!this.joining) throw new Error('PgStore: init() has not run, or the store is closed');
+    return this.joining;
+  }
+
+  insertJoinToken(t: JoinTokenRecord): Promise<void> {
+    return this.j().insertJoinToken(t);
+  }
+
+  listJoinTokens(): Promise<JoinTokenRecord[]> {
+    return this.j().listJoinTokens();
+  }
+
+  revokeJoinToken(id: string, at: number): Promise<boolean> {
+    return this.j().revokeJoinToken(id, at);
+  }
+
+  redeemJoinToken(hash: string, now: number): Promise<JoinRedeem> {
+    return this.j().redeemJoinToken(hash, now);
+  }
+
+  insertNodeCredential(c: NodeCredentialRecord): Promise<void> {
+    return this.j().insertNodeCredential(c);
+  }
+
+  findNodeCredentialByHash(hash: string): Promise<NodeCredentialRecord | null> {
+    return this.j().findNodeCredentialByHash(hash);
+  }
+
+  revokeNodeCredentials(node: string, at: number, id?: string): Promise<number> {
+    return this.j().revokeNodeCredentials(node, at, id);
   }
 
   // ---- Tokens

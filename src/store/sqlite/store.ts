@@ -38,6 +38,8 @@ import { SqliteIdempotency } from './idempotency.js';
 import { SqliteDatasets } from './datasets.js';
 import type { Dataset, DatasetSummary } from '../../core/data/dataset.js';
 import type { DatasetInsert } from '../datasets-port.js';
+import { SqliteJoin } from './join.js';
+import type { JoinRedeem, JoinTokenRecord, NodeCredentialRecord } from '../join-port.js';
 import { loadMigrations, migrate, type Migration } from './migrate.js';
 import { convertLegacySamples, hasLegacySamples } from './samples-legacy.js';
 import { SqliteSamples, type SampleStorage } from './samples.js';
@@ -197,6 +199,8 @@ export class SqliteStore implements Store {
   private billing: SqliteBilling | null = null;
   /** Datasets (datasets.ts). */
   private datasets: SqliteDatasets | null = null;
+  /** Join tokens and node credentials (join.ts). */
+  private joining: SqliteJoin | null = null;
   /** Sample blocks (samples.ts), built on first use: they name tables of a late migration. */
   private sampleTiers: SqliteSamples | null = null;
   /** Sweeps (sweeps.ts), built on first use: they name tables of a late migration. */
@@ -254,6 +258,7 @@ export class SqliteStore implements Store {
       if (hasLegacySamples(db)) convertLegacySamples(db);
       this.stmts = prepareAll(db);
       this.billing = new SqliteBilling(db);
+      this.joining = new SqliteJoin(db);
     } catch (err) {
       db.close();
       throw err;
@@ -281,6 +286,7 @@ export class SqliteStore implements Store {
     this.stmts = null;
     this.billing = null;
     this.datasets = null;
+    this.joining = null;
     this.tx = null;
     this.sampleTiers = null;
     this.idempotency = null;
@@ -651,6 +657,41 @@ export class SqliteStore implements Store {
   async writeReservation(r: VgpuReservation, expectedVersion: number): Promise<boolean> {
     const res = this.s().writeReservation.run({ ...reservationToRow(r), expected: expectedVersion });
     return res.changes === 1;
+  }
+
+  // ---- Join tokens and node credentials (join.ts)
+
+  private j(): SqliteJoin {
+    if (!this.joining) throw new Error('SqliteStore: init() has not run, or the store is closed');
+    return this.joining;
+  }
+
+  async insertJoinToken(t: JoinTokenRecord): Promise<void> {
+    this.j().insertJoinToken(t);
+  }
+
+  async listJoinTokens(): Promise<JoinTokenRecord[]> {
+    return this.j().listJoinTokens();
+  }
+
+  async revokeJoinToken(id: string, at: number): Promise<boolean> {
+    return this.j().revokeJoinToken(id, at);
+  }
+
+  async redeemJoinToken(hash: string, now: number): Promise<JoinRedeem> {
+    return this.j().redeemJoinToken(hash, now);
+  }
+
+  async insertNodeCredential(c: NodeCredentialRecord): Promise<void> {
+    this.j().insertNodeCredential(c);
+  }
+
+  async findNodeCredentialByHash(hash: string): Promise<NodeCredentialRecord | null> {
+    return this.j().findNodeCredentialByHash(hash);
+  }
+
+  async revokeNodeCredentials(node: string, at: number, id?: string): Promise<number> {
+    return this.j().revokeNodeCredentials(node, at, id);
   }
 
   // ---- Tokens

@@ -1,0 +1,251 @@
+// Scale benchmark (issue 11 §4): one real server (a child process, SQLite) and a load tool in this
+// process that plays N simulated agents × 8 GPUs speaking the real agent protocol over HTTP:
+// registration, heartbeats every 5 s with a utilisation sample per GPU, long-polls for
+// assignments, running and exit reports. A submitter adds one-GPU tasks at a steady rate while
+// every node heartbeats. Prints server CPU and RSS, heartbeat round trip, the scheduler cycle (the
+// server's own histogram) and submit→assignment (submit sent → the agent's long-poll answered).
+//   npm run bench:scale            (BENCH_NODES=1000 BENCH_SECONDS=30 BENCH_RATE=20 by default)
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { NODE_CREDENTIAL_HEADER } from '../src/protocol/agent.js';
+
+const SELF = fileURLToPath(import.meta.url);
+const NODES = Number(process.env.BENCH_NODES ?? 1000);
+const GPUS = 8;
+const HEARTBEAT_MS = 5_000;
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 30);
+const RATE = Number(process.env.BENCH_RATE ?? 20);
+const TASK_MS = 3_000;
+
+// ------------------------------------------------------------------ child: the server
+
+async function serve(dataDir: string): Promise<void> {
+  const { startServer } = await import('../src/server/main.js');
+  // A lease long enough that a busy load tool on this shared 2-core box never loses a node.
+  const s = await startServer({ dataDir, port: 0, nodeLostAfterMs: 120_000, log: () => {} });
+  process.send?.({ url: s.url, token: s.adminToken });
+  process.on('message', (m) => {
+    if (m === 'stop') void s.close().then(() => process.exit(0));
+    if (m === 'cpu') {
+      const u = process.cpuUsage();
+      process.send?.({ cpuMicros: u.user + u.system });
+    }
+  });
+}
+
+// ------------------------------------------------------------------ parent
+
+interface Child {
+  proc: ChildProcess;
+  url: string;
+  token: string;
+}
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 4096, maxFreeSockets: 4096 });
+
+function call(c: Child, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
+  const u = new URL(path, c.url);
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        agent,
+        method,
+        hostname: u.hostname,
+        port: u.port,
+        path: u.pathname + u.search,
+        headers: { authorization: `Bearer ${c.token}`, ...headers, ...(payload !== undefined ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {}) },
+      },
+      (res) => {
+        const parts: Buffer[] = [];
+        res.on('data', (d: Buffer) => parts.push(d));
+        res.on('end', () => {
+          const text = Buffer.concat(parts).toString('utf8');
+          let parsed: unknown = text;
+          try {
+            parsed = JSON.parse(text);
+          } catch {
+            // not JSON (metrics)
+          }
+          resolve({ status: res.statusCode ?? 0, body: parsed });
+        });
+      },
+    );
+    req.on('error', reject);
+    if (payload !== undefined) req.write(payload);
+    req.end();
+  });
+}
+
+const pct = (xs: number[], p: number): number => {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+};
+
+function cycleStats(metrics: string): { sum: number; count: number } {
+  const sum = Number(/^fastgpu_scheduler_cycle_seconds_sum\S* (\S+)/m.exec(metrics)?.[1] ?? 0);
+  const count = Number(/^fastgpu_scheduler_cycle_seconds_count\S* (\S+)/m.exec(metrics)?.[1] ?? 0);
+  return { sum, count };
+}
+
+interface SimNode {
+  name: string;
+  id: string;
+  credential: string;
+  running: Map<string, { taskId: string; attempt: number; epoch?: number; startedAt: number }>;
+  exited: Map<string, { taskId: string; attempt: number; epoch?: number; startedAt: number; endedAt: number }>;
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'fastgpu-scale-'));
+  const proc = fork(SELF, ['--serve', dir], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const info = await new Promise<{ url: string; token: string }>((resolve, reject) => {
+    proc.once('message', (m) => resolve(m as { url: string; token: string }));
+    proc.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
+  });
+  const c: Child = { proc, ...info };
+  const cpu = (): Promise<number> =>
+    new Promise((resolve) => {
+      proc.once('message', (m) => resolve((m as { cpuMicros: number }).cpuMicros));
+      proc.send('cpu');
+    });
+  let stopping = false;
+  const nodes: SimNode[] = [];
+  const submittedAt = new Map<string, number>();
+  const assignMs: number[] = [];
+  const hbMs: number[] = [];
+  let measuring = false;
+  let hbErrors = 0;
+
+  // Registration, 50 at a time.
+  const t0 = Date.now();
+  for (let i = 0; i < NODES; i += 50) {
+    await Promise.all(
+      Array.from({ length: Math.min(50, NODES - i) }, async (_, k) => {
+        const name = `sim-${String(i + k).padStart(5, '0')}`;
+        const gpus = Array.from({ length: GPUS }, (_, g) => ({ index: g, uuid: `GPU-${name}-${g}`, model: 'H100-80GB', memoryMiB: 81_920, tflops: 989, sharing: 'simulated' as const }));
+        const r = await call(c, 'POST', '/v1/agent/register', { name, cpuMilli: 192_000, memoryMiB: 1_048_576, labels: {}, gpus, simulated: true, agentVersion: 'bench', protocolVersion: 2, tasks: [] });
+        if (r.status !== 200) throw new Error(`register ${name}: ${r.status} ${JSON.stringify(r.body)}`);
+        nodes.push({ name, id: r.body.nodeId, credential: r.body.credential, running: new Map(), exited: new Map() });
+      }),
+    );
+  }
+  const registerS = (Date.now() - t0) / 1000;
+
+  const reportsOf = (n: SimNode) => [
+    ...[...n.running.values()].map((r) => ({ taskId: r.taskId, attempt: r.attempt, ...(r.epoch ? { epoch: r.epoch } : {}), status: 'running' as const, pid: 4242, startedAt: r.startedAt })),
+    ...[...n.exited.values()].map((r) => ({ taskId: r.taskId, attempt: r.attempt, ...(r.epoch ? { epoch: r.epoch } : {}), status: 'exited' as const, startedAt: r.startedAt, endedAt: r.endedAt, exitCode: 0, endReason: 'exit' as const })),
+  ];
+
+  // Heartbeats: every node every 5 s, spread evenly over the period.
+  const heartbeat = async (n: SimNode): Promise<void> => {
+    const samples = Array.from({ length: GPUS }, (_, g) => ({ gpuIndex: g, utilPercent: n.running.size > 0 ? 87 : 0, memoryUsedMiB: n.running.size * 10_000 }));
+    const start = performance.now();
+    try {
+      const r = await call(c, 'POST', '/v1/agent/heartbeat', { nodeId: n.id, tasks: reportsOf(n), samples }, { [NODE_CREDENTIAL_HEADER]: n.credential });
+      if (r.status !== 200) {
+        if (hbErrors++ < 3) console.error(`heartbeat ${n.name}: ${r.status} ${JSON.stringify(r.body).slice(0, 200)}`);
+      }
+      else for (const a of r.body.ack as { taskId: string; attempt: number }[]) n.exited.delete(`${a.taskId}/${a.attempt}`);
+    } catch (e) {
+      if (hbErrors++ < 3) console.error(`heartbeat ${n.name}: ${(e as Error).message}`);
+    }
+    if (measuring) hbMs.push(performance.now() - start);
+  };
+  const timers: NodeJS.Timeout[] = [];
+  nodes.forEach((n, i) => {
+    timers.push(
+      setTimeout(() => {
+        void heartbeat(n);
+        timers.push(setInterval(() => void heartbeat(n), HEARTBEAT_MS));
+      }, (i * HEARTBEAT_MS) / nodes.length),
+    );
+  });
+
+  // Long-polls: an assignment is started at once (reported running) and exits TASK_MS later.
+  const poll = async (n: SimNode): Promise<void> => {
+    while (!stopping) {
+      let r: { status: number; body: any };
+      try {
+        r = await call(c, 'GET', `/v1/agent/assignments?nodeId=${n.id}&waitMs=20000`, undefined, { [NODE_CREDENTIAL_HEADER]: n.credential });
+      } catch {
+        if (stopping) return;
+        continue;
+      }
+      const now = Date.now();
+      for (const a of (r.body?.assignments ?? []) as { taskId: string; attempt: number; epoch?: number }[]) {
+        const key = `${a.taskId}/${a.attempt}`;
+        if (n.running.has(key) || n.exited.has(key)) continue;
+        const sent = submittedAt.get(a.taskId);
+        if (sent !== undefined && measuring) assignMs.push(performance.now() - sent);
+        const rec = { taskId: a.taskId, attempt: a.attempt, ...(a.epoch ? { epoch: a.epoch } : {}), startedAt: now };
+        n.running.set(key, rec);
+        void call(c, 'POST', '/v1/agent/reports', { nodeId: n.id, tasks: [{ taskId: a.taskId, attempt: a.attempt, ...(a.epoch ? { epoch: a.epoch } : {}), status: 'running', pid: 4242, startedAt: now }] }, { [NODE_CREDENTIAL_HEADER]: n.credential }).catch(() => {});
+        setTimeout(() => {
+          n.running.delete(key);
+          const ended = { ...rec, endedAt: Date.now() };
+          n.exited.set(key, ended);
+          void call(c, 'POST', '/v1/agent/reports', { nodeId: n.id, tasks: reportsOf(n).filter((x) => x.status === 'exited') }, { [NODE_CREDENTIAL_HEADER]: n.credential }).catch(() => {});
+        }, TASK_MS);
+      }
+    }
+  };
+  // Started over one heartbeat period, as agents coming up would, not as 1,000 connects at once.
+  const polls = nodes.map((n, i) => new Promise((r) => setTimeout(r, (i * HEARTBEAT_MS) / nodes.length)).then(() => poll(n)));
+
+  // Warm up one heartbeat period, then measure while submitting at RATE/s.
+  await new Promise((r) => setTimeout(r, HEARTBEAT_MS));
+  const cpu0 = await cpu();
+  const m0 = cycleStats((await call(c, 'GET', '/metrics')).body as string);
+  const w0 = performance.now();
+  measuring = true;
+  let submitted = 0;
+  const submitter = setInterval(() => {
+    const start = performance.now();
+    submitted++;
+    void call(c, 'POST', '/v1/tasks', { name: `load-${submitted}`, command: ['true'], resources: { gpu: 1 } }).then((r) => {
+      const id = r.body?.tasks?.[0]?.id as string | undefined;
+      if (id) submittedAt.set(id, start);
+    }, (e: unknown) => console.error(`submit: ${(e as Error).message}`));
+  }, 1000 / RATE);
+  await new Promise((r) => setTimeout(r, SECONDS * 1000));
+  clearInterval(submitter);
+  measuring = false;
+  const wallS = (performance.now() - w0) / 1000;
+  const cpu1 = await cpu();
+  const m1 = cycleStats((await call(c, 'GET', '/metrics')).body as string);
+  const rss = Math.round(Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${proc.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024);
+  const cycles = m1.count - m0.count;
+
+  stopping = true;
+  for (const t of timers) clearTimeout(t);
+  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  proc.send('stop');
+  await exited;
+  await Promise.allSettled(polls);
+  agent.destroy();
+  rmSync(dir, { recursive: true, force: true });
+
+  const rows: [string, string, string][] = [
+    ['nodes × GPUs', `${NODES} × ${GPUS}`, ''],
+    ['registration of all nodes', `${registerS.toFixed(1)} s`, ''],
+    ['server CPU while all heartbeat every 5 s and tasks flow', `${(((cpu1 - cpu0) / 1e6 / wallS) * 100).toFixed(1)} % of one core`, '≤ 25 %'],
+    ['server RSS', `${rss} MiB`, ''],
+    ['heartbeat round trip p50 / p99', `${pct(hbMs, 50).toFixed(1)} / ${pct(hbMs, 99).toFixed(1)} ms (${hbMs.length} beats, ${hbErrors} errors)`, ''],
+    ['scheduler cycle, mean', cycles > 0 ? `${(((m1.sum - m0.sum) / cycles) * 1000).toFixed(2)} ms over ${cycles} cycles` : 'no cycle', ''],
+    ['submit → assignment p50 / p99', `${pct(assignMs, 50).toFixed(1)} / ${pct(assignMs, 99).toFixed(1)} ms (${assignMs.length} of ${submitted} tasks)`, 'p50 ≤ 20 ms, p99 ≤ 100 ms'],
+  ];
+  const w = [Math.max(...rows.map((r) => r[0].length)), Math.max(...rows.map((r) => r[1].length))];
+  console.log(`\nfastgpu scale benchmark (${SECONDS} s at ${RATE} submits/s; this machine: shared, ${process.env.BENCH_NOTE ?? '2 cores'})`);
+  console.log(`${'metric'.padEnd(w[0]!)} | ${'value'.padEnd(w[1]!)} | target`);
+  console.log(`${'-'.repeat(w[0]!)}-|-${'-'.repeat(w[1]!)}-|-------`);
+  for (const r of rows) console.log(`${r[0].padEnd(w[0]!)} | ${r[1].padEnd(w[1]!)} | ${r[2]}`);
+}
+
+if (process.argv[2] === '--serve') void serve(process.argv[3]!);
+else await main();

@@ -1,0 +1,23 @@
+-- Joining machines (issue 11): join tokens an agent trades once for a node credential, and
+-- those credentials. Only sha256 hashes of the secrets are kept.
+CREATE TABLE join_tokens (
+  id         TEXT PRIMARY KEY,
+  hash       TEXT NOT NULL UNIQUE,
+  labels     TEXT NOT NULL,
+  max_uses   INTEGER NOT NULL,
+  uses       INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  revoked_at INTEGER
+);
+
+CREATE TABLE node_credentials (
+  id            TEXT PRIMARY KEY,
+  hash          TEXT NOT NULL UNIQUE,
+  node          TEXT NOT NULL,
+  join_token_id TEXT,
+  created_at    INTEGER NOT NULL,
+  expires_at    INTEGER NOT NULL,
+  revoked_at    INTEGER
+);
+CREATE INDEX node_credentials_node ON node_credentials (node) WHERE revoked_at IS NULL;
