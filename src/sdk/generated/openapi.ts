@@ -175,6 +175,74 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/arrays/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A task array: its elements counted by state, whether all are done, and its GPU-seconds and cost so far (promotions included) */
+        get: operations["getV1ArraysId"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/arrays/{id}/tasks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The elements of a task array, by index */
+        get: operations["getV1ArraysIdTasks"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/arrays/{id}/results": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Each element’s state and result ($FASTGPU_RESULT), by index: what map() returns */
+        get: operations["getV1ArraysIdResults"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/arrays/{id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Cancel every element that has not finished: pending ones at once, running ones when their agents have stopped them */
+        post: operations["postV1ArraysIdCancel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/nodes": {
         parameters: {
             query?: never;
@@ -364,6 +432,92 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/agent/join": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** An agent trades a join token (once) for a node credential: its bearer secret from then on */
+        post: operations["postV1AgentJoin"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/agent/renew": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A joined agent trades its node credential for a fresh one before it expires; the old one dies */
+        post: operations["postV1AgentRenew"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/join-tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Join tokens (admins), oldest first, without their secrets */
+        get: operations["getV1AdminJoinTokens"];
+        put?: never;
+        /** Make a join token (admins): short-lived, limited in uses; the answer holds its secret, shown this once */
+        post: operations["postV1AdminJoinTokens"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/join-tokens/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Revoke a join token (admins): it allows no more joins; nodes that joined keep their credentials */
+        delete: operations["deleteV1AdminJoinTokensId"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/nodes/{node}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Remove a node (admins): its credentials stop working at once and its tasks are requeued */
+        delete: operations["deleteV1NodesNode"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/tenants": {
         parameters: {
             query?: never;
@@ -534,6 +688,232 @@ export interface paths {
         get: operations["getV1Samples"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/chunks/missing": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Which of these chunks the server does not hold for the tenant (upload those, then commit the manifest) */
+        post: operations["postV1ChunksMissing"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/chunks/{hash}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Download one chunk as stored (x-fastgpu-encoding says how); the reader checks its sha256 */
+        get: operations["getV1ChunksHash"];
+        put?: never;
+        /** Upload one chunk (raw bytes, x-fastgpu-encoding: gzip or identity); kept only when its sha256 is the hash */
+        post: operations["postV1ChunksHash"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/agent/chunks/{tenant}/{hash}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Agents: download one chunk of a dataset for staging */
+        get: operations["getV1AgentChunksTenantHash"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/agent/datasets/{tenant}/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Agents: a dataset version's manifest, for staging */
+        get: operations["getV1AgentDatasetsTenantName"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/datasets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every version of the tenant's datasets (admins: every tenant's, or the one named) */
+        get: operations["getV1Datasets"];
+        put?: never;
+        /** Commit a new version of a dataset from its manifest (every chunk uploaded first); quota checked */
+        post: operations["postV1Datasets"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/datasets/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One version of a dataset with its manifest (default: the newest) */
+        get: operations["getV1DatasetsName"];
+        put?: never;
+        post?: never;
+        /** Remove one version, or every version, of a dataset; chunks no other version needs are deleted */
+        delete: operations["deleteV1DatasetsName"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tenants/{name}/dataset-quota": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A tenant's dataset bytes: used and the limit (null: none) */
+        get: operations["getV1TenantsNameDatasetQuota"];
+        put?: never;
+        /** Set a tenant's dataset byte limit (null removes it); admins only */
+        post: operations["postV1TenantsNameDatasetQuota"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/cluster": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The servers of the pool, which one leads (and its epoch), and the store: what `fastgpu status` shows */
+        get: operations["getV1Cluster"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sweeps": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Sweeps, newest first */
+        get: operations["getV1Sweeps"];
+        put?: never;
+        /** Start a hyper-parameter sweep: a search space, a trial command, trials, max_concurrent, each trial’s slice, a metric, early stopping and a cost cap */
+        post: operations["postV1Sweeps"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sweeps/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A sweep’s status: every trial with its state, slice, cost and best value, and the best trial */
+        get: operations["getV1SweepsId"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sweeps/{id}/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every trial’s reported metric points, by step (for charts) */
+        get: operations["getV1SweepsIdMetrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sweeps/{id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Cancel a sweep: its live trials are stopped and no more start */
+        post: operations["postV1SweepsIdCancel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/agent/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Metric points trials appended to $FASTGPU_METRICS (idempotent by task, attempt and line) */
+        post: operations["postV1AgentMetrics"];
         delete?: never;
         options?: never;
         head?: never;
@@ -776,7 +1156,7 @@ export interface operations {
                             name: string;
                             /** @enum {string} */
                             state: "PENDING" | "SCHEDULED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED" | "TIMEOUT" | "PREEMPTED" | "LOST";
-                            reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ScalingUp") | null;
+                            reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost") | null;
                             reasonMessage: string | null;
                             priority: number;
                             exitCode: number | null;
@@ -838,6 +1218,23 @@ export interface operations {
                             gangId: string | null;
                             gangIndex: number;
                             vgpuId: string | null;
+                            /** @description set on an element of a task array */
+                            array?: {
+                                id: string;
+                                index: number;
+                                size: number;
+                                max?: number;
+                            };
+                            /** @description dependencies the task waits for */
+                            after?: {
+                                id: string;
+                                /** @enum {string} */
+                                on: "ok" | "any" | "failed";
+                            }[];
+                            /** @description a reduce step: the array whose results it gets in FASTGPU_RESULTS */
+                            reduce?: string;
+                            /** @description what the task wrote to $FASTGPU_RESULT (JSON), once finished */
+                            result?: unknown;
                             /** @description attempts started so far */
                             attempts: number;
                         }[];
@@ -873,7 +1270,7 @@ export interface operations {
                 tenant?: string;
             };
             header?: {
-                /** @description Makes a retried submit safe: the same key (per token, for 24 h, kept in the server’s memory) with the same body answers the tasks the first request made (with `Idempotent-Replayed: true`) and creates none; with another body it is a 409. The SDKs and the CLI send one. */
+                /** @description Makes a retried submit safe: the same key (per token, for 24 h, kept in the store with the tasks, so also across a server restart) with the same body answers the tasks the first request made (with `Idempotent-Replayed: true`) and creates none; with another body it is a 409. The SDKs and the CLI send one. */
                 "Idempotency-Key"?: string;
             };
             path?: never;
@@ -989,7 +1386,7 @@ export interface operations {
                             name: string;
                             /** @enum {string} */
                             state: "PENDING" | "SCHEDULED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED" | "TIMEOUT" | "PREEMPTED" | "LOST";
-                            reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ScalingUp") | null;
+                            reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost") | null;
                             reasonMessage: string | null;
                             priority: number;
                             exitCode: number | null;
@@ -1051,6 +1448,23 @@ export interface operations {
                             gangId: string | null;
                             gangIndex: number;
                             vgpuId: string | null;
+                            /** @description set on an element of a task array */
+                            array?: {
+                                id: string;
+                                index: number;
+                                size: number;
+                                max?: number;
+                            };
+                            /** @description dependencies the task waits for */
+                            after?: {
+                                id: string;
+                                /** @enum {string} */
+                                on: "ok" | "any" | "failed";
+                            }[];
+                            /** @description a reduce step: the array whose results it gets in FASTGPU_RESULTS */
+                            reduce?: string;
+                            /** @description what the task wrote to $FASTGPU_RESULT (JSON), once finished */
+                            result?: unknown;
                             /** @description attempts started so far */
                             attempts: number;
                         }[];
@@ -1097,7 +1511,7 @@ export interface operations {
                             name: string;
                             /** @enum {string} */
                             state: "PENDING" | "SCHEDULED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED" | "TIMEOUT" | "PREEMPTED" | "LOST";
-                            reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ScalingUp") | null;
+                            reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost") | null;
                             reasonMessage: string | null;
                             priority: number;
                             exitCode: number | null;
@@ -1159,6 +1573,23 @@ export interface operations {
                             gangId: string | null;
                             gangIndex: number;
                             vgpuId: string | null;
+                            /** @description set on an element of a task array */
+                            array?: {
+                                id: string;
+                                index: number;
+                                size: number;
+                                max?: number;
+                            };
+                            /** @description dependencies the task waits for */
+                            after?: {
+                                id: string;
+                                /** @enum {string} */
+                                on: "ok" | "any" | "failed";
+                            }[];
+                            /** @description a reduce step: the array whose results it gets in FASTGPU_RESULTS */
+                            reduce?: string;
+                            /** @description what the task wrote to $FASTGPU_RESULT (JSON), once finished */
+                            result?: unknown;
                             /** @description attempts started so far */
                             attempts: number;
                         }[];
@@ -1207,7 +1638,7 @@ export interface operations {
                         name: string;
                         /** @enum {string} */
                         state: "PENDING" | "SCHEDULED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED" | "TIMEOUT" | "PREEMPTED" | "LOST";
-                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ScalingUp") | null;
+                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost") | null;
                         reasonMessage: string | null;
                         priority: number;
                         exitCode: number | null;
@@ -1269,6 +1700,23 @@ export interface operations {
                         gangId: string | null;
                         gangIndex: number;
                         vgpuId: string | null;
+                        /** @description set on an element of a task array */
+                        array?: {
+                            id: string;
+                            index: number;
+                            size: number;
+                            max?: number;
+                        };
+                        /** @description dependencies the task waits for */
+                        after?: {
+                            id: string;
+                            /** @enum {string} */
+                            on: "ok" | "any" | "failed";
+                        }[];
+                        /** @description a reduce step: the array whose results it gets in FASTGPU_RESULTS */
+                        reduce?: string;
+                        /** @description what the task wrote to $FASTGPU_RESULT (JSON), once finished */
+                        result?: unknown;
                         /** @description the current attempt number */
                         attempt: number;
                         attempts: {
@@ -1398,7 +1846,7 @@ export interface operations {
                         name: string;
                         /** @enum {string} */
                         state: "PENDING" | "SCHEDULED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED" | "TIMEOUT" | "PREEMPTED" | "LOST";
-                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ScalingUp") | null;
+                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost") | null;
                         reasonMessage: string | null;
                         priority: number;
                         exitCode: number | null;
@@ -1460,6 +1908,23 @@ export interface operations {
                         gangId: string | null;
                         gangIndex: number;
                         vgpuId: string | null;
+                        /** @description set on an element of a task array */
+                        array?: {
+                            id: string;
+                            index: number;
+                            size: number;
+                            max?: number;
+                        };
+                        /** @description dependencies the task waits for */
+                        after?: {
+                            id: string;
+                            /** @enum {string} */
+                            on: "ok" | "any" | "failed";
+                        }[];
+                        /** @description a reduce step: the array whose results it gets in FASTGPU_RESULTS */
+                        reduce?: string;
+                        /** @description what the task wrote to $FASTGPU_RESULT (JSON), once finished */
+                        result?: unknown;
                         /** @description attempts started so far */
                         attempts: number;
                     };
@@ -1510,7 +1975,7 @@ export interface operations {
                         name: string;
                         /** @enum {string} */
                         state: "PENDING" | "SCHEDULED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED" | "TIMEOUT" | "PREEMPTED" | "LOST";
-                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ScalingUp") | null;
+                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost") | null;
                         reasonMessage: string | null;
                         priority: number;
                         exitCode: number | null;
@@ -1572,6 +2037,23 @@ export interface operations {
                         gangId: string | null;
                         gangIndex: number;
                         vgpuId: string | null;
+                        /** @description set on an element of a task array */
+                        array?: {
+                            id: string;
+                            index: number;
+                            size: number;
+                            max?: number;
+                        };
+                        /** @description dependencies the task waits for */
+                        after?: {
+                            id: string;
+                            /** @enum {string} */
+                            on: "ok" | "any" | "failed";
+                        }[];
+                        /** @description a reduce step: the array whose results it gets in FASTGPU_RESULTS */
+                        reduce?: string;
+                        /** @description what the task wrote to $FASTGPU_RESULT (JSON), once finished */
+                        result?: unknown;
                         /** @description attempts started so far */
                         attempts: number;
                     };
@@ -1637,6 +2119,391 @@ export interface operations {
                         next: number;
                         /** @description when log retention deleted this finished task’s logs (on a first, empty page) */
                         prunedAt?: string;
+                    };
+                };
+            };
+            /** @description the request cannot be served as sent: `error.code` says why, `error.field` names the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description server error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getV1ArraysId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: string;
+                        name: string;
+                        tenant: string;
+                        size: number;
+                        /** @description the %N cap: most elements holding resources at once */
+                        max: number | null;
+                        /** @description elements by state */
+                        counts: {
+                            [key: string]: number;
+                        };
+                        /** @description every element has finished */
+                        done: boolean;
+                        /** @description every element finished SUCCEEDED */
+                        ok: boolean;
+                        createdAt: string;
+                        finishedAt: string | null;
+                        usage: {
+                            /** @description GPU-seconds of every element’s attempts charged so far (a fraction counts its fraction) */
+                            gpuSeconds: number;
+                            /** @description price before promotions, in the price book’s currency */
+                            listAmount: number;
+                            /** @description what promotions took off */
+                            discountAmount: number;
+                            /** @description list − discount */
+                            chargedAmount: number;
+                            chargedMicros: string;
+                            promotions: string[];
+                            currency: string;
+                        };
+                    };
+                };
+            };
+            /** @description the request cannot be served as sent: `error.code` says why, `error.field` names the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description server error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getV1ArraysIdTasks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        array: {
+                            id: string;
+                            name: string;
+                            tenant: string;
+                            size: number;
+                            /** @description the %N cap: most elements holding resources at once */
+                            max: number | null;
+                            /** @description elements by state */
+                            counts: {
+                                [key: string]: number;
+                            };
+                            /** @description every element has finished */
+                            done: boolean;
+                            /** @description every element finished SUCCEEDED */
+                            ok: boolean;
+                            createdAt: string;
+                            finishedAt: string | null;
+                            usage: {
+                                /** @description GPU-seconds of every element’s attempts charged so far (a fraction counts its fraction) */
+                                gpuSeconds: number;
+                                /** @description price before promotions, in the price book’s currency */
+                                listAmount: number;
+                                /** @description what promotions took off */
+                                discountAmount: number;
+                                /** @description list − discount */
+                                chargedAmount: number;
+                                chargedMicros: string;
+                                promotions: string[];
+                                currency: string;
+                            };
+                        };
+                        tasks: {
+                            id: string;
+                            name: string;
+                            /** @enum {string} */
+                            state: "PENDING" | "SCHEDULED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED" | "TIMEOUT" | "PREEMPTED" | "LOST";
+                            reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost") | null;
+                            reasonMessage: string | null;
+                            priority: number;
+                            exitCode: number | null;
+                            tenant: string;
+                            createdAt: string | null;
+                            scheduledAt: string | null;
+                            startedAt: string | null;
+                            finishedAt: string | null;
+                            spec: {
+                                name: string;
+                                command: string[];
+                                env: {
+                                    [key: string]: string;
+                                };
+                                workdir?: string;
+                                resources: {
+                                    gpu: {
+                                        count: number;
+                                        share: {
+                                            /** @constant */
+                                            kind: "milli";
+                                            milli: number;
+                                        } | {
+                                            /** @constant */
+                                            kind: "memory";
+                                            memoryMiB: number;
+                                        } | {
+                                            /** @constant */
+                                            kind: "tflops";
+                                            tflops: number;
+                                        };
+                                        memoryMiB?: number;
+                                        model?: string;
+                                    } | null;
+                                    cpuMilli: number;
+                                    memoryMiB: number;
+                                };
+                                priority: number;
+                                timeLimitMs?: number;
+                                retries: number;
+                                preemptible: boolean;
+                                gang: number;
+                                vgpuId?: string;
+                                tenant: string;
+                            };
+                            placement: {
+                                nodeId: string;
+                                node: string;
+                                gpus: number[];
+                                gpuUuids: string[];
+                                gpuMilli: number;
+                                memoryMiB: number;
+                                cpuMilli: number;
+                                hostMemoryMiB: number;
+                                /** @enum {string} */
+                                sharing: "exclusive" | "mps" | "timeslice" | "simulated";
+                                vgpuId?: string;
+                            } | null;
+                            gangId: string | null;
+                            gangIndex: number;
+                            vgpuId: string | null;
+                            /** @description set on an element of a task array */
+                            array?: {
+                                id: string;
+                                index: number;
+                                size: number;
+                                max?: number;
+                            };
+                            /** @description dependencies the task waits for */
+                            after?: {
+                                id: string;
+                                /** @enum {string} */
+                                on: "ok" | "any" | "failed";
+                            }[];
+                            /** @description a reduce step: the array whose results it gets in FASTGPU_RESULTS */
+                            reduce?: string;
+                            /** @description what the task wrote to $FASTGPU_RESULT (JSON), once finished */
+                            result?: unknown;
+                            /** @description attempts started so far */
+                            attempts: number;
+                        }[];
+                    };
+                };
+            };
+            /** @description the request cannot be served as sent: `error.code` says why, `error.field` names the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description server error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getV1ArraysIdResults: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        array: {
+                            id: string;
+                            name: string;
+                            tenant: string;
+                            size: number;
+                            /** @description the %N cap: most elements holding resources at once */
+                            max: number | null;
+                            /** @description elements by state */
+                            counts: {
+                                [key: string]: number;
+                            };
+                            /** @description every element has finished */
+                            done: boolean;
+                            /** @description every element finished SUCCEEDED */
+                            ok: boolean;
+                            createdAt: string;
+                            finishedAt: string | null;
+                            usage: {
+                                /** @description GPU-seconds of every element’s attempts charged so far (a fraction counts its fraction) */
+                                gpuSeconds: number;
+                                /** @description price before promotions, in the price book’s currency */
+                                listAmount: number;
+                                /** @description what promotions took off */
+                                discountAmount: number;
+                                /** @description list − discount */
+                                chargedAmount: number;
+                                chargedMicros: string;
+                                promotions: string[];
+                                currency: string;
+                            };
+                        };
+                        results: {
+                            index: number;
+                            taskId: string;
+                            /** @enum {string} */
+                            state: "PENDING" | "SCHEDULED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED" | "TIMEOUT" | "PREEMPTED" | "LOST";
+                            exitCode: number | null;
+                            /** @description what the element wrote to $FASTGPU_RESULT, when it did */
+                            result?: unknown;
+                            reasonMessage: string | null;
+                        }[];
+                    };
+                };
+            };
+            /** @description the request cannot be served as sent: `error.code` says why, `error.field` names the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description server error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postV1ArraysIdCancel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        array: {
+                            id: string;
+                            name: string;
+                            tenant: string;
+                            size: number;
+                            /** @description the %N cap: most elements holding resources at once */
+                            max: number | null;
+                            /** @description elements by state */
+                            counts: {
+                                [key: string]: number;
+                            };
+                            /** @description every element has finished */
+                            done: boolean;
+                            /** @description every element finished SUCCEEDED */
+                            ok: boolean;
+                            createdAt: string;
+                            finishedAt: string | null;
+                            usage: {
+                                /** @description GPU-seconds of every element’s attempts charged so far (a fraction counts its fraction) */
+                                gpuSeconds: number;
+                                /** @description price before promotions, in the price book’s currency */
+                                listAmount: number;
+                                /** @description what promotions took off */
+                                discountAmount: number;
+                                /** @description list − discount */
+                                chargedAmount: number;
+                                chargedMicros: string;
+                                promotions: string[];
+                                currency: string;
+                            };
+                        };
+                        /** @description elements this request cancelled or asked to stop */
+                        cancelled: number;
                     };
                 };
             };
@@ -2003,7 +2870,7 @@ export interface operations {
                             tenant: string;
                             /** @enum {string} */
                             state: "PENDING" | "ACTIVE" | "RELEASED";
-                            reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ScalingUp") | null;
+                            reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost") | null;
                             request: {
                                 count: number;
                                 share: {
@@ -2101,7 +2968,7 @@ export interface operations {
                         tenant: string;
                         /** @enum {string} */
                         state: "PENDING" | "ACTIVE" | "RELEASED";
-                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ScalingUp") | null;
+                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost") | null;
                         request: {
                             count: number;
                             share: {
@@ -2185,7 +3052,7 @@ export interface operations {
                         tenant: string;
                         /** @enum {string} */
                         state: "PENDING" | "ACTIVE" | "RELEASED";
-                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ScalingUp") | null;
+                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost") | null;
                         request: {
                             count: number;
                             share: {
@@ -2269,7 +3136,7 @@ export interface operations {
                         tenant: string;
                         /** @enum {string} */
                         state: "PENDING" | "ACTIVE" | "RELEASED";
-                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ScalingUp") | null;
+                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost") | null;
                         request: {
                             count: number;
                             share: {
@@ -2358,6 +3225,7 @@ export interface operations {
                     }[];
                     simulated: boolean;
                     agentVersion: string;
+                    protocolVersion?: number;
                     credential?: string;
                     tasks: {
                         taskId: string;
@@ -2373,6 +3241,8 @@ export interface operations {
                         /** @enum {string} */
                         endReason?: "exit" | "timeout" | "cancelled" | "preempted" | "launch-failed" | "never-started" | "fenced";
                         error?: string;
+                        result?: string;
+                        resultError?: string;
                     }[];
                 };
             };
@@ -2447,6 +3317,8 @@ export interface operations {
                         /** @enum {string} */
                         endReason?: "exit" | "timeout" | "cancelled" | "preempted" | "launch-failed" | "never-started" | "fenced";
                         error?: string;
+                        result?: string;
+                        resultError?: string;
                     }[];
                     /** @default [] */
                     samples?: {
@@ -2609,6 +3481,8 @@ export interface operations {
                         /** @enum {string} */
                         endReason?: "exit" | "timeout" | "cancelled" | "preempted" | "launch-failed" | "never-started" | "fenced";
                         error?: string;
+                        result?: string;
+                        resultError?: string;
                     }[];
                 };
             };
@@ -2679,6 +3553,307 @@ export interface operations {
                     "application/json": {
                         /** @constant */
                         ok: true;
+                    };
+                };
+            };
+            /** @description the request cannot be served as sent: `error.code` says why, `error.field` names the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description server error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postV1AgentJoin: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    joinToken: string;
+                    name: string;
+                    agentVersion: string;
+                    protocolVersion: number;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        credential: string;
+                        node: string;
+                        expiresAt: number;
+                        renewAt: number;
+                        labels: {
+                            [key: string]: string;
+                        };
+                    };
+                };
+            };
+            /** @description the request cannot be served as sent: `error.code` says why, `error.field` names the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description server error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postV1AgentRenew: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        credential: string;
+                        node: string;
+                        expiresAt: number;
+                        renewAt: number;
+                        labels: {
+                            [key: string]: string;
+                        };
+                    };
+                };
+            };
+            /** @description the request cannot be served as sent: `error.code` says why, `error.field` names the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description server error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getV1AdminJoinTokens: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        joinTokens: {
+                            id: string;
+                            labels: {
+                                [key: string]: string;
+                            };
+                            uses: number;
+                            maxUses: number;
+                            createdAt: string;
+                            expiresAt: string;
+                            revokedAt: string | null;
+                        }[];
+                    };
+                };
+            };
+            /** @description the request cannot be served as sent: `error.code` says why, `error.field` names the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description server error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postV1AdminJoinTokens: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description how long it may be used: 15m (default), 2h, 1d… */
+                    ttl?: string | number;
+                    /** @description labels every node that joins with it gets */
+                    labels?: {
+                        [key: string]: string;
+                    };
+                    /** @description how many nodes may join with it (default 1) */
+                    uses?: number;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: string;
+                        labels: {
+                            [key: string]: string;
+                        };
+                        uses: number;
+                        maxUses: number;
+                        createdAt: string;
+                        expiresAt: string;
+                        revokedAt: string | null;
+                        token: string;
+                    };
+                };
+            };
+            /** @description the request cannot be served as sent: `error.code` says why, `error.field` names the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description server error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteV1AdminJoinTokensId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        ok: true;
+                    };
+                };
+            };
+            /** @description the request cannot be served as sent: `error.code` says why, `error.field` names the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description server error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteV1NodesNode: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description node id or name */
+                node: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        node: string;
+                        credentialsRevoked: number;
+                        markedLost: boolean;
                     };
                 };
             };
@@ -3660,6 +4835,1084 @@ export interface operations {
                             /** @description included */
                             to: number;
                         }[];
+                    };
+                };
+            };
+            /** @description the request cannot be served as sent: `error.code` says why, `error.field` names the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description server error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postV1ChunksMissing: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description the dataset's tenant (default: the caller's) */
+                    tenant?: string;
+                    hashes: string[];
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        missing: string[];
+                    };
+                };
+            };
+            /** @description the request cannot be served as sent: `error.code` says why, `error.field` names the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description server error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getV1ChunksHash: {
+        parameters: {
+            query?: {
+                /** @description the dataset's tenant (default: the caller's) */
+                tenant?: string;
+            };
+            header?: never;
+            path: {
+                hash: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description text */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            /** @description the request cannot be served as sent: `error.code` says why, `error.field` names the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description server error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postV1ChunksHash: {
+        parameters: {
+            query?: {
+                /** @description the dataset's tenant (default: the caller's) */
+                tenant?: string;
+            };
+            header?: {
+                /** @description gzip or identity (default) */
+                "x-fastgpu-encoding"?: string;
+            };
+            path: {
+                hash: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        hash: string;
+                        bytes: number;
+                        stored: number;
+                        existed: boolean;
+                    };
+                };
+            };
+            /** @description the request cannot be served as sent: `error.code` says why, `error.field` names the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description server error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getV1AgentChunksTenantHash: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenant: string;
+                hash: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description text */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            /** @description the request cannot be served as sent: `error.code` says why, `error.field` names the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description server error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getV1AgentDatasetsTenantName: {
+        parameters: {
+            query?: {
+                version?: number;
+            };
+            header?: never;
+            path: {
+                tenant: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        tenant: string;
+                        name: string;
+                        version: number;
+                        bytes: number;
+                        fileCount: number;
+                        chunkCount: number;
+                        createdAt: number;
+                        manifest: {
+                            files: {
+                                path: string;
+                                size: number;
+                                executable: boolean;
+                                chunks: {
+                                    hash: string;
+                                    size: number;
+                                }[];
+                            }[];
+                        };
+                    };
+                };
+            };
+            /** @description the request cannot be served as sent: `error.code` says why, `error.field` names the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description server error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getV1Datasets: {
+        parameters: {
+            query?: {
+                /** @description the dataset's tenant (default: the caller's) */
+                tenant?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        datasets: {
+                            tenant: string;
+                            name: string;
+                            version: number;
+                            bytes: number;
+                            fileCount: number;
+                            chunkCount: number;
+                            createdAt: number;
+                        }[];
+                    };
+                };
+            };
+            /** @description the request cannot be served as sent: `error.code` says why, `error.field` names the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description server error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postV1Datasets: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    tenant?: string;
+                    name: string;
+                    manifest: {
+                        files: {
+                            path: string;
+                            size: number;
+                            executable: boolean;
+                            chunks: {
+                                hash: string;
+                                size: number;
+                            }[];
+                        }[];
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        tenant: string;
+                        name: string;
+                        version: number;
+                        bytes: number;
+                        fileCount: number;
+                        chunkCount: number;
+                        createdAt: number;
+                    };
+                };
+            };
+            /** @description the request cannot be served as sent: `error.code` says why, `error.field` names the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description server error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getV1DatasetsName: {
+        parameters: {
+            query?: {
+                /** @description the dataset's tenant (default: the caller's) */
+                tenant?: string;
+                /** @description one version (default: the newest; for DELETE, every version) */
+                version?: number;
+            };
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        tenant: string;
+                        name: string;
+                        version: number;
+                        bytes: number;
+                        fileCount: number;
+                        chunkCount: number;
+                        createdAt: number;
+                        manifest: {
+                            files: {
+                                path: string;
+                                size: number;
+                                executable: boolean;
+                                chunks: {
+                                    hash: string;
+                                    size: number;
+                                }[];
+                            }[];
+                        };
+                    };
+                };
+            };
+            /** @description the request cannot be served as sent: `error.code` says why, `error.field` names the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description server error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteV1DatasetsName: {
+        parameters: {
+            query?: {
+                /** @description the dataset's tenant (default: the caller's) */
+                tenant?: string;
+                /** @description one version (default: the newest; for DELETE, every version) */
+                version?: number;
+            };
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        tenant: string;
+                        name: string;
+                        versions: number[];
+                        freedChunks: number;
+                    };
+                };
+            };
+            /** @description the request cannot be served as sent: `error.code` says why, `error.field` names the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description server error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getV1TenantsNameDatasetQuota: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        tenant: string;
+                        usedBytes: number;
+                        maxBytes: number | null;
+                    };
+                };
+            };
+            /** @description the request cannot be served as sent: `error.code` says why, `error.field` names the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description server error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postV1TenantsNameDatasetQuota: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    maxBytes: number | null;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        tenant: string;
+                        usedBytes: number;
+                        maxBytes: number | null;
+                    };
+                };
+            };
+            /** @description the request cannot be served as sent: `error.code` says why, `error.field` names the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description server error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getV1Cluster: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description the store, password hidden */
+                        store: string;
+                        /**
+                         * @description single: one server (SQLite); replicated: servers over one Postgres with an elected leader
+                         * @enum {string}
+                         */
+                        mode: "single" | "replicated";
+                        /** @description null while no leader is elected */
+                        leader: {
+                            id: string;
+                            url: string;
+                            /** @description fencing epoch: grows by one at every change of leader */
+                            epoch: number;
+                            since: number | null;
+                        } | null;
+                        servers: {
+                            id: string;
+                            url: string;
+                            /**
+                             * @description leader: runs the control loop; follower: forwards to it; degraded: cannot reach the store; gone: no heartbeat for a while
+                             * @enum {string}
+                             */
+                            role: "leader" | "follower" | "degraded" | "gone";
+                            startedAt: number;
+                            /** @description last heartbeat (ms since epoch) */
+                            seenAt: number;
+                        }[];
+                        /** @description the id of the server that answered */
+                        answeredBy: string;
+                    };
+                };
+            };
+            /** @description the request cannot be served as sent: `error.code` says why, `error.field` names the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description server error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getV1Sweeps: {
+        parameters: {
+            query?: {
+                tenant?: string;
+                live?: "true" | "false";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        sweeps: {
+                            id: string;
+                            tenant: string;
+                            name: string;
+                            /** @enum {string} */
+                            state: "RUNNING" | "SUCCEEDED" | "CANCELLED" | "CAPPED" | "FAILED";
+                            createdAt: number;
+                            finishedAt: number | null;
+                            nextTrial: number;
+                            trials: number;
+                            message: string | null;
+                        }[];
+                    };
+                };
+            };
+            /** @description the request cannot be served as sent: `error.code` says why, `error.field` names the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description server error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postV1Sweeps: {
+        parameters: {
+            query?: {
+                tenant?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        sweep: {
+                            id: string;
+                            tenant: string;
+                            name: string;
+                            /** @enum {string} */
+                            state: "RUNNING" | "SUCCEEDED" | "CANCELLED" | "CAPPED" | "FAILED";
+                            createdAt: number;
+                            finishedAt: number | null;
+                            nextTrial: number;
+                            trials: number;
+                            message: string | null;
+                        };
+                        metric: string;
+                        /** @enum {string} */
+                        goal: "minimize" | "maximize";
+                        maxConcurrent: number;
+                        costCap: number | null;
+                        cost: number;
+                        currency: string;
+                        counts: {
+                            [key: string]: number;
+                        };
+                        best: {
+                            index: number;
+                            taskId: string;
+                            params: {
+                                [key: string]: string | number | boolean;
+                            };
+                            /** @enum {string} */
+                            state: "PENDING" | "RUNNING" | "SUCCEEDED" | "FAILED" | "PRUNED" | "CANCELLED";
+                            taskState: string | null;
+                            slice: {
+                                gpuMilli: number;
+                                memoryMiB: number;
+                                node: string;
+                                gpus: number[];
+                            } | null;
+                            cost: number;
+                            costMicros: string;
+                            best: {
+                                value: number;
+                                step: number;
+                            } | null;
+                            lastStep: number | null;
+                            points: number;
+                            message: string | null;
+                        } | null;
+                        trials: {
+                            index: number;
+                            taskId: string;
+                            params: {
+                                [key: string]: string | number | boolean;
+                            };
+                            /** @enum {string} */
+                            state: "PENDING" | "RUNNING" | "SUCCEEDED" | "FAILED" | "PRUNED" | "CANCELLED";
+                            taskState: string | null;
+                            slice: {
+                                gpuMilli: number;
+                                memoryMiB: number;
+                                node: string;
+                                gpus: number[];
+                            } | null;
+                            cost: number;
+                            costMicros: string;
+                            best: {
+                                value: number;
+                                step: number;
+                            } | null;
+                            lastStep: number | null;
+                            points: number;
+                            message: string | null;
+                        }[];
+                    };
+                };
+            };
+            /** @description the request cannot be served as sent: `error.code` says why, `error.field` names the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description server error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getV1SweepsId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        sweep: {
+                            id: string;
+                            tenant: string;
+                            name: string;
+                            /** @enum {string} */
+                            state: "RUNNING" | "SUCCEEDED" | "CANCELLED" | "CAPPED" | "FAILED";
+                            createdAt: number;
+                            finishedAt: number | null;
+                            nextTrial: number;
+                            trials: number;
+                            message: string | null;
+                        };
+                        metric: string;
+                        /** @enum {string} */
+                        goal: "minimize" | "maximize";
+                        maxConcurrent: number;
+                        costCap: number | null;
+                        cost: number;
+                        currency: string;
+                        counts: {
+                            [key: string]: number;
+                        };
+                        best: {
+                            index: number;
+                            taskId: string;
+                            params: {
+                                [key: string]: string | number | boolean;
+                            };
+                            /** @enum {string} */
+                            state: "PENDING" | "RUNNING" | "SUCCEEDED" | "FAILED" | "PRUNED" | "CANCELLED";
+                            taskState: string | null;
+                            slice: {
+                                gpuMilli: number;
+                                memoryMiB: number;
+                                node: string;
+                                gpus: number[];
+                            } | null;
+                            cost: number;
+                            costMicros: string;
+                            best: {
+                                value: number;
+                                step: number;
+                            } | null;
+                            lastStep: number | null;
+                            points: number;
+                            message: string | null;
+                        } | null;
+                        trials: {
+                            index: number;
+                            taskId: string;
+                            params: {
+                                [key: string]: string | number | boolean;
+                            };
+                            /** @enum {string} */
+                            state: "PENDING" | "RUNNING" | "SUCCEEDED" | "FAILED" | "PRUNED" | "CANCELLED";
+                            taskState: string | null;
+                            slice: {
+                                gpuMilli: number;
+                                memoryMiB: number;
+                                node: string;
+                                gpus: number[];
+                            } | null;
+                            cost: number;
+                            costMicros: string;
+                            best: {
+                                value: number;
+                                step: number;
+                            } | null;
+                            lastStep: number | null;
+                            points: number;
+                            message: string | null;
+                        }[];
+                    };
+                };
+            };
+            /** @description the request cannot be served as sent: `error.code` says why, `error.field` names the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description server error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getV1SweepsIdMetrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        metric: string;
+                        series: {
+                            index: number;
+                            taskId: string;
+                            state: string;
+                            points: {
+                                step: number;
+                                at: number;
+                                values: {
+                                    [key: string]: number;
+                                };
+                            }[];
+                        }[];
+                    };
+                };
+            };
+            /** @description the request cannot be served as sent: `error.code` says why, `error.field` names the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description server error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postV1SweepsIdCancel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: string;
+                        tenant: string;
+                        name: string;
+                        /** @enum {string} */
+                        state: "RUNNING" | "SUCCEEDED" | "CANCELLED" | "CAPPED" | "FAILED";
+                        createdAt: number;
+                        finishedAt: number | null;
+                        nextTrial: number;
+                        trials: number;
+                        message: string | null;
+                    };
+                };
+            };
+            /** @description the request cannot be served as sent: `error.code` says why, `error.field` names the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description server error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postV1AgentMetrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    nodeId: string;
+                    points: {
+                        taskId: string;
+                        attempt: number;
+                        index: number;
+                        at: number;
+                        step: number;
+                        values: {
+                            [key: string]: number;
+                        };
+                    }[];
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        ok: true;
                     };
                 };
             };
