@@ -185,12 +185,12 @@ async function main(): Promise<void> {
         if (sent !== undefined && measuring) assignMs.push(performance.now() - sent);
         const rec = { taskId: a.taskId, attempt: a.attempt, ...(a.epoch ? { epoch: a.epoch } : {}), startedAt: now };
         n.running.set(key, rec);
-        void call(c, 'POST', '/v1/agent/reports', { nodeId: n.id, tasks: [{ taskId: a.taskId, attempt: a.attempt, ...(a.epoch ? { epoch: a.epoch } : {}), status: 'running', pid: 4242, startedAt: now }] }, { [NODE_CREDENTIAL_HEADER]: n.credential }).catch(() => {});
+        void call(c, 'POST', '/v1/agent/reports', { nodeId: n.id, tasks: [{ taskId: a.taskId, attempt: a.attempt, ...(a.epoch ? { epoch: a.epoch } : {}), status: 'running', pid: 4242, startedAt: now }] }, { [NODE_CREDENTIAL_HEADER]: n.credential }).catch(() => {}); // the heartbeat resends it
         setTimeout(() => {
           n.running.delete(key);
           const ended = { ...rec, endedAt: Date.now() };
           n.exited.set(key, ended);
-          void call(c, 'POST', '/v1/agent/reports', { nodeId: n.id, tasks: reportsOf(n).filter((x) => x.status === 'exited') }, { [NODE_CREDENTIAL_HEADER]: n.credential }).catch(() => {});
+          void call(c, 'POST', '/v1/agent/reports', { nodeId: n.id, tasks: reportsOf(n).filter((x) => x.status === 'exited') }, { [NODE_CREDENTIAL_HEADER]: n.credential }).catch(() => {}); // the heartbeat resends it
         }, TASK_MS);
       }
     }

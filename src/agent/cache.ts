@@ -203,18 +203,18 @@ export class NodeCache {
     e.used = now;
     // The mtime is the last use, read back at the next open (LRU across restarts).
     const wasChecked = e.checkedMtime !== undefined && (await this.unchanged(e));
-    await utimes(e.path, now / 1000, now / 1000).catch(() => undefined);
+    await utimes(e.path, now / 1000, now / 1000).catch(() => undefined); // only the LRU order is lost
     if (wasChecked) await this.markChecked(e);
   }
 
   /** Whether the entry's file is as this process last checked it (same size and mtime). */
   private async unchanged(e: Entry): Promise<boolean> {
-    const st = await stat(e.path).catch(() => null);
+    const st = await stat(e.path).catch(() => null); // gone: not unchanged
     return st !== null && st.size === e.size && e.checkedMtime !== undefined && st.mtimeMs === e.checkedMtime;
   }
 
   private async markChecked(e: Entry): Promise<void> {
-    const st = await stat(e.path).catch(() => null);
+    const st = await stat(e.path).catch(() => null); // gone: checked again next time
     if (st) e.checkedMtime = st.mtimeMs;
   }
 
@@ -280,7 +280,7 @@ export class NodeCache {
     const path = this.chunkPath(hash);
     const e = this.entries.get(`chunks/${hash}`);
     if (e && (await this.unchanged(e))) return path;
-    const data = await readFile(path).catch(() => null);
+    const data = await readFile(path).catch(() => null); // unreadable: fetched again below
     if (e && data && sha256(data) === hash) {
       await this.markChecked(e);
       return path;
@@ -303,7 +303,7 @@ export class NodeCache {
         await this.touch(`files/${key}`);
         return path;
       }
-      const data = await readFile(path).catch(() => null);
+      const data = await readFile(path).catch(() => null); // unreadable: staged again below
       if (data && chunks.every((c, i) => sha256(data.subarray(i * CHUNK_BYTES, i * CHUNK_BYTES + c.size)) === c.hash)) {
         await this.markChecked(e);
         await this.touch(`files/${key}`);

@@ -24,6 +24,6 @@ describe('COMMAND_GROUPS', () => {
     expect(names(await buildProgram(processContext(), ['ps', '--all']))).toEqual(['cancel', 'events', 'get', 'logs', 'ps', 'wait']);
     // Both admin groups (tenants and tokens; prices and promotions) under the one `admin`.
     const admin = (await buildProgram(processContext(), ['admin', 'price', 'ls'])).commands.find((c) => c.name() === 'admin')!;
-    expect(names(admin)).toEqual(['billing', 'migrate', 'price', 'promo', 'tenant', 'token']);
+    expect(names(admin)).toEqual(['billing', 'join-token', 'migrate', 'node', 'price', 'promo', 'tenant', 'token']);
   });
 });

@@ -26,6 +26,30 @@ export const TRANSITIONS: Readonly<Record<TaskState, readonly TaskState[]>> = {
 };
 
 /** Whether a task may go from `from` to `to` (a state to itself is not a transition). */
+/**
+ * A task just submitted: PENDING, never tried. `gang` places it in a gang (its id and index).
+ * @example newPendingTask('t_1', spec, now)
+ */
+export function newPendingTask(id: string, spec: Task['spec'], now: number, gang: { id: string | null; index: number } = { id: null, index: 0 }): Task {
+  return {
+    id,
+    spec,
+    state: 'PENDING',
+    reason: null,
+    reasonMessage: null,
+    attempts: 0,
+    exitCode: null,
+    createdAt: now,
+    scheduledAt: null,
+    startedAt: null,
+    finishedAt: null,
+    placement: null,
+    gangId: gang.id,
+    gangIndex: gang.index,
+    version: 1,
+  };
+}
+
 export function canTransition(from: TaskState, to: TaskState): boolean {
   return TRANSITIONS[from].includes(to);
 }

@@ -66,7 +66,7 @@ async function walk(dir: string): Promise<{ abs: string; rel: string; size: numb
       }
     }
   };
-  const st = await stat(dir).catch(() => null);
+  const st = await stat(dir).catch(() => null); // missing: the error below names it
   if (!st?.isDirectory()) throw new FastGpuApiError('INVALID_ARGUMENT', `${dir}: not a folder`);
   await visit(dir);
   return out.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));

@@ -95,7 +95,7 @@ export class BlobStore {
   async exclusive<R>(tenant: string, fn: () => Promise<R>): Promise<R> {
     const prev = this.locks.get(tenant) ?? Promise.resolve();
     const run = prev.then(fn, fn);
-    const tail = run.catch(() => undefined);
+    const tail = run.catch(() => undefined); // the caller gets run's error; the lock only orders
     this.locks.set(tenant, tail);
     try {
       return await run;

@@ -101,6 +101,8 @@ function register(book: RouteBook, ctx: RouteContext, blobs: BlobStore | null): 
     summary: 'Upload one chunk (raw bytes, x-fastgpu-encoding: gzip or identity); kept only when its sha256 is the hash',
     params: HashParams,
     query: TenantQuery,
+    // The raw bytes (Fastify's octet-stream parser gives a Buffer); documented as binary.
+    bodyDoc: z.string().meta({ format: 'binary', description: 'the chunk’s bytes, encoded as x-fastgpu-encoding says' }),
     bodyTypes: ['application/octet-stream'],
     bodyLimit: CHUNK_BODY_LIMIT,
     headers: [{ name: ENCODING_HEADER, description: 'gzip or identity (default)' }],

@@ -105,7 +105,7 @@ export async function startReplicatedServer(
       const { status, body } = toErrorResponse(e);
       return json(res, status, body);
     }
-    if (!leaderApp && takingOver) await takingOver.catch(() => {});
+    if (!leaderApp && takingOver) await takingOver.catch(() => {}); // a failed takeover is logged where it runs
     if (leaderApp) return leaderApp.app.routing(req, res);
     forward(req, res, { url: ha?.leader?.url ?? null, self: id, unreachable: () => void ha?.refreshLeader() });
   };
@@ -193,7 +193,7 @@ export async function startReplicatedServer(
     await ha.start();
     await ha.settled(5_000);
   } catch (e) {
-    await ha.stop().catch(() => {});
+    await ha.stop().catch(() => {}); // already failing: the first error is the one thrown
     await elect.close();
     await base.close();
     await new Promise<void>((r) => http.close(() => r()));

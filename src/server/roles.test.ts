@@ -77,6 +77,20 @@ async function newTask(tenant: 'a' | 'b', name = `t-${tenant}`): Promise<string>
   return r.body.tasks[0].id;
 }
 
+async function newArray(tenant: 'a' | 'b'): Promise<string> {
+  const r = await as('admin', 'POST', `/v1/tasks?tenant=${tenant}`, { name: `arr-${tenant}`, command: 'true', resources: { gpu: 0.25 }, array: '0-1' });
+  if (r.status !== 201) throw new Error(`fixture array: ${r.status} ${r.raw}`);
+  return r.body.tasks[0].array.id;
+}
+
+const SWEEP = { command: 'true', space: { x: [1, 2] }, trials: 2, metric: 'loss', gpu: 0.25 };
+
+async function newSweep(tenant: 'a' | 'b'): Promise<string> {
+  const r = await as('admin', 'POST', `/v1/sweeps?tenant=${tenant}`, SWEEP);
+  if (r.status !== 201) throw new Error(`fixture sweep: ${r.status} ${r.raw}`);
+  return r.body.sweep.id;
+}
+
 async function newVgpu(tenant: 'a' | 'b', name = `vg-${tenant}`): Promise<string> {
   const r = await as('admin', 'POST', `/v1/vgpus?tenant=${tenant}`, { name, gpu: 0.25 });
   if (r.status !== 201) throw new Error(`fixture vGPU: ${r.status} ${r.raw}`);
@@ -163,6 +177,17 @@ const MATRIX: Record<string, Row> = {
     expect: agentProtocol,
     targets: ['pool'],
   },
+  'POST /v1/agent/metrics': { call: () => ({ url: '/v1/agent/metrics', body: { nodeId: agent.nodeId, points: [] } }), expect: agentProtocol, targets: ['pool'] },
+  'GET /v1/cluster': { call: () => ({ url: '/v1/cluster' }), expect: clusterRead, targets: ['pool'] },
+  'GET /v1/arrays/:id': { call: async (t) => ({ url: `/v1/arrays/${await newArray(tenantOf(t))}` }), expect: itemRead },
+  'GET /v1/arrays/:id/tasks': { call: async (t) => ({ url: `/v1/arrays/${await newArray(tenantOf(t))}/tasks` }), expect: itemRead },
+  'GET /v1/arrays/:id/results': { call: async (t) => ({ url: `/v1/arrays/${await newArray(tenantOf(t))}/results` }), expect: itemRead },
+  'POST /v1/arrays/:id/cancel': { call: async (t) => ({ url: `/v1/arrays/${await newArray(tenantOf(t))}/cancel` }), expect: itemWrite },
+  'POST /v1/sweeps': { call: (t) => ({ url: t === 'own' ? '/v1/sweeps' : '/v1/sweeps?tenant=b', body: SWEEP }), expect: create },
+  'GET /v1/sweeps': { call: (t) => ({ url: t === 'own' ? '/v1/sweeps' : '/v1/sweeps?tenant=b' }), expect: list },
+  'GET /v1/sweeps/:id': { call: async (t) => ({ url: `/v1/sweeps/${await newSweep(tenantOf(t))}` }), expect: itemRead },
+  'GET /v1/sweeps/:id/metrics': { call: async (t) => ({ url: `/v1/sweeps/${await newSweep(tenantOf(t))}/metrics` }), expect: itemRead },
+  'POST /v1/sweeps/:id/cancel': { call: async (t) => ({ url: `/v1/sweeps/${await newSweep(tenantOf(t))}/cancel` }), expect: itemWrite },
   'POST /v1/agent/logs': { call: () => ({ url: '/v1/agent/logs', body: { nodeId: agent.nodeId, chunks: [] } }), expect: agentProtocol, targets: ['pool'] },
 
   'GET /v1/prices': { call: () => ({ url: '/v1/prices' }), expect: clusterRead, targets: ['pool'] },

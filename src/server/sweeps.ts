@@ -15,6 +15,7 @@ import { bestUpTo, decideStops, gridPoints, objectiveSeries, parseSweepSpec, sam
 import { FINAL_TRIAL_STATES, type MetricPoint, type SweepSpec, type TrialState } from '../core/sweep/types.js';
 import { MAX_POINTS_PER_TASK, metricSeq } from '../core/sweep/metrics.js';
 import type { Clock, PoolEvent, Task, TaskState } from '../core/types.js';
+import { newPendingTask } from '../core/state.js';
 import type { ShippedMetric } from '../protocol/metrics.js';
 import type { Store } from '../store/port.js';
 import type { MetricRecord, SweepRecord, TrialRecord } from '../store/sweeps.js';
@@ -97,8 +98,6 @@ export class SweepController {
   /** Follows task events, and picks up the sweeps a previous server left running. */
   async start(): Promise<void> {
     this.unsubscribe = this.control.subscribe((e) => this.onEvent(e));
-    const clock = timerClock(this.o.clock);
-    this.timer = clock.interval(() => void this.checkCosts(), this.o.costCheckEveryMs ?? 10_000).unref();
     for (const s of await this.store.sweeps().listSweeps({ live: true })) {
       for (const t of await this.store.sweeps().listTrials(s.id)) this.taskToSweep.set(t.taskId, s.id);
       this.queue(s.id);
@@ -125,6 +124,20 @@ export class SweepController {
     if (e.taskId === undefined) return;
     const id = this.taskToSweep.get(e.taskId);
     if (id !== undefined && (e.type === 'task.started' || e.type === 'task.finished' || e.type === 'task.cancelled' || e.type === 'task.requeued')) this.queue(id);
+  }
+
+  /**
+   * Arms the next cost check, only while some live sweep has a cost cap: a timer that is not
+   * needed never fires (a test that moves its clock a thousand years on is not stuck in it).
+   */
+  private armCostCheck(): void {
+    if (this.closed || this.timer !== null || ![...this.specs.values()].some((s) => s.costCap !== null)) return;
+    this.timer = timerClock(this.o.clock)
+      .timeout(() => {
+        this.timer = null;
+        void this.checkCosts().finally(() => this.armCostCheck());
+      }, this.o.costCheckEveryMs ?? 10_000)
+      .unref();
   }
 
   private async checkCosts(): Promise<void> {
@@ -163,6 +176,7 @@ export class SweepController {
     if (!spec) {
       spec = parseSweepSpec(s.input, { tenant: s.tenant, ...(this.o.defaultTimeLimitMs !== undefined ? { defaultTimeLimitMs: this.o.defaultTimeLimitMs } : {}) });
       this.specs.set(s.id, spec);
+      this.armCostCheck();
     }
     return spec;
   }
@@ -190,6 +204,7 @@ export class SweepController {
     };
     await this.store.sweeps().insertSweep(rec);
     this.specs.set(rec.id, spec);
+    this.armCostCheck();
     this.queue(rec.id);
     await this.chains.get(rec.id);
     return (await this.store.sweeps().getSweep(rec.id)) ?? rec;
@@ -348,23 +363,7 @@ export class SweepController {
   }
 
   private newTask(id: string, spec: Task['spec'], now: number): Task {
-    return {
-      id,
-      spec,
-      state: 'PENDING',
-      reason: null,
-      reasonMessage: null,
-      attempts: 0,
-      exitCode: null,
-      createdAt: now,
-      scheduledAt: null,
-      startedAt: null,
-      finishedAt: null,
-      placement: null,
-      gangId: null,
-      gangIndex: 0,
-      version: 1,
-    };
+    return newPendingTask(id, spec, now);
   }
 
   /** Everything the status page shows: trials with state, slice, cost, best and point counts. */

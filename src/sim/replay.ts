@@ -5,6 +5,7 @@
 // submit time), the placement policy, EASY backfill or strict order, pending reasons. Its `place`
 // decisions start the tasks; each runs for its traced duration (deletion_time − scheduled_time, or
 // − creation_time when never scheduled in the trace) and leaves. Time is virtual: nothing sleeps.
+import { newPendingTask } from '../core/state.js';
 import { defaultWorkload, DEFAULT_WORKLOAD_OPTIONS } from '../core/placement/default.js';
 import type { NodeInit, PolicyName, WorkloadClass } from '../core/placement/index.js';
 import { mulberry32 } from '../core/placement/rng.js';
@@ -146,34 +147,19 @@ export function podTask(p: TracePod, id: string, atSec: number, timeLimitSec: nu
   // One allowed model is the API's `model`; several (`A|B`) are `anyOf`, which the resolver honours.
   const models = r.models.length === 1 ? { model: r.models[0]! } : r.models.length > 1 ? { anyOf: [...r.models] } : {};
   const gpu = r.gpuCount === 0 ? null : { count: r.gpuCount, share: { kind: 'milli' as const, milli: r.gpuMilli }, ...models };
-  return {
-    id,
-    spec: {
-      name: p.name,
-      command: [],
-      env: {},
-      resources: { gpu, cpuMilli: r.cpuMilli, memoryMiB: r.memoryMiB },
-      priority: 50,
-      ...(timeLimitSec !== null ? { timeLimitMs: Math.max(1, timeLimitSec * SECOND) } : {}),
-      retries: 0,
-      preemptible: false,
-      gang: 1,
-      tenant: 'trace',
-    },
-    state: 'PENDING',
-    reason: null,
-    reasonMessage: null,
-    attempts: 0,
-    exitCode: null,
-    createdAt: atSec * SECOND,
-    scheduledAt: null,
-    startedAt: null,
-    finishedAt: null,
-    placement: null,
-    gangId: null,
-    gangIndex: 0,
-    version: 1,
+  const spec: Task['spec'] = {
+    name: p.name,
+    command: [],
+    env: {},
+    resources: { gpu, cpuMilli: r.cpuMilli, memoryMiB: r.memoryMiB },
+    priority: 50,
+    ...(timeLimitSec !== null ? { timeLimitMs: Math.max(1, timeLimitSec * SECOND) } : {}),
+    retries: 0,
+    preemptible: false,
+    gang: 1,
+    tenant: 'trace',
   };
+  return newPendingTask(id, spec, atSec * SECOND);
 }
 
 /** The pods with a creation time, as tasks: arrival (seconds, compressed by `k`), traced duration, id. */

@@ -18,6 +18,7 @@ let world: World | undefined;
 let mounted: string | undefined;
 beforeAll(requireBuild);
 afterEach(async () => {
+  // Best-effort cleanup: a failed test's own error is the one to read.
   await world?.cleanup().catch(() => {});
   if (mounted) await run('umount', ['-l', mounted]).catch(() => {});
   world = undefined;

@@ -30,7 +30,7 @@ export async function namespacesRefused(): Promise<string | null> {
   } catch (e) {
     return `ip netns add is refused here: ${(e as Error).message}`;
   }
-  await ip('netns', 'del', probe).catch(() => {});
+  await ip('netns', 'del', probe).catch(() => {}); // the probe may not exist
   return null;
 }
 
@@ -140,6 +140,7 @@ export class Topology {
 
   /** Removes every namespace (their interfaces go with them) and the test's own veth end. */
   async destroy(): Promise<void> {
+    // Best effort: an interface or namespace already gone is what we want.
     if (this.rootIf) await ip('link', 'del', this.rootIf).catch(() => {});
     for (const ns of this.made.reverse()) await ip('netns', 'del', ns).catch(() => {});
   }

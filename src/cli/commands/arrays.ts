@@ -78,7 +78,7 @@ export async function psRows(client: FastGPU, list: readonly TaskView[], now = D
     }
     if (seen.has(arrayId)) continue;
     seen.add(arrayId);
-    const a = await client.arrays.get(arrayId).catch(() => null);
+    const a = await client.arrays.get(arrayId).catch(() => null); // gone meanwhile: shown as ARRAY
     const state = a ? (a.done ? (a.ok ? 'SUCCEEDED' : 'DONE') : 'ARRAY') : 'ARRAY';
     rows.push([arrayId, `${t.name}[${a?.size ?? t.array!.size}${a?.max != null ? `%${a.max}` : ''}]`, state, a ? countsText(a.counts) : '-', String(t.priority), requestColumn(t), '-', age(a?.createdAt ?? t.createdAt, now)]);
   }

@@ -24,7 +24,8 @@ const paramSchema = z.union([
   z.strictObject({ loguniform: range, int: z.boolean().optional() }),
 ]);
 
-const sweepSchema = z.strictObject({
+/** A sweep file's shape (what the API documents; parseSweepSpec checks the rest). */
+export const SweepFileSchema = z.strictObject({
   name: z.string().max(100).optional(),
   command: z.union([z.string(), z.array(z.string())]),
   env: z.record(z.string(), z.string()).optional(),
@@ -92,7 +93,7 @@ function parseParam(name: string, raw: z.infer<typeof paramSchema>): ParamSpec {
   return { kind, low, high, integer };
 }
 
-function parseStopping(raw: z.infer<typeof sweepSchema>['early_stopping']): EarlyStopping {
+function parseStopping(raw: z.infer<typeof SweepFileSchema>['early_stopping']): EarlyStopping {
   if (!raw || raw.rule === 'none') return { kind: 'none' };
   if (raw.rule === 'median') return { kind: 'median', minSteps: raw.min_steps ?? 1, minTrials: raw.min_trials ?? 3 };
   const minStep = raw.min_step ?? 1;
@@ -102,7 +103,7 @@ function parseStopping(raw: z.infer<typeof sweepSchema>['early_stopping']): Earl
 }
 
 /** The task fields of the sweep file, in the task spec's own form (so they are parsed the same way). */
-function templateInput(s: z.infer<typeof sweepSchema>, name: string): Record<string, unknown> {
+function templateInput(s: z.infer<typeof SweepFileSchema>, name: string): Record<string, unknown> {
   let gpu: unknown = s.gpu ?? 1;
   if (s.memory !== undefined) {
     if (typeof gpu === 'number') gpu = gpu < 1 ? { fraction: gpu, memory: s.memory } : { count: gpu, memory: s.memory };
@@ -140,7 +141,7 @@ function sweepField(field: string): string {
  * @example parseSweepSpec({command: 'python train.py --lr {lr}', space: {lr: {loguniform: [1e-5, 1e-1]}}, trials: 32, gpu: 0.25, metric: 'loss'}, {tenant: 'default'})
  */
 export function parseSweepSpec(input: unknown, ctx: { tenant: string; defaultTimeLimitMs?: number }): SweepSpec {
-  const r = sweepSchema.safeParse(input);
+  const r = SweepFileSchema.safeParse(input);
   if (!r.success) {
     const issue = r.error.issues[0];
     const field = zodField(issue);

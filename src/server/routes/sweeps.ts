@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { FastGpuError, invalid, notFound } from '../../core/errors.js';
 import { formatMoney } from '../../core/pricing/money.js';
 import { neverFits } from '../../core/scheduler/index.js';
-import { parseSweepSpec } from '../../core/sweep/spec.js';
+import { parseSweepSpec, SweepFileSchema } from '../../core/sweep/spec.js';
 import { NODE_CREDENTIAL_HEADER } from '../../protocol/agent.js';
 import { authorize, listScope, type Principal } from '../auth.js';
 import { AGENT_BODY_LIMIT } from '../body.js';
@@ -129,6 +129,7 @@ export function sweepRoutes(ctx: RouteContext): SweepController {
     tag: 'sweeps',
     summary: 'Start a hyper-parameter sweep: a search space, a trial command, trials, max_concurrent, each trial’s slice, a metric, early stopping and a cost cap',
     query: z.strictObject({ tenant: z.string().min(1).max(64).optional() }),
+    bodyDoc: SweepFileSchema,
     bodyTypes: YAML_OR_JSON,
     response: SweepDetailSchema,
     status: 201,

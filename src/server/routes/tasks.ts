@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { FastGpuError, invalid, notFound } from '../../core/errors.js';
 import { neverFits } from '../../core/scheduler/index.js';
 import { parseTaskSpec } from '../../core/spec.js';
+import { newPendingTask } from '../../core/state.js';
 import { TERMINAL_STATES, type Task, type TaskState } from '../../core/types.js';
 import type { Action } from '../../core/tenancy/index.js';
 import type { TaskEventPage } from '../../protocol/api.js';
@@ -119,23 +120,7 @@ export function taskRoutes(ctx: RouteContext): void {
       const gangId = spec.gang > 1 ? newId('g') : null;
       const tasks: Task[] = [];
       for (let i = 0; i < spec.gang; i++) {
-        tasks.push({
-          id: newId('t'),
-          spec,
-          state: 'PENDING',
-          reason: null,
-          reasonMessage: null,
-          attempts: 0,
-          exitCode: null,
-          createdAt: now,
-          scheduledAt: null,
-          startedAt: null,
-          finishedAt: null,
-          placement: null,
-          gangId,
-          gangIndex: i,
-          version: 1,
-        });
+        tasks.push(newPendingTask(newId('t'), spec, now, { id: gangId, index: i }));
       }
       if (spec.vgpuId === undefined) {
         const why = whyGangNeverFits(tasks, [...control.nodes.values()]);

@@ -108,6 +108,8 @@ async function fillPool(s: Store): Promise<void> {
   await sw.insertSweep({ id: 'sw1', tenant: 'acme', name: 'lr', state: 'RUNNING', createdAt: T0, finishedAt: null, input: { command: 'x', trials: 1, metric: 'loss' }, nextTrial: 1, message: null, version: 2 });
   await sw.putTrials([{ sweepId: 'sw1', index: 0, taskId: 'run', params: { lr: 0.5 }, state: 'RUNNING', createdAt: T0, finishedAt: null, message: null }]);
   await sw.appendMetrics([{ taskId: 'run', seq: 0, at: T0, step: 1.5, values: { loss: 0.25 } }], 100);
+  await s.insertJoinToken({ id: 'jt_1', hash: 'a'.repeat(64), labels: { rack: 'r1' }, maxUses: 2, uses: 1, createdAt: T0, expiresAt: T0 + HOUR_MS, revokedAt: null });
+  await s.insertNodeCredential({ id: 'nc_1', hash: 'b'.repeat(64), node: 'box', joinTokenId: 'jt_1', createdAt: T0, expiresAt: T0 + HOUR_MS, revokedAt: null });
 }
 
 const r9 = (x: number): number => Math.round(x * 1e9) / 1e9;
@@ -158,6 +160,8 @@ async function snapshot(s: Store) {
     sweeps: await s.sweeps().listSweeps(),
     trials: await s.sweeps().listTrials('sw1'),
     metrics: await s.sweeps().listMetrics(['run']),
+    joinTokens: await s.listJoinTokens(),
+    credential: await s.findNodeCredentialByHash('b'.repeat(64)),
   };
 }
 

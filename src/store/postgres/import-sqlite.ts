@@ -52,6 +52,9 @@ export const TABLE_COPIES: readonly TableCopy[] = [
   { table: 'dataset_names', ...same('tenant', 'name', 'last_version'), order: 'tenant, name' },
   { table: 'dataset_quotas', ...same('tenant', 'max_bytes'), order: 'tenant' },
   ...SWEEP_TABLE_COPIES,
+  // Joining (issue 11): hashes only, as stored.
+  { table: 'join_tokens', ...same('id', 'hash', 'labels', 'max_uses', 'uses', 'created_at', 'expires_at', 'revoked_at'), order: 'id' },
+  { table: 'node_credentials', ...same('id', 'hash', 'node', 'join_token_id', 'created_at', 'expires_at', 'revoked_at'), order: 'id' },
 ];
 
 /** SQLite's own bookkeeping, not data: the schema version is the target's own, AUTOINCREMENT's high-water marks become the counters. */
