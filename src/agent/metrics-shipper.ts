@@ -22,6 +22,8 @@ interface Tail {
   /** Lines read so far: the next line's index. */
   lines: number;
   warned: boolean;
+  /** The read under way: reads of one file run one at a time (a pump and a finish may overlap). */
+  busy: Promise<void>;
 }
 
 export interface MetricsShipperOptions {
@@ -39,7 +41,7 @@ export class MetricsShipper {
 
   track(taskId: string, attempt: number, attemptDir: string): void {
     const key = `${taskId}#${attempt}`;
-    if (!this.tails.has(key)) this.tails.set(key, { taskId, attempt, file: metricsFileOf(attemptDir), offset: 0, lines: 0, warned: false });
+    if (!this.tails.has(key)) this.tails.set(key, { taskId, attempt, file: metricsFileOf(attemptDir), offset: 0, lines: 0, warned: false, busy: Promise.resolve() });
   }
 
   untrack(taskId: string, attempt: number): void {
@@ -59,7 +61,18 @@ export class MetricsShipper {
     this.untrack(taskId, attempt);
   }
 
-  private async pumpOne(t: Tail): Promise<void> {
+  /**
+   * One read of the tail, after any read of it still under way: two reads at once would both
+   * start at the same offset, and the later one would number the same lines again after the first
+   * had counted them (the server would keep them twice).
+   */
+  private pumpOne(t: Tail): Promise<void> {
+    const next = t.busy.then(() => this.readOnce(t));
+    t.busy = next.catch(() => undefined); // the caller gets the error; the chain only orders
+    return next;
+  }
+
+  private async readOnce(t: Tail): Promise<void> {
     if (t.lines >= MAX_POINTS_PER_TASK) return;
     let fh;
     try {
