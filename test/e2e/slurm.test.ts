@@ -194,7 +194,9 @@ describe('fastgpu up --autoscale slurm, end to end', () => {
     onTestFailed(() => console.log(output()));
     const marks = join(w.home, 'runs');
     // Each attempt appends "start" and, unless killed, "end" with its node: overlap would show.
-    const r = await w.cli(['run', '--detach', '--gpu', 'A100-80GB:1', '--', 'sh', '-c', `echo "start $FASTGPU_NODE" >> ${marks}; sleep 8; echo "end $FASTGPU_NODE" >> ${marks}`]);
+    // The first would run a minute: only the ephemeral agent's stop (SIGTERM, SIGKILL 10 s later)
+    // keeps its "end" out.
+    const r = await w.cli(['run', '--detach', '--gpu', 'A100-80GB:1', '--', 'sh', '-c', `echo "start $FASTGPU_NODE" >> ${marks}; if [ "$FASTGPU_ATTEMPT" = 1 ]; then sleep 60; else sleep 2; fi; echo "end $FASTGPU_NODE" >> ${marks}`]);
     expect(r.code, r.stderr).toBe(0);
     const id = r.stdout.trim();
     const running = await taskIn(w, id, ['RUNNING']);
@@ -207,6 +209,9 @@ describe('fastgpu up --autoscale slurm, end to end', () => {
     const done = await taskIn(w, id, ['SUCCEEDED', 'FAILED', 'CANCELLED']);
     expect(done.state).toBe('SUCCEEDED');
     expect(done.placement!.node).not.toBe(first);
+    // Nothing of the first attempt is left running anywhere.
+    const { stdout: procs } = await sh('ps', ['-eo', 'args']);
+    expect(procs.split('\n').filter((l) => l.includes(marks) && !l.startsWith('ps '))).toEqual([]);
     const lines = readFileSync(marks, 'utf8').trim().split('\n');
     // The first attempt was killed with its job (no "end" on the first node), the second ran whole.
     expect(lines).toEqual([`start ${first}`, `start ${done.placement!.node}`, `end ${done.placement!.node}`]);

@@ -4964,7 +4964,11 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/octet-stream": string;
+            };
+        };
         responses: {
             /** @description OK */
             201: {
@@ -5557,7 +5561,187 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": {
+                    name?: string;
+                    command: string | string[];
+                    env?: {
+                        [key: string]: string;
+                    };
+                    workdir?: string;
+                    time_limit?: string | number;
+                    space?: {
+                        [key: string]: (string | number | boolean)[] | {
+                            grid: (string | number | boolean)[];
+                        } | {
+                            choice: (string | number | boolean)[];
+                        } | {
+                            uniform: [
+                                number,
+                                number
+                            ];
+                            int?: boolean;
+                        } | {
+                            loguniform: [
+                                number,
+                                number
+                            ];
+                            int?: boolean;
+                        };
+                    };
+                    trials?: number;
+                    max_concurrent?: number;
+                    gpu?: number | string | {
+                        [key: string]: unknown;
+                    };
+                    memory?: string | number;
+                    cpu?: string | number;
+                    host_memory?: string | number;
+                    priority?: number;
+                    retries?: number;
+                    preemptible?: boolean;
+                    metric: string | {
+                        name: string;
+                        /** @enum {string} */
+                        goal?: "minimize" | "maximize";
+                    };
+                    /** @enum {string} */
+                    goal?: "minimize" | "maximize";
+                    early_stopping?: {
+                        /** @enum {string} */
+                        rule: "none" | "median" | "asha";
+                        min_steps?: number;
+                        min_trials?: number;
+                        min_step?: number;
+                        max_step?: number;
+                        reduction_factor?: number;
+                    };
+                    cost_cap?: string | number;
+                    seed?: number;
+                    /** @enum {string} */
+                    backend?: "native" | "optuna";
+                };
+                "application/yaml": {
+                    name?: string;
+                    command: string | string[];
+                    env?: {
+                        [key: string]: string;
+                    };
+                    workdir?: string;
+                    time_limit?: string | number;
+                    space?: {
+                        [key: string]: (string | number | boolean)[] | {
+                            grid: (string | number | boolean)[];
+                        } | {
+                            choice: (string | number | boolean)[];
+                        } | {
+                            uniform: [
+                                number,
+                                number
+                            ];
+                            int?: boolean;
+                        } | {
+                            loguniform: [
+                                number,
+                                number
+                            ];
+                            int?: boolean;
+                        };
+                    };
+                    trials?: number;
+                    max_concurrent?: number;
+                    gpu?: number | string | {
+                        [key: string]: unknown;
+                    };
+                    memory?: string | number;
+                    cpu?: string | number;
+                    host_memory?: string | number;
+                    priority?: number;
+                    retries?: number;
+                    preemptible?: boolean;
+                    metric: string | {
+                        name: string;
+                        /** @enum {string} */
+                        goal?: "minimize" | "maximize";
+                    };
+                    /** @enum {string} */
+                    goal?: "minimize" | "maximize";
+                    early_stopping?: {
+                        /** @enum {string} */
+                        rule: "none" | "median" | "asha";
+                        min_steps?: number;
+                        min_trials?: number;
+                        min_step?: number;
+                        max_step?: number;
+                        reduction_factor?: number;
+                    };
+                    cost_cap?: string | number;
+                    seed?: number;
+                    /** @enum {string} */
+                    backend?: "native" | "optuna";
+                };
+                "text/yaml": {
+                    name?: string;
+                    command: string | string[];
+                    env?: {
+                        [key: string]: string;
+                    };
+                    workdir?: string;
+                    time_limit?: string | number;
+                    space?: {
+                        [key: string]: (string | number | boolean)[] | {
+                            grid: (string | number | boolean)[];
+                        } | {
+                            choice: (string | number | boolean)[];
+                        } | {
+                            uniform: [
+                                number,
+                                number
+                            ];
+                            int?: boolean;
+                        } | {
+                            loguniform: [
+                                number,
+                                number
+                            ];
+                            int?: boolean;
+                        };
+                    };
+                    trials?: number;
+                    max_concurrent?: number;
+                    gpu?: number | string | {
+                        [key: string]: unknown;
+                    };
+                    memory?: string | number;
+                    cpu?: string | number;
+                    host_memory?: string | number;
+                    priority?: number;
+                    retries?: number;
+                    preemptible?: boolean;
+                    metric: string | {
+                        name: string;
+                        /** @enum {string} */
+                        goal?: "minimize" | "maximize";
+                    };
+                    /** @enum {string} */
+                    goal?: "minimize" | "maximize";
+                    early_stopping?: {
+                        /** @enum {string} */
+                        rule: "none" | "median" | "asha";
+                        min_steps?: number;
+                        min_trials?: number;
+                        min_step?: number;
+                        max_step?: number;
+                        reduction_factor?: number;
+                    };
+                    cost_cap?: string | number;
+                    seed?: number;
+                    /** @enum {string} */
+                    backend?: "native" | "optuna";
+                };
+            };
+        };
         responses: {
             /** @description OK */
             201: {
