@@ -143,7 +143,7 @@ export class DatasetsApi {
     const hashes = [...sources.keys()];
     const missing: string[] = [];
     for (let i = 0; i < hashes.length; i += 50_000) {
-      missing.push(...(await this.client.request<{ missing: string[] }>('POST', '/v1/chunks/missing', { body: { ...tenant, hashes: hashes.slice(i, i + 50_000) } })).missing);
+      missing.push(...(await this.client.request<{ missing: string[] }>('POST', '/v1/missing-chunks', { body: { ...tenant, hashes: hashes.slice(i, i + 50_000) } })).missing);
     }
     const upTotal = missing.reduce((a, h) => a + sources.get(h)!.size, 0);
     let uploadedBytes = 0;

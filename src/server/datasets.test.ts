@@ -148,7 +148,7 @@ describe('datasets', () => {
     const bad = await h.req('POST', `/v1/chunks/${hash}`, Buffer.from('hellO'), { 'content-type': 'application/octet-stream' });
     expect(bad.status).toBe(400);
     expect(bad.body.error.message).toMatch(/refused, nothing kept: its sha256 is [0-9a-f]{64}, not/);
-    expect((await h.req('POST', '/v1/chunks/missing', { hashes: [hash] })).body).toEqual({ missing: [hash] });
+    expect((await h.req('POST', '/v1/missing-chunks', { hashes: [hash] })).body).toEqual({ missing: [hash] });
     const bomb = await h.req('POST', `/v1/chunks/${hash}`, Buffer.from('not gzip'), { 'content-type': 'application/octet-stream', 'x-fastgpu-encoding': 'gzip' });
     expect(bomb.body.error.message).toMatch(/not a gzip stream/);
     const enc = await h.req('POST', `/v1/chunks/${hash}`, good, { 'content-type': 'application/octet-stream', 'x-fastgpu-encoding': 'zstd' });

@@ -1,4 +1,4 @@
-// Dataset routes (issue 16). A push is: ask which chunks the server lacks (`POST /v1/chunks/missing`),
+// Dataset routes (issue 16). A push is: ask which chunks the server lacks (`POST /v1/missing-chunks`),
 // upload those (`POST /v1/chunks/:hash`, raw bytes, gzip or identity, each checked by hash and
 // written atomically), then commit the manifest (`POST /v1/datasets`), which gets the next version
 // number if every chunk is there and the tenant's quota holds. A push cut short is resumed by
@@ -6,7 +6,7 @@
 // `/v1/agent/chunks/:tenant/:hash`.
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { checkDatasetName, checkManifest, isChunkHash, summary, type Dataset } from '../core/data/dataset.js';
+import { checkDatasetName, checkManifest, HASH_RE, isChunkHash, NAME_RE, summary, type Dataset } from '../core/data/dataset.js';
 import { FastGpuError, invalid, notFound } from '../core/errors.js';
 import { RouteBook } from './api.js';
 import { authorize, type Principal } from './auth.js';
@@ -22,12 +22,15 @@ const MAX_MISSING_ASK = 100_000;
 
 const Tenant = z.string().min(1).max(64).optional().describe("the dataset's tenant (default: the caller's)");
 const TenantQuery = z.strictObject({ tenant: Tenant });
-const NameParams = z.strictObject({ name: z.string().min(1).max(128) });
+// The patterns are in the spec, so a client (and Schemathesis) knows what a name and a hash are.
+const DatasetName = z.string().regex(NAME_RE, "is not a dataset name: use 1–63 of a-z, 0-9, '.', '_', '-', starting with a letter or digit");
+const ChunkHash = z.string().regex(HASH_RE, 'is not a chunk hash (64 lower-case hex digits, sha256)');
+const NameParams = z.strictObject({ name: DatasetName });
 const VersionQuery = z.strictObject({
   tenant: Tenant,
   version: z.coerce.number().int().min(1).max(999_999_999).optional().describe('one version (default: the newest; for DELETE, every version)'),
 });
-const HashParams = z.strictObject({ hash: z.string().min(1).max(128) });
+const HashParams = z.strictObject({ hash: ChunkHash });
 
 const SummarySchema = z.object({ tenant: z.string(), name: z.string(), version: z.number(), bytes: z.number(), fileCount: z.number(), chunkCount: z.number(), createdAt: z.number() });
 const DatasetSchema = SummarySchema.extend({
@@ -78,7 +81,7 @@ function register(book: RouteBook, ctx: RouteContext, blobs: BlobStore | null): 
 
   book.add({
     method: 'POST',
-    url: '/v1/chunks/missing',
+    url: '/v1/missing-chunks',
     tag: 'datasets',
     summary: 'Which of these chunks the server does not hold for the tenant (upload those, then commit the manifest)',
     body: z.strictObject({ tenant: Tenant, hashes: z.array(z.string().max(128)).max(MAX_MISSING_ASK) }),
@@ -144,7 +147,7 @@ function register(book: RouteBook, ctx: RouteContext, blobs: BlobStore | null): 
     url: '/v1/agent/chunks/:tenant/:hash',
     tag: 'agent',
     summary: 'Agents: download one chunk of a dataset for staging',
-    params: z.strictObject({ tenant: z.string().min(1).max(64), hash: z.string().min(1).max(128) }),
+    params: z.strictObject({ tenant: z.string().min(1).max(64), hash: ChunkHash }),
     produces: 'text',
     handler: async ({ params, reply }) => sendChunk(params.tenant, params.hash, reply),
   });
@@ -154,7 +157,7 @@ function register(book: RouteBook, ctx: RouteContext, blobs: BlobStore | null): 
     url: '/v1/agent/datasets/:tenant/:name',
     tag: 'agent',
     summary: "Agents: a dataset version's manifest, for staging",
-    params: z.strictObject({ tenant: z.string().min(1).max(64), name: z.string().min(1).max(128) }),
+    params: z.strictObject({ tenant: z.string().min(1).max(64), name: DatasetName }),
     query: z.strictObject({ version: z.coerce.number().int().min(1).max(999_999_999).optional() }),
     response: DatasetSchema,
     handler: async ({ params, query }) => {

@@ -124,7 +124,7 @@ const writeIn: Row['expect'] = { admin: all(200), member: { own: 200, other: 403
 
 const MATRIX: Record<string, Row> = {
   // Datasets (issue 16).
-  'POST /v1/chunks/missing': { call: (t) => ({ url: '/v1/chunks/missing', body: { hashes: [], ...(t === 'other' ? { tenant: 'b' } : {}) } }), expect: writeIn },
+  'POST /v1/missing-chunks': { call: (t) => ({ url: '/v1/missing-chunks', body: { hashes: [], ...(t === 'other' ? { tenant: 'b' } : {}) } }), expect: writeIn },
   // JSON where raw bytes belong: 400 once the caller may write there.
   'POST /v1/chunks/:hash': {
     call: (t) => ({ url: `/v1/chunks/${'0'.repeat(64)}${dsQuery(t)}`, body: {} }),

@@ -165,7 +165,7 @@ class Datasets:
                 raise FastGPUError(f"{path} changed while it was read; push again", code="CONFLICT")
             manifest.append({"path": rel, "size": size, "executable": exe, "chunks": [{"hash": h, "size": n} for h, n in chunks]})
         body_tenant = {"tenant": tenant} if tenant is not None else {}
-        missing: List[str] = self._call(Call("POST", "/v1/chunks/missing", lambda j: list(j["missing"]), body={**body_tenant, "hashes": list(sources)}))
+        missing: List[str] = self._call(Call("POST", "/v1/missing-chunks", lambda j: list(j["missing"]), body={**body_tenant, "hashes": list(sources)}))
         total = sum(sources[h][2] for h in missing)
         done = [0, 0]
         lock = threading.Lock()

@@ -19,8 +19,8 @@ export const MAX_FILES = 100_000;
 /** Most chunks of one version (400 GiB at 4 MiB). */
 export const MAX_CHUNKS = 100_000;
 
-const NAME_RE = /^[a-z0-9][a-z0-9._-]{0,62}$/;
-const HASH_RE = /^[0-9a-f]{64}$/;
+export const NAME_RE = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+export const HASH_RE = /^[0-9a-f]{64}$/;
 
 /** Throws INVALID_ARGUMENT unless `name` is a dataset name (lower case, digits, `.`, `_`, `-`; 1–63). */
 export function checkDatasetName(name: string, field = 'name'): string {

@@ -694,7 +694,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/v1/chunks/missing": {
+    "/v1/missing-chunks": {
         parameters: {
             query?: never;
             header?: never;
@@ -704,7 +704,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Which of these chunks the server does not hold for the tenant (upload those, then commit the manifest) */
-        post: operations["postV1ChunksMissing"];
+        post: operations["postV1MissingChunks"];
         delete?: never;
         options?: never;
         head?: never;
@@ -4858,7 +4858,7 @@ export interface operations {
             };
         };
     };
-    postV1ChunksMissing: {
+    postV1MissingChunks: {
         parameters: {
             query?: never;
             header?: never;

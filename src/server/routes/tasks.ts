@@ -129,12 +129,13 @@ export function taskRoutes(ctx: RouteContext): void {
       // Issue 14: `array:` makes the elements, `after:` the dependencies (arrays-submit.ts).
       if (extras.after) await checkDependencies(new Set(tasks.map((t) => t.id)), extras.after, tenant, { liveTask: (id) => control.tasks.get(id), store });
       if (extras.array || extras.after) tasks.splice(0, tasks.length, ...expandSubmit(tasks, extras));
+      // The key is checked first: a dry run with a bad key is refused as the real submit would be.
+      const key = idempotencyKeyOf(req.headers[IDEMPOTENCY_HEADER]);
       if (query.dryRun) return reply.code(200).send({ tasks: tasks.map(taskView), dryRun: true, quote: quoteFor(spec, control, now) });
       const submit = async (idempotency?: IdempotencyRecord): Promise<void> => {
         await refuseOverBudget(control, tenant);
         await control.submit(tasks, idempotency);
       };
-      const key = idempotencyKeyOf(req.headers[IDEMPOTENCY_HEADER]);
       if (key === undefined) {
         await submit();
         return { tasks: tasks.map(taskView) };
