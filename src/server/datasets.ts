@@ -23,8 +23,8 @@ const MAX_MISSING_ASK = 100_000;
 const Tenant = z.string().min(1).max(64).optional().describe("the dataset's tenant (default: the caller's)");
 const TenantQuery = z.strictObject({ tenant: Tenant });
 // The patterns are in the spec, so a client (and Schemathesis) knows what a name and a hash are.
-const DatasetName = z.string().regex(NAME_RE, "is not a dataset name: use 1–63 of a-z, 0-9, '.', '_', '-', starting with a letter or digit");
-const ChunkHash = z.string().regex(HASH_RE, 'is not a chunk hash (64 lower-case hex digits, sha256)');
+const DatasetName = z.string().max(63).regex(NAME_RE, "is not a dataset name: use 1–63 of a-z, 0-9, '.', '_', '-', starting with a letter or digit");
+const ChunkHash = z.string().max(64).regex(HASH_RE, 'is not a chunk hash (64 lower-case hex digits, sha256)');
 const NameParams = z.strictObject({ name: DatasetName });
 const VersionQuery = z.strictObject({
   tenant: Tenant,
