@@ -45,7 +45,7 @@ export function sessionOptions(schema: string | undefined, settings: Readonly<Re
 
 export function makePool(o: PoolOptions): pg.Pool {
   const options = sessionOptions(o.schema, o.settings);
-  return new pg.Pool({
+  const pool = new pg.Pool({
     connectionString: o.url,
     max: o.max ?? 10,
     types,
@@ -54,6 +54,11 @@ export function makePool(o: PoolOptions): pg.Pool {
     keepAlive: true,
     ...(options !== undefined ? { options } : {}),
   });
+  // A connection Postgres ends while it is checked out (an idle-in-transaction timeout after the
+  // process was paused) emits 'error' on its client; the query under way fails with it, so the
+  // event itself is only noted here, never left unhandled (that would end the process).
+  pool.on('connect', (client) => client.on('error', () => {}));
+  return pool;
 }
 
 /**
