@@ -37,10 +37,19 @@ it('joins once, keeps the credential 0600, reuses it, and renews it on time', as
   await expect(joinedCredential({ ...opts, name: 'gpu-b' })).rejects.toThrow(/holds the credential of node gpu-a .*--join-token/);
 
   let renewed = 0;
-  const r = new CredentialRenewer(joined, { stateDir, clock: h.clock, onRenewed: () => renewed++ });
+  let onRenewed!: () => void;
+  const renewal = new Promise<void>((res) => (onRenewed = res));
+  const r = new CredentialRenewer(joined, {
+    stateDir,
+    clock: h.clock,
+    onRenewed: () => {
+      renewed++;
+      onRenewed();
+    },
+  });
   r.start();
   h.clock.advance(2_000_000); // renewAt: two thirds of the 3,000 s lifetime
-  for (let i = 0; i < 1000 && renewed === 0; i++) await new Promise((res) => setTimeout(res, 5));
+  await renewal;
   r.stop();
   expect(renewed).toBe(1);
   expect(r.credential).not.toBe(joined.credential);
