@@ -26,6 +26,8 @@ const TenantQuery = z.strictObject({ tenant: Tenant });
 const DatasetName = z.string().max(63).regex(NAME_RE, "is not a dataset name: use 1–63 of a-z, 0-9, '.', '_', '-', starting with a letter or digit");
 const ChunkHash = z.string().max(64).regex(HASH_RE, 'is not a chunk hash (64 lower-case hex digits, sha256)');
 const NameParams = z.strictObject({ name: DatasetName });
+/** A tenant's name, as the admin tenant routes take it (tenant names are not dataset names: they may hold capitals). */
+const TenantParams = z.strictObject({ name: z.string().min(1).max(64) });
 const VersionQuery = z.strictObject({
   tenant: Tenant,
   version: z.coerce.number().int().min(1).max(999_999_999).optional().describe('one version (default: the newest; for DELETE, every version)'),
@@ -263,7 +265,7 @@ function register(book: RouteBook, ctx: RouteContext, blobs: BlobStore | null): 
     url: '/v1/tenants/:name/dataset-quota',
     tag: 'datasets',
     summary: "A tenant's dataset bytes: used and the limit (null: none)",
-    params: NameParams,
+    params: TenantParams,
     response: z.object({ tenant: z.string(), usedBytes: z.number(), maxBytes: z.number().nullable() }),
     handler: async ({ params, principal }) => {
       authorize(principal, 'dataset.list', params.name);
@@ -276,7 +278,7 @@ function register(book: RouteBook, ctx: RouteContext, blobs: BlobStore | null): 
     url: '/v1/tenants/:name/dataset-quota',
     tag: 'datasets',
     summary: "Set a tenant's dataset byte limit (null removes it); admins only",
-    params: NameParams,
+    params: TenantParams,
     body: z.strictObject({ maxBytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).nullable() }),
     response: z.object({ tenant: z.string(), usedBytes: z.number(), maxBytes: z.number().nullable() }),
     handler: async ({ params, body, principal }) => {
