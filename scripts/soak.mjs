@@ -77,6 +77,15 @@ function npx(args, opts = {}) {
 }
 
 const opts = parseArgs(process.argv.slice(2));
+
+// The suite is the one `npm test` runs: on a real Postgres (scripts/with-pg.sh starts a throwaway
+// one, once for all the runs) and with the same `--exclude`s as package.json's "test" script.
+if (!process.env.FASTGPU_TEST_PG) {
+  const again = spawnSync('scripts/with-pg.sh', [process.execPath, ...process.argv.slice(1)], { stdio: 'inherit' });
+  process.exit(again.status ?? 1);
+}
+const testScript = JSON.parse(readFileSync('package.json', 'utf8')).scripts.test;
+const excludes = [...testScript.matchAll(/--exclude\s+(\S+)/g)].flatMap((m) => ['--exclude', m[1]]);
 if (opts.build) {
   console.log('soak: building once (npm run build) …');
   const b = spawnSync('npm', ['run', 'build'], { stdio: 'inherit' });
@@ -100,7 +109,7 @@ try {
   for (let i = 1; i <= opts.runs; i++) {
     const json = join(dir, `run-${i}.json`);
     const t0 = Date.now();
-    const code = await npx(['vitest', 'run', '--reporter=dot', '--reporter=json', `--outputFile.json=${json}`, ...opts.filters]);
+    const code = await npx(['vitest', 'run', '--reporter=dot', '--reporter=json', `--outputFile.json=${json}`, ...excludes, ...opts.filters]);
     const seconds = Math.round((Date.now() - t0) / 1000);
     let r;
     try {
