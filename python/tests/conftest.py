@@ -11,7 +11,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterator
+from typing import Dict, Iterator, Sequence
 
 import pytest
 
@@ -37,10 +37,11 @@ class Server:
         return env
 
     def client(self, token: str = "") -> fastgpu.Client:
-        return fastgpu.Client(self.url, token or self.token)
+        # env: the CA a `--tls-self-signed` server saved is found as a user's client finds it.
+        return fastgpu.Client(self.url, token or self.token, env=self.env())
 
 
-def start_up(root: Path, port: int = 0) -> Server:
+def start_up(root: Path, port: int = 0, extra: Sequence[str] = ()) -> Server:
     """`fastgpu up` with its data and FASTGPU_HOME under ``root``, once it answers and its
     node has registered. A second start on the same ``root`` re-attaches the running tasks."""
     home = root / "home"
@@ -51,7 +52,7 @@ def start_up(root: Path, port: int = 0) -> Server:
     log = open(root / "up.log", "ab")
     env = {k: v for k, v in os.environ.items() if not k.startswith("FASTGPU_")}
     env["FASTGPU_HOME"] = str(home)
-    cmd = ["node", str(REPO / "bin" / "fastgpu"), "up", "--data-dir", str(root / "data"), "--port", str(port), "--gpus", "2xH100", "--name", "pytest-node"]
+    cmd = ["node", str(REPO / "bin" / "fastgpu"), "up", "--data-dir", str(root / "data"), "--port", str(port), "--gpus", "2xH100", "--name", "pytest-node", *extra]
     proc = subprocess.Popen(cmd, cwd=str(REPO), env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     log.close()
     deadline = time.monotonic() + START_TIMEOUT_S

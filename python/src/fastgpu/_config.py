@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Mapping, Optional
 from urllib.parse import urlsplit
 
+from ._servers import split_urls
 from .errors import InvalidArgument, NotConfigured
 
 NOT_CONFIGURED_MESSAGE = (
@@ -23,6 +24,7 @@ NOT_CONFIGURED_MESSAGE = (
 class Connection:
     url: str
     token: Optional[str]
+    ca: Optional[str] = None
 
     def __repr__(self) -> str:
         # Never print the secret.
@@ -53,11 +55,19 @@ def read_config(env: Mapping[str, str]) -> Optional[Connection]:
         raise NotConfigured(f"{path} is not valid JSON; delete it and run `fastgpu up` again") from None
     if not isinstance(data, dict) or not isinstance(data.get("url"), str) or not isinstance(data.get("token"), str):
         raise NotConfigured(f'{path} lacks "url" and "token"; delete it and run `fastgpu up` again')
-    return Connection(url=data["url"], token=data["token"])
+    ca = data.get("ca")
+    return Connection(url=data["url"], token=data["token"], ca=ca if isinstance(ca, str) and ca.strip() else None)
 
 
 def normalise_url(raw: str) -> str:
-    """``host:port`` gets ``http://``; a trailing slash goes. A malformed URL names itself."""
+    """``host:port`` gets ``http://``; a trailing slash goes. A malformed URL names itself.
+    Several servers, comma-separated, are normalised each (the client fails over among them)."""
+    if "," in raw:
+        return ",".join(_normalise_one(one) for one in split_urls(raw))
+    return _normalise_one(raw)
+
+
+def _normalise_one(raw: str) -> str:
     s = raw.strip()
     with_scheme = s if "://" in s else f"http://{s}"
     parts = urlsplit(with_scheme)
@@ -76,10 +86,20 @@ def _non_empty(s: Optional[str]) -> Optional[str]:
     return s.strip() if s is not None and s.strip() != "" else None
 
 
-def resolve_connection(url: Optional[str], token: Optional[str], env: Optional[Mapping[str, str]] = None) -> Connection:
-    """The address and token to use. The saved token only goes to the saved address, so a URL
-    pointing elsewhere never receives it."""
+def resolve_connection(url: Optional[str], token: Optional[str], env: Optional[Mapping[str, str]] = None, ca: Optional[str] = None) -> Connection:
+    """The address, token and CA file to use. The saved token (and CA) only go to the saved
+    address, so a URL pointing elsewhere never receives the token."""
     e: Mapping[str, str] = os.environ if env is None else env
+    conn = _url_token(url, token, e)
+    trust = _non_empty(ca) or _non_empty(e.get("FASTGPU_CA"))
+    if trust is None:
+        saved = read_config(e)
+        if saved is not None and saved.ca is not None and normalise_url(saved.url) == conn.url:
+            trust = saved.ca
+    return Connection(conn.url, conn.token, trust)
+
+
+def _url_token(url: Optional[str], token: Optional[str], e: Mapping[str, str]) -> Connection:
     u = _non_empty(url) or _non_empty(e.get("FASTGPU_URL"))
     t = _non_empty(token) or _non_empty(e.get("FASTGPU_TOKEN"))
     if u is not None and t is not None:

@@ -11,6 +11,7 @@ import httpx
 
 from . import _ops as ops
 from ._config import resolve_connection
+from ._servers import Servers, Verify, moves_on, ssl_verify
 from ._http import (
     DEFAULT_TIMEOUT_S,
     RETRY_PAUSE_S,
@@ -63,19 +64,23 @@ class Client:
     """A FastGPU client.
 
     The server and token come from the arguments, then ``FASTGPU_URL``/``FASTGPU_TOKEN``, then
-    ``$FASTGPU_HOME/config.json`` (saved by ``fastgpu up``).
+    ``$FASTGPU_HOME/config.json`` (saved by ``fastgpu up``). ``url`` may list several servers of
+    one pool, comma-separated: a call moves to the next when one cannot be reached or answers 503.
+    ``verify`` is a CA file (PEM) or an ``ssl.SSLContext`` to trust for ``https://`` (default:
+    ``FASTGPU_CA``, then the CA ``fastgpu up --tls-self-signed`` saved, then the system's).
 
     >>> fg = fastgpu.Client()
     >>> t = fg.tasks.submit(fastgpu.Task(command="nvidia-smi", gpu=0.5))
     >>> for text in fg.tasks.logs(t.id, follow=True): print(text, end="")
     """
 
-    def __init__(self, url: Optional[str] = None, token: Optional[str] = None, *, timeout: float = DEFAULT_TIMEOUT_S, env: Optional[Mapping[str, str]] = None) -> None:
-        conn = resolve_connection(url, token, env)
+    def __init__(self, url: Optional[str] = None, token: Optional[str] = None, *, timeout: float = DEFAULT_TIMEOUT_S, env: Optional[Mapping[str, str]] = None, verify: Verify = None) -> None:
+        conn = resolve_connection(url, token, env, verify if isinstance(verify, str) else None)
         self.url = conn.url
         self._token = conn.token
         self.timeout = timeout
-        self._http = httpx.Client(base_url=self.url)
+        self._servers = Servers(self.url)
+        self._http = httpx.Client(verify=ssl_verify(verify, conn.ca))
         self.tasks = Tasks(self)
         self.vgpus = VGPUs(self)
         self.arrays = Arrays(self)
@@ -102,27 +107,56 @@ class Client:
         tries = SUBMIT_TRIES if call.idempotency_key is not None else 1
         for n in range(tries):
             try:
-                res = self._http.request(call.method, call.path, **request_args(call, self._token, self.timeout))
-            except httpx.HTTPError as e:
-                err = transport_error(e, self.url, f"{call.method} {call.path}")
+                res = self.send(call.method, call.path, **request_args(call, self._token, self.timeout))
+            except FastGPUError:
                 if n + 1 >= tries:
-                    raise err from e
+                    raise
                 time.sleep(RETRY_PAUSE_S)
                 continue
             return read_answer(call, res)  # type: ignore[no-any-return]
         raise AssertionError("unreachable")
 
+    def send(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        """One request, to the servers in turn while one cannot be reached or answers 503."""
+        order = self._servers.rotation()
+        for k, i in enumerate(order):
+            base = self._servers.urls[i]
+            last = k + 1 == len(order)
+            try:
+                res = self._http.request(method, base + path, **kw)
+            except httpx.HTTPError as e:
+                if not last and moves_on(e, method):
+                    continue
+                raise transport_error(e, base, f"{method} {path}") from e
+            if res.status_code == 503 and not last:
+                continue
+            self._servers.answered(i)
+            return res
+        raise AssertionError("unreachable")
+
     def stream_lines(self, path: str, query: ops.Query) -> Iterator[str]:
         """The lines of a text/event-stream answer; errors as for :meth:`call`."""
         timeout = httpx.Timeout(self.timeout, read=60.0)  # the server sends a keep-alive every 15 s
-        try:
-            with self._http.stream("GET", path, params=params(query), headers=headers(self._token, "text/event-stream"), timeout=timeout) as res:
-                if res.status_code >= 400:
-                    res.read()
-                    read_answer(Call("GET", path, lambda j: j), res)
-                yield from res.iter_lines()
-        except httpx.HTTPError as e:
-            raise transport_error(e, self.url, f"GET {path}") from e
+        order = self._servers.rotation()
+        for k, i in enumerate(order):
+            base = self._servers.urls[i]
+            last = k + 1 == len(order)
+            started = False
+            try:
+                with self._http.stream("GET", base + path, params=params(query), headers=headers(self._token, "text/event-stream"), timeout=timeout) as res:
+                    if res.status_code == 503 and not last:
+                        continue
+                    if res.status_code >= 400:
+                        res.read()
+                        read_answer(Call("GET", path, lambda j: j), res)
+                    self._servers.answered(i)
+                    started = True
+                    yield from res.iter_lines()
+                    return
+            except httpx.HTTPError as e:
+                if not started and not last and moves_on(e, "GET"):
+                    continue
+                raise transport_error(e, base, f"GET {path}") from e
 
     # --- pool --------------------------------------------------------------------------------
 

@@ -20,9 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
-import httpx
-
-from ._http import headers, params, read_answer, transport_error
+from ._http import headers, params, read_answer
 from ._ops import Call, seg
 from .errors import FastGPUError, InvalidArgument, QuotaExceeded
 
@@ -181,10 +179,7 @@ class Datasets:
             hd = headers(self._c._token)
             hd.update({"content-type": "application/octet-stream", "x-fastgpu-encoding": enc})
             path_ = f"/v1/chunks/{h}"
-            try:
-                res = self._c._http.post(path_, content=data, headers=hd, params=params({"tenant": tenant}), timeout=self._c.timeout)
-            except httpx.HTTPError as e:
-                raise transport_error(e, self._c.url, f"POST {path_}") from e
+            res = self._c.send("POST", path_, content=data, headers=hd, params=params({"tenant": tenant}), timeout=self._c.timeout)
             read_answer(Call("POST", path_, lambda j: j), res)
             with lock:
                 done[0] += n
