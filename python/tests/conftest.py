@@ -8,10 +8,13 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterator, Sequence
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Dict, Iterator, Sequence, Type
 
 import pytest
 
@@ -119,3 +122,17 @@ def client(server: Server) -> Iterator[fastgpu.Client]:
 
 def run_python(args: "list[str]", env: Dict[str, str], timeout: float = 60) -> "subprocess.CompletedProcess[str]":
     return subprocess.run([sys.executable, *args], env=env, capture_output=True, text=True, timeout=timeout, cwd=str(PYTHON_DIR))
+
+
+@contextmanager
+def local_http(handler: Type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A small HTTP server on loopback with ``handler``, for what the real server cannot be made
+    to do (drop an answer, answer 503); yields its base URL."""
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    th = threading.Thread(target=srv.serve_forever, daemon=True)
+    th.start()
+    try:
+        yield f"http://127.0.0.1:{srv.server_address[1]}"
+    finally:
+        srv.shutdown()
+        srv.server_close()

@@ -7,8 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Iterator, List
 
@@ -17,7 +16,7 @@ import pytest
 import fastgpu
 from fastgpu._config import normalise_url, resolve_connection
 
-from conftest import Server, start_up, stop_up
+from conftest import Server, local_http, start_up, stop_up
 
 
 class Busy(BaseHTTPRequestHandler):
@@ -42,12 +41,8 @@ class Busy(BaseHTTPRequestHandler):
 @pytest.fixture
 def busy() -> Iterator[str]:
     Busy.hits = []
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Busy)
-    th = threading.Thread(target=srv.serve_forever, daemon=True)
-    th.start()
-    yield f"http://127.0.0.1:{srv.server_address[1]}"
-    srv.shutdown()
-    srv.server_close()
+    with local_http(Busy) as url:
+        yield url
 
 
 def closed_port() -> int:

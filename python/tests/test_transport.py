@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Dict, Iterator, List, Tuple
 
 import pytest
 
 import fastgpu
+
+from conftest import local_http
 
 TASK = {"id": "t_1", "name": "x", "state": "PENDING", "priority": 50, "attempts": 0, "tenant": "default", "spec": {"command": ["true"], "resources": {"gpu": None, "cpuMilli": 1000, "memoryMiB": 1024}}, "gangIndex": 0}
 
@@ -43,12 +44,8 @@ class Flaky(BaseHTTPRequestHandler):
 @pytest.fixture
 def flaky() -> Iterator[str]:
     Flaky.seen = []
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Flaky)
-    th = threading.Thread(target=srv.serve_forever, daemon=True)
-    th.start()
-    yield f"http://127.0.0.1:{srv.server_address[1]}"
-    srv.shutdown()
-    srv.server_close()
+    with local_http(Flaky) as url:
+        yield url
 
 
 def test_a_submit_retried_after_a_lost_answer_carries_the_same_key(flaky: str) -> None:
