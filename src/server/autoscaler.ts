@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { autoscale } from '../core/autoscale/autoscale.js';
 import type { AutoscaleMemory, AutoscalePolicy, ManagedNode, NodeLifecycle, PendingDemand, ProviderOffer } from '../core/autoscale/types.js';
 import type { PriceBook } from '../core/pricing/types.js';
-import type { NodeRecord, Task } from '../core/types.js';
+import type { NodeRecord, PoolEvent, Task } from '../core/types.js';
 import type { Timer } from '../util/clock.js';
 import type { ControlPlane } from './control.js';
 import type { AgentLaunch, NodeProvider, ProvidedNode } from './providers/types.js';
@@ -54,7 +54,12 @@ export class Autoscaler {
   /** Since when each pending task has waited with its current reason. */
   private readonly waitingSince = new Map<string, { reason: string; since: number }>();
   private timer: Timer | null = null;
+  /** The pass set for the moment the oldest waiting task crosses the threshold. */
+  private wake: { at: number; timer: Timer } | null = null;
+  private unsubscribe: (() => void) | null = null;
   private running: Promise<void> | null = null;
+  /** A pass was asked for while one ran: run another when it ends. */
+  private again = false;
   private status: AutoscalerStatus;
   private readonly log: (line: string) => void;
 
@@ -66,18 +71,27 @@ export class Autoscaler {
   start(): void {
     const every = this.opts.intervalMs ?? 5_000;
     this.timer = this.opts.control.timers.interval(() => void this.tick(), every).unref();
+    this.unsubscribe = this.opts.control.subscribe((e) => this.onEvent(e));
   }
 
   /** Stops the loop and waits for a pass under way; nodes stay lent (the next server finds them). */
   async stop(): Promise<void> {
     this.timer?.clear();
     this.timer = null;
+    this.wake?.timer.clear();
+    this.wake = null;
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+    this.again = false;
     await this.running;
   }
 
   /** One pass; passes never overlap. Errors are logged and kept for the status, never thrown. */
   tick(): Promise<void> {
-    if (this.running) return this.running;
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
     this.running = this.pass()
       .then(() => {
         this.status.lastError = null;
@@ -89,8 +103,49 @@ export class Autoscaler {
       })
       .finally(() => {
         this.running = null;
+        if (this.again && this.timer !== null) {
+          this.again = false;
+          void this.tick();
+        }
       });
     return this.running;
+  }
+
+  /**
+   * A task that starts waiting for room wakes the loop the moment it has waited `pendingThresholdMs`
+   * (from its own `task.pending` event), not at the next interval: the interval alone would add up
+   * to a whole period to every scale-out.
+   */
+  private onEvent(e: PoolEvent): void {
+    if (e.type !== 'task.pending' || e.taskId === undefined || this.timer === null) return;
+    const reason = e.data.reason;
+    if (reason !== 'Resources' && reason !== 'Fragmentation') return;
+    const since = this.noteWait(e.taskId, reason, e.at);
+    this.wakeAt(since + this.opts.policy.pendingThresholdMs);
+  }
+
+  private wakeAt(at: number): void {
+    if (this.wake !== null && this.wake.at <= at) return;
+    this.wake?.timer.clear();
+    const { timers, clock } = this.opts.control;
+    const timer = timers
+      .timeout(() => {
+        this.wake = null;
+        void this.tick();
+      }, Math.max(0, at - clock.now()))
+      .unref();
+    this.wake = { at, timer };
+  }
+
+  /** Since when `taskId` has waited for room, given that it waits with `reason` at `at`. */
+  private noteWait(taskId: string, reason: string, at: number): number {
+    const w = this.waitingSince.get(taskId);
+    // ScalingUp is Resources or Fragmentation with a node coming: the wait goes on.
+    if (w === undefined || (w.reason !== reason && !(reason === 'ScalingUp' || w.reason === 'ScalingUp'))) {
+      this.waitingSince.set(taskId, { reason, since: at });
+      return at;
+    }
+    return w.since;
   }
 
   getStatus(): AutoscalerStatus {
@@ -142,10 +197,12 @@ export class Autoscaler {
     for (const d of r.decisions) {
       if (d.kind === 'request') {
         const nodeName = `${provider.name}-${randomBytes(3).toString('hex')}`;
+        const asked = control.clock.now();
         const p = await provider.request(d.shape, this.opts.launch(nodeName));
+        const requestMs = control.clock.now() - asked;
         this.lent.set(p.id, { provided: p, requestedAt: now, drained: false, idleSince: null, ended: false });
         this.log(`autoscaler: asked ${provider.name} for a ${d.shape} node (${p.id}, ${nodeName}): ${d.reason}`);
-        await control.recordEvent('autoscale.requested', {}, { provider: provider.name, providerId: p.id, name: nodeName, shape: d.shape, tasks: d.taskIds, reason: d.reason });
+        await control.recordEvent('autoscale.requested', {}, { provider: provider.name, providerId: p.id, name: nodeName, shape: d.shape, tasks: d.taskIds, reason: d.reason, requestMs });
       } else if (d.kind === 'drain') {
         const l = this.lent.get(d.nodeId);
         const node = l ? control.findNode(l.provided.nodeName) : undefined;
@@ -197,11 +254,7 @@ export class Autoscaler {
     for (const t of this.opts.control.tasks.values()) {
       if (t.state !== 'PENDING' || t.reason === null) continue;
       seen.add(t.id);
-      const w = this.waitingSince.get(t.id);
-      // ScalingUp is Resources or Fragmentation with a node coming: the wait goes on.
-      const reason = t.reason;
-      if (w === undefined || (w.reason !== reason && !(reason === 'ScalingUp' || w.reason === 'ScalingUp'))) this.waitingSince.set(t.id, { reason, since: now });
-      out.push(demandOf(t, this.waitingSince.get(t.id)!.since));
+      out.push(demandOf(t, this.noteWait(t.id, t.reason, now)));
     }
     for (const id of this.waitingSince.keys()) if (!seen.has(id)) this.waitingSince.delete(id);
     return out;
