@@ -3,7 +3,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ProviderOffer } from '../core/autoscale/types.js';
 import type { PoolEvent } from '../core/types.js';
+import { AGENT_PROTOCOL_VERSION } from '../protocol/version.js';
+import { JoinTokenAccess } from './autoscale-join.js';
 import { Autoscaler, type AutoscalerOptions } from './autoscaler.js';
+import { JoinService } from './join.js';
 import type { AgentLaunch, NodeProvider, ProvidedNode } from './providers/types.js';
 import { FakeAgent, makeHarness, submit, type Harness } from './testing.js';
 
@@ -13,11 +16,16 @@ class MemoryProvider implements NodeProvider {
   readonly asked: { shape: string; launch: AgentLaunch }[] = [];
   readonly nodes = new Map<string, ProvidedNode>();
   readonly released: string[] = [];
+  /** Set to make the next request fail as a provider's command would. */
+  failNext: Error | null = null;
   offers(): Promise<ProviderOffer[]> {
     return Promise.resolve([{ provider: this.name, shape: 'a100x1', gpuModel: 'A100-80GB', gpuCount: 1, gpuMemoryMiB: 80 * 1024, gpuTflops: 312, cpuMilli: 4000, memoryMiB: 16_384 }]);
   }
   request(shape: string, launch: AgentLaunch): Promise<ProvidedNode> {
     this.asked.push({ shape, launch });
+    const fail = this.failNext;
+    this.failNext = null;
+    if (fail) return Promise.reject(fail);
     const n: ProvidedNode = { id: String(this.asked.length), provider: this.name, shape, nodeName: launch.nodeName, state: 'pending', detail: 'asked' };
     this.nodes.set(n.id, n);
     return Promise.resolve({ ...n });
@@ -65,8 +73,9 @@ function start(opts: Partial<AutoscalerOptions> = {}): Autoscaler {
     // An interval far longer than the test: any pass it sees came from a wake-up.
     intervalMs: 3_600_000,
     policy: { pendingThresholdMs: 2_000, idleTimeoutMs: 60_000, cooldownMs: 0, maxNodes: { mem: 2 }, minNodes: {} },
-    launch: (nodeName) => ({ nodeName, args: ['agent', '--name', nodeName], env: { FASTGPU_TOKEN: 'x' } }),
+    launch: (nodeName) => ({ nodeName, args: ['agent', '--name', nodeName], env: { FASTGPU_MARK: 'kept' } }),
     priceBook: () => h.server.control.billing.pricing.book,
+    access: new JoinTokenAccess({ join: new JoinService(h.store, h.clock), store: h.store, clock: h.clock, ttlMs: 600_000, invalidate: () => h.server.auth.invalidate() }),
     ...opts,
   });
   scaler = s;
@@ -98,5 +107,68 @@ describe('the autoscaler loop', () => {
     await submit(h, { name: 'a', command: ['true'], resources: { gpu: 1 } });
     await h.clock.advanceAsync(10_000);
     expect(provider.asked).toEqual([]);
+  });
+});
+
+describe('lent nodes join with a join token of their own', () => {
+  const join = (joinToken: string, name: string) => h.req('POST', '/v1/agent/join', { joinToken, name, agentVersion: 'test', protocolVersion: AGENT_PROTOCOL_VERSION }, { authorization: '' });
+
+  /** Starts the loop and submits a task only the provider's node holds; resolves once it asked for one. */
+  async function askedForOne(): Promise<{ shape: string; launch: AgentLaunch }> {
+    const s = start();
+    await s.tick();
+    s.start();
+    await submit(h, { name: 'a', command: ['true'], resources: { gpu: 'A100-80GB:1' } });
+    await h.clock.advanceAsync(2_000);
+    await eventually(() => provider.asked.length === 1 && events.some((e) => e.type === 'autoscale.requested'));
+    return provider.asked[0]!;
+  }
+
+  it('a single-use token, labelled with its provider, living as long as the join timeout; traded for a credential that dies with the node', async () => {
+    const { launch } = await askedForOne();
+    // The launch's own environment is kept; the only secret added is the node's join token.
+    expect(Object.keys(launch.env).sort()).toEqual(['FASTGPU_JOIN_TOKEN', 'FASTGPU_MARK']);
+    const token = launch.env.FASTGPU_JOIN_TOKEN!;
+    expect(token).toMatch(/^fgj_/);
+    const [record] = await h.store.listJoinTokens();
+    expect(record).toEqual(expect.objectContaining({ maxUses: 1, uses: 0, labels: { 'fastgpu.io/provider': 'mem' }, revokedAt: null }));
+    expect(record!.expiresAt - record!.createdAt).toBe(600_000);
+
+    const joined = await join(token, launch.nodeName);
+    expect(joined.status, joined.raw).toBe(200);
+    expect(joined.body).toEqual(expect.objectContaining({ node: launch.nodeName, labels: { 'fastgpu.io/provider': 'mem' } }));
+    const credential = joined.body.credential as string;
+    await expect(h.server.auth.authenticate(`Bearer ${credential}`)).resolves.toEqual(expect.objectContaining({ role: 'agent', node: launch.nodeName }));
+    // Single use: the token a job script held is worth nothing once its agent joined.
+    const again = await join(token, 'someone-else');
+    expect(again.status).toBe(401);
+    expect(again.body.error.message).toMatch(/join token used up/);
+
+    // The provider says the node ended (a job cancelled from outside): its credential stops working.
+    provider.nodes.get('1')!.state = 'ended';
+    await scaler!.tick();
+    await expect(h.server.auth.authenticate(`Bearer ${credential}`)).rejects.toThrow(`node credential of ${launch.nodeName} revoked`);
+  });
+
+  it('a token whose node never came (the request failed, or the node ended before joining) is revoked', async () => {
+    provider.failNext = new Error('sbatch: error: Batch job submission failed');
+    const s = start();
+    await s.tick();
+    s.start();
+    await submit(h, { name: 'a', command: ['true'], resources: { gpu: 'A100-80GB:1' } });
+    await h.clock.advanceAsync(2_000);
+    await eventually(() => provider.asked.length === 1);
+    await eventually(() => s.getStatus().lastError !== null);
+    expect(s.getStatus().lastError).toMatch(/Batch job submission failed/);
+    const [failed] = await h.store.listJoinTokens();
+    expect(failed?.revokedAt).not.toBeNull();
+    expect((await join(provider.asked[0]!.launch.env.FASTGPU_JOIN_TOKEN!, 'x')).body.error.message).toMatch(/join token revoked/);
+
+    // The next pass asks again; this node ends before its agent joined: its token dies with it.
+    await s.tick();
+    expect(provider.asked).toHaveLength(2);
+    provider.nodes.get('2')!.state = 'ended';
+    await s.tick();
+    expect((await join(provider.asked[1]!.launch.env.FASTGPU_JOIN_TOKEN!, 'y')).body.error.message).toMatch(/join token revoked/);
   });
 });

@@ -8,19 +8,25 @@ import type { AutoscaleMemory, AutoscalePolicy, ManagedNode, NodeLifecycle, Pend
 import type { PriceBook } from '../core/pricing/types.js';
 import type { NodeRecord, PoolEvent, Task } from '../core/types.js';
 import type { Timer } from '../util/clock.js';
+import { PROVIDER_LABEL, type LentNodeAccess } from './autoscale-join.js';
 import type { ControlPlane } from './control.js';
 import type { AgentLaunch, NodeProvider, ProvidedNode } from './providers/types.js';
 
 /** Labels the autoscaler puts on the nodes it lent, so `fastgpu nodes` and the dashboard show them. */
-export const PROVIDER_LABEL = 'fastgpu.io/provider';
+export { PROVIDER_LABEL };
 export const LIFECYCLE_LABEL = 'fastgpu.io/lifecycle';
 
 export interface AutoscalerOptions {
   control: ControlPlane;
   provider: NodeProvider;
   policy: AutoscalePolicy;
-  /** How an agent on a new node is started: its argv after `fastgpu`, and its environment. */
+  /**
+   * How an agent on a new node is started: its argv after `fastgpu`, and its environment. The
+   * autoscaler adds the node's own join token (FASTGPU_JOIN_TOKEN) to that environment.
+   */
   launch: (nodeName: string) => AgentLaunch;
+  /** Mints each lent node's join token and revokes what it held once it is gone. */
+  access: LentNodeAccess;
   priceBook: () => PriceBook;
   /** How often it looks. Default 5 s. */
   intervalMs?: number;
@@ -36,6 +42,8 @@ interface Lent {
   drained: boolean;
   idleSince: number | null;
   ended: boolean;
+  /** The join token minted for it (null: found in the provider's list, not asked for by this server). */
+  tokenId: string | null;
 }
 
 export interface AutoscalerStatus {
@@ -165,7 +173,7 @@ export class Autoscaler {
     for (const p of await provider.list()) {
       const l = this.lent.get(p.id);
       if (l) l.provided = p;
-      else this.lent.set(p.id, { provided: p, requestedAt: now, drained: false, idleSince: null, ended: false });
+      else this.lent.set(p.id, { provided: p, requestedAt: now, drained: false, idleSince: null, ended: false, tokenId: null });
     }
     const managed: ManagedNode[] = [];
     for (const [id, l] of this.lent) {
@@ -173,6 +181,7 @@ export class Autoscaler {
       if (l.provided.state === 'ended') {
         if (!l.ended) {
           l.ended = true;
+          await this.opts.access.revoke(l.provided.nodeName, l.tokenId);
           if (node && node.state !== 'LOST') await control.nodeGone(node.id, `its ${provider.name} node ${id} ended: ${l.provided.detail}`);
           await control.recordEvent('autoscale.ended', node ? { nodeId: node.id } : {}, { provider: provider.name, providerId: id, name: l.provided.nodeName, detail: l.provided.detail });
           if (node) await control.labelNode(node.id, { [LIFECYCLE_LABEL]: 'released' });
@@ -198,9 +207,9 @@ export class Autoscaler {
       if (d.kind === 'request') {
         const nodeName = `${provider.name}-${randomBytes(3).toString('hex')}`;
         const asked = control.clock.now();
-        const p = await provider.request(d.shape, this.opts.launch(nodeName));
+        const p = await this.request(d.shape, nodeName);
         const requestMs = control.clock.now() - asked;
-        this.lent.set(p.id, { provided: p, requestedAt: now, drained: false, idleSince: null, ended: false });
+        this.lent.set(p.id, { provided: p, requestedAt: now, drained: false, idleSince: null, ended: false, tokenId: p.tokenId });
         this.log(`autoscaler: asked ${provider.name} for a ${d.shape} node (${p.id}, ${nodeName}): ${d.reason}`);
         await control.recordEvent('autoscale.requested', {}, { provider: provider.name, providerId: p.id, name: nodeName, shape: d.shape, tasks: d.taskIds, reason: d.reason, requestMs });
       } else if (d.kind === 'drain') {
@@ -215,7 +224,10 @@ export class Autoscaler {
         const l = this.lent.get(d.nodeId);
         await provider.release(d.nodeId);
         const node = l ? control.findNode(l.provided.nodeName) : undefined;
-        if (l) l.ended = true;
+        if (l) {
+          l.ended = true;
+          await this.opts.access.revoke(l.provided.nodeName, l.tokenId);
+        }
         if (node) {
           await control.nodeGone(node.id, `given back to ${provider.name}: ${d.reason}`);
           await control.labelNode(node.id, { [LIFECYCLE_LABEL]: 'released' });
@@ -238,6 +250,21 @@ export class Autoscaler {
     };
     // Forget what ended long ago (providers forget too).
     for (const [id, l] of this.lent) if (l.ended && now - l.requestedAt > 86_400_000) this.lent.delete(id);
+  }
+
+  /** Asks the provider for a node whose agent joins with a join token of its own. */
+  private async request(shape: string, nodeName: string): Promise<ProvidedNode & { tokenId: string }> {
+    const { provider, access } = this.opts;
+    const { tokenId, token } = await access.mint(nodeName, provider.name);
+    const launch = this.opts.launch(nodeName);
+    try {
+      const p = await provider.request(shape, { ...launch, env: { ...launch.env, FASTGPU_JOIN_TOKEN: token } });
+      return { ...p, tokenId };
+    } catch (e) {
+      // No node will use it: a token for a request that failed must not stay valid.
+      await access.revoke(nodeName, tokenId);
+      throw e;
+    }
   }
 
   private lifecycleOf(l: Lent, node: NodeRecord | undefined): NodeLifecycle {
