@@ -172,3 +172,38 @@ describe('lent nodes join with a join token of their own', () => {
     expect((await join(provider.asked[1]!.launch.env.FASTGPU_JOIN_TOKEN!, 'y')).body.error.message).toMatch(/join token revoked/);
   });
 });
+
+describe('lent nodes in the store', () => {
+  it('records each node asked for, when it joined and when it ended, for node-hours by provider', async () => {
+    const s = start();
+    await s.tick();
+    s.start();
+    await submit(h, { name: 'a', command: ['true'], resources: { gpu: 'A100-80GB:1' } });
+    await h.clock.advanceAsync(2_000);
+    await eventually(() => provider.asked.length === 1 && events.some((e) => e.type === 'autoscale.requested'));
+    const asked = h.clock.now();
+    const name = provider.asked[0]!.launch.nodeName;
+    const row = { provider: 'mem', providerId: '1', nodeName: name, shape: 'a100x1', requestedAt: asked, joinedAt: null, drainingAt: null, releasedAt: null, releaseReason: null };
+    // No price in the offer: the price book's A100 price per GPU-hour, for its one GPU.
+    const [saved] = await h.store.listLentNodes();
+    expect(saved).toEqual({ ...row, hourlyMicros: expect.any(BigInt) });
+    const hourly = saved!.hourlyMicros;
+
+    await h.clock.advanceAsync(3_000);
+    provider.nodes.get('1')!.state = 'running';
+    const agent = new FakeAgent(h, name);
+    await agent.register();
+    const joinedAt = h.clock.now();
+    await s.tick();
+    expect(await h.store.listLentNodes()).toEqual([{ ...row, hourlyMicros: hourly, joinedAt }]);
+
+    await h.clock.advanceAsync(60_000);
+    provider.nodes.get('1')!.state = 'ended';
+    provider.nodes.get('1')!.detail = 'CANCELLED by 0';
+    await s.tick();
+    const [first, second] = await h.store.listLentNodes();
+    expect(first).toEqual({ ...row, hourlyMicros: hourly, joinedAt, releasedAt: h.clock.now(), releaseReason: 'ended: CANCELLED by 0' });
+    // The task still waits (the fake agent has no A100): the same pass asked for another node.
+    expect(second).toEqual(expect.objectContaining({ providerId: '2', requestedAt: h.clock.now(), joinedAt: null }));
+  });
+});

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { autoscale } from '../core/autoscale/autoscale.js';
 import type { AutoscaleMemory, AutoscalePolicy, ManagedNode, NodeLifecycle, PendingDemand, ProviderOffer } from '../core/autoscale/types.js';
+import type { Micros } from '../core/pricing/money.js';
 import type { PriceBook } from '../core/pricing/types.js';
 import type { NodeRecord, PoolEvent, Task } from '../core/types.js';
 import type { Timer } from '../util/clock.js';
@@ -44,6 +45,10 @@ interface Lent {
   ended: boolean;
   /** The join token minted for it (null: found in the provider's list, not asked for by this server). */
   tokenId: string | null;
+  /** Its price per hour (the offer's), for node-hours by provider; null when unknown. */
+  hourlyMicros: Micros | null;
+  /** Its join is in the store (lent_nodes), so a pass does not write it again. */
+  joinSaved: boolean;
 }
 
 export interface AutoscalerStatus {
@@ -172,8 +177,14 @@ export class Autoscaler {
     // What the provider says of its nodes, beside what registered.
     for (const p of await provider.list()) {
       const l = this.lent.get(p.id);
-      if (l) l.provided = p;
-      else this.lent.set(p.id, { provided: p, requestedAt: now, drained: false, idleSince: null, ended: false, tokenId: null });
+      if (l) {
+        l.provided = p;
+        continue;
+      }
+      // Lent before this server started (or by one before it): known from now on.
+      const found: Lent = { provided: p, requestedAt: now, drained: false, idleSince: null, ended: false, tokenId: null, hourlyMicros: this.offers.find((o) => o.shape === p.shape)?.hourlyMicros ?? null, joinSaved: false };
+      this.lent.set(p.id, found);
+      await this.save(p.id, found, {});
     }
     const managed: ManagedNode[] = [];
     for (const [id, l] of this.lent) {
@@ -182,6 +193,7 @@ export class Autoscaler {
         if (!l.ended) {
           l.ended = true;
           await this.opts.access.revoke(l.provided.nodeName, l.tokenId);
+          await this.save(id, l, { ...this.joined(l, node), releasedAt: now, releaseReason: `ended: ${l.provided.detail}` });
           if (node && node.state !== 'LOST') await control.nodeGone(node.id, `its ${provider.name} node ${id} ended: ${l.provided.detail}`);
           await control.recordEvent('autoscale.ended', node ? { nodeId: node.id } : {}, { provider: provider.name, providerId: id, name: l.provided.nodeName, detail: l.provided.detail });
           if (node) await control.labelNode(node.id, { [LIFECYCLE_LABEL]: 'released' });
@@ -189,6 +201,10 @@ export class Autoscaler {
         continue;
       }
       const lifecycle = this.lifecycleOf(l, node);
+      if (!l.joinSaved && node && (lifecycle === 'ready' || lifecycle === 'draining')) {
+        await this.save(id, l, this.joined(l, node));
+        l.joinSaved = true;
+      }
       const active = node ? control.activeOn(node.id).length : 0;
       const reservations = node ? [...control.reservations.values()].filter((r) => r.state === 'ACTIVE' && r.placement?.nodeId === node.id).length : 0;
       if (lifecycle === 'ready' || lifecycle === 'draining') {
@@ -209,7 +225,9 @@ export class Autoscaler {
         const asked = control.clock.now();
         const p = await this.request(d.shape, nodeName);
         const requestMs = control.clock.now() - asked;
-        this.lent.set(p.id, { provided: p, requestedAt: now, drained: false, idleSince: null, ended: false, tokenId: p.tokenId });
+        const l: Lent = { provided: p, requestedAt: now, drained: false, idleSince: null, ended: false, tokenId: p.tokenId, hourlyMicros: d.hourlyMicros, joinSaved: false };
+        this.lent.set(p.id, l);
+        await this.save(p.id, l, {});
         this.log(`autoscaler: asked ${provider.name} for a ${d.shape} node (${p.id}, ${nodeName}): ${d.reason}`);
         await control.recordEvent('autoscale.requested', {}, { provider: provider.name, providerId: p.id, name: nodeName, shape: d.shape, tasks: d.taskIds, reason: d.reason, requestMs });
       } else if (d.kind === 'drain') {
@@ -218,6 +236,7 @@ export class Autoscaler {
         if (!l || !node) continue;
         l.drained = true;
         await control.drainNode(node.id);
+        await this.save(d.nodeId, l, { drainingAt: control.clock.now() });
         this.log(`autoscaler: draining ${node.name}: ${d.reason}`);
         await control.recordEvent('autoscale.drained', { nodeId: node.id }, { provider: provider.name, providerId: d.nodeId, name: node.name, reason: d.reason });
       } else {
@@ -227,6 +246,7 @@ export class Autoscaler {
         if (l) {
           l.ended = true;
           await this.opts.access.revoke(l.provided.nodeName, l.tokenId);
+          await this.save(d.nodeId, l, { ...this.joined(l, node), releasedAt: control.clock.now(), releaseReason: d.reason });
         }
         if (node) {
           await control.nodeGone(node.id, `given back to ${provider.name}: ${d.reason}`);
@@ -250,6 +270,27 @@ export class Autoscaler {
     };
     // Forget what ended long ago (providers forget too).
     for (const [id, l] of this.lent) if (l.ended && now - l.requestedAt > 86_400_000) this.lent.delete(id);
+  }
+
+  /** When the node joined, as far as the pool knows (its agent's registration). */
+  private joined(l: Lent, node: NodeRecord | undefined): { joinedAt?: number } {
+    return node && !l.joinSaved ? { joinedAt: node.registeredAt } : {};
+  }
+
+  /** Writes what is known of a lent node; the store fills in only what it does not have yet. */
+  private async save(id: string, l: Lent, times: { joinedAt?: number; drainingAt?: number; releasedAt?: number; releaseReason?: string }): Promise<void> {
+    await this.opts.control.store.saveLentNode({
+      provider: this.opts.provider.name,
+      providerId: id,
+      nodeName: l.provided.nodeName,
+      shape: l.provided.shape,
+      hourlyMicros: l.hourlyMicros,
+      requestedAt: l.requestedAt,
+      joinedAt: times.joinedAt ?? null,
+      drainingAt: times.drainingAt ?? null,
+      releasedAt: times.releasedAt ?? null,
+      releaseReason: times.releaseReason ?? null,
+    });
   }
 
   /** Asks the provider for a node whose agent joins with a join token of its own. */
