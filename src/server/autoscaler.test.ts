@@ -82,6 +82,17 @@ function start(opts: Partial<AutoscalerOptions> = {}): Autoscaler {
   return s;
 }
 
+/** Starts the loop and submits a task only the provider's node holds; resolves once it asked for one. */
+async function askedForOne(): Promise<{ s: Autoscaler; shape: string; launch: AgentLaunch }> {
+  const s = start();
+  await s.tick();
+  s.start();
+  await submit(h, { name: 'a', command: ['true'], resources: { gpu: 'A100-80GB:1' } });
+  await h.clock.advanceAsync(2_000);
+  await eventually(() => provider.asked.length === 1 && events.some((e) => e.type === 'autoscale.requested'));
+  return { s, ...provider.asked[0]! };
+}
+
 describe('the autoscaler loop', () => {
   it('wakes the moment a waiting task crosses the threshold, not at its next interval', async () => {
     const s = start();
@@ -112,17 +123,6 @@ describe('the autoscaler loop', () => {
 
 describe('lent nodes join with a join token of their own', () => {
   const join = (joinToken: string, name: string) => h.req('POST', '/v1/agent/join', { joinToken, name, agentVersion: 'test', protocolVersion: AGENT_PROTOCOL_VERSION }, { authorization: '' });
-
-  /** Starts the loop and submits a task only the provider's node holds; resolves once it asked for one. */
-  async function askedForOne(): Promise<{ shape: string; launch: AgentLaunch }> {
-    const s = start();
-    await s.tick();
-    s.start();
-    await submit(h, { name: 'a', command: ['true'], resources: { gpu: 'A100-80GB:1' } });
-    await h.clock.advanceAsync(2_000);
-    await eventually(() => provider.asked.length === 1 && events.some((e) => e.type === 'autoscale.requested'));
-    return provider.asked[0]!;
-  }
 
   it('a single-use token, labelled with its provider, living as long as the join timeout; traded for a credential that dies with the node', async () => {
     const { launch } = await askedForOne();
@@ -175,14 +175,9 @@ describe('lent nodes join with a join token of their own', () => {
 
 describe('lent nodes in the store', () => {
   it('records each node asked for, when it joined and when it ended, for node-hours by provider', async () => {
-    const s = start();
-    await s.tick();
-    s.start();
-    await submit(h, { name: 'a', command: ['true'], resources: { gpu: 'A100-80GB:1' } });
-    await h.clock.advanceAsync(2_000);
-    await eventually(() => provider.asked.length === 1 && events.some((e) => e.type === 'autoscale.requested'));
+    const { s, launch } = await askedForOne();
     const asked = h.clock.now();
-    const name = provider.asked[0]!.launch.nodeName;
+    const name = launch.nodeName;
     const row = { provider: 'mem', providerId: '1', nodeName: name, shape: 'a100x1', requestedAt: asked, joinedAt: null, drainingAt: null, releasedAt: null, releaseReason: null };
     // No price in the offer: the price book's A100 price per GPU-hour, for its one GPU.
     const [saved] = await h.store.listLentNodes();
