@@ -193,6 +193,11 @@ describe('fastgpu up --autoscale slurm, end to end', () => {
     await until(`job ${jobId} gone from squeue`, async () => ((await squeue()).some((j) => j.id === jobId) ? undefined : true), 30_000);
     expect(output()).toMatch(new RegExp(`autoscaler: gave ${node} back to slurm`));
     expect((await tokens())[0]?.revokedAt).not.toBeNull();
+    // `fastgpu usage` counts its node-hours under slurm, from join to release, at price=3.50.
+    const usage = await w.cli(['usage']);
+    expect(usage.code, usage.stderr).toBe(0);
+    expect(usage.stdout).toMatch(/^lent nodes by provider \(from join to release\)/m);
+    expect(usage.stdout).toMatch(/^slurm\s+1\s+1\s+0\.0\d\d\s+0\.\d\d$/m);
   }, TIMEOUT_MS * 3);
 
   it('a scancel of a busy node requeues its task, which then runs elsewhere (never twice at once)', async () => {
