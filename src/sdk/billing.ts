@@ -85,6 +85,23 @@ export interface UsageReport {
   currency: string;
   rows: UsageRow[];
   totals: Amounts & { gpuSeconds: number; promotions: string[] };
+  /** Admins only: node-hours of the nodes that providers lent (`--autoscale`), by provider. */
+  nodeHours?: ProviderNodeHours[];
+}
+
+/** One provider's lent nodes over the period: each counts from its agent's join to its release. */
+export interface ProviderNodeHours {
+  provider: string;
+  /** Nodes asked for that were lent at some time in the period. */
+  requested: number;
+  /** Of those, nodes whose agent joined. */
+  joined: number;
+  nodeHours: number;
+  /** Those hours at each node's own price; null when no node had one. */
+  costAmount: number | null;
+  costMicros: string | null;
+  /** Node-hours of nodes without a price (not in costAmount). */
+  unpricedNodeHours: number;
 }
 
 export interface UsageQuery {

@@ -18,6 +18,7 @@ import { adminRoutes, ensureDefaultTenant } from './routes/admin.js';
 import { agentRoutes } from './routes/agent.js';
 import { joinRoutes } from './routes/join.js';
 import { JoinService } from './join.js';
+import { autoscaleRoutes } from './autoscale-routes.js';
 import type { RouteContext } from './routes/context.js';
 import { poolRoutes } from './routes/pool.js';
 import { pricingRoutes } from './routes/pricing.js';
@@ -212,6 +213,7 @@ async function assemble(
   adminRoutes(ctx);
   pricingRoutes(ctx);
   usageRoutes(ctx);
+  autoscaleRoutes(ctx);
   sampleRoutes(ctx);
   await app.register(datasetRoutes(ctx, deps.blobDir !== undefined ? new BlobStore(deps.blobDir) : null));
   clusterRoute(book, deps.cluster ?? singleServerView('embedded', () => '', deps.clock.now(), () => deps.clock.now()));

@@ -5,22 +5,29 @@
 import { randomBytes } from 'node:crypto';
 import { autoscale } from '../core/autoscale/autoscale.js';
 import type { AutoscaleMemory, AutoscalePolicy, ManagedNode, NodeLifecycle, PendingDemand, ProviderOffer } from '../core/autoscale/types.js';
+import type { Micros } from '../core/pricing/money.js';
 import type { PriceBook } from '../core/pricing/types.js';
-import type { NodeRecord, Task } from '../core/types.js';
+import type { NodeRecord, PoolEvent, Task } from '../core/types.js';
 import type { Timer } from '../util/clock.js';
+import { PROVIDER_LABEL, type LentNodeAccess } from './autoscale-join.js';
 import type { ControlPlane } from './control.js';
 import type { AgentLaunch, NodeProvider, ProvidedNode } from './providers/types.js';
 
 /** Labels the autoscaler puts on the nodes it lent, so `fastgpu nodes` and the dashboard show them. */
-export const PROVIDER_LABEL = 'fastgpu.io/provider';
+export { PROVIDER_LABEL };
 export const LIFECYCLE_LABEL = 'fastgpu.io/lifecycle';
 
 export interface AutoscalerOptions {
   control: ControlPlane;
   provider: NodeProvider;
   policy: AutoscalePolicy;
-  /** How an agent on a new node is started: its argv after `fastgpu`, and its environment. */
+  /**
+   * How an agent on a new node is started: its argv after `fastgpu`, and its environment. The
+   * autoscaler adds the node's own join token (FASTGPU_JOIN_TOKEN) to that environment.
+   */
   launch: (nodeName: string) => AgentLaunch;
+  /** Mints each lent node's join token and revokes what it held once it is gone. */
+  access: LentNodeAccess;
   priceBook: () => PriceBook;
   /** How often it looks. Default 5 s. */
   intervalMs?: number;
@@ -36,6 +43,12 @@ interface Lent {
   drained: boolean;
   idleSince: number | null;
   ended: boolean;
+  /** The join token minted for it (null: found in the provider's list, not asked for by this server). */
+  tokenId: string | null;
+  /** Its price per hour (the offer's), for node-hours by provider; null when unknown. */
+  hourlyMicros: Micros | null;
+  /** Its join is in the store (lent_nodes), so a pass does not write it again. */
+  joinSaved: boolean;
 }
 
 export interface AutoscalerStatus {
@@ -54,7 +67,12 @@ export class Autoscaler {
   /** Since when each pending task has waited with its current reason. */
   private readonly waitingSince = new Map<string, { reason: string; since: number }>();
   private timer: Timer | null = null;
+  /** The pass set for the moment the oldest waiting task crosses the threshold. */
+  private wake: { at: number; timer: Timer } | null = null;
+  private unsubscribe: (() => void) | null = null;
   private running: Promise<void> | null = null;
+  /** A pass was asked for while one ran: run another when it ends. */
+  private again = false;
   private status: AutoscalerStatus;
   private readonly log: (line: string) => void;
 
@@ -66,18 +84,27 @@ export class Autoscaler {
   start(): void {
     const every = this.opts.intervalMs ?? 5_000;
     this.timer = this.opts.control.timers.interval(() => void this.tick(), every).unref();
+    this.unsubscribe = this.opts.control.subscribe((e) => this.onEvent(e));
   }
 
   /** Stops the loop and waits for a pass under way; nodes stay lent (the next server finds them). */
   async stop(): Promise<void> {
     this.timer?.clear();
     this.timer = null;
+    this.wake?.timer.clear();
+    this.wake = null;
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+    this.again = false;
     await this.running;
   }
 
   /** One pass; passes never overlap. Errors are logged and kept for the status, never thrown. */
   tick(): Promise<void> {
-    if (this.running) return this.running;
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
     this.running = this.pass()
       .then(() => {
         this.status.lastError = null;
@@ -89,8 +116,49 @@ export class Autoscaler {
       })
       .finally(() => {
         this.running = null;
+        if (this.again && this.timer !== null) {
+          this.again = false;
+          void this.tick();
+        }
       });
     return this.running;
+  }
+
+  /**
+   * A task that starts waiting for room wakes the loop the moment it has waited `pendingThresholdMs`
+   * (from its own `task.pending` event), not at the next interval: the interval alone would add up
+   * to a whole period to every scale-out.
+   */
+  private onEvent(e: PoolEvent): void {
+    if (e.type !== 'task.pending' || e.taskId === undefined || this.timer === null) return;
+    const reason = e.data.reason;
+    if (reason !== 'Resources' && reason !== 'Fragmentation') return;
+    const since = this.noteWait(e.taskId, reason, e.at);
+    this.wakeAt(since + this.opts.policy.pendingThresholdMs);
+  }
+
+  private wakeAt(at: number): void {
+    if (this.wake !== null && this.wake.at <= at) return;
+    this.wake?.timer.clear();
+    const { timers, clock } = this.opts.control;
+    const timer = timers
+      .timeout(() => {
+        this.wake = null;
+        void this.tick();
+      }, Math.max(0, at - clock.now()))
+      .unref();
+    this.wake = { at, timer };
+  }
+
+  /** Since when `taskId` has waited for room, given that it waits with `reason` at `at`. */
+  private noteWait(taskId: string, reason: string, at: number): number {
+    const w = this.waitingSince.get(taskId);
+    // ScalingUp is Resources or Fragmentation with a node coming: the wait goes on.
+    if (w === undefined || (w.reason !== reason && !(reason === 'ScalingUp' || w.reason === 'ScalingUp'))) {
+      this.waitingSince.set(taskId, { reason, since: at });
+      return at;
+    }
+    return w.since;
   }
 
   getStatus(): AutoscalerStatus {
@@ -109,8 +177,14 @@ export class Autoscaler {
     // What the provider says of its nodes, beside what registered.
     for (const p of await provider.list()) {
       const l = this.lent.get(p.id);
-      if (l) l.provided = p;
-      else this.lent.set(p.id, { provided: p, requestedAt: now, drained: false, idleSince: null, ended: false });
+      if (l) {
+        l.provided = p;
+        continue;
+      }
+      // Lent before this server started (or by one before it): known from now on.
+      const found: Lent = { provided: p, requestedAt: now, drained: false, idleSince: null, ended: false, tokenId: null, hourlyMicros: this.offers.find((o) => o.shape === p.shape)?.hourlyMicros ?? null, joinSaved: false };
+      this.lent.set(p.id, found);
+      await this.save(p.id, found, {});
     }
     const managed: ManagedNode[] = [];
     for (const [id, l] of this.lent) {
@@ -118,6 +192,8 @@ export class Autoscaler {
       if (l.provided.state === 'ended') {
         if (!l.ended) {
           l.ended = true;
+          await this.opts.access.revoke(l.provided.nodeName, l.tokenId);
+          await this.save(id, l, { ...this.joined(l, node), releasedAt: now, releaseReason: `ended: ${l.provided.detail}` });
           if (node && node.state !== 'LOST') await control.nodeGone(node.id, `its ${provider.name} node ${id} ended: ${l.provided.detail}`);
           await control.recordEvent('autoscale.ended', node ? { nodeId: node.id } : {}, { provider: provider.name, providerId: id, name: l.provided.nodeName, detail: l.provided.detail });
           if (node) await control.labelNode(node.id, { [LIFECYCLE_LABEL]: 'released' });
@@ -125,6 +201,10 @@ export class Autoscaler {
         continue;
       }
       const lifecycle = this.lifecycleOf(l, node);
+      if (!l.joinSaved && node && (lifecycle === 'ready' || lifecycle === 'draining')) {
+        await this.save(id, l, this.joined(l, node));
+        l.joinSaved = true;
+      }
       const active = node ? control.activeOn(node.id).length : 0;
       const reservations = node ? [...control.reservations.values()].filter((r) => r.state === 'ACTIVE' && r.placement?.nodeId === node.id).length : 0;
       if (lifecycle === 'ready' || lifecycle === 'draining') {
@@ -142,23 +222,32 @@ export class Autoscaler {
     for (const d of r.decisions) {
       if (d.kind === 'request') {
         const nodeName = `${provider.name}-${randomBytes(3).toString('hex')}`;
-        const p = await provider.request(d.shape, this.opts.launch(nodeName));
-        this.lent.set(p.id, { provided: p, requestedAt: now, drained: false, idleSince: null, ended: false });
+        const asked = control.clock.now();
+        const p = await this.request(d.shape, nodeName);
+        const requestMs = control.clock.now() - asked;
+        const l: Lent = { provided: p, requestedAt: now, drained: false, idleSince: null, ended: false, tokenId: p.tokenId, hourlyMicros: d.hourlyMicros, joinSaved: false };
+        this.lent.set(p.id, l);
+        await this.save(p.id, l, {});
         this.log(`autoscaler: asked ${provider.name} for a ${d.shape} node (${p.id}, ${nodeName}): ${d.reason}`);
-        await control.recordEvent('autoscale.requested', {}, { provider: provider.name, providerId: p.id, name: nodeName, shape: d.shape, tasks: d.taskIds, reason: d.reason });
+        await control.recordEvent('autoscale.requested', {}, { provider: provider.name, providerId: p.id, name: nodeName, shape: d.shape, tasks: d.taskIds, reason: d.reason, requestMs });
       } else if (d.kind === 'drain') {
         const l = this.lent.get(d.nodeId);
         const node = l ? control.findNode(l.provided.nodeName) : undefined;
         if (!l || !node) continue;
         l.drained = true;
         await control.drainNode(node.id);
+        await this.save(d.nodeId, l, { drainingAt: control.clock.now() });
         this.log(`autoscaler: draining ${node.name}: ${d.reason}`);
         await control.recordEvent('autoscale.drained', { nodeId: node.id }, { provider: provider.name, providerId: d.nodeId, name: node.name, reason: d.reason });
       } else {
         const l = this.lent.get(d.nodeId);
         await provider.release(d.nodeId);
         const node = l ? control.findNode(l.provided.nodeName) : undefined;
-        if (l) l.ended = true;
+        if (l) {
+          l.ended = true;
+          await this.opts.access.revoke(l.provided.nodeName, l.tokenId);
+          await this.save(d.nodeId, l, { ...this.joined(l, node), releasedAt: control.clock.now(), releaseReason: d.reason });
+        }
         if (node) {
           await control.nodeGone(node.id, `given back to ${provider.name}: ${d.reason}`);
           await control.labelNode(node.id, { [LIFECYCLE_LABEL]: 'released' });
@@ -183,6 +272,42 @@ export class Autoscaler {
     for (const [id, l] of this.lent) if (l.ended && now - l.requestedAt > 86_400_000) this.lent.delete(id);
   }
 
+  /** When the node joined, as far as the pool knows (its agent's registration). */
+  private joined(l: Lent, node: NodeRecord | undefined): { joinedAt?: number } {
+    return node && !l.joinSaved ? { joinedAt: node.registeredAt } : {};
+  }
+
+  /** Writes what is known of a lent node; the store fills in only what it does not have yet. */
+  private async save(id: string, l: Lent, times: { joinedAt?: number; drainingAt?: number; releasedAt?: number; releaseReason?: string }): Promise<void> {
+    await this.opts.control.store.saveLentNode({
+      provider: this.opts.provider.name,
+      providerId: id,
+      nodeName: l.provided.nodeName,
+      shape: l.provided.shape,
+      hourlyMicros: l.hourlyMicros,
+      requestedAt: l.requestedAt,
+      joinedAt: times.joinedAt ?? null,
+      drainingAt: times.drainingAt ?? null,
+      releasedAt: times.releasedAt ?? null,
+      releaseReason: times.releaseReason ?? null,
+    });
+  }
+
+  /** Asks the provider for a node whose agent joins with a join token of its own. */
+  private async request(shape: string, nodeName: string): Promise<ProvidedNode & { tokenId: string }> {
+    const { provider, access } = this.opts;
+    const { tokenId, token } = await access.mint(nodeName, provider.name);
+    const launch = this.opts.launch(nodeName);
+    try {
+      const p = await provider.request(shape, { ...launch, env: { ...launch.env, FASTGPU_JOIN_TOKEN: token } });
+      return { ...p, tokenId };
+    } catch (e) {
+      // No node will use it: a token for a request that failed must not stay valid.
+      await access.revoke(nodeName, tokenId);
+      throw e;
+    }
+  }
+
   private lifecycleOf(l: Lent, node: NodeRecord | undefined): NodeLifecycle {
     if (l.ended) return 'released';
     if (l.drained) return 'draining';
@@ -197,11 +322,7 @@ export class Autoscaler {
     for (const t of this.opts.control.tasks.values()) {
       if (t.state !== 'PENDING' || t.reason === null) continue;
       seen.add(t.id);
-      const w = this.waitingSince.get(t.id);
-      // ScalingUp is Resources or Fragmentation with a node coming: the wait goes on.
-      const reason = t.reason;
-      if (w === undefined || (w.reason !== reason && !(reason === 'ScalingUp' || w.reason === 'ScalingUp'))) this.waitingSince.set(t.id, { reason, since: now });
-      out.push(demandOf(t, this.waitingSince.get(t.id)!.since));
+      out.push(demandOf(t, this.noteWait(t.id, t.reason, now)));
     }
     for (const id of this.waitingSince.keys()) if (!seen.has(id)) this.waitingSince.delete(id);
     return out;

@@ -14,11 +14,13 @@ import { singleServerView } from './leadership-status.js';
 import { hashToken } from './auth.js';
 import { newId, newSecret } from './ids.js';
 import type { SampleRetention } from './retention.js';
-import type { ControlPlane } from './control.js';
+import { JoinTokenAccess } from './autoscale-join.js';
+import { DEFAULT_JOIN_TTL_MS, JoinService } from './join.js';
 import { autoscalePolicy, buildProvider, type AutoscaleSpec, type PolicyFlags } from './providers/config.js';
 
 export { buildApp } from './app.js';
 export type { AppDeps, ServerApp } from './app.js';
+import type { ServerApp } from './app.js';
 
 export interface ServerOptions {
   dataDir: string; // holds fastgpu.db and admin.token
@@ -118,7 +120,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     shownUrl = url;
     log(`fastgpu server listening on ${url} (data dir ${opts.dataDir}; store ${describeStore(storeOptions)})${transportNote(host, opts.tls)}`);
     const loginUrl = `${url}/?token=${server.app.dashboard.issueLoginCode(adminToken)}`;
-    const autoscaler = opts.autoscale === undefined ? null : await startAutoscaler(opts.autoscale, server.control, url, opts.dataDir, clock, log);
+    const autoscaler = opts.autoscale === undefined ? null : await startAutoscaler(opts.autoscale, server, url, opts.dataDir, clock, log, opts.nodeCredentialTtlMs);
     const running = server;
     let closing: Promise<void> | null = null;
     return {
@@ -152,33 +154,20 @@ export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
-export const AUTOSCALE_TOKEN_FILE = 'autoscale.token';
-
 /**
- * The autoscaler of `--autoscale`: its provider, and the agent token its nodes join with (made
- * once, kept in `<dataDir>/autoscale.token`, mode 0600, passed to agents in their environment).
+ * The autoscaler of `--autoscale`: its provider, and how its nodes get in: each with a join token
+ * of its own (autoscale-join.ts), passed to its agent in the environment, never a shared secret.
  */
 async function startAutoscaler(
   cfg: { spec: AutoscaleSpec; policy: PolicyFlags },
-  control: ControlPlane,
+  server: ServerApp,
   url: string,
   dataDir: string,
   clock: Clock,
   log: (line: string) => void,
+  nodeCredentialTtlMs: number | undefined,
 ): Promise<{ stop(): Promise<void> }> {
-  const file = join(dataDir, AUTOSCALE_TOKEN_FILE);
-  let secret = await readFile(file, 'utf8').then((s) => s.trim(), (e: NodeJS.ErrnoException) => {
-    if (e.code === 'ENOENT') return '';
-    throw e;
-  });
-  if (secret === '') {
-    secret = newSecret();
-    await writeFile(file, `${secret}\n`, { mode: 0o600 });
-  }
-  const hash = hashToken(secret);
-  if (!(await control.store.findTokenByHash(hash))) {
-    await control.store.insertToken({ id: newId('tok'), hash, tenant: 'default', role: 'agent', name: `autoscale-${cfg.spec.provider}`, createdAt: clock.now(), revokedAt: null });
-  }
+  const { control } = server;
   const bin = fileURLToPath(new URL('../../bin/fastgpu', import.meta.url));
   const provider = buildProvider(cfg.spec, {
     dataDir,
@@ -195,7 +184,14 @@ async function startAutoscaler(
     launch: (nodeName) => ({
       nodeName,
       args: ['agent', '--server', url, '--name', nodeName, '--state-dir', join(dataDir, 'autoscale', nodeName), '--ephemeral', '--quiet'],
-      env: { FASTGPU_TOKEN: secret },
+      env: {},
+    }),
+    access: new JoinTokenAccess({
+      join: new JoinService(control.store, clock, nodeCredentialTtlMs),
+      store: control.store,
+      clock,
+      ttlMs: cfg.policy.joinTimeoutMs ?? DEFAULT_JOIN_TTL_MS,
+      invalidate: () => server.auth.invalidate(),
     }),
     log,
   });

@@ -154,6 +154,7 @@ const MATRIX: Record<string, Row> = {
   'POST /v1/tasks/:id/cancel': { call: async (t) => ({ url: `/v1/tasks/${await newTask(tenantOf(t))}/cancel` }), expect: itemWrite },
 
   'GET /v1/nodes': { call: () => ({ url: '/v1/nodes' }), expect: clusterRead, targets: ['pool'] },
+  'GET /v1/autoscale/nodes': { call: () => ({ url: '/v1/autoscale/nodes' }), expect: clusterRead, targets: ['pool'] },
   'GET /v1/gpus': { call: () => ({ url: '/v1/gpus' }), expect: clusterRead, targets: ['pool'] },
   'GET /v1/samples': { call: () => ({ url: '/v1/samples' }), expect: clusterRead, targets: ['pool'] },
   'POST /v1/vgpus': { call: (t) => ({ url: t === 'own' ? '/v1/vgpus' : '/v1/vgpus?tenant=b', body: { gpu: 0.1 } }), expect: create },

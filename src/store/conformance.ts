@@ -30,6 +30,7 @@ import { idempotencyConformance } from './conformance-idempotency.js';
 import { datasetConformance } from './conformance-datasets.js';
 import { sweepConformance } from './conformance-sweeps.js';
 import { joinConformance } from './conformance-join.js';
+import { lentConformance } from './conformance-lent.js';
 import { sampleTierConformance } from './conformance-samples.js';
 import type { Store, TokenRecord, UtilisationSample } from './port.js';
 
@@ -810,5 +811,7 @@ export function storeConformance(name: string, make: () => Promise<Store>, clean
     sweepConformance(() => s);
     // Issue 11: join tokens and node credentials.
     joinConformance(() => s);
+    // Issue 12: nodes that providers lent.
+    lentConformance(() => s);
   });
 }

@@ -2,6 +2,7 @@
 // conformance suite (store/conformance.ts) run against every adapter. Methods are async so
 // that a network database fits; each method is atomic on its own.
 import type { JoinStore } from './join-port.js';
+import type { LentNodeStore } from './lent-port.js';
 import type {
   Attempt,
   LogChunk,
@@ -298,7 +299,7 @@ export interface PricedUsageFilter {
   taskId?: string;
 }
 
-export interface Store extends DatasetStore, JoinStore {
+export interface Store extends DatasetStore, JoinStore, LentNodeStore {
   /** Create or migrate the schema. Refuses a schema newer than the code. */
   init(): Promise<void>;
   close(): Promise<void>;

@@ -3,7 +3,7 @@
 // end to end (a waiting task makes an sbatch, the agent job joins and runs it, the idle node's job
 // is cancelled; a job killed from outside has its tasks requeued and run elsewhere).
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -11,6 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFailed } fr
 import { SlurmProvider } from '../../src/server/providers/slurm.js';
 import { ProviderError, type ProvidedNode } from '../../src/server/providers/types.js';
 import type { NodeView, TaskView } from '../../src/sdk/index.js';
+import type { JoinTokenView } from '../../src/protocol/join.js';
 import { ROOT, World, requireBuild, until } from './harness.js';
 
 const SLURM_ROOT = join(tmpdir(), `fastgpu-slurm-e2e`);
@@ -179,6 +180,10 @@ describe('fastgpu up --autoscale slurm, end to end', () => {
       return n?.labels?.['fastgpu.io/provider'] === 'slurm' ? n : undefined;
     });
     expect(joined.gpus.map((g) => g.model)).toEqual(['A100-80GB', 'A100-80GB', 'A100-80GB', 'A100-80GB']);
+    // It joined with a join token minted for it, now used up; no file the server wrote holds it.
+    const tokens = async () => (await w.client().request<{ joinTokens: JoinTokenView[] }>('GET', '/v1/admin/join-tokens')).joinTokens;
+    expect(await tokens()).toEqual([expect.objectContaining({ uses: 1, maxUses: 1, labels: { 'fastgpu.io/provider': 'slurm' }, revokedAt: null })]);
+    expect(readdirSync(join(w.dataDir, 'slurm')).filter((f) => !f.endsWith('.out'))).toEqual([]);
 
     // Idle past the timeout: drained, then its job cancelled; Slurm's queue no longer has it.
     await until('the Slurm node released', async () => {
@@ -187,6 +192,12 @@ describe('fastgpu up --autoscale slurm, end to end', () => {
     }, TIMEOUT_MS);
     await until(`job ${jobId} gone from squeue`, async () => ((await squeue()).some((j) => j.id === jobId) ? undefined : true), 30_000);
     expect(output()).toMatch(new RegExp(`autoscaler: gave ${node} back to slurm`));
+    expect((await tokens())[0]?.revokedAt).not.toBeNull();
+    // `fastgpu usage` counts its node-hours under slurm, from join to release, at price=3.50.
+    const usage = await w.cli(['usage']);
+    expect(usage.code, usage.stderr).toBe(0);
+    expect(usage.stdout).toMatch(/^lent nodes by provider \(from join to release\)/m);
+    expect(usage.stdout).toMatch(/^slurm\s+1\s+1\s+0\.0\d\d\s+0\.\d\d$/m);
   }, TIMEOUT_MS * 3);
 
   it('a scancel of a busy node requeues its task, which then runs elsewhere (never twice at once)', async () => {

@@ -8,6 +8,7 @@ import type { UsageQuery, UsageReport } from '../../sdk/billing.js';
 import { contextOf } from '../context.js';
 import { UsageError, clientFor, outputFlag, withConnection, withOutput } from '../flags.js';
 import { table } from '../format.js';
+import { nodeHoursTable } from './usage-nodes.js';
 
 export interface RawUsage {
   tenant?: string;
@@ -57,6 +58,6 @@ export function register(program: Command): void {
       const ctx = contextOf(cmd);
       const output = outputFlag(raw.output);
       const report = await clientFor(cmd).billing.usage(compileUsageQuery(raw));
-      ctx.stdout.write(output === 'json' ? `${JSON.stringify(report, null, 2)}\n` : usageTable(report));
+      ctx.stdout.write(output === 'json' ? `${JSON.stringify(report, null, 2)}\n` : usageTable(report) + nodeHoursTable(report));
     });
 }

@@ -1,2 +1,3 @@
 export { autoscale, offerHolds, offerHourly, type AutoscaleInput } from './autoscale.js';
 export type * from './types.js';
+export { nodeHoursByProvider, type LentPeriod, type ProviderNodeHours } from './usage.js';

@@ -677,6 +677,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/autoscale/nodes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Nodes that providers lent the pool (--autoscale), newest request first: joining, up, draining or released, with the time of each step */
+        get: operations["getV1AutoscaleNodes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/samples": {
         parameters: {
             query?: never;
@@ -4752,6 +4769,80 @@ export interface operations {
                             discountMicros: string;
                             chargedMicros: string;
                         };
+                        /** @description admins: node-hours of the nodes that providers lent (--autoscale), by provider, from join to release */
+                        nodeHours?: {
+                            provider: string;
+                            /** @description nodes asked for that were lent at some time in the period */
+                            requested: number;
+                            /** @description of those, nodes whose agent joined */
+                            joined: number;
+                            /** @description hours joined within the period, to 3 decimals */
+                            nodeHours: number;
+                            /** @description those hours at each node’s own price; null when no node had one */
+                            costAmount: number | null;
+                            costMicros: string | null;
+                            /** @description node-hours of nodes without a price (not in costAmount) */
+                            unpricedNodeHours: number;
+                        }[];
+                    };
+                };
+            };
+            /** @description the request cannot be served as sent: `error.code` says why, `error.field` names the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description server error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getV1AutoscaleNodes: {
+        parameters: {
+            query?: {
+                /** @description ISO 8601: nodes lent at some time since then (default: the last 24 hours) */
+                from?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        nodes: {
+                            provider: string;
+                            /** @description the provider’s handle: a Slurm job id, an instance id, a pid */
+                            providerId: string;
+                            /** @description the node name its agent registers with */
+                            node: string;
+                            shape: string;
+                            /** @enum {string} */
+                            state: "joining" | "up" | "draining" | "released";
+                            requestedAt: string;
+                            joinedAt: string | null;
+                            drainingAt: string | null;
+                            releasedAt: string | null;
+                            releaseReason: string | null;
+                            /** @description its price per hour; null when unknown */
+                            hourlyAmount: number | null;
+                        }[];
                     };
                 };
             };

@@ -34,10 +34,10 @@ describe('command provider', () => {
   });
 
   it('passes the launch (secrets included) on stdin, never in argv, and reads the id', async () => {
-    const n = await provider.request('small', { nodeName: 'n1', args: ['agent', '--name', 'n1'], env: { FASTGPU_TOKEN: 'secret' } });
+    const n = await provider.request('small', { nodeName: 'n1', args: ['agent', '--name', 'n1'], env: { FASTGPU_JOIN_TOKEN: 'fgj_secret' } });
     expect(n).toEqual({ id: expect.stringMatching(/^vm-\d+$/), provider: 'toy-cloud', shape: 'small', nodeName: 'n1', state: 'pending', detail: 'booting' });
     const pid = n.id.slice(3);
-    expect(JSON.parse(readFileSync(join(dir, `req-${pid}`), 'utf8'))).toEqual({ shape: 'small', nodeName: 'n1', args: ['agent', '--name', 'n1'], env: { FASTGPU_TOKEN: 'secret' } });
+    expect(JSON.parse(readFileSync(join(dir, `req-${pid}`), 'utf8'))).toEqual({ shape: 'small', nodeName: 'n1', args: ['agent', '--name', 'n1'], env: { FASTGPU_JOIN_TOKEN: 'fgj_secret' } });
   });
 
   it('lists and releases', async () => {
@@ -63,7 +63,7 @@ describe('command provider', () => {
 
 describe('local provider', () => {
   const provider = new LocalProvider({
-    fastgpu: ['/bin/sh', '-c', 'echo "node $0 $FASTGPU_MARK $*"; exec sleep 300'],
+    fastgpu: ['/bin/sh', '-c', 'echo "node $0 $FASTGPU_JOIN_TOKEN ${FASTGPU_TOKEN:-no-shared-token} $*"; exec sleep 300'],
     shapes: [{ ...shape, agentFlags: ['--gpus', '1xL4'] }],
     stopGraceMs: 5_000,
     onOutput: (node, line) => {
@@ -75,16 +75,17 @@ describe('local provider', () => {
   let printed: (() => void) | undefined;
   afterAll(() => provider.close());
 
-  it('starts a node as a process with the shape’s flags, lists it, and stops it on release', async () => {
+  it('starts a node as a process with the shape’s flags and its join token (not the server’s environment), lists it, and stops it on release', async () => {
     const firstLine = new Promise<void>((resolve) => (printed = resolve));
-    const n = await provider.request('small', { nodeName: 'l1', args: ['agent'], env: { FASTGPU_MARK: 'm' } });
+    process.env.FASTGPU_TOKEN = 'the-servers-own';
+    const n = await provider.request('small', { nodeName: 'l1', args: ['agent'], env: { FASTGPU_JOIN_TOKEN: 'fgj_x' } }).finally(() => delete process.env.FASTGPU_TOKEN);
     await firstLine;
     expect(n).toEqual(expect.objectContaining({ provider: 'local', shape: 'small', nodeName: 'l1', state: 'running' }));
     expect((await provider.list()).map((x) => x.state)).toEqual(['running']);
     await provider.release(n.id);
     const [after] = await provider.list();
     expect(after).toEqual(expect.objectContaining({ id: n.id, state: 'ended', detail: 'killed by SIGTERM' }));
-    expect(lines).toContain('l1: node agent m --gpus 1xL4');
+    expect(lines).toContain('l1: node agent fgj_x no-shared-token --gpus 1xL4');
     await provider.release(n.id); // idempotent
   });
 

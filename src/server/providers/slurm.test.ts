@@ -54,9 +54,9 @@ describe('reading Slurm output', () => {
   });
 
   it('writes a job script that exports the agent’s environment and execs it, quoting everything', () => {
-    const s = agentScript(['/usr/bin/node', '/opt/fastgpu/bin/fastgpu'], { nodeName: 'n1', args: ['agent', '--name', "it's"], env: { FASTGPU_TOKEN: 'a b$c' } });
+    const s = agentScript(['/usr/bin/node', '/opt/fastgpu/bin/fastgpu'], { nodeName: 'n1', args: ['agent', '--name', "it's"], env: { FASTGPU_JOIN_TOKEN: 'a b$c' } });
     expect(s).toBe(
-      "#!/bin/sh\n# FastGPU agent for node n1, written by the slurm provider.\nexport PATH=/usr/local/bin:/usr/bin:/bin\nexport FASTGPU_TOKEN='a b$c'\nexec '/usr/bin/node' '/opt/fastgpu/bin/fastgpu' 'agent' '--name' 'it'\\''s'\n",
+      "#!/bin/sh\n# FastGPU agent for node n1, written by the slurm provider.\nexport PATH=/usr/local/bin:/usr/bin:/bin\nexport FASTGPU_JOIN_TOKEN='a b$c'\nexec '/usr/bin/node' '/opt/fastgpu/bin/fastgpu' 'agent' '--name' 'it'\\''s'\n",
     );
     expect(() => agentScript([], { nodeName: 'n', args: [], env: { 'A;rm': 'x' } })).toThrow(/not a shell name/);
   });

@@ -10,7 +10,7 @@
 //   tasks are the job's processes and end with it, which is what a released node must do.
 // - `squeue` forgets a finished job after `MinJobAge` (300 s by default): a job we started that
 //   squeue no longer lists has ended, whatever ended it (scancel, preemption, time limit).
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ProviderOffer } from '../../core/autoscale/types.js';
 import { findGpuModel } from '../../core/catalogue.js';
@@ -20,7 +20,7 @@ import { nodeUsable, parseJobs, parseNodes, type SlurmNode } from './slurm-parse
 import { ProviderError, type AgentLaunch, type NodeProvider, type ProvidedNode, type ProvidedState } from './types.js';
 
 export interface SlurmProviderOptions {
-  /** Folder for job scripts and their output (0700). */
+  /** Folder for the jobs' output (0700); their scripts go to sbatch on stdin. */
   stateDir: string;
   /** Marks this pool's jobs (in the job comment), so several pools can share one cluster. */
   poolId: string;
@@ -66,8 +66,8 @@ export class SlurmProvider implements NodeProvider {
     return this.opts.binDir === undefined ? cmd : join(this.opts.binDir, cmd);
   }
 
-  private exec(cmd: string, args: readonly string[]) {
-    return run(this.name, this.bin(cmd), args, { timeoutMs: this.opts.commandTimeoutMs ?? 15_000, env: providerEnv(this.opts.env ?? process.env) });
+  private exec(cmd: string, args: readonly string[], input?: string) {
+    return run(this.name, this.bin(cmd), args, { timeoutMs: this.opts.commandTimeoutMs ?? 15_000, env: providerEnv(this.opts.env ?? process.env), ...(input !== undefined ? { input } : {}) });
   }
 
   async offers(): Promise<ProviderOffer[]> {
@@ -100,8 +100,8 @@ export class SlurmProvider implements NodeProvider {
     });
   }
 
-  /** The sbatch arguments for one node of `shape` (exported for tests and docs). */
-  sbatchArgs(shape: string, launch: AgentLaunch, script: string): string[] {
+  /** The sbatch arguments for one node of `shape` (the script comes on stdin). */
+  sbatchArgs(shape: string, launch: AgentLaunch): string[] {
     const s = this.shapes.get(shape);
     if (s === undefined) throw new ProviderError(this.name, `unknown shape ${JSON.stringify(shape)} (call offers() first; known: ${[...this.shapes.keys()].join(', ') || 'none'})`);
     const args = [
@@ -120,7 +120,6 @@ export class SlurmProvider implements NodeProvider {
     if (s.node.gpus > 0) args.push(`--gres=gpu:${s.node.gpus}`);
     if (this.opts.account !== undefined) args.push(`--account=${this.opts.account}`);
     if (this.opts.timeLimit !== undefined) args.push(`--time=${this.opts.timeLimit}`);
-    args.push(script);
     return args;
   }
 
@@ -140,9 +139,10 @@ export class SlurmProvider implements NodeProvider {
     if (this.shapes.size === 0) await this.offers();
     await mkdir(this.opts.stateDir, { recursive: true, mode: 0o700 });
     await chmod(this.opts.stateDir, 0o700);
-    const script = join(this.opts.stateDir, `agent-${launch.nodeName}.sh`);
-    await writeFile(script, agentScript(this.opts.fastgpu, { ...launch, args: [...launch.args, ...this.agentFlags(shape)] }), { mode: 0o700 });
-    const { stdout } = await this.exec('sbatch', this.sbatchArgs(shape, launch, script));
+    // The script goes to sbatch on stdin, never to a file: it holds the node's join token, and
+    // slurmctld keeps its own copy (readable by Slurm's user only) for as long as the job lives.
+    const script = agentScript(this.opts.fastgpu, { ...launch, args: [...launch.args, ...this.agentFlags(shape)] });
+    const { stdout } = await this.exec('sbatch', this.sbatchArgs(shape, launch), script);
     const id = stdout.trim().split(';')[0] ?? '';
     if (!/^\d+$/.test(id)) throw new ProviderError(this.name, 'sbatch answered no job id', stdout.trim());
     this.started.set(id, { shape, nodeName: launch.nodeName });

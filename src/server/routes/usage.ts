@@ -9,6 +9,7 @@ import { linesToPricedUsage } from '../../store/ledger.js';
 import type { PricedUsageFilter } from '../../store/port.js';
 import { listScope } from '../auth.js';
 import { isoTimeQuery as isoTime } from '../schemas.js';
+import { lentNodeHours, NodeHoursSchema } from '../autoscale-usage.js';
 import type { RouteContext } from './context.js';
 
 export const UsageQuerySchema = z.strictObject({
@@ -25,6 +26,7 @@ export const UsageReportSchema = z.object({
   currency: z.string(),
   rows: z.array(z.object({ tenant: z.string(), taskId: z.string(), gpuModel: z.string(), gpuSeconds: z.number(), promotions: z.array(z.string()), ...Amounts })),
   totals: z.object({ gpuSeconds: z.number(), promotions: z.array(z.string()), ...Amounts }),
+  nodeHours: NodeHoursSchema.optional(),
 });
 
 export function usageRoutes(ctx: RouteContext): void {
@@ -49,7 +51,8 @@ export function usageRoutes(ctx: RouteContext): void {
       if (tenant !== null) filter.tenant = tenant;
       const lines = await store.listPricedUsage(filter);
       const report = usageReport(linesToPricedUsage(lines), { ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}), ...(tenant !== null ? { tenant } : {}) });
-      return usageReportToJson(report, control.billing.pricing.book.currency);
+      const nodeHours = principal.role === 'admin' ? { nodeHours: await lentNodeHours(store, { ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}), now: ctx.clock.now() }) } : {};
+      return { ...usageReportToJson(report, control.billing.pricing.book.currency), ...nodeHours };
     },
   });
 }

@@ -40,6 +40,8 @@ import { PgDatasets } from './datasets.js';
 import type { Dataset, DatasetSummary } from '../../core/data/dataset.js';
 import type { DatasetInsert } from '../datasets-port.js';
 import { PgJoin } from './join.js';
+import { PgLent } from './lent.js';
+import type { LentNodeFilter, LentNodeRecord } from '../lent-port.js';
 import type { JoinRedeem, JoinTokenRecord, NodeCredentialRecord } from '../join-port.js';
 import { inTx, makePool, translate, type Queryable } from './db.js';
 import { getIdempotencyKey, insertIdempotencyKeys, pruneIdempotencyKeys } from './idempotency.js';
@@ -172,6 +174,8 @@ export class PgStore implements Store {
   /** Datasets (datasets.ts). */
   private datasets: PgDatasets | null = null;
   private joining: PgJoin | null = null;
+  /** Nodes providers lent (lent.ts). */
+  private lending: PgLent | null = null;
   private samples: PgSamples | null = null;
 
   constructor(private readonly opts: PgStoreOptions) {}
@@ -214,6 +218,7 @@ export class PgStore implements Store {
     this.billing = new PgBilling(pool);
     this.datasets = new PgDatasets(pool);
     this.joining = new PgJoin(pool);
+    this.lending = new PgLent(pool);
     this.samples = new PgSamples(pool);
   }
 
@@ -225,6 +230,7 @@ export class PgStore implements Store {
     this.billing = null;
     this.datasets = null;
     this.joining = null;
+    this.lending = null;
     this.samples = null;
     await pool?.end();
     // The owner connection only holds a lock the session's end releases; a close error is moot.
@@ -452,6 +458,21 @@ export class PgStore implements Store {
 
   async writeReservation(r: VgpuReservation, expectedVersion: number): Promise<boolean> {
     return (await this.p().query(WRITE_RESERVATION, [...reservationValues(r), expectedVersion])).rowCount === 1;
+  }
+
+  // ---- Nodes providers lent (lent.ts)
+
+  private lent(): PgLent {
+    if (!this.lending) throw new Error('PgStore: init() has not run, or the store is closed');
+    return this.lending;
+  }
+
+  saveLentNode(n: LentNodeRecord): Promise<void> {
+    return this.lent().saveLentNode(n);
+  }
+
+  listLentNodes(filter?: LentNodeFilter): Promise<LentNodeRecord[]> {
+    return this.lent().listLentNodes(filter);
   }
 
   // ---- Join tokens and node credentials (join.ts)

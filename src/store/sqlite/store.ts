@@ -39,6 +39,8 @@ import { SqliteDatasets } from './datasets.js';
 import type { Dataset, DatasetSummary } from '../../core/data/dataset.js';
 import type { DatasetInsert } from '../datasets-port.js';
 import { SqliteJoin } from './join.js';
+import { SqliteLent } from './lent.js';
+import type { LentNodeFilter, LentNodeRecord } from '../lent-port.js';
 import type { JoinRedeem, JoinTokenRecord, NodeCredentialRecord } from '../join-port.js';
 import { loadMigrations, migrate, type Migration } from './migrate.js';
 import { convertLegacySamples, hasLegacySamples } from './samples-legacy.js';
@@ -201,6 +203,8 @@ export class SqliteStore implements Store {
   private datasets: SqliteDatasets | null = null;
   /** Join tokens and node credentials (join.ts). */
   private joining: SqliteJoin | null = null;
+  /** Nodes providers lent (lent.ts). */
+  private lending: SqliteLent | null = null;
   /** Sample blocks (samples.ts), built on first use: they name tables of a late migration. */
   private sampleTiers: SqliteSamples | null = null;
   /** Sweeps (sweeps.ts), built on first use: they name tables of a late migration. */
@@ -259,6 +263,7 @@ export class SqliteStore implements Store {
       this.stmts = prepareAll(db);
       this.billing = new SqliteBilling(db);
       this.joining = new SqliteJoin(db);
+      this.lending = new SqliteLent(db);
     } catch (err) {
       db.close();
       throw err;
@@ -287,6 +292,7 @@ export class SqliteStore implements Store {
     this.billing = null;
     this.datasets = null;
     this.joining = null;
+    this.lending = null;
     this.tx = null;
     this.sampleTiers = null;
     this.idempotency = null;
@@ -692,6 +698,21 @@ export class SqliteStore implements Store {
 
   async revokeNodeCredentials(node: string, at: number, id?: string): Promise<number> {
     return this.j().revokeNodeCredentials(node, at, id);
+  }
+
+  // ---- Nodes providers lent (lent.ts)
+
+  private lent(): SqliteLent {
+    if (!this.lending) throw new Error('SqliteStore: init() has not run, or the store is closed');
+    return this.lending;
+  }
+
+  async saveLentNode(n: LentNodeRecord): Promise<void> {
+    this.lent().saveLentNode(n);
+  }
+
+  async listLentNodes(filter?: LentNodeFilter): Promise<LentNodeRecord[]> {
+    return this.lent().listLentNodes(filter);
   }
 
   // ---- Tokens

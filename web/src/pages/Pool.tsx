@@ -9,6 +9,7 @@ import { gpus, mib, pct, tenantColour } from '../format.js';
 import { recordGpus } from '../history.js';
 import { useLive } from '../hooks.js';
 import { totalsOf } from '../model/pool.js';
+import { LentNodes } from './LentNodes.js';
 import { afterPaint, markInteractive, perf, record } from '../perf.js';
 
 interface PoolData {
@@ -100,6 +101,7 @@ export function PoolPage() {
           ))}
         </ul>
       )}
+      <LentNodes />
       {groups.length === 0 ? (
         <p class="empty">No nodes yet. Start an agent (<code>fastgpu agent --server URL --token T</code>) or run <code>fastgpu up</code>.</p>
       ) : (
