@@ -21,7 +21,7 @@ export const JoinLabelsSchema = z
   .refine((l) => Object.keys(l).length <= 64, { error: 'at most 64 labels' });
 
 export const JoinTokenCreateSchema = z.strictObject({
-  ttl: z.union([z.string().max(32), z.number().positive()]).optional().describe('how long it may be used: 15m (default), 2h, 1d…'),
+  ttl: z.union([z.string().max(32), z.number().positive()]).optional().describe('how long it may be used: 15m (default), 2h, 1d…; a bare number is seconds'),
   labels: JoinLabelsSchema.optional().describe('labels every node that joins with it gets'),
   uses: z.number().int().min(1).max(100_000).optional().describe('how many nodes may join with it (default 1)'),
 });

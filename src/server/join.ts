@@ -24,7 +24,7 @@ const joinSecret = (): string => `fgj_${randomBase32(40)}`;
 const credentialSecret = (): string => `fgn_${randomBase32(40)}`;
 
 export interface JoinTokenInput {
-  /** A duration (`15m`, `2h`) or ms. */
+  /** A duration (`15m`, `2h`), or a bare number of seconds (as every duration in the API). */
   ttl?: string | number;
   labels?: Record<string, string>;
   uses?: number;
