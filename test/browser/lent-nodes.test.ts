@@ -82,6 +82,8 @@ describe('pool page: nodes coming and going', () => {
     expect(await cell('Released').textContent()).toContain('drained and empty');
     expect(await row.locator('.badge').textContent()).toBe('released');
     await expect.poll(() => page.locator('section.lent p.muted').first().textContent()).toMatch(/0 joining, 0 up, 0 draining, 1 released/);
+    // Its card says RELEASED, as `fastgpu nodes` does: given back on purpose, not LOST.
+    await expect.poll(() => page.getByRole('article', { name: `Node ${node}` }).locator('.badge').textContent(), { timeout: TIMEOUT_MS }).toBe('RELEASED');
     await page.screenshot({ path: join(ARTIFACTS, 'pool-lent-nodes.png'), fullPage: true });
   }, TIMEOUT_MS * 3);
 });

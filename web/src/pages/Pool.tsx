@@ -36,7 +36,8 @@ function gpuSig(g: GpuView): string {
 
 function group(data: PoolData): NodeGroup[] {
   const byId = new Map<string, NodeGroup>();
-  for (const n of data.nodes) byId.set(n.id, { id: n.id, name: n.name, state: n.state, node: n, gpus: [], sig: '' });
+  // A node its provider took back (--autoscale) is gone on purpose: RELEASED, as `fastgpu nodes` says, not LOST.
+  for (const n of data.nodes) byId.set(n.id, { id: n.id, name: n.name, state: n.labels?.['fastgpu.io/lifecycle'] === 'released' ? 'RELEASED' : n.state, node: n, gpus: [], sig: '' });
   for (const g of data.gpus) {
     let grp = byId.get(g.nodeId);
     if (!grp) byId.set(g.nodeId, (grp = { id: g.nodeId, name: g.node, state: g.nodeState, node: undefined, gpus: [], sig: '' }));
@@ -182,7 +183,7 @@ function NodeCardView({ group: g }: { group: NodeGroup }) {
     <article class={`node node-${g.state.toLowerCase()}`} aria-label={`Node ${g.name}`}>
       <header class="node-h">
         <h2>{g.name}</h2>
-        <span class={`badge ${g.state === 'READY' ? 'st-ok' : g.state === 'LOST' ? 'st-bad' : 'st-wait'}`}>{g.state}</span>
+        <span class={`badge ${g.state === 'READY' ? 'st-ok' : g.state === 'LOST' ? 'st-bad' : g.state === 'RELEASED' ? 'st-muted' : 'st-wait'}`}>{g.state}</span>
         <span class="muted">
           {g.gpus.length} GPU{g.gpus.length === 1 ? '' : 's'} · {gpus(alloc)} allocated
           {g.node ? ` · CPU ${gpus(g.node.allocated.cpuMilli)}/${gpus(g.node.cpuMilli)} · RAM ${mib(g.node.allocated.memoryMiB)}/${mib(g.node.memoryMiB)}` : ''}
