@@ -29,6 +29,7 @@ import { billingConformance } from './conformance-billing.js';
 import { idempotencyConformance } from './conformance-idempotency.js';
 import { datasetConformance } from './conformance-datasets.js';
 import { sweepConformance } from './conformance-sweeps.js';
+import { groupConformance } from './conformance-groups.js';
 import { joinConformance } from './conformance-join.js';
 import { sampleTierConformance } from './conformance-samples.js';
 import type { Store, TokenRecord, UtilisationSample } from './port.js';
@@ -808,6 +809,7 @@ export function storeConformance(name: string, make: () => Promise<Store>, clean
     // Issue 16: datasets, their chunks and quotas.
     datasetConformance(() => s);
     sweepConformance(() => s);
+    groupConformance(() => s, fixtureTask);
     // Issue 11: join tokens and node credentials.
     joinConformance(() => s);
   });
