@@ -7,6 +7,7 @@ import { parseInstant } from '../../core/pricing/parse.js';
 import { usageReport, usageReportToJson } from '../../core/pricing/report.js';
 import { linesToPricedUsage } from '../../store/ledger.js';
 import type { PricedUsageFilter } from '../../store/port.js';
+import { usageGroups, UsageGroupSchema } from '../arrays-usage.js';
 import { listScope } from '../auth.js';
 import { isoTimeQuery as isoTime } from '../schemas.js';
 import type { RouteContext } from './context.js';
@@ -25,6 +26,7 @@ export const UsageReportSchema = z.object({
   currency: z.string(),
   rows: z.array(z.object({ tenant: z.string(), taskId: z.string(), gpuModel: z.string(), gpuSeconds: z.number(), promotions: z.array(z.string()), ...Amounts })),
   totals: z.object({ gpuSeconds: z.number(), promotions: z.array(z.string()), ...Amounts }),
+  groups: z.array(UsageGroupSchema).describe('the rows summed per task array, map and sweep (issue 14), with element counts by state'),
 });
 
 export function usageRoutes(ctx: RouteContext): void {
@@ -49,7 +51,7 @@ export function usageRoutes(ctx: RouteContext): void {
       if (tenant !== null) filter.tenant = tenant;
       const lines = await store.listPricedUsage(filter);
       const report = usageReport(linesToPricedUsage(lines), { ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}), ...(tenant !== null ? { tenant } : {}) });
-      return usageReportToJson(report, control.billing.pricing.book.currency);
+      return { ...usageReportToJson(report, control.billing.pricing.book.currency), groups: await usageGroups(report, store.groups()) };
     },
   });
 }
