@@ -2,30 +2,11 @@
 // rows (already clipped to the period, promotions included) summed per group, with each group's
 // name, size and element counts by state from the store. Amounts are added in micro-units, so a
 // group's total is exact; GPU-seconds come from the exact milli-GPU-milliseconds.
-import { z } from 'zod';
 import { moneyToNumber, type Micros } from '../core/pricing/money.js';
 import type { UsageReport } from '../core/pricing/report.js';
+import type { UsageGroup } from '../protocol/arrays.js';
 import type { GroupRef, GroupStore } from '../store/groups.js';
 
-export const UsageGroupSchema = z.object({
-  kind: z.enum(['array', 'map', 'sweep']).describe('a task array, a map (an array with inputs), or a sweep'),
-  id: z.string().describe('a_… (array, map) or sw_… (sweep)'),
-  name: z.string(),
-  tenant: z.string(),
-  createdAt: z.string(),
-  size: z.number().describe('elements of an array; trials made so far of a sweep'),
-  counts: z.record(z.string(), z.number()).describe('elements by task state, or trials by trial state (PRUNED included)'),
-  tasks: z.number().describe('its tasks with usage in the period'),
-  gpuSeconds: z.number(),
-  listAmount: z.number(),
-  discountAmount: z.number(),
-  chargedAmount: z.number(),
-  listMicros: z.string(),
-  discountMicros: z.string(),
-  chargedMicros: z.string(),
-  promotions: z.array(z.string()),
-});
-export type UsageGroup = z.infer<typeof UsageGroupSchema>;
 
 interface Sum {
   ref: GroupRef;

@@ -8,6 +8,7 @@ import type { UsageQuery, UsageReport } from '../../sdk/billing.js';
 import { contextOf } from '../context.js';
 import { UsageError, clientFor, outputFlag, withConnection, withOutput } from '../flags.js';
 import { table } from '../format.js';
+import { usageGroupsTable } from './usage-groups.js';
 
 export interface RawUsage {
   tenant?: string;
@@ -44,7 +45,7 @@ export function usageTable(r: UsageReport): string {
   const rows = r.rows.map((x) => [x.tenant, x.taskId, x.gpuModel, x.gpuSeconds.toFixed(1), money(x.listAmount), money(x.discountAmount), money(x.chargedAmount), x.promotions.join(',') || '-']);
   const t = r.totals;
   rows.push(['TOTAL', '', '', t.gpuSeconds.toFixed(1), money(t.listAmount), money(t.discountAmount), money(t.chargedAmount), t.promotions.join(',') || '-']);
-  return `usage from ${period}, in ${r.currency}\n` + table(['TENANT', 'TASK', 'GPU MODEL', 'GPU-SECONDS', 'LIST', 'DISCOUNT', 'CHARGED', 'PROMOTIONS'], rows);
+  return `usage from ${period}, in ${r.currency}\n` + table(['TENANT', 'TASK', 'GPU MODEL', 'GPU-SECONDS', 'LIST', 'DISCOUNT', 'CHARGED', 'PROMOTIONS'], rows) + usageGroupsTable(r);
 }
 
 export function register(program: Command): void {
