@@ -60,6 +60,7 @@ from .models import (
     VGPUInfo,
 )
 from .sweep import Sweep, params, report
+from . import sweep_optuna
 from .task import Task, synthetic_load_command
 from .vgpu import AsyncVirtualGPU, VirtualGPU
 
@@ -77,6 +78,7 @@ __all__ = [
     "BillingSettings",
     "Client",
     "Sweep",
+    "sweep_optuna",
     "params",
     "report",
     "Conflict",
