@@ -5,15 +5,21 @@ in the study, which users' own Optuna code opens from its journal file."""
 
 from __future__ import annotations
 
+import json
 import os
+import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import optuna
 import pytest
 
 import fastgpu
 from fastgpu.sweep_optuna import distributions, drive, pruner_for, storage_for
+
+if TYPE_CHECKING:
+    from conftest import Server
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -109,3 +115,25 @@ def test_space_maps_to_optuna_and_bad_uses_are_named() -> None:
         drive(fastgpu.Sweep("true", space={"x": [1]}, metric="loss"))
     assert e2.value.field == "backend"
     assert os.environ.get("FASTGPU_OPTUNA_STORAGE") is None or storage_for("s") == os.environ["FASTGPU_OPTUNA_STORAGE"]
+
+
+def test_a_sweep_file_runs_with_python_m(server: "Server", tmp_path: Path) -> None:
+    from conftest import run_python
+
+    trial = "import fastgpu; p = fastgpu.params(); [fastgpu.report(step=s, loss=abs(p['x'] - 1) + 1.0 / s) for s in range(1, 3)]"
+    path = tmp_path / "sweep.yaml"
+    path.write_text(
+        "name: file-optuna\n"
+        f"command: [{json.dumps(sys.executable)}, -c, {json.dumps(trial)}]\n"
+        "space:\n  x: [0, 1, 2]\n"
+        "metric: loss\ntrials: 3\nmax_concurrent: 3\ngpu: 0.25\nbackend: optuna\nseed: 3\n"
+        f"env: {{PYTHONPATH: {json.dumps(str(SRC))}}}\n",
+        encoding="utf-8",
+    )
+    r = run_python(["-m", "fastgpu.sweep_optuna", str(path)], server.env(), timeout=150)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.strip().splitlines()
+    assert lines[0].startswith("sw_")
+    best = json.loads(lines[-1])
+    # The last reported point (step 2) of the best trial: |x - 1| + 1/2.
+    assert best["value"] == pytest.approx(abs(best["params"]["x"] - 1) + 0.5)

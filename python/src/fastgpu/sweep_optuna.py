@@ -135,8 +135,9 @@ def drive(
     if sweep.id is None:
         sweep.start()
     sweep_id = sweep._need_id()
-    metric: str = spec["metric"]["name"]
-    goal: str = spec["metric"].get("goal", "minimize")
+    m = spec["metric"]  # a name, or {name, goal} (a sweep file may give either)
+    metric: str = m if isinstance(m, str) else str(m["name"])
+    goal: str = (m.get("goal") if isinstance(m, dict) else None) or spec.get("goal") or "minimize"
     total = int(spec["trials"])
     max_live = int(spec.get("max_concurrent") or total)
     study = optuna.create_study(
@@ -202,3 +203,48 @@ def drive(
             sweep.cancel()
             raise Timeout(f"sweep {sweep_id} still running after {timeout} s (cancelled)")
         time.sleep(poll)
+
+
+def main(argv: "list[str]") -> int:
+    """``python -m fastgpu.sweep_optuna FILE.yaml``: start the sweep file (``backend: optuna``) on
+    the configured server and drive it to its end; prints the sweep id, then the best trial."""
+    import json
+    import sys
+
+    from .sweep import Sweep
+
+    if len(argv) != 1:
+        print("usage: python -m fastgpu.sweep_optuna SWEEP_FILE.yaml", file=sys.stderr)
+        return 2
+    text = Path(argv[0]).read_text(encoding="utf-8")
+    import importlib
+
+    yaml: Any = importlib.import_module("yaml")  # PyYAML: a dependency of Optuna's
+    doc = yaml.safe_load(text)
+    if not isinstance(doc, dict):
+        print(f"{argv[0]}: a sweep file is one mapping (command, space, trials, metric, …)", file=sys.stderr)
+        return 2
+    doc.setdefault("backend", "optuna")
+    sweep = Sweep("", metric="_")
+    sweep.spec = doc
+    sweep.start()
+    print(sweep.id, flush=True)
+    study = drive(sweep)
+    done = study.get_trials(states=[optuna_complete()])
+    if done:
+        print(json.dumps({"value": study.best_value, "params": study.best_params}))
+    else:
+        print("no trial completed")
+    return 0
+
+
+def optuna_complete() -> "optuna.trial.TrialState":
+    import optuna
+
+    return optuna.trial.TrialState.COMPLETE
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main(sys.argv[1:]))
