@@ -903,6 +903,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/sweeps/{id}/trials": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** backend optuna: run a trial with the parameters the driver’s sampler chose (within the space); CONFLICT at max_concurrent live trials or once every trial was made */
+        post: operations["postV1SweepsIdTrials"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sweeps/{id}/trials/{index}/prune": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** backend optuna: the driver’s pruner stopped this trial; it ends PRUNED and its slice is freed at once */
+        post: operations["postV1SweepsIdTrialsIndexPrune"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/agent/metrics": {
         parameters: {
             query?: never;
@@ -4752,6 +4786,35 @@ export interface operations {
                             discountMicros: string;
                             chargedMicros: string;
                         };
+                        /** @description the rows summed per task array, map and sweep (issue 14), with element counts by state */
+                        groups: {
+                            /**
+                             * @description a task array, a map (an array with inputs), or a sweep
+                             * @enum {string}
+                             */
+                            kind: "array" | "map" | "sweep";
+                            /** @description a_… (array, map) or sw_… (sweep) */
+                            id: string;
+                            name: string;
+                            tenant: string;
+                            createdAt: string;
+                            /** @description elements of an array; trials made so far of a sweep */
+                            size: number;
+                            /** @description elements by task state, or trials by trial state (PRUNED included) */
+                            counts: {
+                                [key: string]: number;
+                            };
+                            /** @description its tasks with usage in the period */
+                            tasks: number;
+                            gpuSeconds: number;
+                            listAmount: number;
+                            discountAmount: number;
+                            chargedAmount: number;
+                            listMicros: string;
+                            discountMicros: string;
+                            chargedMicros: string;
+                            promotions: string[];
+                        }[];
                     };
                 };
             };
@@ -5762,6 +5825,11 @@ export interface operations {
                             trials: number;
                             message: string | null;
                         };
+                        /**
+                         * @description optuna: a driver asks for trials and prunes them (POST /v1/sweeps/:id/trials)
+                         * @enum {string}
+                         */
+                        backend: "native" | "optuna";
                         metric: string;
                         /** @enum {string} */
                         goal: "minimize" | "maximize";
@@ -5875,6 +5943,11 @@ export interface operations {
                             trials: number;
                             message: string | null;
                         };
+                        /**
+                         * @description optuna: a driver asks for trials and prunes them (POST /v1/sweeps/:id/trials)
+                         * @enum {string}
+                         */
+                        backend: "native" | "optuna";
                         metric: string;
                         /** @enum {string} */
                         goal: "minimize" | "maximize";
@@ -6040,6 +6113,108 @@ export interface operations {
                         nextTrial: number;
                         trials: number;
                         message: string | null;
+                    };
+                };
+            };
+            /** @description the request cannot be served as sent: `error.code` says why, `error.field` names the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description server error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postV1SweepsIdTrials: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    params: {
+                        [key: string]: string | number | boolean;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        index: number;
+                        taskId: string;
+                        params: {
+                            [key: string]: string | number | boolean;
+                        };
+                        /** @enum {string} */
+                        state: "PENDING" | "RUNNING" | "SUCCEEDED" | "FAILED" | "PRUNED" | "CANCELLED";
+                    };
+                };
+            };
+            /** @description the request cannot be served as sent: `error.code` says why, `error.field` names the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description server error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postV1SweepsIdTrialsIndexPrune: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                index: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        index: number;
+                        taskId: string;
+                        /** @enum {string} */
+                        state: "PENDING" | "RUNNING" | "SUCCEEDED" | "FAILED" | "PRUNED" | "CANCELLED";
                     };
                 };
             };
