@@ -6198,7 +6198,8 @@ export interface operations {
             header?: never;
             path: {
                 id: string;
-                index: number;
+                /** @description the trial’s index */
+                index: string;
             };
             cookie?: never;
         };

@@ -237,11 +237,11 @@ export function sweepRoutes(ctx: RouteContext): SweepController {
     url: '/v1/sweeps/:id/trials/:index/prune',
     tag: 'sweeps',
     summary: 'backend optuna: the driver’s pruner stopped this trial; it ends PRUNED and its slice is freed at once',
-    params: z.strictObject({ id: IdParamsSchema.shape.id, index: z.coerce.number().int().min(0).max(1_000_000) }),
+    params: z.strictObject({ id: IdParamsSchema.shape.id, index: z.string().max(7).regex(/^\d+$/, 'a trial index: a whole number from 0').describe('the trial’s index') }),
     response: z.object({ index: z.number(), taskId: z.string(), state: TrialSchema.shape.state }),
     handler: async ({ params, principal }) => {
       await mustGet(params.id, principal, 'task.cancel');
-      const t = await sweeps.pruneTrial(params.id, params.index);
+      const t = await sweeps.pruneTrial(params.id, Number(params.index));
       return { index: t.index, taskId: t.taskId, state: t.state };
     },
   });
