@@ -98,6 +98,6 @@ def test_usage_totals_per_map(client: fastgpu.Client) -> None:
     new = [g for g in client.usage().groups if g.id not in before]
     assert len(new) == 1
     g = new[0]
-    assert (g.kind, g.name, g.size, g.counts, g.tasks) == ("map", "map", 3, {"SUCCEEDED": 3}, 3)
+    assert (g.kind, g.name, g.size, g.counts, g.tasks) == ("map", "map-square", 3, {"SUCCEEDED": 3}, 3)
     assert g.gpu_time.total_seconds() > 0
     assert g.charged_amount == g.list_amount - g.discount_amount
