@@ -263,7 +263,7 @@ describe('dashboard in Chromium', () => {
       rows: [row('research', 't_1', 'H100-80GB', 7200, 6, 1.5, ['night-25']), row('research', 't_2', 'H100-80GB', 3600, 3, 0, []), row('prod', 't_3', 'A100-80GB', 36000, 20, 0, [])],
       totals: { gpuSeconds: 46800, promotions: ['night-25'], listAmount: 29, discountAmount: 1.5, chargedAmount: 27.5, listMicros: '29000000', discountMicros: '1500000', chargedMicros: '27500000' },
       // Issue 14: usage per array, map and sweep.
-      groups: [{ ...row('research', 't_1', 'H100-80GB', 7200, 6, 1.5, ['night-25']), taskId: undefined, gpuModel: undefined, kind: 'sweep', id: 'sw_lr', name: 'lr-search', createdAt: iso(now - 3600_000), size: 8, counts: { SUCCEEDED: 6, PRUNED: 2 }, tasks: 8 }],
+      groups: [{ ...row('research', 't_1', 'H100-80GB', 7200, 4.5, 0, []), taskId: undefined, gpuModel: undefined, kind: 'sweep', id: 'sw_lr', name: 'lr-search', createdAt: iso(now - 3600_000), size: 8, counts: { SUCCEEDED: 6, PRUNED: 2 }, tasks: 8 }],
     };
     await page.route('**/v1/usage?*', (r) => r.fulfill({ json: report }));
     await page.route('**/v1/prices', (r) => r.fulfill({ json: { currency: 'USD', default: '0', prices: { 'H100-80GB': '3.00', 'A100-80GB': '2.00' } } }));
