@@ -90,3 +90,14 @@ def test_map_refuses_a_lambda(client: fastgpu.Client) -> None:
         client.arrays.map(fn, [1])
 
 
+
+
+def test_usage_totals_per_map(client: fastgpu.Client) -> None:
+    before = {g.id for g in client.usage().groups}
+    assert fastgpu.map(square, [1, 2, 3], gpu=0.25, client=client, timeout=120) == [1, 4, 9]
+    new = [g for g in client.usage().groups if g.id not in before]
+    assert len(new) == 1
+    g = new[0]
+    assert (g.kind, g.name, g.size, g.counts, g.tasks) == ("map", "map-square", 3, {"SUCCEEDED": 3}, 3)
+    assert g.gpu_time.total_seconds() > 0
+    assert g.charged_amount == g.list_amount - g.discount_amount

@@ -42,3 +42,24 @@ export type ArrayResults = z.infer<typeof ArrayResultsSchema>;
 
 export const ArrayTasksSchema = z.object({ array: ArrayViewSchema, tasks: z.array(TaskViewSchema) });
 export const ArrayCancelSchema = z.object({ array: ArrayViewSchema, cancelled: z.number().describe('elements this request cancelled or asked to stop') });
+
+/** `GET /v1/usage`'s `groups`: usage summed per task array, map and sweep (server/arrays-usage.ts). */
+export const UsageGroupSchema = z.object({
+  kind: z.enum(['array', 'map', 'sweep']).describe('a task array, a map (an array with inputs), or a sweep'),
+  id: z.string().describe('a_… (array, map) or sw_… (sweep)'),
+  name: z.string(),
+  tenant: z.string(),
+  createdAt: z.string(),
+  size: z.number().describe('elements of an array; trials made so far of a sweep'),
+  counts: z.record(z.string(), z.number()).describe('elements by task state, or trials by trial state (PRUNED included)'),
+  tasks: z.number().describe('its tasks with usage in the period'),
+  gpuSeconds: z.number(),
+  listAmount: z.number(),
+  discountAmount: z.number(),
+  chargedAmount: z.number(),
+  listMicros: z.string(),
+  discountMicros: z.string(),
+  chargedMicros: z.string(),
+  promotions: z.array(z.string()),
+});
+export type UsageGroup = z.infer<typeof UsageGroupSchema>;

@@ -79,12 +79,32 @@ export interface UsageRow extends Amounts {
   promotions: string[];
 }
 
+/** The rows summed per task array, map or sweep (issue 14), with its elements counted by state. */
+export interface UsageGroup extends Amounts {
+  kind: 'array' | 'map' | 'sweep';
+  /** `a_…` (array, map) or `sw_…` (sweep). */
+  id: string;
+  name: string;
+  tenant: string;
+  createdAt: string;
+  /** Elements of an array; trials made so far of a sweep. */
+  size: number;
+  /** Elements by task state, or trials by trial state (PRUNED included). */
+  counts: Record<string, number>;
+  /** Its tasks with usage in the period. */
+  tasks: number;
+  gpuSeconds: number;
+  promotions: string[];
+}
+
 export interface UsageReport {
   from: string | null;
   to: string | null;
   currency: string;
   rows: UsageRow[];
   totals: Amounts & { gpuSeconds: number; promotions: string[] };
+  /** Per array, map and sweep with usage in the period; tasks in none are only in `rows`. */
+  groups: UsageGroup[];
   /** Admins only: node-hours of the nodes that providers lent (`--autoscale`), by provider. */
   nodeHours?: ProviderNodeHours[];
 }

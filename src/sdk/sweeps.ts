@@ -70,6 +70,8 @@ export interface TrialView {
 
 export interface SweepDetail {
   sweep: SweepSummary;
+  /** `optuna`: a driver (Python, `fastgpu.sweep_optuna`) asks for the trials and prunes them. */
+  backend: 'native' | 'optuna';
   metric: string;
   goal: 'minimize' | 'maximize';
   maxConcurrent: number;

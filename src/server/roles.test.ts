@@ -91,6 +91,18 @@ async function newSweep(tenant: 'a' | 'b'): Promise<string> {
   return r.body.sweep.id;
 }
 
+/** A backend-optuna sweep, with one trial its driver asked for when `trial`. */
+async function newOptunaSweep(tenant: 'a' | 'b', trial: boolean): Promise<string> {
+  const r = await as('admin', 'POST', `/v1/sweeps?tenant=${tenant}`, { ...SWEEP, backend: 'optuna' });
+  if (r.status !== 201) throw new Error(`fixture sweep: ${r.status} ${r.raw}`);
+  const id = r.body.sweep.id as string;
+  if (trial) {
+    const t = await as('admin', 'POST', `/v1/sweeps/${id}/trials`, { params: { x: 1 } });
+    if (t.status !== 201) throw new Error(`fixture trial: ${t.status} ${t.raw}`);
+  }
+  return id;
+}
+
 async function newVgpu(tenant: 'a' | 'b', name = `vg-${tenant}`): Promise<string> {
   const r = await as('admin', 'POST', `/v1/vgpus?tenant=${tenant}`, { name, gpu: 0.25 });
   if (r.status !== 201) throw new Error(`fixture vGPU: ${r.status} ${r.raw}`);
@@ -189,6 +201,11 @@ const MATRIX: Record<string, Row> = {
   'GET /v1/sweeps/:id': { call: async (t) => ({ url: `/v1/sweeps/${await newSweep(tenantOf(t))}` }), expect: itemRead },
   'GET /v1/sweeps/:id/metrics': { call: async (t) => ({ url: `/v1/sweeps/${await newSweep(tenantOf(t))}/metrics` }), expect: itemRead },
   'POST /v1/sweeps/:id/cancel': { call: async (t) => ({ url: `/v1/sweeps/${await newSweep(tenantOf(t))}/cancel` }), expect: itemWrite },
+  'POST /v1/sweeps/:id/trials': {
+    call: async (t) => ({ url: `/v1/sweeps/${await newOptunaSweep(tenantOf(t), false)}/trials`, body: { params: { x: 2 } } }),
+    expect: { admin: all(201), member: { own: 201, other: 404 }, viewer: { own: 403, other: 404 }, agent: all(403) },
+  },
+  'POST /v1/sweeps/:id/trials/:index/prune': { call: async (t) => ({ url: `/v1/sweeps/${await newOptunaSweep(tenantOf(t), true)}/trials/0/prune` }), expect: itemWrite },
   'POST /v1/agent/logs': { call: () => ({ url: '/v1/agent/logs', body: { nodeId: agent.nodeId, chunks: [] } }), expect: agentProtocol, targets: ['pool'] },
 
   'GET /v1/prices': { call: () => ({ url: '/v1/prices' }), expect: clusterRead, targets: ['pool'] },

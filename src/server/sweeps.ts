@@ -10,8 +10,9 @@
 // Writes come first (trial rows, the sweep's next index), then the task submit, so a crash in
 // between leaves a trial whose task is missing, which the next step submits again.
 import { conflict, invalid, notFound } from '../core/errors.js';
+import type { Params } from '../core/sweep/types.js';
 import type { Micros } from '../core/pricing/money.js';
-import { bestUpTo, decideStops, gridPoints, objectiveSeries, parseSweepSpec, sampleTrial, trialSpec } from '../core/sweep/index.js';
+import { bestUpTo, checkAskedParams, decideStops, gridPoints, objectiveSeries, parseSweepSpec, sampleTrial, trialSpec } from '../core/sweep/index.js';
 import { FINAL_TRIAL_STATES, type MetricPoint, type SweepSpec, type TrialState } from '../core/sweep/types.js';
 import { MAX_POINTS_PER_TASK, metricSeq } from '../core/sweep/metrics.js';
 import type { Clock, PoolEvent, Task, TaskState } from '../core/types.js';
@@ -187,9 +188,6 @@ export class SweepController {
    */
   async create(input: unknown, tenant: string): Promise<SweepRecord> {
     const spec = parseSweepSpec(input, { tenant, ...(this.o.defaultTimeLimitMs !== undefined ? { defaultTimeLimitMs: this.o.defaultTimeLimitMs } : {}) });
-    if (spec.backend === 'optuna') {
-      throw invalid('backend', 'optuna: this server runs the native sampler only; run Optuna in your own process with fastgpu.Sweep(backend="optuna") (see the README)');
-    }
     const rec: SweepRecord = {
       id: `sw_${randomBase32(10)}`,
       tenant,
@@ -314,7 +312,9 @@ export class SweepController {
         const byTask = new Map<string, MetricPoint[]>();
         for (const m of metrics) byTask.set(m.taskId, [...(byTask.get(m.taskId) ?? []), m]);
         const progress = trials.map((t) => ({ id: t.taskId, state: t.state, points: objectiveSeries(byTask.get(t.taskId) ?? [], spec.objective.metric) }));
-        for (const taskId of decideStops(spec.earlyStopping, spec.objective.goal, progress)) {
+        // backend optuna: the driver prunes (pruneTrial) and asks for trials (addTrial).
+        const external = spec.backend === 'optuna';
+        for (const taskId of external ? [] : decideStops(spec.earlyStopping, spec.objective.goal, progress)) {
           const t = trials.find((x) => x.taskId === taskId)!;
           put({ ...t, state: 'PRUNED', finishedAt: now, message: `stopped early (${spec.earlyStopping.kind} rule)` });
           toCancel.push(taskId);
@@ -322,7 +322,7 @@ export class SweepController {
         let live = trials.filter((t) => !isFinal(t.state)).length;
         let nextTrial = rec.nextTrial;
         const grid = gridPoints(spec.space);
-        while (live < spec.maxConcurrent && nextTrial < spec.trials) {
+        while (!external && live < spec.maxConcurrent && nextTrial < spec.trials) {
           const params = sampleTrial(spec.space, spec.seed, nextTrial, grid);
           const taskId = newId('t');
           const t: TrialRecord = { sweepId: id, index: nextTrial, taskId, params, state: 'PENDING', createdAt: now, finishedAt: null, message: null };
@@ -360,6 +360,73 @@ export class SweepController {
       }
     }
     if (rec.state !== 'RUNNING') this.specs.delete(id);
+  }
+
+  /** Runs `fn` in the sweep's chain, after its queued steps, and then a step. */
+  private serialized<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.chains.get(id) ?? Promise.resolve();
+    const out = prev.then(fn);
+    const next = out.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.chains.set(id, next);
+    void next.then(() => {
+      if (this.chains.get(id) === next) this.chains.delete(id);
+      this.queue(id);
+    });
+    return out;
+  }
+
+  private async liveOptuna(id: string): Promise<{ rec: SweepRecord; spec: SweepSpec; trials: TrialRecord[] }> {
+    const sw = this.store.sweeps();
+    const rec = await sw.getSweep(id);
+    if (!rec) throw notFound('sweep', id);
+    const spec = this.specOf(rec);
+    if (spec.backend !== 'optuna') throw invalid('backend', `sweep ${id} samples its own trials (backend native); only a backend: optuna sweep takes trials from its driver`);
+    if (rec.state !== 'RUNNING') throw conflict(`sweep ${id} already ended (${rec.state})`);
+    return { rec, spec, trials: await sw.listTrials(id) };
+  }
+
+  /**
+   * backend optuna: the driver asked its sampler for a trial with these parameters; run it.
+   * Refused (CONFLICT) when `max_concurrent` trials are live or every trial was made.
+   */
+  addTrial(id: string, rawParams: unknown): Promise<TrialRecord> {
+    return this.serialized(id, async () => {
+      const { rec, spec, trials } = await this.liveOptuna(id);
+      const params: Params = checkAskedParams(rawParams, spec.space);
+      const live = trials.filter((t) => !isFinal(t.state)).length;
+      if (rec.nextTrial >= spec.trials) throw conflict(`sweep ${id} has made all its ${spec.trials} trials`);
+      if (live >= spec.maxConcurrent) throw conflict(`sweep ${id} has ${live} live trials, its max_concurrent; ask for the next when one ends`);
+      const now = this.o.clock.now();
+      const taskId = newId('t');
+      const t: TrialRecord = { sweepId: id, index: rec.nextTrial, taskId, params, state: 'PENDING', createdAt: now, finishedAt: null, message: null };
+      const sw = this.store.sweeps();
+      await sw.putTrials([t]);
+      if (!(await sw.writeSweep({ ...rec, nextTrial: rec.nextTrial + 1, version: rec.version + 1 }, rec.version))) throw conflict(`sweep ${id} changed meanwhile; try again`);
+      this.taskToSweep.set(taskId, id);
+      await this.control.submit([this.newTask(taskId, trialSpec(spec.template, id, t.index, params), now)]);
+      return t;
+    });
+  }
+
+  /** backend optuna: the driver's pruner stopped trial `index`; its slice is freed at once. */
+  pruneTrial(id: string, index: number): Promise<TrialRecord> {
+    return this.serialized(id, async () => {
+      const { trials } = await this.liveOptuna(id);
+      const t = trials.find((x) => x.index === index);
+      if (!t) throw notFound('trial', `${id}/${index}`);
+      if (isFinal(t.state)) throw conflict(`trial ${index} of sweep ${id} already ended (${t.state})`);
+      const pruned: TrialRecord = { ...t, state: 'PRUNED', finishedAt: this.o.clock.now(), message: 'stopped early (the Optuna pruner)' };
+      await this.store.sweeps().putTrials([pruned]);
+      try {
+        await this.control.cancel(t.taskId);
+      } catch (e) {
+        if (!(e instanceof Error && 'code' in e && (e as { code: string }).code === 'CONFLICT')) throw e;
+      }
+      return pruned;
+    });
   }
 
   private newTask(id: string, spec: Task['spec'], now: number): Task {

@@ -67,8 +67,11 @@ export class PoolWorkload {
   /** Feeds accepted tasks (resolved against the pool's models) and stores the new estimate. */
   async accepted(tasks: readonly Task[], models: readonly ModelCapacity[]): Promise<void> {
     if (tasks.length === 0) return;
+    // An array's elements share one resources object: resolved once, not once per element.
+    const resolved = new Map<Task['spec']['resources'], ReturnType<typeof resolveRequest>>();
     for (const t of tasks) {
-      const r = resolveRequest(t.spec.resources, models);
+      let r = resolved.get(t.spec.resources);
+      if (!r) resolved.set(t.spec.resources, (r = resolveRequest(t.spec.resources, models)));
       this.est.observe({ cpuMilli: r.cpuMilli, memoryMiB: r.memoryMiB, gpuCount: r.gpuCount, gpuMilli: r.gpuMilli, gpuMemoryMiB: 0, models: r.models });
     }
     await this.store.setMeta(WORKLOAD_META, JSON.stringify({ policy: this.policy, state: this.est.state() }));

@@ -29,6 +29,7 @@ import { billingConformance } from './conformance-billing.js';
 import { idempotencyConformance } from './conformance-idempotency.js';
 import { datasetConformance } from './conformance-datasets.js';
 import { sweepConformance } from './conformance-sweeps.js';
+import { groupConformance } from './conformance-groups.js';
 import { joinConformance } from './conformance-join.js';
 import { lentConformance } from './conformance-lent.js';
 import { sampleTierConformance } from './conformance-samples.js';
@@ -809,6 +810,7 @@ export function storeConformance(name: string, make: () => Promise<Store>, clean
     // Issue 16: datasets, their chunks and quotas.
     datasetConformance(() => s);
     sweepConformance(() => s);
+    groupConformance(() => s, fixtureTask);
     // Issue 11: join tokens and node credentials.
     joinConformance(() => s);
     // Issue 12: nodes that providers lent.

@@ -21,6 +21,7 @@ import type { Tenant } from '../core/tenancy/types.js';
 import type { SampleSource, SampleTier } from './sample-tiers.js';
 import type { DatasetStore } from './datasets-port.js';
 import type { SweepStore } from './sweeps.js';
+import type { GroupStore } from './groups.js';
 
 export interface TaskFilter {
   states?: readonly TaskState[];
@@ -475,4 +476,6 @@ export interface Store extends DatasetStore, JoinStore, LentNodeStore {
 
   /** Sweeps, their trials and the metric points tasks report (sweeps.ts). */
   sweeps(): SweepStore;
+  /** The array or sweep of each task, and group summaries, for per-group usage (groups.ts). */
+  groups(): GroupStore;
 }

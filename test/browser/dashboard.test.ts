@@ -252,6 +252,7 @@ describe('dashboard in Chromium', () => {
     // Stand-ins for the endpoints of the pricing and samples work, in the shapes they will have.
     const now = Date.now();
     const money = (n: number) => ({ amount: n, micros: String(Math.round(n * 1e6)) });
+    const iso = (t: number) => new Date(t).toISOString();
     const row = (tenant: string, taskId: string, gpuModel: string, gpuSeconds: number, list: number, discount: number, promotions: string[]) => ({
       tenant, taskId, gpuModel, gpuSeconds, promotions,
       listAmount: money(list).amount, discountAmount: money(discount).amount, chargedAmount: money(list - discount).amount,
@@ -261,9 +262,10 @@ describe('dashboard in Chromium', () => {
       from: new Date(now - 7 * 86400_000).toISOString(), to: new Date(now).toISOString(), currency: 'USD',
       rows: [row('research', 't_1', 'H100-80GB', 7200, 6, 1.5, ['night-25']), row('research', 't_2', 'H100-80GB', 3600, 3, 0, []), row('prod', 't_3', 'A100-80GB', 36000, 20, 0, [])],
       totals: { gpuSeconds: 46800, promotions: ['night-25'], listAmount: 29, discountAmount: 1.5, chargedAmount: 27.5, listMicros: '29000000', discountMicros: '1500000', chargedMicros: '27500000' },
+      // Issue 14: usage per array, map and sweep.
+      groups: [{ ...row('research', 't_1', 'H100-80GB', 7200, 4.5, 0, []), taskId: undefined, gpuModel: undefined, kind: 'sweep', id: 'sw_lr', name: 'lr-search', createdAt: iso(now - 3600_000), size: 8, counts: { SUCCEEDED: 6, PRUNED: 2 }, tasks: 8 }],
     };
     await page.route('**/v1/usage?*', (r) => r.fulfill({ json: report }));
-    const iso = (t: number) => new Date(t).toISOString();
     await page.route('**/v1/prices', (r) => r.fulfill({ json: { currency: 'USD', default: '0', prices: { 'H100-80GB': '3.00', 'A100-80GB': '2.00' } } }));
     await page.route('**/v1/promotions', (r) =>
       r.fulfill({
@@ -287,6 +289,11 @@ describe('dashboard in Chromium', () => {
       await page.getByText('25% off · hours 22:00-06:00', { exact: false }).waitFor();
       expect(await page.getByText('spring').count()).toBe(0);
       await page.getByText('27.50 USD').first().waitFor();
+      const groups = page.locator('[data-testid="usage-groups"]');
+      await groups.getByRole('link', { name: 'lr-search' }).waitFor();
+      expect(await groups.getByRole('link', { name: 'lr-search' }).getAttribute('href')).toBe('#/sweeps/sw_lr');
+      await groups.getByText('6 SUCCEEDED · 2 PRUNED').waitFor();
+      await groups.getByText('4.50 USD').waitFor();
       await shot('usage-priced');
       await page.goto(`${pool.url}/#/utilisation`);
       await page.locator('.chart canvas').waitFor();

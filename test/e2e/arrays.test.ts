@@ -53,6 +53,14 @@ describe('arrays, dependencies and map on fastgpu up', () => {
     expect(results.map((r) => r.result)).toEqual(Array.from({ length: 100 }, (_, i) => ({ index: i, size: 100 })));
     const status = await world.client().arrays.get(arrayId);
     expect(status.usage.gpuSeconds).toBeGreaterThan(100 * 0.25 * 0.3 * 0.9);
+    // The array's total in `usage`: the SDK's groups and the CLI's per-group table.
+    const usage = await world.client().billing.usage();
+    const group = usage.groups.find((g) => g.id === arrayId);
+    expect(group).toMatchObject({ kind: 'array', name: 'sq', size: 100, tasks: 100, counts: { SUCCEEDED: 100 } });
+    expect(group!.gpuSeconds).toBeCloseTo(status.usage.gpuSeconds, 3);
+    const table = (await world.cli(['usage'])).stdout;
+    expect(table).toContain('per array, map and sweep');
+    expect(table.split('\n').find((l) => l.includes(arrayId))).toMatch(/^ARRAY\s+a_\S+\s+sq\s+default\s+100\s+100 SUCCEEDED\s+[\d.]+\s+[\d.]+\s+-$/);
   }, TIMEOUT_MS);
 
   it('afterok chains run in order; a failed dependency cancels its dependents with reason Dependency', async () => {

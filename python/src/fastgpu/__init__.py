@@ -54,11 +54,13 @@ from .models import (
     TaskSpec,
     Tenant,
     Token,
+    UsageGroup,
     UsageReport,
     UsageRow,
     VGPUInfo,
 )
 from .sweep import Sweep, params, report
+from . import sweep_optuna
 from .task import Task, synthetic_load_command
 from .vgpu import AsyncVirtualGPU, VirtualGPU
 
@@ -76,6 +78,7 @@ __all__ = [
     "BillingSettings",
     "Client",
     "Sweep",
+    "sweep_optuna",
     "params",
     "report",
     "Conflict",
@@ -115,6 +118,7 @@ __all__ = [
     "Unauthenticated",
     "Unavailable",
     "Unschedulable",
+    "UsageGroup",
     "UsageReport",
     "UsageRow",
     "VGPUInfo",

@@ -673,16 +673,68 @@ class UsageRow:
 
 
 @dataclass(frozen=True)
+class UsageGroup:
+    """Usage of one task array, map or sweep over the report's period, with its elements counted by state."""
+
+    #: ``array``, ``map`` or ``sweep``.
+    kind: str
+    #: ``a_…`` (array, map) or ``sw_…`` (sweep).
+    id: str
+    name: str
+    tenant: str
+    created_at: Optional[datetime]
+    #: Elements of an array; trials made so far of a sweep.
+    size: int
+    #: Elements by task state, or trials by trial state (``PRUNED`` included).
+    counts: Dict[str, int]
+    #: Its tasks with usage in the period.
+    tasks: int
+    gpu_time: timedelta
+    list_amount: Decimal
+    discount_amount: Decimal
+    charged_amount: Decimal
+    promotions: List[str]
+
+    @staticmethod
+    def from_json(j: Json) -> "UsageGroup":
+        counts = j.get("counts")
+        return UsageGroup(
+            kind=str(j.get("kind", "")),
+            id=str(j.get("id", "")),
+            name=str(j.get("name", "")),
+            tenant=str(j.get("tenant", "")),
+            created_at=dt(j.get("createdAt")),
+            size=int(j.get("size", 0)),
+            counts={str(k): int(v) for k, v in counts.items()} if isinstance(counts, dict) else {},
+            tasks=int(j.get("tasks", 0)),
+            gpu_time=timedelta(seconds=float(j.get("gpuSeconds", 0))),
+            list_amount=micros(j["listMicros"]),
+            discount_amount=micros(j["discountMicros"]),
+            charged_amount=micros(j["chargedMicros"]),
+            promotions=strs(j.get("promotions")),
+        )
+
+
+@dataclass(frozen=True)
 class UsageReport:
     start: Optional[datetime]
     end: Optional[datetime]
     currency: str
     rows: List[UsageRow]
     totals: UsageRow
+    #: Per array, map and sweep with usage in the period; tasks in none are only in ``rows``.
+    groups: List[UsageGroup] = field(default_factory=list)
 
     @staticmethod
     def from_json(j: Json) -> "UsageReport":
-        return UsageReport(dt(j.get("from")), dt(j.get("to")), str(j.get("currency", "")), [UsageRow.from_json(r) for r in j.get("rows", [])], UsageRow.from_json(j["totals"]))
+        return UsageReport(
+            dt(j.get("from")),
+            dt(j.get("to")),
+            str(j.get("currency", "")),
+            [UsageRow.from_json(r) for r in j.get("rows", [])],
+            UsageRow.from_json(j["totals"]),
+            [UsageGroup.from_json(g) for g in j.get("groups", [])],
+        )
 
 
 @dataclass(frozen=True)

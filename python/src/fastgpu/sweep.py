@@ -26,14 +26,28 @@ import json
 import math
 import os
 import time
-from typing import Any, Dict, List, Mapping, Optional, Union
+import sys
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Union
 
 from ._default import default_client
 from ._ops import Call, seg
 from .client import Client
 from .errors import InvalidArgument, Timeout
 
+if TYPE_CHECKING:
+    import optuna
+
 Json = Dict[str, Any]
+
+
+def _function_command(fn: Callable[..., Any], metric: str) -> List[str]:
+    """The trial command that runs ``fn(**params)`` on a node (fastgpu._sweep_worker)."""
+    module = sys.modules.get(getattr(fn, "__module__", "") or "")
+    path = getattr(module, "__file__", None)
+    qualname = getattr(fn, "__qualname__", "")
+    if path is None or not qualname or "<" in qualname:
+        raise InvalidArgument(f"Sweep: {fn!r} cannot be run on a node: give a function defined at the top level of a module or script (not a lambda or a nested function), or a command", field="command")
+    return [sys.executable, "-m", "fastgpu._sweep_worker", metric, f"{os.path.abspath(path)}:{qualname}"]
 
 #: Same bounds as the server's (core/sweep/metrics.ts): longer lines are skipped by the agent.
 MAX_METRIC_LINE_BYTES = 4096
@@ -101,7 +115,7 @@ class Sweep:
 
     def __init__(
         self,
-        command: Union[str, List[str]],
+        command: Union[str, List[str], Callable[..., Any]],
         space: Optional[Mapping[str, Any]] = None,
         *,
         metric: str,
@@ -117,7 +131,10 @@ class Sweep:
         env: Optional[Mapping[str, str]] = None,
         time_limit: Union[str, int, None] = None,
         client: Optional[Client] = None,
+        backend: Optional[str] = None,
     ) -> None:
+        if callable(command):
+            command = _function_command(command, metric)
         spec: Json = {"command": command, "metric": {"name": metric, "goal": goal}}
         optional = {
             "space": dict(space) if space is not None else None,
@@ -131,6 +148,7 @@ class Sweep:
             "name": name,
             "env": dict(env) if env is not None else None,
             "time_limit": time_limit,
+            "backend": backend,
         }
         spec.update({k: v for k, v in optional.items() if v is not None})
         self.spec = spec
@@ -186,3 +204,30 @@ class Sweep:
             if deadline is not None and time.monotonic() >= deadline:
                 raise Timeout(f"sweep {self.id} still running after {timeout} s")
             time.sleep(poll)
+
+    def run(
+        self,
+        *,
+        sampler: "Optional[optuna.samplers.BaseSampler]" = None,
+        pruner: "Optional[optuna.pruners.BasePruner]" = None,
+        storage: "Union[str, optuna.storages.BaseStorage, None]" = None,
+        timeout: Optional[float] = None,
+        poll: float = 1.0,
+    ) -> Json:
+        """Starts the sweep (if it has not started) and blocks until it ends; returns its status.
+
+        With ``backend="optuna"`` this process drives it: Optuna's sampler picks each trial's
+        parameters and its pruner stops losers, while FastGPU runs the trials on their slices (see
+        :func:`fastgpu.sweep_optuna.drive`, which also returns the Optuna study). Otherwise the
+        server samples and this only waits.
+        """
+        if self.spec.get("backend") == "optuna":
+            from .sweep_optuna import drive
+
+            drive(self, sampler=sampler, pruner=pruner, storage=storage, timeout=timeout, poll=poll)
+            return self.status()
+        if sampler is not None or pruner is not None or storage is not None:
+            raise InvalidArgument("sampler, pruner and storage are for backend='optuna'", field="backend")
+        if self.id is None:
+            self.start()
+        return self.wait(timeout=timeout, poll=poll)

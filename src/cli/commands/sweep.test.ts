@@ -78,5 +78,11 @@ describe('fastgpu sweep', () => {
     const missing = await cli.run(['sweep', join(home, 'nope.yaml')]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('cannot read it');
+    // Optuna's sampler runs in Python: the CLI says where, and starts nothing.
+    const opt = join(home, 'optuna.yaml');
+    writeFileSync(opt, 'command: train --lr {lr}\nmetric: loss\ntrials: 4\nbackend: optuna\nspace:\n  lr: {loguniform: [1e-4, 0.1]}\n');
+    const o = await cli.run(['sweep', opt]);
+    expect(o.code).toBe(2);
+    expect(o.stderr).toContain(`python -m fastgpu.sweep_optuna ${opt}`);
   });
 });

@@ -106,6 +106,10 @@ export function register(program: Command): void {
       }
       if (id !== undefined) throw new UsageError(`sweep: unexpected ${JSON.stringify(id)} after the file; give one sweep file`);
       const input = await readSweepFile(ctx, what);
+      // Optuna's sampler runs in Python: the driver starts the sweep and asks for its trials.
+      if ((input as { backend?: unknown }).backend === 'optuna') {
+        throw new UsageError(`${what}: backend: optuna is driven from Python, where Optuna runs: python -m fastgpu.sweep_optuna ${what === '-' ? 'FILE' : what} (pip install 'fastgpu-sdk[optuna]'), or fastgpu.Sweep(..., backend="optuna").run()`);
+      }
       const d = await client.sweeps.create(input, raw.tenant !== undefined ? { tenant: raw.tenant } : {});
       out(d, `${d.sweep.id}\n`);
     });

@@ -9,6 +9,7 @@ import { contextOf } from '../context.js';
 import { UsageError, clientFor, outputFlag, withConnection, withOutput } from '../flags.js';
 import { table } from '../format.js';
 import { nodeHoursTable } from './usage-nodes.js';
+import { usageGroupsTable } from './usage-groups.js';
 
 export interface RawUsage {
   tenant?: string;
@@ -45,7 +46,7 @@ export function usageTable(r: UsageReport): string {
   const rows = r.rows.map((x) => [x.tenant, x.taskId, x.gpuModel, x.gpuSeconds.toFixed(1), money(x.listAmount), money(x.discountAmount), money(x.chargedAmount), x.promotions.join(',') || '-']);
   const t = r.totals;
   rows.push(['TOTAL', '', '', t.gpuSeconds.toFixed(1), money(t.listAmount), money(t.discountAmount), money(t.chargedAmount), t.promotions.join(',') || '-']);
-  return `usage from ${period}, in ${r.currency}\n` + table(['TENANT', 'TASK', 'GPU MODEL', 'GPU-SECONDS', 'LIST', 'DISCOUNT', 'CHARGED', 'PROMOTIONS'], rows);
+  return `usage from ${period}, in ${r.currency}\n` + table(['TENANT', 'TASK', 'GPU MODEL', 'GPU-SECONDS', 'LIST', 'DISCOUNT', 'CHARGED', 'PROMOTIONS'], rows) + usageGroupsTable(r);
 }
 
 export function register(program: Command): void {

@@ -5,3 +5,4 @@ export * from './sample.js';
 export * from './stopping.js';
 export * from './trial.js';
 export * from './metrics.js';
+export * from './external.js';

@@ -677,23 +677,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/v1/autoscale/nodes": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Nodes that providers lent the pool (--autoscale), newest request first: joining, up, draining or released, with the time of each step */
-        get: operations["getV1AutoscaleNodes"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/v1/samples": {
         parameters: {
             query?: never;
@@ -914,6 +897,40 @@ export interface paths {
         put?: never;
         /** Cancel a sweep: its live trials are stopped and no more start */
         post: operations["postV1SweepsIdCancel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sweeps/{id}/trials": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** backend optuna: run a trial with the parameters the driver’s sampler chose (within the space); CONFLICT at max_concurrent live trials or once every trial was made */
+        post: operations["postV1SweepsIdTrials"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sweeps/{id}/trials/{index}/prune": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** backend optuna: the driver’s pruner stopped this trial; it ends PRUNED and its slice is freed at once */
+        post: operations["postV1SweepsIdTrialsIndexPrune"];
         delete?: never;
         options?: never;
         head?: never;
@@ -4769,79 +4786,34 @@ export interface operations {
                             discountMicros: string;
                             chargedMicros: string;
                         };
-                        /** @description admins: node-hours of the nodes that providers lent (--autoscale), by provider, from join to release */
-                        nodeHours?: {
-                            provider: string;
-                            /** @description nodes asked for that were lent at some time in the period */
-                            requested: number;
-                            /** @description of those, nodes whose agent joined */
-                            joined: number;
-                            /** @description hours joined within the period, to 3 decimals */
-                            nodeHours: number;
-                            /** @description those hours at each node’s own price; null when no node had one */
-                            costAmount: number | null;
-                            costMicros: string | null;
-                            /** @description node-hours of nodes without a price (not in costAmount) */
-                            unpricedNodeHours: number;
-                        }[];
-                    };
-                };
-            };
-            /** @description the request cannot be served as sent: `error.code` says why, `error.field` names the field */
-            "4XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description server error */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
-    getV1AutoscaleNodes: {
-        parameters: {
-            query?: {
-                /** @description ISO 8601: nodes lent at some time since then (default: the last 24 hours) */
-                from?: string;
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description OK */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        nodes: {
-                            provider: string;
-                            /** @description the provider’s handle: a Slurm job id, an instance id, a pid */
-                            providerId: string;
-                            /** @description the node name its agent registers with */
-                            node: string;
-                            shape: string;
-                            /** @enum {string} */
-                            state: "joining" | "up" | "draining" | "released";
-                            requestedAt: string;
-                            joinedAt: string | null;
-                            drainingAt: string | null;
-                            releasedAt: string | null;
-                            releaseReason: string | null;
-                            /** @description its price per hour; null when unknown */
-                            hourlyAmount: number | null;
+                        /** @description the rows summed per task array, map and sweep (issue 14), with element counts by state */
+                        groups: {
+                            /**
+                             * @description a task array, a map (an array with inputs), or a sweep
+                             * @enum {string}
+                             */
+                            kind: "array" | "map" | "sweep";
+                            /** @description a_… (array, map) or sw_… (sweep) */
+                            id: string;
+                            name: string;
+                            tenant: string;
+                            createdAt: string;
+                            /** @description elements of an array; trials made so far of a sweep */
+                            size: number;
+                            /** @description elements by task state, or trials by trial state (PRUNED included) */
+                            counts: {
+                                [key: string]: number;
+                            };
+                            /** @description its tasks with usage in the period */
+                            tasks: number;
+                            gpuSeconds: number;
+                            listAmount: number;
+                            discountAmount: number;
+                            chargedAmount: number;
+                            listMicros: string;
+                            discountMicros: string;
+                            chargedMicros: string;
+                            promotions: string[];
                         }[];
                     };
                 };
@@ -5853,6 +5825,11 @@ export interface operations {
                             trials: number;
                             message: string | null;
                         };
+                        /**
+                         * @description optuna: a driver asks for trials and prunes them (POST /v1/sweeps/:id/trials)
+                         * @enum {string}
+                         */
+                        backend: "native" | "optuna";
                         metric: string;
                         /** @enum {string} */
                         goal: "minimize" | "maximize";
@@ -5966,6 +5943,11 @@ export interface operations {
                             trials: number;
                             message: string | null;
                         };
+                        /**
+                         * @description optuna: a driver asks for trials and prunes them (POST /v1/sweeps/:id/trials)
+                         * @enum {string}
+                         */
+                        backend: "native" | "optuna";
                         metric: string;
                         /** @enum {string} */
                         goal: "minimize" | "maximize";
@@ -6131,6 +6113,109 @@ export interface operations {
                         nextTrial: number;
                         trials: number;
                         message: string | null;
+                    };
+                };
+            };
+            /** @description the request cannot be served as sent: `error.code` says why, `error.field` names the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description server error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postV1SweepsIdTrials: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    params: {
+                        [key: string]: string | number | boolean;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        index: number;
+                        taskId: string;
+                        params: {
+                            [key: string]: string | number | boolean;
+                        };
+                        /** @enum {string} */
+                        state: "PENDING" | "RUNNING" | "SUCCEEDED" | "FAILED" | "PRUNED" | "CANCELLED";
+                    };
+                };
+            };
+            /** @description the request cannot be served as sent: `error.code` says why, `error.field` names the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description server error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postV1SweepsIdTrialsIndexPrune: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                /** @description the trial’s index */
+                index: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        index: number;
+                        taskId: string;
+                        /** @enum {string} */
+                        state: "PENDING" | "RUNNING" | "SUCCEEDED" | "FAILED" | "PRUNED" | "CANCELLED";
                     };
                 };
             };

@@ -44,6 +44,7 @@ const TrialSchema = z.object({
 
 const SweepDetailSchema = z.object({
   sweep: SweepSchema,
+  backend: z.enum(['native', 'optuna']).describe('optuna: a driver asks for trials and prunes them (POST /v1/sweeps/:id/trials)'),
   metric: z.string(),
   goal: z.enum(['minimize', 'maximize']),
   maxConcurrent: z.number(),
@@ -94,6 +95,7 @@ const trialOut = (t: TrialView) => ({
 function detailOut(v: SweepView, currency: string) {
   return {
     sweep: { ...sweepOut(v.sweep), trials: v.spec.trials },
+    backend: v.spec.backend,
     metric: v.spec.objective.metric,
     goal: v.spec.objective.goal,
     maxConcurrent: v.spec.maxConcurrent,
@@ -209,6 +211,38 @@ export function sweepRoutes(ctx: RouteContext): SweepController {
       await mustGet(params.id, principal, 'task.cancel');
       const s = await sweeps.cancel(params.id);
       return sweepOut(s);
+    },
+  });
+
+  // backend: optuna: the driver (fastgpu.Sweep(..., backend="optuna").run() in Python) asks its
+  // sampler for each trial and its pruner whether to stop one; the server runs them.
+  book.add({
+    method: 'POST',
+    url: '/v1/sweeps/:id/trials',
+    tag: 'sweeps',
+    summary: 'backend optuna: run a trial with the parameters the driver’s sampler chose (within the space); CONFLICT at max_concurrent live trials or once every trial was made',
+    params: IdParamsSchema,
+    body: z.strictObject({ params: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])) }),
+    response: z.object({ index: z.number(), taskId: z.string(), params: TrialSchema.shape.params, state: TrialSchema.shape.state }),
+    status: 201,
+    handler: async ({ params, body, principal }) => {
+      await mustGet(params.id, principal, 'task.cancel');
+      const t = await sweeps.addTrial(params.id, body.params);
+      return { index: t.index, taskId: t.taskId, params: t.params, state: t.state };
+    },
+  });
+
+  book.add({
+    method: 'POST',
+    url: '/v1/sweeps/:id/trials/:index/prune',
+    tag: 'sweeps',
+    summary: 'backend optuna: the driver’s pruner stopped this trial; it ends PRUNED and its slice is freed at once',
+    params: z.strictObject({ id: IdParamsSchema.shape.id, index: z.string().max(7).regex(/^\d+$/, 'a trial index: a whole number from 0').describe('the trial’s index') }),
+    response: z.object({ index: z.number(), taskId: z.string(), state: TrialSchema.shape.state }),
+    handler: async ({ params, principal }) => {
+      await mustGet(params.id, principal, 'task.cancel');
+      const t = await sweeps.pruneTrial(params.id, Number(params.index));
+      return { index: t.index, taskId: t.taskId, state: t.state };
     },
   });
 

@@ -7,6 +7,8 @@ import { parseInstant } from '../../core/pricing/parse.js';
 import { usageReport, usageReportToJson } from '../../core/pricing/report.js';
 import { linesToPricedUsage } from '../../store/ledger.js';
 import type { PricedUsageFilter } from '../../store/port.js';
+import { UsageGroupSchema } from '../../protocol/arrays.js';
+import { usageGroups } from '../arrays-usage.js';
 import { listScope } from '../auth.js';
 import { isoTimeQuery as isoTime } from '../schemas.js';
 import { lentNodeHours, NodeHoursSchema } from '../autoscale-usage.js';
@@ -26,6 +28,7 @@ export const UsageReportSchema = z.object({
   currency: z.string(),
   rows: z.array(z.object({ tenant: z.string(), taskId: z.string(), gpuModel: z.string(), gpuSeconds: z.number(), promotions: z.array(z.string()), ...Amounts })),
   totals: z.object({ gpuSeconds: z.number(), promotions: z.array(z.string()), ...Amounts }),
+  groups: z.array(UsageGroupSchema).describe('the rows summed per task array, map and sweep (issue 14), with element counts by state'),
   nodeHours: NodeHoursSchema.optional(),
 });
 
@@ -52,7 +55,7 @@ export function usageRoutes(ctx: RouteContext): void {
       const lines = await store.listPricedUsage(filter);
       const report = usageReport(linesToPricedUsage(lines), { ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}), ...(tenant !== null ? { tenant } : {}) });
       const nodeHours = principal.role === 'admin' ? { nodeHours: await lentNodeHours(store, { ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}), now: ctx.clock.now() }) } : {};
-      return { ...usageReportToJson(report, control.billing.pricing.book.currency), ...nodeHours };
+      return { ...usageReportToJson(report, control.billing.pricing.book.currency), groups: await usageGroups(report, store.groups()), ...nodeHours };
     },
   });
 }

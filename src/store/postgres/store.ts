@@ -68,6 +68,8 @@ import {
 import { PgSamples, type SampleStorage } from './samples.js';
 import { PgSweeps } from './sweeps.js';
 import type { SweepStore } from '../sweeps.js';
+import { PgGroups } from './groups.js';
+import type { GroupStore } from '../groups.js';
 import { countTasks, INSERT_TASKS, insertTasks, LIVE_STATES_SQL, listTasks, TASK_COLUMNS, taskColumns, taskInsertError, writeTasks } from './tasks.js';
 
 export interface PgStoreOptions {
@@ -266,6 +268,10 @@ export class PgStore implements Store {
 
   sweeps(): SweepStore {
     return new PgSweeps(this.p());
+  }
+
+  groups(): GroupStore {
+    return new PgGroups(this.p());
   }
 
   private tiers(): PgSamples {

@@ -47,6 +47,8 @@ import { convertLegacySamples, hasLegacySamples } from './samples-legacy.js';
 import { SqliteSamples, type SampleStorage } from './samples.js';
 import { SqliteSweeps } from './sweeps.js';
 import type { SweepStore } from '../sweeps.js';
+import { SqliteGroups } from './groups.js';
+import type { GroupStore } from '../groups.js';
 import {
   attemptToRow,
   eventToRow,
@@ -386,6 +388,11 @@ export class SqliteStore implements Store {
   sweeps(): SweepStore {
     if (!this.db) throw new Error('SqliteStore: init() has not run, or the store is closed');
     return (this.sweepStore ??= new SqliteSweeps(this.db));
+  }
+
+  groups(): GroupStore {
+    if (!this.db) throw new Error('SqliteStore: init() has not run, or the store is closed');
+    return new SqliteGroups(this.db);
   }
 
   private tiers(): SqliteSamples {

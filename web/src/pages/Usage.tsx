@@ -9,6 +9,8 @@ import { listKeys } from '../components/keys.js';
 import { moneyDecimals, shownAmounts, tenantColour } from '../format.js';
 import { useLive } from '../hooks.js';
 import { markInteractive } from '../perf.js';
+import type { UsageGroup } from '../../../src/protocol/arrays.js';
+import { UsageGroups } from './UsageGroups.js';
 
 const RANGES = [
   { id: '24h', label: 'Last 24 hours', ms: 24 * 3600_000 },
@@ -46,6 +48,8 @@ interface UsageData {
   currency: string | null;
   lines: UsageLine[];
   promotionsNow: Promotion[];
+  /** Per array, map and sweep (issue 14); none without a metering server. */
+  groups: UsageGroup[];
 }
 
 /** Prices are configured when any model (or the default) costs something. */
@@ -70,10 +74,10 @@ export function UsagePage() {
       const report = await getOptional<UsageReportJson>(`/v1/usage?from=${new Date(from).toISOString()}&to=${new Date(to).toISOString()}`, signal);
       if (report) {
         const [book, promos] = await Promise.all([getOptional<PriceBook>('/v1/prices', signal), getOptional<{ promotions: Promotion[] }>('/v1/promotions', signal)]);
-        return { metered: true, priced: isPriced(book, report), currency: report.currency, lines: usageFromReport(report), promotionsNow: activeNow(promos?.promotions ?? [], to) };
+        return { metered: true, priced: isPriced(book, report), currency: report.currency, lines: usageFromReport(report), promotionsNow: activeNow(promos?.promotions ?? [], to), groups: (report as { groups?: UsageGroup[] }).groups ?? [] };
       }
       const [tasks, gpus] = await Promise.all([api.tasks('?all=true&limit=5000', signal), api.gpus(signal)]);
-      return { metered: false, priced: false, currency: null, lines: usageFromTasks(tasks.tasks, gpus.gpus, from, to), promotionsNow: [] };
+      return { metered: false, priced: false, currency: null, lines: usageFromTasks(tasks.tasks, gpus.gpus, from, to), promotionsNow: [], groups: [] };
     },
     ['tasks'],
     [range],
@@ -205,6 +209,7 @@ export function UsagePage() {
               </table>
             </div>
           )}
+          <UsageGroups groups={d.groups} priced={d.priced} money={money} />
         </>
       )}
     </section>
