@@ -1,6 +1,9 @@
 // A fault campaign (issue 9, not part of `npm test`): a real `fastgpu server` and two agents,
 // tasks submitted all along, and in every round one fault: kill -9 or SIGSTOP of the server or of
-// an agent, some shorter and some longer than the node lease. Then it counts what matters:
+// an agent, or a full disk under the server's data dir (a tmpfs filled to the last byte, then
+// freed; needs root, else that fault is left out and the report says so), some shorter and some
+// longer than the node lease. Tasks run as the agents' default user: as root, a uid of their own
+// per task (src/agent/task-user.ts). Then it counts what matters:
 //   tasks      submitted (and acknowledged)
 //   lost       acknowledged but missing, or not finished in the end
 //   failed     finished other than SUCCEEDED
@@ -10,9 +13,10 @@
 // when its work is over, to one file the campaign reads at the end.
 //
 //   npm run build && node --import tsx scripts/fault-campaign.ts [--rounds 20] [--lease 8s]
-import { readFileSync } from 'node:fs';
+import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FastGPU } from '../src/sdk/index.js';
+import { fill, mountTmpfs, unmount } from '../test/e2e/faults-disk.js';
 import { World, lines, requireBuild, sleep, until, type Daemon } from '../test/e2e/harness.js';
 
 const arg = (name: string, def: string): string => {
@@ -24,13 +28,26 @@ const LEASE = arg('lease', '8s');
 const LEASE_MS = Number(LEASE.replace(/s$/, '')) * 1000;
 const PER_ROUND = Number(arg('tasks', '6'));
 
-type Fault = 'kill-server' | 'stop-server' | 'kill-agent' | 'stop-agent';
-const FAULTS: Fault[] = ['kill-server', 'stop-server', 'kill-agent', 'stop-agent'];
+type Fault = 'kill-server' | 'stop-server' | 'kill-agent' | 'stop-agent' | 'disk-full';
 
 async function main(): Promise<void> {
   requireBuild();
   const world = new World();
   const ticks = join(world.home, 'ticks');
+  // Tasks of their own uids append to one file: the folder is traversable, the file theirs too.
+  chmodSync(world.home, 0o711);
+  writeFileSync(ticks, '', { mode: 0o666 });
+  chmodSync(ticks, 0o666);
+  // The server's data dir on a 64 MiB tmpfs, for the full-disk rounds.
+  let diskFull = true;
+  try {
+    await mountTmpfs(world.dataDir, '64m');
+  } catch (e) {
+    diskFull = false;
+    process.stdout.write(`no full-disk rounds: cannot mount a tmpfs here (${(e as Error).message.split('\n')[0]}); it needs root\n`);
+  }
+  const FAULTS: Fault[] = ['kill-server', 'stop-server', 'kill-agent', 'stop-agent', ...(diskFull ? (['disk-full'] as const) : [])];
+  const diskHealth = { degradedSeen: 0 };
   let server: Daemon;
   let url = '';
   const startServer = async (port = '0'): Promise<void> => {
@@ -73,7 +90,7 @@ async function main(): Promise<void> {
     const name = Math.random() < 0.5 ? 'node-a' : 'node-b';
     counts.faults++;
     counts.byKind.set(`${fault}${long ? ' (past the lease)' : ''}`, (counts.byKind.get(`${fault}${long ? ' (past the lease)' : ''}`) ?? 0) + 1);
-    process.stdout.write(`round ${round}: ${fault} ${fault.endsWith('agent') ? name : 'server'} for ${Math.round(ms)} ms\n`);
+    process.stdout.write(`round ${round}: ${fault} ${fault.endsWith('agent') ? name : fault === 'disk-full' ? 'data dir' : 'server'} for ${Math.round(ms)} ms\n`);
     switch (fault) {
       case 'kill-server':
         await server!.kill9();
@@ -95,6 +112,23 @@ async function main(): Promise<void> {
         await sleep(ms);
         agents.get(name)!.child.kill('SIGCONT');
         break;
+      case 'disk-full': {
+        // Filled to the last byte while tasks run, start, end and log; submits meanwhile are
+        // refused (not acknowledged, so not counted), and /healthz must say degraded.
+        const filler = join(world.dataDir, 'filler');
+        fill(filler);
+        const end = Date.now() + ms;
+        let degraded = false;
+        while (Date.now() < end) {
+          await submitSome().catch(() => {});
+          const h = await fetch(`${url}/healthz`).catch(() => undefined);
+          if (h?.status === 503) degraded = true;
+          await sleep(500);
+        }
+        if (degraded) diskHealth.degradedSeen++;
+        rmSync(filler);
+        break;
+      }
     }
     await sleep(1_000);
   }
@@ -156,9 +190,13 @@ async function main(): Promise<void> {
       `| tasks | faults | lost (not finished) | failed | run twice at once | run again after finishing | attempts LOST | submits refused |\n` +
       `|---|---|---|---|---|---|---|---|\n` +
       `| ${ids.length} | ${counts.faults} | ${notFinished} | ${failed} | ${twice} | ${rerun} | ${lostAttempts} | ${counts.refusedSubmits} |\n` +
-      `faults: ${[...counts.byKind].map(([k, n]) => `${k} × ${n}`).join(', ')}\n`,
+      `faults: ${[...counts.byKind].map(([k, n]) => `${k} × ${n}`).join(', ')}\n` +
+      (diskFull ? `full-disk rounds where /healthz answered 503 degraded: ${diskHealth.degradedSeen} of ${(counts.byKind.get('disk-full') ?? 0) + (counts.byKind.get('disk-full (past the lease)') ?? 0)}\n` : ''),
   );
-  await world.cleanup();
+  // The mount point cannot be removed while mounted: daemons first, then the mount, then the rest.
+  await world.cleanup().catch(() => {});
+  if (diskFull) await unmount(world.dataDir);
+  rmSync(world.home, { recursive: true, force: true });
   process.exitCode = notFinished + twice + rerun > 0 ? 1 : 0;
 }
 

@@ -12,7 +12,7 @@ import { Agent } from './agent.js';
 import { hostResources, resolveNodeGpus, sampleNvidiaGpus, type RealSharing } from './discovery.js';
 import { HttpLink } from './http-link.js';
 import { SupervisorLauncher, which } from './launcher.js';
-import { compileRunAs, thisHost, type RunAs } from './task-user.js';
+import { compileRunAs, thisHost, untraversableAbove, type RunAs } from './task-user.js';
 import { FileNodeState } from './node-state.js';
 import { mpsReport, startNodeMps, stopNodeMps } from './mps.js';
 
@@ -154,6 +154,10 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     ...(opts.mpsPipeDir !== undefined ? { mpsPipeDir: opts.mpsPipeDir } : {}),
     runAs: opts.runAs,
   });
+  if (opts.runAs.kind !== 'agent') {
+    const closed = untraversableAbove(opts.stateDir);
+    if (closed !== undefined) log(`warning: tasks run as other users cannot reach their signal, result and metrics files: ${closed} is not traversable by others (chmod o+x ${closed}, or use a --state-dir under a traversable folder)`);
+  }
   if (opts.runAs.kind === 'per-task') log(`tasks run as unprivileged uids of their own (${opts.runAs.first}–${opts.runAs.last}); --run-as root runs them as root`);
   else if (opts.runAs.kind === 'user') log(`tasks run as ${opts.runAs.user} (uid ${opts.runAs.uid})`);
   else if (opts.runAs.optedOut) log('warning: tasks run as root (--run-as root): any task can read the admin token, the state dir and every other task');

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { RunningReport } from '../protocol/agent.js';
 import { assignment, killTasks, tempDir, waitFor } from './fixtures/helpers.js';
 import { resolveRunAs, SupervisorLauncher, which } from './launcher.js';
-import { compileRunAs, passwdUids, pickTaskUid, TASK_UID_RANGE, thisHost, type RunAsHost } from './task-user.js';
+import { compileRunAs, passwdUids, pickTaskUid, TASK_UID_RANGE, thisHost, untraversableAbove, type RunAsHost } from './task-user.js';
 
 let state: ReturnType<typeof tempDir> | undefined;
 let launcher: SupervisorLauncher | undefined;
@@ -167,5 +167,18 @@ describe('compileRunAs', () => {
     expect(pickTaskUid(range, new Set([13]), new Set([14]), () => 0.6)).toBe(10); // 13 taken, 14 busy, wraps
     expect(() => pickTaskUid(range, new Set([10, 11, 12]), new Set([13, 14]))).toThrow('no free task uid in 10–14: 5 tasks run already');
     expect(passwdUids().has(0)).toBe(true);
+  });
+
+  it('names the folder above a state dir that other users cannot traverse', () => {
+    const t = tempDir();
+    try {
+      mkdirSync(join(t.dir, 'open', 'state'), { recursive: true });
+      chmodSync(t.dir, 0o700);
+      expect(untraversableAbove(join(t.dir, 'open', 'state'))).toBe(t.dir);
+      chmodSync(t.dir, 0o711);
+      expect(untraversableAbove(join(t.dir, 'open', 'state'))).toBe(untraversableAbove(t.dir));
+    } finally {
+      t.cleanup();
+    }
   });
 });

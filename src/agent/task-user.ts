@@ -9,7 +9,8 @@
 //   USER      a name or uid: every task runs as that user (`nobody`, a service account)
 //   root      the opt-out: tasks run as the agent's user, root included; the agent says so
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 
 /** How tasks run: what the launcher writes to each attempt's `runas` file (or not). */
 export type RunAs =
@@ -128,4 +129,19 @@ export function runAsLine(r: RunAs, uid?: number): string | null {
   if (r.kind === 'user') return `${r.uid} ${r.gid} ${r.setpriv}`;
   if (uid === undefined) throw new Error('a per-task run-as needs the attempt its uid');
   return `${uid} ${uid} ${r.setpriv}`;
+}
+
+/**
+ * The first folder above `dir` that other users cannot traverse (no `o+x`), if any. A task of
+ * another uid reaches its signal, result and metrics files in the state dir only through it.
+ */
+export function untraversableAbove(dir: string): string | undefined {
+  for (let d = dirname(dir); ; d = dirname(d)) {
+    try {
+      if ((statSync(d).mode & 0o001) === 0) return d;
+    } catch {
+      return undefined;
+    }
+    if (dirname(d) === d) return undefined;
+  }
 }
