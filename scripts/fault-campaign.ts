@@ -12,7 +12,7 @@
 // Each task writes "<task> <attempt> <ms>" every 100 ms while it runs, and "<task> <attempt> done"
 // when its work is over, to one file the campaign reads at the end.
 //
-//   npm run build && node --import tsx scripts/fault-campaign.ts [--rounds 20] [--lease 8s]
+//   npm run build && node --import tsx scripts/fault-campaign.ts [--rounds 20] [--lease 8s] [--drain 600s]
 import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FastGPU } from '../src/sdk/index.js';
@@ -27,6 +27,8 @@ const ROUNDS = Number(arg('rounds', '20'));
 const LEASE = arg('lease', '8s');
 const LEASE_MS = Number(LEASE.replace(/s$/, '')) * 1000;
 const PER_ROUND = Number(arg('tasks', '6'));
+/** How long the end waits for every task to finish (seconds). */
+const DRAIN_MS = Number(arg('drain', '600').replace(/s$/, '')) * 1000;
 
 type Fault = 'kill-server' | 'stop-server' | 'kill-agent' | 'stop-agent' | 'disk-full';
 
@@ -70,11 +72,17 @@ async function main(): Promise<void> {
   const ids: string[] = [];
   const counts = { faults: 0, byKind: new Map<string, number>(), refusedSubmits: 0 };
   const script = `i=0; while [ $i -lt 25 ]; do echo "$FASTGPU_TASK_ID $FASTGPU_ATTEMPT $(date +%s%3N)" >> ${ticks}; sleep 0.1; i=$((i+1)); done; echo "$FASTGPU_TASK_ID $FASTGPU_ATTEMPT done" >> ${ticks}`;
+  /** When each acknowledged task was submitted: its round, and during which fault if any. */
+  const submittedIn = new Map<string, string>();
+  let phase = 'round 0';
   const submitSome = async (): Promise<void> => {
     for (let i = 0; i < PER_ROUND; i++) {
       try {
         const t = await client.tasks.submit({ command: ['sh', '-c', script], resources: { gpu: 0.5, cpu: '10m', memory: '16MiB' }, retries: 5 } as never);
-        ids.push(...(Array.isArray(t) ? t : [t]).map((x: { id: string }) => x.id));
+        for (const x of (Array.isArray(t) ? t : [t]) as { id: string }[]) {
+          ids.push(x.id);
+          submittedIn.set(x.id, phase);
+        }
       } catch {
         counts.refusedSubmits++; // not acknowledged: not counted as a task
       }
@@ -82,6 +90,7 @@ async function main(): Promise<void> {
   };
 
   for (let round = 1; round <= ROUNDS; round++) {
+    phase = `round ${round}, before its fault`;
     await submitSome();
     await sleep(1_000 + Math.random() * 1_500);
     const fault = FAULTS[(round - 1) % FAULTS.length]!;
@@ -117,11 +126,13 @@ async function main(): Promise<void> {
         // refused (not acknowledged, so not counted), and /healthz must say degraded.
         const filler = join(world.dataDir, 'filler');
         fill(filler);
+        phase = `round ${round}, disk full`;
         const end = Date.now() + ms;
         let degraded = false;
         while (Date.now() < end) {
           await submitSome().catch(() => {});
-          const h = await fetch(`${url}/healthz`).catch(() => undefined);
+          const h = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(10_000) }).catch(() => undefined);
+          await h?.text().catch(() => '');
           if (h?.status === 503) degraded = true;
           await sleep(500);
         }
@@ -135,6 +146,8 @@ async function main(): Promise<void> {
 
   // Let everything finish.
   const states = new Map<string, string>();
+  /** Why a task is not finished yet: its state, or the error its lookup answered. */
+  const lastSeen = new Map<string, string>();
   await until(
     'every task to finish',
     async () => {
@@ -143,13 +156,14 @@ async function main(): Promise<void> {
         try {
           const t = await client.tasks.get(id);
           if (['SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMEOUT', 'PREEMPTED'].includes(t.state)) states.set(id, t.state);
-        } catch {
-          // server busy: ask again
+          else lastSeen.set(id, `${t.state}${t.reason ? ` (${t.reason})` : ''}`);
+        } catch (e) {
+          lastSeen.set(id, String(e)); // server busy, or it does not know the task: ask again
         }
       }
       return states.size === ids.length ? true : undefined;
     },
-    600_000,
+    DRAIN_MS,
     1_000,
   ).catch((e: unknown) => process.stdout.write(`${String(e)}\n`));
 
@@ -183,7 +197,9 @@ async function main(): Promise<void> {
       // counted below as not finished
     }
   }
-  const notFinished = ids.filter((id) => !states.has(id)).length;
+  const unfinished = ids.filter((id) => !states.has(id));
+  for (const id of unfinished) process.stdout.write(`not finished: ${id} (submitted ${submittedIn.get(id) ?? '?'}): ${lastSeen.get(id) ?? 'never answered'}\n`);
+  const notFinished = unfinished.length;
   const failed = [...states.values()].filter((s) => s !== 'SUCCEEDED').length;
   process.stdout.write(
     `\nfault campaign: ${ROUNDS} rounds, lease ${LEASE}\n` +
