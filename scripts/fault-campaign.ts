@@ -99,7 +99,7 @@ async function main(): Promise<void> {
     const name = Math.random() < 0.5 ? 'node-a' : 'node-b';
     counts.faults++;
     counts.byKind.set(`${fault}${long ? ' (past the lease)' : ''}`, (counts.byKind.get(`${fault}${long ? ' (past the lease)' : ''}`) ?? 0) + 1);
-    process.stdout.write(`round ${round}: ${fault} ${fault.endsWith('agent') ? name : fault === 'disk-full' ? 'data dir' : 'server'} for ${Math.round(ms)} ms\n`);
+    process.stdout.write(`${Date.now()} round ${round}: ${fault} ${fault.endsWith('agent') ? name : fault === 'disk-full' ? 'data dir' : 'server'} for ${Math.round(ms)} ms\n`);
     switch (fault) {
       case 'kill-server':
         await server!.kill9();
@@ -190,9 +190,17 @@ async function main(): Promise<void> {
     let overlap = false;
     for (let i = 0; i < m.length; i++) for (let j = i + 1; j < m.length; j++) if (m[j]![1].first <= m[i]![1].last) overlap = true;
     if (overlap) twice++;
-    if (m.some(([a, s]) => s.done && m.some(([b]) => b > a))) rerun++;
+    const again = m.some(([a, s]) => s.done && m.some(([b]) => b > a));
+    if (again) rerun++;
     try {
-      lostAttempts += (await client.tasks.get(id)).history.filter((h) => h.outcome === 'LOST').length;
+      const history = (await client.tasks.get(id)).history;
+      lostAttempts += history.filter((h) => h.outcome === 'LOST').length;
+      // What happened to it, to tell a late report past the hold from a fence after "done".
+      if (again || overlap) {
+        const attempts = history.map((h) => `attempt ${h.attempt} ${h.outcome ?? 'running'} on ${h.nodeId}`).join(', ');
+        const ticksOf = m.map(([a, s]) => `attempt ${a}: ticks ${s.first}–${s.last}${s.done ? ' done' : ''}`).join(', ');
+        process.stdout.write(`${again ? 'run again' : 'overlap'}: ${id} (submitted ${submittedIn.get(id) ?? '?'}): ${attempts}; ${ticksOf}\n`);
+      }
     } catch {
       // counted below as not finished
     }
