@@ -1,6 +1,9 @@
 // A fault campaign (issue 9, not part of `npm test`): a real `fastgpu server` and two agents,
 // tasks submitted all along, and in every round one fault: kill -9 or SIGSTOP of the server or of
-// an agent, some shorter and some longer than the node lease. Then it counts what matters:
+// an agent, or a full disk under the server's data dir (a tmpfs filled to the last byte, then
+// freed; needs root, else that fault is left out and the report says so), some shorter and some
+// longer than the node lease. Tasks run as the agents' default user: as root, a uid of their own
+// per task (src/agent/task-user.ts). Then it counts what matters:
 //   tasks      submitted (and acknowledged)
 //   lost       acknowledged but missing, or not finished in the end
 //   failed     finished other than SUCCEEDED
@@ -9,10 +12,11 @@
 // Each task writes "<task> <attempt> <ms>" every 100 ms while it runs, and "<task> <attempt> done"
 // when its work is over, to one file the campaign reads at the end.
 //
-//   npm run build && node --import tsx scripts/fault-campaign.ts [--rounds 20] [--lease 8s]
-import { readFileSync } from 'node:fs';
+//   npm run build && node --import tsx scripts/fault-campaign.ts [--rounds 20] [--lease 8s] [--drain 600s]
+import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FastGPU } from '../src/sdk/index.js';
+import { fill, mountTmpfs, unmount } from '../test/e2e/faults-disk.js';
 import { World, lines, requireBuild, sleep, until, type Daemon } from '../test/e2e/harness.js';
 
 const arg = (name: string, def: string): string => {
@@ -23,14 +27,29 @@ const ROUNDS = Number(arg('rounds', '20'));
 const LEASE = arg('lease', '8s');
 const LEASE_MS = Number(LEASE.replace(/s$/, '')) * 1000;
 const PER_ROUND = Number(arg('tasks', '6'));
+/** How long the end waits for every task to finish (seconds). */
+const DRAIN_MS = Number(arg('drain', '600').replace(/s$/, '')) * 1000;
 
-type Fault = 'kill-server' | 'stop-server' | 'kill-agent' | 'stop-agent';
-const FAULTS: Fault[] = ['kill-server', 'stop-server', 'kill-agent', 'stop-agent'];
+type Fault = 'kill-server' | 'stop-server' | 'kill-agent' | 'stop-agent' | 'disk-full';
 
 async function main(): Promise<void> {
   requireBuild();
   const world = new World();
   const ticks = join(world.home, 'ticks');
+  // Tasks of their own uids append to one file: the folder is traversable, the file theirs too.
+  chmodSync(world.home, 0o711);
+  writeFileSync(ticks, '', { mode: 0o666 });
+  chmodSync(ticks, 0o666);
+  // The server's data dir on a 64 MiB tmpfs, for the full-disk rounds.
+  let diskFull = true;
+  try {
+    await mountTmpfs(world.dataDir, '64m');
+  } catch (e) {
+    diskFull = false;
+    process.stdout.write(`no full-disk rounds: cannot mount a tmpfs here (${(e as Error).message.split('\n')[0]}); it needs root\n`);
+  }
+  const FAULTS: Fault[] = ['kill-server', 'stop-server', 'kill-agent', 'stop-agent', ...(diskFull ? (['disk-full'] as const) : [])];
+  const diskHealth = { degradedSeen: 0 };
   let server: Daemon;
   let url = '';
   const startServer = async (port = '0'): Promise<void> => {
@@ -53,11 +72,17 @@ async function main(): Promise<void> {
   const ids: string[] = [];
   const counts = { faults: 0, byKind: new Map<string, number>(), refusedSubmits: 0 };
   const script = `i=0; while [ $i -lt 25 ]; do echo "$FASTGPU_TASK_ID $FASTGPU_ATTEMPT $(date +%s%3N)" >> ${ticks}; sleep 0.1; i=$((i+1)); done; echo "$FASTGPU_TASK_ID $FASTGPU_ATTEMPT done" >> ${ticks}`;
+  /** When each acknowledged task was submitted: its round, and during which fault if any. */
+  const submittedIn = new Map<string, string>();
+  let phase = 'round 0';
   const submitSome = async (): Promise<void> => {
     for (let i = 0; i < PER_ROUND; i++) {
       try {
         const t = await client.tasks.submit({ command: ['sh', '-c', script], resources: { gpu: 0.5, cpu: '10m', memory: '16MiB' }, retries: 5 } as never);
-        ids.push(...(Array.isArray(t) ? t : [t]).map((x: { id: string }) => x.id));
+        for (const x of (Array.isArray(t) ? t : [t]) as { id: string }[]) {
+          ids.push(x.id);
+          submittedIn.set(x.id, phase);
+        }
       } catch {
         counts.refusedSubmits++; // not acknowledged: not counted as a task
       }
@@ -65,6 +90,7 @@ async function main(): Promise<void> {
   };
 
   for (let round = 1; round <= ROUNDS; round++) {
+    phase = `round ${round}, before its fault`;
     await submitSome();
     await sleep(1_000 + Math.random() * 1_500);
     const fault = FAULTS[(round - 1) % FAULTS.length]!;
@@ -73,7 +99,7 @@ async function main(): Promise<void> {
     const name = Math.random() < 0.5 ? 'node-a' : 'node-b';
     counts.faults++;
     counts.byKind.set(`${fault}${long ? ' (past the lease)' : ''}`, (counts.byKind.get(`${fault}${long ? ' (past the lease)' : ''}`) ?? 0) + 1);
-    process.stdout.write(`round ${round}: ${fault} ${fault.endsWith('agent') ? name : 'server'} for ${Math.round(ms)} ms\n`);
+    process.stdout.write(`${Date.now()} round ${round}: ${fault} ${fault.endsWith('agent') ? name : fault === 'disk-full' ? 'data dir' : 'server'} for ${Math.round(ms)} ms\n`);
     switch (fault) {
       case 'kill-server':
         await server!.kill9();
@@ -95,12 +121,33 @@ async function main(): Promise<void> {
         await sleep(ms);
         agents.get(name)!.child.kill('SIGCONT');
         break;
+      case 'disk-full': {
+        // Filled to the last byte while tasks run, start, end and log; submits meanwhile are
+        // refused (not acknowledged, so not counted), and /healthz must say degraded.
+        const filler = join(world.dataDir, 'filler');
+        fill(filler);
+        phase = `round ${round}, disk full`;
+        const end = Date.now() + ms;
+        let degraded = false;
+        while (Date.now() < end) {
+          await submitSome().catch(() => {});
+          const h = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(10_000) }).catch(() => undefined);
+          await h?.text().catch(() => '');
+          if (h?.status === 503) degraded = true;
+          await sleep(500);
+        }
+        if (degraded) diskHealth.degradedSeen++;
+        rmSync(filler);
+        break;
+      }
     }
     await sleep(1_000);
   }
 
   // Let everything finish.
   const states = new Map<string, string>();
+  /** Why a task is not finished yet: its state, or the error its lookup answered. */
+  const lastSeen = new Map<string, string>();
   await until(
     'every task to finish',
     async () => {
@@ -109,13 +156,14 @@ async function main(): Promise<void> {
         try {
           const t = await client.tasks.get(id);
           if (['SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMEOUT', 'PREEMPTED'].includes(t.state)) states.set(id, t.state);
-        } catch {
-          // server busy: ask again
+          else lastSeen.set(id, `${t.state}${t.reason ? ` (${t.reason})` : ''}`);
+        } catch (e) {
+          lastSeen.set(id, String(e)); // server busy, or it does not know the task: ask again
         }
       }
       return states.size === ids.length ? true : undefined;
     },
-    600_000,
+    DRAIN_MS,
     1_000,
   ).catch((e: unknown) => process.stdout.write(`${String(e)}\n`));
 
@@ -142,23 +190,37 @@ async function main(): Promise<void> {
     let overlap = false;
     for (let i = 0; i < m.length; i++) for (let j = i + 1; j < m.length; j++) if (m[j]![1].first <= m[i]![1].last) overlap = true;
     if (overlap) twice++;
-    if (m.some(([a, s]) => s.done && m.some(([b]) => b > a))) rerun++;
+    const again = m.some(([a, s]) => s.done && m.some(([b]) => b > a));
+    if (again) rerun++;
     try {
-      lostAttempts += (await client.tasks.get(id)).history.filter((h) => h.outcome === 'LOST').length;
+      const history = (await client.tasks.get(id)).history;
+      lostAttempts += history.filter((h) => h.outcome === 'LOST').length;
+      // What happened to it, to tell a late report past the hold from a fence after "done".
+      if (again || overlap) {
+        const attempts = history.map((h) => `attempt ${h.attempt} ${h.outcome ?? 'running'} on ${h.nodeId}`).join(', ');
+        const ticksOf = m.map(([a, s]) => `attempt ${a}: ticks ${s.first}–${s.last}${s.done ? ' done' : ''}`).join(', ');
+        process.stdout.write(`${again ? 'run again' : 'overlap'}: ${id} (submitted ${submittedIn.get(id) ?? '?'}): ${attempts}; ${ticksOf}\n`);
+      }
     } catch {
       // counted below as not finished
     }
   }
-  const notFinished = ids.filter((id) => !states.has(id)).length;
+  const unfinished = ids.filter((id) => !states.has(id));
+  for (const id of unfinished) process.stdout.write(`not finished: ${id} (submitted ${submittedIn.get(id) ?? '?'}): ${lastSeen.get(id) ?? 'never answered'}\n`);
+  const notFinished = unfinished.length;
   const failed = [...states.values()].filter((s) => s !== 'SUCCEEDED').length;
   process.stdout.write(
     `\nfault campaign: ${ROUNDS} rounds, lease ${LEASE}\n` +
       `| tasks | faults | lost (not finished) | failed | run twice at once | run again after finishing | attempts LOST | submits refused |\n` +
       `|---|---|---|---|---|---|---|---|\n` +
       `| ${ids.length} | ${counts.faults} | ${notFinished} | ${failed} | ${twice} | ${rerun} | ${lostAttempts} | ${counts.refusedSubmits} |\n` +
-      `faults: ${[...counts.byKind].map(([k, n]) => `${k} × ${n}`).join(', ')}\n`,
+      `faults: ${[...counts.byKind].map(([k, n]) => `${k} × ${n}`).join(', ')}\n` +
+      (diskFull ? `full-disk rounds where /healthz answered 503 degraded: ${diskHealth.degradedSeen} of ${(counts.byKind.get('disk-full') ?? 0) + (counts.byKind.get('disk-full (past the lease)') ?? 0)}\n` : ''),
   );
-  await world.cleanup();
+  // The mount point cannot be removed while mounted: daemons first, then the mount, then the rest.
+  await world.cleanup().catch(() => {});
+  if (diskFull) await unmount(world.dataDir);
+  rmSync(world.home, { recursive: true, force: true });
   process.exitCode = notFinished + twice + rerun > 0 ? 1 : 0;
 }
 

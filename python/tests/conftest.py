@@ -55,6 +55,9 @@ def start_up(root: Path, port: int = 0, extra: Sequence[str] = ()) -> Server:
     log = open(root / "up.log", "ab")
     env = {k: v for k, v in os.environ.items() if not k.startswith("FASTGPU_")}
     env["FASTGPU_HOME"] = str(home)
+    # Run as root here, `up` would run each task as a uid of its own (the agent's default), which
+    # cannot reach the test's private temp folders: the tasks run as the agent, as before.
+    env["FASTGPU_RUN_AS"] = "root"
     cmd = ["node", str(REPO / "bin" / "fastgpu"), "up", "--data-dir", str(root / "data"), "--port", str(port), "--gpus", "2xH100", "--name", "pytest-node", *extra]
     proc = subprocess.Popen(cmd, cwd=str(REPO), env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     log.close()

@@ -273,10 +273,14 @@ describe('Agent', () => {
     let answer!: () => void;
     server.registerGate = new Promise<void>((r) => (answer = r));
     const second = startAgent();
+    const agent = agents.at(-1)!;
     await waitFor(() => server.registers.length === 2, 5000, 'the second register');
-    // Whatever the agent would send early has had the time to go (it ships logs every 20 ms).
-    await new Promise((r) => setTimeout(r, 200));
+    // The exit found on disk has reached the point where it would be sent (its drain waits at
+    // the registration gate): nothing went out, and nothing will before the answer.
+    await waitFor(() => agent.heldForRegistration() >= 1, 5000, 'the found exit waiting for the register');
     expect(server.violations).toEqual([]);
+    expect(server.reports.filter((r) => r.taskId === a.taskId && r.status === 'exited')).toEqual([]);
+    expect(server.text(a.taskId, 'stdout')).toBe('');
     expect(server.registers[1]!.tasks.map((t) => t.taskId)).toEqual([a.taskId]);
     answer();
     await second;

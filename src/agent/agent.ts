@@ -101,6 +101,8 @@ export class Agent {
    */
   private readonly registeredOnce: Promise<void>;
   private markRegistered: () => void = () => {};
+  /** Sends waiting at that gate now (a test awaits one arriving there instead of sleeping). */
+  private held = 0;
   /** An exit hint came while the watch loop was busy: look again at once. */
   private watchDirty = false;
   private stopped = false;
@@ -114,7 +116,7 @@ export class Agent {
       clock: this.clock,
       ...(cfg.partialFlushMs !== undefined ? { partialFlushMs: cfg.partialFlushMs } : {}),
       send: async (chunks) => {
-        await this.registeredOnce;
+        await this.untilRegistered();
         // Not a LinkError: the shipper keeps the chunks for the next agent.
         if (this.signal.aborted) throw new Error('the agent is stopping');
         await cfg.link.shipLogs({ nodeId: this.nodeId, chunks }, this.abort.signal);
@@ -169,6 +171,21 @@ export class Agent {
       while ((await launcher.inspect(r.taskId, r.attempt))?.status === 'running' && this.clock.now() < deadline) await sleepOn(this.clock, 100);
     }
     return live.length;
+  }
+
+  /** How many sends (exit reports, log batches) wait for the node's first registration now. */
+  heldForRegistration(): number {
+    return this.held;
+  }
+
+  /** Where every send waits until the node has an id; counted while it waits. */
+  private async untilRegistered(): Promise<void> {
+    this.held++;
+    try {
+      await this.registeredOnce;
+    } finally {
+      this.held--;
+    }
   }
 
   /** Attempts this agent tracks, for tests and status. */
@@ -382,7 +399,7 @@ export class Agent {
     this.track(
       (async () => {
         // Found on disk by a restarted agent: its logs and exit go out once the node has an id.
-        await this.registeredOnce;
+        await this.untilRegistered();
         this.shipper.markFinal(k.taskId, k.attempt);
         // The last metric lines go before the exit report, so the sweep judges the whole run.
         await this.metrics?.finish(k.taskId, k.attempt).catch((e: unknown) => this.log(`${keyOf(k.taskId, k.attempt)}: shipping its last metrics failed (${(e as Error).message})`));
@@ -429,7 +446,7 @@ export class Agent {
   private send(tasks: RunningReport[]): void {
     this.track(
       (async () => {
-        await this.registeredOnce;
+        await this.untilRegistered();
         const backoff = new Backoff(50, 1_000);
         for (let i = 0; i < 4 && !this.signal.aborted; i++) {
           try {

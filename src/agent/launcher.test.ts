@@ -103,7 +103,6 @@ describe('SupervisorLauncher', () => {
   it('enforces the time limit: SIGTERM, then SIGKILL after the grace period', async () => {
     const polite = assignment(['sh', '-c', 'trap "trap \\"\\" TERM; echo term; exit 0" TERM; while :; do sleep 0.05; done'], { timeLimitMs: 300, graceMs: 5000 });
     const stubborn = assignment(STUBBORN, { timeLimitMs: 1500, graceMs: 300 });
-    const t0 = Date.now();
     await launcher.launch(polite);
     await launcher.launch(stubborn);
     const p = await exited(polite.taskId);
@@ -111,9 +110,11 @@ describe('SupervisorLauncher', () => {
     expect(out(polite.taskId)).toBe('term\n');
     const s = await exited(stubborn.taskId);
     expect(s).toMatchObject({ endReason: 'timeout', exitCode: 137, signal: 'SIGKILL' });
-    expect(out(stubborn.taskId)).toContain('ignored');
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(1750);
-    expect(s.endedAt! - s.startedAt!).toBeLessThan(3000);
+    // SIGTERM first (it said so), the SIGKILL only after the limit and the grace: a lower bound
+    // (load only lengthens it) from the supervisor's own stamps (whole ms, hence the 10 ms).
+    // No upper bound: a loaded machine may take any time, and the SIGKILL is the proof enough.
+    expect(out(stubborn.taskId)).toBe('ready\nignored\n');
+    expect(s.endedAt! - s.startedAt!).toBeGreaterThanOrEqual(1500 + 300 - 10);
   });
 
   it('a task that exits 124 by itself before its limit did not time out', async () => {

@@ -1,7 +1,7 @@
 // Starting, watching and stopping task processes. The agent loop talks to the `Launcher`
 // interface; `SupervisorLauncher` runs each attempt under supervisor.sh, detached, with the
 // attempt's folder as the only shared state, so tasks outlive the agent and are re-attached.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, chmodSync, constants as fsConstants, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { appendFile, link, readdir, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
@@ -23,7 +23,8 @@ import {
   type StopRecord,
 } from './attempt-dir.js';
 import { taskEnv } from './env.js';
-import { prepareResultFile, readResult } from './result.js';
+import { giveFile, prepareResultFile, readResult } from './result.js';
+import { compileRunAs, passwdUids, pickTaskUid, runAsLine, thisHost, uidsInUse, type RunAs } from './task-user.js';
 import { metricsFileOf } from './metrics-shipper.js';
 
 export interface LaunchResult {
@@ -87,10 +88,12 @@ export interface SupervisorLauncherOptions {
    */
   cgroupRoot?: string | null;
   /**
-   * Run tasks as this unprivileged user (a name or uid), not as the agent: through `setpriv`,
-   * with the user's group and no supplementary groups. Needs an agent running as root.
+   * Who tasks run as (task-user.ts): a user name or uid, `per-task` (a uid of its own per
+   * attempt), `root`, or a compiled policy. Through `setpriv`, with no supplementary groups;
+   * anything but the agent's own user needs an agent running as root. Default: as the agent
+   * (startAgent applies the root default).
    */
-  runAs?: string;
+  runAs?: string | RunAs;
   log?: (line: string) => void;
 }
 
@@ -243,14 +246,14 @@ export class SupervisorLauncher implements Launcher {
     this.timeoutBin = tmo;
     mkdirSync(this.tasksDir, { recursive: true });
     this.cgroupRoot = opts.cgroupRoot === undefined ? defaultCgroupRoot() : opts.cgroupRoot;
-    this.runAs = opts.runAs === undefined ? null : resolveRunAs(opts.runAs);
+    this.runAs = opts.runAs === undefined ? { kind: 'agent', optedOut: false } : typeof opts.runAs === 'string' ? compileRunAs(opts.runAs, thisHost(which('setpriv'))) : opts.runAs;
     // Folders are traversable (a task must reach its signal file) but not listable; files in
     // them are the agent's (0600): a task reads neither another task's spec nor its logs.
     chmodSync(this.tasksDir, 0o711);
   }
 
-  /** `uid gid setpriv` for tasks run as another user; null when they run as the agent. */
-  private readonly runAs: string | null;
+  /** Who tasks run as (task-user.ts). */
+  readonly runAs: RunAs;
 
   /** Where attempts' cgroups go; null when the host gives none (see supervisor.sh's sweep). */
   readonly cgroupRoot: string | null;
@@ -261,6 +264,51 @@ export class SupervisorLauncher implements Launcher {
 
   onExit(listener: (taskId: string, attempt: number) => void): void {
     this.listeners.push(listener);
+  }
+
+  /**
+   * Writes the attempt's `runas` and answers who owns the task's files; undefined: it runs as
+   * the agent. A per-task uid is one that no attempt here that may still run holds (their
+   * `runas` files, so also after an agent restart), no process on the host runs as, and no
+   * passwd entry names.
+   */
+  private taskOwner(dir: string): Promise<{ uid: number; gid: number } | undefined> {
+    // One at a time: two launches must not pick the same free uid.
+    const p = this.ownerQueue.then(() => this.pickOwner(dir));
+    this.ownerQueue = p.catch(() => undefined);
+    return p;
+  }
+
+  private ownerQueue: Promise<unknown> = Promise.resolve();
+
+  private async pickOwner(dir: string): Promise<{ uid: number; gid: number } | undefined> {
+    const r = this.runAs;
+    if (r.kind === 'agent') return undefined;
+    let owner: { uid: number; gid: number };
+    if (r.kind === 'user') owner = { uid: r.uid, gid: r.gid };
+    else {
+      const taken = await this.uidsOfLiveAttempts();
+      const busy = uidsInUse();
+      for (const u of passwdUids()) busy.add(u);
+      const uid = pickTaskUid(r, taken, busy);
+      owner = { uid, gid: uid };
+    }
+    writeFileSync(join(dir, 'runas'), `${runAsLine(r, owner.uid)}\n`, { mode: 0o600 });
+    return owner;
+  }
+
+  /** Uids in the `runas` files of attempts here without an exit. */
+  private async uidsOfLiveAttempts(): Promise<Set<number>> {
+    const out = new Set<number>();
+    for (const t of await readdir(this.tasksDir).catch(() => [] as string[])) {
+      for (const n of await readdir(join(this.tasksDir, t)).catch(() => [] as string[])) {
+        const d = join(this.tasksDir, t, n);
+        const line = await readFile(join(d, 'runas'), 'utf8').catch(() => '');
+        if (line === '' || existsSync(join(d, FILES.exit))) continue;
+        out.add(Number(line.split(' ')[0]));
+      }
+    }
+    return out;
   }
 
   async launch(a: Assignment): Promise<LaunchResult> {
@@ -304,8 +352,9 @@ export class SupervisorLauncher implements Launcher {
     };
     // The spec holds the task's env (its secrets): the agent's only.
     writeFileSync(join(dir, FILES.spec), JSON.stringify(spec), { mode: 0o600 });
-    if (this.runAs) {
-      writeFileSync(join(dir, 'runas'), `${this.runAs}\n`, { mode: 0o600 });
+    // Who runs it: `runas` ("UID GID SETPRIV") for another user (task-user.ts).
+    const owner = await this.taskOwner(dir);
+    if (owner) {
       // The one file the task reads: FASTGPU_PREEMPTED=1 before a preemption.
       writeFileSync(join(dir, FILES.signal), '', { mode: 0o644 });
     }
@@ -316,11 +365,10 @@ export class SupervisorLauncher implements Launcher {
       signalFile: join(dir, FILES.signal),
       ...(this.opts.baseEnv ? { base: this.opts.baseEnv } : {}),
     });
-    env.FASTGPU_RESULT = prepareResultFile(dir, this.runAs !== null);
+    env.FASTGPU_RESULT = prepareResultFile(dir, owner);
     // Metric lines (`fastgpu.report`, or JSON lines the task appends) for the metrics shipper.
     env.FASTGPU_METRICS = metricsFileOf(dir);
-    writeFileSync(env.FASTGPU_METRICS, '', { mode: this.runAs ? 0o666 : 0o644 });
-    if (this.runAs) chmodSync(env.FASTGPU_METRICS, 0o666);
+    giveFile(env.FASTGPU_METRICS, owner);
     const args = [SUPERVISOR, dir, this.timeoutBin, String(a.timeLimitMs ?? 0), String(a.graceMs), a.workdir ?? '', this.opts.leaseFile ?? '', '--', ...a.command];
     const child = spawn(this.opts.shell ?? '/bin/sh', args, { detached: true, stdio: 'ignore', env });
     this.children.add(child);
@@ -634,15 +682,8 @@ export function defaultCgroupRoot(): string | null {
 
 /** `uid gid setpriv-path` for `--run-as USER`; throws a clear error when it cannot work here. */
 export function resolveRunAs(user: string): string {
-  const setpriv = which('setpriv');
-  if (!setpriv) throw new Error('--run-as needs setpriv (util-linux) on PATH');
-  if (typeof process.getuid === 'function' && process.getuid() !== 0) throw new Error('--run-as needs an agent running as root (it switches each task to that user)');
-  let ids: string[];
-  try {
-    ids = ['-u', '-g'].map((f) => execFileSync('id', [f, user], { encoding: 'utf8' }).trim());
-  } catch {
-    throw new Error(`--run-as: no user ${JSON.stringify(user)} on this host`);
-  }
-  if (ids[0] === '0') throw new Error('--run-as: the user must not be root');
-  return `${ids[0]} ${ids[1]} ${setpriv}`;
+  const r = compileRunAs(user, thisHost(which('setpriv')));
+  const line = r.kind === 'per-task' ? null : runAsLine(r);
+  if (line === null) throw new Error(`--run-as ${user} names no single user`);
+  return line;
 }

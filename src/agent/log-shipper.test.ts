@@ -169,17 +169,22 @@ describe('LogShipper', () => {
     writeFileSync(join(tmp.dir, 'stdout.log'), 'a\n');
     const store = new FakeLogStore();
     let release: () => void = () => {};
+    let inSend: () => void = () => {};
+    const sending = new Promise<void>((r) => (inSend = r));
     let sends = 0;
     const shipper = new LogShipper({
       send: async (batch) => {
         sends++;
-        if (sends === 1) await new Promise<void>((r) => (release = r)); // the first send hangs
+        if (sends === 1) {
+          inSend();
+          await new Promise<void>((r) => (release = r)); // the first send hangs
+        }
         await store.send(batch);
       },
     });
     await shipper.track('t', 1, tmp.dir);
     const first = shipper.pump();
-    await new Promise((r) => setTimeout(r, 20)); // the first pump is now in its send
+    await sending; // the first pump is now in its send
     appendFileSync(join(tmp.dir, 'stdout.log'), 'b\n');
     const waiting = Array.from({ length: 20 }, () => shipper.pump());
     expect(new Set(waiting).size).toBe(1);

@@ -11,7 +11,8 @@ import { NODE_NAME_RE } from '../protocol/agent.js';
 import { Agent } from './agent.js';
 import { hostResources, resolveNodeGpus, sampleNvidiaGpus, type RealSharing } from './discovery.js';
 import { HttpLink } from './http-link.js';
-import { SupervisorLauncher } from './launcher.js';
+import { SupervisorLauncher, which } from './launcher.js';
+import { compileRunAs, thisHost, untraversableAbove, type RunAs } from './task-user.js';
 import { FileNodeState } from './node-state.js';
 import { mpsReport, startNodeMps, stopNodeMps } from './mps.js';
 
@@ -36,7 +37,11 @@ export interface AgentOptions {
   memoryMiB?: number;
   clock?: Clock;
   log?: (line: string) => void;
-  /** Run tasks as this unprivileged user (SupervisorLauncherOptions.runAs). */
+  /**
+   * Who tasks run as (task-user.ts): a user, `per-task`, or `root` (the opt-out). Default
+   * $FASTGPU_RUN_AS, else: a root agent runs each task as a uid of its own; any other agent runs
+   * them as itself.
+   */
   runAs?: string;
   /** How real GPUs are shared; default `mps` when an MPS control daemon runs, else `exclusive`. */
   sharing?: RealSharing;
@@ -70,7 +75,7 @@ function agentVersion(): string {
 }
 
 /** Validates the options once, with messages that name the option. */
-function compile(opts: AgentOptions): AgentOptions & { name: string; stateDir: string } {
+function compile(opts: AgentOptions): Omit<AgentOptions, 'runAs'> & { name: string; stateDir: string; runAs: RunAs } {
   const fail = (field: string, msg: string): never => {
     throw new Error(`agent option ${field}: ${msg}`);
   };
@@ -90,9 +95,16 @@ function compile(opts: AgentOptions): AgentOptions & { name: string; stateDir: s
     const v = opts[f];
     if (v !== undefined && (!Number.isInteger(v) || v <= 0)) fail(f, `must be a positive whole number, got ${v}`);
   }
+  const runAs = ((): RunAs => {
+    try {
+      return compileRunAs(opts.runAs ?? process.env.FASTGPU_RUN_AS, thisHost(which('setpriv')));
+    } catch (e) {
+      return fail('runAs', (e as Error).message);
+    }
+  })();
   const name = opts.name ?? hostname();
   if (!NODE_NAME_RE.test(name)) fail('name', `${JSON.stringify(name.slice(0, 40))} is not a valid node name: 1 to 128 characters from A-Z a-z 0-9 . _ -`);
-  return { ...opts, name, stateDir: resolve(opts.stateDir) };
+  return { ...opts, name, stateDir: resolve(opts.stateDir), runAs };
 }
 
 /**
@@ -140,8 +152,15 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     clock,
     log,
     ...(opts.mpsPipeDir !== undefined ? { mpsPipeDir: opts.mpsPipeDir } : {}),
-    ...(opts.runAs !== undefined ? { runAs: opts.runAs } : {}),
+    runAs: opts.runAs,
   });
+  if (opts.runAs.kind !== 'agent') {
+    const closed = untraversableAbove(opts.stateDir);
+    if (closed !== undefined) log(`warning: tasks run as other users cannot reach their signal, result and metrics files: ${closed} is not traversable by others (chmod o+x ${closed}, or use a --state-dir under a traversable folder)`);
+  }
+  if (opts.runAs.kind === 'per-task') log(`tasks run as unprivileged uids of their own (${opts.runAs.first}–${opts.runAs.last}); --run-as root runs them as root`);
+  else if (opts.runAs.kind === 'user') log(`tasks run as ${opts.runAs.user} (uid ${opts.runAs.uid})`);
+  else if (opts.runAs.optedOut) log('warning: tasks run as root (--run-as root): any task can read the admin token, the state dir and every other task');
   // MPS (mps.ts): real GPUs shared with `mps` get a control daemon the agent runs and watches.
   const mps = await startNodeMps(node.gpus, { stateDir: opts.stateDir, pipeDir: opts.mpsPipeDir, controlBin: opts.mpsControl, clock, log });
   const agent = new Agent({

@@ -44,7 +44,7 @@ import { DependencyGate, liveArrayIds, resultsEnv } from './arrays-gate.js';
 import { resultOfReport } from './arrays-result.js';
 import { Billing, type MeteredAttempt } from './billing.js';
 import { newId } from './ids.js';
-import { LostAttempts } from './lost-attempts.js';
+import { LostAttempts, lostWrites, type LostWrites } from './lost-attempts.js';
 import { NodeIdentities } from './node-identity.js';
 import { gpuViews, placementView } from './views.js';
 import { Waiters } from './waiters.js';
@@ -143,6 +143,8 @@ class Tx {
   nodes: NodeRecord[] = [];
   heartbeats: { id: string; at: number }[] = [];
   samples: UtilisationSample[] = [];
+  /** LOST attempt records changed (lost-attempts.ts), stored with the rest. */
+  readonly lost: LostWrites = new Map();
   dirty = false;
 
   empty(): boolean {
@@ -154,7 +156,8 @@ class Tx {
       this.events.length === 0 &&
       this.nodes.length === 0 &&
       this.heartbeats.length === 0 &&
-      this.samples.length === 0
+      this.samples.length === 0 &&
+      this.lost.size === 0
     );
   }
 }
@@ -319,6 +322,8 @@ export class ControlPlane {
         this.addStop(t.placement.nodeId, t.id, t.attempts, 'preempted');
       }
     }
+    // Attempts LOST before the restart: their holds and the late-exit rule go on (lost-attempts.ts).
+    this.lostAttempts.restore(await this.store.listLostAttempts());
     for (const r of await this.store.listReservations()) if (r.state !== 'RELEASED') this.reservations.set(r.id, r);
     await this.refreshTenants(true);
     const stored = await this.store.getMeta(BUDGET_POLICY_META);
@@ -511,6 +516,7 @@ export class ControlPlane {
       nodeStates,
       samples: tx.samples,
       events: tx.events,
+      ...(tx.lost.size > 0 ? { lostAttempts: lostWrites(tx.lost) } : {}),
     });
     if (r.lostTasks.length > 0) await this.reloadTasks(r.lostTasks);
     for (const id of r.lostReservations) this.log(`warn: reservation ${id} changed under us; kept the in-memory state`);
@@ -668,7 +674,7 @@ export class ControlPlane {
             if (!t || t.state !== 'PENDING') break;
             const placement = placementView(d.placement);
             const attempt = t.attempts + 1;
-            this.lostAttempts.delete(t.id);
+            this.lostAttempts.delete(t.id, tx.lost);
             // A reduce step gets its array's results with its placement (issue 14).
             const env = resultsEnv(this.gate, t);
             this.put(tx, t, { ...t, ...(env ? { spec: { ...t.spec, env } } : {}), state: 'SCHEDULED', placement, attempts: attempt, scheduledAt: now, startedAt: null, reason: null, reasonMessage: null, exitCode: null });
@@ -1252,7 +1258,7 @@ export class ControlPlane {
       // Its node is back after a LOST and lists it: the exit is on the way (a restarted agent
       // ships the logs first). The task is not placed again meanwhile. The stop order below
       // changes nothing for an attempt that is over, and ends one that somehow is not.
-      if (this.lostAttempts.awaitExit(r.taskId, r.attempt, nodeId, this.clock.now()) && !rt?.stops.has(key)) {
+      if (this.lostAttempts.awaitExit(r.taskId, r.attempt, nodeId, this.clock.now(), tx.lost) && !rt?.stops.has(key)) {
         this.log(`${key} LOST with node ${nodeId} is listed by it again: waiting for its exit before the task is placed again`);
       }
       // Cancelled, finished, requeued elsewhere, or unknown: it must not keep running.
@@ -1295,7 +1301,7 @@ export class ControlPlane {
     // Whatever its end, it is known now: a task held for it need not wait any longer.
     const release = (): false => {
       if (this.lostAttempts.held(r.taskId, now)) {
-        this.lostAttempts.release(r.taskId, now);
+        this.lostAttempts.release(r.taskId, now, tx.lost);
         tx.dirty = true;
       }
       return false;
@@ -1308,7 +1314,7 @@ export class ControlPlane {
     const end = this.exitOutcome(t, r);
     // A failure while retries remain is already handled by the requeue: the next attempt runs.
     if (live && end.outcome !== 'SUCCEEDED') return release();
-    this.lostAttempts.delete(r.taskId);
+    this.lostAttempts.delete(r.taskId, tx.lost);
     const placement = lost.task.placement ?? t.placement;
     const endedAt = r.endedAt ?? lost.at;
     const startedAt = r.startedAt ?? t.startedAt ?? null;
@@ -1629,7 +1635,7 @@ export class ControlPlane {
       const placement = t.placement;
       const after = this.endAttempt(tx, t, { outcome: this.cancelling.has(t.id) ? 'CANCELLED' : 'LOST', exitCode: null, endedAt: now, message: `Node ${node.name} was lost` });
       if (after.state !== 'PENDING' && after.state !== 'FAILED') continue;
-      const l = this.lostAttempts.record(t.id, { attempt, nodeId: node.id, at: now, task: { ...after, placement } }, hold);
+      const l = this.lostAttempts.record(t.id, { attempt, nodeId: node.id, at: now, task: { ...after, placement } }, hold, tx.lost);
       if (l.holdUntil > now) {
         const message = `its node ${node.name} was lost; it waits until ${new Date(l.holdUntil).toISOString()} for that node to report how attempt ${attempt} ended before it runs again`;
         this.put(tx, after, { ...after, reason: 'NodeLost', reasonMessage: message });

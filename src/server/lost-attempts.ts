@@ -14,19 +14,27 @@
 //   - once the hold runs out, the task is placed wherever there is room.
 // The wait is also a margin on top of the lease's own for a supervisor that fences late (a
 // loaded host, a slow clock): the task never runs twice at the same time.
+//
+// The records are durable (src/store/lost-port.ts): every change goes into the caller's
+// transaction through a `LostWrites` map, so a restarted server, or a new leader, loads them
+// (`restore`) and keeps both the hold and the late-exit rule.
 import type { Task } from '../core/types.js';
+import type { LostAttemptRecord, LostAttemptWrites } from '../store/lost-port.js';
 
-export interface LostAttempt {
-  attempt: number;
-  nodeId: string;
-  /** When the server declared it LOST (clock ms). */
-  at: number;
-  /** The task as the LOST left it (requeued or terminal), with the lost attempt's placement. */
-  task: Task;
-  /** The task is not placed again before this (clock ms). */
-  holdUntil: number;
-  /** Its node came back listing the attempt: the hold was extended once for its exit. */
-  awaited: boolean;
+export type LostAttempt = LostAttemptRecord;
+
+/** What a transaction writes: the record as it is now, by task id (null: deleted). */
+export type LostWrites = Map<string, LostAttemptRecord | null>;
+
+/** A transaction's changes as the store's batch takes them. */
+export function lostWrites(w: LostWrites): LostAttemptWrites {
+  const put: LostAttemptRecord[] = [];
+  const del: string[] = [];
+  for (const [id, r] of w) {
+    if (r) put.push(r);
+    else del.push(id);
+  }
+  return { put, delete: del };
 }
 
 /** A LOST attempt's late exit counts for a day at most. */
@@ -42,14 +50,24 @@ export class LostAttempts {
     if (!Number.isFinite(holdMs) || holdMs < 0) throw new Error(`the hold after a lost node must be a duration ≥ 0, got ${holdMs}`);
   }
 
+  /** The stored records, on load: holds still running count again. */
+  restore(records: readonly LostAttemptRecord[]): void {
+    for (const r of records) {
+      this.byTask.set(r.taskId, { ...r });
+      // `expired` drops the ones that ran out while no server ran (and says so once).
+      if (r.task.state === 'PENDING') this.holding.add(r.taskId);
+    }
+  }
+
   /** Records a LOST attempt; `hold`: its task (if it went back to PENDING) waits `holdMs` before it is placed again. */
-  record(taskId: string, l: { attempt: number; nodeId: string; at: number; task: Task }, hold: boolean): LostAttempt {
+  record(taskId: string, l: { attempt: number; nodeId: string; at: number; task: Task }, hold: boolean, w: LostWrites): LostAttempt {
     const held = hold && l.task.state === 'PENDING' && this.holdMs > 0;
-    const entry: LostAttempt = { ...l, holdUntil: held ? l.at + this.holdMs : l.at, awaited: false };
+    const entry: LostAttempt = { taskId, ...l, holdUntil: held ? l.at + this.holdMs : l.at, awaited: false };
     this.byTask.set(taskId, entry);
+    w.set(taskId, { ...entry });
     if (held) this.holding.add(taskId);
     else this.holding.delete(taskId);
-    this.prune(l.at);
+    this.prune(l.at, w);
     return entry;
   }
 
@@ -58,15 +76,18 @@ export class LostAttempts {
   }
 
   /** Forgets it (a new attempt was placed, or its late exit decided the task). */
-  delete(taskId: string): void {
-    this.byTask.delete(taskId);
+  delete(taskId: string, w: LostWrites): void {
+    if (this.byTask.delete(taskId)) w.set(taskId, null);
     this.holding.delete(taskId);
   }
 
   /** Its node's report decided nothing (a fenced or failed end): the task may be placed now. */
-  release(taskId: string, now: number): void {
+  release(taskId: string, now: number, w: LostWrites): void {
     const l = this.byTask.get(taskId);
-    if (l) l.holdUntil = Math.min(l.holdUntil, now);
+    if (l && l.holdUntil > now) {
+      l.holdUntil = now;
+      w.set(taskId, { ...l });
+    }
     this.holding.delete(taskId);
   }
 
@@ -81,13 +102,14 @@ export class LostAttempts {
    * found its exit on disk and reports it once the logs are shipped. While the task was not
    * placed again, it waits for that (one more `holdMs` at most). True when it does.
    */
-  awaitExit(taskId: string, attempt: number, nodeId: string, now: number): boolean {
+  awaitExit(taskId: string, attempt: number, nodeId: string, now: number, w: LostWrites): boolean {
     const l = this.byTask.get(taskId);
     if (!l || l.attempt !== attempt || l.nodeId !== nodeId || l.task.state !== 'PENDING' || this.holdMs === 0) return false;
     if (!l.awaited) {
       l.awaited = true;
       l.holdUntil = Math.max(l.holdUntil, now + this.holdMs);
       this.holding.add(taskId);
+      w.set(taskId, { ...l });
     }
     return now < l.holdUntil;
   }
@@ -115,7 +137,7 @@ export class LostAttempts {
     return next;
   }
 
-  private prune(now: number): void {
-    for (const [id, l] of this.byTask) if (now - l.at > KEEP_MS) this.delete(id);
+  private prune(now: number, w: LostWrites): void {
+    for (const [id, l] of this.byTask) if (now - l.at > KEEP_MS) this.delete(id, w);
   }
 }

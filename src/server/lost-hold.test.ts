@@ -2,7 +2,7 @@
 // ran out is not placed again at once, so an exit its node recorded while cut off still decides.
 // Driven with the injected clock; the real-process version is test/e2e/faults-agent-restart.test.ts.
 import { afterEach, describe, expect, it } from 'vitest';
-import { LostAttempts } from './lost-attempts.js';
+import { LostAttempts, lostWrites, type LostWrites } from './lost-attempts.js';
 import { FakeAgent, makeHarness, submit, taskState, type Harness } from './testing.js';
 
 let h: Harness;
@@ -26,6 +26,9 @@ async function lostWithRoomElsewhere(): Promise<{ a: FakeAgent; b: FakeAgent; id
   expect((await h.req('GET', '/v1/nodes')).body.nodes.find((n: { name: string }) => n.name === 'node-a').state).toBe('LOST');
   return { a, b, id: t.id };
 }
+
+/** node-a's id, as the store knows it. */
+const a_id = (): string => [...h.server.control.nodes.values()].find((n) => n.name === 'node-a')!.id;
 
 /** Time passes for everyone but node-a: node-b heartbeats, the server ticks. */
 async function advance(b: FakeAgent, ms: number): Promise<void> {
@@ -110,6 +113,39 @@ describe('a task whose node was lost waits for that node before it runs again', 
     expect(placed.map((x) => [x.taskId, x.attempt])).toEqual([[id, 2]]);
   });
 
+  it('a server restarted mid-wait keeps the hold, and the exit 0 the node reports afterwards still wins', async () => {
+    const { a, b, id } = await lostWithRoomElsewhere();
+    await advance(b, LEASE / 2);
+    await h.restart();
+    // The new server judges nodes only after a full lease of its own: node-b heartbeats on.
+    await advance(b, LEASE / 2 - 1_000);
+    expect((await b.poll(0)).assignments).toEqual([]);
+    expect(await taskState(h, id)).toMatchObject({ state: 'PENDING', reason: 'NodeLost' });
+    a.running.clear();
+    a.exited.set(`${id}#1`, { taskId: id, attempt: 1, status: 'exited', exitCode: 0, endReason: 'exit', endedAt: h.clock.now() - LEASE });
+    await a.register();
+    await h.server.control.settle();
+    const after = await taskState(h, id);
+    expect(after).toMatchObject({ state: 'SUCCEEDED', exitCode: 0 });
+    expect(after.attempts.map((x: { outcome: string }) => x.outcome)).toEqual(['SUCCEEDED']);
+    // Decided: the record is gone from the store too, and nothing runs it again.
+    expect(await h.store.listLostAttempts()).toEqual([]);
+    await advance(b, LEASE);
+    expect([...(await a.poll(0)).assignments, ...(await b.poll(0)).assignments]).toEqual([]);
+  });
+
+  it('a server restarted mid-wait places the task once the hold it stored runs out, and forgets the record', async () => {
+    const { b, id } = await lostWithRoomElsewhere();
+    expect(await h.store.listLostAttempts()).toMatchObject([{ taskId: id, attempt: 1, nodeId: a_id(), awaited: false }]);
+    await advance(b, LEASE / 2);
+    await h.restart();
+    await advance(b, LEASE / 2 - 1);
+    expect((await b.poll(0)).assignments).toEqual([]);
+    await advance(b, 1);
+    expect((await b.pollAndStart()).map((x) => [x.taskId, x.attempt])).toEqual([[id, 2]]);
+    expect(await h.store.listLostAttempts()).toEqual([]);
+  });
+
   it('a node its provider ended (nodeGone) is not waited for: processes and all are gone', async () => {
     h = await makeHarness();
     const a = new FakeAgent(h, 'node-a');
@@ -129,9 +165,11 @@ describe('LostAttempts', () => {
 
   it('holds only requeued tasks, only when asked, and says once when a hold ran out', () => {
     const l = new LostAttempts(1_000);
-    l.record('t1', { attempt: 1, nodeId: 'n1', at: 100, task: task('PENDING') }, true);
-    l.record('t2', { attempt: 1, nodeId: 'n1', at: 100, task: task('FAILED') }, true);
-    l.record('t3', { attempt: 1, nodeId: 'n1', at: 100, task: task('PENDING') }, false);
+    const w: LostWrites = new Map();
+    l.record('t1', { attempt: 1, nodeId: 'n1', at: 100, task: task('PENDING') }, true, w);
+    l.record('t2', { attempt: 1, nodeId: 'n1', at: 100, task: task('FAILED') }, true, w);
+    l.record('t3', { attempt: 1, nodeId: 'n1', at: 100, task: task('PENDING') }, false, w);
+    expect([...w.values()].map((r) => [r?.taskId, r?.holdUntil])).toEqual([['t1', 1_100], ['t2', 100], ['t3', 100]]);
     expect([l.held('t1', 1_099), l.held('t2', 100), l.held('t3', 100)]).toEqual([true, false, false]);
     expect(l.nextExpiry()).toBe(1_100);
     expect(l.expired(1_099)).toEqual([]);
@@ -140,18 +178,34 @@ describe('LostAttempts', () => {
     expect(l.held('t1', 1_100)).toBe(false);
   });
 
-  it('waits for a returning node once, and only for its own attempt', () => {
+  it('waits for a returning node once, and only for its own attempt; every change is a write', () => {
     const l = new LostAttempts(1_000);
-    l.record('t1', { attempt: 2, nodeId: 'n1', at: 0, task: task('PENDING') }, true);
-    expect(l.awaitExit('t1', 1, 'n1', 500)).toBe(false);
-    expect(l.awaitExit('t1', 2, 'n2', 500)).toBe(false);
-    expect(l.awaitExit('t1', 2, 'n1', 900)).toBe(true);
+    const w: LostWrites = new Map();
+    l.record('t1', { attempt: 2, nodeId: 'n1', at: 0, task: task('PENDING') }, true, new Map());
+    expect(l.awaitExit('t1', 1, 'n1', 500, w)).toBe(false);
+    expect(l.awaitExit('t1', 2, 'n2', 500, w)).toBe(false);
+    expect(w.size).toBe(0);
+    expect(l.awaitExit('t1', 2, 'n1', 900, w)).toBe(true);
+    expect(w.get('t1')).toMatchObject({ awaited: true, holdUntil: 1_900 });
     expect(l.held('t1', 1_899)).toBe(true);
     // Listed again later: no second extension.
-    expect(l.awaitExit('t1', 2, 'n1', 1_800)).toBe(true);
+    expect(l.awaitExit('t1', 2, 'n1', 1_800, w)).toBe(true);
     expect(l.held('t1', 1_900)).toBe(false);
-    l.release('t1', 0);
+    l.release('t1', 0, w);
+    expect(w.get('t1')).toMatchObject({ holdUntil: 0 });
     expect(l.held('t1', 0)).toBe(false);
+    l.delete('t1', w);
+    expect(w.get('t1')).toBeNull();
+    expect(lostWrites(w)).toEqual({ put: [], delete: ['t1'] });
     expect(() => new LostAttempts(-1)).toThrow(/≥ 0/);
+  });
+
+  it('restores stored records: a hold still running holds, one that ran out is reported expired once', () => {
+    const l = new LostAttempts(1_000);
+    const rec = (taskId: string, holdUntil: number) => ({ taskId, attempt: 1, nodeId: 'n1', at: 0, task: { id: taskId, state: 'PENDING' } as never, holdUntil, awaited: false });
+    l.restore([rec('t1', 5_000), rec('t2', 500)]);
+    expect([l.held('t1', 1_000), l.held('t2', 1_000)]).toEqual([true, false]);
+    expect(l.expired(1_000)).toEqual(['t2']);
+    expect(l.get('t1')?.nodeId).toBe('n1');
   });
 });

@@ -129,7 +129,11 @@ describe('tasks API', () => {
     expect(next.body.chunks).toEqual([]);
 
     const follow = h.req('GET', `/v1/tasks/${t.id}/logs?follow=true`);
-    await new Promise((r) => setTimeout(r, 30));
+    // The follower has read the history and waits for more: the next chunk reaches it live.
+    for (const end = Date.now() + 10_000; h.server.control.logWaiters.count(t.id) === 0; ) {
+      if (Date.now() > end) throw new Error('the follower never waited for new chunks');
+      await new Promise((r) => setImmediate(r));
+    }
     await h.req('POST', '/v1/agent/logs', { nodeId: agent.nodeId, chunks: [chunk(2, 'bye\n')] }, agent.headers());
     await agent.exit(t.id, 1, 0);
     const res = await follow;

@@ -27,6 +27,7 @@ import type {
 import { arrayConformance } from './conformance-arrays.js';
 import { billingConformance } from './conformance-billing.js';
 import { idempotencyConformance } from './conformance-idempotency.js';
+import { lostAttemptConformance } from './conformance-lost.js';
 import { datasetConformance } from './conformance-datasets.js';
 import { sweepConformance } from './conformance-sweeps.js';
 import { groupConformance } from './conformance-groups.js';
@@ -805,6 +806,8 @@ export function storeConformance(name: string, make: () => Promise<Store>, clean
 
     // Issue 9: idempotency keys of submits.
     idempotencyConformance(() => s, fixtureTask);
+    // Issue 9: attempts LOST with their node, kept across restarts.
+    lostAttemptConformance(() => s, fixtureTask);
     // Issue 14: task arrays.
     arrayConformance(() => s, fixtureTask);
     // Issue 16: datasets, their chunks and quotas.

@@ -3,6 +3,7 @@
 // that a network database fits; each method is atomic on its own.
 import type { JoinStore } from './join-port.js';
 import type { LentNodeStore } from './lent-port.js';
+import type { LostAttemptRecord, LostAttemptWrites } from './lost-port.js';
 import type {
   Attempt,
   LogChunk,
@@ -68,6 +69,8 @@ export interface StateBatch {
    * CONFLICT; an expired one is replaced.
    */
   idempotencyKeys?: readonly IdempotencyRecord[];
+  /** Attempts LOST with their node: written with the LOST, and with what acts on it (lost-port.ts). */
+  lostAttempts?: LostAttemptWrites;
 }
 
 /** A submit's `Idempotency-Key`: what a retry of the same request answers (src/server/idempotency.ts). */
@@ -469,6 +472,9 @@ export interface Store extends DatasetStore, JoinStore, LentNodeStore {
   getIdempotencyKey(scope: string, key: string, now: number): Promise<IdempotencyRecord | null>;
   /** Deletes at most `limit` (default 10,000) records expired by `now`; returns how many. */
   pruneIdempotencyKeys(now: number, limit?: number): Promise<number>;
+
+  /** Every stored LOST attempt record (lost-port.ts), in no particular order. */
+  listLostAttempts(): Promise<LostAttemptRecord[]>;
 
   // Small settings (schema version, cluster id, …)
   getMeta(key: string): Promise<string | null>;

@@ -4,15 +4,12 @@
 // (memory and store agree, also after a restart), and recovery once space is freed: every
 // acknowledged task is there, finished, with every byte of its logs.
 // Mounting needs root (and a host that allows it): where it is refused, the test says why and skips.
-import { execFile } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cluster, joined, submit, TIMEOUT_MS, type Cluster } from './faults-harness.js';
+import { fill, mountTmpfs, unmount } from './faults-disk.js';
 import { World, requireBuild, until } from './harness.js';
-
-const run = promisify(execFile);
 
 let world: World | undefined;
 let mounted: string | undefined;
@@ -20,32 +17,10 @@ beforeAll(requireBuild);
 afterEach(async () => {
   // Best-effort cleanup: a failed test's own error is the one to read.
   await world?.cleanup().catch(() => {});
-  if (mounted) await run('umount', ['-l', mounted]).catch(() => {});
+  if (mounted) await unmount(mounted);
   world = undefined;
   mounted = undefined;
 });
-
-/** Fills the filesystem of `file` to the last byte; returns how many bytes it took. */
-function fill(file: string): number {
-  const fd = openSync(file, 'w');
-  let n = 0;
-  try {
-    for (const size of [1 << 20, 1 << 12, 1]) {
-      const buf = Buffer.alloc(size, 0x61);
-      for (;;) {
-        try {
-          n += writeSync(fd, buf);
-        } catch (e) {
-          if ((e as NodeJS.ErrnoException).code === 'ENOSPC') break;
-          throw e;
-        }
-      }
-    }
-  } finally {
-    closeSync(fd);
-  }
-  return n;
-}
 
 async function health(c: Cluster): Promise<{ status: number; text: string }> {
   const res = await fetch(`${c.url}/healthz`);
@@ -60,7 +35,7 @@ describe('faults', () => {
     world = new World();
     mkdirSync(world.dataDir, { recursive: true });
     try {
-      await run('mount', ['-t', 'tmpfs', '-o', 'size=24m,mode=0700', 'tmpfs', world.dataDir]);
+      await mountTmpfs(world.dataDir, '24m');
       mounted = world.dataDir;
     } catch (e) {
       process.stdout.write(`faults-disk-full: skipped: cannot mount a tmpfs for the data dir here (${(e as Error).message.split('\n')[0]}); it needs root and a host that allows mounts\n`);

@@ -38,7 +38,7 @@ export function register(program: Command): void {
     .option('--token-file <path>', 'read the token from this file (keep it 0600)')
     .option('--join-token <token>', 'join with a one-time join token (fastgpu admin join-token create; default: $FASTGPU_JOIN_TOKEN): traded for a node credential kept in the state dir, so a restart needs no token')
     .option('--ca <file>', 'trust this CA certificate (PEM) for an https server, e.g. the self-signed one `fastgpu up --tls-self-signed` printed')
-    .option('--run-as <user>', 'run tasks as this unprivileged user (the agent must run as root), e.g. nobody')
+    .option('--run-as <user>', 'who tasks run as: USER (a name or uid; the agent must be root), per-task (a uid of its own per task: the default of a root agent), or root (opt out: as the agent) (default: $FASTGPU_RUN_AS)')
     .option('--gpus <spec>', 'simulated GPUs instead of discovered ones, e.g. 4xH100')
     .option('--cpus <n>', 'CPU cores the node offers tasks (default: what this machine has), e.g. 8 or 500m')
     .option('--memory <size>', 'host RAM the node offers tasks, with its unit (default: what this machine has), e.g. 16GiB')

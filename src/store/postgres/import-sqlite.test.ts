@@ -66,6 +66,8 @@ async function fillPool(s: Store): Promise<void> {
     newTasks: [fixtureTask('keyed', { createdAt: T0 + 3 })],
     idempotencyKeys: [{ scope: 'k1', key: 'retry-✓', requestHash: 'f'.repeat(64), taskIds: ['keyed'], createdAt: T0, expiresAt: T0 + 86_400_000 }],
   });
+  const lostTask = { ...fixtureTask('lost-one', { nodeId: 'n1' }), state: 'PENDING' as const, reason: 'NodeLost' as const, reasonMessage: 'its node ✓ was lost' };
+  await s.commitBatch({ lostAttempts: { put: [{ taskId: 'lost-one', attempt: 2, nodeId: 'n1', at: T0, task: lostTask, holdUntil: T0 + 8000, awaited: true }] } });
   await s.insertReservation({
     id: 'vg1',
     name: 'vg-one',
@@ -128,6 +130,7 @@ async function snapshot(s: Store) {
   return {
     meta: await s.getMeta('cluster'),
     idempotencyKey: await s.getIdempotencyKey('k1', 'retry-✓', T0 + 1),
+    lostAttempts: await s.listLostAttempts(),
     nodes: await s.listNodes(),
     byName: await s.getNodeByName('node-two'),
     tasks,

@@ -45,6 +45,8 @@ export const TABLE_COPIES: readonly TableCopy[] = [
   { table: 'tenant_spend', ...same('tenant', 'charged'), order: 'tenant' },
   { table: 'promo_spent', ...same('name', 'spent'), order: 'name' },
   { table: 'idempotency_keys', ...same('scope', 'key', 'request_hash', 'task_ids', 'created_at', 'expires_at'), order: 'scope, key' },
+  // LOST attempts (issue 9); `awaited` is 0/1 in SQLite, which Postgres reads as a boolean.
+  { table: 'lost_attempts', ...same('task_id', 'attempt', 'node_id', 'at', 'hold_until', 'awaited', 'task'), order: 'task_id' },
   ...SAMPLE_TABLE_COPIES,
   // Datasets (issue 16): metadata only; chunk bytes stay in the server's blob folder.
   { table: 'datasets', ...same('tenant', 'name', 'version', 'bytes', 'file_count', 'chunk_count', 'created_at', 'manifest'), order: 'tenant, name, version' },

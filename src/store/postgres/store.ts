@@ -43,6 +43,8 @@ import { PgJoin } from './join.js';
 import { PgLent } from './lent.js';
 import type { LentNodeFilter, LentNodeRecord } from '../lent-port.js';
 import type { JoinRedeem, JoinTokenRecord, NodeCredentialRecord } from '../join-port.js';
+import type { LostAttemptRecord } from '../lost-port.js';
+import { listLostAttempts, writeLostAttempts } from './lost.js';
 import { inTx, makePool, translate, type Queryable } from './db.js';
 import { getIdempotencyKey, insertIdempotencyKeys, pruneIdempotencyKeys } from './idempotency.js';
 import { appendEvents, appendLogs, EVENTS_CTE, eventParams, listEvents, listTaskEvents, numbered } from './events.js';
@@ -146,7 +148,7 @@ async function upsertAttempt(c: Queryable, a: Attempt): Promise<void> {
 /** A batch of new tasks and their events only (a submit): nothing in it can be lost to a version. */
 function isSubmit(b: StateBatch): boolean {
   const empty = (x: readonly unknown[] | undefined): boolean => x === undefined || x.length === 0;
-  return empty(b.tasks) && empty(b.idempotencyKeys) && empty(b.attempts) && empty(b.reservations) && empty(b.nodes) && empty(b.nodeStates) && empty(b.samples);
+  return empty(b.tasks) && empty(b.idempotencyKeys) && empty(b.lostAttempts?.put) && empty(b.lostAttempts?.delete) && empty(b.attempts) && empty(b.reservations) && empty(b.nodes) && empty(b.nodeStates) && empty(b.samples);
 }
 
 /**
@@ -349,6 +351,7 @@ export class PgStore implements Store {
       for (const n of b.nodes ?? []) await c.query(UPSERT_NODE, nodeValues(n));
       for (const n of b.nodeStates ?? []) await c.query(SET_NODE_STATE, [n.id, n.state, n.heartbeatAt]);
       if (b.samples && b.samples.length > 0) await this.tiers().append(c, b.samples);
+      if (b.lostAttempts) await writeLostAttempts(c, b.lostAttempts);
       // Last: taking event numbers locks their counter until the commit (events.ts).
       const events = b.events && b.events.length > 0 ? await appendEvents(c, b.events) : [];
       return { lostTasks, lostReservations, events };
@@ -662,6 +665,10 @@ export class PgStore implements Store {
 
   async pruneIdempotencyKeys(now: number, limit = 10_000): Promise<number> {
     return pruneIdempotencyKeys(this.p(), now, limit);
+  }
+
+  async listLostAttempts(): Promise<LostAttemptRecord[]> {
+    return listLostAttempts(this.p());
   }
 
   async getMeta(key: string): Promise<string | null> {

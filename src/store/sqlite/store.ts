@@ -35,6 +35,7 @@ import type {
 import type { SampleTier } from '../sample-tiers.js';
 import { SqliteBilling } from './billing.js';
 import { SqliteIdempotency } from './idempotency.js';
+import { SqliteLostAttempts } from './lost.js';
 import { SqliteDatasets } from './datasets.js';
 import type { Dataset, DatasetSummary } from '../../core/data/dataset.js';
 import type { DatasetInsert } from '../datasets-port.js';
@@ -42,6 +43,7 @@ import { SqliteJoin } from './join.js';
 import { SqliteLent } from './lent.js';
 import type { LentNodeFilter, LentNodeRecord } from '../lent-port.js';
 import type { JoinRedeem, JoinTokenRecord, NodeCredentialRecord } from '../join-port.js';
+import type { LostAttemptRecord } from '../lost-port.js';
 import { loadMigrations, migrate, type Migration } from './migrate.js';
 import { convertLegacySamples, hasLegacySamples } from './samples-legacy.js';
 import { SqliteSamples, type SampleStorage } from './samples.js';
@@ -216,6 +218,8 @@ export class SqliteStore implements Store {
   private logRetentionStmts: ReturnType<SqliteStore['logRetention']> | null = null;
   /** Idempotency keys (idempotency.ts), built on first use like the sample tiers. */
   private idempotency: SqliteIdempotency | null = null;
+  /** LOST attempt records (lost.ts), built on first use. */
+  private lost: SqliteLostAttempts | null = null;
   private tx: {
     insertTasks: (tasks: readonly Task[]) => void;
     commitBatch: (batch: StateBatch) => StateBatchResult;
@@ -298,6 +302,7 @@ export class SqliteStore implements Store {
     this.tx = null;
     this.sampleTiers = null;
     this.idempotency = null;
+    this.lost = null;
     this.sweepStore = null;
     this.logRetentionStmts = null;
     this.shaped.clear();
@@ -368,6 +373,7 @@ export class SqliteStore implements Store {
         for (const n of b.nodes ?? []) s.upsertNode.run(nodeToRow(n));
         for (const n of b.nodeStates ?? []) s.setNodeState.run({ id: n.id, state: n.state, heartbeatAt: n.heartbeatAt });
         if (b.samples && b.samples.length > 0) t.appendSamples(b.samples);
+        if (b.lostAttempts) this.lostRecords().write(b.lostAttempts);
         const events = b.events && b.events.length > 0 ? t.appendEvents(b.events) : [];
         return { lostTasks, lostReservations, events };
       }),
@@ -398,6 +404,15 @@ export class SqliteStore implements Store {
   private tiers(): SqliteSamples {
     if (!this.db) throw new Error('SqliteStore: init() has not run, or the store is closed');
     return (this.sampleTiers ??= new SqliteSamples(this.db));
+  }
+
+  private lostRecords(): SqliteLostAttempts {
+    if (!this.db) throw new Error('SqliteStore: init() has not run, or the store is closed');
+    return (this.lost ??= new SqliteLostAttempts(this.db));
+  }
+
+  async listLostAttempts(): Promise<LostAttemptRecord[]> {
+    return this.lostRecords().list();
   }
 
   private keys(): SqliteIdempotency {
