@@ -79,8 +79,10 @@ export const RunningReportSchema = z.strictObject({
   attempt: z.number().int().min(1).max(AGENT_LIMITS.attempt),
   /** The server epoch of the assignment (the fencing token is this plus `attempt`); absent from older agents. */
   epoch: z.number().int().min(1).max(AGENT_LIMITS.attempt * 1000).optional(),
-  /** `running`: process alive; `exited`: finished, outcome known. */
-  status: z.enum(['running', 'exited']),
+  /** `staging`: its data inputs are being staged, the process is not started (issue 16); `running`: process alive; `exited`: finished, outcome known. */
+  status: z.enum(['staging', 'running', 'exited']),
+  /** While `staging`: bytes of its inputs on the node (from the cache or downloaded) and in all. */
+  staging: z.strictObject({ doneBytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER), totalBytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) }).optional(),
   pid: z.number().int().min(1).max(AGENT_LIMITS.pid).optional(),
   startedAt: time.optional(),
   endedAt: time.optional(),
@@ -205,6 +207,8 @@ export const AssignmentSchema = z.strictObject({
   placement: PlacementSchema,
   /** The server epoch that placed it: the agent sends it back in its reports (fencing token). */
   epoch: z.number().int().min(1).optional(),
+  /** Datasets to stage before it starts (issue 16; src/agent/staging.ts). */
+  inputs: z.array(z.strictObject({ tenant: z.string(), dataset: z.string(), version: z.number().int().min(1).optional(), path: z.string(), env: z.string() })).optional(),
 });
 export type Assignment = z.infer<typeof AssignmentSchema>;
 

@@ -6,6 +6,7 @@
 // requests never see half a change), then its store writes join one serial chain. Assignments
 // are handed to agents only after the placement is durable, so a server crash can never make an
 // agent launch an attempt the store does not know about.
+import { assignmentInputs, stagingUpdate } from './datasets-inputs.js';
 import { conflict, FastGpuError, notFound } from '../core/errors.js';
 import { schedule } from '../core/scheduler/index.js';
 import { fairShareOrder, type TenancySnapshot } from '../core/scheduler/tenancy.js';
@@ -1262,9 +1263,18 @@ export class ControlPlane {
       return false;
     }
     rt?.delivered.set(key, rt.delivered.get(key) ?? this.clock.now());
+    // Issue 16: inputs being staged: still SCHEDULED (not billed), with its progress as the reason.
+    if (r.status === 'staging') {
+      const next = stagingUpdate(t, r);
+      if (next) {
+        if (t.reason !== 'Staging') this.event(tx, 'task.staging', { taskId: t.id, nodeId }, { attempt: t.attempts, totalBytes: r.staging?.totalBytes ?? 0 });
+        this.put(tx, t, next);
+      }
+      return false;
+    }
     if (t.state === 'SCHEDULED') {
       const startedAt = r.startedAt ?? this.clock.now();
-      this.put(tx, t, { ...t, state: 'RUNNING', startedAt });
+      this.put(tx, t, { ...t, state: 'RUNNING', startedAt, reason: null, reasonMessage: null });
       tx.attempts.push({
         taskId: t.id,
         attempt: t.attempts,
@@ -1443,6 +1453,7 @@ export class ControlPlane {
     };
     if (t.spec.workdir !== undefined) a.workdir = t.spec.workdir;
     if (t.spec.timeLimitMs !== undefined) a.timeLimitMs = t.spec.timeLimitMs;
+    if (t.spec.inputs) a.inputs = assignmentInputs(t.spec);
     return a;
   }
 
