@@ -258,7 +258,9 @@ export class Agent {
   /** What to tell the server about an attempt. Draining ones still count as running. */
   private reportOf(k: Known): RunningReport {
     if (k.phase === 'exited') return k.report;
-    const r: RunningReport = { taskId: k.taskId, attempt: k.attempt, status: 'running' };
+    // Inputs being staged (staging.ts): not started yet, with the progress.
+    const staging = k.report.status === 'staging' ? k.report.staging : undefined;
+    const r: RunningReport = { taskId: k.taskId, attempt: k.attempt, status: k.report.status === 'staging' ? 'staging' : 'running', ...(staging ? { staging } : {}) };
     if (k.epoch !== undefined) r.epoch = k.epoch;
     if (k.report.pid !== undefined) r.pid = k.report.pid;
     if (k.report.startedAt !== undefined) r.startedAt = k.report.startedAt;
@@ -357,7 +359,12 @@ export class Agent {
         try {
           const r = await this.cfg.launcher.inspect(k.taskId, k.attempt);
           if (r?.status === 'exited') this.exited(k, r);
-          else if (r) k.report = r;
+          else if (r) {
+            // Staged and started: the server hears it now, not at the next heartbeat.
+            const started = k.report.status === 'staging' && r.status === 'running';
+            k.report = r;
+            if (started) this.send([this.reportOf(k)]);
+          }
         } catch (e) {
           this.log(`checking ${keyOf(k.taskId, k.attempt)} failed: ${(e as Error).message}`);
         }

@@ -12,6 +12,7 @@ import { Agent } from './agent.js';
 import { hostResources, resolveNodeGpus, sampleNvidiaGpus, type RealSharing } from './discovery.js';
 import { HttpLink } from './http-link.js';
 import { SupervisorLauncher } from './launcher.js';
+import { withStaging } from './staging.js';
 import { FileNodeState } from './node-state.js';
 import { mpsReport, startNodeMps, stopNodeMps } from './mps.js';
 
@@ -46,6 +47,8 @@ export interface AgentOptions {
   mpsControl?: string;
   /** Extra node labels. */
   labels?: Record<string, string>;
+  /** The node's dataset cache cap in bytes (issue 16; default staging.ts DEFAULT_CACHE_BYTES). */
+  cacheBytes?: number;
   /** Gives up starting (while it waits for the server) when aborted. */
   signal?: AbortSignal;
 }
@@ -144,9 +147,11 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   });
   // MPS (mps.ts): real GPUs shared with `mps` get a control daemon the agent runs and watches.
   const mps = await startNodeMps(node.gpus, { stateDir: opts.stateDir, pipeDir: opts.mpsPipeDir, controlBin: opts.mpsControl, clock, log });
+  // Data inputs (issue 16) are staged through the node cache before a task starts.
+  const staged = await withStaging(launcher, { stateDir: opts.stateDir, serverUrl: opts.serverUrl, token: bearer, log, ...(tlsFetch ? { fetch: tlsFetch } : {}), ...(opts.cacheBytes !== undefined ? { capBytes: opts.cacheBytes } : {}) });
   const agent = new Agent({
     link: new HttpLink({ serverUrl: opts.serverUrl, token: bearer, ...(tlsFetch ? { fetch: tlsFetch } : {}) }),
-    launcher,
+    launcher: staged,
     clock,
     log,
     nodeState,
