@@ -11,7 +11,7 @@
 // (src/protocol/lease.ts), also while this process is paused or dead. `stop()` ends the loops and
 // leaves tasks running (a restarted agent re-attaches them from the state dir).
 import type { Clock, Gpu, Placement } from '../core/types.js';
-import type { Assignment, MpsHealthReport, RegisterRequest, RunningReport, StopOrder } from '../protocol/agent.js';
+import type { Assignment, CacheReport, MpsHealthReport, RegisterRequest, RunningReport, StopOrder } from '../protocol/agent.js';
 import { sleepOn, timerClock, type TimerClock } from '../util/clock.js';
 import { simulatedSamples, type GpuSample } from './discovery.js';
 import type { Launcher } from './launcher.js';
@@ -53,6 +53,8 @@ export interface AgentConfig {
   heartbeatIntervalMs?: number;
   /** Nodes shared with MPS: the control daemon's health, sent with each heartbeat (mps.ts). */
   mpsHealth?: () => MpsHealthReport;
+  /** The dataset cache and staging totals, sent with each heartbeat (staging.ts). */
+  cacheReport?: () => CacheReport;
   /** Log shipping knobs (tests). */
   partialFlushMs?: number;
 }
@@ -531,7 +533,8 @@ export class Agent {
     const samples = await this.samples();
     const sentAt = this.clock.now();
     const mps = this.cfg.mpsHealth?.();
-    const res = await this.cfg.link.heartbeat({ nodeId: this.nodeId, tasks, samples, ...(mps ? { mps } : {}) }, this.signal);
+    const cache = this.cfg.cacheReport?.();
+    const res = await this.cfg.link.heartbeat({ nodeId: this.nodeId, tasks, samples, ...(mps ? { mps } : {}), ...(cache ? { cache } : {}) }, this.signal);
     if (res.reregister) {
       this.log('the server asks this agent to register again');
       await this.register();

@@ -43,6 +43,8 @@ export interface CacheStats {
   misses: number;
   /** Raw bytes downloaded since start. */
   bytesFetched: number;
+  /** Bytes stages needed that the cache held already (assembled files, or chunks). */
+  hitBytes: number;
   /** Chunks that arrived or were found corrupt and were fetched again. */
   corrupt: number;
   evicted: number;
@@ -71,7 +73,7 @@ const fileKey = (chunks: readonly ChunkRef[]): string => createHash('sha256').up
 export class NodeCache {
   private readonly entries = new Map<string, Entry>();
   private total = 0;
-  private readonly stats = { hits: 0, misses: 0, bytesFetched: 0, corrupt: 0, evicted: 0 };
+  private readonly stats = { hits: 0, misses: 0, bytesFetched: 0, hitBytes: 0, corrupt: 0, evicted: 0 };
   /** Keys in use by a stage now: never evicted under it. */
   private readonly pinned = new Map<string, number>();
   /** One download per chunk at a time, however many stages want it. */
@@ -134,12 +136,14 @@ export class NodeCache {
           pin(`files/${fileKey(f.chunks)}`);
           // Its chunks count as found: the hit ratio is over chunks a stage needed.
           this.stats.hits += f.chunks.length;
+          this.stats.hitBytes += f.size;
           continue;
         }
         for (const c of f.chunks) need.set(c.hash, c.size);
       }
       for (const h of need.keys()) pin(`chunks/${h}`);
       const total = [...need.values()].reduce((a, b) => a + b, 0);
+      for (const [h, n] of need) if (this.entries.has(`chunks/${h}`)) this.stats.hitBytes += n;
       let done = 0;
       await this.makeRoom([...need].filter(([h]) => !this.entries.has(`chunks/${h}`)).reduce((a, [, n]) => a + n, 0));
       await inParallel([...need.keys()], this.opts.concurrency ?? 8, async (h) => {

@@ -170,6 +170,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       ? {}
       : { sampleGpus: (signal: AbortSignal) => sampleNvidiaGpus({ signal, ...(opts.nvidiaSmi !== undefined ? { nvidiaSmi: opts.nvidiaSmi } : {}) }) }),
     ...(mps ? { mpsHealth: () => mpsReport(mps.health()) } : {}),
+    cacheReport: () => staged.report(),
   });
   const onAbort = (): void => void agent.stop();
   opts.signal?.addEventListener('abort', onAbort, { once: true });

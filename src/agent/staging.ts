@@ -14,7 +14,8 @@
 // the task again without using a retry.
 import { chmod, lstat, mkdir, readdir, rename, rm, symlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { Assignment, RunningReport } from '../protocol/agent.js';
+import type { DatasetManifest } from '../core/data/dataset.js';
+import type { Assignment, CacheReport, RunningReport } from '../protocol/agent.js';
 import type { StopReason } from './attempt-dir.js';
 import { NodeCache } from './cache.js';
 import type { Launcher, LaunchResult, ScannedAttempt } from './launcher.js';
@@ -58,6 +59,8 @@ export class StagingLauncher implements Launcher {
   private readonly listeners: ((taskId: string, attempt: number) => void)[] = [];
   private readonly running = new Set<Promise<void>>();
   private readonly stats: StagingStats = { staged: 0, failed: 0, bytes: 0, seconds: 0 };
+  /** Versions staged here (`tenant/name@version` → manifest), to tell the server which it still holds whole. */
+  private readonly known = new Map<string, DatasetManifest>();
   private readonly now: () => number;
   private readonly log: (line: string) => void;
 
@@ -69,6 +72,26 @@ export class StagingLauncher implements Launcher {
 
   snapshot(): StagingStats {
     return { ...this.stats };
+  }
+
+  /** What the heartbeat carries: the cache's use, the bytes moved, and the versions held whole. */
+  report(): CacheReport {
+    const c = this.o.cache.snapshot();
+    const datasets: string[] = [];
+    for (const [k, m] of this.known) {
+      if (this.o.cache.holds(m)) datasets.push(k);
+      else this.known.delete(k); // evicted since: no longer warm
+    }
+    return {
+      usedBytes: c.bytes,
+      capBytes: c.capBytes,
+      hitBytes: c.hitBytes,
+      downloadedBytes: c.bytesFetched,
+      stagedBytes: this.stats.bytes,
+      stagingSeconds: this.stats.seconds,
+      // The newest first, within the protocol's bound.
+      datasets: datasets.reverse().slice(0, 1000),
+    };
   }
 
   /** The folder an attempt's inputs (and, without a workdir, the task itself) live in. */
@@ -122,6 +145,9 @@ export class StagingLauncher implements Launcher {
           onProgress: (p) => (s.doneBytes = before + (v.bytes - p.total) + p.done),
         });
         s.doneBytes = before + v.bytes;
+        const k = `${input.tenant}/${input.dataset}@${v.version}`;
+        this.known.delete(k);
+        this.known.set(k, v.manifest);
         const seen = a.workdir === undefined ? target : join(a.workdir, input.path);
         if (a.workdir !== undefined) await linkInto(seen, target);
         env[input.env] = seen;

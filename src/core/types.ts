@@ -43,6 +43,20 @@ export interface NodeRecord {
   lastHeartbeatAt: number;
   /** Nodes shared with MPS: their control daemon, as the agent last reported it (issue 23). */
   mps?: NodeMpsHealth;
+  /** Its dataset cache, as the agent last reported it (issue 16): live status, not stored. */
+  cache?: NodeCacheStatus;
+}
+
+/** A node's dataset cache: bytes since its agent started, and the dataset versions it holds whole. */
+export interface NodeCacheStatus {
+  usedBytes: number;
+  capBytes: number;
+  hitBytes: number;
+  downloadedBytes: number;
+  stagedBytes: number;
+  stagingSeconds: number;
+  /** `tenant/name@version` */
+  datasets: string[];
 }
 
 /** The MPS control daemon of a node shared with `mps`, as its agent reports it. */

@@ -168,11 +168,26 @@ export const MpsHealthSchema = z.strictObject({
 });
 export type MpsHealthReport = z.infer<typeof MpsHealthSchema>;
 
+const bytes = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+/** The node's dataset cache and staging since the agent started (issue 16; src/agent/staging.ts). */
+export const CacheReportSchema = z.strictObject({
+  usedBytes: bytes,
+  capBytes: bytes,
+  hitBytes: bytes,
+  downloadedBytes: bytes,
+  stagedBytes: bytes,
+  stagingSeconds: z.number().min(0).max(1e12),
+  /** Dataset versions every chunk of which the cache holds, as `tenant/name@version` (placement prefers this node for them). */
+  datasets: z.array(z.string().max(200)).max(1000),
+});
+export type CacheReport = z.infer<typeof CacheReportSchema>;
+
 export const HeartbeatRequestSchema = z.strictObject({
   nodeId: IdSchema,
   tasks: z.array(RunningReportSchema).max(AGENT_LIMITS.reportsPerMessage),
   samples: z.array(GpuSampleSchema).max(AGENT_LIMITS.gpusPerNode).default([]),
   mps: MpsHealthSchema.optional(),
+  cache: CacheReportSchema.optional(),
 });
 export type HeartbeatRequest = z.infer<typeof HeartbeatRequestSchema>;
 

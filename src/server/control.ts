@@ -1153,7 +1153,7 @@ export class ControlPlane {
     checkAgentTimes(req.tasks, now);
     rt.lastSeen = now;
     // MPS health is live status: kept on the node, refreshed by every heartbeat (issue 23).
-    this.nodes.set(node.id, { ...node, lastHeartbeatAt: now, ...(req.mps ? { mps: { ...req.mps, reportedAt: now } } : {}) });
+    this.nodes.set(node.id, { ...node, lastHeartbeatAt: now, ...(req.mps ? { mps: { ...req.mps, reportedAt: now } } : {}), ...(req.cache ? { cache: req.cache } : {}) });
     const tx = new Tx();
     tx.heartbeats.push({ id: node.id, at: now });
     const ack: { taskId: string; attempt: number }[] = [];
