@@ -6,7 +6,7 @@
 // requests never see half a change), then its store writes join one serial chain. Assignments
 // are handed to agents only after the placement is durable, so a server crash can never make an
 // agent launch an attempt the store does not know about.
-import { assignmentInputs, stagingUpdate } from './datasets-inputs.js';
+import { assignmentInputs, localityNote, stagingUpdate } from './datasets-inputs.js';
 import { conflict, FastGpuError, notFound } from '../core/errors.js';
 import { schedule } from '../core/scheduler/index.js';
 import { fairShareOrder, type TenancySnapshot } from '../core/scheduler/tenancy.js';
@@ -674,7 +674,7 @@ export class ControlPlane {
             const env = resultsEnv(this.gate, t);
             this.put(tx, t, { ...t, ...(env ? { spec: { ...t.spec, env } } : {}), state: 'SCHEDULED', placement, attempts: attempt, scheduledAt: now, startedAt: null, reason: null, reasonMessage: null, exitCode: null });
             tx.attempts.push({ taskId: t.id, attempt, nodeId: placement.nodeId, placement, scheduledAt: now, startedAt: null, endedAt: null, outcome: null, exitCode: null });
-            this.event(tx, 'task.scheduled', { taskId: t.id, nodeId: placement.nodeId }, { attempt, node: placement.node, gpus: placement.gpus, gpuMilli: placement.gpuMilli, ...(d.borrowed ? { borrowed: true } : {}) });
+            this.event(tx, 'task.scheduled', { taskId: t.id, nodeId: placement.nodeId }, { attempt, node: placement.node, gpus: placement.gpus, gpuMilli: placement.gpuMilli, ...(d.borrowed ? { borrowed: true } : {}), ...localityNote(t, this.nodes.get(placement.nodeId)) });
             tx.wakeNodes.add(placement.nodeId);
             tx.placed.push(t.id);
             this.undurable.add(t.id);

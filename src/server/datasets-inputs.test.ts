@@ -3,7 +3,7 @@
 // starts when the process does), and the node's cache totals reach /metrics.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sha256 } from '../util/chunk-codec.js';
-import { FakeAgent, makeHarness, submit, taskState, type Harness } from './testing.js';
+import { FakeAgent, h100s, makeHarness, submit, taskState, type Harness } from './testing.js';
 
 let h: Harness;
 beforeEach(async () => {
@@ -96,3 +96,39 @@ describe('task data inputs on the server', () => {
     expect(text).toContain('fastgpu_data_cache_hit_ratio{node="node-a"} 0.75');
   });
 });
+
+describe('locality', () => {
+  it('places a task on the node whose cache holds its inputs when both fit the same; the event says so', async () => {
+    await push('imgs', 'bytes');
+    // node-a comes first by name: without inputs the policy picks it.
+    const cold = new FakeAgent(h, 'node-a');
+    const warm = new FakeAgent(h, 'node-z', h100sNamed('z'));
+    await cold.register();
+    await warm.register();
+    const cache = { usedBytes: 5, capBytes: 1 << 30, hitBytes: 0, downloadedBytes: 5, stagedBytes: 5, stagingSeconds: 0.1, datasets: ['default/imgs@1'] };
+    expect((await h.req('POST', '/v1/agent/heartbeat', { nodeId: warm.nodeId, tasks: [], samples: [], cache }, warm.headers())).status).toBe(200);
+
+    const [plain] = await submit(h, { command: 'true', resources: { gpu: 0.5 } });
+    expect((await taskState(h, plain.id)).placement.node).toBe('node-a');
+    // Both nodes now differ (node-a holds half a GPU): no twin, so a data task follows the policy.
+    const [t] = await submit(h, { command: 'true', resources: { gpu: 0.5 }, inputs: [{ dataset: 'imgs' }] });
+    const placed = await taskState(h, t.id);
+    expect(placed.placement.node).toBe('node-a');
+    // With the two nodes alike again, the warm one wins.
+    await h.req('POST', `/v1/tasks/${plain.id}/cancel`);
+    await h.req('POST', `/v1/tasks/${t.id}/cancel`);
+    await cold.heartbeat();
+    await h.server.control.settle();
+    const [t2] = await submit(h, { command: 'true', resources: { gpu: 0.5 }, inputs: [{ dataset: 'imgs' }] });
+    const p2 = await taskState(h, t2.id);
+    expect(p2.placement.node).toBe('node-z');
+    const ev = (await h.req('GET', `/v1/tasks/${t2.id}/events`)).body.events.find((e: { type: string }) => e.type === 'task.scheduled');
+    expect(ev.data).toMatchObject({ node: 'node-z', inputsCached: true });
+    const evCold = (await h.req('GET', `/v1/tasks/${t.id}/events`)).body.events.find((e: { type: string }) => e.type === 'task.scheduled');
+    expect(evCold.data).toMatchObject({ node: 'node-a', inputsCached: false });
+  });
+});
+
+function h100sNamed(prefix: string): ReturnType<typeof h100s> {
+  return h100s(1, `GPU-${prefix}`);
+}

@@ -2,7 +2,8 @@
 // "the newest" is pinned to a version number now, so each attempt (a retry, a requeue after a
 // lost node) stages the same bytes, and a later push does not change what a queued task reads.
 import { invalid } from '../core/errors.js';
-import type { Task, TaskSpec } from '../core/types.js';
+import { inputKeys } from '../core/data/locality.js';
+import type { NodeRecord, Task, TaskSpec } from '../core/types.js';
 import type { Assignment, RunningReport } from '../protocol/agent.js';
 import type { Store } from '../store/port.js';
 
@@ -61,4 +62,11 @@ function formatBytes(n: number): string {
     u++;
   }
   return u === 0 ? `${n} B` : `${v.toFixed(1)} ${units[u]}`;
+}
+
+/** For the task.scheduled event of a task with inputs: whether its node's cache held them all (`inputsCached`). */
+export function localityNote(t: Task, node: NodeRecord | undefined): { inputsCached?: boolean } {
+  if (!t.spec.inputs) return {};
+  const held = node?.cache?.datasets ?? [];
+  return { inputsCached: inputKeys(t).every((k) => held.includes(k)) };
 }
