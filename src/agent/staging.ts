@@ -133,6 +133,7 @@ export class StagingLauncher implements Launcher {
         s.totalBytes += v.bytes;
       }
       for (const [i, input] of inputs.entries()) {
+        s.abort.signal.throwIfAborted(); // stopped meanwhile
         const v = versions[i]!;
         const target = join(work, input.path);
         await mkdir(dirname(target), { recursive: true });
