@@ -46,7 +46,7 @@ export interface TaskSpecInput {
    * Datasets staged read-only under the working directory before it starts (`{dataset: 'NAME[@VERSION]', path?, name?}`).
    * (An array's `inputs`, a list of any JSON values, is the map form: see ArraySpecInput.)
    */
-  inputs?: DataInputSpec[] | unknown[];
+  inputs?: DataInputSpec[];
 }
 
 /**

@@ -1156,7 +1156,7 @@ export interface operations {
                             name: string;
                             /** @enum {string} */
                             state: "PENDING" | "SCHEDULED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED" | "TIMEOUT" | "PREEMPTED" | "LOST";
-                            reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost") | null;
+                            reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost" | "Staging") | null;
                             reasonMessage: string | null;
                             priority: number;
                             exitCode: number | null;
@@ -1201,6 +1201,12 @@ export interface operations {
                                 gang: number;
                                 vgpuId?: string;
                                 tenant: string;
+                                inputs?: {
+                                    dataset: string;
+                                    version?: number;
+                                    path: string;
+                                    env: string;
+                                }[];
                             };
                             placement: {
                                 nodeId: string;
@@ -1308,6 +1314,15 @@ export interface operations {
                     gang?: number;
                     /** @description id of a vGPU reservation to run inside */
                     vgpu?: string;
+                    /** @description datasets staged read-only before the task starts */
+                    inputs?: {
+                        /** @description NAME or NAME@VERSION */
+                        dataset: string;
+                        /** @description relative to the working directory; default the name */
+                        path?: string;
+                        /** @description FASTGPU_INPUT_<NAME>; default the dataset name */
+                        name?: string;
+                    }[];
                 };
                 "application/yaml": {
                     name?: string;
@@ -1339,6 +1354,15 @@ export interface operations {
                     gang?: number;
                     /** @description id of a vGPU reservation to run inside */
                     vgpu?: string;
+                    /** @description datasets staged read-only before the task starts */
+                    inputs?: {
+                        /** @description NAME or NAME@VERSION */
+                        dataset: string;
+                        /** @description relative to the working directory; default the name */
+                        path?: string;
+                        /** @description FASTGPU_INPUT_<NAME>; default the dataset name */
+                        name?: string;
+                    }[];
                 };
                 "text/yaml": {
                     name?: string;
@@ -1370,6 +1394,15 @@ export interface operations {
                     gang?: number;
                     /** @description id of a vGPU reservation to run inside */
                     vgpu?: string;
+                    /** @description datasets staged read-only before the task starts */
+                    inputs?: {
+                        /** @description NAME or NAME@VERSION */
+                        dataset: string;
+                        /** @description relative to the working directory; default the name */
+                        path?: string;
+                        /** @description FASTGPU_INPUT_<NAME>; default the dataset name */
+                        name?: string;
+                    }[];
                 };
             };
         };
@@ -1386,7 +1419,7 @@ export interface operations {
                             name: string;
                             /** @enum {string} */
                             state: "PENDING" | "SCHEDULED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED" | "TIMEOUT" | "PREEMPTED" | "LOST";
-                            reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost") | null;
+                            reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost" | "Staging") | null;
                             reasonMessage: string | null;
                             priority: number;
                             exitCode: number | null;
@@ -1431,6 +1464,12 @@ export interface operations {
                                 gang: number;
                                 vgpuId?: string;
                                 tenant: string;
+                                inputs?: {
+                                    dataset: string;
+                                    version?: number;
+                                    path: string;
+                                    env: string;
+                                }[];
                             };
                             placement: {
                                 nodeId: string;
@@ -1511,7 +1550,7 @@ export interface operations {
                             name: string;
                             /** @enum {string} */
                             state: "PENDING" | "SCHEDULED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED" | "TIMEOUT" | "PREEMPTED" | "LOST";
-                            reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost") | null;
+                            reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost" | "Staging") | null;
                             reasonMessage: string | null;
                             priority: number;
                             exitCode: number | null;
@@ -1556,6 +1595,12 @@ export interface operations {
                                 gang: number;
                                 vgpuId?: string;
                                 tenant: string;
+                                inputs?: {
+                                    dataset: string;
+                                    version?: number;
+                                    path: string;
+                                    env: string;
+                                }[];
                             };
                             placement: {
                                 nodeId: string;
@@ -1638,7 +1683,7 @@ export interface operations {
                         name: string;
                         /** @enum {string} */
                         state: "PENDING" | "SCHEDULED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED" | "TIMEOUT" | "PREEMPTED" | "LOST";
-                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost") | null;
+                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost" | "Staging") | null;
                         reasonMessage: string | null;
                         priority: number;
                         exitCode: number | null;
@@ -1683,6 +1728,12 @@ export interface operations {
                             gang: number;
                             vgpuId?: string;
                             tenant: string;
+                            inputs?: {
+                                dataset: string;
+                                version?: number;
+                                path: string;
+                                env: string;
+                            }[];
                         };
                         placement: {
                             nodeId: string;
@@ -1846,7 +1897,7 @@ export interface operations {
                         name: string;
                         /** @enum {string} */
                         state: "PENDING" | "SCHEDULED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED" | "TIMEOUT" | "PREEMPTED" | "LOST";
-                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost") | null;
+                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost" | "Staging") | null;
                         reasonMessage: string | null;
                         priority: number;
                         exitCode: number | null;
@@ -1891,6 +1942,12 @@ export interface operations {
                             gang: number;
                             vgpuId?: string;
                             tenant: string;
+                            inputs?: {
+                                dataset: string;
+                                version?: number;
+                                path: string;
+                                env: string;
+                            }[];
                         };
                         placement: {
                             nodeId: string;
@@ -1975,7 +2032,7 @@ export interface operations {
                         name: string;
                         /** @enum {string} */
                         state: "PENDING" | "SCHEDULED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED" | "TIMEOUT" | "PREEMPTED" | "LOST";
-                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost") | null;
+                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost" | "Staging") | null;
                         reasonMessage: string | null;
                         priority: number;
                         exitCode: number | null;
@@ -2020,6 +2077,12 @@ export interface operations {
                             gang: number;
                             vgpuId?: string;
                             tenant: string;
+                            inputs?: {
+                                dataset: string;
+                                version?: number;
+                                path: string;
+                                env: string;
+                            }[];
                         };
                         placement: {
                             nodeId: string;
@@ -2266,7 +2329,7 @@ export interface operations {
                             name: string;
                             /** @enum {string} */
                             state: "PENDING" | "SCHEDULED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED" | "TIMEOUT" | "PREEMPTED" | "LOST";
-                            reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost") | null;
+                            reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost" | "Staging") | null;
                             reasonMessage: string | null;
                             priority: number;
                             exitCode: number | null;
@@ -2311,6 +2374,12 @@ export interface operations {
                                 gang: number;
                                 vgpuId?: string;
                                 tenant: string;
+                                inputs?: {
+                                    dataset: string;
+                                    version?: number;
+                                    path: string;
+                                    env: string;
+                                }[];
                             };
                             placement: {
                                 nodeId: string;
@@ -2870,7 +2939,7 @@ export interface operations {
                             tenant: string;
                             /** @enum {string} */
                             state: "PENDING" | "ACTIVE" | "RELEASED";
-                            reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost") | null;
+                            reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost" | "Staging") | null;
                             request: {
                                 count: number;
                                 share: {
@@ -2968,7 +3037,7 @@ export interface operations {
                         tenant: string;
                         /** @enum {string} */
                         state: "PENDING" | "ACTIVE" | "RELEASED";
-                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost") | null;
+                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost" | "Staging") | null;
                         request: {
                             count: number;
                             share: {
@@ -3052,7 +3121,7 @@ export interface operations {
                         tenant: string;
                         /** @enum {string} */
                         state: "PENDING" | "ACTIVE" | "RELEASED";
-                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost") | null;
+                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost" | "Staging") | null;
                         request: {
                             count: number;
                             share: {
@@ -3136,7 +3205,7 @@ export interface operations {
                         tenant: string;
                         /** @enum {string} */
                         state: "PENDING" | "ACTIVE" | "RELEASED";
-                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost") | null;
+                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost" | "Staging") | null;
                         request: {
                             count: number;
                             share: {
@@ -3232,7 +3301,11 @@ export interface operations {
                         attempt: number;
                         epoch?: number;
                         /** @enum {string} */
-                        status: "running" | "exited";
+                        status: "staging" | "running" | "exited";
+                        staging?: {
+                            doneBytes: number;
+                            totalBytes: number;
+                        };
                         pid?: number;
                         startedAt?: number;
                         endedAt?: number;
@@ -3308,7 +3381,11 @@ export interface operations {
                         attempt: number;
                         epoch?: number;
                         /** @enum {string} */
-                        status: "running" | "exited";
+                        status: "staging" | "running" | "exited";
+                        staging?: {
+                            doneBytes: number;
+                            totalBytes: number;
+                        };
                         pid?: number;
                         startedAt?: number;
                         endedAt?: number;
@@ -3332,6 +3409,15 @@ export interface operations {
                         detail?: string;
                         restarts: number;
                         lastOkAt?: number;
+                    };
+                    cache?: {
+                        usedBytes: number;
+                        capBytes: number;
+                        hitBytes: number;
+                        downloadedBytes: number;
+                        stagedBytes: number;
+                        stagingSeconds: number;
+                        datasets: string[];
                     };
                 };
             };
@@ -3425,6 +3511,13 @@ export interface operations {
                                 vgpuId?: string;
                             };
                             epoch?: number;
+                            inputs?: {
+                                tenant: string;
+                                dataset: string;
+                                version?: number;
+                                path: string;
+                                env: string;
+                            }[];
                         }[];
                         stop: {
                             taskId: string;
@@ -3472,7 +3565,11 @@ export interface operations {
                         attempt: number;
                         epoch?: number;
                         /** @enum {string} */
-                        status: "running" | "exited";
+                        status: "staging" | "running" | "exited";
+                        staging?: {
+                            doneBytes: number;
+                            totalBytes: number;
+                        };
                         pid?: number;
                         startedAt?: number;
                         endedAt?: number;
@@ -4643,6 +4740,15 @@ export interface operations {
                     gang?: number;
                     /** @description id of a vGPU reservation to run inside */
                     vgpu?: string;
+                    /** @description datasets staged read-only before the task starts */
+                    inputs?: {
+                        /** @description NAME or NAME@VERSION */
+                        dataset: string;
+                        /** @description relative to the working directory; default the name */
+                        path?: string;
+                        /** @description FASTGPU_INPUT_<NAME>; default the dataset name */
+                        name?: string;
+                    }[];
                 };
             };
         };
