@@ -2,6 +2,7 @@
 // "the newest" is pinned to a version number now, so each attempt (a retry, a requeue after a
 // lost node) stages the same bytes, and a later push does not change what a queued task reads.
 import { invalid } from '../core/errors.js';
+import { formatBytes } from '../core/data/dataset.js';
 import { inputKeys } from '../core/data/locality.js';
 import type { NodeRecord, Task, TaskSpec } from '../core/types.js';
 import type { Assignment, RunningReport } from '../protocol/agent.js';
@@ -51,17 +52,6 @@ export function stagingMessage(p: RunningReport['staging']): string {
   if (!p || p.totalBytes === 0) return 'staging inputs';
   const pct = Math.floor((100 * Math.min(p.doneBytes, p.totalBytes)) / p.totalBytes);
   return `staging inputs: ${formatBytes(p.doneBytes)} of ${formatBytes(p.totalBytes)} (${pct} %)`;
-}
-
-function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return u === 0 ? `${n} B` : `${v.toFixed(1)} ${units[u]}`;
 }
 
 /** For the task.scheduled event of a task with inputs: whether its node's cache held them all (`inputsCached`). */
