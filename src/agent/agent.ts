@@ -11,7 +11,7 @@
 // (src/protocol/lease.ts), also while this process is paused or dead. `stop()` ends the loops and
 // leaves tasks running (a restarted agent re-attaches them from the state dir).
 import type { Clock, Gpu, Placement } from '../core/types.js';
-import type { Assignment, MpsHealthReport, RegisterRequest, RunningReport, StopOrder } from '../protocol/agent.js';
+import type { Assignment, CacheReport, MpsHealthReport, RegisterRequest, RunningReport, StopOrder } from '../protocol/agent.js';
 import { sleepOn, timerClock, type TimerClock } from '../util/clock.js';
 import { simulatedSamples, type GpuSample } from './discovery.js';
 import type { Launcher } from './launcher.js';
@@ -53,6 +53,8 @@ export interface AgentConfig {
   heartbeatIntervalMs?: number;
   /** Nodes shared with MPS: the control daemon's health, sent with each heartbeat (mps.ts). */
   mpsHealth?: () => MpsHealthReport;
+  /** The dataset cache and staging totals, sent with each heartbeat (staging.ts). */
+  cacheReport?: () => CacheReport;
   /** Log shipping knobs (tests). */
   partialFlushMs?: number;
 }
@@ -275,7 +277,9 @@ export class Agent {
   /** What to tell the server about an attempt. Draining ones still count as running. */
   private reportOf(k: Known): RunningReport {
     if (k.phase === 'exited') return k.report;
-    const r: RunningReport = { taskId: k.taskId, attempt: k.attempt, status: 'running' };
+    // Inputs being staged (staging.ts): not started yet, with the progress.
+    const staging = k.report.status === 'staging' ? k.report.staging : undefined;
+    const r: RunningReport = { taskId: k.taskId, attempt: k.attempt, status: k.report.status === 'staging' ? 'staging' : 'running', ...(staging ? { staging } : {}) };
     if (k.epoch !== undefined) r.epoch = k.epoch;
     if (k.report.pid !== undefined) r.pid = k.report.pid;
     if (k.report.startedAt !== undefined) r.startedAt = k.report.startedAt;
@@ -374,7 +378,12 @@ export class Agent {
         try {
           const r = await this.cfg.launcher.inspect(k.taskId, k.attempt);
           if (r?.status === 'exited') this.exited(k, r);
-          else if (r) k.report = r;
+          else if (r) {
+            // Staged and started: the server hears it now, not at the next heartbeat.
+            const started = k.report.status === 'staging' && r.status === 'running';
+            k.report = r;
+            if (started) this.send([this.reportOf(k)]);
+          }
         } catch (e) {
           this.log(`checking ${keyOf(k.taskId, k.attempt)} failed: ${(e as Error).message}`);
         }
@@ -541,7 +550,8 @@ export class Agent {
     const samples = await this.samples();
     const sentAt = this.clock.now();
     const mps = this.cfg.mpsHealth?.();
-    const res = await this.cfg.link.heartbeat({ nodeId: this.nodeId, tasks, samples, ...(mps ? { mps } : {}) }, this.signal);
+    const cache = this.cfg.cacheReport?.();
+    const res = await this.cfg.link.heartbeat({ nodeId: this.nodeId, tasks, samples, ...(mps ? { mps } : {}), ...(cache ? { cache } : {}) }, this.signal);
     if (res.reregister) {
       this.log('the server asks this agent to register again');
       await this.register();

@@ -23,6 +23,7 @@ export interface CacheOptions {
   dir: string;
   /** Bytes the cache may hold; older entries go first when a stage needs room. */
   capBytes: number;
+  /** How chunks are fetched, unless a stage brings its own (a tenant's route). */
   fetch: ChunkFetcher;
   /** Downloads at once (default 8). */
   concurrency?: number;
@@ -42,6 +43,8 @@ export interface CacheStats {
   misses: number;
   /** Raw bytes downloaded since start. */
   bytesFetched: number;
+  /** Bytes stages needed that the cache held already (assembled files, or chunks). */
+  hitBytes: number;
   /** Chunks that arrived or were found corrupt and were fetched again. */
   corrupt: number;
   evicted: number;
@@ -70,7 +73,7 @@ const fileKey = (chunks: readonly ChunkRef[]): string => createHash('sha256').up
 export class NodeCache {
   private readonly entries = new Map<string, Entry>();
   private total = 0;
-  private readonly stats = { hits: 0, misses: 0, bytesFetched: 0, corrupt: 0, evicted: 0 };
+  private readonly stats = { hits: 0, misses: 0, bytesFetched: 0, hitBytes: 0, corrupt: 0, evicted: 0 };
   /** Keys in use by a stage now: never evicted under it. */
   private readonly pinned = new Map<string, number>();
   /** One download per chunk at a time, however many stages want it. */
@@ -112,7 +115,12 @@ export class NodeCache {
    * downloading (in parallel, each chunk checked) only what the cache lacks. `target` must not
    * exist; it is built beside itself and renamed into place, so it is never seen half made.
    */
-  async stage(manifest: DatasetManifest, target: string, opts: { signal?: AbortSignal; onProgress?: (p: StageProgress) => void } = {}): Promise<{ fetchedBytes: number; fetchedChunks: number }> {
+  async stage(
+    manifest: DatasetManifest,
+    target: string,
+    opts: { signal?: AbortSignal; onProgress?: (p: StageProgress) => void; fetch?: ChunkFetcher } = {},
+  ): Promise<{ fetchedBytes: number; fetchedChunks: number }> {
+    const fetch = opts.fetch ?? this.opts.fetch;
     const keys: string[] = [];
     const pin = (k: string): void => {
       this.pinned.set(k, (this.pinned.get(k) ?? 0) + 1);
@@ -128,16 +136,18 @@ export class NodeCache {
           pin(`files/${fileKey(f.chunks)}`);
           // Its chunks count as found: the hit ratio is over chunks a stage needed.
           this.stats.hits += f.chunks.length;
+          this.stats.hitBytes += f.size;
           continue;
         }
         for (const c of f.chunks) need.set(c.hash, c.size);
       }
       for (const h of need.keys()) pin(`chunks/${h}`);
       const total = [...need.values()].reduce((a, b) => a + b, 0);
+      for (const [h, n] of need) if (this.entries.has(`chunks/${h}`)) this.stats.hitBytes += n;
       let done = 0;
       await this.makeRoom([...need].filter(([h]) => !this.entries.has(`chunks/${h}`)).reduce((a, [, n]) => a + n, 0));
       await inParallel([...need.keys()], this.opts.concurrency ?? 8, async (h) => {
-        await this.ensureChunk(h, opts.signal);
+        await this.ensureChunk(h, fetch, opts.signal);
         done += need.get(h)!;
         opts.onProgress?.({ done, total });
       });
@@ -150,9 +160,9 @@ export class NodeCache {
           if (f.chunks.length === 0) {
             await (await open(dest, 'wx', 0o444)).close();
           } else if (f.chunks.length === 1) {
-            await link(await this.usable(f.chunks[0]!.hash, opts.signal), dest);
+            await link(await this.usable(f.chunks[0]!.hash, fetch, opts.signal), dest);
           } else {
-            await link(await this.assembled(f.chunks, opts.signal, pin), dest);
+            await link(await this.assembled(f.chunks, fetch, opts.signal, pin), dest);
           }
           if (f.executable) await chmod(dest, 0o555);
         }
@@ -218,7 +228,7 @@ export class NodeCache {
     if (st) e.checkedMtime = st.mtimeMs;
   }
 
-  private async ensureChunk(hash: string, signal?: AbortSignal): Promise<void> {
+  private async ensureChunk(hash: string, fetch: ChunkFetcher, signal?: AbortSignal): Promise<void> {
     if (this.entries.has(`chunks/${hash}`)) {
       this.stats.hits++;
       await this.touch(`chunks/${hash}`);
@@ -226,16 +236,16 @@ export class NodeCache {
     }
     let p = this.inflight.get(hash);
     if (!p) {
-      p = this.download(hash, signal).finally(() => this.inflight.delete(hash));
+      p = this.download(hash, fetch, signal).finally(() => this.inflight.delete(hash));
       this.inflight.set(hash, p);
     }
     await p;
   }
 
-  private async download(hash: string, signal?: AbortSignal): Promise<void> {
+  private async download(hash: string, fetch: ChunkFetcher, signal?: AbortSignal): Promise<void> {
     const tries = this.opts.tries ?? 3;
     for (let n = 1; ; n++) {
-      const got = await this.opts.fetch(hash, signal);
+      const got = await fetch(hash, signal);
       let raw: Buffer;
       try {
         raw = await verifyChunk(got.data, got.encoding, hash);
@@ -276,7 +286,7 @@ export class NodeCache {
    * The path of a cached chunk whose bytes are checked now: one found corrupt on disk (a bad
    * sector, a stray write) is dropped and fetched again, never linked into a task's input.
    */
-  private async usable(hash: string, signal?: AbortSignal): Promise<string> {
+  private async usable(hash: string, fetch: ChunkFetcher, signal?: AbortSignal): Promise<string> {
     const path = this.chunkPath(hash);
     const e = this.entries.get(`chunks/${hash}`);
     if (e && (await this.unchanged(e))) return path;
@@ -289,12 +299,12 @@ export class NodeCache {
     this.opts.log?.(`cache: cached chunk ${hash} is ${data ? 'corrupt' : 'gone'}; fetching it again`);
     this.forget(`chunks/${hash}`);
     await rm(path, { force: true });
-    await this.download(hash, signal);
+    await this.download(hash, fetch, signal);
     return path;
   }
 
   /** A multi-chunk file assembled from checked chunks (made once, then shared by every stage). */
-  private async assembled(chunks: readonly ChunkRef[], signal: AbortSignal | undefined, pin: (k: string) => void): Promise<string> {
+  private async assembled(chunks: readonly ChunkRef[], fetch: ChunkFetcher, signal: AbortSignal | undefined, pin: (k: string) => void): Promise<string> {
     const key = fileKey(chunks);
     const path = join(this.opts.dir, 'files', key.slice(0, 2), key);
     const e = this.entries.get(`files/${key}`);
@@ -316,7 +326,7 @@ export class NodeCache {
       await rm(path, { force: true });
     }
     const parts: Buffer[] = [];
-    for (const c of chunks) parts.push(await readFile(await this.usable(c.hash, signal)));
+    for (const c of chunks) parts.push(await readFile(await this.usable(c.hash, fetch, signal)));
     pin(`files/${key}`);
     await this.keep(`files/${key}`, path, Buffer.concat(parts));
     return path;

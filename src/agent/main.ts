@@ -13,6 +13,7 @@ import { hostResources, resolveNodeGpus, sampleNvidiaGpus, type RealSharing } fr
 import { HttpLink } from './http-link.js';
 import { SupervisorLauncher, which } from './launcher.js';
 import { compileRunAs, thisHost, untraversableAbove, type RunAs } from './task-user.js';
+import { withStaging } from './staging.js';
 import { FileNodeState } from './node-state.js';
 import { mpsReport, startNodeMps, stopNodeMps } from './mps.js';
 
@@ -51,6 +52,8 @@ export interface AgentOptions {
   mpsControl?: string;
   /** Extra node labels. */
   labels?: Record<string, string>;
+  /** The node's dataset cache cap in bytes (issue 16; default staging.ts DEFAULT_CACHE_BYTES). */
+  cacheBytes?: number;
   /** Gives up starting (while it waits for the server) when aborted. */
   signal?: AbortSignal;
 }
@@ -163,9 +166,11 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   else if (opts.runAs.optedOut) log('warning: tasks run as root (--run-as root): any task can read the admin token, the state dir and every other task');
   // MPS (mps.ts): real GPUs shared with `mps` get a control daemon the agent runs and watches.
   const mps = await startNodeMps(node.gpus, { stateDir: opts.stateDir, pipeDir: opts.mpsPipeDir, controlBin: opts.mpsControl, clock, log });
+  // Data inputs (issue 16) are staged through the node cache before a task starts.
+  const staged = await withStaging(launcher, { stateDir: opts.stateDir, serverUrl: opts.serverUrl, token: bearer, log, ...(tlsFetch ? { fetch: tlsFetch } : {}), ...(opts.cacheBytes !== undefined ? { capBytes: opts.cacheBytes } : {}) });
   const agent = new Agent({
     link: new HttpLink({ serverUrl: opts.serverUrl, token: bearer, ...(tlsFetch ? { fetch: tlsFetch } : {}) }),
-    launcher,
+    launcher: staged,
     clock,
     log,
     nodeState,
@@ -184,6 +189,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       ? {}
       : { sampleGpus: (signal: AbortSignal) => sampleNvidiaGpus({ signal, ...(opts.nvidiaSmi !== undefined ? { nvidiaSmi: opts.nvidiaSmi } : {}) }) }),
     ...(mps ? { mpsHealth: () => mpsReport(mps.health()) } : {}),
+    cacheReport: () => staged.report(),
   });
   const onAbort = (): void => void agent.stop();
   opts.signal?.addEventListener('abort', onAbort, { once: true });

@@ -7,6 +7,7 @@ import { requireGpuModel } from './catalogue.js';
 import { FastGpuError, invalid } from './errors.js';
 import { parseCpu, parseDuration, parseSize } from './quantity.js';
 import { closest } from './suggest.js';
+import { parseInputs } from './data/io-spec.js';
 import { MILLI_PER_GPU, type GpuRequest, type GpuShare, type TaskSpec } from './types.js';
 
 /** Most GPUs one task may ask for (one node's worth, generously). */
@@ -65,6 +66,8 @@ const specSchema = z.strictObject(
     preemptible: z.boolean({ error: 'must be true or false' }).nullish(),
     gang: wholeIn(1, MAX_GANG).nullish(),
     vgpu: z.string({ error: 'must be a vGPU id' }).nullish(),
+    // Data inputs (issue 16): checked by parseInputs (data/io-spec.ts).
+    inputs: z.unknown().optional(),
   },
   { error: 'a task spec must be an object (a mapping of fields)' },
 );
@@ -347,6 +350,7 @@ export function parseTaskSpec(input: unknown, ctx: { tenant: string; defaultTime
     if (s.vgpu.trim() === '') throw invalid('vgpu', 'is empty; give the id of a vGPU reservation');
     spec.vgpuId = s.vgpu.trim();
   }
+  if (s.inputs != null) spec.inputs = parseInputs(s.inputs);
   return spec;
 }
 

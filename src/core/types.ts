@@ -1,5 +1,6 @@
 // The FastGPU domain model. Pure data: no I/O, no clock. Times are epoch milliseconds
 // passed in by the caller; ids are strings made by the server.
+import type { TaskInput } from './data/io-spec.js';
 
 /** How a physical GPU may be shared. `timeslice` is bookkeeping only (nothing enforces it). */
 export type SharingMode = 'exclusive' | 'mps' | 'timeslice' | 'simulated';
@@ -42,6 +43,20 @@ export interface NodeRecord {
   lastHeartbeatAt: number;
   /** Nodes shared with MPS: their control daemon, as the agent last reported it (issue 23). */
   mps?: NodeMpsHealth;
+  /** Its dataset cache, as the agent last reported it (issue 16): live status, not stored. */
+  cache?: NodeCacheStatus;
+}
+
+/** A node's dataset cache: bytes since its agent started, and the dataset versions it holds whole. */
+export interface NodeCacheStatus {
+  usedBytes: number;
+  capBytes: number;
+  hitBytes: number;
+  downloadedBytes: number;
+  stagedBytes: number;
+  stagingSeconds: number;
+  /** `tenant/name@version` */
+  datasets: string[];
 }
 
 /** The MPS control daemon of a node shared with `mps`, as its agent reports it. */
@@ -116,7 +131,8 @@ export type PendingReason =
   | 'Dependency'
   | 'ArrayTaskLimit' // its array's %N cap: that many elements hold resources already
   | 'ScalingUp' // a node is being started for it (the autoscaler asked a provider)
-  | 'NodeLost'; // its node's lease ran out: it waits a while for that node's late exit report
+  | 'NodeLost' // its node's lease ran out: it waits a while for that node's late exit report
+  | 'Staging'; // SCHEDULED: its node stages its data inputs before starting it (issue 16)
 
 /** A normalised, validated task spec (the parsed form of the YAML/JSON a user submits). */
 export interface TaskSpec {
@@ -137,6 +153,8 @@ export interface TaskSpec {
   /** Run inside this vGPU reservation's slice. */
   vgpuId?: string;
   tenant: string;
+  /** Datasets staged read-only under the working directory before it starts (issue 16). */
+  inputs?: TaskInput[];
 }
 
 /** Where a task (or a vGPU reservation) was placed. Per-GPU amounts are the same on each GPU. */
@@ -266,6 +284,7 @@ export interface PoolEvent {
   type:
     | 'task.submitted'
     | 'task.scheduled'
+    | 'task.staging'
     | 'task.started'
     | 'task.finished'
     | 'task.pending'

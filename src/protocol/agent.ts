@@ -79,8 +79,10 @@ export const RunningReportSchema = z.strictObject({
   attempt: z.number().int().min(1).max(AGENT_LIMITS.attempt),
   /** The server epoch of the assignment (the fencing token is this plus `attempt`); absent from older agents. */
   epoch: z.number().int().min(1).max(AGENT_LIMITS.attempt * 1000).optional(),
-  /** `running`: process alive; `exited`: finished, outcome known. */
-  status: z.enum(['running', 'exited']),
+  /** `staging`: its data inputs are being staged, the process is not started (issue 16); `running`: process alive; `exited`: finished, outcome known. */
+  status: z.enum(['staging', 'running', 'exited']),
+  /** While `staging`: bytes of its inputs on the node (from the cache or downloaded) and in all. */
+  staging: z.strictObject({ doneBytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER), totalBytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) }).optional(),
   pid: z.number().int().min(1).max(AGENT_LIMITS.pid).optional(),
   startedAt: time.optional(),
   endedAt: time.optional(),
@@ -166,11 +168,26 @@ export const MpsHealthSchema = z.strictObject({
 });
 export type MpsHealthReport = z.infer<typeof MpsHealthSchema>;
 
+const bytes = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+/** The node's dataset cache and staging since the agent started (issue 16; src/agent/staging.ts). */
+export const CacheReportSchema = z.strictObject({
+  usedBytes: bytes,
+  capBytes: bytes,
+  hitBytes: bytes,
+  downloadedBytes: bytes,
+  stagedBytes: bytes,
+  stagingSeconds: z.number().min(0).max(1e12),
+  /** Dataset versions every chunk of which the cache holds, as `tenant/name@version` (placement prefers this node for them). */
+  datasets: z.array(z.string().max(200)).max(1000),
+});
+export type CacheReport = z.infer<typeof CacheReportSchema>;
+
 export const HeartbeatRequestSchema = z.strictObject({
   nodeId: IdSchema,
   tasks: z.array(RunningReportSchema).max(AGENT_LIMITS.reportsPerMessage),
   samples: z.array(GpuSampleSchema).max(AGENT_LIMITS.gpusPerNode).default([]),
   mps: MpsHealthSchema.optional(),
+  cache: CacheReportSchema.optional(),
 });
 export type HeartbeatRequest = z.infer<typeof HeartbeatRequestSchema>;
 
@@ -205,6 +222,8 @@ export const AssignmentSchema = z.strictObject({
   placement: PlacementSchema,
   /** The server epoch that placed it: the agent sends it back in its reports (fencing token). */
   epoch: z.number().int().min(1).optional(),
+  /** Datasets to stage before it starts (issue 16; src/agent/staging.ts). */
+  inputs: z.array(z.strictObject({ tenant: z.string(), dataset: z.string(), version: z.number().int().min(1).optional(), path: z.string(), env: z.string() })).optional(),
 });
 export type Assignment = z.infer<typeof AssignmentSchema>;
 

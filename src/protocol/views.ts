@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { GpuSchema, PlacementSchema } from './agent.js';
 
 export const TASK_STATES = ['PENDING', 'SCHEDULED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMEOUT', 'PREEMPTED', 'LOST'] as const;
-export const PENDING_REASONS = ['Priority', 'Resources', 'Fragmentation', 'Reservation', 'Quota', 'Budget', 'Dependency', 'ArrayTaskLimit', 'ScalingUp', 'NodeLost'] as const;
+export const PENDING_REASONS = ['Priority', 'Resources', 'Fragmentation', 'Reservation', 'Quota', 'Budget', 'Dependency', 'ArrayTaskLimit', 'ScalingUp', 'NodeLost', 'Staging'] as const;
 const NODE_STATES = ['READY', 'DRAINING', 'LOST'] as const;
 
 export const TaskStateSchema = z.enum(TASK_STATES);
@@ -42,6 +42,8 @@ export const TaskSpecViewSchema = z.object({
   gang: z.number(),
   vgpuId: z.string().optional(),
   tenant: z.string(),
+  /** Datasets staged before it starts (issue 16), each pinned to a version at submit. */
+  inputs: z.array(z.object({ dataset: z.string(), version: z.number().optional(), path: z.string(), env: z.string() })).optional(),
 });
 
 const taskViewFields = {

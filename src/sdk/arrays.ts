@@ -13,8 +13,8 @@ export type { ArrayResults, ArrayView } from '../protocol/arrays.js';
 /** A dependency as the SDK takes it: `'t_abc'`, `'t_abc:any'`, or `{id, on}`. */
 export type DependencyInput = string | { id: string; on?: 'ok' | 'any' | 'failed' };
 
-/** A spec with the array fields (issue 14). */
-export interface ArraySpecInput extends TaskSpecInput {
+/** A spec with the array fields (issue 14); a map's `inputs` (any JSON values) stand where a task's data inputs would. */
+export interface ArraySpecInput extends Omit<TaskSpecInput, 'inputs'> {
   /** A Slurm range (`'0-99%8'`, `'1,3,5-7'`) or a size (`8` = indices 0…7). */
   array?: string | number;
   /** Wait for these tasks or arrays first. */

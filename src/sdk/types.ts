@@ -17,6 +17,13 @@ export type GpuRequestInput =
       fraction?: number;
     };
 
+/** One data input of a task: a dataset staged at `path` (default its name), in FASTGPU_INPUT_<NAME>. */
+export interface DataInputSpec {
+  dataset: string;
+  path?: string;
+  name?: string;
+}
+
 /** A task spec as submitted (the JSON form of the YAML); the server validates and normalises it. */
 export interface TaskSpecInput {
   name?: string;
@@ -35,6 +42,11 @@ export interface TaskSpecInput {
   preemptible?: boolean;
   gang?: number;
   vgpu?: string;
+  /**
+   * Datasets staged read-only under the working directory before it starts (`{dataset: 'NAME[@VERSION]', path?, name?}`).
+   * (An array's `inputs`, a list of any JSON values, is the map form: see ArraySpecInput.)
+   */
+  inputs?: DataInputSpec[];
 }
 
 /**

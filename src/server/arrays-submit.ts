@@ -3,6 +3,7 @@
 // body, before the task spec itself is parsed, and applied to the tasks the submit makes: an array
 // becomes one task per index, all stored in the submit's one transaction.
 import { parseArrayRange, type ArrayRange } from '../core/array.js';
+import { isDataInputList } from '../core/data/io-spec.js';
 import { findCycle, parseAfter, type Dependency } from '../core/deps.js';
 import { FastGpuError, invalid } from '../core/errors.js';
 import type { Task } from '../core/types.js';
@@ -33,6 +34,12 @@ export function newArrayId(): string {
 export function takeSubmitExtras(body: unknown): SubmitExtras {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return { body };
   const o = body as Record<string, unknown>;
+  // A list of `{dataset: …}` objects is the task's data inputs (issue 16), left to the spec.
+  if (isDataInputList(o.inputs)) {
+    const { inputs: data, ...others } = o;
+    const got = takeSubmitExtras(others);
+    return { ...got, body: { ...(got.body as Record<string, unknown>), inputs: data } };
+  }
   if (!Object.hasOwn(o, 'array') && !Object.hasOwn(o, 'after') && !Object.hasOwn(o, 'inputs') && !Object.hasOwn(o, 'reduce')) return { body };
   const { array, after, inputs, reduce, ...rest } = o;
   const out: SubmitExtras = { body: rest };

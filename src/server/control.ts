@@ -6,6 +6,7 @@
 // requests never see half a change), then its store writes join one serial chain. Assignments
 // are handed to agents only after the placement is durable, so a server crash can never make an
 // agent launch an attempt the store does not know about.
+import { assignmentInputs, localityNote, stagingUpdate } from './datasets-inputs.js';
 import { conflict, FastGpuError, notFound } from '../core/errors.js';
 import { schedule } from '../core/scheduler/index.js';
 import { fairShareOrder, type TenancySnapshot } from '../core/scheduler/tenancy.js';
@@ -679,7 +680,7 @@ export class ControlPlane {
             const env = resultsEnv(this.gate, t);
             this.put(tx, t, { ...t, ...(env ? { spec: { ...t.spec, env } } : {}), state: 'SCHEDULED', placement, attempts: attempt, scheduledAt: now, startedAt: null, reason: null, reasonMessage: null, exitCode: null });
             tx.attempts.push({ taskId: t.id, attempt, nodeId: placement.nodeId, placement, scheduledAt: now, startedAt: null, endedAt: null, outcome: null, exitCode: null });
-            this.event(tx, 'task.scheduled', { taskId: t.id, nodeId: placement.nodeId }, { attempt, node: placement.node, gpus: placement.gpus, gpuMilli: placement.gpuMilli, ...(d.borrowed ? { borrowed: true } : {}) });
+            this.event(tx, 'task.scheduled', { taskId: t.id, nodeId: placement.nodeId }, { attempt, node: placement.node, gpus: placement.gpus, gpuMilli: placement.gpuMilli, ...(d.borrowed ? { borrowed: true } : {}), ...localityNote(t, this.nodes.get(placement.nodeId)) });
             tx.wakeNodes.add(placement.nodeId);
             tx.placed.push(t.id);
             this.undurable.add(t.id);
@@ -1158,7 +1159,7 @@ export class ControlPlane {
     checkAgentTimes(req.tasks, now);
     rt.lastSeen = now;
     // MPS health is live status: kept on the node, refreshed by every heartbeat (issue 23).
-    this.nodes.set(node.id, { ...node, lastHeartbeatAt: now, ...(req.mps ? { mps: { ...req.mps, reportedAt: now } } : {}) });
+    this.nodes.set(node.id, { ...node, lastHeartbeatAt: now, ...(req.mps ? { mps: { ...req.mps, reportedAt: now } } : {}), ...(req.cache ? { cache: req.cache } : {}) });
     const tx = new Tx();
     tx.heartbeats.push({ id: node.id, at: now });
     const ack: { taskId: string; attempt: number }[] = [];
@@ -1268,9 +1269,18 @@ export class ControlPlane {
       return false;
     }
     rt?.delivered.set(key, rt.delivered.get(key) ?? this.clock.now());
+    // Issue 16: inputs being staged: still SCHEDULED (not billed), with its progress as the reason.
+    if (r.status === 'staging') {
+      const next = stagingUpdate(t, r);
+      if (next) {
+        if (t.reason !== 'Staging') this.event(tx, 'task.staging', { taskId: t.id, nodeId }, { attempt: t.attempts, totalBytes: r.staging?.totalBytes ?? 0 });
+        this.put(tx, t, next);
+      }
+      return false;
+    }
     if (t.state === 'SCHEDULED') {
       const startedAt = r.startedAt ?? this.clock.now();
-      this.put(tx, t, { ...t, state: 'RUNNING', startedAt });
+      this.put(tx, t, { ...t, state: 'RUNNING', startedAt, reason: null, reasonMessage: null });
       tx.attempts.push({
         taskId: t.id,
         attempt: t.attempts,
@@ -1449,6 +1459,7 @@ export class ControlPlane {
     };
     if (t.spec.workdir !== undefined) a.workdir = t.spec.workdir;
     if (t.spec.timeLimitMs !== undefined) a.timeLimitMs = t.spec.timeLimitMs;
+    if (t.spec.inputs) a.inputs = assignmentInputs(t.spec);
     return a;
   }
 

@@ -8,6 +8,7 @@ import { tenantUsage } from '../core/tenancy/usage.js';
 import { TERMINAL_STATES, type Task, type TaskState } from '../core/types.js';
 import type { Store } from '../store/port.js';
 import type { ControlPlane } from './control.js';
+import { registerDataMetrics } from './datasets-metrics.js';
 
 const LIVE: TaskState[] = ['PENDING', 'SCHEDULED', 'RUNNING'];
 
@@ -116,6 +117,7 @@ export function createMetrics(control: ControlPlane, store: Store): Registry {
     submitted: (n) => submitted.inc(n),
     preempted: (tenant) => preempted.inc({ tenant }),
   };
+  registerDataMetrics(registry, () => control.nodes.values());
   return registry;
 }
 

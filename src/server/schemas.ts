@@ -121,6 +121,10 @@ export const TaskSpecInputSchema = z
     preemptible: z.boolean().optional(),
     gang: z.number().int().min(1).optional(),
     vgpu: z.string().optional().describe('id of a vGPU reservation to run inside'),
+    inputs: z
+      .array(z.strictObject({ dataset: z.string().describe('NAME or NAME@VERSION'), path: z.string().optional().describe('relative to the working directory; default the name'), name: z.string().optional().describe('FASTGPU_INPUT_<NAME>; default the dataset name') }))
+      .optional()
+      .describe('datasets staged read-only before the task starts'),
   })
   .describe('A task spec (the JSON form of the YAML)');
 

@@ -6,18 +6,10 @@ import type { Dataset, DatasetSummary, PushProgress } from '../../sdk/datasets.j
 import { contextOf, type CliContext } from '../context.js';
 import { clientFor, outputFlag, sizeFlag, UsageError, withConnection, withOutput } from '../flags.js';
 import { age, table } from '../format.js';
+import { formatBytes } from '../../core/data/dataset.js';
 
 /** Bytes for people: 1.5 GiB, 12.0 MiB, 300 B. */
-export function bytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return u === 0 ? `${n} B` : `${v.toFixed(1)} ${units[u]}`;
-}
+export const bytes = formatBytes;
 
 export function datasetsTable(list: readonly DatasetSummary[], now = Date.now()): string {
   if (list.length === 0) return 'no datasets (push one with `fastgpu data push DIR NAME`)\n';

@@ -155,6 +155,18 @@ export function checkManifest(raw: unknown, field = 'manifest'): { manifest: Dat
   return { manifest: { files }, bytes, chunks };
 }
 
+/** Bytes for people: 1.5 GiB, 12.0 MiB, 300 B. */
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return u === 0 ? `${n} B` : `${v.toFixed(1)} ${units[u]}`;
+}
+
 /** The quota check, as one rule for both stores: `used` + `adding` within `limit` (null: none). */
 export function quotaError(tenant: string, used: number, adding: number, limit: number | null): FastGpuError | null {
   if (limit === null || used + adding <= limit) return null;

@@ -6,6 +6,7 @@
 // placing each task (or whole gang) with the placement policy. The first one that cannot start
 // is the head: it gets a reserved start, and later tasks run only where they cannot delay it
 // (EASY backfill), or not at all when backfill is off. Every task left waiting gets a reason.
+import { inputKeys, preferWarm, warmNodes } from '../data/locality.js';
 import { nodeFits, type ResolvedPodRequest } from '../placement/cluster.js';
 import { getPolicy } from '../placement/index.js';
 import type { ClusterView, PlacementChoice, WorkloadClass } from '../placement/types.js';
@@ -210,6 +211,8 @@ function runQueue(cy: Cycle, queue: readonly Entry[], active: readonly Task[], t
     if (!head) {
       const choices = single && failedNow.has(single) ? null : placeAll(cluster, cluster, reqs, cy.placer, cy.pctx);
       if (choices) {
+        // Data inputs (issue 16): a warm twin of the chosen node, when there is one.
+        if (single && (e as Task).spec.inputs) choices[0] = preferWarm(cluster, choices[0]!, single.req, warmNodes(cluster, cy.allNodes, inputKeys(e as Task)));
         commit(tasksOf(e), shapes, choices);
         continue;
       }

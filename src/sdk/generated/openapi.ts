@@ -1190,7 +1190,7 @@ export interface operations {
                             name: string;
                             /** @enum {string} */
                             state: "PENDING" | "SCHEDULED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED" | "TIMEOUT" | "PREEMPTED" | "LOST";
-                            reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost") | null;
+                            reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost" | "Staging") | null;
                             reasonMessage: string | null;
                             priority: number;
                             exitCode: number | null;
@@ -1235,6 +1235,12 @@ export interface operations {
                                 gang: number;
                                 vgpuId?: string;
                                 tenant: string;
+                                inputs?: {
+                                    dataset: string;
+                                    version?: number;
+                                    path: string;
+                                    env: string;
+                                }[];
                             };
                             placement: {
                                 nodeId: string;
@@ -1342,6 +1348,15 @@ export interface operations {
                     gang?: number;
                     /** @description id of a vGPU reservation to run inside */
                     vgpu?: string;
+                    /** @description datasets staged read-only before the task starts */
+                    inputs?: {
+                        /** @description NAME or NAME@VERSION */
+                        dataset: string;
+                        /** @description relative to the working directory; default the name */
+                        path?: string;
+                        /** @description FASTGPU_INPUT_<NAME>; default the dataset name */
+                        name?: string;
+                    }[];
                 };
                 "application/yaml": {
                     name?: string;
@@ -1373,6 +1388,15 @@ export interface operations {
                     gang?: number;
                     /** @description id of a vGPU reservation to run inside */
                     vgpu?: string;
+                    /** @description datasets staged read-only before the task starts */
+                    inputs?: {
+                        /** @description NAME or NAME@VERSION */
+                        dataset: string;
+                        /** @description relative to the working directory; default the name */
+                        path?: string;
+                        /** @description FASTGPU_INPUT_<NAME>; default the dataset name */
+                        name?: string;
+                    }[];
                 };
                 "text/yaml": {
                     name?: string;
@@ -1404,6 +1428,15 @@ export interface operations {
                     gang?: number;
                     /** @description id of a vGPU reservation to run inside */
                     vgpu?: string;
+                    /** @description datasets staged read-only before the task starts */
+                    inputs?: {
+                        /** @description NAME or NAME@VERSION */
+                        dataset: string;
+                        /** @description relative to the working directory; default the name */
+                        path?: string;
+                        /** @description FASTGPU_INPUT_<NAME>; default the dataset name */
+                        name?: string;
+                    }[];
                 };
             };
         };
@@ -1420,7 +1453,7 @@ export interface operations {
                             name: string;
                             /** @enum {string} */
                             state: "PENDING" | "SCHEDULED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED" | "TIMEOUT" | "PREEMPTED" | "LOST";
-                            reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost") | null;
+                            reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost" | "Staging") | null;
                             reasonMessage: string | null;
                             priority: number;
                             exitCode: number | null;
@@ -1465,6 +1498,12 @@ export interface operations {
                                 gang: number;
                                 vgpuId?: string;
                                 tenant: string;
+                                inputs?: {
+                                    dataset: string;
+                                    version?: number;
+                                    path: string;
+                                    env: string;
+                                }[];
                             };
                             placement: {
                                 nodeId: string;
@@ -1545,7 +1584,7 @@ export interface operations {
                             name: string;
                             /** @enum {string} */
                             state: "PENDING" | "SCHEDULED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED" | "TIMEOUT" | "PREEMPTED" | "LOST";
-                            reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost") | null;
+                            reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost" | "Staging") | null;
                             reasonMessage: string | null;
                             priority: number;
                             exitCode: number | null;
@@ -1590,6 +1629,12 @@ export interface operations {
                                 gang: number;
                                 vgpuId?: string;
                                 tenant: string;
+                                inputs?: {
+                                    dataset: string;
+                                    version?: number;
+                                    path: string;
+                                    env: string;
+                                }[];
                             };
                             placement: {
                                 nodeId: string;
@@ -1672,7 +1717,7 @@ export interface operations {
                         name: string;
                         /** @enum {string} */
                         state: "PENDING" | "SCHEDULED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED" | "TIMEOUT" | "PREEMPTED" | "LOST";
-                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost") | null;
+                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost" | "Staging") | null;
                         reasonMessage: string | null;
                         priority: number;
                         exitCode: number | null;
@@ -1717,6 +1762,12 @@ export interface operations {
                             gang: number;
                             vgpuId?: string;
                             tenant: string;
+                            inputs?: {
+                                dataset: string;
+                                version?: number;
+                                path: string;
+                                env: string;
+                            }[];
                         };
                         placement: {
                             nodeId: string;
@@ -1880,7 +1931,7 @@ export interface operations {
                         name: string;
                         /** @enum {string} */
                         state: "PENDING" | "SCHEDULED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED" | "TIMEOUT" | "PREEMPTED" | "LOST";
-                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost") | null;
+                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost" | "Staging") | null;
                         reasonMessage: string | null;
                         priority: number;
                         exitCode: number | null;
@@ -1925,6 +1976,12 @@ export interface operations {
                             gang: number;
                             vgpuId?: string;
                             tenant: string;
+                            inputs?: {
+                                dataset: string;
+                                version?: number;
+                                path: string;
+                                env: string;
+                            }[];
                         };
                         placement: {
                             nodeId: string;
@@ -2009,7 +2066,7 @@ export interface operations {
                         name: string;
                         /** @enum {string} */
                         state: "PENDING" | "SCHEDULED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED" | "TIMEOUT" | "PREEMPTED" | "LOST";
-                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost") | null;
+                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost" | "Staging") | null;
                         reasonMessage: string | null;
                         priority: number;
                         exitCode: number | null;
@@ -2054,6 +2111,12 @@ export interface operations {
                             gang: number;
                             vgpuId?: string;
                             tenant: string;
+                            inputs?: {
+                                dataset: string;
+                                version?: number;
+                                path: string;
+                                env: string;
+                            }[];
                         };
                         placement: {
                             nodeId: string;
@@ -2300,7 +2363,7 @@ export interface operations {
                             name: string;
                             /** @enum {string} */
                             state: "PENDING" | "SCHEDULED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED" | "TIMEOUT" | "PREEMPTED" | "LOST";
-                            reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost") | null;
+                            reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost" | "Staging") | null;
                             reasonMessage: string | null;
                             priority: number;
                             exitCode: number | null;
@@ -2345,6 +2408,12 @@ export interface operations {
                                 gang: number;
                                 vgpuId?: string;
                                 tenant: string;
+                                inputs?: {
+                                    dataset: string;
+                                    version?: number;
+                                    path: string;
+                                    env: string;
+                                }[];
                             };
                             placement: {
                                 nodeId: string;
@@ -2904,7 +2973,7 @@ export interface operations {
                             tenant: string;
                             /** @enum {string} */
                             state: "PENDING" | "ACTIVE" | "RELEASED";
-                            reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost") | null;
+                            reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost" | "Staging") | null;
                             request: {
                                 count: number;
                                 share: {
@@ -3002,7 +3071,7 @@ export interface operations {
                         tenant: string;
                         /** @enum {string} */
                         state: "PENDING" | "ACTIVE" | "RELEASED";
-                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost") | null;
+                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost" | "Staging") | null;
                         request: {
                             count: number;
                             share: {
@@ -3086,7 +3155,7 @@ export interface operations {
                         tenant: string;
                         /** @enum {string} */
                         state: "PENDING" | "ACTIVE" | "RELEASED";
-                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost") | null;
+                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost" | "Staging") | null;
                         request: {
                             count: number;
                             share: {
@@ -3170,7 +3239,7 @@ export interface operations {
                         tenant: string;
                         /** @enum {string} */
                         state: "PENDING" | "ACTIVE" | "RELEASED";
-                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost") | null;
+                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost" | "Staging") | null;
                         request: {
                             count: number;
                             share: {
@@ -3266,7 +3335,11 @@ export interface operations {
                         attempt: number;
                         epoch?: number;
                         /** @enum {string} */
-                        status: "running" | "exited";
+                        status: "staging" | "running" | "exited";
+                        staging?: {
+                            doneBytes: number;
+                            totalBytes: number;
+                        };
                         pid?: number;
                         startedAt?: number;
                         endedAt?: number;
@@ -3342,7 +3415,11 @@ export interface operations {
                         attempt: number;
                         epoch?: number;
                         /** @enum {string} */
-                        status: "running" | "exited";
+                        status: "staging" | "running" | "exited";
+                        staging?: {
+                            doneBytes: number;
+                            totalBytes: number;
+                        };
                         pid?: number;
                         startedAt?: number;
                         endedAt?: number;
@@ -3366,6 +3443,15 @@ export interface operations {
                         detail?: string;
                         restarts: number;
                         lastOkAt?: number;
+                    };
+                    cache?: {
+                        usedBytes: number;
+                        capBytes: number;
+                        hitBytes: number;
+                        downloadedBytes: number;
+                        stagedBytes: number;
+                        stagingSeconds: number;
+                        datasets: string[];
                     };
                 };
             };
@@ -3459,6 +3545,13 @@ export interface operations {
                                 vgpuId?: string;
                             };
                             epoch?: number;
+                            inputs?: {
+                                tenant: string;
+                                dataset: string;
+                                version?: number;
+                                path: string;
+                                env: string;
+                            }[];
                         }[];
                         stop: {
                             taskId: string;
@@ -3506,7 +3599,11 @@ export interface operations {
                         attempt: number;
                         epoch?: number;
                         /** @enum {string} */
-                        status: "running" | "exited";
+                        status: "staging" | "running" | "exited";
+                        staging?: {
+                            doneBytes: number;
+                            totalBytes: number;
+                        };
                         pid?: number;
                         startedAt?: number;
                         endedAt?: number;
@@ -4677,6 +4774,15 @@ export interface operations {
                     gang?: number;
                     /** @description id of a vGPU reservation to run inside */
                     vgpu?: string;
+                    /** @description datasets staged read-only before the task starts */
+                    inputs?: {
+                        /** @description NAME or NAME@VERSION */
+                        dataset: string;
+                        /** @description relative to the working directory; default the name */
+                        path?: string;
+                        /** @description FASTGPU_INPUT_<NAME>; default the dataset name */
+                        name?: string;
+                    }[];
                 };
             };
         };

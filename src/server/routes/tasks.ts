@@ -10,6 +10,7 @@ import type { TaskEventPage } from '../../protocol/api.js';
 import type { IdempotencyRecord, LogPage } from '../../store/port.js';
 import { authorize, listScope, type Principal } from '../auth.js';
 import { checkDependencies, expandSubmit, takeSubmitExtras } from '../arrays-submit.js';
+import { pinInputs } from '../datasets-inputs.js';
 import { whyGangNeverFits } from '../feasibility.js';
 import { offerHolds } from '../../core/autoscale/index.js';
 import { IDEMPOTENCY_HEADER, idempotencyKeyOf } from '../idempotency.js';
@@ -97,6 +98,7 @@ export function taskRoutes(ctx: RouteContext): void {
       if (req.body === undefined || req.body === null) throw invalid('body', 'a task spec is required (JSON or YAML)');
       const extras = takeSubmitExtras(req.body);
       const spec = parseTaskSpec(extras.body, { tenant, ...(ctx.defaultTimeLimitMs !== undefined ? { defaultTimeLimitMs: ctx.defaultTimeLimitMs } : {}) });
+      await pinInputs(spec, store);
       if (spec.vgpuId !== undefined) {
         const r = control.reservations.get(spec.vgpuId);
         // Another tenant's vGPU is answered as if it did not exist.
