@@ -2,7 +2,7 @@
 // agent loop against the server over HTTP. `fastgpu agent` and `fastgpu up` call startAgent.
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Clock, Gpu } from '../core/types.js';
 import { systemClock, timerClock } from '../util/clock.js';
 import { fetchTrusting, readCaFile } from '../util/tls.js';
@@ -12,7 +12,7 @@ import { Agent } from './agent.js';
 import { hostResources, resolveNodeGpus, sampleNvidiaGpus, type RealSharing } from './discovery.js';
 import { HttpLink } from './http-link.js';
 import { SupervisorLauncher, which } from './launcher.js';
-import { compileRunAs, thisHost, untraversableAbove, type RunAs } from './task-user.js';
+import { compileRunAs, settleDefault, thisHost, untraversableAbove, type RunAs } from './task-user.js';
 import { withStaging } from './staging.js';
 import { FileNodeState } from './node-state.js';
 import { mpsReport, startNodeMps, stopNodeMps } from './mps.js';
@@ -98,16 +98,18 @@ function compile(opts: AgentOptions): Omit<AgentOptions, 'runAs'> & { name: stri
     const v = opts[f];
     if (v !== undefined && (!Number.isInteger(v) || v <= 0)) fail(f, `must be a positive whole number, got ${v}`);
   }
+  const asked = opts.runAs ?? process.env.FASTGPU_RUN_AS;
   const runAs = ((): RunAs => {
     try {
-      return compileRunAs(opts.runAs ?? process.env.FASTGPU_RUN_AS, thisHost(which('setpriv')));
+      return compileRunAs(asked, thisHost(which('setpriv')));
     } catch (e) {
       return fail('runAs', (e as Error).message);
     }
   })();
   const name = opts.name ?? hostname();
   if (!NODE_NAME_RE.test(name)) fail('name', `${JSON.stringify(name.slice(0, 40))} is not a valid node name: 1 to 128 characters from A-Z a-z 0-9 . _ -`);
-  return { ...opts, name, stateDir: resolve(opts.stateDir), runAs };
+  const stateDir = resolve(opts.stateDir);
+  return { ...opts, name, stateDir, runAs: settleDefault(runAs, (asked ?? '').trim() !== '', untraversableAbove(join(stateDir, 'tasks'))) };
 }
 
 /**
@@ -160,6 +162,8 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   if (opts.runAs.kind !== 'agent') {
     const closed = untraversableAbove(opts.stateDir);
     if (closed !== undefined) log(`warning: tasks run as other users cannot reach their signal, result and metrics files: ${closed} is not traversable by others (chmod o+x ${closed}, or use a --state-dir under a traversable folder)`);
+  } else if (opts.runAs.closedAt !== undefined) {
+    log(`warning: tasks run as root, not as uids of their own: ${opts.runAs.closedAt} is not traversable by others, so such a task could not reach its signal, result and metrics files; give the agent a --state-dir under a traversable folder (e.g. /var/lib/fastgpu) to isolate tasks, or --run-as root to say this is wanted`);
   }
   if (opts.runAs.kind === 'per-task') log(`tasks run as unprivileged uids of their own (${opts.runAs.first}–${opts.runAs.last}); --run-as root runs them as root`);
   else if (opts.runAs.kind === 'user') log(`tasks run as ${opts.runAs.user} (uid ${opts.runAs.uid})`);

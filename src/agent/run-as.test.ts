@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { RunningReport } from '../protocol/agent.js';
 import { assignment, killTasks, tempDir, waitFor } from './fixtures/helpers.js';
 import { resolveRunAs, SupervisorLauncher, which } from './launcher.js';
-import { compileRunAs, passwdUids, pickTaskUid, TASK_UID_RANGE, thisHost, untraversableAbove, type RunAsHost } from './task-user.js';
+import { compileRunAs, passwdUids, pickTaskUid, settleDefault, TASK_UID_RANGE, thisHost, untraversableAbove, type RunAsHost } from './task-user.js';
 
 let state: ReturnType<typeof tempDir> | undefined;
 let launcher: SupervisorLauncher | undefined;
@@ -175,10 +175,22 @@ describe('compileRunAs', () => {
       mkdirSync(join(t.dir, 'open', 'state'), { recursive: true });
       chmodSync(t.dir, 0o700);
       expect(untraversableAbove(join(t.dir, 'open', 'state'))).toBe(t.dir);
+      // A state dir not made yet is judged by the folders above it (the agent makes it later).
+      expect(untraversableAbove(join(t.dir, 'open', 'new', 'state', 'tasks'))).toBe(t.dir);
       chmodSync(t.dir, 0o711);
       expect(untraversableAbove(join(t.dir, 'open', 'state'))).toBe(untraversableAbove(t.dir));
     } finally {
       t.cleanup();
     }
+  });
+
+  it('the default per-task uids give way where a task could not reach its files; a --run-as given is kept', () => {
+    const perTask = compileRunAs(undefined, host());
+    // `fastgpu up` as root: the state dir sits in the 0700 data dir.
+    expect(settleDefault(perTask, false, '/root/.fastgpu/data')).toEqual({ kind: 'agent', optedOut: false, closedAt: '/root/.fastgpu/data' });
+    expect(settleDefault(perTask, false, undefined)).toBe(perTask);
+    expect(settleDefault(perTask, true, '/root/.fastgpu/data')).toBe(perTask);
+    const nobody = compileRunAs('nobody', host());
+    expect(settleDefault(nobody, true, '/root')).toBe(nobody);
   });
 });

@@ -14,8 +14,12 @@ import { dirname } from 'node:path';
 
 /** How tasks run: what the launcher writes to each attempt's `runas` file (or not). */
 export type RunAs =
-  /** As the agent itself. `optedOut`: a root agent told so (`--run-as root`). */
-  | { kind: 'agent'; optedOut: boolean }
+  /**
+   * As the agent itself. `optedOut`: a root agent told so (`--run-as root`). `closedAt`: a root
+   * agent left to its default, on a host where a task of its own uid could not reach its files
+   * (see `settleDefault`): the folder that is closed.
+   */
+  | { kind: 'agent'; optedOut: boolean; closedAt?: string }
   /** Every task as this one user. */
   | { kind: 'user'; user: string; uid: number; gid: number; setpriv: string }
   /** Each running attempt as a uid (and gid) of its own from [first, last]. */
@@ -135,12 +139,25 @@ export function runAsLine(r: RunAs, uid?: number): string | null {
  * The first folder above `dir` that other users cannot traverse (no `o+x`), if any. A task of
  * another uid reaches its signal, result and metrics files in the state dir only through it.
  */
+/**
+ * The default per-task uids hold only where the host lets a task reach its own signal, result and
+ * metrics files: every folder above the state dir traversable by others. `fastgpu up` keeps the
+ * agent's state in its data dir (`0700`, it holds the admin token), and `/root` is `0700` too; a
+ * task of its own uid there could not even report its result. So a root agent left to its
+ * default runs tasks as itself in that case, and says why (`closedAt`); a `--run-as` the user
+ * gave is kept as given (the agent warns).
+ */
+export function settleDefault(runAs: RunAs, explicit: boolean, closed: string | undefined): RunAs {
+  if (explicit || runAs.kind !== 'per-task' || closed === undefined) return runAs;
+  return { kind: 'agent', optedOut: false, closedAt: closed };
+}
+
 export function untraversableAbove(dir: string): string | undefined {
   for (let d = dirname(dir); ; d = dirname(d)) {
     try {
       if ((statSync(d).mode & 0o001) === 0) return d;
     } catch {
-      return undefined;
+      // Not there yet (the agent makes it): the folders above it still decide.
     }
     if (dirname(d) === d) return undefined;
   }
