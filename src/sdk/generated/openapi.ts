@@ -528,7 +528,7 @@ export interface paths {
         /** Every tenant with its guarantee, limit, weight and budget */
         get: operations["getV1AdminTenants"];
         put?: never;
-        /** Create a tenant (201) or replace the guarantee, limit, weight and budget of an existing one (200); GPUs as 2, 0.5 or "500m" */
+        /** Create a tenant (201) or replace the guarantee, limit, weight, budget and default time limit of an existing one (200); GPUs as 2, 0.5 or "500m" */
         post: operations["postV1AdminTenants"];
         delete?: never;
         options?: never;
@@ -551,7 +551,8 @@ export interface paths {
         delete: operations["deleteV1AdminTenantsName"];
         options?: never;
         head?: never;
-        patch?: never;
+        /** Change some of a tenant's guarantee, limit, weight, budget and default time limit, keeping the rest; null resets a field to its default */
+        patch: operations["patchV1AdminTenantsName"];
         trace?: never;
     };
     "/v1/admin/tokens": {
@@ -3904,6 +3905,9 @@ export interface operations {
                             weight: number;
                             /** @description spend allowed, e.g. "500.00"; null: unlimited */
                             budget: string | null;
+                            /** @description time limit of its tasks that set none, e.g. "2h"; null: the pool's --default-time-limit */
+                            defaultTimeLimit: string | null;
+                            defaultTimeLimitMs: number | null;
                             createdAt: string;
                         }[];
                     };
@@ -3944,6 +3948,8 @@ export interface operations {
                     limit?: string | number | null;
                     weight?: number | string | null;
                     budget?: string | number | null;
+                    /** @description time limit of its tasks that set none, e.g. "2h"; overrides the pool's --default-time-limit; null: the pool's */
+                    defaultTimeLimit?: string | number | null;
                 };
             };
         };
@@ -3965,6 +3971,9 @@ export interface operations {
                         weight: number;
                         /** @description spend allowed, e.g. "500.00"; null: unlimited */
                         budget: string | null;
+                        /** @description time limit of its tasks that set none, e.g. "2h"; null: the pool's --default-time-limit */
+                        defaultTimeLimit: string | null;
+                        defaultTimeLimitMs: number | null;
                         createdAt: string;
                     };
                 };
@@ -3986,6 +3995,9 @@ export interface operations {
                         weight: number;
                         /** @description spend allowed, e.g. "500.00"; null: unlimited */
                         budget: string | null;
+                        /** @description time limit of its tasks that set none, e.g. "2h"; null: the pool's --default-time-limit */
+                        defaultTimeLimit: string | null;
+                        defaultTimeLimitMs: number | null;
                         createdAt: string;
                     };
                 };
@@ -4038,6 +4050,9 @@ export interface operations {
                         weight: number;
                         /** @description spend allowed, e.g. "500.00"; null: unlimited */
                         budget: string | null;
+                        /** @description time limit of its tasks that set none, e.g. "2h"; null: the pool's --default-time-limit */
+                        defaultTimeLimit: string | null;
+                        defaultTimeLimitMs: number | null;
                         createdAt: string;
                     };
                 };
@@ -4082,6 +4097,72 @@ export interface operations {
                     "application/json": {
                         name: string;
                         revokedTokens: number;
+                    };
+                };
+            };
+            /** @description the request cannot be served as sent: `error.code` says why, `error.field` names the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description server error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    patchV1AdminTenantsName: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    guarantee?: string | number | null;
+                    limit?: string | number | null;
+                    weight?: number | string | null;
+                    budget?: string | number | null;
+                    /** @description time limit of its tasks that set none, e.g. "2h"; overrides the pool's --default-time-limit; null: the pool's */
+                    defaultTimeLimit?: string | number | null;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        name: string;
+                        /** @description GPUs guaranteed */
+                        guarantee: number;
+                        guaranteeMilli: number;
+                        /** @description GPUs it may never exceed; null: no limit */
+                        limit: number | null;
+                        limitMilli: number | null;
+                        weight: number;
+                        /** @description spend allowed, e.g. "500.00"; null: unlimited */
+                        budget: string | null;
+                        /** @description time limit of its tasks that set none, e.g. "2h"; null: the pool's --default-time-limit */
+                        defaultTimeLimit: string | null;
+                        defaultTimeLimitMs: number | null;
+                        createdAt: string;
                     };
                 };
             };

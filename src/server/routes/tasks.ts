@@ -14,6 +14,7 @@ import { whyGangNeverFits } from '../feasibility.js';
 import { offerHolds } from '../../core/autoscale/index.js';
 import { IDEMPOTENCY_HEADER, idempotencyKeyOf } from '../idempotency.js';
 import { newId } from '../ids.js';
+import { specContextFor } from '../time-limits.js';
 import {
   IdParamsSchema,
   LogPageSchema,
@@ -96,7 +97,7 @@ export function taskRoutes(ctx: RouteContext): void {
       if (tenant !== principal.tenant && !(await store.getTenant(tenant))) throw new FastGpuError('NOT_FOUND', `query.tenant: tenant ${JSON.stringify(tenant)} does not exist`, 'query.tenant');
       if (req.body === undefined || req.body === null) throw invalid('body', 'a task spec is required (JSON or YAML)');
       const extras = takeSubmitExtras(req.body);
-      const spec = parseTaskSpec(extras.body, { tenant, ...(ctx.defaultTimeLimitMs !== undefined ? { defaultTimeLimitMs: ctx.defaultTimeLimitMs } : {}) });
+      const spec = parseTaskSpec(extras.body, await specContextFor(store, tenant, ctx.defaultTimeLimitMs));
       if (spec.vgpuId !== undefined) {
         const r = control.reservations.get(spec.vgpuId);
         // Another tenant's vGPU is answered as if it did not exist.
