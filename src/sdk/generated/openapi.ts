@@ -1280,97 +1280,124 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    name?: string;
-                    /** @description argv, or a string run with sh -c */
+                    name?: string | null;
                     command: string | string[];
                     env?: {
                         [key: string]: string;
-                    };
-                    workdir?: string;
+                    } | null;
+                    workdir?: string | null;
                     resources?: {
-                        /** @description 1 | 0.5 | "A100:0.5" | "2xH100" | {count, model} | {memory: "20GiB"} | {tflops: 20} */
-                        gpu?: number | string | {
-                            count?: number;
-                            model?: string;
-                            memory?: number | string;
-                            tflops?: number;
-                            fraction?: number;
-                        };
-                        /** @description cores, or "500m" */
-                        cpu?: number | string;
-                        /** @description host RAM, e.g. "4GiB" */
-                        memory?: number | string;
-                    };
-                    priority?: number;
-                    /** @description e.g. "2h" */
-                    timeLimit?: number | string;
-                    retries?: number;
-                    preemptible?: boolean;
-                    gang?: number;
-                    /** @description id of a vGPU reservation to run inside */
-                    vgpu?: string;
+                        /** @description 1 | 0.5 | "A100:0.5" | "2xH100" | {count, model} | {memory: "20GiB"} | {tflops: 20}; null or 0: no GPU */
+                        gpu?: (number | string | {
+                            count?: number | null;
+                            model?: string | null;
+                            fraction?: number | null;
+                            memory?: string | number | null;
+                            tflops?: number | null;
+                        }) | null;
+                        cpu?: string | number | null;
+                        memory?: string | number | null;
+                    } | null;
+                    priority?: number | null;
+                    timeLimit?: string | number | null;
+                    retries?: number | null;
+                    preemptible?: boolean | null;
+                    gang?: number | null;
+                    vgpu?: string | null;
+                    /** @description an array of N elements: 100, "0-99", "0-99:2%8" (at most 8 at once) */
+                    array?: number | string | null;
+                    /** @description dependencies: "t_abc", "a_xyz:any", or {id, on: ok|any|failed}, or a list of them */
+                    after?: (string | {
+                        id: string;
+                        on?: string;
+                    } | (string | {
+                        id: string;
+                        on?: string;
+                    })[]) | null;
+                    /** @description map: element i of the array gets inputs[i] (as JSON) in FASTGPU_INPUT */
+                    inputs?: unknown[] | null;
+                    /** @description the id of an array (a_…) whose results this one task receives */
+                    reduce?: string | null;
                 };
                 "application/yaml": {
-                    name?: string;
-                    /** @description argv, or a string run with sh -c */
+                    name?: string | null;
                     command: string | string[];
                     env?: {
                         [key: string]: string;
-                    };
-                    workdir?: string;
+                    } | null;
+                    workdir?: string | null;
                     resources?: {
-                        /** @description 1 | 0.5 | "A100:0.5" | "2xH100" | {count, model} | {memory: "20GiB"} | {tflops: 20} */
-                        gpu?: number | string | {
-                            count?: number;
-                            model?: string;
-                            memory?: number | string;
-                            tflops?: number;
-                            fraction?: number;
-                        };
-                        /** @description cores, or "500m" */
-                        cpu?: number | string;
-                        /** @description host RAM, e.g. "4GiB" */
-                        memory?: number | string;
-                    };
-                    priority?: number;
-                    /** @description e.g. "2h" */
-                    timeLimit?: number | string;
-                    retries?: number;
-                    preemptible?: boolean;
-                    gang?: number;
-                    /** @description id of a vGPU reservation to run inside */
-                    vgpu?: string;
+                        /** @description 1 | 0.5 | "A100:0.5" | "2xH100" | {count, model} | {memory: "20GiB"} | {tflops: 20}; null or 0: no GPU */
+                        gpu?: (number | string | {
+                            count?: number | null;
+                            model?: string | null;
+                            fraction?: number | null;
+                            memory?: string | number | null;
+                            tflops?: number | null;
+                        }) | null;
+                        cpu?: string | number | null;
+                        memory?: string | number | null;
+                    } | null;
+                    priority?: number | null;
+                    timeLimit?: string | number | null;
+                    retries?: number | null;
+                    preemptible?: boolean | null;
+                    gang?: number | null;
+                    vgpu?: string | null;
+                    /** @description an array of N elements: 100, "0-99", "0-99:2%8" (at most 8 at once) */
+                    array?: number | string | null;
+                    /** @description dependencies: "t_abc", "a_xyz:any", or {id, on: ok|any|failed}, or a list of them */
+                    after?: (string | {
+                        id: string;
+                        on?: string;
+                    } | (string | {
+                        id: string;
+                        on?: string;
+                    })[]) | null;
+                    /** @description map: element i of the array gets inputs[i] (as JSON) in FASTGPU_INPUT */
+                    inputs?: unknown[] | null;
+                    /** @description the id of an array (a_…) whose results this one task receives */
+                    reduce?: string | null;
                 };
                 "text/yaml": {
-                    name?: string;
-                    /** @description argv, or a string run with sh -c */
+                    name?: string | null;
                     command: string | string[];
                     env?: {
                         [key: string]: string;
-                    };
-                    workdir?: string;
+                    } | null;
+                    workdir?: string | null;
                     resources?: {
-                        /** @description 1 | 0.5 | "A100:0.5" | "2xH100" | {count, model} | {memory: "20GiB"} | {tflops: 20} */
-                        gpu?: number | string | {
-                            count?: number;
-                            model?: string;
-                            memory?: number | string;
-                            tflops?: number;
-                            fraction?: number;
-                        };
-                        /** @description cores, or "500m" */
-                        cpu?: number | string;
-                        /** @description host RAM, e.g. "4GiB" */
-                        memory?: number | string;
-                    };
-                    priority?: number;
-                    /** @description e.g. "2h" */
-                    timeLimit?: number | string;
-                    retries?: number;
-                    preemptible?: boolean;
-                    gang?: number;
-                    /** @description id of a vGPU reservation to run inside */
-                    vgpu?: string;
+                        /** @description 1 | 0.5 | "A100:0.5" | "2xH100" | {count, model} | {memory: "20GiB"} | {tflops: 20}; null or 0: no GPU */
+                        gpu?: (number | string | {
+                            count?: number | null;
+                            model?: string | null;
+                            fraction?: number | null;
+                            memory?: string | number | null;
+                            tflops?: number | null;
+                        }) | null;
+                        cpu?: string | number | null;
+                        memory?: string | number | null;
+                    } | null;
+                    priority?: number | null;
+                    timeLimit?: string | number | null;
+                    retries?: number | null;
+                    preemptible?: boolean | null;
+                    gang?: number | null;
+                    vgpu?: string | null;
+                    /** @description an array of N elements: 100, "0-99", "0-99:2%8" (at most 8 at once) */
+                    array?: number | string | null;
+                    /** @description dependencies: "t_abc", "a_xyz:any", or {id, on: ok|any|failed}, or a list of them */
+                    after?: (string | {
+                        id: string;
+                        on?: string;
+                    } | (string | {
+                        id: string;
+                        on?: string;
+                    })[]) | null;
+                    /** @description map: element i of the array gets inputs[i] (as JSON) in FASTGPU_INPUT */
+                    inputs?: unknown[] | null;
+                    /** @description the id of an array (a_…) whose results this one task receives */
+                    reduce?: string | null;
                 };
             };
         };
@@ -2946,14 +2973,12 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    name?: string;
-                    /** @description 0.5 or "A100:0.5" */
-                    gpu?: number | string;
-                    /** @description e.g. "20GiB" */
-                    memory?: number | string;
-                    tflops?: number;
-                    model?: string;
-                } | unknown | unknown | unknown;
+                    name?: string | null;
+                    gpu?: string | number | null;
+                    memory?: string | number | null;
+                    tflops?: number | null;
+                    model?: string | null;
+                } | unknown | unknown | unknown | unknown;
             };
         };
         responses: {
@@ -4695,35 +4720,30 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    name?: string;
-                    /** @description argv, or a string run with sh -c */
+                    name?: string | null;
                     command: string | string[];
                     env?: {
                         [key: string]: string;
-                    };
-                    workdir?: string;
+                    } | null;
+                    workdir?: string | null;
                     resources?: {
-                        /** @description 1 | 0.5 | "A100:0.5" | "2xH100" | {count, model} | {memory: "20GiB"} | {tflops: 20} */
-                        gpu?: number | string | {
-                            count?: number;
-                            model?: string;
-                            memory?: number | string;
-                            tflops?: number;
-                            fraction?: number;
-                        };
-                        /** @description cores, or "500m" */
-                        cpu?: number | string;
-                        /** @description host RAM, e.g. "4GiB" */
-                        memory?: number | string;
-                    };
-                    priority?: number;
-                    /** @description e.g. "2h" */
-                    timeLimit?: number | string;
-                    retries?: number;
-                    preemptible?: boolean;
-                    gang?: number;
-                    /** @description id of a vGPU reservation to run inside */
-                    vgpu?: string;
+                        /** @description 1 | 0.5 | "A100:0.5" | "2xH100" | {count, model} | {memory: "20GiB"} | {tflops: 20}; null or 0: no GPU */
+                        gpu?: (number | string | {
+                            count?: number | null;
+                            model?: string | null;
+                            fraction?: number | null;
+                            memory?: string | number | null;
+                            tflops?: number | null;
+                        }) | null;
+                        cpu?: string | number | null;
+                        memory?: string | number | null;
+                    } | null;
+                    priority?: number | null;
+                    timeLimit?: string | number | null;
+                    retries?: number | null;
+                    preemptible?: boolean | null;
+                    gang?: number | null;
+                    vgpu?: string | null;
                 };
             };
         };

@@ -26,7 +26,7 @@ import {
   TaskEventsQuerySchema,
   TaskListQuerySchema,
   TaskListSchema,
-  TaskSpecInputSchema,
+  TaskSubmitBodySchema,
   TaskViewSchema,
   WaitQuerySchema,
 } from '../schemas.js';
@@ -72,7 +72,7 @@ export function taskRoutes(ctx: RouteContext): void {
     tag: 'tasks',
     summary: 'Submit a task (a gang of N makes N tasks); ?dryRun=true validates and checks feasibility only',
     query: SubmitQuerySchema,
-    bodyDoc: TaskSpecInputSchema,
+    bodyDoc: TaskSubmitBodySchema,
     bodyTypes: YAML_OR_JSON,
     response: TaskListSchema,
     status: 201,
