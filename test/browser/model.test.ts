@@ -1,7 +1,7 @@
 // The dashboard's pure parts (web/src/model, the log buffer, formatting), without a browser.
 import { describe, expect, it } from 'vitest';
 import { LogBuffer, MARKER, STDERR, STDOUT } from '../../web/src/components/logbuffer.js';
-import { chartTicks, contrastWithWhite, gpus, mib, reasonWords, tenantColour, time, TIME_FORMAT } from '../../web/src/format.js';
+import { chartTicks, contrastWithWhite, gpus, mib, placedOn, reasonWords, taskGpu, tenantColour, time, TIME_FORMAT } from '../../web/src/format.js';
 import { totalsOf } from '../../web/src/model/pool.js';
 import { queueOrder } from '../../web/src/model/queue.js';
 import { matches } from '../../web/src/model/tasks.js';
@@ -309,5 +309,15 @@ describe('times', () => {
     const days = chartTicks([t, t + 24 * 3600_000]);
     expect(days[1]).toBe(new Date(t + 24 * 3600_000).toLocaleString(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' }));
     expect(days.every((s) => !/:\d{2}:\d{2}/.test(s))).toBe(true);
+  });
+});
+
+describe('a task inside a vGPU (issue 22: it showed "no GPU")', () => {
+  it('names its vGPU where a task shows its GPU and its placement; a CPU-only task says no GPU', () => {
+    expect(taskGpu({ resources: { gpu: null }, vgpuId: 'vg_1' })).toBe('its vGPU vg_1');
+    expect(taskGpu({ resources: { gpu: null } })).toBe('no GPU');
+    expect(taskGpu({ resources: { gpu: { count: 1, share: { kind: 'milli', milli: 500 } } } })).toBe('0.5 × GPU');
+    expect(placedOn({ node: 'box', gpus: [], vgpuId: 'vg_1' })).toBe('box · vGPU vg_1');
+    expect(placedOn({ node: 'box', gpus: [] })).toBe('box');
   });
 });
