@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import fastgpu
+import pytest
 
 
 def test_nodes_and_gpus(client: fastgpu.Client) -> None:
@@ -61,6 +62,16 @@ def test_tenants_and_tokens(client: fastgpu.Client) -> None:
     assert t.created_at is not None and t.created_at.tzinfo is not None
     assert "adm-research" in [x.name for x in client.admin.tenants.list()]
     assert client.admin.tenants.get("adm-research").budget == Decimal("500.25")
+    assert t.default_time_limit is None
+    # An update changes only what it names; None resets a field (here: back to the pool's default).
+    u = client.admin.tenants.update("adm-research", default_time_limit="1h30m")
+    assert u.default_time_limit == timedelta(minutes=90) and (u.guarantee, u.limit, u.budget) == (Decimal(1), Decimal("1.5"), Decimal("500.25"))
+    assert client.admin.tenants.update("adm-research", default_time_limit=timedelta(minutes=5), limit=None).default_time_limit == timedelta(minutes=5)
+    assert client.admin.tenants.get("adm-research").limit is None
+    assert client.admin.tenants.update("adm-research", default_time_limit=None).default_time_limit is None
+    with pytest.raises(fastgpu.InvalidArgument) as e:
+        client.admin.tenants.update("adm-research", default_time_limit="soon")
+    assert e.value.field == "body.defaultTimeLimit"
     tok = client.admin.tokens.create("adm-research", role="viewer", name="adm-viewer")
     assert tok.token.startswith("fgp_") and tok.role == "viewer" and tok.token not in repr(tok)
     listed = client.admin.tokens.list(tenant="adm-research")

@@ -37,7 +37,7 @@ const wholeIn = (min: number, max: number) => {
 };
 const quantity = (error: string) => z.union([z.string(), z.number()], { error });
 
-const resourcesSchema = z.strictObject(
+export const resourcesSchema = z.strictObject(
   {
     gpu: z.unknown().optional(),
     cpu: quantity('must be cores (2, 0.5) or milli-cores ("500m")').nullish(),
@@ -46,7 +46,8 @@ const resourcesSchema = z.strictObject(
   { error: 'must be an object with gpu, cpu and memory' },
 );
 
-const specSchema = z.strictObject(
+/** The task spec's shape as parseTaskSpec validates it (and as /v1/openapi.json states it). */
+export const specSchema = z.strictObject(
   {
     name: z.string({ error: 'must be a string' }).nullish(),
     command: z.union([z.string(), z.array(z.string())], {
@@ -72,7 +73,8 @@ const specSchema = z.strictObject(
   { error: 'a task spec must be an object (a mapping of fields)' },
 );
 
-const vgpuSchema = z.strictObject(
+/** The body of POST /v1/vgpus as parseVgpuRequest validates it (and as /v1/openapi.json states it). */
+export const vgpuSchema = z.strictObject(
   {
     name: z.string({ error: 'must be a string' }).nullish(),
     gpu: quantity('must be 1, a fraction such as 0.5, or "MODEL:0.5"').nullish(),
@@ -83,7 +85,7 @@ const vgpuSchema = z.strictObject(
   { error: 'a vGPU request must be an object' },
 );
 
-const gpuObjectSchema = z.strictObject(
+export const gpuObjectSchema = z.strictObject(
   {
     count: z.number({ error: 'must be a whole number' }).nullish(),
     model: z.string({ error: 'must be a GPU model name' }).nullish(),

@@ -13,6 +13,9 @@ export interface TenantView {
   weight: number;
   /** Spend allowed, e.g. "500.00"; null: unlimited. */
   budget: string | null;
+  /** Time limit of its tasks that set none, e.g. "2h"; null: the pool's `--default-time-limit`. */
+  defaultTimeLimit: string | null;
+  defaultTimeLimitMs: number | null;
   createdAt: string;
 }
 
@@ -23,7 +26,12 @@ export interface TenantInput {
   limit?: number | string;
   weight?: number | string;
   budget?: number | string;
+  /** Time limit of its tasks that set none ("2h", or seconds); overrides the pool's, a task's own overrides it. */
+  defaultTimeLimit?: number | string;
 }
+
+/** What `tenants.update` accepts: only the fields to change; null resets one to its default. */
+export type TenantUpdate = { [K in Exclude<keyof TenantInput, 'name'>]?: TenantInput[K] | null };
 
 /** `agent`: for `fastgpu agent`; `metrics`: reads GET /metrics only (for a Prometheus scraper). */
 export type TokenRole = 'admin' | 'member' | 'viewer' | 'agent' | 'metrics';
@@ -56,9 +64,18 @@ export class AdminApi {
 export class TenantsApi {
   constructor(private readonly client: Requester) {}
 
-  /** Creates the tenant, or replaces the quota, weight and budget of an existing one. */
+  /** Creates the tenant, or replaces the quota, weight, budget and default time limit of an existing one. */
   async create(input: TenantInput): Promise<TenantView> {
     return this.client.request<TenantView>('POST', '/v1/admin/tenants', { body: input });
+  }
+
+  /**
+   * Changes only the fields given; null resets one to its default (no limit, no budget, the pool's
+   * default time limit).
+   * @example await fg.admin.tenants.update('research', { defaultTimeLimit: '2h' })
+   */
+  async update(name: string, changes: TenantUpdate): Promise<TenantView> {
+    return this.client.request<TenantView>('PATCH', `/v1/admin/tenants/${encodeURIComponent(name)}`, { body: changes });
   }
 
   async list(): Promise<TenantView[]> {

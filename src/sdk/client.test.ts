@@ -175,6 +175,20 @@ describe('FastGPU client', () => {
   });
 });
 
+describe('admin.tenants', () => {
+  it('creates a tenant with a default time limit, updates only what it is given, and its tasks get the limit', async () => {
+    const fg = clientOf(bare);
+    const name = unique('tl');
+    expect(await fg.admin.tenants.create({ name, guarantee: 0.5, defaultTimeLimit: '10m' })).toMatchObject({ guaranteeMilli: 500, defaultTimeLimit: '10m', defaultTimeLimitMs: 600_000 });
+    expect(await fg.admin.tenants.update(name, { defaultTimeLimit: 5400 })).toMatchObject({ guaranteeMilli: 500, defaultTimeLimit: '1h30m' });
+    const member = clientOf(bare, (await fg.admin.tokens.create({ tenant: name, role: 'member' })).token);
+    const [t] = await member.tasks.create({ command: 'true' }, { dryRun: true });
+    expect(t?.spec?.timeLimitMs).toBe(5_400_000);
+    expect(await fg.admin.tenants.update(name, { defaultTimeLimit: null, guarantee: 1 })).toMatchObject({ guaranteeMilli: 1000, defaultTimeLimit: null });
+    await expect(fg.admin.tenants.update(name, { defaultTimeLimit: 'soon' })).rejects.toMatchObject({ status: 400, field: 'body.defaultTimeLimit' });
+  });
+});
+
 describe('VirtualGPU', () => {
   it('creates a slice, submits into it, waits for all its tasks and deletes it', async () => {
     const fg = clientOf(pool);

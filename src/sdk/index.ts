@@ -6,7 +6,7 @@
 //   console.log(await vg.wait());
 //   await vg.delete();
 export { FastGPU, TasksApi, VgpusApi, type FastGPUOptions } from './client.js';
-export { AdminApi, TenantsApi, TokensApi, type TenantView, type TenantInput, type TokenView, type TokenRole, type CreatedToken } from './admin.js';
+export { AdminApi, TenantsApi, TokensApi, type TenantView, type TenantInput, type TenantUpdate, type TokenView, type TokenRole, type CreatedToken } from './admin.js';
 export { BillingApi, type BillingSettings, type PriceBookView, type PromotionView, type PromotionInput, type Quote, type UsageReport, type UsageRow, type UsageGroup, type UsageQuery } from './billing.js';
 export { DatasetsApi, type Dataset, type DatasetSummary, type PushOptions, type PushProgress, type PushResult, type QuotaView } from './datasets.js';
 export { SweepsApi, type SweepInput, type SweepParam, type SweepSummary, type SweepDetail, type SweepMetrics, type TrialView, type SweepState, type TrialState } from './sweeps.js';

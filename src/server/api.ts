@@ -15,7 +15,7 @@ declare module 'fastify' {
   }
 }
 
-export type Method = 'GET' | 'POST' | 'DELETE';
+export type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
 
 export interface RouteDoc {
   method: Method;

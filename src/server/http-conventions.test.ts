@@ -20,7 +20,7 @@ describe('undeclared methods', () => {
     ['PATCH', '/v1/tasks/t_abc', 'GET, HEAD'],
     ['DELETE', '/v1/admin/tokens', 'GET, HEAD, POST'],
     ['GET', '/v1/admin/tokens/tok_x/revoke', 'POST'],
-    ['PUT', '/v1/admin/tenants/research', 'DELETE, GET, HEAD'],
+    ['PUT', '/v1/admin/tenants/research', 'DELETE, GET, HEAD, PATCH'],
   ];
   for (const [method, url, allow] of cases) {
     it(`${method} ${url} answers 405 with Allow: ${allow}`, async () => {

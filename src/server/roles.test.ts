@@ -267,6 +267,7 @@ const MATRIX: Record<string, Row> = {
   'POST /v1/nodes/:node/drain': { call: () => spareNode('drain'), expect: adminOnly(200), targets: ['pool'] },
   'POST /v1/nodes/:node/resume': { call: () => spareNode('resume'), expect: adminOnly(200), targets: ['pool'] },
   'GET /v1/admin/tenants/:name': { call: () => ({ url: '/v1/admin/tenants/a' }), expect: adminOnly(200), targets: ['pool'] },
+  'PATCH /v1/admin/tenants/:name': { call: () => ({ url: '/v1/admin/tenants/a', body: { defaultTimeLimit: '2h' } }), expect: adminOnly(200), targets: ['pool'] },
   'DELETE /v1/admin/tenants/:name': {
     call: async () => {
       const name = `gone${++made}`;

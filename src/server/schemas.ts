@@ -1,7 +1,8 @@
 // Zod schemas of the public API: the queries and params every route validates at the edge,
 // and the shapes of the answers (used to build /v1/openapi.json). Task specs and vGPU bodies
-// are validated by core (parseTaskSpec / parseVgpuRequest); their schemas here document them.
+// are validated by core (parseTaskSpec / parseVgpuRequest) with the schemas the spec shows.
 import { z } from 'zod';
+import { gpuObjectSchema, resourcesSchema, specSchema, vgpuSchema } from '../core/spec.js';
 import { TaskStateSchema } from '../protocol/views.js';
 import { wireAlso, wireAs } from './wire.js';
 
@@ -86,59 +87,59 @@ export const AssignmentsQuerySchema = z.strictObject({
   waitMs: queryInt(0, 120_000).optional().describe('long-poll up to this long; default 25000'),
 });
 
-// ---- documentation of bodies parsed by core
+// ---- bodies parsed by core: the validators' own schemas (core/spec.ts), so that the spec states
+// what the server accepts. What core checks in code beyond them (quantities such as "4GiB", a
+// model's name, a vGPU's amount) is put back here as the JSON Schema it can be written as.
 
-const quantity = z.union([z.number(), z.string()]);
-export const TaskSpecInputSchema = z
-  .strictObject({
-    name: z.string().optional(),
-    command: z.union([z.string(), z.array(z.string()).min(1)]).describe('argv, or a string run with sh -c'),
-    env: z.record(z.string(), z.string()).optional(),
-    workdir: z.string().optional(),
-    resources: z
-      .strictObject({
-        gpu: z
-          .union([
-            z.number(),
-            z.string(),
-            z.strictObject({
-              count: z.number().optional(),
-              model: z.string().optional(),
-              memory: quantity.optional(),
-              tflops: z.number().optional(),
-              fraction: z.number().optional(),
-            }),
-          ])
-          .optional()
-          .describe('1 | 0.5 | "A100:0.5" | "2xH100" | {count, model} | {memory: "20GiB"} | {tflops: 20}'),
-        cpu: quantity.optional().describe('cores, or "500m"'),
-        memory: quantity.optional().describe('host RAM, e.g. "4GiB"'),
-      })
-      .optional(),
-    priority: z.number().int().min(0).max(100).optional(),
-    timeLimit: quantity.optional().describe('e.g. "2h"'),
-    retries: z.number().int().min(0).optional(),
-    preemptible: z.boolean().optional(),
-    gang: z.number().int().min(1).optional(),
-    vgpu: z.string().optional().describe('id of a vGPU reservation to run inside'),
-    inputs: z
-      .array(z.strictObject({ dataset: z.string().describe('NAME or NAME@VERSION'), path: z.string().optional().describe('relative to the working directory; default the name'), name: z.string().optional().describe('FASTGPU_INPUT_<NAME>; default the dataset name') }))
-      .optional()
-      .describe('datasets staged read-only before the task starts'),
+const jsonOf = (schema: z.ZodType): Record<string, unknown> => {
+  const j = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any', target: 'draft-2020-12' }) as Record<string, unknown>;
+  delete j.$schema;
+  return j;
+};
+
+// `resources.gpu` is read by parseGpuRequest: a number, a string, or a GPU object; null (or 0) is no GPU.
+wireAs(resourcesSchema.shape.gpu, {
+  ...jsonOf(z.union([z.number(), z.string(), gpuObjectSchema]).nullable()),
+  description: '1 | 0.5 | "A100:0.5" | "2xH100" | {count, model} | {memory: "20GiB"} | {tflops: 20}; null or 0: no GPU',
+});
+
+// `inputs` is read by parseInputs (core/data/io-spec.ts): datasets staged before the task starts.
+wireAs(specSchema.shape.inputs, {
+  type: 'array',
+  items: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['dataset'],
+    properties: {
+      dataset: { type: 'string', description: 'NAME or NAME@VERSION' },
+      path: { type: 'string', description: 'relative to the working directory; default the name' },
+      name: { type: 'string', description: 'FASTGPU_INPUT_<NAME>; default the dataset name' },
+    },
+  },
+  description: 'datasets staged read-only before the task starts',
+});
+
+/** The task spec (the JSON form of the YAML), as parseTaskSpec validates it: POST /v1/quote. */
+export const TaskSpecInputSchema = specSchema.describe('A task spec (the JSON form of the YAML)');
+
+/**
+ * POST /v1/tasks: the spec, and beside it what arrays-submit.ts reads off the body before the
+ * spec is parsed (arrays, dependencies, map inputs, a reduce step).
+ */
+export const TaskSubmitBodySchema = specSchema
+  .extend({
+    array: z.union([z.number(), z.string()]).nullish().describe('an array of N elements: 100, "0-99", "0-99:2%8" (at most 8 at once)'),
+    after: z
+      .union([z.string(), z.strictObject({ id: z.string(), on: z.string().optional() }), z.array(z.union([z.string(), z.strictObject({ id: z.string(), on: z.string().optional() })]))])
+      .nullish()
+      .describe('dependencies: "t_abc", "a_xyz:any", or {id, on: ok|any|failed}, or a list of them'),
+    inputs: z.array(z.unknown()).nullish().describe('map: element i of the array gets inputs[i] (as JSON) in FASTGPU_INPUT'),
+    reduce: z.string().nullish().describe('the id of an array (a_…) whose results this one task receives'),
   })
-  .describe('A task spec (the JSON form of the YAML)');
+  .describe('A task spec (the JSON form of the YAML), with array, after, inputs or reduce');
 
-export const VgpuCreateSchema = wireAlso(
-  z.strictObject({
-    name: z.string().optional(),
-    gpu: z.union([z.number(), z.string()]).optional().describe('0.5 or "A100:0.5"'),
-    memory: quantity.optional().describe('e.g. "20GiB"'),
-    tflops: z.number().optional(),
-    model: z.string().optional(),
-  }),
-  // parseVgpuRequest: a vGPU needs an amount.
-  { anyOf: [{ required: ['gpu'] }, { required: ['memory'] }, { required: ['tflops'] }] },
-);
+/** The body of POST /v1/vgpus, as parseVgpuRequest validates it; it needs one of these four. */
+export const VgpuCreateSchema = wireAlso(vgpuSchema, { anyOf: [{ required: ['gpu'] }, { required: ['memory'] }, { required: ['tflops'] }, { required: ['model'] }] });
 
 // ---- answers: the views are declared once, in protocol/views.ts
 

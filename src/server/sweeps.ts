@@ -23,6 +23,7 @@ import type { MetricRecord, SweepRecord, TrialRecord } from '../store/sweeps.js'
 import { timerClock, type Timer } from '../util/clock.js';
 import type { ControlPlane } from './control.js';
 import { newId, randomBase32 } from './ids.js';
+import { specContextFor, specContextFrom } from './time-limits.js';
 
 export interface SweepControllerOptions {
   store: Store;
@@ -175,7 +176,7 @@ export class SweepController {
   private specOf(s: SweepRecord): SweepSpec {
     let spec = this.specs.get(s.id);
     if (!spec) {
-      spec = parseSweepSpec(s.input, { tenant: s.tenant, ...(this.o.defaultTimeLimitMs !== undefined ? { defaultTimeLimitMs: this.o.defaultTimeLimitMs } : {}) });
+      spec = parseSweepSpec(s.input, specContextFrom(this.o.control.tenants, s.tenant, this.o.defaultTimeLimitMs));
       this.specs.set(s.id, spec);
       this.armCostCheck();
     }
@@ -187,7 +188,7 @@ export class SweepController {
    * @example await sweeps.create({command: 'python train.py --lr {lr}', space: {lr: {loguniform: [1e-5, 0.1]}}, trials: 32, gpu: 0.25, metric: 'loss'}, 'default')
    */
   async create(input: unknown, tenant: string): Promise<SweepRecord> {
-    const spec = parseSweepSpec(input, { tenant, ...(this.o.defaultTimeLimitMs !== undefined ? { defaultTimeLimitMs: this.o.defaultTimeLimitMs } : {}) });
+    const spec = parseSweepSpec(input, await specContextFor(this.o.store, tenant, this.o.defaultTimeLimitMs));
     const rec: SweepRecord = {
       id: `sw_${randomBase32(10)}`,
       tenant,

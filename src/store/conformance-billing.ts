@@ -84,8 +84,8 @@ const nonZero = (m: ReadonlyMap<string, bigint>): Map<string, bigint> => new Map
 /** Registers the billing tests; `store()` is the suite's current (initialised) store. */
 export function billingConformance(store: () => Store): void {
   describe('tenants', () => {
-    const research: TenantRecord = { name: 'research', guaranteeMilli: 2000, limitMilli: 4000, weight: 2.5, budget: HUGE, createdAt: T0 };
-    const ops: TenantRecord = { name: 'ops', guaranteeMilli: 0, limitMilli: null, weight: 1, budget: null, createdAt: T0 + 1 };
+    const research: TenantRecord = { name: 'research', guaranteeMilli: 2000, limitMilli: 4000, weight: 2.5, budget: HUGE, createdAt: T0, defaultTimeLimitMs: 7_200_000 };
+    const ops: TenantRecord = { name: 'ops', guaranteeMilli: 0, limitMilli: null, weight: 1, budget: null, createdAt: T0 + 1, defaultTimeLimitMs: null };
 
     it('round-trips tenants exactly and lists them by name', async () => {
       const s = store();
@@ -101,11 +101,17 @@ export function billingConformance(store: () => Store): void {
     it('upsert replaces quota, weight and budget but keeps the first createdAt', async () => {
       const s = store();
       await s.upsertTenant(research);
-      const changed: TenantRecord = { name: 'research', guaranteeMilli: 500, limitMilli: null, weight: 0.25, budget: null, createdAt: T0 + 999 };
+      const changed: TenantRecord = { name: 'research', guaranteeMilli: 500, limitMilli: null, weight: 0.25, budget: null, createdAt: T0 + 999, defaultTimeLimitMs: 60_000 };
       await s.upsertTenant(changed);
       expect(await s.getTenant('research')).toEqual({ ...changed, createdAt: T0 });
       await s.upsertTenant({ ...changed, budget: 1n });
       expect((await s.getTenant('research'))?.budget).toBe(1n);
+      // The default time limit is replaced like the rest; absent or null clears it (the pool's).
+      await s.upsertTenant({ ...changed, defaultTimeLimitMs: 30 * 86_400_000 });
+      expect((await s.getTenant('research'))?.defaultTimeLimitMs).toBe(30 * 86_400_000);
+      const { defaultTimeLimitMs: _dropped, ...without } = changed;
+      await s.upsertTenant(without);
+      expect((await s.getTenant('research'))?.defaultTimeLimitMs).toBeNull();
       expect(await s.listTenants()).toHaveLength(1);
     });
 

@@ -1,7 +1,7 @@
 // The dashboard's pure parts (web/src/model, the log buffer, formatting), without a browser.
 import { describe, expect, it } from 'vitest';
 import { LogBuffer, MARKER, STDERR, STDOUT } from '../../web/src/components/logbuffer.js';
-import { contrastWithWhite, gpus, mib, reasonWords, tenantColour } from '../../web/src/format.js';
+import { chartTicks, contrastWithWhite, gpus, mib, placedOn, reasonWords, taskGpu, tenantColour, time, TIME_FORMAT } from '../../web/src/format.js';
 import { totalsOf } from '../../web/src/model/pool.js';
 import { queueOrder } from '../../web/src/model/queue.js';
 import { matches } from '../../web/src/model/tasks.js';
@@ -291,5 +291,33 @@ describe('timeline', () => {
     expect(mergeEvents(merged, live)).toBe(merged);
     expect(mergeEvents(merged, [])).toBe(merged);
     expect(mergeEvents([], [lostThenDone[1]!, lostThenDone[1]!]).map((e) => e.seq)).toEqual([4]);
+  });
+});
+
+describe('times', () => {
+  const t = new Date(2026, 11, 7, 9, 41, 5, 430).getTime(); // local time
+  it('one format: month, day and time to the second, never ISO or milliseconds', () => {
+    expect(time(t)).toBe(new Date(t).toLocaleString(undefined, TIME_FORMAT));
+    expect(time(new Date(t).toISOString())).toBe(time(t));
+    expect(time(t)).not.toMatch(/2026|\.430|T09/);
+    expect([time(null), time(''), time('not a time')]).toEqual(['—', '—', '—']);
+  });
+
+  it('chart ticks: the same format without seconds, and without the date while all fall on one day', () => {
+    const sameDay = chartTicks([t, t + 10 * 60_000]);
+    expect(sameDay).toEqual([t, t + 10 * 60_000].map((x) => new Date(x).toLocaleString(undefined, { hour: '2-digit', minute: '2-digit' })));
+    const days = chartTicks([t, t + 24 * 3600_000]);
+    expect(days[1]).toBe(new Date(t + 24 * 3600_000).toLocaleString(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' }));
+    expect(days.every((s) => !/:\d{2}:\d{2}/.test(s))).toBe(true);
+  });
+});
+
+describe('a task inside a vGPU (issue 22: it showed "no GPU")', () => {
+  it('names its vGPU where a task shows its GPU and its placement; a CPU-only task says no GPU', () => {
+    expect(taskGpu({ resources: { gpu: null }, vgpuId: 'vg_1' })).toBe('its vGPU vg_1');
+    expect(taskGpu({ resources: { gpu: null } })).toBe('no GPU');
+    expect(taskGpu({ resources: { gpu: { count: 1, share: { kind: 'milli', milli: 500 } } } })).toBe('0.5 × GPU');
+    expect(placedOn({ node: 'box', gpus: [], vgpuId: 'vg_1' })).toBe('box · vGPU vg_1');
+    expect(placedOn({ node: 'box', gpus: [] })).toBe('box');
   });
 });

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DB_FILE, startServer, type RunningServer } from '../../src/server/main.js';
 import { openStore } from '../../src/store/index.js';
 import type { Store, UtilisationSample } from '../../src/store/port.js';
+import { TIME_FORMAT } from '../../web/src/format.js';
 import { seriesFromAllocation, type AllocationPoint } from '../../web/src/model/utilisation.js';
 import { ARTIFACTS, launchBrowser, type TestBrowser } from './browser.js';
 
@@ -166,6 +167,39 @@ describe('Utilisation page in Chromium', () => {
       expect(series[name].slice(0, firstBucket).every((v) => v === null), `${name} before the first sample`).toBe(true);
       expect(series[name].slice(firstBucket + 1).every((v) => v !== null), `${name} from the first sample on`).toBe(true);
     }
+  });
+
+  it('writes the chart’s times as the rest of the dashboard does: no ISO, no milliseconds', async () => {
+    await drawn();
+    // The same instant as the dashboard's time() writes it, and the shape of any such time
+    // (digits aside): "Dec 7, 09:41:05", or "7 Dec, 09:41:05" in another locale.
+    const shape = (s: string): string => s.replace(/\d+/g, '9');
+    const [full, clock] = await page.evaluate((f) => {
+      const { month: _m, day: _d, second: _s, ...hm } = f;
+      return [new Date().toLocaleString(undefined, f), new Date().toLocaleString(undefined, hm)];
+    }, TIME_FORMAT);
+    const noIso = (s: string): void => {
+      expect(s).not.toMatch(/\d{4}-\d{2}-\d{2}|T\d{2}:|\.\d{3}|Z$/);
+    };
+
+    // The ticks drawn on the x axis: hours and minutes (every tick of "last hour" is on one day,
+    // or the date is shown too).
+    const ticks = JSON.parse((await page.locator('.chart [data-x-ticks]').getAttribute('data-x-ticks'))!) as string[];
+    expect(ticks.length).toBeGreaterThan(2);
+    for (const t of ticks) {
+      noIso(t);
+      expect([shape(clock), shape(full).replace(/:9$/, '')], t).toContain(shape(t));
+    }
+
+    // The legend under the pointer: the time in the dashboard's full format.
+    const box = (await page.locator('.chart .u-over').boundingBox())!;
+    await page.mouse.move(box.x + box.width * 0.9, box.y + box.height / 2);
+    const legend = page.locator('.chart .u-legend .u-series').first().locator('.u-value');
+    await expect.poll(async () => (await legend.textContent()) ?? '').not.toBe('—');
+    const shown = (await legend.textContent())!;
+    noIso(shown);
+    expect(shape(shown)).toBe(shape(full));
+    await page.screenshot({ path: join(ARTIFACTS, 'utilisation-times.png') });
   });
 
   it('on samples covering the whole range, draws the series the previous code drew from its endpoint', async () => {

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import createClient from 'openapi-fetch';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TenantInput, TenantUpdate, TenantView } from '../../src/sdk/admin.js';
 import type { components, paths } from '../../src/sdk/generated/openapi.js';
 import type { AttemptView, NodeView, TaskDetail, TaskSpecInput, TaskView, VgpuRequest, VgpuView } from '../../src/sdk/types.js';
 import { makeHarness, type Harness } from '../../src/server/testing.js';
@@ -40,6 +41,10 @@ const checks = {
   vgpu: ok<Is<Json<'/v1/vgpus/{id}', 'get', 200>, VgpuView>>(true),
   node: ok<Is<Json<'/v1/nodes', 'get', 200>['nodes'][number], NodeView>>(true),
   errorCode: ok<Is<components['schemas']['Error']['error']['code'], string>>(true),
+  tenantBody: ok<Is<TenantInput, BodyOf<'/v1/admin/tenants', 'post'>>>(true),
+  tenantUpdate: ok<Is<TenantUpdate, BodyOf<'/v1/admin/tenants/{name}', 'patch'>>>(true),
+  tenant: ok<Is<Json<'/v1/admin/tenants/{name}', 'get', 200>, TenantView>>(true),
+  tenantBack: ok<Is<TenantView, Json<'/v1/admin/tenants/{name}', 'patch', 200>>>(true),
 };
 
 let h: Harness;

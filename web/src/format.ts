@@ -59,10 +59,26 @@ export function duration(ms: number): string {
   return `${Math.floor(h / 24)}d ${h % 24}h`;
 }
 
-export function time(iso: string | null): string {
-  if (!iso) return '—';
+/** The one way the dashboard writes a time: "Dec 7, 09:41:05" in the reader's locale and zone; no year, no milliseconds. */
+export const TIME_FORMAT: Intl.DateTimeFormatOptions = { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit' };
+
+export function time(iso: string | number | null): string {
+  if (iso === null || iso === '') return '—';
   const d = new Date(iso);
-  return d.toLocaleString(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+  return Number.isNaN(d.getTime()) ? '—' : d.toLocaleString(undefined, TIME_FORMAT);
+}
+
+/**
+ * A chart's time ticks in the same format, with what the axis does not need left out: seconds,
+ * and the date too while every tick falls on one day.
+ * @example chartTicks([t, t + 600_000]) // ['09:40', '09:50']
+ */
+export function chartTicks(ms: readonly number[]): string[] {
+  const day = (t: number): string => new Date(t).toDateString();
+  const oneDay = ms.length === 0 || ms.every((t) => day(t) === day(ms[0]!));
+  const { second: _s, ...noSeconds } = TIME_FORMAT;
+  const { month: _m, day: _d, ...clock } = noSeconds;
+  return ms.map((t) => new Date(t).toLocaleString(undefined, oneDay ? clock : noSeconds));
 }
 
 export function ago(iso: string | null, now = Date.now()): string {

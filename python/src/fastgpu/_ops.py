@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, Callable, Dict, Generic, List, Mapping, Optional, Sequence, TypeVar, Union
 from urllib.parse import quote
 
-from ._convert import Json, iso
+from ._convert import Json, duration, iso
 from .models import (
     BillingSettings,
     CreatedToken,
@@ -171,6 +171,10 @@ def create_tenant(body: Mapping[str, Any]) -> Call[Tenant]:
     return Call("POST", "/v1/admin/tenants", Tenant.from_json, body=dict(body))
 
 
+def update_tenant(name: str, body: Mapping[str, Any]) -> Call[Tenant]:
+    return Call("PATCH", f"/v1/admin/tenants/{seg(name)}", Tenant.from_json, body=dict(body))
+
+
 def list_tenants() -> Call[List[Tenant]]:
     return Call("GET", "/v1/admin/tenants", lambda j: [Tenant.from_json(t) for t in j["tenants"]])
 
@@ -255,12 +259,29 @@ def promotion_body(
     return body
 
 
-def tenant_body(name: str, guarantee: Any, limit: Any, weight: Any, budget: Any) -> Dict[str, Any]:
+def tenant_body(name: str, guarantee: Any, limit: Any, weight: Any, budget: Any, default_time_limit: Any = None) -> Dict[str, Any]:
     body: Dict[str, Any] = {"name": name}
     for k, v in (("guarantee", guarantee), ("limit", limit), ("weight", weight), ("budget", budget)):
         if v is not None:
             # Decimals travel as strings, exactly.
             body[k] = v if isinstance(v, (int, float, str)) and not isinstance(v, bool) else str(v)
+    if default_time_limit is not None:
+        body["defaultTimeLimit"] = duration(default_time_limit)
+    return body
+
+
+#: "Leave this field as it is" in a tenant update (None resets a field to its default).
+KEEP: Any = type("Keep", (), {"__repr__": lambda self: "KEEP"})()
+
+
+def tenant_patch(guarantee: Any, limit: Any, weight: Any, budget: Any, default_time_limit: Any) -> Dict[str, Any]:
+    """The fields of a tenant update that are not KEEP; None is sent as null (back to the default)."""
+    body: Dict[str, Any] = {}
+    for k, v in (("guarantee", guarantee), ("limit", limit), ("weight", weight), ("budget", budget)):
+        if v is not KEEP:
+            body[k] = v if v is None or (isinstance(v, (int, float, str)) and not isinstance(v, bool)) else str(v)
+    if default_time_limit is not KEEP:
+        body["defaultTimeLimit"] = None if default_time_limit is None else duration(default_time_limit)
     return body
 
 

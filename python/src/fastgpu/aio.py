@@ -327,8 +327,11 @@ class AsyncTenants:
     def __init__(self, client: AsyncClient) -> None:
         self._c = client
 
-    async def create(self, name: str, *, guarantee: Any = None, limit: Any = None, weight: Any = None, budget: Any = None) -> Tenant:
-        return await self._c.call(ops.create_tenant(ops.tenant_body(name, guarantee, limit, weight, budget)))
+    async def create(self, name: str, *, guarantee: Any = None, limit: Any = None, weight: Any = None, budget: Any = None, default_time_limit: Any = None) -> Tenant:
+        return await self._c.call(ops.create_tenant(ops.tenant_body(name, guarantee, limit, weight, budget, default_time_limit)))
+
+    async def update(self, name: str, *, guarantee: Any = ops.KEEP, limit: Any = ops.KEEP, weight: Any = ops.KEEP, budget: Any = ops.KEEP, default_time_limit: Any = ops.KEEP) -> Tenant:
+        return await self._c.call(ops.update_tenant(name, ops.tenant_patch(guarantee, limit, weight, budget, default_time_limit)))
 
     async def list(self) -> List[Tenant]:
         return await self._c.call(ops.list_tenants())

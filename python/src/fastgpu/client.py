@@ -372,9 +372,16 @@ class Tenants:
     def __init__(self, client: Client) -> None:
         self._c = client
 
-    def create(self, name: str, *, guarantee: Any = None, limit: Any = None, weight: Any = None, budget: Any = None) -> Tenant:
-        """Creates the tenant, or replaces the quota, weight and budget of an existing one."""
-        return self._c.call(ops.create_tenant(ops.tenant_body(name, guarantee, limit, weight, budget)))
+    def create(self, name: str, *, guarantee: Any = None, limit: Any = None, weight: Any = None, budget: Any = None, default_time_limit: Any = None) -> Tenant:
+        """Creates the tenant, or replaces the quota, weight, budget and default time limit of an
+        existing one. ``default_time_limit`` ("2h", seconds or a timedelta) is the time limit of its
+        tasks that set none, over the pool's ``--default-time-limit``."""
+        return self._c.call(ops.create_tenant(ops.tenant_body(name, guarantee, limit, weight, budget, default_time_limit)))
+
+    def update(self, name: str, *, guarantee: Any = ops.KEEP, limit: Any = ops.KEEP, weight: Any = ops.KEEP, budget: Any = ops.KEEP, default_time_limit: Any = ops.KEEP) -> Tenant:
+        """Changes only the fields given; None resets one to its default (no limit, no budget, the
+        pool's default time limit). ``update("research", default_time_limit="2h")``."""
+        return self._c.call(ops.update_tenant(name, ops.tenant_patch(guarantee, limit, weight, budget, default_time_limit)))
 
     def list(self) -> List[Tenant]:
         return self._c.call(ops.list_tenants())

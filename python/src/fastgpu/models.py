@@ -498,6 +498,8 @@ class Tenant:
     weight: Decimal
     budget: Optional[Decimal]
     created_at: Optional[datetime]
+    #: Time limit of its tasks that set none; None: the pool's ``--default-time-limit``.
+    default_time_limit: Optional[timedelta] = None
 
     @staticmethod
     def from_json(j: Json) -> "Tenant":
@@ -510,6 +512,7 @@ class Tenant:
             weight=Decimal(str(j.get("weight", 1))),
             budget=dec(j.get("budget")),
             created_at=dt(j.get("createdAt")),
+            default_time_limit=ms(j.get("defaultTimeLimitMs")),
         )
 
 

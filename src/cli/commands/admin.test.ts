@@ -49,6 +49,47 @@ describe('fastgpu admin tenant', () => {
   });
 });
 
+describe('fastgpu admin tenant: default time limit', () => {
+  it('create sets it, update changes only what it is given, none goes back to the pool’s; a member’s untimed task gets it', async () => {
+    const made = await admin.run(['admin', 'tenant', 'create', 'batch', '--guarantee', '1', '--budget', '20', '--default-time-limit', '45m']);
+    expect(made.code, made.stderr).toBe(0);
+    expect(made.stdout.split('\n')[0]).toMatch(/^NAME\s+GUARANTEE\s+LIMIT\s+WEIGHT\s+BUDGET\s+DEFAULT TIME LIMIT/);
+    expect(made.stdout).toMatch(/batch\s+1\s+-\s+1\s+20\.00\s+45m/);
+
+    const up = await admin.run(['admin', 'tenant', 'update', 'batch', '--default-time-limit', '1h30m', '-o', 'json']);
+    expect(up.code, up.stderr).toBe(0);
+    expect(JSON.parse(up.stdout)).toMatchObject({ guarantee: 1, budget: '20.00', defaultTimeLimit: '1h30m', defaultTimeLimitMs: 5_400_000 });
+
+    const token = (await admin.run(['admin', 'token', 'create', '--tenant', 'batch'])).stdout.trimEnd().split('\n').at(-1)!;
+    const member = as(token);
+    const id = (await member.run(['run', '--detach', '--', 'true'])).stdout.trim();
+    const task = JSON.parse((await member.run(['get', id, '-o', 'json'])).stdout) as { spec: { timeLimitMs?: number } };
+    expect(task.spec.timeLimitMs).toBe(5_400_000);
+    const own = (await member.run(['run', '--detach', '--time-limit', '2m', '--', 'true'])).stdout.trim();
+    expect((JSON.parse((await member.run(['get', own, '-o', 'json'])).stdout) as { spec: { timeLimitMs?: number } }).spec.timeLimitMs).toBe(120_000);
+    await member.run(['cancel', id, own]);
+
+    const none = await admin.run(['admin', 'tenant', 'update', 'batch', '--default-time-limit', 'none', '--budget', 'none']);
+    expect(none.code, none.stderr).toBe(0);
+    expect(none.stdout).toMatch(/batch\s+1\s+-\s+1\s+-\s+- \(the pool's\)/);
+  });
+
+  it('update names the flag when a value is wrong, and says when there is nothing to change (exit 2)', async () => {
+    const bad = await admin.run(['admin', 'tenant', 'update', 'default', '--default-time-limit', 'soon']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--default-time-limit: cannot read duration "soon"');
+    const weight = await admin.run(['admin', 'tenant', 'update', 'default', '--weight', 'none']);
+    expect(weight.code).toBe(2);
+    expect(weight.stderr).toContain('--weight: "none" resets --limit, --budget and --default-time-limit only');
+    const nothing = await admin.run(['admin', 'tenant', 'update', 'default']);
+    expect(nothing.code).toBe(2);
+    expect(nothing.stderr).toContain('nothing to change');
+    const missing = await admin.run(['admin', 'tenant', 'update', 'nobody', '--weight', '2']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('nobody not found');
+  });
+});
+
 describe('fastgpu admin tenant rm', () => {
   it('refuses while the tenant has work, then deletes it and revokes its tokens; default stays', async () => {
     await admin.run(['admin', 'tenant', 'create', 'short-lived', '--limit', '1']);

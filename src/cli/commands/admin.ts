@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { FastGpuError } from '../../core/errors.js';
 import { compileTenant, parseRole } from '../../core/tenancy/index.js';
-import type { TenantInput, TenantView, TokenRole, TokenView } from '../../sdk/admin.js';
+import type { TenantInput, TenantUpdate, TenantView, TokenRole, TokenView } from '../../sdk/admin.js';
 import { fastgpuHome } from '../../sdk/config.js';
 import { systemClock } from '../../util/clock.js';
 import { contextOf } from '../context.js';
@@ -29,23 +29,44 @@ export interface RawTenantCreate {
   limit?: string;
   weight?: string;
   budget?: string;
+  defaultTimeLimit?: string;
 }
+
+const DEFAULT_TIME_LIMIT_FLAG = '--default-time-limit <duration>';
+const DEFAULT_TIME_LIMIT_TEXT = "time limit of its tasks that set none, e.g. 2h (overrides the pool's --default-time-limit; a task's --time-limit overrides both)";
 
 export function register(program: Command): void {
   const admin = adminCommand(program);
-  const tenant = admin.command('tenant').description('tenants: teams sharing the pool, with a guarantee, a limit, a weight and a budget');
+  const tenant = admin.command('tenant').description('tenants: teams sharing the pool, with a guarantee, a limit, a weight, a budget and a default time limit');
 
   withOutput(withConnection(tenant.command('create')))
-    .description('create a tenant, or update the quota, weight and budget of an existing one')
+    .description('create a tenant, or replace every setting of an existing one (what is not given goes back to its default; `update` changes only what is given)')
     .argument('<name>', 'tenant name (A-Z a-z 0-9 . _ -)')
     .option('--guarantee <gpus>', 'GPUs it is guaranteed and may always reclaim, e.g. 2 or 0.5 (default 0)')
     .option('--limit <gpus>', 'GPUs it may never exceed (default: no limit)')
     .option('--weight <w>', 'fair-share weight (default 1)')
     .option('--budget <amount>', 'spend allowed, e.g. 500 or 500.00 (default: unlimited)')
+    .option(DEFAULT_TIME_LIMIT_FLAG, `${DEFAULT_TIME_LIMIT_TEXT} (default: the pool's)`)
     .action(async (name: string, raw: RawTenantCreate & { output?: string }, cmd: Command) => {
       const ctx = contextOf(cmd);
       const output = outputFlag(raw.output);
       const t = await clientFor(cmd).admin.tenants.create(compileTenantCreate(name, raw));
+      ctx.stdout.write(output === 'json' ? `${JSON.stringify(t, null, 2)}\n` : tenantTable([t]));
+    });
+
+  withOutput(withConnection(tenant.command('update')))
+    .description('change some settings of a tenant and keep the rest; "none" resets --limit, --budget or --default-time-limit')
+    .argument('<name>', 'tenant name')
+    .option('--guarantee <gpus>', 'GPUs it is guaranteed and may always reclaim, e.g. 2 or 0.5')
+    .option('--limit <gpus>', 'GPUs it may never exceed, or none')
+    .option('--weight <w>', 'fair-share weight')
+    .option('--budget <amount>', 'spend allowed, e.g. 500.00, or none')
+    .option(DEFAULT_TIME_LIMIT_FLAG, `${DEFAULT_TIME_LIMIT_TEXT}, or none for the pool's`)
+    .action(async (name: string, raw: RawTenantCreate & { output?: string }, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      const output = outputFlag(raw.output);
+      const changes = compileTenantUpdate(raw);
+      const t = await clientFor(cmd).admin.tenants.update(name.trim(), changes);
       ctx.stdout.write(output === 'json' ? `${JSON.stringify(t, null, 2)}\n` : tenantTable([t]));
     });
 
@@ -136,6 +157,7 @@ export function compileTenantCreate(name: string, raw: RawTenantCreate): TenantI
   if (raw.limit !== undefined) input.limit = raw.limit.trim();
   if (raw.weight !== undefined) input.weight = raw.weight.trim();
   if (raw.budget !== undefined) input.budget = raw.budget.trim();
+  if (raw.defaultTimeLimit !== undefined) input.defaultTimeLimit = raw.defaultTimeLimit.trim();
   try {
     compileTenant(input, '');
   } catch (e) {
@@ -144,6 +166,30 @@ export function compileTenantCreate(name: string, raw: RawTenantCreate): TenantI
   }
   return input;
 }
+
+/** `tenant update` flags → the changes, checked here; "none" (null) resets the fields that have no value by default. */
+export function compileTenantUpdate(raw: RawTenantCreate): TenantUpdate {
+  const changes: TenantUpdate = {};
+  const resettable = new Set(['limit', 'budget', 'defaultTimeLimit']);
+  for (const k of ['guarantee', 'limit', 'weight', 'budget', 'defaultTimeLimit'] as const) {
+    const v = raw[k]?.trim();
+    if (v === undefined) continue;
+    if (v.toLowerCase() === 'none') {
+      if (!resettable.has(k)) throw new UsageError(`--${flagName(k)}: "none" resets --limit, --budget and --default-time-limit only; give a value`);
+      changes[k] = null;
+    } else changes[k] = v;
+  }
+  if (Object.keys(changes).length === 0) throw new UsageError('nothing to change: give --guarantee, --limit, --weight, --budget or --default-time-limit');
+  try {
+    compileTenant({ name: 'x', ...changes }, '');
+  } catch (e) {
+    if (e instanceof FastGpuError) throw new UsageError(flagMessage(e));
+    throw e;
+  }
+  return changes;
+}
+
+const flagName = (field: string): string => field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
 function roleFlag(raw: string): TokenRole {
   const special = raw.trim().toLowerCase();
@@ -158,15 +204,15 @@ function roleFlag(raw: string): TokenRole {
 
 /** `.guarantee: …` (the core's field path with an empty prefix) → `--guarantee: …`. */
 function flagMessage(e: FastGpuError): string {
-  return e.message.replace(/^\.?(name|guarantee|limit|weight|budget):/, (_m, f: string) => (f === 'name' ? 'NAME:' : `--${f}:`));
+  return e.message.replace(/^\.?(name|guarantee|limit|weight|budget|defaultTimeLimit):/, (_m, f: string) => (f === 'name' ? 'NAME:' : `--${flagName(f)}:`));
 }
 
 const gpus = (n: number | null): string => (n === null ? '-' : String(n));
 
 export function tenantTable(list: readonly TenantView[]): string {
   return table(
-    ['NAME', 'GUARANTEE', 'LIMIT', 'WEIGHT', 'BUDGET'],
-    list.map((t) => [t.name, gpus(t.guarantee), gpus(t.limit), String(t.weight), dash(t.budget)]),
+    ['NAME', 'GUARANTEE', 'LIMIT', 'WEIGHT', 'BUDGET', 'DEFAULT TIME LIMIT'],
+    list.map((t) => [t.name, gpus(t.guarantee), gpus(t.limit), String(t.weight), dash(t.budget), t.defaultTimeLimit ?? "- (the pool's)"]),
   );
 }
 

@@ -31,6 +31,8 @@ it('prints a fresh link each time; a used link says to run `fastgpu dashboard`',
   const first = await cli.run(['dashboard']);
   expect(first.code, first.stderr).toBe(0);
   const link = first.stdout.trim();
+  // When it expires, as the clock on the wall says it: no ISO, no milliseconds.
+  expect(first.stderr).toMatch(/^fastgpu: this link logs one browser in once, until \d{2}:\d{2}:\d{2} \(local time\); run `fastgpu dashboard` again for another\n$/);
   expect(link).toMatch(new RegExp(`^${server.url}/\\?token=fgl_`));
   expect((await login(link)).status).toBe(200);
   const again = await login(link);

@@ -4,6 +4,7 @@
 import type { Command } from 'commander';
 import { contextOf } from '../context.js';
 import { clientFor, withConnection } from '../flags.js';
+import { clock } from '../format.js';
 
 export function register(program: Command): void {
   withConnection(program.command('dashboard'))
@@ -13,6 +14,6 @@ export function register(program: Command): void {
       const client = clientFor(cmd);
       const link = await client.request<{ path: string; expiresAt: string }>('POST', '/dashboard/login-link');
       ctx.stdout.write(`${client.url}${link.path}\n`);
-      ctx.stderr.write(`fastgpu: this link logs one browser in once, until ${link.expiresAt}; run \`fastgpu dashboard\` again for another\n`);
+      ctx.stderr.write(`fastgpu: this link logs one browser in once, until ${clock(link.expiresAt)} (local time); run \`fastgpu dashboard\` again for another\n`);
     });
 }

@@ -1,5 +1,6 @@
 // Task commands: `ps`, `get`, `events`, `logs`, `cancel`, `wait`.
 import type { Command } from 'commander';
+import { formatDuration } from '../../core/quantity.js';
 import type { TaskState } from '../../core/types.js';
 import { FastGpuApiError } from '../../sdk/errors.js';
 import { isTerminal } from '../../sdk/types.js';
@@ -57,6 +58,8 @@ export function register(program: Command): void {
         ['started', dash(t.startedAt)],
         ['finished', dash(t.finishedAt)],
         ['attempts', String(t.attempts)],
+        // A limit the task did not set came from its tenant's or the pool's default.
+        ['time limit', t.spec?.timeLimitMs !== undefined ? formatDuration(t.spec.timeLimitMs) : 'none'],
       ];
       if (t.vgpuId) lines.push(['vgpu', t.vgpuId]);
       ctx.stdout.write(lines.map(([k, v]) => `${`${k}:`.padEnd(12)}${v}`).join('\n') + '\n');

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { invalid } from '../errors.js';
 import { parseMoney } from '../pricing/money.js';
 import { parseName, zodToError } from '../pricing/parse.js';
+import { parseDuration } from '../quantity.js';
 import { ROLES, type Role, type Tenant } from './types.js';
 
 /** The most GPUs a guarantee or limit may name. */
@@ -46,14 +47,19 @@ export const tenantInputSchema = z.strictObject(
     limit: gpuInput.nullish(),
     weight: z.union([z.number(), z.string()], { error: 'must be a positive number' }).nullish(),
     budget: z.union([z.string(), z.number()], { error: 'must be an amount such as "500.00"' }).nullish(),
+    defaultTimeLimit: z
+      .union([z.string(), z.number()], { error: 'must be a duration such as "2h" or "90s" (a bare number is seconds)' })
+      .nullish()
+      .describe('time limit of its tasks that set none, e.g. "2h"; overrides the pool\'s --default-time-limit; null: the pool\'s'),
   },
   { error: 'a tenant must be an object' },
 );
 export type TenantInput = z.input<typeof tenantInputSchema>;
 
 /**
- * A tenant from its JSON form (or CLI flags); defaults: no guarantee, no limit, weight 1, no budget.
- * @example compileTenant({name: 'research', guarantee: 2, limit: 4, weight: 2, budget: '500'})
+ * A tenant from its JSON form (or CLI flags); defaults: no guarantee, no limit, weight 1, no
+ * budget, the pool's default time limit.
+ * @example compileTenant({name: 'research', guarantee: 2, limit: 4, weight: 2, budget: '500', defaultTimeLimit: '2h'})
  */
 export function compileTenant(raw: unknown, prefix = 'tenant'): Tenant {
   const r = tenantInputSchema.safeParse(raw);
@@ -76,5 +82,34 @@ export function compileTenant(raw: unknown, prefix = 'tenant'): Tenant {
     limitMilli,
     weight,
     budget: v.budget === undefined || v.budget === null ? null : parseMoney(v.budget, f('budget')),
+    defaultTimeLimitMs: v.defaultTimeLimit === undefined || v.defaultTimeLimit === null ? null : parseDuration(v.defaultTimeLimit, f('defaultTimeLimit')),
   };
+}
+
+/** The body of a tenant update: any of the fields beside the name; null resets one to its default. */
+export const tenantPatchSchema = tenantInputSchema.omit({ name: true });
+export type TenantPatch = z.input<typeof tenantPatchSchema>;
+
+/**
+ * `existing` with only the fields `raw` names changed (null: back to the default, as create's).
+ * Errors name the field as compileTenant's do.
+ * @example patchTenant(research, {defaultTimeLimit: '2h'}) // research's quota, weight and budget, and a 2 h default
+ */
+export function patchTenant(existing: Tenant, raw: unknown, prefix = 'tenant'): Tenant {
+  const r = tenantPatchSchema.safeParse(raw);
+  if (!r.success) throw zodToError(r.error, prefix);
+  const p = r.data;
+  const given = compileTenant({ ...p, name: existing.name }, prefix);
+  const out: Tenant = {
+    ...existing,
+    ...(p.guarantee !== undefined ? { guaranteeMilli: given.guaranteeMilli } : {}),
+    ...(p.limit !== undefined ? { limitMilli: given.limitMilli } : {}),
+    ...(p.weight !== undefined ? { weight: given.weight } : {}),
+    ...(p.budget !== undefined ? { budget: given.budget } : {}),
+    ...(p.defaultTimeLimit !== undefined ? { defaultTimeLimitMs: given.defaultTimeLimitMs ?? null } : {}),
+  };
+  if (out.limitMilli !== null && out.limitMilli < out.guaranteeMilli) {
+    throw invalid(`${prefix}.${p.limit !== undefined ? 'limit' : 'guarantee'}`, `the limit (${out.limitMilli / 1000} GPU) must be at least the guarantee (${out.guaranteeMilli / 1000} GPU)`);
+  }
+  return out;
 }

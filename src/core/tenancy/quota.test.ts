@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FastGpuError } from '../errors.js';
-import { compileTenant, parseGpuAmount, parseRole } from './parse.js';
+import { compileTenant, parseGpuAmount, parseRole, patchTenant } from './parse.js';
 import { budgetPeriodEnd, budgetPeriodStart, budgetVerdict, quotaVerdict, tasksToStopForBudget } from './quota.js';
 import type { Tenant } from './types.js';
 
@@ -52,8 +52,18 @@ describe('tenant parsing', () => {
   };
 
   it('defaults and GPU amounts', () => {
-    expect(compileTenant({ name: 'research' })).toEqual({ name: 'research', guaranteeMilli: 0, limitMilli: null, weight: 1, budget: null });
-    expect(compileTenant({ name: 'r', guarantee: '1.5', limit: 4, weight: '2', budget: '500' })).toEqual({ name: 'r', guaranteeMilli: 1500, limitMilli: 4000, weight: 2, budget: 500_000_000n });
+    expect(compileTenant({ name: 'research' })).toEqual({ name: 'research', guaranteeMilli: 0, limitMilli: null, weight: 1, budget: null, defaultTimeLimitMs: null });
+    expect(compileTenant({ name: 'r', guarantee: '1.5', limit: 4, weight: '2', budget: '500', defaultTimeLimit: '1h30m' })).toEqual({
+      name: 'r',
+      guaranteeMilli: 1500,
+      limitMilli: 4000,
+      weight: 2,
+      budget: 500_000_000n,
+      defaultTimeLimitMs: 5_400_000,
+    });
+    // A bare number is seconds, as a task's timeLimit; null clears it (the pool's default).
+    expect(compileTenant({ name: 'r', defaultTimeLimit: 90 }).defaultTimeLimitMs).toBe(90_000);
+    expect(compileTenant({ name: 'r', defaultTimeLimit: null }).defaultTimeLimitMs).toBeNull();
     expect(parseGpuAmount('500m', 'g')).toBe(500);
     expect(parseGpuAmount(0.25, 'g')).toBe(250);
     expect(parseRole('Viewer')).toBe('viewer');
@@ -67,7 +77,36 @@ describe('tenant parsing', () => {
     expect(field(() => compileTenant({ name: 'r', budget: 'x' }))).toBe('tenant.budget');
     expect(field(() => compileTenant({ name: 'no spaces' }))).toBe('tenant.name');
     expect(field(() => compileTenant({ name: 'r', colour: 1 }))).toBe('tenant.colour');
+    expect(field(() => compileTenant({ name: 'r', defaultTimeLimit: 'soon' }))).toBe('tenant.defaultTimeLimit');
+    expect(field(() => compileTenant({ name: 'r', defaultTimeLimit: 0 }))).toBe('tenant.defaultTimeLimit');
+    expect(field(() => compileTenant({ name: 'r', defaultTimeLimit: true }))).toBe('tenant.defaultTimeLimit');
     expect(field(() => parseRole('owner'))).toBe('role');
+  });
+});
+
+describe('tenant updates', () => {
+  const research = compileTenant({ name: 'research', guarantee: 2, limit: 4, weight: 2, budget: '500.123456', defaultTimeLimit: '2h' });
+
+  it('change only the fields given; null resets one to its default', () => {
+    expect(patchTenant(research, { defaultTimeLimit: '30m' })).toEqual({ ...research, defaultTimeLimitMs: 1_800_000 });
+    expect(patchTenant(research, { defaultTimeLimit: null })).toEqual({ ...research, defaultTimeLimitMs: null });
+    expect(patchTenant(research, { limit: null, budget: '1' })).toEqual({ ...research, limitMilli: null, budget: 1_000_000n });
+    expect(patchTenant(research, {})).toEqual(research);
+  });
+
+  it('check the result as a whole, and name the field', () => {
+    const field = (f: () => unknown): string | undefined => {
+      try {
+        f();
+      } catch (e) {
+        return e instanceof FastGpuError ? e.field : 'not a FastGpuError';
+      }
+      return 'no error';
+    };
+    expect(field(() => patchTenant(research, { limit: 1 }))).toBe('tenant.limit');
+    expect(field(() => patchTenant(research, { guarantee: 5 }))).toBe('tenant.guarantee');
+    expect(field(() => patchTenant(research, { defaultTimeLimit: '-1h' }))).toBe('tenant.defaultTimeLimit');
+    expect(field(() => patchTenant(research, { name: 'other' }))).toBe('tenant.name');
   });
 });
 

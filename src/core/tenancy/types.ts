@@ -12,6 +12,11 @@ export interface Tenant {
   weight: number;
   /** Spend allowed, in micro-units; null: unlimited. */
   budget: Micros | null;
+  /**
+   * Time limit of its tasks that set none (overrides the pool's `--default-time-limit`; a task's
+   * own `timeLimit` overrides both). Absent or null: the pool's default.
+   */
+  defaultTimeLimitMs?: number | null;
 }
 
 /** `admin` acts on everything; `member` acts within its tenant; `viewer` only reads within it. */

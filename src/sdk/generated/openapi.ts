@@ -528,7 +528,7 @@ export interface paths {
         /** Every tenant with its guarantee, limit, weight and budget */
         get: operations["getV1AdminTenants"];
         put?: never;
-        /** Create a tenant (201) or replace the guarantee, limit, weight and budget of an existing one (200); GPUs as 2, 0.5 or "500m" */
+        /** Create a tenant (201) or replace the guarantee, limit, weight, budget and default time limit of an existing one (200); GPUs as 2, 0.5 or "500m" */
         post: operations["postV1AdminTenants"];
         delete?: never;
         options?: never;
@@ -551,7 +551,8 @@ export interface paths {
         delete: operations["deleteV1AdminTenantsName"];
         options?: never;
         head?: never;
-        patch?: never;
+        /** Change some of a tenant's guarantee, limit, weight, budget and default time limit, keeping the rest; null resets a field to its default */
+        patch: operations["patchV1AdminTenantsName"];
         trace?: never;
     };
     "/v1/admin/tokens": {
@@ -903,40 +904,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/v1/sweeps/{id}/trials": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** backend optuna: run a trial with the parameters the driver’s sampler chose (within the space); CONFLICT at max_concurrent live trials or once every trial was made */
-        post: operations["postV1SweepsIdTrials"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/sweeps/{id}/trials/{index}/prune": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** backend optuna: the driver’s pruner stopped this trial; it ends PRUNED and its slice is freed at once */
-        post: operations["postV1SweepsIdTrialsIndexPrune"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/v1/agent/metrics": {
         parameters: {
             query?: never;
@@ -1190,7 +1157,7 @@ export interface operations {
                             name: string;
                             /** @enum {string} */
                             state: "PENDING" | "SCHEDULED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED" | "TIMEOUT" | "PREEMPTED" | "LOST";
-                            reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost" | "Staging") | null;
+                            reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost") | null;
                             reasonMessage: string | null;
                             priority: number;
                             exitCode: number | null;
@@ -1235,12 +1202,6 @@ export interface operations {
                                 gang: number;
                                 vgpuId?: string;
                                 tenant: string;
-                                inputs?: {
-                                    dataset: string;
-                                    version?: number;
-                                    path: string;
-                                    env: string;
-                                }[];
                             };
                             placement: {
                                 nodeId: string;
@@ -1319,124 +1280,124 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    name?: string;
-                    /** @description argv, or a string run with sh -c */
+                    name?: string | null;
                     command: string | string[];
                     env?: {
                         [key: string]: string;
-                    };
-                    workdir?: string;
+                    } | null;
+                    workdir?: string | null;
                     resources?: {
-                        /** @description 1 | 0.5 | "A100:0.5" | "2xH100" | {count, model} | {memory: "20GiB"} | {tflops: 20} */
-                        gpu?: number | string | {
-                            count?: number;
-                            model?: string;
-                            memory?: number | string;
-                            tflops?: number;
-                            fraction?: number;
-                        };
-                        /** @description cores, or "500m" */
-                        cpu?: number | string;
-                        /** @description host RAM, e.g. "4GiB" */
-                        memory?: number | string;
-                    };
-                    priority?: number;
-                    /** @description e.g. "2h" */
-                    timeLimit?: number | string;
-                    retries?: number;
-                    preemptible?: boolean;
-                    gang?: number;
-                    /** @description id of a vGPU reservation to run inside */
-                    vgpu?: string;
-                    /** @description datasets staged read-only before the task starts */
-                    inputs?: {
-                        /** @description NAME or NAME@VERSION */
-                        dataset: string;
-                        /** @description relative to the working directory; default the name */
-                        path?: string;
-                        /** @description FASTGPU_INPUT_<NAME>; default the dataset name */
-                        name?: string;
-                    }[];
+                        /** @description 1 | 0.5 | "A100:0.5" | "2xH100" | {count, model} | {memory: "20GiB"} | {tflops: 20}; null or 0: no GPU */
+                        gpu?: (number | string | {
+                            count?: number | null;
+                            model?: string | null;
+                            fraction?: number | null;
+                            memory?: string | number | null;
+                            tflops?: number | null;
+                        }) | null;
+                        cpu?: string | number | null;
+                        memory?: string | number | null;
+                    } | null;
+                    priority?: number | null;
+                    timeLimit?: string | number | null;
+                    retries?: number | null;
+                    preemptible?: boolean | null;
+                    gang?: number | null;
+                    vgpu?: string | null;
+                    /** @description an array of N elements: 100, "0-99", "0-99:2%8" (at most 8 at once) */
+                    array?: number | string | null;
+                    /** @description dependencies: "t_abc", "a_xyz:any", or {id, on: ok|any|failed}, or a list of them */
+                    after?: (string | {
+                        id: string;
+                        on?: string;
+                    } | (string | {
+                        id: string;
+                        on?: string;
+                    })[]) | null;
+                    /** @description map: element i of the array gets inputs[i] (as JSON) in FASTGPU_INPUT */
+                    inputs?: unknown[] | null;
+                    /** @description the id of an array (a_…) whose results this one task receives */
+                    reduce?: string | null;
                 };
                 "application/yaml": {
-                    name?: string;
-                    /** @description argv, or a string run with sh -c */
+                    name?: string | null;
                     command: string | string[];
                     env?: {
                         [key: string]: string;
-                    };
-                    workdir?: string;
+                    } | null;
+                    workdir?: string | null;
                     resources?: {
-                        /** @description 1 | 0.5 | "A100:0.5" | "2xH100" | {count, model} | {memory: "20GiB"} | {tflops: 20} */
-                        gpu?: number | string | {
-                            count?: number;
-                            model?: string;
-                            memory?: number | string;
-                            tflops?: number;
-                            fraction?: number;
-                        };
-                        /** @description cores, or "500m" */
-                        cpu?: number | string;
-                        /** @description host RAM, e.g. "4GiB" */
-                        memory?: number | string;
-                    };
-                    priority?: number;
-                    /** @description e.g. "2h" */
-                    timeLimit?: number | string;
-                    retries?: number;
-                    preemptible?: boolean;
-                    gang?: number;
-                    /** @description id of a vGPU reservation to run inside */
-                    vgpu?: string;
-                    /** @description datasets staged read-only before the task starts */
-                    inputs?: {
-                        /** @description NAME or NAME@VERSION */
-                        dataset: string;
-                        /** @description relative to the working directory; default the name */
-                        path?: string;
-                        /** @description FASTGPU_INPUT_<NAME>; default the dataset name */
-                        name?: string;
-                    }[];
+                        /** @description 1 | 0.5 | "A100:0.5" | "2xH100" | {count, model} | {memory: "20GiB"} | {tflops: 20}; null or 0: no GPU */
+                        gpu?: (number | string | {
+                            count?: number | null;
+                            model?: string | null;
+                            fraction?: number | null;
+                            memory?: string | number | null;
+                            tflops?: number | null;
+                        }) | null;
+                        cpu?: string | number | null;
+                        memory?: string | number | null;
+                    } | null;
+                    priority?: number | null;
+                    timeLimit?: string | number | null;
+                    retries?: number | null;
+                    preemptible?: boolean | null;
+                    gang?: number | null;
+                    vgpu?: string | null;
+                    /** @description an array of N elements: 100, "0-99", "0-99:2%8" (at most 8 at once) */
+                    array?: number | string | null;
+                    /** @description dependencies: "t_abc", "a_xyz:any", or {id, on: ok|any|failed}, or a list of them */
+                    after?: (string | {
+                        id: string;
+                        on?: string;
+                    } | (string | {
+                        id: string;
+                        on?: string;
+                    })[]) | null;
+                    /** @description map: element i of the array gets inputs[i] (as JSON) in FASTGPU_INPUT */
+                    inputs?: unknown[] | null;
+                    /** @description the id of an array (a_…) whose results this one task receives */
+                    reduce?: string | null;
                 };
                 "text/yaml": {
-                    name?: string;
-                    /** @description argv, or a string run with sh -c */
+                    name?: string | null;
                     command: string | string[];
                     env?: {
                         [key: string]: string;
-                    };
-                    workdir?: string;
+                    } | null;
+                    workdir?: string | null;
                     resources?: {
-                        /** @description 1 | 0.5 | "A100:0.5" | "2xH100" | {count, model} | {memory: "20GiB"} | {tflops: 20} */
-                        gpu?: number | string | {
-                            count?: number;
-                            model?: string;
-                            memory?: number | string;
-                            tflops?: number;
-                            fraction?: number;
-                        };
-                        /** @description cores, or "500m" */
-                        cpu?: number | string;
-                        /** @description host RAM, e.g. "4GiB" */
-                        memory?: number | string;
-                    };
-                    priority?: number;
-                    /** @description e.g. "2h" */
-                    timeLimit?: number | string;
-                    retries?: number;
-                    preemptible?: boolean;
-                    gang?: number;
-                    /** @description id of a vGPU reservation to run inside */
-                    vgpu?: string;
-                    /** @description datasets staged read-only before the task starts */
-                    inputs?: {
-                        /** @description NAME or NAME@VERSION */
-                        dataset: string;
-                        /** @description relative to the working directory; default the name */
-                        path?: string;
-                        /** @description FASTGPU_INPUT_<NAME>; default the dataset name */
-                        name?: string;
-                    }[];
+                        /** @description 1 | 0.5 | "A100:0.5" | "2xH100" | {count, model} | {memory: "20GiB"} | {tflops: 20}; null or 0: no GPU */
+                        gpu?: (number | string | {
+                            count?: number | null;
+                            model?: string | null;
+                            fraction?: number | null;
+                            memory?: string | number | null;
+                            tflops?: number | null;
+                        }) | null;
+                        cpu?: string | number | null;
+                        memory?: string | number | null;
+                    } | null;
+                    priority?: number | null;
+                    timeLimit?: string | number | null;
+                    retries?: number | null;
+                    preemptible?: boolean | null;
+                    gang?: number | null;
+                    vgpu?: string | null;
+                    /** @description an array of N elements: 100, "0-99", "0-99:2%8" (at most 8 at once) */
+                    array?: number | string | null;
+                    /** @description dependencies: "t_abc", "a_xyz:any", or {id, on: ok|any|failed}, or a list of them */
+                    after?: (string | {
+                        id: string;
+                        on?: string;
+                    } | (string | {
+                        id: string;
+                        on?: string;
+                    })[]) | null;
+                    /** @description map: element i of the array gets inputs[i] (as JSON) in FASTGPU_INPUT */
+                    inputs?: unknown[] | null;
+                    /** @description the id of an array (a_…) whose results this one task receives */
+                    reduce?: string | null;
                 };
             };
         };
@@ -1453,7 +1414,7 @@ export interface operations {
                             name: string;
                             /** @enum {string} */
                             state: "PENDING" | "SCHEDULED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED" | "TIMEOUT" | "PREEMPTED" | "LOST";
-                            reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost" | "Staging") | null;
+                            reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost") | null;
                             reasonMessage: string | null;
                             priority: number;
                             exitCode: number | null;
@@ -1498,12 +1459,6 @@ export interface operations {
                                 gang: number;
                                 vgpuId?: string;
                                 tenant: string;
-                                inputs?: {
-                                    dataset: string;
-                                    version?: number;
-                                    path: string;
-                                    env: string;
-                                }[];
                             };
                             placement: {
                                 nodeId: string;
@@ -1584,7 +1539,7 @@ export interface operations {
                             name: string;
                             /** @enum {string} */
                             state: "PENDING" | "SCHEDULED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED" | "TIMEOUT" | "PREEMPTED" | "LOST";
-                            reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost" | "Staging") | null;
+                            reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost") | null;
                             reasonMessage: string | null;
                             priority: number;
                             exitCode: number | null;
@@ -1629,12 +1584,6 @@ export interface operations {
                                 gang: number;
                                 vgpuId?: string;
                                 tenant: string;
-                                inputs?: {
-                                    dataset: string;
-                                    version?: number;
-                                    path: string;
-                                    env: string;
-                                }[];
                             };
                             placement: {
                                 nodeId: string;
@@ -1717,7 +1666,7 @@ export interface operations {
                         name: string;
                         /** @enum {string} */
                         state: "PENDING" | "SCHEDULED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED" | "TIMEOUT" | "PREEMPTED" | "LOST";
-                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost" | "Staging") | null;
+                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost") | null;
                         reasonMessage: string | null;
                         priority: number;
                         exitCode: number | null;
@@ -1762,12 +1711,6 @@ export interface operations {
                             gang: number;
                             vgpuId?: string;
                             tenant: string;
-                            inputs?: {
-                                dataset: string;
-                                version?: number;
-                                path: string;
-                                env: string;
-                            }[];
                         };
                         placement: {
                             nodeId: string;
@@ -1931,7 +1874,7 @@ export interface operations {
                         name: string;
                         /** @enum {string} */
                         state: "PENDING" | "SCHEDULED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED" | "TIMEOUT" | "PREEMPTED" | "LOST";
-                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost" | "Staging") | null;
+                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost") | null;
                         reasonMessage: string | null;
                         priority: number;
                         exitCode: number | null;
@@ -1976,12 +1919,6 @@ export interface operations {
                             gang: number;
                             vgpuId?: string;
                             tenant: string;
-                            inputs?: {
-                                dataset: string;
-                                version?: number;
-                                path: string;
-                                env: string;
-                            }[];
                         };
                         placement: {
                             nodeId: string;
@@ -2066,7 +2003,7 @@ export interface operations {
                         name: string;
                         /** @enum {string} */
                         state: "PENDING" | "SCHEDULED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED" | "TIMEOUT" | "PREEMPTED" | "LOST";
-                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost" | "Staging") | null;
+                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost") | null;
                         reasonMessage: string | null;
                         priority: number;
                         exitCode: number | null;
@@ -2111,12 +2048,6 @@ export interface operations {
                             gang: number;
                             vgpuId?: string;
                             tenant: string;
-                            inputs?: {
-                                dataset: string;
-                                version?: number;
-                                path: string;
-                                env: string;
-                            }[];
                         };
                         placement: {
                             nodeId: string;
@@ -2363,7 +2294,7 @@ export interface operations {
                             name: string;
                             /** @enum {string} */
                             state: "PENDING" | "SCHEDULED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED" | "TIMEOUT" | "PREEMPTED" | "LOST";
-                            reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost" | "Staging") | null;
+                            reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost") | null;
                             reasonMessage: string | null;
                             priority: number;
                             exitCode: number | null;
@@ -2408,12 +2339,6 @@ export interface operations {
                                 gang: number;
                                 vgpuId?: string;
                                 tenant: string;
-                                inputs?: {
-                                    dataset: string;
-                                    version?: number;
-                                    path: string;
-                                    env: string;
-                                }[];
                             };
                             placement: {
                                 nodeId: string;
@@ -2973,7 +2898,7 @@ export interface operations {
                             tenant: string;
                             /** @enum {string} */
                             state: "PENDING" | "ACTIVE" | "RELEASED";
-                            reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost" | "Staging") | null;
+                            reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost") | null;
                             request: {
                                 count: number;
                                 share: {
@@ -3048,14 +2973,12 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    name?: string;
-                    /** @description 0.5 or "A100:0.5" */
-                    gpu?: number | string;
-                    /** @description e.g. "20GiB" */
-                    memory?: number | string;
-                    tflops?: number;
-                    model?: string;
-                } | unknown | unknown | unknown;
+                    name?: string | null;
+                    gpu?: string | number | null;
+                    memory?: string | number | null;
+                    tflops?: number | null;
+                    model?: string | null;
+                } | unknown | unknown | unknown | unknown;
             };
         };
         responses: {
@@ -3071,7 +2994,7 @@ export interface operations {
                         tenant: string;
                         /** @enum {string} */
                         state: "PENDING" | "ACTIVE" | "RELEASED";
-                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost" | "Staging") | null;
+                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost") | null;
                         request: {
                             count: number;
                             share: {
@@ -3155,7 +3078,7 @@ export interface operations {
                         tenant: string;
                         /** @enum {string} */
                         state: "PENDING" | "ACTIVE" | "RELEASED";
-                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost" | "Staging") | null;
+                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost") | null;
                         request: {
                             count: number;
                             share: {
@@ -3239,7 +3162,7 @@ export interface operations {
                         tenant: string;
                         /** @enum {string} */
                         state: "PENDING" | "ACTIVE" | "RELEASED";
-                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost" | "Staging") | null;
+                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost") | null;
                         request: {
                             count: number;
                             share: {
@@ -3335,11 +3258,7 @@ export interface operations {
                         attempt: number;
                         epoch?: number;
                         /** @enum {string} */
-                        status: "staging" | "running" | "exited";
-                        staging?: {
-                            doneBytes: number;
-                            totalBytes: number;
-                        };
+                        status: "running" | "exited";
                         pid?: number;
                         startedAt?: number;
                         endedAt?: number;
@@ -3415,11 +3334,7 @@ export interface operations {
                         attempt: number;
                         epoch?: number;
                         /** @enum {string} */
-                        status: "staging" | "running" | "exited";
-                        staging?: {
-                            doneBytes: number;
-                            totalBytes: number;
-                        };
+                        status: "running" | "exited";
                         pid?: number;
                         startedAt?: number;
                         endedAt?: number;
@@ -3443,15 +3358,6 @@ export interface operations {
                         detail?: string;
                         restarts: number;
                         lastOkAt?: number;
-                    };
-                    cache?: {
-                        usedBytes: number;
-                        capBytes: number;
-                        hitBytes: number;
-                        downloadedBytes: number;
-                        stagedBytes: number;
-                        stagingSeconds: number;
-                        datasets: string[];
                     };
                 };
             };
@@ -3545,13 +3451,6 @@ export interface operations {
                                 vgpuId?: string;
                             };
                             epoch?: number;
-                            inputs?: {
-                                tenant: string;
-                                dataset: string;
-                                version?: number;
-                                path: string;
-                                env: string;
-                            }[];
                         }[];
                         stop: {
                             taskId: string;
@@ -3599,11 +3498,7 @@ export interface operations {
                         attempt: number;
                         epoch?: number;
                         /** @enum {string} */
-                        status: "staging" | "running" | "exited";
-                        staging?: {
-                            doneBytes: number;
-                            totalBytes: number;
-                        };
+                        status: "running" | "exited";
                         pid?: number;
                         startedAt?: number;
                         endedAt?: number;
@@ -4035,6 +3930,9 @@ export interface operations {
                             weight: number;
                             /** @description spend allowed, e.g. "500.00"; null: unlimited */
                             budget: string | null;
+                            /** @description time limit of its tasks that set none, e.g. "2h"; null: the pool's --default-time-limit */
+                            defaultTimeLimit: string | null;
+                            defaultTimeLimitMs: number | null;
                             createdAt: string;
                         }[];
                     };
@@ -4075,6 +3973,8 @@ export interface operations {
                     limit?: string | number | null;
                     weight?: number | string | null;
                     budget?: string | number | null;
+                    /** @description time limit of its tasks that set none, e.g. "2h"; overrides the pool's --default-time-limit; null: the pool's */
+                    defaultTimeLimit?: string | number | null;
                 };
             };
         };
@@ -4096,6 +3996,9 @@ export interface operations {
                         weight: number;
                         /** @description spend allowed, e.g. "500.00"; null: unlimited */
                         budget: string | null;
+                        /** @description time limit of its tasks that set none, e.g. "2h"; null: the pool's --default-time-limit */
+                        defaultTimeLimit: string | null;
+                        defaultTimeLimitMs: number | null;
                         createdAt: string;
                     };
                 };
@@ -4117,6 +4020,9 @@ export interface operations {
                         weight: number;
                         /** @description spend allowed, e.g. "500.00"; null: unlimited */
                         budget: string | null;
+                        /** @description time limit of its tasks that set none, e.g. "2h"; null: the pool's --default-time-limit */
+                        defaultTimeLimit: string | null;
+                        defaultTimeLimitMs: number | null;
                         createdAt: string;
                     };
                 };
@@ -4169,6 +4075,9 @@ export interface operations {
                         weight: number;
                         /** @description spend allowed, e.g. "500.00"; null: unlimited */
                         budget: string | null;
+                        /** @description time limit of its tasks that set none, e.g. "2h"; null: the pool's --default-time-limit */
+                        defaultTimeLimit: string | null;
+                        defaultTimeLimitMs: number | null;
                         createdAt: string;
                     };
                 };
@@ -4213,6 +4122,72 @@ export interface operations {
                     "application/json": {
                         name: string;
                         revokedTokens: number;
+                    };
+                };
+            };
+            /** @description the request cannot be served as sent: `error.code` says why, `error.field` names the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description server error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    patchV1AdminTenantsName: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    guarantee?: string | number | null;
+                    limit?: string | number | null;
+                    weight?: number | string | null;
+                    budget?: string | number | null;
+                    /** @description time limit of its tasks that set none, e.g. "2h"; overrides the pool's --default-time-limit; null: the pool's */
+                    defaultTimeLimit?: string | number | null;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        name: string;
+                        /** @description GPUs guaranteed */
+                        guarantee: number;
+                        guaranteeMilli: number;
+                        /** @description GPUs it may never exceed; null: no limit */
+                        limit: number | null;
+                        limitMilli: number | null;
+                        weight: number;
+                        /** @description spend allowed, e.g. "500.00"; null: unlimited */
+                        budget: string | null;
+                        /** @description time limit of its tasks that set none, e.g. "2h"; null: the pool's --default-time-limit */
+                        defaultTimeLimit: string | null;
+                        defaultTimeLimitMs: number | null;
+                        createdAt: string;
                     };
                 };
             };
@@ -4745,44 +4720,30 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    name?: string;
-                    /** @description argv, or a string run with sh -c */
+                    name?: string | null;
                     command: string | string[];
                     env?: {
                         [key: string]: string;
-                    };
-                    workdir?: string;
+                    } | null;
+                    workdir?: string | null;
                     resources?: {
-                        /** @description 1 | 0.5 | "A100:0.5" | "2xH100" | {count, model} | {memory: "20GiB"} | {tflops: 20} */
-                        gpu?: number | string | {
-                            count?: number;
-                            model?: string;
-                            memory?: number | string;
-                            tflops?: number;
-                            fraction?: number;
-                        };
-                        /** @description cores, or "500m" */
-                        cpu?: number | string;
-                        /** @description host RAM, e.g. "4GiB" */
-                        memory?: number | string;
-                    };
-                    priority?: number;
-                    /** @description e.g. "2h" */
-                    timeLimit?: number | string;
-                    retries?: number;
-                    preemptible?: boolean;
-                    gang?: number;
-                    /** @description id of a vGPU reservation to run inside */
-                    vgpu?: string;
-                    /** @description datasets staged read-only before the task starts */
-                    inputs?: {
-                        /** @description NAME or NAME@VERSION */
-                        dataset: string;
-                        /** @description relative to the working directory; default the name */
-                        path?: string;
-                        /** @description FASTGPU_INPUT_<NAME>; default the dataset name */
-                        name?: string;
-                    }[];
+                        /** @description 1 | 0.5 | "A100:0.5" | "2xH100" | {count, model} | {memory: "20GiB"} | {tflops: 20}; null or 0: no GPU */
+                        gpu?: (number | string | {
+                            count?: number | null;
+                            model?: string | null;
+                            fraction?: number | null;
+                            memory?: string | number | null;
+                            tflops?: number | null;
+                        }) | null;
+                        cpu?: string | number | null;
+                        memory?: string | number | null;
+                    } | null;
+                    priority?: number | null;
+                    timeLimit?: string | number | null;
+                    retries?: number | null;
+                    preemptible?: boolean | null;
+                    gang?: number | null;
+                    vgpu?: string | null;
                 };
             };
         };
@@ -4892,35 +4853,6 @@ export interface operations {
                             discountMicros: string;
                             chargedMicros: string;
                         };
-                        /** @description the rows summed per task array, map and sweep (issue 14), with element counts by state */
-                        groups: {
-                            /**
-                             * @description a task array, a map (an array with inputs), or a sweep
-                             * @enum {string}
-                             */
-                            kind: "array" | "map" | "sweep";
-                            /** @description a_… (array, map) or sw_… (sweep) */
-                            id: string;
-                            name: string;
-                            tenant: string;
-                            createdAt: string;
-                            /** @description elements of an array; trials made so far of a sweep */
-                            size: number;
-                            /** @description elements by task state, or trials by trial state (PRUNED included) */
-                            counts: {
-                                [key: string]: number;
-                            };
-                            /** @description its tasks with usage in the period */
-                            tasks: number;
-                            gpuSeconds: number;
-                            listAmount: number;
-                            discountAmount: number;
-                            chargedAmount: number;
-                            listMicros: string;
-                            discountMicros: string;
-                            chargedMicros: string;
-                            promotions: string[];
-                        }[];
                     };
                 };
             };
@@ -5931,11 +5863,6 @@ export interface operations {
                             trials: number;
                             message: string | null;
                         };
-                        /**
-                         * @description optuna: a driver asks for trials and prunes them (POST /v1/sweeps/:id/trials)
-                         * @enum {string}
-                         */
-                        backend: "native" | "optuna";
                         metric: string;
                         /** @enum {string} */
                         goal: "minimize" | "maximize";
@@ -6049,11 +5976,6 @@ export interface operations {
                             trials: number;
                             message: string | null;
                         };
-                        /**
-                         * @description optuna: a driver asks for trials and prunes them (POST /v1/sweeps/:id/trials)
-                         * @enum {string}
-                         */
-                        backend: "native" | "optuna";
                         metric: string;
                         /** @enum {string} */
                         goal: "minimize" | "maximize";
@@ -6219,109 +6141,6 @@ export interface operations {
                         nextTrial: number;
                         trials: number;
                         message: string | null;
-                    };
-                };
-            };
-            /** @description the request cannot be served as sent: `error.code` says why, `error.field` names the field */
-            "4XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description server error */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
-    postV1SweepsIdTrials: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                id: string;
-            };
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": {
-                    params: {
-                        [key: string]: string | number | boolean;
-                    };
-                };
-            };
-        };
-        responses: {
-            /** @description OK */
-            201: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        index: number;
-                        taskId: string;
-                        params: {
-                            [key: string]: string | number | boolean;
-                        };
-                        /** @enum {string} */
-                        state: "PENDING" | "RUNNING" | "SUCCEEDED" | "FAILED" | "PRUNED" | "CANCELLED";
-                    };
-                };
-            };
-            /** @description the request cannot be served as sent: `error.code` says why, `error.field` names the field */
-            "4XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description server error */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
-    postV1SweepsIdTrialsIndexPrune: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                id: string;
-                /** @description the trial’s index */
-                index: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description OK */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        index: number;
-                        taskId: string;
-                        /** @enum {string} */
-                        state: "PENDING" | "RUNNING" | "SUCCEEDED" | "FAILED" | "PRUNED" | "CANCELLED";
                     };
                 };
             };

@@ -3,7 +3,8 @@
 import { z } from 'zod';
 import { conflict, FastGpuError, invalid, notFound } from '../../core/errors.js';
 import { formatMoney } from '../../core/pricing/money.js';
-import { compileTenant, DEFAULT_TENANT, tenantInputSchema } from '../../core/tenancy/index.js';
+import { formatDuration } from '../../core/quantity.js';
+import { compileTenant, DEFAULT_TENANT, patchTenant, tenantInputSchema, tenantPatchSchema } from '../../core/tenancy/index.js';
 import type { Clock } from '../../core/types.js';
 import type { Store, TenantRecord, TokenRecord } from '../../store/port.js';
 import { authorize, hashToken } from '../auth.js';
@@ -22,6 +23,8 @@ export const TenantViewSchema = z.object({
   limitMilli: z.number().nullable(),
   weight: z.number(),
   budget: z.string().nullable().describe('spend allowed, e.g. "500.00"; null: unlimited'),
+  defaultTimeLimit: z.string().nullable().describe('time limit of its tasks that set none, e.g. "2h"; null: the pool\'s --default-time-limit'),
+  defaultTimeLimitMs: z.number().nullable(),
   createdAt: z.string(),
 });
 export type TenantView = z.output<typeof TenantViewSchema>;
@@ -59,6 +62,8 @@ export function tenantView(t: TenantRecord): TenantView {
     limitMilli: t.limitMilli,
     weight: t.weight,
     budget: t.budget === null ? null : formatMoney(t.budget),
+    defaultTimeLimit: t.defaultTimeLimitMs == null ? null : formatDuration(t.defaultTimeLimitMs),
+    defaultTimeLimitMs: t.defaultTimeLimitMs ?? null,
     createdAt: iso(t.createdAt)!,
   };
 }
@@ -80,7 +85,7 @@ export function adminRoutes(ctx: RouteContext): void {
     method: 'POST',
     url: '/v1/admin/tenants',
     tag: 'admin',
-    summary: 'Create a tenant (201) or replace the guarantee, limit, weight and budget of an existing one (200); GPUs as 2, 0.5 or "500m"',
+    summary: 'Create a tenant (201) or replace the guarantee, limit, weight, budget and default time limit of an existing one (200); GPUs as 2, 0.5 or "500m"',
     bodyDoc: tenantInputSchema,
     response: TenantViewSchema,
     status: 201,
@@ -121,6 +126,24 @@ export function adminRoutes(ctx: RouteContext): void {
       const t = await store.getTenant(params.name);
       if (!t) throw notFound('tenant', params.name);
       return tenantView(t);
+    },
+  });
+
+  book.add({
+    method: 'PATCH',
+    url: '/v1/admin/tenants/:name',
+    tag: 'admin',
+    summary: 'Change some of a tenant\'s guarantee, limit, weight, budget and default time limit, keeping the rest; null resets a field to its default',
+    params: NameParamsSchema,
+    bodyDoc: tenantPatchSchema,
+    response: TenantViewSchema,
+    handler: async ({ params, req, principal }) => {
+      authorize(principal, 'tenant.create', null);
+      const existing = await store.getTenant(params.name);
+      if (!existing) throw notFound('tenant', params.name);
+      await store.upsertTenant({ ...patchTenant(existing, req.body ?? {}, 'body'), createdAt: existing.createdAt });
+      await ctx.control.tenantsChanged();
+      return tenantView((await store.getTenant(params.name)) ?? existing);
     },
   });
 

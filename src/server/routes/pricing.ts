@@ -20,6 +20,7 @@ import { parseTaskSpec } from '../../core/spec.js';
 import type { GpuRequest, NodeRecord, TaskSpec } from '../../core/types.js';
 import { authorize } from '../auth.js';
 import { TaskSpecInputSchema } from '../schemas.js';
+import { specContextFor } from '../time-limits.js';
 import { wireAlso, wireAs } from '../wire.js';
 import { BUDGET_PERIOD_META } from '../billing.js';
 import { BUDGET_POLICY_META, type ControlPlane } from '../control.js';
@@ -308,7 +309,7 @@ export function pricingRoutes(ctx: RouteContext): void {
     response: z.object({ quote: QuoteViewSchema.nullable() }),
     handler: async ({ req, principal }) => {
       authorize(principal, 'price.read', null);
-      const spec = parseTaskSpec(req.body ?? {}, { tenant: principal.tenant, ...(ctx.defaultTimeLimitMs !== undefined ? { defaultTimeLimitMs: ctx.defaultTimeLimitMs } : {}) });
+      const spec = parseTaskSpec(req.body ?? {}, await specContextFor(ctx.store, principal.tenant, ctx.defaultTimeLimitMs));
       return { quote: quoteFor(spec, control, clock.now()) };
     },
   });

@@ -15,6 +15,7 @@ import { whyGangNeverFits } from '../feasibility.js';
 import { offerHolds } from '../../core/autoscale/index.js';
 import { IDEMPOTENCY_HEADER, idempotencyKeyOf } from '../idempotency.js';
 import { newId } from '../ids.js';
+import { specContextFor } from '../time-limits.js';
 import {
   IdParamsSchema,
   LogPageSchema,
@@ -26,7 +27,7 @@ import {
   TaskEventsQuerySchema,
   TaskListQuerySchema,
   TaskListSchema,
-  TaskSpecInputSchema,
+  TaskSubmitBodySchema,
   TaskViewSchema,
   WaitQuerySchema,
 } from '../schemas.js';
@@ -72,7 +73,7 @@ export function taskRoutes(ctx: RouteContext): void {
     tag: 'tasks',
     summary: 'Submit a task (a gang of N makes N tasks); ?dryRun=true validates and checks feasibility only',
     query: SubmitQuerySchema,
-    bodyDoc: TaskSpecInputSchema,
+    bodyDoc: TaskSubmitBodySchema,
     bodyTypes: YAML_OR_JSON,
     response: TaskListSchema,
     status: 201,
@@ -97,7 +98,7 @@ export function taskRoutes(ctx: RouteContext): void {
       if (tenant !== principal.tenant && !(await store.getTenant(tenant))) throw new FastGpuError('NOT_FOUND', `query.tenant: tenant ${JSON.stringify(tenant)} does not exist`, 'query.tenant');
       if (req.body === undefined || req.body === null) throw invalid('body', 'a task spec is required (JSON or YAML)');
       const extras = takeSubmitExtras(req.body);
-      const spec = parseTaskSpec(extras.body, { tenant, ...(ctx.defaultTimeLimitMs !== undefined ? { defaultTimeLimitMs: ctx.defaultTimeLimitMs } : {}) });
+      const spec = parseTaskSpec(extras.body, await specContextFor(store, tenant, ctx.defaultTimeLimitMs));
       await pinInputs(spec, store);
       if (spec.vgpuId !== undefined) {
         const r = control.reservations.get(spec.vgpuId);

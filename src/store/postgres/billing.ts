@@ -54,10 +54,10 @@ export class PgBilling {
   async upsertTenant(t: TenantRecord): Promise<void> {
     // created_at is left out of the update: a tenant keeps the time it was first created.
     await this.pool.query(
-      `INSERT INTO tenants (name, guarantee_milli, limit_milli, weight, budget, created_at) VALUES ($1, $2, $3, $4, $5, $6)
+      `INSERT INTO tenants (name, guarantee_milli, limit_milli, weight, budget, created_at, default_time_limit_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)
         ON CONFLICT (name) DO UPDATE SET guarantee_milli = excluded.guarantee_milli, limit_milli = excluded.limit_milli,
-          weight = excluded.weight, budget = excluded.budget`,
-      [t.name, t.guaranteeMilli, t.limitMilli, t.weight, big(t.budget), t.createdAt],
+          weight = excluded.weight, budget = excluded.budget, default_time_limit_ms = excluded.default_time_limit_ms`,
+      [t.name, t.guaranteeMilli, t.limitMilli, t.weight, big(t.budget), t.createdAt, t.defaultTimeLimitMs ?? null],
     );
   }
 

@@ -82,7 +82,7 @@ async function fillPool(s: Store): Promise<void> {
   } as never);
   await s.insertToken({ id: 'k1', hash: 'h1', tenant: 'acme', role: 'member', name: 'ci', createdAt: T0, revokedAt: null });
   await s.insertToken({ id: 'k2', hash: 'h2', tenant: 'default', role: 'metrics', name: 'prom', createdAt: T0 + 1, revokedAt: T0 + 9 });
-  await s.upsertTenant({ name: 'acme', guaranteeMilli: 1500, limitMilli: 4000, weight: 2.5, budget: 2n ** 62n + 3n, createdAt: T0 });
+  await s.upsertTenant({ name: 'acme', guaranteeMilli: 1500, limitMilli: 4000, weight: 2.5, budget: 2n ** 62n + 3n, createdAt: T0, defaultTimeLimitMs: 5_400_000 });
   await s.upsertTenant({ name: 'free', guaranteeMilli: 0, limitMilli: null, weight: 1, budget: null, createdAt: T0 + 1 });
   await s.setPriceBook(fixtureBook());
   await s.insertPromotion(fixturePromo());

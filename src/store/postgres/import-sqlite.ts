@@ -31,7 +31,7 @@ export const TABLE_COPIES: readonly TableCopy[] = [
   { table: 'events', ...same('seq', 'at', 'type', 'task_id', 'node_id', 'vgpu_id', 'data'), order: 'seq' },
   { table: 'reservations', ...same('id', 'tenant', 'state', 'created_at', 'version', 'doc'), order: 'id' },
   { table: 'tokens', ...same('id', 'hash', 'tenant', 'role', 'name', 'created_at', 'revoked_at'), order: 'id' },
-  { table: 'tenants', ...same('name', 'guarantee_milli', 'limit_milli', 'weight', 'budget', 'created_at'), order: 'name' },
+  { table: 'tenants', ...same('name', 'guarantee_milli', 'limit_milli', 'weight', 'budget', 'created_at', 'default_time_limit_ms'), order: 'name' },
   { table: 'price_book', ...same('id', 'doc'), order: 'id' },
   { table: 'promotions', ...same('name', 'from_ms', 'to_ms', 'doc'), order: 'name' },
   { table: 'ledger_entries', ...same('task_id', 'attempt', 'seq', 'tenant', 'to_ms', 'settled_to', 'doc'), order: 'task_id, attempt, seq' },

@@ -57,9 +57,10 @@ export interface PgTenantRow {
   weight: number;
   budget: string | null;
   created_at: number;
+  default_time_limit_ms: number | null;
 }
 
-export const TENANT_SELECT = 'SELECT name, guarantee_milli, limit_milli, weight, budget::text AS budget, created_at FROM tenants';
+export const TENANT_SELECT = 'SELECT name, guarantee_milli, limit_milli, weight, budget::text AS budget, created_at, default_time_limit_ms FROM tenants';
 
 export function rowToTenant(r: PgTenantRow): TenantRecord {
   return {
@@ -69,6 +70,7 @@ export function rowToTenant(r: PgTenantRow): TenantRecord {
     weight: r.weight,
     budget: r.budget === null ? null : BigInt(r.budget),
     createdAt: r.created_at,
+    defaultTimeLimitMs: r.default_time_limit_ms,
   };
 }
 

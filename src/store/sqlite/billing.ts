@@ -26,10 +26,11 @@ function prepareBilling(db: Database.Database) {
   const p = <R = unknown>(sql: string) => db.prepare<unknown[], R>(sql);
   return {
     // created_at is left out of the update: a tenant keeps the time it was first created.
-    upsertTenant: p(`INSERT INTO tenants (name, guarantee_milli, limit_milli, weight, budget, created_at)
-      VALUES (@name, @guarantee_milli, @limit_milli, @weight, @budget, @created_at)
+    upsertTenant: p(`INSERT INTO tenants (name, guarantee_milli, limit_milli, weight, budget, created_at, default_time_limit_ms)
+      VALUES (@name, @guarantee_milli, @limit_milli, @weight, @budget, @created_at, @default_time_limit_ms)
       ON CONFLICT (name) DO UPDATE SET guarantee_milli = excluded.guarantee_milli,
-        limit_milli = excluded.limit_milli, weight = excluded.weight, budget = excluded.budget`),
+        limit_milli = excluded.limit_milli, weight = excluded.weight, budget = excluded.budget,
+        default_time_limit_ms = excluded.default_time_limit_ms`),
     getTenant: p<TenantRow>('SELECT * FROM tenants WHERE name = ?').safeIntegers(),
     deleteTenant: p('DELETE FROM tenants WHERE name = ?'),
     revokeTenantTokens: p('UPDATE tokens SET revoked_at = ? WHERE tenant = ? AND revoked_at IS NULL'),

@@ -216,6 +216,7 @@ export interface TenantRow {
   weight: number;
   budget: bigint | null;
   created_at: bigint;
+  default_time_limit_ms: bigint | null;
 }
 
 export function tenantToRow(t: TenantRecord): Record<keyof TenantRow, string | number | bigint | null> {
@@ -226,6 +227,7 @@ export function tenantToRow(t: TenantRecord): Record<keyof TenantRow, string | n
     weight: t.weight,
     budget: t.budget,
     created_at: t.createdAt,
+    default_time_limit_ms: t.defaultTimeLimitMs ?? null,
   };
 }
 
@@ -237,6 +239,7 @@ export function rowToTenant(r: TenantRow): TenantRecord {
     weight: r.weight,
     budget: r.budget,
     createdAt: Number(r.created_at),
+    defaultTimeLimitMs: r.default_time_limit_ms === null ? null : Number(r.default_time_limit_ms),
   };
 }
 

@@ -386,7 +386,7 @@ describe('SqliteStore billing specifics', () => {
     const path = freshPath();
     const a = openStore({ kind: 'sqlite', path });
     await a.init();
-    const tenant = { name: 'a', guaranteeMilli: 1500, limitMilli: null, weight: 3, budget: 2n ** 62n, createdAt: T0 };
+    const tenant = { name: 'a', guaranteeMilli: 1500, limitMilli: null, weight: 3, budget: 2n ** 62n, createdAt: T0, defaultTimeLimitMs: 86_400_000 };
     await a.upsertTenant(tenant);
     await a.setPriceBook(fixtureBook());
     await a.insertPromotion(fixturePromo());

@@ -1,6 +1,7 @@
 // A time chart drawn by uPlot (loaded on first use, so it is not part of the first page load).
 import { useEffect, useRef } from 'preact/hooks';
 import type uPlot from 'uplot';
+import { chartTicks, time } from '../format.js';
 
 export interface ChartSeries {
   label: string;
@@ -41,9 +42,23 @@ export function Chart({ xs, series, yLabel, height = 320, summary, xTime = true 
         width: Math.max(280, el.clientWidth),
         height,
         scales: { x: { time: xTime }, y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] } },
-        axes: [{ stroke: '#445' }, { label: yLabel, stroke: '#445', grid: { stroke: '#e3e6ee' } }],
+        // Times as the rest of the dashboard writes them (format.ts), not uPlot's own format;
+        // the ticks drawn on the canvas are also left in data-x-ticks, for tests and tools.
+        axes: [
+          xTime
+            ? {
+                stroke: '#445',
+                values: (_u, splits) => {
+                  const out = chartTicks(splits.map((s) => s * 1000));
+                  el.dataset.xTicks = JSON.stringify(out);
+                  return out;
+                },
+              }
+            : { stroke: '#445' },
+          { label: yLabel, stroke: '#445', grid: { stroke: '#e3e6ee' } },
+        ],
         legend: { live: true },
-        series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.colour, width: 2, fill: s.fill, dash: s.dash, spanGaps: s.spanGaps ?? false, points: { show: s.points ?? false, size: 4 } }))],
+        series: [xTime ? { label: 'Time', value: (_u, v) => (v === null ? '—' : time(v * 1000)) } : {}, ...series.map((s) => ({ label: s.label, stroke: s.colour, width: 2, fill: s.fill, dash: s.dash, spanGaps: s.spanGaps ?? false, points: { show: s.points ?? false, size: 4 } }))],
       };
       plot.current = new UPlot(opts, [xs, ...series.map((s) => s.values)], el);
       ro = new ResizeObserver(() => plot.current?.setSize({ width: Math.max(280, el.clientWidth), height }));

@@ -6,7 +6,7 @@ import { useState } from 'preact/hooks';
 import { api, getOptional, type UsageReportJson } from '../api.js';
 import { usageFromReport, usageFromTasks, type UsageLine } from '../model/usage.js';
 import { listKeys } from '../components/keys.js';
-import { moneyDecimals, shownAmounts, tenantColour } from '../format.js';
+import { moneyDecimals, shownAmounts, tenantColour, time } from '../format.js';
 import { useLive } from '../hooks.js';
 import { markInteractive } from '../perf.js';
 import type { UsageGroup } from '../../../src/protocol/arrays.js';
@@ -154,7 +154,7 @@ export function UsagePage() {
                       {p.models?.length ? ` · models ${p.models.join(', ')}` : ''}
                       {p.tenants?.length ? ` · tenants ${p.tenants.join(', ')}` : ''}
                       {p.hours ? ` · hours ${p.hours}` : ''}
-                      {p.to !== undefined ? ` · until ${new Date(p.to).toLocaleString()}` : ''}
+                      {p.to !== undefined ? ` · until ${time(p.to)}` : ''}
                       {p.budget ? ` · ${p.spent ?? '0'} of ${p.budget} budget used` : ''}
                     </li>
                   ))}
