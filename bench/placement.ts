@@ -148,7 +148,7 @@ async function main(): Promise<void> {
   console.log(`plot: ${out}`);
 }
 
-const run = process.argv.includes('--all') ? Promise.resolve(runAll(process.argv.slice(2))) : main();
+const run = process.argv.includes('--all') ? runAll(process.argv.slice(2)) : main();
 run.catch((e: unknown) => {
   console.error(e instanceof Error ? e.message : e);
   process.exitCode = 1;
