@@ -1,4 +1,4 @@
-// `npm run bench:placement -- --all [--pods-dir DIR] [--workloads a,b] [--json FILE] [--no-oracle] [--no-bound] [--render FILE]`: the published protocol on
+// `npm run bench:placement -- --all [--pods-dir DIR] [--workloads a,b] [--json FILE] [--no-oracle] [--no-bound | --bound-only] [--render FILE[,FILE]]`: the published protocol on
 // every workload the FGD paper reports, one row per workload and policy, against the paper's
 // per-workload means (data/openb/fgd_published_means.csv). The pod lists other than the default
 // one are not in the repository: they come from alibaba/clusterdata (see `missingListsHelp`).
@@ -83,8 +83,17 @@ const breathe = () => new Promise<void>((r) => setImmediate(r));
 export async function runAll(args: readonly string[]): Promise<void> {
   const render = flag(args, '--render');
   if (render) {
-    // Re-prints the table of an earlier `--json FILE` run (no simulation).
-    console.log(renderAll(JSON.parse(readFileSync(render, 'utf8')) as WorkloadResult[], loadNodes(OPENB.nodes).length, 1.3));
+    // Re-prints the table of earlier `--json FILE` runs (no simulation); FILE,FILE2 merges them by
+    // workload (e.g. the policies' run and a `--bound-only` run).
+    const merged = new Map<string, WorkloadResult>();
+    for (const f of render.split(',')) {
+      for (const r of JSON.parse(readFileSync(f, 'utf8')) as WorkloadResult[]) {
+        const m = merged.get(r.workload);
+        if (!m) merged.set(r.workload, r);
+        else merged.set(r.workload, { ...m, runs: [...m.runs, ...r.runs], bound: m.bound ?? r.bound, fgdPublished: m.fgdPublished ?? r.fgdPublished });
+      }
+    }
+    console.log(renderAll([...merged.values()], loadNodes(OPENB.nodes).length, 1.3));
     return;
   }
   const dir = flag(args, '--pods-dir') ?? process.env[PODS_DIR_ENV];
@@ -110,7 +119,7 @@ export async function runAll(args: readonly string[]): Promise<void> {
     { label: 'fgd', policy: 'fgd' },
     { label: 'best-fit', policy: 'best-fit' },
   ];
-  const runs = all.filter((r) => !(args.includes('--no-oracle') && r.estimate === 'oracle'));
+  const runs = args.includes('--bound-only') ? [] : all.filter((r) => !(args.includes('--no-oracle') && r.estimate === 'oracle'));
   const results: WorkloadResult[] = [];
   for (const w of workloads) {
     const { pods, notes } = loadPodList(fileOf(w));
