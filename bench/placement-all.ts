@@ -1,4 +1,4 @@
-// `npm run bench:placement -- --all [--pods-dir DIR] [--workloads a,b] [--json FILE] [--no-oracle] [--no-bound | --bound-only] [--render FILE[,FILE]]`: the published protocol on
+// `npm run bench:placement -- --all [--pods-dir DIR] [--workloads a,b] [--json FILE] [--no-oracle] [--runs causal,oracle,fgd,best-fit] [--no-bound | --bound-only] [--render FILE[,FILE]]`: the published protocol on
 // every workload the FGD paper reports, one row per workload and policy, against the paper's
 // per-workload means (data/openb/fgd_published_means.csv). The pod lists other than the default
 // one are not in the repository: they come from alibaba/clusterdata (see `missingListsHelp`).
@@ -119,7 +119,9 @@ export async function runAll(args: readonly string[]): Promise<void> {
     { label: 'fgd', policy: 'fgd' },
     { label: 'best-fit', policy: 'best-fit' },
   ];
-  const runs = args.includes('--bound-only') ? [] : all.filter((r) => !(args.includes('--no-oracle') && r.estimate === 'oracle'));
+  // `--runs causal,fgd`: a subset of the runs (by the first word of the label), for a loaded machine.
+  const pick = flag(args, '--runs')?.split(',');
+  const runs = args.includes('--bound-only') ? [] : all.filter((r) => !(args.includes('--no-oracle') && r.estimate === 'oracle') && (!pick || pick.includes(r.estimate ?? r.policy)));
   const results: WorkloadResult[] = [];
   for (const w of workloads) {
     const { pods, notes } = loadPodList(fileOf(w));
