@@ -226,7 +226,10 @@ export async function runLive(o: LiveOptions): Promise<LiveResult> {
       }
       sampler.add(arrived / totalGpus / 10, [Math.round((used / totalGpus / 10) * 100) / 100]);
       perArrival.push(performance.now() - a0);
-      if (i % 1000 === 999) log(`live: ${i + 1} arrivals, ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+      if (i % 500 === 499) {
+        const cs = [...cycles].sort((x, y) => x - y);
+        log(`live: ${i + 1} arrivals (${((100 * arrived) / cap).toFixed(1)} % of capacity), ${same} identical decisions, allocated ${((100 * used) / cap).toFixed(2)} %, ${((performance.now() - t0) / 1000).toFixed(0)} s; cycle p50 ${quantile(cs, 0.5).toFixed(1)} ms, p99 ${quantile(cs, 0.99).toFixed(1)} ms`);
+      }
     }
     const wallSeconds = (performance.now() - t0) / 1000;
     const liveCurve = sampler.values(0);
