@@ -9,20 +9,14 @@
 // The published protocol skips a pod that fits nowhere; the live equivalent is that its user
 // cancels it after the cycle that could not place it (left pending, it would be retried by every
 // later cycle and, under backfill, hold a reservation — a different experiment). Pods never end.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { NodeInit, PolicyName, ResolvedPodRequest } from '../core/placement/index.js';
 import type { TracePod } from './trace.js';
 import { NODE_CREDENTIAL_HEADER } from '../protocol/agent.js';
-import { buildApp, type ServerApp } from '../server/app.js';
-import { ensureAdminToken } from '../server/main.js';
+import { makeHarness, type Harness } from '../server/testing.js';
 import { LevelSampler } from './levels.js';
 import { capacityMilli, publishedArrivals, publishedNodeNames, runPublishedSeed } from './published.js';
 import { REPORT_LEVELS } from './run.js';
-import { openStore } from '../store/index.js';
-import { ManualClock } from '../util/clock.js';
 
 type Decision = { node: string; gpus: readonly number[] } | null;
 
@@ -38,28 +32,7 @@ function quantile(sorted: readonly number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
-interface Req {
-  (method: string, url: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; raw: string }>;
-}
-
-function requester(server: () => ServerApp, token: string): Req {
-  return async (method, url, body, headers = {}) => {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    const res = await server().app.inject({
-      method: method as 'GET',
-      url,
-      headers: { authorization: `Bearer ${token}`, ...(payload !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
-      ...(payload !== undefined ? { payload } : {}),
-    });
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(res.payload);
-    } catch {
-      parsed = undefined;
-    }
-    return { status: res.statusCode, body: parsed, raw: res.payload };
-  };
-}
+type Req = Harness['req'];
 
 /** One simulated agent per trace node, speaking the protocol through the endpoints. */
 class LiveNode {
@@ -155,14 +128,12 @@ export async function runLive(o: LiveOptions): Promise<LiveResult> {
   const simDecisions: Decision[] = [];
   const sim = runPublishedSeed({ nodes: o.nodes, pods, policy: 'default', seed, tune, estimate: 'causal', onChoice: (i, _r, c) => (simDecisions[i] = c) }, maxLevel);
 
-  const dir = mkdtempSync(join(tmpdir(), 'fastgpu-live-'));
-  const store = openStore({ kind: 'sqlite', path: join(dir, 'fastgpu.db') });
-  await store.init();
-  const clock = new ManualClock();
-  const token = await ensureAdminToken(dir, store, clock);
-  const server = await buildApp({ store, clock, tickMs: 0, nodeLostAfterMs: 15_000, sampleMaintenance: false, blobDir: join(dir, 'blobs'), log: () => {}, ...(o.serverPolicy ? { policy: { placement: o.serverPolicy } } : {}) });
-  const req = requester(() => server, token);
-  const control = server.control;
+  // The tests' harness: a real SQLite store in a temp dir, the app driven with inject, a ManualClock
+  // (no time passes, so no node is ever lost for a missed heartbeat).
+  const h = await makeHarness({ log: () => {}, ...(o.serverPolicy ? { policy: { placement: o.serverPolicy } } : {}) });
+  const req = h.req;
+  const clock = h.clock;
+  const control = h.server.control;
   // The server's whole cycle (schedule() with the stored estimate, apply, commit), wall time.
   const cycles: number[] = [];
   const runCycle = control.runCycle.bind(control);
@@ -252,9 +223,7 @@ export async function runLive(o: LiveOptions): Promise<LiveResult> {
       perArrivalMs: { p50: r2(quantile(pa, 0.5)), p99: r2(quantile(pa, 0.99)) },
     };
   } finally {
-    await server.close();
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
+    await h.close();
   }
 }
 
