@@ -1,4 +1,4 @@
-// `npm run bench:placement -- --live [--seed N] [--limit N] [--json FILE]`: one seed of the published
+// `npm run bench:placement -- --live [--seed N] [--limit N] [--every K] [--json FILE]`: one seed of the published
 // arrivals of the default openb list through the server's real control plane, against the
 // simulator's `default (causal)` (src/sim/live.ts says how).
 import { writeFileSync } from 'node:fs';
@@ -10,7 +10,7 @@ import { loadNodes, loadPods } from '../src/sim/trace.js';
 export function renderLive(r: LiveResult): string {
   const f = (v: number | null | undefined) => (v === null || v === undefined ? '—' : v.toFixed(2));
   const lines = [
-    `live control plane vs simulator, default list, seed ${r.seed}, ${r.arrivals} arrivals (published protocol, tune 1.3), policy default (causal): allocated GPU % of capacity`,
+    `live control plane vs simulator, default list, ${r.nodes} nodes / ${r.gpus} GPUs, seed ${r.seed}, ${r.arrivals} arrivals (published protocol, tune 1.3), policy default (causal): allocated GPU % of capacity`,
     `| | ${REPORT_LEVELS.map((l) => `${l} %`).join(' | ')} |`,
     `| --- | ${REPORT_LEVELS.map(() => '---').join(' | ')} |`,
     `| live server (submit API, cycle, agents) | ${REPORT_LEVELS.map((l) => f(r.live[String(l)])).join(' | ')} |`,
@@ -29,8 +29,10 @@ export async function mainLive(args: readonly string[]): Promise<void> {
     return i >= 0 ? args[i + 1] : undefined;
   };
   const limit = flag('--limit');
+  // `--every K`: every K-th node of the trace only (a smaller pool of the same mix, for a busy machine).
+  const every = Number(flag('--every') ?? 1);
   const r = await runLive({
-    nodes: loadNodes(OPENB.nodes),
+    nodes: loadNodes(OPENB.nodes).filter((_, i) => i % every === 0),
     pods: loadPods(OPENB.pods),
     seed: Number(flag('--seed') ?? 52),
     ...(limit !== undefined ? { limit: Number(limit) } : {}),

@@ -84,6 +84,8 @@ class LiveNode {
 
 export interface LiveResult {
   seed: number;
+  nodes: number;
+  gpus: number;
   arrivals: number;
   live: Record<string, number | null>;
   sim: Record<string, number | null>;
@@ -210,6 +212,8 @@ export async function runLive(o: LiveOptions): Promise<LiveResult> {
     const r2 = (x: number) => Math.round(x * 100) / 100;
     return {
       seed,
+      nodes: nodes.length,
+      gpus: totalGpus,
       arrivals: arrivals.length,
       live: at(liveCurve),
       sim: at(sim.allocation),
