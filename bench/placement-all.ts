@@ -74,6 +74,8 @@ export interface WorkloadResult {
   runs: { label: string; allocation: Record<string, number | null>; published: Record<number, number> | null; wallSeconds: number }[];
   /** HiGHS per-GPU configuration bound at each level (mean over the seeds' arrival lists). */
   bound: Record<string, number> | null;
+  /** The seeds of the bound, when they differ from `seeds` (a merged `--bound-only` run). */
+  boundSeeds?: number[];
   fgdPublished: Record<number, number> | null;
 }
 
@@ -90,7 +92,10 @@ export async function runAll(args: readonly string[]): Promise<void> {
       for (const r of JSON.parse(readFileSync(f, 'utf8')) as WorkloadResult[]) {
         const m = merged.get(r.workload);
         if (!m) merged.set(r.workload, r);
-        else merged.set(r.workload, { ...m, runs: [...m.runs, ...r.runs], bound: m.bound ?? r.bound, fgdPublished: m.fgdPublished ?? r.fgdPublished });
+        else {
+          const boundFrom = m.bound ? m : r;
+          merged.set(r.workload, { ...m, seeds: m.runs.length > 0 ? m.seeds : r.seeds, runs: [...m.runs, ...r.runs], bound: boundFrom.bound, boundSeeds: boundFrom.seeds, fgdPublished: m.fgdPublished ?? r.fgdPublished });
+        }
       }
     }
     console.log(renderAll([...merged.values()], loadNodes(OPENB.nodes).length, 1.3));
@@ -179,7 +184,7 @@ const signed = (v: number) => `${v >= 0 ? '+' : ''}${v.toFixed(2)}`;
 
 /** The table (one row per workload and policy, plus the bound and `default`'s gap to it) and the summaries. */
 export function renderAll(results: readonly WorkloadResult[], nodeCount: number, tune: number): string {
-  const header = ['workload', 'policy', ...REPORT_LEVELS.map((l) => `${l} % ours (pub)`), 'vs FGD pub @130', 'wall s'];
+  const header = ['workload', 'seeds', 'policy', ...REPORT_LEVELS.map((l) => `${l} % ours (pub)`), 'vs FGD pub @130', 'wall s'];
   const rows: string[][] = [];
   const wins: string[] = [];
   const below: string[] = [];
@@ -190,7 +195,9 @@ export function renderAll(results: readonly WorkloadResult[], nodeCount: number,
     for (const r of res.runs) {
       const at130 = r.allocation['130'] ?? null;
       const margin = fgdPub && at130 !== null ? at130 - fgdPub[130]! : null;
-      rows.push([w, r.label, ...REPORT_LEVELS.map((l) => `${fmt(r.allocation[String(l)])} (${r.published ? fmt(r.published[l]) : '—'})`), margin === null ? '—' : signed(margin), r.wallSeconds.toFixed(1)]);
+      // In parentheses: the policy's published mean; for `default` (not in the paper), FGD's.
+      const pub = r.published ?? (r.label.startsWith('default') ? fgdPub : null);
+      rows.push([w, String(res.seeds.length), r.label, ...REPORT_LEVELS.map((l) => `${fmt(r.allocation[String(l)])} (${pub ? fmt(pub[l]) : '—'})`), margin === null ? '—' : signed(margin), r.wallSeconds.toFixed(1)]);
       if (r.label === 'default (causal)' && margin !== null) {
         wins.push(`${w} ${margin >= 0 ? 'win' : 'LOSS'} ${signed(margin)}`);
         const lv = REPORT_LEVELS.filter((l) => fgdPub && (r.allocation[String(l)] ?? -1) < fgdPub[l]!);
@@ -202,16 +209,16 @@ export function renderAll(results: readonly WorkloadResult[], nodeCount: number,
       }
     }
     if (res.bound) {
-      rows.push([w, 'bound: HiGHS per-GPU configs', ...REPORT_LEVELS.map((l) => fmt(res.bound![String(l)])), '', '']);
+      rows.push([w, String(res.boundSeeds?.length ?? res.seeds.length), 'bound: HiGHS per-GPU configs', ...REPORT_LEVELS.map((l) => fmt(res.bound![String(l)])), '', '']);
       const causal = res.runs.find((r) => r.label === 'default (causal)');
-      if (causal) rows.push([w, 'gap: bound − default (causal)', ...REPORT_LEVELS.map((l) => fmt((res.bound![String(l)] ?? NaN) - (causal.allocation[String(l)] ?? NaN))), '', '']);
+      if (causal) rows.push([w, '', 'gap: bound − default (causal)', ...REPORT_LEVELS.map((l) => fmt((res.bound![String(l)] ?? NaN) - (causal.allocation[String(l)] ?? NaN))), '', '']);
     }
   }
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) => '| ' + cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ') + ' |';
   const seeds = results[0]?.seeds ?? [];
   return [
-    `published protocol on ${results.length} workload(s), ${nodeCount} nodes, seeds ${seeds[0]}–${seeds.at(-1)}, tune ${tune}: allocated GPU % of capacity (published mean)`,
+    `published protocol on ${results.length} workload(s), ${nodeCount} nodes, seeds from ${seeds[0]} (count in the seeds column), tune ${tune}: allocated GPU % of capacity (published 10-seed mean: the policy's, FGD's for default)`,
     line(header),
     '| ' + widths.map((wd) => '-'.repeat(wd)).join(' | ') + ' |',
     ...rows.map(line),
