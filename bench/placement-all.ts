@@ -147,7 +147,8 @@ export async function runAll(args: readonly string[]): Promise<void> {
       res.bound = (await bounds(nodes, pods, seeds, tune)).configurations;
     }
     results.push(res);
-    writeSvg(res);
+    // A bound-only run has no curves: it keeps the plots of the runs that have them.
+    if (res.runs.length > 0) writeSvg(res);
     if (jsonOut) writeFileSync(jsonOut, JSON.stringify(results.map(({ workload, seeds: ss, runs: rr, bound, fgdPublished }) => ({ workload, seeds: ss, runs: rr, bound, fgdPublished })), null, 1));
   }
   console.log(renderAll(results, nodes.length, tune));

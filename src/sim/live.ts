@@ -24,7 +24,9 @@ type Decision = { node: string; gpus: readonly number[] } | null;
 export function podSpec(req: ResolvedPodRequest, name: string): Record<string, unknown> {
   if (req.models.length > 0) throw new Error(`${name}: a pod tied to GPU models (${req.models.join('|')}) is not part of the live bench (the default list has none)`);
   const gpu = req.gpuCount === 0 ? 0 : req.gpuCount > 1 ? req.gpuCount : req.gpuMilli / 1000;
-  return { name, command: ['true'], resources: { gpu, cpu: `${req.cpuMilli}m`, memory: `${req.memoryMiB}MiB` } };
+  // The API refuses 0 MiB of host memory (and absent means 1 GiB), which a few trace pods ask for:
+  // those ask for 1 MiB, the least a user can (a decision it changed would show as a divergence).
+  return { name, command: ['true'], resources: { gpu, cpu: `${req.cpuMilli}m`, memory: `${Math.max(1, req.memoryMiB)}MiB` } };
 }
 
 function quantile(sorted: readonly number[], q: number): number {
