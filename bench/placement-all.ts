@@ -1,4 +1,4 @@
-// `npm run bench:placement -- --all [--pods-dir DIR] [--workloads a,b]`: the published protocol on
+// `npm run bench:placement -- --all [--pods-dir DIR] [--workloads a,b] [--json FILE] [--no-oracle] [--runs causal,oracle,fgd,best-fit] [--no-bound | --bound-only] [--render FILE[,FILE]]`: the published protocol on
 // every workload the FGD paper reports, one row per workload and policy, against the paper's
 // per-workload means (data/openb/fgd_published_means.csv). The pod lists other than the default
 // one are not in the repository: they come from alibaba/clusterdata (see `missingListsHelp`).
@@ -9,7 +9,7 @@ import type { PolicyName } from '../src/core/placement/index.js';
 import { OPENB, OPENB_DIR, REPO_ROOT } from '../src/sim/data.js';
 import { lineChartSvg, type Series } from '../src/sim/plot.js';
 import { PUBLISHED_POLICY } from '../src/sim/reference.js';
-import { parseSeeds, REPORT_LEVELS, runPublished } from '../src/sim/run.js';
+import { bounds, parseSeeds, REPORT_LEVELS, runPublished } from '../src/sim/run.js';
 import { loadNodes, loadPodList } from '../src/sim/trace.js';
 
 /** The workloads the FGD paper reports (17 of the 23 published lists). */
@@ -67,9 +67,44 @@ function flag(args: readonly string[], name: string): string | undefined {
   return i >= 0 ? args[i + 1] : undefined;
 }
 
-export function runAll(args: readonly string[]): void {
+/** One workload's results, as written to `--json FILE` after each workload (a long run keeps what it has). */
+export interface WorkloadResult {
+  workload: string;
+  seeds: number[];
+  runs: { label: string; allocation: Record<string, number | null>; published: Record<number, number> | null; wallSeconds: number }[];
+  /** HiGHS per-GPU configuration bound at each level (mean over the seeds' arrival lists). */
+  bound: Record<string, number> | null;
+  /** The seeds of the bound, when they differ from `seeds` (a merged `--bound-only` run). */
+  boundSeeds?: number[];
+  fgdPublished: Record<number, number> | null;
+}
+
+/** Lets the event loop run between long synchronous pieces (a signal, a flush of stderr). */
+const breathe = () => new Promise<void>((r) => setImmediate(r));
+
+export async function runAll(args: readonly string[]): Promise<void> {
+  const render = flag(args, '--render');
+  if (render) {
+    // Re-prints the table of earlier `--json FILE` runs (no simulation); FILE,FILE2 merges them by
+    // workload (e.g. the policies' run and a `--bound-only` run).
+    const merged = new Map<string, WorkloadResult>();
+    for (const f of render.split(',')) {
+      for (const r of JSON.parse(readFileSync(f, 'utf8')) as WorkloadResult[]) {
+        const m = merged.get(r.workload);
+        if (!m) merged.set(r.workload, r);
+        else {
+          const boundFrom = m.bound ? m : r;
+          merged.set(r.workload, { ...m, seeds: m.runs.length > 0 ? m.seeds : r.seeds, runs: [...m.runs, ...r.runs], bound: boundFrom.bound, boundSeeds: boundFrom.seeds, fgdPublished: m.fgdPublished ?? r.fgdPublished });
+        }
+      }
+    }
+    console.log(renderAll([...merged.values()], loadNodes(OPENB.nodes).length, 1.3));
+    return;
+  }
   const dir = flag(args, '--pods-dir') ?? process.env[PODS_DIR_ENV];
   const only = flag(args, '--workloads')?.split(',').map((w) => (w.startsWith('openb_pod_list_') ? w : `openb_pod_list_${w}`));
+  const jsonOut = flag(args, '--json');
+  const withBound = !args.includes('--no-bound');
   const workloads = only ?? PAPER_WORKLOADS;
   const fileOf = (w: string) => (w === 'openb_pod_list_default' && !dir ? OPENB.pods : join(dir ?? '', `${w}.csv`));
   const missing = workloads.filter((w) => !existsSync(fileOf(w)));
@@ -83,52 +118,113 @@ export function runAll(args: readonly string[]): void {
   const nodes = loadNodes(OPENB.nodes);
   const means = loadMeans();
   const now = () => performance.now();
-  const runs: { label: string; policy: PolicyName; estimate?: 'causal' | 'oracle' }[] = [
+  const all: { label: string; policy: PolicyName; estimate?: 'causal' | 'oracle' }[] = [
     { label: 'default (causal)', policy: 'default', estimate: 'causal' },
     { label: 'default (oracle)', policy: 'default', estimate: 'oracle' },
     { label: 'fgd', policy: 'fgd' },
     { label: 'best-fit', policy: 'best-fit' },
   ];
-  const f = (v: number | null | undefined) => (v === null || v === undefined || Number.isNaN(v) ? '—' : v.toFixed(2));
-  const header = ['workload', 'policy', ...REPORT_LEVELS.map((l) => `${l} % ours (pub)`), 'vs FGD pub @130', 'wall s'];
-  const rows: string[][] = [];
-  const summary: string[] = [];
+  // `--runs causal,fgd`: a subset of the runs (by the first word of the label), for a loaded machine.
+  const pick = flag(args, '--runs')?.split(',');
+  const runs = args.includes('--bound-only') ? [] : all.filter((r) => !(args.includes('--no-oracle') && r.estimate === 'oracle') && (!pick || pick.includes(r.estimate ?? r.policy)));
+  const results: WorkloadResult[] = [];
   for (const w of workloads) {
     const { pods, notes } = loadPodList(fileOf(w));
     for (const n of notes) process.stderr.write(`${w}: note: ${n}\n`);
-    const fgdPub = means.get(`${w}|fgd`);
-    const series: Series[] = [];
+    const fgdPub = means.get(`${w}|fgd`) ?? null;
+    const res: WorkloadResult = { workload: w, seeds, runs: [], bound: null, fgdPublished: fgdPub };
     for (const r of runs) {
       process.stderr.write(`${w}: ${r.label} …\n`);
+      await breathe();
       const s = runPublished({ workload: w, nodes, pods, policy: r.policy, seeds, tune, now, ...(r.estimate ? { estimate: r.estimate } : {}) });
-      const pub = r.estimate === 'oracle' || r.policy === 'default' ? undefined : means.get(`${w}|${r.policy}`);
-      const at130 = s.allocation['130'] ?? null;
+      const pub = r.policy === 'default' ? null : (means.get(`${w}|${r.policy}`) ?? null);
+      res.runs.push({ label: r.label, allocation: s.allocation, published: pub, wallSeconds: s.wallSeconds });
+      curvesOf(res)[r.label] = s.curve.allocation;
+    }
+    if (withBound) {
+      process.stderr.write(`${w}: bound (HiGHS per-GPU configurations) …\n`);
+      await breathe();
+      res.bound = (await bounds(nodes, pods, seeds, tune)).configurations;
+    }
+    results.push(res);
+    // A bound-only run has no curves: it keeps the plots of the runs that have them.
+    if (res.runs.length > 0) writeSvg(res);
+    if (jsonOut) writeFileSync(jsonOut, JSON.stringify(results.map(({ workload, seeds: ss, runs: rr, bound, fgdPublished }) => ({ workload, seeds: ss, runs: rr, bound, fgdPublished })), null, 1));
+  }
+  console.log(renderAll(results, nodes.length, tune));
+}
+
+const curveStore = new WeakMap<WorkloadResult, Record<string, (number | null)[]>>();
+function curvesOf(r: WorkloadResult): Record<string, (number | null)[]> {
+  let c = curveStore.get(r);
+  if (!c) curveStore.set(r, (c = {}));
+  return c;
+}
+
+function writeSvg(res: WorkloadResult): void {
+  const series: Series[] = Object.entries(curvesOf(res)).map(([name, values]) => ({ name, values }));
+  if (res.fgdPublished) {
+    const v: (number | null)[] = [];
+    for (const l of REPORT_LEVELS) v[l] = res.fgdPublished[l]!;
+    series.push({ name: 'fgd (published)', values: v, dashed: true });
+  }
+  if (res.bound) {
+    const v: (number | null)[] = [];
+    for (const l of REPORT_LEVELS) v[l] = res.bound[String(l)] ?? null;
+    series.push({ name: 'bound (HiGHS configs)', values: v, dashed: true });
+  }
+  const name = res.workload.replace('openb_pod_list_', '');
+  writeFileSync(
+    join(REPO_ROOT, 'docs', `placement-${name}.svg`),
+    lineChartSvg({ title: `Allocated GPU vs arrived demand — ${res.workload}, ${res.seeds.length} seeds`, xLabel: 'arrived GPU demand (% of capacity)', yLabel: 'allocated GPU (% of capacity)', series, xMin: 80, xMax: 130, yMin: 75, yMax: 100 }),
+  );
+}
+
+const fmt = (v: number | null | undefined) => (v === null || v === undefined || Number.isNaN(v) ? '—' : v.toFixed(2));
+const signed = (v: number) => `${v >= 0 ? '+' : ''}${v.toFixed(2)}`;
+
+/** The table (one row per workload and policy, plus the bound and `default`'s gap to it) and the summaries. */
+export function renderAll(results: readonly WorkloadResult[], nodeCount: number, tune: number): string {
+  const header = ['workload', 'seeds', 'policy', ...REPORT_LEVELS.map((l) => `${l} % ours (pub)`), 'vs FGD pub @130', 'wall s'];
+  const rows: string[][] = [];
+  const wins: string[] = [];
+  const below: string[] = [];
+  const baselineDev: string[] = [];
+  for (const res of results) {
+    const w = res.workload.replace('openb_pod_list_', '');
+    const fgdPub = res.fgdPublished;
+    for (const r of res.runs) {
+      const at130 = r.allocation['130'] ?? null;
       const margin = fgdPub && at130 !== null ? at130 - fgdPub[130]! : null;
-      rows.push([
-        w.replace('openb_pod_list_', ''),
-        r.label,
-        ...REPORT_LEVELS.map((l) => `${f(s.allocation[String(l)])} (${pub ? f(pub[l]) : '—'})`),
-        margin === null ? '—' : `${margin >= 0 ? '+' : ''}${margin.toFixed(2)}`,
-        s.wallSeconds.toFixed(1),
-      ]);
-      if (r.label === 'default (causal)' && margin !== null) summary.push(`${w.replace('openb_pod_list_', '')} ${margin >= 0 ? 'win' : 'LOSS'} ${margin >= 0 ? '+' : ''}${margin.toFixed(2)}`);
-      series.push({ name: r.label, values: s.curve.allocation });
+      // In parentheses: the policy's published mean; for `default` (not in the paper), FGD's.
+      const pub = r.published ?? (r.label.startsWith('default') ? fgdPub : null);
+      rows.push([w, String(res.seeds.length), r.label, ...REPORT_LEVELS.map((l) => `${fmt(r.allocation[String(l)])} (${pub ? fmt(pub[l]) : '—'})`), margin === null ? '—' : signed(margin), r.wallSeconds.toFixed(1)]);
+      if (r.label === 'default (causal)' && margin !== null) {
+        wins.push(`${w} ${margin >= 0 ? 'win' : 'LOSS'} ${signed(margin)}`);
+        const lv = REPORT_LEVELS.filter((l) => fgdPub && (r.allocation[String(l)] ?? -1) < fgdPub[l]!);
+        if (lv.length > 0) below.push(`${w} at ${lv.map((l) => `${l} % (${signed(r.allocation[String(l)]! - fgdPub![l]!)})`).join(', ')}`);
+      }
+      if (r.published) {
+        const devs = REPORT_LEVELS.map((l) => Math.abs((r.allocation[String(l)] ?? NaN) - r.published![l]!));
+        baselineDev.push(`${w} ${r.label} ${Math.max(...devs).toFixed(2)}`);
+      }
     }
-    if (fgdPub) {
-      const v: (number | null)[] = [];
-      for (const l of REPORT_LEVELS) v[l] = fgdPub[l]!;
-      series.push({ name: 'fgd (published)', values: v, dashed: true });
+    if (res.bound) {
+      rows.push([w, String(res.boundSeeds?.length ?? res.seeds.length), 'bound: HiGHS per-GPU configs', ...REPORT_LEVELS.map((l) => fmt(res.bound![String(l)])), '', '']);
+      const causal = res.runs.find((r) => r.label === 'default (causal)');
+      if (causal) rows.push([w, '', 'gap: bound − default (causal)', ...REPORT_LEVELS.map((l) => fmt((res.bound![String(l)] ?? NaN) - (causal.allocation[String(l)] ?? NaN))), '', '']);
     }
-    writeFileSync(
-      join(REPO_ROOT, 'docs', `placement-${w.replace('openb_pod_list_', '')}.svg`),
-      lineChartSvg({ title: `Allocated GPU vs arrived demand — ${w}, ${seeds.length} seeds`, xLabel: 'arrived GPU demand (% of capacity)', yLabel: 'allocated GPU (% of capacity)', series, xMin: 80, xMax: 130, yMin: 75, yMax: 100 }),
-    );
   }
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) => '| ' + cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ') + ' |';
-  console.log(`published protocol on ${workloads.length} workload(s), ${nodes.length} nodes, seeds ${seeds[0]}–${seeds.at(-1)}, tune ${tune}: allocated GPU % of capacity (published mean)`);
-  console.log(line(header));
-  console.log('| ' + widths.map((wd) => '-'.repeat(wd)).join(' | ') + ' |');
-  for (const r of rows) console.log(line(r));
-  console.log(`default (causal) vs FGD's published mean at 130 %: ${summary.join(' · ')}`);
+  const seeds = results[0]?.seeds ?? [];
+  return [
+    `published protocol on ${results.length} workload(s), ${nodeCount} nodes, seeds from ${seeds[0]} (count in the seeds column), tune ${tune}: allocated GPU % of capacity (published 10-seed mean: the policy's, FGD's for default)`,
+    line(header),
+    '| ' + widths.map((wd) => '-'.repeat(wd)).join(' | ') + ' |',
+    ...rows.map(line),
+    `default (causal) vs FGD's published mean at 130 %: ${wins.join(' · ')}`,
+    `default (causal) below FGD's published mean: ${below.length > 0 ? below.join('; ') : 'nowhere (90–130 %)'}`,
+    `largest |ours − published| over 90–130 % for the baselines: ${baselineDev.join(' · ')}`,
+  ].join('\n');
 }

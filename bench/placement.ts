@@ -12,6 +12,7 @@ import { runReplay, type ReplaySummary } from '../src/sim/replay.js';
 import { bounds, parseSeeds, REPORT_LEVELS, runPublished, type PublishedSummary } from '../src/sim/run.js';
 import { loadNodes, loadPods } from '../src/sim/trace.js';
 import { runAll } from './placement-all.js';
+import { mainLive } from './placement-live.js';
 
 const POLICIES: PolicyName[] = ['random', 'dotprod', 'gpu-clustering', 'gpu-packing', 'best-fit', 'fgd', 'first-fit', 'default'];
 const WORKLOAD = 'openb_pod_list_default';
@@ -148,7 +149,8 @@ async function main(): Promise<void> {
   console.log(`plot: ${out}`);
 }
 
-const run = process.argv.includes('--all') ? Promise.resolve(runAll(process.argv.slice(2))) : main();
+const args = process.argv.slice(2);
+const run = args.includes('--all') ? runAll(args) : args.includes('--live') ? mainLive(args) : main();
 run.catch((e: unknown) => {
   console.error(e instanceof Error ? e.message : e);
   process.exitCode = 1;

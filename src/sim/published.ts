@@ -41,6 +41,11 @@ export interface PublishedOptions {
   estimate?: WorkloadEstimate;
   /** Monotonic clock in ms, for placements/s (injected: core and sim logic stay clock-free). */
   now?: () => number;
+  /**
+   * Called after each arrival's decision (null: skipped), with the node's name as the policy saw it
+   * (published prefix included): the live bench compares the server's decisions with these.
+   */
+  onChoice?: (i: number, req: ResolvedPodRequest, placed: { node: string; gpus: readonly number[] } | null) => void;
 }
 
 export interface SeedResult {
@@ -127,6 +132,7 @@ export function runPublishedSeed(opts: PublishedOptions, maxLevel = 130): SeedRe
   let used = 0;
   let arrived = 0;
   let placed = 0;
+  let skipped = 0;
   let placeMs = 0;
   const sampler = new LevelSampler(maxLevel, 3);
   const rec = [0, 0, 0];
@@ -140,6 +146,8 @@ export function runPublishedSeed(opts: PublishedOptions, maxLevel = 130): SeedRe
     }
     const choice = policy.choose(cluster, req, ctx);
     if (now) placeMs += now() - t0;
+    opts.onChoice?.(placed + skipped, req, choice ? { node: cluster.nodes[choice.nodePos]!.name, gpus: [...choice.gpuIdx] } : null);
+    if (!choice) skipped++;
     if (choice) {
       cluster.allocate(choice, req);
       placed++;
