@@ -678,6 +678,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/autoscale/nodes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Nodes that providers lent the pool (--autoscale), newest request first: joining, up, draining or released, with the time of each step */
+        get: operations["getV1AutoscaleNodes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/samples": {
         parameters: {
             query?: never;
@@ -898,6 +915,40 @@ export interface paths {
         put?: never;
         /** Cancel a sweep: its live trials are stopped and no more start */
         post: operations["postV1SweepsIdCancel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sweeps/{id}/trials": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** backend optuna: run a trial with the parameters the driver’s sampler chose (within the space); CONFLICT at max_concurrent live trials or once every trial was made */
+        post: operations["postV1SweepsIdTrials"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sweeps/{id}/trials/{index}/prune": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** backend optuna: the driver’s pruner stopped this trial; it ends PRUNED and its slice is freed at once */
+        post: operations["postV1SweepsIdTrialsIndexPrune"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1157,7 +1208,7 @@ export interface operations {
                             name: string;
                             /** @enum {string} */
                             state: "PENDING" | "SCHEDULED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED" | "TIMEOUT" | "PREEMPTED" | "LOST";
-                            reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost") | null;
+                            reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost" | "Staging") | null;
                             reasonMessage: string | null;
                             priority: number;
                             exitCode: number | null;
@@ -1202,6 +1253,12 @@ export interface operations {
                                 gang: number;
                                 vgpuId?: string;
                                 tenant: string;
+                                inputs?: {
+                                    dataset: string;
+                                    version?: number;
+                                    path: string;
+                                    env: string;
+                                }[];
                             };
                             placement: {
                                 nodeId: string;
@@ -1304,6 +1361,8 @@ export interface operations {
                     preemptible?: boolean | null;
                     gang?: number | null;
                     vgpu?: string | null;
+                    /** @description map: element i of the array gets inputs[i] (as JSON) in FASTGPU_INPUT */
+                    inputs?: unknown[] | null;
                     /** @description an array of N elements: 100, "0-99", "0-99:2%8" (at most 8 at once) */
                     array?: number | string | null;
                     /** @description dependencies: "t_abc", "a_xyz:any", or {id, on: ok|any|failed}, or a list of them */
@@ -1314,8 +1373,6 @@ export interface operations {
                         id: string;
                         on?: string;
                     })[]) | null;
-                    /** @description map: element i of the array gets inputs[i] (as JSON) in FASTGPU_INPUT */
-                    inputs?: unknown[] | null;
                     /** @description the id of an array (a_…) whose results this one task receives */
                     reduce?: string | null;
                 };
@@ -1344,6 +1401,8 @@ export interface operations {
                     preemptible?: boolean | null;
                     gang?: number | null;
                     vgpu?: string | null;
+                    /** @description map: element i of the array gets inputs[i] (as JSON) in FASTGPU_INPUT */
+                    inputs?: unknown[] | null;
                     /** @description an array of N elements: 100, "0-99", "0-99:2%8" (at most 8 at once) */
                     array?: number | string | null;
                     /** @description dependencies: "t_abc", "a_xyz:any", or {id, on: ok|any|failed}, or a list of them */
@@ -1354,8 +1413,6 @@ export interface operations {
                         id: string;
                         on?: string;
                     })[]) | null;
-                    /** @description map: element i of the array gets inputs[i] (as JSON) in FASTGPU_INPUT */
-                    inputs?: unknown[] | null;
                     /** @description the id of an array (a_…) whose results this one task receives */
                     reduce?: string | null;
                 };
@@ -1384,6 +1441,8 @@ export interface operations {
                     preemptible?: boolean | null;
                     gang?: number | null;
                     vgpu?: string | null;
+                    /** @description map: element i of the array gets inputs[i] (as JSON) in FASTGPU_INPUT */
+                    inputs?: unknown[] | null;
                     /** @description an array of N elements: 100, "0-99", "0-99:2%8" (at most 8 at once) */
                     array?: number | string | null;
                     /** @description dependencies: "t_abc", "a_xyz:any", or {id, on: ok|any|failed}, or a list of them */
@@ -1394,8 +1453,6 @@ export interface operations {
                         id: string;
                         on?: string;
                     })[]) | null;
-                    /** @description map: element i of the array gets inputs[i] (as JSON) in FASTGPU_INPUT */
-                    inputs?: unknown[] | null;
                     /** @description the id of an array (a_…) whose results this one task receives */
                     reduce?: string | null;
                 };
@@ -1414,7 +1471,7 @@ export interface operations {
                             name: string;
                             /** @enum {string} */
                             state: "PENDING" | "SCHEDULED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED" | "TIMEOUT" | "PREEMPTED" | "LOST";
-                            reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost") | null;
+                            reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost" | "Staging") | null;
                             reasonMessage: string | null;
                             priority: number;
                             exitCode: number | null;
@@ -1459,6 +1516,12 @@ export interface operations {
                                 gang: number;
                                 vgpuId?: string;
                                 tenant: string;
+                                inputs?: {
+                                    dataset: string;
+                                    version?: number;
+                                    path: string;
+                                    env: string;
+                                }[];
                             };
                             placement: {
                                 nodeId: string;
@@ -1539,7 +1602,7 @@ export interface operations {
                             name: string;
                             /** @enum {string} */
                             state: "PENDING" | "SCHEDULED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED" | "TIMEOUT" | "PREEMPTED" | "LOST";
-                            reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost") | null;
+                            reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost" | "Staging") | null;
                             reasonMessage: string | null;
                             priority: number;
                             exitCode: number | null;
@@ -1584,6 +1647,12 @@ export interface operations {
                                 gang: number;
                                 vgpuId?: string;
                                 tenant: string;
+                                inputs?: {
+                                    dataset: string;
+                                    version?: number;
+                                    path: string;
+                                    env: string;
+                                }[];
                             };
                             placement: {
                                 nodeId: string;
@@ -1666,7 +1735,7 @@ export interface operations {
                         name: string;
                         /** @enum {string} */
                         state: "PENDING" | "SCHEDULED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED" | "TIMEOUT" | "PREEMPTED" | "LOST";
-                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost") | null;
+                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost" | "Staging") | null;
                         reasonMessage: string | null;
                         priority: number;
                         exitCode: number | null;
@@ -1711,6 +1780,12 @@ export interface operations {
                             gang: number;
                             vgpuId?: string;
                             tenant: string;
+                            inputs?: {
+                                dataset: string;
+                                version?: number;
+                                path: string;
+                                env: string;
+                            }[];
                         };
                         placement: {
                             nodeId: string;
@@ -1874,7 +1949,7 @@ export interface operations {
                         name: string;
                         /** @enum {string} */
                         state: "PENDING" | "SCHEDULED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED" | "TIMEOUT" | "PREEMPTED" | "LOST";
-                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost") | null;
+                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost" | "Staging") | null;
                         reasonMessage: string | null;
                         priority: number;
                         exitCode: number | null;
@@ -1919,6 +1994,12 @@ export interface operations {
                             gang: number;
                             vgpuId?: string;
                             tenant: string;
+                            inputs?: {
+                                dataset: string;
+                                version?: number;
+                                path: string;
+                                env: string;
+                            }[];
                         };
                         placement: {
                             nodeId: string;
@@ -2003,7 +2084,7 @@ export interface operations {
                         name: string;
                         /** @enum {string} */
                         state: "PENDING" | "SCHEDULED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED" | "TIMEOUT" | "PREEMPTED" | "LOST";
-                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost") | null;
+                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost" | "Staging") | null;
                         reasonMessage: string | null;
                         priority: number;
                         exitCode: number | null;
@@ -2048,6 +2129,12 @@ export interface operations {
                             gang: number;
                             vgpuId?: string;
                             tenant: string;
+                            inputs?: {
+                                dataset: string;
+                                version?: number;
+                                path: string;
+                                env: string;
+                            }[];
                         };
                         placement: {
                             nodeId: string;
@@ -2294,7 +2381,7 @@ export interface operations {
                             name: string;
                             /** @enum {string} */
                             state: "PENDING" | "SCHEDULED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED" | "TIMEOUT" | "PREEMPTED" | "LOST";
-                            reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost") | null;
+                            reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost" | "Staging") | null;
                             reasonMessage: string | null;
                             priority: number;
                             exitCode: number | null;
@@ -2339,6 +2426,12 @@ export interface operations {
                                 gang: number;
                                 vgpuId?: string;
                                 tenant: string;
+                                inputs?: {
+                                    dataset: string;
+                                    version?: number;
+                                    path: string;
+                                    env: string;
+                                }[];
                             };
                             placement: {
                                 nodeId: string;
@@ -2898,7 +2991,7 @@ export interface operations {
                             tenant: string;
                             /** @enum {string} */
                             state: "PENDING" | "ACTIVE" | "RELEASED";
-                            reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost") | null;
+                            reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost" | "Staging") | null;
                             request: {
                                 count: number;
                                 share: {
@@ -2994,7 +3087,7 @@ export interface operations {
                         tenant: string;
                         /** @enum {string} */
                         state: "PENDING" | "ACTIVE" | "RELEASED";
-                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost") | null;
+                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost" | "Staging") | null;
                         request: {
                             count: number;
                             share: {
@@ -3078,7 +3171,7 @@ export interface operations {
                         tenant: string;
                         /** @enum {string} */
                         state: "PENDING" | "ACTIVE" | "RELEASED";
-                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost") | null;
+                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost" | "Staging") | null;
                         request: {
                             count: number;
                             share: {
@@ -3162,7 +3255,7 @@ export interface operations {
                         tenant: string;
                         /** @enum {string} */
                         state: "PENDING" | "ACTIVE" | "RELEASED";
-                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost") | null;
+                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost" | "Staging") | null;
                         request: {
                             count: number;
                             share: {
@@ -3258,7 +3351,11 @@ export interface operations {
                         attempt: number;
                         epoch?: number;
                         /** @enum {string} */
-                        status: "running" | "exited";
+                        status: "staging" | "running" | "exited";
+                        staging?: {
+                            doneBytes: number;
+                            totalBytes: number;
+                        };
                         pid?: number;
                         startedAt?: number;
                         endedAt?: number;
@@ -3334,7 +3431,11 @@ export interface operations {
                         attempt: number;
                         epoch?: number;
                         /** @enum {string} */
-                        status: "running" | "exited";
+                        status: "staging" | "running" | "exited";
+                        staging?: {
+                            doneBytes: number;
+                            totalBytes: number;
+                        };
                         pid?: number;
                         startedAt?: number;
                         endedAt?: number;
@@ -3358,6 +3459,15 @@ export interface operations {
                         detail?: string;
                         restarts: number;
                         lastOkAt?: number;
+                    };
+                    cache?: {
+                        usedBytes: number;
+                        capBytes: number;
+                        hitBytes: number;
+                        downloadedBytes: number;
+                        stagedBytes: number;
+                        stagingSeconds: number;
+                        datasets: string[];
                     };
                 };
             };
@@ -3451,6 +3561,13 @@ export interface operations {
                                 vgpuId?: string;
                             };
                             epoch?: number;
+                            inputs?: {
+                                tenant: string;
+                                dataset: string;
+                                version?: number;
+                                path: string;
+                                env: string;
+                            }[];
                         }[];
                         stop: {
                             taskId: string;
@@ -3498,7 +3615,11 @@ export interface operations {
                         attempt: number;
                         epoch?: number;
                         /** @enum {string} */
-                        status: "running" | "exited";
+                        status: "staging" | "running" | "exited";
+                        staging?: {
+                            doneBytes: number;
+                            totalBytes: number;
+                        };
                         pid?: number;
                         startedAt?: number;
                         endedAt?: number;
@@ -3763,7 +3884,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    /** @description how long it may be used: 15m (default), 2h, 1d… */
+                    /** @description how long it may be used: 15m (default), 2h, 1d…; a bare number is seconds */
                     ttl?: string | number;
                     /** @description labels every node that joins with it gets */
                     labels?: {
@@ -4744,6 +4865,15 @@ export interface operations {
                     preemptible?: boolean | null;
                     gang?: number | null;
                     vgpu?: string | null;
+                    /** @description datasets staged read-only before the task starts */
+                    inputs?: {
+                        /** @description NAME or NAME@VERSION */
+                        dataset: string;
+                        /** @description relative to the working directory; default the name */
+                        path?: string;
+                        /** @description FASTGPU_INPUT_<NAME>; default the dataset name */
+                        name?: string;
+                    }[];
                 };
             };
         };
@@ -4853,6 +4983,109 @@ export interface operations {
                             discountMicros: string;
                             chargedMicros: string;
                         };
+                        /** @description the rows summed per task array, map and sweep (issue 14), with element counts by state */
+                        groups: {
+                            /**
+                             * @description a task array, a map (an array with inputs), or a sweep
+                             * @enum {string}
+                             */
+                            kind: "array" | "map" | "sweep";
+                            /** @description a_… (array, map) or sw_… (sweep) */
+                            id: string;
+                            name: string;
+                            tenant: string;
+                            createdAt: string;
+                            /** @description elements of an array; trials made so far of a sweep */
+                            size: number;
+                            /** @description elements by task state, or trials by trial state (PRUNED included) */
+                            counts: {
+                                [key: string]: number;
+                            };
+                            /** @description its tasks with usage in the period */
+                            tasks: number;
+                            gpuSeconds: number;
+                            listAmount: number;
+                            discountAmount: number;
+                            chargedAmount: number;
+                            listMicros: string;
+                            discountMicros: string;
+                            chargedMicros: string;
+                            promotions: string[];
+                        }[];
+                        /** @description admins: node-hours of the nodes that providers lent (--autoscale), by provider, from join to release */
+                        nodeHours?: {
+                            provider: string;
+                            /** @description nodes asked for that were lent at some time in the period */
+                            requested: number;
+                            /** @description of those, nodes whose agent joined */
+                            joined: number;
+                            /** @description hours joined within the period, to 3 decimals */
+                            nodeHours: number;
+                            /** @description those hours at each node’s own price; null when no node had one */
+                            costAmount: number | null;
+                            costMicros: string | null;
+                            /** @description node-hours of nodes without a price (not in costAmount) */
+                            unpricedNodeHours: number;
+                        }[];
+                    };
+                };
+            };
+            /** @description the request cannot be served as sent: `error.code` says why, `error.field` names the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description server error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getV1AutoscaleNodes: {
+        parameters: {
+            query?: {
+                /** @description ISO 8601: nodes lent at some time since then (default: the last 24 hours) */
+                from?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        nodes: {
+                            provider: string;
+                            /** @description the provider’s handle: a Slurm job id, an instance id, a pid */
+                            providerId: string;
+                            /** @description the node name its agent registers with */
+                            node: string;
+                            shape: string;
+                            /** @enum {string} */
+                            state: "joining" | "up" | "draining" | "released";
+                            requestedAt: string;
+                            joinedAt: string | null;
+                            drainingAt: string | null;
+                            releasedAt: string | null;
+                            releaseReason: string | null;
+                            /** @description its price per hour; null when unknown */
+                            hourlyAmount: number | null;
+                        }[];
                     };
                 };
             };
@@ -5863,6 +6096,11 @@ export interface operations {
                             trials: number;
                             message: string | null;
                         };
+                        /**
+                         * @description optuna: a driver asks for trials and prunes them (POST /v1/sweeps/:id/trials)
+                         * @enum {string}
+                         */
+                        backend: "native" | "optuna";
                         metric: string;
                         /** @enum {string} */
                         goal: "minimize" | "maximize";
@@ -5976,6 +6214,11 @@ export interface operations {
                             trials: number;
                             message: string | null;
                         };
+                        /**
+                         * @description optuna: a driver asks for trials and prunes them (POST /v1/sweeps/:id/trials)
+                         * @enum {string}
+                         */
+                        backend: "native" | "optuna";
                         metric: string;
                         /** @enum {string} */
                         goal: "minimize" | "maximize";
@@ -6141,6 +6384,109 @@ export interface operations {
                         nextTrial: number;
                         trials: number;
                         message: string | null;
+                    };
+                };
+            };
+            /** @description the request cannot be served as sent: `error.code` says why, `error.field` names the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description server error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postV1SweepsIdTrials: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    params: {
+                        [key: string]: string | number | boolean;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        index: number;
+                        taskId: string;
+                        params: {
+                            [key: string]: string | number | boolean;
+                        };
+                        /** @enum {string} */
+                        state: "PENDING" | "RUNNING" | "SUCCEEDED" | "FAILED" | "PRUNED" | "CANCELLED";
+                    };
+                };
+            };
+            /** @description the request cannot be served as sent: `error.code` says why, `error.field` names the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description server error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postV1SweepsIdTrialsIndexPrune: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                /** @description the trial’s index */
+                index: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        index: number;
+                        taskId: string;
+                        /** @enum {string} */
+                        state: "PENDING" | "RUNNING" | "SUCCEEDED" | "FAILED" | "PRUNED" | "CANCELLED";
                     };
                 };
             };
