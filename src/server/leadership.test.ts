@@ -26,6 +26,11 @@ class ScriptedElection implements Election {
     this.pings.push(this.clock.now());
     return Promise.resolve(this.alive);
   }
+  settled = 0;
+  settle(): Promise<boolean> {
+    this.settled++;
+    return Promise.resolve(this.alive);
+  }
   abandon(): Promise<void> {
     this.abandons++;
     this.waiting?.(new Error('abandoned'));
@@ -93,6 +98,8 @@ describe('Leadership', () => {
     await clock.advanceAsync(0);
     expect(l.role).toBe('leader');
     expect(l.epoch).toBe(1);
+    // Only now does the lock's session get its short idle timeout.
+    expect(election.settled).toBe(1);
     await l.stop();
     expect(t.closed()).toBe(true);
   });
@@ -115,6 +122,19 @@ describe('Leadership', () => {
     expect(l.role).toBe('follower');
     expect(l.epoch).toBeNull();
     expect(election.abandons).toBeGreaterThanOrEqual(1);
+    await l.stop();
+  });
+
+  it('a lock found gone when the takeover settles is not led with either', async () => {
+    const clock = new ManualClock();
+    const election = new ScriptedElection(clock);
+    election.settle = () => Promise.resolve(false);
+    const t = slowTakeover();
+    const { l } = await start(clock, election, t.becomeLeader);
+    t.finish();
+    await clock.advanceAsync(0);
+    expect(t.closed()).toBe(true);
+    expect(l.role).toBe('follower');
     await l.stop();
   });
 

@@ -22,6 +22,8 @@ export interface LeaderInfo {
 export interface Election {
   lead(now: () => number): Promise<number>;
   ping(): Promise<boolean>;
+  /** The takeover is done: the lock's session gets its steady (short) idle timeout. False when the lock is gone. */
+  settle(): Promise<boolean>;
   abandon(): Promise<void>;
   leader(): Promise<LeaderInfo | null>;
   heartbeat(url: string, startedAt: number, now: number): Promise<void>;
@@ -186,6 +188,7 @@ export class Leadership {
         await sleepOn(this.o.clock, 1_000);
         continue;
       }
+      if (!gone && !(await this.o.election.settle()) && !gone) this.lose('the lock’s session ended during the takeover');
       if (gone) {
         // The lock went while the control plane was rebuilt: another server may lead already.
         const rt = this.runtime;
