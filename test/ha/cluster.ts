@@ -103,6 +103,12 @@ export class HaCluster {
     return Number((await (await this.q()).query<{ epoch: string }>('SELECT epoch::text AS epoch FROM leadership WHERE id = 1')).rows[0]?.epoch);
   }
 
+  /** Every task's state by id, from the database (the API's listing is capped; this is not). */
+  async taskStates(): Promise<Map<string, string>> {
+    const r = await (await this.q()).query<{ id: string; state: string }>('SELECT id, state FROM tasks');
+    return new Map(r.rows.map((x) => [x.id, x.state]));
+  }
+
   /** Tasks by state, from the database. */
   async states(): Promise<Record<string, number>> {
     const r = await (await this.q()).query<{ state: string; n: string }>('SELECT state, count(*)::text AS n FROM tasks GROUP BY state');
