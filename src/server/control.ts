@@ -49,6 +49,7 @@ import { LostAttempts, lostWrites, type LostWrites } from './lost-attempts.js';
 import { NodeIdentities } from './node-identity.js';
 import { gpuViews, placementView } from './views.js';
 import { Waiters } from './waiters.js';
+import { settlesWithin } from './settles-within.js';
 import { PoolWorkload } from './workload.js';
 
 export type NewEvent = Omit<PoolEvent, 'seq'>;
@@ -1180,8 +1181,16 @@ export class ControlPlane {
       this.commit(tx).catch((e: unknown) => this.log(`error: heartbeat of ${node.name} not stored: ${String(e)}`));
       return { ack: [], stop: [...rt.stops.values()], reregister: false };
     }
-    // Our write waits for every earlier one: an exit acknowledged below is durable.
-    await this.commit(tx);
+    // Our write waits for every earlier one: an exit acknowledged below is durable. The lease is
+    // renewed in memory already, so when that chain is long (a loaded store, a busy failover) the
+    // answer goes after one heartbeat interval without acks rather than hold the agent until its
+    // lease runs out and it fences its tasks; a later heartbeat acknowledges the exits.
+    const written = this.commit(tx);
+    if (!(await settlesWithin(written, Math.max(250, this.heartbeatIntervalMs), this.timers))) {
+      written.catch((e: unknown) => this.log(`error: heartbeat of ${node.name} not stored: ${String(e)}`));
+      return { ack: [], stop: [...rt.stops.values()], reregister: false };
+    }
+    await written;
     return { ack, stop: [...rt.stops.values()], reregister: false };
   }
 

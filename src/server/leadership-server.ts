@@ -16,6 +16,7 @@ import { toErrorResponse } from './errors.js';
 import { newId } from './ids.js';
 import { Leadership, type LeaderRuntime } from './leadership.js';
 import { forward, sendError } from './leadership-proxy.js';
+import { leaderStore } from './leadership-store.js';
 import { GONE_AFTER_MS, type ClusterView } from './leadership-status.js';
 import type { Clock } from '../core/types.js';
 import type { SampleRetention } from './retention.js';
@@ -159,7 +160,8 @@ export async function startReplicatedServer(
   });
   async function takeOver(epoch: number): Promise<LeaderRuntime> {
     {
-      const store = openStore({ ...pgOpts, fenceEpoch: epoch });
+      const fenced = openStore({ ...pgOpts, fenceEpoch: epoch });
+      const store = leaderStore(fenced, epoch);
       await store.init();
       let app: ServerApp;
       try {

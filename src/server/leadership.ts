@@ -22,6 +22,8 @@ export interface LeaderInfo {
 export interface Election {
   lead(now: () => number): Promise<number>;
   ping(): Promise<boolean>;
+  /** The takeover is done: the lock's session gets its steady (short) idle timeout. False when the lock is gone. */
+  settle(): Promise<boolean>;
   abandon(): Promise<void>;
   leader(): Promise<LeaderInfo | null>;
   heartbeat(url: string, startedAt: number, now: number): Promise<void>;
@@ -107,9 +109,11 @@ export class Leadership {
 
   /** The election says this server's lock is gone (its connection ended): stop acting now. */
   lose(why: string): void {
-    if (this.role !== 'leader') return;
-    this.o.log(`error: leadership lost (epoch ${this.epoch}): ${why}; closing the control loop, now a follower`);
-    this.lost?.();
+    // `lost` is set from the moment the lock is won: a loss while the control plane is still
+    // being rebuilt counts too (the takeover closes it as soon as it is built).
+    if (this.lost === null || this.stopped) return;
+    this.o.log(`error: leadership lost (epoch ${this.epoch}${this.role === 'leader' ? '' : ', while taking over'}): ${why}; closing the control loop, now a follower`);
+    this.lost();
   }
 
   /** Rereads who leads (after a notification, a failed forward, or on the heartbeat). */
@@ -171,7 +175,8 @@ export class Leadership {
       backoff = 100;
       if (this.stopped) break;
       const won = this.o.clock.elapsed();
-      const lost = new Promise<void>((r) => (this.lost = r));
+      let gone = false;
+      const lost = new Promise<void>((r) => (this.lost = () => ((gone = true), r())));
       this.epoch = epoch;
       try {
         this.runtime = await this.o.becomeLeader(epoch);
@@ -181,6 +186,18 @@ export class Leadership {
         this.lost = null;
         await this.o.election.abandon();
         await sleepOn(this.o.clock, 1_000);
+        continue;
+      }
+      if (!gone && !(await this.o.election.settle()) && !gone) this.lose('the lock’s session ended during the takeover');
+      if (gone) {
+        // The lock went while the control plane was rebuilt: another server may lead already.
+        const rt = this.runtime;
+        this.runtime = null;
+        this.epoch = null;
+        this.lost = null;
+        await rt.close().catch((e: unknown) => this.o.log(`error: closing the control plane of a lost takeover: ${e instanceof Error ? e.message : String(e)}`));
+        await this.o.election.abandon();
+        if (!this.stopped) void this.refreshLeader();
         continue;
       }
       const loadMs = Math.round(this.o.clock.elapsed() - won);
@@ -214,7 +231,10 @@ export class Leadership {
   }
 
   private async ping(): Promise<void> {
-    if (this.role !== 'leader') return;
+    // From the moment the lock is won, not only once the control plane is rebuilt: a takeover
+    // on a loaded host can take longer than the lock session's idle timeout, and a session left
+    // silent that long is ended by Postgres, deposing the new leader before it placed anything.
+    if (this.lost === null) return;
     if (!(await this.o.election.ping())) this.lose('the lock’s session no longer answers');
   }
 

@@ -8,7 +8,7 @@ import { SqliteStore } from './sqlite/store.js';
 export type { Store } from './port.js';
 export { SchemaTooNewError } from './migrations.js';
 export type { StoreOptions } from './select.js';
-export { PgLeadership } from './postgres/leader.js';
+export { FENCED, PgLeadership } from './postgres/leader.js';
 
 /**
  * Makes a store; call `init()` on it before use (it creates or migrates the schema).

@@ -2,6 +2,8 @@
 // processes over one real Postgres, agents that know every server's URL, and the means to find
 // and kill -9 the leader, restart it on its port, and read from the database when the new
 // leader's first placement happened.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import pg from 'pg';
 import { FastGPU } from '../../src/sdk/index.js';
 import { Daemon, until, type World } from '../e2e/harness.js';
@@ -17,6 +19,8 @@ export class HaCluster {
   /** port → the process serving it (the latest one started there). */
   readonly servers = new Map<number, Daemon>();
   readonly agents: Daemon[] = [];
+  /** Every server process started, killed ones included (their output tells a failure's story). */
+  readonly everyServer: Daemon[] = [];
   private db: pg.Client | null = null;
 
   constructor(
@@ -31,6 +35,7 @@ export class HaCluster {
   /** Starts a server (on `port`, or a free one) and resolves with its URL once it listens. */
   async startServer(port = 0): Promise<string> {
     const d = this.world.start(['server', '--store', this.store, '--port', String(port), '--data-dir', this.world.dataDir]);
+    this.everyServer.push(d);
     const m = await d.waitFor(/FastGPU server listening at (http:\/\/\S+)/, 60_000);
     const url = m[1]!;
     this.servers.set(Number(new URL(url).port), d);
@@ -98,10 +103,40 @@ export class HaCluster {
     return Number((await (await this.q()).query<{ epoch: string }>('SELECT epoch::text AS epoch FROM leadership WHERE id = 1')).rows[0]?.epoch);
   }
 
+  /** Every task's state by id, from the database (the API's listing is capped; this is not). */
+  async taskStates(): Promise<Map<string, string>> {
+    const r = await (await this.q()).query<{ id: string; state: string }>('SELECT id, state FROM tasks');
+    return new Map(r.rows.map((x) => [x.id, x.state]));
+  }
+
   /** Tasks by state, from the database. */
   async states(): Promise<Record<string, number>> {
     const r = await (await this.q()).query<{ state: string; n: string }>('SELECT state, count(*)::text AS n FROM tasks GROUP BY state');
     return Object.fromEntries(r.rows.map((x) => [x.state, Number(x.n)]));
+  }
+
+  /**
+   * What the database holds of each task (state, reason, attempts, events), for a failure
+   * message that tells what happened to the tasks that broke a check.
+   */
+  async story(ids: readonly string[]): Promise<string> {
+    const db = await this.q();
+    const out: string[] = [];
+    for (const id of ids) {
+      const t = (await db.query<{ state: string; doc: string }>('SELECT state, doc FROM tasks WHERE id = $1', [id])).rows[0];
+      const task = t ? (JSON.parse(t.doc) as { attempts?: number; reason?: string | null; reasonMessage?: string | null }) : null;
+      out.push(`${id}: ${task ? `${t!.state}, ${task.attempts} attempt(s), reason ${task.reason ?? '-'}: ${task.reasonMessage ?? '-'}` : 'not in the database'}`);
+      const ev = await db.query<{ at: string; type: string; node_id: string | null; data: string }>('SELECT at::text AS at, type, node_id, data FROM events WHERE task_id = $1 ORDER BY seq', [id]);
+      for (const e of ev.rows) out.push(`  ${e.at} ${e.type} ${e.node_id ?? ''} ${e.data}`);
+    }
+    return out.join('\n');
+  }
+
+  /** Writes every process's output under `dir` (server-N.log, agent-N.log): where a failure is read. */
+  saveLogs(dir: string): void {
+    mkdirSync(dir, { recursive: true });
+    this.everyServer.forEach((d, i) => writeFileSync(join(dir, `server-${i}.log`), d.output));
+    this.agents.forEach((d, i) => writeFileSync(join(dir, `agent-${i}.log`), d.output));
   }
 
   async close(): Promise<void> {

@@ -173,9 +173,14 @@ describe('leadership over one Postgres', () => {
     const schema = pgt.freshSchema();
     const store = new PgStore({ url: pgt.url, schema });
     await store.init();
-    const a = new PgLeadership({ url: pgt.url, schema, id: 'a', idleTimeoutMs: 300 });
+    const a = new PgLeadership({ url: pgt.url, schema, id: 'a', idleTimeoutMs: 300, takeoverIdleTimeoutMs: 30_000 });
     const b = new PgLeadership({ url: pgt.url, schema, id: 'b' });
     expect(await a.tryLead(1)).toBe(1);
+    // Taking over (rebuilding its control plane), A may stay silent longer than 300 ms: the
+    // takeover's idle timeout holds. Once settled, the short one does.
+    await new Promise((r) => setTimeout(r, 600));
+    expect(await a.ping()).toBe(true);
+    expect(await a.settle()).toBe(true);
     // A says nothing on its lock connection: Postgres ends the session and B gets the lock.
     expect(await b.lead(() => 2)).toBe(2);
     expect(await a.ping()).toBe(false);

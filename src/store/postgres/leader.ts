@@ -23,6 +23,13 @@ export interface LeadershipOptions {
    * (`ping`). Default: none (the lock lasts as long as the session).
    */
   idleTimeoutMs?: number;
+  /**
+   * The idle timeout from winning the lock until `settle` (the takeover: the new leader rebuilds
+   * its control plane, CPU-heavy work that a loaded host may stretch past `idleTimeoutMs`, and a
+   * lock lost to that deposes a leader that never placed anything). Bounds a server paused in
+   * the middle of a takeover. Default: 5 × idleTimeoutMs, at least 20 s.
+   */
+  takeoverIdleTimeoutMs?: number;
   /** Called when the lock's connection ends while this server leads: it leads no more. */
   onLost?: (why: string) => void;
 }
@@ -97,7 +104,8 @@ export class PgLeadership {
 
   private async connection(): Promise<pg.Client> {
     if (this.conn) return this.conn;
-    const settings: Record<string, string> = this.opts.idleTimeoutMs !== undefined ? { idle_session_timeout: String(this.opts.idleTimeoutMs) } : {};
+    const idle = this.takeoverIdleMs();
+    const settings: Record<string, string> = idle !== undefined ? { idle_session_timeout: String(idle) } : {};
     const options = sessionOptions(this.opts.schema, settings);
     const c = new pg.Client({ connectionString: this.opts.url, keepAlive: true, ...(options !== undefined ? { options } : {}) });
     // A lost connection means a lost lock: forget the epoch, the next tryLead starts over.
@@ -121,6 +129,30 @@ export class PgLeadership {
     await conn.query('SELECT pg_notify($1, $2)', [LEADER_CHANNEL, String(epoch)]);
     if (this.conn === conn) this.epoch = epoch;
     return epoch;
+  }
+
+  private takeoverIdleMs(): number | undefined {
+    const steady = this.opts.idleTimeoutMs;
+    if (steady === undefined) return this.opts.takeoverIdleTimeoutMs;
+    return this.opts.takeoverIdleTimeoutMs ?? Math.max(20_000, 5 * steady);
+  }
+
+  /**
+   * The takeover is over: from now on the lock's session is ended after `idleTimeoutMs` of
+   * silence (how a paused leader loses it). False, and leadership given up, when the session
+   * is already gone.
+   */
+  async settle(): Promise<boolean> {
+    const c = this.conn;
+    if (!c || this.epoch === null) return false;
+    if (this.opts.idleTimeoutMs === undefined) return true;
+    try {
+      await c.query("SELECT set_config('idle_session_timeout', $1, false)", [String(this.opts.idleTimeoutMs)]);
+      return this.conn === c && this.epoch !== null;
+    } catch (e) {
+      this.dropConnection(c, `its connection to Postgres failed: ${(e as Error).message}`);
+      return false;
+    }
   }
 
   /**
