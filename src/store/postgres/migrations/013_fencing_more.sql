@@ -44,3 +44,7 @@ CREATE TRIGGER join_tokens_fence BEFORE INSERT OR UPDATE OR DELETE ON join_token
   FOR EACH STATEMENT EXECUTE FUNCTION fastgpu_fence_statement();
 CREATE TRIGGER node_credentials_fence BEFORE INSERT OR UPDATE OR DELETE ON node_credentials
   FOR EACH STATEMENT EXECUTE FUNCTION fastgpu_fence_statement();
+-- The autoscaler's record of lent nodes (010_lent_nodes.sql): a deposed leader's scale decisions
+-- must not land beside the new leader's.
+CREATE TRIGGER lent_nodes_fence BEFORE INSERT OR UPDATE OR DELETE ON lent_nodes
+  FOR EACH STATEMENT EXECUTE FUNCTION fastgpu_fence_statement();
