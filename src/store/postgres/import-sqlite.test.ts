@@ -112,6 +112,7 @@ async function fillPool(s: Store): Promise<void> {
   await sw.appendMetrics([{ taskId: 'run', seq: 0, at: T0, step: 1.5, values: { loss: 0.25 } }], 100);
   await s.insertJoinToken({ id: 'jt_1', hash: 'a'.repeat(64), labels: { rack: 'r1' }, maxUses: 2, uses: 1, createdAt: T0, expiresAt: T0 + HOUR_MS, revokedAt: null });
   await s.insertNodeCredential({ id: 'nc_1', hash: 'b'.repeat(64), node: 'box', joinTokenId: 'jt_1', createdAt: T0, expiresAt: T0 + HOUR_MS, revokedAt: null });
+  await s.saveLentNode({ provider: 'slurm', providerId: '4242', nodeName: 'lent-✓', shape: '4xA100-80GB', hourlyMicros: 12_340_000n, requestedAt: T0, joinedAt: T0 + 5000, drainingAt: T0 + HOUR_MS, releasedAt: T0 + HOUR_MS + 60_000, releaseReason: 'idle: drained and empty' });
 }
 
 const r9 = (x: number): number => Math.round(x * 1e9) / 1e9;
@@ -165,6 +166,7 @@ async function snapshot(s: Store) {
     metrics: await s.sweeps().listMetrics(['run']),
     joinTokens: await s.listJoinTokens(),
     credential: await s.findNodeCredentialByHash('b'.repeat(64)),
+    lent: await s.listLentNodes(),
   };
 }
 

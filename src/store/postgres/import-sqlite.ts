@@ -57,6 +57,8 @@ export const TABLE_COPIES: readonly TableCopy[] = [
   // Joining (issue 11): hashes only, as stored.
   { table: 'join_tokens', ...same('id', 'hash', 'labels', 'max_uses', 'uses', 'created_at', 'expires_at', 'revoked_at'), order: 'id' },
   { table: 'node_credentials', ...same('id', 'hash', 'node', 'join_token_id', 'created_at', 'expires_at', 'revoked_at'), order: 'id' },
+  // Nodes providers lent (issue 12): their node-hours stay billable after the move.
+  { table: 'lent_nodes', ...same('provider', 'provider_id', 'node_name', 'shape', 'hourly_micros', 'requested_at', 'joined_at', 'draining_at', 'released_at', 'release_reason'), order: 'provider, provider_id' },
 ];
 
 /** SQLite's own bookkeeping, not data: the schema version is the target's own, AUTOINCREMENT's high-water marks become the counters. */
