@@ -1,9 +1,9 @@
 // `npm run bench:placement -- --live [--seed N] [--limit N] [--every K] [--json FILE]`: one seed of the published
 // arrivals of the default openb list through the server's real control plane, against the
-// simulator's `default (causal)` (src/sim/live.ts says how).
+// simulator's `default (causal)` (src/sim/live-testing.ts says how).
 import { writeFileSync } from 'node:fs';
 import { OPENB } from '../src/sim/data.js';
-import { runLive, type LiveResult } from '../src/sim/live.js';
+import { runLive, type LiveResult } from '../src/sim/live-testing.js';
 import { REPORT_LEVELS } from '../src/sim/run.js';
 import { loadNodes, loadPods } from '../src/sim/trace.js';
 

@@ -130,7 +130,9 @@ async function main(): Promise<void> {
         const end = Date.now() + ms;
         let degraded = false;
         while (Date.now() < end) {
+          // A full disk refuses submits: that is the point of the round; what was accepted is checked at the end.
           await submitSome().catch(() => {});
+          // No answer counts as not degraded-and-answering; the round only looks for a 503.
           const h = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(10_000) }).catch(() => undefined);
           await h?.text().catch(() => '');
           if (h?.status === 503) degraded = true;

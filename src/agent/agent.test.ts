@@ -103,6 +103,20 @@ describe('Agent', () => {
     rmSync(join(state.dir, 'tasks', a.taskId)); // for the clean-up, which walks the folders
   });
 
+  it('a node going away (stopTasks) starts nothing new: an assignment handed over then is refused unstarted', async () => {
+    const agent = await startAgent();
+    const a = assignment(['sleep', '30']);
+    server.assign(a);
+    await waitFor(() => server.reports.find((r) => r.taskId === a.taskId && r.status === 'running'), 5000, 'start report');
+    const stopping = agent.stopTasks(1000);
+    // Handed over while the node stops its tasks (a Slurm scancel): it must not run there.
+    const b = assignment(['sh', '-c', `echo ran > ${join(state.dir, 'ran-b')}`]);
+    server.assign(b);
+    expect(await exitOf(b.taskId)).toMatchObject({ status: 'exited', endReason: 'never-started', exitCode: null, error: expect.stringMatching(/going away/) });
+    expect(await stopping).toBe(1);
+    expect(existsSync(join(state.dir, 'ran-b'))).toBe(false);
+  });
+
   it('polls again at once after a launch, even when a heartbeat forgot a finished attempt meanwhile', async () => {
     // The loop sleeps 100 ms after an answer it did nothing with; it once judged that by the
     // number of known attempts, which a concurrent forget kept unchanged.

@@ -108,6 +108,8 @@ export class Agent {
   /** An exit hint came while the watch loop was busy: look again at once. */
   private watchDirty = false;
   private stopped = false;
+  /** Set by stopTasks: the node is going away, and nothing new starts on it. */
+  private leaving = false;
 
   constructor(private readonly cfg: AgentConfig) {
     this.clock = timerClock(cfg.clock);
@@ -165,6 +167,9 @@ export class Agent {
    * Answers how many were still running.
    */
   async stopTasks(graceMs: number): Promise<number> {
+    // Nothing new starts here from now on: an assignment that reaches a node going away would run
+    // on past its provider's kill (supervisors escape its process tracking) and finish unheard.
+    this.leaving = true;
     const { launcher } = this.cfg;
     const live = (await launcher.scan()).filter((a) => a.report.status === 'running').map((a) => a.report);
     await Promise.allSettled(live.map((r) => launcher.stop(r.taskId, r.attempt, graceMs, 'preempted')));
@@ -290,7 +295,7 @@ export class Agent {
 
   private async assignmentLoop(): Promise<void> {
     const backoff = new Backoff(100, 5_000);
-    while (!this.signal.aborted) {
+    while (!this.signal.aborted && !this.leaving) {
       try {
         const res = await this.cfg.link.pollAssignments(this.nodeId, this.cfg.pollWaitMs ?? 20_000, this.signal);
         backoff.reset();
@@ -319,6 +324,13 @@ export class Agent {
   private async launch(a: Assignment): Promise<boolean> {
     const key = keyOf(a.taskId, a.attempt);
     if (this.known.has(key)) return false; // the server repeats assignments until it hears of them
+    if (this.leaving) {
+      // Handed over as the node goes away (stopTasks): refused unstarted, so the server places it
+      // elsewhere without spending a retry.
+      this.log(`not starting ${key}: this node is going away`);
+      this.send([{ taskId: a.taskId, attempt: a.attempt, status: 'exited', exitCode: null, endReason: 'never-started', error: 'its node was going away (its provider took it back) when it was handed over' }]);
+      return true;
+    }
     let result;
     try {
       result = await this.cfg.launcher.launch(a);

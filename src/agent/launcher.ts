@@ -275,6 +275,7 @@ export class SupervisorLauncher implements Launcher {
   private taskOwner(dir: string): Promise<{ uid: number; gid: number } | undefined> {
     // One at a time: two launches must not pick the same free uid.
     const p = this.ownerQueue.then(() => this.pickOwner(dir));
+    // The queue only orders picks; this pick's error goes to its own caller through `p`.
     this.ownerQueue = p.catch(() => undefined);
     return p;
   }

@@ -51,7 +51,7 @@ describe('the spec states the validators’ limits', () => {
 
   it('"give at least one of" rules are anyOf of required fields', () => {
     expect(body('/v1/billing/settings', 'post')?.anyOf).toEqual([{ required: ['budgetPolicy'] }, { required: ['budgetPeriod'] }]);
-    expect(body('/v1/vgpus', 'post')?.anyOf).toEqual([{ required: ['gpu'] }, { required: ['memory'] }, { required: ['tflops'] }]);
+    expect(body('/v1/vgpus', 'post')?.anyOf).toEqual([{ required: ['gpu'] }, { required: ['memory'] }, { required: ['tflops'] }, { required: ['model'] }]);
   });
 
   it('usage times carry the pattern the server reads', () => {

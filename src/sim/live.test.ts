@@ -3,7 +3,7 @@
 // simulator's `default (causal)` does. The full cluster is `npm run bench:placement -- --live`.
 import { describe, expect, it } from 'vitest';
 import { requireOpenb } from './data.js';
-import { runLive } from './live.js';
+import { runLive } from './live-testing.js';
 import { loadNodes, loadPods } from './trace.js';
 
 describe('live control plane against the simulator (a slice of openb)', () => {

@@ -15,6 +15,7 @@ export async function mountTmpfs(dir: string, size: string): Promise<void> {
 
 /** Lazily unmounts what `mountTmpfs` mounted; never throws. */
 export async function unmount(dir: string): Promise<void> {
+  // Not mounted (any more): nothing to undo, and a clean-up must not throw.
   await run('umount', ['-l', dir]).catch(() => {});
 }
 
