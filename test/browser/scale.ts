@@ -78,14 +78,27 @@ export async function fillPool(pool: TestPool, opts: { nodes: number; gpusPerNod
           { [NODE_CREDENTIAL_HEADER]: credentials[n] ?? '' },
         ),
     ).catch(() => {}); // a beat lost while the pool closes after the test: the next beat (or none) is fine
-  let beat: ReturnType<typeof setInterval> | null = null;
+  // One round at a time, 5 s after the last one ended: on a loaded box a round of 100 beats can
+  // outlast 5 s, and overlapping rounds (an interval) piled up until the nodes' leases ran out
+  // and the page rightly counted them LOST.
+  let beat: ReturnType<typeof setTimeout> | null = null;
+  let beating = false;
   const stopBeating = () => {
-    if (beat) clearInterval(beat);
+    beating = false;
+    if (beat) clearTimeout(beat);
     beat = null;
+  };
+  const next = (): void => {
+    beat = setTimeout(() => {
+      void heartbeat().then(() => {
+        if (beating) next();
+      });
+    }, 5_000);
   };
   const startBeating = () => {
     stopBeating();
-    beat = setInterval(() => void heartbeat(), 5_000);
+    beating = true;
+    next();
   };
   await heartbeat();
   startBeating();
