@@ -139,9 +139,11 @@ export function adminRoutes(ctx: RouteContext): void {
     response: TenantViewSchema,
     handler: async ({ params, req, principal }) => {
       authorize(principal, 'tenant.create', null);
+      // The spec requires a body (`{}` changes nothing); a PATCH without one is a client mistake.
+      if (req.body === undefined || req.body === null) throw invalid('body', 'a JSON object of the fields to change is required (e.g. {"weight": 2})');
       const existing = await store.getTenant(params.name);
       if (!existing) throw notFound('tenant', params.name);
-      await store.upsertTenant({ ...patchTenant(existing, req.body ?? {}, 'body'), createdAt: existing.createdAt });
+      await store.upsertTenant({ ...patchTenant(existing, req.body, 'body'), createdAt: existing.createdAt });
       await ctx.control.tenantsChanged();
       return tenantView((await store.getTenant(params.name)) ?? existing);
     },
