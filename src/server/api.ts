@@ -200,7 +200,8 @@ export function buildOpenApi(docs: readonly RouteDoc[], version: string): Record
     }
     const responses: Record<string, unknown> = {};
     if (d.produces === 'sse') {
-      responses[String(d.status)] = { description: 'server-sent events', content: { 'text/event-stream': { schema: { type: 'string' } } } };
+      // Open API 3.1 has an event stream's `schema` describe one event: its fields as parsed.
+      responses[String(d.status)] = { description: 'server-sent events', content: { 'text/event-stream': { schema: { $ref: '#/components/schemas/ServerSentEvent' } } } };
       if (d.response) (responses[String(d.status)] as { content: Record<string, unknown> }).content['application/json'] = { schema: toSchema(d.response, 'output') };
     } else if (d.produces === 'text') {
       responses[String(d.status)] = { description: 'text', content: { 'text/plain': { schema: { type: 'string' } } } };
@@ -240,6 +241,12 @@ export function buildOpenApi(docs: readonly RouteDoc[], version: string): Record
             },
           },
           required: ['error'],
+        },
+        ServerSentEvent: {
+          type: 'object',
+          description: 'One event of a stream: `event` names it, `data` is its JSON, `id` resumes after it (Last-Event-ID)',
+          properties: { event: { type: 'string' }, data: { type: 'string' }, id: { type: 'string' }, retry: { type: 'integer', minimum: 0 } },
+          required: ['event', 'data'],
         },
       },
     },

@@ -983,6 +983,13 @@ export interface components {
                 field?: string;
             };
         };
+        /** @description One event of a stream: `event` names it, `data` is its JSON, `id` resumes after it (Last-Event-ID) */
+        ServerSentEvent: {
+            event: string;
+            data: string;
+            id?: string;
+            retry?: number;
+        };
     };
     responses: never;
     parameters: never;
@@ -1137,7 +1144,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": string;
+                    "text/event-stream": components["schemas"]["ServerSentEvent"];
                     "application/json": {
                         seq: number;
                         at: number;
@@ -2219,7 +2226,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": string;
+                    "text/event-stream": components["schemas"]["ServerSentEvent"];
                     "application/json": {
                         chunks: {
                             pos: number;
