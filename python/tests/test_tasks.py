@@ -54,6 +54,16 @@ def test_list_filters(client: fastgpu.Client) -> None:
     assert [t.id for t in client.tasks.list(name="list-", all=True, before=b.id)] == [a.id]
 
 
+def test_list_follows_the_pages_the_server_cuts(client: fastgpu.Client) -> None:
+    # 1,005 cancelled elements of one array: the server cuts a list of finished tasks at 1,000.
+    arr = client.arrays.submit({"command": "sleep 600", "resources": {"cpu": "100m"}, "array": "0-1004%1", "name": "paged"})
+    client.arrays.cancel(arr.id)
+    client.arrays.wait(arr.id, timeout=60)  # the one element running ends once its agent stopped it
+    ids = [t.id for t in client.tasks.list(name="paged", state="CANCELLED")]
+    assert len(ids) == 1005 and len(set(ids)) == 1005
+    assert len(client.tasks.list(name="paged", state="CANCELLED", limit=300)) == 300
+
+
 def test_cancel_and_conflict(client: fastgpu.Client, tmp_path: Path) -> None:
     t = client.tasks.submit(fastgpu.Task(command="sleep 600", cpu="100m"))
     cancelled = client.tasks.cancel(t.id)

@@ -180,6 +180,10 @@ export const VgpuViewSchema = z.object({
 export type VgpuView = z.infer<typeof VgpuViewSchema>;
 
 export const TaskListSchema = z.object({ tasks: z.array(TaskViewSchema) });
+/** One page of `GET /v1/tasks`: `next` is there while older tasks follow (pass it as `before`). */
+export const TaskPageSchema = TaskListSchema.extend({
+  next: z.string().optional().describe('more tasks follow: ask again with before=next'),
+});
 export const NodeListSchema = z.object({ nodes: z.array(NodeViewSchema) });
 export const GpuListSchema = z.object({ gpus: z.array(GpuViewSchema) });
 export const VgpuListSchema = z.object({ vgpus: z.array(VgpuViewSchema) });

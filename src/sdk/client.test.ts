@@ -70,6 +70,22 @@ describe('FastGPU client', () => {
     expect((await fg.tasks.cancel(t.id)).state).toBe('CANCELLED');
   });
 
+  it('lists every task of a list longer than a server page: the pages are followed, none twice', async () => {
+    const fg = clientOf(bare);
+    // 1,005 tasks of one array (one millisecond apart at most), cancelled: the server cuts 1,000 a page.
+    const arr = await fg.arrays.submit({ name: unique('paged'), command: 'true', array: 1005 });
+    await fg.arrays.cancel(arr.id);
+    const mine = (ts: { array?: { id: string } | null }[]) => ts.filter((t) => t.array?.id === arr.id);
+    const all = mine(await fg.tasks.list({ state: 'CANCELLED' }));
+    expect(all).toHaveLength(1005);
+    expect(new Set(all.map((t) => (t as { id: string }).id)).size).toBe(1005);
+    // A page with `limit` says that more follow; `list` with a limit stops there.
+    const first = await fg.tasks.page({ state: 'CANCELLED', limit: 400 });
+    expect(first.tasks).toHaveLength(400);
+    expect(first.next).toBe(first.tasks[399]!.id);
+    expect(await fg.tasks.list({ state: 'CANCELLED', limit: 400 })).toHaveLength(400);
+  });
+
   it('turns error bodies into FastGpuApiError with code, status and field', async () => {
     const fg = clientOf(bare);
     const err = await fg.tasks.submit({ command: 'x', bogus: 1 } as never).catch((e: unknown) => e);

@@ -21,6 +21,7 @@ import {
   type TaskDetail,
   type TaskEventPage,
   type TaskFilter,
+  type TaskPage,
   type TaskSpecInput,
   type TaskView,
   type VgpuRequest,
@@ -226,7 +227,24 @@ export class TasksApi {
     }
   }
 
+  /**
+   * Tasks, newest first. Without `limit` the whole list: the pages the server cuts (`all`, or a
+   * filter by finished states) are followed to the end; with `limit`, at most that many.
+   * @example const failed = await fg.tasks.list({ state: 'FAILED' })
+   */
   async list(filter: TaskFilter = {}): Promise<TaskView[]> {
+    const out: TaskView[] = [];
+    let page = await this.page(filter);
+    out.push(...page.tasks);
+    while (filter.limit === undefined && page.next !== undefined) {
+      page = await this.page({ ...filter, before: page.next });
+      out.push(...page.tasks);
+    }
+    return out;
+  }
+
+  /** One page of tasks, newest first; ask for the next with `before: page.next`. */
+  async page(filter: TaskFilter = {}): Promise<TaskPage> {
     const query: Query = {
       state: Array.isArray(filter.state) ? filter.state.join(',') : filter.state,
       name: filter.name,
@@ -236,7 +254,7 @@ export class TasksApi {
       before: filter.before,
       all: filter.all ? 'true' : undefined,
     };
-    return (await this.client.request<{ tasks: TaskView[] }>('GET', '/v1/tasks', { query })).tasks;
+    return await this.client.request<TaskPage>('GET', '/v1/tasks', { query });
   }
 
   /** The task with its attempt history. */

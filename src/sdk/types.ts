@@ -87,5 +87,11 @@ export interface TaskFilter {
   all?: boolean;
 }
 
+/** One page of tasks, newest first; `next` (pass it as `before`) is there while older ones follow. */
+export interface TaskPage {
+  tasks: TaskView[];
+  next?: string;
+}
+
 export const TERMINAL: readonly TaskState[] = ['SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMEOUT'];
 export const isTerminal = (s: TaskState): boolean => TERMINAL.includes(s);

@@ -153,6 +153,7 @@ export {
   NodeViewSchema,
   TaskDetailViewSchema,
   TaskListSchema,
+  TaskPageSchema,
   TaskViewSchema,
   VgpuListSchema,
   VgpuViewSchema,

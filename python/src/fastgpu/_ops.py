@@ -24,6 +24,7 @@ from .models import (
     Samples,
     TaskDetail,
     TaskInfo,
+    TaskPage,
     Tenant,
     Token,
     UsageReport,
@@ -78,10 +79,15 @@ def list_tasks(
     limit: Optional[int] = None,
     before: Optional[str] = None,
     all: bool = False,
-) -> Call[List[TaskInfo]]:
+) -> Call[TaskPage]:
     states = state if state is None or isinstance(state, str) else ",".join(state)
     q: Query = {"state": states, "name": name, "node": node, "vgpu": vgpu, "gang": gang, "tenant": tenant, "limit": limit, "before": before, "all": "true" if all else None}
-    return Call("GET", "/v1/tasks", _tasks, q)
+
+    def parse(j: Json) -> TaskPage:
+        nxt = j.get("next")
+        return TaskPage(_tasks(j), str(nxt) if nxt is not None else None)
+
+    return Call("GET", "/v1/tasks", parse, q)
 
 
 def get_task(task_id: str) -> Call[TaskDetail]:

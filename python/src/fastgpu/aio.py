@@ -215,7 +215,13 @@ class AsyncTasks:
         before: Optional[str] = None,
         all: bool = False,
     ) -> List[TaskInfo]:
-        return await self._c.call(ops.list_tasks(state, name, node, vgpu, gang, tenant, limit, before, all))
+        """Tasks, newest first; without ``limit`` every page the server cuts is followed."""
+        page = await self._c.call(ops.list_tasks(state, name, node, vgpu, gang, tenant, limit, before, all))
+        out = list(page.tasks)
+        while limit is None and page.next is not None:
+            page = await self._c.call(ops.list_tasks(state, name, node, vgpu, gang, tenant, limit, page.next, all))
+            out.extend(page.tasks)
+        return out
 
     async def get(self, task_id: str) -> TaskDetail:
         return await self._c.call(ops.get_task(task_id))

@@ -245,8 +245,16 @@ class Tasks:
         before: Optional[str] = None,
         all: bool = False,
     ) -> List[TaskInfo]:
-        """Tasks, newest first: live ones and the last 100 finished, or every one with ``all``."""
-        return self._c.call(ops.list_tasks(state, name, node, vgpu, gang, tenant, limit, before, all))
+        """Tasks, newest first: live ones and the last 100 finished, or every one with ``all``.
+
+        Without ``limit`` the whole list: the pages the server cuts are followed to the end.
+        """
+        page = self._c.call(ops.list_tasks(state, name, node, vgpu, gang, tenant, limit, before, all))
+        out = list(page.tasks)
+        while limit is None and page.next is not None:
+            page = self._c.call(ops.list_tasks(state, name, node, vgpu, gang, tenant, limit, page.next, all))
+            out.extend(page.tasks)
+        return out
 
     def get(self, task_id: str) -> TaskDetail:
         """The task with its attempt history (``.history``)."""

@@ -261,6 +261,15 @@ class Event:
 
 
 @dataclass(frozen=True)
+class TaskPage:
+    """One page of tasks, newest first."""
+
+    tasks: List[TaskInfo]
+    #: Pass as ``before`` to read the next (older) page; None when this is the last.
+    next: Optional[str]
+
+
+@dataclass(frozen=True)
 class EventPage:
     events: List[Event]
     #: Pass as ``after`` to read the next page; None when this is the last.

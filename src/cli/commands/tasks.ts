@@ -160,7 +160,7 @@ export function register(program: Command): void {
         const live = states ?? LIVE_STATES;
         const ended = live.filter((st) => !LIVE_STATES.includes(st));
         if (ended.length > 0) throw new UsageError(`--state: ${ended.join(', ')} tasks have ended; only ${LIVE_STATES.join(', ')} can be cancelled`);
-        ids = (await client.tasks.list({ state: [...live], all: true, limit: 10_000 })).map((t) => t.id);
+        ids = (await client.tasks.list({ state: [...live], all: true })).map((t) => t.id);
         if (ids.length === 0) return void ctx.stderr.write(`fastgpu: no ${live.join('/')} task to cancel\n`);
       }
       for (const id of ids) {

@@ -1303,6 +1303,8 @@ export interface operations {
                             /** @description attempts started so far */
                             attempts: number;
                         }[];
+                        /** @description more tasks follow: ask again with before=next */
+                        next?: string;
                     };
                 };
             };

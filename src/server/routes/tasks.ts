@@ -27,6 +27,7 @@ import {
   TaskEventsQuerySchema,
   TaskListQuerySchema,
   TaskListSchema,
+  TaskPageSchema,
   TaskSubmitBodySchema,
   TaskViewSchema,
   WaitQuerySchema,
@@ -158,7 +159,7 @@ export function taskRoutes(ctx: RouteContext): void {
     tag: 'tasks',
     summary: 'List tasks: live ones and the last 100 finished by default; filters by state, name, node, vGPU',
     query: TaskListQuerySchema,
-    response: TaskListSchema,
+    response: TaskPageSchema,
     handler: async ({ query, principal }) => {
       const tenant = listScope(principal, 'task.list', query.tenant);
       let nodeId: string | undefined;
@@ -175,15 +176,20 @@ export function taskRoutes(ctx: RouteContext): void {
         if (!b || (tenant !== null && b.spec.tenant !== tenant)) throw new FastGpuError('NOT_FOUND', `query.before: task ${query.before} not found`, 'query.before');
         beforeAt = b.createdAt;
       }
+      // Keyset on (createdAt, id), as the store pages: tasks of one millisecond (an array, a gang)
+      // are neither skipped nor repeated across pages.
+      const isBefore = (t: Task): boolean => beforeAt === undefined || t.createdAt < beforeAt || (t.createdAt === beforeAt && t.id < query.before!);
       const matchesAny = (t: Task): boolean =>
         (tenant === null || t.spec.tenant === tenant) &&
         (query.name === undefined || t.spec.name.includes(query.name)) &&
         (nodeId === undefined || t.placement?.nodeId === nodeId) &&
         (query.vgpu === undefined || t.spec.vgpuId === query.vgpu) &&
         (query.gang === undefined || t.gangId === query.gang) &&
-        (beforeAt === undefined || t.createdAt < beforeAt);
+        isBefore(t);
       const matches = (t: Task): boolean => matchesAny(t) && (liveStates === undefined || liveStates.includes(t.state));
       const out: Task[] = [];
+      // The oldest finished task of a full page from the store: older ones were not read.
+      let storeCut: Task | undefined;
       if (liveStates === undefined || liveStates.length > 0) for (const t of control.tasks.values()) if (matches(t)) out.push(t);
       if (states === undefined || wantsFinished) {
         const finishedStates = (states ?? TERMINAL_STATES).filter(isTerminal);
@@ -200,12 +206,21 @@ export function taskRoutes(ctx: RouteContext): void {
           for (const t of control.finishingTasks()) if (finishedStates.includes(t.state) && matchesAny(t)) out.push(t);
           const seen = new Set(out.map((t) => t.id));
           // A task may finish between the two reads: the store's copy wins.
-          for (const t of await store.listTasks(filter)) if (!seen.has(t.id)) out.push(t);
+          const stored = await store.listTasks(filter);
+          for (const t of stored) if (!seen.has(t.id)) out.push(t);
+          // The default view is "the last 100 finished" by design; a list the caller asked for pages.
+          if ((query.all || states) && stored.length === limit) storeCut = stored[stored.length - 1];
         }
       }
       out.sort(newestFirst);
-      const limited = query.limit !== undefined ? out.slice(0, query.limit) : out;
-      return { tasks: limited.map(taskView) };
+      // A page ends where the store's read ended (live tasks older than that come with the next
+      // page), or at `limit`; `next` then says more follow, so no caller takes a page for all.
+      let page = out;
+      if (storeCut !== undefined) page = out.filter((t) => newestFirst(t, storeCut) <= 0);
+      if (query.limit !== undefined && page.length > query.limit) page = page.slice(0, query.limit);
+      const truncated = page.length < out.length || storeCut !== undefined;
+      const last = page[page.length - 1];
+      return { tasks: page.map(taskView), ...(truncated && last !== undefined ? { next: last.id } : {}) };
     },
   });
 
