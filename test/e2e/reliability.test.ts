@@ -103,7 +103,10 @@ describe('reliability', () => {
     const c = await cluster(['--node-lost-after', '4s']);
     const a = await startAgent(c, 'node-a', '1xH100');
     const log = join(world.home, 'lost.log');
-    const cmd = ['sh', '-c', `echo "$FASTGPU_TASK_ID $FASTGPU_NODE $FASTGPU_ATTEMPT" >> ${log}; sleep 4`];
+    // Each attempt runs until the test opens the gate: on a loaded box the second agent may take
+    // many seconds to start, and a task that had ended by then would prove nothing.
+    const gate = join(world.home, 'lost.gate');
+    const cmd = ['sh', '-c', `echo "$FASTGPU_TASK_ID $FASTGPU_NODE $FASTGPU_ATTEMPT" >> ${log}; while [ ! -e ${gate} ]; do sleep 0.05; done`];
     const submit = async (retries: string): Promise<string> => {
       const r = await world.cli(['run', '-d', '--gpu', '0.5', '--cpu', '10m', '--retries', retries, '--', ...cmd], { env: c.env });
       expect(r.code).toBe(0);
@@ -127,7 +130,7 @@ describe('reliability', () => {
         const t = await c.client.tasks.get(retried);
         return t.state === 'RUNNING' && t.placement?.node === 'node-b' ? t : undefined;
       },
-      30_000,
+      60_000,
       200,
     );
     expect(moved.attempts).toBe(2);
@@ -140,7 +143,8 @@ describe('reliability', () => {
     expect(gone.history[0]?.outcome).toBe('LOST');
     expect(gone.reasonMessage).toMatch(/node lost/);
 
-    const done = await c.client.tasks.wait(retried, { timeoutMs: 20_000 });
+    writeFileSync(gate, '');
+    const done = await c.client.tasks.wait(retried, { timeoutMs: 30_000 });
     expect(done.state).toBe('SUCCEEDED');
     expect(lines(log).filter((l) => l.startsWith(`${retried} node-b 2`))).toHaveLength(1);
   }, TIMEOUT_MS);
