@@ -233,6 +233,12 @@ async function main(): Promise<void> {
         const attempts = history.map((h) => `attempt ${h.attempt} ${h.outcome ?? 'running'} on ${h.nodeId}`).join(', ');
         const ticksOf = m.map(([a, s]) => `attempt ${a}: ticks ${s.first}–${s.last}${s.done ? ' done' : ''}`).join(', ');
         process.stdout.write(`${again ? 'run again' : 'overlap'}: ${id} (submitted ${submittedIn.get(id) ?? '?'}): ${attempts}; ${ticksOf}\n`);
+        // What the daemons said of it, and when its nodes were LOST: whether a node came back
+        // after the wait (lost-attempts.ts) or something broke the rule is read off these.
+        const nodes = new Set(history.map((h) => h.nodeId));
+        for (const { name, out } of daemons) {
+          for (const l of out) if (l.includes(id) || ([...nodes].some((n) => l.includes(n)) && l.includes(' LOST:'))) process.stdout.write(`    ${name}: ${l}\n`);
+        }
       }
     } catch {
       // counted below as not finished
