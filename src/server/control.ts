@@ -45,7 +45,7 @@ import { DependencyGate, liveArrayIds, resultsEnv } from './arrays-gate.js';
 import { resultOfReport } from './arrays-result.js';
 import { Billing, type MeteredAttempt } from './billing.js';
 import { newId } from './ids.js';
-import { LostAttempts, lostWrites, type LostWrites } from './lost-attempts.js';
+import { holdAfterLease, LostAttempts, lostWrites, type LostWrites } from './lost-attempts.js';
 import { NodeIdentities } from './node-identity.js';
 import { gpuViews, placementView } from './views.js';
 import { Waiters } from './waiters.js';
@@ -69,7 +69,7 @@ export interface ControlOptions {
   graceMs?: number;
   /**
    * How long a task whose node's lease ran out waits for that node's late exit report before it
-   * is placed again (clock ms; default one lease). See src/server/lost-attempts.ts.
+   * is placed again (clock ms; default one lease, at least 15 s). See src/server/lost-attempts.ts.
    */
   lostHoldMs?: number;
   /** Running tasks of a tenant whose budget is exhausted: `continue` (default) or `stop`. */
@@ -270,7 +270,7 @@ export class ControlPlane {
     this.tickMs = opts.tickMs ?? 200;
     this.lease = leaseTimings(opts.nodeLostAfterMs);
     this.nodeLostAfterMs = this.lease.leaseMs;
-    this.lostAttempts = new LostAttempts(opts.lostHoldMs ?? this.lease.leaseMs);
+    this.lostAttempts = new LostAttempts(opts.lostHoldMs ?? holdAfterLease(this.lease.leaseMs));
     this.graceMs = opts.graceMs ?? DEFAULT_GRACE_MS;
     this.heartbeatIntervalMs = this.lease.heartbeatMs;
     this.log = opts.log ?? (() => {});

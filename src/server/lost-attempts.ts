@@ -5,8 +5,9 @@
 // before the fence is not known yet: a task may have exited 0 while its node was cut off, and
 // its supervisor recorded that. Placed again at once, such a task runs a second time, and the
 // exit its node reports on its return loses. So a LOST attempt whose task went back to PENDING
-// is held from placement for `holdMs` after the LOST (by default one more lease: Kubernetes
-// waits five minutes before it evicts the pods of a NotReady node):
+// is held from placement for `holdMs` after the LOST (by default one more lease, and never less
+// than an agent restart, `holdAfterLease`: Kubernetes waits five minutes before it evicts the pods
+// of a NotReady node):
 //   - an exit its node reports meanwhile decides (src/server/control.ts `lateExit`): a real end
 //     wins (SUCCEEDED is never run again), a fenced or failed one releases the hold at once;
 //   - a node that comes back and still lists the attempt (its restarted agent found the exit on
@@ -35,6 +36,20 @@ export function lostWrites(w: LostWrites): LostAttemptWrites {
     else del.push(id);
   }
   return { put, delete: del };
+}
+
+/**
+ * The shortest default wait for a lost node, whatever its lease. A killed agent is back only once
+ * it is restarted, has loaded, scanned its state dir and registered: the fault campaign
+ * (scripts/fault-campaign.ts) measured 3-7 s from spawn to registration on a loaded 2-core box,
+ * and a supervisor such as systemd restarts it a few seconds after the crash. A wait of one
+ * 8 s lease left under 5 s of that, and finished tasks ran again when the host was busy.
+ */
+export const MIN_HOLD_MS = 15_000;
+
+/** The default wait after a LOST: one more lease, and at least MIN_HOLD_MS. */
+export function holdAfterLease(leaseMs: number): number {
+  return Math.max(leaseMs, MIN_HOLD_MS);
 }
 
 /** A LOST attempt's late exit counts for a day at most. */

@@ -2,7 +2,7 @@
 // ran out is not placed again at once, so an exit its node recorded while cut off still decides.
 // Driven with the injected clock; the real-process version is test/e2e/faults-agent-restart.test.ts.
 import { afterEach, describe, expect, it } from 'vitest';
-import { LostAttempts, lostWrites, type LostWrites } from './lost-attempts.js';
+import { holdAfterLease, LostAttempts, lostWrites, MIN_HOLD_MS, type LostWrites } from './lost-attempts.js';
 import { FakeAgent, makeHarness, submit, taskState, type Harness } from './testing.js';
 
 let h: Harness;
@@ -14,15 +14,15 @@ const LEASE = 15_000; // the harness's node lease; the hold defaults to one leas
 const one = (name: string, extra: Record<string, unknown> = {}) => ({ name, command: ['sleep', '1'], resources: { gpu: 1 }, retries: 2, ...extra });
 
 /** node-a runs one task (retries 2) while node-b stands by with room; then node-a falls silent past its lease. */
-async function lostWithRoomElsewhere(): Promise<{ a: FakeAgent; b: FakeAgent; id: string }> {
-  h = await makeHarness();
+async function lostWithRoomElsewhere(leaseMs = LEASE): Promise<{ a: FakeAgent; b: FakeAgent; id: string }> {
+  h = await makeHarness({ nodeLostAfterMs: leaseMs });
   const a = new FakeAgent(h, 'node-a');
   await a.register();
   const [t] = await submit(h, one('job'));
   expect(await a.pollAndStart()).toHaveLength(1);
   const b = new FakeAgent(h, 'node-b');
   await b.register();
-  await advance(b, LEASE + 1_000);
+  await advance(b, leaseMs + 1_000);
   expect((await h.req('GET', '/v1/nodes')).body.nodes.find((n: { name: string }) => n.name === 'node-a').state).toBe('LOST');
   return { a, b, id: t.id };
 }
@@ -144,6 +144,33 @@ describe('a task whose node was lost waits for that node before it runs again', 
     await advance(b, 1);
     expect((await b.pollAndStart()).map((x) => [x.taskId, x.attempt])).toEqual([[id, 2]]);
     expect(await h.store.listLostAttempts()).toEqual([]);
+  });
+
+  it('under a short lease the wait still covers an agent restart: an exit 0 reported 6 s after the LOST wins (the fault campaign ran such tasks again)', async () => {
+    // The campaign's interleaving: node-a's agent is killed -9 while its task finishes, its
+    // 4 s lease runs out (LOST), and the restarted agent takes 6 s to register on a busy host.
+    const { a, b, id } = await lostWithRoomElsewhere(4_000);
+    const lostAt = h.clock.now();
+    // Longer than the lease, shorter than the wait: node-b, with room, is given nothing.
+    for (let i = 0; i < 6; i++) {
+      await advance(b, 1_000);
+      expect((await b.poll(0)).assignments).toEqual([]);
+    }
+    a.running.clear();
+    a.exited.set(`${id}#1`, { taskId: id, attempt: 1, status: 'exited', exitCode: 0, endReason: 'exit', endedAt: lostAt - 3_000 });
+    await a.register();
+    await h.server.control.settle();
+    const after = await taskState(h, id);
+    expect(after).toMatchObject({ state: 'SUCCEEDED', exitCode: 0 });
+    expect(after.attempts.map((x: { outcome: string }) => x.outcome)).toEqual(['SUCCEEDED']);
+    await advance(b, MIN_HOLD_MS);
+    expect([...(await a.poll(0)).assignments, ...(await b.poll(0)).assignments]).toEqual([]);
+  });
+
+  it('the default wait is one lease, and never shorter than an agent restart', () => {
+    expect(holdAfterLease(40_000)).toBe(40_000);
+    expect(holdAfterLease(4_000)).toBe(MIN_HOLD_MS);
+    expect(holdAfterLease(MIN_HOLD_MS + 1)).toBe(MIN_HOLD_MS + 1);
   });
 
   it('a node its provider ended (nodeGone) is not waited for: processes and all are gone', async () => {

@@ -2,7 +2,7 @@
 // under a short lease, tasks submitted through the CLI, and SIGSTOP/SIGCONT of a daemon.
 // Short leases keep the suite within CI's minutes: with --node-lost-after 8s an agent heartbeats
 // every second, its tasks are fenced 6 s after the last renewal (SIGKILL at 7 s), LOST comes at
-// 8 s, and a LOST node's requeued tasks wait one more lease for its late exit reports.
+// 8 s, and a LOST node's requeued tasks wait one more lease (at least 15 s) for its late exit reports.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
