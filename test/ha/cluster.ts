@@ -103,6 +103,12 @@ export class HaCluster {
     return Number((await (await this.q()).query<{ epoch: string }>('SELECT epoch::text AS epoch FROM leadership WHERE id = 1')).rows[0]?.epoch);
   }
 
+  /** When (server ms) the current leader won the lock (`leadership.since`), or null before any. */
+  async leaderSince(): Promise<number | null> {
+    const since = (await (await this.q()).query<{ since: string | null }>('SELECT since::text AS since FROM leadership WHERE id = 1')).rows[0]?.since;
+    return since === null || since === undefined ? null : Number(since);
+  }
+
   /** Every task's state by id, from the database (the API's listing is capped; this is not). */
   async taskStates(): Promise<Map<string, string>> {
     const r = await (await this.q()).query<{ id: string; state: string }>('SELECT id, state FROM tasks');
