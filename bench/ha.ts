@@ -22,16 +22,26 @@ const LATENCY_RUNS = Number(process.env.HA_BENCH_LATENCY_RUNS ?? 10);
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: IN_FLIGHT });
 
-function post(url: string, token: string, body: unknown): Promise<number> {
+/** POST /v1/tasks; resolves with the status and the body's text. */
+function submit(url: string, token: string, body: unknown): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const data = JSON.stringify(body);
     const req = http.request(`${url}/v1/tasks`, { method: 'POST', agent, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
+      let text = '';
+      res.setEncoding('utf8').on('data', (c: string) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
     });
     req.on('error', reject);
     req.end(data);
   });
+}
+
+const post = async (url: string, token: string, body: unknown): Promise<number> => (await submit(url, token, body)).status;
+
+async function postJson(url: string, token: string, body: unknown): Promise<unknown> {
+  const { status, text } = await submit(url, token, body);
+  if (status !== 201) throw new Error(`submit answered ${status}: ${text}`);
+  return JSON.parse(text) as unknown;
 }
 
 /** utime, stime, cutime, cstime (clock ticks) of a process, and its parent's pid; null once it is gone. */
@@ -63,19 +73,6 @@ function cpuMs(roots: readonly number[]): number {
   let total = 0;
   for (const [pid, t] of ticks) if (inTree(pid)) total += t.own + (roots.includes(pid) ? t.waited : 0);
   return (total * 1000) / 100; // USER_HZ is 100 on Linux
-}
-
-function postJson(url: string, token: string, body: unknown): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const data = JSON.stringify(body);
-    const req = http.request(`${url}/v1/tasks`, { method: 'POST', agent, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8').on('data', (c: string) => (text += c));
-      res.on('end', () => (res.statusCode === 201 ? resolve(JSON.parse(text)) : reject(new Error(`submit answered ${res.statusCode}: ${text}`))));
-    });
-    req.on('error', reject);
-    req.end(data);
-  });
 }
 
 const percentile = (xs: number[], p: number): number => {
