@@ -103,6 +103,24 @@ export class HaCluster {
     return Number((await (await this.q()).query<{ epoch: string }>('SELECT epoch::text AS epoch FROM leadership WHERE id = 1')).rows[0]?.epoch);
   }
 
+  /** When (server ms) task `id` was placed (its first `task.scheduled`), or null. */
+  async placedAt(id: string): Promise<number | null> {
+    const at = (await (await this.q()).query<{ at: string | null }>("SELECT min(at)::text AS at FROM events WHERE type = 'task.scheduled' AND task_id = $1", [id])).rows[0]?.at;
+    return at === null || at === undefined ? null : Number(at);
+  }
+
+  /** Whether task `id` has finished (any final state), from the database. */
+  async finished(id: string): Promise<boolean> {
+    const r = await (await this.q()).query("SELECT 1 FROM tasks WHERE id = $1 AND state IN ('SUCCEEDED', 'FAILED', 'CANCELLED', 'PREEMPTED')", [id]);
+    return (r.rowCount ?? 0) > 0;
+  }
+
+  /** When (server ms) the current leader won the lock (`leadership.since`), or null before any. */
+  async leaderSince(): Promise<number | null> {
+    const since = (await (await this.q()).query<{ since: string | null }>('SELECT since::text AS since FROM leadership WHERE id = 1')).rows[0]?.since;
+    return since === null || since === undefined ? null : Number(since);
+  }
+
   /** Every task's state by id, from the database (the API's listing is capped; this is not). */
   async taskStates(): Promise<Map<string, string>> {
     const r = await (await this.q()).query<{ id: string; state: string }>('SELECT id, state FROM tasks');

@@ -177,10 +177,12 @@ describe('leadership over one Postgres', () => {
     const b = new PgLeadership({ url: pgt.url, schema, id: 'b' });
     expect(await a.tryLead(1)).toBe(1);
     // Taking over (rebuilding its control plane), A may stay silent longer than 300 ms: the
-    // takeover's idle timeout holds. Once settled, the short one does.
-    await new Promise((r) => setTimeout(r, 600));
+    // takeover's idle timeout is the one its session holds (read from Postgres, rather than
+    // waiting out its timer in real time). Once settled, the short one does.
+    expect(await a.lockIdleTimeout()).toBe('30s');
     expect(await a.ping()).toBe(true);
     expect(await a.settle()).toBe(true);
+    expect(await a.lockIdleTimeout()).toBe('300ms');
     // A says nothing on its lock connection: Postgres ends the session and B gets the lock.
     expect(await b.lead(() => 2)).toBe(2);
     expect(await a.ping()).toBe(false);

@@ -266,6 +266,16 @@ export class PgLeadership {
     await this.pool.end().catch(() => {});
   }
 
+  /**
+   * The lock session's idle timeout as Postgres reports it (`SHOW idle_session_timeout`, e.g.
+   * `30s`), or null without a lock connection: tests check which timeout holds without waiting
+   * for Postgres's own timer to fire.
+   */
+  async lockIdleTimeout(): Promise<string | null> {
+    if (!this.conn) return null;
+    return (await this.conn.query<{ idle_session_timeout: string }>('SHOW idle_session_timeout')).rows[0]?.idle_session_timeout ?? null;
+  }
+
   /** The backend pid of the lock's connection (tests kill it to play a crash). */
   async lockPid(): Promise<number | null> {
     if (!this.conn) return null;
