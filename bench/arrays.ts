@@ -3,7 +3,8 @@
 // JSON answer), on SQLite and on Postgres. Counts the store transactions the submit made (the
 // target is one). `npm run bench:arrays` prints a table; FASTGPU_TEST_PG names a Postgres to use,
 // else one is started through scripts/pg-up.sh (as the tests do).
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildApp } from '../src/server/app.js';
@@ -17,6 +18,10 @@ import { ManualClock } from '../src/util/clock.js';
 const ELEMENTS = 10_000;
 const RUNS = Number(process.env.RUNS ?? 3);
 const TARGET_MS = 1000;
+/** `STORES=sqlite` (or postgres) runs one store only. */
+const STORES = (process.env.STORES ?? 'sqlite,postgres').split(',');
+/** `PROFILE=DIR` writes a V8 CPU profile of each submit request (and only it) into DIR. */
+const PROFILE = process.env.PROFILE;
 
 interface Row {
   store: string;
@@ -62,11 +67,23 @@ async function benchOn(name: string, store: Store, dir: string): Promise<Row[]> 
       const before = tx.n;
       const storeMsBefore = tx.ms;
       const payload = JSON.stringify({ name: `bench-${run}`, command: ['python', 'eval.py'], resources: { gpu: 0.25 }, array: `0-${ELEMENTS - 1}%64` });
+      const session = PROFILE ? new Session() : null;
+      if (session) {
+        session.connect();
+        await session.post('Profiler.enable');
+        await session.post('Profiler.start');
+      }
       const c0 = process.cpuUsage();
       const t0 = performance.now();
       const res = await app.app.inject({ method: 'POST', url: '/v1/tasks', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, payload });
       const ms = performance.now() - t0;
       const c = process.cpuUsage(c0);
+      if (session && PROFILE) {
+        const { profile } = await session.post('Profiler.stop');
+        mkdirSync(PROFILE, { recursive: true });
+        writeFileSync(join(PROFILE, `arrays-${name}-${run}.cpuprofile`), JSON.stringify(profile));
+        session.disconnect();
+      }
       const cpuMs = (c.user + c.system) / 1000;
       if (res.statusCode !== 201) throw new Error(`submit: ${res.statusCode} ${res.payload.slice(0, 300)}`);
       const made = (JSON.parse(res.payload) as { tasks: unknown[] }).tasks.length;
@@ -83,12 +100,14 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   const dir = mkdtempSync(join(tmpdir(), 'fastgpu-bench-arrays-'));
   try {
-    rows.push(...(await benchOn('sqlite', openStore({ kind: 'sqlite', path: join(dir, 'fastgpu.db') }), dir)));
-    const pg = await useTestPostgres();
-    try {
-      rows.push(...(await benchOn('postgres', new PgStore({ url: pg.url, schema: pg.freshSchema(), maxConnections: 4 }), dir)));
-    } finally {
-      await pg.stop();
+    if (STORES.includes('sqlite')) rows.push(...(await benchOn('sqlite', openStore({ kind: 'sqlite', path: join(dir, 'fastgpu.db') }), dir)));
+    if (STORES.includes('postgres')) {
+      const pg = await useTestPostgres();
+      try {
+        rows.push(...(await benchOn('postgres', new PgStore({ url: pg.url, schema: pg.freshSchema(), maxConnections: 4 }), dir)));
+      } finally {
+        await pg.stop();
+      }
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -100,7 +119,7 @@ async function main(): Promise<void> {
     const ok = r.ms <= TARGET_MS && r.transactions === 1 && r.tasks === ELEMENTS;
     console.log(`${pad(r.store, 10)}${pad(String(r.run), 5)}${pad(String(r.tasks), 10)}${pad(r.ms.toFixed(0), 10)}${pad(r.storeMs.toFixed(0), 10)}${pad(r.cpuMs.toFixed(0), 10)}${pad(String(r.transactions), 14)}${ok ? 'ok' : 'MISSED'}`);
   }
-  for (const s of ['sqlite', 'postgres']) {
+  for (const s of STORES) {
     const ms = rows.filter((r) => r.store === s).map((r) => r.ms).sort((a, b) => a - b);
     const cpu = rows.filter((r) => r.store === s).map((r) => r.cpuMs).sort((a, b) => a - b);
     console.log(`${s}: median ${ms[Math.floor(ms.length / 2)]?.toFixed(0)} ms wall, ${cpu[Math.floor(cpu.length / 2)]?.toFixed(0)} ms CPU of the server process (load average ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores)`);

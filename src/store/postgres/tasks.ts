@@ -10,12 +10,14 @@ export const TASK_COLUMNS = 'id, state, gang_id, created_at, version, doc';
 export const LIVE_STATES_SQL = "state IN ('PENDING', 'SCHEDULED', 'RUNNING', 'PREEMPTED', 'LOST')";
 
 /** Every written column as one array each (taskColumns), so that a batch is one statement. */
-const TYPES = ['text', 'text', 'text', 'text', 'text', 'text', 'text', 'bigint', 'int', 'int', 'text', 'bigint'];
+const TYPES = ['text', 'text', 'text', 'text', 'text', 'text', 'text', 'bigint', 'int', 'int', 'text', 'bigint', 'text'];
+/** The parameter after the column arrays. */
+const NEXT = TYPES.length + 1;
 const arrays = (first: number): string => TYPES.map((t, i) => `$${first + i}::${t}[]`).join(', ');
 const ARRAYS = arrays(1);
 
 /** The INSERT of a batch whose column arrays are the parameters from `$first` on (taskColumns). */
-export const INSERT_TASKS = (first = 1): string => `INSERT INTO tasks (id, state, name, tenant, node_id, vgpu_id, gang_id, created_at, priority, version, doc, finished_at)
+export const INSERT_TASKS = (first = 1): string => `INSERT INTO tasks (id, state, name, tenant, node_id, vgpu_id, gang_id, created_at, priority, version, doc, finished_at, array_id)
   SELECT * FROM unnest(${arrays(first)})`;
 
 /** The translation of a failed insert: a duplicate id is CONFLICT naming it. */
@@ -23,10 +25,10 @@ export const taskInsertError = (err: unknown, tasks: readonly Task[]): unknown =
   translate(err, (key) => `task ${key ?? tasks.map((t) => t.id).join(', ')}`);
 
 export function taskColumns(tasks: readonly Task[]): unknown[][] {
-  const cols: unknown[][] = Array.from({ length: 12 }, () => []);
+  const cols: unknown[][] = Array.from({ length: TYPES.length }, () => []);
   for (const t of tasks) {
     const r = pgTaskToRow(t);
-    const v = [r.id, r.state, r.name, r.tenant, r.node_id, r.vgpu_id, r.gang_id, r.created_at, r.priority, r.version, r.doc, r.finished_at];
+    const v = [r.id, r.state, r.name, r.tenant, r.node_id, r.vgpu_id, r.gang_id, r.created_at, r.priority, r.version, r.doc, r.finished_at, r.array_id];
     v.forEach((x, i) => cols[i]?.push(x));
   }
   return cols;
@@ -42,8 +44,8 @@ export async function insertTasks(c: Queryable, tasks: readonly Task[]): Promise
 }
 
 const SET_ALL = `state = w.state, name = w.name, tenant = w.tenant, node_id = w.node_id, vgpu_id = w.vgpu_id,
-  gang_id = w.gang_id, created_at = w.created_at, priority = w.priority, version = w.version, doc = w.doc, finished_at = w.finished_at`;
-const W_COLUMNS = 'id, state, name, tenant, node_id, vgpu_id, gang_id, created_at, priority, version, doc, finished_at';
+  gang_id = w.gang_id, created_at = w.created_at, priority = w.priority, version = w.version, doc = w.doc, finished_at = w.finished_at, array_id = w.array_id`;
+const W_COLUMNS = 'id, state, name, tenant, node_id, vgpu_id, gang_id, created_at, priority, version, doc, finished_at, array_id';
 
 /**
  * Conditional writes; returns the ids whose stored version differed. Distinct ids go in one
@@ -55,7 +57,7 @@ export async function writeTasks(c: Queryable, writes: readonly TaskWrite[]): Pr
   if (new Set(ids).size === ids.length) {
     const res = await c.query<{ id: string }>(
       `UPDATE tasks AS t SET ${SET_ALL}
-        FROM unnest(${ARRAYS}, $13::int[]) AS w(${W_COLUMNS}, expected)
+        FROM unnest(${ARRAYS}, $${NEXT}::int[]) AS w(${W_COLUMNS}, expected)
         WHERE t.id = w.id AND t.version = w.expected RETURNING t.id`,
       [...taskColumns(writes.map((w) => w.task)), writes.map((w) => w.expectedVersion)],
     );
@@ -66,7 +68,7 @@ export async function writeTasks(c: Queryable, writes: readonly TaskWrite[]): Pr
   for (const w of writes) {
     const res = await c.query(
       `UPDATE tasks AS t SET ${SET_ALL}
-        FROM unnest(${ARRAYS}) AS w(${W_COLUMNS}) WHERE t.id = w.id AND t.version = $13`,
+        FROM unnest(${ARRAYS}) AS w(${W_COLUMNS}) WHERE t.id = w.id AND t.version = $${NEXT}`,
       [...taskColumns([w.task]), w.expectedVersion],
     );
     if (res.rowCount === 0) missed.push(w.task.id);
@@ -94,8 +96,8 @@ export function filterClauses(f: TaskFilter, params: unknown[]): string[] {
     const v = f[key];
     if (typeof v === 'string') where.push(`${column} = ${p(v)}`);
   }
-  // The expression of the tasks_array index (migration task_arrays).
-  if (f.arrayId !== undefined) where.push(`((doc::jsonb) #>> '{array,id}') = ${p(f.arrayId)}`);
+  // The column of the tasks_array index (migration task_array_column).
+  if (f.arrayId !== undefined) where.push(`array_id = ${p(f.arrayId)}`);
   return where;
 }
 
