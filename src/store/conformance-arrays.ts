@@ -51,5 +51,20 @@ export function arrayConformance(store: () => Store, fixtureTask: Fixture): void
       expect((await s.getTask(done.id))?.result).toEqual({ loss: 0.25, tags: ['é', null] });
       expect((await s.getTask('dep'))?.after).toEqual(dependent.after);
     });
+
+    it('keeps every character of a batch as written: quotes, backslashes, control characters, non-ASCII', async () => {
+      const s = store();
+      const awkward = 'a "quoted" \\ back\\slash, tab\t, newline\n, \u0001, é, 漢字, 🎉, {"json": [1]}, \'single\'';
+      const tasks = [element('a_chars', 0, 2), element('a_chars', 1, 2)].map((t) => ({ ...t, spec: { ...t.spec, env: { ...t.spec.env, AWKWARD: awkward }, command: ['echo', awkward] } }));
+      const r = await s.commitBatch({ newTasks: tasks, events: tasks.map((t) => ({ at: T0, type: 'task.submitted' as const, taskId: t.id, data: { awkward } })) });
+      expect(r.events.map((e) => e.data)).toEqual([{ awkward }, { awkward }]);
+      const [first] = r.events;
+      expect((await s.listEvents(first!.seq - 1, 2)).map((e) => [e.taskId, e.data])).toEqual(tasks.map((t) => [t.id, { awkward }]));
+      expect(await s.getTask(tasks[1]!.id)).toEqual(tasks[1]);
+      // The same through a conditional write of both.
+      const done = tasks.map((t) => ({ ...t, state: 'CANCELLED' as const, finishedAt: T0 + 1, reasonMessage: awkward, version: t.version + 1 }));
+      expect(await s.writeTasks(done.map((t) => ({ task: t, expectedVersion: t.version - 1 })))).toEqual([]);
+      expect((await s.listTasks({ arrayId: 'a_chars' })).sort((x, y) => x.array!.index - y.array!.index)).toEqual(done);
+    });
   });
 }

@@ -26,21 +26,13 @@ export const EVENTS_CTE = (first: number): string => {
   return `n AS (UPDATE counters SET value = value + ${p(0)} WHERE name = 'events' RETURNING value - ${p(0)} AS base),
     ins_events AS (INSERT INTO events (seq, at, type, task_id, node_id, vgpu_id, data)
       SELECT n.base + e.i, e.at, e.type, e.task_id, e.node_id, e.vgpu_id, e.data
-      FROM n, unnest(${p(1)}::bigint[], ${p(2)}::text[], ${p(3)}::text[], ${p(4)}::text[], ${p(5)}::text[], ${p(6)}::text[])
+      FROM n, ROWS FROM (json_to_recordset(${p(1)}::json) AS (at bigint, type text, task_id text, node_id text, vgpu_id text, data text))
         WITH ORDINALITY AS e(at, type, task_id, node_id, vgpu_id, data, i))`;
 };
 
+/** Their count, and the events as one JSON array of rows (one parameter, as the tasks' in tasks.ts). */
 export function eventParams(events: readonly Omit<PoolEvent, 'seq'>[]): unknown[] {
-  const rows = events.map(eventToRow);
-  return [
-    rows.length,
-    rows.map((r) => r.at),
-    rows.map((r) => r.type),
-    rows.map((r) => r.task_id),
-    rows.map((r) => r.node_id),
-    rows.map((r) => r.vgpu_id),
-    rows.map((r) => r.data),
-  ];
+  return [events.length, JSON.stringify(events.map(eventToRow))];
 }
 
 /** The events with their seq, from the number before the first that EVENTS_CTE returned. */

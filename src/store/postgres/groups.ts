@@ -1,9 +1,9 @@
 // The Postgres side of group accounting (store/groups.ts), as ../sqlite/groups.ts. The array id
-// is read with the expression of the tasks_array index (migration task_arrays).
+// is the column of the tasks_array index (migration task_array_column).
 import type pg from 'pg';
 import { chunks, type GroupKind, type GroupRef, type GroupStore, type GroupSummary } from '../groups.js';
 
-const ARRAY_ID = "((doc::jsonb) #>> '{array,id}')";
+const ARRAY_ID = 'array_id';
 
 interface CountRow {
   gid: string;

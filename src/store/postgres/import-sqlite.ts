@@ -21,9 +21,9 @@ export const TABLE_COPIES: readonly TableCopy[] = [
   { table: 'nodes', ...same('id', 'name', 'state', 'registered_at', 'last_heartbeat_at', 'doc'), order: 'id' },
   {
     table: 'tasks',
-    columns: ['id', 'state', 'name', 'tenant', 'node_id', 'vgpu_id', 'gang_id', 'created_at', 'priority', 'version', 'doc', 'logs_pruned_at', 'finished_at'],
-    select: ['id', 'state', 'name', 'tenant', 'node_id', 'vgpu_id', 'gang_id', 'created_at', 'priority', 'version', 'doc', 'logs_pruned_at', "json_extract(doc, '$.finishedAt')"],
-    reads: ['id', 'state', 'name', 'tenant', 'node_id', 'vgpu_id', 'gang_id', 'created_at', 'priority', 'version', 'doc', 'logs_pruned_at'],
+    columns: ['id', 'state', 'name', 'tenant', 'node_id', 'vgpu_id', 'gang_id', 'created_at', 'priority', 'version', 'doc', 'logs_pruned_at', 'array_id', 'finished_at'],
+    select: ['id', 'state', 'name', 'tenant', 'node_id', 'vgpu_id', 'gang_id', 'created_at', 'priority', 'version', 'doc', 'logs_pruned_at', 'array_id', "json_extract(doc, '$.finishedAt')"],
+    reads: ['id', 'state', 'name', 'tenant', 'node_id', 'vgpu_id', 'gang_id', 'created_at', 'priority', 'version', 'doc', 'logs_pruned_at', 'array_id'],
     order: 'id',
   },
   { table: 'attempts', ...same('task_id', 'attempt', 'node_id', 'doc'), order: 'task_id, attempt' },

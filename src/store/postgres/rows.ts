@@ -28,7 +28,7 @@ export {
   type TokenRow,
 } from '../sqlite/rows.js';
 
-/** The task's columns, in the order of TASK_INSERT_COLUMNS (store.ts). */
+/** The task's columns, in the order of INSERT_TASKS (tasks.ts). */
 export type PgTaskRow = TaskRow & { finished_at: number | null };
 
 export function pgTaskToRow(t: Task): PgTaskRow {

@@ -72,7 +72,7 @@ import { PgSweeps } from './sweeps.js';
 import type { SweepStore } from '../sweeps.js';
 import { PgGroups } from './groups.js';
 import type { GroupStore } from '../groups.js';
-import { countTasks, INSERT_TASKS, insertTasks, LIVE_STATES_SQL, listTasks, TASK_COLUMNS, taskColumns, taskInsertError, writeTasks } from './tasks.js';
+import { countTasks, INSERT_TASKS, insertTasks, LIVE_STATES_SQL, listTasks, TASK_COLUMNS, taskInsertError, taskRecords, writeTasks } from './tasks.js';
 
 export interface PgStoreOptions {
   /** `postgres://user:password@host:port/database` (libpq's URL form, `?sslmode=…` included). */
@@ -160,10 +160,10 @@ async function submitBatch(c: Queryable, tasks: readonly Task[], events: readonl
     if (tasks.length > 0) await insertTasks(c, tasks);
     return { lostTasks: [], lostReservations: [], events: [] };
   }
-  const cols = tasks.length > 0 ? taskColumns(tasks) : [];
-  const sql = `WITH ${tasks.length > 0 ? `ins_tasks AS (${INSERT_TASKS(1)}), ` : ''}${EVENTS_CTE(cols.length + 1)} SELECT base FROM n`;
+  const records = tasks.length > 0 ? [taskRecords(tasks)] : [];
+  const sql = `WITH ${tasks.length > 0 ? `ins_tasks AS (${INSERT_TASKS(1)}), ` : ''}${EVENTS_CTE(records.length + 1)} SELECT base FROM n`;
   try {
-    const res = await c.query<{ base: number }>(sql, [...cols, ...eventParams(events)]);
+    const res = await c.query<{ base: number }>(sql, [...records, ...eventParams(events)]);
     return { lostTasks: [], lostReservations: [], events: numbered(events, res.rows[0]?.base) };
   } catch (err) {
     throw taskInsertError(err, tasks);

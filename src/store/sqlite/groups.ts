@@ -1,9 +1,9 @@
-// The SQLite side of group accounting (store/groups.ts). The array id is read with the very
-// expression of the tasks_array index (migration task_arrays), so lookups by array use it.
+// The SQLite side of group accounting (store/groups.ts). The array id is the column of the
+// tasks_array index (migration task_array_column), so lookups by array use it.
 import type Database from 'better-sqlite3';
 import { chunks, type GroupKind, type GroupRef, type GroupStore, type GroupSummary } from '../groups.js';
 
-const ARRAY_ID = "json_extract(doc, '$.array.id')";
+const ARRAY_ID = 'array_id';
 
 interface CountRow {
   gid: string;

@@ -54,6 +54,8 @@ export interface TaskRow {
   priority: number;
   version: number;
   doc: string;
+  /** The array the task is an element of (issue 14): a column for the tasks_array index. */
+  array_id: string | null;
 }
 
 export function taskToRow(t: Task): TaskRow {
@@ -72,6 +74,7 @@ export function taskToRow(t: Task): TaskRow {
     priority: t.spec.priority,
     version,
     doc: JSON.stringify(rest),
+    array_id: t.array?.id ?? null,
   };
 }
 

@@ -110,6 +110,10 @@ type Params = Record<string, string | number | null>;
 function prepareAll(db: Database.Database) {
   // Typed by result only: named parameters are passed as one object, positional ones as a list.
   const p = <R = unknown>(sql: string) => db.prepare<unknown[], R>(sql);
+  // The array id column (migration task_array_column). A store opened with an older migration
+  // list (tests build the databases of earlier versions so) writes the columns that schema has.
+  const arrayColumn = db.prepare("SELECT 1 FROM pragma_table_info('tasks') WHERE name = 'array_id'").get() !== undefined;
+  const [arrayInsert, arrayValue, arraySet] = arrayColumn ? [', array_id', ', @array_id', ', array_id = @array_id'] : ['', '', ''];
   return {
     upsertNode: p(`INSERT INTO nodes (id, name, state, registered_at, last_heartbeat_at, doc)
       VALUES (@id, @name, @state, @registered_at, @last_heartbeat_at, @doc)
@@ -121,13 +125,13 @@ function prepareAll(db: Database.Database) {
     listNodes: p<NodeRow>('SELECT * FROM nodes ORDER BY name, id'),
     setNodeState: p(`UPDATE nodes SET state = @state, last_heartbeat_at = COALESCE(@heartbeatAt, last_heartbeat_at) WHERE id = @id`),
 
-    insertTask: p(`INSERT INTO tasks (id, state, name, tenant, node_id, vgpu_id, gang_id, created_at, priority, version, doc)
-      VALUES (@id, @state, @name, @tenant, @node_id, @vgpu_id, @gang_id, @created_at, @priority, @version, @doc)`),
+    insertTask: p(`INSERT INTO tasks (id, state, name, tenant, node_id, vgpu_id, gang_id, created_at, priority, version, doc${arrayInsert})
+      VALUES (@id, @state, @name, @tenant, @node_id, @vgpu_id, @gang_id, @created_at, @priority, @version, @doc${arrayValue})`),
     getTask: p<TaskRow>(`SELECT ${TASK_COLUMNS} FROM tasks WHERE id = ?`),
     getTaskCreatedAt: p<{ created_at: number }>('SELECT created_at FROM tasks WHERE id = ?'),
     liveTasks: p<TaskRow>(LIVE_TASKS_SQL),
     writeTask: p(`UPDATE tasks SET state = @state, name = @name, tenant = @tenant, node_id = @node_id, vgpu_id = @vgpu_id,
-        gang_id = @gang_id, created_at = @created_at, priority = @priority, version = @version, doc = @doc
+        gang_id = @gang_id, created_at = @created_at, priority = @priority, version = @version, doc = @doc${arraySet}
       WHERE id = @id AND version = @expected`),
 
     upsertAttempt: p(`INSERT INTO attempts (task_id, attempt, node_id, doc) VALUES (@task_id, @attempt, @node_id, @doc)
@@ -537,9 +541,9 @@ export class SqliteStore implements Store {
         params[key] = v;
       }
     }
-    // The expression of the tasks_array index (migration task_arrays).
+    // The column of the tasks_array index (migration task_array_column).
     if (f.arrayId !== undefined) {
-      where.push("json_extract(doc, '$.array.id') = @arrayId");
+      where.push('array_id = @arrayId');
       params.arrayId = f.arrayId;
     }
   }
