@@ -73,6 +73,8 @@ export interface ChooseOptions {
   index?: RankedIndex;
   /** Ties drawn uniformly with `ctx.rng` instead of going to the smallest name (always a scan). */
   randomTies?: boolean;
+  /** Ties go to the first node in cluster order instead of the smallest name (first-fit). */
+  positionTies?: boolean;
 }
 
 /**
@@ -82,12 +84,16 @@ export interface ChooseOptions {
  * Both give the same choice.
  */
 export function chooseBest(cluster: ClusterView, req: ResolvedPodRequest, ctx: PlacementContext, evaluate: Evaluate, opts: ChooseOptions = {}): PlacementChoice | null {
-  if (opts.index && cluster.changes && !opts.randomTies) return chooseRanked(cluster, cluster.changes, req, evaluate, opts.index, opts.memo);
+  if (opts.index && cluster.changes && !opts.randomTies) return chooseRanked(cluster, cluster.changes, req, evaluate, opts.index, opts.positionTies ?? false);
+  if (opts.positionTies) throw new Error('chooseBest: position ties need a view with a change feed and an index');
   return chooseScan(cluster, req, ctx, evaluate, opts.memo, opts.randomTies ?? false);
 }
 
-/** A node's evaluation as the scan makes it (host fit, model, enough GPUs, then the score). */
-function evalNode(nodes: readonly NodeSlot[], pos: number, req: ResolvedPodRequest, amounts: Map<string, PerGpuAmount | null>, evaluate: Evaluate, memo: EvalMemo | undefined): { ev: NodeEval; amount: PerGpuAmount } | null {
+/**
+ * A node's evaluation as the scan makes it (host fit, model, enough GPUs, then the score). No
+ * per-node memo here: the ranked index itself keeps each evaluation until its node changes.
+ */
+function evalNode(nodes: readonly NodeSlot[], pos: number, req: ResolvedPodRequest, amounts: Map<string, PerGpuAmount | null>, evaluate: Evaluate): { ev: NodeEval; amount: PerGpuAmount } | null {
   const node = nodes[pos]!;
   if (node.cpuMilliFree < req.cpuMilli || node.memoryMiBFree < req.memoryMiB) return null;
   let amount = amounts.get(node.model);
@@ -99,18 +105,7 @@ function evalNode(nodes: readonly NodeSlot[], pos: number, req: ResolvedPodReque
     for (let i = 0; i < gpus.length && n < req.gpuCount; i++) if (gpuFits(gpus[i]!, amount)) n++;
     if (n < req.gpuCount) return null;
   }
-  let ev: NodeEval | null | undefined;
-  if (memo) {
-    const m = memo.memo.forNode(nodes, pos);
-    const shape = memo.shapes.id(req.cpuMilli, req.memoryMiB, req.gpuCount, amount.gpuMilli, amount.gpuMemoryMiB);
-    ev = m[shape];
-    if (ev === undefined) {
-      ev = evaluate(node, req, amount, nodes);
-      m[shape] = ev;
-    }
-  } else {
-    ev = evaluate(node, req, amount, nodes);
-  }
+  const ev = evaluate(node, req, amount, nodes);
   // The scan never picks a NaN or -Infinity score (it starts from -Infinity and ties need a rank).
   return ev && ev.score > -Infinity ? { ev, amount } : null;
 }
@@ -128,18 +123,30 @@ function requestKey(req: ResolvedPodRequest): string {
   return k;
 }
 
-function chooseRanked(view: ClusterView, feed: NodeChanges, req: ResolvedPodRequest, evaluate: Evaluate, index: RankedIndex, memo: EvalMemo | undefined): PlacementChoice | null {
-  const rank = nameRanks({ nodes: feed.nodes });
+const positions = new WeakMap<readonly NodeSlot[], Int32Array>();
+
+/** Each node's own position as its rank (cached per nodes array). */
+function positionRanks(nodes: readonly NodeSlot[]): Int32Array {
+  let r = positions.get(nodes);
+  if (!r || r.length !== nodes.length) {
+    r = Int32Array.from(nodes, (_, i) => i);
+    positions.set(nodes, r);
+  }
+  return r;
+}
+
+function chooseRanked(view: ClusterView, feed: NodeChanges, req: ResolvedPodRequest, evaluate: Evaluate, index: RankedIndex, byPosition: boolean): PlacementChoice | null {
+  const rank = byPosition ? positionRanks(feed.nodes) : nameRanks({ nodes: feed.nodes });
   const amounts = new Map<string, PerGpuAmount | null>();
-  const score = (pos: number): { ev: NodeEval; amount: PerGpuAmount } | null => evalNode(feed.nodes, pos, req, amounts, evaluate, memo);
-  const top = index.heap(feed, requestKey(req), rank, score).best(score, view.overridden);
+  const score = (pos: number): { ev: NodeEval; amount: PerGpuAmount } | null => evalNode(feed.nodes, pos, req, amounts, evaluate);
+  const top = index.heap(feed, `${byPosition ? 'p' : 'n'}|${requestKey(req)}`, rank, score).best(score, view.overridden);
   let bestPos = top ? top.pos : -1;
   let bestScore = top ? top.score : -Infinity;
   let best = top ? { ev: top.ev, amount: top.amount } : null;
   // Where the view differs from the cluster (a backfill guard's shadow nodes), score its nodes.
   if (view.overridden) {
     for (const pos of view.overridden) {
-      const e = evalNode(view.nodes, pos, req, amounts, evaluate, memo);
+      const e = evalNode(view.nodes, pos, req, amounts, evaluate);
       if (e && (e.ev.score > bestScore || (e.ev.score === bestScore && rank[pos]! < rank[bestPos]!))) {
         bestPos = pos;
         bestScore = e.ev.score;
