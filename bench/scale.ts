@@ -28,6 +28,8 @@ async function serve(dataDir: string): Promise<void> {
   // A lease long enough that a busy load tool on this shared 2-core box never loses a node.
   const s = await startServer({ dataDir, port: 0, nodeLostAfterMs: 120_000, log: () => {} });
   process.send?.({ url: s.url, token: s.adminToken });
+  // The load tool died without saying stop: do not outlive it.
+  process.on('disconnect', () => void s.close().then(() => process.exit(0)));
   process.on('message', (m) => {
     if (m === 'stop') void s.close().then(() => process.exit(0));
     if (m === 'cpu') {
@@ -45,11 +47,12 @@ interface Child {
   token: string;
 }
 
-// Keep-alive sockets are reused, but a free one is closed after 30 s. Without `timeout`, Node's agent
-// keeps a free socket forever while the server (keepAliveTimeout 65 s) closes it after 65 s idle; a
-// request sent on such a socket as the server closes it fails with ECONNRESET. That is where the
-// resets of the earlier runs came from (`--no-idle-limit` brings it back; the table counts resets by
-// how long their socket had been idle).
+// Keep-alive sockets are reused, but a free one is closed after 30 s: without `timeout`, Node's agent
+// keeps a free socket forever while the server (keepAliveTimeout 65 s) closes it after 65 s idle, and
+// a request sent as the server closes it is reset. That race is real but was NOT the cause of the
+// resets seen here (`--no-idle-limit` turns the limit off to compare): the table counts failures by
+// code and by how long their socket had been idle, and the resets came on sockets idle under 0.2 s
+// and on new ones, with refused and timed-out connects, while the server got under 15 % of a core.
 const IDLE_LIMIT = !process.argv.includes('--no-idle-limit');
 const agent = new http.Agent({ keepAlive: true, maxSockets: 4096, maxFreeSockets: 4096, ...(IDLE_LIMIT ? { timeout: 30_000 } : {}) });
 
@@ -74,7 +77,7 @@ function call(c: Child, method: string, path: string, body?: unknown, headers: R
         const parts: Buffer[] = [];
         res.on('data', (d: Buffer) => parts.push(d));
         res.on('end', () => {
-          lastUsed.set(res.socket, performance.now());
+          if (sock) lastUsed.set(sock, performance.now());
           const text = Buffer.concat(parts).toString('utf8');
           let parsed: unknown = text;
           try {
@@ -87,8 +90,10 @@ function call(c: Child, method: string, path: string, body?: unknown, headers: R
       },
     );
     let idleMs: number | null = null;
-    req.on('socket', (sock) => {
-      const t = lastUsed.get(sock);
+    let sock: object | null = null;
+    req.on('socket', (s) => {
+      sock = s;
+      const t = lastUsed.get(s);
       idleMs = t === undefined ? null : performance.now() - t;
     });
     req.on('error', (e: NodeJS.ErrnoException) => {
