@@ -5,7 +5,7 @@
 // node order; gpu-clustering and gpu-packing tie often and feel it most (docs/placement.md).
 import { gpuFits, gpuTaskKind, type PerGpuAmount, type ResolvedPodRequest } from './cluster.js';
 import { MAX_SPEC_CPU_MILLI, MAX_SPEC_GPU_MILLI } from './best-fit.js';
-import { chooseBest, evalMemo, type NodeEval } from './scored.js';
+import { chooseBest, indexOpts, memoOpts, type NodeEval } from './scored.js';
 import { bestFitGpus } from './select.js';
 import type { ClusterView, NodeSlot, PlacementChoice, PlacementContext, PlacementPolicy } from './types.js';
 
@@ -25,8 +25,7 @@ export const randomPolicy: PlacementPolicy = {
       req,
       ctx,
       (node, r, amount) => (bestFitGpus(node, amount, r.gpuCount) ? { score: 0, gpuIdx: [] } : null),
-      undefined,
-      true,
+      { randomTies: true },
     );
     if (!c) return null;
     const node = cluster.nodes[c.nodePos]!;
@@ -62,7 +61,7 @@ export const dotProd: PlacementPolicy = {
         const gpus = bestFitGpus(node, amount, r.gpuCount);
         return gpus ? { score: dotProdScore(node, r, amount), gpuIdx: gpus } : null;
       },
-      evalMemo(ctx, 'dotprod'),
+      memoOpts(ctx, 'dotprod'),
     );
   },
 };
@@ -87,7 +86,7 @@ export const gpuClustering: PlacementPolicy = {
   choose(cluster, req: ResolvedPodRequest, ctx) {
     // No memo: the score reads the task kinds, which the free state does not determine. chooseBest
     // has already checked that enough GPUs fit, so the GPUs are picked on the chosen node only.
-    const c = chooseBest(cluster, req, ctx, (node, r, amount) => ({ score: gpuClusteringScore(node, r, amount), gpuIdx: [] }));
+    const c = chooseBest(cluster, req, ctx, (node, r, amount) => ({ score: gpuClusteringScore(node, r, amount), gpuIdx: [] }), indexOpts(ctx, 'gpu-clustering'));
     if (!c) return null;
     return { ...c, gpuIdx: bestFitGpus(cluster.nodes[c.nodePos]!, c, req.gpuCount)! };
   },
@@ -125,7 +124,7 @@ export const gpuPacking: PlacementPolicy = {
         const gpus = bestFitGpus(node, amount, r.gpuCount);
         return gpus ? { score: gpuPackingScore(node, r, amount, gpus), gpuIdx: gpus } : null;
       },
-      evalMemo(ctx, 'gpu-packing'),
+      memoOpts(ctx, 'gpu-packing'),
     );
   },
 };
@@ -140,6 +139,6 @@ export const spread: PlacementPolicy = {
       if (fit.length < r.gpuCount) return null;
       fit.sort((a, b) => node.gpus[b]!.freeMilli - node.gpus[a]!.freeMilli || a - b);
       return { score: freeTotal(node) * 1e6 + node.cpuMilliFree, gpuIdx: fit.slice(0, r.gpuCount) };
-    });
+    }, indexOpts(ctx, 'spread'));
   },
 };

@@ -2,7 +2,7 @@
 // As the published simulator's BestFit: score = Σ wᵢ (freeᵢ − reqᵢ) / maxSpecᵢ over CPU and GPU
 // (weights ½, ½; maxSpec 128 cores and 8 GPUs), lowest wins; inside the node the fullest fitting GPUs.
 import type { ResolvedPodRequest } from './cluster.js';
-import { chooseBest, evalMemo } from './scored.js';
+import { chooseBest, memoOpts } from './scored.js';
 import { bestFitGpus, type Candidate } from './select.js';
 import type { ClusterView, PlacementChoice, PlacementContext, PlacementPolicy } from './types.js';
 
@@ -35,7 +35,7 @@ export const bestFit: PlacementPolicy = {
         const gpus = bestFitGpus(node, amount, r.gpuCount);
         return gpus ? { score: bestFitScore({ node, amount }, r), gpuIdx: gpus } : null;
       },
-      evalMemo(ctx, 'best-fit'),
+      memoOpts(ctx, 'best-fit'),
     );
   },
 };

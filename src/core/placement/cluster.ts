@@ -1,5 +1,6 @@
 // ClusterState: the free capacity of every node and GPU, changed only through allocate/release.
 // Shared by the live scheduler (built from nodes + active tasks) and the simulator.
+import { ChangeFeed } from './feed.js';
 import type { ClusterView, GpuSlot, NodeSlot, PlacementChoice, PodRequest } from './types.js';
 
 /** What a node looks like before anything runs on it. */
@@ -71,6 +72,8 @@ export function gpuTaskKind(gpuCount: number, gpuMilli: number): string {
 
 export class ClusterState implements ClusterView {
   readonly nodes: NodeSlot[];
+  /** Every change of a node, for the policies' ranked indexes (ranked.ts). */
+  readonly changes: ChangeFeed;
   private readonly byId = new Map<string, number>();
 
   constructor(inits: readonly NodeInit[]) {
@@ -99,6 +102,7 @@ export class ClusterState implements ClusterView {
         })),
       };
     });
+    this.changes = new ChangeFeed(this.nodes);
   }
 
   nodePos(id: string): number | undefined {
@@ -140,10 +144,12 @@ export class ClusterState implements ClusterView {
       gpuTaskKinds: new Map(n.gpuTaskKinds),
     }));
     (c as unknown as { byId: Map<string, number> }).byId = this.byId;
+    (c as { changes: ChangeFeed }).changes = new ChangeFeed(c.nodes);
     return c;
   }
 
   private apply(node: NodeSlot, gpuIdx: readonly number[], dMilli: number, dMem: number, dCpu: number, dRam: number): void {
+    this.changes.touch(node.pos);
     node.cpuMilliFree += dCpu;
     node.memoryMiBFree += dRam;
     if (gpuIdx.length > 0 && dMilli !== 0 && node.gpuTaskKinds) {

@@ -106,14 +106,16 @@ export const defaultPolicy: PlacementPolicy = {
   choose(cluster, req: ResolvedPodRequest, ctx) {
     const w = workloadOr(ctx.workload, req, DEFAULT_WORKLOAD_OPTIONS);
     const c = cpuPerGpuMilli(w);
-    const wl = scarcityWeighted(w, cluster.nodes);
+    // The cluster's own nodes when the view narrows one: same totals, so the same weights, and one
+    // workload object (hence one set of memos and indexes) for the cluster and its views.
+    const wl = scarcityWeighted(w, cluster.changes?.nodes ?? cluster.nodes);
     const { evals, before } = fragMemos(ctx, 'default').get(wl);
     return chooseBest(
       cluster,
       req,
       ctx,
-      (node, r, amount): NodeEval | null => {
-        const f0 = fragNow(cluster.nodes, node, wl, before);
+      (node, r, amount, nodes): NodeEval | null => {
+        const f0 = fragNow(nodes, node, wl, before);
         const free = freeTotal(node);
         const left = free - amount.gpuMilli * r.gpuCount;
         const cpuLeft = node.cpuMilliFree - r.cpuMilli;
@@ -126,7 +128,8 @@ export const defaultPolicy: PlacementPolicy = {
         });
         return best;
       },
-      evals,
+      // Indexes pay only when kept across calls (the caller's memos).
+      { memo: evals, ...(ctx.memos ? { index: evals.index } : {}) },
     );
   },
 };

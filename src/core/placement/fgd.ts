@@ -82,8 +82,8 @@ export const fgd: PlacementPolicy = {
       cluster,
       req,
       ctx,
-      (node, r, amount): NodeEval | null => {
-        const f0 = fragNow(cluster.nodes, node, wl, before);
+      (node, r, amount, nodes): NodeEval | null => {
+        const f0 = fragNow(nodes, node, wl, before);
         let best: NodeEval | null = null;
         forEachOutcome(node, r, amount, wl, (gpuIdx, f1) => {
           const score = Math.trunc(sigmoid((f0 - f1) / 1000) * 100);
@@ -91,7 +91,8 @@ export const fgd: PlacementPolicy = {
         });
         return best;
       },
-      evals,
+      // Indexes pay only when kept across calls (the caller's memos).
+      { memo: evals, ...(ctx.memos ? { index: evals.index } : {}) },
     );
   },
 };

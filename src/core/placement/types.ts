@@ -118,4 +118,25 @@ export interface PlacementPolicy {
 /** Read-only view of the cluster for policies. */
 export interface ClusterView {
   readonly nodes: readonly NodeSlot[];
+  /**
+   * The changes of the ClusterState this view shows (`ClusterState.feed`), when it shows one: its
+   * nodes are `changes.nodes` except at the positions in `overridden`. Score-based policies then
+   * keep ranked indexes over the state and re-score only the nodes that changed (ranked.ts);
+   * without it they scan every node. Either way the choice is the same.
+   */
+  readonly changes?: NodeChanges;
+  readonly overridden?: ReadonlySet<number>;
+}
+
+/** Which nodes of a cluster changed, in order, and a version per node (`ChangeFeed`). */
+export interface NodeChanges {
+  readonly nodes: readonly NodeSlot[];
+  /** Per node position, bumped by every change of the node. */
+  readonly versions: ArrayLike<number>;
+  /** Number of the next change. */
+  readonly end: number;
+  /** The oldest change still kept. */
+  readonly first: number;
+  /** The node position of change number `seq`. */
+  at(seq: number): number;
 }

@@ -3,7 +3,7 @@
 // would take then (its shadow placement). Later tasks may start now only if they end before that
 // time, or if they leave the head's shadow resources alone.
 import { nodeFits, type ClusterState, type ResolvedPodRequest } from '../placement/cluster.js';
-import type { ClusterView, NodeSlot, PlacementChoice, PlacementContext, PlacementPolicy } from '../placement/types.js';
+import type { ClusterView, NodeChanges, NodeSlot, PlacementChoice, PlacementContext, PlacementPolicy } from '../placement/types.js';
 import type { Hold } from './capacity.js';
 
 /** The head's reserved start. */
@@ -99,13 +99,14 @@ export function reserveStart(cluster: ClusterState, holds: readonly Hold[], reqs
  * view can never delay the head.
  */
 export class BackfillGuard {
-  readonly view: { nodes: NodeSlot[] };
+  /** The live nodes but for the shadow nodes; policies index the live cluster and score those apart. */
+  readonly view: { nodes: NodeSlot[]; changes: NodeChanges; overridden: ReadonlySet<number> };
 
   constructor(
     private readonly cluster: ClusterState,
     readonly shadow: Shadow,
   ) {
-    this.view = { nodes: [...cluster.nodes] };
+    this.view = { nodes: [...cluster.nodes], changes: cluster.changes, overridden: shadow.nodes };
     for (const p of shadow.nodes) this.refresh(p);
   }
 
