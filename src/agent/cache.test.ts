@@ -78,7 +78,7 @@ describe('NodeCache', () => {
     expect(again.holds(srv.manifest)).toBe(true);
     expect(await again.stage(srv.manifest, join(fresh(), 'in3'))).toEqual({ fetchedChunks: 0, fetchedBytes: 0 });
     expect(srv.served).toBe(served);
-    expect(again.snapshot()).toMatchObject({ entries: 6, hits: 5, misses: 0, corrupt: 0 });
+    expect(again.snapshot()).toMatchObject({ entries: 3, hits: 5, misses: 0, corrupt: 0 });
   });
 
   it('refetches a chunk that arrives corrupt, and one corrupted on disk, never linking bad bytes', async () => {
@@ -105,6 +105,18 @@ describe('NodeCache', () => {
     expect(readFileSync(join(t2, 'x.bin')).equals(files['x.bin'])).toBe(true);
     expect(cache.snapshot().corrupt).toBe(3);
 
+    // The same for a multi-chunk file (assembled straight from checked chunks): made again whole.
+    const ykey = readdirSync(join(dir, 'files'), { recursive: true, withFileTypes: true }).find((e) => e.isFile())!;
+    const yPath = join(ykey.parentPath, ykey.name);
+    chmodSync(yPath, 0o644);
+    const ybad = readFileSync(yPath);
+    ybad[CHUNK_BYTES + 7]! ^= 1;
+    writeFileSync(yPath, ybad);
+    const t4 = join(fresh(), 'in');
+    expect(await cache.stage(srv.manifest, t4)).toEqual({ fetchedChunks: 2, fetchedBytes: 2 * CHUNK_BYTES });
+    expect(readFileSync(join(t4, 'y.bin')).equals(files['y.bin'])).toBe(true);
+    expect(cache.snapshot().corrupt).toBe(4);
+
     // A chunk that never arrives right fails the stage, and leaves no half-made folder.
     const srv2 = server({ 'z.bin': randomBytes(50) });
     srv2.spoiled.set(srv2.manifest.files[0]!.chunks[0]!.hash, 9);
@@ -112,6 +124,17 @@ describe('NodeCache', () => {
     const t3 = join(fresh(), 'in');
     await expect(c2.stage(srv2.manifest, t3)).rejects.toThrow(/arrived corrupt 3 times/);
     expect(existsSync(t3)).toBe(false);
+  });
+
+  it('two stages of the same dataset at once download each chunk once', async () => {
+    const files = { 'big.bin': randomBytes(3 * CHUNK_BYTES + 5), 'small.bin': randomBytes(100) };
+    const srv = server(files);
+    const cache = await NodeCache.open({ dir: fresh(), capBytes: 1 << 30, fetch: srv.fetch, concurrency: 2 });
+    const [t1, t2] = [join(fresh(), 'in'), join(fresh(), 'in')];
+    await Promise.all([cache.stage(srv.manifest, t1), cache.stage(srv.manifest, t2)]);
+    expect(srv.served).toBe(5);
+    for (const t of [t1, t2]) for (const [p, data] of Object.entries(files)) expect(readFileSync(join(t, p)).equals(data)).toBe(true);
+    expect(cache.snapshot().entries).toBe(2);
   });
 
   it('keeps under its cap by evicting the least recently used, and a staged input keeps its bytes', async () => {
