@@ -249,17 +249,38 @@ export class NodeCache {
     await Promise.all(waits);
   }
 
-  /** Deletes least recently used entries not in use until `extra` more bytes fit under the cap. */
+  /**
+   * Deletes least recently used entries not in use until `extra` more bytes fit under the cap.
+   * In use: pinned by a stage now, or linked into a staged input that still exists (its link
+   * count is above one: a task's inputs stay until the agent forgets the attempt, across agent
+   * restarts too). Evicting those would free no disk, only the cache's name for them, so they
+   * stay; when they alone leave no room the stage fails, saying so, and the cap holds.
+   */
   async makeRoom(extra: number): Promise<void> {
     if (this.total + extra <= this.opts.capBytes) return;
+    if (extra > this.opts.capBytes) {
+      throw new CacheFullError(`the inputs need ${extra} bytes in the node's dataset cache, more than its cap of ${this.opts.capBytes} bytes: a larger --cache-size makes room`);
+    }
     const order = [...this.entries].filter(([k]) => !this.pinned.has(k)).sort((a, b) => a[1].used - b[1].used);
+    let inUse = 0;
     for (const [k, e] of order) {
-      if (this.total + extra <= this.opts.capBytes) break;
+      if (this.total + extra <= this.opts.capBytes) return;
+      const st = await stat(e.path).catch(() => null); // gone: only its index entry is left
+      if (st && st.nlink > 1) {
+        inUse += e.size;
+        continue;
+      }
       await rm(e.path, { force: true });
       this.entries.delete(k);
       this.total -= e.size;
       this.stats.evicted++;
     }
+    if (this.total + extra <= this.opts.capBytes) return;
+    const pinnedBytes = [...this.pinned.keys()].reduce((a, k) => a + (this.entries.get(k)?.size ?? 0), 0);
+    throw new CacheFullError(
+      `the node's dataset cache is full: it needs ${extra} more bytes under its cap of ${this.opts.capBytes} bytes, and the ${this.total} bytes it holds are in use ` +
+        `(${inUse} linked into tasks' inputs, ${pinnedBytes} by stages now); a larger --cache-size, or fewer inputs on this node at once, makes room`,
+    );
   }
 
   private forget(key: string): void {
@@ -402,6 +423,11 @@ export class NodeCache {
     await this.fill([], new Map([[key, chunks]]), fetch, signal, () => undefined, new Map());
     return path;
   }
+}
+
+/** A stage that does not fit under the cap beside the data tasks use now. */
+export class CacheFullError extends Error {
+  override name = 'CacheFullError';
 }
 
 /** A multi-chunk file being written into the cache's tmp folder, chunk by chunk at its offsets. */
