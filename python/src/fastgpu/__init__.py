@@ -51,6 +51,7 @@ from .models import (
     Slice,
     TaskDetail,
     TaskInfo,
+    TaskInput,
     TaskSpec,
     Tenant,
     Token,
@@ -61,7 +62,7 @@ from .models import (
 )
 from .sweep import Sweep, params, report
 from . import sweep_optuna
-from .task import Task, synthetic_load_command
+from .task import DataInput, Task, synthetic_load_command
 from .vgpu import AsyncVirtualGPU, VirtualGPU
 
 __version__ = "0.1.0"
@@ -69,6 +70,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ArrayInfo",
     "Arrays",
+    "DataInput",
     "ElementResult",
     "MapError",
     "map",
@@ -112,6 +114,7 @@ __all__ = [
     "TaskDetail",
     "TaskInfo",
     "TaskSpec",
+    "TaskInput",
     "Tenant",
     "Timeout",
     "Token",
