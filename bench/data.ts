@@ -4,7 +4,10 @@
 // chunks fetched through the agent route), timed beside a raw `cp -r` of the same folder on the
 // same disk. Then the warm cases: a second push (nothing to upload) and a second stage (nothing
 // to download). The server runs as its own process (`bin/fastgpu server`: run `npm run build`
-// first), as it does for users. `npm run bench:data`; prints a table.
+// first), as it does for users. `npm run bench:data`; prints a table, with the CPU seconds each
+// cold step used (this process and the server's) beside its wall time: on a loaded machine the
+// wall time mostly measures the load. BENCH_NODE_ARGS passes node flags to the server (e.g.
+// `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile it).
 import { spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -8,6 +8,8 @@ import { join, relative, sep } from 'node:path';
 import { CHUNK_BYTES, checkDatasetName, parseDatasetRef, type Dataset, type DatasetManifest, type DatasetSummary, type ManifestFile } from '../core/data/dataset.js';
 import { ENCODING_HEADER, encodeChunk, sha256, verifyChunk } from '../util/chunk-codec.js';
 import { inParallel } from '../util/parallel.js';
+import { splitServerUrls } from '../util/server-list.js';
+import type { FetchFn } from '../util/tls.js';
 import { errorFromResponse, FastGpuApiError } from './errors.js';
 import type { Requester } from './requester.js';
 
@@ -105,8 +107,13 @@ async function readChunks(abs: string, size: number, onChunk: (c: ReadChunk) => 
 export class DatasetsApi {
   constructor(
     private readonly client: Requester,
-    private readonly conn: { url: string; token: string | undefined },
+    private readonly conn: { url: string; token: string | undefined; fetch?: FetchFn },
   ) {}
+
+  /** Raw chunk calls go to the first server of a comma-separated list (the JSON calls fail over through the client). */
+  private get base(): string {
+    return (splitServerUrls(this.conn.url)[0] ?? this.conn.url).replace(/\/+$/, '');
+  }
 
   /**
    * Pushes `dir` as the next version of `name`.
@@ -205,7 +212,7 @@ export class DatasetsApi {
 
   /** One chunk's raw bytes, checked against its hash. */
   async readChunk(hash: string, opts: { tenant?: string } = {}): Promise<Buffer> {
-    const url = new URL(`${this.conn.url}/v1/chunks/${hash}`);
+    const url = new URL(`${this.base}/v1/chunks/${hash}`);
     if (opts.tenant !== undefined) url.searchParams.set('tenant', opts.tenant);
     const res = await this.fetch(url, { method: 'GET' });
     const enc = res.headers.get(ENCODING_HEADER) === 'gzip' ? 'gzip' : 'identity';
@@ -213,7 +220,7 @@ export class DatasetsApi {
   }
 
   private async sendChunk(hash: string, data: Buffer, encoding: string, opts: PushOptions): Promise<void> {
-    const url = new URL(`${this.conn.url}/v1/chunks/${hash}`);
+    const url = new URL(`${this.base}/v1/chunks/${hash}`);
     if (opts.tenant !== undefined) url.searchParams.set('tenant', opts.tenant);
     // A dropped connection is tried again a few times: the server keeps a chunk whole or not at all.
     for (let attempt = 1; ; attempt++) {
@@ -232,11 +239,11 @@ export class DatasetsApi {
     if (this.conn.token !== undefined) headers.set('authorization', `Bearer ${this.conn.token}`);
     let res: Response;
     try {
-      res = await fetch(url, { ...init, headers });
+      res = await (this.conn.fetch ?? fetch)(url, { ...init, headers });
     } catch (e) {
       if (init.signal?.aborted) throw e;
       const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-      throw new FastGpuApiError('NETWORK', `cannot reach the FastGPU server at ${this.conn.url} (${cause?.code ?? cause?.message ?? (e as Error).message})`);
+      throw new FastGpuApiError('NETWORK', `cannot reach the FastGPU server at ${this.base} (${cause?.code ?? cause?.message ?? (e as Error).message})`);
     }
     if (!res.ok) {
       const text = await res.text();
