@@ -64,3 +64,29 @@ def test_encoding_skips_what_does_not_shrink() -> None:
     assert encode_chunk(os.urandom(100_000))[1] == "identity"
     data, enc = encode_chunk(b"abc" * 100_000)
     assert enc == "gzip" and len(data) < 10_000
+
+
+def test_task_inputs_are_typed_and_staged(client: fastgpu.Client, tmp_path: Path) -> None:
+    d = _folder(tmp_path)
+    client.datasets.push(str(d), "py-in")
+    task = fastgpu.Task(
+        command='test -f data/labels.txt && test "$FASTGPU_INPUT_LABELS" = "$PWD/data"',
+        inputs=[fastgpu.DataInput("py-in", path="data", name="labels")],
+    )
+    info = client.tasks.submit(task)
+    # The server pinned the newest version at submit; the spec reads back typed.
+    assert info.spec.inputs == (fastgpu.TaskInput(dataset="py-in", version=1, path="data", env="FASTGPU_INPUT_LABELS"),)
+    assert client.tasks.wait(info.id, timeout=120).state == "SUCCEEDED"
+    # A plain reference and the mapping form are inputs too.
+    spec = fastgpu.Task(command="true", inputs=["py-in@1", {"dataset": "py-in", "path": "b"}]).to_spec()
+    assert spec["inputs"] == [{"dataset": "py-in@1"}, {"dataset": "py-in", "path": "b"}]
+    # Bad input: caught where it is written, or named by the server.
+    with pytest.raises(fastgpu.InvalidArgument, match="must be relative"):
+        fastgpu.Task(command="true", inputs=[fastgpu.DataInput("py-in", path="/etc")])
+    with pytest.raises(fastgpu.InvalidArgument, match="unknown field 'url'"):
+        fastgpu.Task(command="true", inputs=[{"dataset": "py-in", "url": "x"}])
+    with pytest.raises(fastgpu.InvalidArgument, match="inputs is a list"):
+        fastgpu.Task(command="true", inputs="py-in")  # a str is a Sequence to the type checker: refused at run time
+    with pytest.raises(fastgpu.InvalidArgument, match="dataset nope not found"):
+        client.tasks.submit(fastgpu.Task(command="true", inputs=["nope"]))
+    client.datasets.remove("py-in")

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CHUNK_BYTES, type DatasetManifest } from '../core/data/dataset.js';
 import { sha256, type ChunkEncoding } from '../util/chunk-codec.js';
-import { NodeCache, type ChunkFetcher } from './cache.js';
+import { CacheFullError, NodeCache, type ChunkFetcher } from './cache.js';
 
 const root = mkdtempSync(join(tmpdir(), 'fastgpu-cache-'));
 afterAll(() => {
@@ -78,7 +78,7 @@ describe('NodeCache', () => {
     expect(again.holds(srv.manifest)).toBe(true);
     expect(await again.stage(srv.manifest, join(fresh(), 'in3'))).toEqual({ fetchedChunks: 0, fetchedBytes: 0 });
     expect(srv.served).toBe(served);
-    expect(again.snapshot()).toMatchObject({ entries: 6, hits: 5, misses: 0, corrupt: 0 });
+    expect(again.snapshot()).toMatchObject({ entries: 3, hits: 5, misses: 0, corrupt: 0 });
   });
 
   it('refetches a chunk that arrives corrupt, and one corrupted on disk, never linking bad bytes', async () => {
@@ -105,6 +105,18 @@ describe('NodeCache', () => {
     expect(readFileSync(join(t2, 'x.bin')).equals(files['x.bin'])).toBe(true);
     expect(cache.snapshot().corrupt).toBe(3);
 
+    // The same for a multi-chunk file (assembled straight from checked chunks): made again whole.
+    const ykey = readdirSync(join(dir, 'files'), { recursive: true, withFileTypes: true }).find((e) => e.isFile())!;
+    const yPath = join(ykey.parentPath, ykey.name);
+    chmodSync(yPath, 0o644);
+    const ybad = readFileSync(yPath);
+    ybad[CHUNK_BYTES + 7]! ^= 1;
+    writeFileSync(yPath, ybad);
+    const t4 = join(fresh(), 'in');
+    expect(await cache.stage(srv.manifest, t4)).toEqual({ fetchedChunks: 2, fetchedBytes: 2 * CHUNK_BYTES });
+    expect(readFileSync(join(t4, 'y.bin')).equals(files['y.bin'])).toBe(true);
+    expect(cache.snapshot().corrupt).toBe(4);
+
     // A chunk that never arrives right fails the stage, and leaves no half-made folder.
     const srv2 = server({ 'z.bin': randomBytes(50) });
     srv2.spoiled.set(srv2.manifest.files[0]!.chunks[0]!.hash, 9);
@@ -114,21 +126,50 @@ describe('NodeCache', () => {
     expect(existsSync(t3)).toBe(false);
   });
 
-  it('keeps under its cap by evicting the least recently used, and a staged input keeps its bytes', async () => {
+  it('two stages of the same dataset at once download each chunk once', async () => {
+    const files = { 'big.bin': randomBytes(3 * CHUNK_BYTES + 5), 'small.bin': randomBytes(100) };
+    const srv = server(files);
+    const cache = await NodeCache.open({ dir: fresh(), capBytes: 1 << 30, fetch: srv.fetch, concurrency: 2 });
+    const [t1, t2] = [join(fresh(), 'in'), join(fresh(), 'in')];
+    await Promise.all([cache.stage(srv.manifest, t1), cache.stage(srv.manifest, t2)]);
+    expect(srv.served).toBe(5);
+    for (const t of [t1, t2]) for (const [p, data] of Object.entries(files)) expect(readFileSync(join(t, p)).equals(data)).toBe(true);
+    expect(cache.snapshot().entries).toBe(2);
+  });
+
+  it('keeps under its cap by evicting the least recently used dataset no task uses; one in use stays and a stage that cannot fit fails', async () => {
     const a = server({ 'a.bin': randomBytes(3 * 1024 * 1024) });
     const b = server({ 'b.bin': randomBytes(3 * 1024 * 1024) });
+    const big = server({ 'big.bin': randomBytes(6 * 1024 * 1024) });
     const dir = fresh();
-    const fetch: ChunkFetcher = async (h, s) => (a.manifest.files[0]!.chunks[0]!.hash === h ? a.fetch(h, s) : b.fetch(h, s));
+    const all = [a, b, big];
+    const fetch: ChunkFetcher = async (h, s) => all.find((x) => x.manifest.files[0]!.chunks.some((c) => c.hash === h))!.fetch(h, s);
     const cache = await NodeCache.open({ dir, capBytes: 5 * 1024 * 1024, fetch });
     const ta = join(fresh(), 'a');
     await cache.stage(a.manifest, ta);
-    await cache.stage(b.manifest, join(fresh(), 'b'));
+    // a's input still exists (its task has not been forgotten): a is in use, b does not fit beside it.
+    const tb = join(fresh(), 'b');
+    const full = await cache.stage(b.manifest, tb).catch((e: unknown) => e);
+    expect(full).toBeInstanceOf(CacheFullError);
+    expect((full as Error).message).toMatch(/dataset cache is full: it needs 3145728 more bytes under its cap of 5242880 bytes.*3145728 linked into tasks' inputs.*--cache-size/);
+    expect(existsSync(tb)).toBe(false);
+    expect(cache.holds(a.manifest)).toBe(true);
+    // More than the whole cap: says so.
+    await expect(cache.stage(big.manifest, join(fresh(), 'big'))).rejects.toThrow(/need 6291456 bytes .* more than its cap of 5242880 bytes/);
+
+    // The task is gone (the agent removes its folder): a is evicted for b.
+    spawnSync('chmod', ['-R', 'u+w', ta]);
+    rmSync(ta, { recursive: true });
+    await cache.stage(b.manifest, tb);
     expect(cache.snapshot()).toMatchObject({ entries: 1, evicted: 1 });
     expect(cache.holds(a.manifest)).toBe(false);
     expect(cache.holds(b.manifest)).toBe(true);
     expect(cache.snapshot().bytes).toBeLessThanOrEqual(5 * 1024 * 1024);
-    // The evicted data is still readable where it was staged.
-    expect(readFileSync(join(ta, 'a.bin')).length).toBe(3 * 1024 * 1024);
     expect(readdirSync(join(dir, 'tmp'))).toEqual([]);
+
+    // After a restart the rule holds the same: b is linked into tb, so a stage of a cannot evict it.
+    const again = await NodeCache.open({ dir, capBytes: 5 * 1024 * 1024, fetch });
+    await expect(again.stage(a.manifest, join(fresh(), 'a2'))).rejects.toBeInstanceOf(CacheFullError);
+    expect(again.holds(b.manifest)).toBe(true);
   });
 });

@@ -10,7 +10,7 @@
 // bytes and copies none. Eviction only unlinks the cache's own name, so an input that a running
 // task still reads keeps its data until the task's folder goes.
 import { createHash, randomBytes } from 'node:crypto';
-import { chmod, link, mkdir, open, readdir, readFile, rename, rm, stat, utimes } from 'node:fs/promises';
+import { chmod, link, mkdir, open, readdir, readFile, rename, rm, stat, utimes, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { CHUNK_BYTES, checkRelativePath, type ChunkRef, type DatasetManifest } from '../core/data/dataset.js';
 import { BadChunkError, sha256, verifyChunk, type ChunkEncoding } from '../util/chunk-codec.js';
@@ -78,6 +78,8 @@ export class NodeCache {
   private readonly pinned = new Map<string, number>();
   /** One download per chunk at a time, however many stages want it. */
   private readonly inflight = new Map<string, Promise<void>>();
+  /** One assembly per multi-chunk file at a time (its `FileBuild.done`). */
+  private readonly inflightFiles = new Map<string, Promise<void>>();
 
   private constructor(private readonly opts: CacheOptions) {}
 
@@ -128,29 +130,36 @@ export class NodeCache {
     };
     const before = { bytes: this.stats.bytesFetched, chunks: this.stats.misses };
     try {
-      // Chunks of files not already assembled, each once.
-      const need = new Map<string, number>();
+      // What the cache lacks: single-chunk files as chunks (each once), multi-chunk files whole.
+      const singles = new Map<string, number>();
+      const builds = new Map<string, readonly ChunkRef[]>();
       for (const f of manifest.files) {
         checkRelativePath(f.path, 'manifest.files.path');
-        if (f.chunks.length > 1 && this.entries.has(`files/${fileKey(f.chunks)}`)) {
-          pin(`files/${fileKey(f.chunks)}`);
+        if (f.chunks.length === 1) {
+          singles.set(f.chunks[0]!.hash, f.size);
+          continue;
+        }
+        if (f.chunks.length === 0) continue;
+        const key = fileKey(f.chunks);
+        pin(`files/${key}`);
+        if (this.entries.has(`files/${key}`)) {
           // Its chunks count as found: the hit ratio is over chunks a stage needed.
           this.stats.hits += f.chunks.length;
           this.stats.hitBytes += f.size;
-          continue;
-        }
-        for (const c of f.chunks) need.set(c.hash, c.size);
+        } else builds.set(key, f.chunks);
       }
-      for (const h of need.keys()) pin(`chunks/${h}`);
-      const total = [...need.values()].reduce((a, b) => a + b, 0);
-      for (const [h, n] of need) if (this.entries.has(`chunks/${h}`)) this.stats.hitBytes += n;
+      for (const h of singles.keys()) pin(`chunks/${h}`);
+      for (const [h, n] of singles) if (this.entries.has(`chunks/${h}`)) this.stats.hitBytes += n;
+      const absent = [...singles].filter(([h]) => !this.entries.has(`chunks/${h}`));
+      const buildBytes = [...builds.values()].reduce((a, cs) => a + cs.reduce((b, c) => b + c.size, 0), 0);
+      const total = [...singles.values()].reduce((a, b) => a + b, 0) + buildBytes;
       let done = 0;
-      await this.makeRoom([...need].filter(([h]) => !this.entries.has(`chunks/${h}`)).reduce((a, [, n]) => a + n, 0));
-      await inParallel([...need.keys()], this.opts.concurrency ?? 8, async (h) => {
-        await this.ensureChunk(h, fetch, opts.signal);
-        done += need.get(h)!;
+      const progress = (n: number): void => {
+        done += n;
         opts.onProgress?.({ done, total });
-      });
+      };
+      await this.makeRoom(absent.reduce((a, [, n]) => a + n, 0) + buildBytes);
+      await this.fill([...singles.keys()], builds, fetch, opts.signal, progress, singles);
       const tmp = join(dirname(target), `.staging-${randomBytes(6).toString('hex')}`);
       await mkdir(tmp, { recursive: true });
       try {
@@ -162,7 +171,7 @@ export class NodeCache {
           } else if (f.chunks.length === 1) {
             await link(await this.usable(f.chunks[0]!.hash, fetch, opts.signal), dest);
           } else {
-            await link(await this.assembled(f.chunks, fetch, opts.signal, pin), dest);
+            await link(await this.assembled(f.chunks, fetch, opts.signal), dest);
           }
           if (f.executable) await chmod(dest, 0o555);
         }
@@ -182,17 +191,96 @@ export class NodeCache {
     }
   }
 
-  /** Deletes least recently used entries not in use until `extra` more bytes fit under the cap. */
+  /**
+   * Downloads `singles` (kept as chunk entries) and assembles `builds` (multi-chunk files, each
+   * chunk fetched and checked, then written straight at its offset in the file: the bytes are
+   * written once, not as chunks and again as the file). One pool of `concurrency` transfers for
+   * all; a file another stage is making now is waited for, not made twice.
+   */
+  private async fill(
+    singles: readonly string[],
+    builds: ReadonlyMap<string, readonly ChunkRef[]>,
+    fetch: ChunkFetcher,
+    signal: AbortSignal | undefined,
+    progress: (bytes: number) => void,
+    sizes: ReadonlyMap<string, number>,
+  ): Promise<void> {
+    type Unit = { single: string } | { file: FileBuild; index: number };
+    const units: Unit[] = singles.map((single) => ({ single }));
+    const waits: Promise<void>[] = [];
+    const mine: FileBuild[] = [];
+    for (const [key, chunks] of builds) {
+      const other = this.inflightFiles.get(key);
+      if (other) {
+        waits.push(other.then(() => progress(chunks.reduce((a, c) => a + c.size, 0))));
+        continue;
+      }
+      const b = new FileBuild(key, chunks, join(this.opts.dir, 'tmp', randomBytes(8).toString('hex')));
+      this.inflightFiles.set(key, b.done);
+      mine.push(b);
+      for (let index = 0; index < chunks.length; index++) units.push({ file: b, index });
+    }
+    try {
+      await inParallel(units, this.opts.concurrency ?? 8, async (u) => {
+        if ('single' in u) {
+          await this.ensureChunk(u.single, fetch, signal);
+          progress(sizes.get(u.single) ?? 0);
+          return;
+        }
+        const c = u.file.chunks[u.index]!;
+        // A chunk the cache holds on its own (a one-chunk file of some dataset) is not fetched.
+        const data = this.entries.has(`chunks/${c.hash}`) ? await readFile(await this.usable(c.hash, fetch, signal)) : await this.fetchChecked(c.hash, fetch, signal);
+        await u.file.write(u.index, data);
+        progress(c.size);
+      });
+      for (const b of mine) {
+        const path = join(this.opts.dir, 'files', b.key.slice(0, 2), b.key);
+        await mkdir(dirname(path), { recursive: true });
+        await b.finish(path);
+        await this.index(`files/${b.key}`, path, b.size);
+        b.resolve();
+      }
+    } catch (e) {
+      for (const b of mine) await b.abandon(e);
+      throw e;
+    } finally {
+      for (const b of mine) if (this.inflightFiles.get(b.key) === b.done) this.inflightFiles.delete(b.key);
+    }
+    await Promise.all(waits);
+  }
+
+  /**
+   * Deletes least recently used entries not in use until `extra` more bytes fit under the cap.
+   * In use: pinned by a stage now, or linked into a staged input that still exists (its link
+   * count is above one: a task's inputs stay until the agent forgets the attempt, across agent
+   * restarts too). Evicting those would free no disk, only the cache's name for them, so they
+   * stay; when they alone leave no room the stage fails, saying so, and the cap holds.
+   */
   async makeRoom(extra: number): Promise<void> {
     if (this.total + extra <= this.opts.capBytes) return;
+    if (extra > this.opts.capBytes) {
+      throw new CacheFullError(`the inputs need ${extra} bytes in the node's dataset cache, more than its cap of ${this.opts.capBytes} bytes: a larger --cache-size makes room`);
+    }
     const order = [...this.entries].filter(([k]) => !this.pinned.has(k)).sort((a, b) => a[1].used - b[1].used);
+    let inUse = 0;
     for (const [k, e] of order) {
-      if (this.total + extra <= this.opts.capBytes) break;
+      if (this.total + extra <= this.opts.capBytes) return;
+      const st = await stat(e.path).catch(() => null); // gone: only its index entry is left
+      if (st && st.nlink > 1) {
+        inUse += e.size;
+        continue;
+      }
       await rm(e.path, { force: true });
       this.entries.delete(k);
       this.total -= e.size;
       this.stats.evicted++;
     }
+    if (this.total + extra <= this.opts.capBytes) return;
+    const pinnedBytes = [...this.pinned.keys()].reduce((a, k) => a + (this.entries.get(k)?.size ?? 0), 0);
+    throw new CacheFullError(
+      `the node's dataset cache is full: it needs ${extra} more bytes under its cap of ${this.opts.capBytes} bytes, and the ${this.total} bytes it holds are in use ` +
+        `(${inUse} linked into tasks' inputs, ${pinnedBytes} by stages now); a larger --cache-size, or fewer inputs on this node at once, makes room`,
+    );
   }
 
   private forget(key: string): void {
@@ -242,25 +330,28 @@ export class NodeCache {
     await p;
   }
 
-  private async download(hash: string, fetch: ChunkFetcher, signal?: AbortSignal): Promise<void> {
+  /** One chunk fetched and checked against its hash (tried again when it arrives corrupt); counted as downloaded. */
+  private async fetchChecked(hash: string, fetch: ChunkFetcher, signal?: AbortSignal): Promise<Buffer> {
     const tries = this.opts.tries ?? 3;
     for (let n = 1; ; n++) {
+      signal?.throwIfAborted();
       const got = await fetch(hash, signal);
-      let raw: Buffer;
       try {
-        raw = await verifyChunk(got.data, got.encoding, hash);
+        const raw = await verifyChunk(got.data, got.encoding, hash);
+        this.stats.misses++;
+        this.stats.bytesFetched += raw.length;
+        return raw;
       } catch (e) {
         if (!(e instanceof BadChunkError)) throw e;
         this.stats.corrupt++;
         this.opts.log?.(`cache: chunk ${hash} arrived corrupt (${e.message}); try ${n} of ${tries}`);
         if (n >= tries) throw new Error(`chunk ${hash} arrived corrupt ${tries} times: ${e.message}`);
-        continue;
       }
-      await this.keep(`chunks/${hash}`, this.chunkPath(hash), raw);
-      this.stats.misses++;
-      this.stats.bytesFetched += raw.length;
-      return;
     }
+  }
+
+  private async download(hash: string, fetch: ChunkFetcher, signal?: AbortSignal): Promise<void> {
+    await this.keep(`chunks/${hash}`, this.chunkPath(hash), await this.fetchChecked(hash, fetch, signal));
   }
 
   /** Writes `data` to `path` through tmp and a rename, read-only, and indexes it. */
@@ -274,12 +365,17 @@ export class NodeCache {
     }
     await mkdir(dirname(path), { recursive: true });
     await rename(tmp, path);
+    await this.index(key, path, data.length);
+  }
+
+  /** Indexes a file just written (its bytes checked): used now, trusted while its mtime stays. */
+  private async index(key: string, path: string, size: number): Promise<void> {
     const old = this.entries.get(key);
     if (old) this.total -= old.size;
-    const e: Entry = { path, size: data.length, used: Date.now() };
+    const e: Entry = { path, size, used: Date.now() };
     await this.markChecked(e);
     this.entries.set(key, e);
-    this.total += data.length;
+    this.total += size;
   }
 
   /**
@@ -303,8 +399,8 @@ export class NodeCache {
     return path;
   }
 
-  /** A multi-chunk file assembled from checked chunks (made once, then shared by every stage). */
-  private async assembled(chunks: readonly ChunkRef[], fetch: ChunkFetcher, signal: AbortSignal | undefined, pin: (k: string) => void): Promise<string> {
+  /** The path of a multi-chunk file whose bytes are checked now; one found corrupt or gone is made again. */
+  private async assembled(chunks: readonly ChunkRef[], fetch: ChunkFetcher, signal: AbortSignal | undefined): Promise<string> {
     const key = fileKey(chunks);
     const path = join(this.opts.dir, 'files', key.slice(0, 2), key);
     const e = this.entries.get(`files/${key}`);
@@ -313,23 +409,66 @@ export class NodeCache {
         await this.touch(`files/${key}`);
         return path;
       }
-      const data = await readFile(path).catch(() => null); // unreadable: staged again below
-      if (data && chunks.every((c, i) => sha256(data.subarray(i * CHUNK_BYTES, i * CHUNK_BYTES + c.size)) === c.hash)) {
+      const data = await readFile(path).catch(() => null); // unreadable: made again below
+      if (data && data.length === e.size && chunks.every((c, i) => sha256(data.subarray(i * CHUNK_BYTES, i * CHUNK_BYTES + c.size)) === c.hash)) {
         await this.markChecked(e);
         await this.touch(`files/${key}`);
         return path;
       }
-      // Corrupt or gone: dropped, and made again from checked chunks below.
       this.stats.corrupt++;
       this.opts.log?.(`cache: assembled file ${key} is ${data ? 'corrupt' : 'gone'}; making it again`);
       this.forget(`files/${key}`);
       await rm(path, { force: true });
     }
-    const parts: Buffer[] = [];
-    for (const c of chunks) parts.push(await readFile(await this.usable(c.hash, fetch, signal)));
-    pin(`files/${key}`);
-    await this.keep(`files/${key}`, path, Buffer.concat(parts));
+    await this.fill([], new Map([[key, chunks]]), fetch, signal, () => undefined, new Map());
     return path;
+  }
+}
+
+/** A stage that does not fit under the cap beside the data tasks use now. */
+export class CacheFullError extends Error {
+  override name = 'CacheFullError';
+}
+
+/** A multi-chunk file being written into the cache's tmp folder, chunk by chunk at its offsets. */
+class FileBuild {
+  readonly size: number;
+  readonly done: Promise<void>;
+  resolve!: () => void;
+  private reject!: (e: unknown) => void;
+  private fh: Promise<FileHandle> | null = null;
+
+  constructor(
+    readonly key: string,
+    readonly chunks: readonly ChunkRef[],
+    private readonly tmp: string,
+  ) {
+    this.size = chunks.reduce((a, c) => a + c.size, 0);
+    this.done = new Promise<void>((res, rej) => {
+      this.resolve = res;
+      this.reject = rej;
+    });
+    this.done.catch(() => undefined); // a waiter sees it; nobody waiting is fine
+  }
+
+  async write(index: number, data: Buffer): Promise<void> {
+    this.fh ??= open(this.tmp, 'wx', 0o444);
+    const fh = await this.fh;
+    const { bytesWritten } = await fh.write(data, 0, data.length, index * CHUNK_BYTES);
+    if (bytesWritten !== data.length) throw new Error(`cache: short write to ${this.tmp} (${bytesWritten} of ${data.length} bytes)`);
+  }
+
+  /** Closes the file and renames it to `path`. */
+  async finish(path: string): Promise<void> {
+    this.fh ??= open(this.tmp, 'wx', 0o444);
+    await (await this.fh).close();
+    await rename(this.tmp, path);
+  }
+
+  async abandon(e: unknown): Promise<void> {
+    if (this.fh) await (await this.fh.catch(() => null))?.close().catch(() => undefined); // closed already by finish
+    await rm(this.tmp, { force: true });
+    this.reject(e);
   }
 }
 

@@ -1,21 +1,27 @@
 // Datasets in the TS SDK (issue 16): push a folder as a new version, list, show, remove, quotas.
-// A push hashes every file in CHUNK_BYTES chunks, asks the server which chunks it lacks, uploads
-// those in parallel (gzip where it pays, util/chunk-codec.ts) and commits the manifest. Pushing the
+// A push reads every file once in CHUNK_BYTES chunks, hashing them, asks the server which chunks of
+// each batch it lacks, uploads those in parallel from memory (gzip where it pays,
+// util/chunk-codec.ts) while the next batch is read, and commits the manifest. Pushing the
 // same folder again after a cut (network, Ctrl-C, a crash) uploads only what is still missing.
-import { createReadStream } from 'node:fs';
 import { open, readdir, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { CHUNK_BYTES, checkDatasetName, parseDatasetRef, type Dataset, type DatasetManifest, type DatasetSummary, type ManifestFile } from '../core/data/dataset.js';
 import { ENCODING_HEADER, encodeChunk, sha256, verifyChunk } from '../util/chunk-codec.js';
 import { inParallel } from '../util/parallel.js';
+import { splitServerUrls } from '../util/server-list.js';
+import type { FetchFn } from '../util/tls.js';
 import { errorFromResponse, FastGpuApiError } from './errors.js';
 import type { Requester } from './requester.js';
 
 export type { Dataset, DatasetSummary } from '../core/data/dataset.js';
 
 export interface PushProgress {
+  /** `hash` and `upload` interleave (a batch uploads while the next is read), then `commit`. */
   phase: 'hash' | 'upload' | 'commit';
-  /** Bytes done of this phase (upload: raw bytes of the chunks uploaded). */
+  /**
+   * Bytes done of this phase: hash, bytes read of the folder's total; upload, raw bytes uploaded
+   * of those found missing so far (that total grows as batches are read).
+   */
   done: number;
   total: number;
 }
@@ -42,13 +48,6 @@ export interface QuotaView {
   maxBytes: number | null;
 }
 
-/** Where one chunk's bytes are, to read them again for the upload. */
-interface ChunkSource {
-  file: string;
-  offset: number;
-  size: number;
-}
-
 /** Regular files under `dir`, `/`-separated relative paths, sorted. Symlinked folders and special files are refused. */
 async function walk(dir: string): Promise<{ abs: string; rel: string; size: number; executable: boolean }[]> {
   const out: { abs: string; rel: string; size: number; executable: boolean }[] = [];
@@ -72,50 +71,49 @@ async function walk(dir: string): Promise<{ abs: string; rel: string; size: numb
   return out.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
 }
 
-/** Hashes a file chunk by chunk, reading it once as a stream. */
-async function hashFile(abs: string, size: number, signal?: AbortSignal): Promise<{ hash: string; size: number }[]> {
-  if (size === 0) return [];
-  const chunks: { hash: string; size: number }[] = [];
-  const stream = createReadStream(abs, { highWaterMark: CHUNK_BYTES, ...(signal ? { signal } : {}) });
-  let pending: Buffer[] = [];
-  let have = 0;
-  for await (const piece of stream as AsyncIterable<Buffer>) {
-    let p = piece;
-    while (p.length > 0) {
-      const take = Math.min(CHUNK_BYTES - have, p.length);
-      pending.push(p.subarray(0, take));
-      have += take;
-      p = p.subarray(take);
-      if (have === CHUNK_BYTES) {
-        chunks.push({ hash: sha256(Buffer.concat(pending)), size: have });
-        pending = [];
-        have = 0;
-      }
-    }
-  }
-  if (have > 0) chunks.push({ hash: sha256(Buffer.concat(pending)), size: have });
-  const total = chunks.reduce((a, c) => a + c.size, 0);
-  if (total !== size) throw new FastGpuApiError('CONFLICT', `${abs} changed while it was read (${size} bytes, then ${total}); push again`);
-  return chunks;
+/** One chunk read from a file: its bytes stay in memory until the upload decision is made. */
+interface ReadChunk {
+  hash: string;
+  data: Buffer;
 }
 
-async function readRange(src: ChunkSource): Promise<Buffer> {
-  const fh = await open(src.file, 'r');
+/**
+ * Reads a file once, chunk by chunk (positional reads of CHUNK_BYTES), hashing each chunk as it
+ * arrives and handing it to `onChunk`, which may hold it (to upload it) before the next is read.
+ */
+async function readChunks(abs: string, size: number, onChunk: (c: ReadChunk) => Promise<void>, signal?: AbortSignal): Promise<{ hash: string; size: number }[]> {
+  const out: { hash: string; size: number }[] = [];
+  if (size === 0) return out;
+  const fh = await open(abs, 'r');
   try {
-    const buf = Buffer.allocUnsafe(src.size);
-    const { bytesRead } = await fh.read(buf, 0, src.size, src.offset);
-    if (bytesRead !== src.size) throw new FastGpuApiError('CONFLICT', `${src.file} changed while it was pushed; push again`);
-    return buf;
+    for (let offset = 0; offset < size; offset += CHUNK_BYTES) {
+      signal?.throwIfAborted();
+      const n = Math.min(CHUNK_BYTES, size - offset);
+      const data = Buffer.allocUnsafe(n);
+      const { bytesRead } = await fh.read(data, 0, n, offset);
+      if (bytesRead !== n) throw new FastGpuApiError('CONFLICT', `${abs} changed while it was read (${size} bytes, then ${offset + bytesRead}); push again`);
+      const hash = sha256(data);
+      out.push({ hash, size: n });
+      await onChunk({ hash, data });
+    }
+    // Grown since the walk: the manifest would miss its tail.
+    if ((await fh.stat()).size !== size) throw new FastGpuApiError('CONFLICT', `${abs} changed while it was read; push again`);
   } finally {
     await fh.close();
   }
+  return out;
 }
 
 export class DatasetsApi {
   constructor(
     private readonly client: Requester,
-    private readonly conn: { url: string; token: string | undefined },
+    private readonly conn: { url: string; token: string | undefined; fetch?: FetchFn },
   ) {}
+
+  /** Raw chunk calls go to the first server of a comma-separated list (the JSON calls fail over through the client). */
+  private get base(): string {
+    return (splitServerUrls(this.conn.url)[0] ?? this.conn.url).replace(/\/+$/, '');
+  }
 
   /**
    * Pushes `dir` as the next version of `name`.
@@ -125,44 +123,65 @@ export class DatasetsApi {
     checkDatasetName(name);
     const files = await walk(dir);
     const total = files.reduce((a, f) => a + f.size, 0);
-    const sources = new Map<string, ChunkSource>();
+    const tenant = opts.tenant !== undefined ? { tenant: opts.tenant } : {};
+    const concurrency = Math.max(1, opts.concurrency ?? 8);
+    // One pass over the bytes: chunks are read and hashed in batches; the server is asked which
+    // of a batch it lacks (one round trip per batch) and those are uploaded from memory while the
+    // next batch is read. At most two batches are held. A chunk seen earlier in this push (the
+    // same bytes twice) is neither asked about nor sent again.
+    const batchChunks = Math.max(8, 2 * concurrency);
+    const seen = new Set<string>();
+    let batch: ReadChunk[] = [];
+    let uploading: Promise<void> = Promise.resolve();
+    let uploadedChunks = 0;
+    let uploadedBytes = 0;
+    let sentBytes = 0;
+    let missingBytes = 0;
+    const upload = async (chunks: ReadChunk[]): Promise<void> => {
+      const { missing } = await this.client.request<{ missing: string[] }>('POST', '/v1/missing-chunks', { body: { ...tenant, hashes: chunks.map((c) => c.hash) } });
+      const lacking = new Set(missing);
+      const send = chunks.filter((c) => lacking.has(c.hash));
+      missingBytes += send.reduce((a, c) => a + c.data.length, 0);
+      await inParallel(send, concurrency, async (c) => {
+        const { data, encoding } = await encodeChunk(c.data);
+        await this.sendChunk(c.hash, data, encoding, opts);
+        uploadedChunks++;
+        uploadedBytes += c.data.length;
+        sentBytes += data.length;
+        opts.onProgress?.({ phase: 'upload', done: uploadedBytes, total: missingBytes });
+      });
+    };
+    const flush = async (): Promise<void> => {
+      const ready = batch;
+      batch = [];
+      await uploading; // the batch before: its error stops the push here
+      uploading = upload(ready);
+      uploading.catch(() => undefined); // observed at the next flush or at the end
+    };
     const manifestFiles: ManifestFile[] = [];
     let hashed = 0;
     for (const f of files) {
-      const chunks = await hashFile(f.abs, f.size, opts.signal);
-      let offset = 0;
-      for (const c of chunks) {
-        if (!sources.has(c.hash)) sources.set(c.hash, { file: f.abs, offset, size: c.size });
-        offset += c.size;
-      }
+      const chunks = await readChunks(
+        f.abs,
+        f.size,
+        async (c) => {
+          hashed += c.data.length;
+          opts.onProgress?.({ phase: 'hash', done: hashed, total });
+          if (seen.has(c.hash)) return;
+          seen.add(c.hash);
+          batch.push(c);
+          if (batch.length >= batchChunks) await flush();
+        },
+        opts.signal,
+      );
       manifestFiles.push({ path: f.rel, size: f.size, executable: f.executable, chunks });
-      hashed += f.size;
-      opts.onProgress?.({ phase: 'hash', done: hashed, total });
     }
-    const tenant = opts.tenant !== undefined ? { tenant: opts.tenant } : {};
-    const hashes = [...sources.keys()];
-    const missing: string[] = [];
-    for (let i = 0; i < hashes.length; i += 50_000) {
-      missing.push(...(await this.client.request<{ missing: string[] }>('POST', '/v1/missing-chunks', { body: { ...tenant, hashes: hashes.slice(i, i + 50_000) } })).missing);
-    }
-    const upTotal = missing.reduce((a, h) => a + sources.get(h)!.size, 0);
-    let uploadedBytes = 0;
-    let sentBytes = 0;
-    opts.onProgress?.({ phase: 'upload', done: 0, total: upTotal });
-    await inParallel(missing, opts.concurrency ?? 8, async (h) => {
-      const src = sources.get(h)!;
-      const raw = await readRange(src);
-      if (sha256(raw) !== h) throw new FastGpuApiError('CONFLICT', `${src.file} changed while it was pushed; push again`);
-      const { data, encoding } = await encodeChunk(raw);
-      await this.sendChunk(h, data, encoding, opts);
-      uploadedBytes += raw.length;
-      sentBytes += data.length;
-      opts.onProgress?.({ phase: 'upload', done: uploadedBytes, total: upTotal });
-    });
+    await flush();
+    await uploading;
     opts.onProgress?.({ phase: 'commit', done: 0, total: 1 });
     const manifest: DatasetManifest = { files: manifestFiles };
     const d = await this.client.request<DatasetSummary>('POST', '/v1/datasets', { body: { ...tenant, name, manifest } });
-    return { ...d, uploadedChunks: missing.length, uploadedBytes, sentBytes };
+    return { ...d, uploadedChunks, uploadedBytes, sentBytes };
   }
 
   /** Every version of the tenant's datasets (admins: all, or `tenant`'s). */
@@ -193,7 +212,7 @@ export class DatasetsApi {
 
   /** One chunk's raw bytes, checked against its hash. */
   async readChunk(hash: string, opts: { tenant?: string } = {}): Promise<Buffer> {
-    const url = new URL(`${this.conn.url}/v1/chunks/${hash}`);
+    const url = new URL(`${this.base}/v1/chunks/${hash}`);
     if (opts.tenant !== undefined) url.searchParams.set('tenant', opts.tenant);
     const res = await this.fetch(url, { method: 'GET' });
     const enc = res.headers.get(ENCODING_HEADER) === 'gzip' ? 'gzip' : 'identity';
@@ -201,7 +220,7 @@ export class DatasetsApi {
   }
 
   private async sendChunk(hash: string, data: Buffer, encoding: string, opts: PushOptions): Promise<void> {
-    const url = new URL(`${this.conn.url}/v1/chunks/${hash}`);
+    const url = new URL(`${this.base}/v1/chunks/${hash}`);
     if (opts.tenant !== undefined) url.searchParams.set('tenant', opts.tenant);
     // A dropped connection is tried again a few times: the server keeps a chunk whole or not at all.
     for (let attempt = 1; ; attempt++) {
@@ -220,11 +239,11 @@ export class DatasetsApi {
     if (this.conn.token !== undefined) headers.set('authorization', `Bearer ${this.conn.token}`);
     let res: Response;
     try {
-      res = await fetch(url, { ...init, headers });
+      res = await (this.conn.fetch ?? fetch)(url, { ...init, headers });
     } catch (e) {
       if (init.signal?.aborted) throw e;
       const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-      throw new FastGpuApiError('NETWORK', `cannot reach the FastGPU server at ${this.conn.url} (${cause?.code ?? cause?.message ?? (e as Error).message})`);
+      throw new FastGpuApiError('NETWORK', `cannot reach the FastGPU server at ${this.base} (${cause?.code ?? cause?.message ?? (e as Error).message})`);
     }
     if (!res.ok) {
       const text = await res.text();

@@ -4,7 +4,7 @@
 // before it is kept (decoded, sha256 compared, size bounded) and written to a temporary file and
 // renamed into place, so a crash or a cut upload never leaves a half-written or wrong chunk.
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FastGpuError, invalid } from '../core/errors.js';
 import { BadChunkError, CHUNK_ENCODINGS, verifyChunk, type ChunkEncoding } from '../util/chunk-codec.js';
@@ -44,12 +44,18 @@ export class BlobStore {
     return (await this.find(tenant, hash)) !== null;
   }
 
-  /** The stored (encoded) bytes; null when absent. */
-  async read(tenant: string, hash: string): Promise<{ data: Buffer; encoding: ChunkEncoding } | null> {
+  /**
+   * The stored (encoded) bytes as a stream, with their length: a reply streams them from the file
+   * instead of holding 4 MiB per download in memory. Opened before it is returned, so a removal
+   * meanwhile does not cut it; null when absent.
+   */
+  async openRead(tenant: string, hash: string): Promise<{ stream: NodeJS.ReadableStream; encoding: ChunkEncoding; size: number } | null> {
     const at = await this.find(tenant, hash);
     if (!at) return null;
     try {
-      return { data: await readFile(at.path), encoding: at.encoding };
+      const fh = await open(at.path, 'r');
+      const size = (await fh.stat()).size;
+      return { stream: fh.createReadStream({ highWaterMark: 1024 * 1024 }), encoding: at.encoding, size };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null; // removed meanwhile
       throw e;

@@ -88,6 +88,15 @@ describe('datasets', () => {
     expect((await fg.datasets.list()).filter((d) => d.name === 'imgs').map((d) => d.version)).toEqual([1, 2, 3]);
   });
 
+  it('pushes through a client given a list of servers (FASTGPU_URL=a,b)', async () => {
+    const dir = join(work, 'listed');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'a.bin'), randomBytes(1000));
+    const listed = new FastGPU({ url: `${url},http://127.0.0.1:9`, token: h.token, env: {} });
+    expect(await listed.datasets.push(dir, 'listed')).toMatchObject({ version: 1, uploadedChunks: 1, uploadedBytes: 1000 });
+    expect((await listed.datasets.readChunk(sha256(readFileSync(join(dir, 'a.bin'))))).length).toBe(1000);
+  });
+
   it('resumes a cut push: the chunks already kept are not sent again, and no version is made until the end', async () => {
     const dir = join(work, 'big');
     mkdirSync(dir);

@@ -123,9 +123,9 @@ function register(book: RouteBook, ctx: RouteContext, blobs: BlobStore | null): 
   });
 
   const sendChunk = async (tenant: string, hash: string, reply: import('fastify').FastifyReply): Promise<unknown> => {
-    const got = await needBlobs(blobs).read(tenant, checkHash(hash, 'params.hash'));
+    const got = await needBlobs(blobs).openRead(tenant, checkHash(hash, 'params.hash'));
     if (!got) throw notFound('chunk', hash);
-    return reply.code(200).header('content-type', 'application/octet-stream').header(ENCODING_HEADER, got.encoding).send(got.data);
+    return reply.code(200).header('content-type', 'application/octet-stream').header('content-length', got.size).header(ENCODING_HEADER, got.encoding).send(got.stream);
   };
 
   book.add({

@@ -99,6 +99,7 @@ export function reasonWords(reason: string | null, message: string | null = null
     Quota: 'Its tenant is at its quota; it starts when the tenant’s other tasks finish.',
     Budget: 'Its tenant’s budget is spent.',
     Dependency: 'Waiting for the tasks it depends on.',
+    Staging: 'Its node is staging its data inputs before starting it (not billed meanwhile).',
   };
   return reason ? (base[reason] ?? reason) : message ? 'Waiting to be placed.' : 'Just submitted: the scheduler has not looked at it yet.';
 }
@@ -108,6 +109,18 @@ export function reasonDetail(message: string | null): string | null {
   if (!message) return null;
   const m = message.trim();
   return m.charAt(0).toUpperCase() + m.slice(1) + (/[.!?)]$/.test(m) ? '' : '.');
+}
+
+/**
+ * A task's Staging phase (issue 16): SCHEDULED with reason Staging while its node stages its data
+ * inputs. The server words the progress as `staging inputs: 1.2 GiB of 4.0 GiB (30 %)`; the
+ * percentage drives a progress bar, and the words are shown as they are. Null when not staging.
+ */
+export function stagingProgress(t: { state: string; reason: string | null; reasonMessage: string | null }): { percent: number | null; text: string } | null {
+  if (t.state !== 'SCHEDULED' || t.reason !== 'Staging') return null;
+  const text = t.reasonMessage ?? 'staging inputs';
+  const m = /\((\d{1,3}) %\)/.exec(text);
+  return { percent: m ? Math.min(100, Number(m[1])) : null, text };
 }
 
 const colours = new Map<string, string>();

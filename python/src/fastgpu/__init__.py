@@ -52,6 +52,7 @@ from .models import (
     TaskDetail,
     TaskInfo,
     TaskPage,
+    TaskInput,
     TaskSpec,
     Tenant,
     Token,
@@ -62,7 +63,7 @@ from .models import (
 )
 from .sweep import Sweep, params, report
 from . import sweep_optuna
-from .task import Task, synthetic_load_command
+from .task import DataInput, Task, synthetic_load_command
 from .vgpu import AsyncVirtualGPU, VirtualGPU
 
 __version__ = "0.1.0"
@@ -70,6 +71,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ArrayInfo",
     "Arrays",
+    "DataInput",
     "ElementResult",
     "MapError",
     "map",
@@ -114,6 +116,7 @@ __all__ = [
     "TaskInfo",
     "TaskPage",
     "TaskSpec",
+    "TaskInput",
     "Tenant",
     "Timeout",
     "Token",

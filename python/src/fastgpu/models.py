@@ -66,6 +66,22 @@ class Placement:
 
 
 @dataclass(frozen=True)
+class TaskInput:
+    """A data input as the server pinned it at submit: the version every attempt reads."""
+
+    dataset: str
+    version: Optional[int]
+    #: Relative to the task's working directory.
+    path: str
+    #: The variable holding its absolute path on the node (``FASTGPU_INPUT_<NAME>``).
+    env: str
+
+    @staticmethod
+    def from_json(j: Json) -> "TaskInput":
+        return TaskInput(dataset=str(j.get("dataset", "")), version=opt_int(j.get("version")), path=str(j.get("path", "")), env=str(j.get("env", "")))
+
+
+@dataclass(frozen=True)
 class TaskSpec:
     """A task's spec as the server normalised it."""
 
@@ -83,6 +99,8 @@ class TaskSpec:
     time_limit: Optional[timedelta]
     vgpu_id: Optional[str]
     workdir: Optional[str]
+    #: Its data inputs (datasets staged before it starts), versions pinned at submit.
+    inputs: Tuple[TaskInput, ...] = ()
 
     @staticmethod
     def from_json(j: Json) -> "TaskSpec":
@@ -102,6 +120,7 @@ class TaskSpec:
             time_limit=ms(j.get("timeLimitMs")),
             vgpu_id=opt_str(j.get("vgpuId")),
             workdir=opt_str(j.get("workdir")),
+            inputs=tuple(TaskInput.from_json(x) for x in (j.get("inputs") or []) if isinstance(x, dict)),
         )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
@@ -20,6 +21,54 @@ from .errors import InvalidArgument
 
 GpuRequest = Union[int, float, str, Mapping[str, Any]]
 Command = Union[str, Sequence[str]]
+
+
+@dataclass(frozen=True)
+class DataInput:
+    """A dataset the task reads: its node stages it (read-only) before the process starts.
+
+    ``dataset`` is ``NAME`` (the newest version when you submit) or ``NAME@VERSION``; ``path``
+    (default: the dataset's name) is relative to the task's working directory; ``name`` (default:
+    the dataset's) names the variable ``FASTGPU_INPUT_<NAME>`` that holds the absolute path.
+
+    >>> Task(command="python train.py --data data/imgs", gpu=1, inputs=[DataInput("imagenet-mini", path="data/imgs")])
+    >>> Task(command="python tok.py", inputs=["tokenizer@3"])   # a plain reference: at ./tokenizer
+    """
+
+    dataset: str
+    path: Optional[str] = None
+    name: Optional[str] = None
+
+    def to_json(self) -> Dict[str, str]:
+        """The spec's form: ``{"dataset": ..., "path": ..., "name": ...}`` (unset ones left out)."""
+        if not isinstance(self.dataset, str) or self.dataset.strip() == "":
+            raise InvalidArgument(f"dataset: {self.dataset!r} must be a dataset reference, NAME or NAME@VERSION", field="inputs.dataset")
+        if self.path is not None and (not isinstance(self.path, str) or self.path.startswith("/")):
+            raise InvalidArgument(f"path: {self.path!r} must be relative: an input is staged under the task's working directory", field="inputs.path")
+        out = {"dataset": self.dataset}
+        if self.path is not None:
+            out["path"] = self.path
+        if self.name is not None:
+            out["name"] = self.name
+        return out
+
+
+#: An input as :class:`Task` takes it: a :class:`DataInput`, a ``NAME[@VERSION]`` string, or the
+#: spec's mapping form (``{"dataset": ..., "path": ...}``).
+InputLike = Union[DataInput, str, Mapping[str, str]]
+
+
+def _input_json(i: int, item: InputLike) -> Dict[str, str]:
+    if isinstance(item, DataInput):
+        return item.to_json()
+    if isinstance(item, str):
+        return DataInput(item).to_json()
+    if isinstance(item, Mapping):
+        unknown = sorted(set(item) - {"dataset", "path", "name"})
+        if unknown:
+            raise InvalidArgument(f"inputs[{i}]: unknown field {unknown[0]!r}; an input has dataset, path and name", field=f"inputs.{i}")
+        return DataInput(str(item.get("dataset", "")), item.get("path"), item.get("name")).to_json()
+    raise InvalidArgument(f"inputs[{i}]: {item!r} is not an input; give DataInput(...), 'NAME[@VERSION]' or {{'dataset': ...}}", field=f"inputs.{i}")
 
 #: The synthetic load's script: ``$1`` whole seconds, ``$2`` the remainder, ``$3`` TFLOPS, ``$4`` the length shown.
 SYNTHETIC_LOAD_SCRIPT = (
@@ -71,6 +120,7 @@ class Task:
         preemptible: Optional[bool] = None,
         gang: Optional[int] = None,
         name: Optional[str] = None,
+        inputs: Optional[Sequence[InputLike]] = None,
     ) -> None:
         if tflops is not None and gpu is not None:
             raise InvalidArgument("give either tflops or gpu, not both", field="gpu")
@@ -93,6 +143,9 @@ class Task:
         self.preemptible = preemptible
         self.gang = gang
         self.name = name
+        if isinstance(inputs, (str, DataInput)):
+            raise InvalidArgument("inputs is a list: inputs=[...]", field="inputs")
+        self.inputs: Optional[List[InputLike]] = list(inputs) if inputs is not None else None
         #: Set when submitted: the id of the (first) task the server made.
         self.id: Optional[str] = None
         # Validate now, so a bad Task fails where it is written, not at submit.
@@ -161,6 +214,8 @@ class Task:
         for key, value in (("env", self.env), ("workdir", self.workdir), ("priority", self.priority), ("retries", self.retries), ("preemptible", self.preemptible), ("gang", self.gang)):
             if value is not None:
                 spec[key] = value
+        if self.inputs:
+            spec["inputs"] = [_input_json(i, x) for i, x in enumerate(self.inputs)]
         if vgpu is not None:
             spec["vgpu"] = vgpu
         return spec

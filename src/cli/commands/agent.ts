@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { fastgpuHome, normaliseUrl } from '../../sdk/config.js';
 import { contextOf } from '../context.js';
 import { daemonAction, gpuBanner, gpusFlag, logSink, nodeSizeFlags, nonEmpty, SHARING_HELP, sharingFlag, untilInterrupted } from '../daemon.js';
-import { UsageError } from '../flags.js';
+import { sizeFlag, UsageError } from '../flags.js';
 import { shutdown } from './server.js';
 
 interface RawAgentFlags {
@@ -21,6 +21,7 @@ interface RawAgentFlags {
   ephemeral?: boolean;
   cpus?: string;
   memory?: string;
+  cacheSize?: string;
   sharing?: string;
   joinToken?: string;
   ca?: string;
@@ -42,6 +43,7 @@ export function register(program: Command): void {
     .option('--gpus <spec>', 'simulated GPUs instead of discovered ones, e.g. 4xH100')
     .option('--cpus <n>', 'CPU cores the node offers tasks (default: what this machine has), e.g. 8 or 500m')
     .option('--memory <size>', 'host RAM the node offers tasks, with its unit (default: what this machine has), e.g. 16GiB')
+    .option('--cache-size <size>', "the node's dataset cache cap, e.g. 200GiB (default 20GiB): least recently used datasets not in use by a task are evicted to stay under it")
     .option('--name <name>', 'node name (default: the host name)')
     .option('--state-dir <dir>', "where this agent keeps its tasks' state (default: $FASTGPU_HOME/agent)")
     .option('--sharing <mode>', SHARING_HELP)
@@ -77,6 +79,7 @@ export function register(program: Command): void {
         }
         const gpus = gpusFlag(raw.gpus);
         const size = nodeSizeFlags(raw);
+        const cacheMiB = raw.cacheSize !== undefined ? sizeFlag(raw.cacheSize, '--cache-size') : undefined;
         const sharing = sharingFlag(raw.sharing);
         const name = raw.name === undefined ? undefined : nonEmpty(raw.name, '--name');
         const stateDir = raw.stateDir !== undefined ? nonEmpty(raw.stateDir, '--state-dir') : join(fastgpuHome(ctx.env), 'agent');
@@ -91,6 +94,7 @@ export function register(program: Command): void {
           ...(gpus !== undefined ? { gpus } : {}),
           ...(name !== undefined ? { name } : {}),
           ...size,
+          ...(cacheMiB !== undefined ? { cacheBytes: cacheMiB * 1024 * 1024 } : {}),
           ...(sharing !== undefined ? { sharing } : {}),
           ...(raw.runAs !== undefined ? { runAs: nonEmpty(raw.runAs, '--run-as') } : {}),
           log: logSink(ctx, raw.quiet === true, ''),

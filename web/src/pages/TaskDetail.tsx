@@ -5,7 +5,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, canAct, get, type LogChunkView, type PoolEvent, type TaskDetailView } from '../api.js';
 import { LogBuffer } from '../components/logbuffer.js';
 import { LogView } from '../components/LogView.js';
-import { duration, gpus, mib, placedOn, reasonDetail, reasonWords, stateClass, taskGpu, TERMINAL, time } from '../format.js';
+import { duration, gpus, mib, placedOn, reasonDetail, reasonWords, stagingProgress, stateClass, taskGpu, TERMINAL, time } from '../format.js';
 import { useLive } from '../hooks.js';
 import { onEvent } from '../live.js';
 import { mergeEvents, timeline } from '../model/timeline.js';
@@ -151,6 +151,7 @@ export function TaskDetailPage({ id }: { id: string }) {
       setCancelling(false);
     }
   };
+  const staging = stagingProgress(t);
   const runFor = t.startedAt ? (t.finishedAt ? Date.parse(t.finishedAt) : Date.now()) - Date.parse(t.startedAt) : null;
 
   return (
@@ -186,6 +187,12 @@ export function TaskDetailPage({ id }: { id: string }) {
       {t.state === 'PENDING' && (
         <p class="note">
           {reasonWords(t.reason, t.reasonMessage)} {reasonDetail(t.reasonMessage)}
+        </p>
+      )}
+      {staging && (
+        <p class="note" data-testid="task-staging">
+          {reasonWords('Staging')} {placedOn(t.placement)}:{' '}
+          {staging.percent !== null && <progress max={100} value={staging.percent} aria-label="Staging progress" />} {reasonDetail(staging.text)}
         </p>
       )}
       {/* The log first: it is what people open a task for (above the fold at 1280×800). */}

@@ -4,7 +4,7 @@ import { useState } from 'preact/hooks';
 import { api, type TaskState } from '../api.js';
 import { matches } from '../model/tasks.js';
 import { listKeys } from '../components/keys.js';
-import { ALL_STATES, ago, placedOn, stateClass, taskGpu, tenantColour } from '../format.js';
+import { ALL_STATES, ago, placedOn, stagingProgress, stateClass, taskGpu, tenantColour } from '../format.js';
 import { hashQuery, useLive } from '../hooks.js';
 import { markInteractive } from '../perf.js';
 
@@ -139,6 +139,11 @@ export function TasksPage() {
                     <td>
                       <span class={`badge ${stateClass(t.state)}`}>{t.state}</span>
                       {t.exitCode !== null && <span class="muted small"> exit {t.exitCode}</span>}
+                      {stagingProgress(t) && (
+                        <div class="muted small" data-testid="task-staging">
+                          Staging{stagingProgress(t)!.percent !== null ? ` ${stagingProgress(t)!.percent} %` : '…'}
+                        </div>
+                      )}
                     </td>
                     <td class="hide-sm">
                       <span class="swatch" style={{ background: tenantColour(t.tenant) }} aria-hidden="true" /> {t.tenant}
