@@ -2,11 +2,12 @@
 // autoscaler grows and shrinks, against a fixed pool sized for the peak (the nodes a replay on the
 // whole node list used). One fixed replay, then one elastic replay per setting; prints a table of
 // node-hours, waits and tasks that waited. The target: ≥ 40 % fewer node-hours at ≤ 10 % more mean
-// wait. `npm run bench:elastic [-- SETTING …]`, a setting being `key=value,…` over boot, threshold,
+// wait. `[FIXED_CACHE=file] npm run bench:elastic [-- SETTING …]`, a setting being `key=value,…` over boot, threshold,
 // idle, cooldown, spare, forecast, window (seconds, GPUs, factor), e.g. `spare=8,forecast=1`.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { compareElastic, elasticSettings, fixedBaseline, type ElasticOptions, type PoolRun } from '../src/sim/elastic.js';
+import { compareElastic, elasticSettings, fixedBaseline, type ElasticOptions, type FixedBaseline, type PoolRun } from '../src/sim/elastic.js';
 import { loadNodes, loadPodList } from '../src/sim/trace.js';
 
 const PODS = process.env.PODS ?? 'data/openb/openb_pod_list_default.csv';
@@ -43,8 +44,14 @@ const now = () => performance.now();
 
 console.log(`elastic pool vs fixed pool · ${PODS} at its own pace · ${cpus().length} CPUs, load ${loadavg()[0]!.toFixed(1)}`);
 const t0 = now();
-const fixed = fixedBaseline(base);
-console.log(`fixed pool sized for the peak: ${fixed.nodes} nodes (those a replay on the whole ${base.nodes.length}-node list used) · ${((now() - t0) / 1000).toFixed(0)} s`);
+// The fixed replays do not depend on the autoscaler's settings: FIXED_CACHE=file keeps them between runs.
+const cache = process.env.FIXED_CACHE;
+const key = `${PODS}|${NODES}`;
+const cached = cache !== undefined && existsSync(cache) ? (JSON.parse(readFileSync(cache, 'utf8')) as { key: string; fixed: FixedBaseline }) : null;
+const fixed = cached !== null && cached.key === key ? cached.fixed : fixedBaseline(base);
+if (cache !== undefined && cached?.key !== key) writeFileSync(cache, JSON.stringify({ key, fixed }));
+const from = cached?.key === key ? `read from ${cache}` : `${((now() - t0) / 1000).toFixed(0)} s`;
+console.log(`fixed pool sized for the peak: ${fixed.nodes} nodes (those a replay on the whole ${base.nodes.length}-node list used) · ${from}`);
 const head = `${'pool'.padEnd(24)}${'node-hours'.padStart(12)}${'saved'.padStart(8)}${'wait mean'.padStart(11)}${'p95'.padStart(8)}${'p99'.padStart(8)}${'waited'.padStart(8)}${'peak'.padStart(6)}${'asked'.padStart(7)}`;
 const row = (label: string, r: PoolRun, saved: string, asked: string) =>
   `${label.padEnd(24)}${r.nodeHours.toFixed(0).padStart(12)}${saved.padStart(8)}${(r.waitSeconds.mean.toFixed(2) + ' s').padStart(11)}${String(r.waitSeconds.p95).padStart(8)}${String(r.waitSeconds.p99).padStart(8)}${String(r.waited).padStart(8)}${String(r.peakNodes).padStart(6)}${asked.padStart(7)}`;

@@ -350,7 +350,9 @@ function runPool(o: ElasticOptions, elastic: boolean, fixedNodes: readonly NodeI
       if (n.running.size === 0) delete n.managed.free;
       else n.managed.free = freeRoom(n.init, [...n.running].map((id) => placements.get(id)!));
     }
-    const r = autoscale({ nodes: live.map((n) => n.managed), demand, offers, priceBook: book, now: t * S, policy: asPolicy, memory, arrivals });
+    // The provider offers what it can still start: the trace has so many nodes of each shape.
+    const open = offers.map((x) => ({ ...x, available: spare.get(x.shape)?.length ?? 0 }));
+    const r = autoscale({ nodes: live.map((n) => n.managed), demand, offers: open, priceBook: book, now: t * S, policy: asPolicy, memory, arrivals });
     memory = r.memory;
     let poolChanged = false;
     for (const d of r.decisions) {

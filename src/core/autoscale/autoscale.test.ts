@@ -126,6 +126,13 @@ describe('autoscale: limits', () => {
     expect(r.heldBack.join(' ')).toMatch(/cost cap of 20\.00\/h/);
   });
 
+  it('asks for no more of a shape than the provider has left to start', () => {
+    const demand = Array.from({ length: 3 }, (_, i) => waiting(`t${i}`, gpus(1000, 4)));
+    const r = run({ demand, offers: [{ ...a100x4, available: 1 }, a100x1] });
+    expect(r.decisions.map((d) => (d.kind === 'request' ? d.shape : d.kind))).toEqual(['a100x4']);
+    expect(r.heldBack.join(' ')).toMatch(/slurm has 0 more a100x4 node\(s\) to start/);
+  });
+
   it('counts the cost of nodes already lent against the cap', () => {
     const r = run({ demand: [waiting('t', gpus(1000, 4))], nodes: [lent('n1', { activeTasks: 2 }), lent('n2', { activeTasks: 1 })], policy: { ...policy, maxHourlyMicros: 20n * M } });
     expect(r.decisions).toEqual([]); // 16/h lent; another 8/h would pass 20

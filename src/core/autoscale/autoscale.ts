@@ -156,6 +156,8 @@ export function autoscale(input: AutoscaleInput): AutoscaleResult {
   const cooldownNote = `cool-down: the last scale-out was ${Math.round((now - (memory.lastScaleOutAt ?? now)) / 1000)} s ago (cool-down ${Math.round(policy.cooldownMs / 1000)} s)`;
   /** New nodes asked for in this pass, with the room they have left. */
   const planned: PlannedNode[] = [];
+  /** Nodes of each offer asked for in this pass (against its `available`). */
+  const askedOf = new Map<ProviderOffer, number>();
   const scaleOut = (demand: PendingDemand[], reasonOf: (node: PlannedNode) => string): void => {
     while (demand.length > 0) {
       let best: OfferPlan | null = null;
@@ -166,6 +168,12 @@ export function autoscale(input: AutoscaleInput): AutoscaleResult {
         if (room <= 0) {
           limits.push(`${o.provider} is at its limit of ${maxOf(o.provider)} nodes`);
           continue;
+        }
+        if (o.available !== undefined) {
+          const left = o.available - (askedOf.get(o) ?? 0);
+          if (left < room) limits.push(`${o.provider} has ${Math.max(0, left)} more ${o.shape} node(s) to start`);
+          room = Math.min(room, left);
+          if (room <= 0) continue;
         }
         if (policy.maxHourlyMicros !== undefined && cost > 0n) {
           const affordable = Number((policy.maxHourlyMicros - hourly) / cost);
@@ -187,6 +195,7 @@ export function autoscale(input: AutoscaleInput): AutoscaleResult {
         taskIds.forEach((id) => scalingUp.add(id));
       }
       planned.push(...best.nodes);
+      askedOf.set(best.offer, (askedOf.get(best.offer) ?? 0) + best.nodes.length);
       lentCount.set(best.offer.provider, (lentCount.get(best.offer.provider) ?? 0) + best.nodes.length);
       hourly += best.nodeCost * BigInt(best.nodes.length);
       demand = best.left;

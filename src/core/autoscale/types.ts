@@ -19,6 +19,8 @@ export interface ProviderOffer {
   memoryMiB: number;
   /** What one node of this shape costs per hour; absent: the price book's GPU price × gpuCount. */
   hourlyMicros?: Micros;
+  /** How many more nodes of this shape the provider can start now; absent: as many as its limit allows. */
+  available?: number;
 }
 
 /**
