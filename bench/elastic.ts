@@ -52,9 +52,9 @@ const fixed = cached !== null && cached.key === key ? cached.fixed : fixedBaseli
 if (cache !== undefined && cached?.key !== key) writeFileSync(cache, JSON.stringify({ key, fixed }));
 const from = cached?.key === key ? `read from ${cache}` : `${((now() - t0) / 1000).toFixed(0)} s`;
 console.log(`fixed pool sized for the peak: ${fixed.nodes} nodes (those a replay on the whole ${base.nodes.length}-node list used) · ${from}`);
-const head = `${'pool'.padEnd(24)}${'node-hours'.padStart(12)}${'saved'.padStart(8)}${'wait mean'.padStart(11)}${'p95'.padStart(8)}${'p99'.padStart(8)}${'waited'.padStart(8)}${'peak'.padStart(6)}${'asked'.padStart(7)}`;
+const head = `${'pool'.padEnd(24)}${'node-hours'.padStart(12)}${'saved'.padStart(8)}${'cost'.padStart(12)}${'wait mean'.padStart(11)}${'p95'.padStart(8)}${'p99'.padStart(8)}${'waited'.padStart(8)}${'peak'.padStart(6)}${'asked'.padStart(7)}`;
 const row = (label: string, r: PoolRun, saved: string, asked: string) =>
-  `${label.padEnd(24)}${r.nodeHours.toFixed(0).padStart(12)}${saved.padStart(8)}${(r.waitSeconds.mean.toFixed(2) + ' s').padStart(11)}${String(r.waitSeconds.p95).padStart(8)}${String(r.waitSeconds.p99).padStart(8)}${String(r.waited).padStart(8)}${String(r.peakNodes).padStart(6)}${asked.padStart(7)}`;
+  `${label.padEnd(24)}${r.nodeHours.toFixed(0).padStart(12)}${saved.padStart(8)}${r.cost.replace(/\.\d+$/, '').padStart(12)}${(r.waitSeconds.mean.toFixed(2) + ' s').padStart(11)}${String(r.waitSeconds.p95).padStart(8)}${String(r.waitSeconds.p99).padStart(8)}${String(r.waited).padStart(8)}${String(r.peakNodes).padStart(6)}${asked.padStart(7)}`;
 const lines = [head, row(`fixed (${fixed.nodes} nodes)`, fixed.run, '', '')];
 console.log(lines.join('\n'));
 for (const s of parsed) {
@@ -64,4 +64,4 @@ for (const s of parsed) {
   console.log(`${line}   (${r.wallSeconds.toFixed(0)} s)`);
 }
 const a = elasticSettings(base);
-console.log(`\nboot ${a.bootSeconds} s, threshold ${a.pendingThresholdSeconds} s, idle ${a.idleTimeoutSeconds} s, cool-down ${a.cooldownSeconds} s unless a setting says; waits in seconds over ${fixed.run.placed} placed pods; "waited": pods that started after they arrived.`);
+console.log(`\nboot ${a.bootSeconds} s, threshold ${a.pendingThresholdSeconds} s, idle ${a.idleTimeoutSeconds} s, cool-down ${a.cooldownSeconds} s unless a setting says; waits in seconds over ${fixed.run.placed} placed pods; "waited": pods that started after they arrived; cost at a flat 2.00 per GPU-hour (GPU-hours × 2), since a node-hour of an 8-GPU node and of a 1-GPU node count the same.`);
