@@ -27,6 +27,17 @@ describe('daemon flags', () => {
     expect(gpusFlag(' 2xH100 ')).toBe('2xH100');
   });
 
+  it('compiles the warm headroom flags, which need --autoscale, and names a bad one', () => {
+    const auto = { autoscale: 'local:max=4' };
+    expect(compileServerFlags(auto, ctx({})).autoscale?.policy.headroom).toBeUndefined();
+    expect(compileServerFlags({ ...auto, spareGpus: '8' }, ctx({})).autoscale?.policy.headroom).toEqual({ spareGpus: 8, forecastFactor: 0, forecastWindowMs: 120_000 });
+    expect(compileServerFlags({ ...auto, forecastFactor: '1.5', forecastWindow: '90s' }, ctx({})).autoscale?.policy.headroom).toEqual({ spareGpus: 0, forecastFactor: 1.5, forecastWindowMs: 90_000 });
+    expect(() => compileServerFlags({ spareGpus: '8' }, ctx({}))).toThrow(/^--spare-gpus needs --autoscale/);
+    expect(() => compileServerFlags({ ...auto, spareGpus: '-1' }, ctx({}))).toThrow(/^--spare-gpus: "-1" is not a whole number from 0 to 10000/);
+    expect(() => compileServerFlags({ ...auto, forecastFactor: 'lots' }, ctx({}))).toThrow(/^--forecast-factor: expected a number 0–100, got "lots"/);
+    expect(() => compileServerFlags({ ...auto, forecastWindow: '2m' }, ctx({}))).toThrow(/^--forecast-window needs --forecast-factor/);
+  });
+
   it('takes --logs-retention as a duration of an hour or more; logs are kept forever without it', () => {
     expect(compileServerFlags({}, ctx({})).logsRetentionMs).toBeUndefined();
     expect(compileServerFlags({ logsRetention: '90d' }, ctx({})).logsRetentionMs).toBe(90 * 86_400_000);

@@ -4,6 +4,7 @@ import { accessSync, constants } from 'node:fs';
 import { delimiter, join, resolve } from 'node:path';
 import { parseSimulatedGpus } from '../core/catalogue.js';
 import { FastGpuError } from '../core/errors.js';
+import type { HeadroomPolicy } from '../core/autoscale/types.js';
 import type { Gpu } from '../core/types.js';
 import { fastgpuHome } from '../sdk/config.js';
 import { compileSampleRetention, MAX_SAMPLE_RETENTION_MS, type SampleRetention } from '../server/retention.js';
@@ -37,6 +38,9 @@ export interface RawServerFlags {
   scaleCooldown?: string;
   joinTimeout?: string;
   maxCostPerHour?: string;
+  spareGpus?: string;
+  forecastFactor?: string;
+  forecastWindow?: string;
   defaultTimeLimit?: string;
   quiet?: boolean;
   /** TLS (issue 11): a pair of PEM files, or a self-signed pair made in the data dir. */
@@ -92,7 +96,7 @@ export function compileServerFlags(raw: RawServerFlags, ctx: CliContext): Server
   if (retention) out.sampleRetention = retention;
   if (raw.autoscale !== undefined) out.autoscale = autoscaleFlags(raw);
   else {
-    const stray = (['idleTimeout', 'scaleAfter', 'scaleCooldown', 'joinTimeout', 'maxCostPerHour'] as const).find((k) => raw[k] !== undefined);
+    const stray = (['idleTimeout', 'scaleAfter', 'scaleCooldown', 'joinTimeout', 'maxCostPerHour', 'spareGpus', 'forecastFactor', 'forecastWindow'] as const).find((k) => raw[k] !== undefined);
     if (stray !== undefined) throw new UsageError(`--${stray.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --autoscale`);
   }
   if (raw.logsRetention !== undefined) {
@@ -115,12 +119,28 @@ function autoscaleFlags(raw: RawServerFlags): AutoscaleFlags {
         cooldownMs: raw.scaleCooldown === undefined ? 30_000 : durationFlag(raw.scaleCooldown, '--scale-cooldown'),
         joinTimeoutMs: raw.joinTimeout === undefined ? 600_000 : durationFlag(raw.joinTimeout, '--join-timeout'),
         ...(raw.maxCostPerHour !== undefined ? { maxHourly: raw.maxCostPerHour } : {}),
+        ...headroomFlags(raw),
       },
     };
   } catch (e) {
     if (e instanceof FastGpuError) throw new UsageError(e.message);
     throw e;
   }
+}
+
+/** `--spare-gpus`, `--forecast-factor`, `--forecast-window`: the warm headroom, when one is asked for. */
+function headroomFlags(raw: RawServerFlags): { headroom?: HeadroomPolicy } {
+  if (raw.spareGpus === undefined && raw.forecastFactor === undefined) {
+    if (raw.forecastWindow !== undefined) throw new UsageError('--forecast-window needs --forecast-factor');
+    return {};
+  }
+  const spareGpus = raw.spareGpus === undefined ? 0 : intFlag(raw.spareGpus, '--spare-gpus', 0, 10_000);
+  const factor = raw.forecastFactor === undefined ? 0 : Number(raw.forecastFactor.trim());
+  if (raw.forecastFactor !== undefined && (raw.forecastFactor.trim() === '' || !Number.isFinite(factor) || factor < 0 || factor > 100)) {
+    throw new UsageError(`--forecast-factor: expected a number 0–100, got ${JSON.stringify(raw.forecastFactor)}`);
+  }
+  const forecastWindowMs = raw.forecastWindow === undefined ? 120_000 : durationFlag(raw.forecastWindow, '--forecast-window');
+  return { headroom: { spareGpus, forecastFactor: factor, forecastWindowMs } };
 }
 
 /** The autoscaling flags shared by `up` and `server`. */
@@ -131,7 +151,10 @@ export function addAutoscaleFlags(cmd: Command): Command {
     .option('--scale-after <duration>', 'with --autoscale: ask for nodes once demand waited this long for room (default 30s)')
     .option('--scale-cooldown <duration>', 'with --autoscale: time between two scale-outs, or two scale-ins (default 30s)')
     .option('--join-timeout <duration>', 'with --autoscale: give back a node whose agent did not join within this (default 10m)')
-    .option('--max-cost-per-hour <amount>', 'with --autoscale: the most the lent nodes may cost per hour together');
+    .option('--max-cost-per-hour <amount>', 'with --autoscale: the most the lent nodes may cost per hour together')
+    .option('--spare-gpus <n>', 'with --autoscale: warm headroom: keep this many idle GPUs ready ahead of demand (default 0)')
+    .option('--forecast-factor <x>', 'with --autoscale: scale ahead: keep room for what arrived in the last --forecast-window again, times this (default 0: off)')
+    .option('--forecast-window <duration>', 'with --autoscale: how far back the scale-ahead forecast looks; about a node\'s boot time (default 2m)');
 }
 export const DEFAULT_TIME_LIMIT_HELP = 'time limit of a task that sets none, e.g. 4h; lets backfill start short work around a big task (default: none)';
 

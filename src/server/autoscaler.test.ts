@@ -202,3 +202,36 @@ describe('lent nodes in the store', () => {
     expect(second).toEqual(expect.objectContaining({ providerId: '2', requestedAt: h.clock.now(), joinedAt: null }));
   });
 });
+
+describe('warm headroom in the server', () => {
+  const basePolicy = { pendingThresholdMs: 2_000, idleTimeoutMs: 60_000, cooldownMs: 0, maxNodes: { mem: 2 }, minNodes: {} };
+
+  it('counts the idle GPUs of the pool’s own nodes, and asks for a node the moment a task takes the last one', async () => {
+    const s = start({ policy: { ...basePolicy, headroom: { spareGpus: 1, forecastFactor: 0, forecastWindowMs: 60_000 } } });
+    await s.tick();
+    // The hand-started node's idle H100 is the one spare GPU: nothing to ask for.
+    expect(provider.asked).toEqual([]);
+    s.start();
+    await submit(h, { name: 'busy', command: ['sleep', '60'], resources: { gpu: 1 } });
+    // Its submission wakes the loop a second later; no task waits, yet the spare GPU is gone.
+    await h.clock.advanceAsync(1_000);
+    await eventually(() => provider.asked.length === 1);
+    const requested = events.find((e) => e.type === 'autoscale.requested')!;
+    expect(requested.data).toEqual(expect.objectContaining({ tasks: [], reason: 'warm headroom: room kept ready for 1 spare GPU(s)' }));
+  });
+
+  it('scales ahead on arrivals, and serves a waiting task without the threshold while the headroom is short', async () => {
+    const s = start({ policy: { ...basePolicy, headroom: { spareGpus: 0, forecastFactor: 1, forecastWindowMs: 60_000 } } });
+    await s.tick();
+    s.start();
+    const [t] = await submit(h, { name: 'a', command: ['true'], resources: { gpu: 'A100-80GB:1' } });
+    // One second in (of a 2 s threshold): a node for the task, and one for the room the forecast keeps.
+    await h.clock.advanceAsync(1_000);
+    await eventually(() => provider.asked.length === 2);
+    const reasons = events.filter((e) => e.type === 'autoscale.requested').map((e) => [e.data.tasks, e.data.reason]);
+    expect(reasons).toEqual([
+      [[t!.id], expect.stringMatching(/waited over 0 s for room \(the warm headroom is short\)/)],
+      [[], 'warm headroom: room kept ready for 1 × the 1 task(s) (1 GPU(s)) that arrived in the last 60 s'],
+    ]);
+  });
+});

@@ -4,10 +4,11 @@
 // gone (a Slurm job cancelled from outside). Every decision is an event with its reason.
 import { randomBytes } from 'node:crypto';
 import { autoscale } from '../core/autoscale/autoscale.js';
-import type { AutoscaleMemory, AutoscalePolicy, ManagedNode, NodeLifecycle, PendingDemand, ProviderOffer } from '../core/autoscale/types.js';
+import { freeRoom } from '../core/autoscale/room.js';
+import type { Arrival, AutoscaleMemory, AutoscalePolicy, FreeRoom, ManagedNode, NodeLifecycle, OtherRoom, PendingDemand, ProviderOffer } from '../core/autoscale/types.js';
 import type { Micros } from '../core/pricing/money.js';
 import type { PriceBook } from '../core/pricing/types.js';
-import type { NodeRecord, PoolEvent, Task } from '../core/types.js';
+import type { NodeRecord, PoolEvent, ResourceRequest, Task } from '../core/types.js';
 import type { Timer } from '../util/clock.js';
 import { PROVIDER_LABEL, type LentNodeAccess } from './autoscale-join.js';
 import type { ControlPlane } from './control.js';
@@ -73,6 +74,8 @@ export class Autoscaler {
   private running: Promise<void> | null = null;
   /** A pass was asked for while one ran: run another when it ends. */
   private again = false;
+  /** Tasks that arrived (submitted or requeued) within the scale-ahead forecast's window, oldest first. */
+  private readonly arrivals: { at: number; taskId: string; resources: ResourceRequest | null }[] = [];
   private status: AutoscalerStatus;
   private readonly log: (line: string) => void;
 
@@ -130,11 +133,35 @@ export class Autoscaler {
    * to a whole period to every scale-out.
    */
   private onEvent(e: PoolEvent): void {
+    if (e.type === 'task.submitted' || e.type === 'task.requeued') this.noteArrival(e);
     if (e.type !== 'task.pending' || e.taskId === undefined || this.timer === null) return;
     const reason = e.data.reason;
     if (reason !== 'Resources' && reason !== 'Fragmentation') return;
     const since = this.noteWait(e.taskId, reason, e.at);
     this.wakeAt(since + this.opts.policy.pendingThresholdMs);
+  }
+
+  /** Remembers an arrival for the scale-ahead forecast, and looks soon: the headroom may be short now. */
+  private noteArrival(e: PoolEvent): void {
+    const h = this.opts.policy.headroom;
+    if (h === undefined || e.taskId === undefined || this.timer === null) return;
+    if (h.forecastFactor > 0) {
+      // The task's request is read at the next pass: the event comes before the task is in memory.
+      this.arrivals.push({ at: e.at, taskId: e.taskId, resources: null });
+      while (this.arrivals.length > 0 && this.arrivals[0]!.at < e.at - h.forecastWindowMs) this.arrivals.shift();
+    }
+    // A second's grace gathers a burst of submissions into one pass (each pass lists the provider's nodes).
+    this.wakeAt(this.opts.control.clock.now() + 1_000);
+  }
+
+  /** The arrivals with their requests (a task that already ended is read no more and left out). */
+  private knownArrivals(): Arrival[] {
+    const out: Arrival[] = [];
+    for (const a of this.arrivals) {
+      a.resources ??= this.opts.control.tasks.get(a.taskId)?.spec.resources ?? null;
+      if (a.resources !== null) out.push({ at: a.at, resources: a.resources, replicas: 1 });
+    }
+    return out;
   }
 
   private wakeAt(at: number): void {
@@ -212,11 +239,13 @@ export class Autoscaler {
         else l.idleSince = null;
       }
       if (node) await control.labelNode(node.id, { [PROVIDER_LABEL]: provider.name, [LIFECYCLE_LABEL]: lifecycle });
-      managed.push({ id, provider: provider.name, shape: l.provided.shape, lifecycle, requestedAt: l.requestedAt, activeTasks: active, reservations, idleSince: l.idleSince });
+      const free = policy.headroom !== undefined && node && lifecycle === 'ready' && active + reservations > 0 ? { free: this.roomOn(node) } : {};
+      managed.push({ id, provider: provider.name, shape: l.provided.shape, lifecycle, requestedAt: l.requestedAt, activeTasks: active, reservations, idleSince: l.idleSince, ...free });
     }
 
     const demand = this.demand(now);
-    const r = autoscale({ nodes: managed, demand, offers: this.offers, priceBook: this.opts.priceBook(), now, policy, memory: this.memory });
+    const headroom = policy.headroom === undefined ? {} : { arrivals: this.knownArrivals(), otherRooms: this.otherRooms() };
+    const r = autoscale({ nodes: managed, demand, offers: this.offers, priceBook: this.opts.priceBook(), now, policy, memory: this.memory, ...headroom });
     this.memory = r.memory;
 
     for (const d of r.decisions) {
@@ -270,6 +299,28 @@ export class Autoscaler {
     };
     // Forget what ended long ago (providers forget too).
     for (const [id, l] of this.lent) if (l.ended && now - l.requestedAt > 86_400_000) this.lent.delete(id);
+  }
+
+  /** What the tasks and vGPU reservations on `node` leave free (a task inside a reservation takes nothing more). */
+  private roomOn(node: NodeRecord): FreeRoom {
+    const { control } = this.opts;
+    const taken = [
+      ...control.activeOn(node.id).flatMap((t) => (t.placement && t.placement.vgpuId === undefined ? [t.placement] : [])),
+      ...[...control.reservations.values()].flatMap((r) => (r.state === 'ACTIVE' && r.placement?.nodeId === node.id ? [r.placement] : [])),
+    ];
+    return freeRoom(node, taken);
+  }
+
+  /** The room on the pool's own nodes (not lent, ready, not drained): it counts toward the headroom. */
+  private otherRooms(): OtherRoom[] {
+    const lentNames = new Set([...this.lent.values()].map((l) => l.provided.nodeName));
+    const out: OtherRoom[] = [];
+    for (const node of this.opts.control.nodes.values()) {
+      if (node.state !== 'READY' || node.drained === true || lentNames.has(node.name)) continue;
+      const g = node.gpus[0];
+      out.push({ name: node.name, gpuModel: g?.model ?? null, gpuMemoryMiB: g?.memoryMiB ?? 0, gpuTflops: g?.tflops ?? 0, free: this.roomOn(node) });
+    }
+    return out;
   }
 
   /** When the node joined, as far as the pool knows (its agent's registration). */

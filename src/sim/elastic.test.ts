@@ -45,6 +45,32 @@ describe('elastic replay', () => {
     expect(r.elastic.nodeHours).toBeCloseTo((5090 + 10 + 1 - 30) / 3600, 2);
   });
 
+  it('keeps spare GPUs warm: a task that arrives later finds room at once, and the node-hours say what that costs', () => {
+    const two = pods(['a,1000,1024,1,1000,,LS,Running,0,1000,0', 'b,1000,1024,1,1000,,LS,Running,2000,3000,2000']);
+    const opts = { workload: 't', nodes, pods: two, policy: 'best-fit' as const, bootSeconds: 60, pendingThresholdSeconds: 30, idleTimeoutSeconds: 300, cooldownSeconds: 30 };
+    const cold = runElastic(opts, () => 0);
+    const warm = runElastic({ ...opts, spareGpus: 1 }, () => 0);
+    // The spare GPU is there before the first arrival (as the warm minimum is), and kept: neither task waits.
+    expect(warm.elastic.waitSeconds).toEqual({ mean: 0, p95: 0, p99: 0 });
+    expect(warm.elastic.waited).toBe(0);
+    expect(cold.elastic.waited).toBe(2);
+    expect(cold.elastic.waitSeconds.mean).toBe(90);
+    expect(warm.elastic.nodeHours).toBeGreaterThan(cold.elastic.nodeHours);
+    expect(warm.autoscale).toEqual(expect.objectContaining({ spareGpus: 1, forecastFactor: 0, forecastWindowSeconds: 60 }));
+  });
+
+  it('scales ahead of a burst: room for what arrived in the last window again', () => {
+    // Three one-GPU tasks at 0, three more at 100: the forecast (factor 1, window 60 s) has room for the second burst.
+    const burst = pods(['a,1000,1024,1,1000,,LS,Running,0,5000,0', 'b,1000,1024,1,1000,,LS,Running,0,5000,0', 'c,1000,1024,1,1000,,LS,Running,0,5000,0', 'd,1000,1024,1,1000,,LS,Running,100,5000,100', 'e,1000,1024,1,1000,,LS,Running,100,5000,100']);
+    const opts = { workload: 't', nodes, pods: burst, policy: 'best-fit' as const, cooldownSeconds: 0 };
+    const cold = runElastic(opts, () => 0);
+    const ahead = runElastic({ ...opts, forecastFactor: 1 }, () => 0);
+    expect(cold.elastic.waited).toBe(5);
+    // a, b, c wait the boot; d and e find the room the forecast kept.
+    expect(ahead.elastic.waited).toBe(3);
+    expect(ahead.elastic.waitSeconds.mean).toBe(36);
+  });
+
   it('keeps warm nodes: no wait for the first task', () => {
     const r = runElastic({ workload: 't', nodes, pods: pods(['a,1000,1024,1,1000,,LS,Running,100,200,100']), policy: 'best-fit', minNodes: 1 }, () => 0);
     expect(r.elastic.waitSeconds.mean).toBe(0);

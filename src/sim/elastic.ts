@@ -5,7 +5,8 @@
 // after `idleTimeoutSeconds`. Time is virtual: every wake-up (an arrival, a departure, a node that
 // joins, a threshold or idle timeout running out) is an event; nothing sleeps.
 import { autoscale } from '../core/autoscale/autoscale.js';
-import type { AutoscaleMemory, AutoscalePolicy, ManagedNode, PendingDemand, ProviderOffer } from '../core/autoscale/types.js';
+import { freeRoom } from '../core/autoscale/room.js';
+import type { Arrival, AutoscaleMemory, AutoscalePolicy, ManagedNode, PendingDemand, ProviderOffer } from '../core/autoscale/types.js';
 import { findGpuModel } from '../core/catalogue.js';
 import type { NodeInit, PolicyName } from '../core/placement/index.js';
 import { mulberry32 } from '../core/placement/rng.js';
@@ -33,6 +34,12 @@ export interface ElasticOptions {
   cooldownSeconds?: number;
   /** Nodes kept warm. Default 0. */
   minNodes?: number;
+  /** Warm headroom: idle GPUs kept ready. Default 0. */
+  spareGpus?: number;
+  /** Scale-ahead: room for what arrived in the last forecast window, × this. Default 0 (off). */
+  forecastFactor?: number;
+  /** The forecast's window. Default: the boot time. */
+  forecastWindowSeconds?: number;
   /** Cap on the pool's cost per hour. */
   maxHourlyMicros?: Micros;
   priceBook?: PriceBook;
@@ -48,6 +55,8 @@ export interface PoolRun {
   cost: string;
   /** Over placed pods: arrival → start. */
   waitSeconds: { mean: number; p95: number; p99: number };
+  /** Placed pods that waited at all (start later than arrival). */
+  waited: number;
   placed: number;
   neverPlaced: number;
   peakNodes: number;
@@ -58,7 +67,7 @@ export interface ElasticSummary {
   mode: 'replay';
   /** The fixed pool compared against: `peak` is the trace's nodes that a replay on all of them ever used. */
   fixedPool: { kind: 'trace' | 'peak'; nodes: number };
-  autoscale: { bootSeconds: number; pendingThresholdSeconds: number; idleTimeoutSeconds: number; cooldownSeconds: number; minNodes: number };
+  autoscale: ElasticSettings;
   fixed: PoolRun;
   elastic: PoolRun & { scaleOuts: number; scaleIns: number };
   /** Elastic node-hours saved against the fixed pool, % (positive: fewer). */
@@ -103,19 +112,36 @@ interface SimNode {
   running: Set<string>;
 }
 
+/** The fixed pool an elastic run is compared with, and how it did. */
+export interface FixedBaseline {
+  kind: 'trace' | 'peak';
+  nodes: number;
+  run: PoolRun;
+}
+
 /** Runs the replay on the fixed pool and on the elastic one, and compares them. */
 export function runElastic(o: ElasticOptions, now: () => number): ElasticSummary {
   const t0 = now();
+  return compareElastic(o, fixedBaseline(o), now, t0);
+}
+
+/** The replay on the fixed pool: the whole node list, or the nodes a replay on it used (the peak). */
+export function fixedBaseline(o: ElasticOptions): FixedBaseline {
   const whole = runPool(o, false, o.nodes);
   const kind = o.fixedPool ?? 'peak';
-  const fixed = kind === 'trace' ? whole : runPool(o, false, o.nodes.filter((n) => whole.used.has(n.id)));
+  if (kind === 'trace') return { kind, nodes: o.nodes.length, run: whole.run };
+  return { kind, nodes: whole.used.size, run: runPool(o, false, o.nodes.filter((n) => whole.used.has(n.id))).run };
+}
+
+/** The replay on the elastic pool, against a fixed baseline (one baseline serves many settings). */
+export function compareElastic(o: ElasticOptions, fixed: FixedBaseline, now: () => number, t0 = now()): ElasticSummary {
   const elastic = runPool(o, true, o.nodes);
   const pct = (a: number, b: number) => (b === 0 ? 0 : Math.round((10_000 * a) / b) / 100);
   return {
     workload: o.workload,
     mode: 'replay',
-    fixedPool: { kind, nodes: kind === 'trace' ? o.nodes.length : whole.used.size },
-    autoscale: settings(o),
+    fixedPool: { kind: fixed.kind, nodes: fixed.nodes },
+    autoscale: elasticSettings(o),
     fixed: fixed.run,
     elastic: { ...elastic.run, scaleOuts: elastic.scaleOuts, scaleIns: elastic.scaleIns },
     nodeHoursSavedPct: pct(fixed.run.nodeHours - elastic.run.nodeHours, fixed.run.nodeHours),
@@ -124,20 +150,35 @@ export function runElastic(o: ElasticOptions, now: () => number): ElasticSummary
   };
 }
 
-function settings(o: ElasticOptions) {
+export interface ElasticSettings {
+  bootSeconds: number;
+  pendingThresholdSeconds: number;
+  idleTimeoutSeconds: number;
+  cooldownSeconds: number;
+  minNodes: number;
+  spareGpus: number;
+  forecastFactor: number;
+  forecastWindowSeconds: number;
+}
+
+export function elasticSettings(o: ElasticOptions): ElasticSettings {
+  const bootSeconds = o.bootSeconds ?? 60;
   return {
-    bootSeconds: o.bootSeconds ?? 60,
+    bootSeconds,
     pendingThresholdSeconds: o.pendingThresholdSeconds ?? 30,
     idleTimeoutSeconds: o.idleTimeoutSeconds ?? 300,
     cooldownSeconds: o.cooldownSeconds ?? 30,
     minNodes: o.minNodes ?? 0,
+    spareGpus: o.spareGpus ?? 0,
+    forecastFactor: o.forecastFactor ?? 0,
+    forecastWindowSeconds: o.forecastWindowSeconds ?? bootSeconds,
   };
 }
 
 const S = 1000;
 
 function runPool(o: ElasticOptions, elastic: boolean, fixedNodes: readonly NodeInit[]): { run: PoolRun; scaleOuts: number; scaleIns: number; used: Set<string> } {
-  const cfg = settings(o);
+  const cfg = elasticSettings(o);
   const book = o.priceBook ?? FLAT_BOOK;
   const { offers, shapeOf } = traceOffers(o.nodes);
   const offerBy = new Map(offers.map((x) => [x.shape, x]));
@@ -159,6 +200,9 @@ function runPool(o: ElasticOptions, elastic: boolean, fixedNodes: readonly NodeI
     cooldownMs: cfg.cooldownSeconds * S,
     maxNodes: { sim: o.nodes.length },
     minNodes: { sim: cfg.minNodes },
+    ...(cfg.spareGpus > 0 || cfg.forecastFactor > 0
+      ? { headroom: { spareGpus: cfg.spareGpus, forecastFactor: cfg.forecastFactor, forecastWindowMs: cfg.forecastWindowSeconds * S } }
+      : {}),
     ...(o.maxHourlyMicros !== undefined ? { maxHourlyMicros: o.maxHourlyMicros } : {}),
   };
 
@@ -188,6 +232,8 @@ function runPool(o: ElasticOptions, elastic: boolean, fixedNodes: readonly NodeI
     if (at > t) wakeups.add(at);
   };
   let pending: Task[] = [];
+  /** Arrivals inside the forecast window, oldest first. */
+  const arrivals: Arrival[] = [];
   let next = 0;
   let memory: AutoscaleMemory = { lastScaleOutAt: null, lastScaleInAt: null };
   let scaleOuts = 0;
@@ -240,9 +286,16 @@ function runPool(o: ElasticOptions, elastic: boolean, fixedNodes: readonly NodeI
       changed = true;
     }
     while (next < order.length && arrival[order[next]!]! <= t) {
-      pending.push(tasks[order[next++]!]!);
+      const task = tasks[order[next++]!]!;
+      pending.push(task);
       changed = true;
+      if (elastic && asPolicy.headroom !== undefined && asPolicy.headroom.forecastFactor > 0) {
+        arrivals.push({ at: t * S, resources: task.spec.resources, replicas: 1 });
+        // The forecast shrinks when the arrival leaves the window: a node it kept may go then.
+        wake(t + cfg.forecastWindowSeconds + 1e-3);
+      }
     }
+    while (arrivals.length > 0 && arrivals[0]!.at < (t - cfg.forecastWindowSeconds) * S) arrivals.shift();
     // Nodes whose boot finished join the pool.
     let joined = false;
     for (const n of nodes.values()) {
@@ -290,8 +343,16 @@ function runPool(o: ElasticOptions, elastic: boolean, fixedNodes: readonly NodeI
       return p === undefined ? [] : [{ taskId: task.id, resources: task.spec.resources, replicas: 1, reason: p.reason, pendingSince: p.since }];
     });
     const live = [...nodes.values()].filter((n) => n.releasedAt === null);
-    for (const n of live) n.managed.activeTasks = n.running.size;
-    const r = autoscale({ nodes: live.map((n) => n.managed), demand, offers, priceBook: book, now: t * S, policy: asPolicy, memory });
+    for (const n of live) {
+      n.managed.activeTasks = n.running.size;
+      if (asPolicy.headroom === undefined) continue;
+      // What is left on it, for the headroom.
+      if (n.running.size === 0) delete n.managed.free;
+      else n.managed.free = freeRoom(n.init, [...n.running].map((id) => placements.get(id)!));
+    }
+    // The provider offers what it can still start: the trace has so many nodes of each shape.
+    const open = offers.map((x) => ({ ...x, available: spare.get(x.shape)?.length ?? 0 }));
+    const r = autoscale({ nodes: live.map((n) => n.managed), demand, offers: open, priceBook: book, now: t * S, policy: asPolicy, memory, arrivals });
     memory = r.memory;
     let poolChanged = false;
     for (const d of r.decisions) {
@@ -345,6 +406,7 @@ function runPool(o: ElasticOptions, elastic: boolean, fixedNodes: readonly NodeI
       nodeHours: r2(nodeSeconds / 3600),
       cost: formatMoney(cost),
       waitSeconds: { mean: r2(waits.length ? waits.reduce((a, b) => a + b, 0) / waits.length : 0), p95: r2(q(0.95)), p99: r2(q(0.99)) },
+      waited: waits.filter((w) => w > 0).length,
       placed: waits.length,
       neverPlaced: pods.length - waits.length,
       peakNodes,

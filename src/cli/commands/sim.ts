@@ -24,6 +24,9 @@ interface SimFlags {
   idleTimeout?: string;
   pendingThreshold?: string;
   minNodes?: string;
+  spareGpus?: string;
+  forecastFactor?: string;
+  forecastWindow?: string;
   fixedPool?: 'peak' | 'trace';
   workload?: 'causal' | 'oracle';
 }
@@ -51,6 +54,9 @@ export function register(program: Command): void {
     .option('--idle-timeout <s>', 'with --autoscale: seconds a node may sit empty before it is drained and given back', '300')
     .option('--pending-threshold <s>', 'with --autoscale: seconds demand waits for room before nodes are asked for', '30')
     .option('--min-nodes <n>', 'with --autoscale: nodes kept warm', '0')
+    .option('--spare-gpus <n>', 'with --autoscale: warm headroom: idle GPUs kept ready ahead of demand', '0')
+    .option('--forecast-factor <x>', 'with --autoscale: scale ahead: keep room for the GPUs that arrived in the last forecast window, times this (0: off)', '0')
+    .option('--forecast-window <s>', 'with --autoscale: seconds the scale-ahead forecast looks back (default: --boot-seconds)')
     .addOption(new Option('--fixed-pool <kind>', 'with --autoscale: compare with the nodes a replay on the whole list used (peak), or the whole list (trace)').choices(['peak', 'trace']).default('peak'))
     .addOption(new Option('--output <format>', 'output format').choices(['json', 'table']).default('table'))
     .action((flags: SimFlags) => {
@@ -95,6 +101,10 @@ export function simCommand(flags: SimFlags): string {
     if (flags.mode !== 'replay') throw new UsageError('--autoscale needs --mode replay (the published protocol has no time in it)');
     const minNodes = Number(flags.minNodes ?? '0');
     if (!Number.isInteger(minNodes) || minNodes < 0) throw new UsageError(`--min-nodes: expected a whole number ≥ 0, got '${flags.minNodes}'`);
+    const spareGpus = Number(flags.spareGpus ?? '0');
+    if (!Number.isInteger(spareGpus) || spareGpus < 0 || spareGpus > 10_000) throw new UsageError(`--spare-gpus: expected a whole number 0–10000, got '${flags.spareGpus}'`);
+    const forecastFactor = Number(flags.forecastFactor ?? '0');
+    if (!Number.isFinite(forecastFactor) || forecastFactor < 0 || forecastFactor > 100) throw new UsageError(`--forecast-factor: expected a number 0–100, got '${flags.forecastFactor}'`);
     const r = runElastic(
       {
         workload,
@@ -107,16 +117,21 @@ export function simCommand(flags: SimFlags): string {
         idleTimeoutSeconds: num(flags.idleTimeout ?? '300', '--idle-timeout'),
         pendingThresholdSeconds: num(flags.pendingThreshold ?? '30', '--pending-threshold'),
         minNodes,
+        spareGpus,
+        forecastFactor,
+        ...(flags.forecastWindow !== undefined ? { forecastWindowSeconds: num(flags.forecastWindow, '--forecast-window') } : {}),
         fixedPool: flags.fixedPool ?? 'peak',
       },
       now,
     );
     if (flags.output === 'json') return JSON.stringify(r) + '\n';
     const row = (name: string, p: PoolRun, extra = '') =>
-      `${name.padEnd(9)}${String(p.nodeHours).padStart(14)}${p.cost.padStart(14)}${String(p.waitSeconds.mean).padStart(11)}${String(p.waitSeconds.p99).padStart(11)}${String(p.peakNodes).padStart(7)}  ${extra}`;
+      `${name.padEnd(9)}${String(p.nodeHours).padStart(14)}${p.cost.padStart(14)}${String(p.waitSeconds.mean).padStart(11)}${String(p.waitSeconds.p95).padStart(10)}${String(p.waitSeconds.p99).padStart(10)}${String(p.waited).padStart(8)}${String(p.peakNodes).padStart(7)}  ${extra}`;
+    const a = r.autoscale;
+    const ahead = `${a.spareGpus > 0 ? `, spare ${a.spareGpus} GPU(s)` : ''}${a.forecastFactor > 0 ? `, scale-ahead ${a.forecastFactor} × the last ${a.forecastWindowSeconds} s` : ''}`;
     return [
-      `workload ${r.workload} · replay ×${num(flags.compress, '--compress')} · policy ${policy} · autoscale: boot ${r.autoscale.bootSeconds} s, threshold ${r.autoscale.pendingThresholdSeconds} s, idle ${r.autoscale.idleTimeoutSeconds} s, warm ${r.autoscale.minNodes}`,
-      `${'pool'.padEnd(9)}${'node-hours'.padStart(14)}${'cost'.padStart(14)}${'wait mean'.padStart(11)}${'wait p99'.padStart(11)}${'peak'.padStart(7)}`,
+      `workload ${r.workload} · replay ×${num(flags.compress, '--compress')} · policy ${policy} · autoscale: boot ${a.bootSeconds} s, threshold ${a.pendingThresholdSeconds} s, idle ${a.idleTimeoutSeconds} s, warm ${a.minNodes}${ahead}`,
+      `${'pool'.padEnd(9)}${'node-hours'.padStart(14)}${'cost'.padStart(14)}${'wait mean'.padStart(11)}${'p95'.padStart(10)}${'p99'.padStart(10)}${'waited'.padStart(8)}${'peak'.padStart(7)}`,
       row('fixed', r.fixed, `${r.fixedPool.nodes} nodes (${r.fixedPool.kind === 'peak' ? 'the nodes a replay on the whole list used' : 'the whole node list'})`),
       row('elastic', r.elastic, `${r.elastic.scaleOuts} nodes asked for, ${r.elastic.scaleIns} given back`),
       `elastic: ${r.nodeHoursSavedPct} % fewer node-hours, mean wait ${r.meanWaitIncreasePct >= 0 ? '+' : ''}${r.meanWaitIncreasePct} % · ${r.wallSeconds} s`,

@@ -126,6 +126,13 @@ describe('autoscale: limits', () => {
     expect(r.heldBack.join(' ')).toMatch(/cost cap of 20\.00\/h/);
   });
 
+  it('asks for no more of a shape than the provider has left to start', () => {
+    const demand = Array.from({ length: 3 }, (_, i) => waiting(`t${i}`, gpus(1000, 4)));
+    const r = run({ demand, offers: [{ ...a100x4, available: 1 }, a100x1] });
+    expect(r.decisions.map((d) => (d.kind === 'request' ? d.shape : d.kind))).toEqual(['a100x4']);
+    expect(r.heldBack.join(' ')).toMatch(/slurm has 0 more a100x4 node\(s\) to start/);
+  });
+
   it('counts the cost of nodes already lent against the cap', () => {
     const r = run({ demand: [waiting('t', gpus(1000, 4))], nodes: [lent('n1', { activeTasks: 2 }), lent('n2', { activeTasks: 1 })], policy: { ...policy, maxHourlyMicros: 20n * M } });
     expect(r.decisions).toEqual([]); // 16/h lent; another 8/h would pass 20
@@ -186,6 +193,77 @@ describe('autoscale: scale in', () => {
     const r = run({ memory, nodes: [lent('idle', { idleSince: NOW - 900_000 }), lent('done', { lifecycle: 'draining' })] });
     expect(r.decisions).toEqual([expect.objectContaining({ kind: 'release', nodeId: 'done' })]);
     expect(r.heldBack[0]).toMatch(/idle but the last scale-in/);
+  });
+});
+
+describe('autoscale: warm headroom and scale-ahead', () => {
+  const spare = (n: number, extra: Partial<AutoscalePolicy> = {}): AutoscalePolicy => ({ ...policy, headroom: { spareGpus: n, forecastFactor: 0, forecastWindowMs: 60_000 }, ...extra });
+  const room = (gpuMilli: number[], cpuMilli = 32000) => ({ gpuMilli, gpuMemoryMiB: gpuMilli.map((m) => (81920 * m) / 1000), cpuMilli, memoryMiB: 256 * 1024 });
+
+  it('keeps spare GPUs ready before anything waits, on the cheapest nodes that hold them', () => {
+    const r = run({ policy: spare(2) });
+    expect(r.decisions).toEqual([
+      expect.objectContaining({ kind: 'request', shape: 'a100x1', taskIds: [], reason: 'warm headroom: room kept ready for 2 spare GPU(s)' }),
+      expect.objectContaining({ kind: 'request', shape: 'a100x1', taskIds: [] }),
+    ]);
+    expect(r.scalingUp).toEqual([]);
+    expect(r.memory.lastScaleOutAt).toBe(NOW);
+  });
+
+  it('counts the room the pool has: coming nodes, empty ones, what busy ones have left, nodes it did not lend', () => {
+    expect(run({ policy: spare(4), nodes: [lent('j', { lifecycle: 'joining' })] }).decisions).toEqual([]);
+    // A busy node with two whole GPUs free, and a hand-started node with one idle GPU: one more is needed.
+    const busy = lent('b', { activeTasks: 2, free: room([0, 500, 1000, 1000]) });
+    const other = { name: 'own-1', gpuModel: 'A100-80GB', gpuMemoryMiB: 81920, gpuTflops: 312, free: room([1000]) };
+    const r = run({ policy: spare(4), nodes: [busy], otherRooms: [other] });
+    expect(r.decisions).toEqual([expect.objectContaining({ kind: 'request', shape: 'a100x1' })]);
+    // A busy node that does not say what it has left counts as full.
+    expect(run({ policy: spare(1), nodes: [lent('b', { activeTasks: 1 })] }).decisions).toHaveLength(1);
+  });
+
+  it('does not give back an idle node whose GPUs are the headroom, but does give back one beyond it', () => {
+    const old = lent('old', { idleSince: NOW - 900_000 });
+    const recent = lent('recent', { idleSince: NOW - 400_000 });
+    expect(run({ policy: spare(4), nodes: [old] }).decisions).toEqual([]);
+    // Either node holds the four spare GPUs: the one idle longest goes.
+    expect(run({ policy: spare(4), nodes: [old, recent] }).decisions).toEqual([expect.objectContaining({ kind: 'drain', nodeId: 'old' })]);
+  });
+
+  it('skips the pending threshold while the headroom is short, and not when it is met', () => {
+    const young = waiting('t', gpus(1000, 4), 1_000);
+    // No headroom: a task that waited 1 s of a 30 s threshold gets nothing.
+    expect(run({ demand: [young] }).decisions).toEqual([]);
+    const r = run({ policy: spare(1), demand: [young] });
+    expect(r.decisions[0]).toEqual(expect.objectContaining({ kind: 'request', shape: 'a100x4', taskIds: ['t'], reason: expect.stringMatching(/waited over 0 s for room \(the warm headroom is short\)/) }));
+    // The spare GPU is asked for as well: the 4-GPU node is full with the task.
+    expect(r.decisions.slice(1)).toEqual([expect.objectContaining({ kind: 'request', shape: 'a100x1', taskIds: [] })]);
+    // Headroom met (an idle 1-GPU node is there) yet a 4-GPU task waits: the threshold applies again.
+    const idle1 = lent('n1', { shape: 'a100x1', idleSince: NOW - 10_000 });
+    expect(run({ policy: spare(1), demand: [young], nodes: [idle1] }).decisions).toEqual([]);
+  });
+
+  it('scales ahead: room for what arrived in the last window again, times the factor', () => {
+    const arrived = (at: number, r: ResourceRequest) => ({ at, resources: r, replicas: 1 });
+    const forecast = (factor: number): AutoscalePolicy => ({ ...policy, headroom: { spareGpus: 0, forecastFactor: factor, forecastWindowMs: 60_000 } });
+    // Two one-GPU tasks in the last minute (one before it does not count), factor 2: room for four GPUs.
+    const arrivals = [arrived(NOW - 10_000, gpus(1000)), arrived(NOW - 50_000, gpus(1000)), arrived(NOW - 70_000, gpus(1000, 4))];
+    const r = run({ policy: forecast(2), arrivals });
+    expect(r.decisions).toEqual([expect.objectContaining({ kind: 'request', shape: 'a100x4', taskIds: [], reason: 'warm headroom: room kept ready for 2 × the 2 task(s) (2 GPU(s)) that arrived in the last 60 s' })]);
+    expect(run({ policy: forecast(2), arrivals: arrivals.slice(2) }).decisions).toEqual([]);
+    // Factor 0.5 of two arrivals: room for one.
+    expect(run({ policy: forecast(0.5), arrivals }).decisions).toEqual([expect.objectContaining({ shape: 'a100x1' })]);
+  });
+
+  it('keeps to the limits and the cool-down, and ignores what no offer can hold', () => {
+    // Nine spare GPUs, two nodes at most: two 4-GPU nodes, and the limit is said.
+    const capped = run({ policy: spare(9, { maxNodes: { slurm: 2 } }) });
+    expect(capped.decisions.map((d) => (d.kind === 'request' ? d.shape : d.kind))).toEqual(['a100x4', 'a100x4']);
+    expect(capped.heldBack.join(' ')).toMatch(/limit of 2 nodes/);
+    const r = run({ policy: spare(2), memory: { lastScaleOutAt: NOW - 10_000, lastScaleInAt: null } });
+    expect(r.decisions).toEqual([]);
+    expect(r.heldBack[0]).toMatch(/cool-down/);
+    const h100only: ResourceRequest = { gpu: { count: 1, share: { kind: 'milli', milli: 1000 }, model: 'H100-80GB' }, cpuMilli: 0, memoryMiB: 0 };
+    expect(run({ policy: { ...policy, headroom: { spareGpus: 0, forecastFactor: 1, forecastWindowMs: 60_000 } }, arrivals: [{ at: NOW, resources: h100only, replicas: 1 }] }).decisions).toEqual([]);
   });
 });
 

@@ -19,6 +19,8 @@ export interface ProviderOffer {
   memoryMiB: number;
   /** What one node of this shape costs per hour; absent: the price book's GPU price × gpuCount. */
   hourlyMicros?: Micros;
+  /** How many more nodes of this shape the provider can start now; absent: as many as its limit allows. */
+  available?: number;
 }
 
 /**
@@ -42,6 +44,51 @@ export interface ManagedNode {
   reservations: number;
   /** Since when it has held no task and no reservation; null while busy or not ready. */
   idleSince: number | null;
+  /**
+   * The room left on it now (ready nodes), for the warm headroom. Absent: a ready node that holds
+   * nothing is all room, one that holds something has none.
+   */
+  free?: FreeRoom;
+}
+
+/** Room left on a node: free milli-GPU and GPU memory per GPU, CPU and RAM. */
+export interface FreeRoom {
+  gpuMilli: readonly number[];
+  gpuMemoryMiB: readonly number[];
+  cpuMilli: number;
+  memoryMiB: number;
+}
+
+/** A node of the pool the autoscaler did not lend (started by hand): its room counts as headroom. */
+export interface OtherRoom {
+  name: string;
+  gpuModel: string | null;
+  /** Per GPU, whole. */
+  gpuMemoryMiB: number;
+  gpuTflops: number;
+  free: FreeRoom;
+}
+
+/** A task that arrived (submitted, or back in the queue), for the scale-ahead forecast. */
+export interface Arrival {
+  at: number;
+  resources: ResourceRequest;
+  replicas: number;
+}
+
+/**
+ * Warm headroom: room kept ready before anything waits for it. The pool keeps room for `spareGpus`
+ * more one-GPU tasks, and (scale-ahead) for what arrived in the last `forecastWindowMs` again,
+ * times `forecastFactor`. While that room is short, waiting demand gets nodes at once (no pending
+ * threshold), and a node whose room is part of it is not given back for being idle.
+ */
+export interface HeadroomPolicy {
+  /** Whole idle GPUs (of any model the providers offer) kept ready. 0: none. */
+  spareGpus: number;
+  /** Multiplies the demand that arrived in the last window. 0: no forecast. */
+  forecastFactor: number;
+  /** How far back the forecast looks; a node's boot time is the natural choice. */
+  forecastWindowMs: number;
 }
 
 /** A pending task (or one gang replica set) the pool could not place. */
@@ -70,6 +117,8 @@ export interface AutoscalePolicy {
   joinTimeoutMs?: number;
   /** Nodes kept even when idle (per provider). */
   minNodes: Readonly<Record<string, number>>;
+  /** Room kept ready ahead of demand; absent: nodes are asked for only once demand waited. */
+  headroom?: HeadroomPolicy;
 }
 
 /** What the autoscaler remembers between calls; the caller holds and persists it. */

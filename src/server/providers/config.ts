@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import type { AutoscalePolicy } from '../../core/autoscale/types.js';
+import type { AutoscalePolicy, HeadroomPolicy } from '../../core/autoscale/types.js';
 import { findGpuModel } from '../../core/catalogue.js';
 import { FastGpuError } from '../../core/errors.js';
 import { parseMoney } from '../../core/pricing/money.js';
@@ -72,6 +72,8 @@ export interface PolicyFlags {
   cooldownMs: number;
   joinTimeoutMs?: number;
   maxHourly?: string;
+  /** Warm headroom (`--spare-gpus`, `--forecast-factor`, `--forecast-window`); absent: none. */
+  headroom?: HeadroomPolicy;
 }
 
 export function autoscalePolicy(spec: AutoscaleSpec, flags: PolicyFlags): AutoscalePolicy {
@@ -83,6 +85,7 @@ export function autoscalePolicy(spec: AutoscaleSpec, flags: PolicyFlags): Autosc
     minNodes: { [spec.provider]: spec.min },
     ...(flags.joinTimeoutMs !== undefined ? { joinTimeoutMs: flags.joinTimeoutMs } : {}),
     ...(flags.maxHourly !== undefined ? { maxHourlyMicros: parseMoney(flags.maxHourly, '--max-cost-per-hour') } : {}),
+    ...(flags.headroom !== undefined ? { headroom: flags.headroom } : {}),
   };
 }
 
