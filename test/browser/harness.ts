@@ -27,9 +27,9 @@ export interface TestPool {
   close(): Promise<void>;
 }
 
-export async function startTestPool(opts: { gpus?: string; nodeName?: string; agent?: boolean } = {}): Promise<TestPool> {
+export async function startTestPool(opts: { gpus?: string; nodeName?: string; agent?: boolean; nodeLostAfterMs?: number } = {}): Promise<TestPool> {
   const dir = mkdtempSync(join(tmpdir(), 'fastgpu-browser-'));
-  const server: RunningServer = await startServer({ dataDir: join(dir, 'data'), port: 0, tickMs: 50, nodeLostAfterMs: 60_000, log: () => {} });
+  const server: RunningServer = await startServer({ dataDir: join(dir, 'data'), port: 0, tickMs: 50, nodeLostAfterMs: opts.nodeLostAfterMs ?? 60_000, log: () => {} });
   const closers: (() => Promise<void>)[] = [];
   closers.push(() => server.close());
   try {

@@ -28,7 +28,9 @@ const allocatedMilli = async (): Promise<number> =>
 
 beforeAll(async () => {
   browser = await launchBrowser();
-  pool = await startTestPool({ agent: false });
+  // The heartbeats pause while the slices change (utilisation must stay put): on a loaded box
+  // that outlasted a 60 s lease, and every node went LOST (the page rightly showed 0 / 0 GPUs).
+  pool = await startTestPool({ agent: false, nodeLostAfterMs: 30 * 60_000 });
   scale = await fillPool(pool, { nodes: NODES, gpusPerNode: GPUS });
   page = await browser.context.newPage();
   await page.goto(pool.loginUrl);

@@ -205,9 +205,11 @@ describe('fastgpu up --autoscale slurm, end to end', () => {
     onTestFailed(() => console.log(output()));
     const marks = join(w.home, 'runs');
     // Each attempt appends "start" and, unless killed, "end" with its node: overlap would show.
+    // "end" only after a sleep that was not killed: Slurm signals a job's processes one by one,
+    // and a shell that outlived its killed sleep by a moment must not count as a finished run.
     // The first would run a minute: only the ephemeral agent's stop (SIGTERM, SIGKILL 10 s later)
     // keeps its "end" out.
-    const r = await w.cli(['run', '--detach', '--gpu', 'A100-80GB:1', '--', 'sh', '-c', `echo "start $FASTGPU_NODE" >> ${marks}; if [ "$FASTGPU_ATTEMPT" = 1 ]; then sleep 60; else sleep 2; fi; echo "end $FASTGPU_NODE" >> ${marks}`]);
+    const r = await w.cli(['run', '--detach', '--gpu', 'A100-80GB:1', '--', 'sh', '-c', `echo "start $FASTGPU_NODE" >> ${marks}; if [ "$FASTGPU_ATTEMPT" = 1 ]; then sleep 60; else sleep 2; fi && echo "end $FASTGPU_NODE" >> ${marks}`]);
     expect(r.code, r.stderr).toBe(0);
     const id = r.stdout.trim();
     const running = await taskIn(w, id, ['RUNNING']);
