@@ -31,6 +31,7 @@
 // clamped to their ranges; a non-finite value is refused.
 import { inflateRawSync } from 'node:zlib';
 import type { GpuSeries, SampleBucket, SampleDetail, SamplePoint, SampleRollup, SampleSeries, UtilisationSample } from './port.js';
+import { POOL_NODE, PoolBuckets } from './sample-pool.js';
 import { ByteWriter, packDeltas, readUint, skipDeltas, unpackDeltas, unzig } from './sample-codec.js';
 import { HOUR_MS, MINUTE_MS, TIER_RESOLUTION_MS, floorTo, type SampleSource, type SampleTier } from './sample-tiers.js';
 
@@ -422,7 +423,9 @@ export class BucketAccumulator {
   private gpus = new Map<number, Float64Array>();
   /** Detail gpu: every node's GPUs, by node in the order read. */
   private readonly kept: { node: string; gpus: [number, Float64Array][] }[] = [];
-  private readonly pool: { gpus: Float64Array; util: Float64Array; alloc: Float64Array };
+  private readonly pool: { gpus: Float64Array; util: Float64Array; alloc: Float64Array; samples: Float64Array };
+  /** Pool rollups read (sample-pool.ts), and the totals above, combined per bucket. */
+  private readonly pooled: PoolBuckets;
   private readonly ranges: Record<SampleTier, [number, number] | null> = { raw: null, minute: null, hour: null };
   /** Decoded records of the row being added, reused from row to row. */
   private readonly cols = new RecordColumns();
@@ -433,16 +436,24 @@ export class BucketAccumulator {
     sources: readonly SampleSource[],
   ) {
     this.n = Math.max(1, Math.floor((q.to - q.from) / q.bucketMs) + 1);
-    this.pool = { gpus: new Float64Array(this.n), util: new Float64Array(this.n), alloc: new Float64Array(this.n) };
+    this.pool = { gpus: new Float64Array(this.n), util: new Float64Array(this.n), alloc: new Float64Array(this.n), samples: new Float64Array(this.n) };
+    this.pooled = new PoolBuckets(q, this.n);
     for (const s of sources) this.ranges[s.tier] = [s.from, s.to];
   }
 
   add(row: BlockRow): void {
     const range = this.ranges[row.tier];
     if (!range) return;
-    if (row.nodeId !== this.node) this.flushNode(row.nodeId);
     const c = this.cols;
     c.clear();
+    if (row.nodeId === POOL_NODE) {
+      // A pool rollup row (detail pool reads them for the rollup tiers instead of every GPU's).
+      if (this.q.detail !== 'pool') return;
+      decodeInto(row.tier, row.start, row.body, row.tail, c);
+      this.pooled.addRecords(c, Math.max(range[0], this.q.from), Math.min(range[1], this.q.to));
+      return;
+    }
+    if (row.nodeId !== this.node) this.flushNode(row.nodeId);
     // Pool totals use no memory: its column is stepped over, not decoded.
     decodeInto(row.tier, row.start, row.body, row.tail, c, this.q.detail === 'pool');
     const lo = Math.max(range[0], this.q.from);
@@ -527,15 +538,10 @@ export class BucketAccumulator {
     });
   }
 
-  /** Each bucket's totals across GPUs (detail `pool`, `series`). */
+  /** Each bucket's totals across GPUs (detail `pool`, `series`), pool rollups read included. */
   private resultBuckets(): SampleBucket[] {
-    const out: SampleBucket[] = [];
-    const p = this.pool;
-    for (let i = 0; i < this.n; i++) {
-      if (p.gpus[i] === 0) continue;
-      out.push({ at: this.q.from + i * this.q.bucketMs, gpus: p.gpus[i]!, utilPercent: p.util[i]! / p.gpus[i]!, allocatedMilli: p.alloc[i]! });
-    }
-    return out;
+    this.pooled.addTotals(this.pool.gpus, this.pool.util, this.pool.alloc, this.pool.samples);
+    return this.pooled.result();
   }
 
   private flushNode(next: string | null): void {
@@ -554,6 +560,7 @@ export class BucketAccumulator {
         p.gpus[i]! += 1;
         p.util[i]! += acc[i * 4]! / UTIL_SCALE / n;
         p.alloc[i]! += Math.round(acc[i * 4 + 1]! / n);
+        p.samples[i]! += n;
       }
     }
   }
