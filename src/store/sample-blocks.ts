@@ -458,6 +458,10 @@ export class BucketAccumulator {
     decodeInto(row.tier, row.start, row.body, row.tail, c, this.q.detail === 'pool');
     const lo = Math.max(range[0], this.q.from);
     const hi = Math.min(range[1], this.q.to);
+    if (this.q.detail === 'pool') {
+      this.addRunSums(lo, hi);
+      return;
+    }
     const { from, bucketMs } = this.q;
     // One pass over the columns; records come in runs of one GPU (the body's series), so the
     // GPU's accumulator is looked up once a run.
@@ -477,6 +481,55 @@ export class BucketAccumulator {
       a[b + 1] = a[b + 1]! + alloc[i]!;
       a[b + 2] = a[b + 2]! + n[i]!;
       if (mem[i]! > a[b + 3]!) a[b + 3] = mem[i]!;
+    }
+  }
+
+  /**
+   * Detail pool: the decoded records' sums, a GPU's run of records in one bucket summed in
+   * locals and written once (records of a series come by time), memory left out. Half the time
+   * of the general loop over a raw hour of 1,000 GPUs.
+   */
+  private addRunSums(lo: number, hi: number): void {
+    const { from, bucketMs } = this.q;
+    const { at, util, alloc, n, gpu: gpuCol } = this.cols;
+    let gpu = -1;
+    let a: Float64Array = this.none;
+    let k = -1;
+    let start = Infinity;
+    let end = -Infinity;
+    let su = 0;
+    let sa = 0;
+    let sn = 0;
+    for (let i = 0; i < this.cols.length; i++) {
+      const t = at[i]!;
+      if (t < lo || t > hi) continue;
+      const g = gpuCol[i]!;
+      if (g !== gpu || t < start || t >= end) {
+        if (k >= 0) {
+          a[k] = a[k]! + su;
+          a[k + 1] = a[k + 1]! + sa;
+          a[k + 2] = a[k + 2]! + sn;
+        }
+        if (g !== gpu) {
+          gpu = g;
+          a = this.gpus.get(g) ?? this.newGpu(g);
+        }
+        const b = Math.floor((t - from) / bucketMs);
+        start = from + b * bucketMs;
+        end = start + bucketMs;
+        k = b * 4;
+        su = 0;
+        sa = 0;
+        sn = 0;
+      }
+      su += util[i]!;
+      sa += alloc[i]!;
+      sn += n[i]!;
+    }
+    if (k >= 0) {
+      a[k] = a[k]! + su;
+      a[k + 1] = a[k + 1]! + sa;
+      a[k + 2] = a[k + 2]! + sn;
     }
   }
 
