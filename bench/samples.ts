@@ -156,13 +156,18 @@ async function pgSink(url: string, schema: string): Promise<BlockSink> {
   };
 }
 
-/** The sample tables on Postgres, indexes and TOAST included. */
-async function pgBytes(url: string, schema: string): Promise<number> {
+/** The sample tables on Postgres, indexes and TOAST included; and sample_blocks' heap, TOAST, indexes. */
+async function pgBytes(url: string, schema: string): Promise<{ total: number; heap: number; toast: number; index: number }> {
   const c = new pg.Client({ connectionString: url });
   await c.connect();
   try {
-    const r = await c.query<{ b: string }>(`SELECT pg_total_relation_size('"${schema}".sample_blocks') + pg_total_relation_size('"${schema}".sample_marks') AS b`);
-    return Number(r.rows[0]?.b ?? 0);
+    const t = `'"${schema}".sample_blocks'`;
+    const r = await c.query<{ b: string; heap: string; idx: string }>(
+      `SELECT pg_total_relation_size(${t}) + pg_total_relation_size('"${schema}".sample_marks') AS b, pg_relation_size(${t}) AS heap, pg_indexes_size(${t}) AS idx`,
+    );
+    const row = r.rows[0]!;
+    const total = Number(row.b);
+    return { total, heap: Number(row.heap), index: Number(row.idx), toast: total - Number(row.heap) - Number(row.idx) };
   } finally {
     await c.end();
   }
@@ -302,8 +307,10 @@ export async function benchSamples(o: SamplesBenchOptions = {}): Promise<BenchRo
       const t = storage[tier];
       row(`${tier === 'raw' ? 'raw samples' : `${tier} rollups`} held (${t.blocks} blocks, ${Math.round((t.bytes / t.records) * 100) / 100} bytes each)`, millions(t.records), 'M', '');
     }
-    const bytes = pgUrl !== undefined ? await pgBytes(pgUrl, schema) : dbBytes(path);
-    row(`${pgUrl !== undefined ? 'sample tables' : 'database'} size (${size}, ${minuteDays} d minutes, ${hourDays} d hours)`, mib(bytes), 'MiB', '≤ 200 (before: 2,108, issue 24)');
+    const pgSize = pgUrl !== undefined ? await pgBytes(pgUrl, schema) : null;
+    const bytes = pgSize ? pgSize.total : dbBytes(path);
+    const parts = pgSize ? `; heap ${mib(pgSize.heap)}, TOAST and marks ${mib(pgSize.toast)}, index ${mib(pgSize.index)} MiB` : '';
+    row(`${pgSize ? 'sample tables' : 'database'} size (${size}, ${minuteDays} d minutes, ${hourDays} d hours${parts})`, mib(bytes), 'MiB', '≤ 200 (before: 2,108, issue 24)');
 
     // ---- GET /v1/samples over HTTP (in process, JSON included), and the store's read alone
     const token = await ensureAdminToken(dir, store, clock);

@@ -171,12 +171,15 @@ export class PgSamples {
           (SELECT tier, start, node_id FROM sample_blocks WHERE tier = $1 AND start < $2 AND node_id <> '' ORDER BY start LIMIT $3)`,
         [tier, int(cutoff), n],
       );
-      // Pool rows go once no node's block of their time is left (pruning goes oldest first).
-      await c.query(
-        `DELETE FROM sample_blocks WHERE tier = $1 AND node_id = '' AND start < $2
-          AND start < COALESCE((SELECT MIN(start) FROM sample_blocks WHERE tier = $1 AND node_id <> ''), $2)`,
-        [tier, int(cutoff)],
-      );
+      // Pool rows go once no node's block of their time is left (pruning goes oldest first),
+      // so only after nodes' blocks went: those before were pruned with theirs.
+      if ((res.rowCount ?? 0) > 0) {
+        await c.query(
+          `DELETE FROM sample_blocks WHERE tier = $1 AND node_id = '' AND start < $2
+            AND start < COALESCE((SELECT MIN(start) FROM sample_blocks WHERE tier = $1 AND node_id <> ''), $2)`,
+          [tier, int(cutoff)],
+        );
+      }
       return res.rowCount ?? 0;
     });
   }

@@ -162,7 +162,8 @@ export class SqliteSamples {
       const cutoff = floorTo(bound, BLOCK_MS[tier]);
       if (tier !== 'hour' && cutoff > (this.mark(`pruned:${tier}`) ?? -Infinity)) s.setMark.run(`pruned:${tier}`, int(cutoff));
       const n = s.prune.run(tier, int(cutoff), limit).changes;
-      s.prunePool.run({ tier, cutoff: int(cutoff) });
+      // Only after nodes' blocks went: those before were pruned with theirs.
+      if (n > 0) s.prunePool.run({ tier, cutoff: int(cutoff) });
       return n;
     }).immediate;
     this.readTx = db.transaction((q: SampleSeriesQuery): SampleSeries => {
