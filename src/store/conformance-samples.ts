@@ -235,6 +235,18 @@ export function sampleTierConformance(store: () => Store): void {
       expect(await s.listSamples(H0, H0 + 3 * HOUR_MS)).toEqual(referenceSeries(raw, H0, H0 + 3 * HOUR_MS, 1).map(({ samples: _n, ...x }) => x));
     });
 
+    it('over rollups, counts in a bucket of several the most GPUs that reported in any one of its rollups (pool rollups)', async () => {
+      // n9 reports only in the first minute of H0 − 1 h, n8 only in the second: per GPU the
+      // 10-minute bucket holds both; the pool rollups hold one GPU a minute.
+      const t = H0 - HOUR_MS;
+      const fresh = store();
+      await fresh.appendSamples([g(t + 1_000, 40, 0, 0, 0, 'n9'), g(t + 61_000, 80, 0, 0, 0, 'n8'), g(t + 2 * HOUR_MS, 10, 0, 0)]);
+      await compactAll(fresh, t + 2 * HOUR_MS);
+      const q = { from: t, to: t + HOUR_MS - 1, bucketMs: 10 * MINUTE_MS };
+      expect((await fresh.readSampleSeries({ ...q, detail: 'series' })).buckets).toEqual([{ at: t, gpus: 2, utilPercent: 60, allocatedMilli: 0 }]);
+      expect((await fresh.readSampleSeries({ ...q, detail: 'pool' })).buckets).toEqual([{ at: t, gpus: 1, utilPercent: 60, allocatedMilli: 0 }]);
+    });
+
     describe('bucketed reads over two days', () => {
       let s: Store;
       const raw = twoDays();
@@ -307,7 +319,7 @@ export function sampleTierConformance(store: () => Store): void {
         expectSamePoints((await s.readSampleSeries({ from, to: NOW, bucketMs: MINUTE_MS })).points, referenceSeries(raw, from, NOW, MINUTE_MS));
       });
 
-      it('sums each bucket across GPUs in the store for detail `pool`, as the per-GPU points add up, and gives them as columns for detail `series`', async () => {
+      it('sums each bucket across GPUs in the store for detail `pool` (from pool rollups where a bucket spans several), as the per-GPU points add up, and gives them as columns for detail `series`', async () => {
         await compactAll(s, NOW - 30_000);
         const queries = [
           { from: H0, to: NOW, bucketMs: HOUR_MS },
@@ -329,12 +341,24 @@ export function sampleTierConformance(store: () => Store): void {
             expected.set(p.at, b);
           }
           const round = (b: { at: number; gpus: number; utilPercent: number; allocatedMilli: number }) => ({ ...b, utilPercent: Math.round(b.utilPercent * 1e9) / 1e9 });
-          expect(pool.buckets?.map(round), JSON.stringify(q)).toEqual([...expected.values()].map((b) => round({ ...b, utilPercent: b.utilPercent / b.gpus })));
-          // Detail series: the same points as columns a GPU, and the same totals.
+          const want = [...expected.values()].map((b) => round({ ...b, utilPercent: b.utilPercent / b.gpus }));
+          // A steady pool (every GPU reports equally often): the pool rollups' answer is the
+          // per-GPU one, to their rounding (utilisation kept to 1e-6 %, allocation rounded per
+          // unit where the per-GPU answer rounds per GPU: within half a milli a GPU).
+          const got = pool.buckets ?? [];
+          expect(got.map((b) => [b.at, b.gpus]), JSON.stringify(q)).toEqual(want.map((b) => [b.at, b.gpus]));
+          got.forEach((b, i) => {
+            expect(Math.abs(b.utilPercent - want[i]!.utilPercent), `${JSON.stringify(q)} bucket ${b.at}`).toBeLessThan(1e-5);
+            expect(Math.abs(b.allocatedMilli - want[i]!.allocatedMilli), `${JSON.stringify(q)} bucket ${b.at}`).toBeLessThanOrEqual(b.gpus / 2);
+          });
+          // Buckets of raw samples alone are the per-GPU answer exactly.
+          const rawOnly = perGpu.sources.length === 1 && perGpu.sources[0]!.tier === 'raw';
+          if (rawOnly) expect(got.map(round), JSON.stringify(q)).toEqual(want);
+          // Detail series: the same points as columns a GPU, and the per-GPU totals exactly.
           const cols = await s.readSampleSeries({ ...q, detail: 'series' });
           expect(cols.points).toEqual([]);
           expect(cols.sources).toEqual(perGpu.sources);
-          expect(cols.buckets).toEqual(pool.buckets);
+          expect(cols.buckets?.map(round)).toEqual(want);
           const regrouped = (cols.series ?? []).flatMap((g) =>
             g.bucket.map((b, i) => ({ at: q.from + b * q.bucketMs, nodeId: g.nodeId, gpuIndex: g.gpuIndex, utilPercent: g.utilPercent[i]!, memoryUsedMiB: g.memoryUsedMiB[i]!, allocatedMilli: g.allocatedMilli[i]!, samples: g.samples[i]! })),
           );

@@ -31,6 +31,7 @@
 // clamped to their ranges; a non-finite value is refused.
 import { inflateRawSync } from 'node:zlib';
 import type { GpuSeries, SampleBucket, SampleDetail, SamplePoint, SampleRollup, SampleSeries, UtilisationSample } from './port.js';
+import { POOL_NODE, PoolBuckets } from './sample-pool.js';
 import { ByteWriter, packDeltas, readUint, skipDeltas, unpackDeltas, unzig } from './sample-codec.js';
 import { HOUR_MS, MINUTE_MS, TIER_RESOLUTION_MS, floorTo, type SampleSource, type SampleTier } from './sample-tiers.js';
 
@@ -422,7 +423,9 @@ export class BucketAccumulator {
   private gpus = new Map<number, Float64Array>();
   /** Detail gpu: every node's GPUs, by node in the order read. */
   private readonly kept: { node: string; gpus: [number, Float64Array][] }[] = [];
-  private readonly pool: { gpus: Float64Array; util: Float64Array; alloc: Float64Array };
+  private readonly pool: { gpus: Float64Array; util: Float64Array; alloc: Float64Array; samples: Float64Array };
+  /** Pool rollups read (sample-pool.ts), and the totals above, combined per bucket. */
+  private readonly pooled: PoolBuckets;
   private readonly ranges: Record<SampleTier, [number, number] | null> = { raw: null, minute: null, hour: null };
   /** Decoded records of the row being added, reused from row to row. */
   private readonly cols = new RecordColumns();
@@ -433,20 +436,32 @@ export class BucketAccumulator {
     sources: readonly SampleSource[],
   ) {
     this.n = Math.max(1, Math.floor((q.to - q.from) / q.bucketMs) + 1);
-    this.pool = { gpus: new Float64Array(this.n), util: new Float64Array(this.n), alloc: new Float64Array(this.n) };
+    this.pool = { gpus: new Float64Array(this.n), util: new Float64Array(this.n), alloc: new Float64Array(this.n), samples: new Float64Array(this.n) };
+    this.pooled = new PoolBuckets(q, this.n);
     for (const s of sources) this.ranges[s.tier] = [s.from, s.to];
   }
 
   add(row: BlockRow): void {
     const range = this.ranges[row.tier];
     if (!range) return;
-    if (row.nodeId !== this.node) this.flushNode(row.nodeId);
     const c = this.cols;
     c.clear();
+    if (row.nodeId === POOL_NODE) {
+      // A pool rollup row (detail pool reads them for the rollup tiers instead of every GPU's).
+      if (this.q.detail !== 'pool') return;
+      decodeInto(row.tier, row.start, row.body, row.tail, c);
+      this.pooled.addRecords(c, Math.max(range[0], this.q.from), Math.min(range[1], this.q.to));
+      return;
+    }
+    if (row.nodeId !== this.node) this.flushNode(row.nodeId);
     // Pool totals use no memory: its column is stepped over, not decoded.
     decodeInto(row.tier, row.start, row.body, row.tail, c, this.q.detail === 'pool');
     const lo = Math.max(range[0], this.q.from);
     const hi = Math.min(range[1], this.q.to);
+    if (this.q.detail === 'pool') {
+      this.addRunSums(lo, hi);
+      return;
+    }
     const { from, bucketMs } = this.q;
     // One pass over the columns; records come in runs of one GPU (the body's series), so the
     // GPU's accumulator is looked up once a run.
@@ -466,6 +481,55 @@ export class BucketAccumulator {
       a[b + 1] = a[b + 1]! + alloc[i]!;
       a[b + 2] = a[b + 2]! + n[i]!;
       if (mem[i]! > a[b + 3]!) a[b + 3] = mem[i]!;
+    }
+  }
+
+  /**
+   * Detail pool: the decoded records' sums, a GPU's run of records in one bucket summed in
+   * locals and written once (records of a series come by time), memory left out. Half the time
+   * of the general loop over a raw hour of 1,000 GPUs.
+   */
+  private addRunSums(lo: number, hi: number): void {
+    const { from, bucketMs } = this.q;
+    const { at, util, alloc, n, gpu: gpuCol } = this.cols;
+    let gpu = -1;
+    let a: Float64Array = this.none;
+    let k = -1;
+    let start = Infinity;
+    let end = -Infinity;
+    let su = 0;
+    let sa = 0;
+    let sn = 0;
+    for (let i = 0; i < this.cols.length; i++) {
+      const t = at[i]!;
+      if (t < lo || t > hi) continue;
+      const g = gpuCol[i]!;
+      if (g !== gpu || t < start || t >= end) {
+        if (k >= 0) {
+          a[k] = a[k]! + su;
+          a[k + 1] = a[k + 1]! + sa;
+          a[k + 2] = a[k + 2]! + sn;
+        }
+        if (g !== gpu) {
+          gpu = g;
+          a = this.gpus.get(g) ?? this.newGpu(g);
+        }
+        const b = Math.floor((t - from) / bucketMs);
+        start = from + b * bucketMs;
+        end = start + bucketMs;
+        k = b * 4;
+        su = 0;
+        sa = 0;
+        sn = 0;
+      }
+      su += util[i]!;
+      sa += alloc[i]!;
+      sn += n[i]!;
+    }
+    if (k >= 0) {
+      a[k] = a[k]! + su;
+      a[k + 1] = a[k + 1]! + sa;
+      a[k + 2] = a[k + 2]! + sn;
     }
   }
 
@@ -527,15 +591,10 @@ export class BucketAccumulator {
     });
   }
 
-  /** Each bucket's totals across GPUs (detail `pool`, `series`). */
+  /** Each bucket's totals across GPUs (detail `pool`, `series`), pool rollups read included. */
   private resultBuckets(): SampleBucket[] {
-    const out: SampleBucket[] = [];
-    const p = this.pool;
-    for (let i = 0; i < this.n; i++) {
-      if (p.gpus[i] === 0) continue;
-      out.push({ at: this.q.from + i * this.q.bucketMs, gpus: p.gpus[i]!, utilPercent: p.util[i]! / p.gpus[i]!, allocatedMilli: p.alloc[i]! });
-    }
-    return out;
+    this.pooled.addTotals(this.pool.gpus, this.pool.util, this.pool.alloc, this.pool.samples);
+    return this.pooled.result();
   }
 
   private flushNode(next: string | null): void {
@@ -554,6 +613,7 @@ export class BucketAccumulator {
         p.gpus[i]! += 1;
         p.util[i]! += acc[i * 4]! / UTIL_SCALE / n;
         p.alloc[i]! += Math.round(acc[i * 4 + 1]! / n);
+        p.samples[i]! += n;
       }
     }
   }

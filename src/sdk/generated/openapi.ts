@@ -5129,7 +5129,7 @@ export interface operations {
                 buckets?: number;
                 /** @description only this node id */
                 node?: string;
-                /** @description gpu (default): `series` per GPU, and `allocation`; pool: `allocation` only (`series` empty), summed as the store reads, far smaller for many GPUs */
+                /** @description gpu (default): `series` per GPU, and `allocation`; pool: `allocation` only (`series` empty), summed as the store reads (from pool rollups for minutes and hours: a bucket of several counts the most GPUs of any one), far smaller for many GPUs */
                 detail?: "gpu" | "pool";
             };
             header?: never;

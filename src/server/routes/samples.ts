@@ -23,7 +23,9 @@ const SamplesQuerySchema = z.strictObject({
   detail: z
     .enum(['gpu', 'pool'])
     .optional()
-    .describe('gpu (default): `series` per GPU, and `allocation`; pool: `allocation` only (`series` empty), summed as the store reads, far smaller for many GPUs'),
+    .describe(
+      'gpu (default): `series` per GPU, and `allocation`; pool: `allocation` only (`series` empty), summed as the store reads (from pool rollups for minutes and hours: a bucket of several counts the most GPUs of any one), far smaller for many GPUs',
+    ),
 });
 
 const GpuSeriesSchema = z.object({

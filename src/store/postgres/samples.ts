@@ -23,6 +23,7 @@ import {
   type BlockRecord,
 } from '../sample-blocks.js';
 import { HOUR_MS, MINUTE_MS, TIER_RESOLUTION_MS, floorTo, planSampleRead, planSources, type SampleTier, type TierCoverage } from '../sample-tiers.js';
+import { POOL_NODE, PoolRollup, poolMark } from '../sample-pool.js';
 import type { TableCopy } from './copy-spec.js';
 import { inTx, type Queryable } from './db.js';
 import { LOCK_CLASS } from './migrate.js';
@@ -62,11 +63,20 @@ const int = (x: number): number => Math.max(Number.MIN_SAFE_INTEGER, Math.min(Nu
 const ROW = 'tier, start, node_id, body, tail';
 const APPEND = `INSERT INTO sample_blocks (tier, start, node_id, body, tail) VALUES ($1, $2, $3, '\\x', $4)
   ON CONFLICT (tier, start, node_id) DO UPDATE SET tail = sample_blocks.tail || excluded.tail`;
-/** Block rows of each tier whose start lies in that tier's (lo, hi], grouped by node. */
-const readBlocksSql = (byNode: boolean): string => `SELECT ${ROW} FROM sample_blocks
-  WHERE ((tier = 'hour' AND start > $1 AND start <= $2) OR (tier = 'minute' AND start > $3 AND start <= $4)
-    OR (tier = 'raw' AND start > $5 AND start <= $6))${byNode ? ' AND node_id = $7' : ''}
+/** Blocks of rollups one compaction step gives pool rows at most (as on SQLite). */
+export const POOL_BACKFILL_BLOCKS: Readonly<Record<RollupTier, number>> = { minute: 4, hour: 30 };
+
+/**
+ * Block rows of each tier whose start lies in that tier's (lo, hi], grouped by node: per-GPU
+ * rows, or for a rollup tier in `pooled` its pool rows only (sample-pool.ts).
+ */
+const readBlocksSql = (byNode: boolean, pooled: Readonly<Record<RollupTier, boolean>>): string => {
+  const who = (t: RollupTier): string => (pooled[t] ? `node_id = ''` : `node_id <> ''`);
+  return `SELECT ${ROW} FROM sample_blocks
+  WHERE ((tier = 'hour' AND start > $1 AND start <= $2 AND ${who('hour')}) OR (tier = 'minute' AND start > $3 AND start <= $4 AND ${who('minute')})
+    OR (tier = 'raw' AND start > $5 AND start <= $6 AND node_id <> ''))${byNode ? ' AND node_id = $7' : ''}
   ORDER BY node_id, tier, start`;
+};
 
 interface TierStep {
   rows: number;
@@ -84,7 +94,7 @@ async function setMark(c: Queryable, name: string, at: number): Promise<void> {
 /** Rows of `tier` whose block overlaps [lo, hi): start in (lo − block, hi). */
 async function range(c: Queryable, tier: SampleTier, lo: number, hi: number, order: 'start' | 'node', nodeId?: string): Promise<BlockRowSql[]> {
   const byNode = nodeId !== undefined;
-  const sql = `SELECT ${ROW} FROM sample_blocks WHERE tier = $1 AND start > $2 AND start < $3${byNode ? ' AND node_id = $4' : ''}
+  const sql = `SELECT ${ROW} FROM sample_blocks WHERE tier = $1 AND start > $2 AND start < $3 AND node_id <> ''${byNode ? ' AND node_id = $4' : ''}
     ORDER BY ${order === 'start' ? 'start, node_id' : 'node_id, start'}`;
   return (await c.query<BlockRowSql>(sql, byNode ? [tier, int(lo), int(hi), nodeId] : [tier, int(lo), int(hi)])).rows;
 }
@@ -129,6 +139,8 @@ export class PgSamples {
     const hours = Math.max(1, Math.trunc(maxHours));
     return inTx(this.pool, async (c) => {
       await c.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_CLASS, 'samples']);
+      await this.initPoolMark(c, 'minute');
+      await this.initPoolMark(c, 'hour');
       const m = await this.rollTier(c, 'minute', floorTo(upTo, MINUTE_MS), minutes * MINUTE_MS);
       // Only hours whose every minute is rolled up.
       const minuteThrough = (await mark(c, 'minute')) ?? -Infinity;
@@ -137,7 +149,9 @@ export class PgSamples {
       await this.sealThrough(c, 'raw', await mark(c, 'minute'));
       await this.sealThrough(c, 'minute', await mark(c, 'minute'));
       await this.sealThrough(c, 'hour', await mark(c, 'hour'));
-      return { minutes: m.rows, hours: h.rows, more: m.more || h.more };
+      // Pool rows for rollups written before them (an upgraded store), a bounded step at a time.
+      const back = (await this.backfillPool(c, 'minute', POOL_BACKFILL_BLOCKS.minute)) || (await this.backfillPool(c, 'hour', POOL_BACKFILL_BLOCKS.hour));
+      return { minutes: m.rows, hours: h.rows, more: m.more || h.more || back };
     });
   }
 
@@ -154,9 +168,18 @@ export class PgSamples {
       if (tier !== 'hour' && cutoff > ((await mark(c, `pruned:${tier}`)) ?? -Infinity)) await setMark(c, `pruned:${tier}`, cutoff);
       const res = await c.query(
         `DELETE FROM sample_blocks WHERE (tier, start, node_id) IN
-          (SELECT tier, start, node_id FROM sample_blocks WHERE tier = $1 AND start < $2 ORDER BY start LIMIT $3)`,
+          (SELECT tier, start, node_id FROM sample_blocks WHERE tier = $1 AND start < $2 AND node_id <> '' ORDER BY start LIMIT $3)`,
         [tier, int(cutoff), n],
       );
+      // Pool rows go once no node's block of their time is left (pruning goes oldest first),
+      // so only after nodes' blocks went: those before were pruned with theirs.
+      if ((res.rowCount ?? 0) > 0) {
+        await c.query(
+          `DELETE FROM sample_blocks WHERE tier = $1 AND node_id = '' AND start < $2
+            AND start < COALESCE((SELECT MIN(start) FROM sample_blocks WHERE tier = $1 AND node_id <> ''), $2)`,
+          [tier, int(cutoff)],
+        );
+      }
       return res.rowCount ?? 0;
     });
   }
@@ -180,8 +203,14 @@ export class PgSamples {
         const params: unknown[] = [...bounds.hour, ...bounds.minute, ...bounds.raw];
         if (q.nodeId !== undefined) params.push(q.nodeId);
         const detail = q.detail ?? 'gpu';
+        // detail pool over the whole pool reads the rollup tiers' pool rows where they are complete.
+        const pooled = async (t: RollupTier): Promise<boolean> => {
+          const src = sources.find((x) => x.tier === t);
+          return detail === 'pool' && q.nodeId === undefined && src !== undefined && src.from >= ((await mark(c, poolMark(t))) ?? Infinity);
+        };
+        const sql = readBlocksSql(q.nodeId !== undefined, { minute: await pooled('minute'), hour: await pooled('hour') });
         const acc = new BucketAccumulator({ from: q.from, to: q.to, bucketMs: Math.max(1, q.bucketMs), detail }, sources);
-        for (const r of (await c.query<BlockRowSql>(readBlocksSql(q.nodeId !== undefined), params)).rows) {
+        for (const r of (await c.query<BlockRowSql>(sql, params)).rows) {
           acc.add({ tier: r.tier, start: r.start, nodeId: r.node_id, body: r.body, tail: r.tail });
         }
         return { ...acc.result(), sources };
@@ -198,7 +227,8 @@ export class PgSamples {
       const t = out[r.tier];
       cols.clear();
       decodeInto(r.tier, r.start, r.body, r.tail, cols);
-      t.records += cols.length;
+      // Pool rows take bytes in their tier; their records are not GPUs' samples or rollups.
+      if (r.node_id !== POOL_NODE) t.records += cols.length;
       t.bytes += r.body.length + r.tail.length;
       t.blocks++;
     }
@@ -216,7 +246,8 @@ export class PgSamples {
   /** The time of the oldest record of `tier` at or after `from`: the first block's, decoded. */
   private async firstRecord(c: Queryable, tier: SampleTier, from: number): Promise<number | null> {
     for (let b = blockStart(tier, from); ; b += BLOCK_MS[tier]) {
-      const start = (await c.query<{ start: number | null }>('SELECT MIN(start) AS start FROM sample_blocks WHERE tier = $1 AND start >= $2', [tier, int(b)])).rows[0]?.start ?? null;
+      const start =
+        (await c.query<{ start: number | null }>("SELECT MIN(start) AS start FROM sample_blocks WHERE tier = $1 AND start >= $2 AND node_id <> ''", [tier, int(b)])).rows[0]?.start ?? null;
       if (start === null) return null;
       let first = Infinity;
       for (const r of await range(c, tier, start - 1, start + 1, 'start')) {
@@ -266,12 +297,14 @@ export class PgSamples {
     let rows = 0;
     // Node by node: one node's blocks decoded into reused columns, rolled up, appended.
     const cols = new RecordColumns();
+    const pool = new PoolRollup();
     let node: string | null = null;
     const flush = async (): Promise<void> => {
       if (node === null) return;
       const rolled = rollUp(tier, cols, start, stop);
       rows += rolled.length;
       await appendRecords(c, tier, node, rolled);
+      pool.add(rolled);
       cols.clear();
     };
     for (const r of await range(c, fine, start - BLOCK_MS[fine], stop, 'node')) {
@@ -282,7 +315,47 @@ export class PgSamples {
       decodeInto(fine, r.start, r.body, r.tail, cols);
     }
     await flush();
+    // The pool's totals of the same units (sample-pool.ts), written once as the units are.
+    await appendRecords(c, tier, POOL_NODE, pool.records());
     await setMark(c, tier, stop);
     return { rows, more: stop < end };
+  }
+
+  /** The newest per-GPU block of `tier` that starts before `before`. */
+  private async lastBlockBefore(c: Queryable, tier: RollupTier, before: number): Promise<number | null> {
+    const r = await c.query<{ start: string | null }>("SELECT MAX(start) AS start FROM sample_blocks WHERE tier = $1 AND start < $2 AND node_id <> ''", [tier, int(before)]);
+    const v = r.rows[0]?.start ?? null;
+    return v === null ? null : Number(v);
+  }
+
+  /** No pool mark yet: pool rows are complete from the tier's mark on, or from the start (see the SQLite adapter). */
+  private async initPoolMark(c: Queryable, tier: RollupTier): Promise<void> {
+    if ((await mark(c, poolMark(tier))) !== null) return;
+    const newest = await this.lastBlockBefore(c, tier, Infinity);
+    const from = (await mark(c, tier)) ?? (newest === null ? Number.MIN_SAFE_INTEGER : newest + BLOCK_MS[tier]);
+    await setMark(c, poolMark(tier), from);
+  }
+
+  /** Pool rows of up to `blocks` blocks below the pool mark, newest first; true while older ones are left. */
+  private async backfillPool(c: Queryable, tier: RollupTier, blocks: number): Promise<boolean> {
+    for (let k = 0; k < blocks; k++) {
+      const through = (await mark(c, poolMark(tier))) ?? Number.MIN_SAFE_INTEGER;
+      if (through <= Number.MIN_SAFE_INTEGER) return false;
+      const start = await this.lastBlockBefore(c, tier, through);
+      if (start === null) {
+        await setMark(c, poolMark(tier), Number.MIN_SAFE_INTEGER);
+        return false;
+      }
+      const pool = new PoolRollup();
+      const cols = new RecordColumns();
+      for (const r of await range(c, tier, start - 1, start + 1, 'node')) {
+        cols.clear();
+        decodeInto(tier, r.start, r.body, r.tail, cols);
+        pool.addColumns(cols, start, through);
+      }
+      await appendRecords(c, tier, POOL_NODE, pool.records());
+      await setMark(c, poolMark(tier), start);
+    }
+    return true;
   }
 }

@@ -21,6 +21,7 @@ import {
   toRecord,
   type BlockRecord,
 } from '../sample-blocks.js';
+import { POOL_NODE, PoolRollup, poolMark } from '../sample-pool.js';
 import { HOUR_MS, MINUTE_MS, TIER_RESOLUTION_MS, floorTo, planSampleRead, planSources, type SampleTier, type TierCoverage } from '../sample-tiers.js';
 
 type RollupTier = Exclude<SampleTier, 'raw'>;
@@ -28,6 +29,8 @@ type RollupTier = Exclude<SampleTier, 'raw'>;
 /** A compaction step's reach: three raw blocks of minutes, one minute block of hours. */
 export const DEFAULT_COMPACT_MINUTES = 30;
 export const DEFAULT_COMPACT_HOURS = 6;
+/** Blocks of rollups one compaction step gives pool rows at most (a day of minutes, a month of hours). */
+export const POOL_BACKFILL_BLOCKS: Readonly<Record<RollupTier, number>> = { minute: 4, hour: 30 };
 /** Blocks one prune step deletes at most. */
 export const DEFAULT_PRUNE_LIMIT = 1_000;
 
@@ -52,13 +55,21 @@ const int = (x: number): bigint => BigInt(Math.max(Number.MIN_SAFE_INTEGER, Math
 export const APPEND_SQL = `INSERT INTO sample_blocks (tier, start, node_id, body, tail) VALUES (@tier, @start, @node, x'', @tail)
   ON CONFLICT (tier, start, node_id) DO UPDATE SET tail = CAST(sample_blocks.tail || excluded.tail AS BLOB)`;
 
-/** Block rows of each tier whose start lies in that tier's (lo, hi]: one statement, grouped by node. */
-export function readBlocksSql(byNode: boolean): string {
+/**
+ * Block rows of each tier whose start lies in that tier's (lo, hi]: one statement, grouped by
+ * node. Per GPU rows, or for a rollup tier in `pooled` its pool rows only (sample-pool.ts).
+ */
+export function readBlocksSql(byNode: boolean, pooled: PooledTiers = NOT_POOLED): string {
+  const who = (t: RollupTier): string => (pooled[t] ? `node_id = ''` : `node_id <> ''`);
   return `SELECT tier, start, node_id, body, tail FROM sample_blocks
-    WHERE ((tier = 'hour' AND start > @hLo AND start <= @hHi) OR (tier = 'minute' AND start > @mLo AND start <= @mHi)
-      OR (tier = 'raw' AND start > @rLo AND start <= @rHi))${byNode ? ' AND node_id = @node' : ''}
+    WHERE ((tier = 'hour' AND start > @hLo AND start <= @hHi AND ${who('hour')}) OR (tier = 'minute' AND start > @mLo AND start <= @mHi AND ${who('minute')})
+      OR (tier = 'raw' AND start > @rLo AND start <= @rHi AND node_id <> ''))${byNode ? ' AND node_id = @node' : ''}
     ORDER BY node_id, tier, start`;
 }
+
+/** Which rollup tiers a read takes from pool rows. */
+export type PooledTiers = Readonly<Record<RollupTier, boolean>>;
+const NOT_POOLED: PooledTiers = { minute: false, hour: false };
 
 function prepareSamples(db: Database.Database) {
   const p = <R = unknown>(sql: string) => db.prepare<unknown[], R>(sql);
@@ -66,10 +77,15 @@ function prepareSamples(db: Database.Database) {
     mark: p<{ at: number }>('SELECT at FROM sample_marks WHERE name = ?'),
     setMark: p('INSERT INTO sample_marks (name, at) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET at = excluded.at'),
     append: p(APPEND_SQL),
-    firstBlock: p<{ start: number | null }>('SELECT MIN(start) AS start FROM sample_blocks WHERE tier = ? AND start >= ?'),
-    // Rows whose block overlaps [lo, hi): start in (lo − block, hi).
-    range: p<BlockRowSql>('SELECT tier, start, node_id, body, tail FROM sample_blocks WHERE tier = @tier AND start > @lo AND start < @hi ORDER BY start, node_id'),
-    rangeByNode: p<BlockRowSql>('SELECT tier, start, node_id, tail, body FROM sample_blocks WHERE tier = @tier AND start > @lo AND start < @hi ORDER BY node_id, start'),
+    firstBlock: p<{ start: number | null }>("SELECT MIN(start) AS start FROM sample_blocks WHERE tier = ? AND start >= ? AND node_id <> ''"),
+    lastBlockBefore: p<{ start: number | null }>("SELECT MAX(start) AS start FROM sample_blocks WHERE tier = ? AND start < ? AND node_id <> ''"),
+    // Per-GPU rows whose block overlaps [lo, hi): start in (lo − block, hi).
+    range: p<BlockRowSql>(
+      "SELECT tier, start, node_id, body, tail FROM sample_blocks WHERE tier = @tier AND start > @lo AND start < @hi AND node_id <> '' ORDER BY start, node_id",
+    ),
+    rangeByNode: p<BlockRowSql>(
+      "SELECT tier, start, node_id, tail, body FROM sample_blocks WHERE tier = @tier AND start > @lo AND start < @hi AND node_id <> '' ORDER BY node_id, start",
+    ),
     rangeNode: p<BlockRowSql>(
       'SELECT tier, start, node_id, body, tail FROM sample_blocks WHERE tier = @tier AND start > @lo AND start < @hi AND node_id = @node ORDER BY start',
     ),
@@ -77,9 +93,15 @@ function prepareSamples(db: Database.Database) {
       'SELECT rowid, tier, start, node_id, body, tail FROM sample_blocks WHERE tier = ? AND start >= ? AND start < ? AND length(tail) > 0',
     ),
     seal: p('UPDATE sample_blocks SET body = ?, tail = x\'\' WHERE rowid = ?'),
-    prune: p('DELETE FROM sample_blocks WHERE rowid IN (SELECT rowid FROM sample_blocks WHERE tier = ? AND start < ? ORDER BY start LIMIT ?)'),
+    prune: p("DELETE FROM sample_blocks WHERE rowid IN (SELECT rowid FROM sample_blocks WHERE tier = ? AND start < ? AND node_id <> '' ORDER BY start LIMIT ?)"),
+    // Pool rows go once no node's block of their time is left (pruning goes oldest first).
+    prunePool: p(`DELETE FROM sample_blocks WHERE tier = @tier AND node_id = '' AND start < @cutoff
+      AND start < COALESCE((SELECT MIN(start) FROM sample_blocks WHERE tier = @tier AND node_id <> ''), @cutoff)`),
     all: p<BlockRowSql>('SELECT tier, start, node_id, body, tail FROM sample_blocks'),
-    read: [p<BlockRowSql>(readBlocksSql(false)), p<BlockRowSql>(readBlocksSql(true))] as const,
+    /** Reads by [byNode][pooled minute][pooled hour]. */
+    read: [false, true].map((byNode) =>
+      [false, true].map((minute) => [false, true].map((hour) => p<BlockRowSql>(readBlocksSql(byNode, { minute, hour })))),
+    ),
   };
 }
 
@@ -115,6 +137,8 @@ export class SqliteSamples {
     // IMMEDIATE for the writes (the lock is taken at BEGIN, as in store.ts); the read is one
     // deferred transaction, so its marks and its rows come from the same snapshot.
     this.compactTx = db.transaction((upTo: number, maxMinutes: number, maxHours: number): SampleCompaction => {
+      this.initPoolMark('minute');
+      this.initPoolMark('hour');
       const m = this.rollTier('minute', floorTo(upTo, MINUTE_MS), maxMinutes * MINUTE_MS);
       // Only hours whose every minute is rolled up.
       const minuteThrough = this.mark('minute') ?? -Infinity;
@@ -123,7 +147,9 @@ export class SqliteSamples {
       this.sealThrough('raw', this.mark('minute'));
       this.sealThrough('minute', this.mark('minute'));
       this.sealThrough('hour', this.mark('hour'));
-      return { minutes: m.rows, hours: h.rows, more: m.more || h.more };
+      // Pool rows for rollups written before them (an upgraded store), a bounded step at a time.
+      const back = this.backfillPool('minute', POOL_BACKFILL_BLOCKS.minute) || this.backfillPool('hour', POOL_BACKFILL_BLOCKS.hour);
+      return { minutes: m.rows, hours: h.rows, more: m.more || h.more || back };
     }).immediate;
     this.pruneTx = db.transaction((tier: SampleTier, before: number, limit: number): number => {
       // Never past what the next tier holds: an old block that compaction has not reached yet
@@ -135,7 +161,10 @@ export class SqliteSamples {
       // between two batches already takes the coarser tier for what is being deleted.
       const cutoff = floorTo(bound, BLOCK_MS[tier]);
       if (tier !== 'hour' && cutoff > (this.mark(`pruned:${tier}`) ?? -Infinity)) s.setMark.run(`pruned:${tier}`, int(cutoff));
-      return s.prune.run(tier, int(cutoff), limit).changes;
+      const n = s.prune.run(tier, int(cutoff), limit).changes;
+      // Only after nodes' blocks went: those before were pruned with theirs.
+      if (n > 0) s.prunePool.run({ tier, cutoff: int(cutoff) });
+      return n;
     }).immediate;
     this.readTx = db.transaction((q: SampleSeriesQuery): SampleSeries => {
       const coverage: TierCoverage = {
@@ -154,8 +183,13 @@ export class SqliteSamples {
       }
       if (q.nodeId !== undefined) params.node = q.nodeId;
       const detail = q.detail ?? 'gpu';
+      // detail pool over the whole pool reads the rollup tiers' pool rows where they are complete.
+      const pooled = (t: RollupTier): boolean => {
+        const src = sources.find((x) => x.tier === t);
+        return detail === 'pool' && q.nodeId === undefined && src !== undefined && src.from >= (this.mark(poolMark(t)) ?? Infinity);
+      };
       const acc = new BucketAccumulator({ from: q.from, to: q.to, bucketMs: Math.max(1, q.bucketMs), detail }, sources);
-      for (const r of s.read[q.nodeId === undefined ? 0 : 1].iterate(params)) acc.add({ tier: r.tier, start: r.start, nodeId: r.node_id, body: r.body, tail: r.tail });
+      for (const r of s.read[q.nodeId === undefined ? 0 : 1]![pooled('minute') ? 1 : 0]![pooled('hour') ? 1 : 0]!.iterate(params)) acc.add({ tier: r.tier, start: r.start, nodeId: r.node_id, body: r.body, tail: r.tail });
       return { ...acc.result(), sources };
     });
   }
@@ -196,7 +230,8 @@ export class SqliteSamples {
       const t = out[r.tier];
       cols.clear();
       decodeInto(r.tier, r.start, r.body, r.tail, cols);
-      t.records += cols.length;
+      // Pool rows take bytes in their tier; their records are not GPUs' samples or rollups.
+      if (r.node_id !== POOL_NODE) t.records += cols.length;
       t.bytes += r.body.length + r.tail.length;
       t.blocks++;
     }
@@ -274,12 +309,14 @@ export class SqliteSamples {
     let rows = 0;
     // Node by node: one node's blocks decoded into reused columns, rolled up, appended.
     const cols = new RecordColumns();
+    const pool = new PoolRollup();
     let node: string | null = null;
     const flush = (): void => {
       if (node === null) return;
       const rolled = rollUp(tier, cols, start, stop);
       rows += rolled.length;
       this.appendRecords(tier, node, rolled);
+      pool.add(rolled);
       cols.clear();
     };
     const blocks = s.rangeByNode.all({ tier: fine, lo: int(start - BLOCK_MS[fine]), hi: int(stop) });
@@ -291,7 +328,49 @@ export class SqliteSamples {
       decodeInto(fine, r.start, r.body, r.tail, cols);
     }
     flush();
+    // The pool's totals of the same units (sample-pool.ts), written once as the units are.
+    this.appendRecords(tier, POOL_NODE, pool.records());
     s.setMark.run(tier, int(stop));
     return { rows, more: stop < end };
+  }
+
+  /**
+   * A store that has no pool mark yet: pool rows are complete from the tier's mark on (its
+   * rollups before were written without them: an upgraded store), or from the start if the tier
+   * holds no rollup.
+   */
+  private initPoolMark(tier: RollupTier): void {
+    if (this.mark(poolMark(tier)) !== null) return;
+    const newest = this.s.lastBlockBefore.get(tier, int(Infinity))?.start ?? null;
+    // Rollups exist only below the tier's mark; blocks written without one (a bench, a
+    // conversion) reach to the end of the newest block.
+    const from = this.mark(tier) ?? (newest === null ? Number.MIN_SAFE_INTEGER : newest + BLOCK_MS[tier]);
+    this.s.setMark.run(poolMark(tier), int(from));
+  }
+
+  /**
+   * Writes the pool rows of up to `blocks` blocks of `tier` below its pool mark, newest first,
+   * and moves the mark down; true while older blocks are left.
+   */
+  private backfillPool(tier: RollupTier, blocks: number): boolean {
+    for (let k = 0; k < blocks; k++) {
+      const through = this.mark(poolMark(tier)) ?? Number.MIN_SAFE_INTEGER;
+      if (through <= Number.MIN_SAFE_INTEGER) return false;
+      const start = this.s.lastBlockBefore.get(tier, int(through))?.start ?? null;
+      if (start === null) {
+        this.s.setMark.run(poolMark(tier), int(Number.MIN_SAFE_INTEGER));
+        return false;
+      }
+      const pool = new PoolRollup();
+      const cols = new RecordColumns();
+      for (const r of this.s.range.iterate({ tier, lo: int(start - 1), hi: int(start + 1) })) {
+        cols.clear();
+        decodeInto(tier, r.start, r.body, r.tail, cols);
+        pool.addColumns(cols, start, through);
+      }
+      this.appendRecords(tier, POOL_NODE, pool.records());
+      this.s.setMark.run(poolMark(tier), int(start));
+    }
+    return true;
   }
 }

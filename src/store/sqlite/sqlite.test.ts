@@ -347,6 +347,41 @@ describe('SqliteStore sample block specifics', () => {
     expect(statSync(path).size).toBeLessThan(sizeBefore / 3);
   });
 
+  it('gives a store upgraded without pool rollups its pool rows, and reads per GPU until they are whole', async () => {
+    const path = freshPath();
+    const s = new SqliteStore({ path });
+    await s.init();
+    await s.appendSamples(twoDays());
+    while ((await s.compactSamples(NOW - 30_000)).more);
+    const q = { from: H0, to: NOW, bucketMs: HOUR_MS, detail: 'pool' as const };
+    const pooled = await s.readSampleSeries(q);
+    const db = (s as unknown as { db: Database.Database }).db;
+    const poolRows = (): number => (db.prepare("SELECT COUNT(*) AS n FROM sample_blocks WHERE node_id = ''").get() as { n: number }).n;
+    expect(poolRows()).toBeGreaterThan(0);
+    // What a store written before pool rollups holds: the per-GPU blocks and marks only.
+    db.exec("DELETE FROM sample_blocks WHERE node_id = ''; DELETE FROM sample_marks WHERE name LIKE 'pool:%'");
+    const perGpu = await s.readSampleSeries({ ...q, detail: 'series' });
+    const round = (b: { at: number; gpus: number; utilPercent: number; allocatedMilli: number }[] | undefined) =>
+      (b ?? []).map((x) => ({ ...x, utilPercent: Math.round(x.utilPercent * 1e4) / 1e4 }));
+    // Without pool rows, detail pool is the per-GPU totals.
+    expect(round((await s.readSampleSeries(q)).buckets)).toEqual(round(perGpu.buckets));
+    // Compaction marks the pool rows whole from its own mark on, then fills in back, step by step.
+    const first = await s.compactSamples(NOW - 30_000);
+    expect(first.more).toBe(true);
+    expect(db.prepare("SELECT at FROM sample_marks WHERE name = 'pool:hour'").get()).toBeDefined();
+    while ((await s.compactSamples(NOW - 30_000)).more);
+    expect(db.prepare("SELECT at FROM sample_marks WHERE name IN ('pool:minute', 'pool:hour')").all()).toEqual([
+      { at: Number.MIN_SAFE_INTEGER },
+      { at: Number.MIN_SAFE_INTEGER },
+    ]);
+    expect(poolRows()).toBeGreaterThan(0);
+    expect(await s.readSampleSeries(q)).toEqual(pooled);
+    // Pruning takes a tier's pool rows with its last nodes' blocks of their time.
+    while ((await s.pruneSamples('hour', NOW + 400 * 24 * HOUR_MS, 2)) > 0);
+    expect((db.prepare("SELECT COUNT(*) AS n FROM sample_blocks WHERE tier = 'hour'").get() as { n: number }).n).toBe(0);
+    await s.close();
+  });
+
   it('reads, rolls up, seals and prunes through the primary key, scanning no table whole', async () => {
     const s = new SqliteStore({ path: freshPath() });
     await s.init();
@@ -356,6 +391,7 @@ describe('SqliteStore sample block specifics', () => {
     const plans = [
       planOf(db, readBlocksSql(false), range),
       planOf(db, readBlocksSql(true), range),
+      planOf(db, readBlocksSql(false, { minute: true, hour: true }), range),
       planOf(db, 'SELECT tier, start, node_id, body, tail FROM sample_blocks WHERE tier = @tier AND start > @lo AND start < @hi ORDER BY start, node_id', { tier: 'raw', lo: 0, hi: 1 }),
       planOf(db, 'DELETE FROM sample_blocks WHERE rowid IN (SELECT rowid FROM sample_blocks WHERE tier = ? AND start < ? ORDER BY start LIMIT ?)', ['raw', 0, 1]),
     ];
