@@ -6,3 +6,4 @@ export { orderQueue, compareTasks } from './order.js';
 export { neverFits, whyNeverFits, whyReservationNeverFits, type NeverFits } from './feasibility.js';
 export { IncrementalScheduler } from './incremental.js';
 export { PersistentScheduler } from './persistent.js';
+export { FeasibilityMemo } from './feasibility-memo.js';

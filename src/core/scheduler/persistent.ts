@@ -19,6 +19,7 @@ import { ClusterState } from '../placement/cluster.js';
 import { PlacementMemos } from '../placement/memos.js';
 import type { NodeRecord, Placement, Task } from '../types.js';
 import { expectedEnd, gpuPositions, nodeInit, poolModels, type Capacity, type Hold } from './capacity.js';
+import { sameResources } from './same-node.js';
 import { schedule, scheduleOn } from './schedule.js';
 import type { ScheduleResult, SchedulerPolicy, SchedulerSnapshot } from './types.js';
 
@@ -143,16 +144,4 @@ function samePlacement(a: Placement, b: Placement): boolean {
     a.gpus.length === b.gpus.length &&
     a.gpus.every((g, i) => g === b.gpus[i])
   );
-}
-
-/** Whether two records of a node give the same ClusterState node and resolve requests alike. */
-function sameResources(a: NodeRecord, b: NodeRecord): boolean {
-  if (a === b) return true;
-  if (a.id !== b.id || a.name !== b.name || a.cpuMilli !== b.cpuMilli || a.memoryMiB !== b.memoryMiB || a.gpus.length !== b.gpus.length) return false;
-  for (let i = 0; i < a.gpus.length; i++) {
-    const x = a.gpus[i]!;
-    const y = b.gpus[i]!;
-    if (x.index !== y.index || x.model !== y.model || x.memoryMiB !== y.memoryMiB || x.tflops !== y.tflops || x.sharing !== y.sharing || x.uuid !== y.uuid) return false;
-  }
-  return true;
 }
