@@ -17,7 +17,7 @@ export function renderLive(r: LiveResult): string {
     `| simulator default (causal) | ${REPORT_LEVELS.map((l) => f(r.sim[String(l)])).join(' | ')} |`,
     `| live − simulator | ${REPORT_LEVELS.map((l) => f((r.live[String(l)] ?? NaN) - (r.sim[String(l)] ?? NaN))).join(' | ')} |`,
     `decisions: ${r.sameDecisions} of ${r.arrivals} identical (node and GPUs, or both skipped); first divergence: ${r.firstDivergence ?? 'none'}; placed live ${r.placedLive}, simulator ${r.placedSim}`,
-    `wall: ${r.wallSeconds} s for the arrivals (registering ${r.registerSeconds} s of it); per arrival (submit, cycle, read, agent poll+report) p50 ${r.perArrivalMs.p50} ms, p99 ${r.perArrivalMs.p99} ms`,
+    `wall: ${r.wallSeconds} s for the arrivals (registering ${r.registerSeconds} s of it), CPU ${r.cpuSeconds} s (user + system, this process; load average then ${r.loadAverage.map((l) => l.toFixed(1)).join(', ')}); per arrival (submit, cycle, read, agent poll+report) p50 ${r.perArrivalMs.p50} ms, p99 ${r.perArrivalMs.p99} ms`,
     `server cycle (schedule() + apply + commit), ${r.cycleMs.count} cycles: p50 ${r.cycleMs.p50} ms, p90 ${r.cycleMs.p90} ms, p99 ${r.cycleMs.p99} ms, max ${r.cycleMs.max} ms, mean ${r.cycleMs.mean} ms`,
   ];
   return lines.join('\n');

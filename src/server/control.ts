@@ -8,11 +8,10 @@
 // agent launch an attempt the store does not know about.
 import { assignmentInputs, localityNote, stagingUpdate } from './datasets-inputs.js';
 import { conflict, FastGpuError, notFound } from '../core/errors.js';
-import { schedule } from '../core/scheduler/index.js';
+import { FeasibilityMemo, PersistentScheduler } from '../core/scheduler/index.js';
 import { fairShareOrder, type TenancySnapshot } from '../core/scheduler/tenancy.js';
 import type { SchedulerPolicy } from '../core/scheduler/types.js';
 import type { ProviderOffer } from '../core/autoscale/types.js';
-import { poolModels } from '../core/scheduler/capacity.js';
 import { DEFAULT_BUDGET_EXHAUSTED_POLICY, tasksToStopForBudget, type BudgetExhaustedPolicy } from '../core/tenancy/quota.js';
 import { requeueAfter, requeueUnstarted } from '../core/state.js';
 import {
@@ -203,6 +202,10 @@ export class ControlPlane {
   private readonly claims = new Map<string, { victims: Set<string>; since: number }>();
   private tenantsReadAt = -Infinity;
   private readonly policy: SchedulerPolicy;
+  /** Keeps the pool's capacity and placement memos between cycles (a cycle costs what changed). */
+  private readonly scheduler = new PersistentScheduler();
+  /** Submit-time "can it ever run here" answers, kept until a node's resources change. */
+  readonly feasibility = new FeasibilityMemo();
   /** What the placement policy plans for: every accepted submit, kept across restarts. */
   workload: PoolWorkload | null = null;
   private readonly tickMs: number;
@@ -659,7 +662,7 @@ export class ControlPlane {
       const tenancy = this.tenancySnapshot(now);
       const workload = this.workload?.current();
       const policy = workload ? { ...this.policy, workload } : this.policy;
-      const result = schedule({ nodes: [...this.nodes.values()], active, pending, reservations: [...this.reservations.values()], tenancy }, now, policy);
+      const result = this.scheduler.schedule({ nodes: [...this.nodes.values()], active, pending, reservations: [...this.reservations.values()], tenancy }, now, policy);
       for (const h of gate.held) result.decisions.push({ kind: 'pending', taskId: h.task.id, reason: h.reason, message: h.message });
       const tx = new Tx();
       for (const d of gate.doomed) {
@@ -877,7 +880,7 @@ export class ControlPlane {
         }
       }
       await this.commit(tx, { retry: false });
-      await this.workload?.accepted(tx.inserts, poolModels([...this.nodes.values()]));
+      await this.workload?.accepted(tx.inserts, this.feasibility.poolModels([...this.nodes.values()]));
       // Live from here on; the cycle that places them comes next.
       for (const t of tx.inserts) this.tasks.set(t.id, t);
       this.hooks.submitted?.(tx.inserts.length);

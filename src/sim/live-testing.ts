@@ -9,6 +9,7 @@
 // The published protocol skips a pod that fits nowhere; the live equivalent is that its user
 // cancels it after the cycle that could not place it (left pending, it would be retried by every
 // later cycle and, under backfill, hold a reservation — a different experiment). Pods never end.
+import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { NodeInit, PolicyName, ResolvedPodRequest } from '../core/placement/index.js';
 import type { TracePod } from './trace.js';
@@ -27,6 +28,11 @@ export function podSpec(req: ResolvedPodRequest, name: string): Record<string, u
   // The API refuses 0 MiB of host memory (and absent means 1 GiB), which a few trace pods ask for:
   // those ask for 1 MiB, the least a user can (a decision it changed would show as a divergence).
   return { name, command: ['true'], resources: { gpu, cpu: `${req.cpuMilli}m`, memory: `${Math.max(1, req.memoryMiB)}MiB` } };
+}
+
+function cpuSecondsSince(from: NodeJS.CpuUsage): number {
+  const c = process.cpuUsage(from);
+  return (c.user + c.system) / 1e6;
 }
 
 function quantile(sorted: readonly number[], q: number): number {
@@ -96,6 +102,10 @@ export interface LiveResult {
   sameDecisions: number;
   firstDivergence: number | null;
   wallSeconds: number;
+  /** CPU seconds (user + system) of the process over the same span: on a shared machine, what the run itself cost. */
+  cpuSeconds: number;
+  /** The machine's 1, 5 and 15-minute load averages at the end (a shared machine's wall time depends on them). */
+  loadAverage: number[];
   registerSeconds: number;
   cycleMs: { count: number; p50: number; p90: number; p99: number; max: number; mean: number };
   perArrivalMs: { p50: number; p99: number };
@@ -151,6 +161,7 @@ export async function runLive(o: LiveOptions): Promise<LiveResult> {
   };
   try {
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     log(`live: registering ${nodes.length} simulated agents …`);
     const agents = new Map<string, LiveNode>();
     for (const n of nodes) {
@@ -203,7 +214,7 @@ export async function runLive(o: LiveOptions): Promise<LiveResult> {
       perArrival.push(performance.now() - a0);
       if (i % 500 === 499) {
         const cs = [...cycles].sort((x, y) => x - y);
-        log(`live: ${i + 1} arrivals (${((100 * arrived) / cap).toFixed(1)} % of capacity), ${same} identical decisions, allocated ${((100 * used) / cap).toFixed(2)} %, ${((performance.now() - t0) / 1000).toFixed(0)} s; cycle p50 ${quantile(cs, 0.5).toFixed(1)} ms, p99 ${quantile(cs, 0.99).toFixed(1)} ms`);
+        log(`live: ${i + 1} arrivals (${((100 * arrived) / cap).toFixed(1)} % of capacity), ${same} identical decisions, allocated ${((100 * used) / cap).toFixed(2)} %, ${((performance.now() - t0) / 1000).toFixed(0)} s (CPU ${(cpuSecondsSince(cpu0)).toFixed(0)} s); cycle p50 ${quantile(cs, 0.5).toFixed(1)} ms, p99 ${quantile(cs, 0.99).toFixed(1)} ms`);
       }
     }
     const wallSeconds = (performance.now() - t0) / 1000;
@@ -224,6 +235,8 @@ export async function runLive(o: LiveOptions): Promise<LiveResult> {
       sameDecisions: same,
       firstDivergence,
       wallSeconds: r2(wallSeconds),
+      cpuSeconds: r2(cpuSecondsSince(cpu0)),
+      loadAverage: loadavg(),
       registerSeconds: r2(registerSeconds),
       cycleMs: { count: cs.length, p50: r2(quantile(cs, 0.5)), p90: r2(quantile(cs, 0.9)), p99: r2(quantile(cs, 0.99)), max: r2(cs.at(-1) ?? NaN), mean: r2(cs.reduce((x, y) => x + y, 0) / Math.max(1, cs.length)) },
       perArrivalMs: { p50: r2(quantile(pa, 0.5)), p99: r2(quantile(pa, 0.99)) },

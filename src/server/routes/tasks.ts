@@ -1,7 +1,6 @@
 // /v1/tasks: submit (JSON or YAML, dry run, gangs), list, get, events, cancel, wait, logs (page + SSE).
 import { z } from 'zod';
 import { FastGpuError, invalid, notFound } from '../../core/errors.js';
-import { neverFits } from '../../core/scheduler/index.js';
 import { parseTaskSpec } from '../../core/spec.js';
 import { newPendingTask } from '../../core/state.js';
 import { TERMINAL_STATES, type Task, type TaskState } from '../../core/types.js';
@@ -114,7 +113,7 @@ export function taskRoutes(ctx: RouteContext): void {
         // With no node known yet there is nothing to judge against: the task waits. A task only an
         // autoscaled node shape holds is accepted: the autoscaler asks for that node.
         if (nodes.length > 0) {
-          const why = neverFits(spec.resources, nodes);
+          const why = control.feasibility.neverFits(spec.resources, nodes);
           if (why && !control.offered.some((o) => offerHolds(o, spec.resources))) {
             throw new FastGpuError('UNSCHEDULABLE', `${why.field}: ${why.message}`, why.field);
           }
