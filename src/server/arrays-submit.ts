@@ -2,6 +2,7 @@
 // range, `0-99%8`) and `after:` (task or array ids with ok/any/failed); both are read here, off the
 // body, before the task spec itself is parsed, and applied to the tasks the submit makes: an array
 // becomes one task per index, all stored in the submit's one transaction.
+import { checkExecLimits } from '../core/argv-limits.js';
 import { parseArrayRange, type ArrayRange } from '../core/array.js';
 import { isDataInputList } from '../core/data/io-spec.js';
 import { findCycle, parseAfter, type Dependency } from '../core/deps.js';
@@ -132,6 +133,7 @@ export function expandSubmit(tasks: readonly Task[], extras: SubmitExtras): Task
   const { indices, max } = extras.array;
   const id = newArrayId();
   const size = indices.length;
+  if (extras.inputs) checkLargestInput(base, extras.inputs, id, size);
   const out: Task[] = new Array<Task>(size);
   for (let k = 0; k < size; k++) {
     const index = indices[k]!;
@@ -143,4 +145,22 @@ export function expandSubmit(tasks: readonly Task[], extras: SubmitExtras): Task
     out[k] = t;
   }
   return out;
+}
+
+/**
+ * The spec was checked against execve's limits without FASTGPU_INPUT: the element with the largest
+ * input must still start (its environment is the base's plus that one string), or the submit is
+ * refused naming that input rather than an element failing at launch.
+ */
+function checkLargestInput(base: Task, inputs: readonly string[], id: string, size: number): void {
+  let k = 0;
+  const bytes = inputs.map((x) => Buffer.byteLength(x));
+  for (let i = 1; i < inputs.length; i++) if (bytes[i]! > bytes[k]!) k = i;
+  const env = { ...base.spec.env, FASTGPU_ARRAY_ID: id, FASTGPU_ARRAY_INDEX: String(size), FASTGPU_ARRAY_SIZE: String(size), FASTGPU_INPUT: inputs[k]! };
+  try {
+    checkExecLimits(base.spec.command, env, false);
+  } catch (e) {
+    if (!(e instanceof FastGpuError)) throw e;
+    throw invalid(`inputs.${k}`, `with this input in FASTGPU_INPUT, element ${k} could never start: ${e.message}`);
+  }
 }

@@ -98,7 +98,14 @@ describe('arrays', () => {
     await bad({ command: 'true', array: '0-10000' }, 'array', 'more than 10000 elements');
     await bad({ command: 'true', array: '0-3', gang: 2 }, 'array', 'an array cannot be a gang');
     await bad({ command: 'true', arrray: '0-3' }, 'arrray', 'did you mean');
+    // A spec just within execve's limits (about 1,026,000 of 1,048,576 bytes, within the 1 MiB
+    // body), and a map input that takes one element past them.
+    const near = { command: ['true', ...new Array<string>(4095).fill('y'.repeat(238))], env: Object.fromEntries(Array.from({ length: 1024 }, (_, i) => [`K${i.toString(36).padStart(3, '0')}`, ''])) };
+    await bad({ ...near, inputs: ['a', 'x'.repeat(40_000)] }, 'inputs.1', 'element 1 could never start');
     expect(await h.store.countTasks()).toBe(0);
+    // The same spec with small inputs starts.
+    expect((await h.req('POST', '/v1/tasks', { ...near, inputs: ['a', 'b'] })).status).toBe(201);
+    expect(await h.store.countTasks()).toBe(2);
   });
 });
 
