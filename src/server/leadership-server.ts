@@ -59,7 +59,7 @@ export interface ReplicatedServer {
  */
 export async function startReplicatedServer(
   opts: ReplicatedOptions,
-  ensureAdminToken: (dataDir: string, store: Store, clock: Clock) => Promise<string>,
+  ensureAdminToken: (dataDir: string, store: Store, clock: Clock, log: (line: string) => void) => Promise<string>,
 ): Promise<ReplicatedServer> {
   const clock = timerClock(opts.clock ?? systemClock);
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
@@ -72,7 +72,7 @@ export async function startReplicatedServer(
   const base = openStore({ ...pgOpts, maxConnections: 2 });
   await base.init();
   const id = newId('srv');
-  const adminToken = await ensureAdminToken(opts.dataDir, base, clock).catch(async (e: unknown) => {
+  const adminToken = await ensureAdminToken(opts.dataDir, base, clock, log).catch(async (e: unknown) => {
     await base.close();
     throw e;
   });

@@ -15,6 +15,7 @@ import { hashToken } from './auth.js';
 import { newId, newSecret } from './ids.js';
 import type { SampleRetention } from './retention.js';
 import { JoinTokenAccess } from './autoscale-join.js';
+import { retireSharedAutoscaleToken } from './autoscale-legacy.js';
 import { DEFAULT_JOIN_TTL_MS, JoinService } from './join.js';
 import { autoscalePolicy, buildProvider, type AutoscaleSpec, type PolicyFlags } from './providers/config.js';
 
@@ -57,7 +58,8 @@ export const DB_FILE = 'fastgpu.db';
  * The admin token: read from `<dataDir>/admin.token`, or made on first start (mode 0600). Only
  * its hash goes into the store; it is inserted again if the store lost it (a fresh database).
  */
-export async function ensureAdminToken(dataDir: string, store: Store, clock: Clock): Promise<string> {
+export async function ensureAdminToken(dataDir: string, store: Store, clock: Clock, log: (line: string) => void = (line) => process.stderr.write(`${line}\n`)): Promise<string> {
+  await retireSharedAutoscaleToken(dataDir, store, clock, log);
   const file = join(dataDir, ADMIN_TOKEN_FILE);
   let secret: string | null = null;
   try {
@@ -95,7 +97,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   await store.init();
   let server: Awaited<ReturnType<typeof buildApp>> | null = null;
   try {
-    const adminToken = await ensureAdminToken(opts.dataDir, store, clock);
+    const adminToken = await ensureAdminToken(opts.dataDir, store, clock, log);
     let shownUrl = '';
     server = await buildApp({
       store,
