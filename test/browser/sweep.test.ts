@@ -32,7 +32,10 @@ afterAll(async () => {
 
 describe('sweep page', () => {
   it('shows trials with state, slice and cost, a chart of the metric over steps, live', { timeout: 300_000 }, async () => {
+    // The login trades ?token= for a session cookie after the page loads: wait for it, or the
+    // next navigation goes out without the cookie and lands on the login form.
     await page.goto(pool.loginUrl);
+    await page.getByRole('heading', { name: 'Pool' }).waitFor({ timeout: 30_000 });
     const go = join(dir, 'go');
     const trial = `echo "{\\"step\\": 1, \\"loss\\": {x}}" >> "$FASTGPU_METRICS"; while [ ! -f ${go} ]; do sleep 0.5; done; echo "{\\"step\\": 2, \\"loss\\": $(( {x} / 2 ))}" >> "$FASTGPU_METRICS"`;
     const created = await pool.api<{ sweep: { id: string } }>('POST', '/v1/sweeps', { name: 'watch', command: trial, space: { x: [8, 2, 6, 4, 10, 12, 14, 16] }, gpu: 0.25, memory: '10GiB', metric: 'loss' });
