@@ -28,25 +28,23 @@ const limitOf = async (node: string): Promise<string | undefined> => {
 
 describe('fastgpu agent --cache-size', () => {
   it('caps the node cache at the size given, as its heartbeat reports', async () => {
-    let reported: string | undefined;
-    let polling = false;
-    const r = await cli.run(['agent', '--gpus', '1xH100', '--name', 'capped', '--state-dir', join(dir, 'agent'), '--cache-size', '64MiB', '--quiet'], {
+    let joined!: (interrupt: () => void) => void;
+    const onJoin = new Promise<() => void>((res) => (joined = res));
+    const run = cli.run(['agent', '--gpus', '1xH100', '--name', 'capped', '--state-dir', join(dir, 'agent'), '--cache-size', '64MiB', '--quiet'], {
       onStdout: (out, interrupt) => {
-        if (!out.includes('joined') || polling) return;
-        polling = true;
-        // Heartbeats carry the cache report: wait for the first, then stop the agent.
-        const poll = async (): Promise<void> => {
-          for (;;) {
-            reported = await limitOf('capped');
-            if (reported !== undefined) return interrupt();
-            await new Promise((res) => setTimeout(res, 50));
-          }
-        };
-        void poll();
+        if (out.includes('joined')) joined(interrupt);
       },
     });
-    expect(r.code).toBe(0);
-    expect(reported).toMatch(/ 67108864$/);
+    const interrupt = await Promise.race([
+      onJoin,
+      run.then((r) => {
+        throw new Error(`the agent exited ${r.code} before joining: ${r.stderr}`);
+      }),
+    ]);
+    // The cache report rides on heartbeats: the first one after joining brings the cap.
+    await expect.poll(() => limitOf('capped'), { timeout: 30_000 }).toMatch(/ 67108864$/);
+    interrupt();
+    expect((await run).code).toBe(0);
   });
 
   it('refuses a size without a unit, naming the flag', async () => {

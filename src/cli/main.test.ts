@@ -381,14 +381,13 @@ describe('fastgpu ps, get, logs, cancel, wait', () => {
   it('waits and exits with the task code', async () => {
     const go = join(pool.dir, unique('go'));
     const id = (await run.run(['run', '-d', '--', 'sh', '-c', `until [ -e ${go} ]; do sleep 0.02; done`])).stdout.trim();
-    const w = run.run(['wait', id]);
-    await new Promise((r) => setTimeout(r, 30));
-    writeFileSync(go, '');
-    expect(await w).toEqual({ code: 0, stdout: `${id} SUCCEEDED exit 0\n`, stderr: '' });
-    const id2 = (await cli.run(['run', '-d', '--', 'true'])).stdout.trim();
-    const t = await cli.run(['wait', id2, '--timeout', '100ms']);
+    // It cannot end before the go file exists, so a bounded wait must give up, saying so: wait blocks.
+    const t = await run.run(['wait', id, '--timeout', '100ms']);
     expect(t.code).toBe(1);
     expect(t.stderr).toMatch(/has not finished/);
+    const w = run.run(['wait', id]);
+    writeFileSync(go, '');
+    expect(await w).toEqual({ code: 0, stdout: `${id} SUCCEEDED exit 0\n`, stderr: '' });
   });
 });
 

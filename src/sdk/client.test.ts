@@ -1,6 +1,6 @@
 // The SDK against the real server: `bare` has no agent (its tasks stay PENDING), `pool` has a
 // real agent on one simulated H100 (its tasks run as real processes).
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -171,8 +171,8 @@ describe('FastGPU client', () => {
 
   it('keeps following across a server restart, without repeating output', async () => {
     const fg = clientOf(pool);
-    const [during, after] = [unique('during'), unique('after')];
-    const t = await fg.tasks.submit({ command: `echo before; ${awaitFile(pool, during)}; echo during; ${awaitFile(pool, after)}; echo after` });
+    const [during, wrote, after] = [unique('during'), unique('wrote'), unique('after')];
+    const t = await fg.tasks.submit({ command: `echo before; ${awaitFile(pool, during)}; echo during; touch ${join(pool.dir, wrote)}; ${awaitFile(pool, after)}; echo after` });
     const got: string[] = [];
     const following = (async () => {
       for await (const c of fg.tasks.follow(t.id, { reconnectForMs: 10_000 })) got.push(c.data);
@@ -181,7 +181,7 @@ describe('FastGPU client', () => {
     await pool.stopServer();
     // The task writes while the server is down; the agent ships it once the server is back.
     touch(pool, during);
-    await new Promise((r) => setTimeout(r, 400));
+    await until(() => existsSync(join(pool.dir, wrote)), 30_000);
     await pool.startServer();
     await until(() => got.length === 2, 10_000);
     touch(pool, after);

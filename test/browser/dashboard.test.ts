@@ -209,15 +209,9 @@ describe('dashboard in Chromium', () => {
 
     // One cancelled while it waited: the cancel is only in the history, never in the task record.
     const blocker = await submit({ name: 'blocker', command: 'sleep 60', resources: { gpu: 2 } });
-    for (let i = 0; (await pool.api<TaskView>('GET', `/v1/tasks/${blocker.id}`)).state !== 'RUNNING'; i++) {
-      if (i > 200) throw new Error('the blocker never started');
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await expect.poll(async () => (await pool.api<TaskView>('GET', `/v1/tasks/${blocker.id}`)).state, { timeout: 60_000 }).toBe('RUNNING');
     const waiter = await submit({ name: 'waiter', command: 'true', resources: { gpu: 1 } });
-    for (let i = 0; (await pool.api<TaskView>('GET', `/v1/tasks/${waiter.id}`)).reason !== 'Resources'; i++) {
-      if (i > 200) throw new Error('the waiter never got its waiting reason');
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await expect.poll(async () => (await pool.api<TaskView>('GET', `/v1/tasks/${waiter.id}`)).reason, { timeout: 60_000 }).toBe('Resources');
     await pool.api('POST', `/v1/tasks/${waiter.id}/cancel`);
     await pool.api('POST', `/v1/tasks/${blocker.id}/cancel`);
     const cancelled = await timelineOf(waiter.id);
