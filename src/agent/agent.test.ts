@@ -6,6 +6,9 @@ import { Agent } from './agent.js';
 import { SupervisorLauncher } from './launcher.js';
 import { simulatedGpus } from './discovery.js';
 import { FakeServer } from './fixtures/fake-server.js';
+import { LinkError } from './link.js';
+import { MemoryNodeState } from './node-state.js';
+import type { RegisterRequest } from '../protocol/agent.js';
 import { alive, assignment, tempDir, waitFor, killTasks, PRINTS_SIGNAL_FILE } from './fixtures/helpers.js';
 
 let state: ReturnType<typeof tempDir>;
@@ -221,6 +224,35 @@ describe('Agent', () => {
     server.down = false;
     expect(await exitOf(a.taskId)).toMatchObject({ exitCode: 3 });
     expect(server.text(a.taskId, 'stdout')).toBe('one\ntwo\n');
+  });
+
+  it('a register whose answer was lost is sent again with the credential the agent drew and saved first', async () => {
+    const nodeState = new MemoryNodeState();
+    let lost = 0;
+    // The server takes the first register, but its answer never arrives (a timeout under load).
+    const link = new Proxy(server, {
+      get(target, prop, receiver) {
+        if (prop !== 'register') return Reflect.get(target, prop, receiver) as unknown;
+        return async (req: RegisterRequest) => {
+          const res = await target.register(req);
+          if (lost++ === 0) throw new LinkError('register: no answer within 10000 ms', true);
+          return res;
+        };
+      },
+    });
+    const agent = new Agent({
+      link,
+      nodeState,
+      launcher: new SupervisorLauncher({ stateDir: state.dir, baseEnv: { PATH: process.env.PATH ?? '/usr/bin:/bin' } }),
+      node: { name: 'box', cpuMilli: 4000, memoryMiB: 8192, labels: {}, gpus: simulatedGpus('2xH100', 'box'), simulated: true, agentVersion: 'test' },
+    });
+    agents.push(agent);
+    await agent.start();
+    expect(server.registers).toHaveLength(2);
+    const [first, retry] = server.registers;
+    expect(first!.credential).toMatch(/^fgn_[A-Za-z0-9_-]{40}$/);
+    expect(retry!.credential).toBe(first!.credential);
+    expect(nodeState.credential).toBe(first!.credential);
   });
 
   it('re-registers when the server asks', async () => {

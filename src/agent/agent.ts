@@ -10,6 +10,7 @@
 // to its lease file; each task's supervisor fences its own task once that deadline passes
 // (src/protocol/lease.ts), also while this process is paused or dead. `stop()` ends the loops and
 // leaves tasks running (a restarted agent re-attaches them from the state dir).
+import { randomBytes } from 'node:crypto';
 import type { Clock, Gpu, Placement } from '../core/types.js';
 import type { Assignment, CacheReport, MpsHealthReport, RegisterRequest, RunningReport, StopOrder } from '../protocol/agent.js';
 import { sleepOn, timerClock, type TimerClock } from '../util/clock.js';
@@ -209,6 +210,17 @@ export class Agent {
     return this.registering;
   }
 
+  /**
+   * A first register proposes a credential the agent drew and saved itself: when the answer is
+   * lost (a timeout under load) and the register is sent again, the server, which already took
+   * it, still recognises this agent instead of refusing the name as held by another.
+   */
+  private async proposeCredential(): Promise<string> {
+    const drawn = `fgn_${randomBytes(30).toString('base64url')}`;
+    await this.nodeState.writeCredential(drawn);
+    return drawn;
+  }
+
   private async doRegister(first: boolean): Promise<void> {
     const backoff = new Backoff(100, 5_000);
     for (;;) {
@@ -218,7 +230,7 @@ export class Agent {
         // reported until acknowledged.
         for (const s of await this.cfg.launcher.scan()) await this.adopt(s.report, s.placement);
         const n = this.cfg.node;
-        const credential = await this.nodeState.readCredential();
+        const credential = (await this.nodeState.readCredential()) ?? (await this.proposeCredential());
         const req: RegisterRequest = {
           name: n.name,
           cpuMilli: n.cpuMilli,

@@ -119,8 +119,10 @@ export const RegisterRequestSchema = z.strictObject({
   /** The agent protocol version it speaks (src/protocol/version.ts); absent: 1. */
   protocolVersion: z.number().int().min(0).max(1_000_000).optional(),
   /**
-   * The node credential the server issued when this node first registered (kept 0600 in the
-   * agent's state dir). A name that has one can only be registered again with it, unless the
+   * The node credential (kept 0600 in the agent's state dir): the one the server issued, or, on a
+   * first register, one the agent drew and saved itself, which the server takes when it is strong
+   * (32+ characters of A-Z a-z 0-9 _ -), so a register whose answer was lost can be sent again.
+   * A name that has one can only be registered again with it, unless the
    * node is LOST (its lease ran out and its tasks were fenced): then a new agent may take it over.
    */
   credential: z.string().min(1).max(256).optional(),

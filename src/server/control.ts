@@ -1088,10 +1088,10 @@ export class ControlPlane {
       }
       // A node from before credentials, or a LOST node taken over: a fresh credential.
       if (existing.state === 'LOST' && (await this.identities.issued(existing.id))) this.log(`node ${req.name} (${existing.id}) taken over by a new agent after it was LOST`);
-      credential = await this.identities.issue(existing.id);
+      credential = await this.grantCredential(existing.id, req.credential);
     }
     const id = existing?.id ?? newId('n');
-    if (!existing) credential = await this.identities.issue(id);
+    if (!existing) credential = await this.grantCredential(id, req.credential);
     const node: NodeRecord = {
       id,
       name: req.name,
@@ -1152,6 +1152,16 @@ export class ControlPlane {
     // A node from before credentials: its agent registers again and gets one.
     if (!credential && !(await this.identities.issued(nodeId))) throw notFound('node', `${nodeId} has no credential yet (register again)`);
     throw new FastGpuError('FORBIDDEN', `this agent does not hold the credential of node ${nodeId}: an agent speaks only for the node it registered as`);
+  }
+
+  /**
+   * The node's credential from now on: the one the agent proposed when it is strong enough (then
+   * nothing is returned: the agent has it, and a retry of a register whose answer was lost matches
+   * it), else a new one the answer carries.
+   */
+  private async grantCredential(nodeId: string, proposed: string | undefined): Promise<string | undefined> {
+    if (proposed !== undefined && (await this.identities.adopt(nodeId, proposed))) return undefined;
+    return this.identities.issue(nodeId);
   }
 
   async heartbeat(req: HeartbeatRequest): Promise<HeartbeatResponse> {

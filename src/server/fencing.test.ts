@@ -166,6 +166,28 @@ describe('node identity', () => {
     expect(again.credential).toBeUndefined();
   });
 
+  it("an agent's own strong credential is taken, so a register whose answer was lost can be sent again", async () => {
+    h = await makeHarness();
+    const a = new FakeAgent(h, 'gpu-1');
+    a.credential = `fgn_${'k'.repeat(40)}`;
+    const reg = await a.register();
+    expect(reg.credential).toBeUndefined(); // the agent has it already
+    // The same register again (its answer was lost): the same node, not "held by another agent".
+    const again = await a.register();
+    expect(again.nodeId).toBe(reg.nodeId);
+    await a.heartbeat();
+    // Another agent proposing its own credential for the held name is still refused.
+    const twin = new FakeAgent(h, 'gpu-1');
+    twin.credential = `fgn_${'t'.repeat(40)}`;
+    await expect(twin.register()).rejects.toThrow(/409 .*not that node's/);
+    // A weak proposal is not taken: the server issues a credential of its own.
+    const weak = new FakeAgent(h, 'gpu-2');
+    weak.credential = 'short';
+    const issued = await weak.register();
+    expect(issued.credential).toMatch(/^fgp_/);
+    await weak.heartbeat();
+  });
+
   it('a LOST node may be taken over by a new agent; the old credential then no longer speaks for it', async () => {
     h = await makeHarness();
     const a = new FakeAgent(h, 'gpu-1');

@@ -1,4 +1,6 @@
-// Node identity: a credential the server issues to a node at its first registration. The agent
+// Node identity: a credential the server issues to a node at its first registration, or the one
+// the agent proposed (a secret it drew and saved before asking: a register whose answer was lost
+// can then be sent again and still match). The agent
 // keeps it (0600) in its state dir and presents it on every call; only its sha256 is stored (as
 // store meta `node.credential.<nodeId>`, so every store adapter has it without a new table; with
 // several servers it becomes a token row of role `node` bound to the node id). A second agent
@@ -10,6 +12,8 @@ import { hashToken } from './auth.js';
 import { newSecret } from './ids.js';
 
 const metaKey = (nodeId: string): string => `node.credential.${nodeId}`;
+/** What a proposed credential must look like to be taken: long and random-looking enough. */
+const STRONG = /^[A-Za-z0-9_-]{32,256}$/;
 
 export class NodeIdentities {
   /** nodeId → credential hash ('' = none issued yet: a node from before credentials existed). */
@@ -38,6 +42,18 @@ export class NodeIdentities {
     const a = Buffer.from(hashToken(credential));
     const b = Buffer.from(h);
     return a.length === b.length && timingSafeEqual(a, b);
+  }
+
+  /**
+   * Takes the agent's own proposed credential for the node (replacing any old one), when it is
+   * strong enough to be a secret: at least 32 characters of A-Z a-z 0-9 _ -. Answers whether it did.
+   */
+  async adopt(nodeId: string, proposed: string): Promise<boolean> {
+    if (!STRONG.test(proposed)) return false;
+    const h = hashToken(proposed);
+    await this.store.setMeta(metaKey(nodeId), h);
+    this.hashes.set(nodeId, h);
+    return true;
   }
 
   /** A new credential for the node (replacing any old one): stored as its hash, returned once. */
