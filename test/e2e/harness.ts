@@ -47,7 +47,7 @@ export class Daemon {
   }
 
   /** Resolves with the first match of `re` in the output; fails when the process exits or time runs out. */
-  async waitFor(re: RegExp, ms = 20_000): Promise<RegExpExecArray> {
+  async waitFor(re: RegExp, ms = 90_000): Promise<RegExpExecArray> {
     const end = Date.now() + ms;
     for (;;) {
       const m = re.exec(this.output);
