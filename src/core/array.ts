@@ -129,6 +129,11 @@ export function arrayStatus(elements: readonly Task[]): ArrayStatus {
   };
 }
 
+/** Why an element beyond its array's %N cap waits (reason `ArrayTaskLimit`). */
+export function arrayLimitMessage(arrayId: string, max: number): string {
+  return `Its array ${arrayId} runs at most ${max} elements at once (%${max})`;
+}
+
 /**
  * The pending elements the %N cap lets the scheduler see this cycle: per array, the lowest
  * indices first, as many as `max` minus those holding resources. The rest wait with reason

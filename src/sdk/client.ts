@@ -211,7 +211,7 @@ export class TasksApi {
     return first;
   }
 
-  /** Submits a task spec and returns every task it made (a gang of N makes N). `dryRun` creates nothing. */
+  /** Submits a task spec and returns every task it made (a gang of N makes N; an array, its first element: see `arrays`). `dryRun` creates nothing. */
   async create(spec: TaskSpecInput, opts: { dryRun?: boolean } = {}): Promise<TaskView[]> {
     const query: Query = opts.dryRun ? { dryRun: 'true' } : {};
     // One key for this submit and its retries: a retry after a lost answer gets the tasks the

@@ -4,7 +4,7 @@
 // waits (`ArrayTaskLimit`). The verdicts are core's (deps.ts, array.ts); this class finds the
 // dependency targets: live tasks in memory, finished ones in the store, read once and cached
 // (a finished task never changes; an array with no live element is finished for good).
-import { capArrays } from '../core/array.js';
+import { arrayLimitMessage, capArrays } from '../core/array.js';
 import { judgeDependencies, taskTarget, type DependencyTarget } from '../core/deps.js';
 import { TERMINAL_STATES, type PendingReason, type Task } from '../core/types.js';
 import type { Store } from '../store/port.js';
@@ -107,7 +107,7 @@ export class DependencyGate {
       else doomed.push({ task: t, message: v.message });
     }
     const { eligible, held: capped } = capArrays(ready, active);
-    for (const t of capped) held.push({ task: t, reason: 'ArrayTaskLimit', message: `Its array ${t.array!.id} runs at most ${t.array!.max} elements at once (%${t.array!.max})` });
+    for (const t of capped) held.push({ task: t, reason: 'ArrayTaskLimit', message: arrayLimitMessage(t.array!.id, t.array!.max!) });
     return { eligible, held, doomed };
   }
 }

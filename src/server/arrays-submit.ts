@@ -3,13 +3,16 @@
 // body, before the task spec itself is parsed, and applied to the tasks the submit makes: an array
 // becomes one task per index, all stored in the submit's one transaction.
 import { checkExecLimits } from '../core/argv-limits.js';
-import { parseArrayRange, type ArrayRange } from '../core/array.js';
+import { arrayLimitMessage, arrayStatus, formatArrayRange, parseArrayRange, type ArrayRange } from '../core/array.js';
 import { isDataInputList } from '../core/data/io-spec.js';
 import { findCycle, parseAfter, type Dependency } from '../core/deps.js';
+import type { z } from 'zod';
 import { FastGpuError, invalid } from '../core/errors.js';
 import type { Task } from '../core/types.js';
+import type { ArraySubmitted, TaskSubmitAnswerSchema } from '../protocol/arrays.js';
 import type { Store } from '../store/port.js';
 import { newId, randomBase32 } from './ids.js';
+import { taskView } from './views.js';
 
 /** What a submit body says beyond the task spec. */
 export interface SubmitExtras {
@@ -135,6 +138,11 @@ export function expandSubmit(tasks: readonly Task[], extras: SubmitExtras): Task
   const size = indices.length;
   if (extras.inputs) checkLargestInput(base, extras.inputs, id, size);
   const out: Task[] = new Array<Task>(size);
+  // Elements past the first %N cannot be placed before one of those ends (the cap takes the
+  // lowest indices first, capArrays), so they are born waiting with the reason the first cycle
+  // would give them: that cycle then writes nothing for them (10,000 reason writes and
+  // `task.pending` events before). With `after:` the first reason is Dependency, the cycle's.
+  const held = max !== undefined && !after ? { reason: 'ArrayTaskLimit' as const, reasonMessage: arrayLimitMessage(id, max) } : null;
   for (let k = 0; k < size; k++) {
     const index = indices[k]!;
     const env: Record<string, string> = { ...base.spec.env, FASTGPU_ARRAY_ID: id, FASTGPU_ARRAY_INDEX: String(index), FASTGPU_ARRAY_SIZE: String(size) };
@@ -142,6 +150,7 @@ export function expandSubmit(tasks: readonly Task[], extras: SubmitExtras): Task
     if (input !== undefined) env.FASTGPU_INPUT = input;
     const t: Task = { ...base, id: k === 0 ? base.id : newId('t'), spec: { ...base.spec, env }, array: max !== undefined ? { id, index, size, max } : { id, index, size } };
     if (after) t.after = after;
+    if (held && k >= max!) Object.assign(t, held);
     out[k] = t;
   }
   return out;
@@ -163,4 +172,36 @@ function checkLargestInput(base: Task, inputs: readonly string[], id: string, si
     if (!(e instanceof FastGpuError)) throw e;
     throw invalid(`inputs.${k}`, `with this input in FASTGPU_INPUT, element ${k} could never start: ${e.message}`);
   }
+}
+
+/**
+ * The answer to a submit (`POST /v1/tasks`): every task it made, or for an array its first
+ * element and the array in brief (`array`, with links to page the rest). Elements are given in
+ * index order (expandSubmit's), or any order (a replayed submit's); the brief sorts them out.
+ */
+export function submitAnswer(tasks: readonly Task[]): z.infer<typeof TaskSubmitAnswerSchema> {
+  const any = tasks[0];
+  if (!any?.array) return { tasks: tasks.map(taskView) };
+  let first = any;
+  let last = any;
+  for (const t of tasks) {
+    if (t.array!.index < first.array!.index) first = t;
+    if (t.array!.index > last.array!.index) last = t;
+  }
+  const s = arrayStatus(tasks);
+  const id = encodeURIComponent(s.id);
+  const range = { indices: tasks.map((t) => t.array!.index).sort((a, b) => a - b), ...(s.max !== null ? { max: s.max } : {}) };
+  const array: ArraySubmitted = {
+    id: s.id,
+    name: s.name,
+    tenant: s.tenant,
+    size: s.size,
+    max: s.max,
+    range: formatArrayRange(range),
+    firstTaskId: first.id,
+    lastTaskId: last.id,
+    counts: s.counts,
+    links: { status: `/v1/arrays/${id}`, tasks: `/v1/arrays/${id}/tasks`, results: `/v1/arrays/${id}/results` },
+  };
+  return { tasks: [taskView(first)], array };
 }

@@ -29,14 +29,62 @@ async function runRound(code = 0): Promise<number> {
 }
 
 describe('arrays', () => {
+  it('pages the elements by index, and a dry run answers the array in brief too', async () => {
+    const r = await h.req('POST', '/v1/tasks', { command: 'true', array: '1,3,5-9:2' });
+    const id = r.body.array.id;
+    expect(r.body.array).toMatchObject({ size: 5, max: null, range: '1,3,5,7,9' });
+    const page = async (q: string): Promise<any> => (await h.req('GET', `/v1/arrays/${id}/tasks?${q}`)).body;
+    const p1 = await page('limit=2');
+    expect(p1.tasks.map((t: any) => t.array.index)).toEqual([1, 3]);
+    expect(p1.next).toBe(3);
+    const p2 = await page(`afterIndex=${p1.next}&limit=2`);
+    expect(p2.tasks.map((t: any) => t.array.index)).toEqual([5, 7]);
+    const p3 = await page(`afterIndex=${p2.next}&limit=2`);
+    expect(p3.tasks.map((t: any) => t.array.index)).toEqual([9]);
+    expect(p3.next).toBeUndefined();
+    expect((await page('afterIndex=9')).tasks).toEqual([]);
+    expect((await h.req('GET', `/v1/arrays/${id}/tasks?limit=0`)).status).toBe(400);
+    expect(p1.tasks[0].id).toBe(r.body.array.firstTaskId);
+    expect(p3.tasks[0].id).toBe(r.body.array.lastTaskId);
+    const dry = await h.req('POST', '/v1/tasks?dryRun=true', { command: 'true', array: '0-9999%8' });
+    expect(dry.status).toBe(200);
+    expect(dry.body.tasks).toHaveLength(1);
+    expect(dry.body.array).toMatchObject({ size: 10_000, max: 8, range: '0-9999%8', counts: { PENDING: 10_000 } });
+  });
+
   it('an array of 40 with %4 never has more than 4 elements on the pool; results come back by index', async () => {
     const r = await h.req('POST', '/v1/tasks', { command: 'true', resources: { gpu: 0.25 }, array: '0-39%4' });
     expect(r.status).toBe(201);
-    expect(r.body.tasks).toHaveLength(40);
+    // The answer is the first element and the array in brief, not 40 views.
+    expect(r.body.tasks).toHaveLength(1);
     const arrayId = r.body.tasks[0].array.id;
     expect(arrayId).toMatch(/^a_[a-z2-7]{10}$/);
-    expect(r.body.tasks.map((t: any) => t.array.index)).toEqual(Array.from({ length: 40 }, (_, i) => i));
-    expect(r.body.tasks[7].spec.env).toMatchObject({ FASTGPU_ARRAY_ID: arrayId, FASTGPU_ARRAY_INDEX: '7', FASTGPU_ARRAY_SIZE: '40' });
+    const all = (await h.req('GET', `/v1/arrays/${arrayId}/tasks`)).body.tasks;
+    expect(r.body.array).toEqual({
+      id: arrayId,
+      name: r.body.tasks[0].name,
+      tenant: 'default',
+      size: 40,
+      max: 4,
+      range: '0-39%4',
+      firstTaskId: all[0].id,
+      lastTaskId: all[39].id,
+      counts: { PENDING: 40 },
+      links: { status: `/v1/arrays/${arrayId}`, tasks: `/v1/arrays/${arrayId}/tasks`, results: `/v1/arrays/${arrayId}/results` },
+    });
+    expect(r.body.tasks[0].id).toBe(all[0].id);
+    expect(all.map((t: any) => t.array.index)).toEqual(Array.from({ length: 40 }, (_, i) => i));
+    expect(all[7].spec.env).toMatchObject({ FASTGPU_ARRAY_ID: arrayId, FASTGPU_ARRAY_INDEX: '7', FASTGPU_ARRAY_SIZE: '40' });
+    // Past the cap, an element is born waiting (ArrayTaskLimit, said in its task.submitted event),
+    // so the first cycle writes nothing for it: no reason write, no task.pending event.
+    expect([all[3].reason, all[4].reason, all[39].reason]).toEqual([null, 'ArrayTaskLimit', 'ArrayTaskLimit']);
+    const submitted = (await h.req('GET', `/v1/tasks/${all[39].id}/events`)).body.events;
+    expect(submitted.map((e: any) => [e.type, e.data.reason])).toEqual([['task.submitted', 'ArrayTaskLimit']]);
+    await h.server.control.runCycle();
+    await h.server.control.settle();
+    await h.server.control.flushReasons();
+    expect((await h.req('GET', `/v1/tasks/${all[39].id}/events`)).body.events).toHaveLength(1);
+    expect((await h.store.getTask(all[39].id))?.version).toBe(1);
     await h.server.control.settle();
     let most = 0;
     let rounds = 0;

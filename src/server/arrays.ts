@@ -10,8 +10,14 @@ import { ArrayCancelSchema, ArrayResultsSchema, ArrayTasksSchema, ArrayViewSchem
 import type { PricedLineRecord } from '../store/port.js';
 import { authorize, type Principal } from './auth.js';
 import type { RouteContext } from './routes/context.js';
-import { IdParamsSchema } from './schemas.js';
+import { IdParamsSchema, queryInt } from './schemas.js';
 import { taskView } from './views.js';
+
+/** `GET /v1/arrays/:id/tasks` pages: elements after an index, at most `limit` (default all). */
+const ArrayTasksQuerySchema = z.strictObject({
+  afterIndex: queryInt(-1, Number.MAX_SAFE_INTEGER).optional().describe('only elements with a higher index (a previous page’s `next`)'),
+  limit: queryInt(1, 10_000).optional().describe('at most this many elements (default: all of them)'),
+});
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
@@ -78,12 +84,18 @@ export function arrayRoutes(ctx: RouteContext): void {
     method: 'GET',
     url: '/v1/arrays/:id/tasks',
     tag: 'arrays',
-    summary: 'The elements of a task array, by index',
+    summary: 'The elements of a task array, by index (?afterIndex=&limit= pages them; `next` is there while more follow)',
     params: IdParamsSchema,
+    query: ArrayTasksQuerySchema,
     response: ArrayTasksSchema,
-    handler: async ({ params, principal }) => {
+    handler: async ({ params, query, principal }) => {
       const elements = await elementsOf(params.id, principal);
-      return { array: await viewOf(elements, false), tasks: elements.map(taskView) };
+      const after = query.afterIndex ?? -1;
+      const from = elements.findIndex((t) => t.array!.index > after);
+      const page = from < 0 ? [] : elements.slice(from, query.limit !== undefined ? from + query.limit : undefined);
+      const last = page[page.length - 1];
+      const more = last !== undefined && last !== elements[elements.length - 1];
+      return { array: await viewOf(elements, false), tasks: page.map(taskView), ...(more ? { next: last.array!.index } : {}) };
     },
   });
 

@@ -876,7 +876,7 @@ export class ControlPlane {
         if (b.idempotency) tx.idempotencyKeys.push(b.idempotency);
         for (const t of b.tasks) {
           tx.inserts.push(t);
-          this.event(tx, 'task.submitted', { taskId: t.id }, { name: t.spec.name, tenant: t.spec.tenant, gangId: t.gangId });
+          this.event(tx, 'task.submitted', { taskId: t.id }, { name: t.spec.name, tenant: t.spec.tenant, gangId: t.gangId, ...(t.reason ? { reason: t.reason, message: t.reasonMessage } : {}) });
         }
       }
       await this.commit(tx, { retry: false });

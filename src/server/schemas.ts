@@ -13,7 +13,7 @@ export const queryBool = z
   .transform((s) => s === 'true' || s === '1' || s === '')
   .describe('true or false');
 
-const queryInt = (min: number, max: number) =>
+export const queryInt = (min: number, max: number) =>
   z
     .string()
     .regex(/^-?\d{1,16}$/, 'must be an integer')

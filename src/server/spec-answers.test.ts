@@ -50,8 +50,11 @@ describe('answers the spec declares', () => {
     const r = await h.req('POST', '/v1/tasks?dryRun=1', { command: 'true' });
     expect(r.status).toBe(200);
     const schema = declared('POST', '/v1/tasks', 200, mediaType(r.headers['content-type']));
-    expect(Object.keys(schema.properties ?? {}).sort()).toEqual(['dryRun', 'quote', 'tasks']);
+    // `array` is declared too: an array's dry run answers it (its first element in `tasks`).
+    expect(Object.keys(schema.properties ?? {}).sort()).toEqual(['array', 'dryRun', 'quote', 'tasks']);
     expect(Object.keys(r.body).sort()).toEqual(['dryRun', 'quote', 'tasks']);
+    const arr = await h.req('POST', '/v1/tasks?dryRun=1', { command: 'true', array: '0-2' });
+    expect(Object.keys(arr.body).sort()).toEqual(['array', 'dryRun', 'quote', 'tasks']);
     const real = await h.req('POST', '/v1/tasks', { command: 'true' });
     expect(real.status).toBe(201);
     declared('POST', '/v1/tasks', 201, mediaType(real.headers['content-type']));

@@ -226,7 +226,8 @@ class Tasks:
         return self.create(task, tenant=tenant)[0]
 
     def create(self, task: SpecLike, *, dry_run: bool = False, tenant: Optional[str] = None, vgpu: Optional[str] = None) -> List[TaskInfo]:
-        """Submits and returns every task made (a gang of N makes N). ``dry_run`` creates nothing."""
+        """Submits and returns every task made (a gang of N makes N; an array, its first element:
+        see :attr:`arrays`). ``dry_run`` creates nothing."""
         made = self._c.call(ops.submit(spec_of(task, vgpu), idempotency_key(), dry_run, tenant))
         if isinstance(task, Task) and not dry_run and made:
             task.id = made[0].id

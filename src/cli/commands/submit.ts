@@ -33,7 +33,8 @@ export function register(program: Command): void {
       if (specs.length > 1) for (const [i, s] of specs.entries()) await check(client, s, label(file, i, specs.length));
       for (const [i, s] of specs.entries()) {
         const tasks = await submitOne(client, s, label(file, i, specs.length), false);
-        for (const t of tasks) ctx.stdout.write(`${t.id}\n`);
+        // An array answers its first element only: its id (a_…) is what wait/cancel/array take.
+        for (const t of tasks) ctx.stdout.write(`${t.array?.id ?? t.id}\n`);
       }
     });
 }
@@ -134,7 +135,8 @@ async function dryRun(ctx: CliContext, client: FastGPU, specs: TaskSpecInput[], 
     const tasks = await submitOne(client, s, label(file, i, specs.length), true);
     const first = tasks[0];
     if (specs.length > 1) ctx.stdout.write(`# ${label(file, i, specs.length)}\n`);
-    ctx.stdout.write(`# valid: would create ${tasks.length} task${tasks.length === 1 ? '' : 's'}; ${feasibility}`);
+    const made = first?.array?.size ?? tasks.length;
+    ctx.stdout.write(`# valid: would create ${made} task${made === 1 ? '' : 's'}${first?.array ? ' (an array)' : ''}; ${feasibility}`);
     ctx.stdout.write(first?.reason ? ` (would wait now: ${first.reason}${first.reasonMessage ? `, ${first.reasonMessage}` : ''})\n` : '\n');
     const note = sliceNote(first?.spec.resources.gpu, modelsOf(gpus), 'memory in resources.gpu (e.g. {fraction: 0.5, memory: 10GiB})');
     if (note) ctx.stdout.write(`# ${note}\n`);

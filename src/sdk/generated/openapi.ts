@@ -199,7 +199,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The elements of a task array, by index */
+        /** The elements of a task array, by index (?afterIndex=&limit= pages them; `next` is there while more follow) */
         get: operations["getV1ArraysIdTasks"];
         put?: never;
         post?: never;
@@ -1568,6 +1568,35 @@ export interface operations {
                             /** @description attempts started so far */
                             attempts: number;
                         }[];
+                        /** @description present when the spec made an array: `tasks` then holds its first element only */
+                        array?: {
+                            /** @description the array id (a_…), for fastgpu array status|tasks|results|cancel and wait */
+                            id: string;
+                            name: string;
+                            tenant: string;
+                            /** @description elements made */
+                            size: number;
+                            /** @description the %N cap: most elements holding resources at once */
+                            max: number | null;
+                            /** @description the indices, canonical (0-9999%64) */
+                            range: string;
+                            /** @description the task id of the element with the lowest index */
+                            firstTaskId: string;
+                            /** @description the task id of the element with the highest index */
+                            lastTaskId: string;
+                            /** @description elements by state when the answer was made */
+                            counts: {
+                                [key: string]: number;
+                            };
+                            links: {
+                                /** @description GET: counts by state and usage */
+                                status: string;
+                                /** @description GET: the elements by index (?afterIndex=&limit= pages them) */
+                                tasks: string;
+                                /** @description GET: each element’s result by index */
+                                results: string;
+                            };
+                        };
                         /** @constant */
                         dryRun: true;
                         quote: {
@@ -1699,6 +1728,35 @@ export interface operations {
                             /** @description attempts started so far */
                             attempts: number;
                         }[];
+                        /** @description present when the spec made an array: `tasks` then holds its first element only */
+                        array?: {
+                            /** @description the array id (a_…), for fastgpu array status|tasks|results|cancel and wait */
+                            id: string;
+                            name: string;
+                            tenant: string;
+                            /** @description elements made */
+                            size: number;
+                            /** @description the %N cap: most elements holding resources at once */
+                            max: number | null;
+                            /** @description the indices, canonical (0-9999%64) */
+                            range: string;
+                            /** @description the task id of the element with the lowest index */
+                            firstTaskId: string;
+                            /** @description the task id of the element with the highest index */
+                            lastTaskId: string;
+                            /** @description elements by state when the answer was made */
+                            counts: {
+                                [key: string]: number;
+                            };
+                            links: {
+                                /** @description GET: counts by state and usage */
+                                status: string;
+                                /** @description GET: the elements by index (?afterIndex=&limit= pages them) */
+                                tasks: string;
+                                /** @description GET: each element’s result by index */
+                                results: string;
+                            };
+                        };
                     };
                 };
             };
@@ -2338,7 +2396,12 @@ export interface operations {
     };
     getV1ArraysIdTasks: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description only elements with a higher index (a previous page’s `next`) */
+                afterIndex?: number;
+                /** @description at most this many elements (default: all of them) */
+                limit?: number;
+            };
             header?: never;
             path: {
                 id: string;
@@ -2478,6 +2541,8 @@ export interface operations {
                             /** @description attempts started so far */
                             attempts: number;
                         }[];
+                        /** @description more elements follow: ask again with afterIndex=next */
+                        next?: number;
                     };
                 };
             };

@@ -6,9 +6,10 @@ import { newPendingTask } from '../../core/state.js';
 import { TERMINAL_STATES, type Task, type TaskState } from '../../core/types.js';
 import type { Action } from '../../core/tenancy/index.js';
 import type { TaskEventPage } from '../../protocol/api.js';
+import { TaskSubmitAnswerSchema } from '../../protocol/arrays.js';
 import type { IdempotencyRecord, LogPage } from '../../store/port.js';
 import { authorize, listScope, type Principal } from '../auth.js';
-import { checkDependencies, expandSubmit, takeSubmitExtras } from '../arrays-submit.js';
+import { checkDependencies, expandSubmit, submitAnswer, takeSubmitExtras } from '../arrays-submit.js';
 import { pinInputs } from '../datasets-inputs.js';
 import { whyGangNeverFits } from '../feasibility.js';
 import { offerHolds } from '../../core/autoscale/index.js';
@@ -25,7 +26,6 @@ import {
   TaskEventPageSchema,
   TaskEventsQuerySchema,
   TaskListQuerySchema,
-  TaskListSchema,
   TaskPageSchema,
   TaskSubmitBodySchema,
   TaskViewSchema,
@@ -75,7 +75,7 @@ export function taskRoutes(ctx: RouteContext): void {
     query: SubmitQuerySchema,
     bodyDoc: TaskSubmitBodySchema,
     bodyTypes: YAML_OR_JSON,
-    response: TaskListSchema,
+    response: TaskSubmitAnswerSchema,
     status: 201,
     headers: [
       {
@@ -88,7 +88,7 @@ export function taskRoutes(ctx: RouteContext): void {
       {
         status: 200,
         description: '?dryRun: the tasks that would be made (not stored) and their price quote',
-        response: TaskListSchema.extend({ dryRun: z.literal(true), quote: QuoteViewSchema.nullable() }),
+        response: TaskSubmitAnswerSchema.extend({ dryRun: z.literal(true), quote: QuoteViewSchema.nullable() }),
       },
     ],
     handler: async ({ query, req, reply, principal }) => {
@@ -134,21 +134,21 @@ export function taskRoutes(ctx: RouteContext): void {
       if (extras.array || extras.after) tasks.splice(0, tasks.length, ...expandSubmit(tasks, extras));
       // The key is checked first: a dry run with a bad key is refused as the real submit would be.
       const key = idempotencyKeyOf(req.headers[IDEMPOTENCY_HEADER]);
-      if (query.dryRun) return reply.code(200).send({ tasks: tasks.map(taskView), dryRun: true, quote: quoteFor(spec, control, now) });
+      if (query.dryRun) return reply.code(200).send({ ...submitAnswer(tasks), dryRun: true, quote: quoteFor(spec, control, now) });
       const submit = async (idempotency?: IdempotencyRecord): Promise<void> => {
         await refuseOverBudget(control, tenant);
         await control.submit(tasks, idempotency);
       };
       if (key === undefined) {
         await submit();
-        return { tasks: tasks.map(taskView) };
+        return submitAnswer(tasks);
       }
       // A retry of a submit that went through answers the tasks it made, as they are now.
       const { ids, replayed } = await ctx.idempotency.once(principal.tokenId, key, { body: req.body, tenant }, tasks.map((t) => t.id), submit);
-      if (!replayed) return { tasks: tasks.map(taskView) };
+      if (!replayed) return submitAnswer(tasks);
       void reply.header('idempotent-replayed', 'true');
       const now2 = await Promise.all(ids.map((id) => control.getTask(id)));
-      return { tasks: now2.filter((t): t is Task => t !== undefined && t !== null).map(taskView) };
+      return submitAnswer(now2.filter((t): t is Task => t !== undefined && t !== null));
     },
   });
 
