@@ -3,7 +3,7 @@
 // whole node list used). One fixed replay, then one elastic replay per setting; prints a table of
 // node-hours, waits and tasks that waited. The target: ≥ 40 % fewer node-hours at ≤ 10 % more mean
 // wait. `[FIXED_CACHE=file] npm run bench:elastic [-- SETTING …]`, a setting being `key=value,…` over boot, threshold,
-// idle, cooldown, spare, forecast, window (seconds, GPUs, factor), e.g. `spare=8,forecast=1`.
+// idle, cooldown, spare, nodes (spare whole nodes), forecast, window (seconds, GPUs, factor), e.g. `spare=8,forecast=1`.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -20,6 +20,7 @@ const KEYS: Record<string, keyof ElasticOptions> = {
   idle: 'idleTimeoutSeconds',
   cooldown: 'cooldownSeconds',
   spare: 'spareGpus',
+  nodes: 'spareNodes',
   forecast: 'forecastFactor',
   window: 'forecastWindowSeconds',
 };

@@ -39,6 +39,7 @@ export interface RawServerFlags {
   joinTimeout?: string;
   maxCostPerHour?: string;
   spareGpus?: string;
+  spareNodes?: string;
   forecastFactor?: string;
   forecastWindow?: string;
   defaultTimeLimit?: string;
@@ -96,7 +97,7 @@ export function compileServerFlags(raw: RawServerFlags, ctx: CliContext): Server
   if (retention) out.sampleRetention = retention;
   if (raw.autoscale !== undefined) out.autoscale = autoscaleFlags(raw);
   else {
-    const stray = (['idleTimeout', 'scaleAfter', 'scaleCooldown', 'joinTimeout', 'maxCostPerHour', 'spareGpus', 'forecastFactor', 'forecastWindow'] as const).find((k) => raw[k] !== undefined);
+    const stray = (['idleTimeout', 'scaleAfter', 'scaleCooldown', 'joinTimeout', 'maxCostPerHour', 'spareGpus', 'spareNodes', 'forecastFactor', 'forecastWindow'] as const).find((k) => raw[k] !== undefined);
     if (stray !== undefined) throw new UsageError(`--${stray.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --autoscale`);
   }
   if (raw.logsRetention !== undefined) {
@@ -128,19 +129,20 @@ function autoscaleFlags(raw: RawServerFlags): AutoscaleFlags {
   }
 }
 
-/** `--spare-gpus`, `--forecast-factor`, `--forecast-window`: the warm headroom, when one is asked for. */
+/** `--spare-gpus`, `--spare-nodes`, `--forecast-factor`, `--forecast-window`: the warm headroom, when one is asked for. */
 function headroomFlags(raw: RawServerFlags): { headroom?: HeadroomPolicy } {
-  if (raw.spareGpus === undefined && raw.forecastFactor === undefined) {
+  if (raw.spareGpus === undefined && raw.spareNodes === undefined && raw.forecastFactor === undefined) {
     if (raw.forecastWindow !== undefined) throw new UsageError('--forecast-window needs --forecast-factor');
     return {};
   }
   const spareGpus = raw.spareGpus === undefined ? 0 : intFlag(raw.spareGpus, '--spare-gpus', 0, 10_000);
+  const spareNodes = raw.spareNodes === undefined ? 0 : intFlag(raw.spareNodes, '--spare-nodes', 0, 1_000);
   const factor = raw.forecastFactor === undefined ? 0 : Number(raw.forecastFactor.trim());
   if (raw.forecastFactor !== undefined && (raw.forecastFactor.trim() === '' || !Number.isFinite(factor) || factor < 0 || factor > 100)) {
     throw new UsageError(`--forecast-factor: expected a number 0–100, got ${JSON.stringify(raw.forecastFactor)}`);
   }
   const forecastWindowMs = raw.forecastWindow === undefined ? 120_000 : durationFlag(raw.forecastWindow, '--forecast-window');
-  return { headroom: { spareGpus, forecastFactor: factor, forecastWindowMs } };
+  return { headroom: { spareGpus, ...(spareNodes > 0 ? { spareNodes } : {}), forecastFactor: factor, forecastWindowMs } };
 }
 
 /** The autoscaling flags shared by `up` and `server`. */
@@ -153,6 +155,7 @@ export function addAutoscaleFlags(cmd: Command): Command {
     .option('--join-timeout <duration>', 'with --autoscale: give back a node whose agent did not join within this (default 10m)')
     .option('--max-cost-per-hour <amount>', 'with --autoscale: the most the lent nodes may cost per hour together')
     .option('--spare-gpus <n>', 'with --autoscale: warm headroom: keep this many idle GPUs ready ahead of demand (default 0)')
+    .option('--spare-nodes <n>', 'with --autoscale: warm headroom: keep this many whole empty nodes (of the widest offer) ready, for tasks that need a whole node (default 0)')
     .option('--forecast-factor <x>', 'with --autoscale: scale ahead: keep room for what arrived in the last --forecast-window again, times this (default 0: off)')
     .option('--forecast-window <duration>', 'with --autoscale: how far back the scale-ahead forecast looks; about a node\'s boot time (default 2m)');
 }

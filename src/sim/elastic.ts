@@ -36,6 +36,8 @@ export interface ElasticOptions {
   minNodes?: number;
   /** Warm headroom: idle GPUs kept ready. Default 0. */
   spareGpus?: number;
+  /** Warm headroom: whole empty nodes of the widest shape kept ready. */
+  spareNodes?: number;
   /** Scale-ahead: room for what arrived in the last forecast window, × this. Default 0 (off). */
   forecastFactor?: number;
   /** The forecast's window. Default: the boot time. */
@@ -157,6 +159,7 @@ export interface ElasticSettings {
   cooldownSeconds: number;
   minNodes: number;
   spareGpus: number;
+  spareNodes: number;
   forecastFactor: number;
   forecastWindowSeconds: number;
 }
@@ -170,6 +173,7 @@ export function elasticSettings(o: ElasticOptions): ElasticSettings {
     cooldownSeconds: o.cooldownSeconds ?? 30,
     minNodes: o.minNodes ?? 0,
     spareGpus: o.spareGpus ?? 0,
+    spareNodes: o.spareNodes ?? 0,
     forecastFactor: o.forecastFactor ?? 0,
     forecastWindowSeconds: o.forecastWindowSeconds ?? bootSeconds,
   };
@@ -200,8 +204,8 @@ function runPool(o: ElasticOptions, elastic: boolean, fixedNodes: readonly NodeI
     cooldownMs: cfg.cooldownSeconds * S,
     maxNodes: { sim: o.nodes.length },
     minNodes: { sim: cfg.minNodes },
-    ...(cfg.spareGpus > 0 || cfg.forecastFactor > 0
-      ? { headroom: { spareGpus: cfg.spareGpus, forecastFactor: cfg.forecastFactor, forecastWindowMs: cfg.forecastWindowSeconds * S } }
+    ...(cfg.spareGpus > 0 || cfg.spareNodes > 0 || cfg.forecastFactor > 0
+      ? { headroom: { spareGpus: cfg.spareGpus, spareNodes: cfg.spareNodes, forecastFactor: cfg.forecastFactor, forecastWindowMs: cfg.forecastWindowSeconds * S } }
       : {}),
     ...(o.maxHourlyMicros !== undefined ? { maxHourlyMicros: o.maxHourlyMicros } : {}),
   };

@@ -25,6 +25,7 @@ interface SimFlags {
   pendingThreshold?: string;
   minNodes?: string;
   spareGpus?: string;
+  spareNodes?: string;
   forecastFactor?: string;
   forecastWindow?: string;
   fixedPool?: 'peak' | 'trace';
@@ -55,6 +56,7 @@ export function register(program: Command): void {
     .option('--pending-threshold <s>', 'with --autoscale: seconds demand waits for room before nodes are asked for', '30')
     .option('--min-nodes <n>', 'with --autoscale: nodes kept warm', '0')
     .option('--spare-gpus <n>', 'with --autoscale: warm headroom: idle GPUs kept ready ahead of demand', '0')
+    .option('--spare-nodes <n>', 'with --autoscale: warm headroom: whole empty nodes (of the widest shape) kept ready', '0')
     .option('--forecast-factor <x>', 'with --autoscale: scale ahead: keep room for the GPUs that arrived in the last forecast window, times this (0: off)', '0')
     .option('--forecast-window <s>', 'with --autoscale: seconds the scale-ahead forecast looks back (default: --boot-seconds)')
     .addOption(new Option('--fixed-pool <kind>', 'with --autoscale: compare with the nodes a replay on the whole list used (peak), or the whole list (trace)').choices(['peak', 'trace']).default('peak'))
@@ -103,6 +105,8 @@ export function simCommand(flags: SimFlags): string {
     if (!Number.isInteger(minNodes) || minNodes < 0) throw new UsageError(`--min-nodes: expected a whole number ≥ 0, got '${flags.minNodes}'`);
     const spareGpus = Number(flags.spareGpus ?? '0');
     if (!Number.isInteger(spareGpus) || spareGpus < 0 || spareGpus > 10_000) throw new UsageError(`--spare-gpus: expected a whole number 0–10000, got '${flags.spareGpus}'`);
+    const spareNodes = Number(flags.spareNodes ?? '0');
+    if (!Number.isInteger(spareNodes) || spareNodes < 0 || spareNodes > 1_000) throw new UsageError(`--spare-nodes: expected a whole number 0–1000, got '${flags.spareNodes}'`);
     const forecastFactor = Number(flags.forecastFactor ?? '0');
     if (!Number.isFinite(forecastFactor) || forecastFactor < 0 || forecastFactor > 100) throw new UsageError(`--forecast-factor: expected a number 0–100, got '${flags.forecastFactor}'`);
     const r = runElastic(
@@ -118,6 +122,7 @@ export function simCommand(flags: SimFlags): string {
         pendingThresholdSeconds: num(flags.pendingThreshold ?? '30', '--pending-threshold'),
         minNodes,
         spareGpus,
+        spareNodes,
         forecastFactor,
         ...(flags.forecastWindow !== undefined ? { forecastWindowSeconds: num(flags.forecastWindow, '--forecast-window') } : {}),
         fixedPool: flags.fixedPool ?? 'peak',
@@ -128,7 +133,7 @@ export function simCommand(flags: SimFlags): string {
     const row = (name: string, p: PoolRun, extra = '') =>
       `${name.padEnd(9)}${String(p.nodeHours).padStart(14)}${p.cost.padStart(14)}${String(p.waitSeconds.mean).padStart(11)}${String(p.waitSeconds.p95).padStart(10)}${String(p.waitSeconds.p99).padStart(10)}${String(p.waited).padStart(8)}${String(p.peakNodes).padStart(7)}  ${extra}`;
     const a = r.autoscale;
-    const ahead = `${a.spareGpus > 0 ? `, spare ${a.spareGpus} GPU(s)` : ''}${a.forecastFactor > 0 ? `, scale-ahead ${a.forecastFactor} × the last ${a.forecastWindowSeconds} s` : ''}`;
+    const ahead = `${a.spareNodes > 0 ? `, spare ${a.spareNodes} whole node(s)` : ''}${a.spareGpus > 0 ? `, spare ${a.spareGpus} GPU(s)` : ''}${a.forecastFactor > 0 ? `, scale-ahead ${a.forecastFactor} × the last ${a.forecastWindowSeconds} s` : ''}`;
     return [
       `workload ${r.workload} · replay ×${num(flags.compress, '--compress')} · policy ${policy} · autoscale: boot ${a.bootSeconds} s, threshold ${a.pendingThresholdSeconds} s, idle ${a.idleTimeoutSeconds} s, warm ${a.minNodes}${ahead}`,
       `${'pool'.padEnd(9)}${'node-hours'.padStart(14)}${'cost'.padStart(14)}${'wait mean'.padStart(11)}${'p95'.padStart(10)}${'p99'.padStart(10)}${'waited'.padStart(8)}${'peak'.padStart(7)}`,

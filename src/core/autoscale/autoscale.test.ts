@@ -242,6 +242,22 @@ describe('autoscale: warm headroom and scale-ahead', () => {
     expect(run({ policy: spare(1), demand: [young], nodes: [idle1] }).decisions).toEqual([]);
   });
 
+  it('keeps whole spare nodes of the widest offer, which spare GPUs spread over busy nodes are not', () => {
+    const nodes = (n: number, extra: Partial<AutoscalePolicy> = {}): AutoscalePolicy => ({ ...policy, headroom: { spareGpus: 0, spareNodes: n, forecastFactor: 0, forecastWindowMs: 60_000 }, ...extra });
+    // Four free GPUs, but on a busy node and one at a time elsewhere: no whole 4-GPU node.
+    const busy = lent('b', { activeTasks: 1, free: room([1000, 1000, 1000, 0]) });
+    const other = { name: 'own-1', gpuModel: 'A100-80GB', gpuMemoryMiB: 81920, gpuTflops: 312, free: room([1000]) };
+    expect(run({ policy: spare(4), nodes: [busy], otherRooms: [other] }).decisions).toEqual([]);
+    const r = run({ policy: nodes(1), nodes: [busy], otherRooms: [other] });
+    expect(r.decisions).toEqual([expect.objectContaining({ kind: 'request', shape: 'a100x4', taskIds: [], reason: 'warm headroom: room kept ready for 1 spare whole node(s)' })]);
+    // An empty 4-GPU node is the spare node: nothing asked, and it is not given back when idle.
+    const idle = lent('idle', { idleSince: NOW - 900_000 });
+    expect(run({ policy: nodes(1), nodes: [busy, idle] }).decisions).toEqual([]);
+    // A whole-node task that arrives while the spare is missing skips the threshold.
+    const young = waiting('t', gpus(1000, 4), 1_000);
+    expect(run({ policy: nodes(1), demand: [young] }).decisions[0]).toEqual(expect.objectContaining({ kind: 'request', shape: 'a100x4', taskIds: ['t'] }));
+  });
+
   it('scales ahead: room for what arrived in the last window again, times the factor', () => {
     const arrived = (at: number, r: ResourceRequest) => ({ at, resources: r, replicas: 1 });
     const forecast = (factor: number): AutoscalePolicy => ({ ...policy, headroom: { spareGpus: 0, forecastFactor: factor, forecastWindowMs: 60_000 } });

@@ -128,7 +128,7 @@ export function autoscale(input: AutoscaleInput): AutoscaleResult {
   ];
 
   // The warm headroom, and whether the pool is short of it now: then waiting demand skips the threshold.
-  const target = headroomTarget(policy.headroom, input.arrivals ?? [], now);
+  const target = headroomTarget(policy.headroom, input.arrivals ?? [], now, Math.max(0, ...input.offers.map((o) => o.gpuCount)));
   const placeholders = target.placeholders.filter((d) => whyNot(d) === null);
   const short = placeholders.length > 0 && pack(placeholders, [...busyRooms, ...coming.map((c) => c.plan)].map(clone)).length > 0;
   const thresholdMs = short ? 0 : policy.pendingThresholdMs;
@@ -264,6 +264,7 @@ export function autoscale(input: AutoscaleInput): AutoscaleResult {
 /** Why a node is asked for the headroom, in words. */
 function headroomReason(h: HeadroomPolicy | undefined, target: HeadroomTarget): string {
   const parts: string[] = [];
+  if (h !== undefined && (h.spareNodes ?? 0) > 0) parts.push(`${h.spareNodes} spare whole node(s)`);
   if (h !== undefined && h.spareGpus > 0) parts.push(`${h.spareGpus} spare GPU(s)`);
   if (h !== undefined && h.forecastFactor > 0 && target.recent > 0) {
     const gpus = Math.round(target.recentGpus * 100) / 100;

@@ -24,15 +24,17 @@ export interface HeadroomTarget {
 }
 
 /**
- * The placeholders: `spareGpus` one-GPU ones, then the arrivals of the last window again,
- * newest first, cycled until there are ceil(factor × arrivals) of them.
+ * The placeholders: `spareNodes` of `nodeGpus` GPUs each (the widest offer's), `spareGpus` one-GPU
+ * ones, then the arrivals of the last window again, newest first, cycled until there are
+ * ceil(factor × arrivals) of them.
  */
-export function headroomTarget(policy: HeadroomPolicy | undefined, arrivals: readonly Arrival[], now: number): HeadroomTarget {
+export function headroomTarget(policy: HeadroomPolicy | undefined, arrivals: readonly Arrival[], now: number, nodeGpus = 0): HeadroomTarget {
   const placeholders: PendingDemand[] = [];
   if (policy === undefined) return { placeholders, recent: 0, recentGpus: 0 };
   const add = (resources: ResourceRequest, replicas: number): void => {
     placeholders.push({ taskId: `${HEADROOM_ID}${placeholders.length}`, resources, replicas, reason: null, pendingSince: now });
   };
+  if (nodeGpus > 0) for (let i = 0; i < (policy.spareNodes ?? 0); i++) add({ ...ONE_GPU, gpu: { count: nodeGpus, share: { kind: 'milli', milli: MILLI_PER_GPU } } }, 1);
   for (let i = 0; i < policy.spareGpus; i++) add(ONE_GPU, 1);
   const recent = policy.forecastFactor > 0 ? arrivals.filter((a) => a.at <= now && now - a.at <= policy.forecastWindowMs).sort((a, b) => b.at - a.at) : [];
   const copies = Math.ceil(policy.forecastFactor * recent.length);

@@ -85,6 +85,11 @@ export interface Arrival {
 export interface HeadroomPolicy {
   /** Whole idle GPUs (of any model the providers offer) kept ready. 0: none. */
   spareGpus: number;
+  /**
+   * Whole empty nodes (as many GPUs as the widest offer has) kept ready: a task that needs a whole
+   * node finds one, which spare GPUs spread over busy nodes do not give it. Absent or 0: none.
+   */
+  spareNodes?: number;
   /** Multiplies the demand that arrived in the last window. 0: no forecast. */
   forecastFactor: number;
   /** How far back the forecast looks; a node's boot time is the natural choice. */
