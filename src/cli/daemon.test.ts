@@ -33,6 +33,9 @@ describe('daemon flags', () => {
     expect(compileServerFlags({ ...auto, spareGpus: '8' }, ctx({})).autoscale?.policy.headroom).toEqual({ spareGpus: 8, forecastFactor: 0, forecastWindowMs: 120_000 });
     expect(compileServerFlags({ ...auto, forecastFactor: '1.5', forecastWindow: '90s' }, ctx({})).autoscale?.policy.headroom).toEqual({ spareGpus: 0, forecastFactor: 1.5, forecastWindowMs: 90_000 });
     expect(() => compileServerFlags({ spareGpus: '8' }, ctx({}))).toThrow(/^--spare-gpus needs --autoscale/);
+    expect(compileServerFlags({ ...auto, spareNodes: '1' }, ctx({})).autoscale?.policy.headroom).toEqual({ spareGpus: 0, spareNodes: 1, forecastFactor: 0, forecastWindowMs: 120_000 });
+    expect(() => compileServerFlags({ spareNodes: '1' }, ctx({}))).toThrow(/^--spare-nodes needs --autoscale/);
+    expect(() => compileServerFlags({ ...auto, spareNodes: 'x' }, ctx({}))).toThrow(/^--spare-nodes: "x" is not a whole number from 0 to 1000/);
     expect(() => compileServerFlags({ ...auto, spareGpus: '-1' }, ctx({}))).toThrow(/^--spare-gpus: "-1" is not a whole number from 0 to 10000/);
     expect(() => compileServerFlags({ ...auto, forecastFactor: 'lots' }, ctx({}))).toThrow(/^--forecast-factor: expected a number 0–100, got "lots"/);
     expect(() => compileServerFlags({ ...auto, forecastWindow: '2m' }, ctx({}))).toThrow(/^--forecast-window needs --forecast-factor/);

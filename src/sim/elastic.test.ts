@@ -59,6 +59,20 @@ describe('elastic replay', () => {
     expect(warm.autoscale).toEqual(expect.objectContaining({ spareGpus: 1, forecastFactor: 0, forecastWindowSeconds: 60 }));
   });
 
+  it('keeps a whole spare node: a 2-GPU task that 2 spare GPUs cannot hold once one is taken starts at once', () => {
+    // a runs all along on one GPU; b needs both GPUs of a 2-GPU node.
+    const whole = pods(['a,1000,1024,1,1000,,LS,Running,0,5000,0', 'b,1000,1024,2,1000,,LS,Running,2000,3000,2000']);
+    const wider = parseNodes('sn,cpu_milli,memory_mib,gpu,model\nn1,32000,262144,1,A100\nn2,32000,262144,1,A100\nn4,64000,524288,2,A100\nn5,64000,524288,2,A100\n');
+    const opts = { workload: 't', nodes: wider, pods: whole, policy: 'best-fit' as const, bootSeconds: 60, pendingThresholdSeconds: 30, idleTimeoutSeconds: 300, cooldownSeconds: 30 };
+    const gpusOnly = runElastic({ ...opts, spareGpus: 2 }, () => 0);
+    const node = runElastic({ ...opts, spareNodes: 1 }, () => 0);
+    // Two spare GPUs are not a whole node once a has taken one of them: b waits.
+    expect(gpusOnly.elastic.waited).toBe(1);
+    // A spare node of the widest shape (2 GPUs) is there for b.
+    expect(node.elastic.waitSeconds).toEqual({ mean: 0, p95: 0, p99: 0 });
+    expect(node.autoscale).toEqual(expect.objectContaining({ spareNodes: 1 }));
+  });
+
   it('scales ahead of a burst: room for what arrived in the last window again', () => {
     // Three one-GPU tasks at 0, three more at 100: the forecast (factor 1, window 60 s) has room for the second burst.
     const burst = pods(['a,1000,1024,1,1000,,LS,Running,0,5000,0', 'b,1000,1024,1,1000,,LS,Running,0,5000,0', 'c,1000,1024,1,1000,,LS,Running,0,5000,0', 'd,1000,1024,1,1000,,LS,Running,100,5000,100', 'e,1000,1024,1,1000,,LS,Running,100,5000,100']);
