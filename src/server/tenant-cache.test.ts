@@ -59,16 +59,22 @@ function slowLists(store: Store): { store: Pick<Store, 'listTenants' | 'getTenan
   return out;
 }
 
+/** A cache over a store holding tenant `a` (budget 100), after its first read. */
+async function loaded(): Promise<{ store: Store; s: ReturnType<typeof slowLists>; cache: TenantCache }> {
+  const store = await sqlite();
+  await store.upsertTenant(tenant('a', 100n));
+  const s = slowLists(store);
+  const cache = new TenantCache(s.store);
+  const first = cache.refresh();
+  await until(() => s.gates === 1);
+  s.release(0);
+  await first;
+  return { store, s, cache };
+}
+
 describe('TenantCache', () => {
   it('answers from memory once read, and a tenant made after the read is read once', async () => {
-    const store = await sqlite();
-    await store.upsertTenant(tenant('a', 100n));
-    const s = slowLists(store);
-    const cache = new TenantCache(s.store);
-    const first = cache.refresh();
-    await until(() => s.gates === 1);
-    s.release(0);
-    await first;
+    const { store, s, cache } = await loaded();
     expect((await cache.getTenant('a'))?.budget).toBe(100n);
     expect(s.reads).toBe(0);
     await store.upsertTenant(tenant('late', null));
@@ -82,14 +88,7 @@ describe('TenantCache', () => {
   });
 
   it('a read begun before a change never replaces what the change read, and lookups meanwhile go to the store', async () => {
-    const store = await sqlite();
-    await store.upsertTenant(tenant('a', 100n));
-    const s = slowLists(store);
-    const cache = new TenantCache(s.store);
-    const first = cache.refresh();
-    await until(() => s.gates === 1);
-    s.release(0);
-    await first;
+    const { store, s, cache } = await loaded();
     // A periodic refresh reads the old budget...
     const stale = cache.refresh();
     await until(() => s.gates === 2);
