@@ -197,6 +197,8 @@ async function assemble(
 
   const auth = new Authenticator(deps.store, deps.clock);
   await ensureDefaultTenant(deps.store, deps.clock);
+  // The control plane read the tenants before "default" was made at a first start: again now.
+  await control.tenantsChanged();
   if (deps.beforeRoutes) await deps.beforeRoutes(app, { auth, clock: deps.clock });
   const sse = new SseHub(deps.maxStreamsPerToken !== undefined ? { maxStreamsPerToken: deps.maxStreamsPerToken } : {});
   // A revoked token's open streams end (revocations through this server end them at once).

@@ -50,6 +50,8 @@ import { gpuViews, placementView } from './views.js';
 import { Waiters } from './waiters.js';
 import { settlesWithin } from './settles-within.js';
 import { PoolWorkload } from './workload.js';
+import { TenantCache } from './tenant-cache.js';
+import { GroupCommit } from './group-commit.js';
 
 export type NewEvent = Omit<PoolEvent, 'seq'>;
 
@@ -117,6 +119,16 @@ export const BUDGET_POLICY_META = 'budgetPolicy';
 /** Tenants are read again from the store at most this often (real ms); `tenantsChanged()` forces it. */
 const TENANTS_REFRESH_MS = 1_000;
 const MISSES_BEFORE_GONE = 3;
+/** A submit group stops growing at this many tasks (a single submit larger than this is one group). */
+const SUBMIT_GROUP_MAX_TASKS = 2_000;
+/** The workload estimate reaches the store at most this often under submits (clock ms). */
+const WORKLOAD_SAVE_MS = 1_000;
+
+/** A submit waiting for its group's transaction. */
+interface QueuedSubmit {
+  tasks: Task[];
+  idempotency?: IdempotencyRecord;
+}
 /** Pending reasons reach the store at most this often (real ms). */
 const REASON_FLUSH_MS = 1_000;
 const DEFAULT_GRACE_MS = 10_000;
@@ -190,8 +202,11 @@ export class ControlPlane {
   epoch = 0;
   /** The metering ledger, pricing context and spend. */
   readonly billing: Billing;
-  /** Tenants by name (quota, weight, budget), as last read from the store. */
-  tenants = new Map<string, TenantRecord>();
+  /** Tenants by name (quota, weight, budget), as last read from the store (tenant-cache.ts). */
+  readonly tenantCache: TenantCache;
+  get tenants(): ReadonlyMap<string, TenantRecord> {
+    return this.tenantCache.all;
+  }
   /** What happens to running tasks once their tenant's budget is exhausted (meta `budgetPolicy` when not set). */
   budgetPolicy: BudgetExhaustedPolicy;
   private readonly budgetPolicyFixed: boolean;
@@ -238,8 +253,14 @@ export class ControlPlane {
 
   private chain: Promise<void> = Promise.resolve();
   private chainDepth = 0;
-  private submitQ: { tasks: Task[]; idempotency?: IdempotencyRecord; resolve: () => void; reject: (e: unknown) => void }[] = [];
-  private submitScheduled = false;
+  /** Submits waiting for, or in, the store transaction of their group (group commit). */
+  private readonly submits = new GroupCommit<QueuedSubmit>({
+    write: (subs) => this.storeSubmits(subs),
+    size: (s) => s.tasks.length,
+    maxSize: SUBMIT_GROUP_MAX_TASKS,
+    onFailed: (s, e) => this.log(`error: submit of ${s.tasks[0]?.id ?? '?'} not stored: ${String(e)}`),
+  });
+  private workloadTimer: Timer | null = null;
 
   private dirty = false;
   private cycleTimer: Timer | NodeJS.Immediate | null = null;
@@ -262,6 +283,7 @@ export class ControlPlane {
   private constructor(opts: ControlOptions) {
     this.store = opts.store;
     this.identities = new NodeIdentities(opts.store);
+    this.tenantCache = new TenantCache(opts.store);
     this.gate = new DependencyGate(opts.store);
     this.clock = opts.clock;
     this.timers = timerClock(opts.clock);
@@ -361,14 +383,15 @@ export class ControlPlane {
 
   /** Read the tenants again (quota, weight, budget): call after changing them. */
   async tenantsChanged(): Promise<void> {
-    await this.refreshTenants(true);
+    this.tenantsReadAt = this.timers.elapsed();
+    await this.tenantCache.changed();
     this.kick();
   }
 
   private async refreshTenants(force = false): Promise<void> {
     if (!force && this.timers.elapsed() - this.tenantsReadAt < TENANTS_REFRESH_MS) return;
     this.tenantsReadAt = this.timers.elapsed();
-    this.tenants = new Map((await this.store.listTenants()).map((t) => [t.name, t]));
+    await this.tenantCache.refresh();
   }
 
   /** The GPU model of a placed task's first GPU (the node's), or null. */
@@ -410,8 +433,9 @@ export class ControlPlane {
     this.taskWaiters.close();
     this.logWaiters.close();
     this.eventSubs.clear();
-    // Submits queued but not yet flushed still get written.
-    if (this.submitQ.length > 0) await this.flushSubmits();
+    // Submits queued but not yet written still get written, and the estimate they fed.
+    await this.submits.idle();
+    await this.saveWorkload();
     // Pending reasons are a cache of the next cycle's verdict: a failed flush loses nothing that
     // the next start does not compute again, so it is logged and shutdown goes on.
     if (this.reasonDirty.size > 0) await this.flushReasons().catch((e: unknown) => this.log(`warn: pending reasons not flushed at shutdown: ${String(e)}`));
@@ -827,7 +851,9 @@ export class ControlPlane {
   /** Resolves once no cycle, submit or write is pending (for tests and shutdown). */
   async settle(): Promise<void> {
     for (let i = 0; i < 10_000; i++) {
-      if (!this.cycleTimer && !this.cycleRunning && this.submitQ.length === 0 && !this.submitScheduled && this.chainDepth === 0 && !this.billing.busy) return;
+      if (!this.cycleTimer && !this.cycleRunning && !this.submits.busy && !this.workloadTimer && !this.workload?.busy && this.chainDepth === 0 && !this.billing.busy) return;
+      // The estimate's delayed write is part of the quiet state: write it now.
+      if (this.workloadTimer || this.workload?.busy) await this.saveWorkload();
       // A cycle held back by the CPU throttle (kick) would outlast these rounds: run it now, as
       // the caller wants the quiet state, not the throttle.
       if (this.cycleTimer && !this.cycleRunning) {
@@ -840,7 +866,7 @@ export class ControlPlane {
     }
     // Callers (tests, shutdown) rely on the quiet state: never return as if settled.
     throw new Error(
-      `settle: still busy after 10,000 rounds (cycle timer ${this.cycleTimer ? 'set' : 'clear'}, cycle ${this.cycleRunning ? 'running' : 'idle'}, ${this.submitQ.length} submits queued, ${this.chainDepth} writes in the chain, billing ${this.billing.busy ? 'busy' : 'idle'})`,
+      `settle: still busy after 10,000 rounds (cycle timer ${this.cycleTimer ? 'set' : 'clear'}, cycle ${this.cycleRunning ? 'running' : 'idle'}, submits ${this.submits.busy ? 'being stored' : 'none'}, ${this.chainDepth} writes in the chain, billing ${this.billing.busy ? 'busy' : 'idle'})`,
     );
   }
 
@@ -854,52 +880,51 @@ export class ControlPlane {
   submit(tasks: Task[], idempotency?: IdempotencyRecord): Promise<void> {
     if (this.closed) return Promise.reject(new FastGpuError('UNAVAILABLE', 'server is shutting down'));
     if (this.degraded) return Promise.reject(new FastGpuError('UNAVAILABLE', `the server is degraded: its store cannot be written (${this.degraded.error}); try again later`));
-    return new Promise<void>((resolve, reject) => {
-      this.submitQ.push({ tasks, resolve, reject, ...(idempotency ? { idempotency } : {}) });
-      if (!this.submitScheduled) {
-        this.submitScheduled = true;
-        setImmediate(() => {
-          this.flushSubmits().catch((e: unknown) => this.log(`error: submit flush: ${String(e)}`));
-        });
-      }
-    });
+    return this.submits.add(idempotency ? { tasks, idempotency } : { tasks });
   }
 
-  private async flushSubmits(): Promise<void> {
-    this.submitScheduled = false;
-    const batch = this.submitQ.splice(0);
-    if (batch.length === 0) return;
-    // Each task is stored with its `task.submitted` event, in one transaction per group.
-    const storeGroup = async (subs: typeof batch): Promise<void> => {
-      const tx = new Tx();
-      for (const b of subs) {
-        if (b.idempotency) tx.idempotencyKeys.push(b.idempotency);
-        for (const t of b.tasks) {
-          tx.inserts.push(t);
-          this.event(tx, 'task.submitted', { taskId: t.id }, { name: t.spec.name, tenant: t.spec.tenant, gangId: t.gangId, ...(t.reason ? { reason: t.reason, message: t.reasonMessage } : {}) });
-        }
-      }
-      await this.commit(tx, { retry: false });
-      await this.workload?.accepted(tx.inserts, this.feasibility.poolModels([...this.nodes.values()]));
-      // Live from here on; the cycle that places them comes next.
-      for (const t of tx.inserts) this.tasks.set(t.id, t);
-      this.hooks.submitted?.(tx.inserts.length);
-      this.kick();
-      for (const b of subs) b.resolve();
-    };
-    try {
-      await storeGroup(batch);
-    } catch {
-      // One bad submission must not sink the others: retry each on its own.
-      for (const b of batch) {
-        try {
-          await storeGroup([b]);
-        } catch (e) {
-          this.log(`error: submit of ${b.tasks[0]?.id ?? '?'} not stored: ${String(e)}`);
-          b.reject(e instanceof FastGpuError ? e : new FastGpuError('UNAVAILABLE', `the store could not be written: ${e instanceof Error ? e.message : String(e)}`));
-        }
+  /** Stores a group of submits in one transaction (group-commit.ts), each task with its `task.submitted` event. */
+  private async storeSubmits(subs: readonly QueuedSubmit[]): Promise<void> {
+    const tx = new Tx();
+    for (const b of subs) {
+      if (b.idempotency) tx.idempotencyKeys.push(b.idempotency);
+      for (const t of b.tasks) {
+        tx.inserts.push(t);
+        this.event(tx, 'task.submitted', { taskId: t.id }, { name: t.spec.name, tenant: t.spec.tenant, gangId: t.gangId, ...(t.reason ? { reason: t.reason, message: t.reasonMessage } : {}) });
       }
     }
+    await this.commit(tx, { retry: false });
+    // Durable from here on: nothing below may fail the submit (a failure would retry the insert).
+    // Live from here on; the cycle that places them comes next.
+    for (const t of tx.inserts) this.tasks.set(t.id, t);
+    try {
+      this.workload?.observe(tx.inserts, this.feasibility.poolModels([...this.nodes.values()]));
+      this.saveWorkloadSoon();
+    } catch (e) {
+      this.log(`error: workload estimate not updated for ${tx.inserts.length} submitted task(s): ${String(e)}`);
+    }
+    this.hooks.submitted?.(tx.inserts.length);
+    this.kick();
+  }
+
+  /**
+   * The workload estimate reaches the store at most every WORKLOAD_SAVE_MS (and at shutdown and
+   * settle): one row of up to ~300 KB rewritten after every submit group was most of the store's
+   * work under a stream of submits. A crash loses at most that window of observations of an
+   * estimate, never a task.
+   */
+  private saveWorkloadSoon(): void {
+    if (this.workloadTimer || this.closed) return;
+    this.workloadTimer = this.timers.timeout(() => {
+      this.workloadTimer = null;
+      void this.saveWorkload();
+    }, WORKLOAD_SAVE_MS).unref();
+  }
+
+  private async saveWorkload(): Promise<void> {
+    this.workloadTimer?.clear();
+    this.workloadTimer = null;
+    await this.workload?.save().catch((e: unknown) => this.log(`error: workload estimate not stored (kept in memory, stored with the next): ${String(e)}`));
   }
 
   /** Cancel a task: PENDING at once; on a node, a stop order and CANCELLED when the agent reports. */

@@ -188,7 +188,7 @@ export class SweepController {
    * @example await sweeps.create({command: 'python train.py --lr {lr}', space: {lr: {loguniform: [1e-5, 0.1]}}, trials: 32, gpu: 0.25, metric: 'loss'}, 'default')
    */
   async create(input: unknown, tenant: string): Promise<SweepRecord> {
-    const spec = parseSweepSpec(input, await specContextFor(this.o.store, tenant, this.o.defaultTimeLimitMs));
+    const spec = parseSweepSpec(input, await specContextFor(this.o.control.tenantCache, tenant, this.o.defaultTimeLimitMs));
     const rec: SweepRecord = {
       id: `sw_${randomBase32(10)}`,
       tenant,

@@ -1,6 +1,7 @@
 // The pool's request mix as the live scheduler plans for it: one `WorkloadEstimator` (core, the
 // same class the simulator feeds at each arrival) fed every accepted submit, stored in the store's
-// meta table after each submit batch so that a restarted server resumes the same estimate.
+// meta table (at most every second under submits, and at shutdown) so that a restarted server
+// resumes the same estimate.
 import { DEFAULT_WORKLOAD_OPTIONS } from '../core/placement/default.js';
 import type { PolicyName, WorkloadClass } from '../core/placement/types.js';
 import { WorkloadEstimator, type EstimatorOptions, type EstimatorState } from '../core/placement/workload.js';
@@ -24,6 +25,10 @@ export function estimatorOptions(policy: PolicyName): EstimatorOptions {
 }
 
 export class PoolWorkload {
+  /** Observed since the last save. */
+  private unsaved = false;
+  private saving: Promise<void> | null = null;
+
   private constructor(
     private readonly store: Store,
     private readonly est: WorkloadEstimator,
@@ -64,8 +69,8 @@ export class PoolWorkload {
     return this.est.observed > 0 ? this.est.current() : undefined;
   }
 
-  /** Feeds accepted tasks (resolved against the pool's models) and stores the new estimate. */
-  async accepted(tasks: readonly Task[], models: readonly ModelCapacity[]): Promise<void> {
+  /** Feeds accepted tasks (resolved against the pool's models); `save()` stores the new estimate. */
+  observe(tasks: readonly Task[], models: readonly ModelCapacity[]): void {
     if (tasks.length === 0) return;
     // An array's elements share one resources object: resolved once, not once per element.
     const resolved = new Map<Task['spec']['resources'], ReturnType<typeof resolveRequest>>();
@@ -74,6 +79,31 @@ export class PoolWorkload {
       if (!r) resolved.set(t.spec.resources, (r = resolveRequest(t.spec.resources, models)));
       this.est.observe({ cpuMilli: r.cpuMilli, memoryMiB: r.memoryMiB, gpuCount: r.gpuCount, gpuMilli: r.gpuMilli, gpuMemoryMiB: 0, models: r.models });
     }
-    await this.store.setMeta(WORKLOAD_META, JSON.stringify({ policy: this.policy, state: this.est.state() }));
+    this.unsaved = true;
+  }
+
+  /** A save is being written. */
+  get busy(): boolean {
+    return this.saving !== null;
+  }
+
+  /** Stores the estimate if it changed since the last save (one write at a time; a failed one is tried again by the next save). */
+  async save(): Promise<void> {
+    while (this.saving) await this.saving;
+    if (!this.unsaved) return;
+    this.unsaved = false;
+    const write = this.store.setMeta(WORKLOAD_META, JSON.stringify({ policy: this.policy, state: this.est.state() }));
+    this.saving = write.then(
+      () => undefined,
+      () => undefined,
+    );
+    try {
+      await write;
+    } catch (e) {
+      this.unsaved = true;
+      throw e;
+    } finally {
+      this.saving = null;
+    }
   }
 }

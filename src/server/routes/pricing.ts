@@ -124,8 +124,9 @@ function modelFor(spec: TaskSpec, nodes: readonly NodeRecord[], control: Control
  * with the reason `Budget` (tasks already queued wait with that pending reason).
  */
 export async function refuseOverBudget(control: ControlPlane, tenant: string): Promise<void> {
-  // The store's copy: a budget an admin just raised counts at once.
-  const t = await control.store.getTenant(tenant);
+  // The control plane's copy, which every tenant change refreshes before it answers: a budget an
+  // admin just raised counts at once (tenant-cache.ts).
+  const t = await control.tenantCache.getTenant(tenant);
   if (!t || t.budget === null) return;
   const v = control.billing.budgetOf(t);
   if (v.verdict === 'exhausted') {
@@ -309,7 +310,7 @@ export function pricingRoutes(ctx: RouteContext): void {
     response: z.object({ quote: QuoteViewSchema.nullable() }),
     handler: async ({ req, principal }) => {
       authorize(principal, 'price.read', null);
-      const spec = parseTaskSpec(req.body ?? {}, await specContextFor(ctx.store, principal.tenant, ctx.defaultTimeLimitMs));
+      const spec = parseTaskSpec(req.body ?? {}, await specContextFor(control.tenantCache, principal.tenant, ctx.defaultTimeLimitMs));
       return { quote: quoteFor(spec, control, clock.now()) };
     },
   });

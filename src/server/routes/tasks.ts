@@ -95,10 +95,10 @@ export function taskRoutes(ctx: RouteContext): void {
       // Admins may submit for another tenant with ?tenant=; everyone else submits as their own.
       const tenant = query.tenant ?? principal.tenant;
       authorize(principal, 'task.submit', tenant);
-      if (tenant !== principal.tenant && !(await store.getTenant(tenant))) throw new FastGpuError('NOT_FOUND', `query.tenant: tenant ${JSON.stringify(tenant)} does not exist`, 'query.tenant');
+      if (tenant !== principal.tenant && !(await control.tenantCache.getTenant(tenant))) throw new FastGpuError('NOT_FOUND', `query.tenant: tenant ${JSON.stringify(tenant)} does not exist`, 'query.tenant');
       if (req.body === undefined || req.body === null) throw invalid('body', 'a task spec is required (JSON or YAML)');
       const extras = takeSubmitExtras(req.body);
-      const spec = parseTaskSpec(extras.body, await specContextFor(store, tenant, ctx.defaultTimeLimitMs));
+      const spec = parseTaskSpec(extras.body, await specContextFor(control.tenantCache, tenant, ctx.defaultTimeLimitMs));
       await pinInputs(spec, store);
       if (spec.vgpuId !== undefined) {
         const r = control.reservations.get(spec.vgpuId);
