@@ -5,7 +5,11 @@
 //     again), as a cycle of a busy pool sees it;
 //   - first: the same queue on the empty pool (every placement the pool can take, in one cycle).
 // Times are the median of `--runs` (default 1) warm runs; the first run of each policy warms the JIT
-// on a smaller queue. `npm run bench:scale -- --cycle [--policies a,b] [--pending N] [--nodes N]`.
+// on a smaller queue. `npm run bench:scale -- --cycle [--policies a,b] [--pending N] [--nodes N]
+// [--profile DIR]` (`--profile`: a V8 CPU profile of each policy's steady cycles, DIR/POLICY.cpuprofile).
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { POLICY_NAMES } from '../src/core/placement/index.js';
 import type { PolicyName } from '../src/core/placement/types.js';
@@ -127,10 +131,11 @@ const policyOf = (placement: PolicyName): SchedulerPolicy => ({ placement, backf
  * Wall time and CPU time (this process, user + system) of schedule(): on a shared machine the wall
  * time includes waiting for a core, the CPU time does not.
  */
-function timeIt(snapshot: SchedulerSnapshot, placement: PolicyName, runs: number): { ms: number; cpuMs: number; placed: number } {
+function timeIt(snapshot: SchedulerSnapshot, placement: PolicyName, runs: number, profile?: string): { ms: number; cpuMs: number; placed: number } {
   const ms: number[] = [];
   const cpu: number[] = [];
   let placed = 0;
+  const stop = profile === undefined ? null : startProfile(profile);
   for (let i = 0; i < runs; i++) {
     const t0 = performance.now();
     const c0 = process.cpuUsage();
@@ -139,8 +144,27 @@ function timeIt(snapshot: SchedulerSnapshot, placement: PolicyName, runs: number
     ms.push(performance.now() - t0);
     cpu.push((c.user + c.system) / 1000);
   }
+  stop?.();
   const mid = (xs: number[]): number => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   return { ms: mid(ms), cpuMs: mid(cpu), placed };
+}
+
+/**
+ * Starts V8's sampling profiler in this thread; the returned function stops it and writes the
+ * profile to `file` (open it in Chrome's DevTools). The in-thread inspector answers synchronously.
+ */
+function startProfile(file: string): () => void {
+  const session = new Session();
+  session.connect();
+  session.post('Profiler.enable');
+  session.post('Profiler.setSamplingInterval', { interval: 250 });
+  session.post('Profiler.start');
+  return () =>
+    session.post('Profiler.stop', (err, r) => {
+      if (err) throw err;
+      writeFileSync(file, JSON.stringify(r.profile));
+      session.disconnect();
+    });
 }
 
 export interface CycleRow {
@@ -151,7 +175,7 @@ export interface CycleRow {
   placed: number;
 }
 
-export function benchScaleCycle(o: { policies?: readonly PolicyName[]; nodes?: number; pending?: number; runs?: number; first?: boolean } = {}): CycleRow[] {
+export function benchScaleCycle(o: { policies?: readonly PolicyName[]; nodes?: number; pending?: number; runs?: number; first?: boolean; profileDir?: string } = {}): CycleRow[] {
   const nodes = pool(o.nodes ?? 12_500);
   const rng = seededRng(11);
   const queue = pending(o.pending ?? 1_000_000, rng);
@@ -162,7 +186,7 @@ export function benchScaleCycle(o: { policies?: readonly PolicyName[]; nodes?: n
   const rows: CycleRow[] = [];
   for (const p of o.policies ?? POLICY_NAMES) {
     schedule(warm, NOW, policyOf(p));
-    const s = timeIt(steady, p, o.runs ?? 1);
+    const s = timeIt(steady, p, o.runs ?? 1, o.profileDir === undefined ? undefined : join(o.profileDir, `${p}.cpuprofile`));
     rows.push({ policy: p, cycle: 'steady', ...s });
     process.stderr.write(`  ${p}: steady ${s.ms.toFixed(0)} ms (CPU ${s.cpuMs.toFixed(0)} ms), ${s.placed} placed\n`);
     if (o.first !== false) {
@@ -186,7 +210,8 @@ export function mainScaleCycle(): void {
   const policies = (arg('--policies')?.split(',') ?? POLICY_NAMES) as PolicyName[];
   const runs = Number(arg('--runs') ?? 1);
   const first = !process.argv.includes('--steady-only');
-  const rows = benchScaleCycle({ policies, nodes, pending: pendingN, runs, first });
+  const profileDir = arg('--profile');
+  const rows = benchScaleCycle({ policies, nodes, pending: pendingN, runs, first, ...(profileDir === undefined ? {} : { profileDir }) });
   console.log(`\nscheduler cycle by simulation: ${nodes.toLocaleString('en')} nodes × 8 GPUs, ${pendingN.toLocaleString('en')} pending (median of ${runs}; target ≤ 1 s)`);
   console.log(`${'policy'.padEnd(15)} | ${'cycle'.padEnd(40)} | ${'wall'.padStart(9)} | ${'CPU'.padStart(9)} | placed`);
   console.log(`${'-'.repeat(15)}-|-${'-'.repeat(40)}-|-${'-'.repeat(9)}-|-${'-'.repeat(9)}-|-------`);
