@@ -4,9 +4,12 @@
 //   - steady: the pool ~95 % full of running tasks, of which 2 % just ended (their room is free
 //     again), as a cycle of a busy pool sees it;
 //   - first: the same queue on the empty pool (every placement the pool can take, in one cycle).
+//   - next (server): what the server's control loop pays for the cycle after a steady one. Its
+//     PersistentScheduler ran the steady cycle (keeping the pool and the placement indexes); the
+//     placed tasks now run, another 2 % of the running ones ended, and it schedules the rest.
 // Times are the median of `--runs` (default 1) warm runs; the first run of each policy warms the JIT
 // on a smaller queue. `npm run bench:scale -- --cycle [--policies a,b] [--pending N] [--nodes N]
-// [--profile DIR]` (`--profile`: a V8 CPU profile of each policy's steady cycles, DIR/POLICY.cpuprofile).
+// [--profile DIR]` (`--profile`: V8 CPU profiles of each policy's steady and next cycles, DIR/POLICY[-next].cpuprofile).
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { join } from 'node:path';
@@ -14,6 +17,7 @@ import { pathToFileURL } from 'node:url';
 import { POLICY_NAMES } from '../src/core/placement/index.js';
 import type { PolicyName } from '../src/core/placement/types.js';
 import { schedule } from '../src/core/scheduler/index.js';
+import { PersistentScheduler } from '../src/core/scheduler/persistent.js';
 import { makeNode, makePlacement, seededRng } from '../src/core/scheduler/testing.js';
 import type { SchedulerPolicy, SchedulerSnapshot } from '../src/core/scheduler/types.js';
 import type { NodeRecord, Task, TaskSpec } from '../src/core/types.js';
@@ -150,6 +154,42 @@ function timeIt(snapshot: SchedulerSnapshot, placement: PolicyName, runs: number
 }
 
 /**
+ * The cycle after `steady` on the server's PersistentScheduler: a fresh one runs `steady` (untimed),
+ * then the placed tasks run, 2 % of the running ones end, and the next cycle is timed. The median
+ * of `runs` such pairs.
+ */
+function timeNext(steady: SchedulerSnapshot, placement: PolicyName, runs: number, rng: () => number, profile?: string): { ms: number; cpuMs: number; placed: number } {
+  const ms: number[] = [];
+  const cpu: number[] = [];
+  let placed = 0;
+  for (let i = 0; i < runs; i++) {
+    const ps = new PersistentScheduler();
+    const first = ps.schedule(steady, NOW, policyOf(placement));
+    const byId = new Map(steady.pending.map((t) => [t.id, t]));
+    const started = new Set<string>();
+    const active: Task[] = steady.active.filter(() => rng() >= 0.02);
+    for (const d of first.decisions) {
+      if (d.kind !== 'place') continue;
+      started.add(d.taskId);
+      const t = byId.get(d.taskId)!;
+      active.push({ ...t, state: 'SCHEDULED', placement: d.placement, attempts: 1, scheduledAt: NOW });
+    }
+    const next: SchedulerSnapshot = { nodes: steady.nodes, active, pending: steady.pending.filter((t) => !started.has(t.id)), reservations: [] };
+    const later = NOW + 5_000;
+    const stop = profile === undefined || i > 0 ? null : startProfile(profile);
+    const t0 = performance.now();
+    const c0 = process.cpuUsage();
+    placed = ps.schedule(next, later, policyOf(placement)).stats.placed;
+    const c = process.cpuUsage(c0);
+    stop?.();
+    ms.push(performance.now() - t0);
+    cpu.push((c.user + c.system) / 1000);
+  }
+  const mid = (xs: number[]): number => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  return { ms: mid(ms), cpuMs: mid(cpu), placed };
+}
+
+/**
  * Starts V8's sampling profiler in this thread; the returned function stops it and writes the
  * profile to `file` (open it in Chrome's DevTools). The in-thread inspector answers synchronously.
  */
@@ -169,7 +209,7 @@ function startProfile(file: string): () => void {
 
 export interface CycleRow {
   policy: PolicyName;
-  cycle: 'steady' | 'first';
+  cycle: 'steady' | 'first' | 'next';
   ms: number;
   cpuMs: number;
   placed: number;
@@ -189,6 +229,9 @@ export function benchScaleCycle(o: { policies?: readonly PolicyName[]; nodes?: n
     const s = timeIt(steady, p, o.runs ?? 1, o.profileDir === undefined ? undefined : join(o.profileDir, `${p}.cpuprofile`));
     rows.push({ policy: p, cycle: 'steady', ...s });
     process.stderr.write(`  ${p}: steady ${s.ms.toFixed(0)} ms (CPU ${s.cpuMs.toFixed(0)} ms), ${s.placed} placed\n`);
+    const n = timeNext(steady, p, o.runs ?? 1, rng, o.profileDir === undefined ? undefined : join(o.profileDir, `${p}-next.cpuprofile`));
+    rows.push({ policy: p, cycle: 'next', ...n });
+    process.stderr.write(`  ${p}: next (server) ${n.ms.toFixed(0)} ms (CPU ${n.cpuMs.toFixed(0)} ms), ${n.placed} placed\n`);
     if (o.first !== false) {
       const f = timeIt(empty, p, o.runs ?? 1);
       rows.push({ policy: p, cycle: 'first', ...f });
@@ -216,7 +259,7 @@ export function mainScaleCycle(): void {
   console.log(`${'policy'.padEnd(15)} | ${'cycle'.padEnd(40)} | ${'wall'.padStart(9)} | ${'CPU'.padStart(9)} | placed`);
   console.log(`${'-'.repeat(15)}-|-${'-'.repeat(40)}-|-${'-'.repeat(9)}-|-${'-'.repeat(9)}-|-------`);
   for (const r of rows) {
-    const label = r.cycle === 'steady' ? 'steady (95 % full, 2 % just ended)' : 'first (empty pool)';
+    const label = r.cycle === 'steady' ? 'steady (95 % full, 2 % just ended)' : r.cycle === 'next' ? 'next (server: kept pool, 2 % more ended)' : 'first (empty pool)';
     console.log(`${r.policy.padEnd(15)} | ${label.padEnd(40)} | ${`${(r.ms / 1000).toFixed(2)} s`.padStart(9)} | ${`${(r.cpuMs / 1000).toFixed(2)} s`.padStart(9)} | ${r.placed}`);
   }
 }
