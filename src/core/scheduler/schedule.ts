@@ -79,9 +79,14 @@ export function scheduleOn(cap: Capacity, snapshot: SchedulerSnapshot, now: numb
   // make the cycle depend on history.
   cy.pctx.workload = policy.workload ?? snapshotWorkload(cy, snapshot);
   placeReservations(cy, snapshot.reservations);
+  // Tasks for vGPU slices apart; without any, the queue is the snapshot's list itself (no copy).
   const sliceTasks: Task[] = [];
-  const queued: Task[] = [];
-  for (const t of snapshot.pending) (t.spec.vgpuId !== undefined ? sliceTasks : queued).push(t);
+  let queued: readonly Task[] = snapshot.pending;
+  if (snapshot.pending.some((t) => t.spec.vgpuId !== undefined)) {
+    const rest: Task[] = [];
+    for (const t of snapshot.pending) (t.spec.vgpuId !== undefined ? sliceTasks : rest).push(t);
+    queued = rest;
+  }
   if (sliceTasks.length > 0) scheduleSliceTasks(cy, snapshot.nodes, snapshot.active, sliceTasks, snapshot.reservations);
 
   const ordered = policy.order ? policy.order(queued, snapshot, now) : orderQueue(queued);
