@@ -25,6 +25,14 @@ describe('orderQueue', () => {
     }
   });
 
+  it('a queue already in submit order within each priority (no sort needed) and one out of order', () => {
+    const rng = seededRng(9);
+    const inOrder = Array.from({ length: 500 }, (_, i) => makeTask(`a-${i}`, { priority: [10, 50, 90][Math.floor(rng() * 3)]!, createdAt: i }));
+    expect(orderQueue(inOrder).map((t) => t.id)).toEqual([...inOrder].sort(compareTasks).map((t) => t.id));
+    const reversed = [...inOrder].reverse();
+    expect(orderQueue(reversed).map((t) => t.id)).toEqual([...reversed].sort(compareTasks).map((t) => t.id));
+  });
+
   it('an empty queue', () => {
     expect(orderQueue([])).toEqual([]);
   });
