@@ -4,12 +4,20 @@
 //   - steady: the pool ~95 % full of running tasks, of which 2 % just ended (their room is free
 //     again), as a cycle of a busy pool sees it;
 //   - first: the same queue on the empty pool (every placement the pool can take, in one cycle).
+//   - next (server): what the server's control loop pays for the cycle after a steady one. Its
+//     PersistentScheduler ran the steady cycle (keeping the pool and the placement indexes); the
+//     placed tasks now run, another 2 % of the running ones ended, and it schedules the rest.
 // Times are the median of `--runs` (default 1) warm runs; the first run of each policy warms the JIT
-// on a smaller queue. `npm run bench:scale -- --cycle [--policies a,b] [--pending N] [--nodes N]`.
+// on a smaller queue. `npm run bench:scale -- --cycle [--policies a,b] [--pending N] [--nodes N]
+// [--profile DIR]` (`--profile`: V8 CPU profiles of each policy's steady and next cycles, DIR/POLICY[-next].cpuprofile).
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { POLICY_NAMES } from '../src/core/placement/index.js';
 import type { PolicyName } from '../src/core/placement/types.js';
 import { schedule } from '../src/core/scheduler/index.js';
+import { PersistentScheduler } from '../src/core/scheduler/persistent.js';
 import { makeNode, makePlacement, seededRng } from '../src/core/scheduler/testing.js';
 import type { SchedulerPolicy, SchedulerSnapshot } from '../src/core/scheduler/types.js';
 import type { NodeRecord, Task, TaskSpec } from '../src/core/types.js';
@@ -127,10 +135,11 @@ const policyOf = (placement: PolicyName): SchedulerPolicy => ({ placement, backf
  * Wall time and CPU time (this process, user + system) of schedule(): on a shared machine the wall
  * time includes waiting for a core, the CPU time does not.
  */
-function timeIt(snapshot: SchedulerSnapshot, placement: PolicyName, runs: number): { ms: number; cpuMs: number; placed: number } {
+function timeIt(snapshot: SchedulerSnapshot, placement: PolicyName, runs: number, profile?: string): { ms: number; cpuMs: number; placed: number } {
   const ms: number[] = [];
   const cpu: number[] = [];
   let placed = 0;
+  const stop = profile === undefined ? null : startProfile(profile);
   for (let i = 0; i < runs; i++) {
     const t0 = performance.now();
     const c0 = process.cpuUsage();
@@ -139,19 +148,74 @@ function timeIt(snapshot: SchedulerSnapshot, placement: PolicyName, runs: number
     ms.push(performance.now() - t0);
     cpu.push((c.user + c.system) / 1000);
   }
+  stop?.();
   const mid = (xs: number[]): number => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   return { ms: mid(ms), cpuMs: mid(cpu), placed };
 }
 
+/**
+ * The cycle after `steady` on the server's PersistentScheduler: a fresh one runs `steady` (untimed),
+ * then the placed tasks run, 2 % of the running ones end, and the next cycle is timed. The median
+ * of `runs` such pairs.
+ */
+function timeNext(steady: SchedulerSnapshot, placement: PolicyName, runs: number, rng: () => number, profile?: string): { ms: number; cpuMs: number; placed: number } {
+  const ms: number[] = [];
+  const cpu: number[] = [];
+  let placed = 0;
+  for (let i = 0; i < runs; i++) {
+    const ps = new PersistentScheduler();
+    const first = ps.schedule(steady, NOW, policyOf(placement));
+    const byId = new Map(steady.pending.map((t) => [t.id, t]));
+    const started = new Set<string>();
+    const active: Task[] = steady.active.filter(() => rng() >= 0.02);
+    for (const d of first.decisions) {
+      if (d.kind !== 'place') continue;
+      started.add(d.taskId);
+      const t = byId.get(d.taskId)!;
+      active.push({ ...t, state: 'SCHEDULED', placement: d.placement, attempts: 1, scheduledAt: NOW });
+    }
+    const next: SchedulerSnapshot = { nodes: steady.nodes, active, pending: steady.pending.filter((t) => !started.has(t.id)), reservations: [] };
+    const later = NOW + 5_000;
+    const stop = profile === undefined || i > 0 ? null : startProfile(profile);
+    const t0 = performance.now();
+    const c0 = process.cpuUsage();
+    placed = ps.schedule(next, later, policyOf(placement)).stats.placed;
+    const c = process.cpuUsage(c0);
+    stop?.();
+    ms.push(performance.now() - t0);
+    cpu.push((c.user + c.system) / 1000);
+  }
+  const mid = (xs: number[]): number => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  return { ms: mid(ms), cpuMs: mid(cpu), placed };
+}
+
+/**
+ * Starts V8's sampling profiler in this thread; the returned function stops it and writes the
+ * profile to `file` (open it in Chrome's DevTools). The in-thread inspector answers synchronously.
+ */
+function startProfile(file: string): () => void {
+  const session = new Session();
+  session.connect();
+  session.post('Profiler.enable');
+  session.post('Profiler.setSamplingInterval', { interval: 250 });
+  session.post('Profiler.start');
+  return () =>
+    session.post('Profiler.stop', (err, r) => {
+      if (err) throw err;
+      writeFileSync(file, JSON.stringify(r.profile));
+      session.disconnect();
+    });
+}
+
 export interface CycleRow {
   policy: PolicyName;
-  cycle: 'steady' | 'first';
+  cycle: 'steady' | 'first' | 'next';
   ms: number;
   cpuMs: number;
   placed: number;
 }
 
-export function benchScaleCycle(o: { policies?: readonly PolicyName[]; nodes?: number; pending?: number; runs?: number; first?: boolean } = {}): CycleRow[] {
+export function benchScaleCycle(o: { policies?: readonly PolicyName[]; nodes?: number; pending?: number; runs?: number; first?: boolean; profileDir?: string } = {}): CycleRow[] {
   const nodes = pool(o.nodes ?? 12_500);
   const rng = seededRng(11);
   const queue = pending(o.pending ?? 1_000_000, rng);
@@ -162,9 +226,12 @@ export function benchScaleCycle(o: { policies?: readonly PolicyName[]; nodes?: n
   const rows: CycleRow[] = [];
   for (const p of o.policies ?? POLICY_NAMES) {
     schedule(warm, NOW, policyOf(p));
-    const s = timeIt(steady, p, o.runs ?? 1);
+    const s = timeIt(steady, p, o.runs ?? 1, o.profileDir === undefined ? undefined : join(o.profileDir, `${p}.cpuprofile`));
     rows.push({ policy: p, cycle: 'steady', ...s });
     process.stderr.write(`  ${p}: steady ${s.ms.toFixed(0)} ms (CPU ${s.cpuMs.toFixed(0)} ms), ${s.placed} placed\n`);
+    const n = timeNext(steady, p, o.runs ?? 1, rng, o.profileDir === undefined ? undefined : join(o.profileDir, `${p}-next.cpuprofile`));
+    rows.push({ policy: p, cycle: 'next', ...n });
+    process.stderr.write(`  ${p}: next (server) ${n.ms.toFixed(0)} ms (CPU ${n.cpuMs.toFixed(0)} ms), ${n.placed} placed\n`);
     if (o.first !== false) {
       const f = timeIt(empty, p, o.runs ?? 1);
       rows.push({ policy: p, cycle: 'first', ...f });
@@ -186,12 +253,13 @@ export function mainScaleCycle(): void {
   const policies = (arg('--policies')?.split(',') ?? POLICY_NAMES) as PolicyName[];
   const runs = Number(arg('--runs') ?? 1);
   const first = !process.argv.includes('--steady-only');
-  const rows = benchScaleCycle({ policies, nodes, pending: pendingN, runs, first });
+  const profileDir = arg('--profile');
+  const rows = benchScaleCycle({ policies, nodes, pending: pendingN, runs, first, ...(profileDir === undefined ? {} : { profileDir }) });
   console.log(`\nscheduler cycle by simulation: ${nodes.toLocaleString('en')} nodes × 8 GPUs, ${pendingN.toLocaleString('en')} pending (median of ${runs}; target ≤ 1 s)`);
   console.log(`${'policy'.padEnd(15)} | ${'cycle'.padEnd(40)} | ${'wall'.padStart(9)} | ${'CPU'.padStart(9)} | placed`);
   console.log(`${'-'.repeat(15)}-|-${'-'.repeat(40)}-|-${'-'.repeat(9)}-|-${'-'.repeat(9)}-|-------`);
   for (const r of rows) {
-    const label = r.cycle === 'steady' ? 'steady (95 % full, 2 % just ended)' : 'first (empty pool)';
+    const label = r.cycle === 'steady' ? 'steady (95 % full, 2 % just ended)' : r.cycle === 'next' ? 'next (server: kept pool, 2 % more ended)' : 'first (empty pool)';
     console.log(`${r.policy.padEnd(15)} | ${label.padEnd(40)} | ${`${(r.ms / 1000).toFixed(2)} s`.padStart(9)} | ${`${(r.cpuMs / 1000).toFixed(2)} s`.padStart(9)} | ${r.placed}`);
   }
 }

@@ -4,13 +4,16 @@
 // assignments, running and exit reports. A submitter adds one-GPU tasks at a steady rate while
 // every node heartbeats. Prints server CPU and RSS, heartbeat round trip, the scheduler cycle (the
 // server's own histogram) and submit→assignment (submit sent → the agent's long-poll answered).
-//   npm run bench:scale            (BENCH_NODES=1000 BENCH_SECONDS=30 BENCH_RATE=20 by default)
+//   npm run bench:scale            (BENCH_NODES=1000 BENCH_SECONDS=30 BENCH_RATE=20 by default;
+//                                   BENCH_SERVER_PROFILE=FILE writes the server's CPU profile)
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { NODE_CREDENTIAL_HEADER } from '../src/protocol/agent.js';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -27,14 +30,33 @@ async function serve(dataDir: string): Promise<void> {
   const { startServer } = await import('../src/server/main.js');
   // A lease long enough that a busy load tool on this shared 2-core box never loses a node.
   const s = await startServer({ dataDir, port: 0, nodeLostAfterMs: 120_000, log: () => {} });
+  // How late the server's event loop runs (reset at each 'cpu' message: the window's delays).
+  const eld = monitorEventLoopDelay({ resolution: 10 });
+  eld.enable();
+  // BENCH_SERVER_PROFILE=FILE: a V8 CPU profile of the server over the whole run.
+  const profile = process.env.BENCH_SERVER_PROFILE;
+  const session = profile ? new Session() : null;
+  if (session) {
+    session.connect();
+    session.post('Profiler.enable');
+    session.post('Profiler.start');
+  }
+  const writeProfile = (): void =>
+    session?.post('Profiler.stop', (err, r) => {
+      if (!err) writeFileSync(profile!, JSON.stringify(r.profile));
+    });
   process.send?.({ url: s.url, token: s.adminToken });
   // The load tool died without saying stop: do not outlive it.
   process.on('disconnect', () => void s.close().then(() => process.exit(0)));
   process.on('message', (m) => {
-    if (m === 'stop') void s.close().then(() => process.exit(0));
+    if (m === 'stop') {
+      writeProfile();
+      void s.close().then(() => process.exit(0));
+    }
     if (m === 'cpu') {
       const u = process.cpuUsage();
-      process.send?.({ cpuMicros: u.user + u.system });
+      process.send?.({ cpuMicros: u.user + u.system, loopP99Ms: eld.percentile(99) / 1e6, loopMaxMs: eld.max / 1e6 });
+      eld.reset();
     }
   });
 }
@@ -58,7 +80,10 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: 4096, maxFreeSockets
 
 /** When each socket last finished a response, and the errors seen with their socket's idle time. */
 const lastUsed = new WeakMap<object, number>();
-const failures: { code: string; idleMs: number | null }[] = [];
+const failures: { code: string; idleMs: number | null; phase: Phase }[] = [];
+/** What the load tool is doing: failures are counted apart for the measured window and the shutdown. */
+type Phase = 'setup' | 'measure' | 'shutdown';
+let phase: Phase = 'setup';
 
 function call(c: Child, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
   const u = new URL(path, c.url);
@@ -97,7 +122,7 @@ function call(c: Child, method: string, path: string, body?: unknown, headers: R
       idleMs = t === undefined ? null : performance.now() - t;
     });
     req.on('error', (e: NodeJS.ErrnoException) => {
-      failures.push({ code: e.code ?? e.message, idleMs });
+      failures.push({ code: e.code ?? e.message, idleMs, phase });
       reject(e);
     });
     if (payload !== undefined) req.write(payload);
@@ -133,9 +158,9 @@ async function main(): Promise<void> {
     proc.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
   });
   const c: Child = { proc, ...info };
-  const cpu = (): Promise<number> =>
+  const cpu = (): Promise<ServerSample> =>
     new Promise((resolve) => {
-      proc.once('message', (m) => resolve((m as { cpuMicros: number }).cpuMicros));
+      proc.once('message', (m) => resolve(m as ServerSample));
       proc.send('cpu');
     });
   let stopping = false;
@@ -173,11 +198,12 @@ async function main(): Promise<void> {
     try {
       const r = await call(c, 'POST', '/v1/agent/heartbeat', { nodeId: n.id, tasks: reportsOf(n), samples }, { [NODE_CREDENTIAL_HEADER]: n.credential });
       if (r.status !== 200) {
-        if (hbErrors++ < 3) console.error(`heartbeat ${n.name}: ${r.status} ${JSON.stringify(r.body).slice(0, 200)}`);
+        if (phase === 'measure' && hbErrors++ < 3) console.error(`heartbeat ${n.name}: ${r.status} ${JSON.stringify(r.body).slice(0, 200)}`);
       }
       else for (const a of r.body.ack as { taskId: string; attempt: number }[]) n.exited.delete(`${a.taskId}/${a.attempt}`);
     } catch (e) {
-      if (hbErrors++ < 3) console.error(`heartbeat ${n.name}: ${(e as Error).message}`);
+      // Beats cut by the shutdown are counted with the shutdown's failures, not here.
+      if (phase === 'measure' && hbErrors++ < 3) console.error(`heartbeat ${n.name}: ${(e as Error).message}`);
     }
     if (measuring) hbMs.push(performance.now() - start);
   };
@@ -205,7 +231,8 @@ async function main(): Promise<void> {
       for (const a of (r.body?.assignments ?? []) as { taskId: string; attempt: number; epoch?: number }[]) {
         const key = `${a.taskId}/${a.attempt}`;
         if (n.running.has(key) || n.exited.has(key)) continue;
-        const sent = submittedAt.get(a.taskId);
+        // Keyed by the name sent with the submit: the assignment may come before the submit's answer.
+        const sent = submittedAt.get((a as { name?: string }).name ?? '');
         if (sent !== undefined && measuring) assignMs.push(performance.now() - sent);
         const rec = { taskId: a.taskId, attempt: a.attempt, ...(a.epoch ? { epoch: a.epoch } : {}), startedAt: now };
         n.running.set(key, rec);
@@ -226,27 +253,36 @@ async function main(): Promise<void> {
   await new Promise((r) => setTimeout(r, HEARTBEAT_MS));
   const cpu0 = await cpu();
   const m0 = cycleStats((await call(c, 'GET', '/metrics')).body as string);
+  const k0 = kernelCounters();
+  const self0 = process.cpuUsage();
+  const toolLoop = monitorEventLoopDelay({ resolution: 10 });
+  toolLoop.enable();
   const w0 = performance.now();
   measuring = true;
+  phase = 'measure';
   let submitted = 0;
   const submitter = setInterval(() => {
-    const start = performance.now();
     submitted++;
-    void call(c, 'POST', '/v1/tasks', { name: `load-${submitted}`, command: ['true'], resources: { gpu: 1 } }).then((r) => {
-      const id = r.body?.tasks?.[0]?.id as string | undefined;
-      if (id) submittedAt.set(id, start);
+    const name = `load-${submitted}`;
+    submittedAt.set(name, performance.now());
+    void call(c, 'POST', '/v1/tasks', { name, command: ['true'], resources: { gpu: 1 } }).then((r) => {
+      if (r.status !== 200 && r.status !== 201) console.error(`submit: ${r.status} ${JSON.stringify(r.body).slice(0, 200)}`);
     }, (e: unknown) => console.error(`submit: ${(e as Error).message}`));
   }, 1000 / RATE);
   await new Promise((r) => setTimeout(r, SECONDS * 1000));
   clearInterval(submitter);
   measuring = false;
   const wallS = (performance.now() - w0) / 1000;
+  toolLoop.disable();
+  const selfCpu = process.cpuUsage(self0);
+  const k1 = kernelCounters();
   const cpu1 = await cpu();
   const m1 = cycleStats((await call(c, 'GET', '/metrics')).body as string);
   const rss = Math.round(Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${proc.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024);
   const cycles = m1.count - m0.count;
 
   stopping = true;
+  phase = 'shutdown';
   for (const t of timers) clearTimeout(t);
   const exited = new Promise<void>((r) => proc.once('exit', () => r()));
   proc.send('stop');
@@ -258,13 +294,17 @@ async function main(): Promise<void> {
   const rows: [string, string, string][] = [
     ['nodes × GPUs', `${NODES} × ${GPUS}`, ''],
     ['registration of all nodes', `${registerS.toFixed(1)} s`, ''],
-    ['server CPU while all heartbeat every 5 s and tasks flow', `${(((cpu1 - cpu0) / 1e6 / wallS) * 100).toFixed(1)} % of one core`, '≤ 25 %'],
+    ['server CPU while all heartbeat every 5 s and tasks flow', `${(((cpu1.cpuMicros - cpu0.cpuMicros) / 1e6 / wallS) * 100).toFixed(1)} % of one core`, '≤ 25 %'],
+    ['server event loop delay p99 / max', `${cpu1.loopP99Ms.toFixed(0)} / ${cpu1.loopMaxMs.toFixed(0)} ms`, ''],
+    ['load tool (this process) CPU; its event loop delay p99 / max', `${(((selfCpu.user + selfCpu.system) / 1e6 / wallS) * 100).toFixed(1)} % of one core; ${(toolLoop.percentile(99) / 1e6).toFixed(0)} / ${(toolLoop.max / 1e6).toFixed(0)} ms`, ''],
     ['server RSS', `${rss} MiB`, ''],
-    ['heartbeat round trip p50 / p99', `${pct(hbMs, 50).toFixed(1)} / ${pct(hbMs, 99).toFixed(1)} ms (${hbMs.length} beats, ${hbErrors} errors)`, ''],
+    ['heartbeat round trip p50 / p99', `${pct(hbMs, 50).toFixed(1)} / ${pct(hbMs, 99).toFixed(1)} ms (${hbMs.length} beats, ${hbErrors} failed while measured)`, ''],
     ['scheduler cycle, mean', cycles > 0 ? `${(((m1.sum - m0.sum) / cycles) * 1000).toFixed(2)} ms over ${cycles} cycles` : 'no cycle', ''],
     ['submit → assignment p50 / p99', `${pct(assignMs, 50).toFixed(1)} / ${pct(assignMs, 99).toFixed(1)} ms (${assignMs.length} of ${submitted} tasks)`, 'p50 ≤ 20 ms, p99 ≤ 100 ms'],
   ];
-  rows.push(['failed requests (all kinds)', failureSummary(), '']);
+  rows.push(['failed requests while measured', failureSummary('measure'), '']);
+  rows.push(['failed requests at setup / at shutdown', `${failureSummary('setup')} / ${failureSummary('shutdown')}`, '']);
+  rows.push(['kernel (whole host): listen overflows, SYN drops, resets sent', `${k1.ListenOverflows - k0.ListenOverflows}, ${k1.ListenDrops - k0.ListenDrops}, ${k1.OutRsts - k0.OutRsts}`, '']);
   const w = [Math.max(...rows.map((r) => r[0].length)), Math.max(...rows.map((r) => r[1].length))];
   console.log(`\nfastgpu scale benchmark (${SECONDS} s at ${RATE} submits/s; this machine: shared, ${process.env.BENCH_NOTE ?? '2 cores'})`);
   console.log(`${'metric'.padEnd(w[0]!)} | ${'value'.padEnd(w[1]!)} | target`);
@@ -272,12 +312,36 @@ async function main(): Promise<void> {
   for (const r of rows) console.log(`${r[0].padEnd(w[0]!)} | ${r[1].padEnd(w[1]!)} | ${r[2]}`);
 }
 
-/** `3 ECONNRESET (on sockets idle 64.9–65.2 s; 0 on new sockets)`, or `none`. */
-function failureSummary(): string {
-  if (failures.length === 0) return 'none';
+/** What the server child answers to 'cpu'. */
+interface ServerSample {
+  cpuMicros: number;
+  loopP99Ms: number;
+  loopMaxMs: number;
+}
+
+/**
+ * TCP counters of this network namespace (/proc/net/netstat, /proc/net/snmp): accept queues that
+ * overflowed, SYNs dropped, resets sent. Host-wide, so other programs count too; zeros rule causes out.
+ */
+function kernelCounters(): { ListenOverflows: number; ListenDrops: number; OutRsts: number } {
+  const read = (file: string, prefix: string): Map<string, number> => {
+    const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l.startsWith(`${prefix}:`));
+    const names = lines[0]?.split(/\s+/).slice(1) ?? [];
+    const values = lines[1]?.split(/\s+/).slice(1) ?? [];
+    return new Map(names.map((n, i) => [n, Number(values[i])]));
+  };
+  const ext = read('/proc/net/netstat', 'TcpExt');
+  const tcp = read('/proc/net/snmp', 'Tcp');
+  return { ListenOverflows: ext.get('ListenOverflows') ?? 0, ListenDrops: ext.get('ListenDrops') ?? 0, OutRsts: tcp.get('OutRsts') ?? 0 };
+}
+
+/** `3 ECONNRESET (on sockets idle 64.9–65.2 s; 0 on new sockets)`, or `none`, for one phase. */
+function failureSummary(which: Phase): string {
+  const of = failures.filter((f) => f.phase === which);
+  if (of.length === 0) return 'none';
   const reused = new Map<string, number[]>();
   const fresh = new Map<string, number>();
-  for (const f of failures) {
+  for (const f of of) {
     if (f.idleMs === null) fresh.set(f.code, (fresh.get(f.code) ?? 0) + 1);
     else reused.set(f.code, [...(reused.get(f.code) ?? []), f.idleMs]);
   }

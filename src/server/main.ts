@@ -23,6 +23,14 @@ export { buildApp } from './app.js';
 export type { AppDeps, ServerApp } from './app.js';
 import type { ServerApp } from './app.js';
 
+/**
+ * Connections the kernel may hold complete but not yet accepted (capped by net.core.somaxconn).
+ * Node's 511 overflowed at 1,000 agents: a server late by half a second (a busy host) meets
+ * hundreds of agents opening sockets at once, and the kernel resets what its queue cannot hold
+ * (bench:scale counted 13,089 overflows and 246 resets, all on new sockets).
+ */
+export const LISTEN_BACKLOG = 4096;
+
 export interface ServerOptions {
   dataDir: string; // holds fastgpu.db and admin.token
   host?: string; // default 127.0.0.1
@@ -114,7 +122,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       log,
     });
     const host = opts.host ?? '127.0.0.1';
-    await server.app.listen({ host, port: opts.port ?? 7070 });
+    await server.app.listen({ host, port: opts.port ?? 7070, backlog: LISTEN_BACKLOG });
     const addr = server.app.server.address();
     const port = typeof addr === 'object' && addr ? addr.port : (opts.port ?? 7070);
     const shownHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;

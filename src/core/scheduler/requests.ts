@@ -7,6 +7,8 @@ import { describeRequest, resolveRequest, type ModelInfo } from './resolve.js';
 /** A resolved request with what the cycle memoises about it. */
 export interface Shape {
   key: string;
+  /** Small and distinct per `Requests` (0, 1, …): an array index for per-shape memos. */
+  id: number;
   req: ResolvedPodRequest;
   resources: ResourceRequest;
   /** Per pool model (same order as `Requests.models`): milli and memory per GPU, NaN where not allowed. */
@@ -56,7 +58,7 @@ export class Requests {
         milli[i] = amount ? amount.gpuMilli : NaN;
         mem[i] = amount ? amount.gpuMemoryMiB : NaN;
       });
-      s = { key, req, resources, milli, mem };
+      s = { key, id: this.byKey.size, req, resources, milli, mem };
       this.byKey.set(key, s);
     }
     return s;
@@ -104,6 +106,8 @@ export function covers(b: Shape, a: Shape): boolean {
  * cycle, so a shape that failed keeps failing, and so does every shape that covers it.
  */
 export class FailMemo {
+  /** Shapes known to fail, by `Shape.id` (the answer never turns back to false). */
+  private readonly yes: (Shape | undefined)[] = [];
   private readonly exact = new Set<string>();
   private readonly failed: Shape[] = [];
   /** Shapes found not covered, with the number of failures known then (valid until it grows). */
@@ -111,11 +115,17 @@ export class FailMemo {
   private static readonly MAX_COMPARED = 64;
 
   has(s: Shape): boolean {
-    if (this.exact.has(s.key)) return true;
+    // Asked for every task of a long queue: one array read for a shape already known to fail.
+    if (this.yes[s.id] === s) return true;
+    if (this.exact.has(s.key)) {
+      this.yes[s.id] = s;
+      return true;
+    }
     if (this.clear.get(s) === this.failed.length) return false;
     for (const f of this.failed) {
       if (covers(s, f)) {
         this.exact.add(s.key);
+        this.yes[s.id] = s;
         return true;
       }
     }
@@ -124,6 +134,7 @@ export class FailMemo {
   }
 
   add(s: Shape): void {
+    this.yes[s.id] = s;
     if (this.exact.has(s.key)) return;
     this.exact.add(s.key);
     if (this.failed.length < FailMemo.MAX_COMPARED) this.failed.push(s);

@@ -79,9 +79,14 @@ export function scheduleOn(cap: Capacity, snapshot: SchedulerSnapshot, now: numb
   // make the cycle depend on history.
   cy.pctx.workload = policy.workload ?? snapshotWorkload(cy, snapshot);
   placeReservations(cy, snapshot.reservations);
+  // Tasks for vGPU slices apart; without any, the queue is the snapshot's list itself (no copy).
   const sliceTasks: Task[] = [];
-  const queued: Task[] = [];
-  for (const t of snapshot.pending) (t.spec.vgpuId !== undefined ? sliceTasks : queued).push(t);
+  let queued: readonly Task[] = snapshot.pending;
+  if (snapshot.pending.some((t) => t.spec.vgpuId !== undefined)) {
+    const rest: Task[] = [];
+    for (const t of snapshot.pending) (t.spec.vgpuId !== undefined ? sliceTasks : rest).push(t);
+    queued = rest;
+  }
   if (sliceTasks.length > 0) scheduleSliceTasks(cy, snapshot.nodes, snapshot.active, sliceTasks, snapshot.reservations);
 
   const ordered = policy.order ? policy.order(queued, snapshot, now) : orderQueue(queued);
@@ -118,17 +123,27 @@ function snapshotWorkload(cy: Cycle, snapshot: SchedulerSnapshot): WorkloadClass
 
 /**
  * The queue: tasks as they are (no per-task allocation: the queue may be long), gangs grouped at
- * the position of their first member in `ordered`, members in gang-index order.
+ * the position of their first member in `ordered`, members in gang-index order. Without gangs, the
+ * queue is `ordered` itself (no copy of a million entries).
  */
-function entries(cy: Cycle, ordered: readonly Task[]): Entry[] {
-  const out: Entry[] = [];
-  let gangs: Map<string, Gang> | null = null;
-  for (const t of ordered) {
+function entries(cy: Cycle, ordered: readonly Task[]): readonly Entry[] {
+  let firstGang = -1;
+  for (let i = 0; i < ordered.length; i++) {
+    const t = ordered[i]!;
+    if (t.gangId !== null && t.spec.gang > 1) {
+      firstGang = i;
+      break;
+    }
+  }
+  if (firstGang < 0) return ordered;
+  const out: Entry[] = ordered.slice(0, firstGang);
+  const gangs = new Map<string, Gang>();
+  for (let i = firstGang; i < ordered.length; i++) {
+    const t = ordered[i]!;
     if (t.gangId === null || t.spec.gang <= 1) {
       out.push(t);
       continue;
     }
-    gangs ??= new Map();
     let g = gangs.get(t.gangId);
     if (!g) {
       g = new Gang(t.gangId, t.spec.gang);
@@ -138,7 +153,7 @@ function entries(cy: Cycle, ordered: readonly Task[]): Entry[] {
     g.tasks.push(t);
     g.endIfStarted = Math.max(g.endIfStarted, endIfStarted(cy, t));
   }
-  for (const g of gangs?.values() ?? []) {
+  for (const g of gangs.values()) {
     g.tasks.sort((a, b) => a.gangIndex - b.gangIndex || (a.id < b.id ? -1 : 1));
     g.shapes = g.tasks.map((t) => cy.requests.shape(t.spec.resources));
   }
@@ -159,6 +174,8 @@ function runQueue(cy: Cycle, queue: readonly Entry[], active: readonly Task[], t
   let failedSafe = new FailMemo(); // shapes that found no room that leaves the head alone
   let head: Head | null = null;
   const waiting: Entry[] = [];
+  // The shape of each waiting single task (null for a gang), so that the reasons need no look-up.
+  const waitShapes: (Shape | null)[] = [];
   // Hooks that keep the backfill guard up to date; `runsPast` is set per entry.
   let runsPast = false;
   const hooks: PlaceHooks = {
@@ -200,8 +217,9 @@ function runQueue(cy: Cycle, queue: readonly Entry[], active: readonly Task[], t
       if ((head && !cy.policy.backfill) || (failedNow.has(single) && (head || neverNow.has(single)))) {
         // Held behind the head, or known not to fit now (nor to make a head): the common case
         // deep in a long queue, kept cheap.
-        if (failedNow.has(single) && !neverNow.has(single) && tenancy?.preempt(cy, e as Task, single.req, demand)) continue;
+        if (tenancy && failedNow.has(single) && !neverNow.has(single) && tenancy.preempt(cy, e as Task, single.req, demand)) continue;
         waiting.push(e);
+        waitShapes.push(single);
         continue;
       }
     }
@@ -219,6 +237,7 @@ function runQueue(cy: Cycle, queue: readonly Entry[], active: readonly Task[], t
       if (single) failedNow.add(single);
       if (single && tenancy?.preempt(cy, e as Task, single.req, demand)) continue;
       waiting.push(e);
+      waitShapes.push(single);
       const shadow = single && neverNow.has(single) ? null : reserveStart(cluster, cy.cap.holds, reqs, cy.placer, cy.pctx);
       if (shadow) {
         head = { entry: e, shadow, guard: new BackfillGuard(cluster, shadow) };
@@ -228,6 +247,7 @@ function runQueue(cy: Cycle, queue: readonly Entry[], active: readonly Task[], t
     }
     if (!cy.policy.backfill) {
       waiting.push(e);
+      waitShapes.push(single);
       continue;
     }
     // Backfill: an entry that ends before the reserved start may use anything free now; one that
@@ -235,6 +255,7 @@ function runQueue(cy: Cycle, queue: readonly Entry[], active: readonly Task[], t
     runsPast = end > head.shadow.startAt;
     if (runsPast && single && failedSafe.has(single)) {
       waiting.push(e);
+      waitShapes.push(single);
       continue;
     }
     const view: ClusterView = runsPast ? head.guard.view : cluster;
@@ -247,9 +268,10 @@ function runQueue(cy: Cycle, queue: readonly Entry[], active: readonly Task[], t
     if (single) (runsPast ? failedSafe : failedNow).add(single);
     if (single && tenancy?.preempt(cy, e as Task, single.req, demand)) continue;
     waiting.push(e);
+    waitShapes.push(single);
   }
 
-  explainWaiting(cy, waiting, head, failedNow, head ? untimedBefore(active, head.shadow.startAt, cy) : false);
+  explainWaiting(cy, waiting, waitShapes, head, failedNow, head ? untimedBefore(active, head.shadow.startAt, cy) : false);
   return head;
 }
 
@@ -287,7 +309,7 @@ function untimedBefore(active: readonly Task[], at: number, cy: Cycle): boolean 
 }
 
 /** Reasons for every entry left waiting, against the capacity left at the end of the cycle. */
-function explainWaiting(cy: Cycle, waiting: readonly Entry[], head: Head | null, failedNow: FailMemo, guessed: boolean): void {
+function explainWaiting(cy: Cycle, waiting: readonly Entry[], shapes: readonly (Shape | null)[], head: Head | null, failedNow: FailMemo, guessed: boolean): void {
   const { cluster, records } = cy.cap;
   const fits = new Map<string, boolean>();
   const fitsNow = (s: Shape): boolean => {
@@ -321,21 +343,26 @@ function explainWaiting(cy: Cycle, waiting: readonly Entry[], head: Head | null,
     : '';
   const headSuffix = head ? `; first in line, expected to start at ${when(head.shadow.startAt, cy.now)} on ${[...head.shadow.nodes].map((p) => records[p]!.name).join(', ')}${assumes}` : '';
 
-  // One verdict per shape: every task of a shape that is not the head waits for the same reason.
-  const verdicts = new Map<Shape, Explanation>();
-  for (const e of waiting) {
-    const isHead = head !== null && head.entry === e;
-    if (!(e instanceof Gang)) {
-      const shape = cy.requests.shape(e.spec.resources);
-      let v = isHead ? undefined : verdicts.get(shape);
+  // One verdict per shape (by Shape.id): every task of a shape that is not the head waits for the
+  // same reason.
+  const verdicts: (Explanation | undefined)[] = [];
+  const headEntry = head?.entry;
+  for (let i = 0; i < waiting.length; i++) {
+    const e = waiting[i]!;
+    const shape = shapes[i];
+    const isHead = e === headEntry;
+    if (shape) {
+      const t = e as Task;
+      let v = isHead ? undefined : verdicts[shape.id];
       if (!v) {
         v = !isHead && head && fitsNow(shape) ? { reason: 'Priority', message: heldMsg } : explain(shape);
         if (isHead) v = { reason: v.reason, message: v.message + headSuffix };
-        else verdicts.set(shape, v);
+        else verdicts[shape.id] = v;
       }
-      pendTask(cy, e, v.reason, v.message);
+      pendTask(cy, t, v.reason, v.message);
       continue;
     }
+    if (!(e instanceof Gang)) throw new Error('explainWaiting: a task without its shape');
     // A gang: does it fit now as a whole, and if not, how many of its members would?
     const fitting = membersFitting(cy, e);
     let why: Explanation;
