@@ -17,6 +17,7 @@ import { newId } from './ids.js';
 import { Leadership, type LeaderRuntime } from './leadership.js';
 import { forward, sendError } from './leadership-proxy.js';
 import { leaderStore } from './leadership-store.js';
+import { LISTEN_BACKLOG } from './listen.js';
 import { GONE_AFTER_MS, type ClusterView } from './leadership-status.js';
 import type { Clock } from '../core/types.js';
 import type { SampleRetention } from './retention.js';
@@ -132,7 +133,7 @@ export async function startReplicatedServer(
   const host = opts.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
-    http.listen(opts.port ?? 7070, host, () => resolve());
+    http.listen({ port: opts.port ?? 7070, host, backlog: LISTEN_BACKLOG }, () => resolve());
   }).catch(async (e: unknown) => {
     await elect.close();
     await base.close();

@@ -9,6 +9,7 @@ import { openStore, type StoreOptions } from '../store/index.js';
 import { describeStore } from '../store/select.js';
 import type { Store } from '../store/port.js';
 import { systemClock } from '../util/clock.js';
+import { LISTEN_BACKLOG } from './listen.js';
 import { buildApp } from './app.js';
 import { singleServerView } from './leadership-status.js';
 import { hashToken } from './auth.js';
@@ -23,13 +24,6 @@ export { buildApp } from './app.js';
 export type { AppDeps, ServerApp } from './app.js';
 import type { ServerApp } from './app.js';
 
-/**
- * Connections the kernel may hold complete but not yet accepted (capped by net.core.somaxconn).
- * Node's 511 overflowed at 1,000 agents: a server late by half a second (a busy host) meets
- * hundreds of agents opening sockets at once, and the kernel resets what its queue cannot hold
- * (bench:scale counted 13,089 overflows and 246 resets, all on new sockets).
- */
-export const LISTEN_BACKLOG = 4096;
 
 export interface ServerOptions {
   dataDir: string; // holds fastgpu.db and admin.token
