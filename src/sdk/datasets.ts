@@ -8,7 +8,7 @@ import { join, relative, sep } from 'node:path';
 import { CHUNK_BYTES, checkDatasetName, parseDatasetRef, type Dataset, type DatasetManifest, type DatasetSummary, type ManifestFile } from '../core/data/dataset.js';
 import { ENCODING_HEADER, encodeChunk, sha256, verifyChunk } from '../util/chunk-codec.js';
 import { inParallel } from '../util/parallel.js';
-import { splitServerUrls } from '../util/server-list.js';
+import { ServerList, splitServerUrls } from '../util/server-list.js';
 import type { FetchFn } from '../util/tls.js';
 import { errorFromResponse, FastGpuApiError } from './errors.js';
 import type { Requester } from './requester.js';
@@ -107,13 +107,15 @@ async function readChunks(abs: string, size: number, onChunk: (c: ReadChunk) => 
 export class DatasetsApi {
   constructor(
     private readonly client: Requester,
-    private readonly conn: { url: string; token: string | undefined; fetch?: FetchFn },
-  ) {}
-
-  /** Raw chunk calls go to the first server of a comma-separated list (the JSON calls fail over through the client). */
-  private get base(): string {
-    return (splitServerUrls(this.conn.url)[0] ?? this.conn.url).replace(/\/+$/, '');
+    private readonly conn: { url: string; token: string | undefined; fetch?: FetchFn; servers?: ServerList },
+  ) {
+    // The client's own list when it hands it over: a server that failed a JSON call is not the
+    // first tried for the next chunk, and the other way round.
+    this.servers = conn.servers ?? new ServerList(splitServerUrls(conn.url));
   }
+
+  /** Where raw chunk calls go: every server of a comma-separated list, with the client's failover. */
+  private readonly servers: ServerList;
 
   /**
    * Pushes `dir` as the next version of `name`.
@@ -212,20 +214,17 @@ export class DatasetsApi {
 
   /** One chunk's raw bytes, checked against its hash. */
   async readChunk(hash: string, opts: { tenant?: string } = {}): Promise<Buffer> {
-    const url = new URL(`${this.base}/v1/chunks/${hash}`);
-    if (opts.tenant !== undefined) url.searchParams.set('tenant', opts.tenant);
-    const res = await this.fetch(url, { method: 'GET' });
+    const res = await this.fetch(chunkPath(hash, opts.tenant), { method: 'GET' });
     const enc = res.headers.get(ENCODING_HEADER) === 'gzip' ? 'gzip' : 'identity';
     return verifyChunk(Buffer.from(await res.arrayBuffer()), enc, hash);
   }
 
   private async sendChunk(hash: string, data: Buffer, encoding: string, opts: PushOptions): Promise<void> {
-    const url = new URL(`${this.base}/v1/chunks/${hash}`);
-    if (opts.tenant !== undefined) url.searchParams.set('tenant', opts.tenant);
+    const path = chunkPath(hash, opts.tenant);
     // A dropped connection is tried again a few times: the server keeps a chunk whole or not at all.
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.fetch(url, { method: 'POST', body: data, headers: { 'content-type': 'application/octet-stream', [ENCODING_HEADER]: encoding }, ...(opts.signal ? { signal: opts.signal } : {}) });
+        await this.fetch(path, { method: 'POST', body: data, headers: { 'content-type': 'application/octet-stream', [ENCODING_HEADER]: encoding }, ...(opts.signal ? { signal: opts.signal } : {}) });
         return;
       } catch (e) {
         if (!(e instanceof FastGpuApiError) || e.code !== 'NETWORK' || attempt >= 3 || opts.signal?.aborted) throw e;
@@ -234,17 +233,26 @@ export class DatasetsApi {
     }
   }
 
-  private async fetch(url: URL, init: RequestInit): Promise<Response> {
+  /**
+   * One raw chunk call, to the servers in turn while one cannot be reached or answers 503, as the
+   * client's JSON calls. A chunk upload is safe to send again anywhere: it is named by its hash
+   * and kept whole or not at all.
+   */
+  private async fetch(path: string, init: RequestInit): Promise<Response> {
     const headers = new Headers(init.headers);
     if (this.conn.token !== undefined) headers.set('authorization', `Bearer ${this.conn.token}`);
-    let res: Response;
-    try {
-      res = await (this.conn.fetch ?? fetch)(url, { ...init, headers });
-    } catch (e) {
-      if (init.signal?.aborted) throw e;
-      const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-      throw new FastGpuApiError('NETWORK', `cannot reach the FastGPU server at ${this.base} (${cause?.code ?? cause?.message ?? (e as Error).message})`);
-    }
+    const res = await this.servers.run(
+      async (base) => {
+        try {
+          return await (this.conn.fetch ?? fetch)(`${base.replace(/\/+$/, '')}${path}`, { ...init, headers });
+        } catch (e) {
+          if (init.signal?.aborted) throw e;
+          const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+          throw new FastGpuApiError('NETWORK', `cannot reach the FastGPU server at ${base} (${cause?.code ?? cause?.message ?? (e as Error).message})`);
+        }
+      },
+      (o) => (o.ok ? o.value.status === 503 : o.error instanceof FastGpuApiError && o.error.code === 'NETWORK'),
+    );
     if (!res.ok) {
       const text = await res.text();
       let body: unknown;
@@ -257,6 +265,11 @@ export class DatasetsApi {
     }
     return res;
   }
+}
+
+/** `/v1/chunks/HASH[?tenant=…]`. */
+function chunkPath(hash: string, tenant: string | undefined): string {
+  return `/v1/chunks/${hash}${tenant !== undefined ? `?tenant=${encodeURIComponent(tenant)}` : ''}`;
 }
 
 function parseRef(ref: string): { name: string; version?: number } {

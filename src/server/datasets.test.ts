@@ -3,6 +3,9 @@
 // input with clear errors.
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -95,6 +98,45 @@ describe('datasets', () => {
     const listed = new FastGPU({ url: `${url},http://127.0.0.1:9`, token: h.token, env: {} });
     expect(await listed.datasets.push(dir, 'listed')).toMatchObject({ version: 1, uploadedChunks: 1, uploadedBytes: 1000 });
     expect((await listed.datasets.readChunk(sha256(readFileSync(join(dir, 'a.bin'))))).length).toBe(1000);
+  });
+
+  it('sends chunk calls to the next server of the list when the first is down or answers 503, as JSON calls do', async () => {
+    // A server that is stopping: every call answers 503 (it counts the chunk calls it got).
+    let refused = 0;
+    const stopping = createServer((req, res) => {
+      if (req.url?.startsWith('/v1/chunks/')) refused++;
+      req.resume();
+      res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'UNAVAILABLE', message: 'stopping' } }));
+    });
+    stopping.listen(0, '127.0.0.1');
+    await once(stopping, 'listening');
+    const port = (stopping.address() as AddressInfo).port;
+    try {
+      const dir = join(work, 'failover');
+      mkdirSync(dir);
+      writeFileSync(join(dir, 'a.bin'), randomBytes(3000));
+      for (const list of [`http://127.0.0.1:9,${url}`, `http://127.0.0.1:${port},${url}`]) {
+        const before = refused;
+        const c = new FastGPU({ url: list, token: h.token, env: {} });
+        writeFileSync(join(dir, 'b.bin'), randomBytes(2000)); // a new chunk each time: one upload
+        const v = await c.datasets.push(dir, 'failover');
+        expect(v.uploadedChunks).toBeGreaterThanOrEqual(1);
+        expect((await c.datasets.readChunk(sha256(readFileSync(join(dir, 'b.bin'))))).length).toBe(2000);
+        // The 503 server was asked first only while it was the preferred one (the JSON calls before
+        // the chunk calls moved the preference to the live server).
+        expect(refused - before).toBe(0);
+      }
+      // A client whose first chunk call meets the 503 server: its own list, the chunk call first.
+      const c = new FastGPU({ url: `http://127.0.0.1:${port},${url}`, token: h.token, env: {} });
+      const hash = sha256(readFileSync(join(dir, 'b.bin')));
+      expect((await c.datasets.readChunk(hash)).length).toBe(2000);
+      expect(refused).toBe(1);
+      // Every server down or stopping: the error names the last one tried.
+      const none = new FastGPU({ url: `http://127.0.0.1:${port},http://127.0.0.1:9`, token: h.token, env: {} });
+      await expect(none.datasets.readChunk(hash)).rejects.toMatchObject({ code: 'NETWORK', message: expect.stringContaining('http://127.0.0.1:9') });
+    } finally {
+      stopping.close();
+    }
   });
 
   it('resumes a cut push: the chunks already kept are not sent again, and no version is made until the end', async () => {
