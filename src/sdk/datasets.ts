@@ -11,10 +11,12 @@ import { inParallel } from '../util/parallel.js';
 import { ServerList, splitServerUrls } from '../util/server-list.js';
 import { rawRequest, type RawInit, type RawResponse } from '../util/raw-http.js';
 import type { FetchFn } from '../util/tls.js';
+import { pullInto, type PullOptions, type PullResult } from './datasets-pull.js';
 import { errorFromResponse, FastGpuApiError } from './errors.js';
 import type { Requester } from './requester.js';
 
 export type { Dataset, DatasetSummary } from '../core/data/dataset.js';
+export type { PullOptions, PullResult } from './datasets-pull.js';
 
 export interface PushProgress {
   /** `hash` and `upload` interleave (a batch uploads while the next is read), then `commit`. */
@@ -197,6 +199,16 @@ export class DatasetsApi {
     const manifest: DatasetManifest = { files: manifestFiles };
     const d = await this.client.request<DatasetSummary>('POST', '/v1/datasets', { body: { ...tenant, name, manifest } });
     return { ...d, uploadedChunks, uploadedBytes, sentBytes };
+  }
+
+  /**
+   * Writes `NAME` (the newest) or `NAME@VERSION` into `dir`, which must be absent or empty; every
+   * chunk checked against its hash, the folder renamed into place only once whole.
+   * @example await fg.datasets.pull('checkpoints@3', './ckpt') // {files, bytes, dir, …}
+   */
+  async pull(ref: string, dir: string, opts: PullOptions = {}): Promise<PullResult> {
+    const tenant = opts.tenant !== undefined ? { tenant: opts.tenant } : {};
+    return pullInto(await this.get(ref, tenant), dir, (hash) => this.readChunk(hash, tenant), opts);
   }
 
   /** Every version of the tenant's datasets (admins: all, or `tenant`'s). */

@@ -2,7 +2,7 @@
 // store and blob folder, reads the chunks back, resumes a cut push, and meets the quota and bad
 // input with clear errors.
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -51,6 +51,9 @@ async function member(tenant: string): Promise<FastGPU> {
   return new FastGPU({ url, token: t.body.token as string, env: {} });
 }
 
+/** The hash of the version's largest file's last chunk (a chunk no other test's folder shares). */
+const d0Chunk = (d: { manifest: { files: { size: number; chunks: { hash: string }[] }[] } }): string => [...d.manifest.files].sort((a, b) => b.size - a.size)[0]!.chunks.at(-1)!.hash;
+
 /** Every file of a version, rebuilt from the chunks the server hands out. */
 async function rebuild(client: FastGPU, ref: string): Promise<Map<string, Buffer>> {
   const d = await client.datasets.get(ref);
@@ -98,6 +101,31 @@ describe('datasets', () => {
     const listed = new FastGPU({ url: `${url},http://127.0.0.1:9`, token: h.token, env: {} });
     expect(await listed.datasets.push(dir, 'listed')).toMatchObject({ version: 1, uploadedChunks: 1, uploadedBytes: 1000 });
     expect((await listed.datasets.readChunk(sha256(readFileSync(join(dir, 'a.bin'))))).length).toBe(1000);
+  });
+
+  it('pulls a version into a new folder, byte for byte with its executable bits; refuses a folder in use and leaves nothing of a failed pull', async () => {
+    const src = makeFolder('to-pull');
+    const v = await fg.datasets.push(src, 'pulled');
+    const dest = join(work, 'pulled-here', 'out');
+    const seen: number[] = [];
+    const got = await fg.datasets.pull(`pulled@${v.version}`, dest, { concurrency: 3, onProgress: (p) => seen.push(p.done) });
+    expect(got).toEqual({ name: 'pulled', version: v.version, dir: dest, files: 4, bytes: v.bytes });
+    expect(seen.at(-1)).toBe(v.bytes);
+    for (const rel of ['shards/train-0.bin', 'labels.csv', 'empty.txt', 'run.sh']) expect(sha256(readFileSync(join(dest, rel))), rel).toBe(sha256(readFileSync(join(src, rel))));
+    expect(statSync(join(dest, 'run.sh')).mode & 0o777).toBe(0o755);
+    expect(statSync(join(dest, 'labels.csv')).mode & 0o777).toBe(0o644);
+    // An empty folder is filled; a folder with something in it, or a file, is refused untouched.
+    const empty = join(work, 'pull-empty');
+    mkdirSync(empty);
+    expect((await fg.datasets.pull('pulled', empty)).files).toBe(4);
+    await expect(fg.datasets.pull('pulled', dest)).rejects.toThrow(/out: exists and is not empty; give a new \(or empty\) folder/);
+    await expect(fg.datasets.pull('pulled', join(src, 'labels.csv'))).rejects.toThrow(/labels\.csv: exists and is not a folder/);
+    await expect(fg.datasets.pull('pulled@99', join(work, 'never'))).rejects.toThrow(/dataset pulled has no version 99/);
+    // A chunk that is gone from the server mid-pull: the pull fails and leaves no folder behind.
+    const gone = d0Chunk(await fg.datasets.get('pulled'));
+    for (const ext of ['raw', 'gz']) rmSync(join(blobDir, 'default', gone.slice(0, 2), `${gone}.${ext}`), { force: true });
+    await expect(fg.datasets.pull('pulled', join(work, 'half'), { concurrency: 1 })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    expect(readdirSync(work).filter((n) => n.startsWith('half') || n.startsWith('.half'))).toEqual([]);
   });
 
   it('sends chunk calls to the next server of the list when the first is down or answers 503, as JSON calls do', async () => {
