@@ -33,7 +33,7 @@ function parallelFlag(raw: string): number {
 }
 
 /** A one-line progress on a terminal (rewritten in place), nothing otherwise. */
-function progressLine(ctx: CliContext): { update: (p: { phase: PushProgress['phase'] | 'download'; done: number; total: number }) => void; end: () => void } {
+function progressLine(ctx: CliContext): { update: (p: Progress) => void; end: () => void } {
   if (!ctx.stderr.isTTY) return { update: () => undefined, end: () => undefined };
   let last = 0;
   return {
@@ -48,6 +48,29 @@ function progressLine(ctx: CliContext): { update: (p: { phase: PushProgress['pha
   };
 }
 
+type Progress = { phase: PushProgress['phase'] | 'download'; done: number; total: number };
+
+/** A push or pull: the flags checked, progress on a terminal, then the result as text or JSON. */
+async function transfer<R>(
+  cmd: Command,
+  raw: { tenant?: string; parallel: string; output?: string },
+  run: (fg: ReturnType<typeof clientFor>, o: { concurrency: number; tenant?: string }, update: (p: Progress) => void) => Promise<R>,
+  text: (r: R, seconds: number) => string,
+): Promise<void> {
+  const ctx = contextOf(cmd);
+  const output = outputFlag(raw.output);
+  const concurrency = parallelFlag(raw.parallel);
+  const line = progressLine(ctx);
+  const started = Date.now();
+  let r: R;
+  try {
+    r = await run(clientFor(cmd), { concurrency, ...(raw.tenant !== undefined ? { tenant: raw.tenant } : {}) }, line.update);
+  } finally {
+    line.end();
+  }
+  ctx.stdout.write(output === 'json' ? `${JSON.stringify(r, null, 2)}\n` : text(r, (Date.now() - started) / 1000));
+}
+
 export function register(program: Command): void {
   const data = program.command('data').description('datasets: versioned folders staged to nodes once and cached (`fastgpu data push DIR NAME`)');
 
@@ -58,23 +81,7 @@ export function register(program: Command): void {
     .option('--tenant <name>', "the dataset's tenant (default: your token's)")
     .option('--parallel <n>', 'uploads at once', '8')
     .action(async (dir: string, name: string, raw: { tenant?: string; parallel: string; output?: string }, cmd: Command) => {
-      const ctx = contextOf(cmd);
-      const output = outputFlag(raw.output);
-      const parallel = parallelFlag(raw.parallel);
-      const line = progressLine(ctx);
-      const started = Date.now();
-      let r;
-      try {
-        r = await clientFor(cmd).datasets.push(dir, name, { concurrency: parallel, onProgress: line.update, ...(raw.tenant !== undefined ? { tenant: raw.tenant } : {}) });
-      } finally {
-        line.end();
-      }
-      if (output === 'json') {
-        ctx.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
-        return;
-      }
-      const secs = (Date.now() - started) / 1000;
-      ctx.stdout.write(
+      await transfer(cmd, raw, (fg, o, update) => fg.datasets.push(dir, name, { ...o, onProgress: update }), (r, secs) =>
         `pushed ${r.name}@${r.version}: ${r.fileCount} files, ${bytes(r.bytes)} in ${r.chunkCount} chunks; uploaded ${r.uploadedChunks} chunks, ${bytes(r.uploadedBytes)} (${bytes(r.sentBytes)} on the wire) in ${secs.toFixed(1)} s\n`,
       );
     });
@@ -86,22 +93,12 @@ export function register(program: Command): void {
     .option('--tenant <name>', "the dataset's tenant (default: your token's)")
     .option('--parallel <n>', 'downloads at once', '8')
     .action(async (ref: string, dir: string, raw: { tenant?: string; parallel: string; output?: string }, cmd: Command) => {
-      const ctx = contextOf(cmd);
-      const output = outputFlag(raw.output);
-      const parallel = parallelFlag(raw.parallel);
-      const line = progressLine(ctx);
-      const started = Date.now();
-      let r;
-      try {
-        r = await clientFor(cmd).datasets.pull(ref, dir, { concurrency: parallel, onProgress: (p) => line.update({ phase: 'download', ...p }), ...(raw.tenant !== undefined ? { tenant: raw.tenant } : {}) });
-      } finally {
-        line.end();
-      }
-      if (output === 'json') {
-        ctx.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
-        return;
-      }
-      ctx.stdout.write(`pulled ${r.name}@${r.version} into ${r.dir}: ${r.files} files, ${bytes(r.bytes)} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+      await transfer(
+        cmd,
+        raw,
+        (fg, o, update) => fg.datasets.pull(ref, dir, { ...o, onProgress: (p) => update({ phase: 'download', ...p }) }),
+        (r, secs) => `pulled ${r.name}@${r.version} into ${r.dir}: ${r.files} files, ${bytes(r.bytes)} in ${secs.toFixed(1)} s\n`,
+      );
     });
 
   withOutput(withConnection(data.command('ls')))
