@@ -90,3 +90,25 @@ def test_task_inputs_are_typed_and_staged(client: fastgpu.Client, tmp_path: Path
     with pytest.raises(fastgpu.InvalidArgument, match="dataset nope not found"):
         client.tasks.submit(fastgpu.Task(command="true", inputs=["nope"]))
     client.datasets.remove("py-in")
+
+
+def test_pull_writes_a_version_whole_or_not_at_all(client: fastgpu.Client, tmp_path: Path) -> None:
+    d = _folder(tmp_path)
+    (d / "run.sh").write_text("#!/bin/sh\necho hi\n")
+    os.chmod(d / "run.sh", 0o755)
+    (d / "empty.txt").write_bytes(b"")
+    v = client.datasets.push(str(d), "py-pull")
+    out = tmp_path / "pulled" / "here"
+    got = client.datasets.pull(f"py-pull@{v.version}", str(out), parallel=3)
+    assert (got.name, got.version) == ("py-pull", v.version)
+    for rel in ["img/0.bin", "img/2.bin", "labels.txt", "run.sh", "empty.txt"]:
+        assert (out / rel).read_bytes() == (d / rel).read_bytes(), rel
+    assert (out / "run.sh").stat().st_mode & 0o777 == 0o755
+    assert (out / "labels.txt").stat().st_mode & 0o777 == 0o644
+    with pytest.raises(fastgpu.InvalidArgument, match="exists and is not empty"):
+        client.datasets.pull("py-pull", str(out))
+    with pytest.raises(fastgpu.NotFound, match="has no version 99"):
+        client.datasets.pull("py-pull@99", str(tmp_path / "never"))
+    assert not (tmp_path / "never").exists()
+    assert [n for n in os.listdir(tmp_path) if n.startswith(".never")] == []
+    client.datasets.remove("py-pull")

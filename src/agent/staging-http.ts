@@ -3,6 +3,7 @@
 // goes to the next when one is down or answers 503, as the agent's other calls do (http-link.ts).
 import type { DatasetManifest } from '../core/data/dataset.js';
 import { ENCODING_HEADER, parseEncoding } from '../util/chunk-codec.js';
+import { rawRequest, type RawResponse } from '../util/raw-http.js';
 import { ServerList, splitServerUrls } from '../util/server-list.js';
 import type { FetchFn } from '../util/tls.js';
 import type { ChunkFetcher } from './cache.js';
@@ -35,16 +36,21 @@ export interface HttpDataSourceOptions {
 /** The server's `/v1/agent/datasets/…` and `/v1/agent/chunks/…` routes. */
 export function httpDataSource(opts: HttpDataSourceOptions): DataSource {
   const servers = new ServerList(splitServerUrls(opts.serverUrl).map((u) => u.replace(/\/+$/, '')));
-  const get = (path: string, signal?: AbortSignal): Promise<Response> =>
+  const get = (path: string, signal?: AbortSignal): Promise<RawResponse> =>
     servers.run(
       async (base) => {
         const timeout = AbortSignal.timeout(opts.timeoutMs ?? 60_000);
-        const res = await (opts.fetch ?? fetch)(`${base}${path}`, {
-          headers: { authorization: `Bearer ${typeof opts.token === 'function' ? opts.token() : opts.token}` },
-          signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
-        });
+        const res = await rawRequest(
+          `${base}${path}`,
+          {
+            method: 'GET',
+            headers: { authorization: `Bearer ${typeof opts.token === 'function' ? opts.token() : opts.token}` },
+            signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+          },
+          opts.fetch,
+        );
         if (!res.ok) {
-          const text = await res.text().catch(() => '');
+          const text = res.body.toString('utf8');
           let message = text.slice(0, 300);
           try {
             message = (JSON.parse(text) as { error?: { message?: string } }).error?.message ?? message;
@@ -61,13 +67,13 @@ export function httpDataSource(opts: HttpDataSourceOptions): DataSource {
     async manifest(tenant, name, version, signal) {
       const q = version === undefined ? '' : `?version=${version}`;
       const res = await get(`/v1/agent/datasets/${encodeURIComponent(tenant)}/${encodeURIComponent(name)}${q}`, signal);
-      return (await res.json()) as { version: number; bytes: number; manifest: DatasetManifest };
+      return JSON.parse(res.body.toString('utf8')) as { version: number; bytes: number; manifest: DatasetManifest };
     },
     chunks: (tenant) => async (hash, signal) => {
       const res = await get(`/v1/agent/chunks/${encodeURIComponent(tenant)}/${hash}`, signal);
-      const encoding = parseEncoding(res.headers.get(ENCODING_HEADER));
-      if (!encoding) throw new DataSourceError(`chunk ${hash}: the server sent an unknown encoding ${JSON.stringify(res.headers.get(ENCODING_HEADER))}`, false);
-      return { data: Buffer.from(await res.arrayBuffer()), encoding };
+      const encoding = parseEncoding(res.header(ENCODING_HEADER));
+      if (!encoding) throw new DataSourceError(`chunk ${hash}: the server sent an unknown encoding ${JSON.stringify(res.header(ENCODING_HEADER))}`, false);
+      return { data: res.body, encoding };
     },
   };
 }

@@ -94,7 +94,7 @@ export class FastGPU {
     this.arrays = new ArraysApi(this);
     this.admin = new AdminApi(this);
     this.billing = new BillingApi(this);
-    this.datasets = new DatasetsApi(this, { ...conn, fetch: this.fetch });
+    this.datasets = new DatasetsApi(this, { ...conn, fetch: this.fetch, servers: this.servers });
     this.sweeps = new SweepsApi(this);
   }
 

@@ -8,12 +8,15 @@ import { join, relative, sep } from 'node:path';
 import { CHUNK_BYTES, checkDatasetName, parseDatasetRef, type Dataset, type DatasetManifest, type DatasetSummary, type ManifestFile } from '../core/data/dataset.js';
 import { ENCODING_HEADER, encodeChunk, sha256, verifyChunk } from '../util/chunk-codec.js';
 import { inParallel } from '../util/parallel.js';
-import { splitServerUrls } from '../util/server-list.js';
+import { ServerList, splitServerUrls } from '../util/server-list.js';
+import { rawRequest, type RawInit, type RawResponse } from '../util/raw-http.js';
 import type { FetchFn } from '../util/tls.js';
+import { pullInto, type PullOptions, type PullResult } from './datasets-pull.js';
 import { errorFromResponse, FastGpuApiError } from './errors.js';
 import type { Requester } from './requester.js';
 
 export type { Dataset, DatasetSummary } from '../core/data/dataset.js';
+export type { PullOptions, PullResult } from './datasets-pull.js';
 
 export interface PushProgress {
   /** `hash` and `upload` interleave (a batch uploads while the next is read), then `commit`. */
@@ -81,7 +84,7 @@ interface ReadChunk {
  * Reads a file once, chunk by chunk (positional reads of CHUNK_BYTES), hashing each chunk as it
  * arrives and handing it to `onChunk`, which may hold it (to upload it) before the next is read.
  */
-async function readChunks(abs: string, size: number, onChunk: (c: ReadChunk) => Promise<void>, signal?: AbortSignal): Promise<{ hash: string; size: number }[]> {
+async function readChunks(abs: string, size: number, onChunk: (c: ReadChunk) => Promise<void>, alloc: (n: number) => Buffer, signal?: AbortSignal): Promise<{ hash: string; size: number }[]> {
   const out: { hash: string; size: number }[] = [];
   if (size === 0) return out;
   const fh = await open(abs, 'r');
@@ -89,7 +92,7 @@ async function readChunks(abs: string, size: number, onChunk: (c: ReadChunk) => 
     for (let offset = 0; offset < size; offset += CHUNK_BYTES) {
       signal?.throwIfAborted();
       const n = Math.min(CHUNK_BYTES, size - offset);
-      const data = Buffer.allocUnsafe(n);
+      const data = alloc(n);
       const { bytesRead } = await fh.read(data, 0, n, offset);
       if (bytesRead !== n) throw new FastGpuApiError('CONFLICT', `${abs} changed while it was read (${size} bytes, then ${offset + bytesRead}); push again`);
       const hash = sha256(data);
@@ -107,13 +110,15 @@ async function readChunks(abs: string, size: number, onChunk: (c: ReadChunk) => 
 export class DatasetsApi {
   constructor(
     private readonly client: Requester,
-    private readonly conn: { url: string; token: string | undefined; fetch?: FetchFn },
-  ) {}
-
-  /** Raw chunk calls go to the first server of a comma-separated list (the JSON calls fail over through the client). */
-  private get base(): string {
-    return (splitServerUrls(this.conn.url)[0] ?? this.conn.url).replace(/\/+$/, '');
+    private readonly conn: { url: string; token: string | undefined; fetch?: FetchFn; servers?: ServerList },
+  ) {
+    // The client's own list when it hands it over: a server that failed a JSON call is not the
+    // first tried for the next chunk, and the other way round.
+    this.servers = conn.servers ?? new ServerList(splitServerUrls(conn.url));
   }
+
+  /** Where raw chunk calls go: every server of a comma-separated list, with the client's failover. */
+  private readonly servers: ServerList;
 
   /**
    * Pushes `dir` as the next version of `name`.
@@ -137,14 +142,25 @@ export class DatasetsApi {
     let uploadedBytes = 0;
     let sentBytes = 0;
     let missingBytes = 0;
+    // Full-size chunk buffers are used again once their chunk is sent or found not missing: a
+    // fresh 4 MiB buffer per chunk is memory outside the heap that only a GC gives back, and the
+    // collections it forces cost more than the reads.
+    const spare: Buffer[] = [];
+    const alloc = (n: number): Buffer => (n === CHUNK_BYTES ? spare.pop() : undefined) ?? Buffer.allocUnsafe(n);
+    const release = (b: Buffer): void => {
+      if (b.length === CHUNK_BYTES) spare.push(b);
+    };
     const upload = async (chunks: ReadChunk[]): Promise<void> => {
       const { missing } = await this.client.request<{ missing: string[] }>('POST', '/v1/missing-chunks', { body: { ...tenant, hashes: chunks.map((c) => c.hash) } });
       const lacking = new Set(missing);
       const send = chunks.filter((c) => lacking.has(c.hash));
+      for (const c of chunks) if (!lacking.has(c.hash)) release(c.data);
       missingBytes += send.reduce((a, c) => a + c.data.length, 0);
       await inParallel(send, concurrency, async (c) => {
         const { data, encoding } = await encodeChunk(c.data);
+        // The answer comes after the server has read the whole body: the buffer is free again.
         await this.sendChunk(c.hash, data, encoding, opts);
+        release(c.data);
         uploadedChunks++;
         uploadedBytes += c.data.length;
         sentBytes += data.length;
@@ -167,11 +183,12 @@ export class DatasetsApi {
         async (c) => {
           hashed += c.data.length;
           opts.onProgress?.({ phase: 'hash', done: hashed, total });
-          if (seen.has(c.hash)) return;
+          if (seen.has(c.hash)) return release(c.data);
           seen.add(c.hash);
           batch.push(c);
           if (batch.length >= batchChunks) await flush();
         },
+        alloc,
         opts.signal,
       );
       manifestFiles.push({ path: f.rel, size: f.size, executable: f.executable, chunks });
@@ -182,6 +199,16 @@ export class DatasetsApi {
     const manifest: DatasetManifest = { files: manifestFiles };
     const d = await this.client.request<DatasetSummary>('POST', '/v1/datasets', { body: { ...tenant, name, manifest } });
     return { ...d, uploadedChunks, uploadedBytes, sentBytes };
+  }
+
+  /**
+   * Writes `NAME` (the newest) or `NAME@VERSION` into `dir`, which must be absent or empty; every
+   * chunk checked against its hash, the folder renamed into place only once whole.
+   * @example await fg.datasets.pull('checkpoints@3', './ckpt') // {files, bytes, dir, …}
+   */
+  async pull(ref: string, dir: string, opts: PullOptions = {}): Promise<PullResult> {
+    const tenant = opts.tenant !== undefined ? { tenant: opts.tenant } : {};
+    return pullInto(await this.get(ref, tenant), dir, (hash) => this.readChunk(hash, tenant), opts);
   }
 
   /** Every version of the tenant's datasets (admins: all, or `tenant`'s). */
@@ -212,20 +239,17 @@ export class DatasetsApi {
 
   /** One chunk's raw bytes, checked against its hash. */
   async readChunk(hash: string, opts: { tenant?: string } = {}): Promise<Buffer> {
-    const url = new URL(`${this.base}/v1/chunks/${hash}`);
-    if (opts.tenant !== undefined) url.searchParams.set('tenant', opts.tenant);
-    const res = await this.fetch(url, { method: 'GET' });
-    const enc = res.headers.get(ENCODING_HEADER) === 'gzip' ? 'gzip' : 'identity';
-    return verifyChunk(Buffer.from(await res.arrayBuffer()), enc, hash);
+    const res = await this.fetch(chunkPath(hash, opts.tenant), { method: 'GET', headers: {} });
+    const enc = res.header(ENCODING_HEADER) === 'gzip' ? 'gzip' : 'identity';
+    return verifyChunk(res.body, enc, hash);
   }
 
   private async sendChunk(hash: string, data: Buffer, encoding: string, opts: PushOptions): Promise<void> {
-    const url = new URL(`${this.base}/v1/chunks/${hash}`);
-    if (opts.tenant !== undefined) url.searchParams.set('tenant', opts.tenant);
+    const path = chunkPath(hash, opts.tenant);
     // A dropped connection is tried again a few times: the server keeps a chunk whole or not at all.
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.fetch(url, { method: 'POST', body: data, headers: { 'content-type': 'application/octet-stream', [ENCODING_HEADER]: encoding }, ...(opts.signal ? { signal: opts.signal } : {}) });
+        await this.fetch(path, { method: 'POST', body: data, headers: { 'content-type': 'application/octet-stream', [ENCODING_HEADER]: encoding }, ...(opts.signal ? { signal: opts.signal } : {}) });
         return;
       } catch (e) {
         if (!(e instanceof FastGpuApiError) || e.code !== 'NETWORK' || attempt >= 3 || opts.signal?.aborted) throw e;
@@ -234,19 +258,27 @@ export class DatasetsApi {
     }
   }
 
-  private async fetch(url: URL, init: RequestInit): Promise<Response> {
-    const headers = new Headers(init.headers);
-    if (this.conn.token !== undefined) headers.set('authorization', `Bearer ${this.conn.token}`);
-    let res: Response;
-    try {
-      res = await (this.conn.fetch ?? fetch)(url, { ...init, headers });
-    } catch (e) {
-      if (init.signal?.aborted) throw e;
-      const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-      throw new FastGpuApiError('NETWORK', `cannot reach the FastGPU server at ${this.base} (${cause?.code ?? cause?.message ?? (e as Error).message})`);
-    }
+  /**
+   * One raw chunk call, to the servers in turn while one cannot be reached or answers 503, as the
+   * client's JSON calls. A chunk upload is safe to send again anywhere: it is named by its hash
+   * and kept whole or not at all.
+   */
+  private async fetch(path: string, init: RawInit): Promise<RawResponse> {
+    const headers = { ...init.headers, ...(this.conn.token !== undefined ? { authorization: `Bearer ${this.conn.token}` } : {}) };
+    const res = await this.servers.run(
+      async (base) => {
+        try {
+          return await rawRequest(`${base.replace(/\/+$/, '')}${path}`, { ...init, headers }, this.conn.fetch);
+        } catch (e) {
+          if (init.signal?.aborted) throw e;
+          const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+          throw new FastGpuApiError('NETWORK', `cannot reach the FastGPU server at ${base} (${cause?.code ?? cause?.message ?? (e as Error).message})`);
+        }
+      },
+      (o) => (o.ok ? o.value.status === 503 : o.error instanceof FastGpuApiError && o.error.code === 'NETWORK'),
+    );
     if (!res.ok) {
-      const text = await res.text();
+      const text = res.body.toString('utf8');
       let body: unknown;
       try {
         body = JSON.parse(text) as unknown;
@@ -257,6 +289,11 @@ export class DatasetsApi {
     }
     return res;
   }
+}
+
+/** `/v1/chunks/HASH[?tenant=…]`. */
+function chunkPath(hash: string, tenant: string | undefined): string {
+  return `/v1/chunks/${hash}${tenant !== undefined ? `?tenant=${encodeURIComponent(tenant)}` : ''}`;
 }
 
 function parseRef(ref: string): { name: string; version?: number } {

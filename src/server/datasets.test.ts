@@ -2,7 +2,10 @@
 // store and blob folder, reads the chunks back, resumes a cut push, and meets the quota and bad
 // input with clear errors.
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -47,6 +50,9 @@ async function member(tenant: string): Promise<FastGPU> {
   const t = await h.req('POST', '/v1/admin/tokens', { tenant, role: 'member' });
   return new FastGPU({ url, token: t.body.token as string, env: {} });
 }
+
+/** The hash of the version's largest file's last chunk (a chunk no other test's folder shares). */
+const d0Chunk = (d: { manifest: { files: { size: number; chunks: { hash: string }[] }[] } }): string => [...d.manifest.files].sort((a, b) => b.size - a.size)[0]!.chunks.at(-1)!.hash;
 
 /** Every file of a version, rebuilt from the chunks the server hands out. */
 async function rebuild(client: FastGPU, ref: string): Promise<Map<string, Buffer>> {
@@ -95,6 +101,87 @@ describe('datasets', () => {
     const listed = new FastGPU({ url: `${url},http://127.0.0.1:9`, token: h.token, env: {} });
     expect(await listed.datasets.push(dir, 'listed')).toMatchObject({ version: 1, uploadedChunks: 1, uploadedBytes: 1000 });
     expect((await listed.datasets.readChunk(sha256(readFileSync(join(dir, 'a.bin'))))).length).toBe(1000);
+  });
+
+  it('pulls a version into a new folder, byte for byte with its executable bits; refuses a folder in use and leaves nothing of a failed pull', async () => {
+    const src = makeFolder('to-pull');
+    const v = await fg.datasets.push(src, 'pulled');
+    const dest = join(work, 'pulled-here', 'out');
+    const seen: number[] = [];
+    const got = await fg.datasets.pull(`pulled@${v.version}`, dest, { concurrency: 3, onProgress: (p) => seen.push(p.done) });
+    expect(got).toEqual({ name: 'pulled', version: v.version, dir: dest, files: 4, bytes: v.bytes });
+    expect(seen.at(-1)).toBe(v.bytes);
+    for (const rel of ['shards/train-0.bin', 'labels.csv', 'empty.txt', 'run.sh']) expect(sha256(readFileSync(join(dest, rel))), rel).toBe(sha256(readFileSync(join(src, rel))));
+    expect(statSync(join(dest, 'run.sh')).mode & 0o777).toBe(0o755);
+    expect(statSync(join(dest, 'labels.csv')).mode & 0o777).toBe(0o644);
+    // An empty folder is filled; a folder with something in it, or a file, is refused untouched.
+    const empty = join(work, 'pull-empty');
+    mkdirSync(empty);
+    expect((await fg.datasets.pull('pulled', empty)).files).toBe(4);
+    await expect(fg.datasets.pull('pulled', dest)).rejects.toThrow(/out: exists and is not empty; give a new \(or empty\) folder/);
+    await expect(fg.datasets.pull('pulled', join(src, 'labels.csv'))).rejects.toThrow(/labels\.csv: exists and is not a folder/);
+    await expect(fg.datasets.pull('pulled@99', join(work, 'never'))).rejects.toThrow(/dataset pulled has no version 99/);
+    // A chunk that is gone from the server mid-pull: the pull fails and leaves no folder behind.
+    const gone = d0Chunk(await fg.datasets.get('pulled'));
+    for (const ext of ['raw', 'gz']) rmSync(join(blobDir, 'default', gone.slice(0, 2), `${gone}.${ext}`), { force: true });
+    await expect(fg.datasets.pull('pulled', join(work, 'half'), { concurrency: 1 })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    expect(readdirSync(work).filter((n) => n.startsWith('half') || n.startsWith('.half'))).toEqual([]);
+  });
+
+  it('pushes many full-size chunks over several batches with its read buffers reused, every byte intact', async () => {
+    // concurrency 1: batches of 8 chunks, so buffers freed by one batch are read into by the next;
+    // b.bin repeats a.bin (chunks seen earlier in the push, freed at once).
+    const dir = join(work, 'batches');
+    mkdirSync(dir);
+    const a = randomBytes(9 * CHUNK_BYTES);
+    writeFileSync(join(dir, 'a.bin'), a);
+    writeFileSync(join(dir, 'b.bin'), a);
+    writeFileSync(join(dir, 'c.bin'), randomBytes(9 * CHUNK_BYTES - 1));
+    const v = await fg.datasets.push(dir, 'batches', { concurrency: 1 });
+    expect(v).toMatchObject({ uploadedChunks: 18, chunkCount: 18, bytes: 27 * CHUNK_BYTES - 1 });
+    const out = join(work, 'batches-back');
+    await fg.datasets.pull('batches', out);
+    for (const f of ['a.bin', 'b.bin', 'c.bin']) expect(sha256(readFileSync(join(out, f))), f).toBe(sha256(readFileSync(join(dir, f))));
+    await fg.datasets.remove('batches');
+  });
+
+  it('sends chunk calls to the next server of the list when the first is down or answers 503, as JSON calls do', async () => {
+    // A server that is stopping: every call answers 503 (it counts the chunk calls it got).
+    let refused = 0;
+    const stopping = createServer((req, res) => {
+      if (req.url?.startsWith('/v1/chunks/')) refused++;
+      req.resume();
+      res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'UNAVAILABLE', message: 'stopping' } }));
+    });
+    stopping.listen(0, '127.0.0.1');
+    await once(stopping, 'listening');
+    const port = (stopping.address() as AddressInfo).port;
+    try {
+      const dir = join(work, 'failover');
+      mkdirSync(dir);
+      writeFileSync(join(dir, 'a.bin'), randomBytes(3000));
+      for (const list of [`http://127.0.0.1:9,${url}`, `http://127.0.0.1:${port},${url}`]) {
+        const before = refused;
+        const c = new FastGPU({ url: list, token: h.token, env: {} });
+        writeFileSync(join(dir, 'b.bin'), randomBytes(2000)); // a new chunk each time: one upload
+        const v = await c.datasets.push(dir, 'failover');
+        expect(v.uploadedChunks).toBeGreaterThanOrEqual(1);
+        expect((await c.datasets.readChunk(sha256(readFileSync(join(dir, 'b.bin'))))).length).toBe(2000);
+        // The 503 server was asked first only while it was the preferred one (the JSON calls before
+        // the chunk calls moved the preference to the live server).
+        expect(refused - before).toBe(0);
+      }
+      // A client whose first chunk call meets the 503 server: its own list, the chunk call first.
+      const c = new FastGPU({ url: `http://127.0.0.1:${port},${url}`, token: h.token, env: {} });
+      const hash = sha256(readFileSync(join(dir, 'b.bin')));
+      expect((await c.datasets.readChunk(hash)).length).toBe(2000);
+      expect(refused).toBe(1);
+      // Every server down or stopping: the error names the last one tried.
+      const none = new FastGPU({ url: `http://127.0.0.1:${port},http://127.0.0.1:9`, token: h.token, env: {} });
+      await expect(none.datasets.readChunk(hash)).rejects.toMatchObject({ code: 'NETWORK', message: expect.stringContaining('http://127.0.0.1:9') });
+    } finally {
+      stopping.close();
+    }
   });
 
   it('resumes a cut push: the chunks already kept are not sent again, and no version is made until the end', async () => {

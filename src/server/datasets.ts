@@ -11,6 +11,7 @@ import { FastGpuError, invalid, notFound } from '../core/errors.js';
 import { RouteBook } from './api.js';
 import { authorize, type Principal } from './auth.js';
 import { CHUNK_ENCODINGS, ENCODING_HEADER, parseEncoding, type ChunkEncoding } from '../util/chunk-codec.js';
+import { inParallel } from '../util/parallel.js';
 import { needBlobs, type BlobStore } from './datasets-blobs.js';
 import type { RouteContext } from './routes/context.js';
 
@@ -42,6 +43,19 @@ const DatasetSchema = SummarySchema.extend({
 function checkHash(h: string, field: string): string {
   if (!isChunkHash(h)) throw invalid(field, `${JSON.stringify(h.slice(0, 80))} is not a chunk hash (64 lower-case hex digits, sha256)`);
   return h;
+}
+
+/**
+ * The hashes the blob store lacks, in their order. Looked up 32 at a time: each is a stat or two,
+ * and one after another they made a 1 GiB commit (256 chunks) wait on 500 file-system round trips.
+ */
+async function absentOf(b: BlobStore, tenant: string, hashes: readonly string[]): Promise<string[]> {
+  const held = new Array<boolean>(hashes.length);
+  const order = hashes.map((_, i) => i);
+  await inParallel(order, 32, async (i) => {
+    held[i] = await b.has(tenant, hashes[i]!);
+  });
+  return hashes.filter((_, i) => !held[i]);
 }
 
 /** The tenant a call acts for: the one named (checked against the caller) or the caller's own. */
@@ -93,9 +107,7 @@ function register(book: RouteBook, ctx: RouteContext, blobs: BlobStore | null): 
       const tenant = tenantFor(principal, 'dataset.push', body.tenant);
       const b = needBlobs(blobs);
       const hashes = [...new Set(body.hashes.map((h, i) => checkHash(h, `body.hashes.${i}`)))];
-      const missing: string[] = [];
-      for (const h of hashes) if (!(await b.has(tenant, h))) missing.push(h);
-      return { missing };
+      return { missing: await absentOf(b, tenant, hashes) };
     },
   });
 
@@ -187,8 +199,7 @@ function register(book: RouteBook, ctx: RouteContext, blobs: BlobStore | null): 
       const b = needBlobs(blobs);
       // Under the tenant's lock, so a removal cannot delete a chunk between this check and the insert.
       const d: Dataset = await b.exclusive(tenant, async () => {
-        const absent: string[] = [];
-        for (const h of chunks) if (!(await b.has(tenant, h))) absent.push(h);
+        const absent = await absentOf(b, tenant, [...chunks]);
         if (absent.length > 0) {
           throw new FastGpuError(
             'CONFLICT',

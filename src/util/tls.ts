@@ -7,12 +7,21 @@ import { Agent, fetch as undiciFetch } from 'undici';
 
 export type FetchFn = typeof fetch;
 
+/** The connection pool behind each fetchTrusting result, for callers that send through undici directly. */
+const dispatchers = new WeakMap<FetchFn, Agent>();
+
 /** A fetch whose TLS connections trust only `caPem` (one or more PEM certificates). */
 export function fetchTrusting(caPem: string): FetchFn {
   const dispatcher = new Agent({ connect: { ca: caPem }, keepAliveTimeout: 60_000 });
-  const f = (input: Parameters<FetchFn>[0], init?: Parameters<FetchFn>[1]) =>
-    undiciFetch(input as Parameters<typeof undiciFetch>[0], { ...(init as Parameters<typeof undiciFetch>[1]), dispatcher });
-  return f as unknown as FetchFn;
+  const f = ((input: Parameters<FetchFn>[0], init?: Parameters<FetchFn>[1]) =>
+    undiciFetch(input as Parameters<typeof undiciFetch>[0], { ...(init as Parameters<typeof undiciFetch>[1]), dispatcher })) as unknown as FetchFn;
+  dispatchers.set(f, dispatcher);
+  return f;
+}
+
+/** The undici dispatcher a fetchTrusting fetch sends through; undefined for any other fetch. */
+export function dispatcherOf(f: FetchFn): Agent | undefined {
+  return dispatchers.get(f);
 }
 
 /** Reads a CA file for `--ca`, with an error that names the option and the file. */

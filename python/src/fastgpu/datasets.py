@@ -14,6 +14,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import shutil
 import stat
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -193,6 +194,73 @@ class Datasets:
                 fut.result()
         v = self._call(Call("POST", "/v1/datasets", lambda j: DatasetVersion.from_json(j), body={**body_tenant, "name": name, "manifest": {"files": manifest}}))
         return PushResult(v.tenant, v.name, v.version, v.bytes, v.file_count, v.chunk_count, v.created_at, len(missing), done[0], done[1])
+
+    def read_chunk(self, chunk_hash: str, *, tenant: Optional[str] = None) -> bytes:
+        """One chunk's bytes, decoded and checked against its hash (a mismatch raises)."""
+        path_ = f"/v1/chunks/{chunk_hash}"
+        res = self._c.send("GET", path_, headers=headers(self._c._token, "application/octet-stream"), params=params({"tenant": tenant}), timeout=self._c.timeout)
+        if res.status_code >= 400:
+            read_answer(Call("GET", path_, lambda j: j), res)
+        data = res.content
+        if res.headers.get("x-fastgpu-encoding") == "gzip":
+            data = gzip.decompress(data)
+        if len(data) > CHUNK_BYTES or hashlib.sha256(data).hexdigest() != chunk_hash:
+            raise FastGPUError(f"chunk {chunk_hash} arrived corrupt (its bytes do not hash to its name); pull again", code="DATA_LOSS")
+        return data
+
+    def pull(self, ref: str, folder: str, *, tenant: Optional[str] = None, parallel: int = 8) -> Dataset:
+        """Writes ``NAME`` (the newest) or ``NAME@VERSION`` into ``folder``, which must be absent or
+        empty. Every chunk is checked by hash; the folder is built beside it and renamed into place
+        only once whole, so a failed pull leaves nothing. Returns the version pulled."""
+        dest = os.path.abspath(folder)
+        existed = os.path.lexists(dest)
+        if existed:
+            if not os.path.isdir(dest):
+                raise InvalidArgument(f"{dest}: exists and is not a folder; give a new folder to pull into")
+            if os.listdir(dest):
+                raise InvalidArgument(f"{dest}: exists and is not empty; give a new (or empty) folder to pull into")
+        d = self.get(ref, tenant=tenant)
+        for f in d.files:
+            parts = f.path.split("/")
+            if f.path.startswith("/") or "\\" in f.path or any(p in ("", ".", "..") for p in parts):
+                raise InvalidArgument(f"the server sent an unsafe path: {f.path!r}")
+        parent = os.path.dirname(dest)
+        os.makedirs(parent, exist_ok=True)
+        tmp = os.path.join(parent, f".{os.path.basename(dest)}.pull-{os.urandom(6).hex()}")
+        os.mkdir(tmp)
+        try:
+            units: List[Tuple[str, str, int, int]] = []
+            for f in d.files:
+                p = os.path.join(tmp, *f.path.split("/"))
+                os.makedirs(os.path.dirname(p), exist_ok=True)
+                with open(p, "wb") as out:
+                    out.truncate(f.size)
+                off = 0
+                for h, n in f.chunks:
+                    units.append((p, h, n, off))
+                    off += n
+
+            def fetch(u: Tuple[str, str, int, int]) -> None:
+                p, h, n, off = u
+                data = self.read_chunk(h, tenant=tenant)
+                if len(data) != n:
+                    raise FastGPUError(f"chunk {h} has {len(data)} bytes, the manifest says {n}", code="INTERNAL")
+                with open(p, "r+b") as out:
+                    out.seek(off)
+                    out.write(data)
+
+            with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+                for fut in [pool.submit(fetch, u) for u in units]:
+                    fut.result()
+            for f in d.files:
+                os.chmod(os.path.join(tmp, *f.path.split("/")), 0o755 if f.executable else 0o644)
+            if existed:
+                os.rmdir(dest)
+            os.rename(tmp, dest)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return d
 
     def list(self, *, tenant: Optional[str] = None) -> List[DatasetVersion]:
         return self._call(Call("GET", "/v1/datasets", lambda j: [DatasetVersion.from_json(d) for d in j["datasets"]], query={"tenant": tenant}))  # type: ignore[no-any-return]

@@ -1,7 +1,7 @@
 // `fastgpu data …` against a real server (startPool): push, a second push that moves nothing,
 // ls, show, rm, quota, and the errors a person meets.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliHarness, startPool, type CliHarness, type TestPool } from '../testing.js';
@@ -38,9 +38,20 @@ describe('fastgpu data', () => {
     const show = await cli.run(['data', 'show', 'pets@1']);
     expect(show.stdout).toMatch(/^pets@1 \(tenant default\): 6 files, 1\.5 MiB, 6 chunks, pushed /);
     expect(show.stdout).toMatch(/img\/0\.jpg\s+293\.0 KiB\s+1/);
-    const json = JSON.parse((await cli.run(['data', 'show', 'pets', '--output', 'json'])).stdout);
-    expect(json.version).toBe(2);
-    expect(json.manifest.files).toHaveLength(6);
+    const shown = JSON.parse((await cli.run(['data', 'show', 'pets', '--output', 'json'])).stdout);
+    expect(shown.version).toBe(2);
+    expect(shown.manifest.files).toHaveLength(6);
+
+    const into = join(pool.dir, 'pulled');
+    const pulled = await cli.run(['data', 'pull', 'pets@1', into]);
+    expect(pulled.stderr).toBe('');
+    expect(pulled.stdout).toMatch(new RegExp(`^pulled pets@1 into ${into}: 6 files, 1\\.5 MiB in [\\d.]+ s\n$`));
+    for (const rel of ['labels.txt', 'img/3.jpg']) expect(readFileSync(join(into, rel)).equals(readFileSync(join(folder, rel))), rel).toBe(true);
+    const twice = await cli.run(['data', 'pull', 'pets', into]);
+    expect(twice.code).toBe(2);
+    expect(twice.stderr).toMatch(/pulled: exists and is not empty; give a new \(or empty\) folder to pull into/);
+    const json = JSON.parse((await cli.run(['data', 'pull', 'pets', join(pool.dir, 'pulled2'), '--output', 'json'])).stdout);
+    expect(json).toMatchObject({ name: 'pets', version: 2, files: 6 });
 
     expect((await cli.run(['data', 'rm', 'pets@1'])).stdout).toBe('removed pets version 1; 0 chunks freed\n');
     expect((await cli.run(['data', 'rm', 'pets'])).stdout).toBe('removed pets version 2; 6 chunks freed\n');
@@ -64,6 +75,8 @@ describe('fastgpu data', () => {
       [['data', 'show', 'missing@x'], /version "x" is not a version number/, 2],
       [['data', 'rm', 'missing@3'], /dataset missing has no version 3/, 1],
       [['data', 'push', folder, 'p', '--parallel', '0'], /--parallel: "0" must be a whole number from 1 to 64/, 2],
+      [['data', 'pull', 'missing', join(pool.dir, 'x')], /dataset missing \(tenant default\) not found/, 1],
+      [['data', 'pull', 'missing', join(pool.dir, 'x'), '--parallel', 'lots'], /--parallel: "lots" must be a whole number from 1 to 64/, 2],
     ];
     for (const [argv, msg, code] of cases) {
       const r = await cli.run(argv);

@@ -1,4 +1,4 @@
-// `fastgpu data push|ls|show|rm|quota`: datasets (issue 16). A push prints what it moved, so a
+// `fastgpu data push|pull|ls|show|rm|quota`: datasets (issue 16). A push prints what it moved, so a
 // second push of the same folder visibly uploads nothing, and a push cut short resumes when run
 // again.
 import type { Command } from 'commander';
@@ -26,8 +26,14 @@ export function datasetText(d: Dataset, maxFiles = 50): string {
   return head + (files.length > 0 ? table(['PATH', 'SIZE', 'CHUNKS', 'EXEC'], files) : '') + more;
 }
 
+function parallelFlag(raw: string): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new UsageError(`--parallel: ${JSON.stringify(raw)} must be a whole number from 1 to 64`);
+  return n;
+}
+
 /** A one-line progress on a terminal (rewritten in place), nothing otherwise. */
-function progressLine(ctx: CliContext): { update: (p: PushProgress) => void; end: () => void } {
+function progressLine(ctx: CliContext): { update: (p: Progress) => void; end: () => void } {
   if (!ctx.stderr.isTTY) return { update: () => undefined, end: () => undefined };
   let last = 0;
   return {
@@ -42,6 +48,29 @@ function progressLine(ctx: CliContext): { update: (p: PushProgress) => void; end
   };
 }
 
+type Progress = { phase: PushProgress['phase'] | 'download'; done: number; total: number };
+
+/** A push or pull: the flags checked, progress on a terminal, then the result as text or JSON. */
+async function transfer<R>(
+  cmd: Command,
+  raw: { tenant?: string; parallel: string; output?: string },
+  run: (fg: ReturnType<typeof clientFor>, o: { concurrency: number; tenant?: string }, update: (p: Progress) => void) => Promise<R>,
+  text: (r: R, seconds: number) => string,
+): Promise<void> {
+  const ctx = contextOf(cmd);
+  const output = outputFlag(raw.output);
+  const concurrency = parallelFlag(raw.parallel);
+  const line = progressLine(ctx);
+  const started = Date.now();
+  let r: R;
+  try {
+    r = await run(clientFor(cmd), { concurrency, ...(raw.tenant !== undefined ? { tenant: raw.tenant } : {}) }, line.update);
+  } finally {
+    line.end();
+  }
+  ctx.stdout.write(output === 'json' ? `${JSON.stringify(r, null, 2)}\n` : text(r, (Date.now() - started) / 1000));
+}
+
 export function register(program: Command): void {
   const data = program.command('data').description('datasets: versioned folders staged to nodes once and cached (`fastgpu data push DIR NAME`)');
 
@@ -52,25 +81,23 @@ export function register(program: Command): void {
     .option('--tenant <name>', "the dataset's tenant (default: your token's)")
     .option('--parallel <n>', 'uploads at once', '8')
     .action(async (dir: string, name: string, raw: { tenant?: string; parallel: string; output?: string }, cmd: Command) => {
-      const ctx = contextOf(cmd);
-      const output = outputFlag(raw.output);
-      const parallel = Number(raw.parallel);
-      if (!Number.isInteger(parallel) || parallel < 1 || parallel > 64) throw new UsageError(`--parallel: ${JSON.stringify(raw.parallel)} must be a whole number from 1 to 64`);
-      const line = progressLine(ctx);
-      const started = Date.now();
-      let r;
-      try {
-        r = await clientFor(cmd).datasets.push(dir, name, { concurrency: parallel, onProgress: line.update, ...(raw.tenant !== undefined ? { tenant: raw.tenant } : {}) });
-      } finally {
-        line.end();
-      }
-      if (output === 'json') {
-        ctx.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
-        return;
-      }
-      const secs = (Date.now() - started) / 1000;
-      ctx.stdout.write(
+      await transfer(cmd, raw, (fg, o, update) => fg.datasets.push(dir, name, { ...o, onProgress: update }), (r, secs) =>
         `pushed ${r.name}@${r.version}: ${r.fileCount} files, ${bytes(r.bytes)} in ${r.chunkCount} chunks; uploaded ${r.uploadedChunks} chunks, ${bytes(r.uploadedBytes)} (${bytes(r.sentBytes)} on the wire) in ${secs.toFixed(1)} s\n`,
+      );
+    });
+
+  withOutput(withConnection(data.command('pull')))
+    .description('download a version into a new (or empty) folder: NAME (the newest) or NAME@VERSION; every chunk checked by hash')
+    .argument('<ref>', 'NAME or NAME@VERSION')
+    .argument('<dir>', 'the folder to create')
+    .option('--tenant <name>', "the dataset's tenant (default: your token's)")
+    .option('--parallel <n>', 'downloads at once', '8')
+    .action(async (ref: string, dir: string, raw: { tenant?: string; parallel: string; output?: string }, cmd: Command) => {
+      await transfer(
+        cmd,
+        raw,
+        (fg, o, update) => fg.datasets.pull(ref, dir, { ...o, onProgress: (p) => update({ phase: 'download', ...p }) }),
+        (r, secs) => `pulled ${r.name}@${r.version} into ${r.dir}: ${r.files} files, ${bytes(r.bytes)} in ${secs.toFixed(1)} s\n`,
       );
     });
 
