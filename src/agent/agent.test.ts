@@ -185,7 +185,9 @@ describe('Agent', () => {
       { gpuIndex: 0, utilPercent: 0, memoryUsedMiB: 0 },
       { gpuIndex: 1, utilPercent: 50, memoryUsedMiB: 40960 },
     ]);
-    server.stopTask(a.taskId, 1, 'cancelled', 100);
+    // sleep ends at SIGTERM: a long grace only matters on a box too loaded to deliver it in 100 ms
+    // (then SIGKILL came first, as the soak saw).
+    server.stopTask(a.taskId, 1, 'cancelled', 30_000);
     expect(await exitOf(a.taskId)).toMatchObject({ endReason: 'cancelled', signal: 'SIGTERM' });
   });
 
