@@ -64,32 +64,50 @@ export function drained(cluster: ClusterState, holds: readonly Hold[]): ClusterS
 }
 
 /**
- * The head's reserved start: releases `holds` in order of end on a copy of `cluster` until the
- * head's requests all fit, and places them there. Null when they do not fit even once every
- * hold has ended (the READY nodes cannot hold it now; it must not block anyone).
+ * The head's reserved start: releases `holds` in order of end until the head's requests all fit,
+ * and places them there. Null when they do not fit even once every hold has ended (the READY
+ * nodes cannot hold it now; it must not block anyone).
+ *
+ * The what-if runs on `cluster` itself and is undone before returning (only the returned state is
+ * a copy): a fresh copy would have its own change feed and node arrays, so the policy's ranked
+ * indexes and per-node memos would start cold and every node would be scored again for every head
+ * (the live bench's overload, where each arrival becomes the head, spent most of its CPU there).
+ * On `cluster` only the nodes the released holds touch are scored again. The choices are the
+ * copy's: the nodes' free state is the same, and policies read nothing else.
  */
 export function reserveStart(cluster: ClusterState, holds: readonly Hold[], reqs: readonly ResolvedPodRequest[], placer: PlacementPolicy, ctx: PlacementContext): Shadow | null {
   const first = reqs[0];
   if (!first) return null;
   const sorted = [...holds].sort((a, b) => a.end - b.end);
-  const c = cluster.clone();
   const changed = new Set<number>();
-  for (let i = 0; i < sorted.length; ) {
-    const end = sorted[i]!.end;
-    changed.clear();
-    for (; i < sorted.length && sorted[i]!.end === end; i++) {
-      const h = sorted[i]!;
-      c.release(h.nodePos, h.gpuIdx, h.gpuMilli, h.gpuMemoryMiB, h.cpuMilli, h.memoryMiB);
-      changed.add(h.nodePos);
+  let released = 0;
+  try {
+    while (released < sorted.length) {
+      const end = sorted[released]!.end;
+      changed.clear();
+      for (; released < sorted.length && sorted[released]!.end === end; released++) {
+        const h = sorted[released]!;
+        cluster.release(h.nodePos, h.gpuIdx, h.gpuMilli, h.gpuMemoryMiB, h.cpuMilli, h.memoryMiB);
+        changed.add(h.nodePos);
+      }
+      // Nothing fitted before this step, so something must fit on a node that just changed.
+      let any = false;
+      for (const p of changed) if (nodeFits(cluster.nodes[p]!, first)) any = true;
+      if (!any) continue;
+      const choices = placeAll(cluster, cluster, reqs, placer, ctx);
+      if (!choices) continue;
+      const state = cluster.clone();
+      for (let i = choices.length - 1; i >= 0; i--) release(cluster, choices[i]!, reqs[i]!);
+      return { startAt: end, state, choices, nodes: new Set(choices.map((ch) => ch.nodePos)) };
     }
-    // Nothing fitted before this step, so something must fit on a node that just changed.
-    let any = false;
-    for (const p of changed) if (nodeFits(c.nodes[p]!, first)) any = true;
-    if (!any) continue;
-    const choices = placeAll(c, c, reqs, placer, ctx);
-    if (choices) return { startAt: end, state: c, choices, nodes: new Set(choices.map((ch) => ch.nodePos)) };
+    return null;
+  } finally {
+    // Back to the live state, last released first (the exact inverse of the walk).
+    for (let i = released - 1; i >= 0; i--) {
+      const h = sorted[i]!;
+      cluster.charge(h.nodePos, h.gpuIdx, h.gpuMilli, h.gpuMemoryMiB, h.cpuMilli, h.memoryMiB);
+    }
   }
-  return null;
 }
 
 /**
