@@ -1,5 +1,5 @@
-// reserveStart runs its what-if on the live cluster (warm memos and indexes) and undoes it. It must
-// answer exactly what the same walk on a fresh copy answers, and leave the cluster as it found it.
+// reserveStart places the head on a what-if cluster kept between calls (warm memos and indexes). It
+// must answer exactly what the same walk on a fresh copy answers, and leave the live cluster alone.
 import { describe, expect, it } from 'vitest';
 import { ClusterState, nodeFits, type NodeInit, type ResolvedPodRequest } from '../placement/cluster.js';
 import { getPolicy } from '../placement/index.js';
@@ -25,8 +25,8 @@ function nodes(rng: () => number, n: number): NodeInit[] {
 }
 
 function req(rng: () => number): ResolvedPodRequest {
-  const cpuMilli = [1000, 4000, 12_000][Math.floor(rng() * 3)]!;
-  const memoryMiB = [1024, 16_384][Math.floor(rng() * 2)]!;
+  const cpuMilli = [0, 1000, 4000, 12_000][Math.floor(rng() * 4)]!;
+  const memoryMiB = [0, 1024, 16_384][Math.floor(rng() * 3)]!;
   if (rng() < 0.5) return { cpuMilli, memoryMiB, gpuCount: 1, gpuMilli: [250, 500, 700][Math.floor(rng() * 3)]!, gpuMemoryMiB: 0, models: [] };
   return { cpuMilli, memoryMiB, gpuCount: [1, 2, 4, 8][Math.floor(rng() * 4)]!, gpuMilli: 1000, gpuMemoryMiB: 0, models: [] };
 }

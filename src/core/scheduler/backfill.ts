@@ -5,11 +5,15 @@
 import { nodeFits, type ClusterState, type ResolvedPodRequest } from '../placement/cluster.js';
 import type { ClusterView, NodeChanges, NodeSlot, PlacementChoice, PlacementContext, PlacementPolicy } from '../placement/types.js';
 import type { Hold } from './capacity.js';
+import { WhatIf, copyNode, releaseOn } from './what-if.js';
 
 /** The head's reserved start. */
 export interface Shadow {
   startAt: number;
-  /** Capacity at `startAt`, the head placed: tasks that run past `startAt` are charged here too. */
+  /**
+   * Capacity at `startAt`, the head placed: tasks that run past `startAt` are charged here too.
+   * A kept what-if cluster (what-if.ts): valid until the next `reserveStart` with the same memos.
+   */
   state: ClusterState;
   choices: PlacementChoice[];
   /** Node positions the head would use. */
@@ -68,46 +72,37 @@ export function drained(cluster: ClusterState, holds: readonly Hold[]): ClusterS
  * and places them there. Null when they do not fit even once every hold has ended (the READY
  * nodes cannot hold it now; it must not block anyone).
  *
- * The what-if runs on `cluster` itself and is undone before returning (only the returned state is
- * a copy): a fresh copy would have its own change feed and node arrays, so the policy's ranked
- * indexes and per-node memos would start cold and every node would be scored again for every head
- * (the live bench's overload, where each arrival becomes the head, spent most of its CPU there).
- * On `cluster` only the nodes the released holds touch are scored again. The choices are the
- * copy's: the nodes' free state is the same, and policies read nothing else.
+ * The releases are computed on copies of the nodes they touch; the placement runs on a what-if
+ * cluster kept in the caller's memos between calls (what-if.ts), brought to that state node by
+ * node, so the policy's memos and indexes there stay warm: a fresh copy per head scored every node
+ * again. The returned state is that kept cluster: valid until the next call with the same memos.
  */
 export function reserveStart(cluster: ClusterState, holds: readonly Hold[], reqs: readonly ResolvedPodRequest[], placer: PlacementPolicy, ctx: PlacementContext): Shadow | null {
   const first = reqs[0];
   if (!first) return null;
   const sorted = [...holds].sort((a, b) => a.end - b.end);
+  const whatIf = ctx.memos?.get('backfill.what-if', () => new WhatIf()) ?? new WhatIf();
+  const drained = new Map<number, NodeSlot>();
   const changed = new Set<number>();
-  let released = 0;
-  try {
-    while (released < sorted.length) {
-      const end = sorted[released]!.end;
-      changed.clear();
-      for (; released < sorted.length && sorted[released]!.end === end; released++) {
-        const h = sorted[released]!;
-        cluster.release(h.nodePos, h.gpuIdx, h.gpuMilli, h.gpuMemoryMiB, h.cpuMilli, h.memoryMiB);
-        changed.add(h.nodePos);
-      }
-      // Nothing fitted before this step, so something must fit on a node that just changed.
-      let any = false;
-      for (const p of changed) if (nodeFits(cluster.nodes[p]!, first)) any = true;
-      if (!any) continue;
-      const choices = placeAll(cluster, cluster, reqs, placer, ctx);
-      if (!choices) continue;
-      const state = cluster.clone();
-      for (let i = choices.length - 1; i >= 0; i--) release(cluster, choices[i]!, reqs[i]!);
-      return { startAt: end, state, choices, nodes: new Set(choices.map((ch) => ch.nodePos)) };
-    }
-    return null;
-  } finally {
-    // Back to the live state, last released first (the exact inverse of the walk).
-    for (let i = released - 1; i >= 0; i--) {
+  for (let i = 0; i < sorted.length; ) {
+    const end = sorted[i]!.end;
+    changed.clear();
+    for (; i < sorted.length && sorted[i]!.end === end; i++) {
       const h = sorted[i]!;
-      cluster.charge(h.nodePos, h.gpuIdx, h.gpuMilli, h.gpuMemoryMiB, h.cpuMilli, h.memoryMiB);
+      let n = drained.get(h.nodePos);
+      if (!n) drained.set(h.nodePos, (n = copyNode(cluster.nodes[h.nodePos]!)));
+      releaseOn(n, h);
+      changed.add(h.nodePos);
     }
+    // Nothing fitted before this step, so something must fit on a node that just changed.
+    let any = false;
+    for (const p of changed) if (nodeFits(drained.get(p)!, first)) any = true;
+    if (!any) continue;
+    const state = whatIf.state(cluster, drained);
+    const choices = placeAll(state, state, reqs, placer, ctx);
+    if (choices) return { startAt: end, state, choices, nodes: new Set(choices.map((ch) => ch.nodePos)) };
   }
+  return null;
 }
 
 /**
