@@ -5,7 +5,7 @@
 import { nodeFits, type ClusterState, type ResolvedPodRequest } from '../placement/cluster.js';
 import type { ClusterView, NodeChanges, NodeSlot, PlacementChoice, PlacementContext, PlacementPolicy } from '../placement/types.js';
 import type { Hold } from './capacity.js';
-import { WhatIf, copyNode, releaseOn } from './what-if.js';
+import { WhatIf } from './what-if.js';
 
 /** The head's reserved start. */
 export interface Shadow {
@@ -80,29 +80,28 @@ export function drained(cluster: ClusterState, holds: readonly Hold[]): ClusterS
 export function reserveStart(cluster: ClusterState, holds: readonly Hold[], reqs: readonly ResolvedPodRequest[], placer: PlacementPolicy, ctx: PlacementContext): Shadow | null {
   const first = reqs[0];
   if (!first) return null;
-  const sorted = [...holds].sort((a, b) => a.end - b.end);
+  const sorted = isSorted(holds) ? holds : [...holds].sort((a, b) => a.end - b.end);
   const whatIf = ctx.memos?.get('backfill.what-if', () => new WhatIf()) ?? new WhatIf();
-  const drained = new Map<number, NodeSlot>();
-  const changed = new Set<number>();
+  whatIf.begin(cluster);
+  const changed = new Set<NodeSlot>();
   for (let i = 0; i < sorted.length; ) {
     const end = sorted[i]!.end;
     changed.clear();
-    for (; i < sorted.length && sorted[i]!.end === end; i++) {
-      const h = sorted[i]!;
-      let n = drained.get(h.nodePos);
-      if (!n) drained.set(h.nodePos, (n = copyNode(cluster.nodes[h.nodePos]!)));
-      releaseOn(n, h);
-      changed.add(h.nodePos);
-    }
+    for (; i < sorted.length && sorted[i]!.end === end; i++) changed.add(whatIf.release(sorted[i]!));
     // Nothing fitted before this step, so something must fit on a node that just changed.
     let any = false;
-    for (const p of changed) if (nodeFits(drained.get(p)!, first)) any = true;
+    for (const n of changed) if (nodeFits(n, first)) any = true;
     if (!any) continue;
-    const state = whatIf.state(cluster, drained);
+    const state = whatIf.state();
     const choices = placeAll(state, state, reqs, placer, ctx);
     if (choices) return { startAt: end, state, choices, nodes: new Set(choices.map((ch) => ch.nodePos)) };
   }
   return null;
+}
+
+function isSorted(holds: readonly Hold[]): boolean {
+  for (let i = 1; i < holds.length; i++) if (holds[i]!.end < holds[i - 1]!.end) return false;
+  return true;
 }
 
 /**

@@ -46,23 +46,71 @@ function sameState(a: NodeSlot, b: NodeSlot): boolean {
   return true;
 }
 
-/** One kept copy of a cluster for what-if states. */
+/** `w` (a node copy from an earlier call, or none) reset to `from`'s free state, allocating only when new. */
+function resetTo(w: NodeSlot | undefined, from: NodeSlot): NodeSlot {
+  if (!w) return copyNode(from);
+  w.cpuMilliFree = from.cpuMilliFree;
+  w.memoryMiBFree = from.memoryMiBFree;
+  for (let i = 0; i < from.gpus.length; i++) {
+    w.gpus[i]!.freeMilli = from.gpus[i]!.freeMilli;
+    w.gpus[i]!.freeMemoryMiB = from.gpus[i]!.freeMemoryMiB;
+  }
+  const kinds = (w.gpuTaskKinds ??= new Map());
+  kinds.clear();
+  if (from.gpuTaskKinds) for (const [k, v] of from.gpuTaskKinds) kinds.set(k, v);
+  return w;
+}
+
+/**
+ * One kept copy of a cluster for what-if states, and the node copies a walk releases holds on
+ * (kept too: a walk over thousands of holds would otherwise allocate a copy of every node it touches).
+ * Use: `begin(cluster)`, `release(hold)` for each hold given back, then `state()`.
+ */
 export class WhatIf {
   private source: ClusterState | null = null;
   private copy: ClusterState | null = null;
+  private work: NodeSlot[] = [];
+  /** Per position: the walk that last reset its work copy (`call`: touched by this walk). */
+  private stamp = new Uint32Array(0);
+  private call = 0;
 
-  /**
-   * A cluster whose nodes are `cluster`'s, except those in `changed` (position → that node's state
-   * there). The same object on every call for the same `cluster`: valid until the next call.
-   */
-  state(cluster: ClusterState, changed: ReadonlyMap<number, NodeSlot>): ClusterState {
+  /** Starts a walk from `cluster`'s current state. */
+  begin(cluster: ClusterState): void {
     if (this.source !== cluster || !this.copy) {
       this.source = cluster;
       this.copy = cluster.clone();
+      this.work = [];
+      this.stamp = new Uint32Array(cluster.nodes.length);
+      this.call = 0;
     }
-    const c = this.copy;
+    if (++this.call === 0xffffffff) {
+      this.stamp.fill(0);
+      this.call = 1;
+    }
+  }
+
+  /** Gives `h` back in this walk's state; answers the node it changed, as it is now. */
+  release(h: Hold): NodeSlot {
+    const pos = h.nodePos;
+    let w = this.work[pos];
+    if (this.stamp[pos] !== this.call) {
+      this.stamp[pos] = this.call;
+      this.work[pos] = w = resetTo(w, this.source!.nodes[pos]!);
+    }
+    releaseOn(w!, h);
+    return w!;
+  }
+
+  /**
+   * The walk's state as a cluster: the source's nodes, those the walk changed as it left them. The
+   * same object on every call for the same source, brought up to date by assigning only the nodes
+   * that differ (so its memos and indexes stay warm): valid until the next `begin`.
+   */
+  state(): ClusterState {
+    const c = this.copy!;
+    const src = this.source!;
     for (let pos = 0; pos < c.nodes.length; pos++) {
-      const want = changed.get(pos) ?? cluster.nodes[pos]!;
+      const want = this.stamp[pos] === this.call ? this.work[pos]! : src.nodes[pos]!;
       if (!sameState(c.nodes[pos]!, want)) c.assign(pos, want);
     }
     return c;
