@@ -5,11 +5,12 @@
 // Beside the scheduler's reserveStart (a what-if cluster kept between heads, scheduler/what-if.ts)
 // runs the walk it replaced (a fresh copy of the cluster per head, cold memos and indexes); both must
 // choose the same, and the table prints CPU ms per head, measured in the same process.
-import { ClusterState, getPolicy, nodeFits, type PlacementChoice, type ResolvedPodRequest } from '../src/core/placement/index.js';
+import { ClusterState, getPolicy, type PlacementChoice, type ResolvedPodRequest } from '../src/core/placement/index.js';
 import { defaultWorkload } from '../src/core/placement/default.js';
 import { PlacementMemos } from '../src/core/placement/memos.js';
 import { mulberry32 } from '../src/core/placement/rng.js';
-import { placeAll, reserveStart } from '../src/core/scheduler/backfill.js';
+import { reserveStart } from '../src/core/scheduler/backfill.js';
+import { reserveStartOnCopy } from '../src/core/scheduler/backfill-testing.js';
 import type { Hold } from '../src/core/scheduler/capacity.js';
 import { OPENB } from '../src/sim/data.js';
 import { capacityMilli, publishedArrivals, publishedNodeNames } from '../src/sim/published.js';
@@ -44,23 +45,7 @@ export function mainReserve(args: readonly string[]): void {
     }
     const n = Math.min(heads.length, Number(flag('--heads') ?? 300));
     // The walk as it was: a copy of the cluster per head, on which every index starts empty.
-    const onCopy = (req: ResolvedPodRequest): PlacementChoice[] | null => {
-      const sorted = [...holds].sort((a, b) => a.end - b.end);
-      const c = cluster.clone();
-      for (let i = 0; i < sorted.length; ) {
-        const end = sorted[i]!.end;
-        const changed = new Set<number>();
-        for (; i < sorted.length && sorted[i]!.end === end; i++) {
-          const h = sorted[i]!;
-          c.release(h.nodePos, h.gpuIdx, h.gpuMilli, h.gpuMemoryMiB, h.cpuMilli, h.memoryMiB);
-          changed.add(h.nodePos);
-        }
-        if (![...changed].some((p) => nodeFits(c.nodes[p]!, req))) continue;
-        const ch = placeAll(c, c, [req], policy, ctx);
-        if (ch) return ch;
-      }
-      return null;
-    };
+    const onCopy = (req: ResolvedPodRequest): PlacementChoice[] | null => reserveStartOnCopy(cluster, holds, [req], policy, ctx)?.choices ?? null;
     const kept = (req: ResolvedPodRequest): PlacementChoice[] | null => reserveStart(cluster, holds, [req], policy, ctx)?.choices ?? null;
     const time = (f: (r: ResolvedPodRequest) => PlacementChoice[] | null): { ms: number; out: string } => {
       const c0 = process.cpuUsage();

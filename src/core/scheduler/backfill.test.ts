@@ -1,13 +1,14 @@
 // reserveStart places the head on a what-if cluster kept between calls (warm memos and indexes). It
 // must answer exactly what the same walk on a fresh copy answers, and leave the live cluster alone.
 import { describe, expect, it } from 'vitest';
-import { ClusterState, nodeFits, type NodeInit, type ResolvedPodRequest } from '../placement/cluster.js';
+import { ClusterState, type NodeInit, type ResolvedPodRequest } from '../placement/cluster.js';
 import { getPolicy } from '../placement/index.js';
 import { PlacementMemos } from '../placement/memos.js';
 import { mulberry32 } from '../placement/rng.js';
-import type { PlacementContext, PlacementPolicy, PolicyName } from '../placement/types.js';
+import type { PlacementContext, PolicyName } from '../placement/types.js';
 import { typicalWorkload } from '../placement/workload.js';
-import { placeAll, reserveStart, type Shadow } from './backfill.js';
+import { reserveStart } from './backfill.js';
+import { reserveStartOnCopy } from './backfill-testing.js';
 import type { Hold } from './capacity.js';
 
 function nodes(rng: () => number, n: number): NodeInit[] {
@@ -29,25 +30,6 @@ function req(rng: () => number): ResolvedPodRequest {
   const memoryMiB = [0, 1024, 16_384][Math.floor(rng() * 3)]!;
   if (rng() < 0.5) return { cpuMilli, memoryMiB, gpuCount: 1, gpuMilli: [250, 500, 700][Math.floor(rng() * 3)]!, gpuMemoryMiB: 0, models: [] };
   return { cpuMilli, memoryMiB, gpuCount: [1, 2, 4, 8][Math.floor(rng() * 4)]!, gpuMilli: 1000, gpuMemoryMiB: 0, models: [] };
-}
-
-/** The walk as it was written before: on a fresh copy of the cluster, with its own cold memos. */
-function onCopy(cluster: ClusterState, holds: readonly Hold[], reqs: readonly ResolvedPodRequest[], placer: PlacementPolicy, ctx: PlacementContext): Shadow | null {
-  const sorted = [...holds].sort((a, b) => a.end - b.end);
-  const c = cluster.clone();
-  for (let i = 0; i < sorted.length; ) {
-    const end = sorted[i]!.end;
-    const changed = new Set<number>();
-    for (; i < sorted.length && sorted[i]!.end === end; i++) {
-      const h = sorted[i]!;
-      c.release(h.nodePos, h.gpuIdx, h.gpuMilli, h.gpuMemoryMiB, h.cpuMilli, h.memoryMiB);
-      changed.add(h.nodePos);
-    }
-    if (![...changed].some((p) => nodeFits(c.nodes[p]!, reqs[0]!))) continue;
-    const choices = placeAll(c, c, reqs, placer, { ...ctx, memos: new PlacementMemos() });
-    if (choices) return { startAt: end, state: c, choices, nodes: new Set(choices.map((ch) => ch.nodePos)) };
-  }
-  return null;
 }
 
 /** Every node's free state and task kinds, comparable with toEqual. */
@@ -82,7 +64,7 @@ describe('reserveStart', () => {
           const head = rng() < 0.3 ? [r, req(rng)] : [r]; // sometimes a gang of two
           const hctx = { ...ctx, workload: typicalWorkload(seen) };
           const before = freeState(cluster);
-          const want = onCopy(cluster, holds, head, policy, hctx);
+          const want = reserveStartOnCopy(cluster, holds, head, policy, { ...hctx, memos: new PlacementMemos() });
           const got = reserveStart(cluster, holds, head, policy, hctx);
           expect(freeState(cluster)).toEqual(before);
           expect(got?.startAt).toEqual(want?.startAt);
