@@ -98,7 +98,13 @@ export async function runAll(args: readonly string[]): Promise<void> {
         }
       }
     }
-    console.log(renderAll([...merged.values()], loadNodes(OPENB.nodes).length, 1.3));
+    // The paper's order, whatever order the files were written in.
+    const rank = (w: string) => {
+      const i = PAPER_WORKLOADS.indexOf(w);
+      return i < 0 ? PAPER_WORKLOADS.length : i;
+    };
+    const rows = [...merged.values()].sort((a, b) => rank(a.workload) - rank(b.workload));
+    console.log(renderAll(rows, loadNodes(OPENB.nodes).length, 1.3));
     return;
   }
   const dir = flag(args, '--pods-dir') ?? process.env[PODS_DIR_ENV];

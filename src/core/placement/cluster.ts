@@ -148,6 +148,24 @@ export class ClusterState implements ClusterView {
     return c;
   }
 
+  /**
+   * Gives the node at `pos` the free state and task kinds of `from` (a node of the same pool in
+   * another state), recorded as a change: how a kept what-if copy is brought to a new state without
+   * touching the nodes that already match (backfill's reserved start, scheduler/what-if.ts).
+   */
+  assign(pos: number, from: NodeSlot): void {
+    const node = this.nodes[pos];
+    if (!node || node.gpus.length !== from.gpus.length) throw new Error(`assign: no node like ${from.name} at ${pos}`);
+    this.changes.touch(pos);
+    node.cpuMilliFree = from.cpuMilliFree;
+    node.memoryMiBFree = from.memoryMiBFree;
+    node.gpuTaskKinds = new Map(from.gpuTaskKinds);
+    for (let i = 0; i < from.gpus.length; i++) {
+      node.gpus[i]!.freeMilli = from.gpus[i]!.freeMilli;
+      node.gpus[i]!.freeMemoryMiB = from.gpus[i]!.freeMemoryMiB;
+    }
+  }
+
   private apply(node: NodeSlot, gpuIdx: readonly number[], dMilli: number, dMem: number, dCpu: number, dRam: number): void {
     this.changes.touch(node.pos);
     node.cpuMilliFree += dCpu;

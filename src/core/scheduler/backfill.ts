@@ -5,11 +5,15 @@
 import { nodeFits, type ClusterState, type ResolvedPodRequest } from '../placement/cluster.js';
 import type { ClusterView, NodeChanges, NodeSlot, PlacementChoice, PlacementContext, PlacementPolicy } from '../placement/types.js';
 import type { Hold } from './capacity.js';
+import { WhatIf } from './what-if.js';
 
 /** The head's reserved start. */
 export interface Shadow {
   startAt: number;
-  /** Capacity at `startAt`, the head placed: tasks that run past `startAt` are charged here too. */
+  /**
+   * Capacity at `startAt`, the head placed: tasks that run past `startAt` are charged here too.
+   * A kept what-if cluster (what-if.ts): valid until the next `reserveStart` with the same memos.
+   */
   state: ClusterState;
   choices: PlacementChoice[];
   /** Node positions the head would use. */
@@ -64,32 +68,40 @@ export function drained(cluster: ClusterState, holds: readonly Hold[]): ClusterS
 }
 
 /**
- * The head's reserved start: releases `holds` in order of end on a copy of `cluster` until the
- * head's requests all fit, and places them there. Null when they do not fit even once every
- * hold has ended (the READY nodes cannot hold it now; it must not block anyone).
+ * The head's reserved start: releases `holds` in order of end until the head's requests all fit,
+ * and places them there. Null when they do not fit even once every hold has ended (the READY
+ * nodes cannot hold it now; it must not block anyone).
+ *
+ * The releases are computed on copies of the nodes they touch; the placement runs on a what-if
+ * cluster kept in the caller's memos between calls (what-if.ts), brought to that state node by
+ * node, so the policy's memos and indexes there stay warm: a fresh copy per head scored every node
+ * again. The returned state is that kept cluster: valid until the next call with the same memos.
  */
 export function reserveStart(cluster: ClusterState, holds: readonly Hold[], reqs: readonly ResolvedPodRequest[], placer: PlacementPolicy, ctx: PlacementContext): Shadow | null {
   const first = reqs[0];
   if (!first) return null;
-  const sorted = [...holds].sort((a, b) => a.end - b.end);
-  const c = cluster.clone();
-  const changed = new Set<number>();
+  const sorted = isSorted(holds) ? holds : [...holds].sort((a, b) => a.end - b.end);
+  const whatIf = ctx.memos?.get('backfill.what-if', () => new WhatIf()) ?? new WhatIf();
+  whatIf.begin(cluster);
+  const changed = new Set<NodeSlot>();
   for (let i = 0; i < sorted.length; ) {
     const end = sorted[i]!.end;
     changed.clear();
-    for (; i < sorted.length && sorted[i]!.end === end; i++) {
-      const h = sorted[i]!;
-      c.release(h.nodePos, h.gpuIdx, h.gpuMilli, h.gpuMemoryMiB, h.cpuMilli, h.memoryMiB);
-      changed.add(h.nodePos);
-    }
+    for (; i < sorted.length && sorted[i]!.end === end; i++) changed.add(whatIf.release(sorted[i]!));
     // Nothing fitted before this step, so something must fit on a node that just changed.
     let any = false;
-    for (const p of changed) if (nodeFits(c.nodes[p]!, first)) any = true;
+    for (const n of changed) if (nodeFits(n, first)) any = true;
     if (!any) continue;
-    const choices = placeAll(c, c, reqs, placer, ctx);
-    if (choices) return { startAt: end, state: c, choices, nodes: new Set(choices.map((ch) => ch.nodePos)) };
+    const state = whatIf.state();
+    const choices = placeAll(state, state, reqs, placer, ctx);
+    if (choices) return { startAt: end, state, choices, nodes: new Set(choices.map((ch) => ch.nodePos)) };
   }
   return null;
+}
+
+function isSorted(holds: readonly Hold[]): boolean {
+  for (let i = 1; i < holds.length; i++) if (holds[i]!.end < holds[i - 1]!.end) return false;
+  return true;
 }
 
 /**

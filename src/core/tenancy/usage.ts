@@ -25,10 +25,10 @@ export function poolCapacity(nodes: readonly NodeRecord[]): ResourceVector {
 export function tenantUsage(active: readonly Task[], reservations: readonly VgpuReservation[] = []): Map<string, ResourceVector> {
   const out = new Map<string, ResourceVector>();
   const add = (tenant: string, gpuMilli: number, gpuMemoryMiB: number): void => {
-    const u = out.get(tenant) ?? { gpuMilli: 0, gpuMemoryMiB: 0 };
+    let u = out.get(tenant);
+    if (!u) out.set(tenant, (u = { gpuMilli: 0, gpuMemoryMiB: 0 }));
     u.gpuMilli += gpuMilli;
     u.gpuMemoryMiB += gpuMemoryMiB;
-    out.set(tenant, u);
   };
   for (const t of active) {
     const p = t.placement;
