@@ -145,57 +145,84 @@ export function packColumn(w: ByteWriter, signed: ArrayLike<number>, from: numbe
   }
 }
 
+/** The zigzagged values of the group unpackGroup read last, its divisor, and whether all are 0. */
+const groupValues = new Float64Array(GROUP);
+let groupDiv = 1;
+let groupZero = false;
+
 /**
- * Reads `count` signed values packed by packColumn from `buf` at `p` into `out[o..o + count)`;
- * returns where the column ends. Throws on a malformed or truncated column.
+ * Reads one group of `m` values at `p` into groupValues (zigzagged, not yet multiplied by the
+ * divisor, which goes to groupDiv); returns where the group ends. A group of width 0 without
+ * exceptions (a steady column: the 5 s heartbeat's times, an allocation that holds) only sets
+ * groupZero. Throws on a malformed or truncated group.
  */
-export function unpackColumn(buf: Uint8Array, p: number, out: Float64Array, o: number, count: number): number {
+function unpackGroup(buf: Uint8Array, p: number, m: number): number {
   const end = buf.length;
-  for (let g = 0; g < count; g += GROUP) {
-    const m = Math.min(GROUP, count - g);
-    if (p + 2 > end) throw new Error('sample block: truncated column');
-    let width = buf[p++]!;
-    let div = 1;
-    if (width & 0x80) {
-      width &= 0x7f;
-      [div, p] = readUint(buf, p);
-    }
-    if (p >= end) throw new Error('sample block: truncated column');
-    const exceptions = buf[p++]!;
-    if (width > MAX_W || exceptions > m) throw new Error('sample block: malformed column');
-    if (p + Math.ceil((m * width) / 8) > end) throw new Error('sample block: truncated column');
+  if (p + 2 > end) throw new Error('sample block: truncated column');
+  let width = buf[p++]!;
+  let div = 1;
+  if (width & 0x80) {
+    width &= 0x7f;
+    [div, p] = readUint(buf, p);
+  }
+  if (p >= end) throw new Error('sample block: truncated column');
+  const exceptions = buf[p++]!;
+  if (width > MAX_W || exceptions > m) throw new Error('sample block: malformed column');
+  if (p + ((m * width + 7) >> 3) > end) throw new Error('sample block: truncated column');
+  groupDiv = div;
+  const z = groupValues;
+  if (width === 0) {
+    groupZero = exceptions === 0;
+    if (groupZero) return p;
+    z.fill(0, 0, m);
+  } else {
+    groupZero = false;
+    // The bit buffer holds at most 23 + 8 bits: plain int32 arithmetic.
     const mask = (1 << width) - 1;
     let acc = 0;
     let have = 0;
-    const base = o + g;
     for (let k = 0; k < m; k++) {
       while (have < width) {
         acc |= buf[p++]! << have;
         have += 8;
       }
-      out[base + k] = acc & mask;
-      acc >>>= width;
+      z[k] = acc & mask;
+      acc >>= width;
       have -= width;
     }
-    const pw = POW2[width]!;
-    for (let x = 0; x < exceptions; x++) {
+  }
+  const pw = POW2[width]!;
+  for (let x = 0; x < exceptions; x++) {
+    if (p >= end) throw new Error('sample block: truncated column');
+    const k = buf[p++]!;
+    let v = 0;
+    let mul = 1;
+    for (;;) {
       if (p >= end) throw new Error('sample block: truncated column');
-      const k = buf[p++]!;
-      let v = 0;
-      let mul = 1;
-      for (;;) {
-        if (p >= end) throw new Error('sample block: truncated column');
-        const b = buf[p++]!;
-        v += (b & 0x7f) * mul;
-        if (b < 0x80) break;
-        mul *= 0x80;
-        if (mul > 2 ** 56) throw new Error('sample block: varint too long');
-      }
-      if (k >= m) throw new Error('sample block: malformed column');
-      out[base + k] = out[base + k]! + v * pw;
+      const b = buf[p++]!;
+      v += (b & 0x7f) * mul;
+      if (b < 0x80) break;
+      mul *= 0x80;
+      if (mul > 2 ** 56) throw new Error('sample block: varint too long');
     }
-    if (div === 1) for (let k = base; k < base + m; k++) out[k] = unzig(out[k]!);
-    else for (let k = base; k < base + m; k++) out[k] = unzig(out[k]!) * div;
+    if (k >= m) throw new Error('sample block: malformed column');
+    z[k] = z[k]! + v * pw;
+  }
+  return p;
+}
+
+/**
+ * Reads `count` signed values packed by packColumn from `buf` at `p` into `out[o..o + count)`;
+ * returns where the column ends. Throws on a malformed or truncated column.
+ */
+export function unpackColumn(buf: Uint8Array, p: number, out: Float64Array, o: number, count: number): number {
+  const z = groupValues;
+  for (let g = 0; g < count; g += GROUP) {
+    const m = Math.min(GROUP, count - g);
+    p = unpackGroup(buf, p, m);
+    const base = o + g;
+    if (groupZero) out.fill(0, base, base + m);
+    else for (let k = 0; k < m; k++) out[base + k] = unzig(z[k]!) * groupDiv;
   }
   return p;
 }
@@ -273,24 +300,43 @@ export function packDeltas(w: ByteWriter, values: ArrayLike<number>, from: numbe
   w.append(bytes);
 }
 
-/** Reads a column written by packDeltas into `out[o..o + count)`, as the values; returns where it ends. */
-export function unpackDeltas(buf: Uint8Array, p: number, out: Float64Array, o: number, count: number): number {
+/**
+ * Reads a column written by packDeltas into `out[o..o + count)` as `offset + value × scale` (a
+ * block's times: its start plus units; values: 0 and 1, exactly the values); returns where it
+ * ends. Unpacking, the divisor, zigzag and the running sums go in one pass a group: a read of
+ * a day of samples decodes millions of values.
+ */
+export function unpackDeltas(buf: Uint8Array, p: number, out: Float64Array, o: number, count: number, scale = 1, offset = 0): number {
   if (p >= buf.length) throw new Error('sample block: truncated column');
   const mode = buf[p++]!;
   if (mode !== DELTA && mode !== DELTA2) throw new Error(`sample block: unknown column mode ${mode}`);
-  p = unpackColumn(buf, p, out, o, count);
+  const z = groupValues;
   let v = 0;
   let step = 0;
-  if (mode === DELTA) {
-    for (let k = o; k < o + count; k++) {
-      v += out[k]!;
-      out[k] = v;
-    }
-  } else {
-    for (let k = o; k < o + count; k++) {
-      step += out[k]!;
-      v += step;
-      out[k] = v;
+  for (let g = 0; g < count; g += GROUP) {
+    const m = Math.min(GROUP, count - g);
+    p = unpackGroup(buf, p, m);
+    const base = o + g;
+    const div = groupDiv;
+    if (mode === DELTA) {
+      if (groupZero) out.fill(offset + v * scale, base, base + m);
+      else {
+        for (let k = 0; k < m; k++) {
+          v += unzig(z[k]!) * div;
+          out[base + k] = offset + v * scale;
+        }
+      }
+    } else if (groupZero) {
+      for (let k = 0; k < m; k++) {
+        v += step;
+        out[base + k] = offset + v * scale;
+      }
+    } else {
+      for (let k = 0; k < m; k++) {
+        step += unzig(z[k]!) * div;
+        v += step;
+        out[base + k] = offset + v * scale;
+      }
     }
   }
   return p;

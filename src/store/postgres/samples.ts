@@ -15,10 +15,10 @@ import {
   decodeBlock,
   decodeInto,
   RecordColumns,
-  encodeBody,
   encodeTail,
   fromRecord,
   rollUp,
+  sealBlock,
   toRecord,
   type BlockRecord,
 } from '../sample-blocks.js';
@@ -272,7 +272,7 @@ export class PgSamples {
         tier,
         r.start,
         r.node_id,
-        encodeBody(tier, r.start, decodeBlock(tier, r.start, r.body, r.tail)),
+        sealBlock(tier, r.start, r.body, r.tail),
       ]);
     }
     await setMark(c, `sealed:${tier}`, cutoff);

@@ -14,10 +14,10 @@ import {
   decodeBlock,
   decodeInto,
   RecordColumns,
-  encodeBody,
   encodeTail,
   fromRecord,
   rollUp,
+  sealBlock,
   toRecord,
   type BlockRecord,
 } from '../sample-blocks.js';
@@ -282,7 +282,7 @@ export class SqliteSamples {
     const from = this.mark(`sealed:${tier}`) ?? -Infinity;
     if (cutoff <= from) return;
     for (const r of this.s.unsealed.all(tier, int(from), int(cutoff))) {
-      this.s.seal.run(encodeBody(tier, r.start, decodeBlock(tier, r.start, r.body, r.tail)), r.rowid);
+      this.s.seal.run(sealBlock(tier, r.start, r.body, r.tail), r.rowid);
     }
     this.s.setMark.run(`sealed:${tier}`, int(cutoff));
   }
