@@ -124,6 +124,30 @@ export function encodeTail(tier: SampleTier, start: number, records: readonly Bl
   return Buffer.from(w.bytes());
 }
 
+/**
+ * The tails that append `cols`' records to their blocks: one per run of records in one block
+ * (rollups come by time: one a block), each with its block start.
+ */
+export function tailsOf(tier: SampleTier, cols: RecordColumns): [number, Buffer][] {
+  const out: [number, Buffer][] = [];
+  const unit = TIER_RESOLUTION_MS[tier];
+  for (let i = 0; i < cols.length; ) {
+    const start = blockStart(tier, cols.at[i]!);
+    const end = start + BLOCK_MS[tier];
+    const w = new ByteWriter();
+    for (; i < cols.length && cols.at[i]! >= start && cols.at[i]! < end; i++) {
+      w.uint((cols.at[i]! - start) / unit);
+      w.uint(cols.gpu[i]!);
+      w.uint(cols.util[i]!);
+      w.uint(cols.mem[i]!);
+      w.uint(cols.alloc[i]!);
+      if (tier !== 'raw') w.uint(cols.n[i]!);
+    }
+    out.push([start, Buffer.from(w.bytes())]);
+  }
+  return out;
+}
+
 /** Scratch for decoded varints, grown as needed (decoding is synchronous: one user at a time). */
 let scratch = new Float64Array(4096);
 
@@ -408,6 +432,13 @@ export function byBlock<T extends { at: number }>(tier: SampleTier, xs: readonly
  * the first compaction of a day of raw samples (17 M of them at 1,000 GPUs) feels.
  */
 export function rollUp(tier: Exclude<SampleTier, 'raw'>, records: RecordColumns, from: number, to: number): BlockRecord[] {
+  const out = new RecordColumns();
+  rollUpInto(tier, records, from, to, out);
+  return Array.from({ length: out.length }, (_, i) => out.record(i));
+}
+
+/** rollUp into `out` (appended, by unit, then GPU): compaction builds no object a rollup. */
+export function rollUpInto(tier: Exclude<SampleTier, 'raw'>, records: RecordColumns, from: number, to: number, out: RecordColumns): void {
   const unit = TIER_RESOLUTION_MS[tier];
   const first = floorTo(from, unit);
   const units = Math.max(0, Math.ceil((to - first) / unit));
@@ -463,15 +494,14 @@ export function rollUp(tier: Exclude<SampleTier, 'raw'>, records: RecordColumns,
     a[k + 3] = a[k + 3]! + sn;
   }
   const gpus = [...byGpu.keys()].sort((x, y) => x - y);
-  const out: BlockRecord[] = [];
+  const accs = gpus.map((g) => byGpu.get(g)!);
   for (let u = 0; u < units; u++) {
-    for (const g of gpus) {
-      const acc = byGpu.get(g)!;
+    for (let x = 0; x < gpus.length; x++) {
+      const acc = accs[x]!;
       const cnt = acc[u * 4 + 3]!;
-      if (cnt > 0) out.push({ at: first + u * unit, gpu: g, util: acc[u * 4]!, mem: acc[u * 4 + 2]!, alloc: acc[u * 4 + 1]!, n: cnt });
+      if (cnt > 0) out.push(first + u * unit, gpus[x]!, acc[u * 4]!, acc[u * 4 + 2]!, acc[u * 4 + 1]!, cnt);
     }
   }
-  return out;
 }
 
 const NO_ACC: Float64Array = new Float64Array(0);
