@@ -442,65 +442,78 @@ export function rollUpInto(tier: Exclude<SampleTier, 'raw'>, records: RecordColu
   const unit = TIER_RESOLUTION_MS[tier];
   const first = floorTo(from, unit);
   const units = Math.max(0, Math.ceil((to - first) / unit));
-  // Per GPU, per unit: Σ util, Σ alloc, max mem, n.
   const byGpu = new Map<number, Float64Array>();
-  const { at, gpu: gpuCol, util, alloc, mem, n } = records;
-  let gpu = -1;
-  let a: Float64Array = NO_ACC;
-  let k = -1;
-  let unitStart = Infinity;
-  let unitEnd = -Infinity;
-  let su = 0;
-  let sa = 0;
-  let sm = 0;
-  let sn = 0;
-  // The run's flush is written out twice, not a closure: locals that a closure writes live in
-  // a heap context (the closure version cost the first compaction about a second of CPU more).
-  for (let i = 0; i < records.length; i++) {
-    const t = at[i]!;
-    if (t < from || t >= to) continue;
-    const g = gpuCol[i]!;
-    if (g !== gpu || t < unitStart || t >= unitEnd) {
-      if (k >= 0) {
-        a[k] = a[k]! + su;
-        a[k + 1] = a[k + 1]! + sa;
-        if (sm > a[k + 2]!) a[k + 2] = sm;
-        a[k + 3] = a[k + 3]! + sn;
-      }
-      if (g !== gpu) {
-        gpu = g;
-        let acc = byGpu.get(g);
-        if (!acc) byGpu.set(g, (acc = new Float64Array(units * 4)));
-        a = acc;
-      }
-      const u = Math.floor((t - first) / unit);
-      unitStart = first + u * unit;
-      unitEnd = unitStart + unit;
-      k = u * 4;
-      su = 0;
-      sa = 0;
-      sm = 0;
-      sn = 0;
-    }
-    su += util[i]!;
-    sa += alloc[i]!;
-    if (mem[i]! > sm) sm = mem[i]!;
-    sn += n[i]!;
-  }
-  if (k >= 0) {
-    a[k] = a[k]! + su;
-    a[k + 1] = a[k + 1]! + sa;
-    if (sm > a[k + 2]!) a[k + 2] = sm;
-    a[k + 3] = a[k + 3]! + sn;
-  }
+  // Times are whole milliseconds: [from, to) is [from, to − 1].
+  sumRuns(records, from, to - 1, first, unit, (g) => {
+    let acc = byGpu.get(g);
+    if (!acc) byGpu.set(g, (acc = new Float64Array(units * 4)));
+    return acc;
+  });
   const gpus = [...byGpu.keys()].sort((x, y) => x - y);
   const accs = gpus.map((g) => byGpu.get(g)!);
   for (let u = 0; u < units; u++) {
     for (let x = 0; x < gpus.length; x++) {
       const acc = accs[x]!;
-      const cnt = acc[u * 4 + 3]!;
-      if (cnt > 0) out.push(first + u * unit, gpus[x]!, acc[u * 4]!, acc[u * 4 + 2]!, acc[u * 4 + 1]!, cnt);
+      const cnt = acc[u * 4 + 2]!;
+      if (cnt > 0) out.push(first + u * unit, gpus[x]!, acc[u * 4]!, acc[u * 4 + 3]!, acc[u * 4 + 1]!, cnt);
     }
+  }
+}
+
+/**
+ * Adds the records of `c` that start in [lo, hi] to their GPU's accumulator (`accFor`, asked
+ * once a run), four values a slot of `slotMs` from `origin`: Σ util, Σ alloc, Σ n, max mem.
+ * A GPU's run of records in one slot is summed in locals and written once (records of a
+ * series come by time; a tail's come by time too, GPUs interleaved, and start a run each):
+ * half the time of adding each record to its slot in memory, over a day of raw samples or
+ * minutes at 1,000 GPUs. The run's flush is written out twice, not as a closure: locals that
+ * a closure writes live in a heap context (that cost the first compaction about a second).
+ */
+function sumRuns(c: RecordColumns, lo: number, hi: number, origin: number, slotMs: number, accFor: (gpu: number) => Float64Array): void {
+  const { at, util, alloc, mem, n, gpu: gpuCol } = c;
+  let gpu = -1;
+  let a: Float64Array = NO_ACC;
+  let k = -1;
+  let start = Infinity;
+  let end = -Infinity;
+  let su = 0;
+  let sa = 0;
+  let sn = 0;
+  let sm = 0;
+  for (let i = 0; i < c.length; i++) {
+    const t = at[i]!;
+    if (t < lo || t > hi) continue;
+    const g = gpuCol[i]!;
+    if (g !== gpu || t < start || t >= end) {
+      if (k >= 0) {
+        a[k] = a[k]! + su;
+        a[k + 1] = a[k + 1]! + sa;
+        a[k + 2] = a[k + 2]! + sn;
+        if (sm > a[k + 3]!) a[k + 3] = sm;
+      }
+      if (g !== gpu) {
+        gpu = g;
+        a = accFor(g);
+      }
+      const slot = Math.floor((t - origin) / slotMs);
+      start = origin + slot * slotMs;
+      end = start + slotMs;
+      k = slot * 4;
+      su = 0;
+      sa = 0;
+      sn = 0;
+      sm = 0;
+    }
+    su += util[i]!;
+    sa += alloc[i]!;
+    sn += n[i]!;
+    if (mem[i]! > sm) sm = mem[i]!;
+  }
+  if (k >= 0) {
+    a[k] = a[k]! + su;
+    a[k + 1] = a[k + 1]! + sa;
+    a[k + 2] = a[k + 2]! + sn;
+    if (sm > a[k + 3]!) a[k + 3] = sm;
   }
 }
 
@@ -541,7 +554,6 @@ export class BucketAccumulator {
   private readonly ranges: Record<SampleTier, [number, number] | null> = { raw: null, minute: null, hour: null };
   /** Decoded records of the row being added, reused from row to row. */
   private readonly cols = new RecordColumns();
-  private readonly none = new Float64Array(0);
   /**
    * Detail pool: accumulators of nodes already folded into the totals, zeroed for the next
    * node's GPUs (a read of 1,000 GPUs would otherwise allocate and collect 1,000 of them).
@@ -575,63 +587,11 @@ export class BucketAccumulator {
     decodeInto(row.tier, row.start, row.body, row.tail, c, this.q.detail === 'pool');
     const lo = Math.max(range[0], this.q.from);
     const hi = Math.min(range[1], this.q.to);
-    this.addRunSums(lo, hi);
+    sumRuns(c, lo, hi, this.q.from, this.q.bucketMs, this.accFor);
   }
 
-  /**
-   * The decoded records' sums, a GPU's run of records in one bucket summed in locals and
-   * written once (records of a series come by time; a tail's come by time too, GPUs
-   * interleaved, and start a run each). Half the time of adding each record to its bucket's
-   * sums in memory, over a raw hour or a day of minutes at 1,000 GPUs.
-   */
-  private addRunSums(lo: number, hi: number): void {
-    const { from, bucketMs } = this.q;
-    const { at, util, alloc, mem, n, gpu: gpuCol } = this.cols;
-    let gpu = -1;
-    let a: Float64Array = this.none;
-    let k = -1;
-    let start = Infinity;
-    let end = -Infinity;
-    let su = 0;
-    let sa = 0;
-    let sn = 0;
-    let sm = 0;
-    for (let i = 0; i < this.cols.length; i++) {
-      const t = at[i]!;
-      if (t < lo || t > hi) continue;
-      const g = gpuCol[i]!;
-      if (g !== gpu || t < start || t >= end) {
-        if (k >= 0) {
-          a[k] = a[k]! + su;
-          a[k + 1] = a[k + 1]! + sa;
-          a[k + 2] = a[k + 2]! + sn;
-          if (sm > a[k + 3]!) a[k + 3] = sm;
-        }
-        if (g !== gpu) {
-          gpu = g;
-          a = this.gpus.get(g) ?? this.newGpu(g);
-        }
-        const b = Math.floor((t - from) / bucketMs);
-        start = from + b * bucketMs;
-        end = start + bucketMs;
-        k = b * 4;
-        su = 0;
-        sa = 0;
-        sn = 0;
-        sm = 0;
-      }
-      su += util[i]!;
-      sa += alloc[i]!;
-      sn += n[i]!;
-      if (mem[i]! > sm) sm = mem[i]!;
-    }
-    if (k >= 0) {
-      a[k] = a[k]! + su;
-      a[k + 1] = a[k + 1]! + sa;
-      a[k + 2] = a[k + 2]! + sn;
-      if (sm > a[k + 3]!) a[k + 3] = sm;
-    }
-  }
+  /** The current node's accumulator of GPU `g` (sumRuns asks once a run). */
+  private readonly accFor = (g: number): Float64Array => this.gpus.get(g) ?? this.newGpu(g);
 
   private newGpu(g: number): Float64Array {
     const a = this.spare.pop() ?? new Float64Array(this.n * 4);
