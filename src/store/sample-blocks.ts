@@ -184,7 +184,18 @@ function decodeTail(tier: SampleTier, start: number, tail: Uint8Array, out: Reco
   const width = tier === 'raw' ? 5 : 6;
   if (count % width !== 0) throw new Error('sample block: truncated tail');
   const v = scratch;
-  for (let k = 0; k < count; k += width) out.push(start + v[k]! * unit, v[k + 1]!, v[k + 2]!, v[k + 3]!, v[k + 4]!, width === 5 ? 1 : v[k + 5]!);
+  // Room once, then straight into the columns (push checked the room a record).
+  out.reserve(count / width);
+  let i = out.length;
+  for (let k = 0; k < count; k += width, i++) {
+    out.at[i] = start + v[k]! * unit;
+    out.gpu[i] = v[k + 1]!;
+    out.util[i] = v[k + 2]!;
+    out.mem[i] = v[k + 3]!;
+    out.alloc[i] = v[k + 4]!;
+    out.n[i] = width === 5 ? 1 : v[k + 5]!;
+  }
+  out.length = i;
 }
 
 /**
