@@ -8,11 +8,13 @@ import {
   encodeTail,
   fromRecord,
   rollUp,
+  rollUpInto,
+  tailsOf,
   toRecord,
   RecordColumns,
   type BlockRecord,
 } from './sample-blocks.js';
-import { HOUR_MS, MINUTE_MS } from './sample-tiers.js';
+import { HOUR_MS, MINUTE_MS, hourRollEnd } from './sample-tiers.js';
 
 const T0 = 1_700_000_400_000; // a raw block start
 const columns = (rs: readonly BlockRecord[]): RecordColumns => {
@@ -89,6 +91,31 @@ describe('sample blocks', () => {
     const hours = rollUp('hour', columns([rec(h, 0, 900, 1, 0, 3), rec(h + MINUTE_MS, 0, 500, 2, 100, 1)]), h, h + HOUR_MS);
     expect(hours).toEqual([rec(h, 0, 1400, 2, 100, 4)]);
     expect(fromRecord('n', hours[0]!)).toMatchObject({ utilPercent: 35, allocatedMilli: 25 });
+  });
+
+  it('writes rolled-up columns as one tail a block, each decoding back to its records', () => {
+    const start = blockStart('minute', T0);
+    const rs = [rec(start + 5 * MINUTE_MS, 0, 10, 1, 2, 3), rec(start + 5 * MINUTE_MS, 1, 20, 2, 4, 6), rec(start + BLOCK_MS.minute, 0, 30, 3, 6, 9)];
+    const tails = tailsOf('minute', columns(rs));
+    expect(tails.map(([b]) => b)).toEqual([start, start + BLOCK_MS.minute]);
+    expect(tails.flatMap(([b, tail]) => decodeBlock('minute', b, Buffer.alloc(0), tail))).toEqual(rs);
+    // rollUpInto gives what rollUp does, as columns.
+    const raw = columns([rec(T0, 0, 100), rec(T0 + 30_000, 0, 300, 7, 1000), rec(T0 + 60_000, 1, 900)]);
+    const out = new RecordColumns();
+    rollUpInto('minute', raw, T0, T0 + 2 * MINUTE_MS, out);
+    expect(Array.from({ length: out.length }, (_, i) => out.record(i))).toEqual(rollUp('minute', raw, T0, T0 + 2 * MINUTE_MS));
+  });
+
+  it('rolls hours behind a backlog of minutes only a whole step at a time', () => {
+    const h = 1_000 * HOUR_MS;
+    // Caught up: every complete hour whose minutes are rolled up.
+    expect(hourRollEnd(h + 5 * HOUR_MS + 7, h + 2 * HOUR_MS + 30 * MINUTE_MS, h, false, 6 * HOUR_MS)).toBe(h + 2 * HOUR_MS);
+    // Minutes still behind: two hours ready of six wanted, none now; six ready, six.
+    expect(hourRollEnd(h + 50 * HOUR_MS, h + 2 * HOUR_MS, h, true, 6 * HOUR_MS)).toBe(-Infinity);
+    expect(hourRollEnd(h + 50 * HOUR_MS, h + 6 * HOUR_MS, h, true, 6 * HOUR_MS)).toBe(h + 6 * HOUR_MS);
+    // No hour rolled yet, or no minute: as before.
+    expect(hourRollEnd(h + 50 * HOUR_MS, h + 2 * HOUR_MS, null, true, 6 * HOUR_MS)).toBe(h + 2 * HOUR_MS);
+    expect(hourRollEnd(h, null, null, false, 6 * HOUR_MS)).toBe(-Infinity);
   });
 
   it('buckets as it reads: nothing before `from` or outside its tier part, pool totals folded per node', () => {

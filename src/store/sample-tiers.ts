@@ -95,3 +95,17 @@ export function planSources(plan: SampleReadPlan, from: number, to: number): Sam
   ];
   return parts.filter((p) => p.from <= p.to);
 }
+
+/**
+ * Where a compaction step rolls hours up to: every complete hour whose minutes are all rolled
+ * up (`minuteThrough`), from `hourThrough` on. While the minutes are still behind (a backlog:
+ * `minutesBehind`), hours wait until a whole step of them (`spanMs`) is ready: each roll decodes
+ * the minute blocks it reaches whole, and rolling the hour or two that each step of minutes
+ * completes decoded every open 6-hour minute block some six times over. -Infinity: none now.
+ * @example hourRollEnd(10 * HOUR_MS, 2 * HOUR_MS, HOUR_MS, true, 6 * HOUR_MS) // -Infinity (one hour ready, six wanted)
+ */
+export function hourRollEnd(upTo: number, minuteThrough: number | null, hourThrough: number | null, minutesBehind: boolean, spanMs: number): number {
+  const end = floorTo(Math.min(upTo, minuteThrough ?? -Infinity), HOUR_MS);
+  if (minutesBehind && hourThrough !== null && end - hourThrough < spanMs) return -Infinity;
+  return end;
+}

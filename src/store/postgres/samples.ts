@@ -15,14 +15,15 @@ import {
   decodeBlock,
   decodeInto,
   RecordColumns,
-  encodeBody,
   encodeTail,
   fromRecord,
-  rollUp,
+  rollUpInto,
+  sealBlock,
+  tailsOf,
   toRecord,
   type BlockRecord,
 } from '../sample-blocks.js';
-import { HOUR_MS, MINUTE_MS, TIER_RESOLUTION_MS, floorTo, planSampleRead, planSources, type SampleTier, type TierCoverage } from '../sample-tiers.js';
+import { HOUR_MS, MINUTE_MS, TIER_RESOLUTION_MS, floorTo, hourRollEnd, planSampleRead, planSources, type SampleTier, type TierCoverage } from '../sample-tiers.js';
 import { POOL_NODE, PoolRollup, poolMark } from '../sample-pool.js';
 import type { TableCopy } from './copy-spec.js';
 import { inTx, type Queryable } from './db.js';
@@ -142,9 +143,9 @@ export class PgSamples {
       await this.initPoolMark(c, 'minute');
       await this.initPoolMark(c, 'hour');
       const m = await this.rollTier(c, 'minute', floorTo(upTo, MINUTE_MS), minutes * MINUTE_MS);
-      // Only hours whose every minute is rolled up.
-      const minuteThrough = (await mark(c, 'minute')) ?? -Infinity;
-      const h = await this.rollTier(c, 'hour', floorTo(Math.min(upTo, minuteThrough), HOUR_MS), hours * HOUR_MS);
+      // Only hours whose every minute is rolled up; behind a backlog of minutes, a step of them.
+      const hourEnd = hourRollEnd(upTo, await mark(c, 'minute'), await mark(c, 'hour'), m.more, hours * HOUR_MS);
+      const h = await this.rollTier(c, 'hour', hourEnd, hours * HOUR_MS);
       // Blocks whose time is rolled up take no more appends but a late sample's: seal them.
       await this.sealThrough(c, 'raw', await mark(c, 'minute'));
       await this.sealThrough(c, 'minute', await mark(c, 'minute'));
@@ -272,7 +273,7 @@ export class PgSamples {
         tier,
         r.start,
         r.node_id,
-        encodeBody(tier, r.start, decodeBlock(tier, r.start, r.body, r.tail)),
+        sealBlock(tier, r.start, r.body, r.tail),
       ]);
     }
     await setMark(c, `sealed:${tier}`, cutoff);
@@ -297,14 +298,16 @@ export class PgSamples {
     let rows = 0;
     // Node by node: one node's blocks decoded into reused columns, rolled up, appended.
     const cols = new RecordColumns();
+    const rolled = new RecordColumns();
     const pool = new PoolRollup();
     let node: string | null = null;
     const flush = async (): Promise<void> => {
       if (node === null) return;
-      const rolled = rollUp(tier, cols, start, stop);
+      rolled.clear();
+      rollUpInto(tier, cols, start, stop, rolled);
       rows += rolled.length;
-      await appendRecords(c, tier, node, rolled);
-      pool.add(rolled);
+      for (const [b, tail] of tailsOf(tier, rolled)) await c.query(APPEND, [tier, int(b), node, tail]);
+      pool.addColumns(rolled, -Infinity, Infinity);
       cols.clear();
     };
     for (const r of await range(c, fine, start - BLOCK_MS[fine], stop, 'node')) {

@@ -14,15 +14,16 @@ import {
   decodeBlock,
   decodeInto,
   RecordColumns,
-  encodeBody,
   encodeTail,
   fromRecord,
-  rollUp,
+  rollUpInto,
+  sealBlock,
+  tailsOf,
   toRecord,
   type BlockRecord,
 } from '../sample-blocks.js';
 import { POOL_NODE, PoolRollup, poolMark } from '../sample-pool.js';
-import { HOUR_MS, MINUTE_MS, TIER_RESOLUTION_MS, floorTo, planSampleRead, planSources, type SampleTier, type TierCoverage } from '../sample-tiers.js';
+import { HOUR_MS, MINUTE_MS, TIER_RESOLUTION_MS, floorTo, hourRollEnd, planSampleRead, planSources, type SampleTier, type TierCoverage } from '../sample-tiers.js';
 
 type RollupTier = Exclude<SampleTier, 'raw'>;
 
@@ -140,9 +141,8 @@ export class SqliteSamples {
       this.initPoolMark('minute');
       this.initPoolMark('hour');
       const m = this.rollTier('minute', floorTo(upTo, MINUTE_MS), maxMinutes * MINUTE_MS);
-      // Only hours whose every minute is rolled up.
-      const minuteThrough = this.mark('minute') ?? -Infinity;
-      const h = this.rollTier('hour', floorTo(Math.min(upTo, minuteThrough), HOUR_MS), maxHours * HOUR_MS);
+      // Only hours whose every minute is rolled up; behind a backlog of minutes, a step of them.
+      const h = this.rollTier('hour', hourRollEnd(upTo, this.mark('minute'), this.mark('hour'), m.more, maxHours * HOUR_MS), maxHours * HOUR_MS);
       // Blocks whose time is rolled up take no more appends but a late sample's: seal them.
       this.sealThrough('raw', this.mark('minute'));
       this.sealThrough('minute', this.mark('minute'));
@@ -282,7 +282,7 @@ export class SqliteSamples {
     const from = this.mark(`sealed:${tier}`) ?? -Infinity;
     if (cutoff <= from) return;
     for (const r of this.s.unsealed.all(tier, int(from), int(cutoff))) {
-      this.s.seal.run(encodeBody(tier, r.start, decodeBlock(tier, r.start, r.body, r.tail)), r.rowid);
+      this.s.seal.run(sealBlock(tier, r.start, r.body, r.tail), r.rowid);
     }
     this.s.setMark.run(`sealed:${tier}`, int(cutoff));
   }
@@ -309,14 +309,16 @@ export class SqliteSamples {
     let rows = 0;
     // Node by node: one node's blocks decoded into reused columns, rolled up, appended.
     const cols = new RecordColumns();
+    const rolled = new RecordColumns();
     const pool = new PoolRollup();
     let node: string | null = null;
     const flush = (): void => {
       if (node === null) return;
-      const rolled = rollUp(tier, cols, start, stop);
+      rolled.clear();
+      rollUpInto(tier, cols, start, stop, rolled);
       rows += rolled.length;
-      this.appendRecords(tier, node, rolled);
-      pool.add(rolled);
+      for (const [b, tail] of tailsOf(tier, rolled)) s.append.run({ tier, start: int(b), node, tail });
+      pool.addColumns(rolled, -Infinity, Infinity);
       cols.clear();
     };
     const blocks = s.rangeByNode.all({ tier: fine, lo: int(start - BLOCK_MS[fine]), hi: int(stop) });
