@@ -41,6 +41,20 @@ afterEach(async () => {
   state.cleanup();
 });
 
+/** Signals the process group of a task's first attempt from outside, once it exists. */
+const signalTask = async (taskId: string, signal: NodeJS.Signals): Promise<void> => {
+  const file = join(state.dir, 'tasks', taskId, '1', 'pid');
+  await waitFor(() => {
+    if (!existsSync(file)) return false;
+    try {
+      process.kill(-Number(readFileSync(file, 'utf8').split(' ')[0]), signal);
+      return true;
+    } catch {
+      return false; // the group is not made yet
+    }
+  }, 5000, `the process group of ${taskId}`);
+};
+
 const exitOf = (taskId: string) => waitFor(() => server.exitOf(taskId), 10_000, `exit of ${taskId}`);
 
 describe('Agent', () => {
@@ -116,7 +130,7 @@ describe('Agent', () => {
     const b = assignment(['sh', '-c', `echo ran > ${join(state.dir, 'ran-b')}`]);
     server.assign(b);
     expect(await exitOf(b.taskId)).toMatchObject({ status: 'exited', endReason: 'never-started', exitCode: null, error: expect.stringMatching(/going away/) });
-    expect(await stopping).toBe(1);
+    await stopping;
     expect(existsSync(join(state.dir, 'ran-b'))).toBe(false);
   });
 
@@ -189,6 +203,46 @@ describe('Agent', () => {
     // (then SIGKILL came first, as the soak saw).
     server.stopTask(a.taskId, 1, 'cancelled', 30_000);
     expect(await exitOf(a.taskId)).toMatchObject({ endReason: 'cancelled', signal: 'SIGTERM' });
+  });
+
+  it('an ephemeral node: a task its provider killed before the agent heard is reported preempted, not failed', async () => {
+    const agent = new Agent({
+      link: server,
+      ephemeral: true,
+      launcher: new SupervisorLauncher({ stateDir: state.dir, baseEnv: { PATH: process.env.PATH ?? '/usr/bin:/bin' } }),
+      node: { name: 'box', cpuMilli: 4000, memoryMiB: 8192, labels: {}, gpus: simulatedGpus('2xH100', 'box'), simulated: true, agentVersion: 'test' },
+      watchMs: 50,
+    });
+    agents.push(agent);
+    await agent.start();
+    const killedFirst = assignment(['sleep', '30']);
+    const unrelated = assignment(['sleep', '30']);
+    server.assign(killedFirst);
+    server.assign(unrelated);
+    for (const a of [killedFirst, unrelated]) await waitFor(() => server.reports.find((r) => r.taskId === a.taskId && r.status === 'running'), 5000, 'start report');
+    // Slurm's scancel: SIGTERM to the task first, then (a moment later) to the agent.
+    await signalTask(killedFirst.taskId, 'SIGTERM');
+    const stopping = agent.stopTasks(30_000);
+    expect(await exitOf(killedFirst.taskId)).toMatchObject({ endReason: 'preempted', signal: 'SIGTERM' });
+    expect(await exitOf(unrelated.taskId)).toMatchObject({ endReason: 'preempted' });
+    await stopping;
+  });
+
+  it('an ephemeral node that is not going away reports a task killed from outside as the exit it was', async () => {
+    const agent = new Agent({
+      link: server,
+      ephemeral: true,
+      launcher: new SupervisorLauncher({ stateDir: state.dir, baseEnv: { PATH: process.env.PATH ?? '/usr/bin:/bin' } }),
+      node: { name: 'box', cpuMilli: 4000, memoryMiB: 8192, labels: {}, gpus: simulatedGpus('2xH100', 'box'), simulated: true, agentVersion: 'test' },
+      watchMs: 50,
+    });
+    agents.push(agent);
+    await agent.start();
+    const a = assignment(['sleep', '30']);
+    server.assign(a);
+    await waitFor(() => server.reports.find((r) => r.taskId === a.taskId && r.status === 'running'), 5000, 'start report');
+    await signalTask(a.taskId, 'SIGKILL');
+    expect(await exitOf(a.taskId)).toMatchObject({ endReason: 'exit', signal: 'SIGKILL' });
   });
 
   it('obeys preemption: the task reads FASTGPU_PREEMPTED before SIGTERM', async () => {

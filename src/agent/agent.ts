@@ -31,6 +31,9 @@ export interface NodeInfo {
   agentVersion: string;
 }
 
+/** How long an ephemeral node holds a task's unordered kill for its own stop (see `ephemeral`). */
+export const EPHEMERAL_KILL_WAIT_MS = 3_000;
+
 export interface AgentConfig {
   link: ServerLink;
   launcher: Launcher;
@@ -56,6 +59,13 @@ export interface AgentConfig {
   mpsHealth?: () => MpsHealthReport;
   /** The dataset cache and staging totals, sent with each heartbeat (staging.ts). */
   cacheReport?: () => CacheReport;
+  /**
+   * The node goes away when the agent stops (an autoscaler lent it). Its provider's kill (Slurm's
+   * scancel signals every process of the job) may reach a task before it reaches the agent: a
+   * task that dies of SIGTERM or SIGKILL it was not sent is held up to EPHEMERAL_KILL_WAIT_MS for
+   * the agent's own stop, and then reported as preempted (requeued), not as a failure.
+   */
+  ephemeral?: boolean;
   /** Log shipping knobs (tests). */
   partialFlushMs?: number;
 }
@@ -467,6 +477,12 @@ export class Agent {
           await sleepOn(this.clock, 50, this.signal);
         }
         if (this.signal.aborted) return;
+        if (this.cfg.ephemeral === true && r.endReason === 'exit' && (r.signal === 'SIGTERM' || r.signal === 'SIGKILL')) {
+          const until = this.clock.now() + EPHEMERAL_KILL_WAIT_MS;
+          while (!this.leaving && !this.signal.aborted && this.clock.now() < until) await sleepOn(this.clock, 50, this.signal);
+          if (this.leaving) r = { ...r, endReason: 'preempted' };
+          k.report = r;
+        }
         k.phase = 'exited';
         const why = r.endReason && r.endReason !== 'exit' ? ` (${r.endReason})` : '';
         this.log(`${keyOf(k.taskId, k.attempt)} ended: exit ${String(r.exitCode)}${r.signal ? ` ${r.signal}` : ''}${why}`);

@@ -54,6 +54,8 @@ export interface AgentOptions {
   labels?: Record<string, string>;
   /** The node's dataset cache cap in bytes (issue 16; default staging.ts DEFAULT_CACHE_BYTES). */
   cacheBytes?: number;
+  /** The node goes away when the agent stops (`--ephemeral`): see AgentConfig.ephemeral. */
+  ephemeral?: boolean;
   /** Gives up starting (while it waits for the server) when aborted. */
   signal?: AbortSignal;
 }
@@ -194,6 +196,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       : { sampleGpus: (signal: AbortSignal) => sampleNvidiaGpus({ signal, ...(opts.nvidiaSmi !== undefined ? { nvidiaSmi: opts.nvidiaSmi } : {}) }) }),
     ...(mps ? { mpsHealth: () => mpsReport(mps.health()) } : {}),
     cacheReport: () => staged.report(),
+    ...(opts.ephemeral === true ? { ephemeral: true } : {}),
   });
   const onAbort = (): void => void agent.stop();
   opts.signal?.addEventListener('abort', onAbort, { once: true });

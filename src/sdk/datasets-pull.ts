@@ -35,7 +35,11 @@ interface Open {
 
 /** Throws unless `dir` is absent or an empty folder (what a pull may fill). */
 async function checkDestination(dir: string): Promise<boolean> {
-  const st = await stat(dir).catch(() => null);
+  const st = await stat(dir).catch((e: unknown) => {
+    // Absent: the pull makes it. Anything else (no permission, an I/O error) is the caller's to see.
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  });
   if (!st) return false;
   if (!st.isDirectory()) throw new FastGpuApiError('INVALID_ARGUMENT', `${dir}: exists and is not a folder; give a new folder to pull into`);
   if ((await readdir(dir)).length > 0) throw new FastGpuApiError('INVALID_ARGUMENT', `${dir}: exists and is not empty; give a new (or empty) folder to pull into`);

@@ -95,6 +95,7 @@ export function register(program: Command): void {
           ...(name !== undefined ? { name } : {}),
           ...size,
           ...(cacheMiB !== undefined ? { cacheBytes: cacheMiB * 1024 * 1024 } : {}),
+          ...(raw.ephemeral === true ? { ephemeral: true } : {}),
           ...(sharing !== undefined ? { sharing } : {}),
           ...(raw.runAs !== undefined ? { runAs: nonEmpty(raw.runAs, '--run-as') } : {}),
           log: logSink(ctx, raw.quiet === true, ''),
