@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ManualClock } from '../util/clock.js';
-import { Agent } from './agent.js';
+import { Agent, type AgentConfig } from './agent.js';
 import { SupervisorLauncher } from './launcher.js';
 import { simulatedGpus } from './discovery.js';
 import { FakeServer } from './fixtures/fake-server.js';
@@ -15,7 +15,7 @@ let state: ReturnType<typeof tempDir>;
 let server: FakeServer;
 const agents: Agent[] = [];
 
-function startAgent(over: { heartbeatIntervalMs?: number } = {}): Promise<Agent> {
+function startAgent(over: Partial<AgentConfig> = {}): Promise<Agent> {
   const agent = new Agent({
     link: server,
     launcher: new SupervisorLauncher({ stateDir: state.dir, baseEnv: { PATH: process.env.PATH ?? '/usr/bin:/bin' } }),
@@ -206,15 +206,7 @@ describe('Agent', () => {
   });
 
   it('an ephemeral node: a task its provider killed before the agent heard is reported preempted, not failed', async () => {
-    const agent = new Agent({
-      link: server,
-      ephemeral: true,
-      launcher: new SupervisorLauncher({ stateDir: state.dir, baseEnv: { PATH: process.env.PATH ?? '/usr/bin:/bin' } }),
-      node: { name: 'box', cpuMilli: 4000, memoryMiB: 8192, labels: {}, gpus: simulatedGpus('2xH100', 'box'), simulated: true, agentVersion: 'test' },
-      watchMs: 50,
-    });
-    agents.push(agent);
-    await agent.start();
+    const agent = await startAgent({ ephemeral: true });
     const killedFirst = assignment(['sleep', '30']);
     const unrelated = assignment(['sleep', '30']);
     server.assign(killedFirst);
@@ -229,15 +221,7 @@ describe('Agent', () => {
   });
 
   it('an ephemeral node that is not going away reports a task killed from outside as the exit it was', async () => {
-    const agent = new Agent({
-      link: server,
-      ephemeral: true,
-      launcher: new SupervisorLauncher({ stateDir: state.dir, baseEnv: { PATH: process.env.PATH ?? '/usr/bin:/bin' } }),
-      node: { name: 'box', cpuMilli: 4000, memoryMiB: 8192, labels: {}, gpus: simulatedGpus('2xH100', 'box'), simulated: true, agentVersion: 'test' },
-      watchMs: 50,
-    });
-    agents.push(agent);
-    await agent.start();
+    await startAgent({ ephemeral: true });
     const a = assignment(['sleep', '30']);
     server.assign(a);
     await waitFor(() => server.reports.find((r) => r.taskId === a.taskId && r.status === 'running'), 5000, 'start report');
@@ -296,14 +280,7 @@ describe('Agent', () => {
         };
       },
     });
-    const agent = new Agent({
-      link,
-      nodeState,
-      launcher: new SupervisorLauncher({ stateDir: state.dir, baseEnv: { PATH: process.env.PATH ?? '/usr/bin:/bin' } }),
-      node: { name: 'box', cpuMilli: 4000, memoryMiB: 8192, labels: {}, gpus: simulatedGpus('2xH100', 'box'), simulated: true, agentVersion: 'test' },
-    });
-    agents.push(agent);
-    await agent.start();
+    await startAgent({ link, nodeState });
     expect(server.registers).toHaveLength(2);
     const [first, retry] = server.registers;
     expect(first!.credential).toMatch(/^fgn_[A-Za-z0-9_-]{40}$/);
