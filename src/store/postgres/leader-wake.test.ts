@@ -4,34 +4,23 @@
 // interval. A submit through the follower is placed by the leader, the agent's long-poll through
 // the follower hands the task over, a cancel through the follower stops it: each step awaited as
 // an event, no timing asserted.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { killTasks } from '../../agent/fixtures/helpers.js';
+import { describe, expect, it } from 'vitest';
 import { startAgent } from '../../agent/main.js';
 import { FastGPU } from '../../sdk/client.js';
 import { startServer } from '../../server/main.js';
-import { useTestPostgres, type TestPostgres } from './testing.js';
+import { usePgSuite } from './suite-testing.js';
 
-let pgt: TestPostgres;
-const dir = mkdtempSync(join(tmpdir(), 'fastgpu-pgwake-'));
-beforeAll(async () => {
-  pgt = await useTestPostgres();
-}, 120_000);
-afterAll(async () => {
-  killTasks(join(dir, 'agent'));
-  rmSync(dir, { recursive: true, force: true });
-  await pgt?.stop();
-}, 60_000);
+const suite = usePgSuite('fastgpu-pgwake-');
+const { dir } = suite;
 
 const quiet = (): void => {};
 const HOUR = 3_600_000;
 
 describe('a follower passes changes on at once', () => {
   it('submit, assignment and cancel through a follower, with the periodic cycle an hour away', async () => {
-    const schema = pgt.freshSchema();
-    const store = { kind: 'postgres' as const, url: pgt.url, schema };
+    const schema = suite.pg.freshSchema();
+    const store = { kind: 'postgres' as const, url: suite.pg.url, schema };
     const leader = await startServer({ dataDir: join(dir, 'a'), port: 0, tickMs: HOUR, log: quiet, store });
     const follower = await startServer({ dataDir: join(dir, 'b'), port: 0, tickMs: HOUR, log: quiet, store });
     const agent = await startAgent({ serverUrl: follower.url, token: follower.adminToken, name: 'wake-node', stateDir: join(dir, 'agent'), gpus: '1xH100', cpuMilli: 8000, memoryMiB: 16_384, log: quiet });
@@ -56,7 +45,7 @@ describe('a follower passes changes on at once', () => {
       await agent.stop();
       await follower.close();
       await leader.close();
-      await pgt.dropSchema(schema);
+      await suite.pg.dropSchema(schema);
     }
   });
 });

@@ -1,28 +1,17 @@
 // The whole server on Postgres: a real server process part (startServer) over a real
 // PostgreSQL, a real agent running real child processes on simulated GPUs; and the CLI's
 // `admin migrate` moving a one-box pool there.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { killTasks } from '../../agent/fixtures/helpers.js';
+import { describe, expect, it } from 'vitest';
 import { startAgent } from '../../agent/main.js';
 import { cliHarness } from '../../cli/testing.js';
 import { FastGPU } from '../../sdk/client.js';
 import { startServer } from '../../server/main.js';
 import { PgStore } from './store.js';
-import { useTestPostgres, type TestPostgres } from './testing.js';
+import { usePgSuite } from './suite-testing.js';
 
-let pgt: TestPostgres;
-const dir = mkdtempSync(join(tmpdir(), 'fastgpu-pgserver-'));
-beforeAll(async () => {
-  pgt = await useTestPostgres();
-}, 120_000);
-afterAll(async () => {
-  killTasks(join(dir, 'agent'));
-  rmSync(dir, { recursive: true, force: true });
-  await pgt?.stop();
-}, 60_000);
+const suite = usePgSuite('fastgpu-pgserver-');
+const { dir } = suite;
 
 const quiet = (): void => {};
 const withSchema = (url: string, schema: string): string => {
@@ -33,8 +22,8 @@ const withSchema = (url: string, schema: string): string => {
 
 describe('fastgpu server --store postgres://…', () => {
   it('runs tasks end to end with everything stored in Postgres', async () => {
-    const schema = pgt.freshSchema();
-    const server = await startServer({ dataDir: join(dir, 'a'), port: 0, tickMs: 50, log: quiet, store: { kind: 'postgres', url: pgt.url, schema } });
+    const schema = suite.pg.freshSchema();
+    const server = await startServer({ dataDir: join(dir, 'a'), port: 0, tickMs: 50, log: quiet, store: { kind: 'postgres', url: suite.pg.url, schema } });
     const agent = await startAgent({ serverUrl: server.url, token: server.adminToken, name: 'pg-node', stateDir: join(dir, 'agent'), gpus: '1xH100', cpuMilli: 8000, memoryMiB: 16_384, log: quiet });
     try {
       const fg = new FastGPU({ url: server.url, token: server.adminToken, env: {} });
@@ -44,7 +33,7 @@ describe('fastgpu server --store postgres://…', () => {
       for await (const c of fg.tasks.history(t.id)) logs.push(c.data);
       expect(logs.join('')).toContain('hello from postgres');
       // The rows are in Postgres, read by a store of its own.
-      const direct = new PgStore({ url: pgt.url, schema });
+      const direct = new PgStore({ url: suite.pg.url, schema });
       await direct.init();
       expect((await direct.getTask(t.id))?.state).toBe('SUCCEEDED');
       expect((await direct.listTaskEvents(t.id)).map((e) => e.type)).toContain('task.finished');
@@ -53,13 +42,13 @@ describe('fastgpu server --store postgres://…', () => {
     } finally {
       await agent.stop();
       await server.close();
-      await pgt.dropSchema(schema);
+      await suite.pg.dropSchema(schema);
     }
   });
 
   it('several servers per database: the first leads, a second follows and forwards, and takes over when the first stops', async () => {
-    const schema = pgt.freshSchema();
-    const store = { kind: 'postgres' as const, url: pgt.url, schema };
+    const schema = suite.pg.freshSchema();
+    const store = { kind: 'postgres' as const, url: suite.pg.url, schema };
     const first = await startServer({ dataDir: join(dir, 'one'), port: 0, log: quiet, store });
     const second = await startServer({ dataDir: join(dir, 'two'), port: 0, log: quiet, store });
     const health = async (url: string): Promise<unknown> => (await fetch(`${url}/healthz`)).json();
@@ -73,7 +62,7 @@ describe('fastgpu server --store postgres://…', () => {
     const status = await cliHarness({ FASTGPU_HOME: join(dir, 'home') }).run(['status', '--server', second.url, '--token', second.adminToken]);
     expect(status.stderr).toBe('');
     expect(status.stdout).toContain(`leader  ${first.url} (epoch 1`);
-    expect(status.stdout).toContain(`store   PostgreSQL ${pgt.url} (schema ${schema})`);
+    expect(status.stdout).toContain(`store   PostgreSQL ${suite.pg.url} (schema ${schema})`);
     expect(status.stdout).toMatch(new RegExp(`${first.url.replace(/[.]/g, '\\.')}\\s+LEADER`));
     expect(status.stdout).toMatch(new RegExp(`\\*\\s+${second.url.replace(/[.]/g, '\\.')}\\s+FOLLOWER`));
     await first.close();
@@ -90,9 +79,9 @@ describe('fastgpu server --store postgres://…', () => {
     await second.close();
     // `exclusive` still means one server alone.
     const only = await startServer({ dataDir: join(dir, 'one'), port: 0, log: quiet, store: { ...store, exclusive: true } });
-    await expect(startServer({ dataDir: join(dir, 'two'), port: 0, log: quiet, store: { ...store, exclusive: true } })).rejects.toThrow(`another FastGPU server already uses ${pgt.url} (schema ${schema})`);
+    await expect(startServer({ dataDir: join(dir, 'two'), port: 0, log: quiet, store: { ...store, exclusive: true } })).rejects.toThrow(`another FastGPU server already uses ${suite.pg.url} (schema ${schema})`);
     await only.close();
-    await pgt.dropSchema(schema);
+    await suite.pg.dropSchema(schema);
   });
 
   it('refuses a store it cannot use with a usage error naming the flag or variable', async () => {
@@ -123,8 +112,8 @@ describe('fastgpu admin migrate', () => {
     await agent.stop();
     await box.close();
 
-    const schema = pgt.freshSchema();
-    const to = withSchema(pgt.url, schema);
+    const schema = suite.pg.freshSchema();
+    const to = withSchema(suite.pg.url, schema);
     const cli = cliHarness({}, dir);
     const wrongWay = await cli.run(['admin', 'migrate', '--from', to, '--to', `sqlite:${join(dataDir, 'fastgpu.db')}`]);
     expect(wrongWay.code).toBe(2);
@@ -140,7 +129,7 @@ describe('fastgpu admin migrate', () => {
     expect(again.stderr).toContain('already holds FastGPU data');
 
     // Same data dir (its admin token), now over Postgres.
-    const server = await startServer({ dataDir, port: 0, tickMs: 50, log: quiet, store: { kind: 'postgres', url: pgt.url, schema } });
+    const server = await startServer({ dataDir, port: 0, tickMs: 50, log: quiet, store: { kind: 'postgres', url: suite.pg.url, schema } });
     try {
       const pgfg = new FastGPU({ url: server.url, token: server.adminToken, env: {} });
       expect(server.adminToken).toBe(box.adminToken);
@@ -152,7 +141,7 @@ describe('fastgpu admin migrate', () => {
       expect((await pgfg.tasks.get(cancelled.id)).id).toBe(cancelled.id);
     } finally {
       await server.close();
-      await pgt.dropSchema(schema);
+      await suite.pg.dropSchema(schema);
     }
   });
 });
