@@ -136,7 +136,11 @@ def main(argv: list[str]) -> int:
 
     # Memory cap
     def outcomes(name: str) -> list[tuple[str, str, object]]:
-        return [(r.get("role", "?"), r.get("outcome", "?"), r.get("allocated_mib")) for r in steps.get(name, {}).get("results", []) if r.get("mode") != "oom-tree" and r.get("outcome") != "TREE_DONE"]
+        # Processes report in the order they finish; the table lists them by role (child before
+        # grandchild) so that two runs of the same outcome print the same row.
+        rank = {"main": 0, "child": 1, "grandchild": 2}
+        got = [(r.get("role", "?"), r.get("outcome", "?"), r.get("allocated_mib")) for r in steps.get(name, {}).get("results", []) if r.get("mode") != "oom-tree" and r.get("outcome") != "TREE_DONE"]
+        return sorted(got, key=lambda t: rank.get(str(t[0]), 3))
 
     mt = steps.get("mem-task")
     if mt and mt.get("exit") == 0 and any(o == "CUDA_OOM" for _, o, _ in outcomes("mem-task")):
