@@ -4,7 +4,9 @@
 // last 24 h. They live in the store (port.ts `IdempotencyRecord`), written in the transaction
 // that stores the tasks they answer, so a key is kept exactly when its tasks are: a submit that
 // failed leaves none (the request may be retried), one that succeeded is found after a restart,
-// and two servers racing on one key store one set of tasks (the loser answers the winner's).
+// and two servers racing on one key store one set of tasks (the loser answers the winner's). A
+// submit writes its key without reading first: a stored key fails the write, and the stored
+// record answers.
 // Expired keys are pruned in the background, at most once an hour.
 import { createHash } from 'node:crypto';
 import { conflict, FastGpuError, invalid } from '../core/errors.js';
@@ -46,18 +48,16 @@ export class IdempotencyBook {
     const hash = createHash('sha256').update(JSON.stringify(request) ?? '').digest('hex');
     const running = this.inflight.get(id);
     if (running) return this.repeat(key, running.hash, hash, running.result);
-    const stored = await this.store.getIdempotencyKey(scope, key, now);
-    if (stored) return this.repeat(key, stored.requestHash, hash, Promise.resolve(stored.taskIds));
-    // Another request with the key may have started while the store was read.
-    const started = this.inflight.get(id);
-    if (started) return this.repeat(key, started.hash, hash, started.result);
+    // No read first: almost every key is new, and a submit whose key is already stored (a retry
+    // after a lost answer, or another server's request) fails as a whole with CONFLICT, stores
+    // nothing, and is answered from the stored record below. One store call per submit, not two.
     const record: IdempotencyRecord = { scope, key, requestHash: hash, taskIds, createdAt: now, expiresAt: now + IDEMPOTENCY_TTL_MS };
     const entry = { hash, result: create(record).then(() => taskIds) };
     this.inflight.set(id, entry);
     try {
       return { ids: await entry.result, replayed: false };
     } catch (e) {
-      // Another server stored the key first: its tasks are the answer.
+      // The key was stored first, by an earlier request or another server: its tasks are the answer.
       if (e instanceof FastGpuError && e.code === 'CONFLICT') {
         const winner = await this.store.getIdempotencyKey(scope, key, now);
         if (winner) return this.repeat(key, winner.requestHash, hash, Promise.resolve(winner.taskIds));

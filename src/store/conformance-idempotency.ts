@@ -53,6 +53,32 @@ export function idempotencyConformance(store: () => Store, fixtureTask: (id: str
       expect((await s.getIdempotencyKey('tok-2', 'k-1', T0 + 10))?.taskIds).toEqual(['t-d']);
     });
 
+    it('a batch of several submits with events, one key of it held: nothing stored, the held key named', async () => {
+      const s = store();
+      await s.commitBatch({ newTasks: [fixtureTask('t-a')], idempotencyKeys: [rec('k-1')] });
+      const before = (await s.listEvents(0, 1000)).length;
+      const submitted = (taskId: string) => ({ at: T0 + 5, type: 'task.submitted' as const, taskId, data: {} });
+      await expect(
+        s.commitBatch({
+          newTasks: [fixtureTask('t-f'), fixtureTask('t-g')],
+          idempotencyKeys: [rec('k-2', { taskIds: ['t-f'], createdAt: T0 + 5 }), rec('k-1', { taskIds: ['t-g'], createdAt: T0 + 5 })],
+          events: [submitted('t-f'), submitted('t-g')],
+        }),
+      ).rejects.toMatchObject({ code: 'CONFLICT', message: expect.stringContaining('"k-1"') as unknown });
+      expect(await s.getTask('t-f')).toBeNull();
+      expect(await s.getTask('t-g')).toBeNull();
+      expect(await s.getIdempotencyKey('tok-1', 'k-2', T0 + 10)).toBeNull();
+      expect(await s.listEvents(0, 1000)).toHaveLength(before);
+      // The same batch without the held key goes in whole, events numbered after the earlier ones.
+      const r = await s.commitBatch({
+        newTasks: [fixtureTask('t-f')],
+        idempotencyKeys: [rec('k-2', { taskIds: ['t-f'], createdAt: T0 + 5 })],
+        events: [submitted('t-f')],
+      });
+      expect(r.events.map((e) => e.taskId)).toEqual(['t-f']);
+      expect((await s.getIdempotencyKey('tok-1', 'k-2', T0 + 10))?.taskIds).toEqual(['t-f']);
+    });
+
     it('an expired key is replaced by the next batch that carries it', async () => {
       const s = store();
       await s.commitBatch({ newTasks: [fixtureTask('t-a')], idempotencyKeys: [rec('k-1')] });

@@ -20,6 +20,39 @@ const INSERT = `INSERT INTO idempotency_keys (scope, key, request_hash, task_ids
     created_at = excluded.created_at, expires_at = excluded.expires_at
   WHERE idempotency_keys.expires_at <= excluded.created_at`;
 
+/** The records as one JSON array (one parameter), for INSERT_KEYS. */
+export function keyRecords(records: readonly IdempotencyRecord[]): string {
+  return JSON.stringify(
+    records.map((r) => ({ scope: r.scope, key: r.key, request_hash: r.requestHash, task_ids: JSON.stringify(r.taskIds), created_at: r.createdAt, expires_at: r.expiresAt })),
+  );
+}
+
+/**
+ * A CTE body inserting keyRecords from parameter `$p`, RETURNING the keys it took: a key that a
+ * live record holds is not returned, and the statement's caller fails it with CONFLICT_IF_SHORT.
+ */
+export const INSERT_KEYS = (p: number): string => `INSERT INTO idempotency_keys (scope, key, request_hash, task_ids, created_at, expires_at)
+  SELECT scope, key, request_hash, task_ids, created_at, expires_at
+  FROM json_to_recordset($${p}::json) AS r(scope text, key text, request_hash text, task_ids text, created_at bigint, expires_at bigint)
+  ON CONFLICT (scope, key) DO UPDATE SET request_hash = excluded.request_hash, task_ids = excluded.task_ids,
+    created_at = excluded.created_at, expires_at = excluded.expires_at
+  WHERE idempotency_keys.expires_at <= excluded.created_at
+  RETURNING scope, key`;
+
+/**
+ * `value` when CTE `ins_keys` (INSERT_KEYS from parameter `$p`) took all `count` keys; otherwise
+ * an error (migration 015's function, SQLSTATE FG409) that fails the whole statement, naming a
+ * key it did not take. keyConflict turns that error into CONFLICT.
+ */
+export const CONFLICT_IF_SHORT = (value: string, count: number, p: number): string => `CASE WHEN (SELECT count(*) FROM ins_keys) = ${count} THEN ${value}
+  ELSE fgpu_idempotency_conflict((SELECT string_agg(to_json(r.key)::text, ', ') FROM json_to_recordset($${p}::json) AS r(scope text, key text)
+    WHERE (r.scope, r.key) NOT IN (SELECT scope, key FROM ins_keys))) END`;
+
+/** CONFLICT for CONFLICT_IF_SHORT's error; anything else as it is. */
+export function keyConflict(err: unknown): unknown {
+  return (err as { code?: unknown }).code === 'FG409' ? conflict((err as Error).message) : err;
+}
+
 /** Inside the caller's transaction: a live duplicate throws CONFLICT, which rolls it back. */
 export async function insertIdempotencyKeys(c: Queryable, records: readonly IdempotencyRecord[]): Promise<void> {
   for (const r of records) {

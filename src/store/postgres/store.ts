@@ -46,7 +46,7 @@ import type { JoinRedeem, JoinTokenRecord, NodeCredentialRecord } from '../join-
 import type { LostAttemptRecord } from '../lost-port.js';
 import { listLostAttempts, writeLostAttempts } from './lost.js';
 import { inTx, makePool, translate, type Queryable } from './db.js';
-import { getIdempotencyKey, insertIdempotencyKeys, pruneIdempotencyKeys } from './idempotency.js';
+import { CONFLICT_IF_SHORT, getIdempotencyKey, INSERT_KEYS, insertIdempotencyKeys, keyConflict, keyRecords, pruneIdempotencyKeys } from './idempotency.js';
 import { appendEvents, appendLogs, EVENTS_CTE, eventParams, listEvents, listTaskEvents, numbered } from './events.js';
 import { LOCK_CLASS, loadPgMigrations, migratePg } from './migrate.js';
 import {
@@ -145,28 +145,42 @@ async function upsertAttempt(c: Queryable, a: Attempt): Promise<void> {
   }
 }
 
-/** A batch of new tasks and their events only (a submit): nothing in it can be lost to a version. */
+/** A batch of new tasks, their events and idempotency keys only (a submit): nothing in it can be lost to a version. */
 function isSubmit(b: StateBatch): boolean {
   const empty = (x: readonly unknown[] | undefined): boolean => x === undefined || x.length === 0;
-  return empty(b.tasks) && empty(b.idempotencyKeys) && empty(b.lostAttempts?.put) && empty(b.lostAttempts?.delete) && empty(b.attempts) && empty(b.reservations) && empty(b.nodes) && empty(b.nodeStates) && empty(b.samples);
+  return empty(b.tasks) && empty(b.lostAttempts?.put) && empty(b.lostAttempts?.delete) && empty(b.attempts) && empty(b.reservations) && empty(b.nodes) && empty(b.nodeStates) && empty(b.samples);
 }
 
 /**
  * A submit in one statement, so one round trip: PostgreSQL runs a statement's data-modifying
- * CTEs all or none, in one transaction of their own. The submit path of every server.
+ * CTEs all or none, in one transaction of their own. The submit path of every server, with or
+ * without Idempotency-Keys: a key that a live record holds fails the statement (CONFLICT), so
+ * nothing of the batch is stored, as when the keys went in first in a transaction of their own.
  */
-async function submitBatch(c: Queryable, tasks: readonly Task[], events: readonly Omit<PoolEvent, 'seq'>[]): Promise<StateBatchResult> {
-  if (events.length === 0) {
-    if (tasks.length > 0) await insertTasks(c, tasks);
-    return { lostTasks: [], lostReservations: [], events: [] };
+async function submitBatch(c: Queryable, b: StateBatch): Promise<StateBatchResult> {
+  const tasks = b.newTasks ?? [];
+  const events = b.events ?? [];
+  const keys = b.idempotencyKeys ?? [];
+  const params: unknown[] = [];
+  const ctes: string[] = [];
+  let keysAt = 0;
+  if (keys.length > 0) {
+    keysAt = params.push(keyRecords(keys));
+    ctes.push(`ins_keys AS (${INSERT_KEYS(keysAt)})`);
   }
-  const records = tasks.length > 0 ? [taskRecords(tasks)] : [];
-  const sql = `WITH ${tasks.length > 0 ? `ins_tasks AS (${INSERT_TASKS(1)}), ` : ''}${EVENTS_CTE(records.length + 1)} SELECT base FROM n`;
+  if (tasks.length > 0) ctes.push(`ins_tasks AS (${INSERT_TASKS(params.push(taskRecords(tasks)))})`);
+  if (events.length > 0) {
+    ctes.push(EVENTS_CTE(params.length + 1));
+    params.push(...eventParams(events));
+  }
+  if (ctes.length === 0) return { lostTasks: [], lostReservations: [], events: [] };
+  const base = events.length > 0 ? 'n.base' : 'NULL::bigint';
+  const sql = `WITH ${ctes.join(', ')} SELECT ${keys.length > 0 ? CONFLICT_IF_SHORT(base, keys.length, keysAt) : base} AS base${events.length > 0 ? ' FROM n' : ''}`;
   try {
-    const res = await c.query<{ base: number }>(sql, [...records, ...eventParams(events)]);
-    return { lostTasks: [], lostReservations: [], events: numbered(events, res.rows[0]?.base) };
+    const res = await c.query<{ base: number }>(sql, params);
+    return { lostTasks: [], lostReservations: [], events: events.length > 0 ? numbered(events, res.rows[0]?.base) : [] };
   } catch (err) {
-    throw taskInsertError(err, tasks);
+    throw keyConflict(taskInsertError(err, tasks));
   }
 }
 
@@ -338,7 +352,7 @@ export class PgStore implements Store {
   }
 
   async commitBatch(b: StateBatch): Promise<StateBatchResult> {
-    if (isSubmit(b)) return submitBatch(this.p(), b.newTasks ?? [], b.events ?? []);
+    if (isSubmit(b)) return submitBatch(this.p(), b);
     return inTx(this.p(), async (c) => {
       if (b.newTasks && b.newTasks.length > 0) await insertTasks(c, b.newTasks);
       if (b.idempotencyKeys && b.idempotencyKeys.length > 0) await insertIdempotencyKeys(c, b.idempotencyKeys);
