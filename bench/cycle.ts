@@ -7,7 +7,9 @@
 //   - compute + apply: the server's own cycle hook (schedule() and turning decisions into writes);
 //   - commit: the cycle's store transaction (commitBatch, timed at the store);
 // and placements are counted apart from attempts (the pending tasks the cycle tried).
-// `npm run bench` calls benchCycle(); alone: `node --import tsx bench/cycle.ts`.
+// `npm run bench` calls benchCycle(); alone: `node --import tsx bench/cycle.ts [--pg] [policy…]`.
+// With --pg the store is PostgreSQL (a throwaway cluster started here, fsync on, a database per
+// policy) instead of a SQLite file: issue 10's "scheduler cycle on Postgres" row.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,7 +22,9 @@ import { makeTask, seededRng } from '../src/core/scheduler/testing.js';
 import type { SchedulerPolicy, SchedulerSnapshot } from '../src/core/scheduler/types.js';
 import type { GpuRequest, Task } from '../src/core/types.js';
 import { ControlPlane } from '../src/server/control.js';
+import pg from 'pg';
 import { openStore } from '../src/store/index.js';
+import { startCluster } from '../src/store/postgres/testing.js';
 import type { Store } from '../src/store/port.js';
 import type { BenchRow } from './server.js';
 
@@ -101,11 +105,27 @@ function timedStore(store: Store, cycles: CycleTiming[], inCycle: { open: CycleT
 
 const r1 = (x: number): number => Math.round(x * 10) / 10;
 
-/** Runs the two cycles for one policy and answers their timings. */
-async function runPolicy(placement: PolicyName): Promise<{ label: string; cycle: CycleTiming; computeMs: number; placedPure: number }[]> {
-  const dir = mkdtempSync(join(tmpdir(), 'fastgpu-cycle-'));
-  const raw = openStore({ kind: 'sqlite', path: join(dir, 'fastgpu.db') });
+/** Where a run keeps its store: a SQLite file, or a database of its own on `pgUrl`'s server. */
+async function benchStore(placement: PolicyName, pgUrl: string | null): Promise<{ raw: Store; dispose: () => Promise<void> }> {
+  if (pgUrl === null) {
+    const dir = mkdtempSync(join(tmpdir(), 'fastgpu-cycle-'));
+    const raw = openStore({ kind: 'sqlite', path: join(dir, 'fastgpu.db') });
+    await raw.init();
+    return { raw, dispose: async () => (await raw.close(), rmSync(dir, { recursive: true, force: true })) };
+  }
+  const db = `fastgpu_cycle_${placement.replace(/[^a-z0-9]/g, '_')}_${Date.now().toString(36)}`;
+  const admin = new pg.Client({ connectionString: pgUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${db}`);
+  await admin.end();
+  const raw = openStore({ kind: 'postgres', url: pgUrl.replace(/\/[^/]*$/, `/${db}`) });
   await raw.init();
+  return { raw, dispose: () => raw.close() };
+}
+
+/** Runs the two cycles for one policy and answers their timings. */
+async function runPolicy(placement: PolicyName, pgUrl: string | null): Promise<{ label: string; cycle: CycleTiming; computeMs: number; placedPure: number }[]> {
+  const { raw, dispose } = await benchStore(placement, pgUrl);
   const cycles: CycleTiming[] = [];
   const inCycle: { open: CycleTiming | null } = { open: null };
   const store = timedStore(raw, cycles, inCycle);
@@ -163,32 +183,46 @@ async function runPolicy(placement: PolicyName): Promise<{ label: string; cycle:
     return out;
   } finally {
     await control.close();
-    await raw.close();
-    rmSync(dir, { recursive: true, force: true });
+    await dispose();
   }
 }
 
-export async function benchCycle(policies: readonly PolicyName[] = ['default', 'best-fit', 'fgd', 'first-fit', 'spread']): Promise<BenchRow[]> {
+export async function benchCycle(policies: readonly PolicyName[] = ['default', 'best-fit', 'fgd', 'first-fit', 'spread'], opts: { postgres?: boolean } = {}): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   const gpus = NODE_KINDS.reduce((a, k) => a + k.n * Number(k.gpus.split('x')[0]), 0);
   const nodes = NODE_KINDS.reduce((a, k) => a + k.n, 0);
-  for (const p of policies) {
-    for (const r of await runPolicy(p)) {
-      const c = r.cycle;
-      // stats.pending counts the tasks the cycle left waiting: tried = placed + left waiting.
-      const name = `server cycle, ${p}, ${nodes} mixed nodes / ${gpus} GPUs, ${r.label}: placed ${c.placed} of ${c.placed + c.pending} tried`;
-      rows.push({ name: `${name}; compute (schedule() alone, placed ${r.placedPure})`, value: r1(r.computeMs), unit: 'ms', target: '' });
-      rows.push({ name: `${name}; compute + apply (server hook)`, value: r1(c.computeApplyMs), unit: 'ms', target: '' });
-      rows.push({ name: `${name}; commit (store transaction)`, value: r1(c.commitMs), unit: 'ms', target: '' });
-      rows.push({ name: `${name}; whole cycle (compute + apply + commit)`, value: r1(c.computeApplyMs + c.commitMs), unit: 'ms', target: '' });
-    }
+  let cluster: { url: string; stop: () => Promise<void> } | null = null;
+  if (opts.postgres === true) {
+    process.env.PG_DURABLE = '1';
+    cluster = await startCluster();
+  }
+  try {
+    for (const p of policies) rows.push(...(await policyRows(p, cluster?.url ?? null, `${nodes} mixed nodes / ${gpus} GPUs${cluster ? ', Postgres' : ''}`)));
+  } finally {
+    await cluster?.stop();
+  }
+  return rows;
+}
+
+/** The table rows of one policy's two cycles. */
+async function policyRows(p: PolicyName, pgUrl: string | null, pool: string): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  for (const r of await runPolicy(p, pgUrl)) {
+    const c = r.cycle;
+    // stats.pending counts the tasks the cycle left waiting: tried = placed + left waiting.
+    const name = `server cycle, ${p}, ${pool}, ${r.label}: placed ${c.placed} of ${c.placed + c.pending} tried`;
+    rows.push({ name: `${name}; compute (schedule() alone, placed ${r.placedPure})`, value: r1(r.computeMs), unit: 'ms', target: '' });
+    rows.push({ name: `${name}; compute + apply (server hook)`, value: r1(c.computeApplyMs), unit: 'ms', target: '' });
+    rows.push({ name: `${name}; commit (store transaction)`, value: r1(c.commitMs), unit: 'ms', target: '' });
+    rows.push({ name: `${name}; whole cycle (compute + apply + commit)`, value: r1(c.computeApplyMs + c.commitMs), unit: 'ms', target: '' });
   }
   return rows;
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const policies = process.argv.slice(2) as PolicyName[];
-  const rows = await benchCycle(policies.length > 0 ? policies : undefined);
+  const args = process.argv.slice(2);
+  const policies = args.filter((a) => a !== '--pg') as PolicyName[];
+  const rows = await benchCycle(policies.length > 0 ? policies : undefined, { postgres: args.includes('--pg') });
   const w = Math.max(...rows.map((r) => r.name.length));
   for (const r of rows) console.log(`${r.name.padEnd(w)}  ${`${r.value} ${r.unit}`.padStart(10)}  ${r.target}`);
 }
