@@ -130,7 +130,8 @@ const resetPerf = (page: Page): Promise<void> =>
     p.poolFrame.length = 0;
   });
 const nextRender = (page: Page, before: number): Promise<unknown> =>
-  page.waitForFunction((b) => (window as PageWindow).__fastgpuPerf.poolRender.length > b, before, { timeout: 15_000 });
+  // A wait for the event, not a bound on its time: one render of 800 GPUs took seconds under load.
+  page.waitForFunction((b) => (window as PageWindow).__fastgpuPerf.poolRender.length > b, before, { timeout: 60_000 });
 
 /**
  * Drives live updates into a pool page that is open on `page`: `sliceChanges` slice
@@ -138,9 +139,14 @@ const nextRender = (page: Page, before: number): Promise<unknown> =>
  * which every GPU reports a new utilisation. Each step waits for the page's next render. Leaves
  * the heartbeats paused.
  */
-export async function driveLiveUpdates(page: Page, pool: TestPool, scale: ScalePool, opts: { sliceChanges: number; utilRefreshes: number }): Promise<LiveUpdates> {
+export async function driveLiveUpdates(page: Page, pool: TestPool, scale: ScalePool, opts: { sliceChanges: number; utilRefreshes: number; timing?: boolean }): Promise<LiveUpdates> {
+  // Timing (the bench): waits for the page's last utilisation refresh (every 5 s) to go through
+  // before the slice changes, and for the last frame after each phase, so that each phase's
+  // timings are its own. A test counts renders (at least one per change, extra ones allowed)
+  // and passes timing: false: it never sleeps.
+  const timing = opts.timing ?? true;
   scale.stopBeating();
-  await page.waitForTimeout(6_000); // the page's last utilisation refresh (every 5 s) has gone through
+  if (timing) await page.waitForTimeout(6_000);
   await resetPerf(page);
   const vgpus = (await pool.api<{ vgpus: { id: string; state: string }[] }>('GET', '/v1/vgpus')).vgpus.filter((v) => v.state === 'ACTIVE');
   for (let i = 0; i < opts.sliceChanges; i++) {
@@ -149,7 +155,7 @@ export async function driveLiveUpdates(page: Page, pool: TestPool, scale: ScaleP
     else await pool.api('POST', '/v1/vgpus', { gpu: 0.25 });
     await nextRender(page, before);
   }
-  await page.waitForTimeout(300);
+  if (timing) await page.waitForTimeout(300);
   let perf = await perfOf(page);
   const slices = { render: [...perf.poolRender], frame: [...perf.poolFrame] };
 
@@ -161,7 +167,7 @@ export async function driveLiveUpdates(page: Page, pool: TestPool, scale: ScaleP
     await scale.heartbeat(lastUtil);
     await nextRender(page, before);
   }
-  await page.waitForTimeout(300);
+  if (timing) await page.waitForTimeout(300);
   perf = await perfOf(page);
   return { slices, utilisation: { render: [...perf.poolRender], frame: [...perf.poolFrame] }, lastUtil };
 }
@@ -198,7 +204,8 @@ export async function stateAtInteractive(context: BrowserContext, url: string): 
         };
       },
       undefined,
-      { timeout: 30_000, polling: 'raf' },
+      // Seen at 23 s on a loaded box (a CPU hog per core beside the suite): a wait, not a bound.
+      { timeout: 90_000, polling: 'raf' },
     );
     return (await h.jsonValue())!;
   } finally {
