@@ -131,3 +131,38 @@ it('a submit the store could not take stores no key: the retry with the same key
   expect(good.headers['idempotent-replayed']).toBeUndefined();
   expect(await h.store.countTasks()).toBe(2);
 });
+
+it('a small submit writes its key without reading it first; a large one reads first, so its replay writes nothing', async () => {
+  const reads: string[] = [];
+  const writes: number[] = [];
+  const get = h.store.getIdempotencyKey.bind(h.store);
+  const commit = h.store.commitBatch.bind(h.store);
+  h.store.getIdempotencyKey = async (scope, key, now) => (reads.push(key), get(scope, key, now));
+  h.store.commitBatch = async (b) => {
+    if ((b.idempotencyKeys?.length ?? 0) > 0) writes.push(b.newTasks?.length ?? 0);
+    return commit(b);
+  };
+  // Small: one write, no read; its replay fails the write (CONFLICT, nothing stored) and is then answered from the store.
+  const small = { 'idempotency-key': 'small-one' };
+  const first = await h.req('POST', '/v1/tasks', spec, small);
+  expect(reads).toEqual([]);
+  expect(writes).toEqual([2]);
+  const again = await h.req('POST', '/v1/tasks', spec, small);
+  expect(again.headers['idempotent-replayed']).toBe('true');
+  expect(again.body.tasks.map((t: { id: string }) => t.id)).toEqual(first.body.tasks.map((t: { id: string }) => t.id));
+  expect(reads).toEqual(['small-one']);
+  expect(await h.store.countTasks()).toBe(2);
+  // Large (an array of 100): read first; the replay is answered by that read and writes nothing.
+  reads.length = 0;
+  writes.length = 0;
+  const large = { 'idempotency-key': 'large-one' };
+  const array = { command: ['true'], resources: { gpu: 0 }, array: '0-99' };
+  const a1 = await h.req('POST', '/v1/tasks', array, large);
+  expect(a1.status).toBe(201);
+  const a2 = await h.req('POST', '/v1/tasks', array, large);
+  expect(a2.status).toBe(201);
+  expect(a2.headers['idempotent-replayed']).toBe('true');
+  expect(reads).toEqual(['large-one', 'large-one']);
+  expect(writes.reduce((n, x) => n + x, 0)).toBe(100);
+  expect(await h.store.countTasks()).toBe(102);
+});

@@ -17,6 +17,8 @@ export const IDEMPOTENCY_HEADER = 'idempotency-key';
 export const IDEMPOTENCY_TTL_MS = 24 * 3600_000;
 const KEY_RE = /^[\x21-\x7e]{1,200}$/;
 const PRUNE_EVERY_MS = 3600_000;
+/** Submits of this many tasks or more read their key before writing (see once()). */
+const READ_FIRST_FROM = 64;
 
 /** The key of a request's header, checked; undefined when absent. */
 export function idempotencyKeyOf(header: string | string[] | undefined): string | undefined {
@@ -48,9 +50,18 @@ export class IdempotencyBook {
     const hash = createHash('sha256').update(JSON.stringify(request) ?? '').digest('hex');
     const running = this.inflight.get(id);
     if (running) return this.repeat(key, running.hash, hash, running.result);
-    // No read first: almost every key is new, and a submit whose key is already stored (a retry
-    // after a lost answer, or another server's request) fails as a whole with CONFLICT, stores
-    // nothing, and is answered from the stored record below. One store call per submit, not two.
+    // No read first for small submits: almost every key is new, and a submit whose key is already
+    // stored (a retry after a lost answer, or another server's request) fails as a whole with
+    // CONFLICT, stores nothing, and is answered from the stored record below: one store call per
+    // submit, not two. A large one (an array) reads first: a retry of a slow 10,000-element
+    // submit is likely, and writing its rows only to roll them back costs more than the read.
+    if (taskIds.length >= READ_FIRST_FROM) {
+      const stored = await this.store.getIdempotencyKey(scope, key, now);
+      if (stored) return this.repeat(key, stored.requestHash, hash, Promise.resolve(stored.taskIds));
+      // Another request with the key may have started while the store was read.
+      const started = this.inflight.get(id);
+      if (started) return this.repeat(key, started.hash, hash, started.result);
+    }
     const record: IdempotencyRecord = { scope, key, requestHash: hash, taskIds, createdAt: now, expiresAt: now + IDEMPOTENCY_TTL_MS };
     const entry = { hash, result: create(record).then(() => taskIds) };
     this.inflight.set(id, entry);
