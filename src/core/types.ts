@@ -289,6 +289,8 @@ export interface PoolEvent {
     | 'task.submitted'
     | 'task.scheduled'
     | 'task.staging'
+    | 'task.uploading'
+    | 'task.outputs'
     | 'task.started'
     | 'task.finished'
     | 'task.pending'
