@@ -75,6 +75,15 @@ describe('task data outputs', () => {
     // Metering stops at the process's exit, not after the upload: the attempt ended when the process did.
     expect(done1.history[0]?.endedAt).toBe(done1.finishedAt);
 
+    // The CLI shows it: the task's outputs with the version made, and the version's maker.
+    const conn = ['--server', url, '--token', token];
+    const get = await world.cli(['get', t1.id, ...conn]);
+    expect(get.stdout, get.stderr).toMatch(/^outputs:\s+out → ckpt@1$/m);
+    const show = await world.cli(['data', 'show', 'ckpt', ...conn]);
+    expect(show.stdout, show.stderr).toMatch(new RegExp(`^ckpt@1 \\(tenant default\\): 3 files, .* made by task ${t1.id} \\(its outputs\\)`));
+    const ls = await world.cli(['data', 'ls', ...conn]);
+    expect(ls.stdout).toMatch(new RegExp(`ckpt .* task ${t1.id}$`, 'm'));
+
     // A second task reads the version as an input.
     const t2 = await client.tasks.submit({ command: ['sh', '-c', 'sha256sum prev/weights.bin | cut -c1-64'], inputs: [{ dataset: 'ckpt', path: 'prev' }] });
     const done2 = await finished(client, t2.id);
