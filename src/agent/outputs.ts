@@ -206,7 +206,9 @@ export class OutputsLauncher implements Launcher {
     const sizes: number[] = [];
     for (const [i, o] of plan.outputs.entries()) {
       const files = await walk(join(plan.root, o.path), true).catch((e: unknown) => {
-        throw new OutputError(`${name(i)}: ${(e as Error).message.replace(plan.root, "the task's working directory ")}${/no such/.test((e as Error).message) ? ' after the task exited 0' : ''}`, true);
+        const why = (e as Error).message;
+        if (/no such file or folder/.test(why)) throw new OutputError(`${name(i)}: ${o.path} does not exist in the task's working directory (${plan.root}) after it exited 0`, true);
+        throw new OutputError(`${name(i)}: ${why.replace(`${plan.root}/`, '')}`, true);
       });
       sizes.push(files.reduce((a, f) => a + f.size, 0));
     }

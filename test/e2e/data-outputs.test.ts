@@ -101,7 +101,7 @@ describe('task data outputs', () => {
     const t4 = await client.tasks.submit({ command: ['sh', '-c', 'echo no outputs'], outputs: [{ path: 'out', dataset: 'ckpt' }] });
     const done4 = await finished(client, t4.id);
     expect(done4.state).toBe('FAILED');
-    expect(done4.reasonMessage).toMatch(/^Exited 0, but uploading its outputs failed: outputs\.0 \(out → ckpt\): .*no such file or folder after the task exited 0/);
+    expect(done4.reasonMessage).toMatch(/^Exited 0, but uploading its outputs failed: outputs\.0 \(out → ckpt\): out does not exist in the task's working directory \(.*\) after it exited 0$/);
 
     // Over the tenant's dataset quota: FAILED naming the output and the quota; of two outputs, neither is kept.
     await client.datasets.setQuota('default', v1.bytes + 1000);
