@@ -7,7 +7,7 @@
 // are handed to agents only after the placement is durable, so a server crash can never make an
 // agent launch an attempt the store does not know about.
 import { assignmentInputs, localityNote, stagingUpdate } from './datasets-inputs.js';
-import { assignmentOutputs, uploadingUpdate } from './datasets-outputs.js';
+import { assignmentOutputs, uploadingUpdate } from './datasets-uploading.js';
 import { conflict, FastGpuError, notFound } from '../core/errors.js';
 import { FeasibilityMemo, PersistentScheduler } from '../core/scheduler/index.js';
 import { fairShareOrder, type TenancySnapshot } from '../core/scheduler/tenancy.js';

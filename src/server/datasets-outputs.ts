@@ -10,33 +10,15 @@
 // versions this commit made are removed again before the error is answered. A commit sent again
 // (its answer lost) answers the versions already made instead of making new ones.
 import { z } from 'zod';
-import { checkManifest, formatBytes, HASH_RE, summary, type DatasetManifest, type DatasetSummary } from '../core/data/dataset.js';
+import { checkManifest, HASH_RE, summary, type DatasetManifest, type DatasetSummary } from '../core/data/dataset.js';
 import { FastGpuError, notFound } from '../core/errors.js';
 import type { Task } from '../core/types.js';
-import { NODE_CREDENTIAL_HEADER, type Assignment, type RunningReport } from '../protocol/agent.js';
+import { NODE_CREDENTIAL_HEADER } from '../protocol/agent.js';
 import type { RouteBook } from './api.js';
 import type { Principal } from './auth.js';
 import { needBlobs, type BlobStore } from './datasets-blobs.js';
 import { checkNodeBinding } from './routes/join.js';
 import type { RouteContext } from './routes/context.js';
-
-/** The outputs as an assignment carries them. */
-export function assignmentOutputs(t: Task): NonNullable<Assignment['outputs']> {
-  return (t.spec.outputs ?? []).map((o) => ({ path: o.path, dataset: o.dataset }));
-}
-
-/**
- * A RUNNING task whose agent reports `uploading`: reason Uploading with the progress in words.
- * Null when nothing changed (no write).
- */
-export function uploadingUpdate(t: Task, r: RunningReport): Task | null {
-  if (t.state !== 'RUNNING') return null;
-  const p = r.uploading;
-  const message =
-    !p || p.totalBytes === 0 ? 'uploading outputs' : `uploading outputs: ${formatBytes(p.doneBytes)} of ${formatBytes(p.totalBytes)} (${Math.floor((100 * Math.min(p.doneBytes, p.totalBytes)) / p.totalBytes)} %)`;
-  if (t.reason === 'Uploading' && t.reasonMessage === message) return null;
-  return { ...t, reason: 'Uploading', reasonMessage: message };
-}
 
 /** A task's outputs with the versions they made (the task detail view). */
 export async function outputsOfTask(t: Task, store: RouteContext['store']): Promise<{ path: string; dataset: string; version: number | null }[] | undefined> {
