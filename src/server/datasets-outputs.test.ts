@@ -119,4 +119,29 @@ describe('task outputs on the server', () => {
       { path: 'big', dataset: 'blob', version: null },
     ]);
   });
+
+  it('each element of an array makes its own version of the dataset, named by the element', async () => {
+    const a = new FakeAgent(h, 'node-a', h100s(2));
+    await a.register();
+    const res = await h.req('POST', '/v1/tasks', { command: 'true', resources: { gpu: 1 }, array: 2, outputs: [{ path: 'out', dataset: 'sweep-out' }] });
+    expect(res.status).toBe(201);
+    await h.server.control.settle();
+    const { assignments } = await a.poll();
+    expect(assignments).toHaveLength(2);
+    await a.start(assignments.map((x) => [x.taskId, x.attempt] as const));
+    const versions: number[] = [];
+    for (const x of assignments) {
+      expect(x.outputs).toEqual([{ path: 'out', dataset: 'sweep-out' }]);
+      await a.send([{ taskId: x.taskId, attempt: 1, status: 'uploading', endedAt: h.clock.now() }]);
+      const data = Buffer.from(`result of ${x.taskId}`);
+      expect((await h.req('POST', `/v1/agent/outputs/chunks/${sha256(data)}?nodeId=${a.nodeId}&taskId=${x.taskId}&attempt=1`, data, { ...OCTETS, ...a.headers() })).status).toBe(201);
+      const c = await h.req('POST', '/v1/agent/outputs/commit', { nodeId: a.nodeId, taskId: x.taskId, attempt: 1, outputs: [{ index: 0, manifest: manifestOf(data) }] }, a.headers());
+      expect(c.body.versions[0]).toMatchObject({ name: 'sweep-out', taskId: x.taskId });
+      versions.push(c.body.versions[0].version);
+      await a.exit(x.taskId, 1, 0);
+    }
+    expect(versions).toEqual([1, 2]);
+    const listed = (await h.req('GET', '/v1/datasets')).body.datasets.map((d: { version: number; taskId: string }) => [d.version, d.taskId]);
+    expect(listed).toEqual(assignments.map((x, i) => [i + 1, x.taskId]));
+  });
 });
