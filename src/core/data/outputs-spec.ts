@@ -9,7 +9,7 @@
 import { z } from 'zod';
 import { invalid } from '../errors.js';
 import { checkDatasetName, checkRelativePath } from './dataset.js';
-import type { TaskInput } from './io-spec.js';
+import { itemError, type TaskInput } from './io-spec.js';
 
 /** Most outputs of one task. */
 export const MAX_OUTPUTS = 16;
@@ -44,11 +44,7 @@ export function parseOutputs(raw: unknown, inputs: readonly TaskInput[] = [], fi
   raw.forEach((item, i) => {
     const at = `${field}.${i}`;
     const r = outputSchema.safeParse(item);
-    if (!r.success) {
-      const issue = r.error.issues[0]!;
-      const key = issue.code === 'unrecognized_keys' ? issue.keys[0] : undefined;
-      throw invalid([at, ...issue.path.map(String), ...(key ? [key] : [])].join('.'), key ? `unknown field ${JSON.stringify(key)}; an output has path and dataset` : issue.message);
-    }
+    if (!r.success) throw itemError(r.error, at, 'an output has path and dataset');
     const o = r.data;
     if (o.dataset === undefined) throw invalid(`${at}.dataset`, 'is missing; give the dataset the path becomes a new version of');
     if (o.path === undefined) throw invalid(`${at}.path`, 'is missing; give the folder or file to upload, relative to the task’s working directory (out/)');
