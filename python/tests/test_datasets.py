@@ -112,3 +112,20 @@ def test_pull_writes_a_version_whole_or_not_at_all(client: fastgpu.Client, tmp_p
     assert not (tmp_path / "never").exists()
     assert [n for n in os.listdir(tmp_path) if n.startswith(".never")] == []
     client.datasets.remove("py-pull")
+
+
+def test_task_outputs_become_a_version_named_by_the_task(client: fastgpu.Client) -> None:
+    script = "mkdir -p out && printf 'loss=0.1\\n' > out/metrics.txt"
+    t = client.tasks.submit(fastgpu.Task(command=script, cpu="100m", outputs=[fastgpu.DataOutput("out/", "py-out")]))
+    assert t.spec.outputs == (fastgpu.TaskOutput(path="out", dataset="py-out"),)
+    assert client.tasks.wait(t.id, timeout=60).state == "SUCCEEDED"
+    detail = client.tasks.get(t.id)
+    assert detail.outputs == (fastgpu.TaskOutput(path="out", dataset="py-out", version=1),)
+    v = client.datasets.get("py-out")
+    assert (v.version, v.task_id, [f.path for f in v.files], v.bytes) == (1, t.id, ["metrics.txt"], len("loss=0.1\n"))
+    assert [x.task_id for x in client.datasets.list() if x.name == "py-out"] == [t.id]
+    client.datasets.remove("py-out")
+    with pytest.raises(fastgpu.InvalidArgument, match=r"outputs\.0\.path: .* must be relative"):
+        client.tasks.submit({"command": "true", "outputs": [{"path": "/abs", "dataset": "x"}]})
+    with pytest.raises(fastgpu.InvalidArgument, match="must be a relative path"):
+        fastgpu.Task(command="true", outputs=[fastgpu.DataOutput("/abs", "x")])

@@ -18,6 +18,7 @@ import { simulatedSamples, type GpuSample } from './discovery.js';
 import type { Launcher } from './launcher.js';
 import { LogShipper } from './log-shipper.js';
 import { MetricsShipper } from './metrics-shipper.js';
+import { uploadingOf } from './outputs.js';
 import { Backoff, isRetryable, LinkError, type ServerLink } from './link.js';
 import { MemoryNodeState, type NodeState } from './node-state.js';
 
@@ -307,6 +308,8 @@ export class Agent {
     // Inputs being staged (staging.ts): not started yet, with the progress.
     const staging = k.report.status === 'staging' ? k.report.staging : undefined;
     const r: RunningReport = { taskId: k.taskId, attempt: k.attempt, status: k.report.status === 'staging' ? 'staging' : 'running', ...(staging ? { staging } : {}) };
+    // Exited 0, outputs uploading (outputs.ts): with the progress and the process's end.
+    if (k.report.status === 'uploading') Object.assign(r, uploadingOf(k.report));
     if (k.epoch !== undefined) r.epoch = k.epoch;
     if (k.report.pid !== undefined) r.pid = k.report.pid;
     if (k.report.startedAt !== undefined) r.startedAt = k.report.startedAt;
@@ -413,8 +416,8 @@ export class Agent {
           const r = await this.cfg.launcher.inspect(k.taskId, k.attempt);
           if (r?.status === 'exited') this.exited(k, r);
           else if (r) {
-            // Staged and started: the server hears it now, not at the next heartbeat.
-            const started = k.report.status === 'staging' && r.status === 'running';
+            // Staged and started, or exited and uploading: the server hears it now, not at the next heartbeat.
+            const started = (k.report.status === 'staging' && r.status === 'running') || (k.report.status !== 'uploading' && r.status === 'uploading');
             k.report = r;
             if (started) this.send([this.reportOf(k)]);
           }

@@ -14,6 +14,8 @@ import { HttpLink } from './http-link.js';
 import { SupervisorLauncher, which } from './launcher.js';
 import { compileRunAs, settleDefault, thisHost, untraversableAbove, type RunAs } from './task-user.js';
 import { withStaging } from './staging.js';
+import { OutputsLauncher } from './outputs.js';
+import { httpOutputsLink } from './outputs-http.js';
 import { FileNodeState } from './node-state.js';
 import { mpsReport, startNodeMps, stopNodeMps } from './mps.js';
 
@@ -174,9 +176,18 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   const mps = await startNodeMps(node.gpus, { stateDir: opts.stateDir, pipeDir: opts.mpsPipeDir, controlBin: opts.mpsControl, clock, log });
   // Data inputs (issue 16) are staged through the node cache before a task starts.
   const staged = await withStaging(launcher, { stateDir: opts.stateDir, serverUrl: opts.serverUrl, token: bearer, log, ...(tlsFetch ? { fetch: tlsFetch } : {}), ...(opts.cacheBytes !== undefined ? { capBytes: opts.cacheBytes } : {}) });
+  // Task outputs (issue 16) are uploaded after a successful exit, as the agent of the attempt.
+  let nodeId = (): string => '';
+  const outputs = new OutputsLauncher({
+    inner: staged,
+    link: httpOutputsLink({ serverUrl: opts.serverUrl, token: bearer, credential: () => nodeState.readCredential(), ...(tlsFetch ? { fetch: tlsFetch } : {}) }),
+    nodeId: () => nodeId(),
+    stateDir: opts.stateDir,
+    log,
+  });
   const agent = new Agent({
     link: new HttpLink({ serverUrl: opts.serverUrl, token: bearer, ...(tlsFetch ? { fetch: tlsFetch } : {}) }),
-    launcher: staged,
+    launcher: outputs,
     clock,
     log,
     nodeState,
@@ -198,6 +209,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     cacheReport: () => staged.report(),
     ...(opts.ephemeral === true ? { ephemeral: true } : {}),
   });
+  nodeId = () => agent.nodeId;
   const onAbort = (): void => void agent.stop();
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   try {

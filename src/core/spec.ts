@@ -8,6 +8,7 @@ import { FastGpuError, invalid } from './errors.js';
 import { parseCpu, parseDuration, parseSize } from './quantity.js';
 import { closest } from './suggest.js';
 import { parseInputs } from './data/io-spec.js';
+import { parseOutputs } from './data/outputs-spec.js';
 import { MILLI_PER_GPU, type GpuRequest, type GpuShare, type TaskSpec } from './types.js';
 
 /** Most GPUs one task may ask for (one node's worth, generously). */
@@ -69,6 +70,8 @@ export const specSchema = z.strictObject(
     vgpu: z.string({ error: 'must be a vGPU id' }).nullish(),
     // Data inputs (issue 16): checked by parseInputs (data/io-spec.ts).
     inputs: z.unknown().optional(),
+    // Data outputs (issue 16): checked by parseOutputs (data/outputs-spec.ts).
+    outputs: z.unknown().optional(),
   },
   { error: 'a task spec must be an object (a mapping of fields)' },
 );
@@ -353,6 +356,7 @@ export function parseTaskSpec(input: unknown, ctx: { tenant: string; defaultTime
     spec.vgpuId = s.vgpu.trim();
   }
   if (s.inputs != null) spec.inputs = parseInputs(s.inputs);
+  if (s.outputs != null) spec.outputs = parseOutputs(s.outputs, spec.inputs);
   return spec;
 }
 

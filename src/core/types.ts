@@ -1,6 +1,7 @@
 // The FastGPU domain model. Pure data: no I/O, no clock. Times are epoch milliseconds
 // passed in by the caller; ids are strings made by the server.
 import type { TaskInput } from './data/io-spec.js';
+import type { TaskOutput } from './data/outputs-spec.js';
 
 /** How a physical GPU may be shared. `timeslice` is bookkeeping only (nothing enforces it). */
 export type SharingMode = 'exclusive' | 'mps' | 'timeslice' | 'simulated';
@@ -132,7 +133,8 @@ export type PendingReason =
   | 'ArrayTaskLimit' // its array's %N cap: that many elements hold resources already
   | 'ScalingUp' // a node is being started for it (the autoscaler asked a provider)
   | 'NodeLost' // its node's lease ran out: it waits a while for that node's late exit report
-  | 'Staging'; // SCHEDULED: its node stages its data inputs before starting it (issue 16)
+  | 'Staging' // SCHEDULED: its node stages its data inputs before starting it (issue 16)
+  | 'Uploading'; // RUNNING: its process exited 0 and its node uploads its outputs (issue 16)
 
 /** A normalised, validated task spec (the parsed form of the YAML/JSON a user submits). */
 export interface TaskSpec {
@@ -155,6 +157,8 @@ export interface TaskSpec {
   tenant: string;
   /** Datasets staged read-only under the working directory before it starts (issue 16). */
   inputs?: TaskInput[];
+  /** Folders or files uploaded as new dataset versions after a successful exit (issue 16). */
+  outputs?: TaskOutput[];
 }
 
 /** Where a task (or a vGPU reservation) was placed. Per-GPU amounts are the same on each GPU. */
@@ -285,6 +289,8 @@ export interface PoolEvent {
     | 'task.submitted'
     | 'task.scheduled'
     | 'task.staging'
+    | 'task.uploading'
+    | 'task.outputs'
     | 'task.started'
     | 'task.finished'
     | 'task.pending'

@@ -79,10 +79,16 @@ export const RunningReportSchema = z.strictObject({
   attempt: z.number().int().min(1).max(AGENT_LIMITS.attempt),
   /** The server epoch of the assignment (the fencing token is this plus `attempt`); absent from older agents. */
   epoch: z.number().int().min(1).max(AGENT_LIMITS.attempt * 1000).optional(),
-  /** `staging`: its data inputs are being staged, the process is not started (issue 16); `running`: process alive; `exited`: finished, outcome known. */
-  status: z.enum(['staging', 'running', 'exited']),
+  /**
+   * `staging`: its data inputs are being staged, the process is not started (issue 16); `running`: process alive;
+   * `uploading`: the process exited 0 and its outputs are being uploaded (issue 16; `endedAt` is the exit);
+   * `exited`: finished, outcome known.
+   */
+  status: z.enum(['staging', 'running', 'uploading', 'exited']),
   /** While `staging`: bytes of its inputs on the node (from the cache or downloaded) and in all. */
   staging: z.strictObject({ doneBytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER), totalBytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) }).optional(),
+  /** While `uploading`: raw bytes of its outputs read and in all (known once every file is listed). */
+  uploading: z.strictObject({ doneBytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER), totalBytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) }).optional(),
   pid: z.number().int().min(1).max(AGENT_LIMITS.pid).optional(),
   startedAt: time.optional(),
   endedAt: time.optional(),
@@ -94,8 +100,9 @@ export const RunningReportSchema = z.strictObject({
    * claiming the attempt and starting its process, and has made sure it will never start (the
    * server runs the task again as a new attempt, without using a retry). `fenced`: its
    * supervisor stopped it because the agent could not renew the node's lease (src/protocol/lease.ts).
+   * `output-failed`: it exited 0 but uploading its outputs failed (`error` names the output and why).
    */
-  endReason: z.enum(['exit', 'timeout', 'cancelled', 'preempted', 'launch-failed', 'never-started', 'fenced']).optional(),
+  endReason: z.enum(['exit', 'timeout', 'cancelled', 'preempted', 'launch-failed', 'never-started', 'fenced', 'output-failed']).optional(),
   /** Message for launch failures (bad workdir, command not found…). */
   error: z.string().max(AGENT_LIMITS.text).optional(),
   /** On exit: the JSON the task wrote to $FASTGPU_RESULT, as text (agent/result.ts). */
@@ -226,6 +233,8 @@ export const AssignmentSchema = z.strictObject({
   epoch: z.number().int().min(1).optional(),
   /** Datasets to stage before it starts (issue 16; src/agent/staging.ts). */
   inputs: z.array(z.strictObject({ tenant: z.string(), dataset: z.string(), version: z.number().int().min(1).optional(), path: z.string(), env: z.string() })).optional(),
+  /** Paths uploaded as new dataset versions after it exits 0 (issue 16; src/agent/outputs.ts). */
+  outputs: z.array(z.strictObject({ path: z.string(), dataset: z.string() })).optional(),
 });
 export type Assignment = z.infer<typeof AssignmentSchema>;
 

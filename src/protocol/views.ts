@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { GpuSchema, PlacementSchema } from './agent.js';
 
 export const TASK_STATES = ['PENDING', 'SCHEDULED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMEOUT', 'PREEMPTED', 'LOST'] as const;
-export const PENDING_REASONS = ['Priority', 'Resources', 'Fragmentation', 'Reservation', 'Quota', 'Budget', 'Dependency', 'ArrayTaskLimit', 'ScalingUp', 'NodeLost', 'Staging'] as const;
+export const PENDING_REASONS = ['Priority', 'Resources', 'Fragmentation', 'Reservation', 'Quota', 'Budget', 'Dependency', 'ArrayTaskLimit', 'ScalingUp', 'NodeLost', 'Staging', 'Uploading'] as const;
 const NODE_STATES = ['READY', 'DRAINING', 'LOST'] as const;
 
 export const TaskStateSchema = z.enum(TASK_STATES);
@@ -44,6 +44,8 @@ export const TaskSpecViewSchema = z.object({
   tenant: z.string(),
   /** Datasets staged before it starts (issue 16), each pinned to a version at submit. */
   inputs: z.array(z.object({ dataset: z.string(), version: z.number().optional(), path: z.string(), env: z.string() })).optional(),
+  /** Folders or files uploaded as new dataset versions after a successful exit (issue 16). */
+  outputs: z.array(z.object({ path: z.string(), dataset: z.string() })).optional(),
 });
 
 const taskViewFields = {
@@ -92,6 +94,10 @@ export const TaskDetailViewSchema = z.object({
   ...taskViewFields,
   attempt: z.number().describe('the current attempt number'),
   attempts: z.array(AttemptViewSchema),
+  outputs: z
+    .array(z.object({ path: z.string(), dataset: z.string(), version: z.number().nullable().describe('the version its upload made; null until then (or when it failed)') }))
+    .optional()
+    .describe('its `outputs:` and the dataset versions they made (issue 16)'),
 });
 export type TaskDetailView = z.infer<typeof TaskDetailViewSchema>;
 

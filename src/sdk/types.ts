@@ -24,6 +24,15 @@ export interface DataInputSpec {
   name?: string;
 }
 
+/**
+ * One data output of a task: after it exits 0, the folder or file at `path` (relative to its working
+ * directory) is uploaded as a new version of `dataset`, owned by the task's tenant.
+ */
+export interface DataOutputSpec {
+  path: string;
+  dataset: string;
+}
+
 /** A task spec as submitted (the JSON form of the YAML); the server validates and normalises it. */
 export interface TaskSpecInput {
   name?: string;
@@ -47,6 +56,8 @@ export interface TaskSpecInput {
    * (An array's `inputs`, a list of any JSON values, is the map form: see ArraySpecInput.)
    */
   inputs?: DataInputSpec[];
+  /** Folders or files uploaded as new dataset versions after a successful exit (`{path: 'out/', dataset: 'NAME'}`). */
+  outputs?: DataOutputSpec[];
 }
 
 /**
@@ -65,6 +76,8 @@ export type { PoolEvent } from '../core/types.js';
 /** `GET /v1/tasks/:id`: the task, `attempts` its count as in every view, and its attempts in `history`. */
 export interface TaskDetail extends TaskView {
   history: AttemptView[];
+  /** Its `outputs:` with the dataset version each made (null until uploaded, or when it failed); issue 16. */
+  outputs?: { path: string; dataset: string; version: number | null }[];
 }
 
 /** What `POST /v1/vgpus` takes. */

@@ -7,6 +7,7 @@
 // are handed to agents only after the placement is durable, so a server crash can never make an
 // agent launch an attempt the store does not know about.
 import { assignmentInputs, localityNote, stagingUpdate } from './datasets-inputs.js';
+import { assignmentOutputs, uploadingUpdate } from './datasets-uploading.js';
 import { conflict, FastGpuError, notFound } from '../core/errors.js';
 import { FeasibilityMemo, PersistentScheduler } from '../core/scheduler/index.js';
 import { fairShareOrder, type TenancySnapshot } from '../core/scheduler/tenancy.js';
@@ -1342,6 +1343,13 @@ export class ControlPlane {
       this.event(tx, 'task.started', { taskId: t.id, nodeId }, { attempt: t.attempts, pid: r.pid });
       this.billing.started(this.metered(t), startedAt);
     }
+    // Issue 16: exited 0, outputs uploading: still RUNNING (the exit report that follows carries the process's end, where metering stops).
+    const cur = this.tasks.get(t.id);
+    const up = r.status === 'uploading' && cur ? uploadingUpdate(cur, r) : null;
+    if (cur && up) {
+      if (cur.reason !== 'Uploading') this.event(tx, 'task.uploading', { taskId: t.id, nodeId }, { attempt: t.attempts, totalBytes: r.uploading?.totalBytes ?? 0 });
+      this.put(tx, cur, up);
+    }
     if (this.cancelling.has(t.id)) this.addStop(nodeId, t.id, t.attempts, 'cancelled');
     return false;
   }
@@ -1409,6 +1417,10 @@ export class ControlPlane {
       case 'fenced':
         outcome = 'LOST';
         message = 'Stopped by its node: the agent could not renew the node lease';
+        break;
+      case 'output-failed':
+        outcome = 'FAILED';
+        message = `Exited 0, but uploading its outputs failed: ${r.error ?? 'unknown error'}`;
         break;
       default:
         if (code === 0) outcome = 'SUCCEEDED';
@@ -1507,6 +1519,7 @@ export class ControlPlane {
     if (t.spec.workdir !== undefined) a.workdir = t.spec.workdir;
     if (t.spec.timeLimitMs !== undefined) a.timeLimitMs = t.spec.timeLimitMs;
     if (t.spec.inputs) a.inputs = assignmentInputs(t.spec);
+    if (t.spec.outputs) a.outputs = assignmentOutputs(t);
     return a;
   }
 

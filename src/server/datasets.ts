@@ -13,6 +13,7 @@ import { authorize, type Principal } from './auth.js';
 import { CHUNK_ENCODINGS, ENCODING_HEADER, parseEncoding, type ChunkEncoding } from '../util/chunk-codec.js';
 import { inParallel } from '../util/parallel.js';
 import { needBlobs, type BlobStore } from './datasets-blobs.js';
+import { outputRoutes } from './datasets-outputs.js';
 import type { RouteContext } from './routes/context.js';
 
 /** An encoded chunk is at most CHUNK_BYTES plus gzip's overhead on incompressible bytes. */
@@ -35,7 +36,16 @@ const VersionQuery = z.strictObject({
 });
 const HashParams = z.strictObject({ hash: ChunkHash });
 
-const SummarySchema = z.object({ tenant: z.string(), name: z.string(), version: z.number(), bytes: z.number(), fileCount: z.number(), chunkCount: z.number(), createdAt: z.number() });
+const SummarySchema = z.object({
+  tenant: z.string(),
+  name: z.string(),
+  version: z.number(),
+  bytes: z.number(),
+  fileCount: z.number(),
+  chunkCount: z.number(),
+  createdAt: z.number(),
+  taskId: z.string().optional().describe("the task whose outputs made this version (absent for a push)"),
+});
 const DatasetSchema = SummarySchema.extend({
   manifest: z.object({ files: z.array(z.object({ path: z.string(), size: z.number(), executable: z.boolean(), chunks: z.array(z.object({ hash: z.string(), size: z.number() })) })) }),
 });
@@ -95,6 +105,13 @@ export function datasetRoutes(ctx: RouteContext, blobs: BlobStore | null): Fasti
 function register(book: RouteBook, ctx: RouteContext, blobs: BlobStore | null): void {
   const { store, clock } = ctx;
 
+  const putChunk = async (tenant: string, rawHash: string, body: unknown, req: FastifyRequest): Promise<{ hash: string; bytes: number; stored: number; existed: boolean }> => {
+    const hash = checkHash(rawHash, 'params.hash');
+    if (!Buffer.isBuffer(body)) throw new FastGpuError('INVALID_ARGUMENT', 'content-type: send the chunk as application/octet-stream', 'content-type');
+    const r = await needBlobs(blobs).put(tenant, hash, body, encodingOf(req));
+    return { hash, bytes: r.raw, stored: body.length, existed: r.existed };
+  };
+
   book.add({
     method: 'POST',
     url: '/v1/missing-chunks',
@@ -125,14 +142,11 @@ function register(book: RouteBook, ctx: RouteContext, blobs: BlobStore | null): 
     headers: [{ name: ENCODING_HEADER, description: 'gzip or identity (default)' }],
     status: 201,
     response: z.object({ hash: z.string(), bytes: z.number(), stored: z.number(), existed: z.boolean() }),
-    handler: async ({ params, query, body, req, principal }) => {
-      const tenant = tenantFor(principal, 'dataset.push', query.tenant);
-      const hash = checkHash(params.hash, 'params.hash');
-      if (!Buffer.isBuffer(body)) throw new FastGpuError('INVALID_ARGUMENT', 'content-type: send the chunk as application/octet-stream', 'content-type');
-      const r = await needBlobs(blobs).put(tenant, hash, body, encodingOf(req));
-      return { hash, bytes: r.raw, stored: body.length, existed: r.existed };
-    },
+    handler: async ({ params, query, body, req, principal }) => putChunk(tenantFor(principal, 'dataset.push', query.tenant), params.hash, body, req),
   });
+
+  // Task outputs (issue 16): the same push, by the agent of the task's live attempt.
+  outputRoutes(book, ctx, blobs, { absentOf, putChunk, chunkBodyLimit: CHUNK_BODY_LIMIT, manifestBodyLimit: MANIFEST_BODY_LIMIT });
 
   const sendChunk = async (tenant: string, hash: string, reply: import('fastify').FastifyReply): Promise<unknown> => {
     const got = await needBlobs(blobs).openRead(tenant, checkHash(hash, 'params.hash'));

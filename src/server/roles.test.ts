@@ -38,6 +38,9 @@ const all = (s: number): Partial<Record<Target, number>> => ({ own: s, other: s,
 const pub = (s: number): Row['expect'] => ({ admin: all(s), member: all(s), viewer: all(s), agent: all(s), metrics: all(s), revoked: all(s), none: all(s) });
 const adminOnly = (s: number): Row['expect'] => ({ admin: all(s), member: all(403), viewer: all(403), agent: all(403) });
 const agentProtocol: Row['expect'] = { admin: all(200), member: all(403), viewer: all(403), agent: all(200) };
+/** The agent protocol about something that does not exist. */
+const agentNotFound: Row['expect'] = { admin: all(404), member: all(403), viewer: all(403), agent: all(404) };
+const noAttempt = { nodeId: 'n-none', taskId: 't-none', attempt: 1 };
 const clusterRead: Row['expect'] = { admin: all(200), member: all(200), viewer: all(200), agent: all(403) };
 /** One existing item of a tenant: another tenant's is 404, as if it did not exist. */
 const itemRead: Row['expect'] = { admin: all(200), member: { own: 200, other: 404 }, viewer: { own: 200, other: 404 }, agent: all(403) };
@@ -145,6 +148,10 @@ const MATRIX: Record<string, Row> = {
   'GET /v1/chunks/:hash': { call: async (t) => ({ url: `/v1/chunks/${(await newDataset(tenantOf(t))).hash}${dsQuery(t)}` }), expect: list },
   'GET /v1/agent/chunks/:tenant/:hash': { call: async () => ({ url: `/v1/agent/chunks/a/${(await newDataset('a')).hash}` }), expect: agentProtocol, targets: ['pool'] },
   'GET /v1/agent/datasets/:tenant/:name': { call: async () => ({ url: `/v1/agent/datasets/b/${(await newDataset('b')).name}` }), expect: agentProtocol, targets: ['pool'] },
+  // Task outputs (issue 16): the agent protocol; a task that no node runs is not found.
+  'POST /v1/agent/outputs/missing-chunks': { call: () => ({ url: '/v1/agent/outputs/missing-chunks', body: { ...noAttempt, hashes: [] } }), expect: agentNotFound, targets: ['pool'] },
+  'POST /v1/agent/outputs/chunks/:hash': { call: () => ({ url: `/v1/agent/outputs/chunks/${'0'.repeat(64)}?nodeId=n-none&taskId=t-none&attempt=1`, body: {} }), expect: agentNotFound, targets: ['pool'] },
+  'POST /v1/agent/outputs/commit': { call: () => ({ url: '/v1/agent/outputs/commit', body: { ...noAttempt, outputs: [] } }), expect: agentNotFound, targets: ['pool'] },
   'POST /v1/datasets': { call: (t) => ({ url: '/v1/datasets', body: { name: `m${++made}`, manifest: { files: [] }, ...(t === 'other' ? { tenant: 'b' } : {}) } }), expect: create },
   'GET /v1/datasets': { call: (t) => ({ url: `/v1/datasets${dsQuery(t)}` }), expect: list },
   'GET /v1/datasets/:name': { call: async (t) => ({ url: `/v1/datasets/${(await newDataset(tenantOf(t))).name}${dsQuery(t)}` }), expect: itemRead },

@@ -119,6 +119,21 @@ wireAs(specSchema.shape.inputs, {
   description: 'datasets staged read-only before the task starts',
 });
 
+// `outputs` is read by parseOutputs (core/data/outputs-spec.ts): uploaded after a successful exit.
+wireAs(specSchema.shape.outputs, {
+  type: 'array',
+  items: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['path', 'dataset'],
+    properties: {
+      path: { type: 'string', description: 'a folder or file, relative to the working directory' },
+      dataset: { type: 'string', description: 'the dataset it becomes a new version of' },
+    },
+  },
+  description: 'folders or files uploaded as new dataset versions after the task exits 0',
+});
+
 /** The task spec (the JSON form of the YAML), as parseTaskSpec validates it: POST /v1/quote. */
 export const TaskSpecInputSchema = specSchema.describe('A task spec (the JSON form of the YAML)');
 

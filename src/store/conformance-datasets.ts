@@ -36,6 +36,20 @@ export function datasetConformance(store: () => Store): void {
       expect(await s.datasetBytes('zzz')).toBe(0);
     });
 
+    it('keeps the task that made a version (outputs:), in the version and its listing', async () => {
+      const s = store();
+      const pushed = await s.insertDataset(push('a', 'out', ['a']));
+      const made = await s.insertDataset({ ...push('a', 'out', ['b']), taskId: 't-42' });
+      expect(pushed.taskId).toBeUndefined();
+      expect(made).toMatchObject({ version: 2, taskId: 't-42' });
+      expect(await s.getDataset('a', 'out', 2)).toEqual(made);
+      expect((await s.getDataset('a', 'out', 1))?.taskId).toBeUndefined();
+      expect((await s.listDatasets('a')).map((d) => [d.version, d.taskId])).toEqual([
+        [1, undefined],
+        [2, 't-42'],
+      ]);
+    });
+
     it('removes a version or a name, naming the chunks nothing else of the tenant needs', async () => {
       const s = store();
       await s.insertDataset(push('a', 'x', ['a', 'b']));

@@ -12,6 +12,8 @@ export interface DatasetInsert {
   manifest: Dataset['manifest'];
   /** The distinct chunk hashes of the manifest. */
   chunks: readonly string[];
+  /** The task whose outputs this version is (server/datasets-outputs.ts); absent for a push. */
+  taskId?: string;
 }
 
 export interface DatasetStore {

@@ -100,6 +100,7 @@ export function reasonWords(reason: string | null, message: string | null = null
     Budget: 'Its tenant’s budget is spent.',
     Dependency: 'Waiting for the tasks it depends on.',
     Staging: 'Its node is staging its data inputs before starting it (not billed meanwhile).',
+    Uploading: 'Its process exited 0; its node is uploading its outputs as new dataset versions (billed only to the exit).',
   };
   return reason ? (base[reason] ?? reason) : message ? 'Waiting to be placed.' : 'Just submitted: the scheduler has not looked at it yet.';
 }

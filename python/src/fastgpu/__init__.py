@@ -53,6 +53,7 @@ from .models import (
     TaskInfo,
     TaskPage,
     TaskInput,
+    TaskOutput,
     TaskSpec,
     Tenant,
     Token,
@@ -63,7 +64,7 @@ from .models import (
 )
 from .sweep import Sweep, params, report
 from . import sweep_optuna
-from .task import DataInput, Task, synthetic_load_command
+from .task import DataInput, DataOutput, Task, synthetic_load_command
 from .vgpu import AsyncVirtualGPU, VirtualGPU
 
 __version__ = "0.1.0"
@@ -72,6 +73,7 @@ __all__ = [
     "ArrayInfo",
     "Arrays",
     "DataInput",
+    "DataOutput",
     "ElementResult",
     "MapError",
     "map",
@@ -117,6 +119,7 @@ __all__ = [
     "TaskPage",
     "TaskSpec",
     "TaskInput",
+    "TaskOutput",
     "Tenant",
     "Timeout",
     "Token",

@@ -45,10 +45,13 @@ class DatasetVersion:
     file_count: int
     chunk_count: int
     created_at: int
+    #: The task whose ``outputs`` made this version; None for a push.
+    task_id: Optional[str]
 
     @staticmethod
     def from_json(j: Dict[str, Any]) -> "DatasetVersion":
-        return DatasetVersion(j["tenant"], j["name"], int(j["version"]), int(j["bytes"]), int(j["fileCount"]), int(j["chunkCount"]), int(j["createdAt"]))
+        task = j.get("taskId")
+        return DatasetVersion(j["tenant"], j["name"], int(j["version"]), int(j["bytes"]), int(j["fileCount"]), int(j["chunkCount"]), int(j["createdAt"]), task if isinstance(task, str) else None)
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,7 @@ class Dataset(DatasetVersion):
     def of(j: Dict[str, Any]) -> "Dataset":
         v = DatasetVersion.from_json(j)
         files = [DatasetFile(f["path"], int(f["size"]), bool(f["executable"]), [(c["hash"], int(c["size"])) for c in f["chunks"]]) for f in j["manifest"]["files"]]
-        return Dataset(v.tenant, v.name, v.version, v.bytes, v.file_count, v.chunk_count, v.created_at, files)
+        return Dataset(v.tenant, v.name, v.version, v.bytes, v.file_count, v.chunk_count, v.created_at, v.task_id, files)
 
 
 @dataclass(frozen=True)
@@ -193,7 +196,7 @@ class Datasets:
             for fut in [pool.submit(upload, h) for h in missing]:
                 fut.result()
         v = self._call(Call("POST", "/v1/datasets", lambda j: DatasetVersion.from_json(j), body={**body_tenant, "name": name, "manifest": {"files": manifest}}))
-        return PushResult(v.tenant, v.name, v.version, v.bytes, v.file_count, v.chunk_count, v.created_at, len(missing), done[0], done[1])
+        return PushResult(v.tenant, v.name, v.version, v.bytes, v.file_count, v.chunk_count, v.created_at, v.task_id, len(missing), done[0], done[1])
 
     def read_chunk(self, chunk_hash: str, *, tenant: Optional[str] = None) -> bytes:
         """One chunk's bytes, decoded and checked against its hash (a mismatch raises)."""

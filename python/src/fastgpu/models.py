@@ -82,6 +82,21 @@ class TaskInput:
 
 
 @dataclass(frozen=True)
+class TaskOutput:
+    """A data output: after a successful exit, ``path`` is uploaded as a new version of ``dataset``."""
+
+    #: Relative to the task's working directory: a folder or one file.
+    path: str
+    dataset: str
+    #: On a task's detail (:meth:`Tasks.get`): the version its upload made; None until then, or when it failed.
+    version: Optional[int] = None
+
+    @staticmethod
+    def from_json(j: Json) -> "TaskOutput":
+        return TaskOutput(path=str(j.get("path", "")), dataset=str(j.get("dataset", "")), version=opt_int(j.get("version")))
+
+
+@dataclass(frozen=True)
 class TaskSpec:
     """A task's spec as the server normalised it."""
 
@@ -101,6 +116,8 @@ class TaskSpec:
     workdir: Optional[str]
     #: Its data inputs (datasets staged before it starts), versions pinned at submit.
     inputs: Tuple[TaskInput, ...] = ()
+    #: Its data outputs (uploaded as new dataset versions after a successful exit).
+    outputs: Tuple[TaskOutput, ...] = ()
 
     @staticmethod
     def from_json(j: Json) -> "TaskSpec":
@@ -121,6 +138,7 @@ class TaskSpec:
             vgpu_id=opt_str(j.get("vgpuId")),
             workdir=opt_str(j.get("workdir")),
             inputs=tuple(TaskInput.from_json(x) for x in (j.get("inputs") or []) if isinstance(x, dict)),
+            outputs=tuple(TaskOutput.from_json(x) for x in (j.get("outputs") or []) if isinstance(x, dict)),
         )
 
 
@@ -243,14 +261,18 @@ class TaskDetail(TaskInfo):
     """A task with its attempt history (``history``, oldest first)."""
 
     history: Tuple[Attempt, ...] = ()
+    #: Its ``outputs`` with the dataset version each made (``version`` None until uploaded, or when it failed).
+    outputs: Tuple[TaskOutput, ...] = ()
 
     @staticmethod
     def from_json(j: Json) -> "TaskDetail":
         base = TaskInfo.from_json(j)
         listed = j.get("attempts")
         history = tuple(Attempt.from_json(a) for a in listed) if isinstance(listed, list) else ()
+        outs = j.get("outputs")
+        outputs = tuple(TaskOutput.from_json(o) for o in outs if isinstance(o, dict)) if isinstance(outs, list) else ()
         kw = {f: getattr(base, f) for f in base.__dataclass_fields__}
-        return TaskDetail(**kw, history=history)
+        return TaskDetail(**kw, history=history, outputs=outputs)
 
 
 @dataclass(frozen=True)

@@ -70,6 +70,42 @@ def _input_json(i: int, item: InputLike) -> Dict[str, str]:
         return DataInput(str(item.get("dataset", "")), item.get("path"), item.get("name")).to_json()
     raise InvalidArgument(f"inputs[{i}]: {item!r} is not an input; give DataInput(...), 'NAME[@VERSION]' or {{'dataset': ...}}", field=f"inputs.{i}")
 
+@dataclass(frozen=True)
+class DataOutput:
+    """A folder (or file) the task writes, uploaded after it exits 0 as a new version of ``dataset``
+    (owned by the task's tenant, under its dataset quota). ``path`` is relative to the task's working
+    directory. A task that fails uploads nothing; a missing path or a full quota fails the task.
+
+    >>> Task(command="python train.py --out out/", gpu=1, outputs=[DataOutput("out/", "checkpoints")])
+    """
+
+    path: str
+    dataset: str
+
+    def to_json(self) -> Dict[str, str]:
+        """The spec's form: ``{"path": ..., "dataset": ...}``."""
+        if not isinstance(self.path, str) or self.path.strip() == "" or self.path.startswith("/"):
+            raise InvalidArgument(f"path: {self.path!r} must be a relative path under the task's working directory", field="outputs.path")
+        if not isinstance(self.dataset, str) or self.dataset.strip() == "":
+            raise InvalidArgument(f"dataset: {self.dataset!r} must be a dataset name", field="outputs.dataset")
+        return {"path": self.path, "dataset": self.dataset}
+
+
+#: An output as :class:`Task` takes it: a :class:`DataOutput` or the spec's mapping form.
+OutputLike = Union[DataOutput, Mapping[str, str]]
+
+
+def _output_json(i: int, item: OutputLike) -> Dict[str, str]:
+    if isinstance(item, DataOutput):
+        return item.to_json()
+    if isinstance(item, Mapping):
+        unknown = sorted(set(item) - {"path", "dataset"})
+        if unknown:
+            raise InvalidArgument(f"outputs[{i}]: unknown field {unknown[0]!r}; an output has path and dataset", field=f"outputs.{i}")
+        return DataOutput(str(item.get("path", "")), str(item.get("dataset", ""))).to_json()
+    raise InvalidArgument(f"outputs[{i}]: {item!r} is not an output; give DataOutput(path, dataset) or {{'path': ..., 'dataset': ...}}", field=f"outputs.{i}")
+
+
 #: The synthetic load's script: ``$1`` whole seconds, ``$2`` the remainder, ``$3`` TFLOPS, ``$4`` the length shown.
 SYNTHETIC_LOAD_SCRIPT = (
     'echo "fastgpu synthetic load: $3 TFLOPS for $4 s on GPU ${CUDA_VISIBLE_DEVICES:-none}'
@@ -121,6 +157,7 @@ class Task:
         gang: Optional[int] = None,
         name: Optional[str] = None,
         inputs: Optional[Sequence[InputLike]] = None,
+        outputs: Optional[Sequence[OutputLike]] = None,
     ) -> None:
         if tflops is not None and gpu is not None:
             raise InvalidArgument("give either tflops or gpu, not both", field="gpu")
@@ -146,6 +183,9 @@ class Task:
         if isinstance(inputs, (str, DataInput)):
             raise InvalidArgument("inputs is a list: inputs=[...]", field="inputs")
         self.inputs: Optional[List[InputLike]] = list(inputs) if inputs is not None else None
+        if isinstance(outputs, DataOutput):
+            raise InvalidArgument("outputs is a list: outputs=[...]", field="outputs")
+        self.outputs: Optional[List[OutputLike]] = list(outputs) if outputs is not None else None
         #: Set when submitted: the id of the (first) task the server made.
         self.id: Optional[str] = None
         # Validate now, so a bad Task fails where it is written, not at submit.
@@ -216,6 +256,8 @@ class Task:
                 spec[key] = value
         if self.inputs:
             spec["inputs"] = [_input_json(i, x) for i, x in enumerate(self.inputs)]
+        if self.outputs:
+            spec["outputs"] = [_output_json(i, x) for i, x in enumerate(self.outputs)]
         if vgpu is not None:
             spec["vgpu"] = vgpu
         return spec

@@ -14,13 +14,14 @@ export const bytes = formatBytes;
 export function datasetsTable(list: readonly DatasetSummary[], now = Date.now()): string {
   if (list.length === 0) return 'no datasets (push one with `fastgpu data push DIR NAME`)\n';
   return table(
-    ['TENANT', 'NAME', 'VERSION', 'FILES', 'SIZE', 'CHUNKS', 'AGE'],
-    list.map((d) => [d.tenant, d.name, String(d.version), String(d.fileCount), bytes(d.bytes), String(d.chunkCount), age(d.createdAt, now)]),
+    ['TENANT', 'NAME', 'VERSION', 'FILES', 'SIZE', 'CHUNKS', 'AGE', 'MADE BY'],
+    // MADE BY: the task whose outputs made the version (issue 16), or a push.
+    list.map((d) => [d.tenant, d.name, String(d.version), String(d.fileCount), bytes(d.bytes), String(d.chunkCount), age(d.createdAt, now), d.taskId !== undefined ? `task ${d.taskId}` : 'push']),
   );
 }
 
 export function datasetText(d: Dataset, maxFiles = 50): string {
-  const head = `${d.name}@${d.version} (tenant ${d.tenant}): ${d.fileCount} files, ${bytes(d.bytes)}, ${d.chunkCount} chunks, pushed ${new Date(d.createdAt).toISOString()}\n`;
+  const head = `${d.name}@${d.version} (tenant ${d.tenant}): ${d.fileCount} files, ${bytes(d.bytes)}, ${d.chunkCount} chunks, ${d.taskId !== undefined ? `made by task ${d.taskId} (its outputs)` : 'pushed'} ${new Date(d.createdAt).toISOString()}\n`;
   const files = d.manifest.files.slice(0, maxFiles).map((f) => [f.path, bytes(f.size), String(f.chunks.length), f.executable ? 'x' : '']);
   const more = d.fileCount > maxFiles ? `… and ${d.fileCount - maxFiles} more files (--output json lists all)\n` : '';
   return head + (files.length > 0 ? table(['PATH', 'SIZE', 'CHUNKS', 'EXEC'], files) : '') + more;

@@ -62,7 +62,9 @@ export function register(program: Command): void {
         ['time limit', t.spec?.timeLimitMs !== undefined ? formatDuration(t.spec.timeLimitMs) : 'none'],
       ];
       if (t.vgpuId) lines.push(['vgpu', t.vgpuId]);
-      ctx.stdout.write(lines.map(([k, v]) => `${`${k}:`.padEnd(12)}${v}`).join('\n') + '\n');
+      // Issue 16: each output and the dataset version it made (pending until the upload commits).
+      for (const [i, o] of (t.outputs ?? []).entries()) lines.push([i === 0 ? 'outputs' : '', `${o.path} → ${o.dataset}${o.version !== null ? `@${o.version}` : isTerminal(t.state) ? ' (none made)' : t.reason === 'Uploading' ? ' (uploading)' : ' (after a successful exit)'}`]);
+      ctx.stdout.write(lines.map(([k, v]) => `${(k ? `${k}:` : '').padEnd(12)}${v}`).join('\n') + '\n');
       if (t.history.length > 0) {
         ctx.stdout.write(
           '\n' +

@@ -83,6 +83,8 @@ export interface Dataset {
   /** Distinct chunks. */
   chunkCount: number;
   createdAt: number;
+  /** The task whose `outputs:` made this version (issue 16); absent for a push. */
+  taskId?: string;
   manifest: DatasetManifest;
 }
 

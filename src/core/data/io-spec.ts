@@ -4,7 +4,7 @@
 // shape and its checks. The server pins the version at submit (server/datasets-inputs.ts), so
 // every attempt of a task reads the same bytes however many versions are pushed meanwhile.
 import { z } from 'zod';
-import { invalid } from '../errors.js';
+import { invalid, type FastGpuError } from '../errors.js';
 import { checkRelativePath, parseDatasetRef } from './dataset.js';
 
 /** Most inputs of one task. */
@@ -47,6 +47,13 @@ export function isDataInputList(v: unknown): boolean {
   );
 }
 
+/** A list item's first zod issue as INVALID_ARGUMENT naming `at` and the field; `fields` says which an item has. */
+export function itemError(error: z.ZodError, at: string, fields: string): FastGpuError {
+  const issue = error.issues[0]!;
+  const key = issue.code === 'unrecognized_keys' ? issue.keys[0] : undefined;
+  return invalid([at, ...issue.path.map(String), ...(key ? [key] : [])].join('.'), key ? `unknown field ${JSON.stringify(key)}; ${fields}` : issue.message);
+}
+
 /** `imagenet-1k` → `IMAGENET_1K` (what FASTGPU_INPUT_ is followed by). */
 export function inputEnvSuffix(name: string): string {
   return name.toUpperCase().replace(/[^A-Z0-9_]/g, '_');
@@ -65,11 +72,7 @@ export function parseInputs(raw: unknown, field = 'inputs'): TaskInput[] {
   raw.forEach((item, i) => {
     const at = `${field}.${i}`;
     const r = inputSchema.safeParse(item);
-    if (!r.success) {
-      const issue = r.error.issues[0]!;
-      const key = issue.code === 'unrecognized_keys' ? issue.keys[0] : undefined;
-      throw invalid([at, ...issue.path.map(String), ...(key ? [key] : [])].join('.'), key ? `unknown field ${JSON.stringify(key)}; an input has dataset, path and name` : issue.message);
-    }
+    if (!r.success) throw itemError(r.error, at, 'an input has dataset, path and name');
     const o = r.data;
     if (o.url !== undefined) throw invalid(`${at}.url`, 'URL inputs are not supported by this server; push the data as a dataset (`fastgpu data push DIR NAME`) and give {dataset: NAME}');
     if (o.hostPath !== undefined) throw invalid(`${at}.hostPath`, 'host path inputs are not supported by this server; push the data as a dataset (`fastgpu data push DIR NAME`) and give {dataset: NAME}');

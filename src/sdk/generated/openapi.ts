@@ -747,6 +747,57 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/agent/outputs/missing-chunks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Agents: which chunks of a task's outputs the server lacks for the task's tenant (the attempt must be live on the node) */
+        post: operations["postV1AgentOutputsMissingChunks"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/agent/outputs/chunks/{hash}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Agents: upload one chunk of a task's outputs (raw bytes, x-fastgpu-encoding), kept only when its sha256 is the hash */
+        post: operations["postV1AgentOutputsChunksHash"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/agent/outputs/commit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Agents: commit every output of a task's live attempt as a new version of its dataset (all or none; quota checked) */
+        post: operations["postV1AgentOutputsCommit"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/agent/chunks/{tenant}/{hash}": {
         parameters: {
             query?: never;
@@ -1215,7 +1266,7 @@ export interface operations {
                             name: string;
                             /** @enum {string} */
                             state: "PENDING" | "SCHEDULED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED" | "TIMEOUT" | "PREEMPTED" | "LOST";
-                            reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost" | "Staging") | null;
+                            reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost" | "Staging" | "Uploading") | null;
                             reasonMessage: string | null;
                             priority: number;
                             exitCode: number | null;
@@ -1265,6 +1316,10 @@ export interface operations {
                                     version?: number;
                                     path: string;
                                     env: string;
+                                }[];
+                                outputs?: {
+                                    path: string;
+                                    dataset: string;
                                 }[];
                             };
                             placement: {
@@ -1372,6 +1427,13 @@ export interface operations {
                     vgpu?: string | null;
                     /** @description map: element i of the array gets inputs[i] (as JSON) in FASTGPU_INPUT */
                     inputs?: unknown[] | null;
+                    /** @description folders or files uploaded as new dataset versions after the task exits 0 */
+                    outputs?: {
+                        /** @description a folder or file, relative to the working directory */
+                        path: string;
+                        /** @description the dataset it becomes a new version of */
+                        dataset: string;
+                    }[];
                     /** @description an array of N elements: 100, "0-99", "0-99:2%8" (at most 8 at once) */
                     array?: number | string | null;
                     /** @description dependencies: "t_abc", "a_xyz:any", or {id, on: ok|any|failed}, or a list of them */
@@ -1412,6 +1474,13 @@ export interface operations {
                     vgpu?: string | null;
                     /** @description map: element i of the array gets inputs[i] (as JSON) in FASTGPU_INPUT */
                     inputs?: unknown[] | null;
+                    /** @description folders or files uploaded as new dataset versions after the task exits 0 */
+                    outputs?: {
+                        /** @description a folder or file, relative to the working directory */
+                        path: string;
+                        /** @description the dataset it becomes a new version of */
+                        dataset: string;
+                    }[];
                     /** @description an array of N elements: 100, "0-99", "0-99:2%8" (at most 8 at once) */
                     array?: number | string | null;
                     /** @description dependencies: "t_abc", "a_xyz:any", or {id, on: ok|any|failed}, or a list of them */
@@ -1452,6 +1521,13 @@ export interface operations {
                     vgpu?: string | null;
                     /** @description map: element i of the array gets inputs[i] (as JSON) in FASTGPU_INPUT */
                     inputs?: unknown[] | null;
+                    /** @description folders or files uploaded as new dataset versions after the task exits 0 */
+                    outputs?: {
+                        /** @description a folder or file, relative to the working directory */
+                        path: string;
+                        /** @description the dataset it becomes a new version of */
+                        dataset: string;
+                    }[];
                     /** @description an array of N elements: 100, "0-99", "0-99:2%8" (at most 8 at once) */
                     array?: number | string | null;
                     /** @description dependencies: "t_abc", "a_xyz:any", or {id, on: ok|any|failed}, or a list of them */
@@ -1480,7 +1556,7 @@ export interface operations {
                             name: string;
                             /** @enum {string} */
                             state: "PENDING" | "SCHEDULED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED" | "TIMEOUT" | "PREEMPTED" | "LOST";
-                            reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost" | "Staging") | null;
+                            reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost" | "Staging" | "Uploading") | null;
                             reasonMessage: string | null;
                             priority: number;
                             exitCode: number | null;
@@ -1530,6 +1606,10 @@ export interface operations {
                                     version?: number;
                                     path: string;
                                     env: string;
+                                }[];
+                                outputs?: {
+                                    path: string;
+                                    dataset: string;
                                 }[];
                             };
                             placement: {
@@ -1640,7 +1720,7 @@ export interface operations {
                             name: string;
                             /** @enum {string} */
                             state: "PENDING" | "SCHEDULED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED" | "TIMEOUT" | "PREEMPTED" | "LOST";
-                            reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost" | "Staging") | null;
+                            reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost" | "Staging" | "Uploading") | null;
                             reasonMessage: string | null;
                             priority: number;
                             exitCode: number | null;
@@ -1690,6 +1770,10 @@ export interface operations {
                                     version?: number;
                                     path: string;
                                     env: string;
+                                }[];
+                                outputs?: {
+                                    path: string;
+                                    dataset: string;
                                 }[];
                             };
                             placement: {
@@ -1802,7 +1886,7 @@ export interface operations {
                         name: string;
                         /** @enum {string} */
                         state: "PENDING" | "SCHEDULED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED" | "TIMEOUT" | "PREEMPTED" | "LOST";
-                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost" | "Staging") | null;
+                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost" | "Staging" | "Uploading") | null;
                         reasonMessage: string | null;
                         priority: number;
                         exitCode: number | null;
@@ -1852,6 +1936,10 @@ export interface operations {
                                 version?: number;
                                 path: string;
                                 env: string;
+                            }[];
+                            outputs?: {
+                                path: string;
+                                dataset: string;
                             }[];
                         };
                         placement: {
@@ -1911,6 +1999,13 @@ export interface operations {
                             endedAt: string | null;
                             outcome: ("PENDING" | "SCHEDULED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED" | "TIMEOUT" | "PREEMPTED" | "LOST") | null;
                             exitCode: number | null;
+                        }[];
+                        /** @description its `outputs:` and the dataset versions they made (issue 16) */
+                        outputs?: {
+                            path: string;
+                            dataset: string;
+                            /** @description the version its upload made; null until then (or when it failed) */
+                            version: number | null;
                         }[];
                     };
                 };
@@ -2016,7 +2111,7 @@ export interface operations {
                         name: string;
                         /** @enum {string} */
                         state: "PENDING" | "SCHEDULED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED" | "TIMEOUT" | "PREEMPTED" | "LOST";
-                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost" | "Staging") | null;
+                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost" | "Staging" | "Uploading") | null;
                         reasonMessage: string | null;
                         priority: number;
                         exitCode: number | null;
@@ -2066,6 +2161,10 @@ export interface operations {
                                 version?: number;
                                 path: string;
                                 env: string;
+                            }[];
+                            outputs?: {
+                                path: string;
+                                dataset: string;
                             }[];
                         };
                         placement: {
@@ -2151,7 +2250,7 @@ export interface operations {
                         name: string;
                         /** @enum {string} */
                         state: "PENDING" | "SCHEDULED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED" | "TIMEOUT" | "PREEMPTED" | "LOST";
-                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost" | "Staging") | null;
+                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost" | "Staging" | "Uploading") | null;
                         reasonMessage: string | null;
                         priority: number;
                         exitCode: number | null;
@@ -2201,6 +2300,10 @@ export interface operations {
                                 version?: number;
                                 path: string;
                                 env: string;
+                            }[];
+                            outputs?: {
+                                path: string;
+                                dataset: string;
                             }[];
                         };
                         placement: {
@@ -2453,7 +2556,7 @@ export interface operations {
                             name: string;
                             /** @enum {string} */
                             state: "PENDING" | "SCHEDULED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED" | "TIMEOUT" | "PREEMPTED" | "LOST";
-                            reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost" | "Staging") | null;
+                            reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost" | "Staging" | "Uploading") | null;
                             reasonMessage: string | null;
                             priority: number;
                             exitCode: number | null;
@@ -2503,6 +2606,10 @@ export interface operations {
                                     version?: number;
                                     path: string;
                                     env: string;
+                                }[];
+                                outputs?: {
+                                    path: string;
+                                    dataset: string;
                                 }[];
                             };
                             placement: {
@@ -3065,7 +3172,7 @@ export interface operations {
                             tenant: string;
                             /** @enum {string} */
                             state: "PENDING" | "ACTIVE" | "RELEASED";
-                            reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost" | "Staging") | null;
+                            reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost" | "Staging" | "Uploading") | null;
                             request: {
                                 count: number;
                                 share: {
@@ -3161,7 +3268,7 @@ export interface operations {
                         tenant: string;
                         /** @enum {string} */
                         state: "PENDING" | "ACTIVE" | "RELEASED";
-                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost" | "Staging") | null;
+                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost" | "Staging" | "Uploading") | null;
                         request: {
                             count: number;
                             share: {
@@ -3245,7 +3352,7 @@ export interface operations {
                         tenant: string;
                         /** @enum {string} */
                         state: "PENDING" | "ACTIVE" | "RELEASED";
-                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost" | "Staging") | null;
+                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost" | "Staging" | "Uploading") | null;
                         request: {
                             count: number;
                             share: {
@@ -3329,7 +3436,7 @@ export interface operations {
                         tenant: string;
                         /** @enum {string} */
                         state: "PENDING" | "ACTIVE" | "RELEASED";
-                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost" | "Staging") | null;
+                        reason: ("Priority" | "Resources" | "Fragmentation" | "Reservation" | "Quota" | "Budget" | "Dependency" | "ArrayTaskLimit" | "ScalingUp" | "NodeLost" | "Staging" | "Uploading") | null;
                         request: {
                             count: number;
                             share: {
@@ -3425,8 +3532,12 @@ export interface operations {
                         attempt: number;
                         epoch?: number;
                         /** @enum {string} */
-                        status: "staging" | "running" | "exited";
+                        status: "staging" | "running" | "uploading" | "exited";
                         staging?: {
+                            doneBytes: number;
+                            totalBytes: number;
+                        };
+                        uploading?: {
                             doneBytes: number;
                             totalBytes: number;
                         };
@@ -3436,7 +3547,7 @@ export interface operations {
                         exitCode?: number | null;
                         signal?: string | null;
                         /** @enum {string} */
-                        endReason?: "exit" | "timeout" | "cancelled" | "preempted" | "launch-failed" | "never-started" | "fenced";
+                        endReason?: "exit" | "timeout" | "cancelled" | "preempted" | "launch-failed" | "never-started" | "fenced" | "output-failed";
                         error?: string;
                         result?: string;
                         resultError?: string;
@@ -3505,8 +3616,12 @@ export interface operations {
                         attempt: number;
                         epoch?: number;
                         /** @enum {string} */
-                        status: "staging" | "running" | "exited";
+                        status: "staging" | "running" | "uploading" | "exited";
                         staging?: {
+                            doneBytes: number;
+                            totalBytes: number;
+                        };
+                        uploading?: {
                             doneBytes: number;
                             totalBytes: number;
                         };
@@ -3516,7 +3631,7 @@ export interface operations {
                         exitCode?: number | null;
                         signal?: string | null;
                         /** @enum {string} */
-                        endReason?: "exit" | "timeout" | "cancelled" | "preempted" | "launch-failed" | "never-started" | "fenced";
+                        endReason?: "exit" | "timeout" | "cancelled" | "preempted" | "launch-failed" | "never-started" | "fenced" | "output-failed";
                         error?: string;
                         result?: string;
                         resultError?: string;
@@ -3642,6 +3757,10 @@ export interface operations {
                                 path: string;
                                 env: string;
                             }[];
+                            outputs?: {
+                                path: string;
+                                dataset: string;
+                            }[];
                         }[];
                         stop: {
                             taskId: string;
@@ -3689,8 +3808,12 @@ export interface operations {
                         attempt: number;
                         epoch?: number;
                         /** @enum {string} */
-                        status: "staging" | "running" | "exited";
+                        status: "staging" | "running" | "uploading" | "exited";
                         staging?: {
+                            doneBytes: number;
+                            totalBytes: number;
+                        };
+                        uploading?: {
                             doneBytes: number;
                             totalBytes: number;
                         };
@@ -3700,7 +3823,7 @@ export interface operations {
                         exitCode?: number | null;
                         signal?: string | null;
                         /** @enum {string} */
-                        endReason?: "exit" | "timeout" | "cancelled" | "preempted" | "launch-failed" | "never-started" | "fenced";
+                        endReason?: "exit" | "timeout" | "cancelled" | "preempted" | "launch-failed" | "never-started" | "fenced" | "output-failed";
                         error?: string;
                         result?: string;
                         resultError?: string;
@@ -4948,6 +5071,13 @@ export interface operations {
                         /** @description FASTGPU_INPUT_<NAME>; default the dataset name */
                         name?: string;
                     }[];
+                    /** @description folders or files uploaded as new dataset versions after the task exits 0 */
+                    outputs?: {
+                        /** @description a folder or file, relative to the working directory */
+                        path: string;
+                        /** @description the dataset it becomes a new version of */
+                        dataset: string;
+                    }[];
                 };
             };
         };
@@ -5412,6 +5542,173 @@ export interface operations {
             };
         };
     };
+    postV1AgentOutputsMissingChunks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    nodeId: string;
+                    taskId: string;
+                    attempt: number;
+                    hashes: string[];
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        missing: string[];
+                    };
+                };
+            };
+            /** @description the request cannot be served as sent: `error.code` says why, `error.field` names the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description server error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postV1AgentOutputsChunksHash: {
+        parameters: {
+            query: {
+                nodeId: string;
+                taskId: string;
+                attempt: number;
+            };
+            header?: {
+                /** @description gzip or identity (default) */
+                "x-fastgpu-encoding"?: string;
+            };
+            path: {
+                hash: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/octet-stream": string;
+            };
+        };
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        hash: string;
+                        bytes: number;
+                        stored: number;
+                        existed: boolean;
+                    };
+                };
+            };
+            /** @description the request cannot be served as sent: `error.code` says why, `error.field` names the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description server error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postV1AgentOutputsCommit: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    nodeId: string;
+                    taskId: string;
+                    attempt: number;
+                    outputs: {
+                        index: number;
+                        manifest: unknown;
+                    }[];
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        versions: {
+                            tenant: string;
+                            name: string;
+                            version: number;
+                            bytes: number;
+                            fileCount: number;
+                            chunkCount: number;
+                            createdAt: number;
+                            taskId?: string;
+                            index: number;
+                        }[];
+                    };
+                };
+            };
+            /** @description the request cannot be served as sent: `error.code` says why, `error.field` names the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description server error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     getV1AgentChunksTenantHash: {
         parameters: {
             query?: never;
@@ -5481,6 +5778,8 @@ export interface operations {
                         fileCount: number;
                         chunkCount: number;
                         createdAt: number;
+                        /** @description the task whose outputs made this version (absent for a push) */
+                        taskId?: string;
                         manifest: {
                             files: {
                                 path: string;
@@ -5542,6 +5841,8 @@ export interface operations {
                             fileCount: number;
                             chunkCount: number;
                             createdAt: number;
+                            /** @description the task whose outputs made this version (absent for a push) */
+                            taskId?: string;
                         }[];
                     };
                 };
@@ -5607,6 +5908,8 @@ export interface operations {
                         fileCount: number;
                         chunkCount: number;
                         createdAt: number;
+                        /** @description the task whose outputs made this version (absent for a push) */
+                        taskId?: string;
                     };
                 };
             };
@@ -5660,6 +5963,8 @@ export interface operations {
                         fileCount: number;
                         chunkCount: number;
                         createdAt: number;
+                        /** @description the task whose outputs made this version (absent for a push) */
+                        taskId?: string;
                         manifest: {
                             files: {
                                 path: string;

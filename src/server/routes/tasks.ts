@@ -32,6 +32,7 @@ import {
   WaitQuerySchema,
 } from '../schemas.js';
 import { taskDetailView, taskView } from '../views.js';
+import { outputsOfTask } from '../datasets-outputs.js';
 import type { RouteContext } from './context.js';
 import { QuoteViewSchema, quoteFor, refuseOverBudget } from './pricing.js';
 import { clientGone, wantsSse } from './util.js';
@@ -232,7 +233,9 @@ export function taskRoutes(ctx: RouteContext): void {
     response: TaskDetailViewSchema,
     handler: async ({ params, principal }) => {
       const t = await mustGet(params.id, principal, 'task.get');
-      return taskDetailView(t, await store.listAttempts(t.id));
+      // Issue 16: its outputs with the dataset versions they made.
+      const outputs = await outputsOfTask(t, store);
+      return { ...taskDetailView(t, await store.listAttempts(t.id)), ...(outputs ? { outputs } : {}) };
     },
   });
 

@@ -38,11 +38,11 @@ export class PgDatasets implements DatasetStore {
         )
       ).rows[0]!.last_version;
       const manifest = JSON.stringify(d.manifest);
-      await c.query(`INSERT INTO datasets (${SUMMARY}, manifest) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, [d.tenant, d.name, version, d.bytes, d.fileCount, d.chunks.length, d.createdAt, manifest]);
+      await c.query(`INSERT INTO datasets (${SUMMARY}, manifest) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, [d.tenant, d.name, version, d.bytes, d.fileCount, d.chunks.length, d.createdAt, d.taskId ?? null, manifest]);
       if (d.chunks.length > 0) {
         await c.query('INSERT INTO dataset_chunks (tenant, name, version, hash) SELECT $1, $2, $3, h FROM unnest($4::text[]) AS h', [d.tenant, d.name, version, d.chunks]);
       }
-      return { tenant: d.tenant, name: d.name, version, bytes: d.bytes, fileCount: d.fileCount, chunkCount: d.chunks.length, createdAt: d.createdAt, manifest: d.manifest };
+      return { tenant: d.tenant, name: d.name, version, bytes: d.bytes, fileCount: d.fileCount, chunkCount: d.chunks.length, createdAt: d.createdAt, ...(d.taskId !== undefined ? { taskId: d.taskId } : {}), manifest: d.manifest };
     });
   }
 

@@ -49,7 +49,7 @@ export const TABLE_COPIES: readonly TableCopy[] = [
   { table: 'lost_attempts', ...same('task_id', 'attempt', 'node_id', 'at', 'hold_until', 'awaited', 'task'), order: 'task_id' },
   ...SAMPLE_TABLE_COPIES,
   // Datasets (issue 16): metadata only; chunk bytes stay in the server's blob folder.
-  { table: 'datasets', ...same('tenant', 'name', 'version', 'bytes', 'file_count', 'chunk_count', 'created_at', 'manifest'), order: 'tenant, name, version' },
+  { table: 'datasets', ...same('tenant', 'name', 'version', 'bytes', 'file_count', 'chunk_count', 'created_at', 'task_id', 'manifest'), order: 'tenant, name, version' },
   { table: 'dataset_chunks', ...same('tenant', 'name', 'version', 'hash'), order: 'tenant, name, version, hash' },
   { table: 'dataset_names', ...same('tenant', 'name', 'last_version'), order: 'tenant, name' },
   { table: 'dataset_quotas', ...same('tenant', 'max_bytes'), order: 'tenant' },

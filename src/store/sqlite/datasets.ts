@@ -22,8 +22,8 @@ export class SqliteDatasets implements DatasetStore {
       dropQuota: p('DELETE FROM dataset_quotas WHERE tenant = ?'),
       bump: p<{ last_version: number }>(`INSERT INTO dataset_names (tenant, name, last_version) VALUES (?, ?, 1)
         ON CONFLICT (tenant, name) DO UPDATE SET last_version = last_version + 1 RETURNING last_version`),
-      insert: p(`INSERT INTO datasets (tenant, name, version, bytes, file_count, chunk_count, created_at, manifest)
-        VALUES (@tenant, @name, @version, @bytes, @file_count, @chunk_count, @created_at, @manifest)`),
+      insert: p(`INSERT INTO datasets (tenant, name, version, bytes, file_count, chunk_count, created_at, task_id, manifest)
+        VALUES (@tenant, @name, @version, @bytes, @file_count, @chunk_count, @created_at, @task_id, @manifest)`),
       insertChunk: p('INSERT INTO dataset_chunks (tenant, name, version, hash) VALUES (?, ?, ?, ?)'),
       getOne: p<Row & { manifest: string }>('SELECT * FROM datasets WHERE tenant = ? AND name = ? AND version = ?'),
       getNewest: p<Row & { manifest: string }>('SELECT * FROM datasets WHERE tenant = ? AND name = ? ORDER BY version DESC LIMIT 1'),
@@ -42,7 +42,7 @@ export class SqliteDatasets implements DatasetStore {
         const err = quotaError(d.tenant, used, d.bytes, q.quota.get(d.tenant)?.max_bytes ?? null);
         if (err) throw err;
         const version = q.bump.get(d.tenant, d.name)!.last_version;
-        const row = { tenant: d.tenant, name: d.name, version, bytes: d.bytes, file_count: d.fileCount, chunk_count: d.chunks.length, created_at: d.createdAt, manifest: JSON.stringify(d.manifest) };
+        const row = { tenant: d.tenant, name: d.name, version, bytes: d.bytes, file_count: d.fileCount, chunk_count: d.chunks.length, created_at: d.createdAt, task_id: d.taskId ?? null, manifest: JSON.stringify(d.manifest) };
         q.insert.run(row);
         for (const h of d.chunks) q.insertChunk.run(d.tenant, d.name, version, h);
         return rowToDataset(row);
