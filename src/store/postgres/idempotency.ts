@@ -41,7 +41,7 @@ export const INSERT_KEYS = (p: number): string => `INSERT INTO idempotency_keys 
 
 /**
  * `value` when CTE `ins_keys` (INSERT_KEYS from parameter `$p`) took all `count` keys; otherwise
- * an error (migration 015's function, SQLSTATE FG409) that fails the whole statement, naming a
+ * an error (migration 016's function, SQLSTATE FG409) that fails the whole statement, naming a
  * key it did not take. keyConflict turns that error into CONFLICT.
  */
 export const CONFLICT_IF_SHORT = (value: string, count: number, p: number): string => `CASE WHEN (SELECT count(*) FROM ins_keys) = ${count} THEN ${value}
