@@ -58,11 +58,12 @@ describe('server --policy lp', () => {
   it('falls back to default when the solver finds nothing in time, and /metrics says so', async () => {
     const lp = new LpScheduler({ solver: { solve: (_p, ms) => ({ status: 'limit', x: null, solveMs: ms }) }, budgetMs: 1 });
     h = await makeHarness({ policy: { batch: lp } });
-    const [t] = await submit(h, { command: 'a', resources: { gpu: 1 } });
-    const agent = new FakeAgent(h, 'node-a', h100s(1));
+    // Two requests (one alone is solved exactly without the solver).
+    const ts = [...(await submit(h, { command: 'a', resources: { gpu: 1 } })), ...(await submit(h, { command: 'b', resources: { gpu: 0.5 } }))];
+    const agent = new FakeAgent(h, 'node-a', h100s(2));
     await agent.register();
     await h.server.control.settle();
-    expect((await agent.pollAndStart()).map((a) => a.taskId)).toEqual([t.id]);
+    expect((await agent.pollAndStart()).map((a) => a.taskId).sort()).toEqual(ts.map((t) => t.id).sort());
     expect(lp.counts.fallbacks).toBeGreaterThanOrEqual(1);
     const m = await h.req('GET', '/metrics');
     expect(metric(m.raw, 'fastgpu_lp_fallbacks_total')).toBe(lp.counts.fallbacks);

@@ -96,7 +96,7 @@ export function lpAssign(cluster: ClusterState, items: readonly LpItem[], solver
     if (!model) continue;
     stats.cols = Math.max(stats.cols, model.problem.numCols);
     stats.rows = Math.max(stats.rows, model.problem.numRows);
-    const out: MilpOutcome = solver.solve(model.problem, left);
+    const out: MilpOutcome = oneRequest(model) ?? solver.solve(model.problem, left);
     stats.solves++;
     stats.solveMs += out.solveMs;
     stats.status = worse(stats.status, out.status);
@@ -134,6 +134,32 @@ function fillRest(cluster: ClusterState, items: readonly LpItem[], tier: readonl
 const RANK: Record<MilpStatus | 'empty', number> = { empty: 0, optimal: 1, limit: 2, infeasible: 3, error: 4 };
 function worse(a: MilpStatus | 'empty', b: MilpStatus): MilpStatus | 'empty' {
   return RANK[b] > RANK[a] ? b : a;
+}
+
+/**
+ * The exact optimum of a model with one request (a batch of one): an argmax over its candidate
+ * nodes, each with its best GPU columns, without calling the solver (whose fixed cost per call,
+ * some 10 ms, would dominate a one-at-a-time run).
+ */
+function oneRequest(model: Model): MilpOutcome | null {
+  const gs = model.groups;
+  if (gs.length !== 1 || gs[0]!.count !== 1 || gs[0]!.gang) return null;
+  const g = gs[0]!;
+  const cost = model.problem.colCost;
+  const x = new Float64Array(model.problem.numCols);
+  let best: { value: number; y: number; cols: number[] } | null = null;
+  for (const e of g.nodes) {
+    const cols = e.gpus.map((s) => s.col).sort((a, b) => cost[b]! - cost[a]! || a - b).slice(0, g.req.gpuCount);
+    if (cols.length < g.req.gpuCount) continue;
+    let value = cost[e.y]!;
+    for (const c of cols) value += cost[c]!;
+    if (!best || value > best.value) best = { value, y: e.y, cols };
+  }
+  if (best) {
+    x[best.y] = 1;
+    for (const c of best.cols) x[c] = 1;
+  }
+  return { status: 'optimal', x, solveMs: 0 };
 }
 
 /** A group of the model: equal single items, or one gang. */
