@@ -35,7 +35,9 @@ export class HighsMilpSolver implements MilpSolver {
       integrality: new Int32Array(p.numCols).fill(h.constants.variableType.integer),
     });
     try {
-      model.options.set({ output_flag: false, time_limit: Math.max(0.001, timeLimitMs / 1000) });
+      // With a start given, HiGHS's first-solution heuristic (feasibility jump) only spends budget.
+      model.options.set({ output_flag: false, time_limit: Math.max(0.001, timeLimitMs / 1000), ...(p.start ? { mip_heuristic_run_feasibility_jump: false } : {}) });
+      if (p.start) model.setSolution({ colValue: p.start });
       const run = model.run();
       const st = run.modelStatus;
       const c = h.constants.modelStatus;

@@ -17,6 +17,11 @@ export interface MilpProblem {
   starts: Int32Array;
   indices: Int32Array;
   values: Float64Array;
+  /**
+   * A feasible solution to start from (a greedy assignment), when the caller has one: the solver
+   * then has an incumbent from the start, and its anytime answer is never worse than it.
+   */
+  start?: Float64Array;
 }
 
 /**

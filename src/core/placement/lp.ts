@@ -170,8 +170,10 @@ interface Group {
   /** Replicas wanted (singles: one per item; a gang: its size). */
   count: number;
   gang: boolean;
+  /** A gang's z column (1: all members placed). */
+  z?: number;
   /** Per candidate node: its position, the y column, and (node GPU index, a column) pairs. */
-  nodes: { pos: number; y: number; gpus: { idx: number; col: number }[]; milli: number; mem: number }[];
+  nodes: { pos: number; y: number; ub: number; gpus: { idx: number; col: number }[]; milli: number; mem: number; gpuCol: Map<number, number> }[];
 }
 
 interface Model {
@@ -249,9 +251,20 @@ function buildModel(cluster: ClusterState, items: readonly LpItem[], tier: reado
   const nodeUse = new Map<number, { cols: number[]; cpu: number[]; mem: number[]; ubCpu: number; ubMem: number }>();
   const gpuUse = new Map<string, { pos: number; idx: number; cols: number[]; milli: number[]; mem: number[]; ubMilli: number; ubMem: number }>();
   const rows = new Rows();
-  for (const g of groups) {
+  const plan = planGreedy(cluster, groups);
+  groups.forEach((g, gi) => {
     const r = g.req;
-    const nodes = candidateNodes(cluster, r, k + (g.gang ? g.count : 0));
+    // Candidates: the nodes the greedy plan uses for this group, then the tightest ones now.
+    const nodes: NodeSlot[] = [];
+    const seen = new Set<number>();
+    for (const pl of plan[gi]!) {
+      if (!seen.has(pl.pos)) nodes.push(cluster.nodes[pl.pos]!);
+      seen.add(pl.pos);
+    }
+    for (const n of candidateNodes(cluster, r, k + (g.gang ? g.count : 0))) {
+      if (!seen.has(n.pos)) nodes.push(n);
+      seen.add(n.pos);
+    }
     for (const n of nodes) {
       const amount = amountOn(n, r);
       if (!amount) continue;
@@ -273,7 +286,7 @@ function buildModel(cluster: ClusterState, items: readonly LpItem[], tier: reado
       const total = n.gpus.length * 1000;
       const used = total > 0 ? 1 - freeMilli(n) / total : 1 - n.cpuMilliFree / Math.max(1, n.cpuMilliTotal);
       const y = col(r.gpuCount * amount.gpuMilli + eps * (1 + used), ub);
-      const entry = { pos: n.pos, y, gpus: [] as { idx: number; col: number }[], milli: amount.gpuMilli, mem: amount.gpuMemoryMiB };
+      const entry = { pos: n.pos, y, ub, gpus: [] as { idx: number; col: number }[], milli: amount.gpuMilli, mem: amount.gpuMemoryMiB, gpuCol: new Map<number, number>() };
       g.nodes.push(entry);
       let nu = nodeUse.get(n.pos);
       if (!nu) nodeUse.set(n.pos, (nu = { cols: [], cpu: [], mem: [], ubCpu: 0, ubMem: 0 }));
@@ -289,6 +302,7 @@ function buildModel(cluster: ClusterState, items: readonly LpItem[], tier: reado
         const gpu = n.gpus[gi]!;
         const a = col(whole ? 0 : eps * (1 - gpu.freeMilli / 1000), slots[j]!);
         entry.gpus.push({ idx: gi, col: a });
+        entry.gpuCol.set(gi, a);
         link.push(a);
         linkV.push(1);
         const key = `${n.pos}:${gi}`;
@@ -306,17 +320,18 @@ function buildModel(cluster: ClusterState, items: readonly LpItem[], tier: reado
       linkV.push(-r.gpuCount);
       rows.add(link, linkV, 0, 0);
     }
-    if (g.nodes.length === 0) continue;
+    if (g.nodes.length === 0) return;
     const ys = g.nodes.map((e) => e.y);
     if (g.gang) {
       const z = col(0, 1);
+      g.z = z;
       rows.add([...ys, z], [...ys.map(() => 1), -g.count], 0, 0);
     } else {
       let ubSum = 0;
       for (const y of ys) ubSum += upper[y]!;
       if (ubSum > g.count) rows.add(ys, ys.map(() => 1), 0, g.count);
     }
-  }
+  });
   if (cost.length === 0) return null;
   // Capacity rows, only where the columns could together exceed it.
   for (const [pos, nu] of nodeUse) {
@@ -340,7 +355,79 @@ function buildModel(cluster: ClusterState, items: readonly LpItem[], tier: reado
     indices: Int32Array.from(rows.idx),
     values: Float64Array.from(rows.val),
   };
+  problem.start = startOf(groups, plan, problem.numCols);
   return { problem, groups };
+}
+
+/** A replica's place in the greedy plan: node position and GPU indices. */
+interface Planned {
+  pos: number;
+  gpuIdx: number[];
+}
+
+/**
+ * The greedy plan the model starts from: each group in order, each replica on the tightest node
+ * where it fits (least free GPU compute, then CPU, then position) on its fullest fitting GPUs,
+ * against the capacity the plan has used so far; a gang whole or not at all. Its nodes are every
+ * group's first candidates, so the model can always do at least what the plan does.
+ */
+function planGreedy(cluster: ClusterState, groups: readonly Group[]): Planned[][] {
+  // Planned on the cluster itself (no copy of a large pool per batch), and all taken back after.
+  const sim = cluster;
+  const undo: { c: PlacementChoice; req: ResolvedPodRequest }[] = [];
+  const plan = groups.map((g) => {
+    const out: Planned[] = [];
+    for (let rep = 0; rep < g.count; rep++) {
+      let best: NodeSlot | null = null;
+      let bestFree = Infinity;
+      for (const n of sim.nodes) {
+        if (!nodeFits(n, g.req)) continue;
+        const f = freeMilli(n);
+        if (f < bestFree || (f === bestFree && best && n.cpuMilliFree < best.cpuMilliFree)) {
+          best = n;
+          bestFree = f;
+        }
+      }
+      if (!best) break;
+      const amount = amountOn(best, g.req)!;
+      const gpuIdx = fittingGpus(best, amount)
+        .sort((a, b) => best.gpus[a]!.freeMilli - best.gpus[b]!.freeMilli || a - b)
+        .slice(0, g.req.gpuCount);
+      const c: PlacementChoice = { nodePos: best.pos, gpuIdx, gpuMilli: amount.gpuMilli, gpuMemoryMiB: amount.gpuMemoryMiB };
+      sim.allocate(c, g.req);
+      undo.push({ c, req: g.req });
+      out.push({ pos: best.pos, gpuIdx });
+    }
+    if (g.gang && out.length < g.count) {
+      for (const p of out) {
+        const amount = amountOn(sim.nodes[p.pos]!, g.req)!;
+        sim.release(p.pos, p.gpuIdx, amount.gpuMilli, amount.gpuMemoryMiB, g.req.cpuMilli, g.req.memoryMiB);
+        undo.pop();
+      }
+      return [];
+    }
+    return out;
+  });
+  for (let i = undo.length - 1; i >= 0; i--) {
+    const { c, req } = undo[i]!;
+    sim.release(c.nodePos, c.gpuIdx, c.gpuMilli, c.gpuMemoryMiB, req.cpuMilli, req.memoryMiB);
+  }
+  return plan;
+}
+
+/** The plan as a solution vector of the model. */
+function startOf(groups: readonly Group[], plan: readonly Planned[][], numCols: number): Float64Array {
+  const x = new Float64Array(numCols);
+  groups.forEach((g, gi) => {
+    const byPos = new Map(g.nodes.map((e) => [e.pos, e]));
+    for (const p of plan[gi]!) {
+      const e = byPos.get(p.pos)!;
+      x[e.y] = x[e.y]! + 1;
+      for (const i of p.gpuIdx) x[e.gpuCol.get(i)!] = x[e.gpuCol.get(i)!]! + 1;
+    }
+    if (g.gang && plan[gi]!.length === g.count) x[g.z!] = 1;
+  });
+  return x;
 }
 
 /** Turns a solution into placements, allocating each; returns the replicas placed. */

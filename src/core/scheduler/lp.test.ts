@@ -71,6 +71,28 @@ describe('lp batch step (solver port)', () => {
     for (const v of perGpu.values()) expect(v).toBeLessThanOrEqual(1000);
   });
 
+  it('hands the solver a feasible greedy start that places something', () => {
+    const solver = new FakeSolver(() => null);
+    schedule(snapshot(), 0, { ...base(), batch: new LpScheduler({ solver }) });
+    const p = solver.calls[0]!.problem;
+    const x = p.start!;
+    expect(x).toHaveLength(p.numCols);
+    for (let j = 0; j < p.numCols; j++) {
+      expect(x[j]).toBeGreaterThanOrEqual(0);
+      expect(x[j]).toBeLessThanOrEqual(p.colUpper[j]!);
+      expect(Number.isInteger(x[j])).toBe(true);
+    }
+    for (let r = 0; r < p.numRows; r++) {
+      let v = 0;
+      for (let k = p.starts[r]!; k < p.starts[r + 1]!; k++) v += p.values[k]! * x[p.indices[k]!]!;
+      expect(v).toBeGreaterThanOrEqual(p.rowLower[r]! - 1e-9);
+      expect(v).toBeLessThanOrEqual(p.rowUpper[r]! + 1e-9);
+    }
+    let value = 0;
+    for (let j = 0; j < p.numCols; j++) value += p.colCost[j]! * x[j]!;
+    expect(value).toBeGreaterThan(0);
+  });
+
   it('leaves cycles with tenant GPU limits to the walk (counted as skipped)', () => {
     const solver = new FakeSolver(() => null);
     const lp = new LpScheduler({ solver });
