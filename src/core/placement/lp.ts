@@ -44,7 +44,7 @@ export interface LpOptions {
    * the next tier: the candidate lists are short, and a lower tier must not take room a higher
    * one could still use.
    */
-  fill?: (req: ResolvedPodRequest) => PlacementChoice | null;
+  fill?: Fill;
 }
 
 export const DEFAULT_LP_BUDGET_MS = 200;
@@ -92,7 +92,7 @@ export function lpAssign(cluster: ClusterState, items: readonly LpItem[], solver
       stats.fellBack = true;
       break;
     }
-    const model = buildModel(cluster, items, tier, opts.candidates);
+    const model = buildModel(cluster, items, tier, opts.candidates, opts.fill);
     if (!model) continue;
     stats.cols = Math.max(stats.cols, model.problem.numCols);
     stats.rows = Math.max(stats.rows, model.problem.numRows);
@@ -111,7 +111,7 @@ export function lpAssign(cluster: ClusterState, items: readonly LpItem[], solver
 }
 
 /** Places the tier's items the MILP left, one at a time in order (gangs whole or not at all). */
-function fillRest(cluster: ClusterState, items: readonly LpItem[], tier: readonly number[], choices: (PlacementChoice[] | null)[], fill: (req: ResolvedPodRequest) => PlacementChoice | null): number {
+function fillRest(cluster: ClusterState, items: readonly LpItem[], tier: readonly number[], choices: (PlacementChoice[] | null)[], fill: Fill): number {
   let n = 0;
   for (const i of tier) {
     if (choices[i]) continue;
@@ -234,7 +234,7 @@ function groupsOf(items: readonly LpItem[], tier: readonly number[]): Group[] {
   return groups;
 }
 
-function buildModel(cluster: ClusterState, items: readonly LpItem[], tier: readonly number[], k: number): Model | null {
+function buildModel(cluster: ClusterState, items: readonly LpItem[], tier: readonly number[], k: number, fill?: Fill): Model | null {
   const groups = groupsOf(items, tier);
   let replicas = 0;
   for (const g of groups) replicas += g.count;
@@ -251,16 +251,19 @@ function buildModel(cluster: ClusterState, items: readonly LpItem[], tier: reado
   const nodeUse = new Map<number, { cols: number[]; cpu: number[]; mem: number[]; ubCpu: number; ubMem: number }>();
   const gpuUse = new Map<string, { pos: number; idx: number; cols: number[]; milli: number[]; mem: number[]; ubMilli: number; ubMem: number }>();
   const rows = new Rows();
-  const plan = planGreedy(cluster, groups);
+  const plan = planGreedy(cluster, groups, fill);
   groups.forEach((g, gi) => {
     const r = g.req;
     // Candidates: the nodes the greedy plan uses for this group, then the tightest ones now.
     const nodes: NodeSlot[] = [];
     const seen = new Set<number>();
+    const planGpus = new Set<string>();
     for (const pl of plan[gi]!) {
       if (!seen.has(pl.pos)) nodes.push(cluster.nodes[pl.pos]!);
       seen.add(pl.pos);
+      for (const i of pl.gpuIdx) planGpus.add(`${pl.pos}:${i}`);
     }
+    const planNodes = new Set(seen);
     for (const n of candidateNodes(cluster, r, k + (g.gang ? g.count : 0))) {
       if (!seen.has(n.pos)) nodes.push(n);
       seen.add(n.pos);
@@ -283,9 +286,11 @@ function buildModel(cluster: ClusterState, items: readonly LpItem[], tier: reado
       if (r.memoryMiB > 0) ub = Math.min(ub, Math.floor(n.memoryMiBFree / r.memoryMiB));
       if (r.gpuCount > 0) ub = Math.min(ub, Math.floor(slots.reduce((a, b) => a + b, 0) / r.gpuCount));
       if (ub <= 0) continue;
+      // The fragmentation proxy: with the scheduler's policy as the plan, agreement with its
+      // choices (default's choices are those of least fragmentation growth); without, packing.
       const total = n.gpus.length * 1000;
       const used = total > 0 ? 1 - freeMilli(n) / total : 1 - n.cpuMilliFree / Math.max(1, n.cpuMilliTotal);
-      const y = col(r.gpuCount * amount.gpuMilli + eps * (1 + used), ub);
+      const y = col(r.gpuCount * amount.gpuMilli + eps * (1 + (fill ? (planNodes.has(n.pos) ? 1 : 0) : used)), ub);
       const entry = { pos: n.pos, y, ub, gpus: [] as { idx: number; col: number }[], milli: amount.gpuMilli, mem: amount.gpuMemoryMiB, gpuCol: new Map<number, number>() };
       g.nodes.push(entry);
       let nu = nodeUse.get(n.pos);
@@ -300,7 +305,7 @@ function buildModel(cluster: ClusterState, items: readonly LpItem[], tier: reado
       const linkV: number[] = [];
       fits.forEach((gi, j) => {
         const gpu = n.gpus[gi]!;
-        const a = col(whole ? 0 : eps * (1 - gpu.freeMilli / 1000), slots[j]!);
+        const a = col(fill ? (planGpus.has(`${n.pos}:${gi}`) ? eps : 0) : whole ? 0 : eps * (1 - gpu.freeMilli / 1000), slots[j]!);
         entry.gpus.push({ idx: gi, col: a });
         entry.gpuCol.set(gi, a);
         link.push(a);
@@ -359,6 +364,9 @@ function buildModel(cluster: ClusterState, items: readonly LpItem[], tier: reado
   return { problem, groups };
 }
 
+/** One-at-a-time placement on the cluster as it is (nothing allocated). */
+type Fill = (req: ResolvedPodRequest) => PlacementChoice | null;
+
 /** A replica's place in the greedy plan: node position and GPU indices. */
 interface Planned {
   pos: number;
@@ -371,13 +379,21 @@ interface Planned {
  * against the capacity the plan has used so far; a gang whole or not at all. Its nodes are every
  * group's first candidates, so the model can always do at least what the plan does.
  */
-function planGreedy(cluster: ClusterState, groups: readonly Group[]): Planned[][] {
+function planGreedy(cluster: ClusterState, groups: readonly Group[], fill?: Fill): Planned[][] {
   // Planned on the cluster itself (no copy of a large pool per batch), and all taken back after.
   const sim = cluster;
   const undo: { c: PlacementChoice; req: ResolvedPodRequest }[] = [];
   const plan = groups.map((g) => {
     const out: Planned[] = [];
     for (let rep = 0; rep < g.count; rep++) {
+      if (fill) {
+        const c = fill(g.req);
+        if (!c) break;
+        sim.allocate(c, g.req);
+        undo.push({ c, req: g.req });
+        out.push({ pos: c.nodePos, gpuIdx: [...c.gpuIdx] });
+        continue;
+      }
       let best: NodeSlot | null = null;
       let bestFree = Infinity;
       for (const n of sim.nodes) {
