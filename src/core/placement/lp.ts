@@ -374,61 +374,66 @@ interface Planned {
 }
 
 /**
- * The greedy plan the model starts from: each group in order, each replica on the tightest node
- * where it fits (least free GPU compute, then CPU, then position) on its fullest fitting GPUs,
- * against the capacity the plan has used so far; a gang whole or not at all. Its nodes are every
- * group's first candidates, so the model can always do at least what the plan does.
+ * The plan the model starts from: the items in queue order, each placed by `fill` (the scheduler's
+ * own policy, `default`) or else on the tightest node, against what the plan used so far; a gang
+ * whole or not at all. Its nodes join each group's candidates, so the model can always do what the
+ * plan does, and the solver starts from it (a budget stop keeps at least the plan).
  */
 function planGreedy(cluster: ClusterState, groups: readonly Group[], fill?: Fill): Planned[][] {
   // Planned on the cluster itself (no copy of a large pool per batch), and all taken back after.
-  const sim = cluster;
   const undo: { c: PlacementChoice; req: ResolvedPodRequest }[] = [];
-  const plan = groups.map((g) => {
-    const out: Planned[] = [];
-    for (let rep = 0; rep < g.count; rep++) {
-      if (fill) {
-        const c = fill(g.req);
-        if (!c) break;
-        sim.allocate(c, g.req);
-        undo.push({ c, req: g.req });
-        out.push({ pos: c.nodePos, gpuIdx: [...c.gpuIdx] });
-        continue;
-      }
-      let best: NodeSlot | null = null;
-      let bestFree = Infinity;
-      for (const n of sim.nodes) {
-        if (!nodeFits(n, g.req)) continue;
-        const f = freeMilli(n);
-        if (f < bestFree || (f === bestFree && best && n.cpuMilliFree < best.cpuMilliFree)) {
-          best = n;
-          bestFree = f;
-        }
-      }
-      if (!best) break;
-      const amount = amountOn(best, g.req)!;
-      const gpuIdx = fittingGpus(best, amount)
-        .sort((a, b) => best.gpus[a]!.freeMilli - best.gpus[b]!.freeMilli || a - b)
-        .slice(0, g.req.gpuCount);
-      const c: PlacementChoice = { nodePos: best.pos, gpuIdx, gpuMilli: amount.gpuMilli, gpuMemoryMiB: amount.gpuMemoryMiB };
-      sim.allocate(c, g.req);
-      undo.push({ c, req: g.req });
-      out.push({ pos: best.pos, gpuIdx });
-    }
-    if (g.gang && out.length < g.count) {
-      for (const p of out) {
-        const amount = amountOn(sim.nodes[p.pos]!, g.req)!;
-        sim.release(p.pos, p.gpuIdx, amount.gpuMilli, amount.gpuMemoryMiB, g.req.cpuMilli, g.req.memoryMiB);
-        undo.pop();
-      }
-      return [];
-    }
-    return out;
+  const plan: Planned[][] = groups.map(() => []);
+  // In queue order (the order the items came in), as the one-at-a-time walk would place them.
+  const order: { gi: number; item: number }[] = [];
+  groups.forEach((g, gi) => {
+    for (const item of g.items) order.push({ gi, item });
   });
+  order.sort((a, b) => a.item - b.item);
+  for (const { gi } of order) {
+    const g = groups[gi]!;
+    const n = g.gang ? g.count : 1;
+    const done: PlacementChoice[] = [];
+    for (let rep = 0; rep < n; rep++) {
+      const c = fill ? fill(g.req) : tightest(cluster, g.req);
+      if (!c) break;
+      cluster.allocate(c, g.req);
+      done.push(c);
+    }
+    if (done.length < n) {
+      for (const c of done.reverse()) cluster.release(c.nodePos, c.gpuIdx, c.gpuMilli, c.gpuMemoryMiB, g.req.cpuMilli, g.req.memoryMiB);
+      continue;
+    }
+    for (const c of done) {
+      undo.push({ c, req: g.req });
+      plan[gi]!.push({ pos: c.nodePos, gpuIdx: [...c.gpuIdx] });
+    }
+  }
   for (let i = undo.length - 1; i >= 0; i--) {
     const { c, req } = undo[i]!;
-    sim.release(c.nodePos, c.gpuIdx, c.gpuMilli, c.gpuMemoryMiB, req.cpuMilli, req.memoryMiB);
+    cluster.release(c.nodePos, c.gpuIdx, c.gpuMilli, c.gpuMemoryMiB, req.cpuMilli, req.memoryMiB);
   }
   return plan;
+}
+
+/** The tightest node where `req` fits (least free GPU compute, then CPU, then position), on its fullest fitting GPUs. */
+function tightest(cluster: ClusterState, req: ResolvedPodRequest): PlacementChoice | null {
+  let best: NodeSlot | null = null;
+  let bestFree = Infinity;
+  for (const n of cluster.nodes) {
+    if (!nodeFits(n, req)) continue;
+    const f = freeMilli(n);
+    if (f < bestFree || (f === bestFree && best && n.cpuMilliFree < best.cpuMilliFree)) {
+      best = n;
+      bestFree = f;
+    }
+  }
+  if (!best) return null;
+  const node = best;
+  const amount = amountOn(node, req)!;
+  const gpuIdx = fittingGpus(node, amount)
+    .sort((a, b) => node.gpus[a]!.freeMilli - node.gpus[b]!.freeMilli || a - b)
+    .slice(0, req.gpuCount);
+  return { nodePos: node.pos, gpuIdx, gpuMilli: amount.gpuMilli, gpuMemoryMiB: amount.gpuMemoryMiB };
 }
 
 /** The plan as a solution vector of the model. */
