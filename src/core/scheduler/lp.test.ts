@@ -3,7 +3,7 @@ import type { MilpProblem, MilpSolver } from '../placement/lp-solver.js';
 import { LpScheduler } from './lp.js';
 import { schedule } from './schedule.js';
 import { makeNode, makeTask, seededRng } from './testing.js';
-import type { SchedulerPolicy, SchedulerSnapshot } from './types.js';
+import type { Decision, SchedulerPolicy, SchedulerSnapshot } from './types.js';
 
 const base = (): SchedulerPolicy => ({ placement: 'default', backfill: true, defaultRuntimeMs: 3_600_000, rng: seededRng(1) });
 
@@ -91,6 +91,24 @@ describe('lp batch step (solver port)', () => {
     let value = 0;
     for (let j = 0; j < p.numCols; j++) value += p.colCost[j]! * x[j]!;
     expect(value).toBeGreaterThan(0);
+  });
+
+  it("starts from default's plan: an answer equal to the start places exactly what default places", () => {
+    const nodes = [makeNode('a', { gpus: 4, cpuMilli: 16_000 }), makeNode('b', { gpus: 4, cpuMilli: 16_000 }), makeNode('c', { gpus: 2, cpuMilli: 8000 })];
+    const gpus = [0.3, 0.5, 1, 2, 0.7, 0.25, 1, 0.5];
+    const pending = gpus.map((g, i) => makeTask(`t${i}`, { gpu: g, cpuMilli: 1000 + 500 * i, createdAt: i }));
+    const s: SchedulerSnapshot = { nodes, active: [], pending, reservations: [] };
+    const solver = new FakeSolver((p) => p.start!);
+    const lp = new LpScheduler({ solver });
+    const key = (ds: readonly Decision[]) =>
+      ds
+        .filter((d) => d.kind === 'place')
+        .map((d) => (d.kind === 'place' ? `${d.taskId}@${d.placement.node}:${d.placement.gpus.join(',')}` : ''))
+        .sort();
+    const withLp = key(schedule(s, 0, { ...base(), batch: lp }).decisions);
+    expect(withLp).toEqual(key(schedule(s, 0, base()).decisions));
+    expect(withLp).toHaveLength(8);
+    expect(lp.counts.placed).toBe(8);
   });
 
   it('leaves cycles with tenant GPU limits to the walk (counted as skipped)', () => {
