@@ -60,17 +60,20 @@ export class HighsMilpSolver implements MilpSolver {
  */
 export async function loadHighsSolver(now: () => number = () => performance.now()): Promise<HighsMilpSolver> {
   const solver = new HighsMilpSolver(await loadHighsRuntime(), now);
+  // A small knapsack that needs branching, with and without a start: the code paths a cycle uses.
+  const n = 16;
+  const w = Float64Array.from({ length: n }, (_, i) => 300 + ((i * 137) % 500));
   const warm: MilpProblem = {
-    numCols: 2,
+    numCols: n,
     numRows: 1,
-    colCost: Float64Array.of(1, 2),
-    colUpper: Float64Array.of(3, 3),
+    colCost: Float64Array.from(w, (v, i) => v + (i % 3)),
+    colUpper: new Float64Array(n).fill(1),
     rowLower: Float64Array.of(0),
-    rowUpper: Float64Array.of(4),
-    starts: Int32Array.of(0, 2),
-    indices: Int32Array.of(0, 1),
-    values: Float64Array.of(1, 1),
+    rowUpper: Float64Array.of(2500),
+    starts: Int32Array.of(0, n),
+    indices: Int32Array.from({ length: n }, (_, i) => i),
+    values: w,
   };
-  for (let i = 0; i < 3; i++) solver.solve(warm, 1000);
+  for (let i = 0; i < 3; i++) solver.solve(i === 0 ? warm : { ...warm, start: new Float64Array(n) }, 1000);
   return solver;
 }
