@@ -78,7 +78,7 @@ export default tseslint.config(
       'no-restricted-imports': ['error', {
         patterns: [
           { group: ['node:*', ...nodeBuiltins], message: 'core is pure: no Node built-ins.' },
-          { group: ['**/store/**', '**/server/**', '**/agent/**', '**/cli/**', '**/sdk/**', '**/sim/**', '**/protocol/**', '**/dashboard/**', '**/util/**', '**/web/**', 'better-sqlite3', 'pg', 'fastify'], message: 'core imports nothing from outer layers or I/O libraries.' },
+          { group: ['**/store/**', '**/server/**', '**/agent/**', '**/cli/**', '**/sdk/**', '**/sim/**', '**/protocol/**', '**/dashboard/**', '**/util/**', '**/web/**', '**/solver/**', 'highs', 'better-sqlite3', 'pg', 'fastify'], message: 'core imports nothing from outer layers or I/O libraries.' },
         ],
       }],
       'no-restricted-globals': ['error', ...coreBannedGlobals],

@@ -13,6 +13,7 @@ import { bounds, parseSeeds, REPORT_LEVELS, runPublished, type PublishedSummary 
 import { loadNodes, loadPods } from '../src/sim/trace.js';
 import { runAll } from './placement-all.js';
 import { mainLive } from './placement-live.js';
+import { mainLp } from './placement-lp.js';
 import { mainReserve } from './placement-reserve.js';
 
 const POLICIES: PolicyName[] = ['random', 'dotprod', 'gpu-clustering', 'gpu-packing', 'best-fit', 'fgd', 'first-fit', 'default'];
@@ -151,7 +152,7 @@ async function main(): Promise<void> {
 }
 
 const args = process.argv.slice(2);
-const run = args.includes('--all') ? runAll(args) : args.includes('--live') ? mainLive(args) : args.includes('--reserve') ? Promise.resolve(mainReserve(args)) : main();
+const run = args.includes('--all') ? runAll(args) : args.includes('--live') ? mainLive(args) : args.includes('--lp') ? mainLp(args) : args.includes('--reserve') ? Promise.resolve(mainReserve(args)) : main();
 run.catch((e: unknown) => {
   console.error(e instanceof Error ? e.message : e);
   process.exitCode = 1;

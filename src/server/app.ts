@@ -13,6 +13,7 @@ import { BODY_LIMIT, installBodyParsers } from './body.js';
 import { ControlPlane } from './control.js';
 import { clip, MAX_PATH_PARAM, makeErrorHandler, toErrorResponse, type ErrorBody } from './errors.js';
 import { createMetrics } from './metrics.js';
+import { registerLpMetrics } from './lp-metrics.js';
 import { DEFAULT_SAMPLE_RETENTION, SampleMaintenance, type SampleRetention } from './retention.js';
 import { adminRoutes, ensureDefaultTenant } from './routes/admin.js';
 import { agentRoutes } from './routes/agent.js';
@@ -205,6 +206,7 @@ async function assemble(
   sse.watchRevocations(async (id) => (await deps.store.getToken(id))?.revokedAt != null, deps.revocationCheckMs ?? 2_000);
   book = new RouteBook(app, auth);
   const metrics = createMetrics(control, deps.store);
+  registerLpMetrics(metrics, deps.policy?.batch);
   const ctx: RouteContext = { book, store: deps.store, control, clock: deps.clock, auth, sse, idempotency: new IdempotencyBook(deps.store, deps.clock, log), log, logDrainMs: deps.logDrainMs ?? 20, ...(deps.defaultTimeLimitMs !== undefined ? { defaultTimeLimitMs: deps.defaultTimeLimitMs } : {}) };
   systemRoutes(ctx, metrics, SERVER_VERSION);
   taskRoutes(ctx);

@@ -11,6 +11,7 @@ import type { Store } from '../store/port.js';
 import { systemClock, timerClock } from '../util/clock.js';
 import { DEFAULT_LEASE_MS } from '../protocol/lease.js';
 import { buildApp, type ServerApp } from './app.js';
+import { placementPolicy, type PlacementOption } from './placement-option.js';
 import { Authenticator } from './auth.js';
 import { toErrorResponse } from './errors.js';
 import { newId } from './ids.js';
@@ -36,6 +37,8 @@ export interface ReplicatedOptions {
   sampleRetention?: SampleRetention;
   logsRetentionMs?: number;
   defaultTimeLimitMs?: number;
+  /** `--policy default|lp` (placement-option.ts). */
+  placement?: PlacementOption;
   autoscale?: unknown;
   log?: (line: string) => void;
   /** The URL other servers forward to (default: the listening address). */
@@ -66,6 +69,7 @@ export async function startReplicatedServer(
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   if (opts.autoscale !== undefined) throw new Error('--autoscale runs with one server only for now; start it without --store postgres://…, or without --autoscale');
   await mkdir(opts.dataDir, { recursive: true, mode: 0o700 });
+  const placement = await placementPolicy(opts.placement);
   const { exclusive: _ignored, ...pgOpts } = opts.store;
   const storeName = describeStore(pgOpts);
   // Unfenced, for what every server does whatever its role: the schema, its admin token, tokens
@@ -175,6 +179,7 @@ export async function startReplicatedServer(
           ...(opts.logsRetentionMs !== undefined ? { logsRetentionMs: opts.logsRetentionMs } : {}),
           ...(opts.defaultTimeLimitMs !== undefined ? { defaultTimeLimitMs: opts.defaultTimeLimitMs } : {}),
           cluster: view,
+          ...(placement.policy ? { policy: placement.policy } : {}),
           log,
         });
       } catch (e) {

@@ -18,6 +18,7 @@ import type { SampleRetention } from './retention.js';
 import { JoinTokenAccess } from './autoscale-join.js';
 import { retireSharedAutoscaleToken } from './autoscale-legacy.js';
 import { DEFAULT_JOIN_TTL_MS, JoinService } from './join.js';
+import { placementPolicy, type PlacementOption } from './placement-option.js';
 import { autoscalePolicy, buildProvider, type AutoscaleSpec, type PolicyFlags } from './providers/config.js';
 
 export { buildApp } from './app.js';
@@ -42,6 +43,8 @@ export interface ServerOptions {
   tls?: { cert: string; key: string; fingerprint: string };
   /** How long a joined node's credential lives (issue 11); default 7 days. */
   nodeCredentialTtlMs?: number;
+  /** `--policy default|lp` (placement-option.ts); default: default. */
+  placement?: PlacementOption;
   log?: (line: string) => void;
 }
 
@@ -95,6 +98,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   // `exclusive` Postgres (one server owns the database) is still allowed for a caller that asks.
   const storeOptions: StoreOptions =
     opts.store?.kind === 'postgres' ? opts.store : { backgroundCheckpointMs: 1_000, log, ...(opts.store ?? { kind: 'sqlite', path: join(opts.dataDir, DB_FILE) }) };
+  const placement = await placementPolicy(opts.placement);
   const store = openStore(storeOptions);
   await store.init();
   let server: Awaited<ReturnType<typeof buildApp>> | null = null;
@@ -113,6 +117,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       ...(opts.defaultTimeLimitMs !== undefined ? { defaultTimeLimitMs: opts.defaultTimeLimitMs } : {}),
       ...(opts.tls ? { https: { cert: opts.tls.cert, key: opts.tls.key } } : {}),
       ...(opts.nodeCredentialTtlMs !== undefined ? { nodeCredentialTtlMs: opts.nodeCredentialTtlMs } : {}),
+      ...(placement.policy ? { policy: placement.policy } : {}),
       log,
     });
     const host = opts.host ?? '127.0.0.1';
@@ -122,7 +127,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const shownHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
     const url = `${opts.tls ? 'https' : 'http'}://${shownHost}:${port}`;
     shownUrl = url;
-    log(`fastgpu server listening on ${url} (data dir ${opts.dataDir}; store ${describeStore(storeOptions)})${transportNote(host, opts.tls)}`);
+    log(`fastgpu server listening on ${url} (data dir ${opts.dataDir}; store ${describeStore(storeOptions)}; ${placement.note})${transportNote(host, opts.tls)}`);
     const loginUrl = `${url}/?token=${server.app.dashboard.issueLoginCode(adminToken)}`;
     const autoscaler = opts.autoscale === undefined ? null : await startAutoscaler(opts.autoscale, server, url, opts.dataDir, clock, log, opts.nodeCredentialTtlMs);
     const running = server;

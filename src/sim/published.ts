@@ -17,6 +17,9 @@ import { mulberry32, randInt, shuffle } from '../core/placement/rng.js';
 import { typicalWorkload, WorkloadEstimator } from '../core/placement/workload.js';
 import { PlacementMemos } from '../core/placement/memos.js';
 import { LevelSampler } from './levels.js';
+import { lpAssign, DEFAULT_LP_BUDGET_MS, DEFAULT_LP_CANDIDATES, type LpItem } from '../core/placement/lp.js';
+import type { MilpSolver } from '../core/placement/lp-solver.js';
+import type { PlacementChoice } from '../core/placement/types.js';
 import type { TracePod } from './trace.js';
 
 export type WorkloadEstimate = 'causal' | 'oracle';
@@ -41,11 +44,62 @@ export interface PublishedOptions {
   estimate?: WorkloadEstimate;
   /** Monotonic clock in ms, for placements/s (injected: core and sim logic stay clock-free). */
   now?: () => number;
+  /** `--policy lp`: MILP batches of `batch` arrivals (the policy named above places what a batch leaves). */
+  lp?: PublishedLp;
   /**
    * Called after each arrival's decision (null: skipped), with the node's name as the policy saw it
    * (published prefix included): the live bench compares the server's decisions with these.
    */
   onChoice?: (i: number, req: ResolvedPodRequest, placed: { node: string; gpus: readonly number[] } | null) => void;
+}
+
+export interface PublishedLp {
+  solver: MilpSolver;
+  /** Arrivals handed to one MILP (1, 16, 64, …). */
+  batch: number;
+  budgetMs?: number;
+  candidates?: number;
+  /** Summed over the batches (the caller may share one across seeds). */
+  counters: LpSimCounters;
+}
+
+/** Per batch: the MILP's outcome, summed. */
+export interface LpSimCounters {
+  batches: number;
+  /** Batches whose solver gave no incumbent in time (placed one at a time by `default`). */
+  fallbacks: number;
+  /** Batches stopped on the budget that used their incumbent. */
+  limited: number;
+  solveMs: number;
+  maxSolveMs: number;
+}
+
+export function newLpSimCounters(): LpSimCounters {
+  return { batches: 0, fallbacks: 0, limited: 0, solveMs: 0, maxSolveMs: 0 };
+}
+
+/** One batch through `lpAssign`: per request its placement (allocated) or null; leftovers one at a time by `fill`. */
+function lpBatch(lp: PublishedLp, cluster: ClusterState, batch: readonly ResolvedPodRequest[], fill: (r: ResolvedPodRequest) => PlacementChoice | null): (PlacementChoice | null)[] {
+  const items: LpItem[] = batch.map((req) => ({ req, key: lpKey(req), size: 1, gang: false, priority: 0 }));
+  const res = lpAssign(cluster, items, lp.solver, { budgetMs: lp.budgetMs ?? DEFAULT_LP_BUDGET_MS, candidates: lp.candidates ?? DEFAULT_LP_CANDIDATES, fill });
+  const c = lp.counters;
+  c.batches++;
+  c.solveMs += res.stats.solveMs;
+  c.maxSolveMs = Math.max(c.maxSolveMs, res.stats.solveMs);
+  if (res.stats.fellBack) c.fallbacks++;
+  else if (res.stats.status === 'limit') c.limited++;
+  // A fallback leaves the whole batch: place it one at a time, as `default` alone would.
+  return res.choices.map((ch, i) => {
+    if (ch) return ch[0]!;
+    if (!res.stats.fellBack) return null;
+    const one = fill(batch[i]!);
+    if (one) cluster.allocate(one, batch[i]!);
+    return one;
+  });
+}
+
+function lpKey(r: ResolvedPodRequest): string {
+  return `${r.cpuMilli}|${r.memoryMiB}|${r.gpuCount}|${r.gpuMilli}|${r.gpuMemoryMiB}|${r.models.join(',')}`;
 }
 
 export interface SeedResult {
@@ -137,26 +191,34 @@ export function runPublishedSeed(opts: PublishedOptions, maxLevel = 130): SeedRe
   const sampler = new LevelSampler(maxLevel, 3);
   const rec = [0, 0, 0];
 
-  for (const req of arrivals) {
-    arrived += req.gpuMilli * req.gpuCount;
+  // `lp` takes the arrivals `batch` at a time (one MILP per batch); every other policy one at a time.
+  const k = opts.lp ? opts.lp.batch : 1;
+  for (let at = 0; at < arrivals.length; at += k) {
+    const batch = k === 1 ? [arrivals[at]!] : arrivals.slice(at, at + k);
+    for (const req of batch) arrived += req.gpuMilli * req.gpuCount;
     const t0 = now ? now() : 0;
     if (causal) {
-      causal.observe(req);
+      for (const req of batch) causal.observe(req);
       ctx.workload = causal.current();
     }
-    const choice = policy.choose(cluster, req, ctx);
+    const choices = opts.lp ? lpBatch(opts.lp, cluster, batch, (r) => policy.choose(cluster, r, ctx)) : [policy.choose(cluster, batch[0]!, ctx)];
     if (now) placeMs += now() - t0;
-    opts.onChoice?.(placed + skipped, req, choice ? { node: cluster.nodes[choice.nodePos]!.name, gpus: [...choice.gpuIdx] } : null);
-    if (!choice) skipped++;
-    if (choice) {
-      cluster.allocate(choice, req);
+    batch.forEach((req, i) => {
+      const choice = choices[i] ?? null;
+      opts.onChoice?.(placed + skipped, req, choice ? { node: cluster.nodes[choice.nodePos]!.name, gpus: [...choice.gpuIdx] } : null);
+      if (!choice) {
+        skipped++;
+        return;
+      }
+      // lp allocated its choices already.
+      if (!opts.lp) cluster.allocate(choice, req);
       placed++;
       used += choice.gpuMilli * choice.gpuIdx.length;
       const n = cluster.nodes[choice.nodePos]!;
       const f = fragOf(n.model, n.cpuMilliFree, n.gpus.map((g) => g.freeMilli), workload);
       fragSum += f - nodeFrag[choice.nodePos]!;
       nodeFrag[choice.nodePos] = f;
-    }
+    });
     const idle = cap - used;
     // As the analysis scripts: allocation rounded to 2 decimals, the ratio as printed (2 decimals).
     rec[0] = Math.round((used / totalGpus / 10) * 100) / 100;

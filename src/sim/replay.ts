@@ -11,6 +11,8 @@ import type { NodeInit, PolicyName, WorkloadClass } from '../core/placement/inde
 import { mulberry32 } from '../core/placement/rng.js';
 import { WorkloadEstimator, typicalWorkload } from '../core/placement/workload.js';
 import { IncrementalScheduler } from '../core/scheduler/incremental.js';
+import { LpScheduler } from '../core/scheduler/lp.js';
+import type { MilpSolver } from '../core/placement/lp-solver.js';
 import type { SchedulerPolicy } from '../core/scheduler/types.js';
 import type { NodeRecord, PendingReason, Task } from '../core/types.js';
 import type { TracePod } from './trace.js';
@@ -43,6 +45,8 @@ export interface ReplaySummary {
   cycles: { count: number; meanMs: number; maxMs: number };
   placementsPerSecond: number;
   wallSeconds: number;
+  /** With `--policy lp`: MILP cycles, fallbacks to default (no incumbent in time), solver time per cycle. */
+  lp?: { budgetMs: number; cycles: number; fallbacks: number; limited: number; skipped: number; placed: number; solveMsMean: number; solveMsMax: number };
 }
 
 /** Min-heap of (time, index). */
@@ -120,6 +124,8 @@ export interface ReplayOptions {
    */
   estimate?: 'causal' | 'oracle';
   now: () => number;
+  /** `--policy lp`: each cycle starts with a MILP batch of the queue (`policy` places the rest: default). */
+  lp?: { solver: MilpSolver; budgetMs: number; candidates?: number };
 }
 
 /** The trace's nodes as the scheduler sees registered nodes: READY, GPUs shareable (simulated). */
@@ -192,6 +198,8 @@ export function runReplay(o: ReplayOptions): ReplaySummary {
   const seen = given ? null : new WorkloadEstimator(o.policy === 'default' ? DEFAULT_WORKLOAD_OPTIONS : {});
   const policy: SchedulerPolicy = { placement: o.policy, backfill, defaultRuntimeMs: 3_600_000, rng: mulberry32(o.seed ?? 42) };
   if (given) policy.workload = given;
+  const lp = o.lp ? new LpScheduler({ solver: o.lp.solver, budgetMs: o.lp.budgetMs, ...(o.lp.candidates !== undefined ? { candidates: o.lp.candidates } : {}) }) : null;
+  if (lp) policy.batch = lp;
 
   const placedAt = new Float64Array(pods.length).fill(-1);
   const waitedFirst: (PendingReason | null)[] = pods.map(() => null);
@@ -306,7 +314,14 @@ export function runReplay(o: ReplayOptions): ReplaySummary {
     cycles: { count: cycles, meanMs: r2(cycles ? cycleMs / cycles : 0), maxMs: r2(maxCycleMs) },
     placementsPerSecond: cycleMs > 0 ? Math.round(placements / (cycleMs / 1000)) : 0,
     wallSeconds: r2((o.now() - t0) / 1000),
+    ...(lp && o.lp ? { lp: { budgetMs: o.lp.budgetMs, ...lpCounts(lp) } } : {}),
   };
+}
+
+function lpCounts(lp: LpScheduler) {
+  const c = lp.counts;
+  const r2 = (x: number) => Math.round(x * 100) / 100;
+  return { cycles: c.cycles, fallbacks: c.fallbacks, limited: c.limited, skipped: c.skipped, placed: c.placed, solveMsMean: r2(c.cycles ? c.solveMs / c.cycles : 0), solveMsMax: r2(c.maxSolveMs) };
 }
 
 /** The step function `steps` (time, value from then on; times ascending) at `n` even instants of [from, to]. */

@@ -1,6 +1,7 @@
 // Multi-seed runs and their summary (what `fastgpu sim` prints and the bench tabulates).
 import type { NodeInit, PolicyName, WorkloadClass } from '../core/placement/index.js';
-import { capacityMilli, publishedArrivals, runPublishedSeed, type SeedResult, type WorkloadEstimate } from './published.js';
+import { capacityMilli, newLpSimCounters, publishedArrivals, runPublishedSeed, type SeedResult, type WorkloadEstimate } from './published.js';
+import type { MilpSolver } from '../core/placement/lp-solver.js';
 import { configurationBound, loadHighs, prefixAt, relaxationBound } from './bound.js';
 import type { TracePod } from './trace.js';
 
@@ -30,6 +31,29 @@ export interface PublishedSummary {
   /** Decisions (placed or not) per second of time spent deciding. */
   decisionsPerSecond: number;
   wallSeconds: number;
+  /** With `--policy lp`: the batch size and what the MILPs did (solver time per batch, fallbacks). */
+  lp?: LpRunSummary;
+}
+
+export interface LpRunSummary {
+  batch: number;
+  budgetMs: number;
+  batches: number;
+  /** Batches with no incumbent in time: placed one at a time by `default` (counted, never hidden). */
+  fallbacks: number;
+  /** Batches stopped on the budget that used their incumbent. */
+  limited: number;
+  solveMsMean: number;
+  solveMsMax: number;
+}
+
+/** `--policy lp` in a simulation: the solver and how it is used. */
+export interface LpRunOptions {
+  solver: MilpSolver;
+  /** Published mode: arrivals per MILP. */
+  batch: number;
+  budgetMs: number;
+  candidates?: number;
 }
 
 export function meanCurves(curves: readonly (number | null)[][]): (number | null)[] {
@@ -63,10 +87,13 @@ export interface RunOptions {
   estimate?: WorkloadEstimate;
   /** Monotonic clock, ms. */
   now: () => number;
+  /** `--policy lp` (with `policy` = the one-at-a-time policy for what a batch leaves: default). */
+  lp?: LpRunOptions;
 }
 
 export function runPublished(o: RunOptions): PublishedSummary {
   const t0 = o.now();
+  const counters = newLpSimCounters();
   const results: SeedResult[] = o.seeds.map((seed) =>
     runPublishedSeed({
       nodes: o.nodes,
@@ -77,6 +104,7 @@ export function runPublished(o: RunOptions): PublishedSummary {
       now: o.now,
       estimate: o.estimate ?? 'causal',
       ...(o.typical ? { workload: o.typical } : {}),
+      ...(o.lp ? { lp: { ...o.lp, counters } } : {}),
     }),
   );
   const wallSeconds = (o.now() - t0) / 1000;
@@ -103,7 +131,13 @@ export function runPublished(o: RunOptions): PublishedSummary {
     placementsPerSecond: placeMs > 0 ? Math.round(results.reduce((a, r) => a + r.placed, 0) / (placeMs / 1000)) : 0,
     decisionsPerSecond: placeMs > 0 ? Math.round(pods / (placeMs / 1000)) : 0,
     wallSeconds: Math.round(wallSeconds * 100) / 100,
+    ...(o.lp ? { lp: lpSummary(o.lp, counters) } : {}),
   };
+}
+
+function lpSummary(lp: LpRunOptions, c: ReturnType<typeof newLpSimCounters>): LpRunSummary {
+  const r2 = (x: number) => Math.round(x * 100) / 100;
+  return { batch: lp.batch, budgetMs: lp.budgetMs, batches: c.batches, fallbacks: c.fallbacks, limited: c.limited, solveMsMean: r2(c.batches ? c.solveMs / c.batches : 0), solveMsMax: r2(c.maxSolveMs) };
 }
 
 export interface BoundSummary {

@@ -9,12 +9,13 @@ import { addAutoscaleFlags, compileServerFlags, daemonAction, DEFAULT_TIME_LIMIT
 import { cliCommand } from '../invocation.js';
 import { storeFlag } from '../store-flag.js';
 import { addTlsFlags, tlsBanner, tlsFromFlags } from '../tls-flags.js';
+import { addPlacementFlags, placementFlags, type RawPlacementFlags } from '../placement-flags.js';
 
 /** How long a clean shutdown may take before the process exits anyway. */
 const SHUTDOWN_GRACE_MS = 10_000;
 
 export function register(program: Command): void {
-  addTlsFlags(addAutoscaleFlags(program.command('server')))
+  addPlacementFlags(addTlsFlags(addAutoscaleFlags(program.command('server'))))
     .description('run the FastGPU server alone (API, store, scheduler); agents join with `fastgpu agent`')
     .option('--data-dir <dir>', 'where the database and admin token live (default: $FASTGPU_HOME/data)')
     .option('--store <url>', 'the database: postgres://USER@HOST[:PORT]/DB for several servers, or sqlite:PATH (default: $FASTGPU_STORE, else SQLite in the data dir)')
@@ -28,17 +29,18 @@ export function register(program: Command): void {
     .option('--default-time-limit <duration>', DEFAULT_TIME_LIMIT_HELP)
     .addOption(new Option('--node-lost-after <duration>', 'mark a node LOST after this long without a heartbeat').hideHelp())
     .action(
-      daemonAction(async (raw: RawServerFlags & { store?: string }, cmd: Command) => {
+      daemonAction(async (raw: RawServerFlags & RawPlacementFlags & { store?: string }, cmd: Command) => {
         const ctx = contextOf(cmd);
         // Listen for Ctrl-C/SIGTERM before anything starts, so that a signal sent the moment the
         // banner appears (or during startup) stops the daemon cleanly instead of killing it.
         const interrupted = untilInterrupted(ctx);
         const flags = compileServerFlags(raw, ctx);
         const store = storeFlag(raw.store, ctx);
+        const placement = placementFlags(raw);
         mkdirSync(flags.dataDir, { recursive: true, mode: 0o700 });
         const tls = await tlsFromFlags(raw, flags.dataDir);
         const { startServer } = await import('../../server/main.js');
-        const server = await startServer({ ...serverOptions(flags, ctx, ''), ...(store ? { store } : {}), ...(tls ? { tls } : {}) }).catch((e: unknown) => {
+        const server = await startServer({ ...serverOptions(flags, ctx, ''), ...placement, ...(store ? { store } : {}), ...(tls ? { tls } : {}) }).catch((e: unknown) => {
           throw listenError(e, flags.host, flags.port);
         });
         const tokenFile = join(flags.dataDir, 'admin.token');

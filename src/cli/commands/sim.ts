@@ -3,9 +3,12 @@ import { basename } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Command, Option } from 'commander';
 import { isPolicyName, POLICY_NAMES, type PolicyName } from '../../core/placement/index.js';
+import { DEFAULT_LP_BUDGET_MS } from '../../core/placement/lp.js';
+import type { MilpSolver } from '../../core/placement/lp-solver.js';
 import { runElastic, type PoolRun } from '../../sim/elastic.js';
+import { loadHighsSolver } from '../../solver/highs.js';
 import { runReplay } from '../../sim/replay.js';
-import { parseSeeds, REPORT_LEVELS, runPublished } from '../../sim/run.js';
+import { parseSeeds, REPORT_LEVELS, runPublished, type LpRunOptions } from '../../sim/run.js';
 import { loadNodes, loadPodList, TraceError } from '../../sim/trace.js';
 
 interface SimFlags {
@@ -30,6 +33,8 @@ interface SimFlags {
   forecastWindow?: string;
   fixedPool?: 'peak' | 'trace';
   workload?: 'causal' | 'oracle';
+  batch?: string;
+  lpBudget?: string;
 }
 
 export function register(program: Command): void {
@@ -38,7 +43,9 @@ export function register(program: Command): void {
     .description('Simulate placement on a GPU cluster trace (openb CSVs): the FGD paper protocol or a timed replay')
     .requiredOption('--pods <file>', 'pod list CSV (name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,…)')
     .requiredOption('--nodes <file>', 'node list CSV (sn,cpu_milli,memory_mib,gpu,model)')
-    .option('--policy <name>', `placement policy: ${POLICY_NAMES.join(', ')}`, 'default')
+    .option('--policy <name>', `placement policy: ${POLICY_NAMES.join(', ')}, or lp (MILP batches with HiGHS; default places what a batch leaves)`, 'default')
+    .option('--batch <k>', 'published mode with --policy lp: arrivals handed to one MILP', '1')
+    .option('--lp-budget <ms>', 'with --policy lp: solver time per batch or cycle, ms (anytime: the best incumbent wins; none in time: default places them, counted)', String(DEFAULT_LP_BUDGET_MS))
     .addOption(new Option('--mode <mode>', 'published: shuffle, top up, place, no departures; replay: trace times with a queue').choices(['published', 'replay']).default('published'))
     .option('--seeds <list>', 'seeds, e.g. 42-51 or 42,43 (published mode; replay uses the first)', '42-51')
     .addOption(
@@ -61,9 +68,11 @@ export function register(program: Command): void {
     .option('--forecast-window <s>', 'with --autoscale: seconds the scale-ahead forecast looks back (default: --boot-seconds)')
     .addOption(new Option('--fixed-pool <kind>', 'with --autoscale: compare with the nodes a replay on the whole list used (peak), or the whole list (trace)').choices(['peak', 'trace']).default('peak'))
     .addOption(new Option('--output <format>', 'output format').choices(['json', 'table']).default('table'))
-    .action((flags: SimFlags) => {
+    .action(async (flags: SimFlags) => {
       try {
-        process.stdout.write(simCommand(flags));
+        // HiGHS loads asynchronously, once, before the simulation starts.
+        const solver = flags.policy === 'lp' ? await loadHighsSolver() : undefined;
+        process.stdout.write(simCommand(flags, solver));
       } catch (e) {
         if (e instanceof TraceError || e instanceof UsageError) {
           process.stderr.write(`fastgpu sim: ${e.message}\n`);
@@ -77,6 +86,15 @@ export function register(program: Command): void {
 
 class UsageError extends Error {}
 
+function lpFlags(flags: SimFlags, solver: MilpSolver | undefined): LpRunOptions {
+  if (!solver) throw new UsageError('--policy lp: the solver (HiGHS) is not loaded');
+  const batch = Number(flags.batch ?? '1');
+  if (!Number.isInteger(batch) || batch < 1 || batch > 10_000) throw new UsageError(`--batch: expected a whole number 1–10000, got '${flags.batch}'`);
+  if (flags.autoscale === true) throw new UsageError('--policy lp does not run with --autoscale yet');
+  if (flags.mode === 'replay' && batch !== 1) throw new UsageError('--batch is for --mode published; in replay mode a cycle takes the whole queue');
+  return { solver, batch, budgetMs: num(flags.lpBudget ?? String(DEFAULT_LP_BUDGET_MS), '--lp-budget') };
+}
+
 function num(v: string, flag: string): number {
   const n = Number(v);
   if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${flag}: expected a positive number, got '${v}'`);
@@ -84,9 +102,13 @@ function num(v: string, flag: string): number {
 }
 
 /** Runs the simulation described by the flags and returns what to print. */
-export function simCommand(flags: SimFlags): string {
-  if (!isPolicyName(flags.policy)) throw new UsageError(`--policy: unknown '${flags.policy}' (one of ${POLICY_NAMES.join(', ')})`);
-  const policy: PolicyName = flags.policy;
+export function simCommand(flags: SimFlags, solver?: MilpSolver): string {
+  const isLp = flags.policy === 'lp';
+  if (!isLp && !isPolicyName(flags.policy)) throw new UsageError(`--policy: unknown '${flags.policy}' (one of ${POLICY_NAMES.join(', ')}, lp)`);
+  const policy: PolicyName = isLp ? 'default' : (flags.policy as PolicyName);
+  const lp = isLp ? lpFlags(flags, solver) : undefined;
+  if (!isLp && flags.batch !== undefined && flags.batch !== '1') throw new UsageError('--batch needs --policy lp (other policies place one arrival at a time)');
+  const label = isLp ? `lp (MILP, budget ${lp!.budgetMs} ms${flags.mode === 'replay' ? '' : `, batch ${lp!.batch}`}; default for the rest)` : policy;
   let seeds: number[];
   try {
     seeds = parseSeeds(flags.seeds);
@@ -155,31 +177,34 @@ export function simCommand(flags: SimFlags): string {
       compress: num(flags.compress, '--compress'),
       estimate,
       now,
+      ...(lp ? { lp } : {}),
     });
     if (flags.output === 'json') return JSON.stringify(r) + '\n';
     const reasons = Object.entries(r.waitReasons).map(([k, v]) => `${k} ${v}`).join(', ');
     return [
-      `workload ${r.workload} · replay ×${r.compress} · scheduler: placement ${r.policy}, backfill ${r.backfill ? 'on' : 'off'}`,
+      `workload ${r.workload} · replay ×${r.compress} · scheduler: placement ${label}, backfill ${r.backfill ? 'on' : 'off'}`,
       `pods ${r.pods}, placed ${r.placed}, never placed ${r.neverPlaced}, placed on arrival ${(100 * r.placedOnArrival).toFixed(1)} %`,
       `waited ${r.waited}${reasons ? ` (first reason: ${reasons})` : ''}`,
       `queueing delay: mean ${r.queueDelaySeconds.mean} s, p95 ${r.queueDelaySeconds.p95} s, p99 ${r.queueDelaySeconds.p99} s, max ${r.queueDelaySeconds.max} s`,
       `allocated GPU: mean ${r.allocation.mean} % while pods arrive, ${r.allocation.meanAll} % overall, peak ${r.allocation.peak} %`,
       `${r.cycles.count} scheduler cycles (mean ${r.cycles.meanMs} ms, max ${r.cycles.maxMs} ms) · ${r.placementsPerSecond} placements/s · ${r.wallSeconds} s`,
+      ...(r.lp ? [`lp: ${r.lp.cycles} MILP cycles, solver mean ${r.lp.solveMsMean} ms, max ${r.lp.solveMsMax} ms; ${r.lp.limited} stopped on the budget (incumbent used), ${r.lp.fallbacks} fell back to default; ${r.lp.placed} tasks placed by the batch`] : []),
       '',
     ].join('\n');
   }
-  const s = runPublished({ workload, nodes, pods, policy, seeds, tune: num(flags.tune, '--tune'), estimate, now });
+  const s = runPublished({ workload, nodes, pods, policy, seeds, tune: num(flags.tune, '--tune'), estimate, now, ...(lp ? { lp } : {}) });
   if (flags.output === 'json') {
     const { curve, ...rest } = s;
     return JSON.stringify({ ...rest, curve }) + '\n';
   }
   const pad = (x: string, n: number) => x.padStart(n);
   const lines = [
-    `workload ${s.workload} · published protocol · policy ${s.policy}${s.policy === 'default' ? ` (${s.estimate})` : ''} · seeds ${seeds[0]}–${seeds.at(-1)} (${seeds.length}) · tune ${s.tune}`,
+    `workload ${s.workload} · published protocol · policy ${label}${s.policy === 'default' ? ` (${s.estimate})` : ''} · seeds ${seeds[0]}–${seeds.at(-1)} (${seeds.length}) · tune ${s.tune}`,
     `${'arrived %'.padEnd(22)}${REPORT_LEVELS.map((l) => pad(String(l), 8)).join('')}`,
     `${'allocated GPU %'.padEnd(22)}${REPORT_LEVELS.map((l) => pad(s.allocation[String(l)]?.toFixed(2) ?? '—', 8)).join('')}`,
     `${'fragmentation ratio %'.padEnd(22)}${REPORT_LEVELS.map((l) => pad(s.fragmentation[String(l)]?.toFixed(2) ?? '—', 8)).join('')}`,
     `${s.pods} pods, ${s.failed} skipped · ${s.placementsPerSecond} placements/s · ${s.wallSeconds} s`,
+    ...(s.lp ? [`lp: ${s.lp.batches} batches of ${s.lp.batch}, solver mean ${s.lp.solveMsMean} ms, max ${s.lp.solveMsMax} ms; ${s.lp.limited} stopped on the budget (incumbent used), ${s.lp.fallbacks} fell back to default`] : []),
     '',
   ];
   return lines.join('\n');

@@ -23,10 +23,11 @@ import {
 } from '../daemon.js';
 import { addAutoscaleFlags } from '../daemon.js';
 import { addTlsFlags, tlsBanner, tlsFromFlags } from '../tls-flags.js';
+import { addPlacementFlags, placementFlags, type RawPlacementFlags } from '../placement-flags.js';
 import { serverOptions, shutdown } from './server.js';
 
 export function register(program: Command): void {
-  addTlsFlags(addAutoscaleFlags(program.command('up')))
+  addPlacementFlags(addTlsFlags(addAutoscaleFlags(program.command('up'))))
     .description('start FastGPU on this machine: server, store and a local agent (Ctrl-C stops; tasks keep running)')
     .option('--data-dir <dir>', 'where the database, token and task state live (default: $FASTGPU_HOME/data)')
     .option('--port <n>', 'port to listen on; 0 picks a free one (default 7070)')
@@ -44,7 +45,7 @@ export function register(program: Command): void {
     .option('--default-time-limit <duration>', DEFAULT_TIME_LIMIT_HELP)
     .addOption(new Option('--node-lost-after <duration>', 'mark a node LOST after this long without a heartbeat').hideHelp())
     .action(
-      daemonAction(async (raw: RawServerFlags & { gpus?: string; name?: string; cpus?: string; memory?: string; sharing?: string }, cmd: Command) => {
+      daemonAction(async (raw: RawServerFlags & RawPlacementFlags & { gpus?: string; name?: string; cpus?: string; memory?: string; sharing?: string }, cmd: Command) => {
         const ctx = contextOf(cmd);
         // Listen for Ctrl-C/SIGTERM before anything starts, so that a signal sent the moment the
         // banner appears (or during startup) stops the daemon cleanly instead of killing it.
@@ -53,13 +54,14 @@ export function register(program: Command): void {
         const gpus = gpusFlag(raw.gpus);
         const size = nodeSizeFlags(raw);
         const sharing = sharingFlag(raw.sharing);
+        const placement = placementFlags(raw);
         const name = raw.name === undefined ? undefined : nonEmpty(raw.name, '--name');
         mkdirSync(flags.dataDir, { recursive: true, mode: 0o700 });
 
         const tls = await tlsFromFlags(raw, flags.dataDir);
         const { startServer } = await import('../../server/main.js');
         const { startAgent } = await import('../../agent/main.js');
-        const server = await startServer({ ...serverOptions(flags, ctx, 'server: '), ...(tls ? { tls } : {}) }).catch((e: unknown) => {
+        const server = await startServer({ ...serverOptions(flags, ctx, 'server: '), ...placement, ...(tls ? { tls } : {}) }).catch((e: unknown) => {
           throw listenError(e, flags.host, flags.port);
         });
         let agent;

@@ -22,7 +22,7 @@ import { count, when } from './format.js';
 import { orderQueue } from './order.js';
 import { FailMemo, Requests, type Shape } from './requests.js';
 import { CycleTenancy } from './tenancy.js';
-import type { ScheduleResult, SchedulerPolicy, SchedulerSnapshot } from './types.js';
+import type { BatchPlacer, ScheduleResult, SchedulerPolicy, SchedulerSnapshot } from './types.js';
 import { placeReservations, scheduleSliceTasks } from './vgpu.js';
 
 /** A gang in the queue: its pending members, placed all-or-nothing. */
@@ -91,13 +91,41 @@ export function scheduleOn(cap: Capacity, snapshot: SchedulerSnapshot, now: numb
 
   const ordered = policy.order ? policy.order(queued, snapshot, now) : orderQueue(queued);
   const tenancy = snapshot.tenancy ? new CycleTenancy(snapshot.tenancy, snapshot.active, snapshot.reservations) : null;
-  const head = runQueue(cy, entries(cy, ordered), snapshot.active, tenancy);
+  const walk = policy.batch ? placeBatch(cy, policy.batch, ordered, snapshot, tenancy) : ordered;
+  const head = runQueue(cy, entries(cy, walk), snapshot.active, tenancy);
   const result: ScheduleResult = { decisions: cy.decisions, stats: cy.stats };
   if (head) {
     const first = head.shadow.choices[0]!;
     result.head = { taskId: tasksOf(head.entry)[0]!.id, startAt: head.shadow.startAt, nodeId: cap.records[first.nodePos]!.id };
   }
   return result;
+}
+
+/**
+ * The batch step (`policy.batch`): its placements are committed as the walk commits its own, and
+ * the walk gets the queue without them.
+ */
+function placeBatch(cy: Cycle, batch: BatchPlacer, ordered: readonly Task[], snapshot: SchedulerSnapshot, tenancy: CycleTenancy | null): readonly Task[] {
+  const placed = batch.place({ cluster: cy.cap.cluster, queue: ordered, shape: (t) => cy.requests.shape(t.spec.resources), choose: (req) => cy.placer.choose(cy.cap.cluster, req, cy.pctx), snapshot });
+  if (placed.length === 0) return ordered;
+  const done = new Set<string>();
+  for (const p of placed) {
+    commitPlaced(cy, tenancy, p.tasks, p.shapes, p.choices);
+    for (const t of p.tasks) done.add(t.id);
+  }
+  return ordered.filter((t) => !done.has(t.id));
+}
+
+/** Records placements already allocated in the cycle's cluster: their holds, decisions and borrowing. */
+function commitPlaced(cy: Cycle, tenancy: CycleTenancy | null, tasks: readonly Task[], shapes: readonly Shape[], choices: readonly PlacementChoice[]): void {
+  for (let i = 0; i < tasks.length; i++) {
+    const t = tasks[i]!;
+    const c = choices[i]!;
+    const req = shapes[i]!.req;
+    cy.cap.holds.push({ end: endIfPlacedNow(cy, t), nodePos: c.nodePos, gpuIdx: c.gpuIdx, gpuMilli: c.gpuMilli, gpuMemoryMiB: c.gpuMemoryMiB, cpuMilli: req.cpuMilli, memoryMiB: req.memoryMiB });
+    const borrowed = tenancy ? tenancy.admit(t, c.gpuMilli * c.gpuIdx.length) : false;
+    placeTask(cy, t, toPlacement(cy.cap.records, c, req.cpuMilli, req.memoryMiB), borrowed);
+  }
 }
 
 /** At most this many requests of each kind (pending, running) shape the workload estimate. */
@@ -183,16 +211,7 @@ function runQueue(cy: Cycle, queue: readonly Entry[], active: readonly Task[], t
     unplaced: (c, req) => head!.guard.unplaced(c, req, runsPast),
   };
 
-  const commit = (tasks: readonly Task[], shapes: readonly Shape[], choices: readonly PlacementChoice[]): void => {
-    for (let i = 0; i < tasks.length; i++) {
-      const t = tasks[i]!;
-      const c = choices[i]!;
-      const req = shapes[i]!.req;
-      cy.cap.holds.push({ end: endIfPlacedNow(cy, t), nodePos: c.nodePos, gpuIdx: c.gpuIdx, gpuMilli: c.gpuMilli, gpuMemoryMiB: c.gpuMemoryMiB, cpuMilli: req.cpuMilli, memoryMiB: req.memoryMiB });
-      const borrowed = tenancy ? tenancy.admit(t, c.gpuMilli * c.gpuIdx.length) : false;
-      placeTask(cy, t, toPlacement(cy.cap.records, c, req.cpuMilli, req.memoryMiB), borrowed);
-    }
-  };
+  const commit = (tasks: readonly Task[], shapes: readonly Shape[], choices: readonly PlacementChoice[]): void => commitPlaced(cy, tenancy, tasks, shapes, choices);
 
   for (const e of queue) {
     let single: Shape | null = null;

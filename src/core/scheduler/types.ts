@@ -3,6 +3,9 @@
 import type { PolicyMemoStore, PolicyName, Rng, WorkloadClass } from '../placement/types.js';
 import type { NodeRecord, PendingReason, Placement, Task, VgpuReservation } from '../types.js';
 import type { Tenant } from '../tenancy/types.js';
+import type { ClusterState, ResolvedPodRequest } from '../placement/cluster.js';
+import type { PlacementChoice } from '../placement/types.js';
+import type { Shape } from './requests.js';
 
 /** What the cycle knows of tenants, beyond the tasks. */
 export interface TenancySnapshot {
@@ -60,7 +63,36 @@ export interface SchedulerPolicy {
    * each cycle starts its own. They pay only where the capacity persists (IncrementalScheduler).
    */
   memos?: PolicyMemoStore;
+  /**
+   * A step that places part of the queue at once before the walk (`--policy lp`: a MILP batch,
+   * lp.ts); the walk then places the rest with `placement`.
+   */
+  batch?: BatchPlacer;
 }
+
+/** What the cycle hands a batch step. */
+export interface BatchInput {
+  cluster: ClusterState;
+  /** The queue in order (no vGPU tasks). */
+  queue: readonly Task[];
+  shape(t: Task): Shape;
+  /** The cycle's own placement policy, one request at a time (nothing allocated). */
+  choose(req: ResolvedPodRequest): PlacementChoice | null;
+  snapshot: SchedulerSnapshot;
+}
+
+/** Tasks placed together (a gang's members, or one task) and their placements, already allocated. */
+export interface BatchPlacement {
+  tasks: readonly Task[];
+  shapes: readonly Shape[];
+  choices: readonly PlacementChoice[];
+}
+
+/** A step that places part of the queue at once before the cycle walks the rest. */
+export interface BatchPlacer {
+  place(input: BatchInput): BatchPlacement[];
+}
+
 
 export type Decision =
   | {
