@@ -13,11 +13,10 @@ import { z } from 'zod';
 import { checkManifest, HASH_RE, summary, type DatasetManifest, type DatasetSummary } from '../core/data/dataset.js';
 import { FastGpuError, notFound } from '../core/errors.js';
 import type { Task } from '../core/types.js';
-import { NODE_CREDENTIAL_HEADER } from '../protocol/agent.js';
 import type { RouteBook } from './api.js';
 import type { Principal } from './auth.js';
 import { needBlobs, type BlobStore } from './datasets-blobs.js';
-import { checkNodeBinding } from './routes/join.js';
+import { checkNodeBinding, credentialOf } from './routes/join.js';
 import type { RouteContext } from './routes/context.js';
 
 /** A task's outputs with the versions they made (the task detail view). */
@@ -44,11 +43,6 @@ async function liveTask(ctx: RouteContext, principal: Principal, credential: str
   if (t.state !== 'RUNNING') throw new FastGpuError('CONFLICT', `${here} is ${t.state}, not running: its outputs are no longer taken`);
   if (!t.spec.outputs) throw new FastGpuError('CONFLICT', `task ${t.id} has no outputs`);
   return t as Task & { spec: { outputs: NonNullable<Task['spec']['outputs']> } };
-}
-
-function credentialOf(req: { headers: Record<string, string | string[] | undefined> }): string | undefined {
-  const v = req.headers[NODE_CREDENTIAL_HEADER];
-  return typeof v === 'string' && v.length > 0 ? v : undefined;
 }
 
 /**

@@ -13,15 +13,10 @@ import { AGENT_BODY_LIMIT } from '../body.js';
 import { AssignmentsQuerySchema, OkSchema } from '../schemas.js';
 import { checkProtocolVersion } from '../../protocol/version.js';
 import type { RouteContext } from './context.js';
-import { checkNodeBinding } from './join.js';
+import { checkNodeBinding, credentialOf } from './join.js';
 import { clientGone } from './util.js';
 
 /** The node credential header of a request (see src/server/node-identity.ts). */
-function credentialOf(req: { headers: Record<string, string | string[] | undefined> }): string | undefined {
-  const v = req.headers[NODE_CREDENTIAL_HEADER];
-  return typeof v === 'string' && v.length > 0 ? v : undefined;
-}
-
 export function agentRoutes(ctx: RouteContext): void {
   const { book, control } = ctx;
 

@@ -2,6 +2,7 @@
 // admins' join tokens, and removing a node.
 import { z } from 'zod';
 import { conflict, FastGpuError, notFound } from '../../core/errors.js';
+import { NODE_CREDENTIAL_HEADER } from '../../protocol/agent.js';
 import { JoinRequestSchema, JoinResponseSchema, JoinTokenCreateSchema, JoinTokenViewSchema, NodeRemovedSchema, type JoinTokenView } from '../../protocol/join.js';
 import type { JoinTokenRecord } from '../../store/join-port.js';
 import { authorize, type Principal } from '../auth.js';
@@ -13,6 +14,12 @@ const iso = (t: number): string => new Date(t).toISOString();
 
 function joinTokenView(t: JoinTokenRecord): JoinTokenView {
   return { id: t.id, labels: t.labels, uses: t.uses, maxUses: t.maxUses, createdAt: iso(t.createdAt), expiresAt: iso(t.expiresAt), revokedAt: t.revokedAt === null ? null : iso(t.revokedAt) };
+}
+
+/** The node credential an agent's request carries (its header), or undefined. */
+export function credentialOf(req: { headers: Record<string, string | string[] | undefined> }): string | undefined {
+  const v = req.headers[NODE_CREDENTIAL_HEADER];
+  return typeof v === 'string' && v.length > 0 ? v : undefined;
 }
 
 /** A joined node's credential speaks only for its own node name (403 otherwise). */
