@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import type { DatasetManifest } from '../core/data/dataset.js';
 import type { Assignment, RunningReport } from '../protocol/agent.js';
 import { uploadTree, walk } from '../sdk/datasets-push.js';
+import { systemClock } from '../util/clock.js';
 import type { StopReason } from './attempt-dir.js';
 import type { Launcher, LaunchResult, ScannedAttempt } from './launcher.js';
 import { OutputLinkError, type AttemptRef, type OutputsLink } from './outputs-http.js';
@@ -73,8 +74,8 @@ class OutputError extends Error {
 
 const realSleep = (ms: number, signal: AbortSignal): Promise<void> =>
   new Promise((resolve, reject) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => (clearTimeout(t), reject(signal.reason as Error)), { once: true });
+    const t = systemClock.timeout(resolve, ms);
+    signal.addEventListener('abort', () => (t.clear(), reject(signal.reason as Error)), { once: true });
   });
 
 export class OutputsLauncher implements Launcher {
