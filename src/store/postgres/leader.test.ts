@@ -62,13 +62,19 @@ describe('leadership over one Postgres', () => {
     expect(await a.tryLead(1)).toBe(1);
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));
+    let passed!: () => void;
+    const inside = new Promise<void>((r) => (passed = r));
     // A's write has passed the fence and is still open when A resigns and B takes over.
     const write = a.fenced(1, async (c) => {
       await insertTasks(c, [fixtureTask('in-flight')]);
+      passed();
       await held;
     });
     const watcher = new pg.Client({ connectionString: pgt.url });
     await watcher.connect();
+    // Awaited, not assumed: on a loaded box B's takeover once came before A's write reached the
+    // fence, which then (rightly) refused it, and nobody ever waited.
+    await inside;
     await a.resign();
     const takeover = b.tryLead(2);
     await someoneWaits(watcher);
