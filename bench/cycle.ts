@@ -22,9 +22,8 @@ import { makeTask, seededRng } from '../src/core/scheduler/testing.js';
 import type { SchedulerPolicy, SchedulerSnapshot } from '../src/core/scheduler/types.js';
 import type { GpuRequest, Task } from '../src/core/types.js';
 import { ControlPlane } from '../src/server/control.js';
-import pg from 'pg';
 import { openStore } from '../src/store/index.js';
-import { startCluster } from '../src/store/postgres/testing.js';
+import { createDatabase, startCluster } from '../src/store/postgres/testing.js';
 import type { Store } from '../src/store/port.js';
 import type { BenchRow } from './server.js';
 
@@ -114,11 +113,7 @@ async function benchStore(placement: PolicyName, pgUrl: string | null): Promise<
     return { raw, dispose: async () => (await raw.close(), rmSync(dir, { recursive: true, force: true })) };
   }
   const db = `fastgpu_cycle_${placement.replace(/[^a-z0-9]/g, '_')}_${Date.now().toString(36)}`;
-  const admin = new pg.Client({ connectionString: pgUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${db}`);
-  await admin.end();
-  const raw = openStore({ kind: 'postgres', url: pgUrl.replace(/\/[^/]*$/, `/${db}`) });
+  const raw = openStore({ kind: 'postgres', url: await createDatabase(pgUrl, db) });
   await raw.init();
   return { raw, dispose: () => raw.close() };
 }

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import http from 'node:http';
 import os, { tmpdir } from 'node:os';
 import pg from 'pg';
-import { startCluster } from '../src/store/postgres/testing.js';
+import { createDatabase, startCluster } from '../src/store/postgres/testing.js';
 import { requireBuild, until, World } from '../test/e2e/harness.js';
 import { HaCluster } from '../test/ha/cluster.js';
 import type { BenchRow } from './server.js';
@@ -86,11 +86,7 @@ export async function benchHa(): Promise<BenchRow[]> {
   process.env.PG_DURABLE = process.env.HA_BENCH_DURABLE ?? '1';
   const cluster = await startCluster();
   const world = new World();
-  const admin = new pg.Client({ connectionString: cluster.url });
-  await admin.connect();
-  await admin.query('CREATE DATABASE fastgpu_ha_bench');
-  await admin.end();
-  const dbUrl = cluster.url.replace(/\/[^/]*$/, '/fastgpu_ha_bench');
+  const dbUrl = await createDatabase(cluster.url, 'fastgpu_ha_bench');
   const ha = new HaCluster(world, dbUrl, dbUrl, 'public');
   const rows: BenchRow[] = [];
   // Each row as soon as it is measured: a later failure (a failover that times out) keeps it.

@@ -6,11 +6,10 @@
 // reads a dashboard makes; its resident memory is read from /proc after each step.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import pg from 'pg';
 import { makeTask } from '../src/core/scheduler/testing.js';
 import type { Task } from '../src/core/types.js';
 import { openStore } from '../src/store/index.js';
-import { startCluster } from '../src/store/postgres/testing.js';
+import { createDatabase, startCluster } from '../src/store/postgres/testing.js';
 import { requireBuild, World } from '../test/e2e/harness.js';
 import { HaCluster } from '../test/ha/cluster.js';
 
@@ -42,11 +41,7 @@ const cluster = await startCluster();
 const world = new World();
 let server: HaCluster | null = null;
 try {
-  const admin = new pg.Client({ connectionString: cluster.url });
-  await admin.connect();
-  await admin.query('CREATE DATABASE fastgpu_rss_bench');
-  await admin.end();
-  const dbUrl = cluster.url.replace(/\/[^/]*$/, '/fastgpu_rss_bench');
+  const dbUrl = await createDatabase(cluster.url, 'fastgpu_rss_bench');
   const store = openStore({ kind: 'postgres', url: dbUrl });
   await store.init();
   const t0 = performance.now();

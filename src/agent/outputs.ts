@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import type { DatasetManifest } from '../core/data/dataset.js';
 import type { Assignment, RunningReport } from '../protocol/agent.js';
 import { uploadTree, walk } from '../sdk/datasets-push.js';
-import { systemClock } from '../util/clock.js';
+import { sleepOn, systemClock } from '../util/clock.js';
 import type { StopReason } from './attempt-dir.js';
 import type { Launcher, LaunchResult, ScannedAttempt } from './launcher.js';
 import { OutputLinkError, type AttemptRef, type OutputsLink } from './outputs-http.js';
@@ -72,11 +72,11 @@ class OutputError extends Error {
   }
 }
 
-const realSleep = (ms: number, signal: AbortSignal): Promise<void> =>
-  new Promise((resolve, reject) => {
-    const t = systemClock.timeout(resolve, ms);
-    signal.addEventListener('abort', () => (t.clear(), reject(signal.reason as Error)), { once: true });
-  });
+/** sleepOn, but an abort rejects (with the signal's reason), as the upload's retry loop expects. */
+const realSleep = async (ms: number, signal: AbortSignal): Promise<void> => {
+  await sleepOn(systemClock, ms, signal);
+  signal.throwIfAborted();
+};
 
 export class OutputsLauncher implements Launcher {
   /** Plans by attempt (null: the attempt has none), read from disk once. */

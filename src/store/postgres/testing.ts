@@ -59,6 +59,20 @@ export async function startCluster(): Promise<{ url: string; stop: () => Promise
 
 let counter = 0;
 
+/** Creates database `name` on `server` (a postgres:// URL) and answers the URL that names it. */
+export async function createDatabase(server: string, name: string): Promise<string> {
+  const admin = new pg.Client({ connectionString: server });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${ident(name)}`);
+  } finally {
+    await admin.end();
+  }
+  const u = new URL(server);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
 /** A database of its own on FASTGPU_TEST_PG's server, or on a cluster started for this file. */
 export async function useTestPostgres(): Promise<TestPostgres> {
   const given = process.env.FASTGPU_TEST_PG;
