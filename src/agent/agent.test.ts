@@ -9,7 +9,7 @@ import { FakeServer } from './fixtures/fake-server.js';
 import { LinkError } from './link.js';
 import { MemoryNodeState } from './node-state.js';
 import type { RegisterRequest } from '../protocol/agent.js';
-import { alive, assignment, tempDir, waitFor, killTasks, PRINTS_SIGNAL_FILE } from './fixtures/helpers.js';
+import { alive, assignment, tempDir, waitFor, killTasks, readPidFile, PRINTS_SIGNAL_FILE } from './fixtures/helpers.js';
 
 let state: ReturnType<typeof tempDir>;
 let server: FakeServer;
@@ -45,9 +45,10 @@ afterEach(async () => {
 const signalTask = async (taskId: string, signal: NodeJS.Signals): Promise<void> => {
   const file = join(state.dir, 'tasks', taskId, '1', 'pid');
   await waitFor(() => {
-    if (!existsSync(file)) return false;
+    const pids = readPidFile(file);
+    if (pids === undefined) return false;
     try {
-      process.kill(-Number(readFileSync(file, 'utf8').split(' ')[0]), signal);
+      process.kill(-pids.group, signal);
       return true;
     } catch {
       return false; // the group is not made yet
@@ -217,6 +218,30 @@ describe('Agent', () => {
     const stopping = agent.stopTasks(30_000);
     expect(await exitOf(killedFirst.taskId)).toMatchObject({ endReason: 'preempted', signal: 'SIGTERM' });
     expect(await exitOf(unrelated.taskId)).toMatchObject({ endReason: 'preempted' });
+    await stopping;
+  });
+
+  it('an ephemeral node: a task whose supervisor its provider killed before the agent heard is reported preempted, not failed', async () => {
+    // Slurm's proctrack signals every process of the job, the supervisor (the agent's child) too:
+    // it dies without recording an exit, and the agent finds it gone before its own SIGTERM.
+    const agent = await startAgent({ ephemeral: true });
+    const a = assignment(['sleep', '30']);
+    server.assign(a);
+    await waitFor(() => server.reports.find((r) => r.taskId === a.taskId && r.status === 'running'), 5000, 'start report');
+    const { group, supervisor } = await waitFor(() => readPidFile(join(state.dir, 'tasks', a.taskId, '1', 'pid')), 5000, 'the pid file');
+    await waitFor(() => alive(-group), 5000, 'the task\'s process group'); // timeout makes it
+    process.kill(supervisor, 'SIGTERM');
+    process.kill(-group, 'SIGTERM');
+    const gone = (): boolean => {
+      try {
+        return readFileSync(`/proc/${supervisor}/cmdline`, 'utf8') === ''; // a zombie has none
+      } catch {
+        return true;
+      }
+    };
+    await waitFor(() => gone() && !alive(-group), 5000, 'the supervisor and the task gone');
+    const stopping = agent.stopTasks(30_000);
+    expect(await exitOf(a.taskId)).toMatchObject({ endReason: 'preempted', exitCode: null });
     await stopping;
   });
 

@@ -62,9 +62,12 @@ export interface AgentConfig {
   cacheReport?: () => CacheReport;
   /**
    * The node goes away when the agent stops (an autoscaler lent it). Its provider's kill (Slurm's
-   * scancel signals every process of the job) may reach a task before it reaches the agent: a
-   * task that dies of SIGTERM or SIGKILL it was not sent is held up to EPHEMERAL_KILL_WAIT_MS for
-   * the agent's own stop, and then reported as preempted (requeued), not as a failure.
+   * scancel signals every process of the job, the task's supervisor included) may reach a task
+   * before it reaches the agent: a task that ends other than with exit 0 and was not stopped by
+   * the agent (killed by a signal, exited non-zero on one, or its supervisor killed before it
+   * recorded an exit) is held up to EPHEMERAL_KILL_WAIT_MS for the agent's own stop, and then
+   * reported as preempted (requeued), not as a failure. A node not going away reports it as it was,
+   * that much later.
    */
   ephemeral?: boolean;
   /** Log shipping knobs (tests). */
@@ -480,7 +483,7 @@ export class Agent {
           await sleepOn(this.clock, 50, this.signal);
         }
         if (this.signal.aborted) return;
-        if (this.cfg.ephemeral === true && r.endReason === 'exit' && (r.signal === 'SIGTERM' || r.signal === 'SIGKILL')) {
+        if (this.cfg.ephemeral === true && r.endReason === 'exit' && r.exitCode !== 0) {
           const until = this.clock.now() + EPHEMERAL_KILL_WAIT_MS;
           while (!this.leaving && !this.signal.aborted && this.clock.now() < until) await sleepOn(this.clock, 50, this.signal);
           if (this.leaving) r = { ...r, endReason: 'preempted' };

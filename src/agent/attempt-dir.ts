@@ -2,8 +2,9 @@
 // the durable record of a launch: the agent creates it with an atomic mkdir before starting the
 // supervisor (so a pair is never launched twice), the supervisor fills it in (see supervisor.sh),
 // and a restarted agent rebuilds everything it knows from it.
-import { readFile, writeFile, rename, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../util/atomic-file.js';
 import { constants } from 'node:os';
 import type { RunningReport, StopOrder } from '../protocol/agent.js';
 import type { LogStream } from '../core/types.js';
@@ -133,12 +134,8 @@ export function parsePid(text: string, startedAt: number): PidRecord | undefined
   return { pgid, supervisorPid: sup, startedAt };
 }
 
-/** Writes a small file atomically (tmp + rename): readers see all of it or nothing. */
-export async function writeAtomic(path: string, data: string): Promise<void> {
-  const tmp = `${path}.tmp`;
-  await writeFile(tmp, data);
-  await rename(tmp, path);
-}
+/** Writes a small file atomically: readers see all of it or nothing (see writeFileAtomic). */
+export const writeAtomic = (path: string, data: string): Promise<void> => writeFileAtomic(path, data);
 
 /** Reads what the folder says about the attempt. */
 export async function readAttempt(dir: string, taskId: string, attempt: number): Promise<AttemptSnapshot> {

@@ -2,8 +2,9 @@
 // agent trades the token once for a node credential and keeps it, 0600, in its state dir
 // (`join.json`); a restarted agent uses the stored one and needs no token. It renews the
 // credential from its `renewAt` on, and retries with backoff until it expires.
-import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../util/atomic-file.js';
 import type { Clock } from '../core/types.js';
 import { JoinResponseSchema, type JoinResponse } from '../protocol/join.js';
 import { AGENT_PROTOCOL_VERSION } from '../protocol/version.js';
@@ -51,10 +52,7 @@ async function readStored(stateDir: string): Promise<StoredJoin | undefined> {
 async function writeStored(stateDir: string, s: StoredJoin): Promise<void> {
   await mkdir(stateDir, { recursive: true, mode: 0o700 });
   const file = fileOf(stateDir);
-  const tmp = `${file}.tmp`;
-  await writeFile(tmp, `${JSON.stringify(s)}\n`, { mode: 0o600 });
-  await chmod(tmp, 0o600);
-  await rename(tmp, file);
+  await writeFileAtomic(file, `${JSON.stringify(s)}\n`, 0o600);
 }
 
 async function post(f: FetchFn, url: string, body: unknown, bearer: string | undefined): Promise<JoinResponse> {

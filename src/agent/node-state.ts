@@ -5,8 +5,9 @@
 //                    grace; every task's supervisor reads it and fences its task once the
 //                    deadline passes without a renewal (src/protocol/lease.ts, supervisor.sh)
 // Both are written atomically (tmp + rename), so a supervisor never reads half a line.
-import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../util/atomic-file.js';
 
 export const CREDENTIAL_FILE = 'node.credential';
 export const LEASE_FILE = 'lease';
@@ -19,12 +20,7 @@ export interface NodeState {
   writeLease(deadline: number, graceMs: number): Promise<void>;
 }
 
-async function writeAtomic(file: string, text: string): Promise<void> {
-  const tmp = `${file}.tmp`;
-  await writeFile(tmp, text, { mode: 0o600 });
-  await chmod(tmp, 0o600);
-  await rename(tmp, file);
-}
+const writeAtomic = (file: string, text: string): Promise<void> => writeFileAtomic(file, text, 0o600);
 
 /** The files in `<stateDir>`. */
 export class FileNodeState implements NodeState {
