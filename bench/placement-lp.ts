@@ -19,7 +19,7 @@ import { OPENB } from '../src/sim/data.js';
 import { runReplay, type ReplaySummary } from '../src/sim/replay.js';
 import { parseSeeds, REPORT_LEVELS, runPublished, type PublishedSummary } from '../src/sim/run.js';
 import { loadNodes, loadPods, type TracePod } from '../src/sim/trace.js';
-import { loadHighsSolver } from '../src/solver/highs.js';
+import { loadHighsSolver, startHighsThreadSolver } from '../src/solver/highs.js';
 
 const now = () => performance.now();
 const r2 = (x: number) => Math.round(x * 100) / 100;
@@ -59,29 +59,31 @@ function gpuPlaced(ds: readonly Decision[]): { tasks: number; milli: number } {
   return { tasks, milli };
 }
 
-async function cyclePart(pods: readonly TracePod[], solver: MilpSolver, budgetMs: number, reps: number): Promise<string[]> {
+async function cyclePart(pods: readonly TracePod[], solvers: { inline: MilpSolver; thread: MilpSolver }, budgetMs: number, reps: number): Promise<string[]> {
   const out = [
     `### One cycle: 1,000 pending (openb GPU request shapes), 125 nodes × 8 GPUs (1,000 GPUs), lp budget ${budgetMs} ms, ${reps} runs each`,
     '',
-    '| pool | policy | cycle ms (median / max) | solver ms (median) | model cols × rows | solver status | fallbacks | tasks placed | GPU placed |',
+    'lp (this thread) solves in the caller\'s thread, as `fastgpu sim` does; lp (solver thread) is what the server runs: the solve is stopped at the budget.',
+    '',
+    '| pool | policy | cycle ms (median / max) | solver ms (median / max) | model cols × rows | solver status | fallbacks | tasks placed | GPU placed |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const busy of [false, true]) {
     const base: SchedulerPolicy = { placement: 'default', backfill: true, defaultRuntimeMs: 3_600_000, rng: mulberry32(1) };
-    for (const which of ['default', 'lp'] as const) {
+    for (const which of ['default', 'lp (this thread)', 'lp (solver thread)'] as const) {
       const times: number[] = [];
       const solves: number[] = [];
       let last: ReturnType<typeof gpuPlaced> = { tasks: 0, milli: 0 };
-      const lp = new LpScheduler({ solver, budgetMs });
+      const lp = new LpScheduler({ solver: which === 'lp (solver thread)' ? solvers.thread : solvers.inline, budgetMs });
       const statuses = new Set<string>();
       let size = '—';
       for (let i = 0; i < reps; i++) {
         const s = cycleSnapshot(pods, busy, 7 + i);
         const t0 = now();
-        const r = schedule(s, 0, which === 'lp' ? { ...base, batch: lp } : base);
+        const r = schedule(s, 0, which !== 'default' ? { ...base, batch: lp } : base);
         times.push(now() - t0);
         last = gpuPlaced(r.decisions);
-        if (which === 'lp' && lp.last) {
+        if (which !== 'default' && lp.last) {
           solves.push(lp.last.solveMs);
           statuses.add(lp.last.status);
           size = `${lp.last.cols} × ${lp.last.rows}`;
@@ -91,7 +93,7 @@ async function cyclePart(pods: readonly TracePod[], solver: MilpSolver, budgetMs
       solves.sort((a, b) => a - b);
       const med = (xs: number[]) => (xs.length ? r2(xs[Math.floor(xs.length / 2)]!) : 0);
       out.push(
-        `| ${busy ? 'half busy' : 'empty'} | ${which} | ${med(times)} / ${r2(times.at(-1)!)} | ${which === 'lp' ? med(solves) : '—'} | ${which === 'lp' ? size : '—'} | ${which === 'lp' ? [...statuses].join(', ') : '—'} | ${which === 'lp' ? `${lp.counts.fallbacks} of ${lp.counts.cycles}` : '—'} | ${last.tasks} | ${r2(last.milli / 1000)} GPUs |`,
+        `| ${busy ? 'half busy' : 'empty'} | ${which} | ${med(times)} / ${r2(times.at(-1)!)} | ${which !== 'default' ? `${med(solves)} / ${r2(solves.at(-1)!)}` : '—'} | ${which !== 'default' ? size : '—'} | ${which !== 'default' ? [...statuses].join(', ') : '—'} | ${which !== 'default' ? `${lp.counts.fallbacks} of ${lp.counts.cycles}` : '—'} | ${last.tasks} | ${r2(last.milli / 1000)} GPUs |`,
       );
     }
   }
@@ -155,7 +157,11 @@ export async function mainLp(args: readonly string[]): Promise<void> {
   const emit = (ls: string[]) => {
     console.log([...lines.splice(0), ...ls, ''].join('\n'));
   };
-  if (parts.includes('cycle')) emit(await cyclePart(pods, solver, budgetMs, Number(flag('--reps') ?? 3)));
+  if (parts.includes('cycle')) {
+    const thread = await startHighsThreadSolver();
+    emit(await cyclePart(pods, { inline: solver, thread }, budgetMs, Number(flag('--reps') ?? 3)));
+    await thread.close();
+  }
   if (parts.includes('replay')) emit(replayPart(pods, solver, budgetMs, Number(flag('--compress') ?? 50_000)));
   if (parts.includes('published')) {
     const batches = (flag('--batches') ?? '1,16,64').split(',').map(Number);

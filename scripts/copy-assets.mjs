@@ -5,7 +5,7 @@ import { join, dirname, extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const keep = new Set(['.sql', '.sh', '.json', '.csv', '.txt', '.html', '.css', '.svg', '.png', '.ico']);
+const keep = new Set(['.sql', '.sh', '.json', '.csv', '.txt', '.html', '.css', '.svg', '.png', '.ico', '.mjs', '.mts']);
 
 function walk(dir) {
   for (const name of readdirSync(dir)) {

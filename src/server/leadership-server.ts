@@ -224,6 +224,7 @@ export async function startReplicatedServer(
         await new Promise<void>((r) => http.close(() => r()));
         await elect.close();
         await base.close();
+        await placement.close();
       })()),
   };
 }

@@ -74,7 +74,7 @@ describe('server --policy lp', () => {
     const lines: string[] = [];
     const s = await startServer({ dataDir: join(dir, 'data'), port: 0, tickMs: 50, placement: { policy: 'lp', lpBudgetMs: 150 }, log: (l) => lines.push(l) });
     try {
-      expect(lines.join('\n')).toMatch(/placement lp \(a MILP batch each cycle with HiGHS, 150 ms budget/);
+      expect(lines.join('\n')).toMatch(/placement lp \(a MILP batch each cycle with HiGHS in a solver thread, stopped at 150 ms/);
       const m = await (await fetch(`${s.url}/metrics`, { headers: { authorization: `Bearer ${s.adminToken}` } })).text();
       expect(metric(m, 'fastgpu_lp_cycles_total')).toBe(0);
     } finally {

@@ -141,6 +141,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
           await autoscaler?.stop();
           await running.close();
           await store.close();
+          await placement.close();
         })()),
     };
   } catch (e) {
@@ -148,6 +149,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     // what was half-opened would only hide it (the process is about to report `e` and exit).
     await server?.close().catch(() => {});
     await store.close().catch(() => {});
+    await placement.close().catch(() => {});
     throw e;
   }
 }
