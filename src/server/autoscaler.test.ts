@@ -111,6 +111,38 @@ describe('the autoscaler loop', () => {
     expect(requested.at).toBe(h.clock.now());
   });
 
+  it('asks for a gang whole or not at all: no nodes for part of a gang it could not run', async () => {
+    // One A100 per provider node, two nodes at most: a gang of 3 cannot be served, a gang of 2 can.
+    const s = start();
+    await s.tick();
+    s.start();
+    await submit(h, { name: 'big', command: ['true'], gang: 3, resources: { gpu: 'A100-80GB:1' } });
+    await h.clock.advanceAsync(2_000);
+    await s.tick(); // the gang has waited past the threshold: the pass that would ask
+    expect(provider.asked).toEqual([]);
+    // A gang it can serve, submitted beside it, is served.
+    await submit(h, { name: 'pair', command: ['true'], gang: 2, resources: { gpu: 'A100-80GB:1' } });
+    await h.clock.advanceAsync(2_000);
+    await eventually(() => provider.asked.length === 2);
+  });
+
+  it('a gang neither the pool nor any provider shape holds at once is refused at submit, and says why', async () => {
+    const s = start();
+    await s.tick(); // the offers are known: A100 nodes only; the pool has one H100
+    const res = await h.req('POST', '/v1/tasks', { name: 'h100s', command: ['true'], gang: 2, resources: { gpu: 'H100-80GB:1' } });
+    expect(res.status).toBe(422);
+    expect(res.body.error).toMatchObject({ code: 'UNSCHEDULABLE', field: 'gang', message: 'a gang of 2 must run all at once, but an empty pool holds at most 1 of them' });
+  });
+
+  it('a gang only provider nodes hold is accepted, and gets a node for each member', async () => {
+    const s = start();
+    await s.tick();
+    s.start();
+    await submit(h, { name: 'pair', command: ['true'], gang: 2, resources: { gpu: 'A100-80GB:1' } });
+    await h.clock.advanceAsync(2_000);
+    await eventually(() => provider.asked.length === 2 && events.filter((e) => e.type === 'autoscale.requested').length === 2);
+  });
+
   it('asks for nothing while the pool can place what is submitted', async () => {
     const s = start();
     await s.tick();

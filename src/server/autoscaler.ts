@@ -366,14 +366,28 @@ export class Autoscaler {
     return node && node.state !== 'LOST' ? 'ready' : 'joining';
   }
 
-  /** Pending tasks with how long they have waited with their current reason. */
+  /**
+   * Pending tasks with how long they have waited with their current reason. A gang's pending
+   * members are one demand of that many replicas, placed all or nothing: nodes for part of a gang
+   * would run none of it.
+   */
   private demand(now: number): PendingDemand[] {
     const out: PendingDemand[] = [];
     const seen = new Set<string>();
+    const gangs = new Map<string, PendingDemand>();
     for (const t of this.opts.control.tasks.values()) {
       if (t.state !== 'PENDING' || t.reason === null) continue;
       seen.add(t.id);
-      out.push(demandOf(t, this.noteWait(t.id, t.reason, now)));
+      const since = this.noteWait(t.id, t.reason, now);
+      const gang = t.gangId !== null && t.spec.gang > 1 ? gangs.get(t.gangId) : undefined;
+      if (gang) {
+        gang.replicas++;
+        gang.pendingSince = Math.min(gang.pendingSince, since);
+        continue;
+      }
+      const d = demandOf(t, since);
+      if (t.gangId !== null && t.spec.gang > 1) gangs.set(t.gangId, d);
+      out.push(d);
     }
     for (const id of this.waitingSince.keys()) if (!seen.has(id)) this.waitingSince.delete(id);
     return out;

@@ -126,9 +126,11 @@ export function taskRoutes(ctx: RouteContext): void {
       for (let i = 0; i < spec.gang; i++) {
         tasks.push(newPendingTask(newId('t'), spec, now, { id: gangId, index: i }));
       }
+      // A gang the pool's nodes cannot hold at once waits when an autoscaled shape holds a replica:
+      // the autoscaler asks for every node it needs together, or for none (autoscaler.ts).
       if (spec.vgpuId === undefined) {
         const why = whyGangNeverFits(tasks, [...control.nodes.values()]);
-        if (why) throw new FastGpuError('UNSCHEDULABLE', why, 'gang');
+        if (why && !control.offered.some((o) => offerHolds(o, spec.resources))) throw new FastGpuError('UNSCHEDULABLE', why, 'gang');
       }
       // Issue 14: `array:` makes the elements, `after:` the dependencies (arrays-submit.ts).
       if (extras.after) await checkDependencies(new Set(tasks.map((t) => t.id)), extras.after, tenant, { liveTask: (id) => control.tasks.get(id), store });
