@@ -5,3 +5,4 @@ import type { MilpOutcome, MilpProblem } from '../core/placement/lp-solver.js';
 export function loadHighs(): Promise<Highs>;
 export function solveMilp(h: Highs, p: MilpProblem, timeLimitMs: number, now: () => number): MilpOutcome;
 export function warmUp(h: Highs, now: () => number): void;
+export function knapsack(n: number): MilpProblem;

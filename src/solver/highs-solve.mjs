@@ -42,15 +42,10 @@ export function solveMilp(h, p, timeLimitMs, now) {
   }
 }
 
-/**
- * A few tiny solves: the first MIP solves of a thread pay for compiling the WebAssembly (some
- * 100 ms here), which would otherwise eat the first cycle's budget. A small knapsack that needs
- * branching, with and without a start: the code paths a cycle uses.
- */
-export function warmUp(h, now) {
-  const n = 16;
+/** A small knapsack that needs branching: n items of weight 300..799, capacity 2500. */
+export function knapsack(n) {
   const w = Float64Array.from({ length: n }, (_, i) => 300 + ((i * 137) % 500));
-  const warm = {
+  return {
     numCols: n,
     numRows: 1,
     colCost: Float64Array.from(w, (v, i) => v + (i % 3)),
@@ -61,5 +56,14 @@ export function warmUp(h, now) {
     indices: Int32Array.from({ length: n }, (_, i) => i),
     values: w,
   };
-  for (let i = 0; i < 3; i++) solveMilp(h, i === 0 ? warm : { ...warm, start: new Float64Array(n) }, 1000, now);
+}
+
+/**
+ * A few tiny solves: the first MIP solves of a thread pay for compiling the WebAssembly (some
+ * 100 ms here), which would otherwise eat the first cycle's budget. A knapsack, with and without
+ * a start: the code paths a cycle uses.
+ */
+export function warmUp(h, now) {
+  const warm = knapsack(16);
+  for (let i = 0; i < 3; i++) solveMilp(h, i === 0 ? warm : { ...warm, start: new Float64Array(16) }, 1000, now);
 }

@@ -5,25 +5,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { MilpProblem } from '../core/placement/lp-solver.js';
 import { HighsThreadSolver, loadHighsSolver, startHighsThreadSolver } from './highs.js';
+import { knapsack } from './highs-solve.mjs';
 import { tempDir, waitFor } from '../agent/fixtures/helpers.js';
-
-/** A knapsack that needs branching: weights 300..799, capacity 2500. */
-function knapsack(n: number): MilpProblem {
-  const w = Float64Array.from({ length: n }, (_, i) => 300 + ((i * 137) % 500));
-  return {
-    numCols: n,
-    numRows: 1,
-    colCost: Float64Array.from(w, (v, i) => v + (i % 3)),
-    colUpper: new Float64Array(n).fill(1),
-    rowLower: Float64Array.of(0),
-    rowUpper: Float64Array.of(2500),
-    starts: Int32Array.of(0, n),
-    indices: Int32Array.from({ length: n }, (_, i) => i),
-    values: w,
-  };
-}
 
 const solvers: HighsThreadSolver[] = [];
 afterEach(async () => {
