@@ -245,6 +245,19 @@ describe('Agent', () => {
     await stopping;
   });
 
+  it('an ephemeral node going away waits for the server to take the exit reports of the tasks it stopped', async () => {
+    // The exit report waits for the task's last logs ("bye", on SIGTERM), which the server refuses
+    // for now: it goes out only once the drain gives up (1 s without progress), after the process
+    // has ended.
+    const agent = await startAgent({ ephemeral: true, drainTimeoutMs: 1000 });
+    const a = assignment(['sh', '-c', 'trap "echo bye; exit 143" TERM; echo hello; sleep 30 & wait']);
+    server.assign(a);
+    await waitFor(() => server.text(a.taskId, 'stdout') === 'hello\n', 5000, 'the task running');
+    server.logsDown = true;
+    expect(await agent.stopTasks(30_000)).toBe(1);
+    expect(server.reports.find((r) => r.taskId === a.taskId && r.status === 'exited')).toMatchObject({ endReason: 'preempted' });
+  });
+
   it('an ephemeral node that is not going away reports a task killed from outside as the exit it was', async () => {
     await startAgent({ ephemeral: true });
     const a = assignment(['sleep', '30']);

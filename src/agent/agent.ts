@@ -90,6 +90,8 @@ interface Known {
   placement?: Placement;
   /** The server epoch of the assignment (with the attempt, its fencing token). */
   epoch?: number;
+  /** The server took the exit report (set by `send`): a node going away may stop waiting for it. */
+  delivered?: boolean;
 }
 
 const keyOf = (taskId: string, attempt: number): string => `${taskId}/${attempt}`;
@@ -179,20 +181,39 @@ export class Agent {
    * Stops every task this node runs (an ephemeral node going away: its provider took it back) and
    * waits for them to end: SIGTERM with FASTGPU_PREEMPTED=1 now, SIGKILL after `graceMs`. Without
    * this, a supervisor outside the provider's process tracking would run on until its lease fence.
-   * Answers how many were still running.
+   * A task that already exited 0 and is uploading its outputs gets `graceMs` to finish them (its
+   * work is done), and is stopped after that. Then it waits, up to `graceMs` + 5 s in all, for the
+   * server to take every one of their exit reports: an agent stopped before that would leave the
+   * server to learn it from the lease, and to run again a task whose outputs were committed.
+   * Answers how many were still running or uploading.
    */
   async stopTasks(graceMs: number): Promise<number> {
     // Nothing new starts here from now on: an assignment that reaches a node going away would run
     // on past its provider's kill (supervisors escape its process tracking) and finish unheard.
     this.leaving = true;
     const { launcher } = this.cfg;
-    const live = (await launcher.scan()).filter((a) => a.report.status === 'running').map((a) => a.report);
+    const began = this.clock.now();
+    const scanned = (await launcher.scan()).map((a) => a.report);
+    const live = scanned.filter((r) => r.status === 'running');
+    const uploading = scanned.filter((r) => r.status === 'uploading');
     await Promise.allSettled(live.map((r) => launcher.stop(r.taskId, r.attempt, graceMs, 'preempted')));
-    const deadline = this.clock.now() + graceMs + 5_000;
-    for (const r of live) {
-      while ((await launcher.inspect(r.taskId, r.attempt))?.status === 'running' && this.clock.now() < deadline) await sleepOn(this.clock, 100);
-    }
-    return live.length;
+    const deadline = began + graceMs + 5_000;
+    const still = async (r: RunningReport, status: RunningReport['status'], until: number): Promise<boolean> => {
+      while ((await launcher.inspect(r.taskId, r.attempt))?.status === status) {
+        if (this.clock.now() >= until) return true;
+        await sleepOn(this.clock, 100);
+      }
+      return false;
+    };
+    for (const r of live) await still(r, 'running', deadline);
+    for (const r of uploading) if (await still(r, 'uploading', began + graceMs)) await launcher.stop(r.taskId, r.attempt, 0, 'preempted').catch(() => false); // already over: nothing to stop
+    const reported = (r: RunningReport): boolean => {
+      const k = this.known.get(keyOf(r.taskId, r.attempt));
+      return k === undefined || k.delivered === true;
+    };
+    const all = [...live, ...uploading];
+    while (!all.every(reported) && this.clock.now() < deadline && !this.signal.aborted) await sleepOn(this.clock, 50);
+    return all.length;
   }
 
   /** How many sends (exit reports, log batches) wait for the node's first registration now. */
@@ -492,13 +513,16 @@ export class Agent {
         k.phase = 'exited';
         const why = r.endReason && r.endReason !== 'exit' ? ` (${r.endReason})` : '';
         this.log(`${keyOf(k.taskId, k.attempt)} ended: exit ${String(r.exitCode)}${r.signal ? ` ${r.signal}` : ''}${why}`);
-        this.send([r]);
+        this.send([r], () => (k.delivered = true));
       })(),
     );
   }
 
-  /** Reports now, outside the heartbeat; a few quick retries, the next heartbeat covers the rest. */
-  private send(tasks: RunningReport[]): void {
+  /**
+   * Reports now, outside the heartbeat; a few quick retries, the next heartbeat covers the rest.
+   * `delivered` runs once the server has taken them.
+   */
+  private send(tasks: RunningReport[], delivered?: () => void): void {
     this.track(
       (async () => {
         await this.untilRegistered();
@@ -508,6 +532,7 @@ export class Agent {
             // An error text is capped by the protocol: a longer one would be refused for ever.
             const capped = tasks.map((r) => (r.error !== undefined && r.error.length > 4000 ? { ...r, error: `${r.error.slice(0, 4000)}…` } : r));
             await this.cfg.link.report({ nodeId: this.nodeId, tasks: capped }, this.signal);
+            delivered?.();
             return;
           } catch (e) {
             if (this.signal.aborted) return;

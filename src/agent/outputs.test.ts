@@ -6,7 +6,10 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { DatasetManifest } from '../core/data/dataset.js';
 import type { Assignment, RunningReport } from '../protocol/agent.js';
-import { assignment, tempDir } from './fixtures/helpers.js';
+import { assignment, tempDir, waitFor } from './fixtures/helpers.js';
+import { FakeServer } from './fixtures/fake-server.js';
+import { Agent } from './agent.js';
+import { simulatedGpus } from './discovery.js';
 import type { Launcher, LaunchResult, ScannedAttempt } from './launcher.js';
 import { OutputLinkError, type CommittedVersion, type OutputsLink } from './outputs-http.js';
 import { OutputsLauncher } from './outputs.js';
@@ -227,5 +230,50 @@ describe('task outputs on the agent', () => {
     await o.settled();
     expect(await o.inspect('t1', 1)).toMatchObject({ status: 'exited', exitCode: 0, endReason: 'cancelled' });
     expect(link.commits).toHaveLength(0);
+  });
+});
+
+describe('an ephemeral node going away with a task uploading its outputs', () => {
+  const agents: Agent[] = [];
+  afterEach(async () => {
+    for (const a of agents.splice(0)) await a.stop();
+  });
+
+  async function uploadingOnAgent(): Promise<{ agent: Agent; server: FakeServer }> {
+    const server = new FakeServer();
+    const agent = new Agent({
+      link: server,
+      launcher: launcher(),
+      node: { name: 'box', cpuMilli: 4000, memoryMiB: 8192, labels: {}, gpus: simulatedGpus('1xH100', 'box'), simulated: true, agentVersion: 'test' },
+      watchMs: 20,
+      ephemeral: true,
+    });
+    agents.push(agent);
+    await agent.start();
+    link.gate = new Promise(() => {}); // the upload hangs until a test opens it
+    server.assign(withOutputs());
+    await waitFor(() => inner.launched.length === 1, 5000, 'the launch');
+    writeOut();
+    inner.exit('t1', 1, 0);
+    await waitFor(() => server.reports.find((r) => r.taskId === 't1' && r.status === 'uploading'), 5000, 'the uploading report');
+    return { agent, server };
+  }
+
+  it('lets the upload finish within the grace, and stops only once the server has the exit', async () => {
+    const { agent, server } = await uploadingOnAgent();
+    let open!: () => void;
+    link.gate = new Promise((r) => (open = r));
+    const stopping = agent.stopTasks(30_000);
+    open();
+    expect(await stopping).toBe(1);
+    expect(link.commits).toHaveLength(1);
+    expect(server.reports.find((r) => r.taskId === 't1' && r.status === 'exited')).toMatchObject({ exitCode: 0, endReason: 'exit' });
+  });
+
+  it('stops an upload still running at the end of the grace: preempted, nothing committed', async () => {
+    const { agent, server } = await uploadingOnAgent();
+    expect(await agent.stopTasks(200)).toBe(1);
+    expect(link.commits).toHaveLength(0);
+    expect(server.reports.find((r) => r.taskId === 't1' && r.status === 'exited')).toMatchObject({ exitCode: 0, endReason: 'preempted' });
   });
 });
