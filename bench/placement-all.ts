@@ -9,7 +9,7 @@ import type { PolicyName } from '../src/core/placement/index.js';
 import { OPENB, OPENB_DIR, REPO_ROOT } from '../src/sim/data.js';
 import { lineChartSvg, type Series } from '../src/sim/plot.js';
 import { PUBLISHED_POLICY } from '../src/sim/reference.js';
-import { bounds, parseSeeds, REPORT_LEVELS, runPublished } from '../src/sim/run.js';
+import { bounds, parseSeeds, REPORT_LEVELS, runPublishedParallel } from '../src/sim/run.js';
 import { loadNodes, loadPodList } from '../src/sim/trace.js';
 
 /** The workloads the FGD paper reports (17 of the 23 published lists). */
@@ -142,7 +142,7 @@ export async function runAll(args: readonly string[]): Promise<void> {
     for (const r of runs) {
       process.stderr.write(`${w}: ${r.label} …\n`);
       await breathe();
-      const s = runPublished({ workload: w, nodes, pods, policy: r.policy, seeds, tune, now, ...(r.estimate ? { estimate: r.estimate } : {}) });
+      const s = await runPublishedParallel({ workload: w, nodes, pods, policy: r.policy, seeds, tune, now, ...(r.estimate ? { estimate: r.estimate } : {}) });
       const pub = r.policy === 'default' ? null : (means.get(`${w}|${r.policy}`) ?? null);
       res.runs.push({ label: r.label, allocation: s.allocation, published: pub, wallSeconds: s.wallSeconds });
       curvesOf(res)[r.label] = s.curve.allocation;

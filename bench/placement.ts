@@ -9,7 +9,7 @@ import { REPO_ROOT, requireOpenb } from '../src/sim/data.js';
 import { lineChartSvg, type Series } from '../src/sim/plot.js';
 import { loadPublished, publishedMeans } from '../src/sim/reference.js';
 import { runReplay, type ReplaySummary } from '../src/sim/replay.js';
-import { bounds, parseSeeds, REPORT_LEVELS, runPublished, type PublishedSummary } from '../src/sim/run.js';
+import { bounds, parseSeeds, REPORT_LEVELS, runPublishedParallel, type PublishedSummary } from '../src/sim/run.js';
 import { loadNodes, loadPods } from '../src/sim/trace.js';
 import { runAll } from './placement-all.js';
 import { mainLive } from './placement-live.js';
@@ -55,10 +55,10 @@ async function main(): Promise<void> {
   const runs = new Map<PolicyName, PublishedSummary>();
   for (const p of POLICIES) {
     process.stderr.write(`running ${p} …\n`);
-    runs.set(p, runPublished({ workload: WORKLOAD, nodes, pods, policy: p, seeds, tune, now }));
+    runs.set(p, await runPublishedParallel({ workload: WORKLOAD, nodes, pods, policy: p, seeds, tune, now }));
   }
   process.stderr.write('running default (oracle) …\n');
-  const oracle = runPublished({ workload: WORKLOAD, nodes, pods, policy: 'default', seeds, tune, now, estimate: 'oracle' });
+  const oracle = await runPublishedParallel({ workload: WORKLOAD, nodes, pods, policy: 'default', seeds, tune, now, estimate: 'oracle' });
   process.stderr.write('solving bounds (HiGHS) …\n');
   const b = await bounds(nodes, pods, seeds, tune);
   process.stderr.write('replaying the trace through the scheduler …\n');

@@ -62,13 +62,13 @@ describe('sim --policy lp', () => {
     expect(f.placed).toBe(f.pods - f.neverPlaced);
   });
 
-  it('the CLI names bad lp flags', () => {
+  it('the CLI names bad lp flags', async () => {
     const flags = { pods: fixture('pods-full.csv'), nodes: fixture('nodes-small.csv'), policy: 'lp', mode: 'published' as const, seeds: '42', tune: '1.3', compress: '1', backfill: 'on' as const, timeLimits: 'exact' as const, output: 'json' as const };
-    expect(() => simCommand({ ...flags, batch: '0' }, solver)).toThrow(/--batch: expected a whole number 1–10000, got '0'/);
-    expect(() => simCommand({ ...flags, lpBudget: '-5' }, solver)).toThrow(/--lp-budget: expected a positive number/);
-    expect(() => simCommand({ ...flags, policy: 'default', batch: '16' }, solver)).toThrow(/--batch needs --policy lp/);
-    expect(() => simCommand({ ...flags, mode: 'replay', batch: '16' }, solver)).toThrow(/--batch is for --mode published/);
-    const out = JSON.parse(simCommand({ ...flags, batch: '8' }, solver)) as { lp: { batch: number } };
+    await expect(simCommand({ ...flags, batch: '0' }, solver)).rejects.toThrow(/--batch: expected a whole number 1–10000, got '0'/);
+    await expect(simCommand({ ...flags, lpBudget: '-5' }, solver)).rejects.toThrow(/--lp-budget: expected a positive number/);
+    await expect(simCommand({ ...flags, policy: 'default', batch: '16' }, solver)).rejects.toThrow(/--batch needs --policy lp/);
+    await expect(simCommand({ ...flags, mode: 'replay', batch: '16' }, solver)).rejects.toThrow(/--batch is for --mode published/);
+    const out = JSON.parse(await simCommand({ ...flags, batch: '8' }, solver)) as { lp: { batch: number } };
     expect(out.lp.batch).toBe(8);
   });
 });

@@ -1,6 +1,8 @@
 // Multi-seed runs and their summary (what `fastgpu sim` prints and the bench tabulates).
 import type { NodeInit, PolicyName, WorkloadClass } from '../core/placement/index.js';
-import { capacityMilli, newLpSimCounters, publishedArrivals, runPublishedSeed, type SeedResult, type WorkloadEstimate } from './published.js';
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { capacityMilli, newLpSimCounters, publishedArrivals, runPublishedSeed, type PublishedOptions, type SeedResult, type WorkloadEstimate } from './published.js';
 import type { MilpSolver } from '../core/placement/lp-solver.js';
 import { configurationBound, loadHighs, prefixAt, relaxationBound } from './bound.js';
 import type { TracePod } from './trace.js';
@@ -94,20 +96,56 @@ export interface RunOptions {
 export function runPublished(o: RunOptions): PublishedSummary {
   const t0 = o.now();
   const counters = newLpSimCounters();
-  const results: SeedResult[] = o.seeds.map((seed) =>
-    runPublishedSeed({
-      nodes: o.nodes,
-      pods: o.pods,
-      policy: o.policy,
-      seed,
-      tune: o.tune,
-      now: o.now,
-      estimate: o.estimate ?? 'causal',
-      ...(o.typical ? { workload: o.typical } : {}),
-      ...(o.lp ? { lp: { ...o.lp, counters } } : {}),
-    }),
-  );
-  const wallSeconds = (o.now() - t0) / 1000;
+  const results: SeedResult[] = o.seeds.map((seed) => runPublishedSeed({ ...seedOptions(o), seed, now: o.now, ...(o.lp ? { lp: { ...o.lp, counters } } : {}) }));
+  return summarise(o, results, (o.now() - t0) / 1000, counters);
+}
+
+/** What every seed of a run shares (runPublishedSeed's options but the seed, the clock and lp). */
+function seedOptions(o: RunOptions): Omit<PublishedOptions, 'seed'> {
+  return { nodes: o.nodes, pods: o.pods, policy: o.policy, tune: o.tune, estimate: o.estimate ?? 'causal', ...(o.typical ? { workload: o.typical } : {}) };
+}
+
+/**
+ * Whether a worker thread can load the simulator: the compiled package can, and so can the
+ * TypeScript sources under tsx (`--import tsx`, which workers inherit); a test runner's own
+ * transform (Vitest's) does not reach workers.
+ */
+function workersCanLoad(): boolean {
+  if (import.meta.url.endsWith('.js')) return true;
+  return [...process.execArgv, process.env.NODE_OPTIONS ?? ''].some((a) => a.includes('tsx'));
+}
+
+/**
+ * runPublished with its seeds spread over worker threads (at most `threads`, default one per
+ * core): each seed runs exactly as runPublished runs it, on its own arrivals, random streams
+ * and cluster, so the summary is the same, sooner. `--policy lp` (its solver lives in this
+ * thread), a single seed, one thread, or code no worker can load run here instead.
+ */
+export async function runPublishedParallel(o: RunOptions, threads = availableParallelism()): Promise<PublishedSummary> {
+  const n = Math.min(threads, o.seeds.length);
+  if (o.lp || n <= 1 || !workersCanLoad()) return runPublished(o);
+  const t0 = o.now();
+  const shares: number[][] = Array.from({ length: n }, () => []);
+  o.seeds.forEach((seed, i) => shares[i % n]!.push(seed));
+  const parts = await Promise.all(shares.map((seeds) => seedsInWorker({ ...seedOptions(o), seeds })));
+  const bySeed = new Map(parts.flat().map((r) => [r.seed, r]));
+  const results = o.seeds.map((seed) => bySeed.get(seed)!);
+  return summarise(o, results, (o.now() - t0) / 1000, newLpSimCounters());
+}
+
+function seedsInWorker(data: Omit<PublishedOptions, 'seed'> & { seeds: number[] }): Promise<SeedResult[]> {
+  return new Promise((resolve, reject) => {
+    const w = new Worker(new URL('./published-worker.mjs', import.meta.url), { workerData: data });
+    let answer: SeedResult[] | null = null;
+    w.once('message', (m: SeedResult[]) => {
+      answer = m;
+    });
+    w.once('error', reject);
+    w.once('exit', (code) => (answer ? resolve(answer) : reject(new Error(`a simulation worker exited with code ${code} before it answered`))));
+  });
+}
+
+function summarise(o: RunOptions, results: readonly SeedResult[], wallSeconds: number, counters: ReturnType<typeof newLpSimCounters>): PublishedSummary {
   const alloc = meanCurves(results.map((r) => r.allocation));
   const frag = meanCurves(results.map((r) => r.fragmentation));
   const amount = meanCurves(results.map((r) => r.fragAmount));

@@ -8,7 +8,7 @@ import type { MilpSolver } from '../../core/placement/lp-solver.js';
 import { runElastic, type PoolRun } from '../../sim/elastic.js';
 import { loadHighsSolver } from '../../solver/highs.js';
 import { runReplay } from '../../sim/replay.js';
-import { parseSeeds, REPORT_LEVELS, runPublished, type LpRunOptions } from '../../sim/run.js';
+import { parseSeeds, REPORT_LEVELS, runPublishedParallel, type LpRunOptions } from '../../sim/run.js';
 import { loadNodes, loadPodList, TraceError } from '../../sim/trace.js';
 
 interface SimFlags {
@@ -72,7 +72,7 @@ export function register(program: Command): void {
       try {
         // HiGHS loads asynchronously, once, before the simulation starts.
         const solver = flags.policy === 'lp' ? await loadHighsSolver() : undefined;
-        process.stdout.write(simCommand(flags, solver));
+        process.stdout.write(await simCommand(flags, solver));
       } catch (e) {
         if (e instanceof TraceError || e instanceof UsageError) {
           process.stderr.write(`fastgpu sim: ${e.message}\n`);
@@ -102,7 +102,7 @@ function num(v: string, flag: string): number {
 }
 
 /** Runs the simulation described by the flags and returns what to print. */
-export function simCommand(flags: SimFlags, solver?: MilpSolver): string {
+export async function simCommand(flags: SimFlags, solver?: MilpSolver): Promise<string> {
   const isLp = flags.policy === 'lp';
   if (!isLp && !isPolicyName(flags.policy)) throw new UsageError(`--policy: unknown '${flags.policy}' (one of ${POLICY_NAMES.join(', ')}, lp)`);
   const policy: PolicyName = isLp ? 'default' : (flags.policy as PolicyName);
@@ -192,7 +192,8 @@ export function simCommand(flags: SimFlags, solver?: MilpSolver): string {
       '',
     ].join('\n');
   }
-  const s = runPublished({ workload, nodes, pods, policy, seeds, tune: num(flags.tune, '--tune'), estimate, now, ...(lp ? { lp } : {}) });
+  // Seeds side by side, a worker thread per core (the same results as one after another).
+  const s = await runPublishedParallel({ workload, nodes, pods, policy, seeds, tune: num(flags.tune, '--tune'), estimate, now, ...(lp ? { lp } : {}) });
   if (flags.output === 'json') {
     const { curve, ...rest } = s;
     return JSON.stringify({ ...rest, curve }) + '\n';
