@@ -107,8 +107,8 @@ function seedOptions(o: RunOptions): Omit<PublishedOptions, 'seed'> {
 
 /**
  * Whether a worker thread can load the simulator: the compiled package can, and so can the
- * TypeScript sources under tsx (`--import tsx`, which workers inherit); a test runner's own
- * transform (Vitest's) does not reach workers.
+ * TypeScript sources run under tsx (the worker registers tsx itself: Node 20 does not hand
+ * module hooks to workers); a test runner's own transform (Vitest's) does not reach workers.
  */
 function workersCanLoad(): boolean {
   if (import.meta.url.endsWith('.js')) return true;
