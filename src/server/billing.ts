@@ -44,9 +44,51 @@ export const BUDGET_PERIOD_META = 'budgetPeriod';
 /** Retries of a settlement refused for a stale read (another writer, or a promotion total). */
 const SETTLE_RETRIES = 3;
 
+/**
+ * The running entries by key (`taskId/attempt/seq`), and by attempt: every start and end looks
+ * its attempt's entry up, and a pool runs thousands of attempts at once.
+ */
+class OpenEntries {
+  private readonly byKey = new Map<string, LedgerEntry>();
+  /** Keys by `taskId#attempt`, in the order they came (as byKey's). */
+  private readonly byAttempt = new Map<string, Set<string>>();
+
+  set(e: LedgerEntry): void {
+    const key = entryKey(e);
+    this.byKey.set(key, e);
+    const a = `${e.taskId}#${e.attempt}`;
+    let keys = this.byAttempt.get(a);
+    if (!keys) this.byAttempt.set(a, (keys = new Set()));
+    keys.add(key);
+  }
+
+  delete(e: LedgerEntry): void {
+    const key = entryKey(e);
+    this.byKey.delete(key);
+    const a = `${e.taskId}#${e.attempt}`;
+    const keys = this.byAttempt.get(a);
+    keys?.delete(key);
+    if (keys?.size === 0) this.byAttempt.delete(a);
+  }
+
+  clear(): void {
+    this.byKey.clear();
+    this.byAttempt.clear();
+  }
+
+  /** The first running entry of the attempt, if any. */
+  of(taskId: string, attempt: number): LedgerEntry | undefined {
+    for (const key of this.byAttempt.get(`${taskId}#${attempt}`) ?? []) return this.byKey.get(key);
+    return undefined;
+  }
+
+  values(): IterableIterator<LedgerEntry> {
+    return this.byKey.values();
+  }
+}
+
 export class Billing {
-  /** Running entries by key (`taskId/attempt/seq`). */
-  private readonly open = new Map<string, LedgerEntry>();
+  private readonly open = new OpenEntries();
   private ctx: PricingContext = { book: EMPTY_PRICE_BOOK, promos: [], promoSpent: new Map() };
   /** Σ charged per tenant in the current budget period (since `periodStart`; all time for `all`). */
   private spent = new Map<string, Micros>();
@@ -72,7 +114,7 @@ export class Billing {
   /** Load the running entries, the pricing context and the spend. */
   async load(): Promise<void> {
     this.open.clear();
-    for (const e of await this.store.listLedgerEntries({ open: true })) this.open.set(entryKey(e), e);
+    for (const e of await this.store.listLedgerEntries({ open: true })) this.open.set(e);
     const stored = await this.store.getMeta(BUDGET_PERIOD_META);
     if (BUDGET_PERIODS.includes(stored as BudgetPeriod)) this.period = stored as BudgetPeriod;
     await this.reloadPricing();
@@ -162,24 +204,24 @@ export class Billing {
   }
 
   private async openFor(m: MeteredAttempt, startedAt: number): Promise<LedgerEntry | undefined> {
-    const mine = [...this.open.values()].find((e) => e.taskId === m.task.id && e.attempt === m.attempt.attempt);
+    const mine = this.open.of(m.task.id, m.attempt.attempt);
     if (mine) return mine;
     const stored = await this.store.listLedgerEntries({ taskId: m.task.id, attempt: m.attempt.attempt });
     if (stored.length > 0) {
       const last = stored[stored.length - 1]!;
-      if (last.to === null) this.open.set(entryKey(last), last);
+      if (last.to === null) this.open.set(last);
       return last.to === null ? last : undefined;
     }
     const e = openEntry(entryInitFor(m.task, m.attempt, m.gpuModel), startedAt);
     await this.store.openLedgerEntry(e);
-    this.open.set(entryKey(e), e);
+    this.open.set(e);
     return e;
   }
 
   /** An attempt ended at `endedAt`: close its entry, charging what is left (opening it first if its start was never metered). */
   ended(m: MeteredAttempt, startedAt: number | null, endedAt: number): void {
     void this.serial(`close ${m.task.id}#${m.attempt.attempt}`, async () => {
-      let entry = [...this.open.values()].find((e) => e.taskId === m.task.id && e.attempt === m.attempt.attempt);
+      let entry = this.open.of(m.task.id, m.attempt.attempt);
       if (!entry && startedAt !== null) entry = await this.openFor(m, startedAt);
       if (entry) await this.close(entry, endedAt);
     });
@@ -190,7 +232,7 @@ export class Billing {
       const s = closeEntry(entry, endedAt, this.ctx);
       const conflicts = await this.store.settleLedger({ writes: ledgerWrites([entry], [s.entry]), priced: s.priced ? [s.priced] : [], promoSpent: s.promoSpent });
       if (conflicts.length === 0) {
-        this.open.delete(entryKey(entry));
+        this.open.delete(entry);
         this.ctx = { ...this.ctx, promoSpent: s.promoSpent };
         this.addSpend(s.priced);
         return;
@@ -198,7 +240,7 @@ export class Billing {
       if (i >= SETTLE_RETRIES) throw new Error(`close of ${entryKey(entry)} refused: ${conflicts.join(', ')}`);
       entry = (await this.refresh(entry)) ?? entry;
       if (entry.to !== null) {
-        this.open.delete(entryKey(entry));
+        this.open.delete(entry);
         return;
       }
     }
@@ -209,8 +251,8 @@ export class Billing {
     await this.reloadPricing();
     const fresh = (await this.store.listLedgerEntries({ taskId: entry.taskId, attempt: entry.attempt })).find((e) => e.seq === entry.seq);
     if (fresh) {
-      if (fresh.to === null) this.open.set(entryKey(fresh), fresh);
-      else this.open.delete(entryKey(fresh));
+      if (fresh.to === null) this.open.set(fresh);
+      else this.open.delete(fresh);
     }
     return fresh;
   }
@@ -247,7 +289,7 @@ export class Billing {
       if (writes.length === 0) return;
       const conflicts = await this.store.settleLedger({ writes, priced: r.priced, promoSpent: r.promoSpent });
       if (conflicts.length === 0) {
-        for (const e of r.entries) this.open.set(entryKey(e), e);
+        for (const e of r.entries) this.open.set(e);
         this.ctx = { ...this.ctx, promoSpent: r.promoSpent };
         for (const p of r.priced) this.addSpend(p);
         return;
