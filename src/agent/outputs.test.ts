@@ -61,14 +61,24 @@ class FakeLink implements OutputsLink {
   readonly chunks = new Set<string>();
   readonly commits: { index: number; manifest: DatasetManifest }[][] = [];
   fail: (call: string) => Error | undefined = () => undefined;
-  gate: Promise<void> | undefined;
+  /** While held, every send waits (an upload in progress) until release() or its abort. */
+  private held = false;
+  private waiting: (() => void)[] = [];
+  hold(): void {
+    this.held = true;
+  }
+  /** Lets the sends waiting now go on, and those to come pass. */
+  release(): void {
+    this.held = false;
+    for (const go of this.waiting.splice(0)) go();
+  }
   async missing(_ref: unknown, hashes: string[]): Promise<string[]> {
     const e = this.fail('missing');
     if (e) throw e;
     return hashes.filter((h) => !this.chunks.has(h));
   }
   async send(_ref: unknown, hash: string, _data: Buffer, _enc: string, signal?: AbortSignal): Promise<void> {
-    if (this.gate) await Promise.race([this.gate, new Promise((_, reject) => signal?.addEventListener('abort', () => reject(new Error('aborted')), { once: true }))]);
+    if (this.held) await Promise.race([new Promise<void>((go) => this.waiting.push(go)), new Promise((_, reject) => signal?.addEventListener('abort', () => reject(new Error('aborted')), { once: true }))]);
     this.chunks.add(hash);
   }
   async commit(_ref: unknown, outputs: { index: number; manifest: DatasetManifest }[]): Promise<CommittedVersion[]> {
@@ -143,16 +153,14 @@ describe('task outputs on the agent', () => {
     const first = launcher();
     await first.launch(withOutputs());
     writeOut();
-    let open!: () => void;
-    link.gate = new Promise((r) => (open = r));
+    link.hold();
     inner.exit('t1', 1, 0);
     expect((await first.inspect('t1', 1))?.status).toBe('uploading');
     first.dispose();
     await first.settled();
     expect(link.commits).toHaveLength(0);
 
-    link.gate = undefined;
-    open();
+    link.release();
     const second = launcher();
     expect((await second.inspect('t1', 1))?.status).toBe('uploading');
     await second.settled();
@@ -223,7 +231,7 @@ describe('task outputs on the agent', () => {
     const o = launcher();
     await o.launch(withOutputs());
     writeOut();
-    link.gate = new Promise(() => {});
+    link.hold();
     inner.exit('t1', 1, 0);
     expect((await o.inspect('t1', 1))?.status).toBe('uploading');
     expect(await o.stop('t1', 1, 1000, 'cancelled')).toBe(true);
@@ -250,7 +258,7 @@ describe('an ephemeral node going away with a task uploading its outputs', () =>
     });
     agents.push(agent);
     await agent.start();
-    link.gate = new Promise(() => {}); // the upload hangs until a test opens it
+    link.hold(); // the upload hangs until a test releases it
     server.assign(withOutputs());
     await waitFor(() => inner.launched.length === 1, 5000, 'the launch');
     writeOut();
@@ -261,10 +269,9 @@ describe('an ephemeral node going away with a task uploading its outputs', () =>
 
   it('lets the upload finish within the grace, and stops only once the server has the exit', async () => {
     const { agent, server } = await uploadingOnAgent();
-    let open!: () => void;
-    link.gate = new Promise((r) => (open = r));
+    // Released once the stop has begun, wherever the upload is: in a send already, or not yet.
     const stopping = agent.stopTasks(30_000);
-    open();
+    link.release();
     expect(await stopping).toBe(1);
     expect(link.commits).toHaveLength(1);
     expect(server.reports.find((r) => r.taskId === 't1' && r.status === 'exited')).toMatchObject({ exitCode: 0, endReason: 'exit' });
