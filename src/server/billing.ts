@@ -44,6 +44,9 @@ export const BUDGET_PERIOD_META = 'budgetPeriod';
 /** Retries of a settlement refused for a stale read (another writer, or a promotion total). */
 const SETTLE_RETRIES = 3;
 
+/** An attempt's key in OpenEntries and reconcile. */
+const attemptKey = (taskId: string, attempt: number): string => `${taskId}#${attempt}`;
+
 /**
  * The running entries by key (`taskId/attempt/seq`), and by attempt: every start and end looks
  * its attempt's entry up, and a pool runs thousands of attempts at once.
@@ -56,7 +59,7 @@ class OpenEntries {
   set(e: LedgerEntry): void {
     const key = entryKey(e);
     this.byKey.set(key, e);
-    const a = `${e.taskId}#${e.attempt}`;
+    const a = attemptKey(e.taskId, e.attempt);
     let keys = this.byAttempt.get(a);
     if (!keys) this.byAttempt.set(a, (keys = new Set()));
     keys.add(key);
@@ -65,7 +68,7 @@ class OpenEntries {
   delete(e: LedgerEntry): void {
     const key = entryKey(e);
     this.byKey.delete(key);
-    const a = `${e.taskId}#${e.attempt}`;
+    const a = attemptKey(e.taskId, e.attempt);
     const keys = this.byAttempt.get(a);
     keys?.delete(key);
     if (keys?.size === 0) this.byAttempt.delete(a);
@@ -78,7 +81,7 @@ class OpenEntries {
 
   /** The first running entry of the attempt, if any. */
   of(taskId: string, attempt: number): LedgerEntry | undefined {
-    for (const key of this.byAttempt.get(`${taskId}#${attempt}`) ?? []) return this.byKey.get(key);
+    for (const key of this.byAttempt.get(attemptKey(taskId, attempt)) ?? []) return this.byKey.get(key);
     return undefined;
   }
 
@@ -327,12 +330,12 @@ export class Billing {
    */
   reconcile(live: readonly { m: MeteredAttempt; since: number }[], endOf: (taskId: string, attempt: number) => Promise<number | null>): Promise<void> {
     return this.serial('reconcile', async () => {
-      const current = new Map(live.map((l) => [`${l.m.task.id}#${l.m.attempt.attempt}`, l]));
+      const current = new Map(live.map((l) => [attemptKey(l.m.task.id, l.m.attempt.attempt), l]));
       for (const e of [...this.open.values()]) {
-        if (current.has(`${e.taskId}#${e.attempt}`)) continue;
+        if (current.has(attemptKey(e.taskId, e.attempt))) continue;
         await this.close(e, (await endOf(e.taskId, e.attempt)) ?? e.settledTo);
       }
-      const metered = new Set([...this.open.values()].map((e) => `${e.taskId}#${e.attempt}`));
+      const metered = new Set([...this.open.values()].map((e) => attemptKey(e.taskId, e.attempt)));
       for (const [key, l] of current) if (!metered.has(key)) await this.openFor(l.m, l.since);
     });
   }

@@ -30,7 +30,7 @@ describe('runPublishedParallel', () => {
       const { loadNodes, loadPods } = await import(${JSON.stringify(trace)});
       let workers = 0;
       process.on('worker', () => workers++);
-      const s = await runPublishedParallel({ workload: 'f', nodes: loadNodes(${JSON.stringify(fixture('nodes-small.csv'))}), pods: loadPods(${JSON.stringify(fixture('pods-full.csv'))}), policy: 'default', seeds: ${JSON.stringify(seeds)}, tune: 1.3, now: () => performance.now() }, 3);
+      const s = await runPublishedParallel({ workload: 'f', nodes: loadNodes(${JSON.stringify(fixture('nodes-small.csv'))}), pods: loadPods(${JSON.stringify(fixture('pods-full.csv'))}), policy: 'default', seeds: ${JSON.stringify(seeds)}, tune: 1.3, now: () => 0 }, 3);
       process.stdout.write(JSON.stringify({ s, workers }));`;
     const dir = mkdtempSync(join(tmpdir(), 'fastgpu-sim-parallel-'));
     let out: string;

@@ -10,8 +10,9 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 
 const compiled = new URL('./published.js', import.meta.url);
-if (!existsSync(compiled)) (await import('tsx/esm/api')).register();
-const { runPublishedSeed } = await import(existsSync(compiled) ? compiled.href : new URL('./published.ts', import.meta.url).href);
+const isCompiled = existsSync(compiled);
+if (!isCompiled) (await import('tsx/esm/api')).register();
+const { runPublishedSeed } = await import(isCompiled ? compiled.href : new URL('./published.ts', import.meta.url).href);
 
 const { seeds, ...options } = workerData;
 const now = () => performance.now();
