@@ -85,8 +85,17 @@ export class HaCluster {
 
   private async q(): Promise<pg.Client> {
     if (!this.db) {
-      this.db = new pg.Client({ connectionString: this.pgUrl, options: `-c search_path=${this.schema}` });
-      await this.db.connect();
+      const db = new pg.Client({ connectionString: this.pgUrl, options: `-c search_path=${this.schema}` });
+      // A database that goes away (the outage test stops it) ends this connection: the next
+      // query connects again.
+      db.on('error', () => {
+        if (this.db === db) this.db = null;
+      });
+      this.db = db;
+      await db.connect().catch((e: unknown) => {
+        if (this.db === db) this.db = null;
+        throw e;
+      });
     }
     return this.db;
   }

@@ -19,6 +19,30 @@ describe('request shapes', () => {
     expect(r.shape(mem)).toBe(r.shape({ ...mem, gpu: { count: 1, share: { kind: 'memory', memoryMiB: 20_480 } } }));
   });
 
+  it('keeps apart what its number keys could confuse: shares by memory or milli, models, counts', () => {
+    const r = new Requests(models);
+    const g = (count: number, share: { kind: 'milli'; milli: number } | { kind: 'memory'; memoryMiB: number }, model?: string): ResourceRequest => ({
+      gpu: { count, share, ...(model !== undefined ? { model } : {}) },
+      cpuMilli: 1000,
+      memoryMiB: 1024,
+    });
+    const all = [
+      g(1, { kind: 'milli', milli: 500 }),
+      g(1, { kind: 'milli', milli: 500 }, 'L4'),
+      g(1, { kind: 'milli', milli: 500 }, 'H100-80GB'),
+      g(2, { kind: 'milli', milli: 1000 }),
+      g(1, { kind: 'memory', memoryMiB: 500 }),
+      g(1, { kind: 'memory', memoryMiB: 500 }, 'L4'),
+      g(2, { kind: 'memory', memoryMiB: 500 }),
+      { ...g(1, { kind: 'milli', milli: 500 }), gpu: { count: 1, share: { kind: 'milli', milli: 500 }, memoryMiB: 40_000 } },
+    ];
+    const shapes = all.map((x) => r.shape(x));
+    expect(new Set(shapes).size).toBe(all.length);
+    expect(new Set(shapes.map((s) => s.key)).size).toBe(all.length);
+    // Asked again (new objects, equal requests): the same shapes.
+    all.forEach((x, i) => expect(r.shape(structuredClone(x))).toBe(shapes[i]));
+  });
+
   it('knows when a larger shape cannot fit where a smaller one did not', () => {
     const r = new Requests(models);
     const half = r.shape(res(0.5));

@@ -27,7 +27,7 @@ export function requestKey(r: ResourceRequest): string {
 /** Resolves each distinct request once per cycle. */
 export class Requests {
   private readonly byKey = new Map<string, Shape>();
-  private readonly tree = new Map<number, Map<number, Map<number | string, Shape>>>();
+  private readonly tree = new Map<number, Map<number, Map<number | string, Map<string, Shape>>>>();
   private readonly descriptions = new Map<string, string>();
 
   constructor(readonly models: readonly ModelInfo[]) {}
@@ -40,9 +40,17 @@ export class Requests {
     let byGpu = byRam.get(resources.memoryMiB);
     if (!byGpu) byRam.set(resources.memoryMiB, (byGpu = new Map()));
     const g = resources.gpu;
-    const gk = g === null ? -1 : g.share.kind === 'milli' && g.memoryMiB === undefined && g.model === undefined && g.anyOf === undefined ? g.count * 10_000 + g.share.milli : requestKey(resources);
-    let s = byGpu.get(gk);
-    if (!s) byGpu.set(gk, (s = this.make(resources)));
+    let gk: number | string;
+    if (g === null) gk = -1;
+    else if (g.memoryMiB !== undefined || g.anyOf !== undefined || g.share.kind === 'tflops') gk = requestKey(resources);
+    // Milli shares as count·10⁴ + milli (≥ 0), memory shares as −(count·10⁸ + MiB) − 2: distinct.
+    else gk = g.share.kind === 'milli' ? g.count * 10_000 + g.share.milli : -(g.count * 100_000_000 + g.share.memoryMiB) - 2;
+    let byModel = byGpu.get(gk);
+    if (!byModel) byGpu.set(gk, (byModel = new Map()));
+    // The model a request is tied to ('' for any): a string the task already holds, not one built.
+    const model = g?.model ?? '';
+    let s = byModel.get(model);
+    if (!s) byModel.set(model, (s = this.make(resources)));
     return s;
   }
 

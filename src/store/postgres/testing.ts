@@ -37,15 +37,35 @@ async function freePort(): Promise<number> {
   });
 }
 
-/** Starts a cluster with scripts/pg-up.sh; returns its URL and how to stop it. */
-export async function startCluster(): Promise<{ url: string; stop: () => Promise<void> }> {
+/** A throwaway cluster of this process's own. */
+export interface Cluster {
+  url: string;
+  /** Stops it and removes its folder. */
+  stop: () => Promise<void>;
+  /** Stops the server and keeps its data: `fast` (clients are disconnected) or `immediate` (as a crash). */
+  halt: (mode: 'fast' | 'immediate') => Promise<void>;
+  /** Starts it again after halt(), on the same port and data. */
+  resume: () => Promise<void>;
+}
+
+/**
+ * Starts a cluster with scripts/pg-up.sh; returns its URL and how to stop (or halt and resume) it.
+ * `durable`: PostgreSQL's own defaults (fsync, synchronous commit), without which a crash loses
+ * the last commits it acknowledged; otherwise as PG_DURABLE says (fast and unsafe by default).
+ */
+export async function startCluster(opts: { durable?: boolean } = {}): Promise<Cluster> {
   const root = mkdtempSync(join(tmpdir(), 'fastgpu-pg-'));
-  const env = { ...process.env, PG_ROOT: root, PG_PORT: String(await freePort()) };
+  const env = { ...process.env, PG_ROOT: root, PG_PORT: String(await freePort()), ...(opts.durable === true ? { PG_DURABLE: '1' } : {}) };
   try {
     const { stdout } = await run(join(SCRIPTS, 'pg-up.sh'), { env });
     const url = stdout.trim().split('\n').pop() ?? '';
-    // Tearing the test cluster down: a failure leaves only a temp folder behind, never a wrong result.
-    return { url, stop: async () => void (await run(join(SCRIPTS, 'pg-down.sh'), { env }).catch(() => {})) };
+    return {
+      url,
+      // Tearing the test cluster down: a failure leaves only a temp folder behind, never a wrong result.
+      stop: async () => void (await run(join(SCRIPTS, 'pg-down.sh'), { env }).catch(() => {})),
+      halt: async (mode) => void (await run(join(SCRIPTS, 'pg-down.sh'), { env: { ...env, KEEP: '1', PG_STOP_MODE: mode } })),
+      resume: async () => void (await run(join(SCRIPTS, 'pg-up.sh'), { env })),
+    };
   } catch (err) {
     const e = err as { code?: number; stderr?: string };
     if (e.code === 3) {
