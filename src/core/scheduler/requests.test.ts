@@ -26,7 +26,7 @@ describe('request shapes', () => {
       cpuMilli: 1000,
       memoryMiB: 1024,
     });
-    const all = [
+    const all: ResourceRequest[] = [
       g(1, { kind: 'milli', milli: 500 }),
       g(1, { kind: 'milli', milli: 500 }, 'L4'),
       g(1, { kind: 'milli', milli: 500 }, 'H100-80GB'),
