@@ -2,14 +2,17 @@
 # The system packages the whole test suite needs, installed when missing (Debian/Ubuntu, as root):
 # Chromium for the dashboard's browser tests (driven by playwright-core; nothing downloads a
 # browser), python3 with venv for the Python SDK's tests, PostgreSQL for the Postgres store
-# suite, and Slurm with munge for the slurm provider's tests. `npm test` runs this first, so the
-# README's test command works on a fresh machine; without root or apt it says what is missing.
+# suite, nginx for the load-balancer test, and Slurm with munge for the slurm provider's tests.
+# `npm test` runs this first, so the README's test command works on a fresh machine; without
+# root or apt it says what is missing.
 set -euo pipefail
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3 python3-venv)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 { command -v slurmctld && command -v slurmd && command -v munged; } >/dev/null 2>&1 || missing+=(slurm-wlm munge)
+# test/ha/nginx.test.ts: the documented load balancer (deploy/nginx) in front of two servers.
+{ [ -x /usr/sbin/nginx ] || command -v nginx; } >/dev/null 2>&1 || missing+=(nginx)
 # test/net: namespaces and veth pairs (iproute2), NAT (nftables), self-signed TLS (openssl).
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v nft >/dev/null 2>&1 || missing+=(nftables)

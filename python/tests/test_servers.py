@@ -9,12 +9,13 @@ import json
 import socket
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Iterator, List
+from typing import Iterator, List, Optional, Tuple
 
 import pytest
 
 import fastgpu
 from fastgpu._config import normalise_url, resolve_connection
+from fastgpu._ops import Call
 
 from conftest import Server, local_http, start_up, stop_up
 
@@ -84,7 +85,7 @@ def test_a_stream_opens_on_the_next_server_after_a_503(server: Server, busy: str
 
 
 def test_when_every_server_answers_503_the_error_is_the_last_answer(busy: str) -> None:
-    with fastgpu.Client(f"{busy},{busy}", "t") as c:
+    with fastgpu.Client(f"{busy},{busy}", "t", failover_wait=0) as c:
         with pytest.raises(fastgpu.FastGPUError) as e:
             c.nodes()
     assert e.value.status == 503
@@ -148,5 +149,67 @@ def test_the_async_client_fails_over_and_trusts_the_ca(server: Server, tls_serve
         assert len(Busy.hits) == 1
         async with fastgpu.AsyncClient(tls_server.url, tls_server.token, verify=saved_ca(tls_server), env={}) as c:
             assert await c.nodes()
+
+    asyncio.run(go())
+
+
+class Failover(BaseHTTPRequestHandler):
+    """Answers the scripted statuses (with their Retry-After) first, then as a pool would."""
+
+    script: List[Tuple[int, Optional[str]]] = []
+    seen: List[Tuple[str, Optional[str]]] = []
+
+    def _answer(self) -> None:
+        Failover.seen.append((f"{self.command} {self.path}", self.headers.get("idempotency-key")))
+        self.rfile.read(int(self.headers.get("content-length") or 0))
+        if Failover.script:
+            status, after = Failover.script.pop(0)
+            body = json.dumps({"error": {"code": "UNAVAILABLE", "message": f"scripted {status}"}}).encode()
+        else:
+            status, after = (201 if self.command == "POST" else 200), None
+            body = json.dumps({"nodes": []} if self.command == "GET" else {"node": {}, "evicted": 0}).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        if after is not None:
+            self.send_header("retry-after", after)
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = _answer
+    do_POST = _answer
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def failover() -> Iterator[str]:
+    Failover.script, Failover.seen = [], []
+    with local_http(Failover) as url:
+        yield url
+
+
+def test_a_failover_is_waited_out_after_503s_and_a_proxys_502_for_a_keyed_submit(failover: str) -> None:
+    with fastgpu.Client(failover, "t", env={}) as c:
+        Failover.script = [(503, "0"), (503, "0")]
+        assert c.nodes() == []
+        assert len(Failover.seen) == 3
+        Failover.script, Failover.seen = [(502, None), (504, "0")], []
+        # A keyed write, as a submit is (the transport alone: this server makes no real task).
+        c.call(Call("POST", "/v1/tasks", lambda j: j, body={}, idempotency_key="k-1"))
+        keys = {k for _, k in Failover.seen}
+        assert len(Failover.seen) == 3 and keys == {"k-1"}
+        # A write without a key is not sent again after a 502: it may have been done.
+        Failover.script, Failover.seen = [(502, "0")], []
+        with pytest.raises(fastgpu.FastGPUError) as e:
+            c.drain_node("n")
+        assert e.value.status == 502 and len(Failover.seen) == 1
+
+    async def go() -> None:
+        Failover.script, Failover.seen = [(503, "0"), (503, "0")], []
+        async with fastgpu.AsyncClient(failover, "t", env={}) as c:
+            assert await c.nodes() == []
+        assert len(Failover.seen) == 3
 
     asyncio.run(go())

@@ -37,6 +37,11 @@ export interface FastGPUOptions {
   env?: Env;
   /** Per-request limit for ordinary calls, default 30 s. */
   requestTimeoutMs?: number;
+  /**
+   * How long a call keeps asking again while every server answers 503 (or a proxy in front 502
+   * or 504): a failover takes seconds. Default 20 s; 0 answers the first 503 at once.
+   */
+  failoverWaitMs?: number;
   /** A CA certificate file (PEM) to trust for an https server with a private certificate; default `FASTGPU_CA`, then the saved config. */
   ca?: string;
 }
@@ -56,6 +61,25 @@ const DEFAULT_RECONNECT_MS = 60_000;
 const RETRY_PAUSE_MS = 300;
 /** One long-poll of `/wait`; the server answers earlier when the task ends. */
 const WAIT_POLL_MS = 20_000;
+
+/** How long a call keeps asking while the pool says "not now" (a failover, a load balancer whose servers are down). */
+const DEFAULT_FAILOVER_WAIT_MS = 20_000;
+
+/**
+ * How long to wait before asking again after `res`, or null when it is the answer. Asked again:
+ * a 503 (FastGPU's 503 means nothing was done: a failover under way, a store that cannot be
+ * written), and a 502 or 504 from a proxy in front, which may come after the request reached a
+ * server that then died, so only for reads and for writes with an Idempotency-Key (submits).
+ * The server's Retry-After is followed, up to 2 s.
+ */
+function retryWait(res: Response, method: string, headers: Record<string, string> | undefined, pause: number): number | null {
+  const s = res.status;
+  const again = s === 503 || ((s === 502 || s === 504) && (method === 'GET' || headers?.['idempotency-key'] !== undefined));
+  if (!again) return null;
+  const after = res.headers.get('retry-after');
+  const seconds = after === null || after.trim() === '' ? NaN : Number(after);
+  return Number.isFinite(seconds) && seconds >= 0 ? Math.min(seconds * 1000, 2_000) : pause;
+}
 
 /**
  * A FastGPU client.
@@ -80,6 +104,7 @@ export class FastGPU {
   readonly sweeps: SweepsApi;
   private readonly token: string | undefined;
   private readonly requestTimeoutMs: number;
+  private readonly failoverWaitMs: number;
   private readonly fetch: FetchFn;
 
   constructor(opts: FastGPUOptions = {}) {
@@ -89,6 +114,7 @@ export class FastGPU {
     this.token = conn.token;
     this.fetch = conn.ca !== undefined ? fetchTrusting(readCaFile(conn.ca, 'ca')) : fetch;
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 30_000;
+    this.failoverWaitMs = opts.failoverWaitMs ?? DEFAULT_FAILOVER_WAIT_MS;
     this.tasks = new TasksApi(this);
     this.vgpus = new VgpusApi(this);
     this.arrays = new ArraysApi(this);
@@ -161,13 +187,20 @@ export class FastGPU {
   }
 
   private async send(method: string, path: string, opts: RequestOptions, accept: string): Promise<Response> {
-    // Another server of the pool is tried when one cannot be reached or answers 503 (stopping,
-    // or a follower that has no leader to forward to); a caller's abort is final.
-    return this.servers.run(
-      (base) => this.sendTo(base, method, path, opts, accept),
-      // A timeout is ambiguous for a write (it may have been done), so only reads move on after one.
-      (o) => (o.ok ? o.value.status === 503 : o.error instanceof FastGpuApiError && (o.error.code === 'NETWORK' || (o.error.code === 'TIMEOUT' && method === 'GET'))),
-    );
+    const deadline = Date.now() + this.failoverWaitMs;
+    for (let pause = 200; ; pause = Math.min(2 * pause, 1_000)) {
+      // Another server of the pool is tried when one cannot be reached or answers 503 (stopping,
+      // or a follower that has no leader to forward to); a caller's abort is final.
+      const res = await this.servers.run(
+        (base) => this.sendTo(base, method, path, opts, accept),
+        // A timeout is ambiguous for a write (it may have been done), so only reads move on after one.
+        (o) => (o.ok ? o.value.status === 503 : o.error instanceof FastGpuApiError && (o.error.code === 'NETWORK' || (o.error.code === 'TIMEOUT' && method === 'GET'))),
+      );
+      const wait = retryWait(res, method, opts.headers, pause);
+      if (wait === null || Date.now() + wait > deadline || opts.signal?.aborted === true) return res;
+      await res.body?.cancel();
+      await sleep(wait, opts.signal);
+    }
   }
 
   private async sendTo(base: string, method: string, path: string, opts: RequestOptions, accept: string): Promise<Response> {

@@ -6,6 +6,7 @@ first next time. The TypeScript SDK does the same (``src/util/server-list.ts``).
 
 from __future__ import annotations
 
+import math
 import os
 import ssl
 from typing import List, Optional, Union
@@ -48,6 +49,27 @@ def moves_on(e: Exception, method: str) -> bool:
     if isinstance(e, (httpx.ConnectError, httpx.ConnectTimeout)):
         return True
     return method == "GET" and isinstance(e, httpx.TransportError)
+
+
+DEFAULT_FAILOVER_WAIT_S = 20.0
+"""How long a call keeps asking while the pool says "not now" (a failover, a load balancer whose
+servers are down); ``failover_wait`` on a client."""
+
+
+def retry_wait(res: httpx.Response, method: str, keyed: bool, pause: float) -> Optional[float]:
+    """Seconds to wait before asking again after ``res``, or None when it is the answer. Asked
+    again: a 503 (FastGPU's 503 means nothing was done: a failover under way, a store that cannot
+    be written), and a 502 or 504 from a proxy in front, which may come after the request reached
+    a server that then died, so only for reads and keyed writes (submits). The server's
+    Retry-After is followed, up to 2 s. The TypeScript SDK does the same (``retryWait``)."""
+    s = res.status_code
+    if not (s == 503 or (s in (502, 504) and (method == "GET" or keyed))):
+        return None
+    try:
+        seconds = float(res.headers.get("retry-after", "").strip())
+    except ValueError:
+        return pause
+    return min(seconds, 2.0) if math.isfinite(seconds) and seconds >= 0 else pause
 
 
 def ssl_verify(verify: Verify, ca: Optional[str]) -> Union[bool, ssl.SSLContext]:

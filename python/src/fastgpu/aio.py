@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import datetime
 from typing import Any, AsyncIterator, Dict, List, Mapping, Optional, Sequence, TypeVar, Union
 
@@ -11,7 +12,7 @@ import httpx
 
 from . import _ops as ops
 from ._config import resolve_connection
-from ._servers import Servers, Verify, moves_on, ssl_verify
+from ._servers import DEFAULT_FAILOVER_WAIT_S, Servers, Verify, moves_on, retry_wait, ssl_verify
 from ._http import (
     DEFAULT_TIMEOUT_S,
     RETRY_PAUSE_S,
@@ -62,11 +63,12 @@ class AsyncClient:
     ...     async for text in fg.tasks.logs(t.id, follow=True): print(text, end="")
     """
 
-    def __init__(self, url: Optional[str] = None, token: Optional[str] = None, *, timeout: float = DEFAULT_TIMEOUT_S, env: Optional[Mapping[str, str]] = None, verify: Verify = None) -> None:
+    def __init__(self, url: Optional[str] = None, token: Optional[str] = None, *, timeout: float = DEFAULT_TIMEOUT_S, env: Optional[Mapping[str, str]] = None, verify: Verify = None, failover_wait: float = DEFAULT_FAILOVER_WAIT_S) -> None:
         conn = resolve_connection(url, token, env, verify if isinstance(verify, str) else None)
         self.url = conn.url
         self._token = conn.token
         self.timeout = timeout
+        self.failover_wait = failover_wait
         self._servers = Servers(self.url)
         self._http = httpx.AsyncClient(verify=ssl_verify(verify, conn.ca))
         self.tasks = AsyncTasks(self)
@@ -87,18 +89,27 @@ class AsyncClient:
         await self._http.aclose()
 
     async def call(self, call: Call[T]) -> T:
-        """Sends one call. A call with an Idempotency-Key is retried when the network fails."""
-        tries = SUBMIT_TRIES if call.idempotency_key is not None else 1
-        for n in range(tries):
+        """Sends one call. A call with an Idempotency-Key is retried when the network fails, and
+        any call while the pool answers "not now" (``retry_wait``) for up to ``failover_wait`` s."""
+        keyed = call.idempotency_key is not None
+        tries = SUBMIT_TRIES if keyed else 1
+        deadline = time.monotonic() + self.failover_wait
+        pause = 0.2
+        n = 0
+        while True:
             try:
                 res = await self.send(call.method, call.path, **request_args(call, self._token, self.timeout))
             except FastGPUError:
-                if n + 1 >= tries:
+                n += 1
+                if n >= tries:
                     raise
                 await asyncio.sleep(RETRY_PAUSE_S)
                 continue
-            return read_answer(call, res)  # type: ignore[no-any-return]
-        raise AssertionError("unreachable")
+            wait = retry_wait(res, call.method, keyed, pause)
+            if wait is None or time.monotonic() + wait > deadline:
+                return read_answer(call, res)  # type: ignore[no-any-return]
+            await asyncio.sleep(wait)
+            pause = min(2 * pause, 1.0)
 
     async def send(self, method: str, path: str, **kw: Any) -> httpx.Response:
         """One request, to the servers in turn while one cannot be reached or answers 503."""

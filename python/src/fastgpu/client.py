@@ -11,7 +11,7 @@ import httpx
 
 from . import _ops as ops
 from ._config import resolve_connection
-from ._servers import Servers, Verify, moves_on, ssl_verify
+from ._servers import DEFAULT_FAILOVER_WAIT_S, Servers, Verify, moves_on, retry_wait, ssl_verify
 from ._http import (
     DEFAULT_TIMEOUT_S,
     RETRY_PAUSE_S,
@@ -65,7 +65,9 @@ class Client:
 
     The server and token come from the arguments, then ``FASTGPU_URL``/``FASTGPU_TOKEN``, then
     ``$FASTGPU_HOME/config.json`` (saved by ``fastgpu up``). ``url`` may list several servers of
-    one pool, comma-separated: a call moves to the next when one cannot be reached or answers 503.
+    one pool, comma-separated: a call moves to the next when one cannot be reached or answers 503,
+    and while every one answers 503 (a failover; a proxy in front: 502 or 504 for reads and
+    submits) it asks again for up to ``failover_wait`` seconds.
     ``verify`` is a CA file (PEM) or an ``ssl.SSLContext`` to trust for ``https://`` (default:
     ``FASTGPU_CA``, then the CA ``fastgpu up --tls-self-signed`` saved, then the system's).
 
@@ -74,11 +76,12 @@ class Client:
     >>> for text in fg.tasks.logs(t.id, follow=True): print(text, end="")
     """
 
-    def __init__(self, url: Optional[str] = None, token: Optional[str] = None, *, timeout: float = DEFAULT_TIMEOUT_S, env: Optional[Mapping[str, str]] = None, verify: Verify = None) -> None:
+    def __init__(self, url: Optional[str] = None, token: Optional[str] = None, *, timeout: float = DEFAULT_TIMEOUT_S, env: Optional[Mapping[str, str]] = None, verify: Verify = None, failover_wait: float = DEFAULT_FAILOVER_WAIT_S) -> None:
         conn = resolve_connection(url, token, env, verify if isinstance(verify, str) else None)
         self.url = conn.url
         self._token = conn.token
         self.timeout = timeout
+        self.failover_wait = failover_wait
         self._servers = Servers(self.url)
         self._http = httpx.Client(verify=ssl_verify(verify, conn.ca))
         self.tasks = Tasks(self)
@@ -103,18 +106,27 @@ class Client:
     # --- transport ---------------------------------------------------------------------------
 
     def call(self, call: Call[T]) -> T:
-        """Sends one call. A call with an Idempotency-Key is retried when the network fails."""
-        tries = SUBMIT_TRIES if call.idempotency_key is not None else 1
-        for n in range(tries):
+        """Sends one call. A call with an Idempotency-Key is retried when the network fails, and
+        any call while the pool answers "not now" (``retry_wait``) for up to ``failover_wait`` s."""
+        keyed = call.idempotency_key is not None
+        tries = SUBMIT_TRIES if keyed else 1
+        deadline = time.monotonic() + self.failover_wait
+        pause = 0.2
+        n = 0
+        while True:
             try:
                 res = self.send(call.method, call.path, **request_args(call, self._token, self.timeout))
             except FastGPUError:
-                if n + 1 >= tries:
+                n += 1
+                if n >= tries:
                     raise
                 time.sleep(RETRY_PAUSE_S)
                 continue
-            return read_answer(call, res)  # type: ignore[no-any-return]
-        raise AssertionError("unreachable")
+            wait = retry_wait(res, call.method, keyed, pause)
+            if wait is None or time.monotonic() + wait > deadline:
+                return read_answer(call, res)  # type: ignore[no-any-return]
+            time.sleep(wait)
+            pause = min(2 * pause, 1.0)
 
     def send(self, method: str, path: str, **kw: Any) -> httpx.Response:
         """One request, to the servers in turn while one cannot be reached or answers 503."""
