@@ -138,6 +138,66 @@ describe('SupervisorLauncher', () => {
     expect(await launcher.stop('../x', 1, 0, 'cancelled')).toBe(false);
   });
 
+  describe('the lease watch', () => {
+    /** Live processes other than `not` whose command line holds `dir` (the supervisor and its watch do). */
+    const holding = (dir: string, not: number): number[] =>
+      readdirSync('/proc')
+        .filter((p) => /^\d+$/.test(p) && Number(p) !== not)
+        .filter((p) => {
+          try {
+            return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(dir);
+          } catch {
+            return false;
+          }
+        })
+        .map(Number);
+    const alive = (pid: number): boolean => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const withLease = (deadline: number): { lease: string; fenced: SupervisorLauncher } => {
+      const lease = join(state.dir, 'lease');
+      writeFileSync(lease, `${deadline} 100\n`);
+      return { lease, fenced: new SupervisorLauncher({ stateDir: state.dir, leaseFile: lease, baseEnv: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/tmp' } }) };
+    };
+
+    it("fences a task whose supervisor was killed outright, and ends once the task's group is gone", async () => {
+      const { lease, fenced } = withLease(Date.now() + 3_600_000);
+      try {
+        const a = assignment(['sleep', '60']);
+        await fenced.launch(a);
+        const dir = fenced.attemptDir(a.taskId, 1);
+        const [pgid, sup] = (await waitFor(() => existsSync(join(dir, 'pid')) && readFileSync(join(dir, 'pid'), 'utf8').trim())).split(' ').map(Number) as [number, number];
+        const watch = await waitFor(() => holding(dir, sup).filter((p) => p !== pgid)[0], 10_000, 'the lease watch');
+        // The supervisor dies (as to the OOM killer); the task runs on, still fenced: once the
+        // lease has passed, its watch ends it.
+        process.kill(sup, 'SIGKILL');
+        writeFileSync(lease, `${Date.now() - 1} 100\n`);
+        await waitFor(() => !alive(-pgid), 15_000, "the task's group to be fenced");
+        await waitFor(() => !alive(watch), 15_000, 'the watch to end');
+
+        // A task group killed from outside, with its supervisor: the watch ends too, rather than
+        // looping on a lease that will never be renewed.
+        writeFileSync(lease, `${Date.now() + 3_600_000} 100\n`);
+        const b = assignment(['sleep', '60'], { taskId: 'second' });
+        await fenced.launch(b);
+        const dirB = fenced.attemptDir(b.taskId, 1);
+        const [pgidB, supB] = (await waitFor(() => existsSync(join(dirB, 'pid')) && readFileSync(join(dirB, 'pid'), 'utf8').trim())).split(' ').map(Number) as [number, number];
+        const watchB = await waitFor(() => holding(dirB, supB).filter((p) => p !== pgidB)[0], 10_000, 'the lease watch');
+        await waitFor(() => alive(-pgidB), 10_000, "the task's group");
+        process.kill(-pgidB, 'SIGKILL');
+        process.kill(supB, 'SIGKILL');
+        await waitFor(() => !alive(watchB), 15_000, 'the orphaned watch to end');
+      } finally {
+        fenced.dispose();
+      }
+    }, 40_000);
+  });
+
   it('the supervisor does not start a task whose stop marker is already there', () => {
     const dir = join(state.dir, 'direct');
     mkdirSync(dir);

@@ -51,9 +51,13 @@ finish() {
 }
 
 # fence_watch PGID: sleeps until the lease deadline, reads it again (the agent renews it), and
-# fences the task once it has passed. One `sleep` per renewal period, not a busy poll.
+# fences the task once it has passed. One `sleep` per renewal period, not a busy poll. It
+# outlives a supervisor killed outright (the OOM killer), so the task stays fenced, and ends once
+# nothing of the task is left, its first process (which may not have made its group yet) nor
+# its process group: a group killed from outside (with its supervisor) must not leave a watcher
+# looping forever.
 fence_watch() {
-  while :; do
+  while kill -0 "$1" 2>/dev/null || kill -0 "-$1" 2>/dev/null; do
     deadline= fgrace=
     read -r deadline fgrace <"$lease" 2>/dev/null
     case $deadline in '' | *[!0-9]*) sleep 1; continue ;; esac
