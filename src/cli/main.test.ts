@@ -137,6 +137,11 @@ describe('fastgpu run', () => {
     const r = await cli.run(['run', '-d', 'echo', '--not-ours', 'x']);
     expect(r.code).toBe(0);
     expect(await specOf(bare, r.stdout.trim())).toMatchObject({ command: ['echo', '--not-ours', 'x'], workdir: home });
+    // Several servers in FASTGPU_URL, all on this machine: the same (it once failed: "Invalid URL").
+    const two = cliHarness({ FASTGPU_HOME: home, FASTGPU_URL: `${bare.url},${bare.url.replace('127.0.0.1', 'localhost')}`, FASTGPU_TOKEN: bare.token, PATH: '' }, home);
+    const r2 = await two.run(['run', '-d', 'echo', 'y']);
+    expect(r2.stderr).toBe('');
+    expect(await specOf(bare, r2.stdout.trim())).toMatchObject({ command: ['echo', 'y'], workdir: home });
   });
 
   it.each([

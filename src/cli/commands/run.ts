@@ -10,6 +10,7 @@ import { detachMessage, watchProgress } from '../progress.js';
 import { modelsOf, sliceNote } from '../slice.js';
 import { runArray } from './arrays.js';
 import { taskExitCode, writeChunk } from './tasks.js';
+import { splitServerUrls } from '../../util/server-list.js';
 
 export interface RawRunOptions {
   gpu?: string;
@@ -204,8 +205,10 @@ function withFlagName(e: unknown): unknown {
   return new FastGpuApiError(e.code, message, e.status, e.field);
 }
 
-/** The server runs on this machine, so this directory exists where the task runs. */
+/** Every server (`url` may list several) runs on this machine, so this directory exists where the task runs. */
 function isLocal(url: string): boolean {
-  const host = new URL(url).hostname;
-  return host === '127.0.0.1' || host === 'localhost' || host === '[::1]' || host === '::1';
+  return splitServerUrls(url).every((u) => {
+    const host = new URL(u).hostname;
+    return host === '127.0.0.1' || host === 'localhost' || host === '[::1]' || host === '::1';
+  });
 }
