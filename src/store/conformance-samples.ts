@@ -157,6 +157,26 @@ export function sampleTierConformance(store: () => Store): void {
       expect(await s.listSampleRollups('hour', 0, upTo)).toEqual(hours);
     });
 
+    it('gives the same rollups when steps cover whole blocks (a backlog, written sealed) as in short steps that do not', async () => {
+      const raw = twoDays();
+      const whole = store();
+      const short = store();
+      await whole.appendSamples(raw);
+      await short.appendSamples(raw);
+      // Defaults: behind two days of raw samples a step reaches a block edge, so whole minute
+      // and hour blocks are written at once. 45 minutes and 5 hours never end on an edge.
+      await compactAll(whole, NOW);
+      await compactAll(short, NOW, { maxMinutes: 45, maxHours: 5 });
+      const minutes = await short.listSampleRollups('minute', 0, NOW);
+      expect(minutes.length).toBeGreaterThan(2 * 24 * 60 * 2);
+      expect(await whole.listSampleRollups('minute', 0, NOW)).toEqual(minutes);
+      expect(await whole.listSampleRollups('hour', 0, NOW)).toEqual(await short.listSampleRollups('hour', 0, NOW));
+      const q = { from: H0, to: NOW, bucketMs: HOUR_MS, detail: 'pool' as const };
+      expect(await whole.readSampleSeries(q)).toEqual(await short.readSampleSeries(q));
+      const [a, b] = [await whole.sampleStorage(), await short.sampleStorage()];
+      for (const tier of ['raw', 'minute', 'hour'] as const) expect(a[tier].records).toBe(b[tier].records);
+    });
+
     it('a sample stored after its minute was rolled up stays raw only', async () => {
       const s = store();
       await s.appendSamples([g(H0 + 1_000, 10, 1, 1)]);

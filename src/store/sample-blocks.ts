@@ -124,28 +124,59 @@ export function encodeTail(tier: SampleTier, start: number, records: readonly Bl
   return Buffer.from(w.bytes());
 }
 
+/** One block's run of records in columns that come by time: its start, and records lo..hi-1. */
+export interface BlockRun {
+  start: number;
+  lo: number;
+  hi: number;
+}
+
+/** `cols`' records (by time, as rollups come) cut into runs of one block each. */
+export function blockRuns(tier: SampleTier, cols: RecordColumns): BlockRun[] {
+  const out: BlockRun[] = [];
+  for (let i = 0; i < cols.length; ) {
+    const start = blockStart(tier, cols.at[i]!);
+    const end = start + BLOCK_MS[tier];
+    const lo = i;
+    while (i < cols.length && cols.at[i]! >= start && cols.at[i]! < end) i++;
+    out.push({ start, lo, hi: i });
+  }
+  return out;
+}
+
+/** The tail that appends one run's records to its block. */
+export function tailOf(tier: SampleTier, cols: RecordColumns, run: BlockRun): Buffer {
+  const unit = TIER_RESOLUTION_MS[tier];
+  const w = new ByteWriter();
+  for (let i = run.lo; i < run.hi; i++) {
+    w.uint((cols.at[i]! - run.start) / unit);
+    w.uint(cols.gpu[i]!);
+    w.uint(cols.util[i]!);
+    w.uint(cols.mem[i]!);
+    w.uint(cols.alloc[i]!);
+    if (tier !== 'raw') w.uint(cols.n[i]!);
+  }
+  return Buffer.from(w.bytes());
+}
+
 /**
  * The tails that append `cols`' records to their blocks: one per run of records in one block
  * (rollups come by time: one a block), each with its block start.
  */
 export function tailsOf(tier: SampleTier, cols: RecordColumns): [number, Buffer][] {
-  const out: [number, Buffer][] = [];
-  const unit = TIER_RESOLUTION_MS[tier];
-  for (let i = 0; i < cols.length; ) {
-    const start = blockStart(tier, cols.at[i]!);
-    const end = start + BLOCK_MS[tier];
-    const w = new ByteWriter();
-    for (; i < cols.length && cols.at[i]! >= start && cols.at[i]! < end; i++) {
-      w.uint((cols.at[i]! - start) / unit);
-      w.uint(cols.gpu[i]!);
-      w.uint(cols.util[i]!);
-      w.uint(cols.mem[i]!);
-      w.uint(cols.alloc[i]!);
-      if (tier !== 'raw') w.uint(cols.n[i]!);
-    }
-    out.push([start, Buffer.from(w.bytes())]);
-  }
-  return out;
+  return blockRuns(tier, cols).map((r) => [r.start, tailOf(tier, cols, r)]);
+}
+
+/** bodyOf's copy of one run, reused (encoding is synchronous). */
+let runScratch: RecordColumns | null = null;
+
+/** The sealed body of one run's records: for a block whose records all come at once (compaction). */
+export function bodyOf(tier: SampleTier, cols: RecordColumns, run: BlockRun): Buffer {
+  const c = (runScratch ??= new RecordColumns());
+  c.clear();
+  c.reserve(run.hi - run.lo);
+  for (let i = run.lo; i < run.hi; i++) c.push(cols.at[i]!, cols.gpu[i]!, cols.util[i]!, cols.mem[i]!, cols.alloc[i]!, cols.n[i]!);
+  return encodeColumns(tier, run.start, c);
 }
 
 /** Scratch for decoded varints, grown as needed (decoding is synchronous: one user at a time). */

@@ -10,7 +10,9 @@ import type { SampleCompaction, SampleRollup, SampleSeries, SampleSeriesQuery, S
 import {
   BLOCK_MS,
   BucketAccumulator,
+  blockRuns,
   blockStart,
+  bodyOf,
   byBlock,
   decodeBlock,
   decodeInto,
@@ -19,7 +21,7 @@ import {
   fromRecord,
   rollUpInto,
   sealBlock,
-  tailsOf,
+  tailOf,
   toRecord,
   type BlockRecord,
 } from '../sample-blocks.js';
@@ -36,8 +38,8 @@ type RollupTier = Exclude<SampleTier, 'raw'>;
  * hours. Shorter steps read the block that straddles each step's edge once a step: at 10
  * minutes and 2 hours every raw block was decoded twice and every minute block three times.
  */
-export const DEFAULT_COMPACT_MINUTES = 30;
-export const DEFAULT_COMPACT_HOURS = 6;
+export const DEFAULT_COMPACT_MINUTES = 360;
+export const DEFAULT_COMPACT_HOURS = 24;
 /** Blocks one prune step deletes at most. */
 export const DEFAULT_PRUNE_LIMIT = 1_000;
 
@@ -64,6 +66,16 @@ const int = (x: number): number => Math.max(Number.MIN_SAFE_INTEGER, Math.min(Nu
 const ROW = 'tier, start, node_id, body, tail';
 const APPEND = `INSERT INTO sample_blocks (tier, start, node_id, body, tail) VALUES ($1, $2, $3, '\\x', $4)
   ON CONFLICT (tier, start, node_id) DO UPDATE SET tail = sample_blocks.tail || excluded.tail`;
+const APPEND_MANY = `INSERT INTO sample_blocks (tier, start, node_id, body, tail)
+  SELECT $1, u.start, u.node_id, '\\x', u.tail FROM unnest($2::bigint[], $3::text[], $4::bytea[]) AS u(start, node_id, tail)
+  ON CONFLICT (tier, start, node_id) DO UPDATE SET tail = sample_blocks.tail || excluded.tail`;
+/** Rollup blocks a compaction step covers whole, written sealed; a block that exists already takes them as a tail instead. */
+const INSERT_SEALED = `INSERT INTO sample_blocks (tier, start, node_id, body, tail)
+  SELECT $1, u.start, u.node_id, u.body, '\\x' FROM unnest($2::bigint[], $3::text[], $4::bytea[]) AS u(start, node_id, body)
+  ON CONFLICT (tier, start, node_id) DO NOTHING RETURNING start, node_id`;
+const SEAL_MANY = `UPDATE sample_blocks AS b SET body = u.body, tail = '\\x'
+  FROM unnest($2::bigint[], $3::text[], $4::bytea[]) AS u(start, node_id, body)
+  WHERE b.tier = $1 AND b.start = u.start AND b.node_id = u.node_id`;
 /** Blocks of rollups one compaction step gives pool rows at most (as on SQLite). */
 export const POOL_BACKFILL_BLOCKS: Readonly<Record<RollupTier, number>> = { minute: 4, hour: 30 };
 
@@ -98,6 +110,29 @@ async function range(c: Queryable, tier: SampleTier, lo: number, hi: number, ord
   const sql = `SELECT ${ROW} FROM sample_blocks WHERE tier = $1 AND start > $2 AND start < $3 AND node_id <> ''${byNode ? ' AND node_id = $4' : ''}
     ORDER BY ${order === 'start' ? 'start, node_id' : 'node_id, start'}`;
   return (await c.query<BlockRowSql>(sql, byNode ? [tier, int(lo), int(hi), nodeId] : [tier, int(lo), int(hi)])).rows;
+}
+
+/** Rows a batched statement carries at most (a raw block's body is a few KiB). */
+const BATCH_ROWS = 500;
+
+/**
+ * Appends tails to many blocks of `tier` in a few statements rather than one round trip each
+ * (compaction writes thousands). Tails for the same block are joined first, in order: one
+ * statement may not update a row twice.
+ */
+async function appendMany(c: Queryable, tier: SampleTier, rows: readonly { start: number; node: string; tail: Buffer }[]): Promise<void> {
+  const joined = new Map<string, { start: number; node: string; tails: Buffer[] }>();
+  for (const r of rows) {
+    const k = `${r.start}|${r.node}`;
+    const j = joined.get(k);
+    if (j) j.tails.push(r.tail);
+    else joined.set(k, { start: r.start, node: r.node, tails: [r.tail] });
+  }
+  const all = [...joined.values()];
+  for (let i = 0; i < all.length; i += BATCH_ROWS) {
+    const part = all.slice(i, i + BATCH_ROWS);
+    await c.query(APPEND_MANY, [tier, part.map((r) => int(r.start)), part.map((r) => r.node), part.map((r) => (r.tails.length === 1 ? r.tails[0]! : Buffer.concat(r.tails)))]);
+  }
 }
 
 async function appendRecords(c: Queryable, tier: SampleTier, node: string, records: readonly BlockRecord[]): Promise<void> {
@@ -250,6 +285,9 @@ export class PgSamples {
       const start =
         (await c.query<{ start: number | null }>("SELECT MIN(start) AS start FROM sample_blocks WHERE tier = $1 AND start >= $2 AND node_id <> ''", [tier, int(b)])).rows[0]?.start ?? null;
       if (start === null) return null;
+      // A block that starts by `from` may hold records from `from` on: a bound low enough (the
+      // roll-up starts there and finds what there is), without decoding every node's block.
+      if (start <= from) return from;
       let first = Infinity;
       for (const r of await range(c, tier, start - 1, start + 1, 'start')) {
         for (const x of decodeBlock(tier, r.start, r.body, r.tail)) if (x.at >= from && x.at < first) first = x.at;
@@ -268,13 +306,10 @@ export class PgSamples {
     const rows = (
       await c.query<BlockRowSql>(`SELECT ${ROW} FROM sample_blocks WHERE tier = $1 AND start >= $2 AND start < $3 AND length(tail) > 0`, [tier, int(from), int(cutoff)])
     ).rows;
-    for (const r of rows) {
-      await c.query("UPDATE sample_blocks SET body = $4, tail = '\\x' WHERE tier = $1 AND start = $2 AND node_id = $3", [
-        tier,
-        r.start,
-        r.node_id,
-        sealBlock(tier, r.start, r.body, r.tail),
-      ]);
+    // A few statements, not a round trip a block (a first pass seals tens of thousands).
+    for (let i = 0; i < rows.length; i += BATCH_ROWS) {
+      const part = rows.slice(i, i + BATCH_ROWS);
+      await c.query(SEAL_MANY, [tier, part.map((r) => r.start), part.map((r) => r.node_id), part.map((r) => sealBlock(tier, r.start, r.body, r.tail))]);
     }
     await setMark(c, `sealed:${tier}`, cutoff);
   }
@@ -294,19 +329,32 @@ export class PgSamples {
       return { rows: 0, more: false };
     }
     const start = Math.max(through ?? -Infinity, floorTo(first, TIER_RESOLUTION_MS[tier]));
-    const stop = Math.min(end, start + span);
+    // A step ends on a block edge of `tier` where its span reaches one, so that behind a backlog
+    // a step covers whole blocks, written once, sealed (below), rather than appended to step
+    // after step: each append rewrites the block's whole tail.
+    const edge = floorTo(start + span, BLOCK_MS[tier]);
+    const stop = Math.min(end, edge > start ? edge : start + span);
     let rows = 0;
     // Node by node: one node's blocks decoded into reused columns, rolled up, appended.
     const cols = new RecordColumns();
     const rolled = new RecordColumns();
     const pool = new PoolRollup();
+    // The step's rollups, written together once every node is rolled: the blocks this step
+    // covers whole as sealed bodies (with their tail form, should the block hold rollups
+    // already), the others as tails (appendMany).
+    const tails: { start: number; node: string; tail: Buffer }[] = [];
+    const bodies: { start: number; node: string; body: Buffer; tail: Buffer }[] = [];
     let node: string | null = null;
     const flush = async (): Promise<void> => {
       if (node === null) return;
       rolled.clear();
       rollUpInto(tier, cols, start, stop, rolled);
       rows += rolled.length;
-      for (const [b, tail] of tailsOf(tier, rolled)) await c.query(APPEND, [tier, int(b), node, tail]);
+      for (const run of blockRuns(tier, rolled)) {
+        const tail = tailOf(tier, rolled, run);
+        if (run.start >= start && run.start + BLOCK_MS[tier] <= stop) bodies.push({ start: run.start, node, body: bodyOf(tier, rolled, run), tail });
+        else tails.push({ start: run.start, node, tail });
+      }
       pool.addColumns(rolled, -Infinity, Infinity);
       cols.clear();
     };
@@ -318,6 +366,13 @@ export class PgSamples {
       decodeInto(fine, r.start, r.body, r.tail, cols);
     }
     await flush();
+    for (let i = 0; i < bodies.length; i += BATCH_ROWS) {
+      const part = bodies.slice(i, i + BATCH_ROWS);
+      const made = await c.query<{ start: string; node_id: string }>(INSERT_SEALED, [tier, part.map((b) => int(b.start)), part.map((b) => b.node), part.map((b) => b.body)]);
+      const done = new Set(made.rows.map((r) => `${Number(r.start)}|${r.node_id}`));
+      for (const b of part) if (!done.has(`${b.start}|${b.node}`)) tails.push(b);
+    }
+    await appendMany(c, tier, tails);
     // The pool's totals of the same units (sample-pool.ts), written once as the units are.
     await appendRecords(c, tier, POOL_NODE, pool.records());
     await setMark(c, tier, stop);
