@@ -2,7 +2,7 @@
 // processes over one real Postgres, agents that know every server's URL, and the means to find
 // and kill -9 the leader, restart it on its port, and read from the database when the new
 // leader's first placement happened.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { FastGPU } from '../../src/sdk/index.js';
@@ -157,6 +157,26 @@ export class HaCluster {
       for (const e of ev.rows) out.push(`  ${e.at} ${e.type} ${e.node_id ?? ''} ${e.data}`);
     }
     return out.join('\n');
+  }
+
+  /**
+   * What became of the acknowledged submits, from the database and from `runs` (each run of a
+   * task appends a line starting with its id): lost (not in the database), not SUCCEEDED, run
+   * more than once, and ids that ran but are not in the database.
+   */
+  async audit(acked: ReadonlySet<string>, runs: string): Promise<{ lost: string[]; notSucceeded: string[]; twice: string[]; unknown: string[] }> {
+    const byId = await this.taskStates();
+    const counts = new Map<string, number>();
+    for (const l of readFileSync(runs, 'utf8').split('\n').filter(Boolean)) {
+      const id = l.split(' ')[0]!;
+      counts.set(id, (counts.get(id) ?? 0) + 1);
+    }
+    return {
+      lost: [...acked].filter((id) => !byId.has(id)),
+      notSucceeded: [...acked].filter((id) => byId.get(id) !== 'SUCCEEDED'),
+      twice: [...counts].filter(([, n]) => n > 1).map(([id]) => id),
+      unknown: [...counts.keys()].filter((id) => !byId.has(id)),
+    };
   }
 
   /** Writes every process's output under `dir` (server-N.log, agent-N.log): where a failure is read. */

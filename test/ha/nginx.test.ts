@@ -5,12 +5,11 @@
 // leader is killed -9 submits through nginx go on and every task runs once.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FastGPU } from '../../src/sdk/index.js';
-import { useTestPostgres, type TestPostgres } from '../../src/store/postgres/testing.js';
+import { freePort, useTestPostgres, type TestPostgres } from '../../src/store/postgres/testing.js';
 import { Daemon, requireBuild, until, World } from '../e2e/harness.js';
 import { HaCluster } from './cluster.js';
 
@@ -25,23 +24,12 @@ function nginxBinary(): string {
   throw new Error('The load-balancer test runs nginx: install it (Debian/Ubuntu: apt-get install nginx), as scripts/test-deps.sh does.');
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
-
 /**
  * The documented site config with its example addresses replaced by `servers` and `listen`,
  * inside a minimal main config whose files all live in `dir`. Fails when the documented file no
  * longer has the lines it replaces, so the test cannot drift from the docs.
  */
-export function nginxConfig(doc: string, dir: string, servers: readonly string[], listen: string): string {
+function nginxConfig(doc: string, dir: string, servers: readonly string[], listen: string): string {
   const upstream = /^( *)server 10\.0\.0\.\d+:7070( [^;]*);\n/gm;
   const lines = [...doc.matchAll(upstream)];
   if (lines.length === 0 || !/^ *listen 7070;$/m.test(doc)) throw new Error(`${CONF}: the example upstream servers or "listen 7070;" are gone; update this test with it`);
