@@ -224,9 +224,9 @@ function runQueue(cy: Cycle, queue: readonly Entry[], active: readonly Task[], t
       single = cy.requests.shape(e.spec.resources);
     }
     // Quotas and budgets first: a tenant over its limit waits whatever the room.
-    const demand = tenancy ? gpuDemandOf(single ? [single] : (e as Gang).shapes) : 0;
+    const demand = tenancy ? (single ? shapeDemand(single) : gpuDemandOf((e as Gang).shapes)) : 0;
     if (tenancy) {
-      const gate = tenancy.gate(tasksOf(e), demand);
+      const gate = tenancy.gate(single ? (e as Task).spec.tenant : (e as Gang).tasks[0]!.spec.tenant, demand);
       if (gate) {
         for (const t of tasksOf(e)) pendTask(cy, t, gate.reason, gate.message);
         continue;
@@ -297,13 +297,16 @@ function runQueue(cy: Cycle, queue: readonly Entry[], active: readonly Task[], t
 /** Total GPU milli the shapes ask for (a model-dependent share: its largest resolution). */
 function gpuDemandOf(shapes: readonly Shape[]): number {
   let total = 0;
-  for (const s of shapes) {
-    const r = s.req;
-    let milli = r.gpuMilli;
-    if (r.perModel) for (const a of r.perModel.values()) milli = Math.max(milli, a.gpuMilli);
-    total += milli * r.gpuCount;
-  }
+  for (const s of shapes) total += shapeDemand(s);
   return total;
+}
+
+/** GPU milli one shape asks for in all (gpuDemandOf of one, with no array a task). */
+function shapeDemand(s: Shape): number {
+  const r = s.req;
+  let milli = r.gpuMilli;
+  if (r.perModel) for (const a of r.perModel.values()) milli = Math.max(milli, a.gpuMilli);
+  return milli * r.gpuCount;
 }
 
 /** A gang with members still active: it is placed only once all of them are pending again. */

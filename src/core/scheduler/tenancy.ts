@@ -137,7 +137,10 @@ export class CycleTenancy {
   }
 
   tenant(name: string): Tenant {
-    return this.tenants.get(name) ?? { ...DEFAULT_TENANT, name };
+    let t = this.tenants.get(name);
+    // A tenant with no settings of its own gets the defaults, made once a cycle (asked per task).
+    if (t === undefined) this.tenants.set(name, (t = { ...DEFAULT_TENANT, name }));
+    return t;
   }
 
   heldBy(name: string): number {
@@ -145,12 +148,13 @@ export class CycleTenancy {
   }
 
   /** Why tasks of `tenant` asking `milli` in all may not start now (a blocked tenant, its limit), or null. */
-  gate(tasks: readonly Task[], milli: number): { reason: PendingReason; message: string } | null {
-    const t0 = tasks[0]!;
-    const name = t0.spec.tenant;
+  gate(name: string, milli: number): { reason: PendingReason; message: string } | null {
     const blocked = this.snap.blocked?.get(name);
     if (blocked) return blocked;
-    const v = quotaVerdict(this.tenant(name), this.heldBy(name), milli);
+    const tenant = this.tenant(name);
+    // No limit: nothing to refuse (asked for every task of a long queue, kept cheap).
+    if (tenant.limitMilli === null) return null;
+    const v = quotaVerdict(tenant, this.heldBy(name), milli);
     if (v.verdict === 'over-limit') return { reason: v.reason, message: v.message };
     return null;
   }
