@@ -115,7 +115,7 @@ describe('placement keeps no history', () => {
     for (const name of ['fgd', 'default'] as const) {
       const p = getPolicy(name);
       const before = [pod(700), pod(250), pod(1000, 2)].map((r) => p.choose(fresh(), r, ctx));
-      // A long, skewed history: with a process-wide estimate (the old SeenWorkload) this shifted
+      // A long, skewed history: with a process-wide estimate (the old module-level seen-workload fallback) this shifted
       // the mix towards 100-milli requests and changed later answers.
       for (let i = 0; i < 500; i++) p.choose(fresh(), pod(100, 1, 500), ctx);
       const after = [pod(700), pod(250), pod(1000, 2)].map((r) => p.choose(fresh(), r, ctx));
