@@ -34,9 +34,11 @@ import { LOCK_CLASS } from './migrate.js';
 type RollupTier = Exclude<SampleTier, 'raw'>;
 
 /**
- * A compaction step's reach, as on SQLite: three raw blocks of minutes, one minute block of
- * hours. Shorter steps read the block that straddles each step's edge once a step: at 10
- * minutes and 2 hours every raw block was decoded twice and every minute block three times.
+ * A compaction step's reach: one whole block of the tier it writes (6 hours of minutes, a day of
+ * hours), so that behind a backlog each rollup block is written once, sealed (rollTier). SQLite
+ * steps 30 minutes and 6 hours: it has one writer, and a longer step would hold heartbeats'
+ * writes; here a step's transaction holds only the compaction lock. (Steps shorter than a block
+ * of the finer tier read the block that straddles each edge once a step.)
  */
 export const DEFAULT_COMPACT_MINUTES = 360;
 export const DEFAULT_COMPACT_HOURS = 24;
