@@ -119,7 +119,12 @@ describe('nginx in front of two servers, with the documented config', () => {
       expect(ran.length).toBe(new Set(ran).size);
       expect(new Set(ran)).toEqual(acked);
     } finally {
-      await nginx?.kill9();
+      // SIGTERM: nginx's master stops its workers and exits after them (a SIGKILL would leave
+      // the workers running, and listening).
+      if (nginx?.alive) {
+        nginx.child.kill('SIGTERM');
+        await nginx.exited;
+      }
       await ha.close();
     }
   }, 300_000);
