@@ -159,6 +159,9 @@ describe('SupervisorLauncher', () => {
         return false;
       }
     };
+    // Lease deadlines the supervisor (a shell, on the real clock) reads: no clock read here.
+    const FAR_FUTURE = 9_999_999_999_999; // the year 2286
+    const LONG_PAST = 1;
     const withLease = (deadline: number): { lease: string; fenced: SupervisorLauncher } => {
       const lease = join(state.dir, 'lease');
       writeFileSync(lease, `${deadline} 100\n`);
@@ -166,7 +169,7 @@ describe('SupervisorLauncher', () => {
     };
 
     it("fences a task whose supervisor was killed outright, and ends once the task's group is gone", async () => {
-      const { lease, fenced } = withLease(Date.now() + 3_600_000);
+      const { lease, fenced } = withLease(FAR_FUTURE);
       try {
         const a = assignment(['sleep', '60']);
         await fenced.launch(a);
@@ -176,13 +179,13 @@ describe('SupervisorLauncher', () => {
         // The supervisor dies (as to the OOM killer); the task runs on, still fenced: once the
         // lease has passed, its watch ends it.
         process.kill(sup, 'SIGKILL');
-        writeFileSync(lease, `${Date.now() - 1} 100\n`);
+        writeFileSync(lease, `${LONG_PAST} 100\n`);
         await waitFor(() => !alive(-pgid), 15_000, "the task's group to be fenced");
         await waitFor(() => !alive(watch), 15_000, 'the watch to end');
 
         // A task group killed from outside, with its supervisor: the watch ends too, rather than
         // looping on a lease that will never be renewed.
-        writeFileSync(lease, `${Date.now() + 3_600_000} 100\n`);
+        writeFileSync(lease, `${FAR_FUTURE} 100\n`);
         const b = assignment(['sleep', '60'], { taskId: 'second' });
         await fenced.launch(b);
         const dirB = fenced.attemptDir(b.taskId, 1);
